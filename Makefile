@@ -1,0 +1,52 @@
+# luna-ts: set-up, shim build, tests, demo and benchmark.
+#   make demo    set up what is missing, then run the demo
+#   make test    set up what is missing, then run the tests under Bun and Deno
+SHELL := /bin/bash
+.DEFAULT_GOAL := demo
+
+SHIM_SRC := c-shims/luna_shim.c c-shims/luna_shim.h
+SHIM     := c-shims/build/libluna_shim.so
+BIN      := node_modules/.bin
+CFLAGS   ?= -O2 -g
+SHIM_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -fPIC -shared
+
+.PHONY: setup packages deps shim test test-bun test-deno demo bench clean
+
+setup: packages deps shim
+
+packages:
+	@scripts/setup.sh packages
+
+deps: node_modules/.stamp
+
+node_modules/.stamp: package.json package-lock.json
+	@scripts/setup.sh npm
+	@touch $@
+
+shim: $(SHIM)
+
+$(SHIM): $(SHIM_SRC)
+	@mkdir -p $(dir $@)
+	@echo "building $@"
+	@hash=$$(cat $(SHIM_SRC) | sha256sum | cut -c1-64); \
+	gcc $(SHIM_CFLAGS) -DLUNA_SOURCE_HASH="\"$$hash\"" $$(pkg-config --cflags libdpdk) \
+	  c-shims/luna_shim.c -o $@.tmp $$(pkg-config --libs libdpdk) -lrte_net_ring
+	@mv $@.tmp $@
+
+test: setup
+	@scripts/test.sh
+
+test-bun: setup
+	$(BIN)/bun test
+
+test-deno: setup
+	$(BIN)/deno test -A
+
+demo: setup
+	$(BIN)/bun examples/demo.ts
+
+bench: setup
+	$(BIN)/bun bench/mod.ts $(ARGS)
+
+clean:
+	rm -rf c-shims/build

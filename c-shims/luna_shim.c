@@ -1,0 +1,1045 @@
+/*
+ * luna_shim: see luna_shim.h for the contract. This file only translates
+ * between DPDK and the descriptor/handle conventions TypeScript uses.
+ */
+#define _GNU_SOURCE
+#include "luna_shim.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <rte_common.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
+#include <rte_memzone.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#ifndef LUNA_SOURCE_HASH
+#define LUNA_SOURCE_HASH "unknown"
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* DPDK logs through a stream we own: the tail is kept so that a failure can
+ * be reported with the lines DPDK printed while it happened. */
+#define LOG_TAIL_SIZE 8192
+static char log_tail[LOG_TAIL_SIZE];
+static size_t log_tail_len;
+static int log_echo;
+static FILE *log_stream;
+
+static char last_error[LOG_TAIL_SIZE + 512];
+static size_t log_mark; /* log_tail_len when the current operation began */
+
+static ssize_t log_write(void *cookie, const char *buf, size_t size)
+{
+	(void)cookie;
+	if (log_echo)
+		(void)!write(2, buf, size);
+	if (size >= LOG_TAIL_SIZE) {
+		memcpy(log_tail, buf + size - LOG_TAIL_SIZE, LOG_TAIL_SIZE);
+		log_tail_len = LOG_TAIL_SIZE;
+		log_mark = 0;
+		return (ssize_t)size;
+	}
+	if (log_tail_len + size > LOG_TAIL_SIZE) {
+		size_t drop = log_tail_len + size - LOG_TAIL_SIZE;
+		memmove(log_tail, log_tail + drop, log_tail_len - drop);
+		log_tail_len -= drop;
+		log_mark = log_mark > drop ? log_mark - drop : 0;
+	}
+	memcpy(log_tail + log_tail_len, buf, size);
+	log_tail_len += size;
+	return (ssize_t)size;
+}
+
+static void log_capture(void)
+{
+	if (log_stream != NULL)
+		return;
+	cookie_io_functions_t io = { .write = log_write };
+	log_stream = fopencookie(NULL, "w", io);
+	if (log_stream != NULL) {
+		setvbuf(log_stream, NULL, _IOLBF, 0);
+		rte_openlog_stream(log_stream);
+	}
+}
+
+static void op_begin(void)
+{
+	log_capture();
+	log_mark = log_tail_len;
+	last_error[0] = '\0';
+}
+
+/* Records a failure with the DPDK log lines printed since op_begin(). */
+static int32_t fail(int32_t err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	if (log_stream != NULL)
+		fflush(log_stream);
+	if (n > 0 && (size_t)n < sizeof(last_error) && log_tail_len > log_mark) {
+		size_t room = sizeof(last_error) - (size_t)n - 1;
+		size_t len = log_tail_len - log_mark;
+		if (len > room)
+			len = room;
+		memcpy(last_error + n, log_tail + log_mark, len);
+		last_error[(size_t)n + len] = '\0';
+	}
+	return err < 0 ? err : -err;
+}
+
+static int32_t copy_out(const char *s, uint8_t *out, uint32_t cap)
+{
+	size_t len = strlen(s);
+	if (out != NULL && cap > 0) {
+		size_t n = len < cap - 1 ? len : cap - 1;
+		memcpy(out, s, n);
+		out[n] = '\0';
+	}
+	return (int32_t)len;
+}
+
+int32_t luna_shim_abi(void)
+{
+	return LUNA_SHIM_ABI;
+}
+
+int32_t luna_shim_build_id(uint8_t *out, uint32_t cap)
+{
+	return copy_out(LUNA_SOURCE_HASH, out, cap);
+}
+
+int32_t luna_last_error(uint8_t *out, uint32_t cap)
+{
+	return copy_out(last_error, out, cap);
+}
+
+void luna_log_echo(int32_t on)
+{
+	log_echo = on != 0;
+}
+
+/* ------------------------------------------------------------------- EAL */
+
+enum { EAL_NEVER, EAL_UP, EAL_FAILED, EAL_CLEANED };
+static int eal_state = EAL_NEVER;
+
+int32_t luna_eal_init(const uint8_t *args, uint32_t args_len, int32_t argc)
+{
+	op_begin();
+	if (eal_state == EAL_UP)
+		return fail(-EALREADY, "the EAL is already initialised in this process");
+	if (eal_state != EAL_NEVER)
+		return fail(-EALREADY,
+			    "the EAL can be initialised once per process and was %s",
+			    eal_state == EAL_FAILED ? "tried already" : "cleaned up");
+	if (argc < 1 || argc > 256 || args == NULL || args_len == 0)
+		return fail(-EINVAL, "EAL arguments: expected 1 to 256, got %d", argc);
+	/* The EAL keeps pointers into argv, so the strings live as long as the
+	 * process does. */
+	char *copy = malloc(args_len + 1);
+	char **argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (copy == NULL || argv == NULL) {
+		free(copy);
+		free(argv);
+		return fail(-ENOMEM, "EAL arguments: out of memory");
+	}
+	memcpy(copy, args, args_len);
+	copy[args_len] = '\0';
+	char *p = copy;
+	for (int i = 0; i < argc; i++) {
+		if (p >= copy + args_len) {
+			free(copy);
+			free(argv);
+			return fail(-EINVAL, "EAL arguments: %d strings announced, fewer given", argc);
+		}
+		argv[i] = p;
+		p += strlen(p) + 1;
+	}
+	int rc = rte_eal_init(argc, argv);
+	/* The EAL prints its usage with stdio; flush it now so that it does not
+	 * land in the middle of what the runtime writes to the same fd later. */
+	fflush(stdout);
+	if (rc < 0) {
+		eal_state = EAL_FAILED;
+		int err = rte_errno ? rte_errno : EINVAL;
+		return fail(-err, "rte_eal_init failed: %s\n", rte_strerror(err));
+	}
+	eal_state = EAL_UP;
+	return rc;
+}
+
+int32_t luna_eal_cleanup(void)
+{
+	op_begin();
+	if (eal_state != EAL_UP)
+		return fail(-EINVAL, "the EAL is not running");
+	int rc = rte_eal_cleanup();
+	eal_state = EAL_CLEANED;
+	if (rc < 0)
+		return fail(rc, "rte_eal_cleanup failed: %s\n", rte_strerror(-rc));
+	return 0;
+}
+
+static int32_t need_eal(void)
+{
+	if (eal_state != EAL_UP)
+		return fail(-EINVAL, "the EAL is not running: call luna_eal_init first");
+	return 0;
+}
+
+int32_t luna_thread_register(void)
+{
+	op_begin();
+	if (need_eal() < 0)
+		return -EINVAL;
+	if (rte_lcore_id() != LCORE_ID_ANY)
+		return (int32_t)rte_lcore_id();
+	if (rte_thread_register() < 0)
+		return fail(-rte_errno, "rte_thread_register failed: %s\n",
+			    rte_strerror(rte_errno));
+	return (int32_t)rte_lcore_id();
+}
+
+int32_t luna_thread_unregister(void)
+{
+	if (eal_state != EAL_UP)
+		return -EINVAL;
+	rte_thread_unregister();
+	return 0;
+}
+
+/* ----------------------------------------------------------------- pools */
+
+struct pool {
+	struct rte_mempool *mp;
+	const struct rte_memzone *mz;
+	char *base;
+	size_t len;
+	uint32_t data_room_off;
+};
+static struct pool pools[LUNA_POOLS_MAX];
+static int pool_count;
+
+static struct pool *pool_get(int32_t id)
+{
+	if (id < 0 || id >= pool_count || pools[id].mp == NULL)
+		return NULL;
+	return &pools[id];
+}
+
+/* A handle names an mbuf of this pool only if it lies inside the zone, is
+ * cache-line aligned, and the mbuf found there says it belongs to the pool. */
+static inline struct rte_mbuf *handle_mbuf(const struct pool *p, uint32_t h)
+{
+	if ((size_t)h + sizeof(struct rte_mbuf) > p->len || (h & (RTE_CACHE_LINE_SIZE - 1)))
+		return NULL;
+	struct rte_mbuf *m = (struct rte_mbuf *)(p->base + h);
+	if (unlikely(m->pool != p->mp || m->buf_addr != (char *)m + p->data_room_off))
+		return NULL;
+	return m;
+}
+
+int32_t luna_pool_create(const uint8_t *name, uint32_t name_len, uint32_t count,
+			 uint32_t cache, uint32_t data_room)
+{
+	op_begin();
+	if (need_eal() < 0)
+		return -EINVAL;
+	if (pool_count >= LUNA_POOLS_MAX)
+		return fail(-ENOSPC, "pool: at most %d pools per process", LUNA_POOLS_MAX);
+	if (count < 2 || count > (1u << 24))
+		return fail(-EINVAL, "pool: count %u out of range 2..16777216", count);
+	if (cache > RTE_MEMPOOL_CACHE_MAX_SIZE || cache > count / 1.5)
+		return fail(-EINVAL, "pool: cache %u too large for %u buffers", cache, count);
+	if (data_room < RTE_PKTMBUF_HEADROOM + 64 || data_room > UINT16_MAX)
+		return fail(-EINVAL, "pool: data room %u out of range %d..65535", data_room,
+			    RTE_PKTMBUF_HEADROOM + 64);
+
+	char pname[RTE_MEMPOOL_NAMESIZE];
+	char zname[RTE_MEMZONE_NAMESIZE];
+	int nlen = (int)(name_len < 16 ? name_len : 16);
+	snprintf(pname, sizeof(pname), "lp%d_%.*s", pool_count, nlen, (const char *)name);
+	snprintf(zname, sizeof(zname), "lz%d_%.*s", pool_count, nlen, (const char *)name);
+
+	unsigned elt = sizeof(struct rte_mbuf) + data_room;
+	struct rte_mempool *mp = rte_mempool_create_empty(
+		pname, count, elt, cache, sizeof(struct rte_pktmbuf_pool_private),
+		SOCKET_ID_ANY, RTE_MEMPOOL_F_NO_IOVA_CONTIG);
+	if (mp == NULL)
+		return fail(-rte_errno, "pool: rte_mempool_create_empty: %s\n",
+			    rte_strerror(rte_errno));
+	int rc = rte_mempool_set_ops_byname(mp, rte_mbuf_best_mempool_ops(), NULL);
+	if (rc < 0) {
+		rte_mempool_free(mp);
+		return fail(rc, "pool: mempool ops: %s\n", rte_strerror(-rc));
+	}
+	struct rte_pktmbuf_pool_private priv = {
+		.mbuf_data_room_size = (uint16_t)data_room,
+		.mbuf_priv_size = 0,
+	};
+	rte_pktmbuf_pool_init(mp, &priv);
+
+	/* One contiguous zone holds every buffer: TypeScript maps it once.
+	 * Buffers may straddle pages (NO_IOVA_CONTIG): the zone is reserved
+	 * IOVA-contiguous where the memory allows it (hugepages), and where it
+	 * does not (--no-huge) only virtual devices, which use no IOVA, run. */
+	struct rte_mempool_objsz sz;
+	uint32_t obj = rte_mempool_calc_obj_size(elt, 0, &sz);
+	size_t len = (size_t)obj * count + RTE_CACHE_LINE_SIZE;
+	const struct rte_memzone *mz = rte_memzone_reserve_aligned(
+		zname, len, SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG, RTE_CACHE_LINE_SIZE);
+	if (mz == NULL)
+		mz = rte_memzone_reserve_aligned(zname, len, SOCKET_ID_ANY, 0,
+						 RTE_CACHE_LINE_SIZE);
+	if (mz == NULL) {
+		int err = rte_errno;
+		rte_mempool_free(mp);
+		return fail(-err, "pool: cannot reserve %zu bytes for %u buffers: %s\n", len,
+			    count, rte_strerror(err));
+	}
+	if (mz->iova != RTE_BAD_IOVA)
+		rc = rte_mempool_populate_iova(mp, mz->addr, mz->iova, mz->len, NULL, NULL);
+	else
+		rc = rte_mempool_populate_virt(mp, mz->addr, mz->len, (size_t)sysconf(_SC_PAGESIZE),
+					       NULL, NULL);
+	if (rc < 0 || mp->populated_size != count) {
+		unsigned populated = mp->populated_size;
+		rte_mempool_free(mp);
+		rte_memzone_free(mz);
+		return fail(rc < 0 ? rc : -ENOMEM,
+			    "pool: populated %u of %u buffers over the zone\n", populated, count);
+	}
+	rte_mempool_obj_iter(mp, rte_pktmbuf_init, NULL);
+
+	struct pool *p = &pools[pool_count];
+	p->mp = mp;
+	p->mz = mz;
+	p->base = mz->addr;
+	p->len = mz->len;
+	p->data_room_off = (uint32_t)(sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(mp));
+	return pool_count++;
+}
+
+void *luna_pool_base(int32_t id)
+{
+	struct pool *p = pool_get(id);
+	return p ? p->base : NULL;
+}
+
+int32_t luna_pool_info(int32_t id, uint32_t *out, uint32_t words)
+{
+	op_begin();
+	struct pool *p = pool_get(id);
+	if (p == NULL)
+		return fail(-ENOENT, "pool %d does not exist", id);
+	if (words < LUNA_POOL_INFO_WORDS)
+		return fail(-EINVAL, "pool info: need %d words", LUNA_POOL_INFO_WORDS);
+	out[LUNA_POOL_INFO_COUNT] = p->mp->size;
+	out[LUNA_POOL_INFO_CACHE] = p->mp->cache_size;
+	out[LUNA_POOL_INFO_DATA_ROOM] = rte_pktmbuf_data_room_size(p->mp);
+	out[LUNA_POOL_INFO_HEADROOM] = RTE_PKTMBUF_HEADROOM;
+	out[LUNA_POOL_INFO_DATA_ROOM_OFF] = p->data_room_off;
+	out[LUNA_POOL_INFO_REFCNT_OFF] = offsetof(struct rte_mbuf, refcnt);
+	out[LUNA_POOL_INFO_LEN_LO] = (uint32_t)p->len;
+	out[LUNA_POOL_INFO_LEN_HI] = (uint32_t)((uint64_t)p->len >> 32);
+	return LUNA_POOL_INFO_WORDS;
+}
+
+int32_t luna_pool_avail(int32_t id)
+{
+	struct pool *p = pool_get(id);
+	return p ? (int32_t)rte_mempool_avail_count(p->mp) : -ENOENT;
+}
+
+int32_t luna_pool_free(int32_t id)
+{
+	op_begin();
+	struct pool *p = pool_get(id);
+	if (p == NULL)
+		return fail(-ENOENT, "pool %d does not exist", id);
+	if (!rte_mempool_full(p->mp))
+		return fail(-EBUSY, "pool %d: %u buffers still in use", id,
+			    rte_mempool_in_use_count(p->mp));
+	rte_mempool_free(p->mp);
+	rte_memzone_free(p->mz);
+	memset(p, 0, sizeof(*p));
+	return 0;
+}
+
+int32_t luna_alloc_bulk(int32_t id, uint32_t *handles, uint32_t n)
+{
+	struct pool *p = pool_get(id);
+	if (unlikely(p == NULL))
+		return -ENOENT;
+	struct rte_mbuf *m[LUNA_BURST_MAX];
+	uint32_t done = 0;
+	while (done < n) {
+		uint32_t k = n - done < LUNA_BURST_MAX ? n - done : LUNA_BURST_MAX;
+		if (rte_pktmbuf_alloc_bulk(p->mp, m, k) != 0) {
+			/* All or nothing: give back what this call took. */
+			for (uint32_t i = 0; i < done; i++)
+				rte_pktmbuf_free((struct rte_mbuf *)(p->base + handles[i]));
+			return -ENOBUFS;
+		}
+		for (uint32_t i = 0; i < k; i++)
+			handles[done + i] = (uint32_t)((char *)m[i] - p->base);
+		done += k;
+	}
+	return (int32_t)n;
+}
+
+int32_t luna_free_bulk(int32_t id, const uint32_t *handles, uint32_t n)
+{
+	struct pool *p = pool_get(id);
+	if (unlikely(p == NULL))
+		return -ENOENT;
+	struct rte_mbuf *m[LUNA_BURST_MAX];
+	int32_t bad = 0;
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct rte_mbuf *mb = handle_mbuf(p, handles[i]);
+		if (unlikely(mb == NULL)) {
+			bad++;
+			continue;
+		}
+		m[k++] = mb;
+		if (k == LUNA_BURST_MAX) {
+			rte_pktmbuf_free_bulk(m, k);
+			k = 0;
+		}
+	}
+	if (k > 0)
+		rte_pktmbuf_free_bulk(m, k);
+	return bad ? -EINVAL : (int32_t)n;
+}
+
+int32_t luna_refcnt_update(int32_t id, const uint32_t *handles, uint32_t n, int32_t delta)
+{
+	struct pool *p = pool_get(id);
+	if (unlikely(p == NULL))
+		return -ENOENT;
+	if (delta < -1 || delta > 1)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++)
+		if (unlikely(handle_mbuf(p, handles[i]) == NULL))
+			return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = (struct rte_mbuf *)(p->base + handles[i]);
+		if (delta > 0)
+			rte_mbuf_refcnt_update(m, 1);
+		else
+			rte_pktmbuf_free(m); /* drops one reference, frees at zero */
+	}
+	return (int32_t)n;
+}
+
+/* ----------------------------------------------------------------- ports */
+
+static int32_t port_pool[RTE_MAX_ETHPORTS];
+static uint8_t port_started[RTE_MAX_ETHPORTS];
+static uint64_t shim_stats[RTE_MAX_ETHPORTS][3];
+static int port_pool_init;
+
+static void port_pools_reset(void)
+{
+	if (port_pool_init)
+		return;
+	for (int i = 0; i < RTE_MAX_ETHPORTS; i++)
+		port_pool[i] = -1;
+	port_pool_init = 1;
+}
+
+static int32_t need_port(int32_t port)
+{
+	if (need_eal() < 0)
+		return -EINVAL;
+	if (port < 0 || port >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port((uint16_t)port))
+		return fail(-ENODEV, "port %d does not exist (%u ports are available)", port,
+			    rte_eth_dev_count_avail());
+	port_pools_reset();
+	return 0;
+}
+
+static int32_t copy_name(const uint8_t *s, uint32_t len, char *out, size_t cap)
+{
+	if (s == NULL || len == 0 || len >= cap)
+		return -EINVAL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int32_t luna_port_count(void)
+{
+	if (eal_state != EAL_UP)
+		return -EINVAL;
+	return (int32_t)rte_eth_dev_count_avail();
+}
+
+int32_t luna_port_find(const uint8_t *name, uint32_t name_len)
+{
+	op_begin();
+	if (need_eal() < 0)
+		return -EINVAL;
+	char buf[RTE_ETH_NAME_MAX_LEN];
+	if (copy_name(name, name_len, buf, sizeof(buf)) < 0)
+		return fail(-EINVAL, "port name: empty or longer than %d bytes",
+			    RTE_ETH_NAME_MAX_LEN - 1);
+	uint16_t port;
+	if (rte_eth_dev_get_port_by_name(buf, &port) != 0)
+		return fail(-ENODEV, "no port named '%s'", buf);
+	return port;
+}
+
+int32_t luna_port_attach(const uint8_t *devargs, uint32_t len)
+{
+	op_begin();
+	if (need_eal() < 0)
+		return -EINVAL;
+	char buf[1024];
+	if (copy_name(devargs, len, buf, sizeof(buf)) < 0)
+		return fail(-EINVAL, "device arguments: empty or longer than 1023 bytes");
+	int rc = rte_dev_probe(buf);
+	if (rc < 0)
+		return fail(rc, "cannot attach device '%s': %s\n", buf, rte_strerror(-rc));
+	/* The port carries the device's name: the devargs up to the first comma. */
+	char *comma = strchr(buf, ',');
+	if (comma != NULL)
+		*comma = '\0';
+	uint16_t port;
+	if (rte_eth_dev_get_port_by_name(buf, &port) != 0)
+		return fail(-ENODEV, "device '%s' attached but has no ethernet port", buf);
+	return port;
+}
+
+int32_t luna_port_name(int32_t port, uint8_t *out, uint32_t cap)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	char name[RTE_ETH_NAME_MAX_LEN];
+	if (rte_eth_dev_get_name_by_port((uint16_t)port, name) != 0)
+		return fail(-ENODEV, "port %d has no name", port);
+	return copy_out(name, out, cap);
+}
+
+int32_t luna_port_driver(int32_t port, uint8_t *out, uint32_t cap)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
+	if (rc != 0)
+		return fail(rc, "port %d: device info: %s\n", port, rte_strerror(-rc));
+	return copy_out(info.driver_name ? info.driver_name : "", out, cap);
+}
+
+static uint32_t rx_offloads_luna(uint64_t capa)
+{
+	uint32_t o = 0;
+	if (capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM)
+		o |= LUNA_OFFLOAD_IPV4_CKSUM;
+	if (capa & RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+		o |= LUNA_OFFLOAD_TCP_CKSUM;
+	if (capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
+		o |= LUNA_OFFLOAD_UDP_CKSUM;
+	if (capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
+		o |= LUNA_OFFLOAD_RSS_HASH;
+	return o;
+}
+
+static uint32_t tx_offloads_luna(uint64_t capa)
+{
+	uint32_t o = 0;
+	if (capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+		o |= LUNA_OFFLOAD_IPV4_CKSUM;
+	if (capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+		o |= LUNA_OFFLOAD_TCP_CKSUM;
+	if (capa & RTE_ETH_TX_OFFLOAD_UDP_CKSUM)
+		o |= LUNA_OFFLOAD_UDP_CKSUM;
+	if (capa & RTE_ETH_TX_OFFLOAD_TCP_TSO)
+		o |= LUNA_OFFLOAD_TCP_TSO;
+	return o;
+}
+
+static uint64_t rx_offloads_rte(uint32_t o)
+{
+	uint64_t r = 0;
+	if (o & LUNA_OFFLOAD_IPV4_CKSUM)
+		r |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	if (o & LUNA_OFFLOAD_TCP_CKSUM)
+		r |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	if (o & LUNA_OFFLOAD_UDP_CKSUM)
+		r |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+	if (o & LUNA_OFFLOAD_RSS_HASH)
+		r |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	return r;
+}
+
+static uint64_t tx_offloads_rte(uint32_t o)
+{
+	uint64_t r = 0;
+	if (o & LUNA_OFFLOAD_IPV4_CKSUM)
+		r |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	if (o & LUNA_OFFLOAD_TCP_CKSUM)
+		r |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	if (o & LUNA_OFFLOAD_UDP_CKSUM)
+		r |= RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	if (o & LUNA_OFFLOAD_TCP_TSO)
+		r |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	return r;
+}
+
+static uint32_t rss_luna(uint64_t hf)
+{
+	uint32_t o = 0;
+	if (hf & RTE_ETH_RSS_IPV4)
+		o |= LUNA_RSS_IPV4;
+	if (hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP)
+		o |= LUNA_RSS_IPV4_TCP;
+	if (hf & RTE_ETH_RSS_NONFRAG_IPV4_UDP)
+		o |= LUNA_RSS_IPV4_UDP;
+	return o;
+}
+
+static uint64_t rss_rte(uint32_t o)
+{
+	uint64_t hf = 0;
+	if (o & LUNA_RSS_IPV4)
+		hf |= RTE_ETH_RSS_IPV4;
+	if (o & LUNA_RSS_IPV4_TCP)
+		hf |= RTE_ETH_RSS_NONFRAG_IPV4_TCP;
+	if (o & LUNA_RSS_IPV4_UDP)
+		hf |= RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+	return hf;
+}
+
+int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	if (words < LUNA_PORT_INFO_WORDS)
+		return fail(-EINVAL, "port info: need %d words", LUNA_PORT_INFO_WORDS);
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
+	if (rc != 0)
+		return fail(rc, "port %d: device info: %s\n", port, rte_strerror(-rc));
+	uint16_t mtu = 0;
+	(void)rte_eth_dev_get_mtu((uint16_t)port, &mtu);
+	int socket = rte_eth_dev_socket_id((uint16_t)port);
+	out[LUNA_PORT_INFO_MAX_RXQ] = info.max_rx_queues;
+	out[LUNA_PORT_INFO_MAX_TXQ] = info.max_tx_queues;
+	out[LUNA_PORT_INFO_RX_OFFLOADS] = rx_offloads_luna(info.rx_offload_capa);
+	out[LUNA_PORT_INFO_TX_OFFLOADS] = tx_offloads_luna(info.tx_offload_capa);
+	out[LUNA_PORT_INFO_RSS_HASHES] = rss_luna(info.flow_type_rss_offloads);
+	out[LUNA_PORT_INFO_RETA_SIZE] = info.reta_size;
+	out[LUNA_PORT_INFO_RX_DESC_MAX] = info.rx_desc_lim.nb_max;
+	out[LUNA_PORT_INFO_TX_DESC_MAX] = info.tx_desc_lim.nb_max;
+	out[LUNA_PORT_INFO_MAX_RX_PKTLEN] = info.max_rx_pktlen;
+	out[LUNA_PORT_INFO_MTU] = mtu;
+	out[LUNA_PORT_INFO_SOCKET] = socket < 0 ? UINT32_MAX : (uint32_t)socket;
+	out[LUNA_PORT_INFO_IF_INDEX] = info.if_index;
+	out[LUNA_PORT_INFO_STARTED] = port_started[port];
+	return LUNA_PORT_INFO_WORDS;
+}
+
+int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_t nb_txq,
+			    uint32_t rx_desc, uint32_t tx_desc, uint32_t rx_offloads,
+			    uint32_t tx_offloads, uint32_t rss_hashes)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	struct pool *p = pool_get(pool);
+	if (p == NULL)
+		return fail(-ENOENT, "pool %d does not exist", pool);
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
+	if (rc != 0)
+		return fail(rc, "port %d: device info: %s\n", port, rte_strerror(-rc));
+	if (nb_rxq < 1 || nb_rxq > info.max_rx_queues || nb_txq < 1 ||
+	    nb_txq > info.max_tx_queues)
+		return fail(-EINVAL, "port %d: %u rx / %u tx queues asked, the port has %u / %u",
+			    port, nb_rxq, nb_txq, info.max_rx_queues, info.max_tx_queues);
+	uint32_t rx_capa = rx_offloads_luna(info.rx_offload_capa);
+	uint32_t tx_capa = tx_offloads_luna(info.tx_offload_capa);
+	if ((rx_offloads & ~rx_capa) || (tx_offloads & ~tx_capa))
+		return fail(-ENOTSUP,
+			    "port %d: offloads asked rx 0x%x tx 0x%x, offered rx 0x%x tx 0x%x", port,
+			    rx_offloads, tx_offloads, rx_capa, tx_capa);
+	uint64_t rss_hf = rss_rte(rss_hashes) & info.flow_type_rss_offloads;
+	if (rss_hf != rss_rte(rss_hashes))
+		return fail(-ENOTSUP, "port %d: RSS on 0x%x asked, offered 0x%x", port,
+			    rss_hashes, rss_luna(info.flow_type_rss_offloads));
+	if (rx_desc > UINT16_MAX || tx_desc > UINT16_MAX)
+		return fail(-EINVAL, "port %d: ring sizes above 65535", port);
+
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.offloads = rx_offloads_rte(rx_offloads);
+	conf.txmode.offloads = tx_offloads_rte(tx_offloads);
+	if (rss_hf != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
+	}
+	rc = rte_eth_dev_configure((uint16_t)port, (uint16_t)nb_rxq, (uint16_t)nb_txq, &conf);
+	if (rc < 0)
+		return fail(rc, "port %d: configure: %s\n", port, rte_strerror(-rc));
+	uint16_t rxd = (uint16_t)rx_desc, txd = (uint16_t)tx_desc;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc((uint16_t)port, &rxd, &txd);
+	if (rc < 0)
+		return fail(rc, "port %d: ring sizes: %s\n", port, rte_strerror(-rc));
+	int socket = rte_eth_dev_socket_id((uint16_t)port);
+	if (socket < 0)
+		socket = SOCKET_ID_ANY;
+	for (uint32_t q = 0; q < nb_rxq; q++) {
+		struct rte_eth_rxconf rxconf = info.default_rxconf;
+		rxconf.offloads = conf.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup((uint16_t)port, (uint16_t)q, rxd, (unsigned)socket,
+					    &rxconf, p->mp);
+		if (rc < 0)
+			return fail(rc, "port %d: rx queue %u: %s\n", port, q, rte_strerror(-rc));
+	}
+	for (uint32_t q = 0; q < nb_txq; q++) {
+		struct rte_eth_txconf txconf = info.default_txconf;
+		txconf.offloads = conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup((uint16_t)port, (uint16_t)q, txd, (unsigned)socket,
+					    &txconf);
+		if (rc < 0)
+			return fail(rc, "port %d: tx queue %u: %s\n", port, q, rte_strerror(-rc));
+	}
+	port_pool[port] = pool;
+	return 0;
+}
+
+int32_t luna_port_start(int32_t port)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	if (port_pool[port] < 0)
+		return fail(-EINVAL, "port %d: configure it before starting it", port);
+	int rc = rte_eth_dev_start((uint16_t)port);
+	if (rc < 0)
+		return fail(rc, "port %d: start: %s\n", port, rte_strerror(-rc));
+	port_started[port] = 1;
+	return 0;
+}
+
+int32_t luna_port_stop(int32_t port)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	int rc = rte_eth_dev_stop((uint16_t)port);
+	if (rc < 0)
+		return fail(rc, "port %d: stop: %s\n", port, rte_strerror(-rc));
+	port_started[port] = 0;
+	return 0;
+}
+
+int32_t luna_port_close(int32_t port)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	int rc = rte_eth_dev_close((uint16_t)port);
+	if (rc < 0)
+		return fail(rc, "port %d: close: %s\n", port, rte_strerror(-rc));
+	port_pool[port] = -1;
+	return 0;
+}
+
+int32_t luna_port_promiscuous(int32_t port, int32_t on)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	int rc = on ? rte_eth_promiscuous_enable((uint16_t)port)
+		    : rte_eth_promiscuous_disable((uint16_t)port);
+	if (rc < 0)
+		return fail(rc, "port %d: promiscuous mode: %s\n", port, rte_strerror(-rc));
+	return 0;
+}
+
+int32_t luna_port_mac(int32_t port, uint8_t *out6)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	struct rte_ether_addr a;
+	int rc = rte_eth_macaddr_get((uint16_t)port, &a);
+	if (rc < 0)
+		return fail(rc, "port %d: MAC address: %s\n", port, rte_strerror(-rc));
+	memcpy(out6, a.addr_bytes, 6);
+	return 6;
+}
+
+int32_t luna_port_link(int32_t port, uint32_t *out4)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	struct rte_eth_link l;
+	int rc = rte_eth_link_get_nowait((uint16_t)port, &l);
+	if (rc < 0)
+		return fail(rc, "port %d: link: %s\n", port, rte_strerror(-rc));
+	out4[0] = l.link_speed;
+	out4[1] = l.link_duplex;
+	out4[2] = l.link_autoneg;
+	out4[3] = l.link_status;
+	return 4;
+}
+
+int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	if (n < LUNA_STAT_WORDS)
+		return fail(-EINVAL, "port stats: need %d values", LUNA_STAT_WORDS);
+	struct rte_eth_stats s;
+	int rc = rte_eth_stats_get((uint16_t)port, &s);
+	if (rc < 0)
+		return fail(rc, "port %d: stats: %s\n", port, rte_strerror(-rc));
+	out[LUNA_STAT_IPACKETS] = s.ipackets;
+	out[LUNA_STAT_OPACKETS] = s.opackets;
+	out[LUNA_STAT_IBYTES] = s.ibytes;
+	out[LUNA_STAT_OBYTES] = s.obytes;
+	out[LUNA_STAT_IMISSED] = s.imissed;
+	out[LUNA_STAT_IERRORS] = s.ierrors;
+	out[LUNA_STAT_OERRORS] = s.oerrors;
+	out[LUNA_STAT_RX_NOMBUF] = s.rx_nombuf;
+	for (int i = 0; i < 3; i++)
+		out[LUNA_STAT_SHIM_RX_FOREIGN + i] =
+			__atomic_load_n(&shim_stats[port][i], __ATOMIC_RELAXED);
+	return LUNA_STAT_WORDS;
+}
+
+int32_t luna_port_stats_reset(int32_t port)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	int rc = rte_eth_stats_reset((uint16_t)port);
+	if (rc < 0)
+		return fail(rc, "port %d: stats reset: %s\n", port, rte_strerror(-rc));
+	for (int i = 0; i < 3; i++)
+		__atomic_store_n(&shim_stats[port][i], 0, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Writes the names NUL-separated; returns how many there are, or the bytes
+ * needed negated as -ENOSPC when cap is too small. */
+int32_t luna_port_xstats_names(int32_t port, uint8_t *out, uint32_t cap)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	int n = rte_eth_xstats_get_names((uint16_t)port, NULL, 0);
+	if (n < 0)
+		return fail(n, "port %d: xstats: %s\n", port, rte_strerror(-n));
+	struct rte_eth_xstat_name *names = calloc((size_t)n + 1, sizeof(*names));
+	if (names == NULL)
+		return fail(-ENOMEM, "port %d: xstats: out of memory", port);
+	n = rte_eth_xstats_get_names((uint16_t)port, names, (unsigned)n);
+	size_t used = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len = strnlen(names[i].name, RTE_ETH_XSTATS_NAME_SIZE) + 1;
+		if (used + len > cap) {
+			free(names);
+			return fail(-ENOSPC, "port %d: xstats names need more than %u bytes", port,
+				    cap);
+		}
+		memcpy(out + used, names[i].name, len - 1);
+		out[used + len - 1] = '\0';
+		used += len;
+	}
+	free(names);
+	return n;
+}
+
+int32_t luna_port_xstats(int32_t port, uint64_t *out, uint32_t n)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	int count = rte_eth_xstats_get((uint16_t)port, NULL, 0);
+	if (count < 0)
+		return fail(count, "port %d: xstats: %s\n", port, rte_strerror(-count));
+	struct rte_eth_xstat *xs = calloc((size_t)count + 1, sizeof(*xs));
+	if (xs == NULL)
+		return fail(-ENOMEM, "port %d: xstats: out of memory", port);
+	count = rte_eth_xstats_get((uint16_t)port, xs, (unsigned)count);
+	for (int i = 0; i < count && (uint32_t)i < n; i++)
+		out[i] = xs[i].value;
+	free(xs);
+	return count;
+}
+
+/* Two ports joined back to back by a pair of rings, in this process: what one
+ * sends the other receives. For tests and single-process pipelines. */
+int32_t luna_ring_pair(const uint8_t *name, uint32_t name_len, uint32_t ring_size,
+		       uint32_t *ports2)
+{
+	op_begin();
+	if (need_eal() < 0)
+		return -EINVAL;
+	char base[24];
+	if (copy_name(name, name_len, base, sizeof(base)) < 0)
+		return fail(-EINVAL, "ring pair name: empty or longer than 23 bytes");
+	if (!rte_is_power_of_2(ring_size) || ring_size < 64)
+		return fail(-EINVAL, "ring pair: size %u is not a power of two >= 64", ring_size);
+	char an[RTE_RING_NAMESIZE], bn[RTE_RING_NAMESIZE];
+	snprintf(an, sizeof(an), "%s_ab", base);
+	snprintf(bn, sizeof(bn), "%s_ba", base);
+	struct rte_ring *ab =
+		rte_ring_create(an, ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (ab == NULL)
+		return fail(-rte_errno, "ring pair: ring %s: %s\n", an, rte_strerror(rte_errno));
+	struct rte_ring *ba =
+		rte_ring_create(bn, ring_size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (ba == NULL) {
+		rte_ring_free(ab);
+		return fail(-rte_errno, "ring pair: ring %s: %s\n", bn, rte_strerror(rte_errno));
+	}
+	char pa[32], pb[32];
+	snprintf(pa, sizeof(pa), "%s_a", base);
+	snprintf(pb, sizeof(pb), "%s_b", base);
+	int a = rte_eth_from_rings(pa, &ba, 1, &ab, 1, SOCKET_ID_ANY);
+	if (a < 0)
+		return fail(-rte_errno, "ring pair: port %s: %s\n", pa, rte_strerror(rte_errno));
+	int b = rte_eth_from_rings(pb, &ab, 1, &ba, 1, SOCKET_ID_ANY);
+	if (b < 0)
+		return fail(-rte_errno, "ring pair: port %s: %s\n", pb, rte_strerror(rte_errno));
+	ports2[0] = (uint32_t)a;
+	ports2[1] = (uint32_t)b;
+	return 2;
+}
+
+/* ----------------------------------------------------------------- bursts */
+
+static inline uint32_t rx_flags(uint64_t ol)
+{
+	uint32_t f = 0;
+	uint64_t ip = ol & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	uint64_t l4 = ol & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= LUNA_RX_IP_CKSUM_GOOD;
+	else if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD)
+		f |= LUNA_RX_IP_CKSUM_BAD;
+	if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= LUNA_RX_L4_CKSUM_GOOD;
+	else if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		f |= LUNA_RX_L4_CKSUM_BAD;
+	if (ol & RTE_MBUF_F_RX_RSS_HASH)
+		f |= LUNA_RX_RSS_HASH;
+	return f;
+}
+
+int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max)
+{
+	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0))
+		return -EINVAL;
+	struct pool *p = pool_get(port_pool[port]);
+	if (unlikely(p == NULL))
+		return -EINVAL;
+	struct rte_mbuf *m[LUNA_BURST_MAX];
+	uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m,
+				      (uint16_t)(max < LUNA_BURST_MAX ? max : LUNA_BURST_MAX));
+	uint32_t k = 0;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *mb = m[i];
+		if (i + 1 < n)
+			rte_prefetch0(m[i + 1]);
+		if (unlikely(mb->pool != p->mp)) {
+			__atomic_fetch_add(&shim_stats[port][0], 1, __ATOMIC_RELAXED);
+			rte_pktmbuf_free(mb);
+			continue;
+		}
+		if (unlikely(mb->nb_segs != 1)) {
+			__atomic_fetch_add(&shim_stats[port][1], 1, __ATOMIC_RELAXED);
+			rte_pktmbuf_free(mb);
+			continue;
+		}
+		uint32_t *d = descs + k * LUNA_DESC_WORDS;
+		d[0] = (uint32_t)((char *)mb - p->base);
+		d[1] = (uint32_t)mb->data_off | ((uint32_t)mb->data_len << 16);
+		d[2] = rx_flags(mb->ol_flags);
+		d[3] = mb->hash.rss;
+		k++;
+	}
+	return (int32_t)k;
+}
+
+int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, const uint32_t *descs,
+		      uint32_t n)
+{
+	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0))
+		return -EINVAL;
+	struct pool *p = pool_get(pool);
+	if (unlikely(p == NULL))
+		return -ENOENT;
+	if (n > LUNA_BURST_MAX)
+		n = LUNA_BURST_MAX;
+	struct rte_mbuf *m[LUNA_BURST_MAX];
+	uint64_t offload = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint32_t *d = descs + i * LUNA_DESC_WORDS;
+		struct rte_mbuf *mb = handle_mbuf(p, d[0]);
+		uint32_t off = d[1] & 0xffff, len = d[1] >> 16;
+		if (unlikely(mb == NULL || off + len > mb->buf_len)) {
+			/* Everything before the bad record goes; the caller keeps
+			 * the rest and learns of the refusal from the stats. */
+			__atomic_fetch_add(&shim_stats[port][2], 1, __ATOMIC_RELAXED);
+			n = i;
+			break;
+		}
+		mb->data_off = (uint16_t)off;
+		mb->data_len = (uint16_t)len;
+		mb->pkt_len = len;
+		uint32_t f = d[2];
+		uint64_t ol = 0;
+		if (f & (LUNA_TX_IPV4 | LUNA_TX_IP_CKSUM | LUNA_TX_TCP_CKSUM | LUNA_TX_UDP_CKSUM)) {
+			if (f & LUNA_TX_IPV4)
+				ol |= RTE_MBUF_F_TX_IPV4;
+			if (f & LUNA_TX_IP_CKSUM)
+				ol |= RTE_MBUF_F_TX_IP_CKSUM;
+			if (f & LUNA_TX_TCP_CKSUM)
+				ol |= RTE_MBUF_F_TX_TCP_CKSUM;
+			if (f & LUNA_TX_UDP_CKSUM)
+				ol |= RTE_MBUF_F_TX_UDP_CKSUM;
+			mb->l2_len = d[3] & 0x7f;
+			mb->l3_len = (d[3] >> 8) & 0x1ff;
+			mb->l4_len = (d[3] >> 20) & 0xff;
+		}
+		mb->ol_flags = ol;
+		offload |= ol;
+		m[i] = mb;
+	}
+	uint16_t ready = (uint16_t)n;
+	if (offload != 0)
+		ready = rte_eth_tx_prepare((uint16_t)port, (uint16_t)queue, m, ready);
+	return rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, m, ready);
+}

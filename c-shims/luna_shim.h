@@ -1,0 +1,151 @@
+/*
+ * luna_shim: the smallest C that lets TypeScript drive DPDK.
+ *
+ * It moves packets and memory and nothing else: no protocol logic lives here.
+ * Every function is called through the runtime's FFI (bun:ffi, Deno.dlopen);
+ * the one table of these symbols on the TypeScript side is ffi/symbols.ts and
+ * must change together with this header (bump LUNA_SHIM_ABI when it does).
+ *
+ * Conventions
+ *  - Errors are negative errno values; luna_last_error() then describes the
+ *    failure, including the DPDK log lines printed while it happened.
+ *  - Packet buffers are integers: the byte offset of an mbuf from its pool's
+ *    base address. TypeScript maps the pool once and never sees a pointer.
+ *  - Bursts exchange descriptor records of LUNA_DESC_WORDS uint32 words:
+ *      [0] buffer handle (offset of the mbuf from the pool base)
+ *      [1] data offset (low 16 bits) | data length (high 16 bits)
+ *      [2] flags: LUNA_RX_* on receive, LUNA_TX_* on transmit
+ *      [3] receive: RSS hash; transmit: l2_len | l3_len << 8 | l4_len << 20
+ */
+#ifndef LUNA_SHIM_H
+#define LUNA_SHIM_H
+
+#include <stdint.h>
+
+#define LUNA_SHIM_ABI 1
+
+#define LUNA_DESC_WORDS 4
+#define LUNA_BURST_MAX 512
+#define LUNA_POOLS_MAX 64
+
+/* Offload capabilities and requests, in luna's own bits. */
+#define LUNA_OFFLOAD_IPV4_CKSUM (1u << 0)
+#define LUNA_OFFLOAD_TCP_CKSUM (1u << 1)
+#define LUNA_OFFLOAD_UDP_CKSUM (1u << 2)
+#define LUNA_OFFLOAD_RSS_HASH (1u << 3)
+#define LUNA_OFFLOAD_TCP_TSO (1u << 4)
+
+/* RSS hash functions, in luna's own bits. */
+#define LUNA_RSS_IPV4 (1u << 0)
+#define LUNA_RSS_IPV4_TCP (1u << 1)
+#define LUNA_RSS_IPV4_UDP (1u << 2)
+
+/* Receive descriptor flags. */
+#define LUNA_RX_IP_CKSUM_GOOD (1u << 0)
+#define LUNA_RX_IP_CKSUM_BAD (1u << 1)
+#define LUNA_RX_L4_CKSUM_GOOD (1u << 2)
+#define LUNA_RX_L4_CKSUM_BAD (1u << 3)
+#define LUNA_RX_RSS_HASH (1u << 4)
+
+/* Transmit descriptor flags. */
+#define LUNA_TX_IPV4 (1u << 8)
+#define LUNA_TX_IP_CKSUM (1u << 9)
+#define LUNA_TX_TCP_CKSUM (1u << 10)
+#define LUNA_TX_UDP_CKSUM (1u << 11)
+
+/* Word indexes of luna_pool_info(). */
+enum {
+	LUNA_POOL_INFO_COUNT,          /* buffers in the pool */
+	LUNA_POOL_INFO_CACHE,          /* per-lcore cache size */
+	LUNA_POOL_INFO_DATA_ROOM,      /* bytes of data room per buffer */
+	LUNA_POOL_INFO_HEADROOM,       /* default data offset of a fresh buffer */
+	LUNA_POOL_INFO_DATA_ROOM_OFF,  /* from handle to the first data room byte */
+	LUNA_POOL_INFO_REFCNT_OFF,     /* offset of the uint16 refcount in the mbuf */
+	LUNA_POOL_INFO_LEN_LO,         /* zone length, low 32 bits */
+	LUNA_POOL_INFO_LEN_HI,         /* zone length, high 32 bits */
+	LUNA_POOL_INFO_WORDS
+};
+
+/* Word indexes of luna_port_info(). */
+enum {
+	LUNA_PORT_INFO_MAX_RXQ,
+	LUNA_PORT_INFO_MAX_TXQ,
+	LUNA_PORT_INFO_RX_OFFLOADS,    /* LUNA_OFFLOAD_* the port can do on receive */
+	LUNA_PORT_INFO_TX_OFFLOADS,    /* LUNA_OFFLOAD_* the port can do on transmit */
+	LUNA_PORT_INFO_RSS_HASHES,     /* LUNA_RSS_* the port can hash on */
+	LUNA_PORT_INFO_RETA_SIZE,
+	LUNA_PORT_INFO_RX_DESC_MAX,
+	LUNA_PORT_INFO_TX_DESC_MAX,
+	LUNA_PORT_INFO_MAX_RX_PKTLEN,
+	LUNA_PORT_INFO_MTU,
+	LUNA_PORT_INFO_SOCKET,         /* NUMA socket, or UINT32_MAX when unknown */
+	LUNA_PORT_INFO_IF_INDEX,
+	LUNA_PORT_INFO_STARTED,
+	LUNA_PORT_INFO_WORDS
+};
+
+/* Index of luna_port_stats() values (uint64). */
+enum {
+	LUNA_STAT_IPACKETS,
+	LUNA_STAT_OPACKETS,
+	LUNA_STAT_IBYTES,
+	LUNA_STAT_OBYTES,
+	LUNA_STAT_IMISSED,
+	LUNA_STAT_IERRORS,
+	LUNA_STAT_OERRORS,
+	LUNA_STAT_RX_NOMBUF,
+	LUNA_STAT_SHIM_RX_FOREIGN, /* dropped: buffer from another pool */
+	LUNA_STAT_SHIM_RX_MULTISEG, /* dropped: chained buffer */
+	LUNA_STAT_SHIM_TX_INVALID, /* refused: handle that is not a buffer of the pool */
+	LUNA_STAT_WORDS
+};
+
+int32_t luna_shim_abi(void);
+int32_t luna_shim_build_id(uint8_t *out, uint32_t cap);
+int32_t luna_last_error(uint8_t *out, uint32_t cap);
+void luna_log_echo(int32_t on);
+
+int32_t luna_eal_init(const uint8_t *args, uint32_t args_len, int32_t argc);
+int32_t luna_eal_cleanup(void);
+int32_t luna_thread_register(void);
+int32_t luna_thread_unregister(void);
+
+int32_t luna_pool_create(const uint8_t *name, uint32_t name_len, uint32_t count,
+			 uint32_t cache, uint32_t data_room);
+void *luna_pool_base(int32_t pool);
+int32_t luna_pool_info(int32_t pool, uint32_t *out, uint32_t words);
+int32_t luna_pool_avail(int32_t pool);
+int32_t luna_pool_free(int32_t pool);
+int32_t luna_alloc_bulk(int32_t pool, uint32_t *handles, uint32_t n);
+int32_t luna_free_bulk(int32_t pool, const uint32_t *handles, uint32_t n);
+int32_t luna_refcnt_update(int32_t pool, const uint32_t *handles, uint32_t n,
+			   int32_t delta);
+
+int32_t luna_port_count(void);
+int32_t luna_port_find(const uint8_t *name, uint32_t name_len);
+int32_t luna_port_attach(const uint8_t *devargs, uint32_t len);
+int32_t luna_port_name(int32_t port, uint8_t *out, uint32_t cap);
+int32_t luna_port_driver(int32_t port, uint8_t *out, uint32_t cap);
+int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words);
+int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq,
+			    uint32_t nb_txq, uint32_t rx_desc, uint32_t tx_desc,
+			    uint32_t rx_offloads, uint32_t tx_offloads,
+			    uint32_t rss_hashes);
+int32_t luna_port_start(int32_t port);
+int32_t luna_port_stop(int32_t port);
+int32_t luna_port_close(int32_t port);
+int32_t luna_port_promiscuous(int32_t port, int32_t on);
+int32_t luna_port_mac(int32_t port, uint8_t *out6);
+int32_t luna_port_link(int32_t port, uint32_t *out4);
+int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n);
+int32_t luna_port_stats_reset(int32_t port);
+int32_t luna_port_xstats_names(int32_t port, uint8_t *out, uint32_t cap);
+int32_t luna_port_xstats(int32_t port, uint64_t *out, uint32_t n);
+int32_t luna_ring_pair(const uint8_t *name, uint32_t name_len, uint32_t ring_size,
+		       uint32_t *ports2);
+
+int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max);
+int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool,
+		      const uint32_t *descs, uint32_t n);
+
+#endif

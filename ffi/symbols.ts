@@ -1,0 +1,183 @@
+/**
+ * The one table of native symbols: every function of the C shim
+ * (c-shims/luna_shim.h) with its signature. Bun and Deno binders both read
+ * this table; nothing else in luna-ts names a native symbol.
+ *
+ * Keep it in step with luna_shim.h and bump {@link SHIM_ABI} with it.
+ *
+ * @module
+ */
+
+/** Native argument and result kinds, named for what they carry. */
+export type NativeType = "i32" | "u32" | "buffer" | "pointer" | "void";
+
+/** One native function: its parameter kinds and its result kind. */
+export interface SymbolDef {
+  readonly parameters: readonly NativeType[];
+  readonly result: NativeType;
+}
+
+/** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
+export const SHIM_ABI = 1;
+
+/** Words per descriptor record (LUNA_DESC_WORDS). */
+export const DESC_WORDS = 4;
+/** Most records one burst call moves (LUNA_BURST_MAX). */
+export const BURST_MAX = 512;
+
+/** Offload bits (LUNA_OFFLOAD_*), used for capabilities and requests. */
+export const Offload = {
+  ipv4Cksum: 1 << 0,
+  tcpCksum: 1 << 1,
+  udpCksum: 1 << 2,
+  rssHash: 1 << 3,
+  tcpTso: 1 << 4,
+} as const;
+
+/** RSS hash function bits (LUNA_RSS_*). */
+export const Rss = {
+  ipv4: 1 << 0,
+  ipv4Tcp: 1 << 1,
+  ipv4Udp: 1 << 2,
+} as const;
+
+/** Receive descriptor flags (LUNA_RX_*), word 2 of a received record. */
+export const RxFlag = {
+  ipCksumGood: 1 << 0,
+  ipCksumBad: 1 << 1,
+  l4CksumGood: 1 << 2,
+  l4CksumBad: 1 << 3,
+  rssHash: 1 << 4,
+} as const;
+
+/** Transmit descriptor flags (LUNA_TX_*), word 2 of a record to send. */
+export const TxFlag = {
+  ipv4: 1 << 8,
+  ipCksum: 1 << 9,
+  tcpCksum: 1 << 10,
+  udpCksum: 1 << 11,
+} as const;
+
+/** Word indexes of luna_pool_info (enum LUNA_POOL_INFO_*). */
+export const PoolInfo = {
+  count: 0,
+  cache: 1,
+  dataRoom: 2,
+  headroom: 3,
+  dataRoomOffset: 4,
+  refcntOffset: 5,
+  lenLo: 6,
+  lenHi: 7,
+  words: 8,
+} as const;
+
+/** Word indexes of luna_port_info (enum LUNA_PORT_INFO_*). */
+export const PortInfo = {
+  maxRxQueues: 0,
+  maxTxQueues: 1,
+  rxOffloads: 2,
+  txOffloads: 3,
+  rssHashes: 4,
+  retaSize: 5,
+  rxDescMax: 6,
+  txDescMax: 7,
+  maxRxPktLen: 8,
+  mtu: 9,
+  socket: 10,
+  ifIndex: 11,
+  started: 12,
+  words: 13,
+} as const;
+
+/** Indexes of luna_port_stats values (enum LUNA_STAT_*). */
+export const PortStat = {
+  ipackets: 0,
+  opackets: 1,
+  ibytes: 2,
+  obytes: 3,
+  imissed: 4,
+  ierrors: 5,
+  oerrors: 6,
+  rxNombuf: 7,
+  rxForeignDropped: 8,
+  rxMultisegDropped: 9,
+  txInvalidRefused: 10,
+  words: 11,
+} as const;
+
+const fn = <const P extends readonly NativeType[], const R extends NativeType>(
+  parameters: P,
+  result: R,
+) => ({ parameters, result });
+
+/** Every symbol of the shim. */
+export const symbols = {
+  luna_shim_abi: fn([], "i32"),
+  luna_shim_build_id: fn(["buffer", "u32"], "i32"),
+  luna_last_error: fn(["buffer", "u32"], "i32"),
+  luna_log_echo: fn(["i32"], "void"),
+
+  luna_eal_init: fn(["buffer", "u32", "i32"], "i32"),
+  luna_eal_cleanup: fn([], "i32"),
+  luna_thread_register: fn([], "i32"),
+  luna_thread_unregister: fn([], "i32"),
+
+  luna_pool_create: fn(["buffer", "u32", "u32", "u32", "u32"], "i32"),
+  luna_pool_base: fn(["i32"], "pointer"),
+  luna_pool_info: fn(["i32", "buffer", "u32"], "i32"),
+  luna_pool_avail: fn(["i32"], "i32"),
+  luna_pool_free: fn(["i32"], "i32"),
+  luna_alloc_bulk: fn(["i32", "buffer", "u32"], "i32"),
+  luna_free_bulk: fn(["i32", "buffer", "u32"], "i32"),
+  luna_refcnt_update: fn(["i32", "buffer", "u32", "i32"], "i32"),
+
+  luna_port_count: fn([], "i32"),
+  luna_port_find: fn(["buffer", "u32"], "i32"),
+  luna_port_attach: fn(["buffer", "u32"], "i32"),
+  luna_port_name: fn(["i32", "buffer", "u32"], "i32"),
+  luna_port_driver: fn(["i32", "buffer", "u32"], "i32"),
+  luna_port_info: fn(["i32", "buffer", "u32"], "i32"),
+  luna_port_configure: fn(
+    ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    "i32",
+  ),
+  luna_port_start: fn(["i32"], "i32"),
+  luna_port_stop: fn(["i32"], "i32"),
+  luna_port_close: fn(["i32"], "i32"),
+  luna_port_promiscuous: fn(["i32", "i32"], "i32"),
+  luna_port_mac: fn(["i32", "buffer"], "i32"),
+  luna_port_link: fn(["i32", "buffer"], "i32"),
+  luna_port_stats: fn(["i32", "buffer", "u32"], "i32"),
+  luna_port_stats_reset: fn(["i32"], "i32"),
+  luna_port_xstats_names: fn(["i32", "buffer", "u32"], "i32"),
+  luna_port_xstats: fn(["i32", "buffer", "u32"], "i32"),
+  luna_ring_pair: fn(["buffer", "u32", "u32", "buffer"], "i32"),
+
+  luna_rx_burst: fn(["i32", "i32", "buffer", "u32"], "i32"),
+  luna_tx_burst: fn(["i32", "i32", "i32", "buffer", "u32"], "i32"),
+} as const satisfies Record<string, SymbolDef>;
+
+/** The symbols needed to tell whether a library is the shim we expect. */
+export const identitySymbols = {
+  luna_shim_abi: symbols.luna_shim_abi,
+  luna_shim_build_id: symbols.luna_shim_build_id,
+} as const satisfies Record<string, SymbolDef>;
+
+/** An opaque native address, as the runtime represents it. */
+export type NativePointer = { readonly __native: unique symbol } | number | null;
+
+type ArgOf<T extends NativeType> = T extends "buffer" ? ArrayBufferView | null
+  : T extends "pointer" ? NativePointer
+  : number;
+type ResultOf<T extends NativeType> = T extends "void" ? void
+  : T extends "pointer" ? NativePointer
+  : number;
+type ArgsOf<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ArgOf<P[I]> };
+
+/** Callable form of a symbol table. */
+export type Bound<T extends Record<string, SymbolDef>> = {
+  readonly [K in keyof T]: (...args: ArgsOf<T[K]["parameters"]>) => ResultOf<T[K]["result"]>;
+};
+
+/** The shim's functions as TypeScript calls them. */
+export type ShimSymbols = Bound<typeof symbols>;

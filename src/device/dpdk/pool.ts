@@ -1,0 +1,88 @@
+/**
+ * A mem zone over a DPDK packet pool: the shim builds the pool over one
+ * contiguous region, which is mapped here once; buffers are mbufs, and a
+ * handle is an mbuf's offset from the region's start.
+ *
+ * @module
+ */
+import { type Shim, PoolInfo } from "../../../ffi/mod.ts";
+import { cString } from "../../../ffi/mod.ts";
+import { BufferError, ConfigError, EalError, errnoName } from "../../errors.ts";
+import { MemZone, type ZoneBackend } from "../../mem/zone.ts";
+
+/** Options of a DPDK pool. */
+export interface DpdkZoneOptions {
+  /** Number of buffers. Default 8191. */
+  count?: number;
+  /** DPDK's per-lcore cache. Default 256. */
+  cache?: number;
+  /** Bytes of data room per buffer, headroom included. Default 2176. */
+  dataRoom?: number;
+  /** Buffers kept in the TypeScript-side cache. Default 512. */
+  localCache?: number;
+}
+
+class PoolBackend implements ZoneBackend {
+  readonly #shim: Shim;
+  readonly #pool: number;
+  readonly #name: string;
+  constructor(shim: Shim, pool: number, name: string) {
+    this.#shim = shim;
+    this.#pool = pool;
+    this.#name = name;
+  }
+  takeBulk(out: Uint32Array, n: number): boolean {
+    const rc = this.#shim.symbols.luna_alloc_bulk(this.#pool, out, n);
+    return rc === n;
+  }
+  giveBulk(handles: Uint32Array, n: number): void {
+    const rc = this.#shim.symbols.luna_free_bulk(this.#pool, handles, n);
+    if (rc < 0) throw new BufferError(`${this.#name}: the pool refused buffers it does not own (${errnoName(rc)})`);
+  }
+  available(): number {
+    return this.#shim.symbols.luna_pool_avail(this.#pool);
+  }
+}
+
+/** A {@link MemZone} whose buffers are DPDK mbufs; `pool` is the shim's pool id. */
+export class DpdkZone extends MemZone {
+  /** The shim's id of the pool. */
+  readonly pool: number;
+  constructor(shim: Shim, name: string, options: DpdkZoneOptions = {}) {
+    const count = options.count ?? 8191;
+    const cache = options.cache ?? 256;
+    const dataRoom = options.dataRoom ?? 2176;
+    for (const [field, v, lo, hi] of [
+      ["count", count, 2, 1 << 24],
+      ["cache", cache, 0, 512],
+      ["dataRoom", dataRoom, 192, 65535],
+    ] as const) {
+      if (!Number.isInteger(v) || v < lo || v > hi) {
+        throw new ConfigError(field, `expected an integer ${lo}..${hi}, got ${v}`);
+      }
+    }
+    const s = shim.symbols;
+    const nameBytes = cString(name);
+    const pool = s.luna_pool_create(nameBytes, nameBytes.length, count, cache, dataRoom);
+    if (pool < 0) throw new EalError(`cannot create pool '${name}': ${shim.lastError()}`, pool);
+    const info = new Uint32Array(PoolInfo.words);
+    s.luna_pool_info(pool, info, info.length);
+    const len = info[PoolInfo.lenLo] + info[PoolInfo.lenHi] * 2 ** 32;
+    const base = s.luna_pool_base(pool);
+    if (shim.isNull(base)) throw new EalError(`pool '${name}' has no base address`, -22);
+    super(
+      {
+        name,
+        buffer: shim.mapMemory(base, len),
+        capacity: info[PoolInfo.count],
+        dataRoomOffset: info[PoolInfo.dataRoomOffset],
+        dataRoomSize: info[PoolInfo.dataRoom],
+        headroom: info[PoolInfo.headroom],
+        refcntOffset: info[PoolInfo.refcntOffset],
+        cacheSize: options.localCache,
+      },
+      new PoolBackend(shim, pool, name),
+    );
+    this.pool = pool;
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * A DPDK ethernet port: configure, start, stop, inspect, and move bursts of
+ * descriptor records (see ffi/symbols.ts, DESC_WORDS) with one FFI call each.
+ *
+ * @module
+ */
+import {
+  BURST_MAX,
+  cString,
+  DESC_WORDS,
+  PortInfo,
+  PortStat,
+  readString,
+  type Shim,
+} from "../../../ffi/mod.ts";
+import { ConfigError, errnoName, NoSuchPortError, PortError } from "../../errors.ts";
+import type { DpdkZone } from "./pool.ts";
+
+/** What a port is and can do. */
+export interface PortDescription {
+  id: number;
+  name: string;
+  driver: string;
+  maxRxQueues: number;
+  maxTxQueues: number;
+  /** Offload bits (ffi Offload) the port can do on receive. */
+  rxOffloads: number;
+  /** Offload bits (ffi Offload) the port can do on transmit. */
+  txOffloads: number;
+  /** RSS hash bits (ffi Rss) the port can hash on. */
+  rssHashes: number;
+  retaSize: number;
+  rxDescMax: number;
+  txDescMax: number;
+  maxRxPktLen: number;
+  mtu: number;
+  started: boolean;
+}
+
+/** Options of {@link Port.configure}. */
+export interface PortConfig {
+  /** The zone received buffers come from and sent buffers belong to. */
+  zone: DpdkZone;
+  rxQueues?: number;
+  txQueues?: number;
+  /** Receive ring size; the port may adjust it. Default 1024. */
+  rxDesc?: number;
+  /** Transmit ring size; the port may adjust it. Default 1024. */
+  txDesc?: number;
+  /** Offload bits to turn on for receive; each must be offered. */
+  rxOffloads?: number;
+  /** Offload bits to turn on for transmit; each must be offered. */
+  txOffloads?: number;
+  /** RSS hash bits; with more than one receive queue. */
+  rss?: number;
+}
+
+/** Link state. */
+export interface LinkStatus {
+  up: boolean;
+  speedMbps: number;
+  fullDuplex: boolean;
+  autoneg: boolean;
+}
+
+/** Basic counters of a port, with the shim's own drops. */
+export interface PortStats {
+  ipackets: number;
+  opackets: number;
+  ibytes: number;
+  obytes: number;
+  imissed: number;
+  ierrors: number;
+  oerrors: number;
+  rxNombuf: number;
+  rxForeignDropped: number;
+  rxMultisegDropped: number;
+  txInvalidRefused: number;
+}
+
+/** A port of the running EAL. Obtain one from {@link Dpdk}. */
+export class Port {
+  /** DPDK's port id. */
+  readonly id: number;
+  /** DPDK's device name. */
+  readonly name: string;
+  readonly #shim: Shim;
+  readonly #rx: Shim["symbols"]["luna_rx_burst"];
+  readonly #tx: Shim["symbols"]["luna_tx_burst"];
+  #zone: DpdkZone | undefined;
+  #pool = -1;
+
+  constructor(shim: Shim, id: number) {
+    this.#shim = shim;
+    this.id = id;
+    const name = readString((b, n) => shim.symbols.luna_port_name(id, b, n), 128);
+    if (name === "") throw new NoSuchPortError(id, shim.lastError());
+    this.name = name;
+    this.#rx = shim.symbols.luna_rx_burst;
+    this.#tx = shim.symbols.luna_tx_burst;
+  }
+
+  /** The zone given to {@link configure}. */
+  get zone(): DpdkZone {
+    if (this.#zone === undefined) throw new PortError(this.id, `port ${this.name} is not configured`, -22);
+    return this.#zone;
+  }
+
+  /** Capabilities and state. */
+  describe(): PortDescription {
+    const w = new Uint32Array(PortInfo.words);
+    this.#check(this.#shim.symbols.luna_port_info(this.id, w, w.length), "info");
+    const driver = readString((b, n) => this.#shim.symbols.luna_port_driver(this.id, b, n), 128);
+    return {
+      id: this.id,
+      name: this.name,
+      driver,
+      maxRxQueues: w[PortInfo.maxRxQueues],
+      maxTxQueues: w[PortInfo.maxTxQueues],
+      rxOffloads: w[PortInfo.rxOffloads],
+      txOffloads: w[PortInfo.txOffloads],
+      rssHashes: w[PortInfo.rssHashes],
+      retaSize: w[PortInfo.retaSize],
+      rxDescMax: w[PortInfo.rxDescMax],
+      txDescMax: w[PortInfo.txDescMax],
+      maxRxPktLen: w[PortInfo.maxRxPktLen],
+      mtu: w[PortInfo.mtu],
+      started: w[PortInfo.started] !== 0,
+    };
+  }
+
+  /** Sets queues, rings and offloads; received buffers will come from `config.zone`. */
+  configure(config: PortConfig): void {
+    const rxq = config.rxQueues ?? 1;
+    const txq = config.txQueues ?? 1;
+    const rxd = config.rxDesc ?? 1024;
+    const txd = config.txDesc ?? 1024;
+    for (const [field, v, hi] of [
+      ["rxQueues", rxq, 1024],
+      ["txQueues", txq, 1024],
+      ["rxDesc", rxd, 65535],
+      ["txDesc", txd, 65535],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > hi) {
+        throw new ConfigError(field, `expected an integer 1..${hi}, got ${v}`);
+      }
+    }
+    const rc = this.#shim.symbols.luna_port_configure(
+      this.id,
+      config.zone.pool,
+      rxq,
+      txq,
+      rxd,
+      txd,
+      config.rxOffloads ?? 0,
+      config.txOffloads ?? 0,
+      config.rss ?? 0,
+    );
+    this.#check(rc, "configure");
+    this.#zone = config.zone;
+    this.#pool = config.zone.pool;
+  }
+
+  /** Starts the port; bursts may flow. */
+  start(): void {
+    this.#check(this.#shim.symbols.luna_port_start(this.id), "start");
+  }
+
+  /** Stops the port. */
+  stop(): void {
+    this.#check(this.#shim.symbols.luna_port_stop(this.id), "stop");
+  }
+
+  /** Releases the port; it cannot be used again. */
+  close(): void {
+    this.#check(this.#shim.symbols.luna_port_close(this.id), "close");
+    this.#zone = undefined;
+    this.#pool = -1;
+  }
+
+  /** Turns promiscuous reception on or off. */
+  promiscuous(on: boolean): void {
+    this.#check(this.#shim.symbols.luna_port_promiscuous(this.id, on ? 1 : 0), "promiscuous");
+  }
+
+  /** The port's MAC address, 6 bytes. */
+  mac(): Uint8Array {
+    const out = new Uint8Array(6);
+    this.#check(this.#shim.symbols.luna_port_mac(this.id, out), "mac");
+    return out;
+  }
+
+  /** Link state, read without waiting. */
+  link(): LinkStatus {
+    const w = new Uint32Array(4);
+    this.#check(this.#shim.symbols.luna_port_link(this.id, w), "link");
+    return { speedMbps: w[0], fullDuplex: w[1] !== 0, autoneg: w[2] !== 0, up: w[3] !== 0 };
+  }
+
+  /** Basic counters. */
+  stats(): PortStats {
+    const v = new BigUint64Array(PortStat.words);
+    this.#check(this.#shim.symbols.luna_port_stats(this.id, v, v.length), "stats");
+    const out = {} as Record<string, number>;
+    for (const [k, i] of Object.entries(PortStat)) if (k !== "words") out[k] = Number(v[i]);
+    return out as unknown as PortStats;
+  }
+
+  /** Zeroes the basic counters. */
+  resetStats(): void {
+    this.#check(this.#shim.symbols.luna_port_stats_reset(this.id), "stats reset");
+  }
+
+  /** The driver's extended counters, by name. */
+  xstats(): Record<string, number> {
+    const names = new Uint8Array(1 << 16);
+    const n = this.#check(this.#shim.symbols.luna_port_xstats_names(this.id, names, names.length), "xstats");
+    const values = new BigUint64Array(n);
+    const m = this.#check(this.#shim.symbols.luna_port_xstats(this.id, values, n), "xstats");
+    const out: Record<string, number> = {};
+    const text = new TextDecoder().decode(names).split("\0");
+    for (let i = 0; i < Math.min(n, m); i++) out[text[i]] = Number(values[i]);
+    return out;
+  }
+
+  /**
+   * Receives up to `max` packets from `queue` into descriptor records
+   * `descs[0 .. n*DESC_WORDS)` and returns n. Each received buffer is the
+   * caller's, to release through the zone or to send.
+   */
+  rx(queue: number, descs: Uint32Array, max: number): number {
+    if (max * DESC_WORDS > descs.length || max > BURST_MAX) {
+      throw new RangeError(`rx: room for ${descs.length / DESC_WORDS} records, ${max} asked (at most ${BURST_MAX})`);
+    }
+    const n = this.#rx(this.id, queue, descs, max);
+    if (n < 0) throw this.#error(n, "rx");
+    return n;
+  }
+
+  /**
+   * Sends the `n` packets described by `descs` on `queue`; returns how many
+   * the port took. Those buffers now belong to the port (a retained buffer
+   * keeps the caller's reference); the rest remain the caller's.
+   */
+  tx(queue: number, descs: Uint32Array, n: number): number {
+    if (n * DESC_WORDS > descs.length || n > BURST_MAX) {
+      throw new RangeError(`tx: ${n} records asked, ${descs.length / DESC_WORDS} given (at most ${BURST_MAX})`);
+    }
+    const sent = this.#tx(this.id, queue, this.#pool, descs, n);
+    if (sent < 0) throw this.#error(sent, "tx");
+    return sent;
+  }
+
+  #check(rc: number, op: string): number {
+    if (rc < 0) throw this.#error(rc, op);
+    return rc;
+  }
+
+  #error(rc: number, op: string): PortError {
+    const detail = this.#shim.lastError() || errnoName(rc);
+    if (rc === -19) return new NoSuchPortError(this.id, `port ${this.name}: ${detail}`);
+    return new PortError(this.id, `port ${this.name}: ${op} failed (${errnoName(rc)}): ${detail}`, rc);
+  }
+}
+
+/** Finds a port by DPDK name and wraps it. */
+export function findPort(shim: Shim, name: string): Port {
+  const b = cString(name);
+  const id = shim.symbols.luna_port_find(b, b.length);
+  if (id < 0) throw new NoSuchPortError(name, shim.lastError());
+  return new Port(shim, id);
+}

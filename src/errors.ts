@@ -1,0 +1,142 @@
+/**
+ * Typed errors of luna-ts. Every failure the stack reports to its user is one
+ * of these, with a message that says what went wrong and what to do.
+ *
+ * @module
+ */
+
+/** Base class: `code` is stable and meant for programs, `message` for people. */
+export class LunaError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The compiled shim library is not where it was looked for. */
+export class ShimMissingError extends LunaError {
+  readonly path: string;
+  constructor(path: string) {
+    super(
+      "SHIM_MISSING",
+      `the luna shim library is missing at ${path}: build it with \`make shim\` ` +
+        `(or point LUNA_SHIM_PATH at a built copy)`,
+    );
+    this.path = path;
+  }
+}
+
+/** The shim library exists but cannot be loaded (for example, DPDK is not installed). */
+export class ShimLoadError extends LunaError {
+  readonly path: string;
+  constructor(path: string, cause: unknown) {
+    super(
+      "SHIM_LOAD",
+      `cannot load the luna shim library ${path}: ${errorText(cause)} ` +
+        `(are Debian's dpdk packages installed? \`make setup\` installs them)`,
+      { cause },
+    );
+    this.path = path;
+  }
+}
+
+/** The shim library was built from other sources than the ones beside it. */
+export class ShimStaleError extends LunaError {
+  readonly path: string;
+  constructor(path: string, detail: string) {
+    super("SHIM_STALE", `the luna shim library ${path} is stale: ${detail}; rebuild it with \`make shim\``);
+    this.path = path;
+  }
+}
+
+/** DPDK's environment abstraction layer refused to start, or was used wrongly. */
+export class EalError extends LunaError {
+  readonly errno: number;
+  readonly args: readonly string[];
+  constructor(message: string, errno: number, args: readonly string[] = []) {
+    super("EAL", message);
+    this.errno = errno;
+    this.args = args;
+  }
+}
+
+/** A port operation failed, or the port does not exist. */
+export class PortError extends LunaError {
+  readonly port: number | string;
+  readonly errno: number;
+  constructor(port: number | string, message: string, errno: number, code = "PORT") {
+    super(code, message);
+    this.port = port;
+    this.errno = errno;
+  }
+}
+
+/** No port has the asked id or name. */
+export class NoSuchPortError extends PortError {
+  constructor(port: number | string, message: string) {
+    super(port, message, 19 /* ENODEV */, "NO_SUCH_PORT");
+  }
+}
+
+/** A packet pool has no buffer left to give. */
+export class PoolExhaustedError extends LunaError {
+  readonly pool: string;
+  readonly capacity: number;
+  readonly asked: number;
+  constructor(pool: string, capacity: number, asked: number) {
+    super(
+      "POOL_EXHAUSTED",
+      `packet pool '${pool}' is exhausted: ${asked} buffer(s) asked, all ${capacity} in use ` +
+        `(release buffers, or create the pool with a larger count)`,
+    );
+    this.pool = pool;
+    this.capacity = capacity;
+    this.asked = asked;
+  }
+}
+
+/** A buffer handle that is not a buffer of the zone, or is used after release. */
+export class BufferError extends LunaError {
+  constructor(message: string) {
+    super("BUFFER", message);
+  }
+}
+
+/** A configuration or argument that fails validation; `field` names it. */
+export class ConfigError extends LunaError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super("CONFIG", `${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+/** Names of the errno values the shim returns, for messages. */
+const errnoNames: Record<number, string> = {
+  1: "EPERM",
+  2: "ENOENT",
+  5: "EIO",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  16: "EBUSY",
+  17: "EEXIST",
+  19: "ENODEV",
+  22: "EINVAL",
+  28: "ENOSPC",
+  95: "ENOTSUP",
+  105: "ENOBUFS",
+  114: "EALREADY",
+};
+
+/** `ENODEV` for 19 (or -19); the number itself when unknown. */
+export function errnoName(errno: number): string {
+  const e = Math.abs(errno);
+  return errnoNames[e] ?? `errno ${e}`;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

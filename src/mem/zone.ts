@@ -1,0 +1,216 @@
+/**
+ * The mem zone: one region of packet buffers shared by the device, the stack
+ * and the application. A buffer is an integer handle (its byte offset in the
+ * zone); its bytes are read and written in place through {@link MemZone.bytes}
+ * and {@link MemZone.view}. Taking and releasing buffers works "just like heap"
+ * and, in steady state, never leaves TypeScript: released buffers go to a
+ * local cache that later takes are served from.
+ *
+ * Ownership rule: a zone is used by one thread. Reference counts are kept in
+ * place in each buffer's header and updated without atomics, which is sound
+ * because a shared-nothing worker is the only user of its zone (a NIC that
+ * still holds a buffer releases it on the same thread, in a later tx burst).
+ *
+ * @module
+ */
+import { BufferError, PoolExhaustedError } from "../errors.ts";
+
+/** Where buffers come from when the local cache is empty, and go when it is full. */
+export interface ZoneBackend {
+  /** Fills `out[0..n)` with fresh buffers (reference count 1); false, taking none, if it cannot. */
+  takeBulk(out: Uint32Array, n: number): boolean;
+  /** Takes back buffers whose last reference was dropped (their count is 1 again). */
+  giveBulk(handles: Uint32Array, n: number): void;
+  /** Buffers the backend holds free now. */
+  available(): number;
+}
+
+/** Shape of a zone's buffers, as its backend lays them out. */
+export interface ZoneLayout {
+  /** Name, for messages. */
+  name: string;
+  /** The whole zone. */
+  buffer: ArrayBuffer;
+  /** Number of buffers. */
+  capacity: number;
+  /** From a handle to the first byte of its data room. */
+  dataRoomOffset: number;
+  /** Bytes of data room per buffer. */
+  dataRoomSize: number;
+  /** Default data offset of a fresh buffer: room left for headers to be prepended. */
+  headroom: number;
+  /** Offset of the buffer's uint16 reference count from its handle (even). */
+  refcntOffset: number;
+  /** Buffers kept in the local cache at most; default 512. */
+  cacheSize?: number;
+}
+
+/** How a zone's buffers are accounted, as tests and stats read it. */
+export interface ZoneAccounting {
+  capacity: number;
+  /** Buffers not held by anyone: in the backend or in the local cache. */
+  free: number;
+  /** Buffers held by the device, the stack or the application. */
+  inUse: number;
+  /** Of the free buffers, how many sit in the local cache. */
+  cached: number;
+}
+
+const refillBatch = 64;
+
+/** A zone of packet buffers; see the module documentation. */
+export class MemZone {
+  /** Name, for messages. */
+  readonly name: string;
+  /** The zone's bytes, mapped once. */
+  readonly buffer: ArrayBuffer;
+  /** Byte view over the whole zone. */
+  readonly bytes: Uint8Array;
+  /** DataView over the whole zone, for header fields. */
+  readonly view: DataView;
+  /** Number of buffers. */
+  readonly capacity: number;
+  /** From a handle to the first byte of its data room. */
+  readonly dataRoomOffset: number;
+  /** Bytes of data room per buffer. */
+  readonly dataRoomSize: number;
+  /** Default data offset of a fresh buffer. */
+  readonly headroom: number;
+
+  readonly #backend: ZoneBackend;
+  readonly #refs: Uint16Array;
+  readonly #refHalf: number;
+  readonly #cache: Uint32Array;
+  #cached = 0;
+
+  constructor(layout: ZoneLayout, backend: ZoneBackend) {
+    if (layout.refcntOffset % 2 !== 0) throw new RangeError("refcntOffset must be even");
+    this.name = layout.name;
+    this.buffer = layout.buffer;
+    this.bytes = new Uint8Array(layout.buffer);
+    this.view = new DataView(layout.buffer);
+    this.capacity = layout.capacity;
+    this.dataRoomOffset = layout.dataRoomOffset;
+    this.dataRoomSize = layout.dataRoomSize;
+    this.headroom = layout.headroom;
+    this.#backend = backend;
+    this.#refs = new Uint16Array(layout.buffer, 0, layout.buffer.byteLength >>> 1);
+    this.#refHalf = layout.refcntOffset >>> 1;
+    this.#cache = new Uint32Array(Math.max(refillBatch * 2, layout.cacheSize ?? 512));
+  }
+
+  /** Takes one buffer, with reference count 1. Throws {@link PoolExhaustedError} if none is left. */
+  take(): number {
+    if (this.#cached === 0) this.#refill(1);
+    const h = this.#cache[--this.#cached];
+    this.#refs[(h >>> 1) + this.#refHalf] = 1;
+    return h;
+  }
+
+  /** Takes `n` buffers into `out[0..n)`: all of them, or none and a {@link PoolExhaustedError}. */
+  takeBulk(out: Uint32Array, n: number): void {
+    if (n > out.length) throw new RangeError(`takeBulk: ${n} buffers asked, room for ${out.length}`);
+    if (this.#cached < n) this.#refill(n);
+    for (let i = 0; i < n; i++) {
+      const h = this.#cache[--this.#cached];
+      this.#refs[(h >>> 1) + this.#refHalf] = 1;
+      out[i] = h;
+    }
+  }
+
+  /** Adds a reference: the buffer survives one more {@link release}. */
+  retain(h: number): void {
+    const i = this.#refIndex(h);
+    const r = this.#refs[i];
+    if (r === 0) throw new BufferError(`${this.name}: buffer ${h} retained after its release`);
+    if (r === 0xffff) throw new BufferError(`${this.name}: buffer ${h} has too many references`);
+    this.#refs[i] = r + 1;
+  }
+
+  /** Drops a reference; the last one returns the buffer to the zone. */
+  release(h: number): void {
+    const i = this.#refIndex(h);
+    const r = this.#refs[i];
+    if (r > 1) {
+      this.#refs[i] = r - 1;
+      return;
+    }
+    if (r === 0) throw new BufferError(`${this.name}: buffer ${h} released twice`);
+    this.#refs[i] = 0;
+    if (this.#cached === this.#cache.length) this.#spill(this.#cache.length >>> 1);
+    this.#cache[this.#cached++] = h;
+  }
+
+  /** Releases `handles[0..n)`. */
+  releaseBulk(handles: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) this.release(handles[i]);
+  }
+
+  /** References the buffer has now (0: free). */
+  refcount(h: number): number {
+    return this.#refs[this.#refIndex(h)];
+  }
+
+  /** First byte of the buffer's data room, as an offset into {@link bytes}. */
+  dataStart(h: number): number {
+    return h + this.dataRoomOffset;
+  }
+
+  /** A view of `len` bytes of the buffer starting `dataOff` into its data room; no copy. */
+  data(h: number, dataOff: number, len: number): Uint8Array {
+    if (dataOff < 0 || len < 0 || dataOff + len > this.dataRoomSize) {
+      throw new RangeError(
+        `${this.name}: bytes ${dataOff}..${dataOff + len} outside the ${this.dataRoomSize}-byte data room`,
+      );
+    }
+    return this.bytes.subarray(h + this.dataRoomOffset + dataOff, h + this.dataRoomOffset + dataOff + len);
+  }
+
+  /** Returns every cached buffer to the backend. */
+  flush(): void {
+    this.#spill(this.#cached);
+  }
+
+  /** Buffers free and in use, counted now. */
+  accounting(): ZoneAccounting {
+    const free = this.#backend.available() + this.#cached;
+    return { capacity: this.capacity, free, inUse: this.capacity - free, cached: this.#cached };
+  }
+
+  #refIndex(h: number): number {
+    if (!(h >= 0 && h + this.dataRoomOffset <= this.buffer.byteLength) || (h & 63) !== 0) {
+      throw new BufferError(`${this.name}: ${h} is not a buffer handle of this zone`);
+    }
+    return (h >>> 1) + this.#refHalf;
+  }
+
+  #refill(need: number): void {
+    const want = Math.min(this.#cache.length - this.#cached, Math.max(need - this.#cached, refillBatch));
+    const dst = this.#cache.subarray(this.#cached);
+    if (this.#backend.takeBulk(dst, want)) {
+      this.#admit(dst, want);
+      return;
+    }
+    const short = need - this.#cached;
+    if (short > 0 && short < want && this.#backend.takeBulk(dst, short)) {
+      this.#admit(dst, short);
+      return;
+    }
+    throw new PoolExhaustedError(this.name, this.capacity, need);
+  }
+
+  /** Buffers in the cache are free: count 0, so a stray release of one is caught. */
+  #admit(got: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) this.#refs[(got[i] >>> 1) + this.#refHalf] = 0;
+    this.#cached += n;
+  }
+
+  #spill(n: number): void {
+    if (n === 0) return;
+    const from = this.#cached - n;
+    const out = this.#cache.subarray(from, this.#cached);
+    for (let i = 0; i < n; i++) this.#refs[(out[i] >>> 1) + this.#refHalf] = 1;
+    this.#backend.giveBulk(out, n);
+    this.#cached = from;
+  }
+}

@@ -1,0 +1,117 @@
+// DPDK through the shim, in child processes: the EAL starts once per
+// process, so each case runs in its own, on its own --file-prefix.
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { Child, type ChildResult, explain, removeEalFiles, runChild, tempDir, uniquePrefix } from "./child.ts";
+import { describe, test } from "./harness.ts";
+
+const frames = 100_000;
+
+async function errorsCase(which: string): Promise<Record<string, any>> {
+  const prefix = uniquePrefix(which);
+  try {
+    const r = await runChild("eal_errors.ts", [which, prefix], { timeoutMs: 60_000 });
+    assertEquals(r.code, 0, explain(r));
+    assert(r.result !== undefined, explain(r));
+    return r.result as Record<string, any>;
+  } finally {
+    removeEalFiles(prefix);
+    removeEalFiles(prefix + "b");
+  }
+}
+
+function ok(r: ChildResult): Record<string, any> {
+  assertEquals(r.code, 0, explain(r));
+  assert(r.result !== undefined, explain(r));
+  return r.result as Record<string, any>;
+}
+
+describe("dpdk", () => {
+  test(`net_ring pair: ${frames} frames of 60..1514 bytes arrive intact and every buffer comes back`, async () => {
+    const prefix = uniquePrefix("ring");
+    try {
+      const res = ok(await runChild("ring_transfer.ts", [prefix, String(frames)], { timeoutMs: 120_000 }));
+      assertEquals(res.bad, 0, res.firstBad);
+      assertEquals(res.sent, frames);
+      assertEquals(res.received, frames);
+      assertEquals(res.stats.a.opackets, frames);
+      assertEquals(res.stats.b.ipackets, frames);
+      assertEquals(res.freeAfter, res.freeBefore);
+      assertEquals(res.poolAvailAfter, res.poolAvailBefore);
+      assertEquals(res.freeBefore, res.capacity);
+      assertEquals(res.refcntUpdate, { up: 4, counts: [2, 2, 2, 2], down: 4 });
+    } finally {
+      removeEalFiles(prefix);
+    }
+  }, { timeoutMs: 150_000 });
+
+  test(`net_memif between two processes: ${frames} frames arrive intact and both pools balance`, async () => {
+    const dir = tempDir("memif");
+    const socket = join(dir, "memif.sock");
+    const rp = uniquePrefix("memif-rx");
+    const sp = uniquePrefix("memif-tx");
+    const receiver = new Child("memif_peer.ts", ["recv", rp, socket, String(frames)], { timeoutMs: 120_000 });
+    try {
+      await receiver.waitFor(/^READY/);
+      const sender = ok(await runChild("memif_peer.ts", ["send", sp, socket, String(frames)], { timeoutMs: 120_000 }));
+      const recv = ok(await receiver.done());
+      assertEquals(recv.bad, 0, recv.firstBad);
+      assertEquals(recv.done, frames);
+      assertEquals(sender.done, frames);
+      assertEquals(recv.bytes, sender.bytes);
+      assert(sender.acked, "the sender saw the receiver's acknowledgement");
+      assertEquals(recv.stats.ipackets, frames);
+      for (const side of [recv, sender]) {
+        assertEquals(side.freeAfter, side.freeBefore, `${side.mode} pool`);
+        assertEquals(side.freeBefore, side.capacity, `${side.mode} pool`);
+      }
+    } finally {
+      receiver.process.kill("SIGKILL");
+      removeEalFiles(rp);
+      removeEalFiles(sp);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, { timeoutMs: 150_000 });
+
+  test("bad EAL arguments are EalError with DPDK's reason, and the EAL cannot be retried", async () => {
+    const r = await errorsCase("bad-args");
+    assertEquals(r.bad.name, "EalError");
+    assertStringIncludes(r.bad.message, "--no-such-eal-option");
+    assertStringIncludes(r.bad.message, "Invalid 'command line' arguments");
+    assertEquals(r.retry.name, "EalError");
+    assertStringIncludes(r.retry.message, "once per process");
+  });
+
+  test("starting the EAL twice is EalError; using it after close is EalError", async () => {
+    const r = await errorsCase("second-init");
+    assertEquals(r.second.name, "EalError");
+    assertStringIncludes(r.second.message, "already running");
+    assertEquals(r.afterClose.name, "EalError");
+  });
+
+  test("a port that does not exist is NoSuchPortError, by id, by name and by device", async () => {
+    const r = await errorsCase("no-port");
+    assertEquals(r.portCount, 0);
+    assertEquals(r.byId.name, "NoSuchPortError");
+    assertStringIncludes(r.byId.message, "port 7 does not exist");
+    assertEquals(r.byName.name, "NoSuchPortError");
+    assertStringIncludes(r.byName.message, "net_nothing_here");
+    assertEquals(r.attach.name, "NoSuchPortError");
+    assertStringIncludes(r.attach.message, "net_bogus0");
+  });
+
+  test("an exhausted pool is PoolExhaustedError; misuse of buffers is BufferError", async () => {
+    const r = await errorsCase("exhausted");
+    assertEquals(r.taken, 63);
+    assertEquals(r.distinct, 63);
+    assertEquals(r.error.name, "PoolExhaustedError");
+    assertEquals(r.inUseFull, 63);
+    assertEquals(r.bulk.name, "PoolExhaustedError");
+    assertEquals(r.doubleRelease.name, "BufferError");
+    assertEquals(r.notAHandle.name, "BufferError");
+    assertEquals(r.after, { capacity: 63, free: 63, inUse: 0, cached: 0 });
+    assertEquals(r.badPool.name, "EalError");
+    assertMatch(r.badPool.message, /cannot reserve/);
+  });
+});
