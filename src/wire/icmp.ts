@@ -1,0 +1,179 @@
+/**
+ * ICMP for IPv4 (RFC 792): a view over the 8-byte header and the message
+ * checksum, and a parsed representation. The second word of the header is
+ * read as identifier and sequence number, which is what it is for echo
+ * (ping); for other types it holds the type's own fields.
+ *
+ * @module
+ */
+import { internetChecksum, onesSum } from "./checksum.ts";
+import { Drop } from "./drop.ts";
+import { inBounds, needRoom, noBytes, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
+
+/** ICMP message types this stack looks at (RFC 792). */
+export const IcmpType = {
+  /** Echo reply. */
+  echoReply: 0,
+  /** Destination unreachable. */
+  destUnreachable: 3,
+  /** Echo request. */
+  echoRequest: 8,
+  /** Time exceeded. */
+  timeExceeded: 11,
+} as const;
+
+/** Bytes of an ICMP header. */
+export const icmpHeaderLen = 8;
+
+/** A view over an ICMP message in place; reusable, see {@link IcmpPacket.wrap}. */
+export class IcmpPacket {
+  /** The buffer the message lives in. */
+  bytes: Uint8Array = noBytes;
+  /** Offset of the message's first byte in {@link bytes}. */
+  offset = 0;
+  /** Bytes of the message (the IP payload length): the checksum covers all of them. */
+  length = 0;
+
+  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
+  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
+    this.attach(bytes, offset, length);
+  }
+
+  /** Points the view at a message without checks (for building one). */
+  attach(bytes: Uint8Array, offset: number, length: number): this {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this;
+  }
+
+  /** Points the view at a received message and checks it: {@link Drop.none} if every accessor is safe. */
+  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
+    this.attach(bytes, offset, length);
+    return this.check();
+  }
+
+  /** Validates the length once. */
+  check(): Drop {
+    if (!inBounds(this.bytes, this.offset, this.length) || this.length < icmpHeaderLen) return Drop.truncated;
+    return Drop.none;
+  }
+
+  /** Message type, see {@link IcmpType}. */
+  get type(): number {
+    return this.bytes[this.offset];
+  }
+  set type(value: number) {
+    this.bytes[this.offset] = value;
+  }
+
+  /** Message code. */
+  get code(): number {
+    return this.bytes[this.offset + 1];
+  }
+  set code(value: number) {
+    this.bytes[this.offset + 1] = value;
+  }
+
+  /** Checksum field. */
+  get checksum(): number {
+    return rd16(this.bytes, this.offset + 2);
+  }
+  set checksum(value: number) {
+    wr16(this.bytes, this.offset + 2, value);
+  }
+
+  /** The second header word, whole (uint32). */
+  get rest(): number {
+    return rd32(this.bytes, this.offset + 4);
+  }
+  set rest(value: number) {
+    wr32(this.bytes, this.offset + 4, value);
+  }
+
+  /** Echo identifier (the high half of {@link rest}). */
+  get ident(): number {
+    return rd16(this.bytes, this.offset + 4);
+  }
+  set ident(value: number) {
+    wr16(this.bytes, this.offset + 4, value);
+  }
+
+  /** Echo sequence number (the low half of {@link rest}). */
+  get seqNo(): number {
+    return rd16(this.bytes, this.offset + 6);
+  }
+  set seqNo(value: number) {
+    wr16(this.bytes, this.offset + 6, value);
+  }
+
+  /** Offset of the payload in {@link bytes}. */
+  get payloadOffset(): number {
+    return this.offset + icmpHeaderLen;
+  }
+
+  /** Bytes of payload. */
+  get payloadLen(): number {
+    return this.length - icmpHeaderLen;
+  }
+
+  /** Computes the checksum over the whole message and writes it. */
+  fillChecksum(): void {
+    this.checksum = 0;
+    this.checksum = internetChecksum(this.bytes, this.offset, this.offset + this.length);
+  }
+
+  /** Whether the message checksum verifies. */
+  verifyChecksum(): boolean {
+    return onesSum(this.bytes, this.offset, this.offset + this.length) === 0xffff;
+  }
+}
+
+/** An ICMP header as values; the payload stays in the buffer. */
+export class IcmpRepr {
+  /** Message type, see {@link IcmpType}. */
+  type = 0;
+  /** Message code. */
+  code = 0;
+  /** Echo identifier (high half of the second word). */
+  ident = 0;
+  /** Echo sequence number (low half of the second word). */
+  seqNo = 0;
+  /** Bytes of payload after the header. */
+  payloadLen = 0;
+
+  /** Reads a message into this representation, checking its checksum unless `verifyChecksum` is false. */
+  parse(packet: IcmpPacket, verifyChecksum = true): Drop {
+    const why = packet.check();
+    if (why !== Drop.none) return why;
+    if (verifyChecksum && !packet.verifyChecksum()) return Drop.icmpBadChecksum;
+    this.type = packet.type;
+    this.code = packet.code;
+    this.ident = packet.ident;
+    this.seqNo = packet.seqNo;
+    this.payloadLen = packet.payloadLen;
+    return Drop.none;
+  }
+
+  /**
+   * Writes the header at the start of `packet` and, unless `fillChecksum` is
+   * false, the checksum over it and the {@link payloadLen} bytes after it.
+   * Throws a RangeError if `packet` holds less than {@link bufferLen} bytes.
+   */
+  emit(packet: IcmpPacket, fillChecksum = true): void {
+    const b = packet.bytes;
+    const o = packet.offset;
+    needRoom("ICMP", b, o, packet.length, icmpHeaderLen + this.payloadLen);
+    b[o] = this.type;
+    b[o + 1] = this.code;
+    wr16(b, o + 2, 0);
+    wr16(b, o + 4, this.ident);
+    wr16(b, o + 6, this.seqNo);
+    if (fillChecksum) wr16(b, o + 2, internetChecksum(b, o, o + icmpHeaderLen + this.payloadLen));
+  }
+
+  /** Bytes the message takes, payload included. */
+  bufferLen(): number {
+    return icmpHeaderLen + this.payloadLen;
+  }
+}

@@ -1,0 +1,115 @@
+/** ICMP message view and representation; the vector was checked by Wireshark's tshark. */
+import { describe, test } from "./harness.ts";
+import { assertEquals, assertThrows } from "@std/assert";
+import { Drop, icmpHeaderLen, IcmpPacket, IcmpRepr, IcmpType } from "../src/wire/mod.ts";
+
+function hex(text: string): Uint8Array {
+  const clean = text.replace(/\s+/g, "");
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+// Echo request, id 0x1234, seq 1, 32 bytes of the alphabet as ping sends it.
+const echoRequest = hex(
+  "0800 3b27 1234 0001 6162 6364 6566 6768 696a 6b6c 6d6e 6f70 7172 7374 7576 7761 6263 6465 6667 6869",
+);
+
+describe("wire icmp", () => {
+  test("an echo request's fields read in place and its checksum verifies", () => {
+    const icmp = new IcmpPacket();
+    assertEquals(icmp.wrap(echoRequest, 0, echoRequest.length), Drop.none);
+    assertEquals(icmp.type, IcmpType.echoRequest);
+    assertEquals(icmp.code, 0);
+    assertEquals(icmp.checksum, 0x3b27);
+    assertEquals(icmp.ident, 0x1234);
+    assertEquals(icmp.seqNo, 1);
+    assertEquals(icmp.rest, 0x1234_0001);
+    assertEquals(icmp.payloadOffset, 8);
+    assertEquals(icmp.payloadLen, 32);
+    assertEquals(icmp.verifyChecksum(), true);
+  });
+
+  test("an echo reply is built in place over the request's payload", () => {
+    const bytes = echoRequest.slice();
+    const icmp = new IcmpPacket(bytes);
+    const repr = new IcmpRepr();
+    assertEquals(repr.parse(icmp), Drop.none);
+    repr.type = IcmpType.echoReply;
+    repr.emit(icmp);
+    assertEquals(icmp.verifyChecksum(), true);
+    assertEquals(Array.from(bytes.subarray(4)), Array.from(echoRequest.subarray(4)));
+    // Type 8 -> 0 changes the first word by 0x0800, and the checksum by as much.
+    assertEquals(icmp.checksum, 0x3b27 + 0x0800);
+  });
+
+  test("a representation emits the captured message byte for byte", () => {
+    const repr = new IcmpRepr();
+    repr.type = IcmpType.echoRequest;
+    repr.ident = 0x1234;
+    repr.seqNo = 1;
+    repr.payloadLen = 32;
+    const bytes = echoRequest.slice();
+    bytes.fill(0xee, 0, icmpHeaderLen);
+    repr.emit(new IcmpPacket(bytes, 0, repr.bufferLen()));
+    assertEquals(Array.from(bytes), Array.from(echoRequest));
+  });
+
+  test("representations round-trip through emit and parse, odd payloads included", () => {
+    for (const payloadLen of [0, 1, 7, 56, 1471]) {
+      const repr = new IcmpRepr();
+      repr.type = IcmpType.destUnreachable;
+      repr.code = 4;
+      repr.ident = 0;
+      repr.seqNo = 1400;
+      repr.payloadLen = payloadLen;
+      const bytes = new Uint8Array(2 + repr.bufferLen());
+      for (let i = 0; i < bytes.length; i++) bytes[i] = i * 7;
+      const icmp = new IcmpPacket(bytes, 2, repr.bufferLen());
+      repr.emit(icmp);
+      const back = new IcmpRepr();
+      assertEquals(back.parse(icmp), Drop.none, `payload ${payloadLen}`);
+      assertEquals(back, repr);
+    }
+  });
+
+  test("fillChecksum covers the whole message", () => {
+    const bytes = echoRequest.slice();
+    const icmp = new IcmpPacket(bytes);
+    bytes[20] ^= 0xff;
+    assertEquals(icmp.verifyChecksum(), false);
+    icmp.fillChecksum();
+    assertEquals(icmp.verifyChecksum(), true);
+  });
+
+  test("a message shorter than 8 bytes is truncated, at every length", () => {
+    for (let len = 0; len < icmpHeaderLen; len++) {
+      assertEquals(
+        new IcmpRepr().parse(new IcmpPacket(echoRequest, 0, len)),
+        Drop.truncated,
+        `length ${len}`,
+      );
+    }
+  });
+
+  test("a corrupted message gives icmpBadChecksum unless the check is skipped", () => {
+    const bytes = echoRequest.slice();
+    bytes[39] ^= 0x01;
+    assertEquals(new IcmpRepr().parse(new IcmpPacket(bytes)), Drop.icmpBadChecksum);
+    assertEquals(new IcmpRepr().parse(new IcmpPacket(bytes), false), Drop.none);
+  });
+
+  test("a view whose length runs past its buffer is truncated", () => {
+    assertEquals(new IcmpPacket().wrap(echoRequest, 8, echoRequest.length), Drop.truncated);
+    assertEquals(new IcmpPacket().wrap(echoRequest, 8, echoRequest.length - 8), Drop.none);
+  });
+
+  test("emitting into a view shorter than header and payload throws and writes nothing", () => {
+    const bytes = new Uint8Array(16);
+    const repr = new IcmpRepr();
+    repr.type = IcmpType.echoReply;
+    repr.payloadLen = 9;
+    assertThrows(() => repr.emit(new IcmpPacket(bytes, 0, 16)), RangeError, "needs 17 bytes");
+    assertEquals(bytes, new Uint8Array(16));
+  });
+});
