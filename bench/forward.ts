@@ -67,7 +67,7 @@ async function round(kind: Forwarder, measureS: number, tag: string): Promise<nu
     }
     await sleep(300); // let the forwarder's first polls find the link up too
     gen.send("set fwd io");
-    gen.send("start tx_first 32");
+    gen.send(`start tx_first ${process.env.LUNA_BENCH_BURSTS ?? 16}`);
     await sleep(1000); // warm-up
     const sample = async () => {
       const from = gen.out.length;
@@ -92,9 +92,11 @@ async function round(kind: Forwarder, measureS: number, tag: string): Promise<nu
 
 /** Runs each forwarder `rounds` times, interleaved, and returns the medians. */
 export async function forwardBench(
-  options: { rounds: number; measureS: number; onProgress?: (msg: string) => void },
+  options: { rounds: number; measureS: number; only?: string[]; onProgress?: (msg: string) => void },
 ): Promise<ForwardResult[]> {
-  const kinds: Forwarder[] = ["testpmd", "bun", "deno"];
+  const kinds: Forwarder[] = (["testpmd", "bun", "deno"] as const).filter((k) =>
+    options.only === undefined || options.only.includes(k)
+  );
   const results = new Map<Forwarder, number[]>(kinds.map((k) => [k, []]));
   for (let r = 0; r < options.rounds; r++) {
     for (const kind of kinds) {

@@ -29,26 +29,30 @@ let dropped = 0;
 let heapBefore = 0;
 const deadline = performance.now() + seconds * 1000;
 
+// One burst: the unit the JIT compiles and the loop calls.
+function step(): void {
+  const n = port.rx(0, d, burst);
+  if (n === 0) return;
+  for (let k = 0; k < n; k++) {
+    const at = d[k * DESC_WORDS] + dataRoomOffset + (d[k * DESC_WORDS + 1] & 0xffff);
+    // Swap destination and source MAC addresses in place.
+    for (let j = 0; j < 6; j++) {
+      const t = bytes[at + j];
+      bytes[at + j] = bytes[at + 6 + j];
+      bytes[at + 6 + j] = t;
+    }
+  }
+  const sent = port.tx(0, d, n);
+  forwarded += sent;
+  for (let k = sent; k < n; k++) {
+    zone.release(d[k * DESC_WORDS]);
+    dropped++;
+  }
+}
+
 function run(): void {
-  for (let iter = 0;; iter++) {
-    if ((iter & 1023) === 0 && performance.now() > deadline) return;
-    const n = port.rx(0, d, burst);
-    if (n === 0) continue;
-    for (let k = 0; k < n; k++) {
-      const at = d[k * DESC_WORDS] + dataRoomOffset + (d[k * DESC_WORDS + 1] & 0xffff);
-      // Swap destination and source MAC addresses in place.
-      for (let j = 0; j < 6; j++) {
-        const t = bytes[at + j];
-        bytes[at + j] = bytes[at + 6 + j];
-        bytes[at + 6 + j] = t;
-      }
-    }
-    const sent = port.tx(0, d, n);
-    forwarded += sent;
-    for (let k = sent; k < n; k++) {
-      zone.release(d[k * DESC_WORDS]);
-      dropped++;
-    }
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 1024; i++) step();
   }
 }
 

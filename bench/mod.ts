@@ -43,7 +43,8 @@ if (!(rounds >= 1 && rounds <= 20) || !(measureS >= 0.5 && measureS <= 60)) {
 
 const started = new Date();
 console.log(`luna-ts bench: ${rounds} round(s) of ${measureS} s each${quick ? " (quick)" : ""}`);
-const fwd = await forwardBench({ rounds, measureS, onProgress: (m) => console.log(`  ... ${m}`) });
+const only = arg("--only")?.split(",");
+const fwd = await forwardBench({ rounds, measureS, only: only && ["testpmd", ...only], onProgress: (m) => console.log(`  ... ${m}`) });
 const base = fwd.find((r) => r.runtime === "c")!;
 const records: Record_[] = fwd.map((r) => ({
   workload: "forward64",

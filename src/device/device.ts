@@ -1,0 +1,52 @@
+/**
+ * What the stack sees of a link: a device that moves bursts of descriptor
+ * records (the same records as the DPDK shim's, see ffi/symbols.ts) whose
+ * buffers belong to a {@link MemZone}. DPDK ports, the in-memory link, the
+ * fault injector and the pcap tap all have this shape, so each can wrap
+ * another and the stack cannot tell them apart.
+ *
+ * Time is passed in (`now`, milliseconds on the caller's clock): devices
+ * never read a clock, which keeps the in-memory link deterministic.
+ *
+ * @module
+ */
+import type { MemZone } from "../mem/zone.ts";
+
+export { BURST_MAX, DESC_WORDS, RxFlag, TxFlag } from "../../ffi/symbols.ts";
+
+/** Offloads a device does for the stack. */
+export interface DeviceOffloads {
+  /** Received frames carry checksum verdicts (RxFlag) for IPv4 and TCP/UDP. */
+  rxChecksum: boolean;
+  /** The device fills IPv4 and TCP/UDP checksums of frames sent with TxFlag bits. */
+  txChecksum: boolean;
+}
+
+/** A link endpoint; see the module documentation. */
+export interface Device {
+  /** Name, for messages and stats. */
+  readonly name: string;
+  /** The zone that received buffers come from and that sent buffers must belong to. */
+  readonly zone: MemZone;
+  /** The endpoint's MAC address (6 bytes). */
+  readonly mac: Uint8Array;
+  /** Largest IP packet the link carries, bytes. */
+  readonly mtu: number;
+  /** What the device computes in place of the stack. */
+  readonly offloads: DeviceOffloads;
+  /**
+   * Receives up to `max` frames into `descs` (DESC_WORDS per frame) and
+   * returns how many. The buffers become the caller's.
+   */
+  rx(descs: Uint32Array, max: number, now: number): number;
+  /**
+   * Sends the first `n` frames described by `descs`; returns how many the
+   * device took (those buffers are the device's now), in order. The rest
+   * remain the caller's.
+   */
+  tx(descs: Uint32Array, n: number, now: number): number;
+  /** The earliest time at which the device will have a frame to deliver without being sent one; Infinity if none. */
+  pollAt(now: number): number;
+  /** Releases what the device holds. */
+  close(): void;
+}

@@ -1,0 +1,8 @@
+/**
+ * Devices: what the stack sends and receives frames through.
+ *
+ * @module
+ */
+export { BURST_MAX, type Device, type DeviceOffloads, DESC_WORDS, RxFlag, TxFlag } from "./device.ts";
+export { DpdkDevice } from "./dpdk/device.ts";
+export { Dpdk, DpdkZone, ealArgs, type EalOptions, Port } from "./dpdk/mod.ts";
