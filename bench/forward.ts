@@ -15,7 +15,10 @@ export interface ForwardResult {
   config: string;
   runtime: string;
   rounds: number[];
+  /** Median over the rounds. */
   pps: number;
+  /** Best round: the forwarder's capacity, least disturbed by the closed loop's dynamics. */
+  ppsMax: number;
 }
 
 const forwarderScript = fileURLToPath(new URL("./forwarder.ts", import.meta.url));
@@ -109,5 +112,6 @@ export async function forwardBench(
     runtime: kind === "testpmd" ? "c" : kind,
     rounds: results.get(kind)!,
     pps: median(results.get(kind)!),
+    ppsMax: Math.max(...results.get(kind)!),
   }));
 }

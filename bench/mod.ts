@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { fileURLToPath } from "node:url";
-import { forwardBench } from "./forward.ts";
+import { forwardBench, type ForwardResult } from "./forward.ts";
 import { barChart } from "./_chart.ts";
 
 interface Record_ {
@@ -34,8 +34,8 @@ function arg(name: string): string | undefined {
 }
 
 const quick = process.argv.includes("--quick");
-const rounds = Number(arg("--rounds") ?? (quick ? 1 : 3));
-const measureS = Number(arg("--seconds") ?? (quick ? 2 : 4));
+const rounds = Number(arg("--rounds") ?? (quick ? 1 : 5));
+const measureS = Number(arg("--seconds") ?? 2);
 if (!(rounds >= 1 && rounds <= 20) || !(measureS >= 0.5 && measureS <= 60)) {
   console.error("usage: bench [--quick] [--rounds 1..20] [--seconds 0.5..60]");
   process.exit(2);
@@ -46,25 +46,35 @@ console.log(`luna-ts bench: ${rounds} round(s) of ${measureS} s each${quick ? " 
 const only = arg("--only")?.split(",");
 const fwd = await forwardBench({ rounds, measureS, only: only && ["testpmd", ...only], onProgress: (m) => console.log(`  ... ${m}`) });
 const base = fwd.find((r) => r.runtime === "c")!;
-const records: Record_[] = fwd.map((r) => ({
-  workload: "forward64",
-  config: r.config,
-  metric: "pps",
-  value: Math.round(r.pps),
-  rounds: r.rounds.map(Math.round),
-  baseline: base.config,
-  baseline_value: Math.round(base.pps),
-  ratio: Number((r.pps / base.pps).toFixed(3)),
-}));
+const records: Record_[] = [];
+for (const [metric, pick] of [["pps", (r: ForwardResult) => r.pps], ["pps_max", (r: ForwardResult) => r.ppsMax]] as const) {
+  for (const r of fwd) {
+    records.push({
+      workload: "forward64",
+      config: r.config,
+      metric,
+      value: Math.round(pick(r)),
+      rounds: r.rounds.map(Math.round),
+      baseline: base.config,
+      baseline_value: Math.round(pick(base)),
+      ratio: Number((pick(r) / pick(base)).toFixed(3)),
+    });
+  }
+}
 
-console.log("\n64-byte frames forwarded over net_memif (receive, swap MACs, send), median of rounds");
-console.log("config".padEnd(20) + "Mpps".padStart(8) + "  vs testpmd (C)" + "   rounds (Mpps)");
-for (const r of records) {
+console.log("\n64-byte frames forwarded over net_memif (receive, swap MACs, send)");
+console.log(
+  "config".padEnd(20) + "median Mpps".padStart(12) + "  ratio" + "   best Mpps".padStart(12) + "  ratio" +
+    "   rounds (Mpps)",
+);
+for (const r of fwd) {
   console.log(
-    r.config.padEnd(20) + (r.value / 1e6).toFixed(2).padStart(8) + `  ${r.ratio.toFixed(2)}x`.padEnd(17) +
+    r.config.padEnd(20) + (r.pps / 1e6).toFixed(2).padStart(12) + `  ${(r.pps / base.pps).toFixed(2)}x` +
+      (r.ppsMax / 1e6).toFixed(2).padStart(12) + `  ${(r.ppsMax / base.ppsMax).toFixed(2)}x   ` +
       r.rounds.map((v) => (v / 1e6).toFixed(2)).join(" "),
   );
 }
+console.log("ratio: against dpdk-testpmd (C) doing the same job in the same run");
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -83,8 +93,8 @@ const svg = `${dir}${stamp}.svg`;
 writeFileSync(
   svg,
   barChart({
-    title: "64-byte forwarding over net_memif (Mpps, median)",
-    bars: records.map((r) => ({ label: r.config, value: r.value / 1e6, baseline: r.config === r.baseline })),
+    title: "64-byte forwarding over net_memif (Mpps, best of rounds)",
+    bars: fwd.map((r) => ({ label: r.config, value: r.ppsMax / 1e6, baseline: r.runtime === "c" })),
   }),
 );
 console.log(`\nwrote ${json}\nwrote ${svg}`);
