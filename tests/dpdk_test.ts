@@ -41,6 +41,8 @@ describe("dpdk", () => {
       assertEquals(res.poolAvailAfter, res.poolAvailBefore);
       assertEquals(res.freeBefore, res.capacity);
       assertEquals(res.refcntUpdate, { up: 4, counts: [2, 2, 2, 2], down: 4 });
+      assertEquals(res.xstats.b.rx_good_packets, frames);
+      assertEquals(res.xstats.a.tx_good_packets, frames);
     } finally {
       removeEalFiles(prefix);
     }
@@ -99,6 +101,34 @@ describe("dpdk", () => {
     assertStringIncludes(r.byName.message, "net_nothing_here");
     assertEquals(r.attach.name, "NoSuchPortError");
     assertStringIncludes(r.attach.message, "net_bogus0");
+  });
+
+  test("an offload or queue count the port does not offer is PortError naming it", async () => {
+    const r = await errorsCase("offload");
+    assertEquals(r.offered, 0);
+    assertEquals(r.tcpCksum.name, "PortError");
+    assertStringIncludes(r.tcpCksum.message, "ENOTSUP");
+    assertStringIncludes(r.tcpCksum.message, "offloads asked");
+    assertEquals(r.queues.name, "PortError");
+    assertStringIncludes(r.queues.message, "4 rx / 1 tx queues asked");
+    assertEquals(r.badRing.name, "ConfigError");
+    assertStringIncludes(r.badRing.message, "rxDesc");
+    assertEquals(r.startUnconfigured.name, "PortError");
+    assertStringIncludes(r.startUnconfigured.message, "configure it before starting");
+  });
+
+  test("a Worker thread registers with the EAL and uses the main thread's pool", async () => {
+    const prefix = uniquePrefix("worker");
+    try {
+      const r = ok(await runChild("worker_register.ts", [prefix], { timeoutMs: 60_000 }));
+      assertEquals(r.mainLcore, 0);
+      assertEquals(r.lcore, 1);
+      assertEquals(r.again, 1, "registering twice keeps the lcore");
+      assertEquals([r.took, r.distinct, r.freed, r.unregistered], [64, 64, 64, 0]);
+      assertEquals(r.accounting, { capacity: 1023, free: 1023, inUse: 0, cached: 0 });
+    } finally {
+      removeEalFiles(prefix);
+    }
   });
 
   test("an exhausted pool is PoolExhaustedError; misuse of buffers is BufferError", async () => {

@@ -1,5 +1,6 @@
 // Provokes one family of DPDK errors in a fresh process and reports what was
 // thrown. Usage: eal_errors.ts CASE PREFIX
+import { Offload } from "../../ffi/mod.ts";
 import { Dpdk } from "../../src/device/dpdk/mod.ts";
 
 const [which, prefix] = process.argv.slice(2);
@@ -68,6 +69,18 @@ switch (which) {
     zone.flush();
     out.after = zone.accounting();
     out.badPool = await attempt(() => d.createZone("huge", { count: 1 << 24, dataRoom: 65535 }));
+    d.close();
+    break;
+  }
+  case "offload": {
+    const d = await Dpdk.start({ prefix });
+    const zone = d.createZone("z", { count: 255, cache: 0 });
+    const [a] = d.ringPair("off");
+    out.offered = a.describe().txOffloads;
+    out.tcpCksum = await attempt(() => a.configure({ zone, txOffloads: Offload.tcpCksum }));
+    out.queues = await attempt(() => a.configure({ zone, rxQueues: 4 }));
+    out.badRing = await attempt(() => a.configure({ zone, rxDesc: 0 }));
+    out.startUnconfigured = await attempt(() => d.ringPair("off2")[0].start());
     d.close();
     break;
   }

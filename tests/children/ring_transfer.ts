@@ -111,6 +111,7 @@ const result = {
   capacity: zone.capacity,
   refcntUpdate: { up, counts, down },
   stats: { a: a.stats(), b: b.stats() },
+  xstats: { a: a.xstats(), b: b.xstats() },
 };
 dpdk.close();
 console.log("RESULT " + JSON.stringify(result));
