@@ -1,0 +1,468 @@
+/**
+ * One direction of a fault injector: the faults it applies, and the frames it
+ * holds (delayed, rate-limited or reordered) until their release time, kept
+ * in a binary min-heap on (release time, arrival order) over preallocated
+ * typed arrays. Nothing here allocates per frame.
+ *
+ * @module
+ */
+import { ConfigError, PoolExhaustedError } from "../../errors.ts";
+import type { MemZone } from "../../mem/zone.ts";
+import type { Random } from "../../util/random.ts";
+import { DESC_WORDS, RxFlag } from "../device.ts";
+
+/** Faults of one direction (rx or tx). Probabilities are per frame, 0..1; every field defaults to 0 (off). */
+export interface FaultOptions {
+  /** Probability that a frame is dropped. */
+  loss?: number;
+  /** Probability that a frame is sent twice (the second copy in a fresh buffer, right after the first). */
+  duplicate?: number;
+  /** Probability that one random bit is flipped, past the 14-byte Ethernet header. */
+  corrupt?: number;
+  /** Probability that a frame is held back and later frames overtake it. */
+  reorder?: number;
+  /** A reordered frame waits until this many later frames (held ones too) have entered after it. */
+  reorderFrames?: number;
+  /** A reordered frame is held this long (ms); with `reorderFrames`, at most this long. */
+  reorderMs?: number;
+  /** Delay added to every frame, ms. */
+  delayMs?: number;
+  /** Extra delay drawn uniformly from [0, jitterMs) per frame; order is kept. */
+  jitterMs?: number;
+  /** Bandwidth, bits per second; 0 is unlimited. */
+  bandwidthBps?: number;
+  /** Bytes counted per frame on top of its length when rate limiting. */
+  overheadBytes?: number;
+}
+
+/** Counters of one direction of a fault injector. */
+export class FaultCounters {
+  /** Frames that entered the direction. */
+  frames = 0;
+  /** Bytes of those frames. */
+  bytes = 0;
+  /** Frames handed on: to the caller (rx) or to the wrapped device (tx); duplicates included. */
+  delivered = 0;
+  /** Frames dropped by the loss fault. */
+  lost = 0;
+  /** Frames duplicated. */
+  duplicated = 0;
+  /** Frames with a bit flipped. */
+  corrupted = 0;
+  /** Frames held back for reordering. */
+  reordered = 0;
+  /** Frames given a delay (delayMs or jitterMs). */
+  delayed = 0;
+  /** Frames that queued behind others for the bandwidth limit. */
+  throttled = 0;
+  /** Duplications or corruptions skipped because the zone had no buffer for the copy. */
+  skippedNoBuffer = 0;
+  /** Duplications skipped because the direction held as many frames as it may. */
+  skippedFull = 0;
+  /** Frames still held when the injector was closed, released then. */
+  releasedOnClose = 0;
+}
+
+const ethernetHeaderLen = 14;
+const rxChecksumGood = RxFlag.ipCksumGood | RxFlag.l4CksumGood;
+
+/** Validated faults of one direction. */
+export interface FaultConfig {
+  loss: number;
+  duplicate: number;
+  corrupt: number;
+  reorder: number;
+  reorderFrames: number;
+  reorderMs: number;
+  delayMs: number;
+  jitterMs: number;
+  bandwidthBps: number;
+  overheadBytes: number;
+}
+
+/** Checks `o` and fills defaults; `field` prefixes the names in errors. */
+export function faultConfig(field: string, o: FaultOptions = {}): FaultConfig {
+  const c: FaultConfig = {
+    loss: o.loss ?? 0,
+    duplicate: o.duplicate ?? 0,
+    corrupt: o.corrupt ?? 0,
+    reorder: o.reorder ?? 0,
+    reorderFrames: o.reorderFrames ?? 0,
+    reorderMs: o.reorderMs ?? 0,
+    delayMs: o.delayMs ?? 0,
+    jitterMs: o.jitterMs ?? 0,
+    bandwidthBps: o.bandwidthBps ?? 0,
+    overheadBytes: o.overheadBytes ?? 0,
+  };
+  for (const k of ["loss", "duplicate", "corrupt", "reorder"] as const) {
+    if (!(c[k] >= 0 && c[k] <= 1)) {
+      throw new ConfigError(`${field}.${k}`, `expected a probability 0..1, got ${c[k]}`);
+    }
+  }
+  for (const k of ["reorderMs", "delayMs", "jitterMs", "bandwidthBps"] as const) {
+    if (!(c[k] >= 0 && c[k] < Infinity)) {
+      throw new ConfigError(`${field}.${k}`, `expected a finite number >= 0, got ${c[k]}`);
+    }
+  }
+  for (const k of ["reorderFrames", "overheadBytes"] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 0) {
+      throw new ConfigError(`${field}.${k}`, `expected an integer >= 0, got ${c[k]}`);
+    }
+  }
+  if (c.reorder > 0 && c.reorderFrames === 0 && c.reorderMs === 0) {
+    throw new ConfigError(
+      `${field}.reorder`,
+      "says how often to reorder; also give reorderFrames or reorderMs (how far)",
+    );
+  }
+  return c;
+}
+
+/** One direction's faults and held frames. */
+export class FaultPath {
+  readonly counters = new FaultCounters();
+  /** No fault configured: frames pass straight through. */
+  readonly passthrough: boolean;
+  readonly #zone: MemZone;
+  readonly #rng: Random;
+  readonly #isRx: boolean;
+  readonly #loss: number;
+  readonly #duplicate: number;
+  readonly #corrupt: number;
+  readonly #reorder: number;
+  readonly #reorderFrames: number;
+  readonly #reorderMs: number;
+  readonly #delayMs: number;
+  readonly #jitterMs: number;
+  readonly #msPerByte: number;
+  readonly #overhead: number;
+
+  // Slots: one per held frame.
+  readonly #handle: Uint32Array;
+  readonly #word1: Uint32Array;
+  readonly #word2: Uint32Array;
+  readonly #word3: Uint32Array;
+  readonly #release: Float64Array;
+  readonly #order: Float64Array;
+  readonly #free: Int32Array;
+  #freeTop: number;
+  // Min-heap of slots on (release, order).
+  readonly #heap: Int32Array;
+  #heapSize = 0;
+  // Frames reordered by count: not in the heap until enough frames pass them.
+  readonly #held: Int32Array;
+  readonly #heldLeft: Int32Array;
+  readonly #heldDeadline: Float64Array;
+  #heldCount = 0;
+
+  #nextOrder = 0;
+  #freeAt = 0;
+  #lastRelease = -Infinity;
+
+  constructor(zone: MemZone, rng: Random, isRx: boolean, c: FaultConfig, holdLimit: number) {
+    this.#zone = zone;
+    this.#rng = rng;
+    this.#isRx = isRx;
+    this.#loss = c.loss;
+    this.#duplicate = c.duplicate;
+    this.#corrupt = c.corrupt;
+    this.#reorder = c.reorder;
+    this.#reorderFrames = c.reorderFrames;
+    this.#reorderMs = c.reorderMs;
+    this.#delayMs = c.delayMs;
+    this.#jitterMs = c.jitterMs;
+    this.#msPerByte = c.bandwidthBps > 0 ? 8000 / c.bandwidthBps : 0;
+    this.#overhead = c.overheadBytes;
+    this.passthrough = c.loss === 0 && c.duplicate === 0 && c.corrupt === 0 && c.reorder === 0 &&
+      c.delayMs === 0 && c.jitterMs === 0 && c.bandwidthBps === 0;
+    const n = this.passthrough ? 1 : holdLimit;
+    this.#handle = new Uint32Array(n);
+    this.#word1 = new Uint32Array(n);
+    this.#word2 = new Uint32Array(n);
+    this.#word3 = new Uint32Array(n);
+    this.#release = new Float64Array(n);
+    this.#order = new Float64Array(n);
+    this.#free = new Int32Array(n);
+    for (let i = 0; i < n; i++) this.#free[i] = n - 1 - i;
+    this.#freeTop = n;
+    this.#heap = new Int32Array(n);
+    this.#held = new Int32Array(n);
+    this.#heldLeft = new Int32Array(n);
+    this.#heldDeadline = new Float64Array(n);
+  }
+
+  /** Slots free now: frames that can be admitted, if none is duplicated. */
+  get room(): number {
+    return this.#freeTop;
+  }
+
+  /** Frames held now. */
+  get held(): number {
+    return this.#handle.length - this.#freeTop;
+  }
+
+  /** Counts frames passed straight through (passthrough mode). */
+  countPassed(descs: Uint32Array, n: number): void {
+    const c = this.counters;
+    for (let k = 0; k < n; k++) c.bytes += descs[k * DESC_WORDS + 1] >>> 16;
+    c.frames += n;
+    c.delivered += n;
+  }
+
+  /**
+   * Applies the faults to the frame at record `at` of `descs`, seen at `now`,
+   * and holds what remains of it. Needs a free slot; `reserve` more slots are
+   * kept free for frames of the same burst still to come.
+   */
+  admit(descs: Uint32Array, at: number, now: number, reserve: number): void {
+    const c = this.counters;
+    const zone = this.#zone;
+    const rng = this.#rng;
+    let h = descs[at];
+    const word1 = descs[at + 1];
+    const flags = descs[at + 2];
+    let word2 = flags;
+    const word3 = descs[at + 3];
+    const len = word1 >>> 16;
+    const start = zone.dataRoomOffset + (word1 & 0xffff); // from the handle to the frame
+    c.frames++;
+    c.bytes += len;
+
+    if (rng.chance(this.#loss)) {
+      zone.release(h);
+      c.lost++;
+      return;
+    }
+
+    let dup = -1; // the duplicate's buffer, copied before any corruption
+    if (rng.chance(this.#duplicate)) {
+      if (this.#freeTop - 1 - reserve < 1) {
+        c.skippedFull++;
+      } else {
+        dup = takeOrNone(zone);
+        if (dup < 0) {
+          c.skippedNoBuffer++;
+        } else {
+          zone.bytes.copyWithin(dup + start, h + start, h + start + len);
+          c.duplicated++;
+        }
+      }
+    }
+
+    if (len > 0 && rng.chance(this.#corrupt)) {
+      const from = len > ethernetHeaderLen ? ethernetHeaderLen : 0;
+      const byte = from + rng.int(len - from);
+      const bit = rng.int(8);
+      let own = h;
+      if (zone.refcount(h) > 1) {
+        // Someone else holds this buffer (a retransmission queue): flip the bit in a private copy.
+        own = takeOrNone(zone);
+        if (own >= 0) {
+          zone.bytes.copyWithin(own + start, h + start, h + start + len);
+          zone.release(h);
+        }
+      }
+      if (own < 0) {
+        c.skippedNoBuffer++;
+      } else {
+        h = own;
+        zone.bytes[h + start + byte] ^= 1 << bit;
+        // A verdict the NIC gave before the flip no longer holds: let the stack check.
+        if (this.#isRx) word2 &= ~rxChecksumGood;
+        c.corrupted++;
+      }
+    }
+
+    let t = this.#departure(len, now);
+    let countHold = false;
+    if (rng.chance(this.#reorder)) {
+      c.reordered++;
+      if (this.#reorderFrames > 0) countHold = true;
+      else t += this.#reorderMs; // later frames, timed as usual, overtake it
+    }
+    const slot = this.#store(h, word1, word2, word3);
+    if (countHold) {
+      this.#passed(t); // a held frame still counts as passing those held before it
+      const i = this.#heldCount++;
+      this.#held[i] = slot;
+      this.#heldLeft[i] = this.#reorderFrames;
+      this.#heldDeadline[i] = this.#reorderMs > 0 ? t + this.#reorderMs : Infinity;
+    } else {
+      this.#push(slot, t);
+      this.#passed(t);
+    }
+    if (dup >= 0) {
+      const td = this.#departure(len, now);
+      this.#push(this.#store(dup, word1, flags, word3), td); // the intact copy keeps the NIC's verdict
+      this.#passed(td);
+    }
+  }
+
+  /** Moves count-held frames whose deadline has come into the heap. */
+  expire(now: number): void {
+    let j = 0;
+    for (let i = 0; i < this.#heldCount; i++) {
+      const d = this.#heldDeadline[i];
+      if (d <= now) {
+        this.#push(this.#held[i], d);
+      } else {
+        this.#held[j] = this.#held[i];
+        this.#heldLeft[j] = this.#heldLeft[i];
+        this.#heldDeadline[j] = d;
+        j++;
+      }
+    }
+    this.#heldCount = j;
+  }
+
+  /** When the next held frame is due; Infinity if none. */
+  nextAt(): number {
+    let t = this.#heapSize > 0 ? this.#release[this.#heap[0]] : Infinity;
+    for (let i = 0; i < this.#heldCount; i++) if (this.#heldDeadline[i] < t) t = this.#heldDeadline[i];
+    return t;
+  }
+
+  /** Takes up to `max` frames due by `now` off the heap, in order, into `slots`; returns how many. */
+  popDue(now: number, slots: Int32Array, max: number): number {
+    let k = 0;
+    while (k < max && this.#heapSize > 0 && this.#release[this.#heap[0]] <= now) slots[k++] = this.#pop();
+    return k;
+  }
+
+  /** Writes the records of `slots[0..k)` into `descs`, from record `first` on. */
+  write(slots: Int32Array, k: number, descs: Uint32Array, first: number): void {
+    for (let i = 0; i < k; i++) {
+      const s = slots[i];
+      const at = (first + i) * DESC_WORDS;
+      descs[at] = this.#handle[s];
+      descs[at + 1] = this.#word1[s];
+      descs[at + 2] = this.#word2[s];
+      descs[at + 3] = this.#word3[s];
+    }
+  }
+
+  /** The frames of `slots[0..k)` were handed on: their slots are free. */
+  handedOn(slots: Int32Array, k: number): void {
+    for (let i = 0; i < k; i++) this.#free[this.#freeTop++] = slots[i];
+    this.counters.delivered += k;
+  }
+
+  /** The frames of `slots[from..to)` were refused: back on the heap, keeping their place. */
+  refused(slots: Int32Array, from: number, to: number): void {
+    for (let i = from; i < to; i++) this.#siftUp(this.#heapSize++, slots[i]);
+  }
+
+  /** Releases every held frame to the zone. */
+  releaseAll(): void {
+    while (this.#heapSize > 0) this.#drop(this.#pop());
+    for (let i = 0; i < this.#heldCount; i++) this.#drop(this.#held[i]);
+    this.#heldCount = 0;
+  }
+
+  #drop(slot: number): void {
+    this.#zone.release(this.#handle[slot]);
+    this.#free[this.#freeTop++] = slot;
+    this.counters.releasedOnClose++;
+  }
+
+  /** Release time of a frame of `len` bytes entering at `now`: rate limit, delay, jitter; never before an earlier frame. */
+  #departure(len: number, now: number): number {
+    let t = now;
+    if (this.#msPerByte > 0) {
+      let start = now;
+      if (this.#freeAt > now) {
+        start = this.#freeAt;
+        this.counters.throttled++;
+      }
+      this.#freeAt = start + (len + this.#overhead) * this.#msPerByte;
+      t = this.#freeAt;
+    }
+    if (this.#delayMs > 0 || this.#jitterMs > 0) {
+      t += this.#delayMs;
+      if (this.#jitterMs > 0) t += this.#rng.float() * this.#jitterMs;
+      this.counters.delayed++;
+    }
+    if (t < this.#lastRelease) t = this.#lastRelease;
+    this.#lastRelease = t;
+    return t;
+  }
+
+  /** A frame released at `t` entered after the count-held frames: those it was the last for follow it. */
+  #passed(t: number): void {
+    let j = 0;
+    for (let i = 0; i < this.#heldCount; i++) {
+      const left = this.#heldLeft[i] - 1;
+      if (left === 0) {
+        const d = this.#heldDeadline[i];
+        this.#push(this.#held[i], d < t ? d : t);
+      } else {
+        this.#held[j] = this.#held[i];
+        this.#heldLeft[j] = left;
+        this.#heldDeadline[j] = this.#heldDeadline[i];
+        j++;
+      }
+    }
+    this.#heldCount = j;
+  }
+
+  #store(h: number, word1: number, word2: number, word3: number): number {
+    const slot = this.#free[--this.#freeTop];
+    this.#handle[slot] = h;
+    this.#word1[slot] = word1;
+    this.#word2[slot] = word2;
+    this.#word3[slot] = word3;
+    return slot;
+  }
+
+  #push(slot: number, release: number): void {
+    this.#release[slot] = release;
+    this.#order[slot] = this.#nextOrder++;
+    this.#siftUp(this.#heapSize++, slot);
+  }
+
+  #before(a: number, b: number): boolean {
+    const ra = this.#release[a];
+    const rb = this.#release[b];
+    return ra < rb || (ra === rb && this.#order[a] < this.#order[b]);
+  }
+
+  #siftUp(i: number, slot: number): void {
+    const heap = this.#heap;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const ps = heap[p];
+      if (this.#before(ps, slot)) break;
+      heap[i] = ps;
+      i = p;
+    }
+    heap[i] = slot;
+  }
+
+  #pop(): number {
+    const heap = this.#heap;
+    const top = heap[0];
+    const last = heap[--this.#heapSize];
+    const n = this.#heapSize;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && this.#before(heap[child + 1], heap[child])) child++;
+      if (this.#before(last, heap[child])) break;
+      heap[i] = heap[child];
+      i = child;
+    }
+    if (n > 0) heap[i] = last;
+    return top;
+  }
+}
+
+/** A buffer of `zone`, or -1 when it has none left. */
+function takeOrNone(zone: MemZone): number {
+  try {
+    return zone.take();
+  } catch (e) {
+    if (e instanceof PoolExhaustedError) return -1;
+    throw e;
+  }
+}

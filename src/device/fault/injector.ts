@@ -1,0 +1,212 @@
+/**
+ * A fault injector: a {@link Device} that wraps any device and makes its link
+ * worse, deterministically from a seed (after smoltcp's
+ * `src/phy/fault_injector.rs`). Received and sent frames each have their own
+ * faults and their own random stream, so traffic one way never changes the
+ * faults the other way: the same seed and the same calls give the same
+ * frames, byte for byte.
+ *
+ * Per frame, in this order: loss; duplication (the copy is taken now, in a
+ * fresh buffer, before any corruption, and follows the original); corruption
+ * (one bit flipped in a byte past the 14-byte Ethernet header, so the frame
+ * still reaches the stack and the IPv4 or TCP/UDP checksum has to catch it;
+ * a received frame loses its "checksum good" flags); the frame's release
+ * time (rate limit, then delay plus jitter; frames keep their order); and
+ * reordering (the frame is held back by `reorderMs`, or until `reorderFrames`
+ * later frames have come, and at most `reorderMs` if that is given too;
+ * frames held back by count count as coming for those held before them, so
+ * at probability 1 every frame is late by that many frames, in order).
+ *
+ * Time is virtual: held received frames are handed out by a later `rx` at or
+ * after their time, and held sent frames go to the wrapped device from the
+ * first `rx` or `tx` call at or after theirs; `pollAt` says when. A direction
+ * holds at most `holdLimit` frames: when it is full, `tx` takes fewer frames
+ * (the caller keeps the rest) and `rx` pulls fewer from the wrapped device.
+ *
+ * Buffers are never lost: each is handed on, released to the zone (lost
+ * frames, a corrupted shared buffer's original reference), or held until
+ * `close()` releases it. A buffer someone else also holds (reference count
+ * above 1) is never written: corruption flips a bit in a private copy.
+ *
+ * On a device with transmit checksum offload, a frame corrupted on the tx
+ * side gets fresh checksums from the NIC, so the corruption goes undetected,
+ * as memory corruption before a NIC would.
+ *
+ * @example
+ * ```ts
+ * import { createHeapZone } from "../../mem/heap.ts";
+ * import { createMemoryLink } from "../memory/link.ts";
+ * import { FaultInjector } from "./injector.ts";
+ * const [a, b] = createMemoryLink({ zone: createHeapZone({ count: 1024 }) });
+ * const lossy = new FaultInjector(a, { seed: 7, tx: { loss: 0.01, delayMs: 2, jitterMs: 1 } });
+ * ```
+ *
+ * @module
+ */
+import { ConfigError } from "../../errors.ts";
+import type { MemZone } from "../../mem/zone.ts";
+import { Random } from "../../util/random.ts";
+import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads } from "../device.ts";
+import { type FaultConfig, faultConfig, FaultCounters, type FaultOptions, FaultPath } from "./_path.ts";
+
+export { FaultCounters, type FaultOptions };
+
+/** Options of a {@link FaultInjector}. */
+export interface FaultInjectorOptions {
+  /** Seed of the random streams; required, so that every run can be replayed. */
+  seed: number;
+  /** Faults of received frames. */
+  rx?: FaultOptions;
+  /** Faults of sent frames. */
+  tx?: FaultOptions;
+  /** Frames each direction holds at most; default 1024. */
+  holdLimit?: number;
+  /** Name; default the wrapped device's with `+faults`. */
+  name?: string;
+}
+
+/** A device that wraps another and injects faults; see the module documentation. */
+export class FaultInjector implements Device {
+  readonly name: string;
+  readonly zone: MemZone;
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly offloads: DeviceOffloads;
+  /** The wrapped device. */
+  readonly inner: Device;
+  /** The seed the faults are drawn from; print it when a run fails. */
+  readonly seed: number;
+  /** Counters of received frames. */
+  readonly rxCounters: FaultCounters;
+  /** Counters of sent frames. */
+  readonly txCounters: FaultCounters;
+  readonly #rx: FaultPath;
+  readonly #tx: FaultPath;
+  readonly #scratch = new Uint32Array(BURST_MAX * DESC_WORDS);
+  readonly #slots = new Int32Array(BURST_MAX);
+  #closed = false;
+
+  /** Wraps `inner`; `close()` closes it too. */
+  constructor(inner: Device, options: FaultInjectorOptions) {
+    const seed = options?.seed;
+    if (typeof seed !== "number" || !Number.isFinite(seed)) {
+      throw new ConfigError("seed", `a fault injector needs a finite number as seed, got ${seed}`);
+    }
+    const holdLimit = options.holdLimit ?? 1024;
+    if (!Number.isInteger(holdLimit) || holdLimit < 2 || holdLimit > 1 << 20) {
+      throw new ConfigError("holdLimit", `expected an integer 2..${1 << 20}, got ${holdLimit}`);
+    }
+    const rx: FaultConfig = faultConfig("rx", options.rx);
+    const tx: FaultConfig = faultConfig("tx", options.tx);
+    this.inner = inner;
+    this.name = options.name ?? `${inner.name}+faults`;
+    this.zone = inner.zone;
+    this.mac = inner.mac;
+    this.mtu = inner.mtu;
+    this.offloads = inner.offloads;
+    this.seed = seed;
+    this.#rx = new FaultPath(inner.zone, new Random(seed, 1), true, rx, holdLimit);
+    this.#tx = new FaultPath(inner.zone, new Random(seed, 2), false, tx, holdLimit);
+    this.rxCounters = this.#rx.counters;
+    this.txCounters = this.#tx.counters;
+  }
+
+  /** Receives frames whose time has come, after sending held frames that are due. */
+  rx(descs: Uint32Array, max: number, now: number): number {
+    checkBurst("rx", descs, max);
+    if (this.#closed) return 0;
+    this.#flushTx(now);
+    const p = this.#rx;
+    if (p.passthrough) {
+      const n = this.inner.rx(descs, max, now);
+      p.countPassed(descs, n);
+      return n;
+    }
+    p.expire(now);
+    let room = p.room;
+    if (room > max) room = max;
+    if (room > BURST_MAX) room = BURST_MAX;
+    if (room > 0) {
+      const got = this.inner.rx(this.#scratch, room, now);
+      for (let k = 0; k < got; k++) p.admit(this.#scratch, k * DESC_WORDS, now, got - 1 - k);
+    }
+    const slots = this.#slots;
+    let n = 0;
+    while (n < max) {
+      const want = max - n < BURST_MAX ? max - n : BURST_MAX;
+      const k = p.popDue(now, slots, want);
+      if (k === 0) break;
+      p.write(slots, k, descs, n);
+      p.handedOn(slots, k);
+      n += k;
+    }
+    return n;
+  }
+
+  /** Takes frames to send (fewer when the direction is full) and sends those that are due. */
+  tx(descs: Uint32Array, n: number, now: number): number {
+    checkBurst("tx", descs, n);
+    if (this.#closed) return 0;
+    const p = this.#tx;
+    if (p.passthrough) {
+      const sent = this.inner.tx(descs, n, now);
+      p.countPassed(descs, sent);
+      return sent;
+    }
+    p.expire(now);
+    const take = n < p.room ? n : p.room;
+    for (let k = 0; k < take; k++) p.admit(descs, k * DESC_WORDS, now, take - 1 - k);
+    this.#flushTx(now);
+    return take;
+  }
+
+  /** The earliest of the wrapped device's time and the held frames' times. */
+  pollAt(now: number): number {
+    if (this.#closed) return Infinity;
+    let t = this.inner.pollAt(now);
+    const r = this.#rx.nextAt();
+    if (r < t) t = r;
+    const s = this.#tx.nextAt();
+    if (s < t) t = s;
+    return t;
+  }
+
+  /** Frames held now, received and sent. */
+  held(): { rx: number; tx: number } {
+    return { rx: this.#rx.held, tx: this.#tx.held };
+  }
+
+  /** Releases every held frame, then closes the wrapped device. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#rx.releaseAll();
+    this.#tx.releaseAll();
+    this.inner.close();
+  }
+
+  /** Sends held frames that are due, until the wrapped device refuses one. */
+  #flushTx(now: number): void {
+    const p = this.#tx;
+    if (p.passthrough) return;
+    p.expire(now);
+    const slots = this.#slots;
+    for (;;) {
+      const k = p.popDue(now, slots, BURST_MAX);
+      if (k === 0) return;
+      p.write(slots, k, this.#scratch, 0);
+      const sent = this.inner.tx(this.#scratch, k, now);
+      p.handedOn(slots, sent);
+      if (sent < k) {
+        p.refused(slots, sent, k);
+        return;
+      }
+    }
+  }
+}
+
+function checkBurst(op: string, descs: Uint32Array, n: number): void {
+  if (!(n >= 0) || n * DESC_WORDS > descs.length) {
+    throw new RangeError(`${op}: ${n} records asked, room for ${Math.floor(descs.length / DESC_WORDS)}`);
+  }
+}

@@ -1,0 +1,408 @@
+/**
+ * The in-memory link: two {@link Device} endpoints joined by an ideal wire
+ * that runs on virtual time. Nothing here reads a clock: `now` (milliseconds)
+ * comes in through rx/tx/pollAt, a frame sent at `now` becomes receivable at
+ * the far end at its arrival time, and `pollAt` says when that is.
+ *
+ * Per direction the wire has a propagation delay, an optional bandwidth limit
+ * (each frame takes `(len + overheadBytes) * 8 / bps` seconds to serialize,
+ * one after another) and a queue limit. Faults (loss, duplication, ...) are
+ * not the link's business: wrap an endpoint in a FaultInjector.
+ *
+ * Buffers: a frame whose buffer the sender owns outright (reference count 1)
+ * moves to the receiver as the same handle when both endpoints use one zone.
+ * Otherwise (two zones: two hosts; or the sender kept a reference, say for a
+ * retransmission) the receiver gets a copy in a fresh buffer of its own zone,
+ * taken when the frame is received, and the sender's reference is released
+ * then, as a NIC releases a transmitted buffer once it is done with it.
+ *
+ * Queue limit: a direction holds at most `queueLimit` frames that were sent
+ * and not yet received by the far end (on the wire, or arrived and waiting).
+ * A frame sent to a full direction is tail-dropped, as a router queue drops:
+ * tx still takes it (its buffer is released) and `droppedQueueFull` counts it.
+ * tx never pushes back.
+ *
+ * @example
+ * ```ts
+ * import { createHeapZone } from "../../mem/heap.ts";
+ * import { createMemoryLink } from "./link.ts";
+ * const zone = createHeapZone({ count: 256 });
+ * const [a, b] = createMemoryLink({ zone, delayMs: 5, bandwidthBps: 1e9 });
+ * const descs = new Uint32Array(4 * 32);
+ * // ... fill descs, then
+ * a.tx(descs, 1, 0);
+ * b.pollAt(0); // when the frame arrives
+ * b.rx(descs, 32, 5.1);
+ * ```
+ *
+ * @module
+ */
+import { BufferError, ConfigError, PoolExhaustedError } from "../../errors.ts";
+import type { MemZone } from "../../mem/zone.ts";
+import { copyBytes } from "../../util/bytes.ts";
+import { DESC_WORDS, type Device, type DeviceOffloads } from "../device.ts";
+
+/** Properties of one direction of the link. */
+export interface LinkDirectionOptions {
+  /** Propagation delay, ms; default 0. */
+  delayMs?: number;
+  /** Bandwidth, bits per second; 0 (default) is unlimited. */
+  bandwidthBps?: number;
+  /** Bytes counted per frame on top of its length when serializing (24 models preamble, FCS and gap); default 0. */
+  overheadBytes?: number;
+  /** Frames sent and not yet received that the direction holds at most; default 1024. */
+  queueLimit?: number;
+}
+
+/** Options of {@link createMemoryLink}; the direction fields apply to both directions unless `aToB`/`bToA` override them. */
+export interface MemoryLinkOptions extends LinkDirectionOptions {
+  /** Zone of endpoint a, and of b unless `zoneB` is given. */
+  zone: MemZone;
+  /** Zone of endpoint b, when it is another host's. */
+  zoneB?: MemZone;
+  /** Names of the endpoints; default `["mem-a", "mem-b"]`. */
+  names?: readonly [string, string];
+  /** MAC address of a (6 bytes or `02:00:00:00:00:01`); default 02:00:00:00:00:01. */
+  macA?: Uint8Array | string;
+  /** MAC address of b; default 02:00:00:00:00:02. */
+  macB?: Uint8Array | string;
+  /** Largest IP packet, bytes; frames longer than mtu + 14 are dropped. Default 1500. */
+  mtu?: number;
+  /** Overrides for the direction from a to b. */
+  aToB?: LinkDirectionOptions;
+  /** Overrides for the direction from b to a. */
+  bToA?: LinkDirectionOptions;
+}
+
+/** Counters of one direction of the link; the sender's `txCounters` and the receiver's `rxCounters` are this one object. */
+export class LinkCounters {
+  /** Frames tx took, dropped ones included. */
+  sentFrames = 0;
+  /** Bytes of those frames. */
+  sentBytes = 0;
+  /** Frames the far end received. */
+  deliveredFrames = 0;
+  /** Bytes of those frames. */
+  deliveredBytes = 0;
+  /** Of the delivered frames, how many were copied into a fresh buffer (the rest moved). */
+  copiedFrames = 0;
+  /** Frames tail-dropped because the direction held `queueLimit` frames. */
+  droppedQueueFull = 0;
+  /** Frames dropped for being longer than mtu + 14 or than the receiver's data room. */
+  droppedOversize = 0;
+  /** Frames dropped because the receiver's zone had no buffer to copy them into. */
+  droppedNoBuffer = 0;
+  /** Frames dropped because the receiving endpoint was closed. */
+  droppedClosed = 0;
+}
+
+const ethernetHeaderLen = 14;
+
+/** One direction: a FIFO ring of frames with their arrival times. */
+class Wire {
+  readonly counters = new LinkCounters();
+  readonly #src: MemZone;
+  readonly #dst: MemZone;
+  readonly #handles: Uint32Array;
+  readonly #words: Uint32Array; // dataOff | len << 16
+  readonly #arrival: Float64Array;
+  readonly #cap: number;
+  readonly #delayMs: number;
+  readonly #msPerByte: number; // 0: unlimited
+  readonly #overhead: number;
+  readonly #maxFrame: number;
+  #head = 0;
+  #count = 0;
+  #freeAt = 0; // when the serializer is next idle
+  #lastArrival = 0;
+  #closed = false;
+
+  constructor(src: MemZone, dst: MemZone, o: Required<LinkDirectionOptions>, maxFrame: number) {
+    this.#src = src;
+    this.#dst = dst;
+    this.#cap = o.queueLimit;
+    this.#handles = new Uint32Array(o.queueLimit);
+    this.#words = new Uint32Array(o.queueLimit);
+    this.#arrival = new Float64Array(o.queueLimit);
+    this.#delayMs = o.delayMs;
+    this.#msPerByte = o.bandwidthBps > 0 ? 8000 / o.bandwidthBps : 0;
+    this.#overhead = o.overheadBytes;
+    this.#maxFrame = maxFrame;
+  }
+
+  /** Takes frames `descs[0..n)` sent at `now`. */
+  push(descs: Uint32Array, n: number, now: number): void {
+    const c = this.counters;
+    const src = this.#src;
+    for (let k = 0; k < n; k++) {
+      const at = k * DESC_WORDS;
+      const h = descs[at];
+      const word = descs[at + 1];
+      const len = word >>> 16;
+      if (src.refcount(h) === 0) {
+        throw new BufferError(`${src.name}: frame ${k} of the burst sends released buffer ${h}`);
+      }
+      c.sentFrames++;
+      c.sentBytes += len;
+      if (this.#closed) {
+        src.release(h);
+        c.droppedClosed++;
+        continue;
+      }
+      if (len > this.#maxFrame) {
+        src.release(h);
+        c.droppedOversize++;
+        continue;
+      }
+      if (this.#count === this.#cap) {
+        src.release(h);
+        c.droppedQueueFull++;
+        continue;
+      }
+      let t = now;
+      if (this.#msPerByte > 0) {
+        const start = this.#freeAt > now ? this.#freeAt : now;
+        this.#freeAt = start + (len + this.#overhead) * this.#msPerByte;
+        t = this.#freeAt;
+      }
+      t += this.#delayMs;
+      if (t < this.#lastArrival) t = this.#lastArrival; // a clock that steps back must not reorder
+      this.#lastArrival = t;
+      let tail = this.#head + this.#count;
+      if (tail >= this.#cap) tail -= this.#cap;
+      this.#handles[tail] = h;
+      this.#words[tail] = word;
+      this.#arrival[tail] = t;
+      this.#count++;
+    }
+  }
+
+  /** Moves up to `max` frames that have arrived by `now` into `descs`; returns how many. */
+  pull(descs: Uint32Array, max: number, now: number): number {
+    const c = this.counters;
+    const src = this.#src;
+    const dst = this.#dst;
+    let n = 0;
+    while (n < max && this.#count > 0) {
+      const i = this.#head;
+      if (this.#arrival[i] > now) break;
+      this.#head = i + 1 === this.#cap ? 0 : i + 1;
+      this.#count--;
+      const h = this.#handles[i];
+      const word = this.#words[i];
+      const len = word >>> 16;
+      const at = n * DESC_WORDS;
+      if (src === dst && src.refcount(h) === 1) {
+        descs[at] = h;
+        descs[at + 1] = word;
+      } else {
+        let dataOff = dst.headroom;
+        if (dataOff + len > dst.dataRoomSize) dataOff = dst.dataRoomSize - len;
+        if (dataOff < 0) {
+          src.release(h);
+          c.droppedOversize++;
+          continue;
+        }
+        const copy = takeOrNone(dst);
+        if (copy < 0) {
+          src.release(h);
+          c.droppedNoBuffer++;
+          continue;
+        }
+        copyBytes(
+          dst.bytes,
+          dst.view,
+          copy + dst.dataRoomOffset + dataOff,
+          src.bytes,
+          src.view,
+          h + src.dataRoomOffset + (word & 0xffff),
+          len,
+        );
+        src.release(h);
+        descs[at] = copy;
+        descs[at + 1] = dataOff | (len << 16);
+        c.copiedFrames++;
+      }
+      descs[at + 2] = 0;
+      descs[at + 3] = 0;
+      c.deliveredFrames++;
+      c.deliveredBytes += len;
+      n++;
+    }
+    return n;
+  }
+
+  /** Arrival time of the next frame; Infinity if none. */
+  nextArrival(): number {
+    return this.#count > 0 ? this.#arrival[this.#head] : Infinity;
+  }
+
+  /** Frames in the direction now. */
+  get pending(): number {
+    return this.#count;
+  }
+
+  /** The receiver is gone: release what waits for it and drop what comes later. */
+  close(): void {
+    this.#closed = true;
+    while (this.#count > 0) {
+      this.#src.release(this.#handles[this.#head]);
+      this.#head = this.#head + 1 === this.#cap ? 0 : this.#head + 1;
+      this.#count--;
+      this.counters.droppedClosed++;
+    }
+  }
+}
+
+/** A buffer of `zone`, or -1 when it has none left. */
+function takeOrNone(zone: MemZone): number {
+  try {
+    return zone.take();
+  } catch (e) {
+    if (e instanceof PoolExhaustedError) return -1;
+    throw e;
+  }
+}
+
+const noOffloads: DeviceOffloads = Object.freeze({ rxChecksum: false, txChecksum: false });
+
+/** One end of a memory link; see the module documentation. */
+export class MemoryEndpoint implements Device {
+  readonly name: string;
+  readonly zone: MemZone;
+  readonly mac: Uint8Array;
+  readonly mtu: number;
+  readonly offloads: DeviceOffloads = noOffloads;
+  /** Counters of the direction this endpoint sends on. */
+  readonly txCounters: LinkCounters;
+  /** Counters of the direction this endpoint receives from. */
+  readonly rxCounters: LinkCounters;
+  readonly #out: Wire;
+  readonly #in: Wire;
+  #closed = false;
+
+  /** Use {@link createMemoryLink}. */
+  constructor(name: string, zone: MemZone, mac: Uint8Array, mtu: number, out: Wire, inbound: Wire) {
+    this.name = name;
+    this.zone = zone;
+    this.mac = mac;
+    this.mtu = mtu;
+    this.#out = out;
+    this.#in = inbound;
+    this.txCounters = out.counters;
+    this.rxCounters = inbound.counters;
+  }
+
+  /** Receives frames that have arrived by `now`; none once closed. */
+  rx(descs: Uint32Array, max: number, now: number): number {
+    checkBurst("rx", descs, max);
+    if (this.#closed) return 0;
+    return this.#in.pull(descs, max, now);
+  }
+
+  /** Sends every frame (tail-dropping those a full queue cannot hold); takes none once closed. */
+  tx(descs: Uint32Array, n: number, now: number): number {
+    checkBurst("tx", descs, n);
+    if (this.#closed) return 0;
+    this.#out.push(descs, n, now);
+    return n;
+  }
+
+  /** Arrival time of the next frame for this endpoint (possibly already past); Infinity if none. */
+  pollAt(_now: number): number {
+    return this.#closed ? Infinity : this.#in.nextArrival();
+  }
+
+  /** Frames sent to this endpoint and not yet received. */
+  pending(): number {
+    return this.#in.pending;
+  }
+
+  /**
+   * Releases the frames waiting for this endpoint; frames sent to it later
+   * are dropped. Frames it sent earlier still reach the other end.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#in.close();
+  }
+}
+
+function checkBurst(op: string, descs: Uint32Array, n: number): void {
+  if (!(n >= 0) || n * DESC_WORDS > descs.length) {
+    throw new RangeError(`${op}: ${n} records asked, room for ${Math.floor(descs.length / DESC_WORDS)}`);
+  }
+}
+
+/**
+ * Creates a link and returns its two endpoints `[a, b]`.
+ *
+ * @example
+ * ```ts
+ * import { createHeapZone } from "../../mem/heap.ts";
+ * const [a, b] = createMemoryLink({ zone: createHeapZone({ count: 64 }), aToB: { delayMs: 10 } });
+ * ```
+ */
+export function createMemoryLink(options: MemoryLinkOptions): [MemoryEndpoint, MemoryEndpoint] {
+  const zoneA = options.zone;
+  const zoneB = options.zoneB ?? zoneA;
+  const mtu = options.mtu ?? 1500;
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535 - ethernetHeaderLen) {
+    throw new ConfigError("mtu", `expected an integer 68..${65535 - ethernetHeaderLen}, got ${mtu}`);
+  }
+  const [nameA, nameB] = options.names ?? ["mem-a", "mem-b"];
+  const macA = macBytes("macA", options.macA ?? "02:00:00:00:00:01");
+  const macB = macBytes("macB", options.macB ?? "02:00:00:00:00:02");
+  const ab = direction("aToB", options, options.aToB);
+  const ba = direction("bToA", options, options.bToA);
+  const maxFrame = mtu + ethernetHeaderLen;
+  const wireAB = new Wire(zoneA, zoneB, ab, maxFrame);
+  const wireBA = new Wire(zoneB, zoneA, ba, maxFrame);
+  return [
+    new MemoryEndpoint(nameA, zoneA, macA, mtu, wireAB, wireBA),
+    new MemoryEndpoint(nameB, zoneB, macB, mtu, wireBA, wireAB),
+  ];
+}
+
+function direction(
+  field: string,
+  base: LinkDirectionOptions,
+  over: LinkDirectionOptions | undefined,
+): Required<LinkDirectionOptions> {
+  const o = {
+    delayMs: over?.delayMs ?? base.delayMs ?? 0,
+    bandwidthBps: over?.bandwidthBps ?? base.bandwidthBps ?? 0,
+    overheadBytes: over?.overheadBytes ?? base.overheadBytes ?? 0,
+    queueLimit: over?.queueLimit ?? base.queueLimit ?? 1024,
+  };
+  if (!(o.delayMs >= 0 && o.delayMs < Infinity)) {
+    throw new ConfigError(`${field}.delayMs`, `expected a finite number >= 0, got ${o.delayMs}`);
+  }
+  if (!(o.bandwidthBps >= 0 && o.bandwidthBps < Infinity)) {
+    throw new ConfigError(
+      `${field}.bandwidthBps`,
+      `expected a finite number >= 0 (0: unlimited), got ${o.bandwidthBps}`,
+    );
+  }
+  if (!Number.isInteger(o.overheadBytes) || o.overheadBytes < 0) {
+    throw new ConfigError(`${field}.overheadBytes`, `expected an integer >= 0, got ${o.overheadBytes}`);
+  }
+  if (!Number.isInteger(o.queueLimit) || o.queueLimit < 1 || o.queueLimit > 1 << 20) {
+    throw new ConfigError(`${field}.queueLimit`, `expected an integer 1..${1 << 20}, got ${o.queueLimit}`);
+  }
+  return o;
+}
+
+const macPattern = /^([0-9a-f]{2})([:-][0-9a-f]{2}){5}$/i;
+
+function macBytes(field: string, mac: Uint8Array | string): Uint8Array {
+  if (typeof mac !== "string") {
+    if (mac.length !== 6) throw new ConfigError(field, `expected 6 bytes, got ${mac.length}`);
+    return Uint8Array.from(mac);
+  }
+  if (!macPattern.test(mac)) {
+    throw new ConfigError(field, `'${mac}' is not a MAC address (expected six hex bytes: 02:00:00:00:00:01)`);
+  }
+  return Uint8Array.from(mac.split(/[:-]/), (x) => parseInt(x, 16));
+}

@@ -1,0 +1,395 @@
+/**
+ * The link and IPv4 layers of a stack: the receive path from a burst of
+ * frames to ARP, ICMP echo and the TCP receiver, and the send path that puts
+ * IPv4 and Ethernet headers in front of a TCP segment, in the buffer's
+ * headroom, and finds the next hop's MAC.
+ *
+ * Nothing here throws on received input: a frame that fails a check is
+ * counted by reason and its buffer released.
+ *
+ * @module
+ */
+import { DESC_WORDS, type Device, RxFlag, TxFlag } from "../device/device.ts";
+import { TxBatch } from "../device/tx_batch.ts";
+import {
+  ArpOp,
+  ArpPacket,
+  arpPacketLen,
+  checksumUpdate16,
+  Drop,
+  EthernetFrame,
+  ethernetHeaderLen,
+  EtherType,
+  IcmpPacket,
+  IcmpType,
+  IpProtocol,
+  ipv4HeaderLen,
+  Ipv4Packet,
+  isMulticastMac,
+  macBroadcast,
+  TcpPacket,
+} from "../wire/mod.ts";
+import { IpCounters } from "./counters.ts";
+import type { IpInterface } from "./iface.ts";
+import { NeighborCache, type NeighborOptions, type NeighborOwner } from "./neighbor.ts";
+
+/** The layer above IPv4 that takes TCP segments. */
+export interface TcpReceiver {
+  /**
+   * A TCP segment for this host, its checksum verified; `ip` and `tcp` view it
+   * in place, valid during the call. Returns true if it keeps the buffer
+   * (then it releases it later), false to let the IP layer release it now.
+   */
+  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number): boolean;
+}
+
+/** Called for each ICMP echo reply received. */
+export type EchoReplyHandler = (src: number, ident: number, seq: number, now: number) => void;
+
+/** Settings of an {@link IpLayer}. */
+export interface IpLayerOptions {
+  neighbor?: NeighborOptions;
+  /** Time to live of sent datagrams. Default 64. */
+  ttl?: number;
+}
+
+/** Room a TCP segment needs in front of it for the IPv4 and Ethernet headers. */
+export const ipHeadroom = ethernetHeaderLen + ipv4HeaderLen;
+
+/** The link and IPv4 layers over one device; see the module documentation. */
+export class IpLayer implements NeighborOwner {
+  readonly device: Device;
+  readonly iface: IpInterface;
+  readonly counters = new IpCounters();
+  readonly neighbors: NeighborCache;
+  readonly tx: TxBatch;
+  /** Handler for echo replies (pings this stack sent). */
+  onEchoReply: EchoReplyHandler | undefined;
+
+  #tcp: TcpReceiver | undefined;
+  readonly #ttl: number;
+  readonly #eth = new EthernetFrame();
+  readonly #arp = new ArpPacket();
+  readonly #ip = new Ipv4Packet();
+  readonly #icmp = new IcmpPacket();
+  readonly #tcpView = new TcpPacket();
+  #ident = 0;
+
+  constructor(device: Device, iface: IpInterface, options: IpLayerOptions = {}) {
+    this.device = device;
+    this.iface = iface;
+    this.neighbors = new NeighborCache(this, options.neighbor);
+    this.tx = new TxBatch(device);
+    this.#ttl = options.ttl ?? 64;
+  }
+
+  /** Sets the layer that takes TCP segments. */
+  setTcpReceiver(receiver: TcpReceiver): void {
+    this.#tcp = receiver;
+  }
+
+  /** Runs the receive path over `n` frames described by `descs`. */
+  receive(descs: Uint32Array, n: number, now: number): void {
+    for (let k = 0; k < n; k++) {
+      const i = k * DESC_WORDS;
+      this.#frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, descs[i + 2], now);
+    }
+  }
+
+  /** Timers of the layer (ARP retransmission and expiry). */
+  poll(now: number): void {
+    this.neighbors.poll(now);
+  }
+
+  /** When {@link poll} next has work. */
+  pollAt(): number {
+    return this.neighbors.pollAt();
+  }
+
+  /** Sends what is waiting in the transmit batch. */
+  flush(now: number): void {
+    this.tx.flush(now);
+    this.counters.linkTxFrames = this.tx.sentFrames;
+    this.counters.linkTxBytes = this.tx.sentBytes;
+    this.counters.linkTxDropped = this.tx.dropped;
+  }
+
+  /** Announces our address with a gratuitous ARP request (RFC 5227 3). */
+  announce(now: number): void {
+    this.#sendArp(ArpOp.request, macBroadcast, this.iface.address, 0, this.iface.address, now);
+  }
+
+  /**
+   * Sends the TCP segment at `tcpOff` (an offset into the zone's bytes, inside
+   * buffer `h`, with {@link ipHeadroom} bytes free before it) of `tcpLen`
+   * bytes to `dst`. Fills the TCP checksum (or leaves it to the device), then
+   * the IPv4 and Ethernet headers. Takes the caller's reference to `h`.
+   * Returns false if the datagram had no route (the buffer is released).
+   */
+  sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number): boolean {
+    const zone = this.device.zone;
+    const bytes = zone.bytes;
+    const src = this.iface.address;
+    const tcp = this.#tcpView.attach(bytes, tcpOff, tcpLen);
+    let flags = 0;
+    if (this.device.offloads.txChecksum) {
+      tcp.fillPseudoHeaderSum(src, dst);
+      flags = TxFlag.ipv4 | TxFlag.ipCksum | TxFlag.tcpCksum;
+    } else {
+      tcp.fillChecksum(src, dst);
+    }
+    const ipOff = tcpOff - ipv4HeaderLen;
+    this.#writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0);
+    const lens = ethernetHeaderLen | (ipv4HeaderLen << 8) | (tcp.headerLen << 20);
+    return this.#route(h, ipOff - ethernetHeaderLen, ipHeadroom + tcpLen, dst, flags, lens, now);
+  }
+
+  /** Sends an ICMP echo request of `payloadLen` bytes (a pattern) to `dst`. */
+  sendEchoRequest(dst: number, ident: number, seq: number, payloadLen: number, now: number): boolean {
+    const zone = this.device.zone;
+    const h = zone.take();
+    const bytes = zone.bytes;
+    const icmpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
+    const len = 8 + payloadLen;
+    const icmp = this.#icmp.attach(bytes, icmpOff, len);
+    icmp.type = IcmpType.echoRequest;
+    icmp.code = 0;
+    icmp.ident = ident;
+    icmp.seqNo = seq;
+    for (let j = 0; j < payloadLen; j++) bytes[icmpOff + 8 + j] = j & 0xff;
+    icmp.fillChecksum();
+    this.#writeIpv4(bytes, icmpOff - ipv4HeaderLen, ipv4HeaderLen + len, IpProtocol.icmp, dst, true);
+    return this.#route(h, icmpOff - ipHeadroom, ipHeadroom + len, dst, 0, 0, now);
+  }
+
+  // ---- NeighborOwner
+
+  /** @internal */
+  sendRequest(ip: number, mac: number, now: number): void {
+    this.#sendArp(ArpOp.request, mac === 0 ? macBroadcast : mac, this.iface.address, 0, ip, now);
+  }
+
+  /** @internal */
+  release(mac: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
+    const zone = this.device.zone;
+    this.#eth.attach(zone.bytes, zone.dataStart(h) + dataOff, len).dst = mac;
+    this.tx.push(h, dataOff, len, flags, lens, now);
+  }
+
+  /** @internal */
+  drop(h: number, why: "unresolved" | "queue", _now: number): void {
+    if (why === "unresolved") this.counters.arpUnresolvedDrops++;
+    else this.counters.arpQueueDrops++;
+    this.device.zone.release(h);
+  }
+
+  // ---- receive path
+
+  #frame(h: number, dataOff: number, len: number, flags: number, now: number): void {
+    const c = this.counters;
+    const zone = this.device.zone;
+    c.linkRxFrames++;
+    c.linkRxBytes += len;
+    const eth = this.#eth;
+    const at = zone.dataStart(h) + dataOff;
+    let why = dataOff + len <= zone.dataRoomSize ? eth.wrap(zone.bytes, at, len) : Drop.truncated;
+    if (why === Drop.none) {
+      const dst = eth.dst;
+      if (dst !== this.iface.mac && !isMulticastMac(dst)) {
+        c.linkNotForUs++;
+        zone.release(h);
+        return;
+      }
+      const type = eth.ethertype;
+      if (type === EtherType.ipv4) why = this.#ipv4(h, eth.payloadOffset, eth.payloadLen, flags, now);
+      else if (type === EtherType.arp) why = this.#arpIn(h, eth.payloadOffset, eth.payloadLen, now);
+      else why = Drop.unknownEthertype;
+    }
+    if (why !== Drop.none) {
+      c.malformed[why]++;
+      zone.release(h);
+    }
+  }
+
+  /** Returns a drop reason, or none when the frame was consumed (and its buffer taken care of). */
+  #arpIn(h: number, off: number, len: number, now: number): Drop {
+    const arp = this.#arp;
+    const why = arp.wrap(this.device.zone.bytes, off, len);
+    if (why !== Drop.none) return why;
+    const c = this.counters;
+    const me = this.iface.address;
+    const op = arp.operation;
+    const targetIsMe = arp.targetIp === me;
+    if (op === ArpOp.request) c.arpRequestsIn++;
+    else if (op === ArpOp.reply) c.arpRepliesIn++;
+    else c.arpOther++;
+    // RFC 826 "packet reception": merge what the sender says; add it if the packet is for us.
+    if (arp.senderIp !== me) this.neighbors.learn(arp.senderIp, arp.senderMac, targetIsMe, now);
+    if (op === ArpOp.request && targetIsMe && arp.senderIp !== me) {
+      // Answer in place: the request becomes the reply.
+      const eth = this.#eth;
+      eth.dst = arp.senderMac;
+      eth.src = this.iface.mac;
+      arp.operation = ArpOp.reply;
+      arp.targetMac = arp.senderMac;
+      arp.targetIp = arp.senderIp;
+      arp.senderMac = this.iface.mac;
+      arp.senderIp = me;
+      c.arpRepliesOut++;
+      const zone = this.device.zone;
+      this.tx.push(h, eth.offset - zone.dataStart(h), ethernetHeaderLen + arpPacketLen, 0, 0, now);
+      return Drop.none;
+    }
+    this.device.zone.release(h);
+    return Drop.none;
+  }
+
+  #ipv4(h: number, off: number, len: number, flags: number, now: number): Drop {
+    const c = this.counters;
+    const zone = this.device.zone;
+    const ip = this.#ip;
+    c.ipInReceives++;
+    const why = ip.wrap(zone.bytes, off, len);
+    if (why !== Drop.none) return why;
+    if ((flags & RxFlag.ipCksumBad) !== 0) return Drop.ipv4BadChecksum;
+    if ((flags & RxFlag.ipCksumGood) === 0 && !ip.verifyChecksum()) return Drop.ipv4BadChecksum;
+    if (!this.iface.accepts(ip.dst)) {
+      c.ipNotForUs++;
+      zone.release(h);
+      return Drop.none;
+    }
+    if (ip.isFragment) {
+      c.ipFragments++;
+      zone.release(h);
+      return Drop.none;
+    }
+    const proto = ip.protocol;
+    if (proto === IpProtocol.tcp) return this.#tcpIn(h, ip, flags, now);
+    if (proto === IpProtocol.icmp) return this.#icmpIn(h, ip, now);
+    if (proto === IpProtocol.udp) {
+      c.udpNoService++;
+      zone.release(h);
+      return Drop.none;
+    }
+    return Drop.unknownIpProtocol;
+  }
+
+  #tcpIn(h: number, ip: Ipv4Packet, flags: number, now: number): Drop {
+    const tcp = this.#tcpView;
+    const why = tcp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen);
+    if (why !== Drop.none) return why;
+    if ((flags & RxFlag.l4CksumBad) !== 0) return Drop.tcpBadChecksum;
+    if ((flags & RxFlag.l4CksumGood) === 0 && !tcp.verifyChecksum(ip.src, ip.dst)) return Drop.tcpBadChecksum;
+    const c = this.counters;
+    c.tcpInSegs++;
+    c.ipInDelivers++;
+    const receiver = this.#tcp;
+    if (receiver === undefined || !receiver.tcpInput(h, ip, tcp, now)) this.device.zone.release(h);
+    return Drop.none;
+  }
+
+  #icmpIn(h: number, ip: Ipv4Packet, now: number): Drop {
+    const icmp = this.#icmp;
+    const c = this.counters;
+    let why = icmp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen);
+    if (why === Drop.none && !icmp.verifyChecksum()) why = Drop.icmpBadChecksum;
+    if (why !== Drop.none) return why;
+    const zone = this.device.zone;
+    const type = icmp.type;
+    if (type === IcmpType.echoRequest && icmp.code === 0 && ip.dst === this.iface.address) {
+      c.icmpInEchos++;
+      c.ipInDelivers++;
+      // Answer in place (RFC 792): swap the addresses, echo becomes echo reply.
+      const src = ip.src;
+      icmp.checksum = checksumUpdate16(icmp.checksum, IcmpType.echoRequest << 8, IcmpType.echoReply << 8);
+      icmp.type = IcmpType.echoReply;
+      const b = ip.bytes;
+      this.#writeIpv4(b, ip.offset, ip.totalLen, IpProtocol.icmp, src, true, ip.headerLen);
+      const eth = this.#eth;
+      eth.dst = eth.src;
+      eth.src = this.iface.mac;
+      c.icmpOutEchoReps++;
+      this.tx.push(h, eth.offset - zone.dataStart(h), ethernetHeaderLen + ip.totalLen, 0, 0, now);
+      return Drop.none;
+    }
+    c.icmpInOther++;
+    if (type === IcmpType.echoReply) this.onEchoReply?.(ip.src, icmp.ident, icmp.seqNo, now);
+    zone.release(h);
+    return Drop.none;
+  }
+
+  // ---- send path
+
+  #writeIpv4(
+    b: Uint8Array,
+    off: number,
+    totalLen: number,
+    proto: number,
+    dst: number,
+    checksum: boolean,
+    headerLen = ipv4HeaderLen,
+  ): void {
+    const ip = this.#ip.attach(b, off, totalLen);
+    b[off] = 0x40 | (headerLen >>> 2);
+    b[off + 1] = 0;
+    ip.totalLen = totalLen;
+    ip.ident = this.#ident = (this.#ident + 1) & 0xffff;
+    b[off + 6] = 0x40; // DF, offset 0
+    b[off + 7] = 0;
+    ip.ttl = this.#ttl;
+    ip.protocol = proto;
+    ip.src = this.iface.address;
+    ip.dst = dst;
+    if (checksum) ip.fillChecksum();
+    else ip.checksum = 0;
+    this.counters.ipOutRequests++;
+  }
+
+  #route(h: number, dataOffAbs: number, len: number, dst: number, flags: number, lens: number, now: number): boolean {
+    const zone = this.device.zone;
+    const dataOff = dataOffAbs - zone.dataStart(h);
+    const hop = this.iface.nextHop(dst);
+    if (hop === 0) {
+      this.counters.ipOutNoRoutes++;
+      zone.release(h);
+      return false;
+    }
+    const eth = this.#eth.attach(zone.bytes, dataOffAbs, len);
+    eth.src = this.iface.mac;
+    eth.ethertype = EtherType.ipv4;
+    const mac = this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
+    if (mac < 0) {
+      this.neighbors.enqueue(hop, h, dataOff, len, flags, lens, now);
+      return true;
+    }
+    eth.dst = mac;
+    this.tx.push(h, dataOff, len, flags, lens, now);
+    return true;
+  }
+
+  #sendArp(op: number, ethDst: number, senderIp: number, targetMac: number, targetIp: number, now: number): void {
+    const zone = this.device.zone;
+    const h = zone.take();
+    const off = zone.dataStart(h) + zone.headroom;
+    const eth = this.#eth.attach(zone.bytes, off, ethernetHeaderLen + arpPacketLen);
+    eth.dst = ethDst;
+    eth.src = this.iface.mac;
+    eth.ethertype = EtherType.arp;
+    const arp = this.#arp.attach(zone.bytes, off + ethernetHeaderLen, arpPacketLen);
+    arp.hardwareType = 1;
+    arp.protocolType = EtherType.ipv4;
+    arp.hardwareLen = 6;
+    arp.protocolLen = 4;
+    arp.operation = op;
+    arp.senderMac = this.iface.mac;
+    arp.senderIp = senderIp;
+    arp.targetMac = targetMac;
+    arp.targetIp = targetIp;
+    if (op === ArpOp.request) this.counters.arpRequestsOut++;
+    else this.counters.arpRepliesOut++;
+    // Pad to the 60-byte Ethernet minimum.
+    const len = 60;
+    zone.bytes.fill(0, off + ethernetHeaderLen + arpPacketLen, off + len);
+    this.tx.push(h, zone.headroom, len, 0, 0, now);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The neighbour cache (RFC 826 ARP, RFC 1122 2.3.2.2): IPv4 address to MAC,
+ * with a bounded queue of frames waiting for resolution, request
+ * retransmission, expiry, and learning from what is heard.
+ *
+ * It does not send anything itself: it tells its owner (the IPv4 layer)
+ * which requests to send and which waiting frames became ready, through the
+ * callbacks it is built with.
+ *
+ * @module
+ */
+
+/** Settings of a {@link NeighborCache}. */
+export interface NeighborOptions {
+  /** Most entries kept; beyond it the stalest is evicted. Default 1024. */
+  capacity?: number;
+  /** How long a resolved entry is used before it is confirmed again, ms. Default 30000 (Linux base_reachable_time). */
+  reachableMs?: number;
+  /** Time between ARP requests for an unresolved address, ms. Default 1000 (RFC 1122 2.3.2.1: at most one per second). */
+  retransmitMs?: number;
+  /** Requests sent before giving up, ms. Default 3 (Linux mcast_solicit). */
+  probes?: number;
+  /** Frames waiting per unresolved neighbour. Default 16. */
+  queueLen?: number;
+}
+
+const stateIncomplete = 0;
+const stateReachable = 1;
+const stateStale = 2;
+
+class Entry {
+  ip = 0;
+  mac = 0;
+  state = stateIncomplete;
+  /** When a reachable entry turns stale; when an incomplete or refreshing entry sends its next request. */
+  at = 0;
+  probes = 0;
+  /** Waiting frames, five numbers each: handle, data offset, length, flags, header lengths. */
+  readonly waiting: number[] = [];
+}
+
+/** What a cache asks of its owner. */
+export interface NeighborOwner {
+  /** Send an ARP request for `ip` (to `mac`, or broadcast when 0). */
+  sendRequest(ip: number, mac: number, now: number): void;
+  /** A waiting frame can go: its Ethernet destination must be set to `mac`. */
+  release(mac: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void;
+  /** A waiting frame cannot go (never resolved, or the queue was full): drop it, counted under `why`. */
+  drop(h: number, why: "unresolved" | "queue", now: number): void;
+}
+
+/** An IPv4 neighbour cache; see the module documentation. */
+export class NeighborCache {
+  readonly #entries = new Map<number, Entry>();
+  readonly #owner: NeighborOwner;
+  readonly #capacity: number;
+  readonly #reachableMs: number;
+  readonly #retransmitMs: number;
+  readonly #probes: number;
+  readonly #queueLen: number;
+  /** Earliest time {@link poll} has work; Infinity when none. */
+  #nextAt = Infinity;
+
+  constructor(owner: NeighborOwner, options: NeighborOptions = {}) {
+    this.#owner = owner;
+    this.#capacity = options.capacity ?? 1024;
+    this.#reachableMs = options.reachableMs ?? 30_000;
+    this.#retransmitMs = options.retransmitMs ?? 1000;
+    this.#probes = options.probes ?? 3;
+    this.#queueLen = options.queueLen ?? 16;
+  }
+
+  /** Entries held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * The MAC of `ip` if known (a stale entry is still used, and refreshed),
+   * else -1: the caller then {@link enqueue}s its frame.
+   */
+  lookup(ip: number, now: number): number {
+    const e = this.#entries.get(ip);
+    if (e === undefined || e.state === stateIncomplete) return -1;
+    if (e.state === stateReachable && now >= e.at) {
+      // RFC 1122 2.3.2.1: confirm an old entry, keep using it meanwhile.
+      e.state = stateStale;
+      e.probes = 1;
+      e.at = now + this.#retransmitMs;
+      this.#nextAt = Math.min(this.#nextAt, e.at);
+      this.#owner.sendRequest(ip, e.mac, now);
+    }
+    return e.mac;
+  }
+
+  /** Parks a frame until `ip` resolves, asking for it if nobody has yet. */
+  enqueue(ip: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
+    let e = this.#entries.get(ip);
+    if (e === undefined) {
+      e = this.#add(ip, now);
+      e.state = stateIncomplete;
+      e.probes = 1;
+      e.at = now + this.#retransmitMs;
+      this.#nextAt = Math.min(this.#nextAt, e.at);
+      this.#owner.sendRequest(ip, 0, now);
+    }
+    if (e.waiting.length >= this.#queueLen * 5) {
+      this.#owner.drop(h, "queue", now);
+      return;
+    }
+    e.waiting.push(h, dataOff, len, flags, lens);
+  }
+
+  /**
+   * Records what an ARP packet said: `ip` is at `mac`. With `create` false
+   * (RFC 826's merge: the packet was not for us), only an existing entry is
+   * updated.
+   */
+  learn(ip: number, mac: number, create: boolean, now: number): void {
+    if (ip === 0) return;
+    let e = this.#entries.get(ip);
+    if (e === undefined) {
+      if (!create) return;
+      e = this.#add(ip, now);
+    }
+    e.mac = mac;
+    e.state = stateReachable;
+    e.at = now + this.#reachableMs;
+    e.probes = 0;
+    const w = e.waiting;
+    for (let i = 0; i < w.length; i += 5) this.#owner.release(mac, w[i], w[i + 1], w[i + 2], w[i + 3], w[i + 4], now);
+    w.length = 0;
+  }
+
+  /** Retransmits requests and gives up on neighbours that never answered. */
+  poll(now: number): void {
+    if (now < this.#nextAt) return;
+    let next = Infinity;
+    for (const e of this.#entries.values()) {
+      if (e.state === stateReachable) continue;
+      if (now >= e.at) {
+        if (e.probes >= this.#probes) {
+          this.#forget(e, now);
+          continue;
+        }
+        e.probes++;
+        e.at = now + this.#retransmitMs;
+        this.#owner.sendRequest(e.ip, e.state === stateStale ? e.mac : 0, now);
+      }
+      next = Math.min(next, e.at);
+    }
+    this.#nextAt = next;
+  }
+
+  /** When {@link poll} next has work. */
+  pollAt(): number {
+    return this.#nextAt;
+  }
+
+  /** Drops every waiting frame and entry (on close). */
+  clear(now: number): void {
+    for (const e of [...this.#entries.values()]) this.#forget(e, now);
+  }
+
+  #add(ip: number, now: number): Entry {
+    if (this.#entries.size >= this.#capacity) this.#evict(now);
+    const e = new Entry();
+    e.ip = ip;
+    this.#entries.set(ip, e);
+    return e;
+  }
+
+  /** Evicts the entry that expired first, preferring resolved ones with nothing waiting. */
+  #evict(now: number): void {
+    let victim: Entry | undefined;
+    for (const e of this.#entries.values()) {
+      if (e.waiting.length !== 0) continue;
+      if (victim === undefined || e.at < victim.at) victim = e;
+    }
+    victim ??= this.#entries.values().next().value as Entry;
+    this.#forget(victim, now);
+  }
+
+  #forget(e: Entry, now: number): void {
+    const w = e.waiting;
+    for (let i = 0; i < w.length; i += 5) this.#owner.drop(w[i], "unresolved", now);
+    w.length = 0;
+    this.#entries.delete(e.ip);
+  }
+}
