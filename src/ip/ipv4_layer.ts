@@ -73,6 +73,13 @@ export class IpLayer implements NeighborOwner {
   readonly #ip = new Ipv4Packet();
   readonly #icmp = new IcmpPacket();
   readonly #tcpView = new TcpPacket();
+  // The send path has views of its own: it runs from inside the receive path
+  // (replies, frames released by ARP, TCP output) and must not re-point them.
+  readonly #ethTx = new EthernetFrame();
+  readonly #arpTx = new ArpPacket();
+  readonly #ipTx = new Ipv4Packet();
+  readonly #icmpTx = new IcmpPacket();
+  readonly #tcpTx = new TcpPacket();
   #ident = 0;
 
   constructor(device: Device, iface: IpInterface, options: IpLayerOptions = {}) {
@@ -130,7 +137,7 @@ export class IpLayer implements NeighborOwner {
     const zone = this.device.zone;
     const bytes = zone.bytes;
     const src = this.iface.address;
-    const tcp = this.#tcpView.attach(bytes, tcpOff, tcpLen);
+    const tcp = this.#tcpTx.attach(bytes, tcpOff, tcpLen);
     let flags = 0;
     if (this.device.offloads.txChecksum) {
       tcp.fillPseudoHeaderSum(src, dst);
@@ -151,7 +158,7 @@ export class IpLayer implements NeighborOwner {
     const bytes = zone.bytes;
     const icmpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
     const len = 8 + payloadLen;
-    const icmp = this.#icmp.attach(bytes, icmpOff, len);
+    const icmp = this.#icmpTx.attach(bytes, icmpOff, len);
     icmp.type = IcmpType.echoRequest;
     icmp.code = 0;
     icmp.ident = ident;
@@ -172,7 +179,7 @@ export class IpLayer implements NeighborOwner {
   /** @internal */
   release(mac: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
     const zone = this.device.zone;
-    this.#eth.attach(zone.bytes, zone.dataStart(h) + dataOff, len).dst = mac;
+    this.#ethTx.attach(zone.bytes, zone.dataStart(h) + dataOff, len).dst = mac;
     this.tx.push(h, dataOff, len, flags, lens, now);
   }
 
@@ -329,7 +336,7 @@ export class IpLayer implements NeighborOwner {
     checksum: boolean,
     headerLen = ipv4HeaderLen,
   ): void {
-    const ip = this.#ip.attach(b, off, totalLen);
+    const ip = this.#ipTx.attach(b, off, totalLen);
     b[off] = 0x40 | (headerLen >>> 2);
     b[off + 1] = 0;
     ip.totalLen = totalLen;
@@ -354,10 +361,11 @@ export class IpLayer implements NeighborOwner {
       zone.release(h);
       return false;
     }
-    const eth = this.#eth.attach(zone.bytes, dataOffAbs, len);
+    // Resolve first: a lookup may send an ARP request, which re-points the shared views.
+    const mac = this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
+    const eth = this.#ethTx.attach(zone.bytes, dataOffAbs, len);
     eth.src = this.iface.mac;
     eth.ethertype = EtherType.ipv4;
-    const mac = this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
     if (mac < 0) {
       this.neighbors.enqueue(hop, h, dataOff, len, flags, lens, now);
       return true;
@@ -371,11 +379,11 @@ export class IpLayer implements NeighborOwner {
     const zone = this.device.zone;
     const h = zone.take();
     const off = zone.dataStart(h) + zone.headroom;
-    const eth = this.#eth.attach(zone.bytes, off, ethernetHeaderLen + arpPacketLen);
+    const eth = this.#ethTx.attach(zone.bytes, off, ethernetHeaderLen + arpPacketLen);
     eth.dst = ethDst;
     eth.src = this.iface.mac;
     eth.ethertype = EtherType.arp;
-    const arp = this.#arp.attach(zone.bytes, off + ethernetHeaderLen, arpPacketLen);
+    const arp = this.#arpTx.attach(zone.bytes, off + ethernetHeaderLen, arpPacketLen);
     arp.hardwareType = 1;
     arp.protocolType = EtherType.ipv4;
     arp.hardwareLen = 6;
