@@ -1,0 +1,87 @@
+/**
+ * Settings of the TCP layer, with their defaults and the RFC each comes from.
+ *
+ * @module
+ */
+import type { CongestionName } from "./congestion.ts";
+import { rtoInitialMs, rtoMaxMs, rtoMinLinuxMs } from "./rto.ts";
+
+/** TCP settings; every field has a default (see {@link tcpDefaults}). */
+export interface TcpConfig {
+  /** Largest segment payload we receive, bytes: announced in our SYN (RFC 9293 3.7.1). */
+  mss: number;
+  /** Receive buffer per connection, bytes: bounds the advertised window. */
+  rcvBufBytes: number;
+  /** Send buffer per connection, bytes: how much unacknowledged and unsent data a connection holds. */
+  sndBufBytes: number;
+  /** Offer window scaling (RFC 7323 2). */
+  windowScaling: boolean;
+  /** Offer timestamps (RFC 7323 3). */
+  timestamps: boolean;
+  /** Offer SACK (RFC 2018). */
+  sack: boolean;
+  /** Congestion control for new connections. */
+  congestion: CongestionName;
+  /** RTO bounds and initial value, ms (RFC 6298 2). */
+  rtoMinMs: number;
+  rtoMaxMs: number;
+  rtoInitialMs: number;
+  /** Retransmissions of one segment before the connection is aborted (RFC 9293 3.8.3, R2). */
+  maxRetransmits: number;
+  /** Retransmissions of a SYN before an active open fails (RFC 9293 3.8.3, R2 for SYN). */
+  synRetries: number;
+  /** Delayed-ACK timer, ms (RFC 9293 3.8.6.3: under 0.5 s). */
+  delayedAckMs: number;
+  /** TIME-WAIT duration, 2 MSL, ms (RFC 9293 3.3.2; Linux uses 60 s). */
+  timeWaitMs: number;
+  /** Nagle's algorithm off (RFC 9293 3.7.4). */
+  noDelay: boolean;
+  /** Keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6). */
+  keepalive: boolean;
+  keepaliveIdleMs: number;
+  keepaliveIntervalMs: number;
+  keepaliveProbes: number;
+  /** Out-of-order bytes held per connection. */
+  reassemblyBytesMax: number;
+  /** Out-of-order bytes held by all connections together. */
+  reassemblyStackBytesMax: number;
+  /** Connections waiting in a listener's accept queue, SYN-RECEIVED included; beyond: SYN cookies. */
+  backlog: number;
+  /** Answer SYNs with cookies when a backlog is full. */
+  synCookies: boolean;
+  /** Challenge ACKs per second (RFC 5961 7). */
+  challengeAckPerSecond: number;
+  /** Ephemeral ports for active opens. */
+  ephemeralPortMin: number;
+  ephemeralPortMax: number;
+}
+
+/** The defaults. */
+export const tcpDefaults: Readonly<TcpConfig> = {
+  mss: 1460,
+  rcvBufBytes: 1 << 20,
+  sndBufBytes: 1 << 20,
+  windowScaling: true,
+  timestamps: true,
+  sack: true,
+  congestion: "cubic",
+  rtoMinMs: rtoMinLinuxMs,
+  rtoMaxMs: rtoMaxMs,
+  rtoInitialMs: rtoInitialMs,
+  maxRetransmits: 15,
+  synRetries: 6,
+  delayedAckMs: 40,
+  timeWaitMs: 60_000,
+  noDelay: false,
+  keepalive: false,
+  keepaliveIdleMs: 7_200_000,
+  keepaliveIntervalMs: 75_000,
+  keepaliveProbes: 9,
+  reassemblyBytesMax: 1 << 20,
+  reassemblyStackBytesMax: 64 << 20,
+  backlog: 128,
+  synCookies: true,
+  challengeAckPerSecond: 1000,
+  ephemeralPortMin: 49152,
+  ephemeralPortMax: 65535,
+};

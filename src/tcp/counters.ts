@@ -1,0 +1,37 @@
+/**
+ * Counters of the TCP layer (what `netstat -s` shows under Tcp: and TcpExt:).
+ *
+ * @module
+ */
+
+/** TCP layer counters. */
+export class TcpCounters {
+  activeOpens = 0;
+  passiveOpens = 0;
+  attemptFails = 0;
+  estabResets = 0;
+  currEstab = 0;
+  inSegs = 0;
+  outSegs = 0;
+  retransSegs = 0;
+  retransTimeouts = 0;
+  inErrs = 0;
+  outRsts = 0;
+  /** Segments for a port nobody listens on. */
+  noListener = 0;
+  /** SYNs dropped: the backlog was full and cookies are off. */
+  listenDrops = 0;
+  synCookiesSent = 0;
+  synCookiesAccepted = 0;
+  synCookiesFailed = 0;
+  challengeAcks = 0;
+  challengeAcksSuppressed = 0;
+  pawsDrops = 0;
+  timeWaitReused = 0;
+  keepaliveTimeouts = 0;
+
+  /** A plain copy, for stats. */
+  snapshot(): Record<string, number> {
+    return { ...this } as unknown as Record<string, number>;
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * Segment arrival (RFC 9293 3.10.7), for a connection that has a TCB.
+ *
+ * Read first: RFC 9293 3.10.7.3 (SYN-SENT) and 3.10.7.4 (other states), then
+ * RFC 5961 (blind attacks: RST and SYN checks, ACK validity, challenge ACKs),
+ * RFC 7323 (PAWS, TS.Recent), RFC 5681 and RFC 6298 (ACK processing: the
+ * congestion window and the retransmission timer), RFC 5681 4.2 (when to ACK).
+ *
+ * The checks run in the RFC's order: sequence number, RST, SYN, ACK, text,
+ * FIN; each arm names the state and the rule.
+ *
+ * @module
+ */
+import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
+import { CcAction } from "./congestion.ts";
+import { output, retransmitFirst, sendAck, sendControl, tsNow } from "./output.ts";
+import { ReassemblyResult } from "./reassembly.ts";
+import type { Segment } from "./segment.ts";
+import { State } from "./state.ts";
+import type { Tcb } from "./tcb.ts";
+import type { TcpLayer } from "./tcp_layer.ts";
+
+const { syn, ack, rst, fin } = TcpFlags;
+
+/** Applies the options of a SYN (or SYN-ACK) to a new connection (RFC 9293 3.7.1, RFC 7323, RFC 2018). */
+export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
+  const o = seg.options;
+  const c = L.config;
+  const peerMss = o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1: 536 when absent
+  tcb.sndMss = Math.max(64, Math.min(peerMss, L.ip.device.mtu - 40));
+  if (c.windowScaling && o.windowScale >= 0) {
+    tcb.sndScale = Math.min(o.windowScale, 14); // RFC 7323 2.3
+    tcb.rcvScale = tcb.rcvScaleOffered;
+  } else {
+    tcb.sndScale = 0;
+    tcb.rcvScale = 0;
+  }
+  tcb.tsOk = c.timestamps && o.timestamps;
+  if (tcb.tsOk) {
+    tcb.tsRecent = o.tsVal;
+    tcb.tsRecentAge = now;
+  }
+  tcb.sackOk = c.sack && o.sackPermitted;
+  tcb.cc.setMss(tcb.sndMss);
+  tcb.cc.sack = tcb.sackOk;
+}
+
+/** The connection is established: tell the application (accept and open). */
+function established(L: TcpLayer, tcb: Tcb, now: number): void {
+  tcb.state = State.established;
+  L.counters.currEstab++;
+  if (tcb.listenerPort >= 0) L.accepted(tcb);
+  if (!tcb.dead) tcb.handlers.onOpen?.(tcb);
+  if (!tcb.dead && tcb.finQueued) tcb.state = State.finWait1; // closed before the handshake ended
+  L.keepaliveReset(tcb, now);
+}
+
+/** RFC 9293 3.10.7.3: a segment arrives in SYN-SENT. */
+function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
+  // First, the ACK bit.
+  if (seg.has(ack) && (seqLe(seg.ack, tcb.iss) || seqGt(seg.ack, tcb.sndNxt))) {
+    if (!seg.has(rst)) L.sendRstAck(seg, seg.ack, now);
+    return;
+  }
+  // Second, the RST bit: only with an acceptable ACK (RFC 5961 3.2 leaves SYN-SENT as RFC 793 had it).
+  if (seg.has(rst)) {
+    if (seg.has(ack)) L.destroy(tcb, "connection refused", now);
+    return;
+  }
+  // Fourth, the SYN bit.
+  if (!seg.has(syn)) return;
+  tcb.irs = seg.seq;
+  tcb.rcvNxt = (seg.seq + 1) >>> 0;
+  negotiate(L, tcb, seg, now);
+  tcb.sndWnd = seg.wnd; // a SYN's window is never scaled (RFC 7323 2.2)
+  tcb.maxSndWnd = seg.wnd;
+  tcb.sndWl1 = seg.seq;
+  tcb.sndWl2 = seg.ack;
+  if (seg.has(ack)) {
+    tcb.sndUna = seg.ack;
+    if (tcb.retransmits === 0 && !tcb.tsOk) tcb.rto.sampleSegment(now - tcb.rttStart, false);
+    else if (tcb.tsOk && seg.options.tsEcr !== 0) tcb.rto.sampleSegment(tsNow(now) - seg.options.tsEcr, false);
+    tcb.retransmits = 0;
+    tcb.rtxAt = Infinity;
+    L.rearm(tcb);
+    established(L, tcb, now);
+    if (tcb.dead) return;
+    tcb.ackNow = true;
+    output(L, tcb, now);
+    return;
+  }
+  // Simultaneous open: SYN without ACK (RFC 9293 3.5, figure 8).
+  tcb.state = State.synReceived;
+  tcb.ackNow = true;
+  sendControl(L, tcb, syn | ack, tcb.iss, now);
+}
+
+/** RFC 9293 3.10.7.4, first check: is the segment's sequence number acceptable? */
+function acceptable(tcb: Tcb, seg: Segment): boolean {
+  const wnd = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
+  const len = seg.len;
+  const end = (tcb.rcvNxt + wnd) >>> 0;
+  if (len === 0) {
+    if (wnd === 0) return seg.seq === tcb.rcvNxt;
+    return seqGe(seg.seq, tcb.rcvNxt) && seqLt(seg.seq, end);
+  }
+  if (wnd === 0) return false;
+  const last = (seg.seq + len - 1) >>> 0;
+  return (seqGe(seg.seq, tcb.rcvNxt) && seqLt(seg.seq, end)) || (seqGe(last, tcb.rcvNxt) && seqLt(last, end));
+}
+
+/**
+ * Processes a segment for `tcb`. Returns true when the connection kept the
+ * segment's buffer (its payload was queued).
+ */
+export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+  tcb.stats.segsIn++;
+  tcb.lastRecvAt = now;
+  if (tcb.state === State.synSent) {
+    synSent(L, tcb, seg, now);
+    return false;
+  }
+  const o = seg.options;
+
+  // RFC 7323 5.3: PAWS, before the sequence number check.
+  if (tcb.tsOk && o.timestamps && !seg.has(rst) && seqLt(o.tsVal, tcb.tsRecent)) {
+    if (now - tcb.tsRecentAge > 24 * 24 * 3600 * 1000) {
+      tcb.tsRecent = o.tsVal; // RFC 7323 5.5: TS.Recent is too old to judge by
+    } else {
+      L.counters.pawsDrops++;
+      if (!seg.has(rst)) sendAck(L, tcb, now);
+      return false;
+    }
+  }
+
+  // First: sequence number.
+  if (!acceptable(tcb, seg)) {
+    if (!seg.has(rst)) {
+      if (tcb.state === State.timeWait && seg.has(fin)) L.armTimeWait(tcb, now); // a retransmitted FIN
+      sendAck(L, tcb, now);
+    }
+    return false;
+  }
+
+  // Second: RST (RFC 5961 3.2).
+  if (seg.has(rst)) {
+    if (seg.seq !== tcb.rcvNxt) {
+      L.challengeAck(tcb, now);
+      return false;
+    }
+    if (tcb.state === State.synReceived && tcb.listenerPort >= 0) {
+      L.destroy(tcb, undefined, now); // back to LISTEN: the listener stays, this attempt goes
+    } else {
+      L.counters.estabResets += tcb.state === State.established || tcb.state === State.closeWait ? 1 : 0;
+      L.destroy(tcb, tcb.state === State.timeWait ? undefined : "connection reset by peer", now);
+    }
+    return false;
+  }
+
+  // Fourth: SYN in a synchronized state (RFC 5961 4.2): a challenge ACK, nothing else.
+  if (seg.has(syn)) {
+    if (tcb.state === State.synReceived && seg.seq === tcb.irs && !seg.has(ack)) {
+      sendControl(L, tcb, syn | ack, tcb.iss, now); // the peer's SYN again: our SYN-ACK was lost
+      return false;
+    }
+    L.challengeAck(tcb, now);
+    return false;
+  }
+
+  // RFC 7323 4.3: TS.Recent follows the segment that covers Last.ACK.sent.
+  if (tcb.tsOk && o.timestamps && seqGe(o.tsVal, tcb.tsRecent) && seqLe(seg.seq, tcb.lastAckSent)) {
+    tcb.tsRecent = o.tsVal;
+    tcb.tsRecentAge = now;
+  }
+
+  // Fifth: ACK.
+  if (!seg.has(ack)) return false;
+  if (tcb.state === State.synReceived) {
+    if (seqGt(seg.ack, tcb.sndUna) && seqLe(seg.ack, tcb.sndNxt)) {
+      tcb.sndUna = seg.ack;
+      tcb.sndWnd = seg.wnd << tcb.sndScale;
+      tcb.maxSndWnd = tcb.sndWnd;
+      tcb.sndWl1 = seg.seq;
+      tcb.sndWl2 = seg.ack;
+      if (tcb.tsOk && o.tsEcr !== 0) tcb.rto.sampleSegment(tsNow(now) - o.tsEcr, tcb.retransmits > 0);
+      else if (tcb.retransmits === 0) tcb.rto.sampleSegment(now - tcb.rttStart, false);
+      tcb.retransmits = 0;
+      tcb.rtxAt = Infinity;
+      L.rearm(tcb);
+      established(L, tcb, now);
+      if (tcb.dead) return false;
+    } else {
+      L.sendRstAck(seg, seg.ack, now); // RFC 9293: <SEQ=SEG.ACK><CTL=RST>
+      return false;
+    }
+  }
+  if (!processAck(L, tcb, seg, now)) return false;
+
+  // Seventh: segment text.
+  let kept = false;
+  const s = tcb.state;
+  if (seg.payloadLen > 0 && (s === State.established || s === State.finWait1 || s === State.finWait2)) {
+    kept = receiveText(L, tcb, seg, now);
+    if (tcb.dead) return kept;
+  }
+
+  // Eighth: FIN, once every byte before it has arrived.
+  if (seg.has(fin)) {
+    const finAt = (seg.seq + seg.payloadLen) >>> 0;
+    if (seqGt(finAt, tcb.rcvNxt)) tcb.rcvFinSeq = finAt; // ahead of missing data: later
+    else if (finAt === tcb.rcvNxt) receiveFin(L, tcb, now);
+  } else if (tcb.rcvFinSeq >= 0 && tcb.rcvFinSeq === tcb.rcvNxt) {
+    receiveFin(L, tcb, now);
+  }
+  if (tcb.dead) return kept;
+  output(L, tcb, now);
+  return kept;
+}
+
+/** RFC 9293 3.10.7.4 fifth check, in a synchronized state. Returns false when the segment is to be dropped. */
+function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+  // RFC 5961 5.2: an ACK must be within [SND.UNA - MAX.SND.WND, SND.NXT].
+  if (seqGt(seg.ack, tcb.sndMax)) {
+    sendAck(L, tcb, now);
+    return false;
+  }
+  if (seqLt(seg.ack, (tcb.sndUna - Math.max(tcb.maxSndWnd, 1)) >>> 0)) {
+    L.challengeAck(tcb, now);
+    return false;
+  }
+  const wndRaw = seg.wnd;
+  if (seqGt(seg.ack, tcb.sndUna)) {
+    newAck(L, tcb, seg, now);
+    if (tcb.dead) return false;
+  } else if (
+    seg.ack === tcb.sndUna && seg.payloadLen === 0 && !seg.has(fin) && tcb.flight > 0 &&
+    (wndRaw << tcb.sndScale) === tcb.sndWnd
+  ) {
+    // RFC 5681 2: a duplicate ACK.
+    tcb.stats.dupAcksIn++;
+    const flags = tcb.cc.onDupAck(seg.ack, tcb.flight, tcb.sndNxt, now);
+    if ((flags & CcAction.retransmit) !== 0) {
+      tcb.stats.fastRetrans++;
+      retransmitFirst(L, tcb, now);
+      if ((flags & CcAction.enteredRecovery) !== 0) tcb.rttSeq = -1; // Karn
+    }
+  }
+  // Window update (RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
+  if (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack))) {
+    tcb.sndWnd = wndRaw << tcb.sndScale;
+    tcb.sndWl1 = seg.seq;
+    tcb.sndWl2 = seg.ack;
+    if (tcb.sndWnd > tcb.maxSndWnd) tcb.maxSndWnd = tcb.sndWnd;
+    if (tcb.sndWnd > 0 && tcb.persistAt !== Infinity) {
+      tcb.persistAt = Infinity;
+      tcb.persistBackoff = 0;
+      L.rearm(tcb);
+    }
+  }
+  return true;
+}
+
+/** SND.UNA advances: release acknowledged data, sample the RTT, grow the window, move the timer. */
+function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
+  const acked = (seg.ack - tcb.sndUna) >>> 0;
+  const finAcked = tcb.finSeq >= 0 && seqGt(seg.ack, tcb.finSeq);
+  const dataAcked = acked - (finAcked && seqLe(tcb.sndUna, tcb.finSeq) ? 1 : 0);
+  tcb.sendq.consume(dataAcked);
+  tcb.stats.bytesAcked += dataAcked;
+  tcb.sndUna = seg.ack;
+  if (seqLt(tcb.sndNxt, tcb.sndUna)) tcb.sndNxt = tcb.sndUna;
+  // RTT (RFC 7323 4.1 with timestamps; RFC 6298 3 with Karn's rule without).
+  const o = seg.options;
+  if (tcb.tsOk && o.timestamps && o.tsEcr !== 0) {
+    tcb.rto.sampleTimestamp(tsNow(now) - o.tsEcr);
+  } else if (tcb.rttSeq >= 0 && seqGt(seg.ack, tcb.rttSeq)) {
+    tcb.rto.sampleSegment(now - tcb.rttStart, false);
+    tcb.rttSeq = -1;
+  }
+  tcb.retransmits = 0;
+  const srtt = tcb.rto.hasSample ? tcb.rto.srttMs : -1;
+  const flags = tcb.cc.onAck(seg.ack, acked, tcb.flight, now, srtt);
+  if ((flags & CcAction.retransmit) !== 0) retransmitFirst(L, tcb, now);
+  // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
+  if (tcb.flight === 0) tcb.rtxAt = Infinity;
+  else tcb.rtxAt = now + tcb.rto.rtoMs;
+  L.rearm(tcb);
+
+  if (finAcked) {
+    switch (tcb.state) {
+      case State.finWait1:
+        // FIN-WAIT-2 waits for the peer's FIN as long as it takes: our side
+        // only half-closed, and the application may still be reading.
+        tcb.state = State.finWait2;
+        break;
+      case State.closing:
+        tcb.state = State.timeWait;
+        L.armTimeWait(tcb, now);
+        L.closedForApp(tcb, now);
+        break;
+      case State.lastAck:
+        L.destroy(tcb, undefined, now);
+        return;
+    }
+  }
+  if (tcb.wantWritable && tcb.sendSpace > 0 && !tcb.finQueued) {
+    tcb.wantWritable = false;
+    tcb.handlers.onWritable?.(tcb);
+  }
+}
+
+/** Queues the segment's payload: in order to the application, out of order for reassembly. */
+function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+  let seq = seg.seq;
+  let off = seg.payloadOff;
+  let len = seg.payloadLen;
+  // Trim what came before RCV.NXT and what lies past the window.
+  if (seqLt(seq, tcb.rcvNxt)) {
+    const cut = (tcb.rcvNxt - seq) >>> 0;
+    if (cut >= len) {
+      tcb.ackNow = true; // all of it is old: say where we are
+      L.noteDuplicate(tcb, seq, len);
+      return false;
+    }
+    seq = tcb.rcvNxt;
+    off += cut;
+    len -= cut;
+  }
+  const wndEnd = (tcb.rcvAdv - 0) >>> 0;
+  if (seqGt((seq + len) >>> 0, wndEnd) && seqGt(wndEnd, seq)) len = (wndEnd - seq) >>> 0;
+  if (seq !== tcb.rcvNxt) {
+    // Out of order (RFC 5681 4.2: ACK it at once, so the sender sees the hole).
+    tcb.ackNow = true;
+    tcb.stats.oooSegsIn++;
+    const r = L.reassembly(tcb).insert(seq, len, seg.h, off);
+    if (r === ReassemblyResult.stored) {
+      L.noteArrival(tcb, seq);
+      return true;
+    }
+    if (r === ReassemblyResult.duplicate) L.noteDuplicate(tcb, seq, len);
+    else tcb.stats.oooDropped++;
+    return false;
+  }
+  tcb.recvq.push(seg.h, off, len);
+  tcb.rcvNxt = (tcb.rcvNxt + len) >>> 0;
+  tcb.stats.bytesReceived += len;
+  // Pieces that were waiting behind the hole.
+  const q = L.reassemblyIfAny(tcb);
+  if (q !== undefined && q.count > 0) {
+    let filled = false;
+    while (q.pop(tcb.rcvNxt)) {
+      tcb.recvq.push(q.outHandle, q.outOffset, q.outLen);
+      tcb.rcvNxt = (tcb.rcvNxt + q.outLen) >>> 0;
+      tcb.stats.bytesReceived += q.outLen;
+      filled = true;
+    }
+    if (filled) tcb.ackNow = true; // RFC 5681 4.2: a segment that fills a hole is ACKed at once
+  }
+  // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment.
+  if (++tcb.unackedSegs >= 2) tcb.ackNow = true;
+  else L.armDelayedAck(tcb, now);
+  if (tcb.handlers.onData !== undefined) tcb.handlers.onData(tcb);
+  return true;
+}
+
+/** The peer's FIN is in order (RFC 9293 3.10.7.4, eighth check). */
+function receiveFin(L: TcpLayer, tcb: Tcb, now: number): void {
+  if (tcb.finReceived) {
+    if (tcb.state === State.timeWait) L.armTimeWait(tcb, now); // RFC 9293: restart the 2 MSL timeout
+    tcb.ackNow = true;
+    return;
+  }
+  tcb.finReceived = true;
+  tcb.rcvFinSeq = -1;
+  tcb.rcvNxt = (tcb.rcvNxt + 1) >>> 0;
+  tcb.ackNow = true;
+  switch (tcb.state) {
+    case State.synReceived:
+    case State.established:
+      tcb.state = State.closeWait;
+      break;
+    case State.finWait1:
+      // Our FIN acknowledged already would have made this FIN-WAIT-2.
+      tcb.state = State.closing;
+      break;
+    case State.finWait2:
+      tcb.state = State.timeWait;
+      L.armTimeWait(tcb, now);
+      break;
+  }
+  tcb.handlers.onEnd?.(tcb);
+  if (tcb.state === State.timeWait && !tcb.dead) L.closedForApp(tcb, now);
+}

@@ -1,0 +1,279 @@
+/**
+ * NewReno congestion control: RFC 5681 (3.1 slow start and congestion
+ * avoidance, 3.2 fast retransmit and fast recovery, 4.1 restart after idle),
+ * with appropriate byte counting (RFC 3465, L = 2*SMSS), the initial window
+ * of RFC 6928 (10 segments up to 14600 bytes; RFC 5681's is an option),
+ * limited transmit (RFC 3042), NewReno's partial-ACK handling and `recover`
+ * (RFC 6582 3.2), and the window rules of SACK-based recovery (RFC 6675 5).
+ *
+ * This class is also the base of {@link Cubic}, which replaces the growth in
+ * congestion avoidance and the reduction on loss (the protected hooks).
+ *
+ * Not implemented: the ACK and timestamp heuristics of RFC 6582 (4), which
+ * would allow a fast retransmit right after a timeout's retransmissions;
+ * proportional rate reduction (RFC 6937).
+ *
+ * @example
+ * ```ts
+ * import { CcAction } from "./congestion.ts";
+ * import { NewReno } from "./newreno.ts";
+ * const cc = new NewReno(1000); // IW 10000 bytes
+ * cc.onAck(2001, 1000, 9000, 0, 50); // slow start: cwnd 11000
+ * cc.onDupAck(2001, 11000, 13001, 1);
+ * cc.onDupAck(2001, 11000, 13001, 2);
+ * const f = cc.onDupAck(2001, 11000, 13001, 3); // CcAction.retransmit | CcAction.enteredRecovery
+ * // cc.ssthresh === 5500, cc.cwnd === 8500, cc.recover === 13001
+ * ```
+ *
+ * @module
+ */
+import type { CongestionControl, CongestionName, CongestionOptions } from "./congestion.ts";
+import {
+  abcLimitSegments,
+  CcAction,
+  dupThresh,
+  initialWindowBytes,
+  type InitialWindowRule,
+  ssthreshInfiniteBytes,
+} from "./_congestion_common.ts";
+
+/** RFC 5681 / RFC 6582 NewReno; see the module documentation. */
+export class NewReno implements CongestionControl {
+  /** Sender MSS (SMSS), bytes. */
+  mss: number;
+  /** Whether recovery follows RFC 6675 (SACK) instead of RFC 6582. */
+  sack: boolean;
+  /** Congestion window, bytes (the protected field subclasses write). */
+  protected cwndBytes: number;
+  /** Slow start threshold, bytes. */
+  protected ssthreshBytes: number;
+  #iwRule: InitialWindowRule;
+  #inRecovery = false;
+  #recover = 0;
+  // Whether `recover` still matters: set by a loss event, cleared once the
+  // cumulative ACK passes it (so an old value never misfires after the wrap).
+  #recoverArmed = false;
+  #dupAcks = 0;
+  #partialAckSeen = false;
+  // RFC 3465 (2.1) byte counting in congestion avoidance.
+  #bytesAckedCa = 0;
+  // Slow start after an RTO uses L = 1*SMSS (RFC 3465 2.3).
+  #afterRto = false;
+  // Retransmission timeouts in a row (RFC 5681 3.1: ssthresh holds after the first).
+  #rtoStreak = 0;
+
+  /** A controller in slow start with the initial window. */
+  constructor(mss: number, options: CongestionOptions = {}) {
+    if (!(mss > 0)) throw new RangeError(`mss must be > 0, got ${mss}`);
+    this.mss = mss;
+    this.sack = options.sack ?? false;
+    this.#iwRule = options.initialWindow ?? "rfc6928";
+    this.cwndBytes = initialWindowBytes(mss, this.#iwRule);
+    this.ssthreshBytes = options.initialSsthresh ?? ssthreshInfiniteBytes;
+  }
+
+  /** "newreno". */
+  get name(): CongestionName {
+    return "newreno";
+  }
+
+  /** Congestion window, bytes. */
+  get cwnd(): number {
+    return this.cwndBytes;
+  }
+
+  /** Slow start threshold, bytes. */
+  get ssthresh(): number {
+    return this.ssthreshBytes;
+  }
+
+  /** Whether loss recovery is under way. */
+  get inRecovery(): boolean {
+    return this.#inRecovery;
+  }
+
+  /** RFC 6582 `recover`, as SND.NXT at the last loss event. */
+  get recover(): number {
+    return this.#recover;
+  }
+
+  /** Duplicate ACKs since the last ACK of new data. */
+  get dupAcks(): number {
+    return this.#dupAcks;
+  }
+
+  /** The initial window under this controller's rule, bytes. */
+  get initialWindow(): number {
+    return initialWindowBytes(this.mss, this.#iwRule);
+  }
+
+  /** Changes the sender MSS. */
+  setMss(mss: number): void {
+    if (mss > 0) this.mss = mss;
+  }
+
+  /** New data acknowledged; see {@link CongestionControl.onAck}. */
+  onAck(ack: number, bytesAcked: number, flightSize: number, now: number, rttMs: number): number {
+    this.#dupAcks = 0;
+    this.#rtoStreak = 0;
+    if (this.#inRecovery) {
+      if (((ack - this.#recover) | 0) >= 0) {
+        // RFC 6582 (3.2 step 3): a full ACK.
+        this.exitRecovery(now, flightSize);
+        return CcAction.exitedRecovery;
+      }
+      // A partial ACK.
+      if (this.sack) return CcAction.none; // RFC 6675 5: NextSeg() finds the holes; cwnd unchanged
+      // RFC 6582 (3.2 step 5): retransmit the first unacknowledged segment,
+      // deflate by the data acknowledged, add back one SMSS if it was at least one.
+      let w = this.cwndBytes - bytesAcked;
+      if (bytesAcked >= this.mss) w += this.mss;
+      this.cwndBytes = w > this.mss ? w : this.mss;
+      let flags: number = CcAction.retransmit;
+      if (!this.#partialAckSeen) {
+        this.#partialAckSeen = true;
+        flags |= CcAction.restartTimer;
+      }
+      return flags;
+    }
+    if (this.#recoverArmed && ((ack - this.#recover) | 0) > 0) this.#recoverArmed = false;
+    // Grow only when the window was in use: with less than half of it in
+    // flight before this ACK the sender is application-limited (RFC 7661's
+    // concern; Linux's tcp_is_cwnd_limited test for slow start).
+    if (2 * (flightSize + bytesAcked) < this.cwndBytes) return CcAction.none;
+    if (this.cwndBytes < this.ssthreshBytes) {
+      // RFC 5681 (3.1) equation 2 with RFC 3465 (2.2, 2.3): cwnd += min(N, L).
+      const limit = (this.#afterRto ? 1 : abcLimitSegments) * this.mss;
+      this.cwndBytes += bytesAcked < limit ? bytesAcked : limit;
+      this.#bytesAckedCa = 0;
+      if (this.cwndBytes >= this.ssthreshBytes) this.#afterRto = false;
+    } else {
+      this.#afterRto = false;
+      this.congestionAvoidance(bytesAcked, now, rttMs);
+    }
+    return CcAction.none;
+  }
+
+  /** A duplicate ACK; see {@link CongestionControl.onDupAck}. */
+  onDupAck(ack: number, flightSize: number, sndNxt: number, now: number): number {
+    if (this.#inRecovery) {
+      // RFC 5681 (3.2 step 4): each further duplicate ACK inflates cwnd by
+      // one segment; RFC 6675 counts the pipe instead.
+      if (!this.sack) this.cwndBytes += this.mss;
+      return CcAction.none;
+    }
+    this.#dupAcks++;
+    if (this.#dupAcks !== dupThresh) return CcAction.none;
+    // RFC 6582 (3.2 step 2): only if the ACK covers more than recover.
+    if (this.#recoverArmed && ((ack - this.#recover) | 0) <= 0) return CcAction.none;
+    this.enterRecovery(now, flightSize, sndNxt);
+    return CcAction.retransmit | CcAction.enteredRecovery;
+  }
+
+  /** Starts loss recovery; see {@link CongestionControl.enterRecovery}. */
+  enterRecovery(now: number, flightSize: number, sndNxt: number): void {
+    if (this.#inRecovery) return;
+    this.onCongestionEvent(now, flightSize, false);
+    this.ssthreshBytes = this.lossSsthresh(flightSize);
+    // RFC 5681 (3.2 step 3): cwnd = ssthresh + 3*SMSS, for the three segments
+    // that left the network; RFC 6675 (5 step 4.2): cwnd = ssthresh.
+    this.cwndBytes = this.sack ? this.ssthreshBytes : this.ssthreshBytes + dupThresh * this.mss;
+    this.#recover = sndNxt >>> 0;
+    this.#recoverArmed = true;
+    this.#inRecovery = true;
+    this.#partialAckSeen = false;
+    this.#bytesAckedCa = 0;
+  }
+
+  /** Ends loss recovery; see {@link CongestionControl.exitRecovery}. */
+  exitRecovery(now: number, flightSize: number): void {
+    if (!this.#inRecovery) return;
+    this.#inRecovery = false;
+    this.#dupAcks = 0;
+    if (!this.sack) {
+      // RFC 6582 (3.2 step 3), option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
+      const f = (flightSize > this.mss ? flightSize : this.mss) + this.mss;
+      this.cwndBytes = f < this.ssthreshBytes ? f : this.ssthreshBytes;
+    }
+    this.onRecoveryExit(now);
+  }
+
+  /** The retransmission timer expired; see {@link CongestionControl.onRetransmitTimeout}. */
+  onRetransmitTimeout(now: number, flightSize: number, sndNxt: number): void {
+    // RFC 5681 (3.1): ssthresh per equation 4, unless the segment was already
+    // retransmitted by the timer, in which case ssthresh holds.
+    if (this.#rtoStreak === 0) {
+      this.onCongestionEvent(now, flightSize, true);
+      this.ssthreshBytes = this.lossSsthresh(flightSize);
+    }
+    this.#rtoStreak++;
+    this.cwndBytes = this.mss; // the loss window, LW = 1 segment
+    // RFC 6582 (3.2 step 4): record recover; leave fast recovery.
+    this.#recover = sndNxt >>> 0;
+    this.#recoverArmed = true;
+    this.#inRecovery = false;
+    this.#dupAcks = 0;
+    this.#bytesAckedCa = 0;
+    this.#afterRto = true;
+    this.onTimeoutReset(now);
+  }
+
+  /** Restart after idle; see {@link CongestionControl.onIdleRestart}. */
+  onIdleRestart(now: number): void {
+    // RFC 5681 (4.1): cwnd = RW = min(IW, cwnd).
+    const iw = this.initialWindow;
+    if (this.cwndBytes > iw) this.cwndBytes = iw;
+    this.onIdle(now);
+  }
+
+  /** The handshake needed a retransmission; see {@link CongestionControl.onSynRetransmitted}. */
+  onSynRetransmitted(): void {
+    if (this.cwndBytes > this.mss) this.cwndBytes = this.mss;
+  }
+
+  /** Whether `bytes` more fit the window; see {@link CongestionControl.canSend}. */
+  canSend(flight: number, bytes: number): boolean {
+    return flight + bytes <= this.cwndBytes + this.#limitedTransmit();
+  }
+
+  /** Bytes the window allows beyond `flight`. */
+  sendAllowance(flight: number): number {
+    const a = this.cwndBytes + this.#limitedTransmit() - flight;
+    return a > 0 ? a : 0;
+  }
+
+  // RFC 3042 (2): on the first two duplicate ACKs, up to cwnd + 2*SMSS may be outstanding.
+  #limitedTransmit(): number {
+    return !this.#inRecovery && this.#dupAcks > 0 && this.#dupAcks < dupThresh ? this.#dupAcks * this.mss : 0;
+  }
+
+  /**
+   * Congestion avoidance for one ACK of `bytesAcked` new bytes: RFC 5681
+   * (3.1) with byte counting (RFC 3465 2.1) — one SMSS per cwnd acknowledged.
+   */
+  protected congestionAvoidance(bytesAcked: number, _now: number, _rttMs: number): void {
+    this.#bytesAckedCa += bytesAcked;
+    if (this.#bytesAckedCa >= this.cwndBytes) {
+      this.#bytesAckedCa -= this.cwndBytes;
+      this.cwndBytes += this.mss;
+    }
+  }
+
+  /** ssthresh after a loss: RFC 5681 (3.1) equation 4, max(FlightSize / 2, 2*SMSS). */
+  protected lossSsthresh(flightSize: number): number {
+    const half = Math.floor(flightSize / 2);
+    return half > 2 * this.mss ? half : 2 * this.mss;
+  }
+
+  /** Called at a loss event (fast retransmit or first timeout), before ssthresh and cwnd change. */
+  protected onCongestionEvent(_now: number, _flightSize: number, _timeout: boolean): void {}
+
+  /** Called when loss recovery ends. */
+  protected onRecoveryExit(_now: number): void {}
+
+  /** Called after every retransmission timeout, once cwnd is one segment. */
+  protected onTimeoutReset(_now: number): void {}
+
+  /** Called when sending restarts after idle. */
+  protected onIdle(_now: number): void {}
+}

@@ -1,0 +1,262 @@
+/**
+ * Bounded out-of-order reassembly for the receiver (RFC 9293 3.10.7.4,
+ * "seventh, process the segment text": segments beyond RCV.NXT are held until
+ * the gap before them fills; RFC 9293 3.4 on overlapping retransmissions).
+ *
+ * Payload is never copied: an entry is a sequence range plus two opaque
+ * numbers the caller gave — a packet buffer `handle` and an `offset` (where
+ * the range's first byte lies, in the caller's terms) — and trimming the
+ * front of a range adds to its offset. The queue owns one reference per entry
+ * and gives it to the `release` callback when it drops an entry, or to the
+ * caller with each piece {@link Reassembly.pop} yields.
+ *
+ * Overlaps: for bytes already held, the first-arrived data is kept — a new
+ * segment is trimmed at the front and back to the gap it lands in — except
+ * that entries the new segment covers entirely are replaced by it (and
+ * released), so that a segment is always stored as one piece. TCP makes both
+ * copies the same bytes; which one is kept only matters against a forger,
+ * who may send either.
+ *
+ * Bounds: at most `bytesMax` bytes and `segmentsMax` entries per connection,
+ * and a {@link ReassemblyBudget} shared by every connection of a stack. A
+ * segment beyond them is refused; the caller drops it (the sender will
+ * retransmit). Nothing is ever buffered without bound.
+ *
+ * Sequence numbers are uint32, compared with src/wire/seq.ts arithmetic.
+ *
+ * @example
+ * ```ts
+ * import { Reassembly, ReassemblyBudget } from "./reassembly.ts";
+ * const budget = new ReassemblyBudget(64 << 20); // one per stack
+ * const released: number[] = [];
+ * const q = new Reassembly({ bytesMax: 1 << 20, budget, release: (h) => released.push(h) });
+ * q.insert(2000, 1000, 7, 54); // ReassemblyResult.stored: waits for 1000..2000
+ * q.insert(1000, 1000, 6, 54); // buffer 6, payload from its byte 54
+ * let rcvNxt = 1000;
+ * while (q.pop(rcvNxt)) {
+ *   // deliver q.outLen bytes of buffer q.outHandle from q.outOffset; the reference is ours now
+ *   rcvNxt += q.outLen; // 2000, then 3000
+ * }
+ * ```
+ *
+ * @module
+ */
+import { seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
+
+/** Default most entries (segments) held per connection. */
+export const reassemblySegmentsMaxDefault = 64;
+
+/** What {@link Reassembly.insert} did with a segment. */
+export const ReassemblyResult = {
+  /** Queued (maybe trimmed, maybe replacing entries it covers): the queue owns the handle's reference. */
+  stored: 0,
+  /** Every byte was held already: nothing taken; drop it (and report it as a D-SACK, RFC 2883). */
+  duplicate: 1,
+  /** Over the connection's or the stack's byte or entry limit: nothing taken; drop it. */
+  refused: 2,
+} as const;
+
+/** One of {@link ReassemblyResult}. */
+export type ReassemblyResult = typeof ReassemblyResult[keyof typeof ReassemblyResult];
+
+/** Out-of-order bytes all connections of a stack may hold together. */
+export class ReassemblyBudget {
+  /** The limit, bytes. */
+  readonly bytesMax: number;
+  /** Bytes held now, by all queues sharing this budget. */
+  bytesUsed = 0;
+
+  /** A budget of `bytesMax` bytes, none used. */
+  constructor(bytesMax: number) {
+    this.bytesMax = bytesMax;
+  }
+
+  /** Bytes still available. */
+  get bytesFree(): number {
+    return this.bytesMax - this.bytesUsed;
+  }
+}
+
+/** Options of a {@link Reassembly} queue. */
+export interface ReassemblyOptions {
+  /** Takes back the reference of an entry the queue drops. */
+  release: (handle: number) => void;
+  /** Most bytes held by this connection. */
+  bytesMax: number;
+  /** The stack's shared budget; default: a private one of `bytesMax`. */
+  budget?: ReassemblyBudget;
+  /** Most entries held. Default {@link reassemblySegmentsMaxDefault}. */
+  segmentsMax?: number;
+}
+
+/** One connection's out-of-order queue; see the module documentation. */
+export class Reassembly {
+  /** Most bytes held by this connection. */
+  readonly bytesMax: number;
+  /** The shared budget. */
+  readonly budget: ReassemblyBudget;
+  /** Bytes held. */
+  bytes = 0;
+  /** Sequence number of the piece the last successful {@link pop} yielded. */
+  outSeq = 0;
+  /** Its length. */
+  outLen = 0;
+  /** Its buffer handle; the caller now owns this reference. */
+  outHandle = 0;
+  /** Its offset (the inserted offset, plus what was trimmed from the front). */
+  outOffset = 0;
+  #release: (handle: number) => void;
+  // Entries sorted by sequence number, disjoint (adjacent allowed).
+  #seq: Uint32Array;
+  #len: Uint32Array;
+  #handle: Float64Array;
+  #offset: Float64Array;
+  #count = 0;
+
+  /** An empty queue. */
+  constructor(options: ReassemblyOptions) {
+    const max = options.segmentsMax ?? reassemblySegmentsMaxDefault;
+    if (!(max >= 1)) throw new RangeError(`segmentsMax must be >= 1, got ${max}`);
+    this.bytesMax = options.bytesMax;
+    this.budget = options.budget ?? new ReassemblyBudget(options.bytesMax);
+    this.#release = options.release;
+    this.#seq = new Uint32Array(max);
+    this.#len = new Uint32Array(max);
+    this.#handle = new Float64Array(max);
+    this.#offset = new Float64Array(max);
+  }
+
+  /** Entries held. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** First sequence number of entry `i` (ascending). */
+  seqAt(i: number): number {
+    return this.#seq[i];
+  }
+
+  /** One past the last sequence number of entry `i`. */
+  endAt(i: number): number {
+    return (this.#seq[i] + this.#len[i]) >>> 0;
+  }
+
+  /** Buffer handle of entry `i`. */
+  handleAt(i: number): number {
+    return this.#handle[i];
+  }
+
+  /** Offset of entry `i`. */
+  offsetAt(i: number): number {
+    return this.#offset[i];
+  }
+
+  /**
+   * Queues `len` bytes at `seq`, held in buffer `handle` from `offset`. Call
+   * for segments beyond RCV.NXT, trimmed to the receive window. Returns a
+   * {@link ReassemblyResult}; only `stored` takes the handle's reference.
+   */
+  insert(seq: number, len: number, handle: number, offset: number): ReassemblyResult {
+    if (len <= 0) return ReassemblyResult.duplicate;
+    seq >>>= 0;
+    const seqs = this.#seq, lens = this.#len;
+    const n = this.#count;
+    let s = seq;
+    let e = (seq + len) >>> 0;
+    // i: first entry starting at or after s; the one before may overlap s.
+    let i = 0;
+    while (i < n && seqLt(seqs[i], s)) i++;
+    if (i > 0) {
+      const prevEnd = (seqs[i - 1] + lens[i - 1]) >>> 0;
+      if (seqGt(prevEnd, s)) s = prevEnd; // keep the earlier data
+      if (seqGe(s, e)) return ReassemblyResult.duplicate;
+    }
+    // j: entries i..j-1 lie wholly inside [s, e) and are replaced; one that
+    // starts inside and ends beyond trims e.
+    let j = i;
+    let replacedBytes = 0;
+    while (j < n && seqLt(seqs[j], e)) {
+      const end = (seqs[j] + lens[j]) >>> 0;
+      if (seqGt(end, e)) {
+        e = seqs[j];
+        break;
+      }
+      replacedBytes += lens[j];
+      j++;
+    }
+    const newLen = (e - s) >>> 0;
+    if (newLen === replacedBytes) return ReassemblyResult.duplicate; // held already, end to end
+    const delta = newLen - replacedBytes;
+    const replaced = j - i;
+    if (
+      this.bytes + delta > this.bytesMax ||
+      this.budget.bytesUsed + delta > this.budget.bytesMax ||
+      n - replaced + 1 > seqs.length
+    ) {
+      return ReassemblyResult.refused;
+    }
+    for (let k = i; k < j; k++) this.#release(this.#handle[k]);
+    if (replaced !== 1) this.#shift(j, n, i + 1);
+    this.#count = n - replaced + 1;
+    seqs[i] = s;
+    lens[i] = newLen;
+    this.#handle[i] = handle;
+    this.#offset[i] = offset + ((s - seq) >>> 0);
+    this.bytes += delta;
+    this.budget.bytesUsed += delta;
+    return ReassemblyResult.stored;
+  }
+
+  /**
+   * Takes the first piece if it starts at or before `rcvNxt`: true, with the
+   * piece in {@link outSeq} (= rcvNxt), {@link outLen}, {@link outHandle} and
+   * {@link outOffset}, its bytes before `rcvNxt` trimmed. Entries wholly
+   * before `rcvNxt` are released on the way. False when a gap remains.
+   */
+  pop(rcvNxt: number): boolean {
+    rcvNxt >>>= 0;
+    while (this.#count > 0) {
+      const s = this.#seq[0];
+      const len = this.#len[0];
+      if (seqGt(s, rcvNxt)) return false;
+      const end = (s + len) >>> 0;
+      const handle = this.#handle[0];
+      const offset = this.#offset[0];
+      this.#removeFirst(len);
+      if (seqLe(end, rcvNxt)) {
+        this.#release(handle); // delivered already by another path
+        continue;
+      }
+      const trim = (rcvNxt - s) >>> 0;
+      this.outSeq = rcvNxt;
+      this.outLen = len - trim;
+      this.outHandle = handle;
+      this.outOffset = offset + trim;
+      return true;
+    }
+    return false;
+  }
+
+  /** Releases every entry (connection closed or reset). */
+  clear(): void {
+    for (let k = 0; k < this.#count; k++) this.#release(this.#handle[k]);
+    this.budget.bytesUsed -= this.bytes;
+    this.bytes = 0;
+    this.#count = 0;
+  }
+
+  #removeFirst(len: number): void {
+    this.#shift(1, this.#count, 0);
+    this.#count--;
+    this.bytes -= len;
+    this.budget.bytesUsed -= len;
+  }
+
+  // Moves entries [from, to) to start at `at`.
+  #shift(from: number, to: number, at: number): void {
+    this.#seq.copyWithin(at, from, to);
+    this.#len.copyWithin(at, from, to);
+    this.#handle.copyWithin(at, from, to);
+    this.#offset.copyWithin(at, from, to);
+  }
+}

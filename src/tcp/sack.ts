@@ -1,0 +1,480 @@
+/**
+ * Selective acknowledgments, both sides.
+ *
+ * Sender: {@link SackScoreboard}, the scoreboard of RFC 6675 (section 2
+ * definitions; section 4: Update(), IsLost(), SetPipe(), NextSeg() rules 1-3;
+ * section 5: HighRxt, RecoveryPoint; 5.1 on timeouts) fed by the SACK blocks
+ * of RFC 2018 (section 3). D-SACK blocks (RFC 2883 section 4: a first block
+ * below the cumulative ACK, or inside the second block) are recognised and
+ * not counted as newly SACKed data. The scoreboard holds at most a fixed
+ * number of ranges (32 by default), merging adjacent and overlapping ones;
+ * when full it forgets the highest range, which only makes it more
+ * conservative (SACK information is advisory, RFC 2018 section 8).
+ * Not implemented: rule 4 of NextSeg() (the rescue retransmission).
+ *
+ * Receiver: {@link SackBlockBuilder} makes the blocks of an outgoing ACK
+ * from the out-of-order queue, the block holding the most recently received
+ * segment first, then the other recent ones (RFC 2018 section 4), after a
+ * D-SACK block when a duplicate arrived (RFC 2883 section 4).
+ *
+ * Sequence numbers are uint32, compared with src/wire/seq.ts arithmetic;
+ * ranges are half-open `[start, end)`. SACK blocks travel as in
+ * `TcpOptions.sackBlocks`: a Uint32Array of (left, right) pairs.
+ *
+ * @example
+ * ```ts
+ * import { NextSeg, SackScoreboard } from "./sack.ts";
+ * const sb = new SackScoreboard(1000);
+ * sb.reset(0);
+ * sb.sent(10_000);
+ * sb.update(0, new Uint32Array([3000, 6000]), 1); // 3000 bytes SACKed above a hole
+ * sb.isLost(0); // true: more than 2 * SMSS SACKed above it
+ * sb.nextSeg(false); // NextSeg.retransmitLost: sb.segSeq === 0, sb.segLen === 1000
+ * ```
+ *
+ * @module
+ */
+import { seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
+
+/** Default bound on the ranges a scoreboard holds. */
+export const sackRangesMaxDefault = 32;
+
+/** DupThresh of RFC 6675 (2): SACKed ranges (or (DupThresh-1)*SMSS bytes) above a hole that make it lost. */
+export const sackDupThresh = 3;
+
+/** Most SACK blocks one option carries (RFC 2018 3). */
+export const sackBlocksPerOptionMax = 4;
+
+/** What {@link SackScoreboard.nextSeg} found to send (RFC 6675 4, NextSeg()). */
+export const NextSeg = {
+  /** Nothing may be sent. */
+  none: 0,
+  /** Rule 1: retransmit a lost hole, `[segSeq, segSeq + segLen)`. */
+  retransmitLost: 1,
+  /** Rule 2: send new data from HighData (`segSeq`), up to one SMSS. */
+  newData: 2,
+  /** Rule 3: retransmit an unSACKed hole not yet deemed lost, `[segSeq, segSeq + segLen)`. */
+  retransmitUnsacked: 3,
+} as const;
+
+/** One of {@link NextSeg}. */
+export type NextSeg = typeof NextSeg[keyof typeof NextSeg];
+
+/** Options of a {@link SackScoreboard}. */
+export interface SackScoreboardOptions {
+  /** Most ranges held. Default {@link sackRangesMaxDefault}. */
+  rangesMax?: number;
+  /** DupThresh. Default {@link sackDupThresh}. */
+  dupThresh?: number;
+}
+
+/** The sender's SACK scoreboard (RFC 6675); see the module documentation. */
+export class SackScoreboard {
+  /** Sender MSS (SMSS), bytes. */
+  mss: number;
+  /** DupThresh. */
+  readonly dupThresh: number;
+  /** HighACK: the cumulative acknowledgment, SND.UNA. */
+  highAck = 0;
+  /** HighData: one past the highest sequence number sent (SND.MAX). */
+  highData = 0;
+  /** HighRxt: one past the highest sequence number retransmitted in this recovery. */
+  highRxt = 0;
+  /** RecoveryPoint: HighData when recovery began (or at the last timeout). */
+  recoveryPoint = 0;
+  /** Whether SACK-based loss recovery is under way. */
+  inRecovery = false;
+  /** Bytes SACKed above HighACK. */
+  sackedBytes = 0;
+  /** Whether the last {@link update} carried a D-SACK block (RFC 2883). */
+  dsack = false;
+  /** Left edge of that D-SACK block. */
+  dsackStart = 0;
+  /** Right edge of that D-SACK block. */
+  dsackEnd = 0;
+  /** Sequence number of the segment {@link nextSeg} chose. */
+  segSeq = 0;
+  /** Length of the segment {@link nextSeg} chose (for new data: at most this). */
+  segLen = 0;
+  #start: Uint32Array;
+  #end: Uint32Array;
+  #count = 0;
+
+  /** An empty scoreboard for sender MSS `mss`. */
+  constructor(mss: number, options: SackScoreboardOptions = {}) {
+    const max = options.rangesMax ?? sackRangesMaxDefault;
+    if (!(max >= 1)) throw new RangeError(`rangesMax must be >= 1, got ${max}`);
+    this.mss = mss;
+    this.dupThresh = options.dupThresh ?? sackDupThresh;
+    this.#start = new Uint32Array(max + 1); // one spare: insert, then evict
+    this.#end = new Uint32Array(max + 1);
+  }
+
+  /** Ranges held. */
+  get rangeCount(): number {
+    return this.#count;
+  }
+
+  /** Left edge of range `i` (ascending). */
+  rangeStart(i: number): number {
+    return this.#start[i];
+  }
+
+  /** Right edge (exclusive) of range `i`. */
+  rangeEnd(i: number): number {
+    return this.#end[i];
+  }
+
+  /** The highest SACKed sequence number plus one, or HighACK when nothing is SACKed. */
+  get highSacked(): number {
+    return this.#count > 0 ? this.#end[this.#count - 1] : this.highAck;
+  }
+
+  /** Empties the scoreboard and puts every mark at `sndUna` (at connection start). */
+  reset(sndUna: number): void {
+    this.highAck =
+      this.highData =
+      this.highRxt =
+      this.recoveryPoint =
+        sndUna >>> 0;
+    this.inRecovery = false;
+    this.#count = 0;
+    this.sackedBytes = 0;
+    this.dsack = false;
+  }
+
+  /** Data up to `end` (exclusive) has been sent: HighData advances. */
+  sent(end: number): void {
+    if (seqGt(end, this.highData)) this.highData = end >>> 0;
+  }
+
+  /**
+   * Update() of RFC 6675 (4): takes an ACK's cumulative acknowledgment `ack`
+   * and its `count` SACK blocks (`blocks` holds left, right pairs). Blocks
+   * that are empty, or reach beyond HighData, are ignored; a D-SACK first
+   * block is noted in {@link dsack} and not added. Returns the bytes newly
+   * SACKed: more than 0 makes an ACK that does not advance SND.UNA a
+   * duplicate ACK (RFC 6675 2). Ends recovery when `ack` reaches RecoveryPoint.
+   */
+  update(ack: number, blocks: Uint32Array, count: number): number {
+    ack >>>= 0;
+    if (seqGt(ack, this.highAck) && seqLe(ack, this.highData)) this.#advance(ack);
+    if (this.inRecovery && seqGe(this.highAck, this.recoveryPoint)) this.inRecovery = false;
+    this.dsack = false;
+    let first = 0;
+    if (count > 0) {
+      const s0 = blocks[0], e0 = blocks[1];
+      // RFC 2883 (4): below the cumulative ACK, or within the second block.
+      const inSecond = count > 1 && seqLe(blocks[2], s0) && seqLe(e0, blocks[3]) && seqLt(s0, e0);
+      if (seqLt(s0, this.highAck) || inSecond) {
+        this.dsack = true;
+        this.dsackStart = s0;
+        this.dsackEnd = e0;
+        first = 1;
+      }
+    }
+    let added = 0;
+    for (let b = first; b < count; b++) {
+      let s = blocks[2 * b];
+      const e = blocks[2 * b + 1];
+      if (!seqLt(s, e) || seqGt(e, this.highData) || seqLe(e, this.highAck)) continue;
+      if (seqLt(s, this.highAck)) s = this.highAck;
+      added += this.#insert(s, e);
+    }
+    return added;
+  }
+
+  /**
+   * IsLost(SeqNum) of RFC 6675 (4): DupThresh discontiguous SACKed ranges
+   * lie above `seq`, or more than (DupThresh - 1) * SMSS SACKed bytes do.
+   * A SACKed `seq` is not lost.
+   */
+  isLost(seq: number): boolean {
+    let ranges = 0;
+    let bytes = 0;
+    for (let i = this.#count - 1; i >= 0; i--) {
+      const s = this.#start[i], e = this.#end[i];
+      if (seqLe(e, seq)) break;
+      if (seqLe(s, seq)) return false; // seq is SACKed
+      ranges++;
+      bytes += (e - s) >>> 0;
+    }
+    return this.#lost(ranges, bytes);
+  }
+
+  /**
+   * SetPipe() of RFC 6675 (4): the bytes estimated in flight — each unSACKed
+   * byte between HighACK and HighData counts once if not lost, and once more
+   * if it was retransmitted (below HighRxt).
+   */
+  pipe(): number {
+    let pipe = 0;
+    let ranges = 0;
+    let bytes = 0;
+    // Holes from the top down, so the SACKed data above each is known.
+    let holeEnd = this.highData;
+    for (let i = this.#count; i >= 0; i--) {
+      const holeStart = i > 0 ? this.#end[i - 1] : this.highAck;
+      if (seqLt(holeStart, holeEnd)) {
+        if (!this.#lost(ranges, bytes)) pipe += (holeEnd - holeStart) >>> 0;
+        pipe += this.#belowHighRxt(holeStart, holeEnd);
+      }
+      if (i > 0) {
+        ranges++;
+        bytes += (this.#end[i - 1] - this.#start[i - 1]) >>> 0;
+        holeEnd = this.#start[i - 1];
+      }
+    }
+    return pipe;
+  }
+
+  /**
+   * NextSeg() of RFC 6675 (4), rules 1 to 3: what to send next. `canSendNew`
+   * says whether unsent data exists and the receive window admits it (rule 2).
+   * For rules 1 and 3 the segment is `[segSeq, segSeq + segLen)`, at most one
+   * SMSS; for rule 2, `segSeq` is HighData.
+   */
+  nextSeg(canSendNew: boolean): NextSeg {
+    // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, that is lost.
+    let ranges = this.#count;
+    let bytes = this.sackedBytes;
+    let candidate = -1; // rule 3's, the first such byte not lost
+    let candidateEnd = 0;
+    for (let i = 0; i < this.#count; i++) {
+      const holeStart = i > 0 ? this.#end[i - 1] : this.highAck;
+      const holeEnd = this.#start[i];
+      const s = seqGt(this.highRxt, holeStart) ? this.highRxt : holeStart;
+      if (seqLt(s, holeEnd)) {
+        if (this.#lost(ranges, bytes)) return this.#choose(NextSeg.retransmitLost, s, holeEnd);
+        if (candidate < 0) {
+          candidate = s;
+          candidateEnd = holeEnd;
+        }
+      }
+      ranges--;
+      bytes -= (this.#end[i] - this.#start[i]) >>> 0;
+    }
+    // Rule 2: new data.
+    if (canSendNew) return this.#choose(NextSeg.newData, this.highData, (this.highData + this.mss) >>> 0);
+    // Rule 3: an unSACKed hole that is not (yet) lost.
+    if (candidate >= 0) return this.#choose(NextSeg.retransmitUnsacked, candidate, candidateEnd);
+    this.segLen = 0;
+    return NextSeg.none;
+  }
+
+  /** `[seq, seq + len)` was retransmitted: HighRxt advances (RFC 6675 5 step C.3). */
+  retransmitted(seq: number, len: number): void {
+    const end = (seq + len) >>> 0;
+    if (seqGt(end, this.highRxt)) this.highRxt = end;
+  }
+
+  /** Whether a new recovery may begin: HighACK is past the last RecoveryPoint (RFC 6675 5, 5.1). */
+  recoveryAllowed(): boolean {
+    return !this.inRecovery && seqGe(this.highAck, this.recoveryPoint);
+  }
+
+  /** Recovery begins (RFC 6675 5 step 4.1): RecoveryPoint = HighData; nothing retransmitted yet. */
+  startRecovery(): void {
+    this.recoveryPoint = this.highData;
+    this.highRxt = this.highAck;
+    this.inRecovery = true;
+  }
+
+  /**
+   * The retransmission timer expired (RFC 6675 5.1): recovery ends,
+   * RecoveryPoint = HighData, and the SACK information is dropped, since the
+   * receiver may have discarded what it SACKed (RFC 2018 8).
+   */
+  onRetransmitTimeout(): void {
+    this.inRecovery = false;
+    this.recoveryPoint = this.highData;
+    this.highRxt = this.highAck;
+    this.#count = 0;
+    this.sackedBytes = 0;
+  }
+
+  #choose(kind: NextSeg, seq: number, end: number): NextSeg {
+    const len = (end - seq) >>> 0;
+    this.segSeq = seq;
+    this.segLen = len < this.mss ? len : this.mss;
+    return kind;
+  }
+
+  #lost(rangesAbove: number, bytesAbove: number): boolean {
+    return rangesAbove >= this.dupThresh || bytesAbove > (this.dupThresh - 1) * this.mss;
+  }
+
+  // Bytes of [s, e) below HighRxt.
+  #belowHighRxt(s: number, e: number): number {
+    if (seqLe(this.highRxt, s)) return 0;
+    return (seqLt(this.highRxt, e) ? this.highRxt - s : e - s) >>> 0;
+  }
+
+  // The cumulative ACK moved to `ack`: drop and trim ranges below it.
+  #advance(ack: number): void {
+    this.highAck = ack;
+    if (seqLt(this.highRxt, ack)) this.highRxt = ack;
+    let drop = 0;
+    while (drop < this.#count && seqLe(this.#end[drop], ack)) {
+      this.sackedBytes -= (this.#end[drop] - this.#start[drop]) >>> 0;
+      drop++;
+    }
+    if (drop > 0) {
+      this.#start.copyWithin(0, drop, this.#count);
+      this.#end.copyWithin(0, drop, this.#count);
+      this.#count -= drop;
+    }
+    if (this.#count > 0 && seqLt(this.#start[0], ack)) {
+      this.sackedBytes -= (ack - this.#start[0]) >>> 0;
+      this.#start[0] = ack;
+    }
+  }
+
+  // Adds [s, e), merging with what it overlaps or touches; returns the bytes it newly covers.
+  #insert(s: number, e: number): number {
+    const starts = this.#start, ends = this.#end;
+    const n = this.#count;
+    let i = 0;
+    while (i < n && seqLt(ends[i], s)) i++; // ranges before i end before s, not touching
+    let j = i;
+    let covered = 0;
+    while (j < n && seqLe(starts[j], e)) {
+      covered += (ends[j] - starts[j]) >>> 0;
+      j++;
+    }
+    // Ranges i .. j-1 overlap or touch [s, e): merge them into one.
+    const ns = j > i && seqLt(starts[i], s) ? starts[i] : s;
+    const ne = j > i && seqGt(ends[j - 1], e) ? ends[j - 1] : e;
+    const added = ((ne - ns) >>> 0) - covered;
+    const merged = j - i;
+    if (merged === 0) {
+      starts.copyWithin(i + 1, i, n);
+      ends.copyWithin(i + 1, i, n);
+      this.#count = n + 1;
+    } else if (merged > 1) {
+      starts.copyWithin(i + 1, j, n);
+      ends.copyWithin(i + 1, j, n);
+      this.#count = n - merged + 1;
+    }
+    starts[i] = ns;
+    ends[i] = ne;
+    this.sackedBytes += added;
+    if (this.#count > starts.length - 1) {
+      // Over the bound: forget the highest range.
+      const last = this.#count - 1;
+      this.sackedBytes -= (ends[last] - starts[last]) >>> 0;
+      this.#count = last;
+      if (last === i) return 0;
+    }
+    return added;
+  }
+}
+
+/** The out-of-order data a receiver holds, as sorted, disjoint ranges (adjacent ones allowed). */
+export interface OutOfOrderRanges {
+  /** Number of ranges. */
+  readonly count: number;
+  /** First sequence number of range `i`. */
+  seqAt(i: number): number;
+  /** One past the last sequence number of range `i`. */
+  endAt(i: number): number;
+}
+
+/** Default number of recent arrivals a {@link SackBlockBuilder} remembers. */
+export const sackRecentMaxDefault = 8;
+
+/** Builds the SACK blocks of outgoing ACKs (RFC 2018 4, RFC 2883 4); see the module documentation. */
+export class SackBlockBuilder {
+  #recent: Uint32Array;
+  #recentCount = 0;
+  #recentHead = 0;
+  #dsackPending = false;
+  #dsackStart = 0;
+  #dsackEnd = 0;
+
+  /** A builder remembering the last `recentMax` out-of-order arrivals. */
+  constructor(recentMax = sackRecentMaxDefault) {
+    this.#recent = new Uint32Array(recentMax > 0 ? recentMax : 1);
+  }
+
+  /** An out-of-order segment starting at `seq` was queued; it becomes the most recent. */
+  noteArrival(seq: number): void {
+    const cap = this.#recent.length;
+    this.#recentHead = (this.#recentHead + cap - 1) % cap;
+    this.#recent[this.#recentHead] = seq;
+    if (this.#recentCount < cap) this.#recentCount++;
+  }
+
+  /** A duplicate `[seq, seq + len)` arrived: the next ACK reports it first, as a D-SACK (RFC 2883 4). */
+  noteDuplicate(seq: number, len: number): void {
+    this.#dsackPending = true;
+    this.#dsackStart = seq >>> 0;
+    this.#dsackEnd = (seq + len) >>> 0;
+  }
+
+  /** Forgets recent arrivals and any pending D-SACK. */
+  clear(): void {
+    this.#recentCount = 0;
+    this.#dsackPending = false;
+  }
+
+  /**
+   * Writes up to `max` blocks as (left, right) pairs into `out` and returns
+   * how many: a pending D-SACK first (followed by the queued block holding it,
+   * if any), then the blocks holding the most recent arrivals, most recent
+   * first, then the other queued blocks in order. Blocks at or below
+   * `rcvNxt` are left out. `max` is what fits the option space (4, or 3
+   * beside timestamps).
+   */
+  build(rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, max = sackBlocksPerOptionMax): number {
+    let n = 0;
+    if (max <= 0) return 0;
+    if (this.#dsackPending) {
+      this.#dsackPending = false;
+      out[0] = this.#dsackStart;
+      out[1] = this.#dsackEnd;
+      n = 1;
+      if (n < max && seqGe(this.#dsackStart, rcvNxt)) {
+        n = this.#emitHolding(this.#dsackStart, rcvNxt, queue, out, n);
+      }
+    }
+    const cap = this.#recent.length;
+    for (let k = 0; k < this.#recentCount && n < max; k++) {
+      n = this.#emitHolding(this.#recent[(this.#recentHead + k) % cap], rcvNxt, queue, out, n);
+    }
+    // The rest, in sequence order (RFC 2018 4: as many distinct blocks as fit).
+    let i = 0;
+    while (i < queue.count && n < max) {
+      const s = queue.seqAt(i);
+      let e = queue.endAt(i);
+      i++;
+      while (i < queue.count && queue.seqAt(i) === e) e = queue.endAt(i++);
+      if (seqGt(e, rcvNxt)) n = this.#emit(seqGt(s, rcvNxt) ? s : rcvNxt, e, out, n);
+    }
+    return n;
+  }
+
+  // Emits the contiguous queued block holding `seq`, unless reported already.
+  #emitHolding(seq: number, rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, n: number): number {
+    if (seqLt(seq, rcvNxt)) return n;
+    const count = queue.count;
+    let i = 0;
+    while (i < count) {
+      const s = queue.seqAt(i);
+      let e = queue.endAt(i);
+      i++;
+      while (i < count && queue.seqAt(i) === e) e = queue.endAt(i++);
+      if (seqLe(s, seq) && seqLt(seq, e)) return this.#emit(seqGt(s, rcvNxt) ? s : rcvNxt, e, out, n);
+      if (seqGt(s, seq)) break;
+    }
+    return n;
+  }
+
+  #emit(s: number, e: number, out: Uint32Array, n: number): number {
+    // Skip a block already reported in this option (the D-SACK, if it is one, stays first).
+    for (let k = 0; k < n; k++) if (out[2 * k] === s && out[2 * k + 1] === e) return n;
+    out[2 * n] = s;
+    out[2 * n + 1] = e;
+    return n + 1;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A received segment, parsed once on arrival into reusable fields (one
+ * instance per TCP layer: nothing is allocated per segment).
+ *
+ * @module
+ */
+import { type Ipv4Packet, type TcpPacket, TcpFlags, TcpOptions } from "../wire/mod.ts";
+import { Drop } from "../wire/mod.ts";
+
+/** The fields of the segment being processed. */
+export class Segment {
+  /** Its buffer. */
+  h = 0;
+  srcIp = 0;
+  dstIp = 0;
+  srcPort = 0;
+  dstPort = 0;
+  seq = 0;
+  ack = 0;
+  flags = 0;
+  /** Window field, unscaled. */
+  wnd = 0;
+  /** Zone offset of the payload. */
+  payloadOff = 0;
+  payloadLen = 0;
+  readonly options = new TcpOptions();
+
+  /** Reads the segment; returns a drop reason for malformed options. */
+  load(h: number, ip: Ipv4Packet, tcp: TcpPacket): Drop {
+    this.h = h;
+    this.srcIp = ip.src;
+    this.dstIp = ip.dst;
+    this.srcPort = tcp.srcPort;
+    this.dstPort = tcp.dstPort;
+    this.seq = tcp.seq;
+    this.ack = tcp.ack;
+    this.flags = tcp.flags;
+    this.wnd = tcp.window;
+    this.payloadOff = tcp.payloadOffset;
+    this.payloadLen = tcp.payloadLen;
+    this.options.clear();
+    const start = tcp.offset + 20;
+    const end = tcp.offset + tcp.headerLen;
+    return end > start ? this.options.parse(tcp.bytes, start, end) : Drop.none;
+  }
+
+  /** SEG.LEN: payload plus one for SYN and one for FIN (RFC 9293 3.4). */
+  get len(): number {
+    return this.payloadLen + (this.flags & TcpFlags.syn ? 1 : 0) + (this.flags & TcpFlags.fin ? 1 : 0);
+  }
+
+  has(flag: number): boolean {
+    return (this.flags & flag) !== 0;
+  }
+}

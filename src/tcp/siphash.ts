@@ -1,0 +1,200 @@
+/**
+ * SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF",
+ * 2012), the keyed hash behind the ISNs of RFC 6528 (section 3, F()) and the
+ * SYN cookies of this stack. A 128-bit key, a 64-bit result.
+ *
+ * JavaScript has no 64-bit integers short of BigInt, which allocates; each
+ * 64-bit lane is kept here as two uint32 halves, and the result is left in
+ * {@link SipHash.hi} and {@link SipHash.lo}. Nothing is allocated per hash.
+ *
+ * @example
+ * ```ts
+ * import { SipHash } from "./siphash.ts";
+ * const key = new Uint8Array(16); // in use: crypto.getRandomValues
+ * const h = new SipHash(key);
+ * h.hashWords4(0xc612_0001, 0xc612_0002, (80 << 16) | 40000, 0);
+ * const low32 = h.lo; // h.hi holds the upper half
+ * ```
+ *
+ * @module
+ */
+
+/** Bytes of a SipHash key. */
+export const sipHashKeyLen = 16;
+
+// Initialisation constants, "somepseudorandomlygeneratedbytes" (paper, section 2).
+const init0Hi = 0x736f6d65;
+const init0Lo = 0x70736575;
+const init1Hi = 0x646f7261;
+const init1Lo = 0x6e646f6d;
+const init2Hi = 0x6c796765;
+const init2Lo = 0x6e657261;
+const init3Hi = 0x74656462;
+const init3Lo = 0x79746573;
+
+/**
+ * A SipHash-2-4 keyed hash. Reuse one instance: each `hash*` call writes its
+ * 64-bit result to {@link hi} and {@link lo} and allocates nothing.
+ */
+export class SipHash {
+  /** Upper 32 bits of the last result. */
+  hi = 0;
+  /** Lower 32 bits of the last result. */
+  lo = 0;
+
+  // The key as four little-endian uint32 words: k0 = (k0Hi, k0Lo), k1 likewise.
+  #k0Hi: number;
+  #k0Lo: number;
+  #k1Hi: number;
+  #k1Lo: number;
+  // State v0..v3 as (hi, lo) pairs: v0h v0l v1h v1l v2h v2l v3h v3l.
+  #v = new Uint32Array(8);
+
+  /** A hasher keyed by the 16 bytes of `key` (read little-endian, as the reference does). */
+  constructor(key: Uint8Array) {
+    if (key.length !== sipHashKeyLen) {
+      throw new RangeError(`a SipHash key is ${sipHashKeyLen} bytes, got ${key.length}`);
+    }
+    this.#k0Lo = le32(key, 0);
+    this.#k0Hi = le32(key, 4);
+    this.#k1Lo = le32(key, 8);
+    this.#k1Hi = le32(key, 12);
+  }
+
+  /** Hashes `bytes[offset, offset + length)`; the result is in {@link hi} and {@link lo}. */
+  hashBytes(bytes: Uint8Array, offset = 0, length = bytes.length - offset): void {
+    const v = this.#begin();
+    const end = offset + length;
+    let p = offset;
+    for (; p + 8 <= end; p += 8) compress(v, le32(bytes, p + 4), le32(bytes, p));
+    // Last block: the remaining 0..7 bytes, and the length mod 256 in the top byte.
+    let lo = 0;
+    let hi = (length & 0xff) << 24;
+    const rest = end - p;
+    for (let i = 0; i < rest; i++) {
+      if (i < 4) lo |= bytes[p + i] << (8 * i);
+      else hi |= bytes[p + i] << (8 * (i - 4));
+    }
+    compress(v, hi >>> 0, lo >>> 0);
+    this.#finish(v);
+  }
+
+  /**
+   * Hashes four uint32 words as the 16 bytes of their little-endian encoding
+   * (same result as {@link hashBytes} over those bytes): a 4-tuple packed in
+   * three words plus a counter, without a byte buffer.
+   */
+  hashWords4(w0: number, w1: number, w2: number, w3: number): void {
+    const v = this.#begin();
+    compress(v, w1 >>> 0, w0 >>> 0);
+    compress(v, w3 >>> 0, w2 >>> 0);
+    compress(v, (16 << 24) >>> 0, 0);
+    this.#finish(v);
+  }
+
+  /** Hashes six uint32 words as the 24 bytes of their little-endian encoding. */
+  hashWords6(w0: number, w1: number, w2: number, w3: number, w4: number, w5: number): void {
+    const v = this.#begin();
+    compress(v, w1 >>> 0, w0 >>> 0);
+    compress(v, w3 >>> 0, w2 >>> 0);
+    compress(v, w5 >>> 0, w4 >>> 0);
+    compress(v, (24 << 24) >>> 0, 0);
+    this.#finish(v);
+  }
+
+  #begin(): Uint32Array {
+    const v = this.#v;
+    v[0] = this.#k0Hi ^ init0Hi;
+    v[1] = this.#k0Lo ^ init0Lo;
+    v[2] = this.#k1Hi ^ init1Hi;
+    v[3] = this.#k1Lo ^ init1Lo;
+    v[4] = this.#k0Hi ^ init2Hi;
+    v[5] = this.#k0Lo ^ init2Lo;
+    v[6] = this.#k1Hi ^ init3Hi;
+    v[7] = this.#k1Lo ^ init3Lo;
+    return v;
+  }
+
+  // v2 ^= 0xff, d = 4 rounds, result v0 ^ v1 ^ v2 ^ v3.
+  #finish(v: Uint32Array): void {
+    v[5] ^= 0xff;
+    rounds(v, 4);
+    this.hi = (v[0] ^ v[2] ^ v[4] ^ v[6]) >>> 0;
+    this.lo = (v[1] ^ v[3] ^ v[5] ^ v[7]) >>> 0;
+  }
+}
+
+// One message block m = (mHi, mLo): v3 ^= m, c = 2 rounds, v0 ^= m.
+function compress(v: Uint32Array, mHi: number, mLo: number): void {
+  v[6] ^= mHi;
+  v[7] ^= mLo;
+  rounds(v, 2);
+  v[0] ^= mHi;
+  v[1] ^= mLo;
+}
+
+// `n` SipRounds (paper, section 2) on the state, in 32-bit halves kept in locals.
+function rounds(v: Uint32Array, n: number): void {
+  let v0h = v[0], v0l = v[1], v1h = v[2], v1l = v[3];
+  let v2h = v[4], v2l = v[5], v3h = v[6], v3l = v[7];
+  let t: number;
+  for (let r = 0; r < n; r++) {
+    // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+    t = (v0l + v1l) >>> 0;
+    v0h = (v0h + v1h + (t < v0l ? 1 : 0)) >>> 0;
+    v0l = t;
+    t = (v1h << 13) | (v1l >>> 19);
+    v1l = (v1l << 13) | (v1h >>> 19);
+    v1h = (t ^ v0h) >>> 0;
+    v1l = (v1l ^ v0l) >>> 0;
+    t = v0h;
+    v0h = v0l;
+    v0l = t;
+    // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+    t = (v2l + v3l) >>> 0;
+    v2h = (v2h + v3h + (t < v2l ? 1 : 0)) >>> 0;
+    v2l = t;
+    t = (v3h << 16) | (v3l >>> 16);
+    v3l = (v3l << 16) | (v3h >>> 16);
+    v3h = (t ^ v2h) >>> 0;
+    v3l = (v3l ^ v2l) >>> 0;
+    // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+    t = (v0l + v3l) >>> 0;
+    v0h = (v0h + v3h + (t < v0l ? 1 : 0)) >>> 0;
+    v0l = t;
+    t = (v3h << 21) | (v3l >>> 11);
+    v3l = (v3l << 21) | (v3h >>> 11);
+    v3h = (t ^ v0h) >>> 0;
+    v3l = (v3l ^ v0l) >>> 0;
+    // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+    t = (v2l + v1l) >>> 0;
+    v2h = (v2h + v1h + (t < v2l ? 1 : 0)) >>> 0;
+    v2l = t;
+    t = (v1h << 17) | (v1l >>> 15);
+    v1l = (v1l << 17) | (v1h >>> 15);
+    v1h = (t ^ v2h) >>> 0;
+    v1l = (v1l ^ v2l) >>> 0;
+    t = v2h;
+    v2h = v2l;
+    v2l = t;
+  }
+  v[0] = v0h;
+  v[1] = v0l;
+  v[2] = v1h;
+  v[3] = v1l;
+  v[4] = v2h;
+  v[5] = v2l;
+  v[6] = v3h;
+  v[7] = v3l;
+}
+
+/** A fresh random SipHash key from the platform's CSPRNG. */
+export function randomSipHashKey(): Uint8Array {
+  const key = new Uint8Array(sipHashKeyLen);
+  crypto.getRandomValues(key);
+  return key;
+}
+
+function le32(b: Uint8Array, p: number): number {
+  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+}

@@ -1,0 +1,208 @@
+/**
+ * The transmission control block (RFC 9293 3.3.1): one connection's state,
+ * with the variables named as in the RFC (SND.UNA is `sndUna`).
+ *
+ * Read first: RFC 9293 3.3 (sequence variables), 3.10 (event processing);
+ * RFC 7323 (window scale, timestamps, PAWS); RFC 6298 (RTO).
+ *
+ * @module
+ */
+import type { MemZone } from "../mem/zone.ts";
+import { formatIpv4 } from "../wire/mod.ts";
+import type { CongestionControl } from "./congestion.ts";
+import { RecvQueue } from "./recv_queue.ts";
+import { RtoEstimator } from "./rto.ts";
+import { SendQueue } from "./send_queue.ts";
+import { State, stateName } from "./state.ts";
+
+/** What a connection tells its application. Every handler is optional. */
+export interface TcpHandlers {
+  /** The connection is established (both opens). */
+  onOpen?(c: Tcb): void;
+  /** Received data waits in {@link Tcb.recvq}. */
+  onData?(c: Tcb): void;
+  /** The peer sent FIN: no more data will arrive. */
+  onEnd?(c: Tcb): void;
+  /** Send space became available again after {@link Tcb.sendSpace} reached 0. */
+  onWritable?(c: Tcb): void;
+  /** The connection is gone: closed cleanly (`error` undefined) or aborted. */
+  onClose?(c: Tcb, error: string | undefined): void;
+}
+
+/** Counters of one connection (what `ss -ti` shows a kernel user). */
+export class TcbStats {
+  segsIn = 0;
+  segsOut = 0;
+  bytesAcked = 0;
+  bytesReceived = 0;
+  retransSegs = 0;
+  retransTimeouts = 0;
+  fastRetrans = 0;
+  dupAcksIn = 0;
+  oooSegsIn = 0;
+  oooDropped = 0;
+  zeroWindowProbes = 0;
+  /** Segments whose payload had to be copied into a fresh buffer to put a header before it. */
+  sendCopies = 0;
+}
+
+/** One connection. Fields are the TCP layer's; applications read them, and act through the layer. */
+export class Tcb {
+  /** Small integer id: its timer slot and table index. */
+  readonly id: number;
+  state: State = State.closed;
+  readonly localIp: number;
+  readonly localPort: number;
+  readonly remoteIp: number;
+  readonly remotePort: number;
+  /** Whether we opened it (connect) rather than accepted it. */
+  readonly active: boolean;
+  handlers: TcpHandlers = {};
+  /** Free for the application: what it attaches to the connection. */
+  user: unknown = undefined;
+  readonly stats = new TcbStats();
+
+  // Send sequence space (RFC 9293 3.3.1).
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence number sent plus one (SND.MAX of RFC 6582 and BSD). */
+  sndMax = 0;
+  /** Send window, bytes (already scaled). */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer has offered (RFC 9293 3.8.6.2.1 Max(SND.WND)). */
+  maxSndWnd = 0;
+  /** Peer's window scale shift (RFC 7323 2.3), 0 when not in use. */
+  sndScale = 0;
+  /** Largest payload we put in a segment (the peer's MSS, clamped). */
+  sndMss = 536;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then). */
+  rcvAdv = 0;
+  /** Our window scale shift, 0 when not in use. */
+  rcvScale = 0;
+  /** Window scale we offered in our SYN (used only if the peer offers one too). */
+  rcvScaleOffered = 0;
+
+  // Options agreed.
+  tsOk = false;
+  sackOk = false;
+  /** TS.Recent and when it was set (RFC 7323 4.3, 5.5). */
+  tsRecent = 0;
+  tsRecentAge = 0;
+  /** The acknowledgment number of the last segment we sent (Last.ACK.sent of RFC 7323 4.3). */
+  lastAckSent = 0;
+  /** The peer's FIN sequence number when it arrived ahead of missing data, else -1. */
+  rcvFinSeq = -1;
+
+  // Queues.
+  readonly sendq: SendQueue;
+  readonly recvq: RecvQueue;
+  /** The application asked to close: FIN follows the queued data. */
+  finQueued = false;
+  /** Our FIN's sequence number, once sent. */
+  finSeq = -1;
+  /** The peer's FIN was received. */
+  finReceived = false;
+
+  // Reliability.
+  readonly rto: RtoEstimator;
+  cc: CongestionControl;
+  /** Retransmissions since the last forward progress. */
+  retransmits = 0;
+  /** The sequence number being timed for an RTT sample (without timestamps), or -1 (RFC 6298 3, Karn). */
+  rttSeq = -1;
+  rttStart = 0;
+  /** Ends of the region retransmitted by the timer: ACKs below it do not give RTT samples. */
+  lastSendAt = 0;
+  lastRecvAt = 0;
+  /** Duplicate ACK bookkeeping: the last window seen with the ACK. */
+  lastAckWnd = 0;
+
+  // ACK policy.
+  /** Full-size segments received since our last ACK (RFC 9293 3.8.6.3: ACK at least every second). */
+  unackedSegs = 0;
+  /** An ACK must leave with the next output. */
+  ackNow = false;
+
+  // Timers (absolute ms; Infinity when not armed). The wheel holds the earliest.
+  rtxAt = Infinity;
+  delackAt = Infinity;
+  persistAt = Infinity;
+  keepaliveAt = Infinity;
+  timeWaitAt = Infinity;
+  /** Persist timer backoff count. */
+  persistBackoff = 0;
+  keepaliveProbesSent = 0;
+
+  /** The listener that accepted it, until the application hears of it. */
+  listenerPort = -1;
+  /** Bytes the application may still queue before the send buffer is full. */
+  sndBufBytes: number;
+  rcvBufBytes: number;
+  /** An onWritable is owed once space frees up. */
+  wantWritable = false;
+  /** The error that ended it, if any. */
+  error: string | undefined = undefined;
+  /** Set when it has left the table: no more events. */
+  dead = false;
+  /** The application was told it closed. */
+  closedNotified = false;
+  /** Per-connection overrides of the layer's settings (socket options); undefined: the layer's. */
+  noDelay: boolean | undefined = undefined;
+  keepalive: boolean | undefined = undefined;
+  keepaliveIdleMs: number | undefined = undefined;
+  keepaliveIntervalMs: number | undefined = undefined;
+  keepaliveProbes: number | undefined = undefined;
+
+  constructor(
+    id: number,
+    zone: MemZone,
+    local: { ip: number; port: number },
+    remote: { ip: number; port: number },
+    active: boolean,
+    rto: RtoEstimator,
+    cc: CongestionControl,
+    bufs: { snd: number; rcv: number },
+  ) {
+    this.id = id;
+    this.localIp = local.ip;
+    this.localPort = local.port;
+    this.remoteIp = remote.ip;
+    this.remotePort = remote.port;
+    this.active = active;
+    this.sendq = new SendQueue(zone);
+    this.recvq = new RecvQueue(zone);
+    this.rto = rto;
+    this.cc = cc;
+    this.sndBufBytes = bufs.snd;
+    this.rcvBufBytes = bufs.rcv;
+  }
+
+  /** Bytes sent and not yet acknowledged, SYN and FIN counted (FlightSize of RFC 5681). */
+  get flight(): number {
+    return (this.sndNxt - this.sndUna) >>> 0;
+  }
+
+  /** Bytes the application can still queue for sending. */
+  get sendSpace(): number {
+    return Math.max(0, this.sndBufBytes - this.sendq.bytes);
+  }
+
+  /** The earliest armed timer. */
+  nextDeadline(): number {
+    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt, this.timeWaitAt);
+  }
+
+  /** `198.18.0.1:80 -> 198.18.0.2:49152 ESTABLISHED`. */
+  toString(): string {
+    return `${formatIpv4(this.localIp)}:${this.localPort} -> ${formatIpv4(this.remoteIp)}:${this.remotePort} ${
+      stateName(this.state)
+    }`;
+  }
+}
