@@ -12,7 +12,7 @@
  * @module
  */
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
-import { CcAction } from "./congestion.ts";
+import { CcAction, createCongestionControl } from "./congestion.ts";
 import { output, retransmitFirst, sendAck, sendControl, tsNow } from "./output.ts";
 import { ReassemblyResult } from "./reassembly.ts";
 import type { Segment } from "./segment.ts";
@@ -22,10 +22,14 @@ import type { TcpLayer } from "./tcp_layer.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
 
+/** Least time between ACKs sent for unacceptable segments without data, ms (Linux tcp_invalid_ratelimit). */
+const oowAckIntervalMs = 500;
+
 /** Applies the options of a SYN (or SYN-ACK) to a new connection (RFC 9293 3.7.1, RFC 7323, RFC 2018). */
 export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
   const o = seg.options;
   const c = L.config;
+  tcb.rcvAdv = tcb.rcvNxt; // nothing advertised yet in this sequence space
   const peerMss = o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1: 536 when absent
   tcb.sndMss = Math.max(64, Math.min(peerMss, L.ip.device.mtu - 40));
   if (c.windowScaling && o.windowScale >= 0) {
@@ -41,8 +45,9 @@ export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): voi
     tcb.tsRecentAge = now;
   }
   tcb.sackOk = c.sack && o.sackPermitted;
-  tcb.cc.setMss(tcb.sndMss);
-  tcb.cc.sack = tcb.sackOk;
+  // The controller starts once the MSS is known (its initial window counts segments).
+  tcb.cc = createCongestionControl(c.congestion, tcb.sndMss, { sack: tcb.sackOk });
+  if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
 }
 
 /** The connection is established: tell the application (accept and open). */
@@ -53,6 +58,24 @@ function established(L: TcpLayer, tcb: Tcb, now: number): void {
   if (!tcb.dead) tcb.handlers.onOpen?.(tcb);
   if (!tcb.dead && tcb.finQueued) tcb.state = State.finWait1; // closed before the handshake ended
   L.keepaliveReset(tcb, now);
+}
+
+/**
+ * The handshake's RTT sample: from the timestamp echo, or (Karn) from the SYN
+ * if it was not retransmitted. Without one after a retransmitted SYN, the RTO
+ * starts at 3 s (RFC 6298 (5.7)).
+ */
+function handshakeRtt(tcb: Tcb, seg: Segment, now: number): void {
+  const o = seg.options;
+  let sampled = false;
+  if (tcb.tsOk && o.timestamps && o.tsEcr !== 0) {
+    tcb.rto.sampleTimestamp(tsNow(now) - o.tsEcr);
+    sampled = true;
+  } else if (tcb.retransmits === 0) {
+    sampled = tcb.rto.sampleSegment(now - tcb.rttStart, false);
+  }
+  if (!sampled && tcb.retransmits > 0) tcb.rto.applySynFallback();
+  tcb.retransmits = 0;
 }
 
 /** RFC 9293 3.10.7.3: a segment arrives in SYN-SENT. */
@@ -78,9 +101,7 @@ function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
   tcb.sndWl2 = seg.ack;
   if (seg.has(ack)) {
     tcb.sndUna = seg.ack;
-    if (tcb.retransmits === 0 && !tcb.tsOk) tcb.rto.sampleSegment(now - tcb.rttStart, false);
-    else if (tcb.tsOk && seg.options.tsEcr !== 0) tcb.rto.sampleSegment(tsNow(now) - seg.options.tsEcr, false);
-    tcb.retransmits = 0;
+    handshakeRtt(tcb, seg, now);
     tcb.rtxAt = Infinity;
     L.rearm(tcb);
     established(L, tcb, now);
@@ -137,7 +158,12 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
   if (!acceptable(tcb, seg)) {
     if (!seg.has(rst)) {
       if (tcb.state === State.timeWait && seg.has(fin)) L.armTimeWait(tcb, now); // a retransmitted FIN
-      sendAck(L, tcb, now);
+      // Data is always answered (the sender needs the ACK to recover); a bare
+      // ACK at most once per interval, or two stacks could ACK each other forever.
+      if (seg.len > 0 || now - tcb.lastOowAckAt >= oowAckIntervalMs) {
+        tcb.lastOowAckAt = now;
+        sendAck(L, tcb, now);
+      }
     }
     return false;
   }
@@ -182,9 +208,7 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
       tcb.maxSndWnd = tcb.sndWnd;
       tcb.sndWl1 = seg.seq;
       tcb.sndWl2 = seg.ack;
-      if (tcb.tsOk && o.tsEcr !== 0) tcb.rto.sampleSegment(tsNow(now) - o.tsEcr, tcb.retransmits > 0);
-      else if (tcb.retransmits === 0) tcb.rto.sampleSegment(now - tcb.rttStart, false);
-      tcb.retransmits = 0;
+      handshakeRtt(tcb, seg, now);
       tcb.rtxAt = Infinity;
       L.rearm(tcb);
       established(L, tcb, now);
@@ -229,8 +253,9 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
     return false;
   }
   const wndRaw = seg.wnd;
+  let after = 0;
   if (seqGt(seg.ack, tcb.sndUna)) {
-    newAck(L, tcb, seg, now);
+    after = newAck(L, tcb, seg, now);
     if (tcb.dead) return false;
   } else if (
     seg.ack === tcb.sndUna && seg.payloadLen === 0 && !seg.has(fin) && tcb.flight > 0 &&
@@ -241,12 +266,16 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
     const flags = tcb.cc.onDupAck(seg.ack, tcb.flight, tcb.sndNxt, now);
     if ((flags & CcAction.retransmit) !== 0) {
       tcb.stats.fastRetrans++;
-      retransmitFirst(L, tcb, now);
+      after |= afterRetransmit;
       if ((flags & CcAction.enteredRecovery) !== 0) tcb.rttSeq = -1; // Karn
     }
   }
-  // Window update (RFC 9293 3.10.7.4: SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
-  if (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack))) {
+  // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal
+  // and SND.WL2 =< SEG.ACK), before anything is sent: the window is relative to this ACK.
+  if (
+    seqGe(seg.ack, tcb.sndUna) &&
+    (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack)))
+  ) {
     tcb.sndWnd = wndRaw << tcb.sndScale;
     tcb.sndWl1 = seg.seq;
     tcb.sndWl2 = seg.ack;
@@ -257,11 +286,20 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
       L.rearm(tcb);
     }
   }
-  return true;
+  if ((after & afterRetransmit) !== 0) retransmitFirst(L, tcb, now);
+  if ((after & afterWritable) !== 0 && !tcb.dead) tcb.handlers.onWritable?.(tcb);
+  return !tcb.dead;
 }
 
-/** SND.UNA advances: release acknowledged data, sample the RTT, grow the window, move the timer. */
-function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
+const afterRetransmit = 1;
+const afterWritable = 2;
+
+/**
+ * SND.UNA advances: release acknowledged data, sample the RTT, grow the
+ * window, move the timer. Returns what is left to do once the send window is
+ * updated (a retransmission, telling the application it may write).
+ */
+function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): number {
   const acked = (seg.ack - tcb.sndUna) >>> 0;
   const finAcked = tcb.finSeq >= 0 && seqGt(seg.ack, tcb.finSeq);
   const dataAcked = acked - (finAcked && seqLe(tcb.sndUna, tcb.finSeq) ? 1 : 0);
@@ -272,7 +310,9 @@ function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
   // RTT (RFC 7323 4.1 with timestamps; RFC 6298 3 with Karn's rule without).
   const o = seg.options;
   if (tcb.tsOk && o.timestamps && o.tsEcr !== 0) {
-    tcb.rto.sampleTimestamp(tsNow(now) - o.tsEcr);
+    // An echo from before the last timeout may belong to a transmission the
+    // timeout superseded: it would measure the timeout, not the path.
+    if (seqGe(o.tsEcr, tcb.tsSampleFloor)) tcb.rto.sampleTimestamp(tsNow(now) - o.tsEcr);
   } else if (tcb.rttSeq >= 0 && seqGt(seg.ack, tcb.rttSeq)) {
     tcb.rto.sampleSegment(now - tcb.rttStart, false);
     tcb.rttSeq = -1;
@@ -280,7 +320,7 @@ function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
   tcb.retransmits = 0;
   const srtt = tcb.rto.hasSample ? tcb.rto.srttMs : -1;
   const flags = tcb.cc.onAck(seg.ack, acked, tcb.flight, now, srtt);
-  if ((flags & CcAction.retransmit) !== 0) retransmitFirst(L, tcb, now);
+  let after = (flags & CcAction.retransmit) !== 0 ? afterRetransmit : 0;
   // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
   if (tcb.flight === 0) tcb.rtxAt = Infinity;
   else tcb.rtxAt = now + tcb.rto.rtoMs;
@@ -300,13 +340,14 @@ function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
         break;
       case State.lastAck:
         L.destroy(tcb, undefined, now);
-        return;
+        return 0;
     }
   }
   if (tcb.wantWritable && tcb.sendSpace > 0 && !tcb.finQueued) {
     tcb.wantWritable = false;
-    tcb.handlers.onWritable?.(tcb);
+    after |= afterWritable;
   }
+  return after;
 }
 
 /** Queues the segment's payload: in order to the application, out of order for reassembly. */

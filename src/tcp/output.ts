@@ -30,14 +30,18 @@ export function receiveWindow(L: TcpLayer, tcb: Tcb): number {
   if (free < 0) free = 0;
   const max = 65535 * (1 << tcb.rcvScale);
   if (free > max) free = max;
-  const current = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
+  let current = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
+  if (current > max) current = max;
   // RFC 9293 3.8.6.2.2: move the right edge only by at least min(buffer/2, MSS).
   if (free - current < Math.min(tcb.rcvBufBytes >>> 1, tcb.sndMss) && free < tcb.rcvBufBytes) {
     free = current;
   }
-  if (free < current) free = current;
-  // Round down to what the scaled field can say.
-  return free - (free & ((1 << tcb.rcvScale) - 1));
+  // Round down to what the scaled field can say, but never below the edge
+  // already advertised: that one rounds up (RFC 7323 2.4, RFC 9293 3.8.6.2.2).
+  const unit = (1 << tcb.rcvScale) - 1;
+  free -= free & unit;
+  if (free < current) free = (current + unit) & ~unit;
+  return free;
 }
 
 /**
@@ -112,9 +116,13 @@ export function sendControl(L: TcpLayer, tcb: Tcb, flags: number, seq: number, n
   emit(L, tcb, h, tcpOff, now);
 }
 
-/** Sends a pure ACK now. */
+/**
+ * Sends a pure ACK now. Its sequence number is SND.MAX, not SND.NXT: after a
+ * timeout rolls SND.NXT back, an ACK numbered below what the peer has
+ * received would fail its acceptability test and never be read.
+ */
 export function sendAck(L: TcpLayer, tcb: Tcb, now: number): void {
-  sendControl(L, tcb, TcpFlags.ack, tcb.sndNxt, now);
+  sendControl(L, tcb, TcpFlags.ack, tcb.sndMax, now);
 }
 
 /**
@@ -192,30 +200,37 @@ export function output(L: TcpLayer, tcb: Tcb, now: number): void {
     const dataSent = tcb.finSeq >= 0 && !seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0) ? dataOff - 1 : dataOff;
     const avail = tcb.sendq.bytes - dataSent;
     const flight = tcb.flight;
-    const wndLeft = tcb.sndWnd - flight;
-    const ccLeft = tcb.cc.sendAllowance(flight);
-    const allowance = Math.min(wndLeft, ccLeft);
+    // The window's right edge is SND.WL2 + SND.WND: the window was offered
+    // relative to the ACK that carried it, which can be older than SND.UNA.
+    const wndLeft = ((tcb.sndWl2 + tcb.sndWnd - tcb.sndNxt) | 0);
+    let ccLeft = tcb.cc.sendAllowance(flight);
+    if (flight === 0 && ccLeft < mss) ccLeft = mss; // never less than one segment with nothing in flight
     const finPending = finAllowed(tcb) && (tcb.finSeq < 0 || seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0));
     if (avail > 0) {
-      if (allowance <= 0) {
+      if (wndLeft <= 0 || ccLeft <= 0) {
         if (tcb.sndWnd === 0 && flight === 0) L.armPersist(tcb, now);
         break;
       }
-      let len = Math.min(avail, mss, allowance);
+      const len = Math.min(avail, mss, wndLeft, ccLeft);
       const last = len === avail;
-      if (len < mss && !last && len < (tcb.maxSndWnd >>> 1)) break; // sender SWS avoidance
+      // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a segment the peer's window cuts short waits
+      // unless it is at least half the largest window offered; the persist timer overrides.
+      if (len < mss && !last && len === wndLeft && len < (tcb.maxSndWnd >>> 1) && !tcb.swsOverride) {
+        if (flight === 0) L.armPersist(tcb, now);
+        break;
+      }
+      tcb.swsOverride = false;
       if (len < mss && flight > 0 && !L.noDelay(tcb) && !(last && finPending)) break; // Nagle
       const fin = last && finPending;
       const sent = sendData(L, tcb, tcb.sndNxt, len, fin, now);
       if (sent === 0) break;
-      len = sent;
-      const withFin = fin && sent === avail;
-      if (withFin) tcb.finSeq = (tcb.sndNxt + len) >>> 0;
+      const withFin = fin && sent === avail && (L.repr.flags & TcpFlags.fin) !== 0;
+      if (withFin) tcb.finSeq = (tcb.sndNxt + sent) >>> 0;
       if (tcb.rttSeq < 0 && !tcb.tsOk && !seqLt(tcb.sndNxt, tcb.sndMax)) {
         tcb.rttSeq = tcb.sndNxt;
         tcb.rttStart = now;
       }
-      tcb.sndNxt = (tcb.sndNxt + len + (withFin ? 1 : 0)) >>> 0;
+      tcb.sndNxt = (tcb.sndNxt + sent + (withFin ? 1 : 0)) >>> 0;
       if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
       L.armRetransmit(tcb, now);
       continue;

@@ -121,8 +121,10 @@ export class Tcb {
   /** Ends of the region retransmitted by the timer: ACKs below it do not give RTT samples. */
   lastSendAt = 0;
   lastRecvAt = 0;
-  /** Duplicate ACK bookkeeping: the last window seen with the ACK. */
-  lastAckWnd = 0;
+  /** TSecr values below this came from transmissions before the last timeout: no RTT samples from them. */
+  tsSampleFloor = 0;
+  /** When we last answered an unacceptable segment without data. */
+  lastOowAckAt = -Infinity;
 
   // ACK policy.
   /** Full-size segments received since our last ACK (RFC 9293 3.8.6.3: ACK at least every second). */
@@ -136,6 +138,8 @@ export class Tcb {
   persistAt = Infinity;
   keepaliveAt = Infinity;
   timeWaitAt = Infinity;
+  /** The persist timer expired with a small window open: send despite sender SWS avoidance once. */
+  swsOverride = false;
   /** Persist timer backoff count. */
   persistBackoff = 0;
   keepaliveProbesSent = 0;

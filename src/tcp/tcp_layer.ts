@@ -235,7 +235,7 @@ export class TcpLayer implements TcpReceiver {
   abort(c: Tcb, now: number): void {
     if (c.dead) return;
     if (c.state !== State.synSent && c.state !== State.timeWait && c.state !== State.closed) {
-      sendControl(this, c, TcpFlags.rst | TcpFlags.ack, c.sndNxt, now);
+      sendControl(this, c, TcpFlags.rst | TcpFlags.ack, c.sndMax, now);
       this.counters.outRsts++;
     }
     this.destroy(c, "aborted", now);
@@ -717,6 +717,7 @@ export class TcpLayer implements TcpReceiver {
         this.armPersist(tcb, now);
       } else {
         tcb.persistBackoff = 0;
+        tcb.swsOverride = true;
         output(this, tcb, now);
       }
     }
@@ -738,8 +739,6 @@ export class TcpLayer implements TcpReceiver {
       }
       tcb.retransmits++;
       tcb.rto.backoff();
-      tcb.rto.applySynFallback();
-      tcb.cc.onSynRetransmitted();
       tcb.stats.retransTimeouts++;
       this.counters.retransTimeouts++;
       sendControl(this, tcb, s === State.synSent ? TcpFlags.syn : TcpFlags.syn | TcpFlags.ack, tcb.iss, now);
@@ -757,6 +756,7 @@ export class TcpLayer implements TcpReceiver {
     tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
     tcb.rto.backoff();
     tcb.rttSeq = -1; // Karn
+    tcb.tsSampleFloor = tsNow(now);
     tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
     tcb.stats.retransSegs++;
     this.counters.retransSegs++;

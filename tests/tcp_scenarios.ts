@@ -1,0 +1,40 @@
+/**
+ * Seeded transfer scenarios for the deterministic simulation: sizes,
+ * faults and link settings drawn from the seed alone, so a seed replays a
+ * run exactly.
+ *
+ * @module
+ */
+import { Random } from "../src/util/random.ts";
+import type { TransferOptions } from "./tcp_sim.ts";
+
+/** The scenario of `seed`: transfers of 1 KB to `maxBytes` each way, faults up to 10% loss. */
+export function scenario(seed: number, maxBytes = 10 << 20): TransferOptions {
+  const r = new Random(seed);
+  const size = () => Math.floor(1024 * Math.pow(maxBytes / 1024, r.float()));
+  const p = (max: number) => (r.float() < 0.5 ? 0 : r.float() * max);
+  const reorder = p(0.1);
+  return {
+    seed,
+    bytesAtoB: size(),
+    bytesBtoA: size(),
+    faults: {
+      loss: p(0.1),
+      duplicate: p(0.05),
+      reorder,
+      reorderFrames: reorder > 0 ? 1 + r.int(8) : undefined,
+      corrupt: p(0.03),
+      delayMs: r.float() * 2,
+      jitterMs: p(3),
+    },
+    bandwidthBps: r.float() < 0.5 ? 0 : 10e6 + r.float() * 990e6,
+    delayMs: r.float(),
+    tcp: {
+      congestion: r.float() < 0.5 ? "cubic" : "newreno",
+      sack: r.float() < 0.8,
+      timestamps: r.float() < 0.8,
+      windowScaling: r.float() < 0.9,
+      noDelay: r.float() < 0.3,
+    },
+  };
+}
