@@ -13,7 +13,8 @@
  */
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
 import { CcAction, createCongestionControl } from "./congestion.ts";
-import { output, retransmitFirst, sendAck, sendControl, tsNow } from "./output.ts";
+import { effectiveMss, output, retransmitFirst, sackRecovery, sendAck, sendControl, tsNow } from "./output.ts";
+import { SackScoreboard } from "./sack.ts";
 import { ReassemblyResult } from "./reassembly.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
@@ -53,6 +54,11 @@ export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): voi
 /** The connection is established: tell the application (accept and open). */
 function established(L: TcpLayer, tcb: Tcb, now: number): void {
   tcb.state = State.established;
+  if (tcb.sackOk) {
+    tcb.sb = new SackScoreboard(effectiveMss(tcb));
+    tcb.sb.reset(tcb.sndUna);
+    tcb.sb.sent(tcb.sndMax);
+  }
   L.counters.currEstab++;
   if (tcb.listenerPort >= 0) L.accepted(tcb);
   if (!tcb.dead) tcb.handlers.onOpen?.(tcb);
@@ -254,21 +260,39 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
   }
   const wndRaw = seg.wnd;
   let after = 0;
+  // RFC 6675 Update(): the scoreboard takes the cumulative ACK and the SACK blocks.
+  const sb = tcb.sb;
+  const newlySacked = sb !== undefined ? sb.update(seg.ack, seg.options.sackBlocks, seg.options.sackCount) : 0;
   if (seqGt(seg.ack, tcb.sndUna)) {
     after = newAck(L, tcb, seg, now);
     if (tcb.dead) return false;
   } else if (
-    seg.ack === tcb.sndUna && seg.payloadLen === 0 && !seg.has(fin) && tcb.flight > 0 &&
-    (wndRaw << tcb.sndScale) === tcb.sndWnd
+    seg.ack === tcb.sndUna && tcb.flight > 0 &&
+    (newlySacked > 0 ||
+      (seg.payloadLen === 0 && !seg.has(fin) && (wndRaw << tcb.sndScale) === tcb.sndWnd))
   ) {
-    // RFC 5681 2: a duplicate ACK.
+    // A duplicate ACK: RFC 5681 2, or with SACK, one that SACKs new data (RFC 6675 2).
     tcb.stats.dupAcksIn++;
     const flags = tcb.cc.onDupAck(seg.ack, tcb.flight, tcb.sndNxt, now);
     if ((flags & CcAction.retransmit) !== 0) {
       tcb.stats.fastRetrans++;
       after |= afterRetransmit;
-      if ((flags & CcAction.enteredRecovery) !== 0) tcb.rttSeq = -1; // Karn
+      if ((flags & CcAction.enteredRecovery) !== 0) {
+        tcb.rttSeq = -1; // Karn
+        if (sb !== undefined && sb.recoveryAllowed()) sb.startRecovery();
+      }
     }
+  }
+  // RFC 6675 5 step 4: SACKs above SND.UNA alone can show it lost.
+  if (
+    sb !== undefined && !tcb.cc.inRecovery && tcb.flight > 0 && sb.recoveryAllowed() &&
+    sb.isLost(tcb.sndUna)
+  ) {
+    tcb.cc.enterRecovery(now, tcb.flight, tcb.sndNxt);
+    sb.startRecovery();
+    tcb.rttSeq = -1;
+    tcb.stats.fastRetrans++;
+    after |= afterRetransmit;
   }
   // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal
   // and SND.WL2 =< SEG.ACK), before anything is sent: the window is relative to this ACK.
@@ -286,7 +310,11 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
       L.rearm(tcb);
     }
   }
-  if ((after & afterRetransmit) !== 0) retransmitFirst(L, tcb, now);
+  if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) {
+    sackRecovery(L, tcb, now); // RFC 6675 5 (C): what NextSeg() chooses, while cwnd - pipe >= SMSS
+  } else if ((after & afterRetransmit) !== 0) {
+    retransmitFirst(L, tcb, now);
+  }
   if ((after & afterWritable) !== 0 && !tcb.dead) tcb.handlers.onWritable?.(tcb);
   return !tcb.dead;
 }

@@ -12,6 +12,7 @@ import { seqGt, seqLt, TcpFlags } from "../wire/mod.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
+import { NextSeg } from "./sack.ts";
 
 /** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
 export function tsNow(now: number): number {
@@ -194,6 +195,11 @@ export function output(L: TcpLayer, tcb: Tcb, now: number): void {
     return;
   }
   const mss = effectiveMss(tcb);
+  if (tcb.sb !== undefined && tcb.sb.inRecovery && tcb.cc.inRecovery) {
+    sackRecovery(L, tcb, now);
+    if (tcb.ackNow) sendAck(L, tcb, now);
+    return;
+  }
   for (let guard = 0; guard < 4096; guard++) {
     const dataOff = (tcb.sndNxt - tcb.sndUna) >>> 0;
     // Once the FIN is sent, SND.NXT counts it: the data ends one before.
@@ -231,7 +237,10 @@ export function output(L: TcpLayer, tcb: Tcb, now: number): void {
         tcb.rttStart = now;
       }
       tcb.sndNxt = (tcb.sndNxt + sent + (withFin ? 1 : 0)) >>> 0;
-      if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
+      if (seqGt(tcb.sndNxt, tcb.sndMax)) {
+        tcb.sndMax = tcb.sndNxt;
+        tcb.sb?.sent(tcb.sndMax);
+      }
       L.armRetransmit(tcb, now);
       continue;
     }
@@ -262,4 +271,43 @@ export function retransmitFirst(L: TcpLayer, tcb: Tcb, now: number): void {
   }
   tcb.stats.retransSegs++;
   L.counters.retransSegs++;
+}
+
+/**
+ * SACK-based loss recovery (RFC 6675 5, step C): while the congestion window
+ * has room for a segment beyond the pipe estimate, send what NextSeg()
+ * chooses: a lost hole, new data, or a hole not yet deemed lost.
+ */
+export function sackRecovery(L: TcpLayer, tcb: Tcb, now: number): void {
+  const sb = tcb.sb!;
+  const mss = effectiveMss(tcb);
+  for (let guard = 0; guard < 1024; guard++) {
+    if (tcb.cc.cwnd - sb.pipe() < mss) break;
+    const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
+    const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
+    const canSendNew = tcb.sndNxt === tcb.sndMax && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge) &&
+      (tcb.finSeq < 0 || seqLt(tcb.sndMax, tcb.finSeq));
+    const kind = sb.nextSeg(canSendNew);
+    if (kind === NextSeg.none) break;
+    if (kind === NextSeg.newData) {
+      const len = Math.min(mss, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
+      const sent = sendData(L, tcb, tcb.sndMax, len, false, now);
+      if (sent === 0) break;
+      tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
+      sb.sent(tcb.sndMax);
+    } else {
+      // A hole: data (FIN included when the hole ends at it).
+      const seq = sb.segSeq;
+      let len = Math.min(sb.segLen, mss);
+      const off = (seq - tcb.sndUna) >>> 0;
+      const dataLeft = tcb.sendq.bytes - off;
+      if (len > dataLeft) len = dataLeft > 0 ? dataLeft : 0;
+      const fin = tcb.finSeq >= 0 && ((seq + len) >>> 0) === tcb.finSeq;
+      const sent = sendData(L, tcb, seq, len, fin, now);
+      sb.retransmitted(seq, sent > 0 ? sent : 1);
+      tcb.stats.retransSegs++;
+      L.counters.retransSegs++;
+    }
+    L.armRetransmit(tcb, now);
+  }
 }

@@ -10,6 +10,7 @@
 import type { MemZone } from "../mem/zone.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import type { CongestionControl } from "./congestion.ts";
+import type { SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
 import { RtoEstimator } from "./rto.ts";
 import { SendQueue } from "./send_queue.ts";
@@ -113,6 +114,8 @@ export class Tcb {
   // Reliability.
   readonly rto: RtoEstimator;
   cc: CongestionControl;
+  /** The SACK scoreboard (RFC 6675), when SACK was agreed. */
+  sb: SackScoreboard | undefined = undefined;
   /** Retransmissions since the last forward progress. */
   retransmits = 0;
   /** The sequence number being timed for an RTT sample (without timestamps), or -1 (RFC 6298 3, Karn). */

@@ -754,6 +754,7 @@ export class TcpLayer implements TcpReceiver {
     tcb.stats.retransTimeouts++;
     this.counters.retransTimeouts++;
     tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
+    tcb.sb?.onRetransmitTimeout();
     tcb.rto.backoff();
     tcb.rttSeq = -1; // Karn
     tcb.tsSampleFloor = tsNow(now);
