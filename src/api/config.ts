@@ -1,0 +1,160 @@
+/**
+ * The configuration of a stack, checked by a zod schema: a bad value gets
+ * one clear {@link ConfigError} naming the field.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { Device } from "../device/device.ts";
+import { parseDeviceSpec } from "../device/spec.ts";
+import { ConfigError } from "../errors.ts";
+import { parseInterface } from "../ip/iface.ts";
+import { parseMac } from "../wire/mod.ts";
+
+const probability = z.number().min(0).max(1);
+const faultSchema = z.object({
+  seed: z.number().int(),
+  loss: probability.optional(),
+  duplicate: probability.optional(),
+  reorder: probability.optional(),
+  reorderFrames: z.number().int().min(1).max(1024).optional(),
+  reorderMs: z.number().min(0).max(60_000).optional(),
+  corrupt: probability.optional(),
+  delayMs: z.number().min(0).max(60_000).optional(),
+  jitterMs: z.number().min(0).max(60_000).optional(),
+  bandwidthBps: z.number().min(0).optional(),
+}).strict();
+
+const ms = (max: number) => z.number().min(0).max(max);
+const tcpSchema = z.object({
+  mss: z.number().int().min(88).max(65495),
+  rcvBufBytes: z.number().int().min(4096).max(1 << 30),
+  sndBufBytes: z.number().int().min(4096).max(1 << 30),
+  windowScaling: z.boolean(),
+  timestamps: z.boolean(),
+  sack: z.boolean(),
+  congestion: z.enum(["cubic", "newreno"]),
+  rtoMinMs: ms(60_000).refine((v) => v > 0, "must be above 0"),
+  rtoMaxMs: ms(600_000).refine((v) => v > 0, "must be above 0"),
+  rtoInitialMs: ms(60_000).refine((v) => v > 0, "must be above 0"),
+  maxRetransmits: z.number().int().min(1).max(100),
+  synRetries: z.number().int().min(1).max(100),
+  delayedAckMs: ms(500),
+  timeWaitMs: ms(600_000),
+  noDelay: z.boolean(),
+  keepalive: z.boolean(),
+  keepaliveIdleMs: ms(1e9),
+  keepaliveIntervalMs: ms(1e9),
+  keepaliveProbes: z.number().int().min(1).max(1000),
+  reassemblyBytesMax: z.number().int().min(0),
+  reassemblyStackBytesMax: z.number().int().min(0),
+  backlog: z.number().int().min(1).max(1 << 20),
+  synCookies: z.boolean(),
+  challengeAckPerSecond: z.number().int().min(1),
+  ephemeralPortMin: z.number().int().min(1).max(65535),
+  ephemeralPortMax: z.number().int().min(1).max(65535),
+}).partial().strict();
+
+const ealSchema = z.object({
+  prefix: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1 to 64 of letters, digits, _ . -").optional(),
+  memoryMb: z.number().int().min(16).max(1 << 20).optional(),
+  hugepages: z.boolean().optional(),
+  lcores: z.string().optional(),
+  logLevel: z.string().optional(),
+  extra: z.array(z.string()).optional(),
+}).strict();
+
+const isDevice = (v: unknown): v is Device =>
+  typeof v === "object" && v !== null && typeof (v as Device).rx === "function" &&
+  typeof (v as Device).tx === "function" && "zone" in (v as object);
+
+/** The schema of {@link StackConfig}. */
+export const stackConfigSchema = z.object({
+  /** A DPDK device spec (`af_packet:veth0`, `memif:/run/m.sock,server`, ...) or a device object. */
+  device: z.union([
+    z.string().superRefine((s, ctx) => {
+      try {
+        parseDeviceSpec(s);
+      } catch (e) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message.replace(/^device: /, "") });
+      }
+    }),
+    z.custom<Device>(isDevice, "expected a device spec string or a Device object"),
+  ]),
+  /** Our address and prefix, `198.18.0.2/24`. */
+  address: z.string().superRefine((s, ctx) => {
+    try {
+      parseInterface(s, 0);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message.replace(/^[a-zA-Z]+: /, "") });
+    }
+  }),
+  /** Default gateway, on the subnet. */
+  gateway: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, "expected a dotted quad").optional(),
+  /** MAC address to use in place of the device's. */
+  mac: z.string().refine((s) => {
+    try {
+      parseMac(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "expected a MAC address like 02:00:00:00:00:01").optional(),
+  /** batch: events after each burst; inline: handlers run inside the receive path. */
+  mode: z.enum(["batch", "inline"]).default("batch"),
+  /** Packet buffers in the zone. */
+  buffers: z.number().int().min(256).max(1 << 22).default(8191),
+  /** Frames per receive burst. */
+  burst: z.number().int().min(1).max(512).default(32),
+  /** EAL settings (DPDK devices). */
+  eal: ealSchema.optional(),
+  /** TCP settings. */
+  tcp: tcpSchema.optional(),
+  /** Faults injected on the device (both directions), seeded. */
+  faults: faultSchema.optional(),
+  /** Write every frame to this pcap file. */
+  pcap: z.string().min(1).optional(),
+}).strict();
+
+/** What {@link createStack} takes. */
+export type StackConfigInput = z.input<typeof stackConfigSchema>;
+/** A checked configuration. */
+export type StackConfig = z.output<typeof stackConfigSchema>;
+
+/** Checks a configuration; throws one {@link ConfigError} naming the first bad field. */
+export function parseStackConfig(input: unknown): StackConfig {
+  const r = stackConfigSchema.safeParse(input);
+  if (r.success) {
+    const c = r.data;
+    if (c.gateway !== undefined) {
+      try {
+        parseInterface(c.address, 0, c.gateway);
+      } catch (e) {
+        throw new ConfigError("gateway", (e as Error).message.replace(/^[a-zA-Z]+: /, ""));
+      }
+    }
+    return c;
+  }
+  const issue = r.error.issues[0];
+  const field = issue.path.length > 0 ? issue.path.join(".") : "config";
+  let message = issue.message;
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    throw new ConfigError(
+      [...issue.path, issue.keys[0]].join("."),
+      `unknown setting (known: ${Object.keys(shapeAt(issue.path)).join(", ")})`,
+    );
+  }
+  if (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined") message = "required";
+  throw new ConfigError(field, message);
+}
+
+function shapeAt(path: (string | number)[]): Record<string, unknown> {
+  // deno-lint-ignore no-explicit-any
+  let s: any = stackConfigSchema;
+  for (const p of path) {
+    while (s?._def?.innerType) s = s._def.innerType;
+    s = s?.shape?.[p];
+  }
+  while (s?._def?.innerType) s = s._def.innerType;
+  return s?.shape ?? {};
+}

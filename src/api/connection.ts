@@ -1,0 +1,201 @@
+/**
+ * A TCP connection as the application holds it: events, reads and writes
+ * (copying or zero-copy), socket options and stats.
+ *
+ * @module
+ */
+import { State, stateName } from "../tcp/state.ts";
+import type { Tcb } from "../tcp/tcb.ts";
+import type { TcpLayer } from "../tcp/tcp_layer.ts";
+import { formatIpv4 } from "../wire/mod.ts";
+
+/** What a connection tells its application. Every handler is optional. */
+export interface ConnectionHandlers {
+  /** Established. */
+  onOpen?(c: Connection): void;
+  /** Data is waiting: {@link Connection.read}, or {@link Connection.peek} and {@link Connection.consume}. */
+  onData?(c: Connection): void;
+  /** The peer finished sending (FIN). */
+  onEnd?(c: Connection): void;
+  /** Send space is back after a write or send was refused or cut short. */
+  onWritable?(c: Connection): void;
+  /** Gone: closed cleanly (`error` undefined) or aborted. */
+  onClose?(c: Connection, error: string | undefined): void;
+}
+
+/** A buffer taken for a zero-copy send: fill `bytes`, then {@link Connection.send} it. */
+export interface TxBuffer {
+  /** The buffer handle. */
+  readonly handle: number;
+  /** Zone offset of the first payload byte. */
+  readonly offset: number;
+  /** The payload area, a view of the zone (no copy). */
+  readonly bytes: Uint8Array;
+}
+
+/** Statistics of one connection (what `ss -ti` shows). */
+export interface ConnectionStats {
+  state: string;
+  local: string;
+  remote: string;
+  mss: number;
+  rttMs: number;
+  rtoMs: number;
+  cwnd: number;
+  ssthresh: number;
+  sndWnd: number;
+  unacked: number;
+  sendQueue: number;
+  recvQueue: number;
+  segsIn: number;
+  segsOut: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  retransSegs: number;
+  retransTimeouts: number;
+  fastRetrans: number;
+  sendCopies: number;
+}
+
+/** One TCP connection. */
+export class Connection {
+  /** The control block (for the stack's own layers and for inspection). */
+  readonly tcb: Tcb;
+  handlers: ConnectionHandlers;
+  /** Free for the application. */
+  data: unknown = undefined;
+  readonly #tcp: TcpLayer;
+  readonly #now: () => number;
+
+  /** @internal Made by the stack. */
+  constructor(tcp: TcpLayer, tcb: Tcb, handlers: ConnectionHandlers, now: () => number) {
+    this.#tcp = tcp;
+    this.tcb = tcb;
+    this.handlers = handlers;
+    this.#now = now;
+  }
+
+  /** The peer's address, dotted. */
+  get remoteAddress(): string {
+    return formatIpv4(this.tcb.remoteIp);
+  }
+  get remotePort(): number {
+    return this.tcb.remotePort;
+  }
+  get localAddress(): string {
+    return formatIpv4(this.tcb.localIp);
+  }
+  get localPort(): number {
+    return this.tcb.localPort;
+  }
+  /** The RFC's name of the state: `ESTABLISHED`. */
+  get state(): string {
+    return stateName(this.tcb.state);
+  }
+  /** Whether data can still be written. */
+  get writable(): boolean {
+    const s = this.tcb.state;
+    return !this.tcb.dead && !this.tcb.finQueued && (s === State.established || s === State.closeWait);
+  }
+  /** Bytes received and not yet read. */
+  get readable(): number {
+    return this.tcb.recvq.bytes;
+  }
+  /** Bytes that can be written now without being refused. */
+  get sendSpace(): number {
+    return this.tcb.sendSpace;
+  }
+
+  /** Copies `data` out for sending; returns the bytes taken (fewer when the send buffer is full: wait for onWritable). */
+  write(data: Uint8Array): number {
+    return this.#tcp.write(this.tcb, data, this.#now());
+  }
+
+  /** Takes a buffer from the zone for a zero-copy send; `bytes` is its payload area. */
+  alloc(): TxBuffer {
+    const zone = this.#tcp.ip.device.zone;
+    const handle = zone.take();
+    const offset = zone.dataStart(handle) + zone.headroom;
+    const max = Math.min(this.#tcp.bufferPayloadMax, this.tcb.sndMss - (this.tcb.tsOk ? 12 : 0));
+    return { handle, offset, bytes: zone.bytes.subarray(offset, offset + max) };
+  }
+
+  /**
+   * Sends the first `len` bytes of a buffer from {@link alloc}, without a
+   * copy: the stack takes the buffer. False (the buffer stays the caller's)
+   * when the send buffer is full.
+   */
+  send(buf: TxBuffer, len: number): boolean {
+    if (!(len >= 0 && len <= buf.bytes.length)) throw new RangeError(`send: length ${len} outside 0..${buf.bytes.length}`);
+    return this.#tcp.send(this.tcb, buf.handle, buf.offset, len, this.#now());
+  }
+
+  /** Returns a buffer from {@link alloc} that will not be sent. */
+  free(buf: TxBuffer): void {
+    this.#tcp.ip.device.zone.release(buf.handle);
+  }
+
+  /** Copies received bytes into `out`; returns how many. */
+  read(out: Uint8Array): number {
+    return this.#tcp.read(this.tcb, out, this.#now());
+  }
+
+  /** Received bytes as a view of the packet buffer they arrived in (no copy); valid until {@link consume}. */
+  peek(): Uint8Array {
+    return this.tcb.recvq.peek();
+  }
+
+  /** Consumes `n` received bytes (after {@link peek}). */
+  consume(n: number): void {
+    this.#tcp.consume(this.tcb, n, this.#now());
+  }
+
+  /** Closes our direction after the queued data (the peer may still send). */
+  close(): void {
+    this.#tcp.close(this.tcb, this.#now());
+  }
+
+  /** Aborts with RST. */
+  abort(): void {
+    this.#tcp.abort(this.tcb, this.#now());
+  }
+
+  /** Nagle's algorithm off (true) or on. */
+  setNoDelay(on = true): void {
+    this.tcb.noDelay = on;
+  }
+
+  /** Keepalive probes after `idleMs` of silence. */
+  setKeepAlive(on: boolean, idleMs?: number): void {
+    this.tcb.keepalive = on;
+    if (idleMs !== undefined) this.tcb.keepaliveIdleMs = idleMs;
+    this.#tcp.keepaliveReset(this.tcb, this.#now());
+  }
+
+  /** Counters and estimates. */
+  stats(): ConnectionStats {
+    const t = this.tcb;
+    return {
+      state: this.state,
+      local: `${this.localAddress}:${this.localPort}`,
+      remote: `${this.remoteAddress}:${this.remotePort}`,
+      mss: t.sndMss,
+      rttMs: t.rto.srttMs,
+      rtoMs: t.rto.rtoMs,
+      cwnd: t.cc.cwnd,
+      ssthresh: t.cc.ssthresh,
+      sndWnd: t.sndWnd,
+      unacked: t.flight,
+      sendQueue: t.sendq.bytes,
+      recvQueue: t.recvq.bytes,
+      segsIn: t.stats.segsIn,
+      segsOut: t.stats.segsOut,
+      bytesAcked: t.stats.bytesAcked,
+      bytesReceived: t.stats.bytesReceived,
+      retransSegs: t.stats.retransSegs,
+      retransTimeouts: t.stats.retransTimeouts,
+      fastRetrans: t.stats.fastRetrans,
+      sendCopies: t.stats.sendCopies,
+    };
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * `createStack(config)`: a device, the IPv4 and TCP layers over it, and the
+ * run-to-completion loop, behind one object.
+ *
+ * @example
+ * ```ts
+ * import { createStack } from "luna-ts";
+ * const stack = await createStack({ device: "af_packet:veth0", address: "198.18.0.2/24" });
+ * stack.listen(7, () => ({ onData: (c) => { const b = new Uint8Array(4096); c.write(b.subarray(0, c.read(b))); } }));
+ * await stack.run();
+ * ```
+ *
+ * @module
+ */
+import { Offload, Rss } from "../../ffi/symbols.ts";
+import type { Device } from "../device/device.ts";
+import { DpdkDevice } from "../device/dpdk/device.ts";
+import { Dpdk } from "../device/dpdk/eal.ts";
+import type { Port } from "../device/dpdk/port.ts";
+import { FaultInjector } from "../device/fault/injector.ts";
+import { PcapTap } from "../device/pcap/tap.ts";
+import { parseDeviceSpec } from "../device/spec.ts";
+import { ConfigError } from "../errors.ts";
+import type { IpStats } from "../ip/counters.ts";
+import { parseInterface } from "../ip/iface.ts";
+import { IpLayer } from "../ip/ipv4_layer.ts";
+import { Loop, LoopEvent, type LoopMode } from "../loop/loop.ts";
+import type { ZoneAccounting } from "../mem/zone.ts";
+import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
+import { TcpLayer } from "../tcp/tcp_layer.ts";
+import { parseIpv4, parseMac, readMac } from "../wire/mod.ts";
+import { type StackConfig, type StackConfigInput, parseStackConfig } from "./config.ts";
+import { Connection, type ConnectionHandlers } from "./connection.ts";
+
+/** Everything a stack counts, as one object (the `netstat -s` of luna-ts). */
+export interface StackStats {
+  mode: LoopMode;
+  device: string;
+  ip: IpStats;
+  tcp: Record<string, number>;
+  zone: ZoneAccounting;
+  port?: Record<string, number>;
+  connections: number;
+  loop: { iterations: number; framesIn: number };
+}
+
+/** Ties a connection's TCP events to its application handlers, inline or queued. */
+class Bridge implements TcpHandlers {
+  readonly conn: Connection;
+  readonly #loop: Loop;
+  #dataQueued = false;
+  #writableQueued = false;
+  constructor(conn: Connection, loop: Loop) {
+    this.conn = conn;
+    this.#loop = loop;
+  }
+  onOpen(): void {
+    if (this.#loop.mode === "inline") this.conn.handlers.onOpen?.(this.conn);
+    else this.#loop.events.push(this, LoopEvent.open);
+  }
+  onData(): void {
+    if (this.#loop.mode === "inline") this.conn.handlers.onData?.(this.conn);
+    else if (!this.#dataQueued) {
+      this.#dataQueued = true;
+      this.#loop.events.push(this, LoopEvent.data);
+    }
+  }
+  onEnd(): void {
+    if (this.#loop.mode === "inline") this.conn.handlers.onEnd?.(this.conn);
+    else this.#loop.events.push(this, LoopEvent.end);
+  }
+  onWritable(): void {
+    if (this.#loop.mode === "inline") this.conn.handlers.onWritable?.(this.conn);
+    else if (!this.#writableQueued) {
+      this.#writableQueued = true;
+      this.#loop.events.push(this, LoopEvent.writable);
+    }
+  }
+  onClose(_t: Tcb, error: string | undefined): void {
+    if (this.#loop.mode === "inline") this.conn.handlers.onClose?.(this.conn, error);
+    else this.#loop.events.push(this, LoopEvent.close, error);
+  }
+  /** @internal Batch delivery. */
+  deliver(kind: number, error: string | undefined): void {
+    const c = this.conn;
+    const h = c.handlers;
+    switch (kind) {
+      case LoopEvent.open:
+        h.onOpen?.(c);
+        break;
+      case LoopEvent.data:
+        this.#dataQueued = false;
+        if (c.readable > 0) h.onData?.(c);
+        break;
+      case LoopEvent.end:
+        h.onEnd?.(c);
+        break;
+      case LoopEvent.writable:
+        this.#writableQueued = false;
+        h.onWritable?.(c);
+        break;
+      case LoopEvent.close:
+        h.onClose?.(c, error);
+        break;
+    }
+  }
+}
+
+/** A running stack; see the module documentation. */
+export class Stack {
+  readonly config: StackConfig;
+  readonly device: Device;
+  readonly ip: IpLayer;
+  readonly tcp: TcpLayer;
+  readonly loop: Loop;
+  readonly #dpdk: Dpdk | undefined;
+  readonly #port: Port | undefined;
+  #closed = false;
+
+  /** @internal Use {@link createStack}. */
+  constructor(config: StackConfig, device: Device, dpdk?: Dpdk, port?: Port) {
+    this.config = config;
+    this.device = device;
+    this.#dpdk = dpdk;
+    this.#port = port;
+    const mac = config.mac !== undefined ? parseMac(config.mac) : readMac(device.mac, 0);
+    const iface = parseInterface(config.address, mac, config.gateway);
+    this.ip = new IpLayer(device, iface);
+    this.tcp = new TcpLayer(this.ip, config.tcp ?? {});
+    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst);
+    this.ip.announce(performance.now());
+  }
+
+  /** How handlers run: `batch` or `inline`. */
+  get mode(): LoopMode {
+    return this.loop.mode;
+  }
+
+  /**
+   * Accepts connections on `port`; `onConnection` gets each one once
+   * established and returns its handlers.
+   */
+  listen(port: number, onConnection: (c: Connection) => ConnectionHandlers | void, backlog?: number): void {
+    this.tcp.listen(port, (tcb) => {
+      const conn = new Connection(this.tcp, tcb, {}, () => performance.now());
+      tcb.user = conn;
+      const bridge = new Bridge(conn, this.loop);
+      const h = onConnection(conn);
+      if (h !== undefined) conn.handlers = h;
+      return bridge;
+    }, backlog);
+  }
+
+  /** Stops accepting on `port`. */
+  unlisten(port: number): void {
+    this.tcp.unlisten(port);
+  }
+
+  /** Opens a connection to `address:port`. */
+  connect(address: string, port: number, handlers: ConnectionHandlers = {}): Connection {
+    const ip = parseIpv4(address);
+    const now = performance.now();
+    let conn!: Connection;
+    const tcb = this.tcp.connect(ip, port, {}, now);
+    conn = new Connection(this.tcp, tcb, handlers, () => performance.now());
+    tcb.user = conn;
+    tcb.handlers = new Bridge(conn, this.loop);
+    return conn;
+  }
+
+  /** Every open connection. */
+  connections(): Connection[] {
+    const out: Connection[] = [];
+    for (const t of this.tcp.each()) if (t.user instanceof Connection) out.push(t.user);
+    return out;
+  }
+
+  /** One loop iteration now; returns the frames received. */
+  poll(): number {
+    return this.loop.poll(performance.now());
+  }
+
+  /** Polls until {@link stop} (or {@link close}). */
+  run(): Promise<void> {
+    return this.loop.run();
+  }
+
+  /** Ends {@link run}. */
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+
+  /** Polls until `done()` holds or `timeoutMs` pass; returns whether it held. */
+  async runUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
+    const end = performance.now() + timeoutMs;
+    for (let i = 0; !done() && performance.now() < end; i++) {
+      this.poll();
+      if ((i & 255) === 255) await new Promise((r) => setImmediate(r));
+    }
+    return done();
+  }
+
+  /** Everything counted so far. */
+  stats(): StackStats {
+    return {
+      mode: this.loop.mode,
+      device: this.device.name,
+      ip: this.ip.counters.snapshot(),
+      tcp: this.tcp.counters.snapshot(),
+      zone: this.device.zone.accounting(),
+      port: this.#port ? { ...this.#port.stats() } as unknown as Record<string, number> : undefined,
+      connections: this.tcp.connections,
+      loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
+    };
+  }
+
+  /**
+   * Closes every connection (FIN), waits up to `graceMs` for them to finish,
+   * aborts what is left, and releases the device (and DPDK's EAL).
+   */
+  async close(graceMs = 2000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.loop.stop();
+    for (const c of this.connections()) c.close();
+    const open = () => [...this.tcp.each()].some((t) => t.state !== 10 /* TIME-WAIT */);
+    await this.runUntil(() => !open(), graceMs);
+    for (const c of this.connections()) if (c.tcb.state !== 10) c.abort();
+    for (const t of [...this.tcp.each()]) this.tcp.destroy(t, undefined, performance.now());
+    this.poll();
+    this.ip.neighbors.clear(performance.now());
+    this.ip.tx.discard();
+    this.device.close();
+    this.device.zone.flush();
+    this.#dpdk?.close();
+  }
+}
+
+/**
+ * Creates a stack from `config` (checked by a zod schema: a bad field is one
+ * {@link ConfigError} naming it). A device spec string starts DPDK's EAL in
+ * this process (once per process).
+ */
+export async function createStack(config: StackConfigInput): Promise<Stack> {
+  const c = parseStackConfig(config);
+  if (typeof c.device !== "string") return new Stack(c, wrap(c, c.device));
+  const spec = parseDeviceSpec(c.device);
+  for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
+  const dpdk = await Dpdk.start({
+    prefix: c.eal?.prefix ?? `luna-${process.pid}`,
+    vdevs: spec.vdevs,
+    pci: spec.pci,
+    hugepages: c.eal?.hugepages,
+    memoryMb: c.eal?.memoryMb,
+    lcores: c.eal?.lcores,
+    logLevel: c.eal?.logLevel,
+    extra: [...spec.eal, ...(c.eal?.extra ?? [])],
+  });
+  try {
+    const zone = dpdk.createZone("luna", { count: c.buffers });
+    const port = dpdk.port(spec.portName);
+    const info = port.describe();
+    const cksum = Offload.ipv4Cksum | Offload.tcpCksum;
+    const txOffloads = (info.txOffloads & cksum) === cksum ? cksum : 0;
+    const rxOffloads = (info.rxOffloads & cksum) === cksum ? cksum : 0;
+    port.configure({ zone, rxOffloads, txOffloads, rss: 0 & Rss.ipv4Tcp });
+    port.start();
+    if (c.mac !== undefined) port.promiscuous(true);
+    const device = new DpdkDevice(port, 0, { rxOffloads, txOffloads });
+    return new Stack(c, wrap(c, device), dpdk, port);
+  } catch (e) {
+    try {
+      dpdk.close();
+    } catch {
+      // the original error says more
+    }
+    if (e instanceof ConfigError) throw e;
+    throw e;
+  }
+}
+
+function wrap(c: StackConfig, device: Device): Device {
+  let d = device;
+  if (c.faults !== undefined) {
+    const { seed, ...faults } = c.faults;
+    d = new FaultInjector(d, { seed, rx: faults, tx: faults });
+  }
+  // Frames are stamped with wall-clock time: the loop's clock counts from process start.
+  if (c.pcap !== undefined) d = new PcapTap(d, { path: c.pcap, epochMs: Date.now() - performance.now() });
+  return d;
+}

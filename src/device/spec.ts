@@ -1,0 +1,98 @@
+/**
+ * Device specifications as users write them (`af_packet:veth0`,
+ * `memif:/run/m.sock,server`, a PCI address, or raw EAL device arguments),
+ * turned into what DPDK's EAL takes.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+
+/** What a spec becomes: EAL arguments and the DPDK name of its port. */
+export interface DeviceSpec {
+  /** The spec as given. */
+  spec: string;
+  /** Kind, for messages and defaults. */
+  kind: "af_packet" | "af_xdp" | "memif" | "pci" | "raw";
+  /** `--vdev` arguments. */
+  vdevs: string[];
+  /** Other EAL arguments (`-a PCI`). */
+  eal: string[];
+  /** DPDK's name for the port, or a PCI address. */
+  portName: string;
+  /** Whether the EAL must probe PCI. */
+  pci: boolean;
+  /** Environment the EAL needs (af_xdp's BPF object path). */
+  env: Record<string, string>;
+  /** The kernel interface the device sits on, if any. */
+  iface?: string;
+}
+
+const ifacePattern = /^[A-Za-z0-9_.:-]{1,15}$/;
+const pciPattern = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
+
+/** Parses a device spec; throws {@link ConfigError} naming `field` when it is not one. */
+export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
+  const colon = spec.indexOf(":");
+  const head = colon < 0 ? spec : spec.slice(0, colon);
+  const rest = colon < 0 ? "" : spec.slice(colon + 1);
+  switch (head) {
+    case "af_packet": {
+      if (!ifacePattern.test(rest)) throw new ConfigError(field, `af_packet needs an interface name: af_packet:IFACE, got '${spec}'`);
+      return {
+        spec,
+        kind: "af_packet",
+        vdevs: [`net_af_packet0,iface=${rest},qpairs=1`],
+        eal: [],
+        portName: "net_af_packet0",
+        pci: false,
+        env: {},
+        iface: rest,
+      };
+    }
+    case "af_xdp": {
+      if (!ifacePattern.test(rest)) throw new ConfigError(field, `af_xdp needs an interface name: af_xdp:IFACE, got '${spec}'`);
+      return {
+        spec,
+        kind: "af_xdp",
+        vdevs: [`net_af_xdp0,iface=${rest},start_queue=0,queue_count=1`],
+        eal: [],
+        portName: "net_af_xdp0",
+        pci: false,
+        env: { LIBXDP_OBJECT_PATH: "/usr/lib/x86_64-linux-gnu/bpf" },
+        iface: rest,
+      };
+    }
+    case "memif": {
+      const [path, role = "client", ...extra] = rest.split(",");
+      if (!path || !path.startsWith("/") || extra.length > 0 || (role !== "server" && role !== "client")) {
+        throw new ConfigError(field, `memif needs an absolute socket path and a role: memif:/path.sock[,server|client], got '${spec}'`);
+      }
+      return {
+        spec,
+        kind: "memif",
+        vdevs: [`net_memif0,role=${role},socket=${path},socket-abstract=no`],
+        eal: [],
+        portName: "net_memif0",
+        pci: false,
+        env: {},
+      };
+    }
+    case "eal": {
+      // Raw EAL device arguments: eal:net_tap0,iface=tap0
+      const name = rest.split(",")[0];
+      if (!/^net_[a-z_]+[0-9]+$/.test(name)) {
+        throw new ConfigError(field, `raw device arguments start with a DPDK device name (net_tap0,...), got '${rest}'`);
+      }
+      return { spec, kind: "raw", vdevs: [rest], eal: [], portName: name, pci: false, env: {} };
+    }
+    default:
+      if (pciPattern.test(spec)) {
+        const full = spec.length === 7 ? `0000:${spec}` : spec;
+        return { spec, kind: "pci", vdevs: [], eal: ["-a", full], portName: full, pci: true, env: {} };
+      }
+      throw new ConfigError(
+        field,
+        `'${spec}' is not a device: use af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], a PCI address, or eal:DEVARGS`,
+      );
+  }
+}

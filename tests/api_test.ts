@@ -1,0 +1,127 @@
+import { assert, assertEquals, assertInstanceOf, assertRejects, assertStringIncludes } from "@std/assert";
+import { ConfigError, createHeapZone, createMemoryLink, createStack, parseStackConfig, type Stack } from "../src/mod.ts";
+import { describe, test } from "./harness.ts";
+
+function fieldOf(input: unknown): string {
+  try {
+    parseStackConfig(input);
+  } catch (e) {
+    assertInstanceOf(e, ConfigError);
+    return e.field;
+  }
+  throw new Error("the config was accepted");
+}
+
+async function pair(mode: "batch" | "inline"): Promise<[Stack, Stack]> {
+  const za = createHeapZone({ name: "a", count: 2048 });
+  const zb = createHeapZone({ name: "b", count: 2048 });
+  const [la, lb] = createMemoryLink({ zone: za, zoneB: zb });
+  const a = await createStack({ device: la, address: "198.18.0.1/24", mode });
+  const b = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+  return [a, b];
+}
+
+async function both(a: Stack, b: Stack, done: () => boolean, ms = 5000): Promise<boolean> {
+  const end = performance.now() + ms;
+  for (let i = 0; !done() && performance.now() < end; i++) {
+    a.poll();
+    b.poll();
+    if ((i & 1023) === 1023) await new Promise((r) => setImmediate(r));
+  }
+  return done();
+}
+
+describe("createStack", () => {
+  test("a bad config gets one error naming the field", () => {
+    assertEquals(fieldOf({ address: "198.18.0.1/24" }), "device");
+    assertEquals(fieldOf({ device: "af_packet:", address: "198.18.0.1/24" }), "device");
+    assertEquals(fieldOf({ device: "bogus0", address: "198.18.0.1/24" }), "device");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1" }), "address");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "300.18.0.1/24" }), "address");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", gateway: "10.0.0.1" }), "gateway");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", mode: "fast" }), "mode");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", tcp: { mss: 10 } }), "tcp.mss");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", tcp: { nagle: true } }), "tcp.nagle");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", faults: { loss: 2, seed: 1 } }), "faults.loss");
+    assertEquals(fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", colour: "red" }), "colour");
+    assertEquals(fieldOf({ device: "memif:relative.sock", address: "198.18.0.1/24" }), "device");
+  });
+
+  test("the error message says what is wrong", async () => {
+    const e = await assertRejects(() => createStack({ device: "af_packet:veth0", address: "nope" }), ConfigError);
+    assertStringIncludes(e.message, "address");
+    assertStringIncludes(e.message, "ADDRESS/PREFIX");
+  });
+
+  for (const mode of ["batch", "inline"] as const) {
+    test(`${mode}: an echo server and a client over the in-memory link`, async () => {
+      const [a, b] = await pair(mode);
+      const events: string[] = [];
+      b.listen(7, (c) => {
+        events.push(`accept ${c.remoteAddress}`);
+        return {
+          onData(c) {
+            const buf = new Uint8Array(65536);
+            for (let n = c.read(buf); n > 0; n = c.read(buf)) c.write(buf.subarray(0, n));
+          },
+          onEnd(c) {
+            c.close();
+          },
+        };
+      });
+      const sent = new Uint8Array(100_000).map((_, i) => (i * 7) & 0xff);
+      const got: number[] = [];
+      let closed = false;
+      const conn = a.connect("198.18.0.2", 7, {
+        onOpen(c) {
+          events.push("open");
+          c.write(sent);
+          c.close();
+        },
+        onData(c) {
+          // Zero-copy reads: views of the packet buffers, consumed as read.
+          for (let v = c.peek(); v.length > 0; v = c.peek()) {
+            for (const x of v) got.push(x);
+            c.consume(v.length);
+          }
+        },
+        onClose(_c, error) {
+          closed = error === undefined;
+        },
+      });
+      assert(await both(a, b, () => closed), `closed (${conn.state}, ${got.length} bytes back)`);
+      assertEquals(got.length, sent.length);
+      assertEquals(new Uint8Array(got), sent);
+      assertEquals(events.sort(), ["accept 198.18.0.1", "open"]); // the client opens before the server accepts
+      assertEquals(a.stats().tcp.activeOpens, 1);
+      assertEquals(b.stats().tcp.passiveOpens, 1);
+      await a.close(100);
+      await b.close(100);
+      assertEquals(a.device.zone.accounting().inUse, 0);
+      assertEquals(b.device.zone.accounting().inUse, 0);
+    });
+  }
+
+  test("zero-copy send: a buffer taken from the zone goes out without a copy", async () => {
+    const [a, b] = await pair("inline");
+    let received = "";
+    b.listen(9, () => ({
+      onData(c) {
+        const buf = new Uint8Array(100);
+        received += new TextDecoder().decode(buf.subarray(0, c.read(buf)));
+      },
+    }));
+    a.connect("198.18.0.2", 9, {
+      onOpen(c) {
+        const tx = c.alloc();
+        const n = new TextEncoder().encodeInto("zero copy", tx.bytes).written;
+        assert(c.send(tx, n));
+      },
+    });
+    assert(await both(a, b, () => received === "zero copy"));
+    const conn = a.connections()[0];
+    assertEquals(conn.stats().sendCopies, 0);
+    await a.close(100);
+    await b.close(100);
+  });
+});
