@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { rmSync } from "node:fs";
 import { cString, openShim, type OpenShimOptions, type Shim } from "../../../ffi/mod.ts";
 import { ConfigError, EalError, errnoName, NoSuchPortError } from "../../errors.ts";
 import { DpdkZone, type DpdkZoneOptions } from "./pool.ts";
@@ -168,6 +169,17 @@ export class Dpdk {
     }
     for (const zone of this.#zones) zone.flush();
     const rc = this.shim.symbols.luna_eal_cleanup();
+    // The EAL leaves its runtime directory behind; it is ours, by our unique prefix.
+    const prefix = this.args[this.args.indexOf("--file-prefix") + 1];
+    if (this.args.includes("--file-prefix") && prefix) {
+      for (const dir of ["/var/run/dpdk", "/run/dpdk"]) {
+        try {
+          rmSync(`${dir}/${prefix}`, { recursive: true, force: true });
+        } catch {
+          // not there, or not ours to remove
+        }
+      }
+    }
     if (rc < 0) throw new EalError(`EAL cleanup: ${this.shim.lastError().trim()}`, rc);
   }
 
