@@ -49,6 +49,12 @@ export type EchoReplyHandler = (src: number, ident: number, seq: number, now: nu
 /** Settings of an {@link IpLayer}. */
 export interface IpLayerOptions {
   neighbor?: NeighborOptions;
+  /**
+   * Answer ARP requests for our address (default true). With the kernel
+   * sharing the address (coexistence), the kernel answers and the stack only
+   * learns from what it hears.
+   */
+  answerArp?: boolean;
   /** Time to live of sent datagrams. Default 64. */
   ttl?: number;
 }
@@ -68,6 +74,7 @@ export class IpLayer implements NeighborOwner {
 
   #tcp: TcpReceiver | undefined;
   readonly #ttl: number;
+  readonly #answerArp: boolean;
   readonly #eth = new EthernetFrame();
   readonly #arp = new ArpPacket();
   readonly #ip = new Ipv4Packet();
@@ -88,6 +95,7 @@ export class IpLayer implements NeighborOwner {
     this.neighbors = new NeighborCache(this, options.neighbor);
     this.tx = new TxBatch(device);
     this.#ttl = options.ttl ?? 64;
+    this.#answerArp = options.answerArp ?? true;
   }
 
   /** Sets the layer that takes TCP segments. */
@@ -232,7 +240,7 @@ export class IpLayer implements NeighborOwner {
     else c.arpOther++;
     // RFC 826 "packet reception": merge what the sender says; add it if the packet is for us.
     if (arp.senderIp !== me) this.neighbors.learn(arp.senderIp, arp.senderMac, targetIsMe, now);
-    if (op === ArpOp.request && targetIsMe && arp.senderIp !== me) {
+    if (op === ArpOp.request && targetIsMe && arp.senderIp !== me && this.#answerArp) {
       // Answer in place: the request becomes the reply.
       const eth = this.#eth;
       eth.dst = arp.senderMac;

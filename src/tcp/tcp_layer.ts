@@ -100,6 +100,15 @@ export class TcpLayer implements TcpReceiver {
     for (const t of this.#tcbs) if (t !== undefined) yield t;
   }
 
+  /**
+   * Whether a segment to `localPort` from `remoteIp:remotePort` is ours: a
+   * listener on the port, or a connection with that 4-tuple. The kernel
+   * classifier asks this to leave every other flow to the kernel.
+   */
+  claims(localPort: number, remoteIp: number, remotePort: number): boolean {
+    return this.#listeners.has(localPort) || this.#lookup(remoteIp, remotePort, localPort) !== undefined;
+  }
+
   // ------------------------------------------------------------------ API
 
   /** Listens on `port`: connections to it are handed to `onAccept` once established. */
