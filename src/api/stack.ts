@@ -26,6 +26,7 @@ import { parseInterface } from "../ip/iface.ts";
 import { IpLayer } from "../ip/ipv4_layer.ts";
 import { Loop, LoopEvent, type LoopMode } from "../loop/loop.ts";
 import type { ZoneAccounting } from "../mem/zone.ts";
+import type { CongestionName } from "../tcp/congestion.ts";
 import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
 import { parseIpv4, parseMac, readMac } from "../wire/mod.ts";
@@ -140,7 +141,11 @@ export class Stack {
    * Accepts connections on `port`; `onConnection` gets each one once
    * established and returns its handlers.
    */
-  listen(port: number, onConnection: (c: Connection) => ConnectionHandlers | void, backlog?: number): void {
+  listen(
+    port: number,
+    onConnection: (c: Connection) => ConnectionHandlers | void,
+    options: { backlog?: number; congestion?: CongestionName } = {},
+  ): void {
     this.tcp.listen(port, (tcb) => {
       const conn = new Connection(this.tcp, tcb, {}, () => performance.now());
       tcb.user = conn;
@@ -148,7 +153,7 @@ export class Stack {
       const h = onConnection(conn);
       if (h !== undefined) conn.handlers = h;
       return bridge;
-    }, backlog);
+    }, options.backlog, options.congestion);
   }
 
   /** Stops accepting on `port`. */
@@ -157,12 +162,17 @@ export class Stack {
   }
 
   /** Opens a connection to `address:port`. */
-  connect(address: string, port: number, handlers: ConnectionHandlers = {}): Connection {
+  connect(
+    address: string,
+    port: number,
+    handlers: ConnectionHandlers = {},
+    options: { localPort?: number; congestion?: CongestionName; noDelay?: boolean } = {},
+  ): Connection {
     const ip = parseIpv4(address);
     const now = performance.now();
-    let conn!: Connection;
-    const tcb = this.tcp.connect(ip, port, {}, now);
-    conn = new Connection(this.tcp, tcb, handlers, () => performance.now());
+    const tcb = this.tcp.connect(ip, port, {}, now, options.localPort ?? 0, options.congestion);
+    if (options.noDelay !== undefined) tcb.noDelay = options.noDelay;
+    const conn = new Connection(this.tcp, tcb, handlers, () => performance.now());
     tcb.user = conn;
     tcb.handlers = new Bridge(conn, this.loop);
     return conn;

@@ -47,7 +47,7 @@ export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): voi
   }
   tcb.sackOk = c.sack && o.sackPermitted;
   // The controller starts once the MSS is known (its initial window counts segments).
-  tcb.cc = createCongestionControl(c.congestion, tcb.sndMss, { sack: tcb.sackOk });
+  tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, { sack: tcb.sackOk });
   if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
 }
 

@@ -9,7 +9,7 @@
  */
 import type { MemZone } from "../mem/zone.ts";
 import { formatIpv4 } from "../wire/mod.ts";
-import type { CongestionControl } from "./congestion.ts";
+import type { CongestionControl, CongestionName } from "./congestion.ts";
 import type { SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
 import { RtoEstimator } from "./rto.ts";
@@ -161,6 +161,7 @@ export class Tcb {
   /** The application was told it closed. */
   closedNotified = false;
   /** Per-connection overrides of the layer's settings (socket options); undefined: the layer's. */
+  congestion: CongestionName | undefined = undefined;
   noDelay: boolean | undefined = undefined;
   keepalive: boolean | undefined = undefined;
   keepaliveIdleMs: number | undefined = undefined;

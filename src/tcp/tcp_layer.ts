@@ -14,7 +14,7 @@ import type { TcpReceiver } from "../ip/ipv4_layer.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpOptions, type TcpPacket, TcpPacket as TcpView, TcpRepr } from "../wire/mod.ts";
 import { seqGt } from "../wire/mod.ts";
 import { type TcpConfig, tcpDefaults } from "./config.ts";
-import { createCongestionControl } from "./congestion.ts";
+import { type CongestionName, createCongestionControl } from "./congestion.ts";
 import { TcpCounters } from "./counters.ts";
 import { negotiate, segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
@@ -33,6 +33,8 @@ import { TimerWheel } from "./timer_wheel.ts";
 export interface Listener {
   readonly port: number;
   readonly backlog: number;
+  /** Congestion control of its connections (default: the layer's). */
+  congestion?: CongestionName;
   /** Called when a connection to the port is established; returns its handlers. */
   onAccept: (c: Tcb) => TcpHandlers | void;
   /** Connections in SYN-RECEIVED. */
@@ -112,10 +114,15 @@ export class TcpLayer implements TcpReceiver {
   // ------------------------------------------------------------------ API
 
   /** Listens on `port`: connections to it are handed to `onAccept` once established. */
-  listen(port: number, onAccept: Listener["onAccept"], backlog = this.config.backlog): Listener {
+  listen(
+    port: number,
+    onAccept: Listener["onAccept"],
+    backlog = this.config.backlog,
+    congestion?: CongestionName,
+  ): Listener {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError("port", `expected 1..65535, got ${port}`);
     if (this.#listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
-    const l: Listener = { port, backlog, onAccept, halfOpen: 0 };
+    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion };
     this.#listeners.set(port, l);
     return l;
   }
@@ -126,7 +133,14 @@ export class TcpLayer implements TcpReceiver {
   }
 
   /** Opens a connection to `remoteIp:remotePort` (RFC 9293 3.10.1, active OPEN). */
-  connect(remoteIp: number, remotePort: number, handlers: TcpHandlers, now: number, localPort = 0): Tcb {
+  connect(
+    remoteIp: number,
+    remotePort: number,
+    handlers: TcpHandlers,
+    now: number,
+    localPort = 0,
+    congestion?: CongestionName,
+  ): Tcb {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
     }
@@ -136,6 +150,7 @@ export class TcpLayer implements TcpReceiver {
     }
     const tcb = this.#create(port, remoteIp, remotePort, true, now);
     tcb.handlers = handlers;
+    tcb.congestion = congestion;
     tcb.state = State.synSent;
     tcb.rttStart = now;
     this.counters.activeOpens++;
@@ -309,6 +324,7 @@ export class TcpLayer implements TcpReceiver {
     }
     const tcb = this.#create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
     tcb.listenerPort = l.port;
+    tcb.congestion = l.congestion;
     l.halfOpen++;
     tcb.irs = seg.seq;
     tcb.rcvNxt = (seg.seq + 1) >>> 0;
