@@ -27,6 +27,8 @@ export class TcpCounters {
   challengeAcks = 0;
   challengeAcksSuppressed = 0;
   pawsDrops = 0;
+  /** Segments without timestamps on a connection that agreed to them (RFC 7323 3.2). */
+  noTimestampDrops = 0;
   timeWaitReused = 0;
   keepaliveTimeouts = 0;
 

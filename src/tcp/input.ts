@@ -84,20 +84,20 @@ function handshakeRtt(tcb: Tcb, seg: Segment, now: number): void {
   tcb.retransmits = 0;
 }
 
-/** RFC 9293 3.10.7.3: a segment arrives in SYN-SENT. */
-function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
+/** RFC 9293 3.10.7.3: a segment arrives in SYN-SENT. Returns whether its buffer was kept. */
+function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
   // First, the ACK bit.
   if (seg.has(ack) && (seqLe(seg.ack, tcb.iss) || seqGt(seg.ack, tcb.sndNxt))) {
     if (!seg.has(rst)) L.sendRstAck(seg, seg.ack, now);
-    return;
+    return false;
   }
   // Second, the RST bit: only with an acceptable ACK (RFC 5961 3.2 leaves SYN-SENT as RFC 793 had it).
   if (seg.has(rst)) {
     if (seg.has(ack)) L.destroy(tcb, "connection refused", now);
-    return;
+    return false;
   }
   // Fourth, the SYN bit.
-  if (!seg.has(syn)) return;
+  if (!seg.has(syn)) return false;
   tcb.irs = seg.seq;
   tcb.rcvNxt = (seg.seq + 1) >>> 0;
   negotiate(L, tcb, seg, now);
@@ -111,15 +111,26 @@ function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
     tcb.rtxAt = Infinity;
     L.rearm(tcb);
     established(L, tcb, now);
-    if (tcb.dead) return;
+    if (tcb.dead) return false;
     tcb.ackNow = true;
-    output(L, tcb, now);
-    return;
+    // RFC 9293 3.10.7.3: text (and a FIN) on the SYN|ACK continue at the sixth step.
+    let kept = false;
+    if (seg.payloadLen > 0) {
+      seg.seq = (seg.seq + 1) >>> 0; // the data starts after the SYN
+      kept = receiveText(L, tcb, seg, now);
+      if (tcb.dead) return kept;
+      if (seg.has(fin) && ((seg.seq + seg.payloadLen) >>> 0) === tcb.rcvNxt) receiveFin(L, tcb, now);
+    } else if (seg.has(fin)) {
+      receiveFin(L, tcb, now);
+    }
+    if (!tcb.dead) output(L, tcb, now);
+    return kept;
   }
   // Simultaneous open: SYN without ACK (RFC 9293 3.5, figure 8).
   tcb.state = State.synReceived;
   tcb.ackNow = true;
   sendControl(L, tcb, syn | ack, tcb.iss, now);
+  return false;
 }
 
 /** RFC 9293 3.10.7.4, first check: is the segment's sequence number acceptable? */
@@ -143,10 +154,7 @@ function acceptable(tcb: Tcb, seg: Segment): boolean {
 export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
   tcb.stats.segsIn++;
   tcb.lastRecvAt = now;
-  if (tcb.state === State.synSent) {
-    synSent(L, tcb, seg, now);
-    return false;
-  }
+  if (tcb.state === State.synSent) return synSent(L, tcb, seg, now);
   const o = seg.options;
 
   // RFC 7323 5.3: PAWS, before the sequence number check.
@@ -160,8 +168,23 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
     }
   }
 
+  // RFC 7323 3.2: once timestamps are agreed, a non-RST segment without them is dropped.
+  if (tcb.tsOk && !o.timestamps && !seg.has(rst) && tcb.state !== State.synReceived) {
+    L.counters.noTimestampDrops++;
+    return false;
+  }
+
   // First: sequence number.
   if (!acceptable(tcb, seg)) {
+    // RFC 9293 3.10.7.4: with RCV.WND zero nothing is acceptable, but a valid ACK at RCV.NXT
+    // is still processed.
+    if (
+      seg.has(ack) && !seg.has(rst) && !seg.has(syn) && seg.seq === tcb.rcvNxt && tcb.rcvAdv === tcb.rcvNxt &&
+      tcb.state >= State.established && tcb.state !== State.timeWait
+    ) {
+      processAck(L, tcb, seg, now);
+      if (tcb.dead) return false;
+    }
     if (!seg.has(rst)) {
       if (tcb.state === State.timeWait && seg.has(fin)) L.armTimeWait(tcb, now); // a retransmitted FIN
       // Data is always answered (the sender needs the ACK to recover); a bare
@@ -184,7 +207,13 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
       L.destroy(tcb, undefined, now); // back to LISTEN: the listener stays, this attempt goes
     } else {
       L.counters.estabResets += tcb.state === State.established || tcb.state === State.closeWait ? 1 : 0;
-      L.destroy(tcb, tcb.state === State.timeWait ? undefined : "connection reset by peer", now);
+      // RFC 9293 3.10.7.4: an active open refused in SYN-RECEIVED (simultaneous open).
+      const why = tcb.state === State.timeWait
+        ? undefined
+        : tcb.state === State.synReceived
+        ? "connection refused"
+        : "connection reset by peer";
+      L.destroy(tcb, why, now);
     }
     return false;
   }

@@ -82,7 +82,8 @@ function prepare(L: TcpLayer, tcb: Tcb, seq: number, flags: number, payloadLen: 
     tcb.rcvAdv = (tcb.rcvNxt + wnd) >>> 0;
   } else {
     r.ack = 0;
-    r.window = 0;
+    // An active open's SYN offers a window too; it is never scaled (RFC 7323 2.2).
+    r.window = (flags & TcpFlags.syn) !== 0 ? Math.min(tcb.rcvBufBytes, 65535) : 0;
   }
   return r.headerLen();
 }
@@ -142,9 +143,10 @@ export function sendData(L: TcpLayer, tcb: Tcb, seq: number, len: number, fin: b
     return 0;
   }
   const q = tcb.sendq;
-  if (!q.find((seq - tcb.sndUna) >>> 0)) return 0;
-  if (len > q.foundLen) {
-    len = q.foundLen;
+  const at = (seq - tcb.sndUna) >>> 0;
+  if (!q.find(at)) return 0;
+  if (len > q.bytes - at) {
+    len = q.bytes - at;
     fin = false;
   }
   const h = q.foundH;
@@ -158,7 +160,7 @@ export function sendData(L: TcpLayer, tcb: Tcb, seq: number, len: number, fin: b
     fin = false;
     hdr = prepare(L, tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
   }
-  if (q.foundChunkStart && room >= hdr + ipHeadroom && zone.refcount(h) === 1) {
+  if (len <= q.foundLen && q.foundChunkStart && room >= hdr + ipHeadroom && zone.refcount(h) === 1) {
     zone.retain(h); // the device's reference; the queue keeps its own for retransmission
     emit(L, tcb, h, payloadOff - hdr, now);
     return len;
@@ -171,7 +173,14 @@ export function sendData(L: TcpLayer, tcb: Tcb, seq: number, len: number, fin: b
     L.repr.payloadLen = len;
     L.repr.flags &= ~TcpFlags.fin;
   }
-  zone.bytes.copyWithin(tcpOff + hdr, payloadOff, payloadOff + len);
+  // Gather the payload from as many chunks as it spans (a segment may cross buffers).
+  let done = 0;
+  while (done < len) {
+    if (done > 0 && !q.find(at + done)) break;
+    const n = Math.min(len - done, q.foundLen);
+    zone.bytes.copyWithin(tcpOff + hdr + done, q.foundOff, q.foundOff + n);
+    done += n;
+  }
   tcb.stats.sendCopies++;
   emit(L, tcb, copy, tcpOff, now);
   return len;

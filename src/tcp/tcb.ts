@@ -10,6 +10,7 @@
 import type { MemZone } from "../mem/zone.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import type { CongestionControl, CongestionName } from "./congestion.ts";
+import type { TokenBucket } from "./rate_limit.ts";
 import type { SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
 import { RtoEstimator } from "./rto.ts";
@@ -126,6 +127,8 @@ export class Tcb {
   lastRecvAt = 0;
   /** TSecr values below this came from transmissions before the last timeout: no RTT samples from them. */
   tsSampleFloor = 0;
+  /** The challenge-ACK budget of this connection (RFC 5961 7), made on first use. */
+  challenge: TokenBucket | undefined = undefined;
   /** When we last answered an unacceptable segment without data. */
   lastOowAckAt = -Infinity;
 

@@ -61,7 +61,6 @@ export class TcpLayer implements TcpReceiver {
   readonly #wheel: TimerWheel;
   readonly #isn: IsnGenerator;
   readonly #cookies: SynCookies;
-  readonly #challenge: TokenBucket;
   readonly #budget: ReassemblyBudget;
   #tcbs: (Tcb | undefined)[] = [];
   #reasm: (Reassembly | undefined)[] = [];
@@ -84,7 +83,6 @@ export class TcpLayer implements TcpReceiver {
     this.#wheel = new TimerWheel(256, { tickMs: 1 });
     this.#isn = new IsnGenerator(options.key);
     this.#cookies = new SynCookies(options.key);
-    this.#challenge = new TokenBucket(c.challengeAckPerSecond);
     this.#budget = new ReassemblyBudget(c.reassemblyStackBytesMax);
     this.#nextPort = c.ephemeralPortMin;
     ip.setTcpReceiver(this);
@@ -472,7 +470,9 @@ export class TcpLayer implements TcpReceiver {
 
   /** @internal An ACK that tells a blind attacker nothing, rate-limited (RFC 5961 3.2, 4.2, 7). */
   challengeAck(tcb: Tcb, now: number): void {
-    if (this.#challenge.take(now)) {
+    // One budget per connection: a shared one is a side channel (CVE-2016-5696).
+    tcb.challenge ??= new TokenBucket(this.config.challengeAckPerSecond, this.config.challengeAckPerSecond, now);
+    if (tcb.challenge.take(now)) {
       this.counters.challengeAcks++;
       sendAck(this, tcb, now);
     } else {
@@ -707,7 +707,7 @@ export class TcpLayer implements TcpReceiver {
   #windowOpened(c: Tcb, now: number): void {
     // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
     const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
-    const free = c.rcvBufBytes - c.recvq.bytes - this.reassemblyBytes(c);
+    const free = Math.min(c.rcvBufBytes - c.recvq.bytes - this.reassemblyBytes(c), 65535 * 2 ** c.rcvScale);
     if (free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && c.state >= State.established) {
       c.ackNow = true;
       output(this, c, now);

@@ -1,0 +1,209 @@
+// Data and acknowledgments in ESTABLISHED, segment by segment: when A ACKs
+// (RFC 9293 3.8.6.3, RFC 5681 4.2), which segments it accepts (RFC 9293
+// 3.10.7.4), its windows (RFC 9293 3.8.6) and what it sends (Nagle, SWS).
+import { assert, assertEquals } from "@std/assert";
+import { describe, test } from "./harness.ts";
+import { ACK, established, pattern, PSH } from "./tcp_dialogue.ts";
+
+const stream = (n: number) => Array.from(pattern(n, 1));
+
+describe("RFC 9293 data and ACKs", () => {
+  // A receive buffer of 65535 bytes is all a window without scaling can offer:
+  // reading never grows the window, so no window update mixes into these dialogues.
+  const small = { tcp: { rcvBufBytes: 65535 } };
+
+  test("delayed ACK: one segment waits delayedAckMs for its ACK (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2)", () => {
+    const d = established(small);
+    const t0 = d.now;
+    d.send({ flags: ACK | PSH, seq: 1, ack: 1, payload: 100 });
+    const s = d.expect({ flags: ACK, seq: 1, ack: 101, len: 0 }, 50);
+    assertEquals(Math.round(s.at - t0), 40);
+    assertEquals(d.received, stream(100));
+  });
+
+  test("receiver SWS avoidance: reading data sends no ACK unless the window grows by min(RCV.BUFF/2, MSS) (RFC 9293 3.8.6.2.2)", () => {
+    // Default buffer (1 MiB), peer without window scaling: the window is 65535 at most.
+    const d = established();
+    const t0 = d.now;
+    d.send({ flags: ACK | PSH, seq: 1, ack: 1, payload: 100 }); // the application reads it at once
+    const s = d.expect({ flags: ACK, seq: 1, ack: 101, len: 0 }, 50);
+    assertEquals(Math.round(s.at - t0), 40, 'the delayed ACK, not an immediate "window update"');
+    assertEquals(s.window, 65435, "the right edge stays where it was");
+  });
+
+  test("delayed ACK: two full segments are ACKed at once (RFC 9293 3.8.6.3, RFC 5681 4.2)", () => {
+    const d = established({ ...small, autoRead: false }); // no reads: no window updates
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1460 });
+    d.recvNothing(1);
+    d.send({ flags: ACK, seq: 1461, ack: 1, payload: 1460 });
+    d.expect({ flags: ACK, seq: 1, ack: 2921 });
+    d.recvNothing(100);
+    assertEquals(d.tcb!.recvq.bytes, 2920);
+  });
+
+  test("delayed ACK: the ACK rides on data the application sends back (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2)", () => {
+    const d = established(small);
+    d.onData = () => d.write(50);
+    d.send({ flags: ACK | PSH, seq: 1, ack: 1, payload: 100 });
+    d.expect({ flags: ACK | PSH, seq: 1, ack: 101, len: 50 });
+    d.recvNothing(100);
+  });
+
+  test("ESTABLISHED: out-of-order segment is ACKed at once with the hole (RFC 5681 4.2), and with a SACK block (RFC 2018 4)", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 500 });
+    d.expect({ flags: ACK, seq: 1, ack: 1, sack: [[1001, 1501]] });
+    // The block of the most recent arrival comes first (RFC 2018 4).
+    d.send({ flags: ACK, seq: 2001, ack: 1, payload: 500 });
+    d.expect({ flags: ACK, seq: 1, ack: 1, sack: [[2001, 2501], [1001, 1501]] });
+    assertEquals(d.received, []);
+  });
+
+  test("ESTABLISHED: a segment filling a hole is ACKed at once, up to the next hole (RFC 5681 4.2, RFC 2018 4)", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 500 });
+    d.expect({ ack: 1, sack: [[1001, 1501]] });
+    d.send({ flags: ACK, seq: 2001, ack: 1, payload: 500 });
+    d.expect({ ack: 1, sack: [[2001, 2501], [1001, 1501]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1000 });
+    d.expect({ flags: ACK, seq: 1, ack: 1501, sack: [[2001, 2501]] });
+    d.send({ flags: ACK, seq: 1501, ack: 1, payload: 500 });
+    d.expect({ flags: ACK, seq: 1, ack: 2501, sack: [] });
+    assertEquals(d.received, stream(2500));
+  });
+
+  test("ESTABLISHED: without SACK-permitted, ACKs carry no SACK blocks (RFC 2018 2)", () => {
+    const d = established();
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 500 });
+    d.expect({ flags: ACK, seq: 1, ack: 1, sack: [] });
+  });
+
+  test("ESTABLISHED: an old duplicate segment is ACKed at once and not delivered twice (RFC 9293 3.10.7.4 first)", () => {
+    const d = established();
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ flags: ACK, seq: 1, ack: 101 });
+    assertEquals(d.received, stream(100));
+  });
+
+  test("ESTABLISHED: a segment beyond the window is dropped and ACKed (RFC 9293 3.10.7.4 first)", () => {
+    const d = established();
+    d.send({ flags: ACK, seq: 70_000, ack: 1, payload: 100 });
+    d.expect({ flags: ACK, seq: 1, ack: 1 });
+    d.recvNothing(100);
+    assertEquals(d.received, []);
+  });
+
+  test("ESTABLISHED: a segment straddling the right window edge is cut to the window (RFC 9293 3.10.7.4 seventh)", () => {
+    const d = established({ tcp: { rcvBufBytes: 1000 }, autoRead: false });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1400 });
+    d.expect({ flags: ACK, seq: 1, ack: 1001, window: 0 }, 50);
+    assertEquals(d.tcb!.recvq.bytes, 1000);
+  });
+
+  test("zero receive window: data is refused with <ACK=RCV.NXT> and window 0 (RFC 9293 3.10.7.4 first, 3.8.6.1)", () => {
+    const d = established({ tcp: { rcvBufBytes: 2000 }, autoRead: false });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1000 });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 1000 });
+    d.expect({ flags: ACK, seq: 1, ack: 2001, window: 0 });
+    d.send({ flags: ACK, seq: 2001, ack: 1, payload: 1 }); // the peer's window probe
+    d.expect({ flags: ACK, seq: 1, ack: 2001, window: 0 });
+    assertEquals(d.tcb!.recvq.bytes, 2000);
+  });
+
+  test("window update: reading a full buffer reopens the window, and A says so (RFC 9293 3.8.6.2.2)", () => {
+    const d = established({ tcp: { rcvBufBytes: 2000 }, autoRead: false });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1000 });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 1000 });
+    d.expect({ ack: 2001, window: 0 });
+    d.tcp.read(d.tcb!, new Uint8Array(500), d.now);
+    d.recvNothing(100); // 500 bytes is less than min(buffer/2, MSS): receiver SWS avoidance
+    d.tcp.read(d.tcb!, new Uint8Array(1500), d.now);
+    d.expect({ flags: ACK, seq: 1, ack: 2001, window: 2000 });
+  });
+
+  test("zero receive window: the ACK field of a probe A cannot take is still processed (RFC 9293 3.10.7.4 first)", () => {
+    // "If the RCV.WND is zero, no segments will be acceptable, but special
+    // allowance should be made to accept valid ACKs, URGs, and RSTs."
+    const d = established({ tcp: { rcvBufBytes: 2000 }, autoRead: false });
+    d.write(100);
+    d.expect({ flags: ACK | PSH, seq: 1, ack: 1, len: 100 });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1000 });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 1000 });
+    d.expect({ ack: 2001, window: 0 });
+    d.send({ flags: ACK, seq: 2001, ack: 101, payload: 1 });
+    d.expect({ flags: ACK, seq: 101, ack: 2001, window: 0 });
+    d.recvNothing(1000); // acknowledged: nothing to retransmit
+  });
+
+  test("ESTABLISHED: an ACK of new data frees it: no retransmission follows (RFC 9293 3.10.7.4 fifth, RFC 6298 5.2)", () => {
+    const d = established();
+    d.write(1000);
+    d.expect({ flags: ACK | PSH, seq: 1, ack: 1, len: 1000, payload: pattern(1000) });
+    d.send({ flags: ACK, seq: 1, ack: 1001 });
+    assertEquals(d.tcb!.sendq.bytes, 0);
+    d.recvNothing(5000);
+  });
+
+  test("Nagle: a small segment waits while data is unacknowledged (RFC 9293 3.7.4, RFC 1122 4.2.3.4)", () => {
+    const d = established();
+    d.write(1500);
+    d.expect({ flags: ACK | PSH, seq: 1, len: 1460 });
+    d.recvNothing(50);
+    d.send({ flags: ACK, seq: 1, ack: 1461 });
+    d.expect({ flags: ACK | PSH, seq: 1461, len: 40 });
+  });
+
+  test("send window: A sends no more than the peer's window, and resumes when it moves (RFC 9293 3.8.6, 3.10.7.4 fifth)", () => {
+    const d = established({ window: 1000 });
+    d.write(3000);
+    d.expect({ seq: 1, len: 1000 });
+    d.recvNothing(50);
+    d.send({ flags: ACK, seq: 1, ack: 1001, window: 1000 });
+    d.expect({ seq: 1001, len: 1000 });
+    d.recvNothing(50);
+  });
+
+  test("send window: a reordered older ACK does not change SND.WND (RFC 9293 3.10.7.4 fifth, SND.WL1/SND.WL2)", () => {
+    const d = established({ tcp: { noDelay: true } });
+    d.write(2000);
+    d.expect({ seq: 1, len: 1460 });
+    d.expect({ seq: 1461, len: 540 });
+    d.send({ flags: ACK, seq: 1, ack: 2001, window: 5000 });
+    d.send({ flags: ACK, seq: 1, ack: 1461, window: 0 }); // older: it left B before the one above
+    d.write(1000);
+    d.expect({ seq: 2001, len: 1000 });
+  });
+
+  test("sender SWS avoidance: a sliver of window waits for the override timeout (RFC 9293 3.8.6.2.1)", () => {
+    const d = established();
+    d.write(2920);
+    d.expect({ seq: 1, len: 1460 });
+    d.expect({ seq: 1461, len: 1460 });
+    d.send({ flags: ACK, seq: 1, ack: 2921, window: 100 }); // 100 bytes: far below Fs * Max(SND.WND)
+    const t0 = d.now;
+    d.write(5000);
+    d.recvNothing(150);
+    const s = d.expect({ flags: ACK | PSH, seq: 2921, len: 100 }, 100);
+    assertEquals(Math.round(s.at - t0), 200);
+  });
+
+  test("the right window edge never moves left, with window scaling (RFC 9293 3.8.6, RFC 7323 2.4)", () => {
+    const d = established({ peer: { ws: 7 }, autoRead: false });
+    const shift = d.tcb!.rcvScale;
+    assertEquals(shift, 5);
+    let edge = 0;
+    for (let i = 0; i < 20; i++) {
+      d.send({ flags: ACK, seq: 1 + 1400 * i, ack: 1, payload: 1400 });
+      d.run(50);
+      while (d.queue.length > 0) {
+        const s = d.recv();
+        const right = s.ack + s.window * 2 ** shift;
+        assert(right >= edge, `right edge moved left: ${right} < ${edge} (ack ${s.ack} win ${s.window})`);
+        edge = right;
+      }
+    }
+    assertEquals(d.tcb!.recvq.bytes, 28_000);
+  });
+});
