@@ -160,7 +160,16 @@ export function sendData(L: TcpLayer, tcb: Tcb, seq: number, len: number, fin: b
     fin = false;
     hdr = prepare(L, tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
   }
-  if (len <= q.foundLen && q.foundChunkStart && room >= hdr + ipHeadroom && zone.refcount(h) === 1) {
+  // Zero-copy when the segment starts a chunk: cut it at the chunk's end unless
+  // that would leave a sliver (then gathering into a copy sends a fuller segment).
+  const inPlace = q.foundChunkStart && room >= hdr + ipHeadroom && zone.refcount(h) === 1 &&
+    (len <= q.foundLen || q.foundLen >= (len >>> 1));
+  if (inPlace && len > q.foundLen) {
+    len = q.foundLen;
+    fin = false;
+    hdr = prepare(L, tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+  }
+  if (inPlace) {
     zone.retain(h); // the device's reference; the queue keeps its own for retransmission
     emit(L, tcb, h, payloadOff - hdr, now);
     return len;

@@ -39,6 +39,29 @@ export class SendQueue {
     this.bytes += len;
   }
 
+  /** Length of the last chunk (0 when empty). */
+  tailLen(): number {
+    if (this.#count === 0) return 0;
+    return this.#len[(this.#head + this.#count - 1) & (this.#h.length - 1)];
+  }
+
+  /** Zone offset just past the last chunk's bytes. */
+  tailEnd(): number {
+    const i = (this.#head + this.#count - 1) & (this.#h.length - 1);
+    return this.#off[i] + this.#len[i];
+  }
+
+  /** Buffer of the last chunk. */
+  tailHandle(): number {
+    return this.#h[(this.#head + this.#count - 1) & (this.#h.length - 1)];
+  }
+
+  /** The last chunk grew by `n` bytes written in place after it. */
+  extendTail(n: number): void {
+    this.#len[(this.#head + this.#count - 1) & (this.#h.length - 1)] += n;
+    this.bytes += n;
+  }
+
   /** Drops the first `n` bytes (acknowledged), releasing chunks that are wholly gone. */
   consume(n: number): void {
     if (n > this.bytes) n = this.bytes;

@@ -203,6 +203,22 @@ export class TcpLayer implements TcpReceiver {
     const zone = this.ip.device.zone;
     const chunk = Math.min(this.bufferPayloadMax, c.state >= State.established ? effectiveMss(c) : this.config.mss);
     let done = 0;
+    // Top up the last chunk first while nothing of it is sent, so that chunks stay one
+    // segment long and go out without a copy.
+    const q = c.sendq;
+    if (q.chunks > 0 && data.length > 0) {
+      const unsent = q.bytes - ((c.sndNxt - c.sndUna) >>> 0);
+      const tail = q.tailLen();
+      if (tail < chunk && unsent >= tail) {
+        const room = zone.dataStart(q.tailHandle()) + zone.dataRoomSize - q.tailEnd();
+        const n = Math.min(chunk - tail, data.length, c.sendSpace, room);
+        if (n > 0) {
+          zone.bytes.set(data.subarray(0, n), q.tailEnd());
+          q.extendTail(n);
+          done = n;
+        }
+      }
+    }
     while (done < data.length && c.sendSpace > 0) {
       const n = Math.min(chunk, data.length - done, c.sendSpace);
       const h = zone.take();
@@ -707,8 +723,14 @@ export class TcpLayer implements TcpReceiver {
   #windowOpened(c: Tcb, now: number): void {
     // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
     const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
-    const free = Math.min(c.rcvBufBytes - c.recvq.bytes - this.reassemblyBytes(c), 65535 * 2 ** c.rcvScale);
-    if (free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && c.state >= State.established) {
+    const max = Math.min(c.rcvBufBytes, 65535 * 2 ** c.rcvScale);
+    const free = Math.min(c.rcvBufBytes - c.recvq.bytes - this.reassemblyBytes(c), max);
+    // Only a window that had shrunk below half its size is worth an ACK of its own; a wider
+    // one rides on the next (possibly delayed) ACK, or every read would cost a segment.
+    if (
+      free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && before < max >>> 1 &&
+      c.state >= State.established
+    ) {
       c.ackNow = true;
       output(this, c, now);
     }
