@@ -6,8 +6,9 @@
  * @module
  */
 import { Drop } from "./drop.ts";
+import { WireView } from "./_view.ts";
 import { EtherType } from "./ethernet.ts";
-import { inBounds, needRoom, noBytes, rd16, rd32, rd48, wr16, wr32, wr48 } from "./_bytes.ts";
+import { inBounds, needRoom, rd16, rd32, rd48, wr16, wr32, wr48 } from "./_bytes.ts";
 
 /** ARP operation codes (RFC 826). */
 export const ArpOp = {
@@ -27,33 +28,7 @@ export const arpPacketLen = 28;
 const arpFixedLen = 8;
 
 /** A view over an Ethernet/IPv4 ARP packet in place; reusable, see {@link ArpPacket.wrap}. */
-export class ArpPacket {
-  /** The buffer the packet lives in. */
-  bytes: Uint8Array = noBytes;
-  /** Offset of the packet's first byte in {@link bytes}. */
-  offset = 0;
-  /** Bytes available to the packet. */
-  length = 0;
-
-  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
-  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
-    this.attach(bytes, offset, length);
-  }
-
-  /** Points the view at a packet without checks (for building one). */
-  attach(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
-  /** Points the view at a received packet and checks it: {@link Drop.none} if every accessor is safe. */
-  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
-    this.attach(bytes, offset, length);
-    return this.check();
-  }
-
+export class ArpPacket extends WireView {
   /** Validates the lengths and that this is Ethernet/IPv4 ARP. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < arpFixedLen) return Drop.truncated;

@@ -19,7 +19,8 @@
  */
 import { ConfigError } from "../errors.ts";
 import { Drop } from "./drop.ts";
-import { inBounds, needRoom, noBytes, rd16, rd48, wr16, wr48 } from "./_bytes.ts";
+import { WireView } from "./_view.ts";
+import { inBounds, needRoom, rd16, rd48, wr16, wr48 } from "./_bytes.ts";
 
 /** EtherType values this stack looks at. */
 export const EtherType = {
@@ -82,33 +83,7 @@ export function parseMac(text: string): number {
 }
 
 /** A view over an Ethernet II header in place; reusable, see {@link EthernetFrame.wrap}. */
-export class EthernetFrame {
-  /** The buffer the frame lives in. */
-  bytes: Uint8Array = noBytes;
-  /** Offset of the frame's first byte in {@link bytes}. */
-  offset = 0;
-  /** Bytes of the frame, header included. */
-  length = 0;
-
-  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
-  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
-    this.attach(bytes, offset, length);
-  }
-
-  /** Points the view at a frame without checks (for building one). */
-  attach(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
-  /** Points the view at a received frame and checks it: {@link Drop.none} if every accessor is safe. */
-  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
-    this.attach(bytes, offset, length);
-    return this.check();
-  }
-
+export class EthernetFrame extends WireView {
   /** Validates the lengths once; after {@link Drop.none} no accessor reads past the frame. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < ethernetHeaderLen) {

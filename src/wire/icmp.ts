@@ -8,7 +8,8 @@
  */
 import { internetChecksum, onesSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
-import { inBounds, needRoom, noBytes, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
+import { WireView } from "./_view.ts";
+import { inBounds, needRoom, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
 
 /** ICMP message types this stack looks at (RFC 792). */
 export const IcmpType = {
@@ -26,33 +27,7 @@ export const IcmpType = {
 export const icmpHeaderLen = 8;
 
 /** A view over an ICMP message in place; reusable, see {@link IcmpPacket.wrap}. */
-export class IcmpPacket {
-  /** The buffer the message lives in. */
-  bytes: Uint8Array = noBytes;
-  /** Offset of the message's first byte in {@link bytes}. */
-  offset = 0;
-  /** Bytes of the message (the IP payload length): the checksum covers all of them. */
-  length = 0;
-
-  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
-  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
-    this.attach(bytes, offset, length);
-  }
-
-  /** Points the view at a message without checks (for building one). */
-  attach(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
-  /** Points the view at a received message and checks it: {@link Drop.none} if every accessor is safe. */
-  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
-    this.attach(bytes, offset, length);
-    return this.check();
-  }
-
+export class IcmpPacket extends WireView {
   /** Validates the length once. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < icmpHeaderLen) return Drop.truncated;

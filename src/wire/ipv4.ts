@@ -21,7 +21,8 @@
 import { ConfigError } from "../errors.ts";
 import { internetChecksum, onesSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
-import { inBounds, needRoom, noBytes, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
+import { WireView } from "./_view.ts";
+import { inBounds, needRoom, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
 
 /** IP protocol numbers this stack looks at (IANA "Protocol Numbers"). */
 export const IpProtocol = {
@@ -60,33 +61,7 @@ export function parseIpv4(text: string): number {
 }
 
 /** A view over an IPv4 header in place; reusable, see {@link Ipv4Packet.wrap}. */
-export class Ipv4Packet {
-  /** The buffer the packet lives in. */
-  bytes: Uint8Array = noBytes;
-  /** Offset of the packet's first byte in {@link bytes}. */
-  offset = 0;
-  /** Bytes available to the packet (link padding may follow the total length). */
-  length = 0;
-
-  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
-  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
-    this.attach(bytes, offset, length);
-  }
-
-  /** Points the view at a packet without checks (for building one). */
-  attach(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
-  /** Points the view at a received packet and checks it: {@link Drop.none} if every accessor is safe. */
-  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
-    this.attach(bytes, offset, length);
-    return this.check();
-  }
-
+export class Ipv4Packet extends WireView {
   /**
    * Validates version, IHL and total length against the buffer, once; the
    * checksum is left to {@link verifyChecksum} (a NIC may have checked it).

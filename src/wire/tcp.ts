@@ -22,9 +22,10 @@
  */
 import { internetChecksum, onesSum, pseudoHeaderSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
+import { WireView } from "./_view.ts";
 import { IpProtocol } from "./ipv4.ts";
 import { TcpOptions } from "./tcp_options.ts";
-import { inBounds, needRoom, noBytes, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
+import { inBounds, needRoom, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
 
 /** Control bits of the flags byte (RFC 9293 3.1, RFC 3168 for ECE and CWR). */
 export const TcpFlags = {
@@ -50,33 +51,7 @@ export const TcpFlags = {
 export const tcpHeaderLen = 20;
 
 /** A view over a TCP segment in place; reusable, see {@link TcpPacket.wrap}. */
-export class TcpPacket {
-  /** The buffer the segment lives in. */
-  bytes: Uint8Array = noBytes;
-  /** Offset of the segment's first byte in {@link bytes}. */
-  offset = 0;
-  /** Bytes of the segment, header and payload: the IP payload length. */
-  length = 0;
-
-  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
-  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
-    this.attach(bytes, offset, length);
-  }
-
-  /** Points the view at a segment without checks (for building one). */
-  attach(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
-  /** Points the view at a received segment and checks it: {@link Drop.none} if every accessor is safe. */
-  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
-    this.attach(bytes, offset, length);
-    return this.check();
-  }
-
+export class TcpPacket extends WireView {
   /** Validates the length and the data offset once; options and checksum are checked by {@link TcpRepr.parse}. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < tcpHeaderLen) return Drop.truncated;

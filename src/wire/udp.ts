@@ -7,40 +7,15 @@
  */
 import { internetChecksum, onesSum, pseudoHeaderSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
+import { WireView } from "./_view.ts";
 import { IpProtocol } from "./ipv4.ts";
-import { inBounds, needRoom, noBytes, rd16, wr16 } from "./_bytes.ts";
+import { inBounds, needRoom, rd16, wr16 } from "./_bytes.ts";
 
 /** Bytes of a UDP header. */
 export const udpHeaderLen = 8;
 
 /** A view over a UDP datagram in place; reusable, see {@link UdpPacket.wrap}. */
-export class UdpPacket {
-  /** The buffer the datagram lives in. */
-  bytes: Uint8Array = noBytes;
-  /** Offset of the datagram's first byte in {@link bytes}. */
-  offset = 0;
-  /** Bytes available to the datagram (the IP payload length). */
-  length = 0;
-
-  /** A view over `bytes[offset..offset + length)`, unchecked; with no arguments, attached to nothing. */
-  constructor(bytes: Uint8Array = noBytes, offset = 0, length: number = bytes.length - offset) {
-    this.attach(bytes, offset, length);
-  }
-
-  /** Points the view at a datagram without checks (for building one). */
-  attach(bytes: Uint8Array, offset: number, length: number): this {
-    this.bytes = bytes;
-    this.offset = offset;
-    this.length = length;
-    return this;
-  }
-
-  /** Points the view at a received datagram and checks it: {@link Drop.none} if every accessor is safe. */
-  wrap(bytes: Uint8Array, offset: number, length: number): Drop {
-    this.attach(bytes, offset, length);
-    return this.check();
-  }
-
+export class UdpPacket extends WireView {
   /** Validates the header and the length field against the buffer, once. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < udpHeaderLen) return Drop.truncated;
