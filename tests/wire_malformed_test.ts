@@ -27,30 +27,10 @@ import {
   UdpPacket,
   UdpRepr,
 } from "../src/wire/mod.ts";
+import { hex, prng, seedFromEnv } from "./wire_helpers.ts";
 
-function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  const out = new Uint8Array(clean.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
-function seedFromEnv(): number {
-  const g = globalThis as any;
-  const text = g.Deno?.env.get("LUNA_SEED") ?? g.process?.env?.LUNA_SEED;
-  return text !== undefined ? Number(text) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
-}
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 // A whole SYN frame, 02:00:00:00:00:01 -> 02:00:00:00:00:02, 198.18.0.1 -> .2.
 const synFrame = hex(
