@@ -1,6 +1,7 @@
 # luna-ts: set-up, shim build, tests, demo and benchmark.
 #   make demo    set up what is missing, then run the demo
 #   make test    set up what is missing, then run the tests under Bun and Deno
+#   make luna    the `luna` command as one executable: dist/luna (bun build --compile)
 SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
@@ -10,7 +11,7 @@ BIN      := node_modules/.bin
 CFLAGS   ?= -O2 -g
 SHIM_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -fPIC -shared
 
-.PHONY: setup packages deps shim test test-bun test-deno demo bench clean
+.PHONY: setup packages deps shim luna test test-bun test-deno demo bench clean
 
 setup: packages deps shim
 
@@ -33,6 +34,17 @@ $(SHIM): $(SHIM_SRC)
 	  c-shims/luna_shim.c -o $@.tmp $$(pkg-config --libs libdpdk) -lrte_net_ring
 	@mv $@.tmp $@
 
+# The compiled command embeds the shim library and Bun's runtime; it needs
+# DPDK's shared libraries on the machine that runs it.
+LUNA_SOURCES := $(shell find src ffi -name '*.ts') package.json
+luna: dist/luna
+
+dist/luna: $(SHIM) $(LUNA_SOURCES)
+	@mkdir -p dist
+	@echo "building $@"
+	@$(BIN)/bun build --compile src/cli/compiled.ts --outfile $@.tmp.$$$$ >/dev/null \
+	  || { rm -f $@.tmp.$$$$; exit 1; }; mv -f $@.tmp.$$$$ $@
+
 test: setup
 	@scripts/test.sh
 
@@ -49,4 +61,4 @@ bench: setup
 	$(BIN)/bun bench/mod.ts $(ARGS)
 
 clean:
-	rm -rf c-shims/build
+	rm -rf c-shims/build dist

@@ -46,7 +46,7 @@ export interface Shim {
 
 /** Options of {@link openShim}. */
 export interface OpenShimOptions {
-  /** Library path; default: $LUNA_SHIM_PATH, else c-shims/build/libluna_shim.so. */
+  /** Library path; default: $LUNA_SHIM_PATH, else the embedded library, else c-shims/build/libluna_shim.so. */
   path?: string;
   /** Directory holding luna_shim.c/.h to check the library against; default c-shims/. */
   sourceDir?: string;
@@ -60,6 +60,19 @@ export const defaultShimPath: string = join(here, "..", "c-shims", "build", "lib
 const defaultSourceDir = join(here, "..", "c-shims");
 
 const opened = new Map<string, Shim>();
+
+/** Set by a bundled executable (the compiled `luna`): its binder, linked in, and its embedded library. */
+let embedded: { binder: Binder; path: string } | undefined;
+
+/**
+ * For a bundled executable, where dynamic imports by name and files beside
+ * the sources do not exist: the binder to use, and the path of the shim
+ * library embedded in the executable. $LUNA_SHIM_PATH and `options.path`
+ * still take precedence. See ffi/embed_bun.ts.
+ */
+export function useEmbeddedShim(binder: Binder, path: string): void {
+  embedded = { binder, path };
+}
 
 /** The runtime's binder, imported only on the runtime that has it. */
 async function runtimeBinder(): Promise<Binder> {
@@ -104,13 +117,13 @@ function env(name: string): string | undefined {
  * @throws {ShimStaleError} the library's ABI or source hash differs from ours
  */
 export async function openShim(options: OpenShimOptions = {}): Promise<Shim> {
-  const path = options.path ?? env("LUNA_SHIM_PATH") ?? defaultShimPath;
+  const path = options.path ?? env("LUNA_SHIM_PATH") ?? embedded?.path ?? defaultShimPath;
   const sourceDir = options.sourceDir ?? defaultSourceDir;
   const key = `${path}\0${sourceDir}\0${options.trace === true}`;
   const cached = opened.get(key);
   if (cached !== undefined) return cached;
   if (!existsSync(path)) throw new ShimMissingError(path);
-  const binder = await runtimeBinder();
+  const binder = embedded?.binder ?? await runtimeBinder();
 
   // Identify the library with two symbols first: a stale library may lack
   // the newer ones, and opening the full table would fail less clearly.

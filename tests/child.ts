@@ -8,14 +8,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 
-/** Absolute path of a program in tests/children/. */
+/** Absolute path of a program in tests/children/ (an absolute path is taken as it is). */
 export function childScript(name: string): string {
+  if (isAbsolute(name)) return name;
   return fileURLToPath(new URL(`./children/${name}`, import.meta.url));
 }
 
@@ -54,6 +55,17 @@ export interface ChildResult {
   result: Record<string, unknown> | undefined;
 }
 
+/** Options of {@link Child}. */
+export interface ChildOptions {
+  /** Killed (SIGKILL) after this long; default 60 s. */
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  /** A command the runtime runs under: `["ip", "netns", "exec", NS]`. */
+  wrap?: string[];
+  /** An executable to run with the args, in place of the runtime and a script (a compiled `luna`). */
+  program?: string;
+}
+
 /** A running child whose output is collected. */
 export class Child {
   readonly process: ChildProcess;
@@ -63,8 +75,14 @@ export class Child {
   readonly #done: Promise<ChildResult>;
   readonly #timer: ReturnType<typeof setTimeout>;
 
-  constructor(script: string, args: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}) {
-    const [cmd, argv] = runtimeCommand(childScript(script), args);
+  constructor(script: string, args: string[], options: ChildOptions = {}) {
+    let [cmd, argv] = options.program !== undefined
+      ? [options.program, args]
+      : runtimeCommand(childScript(script), args);
+    // A wrapper such as `ip netns exec NS` execs the runtime: the pid stays the child's.
+    if (options.wrap !== undefined && options.wrap.length > 0) {
+      [cmd, argv] = [options.wrap[0], [...options.wrap.slice(1), cmd, ...argv]];
+    }
     this.name = script;
     this.process = spawn(cmd, argv, {
       stdio: ["ignore", "pipe", "pipe"],
@@ -105,6 +123,14 @@ export class Child {
     );
   }
 
+  /** Output so far. */
+  get stdout(): string {
+    return this.#stdout;
+  }
+  get stderr(): string {
+    return this.#stderr;
+  }
+
   /** Waits for the child to end. */
   done(): Promise<ChildResult> {
     return this.#done;
@@ -112,11 +138,7 @@ export class Child {
 }
 
 /** Runs a program of tests/children/ to its end. */
-export function runChild(
-  script: string,
-  args: string[],
-  options: { timeoutMs?: number; env?: Record<string, string> } = {},
-): Promise<ChildResult> {
+export function runChild(script: string, args: string[], options: ChildOptions = {}): Promise<ChildResult> {
   return new Child(script, args, options).done();
 }
 

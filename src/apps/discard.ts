@@ -1,0 +1,50 @@
+/**
+ * The discard server (RFC 863 over TCP): reads and counts every byte, sends
+ * nothing, and closes when the peer has finished. Bytes are consumed as views
+ * of the packet buffers they arrived in: nothing is copied.
+ *
+ * @example
+ * ```ts
+ * import { createStack } from "../mod.ts";
+ * import { discardApp } from "./discard.ts";
+ * const stack = await createStack({ device: "af_packet:luna0", address: "198.18.0.2/24" });
+ * const app = discardApp();
+ * stack.listen(9, (c) => app.accept(c));
+ * await stack.run();
+ * ```
+ *
+ * @module
+ */
+import type { ConnectionHandlers } from "../api/connection.ts";
+import { type App, appStats } from "./app.ts";
+
+/** A discard server; see the module documentation. */
+export function discardApp(): App {
+  const stats = appStats();
+  const handlers: ConnectionHandlers = {
+    onData(c) {
+      for (let v = c.peek(); v.length > 0; v = c.peek()) {
+        stats.bytesIn += v.length;
+        c.consume(v.length);
+      }
+    },
+    onEnd(c) {
+      c.close();
+    },
+    onClose(_c, error) {
+      stats.open--;
+      if (error === undefined) stats.closed++;
+      else stats.failed++;
+    },
+  };
+  return {
+    name: "discard",
+    accept() {
+      stats.accepted++;
+      stats.open++;
+      return handlers;
+    },
+    retry() {},
+    stats: () => ({ ...stats }),
+  };
+}

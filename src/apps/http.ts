@@ -1,0 +1,347 @@
+/**
+ * A small HTTP/1.1 server (RFC 9110, 9112) with keep-alive and pipelining:
+ *
+ * - `GET /bytes/N` (and `HEAD`): N bytes of a fixed pattern, byte `i` of the
+ *   body being `i % 256` (see ./pattern.ts); N up to 2^40. The body is
+ *   written straight into packet buffers taken from the zone (`alloc()` /
+ *   `send()`), the response head sharing the first one: no copy between the
+ *   application and the NIC.
+ * - `POST /sha256`: the lowercase hex SHA-256 of the request body, then a
+ *   newline. Bodies framed by Content-Length or chunked; hashed from views of
+ *   the packet buffers they arrived in. `Expect: 100-continue` is answered.
+ * - `GET /`: a short text listing these.
+ * - Otherwise 404 (unknown path), 405 (known path, other method; with
+ *   `Allow`), 400 (malformed request), 431 (head over 16 KiB), 501 (a
+ *   transfer coding other than chunked), 505 (not HTTP/1.x).
+ *
+ * Requests are parsed incrementally over the byte stream: a head or a body
+ * may span any number of segments, and pipelined requests are answered one
+ * after the other, in order; the next one is not read until the current
+ * answer is queued, so a client that pipelines faster than it reads is slowed
+ * by TCP's windows. `Connection: close` (and HTTP/1.0 without keep-alive)
+ * closes after the answer; errors that lose the framing close too.
+ *
+ * @example
+ * ```ts
+ * import { createStack } from "../mod.ts";
+ * import { httpApp } from "./http.ts";
+ * const stack = await createStack({ device: "af_packet:luna0", address: "198.18.0.2/24" });
+ * const app = httpApp(stack.device.zone);
+ * stack.listen(80, (c) => app.accept(c));
+ * setInterval(() => app.retry(), 5);
+ * await stack.run(); // curl http://198.18.0.2/bytes/1000000 | sha256sum
+ * ```
+ *
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+import type { Connection, ConnectionHandlers } from "../api/connection.ts";
+import type { MemZone } from "../mem/zone.ts";
+import { type App, appStats, waitWritable, ZoneBudget } from "./app.ts";
+import { BadRequest, BodyReader, HeadReader, parseHead, type RequestHead } from "./http_request.ts";
+import { fillPattern } from "./pattern.ts";
+
+/** Largest N of `/bytes/N`. */
+export const patternBytesMax = 2 ** 40;
+
+const reasons: Record<number, string> = {
+  100: "Continue",
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  431: "Request Header Fields Too Large",
+  501: "Not Implemented",
+  505: "HTTP Version Not Supported",
+};
+
+const index = "luna-ts HTTP server\n" +
+  "GET  /bytes/N   N bytes; byte i is i % 256\n" +
+  "POST /sha256    the SHA-256 of the request body, in hex\n";
+
+const enum Phase {
+  head,
+  body,
+  respond,
+  closed,
+}
+
+/** One connection's exchange: the request being read, the answer being sent. */
+class Exchange {
+  phase = Phase.head;
+  readonly head = new HeadReader();
+  readonly body = new BodyReader();
+  req: RequestHead | undefined = undefined;
+  hash: Hash | undefined = undefined;
+  /** What to answer once the body is read. */
+  route: { status: number; text?: string; pattern?: number; allow?: string } = { status: 404 };
+  /** The answer: `out` (head, or a whole small answer), then `pattern` bytes of the pattern. */
+  out = new Uint8Array(0);
+  pattern = 0;
+  pos = 0;
+  /** Where to go once the answer is queued. */
+  after = Phase.head;
+  closeAfter = false;
+  peerEnded = false;
+}
+
+const encoder = new TextEncoder();
+
+function responseHead(
+  status: number,
+  bodyLen: number,
+  close: boolean,
+  extra: string,
+  keepAlive10: boolean,
+): string {
+  return `HTTP/1.1 ${status} ${reasons[status] ?? "Status"}\r\nServer: luna-ts\r\n${extra}` +
+    `Content-Length: ${bodyLen}\r\n${
+      close ? "Connection: close\r\n" : keepAlive10 ? "Connection: keep-alive\r\n" : ""
+    }\r\n`;
+}
+
+/** An HTTP server; see the module documentation. */
+export function httpApp(zone: MemZone): App {
+  const stats = {
+    ...appStats(),
+    requests: 0,
+    responses2xx: 0,
+    responses4xx: 0,
+    responses5xx: 0,
+    continues: 0,
+    patternBytes: 0,
+    hashedBytes: 0,
+  };
+  const budget = new ZoneBudget(zone, stats, (c) => pump(c));
+
+  /** Queues an answer; `after` is where the exchange goes once it is out. */
+  function answer(
+    x: Exchange,
+    status: number,
+    body: string,
+    opts: { pattern?: number; allow?: string; close?: boolean } = {},
+  ) {
+    const head = x.req?.method === "HEAD";
+    const close = opts.close === true || x.req === undefined || !x.req.keepAlive;
+    const len = opts.pattern ?? body.length;
+    const type = opts.pattern !== undefined ? "application/octet-stream" : "text/plain";
+    const extra = `Content-Type: ${type}\r\n${opts.allow !== undefined ? `Allow: ${opts.allow}\r\n` : ""}`;
+    const keep10 = !close && x.req?.version === "HTTP/1.0";
+    let text = responseHead(status, len, close, extra, keep10);
+    if (!head && opts.pattern === undefined) text += body;
+    x.out = encoder.encode(text);
+    x.pattern = head ? 0 : opts.pattern ?? 0;
+    x.pos = 0;
+    x.closeAfter = close;
+    x.after = Phase.head;
+    x.phase = Phase.respond;
+    if (status < 300) stats.responses2xx++;
+    else if (status < 500) stats.responses4xx++;
+    else stats.responses5xx++;
+  }
+
+  /** A request head was read: route it, then read its body or answer. */
+  function dispatch(x: Exchange): void {
+    const r = x.req!;
+    stats.requests++;
+    const path = r.target.split("?")[0];
+    const m = /^\/bytes\/(\d{1,15})$/.exec(path);
+    const get = r.method === "GET" || r.method === "HEAD";
+    if (m !== null) {
+      const n = Number(m[1]);
+      if (!get) x.route = { status: 405, allow: "GET, HEAD" };
+      else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
+      else x.route = { status: 200, pattern: n };
+    } else if (path === "/sha256") {
+      x.route = r.method === "POST" ? { status: 200 } : { status: 405, allow: "POST" };
+    } else if (path === "/") {
+      x.route = get ? { status: 200, text: index } : { status: 405, allow: "GET, HEAD" };
+    } else {
+      x.route = { status: 404 };
+    }
+    x.hash = path === "/sha256" && r.method === "POST" ? createHash("sha256") : undefined;
+    x.body.start(r.body);
+    if (r.body.kind === "none") return finish(x);
+    if (r.expectContinue) {
+      stats.continues++;
+      x.out = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
+      x.pattern = 0;
+      x.pos = 0;
+      x.closeAfter = false;
+      x.after = Phase.body;
+      x.phase = Phase.respond;
+      return;
+    }
+    x.phase = Phase.body;
+  }
+
+  /** The request is complete: queue its answer. */
+  function finish(x: Exchange): void {
+    const r = x.route;
+    if (x.hash !== undefined) {
+      const hex = x.hash.digest("hex");
+      x.hash = undefined;
+      return answer(x, 200, hex + "\n");
+    }
+    if (r.status === 200 && r.pattern !== undefined) {
+      stats.patternBytes += x.req!.method === "HEAD" ? 0 : r.pattern;
+      return answer(x, 200, "", { pattern: r.pattern });
+    }
+    if (r.status === 200) return answer(x, 200, r.text ?? "");
+    if (r.status === 405) return answer(x, 405, "method not allowed\n", { allow: r.allow });
+    if (r.status === 400) return answer(x, 400, r.text ?? "bad request\n");
+    return answer(x, 404, "not found\n");
+  }
+
+  /**
+   * Queues what it can of the answer; returns the zone budget left, or -1 if
+   * it must wait (for onWritable, or for {@link App.retry}).
+   */
+  function produce(c: Connection, x: Exchange, left: number): number {
+    const total = x.out.length + x.pattern;
+    if (x.pattern === 0) {
+      // A small answer: one copying write.
+      const n = c.write(x.out.subarray(x.pos));
+      x.pos += n;
+      stats.bytesOut += n;
+      return x.pos < total ? -1 : left - 2;
+    }
+    while (x.pos < total) {
+      const space = c.sendSpace;
+      if (!c.writable) return -1;
+      if (space === 0) {
+        waitWritable(c);
+        return -1;
+      }
+      if (left <= 0) {
+        budget.park(c);
+        return -1;
+      }
+      // Zero-copy: the payload is written into a buffer of the zone; the stack prepends the headers.
+      const buf = c.alloc();
+      left--;
+      const len = Math.min(buf.bytes.length, space, total - x.pos);
+      let k = 0;
+      if (x.pos < x.out.length) {
+        k = Math.min(len, x.out.length - x.pos);
+        buf.bytes.set(x.out.subarray(x.pos, x.pos + k));
+      }
+      if (k < len) fillPattern(buf.bytes.subarray(k, len), x.pos + k - x.out.length);
+      if (!c.send(buf, len)) {
+        c.free(buf);
+        waitWritable(c);
+        return -1;
+      }
+      x.pos += len;
+      stats.bytesOut += len;
+    }
+    return left;
+  }
+
+  /** A malformed request: answer it and close (the framing is lost). */
+  function refuse(x: Exchange, e: unknown): void {
+    if (!(e instanceof BadRequest)) throw e;
+    x.hash = undefined;
+    answer(x, e.status, e.message + "\n", { close: true });
+  }
+
+  /** Moves the exchange on as far as the received bytes and the send space allow. */
+  function pump(c: Connection): void {
+    const x = c.data as Exchange;
+    let left = budget.available();
+    loop: for (;;) {
+      switch (x.phase) {
+        case Phase.respond: {
+          left = produce(c, x, left);
+          if (left < 0) return;
+          if (x.closeAfter) {
+            c.close();
+            x.phase = Phase.closed;
+          } else {
+            x.phase = x.after;
+          }
+          continue;
+        }
+        case Phase.head: {
+          const v = c.peek();
+          if (v.length === 0) break loop;
+          try {
+            const { used, done } = x.head.feed(v);
+            c.consume(used);
+            stats.bytesIn += used;
+            if (!done) continue;
+            x.req = undefined;
+            x.req = parseHead(x.head.take());
+            dispatch(x);
+          } catch (e) {
+            refuse(x, e);
+          }
+          continue;
+        }
+        case Phase.body: {
+          if (x.body.done) {
+            finish(x);
+            continue;
+          }
+          const v = c.peek();
+          if (v.length === 0) break loop;
+          try {
+            const { payload, used } = x.body.next(v);
+            if (x.hash !== undefined && payload.length > 0) {
+              x.hash.update(payload);
+              stats.hashedBytes += payload.length;
+            }
+            c.consume(used);
+            stats.bytesIn += used;
+          } catch (e) {
+            refuse(x, e);
+          }
+          continue;
+        }
+        case Phase.closed: {
+          // Closed our side: what still arrives is read and dropped.
+          for (let v = c.peek(); v.length > 0; v = c.peek()) {
+            stats.bytesIn += v.length;
+            c.consume(v.length);
+          }
+          break loop;
+        }
+      }
+    }
+    // The peer finished sending: nothing more will come, so no further request.
+    if (x.peerEnded && x.phase !== Phase.closed) {
+      c.close();
+      x.phase = Phase.closed;
+    }
+  }
+
+  const handlers: ConnectionHandlers = {
+    onData: pump,
+    onWritable: pump,
+    onEnd(c) {
+      (c.data as Exchange).peerEnded = true;
+      pump(c);
+    },
+    onClose(c, error) {
+      budget.forget(c);
+      (c.data as Exchange).phase = Phase.closed;
+      stats.open--;
+      if (error === undefined) stats.closed++;
+      else stats.failed++;
+    },
+  };
+
+  return {
+    name: "http",
+    accept(c) {
+      stats.accepted++;
+      stats.open++;
+      c.data = new Exchange();
+      // Answers end in a short segment; Nagle would hold it for the client's delayed ACK.
+      c.setNoDelay(true);
+      return handlers;
+    },
+    retry: () => budget.retry(),
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,280 @@
+/**
+ * Incremental HTTP/1.1 request parsing (RFC 9112) over a connection's byte
+ * stream: {@link HeadReader} collects a request's head across as many
+ * segments as it spans, {@link parseHead} reads it, and {@link BodyReader}
+ * walks a Content-Length or chunked body, handing each stretch of payload
+ * to the caller as a view of the packet buffer it arrived in.
+ *
+ * The readers take bytes from views of received buffers and say how many
+ * they used; the caller consumes that many, so the next request's bytes
+ * (pipelining) stay queued until the current one is answered.
+ *
+ * @module
+ */
+
+/** A request's head, read. */
+export interface RequestHead {
+  method: string;
+  /** The request target as sent: `/bytes/100`. */
+  target: string;
+  /** `HTTP/1.1`. */
+  version: string;
+  /** Header fields by lowercase name; repeated fields joined with `, `. */
+  headers: Map<string, string>;
+  /** How the body is framed (RFC 9112 6.3). */
+  body: { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" };
+  /** Whether the connection stays open after the response (RFC 9112 9.3). */
+  keepAlive: boolean;
+  /** `Expect: 100-continue` (RFC 9110 10.1.1). */
+  expectContinue: boolean;
+}
+
+/** Why a head is refused: the status to answer, and a reason. */
+export class BadRequest extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Largest head accepted, bytes. */
+export const headBytesMax = 16384;
+
+const CR = 13;
+const LF = 10;
+
+/** Collects one request head, up to and including its empty line. */
+export class HeadReader {
+  #buf = new Uint8Array(512);
+  #len = 0;
+  /** Line feeds seen with only a CR between them: 2 ends the head. */
+  #lfs = 0;
+
+  /** Bytes collected so far. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /**
+   * Takes bytes from `v` until the head is complete: `used` bytes of `v`
+   * were taken, and `done` says the head is complete ({@link take} it).
+   * Throws {@link BadRequest} (431) past {@link headBytesMax}.
+   */
+  feed(v: Uint8Array): { used: number; done: boolean } {
+    let i = 0;
+    for (; i < v.length; i++) {
+      const b = v[i];
+      // RFC 9112 2.2: empty lines before a request line are ignored.
+      if (this.#len === 0 && (b === CR || b === LF)) continue;
+      if (this.#len === this.#buf.length) {
+        if (this.#len >= headBytesMax) throw new BadRequest(431, `request head over ${headBytesMax} bytes`);
+        const g = new Uint8Array(Math.min(this.#len * 2, headBytesMax));
+        g.set(this.#buf);
+        this.#buf = g;
+      }
+      this.#buf[this.#len++] = b;
+      if (b === LF) {
+        if (++this.#lfs === 2) return { used: i + 1, done: true };
+      } else if (b !== CR) {
+        this.#lfs = 0;
+      }
+    }
+    return { used: i, done: false };
+  }
+
+  /** The collected head as text; resets the reader for the next request. */
+  take(): string {
+    let s = "";
+    for (let i = 0; i < this.#len; i++) s += String.fromCharCode(this.#buf[i]);
+    this.#len = 0;
+    this.#lfs = 0;
+    return s;
+  }
+}
+
+const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Reads a complete head; throws {@link BadRequest}. */
+export function parseHead(text: string): RequestHead {
+  const lines = text.split(/\r?\n/);
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP\/\d\.\d)$/.exec(lines[0]);
+  if (m === null) throw new BadRequest(400, `malformed request line '${lines[0].slice(0, 80)}'`);
+  const [, method, target, version] = m;
+  if (version !== "HTTP/1.1" && version !== "HTTP/1.0") throw new BadRequest(505, `${version} is not served`);
+  const headers = new Map<string, string>();
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    // RFC 9112 5.1: no whitespace between the name and the colon; obsolete line folding is refused.
+    if (colon <= 0 || !token.test(line.slice(0, colon))) {
+      throw new BadRequest(400, `malformed header line '${line.slice(0, 80)}'`);
+    }
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const had = headers.get(name);
+    headers.set(name, had === undefined ? value : `${had}, ${value}`);
+  }
+  if (version === "HTTP/1.1" && !headers.has("host")) {
+    throw new BadRequest(400, "HTTP/1.1 request without Host");
+  }
+  const conn = (headers.get("connection") ?? "").toLowerCase().split(",").map((s) => s.trim());
+  const keepAlive = version === "HTTP/1.1" ? !conn.includes("close") : conn.includes("keep-alive");
+  const te = headers.get("transfer-encoding");
+  const cl = headers.get("content-length");
+  let body: RequestHead["body"] = { kind: "none" };
+  if (te !== undefined) {
+    // RFC 9112 6.3 (3, 4): chunked must come last; a Content-Length beside it is ignored.
+    const codings = te.toLowerCase().split(",").map((s) => s.trim());
+    if (codings.length !== 1 || codings[0] !== "chunked") {
+      throw new BadRequest(501, `transfer coding '${te}' is not served`);
+    }
+    body = { kind: "chunked" };
+  } else if (cl !== undefined) {
+    const values = new Set(cl.split(",").map((s) => s.trim()));
+    const v = [...values][0];
+    if (values.size !== 1 || !/^\d{1,15}$/.test(v)) throw new BadRequest(400, `bad Content-Length '${cl}'`);
+    const length = Number(v);
+    if (length > 0) body = { kind: "length", length };
+  }
+  const expectContinue = version === "HTTP/1.1" &&
+    (headers.get("expect") ?? "").toLowerCase() === "100-continue";
+  return { method, target, version, headers, body, keepAlive, expectContinue };
+}
+
+const enum Chunk {
+  size,
+  ext,
+  sizeLf,
+  data,
+  dataCr,
+  dataLf,
+  trailer,
+  done,
+}
+
+/**
+ * Walks a request body. {@link next} returns the payload it finds at the
+ * front of `v` (a subarray, no copy) and the bytes it used; framing bytes
+ * (chunk sizes, CRLFs, trailers) are used without payload.
+ */
+export class BodyReader {
+  #chunked = false;
+  #left = 0;
+  #state = Chunk.done;
+  #size = 0;
+  #digits = 0;
+  #trailerLen = 0;
+  /** Payload bytes read so far. */
+  total = 0;
+
+  /** Starts a body; `none` is done at once. */
+  start(body: RequestHead["body"]): void {
+    this.total = 0;
+    this.#chunked = body.kind === "chunked";
+    this.#left = body.kind === "length" ? body.length : 0;
+    this.#state = body.kind === "chunked" ? Chunk.size : Chunk.done;
+    this.#size = 0;
+    this.#digits = 0;
+  }
+
+  /** Whether the body is complete. */
+  get done(): boolean {
+    return this.#chunked ? this.#state === Chunk.done : this.#left === 0;
+  }
+
+  /** Payload at the front of `v` (possibly empty) and the bytes of `v` used; throws {@link BadRequest}. */
+  next(v: Uint8Array): { payload: Uint8Array; used: number } {
+    if (!this.#chunked) {
+      const n = Math.min(this.#left, v.length);
+      this.#left -= n;
+      this.total += n;
+      return { payload: v.subarray(0, n), used: n };
+    }
+    let i = 0;
+    while (i < v.length && this.#state !== Chunk.done) {
+      const b = v[i];
+      switch (this.#state) {
+        case Chunk.data: {
+          // Framing came first: report it used; the data comes on the next call.
+          if (i > 0) return { payload: v.subarray(0, 0), used: i };
+          const n = Math.min(this.#left, v.length);
+          this.#left -= n;
+          this.total += n;
+          if (this.#left === 0) this.#state = Chunk.dataCr;
+          return { payload: v.subarray(0, n), used: n };
+        }
+        case Chunk.size: {
+          const d = hexDigit(b);
+          if (d >= 0) {
+            if (++this.#digits > 12) throw new BadRequest(400, "chunk size too large");
+            this.#size = this.#size * 16 + d;
+          } else if (this.#digits === 0) {
+            throw new BadRequest(400, "chunk size missing");
+          } else if (b === 0x3b /* ; */ || b === 0x20 || b === 0x09) {
+            this.#state = Chunk.ext;
+          } else if (b === CR) {
+            this.#state = Chunk.sizeLf;
+          } else if (b === LF) {
+            this.#endSizeLine();
+          } else {
+            throw new BadRequest(400, "bad chunk size");
+          }
+          break;
+        }
+        case Chunk.ext:
+          // Chunk extensions are ignored (RFC 9112 7.1.1).
+          if (b === LF) this.#endSizeLine();
+          break;
+        case Chunk.sizeLf:
+          if (b !== LF) throw new BadRequest(400, "chunk size line without LF");
+          this.#endSizeLine();
+          break;
+        case Chunk.dataCr:
+          if (b === CR) this.#state = Chunk.dataLf;
+          else if (b === LF) this.#startSize();
+          else throw new BadRequest(400, "chunk data longer than its size");
+          break;
+        case Chunk.dataLf:
+          if (b !== LF) throw new BadRequest(400, "chunk data without CRLF");
+          this.#startSize();
+          break;
+        case Chunk.trailer:
+          // Trailer fields are read and dropped; an empty line ends the body.
+          if (b === LF) {
+            if (this.#trailerLen === 0) this.#state = Chunk.done;
+            this.#trailerLen = 0;
+          } else if (b !== CR) {
+            if (++this.#trailerLen > headBytesMax) throw new BadRequest(400, "trailer line too long");
+          }
+          break;
+      }
+      i++;
+    }
+    return { payload: v.subarray(0, 0), used: i };
+  }
+
+  #endSizeLine(): void {
+    if (this.#size === 0) {
+      this.#state = Chunk.trailer;
+      this.#trailerLen = 0;
+    } else {
+      this.#left = this.#size;
+      this.#state = Chunk.data;
+    }
+  }
+
+  #startSize(): void {
+    this.#state = Chunk.size;
+    this.#size = 0;
+    this.#digits = 0;
+  }
+}
+
+function hexDigit(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x57;
+  if (b >= 0x41 && b <= 0x46) return b - 0x37;
+  return -1;
+}

@@ -1,0 +1,225 @@
+/**
+ * The `luna` command line: parsing and the help text. A bad argument is a
+ * {@link UsageError} naming it; the command prints it and exits with 2.
+ *
+ * @module
+ */
+import { type AppName, appNames } from "../apps/mod.ts";
+import type { StackConfigInput } from "../api/config.ts";
+import type { ConfigError } from "../errors.ts";
+
+/** A bad command line: `arg` is the argument at fault, as the user wrote it. */
+export class UsageError extends Error {
+  readonly arg: string;
+  constructor(arg: string, message: string) {
+    super(`${arg}: ${message}`);
+    this.name = "UsageError";
+    this.arg = arg;
+  }
+}
+
+/** What `luna serve ...` asks for. */
+export interface ServeOptions {
+  app: AppName;
+  port: number;
+  /** The stack's configuration, as createStack takes it. */
+  config: StackConfigInput;
+  /** Print the final stats as one JSON line too. */
+  json: boolean;
+  /** The fault injector's seed, when faults are on. */
+  faultSeed?: number;
+}
+
+/** A parsed command line. */
+export type Command = { kind: "help" } | { kind: "version" } | { kind: "serve"; options: ServeOptions };
+
+/** The help text. */
+export const usage = `luna: a user-space TCP/IP stack (luna-ts) serving over DPDK
+
+usage:
+  luna serve echo|http|discard --device SPEC --address CIDR [options]
+  luna --help | --version
+
+serve options:
+  --device SPEC       af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client],
+                      a PCI address (0000:03:00.0), or eal:DEVARGS (eal:net_tap0,iface=tap0)
+  --address CIDR      the stack's address and prefix, 198.18.0.2/24
+  --port N            port to listen on (default: echo 7, discard 9, http 80)
+  --mode MODE         batch (handlers after each burst, default) or inline (handlers
+                      inside the receive path)
+  --gateway IP        default gateway, on the address's subnet
+  --faults LIST       inject faults both ways: loss=P,reorder=P,dup=P,corrupt=P,delay=MS,
+                      jitter=MS,bandwidth=BPS,reorder_frames=N,reorder_ms=MS,seed=N
+                      (P a probability 0..1; a reordered frame is passed by the next
+                      3 frames unless reorder_frames/reorder_ms say otherwise; the
+                      seed is random unless given, and printed)
+  --pcap FILE         write every frame to a pcap file
+  --prefix NAME       DPDK EAL --file-prefix (default luna-<pid>)
+  --buffers N         packet buffers in the zone (default 8191)
+  --json              on exit, print the stats as one JSON line too
+
+apps:
+  echo      sends back every byte (RFC 862)
+  discard   reads and counts every byte (RFC 863)
+  http      HTTP/1.1 with keep-alive: GET /bytes/N answers N bytes where byte i is
+            i % 256; POST /sha256 answers the hex SHA-256 of the request body
+
+Runs until SIGINT or SIGTERM, then closes its connections and prints its stats.
+Exit status: 0 after a signal, 1 on a runtime failure, 2 on a bad argument.`;
+
+const defaultPorts: Record<AppName, number> = { echo: 7, discard: 9, http: 80 };
+
+const faultKeys: Record<string, string> = {
+  loss: "loss",
+  reorder: "reorder",
+  reorder_frames: "reorderFrames",
+  reorder_ms: "reorderMs",
+  dup: "duplicate",
+  duplicate: "duplicate",
+  corrupt: "corrupt",
+  delay: "delayMs",
+  jitter: "jitterMs",
+  bandwidth: "bandwidthBps",
+  seed: "seed",
+};
+
+/** The options `serve` takes, and whether each takes a value. */
+const serveFlags: Record<string, boolean> = {
+  "--device": true,
+  "--address": true,
+  "--port": true,
+  "--mode": true,
+  "--gateway": true,
+  "--faults": true,
+  "--pcap": true,
+  "--prefix": true,
+  "--buffers": true,
+  "--json": false,
+};
+
+/** Parses `argv` (without the runtime and script); throws {@link UsageError}. */
+export function parseArgs(argv: string[]): Command {
+  if (argv.length === 0) throw new UsageError("command", "missing: try 'luna --help'");
+  const [first, ...rest] = argv;
+  if (first === "--help" || first === "-h" || first === "help") return { kind: "help" };
+  if (first === "--version" || first === "-V" || first === "version") return { kind: "version" };
+  if (first !== "serve") throw new UsageError(first, "unknown command (known: serve, --help, --version)");
+  if (rest.includes("--help") || rest.includes("-h")) return { kind: "help" };
+  return { kind: "serve", options: parseServe(rest) };
+}
+
+function parseServe(argv: string[]): ServeOptions {
+  let app: AppName | undefined;
+  const values = new Map<string, string>();
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("-")) {
+      if (app !== undefined) throw new UsageError(a, `unexpected argument (the app is already '${app}')`);
+      if (!(appNames as readonly string[]).includes(a)) {
+        throw new UsageError(a, `unknown app (known: ${appNames.join(", ")})`);
+      }
+      app = a as AppName;
+      continue;
+    }
+    const eq = a.indexOf("=");
+    const flag = eq > 0 ? a.slice(0, eq) : a;
+    if (!(flag in serveFlags)) {
+      throw new UsageError(flag, `unknown option (known: ${Object.keys(serveFlags).join(", ")})`);
+    }
+    if (!serveFlags[flag]) {
+      if (eq > 0) throw new UsageError(flag, "takes no value");
+      json = true;
+      continue;
+    }
+    let value: string | undefined;
+    if (eq > 0) value = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) value = argv[++i];
+    if (value === undefined || value === "") throw new UsageError(flag, "needs a value");
+    if (values.has(flag)) throw new UsageError(flag, "given twice");
+    values.set(flag, value);
+  }
+  if (app === undefined) throw new UsageError("app", `missing: luna serve ${appNames.join("|")} ...`);
+  for (const f of ["--device", "--address"]) if (!values.has(f)) throw new UsageError(f, "required");
+
+  const port = values.has("--port") ? integer("--port", values.get("--port")!, 1, 65535) : defaultPorts[app];
+  const mode = values.get("--mode") ?? "batch";
+  if (mode !== "batch" && mode !== "inline") {
+    throw new UsageError("--mode", `expected batch or inline, got '${mode}'`);
+  }
+  const config: StackConfigInput = {
+    device: values.get("--device")!,
+    address: values.get("--address")!,
+    mode,
+  };
+  if (values.has("--gateway")) config.gateway = values.get("--gateway");
+  if (values.has("--pcap")) config.pcap = values.get("--pcap");
+  if (values.has("--prefix")) config.eal = { prefix: values.get("--prefix") };
+  if (values.has("--buffers")) config.buffers = integer("--buffers", values.get("--buffers")!, 256, 1 << 22);
+  let faultSeed: number | undefined;
+  if (values.has("--faults")) {
+    const faults = parseFaults(values.get("--faults")!);
+    config.faults = faults as StackConfigInput["faults"];
+    faultSeed = faults.seed;
+  }
+  return { app, port, config, json, faultSeed };
+}
+
+function integer(arg: string, s: string, min: number, max: number): number {
+  if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
+    throw new UsageError(arg, `expected an integer ${min}..${max}, got '${s}'`);
+  }
+  return Number(s);
+}
+
+/** `loss=0.01,seed=7` → the stack's fault settings; the seed defaults to a random one. */
+export function parseFaults(s: string): Record<string, number> & { seed: number } {
+  const out: Record<string, number> = {};
+  for (const part of s.split(",")) {
+    const [k, v, ...extra] = part.split("=");
+    const key = faultKeys[k?.trim() ?? ""];
+    if (key === undefined) {
+      throw new UsageError("--faults", `unknown fault '${k}' (known: ${Object.keys(faultKeys).join(", ")})`);
+    }
+    if (v === undefined || extra.length > 0 || v.trim() === "" || !Number.isFinite(Number(v))) {
+      throw new UsageError("--faults", `${k} needs a number: ${k}=VALUE`);
+    }
+    out[key] = Number(v);
+  }
+  if (out.seed === undefined) out.seed = Math.floor(Math.random() * 2 ** 31);
+  // A reordered frame needs a distance: by default it is passed by the next 3 frames.
+  if ((out.reorder ?? 0) > 0 && out.reorderFrames === undefined && out.reorderMs === undefined) {
+    out.reorderFrames = 3;
+  }
+  return out as Record<string, number> & { seed: number };
+}
+
+const fieldArgs: Record<string, string> = {
+  device: "--device",
+  address: "--address",
+  gateway: "--gateway",
+  mode: "--mode",
+  pcap: "--pcap",
+  buffers: "--buffers",
+  "eal.prefix": "--prefix",
+};
+
+const faultNames: Record<string, string> = Object.fromEntries(
+  Object.entries(faultKeys).filter(([k]) => k !== "duplicate").map(([k, v]) => [v, k]),
+);
+
+/** The command-line argument behind a configuration field (`faults.loss` → `--faults loss`). */
+export function argOfField(field: string): string {
+  if (field in fieldArgs) return fieldArgs[field];
+  // Schema fields (faults.loss), and the fault injector's own (rx.loss, tx.loss, seed).
+  const fault = /^(?:faults|rx|tx)\.(.+)$/.exec(field)?.[1] ?? (field === "seed" ? "seed" : undefined);
+  if (fault !== undefined) return `--faults ${faultNames[fault] ?? fault}`;
+  return field;
+}
+
+/** A {@link ConfigError} from createStack, as a usage error naming the argument. */
+export function usageOfConfigError(e: ConfigError): UsageError {
+  const arg = argOfField(e.field);
+  const text = e.message.replace(new RegExp(`^${e.field.replace(/\./g, "\\.")}:\\s*`), "");
+  return new UsageError(arg, text);
+}

@@ -1,0 +1,143 @@
+/**
+ * `luna serve`: one app on one stack, until SIGINT or SIGTERM; then the
+ * connections are closed and the stats printed.
+ *
+ * @module
+ */
+import { createStack, type Stack, type StackStats } from "../api/stack.ts";
+import { type App, type AppStats, createApp } from "../apps/mod.ts";
+import { ConfigError, NoSuchPortError } from "../errors.ts";
+import { type ServeOptions, UsageError, usageOfConfigError } from "./args.ts";
+
+/** What `serve` prints at the end, as its JSON line holds it. */
+export interface ServeReport {
+  app: string;
+  seconds: number;
+  appStats: AppStats;
+  stack: StackStats;
+}
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+/** Calls `fn` on SIGINT and SIGTERM (Deno's and Bun's ways). */
+function onSignals(fn: (signal: string) => void): () => void {
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  if (typeof g.Deno !== "undefined") {
+    const hs = signals.map((s) => [s, () => fn(s)] as const);
+    for (const [s, h] of hs) g.Deno.addSignalListener(s, h);
+    return () => {
+      for (const [s, h] of hs) g.Deno.removeSignalListener(s, h);
+    };
+  }
+  const hs = signals.map((s) => [s, () => fn(s)] as const);
+  for (const [s, h] of hs) process.on(s, h);
+  return () => {
+    for (const [s, h] of hs) process.off(s, h);
+  };
+}
+
+/** Runs `luna serve`; resolves with the report once stopped. Config errors come as UsageError. */
+export async function serve(
+  o: ServeOptions,
+  log: (line: string) => void = console.log,
+): Promise<ServeReport> {
+  let stack: Stack;
+  try {
+    stack = await createStack(o.config);
+  } catch (e) {
+    if (e instanceof ConfigError) throw usageOfConfigError(e);
+    if (e instanceof NoSuchPortError) {
+      const iface = /^af_(?:packet|xdp):(.*)$/.exec(String(o.config.device))?.[1];
+      const hint = iface !== undefined
+        ? ` (is there an interface '${iface}' in this network namespace?)`
+        : "";
+      throw new UsageError("--device", `${e.message}${hint}`);
+    }
+    throw e;
+  }
+  const app: App = createApp(o.app, stack.device.zone);
+  try {
+    stack.listen(o.port, (c) => app.accept(c));
+  } catch (e) {
+    await stack.close(0);
+    if (e instanceof ConfigError) throw usageOfConfigError(e);
+    throw e;
+  }
+  const t0 = performance.now();
+  // Connections parked on a low zone resume as ACKs free buffers.
+  const retry = setInterval(() => app.retry(), 2);
+  let stopping: string | undefined;
+  const removeSignals = onSignals((signal) => {
+    if (stopping !== undefined) {
+      console.error(`luna: ${signal} again, exiting without a clean close`);
+      process.exit(130);
+    }
+    stopping = signal;
+    void stack.stop();
+  });
+  const address = String(o.config.address).split("/")[0];
+  if (o.faultSeed !== undefined) {
+    log(`luna: injecting faults ${JSON.stringify(o.config.faults)} (seed ${o.faultSeed})`);
+  }
+  log(`luna: serving ${o.app} on ${address}:${o.port} via ${o.config.device} (${stack.mode})`);
+  try {
+    await stack.run();
+  } catch (e) {
+    // A handler threw: release the device (and the EAL's files) before reporting it.
+    clearInterval(retry);
+    removeSignals();
+    await stack.close(0).catch(() => {});
+    throw e;
+  } finally {
+    clearInterval(retry);
+    removeSignals();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const stackStats = stack.stats();
+  log(`luna: ${stopping ?? "stopped"}: closing ${stack.connections().length} connection(s)`);
+  await stack.close();
+  return { app: o.app, seconds, appStats: app.stats(), stack: stackStats };
+}
+
+function mb(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`;
+}
+
+/** The readable summary of a report. */
+export function formatReport(r: ServeReport): string {
+  const a = r.appStats;
+  const s = r.stack;
+  const t = s.tcp;
+  const lines = [
+    `luna: ${r.app} served for ${r.seconds.toFixed(1)} s`,
+    `  connections  ${a.accepted} accepted, ${a.closed} closed cleanly, ${a.failed} failed, ${a.open} open`,
+    `  bytes        ${mb(a.bytesIn)} received, ${mb(a.bytesOut)} sent`,
+  ];
+  if (r.app === "http") {
+    lines.push(
+      `  http         ${a.requests} requests: ${a.responses2xx} 2xx, ${a.responses4xx} 4xx, ${a.responses5xx} 5xx; ` +
+        `${mb(a.patternBytes)} of /bytes, ${mb(a.hashedBytes)} hashed`,
+    );
+  }
+  if (a.parked > 0) {
+    lines.push(`  zone waits   ${a.parked} (connections paused while the packet pool was low)`);
+  }
+  lines.push(
+    `  tcp          ${t.passiveOpens} passive opens, ${t.inSegs} segments in, ${t.outSegs} out, ` +
+      `${t.retransSegs} retransmitted (${t.retransTimeouts} timeouts), ${t.outRsts} resets sent`,
+    `  ip           ${s.ip.link.rxFrames} frames in, ${s.ip.link.txFrames} out, ${s.ip.arp.requestsIn} ARP requests ` +
+      `answered, ${s.ip.icmp.inEchos} pings`,
+  );
+  if (s.port !== undefined) {
+    const p = s.port;
+    lines.push(
+      `  device       ${s.device}: ${p.ipackets} packets in, ${p.opackets} out, ${p.imissed} missed, ` +
+        `${p.rxNombuf} without a buffer`,
+    );
+  }
+  lines.push(
+    `  zone         ${s.zone.free} of ${s.zone.capacity} buffers free at the end; loop ran ${s.loop.iterations} times`,
+  );
+  return lines.join("\n");
+}
