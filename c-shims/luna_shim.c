@@ -241,7 +241,8 @@ static int pool_count;
 
 static struct pool *pool_get(int32_t id)
 {
-	if (id < 0 || id >= pool_count || pools[id].mp == NULL)
+	/* After cleanup the pools' memory is gone: no handle may reach it. */
+	if (eal_state != EAL_UP || id < 0 || id >= pool_count || pools[id].mp == NULL)
 		return NULL;
 	return &pools[id];
 }

@@ -90,6 +90,8 @@ describe("dpdk", () => {
     assertEquals(r.second.name, "EalError");
     assertStringIncludes(r.second.message, "already running");
     assertEquals(r.afterClose.name, "EalError");
+    assertEquals(r.zoneAfterClose.name, "BufferError");
+    assertEquals(r.rawAfterClose, -2, "the shim refuses a pool after cleanup (ENOENT)");
   });
 
   test("a port that does not exist is NoSuchPortError, by id, by name and by device", async () => {

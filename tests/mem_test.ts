@@ -70,6 +70,26 @@ describe("heap zone", () => {
     assertThrows(() => zone.data(h, 250, 10), RangeError, "outside");
   });
 
+  test("tryTake returns -1 when nothing is left, instead of throwing", () => {
+    const zone = createHeapZone({ count: 3 });
+    const got = [zone.tryTake(), zone.tryTake(), zone.tryTake()];
+    assertEquals(new Set(got).size, 3);
+    assertEquals(zone.tryTake(), -1);
+    zone.release(got[0]);
+    assertEquals(zone.tryTake(), got[0]);
+  });
+
+  test("a closed zone refuses every call with BufferError", () => {
+    const zone = createHeapZone({ count: 4 });
+    const h = zone.take();
+    zone.close();
+    assert(zone.closed);
+    assertThrows(() => zone.take(), BufferError, "closed");
+    assertThrows(() => zone.tryTake(), BufferError, "closed");
+    assertThrows(() => zone.release(h), BufferError, "closed");
+    assertThrows(() => zone.accounting(), BufferError, "closed");
+  });
+
   test("bad options name the field", () => {
     assertEquals(assertThrows(() => createHeapZone({ count: 0 }), ConfigError).field, "count");
     assertEquals(assertThrows(() => createHeapZone({ count: 4, dataRoom: 10 }), ConfigError).field, "dataRoom");

@@ -41,7 +41,9 @@ export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
       return {
         spec,
         kind: "af_packet",
-        vdevs: [`net_af_packet0,iface=${rest},qpairs=1`],
+        // 4096 frames: a loop that stalls for tens of ms must not overflow the
+        // socket's ring (512 by default), whose drops DPDK does not report.
+        vdevs: [`net_af_packet0,iface=${rest},qpairs=1,framecnt=4096`],
         eal: [],
         portName: "net_af_packet0",
         pci: false,

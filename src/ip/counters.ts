@@ -32,6 +32,8 @@ export class IpCounters {
   arpRepliesOut = 0;
   /** ARP packets about other hosts' addresses (heard, learned from where allowed, not answered). */
   arpOther = 0;
+  /** Frames not sent because the zone had no free buffer. */
+  noBufferDrops = 0;
   /** Packets dropped because their next hop never answered ARP. */
   arpUnresolvedDrops = 0;
   /** Packets dropped because the queue waiting for a neighbour was full. */
@@ -84,6 +86,7 @@ export class IpCounters {
         txBytes: this.linkTxBytes,
         txDropped: this.linkTxDropped,
         notForUs: this.linkNotForUs,
+        noBufferDrops: this.noBufferDrops,
       },
       arp: {
         requestsIn: this.arpRequestsIn,
@@ -113,7 +116,15 @@ export class IpCounters {
 
 /** A snapshot of {@link IpCounters}. */
 export interface IpStats {
-  link: { rxFrames: number; rxBytes: number; txFrames: number; txBytes: number; txDropped: number; notForUs: number };
+  link: {
+    rxFrames: number;
+    rxBytes: number;
+    txFrames: number;
+    txBytes: number;
+    txDropped: number;
+    notForUs: number;
+    noBufferDrops: number;
+  };
   arp: {
     requestsIn: number;
     repliesIn: number;

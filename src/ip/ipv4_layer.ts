@@ -162,7 +162,11 @@ export class IpLayer implements NeighborOwner {
   /** Sends an ICMP echo request of `payloadLen` bytes (a pattern) to `dst`. */
   sendEchoRequest(dst: number, ident: number, seq: number, payloadLen: number, now: number): boolean {
     const zone = this.device.zone;
-    const h = zone.take();
+    const h = zone.tryTake();
+    if (h < 0) {
+      this.counters.noBufferDrops++;
+      return false;
+    }
     const bytes = zone.bytes;
     const icmpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
     const len = 8 + payloadLen;
@@ -385,7 +389,11 @@ export class IpLayer implements NeighborOwner {
 
   #sendArp(op: number, ethDst: number, senderIp: number, targetMac: number, targetIp: number, now: number): void {
     const zone = this.device.zone;
-    const h = zone.take();
+    const h = zone.tryTake();
+    if (h < 0) {
+      this.counters.noBufferDrops++;
+      return;
+    }
     const off = zone.dataStart(h) + zone.headroom;
     const eth = this.#ethTx.attach(zone.bytes, off, ethernetHeaderLen + arpPacketLen);
     eth.dst = ethDst;

@@ -20,7 +20,7 @@ export interface NeighborOptions {
   retransmitMs?: number;
   /** Requests sent before giving up, ms. Default 3 (Linux mcast_solicit). */
   probes?: number;
-  /** Frames waiting per unresolved neighbour. Default 16. */
+  /** Frames waiting per unresolved neighbour. Default 128 (Linux holds about 100). */
   queueLen?: number;
 }
 
@@ -67,7 +67,7 @@ export class NeighborCache {
     this.#reachableMs = options.reachableMs ?? 30_000;
     this.#retransmitMs = options.retransmitMs ?? 1000;
     this.#probes = options.probes ?? 3;
-    this.#queueLen = options.queueLen ?? 16;
+    this.#queueLen = options.queueLen ?? 128;
   }
 
   /** Entries held. */

@@ -82,6 +82,7 @@ export class MemZone {
   readonly #refHalf: number;
   readonly #cache: Uint32Array;
   #cached = 0;
+  #closed = false;
 
   constructor(layout: ZoneLayout, backend: ZoneBackend) {
     if (layout.refcntOffset % 2 !== 0) throw new RangeError("refcntOffset must be even");
@@ -102,6 +103,20 @@ export class MemZone {
   /** Takes one buffer, with reference count 1. Throws {@link PoolExhaustedError} if none is left. */
   take(): number {
     if (this.#cached === 0) this.#refill(1);
+    const h = this.#cache[--this.#cached];
+    this.#refs[(h >>> 1) + this.#refHalf] = 1;
+    return h;
+  }
+
+  /** Takes one buffer like {@link take}, or returns -1 when none is left (for paths that must not throw). */
+  tryTake(): number {
+    if (this.#cached === 0) {
+      if (this.#closed) throw this.#closedError();
+      const dst = this.#cache.subarray(0);
+      if (this.#backend.takeBulk(dst, refillBatch)) this.#admit(dst, refillBatch);
+      else if (this.#backend.takeBulk(dst, 1)) this.#admit(dst, 1);
+      else return -1;
+    }
     const h = this.#cache[--this.#cached];
     this.#refs[(h >>> 1) + this.#refHalf] = 1;
     return h;
@@ -129,6 +144,7 @@ export class MemZone {
 
   /** Drops a reference; the last one returns the buffer to the zone. */
   release(h: number): void {
+    if (this.#closed) throw this.#closedError();
     const i = this.#refIndex(h);
     const r = this.#refs[i];
     if (r > 1) {
@@ -171,8 +187,25 @@ export class MemZone {
     this.#spill(this.#cached);
   }
 
+  /**
+   * Closes the zone with its backend: every later call throws instead of
+   * touching memory that may be gone. Views taken of {@link bytes} before
+   * must not be used after it.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Buffers free and in use, counted now. */
   accounting(): ZoneAccounting {
+    if (this.#closed) throw this.#closedError();
     const free = this.#backend.available() + this.#cached;
     return { capacity: this.capacity, free, inUse: this.capacity - free, cached: this.#cached };
   }
@@ -184,7 +217,12 @@ export class MemZone {
     return (h >>> 1) + this.#refHalf;
   }
 
+  #closedError(): BufferError {
+    return new BufferError(`${this.name}: the zone is closed`);
+  }
+
   #refill(need: number): void {
+    if (this.#closed) throw this.#closedError();
     const want = Math.min(this.#cache.length - this.#cached, Math.max(need - this.#cached, refillBatch));
     const dst = this.#cache.subarray(this.#cached);
     if (this.#backend.takeBulk(dst, want)) {

@@ -30,6 +30,8 @@ export class TcpCounters {
   /** Segments without timestamps on a connection that agreed to them (RFC 7323 3.2). */
   noTimestampDrops = 0;
   timeWaitReused = 0;
+  /** Segments not sent because the zone had no free buffer. */
+  noBufferDrops = 0;
   keepaliveTimeouts = 0;
 
   /** A plain copy, for stats. */

@@ -112,7 +112,11 @@ function emit(L: TcpLayer, tcb: Tcb, h: number, tcpOff: number, now: number): vo
 /** Sends a segment with no payload (SYN, ACK, FIN, RST of a connection) in a fresh buffer. */
 export function sendControl(L: TcpLayer, tcb: Tcb, flags: number, seq: number, now: number): void {
   const zone = L.ip.device.zone;
-  const h = zone.take();
+  const h = zone.tryTake();
+  if (h < 0) {
+    L.counters.noBufferDrops++; // lost like a dropped frame; timers recover
+    return;
+  }
   const tcpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
   prepare(L, tcb, seq, flags, 0, now);
   emit(L, tcb, h, tcpOff, now);
@@ -174,7 +178,11 @@ export function sendData(L: TcpLayer, tcb: Tcb, seq: number, len: number, fin: b
     emit(L, tcb, h, payloadOff - hdr, now);
     return len;
   }
-  const copy = zone.take();
+  const copy = zone.tryTake();
+  if (copy < 0) {
+    L.counters.noBufferDrops++;
+    return 0;
+  }
   const tcpOff = zone.dataStart(copy) + zone.headroom + ipHeadroom;
   const room2 = zone.dataRoomSize - (zone.headroom + ipHeadroom + hdr);
   if (len > room2) {

@@ -221,7 +221,8 @@ export class TcpLayer implements TcpReceiver {
     }
     while (done < data.length && c.sendSpace > 0) {
       const n = Math.min(chunk, data.length - done, c.sendSpace);
-      const h = zone.take();
+      const h = zone.tryTake();
+      if (h < 0) break; // the zone is out of buffers: like a full send buffer, wait for ACKs
       const off = zone.dataStart(h) + zone.headroom;
       zone.bytes.set(data.subarray(done, done + n), off);
       c.sendq.push(h, off, n);
@@ -476,7 +477,11 @@ export class TcpLayer implements TcpReceiver {
   /** Sends the header in {@link repr} to `dst` in a fresh buffer (no connection). */
   #sendRaw(dst: number, now: number): void {
     const zone = this.ip.device.zone;
-    const h = zone.take();
+    const h = zone.tryTake();
+    if (h < 0) {
+      this.counters.noBufferDrops++;
+      return;
+    }
     const tcpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
     const len = this.repr.headerLen();
     this.repr.emit(this.tcpView.attach(zone.bytes, tcpOff, len), this.ip.iface.address, dst, false);
@@ -788,6 +793,8 @@ export class TcpLayer implements TcpReceiver {
       tcb.rto.backoff();
       tcb.stats.retransTimeouts++;
       this.counters.retransTimeouts++;
+      tcb.stats.retransSegs++;
+      this.counters.retransSegs++;
       sendControl(this, tcb, s === State.synSent ? TcpFlags.syn : TcpFlags.syn | TcpFlags.ack, tcb.iss, now);
       tcb.rtxAt = now + tcb.rto.rtoMs;
       return;

@@ -30,9 +30,13 @@ switch (which) {
   }
   case "second-init": {
     const d = await Dpdk.start({ prefix });
+    const zone = d.createZone("early", { count: 255, cache: 0 });
     out.second = await attempt(() => Dpdk.start({ prefix: prefix + "b" }));
     d.close();
     out.afterClose = await attempt(() => d.createZone("late"));
+    // The pool's memory is gone: the zone says so instead of reading it.
+    out.zoneAfterClose = await attempt(() => zone.accounting());
+    out.rawAfterClose = d.shim.symbols.luna_pool_avail(zone.pool);
     break;
   }
   case "no-port": {

@@ -167,7 +167,7 @@ export class Dpdk {
         // A port that cannot stop is closed with the EAL below.
       }
     }
-    for (const zone of this.#zones) zone.flush();
+    for (const zone of this.#zones) zone.close();
     const rc = this.shim.symbols.luna_eal_cleanup();
     // The EAL leaves its runtime directory behind; it is ours, by our unique prefix.
     const prefix = this.args[this.args.indexOf("--file-prefix") + 1];
