@@ -1,5 +1,13 @@
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertStringIncludes } from "@std/assert";
-import { ConfigError, createHeapZone, createMemoryLink, createStack, parseStackConfig, type Stack } from "../src/mod.ts";
+import {
+  ConfigError,
+  type Connection,
+  createHeapZone,
+  createMemoryLink,
+  createStack,
+  parseStackConfig,
+  type Stack,
+} from "../src/mod.ts";
 import { describe, test } from "./harness.ts";
 
 function fieldOf(input: unknown): string {
@@ -101,6 +109,40 @@ describe("createStack", () => {
       assertEquals(b.device.zone.accounting().inUse, 0);
     });
   }
+
+  test("more data than the zone holds, over many connections at once, all arrives", async () => {
+    const za = createHeapZone({ name: "a", count: 512 });
+    const zb = createHeapZone({ name: "b", count: 512 });
+    const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, bandwidthBps: 100e6 });
+    const a = await createStack({ device: la, address: "198.18.0.1/24", buffers: 512 });
+    const b = await createStack({ device: lb, address: "198.18.0.2/24", buffers: 512 });
+    let received = 0;
+    b.listen(9, () => ({
+      onData(c) {
+        const buf = new Uint8Array(65536);
+        for (let n = c.read(buf); n > 0; n = c.read(buf)) received += n;
+      },
+    }));
+    const per = 1_000_000;
+    const conns = 8;
+    const data = new Uint8Array(per);
+    for (let i = 0; i < conns; i++) {
+      let sent = 0;
+      const pump = (c: Connection) => {
+        while (sent < per) {
+          const n = c.write(data.subarray(sent));
+          if (n === 0) return; // wait for onWritable: the send buffer or the zone is full
+          sent += n;
+        }
+        c.close();
+      };
+      a.connect("198.18.0.2", 9, { onOpen: pump, onWritable: pump });
+    }
+    assert(await both(a, b, () => received === per * conns, 30_000), `received ${received} of ${per * conns}`);
+    await a.close(100);
+    await b.close(100);
+    assertEquals(za.accounting().inUse, 0);
+  }, { timeoutMs: 60_000 });
 
   test("zero-copy send: a buffer taken from the zone goes out without a copy", async () => {
     const [a, b] = await pair("inline");

@@ -66,6 +66,7 @@ export class TcpLayer implements TcpReceiver {
   #reasm: (Reassembly | undefined)[] = [];
   #sack: (SackBlockBuilder | undefined)[] = [];
   readonly #freeIds: number[] = [];
+  readonly #starved: Tcb[] = [];
   readonly #table = new Map<number, Tcb[]>();
   readonly #listeners = new Map<number, Listener>();
   #nextPort: number;
@@ -219,10 +220,18 @@ export class TcpLayer implements TcpReceiver {
         }
       }
     }
+    // Payload waiting to be sent must not take the buffers that receiving needs (the ACKs
+    // that would free it): an eighth of the zone stays in reserve.
+    let budget = done < data.length ? zone.accounting().free - (zone.capacity >>> 3) : 0;
     while (done < data.length && c.sendSpace > 0) {
       const n = Math.min(chunk, data.length - done, c.sendSpace);
-      const h = zone.tryTake();
-      if (h < 0) break; // the zone is out of buffers: like a full send buffer, wait for ACKs
+      const h = budget-- > 0 ? zone.tryTake() : -1;
+      if (h < 0) {
+        // The zone is out of buffers: like a full send buffer, but the buffers may be held by
+        // other connections, so poll() says when some are back.
+        if (!this.#starved.includes(c)) this.#starved.push(c);
+        break;
+      }
       const off = zone.dataStart(h) + zone.headroom;
       zone.bytes.set(data.subarray(done, done + n), off);
       c.sendq.push(h, off, n);
@@ -284,6 +293,19 @@ export class TcpLayer implements TcpReceiver {
   poll(now: number): void {
     this.#now = now;
     this.#wheel.advance(now, this.#expire);
+    if (this.#starved.length > 0) this.#feedStarved();
+  }
+
+  /** Connections that could not write for want of buffers hear when a quarter of the zone is free again. */
+  #feedStarved(): void {
+    const zone = this.ip.device.zone;
+    if (zone.accounting().free < zone.capacity >>> 2) return;
+    const list = this.#starved.splice(0);
+    for (const c of list) {
+      if (c.dead || !c.wantWritable || c.finQueued) continue;
+      c.wantWritable = false;
+      c.handlers.onWritable?.(c);
+    }
   }
 
   /** When {@link poll} next has work. */
