@@ -296,10 +296,10 @@ export class TcpLayer implements TcpReceiver {
     if (this.#starved.length > 0) this.#feedStarved();
   }
 
-  /** Connections that could not write for want of buffers hear when a quarter of the zone is free again. */
+  /** Connections that could not write for want of buffers hear when the zone has room above its reserve again. */
   #feedStarved(): void {
     const zone = this.ip.device.zone;
-    if (zone.accounting().free < zone.capacity >>> 2) return;
+    if (zone.accounting().free < (zone.capacity >>> 3) + 64) return; // the reserve, and room to make progress
     const list = this.#starved.splice(0);
     for (const c of list) {
       if (c.dead || !c.wantWritable || c.finQueued) continue;
