@@ -20,6 +20,12 @@ export interface DpdkZoneOptions {
   dataRoom?: number;
   /** Buffers kept in the TypeScript-side cache. Default 512. */
   localCache?: number;
+  /**
+   * Maps an existing pool (its shim id) instead of creating one: how a
+   * Worker thread sees the pool its main thread made. `count`, `cache` and
+   * `dataRoom` are then the pool's own.
+   */
+  attach?: number;
 }
 
 class PoolBackend implements ZoneBackend {
@@ -63,10 +69,12 @@ export class DpdkZone extends MemZone {
     }
     const s = shim.symbols;
     const nameBytes = cString(name);
-    const pool = s.luna_pool_create(nameBytes, nameBytes.length, count, cache, dataRoom);
+    const pool = options.attach ?? s.luna_pool_create(nameBytes, nameBytes.length, count, cache, dataRoom);
     if (pool < 0) throw new EalError(`cannot create pool '${name}': ${shim.lastError()}`, pool);
     const info = new Uint32Array(PoolInfo.words);
-    s.luna_pool_info(pool, info, info.length);
+    if (s.luna_pool_info(pool, info, info.length) < 0) {
+      throw new EalError(`pool ${pool} cannot be mapped: ${shim.lastError()}`, -2);
+    }
     const len = info[PoolInfo.lenLo] + info[PoolInfo.lenHi] * 2 ** 32;
     const base = s.luna_pool_base(pool);
     if (shim.isNull(base)) throw new EalError(`pool '${name}' has no base address`, -22);

@@ -161,6 +161,15 @@ export class Port {
     this.#pool = config.zone.pool;
   }
 
+  /**
+   * Uses a port another thread configured (a Worker on its own queue):
+   * received buffers come from `zone`, as configured there.
+   */
+  adopt(zone: DpdkZone): void {
+    this.#zone = zone;
+    this.#pool = zone.pool;
+  }
+
   /** Starts the port; bursts may flow. */
   start(): void {
     this.#check(this.#shim.symbols.luna_port_start(this.id), "start");
