@@ -28,6 +28,8 @@ export interface ServeOptions {
   json: boolean;
   /** The fault injector's seed, when faults are on. */
   faultSeed?: number;
+  /** Per-core workers, each on its own queue pair (1: the stack runs on the main thread). */
+  workers: number;
 }
 
 /** A parsed command line. */
@@ -55,7 +57,9 @@ serve options:
                       seed is random unless given, and printed)
   --pcap FILE         write every frame to a pcap file
   --prefix NAME       DPDK EAL --file-prefix (default luna-<pid>)
-  --buffers N         packet buffers in the zone (default 8191)
+  --buffers N         packet buffers in the zone (default 8191; per worker with --workers)
+  --workers K         K per-core workers, each with its own queue pair, connection table and
+                      timers (the device must have K queues: memif, or a NIC with RSS)
   --json              on exit, print the stats as one JSON line too
 
 apps:
@@ -94,6 +98,7 @@ const serveFlags: Record<string, boolean> = {
   "--pcap": true,
   "--prefix": true,
   "--buffers": true,
+  "--workers": true,
   "--json": false,
 };
 
@@ -162,7 +167,8 @@ function parseServe(argv: string[]): ServeOptions {
     config.faults = faults as StackConfigInput["faults"];
     faultSeed = faults.seed;
   }
-  return { app, port, config, json, faultSeed };
+  const workers = values.has("--workers") ? integer("--workers", values.get("--workers")!, 1, 64) : 1;
+  return { app, port, config, json, faultSeed, workers };
 }
 
 function integer(arg: string, s: string, min: number, max: number): number {

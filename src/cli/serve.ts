@@ -7,6 +7,7 @@
 import { createStack, type Stack, type StackStats } from "../api/stack.ts";
 import { type App, type AppStats, createApp } from "../apps/mod.ts";
 import { ConfigError, NoSuchPortError } from "../errors.ts";
+import { startWorkers } from "../loop/workers.ts";
 import { type ServeOptions, UsageError, usageOfConfigError } from "./args.ts";
 
 /** What `serve` prints at the end, as its JSON line holds it. */
@@ -15,6 +16,8 @@ export interface ServeReport {
   seconds: number;
   appStats: AppStats;
   stack: StackStats;
+  /** Each worker's statistics, with --workers. */
+  workers?: StackStats[];
 }
 
 // deno-lint-ignore no-explicit-any
@@ -42,6 +45,7 @@ export async function serve(
   o: ServeOptions,
   log: (line: string) => void = console.log,
 ): Promise<ServeReport> {
+  if (o.workers > 1) return serveWorkers(o, log);
   let stack: Stack;
   try {
     stack = await createStack(o.config);
@@ -140,4 +144,61 @@ export function formatReport(r: ServeReport): string {
     `  zone         ${s.zone.free} of ${s.zone.capacity} buffers free at the end; loop ran ${s.loop.iterations} times`,
   );
   return lines.join("\n");
+}
+
+/** Sums the counters of several workers' app stats. */
+function sumApp(all: AppStats[]): AppStats {
+  const out = {} as Record<string, number>;
+  for (const a of all) for (const [k, v] of Object.entries(a)) out[k] = (out[k] ?? 0) + (v as number);
+  return out as unknown as AppStats;
+}
+
+/** `luna serve --workers K`: K per-core workers, each serving the app on its own queue pair. */
+async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promise<ServeReport> {
+  const appStats: AppStats[] = [];
+  let group;
+  try {
+    group = await startWorkers({
+      config: o.config,
+      workers: o.workers,
+      app: new URL("../apps/worker_app.ts", import.meta.url).href,
+      args: { app: o.app, port: o.port },
+      onReport: (i, data) => (appStats[i] = data as AppStats),
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) throw usageOfConfigError(e);
+    throw e;
+  }
+  const t0 = performance.now();
+  const address = String(o.config.address).split("/")[0];
+  log(`luna: serving ${o.app} on ${address}:${o.port} via ${o.config.device} (${o.config.mode ?? "batch"}, ${o.workers} workers)`);
+  let stopping = "stopped";
+  await new Promise<void>((resolve) => {
+    const remove = onSignals((signal) => {
+      stopping = signal;
+      remove();
+      resolve();
+    });
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  log(`luna: ${stopping}: stopping ${o.workers} workers`);
+  const stats = (await group.stop()).filter((s): s is StackStats => s !== undefined);
+  const tcp: Record<string, number> = {};
+  for (const st of stats) for (const [k, v] of Object.entries(st.tcp)) tcp[k] = (tcp[k] ?? 0) + v;
+  const first = stats[0];
+  return {
+    app: o.app,
+    seconds,
+    appStats: sumApp(appStats.filter((a) => a !== undefined)),
+    stack: {
+      ...first,
+      tcp,
+      connections: stats.reduce((n, st) => n + st.connections, 0),
+      loop: {
+        iterations: stats.reduce((n, st) => n + st.loop.iterations, 0),
+        framesIn: stats.reduce((n, st) => n + st.loop.framesIn, 0),
+      },
+    },
+    workers: stats,
+  };
 }

@@ -1,0 +1,25 @@
+/**
+ * An app of the `luna` command run inside a per-core worker: each worker
+ * serves the same app on its own stack and reports its counters to the main
+ * thread by message.
+ *
+ * @module
+ */
+import type { Stack } from "../api/stack.ts";
+import type { WorkerContext } from "../loop/worker_main.ts";
+import { type AppName, createApp } from "./mod.ts";
+
+/** Arguments the main thread passes. */
+export interface WorkerAppArgs {
+  app: AppName;
+  port: number;
+}
+
+/** Serves `args.app` on `args.port`; reports the app's counters every 100 ms. */
+export default function (stack: Stack, w: WorkerContext): void {
+  const { app: name, port } = w.args as WorkerAppArgs;
+  const app = createApp(name, stack.device.zone);
+  stack.listen(port, (c) => app.accept(c));
+  setInterval(() => app.retry(), 2);
+  setInterval(() => w.report(app.stats()), 100);
+}
