@@ -8,10 +8,10 @@ import { BURST_MAX, DESC_WORDS, type Device } from "./device.ts";
 
 /** A bounded batch of descriptor records for one device. */
 export class TxBatch {
-  readonly #device: Device;
-  readonly #descs: Uint32Array;
-  readonly #capacity: number;
-  #count = 0;
+  private readonly _device: Device;
+  private readonly _descs: Uint32Array;
+  private readonly _capacity: number;
+  private _count = 0;
   /** Frames dropped because the batch was full and the device would not take more. */
   dropped = 0;
   /** Frames the device took. */
@@ -20,14 +20,14 @@ export class TxBatch {
   sentBytes = 0;
 
   constructor(device: Device, capacity = BURST_MAX) {
-    this.#device = device;
-    this.#capacity = Math.max(1, Math.min(capacity, BURST_MAX));
-    this.#descs = new Uint32Array(this.#capacity * DESC_WORDS);
+    this._device = device;
+    this._capacity = Math.max(1, Math.min(capacity, BURST_MAX));
+    this._descs = new Uint32Array(this._capacity * DESC_WORDS);
   }
 
   /** Frames waiting. */
   get length(): number {
-    return this.#count;
+    return this._count;
   }
 
   /**
@@ -37,40 +37,40 @@ export class TxBatch {
    * drop the frame.
    */
   push(h: number, dataOff: number, len: number, flags: number, lens: number, now: number): boolean {
-    if (this.#count === this.#capacity) {
+    if (this._count === this._capacity) {
       this.flush(now);
-      if (this.#count === this.#capacity) {
-        this.#device.zone.release(h);
+      if (this._count === this._capacity) {
+        this._device.zone.release(h);
         this.dropped++;
         return false;
       }
     }
-    const d = this.#descs;
-    const i = this.#count * DESC_WORDS;
+    const d = this._descs;
+    const i = this._count * DESC_WORDS;
     d[i] = h;
     d[i + 1] = dataOff | (len << 16);
     d[i + 2] = flags;
     d[i + 3] = lens;
-    this.#count++;
+    this._count++;
     return true;
   }
 
   /** Hands the waiting frames to the device; those it does not take wait for the next flush. */
   flush(now: number): number {
-    const n = this.#count;
+    const n = this._count;
     if (n === 0) return 0;
-    const d = this.#descs;
-    const sent = this.#device.tx(d, n, now);
+    const d = this._descs;
+    const sent = this._device.tx(d, n, now);
     for (let k = 0; k < sent; k++) this.sentBytes += d[k * DESC_WORDS + 1] >>> 16;
     this.sentFrames += sent;
     if (sent < n) d.copyWithin(0, sent * DESC_WORDS, n * DESC_WORDS);
-    this.#count = n - sent;
+    this._count = n - sent;
     return sent;
   }
 
   /** Releases every waiting frame (on close). */
   discard(): void {
-    for (let k = 0; k < this.#count; k++) this.#device.zone.release(this.#descs[k * DESC_WORDS]);
-    this.#count = 0;
+    for (let k = 0; k < this._count; k++) this._device.zone.release(this._descs[k * DESC_WORDS]);
+    this._count = 0;
   }
 }

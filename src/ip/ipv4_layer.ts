@@ -72,42 +72,42 @@ export class IpLayer implements NeighborOwner {
   /** Handler for echo replies (pings this stack sent). */
   onEchoReply: EchoReplyHandler | undefined;
 
-  #tcp: TcpReceiver | undefined;
-  readonly #ttl: number;
-  readonly #answerArp: boolean;
-  readonly #eth = new EthernetFrame();
-  readonly #arp = new ArpPacket();
-  readonly #ip = new Ipv4Packet();
-  readonly #icmp = new IcmpPacket();
-  readonly #tcpView = new TcpPacket();
+  private _tcp: TcpReceiver | undefined;
+  private readonly _ttl: number;
+  private readonly _answerArp: boolean;
+  private readonly _eth = new EthernetFrame();
+  private readonly _arp = new ArpPacket();
+  private readonly _ip = new Ipv4Packet();
+  private readonly _icmp = new IcmpPacket();
+  private readonly _tcpView = new TcpPacket();
   // The send path has views of its own: it runs from inside the receive path
   // (replies, frames released by ARP, TCP output) and must not re-point them.
-  readonly #ethTx = new EthernetFrame();
-  readonly #arpTx = new ArpPacket();
-  readonly #ipTx = new Ipv4Packet();
-  readonly #icmpTx = new IcmpPacket();
-  readonly #tcpTx = new TcpPacket();
-  #ident = 0;
+  private readonly _ethTx = new EthernetFrame();
+  private readonly _arpTx = new ArpPacket();
+  private readonly _ipTx = new Ipv4Packet();
+  private readonly _icmpTx = new IcmpPacket();
+  private readonly _tcpTx = new TcpPacket();
+  private _ident = 0;
 
   constructor(device: Device, iface: IpInterface, options: IpLayerOptions = {}) {
     this.device = device;
     this.iface = iface;
     this.neighbors = new NeighborCache(this, options.neighbor);
     this.tx = new TxBatch(device);
-    this.#ttl = options.ttl ?? 64;
-    this.#answerArp = options.answerArp ?? true;
+    this._ttl = options.ttl ?? 64;
+    this._answerArp = options.answerArp ?? true;
   }
 
   /** Sets the layer that takes TCP segments. */
   setTcpReceiver(receiver: TcpReceiver): void {
-    this.#tcp = receiver;
+    this._tcp = receiver;
   }
 
   /** Runs the receive path over `n` frames described by `descs`. */
   receive(descs: Uint32Array, n: number, now: number): void {
     for (let k = 0; k < n; k++) {
       const i = k * DESC_WORDS;
-      this.#frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, descs[i + 2], now);
+      this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, descs[i + 2], now);
     }
   }
 
@@ -131,7 +131,7 @@ export class IpLayer implements NeighborOwner {
 
   /** Announces our address with a gratuitous ARP request (RFC 5227 3). */
   announce(now: number): void {
-    this.#sendArp(ArpOp.request, macBroadcast, this.iface.address, 0, this.iface.address, now);
+    this._sendArp(ArpOp.request, macBroadcast, this.iface.address, 0, this.iface.address, now);
   }
 
   /**
@@ -145,7 +145,7 @@ export class IpLayer implements NeighborOwner {
     const zone = this.device.zone;
     const bytes = zone.bytes;
     const src = this.iface.address;
-    const tcp = this.#tcpTx.attach(bytes, tcpOff, tcpLen);
+    const tcp = this._tcpTx.attach(bytes, tcpOff, tcpLen);
     let flags = 0;
     if (this.device.offloads.txChecksum) {
       tcp.fillPseudoHeaderSum(src, dst);
@@ -154,9 +154,9 @@ export class IpLayer implements NeighborOwner {
       tcp.fillChecksum(src, dst);
     }
     const ipOff = tcpOff - ipv4HeaderLen;
-    this.#writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0);
+    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0);
     const lens = ethernetHeaderLen | (ipv4HeaderLen << 8) | (tcp.headerLen << 20);
-    return this.#route(h, ipOff - ethernetHeaderLen, ipHeadroom + tcpLen, dst, flags, lens, now);
+    return this._route(h, ipOff - ethernetHeaderLen, ipHeadroom + tcpLen, dst, flags, lens, now);
   }
 
   /** Sends an ICMP echo request of `payloadLen` bytes (a pattern) to `dst`. */
@@ -170,28 +170,28 @@ export class IpLayer implements NeighborOwner {
     const bytes = zone.bytes;
     const icmpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
     const len = 8 + payloadLen;
-    const icmp = this.#icmpTx.attach(bytes, icmpOff, len);
+    const icmp = this._icmpTx.attach(bytes, icmpOff, len);
     icmp.type = IcmpType.echoRequest;
     icmp.code = 0;
     icmp.ident = ident;
     icmp.seqNo = seq;
     for (let j = 0; j < payloadLen; j++) bytes[icmpOff + 8 + j] = j & 0xff;
     icmp.fillChecksum();
-    this.#writeIpv4(bytes, icmpOff - ipv4HeaderLen, ipv4HeaderLen + len, IpProtocol.icmp, dst, true);
-    return this.#route(h, icmpOff - ipHeadroom, ipHeadroom + len, dst, 0, 0, now);
+    this._writeIpv4(bytes, icmpOff - ipv4HeaderLen, ipv4HeaderLen + len, IpProtocol.icmp, dst, true);
+    return this._route(h, icmpOff - ipHeadroom, ipHeadroom + len, dst, 0, 0, now);
   }
 
   // ---- NeighborOwner
 
   /** @internal */
   sendRequest(ip: number, mac: number, now: number): void {
-    this.#sendArp(ArpOp.request, mac === 0 ? macBroadcast : mac, this.iface.address, 0, ip, now);
+    this._sendArp(ArpOp.request, mac === 0 ? macBroadcast : mac, this.iface.address, 0, ip, now);
   }
 
   /** @internal */
   release(mac: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
     const zone = this.device.zone;
-    this.#ethTx.attach(zone.bytes, zone.dataStart(h) + dataOff, len).dst = mac;
+    this._ethTx.attach(zone.bytes, zone.dataStart(h) + dataOff, len).dst = mac;
     this.tx.push(h, dataOff, len, flags, lens, now);
   }
 
@@ -204,12 +204,12 @@ export class IpLayer implements NeighborOwner {
 
   // ---- receive path
 
-  #frame(h: number, dataOff: number, len: number, flags: number, now: number): void {
+  private _frame(h: number, dataOff: number, len: number, flags: number, now: number): void {
     const c = this.counters;
     const zone = this.device.zone;
     c.linkRxFrames++;
     c.linkRxBytes += len;
-    const eth = this.#eth;
+    const eth = this._eth;
     const at = zone.dataStart(h) + dataOff;
     let why = dataOff + len <= zone.dataRoomSize ? eth.wrap(zone.bytes, at, len) : Drop.truncated;
     if (why === Drop.none) {
@@ -220,8 +220,8 @@ export class IpLayer implements NeighborOwner {
         return;
       }
       const type = eth.ethertype;
-      if (type === EtherType.ipv4) why = this.#ipv4(h, eth.payloadOffset, eth.payloadLen, flags, now);
-      else if (type === EtherType.arp) why = this.#arpIn(h, eth.payloadOffset, eth.payloadLen, now);
+      if (type === EtherType.ipv4) why = this._ipv4(h, eth.payloadOffset, eth.payloadLen, flags, now);
+      else if (type === EtherType.arp) why = this._arpIn(h, eth.payloadOffset, eth.payloadLen, now);
       else why = Drop.unknownEthertype;
     }
     if (why !== Drop.none) {
@@ -231,8 +231,8 @@ export class IpLayer implements NeighborOwner {
   }
 
   /** Returns a drop reason, or none when the frame was consumed (and its buffer taken care of). */
-  #arpIn(h: number, off: number, len: number, now: number): Drop {
-    const arp = this.#arp;
+  private _arpIn(h: number, off: number, len: number, now: number): Drop {
+    const arp = this._arp;
     const why = arp.wrap(this.device.zone.bytes, off, len);
     if (why !== Drop.none) return why;
     const c = this.counters;
@@ -244,9 +244,9 @@ export class IpLayer implements NeighborOwner {
     else c.arpOther++;
     // RFC 826 "packet reception": merge what the sender says; add it if the packet is for us.
     if (arp.senderIp !== me) this.neighbors.learn(arp.senderIp, arp.senderMac, targetIsMe, now);
-    if (op === ArpOp.request && targetIsMe && arp.senderIp !== me && this.#answerArp) {
+    if (op === ArpOp.request && targetIsMe && arp.senderIp !== me && this._answerArp) {
       // Answer in place: the request becomes the reply.
-      const eth = this.#eth;
+      const eth = this._eth;
       eth.dst = arp.senderMac;
       eth.src = this.iface.mac;
       arp.operation = ArpOp.reply;
@@ -263,10 +263,10 @@ export class IpLayer implements NeighborOwner {
     return Drop.none;
   }
 
-  #ipv4(h: number, off: number, len: number, flags: number, now: number): Drop {
+  private _ipv4(h: number, off: number, len: number, flags: number, now: number): Drop {
     const c = this.counters;
     const zone = this.device.zone;
-    const ip = this.#ip;
+    const ip = this._ip;
     c.ipInReceives++;
     const why = ip.wrap(zone.bytes, off, len);
     if (why !== Drop.none) return why;
@@ -283,8 +283,8 @@ export class IpLayer implements NeighborOwner {
       return Drop.none;
     }
     const proto = ip.protocol;
-    if (proto === IpProtocol.tcp) return this.#tcpIn(h, ip, flags, now);
-    if (proto === IpProtocol.icmp) return this.#icmpIn(h, ip, now);
+    if (proto === IpProtocol.tcp) return this._tcpIn(h, ip, flags, now);
+    if (proto === IpProtocol.icmp) return this._icmpIn(h, ip, now);
     if (proto === IpProtocol.udp) {
       c.udpNoService++;
       zone.release(h);
@@ -293,8 +293,8 @@ export class IpLayer implements NeighborOwner {
     return Drop.unknownIpProtocol;
   }
 
-  #tcpIn(h: number, ip: Ipv4Packet, flags: number, now: number): Drop {
-    const tcp = this.#tcpView;
+  private _tcpIn(h: number, ip: Ipv4Packet, flags: number, now: number): Drop {
+    const tcp = this._tcpView;
     const why = tcp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen);
     if (why !== Drop.none) return why;
     if ((flags & RxFlag.l4CksumBad) !== 0) return Drop.tcpBadChecksum;
@@ -302,13 +302,13 @@ export class IpLayer implements NeighborOwner {
     const c = this.counters;
     c.tcpInSegs++;
     c.ipInDelivers++;
-    const receiver = this.#tcp;
+    const receiver = this._tcp;
     if (receiver === undefined || !receiver.tcpInput(h, ip, tcp, now)) this.device.zone.release(h);
     return Drop.none;
   }
 
-  #icmpIn(h: number, ip: Ipv4Packet, now: number): Drop {
-    const icmp = this.#icmp;
+  private _icmpIn(h: number, ip: Ipv4Packet, now: number): Drop {
+    const icmp = this._icmp;
     const c = this.counters;
     let why = icmp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen);
     if (why === Drop.none && !icmp.verifyChecksum()) why = Drop.icmpBadChecksum;
@@ -323,8 +323,8 @@ export class IpLayer implements NeighborOwner {
       icmp.checksum = checksumUpdate16(icmp.checksum, IcmpType.echoRequest << 8, IcmpType.echoReply << 8);
       icmp.type = IcmpType.echoReply;
       const b = ip.bytes;
-      this.#writeIpv4(b, ip.offset, ip.totalLen, IpProtocol.icmp, src, true, ip.headerLen);
-      const eth = this.#eth;
+      this._writeIpv4(b, ip.offset, ip.totalLen, IpProtocol.icmp, src, true, ip.headerLen);
+      const eth = this._eth;
       eth.dst = eth.src;
       eth.src = this.iface.mac;
       c.icmpOutEchoReps++;
@@ -339,7 +339,7 @@ export class IpLayer implements NeighborOwner {
 
   // ---- send path
 
-  #writeIpv4(
+  private _writeIpv4(
     b: Uint8Array,
     off: number,
     totalLen: number,
@@ -348,14 +348,14 @@ export class IpLayer implements NeighborOwner {
     checksum: boolean,
     headerLen = ipv4HeaderLen,
   ): void {
-    const ip = this.#ipTx.attach(b, off, totalLen);
+    const ip = this._ipTx.attach(b, off, totalLen);
     b[off] = 0x40 | (headerLen >>> 2);
     b[off + 1] = 0;
     ip.totalLen = totalLen;
-    ip.ident = this.#ident = (this.#ident + 1) & 0xffff;
+    ip.ident = this._ident = (this._ident + 1) & 0xffff;
     b[off + 6] = 0x40; // DF, offset 0
     b[off + 7] = 0;
-    ip.ttl = this.#ttl;
+    ip.ttl = this._ttl;
     ip.protocol = proto;
     ip.src = this.iface.address;
     ip.dst = dst;
@@ -364,7 +364,7 @@ export class IpLayer implements NeighborOwner {
     this.counters.ipOutRequests++;
   }
 
-  #route(h: number, dataOffAbs: number, len: number, dst: number, flags: number, lens: number, now: number): boolean {
+  private _route(h: number, dataOffAbs: number, len: number, dst: number, flags: number, lens: number, now: number): boolean {
     const zone = this.device.zone;
     const dataOff = dataOffAbs - zone.dataStart(h);
     const hop = this.iface.nextHop(dst);
@@ -375,7 +375,7 @@ export class IpLayer implements NeighborOwner {
     }
     // Resolve first: a lookup may send an ARP request, which re-points the shared views.
     const mac = this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
-    const eth = this.#ethTx.attach(zone.bytes, dataOffAbs, len);
+    const eth = this._ethTx.attach(zone.bytes, dataOffAbs, len);
     eth.src = this.iface.mac;
     eth.ethertype = EtherType.ipv4;
     if (mac < 0) {
@@ -387,7 +387,7 @@ export class IpLayer implements NeighborOwner {
     return true;
   }
 
-  #sendArp(op: number, ethDst: number, senderIp: number, targetMac: number, targetIp: number, now: number): void {
+  private _sendArp(op: number, ethDst: number, senderIp: number, targetMac: number, targetIp: number, now: number): void {
     const zone = this.device.zone;
     const h = zone.tryTake();
     if (h < 0) {
@@ -395,11 +395,11 @@ export class IpLayer implements NeighborOwner {
       return;
     }
     const off = zone.dataStart(h) + zone.headroom;
-    const eth = this.#ethTx.attach(zone.bytes, off, ethernetHeaderLen + arpPacketLen);
+    const eth = this._ethTx.attach(zone.bytes, off, ethernetHeaderLen + arpPacketLen);
     eth.dst = ethDst;
     eth.src = this.iface.mac;
     eth.ethertype = EtherType.arp;
-    const arp = this.#arpTx.attach(zone.bytes, off + ethernetHeaderLen, arpPacketLen);
+    const arp = this._arpTx.attach(zone.bytes, off + ethernetHeaderLen, arpPacketLen);
     arp.hardwareType = 1;
     arp.protocolType = EtherType.ipv4;
     arp.hardwareLen = 6;

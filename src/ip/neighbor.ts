@@ -51,28 +51,28 @@ export interface NeighborOwner {
 
 /** An IPv4 neighbour cache; see the module documentation. */
 export class NeighborCache {
-  readonly #entries = new Map<number, Entry>();
-  readonly #owner: NeighborOwner;
-  readonly #capacity: number;
-  readonly #reachableMs: number;
-  readonly #retransmitMs: number;
-  readonly #probes: number;
-  readonly #queueLen: number;
+  private readonly _entries = new Map<number, Entry>();
+  private readonly _owner: NeighborOwner;
+  private readonly _capacity: number;
+  private readonly _reachableMs: number;
+  private readonly _retransmitMs: number;
+  private readonly _probes: number;
+  private readonly _queueLen: number;
   /** Earliest time {@link poll} has work; Infinity when none. */
-  #nextAt = Infinity;
+  private _nextAt = Infinity;
 
   constructor(owner: NeighborOwner, options: NeighborOptions = {}) {
-    this.#owner = owner;
-    this.#capacity = options.capacity ?? 1024;
-    this.#reachableMs = options.reachableMs ?? 30_000;
-    this.#retransmitMs = options.retransmitMs ?? 1000;
-    this.#probes = options.probes ?? 3;
-    this.#queueLen = options.queueLen ?? 128;
+    this._owner = owner;
+    this._capacity = options.capacity ?? 1024;
+    this._reachableMs = options.reachableMs ?? 30_000;
+    this._retransmitMs = options.retransmitMs ?? 1000;
+    this._probes = options.probes ?? 3;
+    this._queueLen = options.queueLen ?? 128;
   }
 
   /** Entries held. */
   get size(): number {
-    return this.#entries.size;
+    return this._entries.size;
   }
 
   /**
@@ -80,32 +80,32 @@ export class NeighborCache {
    * else -1: the caller then {@link enqueue}s its frame.
    */
   lookup(ip: number, now: number): number {
-    const e = this.#entries.get(ip);
+    const e = this._entries.get(ip);
     if (e === undefined || e.state === stateIncomplete) return -1;
     if (e.state === stateReachable && now >= e.at) {
       // RFC 1122 2.3.2.1: confirm an old entry, keep using it meanwhile.
       e.state = stateStale;
       e.probes = 1;
-      e.at = now + this.#retransmitMs;
-      this.#nextAt = Math.min(this.#nextAt, e.at);
-      this.#owner.sendRequest(ip, e.mac, now);
+      e.at = now + this._retransmitMs;
+      this._nextAt = Math.min(this._nextAt, e.at);
+      this._owner.sendRequest(ip, e.mac, now);
     }
     return e.mac;
   }
 
   /** Parks a frame until `ip` resolves, asking for it if nobody has yet. */
   enqueue(ip: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
-    let e = this.#entries.get(ip);
+    let e = this._entries.get(ip);
     if (e === undefined) {
-      e = this.#add(ip, now);
+      e = this._add(ip, now);
       e.state = stateIncomplete;
       e.probes = 1;
-      e.at = now + this.#retransmitMs;
-      this.#nextAt = Math.min(this.#nextAt, e.at);
-      this.#owner.sendRequest(ip, 0, now);
+      e.at = now + this._retransmitMs;
+      this._nextAt = Math.min(this._nextAt, e.at);
+      this._owner.sendRequest(ip, 0, now);
     }
-    if (e.waiting.length >= this.#queueLen * 5) {
-      this.#owner.drop(h, "queue", now);
+    if (e.waiting.length >= this._queueLen * 5) {
+      this._owner.drop(h, "queue", now);
       return;
     }
     e.waiting.push(h, dataOff, len, flags, lens);
@@ -118,73 +118,73 @@ export class NeighborCache {
    */
   learn(ip: number, mac: number, create: boolean, now: number): void {
     if (ip === 0) return;
-    let e = this.#entries.get(ip);
+    let e = this._entries.get(ip);
     if (e === undefined) {
       if (!create) return;
-      e = this.#add(ip, now);
+      e = this._add(ip, now);
     }
     e.mac = mac;
     e.state = stateReachable;
-    e.at = now + this.#reachableMs;
+    e.at = now + this._reachableMs;
     e.probes = 0;
     const w = e.waiting;
-    for (let i = 0; i < w.length; i += 5) this.#owner.release(mac, w[i], w[i + 1], w[i + 2], w[i + 3], w[i + 4], now);
+    for (let i = 0; i < w.length; i += 5) this._owner.release(mac, w[i], w[i + 1], w[i + 2], w[i + 3], w[i + 4], now);
     w.length = 0;
   }
 
   /** Retransmits requests and gives up on neighbours that never answered. */
   poll(now: number): void {
-    if (now < this.#nextAt) return;
+    if (now < this._nextAt) return;
     let next = Infinity;
-    for (const e of this.#entries.values()) {
+    for (const e of this._entries.values()) {
       if (e.state === stateReachable) continue;
       if (now >= e.at) {
-        if (e.probes >= this.#probes) {
-          this.#forget(e, now);
+        if (e.probes >= this._probes) {
+          this._forget(e, now);
           continue;
         }
         e.probes++;
-        e.at = now + this.#retransmitMs;
-        this.#owner.sendRequest(e.ip, e.state === stateStale ? e.mac : 0, now);
+        e.at = now + this._retransmitMs;
+        this._owner.sendRequest(e.ip, e.state === stateStale ? e.mac : 0, now);
       }
       next = Math.min(next, e.at);
     }
-    this.#nextAt = next;
+    this._nextAt = next;
   }
 
   /** When {@link poll} next has work. */
   pollAt(): number {
-    return this.#nextAt;
+    return this._nextAt;
   }
 
   /** Drops every waiting frame and entry (on close). */
   clear(now: number): void {
-    for (const e of [...this.#entries.values()]) this.#forget(e, now);
+    for (const e of [...this._entries.values()]) this._forget(e, now);
   }
 
-  #add(ip: number, now: number): Entry {
-    if (this.#entries.size >= this.#capacity) this.#evict(now);
+  private _add(ip: number, now: number): Entry {
+    if (this._entries.size >= this._capacity) this._evict(now);
     const e = new Entry();
     e.ip = ip;
-    this.#entries.set(ip, e);
+    this._entries.set(ip, e);
     return e;
   }
 
   /** Evicts the entry that expired first, preferring resolved ones with nothing waiting. */
-  #evict(now: number): void {
+  private _evict(now: number): void {
     let victim: Entry | undefined;
-    for (const e of this.#entries.values()) {
+    for (const e of this._entries.values()) {
       if (e.waiting.length !== 0) continue;
       if (victim === undefined || e.at < victim.at) victim = e;
     }
-    victim ??= this.#entries.values().next().value as Entry;
-    this.#forget(victim, now);
+    victim ??= this._entries.values().next().value as Entry;
+    this._forget(victim, now);
   }
 
-  #forget(e: Entry, now: number): void {
+  private _forget(e: Entry, now: number): void {
     const w = e.waiting;
-    for (let i = 0; i < w.length; i += 5) this.#owner.drop(w[i], "unresolved", now);
+    for (let i = 0; i < w.length; i += 5) this._owner.drop(w[i], "unresolved", now);
     w.length = 0;
-    this.#entries.delete(e.ip);
+    this._entries.delete(e.ip);
   }
 }

@@ -28,36 +28,36 @@ export interface EventSink {
 
 /** A queue of readiness events, drained after each burst (batch mode). */
 export class EventQueue {
-  #sinks: (EventSink | undefined)[] = [];
-  #kinds = new Uint8Array(1024);
-  #errors: (string | undefined)[] = [];
-  #n = 0;
+  private _sinks: (EventSink | undefined)[] = [];
+  private _kinds = new Uint8Array(1024);
+  private _errors: (string | undefined)[] = [];
+  private _n = 0;
 
   get length(): number {
-    return this.#n;
+    return this._n;
   }
 
   push(sink: EventSink, kind: number, error?: string): void {
-    if (this.#n === this.#kinds.length) {
-      const k = new Uint8Array(this.#n * 2);
-      k.set(this.#kinds);
-      this.#kinds = k;
+    if (this._n === this._kinds.length) {
+      const k = new Uint8Array(this._n * 2);
+      k.set(this._kinds);
+      this._kinds = k;
     }
-    this.#sinks[this.#n] = sink;
-    this.#kinds[this.#n] = kind;
-    this.#errors[this.#n] = error;
-    this.#n++;
+    this._sinks[this._n] = sink;
+    this._kinds[this._n] = kind;
+    this._errors[this._n] = error;
+    this._n++;
   }
 
   /** Delivers every queued event, those queued meanwhile included. */
   drain(): number {
     let i = 0;
-    for (; i < this.#n && i < 1 << 20; i++) {
-      const s = this.#sinks[i]!;
-      this.#sinks[i] = undefined;
-      s.deliver(this.#kinds[i], this.#errors[i]);
+    for (; i < this._n && i < 1 << 20; i++) {
+      const s = this._sinks[i]!;
+      this._sinks[i] = undefined;
+      s.deliver(this._kinds[i], this._errors[i]);
     }
-    this.#n = 0;
+    this._n = 0;
     return i;
   }
 }
@@ -69,10 +69,10 @@ export class Loop {
   readonly tcp: TcpLayer;
   readonly mode: LoopMode;
   readonly events = new EventQueue();
-  readonly #burst: number;
-  readonly #descs: Uint32Array;
-  #running = false;
-  #stopped: Promise<void> | undefined;
+  private readonly _burst: number;
+  private readonly _descs: Uint32Array;
+  private _running = false;
+  private _stopped: Promise<void> | undefined;
   /** Iterations run, frames received. */
   iterations = 0;
   framesIn = 0;
@@ -82,14 +82,14 @@ export class Loop {
     this.ip = ip;
     this.tcp = tcp;
     this.mode = mode;
-    this.#burst = burst;
-    this.#descs = new Uint32Array(burst * DESC_WORDS);
+    this._burst = burst;
+    this._descs = new Uint32Array(burst * DESC_WORDS);
   }
 
   /** One iteration at `now`: receive a burst, run it through, run timers and events, send. Returns frames received. */
   poll(now: number): number {
-    const n = this.device.rx(this.#descs, this.#burst, now);
-    if (n > 0) this.ip.receive(this.#descs, n, now);
+    const n = this.device.rx(this._descs, this._burst, now);
+    if (n > 0) this.ip.receive(this._descs, n, now);
     this.tcp.poll(now);
     this.ip.poll(now);
     if (this.events.length > 0) this.events.drain();
@@ -110,13 +110,13 @@ export class Loop {
    * sleeps briefly when idle.
    */
   run(): Promise<void> {
-    if (this.#stopped !== undefined) return this.#stopped;
-    this.#running = true;
-    this.#stopped = (async () => {
+    if (this._stopped !== undefined) return this._stopped;
+    this._running = true;
+    this._stopped = (async () => {
       let idle = 0;
-      while (this.#running) {
+      while (this._running) {
         let work = 0;
-        for (let i = 0; i < 256 && this.#running; i++) work += this.poll(performance.now());
+        for (let i = 0; i < 256 && this._running; i++) work += this.poll(performance.now());
         if (work > 0) idle = 0;
         else idle++;
         // Busy while there is traffic; after a quiet stretch, 1 ms naps.
@@ -124,13 +124,13 @@ export class Loop {
         else await new Promise((r) => setImmediate(r));
       }
     })();
-    return this.#stopped;
+    return this._stopped;
   }
 
   /** Ends {@link run} after its current round. */
   async stop(): Promise<void> {
-    this.#running = false;
-    await this.#stopped;
-    this.#stopped = undefined;
+    this._running = false;
+    await this._stopped;
+    this._stopped = undefined;
   }
 }

@@ -23,24 +23,24 @@ export interface HeapZoneOptions {
 const headerSize = 64; // the reference count sits at offset 0 of the header
 
 class HeapBackend implements ZoneBackend {
-  readonly #free: Uint32Array;
-  #top: number;
+  private readonly _free: Uint32Array;
+  private _top: number;
   constructor(count: number, stride: number) {
-    this.#free = new Uint32Array(count);
+    this._free = new Uint32Array(count);
     // Lowest handles on top, so buffers are handed out in address order.
-    for (let i = 0; i < count; i++) this.#free[i] = (count - 1 - i) * stride;
-    this.#top = count;
+    for (let i = 0; i < count; i++) this._free[i] = (count - 1 - i) * stride;
+    this._top = count;
   }
   takeBulk(out: Uint32Array, n: number): boolean {
-    if (n > this.#top) return false;
-    for (let i = 0; i < n; i++) out[i] = this.#free[--this.#top];
+    if (n > this._top) return false;
+    for (let i = 0; i < n; i++) out[i] = this._free[--this._top];
     return true;
   }
   giveBulk(handles: Uint32Array, n: number): void {
-    for (let i = 0; i < n; i++) this.#free[this.#top++] = handles[i];
+    for (let i = 0; i < n; i++) this._free[this._top++] = handles[i];
   }
   available(): number {
-    return this.#top;
+    return this._top;
   }
 }
 

@@ -77,12 +77,12 @@ export class MemZone {
   /** Default data offset of a fresh buffer. */
   readonly headroom: number;
 
-  readonly #backend: ZoneBackend;
-  readonly #refs: Uint16Array;
-  readonly #refHalf: number;
-  readonly #cache: Uint32Array;
-  #cached = 0;
-  #closed = false;
+  private readonly _backend: ZoneBackend;
+  private readonly _refs: Uint16Array;
+  private readonly _refHalf: number;
+  private readonly _cache: Uint32Array;
+  private _cached = 0;
+  private _closed = false;
 
   constructor(layout: ZoneLayout, backend: ZoneBackend) {
     if (layout.refcntOffset % 2 !== 0) throw new RangeError("refcntOffset must be even");
@@ -94,67 +94,67 @@ export class MemZone {
     this.dataRoomOffset = layout.dataRoomOffset;
     this.dataRoomSize = layout.dataRoomSize;
     this.headroom = layout.headroom;
-    this.#backend = backend;
-    this.#refs = new Uint16Array(layout.buffer, 0, layout.buffer.byteLength >>> 1);
-    this.#refHalf = layout.refcntOffset >>> 1;
-    this.#cache = new Uint32Array(Math.max(refillBatch * 2, layout.cacheSize ?? 512));
+    this._backend = backend;
+    this._refs = new Uint16Array(layout.buffer, 0, layout.buffer.byteLength >>> 1);
+    this._refHalf = layout.refcntOffset >>> 1;
+    this._cache = new Uint32Array(Math.max(refillBatch * 2, layout.cacheSize ?? 512));
   }
 
   /** Takes one buffer, with reference count 1. Throws {@link PoolExhaustedError} if none is left. */
   take(): number {
-    if (this.#cached === 0) this.#refill(1);
-    const h = this.#cache[--this.#cached];
-    this.#refs[(h >>> 1) + this.#refHalf] = 1;
+    if (this._cached === 0) this._refill(1);
+    const h = this._cache[--this._cached];
+    this._refs[(h >>> 1) + this._refHalf] = 1;
     return h;
   }
 
   /** Takes one buffer like {@link take}, or returns -1 when none is left (for paths that must not throw). */
   tryTake(): number {
-    if (this.#cached === 0) {
-      if (this.#closed) throw this.#closedError();
-      const dst = this.#cache.subarray(0);
-      if (this.#backend.takeBulk(dst, refillBatch)) this.#admit(dst, refillBatch);
-      else if (this.#backend.takeBulk(dst, 1)) this.#admit(dst, 1);
+    if (this._cached === 0) {
+      if (this._closed) throw this._closedError();
+      const dst = this._cache.subarray(0);
+      if (this._backend.takeBulk(dst, refillBatch)) this._admit(dst, refillBatch);
+      else if (this._backend.takeBulk(dst, 1)) this._admit(dst, 1);
       else return -1;
     }
-    const h = this.#cache[--this.#cached];
-    this.#refs[(h >>> 1) + this.#refHalf] = 1;
+    const h = this._cache[--this._cached];
+    this._refs[(h >>> 1) + this._refHalf] = 1;
     return h;
   }
 
   /** Takes `n` buffers into `out[0..n)`: all of them, or none and a {@link PoolExhaustedError}. */
   takeBulk(out: Uint32Array, n: number): void {
     if (n > out.length) throw new RangeError(`takeBulk: ${n} buffers asked, room for ${out.length}`);
-    if (this.#cached < n) this.#refill(n);
+    if (this._cached < n) this._refill(n);
     for (let i = 0; i < n; i++) {
-      const h = this.#cache[--this.#cached];
-      this.#refs[(h >>> 1) + this.#refHalf] = 1;
+      const h = this._cache[--this._cached];
+      this._refs[(h >>> 1) + this._refHalf] = 1;
       out[i] = h;
     }
   }
 
   /** Adds a reference: the buffer survives one more {@link release}. */
   retain(h: number): void {
-    const i = this.#refIndex(h);
-    const r = this.#refs[i];
+    const i = this._refIndex(h);
+    const r = this._refs[i];
     if (r === 0) throw new BufferError(`${this.name}: buffer ${h} retained after its release`);
     if (r === 0xffff) throw new BufferError(`${this.name}: buffer ${h} has too many references`);
-    this.#refs[i] = r + 1;
+    this._refs[i] = r + 1;
   }
 
   /** Drops a reference; the last one returns the buffer to the zone. */
   release(h: number): void {
-    if (this.#closed) throw this.#closedError();
-    const i = this.#refIndex(h);
-    const r = this.#refs[i];
+    if (this._closed) throw this._closedError();
+    const i = this._refIndex(h);
+    const r = this._refs[i];
     if (r > 1) {
-      this.#refs[i] = r - 1;
+      this._refs[i] = r - 1;
       return;
     }
     if (r === 0) throw new BufferError(`${this.name}: buffer ${h} released twice`);
-    this.#refs[i] = 0;
-    if (this.#cached === this.#cache.length) this.#spill(this.#cache.length >>> 1);
-    this.#cache[this.#cached++] = h;
+    this._refs[i] = 0;
+    if (this._cached === this._cache.length) this._spill(this._cache.length >>> 1);
+    this._cache[this._cached++] = h;
   }
 
   /** Releases `handles[0..n)`. */
@@ -164,7 +164,7 @@ export class MemZone {
 
   /** References the buffer has now (0: free). */
   refcount(h: number): number {
-    return this.#refs[this.#refIndex(h)];
+    return this._refs[this._refIndex(h)];
   }
 
   /** First byte of the buffer's data room, as an offset into {@link bytes}. */
@@ -184,7 +184,7 @@ export class MemZone {
 
   /** Returns every cached buffer to the backend. */
   flush(): void {
-    this.#spill(this.#cached);
+    this._spill(this._cached);
   }
 
   /**
@@ -193,62 +193,62 @@ export class MemZone {
    * must not be used after it.
    */
   close(): void {
-    if (this.#closed) return;
+    if (this._closed) return;
     this.flush();
-    this.#closed = true;
+    this._closed = true;
   }
 
   /** Whether {@link close} was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this._closed;
   }
 
   /** Buffers free and in use, counted now. */
   accounting(): ZoneAccounting {
-    if (this.#closed) throw this.#closedError();
-    const free = this.#backend.available() + this.#cached;
-    return { capacity: this.capacity, free, inUse: this.capacity - free, cached: this.#cached };
+    if (this._closed) throw this._closedError();
+    const free = this._backend.available() + this._cached;
+    return { capacity: this.capacity, free, inUse: this.capacity - free, cached: this._cached };
   }
 
-  #refIndex(h: number): number {
+  private _refIndex(h: number): number {
     if (!(h >= 0 && h + this.dataRoomOffset <= this.buffer.byteLength) || (h & 63) !== 0) {
       throw new BufferError(`${this.name}: ${h} is not a buffer handle of this zone`);
     }
-    return (h >>> 1) + this.#refHalf;
+    return (h >>> 1) + this._refHalf;
   }
 
-  #closedError(): BufferError {
+  private _closedError(): BufferError {
     return new BufferError(`${this.name}: the zone is closed`);
   }
 
-  #refill(need: number): void {
-    if (this.#closed) throw this.#closedError();
-    const want = Math.min(this.#cache.length - this.#cached, Math.max(need - this.#cached, refillBatch));
-    const dst = this.#cache.subarray(this.#cached);
-    if (this.#backend.takeBulk(dst, want)) {
-      this.#admit(dst, want);
+  private _refill(need: number): void {
+    if (this._closed) throw this._closedError();
+    const want = Math.min(this._cache.length - this._cached, Math.max(need - this._cached, refillBatch));
+    const dst = this._cache.subarray(this._cached);
+    if (this._backend.takeBulk(dst, want)) {
+      this._admit(dst, want);
       return;
     }
-    const short = need - this.#cached;
-    if (short > 0 && short < want && this.#backend.takeBulk(dst, short)) {
-      this.#admit(dst, short);
+    const short = need - this._cached;
+    if (short > 0 && short < want && this._backend.takeBulk(dst, short)) {
+      this._admit(dst, short);
       return;
     }
     throw new PoolExhaustedError(this.name, this.capacity, need);
   }
 
   /** Buffers in the cache are free: count 0, so a stray release of one is caught. */
-  #admit(got: Uint32Array, n: number): void {
-    for (let i = 0; i < n; i++) this.#refs[(got[i] >>> 1) + this.#refHalf] = 0;
-    this.#cached += n;
+  private _admit(got: Uint32Array, n: number): void {
+    for (let i = 0; i < n; i++) this._refs[(got[i] >>> 1) + this._refHalf] = 0;
+    this._cached += n;
   }
 
-  #spill(n: number): void {
+  private _spill(n: number): void {
     if (n === 0) return;
-    const from = this.#cached - n;
-    const out = this.#cache.subarray(from, this.#cached);
-    for (let i = 0; i < n; i++) this.#refs[(out[i] >>> 1) + this.#refHalf] = 1;
-    this.#backend.giveBulk(out, n);
-    this.#cached = from;
+    const from = this._cached - n;
+    const out = this._cache.subarray(from, this._cached);
+    for (let i = 0; i < n; i++) this._refs[(out[i] >>> 1) + this._refHalf] = 1;
+    this._backend.giveBulk(out, n);
+    this._cached = from;
   }
 }

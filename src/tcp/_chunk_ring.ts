@@ -28,7 +28,7 @@ export class ChunkRing {
       this.zone.release(h);
       return;
     }
-    if (this.count === this.h.length) this.#grow();
+    if (this.count === this.h.length) this._grow();
     const i = (this.head + this.count) & (this.h.length - 1);
     this.h[i] = h;
     this.off[i] = off;
@@ -62,7 +62,7 @@ export class ChunkRing {
     this.consume(this.bytes);
   }
 
-  #grow(): void {
+  private _grow(): void {
     const n = this.h.length;
     const h = new Uint32Array(n * 2);
     const off = new Uint32Array(n * 2);

@@ -64,13 +64,13 @@ export class Cubic extends NewReno {
   /** Whether fast convergence (4.7) is on. */
   readonly fastConvergence: boolean;
   // All windows below are in segments, times in seconds unless named Ms.
-  #wMax = 0; // 0: unset (no loss yet, or reset by a timeout)
-  #cwndPrior = 0;
-  #k = 0;
-  #wEst = 0;
-  #cwndEpoch = 0;
-  #epochStartMs = -1; // -1: the next ACK in congestion avoidance starts an epoch
-  #fractionBytes = 0; // sub-byte growth carried between ACKs
+  private _wMax = 0; // 0: unset (no loss yet, or reset by a timeout)
+  private _cwndPrior = 0;
+  private _k = 0;
+  private _wEst = 0;
+  private _cwndEpoch = 0;
+  private _epochStartMs = -1; // -1: the next ACK in congestion avoidance starts an epoch
+  private _fractionBytes = 0; // sub-byte growth carried between ACKs
 
   /** A CUBIC controller in slow start with the initial window. */
   constructor(mss: number, options: CongestionOptions & CubicOptions = {}) {
@@ -85,66 +85,66 @@ export class Cubic extends NewReno {
 
   /** W_max, segments (0 when unset). */
   get wMax(): number {
-    return this.#wMax;
+    return this._wMax;
   }
 
   /** cwnd_prior: cwnd at the last congestion event, segments. */
   get cwndPrior(): number {
-    return this.#cwndPrior;
+    return this._cwndPrior;
   }
 
   /** K of the current epoch, seconds. */
   get k(): number {
-    return this.#k;
+    return this._k;
   }
 
   /** W_est, the Reno estimate of the current epoch, segments. */
   get wEst(): number {
-    return this.#wEst;
+    return this._wEst;
   }
 
   /** When the current congestion avoidance epoch began (ms), or -1 if none has. */
   get epochStartMs(): number {
-    return this.#epochStartMs;
+    return this._epochStartMs;
   }
 
   /** RFC 9438 (4.2-4.5): one ACK of `bytesAcked` in congestion avoidance. */
   protected override congestionAvoidance(bytesAcked: number, now: number, rttMs: number): void {
     const mss = this.mss;
     const cwnd = this.cwndBytes / mss;
-    if (this.#epochStartMs < 0) {
-      this.#epochStartMs = now;
-      this.#cwndEpoch = cwnd;
-      if (this.#wMax <= cwnd) {
+    if (this._epochStartMs < 0) {
+      this._epochStartMs = now;
+      this._cwndEpoch = cwnd;
+      if (this._wMax <= cwnd) {
         // 4.8 and 4.10: no usable W_max: the curve starts at its plateau.
-        this.#wMax = cwnd;
-        this.#k = 0;
+        this._wMax = cwnd;
+        this._k = 0;
       } else {
-        this.#k = cubicK(this.#wMax, cwnd);
+        this._k = cubicK(this._wMax, cwnd);
       }
-      this.#wEst = cwnd; // 4.3: W_est = cwnd_epoch
-      this.#fractionBytes = 0;
+      this._wEst = cwnd; // 4.3: W_est = cwnd_epoch
+      this._fractionBytes = 0;
     }
-    const t = (now - this.#epochStartMs) / 1000;
+    const t = (now - this._epochStartMs) / 1000;
     const segmentsAcked = bytesAcked / mss;
     // 4.3: W_est += alpha * segments_acked / cwnd; alpha becomes 1 once W_est reaches cwnd_prior.
-    const alpha = this.#wEst >= this.#cwndPrior ? 1 : cubicAlpha;
-    this.#wEst += (alpha * segmentsAcked) / cwnd;
-    if (cubicW(t, this.#k, this.#wMax) < this.#wEst) {
+    const alpha = this._wEst >= this._cwndPrior ? 1 : cubicAlpha;
+    this._wEst += (alpha * segmentsAcked) / cwnd;
+    if (cubicW(t, this._k, this._wMax) < this._wEst) {
       // 4.3: Reno-friendly region: cwnd = W_est (never lowered here).
-      const w = Math.floor(this.#wEst * mss);
+      const w = Math.floor(this._wEst * mss);
       if (w > this.cwndBytes) this.cwndBytes = w;
       return;
     }
     // 4.2: target = W_cubic(t + RTT) bounded to [cwnd, 1.5*cwnd]; 4.4/4.5:
     // cwnd += (target - cwnd) / cwnd per segment acknowledged.
     const rtt = rttMs > 0 ? rttMs / 1000 : 0;
-    let target = cubicW(t + rtt, this.#k, this.#wMax);
+    let target = cubicW(t + rtt, this._k, this._wMax);
     if (target < cwnd) target = cwnd;
     else if (target > cubicTargetMaxFactor * cwnd) target = cubicTargetMaxFactor * cwnd;
-    const grow = ((target - cwnd) / cwnd) * segmentsAcked * mss + this.#fractionBytes;
+    const grow = ((target - cwnd) / cwnd) * segmentsAcked * mss + this._fractionBytes;
     const whole = Math.floor(grow);
-    this.#fractionBytes = grow - whole;
+    this._fractionBytes = grow - whole;
     this.cwndBytes += whole;
   }
 
@@ -157,32 +157,32 @@ export class Cubic extends NewReno {
   /** RFC 9438 (4.6, 4.7, 4.8): remember cwnd_prior and W_max, end the epoch. */
   protected override onCongestionEvent(_now: number, _flightSize: number, timeout: boolean): void {
     const cwnd = this.cwndBytes / this.mss;
-    this.#cwndPrior = cwnd;
+    this._cwndPrior = cwnd;
     if (timeout) {
       // 4.8: the first epoch after a timeout has K = 0, W_max = cwnd at its start.
-      this.#wMax = 0;
-    } else if (this.fastConvergence && cwnd < this.#wMax) {
+      this._wMax = 0;
+    } else if (this.fastConvergence && cwnd < this._wMax) {
       // 4.7: release bandwidth to newer flows.
-      this.#wMax = (cwnd * (1 + cubicBeta)) / 2;
+      this._wMax = (cwnd * (1 + cubicBeta)) / 2;
     } else {
-      this.#wMax = cwnd;
+      this._wMax = cwnd;
     }
-    this.#epochStartMs = -1;
+    this._epochStartMs = -1;
   }
 
   /** RFC 9438 (4.6): cwnd = max(ssthresh, 2*SMSS) after recovery; a new epoch starts. */
   protected override onRecoveryExit(_now: number): void {
-    this.#epochStartMs = -1;
+    this._epochStartMs = -1;
   }
 
   /** RFC 9438 (4.8): a new epoch after slow start. */
   protected override onTimeoutReset(_now: number): void {
-    this.#wMax = 0;
-    this.#epochStartMs = -1;
+    this._wMax = 0;
+    this._epochStartMs = -1;
   }
 
   /** Idle time is not growth time: the next ACK starts a new epoch. */
   protected override onIdle(_now: number): void {
-    this.#epochStartMs = -1;
+    this._epochStartMs = -1;
   }
 }

@@ -28,16 +28,16 @@ const isnDomain = 0x49534e31; // "ISN1"
 
 /** Generates RFC 6528 initial sequence numbers under one secret key. */
 export class IsnGenerator {
-  #hash: SipHash;
+  private _hash: SipHash;
 
   /** A generator keyed by `key` (16 bytes), or by a fresh random key (RFC 6528 3: secretkey). */
   constructor(key: Uint8Array = randomSipHashKey()) {
-    this.#hash = new SipHash(key);
+    this._hash = new SipHash(key);
   }
 
   /** Replaces the secret key (RFC 6528 3 allows changing it, e.g. at a restart). */
   rekey(key: Uint8Array): void {
-    this.#hash = new SipHash(key);
+    this._hash = new SipHash(key);
   }
 
   /**
@@ -50,7 +50,7 @@ export class IsnGenerator {
 
   /** F(localip, localport, remoteip, remoteport, secretkey) alone: the per-4-tuple offset. */
   offset(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-    const h = this.#hash;
+    const h = this._hash;
     h.hashWords4(localIp, remoteIp, ((localPort & 0xffff) << 16) | (remotePort & 0xffff), isnDomain);
     return (h.lo ^ h.hi) >>> 0;
   }

@@ -47,28 +47,28 @@ export class NewReno implements CongestionControl {
   protected cwndBytes: number;
   /** Slow start threshold, bytes. */
   protected ssthreshBytes: number;
-  #iwRule: InitialWindowRule;
-  #inRecovery = false;
-  #recover = 0;
+  private _iwRule: InitialWindowRule;
+  private _inRecovery = false;
+  private _recover = 0;
   // Whether `recover` still matters: set by a loss event, cleared once the
   // cumulative ACK passes it (so an old value never misfires after the wrap).
-  #recoverArmed = false;
-  #dupAcks = 0;
-  #partialAckSeen = false;
+  private _recoverArmed = false;
+  private _dupAcks = 0;
+  private _partialAckSeen = false;
   // RFC 3465 (2.1) byte counting in congestion avoidance.
-  #bytesAckedCa = 0;
+  private _bytesAckedCa = 0;
   // Slow start after an RTO uses L = 1*SMSS (RFC 3465 2.3).
-  #afterRto = false;
+  private _afterRto = false;
   // Retransmission timeouts in a row (RFC 5681 3.1: ssthresh holds after the first).
-  #rtoStreak = 0;
+  private _rtoStreak = 0;
 
   /** A controller in slow start with the initial window. */
   constructor(mss: number, options: CongestionOptions = {}) {
     if (!(mss > 0)) throw new RangeError(`mss must be > 0, got ${mss}`);
     this.mss = mss;
     this.sack = options.sack ?? false;
-    this.#iwRule = options.initialWindow ?? "rfc6928";
-    this.cwndBytes = initialWindowBytes(mss, this.#iwRule);
+    this._iwRule = options.initialWindow ?? "rfc6928";
+    this.cwndBytes = initialWindowBytes(mss, this._iwRule);
     this.ssthreshBytes = options.initialSsthresh ?? ssthreshInfiniteBytes;
   }
 
@@ -89,22 +89,22 @@ export class NewReno implements CongestionControl {
 
   /** Whether loss recovery is under way. */
   get inRecovery(): boolean {
-    return this.#inRecovery;
+    return this._inRecovery;
   }
 
   /** RFC 6582 `recover`, as SND.NXT at the last loss event. */
   get recover(): number {
-    return this.#recover;
+    return this._recover;
   }
 
   /** Duplicate ACKs since the last ACK of new data. */
   get dupAcks(): number {
-    return this.#dupAcks;
+    return this._dupAcks;
   }
 
   /** The initial window under this controller's rule, bytes. */
   get initialWindow(): number {
-    return initialWindowBytes(this.mss, this.#iwRule);
+    return initialWindowBytes(this.mss, this._iwRule);
   }
 
   /** Changes the sender MSS. */
@@ -114,10 +114,10 @@ export class NewReno implements CongestionControl {
 
   /** New data acknowledged; see {@link CongestionControl.onAck}. */
   onAck(ack: number, bytesAcked: number, flightSize: number, now: number, rttMs: number): number {
-    this.#dupAcks = 0;
-    this.#rtoStreak = 0;
-    if (this.#inRecovery) {
-      if (((ack - this.#recover) | 0) >= 0) {
+    this._dupAcks = 0;
+    this._rtoStreak = 0;
+    if (this._inRecovery) {
+      if (((ack - this._recover) | 0) >= 0) {
         // RFC 6582 (3.2 step 3): a full ACK.
         this.exitRecovery(now, flightSize);
         return CcAction.exitedRecovery;
@@ -130,25 +130,25 @@ export class NewReno implements CongestionControl {
       if (bytesAcked >= this.mss) w += this.mss;
       this.cwndBytes = w > this.mss ? w : this.mss;
       let flags: number = CcAction.retransmit;
-      if (!this.#partialAckSeen) {
-        this.#partialAckSeen = true;
+      if (!this._partialAckSeen) {
+        this._partialAckSeen = true;
         flags |= CcAction.restartTimer;
       }
       return flags;
     }
-    if (this.#recoverArmed && ((ack - this.#recover) | 0) > 0) this.#recoverArmed = false;
+    if (this._recoverArmed && ((ack - this._recover) | 0) > 0) this._recoverArmed = false;
     // Grow only when the window was in use: with less than half of it in
     // flight before this ACK the sender is application-limited (RFC 7661's
     // concern; Linux's tcp_is_cwnd_limited test for slow start).
     if (2 * (flightSize + bytesAcked) < this.cwndBytes) return CcAction.none;
     if (this.cwndBytes < this.ssthreshBytes) {
       // RFC 5681 (3.1) equation 2 with RFC 3465 (2.2, 2.3): cwnd += min(N, L).
-      const limit = (this.#afterRto ? 1 : abcLimitSegments) * this.mss;
+      const limit = (this._afterRto ? 1 : abcLimitSegments) * this.mss;
       this.cwndBytes += bytesAcked < limit ? bytesAcked : limit;
-      this.#bytesAckedCa = 0;
-      if (this.cwndBytes >= this.ssthreshBytes) this.#afterRto = false;
+      this._bytesAckedCa = 0;
+      if (this.cwndBytes >= this.ssthreshBytes) this._afterRto = false;
     } else {
-      this.#afterRto = false;
+      this._afterRto = false;
       this.congestionAvoidance(bytesAcked, now, rttMs);
     }
     return CcAction.none;
@@ -156,40 +156,40 @@ export class NewReno implements CongestionControl {
 
   /** A duplicate ACK; see {@link CongestionControl.onDupAck}. */
   onDupAck(ack: number, flightSize: number, sndNxt: number, now: number): number {
-    if (this.#inRecovery) {
+    if (this._inRecovery) {
       // RFC 5681 (3.2 step 4): each further duplicate ACK inflates cwnd by
       // one segment; RFC 6675 counts the pipe instead.
       if (!this.sack) this.cwndBytes += this.mss;
       return CcAction.none;
     }
-    this.#dupAcks++;
-    if (this.#dupAcks !== dupThresh) return CcAction.none;
+    this._dupAcks++;
+    if (this._dupAcks !== dupThresh) return CcAction.none;
     // RFC 6582 (3.2 step 2): only if the ACK covers more than recover.
-    if (this.#recoverArmed && ((ack - this.#recover) | 0) <= 0) return CcAction.none;
+    if (this._recoverArmed && ((ack - this._recover) | 0) <= 0) return CcAction.none;
     this.enterRecovery(now, flightSize, sndNxt);
     return CcAction.retransmit | CcAction.enteredRecovery;
   }
 
   /** Starts loss recovery; see {@link CongestionControl.enterRecovery}. */
   enterRecovery(now: number, flightSize: number, sndNxt: number): void {
-    if (this.#inRecovery) return;
+    if (this._inRecovery) return;
     this.onCongestionEvent(now, flightSize, false);
     this.ssthreshBytes = this.lossSsthresh(flightSize);
     // RFC 5681 (3.2 step 3): cwnd = ssthresh + 3*SMSS, for the three segments
     // that left the network; RFC 6675 (5 step 4.2): cwnd = ssthresh.
     this.cwndBytes = this.sack ? this.ssthreshBytes : this.ssthreshBytes + dupThresh * this.mss;
-    this.#recover = sndNxt >>> 0;
-    this.#recoverArmed = true;
-    this.#inRecovery = true;
-    this.#partialAckSeen = false;
-    this.#bytesAckedCa = 0;
+    this._recover = sndNxt >>> 0;
+    this._recoverArmed = true;
+    this._inRecovery = true;
+    this._partialAckSeen = false;
+    this._bytesAckedCa = 0;
   }
 
   /** Ends loss recovery; see {@link CongestionControl.exitRecovery}. */
   exitRecovery(now: number, flightSize: number): void {
-    if (!this.#inRecovery) return;
-    this.#inRecovery = false;
-    this.#dupAcks = 0;
+    if (!this._inRecovery) return;
+    this._inRecovery = false;
+    this._dupAcks = 0;
     if (!this.sack) {
       // RFC 6582 (3.2 step 3), option (1): cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
       const f = (flightSize > this.mss ? flightSize : this.mss) + this.mss;
@@ -202,19 +202,19 @@ export class NewReno implements CongestionControl {
   onRetransmitTimeout(now: number, flightSize: number, sndNxt: number): void {
     // RFC 5681 (3.1): ssthresh per equation 4, unless the segment was already
     // retransmitted by the timer, in which case ssthresh holds.
-    if (this.#rtoStreak === 0) {
+    if (this._rtoStreak === 0) {
       this.onCongestionEvent(now, flightSize, true);
       this.ssthreshBytes = this.lossSsthresh(flightSize);
     }
-    this.#rtoStreak++;
+    this._rtoStreak++;
     this.cwndBytes = this.mss; // the loss window, LW = 1 segment
     // RFC 6582 (3.2 step 4): record recover; leave fast recovery.
-    this.#recover = sndNxt >>> 0;
-    this.#recoverArmed = true;
-    this.#inRecovery = false;
-    this.#dupAcks = 0;
-    this.#bytesAckedCa = 0;
-    this.#afterRto = true;
+    this._recover = sndNxt >>> 0;
+    this._recoverArmed = true;
+    this._inRecovery = false;
+    this._dupAcks = 0;
+    this._bytesAckedCa = 0;
+    this._afterRto = true;
     this.onTimeoutReset(now);
   }
 
@@ -233,18 +233,18 @@ export class NewReno implements CongestionControl {
 
   /** Whether `bytes` more fit the window; see {@link CongestionControl.canSend}. */
   canSend(flight: number, bytes: number): boolean {
-    return flight + bytes <= this.cwndBytes + this.#limitedTransmit();
+    return flight + bytes <= this.cwndBytes + this._limitedTransmit();
   }
 
   /** Bytes the window allows beyond `flight`. */
   sendAllowance(flight: number): number {
-    const a = this.cwndBytes + this.#limitedTransmit() - flight;
+    const a = this.cwndBytes + this._limitedTransmit() - flight;
     return a > 0 ? a : 0;
   }
 
   // RFC 3042 (2): on the first two duplicate ACKs, up to cwnd + 2*SMSS may be outstanding.
-  #limitedTransmit(): number {
-    return !this.#inRecovery && this.#dupAcks > 0 && this.#dupAcks < dupThresh ? this.#dupAcks * this.mss : 0;
+  private _limitedTransmit(): number {
+    return !this._inRecovery && this._dupAcks > 0 && this._dupAcks < dupThresh ? this._dupAcks * this.mss : 0;
   }
 
   /**
@@ -252,9 +252,9 @@ export class NewReno implements CongestionControl {
    * (3.1) with byte counting (RFC 3465 2.1) — one SMSS per cwnd acknowledged.
    */
   protected congestionAvoidance(bytesAcked: number, _now: number, _rttMs: number): void {
-    this.#bytesAckedCa += bytesAcked;
-    if (this.#bytesAckedCa >= this.cwndBytes) {
-      this.#bytesAckedCa -= this.cwndBytes;
+    this._bytesAckedCa += bytesAcked;
+    if (this._bytesAckedCa >= this.cwndBytes) {
+      this._bytesAckedCa -= this.cwndBytes;
       this.cwndBytes += this.mss;
     }
   }

@@ -105,13 +105,13 @@ export class Reassembly {
   outHandle = 0;
   /** Its offset (the inserted offset, plus what was trimmed from the front). */
   outOffset = 0;
-  #release: (handle: number) => void;
+  private _release: (handle: number) => void;
   // Entries sorted by sequence number, disjoint (adjacent allowed).
-  #seq: Uint32Array;
-  #len: Uint32Array;
-  #handle: Float64Array;
-  #offset: Float64Array;
-  #count = 0;
+  private _seq: Uint32Array;
+  private _len: Uint32Array;
+  private _handle: Float64Array;
+  private _offset: Float64Array;
+  private _count = 0;
 
   /** An empty queue. */
   constructor(options: ReassemblyOptions) {
@@ -119,36 +119,36 @@ export class Reassembly {
     if (!(max >= 1)) throw new RangeError(`segmentsMax must be >= 1, got ${max}`);
     this.bytesMax = options.bytesMax;
     this.budget = options.budget ?? new ReassemblyBudget(options.bytesMax);
-    this.#release = options.release;
-    this.#seq = new Uint32Array(max);
-    this.#len = new Uint32Array(max);
-    this.#handle = new Float64Array(max);
-    this.#offset = new Float64Array(max);
+    this._release = options.release;
+    this._seq = new Uint32Array(max);
+    this._len = new Uint32Array(max);
+    this._handle = new Float64Array(max);
+    this._offset = new Float64Array(max);
   }
 
   /** Entries held. */
   get count(): number {
-    return this.#count;
+    return this._count;
   }
 
   /** First sequence number of entry `i` (ascending). */
   seqAt(i: number): number {
-    return this.#seq[i];
+    return this._seq[i];
   }
 
   /** One past the last sequence number of entry `i`. */
   endAt(i: number): number {
-    return (this.#seq[i] + this.#len[i]) >>> 0;
+    return (this._seq[i] + this._len[i]) >>> 0;
   }
 
   /** Buffer handle of entry `i`. */
   handleAt(i: number): number {
-    return this.#handle[i];
+    return this._handle[i];
   }
 
   /** Offset of entry `i`. */
   offsetAt(i: number): number {
-    return this.#offset[i];
+    return this._offset[i];
   }
 
   /**
@@ -159,8 +159,8 @@ export class Reassembly {
   insert(seq: number, len: number, handle: number, offset: number): ReassemblyResult {
     if (len <= 0) return ReassemblyResult.duplicate;
     seq >>>= 0;
-    const seqs = this.#seq, lens = this.#len;
-    const n = this.#count;
+    const seqs = this._seq, lens = this._len;
+    const n = this._count;
     let s = seq;
     let e = (seq + len) >>> 0;
     // i: first entry starting at or after s; the one before may overlap s.
@@ -195,13 +195,13 @@ export class Reassembly {
     ) {
       return ReassemblyResult.refused;
     }
-    for (let k = i; k < j; k++) this.#release(this.#handle[k]);
-    if (replaced !== 1) this.#shift(j, n, i + 1);
-    this.#count = n - replaced + 1;
+    for (let k = i; k < j; k++) this._release(this._handle[k]);
+    if (replaced !== 1) this._shift(j, n, i + 1);
+    this._count = n - replaced + 1;
     seqs[i] = s;
     lens[i] = newLen;
-    this.#handle[i] = handle;
-    this.#offset[i] = offset + ((s - seq) >>> 0);
+    this._handle[i] = handle;
+    this._offset[i] = offset + ((s - seq) >>> 0);
     this.bytes += delta;
     this.budget.bytesUsed += delta;
     return ReassemblyResult.stored;
@@ -215,16 +215,16 @@ export class Reassembly {
    */
   pop(rcvNxt: number): boolean {
     rcvNxt >>>= 0;
-    while (this.#count > 0) {
-      const s = this.#seq[0];
-      const len = this.#len[0];
+    while (this._count > 0) {
+      const s = this._seq[0];
+      const len = this._len[0];
       if (seqGt(s, rcvNxt)) return false;
       const end = (s + len) >>> 0;
-      const handle = this.#handle[0];
-      const offset = this.#offset[0];
-      this.#removeFirst(len);
+      const handle = this._handle[0];
+      const offset = this._offset[0];
+      this._removeFirst(len);
       if (seqLe(end, rcvNxt)) {
-        this.#release(handle); // delivered already by another path
+        this._release(handle); // delivered already by another path
         continue;
       }
       const trim = (rcvNxt - s) >>> 0;
@@ -239,24 +239,24 @@ export class Reassembly {
 
   /** Releases every entry (connection closed or reset). */
   clear(): void {
-    for (let k = 0; k < this.#count; k++) this.#release(this.#handle[k]);
+    for (let k = 0; k < this._count; k++) this._release(this._handle[k]);
     this.budget.bytesUsed -= this.bytes;
     this.bytes = 0;
-    this.#count = 0;
+    this._count = 0;
   }
 
-  #removeFirst(len: number): void {
-    this.#shift(1, this.#count, 0);
-    this.#count--;
+  private _removeFirst(len: number): void {
+    this._shift(1, this._count, 0);
+    this._count--;
     this.bytes -= len;
     this.budget.bytesUsed -= len;
   }
 
   // Moves entries [from, to) to start at `at`.
-  #shift(from: number, to: number, at: number): void {
-    this.#seq.copyWithin(at, from, to);
-    this.#len.copyWithin(at, from, to);
-    this.#handle.copyWithin(at, from, to);
-    this.#offset.copyWithin(at, from, to);
+  private _shift(from: number, to: number, at: number): void {
+    this._seq.copyWithin(at, from, to);
+    this._len.copyWithin(at, from, to);
+    this._handle.copyWithin(at, from, to);
+    this._offset.copyWithin(at, from, to);
   }
 }

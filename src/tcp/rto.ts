@@ -79,7 +79,7 @@ export class RtoEstimator {
   /** The RTO to arm the retransmission timer with now, backoff included, ms. */
   rtoMs: number;
   // RTO from the estimate alone, bounded: what backoff multiplies.
-  #baseMs: number;
+  private _baseMs: number;
 
   /** An estimator with no sample yet: the RTO is the initial one. */
   constructor(options: RtoOptions = {}) {
@@ -89,8 +89,8 @@ export class RtoEstimator {
     if (!(this.minMs > 0) || !(this.maxMs >= this.minMs)) {
       throw new RangeError(`need 0 < minMs <= maxMs, got ${this.minMs} and ${this.maxMs}`);
     }
-    this.#baseMs = this.#bound(options.initialMs ?? rtoInitialMs);
-    this.rtoMs = this.#baseMs;
+    this._baseMs = this._bound(options.initialMs ?? rtoInitialMs);
+    this.rtoMs = this._baseMs;
   }
 
   /**
@@ -98,7 +98,7 @@ export class RtoEstimator {
    * recomputes the RTO and clears any backoff.
    */
   sample(rttMs: number): void {
-    this.#update(rttMs, rttAlpha, rttBeta);
+    this._update(rttMs, rttAlpha, rttBeta);
   }
 
   /**
@@ -107,7 +107,7 @@ export class RtoEstimator {
    */
   sampleSegment(rttMs: number, retransmitted: boolean): boolean {
     if (retransmitted) return false;
-    this.#update(rttMs, rttAlpha, rttBeta);
+    this._update(rttMs, rttAlpha, rttBeta);
     return true;
   }
 
@@ -120,7 +120,7 @@ export class RtoEstimator {
    */
   sampleTimestamp(rttMs: number, expectedSamples = 1): void {
     const n = expectedSamples > 1 ? expectedSamples : 1;
-    this.#update(rttMs, rttAlpha / n, rttBeta / n);
+    this._update(rttMs, rttAlpha / n, rttBeta / n);
   }
 
   /** Doubles the RTO after the timer expired, up to the maximum (RFC 6298 (5.5)). */
@@ -135,9 +135,9 @@ export class RtoEstimator {
    * RTO below 3 s becomes 3 s until a sample is taken. Also clears backoff.
    */
   applySynFallback(): void {
-    if (this.#baseMs < rtoSynFallbackMs) this.#baseMs = this.#bound(rtoSynFallbackMs);
+    if (this._baseMs < rtoSynFallbackMs) this._baseMs = this._bound(rtoSynFallbackMs);
     this.backoffCount = 0;
-    this.rtoMs = this.#baseMs;
+    this.rtoMs = this._baseMs;
   }
 
   /**
@@ -151,7 +151,7 @@ export class RtoEstimator {
     this.rttvarMs = 0;
   }
 
-  #update(r: number, alpha: number, beta: number): void {
+  private _update(r: number, alpha: number, beta: number): void {
     if (!(r >= 0)) return; // a negative or NaN RTT (a clock stepping back) is no sample
     if (!this.hasSample) {
       // (2.2)
@@ -165,13 +165,13 @@ export class RtoEstimator {
       this.srttMs = (1 - alpha) * this.srttMs + alpha * r;
     }
     const k = rttK * this.rttvarMs;
-    this.#baseMs = this.#bound(this.srttMs + (k > this.granularityMs ? k : this.granularityMs));
+    this._baseMs = this._bound(this.srttMs + (k > this.granularityMs ? k : this.granularityMs));
     this.backoffCount = 0;
-    this.rtoMs = this.#baseMs;
+    this.rtoMs = this._baseMs;
   }
 
   // (2.4) and (2.5).
-  #bound(ms: number): number {
+  private _bound(ms: number): number {
     return ms < this.minMs ? this.minMs : ms > this.maxMs ? this.maxMs : ms;
   }
 }

@@ -96,9 +96,9 @@ export class SackScoreboard {
   segSeq = 0;
   /** Length of the segment {@link nextSeg} chose (for new data: at most this). */
   segLen = 0;
-  #start: Uint32Array;
-  #end: Uint32Array;
-  #count = 0;
+  private _start: Uint32Array;
+  private _end: Uint32Array;
+  private _count = 0;
 
   /** An empty scoreboard for sender MSS `mss`. */
   constructor(mss: number, options: SackScoreboardOptions = {}) {
@@ -106,28 +106,28 @@ export class SackScoreboard {
     if (!(max >= 1)) throw new RangeError(`rangesMax must be >= 1, got ${max}`);
     this.mss = mss;
     this.dupThresh = options.dupThresh ?? sackDupThresh;
-    this.#start = new Uint32Array(max + 1); // one spare: insert, then evict
-    this.#end = new Uint32Array(max + 1);
+    this._start = new Uint32Array(max + 1); // one spare: insert, then evict
+    this._end = new Uint32Array(max + 1);
   }
 
   /** Ranges held. */
   get rangeCount(): number {
-    return this.#count;
+    return this._count;
   }
 
   /** Left edge of range `i` (ascending). */
   rangeStart(i: number): number {
-    return this.#start[i];
+    return this._start[i];
   }
 
   /** Right edge (exclusive) of range `i`. */
   rangeEnd(i: number): number {
-    return this.#end[i];
+    return this._end[i];
   }
 
   /** The highest SACKed sequence number plus one, or HighACK when nothing is SACKed. */
   get highSacked(): number {
-    return this.#count > 0 ? this.#end[this.#count - 1] : this.highAck;
+    return this._count > 0 ? this._end[this._count - 1] : this.highAck;
   }
 
   /** Empties the scoreboard and puts every mark at `sndUna` (at connection start). */
@@ -138,7 +138,7 @@ export class SackScoreboard {
       this.recoveryPoint =
         sndUna >>> 0;
     this.inRecovery = false;
-    this.#count = 0;
+    this._count = 0;
     this.sackedBytes = 0;
     this.dsack = false;
   }
@@ -158,7 +158,7 @@ export class SackScoreboard {
    */
   update(ack: number, blocks: Uint32Array, count: number): number {
     ack >>>= 0;
-    if (seqGt(ack, this.highAck) && seqLe(ack, this.highData)) this.#advance(ack);
+    if (seqGt(ack, this.highAck) && seqLe(ack, this.highData)) this._advance(ack);
     if (this.inRecovery && seqGe(this.highAck, this.recoveryPoint)) this.inRecovery = false;
     this.dsack = false;
     let first = 0;
@@ -179,7 +179,7 @@ export class SackScoreboard {
       const e = blocks[2 * b + 1];
       if (!seqLt(s, e) || seqGt(e, this.highData) || seqLe(e, this.highAck)) continue;
       if (seqLt(s, this.highAck)) s = this.highAck;
-      added += this.#insert(s, e);
+      added += this._insert(s, e);
     }
     return added;
   }
@@ -192,14 +192,14 @@ export class SackScoreboard {
   isLost(seq: number): boolean {
     let ranges = 0;
     let bytes = 0;
-    for (let i = this.#count - 1; i >= 0; i--) {
-      const s = this.#start[i], e = this.#end[i];
+    for (let i = this._count - 1; i >= 0; i--) {
+      const s = this._start[i], e = this._end[i];
       if (seqLe(e, seq)) break;
       if (seqLe(s, seq)) return false; // seq is SACKed
       ranges++;
       bytes += (e - s) >>> 0;
     }
-    return this.#lost(ranges, bytes);
+    return this._lost(ranges, bytes);
   }
 
   /**
@@ -213,16 +213,16 @@ export class SackScoreboard {
     let bytes = 0;
     // Holes from the top down, so the SACKed data above each is known.
     let holeEnd = this.highData;
-    for (let i = this.#count; i >= 0; i--) {
-      const holeStart = i > 0 ? this.#end[i - 1] : this.highAck;
+    for (let i = this._count; i >= 0; i--) {
+      const holeStart = i > 0 ? this._end[i - 1] : this.highAck;
       if (seqLt(holeStart, holeEnd)) {
-        if (!this.#lost(ranges, bytes)) pipe += (holeEnd - holeStart) >>> 0;
-        pipe += this.#belowHighRxt(holeStart, holeEnd);
+        if (!this._lost(ranges, bytes)) pipe += (holeEnd - holeStart) >>> 0;
+        pipe += this._belowHighRxt(holeStart, holeEnd);
       }
       if (i > 0) {
         ranges++;
-        bytes += (this.#end[i - 1] - this.#start[i - 1]) >>> 0;
-        holeEnd = this.#start[i - 1];
+        bytes += (this._end[i - 1] - this._start[i - 1]) >>> 0;
+        holeEnd = this._start[i - 1];
       }
     }
     return pipe;
@@ -236,28 +236,28 @@ export class SackScoreboard {
    */
   nextSeg(canSendNew: boolean): NextSeg {
     // Rule 1: the first unSACKed byte at or above HighRxt, below the highest SACK, that is lost.
-    let ranges = this.#count;
+    let ranges = this._count;
     let bytes = this.sackedBytes;
     let candidate = -1; // rule 3's, the first such byte not lost
     let candidateEnd = 0;
-    for (let i = 0; i < this.#count; i++) {
-      const holeStart = i > 0 ? this.#end[i - 1] : this.highAck;
-      const holeEnd = this.#start[i];
+    for (let i = 0; i < this._count; i++) {
+      const holeStart = i > 0 ? this._end[i - 1] : this.highAck;
+      const holeEnd = this._start[i];
       const s = seqGt(this.highRxt, holeStart) ? this.highRxt : holeStart;
       if (seqLt(s, holeEnd)) {
-        if (this.#lost(ranges, bytes)) return this.#choose(NextSeg.retransmitLost, s, holeEnd);
+        if (this._lost(ranges, bytes)) return this._choose(NextSeg.retransmitLost, s, holeEnd);
         if (candidate < 0) {
           candidate = s;
           candidateEnd = holeEnd;
         }
       }
       ranges--;
-      bytes -= (this.#end[i] - this.#start[i]) >>> 0;
+      bytes -= (this._end[i] - this._start[i]) >>> 0;
     }
     // Rule 2: new data.
-    if (canSendNew) return this.#choose(NextSeg.newData, this.highData, (this.highData + this.mss) >>> 0);
+    if (canSendNew) return this._choose(NextSeg.newData, this.highData, (this.highData + this.mss) >>> 0);
     // Rule 3: an unSACKed hole that is not (yet) lost.
-    if (candidate >= 0) return this.#choose(NextSeg.retransmitUnsacked, candidate, candidateEnd);
+    if (candidate >= 0) return this._choose(NextSeg.retransmitUnsacked, candidate, candidateEnd);
     this.segLen = 0;
     return NextSeg.none;
   }
@@ -289,51 +289,51 @@ export class SackScoreboard {
     this.inRecovery = false;
     this.recoveryPoint = this.highData;
     this.highRxt = this.highAck;
-    this.#count = 0;
+    this._count = 0;
     this.sackedBytes = 0;
   }
 
-  #choose(kind: NextSeg, seq: number, end: number): NextSeg {
+  private _choose(kind: NextSeg, seq: number, end: number): NextSeg {
     const len = (end - seq) >>> 0;
     this.segSeq = seq;
     this.segLen = len < this.mss ? len : this.mss;
     return kind;
   }
 
-  #lost(rangesAbove: number, bytesAbove: number): boolean {
+  private _lost(rangesAbove: number, bytesAbove: number): boolean {
     return rangesAbove >= this.dupThresh || bytesAbove > (this.dupThresh - 1) * this.mss;
   }
 
   // Bytes of [s, e) below HighRxt.
-  #belowHighRxt(s: number, e: number): number {
+  private _belowHighRxt(s: number, e: number): number {
     if (seqLe(this.highRxt, s)) return 0;
     return (seqLt(this.highRxt, e) ? this.highRxt - s : e - s) >>> 0;
   }
 
   // The cumulative ACK moved to `ack`: drop and trim ranges below it.
-  #advance(ack: number): void {
+  private _advance(ack: number): void {
     this.highAck = ack;
     if (seqLt(this.highRxt, ack)) this.highRxt = ack;
     let drop = 0;
-    while (drop < this.#count && seqLe(this.#end[drop], ack)) {
-      this.sackedBytes -= (this.#end[drop] - this.#start[drop]) >>> 0;
+    while (drop < this._count && seqLe(this._end[drop], ack)) {
+      this.sackedBytes -= (this._end[drop] - this._start[drop]) >>> 0;
       drop++;
     }
     if (drop > 0) {
-      this.#start.copyWithin(0, drop, this.#count);
-      this.#end.copyWithin(0, drop, this.#count);
-      this.#count -= drop;
+      this._start.copyWithin(0, drop, this._count);
+      this._end.copyWithin(0, drop, this._count);
+      this._count -= drop;
     }
-    if (this.#count > 0 && seqLt(this.#start[0], ack)) {
-      this.sackedBytes -= (ack - this.#start[0]) >>> 0;
-      this.#start[0] = ack;
+    if (this._count > 0 && seqLt(this._start[0], ack)) {
+      this.sackedBytes -= (ack - this._start[0]) >>> 0;
+      this._start[0] = ack;
     }
   }
 
   // Adds [s, e), merging with what it overlaps or touches; returns the bytes it newly covers.
-  #insert(s: number, e: number): number {
-    const starts = this.#start, ends = this.#end;
-    const n = this.#count;
+  private _insert(s: number, e: number): number {
+    const starts = this._start, ends = this._end;
+    const n = this._count;
     let i = 0;
     while (i < n && seqLt(ends[i], s)) i++; // ranges before i end before s, not touching
     let j = i;
@@ -350,20 +350,20 @@ export class SackScoreboard {
     if (merged === 0) {
       starts.copyWithin(i + 1, i, n);
       ends.copyWithin(i + 1, i, n);
-      this.#count = n + 1;
+      this._count = n + 1;
     } else if (merged > 1) {
       starts.copyWithin(i + 1, j, n);
       ends.copyWithin(i + 1, j, n);
-      this.#count = n - merged + 1;
+      this._count = n - merged + 1;
     }
     starts[i] = ns;
     ends[i] = ne;
     this.sackedBytes += added;
-    if (this.#count > starts.length - 1) {
+    if (this._count > starts.length - 1) {
       // Over the bound: forget the highest range.
-      const last = this.#count - 1;
+      const last = this._count - 1;
       this.sackedBytes -= (ends[last] - starts[last]) >>> 0;
-      this.#count = last;
+      this._count = last;
       if (last === i) return 0;
     }
     return added;
@@ -385,37 +385,37 @@ export const sackRecentMaxDefault = 8;
 
 /** Builds the SACK blocks of outgoing ACKs (RFC 2018 4, RFC 2883 4); see the module documentation. */
 export class SackBlockBuilder {
-  #recent: Uint32Array;
-  #recentCount = 0;
-  #recentHead = 0;
-  #dsackPending = false;
-  #dsackStart = 0;
-  #dsackEnd = 0;
+  private _recent: Uint32Array;
+  private _recentCount = 0;
+  private _recentHead = 0;
+  private _dsackPending = false;
+  private _dsackStart = 0;
+  private _dsackEnd = 0;
 
   /** A builder remembering the last `recentMax` out-of-order arrivals. */
   constructor(recentMax = sackRecentMaxDefault) {
-    this.#recent = new Uint32Array(recentMax > 0 ? recentMax : 1);
+    this._recent = new Uint32Array(recentMax > 0 ? recentMax : 1);
   }
 
   /** An out-of-order segment starting at `seq` was queued; it becomes the most recent. */
   noteArrival(seq: number): void {
-    const cap = this.#recent.length;
-    this.#recentHead = (this.#recentHead + cap - 1) % cap;
-    this.#recent[this.#recentHead] = seq;
-    if (this.#recentCount < cap) this.#recentCount++;
+    const cap = this._recent.length;
+    this._recentHead = (this._recentHead + cap - 1) % cap;
+    this._recent[this._recentHead] = seq;
+    if (this._recentCount < cap) this._recentCount++;
   }
 
   /** A duplicate `[seq, seq + len)` arrived: the next ACK reports it first, as a D-SACK (RFC 2883 4). */
   noteDuplicate(seq: number, len: number): void {
-    this.#dsackPending = true;
-    this.#dsackStart = seq >>> 0;
-    this.#dsackEnd = (seq + len) >>> 0;
+    this._dsackPending = true;
+    this._dsackStart = seq >>> 0;
+    this._dsackEnd = (seq + len) >>> 0;
   }
 
   /** Forgets recent arrivals and any pending D-SACK. */
   clear(): void {
-    this.#recentCount = 0;
-    this.#dsackPending = false;
+    this._recentCount = 0;
+    this._dsackPending = false;
   }
 
   /**
@@ -429,18 +429,18 @@ export class SackBlockBuilder {
   build(rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, max = sackBlocksPerOptionMax): number {
     let n = 0;
     if (max <= 0) return 0;
-    if (this.#dsackPending) {
-      this.#dsackPending = false;
-      out[0] = this.#dsackStart;
-      out[1] = this.#dsackEnd;
+    if (this._dsackPending) {
+      this._dsackPending = false;
+      out[0] = this._dsackStart;
+      out[1] = this._dsackEnd;
       n = 1;
-      if (n < max && seqGe(this.#dsackStart, rcvNxt)) {
-        n = this.#emitHolding(this.#dsackStart, rcvNxt, queue, out, n);
+      if (n < max && seqGe(this._dsackStart, rcvNxt)) {
+        n = this._emitHolding(this._dsackStart, rcvNxt, queue, out, n);
       }
     }
-    const cap = this.#recent.length;
-    for (let k = 0; k < this.#recentCount && n < max; k++) {
-      n = this.#emitHolding(this.#recent[(this.#recentHead + k) % cap], rcvNxt, queue, out, n);
+    const cap = this._recent.length;
+    for (let k = 0; k < this._recentCount && n < max; k++) {
+      n = this._emitHolding(this._recent[(this._recentHead + k) % cap], rcvNxt, queue, out, n);
     }
     // The rest, in sequence order (RFC 2018 4: as many distinct blocks as fit).
     let i = 0;
@@ -449,13 +449,13 @@ export class SackBlockBuilder {
       let e = queue.endAt(i);
       i++;
       while (i < queue.count && queue.seqAt(i) === e) e = queue.endAt(i++);
-      if (seqGt(e, rcvNxt)) n = this.#emit(seqGt(s, rcvNxt) ? s : rcvNxt, e, out, n);
+      if (seqGt(e, rcvNxt)) n = this._emit(seqGt(s, rcvNxt) ? s : rcvNxt, e, out, n);
     }
     return n;
   }
 
   // Emits the contiguous queued block holding `seq`, unless reported already.
-  #emitHolding(seq: number, rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, n: number): number {
+  private _emitHolding(seq: number, rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, n: number): number {
     if (seqLt(seq, rcvNxt)) return n;
     const count = queue.count;
     let i = 0;
@@ -464,13 +464,13 @@ export class SackBlockBuilder {
       let e = queue.endAt(i);
       i++;
       while (i < count && queue.seqAt(i) === e) e = queue.endAt(i++);
-      if (seqLe(s, seq) && seqLt(seq, e)) return this.#emit(seqGt(s, rcvNxt) ? s : rcvNxt, e, out, n);
+      if (seqLe(s, seq) && seqLt(seq, e)) return this._emit(seqGt(s, rcvNxt) ? s : rcvNxt, e, out, n);
       if (seqGt(s, seq)) break;
     }
     return n;
   }
 
-  #emit(s: number, e: number, out: Uint32Array, n: number): number {
+  private _emit(s: number, e: number, out: Uint32Array, n: number): number {
     // Skip a block already reported in this option (the D-SACK, if it is one, stays first).
     for (let k = 0; k < n; k++) if (out[2 * k] === s && out[2 * k + 1] === e) return n;
     out[2 * n] = s;

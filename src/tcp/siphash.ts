@@ -43,27 +43,27 @@ export class SipHash {
   lo = 0;
 
   // The key as four little-endian uint32 words: k0 = (k0Hi, k0Lo), k1 likewise.
-  #k0Hi: number;
-  #k0Lo: number;
-  #k1Hi: number;
-  #k1Lo: number;
+  private _k0Hi: number;
+  private _k0Lo: number;
+  private _k1Hi: number;
+  private _k1Lo: number;
   // State v0..v3 as (hi, lo) pairs: v0h v0l v1h v1l v2h v2l v3h v3l.
-  #v = new Uint32Array(8);
+  private _v = new Uint32Array(8);
 
   /** A hasher keyed by the 16 bytes of `key` (read little-endian, as the reference does). */
   constructor(key: Uint8Array) {
     if (key.length !== sipHashKeyLen) {
       throw new RangeError(`a SipHash key is ${sipHashKeyLen} bytes, got ${key.length}`);
     }
-    this.#k0Lo = le32(key, 0);
-    this.#k0Hi = le32(key, 4);
-    this.#k1Lo = le32(key, 8);
-    this.#k1Hi = le32(key, 12);
+    this._k0Lo = le32(key, 0);
+    this._k0Hi = le32(key, 4);
+    this._k1Lo = le32(key, 8);
+    this._k1Hi = le32(key, 12);
   }
 
   /** Hashes `bytes[offset, offset + length)`; the result is in {@link hi} and {@link lo}. */
   hashBytes(bytes: Uint8Array, offset = 0, length = bytes.length - offset): void {
-    const v = this.#begin();
+    const v = this._begin();
     const end = offset + length;
     let p = offset;
     for (; p + 8 <= end; p += 8) compress(v, le32(bytes, p + 4), le32(bytes, p));
@@ -76,7 +76,7 @@ export class SipHash {
       else hi |= bytes[p + i] << (8 * (i - 4));
     }
     compress(v, hi >>> 0, lo >>> 0);
-    this.#finish(v);
+    this._finish(v);
   }
 
   /**
@@ -85,38 +85,38 @@ export class SipHash {
    * three words plus a counter, without a byte buffer.
    */
   hashWords4(w0: number, w1: number, w2: number, w3: number): void {
-    const v = this.#begin();
+    const v = this._begin();
     compress(v, w1 >>> 0, w0 >>> 0);
     compress(v, w3 >>> 0, w2 >>> 0);
     compress(v, (16 << 24) >>> 0, 0);
-    this.#finish(v);
+    this._finish(v);
   }
 
   /** Hashes six uint32 words as the 24 bytes of their little-endian encoding. */
   hashWords6(w0: number, w1: number, w2: number, w3: number, w4: number, w5: number): void {
-    const v = this.#begin();
+    const v = this._begin();
     compress(v, w1 >>> 0, w0 >>> 0);
     compress(v, w3 >>> 0, w2 >>> 0);
     compress(v, w5 >>> 0, w4 >>> 0);
     compress(v, (24 << 24) >>> 0, 0);
-    this.#finish(v);
+    this._finish(v);
   }
 
-  #begin(): Uint32Array {
-    const v = this.#v;
-    v[0] = this.#k0Hi ^ init0Hi;
-    v[1] = this.#k0Lo ^ init0Lo;
-    v[2] = this.#k1Hi ^ init1Hi;
-    v[3] = this.#k1Lo ^ init1Lo;
-    v[4] = this.#k0Hi ^ init2Hi;
-    v[5] = this.#k0Lo ^ init2Lo;
-    v[6] = this.#k1Hi ^ init3Hi;
-    v[7] = this.#k1Lo ^ init3Lo;
+  private _begin(): Uint32Array {
+    const v = this._v;
+    v[0] = this._k0Hi ^ init0Hi;
+    v[1] = this._k0Lo ^ init0Lo;
+    v[2] = this._k1Hi ^ init1Hi;
+    v[3] = this._k1Lo ^ init1Lo;
+    v[4] = this._k0Hi ^ init2Hi;
+    v[5] = this._k0Lo ^ init2Lo;
+    v[6] = this._k1Hi ^ init3Hi;
+    v[7] = this._k1Lo ^ init3Lo;
     return v;
   }
 
   // v2 ^= 0xff, d = 4 rounds, result v0 ^ v1 ^ v2 ^ v3.
-  #finish(v: Uint32Array): void {
+  private _finish(v: Uint32Array): void {
     v[5] ^= 0xff;
     rounds(v, 4);
     this.hi = (v[0] ^ v[2] ^ v[4] ^ v[6]) >>> 0;

@@ -83,12 +83,12 @@ export class SynCookieOptions {
 
 /** Makes and checks SYN cookies under one secret key. */
 export class SynCookies {
-  #hash: SipHash;
-  #out = new SynCookieOptions();
+  private _hash: SipHash;
+  private _out = new SynCookieOptions();
 
   /** Cookies keyed by `key` (16 bytes), or by a fresh random key. */
   constructor(key: Uint8Array = randomSipHashKey()) {
-    this.#hash = new SipHash(key);
+    this._hash = new SipHash(key);
   }
 
   /**
@@ -107,9 +107,9 @@ export class SynCookies {
   ): number {
     const index = mssIndex(mss);
     const count = counterAt(now);
-    const mac = this.#mac(localIp, localPort, remoteIp, remotePort, clientIsn, count, index);
+    const mac = this._mac(localIp, localPort, remoteIp, remotePort, clientIsn, count, index);
     const fields = (((count & 31) << 27) | (index << 24) | mac) >>> 0;
-    return (fields + this.#offset(localIp, localPort, remoteIp, remotePort)) >>> 0;
+    return (fields + this._offset(localIp, localPort, remoteIp, remotePort)) >>> 0;
   }
 
   /**
@@ -147,7 +147,7 @@ export class SynCookies {
   ): SynCookieOptions | "invalid" {
     const cookie = (ack - 1) >>> 0;
     const clientIsn = (seq - 1) >>> 0;
-    const fields = (cookie - this.#offset(localIp, localPort, remoteIp, remotePort)) >>> 0;
+    const fields = (cookie - this._offset(localIp, localPort, remoteIp, remotePort)) >>> 0;
     const count5 = fields >>> 27;
     const index = (fields >>> 24) & 7;
     const mac = fields & macMask;
@@ -156,10 +156,10 @@ export class SynCookies {
     for (let age = 0; age < synCookieCountersAccepted && !valid; age++) {
       const count = (nowCount - age) >>> 0;
       if ((count & 31) !== count5) continue;
-      valid = mac === this.#mac(localIp, localPort, remoteIp, remotePort, clientIsn, count, index);
+      valid = mac === this._mac(localIp, localPort, remoteIp, remotePort, clientIsn, count, index);
     }
     if (!valid) return "invalid";
-    const out = this.#out;
+    const out = this._out;
     out.mss = synCookieMssTable[index];
     out.timestamps = timestamps;
     if (timestamps) {
@@ -176,13 +176,13 @@ export class SynCookies {
     return out;
   }
 
-  #offset(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-    const h = this.#hash;
+  private _offset(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+    const h = this._hash;
     h.hashWords4(localIp, remoteIp, ports(localPort, remotePort), offsetDomain);
     return (h.lo ^ h.hi) >>> 0;
   }
 
-  #mac(
+  private _mac(
     localIp: number,
     localPort: number,
     remoteIp: number,
@@ -191,7 +191,7 @@ export class SynCookies {
     count: number,
     index: number,
   ): number {
-    const h = this.#hash;
+    const h = this._hash;
     h.hashWords6(
       localIp,
       remoteIp,

@@ -57,22 +57,22 @@ export class TcpLayer implements TcpReceiver {
   /** Shared with output.ts: the header being built, and a view to write it through. */
   readonly repr = new TcpRepr();
   readonly tcpView = new TcpView();
-  readonly #seg = new Segment();
-  readonly #wheel: TimerWheel;
-  readonly #isn: IsnGenerator;
-  readonly #cookies: SynCookies;
-  readonly #budget: ReassemblyBudget;
-  #tcbs: (Tcb | undefined)[] = [];
-  #reasm: (Reassembly | undefined)[] = [];
-  #sack: (SackBlockBuilder | undefined)[] = [];
-  readonly #freeIds: number[] = [];
-  readonly #starved: Tcb[] = [];
-  readonly #table = new Map<number, Tcb[]>();
-  readonly #listeners = new Map<number, Listener>();
-  #nextPort: number;
-  readonly #sackScratch = new Uint32Array(8);
-  #expire = (id: number) => this.#onTimer(id);
-  #now = 0;
+  private readonly _seg = new Segment();
+  private readonly _wheel: TimerWheel;
+  private readonly _isn: IsnGenerator;
+  private readonly _cookies: SynCookies;
+  private readonly _budget: ReassemblyBudget;
+  private _tcbs: (Tcb | undefined)[] = [];
+  private _reasm: (Reassembly | undefined)[] = [];
+  private _sack: (SackBlockBuilder | undefined)[] = [];
+  private readonly _freeIds: number[] = [];
+  private readonly _starved: Tcb[] = [];
+  private readonly _table = new Map<number, Tcb[]>();
+  private readonly _listeners = new Map<number, Listener>();
+  private _nextPort: number;
+  private readonly _sackScratch = new Uint32Array(8);
+  private _expire = (id: number) => this._onTimer(id);
+  private _now = 0;
 
   constructor(ip: IpLayer, config: Partial<TcpConfig> = {}, options: TcpLayerOptions = {}) {
     this.ip = ip;
@@ -81,24 +81,24 @@ export class TcpLayer implements TcpReceiver {
     if (c.ephemeralPortMin < 1 || c.ephemeralPortMax > 65535 || c.ephemeralPortMin > c.ephemeralPortMax) {
       throw new ConfigError("ephemeralPortMin", `bad ephemeral range ${c.ephemeralPortMin}..${c.ephemeralPortMax}`);
     }
-    this.#wheel = new TimerWheel(256, { tickMs: 1 });
-    this.#isn = new IsnGenerator(options.key);
-    this.#cookies = new SynCookies(options.key);
-    this.#budget = new ReassemblyBudget(c.reassemblyStackBytesMax);
-    this.#nextPort = c.ephemeralPortMin;
+    this._wheel = new TimerWheel(256, { tickMs: 1 });
+    this._isn = new IsnGenerator(options.key);
+    this._cookies = new SynCookies(options.key);
+    this._budget = new ReassemblyBudget(c.reassemblyStackBytesMax);
+    this._nextPort = c.ephemeralPortMin;
     ip.setTcpReceiver(this);
   }
 
   /** Connections in the table (TIME-WAIT included). */
   get connections(): number {
     let n = 0;
-    for (const t of this.#tcbs) if (t !== undefined) n++;
+    for (const t of this._tcbs) if (t !== undefined) n++;
     return n;
   }
 
   /** Every connection in the table. */
   *each(): IterableIterator<Tcb> {
-    for (const t of this.#tcbs) if (t !== undefined) yield t;
+    for (const t of this._tcbs) if (t !== undefined) yield t;
   }
 
   /**
@@ -107,7 +107,7 @@ export class TcpLayer implements TcpReceiver {
    * classifier asks this to leave every other flow to the kernel.
    */
   claims(localPort: number, remoteIp: number, remotePort: number): boolean {
-    return this.#listeners.has(localPort) || this.#lookup(remoteIp, remotePort, localPort) !== undefined;
+    return this._listeners.has(localPort) || this._lookup(remoteIp, remotePort, localPort) !== undefined;
   }
 
   // ------------------------------------------------------------------ API
@@ -120,15 +120,15 @@ export class TcpLayer implements TcpReceiver {
     congestion?: CongestionName,
   ): Listener {
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError("port", `expected 1..65535, got ${port}`);
-    if (this.#listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
+    if (this._listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
     const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion };
-    this.#listeners.set(port, l);
+    this._listeners.set(port, l);
     return l;
   }
 
   /** Stops listening; established connections stay. */
   unlisten(port: number): void {
-    this.#listeners.delete(port);
+    this._listeners.delete(port);
   }
 
   /** Opens a connection to `remoteIp:remotePort` (RFC 9293 3.10.1, active OPEN). */
@@ -143,11 +143,11 @@ export class TcpLayer implements TcpReceiver {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
     }
-    const port = localPort !== 0 ? localPort : this.#ephemeral(remoteIp, remotePort);
-    if (this.#lookup(remoteIp, remotePort, port) !== undefined) {
+    const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort);
+    if (this._lookup(remoteIp, remotePort, port) !== undefined) {
       throw new ConfigError("localPort", `${port} to this peer is in use`);
     }
-    const tcb = this.#create(port, remoteIp, remotePort, true, now);
+    const tcb = this._create(port, remoteIp, remotePort, true, now);
     tcb.handlers = handlers;
     tcb.congestion = congestion;
     tcb.state = State.synSent;
@@ -168,7 +168,7 @@ export class TcpLayer implements TcpReceiver {
    * the connection cannot send.
    */
   send(c: Tcb, h: number, off: number, len: number, now: number): boolean {
-    if (!this.#canSend(c)) return false;
+    if (!this._canSend(c)) return false;
     if (len > c.sendSpace) {
       c.wantWritable = true;
       return false;
@@ -200,7 +200,7 @@ export class TcpLayer implements TcpReceiver {
    * taken (fewer when the send buffer fills).
    */
   write(c: Tcb, data: Uint8Array, now: number): number {
-    if (!this.#canSend(c)) return 0;
+    if (!this._canSend(c)) return 0;
     const zone = this.ip.device.zone;
     const chunk = Math.min(this.bufferPayloadMax, c.state >= State.established ? effectiveMss(c) : this.config.mss);
     let done = 0;
@@ -229,7 +229,7 @@ export class TcpLayer implements TcpReceiver {
       if (h < 0) {
         // The zone is out of buffers: like a full send buffer, but the buffers may be held by
         // other connections, so poll() says when some are back.
-        if (!this.#starved.includes(c)) this.#starved.push(c);
+        if (!this._starved.includes(c)) this._starved.push(c);
         break;
       }
       const off = zone.dataStart(h) + zone.headroom;
@@ -245,14 +245,14 @@ export class TcpLayer implements TcpReceiver {
   /** Copies received bytes into `out`; returns how many (0: none waiting). */
   read(c: Tcb, out: Uint8Array, now: number): number {
     const n = c.recvq.read(out);
-    if (n > 0) this.#windowOpened(c, now);
+    if (n > 0) this._windowOpened(c, now);
     return n;
   }
 
   /** Consumes `n` bytes of {@link Tcb.recvq} the application read through views. */
   consume(c: Tcb, n: number, now: number): void {
     c.recvq.consume(n);
-    this.#windowOpened(c, now);
+    this._windowOpened(c, now);
   }
 
   /** Closes our direction: FIN after the queued data (RFC 9293 3.10.4). */
@@ -291,16 +291,16 @@ export class TcpLayer implements TcpReceiver {
 
   /** Runs the timers due at `now`. Call once per loop iteration. */
   poll(now: number): void {
-    this.#now = now;
-    this.#wheel.advance(now, this.#expire);
-    if (this.#starved.length > 0) this.#feedStarved();
+    this._now = now;
+    this._wheel.advance(now, this._expire);
+    if (this._starved.length > 0) this._feedStarved();
   }
 
   /** Connections that could not write for want of buffers hear when the zone has room above its reserve again. */
-  #feedStarved(): void {
+  private _feedStarved(): void {
     const zone = this.ip.device.zone;
     if (zone.accounting().free < (zone.capacity >>> 3) + 64) return; // the reserve, and room to make progress
-    const list = this.#starved.splice(0);
+    const list = this._starved.splice(0);
     for (const c of list) {
       if (c.dead || !c.wantWritable || c.finQueued) continue;
       c.wantWritable = false;
@@ -310,44 +310,44 @@ export class TcpLayer implements TcpReceiver {
 
   /** When {@link poll} next has work. */
   pollAt(): number {
-    return this.#wheel.pollAt();
+    return this._wheel.pollAt();
   }
 
   // --------------------------------------------------------- receive path
 
   /** @internal From the IP layer: a TCP segment for this host. */
   tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number): boolean {
-    this.#now = now;
-    const seg = this.#seg;
+    this._now = now;
+    const seg = this._seg;
     this.counters.inSegs++;
     if (seg.load(h, ip, tcp) !== Drop.none) {
       this.counters.inErrs++;
       return false;
     }
-    let tcb = this.#lookup(seg.srcIp, seg.srcPort, seg.dstPort);
+    let tcb = this._lookup(seg.srcIp, seg.srcPort, seg.dstPort);
     if (tcb !== undefined && tcb.state === State.timeWait && seg.has(TcpFlags.syn) && !seg.has(TcpFlags.ack)) {
       // RFC 6191: a new SYN may reuse a TIME-WAIT tuple when it is provably newer.
       const o = seg.options;
       const newer = tcb.tsOk && o.timestamps ? seqGt(o.tsVal, tcb.tsRecent) : seqGt(seg.seq, tcb.rcvNxt);
-      if (newer && this.#listeners.has(seg.dstPort)) {
+      if (newer && this._listeners.has(seg.dstPort)) {
         this.counters.timeWaitReused++;
         this.destroy(tcb, undefined, now);
         tcb = undefined;
       }
     }
     if (tcb !== undefined) return segmentArrives(this, tcb, seg, now);
-    const l = this.#listeners.get(seg.dstPort);
-    if (l !== undefined && seg.dstIp === this.ip.iface.address) return this.#listenInput(l, seg, now);
-    this.#closedInput(seg, now);
+    const l = this._listeners.get(seg.dstPort);
+    if (l !== undefined && seg.dstIp === this.ip.iface.address) return this._listenInput(l, seg, now);
+    this._closedInput(seg, now);
     return false;
   }
 
   /** RFC 9293 3.10.7.2: a segment for a listener. Returns whether a connection kept its buffer. */
-  #listenInput(l: Listener, seg: Segment, now: number): boolean {
+  private _listenInput(l: Listener, seg: Segment, now: number): boolean {
     if (seg.has(TcpFlags.rst)) return false;
     if (seg.has(TcpFlags.ack)) {
       if (this.config.synCookies && !seg.has(TcpFlags.syn)) {
-        const r = this.#cookieAck(l, seg, now);
+        const r = this._cookieAck(l, seg, now);
         if (r >= 0) return r === 1;
       }
       this.sendRstAck(seg, seg.ack, now);
@@ -355,11 +355,11 @@ export class TcpLayer implements TcpReceiver {
     }
     if (!seg.has(TcpFlags.syn)) return false;
     if (l.halfOpen >= l.backlog) {
-      if (this.config.synCookies) this.#cookieSynAck(seg, now);
+      if (this.config.synCookies) this._cookieSynAck(seg, now);
       else this.counters.listenDrops++;
       return false;
     }
-    const tcb = this.#create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
+    const tcb = this._create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
     tcb.listenerPort = l.port;
     tcb.congestion = l.congestion;
     l.halfOpen++;
@@ -380,10 +380,10 @@ export class TcpLayer implements TcpReceiver {
   }
 
   /** Answers a SYN with a cookie and keeps no state (the backlog is full). */
-  #cookieSynAck(seg: Segment, now: number): void {
+  private _cookieSynAck(seg: Segment, now: number): void {
     const o = seg.options;
     const mss = Math.min(o.mss > 0 ? o.mss : 536, this.ip.device.mtu - 40);
-    const isn = this.#cookies.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, seg.seq, mss, now);
+    const isn = this._cookies.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, seg.seq, mss, now);
     const r = this.repr;
     r.srcPort = seg.dstPort;
     r.dstPort = seg.srcPort;
@@ -400,12 +400,12 @@ export class TcpLayer implements TcpReceiver {
     if (this.config.timestamps && o.timestamps) {
       // Window scale and SACK ride in the TSval (RFC 4987 3.6); without timestamps they are lost.
       opt.timestamps = true;
-      opt.tsVal = this.#cookies.tsval(tsNow(now), ws, this.config.sack && o.sackPermitted, false);
+      opt.tsVal = this._cookies.tsval(tsNow(now), ws, this.config.sack && o.sackPermitted, false);
       opt.tsEcr = o.tsVal;
-      if (ws >= 0) opt.windowScale = this.#scaleFor(this.config.rcvBufBytes);
+      if (ws >= 0) opt.windowScale = this._scaleFor(this.config.rcvBufBytes);
       if (this.config.sack && o.sackPermitted) opt.sackPermitted = true;
     }
-    this.#sendRaw(seg.srcIp, now);
+    this._sendRaw(seg.srcIp, now);
     this.counters.synCookiesSent++;
   }
 
@@ -414,9 +414,9 @@ export class TcpLayer implements TcpReceiver {
    * cookie. Returns -1 when it is no valid cookie, else 1 if the connection
    * kept the segment's buffer, 0 if not.
    */
-  #cookieAck(l: Listener, seg: Segment, now: number): number {
+  private _cookieAck(l: Listener, seg: Segment, now: number): number {
     const o = seg.options;
-    const got = this.#cookies.check(
+    const got = this._cookies.check(
       seg.dstIp,
       seg.dstPort,
       seg.srcIp,
@@ -431,7 +431,7 @@ export class TcpLayer implements TcpReceiver {
       this.counters.synCookiesFailed++;
       return -1;
     }
-    const tcb = this.#create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
+    const tcb = this._create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
     tcb.listenerPort = l.port;
     tcb.iss = (seg.ack - 1) >>> 0;
     tcb.sndUna = seg.ack;
@@ -467,21 +467,21 @@ export class TcpLayer implements TcpReceiver {
   }
 
   /** RFC 9293 3.10.7.1: no connection. RST unless the segment is one. */
-  #closedInput(seg: Segment, now: number): void {
+  private _closedInput(seg: Segment, now: number): void {
     this.counters.noListener++;
     if (seg.has(TcpFlags.rst)) return;
     if (seg.has(TcpFlags.ack)) this.sendRstAck(seg, seg.ack, now);
-    else this.#sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
+    else this._sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
   }
 
   // --------------------------------------------- used by input.ts and output.ts
 
   /** @internal Sends <SEQ=seq><CTL=RST> in answer to `seg`. */
   sendRstAck(seg: Segment, seq: number, now: number): void {
-    this.#sendRst(seg, seq, -1, now);
+    this._sendRst(seg, seq, -1, now);
   }
 
-  #sendRst(seg: Segment, seq: number, ackNum: number, now: number): void {
+  private _sendRst(seg: Segment, seq: number, ackNum: number, now: number): void {
     const r = this.repr;
     r.srcPort = seg.dstPort;
     r.dstPort = seg.srcPort;
@@ -492,12 +492,12 @@ export class TcpLayer implements TcpReceiver {
     r.urgent = 0;
     r.payloadLen = 0;
     r.options.clear();
-    this.#sendRaw(seg.srcIp, now);
+    this._sendRaw(seg.srcIp, now);
     this.counters.outRsts++;
   }
 
   /** Sends the header in {@link repr} to `dst` in a fresh buffer (no connection). */
-  #sendRaw(dst: number, now: number): void {
+  private _sendRaw(dst: number, now: number): void {
     const zone = this.ip.device.zone;
     const h = zone.tryTake();
     if (h < 0) {
@@ -525,57 +525,57 @@ export class TcpLayer implements TcpReceiver {
 
   /** @internal */
   reassembly(tcb: Tcb): Reassembly {
-    let q = this.#reasm[tcb.id];
+    let q = this._reasm[tcb.id];
     if (q === undefined) {
       const zone = this.ip.device.zone;
       q = new Reassembly({
         release: (h) => zone.release(h),
         bytesMax: this.config.reassemblyBytesMax,
-        budget: this.#budget,
+        budget: this._budget,
       });
-      this.#reasm[tcb.id] = q;
+      this._reasm[tcb.id] = q;
     }
     return q;
   }
 
   /** @internal */
   reassemblyIfAny(tcb: Tcb): Reassembly | undefined {
-    return this.#reasm[tcb.id];
+    return this._reasm[tcb.id];
   }
 
   /** @internal Out-of-order bytes `tcb` holds. */
   reassemblyBytes(tcb: Tcb): number {
-    return this.#reasm[tcb.id]?.bytes ?? 0;
+    return this._reasm[tcb.id]?.bytes ?? 0;
   }
 
   /** @internal */
   noteArrival(tcb: Tcb, seq: number): void {
-    if (tcb.sackOk) this.#sackBuilder(tcb).noteArrival(seq);
+    if (tcb.sackOk) this._sackBuilder(tcb).noteArrival(seq);
   }
 
   /** @internal A duplicate segment: reported first in the next SACK option (RFC 2883). */
   noteDuplicate(tcb: Tcb, seq: number, len: number): void {
-    if (tcb.sackOk) this.#sackBuilder(tcb).noteDuplicate(seq, len);
+    if (tcb.sackOk) this._sackBuilder(tcb).noteDuplicate(seq, len);
   }
 
   /** @internal SACK blocks the next segment of `tcb` will carry. */
   sackBlocksFor(tcb: Tcb): number {
-    const q = this.#reasm[tcb.id];
+    const q = this._reasm[tcb.id];
     if (!tcb.sackOk || q === undefined || q.count === 0) return 0;
-    return this.#sackBuilder(tcb).build(tcb.rcvNxt, q, this.#sackScratch, tcb.tsOk ? 3 : 4);
+    return this._sackBuilder(tcb).build(tcb.rcvNxt, q, this._sackScratch, tcb.tsOk ? 3 : 4);
   }
 
   /** @internal Puts SACK blocks into outgoing options (RFC 2018 4). */
   fillSackBlocks(tcb: Tcb, o: TcpOptions): void {
     const n = this.sackBlocksFor(tcb);
-    for (let i = 0; i < n; i++) o.addSackBlock(this.#sackScratch[2 * i], this.#sackScratch[2 * i + 1]);
+    for (let i = 0; i < n; i++) o.addSackBlock(this._sackScratch[2 * i], this._sackScratch[2 * i + 1]);
   }
 
-  #sackBuilder(tcb: Tcb): SackBlockBuilder {
-    let b = this.#sack[tcb.id];
+  private _sackBuilder(tcb: Tcb): SackBlockBuilder {
+    let b = this._sack[tcb.id];
     if (b === undefined) {
       b = new SackBlockBuilder();
-      this.#sack[tcb.id] = b;
+      this._sack[tcb.id] = b;
     }
     return b;
   }
@@ -589,8 +589,8 @@ export class TcpLayer implements TcpReceiver {
   rearm(tcb: Tcb): void {
     if (tcb.dead) return;
     const d = tcb.nextDeadline();
-    if (d === Infinity) this.#wheel.cancel(tcb.id);
-    else if (this.#wheel.deadlineOf(tcb.id) !== d) this.#wheel.arm(tcb.id, d);
+    if (d === Infinity) this._wheel.cancel(tcb.id);
+    else if (this._wheel.deadlineOf(tcb.id) !== d) this._wheel.arm(tcb.id, d);
   }
 
   /** @internal Starts the retransmission timer if it is not running (RFC 6298 (5.1)). */
@@ -638,7 +638,7 @@ export class TcpLayer implements TcpReceiver {
 
   /** @internal A passive connection is established: the listener's application takes it. */
   accepted(tcb: Tcb): void {
-    const l = this.#listeners.get(tcb.listenerPort);
+    const l = this._listeners.get(tcb.listenerPort);
     tcb.listenerPort = -1;
     if (l === undefined) return;
     l.halfOpen--;
@@ -659,27 +659,27 @@ export class TcpLayer implements TcpReceiver {
     if (tcb.dead) return;
     const wasOpen = tcb.state >= State.established && !tcb.closedNotified;
     if (tcb.listenerPort >= 0) {
-      const l = this.#listeners.get(tcb.listenerPort);
+      const l = this._listeners.get(tcb.listenerPort);
       if (l !== undefined) l.halfOpen--;
     }
     if (error !== undefined && tcb.state === State.synSent) this.counters.attemptFails++;
     tcb.dead = true;
     tcb.error = error;
     tcb.state = State.closed;
-    this.#wheel.cancel(tcb.id);
-    const list = this.#table.get(ports32(tcb.localPort, tcb.remotePort));
+    this._wheel.cancel(tcb.id);
+    const list = this._table.get(ports32(tcb.localPort, tcb.remotePort));
     if (list !== undefined) {
       const i = list.indexOf(tcb);
       if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this.#table.delete(ports32(tcb.localPort, tcb.remotePort));
+      if (list.length === 0) this._table.delete(ports32(tcb.localPort, tcb.remotePort));
     }
     tcb.sendq.clear();
     tcb.recvq.clear();
-    this.#reasm[tcb.id]?.clear();
-    this.#reasm[tcb.id] = undefined;
-    this.#sack[tcb.id] = undefined;
-    this.#tcbs[tcb.id] = undefined;
-    this.#freeIds.push(tcb.id);
+    this._reasm[tcb.id]?.clear();
+    this._reasm[tcb.id] = undefined;
+    this._sack[tcb.id] = undefined;
+    this._tcbs[tcb.id] = undefined;
+    this._freeIds.push(tcb.id);
     if (wasOpen) this.counters.currEstab = Math.max(0, this.counters.currEstab - 1);
     if (!tcb.closedNotified) {
       tcb.closedNotified = true;
@@ -689,9 +689,9 @@ export class TcpLayer implements TcpReceiver {
 
   // ------------------------------------------------------------- internals
 
-  #create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
-    const id = this.#freeIds.length > 0 ? this.#freeIds.pop()! : this.#tcbs.length;
-    if (id >= this.#wheel.capacity) this.#wheel.grow(Math.max(id + 1, this.#wheel.capacity * 2));
+  private _create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
+    const id = this._freeIds.length > 0 ? this._freeIds.pop()! : this._tcbs.length;
+    if (id >= this._wheel.capacity) this._wheel.grow(Math.max(id + 1, this._wheel.capacity * 2));
     const c = this.config;
     const tcb = new Tcb(
       id,
@@ -703,51 +703,51 @@ export class TcpLayer implements TcpReceiver {
       createCongestionControl(c.congestion, 536),
       { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
     );
-    tcb.iss = this.#isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
+    tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
     tcb.sndUna = tcb.iss;
     tcb.sndNxt = tcb.iss;
     tcb.sndMax = tcb.iss;
-    tcb.rcvScaleOffered = c.windowScaling ? this.#scaleFor(c.rcvBufBytes) : 0;
-    this.#tcbs[id] = tcb;
+    tcb.rcvScaleOffered = c.windowScaling ? this._scaleFor(c.rcvBufBytes) : 0;
+    this._tcbs[id] = tcb;
     const key = ports32(localPort, remotePort);
-    const list = this.#table.get(key);
-    if (list === undefined) this.#table.set(key, [tcb]);
+    const list = this._table.get(key);
+    if (list === undefined) this._table.set(key, [tcb]);
     else list.push(tcb);
     return tcb;
   }
 
   /** Smallest shift that lets a 16-bit window say `bytes` (RFC 7323 2.3: at most 14). */
-  #scaleFor(bytes: number): number {
+  private _scaleFor(bytes: number): number {
     let s = 0;
     while (s < 14 && 65535 * 2 ** s < bytes) s++;
     return s;
   }
 
-  #lookup(remoteIp: number, remotePort: number, localPort: number): Tcb | undefined {
-    const list = this.#table.get(ports32(localPort, remotePort));
+  private _lookup(remoteIp: number, remotePort: number, localPort: number): Tcb | undefined {
+    const list = this._table.get(ports32(localPort, remotePort));
     if (list === undefined) return undefined;
     for (let i = 0; i < list.length; i++) if (list[i].remoteIp === remoteIp) return list[i];
     return undefined;
   }
 
-  #ephemeral(remoteIp: number, remotePort: number): number {
+  private _ephemeral(remoteIp: number, remotePort: number): number {
     const { ephemeralPortMin: lo, ephemeralPortMax: hi } = this.config;
     const span = hi - lo + 1;
     for (let i = 0; i < span; i++) {
-      const p = this.#nextPort;
-      this.#nextPort = p >= hi ? lo : p + 1;
-      if (this.#lookup(remoteIp, remotePort, p) === undefined && !this.#listeners.has(p)) return p;
+      const p = this._nextPort;
+      this._nextPort = p >= hi ? lo : p + 1;
+      if (this._lookup(remoteIp, remotePort, p) === undefined && !this._listeners.has(p)) return p;
     }
     throw new ConfigError("localPort", "no ephemeral port is free for this peer");
   }
 
-  #canSend(c: Tcb): boolean {
+  private _canSend(c: Tcb): boolean {
     if (c.dead || c.finQueued) return false;
     return c.state === State.established || c.state === State.closeWait || c.state === State.synSent ||
       c.state === State.synReceived;
   }
 
-  #windowOpened(c: Tcb, now: number): void {
+  private _windowOpened(c: Tcb, now: number): void {
     // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
     const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
     const max = Math.min(c.rcvBufBytes, 65535 * 2 ** c.rcvScale);
@@ -763,10 +763,10 @@ export class TcpLayer implements TcpReceiver {
     }
   }
 
-  #onTimer(id: number): void {
-    const tcb = this.#tcbs[id];
+  private _onTimer(id: number): void {
+    const tcb = this._tcbs[id];
     if (tcb === undefined) return;
-    const now = this.#now;
+    const now = this._now;
     if (tcb.timeWaitAt <= now) {
       tcb.timeWaitAt = Infinity;
       this.destroy(tcb, undefined, now);
@@ -774,7 +774,7 @@ export class TcpLayer implements TcpReceiver {
     }
     if (tcb.rtxAt <= now) {
       tcb.rtxAt = Infinity;
-      this.#retransmitTimeout(tcb, now);
+      this._retransmitTimeout(tcb, now);
       if (tcb.dead) return;
     }
     if (tcb.delackAt <= now) {
@@ -797,14 +797,14 @@ export class TcpLayer implements TcpReceiver {
     }
     if (tcb.keepaliveAt <= now) {
       tcb.keepaliveAt = Infinity;
-      this.#keepalive(tcb, now);
+      this._keepalive(tcb, now);
       if (tcb.dead) return;
     }
     this.rearm(tcb);
   }
 
   /** RFC 6298 (5.4)-(5.7) and RFC 5681 (3.1): the retransmission timer expired. */
-  #retransmitTimeout(tcb: Tcb, now: number): void {
+  private _retransmitTimeout(tcb: Tcb, now: number): void {
     const s = tcb.state;
     if (s === State.synSent || s === State.synReceived) {
       if (tcb.retransmits >= this.config.synRetries) {
@@ -841,7 +841,7 @@ export class TcpLayer implements TcpReceiver {
     if (tcb.rtxAt === Infinity && tcb.flight > 0) tcb.rtxAt = now + tcb.rto.rtoMs;
   }
 
-  #keepalive(tcb: Tcb, now: number): void {
+  private _keepalive(tcb: Tcb, now: number): void {
     const idle = tcb.keepaliveIdleMs ?? this.config.keepaliveIdleMs;
     const interval = tcb.keepaliveIntervalMs ?? this.config.keepaliveIntervalMs;
     const probes = tcb.keepaliveProbes ?? this.config.keepaliveProbes;

@@ -60,26 +60,26 @@ export class TimerWheel {
   readonly tickMs: number;
   /** Number of slots. */
   readonly slotCount: number;
-  #capacity: number;
-  #mask: number;
+  private _capacity: number;
+  private _mask: number;
   // Per slot: first timer of its list, and one bit per slot for "non-empty".
-  #heads: Int32Array;
-  #bits: Uint32Array;
+  private _heads: Int32Array;
+  private _bits: Uint32Array;
   // Per id: list links, slot (none = not armed), deadline and tick.
-  #next: Int32Array;
-  #prev: Int32Array;
-  #slot: Int32Array;
-  #deadline: Float64Array;
-  #tick: Float64Array;
-  // Every armed timer has tick >= #baseTick; the slot of #baseTick is the first scanned.
-  #baseTick: number;
-  #count = 0;
+  private _next: Int32Array;
+  private _prev: Int32Array;
+  private _slot: Int32Array;
+  private _deadline: Float64Array;
+  private _tick: Float64Array;
+  // Every armed timer has tick >= _baseTick; the slot of _baseTick is the first scanned.
+  private _baseTick: number;
+  private _count = 0;
   // The next timer a scan in progress visits; cancel() moves it past a timer it unlinks.
-  #cursor = none;
-  #advancing = false;
-  // Earliest deadline, valid when #minValid.
-  #min = Infinity;
-  #minValid = true;
+  private _cursor = none;
+  private _advancing = false;
+  // Earliest deadline, valid when _minValid.
+  private _min = Infinity;
+  private _minValid = true;
 
   /** A wheel for ids 0 .. `capacity`-1, with no timer armed. */
   constructor(capacity: number, options: TimerWheelOptions = {}) {
@@ -92,43 +92,43 @@ export class TimerWheel {
     if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`bad capacity ${capacity}`);
     this.tickMs = tickMs;
     this.slotCount = slotCount;
-    this.#mask = slotCount - 1;
-    this.#heads = new Int32Array(slotCount).fill(none);
-    this.#bits = new Uint32Array(slotCount >>> 5);
-    this.#capacity = capacity;
-    this.#next = new Int32Array(capacity);
-    this.#prev = new Int32Array(capacity);
-    this.#slot = new Int32Array(capacity).fill(none);
-    this.#deadline = new Float64Array(capacity);
-    this.#tick = new Float64Array(capacity);
-    this.#baseTick = Math.floor((options.now ?? 0) / tickMs);
+    this._mask = slotCount - 1;
+    this._heads = new Int32Array(slotCount).fill(none);
+    this._bits = new Uint32Array(slotCount >>> 5);
+    this._capacity = capacity;
+    this._next = new Int32Array(capacity);
+    this._prev = new Int32Array(capacity);
+    this._slot = new Int32Array(capacity).fill(none);
+    this._deadline = new Float64Array(capacity);
+    this._tick = new Float64Array(capacity);
+    this._baseTick = Math.floor((options.now ?? 0) / tickMs);
   }
 
   /** Number of ids the wheel holds timers for. */
   get capacity(): number {
-    return this.#capacity;
+    return this._capacity;
   }
 
   /** Number of timers armed. */
   get size(): number {
-    return this.#count;
+    return this._count;
   }
 
   /** Makes room for ids up to `capacity`-1 (allocates; not for the hot path). */
   grow(capacity: number): void {
-    if (capacity <= this.#capacity) return;
+    if (capacity <= this._capacity) return;
     const grown = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T, fill: number): T => {
       const b = make(capacity);
       b.fill(fill);
       b.set(a);
       return b;
     };
-    this.#next = grown(this.#next, (n) => new Int32Array(n), none);
-    this.#prev = grown(this.#prev, (n) => new Int32Array(n), none);
-    this.#slot = grown(this.#slot, (n) => new Int32Array(n), none);
-    this.#deadline = grown(this.#deadline, (n) => new Float64Array(n), 0);
-    this.#tick = grown(this.#tick, (n) => new Float64Array(n), 0);
-    this.#capacity = capacity;
+    this._next = grown(this._next, (n) => new Int32Array(n), none);
+    this._prev = grown(this._prev, (n) => new Int32Array(n), none);
+    this._slot = grown(this._slot, (n) => new Int32Array(n), none);
+    this._deadline = grown(this._deadline, (n) => new Float64Array(n), 0);
+    this._tick = grown(this._tick, (n) => new Float64Array(n), 0);
+    this._capacity = capacity;
   }
 
   /**
@@ -136,39 +136,39 @@ export class TimerWheel {
    * A deadline already past fires at the next {@link advance}.
    */
   arm(id: number, deadline: number): void {
-    if (!(id >= 0 && id < this.#capacity)) {
-      throw new RangeError(`timer id ${id} outside 0..${this.#capacity - 1}`);
+    if (!(id >= 0 && id < this._capacity)) {
+      throw new RangeError(`timer id ${id} outside 0..${this._capacity - 1}`);
     }
-    if (this.#slot[id] !== none) this.#unlink(id);
+    if (this._slot[id] !== none) this._unlink(id);
     let t = Math.floor(deadline / this.tickMs);
-    if (!(t >= this.#baseTick)) t = this.#baseTick; // also catches NaN
-    const s = this.#slotOf(t);
-    const head = this.#heads[s];
-    this.#next[id] = head;
-    this.#prev[id] = none;
-    if (head !== none) this.#prev[head] = id;
-    else this.#bits[s >>> 5] |= 1 << (s & 31);
-    this.#heads[s] = id;
-    this.#slot[id] = s;
-    this.#tick[id] = t;
-    this.#deadline[id] = deadline;
-    this.#count++;
-    if (this.#minValid && deadline < this.#min) this.#min = deadline;
+    if (!(t >= this._baseTick)) t = this._baseTick; // also catches NaN
+    const s = this._slotOf(t);
+    const head = this._heads[s];
+    this._next[id] = head;
+    this._prev[id] = none;
+    if (head !== none) this._prev[head] = id;
+    else this._bits[s >>> 5] |= 1 << (s & 31);
+    this._heads[s] = id;
+    this._slot[id] = s;
+    this._tick[id] = t;
+    this._deadline[id] = deadline;
+    this._count++;
+    if (this._minValid && deadline < this._min) this._min = deadline;
   }
 
   /** Disarms the timer of `id`; nothing happens if it is not armed. */
   cancel(id: number): void {
-    if (this.isArmed(id)) this.#unlink(id);
+    if (this.isArmed(id)) this._unlink(id);
   }
 
   /** Whether the timer of `id` is armed (false for an id outside the wheel). */
   isArmed(id: number): boolean {
-    return id >= 0 && id < this.#capacity && this.#slot[id] !== none;
+    return id >= 0 && id < this._capacity && this._slot[id] !== none;
   }
 
   /** The deadline the timer of `id` is armed for, or Infinity when it is not armed. */
   deadlineOf(id: number): number {
-    return this.isArmed(id) ? this.#deadline[id] : Infinity;
+    return this.isArmed(id) ? this._deadline[id] : Infinity;
   }
 
   /**
@@ -181,29 +181,29 @@ export class TimerWheel {
    * revolution, and in no particular order within a tick.
    */
   advance(now: number, onExpire: (id: number) => void): number {
-    if (this.#advancing) throw new Error("TimerWheel.advance is not reentrant");
+    if (this._advancing) throw new Error("TimerWheel.advance is not reentrant");
     let nowTick = Math.floor(now / this.tickMs);
-    const from = this.#baseTick;
+    const from = this._baseTick;
     if (!(nowTick >= from)) nowTick = from; // the clock stood still or stepped back
     // The current tick stays the base: it may get more timers before it ends.
-    this.#baseTick = nowTick;
+    this._baseTick = nowTick;
     let steps = nowTick - from + 1;
     if (steps > this.slotCount) steps = this.slotCount;
-    const start = this.#slotOf(from);
+    const start = this._slotOf(from);
     let fired = 0;
-    this.#advancing = true;
+    this._advancing = true;
     try {
       let k = 0;
       while (k < steps) {
-        const d = this.#nextNonEmpty((start + k) & this.#mask, steps - k);
+        const d = this._nextNonEmpty((start + k) & this._mask, steps - k);
         if (d < 0) break;
         k += d;
-        this.#cursor = this.#heads[(start + k) & this.#mask];
-        while (this.#cursor !== none) {
-          const id = this.#cursor;
-          this.#cursor = this.#next[id];
-          if (this.#deadline[id] <= now) {
-            this.#unlink(id);
+        this._cursor = this._heads[(start + k) & this._mask];
+        while (this._cursor !== none) {
+          const id = this._cursor;
+          this._cursor = this._next[id];
+          if (this._deadline[id] <= now) {
+            this._unlink(id);
             fired++;
             onExpire(id);
           }
@@ -211,20 +211,20 @@ export class TimerWheel {
         k++;
       }
     } finally {
-      this.#cursor = none;
-      this.#advancing = false;
+      this._cursor = none;
+      this._advancing = false;
     }
     return fired;
   }
 
   /** When the next timer is due, ms (exact), or Infinity when none is armed. */
   nextDeadline(): number {
-    if (this.#count === 0) return Infinity;
-    if (!this.#minValid) {
-      this.#min = this.#computeMin();
-      this.#minValid = true;
+    if (this._count === 0) return Infinity;
+    if (!this._minValid) {
+      this._min = this._computeMin();
+      this._minValid = true;
     }
-    return this.#min;
+    return this._min;
   }
 
   /** Alias of {@link nextDeadline}: when the loop must call {@link advance} next. */
@@ -241,21 +241,21 @@ export class TimerWheel {
   // The earliest deadline: walks the slots from the base tick; the first slot
   // holding a timer of its own round has the answer, else (all timers are a
   // revolution or more away) the minimum over every timer, all of them seen.
-  #computeMin(): number {
+  private _computeMin(): number {
     let min = Infinity;
     let k = 0;
-    const base = this.#baseTick;
-    const start = this.#slotOf(base);
+    const base = this._baseTick;
+    const start = this._slotOf(base);
     while (k < this.slotCount) {
-      const d = this.#nextNonEmpty((start + k) & this.#mask, this.slotCount - k);
+      const d = this._nextNonEmpty((start + k) & this._mask, this.slotCount - k);
       if (d < 0) break;
       k += d;
       const t = base + k;
       let round = Infinity;
-      for (let id = this.#heads[(start + k) & this.#mask]; id !== none; id = this.#next[id]) {
-        const deadline = this.#deadline[id];
+      for (let id = this._heads[(start + k) & this._mask]; id !== none; id = this._next[id]) {
+        const deadline = this._deadline[id];
         if (deadline < min) min = deadline;
-        if (this.#tick[id] <= t && deadline < round) round = deadline;
+        if (this._tick[id] <= t && deadline < round) round = deadline;
       }
       if (round !== Infinity) return round;
       k++;
@@ -264,44 +264,44 @@ export class TimerWheel {
   }
 
   // Distance (0 .. limit-1) from slot `s` to the first non-empty slot, wrapping; -1 if none.
-  #nextNonEmpty(s: number, limit: number): number {
+  private _nextNonEmpty(s: number, limit: number): number {
     let dist = 0;
     while (dist < limit) {
       const b = s & 31;
-      const m = this.#bits[s >>> 5] >>> b;
+      const m = this._bits[s >>> 5] >>> b;
       if (m !== 0) {
         const d = dist + (31 - Math.clz32(m & -m));
         return d < limit ? d : -1;
       }
       dist += 32 - b;
-      s = (s + 32 - b) & this.#mask;
+      s = (s + 32 - b) & this._mask;
     }
     return -1;
   }
 
-  #unlink(id: number): void {
-    const s = this.#slot[id];
-    const p = this.#prev[id];
-    const n = this.#next[id];
-    if (id === this.#cursor) this.#cursor = n;
-    if (p !== none) this.#next[p] = n;
+  private _unlink(id: number): void {
+    const s = this._slot[id];
+    const p = this._prev[id];
+    const n = this._next[id];
+    if (id === this._cursor) this._cursor = n;
+    if (p !== none) this._next[p] = n;
     else {
-      this.#heads[s] = n;
-      if (n === none) this.#bits[s >>> 5] &= ~(1 << (s & 31));
+      this._heads[s] = n;
+      if (n === none) this._bits[s >>> 5] &= ~(1 << (s & 31));
     }
-    if (n !== none) this.#prev[n] = p;
-    this.#slot[id] = none;
-    this.#count--;
-    if (this.#count === 0) {
-      this.#min = Infinity;
-      this.#minValid = true;
-    } else if (this.#deadline[id] <= this.#min) {
+    if (n !== none) this._prev[n] = p;
+    this._slot[id] = none;
+    this._count--;
+    if (this._count === 0) {
+      this._min = Infinity;
+      this._minValid = true;
+    } else if (this._deadline[id] <= this._min) {
       // The earliest timer left: the cached minimum must be found again.
-      this.#minValid = false;
+      this._minValid = false;
     }
   }
 
-  #slotOf(tick: number): number {
+  private _slotOf(tick: number): number {
     const s = tick % this.slotCount;
     return s < 0 ? s + this.slotCount : s;
   }

@@ -26,7 +26,7 @@ export class Random {
   readonly seed: number;
   /** The stream it was created with. */
   readonly stream: number;
-  readonly #s = new Int32Array(4);
+  private readonly _s = new Int32Array(4);
 
   /**
    * Seeds the generator from any finite number (its integer part, up to 2^53
@@ -51,14 +51,14 @@ export class Random {
       let z = x;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      this.#s[i] = z ^ (z >>> 16);
+      this._s[i] = z ^ (z >>> 16);
     }
-    if ((this.#s[0] | this.#s[1] | this.#s[2] | this.#s[3]) === 0) this.#s[0] = 1;
+    if ((this._s[0] | this._s[1] | this._s[2] | this._s[3]) === 0) this._s[0] = 1;
   }
 
   /** The next value, a uniform uint32. */
   next(): number {
-    const s = this.#s;
+    const s = this._s;
     const s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
     const m = Math.imul(s1, 5);
     const result = Math.imul((m << 7) | (m >>> 25), 9);

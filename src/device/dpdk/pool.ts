@@ -29,24 +29,24 @@ export interface DpdkZoneOptions {
 }
 
 class PoolBackend implements ZoneBackend {
-  readonly #shim: Shim;
-  readonly #pool: number;
-  readonly #name: string;
+  private readonly _shim: Shim;
+  private readonly _pool: number;
+  private readonly _name: string;
   constructor(shim: Shim, pool: number, name: string) {
-    this.#shim = shim;
-    this.#pool = pool;
-    this.#name = name;
+    this._shim = shim;
+    this._pool = pool;
+    this._name = name;
   }
   takeBulk(out: Uint32Array, n: number): boolean {
-    const rc = this.#shim.symbols.luna_alloc_bulk(this.#pool, out, n);
+    const rc = this._shim.symbols.luna_alloc_bulk(this._pool, out, n);
     return rc === n;
   }
   giveBulk(handles: Uint32Array, n: number): void {
-    const rc = this.#shim.symbols.luna_free_bulk(this.#pool, handles, n);
-    if (rc < 0) throw new BufferError(`${this.#name}: the pool refused buffers it does not own (${errnoName(rc)})`);
+    const rc = this._shim.symbols.luna_free_bulk(this._pool, handles, n);
+    if (rc < 0) throw new BufferError(`${this._name}: the pool refused buffers it does not own (${errnoName(rc)})`);
   }
   available(): number {
-    return this.#shim.symbols.luna_pool_avail(this.#pool);
+    return this._shim.symbols.luna_pool_avail(this._pool);
   }
 }
 

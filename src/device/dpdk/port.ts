@@ -84,33 +84,33 @@ export class Port {
   readonly id: number;
   /** DPDK's device name. */
   readonly name: string;
-  readonly #shim: Shim;
-  readonly #rx: Shim["symbols"]["luna_rx_burst"];
-  readonly #tx: Shim["symbols"]["luna_tx_burst"];
-  #zone: DpdkZone | undefined;
-  #pool = -1;
+  private readonly _shim: Shim;
+  private readonly _rx: Shim["symbols"]["luna_rx_burst"];
+  private readonly _tx: Shim["symbols"]["luna_tx_burst"];
+  private _zone: DpdkZone | undefined;
+  private _pool = -1;
 
   constructor(shim: Shim, id: number) {
-    this.#shim = shim;
+    this._shim = shim;
     this.id = id;
     const name = readString((b, n) => shim.symbols.luna_port_name(id, b, n), 128);
     if (name === "") throw new NoSuchPortError(id, shim.lastError());
     this.name = name;
-    this.#rx = shim.symbols.luna_rx_burst;
-    this.#tx = shim.symbols.luna_tx_burst;
+    this._rx = shim.symbols.luna_rx_burst;
+    this._tx = shim.symbols.luna_tx_burst;
   }
 
   /** The zone given to {@link configure}. */
   get zone(): DpdkZone {
-    if (this.#zone === undefined) throw new PortError(this.id, `port ${this.name} is not configured`, -22);
-    return this.#zone;
+    if (this._zone === undefined) throw new PortError(this.id, `port ${this.name} is not configured`, -22);
+    return this._zone;
   }
 
   /** Capabilities and state. */
   describe(): PortDescription {
     const w = new Uint32Array(PortInfo.words);
-    this.#check(this.#shim.symbols.luna_port_info(this.id, w, w.length), "info");
-    const driver = readString((b, n) => this.#shim.symbols.luna_port_driver(this.id, b, n), 128);
+    this._check(this._shim.symbols.luna_port_info(this.id, w, w.length), "info");
+    const driver = readString((b, n) => this._shim.symbols.luna_port_driver(this.id, b, n), 128);
     return {
       id: this.id,
       name: this.name,
@@ -145,7 +145,7 @@ export class Port {
         throw new ConfigError(field, `expected an integer 1..${hi}, got ${v}`);
       }
     }
-    const rc = this.#shim.symbols.luna_port_configure(
+    const rc = this._shim.symbols.luna_port_configure(
       this.id,
       config.zone.pool,
       rxq,
@@ -156,9 +156,9 @@ export class Port {
       config.txOffloads ?? 0,
       config.rss ?? 0,
     );
-    this.#check(rc, "configure");
-    this.#zone = config.zone;
-    this.#pool = config.zone.pool;
+    this._check(rc, "configure");
+    this._zone = config.zone;
+    this._pool = config.zone.pool;
   }
 
   /**
@@ -166,50 +166,50 @@ export class Port {
    * received buffers come from `zone`, as configured there.
    */
   adopt(zone: DpdkZone): void {
-    this.#zone = zone;
-    this.#pool = zone.pool;
+    this._zone = zone;
+    this._pool = zone.pool;
   }
 
   /** Starts the port; bursts may flow. */
   start(): void {
-    this.#check(this.#shim.symbols.luna_port_start(this.id), "start");
+    this._check(this._shim.symbols.luna_port_start(this.id), "start");
   }
 
   /** Stops the port. */
   stop(): void {
-    this.#check(this.#shim.symbols.luna_port_stop(this.id), "stop");
+    this._check(this._shim.symbols.luna_port_stop(this.id), "stop");
   }
 
   /** Releases the port; it cannot be used again. */
   close(): void {
-    this.#check(this.#shim.symbols.luna_port_close(this.id), "close");
-    this.#zone = undefined;
-    this.#pool = -1;
+    this._check(this._shim.symbols.luna_port_close(this.id), "close");
+    this._zone = undefined;
+    this._pool = -1;
   }
 
   /** Turns promiscuous reception on or off. */
   promiscuous(on: boolean): void {
-    this.#check(this.#shim.symbols.luna_port_promiscuous(this.id, on ? 1 : 0), "promiscuous");
+    this._check(this._shim.symbols.luna_port_promiscuous(this.id, on ? 1 : 0), "promiscuous");
   }
 
   /** The port's MAC address, 6 bytes. */
   mac(): Uint8Array {
     const out = new Uint8Array(6);
-    this.#check(this.#shim.symbols.luna_port_mac(this.id, out), "mac");
+    this._check(this._shim.symbols.luna_port_mac(this.id, out), "mac");
     return out;
   }
 
   /** Link state, read without waiting. */
   link(): LinkStatus {
     const w = new Uint32Array(4);
-    this.#check(this.#shim.symbols.luna_port_link(this.id, w), "link");
+    this._check(this._shim.symbols.luna_port_link(this.id, w), "link");
     return { speedMbps: w[0], fullDuplex: w[1] !== 0, autoneg: w[2] !== 0, up: w[3] !== 0 };
   }
 
   /** Basic counters. */
   stats(): PortStats {
     const v = new BigUint64Array(PortStat.words);
-    this.#check(this.#shim.symbols.luna_port_stats(this.id, v, v.length), "stats");
+    this._check(this._shim.symbols.luna_port_stats(this.id, v, v.length), "stats");
     const out = {} as Record<string, number>;
     for (const [k, i] of Object.entries(PortStat)) if (k !== "words") out[k] = Number(v[i]);
     return out as unknown as PortStats;
@@ -217,15 +217,15 @@ export class Port {
 
   /** Zeroes the basic counters. */
   resetStats(): void {
-    this.#check(this.#shim.symbols.luna_port_stats_reset(this.id), "stats reset");
+    this._check(this._shim.symbols.luna_port_stats_reset(this.id), "stats reset");
   }
 
   /** The driver's extended counters, by name. */
   xstats(): Record<string, number> {
     const names = new Uint8Array(1 << 16);
-    const n = this.#check(this.#shim.symbols.luna_port_xstats_names(this.id, names, names.length), "xstats");
+    const n = this._check(this._shim.symbols.luna_port_xstats_names(this.id, names, names.length), "xstats");
     const values = new BigUint64Array(n);
-    const m = this.#check(this.#shim.symbols.luna_port_xstats(this.id, values, n), "xstats");
+    const m = this._check(this._shim.symbols.luna_port_xstats(this.id, values, n), "xstats");
     const out: Record<string, number> = {};
     const text = new TextDecoder().decode(names).split("\0");
     for (let i = 0; i < Math.min(n, m); i++) out[text[i]] = Number(values[i]);
@@ -241,8 +241,8 @@ export class Port {
     if (max * DESC_WORDS > descs.length || max > BURST_MAX) {
       throw new RangeError(`rx: room for ${descs.length / DESC_WORDS} records, ${max} asked (at most ${BURST_MAX})`);
     }
-    const n = this.#rx(this.id, queue, descs, max);
-    if (n < 0) throw this.#error(n, "rx");
+    const n = this._rx(this.id, queue, descs, max);
+    if (n < 0) throw this._error(n, "rx");
     return n;
   }
 
@@ -255,18 +255,18 @@ export class Port {
     if (n * DESC_WORDS > descs.length || n > BURST_MAX) {
       throw new RangeError(`tx: ${n} records asked, ${descs.length / DESC_WORDS} given (at most ${BURST_MAX})`);
     }
-    const sent = this.#tx(this.id, queue, this.#pool, descs, n);
-    if (sent < 0) throw this.#error(sent, "tx");
+    const sent = this._tx(this.id, queue, this._pool, descs, n);
+    if (sent < 0) throw this._error(sent, "tx");
     return sent;
   }
 
-  #check(rc: number, op: string): number {
-    if (rc < 0) throw this.#error(rc, op);
+  private _check(rc: number, op: string): number {
+    if (rc < 0) throw this._error(rc, op);
     return rc;
   }
 
-  #error(rc: number, op: string): PortError {
-    const detail = this.#shim.lastError() || errnoName(rc);
+  private _error(rc: number, op: string): PortError {
+    const detail = this._shim.lastError() || errnoName(rc);
     if (rc === -19) return new NoSuchPortError(this.id, `port ${this.name}: ${detail}`);
     return new PortError(this.id, `port ${this.name}: ${op} failed (${errnoName(rc)}): ${detail}`, rc);
   }

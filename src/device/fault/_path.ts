@@ -123,82 +123,82 @@ export class FaultPath {
   readonly counters = new FaultCounters();
   /** No fault configured: frames pass straight through. */
   readonly passthrough: boolean;
-  readonly #zone: MemZone;
-  readonly #rng: Random;
-  readonly #isRx: boolean;
-  readonly #loss: number;
-  readonly #duplicate: number;
-  readonly #corrupt: number;
-  readonly #reorder: number;
-  readonly #reorderFrames: number;
-  readonly #reorderMs: number;
-  readonly #delayMs: number;
-  readonly #jitterMs: number;
-  readonly #msPerByte: number;
-  readonly #overhead: number;
+  private readonly _zone: MemZone;
+  private readonly _rng: Random;
+  private readonly _isRx: boolean;
+  private readonly _loss: number;
+  private readonly _duplicate: number;
+  private readonly _corrupt: number;
+  private readonly _reorder: number;
+  private readonly _reorderFrames: number;
+  private readonly _reorderMs: number;
+  private readonly _delayMs: number;
+  private readonly _jitterMs: number;
+  private readonly _msPerByte: number;
+  private readonly _overhead: number;
 
   // Slots: one per held frame.
-  readonly #handle: Uint32Array;
-  readonly #word1: Uint32Array;
-  readonly #word2: Uint32Array;
-  readonly #word3: Uint32Array;
-  readonly #release: Float64Array;
-  readonly #order: Float64Array;
-  readonly #free: Int32Array;
-  #freeTop: number;
+  private readonly _handle: Uint32Array;
+  private readonly _word1: Uint32Array;
+  private readonly _word2: Uint32Array;
+  private readonly _word3: Uint32Array;
+  private readonly _release: Float64Array;
+  private readonly _order: Float64Array;
+  private readonly _free: Int32Array;
+  private _freeTop: number;
   // Min-heap of slots on (release, order).
-  readonly #heap: Int32Array;
-  #heapSize = 0;
+  private readonly _heap: Int32Array;
+  private _heapSize = 0;
   // Frames reordered by count: not in the heap until enough frames pass them.
-  readonly #held: Int32Array;
-  readonly #heldLeft: Int32Array;
-  readonly #heldDeadline: Float64Array;
-  #heldCount = 0;
+  private readonly _held: Int32Array;
+  private readonly _heldLeft: Int32Array;
+  private readonly _heldDeadline: Float64Array;
+  private _heldCount = 0;
 
-  #nextOrder = 0;
-  #freeAt = 0;
-  #lastRelease = -Infinity;
+  private _nextOrder = 0;
+  private _freeAt = 0;
+  private _lastRelease = -Infinity;
 
   constructor(zone: MemZone, rng: Random, isRx: boolean, c: FaultConfig, holdLimit: number) {
-    this.#zone = zone;
-    this.#rng = rng;
-    this.#isRx = isRx;
-    this.#loss = c.loss;
-    this.#duplicate = c.duplicate;
-    this.#corrupt = c.corrupt;
-    this.#reorder = c.reorder;
-    this.#reorderFrames = c.reorderFrames;
-    this.#reorderMs = c.reorderMs;
-    this.#delayMs = c.delayMs;
-    this.#jitterMs = c.jitterMs;
-    this.#msPerByte = c.bandwidthBps > 0 ? 8000 / c.bandwidthBps : 0;
-    this.#overhead = c.overheadBytes;
+    this._zone = zone;
+    this._rng = rng;
+    this._isRx = isRx;
+    this._loss = c.loss;
+    this._duplicate = c.duplicate;
+    this._corrupt = c.corrupt;
+    this._reorder = c.reorder;
+    this._reorderFrames = c.reorderFrames;
+    this._reorderMs = c.reorderMs;
+    this._delayMs = c.delayMs;
+    this._jitterMs = c.jitterMs;
+    this._msPerByte = c.bandwidthBps > 0 ? 8000 / c.bandwidthBps : 0;
+    this._overhead = c.overheadBytes;
     this.passthrough = c.loss === 0 && c.duplicate === 0 && c.corrupt === 0 && c.reorder === 0 &&
       c.delayMs === 0 && c.jitterMs === 0 && c.bandwidthBps === 0;
     const n = this.passthrough ? 1 : holdLimit;
-    this.#handle = new Uint32Array(n);
-    this.#word1 = new Uint32Array(n);
-    this.#word2 = new Uint32Array(n);
-    this.#word3 = new Uint32Array(n);
-    this.#release = new Float64Array(n);
-    this.#order = new Float64Array(n);
-    this.#free = new Int32Array(n);
-    for (let i = 0; i < n; i++) this.#free[i] = n - 1 - i;
-    this.#freeTop = n;
-    this.#heap = new Int32Array(n);
-    this.#held = new Int32Array(n);
-    this.#heldLeft = new Int32Array(n);
-    this.#heldDeadline = new Float64Array(n);
+    this._handle = new Uint32Array(n);
+    this._word1 = new Uint32Array(n);
+    this._word2 = new Uint32Array(n);
+    this._word3 = new Uint32Array(n);
+    this._release = new Float64Array(n);
+    this._order = new Float64Array(n);
+    this._free = new Int32Array(n);
+    for (let i = 0; i < n; i++) this._free[i] = n - 1 - i;
+    this._freeTop = n;
+    this._heap = new Int32Array(n);
+    this._held = new Int32Array(n);
+    this._heldLeft = new Int32Array(n);
+    this._heldDeadline = new Float64Array(n);
   }
 
   /** Slots free now: frames that can be admitted, if none is duplicated. */
   get room(): number {
-    return this.#freeTop;
+    return this._freeTop;
   }
 
   /** Frames held now. */
   get held(): number {
-    return this.#handle.length - this.#freeTop;
+    return this._handle.length - this._freeTop;
   }
 
   /** Counts frames passed straight through (passthrough mode). */
@@ -216,8 +216,8 @@ export class FaultPath {
    */
   admit(descs: Uint32Array, at: number, now: number, reserve: number): void {
     const c = this.counters;
-    const zone = this.#zone;
-    const rng = this.#rng;
+    const zone = this._zone;
+    const rng = this._rng;
     let h = descs[at];
     const word1 = descs[at + 1];
     const flags = descs[at + 2];
@@ -228,15 +228,15 @@ export class FaultPath {
     c.frames++;
     c.bytes += len;
 
-    if (rng.chance(this.#loss)) {
+    if (rng.chance(this._loss)) {
       zone.release(h);
       c.lost++;
       return;
     }
 
     let dup = -1; // the duplicate's buffer, copied before any corruption
-    if (rng.chance(this.#duplicate)) {
-      if (this.#freeTop - 1 - reserve < 1) {
+    if (rng.chance(this._duplicate)) {
+      if (this._freeTop - 1 - reserve < 1) {
         c.skippedFull++;
       } else {
         dup = takeOrNone(zone);
@@ -249,7 +249,7 @@ export class FaultPath {
       }
     }
 
-    if (len > 0 && rng.chance(this.#corrupt)) {
+    if (len > 0 && rng.chance(this._corrupt)) {
       const from = len > ethernetHeaderLen ? ethernetHeaderLen : 0;
       const byte = from + rng.int(len - from);
       const bit = rng.int(8);
@@ -268,64 +268,64 @@ export class FaultPath {
         h = own;
         zone.bytes[h + start + byte] ^= 1 << bit;
         // A verdict the NIC gave before the flip no longer holds: let the stack check.
-        if (this.#isRx) word2 &= ~rxChecksumGood;
+        if (this._isRx) word2 &= ~rxChecksumGood;
         c.corrupted++;
       }
     }
 
-    let t = this.#departure(len, now);
+    let t = this._departure(len, now);
     let countHold = false;
-    if (rng.chance(this.#reorder)) {
+    if (rng.chance(this._reorder)) {
       c.reordered++;
-      if (this.#reorderFrames > 0) countHold = true;
-      else t += this.#reorderMs; // later frames, timed as usual, overtake it
+      if (this._reorderFrames > 0) countHold = true;
+      else t += this._reorderMs; // later frames, timed as usual, overtake it
     }
-    const slot = this.#store(h, word1, word2, word3);
+    const slot = this._store(h, word1, word2, word3);
     if (countHold) {
-      this.#passed(t); // a held frame still counts as passing those held before it
-      const i = this.#heldCount++;
-      this.#held[i] = slot;
-      this.#heldLeft[i] = this.#reorderFrames;
-      this.#heldDeadline[i] = this.#reorderMs > 0 ? t + this.#reorderMs : Infinity;
+      this._passed(t); // a held frame still counts as passing those held before it
+      const i = this._heldCount++;
+      this._held[i] = slot;
+      this._heldLeft[i] = this._reorderFrames;
+      this._heldDeadline[i] = this._reorderMs > 0 ? t + this._reorderMs : Infinity;
     } else {
-      this.#push(slot, t);
-      this.#passed(t);
+      this._push(slot, t);
+      this._passed(t);
     }
     if (dup >= 0) {
-      const td = this.#departure(len, now);
-      this.#push(this.#store(dup, word1, flags, word3), td); // the intact copy keeps the NIC's verdict
-      this.#passed(td);
+      const td = this._departure(len, now);
+      this._push(this._store(dup, word1, flags, word3), td); // the intact copy keeps the NIC's verdict
+      this._passed(td);
     }
   }
 
   /** Moves count-held frames whose deadline has come into the heap. */
   expire(now: number): void {
     let j = 0;
-    for (let i = 0; i < this.#heldCount; i++) {
-      const d = this.#heldDeadline[i];
+    for (let i = 0; i < this._heldCount; i++) {
+      const d = this._heldDeadline[i];
       if (d <= now) {
-        this.#push(this.#held[i], d);
+        this._push(this._held[i], d);
       } else {
-        this.#held[j] = this.#held[i];
-        this.#heldLeft[j] = this.#heldLeft[i];
-        this.#heldDeadline[j] = d;
+        this._held[j] = this._held[i];
+        this._heldLeft[j] = this._heldLeft[i];
+        this._heldDeadline[j] = d;
         j++;
       }
     }
-    this.#heldCount = j;
+    this._heldCount = j;
   }
 
   /** When the next held frame is due; Infinity if none. */
   nextAt(): number {
-    let t = this.#heapSize > 0 ? this.#release[this.#heap[0]] : Infinity;
-    for (let i = 0; i < this.#heldCount; i++) if (this.#heldDeadline[i] < t) t = this.#heldDeadline[i];
+    let t = this._heapSize > 0 ? this._release[this._heap[0]] : Infinity;
+    for (let i = 0; i < this._heldCount; i++) if (this._heldDeadline[i] < t) t = this._heldDeadline[i];
     return t;
   }
 
   /** Takes up to `max` frames due by `now` off the heap, in order, into `slots`; returns how many. */
   popDue(now: number, slots: Int32Array, max: number): number {
     let k = 0;
-    while (k < max && this.#heapSize > 0 && this.#release[this.#heap[0]] <= now) slots[k++] = this.#pop();
+    while (k < max && this._heapSize > 0 && this._release[this._heap[0]] <= now) slots[k++] = this._pop();
     return k;
   }
 
@@ -334,121 +334,121 @@ export class FaultPath {
     for (let i = 0; i < k; i++) {
       const s = slots[i];
       const at = (first + i) * DESC_WORDS;
-      descs[at] = this.#handle[s];
-      descs[at + 1] = this.#word1[s];
-      descs[at + 2] = this.#word2[s];
-      descs[at + 3] = this.#word3[s];
+      descs[at] = this._handle[s];
+      descs[at + 1] = this._word1[s];
+      descs[at + 2] = this._word2[s];
+      descs[at + 3] = this._word3[s];
     }
   }
 
   /** The frames of `slots[0..k)` were handed on: their slots are free. */
   handedOn(slots: Int32Array, k: number): void {
-    for (let i = 0; i < k; i++) this.#free[this.#freeTop++] = slots[i];
+    for (let i = 0; i < k; i++) this._free[this._freeTop++] = slots[i];
     this.counters.delivered += k;
   }
 
   /** The frames of `slots[from..to)` were refused: back on the heap, keeping their place. */
   refused(slots: Int32Array, from: number, to: number): void {
-    for (let i = from; i < to; i++) this.#siftUp(this.#heapSize++, slots[i]);
+    for (let i = from; i < to; i++) this._siftUp(this._heapSize++, slots[i]);
   }
 
   /** Releases every held frame to the zone. */
   releaseAll(): void {
-    while (this.#heapSize > 0) this.#drop(this.#pop());
-    for (let i = 0; i < this.#heldCount; i++) this.#drop(this.#held[i]);
-    this.#heldCount = 0;
+    while (this._heapSize > 0) this._drop(this._pop());
+    for (let i = 0; i < this._heldCount; i++) this._drop(this._held[i]);
+    this._heldCount = 0;
   }
 
-  #drop(slot: number): void {
-    this.#zone.release(this.#handle[slot]);
-    this.#free[this.#freeTop++] = slot;
+  private _drop(slot: number): void {
+    this._zone.release(this._handle[slot]);
+    this._free[this._freeTop++] = slot;
     this.counters.releasedOnClose++;
   }
 
   /** Release time of a frame of `len` bytes entering at `now`: rate limit, delay, jitter; never before an earlier frame. */
-  #departure(len: number, now: number): number {
+  private _departure(len: number, now: number): number {
     let t = now;
-    if (this.#msPerByte > 0) {
+    if (this._msPerByte > 0) {
       let start = now;
-      if (this.#freeAt > now) {
-        start = this.#freeAt;
+      if (this._freeAt > now) {
+        start = this._freeAt;
         this.counters.throttled++;
       }
-      this.#freeAt = start + (len + this.#overhead) * this.#msPerByte;
-      t = this.#freeAt;
+      this._freeAt = start + (len + this._overhead) * this._msPerByte;
+      t = this._freeAt;
     }
-    if (this.#delayMs > 0 || this.#jitterMs > 0) {
-      t += this.#delayMs;
-      if (this.#jitterMs > 0) t += this.#rng.float() * this.#jitterMs;
+    if (this._delayMs > 0 || this._jitterMs > 0) {
+      t += this._delayMs;
+      if (this._jitterMs > 0) t += this._rng.float() * this._jitterMs;
       this.counters.delayed++;
     }
-    if (t < this.#lastRelease) t = this.#lastRelease;
-    this.#lastRelease = t;
+    if (t < this._lastRelease) t = this._lastRelease;
+    this._lastRelease = t;
     return t;
   }
 
   /** A frame released at `t` entered after the count-held frames: those it was the last for follow it. */
-  #passed(t: number): void {
+  private _passed(t: number): void {
     let j = 0;
-    for (let i = 0; i < this.#heldCount; i++) {
-      const left = this.#heldLeft[i] - 1;
+    for (let i = 0; i < this._heldCount; i++) {
+      const left = this._heldLeft[i] - 1;
       if (left === 0) {
-        const d = this.#heldDeadline[i];
-        this.#push(this.#held[i], d < t ? d : t);
+        const d = this._heldDeadline[i];
+        this._push(this._held[i], d < t ? d : t);
       } else {
-        this.#held[j] = this.#held[i];
-        this.#heldLeft[j] = left;
-        this.#heldDeadline[j] = this.#heldDeadline[i];
+        this._held[j] = this._held[i];
+        this._heldLeft[j] = left;
+        this._heldDeadline[j] = this._heldDeadline[i];
         j++;
       }
     }
-    this.#heldCount = j;
+    this._heldCount = j;
   }
 
-  #store(h: number, word1: number, word2: number, word3: number): number {
-    const slot = this.#free[--this.#freeTop];
-    this.#handle[slot] = h;
-    this.#word1[slot] = word1;
-    this.#word2[slot] = word2;
-    this.#word3[slot] = word3;
+  private _store(h: number, word1: number, word2: number, word3: number): number {
+    const slot = this._free[--this._freeTop];
+    this._handle[slot] = h;
+    this._word1[slot] = word1;
+    this._word2[slot] = word2;
+    this._word3[slot] = word3;
     return slot;
   }
 
-  #push(slot: number, release: number): void {
-    this.#release[slot] = release;
-    this.#order[slot] = this.#nextOrder++;
-    this.#siftUp(this.#heapSize++, slot);
+  private _push(slot: number, release: number): void {
+    this._release[slot] = release;
+    this._order[slot] = this._nextOrder++;
+    this._siftUp(this._heapSize++, slot);
   }
 
-  #before(a: number, b: number): boolean {
-    const ra = this.#release[a];
-    const rb = this.#release[b];
-    return ra < rb || (ra === rb && this.#order[a] < this.#order[b]);
+  private _before(a: number, b: number): boolean {
+    const ra = this._release[a];
+    const rb = this._release[b];
+    return ra < rb || (ra === rb && this._order[a] < this._order[b]);
   }
 
-  #siftUp(i: number, slot: number): void {
-    const heap = this.#heap;
+  private _siftUp(i: number, slot: number): void {
+    const heap = this._heap;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const ps = heap[p];
-      if (this.#before(ps, slot)) break;
+      if (this._before(ps, slot)) break;
       heap[i] = ps;
       i = p;
     }
     heap[i] = slot;
   }
 
-  #pop(): number {
-    const heap = this.#heap;
+  private _pop(): number {
+    const heap = this._heap;
     const top = heap[0];
-    const last = heap[--this.#heapSize];
-    const n = this.#heapSize;
+    const last = heap[--this._heapSize];
+    const n = this._heapSize;
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && this.#before(heap[child + 1], heap[child])) child++;
-      if (this.#before(last, heap[child])) break;
+      if (child + 1 < n && this._before(heap[child + 1], heap[child])) child++;
+      if (this._before(last, heap[child])) break;
       heap[i] = heap[child];
       i = child;
     }

@@ -80,11 +80,11 @@ export class FaultInjector implements Device {
   readonly rxCounters: FaultCounters;
   /** Counters of sent frames. */
   readonly txCounters: FaultCounters;
-  readonly #rx: FaultPath;
-  readonly #tx: FaultPath;
-  readonly #scratch = new Uint32Array(BURST_MAX * DESC_WORDS);
-  readonly #slots = new Int32Array(BURST_MAX);
-  #closed = false;
+  private readonly _rx: FaultPath;
+  private readonly _tx: FaultPath;
+  private readonly _scratch = new Uint32Array(BURST_MAX * DESC_WORDS);
+  private readonly _slots = new Int32Array(BURST_MAX);
+  private _closed = false;
 
   /** Wraps `inner`; `close()` closes it too. */
   constructor(inner: Device, options: FaultInjectorOptions) {
@@ -105,18 +105,18 @@ export class FaultInjector implements Device {
     this.mtu = inner.mtu;
     this.offloads = inner.offloads;
     this.seed = seed;
-    this.#rx = new FaultPath(inner.zone, new Random(seed, 1), true, rx, holdLimit);
-    this.#tx = new FaultPath(inner.zone, new Random(seed, 2), false, tx, holdLimit);
-    this.rxCounters = this.#rx.counters;
-    this.txCounters = this.#tx.counters;
+    this._rx = new FaultPath(inner.zone, new Random(seed, 1), true, rx, holdLimit);
+    this._tx = new FaultPath(inner.zone, new Random(seed, 2), false, tx, holdLimit);
+    this.rxCounters = this._rx.counters;
+    this.txCounters = this._tx.counters;
   }
 
   /** Receives frames whose time has come, after sending held frames that are due. */
   rx(descs: Uint32Array, max: number, now: number): number {
     checkBurst("rx", descs, max);
-    if (this.#closed) return 0;
-    this.#flushTx(now);
-    const p = this.#rx;
+    if (this._closed) return 0;
+    this._flushTx(now);
+    const p = this._rx;
     if (p.passthrough) {
       const n = this.inner.rx(descs, max, now);
       p.countPassed(descs, n);
@@ -127,10 +127,10 @@ export class FaultInjector implements Device {
     if (room > max) room = max;
     if (room > BURST_MAX) room = BURST_MAX;
     if (room > 0) {
-      const got = this.inner.rx(this.#scratch, room, now);
-      for (let k = 0; k < got; k++) p.admit(this.#scratch, k * DESC_WORDS, now, got - 1 - k);
+      const got = this.inner.rx(this._scratch, room, now);
+      for (let k = 0; k < got; k++) p.admit(this._scratch, k * DESC_WORDS, now, got - 1 - k);
     }
-    const slots = this.#slots;
+    const slots = this._slots;
     let n = 0;
     while (n < max) {
       const want = max - n < BURST_MAX ? max - n : BURST_MAX;
@@ -146,8 +146,8 @@ export class FaultInjector implements Device {
   /** Takes frames to send (fewer when the direction is full) and sends those that are due. */
   tx(descs: Uint32Array, n: number, now: number): number {
     checkBurst("tx", descs, n);
-    if (this.#closed) return 0;
-    const p = this.#tx;
+    if (this._closed) return 0;
+    const p = this._tx;
     if (p.passthrough) {
       const sent = this.inner.tx(descs, n, now);
       p.countPassed(descs, sent);
@@ -156,46 +156,46 @@ export class FaultInjector implements Device {
     p.expire(now);
     const take = n < p.room ? n : p.room;
     for (let k = 0; k < take; k++) p.admit(descs, k * DESC_WORDS, now, take - 1 - k);
-    this.#flushTx(now);
+    this._flushTx(now);
     return take;
   }
 
   /** The earliest of the wrapped device's time and the held frames' times. */
   pollAt(now: number): number {
-    if (this.#closed) return Infinity;
+    if (this._closed) return Infinity;
     let t = this.inner.pollAt(now);
-    const r = this.#rx.nextAt();
+    const r = this._rx.nextAt();
     if (r < t) t = r;
-    const s = this.#tx.nextAt();
+    const s = this._tx.nextAt();
     if (s < t) t = s;
     return t;
   }
 
   /** Frames held now, received and sent. */
   held(): { rx: number; tx: number } {
-    return { rx: this.#rx.held, tx: this.#tx.held };
+    return { rx: this._rx.held, tx: this._tx.held };
   }
 
   /** Releases every held frame, then closes the wrapped device. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#rx.releaseAll();
-    this.#tx.releaseAll();
+    if (this._closed) return;
+    this._closed = true;
+    this._rx.releaseAll();
+    this._tx.releaseAll();
     this.inner.close();
   }
 
   /** Sends held frames that are due, until the wrapped device refuses one. */
-  #flushTx(now: number): void {
-    const p = this.#tx;
+  private _flushTx(now: number): void {
+    const p = this._tx;
     if (p.passthrough) return;
     p.expire(now);
-    const slots = this.#slots;
+    const slots = this._slots;
     for (;;) {
       const k = p.popDue(now, slots, BURST_MAX);
       if (k === 0) return;
-      p.write(slots, k, this.#scratch, 0);
-      const sent = this.inner.tx(this.#scratch, k, now);
+      p.write(slots, k, this._scratch, 0);
+      const sent = this.inner.tx(this._scratch, k, now);
       p.handedOn(slots, sent);
       if (sent < k) {
         p.refused(slots, sent, k);

@@ -101,39 +101,39 @@ const ethernetHeaderLen = 14;
 /** One direction: a FIFO ring of frames with their arrival times. */
 class Wire {
   readonly counters = new LinkCounters();
-  readonly #src: MemZone;
-  readonly #dst: MemZone;
-  readonly #handles: Uint32Array;
-  readonly #words: Uint32Array; // dataOff | len << 16
-  readonly #arrival: Float64Array;
-  readonly #cap: number;
-  readonly #delayMs: number;
-  readonly #msPerByte: number; // 0: unlimited
-  readonly #overhead: number;
-  readonly #maxFrame: number;
-  #head = 0;
-  #count = 0;
-  #freeAt = 0; // when the serializer is next idle
-  #lastArrival = 0;
-  #closed = false;
+  private readonly _src: MemZone;
+  private readonly _dst: MemZone;
+  private readonly _handles: Uint32Array;
+  private readonly _words: Uint32Array; // dataOff | len << 16
+  private readonly _arrival: Float64Array;
+  private readonly _cap: number;
+  private readonly _delayMs: number;
+  private readonly _msPerByte: number; // 0: unlimited
+  private readonly _overhead: number;
+  private readonly _maxFrame: number;
+  private _head = 0;
+  private _count = 0;
+  private _freeAt = 0; // when the serializer is next idle
+  private _lastArrival = 0;
+  private _closed = false;
 
   constructor(src: MemZone, dst: MemZone, o: Required<LinkDirectionOptions>, maxFrame: number) {
-    this.#src = src;
-    this.#dst = dst;
-    this.#cap = o.queueLimit;
-    this.#handles = new Uint32Array(o.queueLimit);
-    this.#words = new Uint32Array(o.queueLimit);
-    this.#arrival = new Float64Array(o.queueLimit);
-    this.#delayMs = o.delayMs;
-    this.#msPerByte = o.bandwidthBps > 0 ? 8000 / o.bandwidthBps : 0;
-    this.#overhead = o.overheadBytes;
-    this.#maxFrame = maxFrame;
+    this._src = src;
+    this._dst = dst;
+    this._cap = o.queueLimit;
+    this._handles = new Uint32Array(o.queueLimit);
+    this._words = new Uint32Array(o.queueLimit);
+    this._arrival = new Float64Array(o.queueLimit);
+    this._delayMs = o.delayMs;
+    this._msPerByte = o.bandwidthBps > 0 ? 8000 / o.bandwidthBps : 0;
+    this._overhead = o.overheadBytes;
+    this._maxFrame = maxFrame;
   }
 
   /** Takes frames `descs[0..n)` sent at `now`. */
   push(descs: Uint32Array, n: number, now: number): void {
     const c = this.counters;
-    const src = this.#src;
+    const src = this._src;
     for (let k = 0; k < n; k++) {
       const at = k * DESC_WORDS;
       const h = descs[at];
@@ -144,52 +144,52 @@ class Wire {
       }
       c.sentFrames++;
       c.sentBytes += len;
-      if (this.#closed) {
+      if (this._closed) {
         src.release(h);
         c.droppedClosed++;
         continue;
       }
-      if (len > this.#maxFrame) {
+      if (len > this._maxFrame) {
         src.release(h);
         c.droppedOversize++;
         continue;
       }
-      if (this.#count === this.#cap) {
+      if (this._count === this._cap) {
         src.release(h);
         c.droppedQueueFull++;
         continue;
       }
       let t = now;
-      if (this.#msPerByte > 0) {
-        const start = this.#freeAt > now ? this.#freeAt : now;
-        this.#freeAt = start + (len + this.#overhead) * this.#msPerByte;
-        t = this.#freeAt;
+      if (this._msPerByte > 0) {
+        const start = this._freeAt > now ? this._freeAt : now;
+        this._freeAt = start + (len + this._overhead) * this._msPerByte;
+        t = this._freeAt;
       }
-      t += this.#delayMs;
-      if (t < this.#lastArrival) t = this.#lastArrival; // a clock that steps back must not reorder
-      this.#lastArrival = t;
-      let tail = this.#head + this.#count;
-      if (tail >= this.#cap) tail -= this.#cap;
-      this.#handles[tail] = h;
-      this.#words[tail] = word;
-      this.#arrival[tail] = t;
-      this.#count++;
+      t += this._delayMs;
+      if (t < this._lastArrival) t = this._lastArrival; // a clock that steps back must not reorder
+      this._lastArrival = t;
+      let tail = this._head + this._count;
+      if (tail >= this._cap) tail -= this._cap;
+      this._handles[tail] = h;
+      this._words[tail] = word;
+      this._arrival[tail] = t;
+      this._count++;
     }
   }
 
   /** Moves up to `max` frames that have arrived by `now` into `descs`; returns how many. */
   pull(descs: Uint32Array, max: number, now: number): number {
     const c = this.counters;
-    const src = this.#src;
-    const dst = this.#dst;
+    const src = this._src;
+    const dst = this._dst;
     let n = 0;
-    while (n < max && this.#count > 0) {
-      const i = this.#head;
-      if (this.#arrival[i] > now) break;
-      this.#head = i + 1 === this.#cap ? 0 : i + 1;
-      this.#count--;
-      const h = this.#handles[i];
-      const word = this.#words[i];
+    while (n < max && this._count > 0) {
+      const i = this._head;
+      if (this._arrival[i] > now) break;
+      this._head = i + 1 === this._cap ? 0 : i + 1;
+      this._count--;
+      const h = this._handles[i];
+      const word = this._words[i];
       const len = word >>> 16;
       const at = n * DESC_WORDS;
       if (src === dst && src.refcount(h) === 1) {
@@ -234,21 +234,21 @@ class Wire {
 
   /** Arrival time of the next frame; Infinity if none. */
   nextArrival(): number {
-    return this.#count > 0 ? this.#arrival[this.#head] : Infinity;
+    return this._count > 0 ? this._arrival[this._head] : Infinity;
   }
 
   /** Frames in the direction now. */
   get pending(): number {
-    return this.#count;
+    return this._count;
   }
 
   /** The receiver is gone: release what waits for it and drop what comes later. */
   close(): void {
-    this.#closed = true;
-    while (this.#count > 0) {
-      this.#src.release(this.#handles[this.#head]);
-      this.#head = this.#head + 1 === this.#cap ? 0 : this.#head + 1;
-      this.#count--;
+    this._closed = true;
+    while (this._count > 0) {
+      this._src.release(this._handles[this._head]);
+      this._head = this._head + 1 === this._cap ? 0 : this._head + 1;
+      this._count--;
       this.counters.droppedClosed++;
     }
   }
@@ -277,9 +277,9 @@ export class MemoryEndpoint implements Device {
   readonly txCounters: LinkCounters;
   /** Counters of the direction this endpoint receives from. */
   readonly rxCounters: LinkCounters;
-  readonly #out: Wire;
-  readonly #in: Wire;
-  #closed = false;
+  private readonly _out: Wire;
+  private readonly _in: Wire;
+  private _closed = false;
 
   /** Use {@link createMemoryLink}. */
   constructor(name: string, zone: MemZone, mac: Uint8Array, mtu: number, out: Wire, inbound: Wire) {
@@ -287,8 +287,8 @@ export class MemoryEndpoint implements Device {
     this.zone = zone;
     this.mac = mac;
     this.mtu = mtu;
-    this.#out = out;
-    this.#in = inbound;
+    this._out = out;
+    this._in = inbound;
     this.txCounters = out.counters;
     this.rxCounters = inbound.counters;
   }
@@ -296,26 +296,26 @@ export class MemoryEndpoint implements Device {
   /** Receives frames that have arrived by `now`; none once closed. */
   rx(descs: Uint32Array, max: number, now: number): number {
     checkBurst("rx", descs, max);
-    if (this.#closed) return 0;
-    return this.#in.pull(descs, max, now);
+    if (this._closed) return 0;
+    return this._in.pull(descs, max, now);
   }
 
   /** Sends every frame (tail-dropping those a full queue cannot hold); takes none once closed. */
   tx(descs: Uint32Array, n: number, now: number): number {
     checkBurst("tx", descs, n);
-    if (this.#closed) return 0;
-    this.#out.push(descs, n, now);
+    if (this._closed) return 0;
+    this._out.push(descs, n, now);
     return n;
   }
 
   /** Arrival time of the next frame for this endpoint (possibly already past); Infinity if none. */
   pollAt(_now: number): number {
-    return this.#closed ? Infinity : this.#in.nextArrival();
+    return this._closed ? Infinity : this._in.nextArrival();
   }
 
   /** Frames sent to this endpoint and not yet received. */
   pending(): number {
-    return this.#in.pending;
+    return this._in.pending;
   }
 
   /**
@@ -323,9 +323,9 @@ export class MemoryEndpoint implements Device {
    * are dropped. Frames it sent earlier still reach the other end.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#in.close();
+    if (this._closed) return;
+    this._closed = true;
+    this._in.close();
   }
 }
 

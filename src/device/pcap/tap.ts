@@ -58,13 +58,13 @@ export class PcapTap implements Device {
   readonly inner: Device;
   /** The file's writer. */
   readonly writer: PcapWriter;
-  readonly #clock: ((now: number) => number) | null;
-  readonly #epochSec: number; // epochMs in whole seconds,
-  readonly #epochMs: number; // and the rest
-  readonly #flushIntervalMs: number;
-  readonly #flushBytes: number;
-  #lastFlush = NaN; // the caller's time of the last write; set by the first call
-  #closed = false;
+  private readonly _clock: ((now: number) => number) | null;
+  private readonly _epochSec: number; // epochMs in whole seconds,
+  private readonly _epochMs: number; // and the rest
+  private readonly _flushIntervalMs: number;
+  private readonly _flushBytes: number;
+  private _lastFlush = NaN; // the caller's time of the last write; set by the first call
+  private _closed = false;
 
   /** Wraps `inner` and creates the file; `close()` closes both. */
   constructor(inner: Device, options: PcapTapOptions) {
@@ -84,34 +84,34 @@ export class PcapTap implements Device {
     this.mac = inner.mac;
     this.mtu = inner.mtu;
     this.offloads = inner.offloads;
-    this.#clock = options.clock ?? null;
-    this.#epochSec = Math.floor(epochMs / 1000);
-    this.#epochMs = epochMs - this.#epochSec * 1000;
-    this.#flushIntervalMs = interval;
-    this.#flushBytes = flushBytes;
+    this._clock = options.clock ?? null;
+    this._epochSec = Math.floor(epochMs / 1000);
+    this._epochMs = epochMs - this._epochSec * 1000;
+    this._flushIntervalMs = interval;
+    this._flushBytes = flushBytes;
     this.writer = new PcapWriter(options);
   }
 
   /** Receives from the wrapped device and records what came. */
   rx(descs: Uint32Array, max: number, now: number): number {
     const n = this.inner.rx(descs, max, now);
-    if (n > 0 && !this.#closed) {
+    if (n > 0 && !this._closed) {
       const w = this.writer;
       const z = this.zone;
-      this.#stamp(now);
+      this._stamp(now);
       for (let k = 0; k < n; k++) {
         const at = k * DESC_WORDS;
         const word = descs[at + 1];
         w.append(z.bytes, z.view, descs[at] + z.dataRoomOffset + (word & 0xffff), word >>> 16);
       }
     }
-    this.#maybeFlush(now);
+    this._maybeFlush(now);
     return n;
   }
 
   /** Records the frames, hands them to the wrapped device, and takes back the records of those it refused. */
   tx(descs: Uint32Array, n: number, now: number): number {
-    if (this.#closed) return this.inner.tx(descs, n, now);
+    if (this._closed) return this.inner.tx(descs, n, now);
     if (!(n >= 0) || n * DESC_WORDS > descs.length) {
       throw new RangeError(`tx: ${n} records asked, room for ${Math.floor(descs.length / DESC_WORDS)}`);
     }
@@ -121,7 +121,7 @@ export class PcapTap implements Device {
     for (let k = 0; k < n; k++) need += w.recordLen(descs[k * DESC_WORDS + 1] >>> 16);
     w.reserve(need);
     const mark = w.mark;
-    this.#stamp(now);
+    this._stamp(now);
     for (let k = 0; k < n; k++) {
       const at = k * DESC_WORDS;
       const word = descs[at + 1];
@@ -133,7 +133,7 @@ export class PcapTap implements Device {
       for (let k = 0; k < sent; k++) end += w.recordLen(descs[k * DESC_WORDS + 1] >>> 16);
       w.rewind(end, n - sent);
     }
-    this.#maybeFlush(now);
+    this._maybeFlush(now);
     return sent;
   }
 
@@ -144,13 +144,13 @@ export class PcapTap implements Device {
 
   /** Writes the records gathered so far to the file. */
   flush(): void {
-    if (!this.#closed) this.writer.flush();
+    if (!this._closed) this.writer.flush();
   }
 
   /** Writes and closes the file, then closes the wrapped device. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this._closed) return;
+    this._closed = true;
     try {
       this.writer.close();
     } finally {
@@ -158,19 +158,19 @@ export class PcapTap implements Device {
     }
   }
 
-  #stamp(now: number): void {
-    if (this.#clock === null) this.writer.setTime(this.#epochMs + now, this.#epochSec);
-    else this.writer.setTime(this.#clock(now));
+  private _stamp(now: number): void {
+    if (this._clock === null) this.writer.setTime(this._epochMs + now, this._epochSec);
+    else this.writer.setTime(this._clock(now));
   }
 
-  #maybeFlush(now: number): void {
-    if (this.#closed) return;
-    if (this.#lastFlush !== this.#lastFlush) this.#lastFlush = now;
+  private _maybeFlush(now: number): void {
+    if (this._closed) return;
+    if (this._lastFlush !== this._lastFlush) this._lastFlush = now;
     const w = this.writer;
     if (w.buffered === 0) return;
-    if (w.buffered >= this.#flushBytes || now - this.#lastFlush >= this.#flushIntervalMs) {
+    if (w.buffered >= this._flushBytes || now - this._lastFlush >= this._flushIntervalMs) {
       w.flush();
-      this.#lastFlush = now;
+      this._lastFlush = now;
     }
   }
 }

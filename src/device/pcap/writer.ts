@@ -60,12 +60,12 @@ export class PcapWriter {
   records = 0;
   /** Bytes handed to the file so far (flushed). */
   bytesWritten = 0;
-  #fd: number;
-  #buf: Uint8Array;
-  #view: DataView;
-  #pos = 0;
-  #sec = 0;
-  #frac = 0;
+  private _fd: number;
+  private _buf: Uint8Array;
+  private _view: DataView;
+  private _pos = 0;
+  private _sec = 0;
+  private _frac = 0;
 
   /** Creates the file and gathers its global header. */
   constructor(options: PcapWriterOptions) {
@@ -80,10 +80,10 @@ export class PcapWriter {
     this.path = options.path;
     this.nanosecond = options.nanosecond ?? false;
     this.snaplen = snaplen;
-    this.#buf = new Uint8Array(bufferBytes);
-    this.#view = new DataView(this.#buf.buffer);
-    this.#fd = openSync(options.path, "w");
-    const v = this.#view;
+    this._buf = new Uint8Array(bufferBytes);
+    this._view = new DataView(this._buf.buffer);
+    this._fd = openSync(options.path, "w");
+    const v = this._view;
     v.setUint32(0, this.nanosecond ? pcapMagicNano : pcapMagicMicro, true);
     v.setUint16(4, 2, true); // version 2.4
     v.setUint16(6, 4, true);
@@ -91,7 +91,7 @@ export class PcapWriter {
     v.setUint32(12, 0, true); // sigfigs
     v.setUint32(16, snaplen, true);
     v.setUint32(20, linktypeEthernet, true);
-    this.#pos = pcapHeaderLen;
+    this._pos = pcapHeaderLen;
   }
 
   /**
@@ -113,8 +113,8 @@ export class PcapWriter {
       sec = 0;
       frac = 0;
     }
-    this.#sec = sec;
-    this.#frac = frac;
+    this._sec = sec;
+    this._frac = frac;
   }
 
   /** Bytes that the record of a `len`-byte frame takes. */
@@ -124,64 +124,64 @@ export class PcapWriter {
 
   /** Makes room for `bytes` more without a write in between (flushing first if needed). */
   reserve(bytes: number): void {
-    if (this.#fd < 0) throw new Error(`pcap ${this.path}: written after close`);
-    if (this.#pos + bytes <= this.#buf.length) return;
+    if (this._fd < 0) throw new Error(`pcap ${this.path}: written after close`);
+    if (this._pos + bytes <= this._buf.length) return;
     this.flush();
-    if (bytes > this.#buf.length) {
-      let size = this.#buf.length;
+    if (bytes > this._buf.length) {
+      let size = this._buf.length;
       while (size < bytes) size *= 2;
-      this.#buf = new Uint8Array(size);
-      this.#view = new DataView(this.#buf.buffer);
+      this._buf = new Uint8Array(size);
+      this._view = new DataView(this._buf.buffer);
     }
   }
 
   /** Bytes gathered and not yet written. */
   get buffered(): number {
-    return this.#pos;
+    return this._pos;
   }
 
   /** Appends the `len`-byte frame at `src[off..)` (`srcView` a DataView over `src`'s buffer from the same byte). */
   append(src: Uint8Array, srcView: DataView, off: number, len: number): void {
     const incl = len < this.snaplen ? len : this.snaplen;
     this.reserve(pcapRecordHeaderLen + incl);
-    const v = this.#view;
-    const p = this.#pos;
-    v.setUint32(p, this.#sec, true);
-    v.setUint32(p + 4, this.#frac, true);
+    const v = this._view;
+    const p = this._pos;
+    v.setUint32(p, this._sec, true);
+    v.setUint32(p + 4, this._frac, true);
     v.setUint32(p + 8, incl, true);
     v.setUint32(p + 12, len, true);
-    copyBytes(this.#buf, v, p + pcapRecordHeaderLen, src, srcView, off, incl);
-    this.#pos = p + pcapRecordHeaderLen + incl;
+    copyBytes(this._buf, v, p + pcapRecordHeaderLen, src, srcView, off, incl);
+    this._pos = p + pcapRecordHeaderLen + incl;
     this.records++;
   }
 
   /** Where the next record goes in the gathered bytes; with {@link rewind}, takes back records not yet written. */
   get mark(): number {
-    return this.#pos;
+    return this._pos;
   }
 
   /** Drops the `records` records gathered since `mark` (which must not be before the last flush). */
   rewind(mark: number, records: number): void {
-    this.#pos = mark;
+    this._pos = mark;
     this.records -= records;
   }
 
   /** Writes what is gathered to the file. */
   flush(): void {
     let off = 0;
-    while (off < this.#pos) off += writeSync(this.#fd, this.#buf, off, this.#pos - off);
-    this.bytesWritten += this.#pos;
-    this.#pos = 0;
+    while (off < this._pos) off += writeSync(this._fd, this._buf, off, this._pos - off);
+    this.bytesWritten += this._pos;
+    this._pos = 0;
   }
 
   /** Writes what is gathered and closes the file; later calls do nothing. */
   close(): void {
-    if (this.#fd < 0) return;
+    if (this._fd < 0) return;
     try {
       this.flush();
     } finally {
-      closeSync(this.#fd);
-      this.#fd = -1;
+      closeSync(this._fd);
+      this._fd = -1;
     }
   }
 }
