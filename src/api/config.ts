@@ -64,6 +64,17 @@ const ealSchema = z.object({
   extra: z.array(z.string()).optional(),
 }).strict();
 
+const coexistSchema = z.union([
+  z.boolean(),
+  z.object({
+    tap: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, "an interface name of 1 to 15 letters, digits, _ . -").optional(),
+    pollMs: z.number().min(10).max(3_600_000).optional(),
+    guard: z.boolean().optional(),
+    reservePorts: z.boolean().optional(),
+    exceptionPollEvery: z.number().int().min(1).max(1 << 20).optional(),
+  }).strict(),
+]);
+
 const isDevice = (v: unknown): v is Device =>
   typeof v === "object" && v !== null && typeof (v as Device).rx === "function" &&
   typeof (v as Device).tx === "function" && "zone" in (v as object);
@@ -81,14 +92,18 @@ export const stackConfigSchema = z.object({
     }),
     z.custom<Device>(isDevice, "expected a device spec string or a Device object"),
   ]),
-  /** Our address and prefix, `198.18.0.2/24`. */
+  /**
+   * Our address and prefix, `198.18.0.2/24`. Required, except with `coexist`,
+   * where the kernel's configuration is the source and this address, if
+   * given, is added to it when missing and preferred when there are several.
+   */
   address: z.string().superRefine((s, ctx) => {
     try {
       parseInterface(s, 0);
     } catch (e) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message.replace(/^[a-zA-Z]+: /, "") });
     }
-  }),
+  }).optional(),
   /** Default gateway, on the subnet. */
   gateway: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, "expected a dotted quad").optional(),
   /** MAC address to use in place of the device's. */
@@ -114,6 +129,14 @@ export const stackConfigSchema = z.object({
   faults: faultSchema.optional(),
   /** Write every frame to this pcap file. */
   pcap: z.string().min(1).optional(),
+  /**
+   * Share the NIC and the address with the kernel (src/kernel): the stack
+   * serves only its TCP flows, the kernel gets everything else through an
+   * exception interface, and the kernel's configuration of that interface
+   * is the stack's. Default: on for af_packet, af_xdp and PCI devices, off
+   * otherwise. `true`, `false`, or settings (which turn it on).
+   */
+  coexist: coexistSchema.optional(),
 }).strict();
 
 /** What {@link createStack} takes. */
@@ -126,7 +149,15 @@ export function parseStackConfig(input: unknown): StackConfig {
   const r = stackConfigSchema.safeParse(input);
   if (r.success) {
     const c = r.data;
-    if (c.gateway !== undefined) {
+    const coexist = coexistEnabled(c);
+    if (coexist && typeof c.device !== "string" && c.coexist !== undefined) {
+      throw new ConfigError("coexist", "needs a DPDK device spec (af_packet:IFACE, af_xdp:IFACE, a PCI address, ...)");
+    }
+    if (c.address === undefined) {
+      if (!coexist) throw new ConfigError("address", "required (or coexist: true, to take it from the kernel)");
+      if (c.gateway !== undefined) throw new ConfigError("gateway", "needs an address");
+    }
+    if (c.gateway !== undefined && c.address !== undefined) {
       try {
         parseInterface(c.address, 0, c.gateway);
       } catch (e) {
@@ -148,13 +179,28 @@ export function parseStackConfig(input: unknown): StackConfig {
   throw new ConfigError(field, message);
 }
 
+/**
+ * Whether a configuration shares the NIC with the kernel: as `coexist` says,
+ * or by default where the device is a real NIC (PCI) or sits on a kernel
+ * interface (af_packet, af_xdp).
+ */
+export function coexistEnabled(c: StackConfig): boolean {
+  if (c.coexist !== undefined) return c.coexist !== false;
+  if (typeof c.device !== "string") return false;
+  const kind = parseDeviceSpec(c.device).kind;
+  return kind === "af_packet" || kind === "af_xdp" || kind === "pci";
+}
+
 function shapeAt(path: (string | number)[]): Record<string, unknown> {
   // deno-lint-ignore no-explicit-any
   let s: any = stackConfigSchema;
-  for (const p of path) {
-    while (s?._def?.innerType) s = s._def.innerType;
-    s = s?.shape?.[p];
-  }
-  while (s?._def?.innerType) s = s._def.innerType;
-  return s?.shape ?? {};
+  // Optional and default wrap a schema; of a union (`coexist`), the object member has the keys.
+  // deno-lint-ignore no-explicit-any
+  const unwrap = (x: any) => {
+    while (x?._def?.innerType) x = x._def.innerType;
+    // deno-lint-ignore no-explicit-any
+    return x?._def?.options?.find((o: any) => o?.shape !== undefined) ?? x;
+  };
+  for (const p of path) s = unwrap(s)?.shape?.[p];
+  return unwrap(s)?.shape ?? {};
 }

@@ -20,17 +20,20 @@ import type { Port } from "../device/dpdk/port.ts";
 import { FaultInjector } from "../device/fault/injector.ts";
 import { PcapTap } from "../device/pcap/tap.ts";
 import { parseDeviceSpec } from "../device/spec.ts";
-import { ConfigError } from "../errors.ts";
 import type { IpStats } from "../ip/counters.ts";
-import { parseInterface } from "../ip/iface.ts";
+import { IpInterface, parseInterface } from "../ip/iface.ts";
 import { IpLayer } from "../ip/ipv4_layer.ts";
+import { type BridgeStats, KernelBridge } from "../kernel/bridge.ts";
+import { type CoexistOptions, type Coexistence, startCoexistence } from "../kernel/coexist.ts";
+import type { ControlStats } from "../kernel/control.ts";
 import { Loop, LoopEvent, type LoopMode } from "../loop/loop.ts";
 import type { ZoneAccounting } from "../mem/zone.ts";
 import type { CongestionName } from "../tcp/congestion.ts";
+import { tcpDefaults } from "../tcp/config.ts";
 import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
 import { parseIpv4, parseMac, readMac } from "../wire/mod.ts";
-import { type StackConfig, type StackConfigInput, parseStackConfig } from "./config.ts";
+import { coexistEnabled, type StackConfig, type StackConfigInput, parseStackConfig } from "./config.ts";
 import { Connection, type ConnectionHandlers } from "./connection.ts";
 
 /** Everything a stack counts, as one object (the `netstat -s` of luna-ts). */
@@ -43,6 +46,8 @@ export interface StackStats {
   port?: Record<string, number>;
   connections: number;
   loop: { iterations: number; framesIn: number };
+  /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
+  kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
 
 /** Ties a connection's TCP events to its application handlers, inline or queued. */
@@ -116,20 +121,34 @@ export class Stack {
   readonly loop: Loop;
   readonly #dpdk: Dpdk | undefined;
   readonly #port: Port | undefined;
+  readonly #coexist: Coexistence | undefined;
+  readonly #bridge: KernelBridge | undefined;
   #closed = false;
 
-  /** @internal Use {@link createStack}. */
-  constructor(config: StackConfig, device: Device, dpdk?: Dpdk, port?: Port) {
+  /**
+   * @internal Use {@link createStack}. A {@link KernelBridge} as the device
+   * makes the stack claim only its flows through it and leave ARP answers to
+   * the kernel; `coexist` makes the kernel's configuration the stack's.
+   */
+  constructor(config: StackConfig, device: Device, dpdk?: Dpdk, port?: Port, coexist?: Coexistence) {
     this.config = config;
     this.device = device;
     this.#dpdk = dpdk;
     this.#port = port;
+    this.#coexist = coexist;
     const mac = config.mac !== undefined ? parseMac(config.mac) : readMac(device.mac, 0);
-    const iface = parseInterface(config.address, mac, config.gateway);
-    this.ip = new IpLayer(device, iface);
+    const iface = coexist !== undefined
+      ? new IpInterface({ ...coexist.initial, mac })
+      : parseInterface(config.address!, mac, config.gateway);
+    const bridge = device instanceof KernelBridge ? device : undefined;
+    this.#bridge = bridge;
+    // Sharing the address with the kernel: the kernel answers ARP, the stack learns from it.
+    this.ip = new IpLayer(device, iface, { answerArp: bridge === undefined });
     this.tcp = new TcpLayer(this.ip, config.tcp ?? {});
     this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst);
-    this.ip.announce(performance.now());
+    if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
+    else this.ip.announce(performance.now());
+    coexist?.follow(this.ip, () => performance.now());
   }
 
   /** How handlers run: `batch` or `inline`. */
@@ -217,11 +236,24 @@ export class Stack {
       device: this.device.name,
       ip: this.ip.counters.snapshot(),
       tcp: this.tcp.counters.snapshot(),
-      zone: this.device.zone.accounting(),
+      zone: this.#zoneAccounting(),
       port: this.#port ? { ...this.#port.stats() } as unknown as Record<string, number> : undefined,
       connections: this.tcp.connections,
       loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
+      kernel: this.#coexist?.stats() ?? this.#bridge?.stats(),
     };
+  }
+
+  /**
+   * The zone as the stack and its application use it: while coexisting, the
+   * buffers lent to the exception port's receive ring for as long as it runs
+   * are left out of `capacity` and `inUse` (`kernel.ringBuffers` counts them).
+   */
+  #zoneAccounting(): ZoneAccounting {
+    const a = this.device.zone.accounting();
+    const ring = this.#coexist?.ringBuffers ?? 0;
+    if (ring === 0 || this.#closed) return a;
+    return { ...a, capacity: a.capacity - ring, inUse: Math.max(0, a.inUse - ring) };
   }
 
   /**
@@ -240,15 +272,20 @@ export class Stack {
     this.poll();
     this.ip.neighbors.clear(performance.now());
     this.ip.tx.discard();
-    this.device.close();
-    this.device.zone.flush();
-    this.#dpdk?.close();
+    try {
+      this.device.close();
+      this.device.zone.flush();
+      this.#dpdk?.close();
+    } finally {
+      // After the ports: the exception interface is gone, the kernel's addresses go back.
+      await this.#coexist?.close();
+    }
   }
 }
 
 /**
  * Creates a stack from `config` (checked by a zod schema: a bad field is one
- * {@link ConfigError} naming it). A device spec string starts DPDK's EAL in
+ * ConfigError naming it). A device spec string starts DPDK's EAL in
  * this process (once per process).
  */
 export async function createStack(config: StackConfigInput): Promise<Stack> {
@@ -266,6 +303,7 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
     logLevel: c.eal?.logLevel,
     extra: [...spec.eal, ...(c.eal?.extra ?? [])],
   });
+  let coexist: Coexistence | undefined;
   try {
     const zone = dpdk.createZone("luna", { count: c.buffers });
     const port = dpdk.port(spec.portName);
@@ -277,14 +315,29 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
     port.start();
     if (c.mac !== undefined) port.promiscuous(true);
     const device = new DpdkDevice(port, 0, { rxOffloads, txOffloads });
-    return new Stack(c, wrap(c, device), dpdk, port);
+    if (!coexistEnabled(c)) return new Stack(c, wrap(c, device), dpdk, port);
+    coexist = startCoexistence({
+      dpdk,
+      zone,
+      nic: wrap(c, device),
+      nicIface: spec.iface,
+      address: c.address,
+      gateway: c.gateway,
+      mac: c.mac !== undefined ? parseMac(c.mac) : undefined,
+      ports: [
+        c.tcp?.ephemeralPortMin ?? tcpDefaults.ephemeralPortMin,
+        c.tcp?.ephemeralPortMax ?? tcpDefaults.ephemeralPortMax,
+      ],
+      options: typeof c.coexist === "object" ? c.coexist as CoexistOptions : {},
+    });
+    return new Stack(c, coexist.bridge, dpdk, port, coexist);
   } catch (e) {
     try {
       dpdk.close();
     } catch {
       // the original error says more
     }
-    if (e instanceof ConfigError) throw e;
+    await coexist?.close().catch(() => {});
     throw e;
   }
 }

@@ -28,17 +28,32 @@ export class IpInterface {
   #mask: number;
 
   constructor(config: InterfaceConfig) {
-    if (!Number.isInteger(config.prefixLen) || config.prefixLen < 0 || config.prefixLen > 32) {
-      throw new ConfigError("prefixLen", `expected 0..32, got ${config.prefixLen}`);
-    }
-    this.address = config.address >>> 0;
-    this.prefixLen = config.prefixLen;
-    this.gateway = config.gateway >>> 0;
+    this.address = 0;
+    this.prefixLen = 0;
+    this.gateway = 0;
+    this.#mask = 0;
     this.mac = config.mac;
-    this.#mask = config.prefixLen === 0 ? 0 : (0xffffffff << (32 - config.prefixLen)) >>> 0;
-    if (this.gateway !== 0 && !this.onLink(this.gateway)) {
-      throw new ConfigError("gateway", `${formatIpv4(this.gateway)} is not on ${this.toString()}`);
+    this.set(config.address, config.prefixLen, config.gateway);
+  }
+
+  /**
+   * Changes address, prefix and gateway in place (the kernel's configuration
+   * changed, see src/kernel/control.ts); throws as the constructor does and
+   * then changes nothing.
+   */
+  set(address: number, prefixLen: number, gateway: number): void {
+    if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > 32) {
+      throw new ConfigError("prefixLen", `expected 0..32, got ${prefixLen}`);
     }
+    const mask = prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
+    const gw = gateway >>> 0;
+    if (gw !== 0 && ((gw ^ address) & mask) !== 0) {
+      throw new ConfigError("gateway", `${formatIpv4(gw)} is not on ${formatIpv4(address >>> 0)}/${prefixLen}`);
+    }
+    this.address = address >>> 0;
+    this.prefixLen = prefixLen;
+    this.gateway = gw;
+    this.#mask = mask;
   }
 
   /** Whether `addr` is on this interface's subnet. */

@@ -1,0 +1,150 @@
+/**
+ * The classifier of kernel coexistence (LUNA's traffic model): for each
+ * frame that reaches the NIC it decides who gets it. The stack takes only
+ * the TCP flows it owns — segments to our address for a port it listens on,
+ * or for a connection it has — and the kernel gets everything else
+ * unchanged: ARP, ICMP, UDP, IPv6, IPv4 fragments, TCP to other ports or
+ * other addresses, frames for other MACs, and whatever the classifier cannot
+ * parse (the kernel judges it, as it would without luna-ts). ARP goes to
+ * both: the kernel answers it, the stack learns neighbours from it.
+ *
+ * Fragments go to the kernel even for a port the stack owns: the stack does
+ * not reassemble (RFC 791), and only the first fragment carries the ports.
+ *
+ * @example
+ * ```ts
+ * import { Classifier, Path } from "./classifier.ts";
+ * const c = new Classifier({ address: 0xc6120002, mac: 0x020000000001, claims: (p) => p === 8080 });
+ * const frame = new Uint8Array(60); // an Ethernet frame
+ * c.classify(frame, 0, frame.length) === Path.kernel;
+ * ```
+ *
+ * @module
+ */
+import { Drop, EthernetFrame, EtherType, IpProtocol, Ipv4Packet, tcpHeaderLen } from "../wire/mod.ts";
+
+/** Where a frame goes. */
+export const Path = {
+  /** The stack's receive path. */
+  stack: 0,
+  /** The kernel, through the exception path. */
+  kernel: 1,
+  /** Both (ARP): the kernel answers, the stack learns. */
+  both: 2,
+  /** Nowhere: too short to be an Ethernet frame. */
+  drop: 3,
+} as const;
+/** One of {@link Path}. */
+export type Path = (typeof Path)[keyof typeof Path];
+
+/** What the classifier asks of the stack. */
+export interface FlowOwner {
+  /** Our IPv4 address (uint32); 0 while the kernel has given us none. */
+  readonly address: number;
+  /** Our MAC (48-bit). */
+  readonly mac: number;
+  /** Whether a TCP segment to `localPort` from `remoteIp:remotePort` is the stack's (TcpLayer.claims). */
+  claims(localPort: number, remoteIp: number, remotePort: number): boolean;
+}
+
+/** Counts of what the classifier saw, by kind (frames). */
+export class ClassifierCounters {
+  /** TCP segments the stack owns. */
+  tcpOwned = 0;
+  /** TCP segments for the kernel (another port, another address). */
+  tcpKernel = 0;
+  arp = 0;
+  icmp = 0;
+  udp = 0;
+  ipv6 = 0;
+  fragments = 0;
+  /** IPv4 of another protocol, or IPv4 the classifier could not parse. */
+  ipv4Other = 0;
+  /** Another ethertype (VLAN-tagged frames included). */
+  otherEthertype = 0;
+  /** TCP or IPv4 to our address but another MAC (promiscuous reception). */
+  otherMac = 0;
+  /** Shorter than an Ethernet header. */
+  runts = 0;
+
+  /** The counts as a plain object. */
+  snapshot(): Record<string, number> {
+    return { ...this } as unknown as Record<string, number>;
+  }
+}
+
+/** Decides the path of each frame; see the module documentation. */
+export class Classifier {
+  readonly counters = new ClassifierCounters();
+  #owner: FlowOwner;
+  readonly #eth = new EthernetFrame();
+  readonly #ip = new Ipv4Packet();
+
+  constructor(owner: FlowOwner) {
+    this.#owner = owner;
+  }
+
+  /** Changes whose flows are claimed. */
+  setOwner(owner: FlowOwner): void {
+    this.#owner = owner;
+  }
+
+  /** The path of the Ethernet frame `bytes[off .. off + len)`. Reads only; never throws. */
+  classify(bytes: Uint8Array, off: number, len: number): Path {
+    const c = this.counters;
+    const eth = this.#eth;
+    if (eth.wrap(bytes, off, len) !== Drop.none) {
+      c.runts++;
+      return Path.drop;
+    }
+    const type = eth.ethertype;
+    if (type === EtherType.arp) {
+      c.arp++;
+      return Path.both;
+    }
+    if (type !== EtherType.ipv4) {
+      if (type === 0x86dd) c.ipv6++;
+      else c.otherEthertype++;
+      return Path.kernel;
+    }
+    const ip = this.#ip;
+    if (ip.wrap(bytes, eth.payloadOffset, eth.payloadLen) !== Drop.none) {
+      c.ipv4Other++;
+      return Path.kernel;
+    }
+    const proto = ip.protocol;
+    if (proto !== IpProtocol.tcp) {
+      if (proto === IpProtocol.icmp) c.icmp++;
+      else if (proto === IpProtocol.udp) c.udp++;
+      else c.ipv4Other++;
+      return Path.kernel;
+    }
+    const owner = this.#owner;
+    const me = owner.address;
+    if (me === 0 || ip.dst !== me) {
+      c.tcpKernel++;
+      return Path.kernel;
+    }
+    if (ip.isFragment) {
+      c.fragments++;
+      return Path.kernel;
+    }
+    if (eth.dst !== owner.mac) {
+      c.otherMac++;
+      return Path.kernel;
+    }
+    const t = ip.payloadOffset;
+    if (ip.payloadLen < tcpHeaderLen) {
+      c.tcpKernel++;
+      return Path.kernel;
+    }
+    const srcPort = (bytes[t] << 8) | bytes[t + 1];
+    const dstPort = (bytes[t + 2] << 8) | bytes[t + 3];
+    if (owner.claims(dstPort, ip.src, srcPort)) {
+      c.tcpOwned++;
+      return Path.stack;
+    }
+    c.tcpKernel++;
+    return Path.kernel;
+  }
+}
