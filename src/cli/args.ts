@@ -58,6 +58,10 @@ serve options:
   --pcap FILE         write every frame to a pcap file
   --prefix NAME       DPDK EAL --file-prefix (default luna-<pid>)
   --buffers N         packet buffers in the zone (default 8191; per worker with --workers)
+  --coexist           share the interface with the kernel: luna-ts serves its TCP flows, the
+                      kernel everything else, and its address comes from the kernel (the
+                      default for af_packet, af_xdp and PCI devices)
+  --no-coexist        luna-ts owns the interface alone
   --workers K         K per-core workers, each with its own queue pair, connection table and
                       timers (the device must have K queues: memif, or a NIC with RSS)
   --json              on exit, print the stats as one JSON line too
@@ -100,6 +104,8 @@ const serveFlags: Record<string, boolean> = {
   "--buffers": true,
   "--workers": true,
   "--json": false,
+  "--coexist": false,
+  "--no-coexist": false,
 };
 
 /** Parses `argv` (without the runtime and script); throws {@link UsageError}. */
@@ -117,6 +123,7 @@ function parseServe(argv: string[]): ServeOptions {
   let app: AppName | undefined;
   const values = new Map<string, string>();
   let json = false;
+  const switches = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith("-")) {
@@ -134,7 +141,8 @@ function parseServe(argv: string[]): ServeOptions {
     }
     if (!serveFlags[flag]) {
       if (eq > 0) throw new UsageError(flag, "takes no value");
-      json = true;
+      if (flag === "--json") json = true;
+      switches.add(flag);
       continue;
     }
     let value: string | undefined;
@@ -145,7 +153,14 @@ function parseServe(argv: string[]): ServeOptions {
     values.set(flag, value);
   }
   if (app === undefined) throw new UsageError("app", `missing: luna serve ${appNames.join("|")} ...`);
-  for (const f of ["--device", "--address"]) if (!values.has(f)) throw new UsageError(f, "required");
+  if (switches.has("--coexist") && switches.has("--no-coexist")) {
+    throw new UsageError("--coexist", "given together with --no-coexist");
+  }
+  if (!values.has("--device")) throw new UsageError("--device", "required");
+  // With the kernel as control plane, the address can come from the kernel's interface.
+  if (!values.has("--address") && !switches.has("--coexist")) {
+    throw new UsageError("--address", "required (or --coexist, to take it from the kernel)");
+  }
 
   const port = values.has("--port") ? integer("--port", values.get("--port")!, 1, 65535) : defaultPorts[app];
   const mode = values.get("--mode") ?? "batch";
@@ -154,9 +169,11 @@ function parseServe(argv: string[]): ServeOptions {
   }
   const config: StackConfigInput = {
     device: values.get("--device")!,
-    address: values.get("--address")!,
     mode,
   };
+  if (values.has("--address")) config.address = values.get("--address");
+  if (switches.has("--coexist")) config.coexist = true;
+  if (switches.has("--no-coexist")) config.coexist = false;
   if (values.has("--gateway")) config.gateway = values.get("--gateway");
   if (values.has("--pcap")) config.pcap = values.get("--pcap");
   if (values.has("--prefix")) config.eal = { prefix: values.get("--prefix") };

@@ -7,6 +7,7 @@
 import { createStack, type Stack, type StackStats } from "../api/stack.ts";
 import { type App, type AppStats, createApp } from "../apps/mod.ts";
 import { ConfigError, NoSuchPortError } from "../errors.ts";
+import { formatIpv4 } from "../wire/mod.ts";
 import { startWorkers } from "../loop/workers.ts";
 import { type ServeOptions, UsageError, usageOfConfigError } from "./args.ts";
 
@@ -80,7 +81,7 @@ export async function serve(
     stopping = signal;
     void stack.stop();
   });
-  const address = String(o.config.address).split("/")[0];
+  const address = formatIpv4(stack.ip.iface.address);
   if (o.faultSeed !== undefined) {
     log(`luna: injecting faults ${JSON.stringify(o.config.faults)} (seed ${o.faultSeed})`);
   }
@@ -170,7 +171,7 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
     throw e;
   }
   const t0 = performance.now();
-  const address = String(o.config.address).split("/")[0];
+  const address = o.config.address !== undefined ? String(o.config.address).split("/")[0] : "the kernel's address";
   log(`luna: serving ${o.app} on ${address}:${o.port} via ${o.config.device} (${o.config.mode ?? "batch"}, ${o.workers} workers)`);
   let stopping = "stopped";
   await new Promise<void>((resolve) => {

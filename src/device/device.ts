@@ -49,4 +49,9 @@ export interface Device {
   pollAt(now: number): number;
   /** Releases what the device holds. */
   close(): void;
+  /**
+   * Frames moved that {@link rx} did not return (a bridge forwarding others'
+   * traffic), as a running count; the loop treats a change as work.
+   */
+  readonly activity?: number;
 }

@@ -78,23 +78,23 @@ export interface BridgeStats {
 
 /** The flows of a stack: its interface's address and MAC, its TCP layer's connections and listeners. */
 class StackFlows implements FlowOwner {
-  readonly #iface: { readonly address: number; readonly mac: number };
-  readonly #tcp: { claims: FlowOwner["claims"] };
+  private readonly _iface: { readonly address: number; readonly mac: number };
+  private readonly _tcp: { claims: FlowOwner["claims"] };
   constructor(
     iface: { readonly address: number; readonly mac: number },
     tcp: { claims: FlowOwner["claims"] },
   ) {
-    this.#iface = iface;
-    this.#tcp = tcp;
+    this._iface = iface;
+    this._tcp = tcp;
   }
   get address(): number {
-    return this.#iface.address;
+    return this._iface.address;
   }
   get mac(): number {
-    return this.#iface.mac;
+    return this._iface.mac;
   }
   claims(localPort: number, remoteIp: number, remotePort: number): boolean {
-    return this.#tcp.claims(localPort, remoteIp, remotePort);
+    return this._tcp.claims(localPort, remoteIp, remotePort);
   }
 }
 
@@ -113,19 +113,19 @@ export class KernelBridge implements Device {
   readonly exception: Device;
   readonly classifier: Classifier;
 
-  readonly #toKernel: TxBatch;
-  readonly #toNic: TxBatch;
-  readonly #kdescs: Uint32Array;
-  readonly #burst: number;
-  readonly #pollEvery: number;
-  #sincePoll = 0;
-  #toStackFrames = 0;
-  #toStackBytes = 0;
-  #fromKernelFrames = 0;
-  #fromKernelBytes = 0;
-  #arpShared = 0;
-  #runts = 0;
-  #closed = false;
+  private readonly _toKernel: TxBatch;
+  private readonly _toNic: TxBatch;
+  private readonly _kdescs: Uint32Array;
+  private readonly _burst: number;
+  private readonly _pollEvery: number;
+  private _sincePoll = 0;
+  private _toStackFrames = 0;
+  private _toStackBytes = 0;
+  private _fromKernelFrames = 0;
+  private _fromKernelBytes = 0;
+  private _arpShared = 0;
+  private _runts = 0;
+  private _closed = false;
 
   constructor(nic: Device, exception: Device, options: KernelBridgeOptions = {}) {
     if (nic.zone !== exception.zone) {
@@ -150,11 +150,11 @@ export class KernelBridge implements Device {
     this.mtu = nic.mtu;
     this.offloads = nic.offloads;
     this.classifier = new Classifier(noOwner);
-    this.#toKernel = new TxBatch(exception);
-    this.#toNic = new TxBatch(nic);
-    this.#burst = burst;
-    this.#pollEvery = every;
-    this.#kdescs = new Uint32Array(burst * DESC_WORDS);
+    this._toKernel = new TxBatch(exception);
+    this._toNic = new TxBatch(nic);
+    this._burst = burst;
+    this._pollEvery = every;
+    this._kdescs = new Uint32Array(burst * DESC_WORDS);
   }
 
   /**
@@ -175,17 +175,17 @@ export class KernelBridge implements Device {
    * go to the exception path before this returns.
    */
   rx(descs: Uint32Array, max: number, now: number): number {
-    if (++this.#sincePoll >= this.#pollEvery) this.pollKernel(now);
-    else if (this.#toNic.length > 0) this.#toNic.flush(now);
+    if (++this._sincePoll >= this._pollEvery) this.pollKernel(now);
+    else if (this._toNic.length > 0) this._toNic.flush(now);
     const n = this.nic.rx(descs, max, now);
     if (n === 0) {
-      if (this.#toKernel.length > 0) this.#toKernel.flush(now);
+      if (this._toKernel.length > 0) this._toKernel.flush(now);
       return 0;
     }
     const zone = this.zone;
     const bytes = zone.bytes;
     const room = zone.dataRoomSize;
-    const toKernel = this.#toKernel;
+    const toKernel = this._toKernel;
     const classifier = this.classifier;
     let s = 0;
     for (let k = 0; k < n; k++) {
@@ -202,7 +202,7 @@ export class KernelBridge implements Device {
         continue;
       }
       if (path === Path.drop) {
-        this.#runts++;
+        this._runts++;
         zone.release(h);
         continue;
       }
@@ -210,7 +210,7 @@ export class KernelBridge implements Device {
         // One buffer, two owners: the exception path and the stack each release their reference.
         zone.retain(h);
         toKernel.push(h, dataOff, len, 0, 0, now);
-        this.#arpShared++;
+        this._arpShared++;
       }
       if (s !== k) {
         const j = s * DESC_WORDS;
@@ -220,8 +220,8 @@ export class KernelBridge implements Device {
         descs[j + 3] = descs[i + 3];
       }
       s++;
-      this.#toStackFrames++;
-      this.#toStackBytes += len;
+      this._toStackFrames++;
+      this._toStackBytes += len;
     }
     if (toKernel.length > 0) toKernel.flush(now);
     return s;
@@ -229,21 +229,21 @@ export class KernelBridge implements Device {
 
   /** Takes what the kernel sent out of the exception path and sends it on the NIC; returns the frames taken. */
   pollKernel(now: number): number {
-    this.#sincePoll = 0;
-    const d = this.#kdescs;
-    const m = this.exception.rx(d, this.#burst, now);
-    const toNic = this.#toNic;
+    this._sincePoll = 0;
+    const d = this._kdescs;
+    const m = this.exception.rx(d, this._burst, now);
+    const toNic = this._toNic;
     for (let k = 0; k < m; k++) {
       const i = k * DESC_WORDS;
       const w = d[i + 1];
-      this.#fromKernelFrames++;
-      this.#fromKernelBytes += w >>> 16;
+      this._fromKernelFrames++;
+      this._fromKernelBytes += w >>> 16;
       // Receive flags are not transmit requests: the kernel's frames leave as they are.
       toNic.push(d[i], w & 0xffff, w >>> 16, 0, 0, now);
     }
     if (toNic.length > 0) toNic.flush(now);
     // While the kernel talks, listen on every receive.
-    if (m > 0) this.#sincePoll = this.#pollEvery;
+    if (m > 0) this._sincePoll = this._pollEvery;
     return m;
   }
 
@@ -256,27 +256,36 @@ export class KernelBridge implements Device {
     return Math.min(this.nic.pollAt(now), this.exception.pollAt(now));
   }
 
+  /**
+   * Frames the bridge moved that the stack never saw (to and from the
+   * kernel): the loop counts them as work, so it does not nap while the
+   * kernel's traffic flows.
+   */
+  get activity(): number {
+    return this._fromKernelFrames + this._toKernel.sentFrames;
+  }
+
   /** Frames and bytes per path, drops by reason, and what the classifier saw. */
   stats(): BridgeStats {
-    const k = this.#toKernel;
-    const n = this.#toNic;
+    const k = this._toKernel;
+    const n = this._toNic;
     return {
-      toStack: { frames: this.#toStackFrames, bytes: this.#toStackBytes },
+      toStack: { frames: this._toStackFrames, bytes: this._toStackBytes },
       toKernel: { frames: k.sentFrames, bytes: k.sentBytes },
-      fromKernel: { frames: this.#fromKernelFrames, bytes: this.#fromKernelBytes },
+      fromKernel: { frames: this._fromKernelFrames, bytes: this._fromKernelBytes },
       fromKernelSent: { frames: n.sentFrames, bytes: n.sentBytes },
-      arpShared: this.#arpShared,
-      drops: { runt: this.#runts, kernelBusy: k.dropped, nicBusy: n.dropped },
+      arpShared: this._arpShared,
+      drops: { runt: this._runts, kernelBusy: k.dropped, nicBusy: n.dropped },
       classified: this.classifier.counters.snapshot(),
     };
   }
 
   /** Releases the frames waiting in either direction, then closes both devices. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#toKernel.discard();
-    this.#toNic.discard();
+    if (this._closed) return;
+    this._closed = true;
+    this._toKernel.discard();
+    this._toNic.discard();
     this.exception.close();
     this.nic.close();
   }

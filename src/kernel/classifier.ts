@@ -76,23 +76,23 @@ export class ClassifierCounters {
 /** Decides the path of each frame; see the module documentation. */
 export class Classifier {
   readonly counters = new ClassifierCounters();
-  #owner: FlowOwner;
-  readonly #eth = new EthernetFrame();
-  readonly #ip = new Ipv4Packet();
+  private _owner: FlowOwner;
+  private readonly _eth = new EthernetFrame();
+  private readonly _ip = new Ipv4Packet();
 
   constructor(owner: FlowOwner) {
-    this.#owner = owner;
+    this._owner = owner;
   }
 
   /** Changes whose flows are claimed. */
   setOwner(owner: FlowOwner): void {
-    this.#owner = owner;
+    this._owner = owner;
   }
 
   /** The path of the Ethernet frame `bytes[off .. off + len)`. Reads only; never throws. */
   classify(bytes: Uint8Array, off: number, len: number): Path {
     const c = this.counters;
-    const eth = this.#eth;
+    const eth = this._eth;
     if (eth.wrap(bytes, off, len) !== Drop.none) {
       c.runts++;
       return Path.drop;
@@ -107,7 +107,7 @@ export class Classifier {
       else c.otherEthertype++;
       return Path.kernel;
     }
-    const ip = this.#ip;
+    const ip = this._ip;
     if (ip.wrap(bytes, eth.payloadOffset, eth.payloadLen) !== Drop.none) {
       c.ipv4Other++;
       return Path.kernel;
@@ -119,7 +119,7 @@ export class Classifier {
       else c.ipv4Other++;
       return Path.kernel;
     }
-    const owner = this.#owner;
+    const owner = this._owner;
     const me = owner.address;
     if (me === 0 || ip.dst !== me) {
       c.tcpKernel++;

@@ -114,9 +114,15 @@ export class Loop {
     this._running = true;
     this._stopped = (async () => {
       let idle = 0;
+      let activity = this.device.activity ?? 0;
       while (this._running) {
         let work = 0;
         for (let i = 0; i < 256 && this._running; i++) work += this.poll(performance.now());
+        const a = this.device.activity ?? 0;
+        if (a !== activity) {
+          work++;
+          activity = a;
+        }
         if (work > 0) idle = 0;
         else idle++;
         // Busy while there is traffic; after a quiet stretch, 1 ms naps.
