@@ -19,6 +19,9 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
@@ -457,6 +460,10 @@ int32_t luna_refcnt_update(int32_t id, const uint32_t *handles, uint32_t n, int3
 
 static int32_t port_pool[RTE_MAX_ETHPORTS];
 static uint8_t port_started[RTE_MAX_ETHPORTS];
+/* Checksum offloads the port does in hardware; the rest the shim does in
+ * software over each burst, so that the stack can always ask for them. */
+static uint32_t port_rx_hw[RTE_MAX_ETHPORTS];
+static uint32_t port_tx_hw[RTE_MAX_ETHPORTS];
 static uint64_t shim_stats[RTE_MAX_ETHPORTS][3];
 static int port_pool_init;
 
@@ -731,6 +738,8 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 			return fail(rc, "port %d: tx queue %u: %s\n", port, q, rte_strerror(-rc));
 	}
 	port_pool[port] = pool;
+	port_rx_hw[port] = rx_offloads;
+	port_tx_hw[port] = tx_offloads;
 	return 0;
 }
 
@@ -959,6 +968,61 @@ static inline uint32_t rx_flags(uint64_t ol)
 	return f;
 }
 
+/* What a NIC's receive checksum offload would say of an IPv4 frame: IP and
+ * TCP/UDP checksums verified here, in C, over the burst. Other frames get no
+ * verdict (the stack checks what it reads). */
+static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
+{
+	uint32_t len = mb->data_len;
+	if (len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr))
+		return 0;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(mb, const struct rte_ether_hdr *);
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return 0;
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+	uint32_t total = rte_be_to_cpu_16(ip->total_length);
+	if ((ip->version_ihl >> 4) != 4 || ihl < 20 || total < ihl ||
+	    sizeof(struct rte_ether_hdr) + total > len)
+		return 0; /* malformed: the stack counts why */
+	uint32_t f = rte_raw_cksum(ip, ihl) == 0xffff ? LUNA_RX_IP_CKSUM_GOOD : LUNA_RX_IP_CKSUM_BAD;
+	if (f == LUNA_RX_IP_CKSUM_BAD)
+		return f;
+	if ((rte_be_to_cpu_16(ip->fragment_offset) & 0x3fff) != 0)
+		return f; /* a fragment's L4 checksum covers the whole datagram */
+	uint32_t l4len = total - ihl;
+	const void *l4 = (const char *)ip + ihl;
+	if (ip->next_proto_id == IPPROTO_TCP && l4len >= sizeof(struct rte_tcp_hdr)) {
+		uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(l4, l4len);
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		f |= sum == 0xffff ? LUNA_RX_L4_CKSUM_GOOD : LUNA_RX_L4_CKSUM_BAD;
+	}
+	return f;
+}
+
+/* Fills the checksums a transmit offload would, for a port without it. */
+static inline void sw_tx_cksum(struct rte_mbuf *mb, uint64_t ol)
+{
+	char *base = rte_pktmbuf_mtod(mb, char *);
+	if (mb->l2_len + mb->l3_len + (uint32_t)sizeof(struct rte_tcp_hdr) > mb->data_len)
+		return;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(base + mb->l2_len);
+	if (ol & RTE_MBUF_F_TX_IP_CKSUM) {
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	}
+	if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM) {
+		struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((char *)ip + mb->l3_len);
+		tcp->cksum = 0;
+		tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+	} else if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) {
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((char *)ip + mb->l3_len);
+		udp->dgram_cksum = 0;
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	}
+}
+
 int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max)
 {
 	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0))
@@ -967,6 +1031,8 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 	if (unlikely(p == NULL))
 		return -EINVAL;
 	struct rte_mbuf *m[LUNA_BURST_MAX];
+	const int sw_rx = (port_rx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
+			  (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
 	uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m,
 				      (uint16_t)(max < LUNA_BURST_MAX ? max : LUNA_BURST_MAX));
 	uint32_t k = 0;
@@ -987,7 +1053,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 		uint32_t *d = descs + k * LUNA_DESC_WORDS;
 		d[0] = (uint32_t)((char *)mb - p->base);
 		d[1] = (uint32_t)mb->data_off | ((uint32_t)mb->data_len << 16);
-		d[2] = rx_flags(mb->ol_flags);
+		d[2] = sw_rx ? sw_rx_cksum(mb) : rx_flags(mb->ol_flags);
 		d[3] = mb->hash.rss;
 		k++;
 	}
@@ -1034,6 +1100,12 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, const uint32_t 
 			mb->l2_len = d[3] & 0x7f;
 			mb->l3_len = (d[3] >> 8) & 0x1ff;
 			mb->l4_len = (d[3] >> 20) & 0xff;
+		}
+		if (ol != 0 && (port_tx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
+				       (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) {
+			/* No hardware offload: the shim fills the checksums, in C, here. */
+			sw_tx_cksum(mb, ol);
+			ol = 0;
 		}
 		mb->ol_flags = ol;
 		offload |= ol;

@@ -314,7 +314,7 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
     port.configure({ zone, rxOffloads, txOffloads, rss: 0 & Rss.ipv4Tcp });
     port.start();
     if (c.mac !== undefined) port.promiscuous(true);
-    const device = new DpdkDevice(port, 0, { rxOffloads, txOffloads });
+    const device = new DpdkDevice(port, 0);
     if (!coexistEnabled(c)) return new Stack(c, wrap(c, device), dpdk, port);
     coexist = startCoexistence({
       dpdk,

@@ -3,7 +3,6 @@
  *
  * @module
  */
-import { Offload } from "../../../ffi/symbols.ts";
 import type { Device, DeviceOffloads } from "../device.ts";
 import type { DpdkZone } from "./pool.ts";
 import type { Port } from "./port.ts";
@@ -18,8 +17,8 @@ export class DpdkDevice implements Device {
   readonly port: Port;
   readonly queue: number;
 
-  /** Wraps `queue` of `port`; offloads are those the port was configured with. */
-  constructor(port: Port, queue = 0, configured: { rxOffloads?: number; txOffloads?: number } = {}) {
+  /** Wraps `queue` of `port` (configured and started). */
+  constructor(port: Port, queue = 0) {
     const info = port.describe();
     this.port = port;
     this.queue = queue;
@@ -27,11 +26,10 @@ export class DpdkDevice implements Device {
     this.zone = port.zone;
     this.mac = port.mac();
     this.mtu = info.mtu;
-    const cksum = Offload.ipv4Cksum | Offload.tcpCksum;
-    this.offloads = {
-      rxChecksum: ((configured.rxOffloads ?? 0) & cksum) === cksum,
-      txChecksum: ((configured.txOffloads ?? 0) & cksum) === cksum,
-    };
+    // The shim verifies and fills IPv4 and TCP checksums over each burst, in
+    // hardware where the port offers it and in C where it does not: either
+    // way the stack leaves them to the device.
+    this.offloads = { rxChecksum: true, txChecksum: true };
   }
 
   rx(descs: Uint32Array, max: number, _now: number): number {

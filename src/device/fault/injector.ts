@@ -103,7 +103,10 @@ export class FaultInjector implements Device {
     this.zone = inner.zone;
     this.mac = inner.mac;
     this.mtu = inner.mtu;
-    this.offloads = inner.offloads;
+    // Frames are corrupted here, before the wrapped device would fill their
+    // checksums: with transmit offload the corruption would get a valid
+    // checksum and go unnoticed. The stack fills them itself instead.
+    this.offloads = { rxChecksum: inner.offloads.rxChecksum, txChecksum: false };
     this.seed = seed;
     this._rx = new FaultPath(inner.zone, new Random(seed, 1), true, rx, holdLimit);
     this._tx = new FaultPath(inner.zone, new Random(seed, 2), false, tx, holdLimit);
