@@ -2,32 +2,71 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 
+/** Processes started and not yet ended, killed by {@link cleanupAll}. */
+const live = new Set<Proc>();
+
 /** A running process whose output is collected. */
 export class Proc {
   readonly child: ChildProcess;
+  /** stdout and stderr, as they arrived. */
   out = "";
+  /** stdout alone (result lines are never split by stderr here). */
+  stdout = "";
+  /** stderr alone. */
+  stderr = "";
   readonly closed: Promise<number | null>;
-  constructor(cmd: string, args: string[], options: { stdin?: boolean } = {}) {
-    this.child = spawn(cmd, args, { stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
+  constructor(cmd: string, args: string[], options: { stdin?: boolean; env?: Record<string, string> } = {}) {
+    this.child = spawn(cmd, args, {
+      stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+      env: options.env ? { ...process.env, ...options.env } : undefined,
+    });
     this.child.stdout!.setEncoding("utf8");
     this.child.stderr!.setEncoding("utf8");
-    this.child.stdout!.on("data", (d: string) => (this.out += d));
-    this.child.stderr!.on("data", (d: string) => (this.out += d));
-    this.closed = new Promise((resolve) => this.child.on("close", (code) => resolve(code)));
+    this.child.stdout!.on("data", (d: string) => {
+      this.out += d;
+      this.stdout += d;
+    });
+    this.child.stderr!.on("data", (d: string) => {
+      this.out += d;
+      this.stderr += d;
+    });
+    live.add(this);
+    this.closed = new Promise((resolve) =>
+      this.child.on("close", (code) => {
+        live.delete(this);
+        resolve(code);
+      })
+    );
   }
   send(line: string): void {
     this.child.stdin!.write(line + "\n");
   }
-  /** Waits until `pattern` matches output written after `from`; returns the match. */
-  async waitFor(pattern: RegExp, from = 0, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  /** Waits until `pattern` matches output (or `source` alone) written after `from`; returns the match. */
+  async waitFor(
+    pattern: RegExp,
+    from = 0,
+    timeoutMs = 20_000,
+    source: "out" | "stdout" | "stderr" = "out",
+  ): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const m = this.out.slice(from).match(pattern);
+      const m = this[source].slice(from).match(pattern);
       if (m) return m;
-      if (this.child.exitCode !== null) break;
+      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+        const how = this.child.exitCode !== null
+          ? `with code ${this.child.exitCode}`
+          : `on ${this.child.signalCode}`;
+        throw new Error(`exited ${how} before ${pattern}; output:\n${this.tail()}`);
+      }
       await sleep(20);
     }
-    throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.out.slice(-3000)}`);
+    throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.tail()}`);
+  }
+  /** The end of the output, without JSC's GC log. */
+  tail(chars = 3000): string {
+    return this.out.split("\n").filter((l) => !/^\[GC<|^GC END!|^Requesting GC /.test(l)).join("\n").slice(
+      -chars,
+    );
   }
   async stop(signal: NodeJS.Signals = "SIGINT", graceMs = 5000): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -47,9 +86,35 @@ export function removeEalFiles(prefix: string): void {
   }
 }
 
-/** Median of a list of numbers. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+export { median } from "./_stats.ts";
+
+const cleanups = new Set<() => void>();
+/**
+ * Registers what must be undone even when the bench is interrupted (a
+ * socket file, a namespace); returns the function that runs and forgets it.
+ */
+export function onCleanup(fn: () => void): () => void {
+  cleanups.add(fn);
+  return () => {
+    if (cleanups.delete(fn)) fn();
+  };
+}
+
+/** Kills every child still running, then runs every registered cleanup (on SIGINT/SIGTERM). */
+export function cleanupAll(): void {
+  for (const p of live) {
+    try {
+      p.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  for (const fn of [...cleanups]) {
+    cleanups.delete(fn);
+    try {
+      fn();
+    } catch {
+      // keep cleaning
+    }
+  }
 }

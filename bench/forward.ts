@@ -8,8 +8,9 @@
  *
  * @module
  */
+import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { median, Proc, removeEalFiles, sleep } from "./_proc.ts";
+import { median, onCleanup, Proc, removeEalFiles, sleep } from "./_proc.ts";
 
 export interface ForwardResult {
   config: string;
@@ -47,8 +48,13 @@ async function round(kind: Forwarder, measureS: number, tag: string): Promise<nu
   const socket = `/tmp/luna-bench-${process.pid}-${tag}.sock`;
   const gp = `luna-bench-gen-${process.pid}-${tag}`;
   const fp = `luna-bench-fwd-${process.pid}-${tag}`;
-  removeEalFiles(gp);
-  removeEalFiles(fp);
+  const removeFiles = () => {
+    removeEalFiles(gp);
+    removeEalFiles(fp);
+    rmSync(socket, { force: true });
+  };
+  removeFiles();
+  const clean = onCleanup(removeFiles);
   // Line-buffered, so that each command's answer arrives when it is printed.
   const gen = new Proc("stdbuf", ["-oL", "dpdk-testpmd",
     ...eal(gp, "0@0,1@0", `net_memif0,role=server,socket=${socket},socket-abstract=no`),
@@ -88,8 +94,7 @@ async function round(kind: Forwarder, measureS: number, tag: string): Promise<nu
   } finally {
     await fwd?.stop("SIGINT");
     await gen.stop("SIGINT");
-    removeEalFiles(gp);
-    removeEalFiles(fp);
+    clean();
   }
 }
 

@@ -1,100 +1,297 @@
 /**
  * `bun run bench`: luna-ts's figures beside their baselines, measured in the
- * same run. Prints a table, writes bench/results/<timestamp>.json and an SVG
- * chart beside it.
+ * same run. Prints progress and tables, writes bench/results/<timestamp>.json
+ * (one record per figure: `{ workload, config, conns, metric, value,
+ * baseline, baseline_value, ratio, ... }`) and an SVG chart beside it.
  *
- * This first form measures packet forwarding over net_memif between two
- * processes: luna-ts (TypeScript on Bun and on Deno) against dpdk-testpmd (C)
- * doing the same job.
+ * Workloads (see bench/tcp.ts and bench/forward.ts):
+ * - forward64: 64-byte frames forwarded over net_memif, luna-ts (Bun, Deno)
+ *   against dpdk-testpmd.
+ * - echo: 64-byte echo RPC, closed loop, 1/16/256 connections: requests/s,
+ *   p50/p99/p999 latency.
+ * - bulk: one connection moving data one way: Gbit/s.
+ * - connrate: connect, one 64-byte exchange, close: connections/s.
+ * Each over luna-ts (memif between two processes; net_af_packet on a veth)
+ * and the kernel (Bun, Deno and node:net servers on loopback and on a veth),
+ * in private network namespaces that are removed afterwards.
  *
- * Options: --quick (one short round), --rounds N, --seconds S.
+ * Options:
+ *   --quick              one short round of everything (under 2 minutes)
+ *   --rounds N           rounds of each configuration (default 5; quick 1)
+ *   --seconds S          measured seconds per figure (default 2; quick 0.5)
+ *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
+ *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
+ *   --bulk-rounds N      bulk in the first N rounds only (default 3)
+ *   --only LIST          groups: forward,kernel,memif,afpacket (default all)
+ *   --workloads LIST     echo,bulk,connrate (default all)
+ *   --runtimes LIST      kernel servers: bun,deno,node (default all)
+ *   --modes LIST         luna-ts loops: batch,inline (default both)
+ *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
+ *   --from FILE.json     print the tables of an earlier run and redraw its chart
  *
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, release } from "node:os";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
+import { cleanupAll } from "./_proc.ts";
+import { type BenchRecord, cdfs, forwardTable, records, resultsChart, tables } from "./_report.ts";
+import { spread } from "./_stats.ts";
 import { forwardBench, type ForwardResult } from "./forward.ts";
-import { barChart } from "./_chart.ts";
-
-interface Record_ {
-  workload: string;
-  config: string;
-  metric: string;
-  value: number;
-  rounds: number[];
-  baseline: string;
-  baseline_value: number;
-  ratio: number;
-}
+import {
+  countSteps,
+  type Failure,
+  type Group,
+  type Mode,
+  type Runtime,
+  type Sample,
+  tcpBench,
+  type TcpOptions,
+  type Workload,
+} from "./tcp.ts";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const quick = process.argv.includes("--quick");
-const rounds = Number(arg("--rounds") ?? (quick ? 1 : 5));
-const measureS = Number(arg("--seconds") ?? 2);
-if (!(rounds >= 1 && rounds <= 20) || !(measureS >= 0.5 && measureS <= 60)) {
-  console.error("usage: bench [--quick] [--rounds 1..20] [--seconds 0.5..60]");
+function list<T extends string>(name: string, all: readonly T[]): T[] {
+  const v = arg(name);
+  if (v === undefined) return [...all];
+  const xs = v.split(",").filter((x) => x.length > 0);
+  const bad = xs.filter((x) => !all.includes(x as T));
+  if (bad.length > 0) usage(`${name}: unknown ${bad.join(", ")} (known: ${all.join(", ")})`);
+  return xs as T[];
+}
+
+function usage(why: string): never {
+  console.error(`bench: ${why}`);
+  console.error(
+    "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
+      "             [--bulk-rounds N]\n" +
+      "             [--only forward,kernel,memif,afpacket] [--workloads echo,bulk,connrate]\n" +
+      "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]",
+  );
   process.exit(2);
 }
 
-const started = new Date();
-console.log(`luna-ts bench: ${rounds} round(s) of ${measureS} s each${quick ? " (quick)" : ""}`);
-const only = arg("--only")?.split(",");
-const fwd = await forwardBench({ rounds, measureS, only: only && ["testpmd", ...only], onProgress: (m) => console.log(`  ... ${m}`) });
-const base = fwd.find((r) => r.runtime === "c")!;
-const records: Record_[] = [];
-for (const [metric, pick] of [["pps", (r: ForwardResult) => r.pps], ["pps_max", (r: ForwardResult) => r.ppsMax]] as const) {
-  for (const r of fwd) {
-    records.push({
-      workload: "forward64",
-      config: r.config,
-      metric,
-      value: Math.round(pick(r)),
-      rounds: r.rounds.map(Math.round),
-      baseline: base.config,
-      baseline_value: Math.round(pick(base)),
-      ratio: Number((pick(r) / pick(base)).toFixed(3)),
-    });
+const quick = process.argv.includes("--quick");
+const rounds = Number(arg("--rounds") ?? (quick ? 1 : 5));
+const measureS = Number(arg("--seconds") ?? (quick ? 0.5 : 2));
+const warmupS = Number(arg("--warmup") ?? (quick ? 0.2 : 0.5));
+const bulkMb = Number(arg("--bulk-mb") ?? (quick ? 256 : 1024));
+const bulkRounds = Math.min(rounds, Number(arg("--bulk-rounds") ?? 3));
+if (!(rounds >= 1 && rounds <= 20 && Number.isInteger(rounds))) usage("--rounds: 1..20");
+if (!(measureS >= 0.2 && measureS <= 60)) usage("--seconds: 0.2..60");
+if (!(warmupS >= 0 && warmupS <= 10)) usage("--warmup: 0..10");
+if (!(bulkMb >= 1 && bulkMb <= 8192)) usage("--bulk-mb: 1..8192");
+if (!(bulkRounds >= 1 && Number.isInteger(bulkRounds))) usage("--bulk-rounds: 1..rounds");
+const groups = list("--only", ["forward", "kernel", "memif", "afpacket"] as const);
+const workloads = list<Workload>("--workloads", ["echo", "bulk", "connrate"]);
+const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
+const modes = list<Mode>("--modes", ["batch", "inline"]);
+const forwarders = list("--forwarders", ["bun", "deno"] as const);
+
+// --from FILE.json: print the tables of an earlier run and redraw its chart.
+const from = arg("--from");
+if (from !== undefined) {
+  const r = JSON.parse(readFileSync(from, "utf8")) as {
+    records: BenchRecord[];
+    cdfs: Parameters<typeof resultsChart>[1];
+    bulkBytes: number;
+  };
+  console.log(forwardTable(r.records));
+  console.log(tables(r.records.filter((x) => x.workload !== "forward64")));
+  const out = from.replace(/\.json$/, "") + ".svg";
+  writeFileSync(out, resultsChart(r.records, r.cdfs ?? [], r.bulkBytes ?? 0));
+  console.log(`\nwrote ${out}`);
+  process.exit(0);
+}
+
+// ^C or a kill: stop the children (they share our process group and get the
+// signal too), then remove namespaces, sockets and EAL directories.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    console.error(`\nbench: ${sig}, cleaning up`);
+    cleanupAll();
+    process.exit(130);
+  });
+}
+
+/** CPU time counters of the whole machine, for the steal and load seen during the run. */
+function cpuTimes(): number[] {
+  try {
+    return readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  } catch {
+    return [];
+  }
+}
+const version = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.trim().split("\n")[0] : "unknown";
+};
+
+// The shim must match the sources (it refuses to load otherwise): build it
+// if it is missing or stale, as `make bench` does.
+if (groups.some((g) => g !== "kernel")) {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const r = spawnSync("make", ["-s", "-C", root, "shim"], { encoding: "utf8" });
+  if (r.status !== 0) {
+    console.error(`bench: make shim failed:\n${r.stdout}${r.stderr}`);
+    process.exit(1);
   }
 }
 
-console.log("\n64-byte frames forwarded over net_memif (receive, swap MACs, send)");
+const started = new Date();
+const cpu0 = cpuTimes();
+const load0 = loadavg();
+const tcpOptions: TcpOptions = {
+  rounds,
+  warmupS,
+  measureS,
+  bulkBytes: Math.round(bulkMb * (1 << 20)),
+  echoConns: [1, 16, 256],
+  connrateConns: 16,
+  groups: groups.filter((g): g is Group => g !== "forward"),
+  workloads,
+  runtimes,
+  modes,
+  bulkModes: modes,
+  bulkRounds,
+  onSample: (s) => samples.push(s),
+  onFailure: (f) => failures.push(f),
+  onProgress: (m) => console.log(`  ${m}`),
+};
+const samples: Sample[] = [];
+const failures: Failure[] = [];
 console.log(
-  "config".padEnd(20) + "median Mpps".padStart(12) + "  ratio" + "   best Mpps".padStart(12) + "  ratio" +
-    "   rounds (Mpps)",
+  `luna-ts bench: ${rounds} round(s), ${measureS} s measured after ${warmupS} s warm-up, bulk ${bulkMb} MiB` +
+    `${quick ? " (quick)" : ""}; ${countSteps(tcpOptions)} TCP measurements` +
+    `${groups.includes("forward") ? ` + ${(1 + forwarders.length) * rounds} forwarding` : ""}`,
 );
-for (const r of fwd) {
-  console.log(
-    r.config.padEnd(20) + (r.pps / 1e6).toFixed(2).padStart(12) + `  ${(r.pps / base.pps).toFixed(2)}x` +
-      (r.ppsMax / 1e6).toFixed(2).padStart(12) + `  ${(r.ppsMax / base.ppsMax).toFixed(2)}x   ` +
-      r.rounds.map((v) => (v / 1e6).toFixed(2)).join(" "),
-  );
-}
-console.log("ratio: against dpdk-testpmd (C) doing the same job in the same run");
 
+let fwd: ForwardResult[] = [];
+if (groups.includes("forward")) {
+  try {
+    fwd = await forwardBench({
+      rounds,
+      measureS: quick ? 1 : measureS,
+      only: ["testpmd", ...forwarders],
+      onProgress: (m) => console.log(`  ... ${m}`),
+    });
+  } catch (e) {
+    failures.push({
+      workload: "forward64",
+      config: "-",
+      conns: 0,
+      round: -1,
+      error: String((e as Error)?.message ?? e),
+    });
+    console.log(`  forward64 FAILED: ${String((e as Error)?.message ?? e).split("\n")[0]}`);
+  }
+}
+if (tcpOptions.groups.length > 0 && workloads.length > 0) await tcpBench(tcpOptions);
+
+// ------------------------------------------------------------------ figures
+
+const recs: BenchRecord[] = [];
+const fbase = fwd.find((r) => r.runtime === "c");
+for (
+  const [metric, pick] of [["pps", (r: ForwardResult) => r.pps], [
+    "pps_max",
+    (r: ForwardResult) => r.ppsMax,
+  ]] as const
+) {
+  for (const r of fwd) {
+    const sp = spread(r.rounds);
+    recs.push({
+      workload: "forward64",
+      config: r.config,
+      conns: null,
+      metric,
+      value: Math.round(pick(r)),
+      baseline: fbase?.config ?? null,
+      baseline_value: fbase ? Math.round(pick(fbase)) : null,
+      ratio: fbase ? Number((pick(r) / pick(fbase)).toFixed(3)) : null,
+      rounds: r.rounds.map(Math.round),
+      min: Math.round(sp.min),
+      max: Math.round(sp.max),
+      spread: Number(sp.rel.toFixed(3)),
+    });
+  }
+}
+const tcpRecs = records(samples);
+recs.push(...tcpRecs);
+
+console.log(forwardTable(recs));
+console.log(tables(tcpRecs));
+if (failures.length > 0) {
+  console.log(`\n${failures.length} measurement(s) failed:`);
+  for (const f of failures) {
+    console.log(
+      `  ${f.workload} ${f.config} conns=${f.conns} round ${f.round + 1}: ${f.error.split("\n")[0]}`,
+    );
+  }
+}
+
+// ------------------------------------------------------------------ files
+
+const cpu1 = cpuTimes();
+const d = cpu1.map((x, i) => x - (cpu0[i] ?? 0));
+const dTotal = d.reduce((a, b) => a + b, 0);
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
 const machine = {
   cpu: cpus()[0]?.model ?? "unknown",
   cpus: cpus().length,
+  memory_gib: Number((totalmem() / 2 ** 30).toFixed(1)),
   kernel: release(),
   runtime: typeof g.Bun !== "undefined" ? `bun ${g.Bun.version}` : `deno ${g.Deno?.version?.deno}`,
+  bun: version(fileURLToPath(new URL("../node_modules/.bin/bun", import.meta.url)), ["--version"]),
+  deno: version(fileURLToPath(new URL("../node_modules/.bin/deno", import.meta.url)), ["--version"]),
+  node: version("/usr/bin/node", ["--version"]),
+  gcc: version("gcc", ["-dumpfullversion"]),
+  dpdk: version("pkg-config", ["--modversion", "libdpdk"]),
+  loadavg_start: load0.map((x) => Number(x.toFixed(2))),
+  loadavg_end: loadavg().map((x) => Number(x.toFixed(2))),
+  // Over the whole run: time stolen by the hypervisor, and time the CPUs were busy (ours included).
+  steal_pct: dTotal > 0 ? Number(((100 * (d[7] ?? 0)) / dTotal).toFixed(1)) : null,
+  busy_pct: dTotal > 0 ? Number((100 - (100 * ((d[3] ?? 0) + (d[4] ?? 0))) / dTotal).toFixed(1)) : null,
+  pinning: "servers on CPU 1, clients on CPU 0 (taskset; luna-ts EAL lcore likewise)",
 };
 const dir = fileURLToPath(new URL("./results/", import.meta.url));
 mkdirSync(dir, { recursive: true });
 const stamp = started.toISOString().replace(/[:.]/g, "-");
 const json = `${dir}${stamp}.json`;
-writeFileSync(json, JSON.stringify({ started: started.toISOString(), machine, quick, rounds, measureS, records }, null, 2));
-const svg = `${dir}${stamp}.svg`;
+const cdfList = cdfs(samples);
 writeFileSync(
-  svg,
-  barChart({
-    title: "64-byte forwarding over net_memif (Mpps, best of rounds)",
-    bars: fwd.map((r) => ({ label: r.config, value: r.ppsMax / 1e6, baseline: r.runtime === "c" })),
-  }),
+  json,
+  JSON.stringify(
+    {
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      machine,
+      quick,
+      rounds,
+      measureS,
+      warmupS,
+      bulkBytes: tcpOptions.bulkBytes,
+      bulkRounds,
+      baselines:
+        "echo/connrate: bun-kernel-lo for loopback and memif, bun-kernel-veth for veth and af_packet; " +
+        "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif",
+      records: recs,
+      cdfs: cdfList,
+      failures,
+      samples: samples.map(({ cdf: _cdf, ...s }) => s),
+    },
+    null,
+    2,
+  ),
 );
+
+const svg = `${dir}${stamp}.svg`;
+writeFileSync(svg, resultsChart(recs, cdfList, tcpOptions.bulkBytes));
 console.log(`\nwrote ${json}\nwrote ${svg}`);
+process.exit(failures.length > 0 ? 1 : 0);

@@ -1,0 +1,342 @@
+// From samples to figures: medians over rounds, baselines from the same run,
+// ratios, and the tables printed on the terminal.
+import { type Bar, barChart, cdfChart, stackCharts } from "./_chart.ts";
+import { median, spread } from "./_stats.ts";
+import type { Sample } from "./tcp.ts";
+
+/** One figure of the results file. */
+export interface BenchRecord {
+  workload: string;
+  config: string;
+  /** Connections (echo: in the closed loop; connrate: opened at a time; bulk: 1); null where none. */
+  conns: number | null;
+  metric: string;
+  /** Median over the rounds. */
+  value: number;
+  /** The kernel configuration this figure is compared with, measured in the same run. */
+  baseline: string | null;
+  baseline_value: number | null;
+  /** value / baseline_value (for latencies, lower is better). */
+  ratio: number | null;
+  rounds: number[];
+  min: number;
+  max: number;
+  /** Half the range of the rounds relative to the median. */
+  spread: number;
+  /** luna-ts figures: heap of the luna-ts processes around each round's measurement, bytes. */
+  heap?: Sample["heap"][];
+  /** Errors, retransmissions and the like, per round. */
+  notes?: Record<string, unknown>[];
+}
+
+/** The metrics of each workload, in the order they are shown. */
+export const metricsOf: Record<string, string[]> = {
+  echo: ["req_per_s", "p50_us", "p99_us", "p999_us"],
+  bulk: ["gbit_per_s"],
+  connrate: ["conn_per_s"],
+};
+
+/**
+ * The kernel figure a configuration is compared with: what crosses a veth
+ * (the kernel's own veth figures, luna-ts on net_af_packet) against
+ * bun-kernel-veth; bulk over memif against bun-kernel-veth too (the goal:
+ * "bulk at least equal to kernel over veth"); the rest against bun-kernel-lo.
+ */
+export function baselineOf(workload: string, config: string): string {
+  if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
+  if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
+  return "bun-kernel-lo";
+}
+
+const keyOf = (w: string, config: string, conns: number) => `${w}|${config}|${conns}`;
+
+/** Groups samples by (workload, config, conns), keeping the order they first appeared in. */
+function group(samples: Sample[]): Map<string, Sample[]> {
+  const m = new Map<string, Sample[]>();
+  for (const s of samples) {
+    const k = keyOf(s.workload, s.config, s.conns);
+    if (!m.has(k)) m.set(k, []);
+    m.get(k)!.push(s);
+  }
+  return m;
+}
+
+const round3 = (x: number) => Number(x.toPrecision(6));
+
+/** Records for every (workload, config, conns, metric) measured. */
+export function records(samples: Sample[]): BenchRecord[] {
+  const groups = group(samples);
+  const medianOf = (k: string, metric: string) => {
+    const g = groups.get(k);
+    const xs = g?.map((s) => s.metrics[metric]).filter((x) => Number.isFinite(x)) ?? [];
+    return xs.length > 0 ? median(xs) : undefined;
+  };
+  const out: BenchRecord[] = [];
+  for (const [k, g] of groups) {
+    const { workload, config, conns } = g[0];
+    const base = baselineOf(workload, config);
+    for (const metric of metricsOf[workload] ?? Object.keys(g[0].metrics)) {
+      const xs = g.map((s) => s.metrics[metric]).filter((x) => Number.isFinite(x));
+      if (xs.length === 0) continue;
+      const value = median(xs);
+      const bv = medianOf(keyOf(workload, base, conns), metric);
+      const sp = spread(xs);
+      const r: BenchRecord = {
+        workload,
+        config,
+        conns,
+        metric,
+        value: round3(value),
+        baseline: bv === undefined ? null : base,
+        baseline_value: bv === undefined ? null : round3(bv),
+        ratio: bv === undefined || bv === 0 ? null : Number((value / bv).toFixed(3)),
+        rounds: xs.map(round3),
+        min: round3(sp.min),
+        max: round3(sp.max),
+        spread: Number(sp.rel.toFixed(3)),
+      };
+      if (metric === metricsOf[workload]?.[0]) {
+        if (g.some((s) => s.heap)) r.heap = g.map((s) => s.heap);
+        if (g.some((s) => s.notes)) r.notes = g.map((s) => s.notes ?? {});
+      }
+      out.push(r);
+    }
+    void k;
+  }
+  return out;
+}
+
+/** CDF of each echo configuration, from its median round (by requests/s). */
+export function cdfs(samples: Sample[]): { config: string; conns: number; points_us: [number, number][] }[] {
+  const out: { config: string; conns: number; points_us: [number, number][] }[] = [];
+  for (const g of group(samples.filter((s) => s.workload === "echo" && s.cdf)).values()) {
+    const sorted = [...g].sort((a, b) => a.metrics.req_per_s - b.metrics.req_per_s);
+    const mid = sorted[(sorted.length - 1) >> 1];
+    out.push({ config: mid.config, conns: mid.conns, points_us: mid.cdf!.map(([x, f]) => [round3(x), f]) });
+  }
+  return out;
+}
+
+const fmt = (x: number | null | undefined, digits = 1) => {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "-";
+  if (Math.abs(x) >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (Math.abs(x) >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  return x.toFixed(digits);
+};
+const ratio = (r: number | null) => (r === null ? "-" : `${r.toFixed(2)}x`);
+const pct = (s: number) => `±${Math.round(s * 100)}%`;
+
+/** The terminal tables of the TCP workloads. */
+export function tables(recs: BenchRecord[]): string {
+  const lines: string[] = [];
+  const find = (w: string, c: string, n: number | null, m: string) =>
+    recs.find((r) => r.workload === w && r.config === c && r.conns === n && r.metric === m);
+  const rows = (w: string) => {
+    const seen = new Set<string>();
+    const out: { config: string; conns: number | null }[] = [];
+    for (const r of recs) {
+      if (r.workload !== w) continue;
+      const k = `${r.config}|${r.conns}`;
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push({ config: r.config, conns: r.conns });
+      }
+    }
+    return out.sort((a, b) => (a.conns ?? 0) - (b.conns ?? 0));
+  };
+
+  const echo = rows("echo");
+  if (echo.length > 0) {
+    lines.push(
+      "",
+      "echo RPC, 64-byte request and response, closed loop (median of rounds; ratio to the baseline in the same run)",
+    );
+    lines.push(
+      "conns".padStart(5) + "  " + "config".padEnd(22) + "req/s".padStart(9) + " spread" + "  ratio" +
+        "  p50 µs" + "  ratio" + "  p99 µs" + " p999 µs" + "  baseline",
+    );
+    let last: number | null = -1;
+    for (const { config, conns } of echo) {
+      if (conns !== last && last !== -1) lines.push("");
+      last = conns;
+      const q = find("echo", config, conns, "req_per_s")!;
+      const p50 = find("echo", config, conns, "p50_us");
+      const p99 = find("echo", config, conns, "p99_us");
+      const p999 = find("echo", config, conns, "p999_us");
+      lines.push(
+        String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(q.value, 0).padStart(9) +
+          pct(q.spread).padStart(7) +
+          ratio(q.ratio).padStart(7) + fmt(p50?.value).padStart(8) + ratio(p50?.ratio ?? null).padStart(7) +
+          fmt(p99?.value, 0).padStart(8) + fmt(p999?.value, 0).padStart(8) + "  " + (q.baseline ?? "-"),
+      );
+    }
+  }
+  for (
+    const [w, metric, title, unit, digits] of [
+      ["bulk", "gbit_per_s", "bulk: one connection, one way", "Gbit/s", 2],
+      ["connrate", "conn_per_s", "connection rate: connect, one 64-byte exchange, close", "conn/s", 0],
+    ] as const
+  ) {
+    const rs = rows(w);
+    if (rs.length === 0) continue;
+    lines.push("", `${title} (median of rounds)`);
+    lines.push(
+      "conns".padStart(5) + "  " + "config".padEnd(22) + unit.padStart(9) + " spread" + "  ratio" +
+        "  baseline",
+    );
+    for (const { config, conns } of rs) {
+      const r = find(w, config, conns, metric)!;
+      lines.push(
+        String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(r.value, digits).padStart(9) +
+          pct(r.spread).padStart(7) +
+          ratio(r.ratio).padStart(7) + "  " + (r.baseline ?? "-"),
+      );
+    }
+  }
+  const heapRows = recs.filter((r) => r.heap);
+  if (heapRows.length > 0) {
+    lines.push(
+      "",
+      "luna-ts allocation on the JavaScript heap (median of rounds), from JSC's GC log between two forced collections:",
+      "bytes allocated per request (echo), per connection (connrate) or per MiB moved (bulk); collections in between;",
+      "heap retained after the stretch, KiB. Server: the whole phase (connect, warm-up, measurement, close);",
+      "client: the measured stretch only.",
+    );
+    lines.push(
+      "workload".padEnd(9) + "config".padEnd(22) + "conns".padStart(5) + "   server: B/unit  GCs  kept KiB" +
+        "   client: B/unit  GCs  kept KiB",
+    );
+    const mid = (xs: number[]) => (xs.length ? median(xs) : NaN);
+    type Marks = NonNullable<NonNullable<Sample["heap"]>["server"]>;
+    const units = (w: string, side: "server" | "client", m: Marks) => {
+      const k = m.work ?? {};
+      if (side === "server") {
+        if (w === "echo") return (k.echoedBytes ?? 0) / 64;
+        if (w === "connrate") return k.accepted ?? 0;
+        return (k.sunkBytes ?? 0) / 2 ** 20;
+      }
+      if (w === "echo") return k.requests ?? 0;
+      if (w === "connrate") return k.connections ?? 0;
+      return (k.bytes ?? 0) / 2 ** 20;
+    };
+    for (const r of heapRows) {
+      const hs = r.heap!.filter((h) => h !== undefined);
+      const of = (side: "server" | "client", f: (m: Marks) => number) =>
+        mid(hs.filter((h) => h![side]).map((h) => f(h![side]!)).filter((x) => Number.isFinite(x)));
+      const cols = (side: "server" | "client") =>
+        fmt(of(side, (m) => (m.gc?.allocatedBytes ?? NaN) / units(r.workload, side, m)), 1).padStart(16) +
+        fmt(of(side, (m) => m.gc?.collections ?? NaN), 0).padStart(5) +
+        fmt(of(side, (m) => (m.afterGc - m.before) / 1024), 0).padStart(10);
+      lines.push(
+        r.workload.padEnd(9) + r.config.padEnd(22) + String(r.conns).padStart(5) + " " + cols("server") +
+          " " + cols("client"),
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/** The forwarding table, from its records. */
+export function forwardTable(recs: BenchRecord[]): string {
+  const fw = recs.filter((r) => r.workload === "forward64" && r.metric === "pps");
+  if (fw.length === 0) return "";
+  const best = (c: string) =>
+    recs.find((r) => r.workload === "forward64" && r.metric === "pps_max" && r.config === c);
+  const lines = ["", "64-byte frames forwarded over net_memif (receive, swap MACs, send)"];
+  lines.push(
+    "config".padEnd(20) + "median Mpps".padStart(12) + "  ratio" + "   best Mpps".padStart(12) + "  ratio" +
+      "   rounds (Mpps)",
+  );
+  for (const r of fw) {
+    const b = best(r.config);
+    lines.push(
+      r.config.padEnd(20) + (r.value / 1e6).toFixed(2).padStart(12) + ratio(r.ratio).padStart(7) +
+        ((b?.value ?? NaN) / 1e6).toFixed(2).padStart(12) + ratio(b?.ratio ?? null).padStart(7) + "   " +
+        r.rounds.map((v) => (v / 1e6).toFixed(2)).join(" "),
+    );
+  }
+  lines.push(`ratio: against ${fw[0].baseline ?? "-"} (dpdk-testpmd, C) doing the same job in the same run`);
+  return lines.join("\n");
+}
+
+const isBase = (config: string) => config.includes("-kernel-") || config.startsWith("testpmd");
+
+/** Kernel curves: a colour per runtime, a dash per path; luna-ts: a colour per device and mode. */
+function curveStyle(config: string): { colour?: string; dash?: string } {
+  const colours: Record<string, string> = {
+    bun: "#333",
+    deno: "#999",
+    node: "#b08900",
+    "luna-memif-batch": "#2f6fdf",
+    "luna-memif-inline": "#0b7285",
+    "luna-afpacket-batch": "#d9480f",
+    "luna-afpacket-inline": "#862e9c",
+  };
+  if (isBase(config)) {
+    return { colour: colours[config.split("-")[0]], dash: config.endsWith("-lo") ? "6,3" : "2,3" };
+  }
+  return { colour: colours[config] };
+}
+
+/** The SVG of a run: throughput bars against the baselines, then latency CDFs. */
+export function resultsChart(
+  recs: BenchRecord[],
+  cdfList: { config: string; conns: number; points_us: [number, number][] }[],
+  bulkBytes: number,
+): string {
+  const charts: string[] = [];
+  const barsOf = (w: string, metric: string, conns: number | null, scale: number): Bar[] => {
+    const rs = recs.filter((r) =>
+      r.workload === w && r.metric === metric && (conns === null || r.conns === conns)
+    );
+    return rs.map((r) => ({
+      label: r.config,
+      value: r.value / scale,
+      baseline: isBase(r.config),
+      note: r.ratio === null ? undefined : `(${r.ratio.toFixed(2)}x)`,
+      min: r.min / scale,
+      max: r.max / scale,
+    }));
+  };
+  const fw = barsOf("forward64", "pps_max", null, 1e6);
+  if (fw.length > 0) {
+    charts.push(barChart({ title: "64-byte forwarding over net_memif (Mpps, best of rounds)", bars: fw }));
+  }
+  const conns = (w: string) =>
+    [...new Set(recs.filter((r) => r.workload === w).map((r) => r.conns ?? 0))].sort((a, b) => a - b);
+  for (const n of conns("echo")) {
+    charts.push(
+      barChart({
+        title: `echo 64 B, ${n} conn(s): thousand requests/s (median)`,
+        bars: barsOf("echo", "req_per_s", n, 1000),
+      }),
+    );
+  }
+  for (const n of conns("bulk")) {
+    const mib = Math.round(bulkBytes / 2 ** 20);
+    charts.push(
+      barChart({
+        title: `bulk, one connection, ${mib} MiB one way: Gbit/s (median)`,
+        bars: barsOf("bulk", "gbit_per_s", n, 1),
+      }),
+    );
+  }
+  for (const n of conns("connrate")) {
+    charts.push(
+      barChart({
+        title: `connection rate, ${n} at a time: thousand conn/s (median)`,
+        bars: barsOf("connrate", "conn_per_s", n, 1000),
+      }),
+    );
+  }
+  for (const n of [...new Set(cdfList.map((c) => c.conns))].sort((a, b) => a - b)) {
+    const curves = cdfList.filter((c) => c.conns === n).map((c) => ({
+      label: c.config,
+      points: c.points_us,
+      baseline: isBase(c.config),
+      ...curveStyle(c.config),
+    }));
+    charts.push(cdfChart({ title: `echo latency CDF, ${n} conn(s) (median round)`, curves }));
+  }
+  return stackCharts(charts);
+}

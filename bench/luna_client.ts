@@ -1,0 +1,363 @@
+// The luna-ts client of the TCP benchmarks: one stack on one device, running
+// workloads against a server (bench/luna_server.ts) on the other end. It
+// polls the stack itself, yielding to the runtime only every 20 ms.
+// Latencies go to a log-linear histogram (within 0.8%; the C client keeps
+// every sample and is exact).
+// Commands on stdin, one JSON phase per line:
+//   run {"workload":"echo","conns":16,"size":64,"warmupS":0.3,"measureS":1}
+//   run {"workload":"connrate","conns":16,"size":64,"warmupS":0.3,"measureS":1}
+//   run {"workload":"bulk","bytes":268435456}
+//   quit
+// Each phase prints `RESULT {...}` (or `FAIL {...}`).
+// Usage: luna_client.ts '{"device":"memif:/tmp/x.sock,client","address":"198.18.1.2/24",
+//                         "server":"198.18.1.1","mode":"inline","prefix":"...","lcores":"0@0","lifetimeS":600}'
+import { ConfigError, type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
+import { fullGc, type HeapMarks, heapUsed, onLines, report, stretchEnd, stretchStart } from "./_control.ts";
+import { LatencyHistogram } from "./_stats.ts";
+
+interface ClientConfig {
+  device: string;
+  address: string;
+  server: string;
+  mode: "batch" | "inline";
+  prefix: string;
+  lcores: string;
+  lifetimeS: number;
+}
+
+interface Phase {
+  workload: "echo" | "connrate" | "bulk";
+  conns?: number;
+  size?: number;
+  warmupS?: number;
+  measureS?: number;
+  bytes?: number;
+}
+
+const cfg = JSON.parse(process.argv[2]) as ClientConfig;
+const stack = await createStack({
+  device: cfg.device,
+  address: cfg.address,
+  mode: cfg.mode,
+  buffers: 16383,
+  eal: { prefix: cfg.prefix, lcores: cfg.lcores, memoryMb: 512 },
+  // The client is the load generator: its TIME-WAIT is short and its port
+  // range wide, so that the connection rate measures the server (64,512
+  // ports held 200 ms each allow 300k connections/s to one server port).
+  tcp: { noDelay: true, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 },
+});
+
+const latency = new LatencyHistogram();
+const yieldNow = () => new Promise((r) => setImmediate(r));
+
+/** Polls until `done()` or `ms` pass, calling `each` after every poll; yields to the runtime about every 20 ms. */
+async function pollFor(ms: number, done: () => boolean = () => false, each?: () => void): Promise<boolean> {
+  const end = performance.now() + ms;
+  let nextYield = performance.now() + 20;
+  for (;;) {
+    if (done()) return true;
+    stack.poll();
+    each?.();
+    const now = performance.now();
+    if (now >= end) return done();
+    if (now >= nextYield) {
+      await yieldNow();
+      nextYield = performance.now() + 20;
+    }
+  }
+}
+
+// The measured stretch is framed by forced collections and marked in JSC's
+// GC log, which the parent reads for what was allocated in between.
+function heapBefore(): number {
+  stretchStart();
+  return heapUsed();
+}
+
+function heapAfter(before: number): HeapMarks {
+  const after = heapUsed();
+  stretchEnd();
+  fullGc();
+  return { before, after, afterGc: heapUsed() };
+}
+
+/** Closed-loop echo: each connection sends `size` bytes, waits for them back, sends again. */
+async function echo(p: Phase): Promise<Record<string, unknown>> {
+  const conns = p.conns ?? 1;
+  const size = p.size ?? 64;
+  const sentAt = new Float64Array(conns);
+  const got = new Int32Array(conns);
+  const seq = new Uint32Array(conns);
+  const req = new Uint8Array(size).fill(0x5a);
+  let measuring = false;
+  let sending = true;
+  let outstanding = 0;
+  let opened = 0;
+  let closed = 0;
+  let errors = 0;
+  let closeErrors = "";
+
+  const sendReq = (c: Connection, i: number, now: number) => {
+    const s = seq[i] = (seq[i] + 1) >>> 0;
+    req[0] = s;
+    req[1] = s >>> 8;
+    sentAt[i] = now;
+    got[i] = 0;
+    outstanding++;
+    if (c.write(req) !== size) errors++;
+  };
+  const handlers: ConnectionHandlers = {
+    onOpen() {
+      opened++;
+    },
+    onData(c) {
+      const i = c.data as number;
+      for (let v = c.peek(); v.length > 0; v = c.peek()) {
+        // A light check that the bytes are ours: the sequence and the last byte.
+        const at = got[i];
+        const s = seq[i];
+        if (at === 0 && (v[0] !== (s & 0xff) || (v.length > 1 && v[1] !== ((s >>> 8) & 0xff)))) errors++;
+        if (at + v.length === size && v[v.length - 1] !== 0x5a) errors++;
+        got[i] = at + v.length;
+        c.consume(v.length);
+      }
+      if (got[i] >= size) {
+        if (got[i] > size) errors++;
+        const now = performance.now();
+        outstanding--;
+        if (measuring) latency.record((now - sentAt[i]) * 1e6);
+        if (sending) sendReq(c, i, now);
+      }
+    },
+    onClose(_c, error) {
+      closed++;
+      if (error !== undefined) closeErrors = error;
+    },
+  };
+  const list: Connection[] = [];
+  for (let i = 0; i < conns; i++) {
+    const c = stack.connect(cfg.server, 7, handlers);
+    c.data = i;
+    list.push(c);
+  }
+  if (!await pollFor(10_000, () => opened === conns)) {
+    throw new Error(`echo: ${opened} of ${conns} connections opened in 10 s`);
+  }
+  const now = performance.now();
+  for (let i = 0; i < conns; i++) sendReq(list[i], i, now);
+  await pollFor((p.warmupS ?? 0.3) * 1000);
+  latency.reset();
+  const hb = heapBefore();
+  measuring = true;
+  const t0 = performance.now();
+  await pollFor((p.measureS ?? 1) * 1000);
+  measuring = false;
+  const t1 = performance.now();
+  const heap = heapAfter(hb);
+  const requests = latency.n;
+  sending = false;
+  const drained = await pollFor(2000, () => outstanding === 0);
+  for (const c of list) c.close();
+  const allClosed = await pollFor(5000, () => closed === conns);
+  return {
+    workload: "echo",
+    conns,
+    requests,
+    seconds: (t1 - t0) / 1000,
+    req_per_s: (requests * 1000) / (t1 - t0),
+    ...latency.summary(),
+    errors,
+    drained,
+    allClosed,
+    closeErrors,
+    heap,
+  };
+}
+
+/** Connection rate: `conns` at a time, each connects, exchanges `size` bytes once, closes. */
+async function connrate(p: Phase): Promise<Record<string, unknown>> {
+  const conns = p.conns ?? 16;
+  const size = p.size ?? 64;
+  const req = new Uint8Array(size).fill(0x5a);
+  let running = true;
+  let measuring = false;
+  let completed = 0;
+  let live = 0;
+  let errors = 0;
+  let failed = 0;
+  let lastError = "";
+  // Opens that found no free port (every one in TIME-WAIT), retried after the next poll.
+  let deferred = 0;
+  let portStalls = 0;
+  const handlers: ConnectionHandlers = {
+    onOpen(c) {
+      if (c.write(req) !== size) errors++;
+    },
+    onData(c) {
+      let got = c.data as number;
+      for (let v = c.peek(); v.length > 0; v = c.peek()) {
+        if (v[v.length - 1] !== 0x5a) errors++;
+        got += v.length;
+        c.consume(v.length);
+      }
+      c.data = got;
+      if (got >= size) {
+        c.close();
+        live--;
+        if (measuring) completed++;
+        if (running) start();
+      }
+    },
+    onClose(c, error) {
+      if (error !== undefined) {
+        failed++;
+        lastError = error;
+        if ((c.data as number) < size) {
+          live--;
+          if (running) start();
+        }
+      }
+    },
+  };
+  const start = () => {
+    live++;
+    try {
+      const c = stack.connect(cfg.server, 7, handlers);
+      c.data = 0;
+    } catch (e) {
+      if (!(e instanceof ConfigError && e.field === "localPort")) throw e;
+      deferred++;
+      portStalls++;
+    }
+  };
+  const retry = () => {
+    for (let n = deferred; n > 0 && running; n--) {
+      deferred--;
+      live--;
+      start();
+    }
+  };
+  for (let i = 0; i < conns; i++) start();
+  await pollFor((p.warmupS ?? 0.3) * 1000, undefined, retry);
+  const hb = heapBefore();
+  measuring = true;
+  const t0 = performance.now();
+  await pollFor((p.measureS ?? 1) * 1000, undefined, retry);
+  measuring = false;
+  const t1 = performance.now();
+  const heap = heapAfter(hb);
+  running = false;
+  live -= deferred;
+  deferred = 0;
+  const drained = await pollFor(3000, () => live === 0);
+  return {
+    workload: "connrate",
+    conns,
+    connections: completed,
+    seconds: (t1 - t0) / 1000,
+    conn_per_s: (completed * 1000) / (t1 - t0),
+    errors,
+    failed,
+    lastError,
+    portStalls,
+    drained,
+    heap,
+  };
+}
+
+/** Bulk: one connection sends `bytes` to the sink; timed from the first byte to the close (all acknowledged). */
+async function bulk(p: Phase): Promise<Record<string, unknown>> {
+  const total = p.bytes ?? 1 << 28;
+  const chunk = new Uint8Array(1 << 16).fill(0x42);
+  let sent = 0;
+  let open = false;
+  let closed = false;
+  let closeError: string | undefined;
+  let t1 = 0;
+  const pump = (c: Connection) => {
+    while (sent < total) {
+      const n = c.write(sent + chunk.length <= total ? chunk : chunk.subarray(0, total - sent));
+      if (n === 0) return;
+      sent += n;
+    }
+    c.close();
+  };
+  const c = stack.connect(cfg.server, 9, {
+    onOpen() {
+      open = true;
+    },
+    onWritable: pump,
+    onClose(_c, error) {
+      closed = true;
+      closeError = error;
+      t1 = performance.now();
+    },
+  });
+  if (!await pollFor(10_000, () => open)) throw new Error("bulk: no connection in 10 s");
+  const hb = heapBefore();
+  const t0 = performance.now();
+  pump(c);
+  const finished = await pollFor(120_000, () => closed);
+  const heap = heapAfter(hb);
+  if (!finished) t1 = performance.now();
+  const stats = c.stats();
+  return {
+    workload: "bulk",
+    bytes: sent,
+    seconds: (t1 - t0) / 1000,
+    gbit_per_s: (sent * 8) / ((t1 - t0) * 1e6),
+    finished,
+    closeError,
+    retransSegs: stats.retransSegs,
+    retransTimeouts: stats.retransTimeouts,
+    heap,
+  };
+}
+
+let busy: Promise<void> = Promise.resolve();
+let quitting = false;
+async function quit(why: string): Promise<void> {
+  if (quitting) return;
+  quitting = true;
+  const stats = stack.stats();
+  try {
+    await stack.close(500);
+  } finally {
+    report("BYE", { why, tcp: stats.tcp, port: stats.port });
+    process.exit(0);
+  }
+}
+
+onLines((line) => {
+  if (line === "quit") {
+    void busy.then(() => quit("asked"));
+    return;
+  }
+  if (!line.startsWith("run ")) return;
+  const p = JSON.parse(line.slice(4)) as Phase;
+  busy = busy.then(async () => {
+    try {
+      const r = p.workload === "echo"
+        ? await echo(p)
+        : p.workload === "connrate"
+        ? await connrate(p)
+        : await bulk(p);
+      report("RESULT", r);
+    } catch (e) {
+      report("FAIL", { error: String((e as Error)?.stack ?? e), stats: stack.stats().tcp });
+    }
+  });
+});
+process.on("SIGINT", () => void quit("SIGINT"));
+process.on("SIGTERM", () => void quit("SIGTERM"));
+setTimeout(() => void quit("lifetime"), cfg.lifetimeS * 1000);
+
+// Resolve the server's address before the first phase, so ARP is not timed.
+await pollFor(50);
+console.log(`READY ${cfg.mode} ${cfg.device}`);
+// Keep the stack answering (ACKs, ARP, timers) between phases.
+for (;;) {
+  await busy;
+  stack.poll();
+  await new Promise((r) => setTimeout(r, 1));
+}

@@ -1,0 +1,135 @@
+// The luna-ts server of the TCP benchmarks: one stack on one device, serving
+//   port 7: echo (what arrives goes back; the peer's FIN is answered with ours),
+//   port 9: sink (what arrives is counted and dropped; FIN answered likewise).
+// It runs the stack's own loop (`stack.run()`) and takes commands on stdin:
+//   mark TAG    prints `MARK TAG {heap, heapAfterGc, counters}`; a TAG
+//               starting with "before" starts a stretch (a full collection,
+//               a mark in the GC log), one starting with "after" ends it
+//               (a mark, then a full collection); see _control.ts
+//   quit        closes the stack, prints `RESULT {...}` and exits
+// Usage: luna_server.ts '{"device":"memif:/tmp/x.sock,server","address":"198.18.1.1/24",
+//                         "mode":"inline","prefix":"...","lcores":"0@1","lifetimeS":600}'
+import { type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
+import { fullGc, heapUsed, onLines, report, stretchEnd, stretchStart } from "./_control.ts";
+
+interface ServerConfig {
+  device: string;
+  address: string;
+  mode: "batch" | "inline";
+  prefix: string;
+  lcores: string;
+  /** The server quits by itself after this long, whatever happens to its parent. */
+  lifetimeS: number;
+  /** "run": the stack's own loop (default); "spin": poll without napping, yielding every 1024 polls. */
+  loop?: "run" | "spin";
+}
+
+const cfg = JSON.parse(process.argv[2]) as ServerConfig;
+const stack = await createStack({
+  device: cfg.device,
+  address: cfg.address,
+  mode: cfg.mode,
+  buffers: 16383,
+  eal: { prefix: cfg.prefix, lcores: cfg.lcores, memoryMb: 512 },
+  tcp: { noDelay: true },
+});
+
+let echoed = 0;
+let sunk = 0;
+let accepted = 0;
+let closedWithError = 0;
+let lastError = "";
+
+function echo(c: Connection): void {
+  // Zero-copy read (a view of the packet buffer), one copy into the reply's buffer.
+  for (let v = c.peek(); v.length > 0; v = c.peek()) {
+    const n = c.write(v);
+    if (n === 0) return; // send buffer full: onWritable brings us back
+    echoed += n;
+    c.consume(n);
+  }
+}
+
+const closeHandler = (_c: Connection, error: string | undefined) => {
+  if (error !== undefined) {
+    closedWithError++;
+    lastError = error;
+  }
+};
+const echoHandlers: ConnectionHandlers = {
+  onData: echo,
+  onWritable: echo,
+  onEnd: (c) => c.close(),
+  onClose: closeHandler,
+};
+const sinkHandlers: ConnectionHandlers = {
+  onData(c) {
+    for (let v = c.peek(); v.length > 0; v = c.peek()) {
+      sunk += v.length;
+      c.consume(v.length);
+    }
+  },
+  onEnd: (c) => c.close(),
+  onClose: closeHandler,
+};
+stack.listen(7, (c) => {
+  accepted++;
+  c.setNoDelay(true);
+  return echoHandlers;
+}, { backlog: 4096 });
+stack.listen(9, () => {
+  accepted++;
+  return sinkHandlers;
+}, { backlog: 4096 });
+
+const counters = () => ({
+  echoed,
+  sunk,
+  accepted,
+  closedWithError,
+  lastError,
+  open: stack.tcp.connections,
+  zone: stack.device.zone.accounting(),
+});
+
+let quitting = false;
+async function quit(why: string): Promise<void> {
+  if (quitting) return;
+  quitting = true;
+  // Everything is read before close: the zone is gone after it.
+  const result = { why, ...counters(), ...stack.stats() };
+  spinning = false;
+  try {
+    await stack.close(500);
+  } finally {
+    report("RESULT", result);
+    process.exit(0);
+  }
+}
+
+onLines((line) => {
+  const [cmd, tag = ""] = line.split(" ");
+  if (cmd === "mark") {
+    if (tag.startsWith("before")) stretchStart();
+    const heap = heapUsed();
+    let heapAfterGc = heap;
+    if (tag.startsWith("after")) {
+      stretchEnd();
+      fullGc();
+      heapAfterGc = heapUsed();
+    }
+    report(`MARK ${tag}`, { heap, heapAfterGc, ...counters() });
+  } else if (cmd === "quit") void quit("asked");
+});
+process.on("SIGINT", () => void quit("SIGINT"));
+process.on("SIGTERM", () => void quit("SIGTERM"));
+setTimeout(() => void quit("lifetime"), cfg.lifetimeS * 1000);
+
+let spinning = cfg.loop === "spin";
+console.log(`READY ${cfg.mode} ${cfg.device}`);
+if (spinning) {
+  while (spinning) {
+    for (let i = 0; i < 1024; i++) stack.poll();
+    await new Promise((r) => setImmediate(r));
+  }
+} else await stack.run();

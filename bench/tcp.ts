@@ -1,0 +1,535 @@
+/**
+ * TCP benchmarks: echo RPC, bulk transfer and connection rate, with luna-ts
+ * and with the kernel's TCP, in the same run.
+ *
+ * - kernel: servers in Bun (`Bun.listen`), Deno (`Deno.listen`) and node:net
+ *   (bench/kernel_server.mjs), on loopback in a namespace of their own and
+ *   across a veth pair between two namespaces, driven by the C epoll client
+ *   (bench/c/echo_client.c).
+ * - memif: luna-ts to luna-ts over net_memif between two processes
+ *   (bench/luna_server.ts, bench/luna_client.ts), no kernel on the path.
+ * - afpacket: luna-ts serving through net_af_packet on a veth, the C epoll
+ *   client in the peer namespace: the same client and wire as the kernel's
+ *   veth figures.
+ *
+ * Servers run on one core and clients on the other (taskset; luna-ts's EAL
+ * lcore is pinned to the same core). Each round runs every configuration
+ * once, so that slow drifts of a noisy machine spread over all of them.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
+import { Lab, type Path } from "./_net.ts";
+import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
+
+export type Workload = "echo" | "bulk" | "connrate";
+export type Group = "kernel" | "memif" | "afpacket";
+export type Runtime = "bun" | "deno" | "node";
+export type Mode = "batch" | "inline";
+
+/** One measurement: one configuration, one workload, one round. */
+export interface Sample {
+  workload: Workload;
+  config: string;
+  conns: number;
+  round: number;
+  /** req_per_s, p50_us, p99_us, p999_us (echo); gbit_per_s (bulk); conn_per_s (connrate). */
+  metrics: Record<string, number>;
+  /** Latency CDF (echo): [µs, fraction at or below]. */
+  cdf?: [number, number][];
+  /** luna-ts processes' JavaScript heap around the measurement, bytes. */
+  heap?: { server?: HeapMarks; client?: HeapMarks };
+  /** Anything else the run said: errors, retransmissions. */
+  notes?: Record<string, unknown>;
+}
+
+/** A measurement that did not happen, and why. */
+export interface Failure {
+  workload: string;
+  config: string;
+  conns: number;
+  round: number;
+  error: string;
+}
+
+export interface TcpOptions {
+  rounds: number;
+  warmupS: number;
+  measureS: number;
+  bulkBytes: number;
+  echoConns: number[];
+  connrateConns: number;
+  groups: Group[];
+  workloads: Workload[];
+  runtimes: Runtime[];
+  modes: Mode[];
+  /** Bulk with luna-ts in these modes only (it is the slowest measurement). */
+  bulkModes: Mode[];
+  /** Bulk in the first this many rounds only. */
+  bulkRounds: number;
+  onSample: (s: Sample) => void;
+  onFailure: (f: Failure) => void;
+  onProgress: (msg: string) => void;
+}
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const bunBin = here("../node_modules/.bin/bun");
+const denoBin = here("../node_modules/.bin/deno");
+const nodeBin = "/usr/bin/node";
+const clientSrc = here("./c/echo_client.c");
+const clientBin = here("./c/build/echo_client");
+const kernelServer = here("./kernel_server.mjs");
+const lunaServer = here("./luna_server.ts");
+const lunaClient = here("./luna_client.ts");
+const serverCpu = "1";
+const clientCpu = "0";
+const echoPort = 7;
+const sinkPort = 9;
+const requestBytes = 64;
+
+/** Compiles the C client when it is missing or older than its source (gcc -O2). */
+export function buildClient(): string {
+  if (!existsSync(clientBin) || statSync(clientBin).mtimeMs < statSync(clientSrc).mtimeMs) {
+    mkdirSync(here("./c/build"), { recursive: true });
+    const r = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-o", clientBin, clientSrc], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`gcc ${clientSrc}: ${r.stderr}`);
+  }
+  return clientBin;
+}
+
+const nsExec = (
+  ns: string,
+  cpu: string,
+  argv: string[],
+) => ["netns", "exec", ns, "taskset", "-c", cpu, ...argv];
+
+/** Sends a command line and waits for the line answering it. */
+async function ask(p: Proc, line: string, answer: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const from = p.stdout.length;
+  p.send(line);
+  return await p.waitFor(answer, from, timeoutMs, "stdout");
+}
+
+/** Asks a child to quit on stdin; kills it if it has not within `graceMs`. */
+async function quit(p: Proc | undefined, graceMs = 4000): Promise<void> {
+  if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
+  try {
+    p.send("quit");
+    p.child.stdin?.end();
+  } catch {
+    // stdin already closed
+  }
+  const t = setTimeout(() => p.child.kill("SIGKILL"), graceMs);
+  await p.closed;
+  clearTimeout(t);
+}
+
+/** Runs the C client in `ns` to its end; returns its RESULT object. */
+async function cClient(ns: string, args: string[], timeoutS: number): Promise<Record<string, unknown>> {
+  const p = new Proc("ip", nsExec(ns, clientCpu, [clientBin, ...args]));
+  const t = setTimeout(() => p.child.kill("SIGKILL"), timeoutS * 1000);
+  const code = await p.closed;
+  clearTimeout(t);
+  const m = p.out.match(/^RESULT (.*)$/m);
+  if (!m) throw new Error(`echo_client ${args.join(" ")}: exit ${code}: ${p.tail(1500).trim()}`);
+  return JSON.parse(m[1]);
+}
+
+const us = (ns: unknown) => Number(ns) / 1000;
+const cdfUs = (cdf: unknown) =>
+  (cdf as [number, number][]).map(([ns, f]) => [ns / 1000, f] as [number, number]);
+
+/** Turns a client's result into a sample's metrics; throws when the run went wrong. */
+function metricsOf(w: Workload, r: Record<string, unknown>): Pick<Sample, "metrics" | "cdf"> {
+  if (w === "echo") {
+    if (Number(r.errors) > 0) throw new Error(`echo: ${r.errors} answers with wrong bytes or lengths`);
+    if (!(Number(r.requests) > 0)) throw new Error("echo: no request answered in the measured stretch");
+    return {
+      metrics: {
+        req_per_s: Number(r.req_per_s),
+        p50_us: us(r.p50_ns),
+        p99_us: us(r.p99_ns),
+        p999_us: us(r.p999_ns),
+      },
+      cdf: cdfUs(r.cdf),
+    };
+  }
+  if (w === "bulk") {
+    if (r.finished !== true) throw new Error(`bulk: did not finish (${JSON.stringify(r)})`);
+    return { metrics: { gbit_per_s: Number(r.gbit_per_s) } };
+  }
+  if (!(Number(r.connections) > 0)) {
+    throw new Error(`connrate: no connection completed (${JSON.stringify(r)})`);
+  }
+  return { metrics: { conn_per_s: Number(r.conn_per_s) } };
+}
+
+const notesOf = (r: Record<string, unknown>) => {
+  const { cdf: _cdf, heap: _heap, ...rest } = r;
+  return rest;
+};
+
+/** The workloads one server instance runs, in order, with what the C client needs for each. */
+function plan(o: TcpOptions, round: number, luna: { mode?: Mode } = {}): { w: Workload; conns: number }[] {
+  const out: { w: Workload; conns: number }[] = [];
+  if (o.workloads.includes("echo")) { for (const c of o.echoConns) out.push({ w: "echo", conns: c }); }
+  if (
+    o.workloads.includes("bulk") && round < o.bulkRounds &&
+    (luna.mode === undefined || o.bulkModes.includes(luna.mode))
+  ) {
+    out.push({ w: "bulk", conns: 1 });
+  }
+  if (o.workloads.includes("connrate")) out.push({ w: "connrate", conns: o.connrateConns });
+  return out;
+}
+
+/** `{ mode: "echo" }` as `["--mode", "echo"]`. */
+const flags = (f: Record<string, string | number>) =>
+  Object.entries(f).flatMap(([k, v]) => [`--${k}`, String(v)]);
+
+function cArgs(o: TcpOptions, w: Workload, conns: number, path: Path): string[] {
+  const addr = path.serverAddr;
+  const timing = { warmup: o.warmupS, duration: o.measureS };
+  if (w === "echo") {
+    return flags({ mode: "echo", addr, port: echoPort, size: requestBytes, conns, ...timing });
+  }
+  if (w === "bulk") return flags({ mode: "bulk", addr, port: sinkPort, bytes: o.bulkBytes });
+  const src = path.clientSources.join(",");
+  return flags({ mode: "connrate", addr, port: echoPort, size: requestBytes, conns, ...timing, src });
+}
+
+function cTimeoutS(o: TcpOptions, w: Workload): number {
+  return w === "bulk" ? 30 + o.bulkBytes / 1e8 : o.warmupS + o.measureS + 20;
+}
+
+/** How many measurements {@link tcpBench} will make (for progress). */
+export function countSteps(o: TcpOptions): number {
+  let n = 0;
+  for (let round = 0; round < o.rounds; round++) {
+    if (o.groups.includes("kernel")) n += 2 * o.runtimes.length * plan(o, round).length;
+    for (const g of ["memif", "afpacket"] as const) {
+      if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
+    }
+  }
+  return n;
+}
+
+/** Runs every configuration `rounds` times, round by round. */
+export async function tcpBench(o: TcpOptions): Promise<void> {
+  buildClient();
+  const id = `lb${process.pid % 100000}`;
+  const lab = new Lab(id);
+  const needsLab = o.groups.includes("kernel") || o.groups.includes("afpacket");
+  const labDown = onCleanup(() => lab.down());
+  if (needsLab) lab.up();
+  let step = 0;
+  const t0 = performance.now();
+  const total = countSteps(o);
+  const progress = (msg: string) => {
+    step++;
+    const el = (performance.now() - t0) / 1000;
+    const eta = step > 1 ? ` eta ${Math.round((el / step) * (total - step))} s` : "";
+    o.onProgress(`[${step}/${total}${eta}] ${msg}`);
+  };
+  try {
+    for (let round = 0; round < o.rounds; round++) {
+      const ctx: Ctx = { o, lab, round, progress };
+      if (o.groups.includes("kernel")) {
+        for (const [net, path] of [["lo", lab.lo], ["veth", lab.veth]] as const) {
+          for (const rt of o.runtimes) await kernelConfig(ctx, rt, net, path);
+        }
+      }
+      if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConfig(ctx, mode); }
+      if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
+    }
+  } finally {
+    labDown();
+  }
+}
+
+interface Ctx {
+  o: TcpOptions;
+  lab: Lab;
+  round: number;
+  progress: (msg: string) => void;
+}
+
+function describe(s: Sample): string {
+  const m = s.metrics;
+  if (s.workload === "echo") {
+    const rate = `${(m.req_per_s / 1000).toFixed(1)}k req/s`;
+    return `${rate}, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;
+  }
+  if (s.workload === "bulk") return `${m.gbit_per_s.toFixed(2)} Gbit/s`;
+  return `${(m.conn_per_s / 1000).toFixed(1)}k conn/s`;
+}
+
+/** Records a sample, or the failure of `fn`; never throws. */
+async function measure(
+  ctx: Ctx,
+  w: Workload,
+  config: string,
+  conns: number,
+  fn: () => Promise<Body>,
+): Promise<boolean> {
+  const what = `${w} ${config} conns=${conns} round ${ctx.round + 1}/${ctx.o.rounds}`;
+  try {
+    const s: Sample = { workload: w, config, conns, round: ctx.round, ...await fn() };
+    ctx.o.onSample(s);
+    ctx.progress(`${what}: ${describe(s)}`);
+    return true;
+  } catch (e) {
+    const error = String((e as Error)?.message ?? e).slice(0, 2000);
+    ctx.o.onFailure({ workload: w, config, conns, round: ctx.round, error });
+    ctx.progress(`${what}: FAILED ${error.split("\n")[0]}`);
+    return false;
+  }
+}
+
+type Body = Omit<Sample, "workload" | "config" | "conns" | "round">;
+
+/**
+ * Runs a configuration's steps against processes `start` makes. After a
+ * failed measurement the processes are stopped and started afresh for the
+ * next step, so that one hang or crash costs one figure, not the rest.
+ */
+async function runSteps<T>(
+  ctx: Ctx,
+  config: string,
+  steps: { w: Workload; conns: number }[],
+  start: () => Promise<T>,
+  stop: (t: T) => Promise<void>,
+  run: (t: T, w: Workload, conns: number) => Promise<Body>,
+): Promise<void> {
+  let procs: T | undefined;
+  try {
+    for (const { w, conns } of steps) {
+      if (procs === undefined) {
+        try {
+          procs = await start();
+        } catch (e) {
+          const error = String((e as Error)?.message ?? e).slice(0, 2000);
+          ctx.o.onFailure({ workload: w, config, conns, round: ctx.round, error });
+          ctx.progress(`${w} ${config} conns=${conns}: FAILED to start: ${error.split("\n")[0]}`);
+          continue;
+        }
+      }
+      const p = procs;
+      if (!await measure(ctx, w, config, conns, () => run(p, w, conns))) {
+        procs = undefined;
+        await stop(p);
+      }
+    }
+  } finally {
+    if (procs !== undefined) await stop(procs);
+  }
+}
+
+async function kernelConfig(ctx: Ctx, rt: Runtime, net: "lo" | "veth", path: Path): Promise<void> {
+  const argv = rt === "bun"
+    ? [bunBin, kernelServer]
+    : rt === "deno"
+    ? [denoBin, "run", "-A", kernelServer]
+    : [nodeBin, kernelServer];
+  const cmd = nsExec(path.serverNs, serverCpu, [...argv, rt, path.serverAddr, String(echoPort)]);
+  await runSteps(
+    ctx,
+    `${rt}-kernel-${net}`,
+    plan(ctx.o, ctx.round),
+    async () => {
+      const server = new Proc("ip", cmd, { stdin: true });
+      try {
+        await server.waitFor(/READY/);
+      } catch (e) {
+        await quit(server);
+        throw e;
+      }
+      return server;
+    },
+    (server) => quit(server),
+    async (server, w, conns) => {
+      if (server.child.exitCode !== null) throw new Error(`server exited: ${server.tail(1500)}`);
+      const r = await cClient(path.clientNs, cArgs(ctx.o, w, conns, path), cTimeoutS(ctx.o, w));
+      return { ...metricsOf(w, r), notes: notesOf(r) };
+    },
+  );
+}
+
+/** Starts a luna-ts server; resolves once it listens. */
+async function startLunaServer(argvPrefix: string[], cfg: Record<string, unknown>): Promise<Proc> {
+  const p = new Proc(argvPrefix[0], [...argvPrefix.slice(1), bunBin, lunaServer, JSON.stringify(cfg)], {
+    stdin: true,
+    env: gcLogEnv,
+  });
+  try {
+    await p.waitFor(/^READY/m, 0, 30_000, "stdout");
+  } catch (e) {
+    await quit(p);
+    throw e;
+  }
+  return p;
+}
+
+/** Waits briefly for stderr to catch up with stdout (the GC log of a forced collection trails its answer). */
+async function settleLog(p: Proc): Promise<void> {
+  const n = p.stderr.length;
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    if (p.stderr.length === n && i >= 2) return;
+  }
+}
+
+let markSeq = 0;
+/** Measures the server's heap around `fn`. */
+async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ value: T; heap: HeapMarks }> {
+  const tag = ++markSeq;
+  const logFrom = server.stderr.length;
+  const b = JSON.parse(
+    (await ask(server, `mark before-${tag}`, new RegExp(`^MARK before-${tag} (.*)$`, "m"), 10_000))[1],
+  );
+  const value = await fn();
+  const a = JSON.parse(
+    (await ask(server, `mark after-${tag}`, new RegExp(`^MARK after-${tag} (.*)$`, "m"), 10_000))[1],
+  );
+  await settleLog(server);
+  const gc = gcActivity(server.stderr.slice(logFrom));
+  // What the server did in the stretch, to put the allocation per request.
+  const work = {
+    echoedBytes: a.echoed - b.echoed,
+    sunkBytes: a.sunk - b.sunk,
+    accepted: a.accepted - b.accepted,
+  };
+  return { value, heap: { before: b.heap, after: a.heap, afterGc: a.heapAfterGc, gc, work } };
+}
+
+async function memifConfig(ctx: Ctx, mode: Mode): Promise<void> {
+  const steps = plan(ctx.o, ctx.round, { mode });
+  const tag = `${process.pid}-${mode}${ctx.round}`;
+  const socket = `/tmp/luna-bench-${tag}.sock`;
+  const sp = `luna-bench-${tag}-s`;
+  const cp = `luna-bench-${tag}-c`;
+  const lifetimeS = 120 + steps.length * (ctx.o.warmupS + ctx.o.measureS + 10) + ctx.o.bulkBytes / 1e7;
+  const removeFiles = () => {
+    removeEalFiles(sp);
+    removeEalFiles(cp);
+    rmSync(socket, { force: true });
+  };
+  const clean = onCleanup(removeFiles);
+  const stop = async ({ server, client }: { server: Proc; client?: Proc }) => {
+    await quit(client);
+    await quit(server);
+    removeFiles();
+  };
+  try {
+    await runSteps(
+      ctx,
+      `luna-memif-${mode}`,
+      steps,
+      async () => {
+        removeFiles(); // a stale socket would be in the way
+        const server = await startLunaServer(["taskset", "-c", serverCpu], {
+          device: `memif:${socket},server`,
+          address: "198.18.1.1/24",
+          mode,
+          prefix: sp,
+          lcores: `0@${serverCpu}`,
+          lifetimeS,
+        });
+        const client = new Proc("taskset", [
+          "-c",
+          clientCpu,
+          bunBin,
+          lunaClient,
+          JSON.stringify({
+            device: `memif:${socket},client`,
+            address: "198.18.1.2/24",
+            server: "198.18.1.1",
+            mode,
+            prefix: cp,
+            lcores: `0@${clientCpu}`,
+            lifetimeS,
+          }),
+        ], { stdin: true, env: gcLogEnv });
+        try {
+          await client.waitFor(/^READY/m, 0, 30_000, "stdout");
+        } catch (e) {
+          await stop({ server, client });
+          throw e;
+        }
+        return { server, client };
+      },
+      stop,
+      async ({ server, client }, w, conns) => {
+        const phase = w === "bulk"
+          ? { workload: w, bytes: ctx.o.bulkBytes }
+          : { workload: w, conns, size: requestBytes, warmupS: ctx.o.warmupS, measureS: ctx.o.measureS };
+        const timeoutMs = (w === "bulk" ? 150 : ctx.o.warmupS + ctx.o.measureS + 30) * 1000;
+        const logFrom = client.stderr.length;
+        const { value: m, heap } = await withServerHeap(
+          server,
+          () => ask(client, `run ${JSON.stringify(phase)}`, /^(RESULT|FAIL) (.*)$/m, timeoutMs),
+        );
+        const r = JSON.parse(m[2]);
+        if (m[1] === "FAIL") throw new Error(`client: ${r.error}`);
+        if (r.heap) {
+          // The client's stretch is its measured one; the server's covers the whole phase.
+          await settleLog(client);
+          r.heap.gc = gcActivity(client.stderr.slice(logFrom));
+          r.heap.work = {
+            requests: r.requests,
+            connections: r.connections,
+            bytes: r.workload === "bulk" ? r.bytes : undefined,
+          };
+        }
+        if (w === "bulk" && r.bytes !== ctx.o.bulkBytes) {
+          throw new Error(`bulk: sent ${r.bytes} of ${ctx.o.bulkBytes}`);
+        }
+        return { ...metricsOf(w, r), heap: { server: heap, client: r.heap }, notes: notesOf(r) };
+      },
+    );
+  } finally {
+    clean();
+  }
+}
+
+async function afPacketConfig(ctx: Ctx, mode: Mode): Promise<void> {
+  const steps = plan(ctx.o, ctx.round, { mode });
+  const af = ctx.lab.afPacket;
+  const sp = `luna-bench-${process.pid}-af${mode}${ctx.round}`;
+  const clean = onCleanup(() => removeEalFiles(sp));
+  try {
+    await runSteps(
+      ctx,
+      `luna-afpacket-${mode}`,
+      steps,
+      () => {
+        removeEalFiles(sp);
+        return startLunaServer(["ip", ...nsExec(af.serverNs, serverCpu, [])], {
+          device: `af_packet:${af.serverIface}`,
+          address: af.luna,
+          mode,
+          prefix: sp,
+          lcores: `0@${serverCpu}`,
+          lifetimeS: 120 + steps.length * (ctx.o.warmupS + ctx.o.measureS + 10) + ctx.o.bulkBytes / 1e7,
+        });
+      },
+      async (server) => {
+        await quit(server);
+        removeEalFiles(sp);
+      },
+      async (server, w, conns) => {
+        if (server.child.exitCode !== null) throw new Error(`server exited: ${server.tail(1500)}`);
+        const { value: r, heap } = await withServerHeap(
+          server,
+          () => cClient(af.clientNs, cArgs(ctx.o, w, conns, af), cTimeoutS(ctx.o, w)),
+        );
+        return { ...metricsOf(w, r), heap: { server: heap }, notes: notesOf(r) };
+      },
+    );
+  } finally {
+    clean();
+  }
+}
