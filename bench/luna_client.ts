@@ -39,6 +39,8 @@ const stack = await createStack({
   device: cfg.device,
   address: cfg.address,
   mode: cfg.mode,
+  // The stack alone on its interface: the figures measure luna-ts, not the kernel's exception path.
+  coexist: false,
   buffers: 16383,
   eal: { prefix: cfg.prefix, lcores: cfg.lcores, memoryMb: 512 },
   // The client is the load generator: its TIME-WAIT is short and its port

@@ -143,7 +143,7 @@ export class TcpLayer implements TcpReceiver {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
     }
-    const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort);
+    const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort, now);
     if (this._lookup(remoteIp, remotePort, port) !== undefined) {
       throw new ConfigError("localPort", `${port} to this peer is in use`);
     }
@@ -730,13 +730,27 @@ export class TcpLayer implements TcpReceiver {
     return undefined;
   }
 
-  private _ephemeral(remoteIp: number, remotePort: number): number {
+  private _ephemeral(remoteIp: number, remotePort: number, now: number): number {
     const { ephemeralPortMin: lo, ephemeralPortMax: hi } = this.config;
     const span = hi - lo + 1;
+    let reusable: Tcb | undefined;
     for (let i = 0; i < span; i++) {
       const p = this._nextPort;
       this._nextPort = p >= hi ? lo : p + 1;
-      if (this._lookup(remoteIp, remotePort, p) === undefined && !this._listeners.has(p)) return p;
+      if (this._listeners.has(p)) continue;
+      const t = this._lookup(remoteIp, remotePort, p);
+      if (t === undefined) return p;
+      // A tuple in TIME-WAIT for over a second, with timestamps, can serve a new connection:
+      // its segments carry newer timestamps than anything old (Linux tcp_tw_reuse, RFC 6191).
+      if (reusable === undefined && t.state === State.timeWait && t.tsOk && now - t.lastRecvAt >= 1000) {
+        reusable = t;
+      }
+    }
+    if (reusable !== undefined) {
+      this.counters.timeWaitReused++;
+      const p = reusable.localPort;
+      this.destroy(reusable, undefined, now);
+      return p;
     }
     throw new ConfigError("localPort", "no ephemeral port is free for this peer");
   }
