@@ -7,6 +7,8 @@
  */
 import { ChunkRing } from "./_chunk_ring.ts";
 
+const empty = new Uint8Array(0);
+
 /** In-order received payload, as (buffer, offset, length) pieces. */
 export class RecvQueue extends ChunkRing {
   /** Pieces held. */
@@ -16,7 +18,7 @@ export class RecvQueue extends ChunkRing {
 
   /** A view of the first piece (no copy); empty when the queue is. */
   peek(): Uint8Array {
-    if (this.count === 0) return this.zone.bytes.subarray(0, 0);
+    if (this.count === 0) return empty;
     const i = this.head;
     return this.zone.bytes.subarray(this.off[i], this.off[i] + this.len[i]);
   }
