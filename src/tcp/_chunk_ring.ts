@@ -2,12 +2,15 @@
 // send and the receive queue share. Private to src/tcp.
 import type { MemZone } from "../mem/zone.ts";
 
+const none = new Uint32Array(0);
+
 /** Chunks of payload in sequence order; the ring holds one reference to each buffer. */
 export class ChunkRing {
   protected readonly zone: MemZone;
-  protected h = new Uint32Array(64);
-  protected off = new Uint32Array(64);
-  protected len = new Uint32Array(64);
+  // Allocated on first use: an idle connection holds no ring (memory per connection).
+  protected h: Uint32Array = none;
+  protected off: Uint32Array = none;
+  protected len: Uint32Array = none;
   protected head = 0;
   protected count = 0;
   /** Bytes held. */
@@ -64,9 +67,10 @@ export class ChunkRing {
 
   private _grow(): void {
     const n = this.h.length;
-    const h = new Uint32Array(n * 2);
-    const off = new Uint32Array(n * 2);
-    const len = new Uint32Array(n * 2);
+    const size = n === 0 ? 8 : n * 2;
+    const h = new Uint32Array(size);
+    const off = new Uint32Array(size);
+    const len = new Uint32Array(size);
     for (let k = 0; k < this.count; k++) {
       const i = (this.head + k) & (n - 1);
       h[k] = this.h[i];
