@@ -11,6 +11,7 @@
 //
 // Addresses come from 198.18.0.0/15, the range reserved for benchmarks.
 import { spawnSync } from "node:child_process";
+import { offloadsOffArgs } from "../src/lab/netns.ts";
 
 /** Runs a command; throws with its output when it fails. */
 export function sh(cmd: string, args: string[]): string {
@@ -89,24 +90,7 @@ export class Lab {
       this.#addr(af.clientNs, `${this.id}b0`, `${af.clientAddr}/24`);
       for (const a of af.clientSources) this.#addr(af.clientNs, `${this.id}b0`, `${a}/24`);
       for (const [ns, dev] of [[af.serverNs, af.serverIface], [af.clientNs, `${this.id}b0`]]) {
-        sh("ip", [
-          "netns",
-          "exec",
-          ns,
-          "ethtool",
-          "-K",
-          dev,
-          "tx",
-          "off",
-          "rx",
-          "off",
-          "tso",
-          "off",
-          "gso",
-          "off",
-          "gro",
-          "off",
-        ]);
+        sh("ip", offloadsOffArgs(ns, dev));
       }
     } catch (e) {
       this.down();

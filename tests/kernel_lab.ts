@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { childScript, runtimeCommand } from "./child.ts";
+import { offloadsOffArgs } from "../src/lab/netns.ts";
 
 /** Tools the lab and its judges use, with their Debian packages. */
 export const labTools: Record<string, string> = {
@@ -120,24 +121,7 @@ export class KernelLab {
       for (const [ns, dev] of [[this.a, this.nic], [this.b, this.peerIf]]) {
         sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
         // A veth leaves checksums to offload; a DPDK port on it must see them filled in.
-        sh("ip", [
-          "netns",
-          "exec",
-          ns,
-          "ethtool",
-          "-K",
-          dev,
-          "tx",
-          "off",
-          "rx",
-          "off",
-          "tso",
-          "off",
-          "gso",
-          "off",
-          "gro",
-          "off",
-        ]);
+        sh("ip", offloadsOffArgs(ns, dev));
         sh("ip", ["-n", ns, "link", "set", dev, "up"]);
       }
       sh("ip", ["-n", this.b, "addr", "add", `${this.peerIp}/24`, "dev", this.peerIf]);

@@ -5,6 +5,7 @@
  * it on failure.
  */
 import { describe, test } from "./harness.ts";
+import { prng, seedFromEnv } from "./helpers.ts";
 import { assertEquals, assertThrows } from "@std/assert";
 import { Reassembly, ReassemblyBudget, ReassemblyResult } from "../src/tcp/reassembly.ts";
 
@@ -39,22 +40,7 @@ function drain(q: Reassembly, rcvNxt: number): number[][] {
   return r;
 }
 
-function seedFromEnv(): number {
-  const g = globalThis as any;
-  const text = g.Deno?.env.get("LUNA_SEED") ?? g.process?.env?.LUNA_SEED;
-  return text !== undefined ? Number(text) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
-}
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 describe("tcp reassembly", () => {
   test("RFC 9293 (3.10.7.4): segments beyond RCV.NXT wait and come out in order once the gap fills", () => {

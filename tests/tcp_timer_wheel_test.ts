@@ -5,25 +5,11 @@
  * first advance whose `now` reaches them (so never a tick late).
  */
 import { describe, test } from "./harness.ts";
+import { prng, seedFromEnv } from "./helpers.ts";
 import { assertEquals, assertThrows } from "@std/assert";
 import { TimerWheel } from "../src/tcp/timer_wheel.ts";
 
-function seedFromEnv(): number {
-  const g = globalThis as any;
-  const text = g.Deno?.env.get("LUNA_SEED") ?? g.process?.env?.LUNA_SEED;
-  return text !== undefined ? Number(text) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
-}
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 /** Collects fired ids; one function made once, as the loop would. */
 function collector(): { fired: number[]; onExpire: (id: number) => void } {

@@ -14,7 +14,7 @@ import {
   onesSum,
   pseudoHeaderSum,
 } from "../src/wire/mod.ts";
-import { hex, prng, seedFromEnv } from "./wire_helpers.ts";
+import { hex, prng, seedFromEnv } from "./helpers.ts";
 
 
 

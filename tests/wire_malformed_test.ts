@@ -27,7 +27,7 @@ import {
   UdpPacket,
   UdpRepr,
 } from "../src/wire/mod.ts";
-import { hex, prng, seedFromEnv } from "./wire_helpers.ts";
+import { hex, prng, seedFromEnv } from "./helpers.ts";
 
 
 

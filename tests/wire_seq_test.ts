@@ -4,25 +4,11 @@
  * on failure.
  */
 import { describe, test } from "./harness.ts";
+import { prng, seedFromEnv } from "./helpers.ts";
 import { assertEquals } from "@std/assert";
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin, seqSub } from "../src/wire/mod.ts";
 
-function seedFromEnv(): number {
-  const g = globalThis as any;
-  const text = g.Deno?.env.get("LUNA_SEED") ?? g.process?.env?.LUNA_SEED;
-  return text !== undefined ? Number(text) >>> 0 : (Math.random() * 0x1_0000_0000) >>> 0;
-}
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 describe("wire seq", () => {
   test("numbers just past the wrap compare as later", () => {

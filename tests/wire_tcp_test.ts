@@ -16,7 +16,7 @@ import {
   TcpPacket,
   TcpRepr,
 } from "../src/wire/mod.ts";
-import { hex, prng, seedFromEnv } from "./wire_helpers.ts";
+import { hex, prng, seedFromEnv } from "./helpers.ts";
 
 
 

@@ -73,6 +73,15 @@ export const toolPackages: Record<string, string> = {
 };
 
 /** Throws one error naming every missing tool and its package, or the missing root. */
+/**
+ * `ip netns exec NS ethtool -K IF ...`, as an argument list for `ip`: a veth
+ * leaves checksums (and segmentation) to an offload that a DPDK port on it
+ * cannot see, so both ends of a veth a stack attaches to need them off.
+ */
+export function offloadsOffArgs(ns: string, iface: string): string[] {
+  return ["netns", "exec", ns, "ethtool", "-K", iface, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off"];
+}
+
 export function requireLabTools(tools: string[] = ["ip", "ethtool"]): void {
   const problems: string[] = [];
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
@@ -202,24 +211,7 @@ export function createLab(options: LabOptions = {}): Lab {
     for (const s of [luna, kernel]) {
       run("ip", ["-n", s.ns, "link", "set", "lo", "up"]);
       // A veth leaves checksums to offload; a DPDK port on it must see them filled in.
-      run("ip", [
-        "netns",
-        "exec",
-        s.ns,
-        "ethtool",
-        "-K",
-        s.iface,
-        "tx",
-        "off",
-        "rx",
-        "off",
-        "tso",
-        "off",
-        "gso",
-        "off",
-        "gro",
-        "off",
-      ]);
+      run("ip", offloadsOffArgs(s.ns, s.iface));
     }
     // The luna side has no kernel address: the kernel there ignores the IP traffic the stack owns.
     run("ip", ["-n", kernel.ns, "addr", "add", kernel.cidr, "dev", kernel.iface]);

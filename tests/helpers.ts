@@ -1,4 +1,4 @@
-// Helpers the wire tests share: hex vectors, and seeded random data whose
+// Helpers tests share: hex vectors, and seeded random data whose
 // seed a failing test prints (rerun with LUNA_SEED=N).
 
 export function hex(text: string): Uint8Array {
