@@ -13,6 +13,14 @@
  * await stack.run();
  * ```
  *
+ * node:http and node:tls run on these sockets unchanged: hand each one to
+ * them with `httpServer.emit("connection", socket)` or
+ * `tlsServer.emit("connection", socket)`, or give node's HTTP client one
+ * through `createConnection`. On Deno, node:http closes a socket after each
+ * response unless the http.Server's `listening` is true, which a server only
+ * handed sockets never is (Deno's port of node's `resOnFinish`): keep-alive
+ * there needs `Object.defineProperty(httpServer, "listening", { get: () => true })`.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -22,10 +30,12 @@ import { ConfigError } from "../errors.ts";
 import type { Connection, ConnectionHandlers } from "./connection.ts";
 import type { Stack } from "./stack.ts";
 
-/** Options of {@link LunaSocket}'s constructor (internal) and {@link connect}. */
+/** Options of {@link connect}. */
 export interface ConnectOptions {
   port: number;
   host?: string;
+  /** Keep our side open after the peer's FIN (node's `allowHalfOpen`); default false. */
+  allowHalfOpen?: boolean;
   /** Nagle off. */
   noDelay?: boolean;
   keepAlive?: boolean;
@@ -33,23 +43,101 @@ export interface ConnectOptions {
   timeout?: number;
 }
 
-/** A `net.Socket` over a luna-ts connection. */
+/** Writes up to this size made in one turn of the event loop are gathered into one send (see `LunaSocket.#send`). */
+const stageChunkMax = 16384;
+const stageBytes = 65536;
+
+/** Linux's numbers for the errors a socket reports (node gives them negated as `errno`). */
+const errnos: Record<string, number> = {
+  EPIPE: 32,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+};
+
+/** An error shaped as node's socket errors are: `read ECONNRESET`, with `code`, `errno` and `syscall`. */
+function socketError(code: string, syscall: string, address?: string, port?: number): Error {
+  const where = address !== undefined ? ` ${address}:${port}` : "";
+  const e = new Error(`${syscall} ${code}${where}`) as Error & Record<string, unknown>;
+  e.errno = -(errnos[code] ?? 0);
+  e.code = code;
+  e.syscall = syscall;
+  if (address !== undefined) {
+    e.address = address;
+    e.port = port;
+  }
+  return e;
+}
+
+function codeOf(error: string): string {
+  if (error.includes("reset")) return "ECONNRESET";
+  if (error.includes("refused")) return "ECONNREFUSED";
+  if (error.includes("timed out")) return "ETIMEDOUT";
+  return "ECONNABORTED";
+}
+
+/** node's `writeAfterFIN`: a socket without allowHalfOpen, once the peer has ended, refuses writes with EPIPE. */
+function writeAfterFIN(
+  this: LunaSocket,
+  chunk: unknown,
+  encoding?: BufferEncoding | ((e?: Error | null) => void),
+  cb?: (e?: Error | null) => void,
+): boolean {
+  if (!this.writableEnded) {
+    return Duplex.prototype.write.call(this, chunk, encoding as BufferEncoding, cb);
+  }
+  const callback = typeof encoding === "function" ? encoding : cb;
+  const e = Object.assign(new Error("This socket has been ended by the other party"), { code: "EPIPE" });
+  if (callback) process.nextTick(callback, e);
+  this.destroy(e);
+  return false;
+}
+
+function onReadableStreamEnd(this: LunaSocket): void {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as LunaSocket["write"];
+}
+
+/**
+ * A `net.Socket` over a luna-ts connection. What node's socket gets from the
+ * kernel it gets from luna-ts's TCP: a FIN when destroyed with everything
+ * read, a reset when destroyed with unread data or by `resetAndDestroy()`,
+ * a reset for data that arrives after it was destroyed, and the kernel's
+ * error codes (ECONNREFUSED, ECONNRESET, ETIMEDOUT) with `syscall` and `errno`.
+ */
 export class LunaSocket extends Duplex {
   #conn: Connection | undefined;
-  #pendingWrite: { data: Uint8Array; cb: (e?: Error | null) => void } | undefined;
+  /** What `_write`/`_writev` handed over and the connection has not fully taken yet; `cb` once it has. */
+  #pendingWrite: { parts: Uint8Array[]; cb: (e?: Error | null) => void } | undefined;
+  /** Small writes of this turn of the event loop, accepted already, copied here and sent together at its end. */
+  #stage: Buffer | undefined;
+  #stageLen = 0;
+  #flushQueued = false;
+  /** Accepted bytes the connection could not take yet (its zone was short of buffers): first out on onWritable. */
+  #backlog: Uint8Array | undefined;
+  /** `_final` waiting for the connection, or for the writes before it. */
+  #pendingFinal: ((e?: Error | null) => void) | undefined;
   #wantRead = true;
-  #ended = false;
-  #timeoutMs = 0;
+  /** The peer's FIN came; `push(null)` once the bytes before it are read. */
+  #peerEnded = false;
+  #pushedEnd = false;
+  #reset = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = 0;
+  /** Bytes given to `_write` (node's `_bytesDispatched`), and the length of the chunk being written. */
+  #dispatched = 0;
+  #inFlight = 0;
   connecting = true;
   bytesRead = 0;
-  #bytesWritten = 0;
+  /** The idle timeout of {@link setTimeout}, as node keeps it (undefined until set). */
+  timeout: number | undefined = undefined;
   readonly remoteFamily = "IPv4";
 
   /** @internal */
   constructor(options?: { allowHalfOpen?: boolean }) {
-    super({ allowHalfOpen: options?.allowHalfOpen ?? false, decodeStrings: true });
+    // node's net.Socket emits 'close' itself, with hadError, once the handle is closed.
+    super({ allowHalfOpen: options?.allowHalfOpen ?? false, decodeStrings: true, emitClose: false });
+    this.on("end", onReadableStreamEnd);
   }
 
   /** @internal Attaches the connection and returns the handlers that feed this stream. */
@@ -60,32 +148,42 @@ export class LunaSocket extends Duplex {
       onOpen: () => {
         this.connecting = false;
         this.#touch();
+        this.#flushPending();
         this.emit("connect");
         this.emit("ready");
       },
       onData: () => {
+        if (this.destroyed) {
+          // As the kernel answers data for a closed socket: with a reset.
+          conn.abort();
+          return;
+        }
         this.#touch();
         this.#pull();
       },
       onEnd: () => {
-        this.#ended = true;
+        this.#peerEnded = true;
         this.#pull();
       },
       onWritable: () => this.#flushPending(),
       onClose: (_c, error) => {
-        this.#clearTimer();
-        this.connecting = false;
         if (error !== undefined) {
-          const e = Object.assign(new Error(error), { code: codeOf(error) });
+          const connecting = this.connecting;
+          this.connecting = false;
+          const e = connecting
+            ? socketError(codeOf(error), "connect", conn.remoteAddress, conn.remotePort)
+            : socketError(codeOf(error), "read");
           this.destroy(e);
-        } else {
-          if (!this.#ended) {
-            this.#ended = true;
-            this.#pull();
-          }
-          this.#failPending(new Error("connection closed"));
-          if (!this.destroyed) this.destroy();
+          return;
         }
+        // Closed cleanly: both FINs are through. The stream ends once the reader has read
+        // what came before the FIN, and then closes by itself (autoDestroy).
+        this.connecting = false;
+        this.#peerEnded = true;
+        this.#failPending(socketError("EPIPE", "write"));
+        this.#pull();
+        // Our FIN went without end() (the stack closed the connection): our side is done too.
+        if (!this.writableEnded) this.end();
       },
     };
     if (conn.state === "ESTABLISHED" || conn.state === "CLOSE-WAIT") this.connecting = false;
@@ -104,8 +202,13 @@ export class LunaSocket extends Duplex {
   get localPort(): number | undefined {
     return this.#conn?.localPort;
   }
+  /** Bytes written, counting those still queued in the stream (as node counts them). */
   get bytesWritten(): number {
-    return this.#bytesWritten;
+    return this.#dispatched + Math.max(0, this.writableLength - this.#inFlight);
+  }
+  /** Whether the socket is not connected yet. */
+  get pending(): boolean {
+    return this.#conn === undefined || this.connecting;
   }
   /** The luna-ts connection underneath. */
   get connection(): Connection | undefined {
@@ -134,15 +237,41 @@ export class LunaSocket extends Duplex {
     return this;
   }
 
-  /** Emits 'timeout' after `ms` without activity (the socket stays open, as in node). */
+  /**
+   * Emits 'timeout' once after `ms` without activity (reads, writes); activity
+   * arms it again; 0 disarms it. The socket stays open, as in node.
+   */
   setTimeout(ms: number, callback?: () => void): this {
-    this.#timeoutMs = ms;
+    this.timeout = ms;
     if (callback) {
       if (ms === 0) this.removeListener("timeout", callback);
       else this.once("timeout", callback);
     }
     this.#clearTimer();
-    if (ms > 0) this.#arm();
+    if (ms > 0) {
+      this.#lastActivity = performance.now();
+      this.#arm();
+    }
+    return this;
+  }
+
+  /** Ends our side, then destroys the socket once everything is written (node's `destroySoon`). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once("finish", () => this.destroy());
+  }
+
+  /** Closes the connection with a reset (RST), then destroys the socket. */
+  resetAndDestroy(): this {
+    if (this.#conn === undefined) {
+      this.destroy(Object.assign(new Error("Socket is closed"), { code: "ERR_SOCKET_CLOSED" }));
+    } else if (this.connecting) {
+      this.once("connect", () => this.resetAndDestroy());
+    } else {
+      this.#reset = true;
+      this.destroy();
+    }
     return this;
   }
 
@@ -159,23 +288,79 @@ export class LunaSocket extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: string, cb: (e?: Error | null) => void): void {
+    this.#send([new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)], chunk.byteLength, cb);
+  }
+
+  /** Every chunk buffered while a write was under way, in one go (node hands them to one writev(2)). */
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    let total = 0;
+    const parts = chunks.map(({ chunk }) => {
+      total += chunk.byteLength;
+      return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    });
+    this.#send(parts, total, cb);
+  }
+
+  #send(parts: Uint8Array[], total: number, cb: (e?: Error | null) => void): void {
+    this.#dispatched += total;
     const conn = this.#conn;
     if (conn === undefined || this.connecting) {
-      this.once("connect", () => this._write(chunk, _encoding, cb));
+      this.#pendingWrite = { parts, cb }; // onOpen sends it
+      this.#inFlight = total;
       return;
     }
     this.#touch();
-    this.#pendingWrite = { data: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), cb };
+    // Small writes made in one turn of the event loop leave together (sent on setImmediate), as
+    // a corked node socket writev(2)s them and Bun's sockets, corked for a turn, send them: a
+    // response's head written apart from its body, or a TLS record written a tick after the one
+    // before it, would otherwise wait on Nagle for the peer's delayed ACK (40 ms with Linux).
+    // They are accepted at once, as the kernel accepts what fits in its buffer.
+    if (
+      this.#backlog === undefined && this.#pendingWrite === undefined && total <= stageChunkMax &&
+      this.#stageLen + total <= Math.min(stageBytes, conn.sendSpace)
+    ) {
+      this.#stage ??= Buffer.allocUnsafe(stageBytes);
+      for (const p of parts) {
+        this.#stage.set(p, this.#stageLen);
+        this.#stageLen += p.length;
+      }
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        setImmediate(this.#flushStage);
+      }
+      cb();
+      return;
+    }
+    this.#flushStage();
+    this.#pendingWrite = { parts, cb };
+    this.#inFlight = total;
     this.#flushPending();
   }
 
-  override _final(cb: (e?: Error | null) => void): void {
+  /** Sends what this tick's small writes staged. */
+  readonly #flushStage = (): void => {
+    this.#flushQueued = false;
     const conn = this.#conn;
-    if (conn === undefined || this.connecting) {
-      this.once("connect", () => this._final(cb));
-      return;
-    }
-    conn.close();
+    if (this.#stageLen === 0 || conn === undefined) return;
+    const data = this.#stage!.subarray(0, this.#stageLen);
+    this.#stageLen = 0;
+    const n = conn.write(data);
+    // Short only when the zone ran short of buffers (the send space was checked): onWritable follows.
+    if (n < data.length && conn.writable) this.#backlog = data.slice(n);
+  };
+
+  override _final(cb: (e?: Error | null) => void): void {
+    this.#pendingFinal = cb;
+    this.#flushStage();
+    this.#flushPending();
+  }
+
+  /** Our FIN, once everything written before it is with the connection. */
+  #finish(cb: (e?: Error | null) => void): void {
+    // The stack lets go of unread bytes once both FINs are through: with the
+    // peer's FIN in already, take them into the stream now, as the kernel keeps them.
+    if (this.#peerEnded) this.#pull(true);
+    this.#conn!.close();
     cb();
   }
 
@@ -183,79 +368,119 @@ export class LunaSocket extends Duplex {
     this.#clearTimer();
     const conn = this.#conn;
     if (conn !== undefined && !conn.tcb.dead) {
-      if (err) conn.abort();
-      else conn.close();
+      // As close(2) does: a reset when asked for one or when received bytes go unread, else a
+      // FIN after what was written (as the kernel sends what its buffer holds).
+      if (this.#reset || conn.readable > 0) conn.abort();
+      else {
+        this.#flushStage();
+        conn.close();
+      }
     }
-    this.#failPending(err ?? new Error("socket destroyed"));
+    this.#stageLen = 0;
+    this.#backlog = undefined;
+    this.#failPending(
+      err ??
+        Object.assign(new Error("Cannot call write after a stream was destroyed"), {
+          code: "ERR_STREAM_DESTROYED",
+        }),
+    );
+    this.#pendingFinal = undefined;
     cb(err);
+    // 'close' after the 'error' that destroy(err) emits on the next tick, as node's handle close is.
+    const hadError = err ? true : false;
+    setImmediate(() => this.emit("close", hadError));
   }
 
+  /** Hands the connection what waits for it, in order: the backlog, the pending write, then the FIN. */
   #flushPending(): void {
-    const p = this.#pendingWrite;
     const conn = this.#conn;
-    if (p === undefined || conn === undefined) return;
-    const n = conn.write(p.data);
-    this.#bytesWritten += n;
-    if (n === p.data.length) {
+    if (conn === undefined || this.connecting) return;
+    if (this.#backlog !== undefined) {
+      const n = conn.write(this.#backlog);
+      if (n < this.#backlog.length) {
+        if (conn.writable) {
+          this.#backlog = this.#backlog.subarray(n);
+          return;
+        }
+        this.#failPending(socketError("EPIPE", "write"));
+      }
+      this.#backlog = undefined;
+    }
+    const p = this.#pendingWrite;
+    if (p !== undefined) {
+      while (p.parts.length > 0) {
+        const d = p.parts[0];
+        const n = conn.write(d);
+        if (n === d.length) p.parts.shift();
+        else if (!conn.writable) {
+          this.#failPending(socketError("EPIPE", "write"));
+          return;
+        } else {
+          p.parts[0] = d.subarray(n); // the rest goes on onWritable
+          return;
+        }
+      }
       this.#pendingWrite = undefined;
-      p.cb();
-    } else if (!conn.writable) {
-      this.#pendingWrite = undefined;
-      p.cb(new Error("This socket has been ended by the other party"));
-    } else {
-      p.data = p.data.subarray(n); // the rest goes on onWritable
+      this.#inFlight = 0;
+      p.cb(); // may hand over the next write, and flush it
+    }
+    const f = this.#pendingFinal;
+    if (
+      f !== undefined && this.#pendingWrite === undefined && this.#backlog === undefined &&
+      this.#stageLen === 0
+    ) {
+      this.#pendingFinal = undefined;
+      this.#finish(f);
     }
   }
 
   #failPending(e: Error): void {
     const p = this.#pendingWrite;
     this.#pendingWrite = undefined;
+    this.#inFlight = 0;
     p?.cb(e);
   }
 
-  /** Moves received bytes into the stream while it wants them; leaves the rest in the window. */
-  #pull(): void {
+  /**
+   * Moves received bytes into the stream while it wants them (all of them when
+   * `all`); leaves the rest in the connection's window.
+   */
+  #pull(all = false): void {
     const conn = this.#conn;
-    if (conn === undefined) return;
-    while (this.#wantRead && conn.readable > 0) {
+    if (conn === undefined || this.#pushedEnd) return;
+    while ((this.#wantRead || all) && conn.readable > 0) {
       const buf = Buffer.allocUnsafe(Math.min(conn.readable, 65536));
       const n = conn.read(buf);
       this.bytesRead += n;
       this.#wantRead = this.push(n === buf.length ? buf : buf.subarray(0, n));
     }
-    if (this.#ended && conn.readable === 0 && this.#wantRead !== undefined) {
-      this.#ended = false;
+    if (this.#peerEnded && conn.readable === 0) {
+      this.#pushedEnd = true;
       this.push(null);
     }
   }
 
   #touch(): void {
     this.#lastActivity = performance.now();
+    if (this.#timer === undefined && (this.timeout ?? 0) > 0 && !this.destroyed) this.#arm();
   }
 
+  /** One timer per idle period: it fires once, and activity arms the next (node's unref'd socket timer). */
   #arm(): void {
+    const ms = this.timeout ?? 0;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      if (this.destroyed || (this.timeout ?? 0) !== ms) return;
       const idle = performance.now() - this.#lastActivity;
-      if (idle >= this.#timeoutMs) {
-        this.emit("timeout");
-        this.#lastActivity = performance.now();
-      }
-      if (this.#timeoutMs > 0 && !this.destroyed) this.#arm();
-    }, Math.max(1, this.#timeoutMs - (performance.now() - this.#lastActivity)));
+      if (idle + 1 >= ms) this.emit("timeout");
+      else this.#arm();
+    }, Math.max(1, ms - (performance.now() - this.#lastActivity)));
   }
 
   #clearTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
-}
-
-function codeOf(error: string): string {
-  if (error.includes("reset")) return "ECONNRESET";
-  if (error.includes("refused")) return "ECONNREFUSED";
-  if (error.includes("timed out")) return "ETIMEDOUT";
-  return "ECONNABORTED";
 }
 
 /** A `net.Server` over a luna-ts stack. */
@@ -310,7 +535,9 @@ export class LunaServer extends EventEmitter {
   /** Stops accepting; 'close' once every connection has closed. */
   close(cb?: (e?: Error) => void): this {
     if (!this.#listening) {
-      queueMicrotask(() => cb?.(Object.assign(new Error("Server is not running."), { code: "ERR_SERVER_NOT_RUNNING" })));
+      queueMicrotask(() =>
+        cb?.(Object.assign(new Error("Server is not running."), { code: "ERR_SERVER_NOT_RUNNING" }))
+      );
       return this;
     }
     this.#stack.unlisten(this.#port);
@@ -355,7 +582,7 @@ export function connect(stack: Stack, options: ConnectOptions, onConnect?: () =>
   if (!Number.isInteger(options.port) || options.port < 1 || options.port > 65535) {
     throw new ConfigError("port", `expected 1..65535, got ${options.port}`);
   }
-  const socket = new LunaSocket();
+  const socket = new LunaSocket({ allowHalfOpen: options.allowHalfOpen });
   if (onConnect) socket.once("connect", onConnect);
   const conn = stack.connect(options.host ?? "127.0.0.1", options.port, {});
   conn.handlers = socket.attach(conn);
