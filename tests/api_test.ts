@@ -144,6 +144,32 @@ describe("createStack", () => {
     assertEquals(za.accounting().inUse, 0);
   }, { timeoutMs: 60_000 });
 
+  test("data received before a clean close can still be read after it, then its buffers go back", async () => {
+    const [a, b] = await pair("batch");
+    let server: Connection | undefined;
+    let closed = false;
+    b.listen(9, (c) => {
+      server = c;
+      return { onEnd: (c) => c.close(), onClose: () => (closed = true) };
+    });
+    a.connect("198.18.0.2", 9, {
+      onOpen(c) {
+        c.write(new Uint8Array(200_000).fill(7));
+        c.close();
+      },
+    });
+    assert(await both(a, b, () => closed));
+    assertEquals(server!.state, "CLOSED");
+    assertEquals(server!.readable, 200_000, "our close was a half-close: the data is still there");
+    const buf = new Uint8Array(300_000);
+    assertEquals(server!.read(buf), 200_000);
+    assertEquals(buf[199_999], 7);
+    assertEquals(b.device.zone.accounting().inUse, 0);
+    await a.close(100);
+    await b.close(100);
+    assertEquals(b.stats().zone.inUse, 0, "stats still answer after close");
+  });
+
   test("zero-copy send: a buffer taken from the zone goes out without a copy", async () => {
     const [a, b] = await pair("inline");
     let received = "";

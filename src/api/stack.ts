@@ -124,6 +124,7 @@ export class Stack {
   readonly #coexist: Coexistence | undefined;
   readonly #bridge: KernelBridge | undefined;
   #closed = false;
+  #finalZone: ZoneAccounting | undefined;
 
   /**
    * @internal Use {@link createStack}. A {@link KernelBridge} as the device
@@ -250,6 +251,7 @@ export class Stack {
    * are left out of `capacity` and `inUse` (`kernel.ringBuffers` counts them).
    */
   #zoneAccounting(): ZoneAccounting {
+    if (this.device.zone.closed) return this.#finalZone!; // after close: as it was at the end
     const a = this.device.zone.accounting();
     const ring = this.#coexist?.ringBuffers ?? 0;
     if (ring === 0 || this.#closed) return a;
@@ -269,12 +271,14 @@ export class Stack {
     await this.runUntil(() => !open(), graceMs);
     for (const c of this.connections()) if (c.tcb.state !== 10) c.abort();
     for (const t of [...this.tcp.each()]) this.tcp.destroy(t, undefined, performance.now());
+    this.tcp.releaseUnread();
     this.poll();
     this.ip.neighbors.clear(performance.now());
     this.ip.tx.discard();
+    this.device.zone.flush();
+    this.#finalZone = this.#zoneAccounting();
     try {
       this.device.close();
-      this.device.zone.flush();
       this.#dpdk?.close();
     } finally {
       // After the ports: the exception interface is gone, the kernel's addresses go back.

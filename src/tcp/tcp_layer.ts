@@ -67,6 +67,7 @@ export class TcpLayer implements TcpReceiver {
   private _sack: (SackBlockBuilder | undefined)[] = [];
   private readonly _freeIds: number[] = [];
   private readonly _starved: Tcb[] = [];
+  private readonly _unread = new Set<Tcb>();
   private readonly _table = new Map<number, Tcb[]>();
   private readonly _listeners = new Map<number, Listener>();
   private _nextPort: number;
@@ -245,14 +246,26 @@ export class TcpLayer implements TcpReceiver {
   /** Copies received bytes into `out`; returns how many (0: none waiting). */
   read(c: Tcb, out: Uint8Array, now: number): number {
     const n = c.recvq.read(out);
-    if (n > 0) this._windowOpened(c, now);
+    if (c.dead) this._drained(c);
+    else if (n > 0) this._windowOpened(c, now);
     return n;
   }
 
   /** Consumes `n` bytes of {@link Tcb.recvq} the application read through views. */
   consume(c: Tcb, n: number, now: number): void {
     c.recvq.consume(n);
-    this._windowOpened(c, now);
+    if (c.dead) this._drained(c);
+    else this._windowOpened(c, now);
+  }
+
+  /** Releases what closed connections received and the application never read. */
+  releaseUnread(): void {
+    for (const c of this._unread) c.recvq.clear();
+    this._unread.clear();
+  }
+
+  private _drained(c: Tcb): void {
+    if (c.recvq.bytes === 0) this._unread.delete(c);
   }
 
   /** Closes our direction: FIN after the queued data (RFC 9293 3.10.4). */
@@ -674,7 +687,11 @@ export class TcpLayer implements TcpReceiver {
       if (list.length === 0) this._table.delete(ports32(tcb.localPort, tcb.remotePort));
     }
     tcb.sendq.clear();
-    tcb.recvq.clear();
+    // A clean close keeps what was received and not yet read: our close was a half-close,
+    // and the application may still read it. It is released as it is read, or by
+    // releaseUnread() (Stack.close). An abort or a reset drops it.
+    if (error === undefined && tcb.recvq.bytes > 0) this._unread.add(tcb);
+    else tcb.recvq.clear();
     this._reasm[tcb.id]?.clear();
     this._reasm[tcb.id] = undefined;
     this._sack[tcb.id] = undefined;
