@@ -15,6 +15,9 @@ import { DESC_WORDS, type Device } from "../device/device.ts";
 import type { IpLayer } from "../ip/ipv4_layer.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 
+/** Quiet time after which the loop starts napping between rounds of polls, ms. */
+const idleNapMs = 50;
+
 /** How handlers are run. */
 export type LoopMode = "batch" | "inline";
 
@@ -113,7 +116,7 @@ export class Loop {
     if (this._stopped !== undefined) return this._stopped;
     this._running = true;
     this._stopped = (async () => {
-      let idle = 0;
+      let lastWork = performance.now();
       let activity = this.device.activity ?? 0;
       while (this._running) {
         let work = 0;
@@ -123,10 +126,11 @@ export class Loop {
           work++;
           activity = a;
         }
-        if (work > 0) idle = 0;
-        else idle++;
-        // Busy while there is traffic; after a quiet stretch, 1 ms naps.
-        if (idle > 64) await new Promise((r) => setTimeout(r, 1));
+        const now = performance.now();
+        if (work > 0) lastWork = now;
+        // Poll mode while traffic flows (a nap costs 1 to 2 ms, more than most round trips);
+        // after idleNapMs without a frame, nap between rounds so an idle stack leaves the CPU.
+        if (now - lastWork > idleNapMs) await new Promise((r) => setTimeout(r, 1));
         else await new Promise((r) => setImmediate(r));
       }
     })();
