@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { Offload, Rss } from "../../ffi/symbols.ts";
 import type { Device } from "../device/device.ts";
 import { DpdkDevice } from "../device/dpdk/device.ts";

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { DESC_WORDS, type Device } from "../device/device.ts";
 import type { IpLayer } from "../ip/ipv4_layer.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
