@@ -34,6 +34,11 @@ export const metricsOf: Record<string, string[]> = {
   echo: ["req_per_s", "p50_us", "p99_us", "p999_us"],
   bulk: ["gbit_per_s"],
   connrate: ["conn_per_s"],
+  storage4k: ["ops_per_s", "gbit_per_s", "p50_us", "p99_us", "p999_us"],
+  storage64k: ["ops_per_s", "gbit_per_s", "p50_us", "p99_us", "p999_us"],
+  scale: ["req_per_s", "p50_us", "p99_us", "p999_us"],
+  concurrency: ["idle_conns", "server_heap_per_conn", "client_heap_per_conn", "zone_per_conn", "p50_us", "p99_us"],
+  forward1500: ["pps", "pps_max", "gbit_per_s"],
 };
 
 /**
@@ -43,6 +48,8 @@ export const metricsOf: Record<string, string[]> = {
  * "bulk at least equal to kernel over veth"); the rest against bun-kernel-lo.
  */
 export function baselineOf(workload: string, config: string): string {
+  // Scaling: n workers a side against 1 (the ratio is the scaling).
+  if (workload === "scale") return "luna-memif-w1";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
   return "bun-kernel-lo";
@@ -193,6 +200,55 @@ export function tables(recs: BenchRecord[]): string {
       );
     }
   }
+  const sc = rows("scale");
+  if (sc.length > 0) {
+    lines.push(
+      "",
+      "scaling: luna-ts to luna-ts over memif, per-core workers a side, 64-byte echo (ratio: against 1 worker)",
+    );
+    lines.push(
+      "conns".padStart(5) + "  " + "config".padEnd(22) + "req/s".padStart(9) + " spread" + "  ratio" +
+        "  p50 µs" + "  p99 µs" + "  CPUs (server/client)",
+    );
+    for (const { config, conns } of sc) {
+      const q = find("scale", config, conns, "req_per_s")!;
+      const p50 = find("scale", config, conns, "p50_us");
+      const p99 = find("scale", config, conns, "p99_us");
+      const n = q.notes?.[0] as { serverCpus?: string; clientCpus?: string } | undefined;
+      lines.push(
+        String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(q.value, 0).padStart(9) +
+          pct(q.spread).padStart(7) + ratio(q.ratio).padStart(7) + fmt(p50?.value).padStart(8) +
+          fmt(p99?.value, 0).padStart(8) + `  ${n?.serverCpus ?? "?"}/${n?.clientCpus ?? "?"}`,
+      );
+    }
+  }
+  for (const [w, resp] of [["storage4k", "4 KiB"], ["storage64k", "64 KiB"]] as const) {
+    const rs = rows(w);
+    if (rs.length === 0) continue;
+    lines.push(
+      "",
+      `storage-shaped RPC: 64-byte request, ${resp} answer, closed loop (median of rounds; ratio to the baseline)`,
+    );
+    lines.push(
+      "conns".padStart(5) + "  " + "config".padEnd(22) + "op/s".padStart(9) + " spread" + "  ratio" +
+        "  Gbit/s" + "  p50 µs" + "   p99 µs" + "   ratio" + "  baseline",
+    );
+    let last: number | null = -1;
+    for (const { config, conns } of rs) {
+      if (conns !== last && last !== -1) lines.push("");
+      last = conns;
+      const q = find(w, config, conns, "ops_per_s")!;
+      const g = find(w, config, conns, "gbit_per_s");
+      const p50 = find(w, config, conns, "p50_us");
+      const p99 = find(w, config, conns, "p99_us");
+      lines.push(
+        String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(q.value, 0).padStart(9) +
+          pct(q.spread).padStart(7) + ratio(q.ratio).padStart(7) + fmt(g?.value, 2).padStart(8) +
+          fmt(p50?.value).padStart(8) + fmt(p99?.value, 0).padStart(9) + ratio(p99?.ratio ?? null).padStart(8) +
+          "  " + (q.baseline ?? "-"),
+      );
+    }
+  }
   const heapRows = recs.filter((r) => r.heap);
   if (heapRows.length > 0) {
     lines.push(
@@ -203,7 +259,7 @@ export function tables(recs: BenchRecord[]): string {
       "client: the measured stretch only.",
     );
     lines.push(
-      "workload".padEnd(9) + "config".padEnd(22) + "conns".padStart(5) + "   server: B/unit  GCs  kept KiB" +
+      "workload".padEnd(11) + "config".padEnd(22) + "conns".padStart(5) + "   server: B/unit  GCs  kept KiB" +
         "   client: B/unit  GCs  kept KiB",
     );
     const mid = (xs: number[]) => (xs.length ? median(xs) : NaN);
@@ -212,10 +268,11 @@ export function tables(recs: BenchRecord[]): string {
       const k = m.work ?? {};
       if (side === "server") {
         if (w === "echo") return (k.echoedBytes ?? 0) / 64;
+        if (w.startsWith("storage")) return k.storageOps ?? 0;
         if (w === "connrate") return k.accepted ?? 0;
         return (k.sunkBytes ?? 0) / 2 ** 20;
       }
-      if (w === "echo") return k.requests ?? 0;
+      if (w === "echo" || w.startsWith("storage")) return k.requests ?? 0;
       if (w === "connrate") return k.connections ?? 0;
       return (k.bytes ?? 0) / 2 ** 20;
     };
@@ -228,7 +285,7 @@ export function tables(recs: BenchRecord[]): string {
         fmt(of(side, (m) => m.gc?.collections ?? NaN), 0).padStart(5) +
         fmt(of(side, (m) => (m.afterGc - m.before) / 1024), 0).padStart(10);
       lines.push(
-        r.workload.padEnd(9) + r.config.padEnd(22) + String(r.conns).padStart(5) + " " + cols("server") +
+        r.workload.padEnd(11) + r.config.padEnd(22) + String(r.conns).padStart(5) + " " + cols("server") +
           " " + cols("client"),
       );
     }
@@ -320,6 +377,16 @@ export function resultsChart(
         bars: barsOf("bulk", "gbit_per_s", n, 1),
       }),
     );
+  }
+  for (const [w, resp] of [["storage4k", "4 KiB"], ["storage64k", "64 KiB"]] as const) {
+    for (const n of conns(w)) {
+      charts.push(
+        barChart({
+          title: `storage RPC, 64 B request, ${resp} answer, ${n} conns: thousand op/s (median)`,
+          bars: barsOf(w, "ops_per_s", n, 1000),
+        }),
+      );
+    }
   }
   for (const n of conns("connrate")) {
     charts.push(

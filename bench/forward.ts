@@ -14,6 +14,8 @@ import { median, onCleanup, Proc, removeEalFiles, sleep } from "./_proc.ts";
 
 export interface ForwardResult {
   config: string;
+  /** Frame size, bytes (64, or 1500: the link's limit at full-size frames). */
+  frameBytes: number;
   runtime: string;
   rounds: number[];
   /** Median over the rounds. */
@@ -44,7 +46,7 @@ function startForwarder(kind: Forwarder, prefix: string, socket: string, seconds
   return new Proc("taskset", ["-c", "1", ...args]);
 }
 
-async function round(kind: Forwarder, measureS: number, tag: string): Promise<number> {
+async function round(kind: Forwarder, measureS: number, tag: string, frameBytes = 64): Promise<number> {
   const socket = `/tmp/luna-bench-${process.pid}-${tag}.sock`;
   const gp = `luna-bench-gen-${process.pid}-${tag}`;
   const fp = `luna-bench-fwd-${process.pid}-${tag}`;
@@ -76,6 +78,7 @@ async function round(kind: Forwarder, measureS: number, tag: string): Promise<nu
     }
     await sleep(300); // let the forwarder's first polls find the link up too
     gen.send("set fwd io");
+    if (frameBytes !== 64) gen.send(`set txpkts ${frameBytes}`);
     gen.send(`start tx_first ${process.env.LUNA_BENCH_BURSTS ?? 16}`);
     await sleep(1000); // warm-up
     const sample = async () => {
@@ -100,23 +103,47 @@ async function round(kind: Forwarder, measureS: number, tag: string): Promise<nu
 
 /** Runs each forwarder `rounds` times, interleaved, and returns the medians. */
 export async function forwardBench(
-  options: { rounds: number; measureS: number; only?: string[]; onProgress?: (msg: string) => void },
+  options: {
+    rounds: number;
+    measureS: number;
+    only?: string[];
+    onProgress?: (msg: string) => void;
+    /** Also dpdk-testpmd alone at these frame sizes (1500: the link's limit at full-size frames). */
+    testpmdSizes?: number[];
+  },
 ): Promise<ForwardResult[]> {
   const kinds: Forwarder[] = (["testpmd", "bun", "deno"] as const).filter((k) =>
     options.only === undefined || options.only.includes(k)
   );
   const results = new Map<Forwarder, number[]>(kinds.map((k) => [k, []]));
+  const sizes = options.testpmdSizes ?? [];
+  const big = new Map<number, number[]>(sizes.map((n) => [n, []]));
   for (let r = 0; r < options.rounds; r++) {
     for (const kind of kinds) {
       options.onProgress?.(`forward64: ${kind} round ${r + 1}/${options.rounds}`);
       results.get(kind)!.push(await round(kind, options.measureS, `${kind}${r}`));
     }
+    for (const n of sizes) {
+      options.onProgress?.(`forward${n}: testpmd round ${r + 1}/${options.rounds}`);
+      big.get(n)!.push(await round("testpmd", options.measureS, `testpmd${n}-${r}`, n));
+    }
   }
-  return kinds.map((kind) => ({
-    config: kind === "testpmd" ? "testpmd-memif" : `luna-${kind}-memif`,
-    runtime: kind === "testpmd" ? "c" : kind,
-    rounds: results.get(kind)!,
-    pps: median(results.get(kind)!),
-    ppsMax: Math.max(...results.get(kind)!),
-  }));
+  return [
+    ...kinds.map((kind) => ({
+      config: kind === "testpmd" ? "testpmd-memif" : `luna-${kind}-memif`,
+      frameBytes: 64,
+      runtime: kind === "testpmd" ? "c" : kind,
+      rounds: results.get(kind)!,
+      pps: median(results.get(kind)!),
+      ppsMax: Math.max(...results.get(kind)!),
+    })),
+    ...sizes.map((n) => ({
+      config: "testpmd-memif",
+      frameBytes: n,
+      runtime: "c",
+      rounds: big.get(n)!,
+      pps: median(big.get(n)!),
+      ppsMax: Math.max(...big.get(n)!),
+    })),
+  ];
 }

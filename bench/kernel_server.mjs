@@ -3,11 +3,35 @@
 // node:net under Node. Plain JavaScript, so that all three run this one file.
 //   port PORT:   echo (what arrives goes back; the peer's FIN is answered with ours)
 //   port PORT+2: sink (what arrives is dropped; the peer's FIN answered likewise)
+//   port PORT+4: storage (each 64-byte request is answered by as many bytes as
+//                its first 4 bytes say, little-endian, at most 1 MiB: a block read)
 // Prints READY once both listen; exits on SIGINT, SIGTERM or the end of stdin.
 // Usage: kernel_server.mjs bun|deno|node ADDRESS PORT
 const [kind, host, portArg] = globalThis.Deno ? Deno.args : process.argv.slice(2);
 const port = Number(portArg);
 const sinkPort = port + 2;
+const storagePort = port + 4;
+
+// The storage protocol: 64-byte requests, each answered by `size` bytes (the
+// request's first 4, little-endian) cut from one constant buffer.
+const requestBytes = 64;
+const maxAnswer = 1 << 20;
+const answer = new Uint8Array(maxAnswer).fill(0xa5);
+/** Feeds `d` to the parser state `st` ({have, size}); calls `onRequest(size)` for each whole request. */
+function parseRequests(st, d, onRequest) {
+  for (let i = 0; i < d.length;) {
+    const take = Math.min(d.length - i, requestBytes - st.have);
+    for (let k = 0; k < take && st.have + k < 4; k++) st.size |= d[i + k] << (8 * (st.have + k));
+    st.have += take;
+    i += take;
+    if (st.have === requestBytes) {
+      const size = Math.min(st.size >>> 0, maxAnswer);
+      st.have = 0;
+      st.size = 0;
+      onRequest(size);
+    }
+  }
+}
 
 function exitOn(stop) {
   if (globalThis.Deno) {
@@ -57,9 +81,42 @@ if (kind === "bun") {
       error() {},
     },
   });
+  // Bun's write takes what the socket takes; the rest of the answer waits for drain.
+  const pump = (s) => {
+    const st = s.data;
+    while (st.pending > 0) {
+      const want = Math.min(st.pending, maxAnswer);
+      const n = s.write(answer.subarray(0, want));
+      if (n <= 0) return;
+      st.pending -= n;
+      if (n < want) return;
+    }
+  };
+  const storage = Bun.listen({
+    hostname: host,
+    port: storagePort,
+    socket: {
+      open(s) {
+        s.setNoDelay?.(true);
+        s.data = { have: 0, size: 0, pending: 0 };
+      },
+      data(s, d) {
+        parseRequests(s.data, d, (size) => {
+          s.data.pending += size;
+        });
+        pump(s);
+      },
+      drain: pump,
+      end(s) {
+        s.end();
+      },
+      error() {},
+    },
+  });
   exitOn(() => {
     echo.stop(true);
     sink.stop(true);
+    storage.stop(true);
     process.exit(0);
   });
 } else if (kind === "deno") {
@@ -81,6 +138,24 @@ if (kind === "bun") {
     const buf = new Uint8Array(1 << 18);
     while ((await conn.read(buf)) !== null);
   });
+  const storage = Deno.listen({ hostname: host, port: storagePort });
+  serve(storage, async (conn) => {
+    conn.setNoDelay(true);
+    const buf = new Uint8Array(65536);
+    const st = { have: 0, size: 0 };
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return;
+      let pending = 0;
+      parseRequests(st, buf.subarray(0, n), (size) => {
+        pending += size;
+      });
+      while (pending > 0) {
+        const w = await conn.write(answer.subarray(0, Math.min(pending, maxAnswer)));
+        pending -= w;
+      }
+    }
+  });
   exitOn(() => Deno.exit(0));
 } else if (kind === "node") {
   const net = await import("node:net");
@@ -95,9 +170,18 @@ if (kind === "bun") {
     s.on("end", () => s.end());
     s.on("error", () => {});
   });
+  const storage = net.createServer({ noDelay: true }, (s) => {
+    s.setNoDelay(true);
+    const st = { have: 0, size: 0 };
+    // node:net queues what the socket does not take at once.
+    s.on("data", (d) => parseRequests(st, d, (size) => s.write(answer.subarray(0, size))));
+    s.on("end", () => s.end());
+    s.on("error", () => {});
+  });
   await Promise.all([
     new Promise((r) => echo.listen({ host, port, backlog: 4096 }, r)),
     new Promise((r) => sink.listen({ host, port: sinkPort, backlog: 4096 }, r)),
+    new Promise((r) => storage.listen({ host, port: storagePort, backlog: 4096 }, r)),
   ]);
   exitOn(() => process.exit(0));
 } else {

@@ -7,6 +7,9 @@
 //   run {"workload":"echo","conns":16,"size":64,"warmupS":0.3,"measureS":1}
 //   run {"workload":"connrate","conns":16,"size":64,"warmupS":0.3,"measureS":1}
 //   run {"workload":"bulk","bytes":268435456}
+//   run {"workload":"storage","conns":16,"size":64,"resp":4096,"warmupS":0.3,"measureS":1}
+//       (the echo loop against port 11: each request's first 4 bytes ask for
+//       `resp` bytes of answer)
 //   quit
 // Each phase prints `RESULT {...}` (or `FAIL {...}`).
 // Usage: luna_client.ts '{"device":"memif:/tmp/x.sock,client","address":"198.18.1.2/24",
@@ -26,9 +29,11 @@ interface ClientConfig {
 }
 
 interface Phase {
-  workload: "echo" | "connrate" | "bulk";
+  workload: "echo" | "connrate" | "bulk" | "storage";
   conns?: number;
   size?: number;
+  /** storage: bytes of each answer. */
+  resp?: number;
   warmupS?: number;
   measureS?: number;
   bytes?: number;
@@ -83,10 +88,16 @@ function heapAfter(before: number): HeapMarks {
   return { before, after, afterGc: heapUsed() };
 }
 
-/** Closed-loop echo: each connection sends `size` bytes, waits for them back, sends again. */
+/**
+ * Closed-loop echo: each connection sends `size` bytes, waits for them back,
+ * sends again. Storage (`resp` set): the same loop against port 11, each
+ * request asking for `resp` bytes of answer in its first 4 bytes.
+ */
 async function echo(p: Phase): Promise<Record<string, unknown>> {
   const conns = p.conns ?? 1;
   const size = p.size ?? 64;
+  const storage = p.workload === "storage";
+  const expect = storage ? p.resp ?? 4096 : size;
   const sentAt = new Float64Array(conns);
   const got = new Int32Array(conns);
   const seq = new Uint32Array(conns);
@@ -99,10 +110,13 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   let errors = 0;
   let closeErrors = "";
 
+  if (storage) new DataView(req.buffer).setUint32(0, expect, true);
   const sendReq = (c: Connection, i: number, now: number) => {
     const s = seq[i] = (seq[i] + 1) >>> 0;
-    req[0] = s;
-    req[1] = s >>> 8;
+    if (!storage) {
+      req[0] = s;
+      req[1] = s >>> 8;
+    }
     sentAt[i] = now;
     got[i] = 0;
     outstanding++;
@@ -118,13 +132,17 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
         // A light check that the bytes are ours: the sequence and the last byte.
         const at = got[i];
         const s = seq[i];
-        if (at === 0 && (v[0] !== (s & 0xff) || (v.length > 1 && v[1] !== ((s >>> 8) & 0xff)))) errors++;
-        if (at + v.length === size && v[v.length - 1] !== 0x5a) errors++;
+        if (storage) {
+          if (at + v.length === expect && v[v.length - 1] !== 0xa5) errors++;
+        } else {
+          if (at === 0 && (v[0] !== (s & 0xff) || (v.length > 1 && v[1] !== ((s >>> 8) & 0xff)))) errors++;
+          if (at + v.length === size && v[v.length - 1] !== 0x5a) errors++;
+        }
         got[i] = at + v.length;
         c.consume(v.length);
       }
-      if (got[i] >= size) {
-        if (got[i] > size) errors++;
+      if (got[i] >= expect) {
+        if (got[i] > expect) errors++;
         const now = performance.now();
         outstanding--;
         if (measuring) latency.record((now - sentAt[i]) * 1e6);
@@ -138,17 +156,18 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   };
   const list: Connection[] = [];
   for (let i = 0; i < conns; i++) {
-    const c = stack.connect(cfg.server, 7, handlers);
+    const c = stack.connect(cfg.server, storage ? 11 : 7, handlers);
     c.data = i;
     list.push(c);
   }
   if (!await pollFor(10_000, () => opened === conns)) {
-    throw new Error(`echo: ${opened} of ${conns} connections opened in 10 s`);
+    throw new Error(`${p.workload}: ${opened} of ${conns} connections opened in 10 s`);
   }
   const now = performance.now();
   for (let i = 0; i < conns; i++) sendReq(list[i], i, now);
   await pollFor((p.warmupS ?? 0.3) * 1000);
   latency.reset();
+  const tcp0 = stack.stats().tcp as unknown as Record<string, number>;
   const hb = heapBefore();
   measuring = true;
   const t0 = performance.now();
@@ -156,17 +175,25 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   measuring = false;
   const t1 = performance.now();
   const heap = heapAfter(hb);
+  const tcp1 = stack.stats().tcp as unknown as Record<string, number>;
+  // The client's losses in the measured stretch (retransmissions, drops for want of buffers).
+  const lost = Object.fromEntries(
+    ["retransSegs", "retransTimeouts", "noBufferDrops"].map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
+  );
   const requests = latency.n;
   sending = false;
   const drained = await pollFor(2000, () => outstanding === 0);
   for (const c of list) c.close();
   const allClosed = await pollFor(5000, () => closed === conns);
   return {
-    workload: "echo",
+    workload: p.workload,
     conns,
     requests,
     seconds: (t1 - t0) / 1000,
     req_per_s: (requests * 1000) / (t1 - t0),
+    resp: expect,
+    gbit_per_s: (requests * expect * 8) / ((t1 - t0) * 1e6),
+    ...lost,
     ...latency.summary(),
     errors,
     drained,
@@ -339,7 +366,7 @@ onLines((line) => {
   const p = JSON.parse(line.slice(4)) as Phase;
   busy = busy.then(async () => {
     try {
-      const r = p.workload === "echo"
+      const r = p.workload === "echo" || p.workload === "storage"
         ? await echo(p)
         : p.workload === "connrate"
         ? await connrate(p)

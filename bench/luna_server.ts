@@ -1,6 +1,8 @@
 // The luna-ts server of the TCP benchmarks: one stack on one device, serving
 //   port 7: echo (what arrives goes back; the peer's FIN is answered with ours),
-//   port 9: sink (what arrives is counted and dropped; FIN answered likewise).
+//   port 9: sink (what arrives is counted and dropped; FIN answered likewise),
+//   port 11: storage (each 64-byte request is answered by as many bytes as its
+//            first 4 bytes say, little-endian, at most 1 MiB: a block read).
 // It runs the stack's own loop (`stack.run()`) and takes commands on stdin:
 //   mark TAG    prints `MARK TAG {heap, heapAfterGc, counters}`; a TAG
 //               starting with "before" starts a stretch (a full collection,
@@ -38,6 +40,8 @@ const stack = await createStack({
 
 let echoed = 0;
 let sunk = 0;
+let storageOps = 0;
+let storageBytes = 0;
 let accepted = 0;
 let closedWithError = 0;
 let lastError = "";
@@ -74,6 +78,51 @@ const sinkHandlers: ConnectionHandlers = {
   onEnd: (c) => c.close(),
   onClose: closeHandler,
 };
+// Storage: the answer's bytes are cut from one constant buffer; what the
+// send buffer does not take waits for onWritable.
+const requestBytes = 64;
+const maxAnswer = 1 << 20;
+const answer = new Uint8Array(1 << 16).fill(0xa5);
+interface StorageState {
+  have: number;
+  size: number;
+  pending: number;
+}
+function storage(c: Connection): void {
+  const st = c.data as StorageState;
+  for (;;) {
+    while (st.pending > 0) {
+      const n = c.write(st.pending >= answer.length ? answer : answer.subarray(0, st.pending));
+      if (n === 0) return; // send buffer full: onWritable brings us back
+      st.pending -= n;
+      storageBytes += n;
+    }
+    const v = c.peek();
+    if (v.length === 0) return;
+    const take = Math.min(v.length, requestBytes - st.have);
+    for (let k = 0; k < take && st.have + k < 4; k++) st.size |= v[k] << (8 * (st.have + k));
+    st.have += take;
+    c.consume(take);
+    if (st.have === requestBytes) {
+      st.pending = Math.min(st.size >>> 0, maxAnswer);
+      st.have = 0;
+      st.size = 0;
+      storageOps++;
+    }
+  }
+}
+const storageHandlers: ConnectionHandlers = {
+  onData: storage,
+  onWritable: storage,
+  onEnd: (c) => c.close(),
+  onClose: closeHandler,
+};
+stack.listen(11, (c) => {
+  accepted++;
+  c.setNoDelay(true);
+  c.data = { have: 0, size: 0, pending: 0 } satisfies StorageState;
+  return storageHandlers;
+}, { backlog: 4096 });
 stack.listen(7, (c) => {
   accepted++;
   c.setNoDelay(true);
@@ -87,6 +136,8 @@ stack.listen(9, () => {
 const counters = () => ({
   echoed,
   sunk,
+  storageOps,
+  storageBytes,
   accepted,
   closedWithError,
   lastError,

@@ -11,6 +11,13 @@
  *   p50/p99/p999 latency.
  * - bulk: one connection moving data one way: Gbit/s.
  * - connrate: connect, one 64-byte exchange, close: connections/s.
+ * - scale: luna-ts to luna-ts over memif with 1 and 2 per-core workers a
+ *   side (src/loop/workers.ts), the echo loop with 16/256 connections:
+ *   requests/s, and the ratio 2 workers / 1 worker.
+ * - forward1500: dpdk-testpmd alone at 1500-byte frames: the link's limit.
+ * - storage4k, storage64k: storage-shaped RPC, a 64-byte request answered by
+ *   4 KiB / 64 KiB, 16 and 256 connections (quick: 16): operations/s, Gbit/s,
+ *   p50/p99/p999 latency.
  * Each over luna-ts (memif between two processes; net_af_packet on a veth)
  * and the kernel (Bun, Deno and node:net servers on loopback and on a veth),
  * in private network namespaces that are removed afterwards.
@@ -22,8 +29,8 @@
  *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
- *   --only LIST          groups: forward,kernel,memif,afpacket (default all)
- *   --workloads LIST     echo,bulk,connrate (default all)
+ *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k (default all)
  *   --runtimes LIST      kernel servers: bun,deno,node (default all)
  *   --modes LIST         luna-ts loops: batch,inline (default both)
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
@@ -70,7 +77,7 @@ function usage(why: string): never {
   console.error(
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-rounds N]\n" +
-      "             [--only forward,kernel,memif,afpacket] [--workloads echo,bulk,connrate]\n" +
+      "             [--only forward,kernel,memif,afpacket,scale] [--workloads echo,bulk,connrate,storage4k,storage64k]\n" +
       "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]",
   );
   process.exit(2);
@@ -87,8 +94,8 @@ if (!(measureS >= 0.2 && measureS <= 60)) usage("--seconds: 0.2..60");
 if (!(warmupS >= 0 && warmupS <= 10)) usage("--warmup: 0..10");
 if (!(bulkMb >= 1 && bulkMb <= 8192)) usage("--bulk-mb: 1..8192");
 if (!(bulkRounds >= 1 && Number.isInteger(bulkRounds))) usage("--bulk-rounds: 1..rounds");
-const groups = list("--only", ["forward", "kernel", "memif", "afpacket"] as const);
-const workloads = list<Workload>("--workloads", ["echo", "bulk", "connrate"]);
+const groups = list("--only", ["forward", "kernel", "memif", "afpacket", "scale"] as const);
+const workloads = list<Workload>("--workloads", ["echo", "bulk", "connrate", "storage4k", "storage64k"]);
 const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
 const modes = list<Mode>("--modes", ["batch", "inline"]);
 const forwarders = list("--forwarders", ["bun", "deno"] as const);
@@ -102,7 +109,7 @@ if (from !== undefined) {
     bulkBytes: number;
   };
   console.log(forwardTable(r.records));
-  console.log(tables(r.records.filter((x) => x.workload !== "forward64")));
+  console.log(tables(r.records.filter((x) => !x.workload.startsWith("forward"))));
   const out = from.replace(/\.json$/, "") + ".svg";
   writeFileSync(out, resultsChart(r.records, r.cdfs ?? [], r.bulkBytes ?? 0));
   console.log(`\nwrote ${out}`);
@@ -152,6 +159,9 @@ const tcpOptions: TcpOptions = {
   measureS,
   bulkBytes: Math.round(bulkMb * (1 << 20)),
   echoConns: [1, 16, 256],
+  scaleConns: [16, 256],
+  scaleWorkers: [1, 2],
+  storageConns: quick ? [16] : [16, 256],
   connrateConns: 16,
   groups: groups.filter((g): g is Group => g !== "forward"),
   workloads,
@@ -168,7 +178,7 @@ const failures: Failure[] = [];
 console.log(
   `luna-ts bench: ${rounds} round(s), ${measureS} s measured after ${warmupS} s warm-up, bulk ${bulkMb} MiB` +
     `${quick ? " (quick)" : ""}; ${countSteps(tcpOptions)} TCP measurements` +
-    `${groups.includes("forward") ? ` + ${(1 + forwarders.length) * rounds} forwarding` : ""}`,
+    `${groups.includes("forward") ? ` + ${(2 + forwarders.length) * rounds} forwarding` : ""}`,
 );
 
 let fwd: ForwardResult[] = [];
@@ -178,6 +188,7 @@ if (groups.includes("forward")) {
       rounds,
       measureS: quick ? 1 : measureS,
       only: ["testpmd", ...forwarders],
+      testpmdSizes: [1500],
       onProgress: (m) => console.log(`  ... ${m}`),
     });
   } catch (e) {
@@ -196,14 +207,14 @@ if (tcpOptions.groups.length > 0 && workloads.length > 0) await tcpBench(tcpOpti
 // ------------------------------------------------------------------ figures
 
 const recs: BenchRecord[] = [];
-const fbase = fwd.find((r) => r.runtime === "c");
+const fbase = fwd.find((r) => r.runtime === "c" && r.frameBytes === 64);
 for (
   const [metric, pick] of [["pps", (r: ForwardResult) => r.pps], [
     "pps_max",
     (r: ForwardResult) => r.ppsMax,
   ]] as const
 ) {
-  for (const r of fwd) {
+  for (const r of fwd.filter((x) => x.frameBytes === 64)) {
     const sp = spread(r.rounds);
     recs.push({
       workload: "forward64",
@@ -221,10 +232,44 @@ for (
     });
   }
 }
+// The link's limit at full-size frames: dpdk-testpmd alone, packets/s and the Gbit/s they carry.
+for (const r of fwd.filter((x) => x.frameBytes !== 64)) {
+  const sp = spread(r.rounds);
+  const gbit = (pps: number) => Number(((pps * r.frameBytes * 8) / 1e9).toFixed(3));
+  for (
+    const [metric, value, rs, min, max] of [
+      ["pps", Math.round(r.pps), r.rounds.map(Math.round), Math.round(sp.min), Math.round(sp.max)],
+      ["pps_max", Math.round(r.ppsMax), r.rounds.map(Math.round), Math.round(sp.min), Math.round(sp.max)],
+      ["gbit_per_s", gbit(r.pps), r.rounds.map(gbit), gbit(sp.min), gbit(sp.max)],
+    ] as const
+  ) {
+    recs.push({
+      workload: `forward${r.frameBytes}`,
+      config: r.config,
+      conns: null,
+      metric,
+      value,
+      baseline: null,
+      baseline_value: null,
+      ratio: null,
+      rounds: [...rs],
+      min,
+      max,
+      spread: Number(sp.rel.toFixed(3)),
+    });
+  }
+}
 const tcpRecs = records(samples);
 recs.push(...tcpRecs);
 
 console.log(forwardTable(recs));
+for (const r of recs.filter((x) => x.workload.startsWith("forward") && x.workload !== "forward64" && x.metric === "pps")) {
+  const g = recs.find((x) => x.workload === r.workload && x.metric === "gbit_per_s");
+  console.log(
+    `${r.workload.slice(7)}-byte frames, ${r.config} (the link's limit): ${(r.value / 1e6).toFixed(2)} Mpps median, ` +
+      `${g?.value.toFixed(1)} Gbit/s, rounds ${r.rounds.map((v) => (v / 1e6).toFixed(2)).join(" ")}`,
+  );
+}
 console.log(tables(tcpRecs));
 if (failures.length > 0) {
   console.log(`\n${failures.length} measurement(s) failed:`);
@@ -280,7 +325,9 @@ writeFileSync(
       bulkRounds,
       baselines:
         "echo/connrate: bun-kernel-lo for loopback and memif, bun-kernel-veth for veth and af_packet; " +
-        "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif",
+        "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif; " +
+        "storage4k/storage64k: as echo; scale: luna-memif-w1 (the ratio is 2 workers / 1 worker); " +
+        "forward1500: none (testpmd alone, the link's limit at full-size frames)",
       records: recs,
       cdfs: cdfList,
       failures,

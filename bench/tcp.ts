@@ -20,13 +20,18 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
 import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
 
-export type Workload = "echo" | "bulk" | "connrate";
-export type Group = "kernel" | "memif" | "afpacket";
+export type Workload = "echo" | "bulk" | "connrate" | "storage4k" | "storage64k" | "scale";
+
+/** Storage-shaped RPC: a 64-byte request answered by this many bytes. */
+export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
+const isStorage = (w: Workload): w is "storage4k" | "storage64k" => w in storageResp;
+export type Group = "kernel" | "memif" | "afpacket" | "scale";
 export type Runtime = "bun" | "deno" | "node";
 export type Mode = "batch" | "inline";
 
@@ -36,7 +41,10 @@ export interface Sample {
   config: string;
   conns: number;
   round: number;
-  /** req_per_s, p50_us, p99_us, p999_us (echo); gbit_per_s (bulk); conn_per_s (connrate). */
+  /**
+   * req_per_s, p50_us, p99_us, p999_us (echo); gbit_per_s (bulk); conn_per_s (connrate);
+   * ops_per_s, gbit_per_s, p50_us, p99_us, p999_us (storage4k, storage64k).
+   */
   metrics: Record<string, number>;
   /** Latency CDF (echo): [µs, fraction at or below]. */
   cdf?: [number, number][];
@@ -61,6 +69,11 @@ export interface TcpOptions {
   measureS: number;
   bulkBytes: number;
   echoConns: number[];
+  /** Scaling (group "scale"): the echo loop with these many connections, over 1 and 2 workers a side. */
+  scaleConns: number[];
+  scaleWorkers: number[];
+  /** Storage-shaped RPC (storage4k, storage64k) with these many connections. */
+  storageConns: number[];
   connrateConns: number;
   groups: Group[];
   workloads: Workload[];
@@ -84,10 +97,13 @@ const clientBin = here("./c/build/echo_client");
 const kernelServer = here("./kernel_server.mjs");
 const lunaServer = here("./luna_server.ts");
 const lunaClient = here("./luna_client.ts");
+const lunaWorkers = here("./luna_workers.ts");
 const serverCpu = "1";
 const clientCpu = "0";
 const echoPort = 7;
 const sinkPort = 9;
+/** The storage service: port 11 in luna_server.ts, PORT+4 in kernel_server.mjs. */
+const storagePort = 11;
 const requestBytes = 64;
 
 /** Compiles the C client when it is missing or older than its source (gcc -O2). */
@@ -157,6 +173,21 @@ function metricsOf(w: Workload, r: Record<string, unknown>): Pick<Sample, "metri
       cdf: cdfUs(r.cdf),
     };
   }
+  if (isStorage(w)) {
+    if (Number(r.errors) > 0) throw new Error(`${w}: ${r.errors} answers with wrong bytes or lengths`);
+    if (!(Number(r.requests) > 0)) throw new Error(`${w}: no request answered in the measured stretch`);
+    if (Number(r.resp) !== storageResp[w]) throw new Error(`${w}: answers of ${r.resp} bytes`);
+    return {
+      metrics: {
+        ops_per_s: Number(r.req_per_s),
+        gbit_per_s: Number(r.gbit_per_s),
+        p50_us: us(r.p50_ns),
+        p99_us: us(r.p99_ns),
+        p999_us: us(r.p999_ns),
+      },
+      cdf: cdfUs(r.cdf),
+    };
+  }
   if (w === "bulk") {
     if (r.finished !== true) throw new Error(`bulk: did not finish (${JSON.stringify(r)})`);
     return { metrics: { gbit_per_s: Number(r.gbit_per_s) } };
@@ -183,6 +214,9 @@ function plan(o: TcpOptions, round: number, luna: { mode?: Mode } = {}): { w: Wo
     out.push({ w: "bulk", conns: 1 });
   }
   if (o.workloads.includes("connrate")) out.push({ w: "connrate", conns: o.connrateConns });
+  for (const w of ["storage4k", "storage64k"] as const) {
+    if (o.workloads.includes(w)) { for (const c of o.storageConns) out.push({ w, conns: c }); }
+  }
   return out;
 }
 
@@ -197,6 +231,10 @@ function cArgs(o: TcpOptions, w: Workload, conns: number, path: Path): string[] 
     return flags({ mode: "echo", addr, port: echoPort, size: requestBytes, conns, ...timing });
   }
   if (w === "bulk") return flags({ mode: "bulk", addr, port: sinkPort, bytes: o.bulkBytes });
+  if (isStorage(w)) {
+    const resp = storageResp[w];
+    return flags({ mode: "storage", addr, port: storagePort, size: requestBytes, resp, conns, ...timing });
+  }
   const src = path.clientSources.join(",");
   return flags({ mode: "connrate", addr, port: echoPort, size: requestBytes, conns, ...timing, src });
 }
@@ -213,6 +251,7 @@ export function countSteps(o: TcpOptions): number {
     for (const g of ["memif", "afpacket"] as const) {
       if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
     }
+    if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
   }
   return n;
 }
@@ -244,6 +283,7 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
       }
       if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConfig(ctx, mode); }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
+      if (o.groups.includes("scale")) { for (const w of o.scaleWorkers) await scaleConfig(ctx, w); }
     }
   } finally {
     labDown();
@@ -259,11 +299,15 @@ interface Ctx {
 
 function describe(s: Sample): string {
   const m = s.metrics;
-  if (s.workload === "echo") {
+  if (s.workload === "echo" || s.workload === "scale") {
     const rate = `${(m.req_per_s / 1000).toFixed(1)}k req/s`;
     return `${rate}, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;
   }
   if (s.workload === "bulk") return `${m.gbit_per_s.toFixed(2)} Gbit/s`;
+  if (isStorage(s.workload)) {
+    const rate = `${(m.ops_per_s / 1000).toFixed(1)}k op/s`;
+    return `${rate}, ${m.gbit_per_s.toFixed(2)} Gbit/s, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;
+  }
   return `${(m.conn_per_s / 1000).toFixed(1)}k conn/s`;
 }
 
@@ -400,6 +444,7 @@ async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ 
   const work = {
     echoedBytes: a.echoed - b.echoed,
     sunkBytes: a.sunk - b.sunk,
+    storageOps: a.storageOps - b.storageOps,
     accepted: a.accepted - b.accepted,
   };
   return { value, heap: { before: b.heap, after: a.heap, afterGc: a.heapAfterGc, gc, work } };
@@ -465,6 +510,15 @@ async function memifConfig(ctx: Ctx, mode: Mode): Promise<void> {
       async ({ server, client }, w, conns) => {
         const phase = w === "bulk"
           ? { workload: w, bytes: ctx.o.bulkBytes }
+          : isStorage(w)
+          ? {
+            workload: "storage",
+            resp: storageResp[w],
+            conns,
+            size: requestBytes,
+            warmupS: ctx.o.warmupS,
+            measureS: ctx.o.measureS,
+          }
           : { workload: w, conns, size: requestBytes, warmupS: ctx.o.warmupS, measureS: ctx.o.measureS };
         const timeoutMs = (w === "bulk" ? 150 : ctx.o.warmupS + ctx.o.measureS + 30) * 1000;
         const logFrom = client.stderr.length;
@@ -531,5 +585,95 @@ async function afPacketConfig(ctx: Ctx, mode: Mode): Promise<void> {
     );
   } finally {
     clean();
+  }
+}
+
+/**
+ * The CPUs of one side of the scaling figures: `workers` CPUs of its own
+ * where the machine has 2 x workers of them (server on the upper half),
+ * else the side's one CPU as everywhere else (then 2 workers share a core,
+ * and the ratio measures their overhead, not scaling).
+ */
+function scaleCpus(side: "server" | "client", workers: number): string {
+  const n = cpus().length;
+  if (workers === 1 || n < 2 * workers) return side === "server" ? serverCpu : clientCpu;
+  const from = side === "server" ? workers : 0;
+  return Array.from({ length: workers }, (_, i) => String(from + i)).join(",");
+}
+
+/** Workload 7: luna-ts to luna-ts over memif with `workers` per-core workers a side, the echo loop. */
+async function scaleConfig(ctx: Ctx, workers: number): Promise<void> {
+  const o = ctx.o;
+  const config = `luna-memif-w${workers}`;
+  const tag = `${process.pid}-w${workers}r${ctx.round}`;
+  const socket = `/tmp/luna-bench-${tag}.sock`;
+  const sp = `luna-bench-${tag}-s`;
+  const cp = `luna-bench-${tag}-c`;
+  const phases = o.scaleConns.map((conns) => ({ conns, size: requestBytes, warmupS: o.warmupS, measureS: o.measureS }));
+  const lifetimeS = 60 + phases.length * (o.warmupS + o.measureS + 10);
+  const removeFiles = () => {
+    removeEalFiles(sp);
+    removeEalFiles(cp);
+    rmSync(socket, { force: true });
+  };
+  const clean = onCleanup(removeFiles);
+  const scpu = scaleCpus("server", workers);
+  const ccpu = scaleCpus("client", workers);
+  let server: Proc | undefined;
+  let client: Proc | undefined;
+  let results: Record<string, unknown>[] = [];
+  let error: string | undefined;
+  try {
+    removeFiles();
+    server = new Proc("taskset", ["-c", scpu, bunBin, lunaWorkers, JSON.stringify({
+      role: "server",
+      device: `memif:${socket},server`,
+      address: "198.18.3.1/24",
+      workers,
+      prefix: sp,
+      lcores: `0@${scpu.split(",")[0]}`,
+      lifetimeS,
+    })], { stdin: true });
+    await server.waitFor(/^READY/m, 0, 30_000, "stdout");
+    client = new Proc("taskset", ["-c", ccpu, bunBin, lunaWorkers, JSON.stringify({
+      role: "client",
+      device: `memif:${socket},client`,
+      address: "198.18.3.2/24",
+      server: "198.18.3.1",
+      workers,
+      prefix: cp,
+      lcores: `0@${ccpu.split(",")[0]}`,
+      lifetimeS,
+      phases,
+    })]);
+    const t = setTimeout(() => client?.child.kill("SIGKILL"), lifetimeS * 1000);
+    await client.closed;
+    clearTimeout(t);
+    results = [...client.stdout.matchAll(/^PHASE (.*)$/gm)].map((m) => JSON.parse(m[1]));
+    if (results.length < phases.length) error = `client: ${results.length} of ${phases.length} phases: ${client.tail(1500)}`;
+  } catch (e) {
+    error = String((e as Error)?.message ?? e).slice(0, 2000);
+  } finally {
+    await quit(client);
+    await quit(server);
+    removeFiles();
+    clean();
+  }
+  for (let k = 0; k < phases.length; k++) {
+    const r = results[k];
+    await measure(ctx, "scale", config, phases[k].conns, () => {
+      if (r === undefined) return Promise.reject(new Error(error ?? "no result"));
+      if (Number(r.errors) > 0) return Promise.reject(new Error(`scale: ${r.errors} answers of wrong lengths`));
+      if (!(Number(r.requests) > 0)) return Promise.reject(new Error("scale: no request answered"));
+      return Promise.resolve({
+        metrics: {
+          req_per_s: Number(r.req_per_s),
+          p50_us: us(r.p50_ns),
+          p99_us: us(r.p99_ns),
+          p999_us: us(r.p999_ns),
+        },
+        notes: { workers, serverCpus: scpu, clientCpus: ccpu, perWorker: r.perWorker, seconds: r.seconds },
+      });
+    });
   }
 }

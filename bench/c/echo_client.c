@@ -12,13 +12,17 @@
 //             address's TIME-WAIT ports do not limit the rate.
 //   bulk      one connection sends BYTES, half-closes and waits for the peer
 //             to close: timed from the first byte to that close. Gbit/s.
+//   storage   the echo loop with a storage-shaped answer: each SIZE-byte
+//             request carries in its first 4 bytes (little-endian) the size
+//             of the answer, --resp bytes (4 KiB, 64 KiB: a block read).
+//             Operations/s, Gbit/s of answers and latency percentiles.
 //
 // Latency is taken with clock_gettime(CLOCK_MONOTONIC) in ns; every sample of
 // the measured stretch is kept and sorted. One JSON object is printed on a
 // line of its own, prefixed "RESULT ".
 //
-// Usage: echo_client --mode echo|connrate|bulk --addr A --port P [--conns N]
-//          [--size B] [--warmup S] [--duration S] [--bytes N] [--src A,B,...]
+// Usage: echo_client --mode echo|connrate|bulk|storage --addr A --port P [--conns N]
+//          [--size B] [--resp B] [--warmup S] [--duration S] [--bytes N] [--src A,B,...]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,6 +50,7 @@ static int opt_size = 64;
 static double opt_warmup = 0.3;
 static double opt_duration = 1.0;
 static long long opt_bytes = 1LL << 28;
+static int opt_resp = 0; // storage: bytes of each answer (0: echo, the answer is the request)
 static struct in_addr src_addrs[64];
 static int n_src = 0;
 
@@ -121,7 +126,13 @@ struct conn {
 
 static void send_request(struct conn *c, char *buf) {
   c->seq++;
-  memcpy(buf, &c->seq, sizeof c->seq);
+  if (opt_resp > 0) {
+    uint32_t want = (uint32_t)opt_resp; // little-endian on every machine this runs on
+    memcpy(buf, &want, sizeof want);
+    if (opt_size >= 8) memcpy(buf + 4, &c->seq, sizeof c->seq);
+  } else {
+    memcpy(buf, &c->seq, sizeof c->seq);
+  }
   c->t0 = now_ns();
   c->got = 0;
   ssize_t n = send(c->fd, buf, (size_t)opt_size, MSG_NOSIGNAL);
@@ -150,6 +161,7 @@ static int run_echo(void) {
   uint64_t t0 = start + (uint64_t)(opt_warmup * 1e9);
   uint64_t t1 = t0 + (uint64_t)(opt_duration * 1e9);
   int measuring = 0;
+  const int expect = opt_resp > 0 ? opt_resp : opt_size;
   struct epoll_event evs[256];
   for (;;) {
     int n = epoll_wait(ep, evs, 256, 0);
@@ -165,10 +177,10 @@ static int run_echo(void) {
         if (errno == EAGAIN) continue;
         die("recv");
       }
-      if (c->got == 0 && r >= 4 && memcmp(rbuf, &c->seq, 4) != 0) errors++;
+      if (opt_resp == 0 && c->got == 0 && r >= 4 && memcmp(rbuf, &c->seq, 4) != 0) errors++;
       c->got += (int)r;
-      if (c->got >= opt_size) {
-        if (c->got > opt_size) errors++;
+      if (c->got >= expect) {
+        if (c->got > expect) errors++;
         uint64_t now = now_ns();
         if (measuring) {
           done++;
@@ -188,9 +200,10 @@ static int run_echo(void) {
     }
   }
   double secs = (double)(t1 - t0) / 1e9;
-  printf("RESULT {\"workload\":\"echo\",\"conns\":%d,\"requests\":%lld,\"seconds\":%.6f,\"req_per_s\":%.1f,"
-         "\"errors\":%lld",
-         opt_conns, done, secs, (double)done / secs, errors);
+  printf("RESULT {\"workload\":\"%s\",\"conns\":%d,\"requests\":%lld,\"seconds\":%.6f,\"req_per_s\":%.1f,"
+         "\"resp\":%d,\"gbit_per_s\":%.3f,\"errors\":%lld",
+         opt_resp > 0 ? "storage" : "echo", opt_conns, done, secs, (double)done / secs, expect,
+         (double)done * expect * 8 / secs / 1e9, errors);
   print_latency(lat, nlat);
   printf("}\n");
   for (int i = 0; i < opt_conns; i++) close(cs[i].fd);
@@ -342,6 +355,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--warmup")) opt_warmup = atof(v);
     else if (!strcmp(k, "--duration")) opt_duration = atof(v);
     else if (!strcmp(k, "--bytes")) opt_bytes = atoll(v);
+    else if (!strcmp(k, "--resp")) opt_resp = atoi(v);
     else if (!strcmp(k, "--src")) {
       char *list = strdup(v);
       for (char *tok = strtok(list, ","); tok && n_src < 64; tok = strtok(NULL, ","))
@@ -352,8 +366,9 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (opt_conns < 1 || opt_conns > 65536 || opt_size < 4 || opt_size > 65536) {
-    fprintf(stderr, "bad --conns or --size\n");
+  if (opt_conns < 1 || opt_conns > 65536 || opt_size < 4 || opt_size > 65536 || opt_resp < 0 ||
+      opt_resp > (1 << 24)) {
+    fprintf(stderr, "bad --conns, --size or --resp\n");
     return 2;
   }
   peer.sin_family = AF_INET;
@@ -363,7 +378,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
-  if (!strcmp(opt_mode, "echo")) return run_echo();
+  if (!strcmp(opt_mode, "echo")) {
+    opt_resp = 0;
+    return run_echo();
+  }
+  if (!strcmp(opt_mode, "storage")) {
+    if (opt_resp <= 0) opt_resp = 4096;
+    return run_echo();
+  }
   if (!strcmp(opt_mode, "connrate")) return run_connrate();
   if (!strcmp(opt_mode, "bulk")) return run_bulk();
   fprintf(stderr, "unknown --mode %s\n", opt_mode);
