@@ -25,6 +25,11 @@ export class TxBatch {
     this._descs = new Uint32Array(this._capacity * DESC_WORDS);
   }
 
+  /** Frames the batch holds at most. */
+  get capacity(): number {
+    return this._capacity;
+  }
+
   /** Frames waiting. */
   get length(): number {
     return this._count;

@@ -239,6 +239,12 @@ export function output(L: TcpLayer, tcb: Tcb, now: number): void {
     if (flight === 0 && ccLeft < mss) ccLeft = mss; // never less than one segment with nothing in flight
     const finPending = finAllowed(tcb) && (tcb.finSeq < 0 || seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0));
     if (avail > 0) {
+      // The device is behind (its transmit batch nearly full): new data waits in the send
+      // queue rather than being dropped on the way out; poll() resumes it (like Linux's TSQ).
+      if (L.ip.tx.length >= L.ip.tx.capacity - 16) {
+        L.txBlocked(tcb);
+        break;
+      }
       if (wndLeft <= 0 || ccLeft <= 0) {
         if (tcb.sndWnd === 0 && flight === 0) L.armPersist(tcb, now);
         break;

@@ -155,6 +155,8 @@ export class Tcb {
   /** Bytes the application may still queue before the send buffer is full. */
   sndBufBytes: number;
   rcvBufBytes: number;
+  /** Waiting for room in the device's transmit batch (TcpLayer.txBlocked). */
+  txBlocked = false;
   /** An onWritable is owed once space frees up. */
   wantWritable = false;
   /** The error that ended it, if any. */

@@ -68,6 +68,7 @@ export class TcpLayer implements TcpReceiver {
   private readonly _freeIds: number[] = [];
   private readonly _starved: Tcb[] = [];
   private readonly _unread = new Set<Tcb>();
+  private readonly _blocked: Tcb[] = [];
   private readonly _table = new Map<number, Tcb[]>();
   private readonly _listeners = new Map<number, Listener>();
   private _nextPort: number;
@@ -307,6 +308,23 @@ export class TcpLayer implements TcpReceiver {
     this._now = now;
     this._wheel.advance(now, this._expire);
     if (this._starved.length > 0) this._feedStarved();
+    if (this._blocked.length > 0 && this.ip.tx.length < this.ip.tx.capacity >>> 1) this._resumeBlocked(now);
+  }
+
+  /** @internal Output stopped because the device's transmit batch was full; resume it later. */
+  txBlocked(tcb: Tcb): void {
+    if (!tcb.txBlocked) {
+      tcb.txBlocked = true;
+      this._blocked.push(tcb);
+    }
+  }
+
+  private _resumeBlocked(now: number): void {
+    const list = this._blocked.splice(0);
+    for (const c of list) {
+      c.txBlocked = false;
+      if (!c.dead) output(this, c, now);
+    }
   }
 
   /** Connections that could not write for want of buffers hear when the zone has room above its reserve again. */
