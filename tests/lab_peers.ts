@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab, type Lab, requireLabTools } from "../src/lab/netns.ts";
@@ -43,7 +43,7 @@ export async function startLuna(
   lab: Lab,
   app: string,
   mode: "batch" | "inline",
-  options: { port?: number; extra?: string[]; program?: string } = {},
+  options: { port?: number; extra?: string[]; program?: string; device?: string; timeoutMs?: number } = {},
 ): Promise<LunaServer> {
   const prefix = uniquePrefix(`serve-${app}`);
   const port = options.port ?? (app === "http" ? 80 : app === "echo" ? 7 : 9);
@@ -51,7 +51,7 @@ export async function startLuna(
     "serve",
     app,
     "--device",
-    `af_packet:${lab.luna.iface}`,
+    options.device ?? `af_packet:${lab.luna.iface}`,
     "--address",
     lab.luna.cidr,
     "--port",
@@ -65,7 +65,7 @@ export async function startLuna(
   ];
   const child = new Child(lunaScript, args, {
     wrap: lab.wrap("luna"),
-    timeoutMs: 150_000,
+    timeoutMs: options.timeoutMs ?? 150_000,
     program: options.program,
   });
   try {
@@ -193,4 +193,224 @@ export function parseResponses(stream: string): WireResponse[] {
     at = end + 4 + len;
   }
   return out;
+}
+
+/** Tools the full interop tests need beyond {@link interopTools}, with their Debian packages. */
+export const fullInteropTools: Record<string, string> = {
+  socat: "socat",
+  iptables: "iptables",
+  tc: "iproute2",
+  "/usr/bin/python3": "python3",
+};
+
+/** Checks root and every tool the full interop tests use; throws one error naming what is missing. */
+export function requireFullInteropTools(): void {
+  requireLabTools(interopTools);
+  const missing = Object.keys(fullInteropTools).filter((t) =>
+    spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0
+  );
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map((t) => fullInteropTools[t]))];
+    throw new Error(
+      `the interop tests cannot run: missing ${missing.join(", ")} (apt-get install -y ${
+        pkgs.join(" ")
+      }; scripts/setup.sh does)`,
+    );
+  }
+}
+
+/**
+ * Rebuilds the lab's veth pair with one receive and one transmit queue on
+ * both ends. `net_af_xdp` needs it: the kernel refuses XDP on a veth whose
+ * peer has more transmit queues than it has receive queues ("veth: XDP
+ * expects number of rx queues not less than peer tx queues"), and frames on
+ * a queue without the socket would bypass it.
+ */
+export function singleQueueVeth(lab: Lab): void {
+  const ns = { luna: lab.luna.ns, kernel: lab.kernel.ns };
+  lab.exec("luna", "ip", ["link", "del", lab.luna.iface]);
+  const q = ["numrxqueues", "1", "numtxqueues", "1"];
+  const [ip, ...rest] = ["ip", "link", "add", lab.luna.iface, "netns", ns.luna, ...q, "type", "veth"];
+  lab.exec("luna", ip, [...rest, "peer", "name", lab.kernel.iface, "netns", ns.kernel, ...q]);
+  for (const side of ["luna", "kernel"] as const) {
+    const iface = lab[side].iface;
+    lab.exec(side, "ethtool", [
+      "-K",
+      iface,
+      "tx",
+      "off",
+      "rx",
+      "off",
+      "tso",
+      "off",
+      "gso",
+      "off",
+      "gro",
+      "off",
+    ]);
+  }
+  lab.exec("kernel", "ip", ["addr", "add", lab.kernel.cidr, "dev", lab.kernel.iface]);
+  lab.exec("luna", "ip", ["link", "set", lab.luna.iface, "up"]);
+  lab.exec("kernel", "ip", ["link", "set", lab.kernel.iface, "up"]);
+}
+
+/** Faults that the kernel makes in the peer namespace (this kernel has no `tc netem`). */
+export interface PeerFaults {
+  /** Random loss each way, with `iptables -m statistic` on INPUT and OUTPUT (0..1). */
+  loss?: number;
+  /** A `tc tbf` rate limit on the peer's egress, `200mbit`. */
+  rate?: string;
+}
+
+/**
+ * Installs {@link PeerFaults} in the lab's kernel side; returns what undoes
+ * them (safe to call twice; the namespace's removal undoes them too).
+ */
+export function addPeerFaults(lab: Lab, f: PeerFaults): () => void {
+  const iface = lab.kernel.iface;
+  const undo: (() => void)[] = [];
+  const remove = () => {
+    for (const u of undo.splice(0).reverse()) {
+      try {
+        u();
+      } catch {
+        // the namespace is gone already
+      }
+    }
+  };
+  try {
+    if (f.loss !== undefined) {
+      const p = String(f.loss);
+      for (const [chain, dir] of [["INPUT", "-i"], ["OUTPUT", "-o"]]) {
+        const rule = [
+          chain,
+          dir,
+          iface,
+          "-m",
+          "statistic",
+          "--mode",
+          "random",
+          "--probability",
+          p,
+          "-j",
+          "DROP",
+        ];
+        lab.exec("kernel", "iptables", ["-w", "5", "-A", ...rule]);
+        undo.push(() => lab.exec("kernel", "iptables", ["-w", "5", "-D", ...rule]));
+      }
+    }
+    if (f.rate !== undefined) {
+      lab.exec("kernel", "tc", [
+        "qdisc",
+        "add",
+        "dev",
+        iface,
+        "root",
+        "tbf",
+        "rate",
+        f.rate,
+        "burst",
+        "32kbit",
+        "latency",
+        "50ms",
+      ]);
+      undo.push(() => lab.exec("kernel", "tc", ["qdisc", "del", "dev", iface, "root"]));
+    }
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return remove;
+}
+
+/** How many packets the peer's loss rules dropped, and the tbf qdisc's counters, for messages. */
+export function peerFaultCounters(lab: Lab): string {
+  const out: string[] = [];
+  try {
+    const rules = lab.exec("kernel", "iptables", ["-w", "5", "-L", "-v", "-n", "-x"]);
+    const drops = rules.split("\n").filter((l) => l.includes("statistic")).map((l) =>
+      l.trim().split(/\s+/)[0]
+    );
+    out.push(`iptables dropped ${drops.join(" in, ")} out`);
+    const q = lab.exec("kernel", "tc", ["-s", "qdisc", "show", "dev", lab.kernel.iface]);
+    const m = /Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)/.exec(q);
+    if (m !== null) out.push(`tbf sent ${m[2]} packets, dropped ${m[3]}, overlimits ${m[4]}`);
+  } catch (e) {
+    out.push(String(e));
+  }
+  return out.join("; ");
+}
+
+/** Mbit/s of `bytes` in `seconds`, rounded. */
+export function mbits(bytes: number, seconds: number): number {
+  return seconds > 0 ? Math.round((bytes * 8) / seconds / 1e6) : 0;
+}
+
+/** A transfer's size for a rate line: `100 MB`, `512 kB`. */
+export function sizeText(bytes: number): string {
+  return bytes >= 1e6 ? `${+(bytes / 1e6).toFixed(1)} MB` : `${+(bytes / 1e3).toFixed(1)} kB`;
+}
+
+/** A curl transfer: the SHA-256 of what it received (download) or the body of the answer (upload). */
+export interface CurlRun {
+  /** Download: hex SHA-256 of the body; upload: the answer's body. */
+  out: string;
+  bytes: number;
+  seconds: number;
+}
+
+/** `curl` GET of `url` in the kernel side, hashing the body with sha256sum; bounded by `timeoutS`. */
+export async function curlGet(lab: Lab, url: string, timeoutS: number): Promise<CurlRun> {
+  const r = await sh(
+    lab,
+    "kernel",
+    `curl -sS --fail -m ${timeoutS} -w '%{stderr}TRANSFER %{size_download} %{time_total}\n' ${url} | sha256sum`,
+    { timeoutMs: (timeoutS + 10) * 1000 },
+  );
+  const [bytes, seconds] = transfer(r.stderr);
+  return { out: r.stdout.split(" ")[0], bytes, seconds };
+}
+
+/** `curl` POST of a file to `url` in the kernel side; bounded by `timeoutS`. */
+export async function curlPost(lab: Lab, url: string, file: string, timeoutS: number): Promise<CurlRun> {
+  const r = await sh(
+    lab,
+    "kernel",
+    `curl -sS --fail -m ${timeoutS} --data-binary @${file} ` +
+      `-w '%{stderr}TRANSFER %{size_upload} %{time_total}\n' ${url}`,
+    { timeoutMs: (timeoutS + 10) * 1000 },
+  );
+  const [bytes, seconds] = transfer(r.stderr);
+  return { out: r.stdout, bytes, seconds };
+}
+
+function transfer(stderr: string): [number, number] {
+  const m = /TRANSFER (\d+) ([\d.]+)/.exec(stderr);
+  if (m === null) throw new Error(`curl printed no transfer line: ${stderr}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/**
+ * Removes the coexistence records (/run/luna-ts/coexist-NETNS-TAP.json) that
+ * a `luna` killed with SIGKILL left for the lab's luna namespace: a luna that
+ * stops cleanly removes its own, and once the lab's namespace is gone, the
+ * changes they journal are gone with it. Call before the lab's close.
+ */
+export function removeCoexistRecords(lab: Lab): void {
+  let ino: number;
+  try {
+    ino = statSync(`/run/netns/${lab.luna.ns}`).ino;
+  } catch {
+    return;
+  }
+  const dir = "/run/luna-ts";
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (n.startsWith(`coexist-${ino}-`) && n.endsWith(".json")) rmSync(`${dir}/${n}`, { force: true });
+  }
 }

@@ -445,14 +445,13 @@ function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean 
   // Pieces that were waiting behind the hole.
   const q = L.reassemblyIfAny(tcb);
   if (q !== undefined && q.count > 0) {
-    let filled = false;
     while (q.pop(tcb.rcvNxt)) {
       tcb.recvq.push(q.outHandle, q.outOffset, q.outLen);
       tcb.rcvNxt = (tcb.rcvNxt + q.outLen) >>> 0;
       tcb.stats.bytesReceived += q.outLen;
-      filled = true;
     }
-    if (filled) tcb.ackNow = true; // RFC 5681 4.2: a segment that fills a hole is ACKed at once
+    // RFC 5681 4.2: a segment that fills all or part of a gap is ACKed at once.
+    tcb.ackNow = true;
   }
   // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment.
   if (++tcb.unackedSegs >= 2) tcb.ackNow = true;

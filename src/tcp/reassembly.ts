@@ -44,7 +44,7 @@
 import { seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
 
 /** Default most entries (segments) held per connection. */
-export const reassemblySegmentsMaxDefault = 64;
+export const reassemblySegmentsMaxDefault = 1024;
 
 /** What {@link Reassembly.insert} did with a segment. */
 export const ReassemblyResult = {

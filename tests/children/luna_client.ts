@@ -1,18 +1,24 @@
 // luna as a TCP client: connects through af_packet to an echo server that the
 // kernel's TCP runs in the peer namespace, sends BYTES random bytes, reads
 // them back through zero-copy views, checks every byte, and closes.
-// Usage: luna_client.ts PREFIX IFACE CIDR SERVER_IP PORT BYTES MODE
+// Usage: luna_client.ts PREFIX IFACE CIDR SERVER_IP PORT BYTES MODE [FAULTS]
+//   IFACE   an interface for af_packet, or a whole device spec (af_xdp:IFACE)
+//   FAULTS  as `luna serve --faults` takes them (loss=0.01,...,seed=N), or "-"
 import { randomBytes } from "node:crypto";
+import { parseFaults } from "../../src/cli/args.ts";
+import type { StackConfigInput } from "../../src/api/config.ts";
 import { createStack } from "../../src/mod.ts";
 
-const [prefix, iface, cidr, serverIp, portArg, bytesArg, mode] = process.argv.slice(2);
+const [prefix, iface, cidr, serverIp, portArg, bytesArg, mode, faultsArg] = process.argv.slice(2);
 const total = Number(bytesArg);
 const data = new Uint8Array(randomBytes(total));
+const faults = faultsArg !== undefined && faultsArg !== "-" ? parseFaults(faultsArg) : undefined;
 const stack = await createStack({
-  device: `af_packet:${iface}`,
+  device: iface.includes(":") ? iface : `af_packet:${iface}`,
   address: cidr,
   mode: mode as "batch" | "inline",
   eal: { prefix },
+  ...(faults !== undefined ? { faults: faults as StackConfigInput["faults"] } : {}),
 });
 
 let sent = 0;
@@ -57,7 +63,7 @@ const conn = stack.connect(serverIp, Number(portArg), {
   },
 });
 
-const ok = await stack.runUntil(() => closed, 60_000);
+const ok = await stack.runUntil(() => closed, Number(process.env.LUNA_INTEROP_CLIENT_MS ?? 60_000));
 const seconds = (performance.now() - tOpen) / 1000;
 const connStats = conn.stats();
 const stats = stack.stats();
@@ -73,6 +79,7 @@ console.log(
     got,
     firstBad,
     seconds,
+    faultSeed: faults?.seed,
     connectMs: tOpen - t0,
     conn: connStats,
     tcp: stats.tcp,
