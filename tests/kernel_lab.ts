@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { childScript, runtimeCommand } from "./child.ts";
 import { offloadsOffArgs } from "../src/lab/netns.ts";
+import { runTool } from "../src/util/exec.ts";
 
 /** Tools the lab and its judges use, with their Debian packages. */
 export const labTools: Record<string, string> = {
@@ -40,18 +41,7 @@ export function requireLab(): void {
 }
 
 /** Runs a command to its end; throws with its output if it fails. */
-export function sh(cmd: string, args: string[], timeoutMs = 10_000): string {
-  try {
-    return execFileSync(cmd, args, {
-      encoding: "utf8",
-      timeout: timeoutMs,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${(err.stderr || err.stdout || err.message).trim()}`);
-  }
-}
+export const sh = runTool;
 
 /** What an async command did. */
 export interface Ran {

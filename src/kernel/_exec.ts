@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { LunaError } from "../errors.ts";
+import { runTool } from "../util/exec.ts";
 
 /** The kernel refused a change, or a tool coexistence needs is missing. */
 export class KernelError extends LunaError {
@@ -36,18 +37,7 @@ export function requireTools(tools: string[]): void {
 
 /** Runs `cmd args` to its end; returns stdout, throws {@link KernelError} with its stderr. */
 export function run(cmd: string, args: string[], timeoutMs = 10_000): string {
-  try {
-    return execFileSync(cmd, args, {
-      encoding: "utf8",
-      timeout: timeoutMs,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new KernelError(`${cmd} ${args.join(" ")}: ${(err.stderr || err.stdout || err.message).trim()}`, {
-      cause: e,
-    });
-  }
+  return runTool(cmd, args, timeoutMs, (what, detail, cause) => new KernelError(`${what}: ${detail}`, { cause }));
 }
 
 /** Like {@link run}, without blocking: for work beside the loop. */

@@ -24,7 +24,8 @@
  *
  * @module
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
+import { runTool } from "../util/exec.ts";
 
 /** One side of the lab. */
 export interface LabSide {
@@ -97,18 +98,7 @@ export function requireLabTools(tools: string[] = ["ip", "ethtool"]): void {
   if (problems.length > 0) throw new Error(`the namespace lab cannot run: ${problems.join("; ")}`);
 }
 
-function run(cmd: string, args: string[], timeoutMs = 10_000): string {
-  try {
-    return execFileSync(cmd, args, {
-      encoding: "utf8",
-      timeout: timeoutMs,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-  } catch (e) {
-    const err = e as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${cmd} ${args.join(" ")} failed: ${(err.stderr || err.stdout || err.message).trim()}`);
-  }
-}
+const run = runTool;
 
 function namespaces(): string[] {
   const out = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
