@@ -15,6 +15,10 @@ export class ChunkRing {
   protected count = 0;
   /** Bytes held. */
   bytes = 0;
+  /** Chunks released from the front since the ring was made: the serial number of the head. */
+  protected released = 0;
+  /** Bytes consumed from the front since the ring was made: the stream offset of the first byte held. */
+  protected consumedTotal = 0;
 
   constructor(zone: MemZone) {
     this.zone = zone;
@@ -44,6 +48,7 @@ export class ChunkRing {
   consume(n: number): void {
     if (n > this.bytes) n = this.bytes;
     this.bytes -= n;
+    this.consumedTotal += n;
     const mask = this.h.length - 1;
     while (n > 0) {
       const i = this.head;
@@ -57,6 +62,7 @@ export class ChunkRing {
       this.zone.release(this.h[i]);
       this.head = (i + 1) & mask;
       this.count--;
+      this.released++;
     }
   }
 

@@ -26,7 +26,16 @@ export class SendQueue extends ChunkRing {
    */
   find(at: number): boolean {
     const mask = this.h.length - 1;
-    for (let k = 0; k < this.count; k++) {
+    const abs = this.consumedTotal + at; // stream offset of the byte asked for
+    // Segments are cut front to back: start from the chunk the last search found
+    // rather than from the head (not when that is the head, whose start moves with ACKs).
+    let k = 0;
+    const ck = this._cacheSerial - this.released;
+    if (ck > 0 && ck < this.count && abs >= this._cacheStart) {
+      k = ck;
+      at = abs - this._cacheStart;
+    }
+    for (; k < this.count; k++) {
       const i = (this.head + k) & mask;
       const len = this.len[i];
       if (at < len) {
@@ -34,12 +43,17 @@ export class SendQueue extends ChunkRing {
         this.foundOff = this.off[i] + at;
         this.foundLen = len - at;
         this.foundChunkStart = at === 0;
+        this._cacheSerial = this.released + k;
+        this._cacheStart = abs - at;
         return true;
       }
       at -= len;
     }
     return false;
   }
+
+  private _cacheSerial = -1;
+  private _cacheStart = 0;
 
   /** Length of the last chunk (0 when empty). */
   tailLen(): number {
