@@ -13,8 +13,7 @@
  */
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
 import { CcAction, createCongestionControl } from "./congestion.ts";
-import { effectiveMss, output, retransmitFirst, sackRecovery, sendAck, sendControl, tsNow } from "./output.ts";
-import { SackScoreboard } from "./sack.ts";
+import { output, retransmitFirst, sackRecovery, scoreboard, sendAck, sendControl, tsNow } from "./output.ts";
 import { ReassemblyResult } from "./reassembly.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
@@ -54,11 +53,6 @@ export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): voi
 /** The connection is established: tell the application (accept and open). */
 function established(L: TcpLayer, tcb: Tcb, now: number): void {
   tcb.state = State.established;
-  if (tcb.sackOk) {
-    tcb.sb = new SackScoreboard(effectiveMss(tcb));
-    tcb.sb.reset(tcb.sndUna);
-    tcb.sb.sent(tcb.sndMax);
-  }
   L.counters.currEstab++;
   if (tcb.listenerPort >= 0) L.accepted(tcb);
   if (!tcb.dead) tcb.handlers.onOpen?.(tcb);
@@ -290,7 +284,9 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
   const wndRaw = seg.wnd;
   let after = 0;
   // RFC 6675 Update(): the scoreboard takes the cumulative ACK and the SACK blocks.
-  const sb = tcb.sb;
+  // It is made when the first SACK block arrives (see scoreboard()).
+  let sb = tcb.sb;
+  if (sb === undefined && tcb.sackOk && seg.options.sackCount > 0) sb = scoreboard(tcb);
   const newlySacked = sb !== undefined ? sb.update(seg.ack, seg.options.sackBlocks, seg.options.sackCount) : 0;
   if (seqGt(seg.ack, tcb.sndUna)) {
     after = newAck(L, tcb, seg, now);
@@ -308,7 +304,10 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
       after |= afterRetransmit;
       if ((flags & CcAction.enteredRecovery) !== 0) {
         tcb.rttSeq = -1; // Karn
-        if (sb !== undefined && sb.recoveryAllowed()) sb.startRecovery();
+        if (tcb.sackOk) {
+          sb = scoreboard(tcb);
+          if (sb.recoveryAllowed()) sb.startRecovery();
+        }
       }
     }
   }
@@ -344,6 +343,8 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
   } else if ((after & afterRetransmit) !== 0) {
     retransmitFirst(L, tcb, now);
   }
+  // Nothing SACKed and no recovery to remember: drop the scoreboard (memory per idle connection).
+  if (sb !== undefined && sb === tcb.sb && sb.empty()) tcb.sb = undefined;
   if ((after & afterWritable) !== 0 && !tcb.dead) tcb.handlers.onWritable?.(tcb);
   return !tcb.dead;
 }

@@ -12,7 +12,7 @@ import { seqGt, seqLt, TcpFlags } from "../wire/mod.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
 import type { TcpLayer } from "./tcp_layer.ts";
-import { NextSeg } from "./sack.ts";
+import { NextSeg, SackScoreboard } from "./sack.ts";
 
 /** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
 export function tsNow(now: number): number {
@@ -20,6 +20,24 @@ export function tsNow(now: number): number {
 }
 
 /** Payload bytes per segment with the options every segment carries (RFC 9293 3.7.1 Eff.snd.MSS). */
+/**
+ * The connection's SACK scoreboard, made when first needed: SACK blocks
+ * arrived, a recovery begins, or the retransmission timer fired. A scoreboard
+ * with nothing in it and no recovery to remember is dropped again (see
+ * input.ts), so an idle connection holds none. Only for connections that
+ * agreed on SACK.
+ */
+export function scoreboard(tcb: Tcb): SackScoreboard {
+  let sb = tcb.sb;
+  if (sb === undefined) {
+    sb = new SackScoreboard(effectiveMss(tcb));
+    sb.reset(tcb.sndUna);
+    sb.sent(tcb.sndMax);
+    tcb.sb = sb;
+  }
+  return sb;
+}
+
 export function effectiveMss(tcb: Tcb): number {
   return tcb.sndMss - (tcb.tsOk ? 12 : 0);
 }

@@ -268,6 +268,14 @@ export class SackScoreboard {
     if (seqGt(end, this.highRxt)) this.highRxt = end;
   }
 
+  /**
+   * Whether it holds nothing a fresh scoreboard would not: no SACKed ranges,
+   * no recovery under way, and HighACK past RecoveryPoint.
+   */
+  empty(): boolean {
+    return this._count === 0 && !this.inRecovery && seqGe(this.highAck, this.recoveryPoint);
+  }
+
   /** Whether a new recovery may begin: HighACK is past the last RecoveryPoint (RFC 6675 5, 5.1). */
   recoveryAllowed(): boolean {
     return !this.inRecovery && seqGe(this.highAck, this.recoveryPoint);

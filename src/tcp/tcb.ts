@@ -13,7 +13,7 @@ import type { CongestionControl, CongestionName } from "./congestion.ts";
 import type { TokenBucket } from "./rate_limit.ts";
 import type { SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
-import { RtoEstimator } from "./rto.ts";
+import type { RtoEstimator } from "./rto.ts";
 import { SendQueue } from "./send_queue.ts";
 import { State, stateName } from "./state.ts";
 
@@ -30,6 +30,9 @@ export interface TcpHandlers {
   /** The connection is gone: closed cleanly (`error` undefined) or aborted. */
   onClose?(c: Tcb, error: string | undefined): void;
 }
+
+/** The handlers of a connection nobody listens to yet: one shared, frozen object. */
+export const noHandlers: TcpHandlers = Object.freeze({});
 
 /** Counters of one connection (what `ss -ti` shows a kernel user). */
 export class TcbStats {
@@ -59,7 +62,7 @@ export class Tcb {
   readonly remotePort: number;
   /** Whether we opened it (connect) rather than accepted it. */
   readonly active: boolean;
-  handlers: TcpHandlers = {};
+  handlers: TcpHandlers = noHandlers;
   /** Free for the application: what it attaches to the connection. */
   user: unknown = undefined;
   readonly stats = new TcbStats();

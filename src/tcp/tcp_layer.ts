@@ -18,7 +18,8 @@ import { type CongestionName, createCongestionControl } from "./congestion.ts";
 import { TcpCounters } from "./counters.ts";
 import { negotiate, segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
-import { effectiveMss, output, sendAck, sendControl, tsNow } from "./output.ts";
+import { TcbTable } from "./tcb_table.ts";
+import { effectiveMss, output, scoreboard, sendAck, sendControl, tsNow } from "./output.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Reassembly, ReassemblyBudget } from "./reassembly.ts";
 import { RtoEstimator } from "./rto.ts";
@@ -47,7 +48,6 @@ export interface TcpLayerOptions {
   key?: Uint8Array;
 }
 
-const ports32 = (localPort: number, remotePort: number) => ((localPort << 16) | remotePort) >>> 0;
 
 /** The TCP layer over one IP layer; see the module documentation. */
 export class TcpLayer implements TcpReceiver {
@@ -62,14 +62,14 @@ export class TcpLayer implements TcpReceiver {
   private readonly _isn: IsnGenerator;
   private readonly _cookies: SynCookies;
   private readonly _budget: ReassemblyBudget;
-  private _tcbs: (Tcb | undefined)[] = [];
+  private readonly _tcbs: (Tcb | undefined)[] = [];
   private _reasm: (Reassembly | undefined)[] = [];
   private _sack: (SackBlockBuilder | undefined)[] = [];
   private readonly _freeIds: number[] = [];
   private readonly _starved: Tcb[] = [];
   private readonly _unread = new Set<Tcb>();
   private readonly _blocked: Tcb[] = [];
-  private readonly _table = new Map<number, Tcb[]>();
+  private readonly _table = new TcbTable(this._tcbs);
   private readonly _listeners = new Map<number, Listener>();
   private _nextPort: number;
   private readonly _sackScratch = new Uint32Array(8);
@@ -698,12 +698,7 @@ export class TcpLayer implements TcpReceiver {
     tcb.error = error;
     tcb.state = State.closed;
     this._wheel.cancel(tcb.id);
-    const list = this._table.get(ports32(tcb.localPort, tcb.remotePort));
-    if (list !== undefined) {
-      const i = list.indexOf(tcb);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) this._table.delete(ports32(tcb.localPort, tcb.remotePort));
-    }
+    this._table.delete(tcb);
     tcb.sendq.clear();
     // A clean close keeps what was received and not yet read: our close was a half-close,
     // and the application may still read it. It is released as it is read, or by
@@ -744,10 +739,7 @@ export class TcpLayer implements TcpReceiver {
     tcb.sndMax = tcb.iss;
     tcb.rcvScaleOffered = c.windowScaling ? this._scaleFor(c.rcvBufBytes) : 0;
     this._tcbs[id] = tcb;
-    const key = ports32(localPort, remotePort);
-    const list = this._table.get(key);
-    if (list === undefined) this._table.set(key, [tcb]);
-    else list.push(tcb);
+    this._table.add(tcb);
     return tcb;
   }
 
@@ -759,10 +751,7 @@ export class TcpLayer implements TcpReceiver {
   }
 
   private _lookup(remoteIp: number, remotePort: number, localPort: number): Tcb | undefined {
-    const list = this._table.get(ports32(localPort, remotePort));
-    if (list === undefined) return undefined;
-    for (let i = 0; i < list.length; i++) if (list[i].remoteIp === remoteIp) return list[i];
-    return undefined;
+    return this._table.get(remoteIp, remotePort, localPort);
   }
 
   private _ephemeral(remoteIp: number, remotePort: number, now: number): number {
@@ -879,7 +868,7 @@ export class TcpLayer implements TcpReceiver {
     tcb.stats.retransTimeouts++;
     this.counters.retransTimeouts++;
     tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
-    tcb.sb?.onRetransmitTimeout();
+    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
     tcb.rto.backoff();
     tcb.rttSeq = -1; // Karn
     tcb.tsSampleFloor = tsNow(now);
