@@ -53,6 +53,8 @@ export interface TwoHostsOptions {
   delayMs?: number;
   bandwidthBps?: number;
   buffers?: number;
+  /** Buffers of b's zone, when it differs from a's. */
+  buffersB?: number;
 }
 
 export const addrA = 0xc6120001; // 198.18.0.1
@@ -61,7 +63,7 @@ export const addrB = 0xc6120002; // 198.18.0.2
 /** Two hosts, 198.18.0.1 and 198.18.0.2, each with its own zone, joined by the in-memory link. */
 export function twoHosts(options: TwoHostsOptions = {}): { a: Host; b: Host; clock: Clock } {
   const za = createHeapZone({ name: "host-a", count: options.buffers ?? 4096 });
-  const zb = createHeapZone({ name: "host-b", count: options.buffers ?? 4096 });
+  const zb = createHeapZone({ name: "host-b", count: options.buffersB ?? options.buffers ?? 4096 });
   const [la, lb] = createMemoryLink({
     zone: za,
     zoneB: zb,

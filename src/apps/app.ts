@@ -77,7 +77,7 @@ export class ZoneBudget {
 
   /** Buffers the app may take now. */
   available(): number {
-    return this.zone.accounting().free - this.reserve;
+    return this.zone.freeCount() - this.reserve;
   }
 
   /** Parks `c` until {@link retry}. */

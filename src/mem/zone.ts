@@ -203,6 +203,12 @@ export class MemZone {
     return this._closed;
   }
 
+  /** Buffers not held by anyone, counted now (what {@link accounting} says as `free`, without an object). */
+  freeCount(): number {
+    if (this._closed) throw this._closedError();
+    return this._backend.available() + this._cached;
+  }
+
   /** Buffers free and in use, counted now. */
   accounting(): ZoneAccounting {
     if (this._closed) throw this._closedError();

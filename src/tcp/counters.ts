@@ -33,6 +33,10 @@ export class TcpCounters {
   /** Segments not sent because the zone had no free buffer. */
   noBufferDrops = 0;
   keepaliveTimeouts = 0;
+  /** Received payload dropped because the zone was nearly out of buffers (Linux TCPRcvQDrop). */
+  poolPressureDrops = 0;
+  /** Advertisements that held a receive window's right edge because the zone ran low (Linux TCPMemoryPressures). */
+  poolPressureClamps = 0;
 
   /** A plain copy, for stats. */
   snapshot(): Record<string, number> {

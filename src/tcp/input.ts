@@ -425,6 +425,14 @@ function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean 
     off += cut;
     len -= cut;
   }
+  if (L.poolLow && (L.poolCritical || tcb.recvq.bytes > 0 || L.reassemblyBytes(tcb) > 0)) {
+    // The zone is nearly out of buffers, and this connection already holds data its
+    // application has not taken: more would take what writes and ACKs need. Drop it and
+    // say where we are; the sender retransmits (Linux TCPRcvQDrop).
+    L.counters.poolPressureDrops++;
+    tcb.ackNow = true;
+    return false;
+  }
   const wndEnd = (tcb.rcvAdv - 0) >>> 0;
   if (seqGt((seq + len) >>> 0, wndEnd) && seqGt(wndEnd, seq)) len = (wndEnd - seq) >>> 0;
   if (seq !== tcb.rcvNxt) {

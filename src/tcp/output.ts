@@ -54,6 +54,10 @@ export function receiveWindow(L: TcpLayer, tcb: Tcb): number {
   // RFC 9293 3.8.6.2.2: move the right edge only by at least min(buffer/2, MSS).
   if (free - current < Math.min(tcb.rcvBufBytes >>> 1, tcb.sndMss) && free < tcb.rcvBufBytes) {
     free = current;
+  } else if (L.poolTight && free > current) {
+    // The zone runs low: hold the right edge where it is until buffers come back.
+    L.windowHeld(tcb);
+    free = current;
   }
   // Round down to what the scaled field can say, but never below the edge
   // already advertised: that one rounds up (RFC 7323 2.4, RFC 9293 3.8.6.2.2).

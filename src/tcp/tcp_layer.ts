@@ -69,6 +69,22 @@ export class TcpLayer implements TcpReceiver {
   private readonly _starved: Tcb[] = [];
   private readonly _unread = new Set<Tcb>();
   private readonly _blocked: Tcb[] = [];
+  /** Connections whose receive window was held while the zone ran low: told when it recovers. */
+  private readonly _held = new Set<Tcb>();
+  /**
+   * The zone runs low (under a quarter free): receive windows stop widening
+   * (see output.ts receiveWindow). Set and cleared by {@link poll}.
+   */
+  poolTight = false;
+  /**
+   * The zone is nearly out (under an eighth free): received payload is
+   * dropped on connections that already hold unread data, so that what is
+   * left serves the writes and ACKs that free buffers. Set and cleared by
+   * {@link poll}.
+   */
+  poolLow = false;
+  /** Under a thirty-second free: received payload is dropped on every connection. */
+  poolCritical = false;
   private readonly _table = new TcbTable(this._tcbs);
   private readonly _listeners = new Map<number, Listener>();
   private _nextPort: number;
@@ -223,8 +239,8 @@ export class TcpLayer implements TcpReceiver {
       }
     }
     // Payload waiting to be sent must not take the buffers that receiving needs (the ACKs
-    // that would free it): an eighth of the zone stays in reserve.
-    let budget = done < data.length ? zone.accounting().free - (zone.capacity >>> 3) : 0;
+    // that would free it): a sixteenth of the zone stays in reserve (see _watchPool).
+    let budget = done < data.length ? zone.freeCount() - (zone.capacity >>> 4) : 0;
     while (done < data.length && c.sendSpace > 0) {
       const n = Math.min(chunk, data.length - done, c.sendSpace);
       const h = budget-- > 0 ? zone.tryTake() : -1;
@@ -307,6 +323,7 @@ export class TcpLayer implements TcpReceiver {
   poll(now: number): void {
     this._now = now;
     this._wheel.advance(now, this._expire);
+    this._watchPool(now);
     if (this._starved.length > 0) this._feedStarved();
     if (this._blocked.length > 0 && this.ip.tx.length < this.ip.tx.capacity >>> 1) this._resumeBlocked(now);
   }
@@ -327,10 +344,46 @@ export class TcpLayer implements TcpReceiver {
     }
   }
 
+  /**
+   * Pool pressure, as Linux's tcp_mem: every connection may advertise its
+   * whole receive buffer, and together they can promise far more than the
+   * zone holds. Received data that nobody has read yet must not take the
+   * buffers that writes (and the ACKs that free sent data) need, or an echo
+   * server with full receive queues and nothing to write with deadlocks.
+   * Under a quarter free, windows stop widening; under an eighth, received
+   * payload is dropped (the peer sends it again) where unread data already
+   * waits, and under a thirty-second everywhere; writes keep a sixteenth.
+   * Once three eighths are free again, the held windows are reopened.
+   */
+  private _watchPool(now: number): void {
+    const zone = this.ip.device.zone;
+    const free = zone.freeCount();
+    const cap = zone.capacity;
+    this.poolLow = free < cap >>> 3;
+    this.poolCritical = free < cap >>> 5;
+    if (!this.poolTight) {
+      this.poolTight = free < cap >>> 2;
+    } else if (free > (cap >>> 2) + (cap >>> 3)) {
+      this.poolTight = false;
+      if (this._held.size > 0) {
+        const list = [...this._held];
+        this._held.clear();
+        for (const c of list) if (!c.dead) this._windowOpened(c, now);
+      }
+    }
+  }
+
+  /** @internal output.ts held `tcb`'s receive window because the zone runs low. */
+  windowHeld(tcb: Tcb): void {
+    this.counters.poolPressureClamps++;
+    this._held.add(tcb);
+  }
+
   /** Connections that could not write for want of buffers hear when the zone has room above its reserve again. */
   private _feedStarved(): void {
     const zone = this.ip.device.zone;
-    if (zone.accounting().free < (zone.capacity >>> 3) + 64) return; // the reserve, and room to make progress
+    const cap = zone.capacity;
+    if (zone.freeCount() < (cap >>> 4) + (cap >>> 5)) return; // the writers' reserve, and room to make progress
     const list = this._starved.splice(0);
     for (const c of list) {
       if (c.dead || !c.wantWritable || c.finQueued) continue;
