@@ -5,9 +5,10 @@
  * The zone budget: sent data and received data both live in the stack's one
  * pool of packet buffers. An app that filled the pool with outgoing data would
  * leave the device nothing to receive the ACKs that free it, and the stack
- * would stall. So an app takes buffers only while more than a reserve (an
- * eighth of the zone) stays free; below it, the connection is parked and
- * {@link App.retry} resumes it once ACKs have returned buffers.
+ * would stall. So an app takes buffers only while more than a reserve (a
+ * sixteenth of the zone, as the stack's own writes) stays free; below it, the
+ * connection is parked and {@link App.retry} resumes it once ACKs have
+ * returned buffers.
  *
  * @module
  */
@@ -68,7 +69,7 @@ export class ZoneBudget {
   readonly #resume: (c: Connection) => void;
   readonly #stats: AppStats;
 
-  constructor(zone: MemZone, stats: AppStats, resume: (c: Connection) => void, reserveFraction = 1 / 8) {
+  constructor(zone: MemZone, stats: AppStats, resume: (c: Connection) => void, reserveFraction = 1 / 16) {
     this.zone = zone;
     this.reserve = Math.max(64, Math.ceil(zone.capacity * reserveFraction));
     this.#stats = stats;
