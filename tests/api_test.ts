@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertInstanceOf, assertRejects, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import {
   ConfigError,
   type Connection,
@@ -70,7 +70,10 @@ describe("createStack", () => {
         return {
           onData(c) {
             const buf = new Uint8Array(65536);
-            for (let n = c.read(buf); n > 0; n = c.read(buf)) c.write(buf.subarray(0, n));
+            // write(buf, n): the first n bytes of a reused buffer, no view made.
+            for (let n = c.read(buf); n > 0; n = c.read(buf)) assertEquals(c.write(buf, n), n);
+            assertThrows(() => c.write(buf, buf.length + 1), RangeError);
+            assertThrows(() => c.write(buf, 1.5), RangeError);
           },
           onEnd(c) {
             c.close();

@@ -106,9 +106,17 @@ export class Connection {
     return this.tcb.sendSpace;
   }
 
-  /** Copies `data` out for sending; returns the bytes taken (fewer when the send buffer is full: wait for onWritable). */
-  write(data: Uint8Array): number {
-    return this.#tcp.write(this.tcb, data, this.#now());
+  /**
+   * Copies `data` out for sending — its first `length` bytes when given, so
+   * that a reused buffer needs no `subarray` view — and returns the bytes
+   * taken (fewer when the send buffer is full: wait for onWritable).
+   */
+  write(data: Uint8Array, length?: number): number {
+    if (length === undefined) return this.#tcp.write(this.tcb, data, this.#now());
+    if (!(Number.isInteger(length) && length >= 0 && length <= data.length)) {
+      throw new RangeError(`write: length ${length} outside 0..${data.length}`);
+    }
+    return this.#tcp.write(this.tcb, data, this.#now(), length);
   }
 
   /** Takes a buffer from the zone for a zero-copy send; `bytes` is its payload area. */

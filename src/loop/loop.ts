@@ -17,6 +17,8 @@ import type { IpLayer } from "../ip/ipv4_layer.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 
 /** Quiet time after which the loop starts napping between rounds of polls, ms. */
+/** How long {@link Loop.run} polls before it yields to the runtime, ms. */
+const roundMs = 1;
 const idleNapMs = 50;
 
 /** How handlers are run. */
@@ -119,9 +121,18 @@ export class Loop {
     this._stopped = (async () => {
       let lastWork = performance.now();
       let activity = this.device.activity ?? 0;
+      let napping = false;
       while (this._running) {
+        // While traffic flows a round of polls lasts about roundMs: yielding to the runtime's
+        // event loop costs microseconds, so it happens seldom enough not to show in round
+        // trips. Between naps a round is a few polls.
         let work = 0;
-        for (let i = 0; i < 256 && this._running; i++) work += this.poll(performance.now());
+        const roundStart = performance.now();
+        const polls = napping ? 64 : 1 << 20;
+        for (let i = 0, t = roundStart; i < polls && this._running && t - roundStart < roundMs; i++) {
+          work += this.poll(t);
+          t = performance.now();
+        }
         const a = this.device.activity ?? 0;
         if (a !== activity) {
           work++;
@@ -131,7 +142,8 @@ export class Loop {
         if (work > 0) lastWork = now;
         // Poll mode while traffic flows (a nap costs 1 to 2 ms, more than most round trips);
         // after idleNapMs without a frame, nap between rounds so an idle stack leaves the CPU.
-        if (now - lastWork > idleNapMs) await new Promise((r) => setTimeout(r, 1));
+        napping = now - lastWork > idleNapMs;
+        if (napping) await new Promise((r) => setTimeout(r, 1));
         else await new Promise((r) => setImmediate(r));
       }
     })();

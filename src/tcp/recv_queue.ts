@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { copyRange } from "../util/bytes.ts";
 import { ChunkRing } from "./_chunk_ring.ts";
 
 const empty = new Uint8Array(0);
@@ -29,7 +30,7 @@ export class RecvQueue extends ChunkRing {
     while (n < out.length && this.count > 0) {
       const i = this.head;
       const k = Math.min(this.len[i], out.length - n);
-      out.set(this.zone.bytes.subarray(this.off[i], this.off[i] + k), n);
+      copyRange(out, n, this.zone.bytes, this.off[i], k);
       n += k;
       this.consume(k);
     }

@@ -19,6 +19,7 @@ import { TcpCounters } from "./counters.ts";
 import { negotiate, segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
 import { TcbTable } from "./tcb_table.ts";
+import { copyRange } from "../util/bytes.ts";
 import { effectiveMss, output, scoreboard, sendAck, sendControl, tsNow } from "./output.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Reassembly, ReassemblyBudget } from "./reassembly.ts";
@@ -85,6 +86,13 @@ export class TcpLayer implements TcpReceiver {
   poolLow = false;
   /** Under a thirty-second free: received payload is dropped on every connection. */
   poolCritical = false;
+  /**
+   * The zone's free buffers when {@link poll} last counted them, less what
+   * writes took since: counting is too dear for every write.
+   */
+  private _poolFree = 0;
+  private _poolSegs = 0;
+  private _poolAt = -Infinity;
   private readonly _table = new TcbTable(this._tcbs);
   private readonly _listeners = new Map<number, Listener>();
   private _nextPort: number;
@@ -214,10 +222,11 @@ export class TcpLayer implements TcpReceiver {
   }
 
   /**
-   * Copies `data` into buffers of the zone and queues them; returns the bytes
-   * taken (fewer when the send buffer fills).
+   * Copies the first `length` bytes of `data` (all of it by default) into
+   * buffers of the zone and queues them; returns the bytes taken (fewer when
+   * the send buffer fills).
    */
-  write(c: Tcb, data: Uint8Array, now: number): number {
+  write(c: Tcb, data: Uint8Array, now: number, length = data.length): number {
     if (!this._canSend(c)) return 0;
     const zone = this.ip.device.zone;
     const chunk = Math.min(this.bufferPayloadMax, c.state >= State.established ? effectiveMss(c) : this.config.mss);
@@ -225,14 +234,14 @@ export class TcpLayer implements TcpReceiver {
     // Top up the last chunk first while nothing of it is sent, so that chunks stay one
     // segment long and go out without a copy.
     const q = c.sendq;
-    if (q.chunks > 0 && data.length > 0) {
+    if (q.chunks > 0 && length > 0) {
       const unsent = q.bytes - ((c.sndNxt - c.sndUna) >>> 0);
       const tail = q.tailLen();
       if (tail < chunk && unsent >= tail) {
         const room = zone.dataStart(q.tailHandle()) + zone.dataRoomSize - q.tailEnd();
-        const n = Math.min(chunk - tail, data.length, c.sendSpace, room);
+        const n = Math.min(chunk - tail, length, c.sendSpace, room);
         if (n > 0) {
-          zone.bytes.set(data.subarray(0, n), q.tailEnd());
+          copyRange(zone.bytes, q.tailEnd(), data, 0, n);
           q.extendTail(n);
           done = n;
         }
@@ -240,9 +249,15 @@ export class TcpLayer implements TcpReceiver {
     }
     // Payload waiting to be sent must not take the buffers that receiving needs (the ACKs
     // that would free it): a sixteenth of the zone stays in reserve (see _watchPool).
-    let budget = done < data.length ? zone.freeCount() - (zone.capacity >>> 4) : 0;
-    while (done < data.length && c.sendSpace > 0) {
-      const n = Math.min(chunk, data.length - done, c.sendSpace);
+    const reserve = zone.capacity >>> 4;
+    let budget = 0;
+    if (done < length) {
+      // The count poll() took, less what writes took since; counted afresh near the reserve.
+      if (this._poolFree - reserve < Math.ceil((length - done) / chunk)) this._poolFree = zone.freeCount();
+      budget = this._poolFree - reserve;
+    }
+    while (done < length && c.sendSpace > 0) {
+      const n = Math.min(chunk, length - done, c.sendSpace);
       const h = budget-- > 0 ? zone.tryTake() : -1;
       if (h < 0) {
         // The zone is out of buffers: like a full send buffer, but the buffers may be held by
@@ -250,12 +265,13 @@ export class TcpLayer implements TcpReceiver {
         if (!this._starved.includes(c)) this._starved.push(c);
         break;
       }
+      this._poolFree--;
       const off = zone.dataStart(h) + zone.headroom;
-      zone.bytes.set(data.subarray(done, done + n), off);
+      copyRange(zone.bytes, off, data, done, n);
       c.sendq.push(h, off, n);
       done += n;
     }
-    if (done < data.length) c.wantWritable = true;
+    if (done < length) c.wantWritable = true;
     if (done > 0) output(this, c, now);
     return done;
   }
@@ -356,8 +372,15 @@ export class TcpLayer implements TcpReceiver {
    * Once three eighths are free again, the held windows are reopened.
    */
   private _watchPool(now: number): void {
+    // Counting a DPDK pool's free buffers walks its per-core caches: look every 128
+    // segments received or every half millisecond, whichever comes first.
+    const segs = this.counters.inSegs;
+    if (segs - this._poolSegs < 128 && now - this._poolAt < 0.5) return;
+    this._poolSegs = segs;
+    this._poolAt = now;
     const zone = this.ip.device.zone;
     const free = zone.freeCount();
+    this._poolFree = free;
     const cap = zone.capacity;
     this.poolLow = free < cap >>> 3;
     this.poolCritical = free < cap >>> 5;
@@ -383,7 +406,7 @@ export class TcpLayer implements TcpReceiver {
   private _feedStarved(): void {
     const zone = this.ip.device.zone;
     const cap = zone.capacity;
-    if (zone.freeCount() < (cap >>> 4) + (cap >>> 5)) return; // the writers' reserve, and room to make progress
+    if (this._poolFree < (cap >>> 4) + (cap >>> 5)) return; // the writers' reserve, and room to make progress
     const list = this._starved.splice(0);
     for (const c of list) {
       if (c.dead || !c.wantWritable || c.finQueued) continue;

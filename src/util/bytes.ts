@@ -40,3 +40,29 @@ export function copyBytes(
   }
   for (; i < len; i++) dst[dstOff + i] = src[srcOff + i];
 }
+
+/**
+ * Copies `len` bytes from `src[srcOff..)` to `dst[dstOff..)`, allocating
+ * nothing for a whole-array source, for two views of one ArrayBuffer (a
+ * `copyWithin`), or for a short copy; a long copy between two buffers makes
+ * one `subarray` view, which the copy's own cost dwarfs.
+ *
+ * @example
+ * ```ts
+ * import { copyRange } from "./bytes.ts";
+ * const a = new Uint8Array([1, 2, 3, 4, 5]), b = new Uint8Array(8);
+ * copyRange(b, 2, a, 1, 3); // b = [0, 0, 2, 3, 4, 0, 0, 0]
+ * ```
+ */
+export function copyRange(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, len: number): void {
+  if (srcOff === 0 && len === src.length) {
+    dst.set(src, dstOff);
+  } else if (len <= 128) {
+    for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i];
+  } else if (dst.buffer === src.buffer) {
+    const from = src.byteOffset - dst.byteOffset + srcOff;
+    dst.copyWithin(dstOff, from, from + len);
+  } else {
+    dst.set(src.subarray(srcOff, srcOff + len), dstOff);
+  }
+}
