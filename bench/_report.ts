@@ -27,6 +27,15 @@ export interface BenchRecord {
   heap?: Sample["heap"][];
   /** Errors, retransmissions and the like, per round. */
   notes?: Record<string, unknown>[];
+  /** Concurrency: the idle connections the baseline held (its `conns`; it may hold fewer than luna-ts). */
+  baseline_conns?: number;
+  /**
+   * Concurrency, echo metrics with the idle connections open: the same
+   * configuration's figure without them (same processes, measured just
+   * before they were opened), and value / that.
+   */
+  no_idle_value?: number;
+  no_idle_ratio?: number | null;
 }
 
 /** The metrics of each workload, in the order they are shown. */
@@ -37,7 +46,7 @@ export const metricsOf: Record<string, string[]> = {
   storage4k: ["ops_per_s", "gbit_per_s", "p50_us", "p99_us", "p999_us"],
   storage64k: ["ops_per_s", "gbit_per_s", "p50_us", "p99_us", "p999_us"],
   scale: ["req_per_s", "p50_us", "p99_us", "p999_us"],
-  concurrency: ["idle_conns", "server_heap_per_conn", "client_heap_per_conn", "zone_per_conn", "p50_us", "p99_us"],
+  // concurrency: the metrics in the order the samples list them (bench/concurrency.ts).
   forward1500: ["pps", "pps_max", "gbit_per_s"],
 };
 
@@ -78,15 +87,27 @@ export function records(samples: Sample[]): BenchRecord[] {
     const xs = g?.map((s) => s.metrics[metric]).filter((x) => Number.isFinite(x)) ?? [];
     return xs.length > 0 ? median(xs) : undefined;
   };
+  // Concurrency: luna-ts and the kernel hold different numbers of idle connections; a figure
+  // with idle connections is compared with the baseline's with idle connections, one without
+  // with one without.
+  const concKey = (config: string, idle: boolean) =>
+    [...groups.keys()].find((k) => {
+      const s = groups.get(k)![0];
+      return s.workload === "concurrency" && s.config === config && (s.conns > 0) === idle;
+    });
   const out: BenchRecord[] = [];
   for (const [k, g] of groups) {
     const { workload, config, conns } = g[0];
     const base = baselineOf(workload, config);
-    for (const metric of metricsOf[workload] ?? Object.keys(g[0].metrics)) {
+    const conc = workload === "concurrency";
+    const baseKey = conc ? concKey(base, conns > 0) ?? "" : keyOf(workload, base, conns);
+    const noIdleKey = conc && conns > 0 ? concKey(config, false) : undefined;
+    const list = metricsOf[workload] ?? Object.keys(g[0].metrics);
+    for (const metric of list) {
       const xs = g.map((s) => s.metrics[metric]).filter((x) => Number.isFinite(x));
       if (xs.length === 0) continue;
       const value = median(xs);
-      const bv = medianOf(keyOf(workload, base, conns), metric);
+      const bv = medianOf(baseKey, metric);
       const sp = spread(xs);
       const r: BenchRecord = {
         workload,
@@ -102,7 +123,13 @@ export function records(samples: Sample[]): BenchRecord[] {
         max: round3(sp.max),
         spread: Number(sp.rel.toFixed(3)),
       };
-      if (metric === metricsOf[workload]?.[0]) {
+      if (conc && bv !== undefined) r.baseline_conns = groups.get(baseKey)![0].conns;
+      const nv = noIdleKey === undefined ? undefined : medianOf(noIdleKey, metric);
+      if (nv !== undefined) {
+        r.no_idle_value = round3(nv);
+        r.no_idle_ratio = nv === 0 ? null : Number((value / nv).toFixed(3));
+      }
+      if (metric === list[0]) {
         if (g.some((s) => s.heap)) r.heap = g.map((s) => s.heap);
         if (g.some((s) => s.notes)) r.notes = g.map((s) => s.notes ?? {});
       }
@@ -249,6 +276,7 @@ export function tables(recs: BenchRecord[]): string {
       );
     }
   }
+  lines.push(...concurrencyTable(recs));
   const heapRows = recs.filter((r) => r.heap);
   if (heapRows.length > 0) {
     lines.push(
@@ -291,6 +319,91 @@ export function tables(recs: BenchRecord[]): string {
     }
   }
   return lines.join("\n");
+}
+
+/** The goal of the concurrency workload: this many connections at most this many bytes each. */
+export const concurrencyGoal = { conns: 1_000_000, bytesPerConn: 1024 };
+
+/** The concurrency tables: memory per idle connection, then the echo loop with and without them. */
+function concurrencyTable(recs: BenchRecord[]): string[] {
+  const cs = recs.filter((r) => r.workload === "concurrency");
+  if (cs.length === 0) return [];
+  const lines: string[] = [];
+  const find = (c: string, idle: boolean, m: string) =>
+    cs.find((r) => r.config === c && ((r.conns ?? 0) > 0) === idle && r.metric === m);
+  const configs = [...new Set(cs.map((r) => r.config))];
+  const loaded = configs.filter((c) => find(c, true, "idle_conns"));
+  if (loaded.length > 0) {
+    lines.push(
+      "",
+      "concurrency: idle connections held open, memory each costs the server side, bytes (after less before, over the",
+      "connections held; luna-ts: all in the process, JS heap after full collections and RSS; kernel: the server's RSS",
+      "plus half the kernel's Slab + TCP pages on loopback, machine-wide). ratio: total against the baseline",
+    );
+    lines.push(
+      "config".padEnd(22) + "idle conns".padStart(11) + "  open/s" + "  heap B" + "   RSS B" + "  kernel B" +
+        "  total B" + "  ratio" + "  client heap B" + "  baseline",
+    );
+    for (const c of loaded) {
+      const v = (m: string) => find(c, true, m)?.value;
+      const tot = find(c, true, "mem_bytes_per_conn");
+      lines.push(
+        c.padEnd(22) + fmt(v("idle_conns"), 0).padStart(11) + fmt(v("open_conn_per_s"), 0).padStart(8) +
+          fmt(v("heap_bytes_per_conn"), 0).padStart(8) + fmt(v("rss_bytes_per_conn"), 0).padStart(8) +
+          fmt(v("kernel_bytes_per_conn"), 0).padStart(10) + fmt(tot?.value, 0).padStart(9) +
+          ratio(tot?.ratio ?? null).padStart(7) + fmt(v("client_heap_bytes_per_conn"), 0).padStart(15) + "  " +
+          (tot?.baseline ?? "-"),
+      );
+      const why = (find(c, true, "idle_conns")?.notes?.[0] as { why?: string } | undefined)?.why;
+      if (why) lines.push(`  ${c}: ${why}`);
+    }
+    const g = concurrencyGoal;
+    for (const c of loaded.filter((x) => x.startsWith("luna"))) {
+      const n = find(c, true, "idle_conns")!.value;
+      const b = find(c, true, "mem_bytes_per_conn")?.value ?? NaN;
+      const met = n >= g.conns && b <= g.bytesPerConn;
+      lines.push(
+        `goal ${fmt(g.conns, 0)} connections at <= ${g.bytesPerConn} B each: ${c} held ${fmt(n, 0)} at ` +
+          `${fmt(b, 0)} B (RSS) / ${fmt(find(c, true, "heap_bytes_per_conn")?.value, 0)} B (heap): ` +
+          (met ? "met" : "not met"),
+      );
+    }
+  }
+  const actives = [
+    ...new Set(cs.map((r) => r.metric.match(/^echo(\d+)_req_per_s$/)?.[1]).filter((x) => x !== undefined)),
+  ].map(Number).sort((a, b) => a - b);
+  if (actives.length > 0) {
+    lines.push(
+      "",
+      "concurrency: 64-byte echo, closed loop over 1 and 16 active connections, with the idle connections open and",
+      "without them (the same processes, just before they were opened); ratio: with / without",
+    );
+    lines.push(
+      "active".padStart(6) + "  " + "config".padEnd(22) + "idle".padStart(7) + "    req/s" + "  p50 µs" + "  p99 µs" +
+        " p999 µs" + "   | without:  req/s" + "  p50 µs" + "  p99 µs" + "  p50 ratio" + "  p99 ratio",
+    );
+    for (const a of actives) {
+      for (const c of configs) {
+        const w = (m: string) => find(c, true, `echo${a}_${m}`);
+        const wo = (m: string) => find(c, false, `echo${a}_${m}`);
+        if (!w("req_per_s") && !wo("req_per_s")) continue;
+        const idle = find(c, true, "idle_conns")?.value;
+        const r = (m: string) => {
+          const x = w(m)?.value;
+          const y = wo(m)?.value;
+          return x !== undefined && y !== undefined && y > 0 ? ratio(x / y) : "-";
+        };
+        lines.push(
+          String(a).padStart(6) + "  " + c.padEnd(22) + fmt(idle, 0).padStart(7) +
+            fmt(w("req_per_s")?.value, 0).padStart(9) + fmt(w("p50_us")?.value).padStart(8) +
+            fmt(w("p99_us")?.value, 0).padStart(8) + fmt(w("p999_us")?.value, 0).padStart(8) + "   |" +
+            fmt(wo("req_per_s")?.value, 0).padStart(15) + fmt(wo("p50_us")?.value).padStart(8) +
+            fmt(wo("p99_us")?.value, 0).padStart(8) + r("p50_us").padStart(11) + r("p99_us").padStart(11),
+        );
+      }
+    }
+  }
+  return lines;
 }
 
 /** The forwarding table, from its records. */
@@ -395,6 +508,30 @@ export function resultsChart(
         bars: barsOf("connrate", "conn_per_s", n, 1000),
       }),
     );
+  }
+  const memBars = recs.filter((r) => r.workload === "concurrency" && r.metric === "mem_bytes_per_conn").map((r) => ({
+    label: `${r.config} (${fmt(r.conns, 0)})`,
+    value: r.value,
+    baseline: isBase(r.config),
+    note: r.ratio === null ? undefined : `(${r.ratio.toFixed(2)}x)`,
+  }));
+  if (memBars.length > 0) {
+    charts.push(
+      barChart({ title: "concurrency: bytes per idle connection, server side (idle connections held)", bars: memBars }),
+    );
+  }
+  for (const a of [1, 16]) {
+    const bars = recs.filter((r) => r.workload === "concurrency" && r.metric === `echo${a}_p99_us`).map((r) => ({
+      label: `${r.config} (${(r.conns ?? 0) > 0 ? `${fmt(r.conns, 0)} idle` : "no idle"})`,
+      value: r.value,
+      baseline: isBase(r.config),
+      note: r.no_idle_ratio === undefined || r.no_idle_ratio === null ? undefined : `(${r.no_idle_ratio.toFixed(2)}x)`,
+    }));
+    if (bars.length > 0) {
+      charts.push(
+        barChart({ title: `concurrency: echo p99 µs, ${a} active conn(s), with and without idle ones`, bars }),
+      );
+    }
   }
   for (const n of [...new Set(cdfList.map((c) => c.conns))].sort((a, b) => a - b)) {
     const curves = cdfList.filter((c) => c.conns === n).map((c) => ({

@@ -6,6 +6,11 @@
 //   port PORT+4: storage (each 64-byte request is answered by as many bytes as
 //                its first 4 bytes say, little-endian, at most 1 MiB: a block read)
 // Prints READY once both listen; exits on SIGINT, SIGTERM or the end of stdin.
+// Commands on stdin (the concurrency workload):
+//   mem    a full collection where the runtime offers one (Bun; Deno with
+//          --v8-flags=--expose-gc; node with --expose-gc), then prints
+//          `MEM {"heap":..,"rss":..,"accepted":..,"closed":..,"gc":true|false}`
+//          (connections accepted and closed on the echo port so far)
 // Usage: kernel_server.mjs bun|deno|node ADDRESS PORT
 const [kind, host, portArg] = globalThis.Deno ? Deno.args : process.argv.slice(2);
 const port = Number(portArg);
@@ -33,6 +38,47 @@ function parseRequests(st, d, onRequest) {
   }
 }
 
+// Connections accepted and closed on the echo port (the concurrency workload holds idle ones there).
+let accepted = 0;
+let closed = 0;
+
+function memLine() {
+  let gc = false;
+  if (globalThis.Bun) {
+    Bun.gc(true);
+    gc = true;
+  } else if (typeof globalThis.gc === "function") {
+    globalThis.gc();
+    globalThis.gc();
+    gc = true;
+  }
+  const m = globalThis.Deno ? Deno.memoryUsage() : process.memoryUsage();
+  return `MEM ${JSON.stringify({ heap: m.heapUsed, rss: m.rss, accepted, closed, gc })}`;
+}
+
+/** Answers `mem` lines of stdin; calls `onEnd` when stdin ends. */
+async function commands(onEnd) {
+  let buf = "";
+  const onChunk = (d) => {
+    buf += d;
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (line === "mem") console.log(memLine());
+    }
+  };
+  if (globalThis.Deno) {
+    const dec = new TextDecoder();
+    for await (const chunk of Deno.stdin.readable) onChunk(dec.decode(chunk, { stream: true }));
+    onEnd();
+  } else {
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", onChunk);
+    process.stdin.on("end", onEnd);
+    process.stdin.resume();
+  }
+}
+
 function exitOn(stop) {
   if (globalThis.Deno) {
     Deno.addSignalListener("SIGINT", stop);
@@ -49,7 +95,11 @@ if (kind === "bun") {
     port,
     socket: {
       open(s) {
+        accepted++;
         s.setNoDelay?.(true);
+      },
+      close() {
+        closed++;
       },
       data(s, d) {
         // A closed loop never fills the send buffer with 64-byte answers; a
@@ -126,12 +176,17 @@ if (kind === "bun") {
   const echo = Deno.listen({ hostname: host, port });
   const sink = Deno.listen({ hostname: host, port: sinkPort });
   serve(echo, async (conn) => {
-    conn.setNoDelay(true);
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      const n = await conn.read(buf);
-      if (n === null) return;
-      for (let off = 0; off < n;) off += await conn.write(buf.subarray(off, n));
+    accepted++;
+    try {
+      conn.setNoDelay(true);
+      const buf = new Uint8Array(65536);
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) return;
+        for (let off = 0; off < n;) off += await conn.write(buf.subarray(off, n));
+      }
+    } finally {
+      closed++;
     }
   });
   serve(sink, async (conn) => {
@@ -160,6 +215,8 @@ if (kind === "bun") {
 } else if (kind === "node") {
   const net = await import("node:net");
   const echo = net.createServer({ noDelay: true }, (s) => {
+    accepted++;
+    s.on("close", () => closed++);
     s.setNoDelay(true);
     s.on("data", (d) => s.write(d));
     s.on("end", () => s.end());
@@ -190,13 +247,5 @@ if (kind === "bun") {
 }
 
 console.log(`READY ${kind} ${host}:${port}`);
-if (globalThis.Deno) {
-  // The end of stdin ends the server, so that it never outlives the bench.
-  (async () => {
-    for await (const _ of Deno.stdin.readable);
-    Deno.exit(0);
-  })();
-} else {
-  process.stdin.on("end", () => process.exit(0));
-  process.stdin.resume();
-}
+// The end of stdin ends the server, so that it never outlives the bench.
+commands(() => (globalThis.Deno ?? process).exit(0));

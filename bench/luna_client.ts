@@ -10,7 +10,15 @@
 //   run {"workload":"storage","conns":16,"size":64,"resp":4096,"warmupS":0.3,"measureS":1}
 //       (the echo loop against port 11: each request's first 4 bytes ask for
 //       `resp` bytes of answer)
+//   run {"workload":"idle","conns":1000000,"ports":{"from":20000,"count":16},"inFlight":256,"timeoutS":150}
+//       (opens `conns` connections and holds them idle, for the concurrency
+//       workload: the k-th from local port 1024 + floor(k / count) to server
+//       port from + k % count, at most `inFlight` handshakes at a time; its
+//       RESULT says how many were established, and the client's heap and
+//       RSS before and after, each after two full collections)
+//   run {"workload":"idlecount"}   (how many of the idle connections are still open)
 //   quit
+//   abandon   exits at once, without closing the connections one by one
 // Each phase prints `RESULT {...}` (or `FAIL {...}`).
 // Usage: luna_client.ts '{"device":"memif:/tmp/x.sock,client","address":"198.18.1.2/24",
 //                         "server":"198.18.1.1","mode":"inline","prefix":"...","lcores":"0@0","lifetimeS":600}'
@@ -29,7 +37,13 @@ interface ClientConfig {
 }
 
 interface Phase {
-  workload: "echo" | "connrate" | "bulk" | "storage";
+  workload: "echo" | "connrate" | "bulk" | "storage" | "idle" | "idlecount";
+  /** idle: server ports `from` .. `from + count - 1`. */
+  ports?: { from: number; count: number };
+  /** idle: handshakes in flight at most. */
+  inFlight?: number;
+  /** idle: give up opening after this long. */
+  timeoutS?: number;
   conns?: number;
   size?: number;
   /** storage: bytes of each answer. */
@@ -343,6 +357,116 @@ async function bulk(p: Phase): Promise<Record<string, unknown>> {
   };
 }
 
+// ------------------------------------------------------------------ idle
+
+/** Idle connections of the concurrency workload, over all idle phases. */
+const idle = { opened: 0, failed: 0, closed: 0, closedWithError: 0, lastError: "", data: 0 };
+const idleHandlers: ConnectionHandlers = {
+  onOpen() {
+    idle.opened++;
+  },
+  onData(c) {
+    // An idle connection should receive nothing; count it and drop it.
+    for (let v = c.peek(); v.length > 0; v = c.peek()) {
+      idle.data += v.length;
+      c.consume(v.length);
+    }
+  },
+  onEnd: (c) => c.close(),
+  onClose(c, error) {
+    if (c.data === 1) idle.closed++;
+    else idle.failed++; // never established
+    if (error !== undefined) {
+      idle.closedWithError++;
+      idle.lastError = error;
+    }
+  },
+};
+// c.data: 0 while connecting, 1 once open (so onClose can tell a failed open from a close).
+const markOpen = idleHandlers.onOpen!;
+idleHandlers.onOpen = (c) => {
+  c.data = 1;
+  markOpen(c);
+};
+let idleNext = 0;
+
+function memNow(): { heap: number; rss: number } {
+  fullGc();
+  fullGc();
+  return { heap: heapUsed(), rss: process.memoryUsage().rss };
+}
+
+/** Opens `conns` idle connections, at most `inFlight` handshakes at a time; see the header. */
+async function openIdle(p: Phase): Promise<Record<string, unknown>> {
+  const want = p.conns ?? 1000;
+  const ports = p.ports ?? { from: 20000, count: 16 };
+  const inFlight = Math.max(1, p.inFlight ?? 256);
+  const timeoutMs = (p.timeoutS ?? 60) * 1000;
+  const portSpan = 65536 - 1024;
+  if (idleNext + want > ports.count * portSpan) {
+    throw new Error(`idle: ${want} connections need more than ${ports.count} server ports`);
+  }
+  const before = memNow();
+  const opened0 = idle.opened;
+  const failed0 = idle.failed;
+  let started = 0;
+  let refused = 0;
+  let lastRefusal = "";
+  const settled = () => idle.opened - opened0 + idle.failed - failed0 + refused;
+  const t0 = performance.now();
+  const end = t0 + timeoutMs;
+  let nextYield = t0 + 20;
+  for (;;) {
+    while (started < want && started - settled() < inFlight) {
+      const k = idleNext++;
+      started++;
+      try {
+        const c = stack.connect(cfg.server, ports.from + (k % ports.count), idleHandlers, {
+          localPort: 1024 + Math.floor(k / ports.count),
+        });
+        c.data = 0;
+      } catch (e) {
+        refused++;
+        lastRefusal = String((e as Error)?.message ?? e);
+      }
+    }
+    if (settled() >= want) break;
+    stack.poll();
+    const now = performance.now();
+    if (now >= end) break;
+    if (now >= nextYield) {
+      await yieldNow();
+      nextYield = performance.now() + 20;
+    }
+  }
+  const t1 = performance.now();
+  // Let the last ACKs of the handshakes reach the server.
+  await pollFor(100);
+  const opened = idle.opened - opened0;
+  const after = memNow();
+  return {
+    workload: "idle",
+    asked: want,
+    started,
+    opened,
+    established: idle.opened - idle.closed,
+    failed: idle.failed - failed0,
+    refused,
+    lastRefusal,
+    closed: idle.closed,
+    lastError: idle.lastError,
+    timedOut: settled() < want,
+    seconds: (t1 - t0) / 1000,
+    conn_per_s: (opened * 1000) / (t1 - t0),
+    inFlight,
+    ports,
+    before,
+    after,
+    heap_per_conn: opened > 0 ? (after.heap - before.heap) / opened : null,
+    rss_per_conn: opened > 0 ? (after.rss - before.rss) / opened : null,
+  };
+}
+
 let busy: Promise<void> = Promise.resolve();
 let quitting = false;
 async function quit(why: string): Promise<void> {
@@ -362,6 +486,10 @@ onLines((line) => {
     void busy.then(() => quit("asked"));
     return;
   }
+  if (line === "abandon") {
+    report("BYE", { why: "abandon", idle });
+    process.exit(0);
+  }
   if (!line.startsWith("run ")) return;
   const p = JSON.parse(line.slice(4)) as Phase;
   busy = busy.then(async () => {
@@ -370,6 +498,10 @@ onLines((line) => {
         ? await echo(p)
         : p.workload === "connrate"
         ? await connrate(p)
+        : p.workload === "idle"
+        ? await openIdle(p)
+        : p.workload === "idlecount"
+        ? { workload: "idlecount", ...idle, open: idle.opened - idle.closed }
         : await bulk(p);
       report("RESULT", r);
     } catch (e) {

@@ -2,13 +2,20 @@
 //   port 7: echo (what arrives goes back; the peer's FIN is answered with ours),
 //   port 9: sink (what arrives is counted and dropped; FIN answered likewise),
 //   port 11: storage (each 64-byte request is answered by as many bytes as its
-//            first 4 bytes say, little-endian, at most 1 MiB: a block read).
+//            first 4 bytes say, little-endian, at most 1 MiB: a block read),
+//   ports idlePorts.from .. from+count-1 (when configured): idle connections
+//            for the concurrency workload (accepted and held; the peer's FIN
+//            answered with ours).
 // It runs the stack's own loop (`stack.run()`) and takes commands on stdin:
 //   mark TAG    prints `MARK TAG {heap, heapAfterGc, counters}`; a TAG
 //               starting with "before" starts a stretch (a full collection,
 //               a mark in the GC log), one starting with "after" ends it
 //               (a mark, then a full collection); see _control.ts
+//   mem TAG     two full collections, then prints `MEM TAG {heap, rss, idleAccepted, ...}`
+//   count TAG   prints `COUNT TAG {idleAccepted, idleClosed}` (no collection)
 //   quit        closes the stack, prints `RESULT {...}` and exits
+//   abandon     prints `RESULT {...}` and exits without closing the connections
+//               one by one (a million FINs would take longer than the rest)
 // Usage: luna_server.ts '{"device":"memif:/tmp/x.sock,server","address":"198.18.1.1/24",
 //                         "mode":"inline","prefix":"...","lcores":"0@1","lifetimeS":600}'
 import { type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
@@ -24,6 +31,8 @@ interface ServerConfig {
   lifetimeS: number;
   /** "run": the stack's own loop (default); "spin": poll without napping, yielding every 1024 polls. */
   loop?: "run" | "spin";
+  /** Listen on these ports for idle connections (the concurrency workload). */
+  idlePorts?: { from: number; count: number };
 }
 
 const cfg = JSON.parse(process.argv[2]) as ServerConfig;
@@ -133,6 +142,30 @@ stack.listen(9, () => {
   return sinkHandlers;
 }, { backlog: 4096 });
 
+// Idle connections (the concurrency workload): one shared set of handlers,
+// nothing kept per connection beyond what the stack keeps.
+let idleAccepted = 0;
+let idleClosed = 0;
+const idleHandlers: ConnectionHandlers = {
+  onData(c) {
+    for (let v = c.peek(); v.length > 0; v = c.peek()) c.consume(v.length);
+  },
+  onEnd: (c) => c.close(),
+  onClose(c, error) {
+    idleClosed++;
+    closeHandler(c, error);
+  },
+};
+const onIdle = () => {
+  idleAccepted++;
+  return idleHandlers;
+};
+if (cfg.idlePorts !== undefined) {
+  for (let p = cfg.idlePorts.from; p < cfg.idlePorts.from + cfg.idlePorts.count; p++) {
+    stack.listen(p, onIdle, { backlog: 4096 });
+  }
+}
+
 const counters = () => ({
   echoed,
   sunk,
@@ -172,6 +205,24 @@ onLines((line) => {
       heapAfterGc = heapUsed();
     }
     report(`MARK ${tag}`, { heap, heapAfterGc, ...counters() });
+  } else if (cmd === "mem") {
+    fullGc();
+    fullGc();
+    const tcp = stack.tcp.counters;
+    report(`MEM ${tag}`, {
+      heap: heapUsed(),
+      rss: process.memoryUsage().rss,
+      idleAccepted,
+      idleClosed,
+      currEstab: tcp.currEstab,
+      open: stack.tcp.connections,
+      zoneInUse: stack.device.zone.accounting().inUse,
+    });
+  } else if (cmd === "count") {
+    report(`COUNT ${tag}`, { idleAccepted, idleClosed });
+  } else if (cmd === "abandon") {
+    report("RESULT", { why: "abandon", idleAccepted, idleClosed, closedWithError, lastError });
+    process.exit(0);
   } else if (cmd === "quit") void quit("asked");
 });
 process.on("SIGINT", () => void quit("SIGINT"));

@@ -15,6 +15,15 @@
  *   side (src/loop/workers.ts), the echo loop with 16/256 connections:
  *   requests/s, and the ratio 2 workers / 1 worker.
  * - forward1500: dpdk-testpmd alone at 1500-byte frames: the link's limit.
+ * - concurrency: as many established idle connections as the machine takes
+ *   (aim: 1,000,000; quick: 20,000), luna-ts to luna-ts over memif, against a
+ *   Bun.listen (and node:net) server on loopback holding those the C client
+ *   opens (at most what RLIMIT_NOFILE lets one process hold): bytes per
+ *   connection on the server side (luna-ts: JS heap after full collections,
+ *   and RSS; kernel: the server's RSS plus half the kernel's Slab on loopback),
+ *   and the 64-byte echo loop over 1 and 16 active connections with them open
+ *   and, in the same processes, before they were opened (bench/concurrency.ts).
+ *   In the first --conc-rounds rounds only.
  * - storage4k, storage64k: storage-shaped RPC, a 64-byte request answered by
  *   4 KiB / 64 KiB, 16 and 256 connections (quick: 16): operations/s, Gbit/s,
  *   p50/p99/p999 latency.
@@ -30,7 +39,12 @@
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
- *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k (default all)
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency (default all)
+ *   --conc-conns N       idle connections luna-ts holds (default 1000000; quick 20000)
+ *   --conc-kernel-conns N   idle connections a kernel server holds (default min(N, 100000); quick
+ *                        20000), at most the descriptor limit of one process less 1000
+ *   --conc-rounds N      concurrency in the first N rounds only (default 1)
+ *   --conc-runtimes LIST kernel servers of the concurrency baseline (default bun,node; quick bun)
  *   --runtimes LIST      kernel servers: bun,deno,node (default all)
  *   --modes LIST         luna-ts loops: batch,inline (default both)
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
@@ -77,8 +91,10 @@ function usage(why: string): never {
   console.error(
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-rounds N]\n" +
-      "             [--only forward,kernel,memif,afpacket,scale] [--workloads echo,bulk,connrate,storage4k,storage64k]\n" +
-      "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]",
+      "             [--only forward,kernel,memif,afpacket,scale]\n" +
+      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency]\n" +
+      "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]\n" +
+      "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]",
   );
   process.exit(2);
 }
@@ -95,8 +111,32 @@ if (!(warmupS >= 0 && warmupS <= 10)) usage("--warmup: 0..10");
 if (!(bulkMb >= 1 && bulkMb <= 8192)) usage("--bulk-mb: 1..8192");
 if (!(bulkRounds >= 1 && Number.isInteger(bulkRounds))) usage("--bulk-rounds: 1..rounds");
 const groups = list("--only", ["forward", "kernel", "memif", "afpacket", "scale"] as const);
-const workloads = list<Workload>("--workloads", ["echo", "bulk", "connrate", "storage4k", "storage64k"]);
+const workloads = list<Workload>("--workloads", [
+  "echo",
+  "bulk",
+  "connrate",
+  "storage4k",
+  "storage64k",
+  "concurrency",
+]);
 const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
+const concConns = Number(arg("--conc-conns") ?? (quick ? 20_000 : 1_000_000));
+const concKernelConns = Number(arg("--conc-kernel-conns") ?? Math.min(concConns, quick ? 20_000 : 100_000));
+const concRounds = Math.min(rounds, Number(arg("--conc-rounds") ?? 1));
+// Kernel servers of the concurrency baseline (each holds its own set of idle connections): Bun and
+// node:net; Deno where asked (its server as written reads into 64 KiB per connection and accepts slowly).
+const concRuntimes = (arg("--conc-runtimes") === undefined
+  ? (quick ? ["bun"] : ["bun", "node"]) as Runtime[]
+  : list<Runtime>("--conc-runtimes", [
+  "bun",
+  "deno",
+  "node",
+])).filter((r) => runtimes.includes(r));
+if (!(concConns >= 1 && concConns <= 4_000_000 && Number.isInteger(concConns))) usage("--conc-conns: 1..4000000");
+if (!(concKernelConns >= 1 && concKernelConns <= 1_000_000 && Number.isInteger(concKernelConns))) {
+  usage("--conc-kernel-conns: 1..1000000");
+}
+if (!(concRounds >= 1 && Number.isInteger(concRounds))) usage("--conc-rounds: 1..rounds");
 const modes = list<Mode>("--modes", ["batch", "inline"]);
 const forwarders = list("--forwarders", ["bun", "deno"] as const);
 
@@ -163,6 +203,11 @@ const tcpOptions: TcpOptions = {
   scaleWorkers: [1, 2],
   storageConns: quick ? [16] : [16, 256],
   connrateConns: 16,
+  concConns,
+  concKernelConns,
+  concActive: [1, 16],
+  concRounds,
+  concRuntimes,
   groups: groups.filter((g): g is Group => g !== "forward"),
   workloads,
   runtimes,
@@ -327,7 +372,9 @@ writeFileSync(
         "echo/connrate: bun-kernel-lo for loopback and memif, bun-kernel-veth for veth and af_packet; " +
         "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif; " +
         "storage4k/storage64k: as echo; scale: luna-memif-w1 (the ratio is 2 workers / 1 worker); " +
-        "forward1500: none (testpmd alone, the link's limit at full-size frames)",
+        "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
+        "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
+        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without them",
       records: recs,
       cdfs: cdfList,
       failures,

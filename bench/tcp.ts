@@ -12,6 +12,9 @@
  *   client in the peer namespace: the same client and wire as the kernel's
  *   veth figures.
  *
+ * The concurrency workload (idle connections held open) is in
+ * bench/concurrency.ts; it reuses the processes and helpers of this file.
+ *
  * Servers run on one core and clients on the other (taskset; luna-ts's EAL
  * lcore is pinned to the same core). Each round runs every configuration
  * once, so that slow drifts of a noisy machine spread over all of them.
@@ -25,8 +28,9 @@ import { fileURLToPath } from "node:url";
 import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
 import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
+import { describeConcurrency, kernelConcurrency, memifConcurrency } from "./concurrency.ts";
 
-export type Workload = "echo" | "bulk" | "connrate" | "storage4k" | "storage64k" | "scale";
+export type Workload = "echo" | "bulk" | "connrate" | "storage4k" | "storage64k" | "scale" | "concurrency";
 
 /** Storage-shaped RPC: a 64-byte request answered by this many bytes. */
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
@@ -75,6 +79,15 @@ export interface TcpOptions {
   /** Storage-shaped RPC (storage4k, storage64k) with these many connections. */
   storageConns: number[];
   connrateConns: number;
+  /** Concurrency: idle connections luna-ts holds (memif), and the kernel baseline holds. */
+  concConns: number;
+  concKernelConns: number;
+  /** Concurrency: the echo loop with these many active connections, with and without the idle ones. */
+  concActive: number[];
+  /** Concurrency: in the first this many rounds only. */
+  concRounds: number;
+  /** Concurrency: kernel servers (a subset of `runtimes`). */
+  concRuntimes: Runtime[];
   groups: Group[];
   workloads: Workload[];
   runtimes: Runtime[];
@@ -89,22 +102,22 @@ export interface TcpOptions {
 }
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-const bunBin = here("../node_modules/.bin/bun");
-const denoBin = here("../node_modules/.bin/deno");
-const nodeBin = "/usr/bin/node";
+export const bunBin = here("../node_modules/.bin/bun");
+export const denoBin = here("../node_modules/.bin/deno");
+export const nodeBin = "/usr/bin/node";
 const clientSrc = here("./c/echo_client.c");
-const clientBin = here("./c/build/echo_client");
-const kernelServer = here("./kernel_server.mjs");
-const lunaServer = here("./luna_server.ts");
-const lunaClient = here("./luna_client.ts");
+export const clientBin = here("./c/build/echo_client");
+export const kernelServer = here("./kernel_server.mjs");
+export const lunaServer = here("./luna_server.ts");
+export const lunaClient = here("./luna_client.ts");
 const lunaWorkers = here("./luna_workers.ts");
-const serverCpu = "1";
-const clientCpu = "0";
-const echoPort = 7;
+export const serverCpu = "1";
+export const clientCpu = "0";
+export const echoPort = 7;
 const sinkPort = 9;
 /** The storage service: port 11 in luna_server.ts, PORT+4 in kernel_server.mjs. */
 const storagePort = 11;
-const requestBytes = 64;
+export const requestBytes = 64;
 
 /** Compiles the C client when it is missing or older than its source (gcc -O2). */
 export function buildClient(): string {
@@ -116,21 +129,21 @@ export function buildClient(): string {
   return clientBin;
 }
 
-const nsExec = (
+export const nsExec = (
   ns: string,
   cpu: string,
   argv: string[],
 ) => ["netns", "exec", ns, "taskset", "-c", cpu, ...argv];
 
 /** Sends a command line and waits for the line answering it. */
-async function ask(p: Proc, line: string, answer: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+export async function ask(p: Proc, line: string, answer: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
   const from = p.stdout.length;
   p.send(line);
   return await p.waitFor(answer, from, timeoutMs, "stdout");
 }
 
 /** Asks a child to quit on stdin; kills it if it has not within `graceMs`. */
-async function quit(p: Proc | undefined, graceMs = 4000): Promise<void> {
+export async function quit(p: Proc | undefined, graceMs = 4000): Promise<void> {
   if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return;
   try {
     p.send("quit");
@@ -144,7 +157,7 @@ async function quit(p: Proc | undefined, graceMs = 4000): Promise<void> {
 }
 
 /** Runs the C client in `ns` to its end; returns its RESULT object. */
-async function cClient(ns: string, args: string[], timeoutS: number): Promise<Record<string, unknown>> {
+export async function cClient(ns: string, args: string[], timeoutS: number): Promise<Record<string, unknown>> {
   const p = new Proc("ip", nsExec(ns, clientCpu, [clientBin, ...args]));
   const t = setTimeout(() => p.child.kill("SIGKILL"), timeoutS * 1000);
   const code = await p.closed;
@@ -252,6 +265,11 @@ export function countSteps(o: TcpOptions): number {
       if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
     }
     if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
+    if (o.workloads.includes("concurrency") && round < o.concRounds) {
+      // Two figures a configuration: without the idle connections, and with them.
+      if (o.groups.includes("kernel")) n += 2 * o.concRuntimes.length;
+      if (o.groups.includes("memif")) n += 2 * o.modes.length;
+    }
   }
   return n;
 }
@@ -284,13 +302,17 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
       if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConfig(ctx, mode); }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
       if (o.groups.includes("scale")) { for (const w of o.scaleWorkers) await scaleConfig(ctx, w); }
+      if (o.workloads.includes("concurrency") && round < o.concRounds) {
+        if (o.groups.includes("kernel")) { for (const rt of o.concRuntimes) await kernelConcurrency(ctx, rt); }
+        if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConcurrency(ctx, mode); }
+      }
     }
   } finally {
     labDown();
   }
 }
 
-interface Ctx {
+export interface Ctx {
   o: TcpOptions;
   lab: Lab;
   round: number;
@@ -299,6 +321,7 @@ interface Ctx {
 
 function describe(s: Sample): string {
   const m = s.metrics;
+  if (s.workload === "concurrency") return describeConcurrency(s);
   if (s.workload === "echo" || s.workload === "scale") {
     const rate = `${(m.req_per_s / 1000).toFixed(1)}k req/s`;
     return `${rate}, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;
@@ -312,7 +335,7 @@ function describe(s: Sample): string {
 }
 
 /** Records a sample, or the failure of `fn`; never throws. */
-async function measure(
+export async function measure(
   ctx: Ctx,
   w: Workload,
   config: string,
@@ -333,7 +356,7 @@ async function measure(
   }
 }
 
-type Body = Omit<Sample, "workload" | "config" | "conns" | "round">;
+export type Body = Omit<Sample, "workload" | "config" | "conns" | "round">;
 
 /**
  * Runs a configuration's steps against processes `start` makes. After a

@@ -16,13 +16,21 @@
 //             request carries in its first 4 bytes (little-endian) the size
 //             of the answer, --resp bytes (4 KiB, 64 KiB: a block read).
 //             Operations/s, Gbit/s of answers and latency percentiles.
+//   idle      opens CONNS connections (at most --inflight handshakes at a
+//             time, giving up after --timeout seconds), source addresses
+//             rotating over --src, prints "IDLE {...}" (how many were
+//             established, in how long), then holds them idle until stdin
+//             ends or says "quit" (or --hold seconds pass), counts how many
+//             are still open (not closed or reset by the peer) and prints
+//             "RESULT {...}". Raises RLIMIT_NOFILE to what CONNS needs.
 //
 // Latency is taken with clock_gettime(CLOCK_MONOTONIC) in ns; every sample of
 // the measured stretch is kept and sorted. One JSON object is printed on a
 // line of its own, prefixed "RESULT ".
 //
-// Usage: echo_client --mode echo|connrate|bulk|storage --addr A --port P [--conns N]
+// Usage: echo_client --mode echo|connrate|bulk|storage|idle --addr A --port P [--conns N]
 //          [--size B] [--resp B] [--warmup S] [--duration S] [--bytes N] [--src A,B,...]
+//          [--inflight N] [--timeout S] [--hold S]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,7 +41,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +61,9 @@ static double opt_warmup = 0.3;
 static double opt_duration = 1.0;
 static long long opt_bytes = 1LL << 28;
 static int opt_resp = 0; // storage: bytes of each answer (0: echo, the answer is the request)
+static int opt_inflight = 256;  // idle: handshakes at a time
+static double opt_timeout = 60; // idle: seconds to open them all
+static double opt_hold = 600;   // idle: seconds to hold them at most
 static struct in_addr src_addrs[64];
 static int n_src = 0;
 
@@ -344,6 +357,124 @@ static int run_bulk(void) {
   return 0;
 }
 
+// ---------------------------------------------------------------- idle
+
+static int run_idle(void) {
+  // Descriptors for every connection: the soft limit up to what is needed, or to the hard
+  // limit where raising that is not allowed (then the opens stop at EMFILE, counted as failed).
+  struct rlimit cur;
+  getrlimit(RLIMIT_NOFILE, &cur);
+  rlim_t need = (rlim_t)opt_conns + 64;
+  if (cur.rlim_cur < need) {
+    struct rlimit rl = {.rlim_cur = need, .rlim_max = cur.rlim_max > need ? cur.rlim_max : need};
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+      rl.rlim_cur = cur.rlim_max;
+      rl.rlim_max = cur.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
+  int emfile = 0;
+  int ep = epoll_create1(0);
+  int *fds = malloc((size_t)opt_conns * sizeof *fds);
+  long long started = 0, established = 0, failed = 0;
+  int last_errno = 0;
+  struct epoll_event evs[256];
+  uint64_t t0 = now_ns();
+  uint64_t deadline = t0 + (uint64_t)(opt_timeout * 1e9);
+  uint64_t now = t0;
+  while (established + failed < (emfile ? started : opt_conns) && now < deadline) {
+    while (!emfile && started < opt_conns && started - established - failed < opt_inflight) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (fd < 0) {
+        // Out of descriptors (or kernel memory): no more opens.
+        emfile = 1;
+        last_errno = errno;
+        break;
+      }
+      int i = (int)started++;
+      int one = 1;
+      if (n_src > 0) {
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = src_addrs[i % n_src]};
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+      }
+      fds[i] = fd;
+      if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0 && errno != EINPROGRESS) {
+        failed++;
+        last_errno = errno;
+        close(fd);
+        fds[i] = -1;
+        continue;
+      }
+      struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
+      epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+    int n = epoll_wait(ep, evs, 256, 1);
+    if (n < 0 && errno != EINTR) die("epoll_wait");
+    for (int k = 0; k < n; k++) {
+      int i = (int)evs[k].data.u32;
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err, &len);
+      epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+      if (err != 0) {
+        failed++;
+        last_errno = err;
+        close(fds[i]);
+        fds[i] = -1;
+      } else {
+        established++;
+      }
+    }
+    now = now_ns();
+  }
+  double secs = (double)(now - t0) / 1e9;
+  // Handshakes still in flight at the deadline are not established: dropped.
+  for (long long i = 0; i < started; i++) {
+    if (fds[i] < 0) continue;
+    struct pollfd pf = {.fd = fds[i], .events = POLLOUT};
+    if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLOUT) && !(pf.revents & (POLLERR | POLLHUP))) continue;
+    close(fds[i]);
+    fds[i] = -1;
+  }
+  printf("IDLE {\"asked\":%d,\"started\":%lld,\"established\":%lld,\"failed\":%lld,\"lastError\":\"%s\","
+         "\"seconds\":%.3f,\"conn_per_s\":%.1f,\"timedOut\":%s,\"outOfDescriptors\":%s,\"inflight\":%d,"
+         "\"nofile\":%llu}\n",
+         opt_conns, started, established, failed, last_errno ? strerror(last_errno) : "", secs,
+         (double)established / secs, established + failed < (emfile ? started : opt_conns) ? "true" : "false", emfile ? "true" : "false",
+         opt_inflight, (unsigned long long)cur.rlim_max);
+  // Hold them until stdin ends or says quit, or the hold time passes.
+  uint64_t hold_end = now_ns() + (uint64_t)(opt_hold * 1e9);
+  char line[256];
+  size_t have = 0;
+  for (;;) {
+    uint64_t t = now_ns();
+    if (t >= hold_end) break;
+    struct pollfd pf = {.fd = 0, .events = POLLIN};
+    int ms = (int)((hold_end - t) / 1000000 + 1);
+    if (poll(&pf, 1, ms > 1000 ? 1000 : ms) <= 0) continue;
+    ssize_t r = read(0, line + have, sizeof line - 1 - have);
+    if (r <= 0) break;
+    have += (size_t)r;
+    line[have] = 0;
+    if (strstr(line, "quit")) break;
+    if (have >= sizeof line - 1) have = 0;
+  }
+  // Still open: no FIN, reset or error from the peer while they were held.
+  long long open_ = 0, closed = 0, with_data = 0;
+  char b;
+  for (long long i = 0; i < started; i++) {
+    if (fds[i] < 0) continue;
+    ssize_t r = recv(fds[i], &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r > 0) with_data++;
+    if (r > 0 || (r < 0 && errno == EAGAIN)) open_++;
+    else closed++;
+  }
+  printf("RESULT {\"workload\":\"idle\",\"established\":%lld,\"open\":%lld,\"closed\":%lld,\"withData\":%lld}\n",
+         established, open_, closed, with_data);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
@@ -356,6 +487,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--duration")) opt_duration = atof(v);
     else if (!strcmp(k, "--bytes")) opt_bytes = atoll(v);
     else if (!strcmp(k, "--resp")) opt_resp = atoi(v);
+    else if (!strcmp(k, "--inflight")) opt_inflight = atoi(v);
+    else if (!strcmp(k, "--timeout")) opt_timeout = atof(v);
+    else if (!strcmp(k, "--hold")) opt_hold = atof(v);
     else if (!strcmp(k, "--src")) {
       char *list = strdup(v);
       for (char *tok = strtok(list, ","); tok && n_src < 64; tok = strtok(NULL, ","))
@@ -366,7 +500,8 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
-  if (opt_conns < 1 || opt_conns > 65536 || opt_size < 4 || opt_size > 65536 || opt_resp < 0 ||
+  int idle = !strcmp(opt_mode, "idle");
+  if (opt_conns < 1 || opt_conns > (idle ? 4000000 : 65536) || opt_inflight < 1 || opt_size < 4 || opt_size > 65536 || opt_resp < 0 ||
       opt_resp > (1 << 24)) {
     fprintf(stderr, "bad --conns, --size or --resp\n");
     return 2;
@@ -387,6 +522,7 @@ int main(int argc, char **argv) {
     return run_echo();
   }
   if (!strcmp(opt_mode, "connrate")) return run_connrate();
+  if (idle) return run_idle();
   if (!strcmp(opt_mode, "bulk")) return run_bulk();
   fprintf(stderr, "unknown --mode %s\n", opt_mode);
   return 2;
