@@ -32,6 +32,27 @@ describe("tcp timer wheel", () => {
     assertEquals(wheel.advance(500, c.onExpire), 0);
   });
 
+  test("within a tick already scanned, timers armed into it still fire exactly (advance skips the rescan)", () => {
+    const wheel = new TimerWheel(8);
+    const c = collector();
+    wheel.arm(0, 10.9);
+    assertEquals(wheel.advance(10.2, c.onExpire), 0); // scans tick 10: 0 is due at 10.9
+    assertEquals(wheel.advance(10.3, c.onExpire), 0);
+    wheel.arm(1, 10.5); // into the scanned tick, before 0
+    assertEquals(wheel.advance(10.4, c.onExpire), 0);
+    assertEquals(wheel.advance(10.5, c.onExpire), 1);
+    assertEquals(c.fired, [1]);
+    wheel.arm(2, 10.1); // already past, in this tick: the next advance fires it
+    assertEquals(wheel.advance(10.5, c.onExpire), 1);
+    assertEquals(c.fired, [1, 2]);
+    wheel.cancel(0);
+    wheel.arm(3, 11.2); // the next tick
+    assertEquals(wheel.advance(10.99, c.onExpire), 0);
+    assertEquals(wheel.advance(11.2, c.onExpire), 1);
+    assertEquals(c.fired, [1, 2, 3]);
+    assertEquals(wheel.size, 0);
+  });
+
   test("cancel and re-arm replace the one timer an id has", () => {
     const wheel = new TimerWheel(4);
     const c = collector();

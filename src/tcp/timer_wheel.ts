@@ -77,6 +77,9 @@ export class TimerWheel {
   // The next timer a scan in progress visits; cancel() moves it past a timer it unlinks.
   private _cursor = none;
   private _advancing = false;
+  // No armed timer of the base tick is due before this: advance() within that tick
+  // returns at once until `now` reaches it (the loop calls advance on every poll).
+  private _tickMin = -Infinity;
   // Earliest deadline, valid when _minValid.
   private _min = Infinity;
   private _minValid = true;
@@ -154,6 +157,7 @@ export class TimerWheel {
     this._deadline[id] = deadline;
     this._count++;
     if (this._minValid && deadline < this._min) this._min = deadline;
+    if (t === this._baseTick && deadline < this._tickMin) this._tickMin = deadline;
   }
 
   /** Disarms the timer of `id`; nothing happens if it is not armed. */
@@ -185,8 +189,10 @@ export class TimerWheel {
     let nowTick = Math.floor(now / this.tickMs);
     const from = this._baseTick;
     if (!(nowTick >= from)) nowTick = from; // the clock stood still or stepped back
+    if (nowTick === from && now < this._tickMin) return 0; // within a tick already scanned
     // The current tick stays the base: it may get more timers before it ends.
     this._baseTick = nowTick;
+    this._tickMin = Infinity;
     let steps = nowTick - from + 1;
     if (steps > this.slotCount) steps = this.slotCount;
     const start = this._slotOf(from);
@@ -202,10 +208,13 @@ export class TimerWheel {
         while (this._cursor !== none) {
           const id = this._cursor;
           this._cursor = this._next[id];
-          if (this._deadline[id] <= now) {
+          const d = this._deadline[id];
+          if (d <= now) {
             this._unlink(id);
             fired++;
             onExpire(id);
+          } else if (this._tick[id] === nowTick && d < this._tickMin) {
+            this._tickMin = d; // due later in this tick
           }
         }
         k++;
