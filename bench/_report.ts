@@ -517,19 +517,19 @@ export function resultsChart(
   }));
   if (memBars.length > 0) {
     charts.push(
-      barChart({ title: "concurrency: bytes per idle connection, server side (idle connections held)", bars: memBars }),
+      barChart({ title: "concurrency: bytes per idle connection, server side (connections held)", bars: memBars }),
     );
   }
   for (const a of [1, 16]) {
     const bars = recs.filter((r) => r.workload === "concurrency" && r.metric === `echo${a}_p99_us`).map((r) => ({
-      label: `${r.config} (${(r.conns ?? 0) > 0 ? `${fmt(r.conns, 0)} idle` : "no idle"})`,
+      label: `${r.config} (${(r.conns ?? 0) > 0 ? fmt(r.conns, 0) : "none"})`,
       value: r.value,
       baseline: isBase(r.config),
       note: r.no_idle_ratio === undefined || r.no_idle_ratio === null ? undefined : `(${r.no_idle_ratio.toFixed(2)}x)`,
     }));
     if (bars.length > 0) {
       charts.push(
-        barChart({ title: `concurrency: echo p99 µs, ${a} active conn(s), with and without idle ones`, bars }),
+        barChart({ title: `concurrency: echo p99 µs, ${a} active conn(s) (idle ones in brackets)`, bars }),
       );
     }
   }

@@ -36,6 +36,8 @@ interface ServerConfig {
 }
 
 const cfg = JSON.parse(process.argv[2]) as ServerConfig;
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
 const stack = await createStack({
   device: cfg.device,
   address: cfg.address,
@@ -209,7 +211,7 @@ onLines((line) => {
     fullGc();
     fullGc();
     const tcp = stack.tcp.counters;
-    report(`MEM ${tag}`, {
+    const m = {
       heap: heapUsed(),
       rss: process.memoryUsage().rss,
       idleAccepted,
@@ -217,7 +219,15 @@ onLines((line) => {
       currEstab: tcp.currEstab,
       open: stack.tcp.connections,
       zoneInUse: stack.device.zone.accounting().inUse,
-    });
+    };
+    // What the heap holds, by object type (JSC's count), where the runtime can say.
+    if (typeof g.Bun !== "undefined") {
+      void import("bun:jsc").then(({ heapStats }) => {
+        const counts = heapStats().objectTypeCounts as Record<string, number>;
+        const types = Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1]).slice(0, 16));
+        report(`MEM ${tag}`, { ...m, types });
+      });
+    } else report(`MEM ${tag}`, m);
   } else if (cmd === "count") {
     report(`COUNT ${tag}`, { idleAccepted, idleClosed });
   } else if (cmd === "abandon") {
