@@ -4,13 +4,41 @@ import type { MemZone } from "../mem/zone.ts";
 
 const none = new Uint32Array(0);
 
+/** Words per chunk in a ring: buffer handle, zone offset, length. */
+export const H = 0, OFF = 1, LEN = 2, W = 3;
+
+const minChunks = 8;
+const maxPooledChunks = 1024;
+/**
+ * Spare rings by size (index log2(chunks / minChunks)), shared by every
+ * queue of this thread: a queue that empties gives its ring back, so an idle
+ * connection holds none and a busy one takes no new allocation per burst.
+ */
+const spares: Uint32Array[][] = [];
+const sparesPerSize = 256;
+
+function takeRing(chunks: number): Uint32Array {
+  const k = Math.log2(chunks / minChunks);
+  const list = spares[k];
+  if (list !== undefined && list.length > 0) return list.pop()!;
+  return new Uint32Array(chunks * W);
+}
+
+function giveRing(ring: Uint32Array): void {
+  const chunks = ring.length / W;
+  if (chunks > maxPooledChunks) return;
+  const k = Math.log2(chunks / minChunks);
+  const list = spares[k] ?? (spares[k] = []);
+  if (list.length < sparesPerSize) list.push(ring);
+}
+
 /** Chunks of payload in sequence order; the ring holds one reference to each buffer. */
 export class ChunkRing {
   protected readonly zone: MemZone;
-  // Allocated on first use: an idle connection holds no ring (memory per connection).
-  protected h: Uint32Array = none;
-  protected off: Uint32Array = none;
-  protected len: Uint32Array = none;
+  // Three words per chunk (H, OFF, LEN); none while the queue is empty.
+  protected ring: Uint32Array = none;
+  /** Ring capacity in chunks, minus one (a power of two minus one). */
+  protected mask = -1;
   protected head = 0;
   protected count = 0;
   /** Bytes held. */
@@ -35,11 +63,12 @@ export class ChunkRing {
       this.zone.release(h);
       return;
     }
-    if (this.count === this.h.length) this._grow();
-    const i = (this.head + this.count) & (this.h.length - 1);
-    this.h[i] = h;
-    this.off[i] = off;
-    this.len[i] = len;
+    if (this.count === this.mask + 1) this._grow();
+    const i = ((this.head + this.count) & this.mask) * W;
+    const r = this.ring;
+    r[i + H] = h;
+    r[i + OFF] = off;
+    r[i + LEN] = len;
     this.count++;
     this.bytes += len;
   }
@@ -49,20 +78,26 @@ export class ChunkRing {
     if (n > this.bytes) n = this.bytes;
     this.bytes -= n;
     this.consumedTotal += n;
-    const mask = this.h.length - 1;
+    const r = this.ring;
     while (n > 0) {
-      const i = this.head;
-      const len = this.len[i];
+      const i = this.head * W;
+      const len = r[i + LEN];
       if (n < len) {
-        this.off[i] += n;
-        this.len[i] = len - n;
+        r[i + OFF] += n;
+        r[i + LEN] = len - n;
         return;
       }
       n -= len;
-      this.zone.release(this.h[i]);
-      this.head = (i + 1) & mask;
+      this.zone.release(r[i + H]);
+      this.head = (this.head + 1) & this.mask;
       this.count--;
       this.released++;
+    }
+    if (this.count === 0 && this.ring !== none) {
+      giveRing(this.ring);
+      this.ring = none;
+      this.mask = -1;
+      this.head = 0;
     }
   }
 
@@ -72,20 +107,18 @@ export class ChunkRing {
   }
 
   private _grow(): void {
-    const n = this.h.length;
-    const size = n === 0 ? 8 : n * 2;
-    const h = new Uint32Array(size);
-    const off = new Uint32Array(size);
-    const len = new Uint32Array(size);
+    const n = this.mask + 1;
+    const ring = takeRing(n === 0 ? minChunks : n * 2);
+    const old = this.ring;
     for (let k = 0; k < this.count; k++) {
-      const i = (this.head + k) & (n - 1);
-      h[k] = this.h[i];
-      off[k] = this.off[i];
-      len[k] = this.len[i];
+      const from = ((this.head + k) & this.mask) * W;
+      ring[k * W + H] = old[from + H];
+      ring[k * W + OFF] = old[from + OFF];
+      ring[k * W + LEN] = old[from + LEN];
     }
-    this.h = h;
-    this.off = off;
-    this.len = len;
+    if (old !== none) giveRing(old);
+    this.ring = ring;
+    this.mask = ring.length / W - 1;
     this.head = 0;
   }
 }

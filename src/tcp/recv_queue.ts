@@ -6,7 +6,7 @@
  * @module
  */
 import { copyRange } from "../util/bytes.ts";
-import { ChunkRing } from "./_chunk_ring.ts";
+import { ChunkRing, LEN, OFF, W } from "./_chunk_ring.ts";
 
 const empty = new Uint8Array(0);
 
@@ -20,17 +20,18 @@ export class RecvQueue extends ChunkRing {
   /** A view of the first piece (no copy); empty when the queue is. */
   peek(): Uint8Array {
     if (this.count === 0) return empty;
-    const i = this.head;
-    return this.zone.bytes.subarray(this.off[i], this.off[i] + this.len[i]);
+    const i = this.head * W;
+    const off = this.ring[i + OFF];
+    return this.zone.bytes.subarray(off, off + this.ring[i + LEN]);
   }
 
   /** Copies up to `out.length` bytes into `out` and consumes them; returns how many. */
   read(out: Uint8Array): number {
     let n = 0;
     while (n < out.length && this.count > 0) {
-      const i = this.head;
-      const k = Math.min(this.len[i], out.length - n);
-      copyRange(out, n, this.zone.bytes, this.off[i], k);
+      const i = this.head * W;
+      const k = Math.min(this.ring[i + LEN], out.length - n);
+      copyRange(out, n, this.zone.bytes, this.ring[i + OFF], k);
       n += k;
       this.consume(k);
     }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ChunkRing } from "./_chunk_ring.ts";
+import { ChunkRing, H, LEN, OFF, W } from "./_chunk_ring.ts";
 
 /** Chunks of unacknowledged and unsent payload, in sequence order. */
 export class SendQueue extends ChunkRing {
@@ -25,7 +25,8 @@ export class SendQueue extends ChunkRing {
    * false when `at` is past the end.
    */
   find(at: number): boolean {
-    const mask = this.h.length - 1;
+    const mask = this.mask;
+    const r = this.ring;
     const abs = this.consumedTotal + at; // stream offset of the byte asked for
     // Segments are cut front to back: start from the chunk the last search found
     // rather than from the head (not when that is the head, whose start moves with ACKs).
@@ -36,11 +37,11 @@ export class SendQueue extends ChunkRing {
       at = abs - this._cacheStart;
     }
     for (; k < this.count; k++) {
-      const i = (this.head + k) & mask;
-      const len = this.len[i];
+      const i = ((this.head + k) & mask) * W;
+      const len = r[i + LEN];
       if (at < len) {
-        this.foundH = this.h[i];
-        this.foundOff = this.off[i] + at;
+        this.foundH = r[i + H];
+        this.foundOff = r[i + OFF] + at;
         this.foundLen = len - at;
         this.foundChunkStart = at === 0;
         this._cacheSerial = this.released + k;
@@ -57,27 +58,28 @@ export class SendQueue extends ChunkRing {
 
   /** Length of the last chunk (0 when empty). */
   tailLen(): number {
-    return this.count === 0 ? 0 : this.len[this.#tail()];
+    return this.count === 0 ? 0 : this.ring[this._tail() + LEN];
   }
 
   /** Zone offset just past the last chunk's bytes. */
   tailEnd(): number {
-    const i = this.#tail();
-    return this.off[i] + this.len[i];
+    const i = this._tail();
+    return this.ring[i + OFF] + this.ring[i + LEN];
   }
 
   /** Buffer of the last chunk. */
   tailHandle(): number {
-    return this.h[this.#tail()];
+    return this.ring[this._tail() + H];
   }
 
   /** The last chunk grew by `n` bytes written in place after it. */
   extendTail(n: number): void {
-    this.len[this.#tail()] += n;
+    this.ring[this._tail() + LEN] += n;
     this.bytes += n;
   }
 
-  #tail(): number {
-    return (this.head + this.count - 1) & (this.h.length - 1);
+  /** Word index of the last chunk. */
+  private _tail(): number {
+    return ((this.head + this.count - 1) & this.mask) * W;
   }
 }

@@ -14,7 +14,7 @@ import type { TcpReceiver } from "../ip/ipv4_layer.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpOptions, type TcpPacket, TcpPacket as TcpView, TcpRepr } from "../wire/mod.ts";
 import { seqGt } from "../wire/mod.ts";
 import { type TcpConfig, tcpDefaults } from "./config.ts";
-import { type CongestionName, createCongestionControl } from "./congestion.ts";
+import { type CongestionControl, type CongestionName, createCongestionControl } from "./congestion.ts";
 import { TcpCounters } from "./counters.ts";
 import { negotiate, segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
@@ -30,6 +30,14 @@ import { State } from "./state.ts";
 import { SynCookies } from "./syn_cookie.ts";
 import { Tcb, type TcpHandlers } from "./tcb.ts";
 import { TimerWheel } from "./timer_wheel.ts";
+
+/**
+ * The congestion controller of a connection whose handshake has not yet
+ * settled the MSS and SACK: negotiate() (input.ts) makes the real one, so a
+ * connection makes one controller, not two. Frozen: a controller call before
+ * then throws instead of passing unnoticed.
+ */
+const ccNotStarted: CongestionControl = Object.freeze(createCongestionControl("newreno", 536));
 
 /** A passive open. */
 export interface Listener {
@@ -558,8 +566,9 @@ export class TcpLayer implements TcpReceiver {
       tcb.rcvScale = tcb.rcvScaleOffered;
     }
     tcb.sackOk = got.sackPermitted;
-    tcb.cc.setMss(tcb.sndMss);
-    tcb.cc.sack = tcb.sackOk;
+    tcb.cc = createCongestionControl(tcb.congestion ?? l.congestion ?? this.config.congestion, tcb.sndMss, {
+      sack: tcb.sackOk,
+    });
     tcb.sndWnd = seg.wnd << tcb.sndScale;
     tcb.maxSndWnd = tcb.sndWnd;
     tcb.sndWl1 = seg.seq;
@@ -806,7 +815,7 @@ export class TcpLayer implements TcpReceiver {
       { ip: remoteIp, port: remotePort },
       active,
       new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
-      createCongestionControl(c.congestion, 536),
+      ccNotStarted,
       { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
     );
     tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
