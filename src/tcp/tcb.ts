@@ -51,6 +51,29 @@ export class TcbStats {
   sendCopies = 0;
 }
 
+/**
+ * The state few connections ever set (out-of-order FIN, timeouts, probes,
+ * errors, socket options): kept apart and made on first use, so that an
+ * ordinary connection carries one pointer for all of it (memory per
+ * connection). {@link Tcb} reads and writes it through accessors.
+ */
+class TcbRare {
+  rcvFinSeq: number = -1;
+  tsSampleFloor: number = 0;
+  challenge: TokenBucket | undefined = undefined;
+  lastOowAckAt: number = -Infinity;
+  swsOverride: boolean = false;
+  persistBackoff: number = 0;
+  keepaliveProbesSent: number = 0;
+  error: string | undefined = undefined;
+  congestion: CongestionName | undefined = undefined;
+  noDelay: boolean | undefined = undefined;
+  keepalive: boolean | undefined = undefined;
+  keepaliveIdleMs: number | undefined = undefined;
+  keepaliveIntervalMs: number | undefined = undefined;
+  keepaliveProbes: number | undefined = undefined;
+}
+
 /** One connection. Fields are the TCP layer's; applications read them, and act through the layer. */
 export class Tcb {
   /** Small integer id: its timer slot and table index. */
@@ -102,8 +125,6 @@ export class Tcb {
   tsRecentAge = 0;
   /** The acknowledgment number of the last segment we sent (Last.ACK.sent of RFC 7323 4.3). */
   lastAckSent = 0;
-  /** The peer's FIN sequence number when it arrived ahead of missing data, else -1. */
-  rcvFinSeq = -1;
 
   // Queues.
   readonly sendq: SendQueue;
@@ -128,12 +149,6 @@ export class Tcb {
   /** Ends of the region retransmitted by the timer: ACKs below it do not give RTT samples. */
   lastSendAt = 0;
   lastRecvAt = 0;
-  /** TSecr values below this came from transmissions before the last timeout: no RTT samples from them. */
-  tsSampleFloor = 0;
-  /** The challenge-ACK budget of this connection (RFC 5961 7), made on first use. */
-  challenge: TokenBucket | undefined = undefined;
-  /** When we last answered an unacceptable segment without data. */
-  lastOowAckAt = -Infinity;
 
   // ACK policy.
   /** Full-size segments received since our last ACK (RFC 9293 3.8.6.3: ACK at least every second). */
@@ -147,11 +162,6 @@ export class Tcb {
   persistAt = Infinity;
   keepaliveAt = Infinity;
   timeWaitAt = Infinity;
-  /** The persist timer expired with a small window open: send despite sender SWS avoidance once. */
-  swsOverride = false;
-  /** Persist timer backoff count. */
-  persistBackoff = 0;
-  keepaliveProbesSent = 0;
 
   /** The listener that accepted it, until the application hears of it. */
   listenerPort = -1;
@@ -162,19 +172,115 @@ export class Tcb {
   txBlocked = false;
   /** An onWritable is owed once space frees up. */
   wantWritable = false;
-  /** The error that ended it, if any. */
-  error: string | undefined = undefined;
   /** Set when it has left the table: no more events. */
   dead = false;
   /** The application was told it closed. */
   closedNotified = false;
-  /** Per-connection overrides of the layer's settings (socket options); undefined: the layer's. */
-  congestion: CongestionName | undefined = undefined;
-  noDelay: boolean | undefined = undefined;
-  keepalive: boolean | undefined = undefined;
-  keepaliveIdleMs: number | undefined = undefined;
-  keepaliveIntervalMs: number | undefined = undefined;
-  keepaliveProbes: number | undefined = undefined;
+
+  // Rarely set state (see TcbRare): reading gives the default until something is written,
+  // and writing the default while none is set costs nothing.
+  private _rare: TcbRare | undefined = undefined;
+  private _ext(): TcbRare {
+    return this._rare ??= new TcbRare();
+  }
+  /** The peer's FIN sequence number when it arrived ahead of missing data, else -1. */
+  get rcvFinSeq(): number {
+    return this._rare === undefined ? -1 : this._rare.rcvFinSeq;
+  }
+  set rcvFinSeq(v: number) {
+    if (this._rare !== undefined || v !== -1) this._ext().rcvFinSeq = v;
+  }
+  /** TSecr values below this came from transmissions before the last timeout: no RTT samples from them. */
+  get tsSampleFloor(): number {
+    return this._rare === undefined ? 0 : this._rare.tsSampleFloor;
+  }
+  set tsSampleFloor(v: number) {
+    if (this._rare !== undefined || v !== 0) this._ext().tsSampleFloor = v;
+  }
+  /** The challenge-ACK budget of this connection (RFC 5961 7), made on first use. */
+  get challenge(): TokenBucket | undefined {
+    return this._rare === undefined ? undefined : this._rare.challenge;
+  }
+  set challenge(v: TokenBucket | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().challenge = v;
+  }
+  /** When we last answered an unacceptable segment without data. */
+  get lastOowAckAt(): number {
+    return this._rare === undefined ? -Infinity : this._rare.lastOowAckAt;
+  }
+  set lastOowAckAt(v: number) {
+    if (this._rare !== undefined || v !== -Infinity) this._ext().lastOowAckAt = v;
+  }
+  /** The persist timer expired with a small window open: send despite sender SWS avoidance once. */
+  get swsOverride(): boolean {
+    return this._rare === undefined ? false : this._rare.swsOverride;
+  }
+  set swsOverride(v: boolean) {
+    if (this._rare !== undefined || v !== false) this._ext().swsOverride = v;
+  }
+  /** Persist timer backoff count. */
+  get persistBackoff(): number {
+    return this._rare === undefined ? 0 : this._rare.persistBackoff;
+  }
+  set persistBackoff(v: number) {
+    if (this._rare !== undefined || v !== 0) this._ext().persistBackoff = v;
+  }
+  /** Keepalive probes sent since the peer was last heard. */
+  get keepaliveProbesSent(): number {
+    return this._rare === undefined ? 0 : this._rare.keepaliveProbesSent;
+  }
+  set keepaliveProbesSent(v: number) {
+    if (this._rare !== undefined || v !== 0) this._ext().keepaliveProbesSent = v;
+  }
+  /** The error that ended it, if any. */
+  get error(): string | undefined {
+    return this._rare === undefined ? undefined : this._rare.error;
+  }
+  set error(v: string | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().error = v;
+  }
+  /** Per-connection congestion control (a socket option); undefined: the layer's. */
+  get congestion(): CongestionName | undefined {
+    return this._rare === undefined ? undefined : this._rare.congestion;
+  }
+  set congestion(v: CongestionName | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().congestion = v;
+  }
+  /** Per-connection Nagle switch; undefined: the layer's. */
+  get noDelay(): boolean | undefined {
+    return this._rare === undefined ? undefined : this._rare.noDelay;
+  }
+  set noDelay(v: boolean | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().noDelay = v;
+  }
+  /** Per-connection keepalive switch; undefined: the layer's. */
+  get keepalive(): boolean | undefined {
+    return this._rare === undefined ? undefined : this._rare.keepalive;
+  }
+  set keepalive(v: boolean | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().keepalive = v;
+  }
+  /** Per-connection keepalive idle time; undefined: the layer's. */
+  get keepaliveIdleMs(): number | undefined {
+    return this._rare === undefined ? undefined : this._rare.keepaliveIdleMs;
+  }
+  set keepaliveIdleMs(v: number | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().keepaliveIdleMs = v;
+  }
+  /** Per-connection keepalive probe interval; undefined: the layer's. */
+  get keepaliveIntervalMs(): number | undefined {
+    return this._rare === undefined ? undefined : this._rare.keepaliveIntervalMs;
+  }
+  set keepaliveIntervalMs(v: number | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().keepaliveIntervalMs = v;
+  }
+  /** Per-connection keepalive probe count; undefined: the layer's. */
+  get keepaliveProbes(): number | undefined {
+    return this._rare === undefined ? undefined : this._rare.keepaliveProbes;
+  }
+  set keepaliveProbes(v: number | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().keepaliveProbes = v;
+  }
 
   constructor(
     id: number,
