@@ -142,18 +142,22 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     },
     onData(c) {
       const i = c.data as number;
-      for (let v = c.peek(); v.length > 0; v = c.peek()) {
+      // Zero-copy and view-less: the piece where it lies in the zone.
+      const v = c.zoneBytes;
+      for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
         // A light check that the bytes are ours: the sequence and the last byte.
+        const p0 = c.pieceOffset;
+        const last = v[p0 + len - 1];
         const at = got[i];
         const s = seq[i];
         if (storage) {
-          if (at + v.length === expect && v[v.length - 1] !== 0xa5) errors++;
+          if (at + len === expect && last !== 0xa5) errors++;
         } else {
-          if (at === 0 && (v[0] !== (s & 0xff) || (v.length > 1 && v[1] !== ((s >>> 8) & 0xff)))) errors++;
-          if (at + v.length === size && v[v.length - 1] !== 0x5a) errors++;
+          if (at === 0 && (v[p0] !== (s & 0xff) || (len > 1 && v[p0 + 1] !== ((s >>> 8) & 0xff)))) errors++;
+          if (at + len === size && last !== 0x5a) errors++;
         }
-        got[i] = at + v.length;
-        c.consume(v.length);
+        got[i] = at + len;
+        c.consume(len);
       }
       if (got[i] >= expect) {
         if (got[i] > expect) errors++;
@@ -238,10 +242,11 @@ async function connrate(p: Phase): Promise<Record<string, unknown>> {
     },
     onData(c) {
       let got = c.data as number;
-      for (let v = c.peek(); v.length > 0; v = c.peek()) {
-        if (v[v.length - 1] !== 0x5a) errors++;
-        got += v.length;
-        c.consume(v.length);
+      const v = c.zoneBytes;
+      for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+        if (v[c.pieceOffset + len - 1] !== 0x5a) errors++;
+        got += len;
+        c.consume(len);
       }
       c.data = got;
       if (got >= size) {
@@ -367,9 +372,9 @@ const idleHandlers: ConnectionHandlers = {
   },
   onData(c) {
     // An idle connection should receive nothing; count it and drop it.
-    for (let v = c.peek(); v.length > 0; v = c.peek()) {
-      idle.data += v.length;
-      c.consume(v.length);
+    for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+      idle.data += n;
+      c.consume(n);
     }
   },
   onEnd: (c) => c.close(),

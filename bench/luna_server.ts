@@ -58,9 +58,11 @@ let closedWithError = 0;
 let lastError = "";
 
 function echo(c: Connection): void {
-  // Zero-copy read (a view of the packet buffer), one copy into the reply's buffer.
-  for (let v = c.peek(); v.length > 0; v = c.peek()) {
-    const n = c.write(v);
+  // Zero-copy read without a view object (the piece where it lies in the zone), one copy
+  // into the reply's buffer: nothing allocated per request.
+  const zone = c.zoneBytes;
+  for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+    const n = c.write(zone, c.pieceOffset, len);
     if (n === 0) return; // send buffer full: onWritable brings us back
     echoed += n;
     c.consume(n);
@@ -81,9 +83,9 @@ const echoHandlers: ConnectionHandlers = {
 };
 const sinkHandlers: ConnectionHandlers = {
   onData(c) {
-    for (let v = c.peek(); v.length > 0; v = c.peek()) {
-      sunk += v.length;
-      c.consume(v.length);
+    for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+      sunk += n;
+      c.consume(n);
     }
   },
   onEnd: (c) => c.close(),
@@ -103,15 +105,17 @@ function storage(c: Connection): void {
   const st = c.data as StorageState;
   for (;;) {
     while (st.pending > 0) {
-      const n = c.write(st.pending >= answer.length ? answer : answer.subarray(0, st.pending));
+      const n = c.write(answer, 0, Math.min(st.pending, answer.length));
       if (n === 0) return; // send buffer full: onWritable brings us back
       st.pending -= n;
       storageBytes += n;
     }
-    const v = c.peek();
-    if (v.length === 0) return;
-    const take = Math.min(v.length, requestBytes - st.have);
-    for (let k = 0; k < take && st.have + k < 4; k++) st.size |= v[k] << (8 * (st.have + k));
+    const len = c.pieceLength;
+    if (len === 0) return;
+    const v = c.zoneBytes;
+    const at = c.pieceOffset;
+    const take = Math.min(len, requestBytes - st.have);
+    for (let k = 0; k < take && st.have + k < 4; k++) st.size |= v[at + k] << (8 * (st.have + k));
     st.have += take;
     c.consume(take);
     if (st.have === requestBytes) {
@@ -150,7 +154,7 @@ let idleAccepted = 0;
 let idleClosed = 0;
 const idleHandlers: ConnectionHandlers = {
   onData(c) {
-    for (let v = c.peek(); v.length > 0; v = c.peek()) c.consume(v.length);
+    for (let n = c.pieceLength; n > 0; n = c.pieceLength) c.consume(n);
   },
   onEnd: (c) => c.close(),
   onClose(c, error) {

@@ -25,8 +25,9 @@ export interface WorkersAppArgs {
 
 function serve(stack: Stack): void {
   const echo = (c: Connection) => {
-    for (let v = c.peek(); v.length > 0; v = c.peek()) {
-      const n = c.write(v);
+    const zone = c.zoneBytes;
+    for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+      const n = c.write(zone, c.pieceOffset, len);
       if (n === 0) return; // resumed by onWritable
       c.consume(n);
     }
@@ -64,9 +65,9 @@ function phase(stack: Stack, w: WorkerContext, server: string, p: ScalePhase): P
       },
       onData(c) {
         const i = c.data as number;
-        for (let v = c.peek(); v.length > 0; v = c.peek()) {
-          got[i] += v.length;
-          c.consume(v.length);
+        for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+          got[i] += n;
+          c.consume(n);
         }
         if (got[i] < p.size) return;
         if (got[i] > p.size) errors++;

@@ -70,10 +70,19 @@ describe("createStack", () => {
         return {
           onData(c) {
             const buf = new Uint8Array(65536);
-            // write(buf, n): the first n bytes of a reused buffer, no view made.
-            for (let n = c.read(buf); n > 0; n = c.read(buf)) assertEquals(c.write(buf, n), n);
-            assertThrows(() => c.write(buf, buf.length + 1), RangeError);
+            if (mode === "batch") {
+              // write(buf, 0, n): the first n bytes of a reused buffer, no view made.
+              for (let n = c.read(buf); n > 0; n = c.read(buf)) assertEquals(c.write(buf, 0, n), n);
+            } else {
+              // Zero-copy and view-less: the piece in the zone, written straight from there.
+              for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+                assertEquals(c.write(c.zoneBytes, c.pieceOffset, n), n);
+                c.consume(n);
+              }
+            }
+            assertThrows(() => c.write(buf, 0, buf.length + 1), RangeError);
             assertThrows(() => c.write(buf, 1.5), RangeError);
+            assertThrows(() => c.write(buf, buf.length, 1), RangeError);
           },
           onEnd(c) {
             c.close();

@@ -64,15 +64,17 @@ export class Connection {
   handlers: ConnectionHandlers;
   /** Free for the application. */
   data: unknown = undefined;
-  readonly #tcp: TcpLayer;
-  readonly #now: () => number;
+  /** @internal */
+  readonly _tcp: TcpLayer;
+  /** @internal */
+  readonly _now: () => number;
 
   /** @internal Made by the stack. */
   constructor(tcp: TcpLayer, tcb: Tcb, handlers: ConnectionHandlers, now: () => number) {
-    this.#tcp = tcp;
+    this._tcp = tcp;
     this.tcb = tcb;
     this.handlers = handlers;
-    this.#now = now;
+    this._now = now;
   }
 
   /** The peer's address, dotted. */
@@ -97,6 +99,25 @@ export class Connection {
     const s = this.tcb.state;
     return !this.tcb.dead && !this.tcb.finQueued && (s === State.established || s === State.closeWait);
   }
+  /**
+   * Length of the first received piece (0: nothing waiting): a zero-copy read
+   * that makes no view object. Its bytes are `zoneBytes[pieceOffset ..
+   * pieceOffset + pieceLength)`, valid until {@link consume}.
+   */
+  get pieceLength(): number {
+    return this.tcb.recvq.headLength();
+  }
+
+  /** Where the first received piece starts in {@link zoneBytes}. */
+  get pieceOffset(): number {
+    return this.tcb.recvq.headOffset();
+  }
+
+  /** The whole mem zone as bytes (where {@link pieceOffset} points); never write into received data. */
+  get zoneBytes(): Uint8Array {
+    return this.tcb.recvq.zoneBytes;
+  }
+
   /** Bytes received and not yet read. */
   get readable(): number {
     return this.tcb.recvq.bytes;
@@ -107,24 +128,30 @@ export class Connection {
   }
 
   /**
-   * Copies `data` out for sending — its first `length` bytes when given, so
-   * that a reused buffer needs no `subarray` view — and returns the bytes
-   * taken (fewer when the send buffer is full: wait for onWritable).
+   * Copies `data` out for sending — `length` bytes from `offset` when given,
+   * so that a reused buffer (or {@link zoneBytes}) needs no `subarray` view —
+   * and returns the bytes taken (fewer when the send buffer is full: wait
+   * for onWritable).
    */
-  write(data: Uint8Array, length?: number): number {
-    if (length === undefined) return this.#tcp.write(this.tcb, data, this.#now());
-    if (!(Number.isInteger(length) && length >= 0 && length <= data.length)) {
-      throw new RangeError(`write: length ${length} outside 0..${data.length}`);
+  write(data: Uint8Array, offset?: number, length?: number): number {
+    if (offset === undefined && length === undefined) return this._tcp.write(this.tcb, data, this._now());
+    const from = offset ?? 0;
+    if (!(Number.isInteger(from) && from >= 0 && from <= data.length)) {
+      throw new RangeError(`write: offset ${offset} outside 0..${data.length}`);
     }
-    return this.#tcp.write(this.tcb, data, this.#now(), length);
+    const n = length ?? data.length - from;
+    if (!(Number.isInteger(n) && n >= 0 && from + n <= data.length)) {
+      throw new RangeError(`write: length ${length} from offset ${from} outside 0..${data.length - from}`);
+    }
+    return this._tcp.write(this.tcb, data, this._now(), from, n);
   }
 
   /** Takes a buffer from the zone for a zero-copy send; `bytes` is its payload area. */
   alloc(): TxBuffer {
-    const zone = this.#tcp.ip.device.zone;
+    const zone = this._tcp.ip.device.zone;
     const handle = zone.take();
     const offset = zone.dataStart(handle) + zone.headroom;
-    const max = Math.min(this.#tcp.bufferPayloadMax, this.tcb.sndMss - (this.tcb.tsOk ? 12 : 0));
+    const max = Math.min(this._tcp.bufferPayloadMax, this.tcb.sndMss - (this.tcb.tsOk ? 12 : 0));
     return { handle, offset, bytes: zone.bytes.subarray(offset, offset + max) };
   }
 
@@ -135,17 +162,17 @@ export class Connection {
    */
   send(buf: TxBuffer, len: number): boolean {
     if (!(len >= 0 && len <= buf.bytes.length)) throw new RangeError(`send: length ${len} outside 0..${buf.bytes.length}`);
-    return this.#tcp.send(this.tcb, buf.handle, buf.offset, len, this.#now());
+    return this._tcp.send(this.tcb, buf.handle, buf.offset, len, this._now());
   }
 
   /** Returns a buffer from {@link alloc} that will not be sent. */
   free(buf: TxBuffer): void {
-    this.#tcp.ip.device.zone.release(buf.handle);
+    this._tcp.ip.device.zone.release(buf.handle);
   }
 
   /** Copies received bytes into `out`; returns how many. */
   read(out: Uint8Array): number {
-    return this.#tcp.read(this.tcb, out, this.#now());
+    return this._tcp.read(this.tcb, out, this._now());
   }
 
   /** Received bytes as a view of the packet buffer they arrived in (no copy); valid until {@link consume}. */
@@ -155,17 +182,17 @@ export class Connection {
 
   /** Consumes `n` received bytes (after {@link peek}). */
   consume(n: number): void {
-    this.#tcp.consume(this.tcb, n, this.#now());
+    this._tcp.consume(this.tcb, n, this._now());
   }
 
   /** Closes our direction after the queued data (the peer may still send). */
   close(): void {
-    this.#tcp.close(this.tcb, this.#now());
+    this._tcp.close(this.tcb, this._now());
   }
 
   /** Aborts with RST. */
   abort(): void {
-    this.#tcp.abort(this.tcb, this.#now());
+    this._tcp.abort(this.tcb, this._now());
   }
 
   /** Nagle's algorithm off (true) or on. */
@@ -177,7 +204,7 @@ export class Connection {
   setKeepAlive(on: boolean, idleMs?: number): void {
     this.tcb.keepalive = on;
     if (idleMs !== undefined) this.tcb.keepaliveIdleMs = idleMs;
-    this.#tcp.keepaliveReset(this.tcb, this.#now());
+    this._tcp.keepaliveReset(this.tcb, this._now());
   }
 
   /** Counters and estimates. */

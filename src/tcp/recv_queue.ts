@@ -25,6 +25,21 @@ export class RecvQueue extends ChunkRing {
     return this.zone.bytes.subarray(off, off + this.ring[i + LEN]);
   }
 
+  /** Length of the first piece (0 when the queue is empty). */
+  headLength(): number {
+    return this.count === 0 ? 0 : this.ring[this.head * W + LEN];
+  }
+
+  /** Zone offset of the first piece's first byte (0 when the queue is empty). */
+  headOffset(): number {
+    return this.count === 0 ? 0 : this.ring[this.head * W + OFF];
+  }
+
+  /** The zone's bytes, where {@link headOffset} points. */
+  get zoneBytes(): Uint8Array {
+    return this.zone.bytes;
+  }
+
   /** Copies up to `out.length` bytes into `out` and consumes them; returns how many. */
   read(out: Uint8Array): number {
     let n = 0;

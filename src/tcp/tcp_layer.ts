@@ -230,11 +230,11 @@ export class TcpLayer implements TcpReceiver {
   }
 
   /**
-   * Copies the first `length` bytes of `data` (all of it by default) into
-   * buffers of the zone and queues them; returns the bytes taken (fewer when
-   * the send buffer fills).
+   * Copies `length` bytes of `data` from `offset` (all of it by default)
+   * into buffers of the zone and queues them; returns the bytes taken (fewer
+   * when the send buffer fills). The caller checks the range.
    */
-  write(c: Tcb, data: Uint8Array, now: number, length = data.length): number {
+  write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
     if (!this._canSend(c)) return 0;
     const zone = this.ip.device.zone;
     const chunk = Math.min(this.bufferPayloadMax, c.state >= State.established ? effectiveMss(c) : this.config.mss);
@@ -249,7 +249,7 @@ export class TcpLayer implements TcpReceiver {
         const room = zone.dataStart(q.tailHandle()) + zone.dataRoomSize - q.tailEnd();
         const n = Math.min(chunk - tail, length, c.sendSpace, room);
         if (n > 0) {
-          copyRange(zone.bytes, q.tailEnd(), data, 0, n);
+          copyRange(zone.bytes, q.tailEnd(), data, offset, n);
           q.extendTail(n);
           done = n;
         }
@@ -275,7 +275,7 @@ export class TcpLayer implements TcpReceiver {
       }
       this._poolFree--;
       const off = zone.dataStart(h) + zone.headroom;
-      copyRange(zone.bytes, off, data, done, n);
+      copyRange(zone.bytes, off, data, offset + done, n);
       c.sendq.push(h, off, n);
       done += n;
     }
