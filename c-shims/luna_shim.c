@@ -464,7 +464,11 @@ static uint8_t port_started[RTE_MAX_ETHPORTS];
  * software over each burst, so that the stack can always ask for them. */
 static uint32_t port_rx_hw[RTE_MAX_ETHPORTS];
 static uint32_t port_tx_hw[RTE_MAX_ETHPORTS];
-static uint64_t shim_stats[RTE_MAX_ETHPORTS][3];
+static uint64_t shim_stats[RTE_MAX_ETHPORTS][4];
+/* The MTU luna runs the port at (0: not configured), and the longest frame
+ * received that it lets through: MTU + Ethernet header (no VLAN tag). */
+static uint16_t port_mtu[RTE_MAX_ETHPORTS];
+static uint32_t port_frame_max[RTE_MAX_ETHPORTS];
 static int port_pool_init;
 
 static void port_pools_reset(void)
@@ -665,7 +669,7 @@ int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
 	out[LUNA_PORT_INFO_RX_DESC_MAX] = info.rx_desc_lim.nb_max;
 	out[LUNA_PORT_INFO_TX_DESC_MAX] = info.tx_desc_lim.nb_max;
 	out[LUNA_PORT_INFO_MAX_RX_PKTLEN] = info.max_rx_pktlen;
-	out[LUNA_PORT_INFO_MTU] = mtu;
+	out[LUNA_PORT_INFO_MTU] = port_mtu[port] != 0 ? port_mtu[port] : mtu;
 	out[LUNA_PORT_INFO_SOCKET] = socket < 0 ? UINT32_MAX : (uint32_t)socket;
 	out[LUNA_PORT_INFO_IF_INDEX] = info.if_index;
 	out[LUNA_PORT_INFO_STARTED] = port_started[port];
@@ -674,7 +678,7 @@ int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
 
 int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_t nb_txq,
 			    uint32_t rx_desc, uint32_t tx_desc, uint32_t rx_offloads,
-			    uint32_t tx_offloads, uint32_t rss_hashes)
+			    uint32_t tx_offloads, uint32_t rss_hashes, uint32_t mtu, uint32_t flags)
 {
 	op_begin();
 	if (need_port(port) < 0)
@@ -702,9 +706,33 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 			    rss_hashes, rss_luna(info.flow_type_rss_offloads));
 	if (rx_desc > UINT16_MAX || tx_desc > UINT16_MAX)
 		return fail(-EINVAL, "port %d: ring sizes above 65535", port);
+	uint16_t pmd_mtu = RTE_ETHER_MTU;
+	(void)rte_eth_dev_get_mtu((uint16_t)port, &pmd_mtu);
+	uint32_t frame = (mtu != 0 ? mtu : pmd_mtu) + RTE_ETHER_HDR_LEN;
+	if (mtu != 0) {
+		uint32_t room = rte_pktmbuf_data_room_size(p->mp) - RTE_PKTMBUF_HEADROOM;
+		if (mtu < RTE_ETHER_MIN_MTU || frame > room)
+			return fail(-EINVAL,
+				    "port %d: MTU %u: expected %d.., with %u-byte frames fitting the pool's "
+				    "%u bytes of buffer after the headroom",
+				    port, mtu, RTE_ETHER_MIN_MTU, frame, room);
+		/* As ethdev counts a frame's overhead beyond the MTU. */
+		uint32_t overhead = info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu
+					    ? info.max_rx_pktlen - info.max_mtu
+					    : RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+		if (mtu >= info.min_mtu && mtu <= info.max_mtu && mtu + overhead <= info.max_rx_pktlen)
+			pmd_mtu = (uint16_t)mtu;
+		else if (!(flags & LUNA_MTU_PMD_UNBOUNDED))
+			return fail(-EINVAL,
+				    "port %d (%s): MTU %u refused: the PMD takes MTU %u..%u and frames of "
+				    "at most %u bytes",
+				    port, info.driver_name, mtu, info.min_mtu, info.max_mtu,
+				    info.max_rx_pktlen);
+	}
 
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
+	conf.rxmode.mtu = pmd_mtu;
 	conf.rxmode.offloads = rx_offloads_rte(rx_offloads);
 	conf.txmode.offloads = tx_offloads_rte(tx_offloads);
 	if (rss_hf != 0) {
@@ -738,6 +766,8 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 			return fail(rc, "port %d: tx queue %u: %s\n", port, q, rte_strerror(-rc));
 	}
 	port_pool[port] = pool;
+	port_mtu[port] = (uint16_t)(frame - RTE_ETHER_HDR_LEN);
+	port_frame_max[port] = frame;
 	port_rx_hw[port] = rx_offloads;
 	port_tx_hw[port] = tx_offloads;
 	return 0;
@@ -778,6 +808,7 @@ int32_t luna_port_close(int32_t port)
 	if (rc < 0)
 		return fail(rc, "port %d: close: %s\n", port, rte_strerror(-rc));
 	port_pool[port] = -1;
+	port_mtu[port] = 0;
 	return 0;
 }
 
@@ -841,7 +872,7 @@ int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n)
 	out[LUNA_STAT_IERRORS] = s.ierrors;
 	out[LUNA_STAT_OERRORS] = s.oerrors;
 	out[LUNA_STAT_RX_NOMBUF] = s.rx_nombuf;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		out[LUNA_STAT_SHIM_RX_FOREIGN + i] =
 			__atomic_load_n(&shim_stats[port][i], __ATOMIC_RELAXED);
 	return LUNA_STAT_WORDS;
@@ -855,7 +886,7 @@ int32_t luna_port_stats_reset(int32_t port)
 	int rc = rte_eth_stats_reset((uint16_t)port);
 	if (rc < 0)
 		return fail(rc, "port %d: stats reset: %s\n", port, rte_strerror(-rc));
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		__atomic_store_n(&shim_stats[port][i], 0, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -1033,6 +1064,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 	struct rte_mbuf *m[LUNA_BURST_MAX];
 	const int sw_rx = (port_rx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
 			  (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
+	const uint32_t frame_max = port_frame_max[port];
 	uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m,
 				      (uint16_t)(max < LUNA_BURST_MAX ? max : LUNA_BURST_MAX));
 	uint32_t k = 0;
@@ -1047,6 +1079,11 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 		}
 		if (unlikely(mb->nb_segs != 1)) {
 			__atomic_fetch_add(&shim_stats[port][1], 1, __ATOMIC_RELAXED);
+			rte_pktmbuf_free(mb);
+			continue;
+		}
+		if (unlikely(mb->data_len > frame_max)) {
+			__atomic_fetch_add(&shim_stats[port][3], 1, __ATOMIC_RELAXED);
 			rte_pktmbuf_free(mb);
 			continue;
 		}

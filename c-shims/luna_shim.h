@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 1
+#define LUNA_SHIM_ABI 2
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -34,6 +34,12 @@
 #define LUNA_OFFLOAD_UDP_CKSUM (1u << 2)
 #define LUNA_OFFLOAD_RSS_HASH (1u << 3)
 #define LUNA_OFFLOAD_TCP_TSO (1u << 4)
+
+/* luna_port_configure() flags. */
+/* The PMD carries frames of any length whatever limit it advertises (net_memif
+ * chains its packet buffers): an MTU above that limit is then kept by the
+ * shim alone, which drops longer received frames; the PMD's MTU stays. */
+#define LUNA_MTU_PMD_UNBOUNDED (1u << 0)
 
 /* RSS hash functions, in luna's own bits. */
 #define LUNA_RSS_IPV4 (1u << 0)
@@ -77,7 +83,7 @@ enum {
 	LUNA_PORT_INFO_RX_DESC_MAX,
 	LUNA_PORT_INFO_TX_DESC_MAX,
 	LUNA_PORT_INFO_MAX_RX_PKTLEN,
-	LUNA_PORT_INFO_MTU,
+	LUNA_PORT_INFO_MTU,            /* once configured: the MTU the shim bounds frames by */
 	LUNA_PORT_INFO_SOCKET,         /* NUMA socket, or UINT32_MAX when unknown */
 	LUNA_PORT_INFO_IF_INDEX,
 	LUNA_PORT_INFO_STARTED,
@@ -97,6 +103,7 @@ enum {
 	LUNA_STAT_SHIM_RX_FOREIGN, /* dropped: buffer from another pool */
 	LUNA_STAT_SHIM_RX_MULTISEG, /* dropped: chained buffer */
 	LUNA_STAT_SHIM_TX_INVALID, /* refused: handle that is not a buffer of the pool */
+	LUNA_STAT_SHIM_RX_OVERSIZE, /* dropped: frame longer than MTU + Ethernet header */
 	LUNA_STAT_WORDS
 };
 
@@ -127,10 +134,13 @@ int32_t luna_port_attach(const uint8_t *devargs, uint32_t len);
 int32_t luna_port_name(int32_t port, uint8_t *out, uint32_t cap);
 int32_t luna_port_driver(int32_t port, uint8_t *out, uint32_t cap);
 int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words);
+/* mtu: 0 keeps the port's own; otherwise the pool's buffers must hold a
+ * frame of mtu + 14 bytes after the headroom, and the PMD must accept it
+ * (or flags carry LUNA_MTU_PMD_UNBOUNDED). */
 int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq,
 			    uint32_t nb_txq, uint32_t rx_desc, uint32_t tx_desc,
 			    uint32_t rx_offloads, uint32_t tx_offloads,
-			    uint32_t rss_hashes);
+			    uint32_t rss_hashes, uint32_t mtu, uint32_t flags);
 int32_t luna_port_start(int32_t port);
 int32_t luna_port_stop(int32_t port);
 int32_t luna_port_close(int32_t port);

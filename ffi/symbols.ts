@@ -18,7 +18,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 1;
+export const SHIM_ABI = 2;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -32,6 +32,16 @@ export const Offload = {
   udpCksum: 1 << 2,
   rssHash: 1 << 3,
   tcpTso: 1 << 4,
+} as const;
+
+/** Flags of luna_port_configure (LUNA_MTU_*). */
+export const MtuFlag = {
+  /**
+   * The PMD carries frames of any length whatever limit it advertises
+   * (net_memif chains its packet buffers): an MTU above that limit is kept
+   * by the shim alone, which drops longer received frames.
+   */
+  pmdUnbounded: 1 << 0,
 } as const;
 
 /** RSS hash function bits (LUNA_RSS_*). */
@@ -102,7 +112,8 @@ export const PortStat = {
   rxForeignDropped: 8,
   rxMultisegDropped: 9,
   txInvalidRefused: 10,
-  words: 11,
+  rxOversizeDropped: 11,
+  words: 12,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(
@@ -138,7 +149,7 @@ export const symbols = {
   luna_port_driver: fn(["i32", "buffer", "u32"], "i32"),
   luna_port_info: fn(["i32", "buffer", "u32"], "i32"),
   luna_port_configure: fn(
-    ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
     "i32",
   ),
   luna_port_start: fn(["i32"], "i32"),

@@ -75,6 +75,8 @@ const coexistSchema = z.union([
   }).strict(),
 ]);
 
+const mtuRange = "expected an integer 576..9000 (bytes of IP packet; 1500 is Ethernet's, 9000 jumbo frames)";
+
 const isDevice = (v: unknown): v is Device =>
   typeof v === "object" && v !== null && typeof (v as Device).rx === "function" &&
   typeof (v as Device).tx === "function" && "zone" in (v as object);
@@ -115,6 +117,17 @@ export const stackConfigSchema = z.object({
       return false;
     }
   }, "expected a MAC address like 02:00:00:00:00:01").optional(),
+  /**
+   * The MTU, bytes of IP packet: 576 (the least every IPv4 host takes) to
+   * 9000 (jumbo frames). Default: the device's own (1500 for DPDK ports).
+   * With a DPDK device the port runs at it (the PMD must accept it; net_memif
+   * always does, and both ends of a memif must use the same value), the
+   * packet buffers are sized to hold a whole frame, received frames longer
+   * than the MTU are dropped and counted (`port.rxOversizeDropped`), and
+   * TCP announces an MSS of `mtu - 40` unless `tcp.mss` says otherwise.
+   */
+  mtu: z.number({ invalid_type_error: mtuRange }).int(mtuRange).min(576, mtuRange).max(9000, mtuRange)
+    .optional(),
   /** batch: events after each burst; inline: handlers run inside the receive path. */
   mode: z.enum(["batch", "inline"]).default("batch"),
   /** Packet buffers in the zone. */
@@ -152,6 +165,13 @@ export function parseStackConfig(input: unknown): StackConfig {
     const coexist = coexistEnabled(c);
     if (coexist && typeof c.device !== "string" && c.coexist !== undefined) {
       throw new ConfigError("coexist", "needs a DPDK device spec (af_packet:IFACE, af_xdp:IFACE, a PCI address, ...)");
+    }
+    if (c.mtu !== undefined && c.tcp?.mss !== undefined && c.tcp.mss > c.mtu - 40) {
+      throw new ConfigError("tcp.mss", `${c.tcp.mss} does not fit the MTU: at most mtu - 40 = ${c.mtu - 40}`);
+    }
+    if (coexist && c.mtu !== undefined && c.mtu !== 1500) {
+      // The exception port (net_tap) runs at its own MTU, 1500: the kernel's longer frames would be dropped there.
+      throw new ConfigError("mtu", `${c.mtu} with coexist: the kernel's exception path runs at 1500 only`);
     }
     if (c.address === undefined) {
       if (!coexist) throw new ConfigError("address", "required (or coexist: true, to take it from the kernel)");

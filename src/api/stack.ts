@@ -17,6 +17,7 @@ import { Offload, Rss } from "../../ffi/symbols.ts";
 import type { Device } from "../device/device.ts";
 import { DpdkDevice } from "../device/dpdk/device.ts";
 import { Dpdk } from "../device/dpdk/eal.ts";
+import { dataRoomForMtu } from "../device/dpdk/pool.ts";
 import type { Port } from "../device/dpdk/port.ts";
 import { FaultInjector } from "../device/fault/injector.ts";
 import { PcapTap } from "../device/pcap/tap.ts";
@@ -33,7 +34,8 @@ import type { CongestionName } from "../tcp/congestion.ts";
 import { tcpDefaults } from "../tcp/config.ts";
 import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
-import { parseIpv4, parseMac, readMac } from "../wire/mod.ts";
+import { ConfigError } from "../errors.ts";
+import { ethernetHeaderLen, parseIpv4, parseMac, readMac } from "../wire/mod.ts";
 import { coexistEnabled, type StackConfig, type StackConfigInput, parseStackConfig } from "./config.ts";
 import { Connection, type ConnectionHandlers } from "./connection.ts";
 
@@ -138,6 +140,9 @@ export class Stack {
     this.#dpdk = dpdk;
     this.#port = port;
     this.#coexist = coexist;
+    if (config.mtu !== undefined && device.mtu !== config.mtu) {
+      throw new ConfigError("mtu", `${config.mtu} asked, but ${device.name} runs at ${device.mtu}`);
+    }
     const mac = config.mac !== undefined ? parseMac(config.mac) : readMac(device.mac, 0);
     const iface = coexist !== undefined
       ? new IpInterface({ ...coexist.initial, mac })
@@ -146,7 +151,7 @@ export class Stack {
     this.#bridge = bridge;
     // Sharing the address with the kernel: the kernel answers ARP, the stack learns from it.
     this.ip = new IpLayer(device, iface, { answerArp: bridge === undefined });
-    this.tcp = new TcpLayer(this.ip, config.tcp ?? {});
+    this.tcp = new TcpLayer(this.ip, { ...config.tcp, mss: config.tcp?.mss ?? mssFor(device) });
     this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst);
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
@@ -296,7 +301,7 @@ export class Stack {
 export async function createStack(config: StackConfigInput): Promise<Stack> {
   const c = parseStackConfig(config);
   if (typeof c.device !== "string") return new Stack(c, wrap(c, c.device));
-  const spec = parseDeviceSpec(c.device);
+  const spec = parseDeviceSpec(c.device, "device", { mtu: c.mtu });
   for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
   const dpdk = await Dpdk.start({
     prefix: c.eal?.prefix ?? `luna-${process.pid}`,
@@ -310,13 +315,28 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
   });
   let coexist: Coexistence | undefined;
   try {
-    const zone = dpdk.createZone("luna", { count: c.buffers });
     const port = dpdk.port(spec.portName);
     const info = port.describe();
+    // Every frame of the MTU fits one buffer: longer ones would arrive chained, and be dropped.
+    const zone = dpdk.createZone("luna", { count: c.buffers, dataRoom: dataRoomForMtu(c.mtu ?? info.mtu) });
     const cksum = Offload.ipv4Cksum | Offload.tcpCksum;
     const txOffloads = (info.txOffloads & cksum) === cksum ? cksum : 0;
     const rxOffloads = (info.rxOffloads & cksum) === cksum ? cksum : 0;
-    port.configure({ zone, rxOffloads, txOffloads, rss: 0 & Rss.ipv4Tcp });
+    try {
+      port.configure({
+        zone,
+        rxOffloads,
+        txOffloads,
+        rss: 0 & Rss.ipv4Tcp,
+        mtu: c.mtu,
+        mtuPmdUnbounded: spec.mtuPmdUnbounded,
+      });
+    } catch (e) {
+      // The PMD's refusal of the MTU is the user's setting at fault.
+      const refusal = c.mtu !== undefined ? /MTU \d+.*/s.exec((e as Error).message) : null;
+      if (refusal !== null) throw new ConfigError("mtu", `${spec.portName}: ${refusal[0].trim()}`);
+      throw e;
+    }
     port.start();
     if (c.mac !== undefined) port.promiscuous(true);
     const device = new DpdkDevice(port, 0);
@@ -345,6 +365,15 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
     await coexist?.close().catch(() => {});
     throw e;
   }
+}
+
+/**
+ * The MSS to announce on `device` (RFC 9293 3.7.1: the MTU less 40 bytes of
+ * IPv4 and TCP header), no more than a frame in one of its buffers allows.
+ */
+function mssFor(device: Device): number {
+  const zone = device.zone;
+  return Math.min(device.mtu, zone.dataRoomSize - zone.headroom - ethernetHeaderLen) - 40;
 }
 
 function wrap(c: StackConfig, device: Device): Device {

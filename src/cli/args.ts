@@ -58,6 +58,9 @@ serve options:
   --pcap FILE         write every frame to a pcap file
   --prefix NAME       DPDK EAL --file-prefix (default luna-<pid>)
   --buffers N         packet buffers in the zone (default 8191; per worker with --workers)
+  --mtu N             the MTU, 576..9000 (default: the device's, 1500): 9000 for jumbo frames
+                      where both ends take them (memif: give both ends the same MTU); TCP
+                      announces an MSS of N - 40
   --coexist           share the interface with the kernel: luna-ts serves its TCP flows, the
                       kernel everything else, and its address comes from the kernel (the
                       default for af_packet, af_xdp and PCI devices)
@@ -102,6 +105,7 @@ const serveFlags: Record<string, boolean> = {
   "--pcap": true,
   "--prefix": true,
   "--buffers": true,
+  "--mtu": true,
   "--workers": true,
   "--json": false,
   "--coexist": false,
@@ -178,6 +182,7 @@ function parseServe(argv: string[]): ServeOptions {
   if (values.has("--pcap")) config.pcap = values.get("--pcap");
   if (values.has("--prefix")) config.eal = { prefix: values.get("--prefix") };
   if (values.has("--buffers")) config.buffers = integer("--buffers", values.get("--buffers")!, 256, 1 << 22);
+  if (values.has("--mtu")) config.mtu = integer("--mtu", values.get("--mtu")!, 576, 9000);
   let faultSeed: number | undefined;
   if (values.has("--faults")) {
     const faults = parseFaults(values.get("--faults")!);
@@ -224,6 +229,7 @@ const fieldArgs: Record<string, string> = {
   mode: "--mode",
   pcap: "--pcap",
   buffers: "--buffers",
+  mtu: "--mtu",
   "eal.prefix": "--prefix",
 };
 

@@ -25,13 +25,38 @@ export interface DeviceSpec {
   env: Record<string, string>;
   /** The kernel interface the device sits on, if any. */
   iface?: string;
+  /**
+   * The PMD carries frames of any length whatever limit it advertises, so an
+   * MTU above that limit is luna's to keep (see PortConfig.mtuPmdUnbounded).
+   * net_memif: DPDK 22.11 advertises 1518-byte frames but chains its packet
+   * buffers (`bsize`) for longer ones, and luna sizes `bsize` to the MTU.
+   */
+  mtuPmdUnbounded: boolean;
+}
+
+/** Options of {@link parseDeviceSpec}. */
+export interface DeviceSpecOptions {
+  /** The MTU the port will run at: sizes the device's own buffers where it has any (memif `bsize`). */
+  mtu?: number;
+}
+
+/** memif's default packet buffer size (`bsize`), bytes. */
+const memifBufferDefault = 2048;
+
+/**
+ * memif's packet buffer size for `mtu`: one buffer per frame (a longer frame
+ * would take a chain of ring slots), in whole KiB.
+ */
+export function memifBufferSize(mtu: number): number {
+  const frame = mtu + 14;
+  return frame <= memifBufferDefault ? memifBufferDefault : Math.ceil(frame / 1024) * 1024;
 }
 
 const ifacePattern = /^[A-Za-z0-9_.:-]{1,15}$/;
 const pciPattern = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 
 /** Parses a device spec; throws {@link ConfigError} naming `field` when it is not one. */
-export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
+export function parseDeviceSpec(spec: string, field = "device", options: DeviceSpecOptions = {}): DeviceSpec {
   const colon = spec.indexOf(":");
   const head = colon < 0 ? spec : spec.slice(0, colon);
   const rest = colon < 0 ? "" : spec.slice(colon + 1);
@@ -49,6 +74,7 @@ export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
         pci: false,
         env: {},
         iface: rest,
+        mtuPmdUnbounded: false,
       };
     }
     case "af_xdp": {
@@ -62,6 +88,7 @@ export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
         pci: false,
         env: { LIBXDP_OBJECT_PATH: "/usr/lib/x86_64-linux-gnu/bpf" },
         iface: rest,
+        mtuPmdUnbounded: false,
       };
     }
     case "memif": {
@@ -69,14 +96,19 @@ export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
       if (!path || !path.startsWith("/") || extra.length > 0 || (role !== "server" && role !== "client")) {
         throw new ConfigError(field, `memif needs an absolute socket path and a role: memif:/path.sock[,server|client], got '${spec}'`);
       }
+      const bsize = memifBufferSize(options.mtu ?? 1500);
       return {
         spec,
         kind: "memif",
-        vdevs: [`net_memif0,role=${role},socket=${path},socket-abstract=no`],
+        vdevs: [
+          `net_memif0,role=${role},socket=${path},socket-abstract=no` +
+          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : ""),
+        ],
         eal: [],
         portName: "net_memif0",
         pci: false,
         env: {},
+        mtuPmdUnbounded: true,
       };
     }
     case "eal": {
@@ -85,12 +117,30 @@ export function parseDeviceSpec(spec: string, field = "device"): DeviceSpec {
       if (!/^net_[a-z_]+[0-9]+$/.test(name)) {
         throw new ConfigError(field, `raw device arguments start with a DPDK device name (net_tap0,...), got '${rest}'`);
       }
-      return { spec, kind: "raw", vdevs: [rest], eal: [], portName: name, pci: false, env: {} };
+      return {
+        spec,
+        kind: "raw",
+        vdevs: [rest],
+        eal: [],
+        portName: name,
+        pci: false,
+        env: {},
+        mtuPmdUnbounded: false,
+      };
     }
     default:
       if (pciPattern.test(spec)) {
         const full = spec.length === 7 ? `0000:${spec}` : spec;
-        return { spec, kind: "pci", vdevs: [], eal: ["-a", full], portName: full, pci: true, env: {} };
+        return {
+          spec,
+          kind: "pci",
+          vdevs: [],
+          eal: ["-a", full],
+          portName: full,
+          pci: true,
+          env: {},
+          mtuPmdUnbounded: false,
+        };
       }
       throw new ConfigError(
         field,

@@ -4,5 +4,5 @@
  * @module
  */
 export { Dpdk, ealArgs, type EalOptions } from "./eal.ts";
-export { DpdkZone, type DpdkZoneOptions } from "./pool.ts";
+export { dataRoomForMtu, DpdkZone, type DpdkZoneOptions } from "./pool.ts";
 export { type LinkStatus, Port, type PortConfig, type PortDescription, type PortStats } from "./port.ts";

@@ -10,13 +10,29 @@ import { cString } from "../../../ffi/mod.ts";
 import { BufferError, ConfigError, EalError, errnoName } from "../../errors.ts";
 import { MemZone, type ZoneBackend } from "../../mem/zone.ts";
 
+/** Headroom of a DPDK buffer before a received frame (RTE_PKTMBUF_HEADROOM of this DPDK build). */
+export const mbufHeadroom = 128;
+/** The default data room: 128 of headroom and a 2048-byte frame. */
+export const dataRoomDefault = 2176;
+
+/**
+ * Bytes of data room a buffer needs to hold one whole frame of an `mtu`-byte
+ * IP packet (plus the Ethernet header) after the headroom, so that every
+ * frame is one buffer: the default for MTUs up to 2034, more above.
+ */
+export function dataRoomForMtu(mtu: number): number {
+  const need = mbufHeadroom + ethernetHeaderBytes + mtu;
+  return need <= dataRoomDefault ? dataRoomDefault : (need + 63) & ~63;
+}
+const ethernetHeaderBytes = 14;
+
 /** Options of a DPDK pool. */
 export interface DpdkZoneOptions {
   /** Number of buffers. Default 8191. */
   count?: number;
   /** DPDK's per-lcore cache. Default 256. */
   cache?: number;
-  /** Bytes of data room per buffer, headroom included. Default 2176. */
+  /** Bytes of data room per buffer, headroom included. Default 2176; see {@link dataRoomForMtu}. */
   dataRoom?: number;
   /** Buffers kept in the TypeScript-side cache. Default 512. */
   localCache?: number;
@@ -57,7 +73,7 @@ export class DpdkZone extends MemZone {
   constructor(shim: Shim, name: string, options: DpdkZoneOptions = {}) {
     const count = options.count ?? 8191;
     const cache = options.cache ?? 256;
-    const dataRoom = options.dataRoom ?? 2176;
+    const dataRoom = options.dataRoom ?? dataRoomDefault;
     for (const [field, v, lo, hi] of [
       ["count", count, 2, 1 << 24],
       ["cache", cache, 0, 512],

@@ -8,6 +8,7 @@ import {
   BURST_MAX,
   cString,
   DESC_WORDS,
+  MtuFlag,
   PortInfo,
   PortStat,
   readString,
@@ -33,6 +34,7 @@ export interface PortDescription {
   rxDescMax: number;
   txDescMax: number;
   maxRxPktLen: number;
+  /** The MTU: once configured, the one luna runs the port at (see {@link PortConfig.mtu}). */
   mtu: number;
   started: boolean;
 }
@@ -53,6 +55,19 @@ export interface PortConfig {
   txOffloads?: number;
   /** RSS hash bits; with more than one receive queue. */
   rss?: number;
+  /**
+   * The MTU to run the port at, bytes of IP packet; default: the port's own.
+   * The zone's buffers must hold a frame of `mtu + 14` after the headroom
+   * (pool.ts `dataRoomForMtu` sizes it), and the PMD must accept it unless
+   * `mtuPmdUnbounded` says that its limit does not bind. Received frames
+   * longer than `mtu + 14` are dropped and counted (`rxOversizeDropped`).
+   */
+  mtu?: number;
+  /**
+   * The PMD carries frames of any length whatever limit it advertises
+   * (net_memif): an MTU above that limit is then kept by luna alone.
+   */
+  mtuPmdUnbounded?: boolean;
 }
 
 /** Link state. */
@@ -76,6 +91,8 @@ export interface PortStats {
   rxForeignDropped: number;
   rxMultisegDropped: number;
   txInvalidRefused: number;
+  /** Received frames longer than the MTU plus the Ethernet header, dropped by the shim. */
+  rxOversizeDropped: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
@@ -135,6 +152,10 @@ export class Port {
     const txq = config.txQueues ?? 1;
     const rxd = config.rxDesc ?? 1024;
     const txd = config.txDesc ?? 1024;
+    const mtu = config.mtu ?? 0;
+    if (!Number.isInteger(mtu) || mtu < 0 || mtu > 65535) {
+      throw new ConfigError("mtu", `expected an integer 68..65535, got ${mtu}`);
+    }
     for (const [field, v, hi] of [
       ["rxQueues", rxq, 1024],
       ["txQueues", txq, 1024],
@@ -155,6 +176,8 @@ export class Port {
       config.rxOffloads ?? 0,
       config.txOffloads ?? 0,
       config.rss ?? 0,
+      mtu,
+      config.mtuPmdUnbounded ? MtuFlag.pmdUnbounded : 0,
     );
     this._check(rc, "configure");
     this._zone = config.zone;

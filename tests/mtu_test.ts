@@ -1,0 +1,232 @@
+// The `mtu` setting: checked as configuration, carried to the DPDK port, the
+// packet buffers, memif's buffers and TCP's MSS; jumbo frames between two
+// luna-ts processes over memif; frames longer than the MTU counted and
+// dropped. DPDK cases run in child processes, each on its own --file-prefix.
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, createHeapZone, createMemoryLink, createStack, parseStackConfig } from "../src/mod.ts";
+import { parseArgs, UsageError, usageOfConfigError } from "../src/cli/args.ts";
+import { dataRoomForMtu } from "../src/device/dpdk/pool.ts";
+import { memifBufferSize, parseDeviceSpec } from "../src/device/spec.ts";
+import {
+  Child,
+  type ChildResult,
+  explain,
+  removeEalFiles,
+  runChild,
+  tempDir,
+  uniquePrefix,
+} from "./child.ts";
+import { describe, test } from "./harness.ts";
+
+const memif = "memif:/tmp/luna-mtu-test.sock,server";
+const address = "198.18.9.1/24";
+
+function fieldOf(input: unknown): string {
+  try {
+    parseStackConfig(input);
+  } catch (e) {
+    assertInstanceOf(e, ConfigError);
+    return e.field;
+  }
+  throw new Error(`the config was accepted: ${JSON.stringify(input)}`);
+}
+
+function ok(r: ChildResult): Record<string, any> {
+  assertEquals(r.code, 0, explain(r));
+  assert(r.result !== undefined, explain(r));
+  return r.result as Record<string, any>;
+}
+
+/** A bulk transfer of `bytes` from a memif client to a memif server, each at its MTU ("-": the default). */
+async function bulk(serverMtu: string, clientMtu: string, bytes: number) {
+  const dir = tempDir("mtu");
+  const socket = join(dir, "memif.sock");
+  const sp = uniquePrefix("mtu-srv");
+  const cp = uniquePrefix("mtu-cli");
+  const server = new Child("mtu_bulk.ts", ["server", sp, socket, serverMtu, String(bytes), "sha256"], {
+    timeoutMs: 120_000,
+  });
+  try {
+    await server.waitFor(/^READY/, 60_000);
+    const client = ok(
+      await runChild("mtu_bulk.ts", ["client", cp, socket, clientMtu, String(bytes), "sha256"], {
+        timeoutMs: 120_000,
+      }),
+    );
+    return { server: ok(await server.done()), client };
+  } finally {
+    server.process.kill("SIGKILL");
+    await server.done();
+    removeEalFiles(sp);
+    removeEalFiles(cp);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Sends frames of `lengths` over memif to a port at `mtu`; returns what it received and counted. */
+async function frames(mtu: number, lengths: number[]) {
+  const dir = tempDir("mtu-frames");
+  const socket = join(dir, "memif.sock");
+  const rp = uniquePrefix("mtu-rx");
+  const sp = uniquePrefix("mtu-tx");
+  const receiver = new Child("mtu_frames.ts", ["recv", rp, socket, String(mtu), lengths.join(",")], {
+    timeoutMs: 60_000,
+  });
+  try {
+    await receiver.waitFor(/^READY/, 30_000);
+    const sender = ok(
+      await runChild("mtu_frames.ts", ["send", sp, socket, "9000", lengths.join(",")], { timeoutMs: 60_000 }),
+    );
+    assertEquals(sender.got, [...lengths, 60], "the sender sent every frame and the end marker");
+    return ok(await receiver.done());
+  } finally {
+    receiver.process.kill("SIGKILL");
+    await receiver.done();
+    removeEalFiles(rp);
+    removeEalFiles(sp);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("mtu", () => {
+  test("a bad mtu is one ConfigError naming mtu", async () => {
+    for (const mtu of [575, 9001, 1500.5, "9000", 0, -1]) {
+      assertEquals(fieldOf({ device: memif, address, mtu }), "mtu", `mtu ${JSON.stringify(mtu)}`);
+    }
+    const e = await assertRejects(() => createStack({ device: memif, address, mtu: 20_000 }), ConfigError);
+    assertEquals(e.field, "mtu");
+    assertStringIncludes(e.message, "576..9000");
+    // An MSS that does not fit the MTU names tcp.mss.
+    assertEquals(fieldOf({ device: memif, address, mtu: 1500, tcp: { mss: 1461 } }), "tcp.mss");
+    // Sharing the NIC with the kernel: the exception path runs at 1500 only.
+    assertEquals(fieldOf({ device: "af_packet:veth0", mtu: 9000 }), "mtu");
+    for (const mtu of [576, 1500, 9000]) parseStackConfig({ device: memif, address, mtu });
+  });
+
+  test("a device object at another MTU than the one asked is a ConfigError naming mtu", async () => {
+    const [a] = createMemoryLink({ zone: createHeapZone({ count: 256 }), mtu: 1500 });
+    const e = await assertRejects(() => createStack({ device: a, address, mtu: 9000 }), ConfigError);
+    assertEquals(e.field, "mtu");
+    assertStringIncludes(e.message, "runs at 1500");
+  });
+
+  test("TCP announces mtu - 40 by default, what tcp.mss says otherwise, and never more than a buffer holds", async () => {
+    const big = createHeapZone({ count: 256, dataRoom: dataRoomForMtu(9000) });
+    const [a, b] = createMemoryLink({ zone: big, mtu: 9000 });
+    // 2176-byte buffers hold frames of 2048 bytes: the MSS follows them, not the link's 9000.
+    const [c] = createMemoryLink({ zone: createHeapZone({ count: 256 }), mtu: 9000 });
+    const [d] = createMemoryLink({ zone: createHeapZone({ count: 256 }) });
+    const stacks = [
+      await createStack({ device: a, address, mtu: 9000 }),
+      await createStack({ device: b, address, tcp: { mss: 1400 } }),
+      await createStack({ device: c, address }),
+      await createStack({ device: d, address }),
+    ];
+    assertEquals(stacks.map((s) => s.tcp.config.mss), [8960, 1400, 2048 - 14 - 40, 1460]);
+    for (const s of stacks) await s.close(0);
+  });
+
+  test("buffers and memif's bsize are sized from the MTU", () => {
+    assertEquals([dataRoomForMtu(576), dataRoomForMtu(1500), dataRoomForMtu(2034)], [2176, 2176, 2176]);
+    assertEquals(dataRoomForMtu(9000), 9152, "128 of headroom and a 9014-byte frame, in whole cache lines");
+    assertEquals([memifBufferSize(1500), memifBufferSize(9000)], [2048, 9216]);
+    assertEquals(parseDeviceSpec("memif:/m.sock,server").vdevs, [
+      "net_memif0,role=server,socket=/m.sock,socket-abstract=no",
+    ]);
+    assertEquals(parseDeviceSpec("memif:/m.sock,client", "device", { mtu: 9000 }).vdevs, [
+      "net_memif0,role=client,socket=/m.sock,socket-abstract=no,bsize=9216",
+    ]);
+  });
+
+  test("luna serve --mtu N sets the MTU; a bad N is a usage error naming --mtu", () => {
+    const base = ["serve", "echo", "--device", "memif:/m.sock,server", "--address", address];
+    const cmd = parseArgs([...base, "--mtu", "9000"]);
+    assert(cmd.kind === "serve");
+    assertEquals(cmd.options.config.mtu, 9000);
+    const plain = parseArgs(base);
+    assert(plain.kind === "serve");
+    assertEquals(plain.options.config.mtu, undefined);
+    for (const bad of ["100", "9001", "jumbo"]) {
+      assertEquals(assertThrows(() => parseArgs([...base, "--mtu", bad]), UsageError).arg, "--mtu");
+    }
+    assertEquals(usageOfConfigError(new ConfigError("mtu", "refused")).arg, "--mtu");
+  });
+
+  test("a PMD that refuses the MTU is a ConfigError naming mtu, with the PMD's limits", async () => {
+    // Raw device arguments carry no knowledge of the device: DPDK 22.11's memif says 1518-byte frames at most.
+    const dir = tempDir("mtu-raw");
+    const prefix = uniquePrefix("mtu-raw");
+    try {
+      const config = {
+        device: `eal:net_memif0,role=server,socket=${join(dir, "m.sock")},socket-abstract=no`,
+        address,
+        mtu: 9000,
+        eal: { prefix },
+      };
+      const r = ok(await runChild("mtu_config.ts", [JSON.stringify(config)], { timeoutMs: 60_000 }));
+      assertEquals([r.name, r.field], ["ConfigError", "mtu"], JSON.stringify(r));
+      assertStringIncludes(r.message, "MTU 9000 refused");
+      assertStringIncludes(r.message, "at most 1518 bytes");
+    } finally {
+      removeEalFiles(prefix);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("memif at MTU 9000: 50 MB arrive intact (SHA-256) in segments of 8960 bytes", async () => {
+    const bytes = 50_000_000;
+    const { server, client } = await bulk("9000", "9000", bytes);
+    assertEquals(client.error, undefined);
+    assertEquals(server.error, undefined);
+    assertEquals([client.bytes, server.bytes], [bytes, bytes]);
+    assertEquals(server.sha256, client.sha256, "the bytes received are the bytes sent");
+    assertEquals([client.mtu, server.mtu], [9000, 9000]);
+    assertEquals([client.sndMss, server.sndMss], [8960, 8960], "each side announced mtu - 40");
+    // Frames above 1500 on the wire: the server's port took fewer, longer frames than 1460-byte segments need.
+    const p = server.port;
+    assert(p.ipackets < bytes / 8000, `${p.ipackets} frames for ${bytes} bytes`);
+    assert(p.ibytes / p.ipackets > 8000, `average frame ${p.ibytes / p.ipackets} bytes`);
+    assertEquals([p.rxOversizeDropped, p.rxMultisegDropped], [0, 0]);
+  }, { timeoutMs: 150_000 });
+
+  test(
+    "memif with one end at 9000 and the other at the default: MSS 1460 both ways, 5 MB intact",
+    async () => {
+      const bytes = 5_000_000;
+      const { server, client } = await bulk("9000", "-", bytes);
+      assertEquals([client.error, server.error], [undefined, undefined]);
+      assertEquals([client.mtu, server.mtu], [1500, 9000]);
+      assertEquals(server.sha256, client.sha256);
+      assertEquals([client.sndMss, server.sndMss], [1460, 1460]);
+      assertEquals(server.port.rxOversizeDropped, 0);
+    },
+    { timeoutMs: 150_000 },
+  );
+
+  const lengths = [1514, 1515, 2000, 3000, 9014, 9015, 9100, 60000];
+  test("a port at MTU 1500 takes frames up to 1514 bytes; longer ones are counted and dropped", async () => {
+    const r = await frames(1500, lengths);
+    assertEquals(r.error, undefined);
+    assertEquals(r.mtu, 1500);
+    assertEquals(r.got, [1514]);
+    // 1515 and 2000 fit a 2048-byte buffer: too long for the MTU. The rest arrive chained: too long for a buffer.
+    assertEquals([r.stats.rxOversizeDropped, r.stats.rxMultisegDropped], [2, 5]);
+  }, { timeoutMs: 90_000 });
+
+  test("a port at MTU 9000 takes frames up to 9014 bytes; longer ones are counted and dropped", async () => {
+    const r = await frames(9000, lengths);
+    assertEquals(r.error, undefined);
+    assertEquals(r.mtu, 9000);
+    assertEquals(r.got, [1514, 1515, 2000, 3000, 9014]);
+    assertEquals([r.stats.rxOversizeDropped, r.stats.rxMultisegDropped], [1, 2]);
+  }, { timeoutMs: 90_000 });
+});
