@@ -99,10 +99,11 @@ export async function serve(
     removeSignals();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const stackStats = stack.stats();
   log(`luna: ${stopping ?? "stopped"}: closing ${stack.connections().length} connection(s)`);
   await stack.close();
-  return { app: o.app, seconds, appStats: app.stats(), stack: stackStats };
+  // After the close: connections that were still finishing (a FIN on its way) have
+  // finished, and the zone's count says whether every buffer came back.
+  return { app: o.app, seconds, appStats: app.stats(), stack: stack.stats() };
 }
 
 function mb(n: number): string {
