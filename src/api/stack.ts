@@ -53,63 +53,73 @@ export interface StackStats {
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
 
-/** Ties a connection's TCP events to its application handlers, inline or queued. */
-class Bridge implements TcpHandlers {
-  readonly conn: Connection;
-  readonly #loop: Loop;
-  #dataQueued = false;
-  #writableQueued = false;
-  constructor(conn: Connection, loop: Loop) {
-    this.conn = conn;
-    this.#loop = loop;
+/** The stack's clock for connections: one function for all of them. */
+const clock = () => performance.now();
+
+/**
+ * A connection as the stack makes it: also what its TCP control block calls
+ * (TcpHandlers), passing each event to the application's handlers inline or
+ * through the loop's event queue. One object per connection, not two.
+ */
+class StackConnection extends Connection implements TcpHandlers {
+  private readonly _loop: Loop;
+  private _dataQueued = false;
+  private _writableQueued = false;
+  constructor(tcp: TcpLayer, tcb: Tcb, handlers: ConnectionHandlers, loop: Loop) {
+    super(tcp, tcb, handlers, clock);
+    this._loop = loop;
   }
+  /** @internal */
   onOpen(): void {
-    if (this.#loop.mode === "inline") this.conn.handlers.onOpen?.(this.conn);
-    else this.#loop.events.push(this, LoopEvent.open);
+    if (this._loop.mode === "inline") this.handlers.onOpen?.(this);
+    else this._loop.events.push(this, LoopEvent.open);
   }
+  /** @internal */
   onData(): void {
-    if (this.#loop.mode === "inline") this.conn.handlers.onData?.(this.conn);
-    else if (!this.#dataQueued) {
-      this.#dataQueued = true;
-      this.#loop.events.push(this, LoopEvent.data);
+    if (this._loop.mode === "inline") this.handlers.onData?.(this);
+    else if (!this._dataQueued) {
+      this._dataQueued = true;
+      this._loop.events.push(this, LoopEvent.data);
     }
   }
+  /** @internal */
   onEnd(): void {
-    if (this.#loop.mode === "inline") this.conn.handlers.onEnd?.(this.conn);
-    else this.#loop.events.push(this, LoopEvent.end);
+    if (this._loop.mode === "inline") this.handlers.onEnd?.(this);
+    else this._loop.events.push(this, LoopEvent.end);
   }
+  /** @internal */
   onWritable(): void {
-    if (this.#loop.mode === "inline") this.conn.handlers.onWritable?.(this.conn);
-    else if (!this.#writableQueued) {
-      this.#writableQueued = true;
-      this.#loop.events.push(this, LoopEvent.writable);
+    if (this._loop.mode === "inline") this.handlers.onWritable?.(this);
+    else if (!this._writableQueued) {
+      this._writableQueued = true;
+      this._loop.events.push(this, LoopEvent.writable);
     }
   }
+  /** @internal */
   onClose(_t: Tcb, error: string | undefined): void {
-    if (this.#loop.mode === "inline") this.conn.handlers.onClose?.(this.conn, error);
-    else this.#loop.events.push(this, LoopEvent.close, error);
+    if (this._loop.mode === "inline") this.handlers.onClose?.(this, error);
+    else this._loop.events.push(this, LoopEvent.close, error);
   }
   /** @internal Batch delivery. */
   deliver(kind: number, error: string | undefined): void {
-    const c = this.conn;
-    const h = c.handlers;
+    const h = this.handlers;
     switch (kind) {
       case LoopEvent.open:
-        h.onOpen?.(c);
+        h.onOpen?.(this);
         break;
       case LoopEvent.data:
-        this.#dataQueued = false;
-        if (c.readable > 0) h.onData?.(c);
+        this._dataQueued = false;
+        if (this.readable > 0) h.onData?.(this);
         break;
       case LoopEvent.end:
-        h.onEnd?.(c);
+        h.onEnd?.(this);
         break;
       case LoopEvent.writable:
-        this.#writableQueued = false;
-        h.onWritable?.(c);
+        this._writableQueued = false;
+        h.onWritable?.(this);
         break;
       case LoopEvent.close:
-        h.onClose?.(c, error);
+        h.onClose?.(this, error);
         break;
     }
   }
@@ -128,6 +138,9 @@ export class Stack {
   readonly #bridge: KernelBridge | undefined;
   #closed = false;
   #finalZone: ZoneAccounting | undefined;
+  /** The port's and the kernel path's counters as they were when the device closed. */
+  #finalPort: Record<string, number> | undefined;
+  #finalKernel: ReturnType<Stack["stats"]>["kernel"];
 
   /**
    * @internal Use {@link createStack}. A {@link KernelBridge} as the device
@@ -173,12 +186,11 @@ export class Stack {
     options: { backlog?: number; congestion?: CongestionName } = {},
   ): void {
     this.tcp.listen(port, (tcb) => {
-      const conn = new Connection(this.tcp, tcb, {}, () => performance.now());
+      const conn = new StackConnection(this.tcp, tcb, {}, this.loop);
       tcb.user = conn;
-      const bridge = new Bridge(conn, this.loop);
       const h = onConnection(conn);
       if (h !== undefined) conn.handlers = h;
-      return bridge;
+      return conn;
     }, options.backlog, options.congestion);
   }
 
@@ -198,9 +210,9 @@ export class Stack {
     const now = performance.now();
     const tcb = this.tcp.connect(ip, port, {}, now, options.localPort ?? 0, options.congestion);
     if (options.noDelay !== undefined) tcb.noDelay = options.noDelay;
-    const conn = new Connection(this.tcp, tcb, handlers, () => performance.now());
+    const conn = new StackConnection(this.tcp, tcb, handlers, this.loop);
     tcb.user = conn;
-    tcb.handlers = new Bridge(conn, this.loop);
+    tcb.handlers = conn;
     return conn;
   }
 
@@ -244,11 +256,17 @@ export class Stack {
       ip: this.ip.counters.snapshot(),
       tcp: this.tcp.counters.snapshot(),
       zone: this.#zoneAccounting(),
-      port: this.#port ? { ...this.#port.stats() } as unknown as Record<string, number> : undefined,
+      port: this.#closedDevice ? this.#finalPort : this.#portStats(),
       connections: this.tcp.connections,
       loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
-      kernel: this.#coexist?.stats() ?? this.#bridge?.stats(),
+      kernel: this.#closedDevice ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };
+  }
+
+  #closedDevice = false;
+
+  #portStats(): Record<string, number> | undefined {
+    return this.#port ? { ...this.#port.stats() } as unknown as Record<string, number> : undefined;
   }
 
   /**
@@ -260,7 +278,7 @@ export class Stack {
     if (this.device.zone.closed) return this.#finalZone!; // after close: as it was at the end
     const a = this.device.zone.accounting();
     const ring = this.#coexist?.ringBuffers ?? 0;
-    if (ring === 0 || this.#closed) return a;
+    if (ring === 0) return a;
     return { ...a, capacity: a.capacity - ring, inUse: Math.max(0, a.inUse - ring) };
   }
 
@@ -283,6 +301,9 @@ export class Stack {
     this.ip.tx.discard();
     this.device.zone.flush();
     this.#finalZone = this.#zoneAccounting();
+    this.#finalPort = this.#portStats();
+    this.#finalKernel = this.#coexist?.stats() ?? this.#bridge?.stats();
+    this.#closedDevice = true;
     try {
       this.device.close();
       this.#dpdk?.close();
