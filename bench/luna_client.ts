@@ -34,6 +34,8 @@ interface ClientConfig {
   prefix: string;
   lcores: string;
   lifetimeS: number;
+  /** The link's MTU (9000: jumbo frames); default the device's. */
+  mtu?: number;
 }
 
 interface Phase {
@@ -58,6 +60,8 @@ const stack = await createStack({
   device: cfg.device,
   address: cfg.address,
   mode: cfg.mode,
+  // Jumbo frames when asked (the memif-jumbo configurations); the device's own MTU otherwise.
+  ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
   // The stack alone on its interface: the figures measure luna-ts, not the kernel's exception path.
   coexist: false,
   buffers: 16383,

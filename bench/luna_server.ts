@@ -29,6 +29,8 @@ interface ServerConfig {
   lcores: string;
   /** The server quits by itself after this long, whatever happens to its parent. */
   lifetimeS: number;
+  /** The link's MTU (9000: jumbo frames); default the device's. */
+  mtu?: number;
   /** "run": the stack's own loop (default); "spin": poll without napping, yielding every 1024 polls. */
   loop?: "run" | "spin";
   /** Listen on these ports for idle connections (the concurrency workload). */
@@ -42,6 +44,8 @@ const stack = await createStack({
   device: cfg.device,
   address: cfg.address,
   mode: cfg.mode,
+  // Jumbo frames when asked (the memif-jumbo configurations); the device's own MTU otherwise.
+  ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
   // The stack alone on its interface: the figures measure luna-ts, not the kernel's exception path.
   coexist: false,
   buffers: 16383,

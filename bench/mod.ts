@@ -27,6 +27,8 @@
  * - storage4k, storage64k: storage-shaped RPC, a 64-byte request answered by
  *   4 KiB / 64 KiB, 16 and 256 connections (quick: 16): operations/s, Gbit/s,
  *   p50/p99/p999 latency.
+ * - luna-memif-jumbo-*: bulk and storage over memif at MTU 9000 (jumbo
+ *   frames, MSS 8960), beside the 1500-byte figures.
  * Each over luna-ts (memif between two processes; net_af_packet on a veth)
  * and the kernel (Bun, Deno and node:net servers on loopback and on a veth),
  * in private network namespaces that are removed afterwards.

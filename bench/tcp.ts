@@ -256,6 +256,12 @@ function cTimeoutS(o: TcpOptions, w: Workload): number {
   return w === "bulk" ? 30 + o.bulkBytes / 1e8 : o.warmupS + o.measureS + 20;
 }
 
+/** The MTU of the memif-jumbo configurations, and the workloads they run (where segment size matters). */
+export const jumboMtu = 9000;
+const jumboWorkloads: readonly Workload[] = ["bulk", "storage4k", "storage64k"];
+const jumboPlan = (o: TcpOptions, round: number, mode: Mode) =>
+  plan(o, round, { mode }).filter((s) => jumboWorkloads.includes(s.w));
+
 /** How many measurements {@link tcpBench} will make (for progress). */
 export function countSteps(o: TcpOptions): number {
   let n = 0;
@@ -264,6 +270,7 @@ export function countSteps(o: TcpOptions): number {
     for (const g of ["memif", "afpacket"] as const) {
       if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
     }
+    if (o.groups.includes("memif")) { for (const mode of o.modes) n += jumboPlan(o, round, mode).length; }
     if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
     if (o.workloads.includes("concurrency") && round < o.concRounds) {
       // Two figures a configuration: without the idle connections, and with them.
@@ -299,7 +306,10 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
           for (const rt of o.runtimes) await kernelConfig(ctx, rt, net, path);
         }
       }
-      if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConfig(ctx, mode); }
+      if (o.groups.includes("memif")) {
+        for (const mode of o.modes) await memifConfig(ctx, mode);
+        for (const mode of o.modes) await memifConfig(ctx, mode, jumboMtu);
+      }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
       if (o.groups.includes("scale")) { for (const w of o.scaleWorkers) await scaleConfig(ctx, w); }
       if (o.workloads.includes("concurrency") && round < o.concRounds) {
@@ -473,9 +483,11 @@ async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ 
   return { value, heap: { before: b.heap, after: a.heap, afterGc: a.heapAfterGc, gc, work } };
 }
 
-async function memifConfig(ctx: Ctx, mode: Mode): Promise<void> {
-  const steps = plan(ctx.o, ctx.round, { mode });
-  const tag = `${process.pid}-${mode}${ctx.round}`;
+/** luna-ts to luna-ts over memif; with `mtu`, jumbo frames on the workloads where segment size matters. */
+async function memifConfig(ctx: Ctx, mode: Mode, mtu?: number): Promise<void> {
+  const steps = mtu === undefined ? plan(ctx.o, ctx.round, { mode }) : jumboPlan(ctx.o, ctx.round, mode);
+  if (steps.length === 0) return;
+  const tag = `${process.pid}-${mode}${mtu ?? ""}${ctx.round}`;
   const socket = `/tmp/luna-bench-${tag}.sock`;
   const sp = `luna-bench-${tag}-s`;
   const cp = `luna-bench-${tag}-c`;
@@ -494,7 +506,7 @@ async function memifConfig(ctx: Ctx, mode: Mode): Promise<void> {
   try {
     await runSteps(
       ctx,
-      `luna-memif-${mode}`,
+      mtu === undefined ? `luna-memif-${mode}` : `luna-memif-jumbo-${mode}`,
       steps,
       async () => {
         removeFiles(); // a stale socket would be in the way
@@ -505,6 +517,7 @@ async function memifConfig(ctx: Ctx, mode: Mode): Promise<void> {
           prefix: sp,
           lcores: `0@${serverCpu}`,
           lifetimeS,
+          mtu,
         });
         const client = new Proc("taskset", [
           "-c",
@@ -519,6 +532,7 @@ async function memifConfig(ctx: Ctx, mode: Mode): Promise<void> {
             prefix: cp,
             lcores: `0@${clientCpu}`,
             lifetimeS,
+            mtu,
           }),
         ], { stdin: true, env: gcLogEnv });
         try {
