@@ -13,23 +13,39 @@ interface Report {
   aborted: number;
 }
 
-async function run(conns: number, bytes: number, abortWorker: number) {
+async function run(conns: number, bytes: number, abortWorker: number, mtu?: number) {
   const dir = tempDir("workers");
   const socket = join(dir, "memif.sock");
   const sp = uniquePrefix("wsrv");
   const cp = uniquePrefix("wcli");
-  const server = new Child("workers_side.ts", ["server", sp, socket, "2", "0", "0", "-1"], { timeoutMs: 120_000 });
+  const extra = mtu !== undefined ? [String(mtu)] : [];
+  const server = new Child("workers_side.ts", ["server", sp, socket, "2", "0", "0", "-1", ...extra], {
+    timeoutMs: 120_000,
+  });
   try {
     await server.waitFor(/^READY/, 60_000);
-    const r = await runChild("workers_side.ts", ["client", cp, socket, "2", String(conns), String(bytes), String(abortWorker)], {
-      timeoutMs: 120_000,
-    });
+    const r = await runChild(
+      "workers_side.ts",
+      ["client", cp, socket, "2", String(conns), String(bytes), String(abortWorker), ...extra],
+      { timeoutMs: 120_000 },
+    );
     assertEquals(r.code, 0, explain(r));
     assert(r.result !== undefined, explain(r));
-    // The server's counters once the client is done.
-    await new Promise((res) => setTimeout(res, 300));
-    const line = server.stdout.split("\n").filter((l) => l.startsWith("STATS ")).pop()!;
-    const stats = JSON.parse(line.slice(6)) as { passiveOpens: number }[];
+    // The server's counters once the client is done: a STATS line printed after that (the
+    // workers answer between rounds of polling, later when the CPUs are busy), waiting up to
+    // 10 s for one that counts every connection.
+    const from = server.stdout.length;
+    const fresh = () => server.stdout.slice(from).split("\n").filter((l) => l.startsWith("STATS "));
+    let stats: { passiveOpens: number; rxFrames: number; rxBytes: number }[] = [];
+    for (const end = Date.now() + 10_000; Date.now() < end;) {
+      const line = fresh().pop();
+      if (line !== undefined) {
+        stats = JSON.parse(line.slice(6));
+        if (stats.reduce((n, s) => n + s.passiveOpens, 0) >= 2 * conns) break;
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert(stats.length > 0, `no STATS line from the server after the client finished: ${server.stdout.slice(-500)}`);
     return { client: r.result as { reports: Report[]; activeOpens: number[] }, server: stats };
   } finally {
     server.process.kill("SIGKILL");
@@ -48,6 +64,15 @@ describe("per-core workers", () => {
     assertEquals(client.activeOpens, [500, 500]);
     // Each server worker took the connections that arrived on its queue: the spread.
     assertEquals(server.map((s) => s.passiveOpens), [500, 500]);
+  }, { timeoutMs: 180_000 });
+
+  test("jumbo frames: 40 connections over two workers a side at MTU 9000, every byte verified", async () => {
+    const { client, server } = await run(20, 300_000, -1, 9000);
+    const byIndex = client.reports.sort((a, b) => a.index - b.index);
+    assertEquals(byIndex.map((r) => [r.verified, r.failed]), [[20, 0], [20, 0]]);
+    assertEquals(server.map((s) => s.passiveOpens), [20, 20]);
+    // The data came in frames longer than a 1500-byte link allows.
+    for (const s of server) assert(s.rxBytes / s.rxFrames > 1500, `mean frame ${(s.rxBytes / s.rxFrames).toFixed(0)} bytes`);
   }, { timeoutMs: 180_000 });
 
   test("one worker's connections are aborted while the other worker's keep flowing to the end", async () => {

@@ -25,6 +25,7 @@ import { parseStackConfig, type StackConfigInput } from "../api/config.ts";
 import type { StackStats } from "../api/stack.ts";
 import { Dpdk } from "../device/dpdk/eal.ts";
 import { parseDeviceSpec } from "../device/spec.ts";
+import { dataRoomForMtu } from "../device/dpdk/pool.ts";
 import { ConfigError } from "../errors.ts";
 import type { WorkerInit } from "./worker_main.ts";
 
@@ -101,7 +102,7 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
   if (typeof c.device !== "string") {
     throw new ConfigError("device", "workers need a DPDK device spec: each takes a queue pair of the port");
   }
-  const spec = parseDeviceSpec(c.device);
+  const spec = parseDeviceSpec(c.device, "device", { mtu: c.mtu });
   for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
   const vdevs = spec.kind === "memif"
     ? spec.vdevs.map((v) => v) // memif takes its queue counts from the port configuration
@@ -118,9 +119,10 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
   });
   const started: Worker[] = [];
   try {
-    const zone = dpdk.createZone("luna", { count: c.buffers * count });
     const port = dpdk.port(spec.portName);
     const info = port.describe();
+    // Every frame of the MTU fits one buffer (as createStack does).
+    const zone = dpdk.createZone("luna", { count: c.buffers * count, dataRoom: dataRoomForMtu(c.mtu ?? info.mtu) });
     if (info.maxRxQueues < count || info.maxTxQueues < count) {
       throw new ConfigError("workers", `${spec.portName} has ${info.maxRxQueues} queues, ${count} workers asked`);
     }
@@ -128,7 +130,16 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
     const txOffloads = (info.txOffloads & cksum) === cksum ? cksum : 0;
     const rxOffloads = (info.rxOffloads & cksum) === cksum ? cksum : 0;
     const rss = count > 1 && (info.rssHashes & Rss.ipv4Tcp) !== 0 ? Rss.ipv4Tcp : 0;
-    port.configure({ zone, rxQueues: count, txQueues: count, rxOffloads, txOffloads, rss });
+    port.configure({
+      zone,
+      rxQueues: count,
+      txQueues: count,
+      rxOffloads,
+      txOffloads,
+      rss,
+      mtu: c.mtu,
+      mtuPmdUnbounded: spec.mtuPmdUnbounded,
+    });
     port.start();
     zone.flush();
     const { device: _device, eal: _eal, ...rest } = options.config as Record<string, unknown>;

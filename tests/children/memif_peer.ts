@@ -40,6 +40,9 @@ let bad = 0;
 let firstBad = "";
 let acked = false;
 let spins = 0;
+// The port's counters, read while the link is up: once the peer has its acknowledgement it
+// closes, and memif forgets its queues' counts when the link goes down.
+let stats: ReturnType<typeof port.stats> | undefined;
 
 if (mode === "recv") {
   while (done < count && Date.now() < deadline) {
@@ -61,6 +64,7 @@ if (mode === "recv") {
     // Yield now and then so the event loop (and a timeout) can run.
     if (got === 0 && ++spins % 4096 === 0) await new Promise((r) => setTimeout(r, 0));
   }
+  stats = port.stats();
   // Acknowledge: one 60-byte frame numbered 0xffffffff.
   const h = zone.take();
   zone.bytes.fill(0, zone.dataStart(h) + zone.headroom, zone.dataStart(h) + zone.headroom + 60);
@@ -111,7 +115,7 @@ const result = {
   freeBefore,
   freeAfter: zone.accounting().free,
   capacity: zone.capacity,
-  stats: port.stats(),
+  stats: stats ?? port.stats(),
 };
 // Give the peer time to read the acknowledgement before the link goes away.
 if (mode === "recv") await new Promise((r) => setTimeout(r, 200));

@@ -1,8 +1,8 @@
 // One side of the per-core workers test: a group of workers on a memif port.
-// Usage: workers_side.ts server|client PREFIX SOCKET WORKERS CONNS BYTES ABORT_WORKER
+// Usage: workers_side.ts server|client PREFIX SOCKET WORKERS CONNS BYTES ABORT_WORKER [MTU]
 import { startWorkers } from "../../src/loop/workers.ts";
 
-const [role, prefix, socket, workersArg, connsArg, bytesArg, abortArg] = process.argv.slice(2);
+const [role, prefix, socket, workersArg, connsArg, bytesArg, abortArg, mtuArg] = process.argv.slice(2);
 const workers = Number(workersArg);
 const server = role === "server";
 const app = new URL(server ? "./workers_echo_app.ts" : "./workers_client_app.ts", import.meta.url).href;
@@ -13,6 +13,7 @@ const group = await startWorkers({
     address: server ? "198.18.0.2/24" : "198.18.0.1/24",
     eal: { prefix },
     buffers: 4095,
+    ...(mtuArg !== undefined ? { mtu: Number(mtuArg) } : {}),
   },
   workers,
   app,
@@ -24,7 +25,12 @@ if (server) {
   // Report the workers' counters until killed.
   for (;;) {
     const stats = await group.stats();
-    console.log("STATS " + JSON.stringify(stats.map((s) => ({ passiveOpens: s.tcp.passiveOpens, currEstab: s.tcp.currEstab }))));
+    console.log("STATS " + JSON.stringify(stats.map((s) => ({
+      passiveOpens: s.tcp.passiveOpens,
+      currEstab: s.tcp.currEstab,
+      rxFrames: s.ip.link.rxFrames,
+      rxBytes: s.ip.link.rxBytes,
+    }))));
     await new Promise((r) => setTimeout(r, 100));
   }
 } else {
