@@ -35,7 +35,8 @@
  *
  * Options:
  *   --quick              one short round of everything (under 2 minutes)
- *   --rounds N           rounds of each configuration (default 5; quick 1)
+ *   --rounds N           rounds of each configuration (default 3, which keeps the
+ *                        full run under 20 minutes on two cores; quick 1)
  *   --seconds S          measured seconds per figure (default 2; quick 0.5)
  *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
@@ -102,7 +103,7 @@ function usage(why: string): never {
 }
 
 const quick = process.argv.includes("--quick");
-const rounds = Number(arg("--rounds") ?? (quick ? 1 : 5));
+const rounds = Number(arg("--rounds") ?? (quick ? 1 : 3));
 const measureS = Number(arg("--seconds") ?? (quick ? 0.5 : 2));
 const warmupS = Number(arg("--warmup") ?? (quick ? 0.2 : 0.5));
 const bulkMb = Number(arg("--bulk-mb") ?? (quick ? 256 : 1024));
