@@ -13,6 +13,7 @@
 //               (a mark, then a full collection); see _control.ts
 //   mem TAG     two full collections, then prints `MEM TAG {heap, rss, idleAccepted, ...}`
 //   count TAG   prints `COUNT TAG {idleAccepted, idleClosed}` (no collection)
+//   stats       prints `STATS {...}`: the stack's counters now (port, link, TCP, zone)
 //   quit        closes the stack, prints `RESULT {...}` and exits
 //   abandon     prints `RESULT {...}` and exits without closing the connections
 //               one by one (a million FINs would take longer than the rest)
@@ -215,6 +216,8 @@ onLines((line) => {
       heapAfterGc = heapUsed();
     }
     report(`MARK ${tag}`, { heap, heapAfterGc, ...counters() });
+  } else if (cmd === "stats") {
+    report("STATS", stack.stats());
   } else if (cmd === "mem") {
     fullGc();
     fullGc();

@@ -1097,7 +1097,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 	return (int32_t)k;
 }
 
-int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, const uint32_t *descs,
+int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs,
 		      uint32_t n)
 {
 	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0))
@@ -1110,7 +1110,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, const uint32_t 
 	struct rte_mbuf *m[LUNA_BURST_MAX];
 	uint64_t offload = 0;
 	for (uint32_t i = 0; i < n; i++) {
-		const uint32_t *d = descs + i * LUNA_DESC_WORDS;
+		uint32_t *d = descs + i * LUNA_DESC_WORDS;
 		struct rte_mbuf *mb = handle_mbuf(p, d[0]);
 		uint32_t off = d[1] & 0xffff, len = d[1] >> 16;
 		if (unlikely(mb == NULL || off + len > mb->buf_len)) {
@@ -1140,9 +1140,11 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, const uint32_t 
 		}
 		if (ol != 0 && (port_tx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
 				       (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) {
-			/* No hardware offload: the shim fills the checksums, in C, here. */
+			/* No hardware offload: the shim fills the checksums, in C, here,
+			 * once: a record the PMD refuses comes back without the flags. */
 			sw_tx_cksum(mb, ol);
 			ol = 0;
+			d[2] = f & ~(uint32_t)(LUNA_TX_IP_CKSUM | LUNA_TX_TCP_CKSUM | LUNA_TX_UDP_CKSUM);
 		}
 		mb->ol_flags = ol;
 		offload |= ol;

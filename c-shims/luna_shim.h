@@ -155,7 +155,10 @@ int32_t luna_ring_pair(const uint8_t *name, uint32_t name_len, uint32_t ring_siz
 		       uint32_t *ports2);
 
 int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max);
+/* Where the port has no checksum offload the shim fills the checksums of
+ * each record and clears its checksum flags in descs, so that records the
+ * PMD did not take (and the caller sends again) are not summed twice. */
 int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool,
-		      const uint32_t *descs, uint32_t n);
+		      uint32_t *descs, uint32_t n);
 
 #endif

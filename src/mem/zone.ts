@@ -80,6 +80,8 @@ export class MemZone {
   private readonly _backend: ZoneBackend;
   private readonly _refs: Uint16Array;
   private readonly _refHalf: number;
+  /** One past the largest valid handle (read once: an ArrayBuffer's length is dear to ask on every call). */
+  private readonly _handleEnd: number;
   private readonly _cache: Uint32Array;
   private _cached = 0;
   private _closed = false;
@@ -97,6 +99,7 @@ export class MemZone {
     this._backend = backend;
     this._refs = new Uint16Array(layout.buffer, 0, layout.buffer.byteLength >>> 1);
     this._refHalf = layout.refcntOffset >>> 1;
+    this._handleEnd = layout.buffer.byteLength - layout.dataRoomOffset + 1;
     this._cache = new Uint32Array(Math.max(refillBatch * 2, layout.cacheSize ?? 512));
   }
 
@@ -217,7 +220,7 @@ export class MemZone {
   }
 
   private _refIndex(h: number): number {
-    if (!(h >= 0 && h + this.dataRoomOffset <= this.buffer.byteLength) || (h & 63) !== 0) {
+    if (!(h >= 0 && h < this._handleEnd) || (h & 63) !== 0) {
       throw new BufferError(`${this.name}: ${h} is not a buffer handle of this zone`);
     }
     return (h >>> 1) + this._refHalf;

@@ -32,6 +32,8 @@ export class TcpCounters {
   timeWaitReused = 0;
   /** Segments not sent because the zone had no free buffer. */
   noBufferDrops = 0;
+  /** Pure ACKs held back while the device's transmit batch was full, sent when it drained. */
+  acksDeferred = 0;
   keepaliveTimeouts = 0;
   /** Received payload dropped because the zone was nearly out of buffers (Linux TCPRcvQDrop). */
   poolPressureDrops = 0;

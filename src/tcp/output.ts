@@ -150,6 +150,19 @@ export function sendControl(L: TcpLayer, tcb: Tcb, flags: number, seq: number, n
  * received would fail its acceptability test and never be read.
  */
 export function sendAck(L: TcpLayer, tcb: Tcb, now: number): void {
+  const tx = L.ip.tx;
+  if (tx.length >= tx.capacity - 1) {
+    L.ip.flush(now); // the device may take some now
+    if (tx.length >= tx.capacity - 1) {
+      // The device is behind and the batch is full: a frame pushed now would be dropped.
+      // The ACK waits instead (it is cumulative: a later one says as much) and poll()
+      // sends it once the batch drains, as it resumes blocked data.
+      tcb.ackNow = true;
+      L.counters.acksDeferred++;
+      L.txBlocked(tcb);
+      return;
+    }
+  }
   sendControl(L, tcb, TcpFlags.ack, tcb.sndMax, now);
 }
 

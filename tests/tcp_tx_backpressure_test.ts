@@ -1,0 +1,89 @@
+// A device that takes no frames for a while (a full ring, a peer that does
+// not drain it): the IP layer's transmit batch fills, and the TCP layer must
+// hold its ACKs back rather than push frames that would be dropped; once the
+// device takes frames again every ACK's news arrives and nothing was lost.
+import { assertEquals, assertGreater } from "@std/assert";
+import { createMemoryLink, type Device } from "../src/device/mod.ts";
+import { createHeapZone } from "../src/mem/mod.ts";
+import { TcpLayer } from "../src/tcp/tcp_layer.ts";
+import type { Tcb } from "../src/tcp/tcb.ts";
+import { State } from "../src/tcp/state.ts";
+import { describe, test } from "./harness.ts";
+import { addrA, addrB, Clock, Host } from "./sim.ts";
+
+/** Passes everything through, except that while `choked` its tx takes nothing. */
+class Choke implements Device {
+  choked = false;
+  constructor(readonly inner: Device) {}
+  get name() {
+    return this.inner.name;
+  }
+  get zone() {
+    return this.inner.zone;
+  }
+  get mac() {
+    return this.inner.mac;
+  }
+  get mtu() {
+    return this.inner.mtu;
+  }
+  get offloads() {
+    return this.inner.offloads;
+  }
+  rx(descs: Uint32Array, max: number, now: number): number {
+    return this.inner.rx(descs, max, now);
+  }
+  tx(descs: Uint32Array, n: number, now: number): number {
+    return this.choked ? 0 : this.inner.tx(descs, n, now);
+  }
+  pollAt(now: number): number {
+    return this.inner.pollAt(now);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+describe("tcp transmit backpressure", () => {
+  test("while the device takes nothing, ACKs wait instead of being dropped; the senders never time out", () => {
+    const za = createHeapZone({ name: "a", count: 16384 });
+    const zb = createHeapZone({ name: "b", count: 16384 });
+    const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
+    const choke = new Choke(lb);
+    const a = new Host(za, la, addrA);
+    const b = new Host(zb, choke, addrB);
+    const clock = new Clock([a, b]);
+    const key = new Uint8Array(16).fill(7);
+    const ta = new TcpLayer(a.ip, {}, { key });
+    const tb = new TcpLayer(b.ip, {}, { key });
+    for (const [h, t] of [[a, ta], [b, tb]] as const) {
+      h.onPoll = (now) => t.poll(now);
+      h.pollAtExtra = () => t.pollAt();
+    }
+    const got: number[] = [];
+    const buf = new Uint8Array(65536);
+    tb.listen(80, () => ({
+      onData(c: Tcb) {
+        for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) got[0] = (got[0] ?? 0) + n;
+      },
+    }), 1024);
+    const bytes = 100_000;
+    const conns: Tcb[] = [];
+    const payload = new Uint8Array(bytes).fill(9);
+    for (let i = 0; i < 160; i++) {
+      conns.push(ta.connect(addrB, 80, {}, clock.now));
+    }
+    clock.runUntil(() => tb.counters.currEstab === 160 && conns.every((c) => c.state === State.established), 1000);
+    const timeoutsBefore = ta.counters.retransTimeouts;
+    // Choke B's transmit side, then let the data pour in: its ACKs pile up.
+    choke.choked = true;
+    for (const c of conns) assertEquals(ta.write(c, payload, clock.now), bytes);
+    clock.run(20);
+    assertGreater(tb.counters.acksDeferred, 0, "ACKs were held back");
+    choke.choked = false;
+    const done = clock.runUntil(() => (got[0] ?? 0) === 160 * bytes && conns.every((c) => c.flight === 0), 60_000);
+    assertEquals(done, true, `received ${got[0]} of ${160 * bytes}`);
+    assertEquals(b.ip.counters.linkTxDropped, 0, "B dropped no frame on the way out");
+    assertEquals(ta.counters.retransTimeouts - timeoutsBefore, 0, "no sender waited for a retransmission timeout");
+  });
+});
