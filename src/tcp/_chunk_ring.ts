@@ -17,8 +17,11 @@ const maxPooledChunks = 1024;
 const spares: Uint32Array[][] = [];
 const sparesPerSize = 256;
 
+/** log2(chunks / minChunks), for powers of two, in integer steps. */
+const sizeIndex = (chunks: number) => Math.clz32(minChunks) - Math.clz32(chunks);
+
 function takeRing(chunks: number): Uint32Array {
-  const k = Math.log2(chunks / minChunks);
+  const k = sizeIndex(chunks);
   const list = spares[k];
   if (list !== undefined && list.length > 0) return list.pop()!;
   return new Uint32Array(chunks * W);
@@ -27,7 +30,7 @@ function takeRing(chunks: number): Uint32Array {
 function giveRing(ring: Uint32Array): void {
   const chunks = ring.length / W;
   if (chunks > maxPooledChunks) return;
-  const k = Math.log2(chunks / minChunks);
+  const k = sizeIndex(chunks);
   const list = spares[k] ?? (spares[k] = []);
   if (list.length < sparesPerSize) list.push(ring);
 }
