@@ -135,3 +135,32 @@ export function gcActivity(log: string): GcActivity {
 export function report(tag: string, value: unknown): void {
   console.log(`${tag} ${JSON.stringify(value)}`);
 }
+
+/** What a bench process's config says of its stack (bench/tcp.ts memifEnd, plus the MTU). */
+export interface BenchEnd {
+  device: string;
+  address: string;
+  mode: "batch" | "inline";
+  prefix: string;
+  lcores: string;
+  /** The link's MTU (9000: jumbo frames); default the device's. */
+  mtu?: number;
+}
+
+/**
+ * The createStack config of a bench process: the stack alone on its
+ * interface (the figures measure luna-ts, not the kernel's exception path),
+ * a 16,383-buffer zone, and `tcp` as the end needs it.
+ */
+export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boolean>) {
+  return {
+    device: end.device,
+    address: end.address,
+    mode: end.mode,
+    ...(end.mtu !== undefined ? { mtu: end.mtu } : {}),
+    coexist: false,
+    buffers: 16383,
+    eal: { prefix: end.prefix, lcores: end.lcores, memoryMb: 512 },
+    tcp,
+  };
+}

@@ -47,6 +47,7 @@ import {
   lunaClient,
   lunaServer,
   measure,
+  memifEnd,
   type Mode,
   nodeBin,
   nsExec,
@@ -54,6 +55,7 @@ import {
   type Runtime,
   type Sample,
   serverCpu,
+  startLuna,
 } from "./tcp.ts";
 
 /** The first server port of the idle connections (luna-ts). */
@@ -171,38 +173,17 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
   let startError: unknown;
   try {
     removeFiles();
-    server = new Proc("taskset", [
-      "-c",
-      serverCpu,
-      bunBin,
-      lunaServer,
-      JSON.stringify({
-        device: `memif:${socket},server`,
-        address: "198.18.1.1/24",
-        mode,
-        prefix: sp,
-        lcores: `0@${serverCpu}`,
-        lifetimeS,
-        idlePorts: ports,
-      }),
-    ], { stdin: true });
-    await server.waitFor(/^READY/m, 0, 30_000, "stdout");
-    client = new Proc("taskset", [
-      "-c",
-      clientCpu,
-      bunBin,
+    // No GC log here: a million connections make a long one, and nothing reads it.
+    server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
+      ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
+      idlePorts: ports,
+    }, undefined);
+    client = await startLuna(
       lunaClient,
-      JSON.stringify({
-        device: `memif:${socket},client`,
-        address: "198.18.1.2/24",
-        server: "198.18.1.1",
-        mode,
-        prefix: cp,
-        lcores: `0@${clientCpu}`,
-        lifetimeS,
-      }),
-    ], { stdin: true });
-    await client.waitFor(/^READY/m, 0, 30_000, "stdout");
+      ["taskset", "-c", clientCpu],
+      memifEnd("client", socket, mode, cp, clientCpu, lifetimeS),
+      undefined,
+    );
   } catch (e) {
     startError = e;
   }

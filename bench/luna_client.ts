@@ -23,19 +23,22 @@
 // Usage: luna_client.ts '{"device":"memif:/tmp/x.sock,client","address":"198.18.1.2/24",
 //                         "server":"198.18.1.1","mode":"inline","prefix":"...","lcores":"0@0","lifetimeS":600}'
 import { ConfigError, type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
-import { fullGc, type HeapMarks, heapUsed, onLines, report, stretchEnd, stretchStart } from "./_control.ts";
+import {
+  type BenchEnd,
+  benchStackConfig,
+  fullGc,
+  type HeapMarks,
+  heapUsed,
+  onLines,
+  report,
+  stretchEnd,
+  stretchStart,
+} from "./_control.ts";
 import { LatencyHistogram } from "./_stats.ts";
 
-interface ClientConfig {
-  device: string;
-  address: string;
+interface ClientConfig extends BenchEnd {
   server: string;
-  mode: "batch" | "inline";
-  prefix: string;
-  lcores: string;
   lifetimeS: number;
-  /** The link's MTU (9000: jumbo frames); default the device's. */
-  mtu?: number;
 }
 
 interface Phase {
@@ -56,21 +59,12 @@ interface Phase {
 }
 
 const cfg = JSON.parse(process.argv[2]) as ClientConfig;
-const stack = await createStack({
-  device: cfg.device,
-  address: cfg.address,
-  mode: cfg.mode,
-  // Jumbo frames when asked (the memif-jumbo configurations); the device's own MTU otherwise.
-  ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
-  // The stack alone on its interface: the figures measure luna-ts, not the kernel's exception path.
-  coexist: false,
-  buffers: 16383,
-  eal: { prefix: cfg.prefix, lcores: cfg.lcores, memoryMb: 512 },
-  // The client is the load generator: its TIME-WAIT is short and its port
-  // range wide, so that the connection rate measures the server (64,512
-  // ports held 200 ms each allow 300k connections/s to one server port).
-  tcp: { noDelay: true, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 },
-});
+// The client is the load generator: its TIME-WAIT is short and its port
+// range wide, so that the connection rate measures the server (64,512
+// ports held 200 ms each allow 300k connections/s to one server port).
+const stack = await createStack(
+  benchStackConfig(cfg, { noDelay: true, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 }),
+);
 
 const latency = new LatencyHistogram();
 const yieldNow = () => new Promise((r) => setImmediate(r));

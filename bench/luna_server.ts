@@ -20,18 +20,20 @@
 // Usage: luna_server.ts '{"device":"memif:/tmp/x.sock,server","address":"198.18.1.1/24",
 //                         "mode":"inline","prefix":"...","lcores":"0@1","lifetimeS":600}'
 import { type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
-import { fullGc, heapUsed, onLines, report, stretchEnd, stretchStart } from "./_control.ts";
+import {
+  type BenchEnd,
+  benchStackConfig,
+  fullGc,
+  heapUsed,
+  onLines,
+  report,
+  stretchEnd,
+  stretchStart,
+} from "./_control.ts";
 
-interface ServerConfig {
-  device: string;
-  address: string;
-  mode: "batch" | "inline";
-  prefix: string;
-  lcores: string;
+interface ServerConfig extends BenchEnd {
   /** The server quits by itself after this long, whatever happens to its parent. */
   lifetimeS: number;
-  /** The link's MTU (9000: jumbo frames); default the device's. */
-  mtu?: number;
   /** "run": the stack's own loop (default); "spin": poll without napping, yielding every 1024 polls. */
   loop?: "run" | "spin";
   /** Listen on these ports for idle connections (the concurrency workload). */
@@ -41,18 +43,7 @@ interface ServerConfig {
 const cfg = JSON.parse(process.argv[2]) as ServerConfig;
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
-const stack = await createStack({
-  device: cfg.device,
-  address: cfg.address,
-  mode: cfg.mode,
-  // Jumbo frames when asked (the memif-jumbo configurations); the device's own MTU otherwise.
-  ...(cfg.mtu !== undefined ? { mtu: cfg.mtu } : {}),
-  // The stack alone on its interface: the figures measure luna-ts, not the kernel's exception path.
-  coexist: false,
-  buffers: 16383,
-  eal: { prefix: cfg.prefix, lcores: cfg.lcores, memoryMb: 512 },
-  tcp: { noDelay: true },
-});
+const stack = await createStack(benchStackConfig(cfg, { noDelay: true }));
 
 let echoed = 0;
 let sunk = 0;

@@ -435,11 +435,20 @@ async function kernelConfig(ctx: Ctx, rt: Runtime, net: "lo" | "veth", path: Pat
   );
 }
 
-/** Starts a luna-ts server; resolves once it listens. */
-async function startLunaServer(argvPrefix: string[], cfg: Record<string, unknown>): Promise<Proc> {
-  const p = new Proc(argvPrefix[0], [...argvPrefix.slice(1), bunBin, lunaServer, JSON.stringify(cfg)], {
+/**
+ * Starts a luna-ts bench process (`script`: {@link lunaServer} or
+ * {@link lunaClient}) under `argvPrefix` (taskset, ip netns exec); resolves
+ * once it says READY, and stops it if it does not.
+ */
+export async function startLuna(
+  script: string,
+  argvPrefix: string[],
+  cfg: Record<string, unknown>,
+  env: Record<string, string> | undefined = gcLogEnv,
+): Promise<Proc> {
+  const p = new Proc(argvPrefix[0], [...argvPrefix.slice(1), bunBin, script, JSON.stringify(cfg)], {
     stdin: true,
-    env: gcLogEnv,
+    env,
   });
   try {
     await p.waitFor(/^READY/m, 0, 30_000, "stdout");
@@ -448,6 +457,21 @@ async function startLunaServer(argvPrefix: string[], cfg: Record<string, unknown
     throw e;
   }
   return p;
+}
+
+/** The config of a luna-ts bench process at one end of a memif link: the server at .1, the client at .2. */
+export function memifEnd(
+  role: "server" | "client",
+  socket: string,
+  mode: Mode,
+  prefix: string,
+  cpu: string,
+  lifetimeS: number,
+): Record<string, unknown> {
+  const common = { mode, prefix, lcores: `0@${cpu}`, lifetimeS };
+  return role === "server"
+    ? { device: `memif:${socket},server`, address: "198.18.1.1/24", ...common }
+    : { device: `memif:${socket},client`, address: "198.18.1.2/24", server: "198.18.1.1", ...common };
 }
 
 /** Waits briefly for stderr to catch up with stdout (the GC log of a forced collection trails its answer). */
@@ -510,38 +534,20 @@ async function memifConfig(ctx: Ctx, mode: Mode, mtu?: number): Promise<void> {
       steps,
       async () => {
         removeFiles(); // a stale socket would be in the way
-        const server = await startLunaServer(["taskset", "-c", serverCpu], {
-          device: `memif:${socket},server`,
-          address: "198.18.1.1/24",
-          mode,
-          prefix: sp,
-          lcores: `0@${serverCpu}`,
-          lifetimeS,
+        const server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
+          ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
           mtu,
         });
-        const client = new Proc("taskset", [
-          "-c",
-          clientCpu,
-          bunBin,
-          lunaClient,
-          JSON.stringify({
-            device: `memif:${socket},client`,
-            address: "198.18.1.2/24",
-            server: "198.18.1.1",
-            mode,
-            prefix: cp,
-            lcores: `0@${clientCpu}`,
-            lifetimeS,
-            mtu,
-          }),
-        ], { stdin: true, env: gcLogEnv });
         try {
-          await client.waitFor(/^READY/m, 0, 30_000, "stdout");
+          const client = await startLuna(lunaClient, ["taskset", "-c", clientCpu], {
+            ...memifEnd("client", socket, mode, cp, clientCpu, lifetimeS),
+            mtu,
+          });
+          return { server, client };
         } catch (e) {
-          await stop({ server, client });
+          await stop({ server });
           throw e;
         }
-        return { server, client };
       },
       stop,
       async ({ server, client }, w, conns) => {
@@ -598,7 +604,7 @@ async function afPacketConfig(ctx: Ctx, mode: Mode): Promise<void> {
       steps,
       () => {
         removeEalFiles(sp);
-        return startLunaServer(["ip", ...nsExec(af.serverNs, serverCpu, [])], {
+        return startLuna(lunaServer, ["ip", ...nsExec(af.serverNs, serverCpu, [])], {
           device: `af_packet:${af.serverIface}`,
           address: af.luna,
           mode,

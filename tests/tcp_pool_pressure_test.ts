@@ -8,19 +8,12 @@ import { createHash } from "node:crypto";
 import { assertEquals, assertGreater } from "@std/assert";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { describe, test } from "./harness.ts";
-import { addrB, twoHosts } from "./sim.ts";
-import { TcpLayer } from "../src/tcp/tcp_layer.ts";
+import { addrB } from "./sim.ts";
+import { tcpHosts } from "./tcp_sim.ts";
 import { Random } from "../src/util/random.ts";
 
 function run(clients: number, bytes: number, serverBuffers: number) {
-  const { a, b, clock } = twoHosts({ buffers: 16384, buffersB: serverBuffers, seed: 3 });
-  const key = new Uint8Array(16).fill(7);
-  const ta = new TcpLayer(a.ip, {}, { key });
-  const tb = new TcpLayer(b.ip, {}, { key });
-  for (const [h, t] of [[a, ta], [b, tb]] as const) {
-    h.onPoll = (now) => t.poll(now);
-    h.pollAtExtra = () => t.pollAt();
-  }
+  const { ta, tb, clock } = tcpHosts({ buffers: 16384, buffersB: serverBuffers, seed: 3 });
 
   const buf = new Uint8Array(65536);
   tb.listen(80, () => {

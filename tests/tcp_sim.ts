@@ -13,16 +13,19 @@ import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { Random } from "../src/util/random.ts";
 import { addrB, type Clock, type Host, twoHosts, type TwoHostsOptions } from "./sim.ts";
 
+/** A TCP layer on `host`, run by its loop (the same key everywhere: runs replay exactly). */
+export function attachTcp(host: Host, config?: Partial<TcpConfig>): TcpLayer {
+  const t = new TcpLayer(host.ip, config, { key: new Uint8Array(16).fill(7) });
+  host.onPoll = (now) => t.poll(now);
+  host.pollAtExtra = () => t.pollAt();
+  return t;
+}
+
 /** Two hosts with TCP. */
 export function tcpHosts(options: TwoHostsOptions & { tcp?: Partial<TcpConfig>; tcpB?: Partial<TcpConfig> } = {}) {
   const { a, b, clock } = twoHosts(options);
-  const key = new Uint8Array(16).fill(7);
-  const ta = new TcpLayer(a.ip, options.tcp, { key });
-  const tb = new TcpLayer(b.ip, options.tcpB ?? options.tcp, { key });
-  for (const [h, t] of [[a, ta], [b, tb]] as const) {
-    h.onPoll = (now) => t.poll(now);
-    h.pollAtExtra = () => t.pollAt();
-  }
+  const ta = attachTcp(a, options.tcp);
+  const tb = attachTcp(b, options.tcpB ?? options.tcp);
   return { a, b, ta, tb, clock };
 }
 

@@ -5,11 +5,11 @@
 import { assertEquals, assertGreater } from "@std/assert";
 import { createMemoryLink, type Device } from "../src/device/mod.ts";
 import { createHeapZone } from "../src/mem/mod.ts";
-import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { State } from "../src/tcp/state.ts";
 import { describe, test } from "./harness.ts";
 import { addrA, addrB, Clock, Host } from "./sim.ts";
+import { attachTcp } from "./tcp_sim.ts";
 
 /** Passes everything through, except that while `choked` its tx takes nothing. */
 class Choke implements Device {
@@ -53,13 +53,8 @@ describe("tcp transmit backpressure", () => {
     const a = new Host(za, la, addrA);
     const b = new Host(zb, choke, addrB);
     const clock = new Clock([a, b]);
-    const key = new Uint8Array(16).fill(7);
-    const ta = new TcpLayer(a.ip, {}, { key });
-    const tb = new TcpLayer(b.ip, {}, { key });
-    for (const [h, t] of [[a, ta], [b, tb]] as const) {
-      h.onPoll = (now) => t.poll(now);
-      h.pollAtExtra = () => t.pollAt();
-    }
+    const ta = attachTcp(a);
+    const tb = attachTcp(b);
     const got: number[] = [];
     const buf = new Uint8Array(65536);
     tb.listen(80, () => ({

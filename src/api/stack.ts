@@ -138,7 +138,7 @@ export class Stack {
   readonly #bridge: KernelBridge | undefined;
   #closed = false;
   #finalZone: ZoneAccounting | undefined;
-  /** The port's and the kernel path's counters as they were when the device closed. */
+  /** The port's and the kernel path's counters as they were when the device closed (set with #finalZone). */
   #finalPort: Record<string, number> | undefined;
   #finalKernel: ReturnType<Stack["stats"]>["kernel"];
 
@@ -256,14 +256,12 @@ export class Stack {
       ip: this.ip.counters.snapshot(),
       tcp: this.tcp.counters.snapshot(),
       zone: this.#zoneAccounting(),
-      port: this.#closedDevice ? this.#finalPort : this.#portStats(),
+      port: this.#finalZone !== undefined ? this.#finalPort : this.#portStats(),
       connections: this.tcp.connections,
       loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
-      kernel: this.#closedDevice ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
+      kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };
   }
-
-  #closedDevice = false;
 
   #portStats(): Record<string, number> | undefined {
     return this.#port ? { ...this.#port.stats() } as unknown as Record<string, number> : undefined;
@@ -303,7 +301,6 @@ export class Stack {
     this.#finalZone = this.#zoneAccounting();
     this.#finalPort = this.#portStats();
     this.#finalKernel = this.#coexist?.stats() ?? this.#bridge?.stats();
-    this.#closedDevice = true;
     try {
       this.device.close();
       this.#dpdk?.close();

@@ -214,8 +214,7 @@ export class MemZone {
 
   /** Buffers free and in use, counted now. */
   accounting(): ZoneAccounting {
-    if (this._closed) throw this._closedError();
-    const free = this._backend.available() + this._cached;
+    const free = this.freeCount();
     return { capacity: this.capacity, free, inUse: this.capacity - free, cached: this._cached };
   }
 
