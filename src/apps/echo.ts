@@ -1,6 +1,6 @@
 /**
  * The echo server (RFC 862 over TCP): every byte received is sent back.
- * Received bytes are read as views of the packet buffers they arrived in and
+ * Received bytes are read where they lie in the packet buffers they arrived in and
  * consumed only once the send buffer took them, so a peer that does not read
  * its echo fills our send buffer, then our receive window, and is slowed
  * down instead of being buffered without bound.
@@ -33,21 +33,24 @@ export function echoApp(zone: MemZone): App {
   function pump(c: Connection): void {
     const s = c.data as EchoState;
     // Each write copies at most one received segment into one or two buffers.
+    // Pieces are read where they lie in the zone, without a view object per piece.
     let left = budget.available();
     for (;;) {
-      const v = c.peek();
-      if (v.length === 0) break;
+      const len = c.pieceLength;
+      if (len === 0) break;
       if (left <= 0) {
         budget.park(c);
         return;
       }
-      const n = c.write(v);
+      const n = c.write(c.zoneBytes, c.pieceOffset, len);
       left -= 2;
       if (n > 0) {
+        // Counted where they are consumed: pump also runs from onEnd and from budget.retry.
         c.consume(n);
+        stats.bytesIn += n;
         stats.bytesOut += n;
       }
-      if (n < v.length) {
+      if (n < len) {
         waitWritable(c);
         return;
       }
@@ -56,16 +59,8 @@ export function echoApp(zone: MemZone): App {
   }
 
   const handlers: ConnectionHandlers = {
-    onData(c) {
-      const before = c.readable;
-      pump(c);
-      stats.bytesIn += before - c.readable;
-    },
-    onWritable(c) {
-      const before = c.readable;
-      pump(c);
-      stats.bytesIn += before - c.readable;
-    },
+    onData: pump,
+    onWritable: pump,
     onEnd(c) {
       (c.data as EchoState).ended = true;
       pump(c);
