@@ -80,7 +80,7 @@ const owner: FlowOwner = {
   address: me,
   mac: myMac,
   // Listens on 8080; one connection from peer:40001 to our 50000.
-  claims: (local, ip, remote) => local === 8080 || (local === 50000 && ip === peer && remote === 40001),
+  claim: (local, ip, remote) => local === 8080 ? 0 : local === 50000 && ip === peer && remote === 40001 ? 1 : -1,
 };
 
 function classify(f: Uint8Array): number {
@@ -366,10 +366,15 @@ describe("kernel bridge on the in-memory link", () => {
         closed = true;
       },
     });
+    const lookupsAtOpen = luna.tcp.tableLookups; // connect() looked for a free port
     assert(await pollAll(hosts, () => closed));
     assertEquals(got, 20_000);
     assertEquals(kernel.stats().ip.tcp.inSegs, 0, "no segment of luna's flow reached the kernel");
     assertEquals(bridge.stats().classified.tcpKernel, 0);
+    // The classifier's answer travels with the frame: one table lookup per segment, not two.
+    const inSegs = luna.tcp.counters.inSegs;
+    assert(inSegs >= 10, `segments received: ${inSegs}`);
+    assertEquals(luna.tcp.tableLookups - lookupsAtOpen, inSegs, "connection-table lookups, one per segment received");
     for (const s of hosts) await s.close(100);
   });
 });

@@ -17,7 +17,7 @@ import { assertEquals } from "@std/assert";
 import type { TcpReceiver } from "../src/ip/ipv4_layer.ts";
 import { ipHeadroom } from "../src/ip/mod.ts";
 import type { TcpConfig } from "../src/tcp/config.ts";
-import { stateName } from "../src/tcp/state.ts";
+import { State, stateName } from "../src/tcp/state.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { type Ipv4Packet, TcpFlags, TcpPacket, TcpRepr } from "../src/wire/mod.ts";
@@ -227,10 +227,16 @@ export class Dialogue implements TcpReceiver {
     return undefined;
   }
 
-  /** The RFC name of the connection's state; CLOSED once it left the table. */
+  /**
+   * The RFC name of the connection's state; CLOSED once it left the table. A
+   * connection in TIME-WAIT has given its control block up for a record that
+   * holds its tuple: TIME-WAIT while that record is there.
+   */
   state(): string {
     const t = this.tcb;
-    return t === undefined || t.dead ? "CLOSED" : stateName(t.state);
+    if (t === undefined) return "CLOSED";
+    if (!t.dead) return stateName(t.state);
+    return this.tcp.stateOf(t.remoteIp, t.remotePort, t.localPort) === State.timeWait ? "TIME-WAIT" : "CLOSED";
   }
 
   /** A's application writes bytes (a pattern of `n` bytes if a number). Returns what was taken. */

@@ -23,7 +23,11 @@ describe("tcp ephemeral ports", () => {
     tb.listen(80, () => ({ onEnd: (c) => tb.close(c, clock.now) }));
     const first = openAndClose(ta, clock);
     const second = openAndClose(ta, clock);
-    assertEquals([...ta.each()].map((t) => stateName(t.state)), ["TIME-WAIT", "TIME-WAIT"]);
+    assertEquals([first, second].map((t) => stateName(ta.stateOf(t.remoteIp, t.remotePort, t.localPort)!)), [
+      "TIME-WAIT",
+      "TIME-WAIT",
+    ]);
+    assertEquals(ta.timeWaitCount, 2);
     clock.run(1500);
     const third = openAndClose(ta, clock);
     assertEquals(third.localPort, first.localPort);

@@ -148,7 +148,7 @@ export class Connection {
 
   /** Takes a buffer from the zone for a zero-copy send; `bytes` is its payload area. */
   alloc(): TxBuffer {
-    const zone = this._tcp.ip.device.zone;
+    const zone = this._tcp.zone;
     const handle = zone.take();
     const offset = zone.dataStart(handle) + zone.headroom;
     const max = Math.min(this._tcp.bufferPayloadMax, this.tcb.sndMss - (this.tcb.tsOk ? 12 : 0));
@@ -167,7 +167,7 @@ export class Connection {
 
   /** Returns a buffer from {@link alloc} that will not be sent. */
   free(buf: TxBuffer): void {
-    this._tcp.ip.device.zone.release(buf.handle);
+    this._tcp.zone.release(buf.handle);
   }
 
   /** Copies received bytes into `out`; returns how many. */

@@ -47,7 +47,10 @@ export interface StackStats {
   tcp: Record<string, number>;
   zone: ZoneAccounting;
   port?: Record<string, number>;
+  /** Connections in the table, TIME-WAIT included. */
   connections: number;
+  /** Connections in TIME-WAIT, kept as small records, and the bytes those records take. */
+  timeWait: { count: number; bytes: number };
   loop: { iterations: number; framesIn: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
@@ -258,6 +261,7 @@ export class Stack {
       zone: this.#zoneAccounting(),
       port: this.#finalZone !== undefined ? this.#finalPort : this.#portStats(),
       connections: this.tcp.connections,
+      timeWait: { count: this.tcp.timeWaitCount, bytes: this.tcp.timeWaitBytes },
       loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };

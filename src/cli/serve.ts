@@ -196,6 +196,10 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
       ...first,
       tcp,
       connections: stats.reduce((n, st) => n + st.connections, 0),
+      timeWait: {
+        count: stats.reduce((n, st) => n + st.timeWait.count, 0),
+        bytes: stats.reduce((n, st) => n + st.timeWait.bytes, 0),
+      },
       loop: {
         iterations: stats.reduce((n, st) => n + st.loop.iterations, 0),
         framesIn: stats.reduce((n, st) => n + st.loop.framesIn, 0),

@@ -14,6 +14,15 @@ import type { MemZone } from "../mem/zone.ts";
 
 export { BURST_MAX, DESC_WORDS, RxFlag, TxFlag } from "../../ffi/symbols.ts";
 
+/**
+ * A receive flag no port sets: a device wrapper that classified the frame
+ * (the kernel bridge) put the id of the connection it belongs to in word 3
+ * of the descriptor, where the RSS hash was, as a NIC's flow director puts
+ * the mark of the rule a packet matched there. The TCP layer starts its
+ * dispatch from that connection instead of looking the 4-tuple up again.
+ */
+export const rxFlowMark = 1 << 24;
+
 /** Offloads a device does for the stack. */
 export interface DeviceOffloads {
   /** Received frames carry checksum verdicts (RxFlag) for IPv4 and TCP/UDP. */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { DESC_WORDS, type Device, RxFlag, TxFlag } from "../device/device.ts";
+import { DESC_WORDS, type Device, RxFlag, rxFlowMark, TxFlag } from "../device/device.ts";
 import { TxBatch } from "../device/tx_batch.ts";
 import {
   ArpOp,
@@ -29,6 +29,7 @@ import {
   macBroadcast,
   TcpPacket,
 } from "../wire/mod.ts";
+import type { MemZone } from "../mem/zone.ts";
 import { IpCounters } from "./counters.ts";
 import type { IpInterface } from "./iface.ts";
 import { NeighborCache, type NeighborOptions, type NeighborOwner } from "./neighbor.ts";
@@ -39,8 +40,10 @@ export interface TcpReceiver {
    * A TCP segment for this host, its checksum verified; `ip` and `tcp` view it
    * in place, valid during the call. Returns true if it keeps the buffer
    * (then it releases it later), false to let the IP layer release it now.
+   * `hint`: the connection id a classifier found for the segment (the frame's
+   * flow mark, see rxFlowMark), or -1; the receiver checks it still applies.
    */
-  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number): boolean;
+  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint: number): boolean;
 }
 
 /** Called for each ICMP echo reply received. */
@@ -88,6 +91,8 @@ export class IpLayer implements NeighborOwner {
   private readonly _icmpTx = new IcmpPacket();
   private readonly _tcpTx = new TcpPacket();
   private _ident = 0;
+  /** The connection a classifier marked the frame being received with (rxFlowMark), or -1. */
+  private _flowHint = -1;
 
   constructor(device: Device, iface: IpInterface, options: IpLayerOptions = {}) {
     this.device = device;
@@ -96,6 +101,31 @@ export class IpLayer implements NeighborOwner {
     this.tx = new TxBatch(device);
     this._ttl = options.ttl ?? 64;
     this._answerArp = options.answerArp ?? true;
+  }
+
+  /** The device's packet buffers. */
+  get zone(): MemZone {
+    return this.device.zone;
+  }
+
+  /** Our IPv4 address. */
+  get address(): number {
+    return this.iface.address;
+  }
+
+  /** The device's MTU. */
+  get mtu(): number {
+    return this.device.mtu;
+  }
+
+  /** Frames the transmit batch can still take before it must be flushed. */
+  txRoom(): number {
+    return this.tx.capacity - this.tx.length;
+  }
+
+  /** Whether the transmit batch has drained to under half full. */
+  txDrained(): boolean {
+    return this.tx.length < this.tx.capacity >>> 1;
   }
 
   /** Sets the layer that takes TCP segments. */
@@ -107,7 +137,9 @@ export class IpLayer implements NeighborOwner {
   receive(descs: Uint32Array, n: number, now: number): void {
     for (let k = 0; k < n; k++) {
       const i = k * DESC_WORDS;
-      this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, descs[i + 2], now);
+      const flags = descs[i + 2];
+      this._flowHint = (flags & rxFlowMark) !== 0 ? descs[i + 3] : -1;
+      this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
     }
   }
 
@@ -303,7 +335,7 @@ export class IpLayer implements NeighborOwner {
     c.tcpInSegs++;
     c.ipInDelivers++;
     const receiver = this._tcp;
-    if (receiver === undefined || !receiver.tcpInput(h, ip, tcp, now)) this.device.zone.release(h);
+    if (receiver === undefined || !receiver.tcpInput(h, ip, tcp, now, this._flowHint)) this.device.zone.release(h);
     return Drop.none;
   }
 

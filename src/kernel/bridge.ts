@@ -28,7 +28,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { DESC_WORDS, type Device, type DeviceOffloads } from "../device/device.ts";
+import { DESC_WORDS, type Device, type DeviceOffloads, rxFlowMark } from "../device/device.ts";
 import { TxBatch } from "../device/tx_batch.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { Classifier, type FlowOwner, Path } from "./classifier.ts";
@@ -79,10 +79,10 @@ export interface BridgeStats {
 /** The flows of a stack: its interface's address and MAC, its TCP layer's connections and listeners. */
 class StackFlows implements FlowOwner {
   private readonly _iface: { readonly address: number; readonly mac: number };
-  private readonly _tcp: { claims: FlowOwner["claims"] };
+  private readonly _tcp: { claim: FlowOwner["claim"] };
   constructor(
     iface: { readonly address: number; readonly mac: number },
-    tcp: { claims: FlowOwner["claims"] },
+    tcp: { claim: FlowOwner["claim"] },
   ) {
     this._iface = iface;
     this._tcp = tcp;
@@ -93,12 +93,12 @@ class StackFlows implements FlowOwner {
   get mac(): number {
     return this._iface.mac;
   }
-  claims(localPort: number, remoteIp: number, remotePort: number): boolean {
-    return this._tcp.claims(localPort, remoteIp, remotePort);
+  claim(localPort: number, remoteIp: number, remotePort: number): number {
+    return this._tcp.claim(localPort, remoteIp, remotePort);
   }
 }
 
-const noOwner: FlowOwner = { address: 0, mac: -1, claims: () => false };
+const noOwner: FlowOwner = { address: 0, mac: -1, claim: () => -1 };
 
 /** The device the stack sees when it shares the NIC with the kernel; see the module documentation. */
 export class KernelBridge implements Device {
@@ -159,12 +159,12 @@ export class KernelBridge implements Device {
 
   /**
    * Claims the flows of a stack: TCP to `iface.address` (read on every frame:
-   * the kernel may change it) that `tcp.claims`. The stack calls this once it
+   * the kernel may change it) that `tcp.claim`s. The stack calls this once it
    * exists; a {@link FlowOwner} of your own works too.
    */
   serve(
     iface: { readonly address: number; readonly mac: number },
-    tcp: { claims: FlowOwner["claims"] },
+    tcp: { claim: FlowOwner["claim"] },
   ): void {
     this.classifier.setOwner(new StackFlows(iface, tcp));
   }
@@ -212,13 +212,18 @@ export class KernelBridge implements Device {
         toKernel.push(h, dataOff, len, 0, 0, now);
         this._arpShared++;
       }
-      if (s !== k) {
-        const j = s * DESC_WORDS;
-        descs[j] = h;
-        descs[j + 1] = w;
+      const mark = path === Path.stack ? classifier.mark : 0;
+      const j = s * DESC_WORDS;
+      if (mark > 0) {
+        // The connection the classifier found: the stack's dispatch starts from it.
+        descs[j + 2] = descs[i + 2] | rxFlowMark;
+        descs[j + 3] = mark - 1;
+      } else if (s !== k) {
         descs[j + 2] = descs[i + 2];
         descs[j + 3] = descs[i + 3];
       }
+      descs[j] = h;
+      descs[j + 1] = w;
       s++;
       this._toStackFrames++;
       this._toStackBytes += len;

@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import { Classifier, Path } from "./classifier.ts";
- * const c = new Classifier({ address: 0xc6120002, mac: 0x020000000001, claims: (p) => p === 8080 });
+ * const c = new Classifier({ address: 0xc6120002, mac: 0x020000000001, claim: (p) => p === 8080 ? 0 : -1 });
  * const frame = new Uint8Array(60); // an Ethernet frame
  * c.classify(frame, 0, frame.length) === Path.kernel;
  * ```
@@ -43,8 +43,12 @@ export interface FlowOwner {
   readonly address: number;
   /** Our MAC (48-bit). */
   readonly mac: number;
-  /** Whether a TCP segment to `localPort` from `remoteIp:remotePort` is the stack's (TcpLayer.claims). */
-  claims(localPort: number, remoteIp: number, remotePort: number): boolean;
+  /**
+   * Whether a TCP segment to `localPort` from `remoteIp:remotePort` is the
+   * stack's (TcpLayer.claim): -1 if not; else the id of its connection plus
+   * one, or 0 when it is the stack's without one (a listener's port).
+   */
+  claim(localPort: number, remoteIp: number, remotePort: number): number;
 }
 
 /** Counts of what the classifier saw, by kind (frames). */
@@ -79,6 +83,11 @@ export class Classifier {
   private _owner: FlowOwner;
   private readonly _eth = new EthernetFrame();
   private readonly _ip = new Ipv4Packet();
+  /**
+   * What the owner's claim said of the last frame classified for the stack:
+   * its connection's id plus one, or 0 (see {@link FlowOwner.claim}).
+   */
+  mark = 0;
 
   constructor(owner: FlowOwner) {
     this._owner = owner;
@@ -92,6 +101,7 @@ export class Classifier {
   /** The path of the Ethernet frame `bytes[off .. off + len)`. Reads only; never throws. */
   classify(bytes: Uint8Array, off: number, len: number): Path {
     const c = this.counters;
+    this.mark = 0;
     const eth = this._eth;
     if (eth.wrap(bytes, off, len) !== Drop.none) {
       c.runts++;
@@ -140,7 +150,9 @@ export class Classifier {
     }
     const srcPort = (bytes[t] << 8) | bytes[t + 1];
     const dstPort = (bytes[t + 2] << 8) | bytes[t + 3];
-    if (owner.claims(dstPort, ip.src, srcPort)) {
+    const mark = owner.claim(dstPort, ip.src, srcPort);
+    if (mark >= 0) {
+      this.mark = mark;
       c.tcpOwned++;
       return Path.stack;
     }

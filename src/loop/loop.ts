@@ -16,9 +16,9 @@ import { DESC_WORDS, type Device } from "../device/device.ts";
 import type { IpLayer } from "../ip/ipv4_layer.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 
-/** Quiet time after which the loop starts napping between rounds of polls, ms. */
 /** How long {@link Loop.run} polls before it yields to the runtime, ms. */
 const roundMs = 1;
+/** Quiet time after which the loop starts napping between rounds of polls, ms. */
 const idleNapMs = 50;
 
 /** How handlers are run. */

@@ -12,52 +12,27 @@
  * @module
  */
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
-import { CcAction, createCongestionControl } from "./congestion.ts";
-import { output, retransmitFirst, sackRecovery, scoreboard, sendAck, sendControl, tsNow } from "./output.ts";
-import { ReassemblyResult } from "./reassembly.ts";
+import { CcAction } from "./congestion.ts";
+import type { TcpContext } from "./context.ts";
+import { negotiate } from "./handshake.ts";
+import { scoreboard, tsNow } from "./output.ts";
+import { Reassembly, ReassemblyResult } from "./reassembly.ts";
+import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
-import type { TcpLayer } from "./tcp_layer.ts";
+import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
 
-/** Least time between ACKs sent for unacceptable segments without data, ms (Linux tcp_invalid_ratelimit). */
-const oowAckIntervalMs = 500;
-
-/** Applies the options of a SYN (or SYN-ACK) to a new connection (RFC 9293 3.7.1, RFC 7323, RFC 2018). */
-export function negotiate(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): void {
-  const o = seg.options;
-  const c = L.config;
-  tcb.rcvAdv = tcb.rcvNxt; // nothing advertised yet in this sequence space
-  const peerMss = o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1: 536 when absent
-  tcb.sndMss = Math.max(64, Math.min(peerMss, L.ip.device.mtu - 40));
-  if (c.windowScaling && o.windowScale >= 0) {
-    tcb.sndScale = Math.min(o.windowScale, 14); // RFC 7323 2.3
-    tcb.rcvScale = tcb.rcvScaleOffered;
-  } else {
-    tcb.sndScale = 0;
-    tcb.rcvScale = 0;
-  }
-  tcb.tsOk = c.timestamps && o.timestamps;
-  if (tcb.tsOk) {
-    tcb.tsRecent = o.tsVal;
-    tcb.tsRecentAge = now;
-  }
-  tcb.sackOk = c.sack && o.sackPermitted;
-  // The controller starts once the MSS is known (its initial window counts segments).
-  tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, { sack: tcb.sackOk });
-  if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
-}
-
 /** The connection is established: tell the application (accept and open). */
-function established(L: TcpLayer, tcb: Tcb, now: number): void {
+function established(x: TcpContext, tcb: Tcb, now: number): void {
   tcb.state = State.established;
-  L.counters.currEstab++;
-  if (tcb.listenerPort >= 0) L.accepted(tcb);
+  x.counters.currEstab++;
+  if (tcb.listenerPort >= 0) x.conns.accepted(tcb);
   if (!tcb.dead) tcb.handlers.onOpen?.(tcb);
   if (!tcb.dead && tcb.finQueued) tcb.state = State.finWait1; // closed before the handshake ended
-  L.keepaliveReset(tcb, now);
+  x.timers.keepaliveReset(tcb, now);
 }
 
 /**
@@ -79,22 +54,22 @@ function handshakeRtt(tcb: Tcb, seg: Segment, now: number): void {
 }
 
 /** RFC 9293 3.10.7.3: a segment arrives in SYN-SENT. Returns whether its buffer was kept. */
-function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+function synSent(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
   // First, the ACK bit.
   if (seg.has(ack) && (seqLe(seg.ack, tcb.iss) || seqGt(seg.ack, tcb.sndNxt))) {
-    if (!seg.has(rst)) L.sendRstAck(seg, seg.ack, now);
+    if (!seg.has(rst)) x.out.sendRstAck(seg, seg.ack, now);
     return false;
   }
   // Second, the RST bit: only with an acceptable ACK (RFC 5961 3.2 leaves SYN-SENT as RFC 793 had it).
   if (seg.has(rst)) {
-    if (seg.has(ack)) L.destroy(tcb, "connection refused", now);
+    if (seg.has(ack)) x.conns.destroy(tcb, "connection refused", now);
     return false;
   }
   // Fourth, the SYN bit.
   if (!seg.has(syn)) return false;
   tcb.irs = seg.seq;
   tcb.rcvNxt = (seg.seq + 1) >>> 0;
-  negotiate(L, tcb, seg, now);
+  negotiate(x, tcb, seg, now);
   tcb.sndWnd = seg.wnd; // a SYN's window is never scaled (RFC 7323 2.2)
   tcb.maxSndWnd = seg.wnd;
   tcb.sndWl1 = seg.seq;
@@ -103,27 +78,27 @@ function synSent(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
     tcb.sndUna = seg.ack;
     handshakeRtt(tcb, seg, now);
     tcb.rtxAt = Infinity;
-    L.rearm(tcb);
-    established(L, tcb, now);
+    x.timers.rearm(tcb);
+    established(x, tcb, now);
     if (tcb.dead) return false;
     tcb.ackNow = true;
     // RFC 9293 3.10.7.3: text (and a FIN) on the SYN|ACK continue at the sixth step.
     let kept = false;
     if (seg.payloadLen > 0) {
       seg.seq = (seg.seq + 1) >>> 0; // the data starts after the SYN
-      kept = receiveText(L, tcb, seg, now);
+      kept = receiveText(x, tcb, seg, now);
       if (tcb.dead) return kept;
-      if (seg.has(fin) && ((seg.seq + seg.payloadLen) >>> 0) === tcb.rcvNxt) receiveFin(L, tcb, now);
+      if (seg.has(fin) && ((seg.seq + seg.payloadLen) >>> 0) === tcb.rcvNxt) receiveFin(x, tcb, now);
     } else if (seg.has(fin)) {
-      receiveFin(L, tcb, now);
+      receiveFin(x, tcb, now);
     }
-    if (!tcb.dead) output(L, tcb, now);
+    if (!tcb.dead) x.out.output(tcb, now);
     return kept;
   }
   // Simultaneous open: SYN without ACK (RFC 9293 3.5, figure 8).
   tcb.state = State.synReceived;
   tcb.ackNow = true;
-  sendControl(L, tcb, syn | ack, tcb.iss, now);
+  x.out.sendControl(tcb, syn | ack, tcb.iss, now);
   return false;
 }
 
@@ -145,10 +120,10 @@ function acceptable(tcb: Tcb, seg: Segment): boolean {
  * Processes a segment for `tcb`. Returns true when the connection kept the
  * segment's buffer (its payload was queued).
  */
-export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+export function segmentArrives(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
   tcb.stats.segsIn++;
   tcb.lastRecvAt = now;
-  if (tcb.state === State.synSent) return synSent(L, tcb, seg, now);
+  if (tcb.state === State.synSent) return synSent(x, tcb, seg, now);
   const o = seg.options;
 
   // RFC 7323 5.3: PAWS, before the sequence number check.
@@ -156,15 +131,15 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
     if (now - tcb.tsRecentAge > 24 * 24 * 3600 * 1000) {
       tcb.tsRecent = o.tsVal; // RFC 7323 5.5: TS.Recent is too old to judge by
     } else {
-      L.counters.pawsDrops++;
-      if (!seg.has(rst)) sendAck(L, tcb, now);
+      x.counters.pawsDrops++;
+      if (!seg.has(rst)) x.out.sendAck(tcb, now);
       return false;
     }
   }
 
   // RFC 7323 3.2: once timestamps are agreed, a non-RST segment without them is dropped.
   if (tcb.tsOk && !o.timestamps && !seg.has(rst) && tcb.state !== State.synReceived) {
-    L.counters.noTimestampDrops++;
+    x.counters.noTimestampDrops++;
     return false;
   }
 
@@ -176,16 +151,15 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
       seg.has(ack) && !seg.has(rst) && !seg.has(syn) && seg.seq === tcb.rcvNxt && tcb.rcvAdv === tcb.rcvNxt &&
       tcb.state >= State.established && tcb.state !== State.timeWait
     ) {
-      processAck(L, tcb, seg, now);
+      processAck(x, tcb, seg, now);
       if (tcb.dead) return false;
     }
     if (!seg.has(rst)) {
-      if (tcb.state === State.timeWait && seg.has(fin)) L.armTimeWait(tcb, now); // a retransmitted FIN
       // Data is always answered (the sender needs the ACK to recover); a bare
       // ACK at most once per interval, or two stacks could ACK each other forever.
       if (seg.len > 0 || now - tcb.lastOowAckAt >= oowAckIntervalMs) {
         tcb.lastOowAckAt = now;
-        sendAck(L, tcb, now);
+        x.out.sendAck(tcb, now);
       }
     }
     return false;
@@ -194,20 +168,20 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
   // Second: RST (RFC 5961 3.2).
   if (seg.has(rst)) {
     if (seg.seq !== tcb.rcvNxt) {
-      L.challengeAck(tcb, now);
+      x.out.challengeAck(tcb, now);
       return false;
     }
     if (tcb.state === State.synReceived && tcb.listenerPort >= 0) {
-      L.destroy(tcb, undefined, now); // back to LISTEN: the listener stays, this attempt goes
+      x.conns.destroy(tcb, undefined, now); // back to LISTEN: the listener stays, this attempt goes
     } else {
-      L.counters.estabResets += tcb.state === State.established || tcb.state === State.closeWait ? 1 : 0;
+      x.counters.estabResets += tcb.state === State.established || tcb.state === State.closeWait ? 1 : 0;
       // RFC 9293 3.10.7.4: an active open refused in SYN-RECEIVED (simultaneous open).
       const why = tcb.state === State.timeWait
         ? undefined
         : tcb.state === State.synReceived
         ? "connection refused"
         : "connection reset by peer";
-      L.destroy(tcb, why, now);
+      x.conns.destroy(tcb, why, now);
     }
     return false;
   }
@@ -215,10 +189,10 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
   // Fourth: SYN in a synchronized state (RFC 5961 4.2): a challenge ACK, nothing else.
   if (seg.has(syn)) {
     if (tcb.state === State.synReceived && seg.seq === tcb.irs && !seg.has(ack)) {
-      sendControl(L, tcb, syn | ack, tcb.iss, now); // the peer's SYN again: our SYN-ACK was lost
+      x.out.sendControl(tcb, syn | ack, tcb.iss, now); // the peer's SYN again: our SYN-ACK was lost
       return false;
     }
-    L.challengeAck(tcb, now);
+    x.out.challengeAck(tcb, now);
     return false;
   }
 
@@ -239,21 +213,21 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
       tcb.sndWl2 = seg.ack;
       handshakeRtt(tcb, seg, now);
       tcb.rtxAt = Infinity;
-      L.rearm(tcb);
-      established(L, tcb, now);
+      x.timers.rearm(tcb);
+      established(x, tcb, now);
       if (tcb.dead) return false;
     } else {
-      L.sendRstAck(seg, seg.ack, now); // RFC 9293: <SEQ=SEG.ACK><CTL=RST>
+      x.out.sendRstAck(seg, seg.ack, now); // RFC 9293: <SEQ=SEG.ACK><CTL=RST>
       return false;
     }
   }
-  if (!processAck(L, tcb, seg, now)) return false;
+  if (!processAck(x, tcb, seg, now)) return false;
 
   // Seventh: segment text.
   let kept = false;
   const s = tcb.state;
   if (seg.payloadLen > 0 && (s === State.established || s === State.finWait1 || s === State.finWait2)) {
-    kept = receiveText(L, tcb, seg, now);
+    kept = receiveText(x, tcb, seg, now);
     if (tcb.dead) return kept;
   }
 
@@ -261,24 +235,24 @@ export function segmentArrives(L: TcpLayer, tcb: Tcb, seg: Segment, now: number)
   if (seg.has(fin)) {
     const finAt = (seg.seq + seg.payloadLen) >>> 0;
     if (seqGt(finAt, tcb.rcvNxt)) tcb.rcvFinSeq = finAt; // ahead of missing data: later
-    else if (finAt === tcb.rcvNxt) receiveFin(L, tcb, now);
+    else if (finAt === tcb.rcvNxt) receiveFin(x, tcb, now);
   } else if (tcb.rcvFinSeq >= 0 && tcb.rcvFinSeq === tcb.rcvNxt) {
-    receiveFin(L, tcb, now);
+    receiveFin(x, tcb, now);
   }
   if (tcb.dead) return kept;
-  output(L, tcb, now);
+  x.out.output(tcb, now);
   return kept;
 }
 
 /** RFC 9293 3.10.7.4 fifth check, in a synchronized state. Returns false when the segment is to be dropped. */
-function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
   // RFC 5961 5.2: an ACK must be within [SND.UNA - MAX.SND.WND, SND.NXT].
   if (seqGt(seg.ack, tcb.sndMax)) {
-    sendAck(L, tcb, now);
+    x.out.sendAck(tcb, now);
     return false;
   }
   if (seqLt(seg.ack, (tcb.sndUna - Math.max(tcb.maxSndWnd, 1)) >>> 0)) {
-    L.challengeAck(tcb, now);
+    x.out.challengeAck(tcb, now);
     return false;
   }
   const wndRaw = seg.wnd;
@@ -287,9 +261,11 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
   // It is made when the first SACK block arrives (see scoreboard()).
   let sb = tcb.sb;
   if (sb === undefined && tcb.sackOk && seg.options.sackCount > 0) sb = scoreboard(tcb);
-  const newlySacked = sb !== undefined ? sb.update(seg.ack, seg.options.sackBlocks, seg.options.sackCount) : 0;
+  const newlySacked = sb !== undefined
+    ? sb.update(seg.ack, seg.options.sackBlocks, seg.options.sackCount)
+    : 0;
   if (seqGt(seg.ack, tcb.sndUna)) {
-    after = newAck(L, tcb, seg, now);
+    after = newAck(x, tcb, seg, now);
     if (tcb.dead) return false;
   } else if (
     seg.ack === tcb.sndUna && tcb.flight > 0 &&
@@ -335,13 +311,13 @@ function processAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
     if (tcb.sndWnd > 0 && tcb.persistAt !== Infinity) {
       tcb.persistAt = Infinity;
       tcb.persistBackoff = 0;
-      L.rearm(tcb);
+      x.timers.rearm(tcb);
     }
   }
   if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) {
-    sackRecovery(L, tcb, now); // RFC 6675 5 (C): what NextSeg() chooses, while cwnd - pipe >= SMSS
+    x.out.sackRecovery(tcb, now); // RFC 6675 5 (C): what NextSeg() chooses, while cwnd - pipe >= SMSS
   } else if ((after & afterRetransmit) !== 0) {
-    retransmitFirst(L, tcb, now);
+    x.out.retransmitFirst(tcb, now);
   }
   // Nothing SACKed and no recovery to remember: drop the scoreboard (memory per idle connection).
   if (sb !== undefined && sb === tcb.sb && sb.empty()) tcb.sb = undefined;
@@ -357,7 +333,7 @@ const afterWritable = 2;
  * window, move the timer. Returns what is left to do once the send window is
  * updated (a retransmission, telling the application it may write).
  */
-function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): number {
+function newAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): number {
   const acked = (seg.ack - tcb.sndUna) >>> 0;
   const finAcked = tcb.finSeq >= 0 && seqGt(seg.ack, tcb.finSeq);
   const dataAcked = acked - (finAcked && seqLe(tcb.sndUna, tcb.finSeq) ? 1 : 0);
@@ -382,7 +358,7 @@ function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): number {
   // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
   if (tcb.flight === 0) tcb.rtxAt = Infinity;
   else tcb.rtxAt = now + tcb.rto.rtoMs;
-  L.rearm(tcb);
+  x.timers.rearm(tcb);
 
   if (finAcked) {
     switch (tcb.state) {
@@ -392,12 +368,12 @@ function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): number {
         tcb.state = State.finWait2;
         break;
       case State.closing:
+        // TIME-WAIT: the layer hands the connection to a TIME-WAIT record once this segment is done.
         tcb.state = State.timeWait;
-        L.armTimeWait(tcb, now);
-        L.closedForApp(tcb, now);
+        x.conns.closedForApp(tcb, now);
         break;
       case State.lastAck:
-        L.destroy(tcb, undefined, now);
+        x.conns.destroy(tcb, undefined, now);
         return 0;
     }
   }
@@ -409,7 +385,7 @@ function newAck(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): number {
 }
 
 /** Queues the segment's payload: in order to the application, out of order for reassembly. */
-function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean {
+function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
   let seq = seg.seq;
   let off = seg.payloadOff;
   let len = seg.payloadLen;
@@ -418,18 +394,18 @@ function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean 
     const cut = (tcb.rcvNxt - seq) >>> 0;
     if (cut >= len) {
       tcb.ackNow = true; // all of it is old: say where we are
-      L.noteDuplicate(tcb, seq, len);
+      noteDuplicate(tcb, seq, len);
       return false;
     }
     seq = tcb.rcvNxt;
     off += cut;
     len -= cut;
   }
-  if (L.poolLow && (L.poolCritical || tcb.recvq.bytes > 0 || L.reassemblyBytes(tcb) > 0)) {
+  if (x.pool.low && (x.pool.critical || tcb.recvq.bytes > 0 || tcb.reassemblyBytes > 0)) {
     // The zone is nearly out of buffers, and this connection already holds data its
     // application has not taken: more would take what writes and ACKs need. Drop it and
     // say where we are; the sender retransmits (Linux TCPRcvQDrop).
-    L.counters.poolPressureDrops++;
+    x.counters.poolPressureDrops++;
     tcb.ackNow = true;
     return false;
   }
@@ -439,12 +415,12 @@ function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean 
     // Out of order (RFC 5681 4.2: ACK it at once, so the sender sees the hole).
     tcb.ackNow = true;
     tcb.stats.oooSegsIn++;
-    const r = L.reassembly(tcb).insert(seq, len, seg.h, off);
+    const r = reassemblyOf(x, tcb).insert(seq, len, seg.h, off);
     if (r === ReassemblyResult.stored) {
-      L.noteArrival(tcb, seq);
+      noteArrival(tcb, seq);
       return true;
     }
-    if (r === ReassemblyResult.duplicate) L.noteDuplicate(tcb, seq, len);
+    if (r === ReassemblyResult.duplicate) noteDuplicate(tcb, seq, len);
     else tcb.stats.oooDropped++;
     return false;
   }
@@ -452,7 +428,7 @@ function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean 
   tcb.rcvNxt = (tcb.rcvNxt + len) >>> 0;
   tcb.stats.bytesReceived += len;
   // Pieces that were waiting behind the hole.
-  const q = L.reassemblyIfAny(tcb);
+  const q = tcb.reasm;
   if (q !== undefined && q.count > 0) {
     while (q.pop(tcb.rcvNxt)) {
       tcb.recvq.push(q.outHandle, q.outOffset, q.outLen);
@@ -464,15 +440,14 @@ function receiveText(L: TcpLayer, tcb: Tcb, seg: Segment, now: number): boolean 
   }
   // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment.
   if (++tcb.unackedSegs >= 2) tcb.ackNow = true;
-  else L.armDelayedAck(tcb, now);
+  else x.timers.armDelayedAck(tcb, now);
   if (tcb.handlers.onData !== undefined) tcb.handlers.onData(tcb);
   return true;
 }
 
 /** The peer's FIN is in order (RFC 9293 3.10.7.4, eighth check). */
-function receiveFin(L: TcpLayer, tcb: Tcb, now: number): void {
+function receiveFin(x: TcpContext, tcb: Tcb, now: number): void {
   if (tcb.finReceived) {
-    if (tcb.state === State.timeWait) L.armTimeWait(tcb, now); // RFC 9293: restart the 2 MSL timeout
     tcb.ackNow = true;
     return;
   }
@@ -490,10 +465,34 @@ function receiveFin(L: TcpLayer, tcb: Tcb, now: number): void {
       tcb.state = State.closing;
       break;
     case State.finWait2:
-      tcb.state = State.timeWait;
-      L.armTimeWait(tcb, now);
+      tcb.state = State.timeWait; // a TIME-WAIT record takes over once this segment is done
       break;
   }
   tcb.handlers.onEnd?.(tcb);
-  if (tcb.state === State.timeWait && !tcb.dead) L.closedForApp(tcb, now);
+  if (tcb.state === State.timeWait && !tcb.dead) x.conns.closedForApp(tcb, now);
+}
+
+/** The out-of-order queue of `tcb`, made when first needed. */
+function reassemblyOf(x: TcpContext, tcb: Tcb): Reassembly {
+  let q = tcb.reasm;
+  if (q === undefined) {
+    const zone = x.zone;
+    q = new Reassembly({
+      release: (h) => zone.release(h),
+      bytesMax: x.config.reassemblyBytesMax,
+      budget: x.reassemblyBudget,
+    });
+    tcb.reasm = q;
+  }
+  return q;
+}
+
+/** An out-of-order segment starting at `seq` was queued: SACK blocks report the most recent first (RFC 2018 4). */
+function noteArrival(tcb: Tcb, seq: number): void {
+  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteArrival(seq);
+}
+
+/** A duplicate segment: reported first in the next SACK option (RFC 2883). */
+function noteDuplicate(tcb: Tcb, seq: number, len: number): void {
+  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteDuplicate(seq, len);
 }

@@ -11,7 +11,8 @@ import type { MemZone } from "../mem/zone.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import type { CongestionControl, CongestionName } from "./congestion.ts";
 import type { TokenBucket } from "./rate_limit.ts";
-import type { SackScoreboard } from "./sack.ts";
+import type { Reassembly } from "./reassembly.ts";
+import type { SackBlockBuilder, SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
 import type { RtoEstimator } from "./rto.ts";
 import { SendQueue } from "./send_queue.ts";
@@ -136,6 +137,11 @@ export class Tcb {
   /** The peer's FIN was received. */
   finReceived = false;
 
+  /** Segments that arrived ahead of a hole (RFC 9293 3.10.7.4 text), made when the first one does. */
+  reasm: Reassembly | undefined = undefined;
+  /** What the SACK blocks we send report (RFC 2018 4, RFC 2883), made with the first block to report. */
+  sackRx: SackBlockBuilder | undefined = undefined;
+
   // Reliability.
   readonly rto: RtoEstimator;
   cc: CongestionControl;
@@ -146,7 +152,7 @@ export class Tcb {
   /** The sequence number being timed for an RTT sample (without timestamps), or -1 (RFC 6298 3, Karn). */
   rttSeq = -1;
   rttStart = 0;
-  /** Ends of the region retransmitted by the timer: ACKs below it do not give RTT samples. */
+  /** When a segment of it last left (RFC 5681 4.1 measures idle time from it). */
   lastSendAt = 0;
   lastRecvAt = 0;
 
@@ -161,14 +167,13 @@ export class Tcb {
   delackAt = Infinity;
   persistAt = Infinity;
   keepaliveAt = Infinity;
-  timeWaitAt = Infinity;
 
   /** The listener that accepted it, until the application hears of it. */
   listenerPort = -1;
   /** Bytes the application may still queue before the send buffer is full. */
   sndBufBytes: number;
   rcvBufBytes: number;
-  /** Waiting for room in the device's transmit batch (TcpLayer.txBlocked). */
+  /** Waiting for room in the device's transmit batch (ConnectionOwner.txBlocked). */
   txBlocked = false;
   /** An onWritable is owed once space frees up. */
   wantWritable = false;
@@ -311,6 +316,11 @@ export class Tcb {
     return (this.sndNxt - this.sndUna) >>> 0;
   }
 
+  /** Out-of-order bytes held for reassembly. */
+  get reassemblyBytes(): number {
+    return this.reasm === undefined ? 0 : this.reasm.bytes;
+  }
+
   /** Bytes the application can still queue for sending. */
   get sendSpace(): number {
     return Math.max(0, this.sndBufBytes - this.sendq.bytes);
@@ -318,7 +328,7 @@ export class Tcb {
 
   /** The earliest armed timer. */
   nextDeadline(): number {
-    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt, this.timeWaitAt);
+    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt);
   }
 
   /** `198.18.0.1:80 -> 198.18.0.2:49152 ESTABLISHED`. */

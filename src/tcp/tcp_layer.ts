@@ -1,55 +1,53 @@
 /**
- * The TCP layer of a stack: the connection table, listeners, timers, and the
- * calls applications make (listen, connect, send, read, close, abort).
+ * The TCP layer of a stack: the connection table and the dispatch of
+ * arriving segments, and the calls applications make (listen, connect,
+ * send, write, read, close, abort). The rest of TCP is in parts the layer
+ * holds and hands each other through a narrow context (context.ts):
  *
- * Read first: RFC 9293 3.10 (event processing). Segment arrival is in
- * input.ts, sending in output.ts; this file owns the connections.
+ * - input.ts: segment arrival for a connection (RFC 9293 3.10.7.3-4);
+ * - output.ts: the sender (segments, the send policy, the advertised window);
+ * - handshake.ts: listeners, SYN cookies, what a SYN settles;
+ * - timers.ts: retransmission, delayed ACK, persist and keepalive timers;
+ * - pool_pressure.ts: what TCP does when the zone runs low;
+ * - time_wait.ts: TIME-WAIT as a small record instead of a control block.
+ *
+ * Read first: RFC 9293 3.10 (event processing).
  *
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import type { IpLayer } from "../ip/ipv4_layer.ts";
+import type { IpLayer, TcpReceiver } from "../ip/ipv4_layer.ts";
 import { ipHeadroom } from "../ip/ipv4_layer.ts";
-import type { TcpReceiver } from "../ip/ipv4_layer.ts";
-import { Drop, type Ipv4Packet, TcpFlags, type TcpOptions, type TcpPacket, TcpPacket as TcpView, TcpRepr } from "../wire/mod.ts";
-import { seqGt } from "../wire/mod.ts";
+import type { MemZone } from "../mem/zone.ts";
+import { copyRange } from "../util/bytes.ts";
+import { Drop, type Ipv4Packet, TcpFlags, type TcpPacket } from "../wire/mod.ts";
 import { type TcpConfig, tcpDefaults } from "./config.ts";
 import { type CongestionControl, type CongestionName, createCongestionControl } from "./congestion.ts";
+import type { ConnectionOwner, TcpContext, TcpLink } from "./context.ts";
 import { TcpCounters } from "./counters.ts";
-import { negotiate, segmentArrives } from "./input.ts";
+import { Handshake, type Listener, scaleFor } from "./handshake.ts";
+import { segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
-import { TcbTable } from "./tcb_table.ts";
-import { copyRange } from "../util/bytes.ts";
-import { effectiveMss, output, scoreboard, sendAck, sendControl, tsNow } from "./output.ts";
-import { TokenBucket } from "./rate_limit.ts";
-import { Reassembly, ReassemblyBudget } from "./reassembly.ts";
+import { effectiveMss, TcpOutput } from "./output.ts";
+import { PoolPressure } from "./pool_pressure.ts";
+import { ReassemblyBudget } from "./reassembly.ts";
 import { RtoEstimator } from "./rto.ts";
-import { SackBlockBuilder } from "./sack.ts";
 import { Segment } from "./segment.ts";
 import { State } from "./state.ts";
-import { SynCookies } from "./syn_cookie.ts";
 import { Tcb, type TcpHandlers } from "./tcb.ts";
-import { TimerWheel } from "./timer_wheel.ts";
+import { TimeWaitTable } from "./time_wait.ts";
+import { TcpTimers } from "./timers.ts";
+import { TupleTable } from "./tuple_table.ts";
+
+export type { Listener } from "./handshake.ts";
 
 /**
  * The congestion controller of a connection whose handshake has not yet
- * settled the MSS and SACK: negotiate() (input.ts) makes the real one, so a
- * connection makes one controller, not two. Frozen: a controller call before
- * then throws instead of passing unnoticed.
+ * settled the MSS and SACK: negotiate() (handshake.ts) makes the real one, so
+ * a connection makes one controller, not two. Frozen: a controller call
+ * before then throws instead of passing unnoticed.
  */
 const ccNotStarted: CongestionControl = Object.freeze(createCongestionControl("newreno", 536));
-
-/** A passive open. */
-export interface Listener {
-  readonly port: number;
-  readonly backlog: number;
-  /** Congestion control of its connections (default: the layer's). */
-  congestion?: CongestionName;
-  /** Called when a connection to the port is established; returns its handlers. */
-  onAccept: (c: Tcb) => TcpHandlers | void;
-  /** Connections in SYN-RECEIVED. */
-  halfOpen: number;
-}
 
 /** Options of {@link TcpLayer}. */
 export interface TcpLayerOptions {
@@ -57,91 +55,103 @@ export interface TcpLayerOptions {
   key?: Uint8Array;
 }
 
-
 /** The TCP layer over one IP layer; see the module documentation. */
-export class TcpLayer implements TcpReceiver {
-  readonly ip: IpLayer;
+export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   readonly config: TcpConfig;
   readonly counters = new TcpCounters();
-  /** Shared with output.ts: the header being built, and a view to write it through. */
-  readonly repr = new TcpRepr();
-  readonly tcpView = new TcpView();
+  /** The packet buffers: payload is queued in them, headers written in their headroom. */
+  readonly zone: MemZone;
+  /** @internal The IP layer, as far as TCP uses it. */
+  readonly link: TcpLink;
+  /** @internal */
+  readonly out: TcpOutput;
+  /** @internal */
+  readonly timers: TcpTimers;
+  /** @internal */
+  readonly pool: PoolPressure;
+  /** @internal */
+  readonly reassemblyBudget: ReassemblyBudget;
+  /** @internal The layer owns its connections. */
+  readonly conns: ConnectionOwner = this;
   private readonly _seg = new Segment();
-  private readonly _wheel: TimerWheel;
   private readonly _isn: IsnGenerator;
-  private readonly _cookies: SynCookies;
-  private readonly _budget: ReassemblyBudget;
+  private readonly _hs: Handshake;
+  private readonly _timeWait: TimeWaitTable;
   private readonly _tcbs: (Tcb | undefined)[] = [];
-  private _reasm: (Reassembly | undefined)[] = [];
-  private _sack: (SackBlockBuilder | undefined)[] = [];
   private readonly _freeIds: number[] = [];
-  private readonly _starved: Tcb[] = [];
+  private readonly _table = new TupleTable();
   private readonly _unread = new Set<Tcb>();
   private readonly _blocked: Tcb[] = [];
-  /** Connections whose receive window was held while the zone ran low: told when it recovers. */
-  private readonly _held = new Set<Tcb>();
-  /**
-   * The zone runs low (under a quarter free): receive windows stop widening
-   * (see output.ts receiveWindow). Set and cleared by {@link poll}.
-   */
-  poolTight = false;
-  /**
-   * The zone is nearly out (under an eighth free): received payload is
-   * dropped on connections that already hold unread data, so that what is
-   * left serves the writes and ACKs that free buffers. Set and cleared by
-   * {@link poll}.
-   */
-  poolLow = false;
-  /** Under a thirty-second free: received payload is dropped on every connection. */
-  poolCritical = false;
-  /**
-   * The zone's free buffers when {@link poll} last counted them, less what
-   * writes took since: counting is too dear for every write.
-   */
-  private _poolFree = 0;
-  private _poolSegs = 0;
-  private _poolAt = -Infinity;
-  private readonly _table = new TcbTable(this._tcbs);
-  private readonly _listeners = new Map<number, Listener>();
   private _nextPort: number;
-  private readonly _sackScratch = new Uint32Array(8);
-  private _expire = (id: number) => this._onTimer(id);
-  private _now = 0;
 
   constructor(ip: IpLayer, config: Partial<TcpConfig> = {}, options: TcpLayerOptions = {}) {
-    this.ip = ip;
     this.config = { ...tcpDefaults, ...config };
     const c = this.config;
     if (c.ephemeralPortMin < 1 || c.ephemeralPortMax > 65535 || c.ephemeralPortMin > c.ephemeralPortMax) {
-      throw new ConfigError("ephemeralPortMin", `bad ephemeral range ${c.ephemeralPortMin}..${c.ephemeralPortMax}`);
+      throw new ConfigError(
+        "ephemeralPortMin",
+        `bad ephemeral range ${c.ephemeralPortMin}..${c.ephemeralPortMax}`,
+      );
     }
-    this._wheel = new TimerWheel(256, { tickMs: 1 });
+    this.link = ip;
+    this.zone = ip.zone;
+    this.reassemblyBudget = new ReassemblyBudget(c.reassemblyStackBytesMax);
+    this.pool = new PoolPressure(this.zone, this.counters);
+    this.out = new TcpOutput(this);
+    this.timers = new TcpTimers(this, this._tcbs);
     this._isn = new IsnGenerator(options.key);
-    this._cookies = new SynCookies(options.key);
-    this._budget = new ReassemblyBudget(c.reassemblyStackBytesMax);
+    this._hs = new Handshake(this, options.key);
+    this._timeWait = new TimeWaitTable(this);
     this._nextPort = c.ephemeralPortMin;
     ip.setTcpReceiver(this);
   }
 
-  /** Connections in the table (TIME-WAIT included). */
+  /** Connections in the table, TIME-WAIT included. */
   get connections(): number {
-    let n = 0;
-    for (const t of this._tcbs) if (t !== undefined) n++;
-    return n;
+    return this._table.size + this._timeWait.size;
   }
 
-  /** Every connection in the table. */
+  /** Connections in TIME-WAIT (kept as small records, not in {@link each}). */
+  get timeWaitCount(): number {
+    return this._timeWait.size;
+  }
+
+  /** Bytes the TIME-WAIT records take, as allocated. */
+  get timeWaitBytes(): number {
+    return this._timeWait.bytes;
+  }
+
+  /** Lookups of the connection table so far: with a classifier's flow marks, one per segment. */
+  get tableLookups(): number {
+    return this._table.lookups;
+  }
+
+  /** Every connection with a control block (TIME-WAIT has none). */
   *each(): IterableIterator<Tcb> {
     for (const t of this._tcbs) if (t !== undefined) yield t;
   }
 
+  /** The RFC state of the connection with this 4-tuple, or undefined when there is none. */
+  stateOf(remoteIp: number, remotePort: number, localPort: number): State | undefined {
+    const id = this._table.get(remoteIp, remotePort, localPort);
+    if (id >= 0) return this._tcbs[id]!.state;
+    return this._timeWait.find(remoteIp, remotePort, localPort) >= 0 ? State.timeWait : undefined;
+  }
+
   /**
-   * Whether a segment to `localPort` from `remoteIp:remotePort` is ours: a
-   * listener on the port, or a connection with that 4-tuple. The kernel
-   * classifier asks this to leave every other flow to the kernel.
+   * Whether a segment to `localPort` from `remoteIp:remotePort` is ours, for
+   * the kernel classifier, which leaves every other flow to the kernel: -1
+   * if not; the id of the connection with that 4-tuple plus one, which the
+   * classifier passes on with the frame (rxFlowMark) so that its dispatch
+   * does not look it up again; 0 for a listener's port or a tuple in
+   * TIME-WAIT.
    */
-  claims(localPort: number, remoteIp: number, remotePort: number): boolean {
-    return this._listeners.has(localPort) || this._lookup(remoteIp, remotePort, localPort) !== undefined;
+  claim(localPort: number, remoteIp: number, remotePort: number): number {
+    const id = this._table.get(remoteIp, remotePort, localPort);
+    if (id >= 0) return id + 1;
+    return this._hs.listeners.has(localPort) || this._timeWait.find(remoteIp, remotePort, localPort) >= 0
+      ? 0
+      : -1;
   }
 
   // ------------------------------------------------------------------ API
@@ -153,16 +163,18 @@ export class TcpLayer implements TcpReceiver {
     backlog = this.config.backlog,
     congestion?: CongestionName,
   ): Listener {
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError("port", `expected 1..65535, got ${port}`);
-    if (this._listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError("port", `expected 1..65535, got ${port}`);
+    }
+    if (this._hs.listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
     const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion };
-    this._listeners.set(port, l);
+    this._hs.listeners.set(port, l);
     return l;
   }
 
   /** Stops listening; established connections stay. */
   unlisten(port: number): void {
-    this._listeners.delete(port);
+    this._hs.listeners.delete(port);
   }
 
   /** Opens a connection to `remoteIp:remotePort` (RFC 9293 3.10.1, active OPEN). */
@@ -178,19 +190,21 @@ export class TcpLayer implements TcpReceiver {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
     }
     const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort, now);
-    if (this._lookup(remoteIp, remotePort, port) !== undefined) {
+    if (
+      this._table.get(remoteIp, remotePort, port) >= 0 || this._timeWait.find(remoteIp, remotePort, port) >= 0
+    ) {
       throw new ConfigError("localPort", `${port} to this peer is in use`);
     }
-    const tcb = this._create(port, remoteIp, remotePort, true, now);
+    const tcb = this.create(port, remoteIp, remotePort, true, now);
     tcb.handlers = handlers;
     tcb.congestion = congestion;
     tcb.state = State.synSent;
     tcb.rttStart = now;
     this.counters.activeOpens++;
-    sendControl(this, tcb, TcpFlags.syn, tcb.iss, now);
+    this.out.sendControl(tcb, TcpFlags.syn, tcb.iss, now);
     tcb.sndNxt = (tcb.iss + 1) >>> 0;
     tcb.sndMax = tcb.sndNxt;
-    this.armRetransmit(tcb, now);
+    this.timers.armRetransmit(tcb, now);
     return tcb;
   }
 
@@ -207,14 +221,14 @@ export class TcpLayer implements TcpReceiver {
       c.wantWritable = true;
       return false;
     }
-    const zone = this.ip.device.zone;
+    const zone = this.zone;
     if (len <= 0) {
       zone.release(h);
       return true;
     }
     c.sendq.push(h, off, len);
     if (c.sendSpace === 0) c.wantWritable = true;
-    output(this, c, now);
+    this.out.output(c, now);
     return true;
   }
 
@@ -225,7 +239,7 @@ export class TcpLayer implements TcpReceiver {
 
   /** Largest payload a buffer can carry with the headers in front of it. */
   get bufferPayloadMax(): number {
-    const zone = this.ip.device.zone;
+    const zone = this.zone;
     return zone.dataRoomSize - zone.headroom;
   }
 
@@ -236,8 +250,11 @@ export class TcpLayer implements TcpReceiver {
    */
   write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
     if (!this._canSend(c)) return 0;
-    const zone = this.ip.device.zone;
-    const chunk = Math.min(this.bufferPayloadMax, c.state >= State.established ? effectiveMss(c) : this.config.mss);
+    const zone = this.zone;
+    const chunk = Math.min(
+      this.bufferPayloadMax,
+      c.state >= State.established ? effectiveMss(c) : this.config.mss,
+    );
     let done = 0;
     // Top up the last chunk first while nothing of it is sent, so that chunks stay one
     // segment long and go out without a copy.
@@ -256,31 +273,26 @@ export class TcpLayer implements TcpReceiver {
       }
     }
     // Payload waiting to be sent must not take the buffers that receiving needs (the ACKs
-    // that would free it): a sixteenth of the zone stays in reserve (see _watchPool).
-    const reserve = zone.capacity >>> 4;
-    let budget = 0;
-    if (done < length) {
-      // The count poll() took, less what writes took since; counted afresh near the reserve.
-      if (this._poolFree - reserve < Math.ceil((length - done) / chunk)) this._poolFree = zone.freeCount();
-      budget = this._poolFree - reserve;
-    }
+    // that would free it): a sixteenth of the zone stays in reserve (pool_pressure.ts).
+    const pool = this.pool;
+    let budget = done < length ? pool.writeBudget(Math.ceil((length - done) / chunk)) : 0;
     while (done < length && c.sendSpace > 0) {
       const n = Math.min(chunk, length - done, c.sendSpace);
       const h = budget-- > 0 ? zone.tryTake() : -1;
       if (h < 0) {
         // The zone is out of buffers: like a full send buffer, but the buffers may be held by
         // other connections, so poll() says when some are back.
-        if (!this._starved.includes(c)) this._starved.push(c);
+        pool.starve(c);
         break;
       }
-      this._poolFree--;
+      pool.took();
       const off = zone.dataStart(h) + zone.headroom;
       copyRange(zone.bytes, off, data, offset + done, n);
       c.sendq.push(h, off, n);
       done += n;
     }
     if (done < length) c.wantWritable = true;
-    if (done > 0) output(this, c, now);
+    if (done > 0) this.out.output(c, now);
     return done;
   }
 
@@ -288,7 +300,7 @@ export class TcpLayer implements TcpReceiver {
   read(c: Tcb, out: Uint8Array, now: number): number {
     const n = c.recvq.read(out);
     if (c.dead) this._drained(c);
-    else if (n > 0) this._windowOpened(c, now);
+    else if (n > 0) this.out.windowOpened(c, now);
     return n;
   }
 
@@ -296,7 +308,7 @@ export class TcpLayer implements TcpReceiver {
   consume(c: Tcb, n: number, now: number): void {
     c.recvq.consume(n);
     if (c.dead) this._drained(c);
-    else this._windowOpened(c, now);
+    else this.out.windowOpened(c, now);
   }
 
   /** Releases what closed connections received and the application never read. */
@@ -330,14 +342,14 @@ export class TcpLayer implements TcpReceiver {
       default:
         return;
     }
-    output(this, c, now);
+    this.out.output(c, now);
   }
 
   /** Aborts: RST to the peer, everything released (RFC 9293 3.10.5). */
   abort(c: Tcb, now: number): void {
     if (c.dead) return;
     if (c.state !== State.synSent && c.state !== State.timeWait && c.state !== State.closed) {
-      sendControl(this, c, TcpFlags.rst | TcpFlags.ack, c.sndMax, now);
+      this.out.sendControl(c, TcpFlags.rst | TcpFlags.ack, c.sndMax, now);
       this.counters.outRsts++;
     }
     this.destroy(c, "aborted", now);
@@ -345,11 +357,22 @@ export class TcpLayer implements TcpReceiver {
 
   /** Runs the timers due at `now`. Call once per loop iteration. */
   poll(now: number): void {
-    this._now = now;
-    this._wheel.advance(now, this._expire);
-    this._watchPool(now);
-    if (this._starved.length > 0) this._feedStarved();
-    if (this._blocked.length > 0 && this.ip.tx.length < this.ip.tx.capacity >>> 1) this._resumeBlocked(now);
+    this.timers.advance(now);
+    this._timeWait.expire(now);
+    const held = this.pool.watch(now);
+    if (held !== undefined) { for (const c of held) if (!c.dead) this.out.windowOpened(c, now); }
+    this.pool.feedStarved();
+    if (this._blocked.length > 0 && this.link.txDrained()) this._resumeBlocked(now);
+  }
+
+  /** When {@link poll} next has work. */
+  pollAt(): number {
+    return Math.min(this.timers.pollAt(), this._timeWait.pollAt());
+  }
+
+  /** (Re)starts the keepalive timer of `c` after its settings changed. */
+  keepaliveReset(c: Tcb, now: number): void {
+    this.timers.keepaliveReset(c, now);
   }
 
   /** @internal Output stopped because the device's transmit batch was full; resume it later. */
@@ -364,397 +387,86 @@ export class TcpLayer implements TcpReceiver {
     const list = this._blocked.splice(0);
     for (const c of list) {
       c.txBlocked = false;
-      if (!c.dead) output(this, c, now);
+      if (!c.dead) this.out.output(c, now);
     }
-  }
-
-  /**
-   * Pool pressure, as Linux's tcp_mem: every connection may advertise its
-   * whole receive buffer, and together they can promise far more than the
-   * zone holds. Received data that nobody has read yet must not take the
-   * buffers that writes (and the ACKs that free sent data) need, or an echo
-   * server with full receive queues and nothing to write with deadlocks.
-   * Under a quarter free, windows stop widening; under an eighth, received
-   * payload is dropped (the peer sends it again) where unread data already
-   * waits, and under a thirty-second everywhere; writes keep a sixteenth.
-   * Once three eighths are free again, the held windows are reopened.
-   */
-  private _watchPool(now: number): void {
-    // Counting a DPDK pool's free buffers walks its per-core caches: look every 128
-    // segments received or every half millisecond, whichever comes first.
-    const segs = this.counters.inSegs;
-    if (segs - this._poolSegs < 128 && now - this._poolAt < 0.5) return;
-    this._poolSegs = segs;
-    this._poolAt = now;
-    const zone = this.ip.device.zone;
-    const free = zone.freeCount();
-    this._poolFree = free;
-    const cap = zone.capacity;
-    this.poolLow = free < cap >>> 3;
-    this.poolCritical = free < cap >>> 5;
-    if (!this.poolTight) {
-      this.poolTight = free < cap >>> 2;
-    } else if (free > (cap >>> 2) + (cap >>> 3)) {
-      this.poolTight = false;
-      if (this._held.size > 0) {
-        const list = [...this._held];
-        this._held.clear();
-        for (const c of list) if (!c.dead) this._windowOpened(c, now);
-      }
-    }
-  }
-
-  /** @internal output.ts held `tcb`'s receive window because the zone runs low. */
-  windowHeld(tcb: Tcb): void {
-    this.counters.poolPressureClamps++;
-    this._held.add(tcb);
-  }
-
-  /** Connections that could not write for want of buffers hear when the zone has room above its reserve again. */
-  private _feedStarved(): void {
-    const zone = this.ip.device.zone;
-    const cap = zone.capacity;
-    if (this._poolFree < (cap >>> 4) + (cap >>> 5)) return; // the writers' reserve, and room to make progress
-    const list = this._starved.splice(0);
-    for (const c of list) {
-      if (c.dead || !c.wantWritable || c.finQueued) continue;
-      c.wantWritable = false;
-      c.handlers.onWritable?.(c);
-    }
-  }
-
-  /** When {@link poll} next has work. */
-  pollAt(): number {
-    return this._wheel.pollAt();
   }
 
   // --------------------------------------------------------- receive path
 
-  /** @internal From the IP layer: a TCP segment for this host. */
-  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number): boolean {
-    this._now = now;
+  /**
+   * @internal From the IP layer: a TCP segment for this host. `hint`: the id
+   * of the connection a classifier found for it (see {@link claim}), or -1.
+   */
+  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint = -1): boolean {
     const seg = this._seg;
     this.counters.inSegs++;
     if (seg.load(h, ip, tcp) !== Drop.none) {
       this.counters.inErrs++;
       return false;
     }
-    let tcb = this._lookup(seg.srcIp, seg.srcPort, seg.dstPort);
-    if (tcb !== undefined && tcb.state === State.timeWait && seg.has(TcpFlags.syn) && !seg.has(TcpFlags.ack)) {
+    // The classifier's answer stands if the connection it named still has this 4-tuple.
+    let tcb = hint >= 0 ? this._tcbs[hint] : undefined;
+    if (
+      tcb === undefined || tcb.remotePort !== seg.srcPort || tcb.localPort !== seg.dstPort ||
+      tcb.remoteIp !== seg.srcIp
+    ) {
+      const id = this._table.get(seg.srcIp, seg.srcPort, seg.dstPort);
+      tcb = id >= 0 ? this._tcbs[id] : undefined;
+    }
+    if (tcb !== undefined) {
+      const kept = segmentArrives(this, tcb, seg, now);
+      if (tcb.state === State.timeWait && !tcb.dead) this._enterTimeWait(tcb, now);
+      return kept;
+    }
+    const l = this._hs.listeners.get(seg.dstPort);
+    const tw = this._timeWait.find(seg.srcIp, seg.srcPort, seg.dstPort);
+    if (tw >= 0) {
       // RFC 6191: a new SYN may reuse a TIME-WAIT tuple when it is provably newer.
-      const o = seg.options;
-      const newer = tcb.tsOk && o.timestamps ? seqGt(o.tsVal, tcb.tsRecent) : seqGt(seg.seq, tcb.rcvNxt);
-      if (newer && this._listeners.has(seg.dstPort)) {
-        this.counters.timeWaitReused++;
-        this.destroy(tcb, undefined, now);
-        tcb = undefined;
+      if (
+        l === undefined || !seg.has(TcpFlags.syn) || seg.has(TcpFlags.ack) ||
+        !this._timeWait.synIsNewer(tw, seg)
+      ) {
+        this._timeWait.input(tw, seg, now);
+        return false;
       }
+      this.counters.timeWaitReused++;
+      this._timeWait.remove(tw);
     }
-    if (tcb !== undefined) return segmentArrives(this, tcb, seg, now);
-    const l = this._listeners.get(seg.dstPort);
-    if (l !== undefined && seg.dstIp === this.ip.iface.address) return this._listenInput(l, seg, now);
-    this._closedInput(seg, now);
+    if (l !== undefined && seg.dstIp === this.link.address) return this._hs.listenInput(l, seg, now);
+    this._hs.closedInput(seg, now);
     return false;
   }
 
-  /** RFC 9293 3.10.7.2: a segment for a listener. Returns whether a connection kept its buffer. */
-  private _listenInput(l: Listener, seg: Segment, now: number): boolean {
-    if (seg.has(TcpFlags.rst)) return false;
-    if (seg.has(TcpFlags.ack)) {
-      if (this.config.synCookies && !seg.has(TcpFlags.syn)) {
-        const r = this._cookieAck(l, seg, now);
-        if (r >= 0) return r === 1;
-      }
-      this.sendRstAck(seg, seg.ack, now);
-      return false;
-    }
-    if (!seg.has(TcpFlags.syn)) return false;
-    if (l.halfOpen >= l.backlog) {
-      if (this.config.synCookies) this._cookieSynAck(seg, now);
-      else this.counters.listenDrops++;
-      return false;
-    }
-    const tcb = this._create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
-    tcb.listenerPort = l.port;
-    tcb.congestion = l.congestion;
-    l.halfOpen++;
-    tcb.irs = seg.seq;
-    tcb.rcvNxt = (seg.seq + 1) >>> 0;
-    negotiate(this, tcb, seg, now);
-    tcb.sndWnd = seg.wnd;
-    tcb.maxSndWnd = seg.wnd;
-    tcb.sndWl1 = seg.seq;
-    tcb.state = State.synReceived;
-    tcb.rttStart = now;
-    this.counters.passiveOpens++;
-    sendControl(this, tcb, TcpFlags.syn | TcpFlags.ack, tcb.iss, now);
-    tcb.sndNxt = (tcb.iss + 1) >>> 0;
-    tcb.sndMax = tcb.sndNxt;
-    this.armRetransmit(tcb, now);
-    return false;
-  }
+  // ------------------------------------------------------- the connections
 
-  /** Answers a SYN with a cookie and keeps no state (the backlog is full). */
-  private _cookieSynAck(seg: Segment, now: number): void {
-    const o = seg.options;
-    const mss = Math.min(o.mss > 0 ? o.mss : 536, this.ip.device.mtu - 40);
-    const isn = this._cookies.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, seg.seq, mss, now);
-    const r = this.repr;
-    r.srcPort = seg.dstPort;
-    r.dstPort = seg.srcPort;
-    r.seq = isn;
-    r.ack = (seg.seq + 1) >>> 0;
-    r.flags = TcpFlags.syn | TcpFlags.ack;
-    r.window = Math.min(this.config.rcvBufBytes, 65535);
-    r.urgent = 0;
-    r.payloadLen = 0;
-    const opt = r.options;
-    opt.clear();
-    opt.mss = this.config.mss;
-    const ws = this.config.windowScaling && o.windowScale >= 0 ? o.windowScale : -1;
-    if (this.config.timestamps && o.timestamps) {
-      // Window scale and SACK ride in the TSval (RFC 4987 3.6); without timestamps they are lost.
-      opt.timestamps = true;
-      opt.tsVal = this._cookies.tsval(tsNow(now), ws, this.config.sack && o.sackPermitted, false);
-      opt.tsEcr = o.tsVal;
-      if (ws >= 0) opt.windowScale = this._scaleFor(this.config.rcvBufBytes);
-      if (this.config.sack && o.sackPermitted) opt.sackPermitted = true;
-    }
-    this._sendRaw(seg.srcIp, now);
-    this.counters.synCookiesSent++;
-  }
-
-  /**
-   * The ACK that completes a cookie handshake: builds the connection from the
-   * cookie. Returns -1 when it is no valid cookie, else 1 if the connection
-   * kept the segment's buffer, 0 if not.
-   */
-  private _cookieAck(l: Listener, seg: Segment, now: number): number {
-    const o = seg.options;
-    const got = this._cookies.check(
-      seg.dstIp,
-      seg.dstPort,
-      seg.srcIp,
-      seg.srcPort,
-      seg.seq,
-      seg.ack,
-      now,
-      o.timestamps,
-      o.tsEcr,
+  /** @internal Makes a connection and puts it in the table. */
+  create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
+    const id = this._freeIds.length > 0 ? this._freeIds.pop()! : this._tcbs.length;
+    this.timers.reserve(id);
+    const c = this.config;
+    const tcb = new Tcb(
+      id,
+      this.zone,
+      { ip: this.link.address, port: localPort },
+      { ip: remoteIp, port: remotePort },
+      active,
+      new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
+      ccNotStarted,
+      { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
     );
-    if (got === "invalid") {
-      this.counters.synCookiesFailed++;
-      return -1;
-    }
-    const tcb = this._create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
-    tcb.listenerPort = l.port;
-    tcb.iss = (seg.ack - 1) >>> 0;
-    tcb.sndUna = seg.ack;
-    tcb.sndNxt = seg.ack;
-    tcb.sndMax = seg.ack;
-    tcb.irs = (seg.seq - 1) >>> 0;
-    tcb.rcvNxt = seg.seq;
-    tcb.rcvAdv = (seg.seq + Math.min(this.config.rcvBufBytes, 65535)) >>> 0;
-    tcb.sndMss = Math.min(got.mss, this.ip.device.mtu - 40);
-    tcb.tsOk = got.timestamps;
-    if (tcb.tsOk) {
-      tcb.tsRecent = o.tsVal;
-      tcb.tsRecentAge = now;
-    }
-    if (got.windowScale >= 0) {
-      tcb.sndScale = Math.min(got.windowScale, 14);
-      tcb.rcvScale = tcb.rcvScaleOffered;
-    }
-    tcb.sackOk = got.sackPermitted;
-    tcb.cc = createCongestionControl(tcb.congestion ?? l.congestion ?? this.config.congestion, tcb.sndMss, {
-      sack: tcb.sackOk,
-    });
-    tcb.sndWnd = seg.wnd << tcb.sndScale;
-    tcb.maxSndWnd = tcb.sndWnd;
-    tcb.sndWl1 = seg.seq;
-    tcb.sndWl2 = seg.ack;
-    tcb.state = State.synReceived;
-    l.halfOpen++;
-    this.counters.synCookiesAccepted++;
-    this.counters.passiveOpens++;
-    // Through the SYN-RECEIVED arm: it becomes ESTABLISHED and takes any data.
-    tcb.sndUna = (seg.ack - 1) >>> 0;
-    return segmentArrives(this, tcb, seg, now) ? 1 : 0;
-  }
-
-  /** RFC 9293 3.10.7.1: no connection. RST unless the segment is one. */
-  private _closedInput(seg: Segment, now: number): void {
-    this.counters.noListener++;
-    if (seg.has(TcpFlags.rst)) return;
-    if (seg.has(TcpFlags.ack)) this.sendRstAck(seg, seg.ack, now);
-    else this._sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
-  }
-
-  // --------------------------------------------- used by input.ts and output.ts
-
-  /** @internal Sends <SEQ=seq><CTL=RST> in answer to `seg`. */
-  sendRstAck(seg: Segment, seq: number, now: number): void {
-    this._sendRst(seg, seq, -1, now);
-  }
-
-  private _sendRst(seg: Segment, seq: number, ackNum: number, now: number): void {
-    const r = this.repr;
-    r.srcPort = seg.dstPort;
-    r.dstPort = seg.srcPort;
-    r.seq = seq;
-    r.ack = ackNum < 0 ? 0 : ackNum;
-    r.flags = TcpFlags.rst | (ackNum < 0 ? 0 : TcpFlags.ack);
-    r.window = 0;
-    r.urgent = 0;
-    r.payloadLen = 0;
-    r.options.clear();
-    this._sendRaw(seg.srcIp, now);
-    this.counters.outRsts++;
-  }
-
-  /** Sends the header in {@link repr} to `dst` in a fresh buffer (no connection). */
-  private _sendRaw(dst: number, now: number): void {
-    const zone = this.ip.device.zone;
-    const h = zone.tryTake();
-    if (h < 0) {
-      this.counters.noBufferDrops++;
-      return;
-    }
-    const tcpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
-    const len = this.repr.headerLen();
-    this.repr.emit(this.tcpView.attach(zone.bytes, tcpOff, len), this.ip.iface.address, dst, false);
-    this.counters.outSegs++;
-    this.ip.sendTcp(h, tcpOff, len, dst, now);
-  }
-
-  /** @internal An ACK that tells a blind attacker nothing, rate-limited (RFC 5961 3.2, 4.2, 7). */
-  challengeAck(tcb: Tcb, now: number): void {
-    // One budget per connection: a shared one is a side channel (CVE-2016-5696).
-    tcb.challenge ??= new TokenBucket(this.config.challengeAckPerSecond, this.config.challengeAckPerSecond, now);
-    if (tcb.challenge.take(now)) {
-      this.counters.challengeAcks++;
-      sendAck(this, tcb, now);
-    } else {
-      this.counters.challengeAcksSuppressed++;
-    }
-  }
-
-  /** @internal */
-  reassembly(tcb: Tcb): Reassembly {
-    let q = this._reasm[tcb.id];
-    if (q === undefined) {
-      const zone = this.ip.device.zone;
-      q = new Reassembly({
-        release: (h) => zone.release(h),
-        bytesMax: this.config.reassemblyBytesMax,
-        budget: this._budget,
-      });
-      this._reasm[tcb.id] = q;
-    }
-    return q;
-  }
-
-  /** @internal */
-  reassemblyIfAny(tcb: Tcb): Reassembly | undefined {
-    return this._reasm[tcb.id];
-  }
-
-  /** @internal Out-of-order bytes `tcb` holds. */
-  reassemblyBytes(tcb: Tcb): number {
-    return this._reasm[tcb.id]?.bytes ?? 0;
-  }
-
-  /** @internal */
-  noteArrival(tcb: Tcb, seq: number): void {
-    if (tcb.sackOk) this._sackBuilder(tcb).noteArrival(seq);
-  }
-
-  /** @internal A duplicate segment: reported first in the next SACK option (RFC 2883). */
-  noteDuplicate(tcb: Tcb, seq: number, len: number): void {
-    if (tcb.sackOk) this._sackBuilder(tcb).noteDuplicate(seq, len);
-  }
-
-  /** @internal SACK blocks the next segment of `tcb` will carry. */
-  sackBlocksFor(tcb: Tcb): number {
-    const q = this._reasm[tcb.id];
-    if (!tcb.sackOk || q === undefined || q.count === 0) return 0;
-    return this._sackBuilder(tcb).build(tcb.rcvNxt, q, this._sackScratch, tcb.tsOk ? 3 : 4);
-  }
-
-  /** @internal Puts SACK blocks into outgoing options (RFC 2018 4). */
-  fillSackBlocks(tcb: Tcb, o: TcpOptions): void {
-    const n = this.sackBlocksFor(tcb);
-    for (let i = 0; i < n; i++) o.addSackBlock(this._sackScratch[2 * i], this._sackScratch[2 * i + 1]);
-  }
-
-  private _sackBuilder(tcb: Tcb): SackBlockBuilder {
-    let b = this._sack[tcb.id];
-    if (b === undefined) {
-      b = new SackBlockBuilder();
-      this._sack[tcb.id] = b;
-    }
-    return b;
-  }
-
-  /** @internal Whether Nagle is off for `tcb`. */
-  noDelay(tcb: Tcb): boolean {
-    return tcb.noDelay ?? this.config.noDelay;
-  }
-
-  /** @internal Re-arms the connection's wheel slot at its earliest deadline. */
-  rearm(tcb: Tcb): void {
-    if (tcb.dead) return;
-    const d = tcb.nextDeadline();
-    if (d === Infinity) this._wheel.cancel(tcb.id);
-    else if (this._wheel.deadlineOf(tcb.id) !== d) this._wheel.arm(tcb.id, d);
-  }
-
-  /** @internal Starts the retransmission timer if it is not running (RFC 6298 (5.1)). */
-  armRetransmit(tcb: Tcb, now: number): void {
-    if (tcb.rtxAt === Infinity) {
-      tcb.rtxAt = now + tcb.rto.rtoMs;
-      this.rearm(tcb);
-    }
-  }
-
-  /** @internal */
-  armDelayedAck(tcb: Tcb, now: number): void {
-    if (tcb.delackAt === Infinity) {
-      tcb.delackAt = now + this.config.delayedAckMs;
-      this.rearm(tcb);
-    }
-  }
-
-  /** @internal The persist timer (RFC 9293 3.8.6.1): probe a zero window. */
-  armPersist(tcb: Tcb, now: number): void {
-    if (tcb.persistAt === Infinity) {
-      const base = Math.max(tcb.rto.rtoMs, 200);
-      tcb.persistAt = now + Math.min(base * 2 ** tcb.persistBackoff, 60_000);
-      this.rearm(tcb);
-    }
-  }
-
-  /** @internal 2 MSL in TIME-WAIT (RFC 9293 3.3.2). */
-  armTimeWait(tcb: Tcb, now: number): void {
-    tcb.rtxAt = Infinity;
-    tcb.persistAt = Infinity;
-    tcb.keepaliveAt = Infinity;
-    tcb.delackAt = Infinity;
-    tcb.timeWaitAt = now + this.config.timeWaitMs;
-    this.rearm(tcb);
-  }
-
-  /** @internal Idle again: the keepalive timer restarts. */
-  keepaliveReset(tcb: Tcb, now: number): void {
-    if (!(tcb.keepalive ?? this.config.keepalive)) return;
-    tcb.keepaliveProbesSent = 0;
-    tcb.keepaliveAt = now + (tcb.keepaliveIdleMs ?? this.config.keepaliveIdleMs);
-    this.rearm(tcb);
+    tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
+    tcb.sndUna = tcb.iss;
+    tcb.sndNxt = tcb.iss;
+    tcb.sndMax = tcb.iss;
+    tcb.rcvScaleOffered = c.windowScaling ? scaleFor(c.rcvBufBytes) : 0;
+    this._tcbs[id] = tcb;
+    this._table.add(remoteIp, remotePort, localPort, id);
+    return tcb;
   }
 
   /** @internal A passive connection is established: the listener's application takes it. */
   accepted(tcb: Tcb): void {
-    const l = this._listeners.get(tcb.listenerPort);
+    const l = this._hs.listeners.get(tcb.listenerPort);
     tcb.listenerPort = -1;
     if (l === undefined) return;
     l.halfOpen--;
@@ -775,26 +487,13 @@ export class TcpLayer implements TcpReceiver {
     if (tcb.dead) return;
     const wasOpen = tcb.state >= State.established && !tcb.closedNotified;
     if (tcb.listenerPort >= 0) {
-      const l = this._listeners.get(tcb.listenerPort);
+      const l = this._hs.listeners.get(tcb.listenerPort);
       if (l !== undefined) l.halfOpen--;
     }
     if (error !== undefined && tcb.state === State.synSent) this.counters.attemptFails++;
-    tcb.dead = true;
     tcb.error = error;
     tcb.state = State.closed;
-    this._wheel.cancel(tcb.id);
-    this._table.delete(tcb);
-    tcb.sendq.clear();
-    // A clean close keeps what was received and not yet read: our close was a half-close,
-    // and the application may still read it. It is released as it is read, or by
-    // releaseUnread() (Stack.close). An abort or a reset drops it.
-    if (error === undefined && tcb.recvq.bytes > 0) this._unread.add(tcb);
-    else tcb.recvq.clear();
-    this._reasm[tcb.id]?.clear();
-    this._reasm[tcb.id] = undefined;
-    this._sack[tcb.id] = undefined;
-    this._tcbs[tcb.id] = undefined;
-    this._freeIds.push(tcb.id);
+    this._release(tcb, error === undefined);
     if (wasOpen) this.counters.currEstab = Math.max(0, this.counters.currEstab - 1);
     if (!tcb.closedNotified) {
       tcb.closedNotified = true;
@@ -802,64 +501,57 @@ export class TcpLayer implements TcpReceiver {
     }
   }
 
-  // ------------------------------------------------------------- internals
-
-  private _create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
-    const id = this._freeIds.length > 0 ? this._freeIds.pop()! : this._tcbs.length;
-    if (id >= this._wheel.capacity) this._wheel.grow(Math.max(id + 1, this._wheel.capacity * 2));
-    const c = this.config;
-    const tcb = new Tcb(
-      id,
-      this.ip.device.zone,
-      { ip: this.ip.iface.address, port: localPort },
-      { ip: remoteIp, port: remotePort },
-      active,
-      new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
-      ccNotStarted,
-      { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
-    );
-    tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
-    tcb.sndUna = tcb.iss;
-    tcb.sndNxt = tcb.iss;
-    tcb.sndMax = tcb.iss;
-    tcb.rcvScaleOffered = c.windowScaling ? this._scaleFor(c.rcvBufBytes) : 0;
-    this._tcbs[id] = tcb;
-    this._table.add(tcb);
-    return tcb;
+  /**
+   * A connection entered TIME-WAIT: a small record takes over its tuple
+   * (time_wait.ts), and its control block, queues and timers go. The
+   * application, told of the close already, may still read what it has not.
+   */
+  private _enterTimeWait(tcb: Tcb, now: number): void {
+    this._timeWait.enter(tcb, now);
+    this._release(tcb, true);
   }
 
-  /** Smallest shift that lets a 16-bit window say `bytes` (RFC 7323 2.3: at most 14). */
-  private _scaleFor(bytes: number): number {
-    let s = 0;
-    while (s < 14 && 65535 * 2 ** s < bytes) s++;
-    return s;
-  }
-
-  private _lookup(remoteIp: number, remotePort: number, localPort: number): Tcb | undefined {
-    return this._table.get(remoteIp, remotePort, localPort);
+  /** Takes `tcb` out of the table and releases what it holds; received data it keeps if `keepUnread`. */
+  private _release(tcb: Tcb, keepUnread: boolean): void {
+    tcb.dead = true;
+    this.timers.cancel(tcb);
+    this._table.delete(tcb.remoteIp, tcb.remotePort, tcb.localPort);
+    tcb.sendq.clear();
+    // A clean close keeps what was received and not yet read: our close was a half-close,
+    // and the application may still read it. It is released as it is read, or by
+    // releaseUnread() (Stack.close). An abort or a reset drops it.
+    if (keepUnread && tcb.recvq.bytes > 0) this._unread.add(tcb);
+    else tcb.recvq.clear();
+    tcb.reasm?.clear();
+    tcb.reasm = undefined;
+    tcb.sackRx = undefined;
+    tcb.sb = undefined;
+    this._tcbs[tcb.id] = undefined;
+    this._freeIds.push(tcb.id);
   }
 
   private _ephemeral(remoteIp: number, remotePort: number, now: number): number {
     const { ephemeralPortMin: lo, ephemeralPortMax: hi } = this.config;
     const span = hi - lo + 1;
-    let reusable: Tcb | undefined;
+    let reusable = -1;
+    let reusablePort = 0;
     for (let i = 0; i < span; i++) {
       const p = this._nextPort;
       this._nextPort = p >= hi ? lo : p + 1;
-      if (this._listeners.has(p)) continue;
-      const t = this._lookup(remoteIp, remotePort, p);
-      if (t === undefined) return p;
+      if (this._hs.listeners.has(p) || this._table.get(remoteIp, remotePort, p) >= 0) continue;
+      const tw = this._timeWait.find(remoteIp, remotePort, p);
+      if (tw < 0) return p;
       // A tuple in TIME-WAIT for over a second, with timestamps, can serve a new connection:
       // its segments carry newer timestamps than anything old (Linux tcp_tw_reuse, RFC 6191).
-      if (reusable === undefined && t.state === State.timeWait && t.tsOk && now - t.lastRecvAt >= 1000) {
-        reusable = t;
+      if (reusable < 0 && this._timeWait.reusableForConnect(tw, now)) {
+        reusable = tw;
+        reusablePort = p;
       }
     }
-    if (reusable !== undefined) {
+    if (reusable >= 0) {
       this.counters.timeWaitReused++;
-      const p = reusable.localPort;
-      this.destroy(reusable, undefined, now);
-      return p;
+      this._timeWait.remove(reusable);
+      return reusablePort;
     }
     throw new ConfigError("localPort", "no ephemeral port is free for this peer");
   }
@@ -868,121 +560,5 @@ export class TcpLayer implements TcpReceiver {
     if (c.dead || c.finQueued) return false;
     return c.state === State.established || c.state === State.closeWait || c.state === State.synSent ||
       c.state === State.synReceived;
-  }
-
-  private _windowOpened(c: Tcb, now: number): void {
-    // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
-    const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
-    const max = Math.min(c.rcvBufBytes, 65535 * 2 ** c.rcvScale);
-    const free = Math.min(c.rcvBufBytes - c.recvq.bytes - this.reassemblyBytes(c), max);
-    // Only a window that had shrunk below half its size is worth an ACK of its own; a wider
-    // one rides on the next (possibly delayed) ACK, or every read would cost a segment.
-    if (
-      free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && before < max >>> 1 &&
-      c.state >= State.established
-    ) {
-      c.ackNow = true;
-      output(this, c, now);
-    }
-  }
-
-  private _onTimer(id: number): void {
-    const tcb = this._tcbs[id];
-    if (tcb === undefined) return;
-    const now = this._now;
-    if (tcb.timeWaitAt <= now) {
-      tcb.timeWaitAt = Infinity;
-      this.destroy(tcb, undefined, now);
-      return;
-    }
-    if (tcb.rtxAt <= now) {
-      tcb.rtxAt = Infinity;
-      this._retransmitTimeout(tcb, now);
-      if (tcb.dead) return;
-    }
-    if (tcb.delackAt <= now) {
-      tcb.delackAt = Infinity;
-      if (tcb.unackedSegs > 0 || tcb.ackNow) sendAck(this, tcb, now);
-    }
-    if (tcb.persistAt <= now) {
-      tcb.persistAt = Infinity;
-      if (tcb.sndWnd === 0 && tcb.sendq.bytes > 0) {
-        // A window probe: an old sequence number elicits an ACK with the window.
-        sendControl(this, tcb, TcpFlags.ack, (tcb.sndUna - 1) >>> 0, now);
-        tcb.stats.zeroWindowProbes++;
-        tcb.persistBackoff = Math.min(tcb.persistBackoff + 1, 10);
-        this.armPersist(tcb, now);
-      } else {
-        tcb.persistBackoff = 0;
-        tcb.swsOverride = true;
-        output(this, tcb, now);
-      }
-    }
-    if (tcb.keepaliveAt <= now) {
-      tcb.keepaliveAt = Infinity;
-      this._keepalive(tcb, now);
-      if (tcb.dead) return;
-    }
-    this.rearm(tcb);
-  }
-
-  /** RFC 6298 (5.4)-(5.7) and RFC 5681 (3.1): the retransmission timer expired. */
-  private _retransmitTimeout(tcb: Tcb, now: number): void {
-    const s = tcb.state;
-    if (s === State.synSent || s === State.synReceived) {
-      if (tcb.retransmits >= this.config.synRetries) {
-        this.destroy(tcb, s === State.synSent ? "connection timed out" : undefined, now);
-        return;
-      }
-      tcb.retransmits++;
-      tcb.rto.backoff();
-      tcb.stats.retransTimeouts++;
-      this.counters.retransTimeouts++;
-      tcb.stats.retransSegs++;
-      this.counters.retransSegs++;
-      sendControl(this, tcb, s === State.synSent ? TcpFlags.syn : TcpFlags.syn | TcpFlags.ack, tcb.iss, now);
-      tcb.rtxAt = now + tcb.rto.rtoMs;
-      return;
-    }
-    if (tcb.flight === 0) return;
-    if (tcb.retransmits >= this.config.maxRetransmits) {
-      this.destroy(tcb, "connection timed out", now);
-      return;
-    }
-    tcb.retransmits++;
-    tcb.stats.retransTimeouts++;
-    this.counters.retransTimeouts++;
-    tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
-    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
-    tcb.rto.backoff();
-    tcb.rttSeq = -1; // Karn
-    tcb.tsSampleFloor = tsNow(now);
-    tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
-    tcb.stats.retransSegs++;
-    this.counters.retransSegs++;
-    output(this, tcb, now);
-    if (tcb.rtxAt === Infinity && tcb.flight > 0) tcb.rtxAt = now + tcb.rto.rtoMs;
-  }
-
-  private _keepalive(tcb: Tcb, now: number): void {
-    const idle = tcb.keepaliveIdleMs ?? this.config.keepaliveIdleMs;
-    const interval = tcb.keepaliveIntervalMs ?? this.config.keepaliveIntervalMs;
-    const probes = tcb.keepaliveProbes ?? this.config.keepaliveProbes;
-    if (now - tcb.lastRecvAt < idle && tcb.keepaliveProbesSent === 0) {
-      tcb.keepaliveAt = tcb.lastRecvAt + idle;
-      return;
-    }
-    if (tcb.keepaliveProbesSent > 0 && tcb.lastRecvAt > now - interval * tcb.keepaliveProbesSent) {
-      this.keepaliveReset(tcb, now); // the peer answered
-      return;
-    }
-    if (tcb.keepaliveProbesSent >= probes) {
-      this.counters.keepaliveTimeouts++;
-      this.destroy(tcb, "keepalive timed out", now);
-      return;
-    }
-    tcb.keepaliveProbesSent++;
-    sendControl(this, tcb, TcpFlags.ack, (tcb.sndUna - 1) >>> 0, now); // RFC 1122 4.2.3.6
-    tcb.keepaliveAt = now + interval;
   }
 }

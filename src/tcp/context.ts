@@ -1,0 +1,67 @@
+/**
+ * What the parts of TCP are handed instead of the whole layer: the link
+ * below (send a segment, room in the transmit batch), the zone, the
+ * configuration and counters, and each other. The layer (tcp_layer.ts) makes
+ * one context and the parts it holds: the sender (output.ts), the timers
+ * (timers.ts), pool pressure (pool_pressure.ts), and itself as the owner of
+ * the connections. Segment arrival (input.ts) and the handshake
+ * (handshake.ts) see the connections only through this.
+ *
+ * @module
+ */
+import type { MemZone } from "../mem/zone.ts";
+import type { TcpConfig } from "./config.ts";
+import type { TcpCounters } from "./counters.ts";
+import type { TcpOutput } from "./output.ts";
+import type { PoolPressure } from "./pool_pressure.ts";
+import type { ReassemblyBudget } from "./reassembly.ts";
+import type { Tcb } from "./tcb.ts";
+import type { TcpTimers } from "./timers.ts";
+
+/** What TCP needs of the IP layer below it. */
+export interface TcpLink {
+  /** Our IPv4 address. */
+  readonly address: number;
+  /** The link's MTU: the largest segment we take is this less 40. */
+  readonly mtu: number;
+  /**
+   * Sends the TCP segment at zone offset `tcpOff` of buffer `h` (`tcpLen`
+   * bytes, with room for the IPv4 and Ethernet headers before it) to `dst`;
+   * takes the buffer reference.
+   */
+  sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number): void;
+  /** Frames the transmit batch can still take before it must be flushed. */
+  txRoom(): number;
+  /** Whether the transmit batch has drained to under half full. */
+  txDrained(): boolean;
+  /** Hands the transmit batch to the device now. */
+  flush(now: number): void;
+}
+
+/** What the parts of TCP ask of the layer that owns the connections. */
+export interface ConnectionOwner {
+  /** Makes a connection and puts it in the table. */
+  create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb;
+  /** Removes a connection: releases its buffers and timers, tells the application. */
+  destroy(tcb: Tcb, error: string | undefined, now: number): void;
+  /** A passive connection is established: its listener's application takes it. */
+  accepted(tcb: Tcb): void;
+  /** The application sees the connection closed (TIME-WAIT holds the tuple a while longer). */
+  closedForApp(tcb: Tcb, now: number): void;
+  /** Output stopped because the transmit batch was full: resume it when it drains. */
+  txBlocked(tcb: Tcb): void;
+}
+
+/** The parts of one TCP layer; see the module documentation. */
+export interface TcpContext {
+  readonly config: TcpConfig;
+  readonly counters: TcpCounters;
+  readonly zone: MemZone;
+  readonly link: TcpLink;
+  readonly out: TcpOutput;
+  readonly timers: TcpTimers;
+  readonly pool: PoolPressure;
+  /** Out-of-order bytes all connections together may hold. */
+  readonly reassemblyBudget: ReassemblyBudget;
+  readonly conns: ConnectionOwner;
+}

@@ -1,0 +1,215 @@
+/**
+ * Opening a connection from the passive side: segments for a listener
+ * (RFC 9293 3.10.7.2), SYN cookies when the backlog is full (RFC 4987 3.6),
+ * the options a SYN settles (RFC 9293 3.7.1 MSS, RFC 7323 window scale and
+ * timestamps, RFC 2018 SACK-permitted), and the answer to a segment that
+ * has no connection (RFC 9293 3.10.7.1).
+ *
+ * @module
+ */
+import { TcpFlags } from "../wire/mod.ts";
+import { type CongestionName, createCongestionControl } from "./congestion.ts";
+import type { TcpContext } from "./context.ts";
+import { segmentArrives } from "./input.ts";
+import { tsNow } from "./output.ts";
+import type { Segment } from "./segment.ts";
+import { State } from "./state.ts";
+import { SynCookies } from "./syn_cookie.ts";
+import type { Tcb, TcpHandlers } from "./tcb.ts";
+
+/** A passive open. */
+export interface Listener {
+  readonly port: number;
+  readonly backlog: number;
+  /** Congestion control of its connections (default: the layer's). */
+  congestion?: CongestionName;
+  /** Called when a connection to the port is established; returns its handlers. */
+  onAccept: (c: Tcb) => TcpHandlers | void;
+  /** Connections in SYN-RECEIVED. */
+  halfOpen: number;
+}
+
+/** Smallest shift that lets a 16-bit window say `bytes` (RFC 7323 2.3: at most 14). */
+export function scaleFor(bytes: number): number {
+  let s = 0;
+  while (s < 14 && 65535 * 2 ** s < bytes) s++;
+  return s;
+}
+
+/** Applies the options of a SYN (or SYN-ACK) to a new connection (RFC 9293 3.7.1, RFC 7323, RFC 2018). */
+export function negotiate(x: TcpContext, tcb: Tcb, seg: Segment, now: number): void {
+  const o = seg.options;
+  const c = x.config;
+  tcb.rcvAdv = tcb.rcvNxt; // nothing advertised yet in this sequence space
+  const peerMss = o.mss > 0 ? o.mss : 536; // RFC 9293 3.7.1: 536 when absent
+  tcb.sndMss = Math.max(64, Math.min(peerMss, x.link.mtu - 40));
+  if (c.windowScaling && o.windowScale >= 0) {
+    tcb.sndScale = Math.min(o.windowScale, 14); // RFC 7323 2.3
+    tcb.rcvScale = tcb.rcvScaleOffered;
+  } else {
+    tcb.sndScale = 0;
+    tcb.rcvScale = 0;
+  }
+  tcb.tsOk = c.timestamps && o.timestamps;
+  if (tcb.tsOk) {
+    tcb.tsRecent = o.tsVal;
+    tcb.tsRecentAge = now;
+  }
+  tcb.sackOk = c.sack && o.sackPermitted;
+  // The controller starts once the MSS is known (its initial window counts segments).
+  tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, { sack: tcb.sackOk });
+  if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
+}
+
+/** The passive side of the handshake; see the module documentation. */
+export class Handshake {
+  /** Listeners by port. */
+  readonly listeners = new Map<number, Listener>();
+  private readonly _x: TcpContext;
+  private readonly _cookies: SynCookies;
+
+  /** `key`: the secret of the SYN cookies (16 bytes); random when absent. */
+  constructor(x: TcpContext, key?: Uint8Array) {
+    this._x = x;
+    this._cookies = new SynCookies(key);
+  }
+
+  /** RFC 9293 3.10.7.2: a segment for a listener. Returns whether a connection kept its buffer. */
+  listenInput(l: Listener, seg: Segment, now: number): boolean {
+    const x = this._x;
+    if (seg.has(TcpFlags.rst)) return false;
+    if (seg.has(TcpFlags.ack)) {
+      if (x.config.synCookies && !seg.has(TcpFlags.syn)) {
+        const r = this._cookieAck(l, seg, now);
+        if (r >= 0) return r === 1;
+      }
+      x.out.sendRstAck(seg, seg.ack, now);
+      return false;
+    }
+    if (!seg.has(TcpFlags.syn)) return false;
+    if (l.halfOpen >= l.backlog) {
+      if (x.config.synCookies) this._cookieSynAck(seg, now);
+      else x.counters.listenDrops++;
+      return false;
+    }
+    const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
+    tcb.listenerPort = l.port;
+    tcb.congestion = l.congestion;
+    l.halfOpen++;
+    tcb.irs = seg.seq;
+    tcb.rcvNxt = (seg.seq + 1) >>> 0;
+    negotiate(x, tcb, seg, now);
+    tcb.sndWnd = seg.wnd;
+    tcb.maxSndWnd = seg.wnd;
+    tcb.sndWl1 = seg.seq;
+    tcb.state = State.synReceived;
+    tcb.rttStart = now;
+    x.counters.passiveOpens++;
+    x.out.sendControl(tcb, TcpFlags.syn | TcpFlags.ack, tcb.iss, now);
+    tcb.sndNxt = (tcb.iss + 1) >>> 0;
+    tcb.sndMax = tcb.sndNxt;
+    x.timers.armRetransmit(tcb, now);
+    return false;
+  }
+
+  /** RFC 9293 3.10.7.1: no connection. RST unless the segment is one. */
+  closedInput(seg: Segment, now: number): void {
+    const x = this._x;
+    x.counters.noListener++;
+    if (seg.has(TcpFlags.rst)) return;
+    if (seg.has(TcpFlags.ack)) x.out.sendRstAck(seg, seg.ack, now);
+    else x.out.sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
+  }
+
+  /** Answers a SYN with a cookie and keeps no state (the backlog is full). */
+  private _cookieSynAck(seg: Segment, now: number): void {
+    const x = this._x;
+    const c = x.config;
+    const o = seg.options;
+    const mss = Math.min(o.mss > 0 ? o.mss : 536, x.link.mtu - 40);
+    const isn = this._cookies.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, seg.seq, mss, now);
+    const r = x.out.repr;
+    r.srcPort = seg.dstPort;
+    r.dstPort = seg.srcPort;
+    r.seq = isn;
+    r.ack = (seg.seq + 1) >>> 0;
+    r.flags = TcpFlags.syn | TcpFlags.ack;
+    r.window = Math.min(c.rcvBufBytes, 65535);
+    r.urgent = 0;
+    r.payloadLen = 0;
+    const opt = r.options;
+    opt.clear();
+    opt.mss = c.mss;
+    const ws = c.windowScaling && o.windowScale >= 0 ? o.windowScale : -1;
+    if (c.timestamps && o.timestamps) {
+      // Window scale and SACK ride in the TSval (RFC 4987 3.6); without timestamps they are lost.
+      opt.timestamps = true;
+      opt.tsVal = this._cookies.tsval(tsNow(now), ws, c.sack && o.sackPermitted, false);
+      opt.tsEcr = o.tsVal;
+      if (ws >= 0) opt.windowScale = scaleFor(c.rcvBufBytes);
+      if (c.sack && o.sackPermitted) opt.sackPermitted = true;
+    }
+    x.out.sendRaw(seg.srcIp, now);
+    x.counters.synCookiesSent++;
+  }
+
+  /**
+   * The ACK that completes a cookie handshake: builds the connection from the
+   * cookie. Returns -1 when it is no valid cookie, else 1 if the connection
+   * kept the segment's buffer, 0 if not.
+   */
+  private _cookieAck(l: Listener, seg: Segment, now: number): number {
+    const x = this._x;
+    const c = x.config;
+    const o = seg.options;
+    const got = this._cookies.check(
+      seg.dstIp,
+      seg.dstPort,
+      seg.srcIp,
+      seg.srcPort,
+      seg.seq,
+      seg.ack,
+      now,
+      o.timestamps,
+      o.tsEcr,
+    );
+    if (got === "invalid") {
+      x.counters.synCookiesFailed++;
+      return -1;
+    }
+    const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
+    tcb.listenerPort = l.port;
+    tcb.iss = (seg.ack - 1) >>> 0;
+    tcb.sndUna = seg.ack;
+    tcb.sndNxt = seg.ack;
+    tcb.sndMax = seg.ack;
+    tcb.irs = (seg.seq - 1) >>> 0;
+    tcb.rcvNxt = seg.seq;
+    tcb.rcvAdv = (seg.seq + Math.min(c.rcvBufBytes, 65535)) >>> 0;
+    tcb.sndMss = Math.min(got.mss, x.link.mtu - 40);
+    tcb.tsOk = got.timestamps;
+    if (tcb.tsOk) {
+      tcb.tsRecent = o.tsVal;
+      tcb.tsRecentAge = now;
+    }
+    if (got.windowScale >= 0) {
+      tcb.sndScale = Math.min(got.windowScale, 14);
+      tcb.rcvScale = tcb.rcvScaleOffered;
+    }
+    tcb.sackOk = got.sackPermitted;
+    tcb.cc = createCongestionControl(tcb.congestion ?? l.congestion ?? c.congestion, tcb.sndMss, {
+      sack: tcb.sackOk,
+    });
+    tcb.sndWnd = seg.wnd << tcb.sndScale;
+    tcb.maxSndWnd = tcb.sndWnd;
+    tcb.sndWl1 = seg.seq;
+    tcb.sndWl2 = seg.ack;
+    tcb.state = State.synReceived;
+    l.halfOpen++;
+    x.counters.synCookiesAccepted++;
+    x.counters.passiveOpens++;
+    // Through the SYN-RECEIVED arm: it becomes ESTABLISHED and takes any data.
+    tcb.sndUna = (seg.ack - 1) >>> 0;
+    return segmentArrives(x, tcb, seg, now) ? 1 : 0;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Pool pressure, as Linux's tcp_mem: every connection may advertise its
+ * whole receive buffer, and together they can promise far more than the
+ * zone holds. Received data that nobody has read yet must not take the
+ * buffers that writes (and the ACKs that free sent data) need, or an echo
+ * server with full receive queues and nothing to write with deadlocks.
+ * Under a quarter free, windows stop widening; under an eighth, received
+ * payload is dropped (the peer sends it again) where unread data already
+ * waits, and under a thirty-second everywhere; writes keep a sixteenth.
+ * Once three eighths are free again, the held windows are reopened.
+ *
+ * @module
+ */
+import type { MemZone } from "../mem/zone.ts";
+import type { TcpCounters } from "./counters.ts";
+import type { Tcb } from "./tcb.ts";
+
+/** The zone's level as TCP sees it; see the module documentation. */
+export class PoolPressure {
+  /** The zone runs low (under a quarter free): receive windows stop widening (output.ts receiveWindow). */
+  tight = false;
+  /**
+   * The zone is nearly out (under an eighth free): received payload is
+   * dropped on connections that already hold unread data, so that what is
+   * left serves the writes and ACKs that free buffers.
+   */
+  low = false;
+  /** Under a thirty-second free: received payload is dropped on every connection. */
+  critical = false;
+  private readonly _zone: MemZone;
+  private readonly _counters: TcpCounters;
+  /** The free buffers when last counted, less what writes took since: counting is too dear for every write. */
+  private _free = 0;
+  private _segs = 0;
+  private _at = -Infinity;
+  /** Connections whose receive window was held while the zone ran low: told when it recovers. */
+  private readonly _held = new Set<Tcb>();
+  /** Connections that could not write for want of buffers. */
+  private readonly _starved: Tcb[] = [];
+
+  constructor(zone: MemZone, counters: TcpCounters) {
+    this._zone = zone;
+    this._counters = counters;
+  }
+
+  /**
+   * Counts the zone now and then and sets the levels. Returns the connections
+   * whose windows were held, when the zone has recovered (their windows may
+   * open), else undefined.
+   */
+  watch(now: number): Tcb[] | undefined {
+    // Counting a DPDK pool's free buffers walks its per-core caches: look every 128
+    // segments received or every half millisecond, whichever comes first.
+    const segs = this._counters.inSegs;
+    if (segs - this._segs < 128 && now - this._at < 0.5) return undefined;
+    this._segs = segs;
+    this._at = now;
+    const free = this._zone.freeCount();
+    this._free = free;
+    const cap = this._zone.capacity;
+    this.low = free < cap >>> 3;
+    this.critical = free < cap >>> 5;
+    if (!this.tight) {
+      this.tight = free < cap >>> 2;
+    } else if (free > (cap >>> 2) + (cap >>> 3)) {
+      this.tight = false;
+      if (this._held.size > 0) {
+        const list = [...this._held];
+        this._held.clear();
+        return list;
+      }
+    }
+    return undefined;
+  }
+
+  /** output.ts held `tcb`'s receive window because the zone runs low. */
+  hold(tcb: Tcb): void {
+    this._counters.poolPressureClamps++;
+    this._held.add(tcb);
+  }
+
+  /**
+   * How many buffers a write that needs `wanted` may take, keeping a
+   * sixteenth of the zone for receiving (the ACKs that would free what is
+   * written). Counted afresh when the last count runs near the reserve.
+   */
+  writeBudget(wanted: number): number {
+    const reserve = this._zone.capacity >>> 4;
+    if (this._free - reserve < wanted) this._free = this._zone.freeCount();
+    return this._free - reserve;
+  }
+
+  /** A write took a buffer. */
+  took(): void {
+    this._free--;
+  }
+
+  /** `tcb` could not write for want of buffers: it hears when there is room again. */
+  starve(tcb: Tcb): void {
+    if (!this._starved.includes(tcb)) this._starved.push(tcb);
+  }
+
+  /** Connections that could not write for want of buffers hear when the zone has room above its reserve again. */
+  feedStarved(): void {
+    if (this._starved.length === 0) return;
+    const cap = this._zone.capacity;
+    if (this._free < (cap >>> 4) + (cap >>> 5)) return; // the writers' reserve, and room to make progress
+    const list = this._starved.splice(0);
+    for (const c of list) {
+      if (c.dead || !c.wantWritable || c.finQueued) continue;
+      c.wantWritable = false;
+      c.handlers.onWritable?.(c);
+    }
+  }
+}

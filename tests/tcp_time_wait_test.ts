@@ -1,0 +1,90 @@
+// TIME-WAIT as a small record (RFC 9293 3.3.2, 3.10.7.4; RFC 6191; RFC 5961):
+// the control block goes, the record answers for the tuple until 2 MSL is over.
+import { assert, assertEquals } from "@std/assert";
+import { State } from "../src/tcp/state.ts";
+import type { Tcb } from "../src/tcp/tcb.ts";
+import { ACK, FIN, RST, SYN, timeWait } from "./tcp_dialogue.ts";
+import { describe, test } from "./harness.ts";
+import { addrB } from "./sim.ts";
+import { tcpHosts } from "./tcp_sim.ts";
+
+describe("TIME-WAIT records", () => {
+  test("entering TIME-WAIT gives the control block up: no connection object, the tuple held by a record", () => {
+    const d = timeWait();
+    const old = d.tcb!;
+    assert(old.dead, "the control block left the table");
+    assertEquals([...d.tcp.each()].length, 0, "no control block in the table");
+    assertEquals(d.tcp.timeWaitCount, 1);
+    assertEquals(d.tcp.connections, 1, "TIME-WAIT still counts as a connection");
+    assertEquals(d.tcp.stateOf(old.remoteIp, old.remotePort, old.localPort), State.timeWait);
+    assertEquals(old.sendq.bytes + old.recvq.bytes, 0, "its queues are released");
+    assertEquals(old.reasm, undefined);
+  });
+
+  test("a SYN reusing the tuple after the record replaced the control block opens a new connection (RFC 6191 2, RFC 1122 4.2.2.13)", () => {
+    const d = timeWait({ peer: { timestamps: true } });
+    const old = d.tcb!;
+    d.conn = undefined;
+    d.run(1000);
+    d.send({ flags: SYN, seq: 1_000_000, mss: 1460, ts: [d.tsB(), 0] });
+    d.expect({ flags: SYN | ACK, ack: 1_000_001 });
+    assertEquals(d.tcp.timeWaitCount, 0, "the record is gone");
+    const fresh = d.tcb!;
+    assert(fresh !== old && !fresh.dead);
+    assertEquals(d.state(), "SYN-RECEIVED");
+    assertEquals(d.tcp.counters.timeWaitReused, 1);
+  });
+
+  test("an RST outside the window draws one challenge ACK, paced; an RST at RCV.NXT ends the record (RFC 5961 3.2)", () => {
+    const d = timeWait();
+    d.send({ flags: RST, seq: 50 });
+    d.expect({ flags: ACK, seq: 2, ack: 2 });
+    d.send({ flags: RST, seq: 51 });
+    d.recvNothing(10);
+    assertEquals(d.tcp.counters.challengeAcksSuppressed, 1);
+    assertEquals(d.state(), "TIME-WAIT");
+    d.send({ flags: RST, seq: 2 });
+    d.recvNothing(10);
+    assertEquals(d.state(), "CLOSED");
+    assertEquals(d.tcp.connections, 0);
+  });
+
+  test("text after the FIN is ignored (RFC 9293 3.10.7.4 seventh), an old segment draws an ACK, a retransmitted FIN restarts the 2 MSL", () => {
+    const d = timeWait();
+    d.send({ flags: ACK, seq: 2, ack: 2, payload: 10 });
+    d.recvNothing(10);
+    d.send({ flags: ACK, seq: 1, ack: 2, payload: 1 });
+    d.expect({ flags: ACK, seq: 2, ack: 2 });
+    d.run(50_000);
+    d.send({ flags: FIN | ACK, seq: 1, ack: 2 });
+    d.expect({ flags: ACK, seq: 2, ack: 2 });
+    d.recvNothing(59_000);
+    assertEquals(d.state(), "TIME-WAIT");
+    d.recvNothing(2000);
+    assertEquals(d.state(), "CLOSED");
+  });
+
+  test("2000 connections closed first by one side: each TIME-WAIT costs at most 128 bytes, and all expire", () => {
+    const { ta, tb, clock } = tcpHosts({ tcp: { ephemeralPortMin: 20000, ephemeralPortMax: 30000 } });
+    tb.listen(80, () => ({ onEnd: (c) => tb.close(c, clock.now) }));
+    let closed = 0;
+    const n = 2000;
+    const conns: Tcb[] = [];
+    for (let i = 0; i < n; i++) {
+      conns.push(
+        ta.connect(addrB, 80, { onOpen: (t) => ta.close(t, clock.now), onClose: () => closed++ }, clock.now),
+      );
+      if (i % 100 === 99) clock.runUntil(() => closed === i + 1, 10_000);
+    }
+    clock.runUntil(() => closed === n, 10_000);
+    assertEquals(ta.timeWaitCount, n);
+    assertEquals([...ta.each()].length, 0, "no control block is left on the side that closed first");
+    assert(conns.every((t) => ta.stateOf(t.remoteIp, t.remotePort, t.localPort) === State.timeWait));
+    const perConn = ta.timeWaitBytes / ta.timeWaitCount;
+    assert(perConn <= 128, `bytes per TIME-WAIT record: ${perConn.toFixed(1)}`);
+    clock.run(61_000);
+    assertEquals(ta.timeWaitCount, 0);
+    assertEquals(ta.connections + tb.connections, 0);
+    assertEquals(ta.pollAt(), Infinity, "no timer left");
+  });
+});
