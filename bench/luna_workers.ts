@@ -1,5 +1,5 @@
 // Workload 7 (scaling): one side of luna-ts to luna-ts over net_memif with
-// per-core workers (src/loop/workers.ts), a queue pair per worker.
+// per-core workers (src/workers/), a queue pair per worker.
 //   server: echo on port 7 in every worker; prints READY; quits on "quit" or
 //           the end of stdin, printing `RESULT {stats}`.
 //   client: runs the phases (bench/workers_app.ts) in every worker, merges
@@ -7,7 +7,7 @@
 //           then `RESULT {...}` and exits.
 // Usage: luna_workers.ts '{"role":"server","device":"memif:/tmp/x.sock,server","address":"198.18.3.1/24",
 //                          "workers":2,"prefix":"...","lcores":"0@1","lifetimeS":120,"phases":[...]}'
-import { startWorkers } from "../src/loop/workers.ts";
+import { startWorkers } from "../src/workers/mod.ts";
 import { onLines, report } from "./_control.ts";
 import { LatencyHistogram } from "./_stats.ts";
 import type { ScalePhase } from "./workers_app.ts";

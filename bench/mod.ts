@@ -12,7 +12,7 @@
  * - bulk: one connection moving data one way: Gbit/s.
  * - connrate: connect, one 64-byte exchange, close: connections/s.
  * - scale: luna-ts to luna-ts over memif with 1 and 2 per-core workers a
- *   side (src/loop/workers.ts), the echo loop with 16/256 connections:
+ *   side (src/workers/), the echo loop with 16/256 connections:
  *   requests/s, and the ratio 2 workers / 1 worker.
  * - forward1500: dpdk-testpmd alone at 1500-byte frames: the link's limit.
  * - concurrency: as many established idle connections as the machine takes

@@ -1,4 +1,4 @@
-// The app each per-core worker of bench/luna_workers.ts runs (src/loop/workers.ts).
+// The app each per-core worker of bench/luna_workers.ts runs (src/workers/).
 //   server: echo on port 7.
 //   client: for each phase of `args.phases`, in order, this worker's share of
 //           the connections (conns / workers, at least 1) in a closed echo
@@ -7,7 +7,7 @@
 //           (counts: its latency histogram, merged by the main thread).
 import type { Connection, ConnectionHandlers } from "../src/api/connection.ts";
 import type { Stack } from "../src/api/stack.ts";
-import type { WorkerContext } from "../src/loop/worker_main.ts";
+import type { WorkerContext } from "../src/workers/mod.ts";
 import { LatencyHistogram } from "./_stats.ts";
 
 export interface ScalePhase {

@@ -13,11 +13,10 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { Offload, Rss } from "../../ffi/symbols.ts";
 import type { Device } from "../device/device.ts";
 import { DpdkDevice } from "../device/dpdk/device.ts";
-import { Dpdk } from "../device/dpdk/eal.ts";
-import { dataRoomForMtu } from "../device/dpdk/pool.ts";
+import type { Dpdk } from "../device/dpdk/eal.ts";
+import { openDpdkPort } from "../device/dpdk/open.ts";
 import type { Port } from "../device/dpdk/port.ts";
 import { FaultInjector } from "../device/fault/injector.ts";
 import { PcapTap } from "../device/pcap/tap.ts";
@@ -324,43 +323,15 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
   const c = parseStackConfig(config);
   if (typeof c.device !== "string") return new Stack(c, wrap(c, c.device));
   const spec = parseDeviceSpec(c.device, "device", { mtu: c.mtu });
-  for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
-  const dpdk = await Dpdk.start({
-    prefix: c.eal?.prefix ?? `luna-${process.pid}`,
-    vdevs: spec.vdevs,
-    pci: spec.pci,
-    hugepages: c.eal?.hugepages,
-    memoryMb: c.eal?.memoryMb,
-    lcores: c.eal?.lcores,
-    logLevel: c.eal?.logLevel,
-    extra: [...spec.eal, ...(c.eal?.extra ?? [])],
+  const { dpdk, port, zone } = await openDpdkPort({
+    spec,
+    mtu: c.mtu,
+    buffers: c.buffers,
+    promiscuous: c.mac !== undefined,
+    eal: c.eal,
   });
   let coexist: Coexistence | undefined;
   try {
-    const port = dpdk.port(spec.portName);
-    const info = port.describe();
-    // Every frame of the MTU fits one buffer: longer ones would arrive chained, and be dropped.
-    const zone = dpdk.createZone("luna", { count: c.buffers, dataRoom: dataRoomForMtu(c.mtu ?? info.mtu) });
-    const cksum = Offload.ipv4Cksum | Offload.tcpCksum;
-    const txOffloads = (info.txOffloads & cksum) === cksum ? cksum : 0;
-    const rxOffloads = (info.rxOffloads & cksum) === cksum ? cksum : 0;
-    try {
-      port.configure({
-        zone,
-        rxOffloads,
-        txOffloads,
-        rss: 0 & Rss.ipv4Tcp,
-        mtu: c.mtu,
-        mtuPmdUnbounded: spec.mtuPmdUnbounded,
-      });
-    } catch (e) {
-      // The PMD's refusal of the MTU is the user's setting at fault.
-      const refusal = c.mtu !== undefined ? /MTU \d+.*/s.exec((e as Error).message) : null;
-      if (refusal !== null) throw new ConfigError("mtu", `${spec.portName}: ${refusal[0].trim()}`);
-      throw e;
-    }
-    port.start();
-    if (c.mac !== undefined) port.promiscuous(true);
     const device = new DpdkDevice(port, 0);
     if (!coexistEnabled(c)) return new Stack(c, wrap(c, device), dpdk, port);
     coexist = startCoexistence({

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Stack } from "../api/stack.ts";
-import type { WorkerContext } from "../loop/worker_main.ts";
+import type { WorkerContext } from "../workers/mod.ts";
 import { type AppName, createApp } from "./mod.ts";
 
 /** Arguments the main thread passes. */

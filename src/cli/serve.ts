@@ -8,7 +8,7 @@ import { createStack, type Stack, type StackStats } from "../api/stack.ts";
 import { type App, type AppStats, createApp } from "../apps/mod.ts";
 import { ConfigError, NoSuchPortError } from "../errors.ts";
 import { formatIpv4 } from "../wire/mod.ts";
-import { startWorkers } from "../loop/workers.ts";
+import { startWorkers } from "../workers/mod.ts";
 import { type ServeOptions, UsageError, usageOfConfigError } from "./args.ts";
 
 /** What `serve` prints at the end, as its JSON line holds it. */

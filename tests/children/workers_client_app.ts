@@ -3,7 +3,7 @@
 // the worker instead aborts its connections once they are flowing.
 import type { Connection } from "../../src/api/connection.ts";
 import type { Stack } from "../../src/api/stack.ts";
-import type { WorkerContext } from "../../src/loop/worker_main.ts";
+import type { WorkerContext } from "../../src/workers/mod.ts";
 
 interface Args {
   conns: number;

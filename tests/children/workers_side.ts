@@ -1,6 +1,6 @@
 // One side of the per-core workers test: a group of workers on a memif port.
 // Usage: workers_side.ts server|client PREFIX SOCKET WORKERS CONNS BYTES ABORT_WORKER [MTU]
-import { startWorkers } from "../../src/loop/workers.ts";
+import { startWorkers } from "../../src/workers/mod.ts";
 
 const [role, prefix, socket, workersArg, connsArg, bytesArg, abortArg, mtuArg] = process.argv.slice(2);
 const workers = Number(workersArg);

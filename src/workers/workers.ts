@@ -20,12 +20,11 @@
  *
  * @module
  */
-import { Offload, Rss } from "../../ffi/symbols.ts";
 import { parseStackConfig, type StackConfigInput } from "../api/config.ts";
 import type { StackStats } from "../api/stack.ts";
-import { Dpdk } from "../device/dpdk/eal.ts";
+import type { Dpdk } from "../device/dpdk/eal.ts";
+import { openDpdkPort } from "../device/dpdk/open.ts";
 import { parseDeviceSpec } from "../device/spec.ts";
-import { dataRoomForMtu } from "../device/dpdk/pool.ts";
 import { ConfigError } from "../errors.ts";
 import type { WorkerInit } from "./worker_main.ts";
 
@@ -92,7 +91,10 @@ function ask(w: Worker, msg: unknown, answer: string, timeoutMs = 10_000): Promi
   });
 }
 
-/** Starts the EAL, the port with one queue pair per worker, and the workers. */
+/**
+ * Opens the port with one queue pair per worker (as `createStack` opens its
+ * port, through openDpdkPort), then starts the workers, each on its queue.
+ */
 export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup> {
   const { workers: count } = options;
   if (!Number.isInteger(count) || count < 1 || count > 64) {
@@ -103,44 +105,19 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
     throw new ConfigError("device", "workers need a DPDK device spec: each takes a queue pair of the port");
   }
   const spec = parseDeviceSpec(c.device, "device", { mtu: c.mtu });
-  for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
-  const vdevs = spec.kind === "memif"
-    ? spec.vdevs.map((v) => v) // memif takes its queue counts from the port configuration
-    : spec.vdevs.map((v) => v.replace(/qpairs=1/, `qpairs=${count}`));
-  const dpdk = await Dpdk.start({
-    prefix: c.eal?.prefix ?? `luna-${process.pid}`,
-    vdevs,
-    pci: spec.pci,
-    hugepages: c.eal?.hugepages,
-    memoryMb: c.eal?.memoryMb ?? 256 + 64 * count,
-    lcores: c.eal?.lcores,
-    logLevel: c.eal?.logLevel,
-    extra: [...spec.eal, ...(c.eal?.extra ?? [])],
+  // Each worker's stack gets `buffers` of the one pool.
+  const { dpdk, port, zone, rxOffloads, txOffloads } = await openDpdkPort({
+    spec,
+    mtu: c.mtu,
+    buffers: c.buffers * count,
+    queues: count,
+    queuesField: "workers",
+    promiscuous: c.mac !== undefined,
+    eal: { ...c.eal, memoryMb: c.eal?.memoryMb ?? 256 + 64 * count },
   });
   const started: Worker[] = [];
   try {
-    const port = dpdk.port(spec.portName);
-    const info = port.describe();
-    // Every frame of the MTU fits one buffer (as createStack does).
-    const zone = dpdk.createZone("luna", { count: c.buffers * count, dataRoom: dataRoomForMtu(c.mtu ?? info.mtu) });
-    if (info.maxRxQueues < count || info.maxTxQueues < count) {
-      throw new ConfigError("workers", `${spec.portName} has ${info.maxRxQueues} queues, ${count} workers asked`);
-    }
-    const cksum = Offload.ipv4Cksum | Offload.tcpCksum;
-    const txOffloads = (info.txOffloads & cksum) === cksum ? cksum : 0;
-    const rxOffloads = (info.rxOffloads & cksum) === cksum ? cksum : 0;
-    const rss = count > 1 && (info.rssHashes & Rss.ipv4Tcp) !== 0 ? Rss.ipv4Tcp : 0;
-    port.configure({
-      zone,
-      rxQueues: count,
-      txQueues: count,
-      rxOffloads,
-      txOffloads,
-      rss,
-      mtu: c.mtu,
-      mtuPmdUnbounded: spec.mtuPmdUnbounded,
-    });
-    port.start();
+    // Buffers the main thread's cache holds go back to the pool, for the workers to take.
     zone.flush();
     const { device: _device, eal: _eal, ...rest } = options.config as Record<string, unknown>;
     const url = new URL("./worker_main.ts", import.meta.url).href;

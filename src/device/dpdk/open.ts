@@ -1,0 +1,132 @@
+/**
+ * Opening a DPDK port from a device spec, in one place: the EAL started with
+ * the spec's devices, a packet pool whose buffers hold a whole frame of the
+ * MTU, and the port configured (queues, checksum offloads, RSS, MTU) and
+ * started. `createStack` opens its port here, and so do the per-core workers,
+ * which then hand one queue pair to each Worker thread.
+ *
+ * @example
+ * ```ts
+ * import { openDpdkPort } from "./open.ts";
+ * import { parseDeviceSpec } from "../spec.ts";
+ * const spec = parseDeviceSpec("memif:/run/luna.sock,server", "device", { mtu: 9000 });
+ * const { dpdk, port, zone } = await openDpdkPort({ spec, mtu: 9000, buffers: 8191 });
+ * ```
+ *
+ * @module
+ */
+import { Offload, Rss } from "../../../ffi/symbols.ts";
+import { ConfigError } from "../../errors.ts";
+import type { DeviceSpec } from "../spec.ts";
+import { Dpdk, type EalOptions } from "./eal.ts";
+import { dataRoomForMtu, type DpdkZone } from "./pool.ts";
+import type { Port } from "./port.ts";
+
+/** EAL settings of {@link openDpdkPort}: the devices and PCI probing come from the spec. */
+export type PortEalOptions = Partial<Omit<EalOptions, "vdevs" | "pci">>;
+
+/** Options of {@link openDpdkPort}. */
+export interface OpenPortOptions {
+  /** The device, parsed with the MTU (memif sizes its own buffers by it). */
+  spec: DeviceSpec;
+  /** The MTU to run the port at; default: the port's own. */
+  mtu?: number;
+  /** Packet buffers in the pool, for all queues together. */
+  buffers: number;
+  /** Queue pairs (each receive queue with its transmit queue). Default 1. */
+  queues?: number;
+  /** The setting a ConfigError names when the port has fewer queues than asked. Default "queues". */
+  queuesField?: string;
+  /**
+   * Offload bits (ffi Offload) wanted on receive and on transmit: turned on
+   * in a direction where the port offers all of them, else none there.
+   * Default: IPv4 and TCP checksums.
+   */
+  offloads?: number;
+  /** RSS hash bits (ffi Rss) wanted with more than one queue, where the port offers them. Default: TCP over IPv4. */
+  rss?: number;
+  /** Receive frames addressed to any MAC (the stack answers for one other than the port's). */
+  promiscuous?: boolean;
+  /** EAL settings; `prefix` defaults to `luna-<pid>`. */
+  eal?: PortEalOptions;
+}
+
+/** An opened port: the running EAL (which closes the port and pool with it), the port, its pool. */
+export interface OpenedPort {
+  dpdk: Dpdk;
+  port: Port;
+  zone: DpdkZone;
+  /** Offload bits turned on for receive. */
+  rxOffloads: number;
+  /** Offload bits turned on for transmit. */
+  txOffloads: number;
+  /** RSS hash bits turned on. */
+  rss: number;
+}
+
+/**
+ * Starts DPDK's EAL in this process with `options.spec`'s device, makes the
+ * packet pool, and configures and starts the port with `options.queues`
+ * queue pairs. On failure the EAL is closed again and the error thrown:
+ * {@link ConfigError} naming `mtu` (with the PMD's limits) when the PMD
+ * refuses the MTU, naming `options.queuesField` when the port has too few
+ * queues; EalError, NoSuchPortError or PortError otherwise.
+ */
+export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort> {
+  const { spec, mtu, eal = {} } = options;
+  const queues = options.queues ?? 1;
+  for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
+  // af_packet takes its queue count from its arguments; memif from the port configuration.
+  const vdevs = spec.kind === "memif" ? spec.vdevs : spec.vdevs.map((v) => v.replace(/qpairs=1(?=,|$)/, `qpairs=${queues}`));
+  const dpdk = await Dpdk.start({
+    ...eal,
+    prefix: eal.prefix ?? `luna-${process.pid}`,
+    vdevs,
+    pci: spec.pci,
+    extra: [...spec.eal, ...(eal.extra ?? [])],
+  });
+  try {
+    const port = dpdk.port(spec.portName);
+    const info = port.describe();
+    if (info.maxRxQueues < queues || info.maxTxQueues < queues) {
+      throw new ConfigError(
+        options.queuesField ?? "queues",
+        `${spec.portName} has ${Math.min(info.maxRxQueues, info.maxTxQueues)} queue pairs, ${queues} asked`,
+      );
+    }
+    // Every frame of the MTU fits one buffer: longer ones would arrive chained, and be dropped.
+    const zone = dpdk.createZone("luna", { count: options.buffers, dataRoom: dataRoomForMtu(mtu ?? info.mtu) });
+    const wanted = options.offloads ?? (Offload.ipv4Cksum | Offload.tcpCksum);
+    const rxOffloads = (info.rxOffloads & wanted) === wanted ? wanted : 0;
+    const txOffloads = (info.txOffloads & wanted) === wanted ? wanted : 0;
+    const rssWanted = options.rss ?? Rss.ipv4Tcp;
+    const rss = queues > 1 && (info.rssHashes & rssWanted) === rssWanted ? rssWanted : 0;
+    try {
+      port.configure({
+        zone,
+        rxQueues: queues,
+        txQueues: queues,
+        rxOffloads,
+        txOffloads,
+        rss,
+        mtu,
+        mtuPmdUnbounded: spec.mtuPmdUnbounded,
+      });
+    } catch (e) {
+      // The PMD's refusal of the MTU is the user's setting at fault.
+      const refusal = mtu !== undefined ? /MTU \d+.*/s.exec((e as Error).message) : null;
+      if (refusal !== null) throw new ConfigError("mtu", `${spec.portName}: ${refusal[0].trim()}`);
+      throw e;
+    }
+    port.start();
+    if (options.promiscuous) port.promiscuous(true);
+    return { dpdk, port, zone, rxOffloads, txOffloads, rss };
+  } catch (e) {
+    try {
+      dpdk.close();
+    } catch {
+      // the first error says more
+    }
+    throw e;
+  }
+}
