@@ -7,9 +7,10 @@
  *   does (`_writeIpv4`, then the Ethernet fields of `_route`; copied here);
  * - repr: one reused `Ipv4Repr` and one reused `EthernetRepr`, filled with
  *   what changes per segment and emitted into the views, as smoltcp builds
- *   its headers. The two classes are copied below from src/wire/ipv4.ts and
- *   src/wire/ethernet.ts (fields and `emit`, unchanged), so that the
- *   comparison can be rerun whether or not src/wire keeps them.
+ *   its headers. The two classes are copied below (fields and `emit`,
+ *   unchanged) from src/wire/ipv4.ts and src/wire/ethernet.ts as they were
+ *   before this measurement removed them from src/wire (see src/wire/mod.ts),
+ *   so that the comparison can be rerun.
  *
  * Each way runs twice: with the IPv4 header checksum computed (no transmit
  * checksum offload) and left zero for the NIC. Before any timing, both ways
