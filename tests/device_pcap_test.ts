@@ -7,21 +7,8 @@ import { DESC_WORDS, type Device } from "../src/device/device.ts";
 import { createMemoryLink } from "../src/device/memory/mod.ts";
 import { pcapMagicMicro, pcapMagicNano, PcapTap } from "../src/device/pcap/mod.ts";
 import { createHeapZone, type MemZone } from "../src/mem/mod.ts";
-import {
-  EthernetFrame,
-  EthernetRepr,
-  EtherType,
-  IpProtocol,
-  Ipv4Packet,
-  Ipv4Repr,
-  parseIpv4,
-  parseMac,
-  TcpFlags,
-  TcpPacket,
-  TcpRepr,
-  UdpPacket,
-  UdpRepr,
-} from "../src/wire/mod.ts";
+import { EtherType, IpProtocol, parseIpv4, parseMac, TcpFlags, TcpPacket, TcpRepr } from "../src/wire/mod.ts";
+import { writeEthernet, writeIpv4, writeUdp } from "./frames.ts";
 import { describe, test } from "./harness.ts";
 
 const macA = "02:00:00:00:00:01";
@@ -50,13 +37,10 @@ function build(zone: MemZone, s: Segment, descs: Uint32Array, k: number): void {
   const b = zone.bytes;
   const src = parseIpv4(s.src);
   const dst = parseIpv4(s.dst);
-  const ip = new Ipv4Repr();
-  ip.src = src;
-  ip.dst = dst;
   let l4Len: number;
   let headerLen: number;
+  let protocol: number;
   const tcp = new TcpRepr();
-  const udp = new UdpRepr();
   if (s.flags !== undefined) {
     tcp.srcPort = s.srcPort;
     tcp.dstPort = s.dstPort;
@@ -66,28 +50,22 @@ function build(zone: MemZone, s: Segment, descs: Uint32Array, k: number): void {
     tcp.window = 65535;
     if (s.mss !== undefined) tcp.options.mss = s.mss;
     tcp.payloadLen = s.payload;
-    ip.protocol = IpProtocol.tcp;
+    protocol = IpProtocol.tcp;
     headerLen = tcp.headerLen();
     l4Len = tcp.bufferLen();
   } else {
-    udp.srcPort = s.srcPort;
-    udp.dstPort = s.dstPort;
-    udp.payloadLen = s.payload;
-    ip.protocol = IpProtocol.udp;
+    protocol = IpProtocol.udp;
     headerLen = 8;
-    l4Len = udp.bufferLen();
+    l4Len = 8 + s.payload;
   }
-  ip.payloadLen = l4Len;
   const len = 14 + 20 + l4Len;
   for (let i = 0; i < s.payload; i++) b[base + 34 + headerLen + i] = 0x61 + (i % 26);
-  const eth = new EthernetRepr();
-  eth.src = parseMac(s.src === ipA ? macA : macB);
-  eth.dst = parseMac(s.src === ipA ? macB : macA);
-  eth.ethertype = EtherType.ipv4;
-  eth.emit(new EthernetFrame(b, base, len));
-  ip.emit(new Ipv4Packet(b, base + 14, len - 14));
+  const srcMac = parseMac(s.src === ipA ? macA : macB);
+  const dstMac = parseMac(s.src === ipA ? macB : macA);
+  writeEthernet(b, base, dstMac, srcMac, EtherType.ipv4);
+  writeIpv4(b, base + 14, src, dst, protocol, l4Len);
   if (s.flags !== undefined) tcp.emit(new TcpPacket(b, base + 34, l4Len), src, dst);
-  else udp.emit(new UdpPacket(b, base + 34, l4Len), src, dst);
+  else writeUdp(b, base + 34, src, dst, s.srcPort, s.dstPort, s.payload);
   descs.set([h, off | (len << 16), 0, 0], k * DESC_WORDS);
 }
 

@@ -3,33 +3,33 @@ import { DESC_WORDS } from "../src/device/mod.ts";
 import { ipHeadroom } from "../src/ip/mod.ts";
 import { Random } from "../src/util/random.ts";
 import {
+  arpHardwareEthernet,
   ArpOp,
-  ArpRepr,
   ArpPacket,
   EthernetFrame,
-  EthernetRepr,
   EtherType,
   IcmpPacket,
-  IcmpRepr,
   IcmpType,
   IpProtocol,
   Ipv4Packet,
-  Ipv4Repr,
   macBroadcast,
   readMac,
   TcpFlags,
   TcpPacket,
   TcpRepr,
-  UdpPacket,
-  UdpRepr,
 } from "../src/wire/mod.ts";
+import { writeEthernet, writeIpv4, writeUdp } from "./frames.ts";
 import { describe, test } from "./harness.ts";
 import { addrA, addrB, type Host, twoHosts } from "./sim.ts";
 
 function balanced(h: Host): void {
   h.zone.flush();
   assertEquals(h.zone.accounting().inUse, 0, `${h.zone.name}: buffers left in use`);
-  assertEquals(h.ip.counters.accountedRxFrames(), h.ip.counters.linkRxFrames, "every received frame accounted for");
+  assertEquals(
+    h.ip.counters.accountedRxFrames(),
+    h.ip.counters.linkRxFrames,
+    "every received frame accounted for",
+  );
 }
 
 describe("ipv4, arp and icmp on the in-memory link", () => {
@@ -153,47 +153,40 @@ const macB = 0x020000000002;
 /** Writes a frame of the given kind into buffer h of host b's zone; returns its length. */
 function build(kind: number, h: Host, buf: number, rnd: Random): number {
   const z = h.zone;
+  const b = z.bytes;
   const at = z.dataStart(buf) + z.headroom;
-  const eth = new EthernetRepr();
-  eth.src = macA;
-  eth.dst = macB;
-  const frame = new EthernetFrame(z.bytes, at, 1514);
-  const ip = new Ipv4Repr();
-  ip.src = addrA;
-  ip.dst = addrB;
-  ip.ttl = 64;
   const ipOff = at + 14;
   switch (kind) {
     case 0: { // ARP request for b
-      eth.dst = macBroadcast;
-      eth.ethertype = EtherType.arp;
-      eth.emit(frame);
-      const arp = new ArpRepr();
+      writeEthernet(b, at, macBroadcast, macA, EtherType.arp);
+      const arp = new ArpPacket(b, ipOff, 28);
+      arp.hardwareType = arpHardwareEthernet;
+      arp.protocolType = EtherType.ipv4;
+      arp.hardwareLen = 6;
+      arp.protocolLen = 4;
       arp.operation = ArpOp.request;
       arp.senderMac = macA;
       arp.senderIp = addrA;
       arp.targetMac = 0;
       arp.targetIp = addrB;
-      arp.emit(new ArpPacket(z.bytes, ipOff, 28));
       return 60;
     }
     case 1: { // ICMP echo request
-      eth.ethertype = EtherType.ipv4;
-      eth.emit(frame);
-      const icmp = new IcmpRepr();
+      writeEthernet(b, at, macB, macA, EtherType.ipv4);
+      const ident = rnd.int(65536);
+      const seqNo = rnd.int(65536);
+      const len = 8 + rnd.int(64);
+      writeIpv4(b, ipOff, addrA, addrB, IpProtocol.icmp, len);
+      const icmp = new IcmpPacket(b, ipOff + 20, len);
       icmp.type = IcmpType.echoRequest;
-      icmp.ident = rnd.int(65536);
-      icmp.seqNo = rnd.int(65536);
-      icmp.payloadLen = rnd.int(64);
-      ip.protocol = IpProtocol.icmp;
-      ip.payloadLen = 8 + icmp.payloadLen;
-      ip.emit(new Ipv4Packet(z.bytes, ipOff, 20 + ip.payloadLen));
-      icmp.emit(new IcmpPacket(z.bytes, ipOff + 20, ip.payloadLen));
-      return 14 + 20 + ip.payloadLen;
+      icmp.code = 0;
+      icmp.ident = ident;
+      icmp.seqNo = seqNo;
+      icmp.fillChecksum();
+      return 14 + 20 + len;
     }
     case 2: { // TCP with options
-      eth.ethertype = EtherType.ipv4;
-      eth.emit(frame);
+      writeEthernet(b, at, macB, macA, EtherType.ipv4);
       const tcp = new TcpRepr();
       tcp.srcPort = 1000 + rnd.int(1000);
       tcp.dstPort = 80;
@@ -207,24 +200,17 @@ function build(kind: number, h: Host, buf: number, rnd: Random): number {
       tcp.options.timestamps = true;
       tcp.options.tsVal = rnd.next();
       tcp.payloadLen = rnd.int(100);
-      ip.protocol = IpProtocol.tcp;
-      ip.payloadLen = tcp.bufferLen();
-      ip.emit(new Ipv4Packet(z.bytes, ipOff, 20 + ip.payloadLen));
-      tcp.emit(new TcpPacket(z.bytes, ipOff + 20, ip.payloadLen), addrA, addrB);
-      return 14 + 20 + ip.payloadLen;
+      const len = tcp.bufferLen();
+      writeIpv4(b, ipOff, addrA, addrB, IpProtocol.tcp, len);
+      tcp.emit(new TcpPacket(b, ipOff + 20, len), addrA, addrB);
+      return 14 + 20 + len;
     }
     default: { // UDP
-      eth.ethertype = EtherType.ipv4;
-      eth.emit(frame);
-      const udp = new UdpRepr();
-      udp.srcPort = 53;
-      udp.dstPort = 5353;
-      udp.payloadLen = rnd.int(200);
-      ip.protocol = IpProtocol.udp;
-      ip.payloadLen = 8 + udp.payloadLen;
-      ip.emit(new Ipv4Packet(z.bytes, ipOff, 20 + ip.payloadLen));
-      udp.emit(new UdpPacket(z.bytes, ipOff + 20, ip.payloadLen), addrA, addrB);
-      return 14 + 20 + ip.payloadLen;
+      writeEthernet(b, at, macB, macA, EtherType.ipv4);
+      const payloadLen = rnd.int(200);
+      writeIpv4(b, ipOff, addrA, addrB, IpProtocol.udp, 8 + payloadLen);
+      writeUdp(b, ipOff + 20, addrA, addrB, 53, 5353, payloadLen);
+      return 14 + 20 + 8 + payloadLen;
     }
   }
 }
@@ -292,8 +278,11 @@ describe("the receive path", () => {
             len = build(rnd.int(4), b, h, rnd);
             if (style === 1) len = rnd.int(len + 1); // truncated
             else if (style === 2) bytes[at + rnd.int(len)] ^= 1 << rnd.int(8); // one bit
-            else if (style === 3) for (let j = 0; j < 4; j++) bytes[at + 14 + rnd.int(Math.max(1, len - 14))] = rnd.next() & 0xff;
-            else if (style === 4) bytes[at + 14 + 2] = rnd.next() & 0xff; // IP total length
+            else if (style === 3) {
+              for (let j = 0; j < 4; j++) {
+                bytes[at + 14 + rnd.int(Math.max(1, len - 14))] = rnd.next() & 0xff;
+              }
+            } else if (style === 4) bytes[at + 14 + 2] = rnd.next() & 0xff; // IP total length
             else if (style === 5) bytes[at + 14] = rnd.next() & 0xff; // version and IHL
             else if (style === 6 && len > 34 + 20) bytes[at + 34 + 20 + rnd.int(20)] = rnd.next() & 0xff; // TCP options
           }

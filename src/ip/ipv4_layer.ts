@@ -371,6 +371,9 @@ export class IpLayer implements NeighborOwner {
 
   // ---- send path
 
+  // Headers are written field by field through the views, not emitted from
+  // an Ipv4Repr/EthernetRepr: that made the header write 20-70% slower
+  // (bench/micro_headers.ts; figures in src/wire/mod.ts).
   private _writeIpv4(
     b: Uint8Array,
     off: number,

@@ -1,14 +1,13 @@
 /**
- * ARP for IPv4 over Ethernet (RFC 826): a view over the 28-byte packet and a
- * parsed representation. Other hardware or protocol types are dropped as
- * {@link Drop.arpUnsupported}.
+ * ARP for IPv4 over Ethernet (RFC 826): a view over the 28-byte packet. Other
+ * hardware or protocol types are dropped as {@link Drop.arpUnsupported}.
  *
  * @module
  */
 import { Drop } from "./drop.ts";
 import { WireView } from "./_view.ts";
 import { EtherType } from "./ethernet.ts";
-import { inBounds, needRoom, rd16, rd32, rd48, wr16, wr32, wr48 } from "./_bytes.ts";
+import { inBounds, rd16, rd32, rd48, wr16, wr32, wr48 } from "./_bytes.ts";
 
 /** ARP operation codes (RFC 826). */
 export const ArpOp = {
@@ -112,50 +111,5 @@ export class ArpPacket extends WireView {
   }
   set targetIp(addr: number) {
     wr32(this.bytes, this.offset + 24, addr);
-  }
-}
-
-/** An Ethernet/IPv4 ARP packet as values. */
-export class ArpRepr {
-  /** Operation, see {@link ArpOp}. */
-  operation = 0;
-  /** Sender MAC address. */
-  senderMac = 0;
-  /** Sender IPv4 address. */
-  senderIp = 0;
-  /** Target MAC address (zero in a request). */
-  targetMac = 0;
-  /** Target IPv4 address. */
-  targetIp = 0;
-
-  /** Reads a packet into this representation; {@link Drop.none} or why not. */
-  parse(packet: ArpPacket): Drop {
-    const why = packet.check();
-    if (why !== Drop.none) return why;
-    this.operation = packet.operation;
-    this.senderMac = packet.senderMac;
-    this.senderIp = packet.senderIp;
-    this.targetMac = packet.targetMac;
-    this.targetIp = packet.targetIp;
-    return Drop.none;
-  }
-
-  /** Writes this packet at the start of `packet`; throws a RangeError if it holds less than {@link bufferLen} bytes. */
-  emit(packet: ArpPacket): void {
-    needRoom("ARP", packet.bytes, packet.offset, packet.length, arpPacketLen);
-    packet.hardwareType = arpHardwareEthernet;
-    packet.protocolType = EtherType.ipv4;
-    packet.hardwareLen = 6;
-    packet.protocolLen = 4;
-    packet.operation = this.operation;
-    packet.senderMac = this.senderMac;
-    packet.senderIp = this.senderIp;
-    packet.targetMac = this.targetMac;
-    packet.targetIp = this.targetIp;
-  }
-
-  /** Bytes the packet takes. */
-  bufferLen(): number {
-    return arpPacketLen;
   }
 }

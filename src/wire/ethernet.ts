@@ -1,6 +1,6 @@
 /**
  * Ethernet II frames (IEEE 802.3 with an EtherType): a view over the 14-byte
- * header and a parsed representation. MAC addresses are 48-bit numbers
+ * header, and MAC address helpers. MAC addresses are 48-bit numbers
  * (`0x0200_0000_0001`), so that reading one allocates nothing and two compare
  * with `===`. 802.1Q tags are not parsed: a tagged frame shows ethertype 0x8100.
  *
@@ -20,7 +20,7 @@
 import { ConfigError } from "../errors.ts";
 import { Drop } from "./drop.ts";
 import { WireView } from "./_view.ts";
-import { inBounds, needRoom, rd16, rd48, wr16, wr48 } from "./_bytes.ts";
+import { inBounds, rd16, rd48, wr16, wr48 } from "./_bytes.ts";
 
 /** EtherType values this stack looks at. */
 export const EtherType = {
@@ -134,38 +134,5 @@ export class EthernetFrame extends WireView {
   /** Bytes of payload (padding included: the IP header says how much is real). */
   get payloadLen(): number {
     return this.length - ethernetHeaderLen;
-  }
-}
-
-/** An Ethernet II header as values. */
-export class EthernetRepr {
-  /** Destination MAC address. */
-  dst = 0;
-  /** Source MAC address. */
-  src = 0;
-  /** EtherType of the payload. */
-  ethertype = 0;
-
-  /** Reads a checked frame's header into this representation. */
-  parse(frame: EthernetFrame): Drop {
-    const why = frame.check();
-    if (why !== Drop.none) return why;
-    this.dst = frame.dst;
-    this.src = frame.src;
-    this.ethertype = frame.ethertype;
-    return Drop.none;
-  }
-
-  /** Writes this header at the start of `frame`; throws a RangeError if it holds less than {@link bufferLen} bytes. */
-  emit(frame: EthernetFrame): void {
-    needRoom("Ethernet", frame.bytes, frame.offset, frame.length, ethernetHeaderLen);
-    frame.dst = this.dst;
-    frame.src = this.src;
-    frame.ethertype = this.ethertype;
-  }
-
-  /** Bytes the header takes. */
-  bufferLen(): number {
-    return ethernetHeaderLen;
   }
 }

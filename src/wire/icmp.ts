@@ -1,15 +1,15 @@
 /**
  * ICMP for IPv4 (RFC 792): a view over the 8-byte header and the message
- * checksum, and a parsed representation. The second word of the header is
- * read as identifier and sequence number, which is what it is for echo
- * (ping); for other types it holds the type's own fields.
+ * checksum. The second word of the header is read as identifier and sequence
+ * number, which is what it is for echo (ping); for other types it holds the
+ * type's own fields.
  *
  * @module
  */
 import { internetChecksum, onesSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
 import { WireView } from "./_view.ts";
-import { inBounds, needRoom, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
+import { inBounds, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
 
 /** ICMP message types this stack looks at (RFC 792). */
 export const IcmpType = {
@@ -101,54 +101,5 @@ export class IcmpPacket extends WireView {
   /** Whether the message checksum verifies. */
   verifyChecksum(): boolean {
     return onesSum(this.bytes, this.offset, this.offset + this.length) === 0xffff;
-  }
-}
-
-/** An ICMP header as values; the payload stays in the buffer. */
-export class IcmpRepr {
-  /** Message type, see {@link IcmpType}. */
-  type = 0;
-  /** Message code. */
-  code = 0;
-  /** Echo identifier (high half of the second word). */
-  ident = 0;
-  /** Echo sequence number (low half of the second word). */
-  seqNo = 0;
-  /** Bytes of payload after the header. */
-  payloadLen = 0;
-
-  /** Reads a message into this representation, checking its checksum unless `verifyChecksum` is false. */
-  parse(packet: IcmpPacket, verifyChecksum = true): Drop {
-    const why = packet.check();
-    if (why !== Drop.none) return why;
-    if (verifyChecksum && !packet.verifyChecksum()) return Drop.icmpBadChecksum;
-    this.type = packet.type;
-    this.code = packet.code;
-    this.ident = packet.ident;
-    this.seqNo = packet.seqNo;
-    this.payloadLen = packet.payloadLen;
-    return Drop.none;
-  }
-
-  /**
-   * Writes the header at the start of `packet` and, unless `fillChecksum` is
-   * false, the checksum over it and the {@link payloadLen} bytes after it.
-   * Throws a RangeError if `packet` holds less than {@link bufferLen} bytes.
-   */
-  emit(packet: IcmpPacket, fillChecksum = true): void {
-    const b = packet.bytes;
-    const o = packet.offset;
-    needRoom("ICMP", b, o, packet.length, icmpHeaderLen + this.payloadLen);
-    b[o] = this.type;
-    b[o + 1] = this.code;
-    wr16(b, o + 2, 0);
-    wr16(b, o + 4, this.ident);
-    wr16(b, o + 6, this.seqNo);
-    if (fillChecksum) wr16(b, o + 2, internetChecksum(b, o, o + icmpHeaderLen + this.payloadLen));
-  }
-
-  /** Bytes the message takes, payload included. */
-  bufferLen(): number {
-    return icmpHeaderLen + this.payloadLen;
   }
 }

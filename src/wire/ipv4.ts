@@ -1,9 +1,8 @@
 /**
- * IPv4 (RFC 791): a view over the header in place, a parsed representation,
- * and dotted-quad helpers. Addresses are uint32 numbers (`0xc0a80001` for
- * 192.168.0.1): reading one allocates nothing and two compare with `===`.
- * Options are skipped (their length is honoured, their content not read), and
- * {@link Ipv4Repr.emit} writes a 20-byte header without options.
+ * IPv4 (RFC 791): a view over the header in place, and dotted-quad helpers.
+ * Addresses are uint32 numbers (`0xc0a80001` for 192.168.0.1): reading one
+ * allocates nothing and two compare with `===`. Options are skipped (their
+ * length is honoured, their content not read).
  *
  * @example
  * ```ts
@@ -22,7 +21,7 @@ import { ConfigError } from "../errors.ts";
 import { internetChecksum, onesSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
 import { WireView } from "./_view.ts";
-import { inBounds, needRoom, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
+import { inBounds, rd16, rd32, wr16, wr32 } from "./_bytes.ts";
 
 /** IP protocol numbers this stack looks at (IANA "Protocol Numbers"). */
 export const IpProtocol = {
@@ -221,85 +220,5 @@ export class Ipv4Packet extends WireView {
   /** Whether the header checksum verifies. */
   verifyChecksum(): boolean {
     return onesSum(this.bytes, this.offset, this.offset + this.headerLen) === 0xffff;
-  }
-}
-
-/** An IPv4 header as values. */
-export class Ipv4Repr {
-  /** Source address (uint32). */
-  src = 0;
-  /** Destination address (uint32). */
-  dst = 0;
-  /** Protocol of the payload, see {@link IpProtocol}. */
-  protocol = 0;
-  /** Bytes of payload. */
-  payloadLen = 0;
-  /** Time to live; 64 is the default of RFC 1700 and Linux. */
-  ttl = 64;
-  /** Differentiated Services codepoint. */
-  dscp = 0;
-  /** ECN field. */
-  ecn = 0;
-  /** Identification. */
-  ident = 0;
-  /** DF flag; set by default, as path MTU discovery (RFC 1191) wants. */
-  dontFragment = true;
-  /** MF flag (read from fragments; emitted as given). */
-  moreFragments = false;
-  /** Fragment offset in bytes. */
-  fragmentOffsetBytes = 0;
-  /** Header length of the parsed packet, options included (emit always writes 20). */
-  headerLen = ipv4HeaderLen;
-
-  /** Reads a packet into this representation, checking its checksum unless `verifyChecksum` is false. */
-  parse(packet: Ipv4Packet, verifyChecksum = true): Drop {
-    const why = packet.check();
-    if (why !== Drop.none) return why;
-    if (verifyChecksum && !packet.verifyChecksum()) return Drop.ipv4BadChecksum;
-    this.src = packet.src;
-    this.dst = packet.dst;
-    this.protocol = packet.protocol;
-    this.headerLen = packet.headerLen;
-    this.payloadLen = packet.totalLen - this.headerLen;
-    this.ttl = packet.ttl;
-    this.dscp = packet.dscp;
-    this.ecn = packet.ecn;
-    this.ident = packet.ident;
-    this.dontFragment = packet.dontFragment;
-    this.moreFragments = packet.moreFragments;
-    this.fragmentOffsetBytes = packet.fragmentOffsetBytes;
-    return Drop.none;
-  }
-
-  /**
-   * Writes a 20-byte header at the start of `packet`; the checksum too unless
-   * `fillChecksum` is false (left zero for the NIC to fill). Throws a
-   * RangeError if `packet` holds less than {@link bufferLen} bytes.
-   */
-  emit(packet: Ipv4Packet, fillChecksum = true): void {
-    const b = packet.bytes;
-    const o = packet.offset;
-    needRoom("IPv4", b, o, packet.length, ipv4HeaderLen);
-    b[o] = 0x45;
-    b[o + 1] = (this.dscp << 2) | (this.ecn & 0x03);
-    wr16(b, o + 2, ipv4HeaderLen + this.payloadLen);
-    wr16(b, o + 4, this.ident);
-    wr16(
-      b,
-      o + 6,
-      (this.dontFragment ? 0x4000 : 0) | (this.moreFragments ? 0x2000 : 0) |
-        ((this.fragmentOffsetBytes >>> 3) & 0x1fff),
-    );
-    b[o + 8] = this.ttl;
-    b[o + 9] = this.protocol;
-    wr16(b, o + 10, 0);
-    wr32(b, o + 12, this.src);
-    wr32(b, o + 16, this.dst);
-    if (fillChecksum) wr16(b, o + 10, internetChecksum(b, o, o + ipv4HeaderLen));
-  }
-
-  /** Bytes the emitted header takes. */
-  bufferLen(): number {
-    return ipv4HeaderLen;
   }
 }

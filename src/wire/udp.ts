@@ -1,7 +1,8 @@
 /**
  * UDP (RFC 768): a minimal view over the 8-byte header with the IPv4
- * pseudo-header checksum, and a parsed representation. The stack hands UDP to
- * the kernel; this is here for the classifier and for tests.
+ * pseudo-header checksum. The stack hands UDP to the kernel, and its receive
+ * path counts UDP datagrams without reading their header: for now only tests
+ * use this view (to build UDP frames).
  *
  * @module
  */
@@ -9,7 +10,7 @@ import { internetChecksum, onesSum, pseudoHeaderSum } from "./checksum.ts";
 import { Drop } from "./drop.ts";
 import { WireView } from "./_view.ts";
 import { IpProtocol } from "./ipv4.ts";
-import { inBounds, needRoom, rd16, wr16 } from "./_bytes.ts";
+import { inBounds, rd16, wr16 } from "./_bytes.ts";
 
 /** Bytes of a UDP header. */
 export const udpHeaderLen = 8;
@@ -89,45 +90,5 @@ export class UdpPacket extends WireView {
       this.offset + len,
       pseudoHeaderSum(src, dst, IpProtocol.udp, len),
     ) === 0xffff;
-  }
-}
-
-/** A UDP header as values; the payload stays in the buffer. */
-export class UdpRepr {
-  /** Source port. */
-  srcPort = 0;
-  /** Destination port. */
-  dstPort = 0;
-  /** Bytes of payload. */
-  payloadLen = 0;
-
-  /** Reads a datagram into this representation, checking its checksum unless `verifyChecksum` is false. */
-  parse(packet: UdpPacket, src: number, dst: number, verifyChecksum = true): Drop {
-    const why = packet.check();
-    if (why !== Drop.none) return why;
-    if (verifyChecksum && !packet.verifyChecksum(src, dst)) return Drop.udpBadChecksum;
-    this.srcPort = packet.srcPort;
-    this.dstPort = packet.dstPort;
-    this.payloadLen = packet.payloadLen;
-    return Drop.none;
-  }
-
-  /**
-   * Writes the header at the start of `packet` and, unless `fillChecksum` is
-   * false, the checksum over it and the {@link payloadLen} bytes after it.
-   * Throws a RangeError if `packet` holds less than {@link bufferLen} bytes.
-   */
-  emit(packet: UdpPacket, src: number, dst: number, fillChecksum = true): void {
-    needRoom("UDP", packet.bytes, packet.offset, packet.length, udpHeaderLen + this.payloadLen);
-    packet.srcPort = this.srcPort;
-    packet.dstPort = this.dstPort;
-    packet.udpLen = udpHeaderLen + this.payloadLen;
-    packet.checksum = 0;
-    if (fillChecksum) packet.fillChecksum(src, dst);
-  }
-
-  /** Bytes the datagram takes, payload included. */
-  bufferLen(): number {
-    return udpHeaderLen + this.payloadLen;
   }
 }
