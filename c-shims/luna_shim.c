@@ -464,6 +464,8 @@ static uint8_t port_started[RTE_MAX_ETHPORTS];
  * software over each burst, so that the stack can always ask for them. */
 static uint32_t port_rx_hw[RTE_MAX_ETHPORTS];
 static uint32_t port_tx_hw[RTE_MAX_ETHPORTS];
+/* LUNA_PORT_NO_CKSUM: a link that needs no checksums; none filled or verified. */
+static uint8_t port_no_cksum[RTE_MAX_ETHPORTS];
 static uint64_t shim_stats[RTE_MAX_ETHPORTS][4];
 /* The MTU luna runs the port at (0: not configured), and the longest frame
  * received that it lets through: MTU + Ethernet header (no VLAN tag). */
@@ -722,7 +724,7 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 					    : RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
 		if (mtu >= info.min_mtu && mtu <= info.max_mtu && mtu + overhead <= info.max_rx_pktlen)
 			pmd_mtu = (uint16_t)mtu;
-		else if (!(flags & LUNA_MTU_PMD_UNBOUNDED))
+		else if (!(flags & LUNA_PORT_MTU_PMD_UNBOUNDED))
 			return fail(-EINVAL,
 				    "port %d (%s): MTU %u refused: the PMD takes MTU %u..%u and frames of "
 				    "at most %u bytes",
@@ -770,6 +772,7 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	port_frame_max[port] = frame;
 	port_rx_hw[port] = rx_offloads;
 	port_tx_hw[port] = tx_offloads;
+	port_no_cksum[port] = (flags & LUNA_PORT_NO_CKSUM) != 0;
 	return 0;
 }
 
@@ -1064,6 +1067,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 	struct rte_mbuf *m[LUNA_BURST_MAX];
 	const int sw_rx = (port_rx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
 			  (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
+	const int no_cksum = port_no_cksum[port];
 	const uint32_t frame_max = port_frame_max[port];
 	uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m,
 				      (uint16_t)(max < LUNA_BURST_MAX ? max : LUNA_BURST_MAX));
@@ -1090,7 +1094,9 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 		uint32_t *d = descs + k * LUNA_DESC_WORDS;
 		d[0] = (uint32_t)((char *)mb - p->base);
 		d[1] = (uint32_t)mb->data_off | ((uint32_t)mb->data_len << 16);
-		d[2] = sw_rx ? sw_rx_cksum(mb) : rx_flags(mb->ol_flags);
+		d[2] = no_cksum ? LUNA_RX_IP_CKSUM_GOOD | LUNA_RX_L4_CKSUM_GOOD
+		       : sw_rx	? sw_rx_cksum(mb)
+				: rx_flags(mb->ol_flags);
 		d[3] = mb->hash.rss;
 		k++;
 	}
@@ -1109,6 +1115,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		n = LUNA_BURST_MAX;
 	struct rte_mbuf *m[LUNA_BURST_MAX];
 	uint64_t offload = 0;
+	const int no_cksum = port_no_cksum[port];
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t *d = descs + i * LUNA_DESC_WORDS;
 		struct rte_mbuf *mb = handle_mbuf(p, d[0]);
@@ -1138,7 +1145,11 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 			mb->l3_len = (d[3] >> 8) & 0x1ff;
 			mb->l4_len = (d[3] >> 20) & 0xff;
 		}
-		if (ol != 0 && (port_tx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
+		if (ol != 0 && no_cksum) {
+			/* A link that needs none: the checksum fields go as they are. */
+			ol = 0;
+			d[2] = f & ~(uint32_t)(LUNA_TX_IP_CKSUM | LUNA_TX_TCP_CKSUM | LUNA_TX_UDP_CKSUM);
+		} else if (ol != 0 && (port_tx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
 				       (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) {
 			/* No hardware offload: the shim fills the checksums, in C, here,
 			 * once: a record the PMD refuses comes back without the flags. */

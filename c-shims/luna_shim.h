@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 2
+#define LUNA_SHIM_ABI 3
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -39,7 +39,12 @@
 /* The PMD carries frames of any length whatever limit it advertises (net_memif
  * chains its packet buffers): an MTU above that limit is then kept by the
  * shim alone, which drops longer received frames; the PMD's MTU stays. */
-#define LUNA_MTU_PMD_UNBOUNDED (1u << 0)
+#define LUNA_PORT_MTU_PMD_UNBOUNDED (1u << 0)
+/* The link needs no checksums (net_memif: shared memory between processes on
+ * one host, the trust of a veth, where the kernel computes and verifies
+ * none): the shim neither fills nor verifies IPv4/TCP/UDP checksums, and
+ * reports every received frame's as good. Both ends must agree. */
+#define LUNA_PORT_NO_CKSUM (1u << 1)
 
 /* RSS hash functions, in luna's own bits. */
 #define LUNA_RSS_IPV4 (1u << 0)
@@ -136,7 +141,7 @@ int32_t luna_port_driver(int32_t port, uint8_t *out, uint32_t cap);
 int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words);
 /* mtu: 0 keeps the port's own; otherwise the pool's buffers must hold a
  * frame of mtu + 14 bytes after the headroom, and the PMD must accept it
- * (or flags carry LUNA_MTU_PMD_UNBOUNDED). */
+ * (or flags carry LUNA_PORT_MTU_PMD_UNBOUNDED). */
 int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq,
 			    uint32_t nb_txq, uint32_t rx_desc, uint32_t tx_desc,
 			    uint32_t rx_offloads, uint32_t tx_offloads,

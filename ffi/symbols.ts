@@ -18,7 +18,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 2;
+export const SHIM_ABI = 3;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -34,14 +34,19 @@ export const Offload = {
   tcpTso: 1 << 4,
 } as const;
 
-/** Flags of luna_port_configure (LUNA_MTU_*). */
-export const MtuFlag = {
+/** Flags of luna_port_configure (LUNA_PORT_*). */
+export const PortFlag = {
   /**
    * The PMD carries frames of any length whatever limit it advertises
    * (net_memif chains its packet buffers): an MTU above that limit is kept
    * by the shim alone, which drops longer received frames.
    */
-  pmdUnbounded: 1 << 0,
+  mtuPmdUnbounded: 1 << 0,
+  /**
+   * The link needs no checksums (net_memif): the shim neither fills nor
+   * verifies them, and reports received ones good. Both ends must agree.
+   */
+  noCksum: 1 << 1,
 } as const;
 
 /** RSS hash function bits (LUNA_RSS_*). */

@@ -11,6 +11,7 @@ import {
   PoolInfo,
   PortInfo,
   PortStat,
+  PortFlag,
   RxFlag,
   Rss,
   SHIM_ABI,
@@ -60,10 +61,15 @@ describe("ffi", () => {
     assertEquals(d.get("LUNA_SHIM_ABI"), SHIM_ABI);
     assertEquals(d.get("LUNA_DESC_WORDS"), DESC_WORDS);
     assertEquals(d.get("LUNA_BURST_MAX"), BURST_MAX);
-    for (const [group, prefix] of [[Offload, "LUNA_OFFLOAD_"], [Rss, "LUNA_RSS_"], [RxFlag, "LUNA_RX_"], [
-      TxFlag,
-      "LUNA_TX_",
-    ]] as const) {
+    for (
+      const [group, prefix] of [
+        [Offload, "LUNA_OFFLOAD_"],
+        [Rss, "LUNA_RSS_"],
+        [RxFlag, "LUNA_RX_"],
+        [TxFlag, "LUNA_TX_"],
+        [PortFlag, "LUNA_PORT_"],
+      ] as const
+    ) {
       const expected: Record<string, number> = {};
       for (const [k, v] of d) if (k.startsWith(prefix)) expected[camel(k.slice(prefix.length))] = v;
       assertEquals({ ...group }, expected, prefix);

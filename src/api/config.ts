@@ -128,6 +128,16 @@ export const stackConfigSchema = z.object({
    */
   mtu: z.number({ invalid_type_error: mtuRange }).int(mtuRange).min(576, mtuRange).max(9000, mtuRange)
     .optional(),
+  /**
+   * TCP/IP checksums on a DPDK link. "auto": none are computed or verified
+   * where the link needs none, which is net_memif (shared memory between two
+   * processes on one host: the trust of a veth, where the kernel computes and
+   * verifies none; both ends of a memif must use the same setting); a NIC's
+   * offloads do them where the port has them; elsewhere (af_packet, af_xdp)
+   * the shim computes and verifies them over each burst, in C. "always":
+   * computed and verified on every link, memif too.
+   */
+  checksums: z.enum(["auto", "always"]).default("auto"),
   /** batch: events after each burst; inline: handlers run inside the receive path. */
   mode: z.enum(["batch", "inline"]).default("batch"),
   /** Packet buffers in the zone. */

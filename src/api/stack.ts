@@ -328,6 +328,7 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
     mtu: c.mtu,
     buffers: c.buffers,
     promiscuous: c.mac !== undefined,
+    checksums: c.checksums,
     eal: c.eal,
   });
   let coexist: Coexistence | undefined;

@@ -61,6 +61,8 @@ serve options:
   --mtu N             the MTU, 576..9000 (default: the device's, 1500): 9000 for jumbo frames
                       where both ends take them (memif: give both ends the same MTU); TCP
                       announces an MSS of N - 40
+  --checksums always  compute and verify TCP/IP checksums on every link (default auto: none on
+                      memif, where both processes share memory; give both ends the same)
   --coexist           share the interface with the kernel: luna-ts serves its TCP flows, the
                       kernel everything else, and its address comes from the kernel (the
                       default for af_packet, af_xdp and PCI devices)
@@ -106,6 +108,7 @@ const serveFlags: Record<string, boolean> = {
   "--prefix": true,
   "--buffers": true,
   "--mtu": true,
+  "--checksums": true,
   "--workers": true,
   "--json": false,
   "--coexist": false,
@@ -183,6 +186,11 @@ function parseServe(argv: string[]): ServeOptions {
   if (values.has("--prefix")) config.eal = { prefix: values.get("--prefix") };
   if (values.has("--buffers")) config.buffers = integer("--buffers", values.get("--buffers")!, 256, 1 << 22);
   if (values.has("--mtu")) config.mtu = integer("--mtu", values.get("--mtu")!, 576, 9000);
+  if (values.has("--checksums")) {
+    const v = values.get("--checksums")!;
+    if (v !== "auto" && v !== "always") throw new UsageError("--checksums", `expected auto or always, got '${v}'`);
+    config.checksums = v;
+  }
   let faultSeed: number | undefined;
   if (values.has("--faults")) {
     const faults = parseFaults(values.get("--faults")!);
@@ -230,6 +238,7 @@ const fieldArgs: Record<string, string> = {
   pcap: "--pcap",
   buffers: "--buffers",
   mtu: "--mtu",
+  checksums: "--checksums",
   "eal.prefix": "--prefix",
 };
 

@@ -113,6 +113,7 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
     queues: count,
     queuesField: "workers",
     promiscuous: c.mac !== undefined,
+    checksums: c.checksums,
     eal: { ...c.eal, memoryMb: c.eal?.memoryMb ?? 256 + 64 * count },
   });
   const started: Worker[] = [];

@@ -47,6 +47,11 @@ export interface OpenPortOptions {
   rss?: number;
   /** Receive frames addressed to any MAC (the stack answers for one other than the port's). */
   promiscuous?: boolean;
+  /**
+   * "auto" (default): a link that needs no checksums (net_memif) gets none,
+   * filled or verified; "always": the shim or the port does them everywhere.
+   */
+  checksums?: "auto" | "always";
   /** EAL settings; `prefix` defaults to `luna-<pid>`. */
   eal?: PortEalOptions;
 }
@@ -111,6 +116,7 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
         rss,
         mtu,
         mtuPmdUnbounded: spec.mtuPmdUnbounded,
+        noChecksums: spec.kind === "memif" && (options.checksums ?? "auto") === "auto",
       });
     } catch (e) {
       // The PMD's refusal of the MTU is the user's setting at fault.

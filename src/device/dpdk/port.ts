@@ -8,7 +8,7 @@ import {
   BURST_MAX,
   cString,
   DESC_WORDS,
-  MtuFlag,
+  PortFlag,
   PortInfo,
   PortStat,
   readString,
@@ -68,6 +68,12 @@ export interface PortConfig {
    * (net_memif): an MTU above that limit is then kept by luna alone.
    */
   mtuPmdUnbounded?: boolean;
+  /**
+   * The link needs no checksums (net_memif: shared memory on one host):
+   * none are filled or verified, and received frames are taken as good.
+   * Both ends of the link must say the same.
+   */
+  noChecksums?: boolean;
 }
 
 /** Link state. */
@@ -177,7 +183,7 @@ export class Port {
       config.txOffloads ?? 0,
       config.rss ?? 0,
       mtu,
-      config.mtuPmdUnbounded ? MtuFlag.pmdUnbounded : 0,
+      (config.mtuPmdUnbounded ? PortFlag.mtuPmdUnbounded : 0) | (config.noChecksums ? PortFlag.noCksum : 0),
     );
     this._check(rc, "configure");
     this._zone = config.zone;
