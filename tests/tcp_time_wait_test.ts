@@ -1,8 +1,14 @@
 // TIME-WAIT as a small record (RFC 9293 3.3.2, 3.10.7.4; RFC 6191; RFC 5961):
 // the control block goes, the record answers for the tuple until 2 MSL is over.
 import { assert, assertEquals } from "@std/assert";
+import { tcpDefaults } from "../src/tcp/config.ts";
+import type { TcpContext } from "../src/tcp/context.ts";
+import { TcpCounters } from "../src/tcp/counters.ts";
+import { Segment } from "../src/tcp/segment.ts";
 import { State } from "../src/tcp/state.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
+import { TimeWaitTable } from "../src/tcp/time_wait.ts";
+import { TcpFlags, TcpRepr } from "../src/wire/mod.ts";
 import { ACK, FIN, RST, SYN, timeWait } from "./tcp_dialogue.ts";
 import { describe, test } from "./harness.ts";
 import { addrB } from "./sim.ts";
@@ -86,5 +92,71 @@ describe("TIME-WAIT records", () => {
     assertEquals(ta.timeWaitCount, 0);
     assertEquals(ta.connections + tb.connections, 0);
     assertEquals(ta.pollAt(), Infinity, "no timer left");
+  });
+});
+
+describe("TIME-WAIT record ring", () => {
+  /** A table over a context that records what it sends, and a fake connection entering TIME-WAIT. */
+  function ring() {
+    const sent: { dst: number; seq: number; ack: number; flags: number }[] = [];
+    const repr = new TcpRepr();
+    const x = {
+      config: { ...tcpDefaults },
+      counters: new TcpCounters(),
+      out: {
+        repr,
+        sendRaw: (dst: number) => sent.push({ dst, seq: repr.seq, ack: repr.ack, flags: repr.flags }),
+      },
+    } as unknown as TcpContext;
+    const tw = new TimeWaitTable(x);
+    const enter = (port: number, now: number) =>
+      tw.enter({
+        remoteIp: 0xc6120001,
+        localPort: 80,
+        remotePort: port,
+        sndMax: 1000 + port,
+        rcvNxt: 5000 + port,
+        rcvAdv: 5000 + port + 65535,
+        maxSndWnd: 65535,
+        tsRecent: 0,
+        tsOk: false,
+        rcvScale: 0,
+        lastRecvAt: now,
+        lastOowAckAt: -Infinity,
+        ackNow: false,
+      } as unknown as Tcb, now);
+    const fin = (port: number) => {
+      const seg = new Segment();
+      seg.srcIp = 0xc6120001;
+      seg.srcPort = port;
+      seg.dstPort = 80;
+      seg.seq = 5000 + port - 1; // the FIN again: one below RCV.NXT
+      seg.ack = 1000 + port;
+      seg.flags = TcpFlags.fin | TcpFlags.ack;
+      return seg;
+    };
+    return { tw, enter, fin, sent };
+  }
+
+  test("a retransmitted FIN restarts a record while the ring is full: it grows, every record keeps its tuple", () => {
+    const { tw, enter, fin, sent } = ring();
+    for (let p = 1; p <= 8; p++) enter(30000 + p, 0);
+    tw.expire(60_000); // the ring's head moves on: the next records wrap around its end
+    assertEquals(tw.size, 0);
+    for (let p = 1; p <= 64; p++) enter(40000 + p, 60_000); // every slot taken
+    tw.input(tw.find(0xc6120001, 40010, 80), fin(40010), 90_000);
+    assertEquals(sent.length, 1, "the FIN is ACKed");
+    assertEquals(sent[0].ack, 5000 + 40010);
+    assertEquals(tw.size, 64);
+    for (let p = 1; p <= 64; p++) assert(tw.find(0xc6120001, 40000 + p, 80) >= 0, `record ${p}`);
+    tw.input(tw.find(0xc6120001, 40020, 80), fin(40020), 90_000);
+    assertEquals(sent[1].ack, 5000 + 40020, "each record still answers with its own numbers");
+    tw.expire(120_000);
+    assertEquals(tw.size, 2, "the others expire at 2 MSL");
+    assert(tw.find(0xc6120001, 40010, 80) >= 0, "the restarted ones last 2 MSL from their FIN");
+    assertEquals(tw.pollAt(), 150_000);
+    tw.expire(150_000);
+    assertEquals(tw.size, 0);
+    assertEquals(tw.pollAt(), Infinity);
   });
 });

@@ -263,22 +263,32 @@ export class TimeWaitTable {
 
   /** Restarts record `i`'s 2 MSL: it moves to the tail of the ring. Returns its new slot. */
   private _restart(i: number, now: number): number {
+    // Read it out first: making room at the tail may move every record.
+    const ip = this._ip[i];
+    const ports = this._ports[i];
+    const sndNxt = this._sndNxt[i];
+    const rcvNxt = this._rcvNxt[i];
+    const rcvWnd = this._rcvWnd[i];
+    const maxSndWnd = this._maxSndWnd[i];
+    const tsRecent = this._tsRecent[i];
+    const meta = this._meta[i];
+    const lastRecvAt = this._lastRecvAt[i];
+    const lastAckAt = this._lastAckAt[i];
+    this.remove(i);
     const j = this._slot();
-    this._ip[j] = this._ip[i];
-    this._ports[j] = this._ports[i];
-    this._sndNxt[j] = this._sndNxt[i];
-    this._rcvNxt[j] = this._rcvNxt[i];
-    this._rcvWnd[j] = this._rcvWnd[i];
-    this._maxSndWnd[j] = this._maxSndWnd[i];
-    this._tsRecent[j] = this._tsRecent[i];
-    this._meta[j] = this._meta[i];
+    this._ip[j] = ip;
+    this._ports[j] = ports;
+    this._sndNxt[j] = sndNxt;
+    this._rcvNxt[j] = rcvNxt;
+    this._rcvWnd[j] = rcvWnd;
+    this._maxSndWnd[j] = maxSndWnd;
+    this._tsRecent[j] = tsRecent;
+    this._meta[j] = meta;
     this._expires[j] = now + this._x.config.timeWaitMs;
-    this._lastRecvAt[j] = this._lastRecvAt[i];
-    this._lastAckAt[j] = this._lastAckAt[i];
-    const ports = this._ports[j];
-    this._table.delete(this._ip[j], ports & 0xffff, ports >>> 16);
-    this._table.add(this._ip[j], ports & 0xffff, ports >>> 16, j);
-    this._meta[i] = 0;
+    this._lastRecvAt[j] = lastRecvAt;
+    this._lastAckAt[j] = lastAckAt;
+    this._table.add(ip, ports & 0xffff, ports >>> 16, j);
+    this._size++;
     return j;
   }
 
@@ -290,11 +300,13 @@ export class TimeWaitTable {
     return i;
   }
 
-  /** Doubles the ring; the records keep their order and move to slots from 0. */
+  /** Doubles the ring; the records keep their order and move to slots from 0, leaving the holes behind. */
   private _grow(): void {
     const cap = this._cap * 2;
     const order: number[] = [];
-    for (let k = 0, i = this._head; k < this._used; k++, i = (i + 1) & this._mask) order.push(i);
+    for (let k = 0, i = this._head; k < this._used; k++, i = (i + 1) & this._mask) {
+      if ((this._meta[i] & alive) !== 0) order.push(i);
+    }
     const move = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap);
       for (let k = 0; k < order.length; k++) b[k] = a[order[k]];
@@ -314,8 +326,8 @@ export class TimeWaitTable {
     this._cap = cap;
     this._mask = cap - 1;
     this._head = 0;
+    this._used = order.length;
     for (let k = 0; k < this._used; k++) {
-      if ((this._meta[k] & alive) === 0) continue;
       const ports = this._ports[k];
       this._table.delete(this._ip[k], ports & 0xffff, ports >>> 16);
       this._table.add(this._ip[k], ports & 0xffff, ports >>> 16, k);
