@@ -366,7 +366,7 @@ describe("kernel bridge on the in-memory link", () => {
         closed = true;
       },
     });
-    const lookupsAtOpen = luna.tcp.tableLookups; // connect() looked for a free port
+    const lookupsAtOpen = luna.tcp.tableStats().lookups; // connect() looked for a free port
     assert(await pollAll(hosts, () => closed));
     assertEquals(got, 20_000);
     assertEquals(kernel.stats().ip.tcp.inSegs, 0, "no segment of luna's flow reached the kernel");
@@ -374,7 +374,7 @@ describe("kernel bridge on the in-memory link", () => {
     // The classifier's answer travels with the frame: one table lookup per segment, not two.
     const inSegs = luna.tcp.counters.inSegs;
     assert(inSegs >= 10, `segments received: ${inSegs}`);
-    assertEquals(luna.tcp.tableLookups - lookupsAtOpen, inSegs, "connection-table lookups, one per segment received");
+    assertEquals(luna.tcp.tableStats().lookups - lookupsAtOpen, inSegs, "connection-table lookups, one per segment received");
     for (const s of hosts) await s.close(100);
   });
 });

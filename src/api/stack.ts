@@ -50,6 +50,8 @@ export interface StackStats {
   connections: number;
   /** Connections in TIME-WAIT, kept as small records, and the bytes those records take. */
   timeWait: { count: number; bytes: number };
+  /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
+  table: { lookups: number; probes: number; longProbes: number };
   loop: { iterations: number; framesIn: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
@@ -261,6 +263,7 @@ export class Stack {
       port: this.#finalZone !== undefined ? this.#finalPort : this.#portStats(),
       connections: this.tcp.connections,
       timeWait: { count: this.tcp.timeWaitCount, bytes: this.tcp.timeWaitBytes },
+      table: this.tcp.tableStats(),
       loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };

@@ -200,6 +200,11 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
         count: stats.reduce((n, st) => n + st.timeWait.count, 0),
         bytes: stats.reduce((n, st) => n + st.timeWait.bytes, 0),
       },
+      table: {
+        lookups: stats.reduce((n, st) => n + st.table.lookups, 0),
+        probes: stats.reduce((n, st) => n + st.table.probes, 0),
+        longProbes: stats.reduce((n, st) => n + st.table.longProbes, 0),
+      },
       loop: {
         iterations: stats.reduce((n, st) => n + st.loop.iterations, 0),
         framesIn: stats.reduce((n, st) => n + st.loop.framesIn, 0),

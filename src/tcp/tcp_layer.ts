@@ -121,9 +121,14 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     return this._timeWait.bytes;
   }
 
-  /** Lookups of the connection table so far: with a classifier's flow marks, one per segment. */
-  get tableLookups(): number {
-    return this._table.lookups;
+  /**
+   * The connection table's work so far: lookups (with a classifier's flow
+   * marks, one per segment), the slots they looked at, and the lookups that
+   * took more than tuple_table.ts's longProbeMin (hash flooding shows here).
+   */
+  tableStats(): { lookups: number; probes: number; longProbes: number } {
+    const t = this._table;
+    return { lookups: t.lookups, probes: t.probes, longProbes: t.longProbes };
   }
 
   /** Every connection with a control block (TIME-WAIT has none). */

@@ -40,7 +40,7 @@ const tsOkBit = 2;
 /** The TIME-WAIT records of one TCP layer; see the module documentation. */
 export class TimeWaitTable {
   private readonly _x: TcpContext;
-  private readonly _table = new TupleTable(0.75);
+  private readonly _table = new TupleTable({ maxLoad: 0.75 });
   private _cap = initialCapacity;
   private _mask = initialCapacity - 1;
   /** Slot of the oldest record (or hole), and slots in use from there, holes included. */

@@ -7,6 +7,12 @@
  * touches no connection object, and a lookup allocates nothing. A slot is
  * 12 bytes; the table grows when it would be fuller than its load limit.
  *
+ * The hash is keyed (HalfSipHash-1-3, as Linux's hsiphash for its hash
+ * tables) with a secret of the stack's: tuples that collide cannot be
+ * chosen offline, so a peer cannot make every lookup walk one long run
+ * (hash flooding). Lookups that take more than {@link longProbeMin} probes
+ * are counted all the same.
+ *
  * The live connections and the TIME-WAIT records each have one.
  *
  * @module
@@ -15,11 +21,62 @@
 const empty = -1;
 const initialSlots = 64;
 
-/** The 4-tuple's hash. */
-function hash(remoteIp: number, ports: number): number {
-  let h = Math.imul(remoteIp ^ 0x9e3779b9, 0x85ebca6b);
-  h ^= Math.imul(ports ^ (h >>> 15), 0xc2b2ae35);
-  return (h ^ (h >>> 13)) >>> 0;
+/** Probes beyond which a lookup counts as long ({@link TupleTable.longProbes}). */
+export const longProbeMin = 32;
+
+const rotl = (x: number, b: number) => (x << b) | (x >>> (32 - b));
+
+/**
+ * HalfSipHash-1-3 (Aumasson and Bernstein; the 32-bit SipHash of Linux's
+ * hsiphash) of the two words `m0`, `m1` (8 bytes) under the key `k0`, `k1`:
+ * a 32-bit result. One round per word, three to finish.
+ */
+export function halfSipHash13(k0: number, k1: number, m0: number, m1: number): number {
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = 0x6c796765 ^ k0;
+  let v3 = 0x74656462 ^ k1;
+  // Three blocks: m0, m1, then the length (8 bytes) in the top byte; c = 1 round each.
+  for (let i = 0; i < 3; i++) {
+    const m = i === 0 ? m0 : i === 1 ? m1 : 8 << 24;
+    v3 ^= m;
+    v0 = (v0 + v1) | 0;
+    v1 = rotl(v1, 5) ^ v0;
+    v0 = rotl(v0, 16);
+    v2 = (v2 + v3) | 0;
+    v3 = rotl(v3, 8) ^ v2;
+    v0 = (v0 + v3) | 0;
+    v3 = rotl(v3, 7) ^ v0;
+    v2 = (v2 + v1) | 0;
+    v1 = rotl(v1, 13) ^ v2;
+    v2 = rotl(v2, 16);
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let i = 0; i < 3; i++) {
+    v0 = (v0 + v1) | 0;
+    v1 = rotl(v1, 5) ^ v0;
+    v0 = rotl(v0, 16);
+    v2 = (v2 + v3) | 0;
+    v3 = rotl(v3, 8) ^ v2;
+    v0 = (v0 + v3) | 0;
+    v3 = rotl(v3, 7) ^ v0;
+    v2 = (v2 + v1) | 0;
+    v1 = rotl(v1, 13) ^ v2;
+    v2 = rotl(v2, 16);
+  }
+  return (v1 ^ v3) >>> 0;
+}
+
+/** Options of a {@link TupleTable}. */
+export interface TupleTableOptions {
+  /**
+   * The fraction of slots in use beyond which the table doubles (linear
+   * probing wants room). Default 0.5.
+   */
+  maxLoad?: number;
+  /** The hash key, two words; random by default. */
+  key?: readonly [number, number];
 }
 
 /** Ids by 4-tuple; see the module documentation. */
@@ -31,10 +88,14 @@ export class TupleTable {
   private _mask = initialSlots - 1;
   private _size = 0;
   private readonly _maxLoad: number;
+  private readonly _k0: number;
+  private readonly _k1: number;
 
-  /** `maxLoad`: the fraction of slots in use beyond which the table doubles (linear probing wants room). */
-  constructor(maxLoad = 0.5) {
-    this._maxLoad = maxLoad;
+  constructor(options: TupleTableOptions = {}) {
+    this._maxLoad = options.maxLoad ?? 0.5;
+    const key = options.key ?? crypto.getRandomValues(new Uint32Array(2));
+    this._k0 = key[0] | 0;
+    this._k1 = key[1] | 0;
   }
 
   /** Entries held. */
@@ -49,6 +110,10 @@ export class TupleTable {
 
   /** Lookups made ({@link get}), for those who count what a segment costs. */
   lookups = 0;
+  /** Slots looked at by those lookups. */
+  probes = 0;
+  /** Lookups that looked at more than {@link longProbeMin} slots (a flood, or a bad key). */
+  longProbes = 0;
 
   /** The id of the entry with this 4-tuple, or -1. */
   get(remoteIp: number, remotePort: number, localPort: number): number {
@@ -57,11 +122,19 @@ export class TupleTable {
     const ip = remoteIp >>> 0;
     const ids = this._ids;
     const mask = this._mask;
-    for (let i = hash(ip, ports) & mask;; i = (i + 1) & mask) {
+    let n = 1;
+    for (let i = this._hash(ip, ports) & mask;; i = (i + 1) & mask, n++) {
       const id = ids[i];
-      if (id === empty) return empty;
-      if (this._ports[i] === ports && this._ips[i] === ip) return id;
+      if (id === empty || (this._ports[i] === ports && this._ips[i] === ip)) {
+        this.probes += n;
+        if (n > longProbeMin) this.longProbes++;
+        return id;
+      }
     }
+  }
+
+  private _hash(ip: number, ports: number): number {
+    return halfSipHash13(this._k0, this._k1, ip, ports);
   }
 
   /** Adds `id` under a 4-tuple that must not be in the table. */
@@ -77,7 +150,7 @@ export class TupleTable {
     const ip = remoteIp >>> 0;
     const ids = this._ids;
     const mask = this._mask;
-    let i = hash(ip, ports) & mask;
+    let i = this._hash(ip, ports) & mask;
     for (;; i = (i + 1) & mask) {
       if (ids[i] === empty) return empty;
       if (this._ports[i] === ports && this._ips[i] === ip) break;
@@ -86,7 +159,7 @@ export class TupleTable {
     // Backward shift: move later members of the run into the hole when their home allows it.
     let hole = i;
     for (let j = (i + 1) & mask; ids[j] !== empty; j = (j + 1) & mask) {
-      const home = hash(this._ips[j], this._ports[j]) & mask;
+      const home = this._hash(this._ips[j], this._ports[j]) & mask;
       // The member at j may fill the hole if its home is not in (hole, j] (cyclically).
       if (((j - home) & mask) >= ((j - hole) & mask)) {
         ids[hole] = ids[j];
@@ -103,7 +176,7 @@ export class TupleTable {
   private _place(ip: number, ports: number, id: number): void {
     const ids = this._ids;
     const mask = this._mask;
-    let i = hash(ip, ports) & mask;
+    let i = this._hash(ip, ports) & mask;
     while (ids[i] !== empty) i = (i + 1) & mask;
     ids[i] = id;
     this._ips[i] = ip;
