@@ -12,10 +12,37 @@
  */
 import { dropReasonCount, dropReasonName } from "../wire/mod.ts";
 
+/**
+ * Why a datagram was dropped as martian (RFC 1122 3.2.1.3, RFC 1812 5.3.7):
+ * a source no host may send from, or TCP to a broadcast or multicast
+ * destination (RFC 1122 4.2.3.10). Never answered, never given state.
+ */
+export const Martian = {
+  /** From 255.255.255.255 or the subnet's broadcast address. */
+  broadcast: 0,
+  /** From 224.0.0.0/4. */
+  multicast: 1,
+  /** From 127.0.0.0/8. */
+  loopback: 2,
+  /** From 0.0.0.0/8 ("this network"). */
+  unspecified: 3,
+  /** From 240.0.0.0/4 (class E, reserved). */
+  classE: 4,
+  /** From our own address. */
+  own: 5,
+  /** TCP to a broadcast or multicast address. */
+  tcpToBroadcast: 6,
+} as const;
+/** One of {@link Martian}. */
+export type Martian = (typeof Martian)[keyof typeof Martian];
+const martianNames = Object.keys(Martian);
+
 /** Counters of the link, ARP, IPv4 and ICMP layers. */
 export class IpCounters {
   /** Malformed-frame drops, indexed by wire {@link Drop} reason. */
   readonly malformed: Uint32Array = new Uint32Array(dropReasonCount);
+  /** Martian datagrams dropped, indexed by {@link Martian} reason. */
+  readonly martians: Uint32Array = new Uint32Array(martianNames.length);
 
   linkRxFrames = 0;
   linkRxBytes = 0;
@@ -69,11 +96,20 @@ export class IpCounters {
   accountedRxFrames(): number {
     return this.malformedTotal() + this.linkNotForUs + this.arpRequestsIn + this.arpRepliesIn +
       this.arpOther + this.ipNotForUs + this.ipFragments + this.udpNoService + this.icmpInEchos +
-      this.icmpInOther + this.tcpInSegs;
+      this.icmpInOther + this.tcpInSegs + this.martianTotal();
+  }
+
+  /** Martian datagrams dropped, all reasons together. */
+  martianTotal(): number {
+    let n = 0;
+    for (let i = 0; i < this.martians.length; i++) n += this.martians[i];
+    return n;
   }
 
   /** All counters as one plain object, drop reasons by name. */
   snapshot(): IpStats {
+    const martians: Record<string, number> = {};
+    for (let i = 0; i < martianNames.length; i++) martians[martianNames[i]] = this.martians[i];
     const malformed: Record<string, number> = {};
     for (let i = 1; i < this.malformed.length; i++) {
       if (this.malformed[i] !== 0) malformed[dropReasonName(i as never)] = this.malformed[i];
@@ -110,6 +146,7 @@ export class IpCounters {
       tcp: { inSegs: this.tcpInSegs },
       malformed,
       malformedTotal: this.malformedTotal(),
+      martians,
     };
   }
 }
@@ -147,4 +184,6 @@ export interface IpStats {
   tcp: { inSegs: number };
   malformed: Record<string, number>;
   malformedTotal: number;
+  /** Martian datagrams dropped, by {@link Martian} reason. */
+  martians: Record<string, number>;
 }

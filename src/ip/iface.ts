@@ -6,6 +6,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { formatIpv4, formatMac, parseIpv4 } from "../wire/mod.ts";
+import { Martian } from "./counters.ts";
 
 /** An interface's settings, as numbers (see {@link parseInterface} for text). */
 export interface InterfaceConfig {
@@ -64,6 +65,24 @@ export class IpInterface {
   /** Whether a datagram to `dst` is for this host: our address, or a broadcast of our subnet. */
   accepts(dst: number): boolean {
     return dst === this.address || dst === 0xffffffff || dst === ((this.address | ~this.#mask) >>> 0);
+  }
+
+  /**
+   * Why `src` cannot be the source of a datagram we take (RFC 1122 3.2.1.3,
+   * RFC 1812 5.3.7): a {@link Martian} reason, or -1 when it can.
+   */
+  martianSource(src: number): number {
+    const top = src >>> 24;
+    // A /31 or /32 has no broadcast address (RFC 3021): its other address is a host.
+    if (src === 0xffffffff || (this.prefixLen < 31 && src === ((this.address | ~this.#mask) >>> 0))) {
+      return Martian.broadcast;
+    }
+    if (top >= 224 && top < 240) return Martian.multicast;
+    if (top >= 240) return Martian.classE;
+    if (top === 127) return Martian.loopback;
+    if (top === 0) return Martian.unspecified;
+    if (src === this.address) return Martian.own;
+    return -1;
   }
 
   /** The neighbour a datagram to `dst` goes to first; 0 when there is no route. */

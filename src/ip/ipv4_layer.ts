@@ -30,7 +30,7 @@ import {
   TcpPacket,
 } from "../wire/mod.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { IpCounters } from "./counters.ts";
+import { IpCounters, Martian } from "./counters.ts";
 import type { IpInterface } from "./iface.ts";
 import { NeighborCache, type NeighborOptions, type NeighborOwner } from "./neighbor.ts";
 
@@ -306,6 +306,17 @@ export class IpLayer implements NeighborOwner {
     if ((flags & RxFlag.ipCksumGood) === 0 && !ip.verifyChecksum()) return Drop.ipv4BadChecksum;
     if (!this.iface.accepts(ip.dst)) {
       c.ipNotForUs++;
+      zone.release(h);
+      return Drop.none;
+    }
+    // RFC 1122 3.2.1.3: a source no host may send from is silently discarded; a TCP segment to
+    // a broadcast address is no connection's (RFC 1122 4.2.3.10). Neither is answered.
+    let martian = this.iface.martianSource(ip.src);
+    if (martian < 0 && ip.protocol === IpProtocol.tcp && ip.dst !== this.iface.address) {
+      martian = Martian.tcpToBroadcast;
+    }
+    if (martian >= 0) {
+      c.martians[martian]++;
       zone.release(h);
       return Drop.none;
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { IpCounters, type IpStats } from "./counters.ts";
+export { IpCounters, type IpStats, Martian } from "./counters.ts";
 export { type InterfaceConfig, IpInterface, parseInterface } from "./iface.ts";
 export { NeighborCache, type NeighborOptions, type NeighborOwner } from "./neighbor.ts";
 export {
