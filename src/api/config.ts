@@ -53,6 +53,7 @@ const tcpSchema = z.object({
   challengeAckPerSecond: z.number().int().min(1),
   ephemeralPortMin: z.number().int().min(1).max(65535),
   ephemeralPortMax: z.number().int().min(1).max(65535),
+  maxConnections: z.number().int().min(1).max(1 << 24),
 }).partial().strict();
 
 const ealSchema = z.object({

@@ -187,7 +187,12 @@ export class Stack {
   listen(
     port: number,
     onConnection: (c: Connection) => ConnectionHandlers | void,
-    options: { backlog?: number; congestion?: CongestionName } = {},
+    options: {
+      backlog?: number;
+      congestion?: CongestionName;
+      /** Connections to the port at most, half-open ones included; beyond, SYNs are refused with a RST. */
+      maxConnections?: number;
+    } = {},
   ): void {
     this.tcp.listen(port, (tcb) => {
       const conn = new StackConnection(this.tcp, tcb, {}, this.loop);
@@ -195,7 +200,7 @@ export class Stack {
       const h = onConnection(conn);
       if (h !== undefined) conn.handlers = h;
       return conn;
-    }, options.backlog, options.congestion);
+    }, options.backlog, options.congestion, options.maxConnections);
   }
 
   /** Stops accepting on `port`. */

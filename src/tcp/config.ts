@@ -54,6 +54,11 @@ export interface TcpConfig {
   /** Ephemeral ports for active opens. */
   ephemeralPortMin: number;
   ephemeralPortMax: number;
+  /**
+   * Connections the stack holds at most (TIME-WAIT records not counted):
+   * beyond it a SYN is refused with a RST and an active open throws.
+   */
+  maxConnections: number;
 }
 
 /** The defaults. */
@@ -84,4 +89,5 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   challengeAckPerSecond: 1000,
   ephemeralPortMin: 49152,
   ephemeralPortMax: 65535,
+  maxConnections: 1 << 22,
 };

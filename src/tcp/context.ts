@@ -12,6 +12,7 @@
 import type { MemZone } from "../mem/zone.ts";
 import type { TcpConfig } from "./config.ts";
 import type { TcpCounters } from "./counters.ts";
+import type { Listener } from "./handshake.ts";
 import type { TcpOutput } from "./output.ts";
 import type { PoolPressure } from "./pool_pressure.ts";
 import type { ReassemblyBudget } from "./reassembly.ts";
@@ -40,6 +41,8 @@ export interface TcpLink {
 
 /** What the parts of TCP ask of the layer that owns the connections. */
 export interface ConnectionOwner {
+  /** Whether a new connection to listener `l` stays within the stack's and the listener's limits. */
+  admits(l: Listener): boolean;
   /** Makes a connection and puts it in the table. */
   create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb;
   /** Removes a connection: releases its buffers and timers, tells the application. */

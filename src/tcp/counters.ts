@@ -19,6 +19,8 @@ export class TcpCounters {
   outRsts = 0;
   /** Segments for a port nobody listens on. */
   noListener = 0;
+  /** SYNs (and cookie ACKs) refused with a RST: the stack or the listener held its most connections. */
+  connLimitRefused = 0;
   /** SYNs dropped: the backlog was full and cookies are off. */
   listenDrops = 0;
   synCookiesSent = 0;

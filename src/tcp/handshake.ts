@@ -27,6 +27,8 @@ export interface Listener {
   onAccept: (c: Tcb) => TcpHandlers | void;
   /** Connections in SYN-RECEIVED. */
   halfOpen: number;
+  /** Connections to the port it holds at most, half-open ones included (default: no limit of its own). */
+  maxConnections?: number;
 }
 
 /** Smallest shift that lets a 16-bit window say `bytes` (RFC 7323 2.3: at most 14). */
@@ -87,6 +89,12 @@ export class Handshake {
       return false;
     }
     if (!seg.has(TcpFlags.syn)) return false;
+    if (!x.conns.admits(l)) {
+      // At the stack's or the listener's limit: refused at once, as a closed port refuses.
+      x.counters.connLimitRefused++;
+      x.out.sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
+      return false;
+    }
     if (l.halfOpen >= l.backlog) {
       if (x.config.synCookies) this._cookieSynAck(seg, now);
       else x.counters.listenDrops++;
@@ -176,6 +184,11 @@ export class Handshake {
     if (got === "invalid") {
       x.counters.synCookiesFailed++;
       return -1;
+    }
+    if (!x.conns.admits(l)) {
+      x.counters.connLimitRefused++;
+      x.out.sendRstAck(seg, seg.ack, now);
+      return 0;
     }
     const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
     tcb.listenerPort = l.port;

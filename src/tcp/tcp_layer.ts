@@ -81,6 +81,8 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   private readonly _freeIds: number[] = [];
   private readonly _table = new TupleTable();
   private readonly _unread = new Set<Tcb>();
+  /** Passive connections by local port, half-open ones included: what a listener's limit counts. */
+  private readonly _passive = new Map<number, number>();
   private readonly _blocked: Tcb[] = [];
   private _nextPort: number;
 
@@ -167,12 +169,16 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     onAccept: Listener["onAccept"],
     backlog = this.config.backlog,
     congestion?: CongestionName,
+    maxConnections?: number,
   ): Listener {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${port}`);
     }
+    if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+      throw new ConfigError("maxConnections", `expected an integer >= 1, got ${maxConnections}`);
+    }
     if (this._hs.listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
-    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion };
+    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion, maxConnections };
     this._hs.listeners.set(port, l);
     return l;
   }
@@ -193,6 +199,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   ): Tcb {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
+    }
+    if (this._table.size >= this.config.maxConnections) {
+      throw new ConfigError("tcp.maxConnections", `the stack holds its most connections (${this.config.maxConnections})`);
     }
     const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort, now);
     if (
@@ -444,6 +453,12 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   // ------------------------------------------------------- the connections
 
+  /** @internal Whether a new connection to `l` stays within the stack's and the listener's limits. */
+  admits(l: Listener): boolean {
+    if (this._table.size >= this.config.maxConnections) return false;
+    return l.maxConnections === undefined || (this._passive.get(l.port) ?? 0) < l.maxConnections;
+  }
+
   /** @internal Makes a connection and puts it in the table. */
   create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
     const id = this._freeIds.length > 0 ? this._freeIds.pop()! : this._tcbs.length;
@@ -466,6 +481,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     tcb.rcvScaleOffered = c.windowScaling ? scaleFor(c.rcvBufBytes) : 0;
     this._tcbs[id] = tcb;
     this._table.add(remoteIp, remotePort, localPort, id);
+    if (!active) this._passive.set(localPort, (this._passive.get(localPort) ?? 0) + 1);
     return tcb;
   }
 
@@ -521,6 +537,11 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     tcb.dead = true;
     this.timers.cancel(tcb);
     this._table.delete(tcb.remoteIp, tcb.remotePort, tcb.localPort);
+    if (!tcb.active) {
+      const n = this._passive.get(tcb.localPort)! - 1;
+      if (n > 0) this._passive.set(tcb.localPort, n);
+      else this._passive.delete(tcb.localPort);
+    }
     tcb.sendq.clear();
     // A clean close keeps what was received and not yet read: our close was a half-close,
     // and the application may still read it. It is released as it is read, or by
