@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import type { Device } from "../device/device.ts";
 import { parseDeviceSpec } from "../device/spec.ts";
@@ -151,8 +153,10 @@ export const stackConfigSchema = z.object({
   tcp: tcpSchema.optional(),
   /** Faults injected on the device (both directions), seeded. */
   faults: faultSchema.optional(),
-  /** Write every frame to this pcap file. */
-  pcap: z.string().min(1).optional(),
+  /** Write every frame to this pcap file (its directory must exist). */
+  pcap: z.string().min(1).refine((p) => existsSync(dirname(resolve(p))), (p) => ({
+    message: `the directory of '${p}' does not exist`,
+  })).optional(),
   /**
    * Share the NIC and the address with the kernel (src/kernel): the stack
    * serves only its TCP flows, the kernel gets everything else through an

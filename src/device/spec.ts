@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { ConfigError } from "../errors.ts";
 
 /** What a spec becomes: EAL arguments and the DPDK name of its port. */
@@ -95,6 +97,10 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
       const [path, role = "client", ...extra] = rest.split(",");
       if (!path || !path.startsWith("/") || extra.length > 0 || (role !== "server" && role !== "client")) {
         throw new ConfigError(field, `memif needs an absolute socket path and a role: memif:/path.sock[,server|client], got '${spec}'`);
+      }
+      const dir = dirname(path);
+      if (!existsSync(dir)) {
+        throw new ConfigError(field, `memif socket directory '${dir}' does not exist (in '${spec}')`);
       }
       const bsize = memifBufferSize(options.mtu ?? 1500);
       return {

@@ -98,12 +98,35 @@ export class IpInterface {
   }
 }
 
-/** Builds an interface from `198.18.0.1/24`, an optional gateway and a MAC. */
+/**
+ * Why `address`/`prefixLen` cannot be a host's own address (RFC 1122
+ * 3.2.1.3, RFC 1812 5.3.7, RFC 3021), or undefined when it can.
+ */
+export function unusableAddress(address: number, prefixLen: number): string | undefined {
+  const top = address >>> 24;
+  if (prefixLen === 0) return "a prefix of 0 puts every address on the link";
+  if (address === 0xffffffff) return "255.255.255.255 is the limited broadcast address";
+  if (top === 0) return "0.0.0.0/8 is 'this network', not a host's address";
+  if (top === 127) return "127.0.0.0/8 is loopback";
+  if (top >= 224 && top < 240) return "224.0.0.0/4 is multicast";
+  if (top >= 240) return "240.0.0.0/4 is reserved (class E)";
+  if (prefixLen < 31) {
+    const host = ~((0xffffffff << (32 - prefixLen)) >>> 0) >>> 0;
+    if ((address & host) === 0) return `it is the network address of its /${prefixLen}`;
+    if (((address & host) >>> 0) === host) return `it is the broadcast address of its /${prefixLen}`;
+  }
+  return undefined;
+}
+
+/** Builds an interface from `198.18.0.1/24`, an optional gateway and a MAC; refuses an address no host may use. */
 export function parseInterface(cidr: string, mac: number, gateway?: string): IpInterface {
   const m = /^([^/]+)\/(\d{1,2})$/.exec(cidr);
   if (m === null) throw new ConfigError("address", `'${cidr}' is not ADDRESS/PREFIX (e.g. 198.18.0.1/24)`);
+  const address = parseIpv4(m[1]);
+  const why = Number(m[2]) <= 32 ? unusableAddress(address, Number(m[2])) : undefined;
+  if (why !== undefined) throw new ConfigError("address", `'${cidr}' cannot be this host's address: ${why}`);
   return new IpInterface({
-    address: parseIpv4(m[1]),
+    address,
     prefixLen: Number(m[2]),
     gateway: gateway === undefined ? 0 : parseIpv4(gateway),
     mac,

@@ -87,6 +87,7 @@ export class Dpdk {
     const encoded = cString(args.join("\0") + "\0");
     const rc = shim.symbols.luna_eal_init(encoded, encoded.length, args.length);
     if (rc < 0) {
+      removeRuntimeDir(args); // what the failed start made is left to no one else
       throw new EalError(
         `DPDK's EAL did not start (${errnoName(rc)}) with arguments ${JSON.stringify(args.slice(1))}: ${
           shim.lastError().trim()
@@ -169,17 +170,7 @@ export class Dpdk {
     }
     for (const zone of this.#zones) zone.close();
     const rc = this.shim.symbols.luna_eal_cleanup();
-    // The EAL leaves its runtime directory behind; it is ours, by our unique prefix.
-    const prefix = this.args[this.args.indexOf("--file-prefix") + 1];
-    if (this.args.includes("--file-prefix") && prefix) {
-      for (const dir of ["/var/run/dpdk", "/run/dpdk"]) {
-        try {
-          rmSync(`${dir}/${prefix}`, { recursive: true, force: true });
-        } catch {
-          // not there, or not ours to remove
-        }
-      }
-    }
+    removeRuntimeDir(this.args);
     if (rc < 0) throw new EalError(`EAL cleanup: ${this.shim.lastError().trim()}`, rc);
   }
 
@@ -190,5 +181,19 @@ export class Dpdk {
 
   #open(): void {
     if (this.#closed) throw new EalError("the EAL of this process was closed", -22);
+  }
+}
+
+/** The EAL leaves its runtime directory behind; it is ours, by our unique --file-prefix. */
+function removeRuntimeDir(args: readonly string[]): void {
+  const at = args.indexOf("--file-prefix");
+  const prefix = at >= 0 ? args[at + 1] : undefined;
+  if (!prefix) return;
+  for (const dir of ["/var/run/dpdk", "/run/dpdk"]) {
+    try {
+      rmSync(`${dir}/${prefix}`, { recursive: true, force: true });
+    } catch {
+      // not there, or not ours to remove
+    }
   }
 }

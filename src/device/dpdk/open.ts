@@ -82,14 +82,33 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
   const queues = options.queues ?? 1;
   for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
   // af_packet takes its queue count from its arguments; memif from the port configuration.
-  const vdevs = spec.kind === "memif" ? spec.vdevs : spec.vdevs.map((v) => v.replace(/qpairs=1(?=,|$)/, `qpairs=${queues}`));
-  const dpdk = await Dpdk.start({
-    ...eal,
-    prefix: eal.prefix ?? `luna-${process.pid}`,
-    vdevs,
-    pci: spec.pci,
-    extra: [...spec.eal, ...(eal.extra ?? [])],
-  });
+  const vdevs = spec.kind === "memif"
+    ? spec.vdevs
+    : spec.vdevs.map((v) => v.replace(/qpairs=1(?=,|$)/, `qpairs=${queues}`));
+  let dpdk: Dpdk;
+  try {
+    dpdk = await Dpdk.start({
+      ...eal,
+      prefix: eal.prefix ?? `luna-${process.pid}`,
+      vdevs,
+      pci: spec.pci,
+      extra: [...spec.eal, ...(eal.extra ?? [])],
+    });
+  } catch (e) {
+    // A device DPDK cannot make is the user's spec at fault: say which, in one line.
+    const bad = /Unable to parse device '([^']+)'|failed to parse device "([^"]+)"/.exec(
+      (e as Error).message,
+    );
+    if (bad !== null) {
+      throw new ConfigError(
+        "device",
+        `DPDK has no driver that makes '${
+          bad[1] ?? bad[2]
+        }' (check the name: net_memif, net_af_packet, net_af_xdp, net_tap, net_ring, net_null, ...)`,
+      );
+    }
+    throw e;
+  }
   try {
     const port = dpdk.port(spec.portName);
     const info = port.describe();
@@ -100,7 +119,10 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
       );
     }
     // Every frame of the MTU fits one buffer: longer ones would arrive chained, and be dropped.
-    const zone = dpdk.createZone("luna", { count: options.buffers, dataRoom: dataRoomForMtu(mtu ?? info.mtu) });
+    const zone = dpdk.createZone("luna", {
+      count: options.buffers,
+      dataRoom: dataRoomForMtu(mtu ?? info.mtu),
+    });
     const wanted = options.offloads ?? (Offload.ipv4Cksum | Offload.tcpCksum);
     const rxOffloads = (info.rxOffloads & wanted) === wanted ? wanted : 0;
     const txOffloads = (info.txOffloads & wanted) === wanted ? wanted : 0;

@@ -1,0 +1,78 @@
+// The first errors a user of `luna serve` meets name the option at fault, in
+// one line: unusable addresses, paths whose directory is missing, and a
+// device DPDK cannot make (issue: hardening, command line).
+import { assert, assertEquals, assertInstanceOf, assertStringIncludes } from "@std/assert";
+import { existsSync } from "node:fs";
+import { usageOfConfigError } from "../src/cli/args.ts";
+import { ConfigError, parseStackConfig } from "../src/mod.ts";
+import { explain, runChild, uniquePrefix } from "./child.ts";
+import { describe, test } from "./harness.ts";
+import { lunaScript } from "./lab_peers.ts";
+
+function refusal(config: Record<string, unknown>): ConfigError {
+  try {
+    parseStackConfig({ device: "memif:/tmp/luna-cli.sock,server", address: "198.18.0.1/24", ...config });
+  } catch (e) {
+    assertInstanceOf(e, ConfigError);
+    return e;
+  }
+  throw new Error(`accepted ${JSON.stringify(config)}`);
+}
+
+describe("command-line errors", () => {
+  test("an address no host may use is refused, naming --address and why", () => {
+    const cases: [string, string][] = [
+      ["0.0.0.0/0", "prefix of 0"],
+      ["198.18.0.1/0", "prefix of 0"],
+      ["0.0.0.0/24", "this network"],
+      ["255.255.255.255/24", "limited broadcast"],
+      ["198.18.0.0/24", "network address"],
+      ["198.18.0.255/24", "broadcast address"],
+      ["224.0.0.1/24", "multicast"],
+      ["127.0.0.1/8", "loopback"],
+      ["240.0.0.1/24", "class E"],
+    ];
+    for (const [address, why] of cases) {
+      const e = refusal({ address });
+      assertEquals(e.field, "address", address);
+      const u = usageOfConfigError(e);
+      assertEquals(u.arg, "--address");
+      assertStringIncludes(u.message, why, address);
+    }
+    // A /31 has no network or broadcast address (RFC 3021); a /32 is one host.
+    for (const address of ["198.18.0.0/31", "198.18.0.1/31", "198.18.0.7/32"]) {
+      parseStackConfig({ device: "memif:/tmp/luna-cli.sock,server", address });
+    }
+  });
+
+  test("paths whose directory does not exist name their option", () => {
+    const memif = refusal({ device: "memif:/nonexistent/dir/m.sock,server" });
+    assertEquals(usageOfConfigError(memif).arg, "--device");
+    assertStringIncludes(memif.message, "'/nonexistent/dir' does not exist");
+    const pcap = refusal({ pcap: "/nonexistent/dir/x.pcap" });
+    assertEquals(usageOfConfigError(pcap).arg, "--pcap");
+    assertStringIncludes(pcap.message, "does not exist");
+  });
+
+  test("a device DPDK has no driver for: one line naming --device, and nothing left in /var/run/dpdk", async () => {
+    const prefix = uniquePrefix("cli-bogus");
+    const r = await runChild(lunaScript, [
+      "serve",
+      "echo",
+      "--device",
+      "eal:net_bogus0",
+      "--address",
+      "198.18.0.1/24",
+      "--prefix",
+      prefix,
+    ], { timeoutMs: 60_000 });
+    assert(r.code !== 0 && r.code !== null, explain(r));
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, explain(r));
+    assertStringIncludes(lines[0], "--device: DPDK has no driver that makes 'net_bogus0'");
+    assert(
+      !existsSync(`/var/run/dpdk/${prefix}`) && !existsSync(`/run/dpdk/${prefix}`),
+      "the runtime directory is gone",
+    );
+  });
+});
