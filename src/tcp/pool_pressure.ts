@@ -9,11 +9,22 @@
  * waits, and under a thirty-second everywhere; writes keep a sixteenth.
  * Once three eighths are free again, the held windows are reopened.
  *
+ * No connection can starve the others (as Linux bounds each socket's
+ * sndbuf inside tcp_mem): the buffers a connection's unsent and
+ * unacknowledged data holds are bounded by a share of the zone that shrinks
+ * as more connections hold some, three quarters of the zone split among
+ * them (a quarter stays for newcomers and for receiving), but never below
+ * {@link sendShareMin} buffers (a 64 KiB answer's worth with room to spare).
+ * A client that never reads fills its own share and waits; the others go on.
+ *
  * @module
  */
 import type { MemZone } from "../mem/zone.ts";
 import type { TcpCounters } from "./counters.ts";
 import type { Tcb } from "./tcb.ts";
+
+/** The fewest buffers a connection's send data may hold, whatever the number of connections. */
+export const sendShareMin = 48;
 
 /** The zone's level as TCP sees it; see the module documentation. */
 export class PoolPressure {
@@ -37,6 +48,8 @@ export class PoolPressure {
   private readonly _held = new Set<Tcb>();
   /** Connections that could not write for want of buffers. */
   private readonly _starved: Tcb[] = [];
+  /** Connections whose send queue holds buffers. */
+  private _sendHolders = 0;
 
   constructor(zone: MemZone, counters: TcpCounters) {
     this._zone = zone;
@@ -71,6 +84,24 @@ export class PoolPressure {
       }
     }
     return undefined;
+  }
+
+  /** Buffers one connection's send data may hold now (see the module documentation). */
+  sendShare(): number {
+    const share = Math.floor(((this._zone.capacity >>> 2) * 3) / (this._sendHolders > 0 ? this._sendHolders : 1));
+    return share > sendShareMin ? share : sendShareMin;
+  }
+
+  /** `tcb`'s send queue took its first buffer, or (`holds` false) gave its last one back. */
+  sendHolder(tcb: Tcb, holds: boolean): void {
+    if (tcb.sendHolder === holds) return;
+    tcb.sendHolder = holds;
+    this._sendHolders += holds ? 1 : -1;
+  }
+
+  /** Connections whose send queue holds buffers. */
+  get sendHolders(): number {
+    return this._sendHolders;
   }
 
   /** output.ts held `tcb`'s receive window because the zone runs low. */

@@ -231,7 +231,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    */
   send(c: Tcb, h: number, off: number, len: number, now: number): boolean {
     if (!this._canSend(c)) return false;
-    if (len > c.sendSpace) {
+    if (len > c.sendSpace || c.sendq.chunks >= this.pool.sendShare()) {
       c.wantWritable = true;
       return false;
     }
@@ -241,6 +241,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       return true;
     }
     c.sendq.push(h, off, len);
+    this.pool.sendHolder(c, true);
     if (c.sendSpace === 0) c.wantWritable = true;
     this.out.output(c, now);
     return true;
@@ -290,7 +291,10 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     // that would free it): a sixteenth of the zone stays in reserve (pool_pressure.ts).
     const pool = this.pool;
     let budget = done < length ? pool.writeBudget(Math.ceil((length - done) / chunk)) : 0;
-    while (done < length && c.sendSpace > 0) {
+    // And no connection holds more than its share of the zone (pool_pressure.ts): one that
+    // is never read from fills its own and waits, the others go on.
+    const share = pool.sendShare();
+    while (done < length && c.sendSpace > 0 && q.chunks < share) {
       const n = Math.min(chunk, length - done, c.sendSpace);
       const h = budget-- > 0 ? zone.tryTake() : -1;
       if (h < 0) {
@@ -305,6 +309,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       c.sendq.push(h, off, n);
       done += n;
     }
+    if (q.chunks > 0) pool.sendHolder(c, true);
     if (done < length) c.wantWritable = true;
     if (done > 0) this.out.output(c, now);
     return done;
@@ -543,6 +548,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       else this._passive.delete(tcb.localPort);
     }
     tcb.sendq.clear();
+    this.pool.sendHolder(tcb, false);
     // A clean close keeps what was received and not yet read: our close was a half-close,
     // and the application may still read it. It is released as it is read, or by
     // releaseUnread() (Stack.close). An abort or a reset drops it.

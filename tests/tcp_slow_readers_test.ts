@@ -1,0 +1,51 @@
+// Slow readers: clients that never read must not starve the others. Each
+// connection's send data holds at most its share of the zone (pool_pressure.ts),
+// so a server streaming to 16 clients that never read still streams to an
+// honest one, on the virtual clock.
+import { assert, assertEquals } from "@std/assert";
+import { sendShareMin } from "../src/tcp/pool_pressure.ts";
+import type { Tcb } from "../src/tcp/tcb.ts";
+import { describe, test } from "./harness.ts";
+import { addrB } from "./sim.ts";
+import { tcpHosts } from "./tcp_sim.ts";
+
+describe("tcp slow readers", () => {
+  test("16 clients that never read hold a share each; an honest client's 2 MB download goes on", () => {
+    const { ta, tb, clock } = tcpHosts({ buffers: 32768, buffersB: 2048, seed: 5 });
+    // The server streams an endless answer to whoever connects.
+    const chunk = new Uint8Array(16384).map((_, i) => i & 0xff);
+    const serverConns: Tcb[] = [];
+    tb.listen(80, (c) => {
+      serverConns.push(c);
+      let at = 0; // where in the pattern the stream is
+      const pump = (c: Tcb) => {
+        for (let n = tb.write(c, chunk, clock.now, at); n > 0; n = tb.write(c, chunk, clock.now, at)) {
+          at = (at + n) % chunk.length; // until the send buffer, the zone or the connection's share says no
+        }
+      };
+      return { onOpen: pump, onWritable: pump };
+    });
+    for (let i = 0; i < 16; i++) ta.connect(addrB, 80, {}, clock.now); // they never read
+    clock.run(2000);
+    const stalled = [...serverConns];
+    assertEquals(stalled.length, 16);
+    let received = 0;
+    let wrong = 0;
+    const buf = new Uint8Array(65536);
+    ta.connect(addrB, 80, {
+      onData: (c) => {
+        for (let n = ta.read(c, buf, clock.now); n > 0; n = ta.read(c, buf, clock.now)) {
+          for (let k = 0; k < n; k++) if (buf[k] !== ((received + k) % 16384 & 0xff)) wrong++;
+          received += n;
+        }
+      },
+    }, clock.now);
+    assert(clock.runUntil(() => received >= 2 << 20, 30_000), `the honest client got ${received} bytes`);
+    assertEquals(wrong, 0, "in order, byte for byte");
+    // Their share when their windows closed: three quarters of the zone split among the 16 of them.
+    const share = Math.max(sendShareMin, Math.floor(1536 / 16));
+    for (const c of stalled) {
+      assert(c.sendq.chunks <= share, `a stalled connection holds ${c.sendq.chunks} > ${share}`);
+    }
+  });
+});
