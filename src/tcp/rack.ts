@@ -25,7 +25,8 @@
  * const r = new Rack();
  * r.sent(0, 1000, 0); r.sent(1000, 2000, 1); r.sent(2000, 3000, 2);
  * r.onAck(0, new Uint32Array([1000, 3000]), 1, 0, 0, false, 10); // 1000..3000 SACKed at 10 ms
- * r.detectLoss(10, false, 8); // reordering window min_RTT/4 = 2 ms: not yet; returns the time left
+ * r.updateReoWnd(0, 3000, false, false, 8); // min_RTT / 4 = 2 ms
+ * r.detectLoss(10); // 0..1000 is not lost yet: returns the ms left, 1
  * ```
  *
  * @module

@@ -25,6 +25,13 @@ import type { Tcb } from "./tcb.ts";
 /** TLP.max_ack_delay: the worst delayed ACK a peer is assumed to take, ms (RFC 8985 7.2: WCDelAckT, 200 ms). */
 export const tlpMaxAckDelayMs = 200;
 
+/**
+ * Floor of the PTO, ms: on a path of a few microseconds 2*SRTT is shorter
+ * than any receiver takes to ACK, and every flight would end in a probe
+ * (Linux adds TCP_TIMEOUT_MIN, two ticks, for the same reason).
+ */
+export const ptoMinMs = 10;
+
 /** PTO before any RTT sample, ms (RFC 8985 7.2: TimeoutInit, RFC 6298's 1 s). */
 export const ptoInitialMs = 1000;
 
@@ -61,7 +68,7 @@ function probeAllowed(tcb: Tcb): boolean {
 export function probeTimeout(tcb: Tcb, now: number, rtoAt: number): number {
   let pto = ptoInitialMs;
   if (tcb.rto.hasSample) {
-    pto = 2 * tcb.rto.srttMs;
+    pto = Math.max(2 * tcb.rto.srttMs, ptoMinMs);
     if (tcb.flight <= effectiveMss(tcb)) pto += tlpMaxAckDelayMs;
   }
   if (now + pto > rtoAt) pto = rtoAt - now;
