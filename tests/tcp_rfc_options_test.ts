@@ -118,7 +118,8 @@ describe("RFC 7323, RFC 2018 and MSS options", () => {
   });
 
   test("SACK: A retransmits only the hole the peer's SACK blocks leave (RFC 6675 5, RFC 2018 3)", () => {
-    const d = established({ peer: { sackPermitted: true } });
+    // DupThresh decides here; RACK would mark the hole lost after a fraction of an RTT (tcp_rack_test.ts).
+    const d = established({ peer: { sackPermitted: true }, tcp: { lossDetection: "rfc6675" } });
     d.write(5 * 1460);
     for (let i = 0; i < 5; i++) d.expect({ seq: 1 + 1460 * i, len: 1460 });
     // The first segment was lost; the peer SACKs each later one as it arrives.

@@ -38,3 +38,25 @@ export function scenario(seed: number, maxBytes = 10 << 20): TransferOptions {
     },
   };
 }
+
+/**
+ * Tail loss: short transfers (1 to 64 KB each way, a few segments) over a
+ * path losing up to 10%, where the last segments of a flight are often the
+ * ones lost (RFC 8985 7: what the tail loss probe is for).
+ */
+export function tailScenario(seed: number): TransferOptions {
+  const r = new Random(seed ^ 0x5a5a);
+  const size = () => 1 + Math.floor(1024 * Math.pow(64, r.float()));
+  return {
+    seed,
+    bytesAtoB: size(),
+    bytesBtoA: size(),
+    faults: {
+      loss: 0.03 + r.float() * 0.07,
+      delayMs: r.float() * 5,
+      jitterMs: r.float() < 0.5 ? 0 : r.float(),
+    },
+    delayMs: r.float(),
+    tcp: { congestion: r.float() < 0.5 ? "cubic" : "newreno", timestamps: r.float() < 0.5 },
+  };
+}

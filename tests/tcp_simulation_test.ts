@@ -5,23 +5,65 @@
 // alone with LUNA_SEED=N. LUNA_SIM_SEEDS and LUNA_SIM_MAX_BYTES widen the sweep.
 import { assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
-import { scenario } from "./tcp_scenarios.ts";
+import { scenario, tailScenario } from "./tcp_scenarios.ts";
 import { transfer } from "./tcp_sim.ts";
 
 const only = process.env.LUNA_SEED;
 const seeds = Number(process.env.LUNA_SIM_SEEDS ?? 1000);
+// RFC 6675 loss detection alone (no RACK-TLP), kept for comparison: a fifth of the sweep.
+const seedsRfc6675 = Math.ceil(seeds / 5);
 const maxBytes = Number(process.env.LUNA_SIM_MAX_BYTES ?? 10 << 20);
 
 describe("tcp simulation", () => {
-  test(`${only ? `seed ${only}` : `${seeds} seeded runs`}: transfers of 1 KB..${maxBytes >> 20} MB both ways under faults arrive intact`, () => {
-    const failures: string[] = [];
-    const list = only ? [Number(only)] : Array.from({ length: seeds }, (_, i) => i + 1);
-    for (const seed of list) {
-      const r = transfer(scenario(seed, maxBytes));
-      if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
-    }
-    assertEquals(failures, []);
-  }, { timeoutMs: 900_000 });
+  test(
+    `${only ? `seed ${only}` : `${seeds} seeded runs`}: transfers of 1 KB..${
+      maxBytes >> 20
+    } MB both ways under faults arrive intact`,
+    () => {
+      const failures: string[] = [];
+      const list = only ? [Number(only)] : Array.from({ length: seeds }, (_, i) => i + 1);
+      for (const seed of list) {
+        const r = transfer(scenario(seed, maxBytes));
+        if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
+      }
+      assertEquals(failures, []);
+    },
+    { timeoutMs: 900_000 },
+  );
+
+  test(
+    `${only ? `seed ${only}` : `${seedsRfc6675} seeded runs`} with lossDetection "rfc6675" arrive intact`,
+    () => {
+      const failures: string[] = [];
+      const list = only ? [Number(only)] : Array.from({ length: seedsRfc6675 }, (_, i) => i + 1);
+      for (const seed of list) {
+        const o = scenario(seed, maxBytes);
+        const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection: "rfc6675" } });
+        if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
+      }
+      assertEquals(failures, []);
+    },
+    { timeoutMs: 900_000 },
+  );
+
+  test(
+    `${
+      only ? `seed ${only}` : `${seeds} seeded runs`
+    } of tail loss (short transfers, 3-10% loss), rack and rfc6675`,
+    () => {
+      const failures: string[] = [];
+      const list = only ? [Number(only)] : Array.from({ length: seeds }, (_, i) => i + 1);
+      for (const seed of list) {
+        const o = tailScenario(seed);
+        for (const lossDetection of ["rack", "rfc6675"] as const) {
+          const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection } });
+          if (!r.ok) failures.push(`${lossDetection} ${r.detail} (rerun: LUNA_SEED=${seed})`);
+        }
+      }
+      assertEquals(failures, []);
+    },
+    { timeoutMs: 900_000 },
+  );
 
   test("the same seed replays the same run exactly", () => {
     const a = transfer(scenario(77, 1 << 20));

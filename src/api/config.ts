@@ -36,6 +36,7 @@ const tcpSchema = z.object({
   timestamps: z.boolean(),
   sack: z.boolean(),
   congestion: z.enum(["cubic", "newreno"]),
+  lossDetection: z.enum(["rack", "rfc6675"]),
   rtoMinMs: ms(60_000).refine((v) => v > 0, "must be above 0"),
   rtoMaxMs: ms(600_000).refine((v) => v > 0, "must be above 0"),
   rtoInitialMs: ms(60_000).refine((v) => v > 0, "must be above 0"),

@@ -55,6 +55,18 @@ export interface ConnectionStats {
   retransTimeouts: number;
   fastRetrans: number;
   sendCopies: number;
+  /** Tail loss probes sent (RFC 8985 7.3). */
+  tlpProbes: number;
+  /** Probes that repaired a loss (RFC 8985 7.4.2). */
+  tlpRecoveries: number;
+  /** Segments RACK marked lost (RFC 8985 6.2). */
+  rackLosses: number;
+  /** ACKs that showed reordering (RFC 8985 6.2 step 3). */
+  rackReorderDetected: number;
+  /** Times PRR held back a segment the congestion window would have let go (RFC 6937). */
+  prrLimitedSends: number;
+  /** Restarts after idle that shrank the window (RFC 5681 4.1). */
+  idleRestarts: number;
 }
 
 /** One TCP connection. */
@@ -231,6 +243,12 @@ export class Connection {
       retransTimeouts: t.stats.retransTimeouts,
       fastRetrans: t.stats.fastRetrans,
       sendCopies: t.stats.sendCopies,
+      tlpProbes: t.stats.tlpProbes,
+      tlpRecoveries: t.stats.tlpRecoveries,
+      rackLosses: t.stats.rackLosses,
+      rackReorderDetected: t.stats.rackReorderDetected,
+      prrLimitedSends: t.stats.prrLimitedSends,
+      idleRestarts: t.stats.idleRestarts,
     };
   }
 }

@@ -6,6 +6,9 @@
 import type { CongestionName } from "./congestion.ts";
 import { rtoInitialMs, rtoMaxMs, rtoMinLinuxMs } from "./rto.ts";
 
+/** Loss detection algorithms with SACK; see {@link TcpConfig.lossDetection}. */
+export type LossDetection = "rack" | "rfc6675";
+
 /** TCP settings; every field has a default (see {@link tcpDefaults}). */
 export interface TcpConfig {
   /** Largest segment payload we receive, bytes: announced in our SYN (RFC 9293 3.7.1). */
@@ -22,6 +25,12 @@ export interface TcpConfig {
   sack: boolean;
   /** Congestion control for new connections. */
   congestion: CongestionName;
+  /**
+   * Loss detection with SACK: "rack" (RFC 8985 RACK-TLP: time-based, with tail
+   * loss probes) or "rfc6675" (the DupThresh scoreboard alone, no probes).
+   */
+  lossDetection: LossDetection;
+
   /** RTO bounds and initial value, ms (RFC 6298 2). */
   rtoMinMs: number;
   rtoMaxMs: number;
@@ -70,6 +79,7 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   timestamps: true,
   sack: true,
   congestion: "cubic",
+  lossDetection: "rack",
   rtoMinMs: rtoMinLinuxMs,
   rtoMaxMs: rtoMaxMs,
   rtoInitialMs: rtoInitialMs,

@@ -41,6 +41,18 @@ export class TcpCounters {
   poolPressureDrops = 0;
   /** Advertisements that held a receive window's right edge because the zone ran low (Linux TCPMemoryPressures). */
   poolPressureClamps = 0;
+  /** Tail loss probes sent (RFC 8985 7.3). */
+  tlpProbes = 0;
+  /** Probes that repaired a loss (RFC 8985 7.4.2; Linux TCPLossProbeRecovery). */
+  tlpRecoveries = 0;
+  /** Segments RACK marked lost (RFC 8985 6.2 step 5, 6.3). */
+  rackLosses = 0;
+  /** ACKs that showed RACK reordering (RFC 8985 6.2 step 3; Linux TCPSACKReorder). */
+  rackReorderDetected = 0;
+  /** Times PRR held back a segment the congestion window would have let go (RFC 6937). */
+  prrLimitedSends = 0;
+  /** Restarts after idle that shrank the congestion window (RFC 5681 4.1). */
+  idleRestarts = 0;
 
   /** A plain copy, for stats. */
   snapshot(): Record<string, number> {

@@ -17,6 +17,7 @@ import type { TcpContext } from "./context.ts";
 import { negotiate } from "./handshake.ts";
 import { scoreboard, tsNow } from "./output.ts";
 import { Reassembly, ReassemblyResult } from "./reassembly.ts";
+import { afterAck, sackRecovery, startRecovery } from "./recovery.ts";
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
@@ -257,13 +258,19 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
   }
   const wndRaw = seg.wnd;
   let after = 0;
+  const una = tcb.sndUna;
+  const wasInRecovery = tcb.cc.inRecovery;
   // RFC 6675 Update(): the scoreboard takes the cumulative ACK and the SACK blocks.
   // It is made when the first SACK block arrives (see scoreboard()).
   let sb = tcb.sb;
-  if (sb === undefined && tcb.sackOk && seg.options.sackCount > 0) sb = scoreboard(tcb);
-  const newlySacked = sb !== undefined
-    ? sb.update(seg.ack, seg.options.sackBlocks, seg.options.sackCount)
-    : 0;
+  const o = seg.options;
+  if (sb === undefined && tcb.sackOk && o.sackCount > 0) sb = scoreboard(tcb);
+  const newlySacked = sb !== undefined ? sb.update(seg.ack, o.sackBlocks, o.sackCount) : 0;
+  // RFC 8985 6.2 steps 2 and 3: what this ACK delivered updates RACK.
+  const rack = tcb.rack;
+  if (rack !== undefined && seqGe(seg.ack, una)) {
+    rack.onAck(seg.ack, o.sackBlocks, o.sackCount, sb?.dsack ? 1 : 0, o.tsEcr, tcb.tsOk && o.timestamps, now);
+  }
   if (seqGt(seg.ack, tcb.sndUna)) {
     after = newAck(x, tcb, seg, now);
     if (tcb.dead) return false;
@@ -273,30 +280,33 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
       (seg.payloadLen === 0 && !seg.has(fin) && (wndRaw << tcb.sndScale) === tcb.sndWnd))
   ) {
     // A duplicate ACK: RFC 5681 2, or with SACK, one that SACKs new data (RFC 6675 2).
+    // With RACK (RFC 8985), time rather than DupThresh tells a loss: afterAck() below.
     tcb.stats.dupAcksIn++;
-    const flags = tcb.cc.onDupAck(seg.ack, tcb.flight, tcb.sndNxt, now);
+    const flags = rack === undefined ? tcb.cc.onDupAck(seg.ack, tcb.flight, tcb.sndNxt, now) : 0;
     if ((flags & CcAction.retransmit) !== 0) {
-      tcb.stats.fastRetrans++;
       after |= afterRetransmit;
-      if ((flags & CcAction.enteredRecovery) !== 0) {
-        tcb.rttSeq = -1; // Karn
-        if (tcb.sackOk) {
-          sb = scoreboard(tcb);
-          if (sb.recoveryAllowed()) sb.startRecovery();
-        }
+      if ((flags & CcAction.enteredRecovery) !== 0 && tcb.sackOk) {
+        startRecovery(x, tcb, now);
+        sb = tcb.sb;
+      } else {
+        tcb.stats.fastRetrans++;
+        if ((flags & CcAction.enteredRecovery) !== 0) tcb.rttSeq = -1; // Karn
       }
     }
   }
-  // RFC 6675 5 step 4: SACKs above SND.UNA alone can show it lost.
-  if (
-    sb !== undefined && !tcb.cc.inRecovery && tcb.flight > 0 && sb.recoveryAllowed() &&
-    sb.isLost(tcb.sndUna)
-  ) {
-    tcb.cc.enterRecovery(now, tcb.flight, tcb.sndNxt);
-    sb.startRecovery();
-    tcb.rttSeq = -1;
-    tcb.stats.fastRetrans++;
-    after |= afterRetransmit;
+  // Loss detection (RACK, or RFC 6675 5 step 4) and PRR's quota for this ACK.
+  if (tcb.sackOk) {
+    afterAck(
+      x,
+      tcb,
+      seg,
+      now,
+      seqGt(tcb.sndUna, una) ? (tcb.sndUna - una) >>> 0 : 0,
+      newlySacked,
+      wasInRecovery,
+    );
+    sb = tcb.sb;
+    if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) after &= ~afterRetransmit;
   }
   // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal
   // and SND.WL2 =< SEG.ACK), before anything is sent: the window is relative to this ACK.
@@ -315,7 +325,7 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
     }
   }
   if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) {
-    x.out.sackRecovery(tcb, now); // RFC 6675 5 (C): what NextSeg() chooses, while cwnd - pipe >= SMSS
+    sackRecovery(x, tcb, now); // RFC 6675 5 (C): what NextSeg() chooses, as PRR allows
   } else if ((after & afterRetransmit) !== 0) {
     x.out.retransmitFirst(tcb, now);
   }

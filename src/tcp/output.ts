@@ -15,10 +15,13 @@ import type { TcpContext, TcpLink } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
 import type { PoolPressure } from "./pool_pressure.ts";
 import { TokenBucket } from "./rate_limit.ts";
-import { NextSeg, SackBlockBuilder, SackScoreboard } from "./sack.ts";
+import { Rack } from "./rack.ts";
+import { sackRecovery } from "./recovery.ts";
+import { SackBlockBuilder, SackScoreboard } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
+import { scheduleProbe } from "./tlp.ts";
 
 /** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
 export function tsNow(now: number): number {
@@ -273,6 +276,7 @@ export class TcpOutput {
     const flags = TcpFlags.ack | (fin ? TcpFlags.fin : 0) | (len > 0 ? TcpFlags.psh : 0);
     if (len === 0) {
       this.sendControl(tcb, flags, seq, now);
+      if (fin) this._sent(tcb, seq, 1, now);
       return 0;
     }
     const q = tcb.sendq;
@@ -305,6 +309,7 @@ export class TcpOutput {
     if (inPlace) {
       zone.retain(h); // the device's reference; the queue keeps its own for retransmission
       this._emit(tcb, h, payloadOff - hdr, now);
+      this._sent(tcb, seq, len + (fin ? 1 : 0), now);
       return len;
     }
     const copy = zone.tryTake();
@@ -329,7 +334,18 @@ export class TcpOutput {
     }
     tcb.stats.sendCopies++;
     this._emit(tcb, copy, tcpOff, now);
+    this._sent(tcb, seq, len + ((this.repr.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
     return len;
+  }
+
+  /** RACK's record of a data segment that left (RFC 8985 6.1: Segment.xmit_ts), when RACK-TLP is on. */
+  private _sent(tcb: Tcb, seq: number, len: number, now: number): void {
+    let r = tcb.rack;
+    if (r === undefined) {
+      if (!tcb.sackOk || this._config.lossDetection !== "rack") return;
+      r = tcb.rack = new Rack();
+    }
+    r.sent(seq, (seq + len) >>> 0, now);
   }
 
   /**
@@ -347,10 +363,20 @@ export class TcpOutput {
     }
     const mss = effectiveMss(tcb);
     if (tcb.sb !== undefined && tcb.sb.inRecovery && tcb.cc.inRecovery) {
-      this.sackRecovery(tcb, now);
+      sackRecovery(this._x, tcb, now);
       if (tcb.ackNow) this.sendAck(tcb, now);
       return;
     }
+    // RFC 5681 4.1: sending again after more than an RTO of silence starts from min(IW, cwnd).
+    if (tcb.flight === 0 && tcb.sendq.bytes > 0 && now - tcb.lastSendAt > tcb.rto.rtoMs) {
+      const before = tcb.cc.cwnd;
+      tcb.cc.onIdleRestart(now);
+      if (tcb.cc.cwnd < before) {
+        tcb.stats.idleRestarts++;
+        this._counters.idleRestarts++;
+      }
+    }
+    const maxBefore = tcb.sndMax;
     for (let guard = 0; guard < 4096; guard++) {
       const dataOff = (tcb.sndNxt - tcb.sndUna) >>> 0;
       // Once the FIN is sent, SND.NXT counts it: the data ends one before.
@@ -411,6 +437,8 @@ export class TcpOutput {
       }
       break;
     }
+    // RFC 8985 7.2: new data left: the probe timeout restarts.
+    if (tcb.rack !== undefined && tcb.sndMax !== maxBefore) scheduleProbe(this._x, tcb, now);
     if (tcb.ackNow) this.sendAck(tcb, now);
   }
 
@@ -428,45 +456,6 @@ export class TcpOutput {
     }
     tcb.stats.retransSegs++;
     this._counters.retransSegs++;
-  }
-
-  /**
-   * SACK-based loss recovery (RFC 6675 5, step C): while the congestion window
-   * has room for a segment beyond the pipe estimate, send what NextSeg()
-   * chooses: a lost hole, new data, or a hole not yet deemed lost.
-   */
-  sackRecovery(tcb: Tcb, now: number): void {
-    const sb = tcb.sb!;
-    const mss = effectiveMss(tcb);
-    for (let guard = 0; guard < 1024; guard++) {
-      if (tcb.cc.cwnd - sb.pipe() < mss) break;
-      const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
-      const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
-      const canSendNew = tcb.sndNxt === tcb.sndMax && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge) &&
-        (tcb.finSeq < 0 || seqLt(tcb.sndMax, tcb.finSeq));
-      const kind = sb.nextSeg(canSendNew);
-      if (kind === NextSeg.none) break;
-      if (kind === NextSeg.newData) {
-        const len = Math.min(mss, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
-        const sent = this.sendData(tcb, tcb.sndMax, len, false, now);
-        if (sent === 0) break;
-        tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
-        sb.sent(tcb.sndMax);
-      } else {
-        // A hole: data (FIN included when the hole ends at it).
-        const seq = sb.segSeq;
-        let len = Math.min(sb.segLen, mss);
-        const off = (seq - tcb.sndUna) >>> 0;
-        const dataLeft = tcb.sendq.bytes - off;
-        if (len > dataLeft) len = dataLeft > 0 ? dataLeft : 0;
-        const fin = tcb.finSeq >= 0 && ((seq + len) >>> 0) === tcb.finSeq;
-        const sent = this.sendData(tcb, seq, len, fin, now);
-        sb.retransmitted(seq, sent > 0 ? sent : 1);
-        tcb.stats.retransSegs++;
-        this._counters.retransSegs++;
-      }
-      this._x.timers.armRetransmit(tcb, now);
-    }
   }
 
   /** The application read: tell the peer if its window grew enough to be worth an ACK of its own. */

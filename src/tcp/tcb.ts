@@ -15,6 +15,8 @@ import type { Reassembly } from "./reassembly.ts";
 import type { SackBlockBuilder, SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
 import type { RtoEstimator } from "./rto.ts";
+import type { Prr } from "./prr.ts";
+import type { Rack } from "./rack.ts";
 import { SendQueue } from "./send_queue.ts";
 import { State, stateName } from "./state.ts";
 
@@ -50,6 +52,18 @@ export class TcbStats {
   zeroWindowProbes = 0;
   /** Segments whose payload had to be copied into a fresh buffer to put a header before it. */
   sendCopies = 0;
+  /** Tail loss probes sent (RFC 8985 7.3). */
+  tlpProbes = 0;
+  /** Probes that repaired a loss (RFC 8985 7.4.2). */
+  tlpRecoveries = 0;
+  /** Segments RACK marked lost (RFC 8985 6.2 step 5, 6.3). */
+  rackLosses = 0;
+  /** ACKs that showed reordering (RFC 8985 6.2 step 3). */
+  rackReorderDetected = 0;
+  /** Times PRR held back a segment the congestion window would have let go (RFC 6937). */
+  prrLimitedSends = 0;
+  /** Restarts after idle that shrank the window (RFC 5681 4.1). */
+  idleRestarts = 0;
 }
 
 /**
@@ -73,6 +87,7 @@ class TcbRare {
   keepaliveIdleMs: number | undefined = undefined;
   keepaliveIntervalMs: number | undefined = undefined;
   keepaliveProbes: number | undefined = undefined;
+  prr: Prr | undefined = undefined;
 }
 
 /** One connection. Fields are the TCP layer's; applications read them, and act through the layer. */
@@ -147,6 +162,8 @@ export class Tcb {
   cc: CongestionControl;
   /** The SACK scoreboard (RFC 6675), when SACK was agreed. */
   sb: SackScoreboard | undefined = undefined;
+  /** RACK-TLP's state (RFC 8985), made when a connection with SACK first sends data, unless RFC 6675 is configured. */
+  rack: Rack | undefined = undefined;
   /** Retransmissions since the last forward progress. */
   retransmits = 0;
   /** The sequence number being timed for an RTT sample (without timestamps), or -1 (RFC 6298 3, Karn). */
@@ -289,6 +306,14 @@ export class Tcb {
     if (this._rare !== undefined || v !== undefined) this._ext().keepaliveProbes = v;
   }
 
+  /** PRR's state (RFC 6937), made by the first recovery. */
+  get prr(): Prr | undefined {
+    return this._rare === undefined ? undefined : this._rare.prr;
+  }
+  set prr(v: Prr | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().prr = v;
+  }
+
   constructor(
     id: number,
     zone: MemZone,
@@ -335,8 +360,8 @@ export class Tcb {
 
   /** `198.18.0.1:80 -> 198.18.0.2:49152 ESTABLISHED`. */
   toString(): string {
-    return `${formatIpv4(this.localIp)}:${this.localPort} -> ${formatIpv4(this.remoteIp)}:${this.remotePort} ${
-      stateName(this.state)
-    }`;
+    return `${formatIpv4(this.localIp)}:${this.localPort} -> ${
+      formatIpv4(this.remoteIp)
+    }:${this.remotePort} ${stateName(this.state)}`;
   }
 }

@@ -556,8 +556,8 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     else tcb.recvq.clear();
     tcb.reasm?.clear();
     tcb.reasm = undefined;
-    tcb.sackRx = undefined;
-    tcb.sb = undefined;
+    tcb.sackRx = tcb.sb = undefined;
+    tcb.rack?.reset(); // its segment log goes back to the pool
     this._tcbs[tcb.id] = undefined;
     this._freeIds.push(tcb.id);
   }

@@ -13,9 +13,12 @@
 import { TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
 import { scoreboard, tsNow } from "./output.ts";
+import { RackTimer } from "./rack.ts";
+import { reorderTimerFired } from "./recovery.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
 import { TimerWheel } from "./timer_wheel.ts";
+import { probeTimerFired } from "./tlp.ts";
 
 /** The connections' timers; see the module documentation. */
 export class TcpTimers {
@@ -101,8 +104,12 @@ export class TcpTimers {
     const now = this._now;
     const out = this._x.out;
     if (tcb.rtxAt <= now) {
+      // RFC 8985 8: the slot holds the RTO, RACK's reordering timer or the probe timeout.
+      const kind = tcb.rack === undefined ? RackTimer.none : tcb.rack.timerOf(tcb.rtxAt);
       tcb.rtxAt = Infinity;
-      this._retransmitTimeout(tcb, now);
+      if (kind === RackTimer.reorder) reorderTimerFired(this._x, tcb, now);
+      else if (kind === RackTimer.probe) probeTimerFired(this._x, tcb, now);
+      else this._retransmitTimeout(tcb, now);
       if (tcb.dead) return;
     }
     if (tcb.delackAt <= now) {
@@ -160,6 +167,16 @@ export class TcpTimers {
     counters.retransTimeouts++;
     tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
     if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
+    const rack = tcb.rack;
+    if (rack !== undefined) {
+      // RFC 8985 6.3: RACK marks what the timeout shows lost; the probe episode ends.
+      rack.timerKind = RackTimer.none;
+      rack.tlpActive = false;
+      rack.markLostOnRto(now);
+      const lost = rack.takeNewlyLost();
+      tcb.stats.rackLosses += lost;
+      counters.rackLosses += lost;
+    }
     tcb.rto.backoff();
     tcb.rttSeq = -1; // Karn
     tcb.tsSampleFloor = tsNow(now);

@@ -1,0 +1,471 @@
+/**
+ * RACK, the time-based loss detection of RFC 8985 (section 6): a segment is
+ * lost when a segment sent after it was delivered and more than RACK.rtt +
+ * RACK.reo_wnd has passed since it was sent. The per-connection state
+ * (RACK.xmit_ts, RACK.end_seq, RACK.rtt, RACK.min_RTT, RACK.fack, the
+ * reordering window and its D-SACK adaptation, 6.2 steps 1 to 5) and the
+ * per-segment transmit times it needs, kept in a compact log of the segments
+ * in flight: sequence range, last transmit time, and SACKed / lost /
+ * retransmitted marks. The tail loss probe (section 7) is in tlp.ts; how an
+ * ACK drives both, in recovery.ts.
+ *
+ * Memory: a connection makes its {@link Rack} when it first sends data (and
+ * only when SACK was agreed: RFC 8985 5 requires it). The segment log's
+ * arrays are lent from a per-thread pool while something is in flight and
+ * given back when the log empties, so an idle connection holds only the
+ * scalars. Nothing is allocated per segment.
+ *
+ * Choices: RACK.min_RTT is the minimum of the RTT samples RACK takes (not a
+ * windowed minimum); a segment the ACKs cover only in part counts as not
+ * delivered.
+ *
+ * @example
+ * ```ts
+ * import { Rack } from "./rack.ts";
+ * const r = new Rack();
+ * r.sent(0, 1000, 0); r.sent(1000, 2000, 1); r.sent(2000, 3000, 2);
+ * r.onAck(0, new Uint32Array([1000, 3000]), 1, 0, 0, false, 10); // 1000..3000 SACKed at 10 ms
+ * r.updateReoWnd(0, 3000, false, false, 8); // min_RTT / 4 = 2 ms
+ * r.detectLoss(10); // 0..1000 is not lost yet: returns the ms left, 1
+ * ```
+ *
+ * @module
+ */
+import { seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
+
+/** DupThresh (RFC 8985 6.2 step 4 uses RFC 6675's). */
+const dupThresh = 3;
+
+/** Recoveries a widened reordering window persists for (RFC 8985 6.2 step 4). */
+export const reoWndPersistRecoveries = 16;
+
+/** Marks of a segment in the log. */
+const SACKED = 1, LOST = 2, RETRANS = 4;
+
+/** Which timer the connection's retransmission slot holds (RFC 8985 8: one timer, a kind beside it). */
+export const RackTimer = { none: 0, reorder: 1, probe: 2 } as const;
+
+const minEntries = 16;
+const pooledEntriesMax = 4096;
+const spareLogs: SegLog[] = [];
+const spareLogsMax = 64;
+
+/** The segments in flight, in sequence order: entries [head, head + n) of the arrays. */
+class SegLog {
+  seq: Uint32Array;
+  end: Uint32Array;
+  ts: Float64Array;
+  flags: Uint8Array;
+  head = 0;
+  n = 0;
+  constructor(cap: number) {
+    this.seq = new Uint32Array(cap);
+    this.end = new Uint32Array(cap);
+    this.ts = new Float64Array(cap);
+    this.flags = new Uint8Array(cap);
+  }
+  /** Room for one more entry at the end. */
+  room(): void {
+    if (this.head + this.n < this.seq.length) return;
+    if (this.head > 0) {
+      const h = this.head, t = h + this.n;
+      this.seq.copyWithin(0, h, t);
+      this.end.copyWithin(0, h, t);
+      this.ts.copyWithin(0, h, t);
+      this.flags.copyWithin(0, h, t);
+      this.head = 0;
+      return;
+    }
+    const cap = this.seq.length * 2;
+    const seq = new Uint32Array(cap), end = new Uint32Array(cap);
+    const ts = new Float64Array(cap), flags = new Uint8Array(cap);
+    seq.set(this.seq);
+    end.set(this.end);
+    ts.set(this.ts);
+    flags.set(this.flags);
+    this.seq = seq;
+    this.end = end;
+    this.ts = ts;
+    this.flags = flags;
+  }
+  /** Splits entry `i` at `at` (inside it): both halves keep its time and marks. Returns `i`'s new index. */
+  split(i: number, at: number): number {
+    const head = this.head;
+    this.room();
+    i -= head - this.head;
+    const t = this.head + this.n;
+    this.seq.copyWithin(i + 1, i, t);
+    this.end.copyWithin(i + 1, i, t);
+    this.ts.copyWithin(i + 1, i, t);
+    this.flags.copyWithin(i + 1, i, t);
+    this.end[i] = at;
+    this.seq[i + 1] = at;
+    this.n++;
+    return i;
+  }
+}
+
+/** RACK's state for one connection (RFC 8985 6.1); see the module documentation. */
+export class Rack {
+  /** RACK.xmit_ts: the latest transmit time among the segments delivered (-Infinity: none yet). */
+  xmitTs = -Infinity;
+  /** RACK.end_seq: the end of that segment. */
+  endSeq = 0;
+  /** RACK.rtt: the RTT of the most recently sent segment delivered, ms. */
+  rtt = 0;
+  /** RACK.min_RTT, ms (Infinity until a sample). */
+  minRtt = Infinity;
+  /** RACK.fack: the highest sequence delivered (valid once {@link fackSet}). */
+  fack = 0;
+  fackSet = false;
+  /** RACK.reordering_seen. */
+  reorderingSeen = false;
+  /** RACK.reo_wnd, ms, as last computed. */
+  reoWnd = 0;
+  /** RACK.dsack_round (valid when {@link dsackRoundSet}). */
+  dsackRound = 0;
+  dsackRoundSet = false;
+  /** RACK.reo_wnd_mult. */
+  reoWndMult = 1;
+  /** RACK.reo_wnd_persist. */
+  reoWndPersist = 0;
+  /** Bytes marked lost and not retransmitted since. */
+  lostBytes = 0;
+  /** RACK.segs_sacked: segments in the log SACKed. */
+  segsSacked = 0;
+  /** Segments {@link detectLoss} or {@link markLostOnRto} marked lost since the last call of {@link takeNewlyLost}. */
+  newlyLost = 0;
+  /** Whether the last ACK showed reordering not seen before (for the counters). */
+  reorderingDetected = false;
+
+  // TLP (RFC 8985 7): the episode and its conditions; tlp.ts drives them.
+  /** TLP.end_seq is set: a probe is outstanding. */
+  tlpActive = false;
+  /** TLP.end_seq. */
+  tlpEndSeq = 0;
+  /** TLP.is_retrans. */
+  tlpIsRetrans = false;
+  /** An RTT sample was taken since the last probe (RFC 8985 7.3 condition 2). */
+  rttSinceProbe = true;
+
+  /** What the connection's retransmission slot holds, when its deadline is {@link timerAt}. */
+  timerKind: number = RackTimer.none;
+  timerAt = Infinity;
+
+  private _log: SegLog | undefined = undefined;
+  private _retrans = 0;
+
+  /** Segments in the log. */
+  get segments(): number {
+    return this._log === undefined ? 0 : this._log.n;
+  }
+
+  /** The timer kind of a deadline `at` of the connection's retransmission slot. */
+  timerOf(at: number): number {
+    return at === this.timerAt ? this.timerKind : RackTimer.none;
+  }
+
+  /**
+   * `[seq, end)` left now: new data past the log's end is appended; what the
+   * log holds already was retransmitted, and takes the new time (RFC 8985
+   * 6.1, Segment.xmit_ts) and the retransmitted mark.
+   */
+  sent(seq: number, end: number, now: number): void {
+    let log = this._log;
+    if (log === undefined || log.n === 0) {
+      if (log === undefined) log = this._log = spareLogs.pop() ?? new SegLog(minEntries);
+      log.head = 0;
+      this._append(log, seq, end, now);
+      return;
+    }
+    const lastEnd = log.end[log.head + log.n - 1];
+    if (seqLt(seq, lastEnd)) {
+      const stop = seqLt(end, lastEnd) ? end : lastEnd;
+      this._retransmitted(log, seq, stop, now);
+      if (seqGt(end, lastEnd)) this._append(log, lastEnd, end, now);
+    } else {
+      this._append(log, seq, end, now);
+    }
+  }
+
+  private _append(log: SegLog, seq: number, end: number, now: number): void {
+    log.room();
+    const i = log.head + log.n;
+    log.seq[i] = seq;
+    log.end[i] = end;
+    log.ts[i] = now;
+    log.flags[i] = 0;
+    log.n++;
+  }
+
+  private _retransmitted(log: SegLog, seq: number, end: number, now: number): void {
+    let i = log.head;
+    while (i < log.head + log.n && seqLe(log.end[i], seq)) i++;
+    for (; i < log.head + log.n && seqLt(log.seq[i], end); i++) {
+      if (seqLt(log.seq[i], seq)) {
+        i = log.split(i, seq);
+        continue; // the next entry starts at seq
+      }
+      if (seqGt(log.end[i], end)) i = log.split(i, end);
+      const f = log.flags[i];
+      if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
+      if ((f & RETRANS) === 0) this._retrans++;
+      log.flags[i] = (f & ~LOST) | RETRANS;
+      log.ts[i] = now;
+    }
+  }
+
+  /**
+   * An ACK arrived (RFC 8985 6.2 steps 2 and 3): the segments it delivers
+   * (cumulatively up to `ack`, or SACKed by `blocks` from index `first`:
+   * a D-SACK block is not a delivery) update RACK.xmit_ts, RACK.end_seq,
+   * RACK.rtt and RACK.min_RTT, and reordering is noted. A retransmitted
+   * segment gives no RTT when the ACK's echo (`tsEcr`, with `tsOk`) is older
+   * than its last transmission, or the RTT is below RACK.min_RTT (it would
+   * be the original's ACK).
+   */
+  onAck(
+    ack: number,
+    blocks: Uint32Array,
+    count: number,
+    first: number,
+    tsEcr: number,
+    tsOk: boolean,
+    now: number,
+  ): void {
+    this.reorderingDetected = false;
+    const log = this._log;
+    if (log === undefined || log.n === 0) return;
+    let bestTs = -Infinity, bestEnd = 0, bestRtt = -1;
+    let maxEnd = 0, maxEndSet = false;
+    const fack = this.fack, fackSet = this.fackSet;
+    let reordered = false;
+    // Cumulatively acknowledged: the entries at the front.
+    while (log.n > 0 && seqLe(log.end[log.head], ack)) {
+      const i = log.head;
+      const f = log.flags[i];
+      if ((f & SACKED) === 0) {
+        const ts = log.ts[i], e = log.end[i];
+        if (this._valid(f, ts, tsEcr, tsOk, now) && sentAfter(ts, e, bestTs, bestEnd)) {
+          bestTs = ts;
+          bestEnd = e;
+          bestRtt = now - ts;
+        }
+        if (!maxEndSet || seqGt(e, maxEnd)) (maxEnd = e), (maxEndSet = true);
+        if (fackSet && seqLt(e, fack) && (f & RETRANS) === 0) reordered = true;
+      } else {
+        this.segsSacked--;
+      }
+      if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
+      if ((f & RETRANS) !== 0) this._retrans--;
+      log.head++;
+      log.n--;
+    }
+    if (log.n > 0 && seqLt(log.seq[log.head], ack)) {
+      const i = log.head;
+      if ((log.flags[i] & LOST) !== 0) this.lostBytes -= (ack - log.seq[i]) >>> 0;
+      log.seq[i] = ack;
+    }
+    // Selectively acknowledged: entries wholly inside a block.
+    for (let b = first; b < count; b++) {
+      const s = blocks[2 * b], e = blocks[2 * b + 1];
+      if (!seqLt(s, e)) continue;
+      let i = log.head;
+      const t = log.head + log.n;
+      while (i < t && seqLe(log.end[i], s)) i++;
+      for (; i < t && seqLe(log.end[i], e); i++) {
+        const f = log.flags[i];
+        if ((f & SACKED) !== 0 || seqLt(log.seq[i], s)) continue;
+        log.flags[i] = (f | SACKED) & ~LOST;
+        if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
+        this.segsSacked++;
+        const ts = log.ts[i], en = log.end[i];
+        if (this._valid(f, ts, tsEcr, tsOk, now) && sentAfter(ts, en, bestTs, bestEnd)) {
+          bestTs = ts;
+          bestEnd = en;
+          bestRtt = now - ts;
+        }
+        if (!maxEndSet || seqGt(en, maxEnd)) (maxEnd = en), (maxEndSet = true);
+        if (fackSet && seqLt(en, fack) && (f & RETRANS) === 0) reordered = true;
+      }
+    }
+    if (bestRtt >= 0) {
+      this.rtt = bestRtt;
+      if (bestRtt < this.minRtt) this.minRtt = bestRtt;
+      this.rttSinceProbe = true;
+      if (sentAfter(bestTs, bestEnd, this.xmitTs, this.endSeq)) {
+        this.xmitTs = bestTs;
+        this.endSeq = bestEnd;
+      }
+    }
+    if (maxEndSet && (!this.fackSet || seqGt(maxEnd, this.fack))) {
+      this.fack = maxEnd;
+      this.fackSet = true;
+    }
+    if (reordered) {
+      if (!this.reorderingSeen) this.reorderingDetected = true;
+      this.reorderingSeen = true;
+    }
+    if (log.n === 0) this._release();
+  }
+
+  // RFC 8985 6.2 step 2: whether a delivered segment gives a usable RTT.
+  private _valid(f: number, ts: number, tsEcr: number, tsOk: boolean, now: number): boolean {
+    if ((f & RETRANS) === 0) return true;
+    if (tsOk && seqLt(tsEcr, Math.floor(ts) >>> 0)) return false;
+    return now - ts >= this.minRtt;
+  }
+
+  /**
+   * RACK_update_reo_wnd() of RFC 8985 6.2 step 4: D-SACK widens the window
+   * once per round trip (`dsack`: the last ACK carried one), for 16
+   * recoveries; without reordering seen it is 0 in recovery, or when
+   * DupThresh segments are SACKed. `srttMs` bounds it.
+   */
+  updateReoWnd(sndUna: number, sndNxt: number, dsack: boolean, inRecovery: boolean, srttMs: number): number {
+    if (this.dsackRoundSet && seqGe(sndUna, this.dsackRound)) this.dsackRoundSet = false;
+    if (!this.dsackRoundSet && dsack) {
+      this.dsackRoundSet = true;
+      this.dsackRound = sndNxt;
+      this.reoWndMult++;
+      this.reoWndPersist = reoWndPersistRecoveries;
+    }
+    if (!this.reorderingSeen && (inRecovery || this.segsSacked >= dupThresh)) return this.reoWnd = 0;
+    const base = this.minRtt === Infinity ? srttMs : this.minRtt;
+    const w = (this.reoWndMult * base) / 4;
+    return this.reoWnd = w < srttMs ? w : srttMs;
+  }
+
+  /** A fast or RTO recovery ended (RFC 8985 6.2 step 4: the widened window persists 16 of them). */
+  onRecoveryExit(): void {
+    if (this.reoWndPersist > 0 && --this.reoWndPersist <= 0) this.reoWndMult = 1;
+  }
+
+  /**
+   * RACK_detect_loss() of RFC 8985 6.2 step 5 (with {@link reoWnd} as last
+   * computed): marks lost every segment not yet delivered that was sent
+   * before RACK's segment, longer than RACK.rtt + RACK.reo_wnd ago. Returns
+   * the ms until the next one would be (0: none waits): the reordering timer.
+   */
+  detectLoss(now: number): number {
+    const log = this._log;
+    if (log === undefined || log.n === 0 || this.xmitTs === -Infinity) return 0;
+    let timeout = 0;
+    const xt = this.xmitTs, xe = this.endSeq, wait = this.rtt + this.reoWnd;
+    // Without retransmissions in the log, transmit order is sequence order: stop at the first sent later.
+    const ordered = this._retrans === 0;
+    for (let i = log.head, t = log.head + log.n; i < t; i++) {
+      const f = log.flags[i];
+      if ((f & (SACKED | LOST)) !== 0) continue;
+      const ts = log.ts[i];
+      if (!sentAfter(xt, xe, ts, log.end[i])) {
+        if (ordered) break;
+        continue;
+      }
+      const remaining = ts + wait - now;
+      if (remaining <= 0) {
+        log.flags[i] = f | LOST;
+        this.lostBytes += (log.end[i] - log.seq[i]) >>> 0;
+        this.newlyLost++;
+      } else if (remaining > timeout) {
+        timeout = remaining;
+      }
+    }
+    return timeout;
+  }
+
+  /**
+   * RACK_mark_losses_on_RTO() of RFC 8985 6.3: the segment at SND.UNA, and
+   * every one sent longer than RACK.rtt + RACK.reo_wnd ago, is lost; SACK
+   * marks are dropped with the scoreboard's (RFC 6675 5.1).
+   */
+  markLostOnRto(now: number): void {
+    const log = this._log;
+    if (log === undefined) return;
+    const wait = this.rtt + this.reoWnd;
+    this.segsSacked = 0;
+    for (let i = log.head, t = log.head + log.n; i < t; i++) {
+      const f = log.flags[i] & ~SACKED;
+      if ((f & LOST) === 0 && (i === log.head || log.ts[i] + wait - now <= 0)) {
+        log.flags[i] = f | LOST;
+        this.lostBytes += (log.end[i] - log.seq[i]) >>> 0;
+        this.newlyLost++;
+      } else {
+        log.flags[i] = f;
+      }
+    }
+  }
+
+  /** Clears every lost mark (a timeout found spurious). */
+  clearLost(): void {
+    const log = this._log;
+    if (log === undefined) return;
+    for (let i = log.head, t = log.head + log.n; i < t; i++) log.flags[i] &= ~LOST;
+    this.lostBytes = 0;
+  }
+
+  /** Returns and clears {@link newlyLost}. */
+  takeNewlyLost(): number {
+    const n = this.newlyLost;
+    this.newlyLost = 0;
+    return n;
+  }
+
+  /** The first segment marked lost, at or above `from`: sets {@link segSeq} and {@link segEnd}; false if none. */
+  firstLost(from: number): boolean {
+    const log = this._log;
+    if (log === undefined || this.lostBytes <= 0) return false;
+    for (let i = log.head, t = log.head + log.n; i < t; i++) {
+      if ((log.flags[i] & LOST) !== 0 && seqGe(log.seq[i], from)) {
+        this.segSeq = log.seq[i];
+        this.segEnd = log.end[i];
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The highest segment sent (for a probe that retransmits it): sets {@link segSeq} and {@link segEnd}. */
+  last(): boolean {
+    const log = this._log;
+    if (log === undefined || log.n === 0) return false;
+    const i = log.head + log.n - 1;
+    this.segSeq = log.seq[i];
+    this.segEnd = log.end[i];
+    return true;
+  }
+
+  /** Start of the segment {@link firstLost} or {@link last} found. */
+  segSeq = 0;
+  /** Its end. */
+  segEnd = 0;
+
+  /** Forgets every segment (the connection ends): the log goes back to the pool. */
+  reset(): void {
+    const log = this._log;
+    if (log !== undefined) {
+      log.n = 0;
+      this._release();
+    }
+    this.lostBytes = 0;
+    this.segsSacked = 0;
+    this._retrans = 0;
+  }
+
+  private _release(): void {
+    const log = this._log!;
+    this._log = undefined;
+    this._retrans = 0;
+    this.segsSacked = 0;
+    this.lostBytes = 0;
+    if (spareLogs.length < spareLogsMax && log.seq.length <= pooledEntriesMax) {
+      log.head = 0;
+      spareLogs.push(log);
+    }
+  }
+}
+
+/** RACK_sent_after() of RFC 8985 6.2: whether (t1, seq1) was sent after (t2, seq2). */
+export function sentAfter(t1: number, seq1: number, t2: number, seq2: number): boolean {
+  return t1 > t2 || (t1 === t2 && seqGt(seq1, seq2));
+}

@@ -1,0 +1,212 @@
+/**
+ * Loss detection and SACK-based recovery, after each ACK: which segments are
+ * lost — RACK (RFC 8985, rack.ts; the default, with the tail loss probe of
+ * tlp.ts) or the RFC 6675 scoreboard's IsLost() (sack.ts; config
+ * `lossDetection: "rfc6675"`) — when recovery starts, what it sends (RFC 6675
+ * 5 step C: lost segments first, then new data) and how much (PRR, RFC 6937,
+ * prr.ts, in place of cwnd - pipe). The congestion controller still chooses
+ * ssthresh and says when recovery ends.
+ *
+ * Read first: RFC 8985 6.2 (RACK on an ACK), RFC 6675 5 (the recovery
+ * procedure), RFC 6937 3 (PRR).
+ *
+ * @module
+ */
+import { seqGe, seqLt } from "../wire/seq.ts";
+import type { TcpContext } from "./context.ts";
+import { effectiveMss, scoreboard } from "./output.ts";
+import { Prr } from "./prr.ts";
+import { RackTimer } from "./rack.ts";
+import { NextSeg } from "./sack.ts";
+import type { Segment } from "./segment.ts";
+import type { Tcb } from "./tcb.ts";
+import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
+
+/**
+ * The bytes in flight during recovery (RFC 6675 SetPipe()): with RACK, what
+ * was sent less what is SACKed and what is marked lost and not yet sent again.
+ */
+export function pipeOf(tcb: Tcb): number {
+  const sb = tcb.sb!;
+  const r = tcb.rack;
+  if (r === undefined) return sb.pipe();
+  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - sb.sackedBytes - r.lostBytes;
+  return p > 0 ? p : 0;
+}
+
+/** SACK-based recovery begins (RFC 6675 5 step 4, or a loss RACK found): the controller's ssthresh, PRR's start. */
+export function startRecovery(x: TcpContext, tcb: Tcb, now: number): void {
+  const sb = scoreboard(tcb);
+  if (!tcb.cc.inRecovery) tcb.cc.enterRecovery(now, tcb.flight, tcb.sndNxt);
+  if (!sb.inRecovery) sb.startRecovery();
+  tcb.rttSeq = -1; // Karn
+  tcb.stats.fastRetrans++;
+  (tcb.prr ??= new Prr()).start(tcb.flight, tcb.cc.ssthresh);
+  if (tcb.rack !== undefined && tcb.rack.timerOf(tcb.rtxAt) === RackTimer.probe) armRto(x, tcb, now);
+}
+
+/**
+ * Loss detection once an ACK is processed (RFC 8985 6.2 steps 4 and 5, 7.4;
+ * RFC 6675 5 step 4), and PRR's quota for it. `acked`: bytes SND.UNA
+ * advanced by; `newlySacked`: bytes the ACK SACKed first; `wasInRecovery`:
+ * whether recovery was under way before it.
+ */
+export function afterAck(
+  x: TcpContext,
+  tcb: Tcb,
+  seg: Segment,
+  now: number,
+  acked: number,
+  newlySacked: number,
+  wasInRecovery: boolean,
+): void {
+  const sb = tcb.sb;
+  const r = tcb.rack;
+  if (r !== undefined) {
+    if (r.reorderingDetected) {
+      tcb.stats.rackReorderDetected++;
+      x.counters.rackReorderDetected++;
+    }
+    if (wasInRecovery && !tcb.cc.inRecovery) r.onRecoveryExit();
+    const dsack = sb !== undefined && sb.dsack;
+    probeAcked(
+      x,
+      tcb,
+      seg.ack,
+      acked > 0,
+      seg.options.sackCount > (dsack ? 1 : 0),
+      dsack ? sb.dsackEnd : -1,
+      now,
+    );
+    const srtt = tcb.rto.hasSample ? tcb.rto.srttMs : 0;
+    r.updateReoWnd(tcb.sndUna, tcb.sndNxt, dsack, tcb.cc.inRecovery, srtt);
+    const timeout = r.detectLoss(now);
+    const lost = r.takeNewlyLost();
+    if (lost > 0) {
+      tcb.stats.rackLosses += lost;
+      x.counters.rackLosses += lost;
+    }
+    if (
+      r.lostBytes > 0 && !tcb.cc.inRecovery && tcb.flight > 0 && tcb.sndNxt === tcb.sndMax &&
+      (sb === undefined || sb.recoveryAllowed())
+    ) {
+      startRecovery(x, tcb, now);
+    }
+    if (timeout > 0) armRackTimer(x, tcb, RackTimer.reorder, now + timeout);
+    else if (acked > 0) scheduleProbe(x, tcb, now);
+    else if (r.timerOf(tcb.rtxAt) === RackTimer.reorder) armRto(x, tcb, now);
+  } else if (
+    sb !== undefined && !tcb.cc.inRecovery && tcb.flight > 0 && sb.recoveryAllowed() && sb.isLost(tcb.sndUna)
+  ) {
+    // RFC 6675 5 step 4: SACKs above SND.UNA alone can show it lost.
+    startRecovery(x, tcb, now);
+  }
+  const prr = tcb.prr;
+  if (prr !== undefined && tcb.cc.inRecovery && tcb.sb !== undefined && tcb.sb.inRecovery) {
+    prr.onAck(acked + newlySacked, pipeOf(tcb), effectiveMss(tcb));
+  }
+}
+
+/** RACK's reordering timer fired (RFC 8985 6.2 step 5: RACK_detect_loss_and_arm_timer()). */
+export function reorderTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
+  const r = tcb.rack!;
+  const timeout = r.detectLoss(now);
+  const lost = r.takeNewlyLost();
+  tcb.stats.rackLosses += lost;
+  x.counters.rackLosses += lost;
+  if (timeout > 0) armRackTimer(x, tcb, RackTimer.reorder, now + timeout);
+  else armRto(x, tcb, now);
+  const sb = tcb.sb;
+  if (
+    r.lostBytes > 0 && !tcb.cc.inRecovery && tcb.sndNxt === tcb.sndMax &&
+    (sb === undefined || sb.recoveryAllowed())
+  ) {
+    startRecovery(x, tcb, now);
+  }
+  // Nothing was delivered: PRR's quota allows the first retransmission only.
+  if (tcb.prr !== undefined && tcb.cc.inRecovery) tcb.prr.onAck(0, pipeOf(tcb), effectiveMss(tcb));
+  x.out.output(tcb, now);
+}
+
+/**
+ * Sends `[seq, end)` again (end may count the FIN), in as many segments as
+ * it takes; returns the sequence space sent (0: nothing could go).
+ */
+export function retransmitRange(x: TcpContext, tcb: Tcb, seq: number, end: number, now: number): number {
+  const mss = effectiveMss(tcb);
+  let s = seq;
+  while (seqLt(s, end)) {
+    const finHere = tcb.finSeq >= 0 && seqLt(tcb.finSeq, end) && seqGe(tcb.finSeq, s);
+    const dataEnd = finHere ? tcb.finSeq : end;
+    let len = (dataEnd - s) >>> 0;
+    if (len > mss) len = mss;
+    const fin = finHere && ((s + len) >>> 0) === tcb.finSeq;
+    const sent = x.out.sendData(tcb, s, len, fin, now);
+    const adv = sent + (fin && (sent === len) ? 1 : 0);
+    if (adv === 0) break;
+    tcb.stats.retransSegs++;
+    x.counters.retransSegs++;
+    s = (s + adv) >>> 0;
+  }
+  const n = (s - seq) >>> 0;
+  if (n > 0) tcb.sb?.retransmitted(seq, n);
+  return n;
+}
+
+/**
+ * SACK-based loss recovery (RFC 6675 5, step C): while PRR's quota (or, without
+ * it, cwnd - pipe) has room for a segment, send what NextSeg() chooses: a lost
+ * segment (by RACK's marks, or RFC 6675's IsLost()), new data, or (RFC 6675
+ * only, rule 3) a hole not yet deemed lost.
+ */
+export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
+  const sb = tcb.sb!;
+  const r = tcb.rack;
+  const prr = tcb.prr;
+  const mss = effectiveMss(tcb);
+  for (let guard = 0; guard < 1024; guard++) {
+    if (prr !== undefined ? prr.sndcnt <= 0 : tcb.cc.cwnd - pipeOf(tcb) < mss) {
+      if (prr !== undefined && tcb.cc.cwnd - pipeOf(tcb) >= mss) {
+        tcb.stats.prrLimitedSends++;
+        x.counters.prrLimitedSends++;
+      }
+      break;
+    }
+    const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
+    const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
+    const canSendNew = tcb.sndNxt === tcb.sndMax && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge) &&
+      (tcb.finSeq < 0 || seqLt(tcb.sndMax, tcb.finSeq));
+    let kind: number;
+    if (r !== undefined) {
+      kind = r.firstLost(tcb.sndUna) ? NextSeg.retransmitLost : canSendNew ? NextSeg.newData : NextSeg.none;
+    } else {
+      kind = sb.nextSeg(canSendNew);
+    }
+    if (kind === NextSeg.none) break;
+    let sent: number;
+    if (kind === NextSeg.newData) {
+      const len = Math.min(mss, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
+      sent = x.out.sendData(tcb, tcb.sndMax, len, false, now);
+      if (sent === 0) break;
+      tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
+      sb.sent(tcb.sndMax);
+    } else if (r !== undefined) {
+      sent = retransmitRange(x, tcb, r.segSeq, r.segEnd, now);
+      if (sent === 0) break;
+    } else {
+      // A hole: data (FIN included when the hole ends at it).
+      const seq = sb.segSeq;
+      let len = Math.min(sb.segLen, mss);
+      const off = (seq - tcb.sndUna) >>> 0;
+      const dataLeft = tcb.sendq.bytes - off;
+      if (len > dataLeft) len = dataLeft > 0 ? dataLeft : 0;
+      const fin = tcb.finSeq >= 0 && ((seq + len) >>> 0) === tcb.finSeq;
+      sent = x.out.sendData(tcb, seq, len, fin, now);
+      sb.retransmitted(seq, sent > 0 ? sent : 1);
+      tcb.stats.retransSegs++;
+      x.counters.retransSegs++;
+    }
+    prr?.sent(sent > 0 ? sent : 1);
+    x.timers.armRetransmit(tcb, now);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The tail loss probe of RFC 8985 (section 7), and the one timer slot that
+ * the RTO, RACK's reordering timer and the probe timeout share (section 8).
+ *
+ * After new data leaves, or an ACK acknowledges new data, outside recovery
+ * and with nothing SACKed, the probe timeout (PTO = 2*SRTT, plus the worst
+ * delayed ACK when one segment is in flight, never later than the RTO would
+ * fire: 7.2) replaces the RTO. When it fires (7.3), one probe goes — new
+ * data if the send queue and the peer's window have some, else the highest
+ * segment again — unless a probe is already outstanding or no RTT sample came
+ * since the last one; then the RTO is armed again, whatever happened. The
+ * ACK of a retransmitted probe tells (7.4) whether it repaired a loss (the
+ * window is reduced) or both copies arrived (a D-SACK, or a pure duplicate).
+ *
+ * @module
+ */
+import { seqGe, seqGt, seqLt } from "../wire/seq.ts";
+import type { TcpContext } from "./context.ts";
+import { effectiveMss } from "./output.ts";
+import { RackTimer } from "./rack.ts";
+import { retransmitRange } from "./recovery.ts";
+import { State } from "./state.ts";
+import type { Tcb } from "./tcb.ts";
+
+/** TLP.max_ack_delay: the worst delayed ACK a peer is assumed to take, ms (RFC 8985 7.2: WCDelAckT, 200 ms). */
+export const tlpMaxAckDelayMs = 200;
+
+/**
+ * Floor of the PTO, ms: on a path of a few microseconds 2*SRTT is shorter
+ * than any receiver takes to ACK, and every flight would end in a probe
+ * (Linux adds TCP_TIMEOUT_MIN, two ticks, for the same reason).
+ */
+export const ptoMinMs = 10;
+
+/** PTO before any RTT sample, ms (RFC 8985 7.2: TimeoutInit, RFC 6298's 1 s). */
+export const ptoInitialMs = 1000;
+
+/** Arms the connection's slot with RACK's reordering timer or the probe timeout (RFC 8985 8). */
+export function armRackTimer(x: TcpContext, tcb: Tcb, kind: number, at: number): void {
+  const r = tcb.rack!;
+  r.timerKind = kind;
+  r.timerAt = at;
+  tcb.rtxAt = at;
+  x.timers.rearm(tcb);
+}
+
+/** Arms the RTO in the slot, in place of a probe or reordering timer (RFC 6298 (5.1), (5.3)). */
+export function armRto(x: TcpContext, tcb: Tcb, now: number): void {
+  const r = tcb.rack;
+  if (r !== undefined) r.timerKind = RackTimer.none;
+  tcb.rtxAt = tcb.flight > 0 ? now + tcb.rto.rtoMs : Infinity;
+  x.timers.rearm(tcb);
+}
+
+/** Whether a loss probe may be scheduled now (RFC 8985 7.2). */
+function probeAllowed(tcb: Tcb): boolean {
+  const r = tcb.rack;
+  if (r === undefined || tcb.flight === 0 || tcb.cc.inRecovery || r.segsSacked > 0) return false;
+  if (tcb.sndNxt !== tcb.sndMax) return false; // RTO recovery: going back over what was sent
+  const sb = tcb.sb;
+  if (sb !== undefined && (sb.sackedBytes > 0 || seqLt(sb.highAck, sb.recoveryPoint))) return false;
+  const s = tcb.state;
+  return s === State.established || s === State.closeWait || s === State.finWait1 || s === State.closing ||
+    s === State.lastAck;
+}
+
+/** TLP_calc_PTO() of RFC 8985 7.2, for a connection whose RTO would fire at `rtoAt`. */
+export function probeTimeout(tcb: Tcb, now: number, rtoAt: number): number {
+  let pto = ptoInitialMs;
+  if (tcb.rto.hasSample) {
+    pto = Math.max(2 * tcb.rto.srttMs, ptoMinMs);
+    if (tcb.flight <= effectiveMss(tcb)) pto += tlpMaxAckDelayMs;
+  }
+  if (now + pto > rtoAt) pto = rtoAt - now;
+  return pto > 0 ? pto : 0;
+}
+
+/**
+ * RFC 8985 7.2: after new data left (not a probe), or an ACK acknowledged new
+ * data, the probe timeout replaces the RTO if a probe is allowed.
+ */
+export function scheduleProbe(x: TcpContext, tcb: Tcb, now: number): void {
+  const r = tcb.rack!;
+  if (!probeAllowed(tcb)) {
+    if (r.timerOf(tcb.rtxAt) === RackTimer.probe) armRto(x, tcb, now);
+    return;
+  }
+  const rtoAt = tcb.rtxAt !== Infinity && r.timerOf(tcb.rtxAt) === RackTimer.none
+    ? tcb.rtxAt
+    : now + tcb.rto.rtoMs;
+  armRackTimer(x, tcb, RackTimer.probe, now + probeTimeout(tcb, now, rtoAt));
+}
+
+/** TLP_send_probe() of RFC 8985 7.3: the probe timeout fired. */
+export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
+  const r = tcb.rack!;
+  if (!r.tlpActive && r.rttSinceProbe && probeAllowed(tcb)) {
+    const mss = effectiveMss(tcb);
+    const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
+    const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
+    let sent = 0;
+    if (tcb.finSeq < 0 && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge)) {
+      // The lowest unsent segment, if the receive window allows.
+      const len = Math.min(mss, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
+      sent = x.out.sendData(tcb, tcb.sndMax, len, false, now);
+      if (sent > 0) {
+        tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
+        tcb.sb?.sent(tcb.sndMax);
+        r.tlpIsRetrans = false;
+      }
+    }
+    if (sent === 0 && r.last()) {
+      // Else the highest segment sent, again.
+      sent = retransmitRange(x, tcb, r.segSeq, r.segEnd, now);
+      r.tlpIsRetrans = true;
+    }
+    if (sent > 0) {
+      r.tlpActive = true;
+      r.tlpEndSeq = tcb.sndNxt;
+      r.rttSinceProbe = false;
+      tcb.stats.tlpProbes++;
+      x.counters.tlpProbes++;
+    }
+  }
+  armRto(x, tcb, now); // the RTO stays the last resort, whether a probe went or not
+}
+
+/**
+ * TLP_process_ack() of RFC 8985 7.4: the ACK `ack` of a retransmitted probe
+ * tells whether it repaired a loss (then the window is reduced, as a loss
+ * recovery would have) or was unneeded. `advanced`: the ACK moved SND.UNA;
+ * `sacked`: it carried SACK blocks; `dsackEnd`: the end of its D-SACK block, or -1.
+ */
+export function probeAcked(
+  x: TcpContext,
+  tcb: Tcb,
+  ack: number,
+  advanced: boolean,
+  sacked: boolean,
+  dsackEnd: number,
+  now: number,
+): void {
+  const r = tcb.rack!;
+  if (!r.tlpActive || seqLt(ack, r.tlpEndSeq)) return;
+  if (!r.tlpIsRetrans) {
+    r.tlpActive = false; // a probe of new data was delivered
+  } else if (dsackEnd >= 0 && seqGe(dsackEnd, r.tlpEndSeq)) {
+    r.tlpActive = false; // the D-SACK says both copies arrived: no loss
+  } else if (seqGt(ack, r.tlpEndSeq)) {
+    // The probe repaired a loss (RFC 8985 7.4.2): reduce the window as a recovery would.
+    r.tlpActive = false;
+    if (!tcb.cc.inRecovery) {
+      tcb.cc.enterRecovery(now, tcb.flight, tcb.sndNxt);
+      tcb.cc.exitRecovery(now, tcb.flight);
+    }
+    tcb.stats.tlpRecoveries++;
+    x.counters.tlpRecoveries++;
+  } else if (!advanced && !sacked) {
+    r.tlpActive = false; // a pure duplicate ACK: the original and the probe both arrived
+  }
+}

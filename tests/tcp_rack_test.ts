@@ -1,0 +1,172 @@
+// RACK-TLP (RFC 8985), segment by segment on the virtual clock: time-based
+// loss marking with the reordering window and its D-SACK adaptation
+// (6.2), the tail loss probe (7), a lost retransmission found without a
+// timeout; and restart after idle (RFC 5681 4.1). The peer (B) takes 20 ms
+// to complete the handshake, so SRTT starts at 20 ms and the RTO at its
+// 200 ms floor.
+import { assertAlmostEquals, assertEquals } from "@std/assert";
+import { describe, test } from "./harness.ts";
+import { ACK, type Dialogue, type DialogueOptions, PSH, type Seg, synReceived } from "./tcp_dialogue.ts";
+
+const mss = 1460;
+/** The relative sequence number of A's `i`-th full segment (0-based). */
+const at = (i: number) => 1 + mss * i;
+
+/** ESTABLISHED with SACK, SRTT 20 ms from a handshake that took 20 ms. */
+function rackEstablished(o: DialogueOptions = {}): Dialogue {
+  const d = synReceived({ ...o, peer: { sackPermitted: true, ...o.peer } });
+  d.run(20);
+  d.send({ flags: ACK, seq: 1, ack: 1 });
+  assertEquals(d.state(), "ESTABLISHED");
+  assertAlmostEquals(d.tcb!.rto.srttMs, 20, 1.5);
+  return d;
+}
+
+/** A writes `n` full segments; returns them as B received them. */
+function writeSegments(d: Dialogue, n: number, from = 0): Seg[] {
+  d.write(n * mss, at(from) - 1);
+  const segs: Seg[] = [];
+  for (let i = 0; i < n; i++) segs.push(d.expect({ seq: at(from + i), len: mss }));
+  return segs;
+}
+
+describe("RACK-TLP (RFC 8985)", () => {
+  test("RACK marks a segment lost once RACK.rtt + reo_wnd passed since it was sent, not before (RFC 8985 6.2 step 5)", () => {
+    const d = rackEstablished();
+    writeSegments(d, 4);
+    d.run(20);
+    // The second segment arrived, the first not: 20 ms RTT, reo_wnd = min_RTT / 4 = 5 ms.
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(2)]] });
+    const t0 = d.now;
+    d.recvNothing(4.5);
+    const s = d.expect({ flags: ACK | PSH, seq: at(0), len: mss }, 1);
+    assertAlmostEquals(s.at - t0, 5, 1.5);
+    assertEquals(d.tcb!.stats.rackLosses, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("RACK: with DupThresh segments SACKed and no reordering seen, the hole is lost at once (RFC 8985 6.2 step 4)", () => {
+    const d = rackEstablished();
+    writeSegments(d, 5);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(2)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(3)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(4)]] });
+    d.expect({ seq: at(0), len: mss }, 0.5);
+  });
+
+  test("RACK: a D-SACK widens the reordering window, reo_wnd_mult += 1 (RFC 8985 6.2 step 4)", () => {
+    const d = rackEstablished();
+    writeSegments(d, 4);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(2)]] });
+    d.expect({ seq: at(0), len: mss }, 6); // marked lost after 5 ms
+    // It was only late: everything arrived, and the retransmission is reported as a duplicate.
+    d.send({ flags: ACK, seq: 1, ack: at(4), sack: [[at(0), at(1)]] });
+    assertEquals(d.tcb!.rack!.reoWndMult, 2);
+    assertEquals(d.tcb!.rack!.reoWndPersist, 16);
+    d.run(1);
+    writeSegments(d, 2, 4); // cwnd is ssthresh now: two segments
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(4), sack: [[at(5), at(6)]] });
+    const t0 = d.now;
+    d.recvNothing(9.5); // 2 * min_RTT / 4 = 10 ms now
+    const s = d.expect({ seq: at(4), len: mss }, 1);
+    assertAlmostEquals(s.at - t0, 10, 1.5);
+  });
+
+  test("TLP: the probe goes at PTO = 2*SRTT, once per tail; then the RTO (RFC 8985 7.2, 7.3)", () => {
+    const d = rackEstablished();
+    const segs = writeSegments(d, 3);
+    // No new data: the highest segment again.
+    const p = d.expect({ seq: at(2), len: mss }, 50);
+    assertAlmostEquals(p.at - segs[2].at, 2 * d.tcb!.rto.srttMs, 0.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    // No second probe for the same tail: the RTO, re-armed when the probe went, is next.
+    d.recvNothing(199);
+    const r = d.expect({ seq: at(0), len: mss }, 2);
+    assertAlmostEquals(r.at - p.at, 200, 1.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+  });
+
+  test("TLP: the probe sends new data when the send queue and the window have some (RFC 8985 7.3)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    d.write(11 * mss); // ten go (the initial window), one waits for the window
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
+    d.expect({ seq: at(10), len: mss }, 50);
+  });
+
+  test("TLP: a probe that repairs the tail avoids the RTO (RFC 8985 7.4)", () => {
+    const d = rackEstablished();
+    writeSegments(d, 4);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(2) }); // the last two were lost
+    const p = d.expect({ seq: at(3), len: mss }, 50); // the probe: the last segment again
+    d.run(25); // (an answer sooner than min_RTT would be for the original: RFC 8985 6.2 step 2)
+    d.send({ flags: ACK, seq: 1, ack: at(2), sack: [[at(3), at(4)]] });
+    // RACK: the third was sent before the probe that arrived.
+    const r = d.expect({ seq: at(2), len: mss }, 10);
+    assertEquals(r.at < p.at + 40, true);
+    d.send({ flags: ACK, seq: 1, ack: at(4) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
+  test("RACK: a lost retransmission is found by RACK (a segment sent after it was delivered), not by the RTO (RFC 8985 2.2)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    d.write(20 * mss);
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
+    d.run(20);
+    // The first is lost; three SACKs mark it lost at once.
+    for (let k = 2; k <= 4; k++) d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(k)]] });
+    const r1 = d.expect({ seq: at(0), len: mss });
+    // Its retransmission is lost too. The peer SACKs the rest; PRR lets new data go.
+    let fresh: Seg | undefined;
+    for (let k = 5; k <= 10 && fresh === undefined; k++) {
+      d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(k)]] });
+      while (d.queue.length > 0) {
+        const s = d.recv();
+        if (s.seq >= at(10)) fresh ??= s;
+      }
+    }
+    if (fresh === undefined) throw new Error("no new data was sent in recovery");
+    assertEquals(fresh.at > r1.at, true);
+    d.run(20);
+    d.queue.length = 0; // what else PRR let go meanwhile
+    // A segment sent after the retransmission arrived: the retransmission is lost.
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(10)], [fresh.seq, fresh.seq + mss]] });
+    d.expect({ seq: at(0), len: mss }, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
+    const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
+    const segs = writeSegments(d, 3);
+    const r = d.expect({ seq: at(0), len: mss }, 250);
+    assertAlmostEquals(r.at - segs[0].at, 200, 1.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 0);
+  });
+
+  test("restart after idle: after more than an RTO of silence cwnd is min(IW, cwnd) (RFC 5681 4.1)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 10);
+    d.send({ flags: ACK, seq: 1, ack: at(10) });
+    const grown = d.tcb!.cc.cwnd;
+    assertEquals(grown > 10 * mss, true);
+    for (;;) {
+      const s = d.queue.shift();
+      if (s === undefined) break;
+    }
+    d.run(150);
+    d.send({ flags: ACK, seq: 1, ack: at(10) }); // pure ACKs do not keep the connection from being idle
+    d.run(100); // 250 ms since data last left: more than the 200 ms RTO
+    d.write(20 * mss, at(10) - 1);
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(10 + i), len: mss });
+    d.recvNothing(1);
+    assertEquals(d.tcb!.cc.cwnd, 10 * mss);
+    assertEquals(d.tcb!.stats.idleRestarts, 1);
+  });
+});
