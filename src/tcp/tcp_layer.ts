@@ -19,7 +19,6 @@ import { ConfigError } from "../errors.ts";
 import type { IpLayer, TcpReceiver } from "../ip/ipv4_layer.ts";
 import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { copyRange } from "../util/bytes.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpPacket } from "../wire/mod.ts";
 import { type TcpConfig, tcpDefaults } from "./config.ts";
 import { type CongestionControl, type CongestionName, createCongestionControl } from "./congestion.ts";
@@ -28,7 +27,7 @@ import { TcpCounters } from "./counters.ts";
 import { Handshake, type Listener, scaleFor } from "./handshake.ts";
 import { segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
-import { effectiveMss, TcpOutput } from "./output.ts";
+import { TcpOutput } from "./output.ts";
 import { PoolPressure } from "./pool_pressure.ts";
 import { ReassemblyBudget } from "./reassembly.ts";
 import { RtoEstimator } from "./rto.ts";
@@ -38,6 +37,7 @@ import { Tcb, type TcpHandlers } from "./tcb.ts";
 import { TimeWaitTable } from "./time_wait.ts";
 import { TcpTimers } from "./timers.ts";
 import { TupleTable } from "./tuple_table.ts";
+import { copyIntoSendQueue } from "./write.ts";
 
 export type { Listener } from "./handshake.ts";
 
@@ -201,7 +201,10 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
     }
     if (this._table.size >= this.config.maxConnections) {
-      throw new ConfigError("tcp.maxConnections", `the stack holds its most connections (${this.config.maxConnections})`);
+      throw new ConfigError(
+        "tcp.maxConnections",
+        `the stack holds its most connections (${this.config.maxConnections})`,
+      );
     }
     const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort, now);
     if (
@@ -265,51 +268,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    */
   write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
     if (!this._canSend(c)) return 0;
-    const zone = this.zone;
-    const chunk = Math.min(
-      this.bufferPayloadMax,
-      c.state >= State.established ? effectiveMss(c) : this.config.mss,
-    );
-    let done = 0;
-    // Top up the last chunk first while nothing of it is sent, so that chunks stay one
-    // segment long and go out without a copy.
-    const q = c.sendq;
-    if (q.chunks > 0 && length > 0) {
-      const unsent = q.bytes - ((c.sndNxt - c.sndUna) >>> 0);
-      const tail = q.tailLen();
-      if (tail < chunk && unsent >= tail) {
-        const room = zone.dataStart(q.tailHandle()) + zone.dataRoomSize - q.tailEnd();
-        const n = Math.min(chunk - tail, length, c.sendSpace, room);
-        if (n > 0) {
-          copyRange(zone.bytes, q.tailEnd(), data, offset, n);
-          q.extendTail(n);
-          done = n;
-        }
-      }
-    }
-    // Payload waiting to be sent must not take the buffers that receiving needs (the ACKs
-    // that would free it): a sixteenth of the zone stays in reserve (pool_pressure.ts).
-    const pool = this.pool;
-    let budget = done < length ? pool.writeBudget(Math.ceil((length - done) / chunk)) : 0;
-    // And no connection holds more than its share of the zone (pool_pressure.ts): one that
-    // is never read from fills its own and waits, the others go on.
-    const share = pool.sendShare();
-    while (done < length && c.sendSpace > 0 && q.chunks < share) {
-      const n = Math.min(chunk, length - done, c.sendSpace);
-      const h = budget-- > 0 ? zone.tryTake() : -1;
-      if (h < 0) {
-        // The zone is out of buffers: like a full send buffer, but the buffers may be held by
-        // other connections, so poll() says when some are back.
-        pool.starve(c);
-        break;
-      }
-      pool.took();
-      const off = zone.dataStart(h) + zone.headroom;
-      copyRange(zone.bytes, off, data, offset + done, n);
-      c.sendq.push(h, off, n);
-      done += n;
-    }
-    if (q.chunks > 0) pool.sendHolder(c, true);
+    const done = copyIntoSendQueue(this, c, data, offset, length);
     if (done < length) c.wantWritable = true;
     if (done > 0) this.out.output(c, now);
     return done;
