@@ -102,7 +102,8 @@ export function records(samples: Sample[]): BenchRecord[] {
     const conc = workload === "concurrency";
     const baseKey = conc ? concKey(base, conns > 0) ?? "" : keyOf(workload, base, conns);
     const noIdleKey = conc && conns > 0 ? concKey(config, false) : undefined;
-    const list = metricsOf[workload] ?? Object.keys(g[0].metrics);
+    // Metrics in the order the first sample lists them, then any a later round added.
+    const list = metricsOf[workload] ?? [...new Set(g.flatMap((s) => Object.keys(s.metrics)))];
     for (const metric of list) {
       const xs = g.map((s) => s.metrics[metric]).filter((x) => Number.isFinite(x));
       if (xs.length === 0) continue;
@@ -323,6 +324,8 @@ export function tables(recs: BenchRecord[]): string {
 
 /** The goal of the concurrency workload: this many connections at most this many bytes each. */
 export const concurrencyGoal = { conns: 1_000_000, bytesPerConn: 1024 };
+/** The goal of TIME-WAIT (issue 12): at most this many bytes of heap per TIME-WAIT connection. */
+export const timeWaitGoalBytes = 128;
 
 /** The concurrency tables: memory per idle connection, then the echo loop with and without them. */
 function concurrencyTable(recs: BenchRecord[]): string[] {
@@ -366,6 +369,42 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
         `goal ${fmt(g.conns, 0)} connections at <= ${g.bytesPerConn} B each: ${c} held ${fmt(n, 0)} at ` +
           `${fmt(b, 0)} B (RSS) / ${fmt(find(c, true, "heap_bytes_per_conn")?.value, 0)} B (heap): ` +
           (met ? "met" : "not met"),
+      );
+    }
+  }
+  const tw = configs.filter((c) => find(c, true, "tw_conns"));
+  if (tw.length > 0) {
+    lines.push(
+      "",
+      "concurrency: TIME-WAIT, the server closing first on the idle connections; bytes per TIME-WAIT connection, server",
+      "side (luna-ts: JS heap (5 s after the closes; and at once) and RSS after two full collections less before any",
+      "idle connection was opened, and the",
+      `records' own stats().timeWait.bytes / count; goal <= ${timeWaitGoalBytes} B of heap; kernel: tw_sock_TCP objsize x`,
+      "sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts) against tw_sock_TCP (kernel)",
+    );
+    lines.push(
+      "config".padEnd(22) + "TIME-WAIT".padStart(10) + "  heap B" + "  at once" + "   RSS B" + "  record B" +
+        "  kernel B" +
+        "  slab B" + "  ratio" + "  baseline",
+    );
+    for (const c of tw) {
+      const v = (m: string) => find(c, true, m)?.value;
+      const mem = find(c, true, "tw_mem_bytes_per_conn");
+      lines.push(
+        c.padEnd(22) + fmt(v("tw_conns"), 0).padStart(10) + fmt(v("tw_heap_bytes_per_conn"), 0).padStart(8) +
+          fmt(v("tw_heap_bytes_per_conn_at_once"), 0).padStart(9) + fmt(v("tw_rss_bytes_per_conn"), 0).padStart(8) +
+          fmt(v("tw_record_bytes_per_conn"), 0).padStart(10) +
+          fmt(v("tw_kernel_bytes_per_conn"), 0).padStart(10) +
+          fmt(v("tw_slab_bytes_per_conn"), 0).padStart(8) +
+          ratio(mem?.ratio ?? null).padStart(7) + "  " + (mem?.baseline ?? "-"),
+      );
+    }
+    for (const c of tw.filter((x) => x.startsWith("luna"))) {
+      const b = find(c, true, "tw_heap_bytes_per_conn")?.value ?? NaN;
+      lines.push(
+        `goal <= ${timeWaitGoalBytes} B of heap per TIME-WAIT connection: ${c} ${fmt(b, 0)} B ` +
+          `(records alone ${fmt(find(c, true, "tw_record_bytes_per_conn")?.value, 0)} B): ` +
+          (b <= timeWaitGoalBytes ? "met" : "not met"),
       );
     }
   }
@@ -518,6 +557,30 @@ export function resultsChart(
   if (memBars.length > 0) {
     charts.push(
       barChart({ title: "concurrency: bytes per idle connection, server side (connections held)", bars: memBars }),
+    );
+  }
+  const twBars = recs.filter((r) => r.workload === "concurrency" && r.metric === "tw_mem_bytes_per_conn").map(
+    (r) => ({
+      label: `${r.config} (${
+        fmt(
+          recs.find((x) =>
+            x.workload === "concurrency" && x.config === r.config &&
+            x.metric === "tw_conns"
+          )?.value,
+          0,
+        )
+      })`,
+      value: r.value,
+      baseline: isBase(r.config),
+      note: r.ratio === null ? undefined : `(${r.ratio.toFixed(2)}x)`,
+    }),
+  );
+  if (twBars.length > 0) {
+    charts.push(
+      barChart({
+        title: "concurrency: bytes per TIME-WAIT connection, server side (luna-ts heap; kernel tw_sock_TCP)",
+        bars: twBars,
+      }),
     );
   }
   for (const a of [1, 16]) {

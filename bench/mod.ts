@@ -23,6 +23,13 @@
  *   and RSS; kernel: the server's RSS plus half the kernel's Slab on loopback),
  *   and the 64-byte echo loop over 1 and 16 active connections with them open
  *   and, in the same processes, before they were opened (bench/concurrency.ts).
+ *   Then TIME-WAIT: the server closes first on them (--conc-tw-conns) and
+ *   holds as many TIME-WAIT connections: bytes per TIME-WAIT connection
+ *   (luna-ts, goal <= 128 B of heap: tw_heap_bytes_per_conn, tw_rss_bytes_per_conn
+ *   against the memory before any idle connection, and tw_record_bytes_per_conn,
+ *   the records' own `stats().timeWait.bytes / count`; its server's TIME-WAIT
+ *   raised to 600 s to measure within it; kernel: `tw_sock_TCP` objsize from
+ *   /proc/slabinfo x sockstat's tw count, per connection).
  *   In the first --conc-rounds rounds only.
  * - storage4k, storage64k: storage-shaped RPC, a 64-byte request answered by
  *   4 KiB / 64 KiB, 16 and 256 connections (quick: 16): operations/s, Gbit/s,
@@ -48,6 +55,8 @@
  *                        20000), at most the descriptor limit of one process less 1000
  *   --conc-rounds N      concurrency in the first N rounds only (default 1)
  *   --conc-runtimes LIST kernel servers of the concurrency baseline (default bun,node; quick bun)
+ *   --conc-tw-conns N    concurrency, TIME-WAIT phase: connections the server closes first
+ *                        (default: all it holds idle, so the luna-ts and kernel counts; 0: none)
  *   --runtimes LIST      kernel servers: bun,deno,node (default all)
  *   --modes LIST         luna-ts loops: batch,inline (default both)
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
@@ -97,7 +106,8 @@ function usage(why: string): never {
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
       "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency]\n" +
       "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]\n" +
-      "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]",
+      "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
+      "             [--conc-tw-conns N]",
   );
   process.exit(2);
 }
@@ -126,6 +136,12 @@ const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
 const concConns = Number(arg("--conc-conns") ?? (quick ? 20_000 : 1_000_000));
 const concKernelConns = Number(arg("--conc-kernel-conns") ?? Math.min(concConns, quick ? 20_000 : 100_000));
 const concRounds = Math.min(rounds, Number(arg("--conc-rounds") ?? 1));
+// TIME-WAIT phase of the concurrency workload: the server closes first on this many (default: all idle ones).
+const concTwArg = arg("--conc-tw-conns");
+const concTwConns = concTwArg === undefined ? undefined : Number(concTwArg);
+if (concTwConns !== undefined && !(concTwConns >= 0 && Number.isInteger(concTwConns))) {
+  usage("--conc-tw-conns: 0 (no TIME-WAIT phase) or more");
+}
 // Kernel servers of the concurrency baseline (each holds its own set of idle connections): Bun and
 // node:net; Deno where asked (its server as written reads into 64 KiB per connection and accepts slowly).
 const concRuntimes = (arg("--conc-runtimes") === undefined
@@ -211,6 +227,7 @@ const tcpOptions: TcpOptions = {
   concActive: [1, 16],
   concRounds,
   concRuntimes,
+  concTwConns,
   groups: groups.filter((g): g is Group => g !== "forward"),
   workloads,
   runtimes,

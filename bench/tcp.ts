@@ -88,6 +88,11 @@ export interface TcpOptions {
   concRounds: number;
   /** Concurrency: kernel servers (a subset of `runtimes`). */
   concRuntimes: Runtime[];
+  /**
+   * Concurrency, TIME-WAIT phase: connections the server closes first after the idle figures
+   * (undefined: all the idle ones; 0: no TIME-WAIT phase).
+   */
+  concTwConns?: number;
   groups: Group[];
   workloads: Workload[];
   runtimes: Runtime[];
