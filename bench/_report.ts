@@ -59,6 +59,8 @@ export const metricsOf: Record<string, string[]> = {
 export function baselineOf(workload: string, config: string): string {
   // Scaling: n workers a side against 1 (the ratio is the scaling).
   if (workload === "scale") return "luna-memif-w1";
+  // Lossy: the kernel's node:http / node:net server over the same veth, address and router.
+  if (workload === "lossy") return "node-kernel-routed";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
   return "bun-kernel-lo";
@@ -278,6 +280,7 @@ export function tables(recs: BenchRecord[]): string {
     }
   }
   lines.push(...concurrencyTable(recs));
+  lines.push(...lossyTable(recs));
   const heapRows = recs.filter((r) => r.heap);
   if (heapRows.length > 0) {
     lines.push(
@@ -445,6 +448,58 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
   return lines;
 }
 
+/** `down_tbf_mbit_per_s_loss0.1` as its parts. */
+function lossyParts(metric: string): { dir: string; tbf: boolean; loss: number } | undefined {
+  const m = metric.match(/^(down|up)(_tbf)?_mbit_per_s_loss([\d.]+)$/);
+  return m ? { dir: m[1], tbf: m[2] !== undefined, loss: Number(m[3]) } : undefined;
+}
+
+/** The lossy table: goodput per direction, rate limit and loss rate, luna-ts beside the kernel. */
+function lossyTable(recs: BenchRecord[]): string[] {
+  const ls = recs.filter((r) => r.workload === "lossy" && lossyParts(r.metric));
+  if (ls.length === 0) return [];
+  const lunas = [...new Set(ls.map((r) => r.config))].filter((c) => !isBase(c));
+  const lines = [
+    "",
+    "lossy: one transfer through random loss (iptables statistic in a router, both directions), Mbit/s of goodput",
+    "(median of rounds; ratio luna-ts / kernel); down: luna serve http -> curl; up: nc -> luna serve discard;",
+    "tbf: with a 200 Mbit/s tc tbf on the router's veths. Failed transfers are left out of the medians (see below)",
+  ];
+  lines.push(
+    "direction".padEnd(14) + "loss".padStart(6) + "  " + "config".padEnd(22) + "Mbit/s".padStart(8) +
+      " spread" +
+      "  kernel" + "  ratio" + "  rounds",
+  );
+  const metrics = [...new Set(ls.map((r) => r.metric))].sort((a, b) => {
+    const x = lossyParts(a)!;
+    const y = lossyParts(b)!;
+    return x.dir !== y.dir
+      ? (x.dir === "down" ? -1 : 1)
+      : x.tbf !== y.tbf
+      ? (x.tbf ? 1 : -1)
+      : x.loss - y.loss;
+  });
+  let last = "";
+  for (const m of metrics) {
+    const p = lossyParts(m)!;
+    const head = `${p.dir}${p.tbf ? " 200M" : ""}`;
+    if (head !== last && last !== "") lines.push("");
+    last = head;
+    const configs = lunas.length > 0 ? lunas : [...new Set(ls.map((r) => r.config))];
+    for (const c of configs) {
+      const r = ls.find((x) => x.config === c && x.metric === m);
+      const k = ls.find((x) => isBase(x.config) && x.metric === m);
+      lines.push(
+        head.padEnd(14) + `${p.loss}%`.padStart(6) + "  " + c.padEnd(22) + fmt(r?.value, 0).padStart(8) +
+          (r ? pct(r.spread) : "-").padStart(7) + fmt(k?.value, 0).padStart(8) +
+          ratio(r?.ratio ?? null).padStart(7) +
+          "  " + (r?.rounds.map((v) => v.toFixed(0)).join(" ") ?? "-"),
+      );
+    }
+  }
+  return lines;
+}
+
 /** The forwarding table, from its records. */
 export function forwardTable(recs: BenchRecord[]): string {
   const fw = recs.filter((r) => r.workload === "forward64" && r.metric === "pps");
@@ -594,6 +649,32 @@ export function resultsChart(
       charts.push(
         barChart({ title: `concurrency: echo p99 µs, ${a} active conn(s) (idle ones in brackets)`, bars }),
       );
+    }
+  }
+  // Lossy: goodput by loss rate, one chart per direction and rate limit.
+  for (const dir of ["down", "up"]) {
+    for (const tbf of [false, true]) {
+      const bars = recs.filter((r) => {
+        const p = r.workload === "lossy" ? lossyParts(r.metric) : undefined;
+        return p !== undefined && p.dir === dir && p.tbf === tbf;
+      }).sort((a, b) => lossyParts(a.metric)!.loss - lossyParts(b.metric)!.loss).map((r) => ({
+        label: `${r.config} ${lossyParts(r.metric)!.loss}%`,
+        value: r.value,
+        baseline: isBase(r.config),
+        note: r.ratio === null || isBase(r.config) ? undefined : `(${r.ratio.toFixed(2)}x)`,
+        min: r.min,
+        max: r.max,
+      }));
+      if (bars.length > 0) {
+        charts.push(
+          barChart({
+            title: `lossy, ${
+              dir === "down" ? "luna-ts sending (curl downloads)" : "luna-ts receiving (nc uploads)"
+            }${tbf ? ", 200 Mbit/s tbf" : ""}: Mbit/s by loss`,
+            bars,
+          }),
+        );
+      }
     }
   }
   for (const n of [...new Set(cdfList.map((c) => c.conns))].sort((a, b) => a - b)) {
