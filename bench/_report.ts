@@ -380,10 +380,10 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
     lines.push(
       "",
       "concurrency: TIME-WAIT, the server closing first on the idle connections; bytes per TIME-WAIT connection, server",
-      "side (luna-ts: JS heap (5 s after the closes; and at once) and RSS after two full collections less before any",
-      "idle connection was opened, and the",
-      `records' own stats().timeWait.bytes / count; goal <= ${timeWaitGoalBytes} B of heap; kernel: tw_sock_TCP objsize x`,
-      "sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts) against tw_sock_TCP (kernel)",
+      "side (luna-ts: JS heap 5 s after the closes, and at once, and RSS, after two full collections less before any",
+      `idle connection was opened, and the records' own stats().timeWait.bytes / count; goal <= ${timeWaitGoalBytes} B of`,
+      "heap; kernel: tw_sock_TCP objsize x sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts)",
+      "against tw_sock_TCP (kernel)",
     );
     lines.push(
       "config".padEnd(22) + "TIME-WAIT".padStart(10) + "  heap B" + "  at once" + "   RSS B" + "  record B" +

@@ -375,7 +375,7 @@ async function lunaTimeWait(
   const tw0 = (await count("tw0")).timeWait;
   // The client polls without pause while the server closes (its loop between phases naps 1 ms a poll).
   const answering = run({ workload: "idleanswer", conns: n, timeoutS }, timeoutS + 30);
-  const closing = ask(server, `twclose ${n} 1024`, /^TWCLOSE (.*)$/m, (timeoutS + 150) * 1000);
+  const closing = ask(server, `twclose ${n} 1024 ${timeoutS}`, /^TWCLOSE (.*)$/m, (timeoutS + 30) * 1000);
   const [answered, closedM] = await Promise.all([answering, closing]);
   const closed = JSON.parse(closedM[1]) as Record<string, number>;
   // Bounded: the last of the records may still be on their way.

@@ -13,11 +13,11 @@
 //               (a mark, then a full collection); see _control.ts
 //   mem TAG     two full collections, then prints `MEM TAG {heap, rss, idleAccepted, ...}`
 //   count TAG   prints `COUNT TAG {idleAccepted, idleClosed, timeWait}` (no collection)
-//   twclose N K closes N of the idle connections first (at most K of its FINs
+//   twclose N K T  closes N of the idle connections first (at most K of its FINs
 //               unanswered at a time), so that the server holds N TIME-WAIT
 //               records once the peer answered each FIN with its own; prints
 //               `TWCLOSE {asked, closed, timeWait, seconds}` when the records
-//               are there, 5 s after the last one came, or after 120 s
+//               are there, 5 s after the last one came, or after T s (default 120)
 //   stats       prints `STATS {...}`: the stack's counters now (port, link, TCP, zone)
 //   quit        closes the stack, prints `RESULT {...}` and exits
 //   abandon     prints `RESULT {...}` and exits without closing the connections
@@ -181,7 +181,7 @@ if (cfg.idlePorts !== undefined) {
 }
 
 /** `twclose N K`: see the header. Resolves once done; the list of connections is dropped by then. */
-async function closeIdle(n: number, inFlight: number): Promise<void> {
+async function closeIdle(n: number, inFlight: number, timeoutS: number): Promise<void> {
   const t0 = performance.now();
   const tw0 = stack.tcp.timeWaitCount;
   let list: Connection[] | undefined = [];
@@ -193,7 +193,7 @@ async function closeIdle(n: number, inFlight: number): Promise<void> {
   const asked = list.length;
   const done = () => stack.tcp.timeWaitCount - tw0;
   let closed = 0;
-  const deadline = t0 + 120_000;
+  const deadline = t0 + timeoutS * 1000;
   // Once all are closed, 5 s without a new record ends the wait: a record that a reset ended
   // (the peer's answer to a retransmitted FIN, RFC 9293 3.10.7.4) does not come back.
   let last = -1;
@@ -284,8 +284,8 @@ onLines((line) => {
   } else if (cmd === "count") {
     report(`COUNT ${tag}`, { idleAccepted, idleClosed, timeWait: stack.tcp.timeWaitCount });
   } else if (cmd === "twclose") {
-    const [, n, k] = line.split(" ");
-    void closeIdle(Number(n), Number(k ?? 1024));
+    const [, n, k, t] = line.split(" ");
+    void closeIdle(Number(n), Number(k ?? 1024), Number(t ?? 120));
   } else if (cmd === "abandon") {
     report("RESULT", { why: "abandon", idleAccepted, idleClosed, closedWithError, lastError });
     process.exit(0);
