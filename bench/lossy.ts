@@ -474,13 +474,18 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
         };
         if (side === "luna") {
           const prefix = `luna-bench-${process.pid}-lossy${ctx.round}`;
-          for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
-            const p = await startLunaServe(n, app, mode, prefix);
-            try {
-              await transfers(n, dir, bytes, onTransfer);
-            } finally {
-              stats[app] = await stopLunaServe(p, prefix);
+          const clean = onCleanup(() => removeEalFiles(prefix));
+          try {
+            for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
+              const p = await startLunaServe(n, app, mode, prefix);
+              try {
+                await transfers(n, dir, bytes, onTransfer);
+              } finally {
+                stats[app] = await stopLunaServe(p, prefix);
+              }
             }
+          } finally {
+            clean();
           }
         } else {
           sh("ip", ["-n", n.server, "addr", "add", `${serverAddr}/24`, "dev", n.serverIface]);
