@@ -305,7 +305,7 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
       let timeWait: Record<string, unknown> | undefined;
       if (twWanted > 0) {
         try {
-          const tw = await lunaTimeWait(s!, c!, run, serverMem, mb, Math.min(twWanted, held));
+          const tw = await lunaTimeWait(s!, run, serverMem, mb, Math.min(twWanted, held));
           Object.assign(metrics, tw.metrics);
           timeWait = tw.notes;
           if (tw.why !== undefined) why.push(tw.why);
@@ -359,7 +359,6 @@ const twTimeoutS = (n: number) => Math.max(30, Math.ceil(n / 2000));
  */
 async function lunaTimeWait(
   server: Proc,
-  client: Proc,
   run: (phase: Record<string, unknown>, timeoutS: number) => Promise<Record<string, unknown>>,
   // deno-lint-ignore no-explicit-any
   serverMem: (tag: string) => Promise<any>,
