@@ -59,6 +59,8 @@ export const metricsOf: Record<string, string[]> = {
 export function baselineOf(workload: string, config: string): string {
   // Scaling: n workers a side against 1 (the ratio is the scaling).
   if (workload === "scale") return "luna-memif-w1";
+  // Lossy: the kernel's node:http / node:net server over the same veth, address and router.
+  if (workload === "lossy") return "node-kernel-routed";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
   return "bun-kernel-lo";
@@ -102,7 +104,8 @@ export function records(samples: Sample[]): BenchRecord[] {
     const conc = workload === "concurrency";
     const baseKey = conc ? concKey(base, conns > 0) ?? "" : keyOf(workload, base, conns);
     const noIdleKey = conc && conns > 0 ? concKey(config, false) : undefined;
-    const list = metricsOf[workload] ?? Object.keys(g[0].metrics);
+    // Metrics in the order the first sample lists them, then any a later round added.
+    const list = metricsOf[workload] ?? [...new Set(g.flatMap((s) => Object.keys(s.metrics)))];
     for (const metric of list) {
       const xs = g.map((s) => s.metrics[metric]).filter((x) => Number.isFinite(x));
       if (xs.length === 0) continue;
@@ -277,6 +280,7 @@ export function tables(recs: BenchRecord[]): string {
     }
   }
   lines.push(...concurrencyTable(recs));
+  lines.push(...lossyTable(recs));
   const heapRows = recs.filter((r) => r.heap);
   if (heapRows.length > 0) {
     lines.push(
@@ -323,6 +327,8 @@ export function tables(recs: BenchRecord[]): string {
 
 /** The goal of the concurrency workload: this many connections at most this many bytes each. */
 export const concurrencyGoal = { conns: 1_000_000, bytesPerConn: 1024 };
+/** The goal of TIME-WAIT (issue 12): at most this many bytes of heap per TIME-WAIT connection. */
+export const timeWaitGoalBytes = 128;
 
 /** The concurrency tables: memory per idle connection, then the echo loop with and without them. */
 function concurrencyTable(recs: BenchRecord[]): string[] {
@@ -369,6 +375,42 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
       );
     }
   }
+  const tw = configs.filter((c) => find(c, true, "tw_conns"));
+  if (tw.length > 0) {
+    lines.push(
+      "",
+      "concurrency: TIME-WAIT, the server closing first on the idle connections; bytes per TIME-WAIT connection, server",
+      "side (luna-ts: JS heap 5 s after the closes, and at once, and RSS, after two full collections less before any",
+      `idle connection was opened, and the records' own stats().timeWait.bytes / count; goal <= ${timeWaitGoalBytes} B of`,
+      "heap; kernel: tw_sock_TCP objsize x sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts)",
+      "against tw_sock_TCP (kernel)",
+    );
+    lines.push(
+      "config".padEnd(22) + "TIME-WAIT".padStart(10) + "  heap B" + "  at once" + "   RSS B" + "  record B" +
+        "  kernel B" +
+        "  slab B" + "  ratio" + "  baseline",
+    );
+    for (const c of tw) {
+      const v = (m: string) => find(c, true, m)?.value;
+      const mem = find(c, true, "tw_mem_bytes_per_conn");
+      lines.push(
+        c.padEnd(22) + fmt(v("tw_conns"), 0).padStart(10) + fmt(v("tw_heap_bytes_per_conn"), 0).padStart(8) +
+          fmt(v("tw_heap_bytes_per_conn_at_once"), 0).padStart(9) + fmt(v("tw_rss_bytes_per_conn"), 0).padStart(8) +
+          fmt(v("tw_record_bytes_per_conn"), 0).padStart(10) +
+          fmt(v("tw_kernel_bytes_per_conn"), 0).padStart(10) +
+          fmt(v("tw_slab_bytes_per_conn"), 0).padStart(8) +
+          ratio(mem?.ratio ?? null).padStart(7) + "  " + (mem?.baseline ?? "-"),
+      );
+    }
+    for (const c of tw.filter((x) => x.startsWith("luna"))) {
+      const b = find(c, true, "tw_heap_bytes_per_conn")?.value ?? NaN;
+      lines.push(
+        `goal <= ${timeWaitGoalBytes} B of heap per TIME-WAIT connection: ${c} ${fmt(b, 0)} B ` +
+          `(records alone ${fmt(find(c, true, "tw_record_bytes_per_conn")?.value, 0)} B): ` +
+          (b <= timeWaitGoalBytes ? "met" : "not met"),
+      );
+    }
+  }
   const actives = [
     ...new Set(cs.map((r) => r.metric.match(/^echo(\d+)_req_per_s$/)?.[1]).filter((x) => x !== undefined)),
   ].map(Number).sort((a, b) => a - b);
@@ -401,6 +443,58 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
             fmt(wo("p99_us")?.value, 0).padStart(8) + r("p50_us").padStart(11) + r("p99_us").padStart(11),
         );
       }
+    }
+  }
+  return lines;
+}
+
+/** `down_tbf_mbit_per_s_loss0.1` as its parts. */
+function lossyParts(metric: string): { dir: string; tbf: boolean; loss: number } | undefined {
+  const m = metric.match(/^(down|up)(_tbf)?_mbit_per_s_loss([\d.]+)$/);
+  return m ? { dir: m[1], tbf: m[2] !== undefined, loss: Number(m[3]) } : undefined;
+}
+
+/** The lossy table: goodput per direction, rate limit and loss rate, luna-ts beside the kernel. */
+function lossyTable(recs: BenchRecord[]): string[] {
+  const ls = recs.filter((r) => r.workload === "lossy" && lossyParts(r.metric));
+  if (ls.length === 0) return [];
+  const lunas = [...new Set(ls.map((r) => r.config))].filter((c) => !isBase(c));
+  const lines = [
+    "",
+    "lossy: one transfer through random loss (iptables statistic in a router, both directions), Mbit/s of goodput",
+    "(median of rounds; ratio luna-ts / kernel); down: luna serve http -> curl; up: nc -> luna serve discard;",
+    "tbf: with a 200 Mbit/s tc tbf on the router's veths. Failed transfers are left out of the medians (see below)",
+  ];
+  lines.push(
+    "direction".padEnd(14) + "loss".padStart(6) + "  " + "config".padEnd(22) + "Mbit/s".padStart(8) +
+      " spread" +
+      "  kernel" + "  ratio" + "  rounds",
+  );
+  const metrics = [...new Set(ls.map((r) => r.metric))].sort((a, b) => {
+    const x = lossyParts(a)!;
+    const y = lossyParts(b)!;
+    return x.dir !== y.dir
+      ? (x.dir === "down" ? -1 : 1)
+      : x.tbf !== y.tbf
+      ? (x.tbf ? 1 : -1)
+      : x.loss - y.loss;
+  });
+  let last = "";
+  for (const m of metrics) {
+    const p = lossyParts(m)!;
+    const head = `${p.dir}${p.tbf ? " 200M" : ""}`;
+    if (head !== last && last !== "") lines.push("");
+    last = head;
+    const configs = lunas.length > 0 ? lunas : [...new Set(ls.map((r) => r.config))];
+    for (const c of configs) {
+      const r = ls.find((x) => x.config === c && x.metric === m);
+      const k = ls.find((x) => isBase(x.config) && x.metric === m);
+      lines.push(
+        head.padEnd(14) + `${p.loss}%`.padStart(6) + "  " + c.padEnd(22) + fmt(r?.value, 0).padStart(8) +
+          (r ? pct(r.spread) : "-").padStart(7) + fmt(k?.value, 0).padStart(8) +
+          ratio(r?.ratio ?? null).padStart(7) +
+          "  " + (r?.rounds.map((v) => v.toFixed(0)).join(" ") ?? "-"),
+      );
     }
   }
   return lines;
@@ -520,6 +614,30 @@ export function resultsChart(
       barChart({ title: "concurrency: bytes per idle connection, server side (connections held)", bars: memBars }),
     );
   }
+  const twBars = recs.filter((r) => r.workload === "concurrency" && r.metric === "tw_mem_bytes_per_conn").map(
+    (r) => ({
+      label: `${r.config} (${
+        fmt(
+          recs.find((x) =>
+            x.workload === "concurrency" && x.config === r.config &&
+            x.metric === "tw_conns"
+          )?.value,
+          0,
+        )
+      })`,
+      value: r.value,
+      baseline: isBase(r.config),
+      note: r.ratio === null ? undefined : `(${r.ratio.toFixed(2)}x)`,
+    }),
+  );
+  if (twBars.length > 0) {
+    charts.push(
+      barChart({
+        title: "concurrency: bytes per TIME-WAIT connection, server side (luna-ts heap; kernel tw_sock_TCP)",
+        bars: twBars,
+      }),
+    );
+  }
   for (const a of [1, 16]) {
     const bars = recs.filter((r) => r.workload === "concurrency" && r.metric === `echo${a}_p99_us`).map((r) => ({
       label: `${r.config} (${(r.conns ?? 0) > 0 ? fmt(r.conns, 0) : "none"})`,
@@ -531,6 +649,32 @@ export function resultsChart(
       charts.push(
         barChart({ title: `concurrency: echo p99 µs, ${a} active conn(s) (idle ones in brackets)`, bars }),
       );
+    }
+  }
+  // Lossy: goodput by loss rate, one chart per direction and rate limit.
+  for (const dir of ["down", "up"]) {
+    for (const tbf of [false, true]) {
+      const bars = recs.filter((r) => {
+        const p = r.workload === "lossy" ? lossyParts(r.metric) : undefined;
+        return p !== undefined && p.dir === dir && p.tbf === tbf;
+      }).sort((a, b) => lossyParts(a.metric)!.loss - lossyParts(b.metric)!.loss).map((r) => ({
+        label: `${r.config} ${lossyParts(r.metric)!.loss}%`,
+        value: r.value,
+        baseline: isBase(r.config),
+        note: r.ratio === null || isBase(r.config) ? undefined : `(${r.ratio.toFixed(2)}x)`,
+        min: r.min,
+        max: r.max,
+      }));
+      if (bars.length > 0) {
+        charts.push(
+          barChart({
+            title: `lossy, ${
+              dir === "down" ? "luna-ts sending (curl downloads)" : "luna-ts receiving (nc uploads)"
+            }${tbf ? ", 200 Mbit/s tbf" : ""}: Mbit/s by loss`,
+            bars,
+          }),
+        );
+      }
     }
   }
   for (const n of [...new Set(cdfList.map((c) => c.conns))].sort((a, b) => a - b)) {

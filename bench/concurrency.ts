@@ -28,10 +28,35 @@
  * connections one by one (a million FINs); the C client and kernel servers
  * exit and the kernel closes theirs.
  *
+ * TIME-WAIT (`tw_*` metrics of the figure with idle connections): after the
+ * idle figures, the server closes first on N of them (all by default;
+ * --conc-tw-conns), the peer answers each FIN with its own, and the server
+ * is left holding N TIME-WAIT connections.
+ * - luna-ts: the luna-ts client polls while the server closes at most 1024
+ *   at a time (bench/luna_server.ts `twclose`); once `stats().timeWait.count`
+ *   has grown by N (bounded), two full collections; per TIME-WAIT
+ *   connection: JS heap then less the heap before any idle connection was
+ *   opened (at once: `tw_heap_bytes_per_conn_at_once`; 5 s later, settled:
+ *   `tw_heap_bytes_per_conn`, also `tw_mem_bytes_per_conn`), RSS
+ *   likewise, and the records' own `timeWait.bytes / count`. The bench
+ *   server's TIME-WAIT is raised to 600 s (tcp.timeWaitMs; 60 s by default)
+ *   so that a million closes are measured before the first record expires;
+ *   the time from the first close to the measurement is in the notes.
+ * - kernel: once per round (the cost is the kernel's, whichever runtime
+ *   serves), a Bun.listen server that keeps its sockets (kernel_server.mjs
+ *   `track`, port 17, a process of its own so that the idle figures carry no
+ *   list of sockets) holds N idle connections from the C client, ends them
+ *   all (`twclose`), and the C client's exit answers each FIN; TIME-WAIT
+ *   connections on the server's port counted with `ss`, /proc/net/sockstat's
+ *   `tw` before and after, and per connection the slab's `tw_sock_TCP`
+ *   objsize x tw count / tw count (`tw_kernel_bytes_per_conn`, also
+ *   `tw_mem_bytes_per_conn`) and the slab's growth in objects x objsize.
+ *
  * @module
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import { sources } from "./_net.ts";
+import { sh, sources } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles, sleep } from "./_proc.ts";
 import {
   ask,
@@ -139,7 +164,17 @@ export function describeConcurrency(s: Sample): string {
     kib(m.rss_bytes_per_conn)
   }` +
     `${m.kernel_bytes_per_conn !== undefined ? `, kernel ${kib(m.kernel_bytes_per_conn)}` : ""}` +
-    `, total ${kib(m.mem_bytes_per_conn)}/conn; ${echo}`;
+    `, total ${kib(m.mem_bytes_per_conn)}/conn; ${echo}` +
+    (m.tw_conns === undefined
+      ? ""
+      : `; ${m.tw_conns} TIME-WAIT, ${
+        m.tw_heap_bytes_per_conn !== undefined
+          ? `heap ${m.tw_heap_bytes_per_conn.toFixed(0)} B/conn, RSS ${
+            m.tw_rss_bytes_per_conn.toFixed(0)
+          } B, ` +
+            `records ${m.tw_record_bytes_per_conn.toFixed(0)} B`
+          : `kernel ${m.tw_kernel_bytes_per_conn.toFixed(0)} B/conn (tw_sock_TCP)`
+      }`);
 }
 
 interface Mem {
@@ -161,7 +196,9 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
   const cp = `luna-bench-${tag}-c`;
   const echoS = o.warmupS + o.measureS;
   // Both quit by themselves after this long, whatever happens to the bench.
-  const lifetimeS = 180 + 2 * openTimeoutS(n) + 4 * o.concActive.length * (echoS + 30);
+  const twWanted = Math.min(o.concTwConns ?? n, n);
+  const lifetimeS = 180 + 2 * openTimeoutS(n) + 4 * o.concActive.length * (echoS + 30) +
+    (twWanted > 0 ? twTimeoutS(twWanted) + 120 : 0);
   const removeFiles = () => {
     removeEalFiles(sp);
     removeEalFiles(cp);
@@ -177,6 +214,7 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
     server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
       ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
       idlePorts: ports,
+      ...(twWanted > 0 ? { timeWaitMs: lunaTimeWaitMs } : {}),
     }, undefined);
     client = await startLuna(
       lunaClient,
@@ -263,9 +301,24 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
       }
       const closedDuringEcho = afterServer.idleClosed - ma.idleClosed;
       if (closedDuringEcho > 0) why.push(`${closedDuringEcho} idle connections closed during the echo loop`);
+      // TIME-WAIT: the server closes first on twWanted of them (see the header).
+      let timeWait: Record<string, unknown> | undefined;
+      if (twWanted > 0) {
+        try {
+          const tw = await lunaTimeWait(s!, run, serverMem, mb, Math.min(twWanted, held));
+          Object.assign(metrics, tw.metrics);
+          timeWait = tw.notes;
+          if (tw.why !== undefined) why.push(tw.why);
+        } catch (e) {
+          const error = String((e as Error)?.message ?? e).slice(0, 1000);
+          timeWait = { error };
+          why.push(`TIME-WAIT phase failed: ${error.split("\n")[0]}`);
+        }
+      }
       return {
         metrics,
         notes: {
+          ...(timeWait !== undefined ? { timeWait } : {}),
           asked: n,
           held,
           ports: `${ports.from}-${ports.from + ports.count - 1}`,
@@ -291,6 +344,81 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
     removeFiles();
     clean();
   }
+}
+
+/** TIME-WAIT of the luna-ts concurrency server, ms: the most the stack takes, so that the measurement is inside it. */
+const lunaTimeWaitMs = 600_000;
+/** Seconds allowed for the server to close `n` connections first and the client to answer (2,000/s at worst). */
+const twTimeoutS = (n: number) => Math.max(30, Math.ceil(n / 2000));
+
+/**
+ * The TIME-WAIT phase of luna-ts: the server closes first on `n` idle
+ * connections, the client answers each FIN (its idle handlers), and the
+ * server's memory per TIME-WAIT connection is taken against `before` (its
+ * memory before any idle connection was opened).
+ */
+async function lunaTimeWait(
+  server: Proc,
+  run: (phase: Record<string, unknown>, timeoutS: number) => Promise<Record<string, unknown>>,
+  // deno-lint-ignore no-explicit-any
+  serverMem: (tag: string) => Promise<any>,
+  before: Mem,
+  n: number,
+): Promise<{ metrics: Record<string, number>; notes: Record<string, unknown>; why?: string }> {
+  const timeoutS = twTimeoutS(n);
+  const t0 = performance.now();
+  const count = async (tag: string) =>
+    JSON.parse((await ask(server, `count ${tag}`, new RegExp(`^COUNT ${tag} (.*)$`, "m"), 10_000))[1]) as {
+      timeWait: number;
+    };
+  const tw0 = (await count("tw0")).timeWait;
+  // The client polls without pause while the server closes (its loop between phases naps 1 ms a poll).
+  const answering = run({ workload: "idleanswer", conns: n, timeoutS }, timeoutS + 30);
+  const closing = ask(server, `twclose ${n} 1024 ${timeoutS}`, /^TWCLOSE (.*)$/m, (timeoutS + 30) * 1000);
+  const [answered, closedM] = await Promise.all([answering, closing]);
+  const closed = JSON.parse(closedM[1]) as Record<string, number>;
+  // Bounded: the last of the records may still be on their way.
+  let held = (await count("tw1")).timeWait - tw0;
+  for (const deadline = performance.now() + 10_000; held < n && performance.now() < deadline;) {
+    await sleep(100);
+    held = (await count("tw1")).timeWait - tw0;
+  }
+  // At once, and again after 5 s: right after the closes the heap may still hold some of what
+  // the connections left (the figure is the settled one; both are reported).
+  const m0 = (await serverMem("tw")) as Mem & { timeWait: { count: number; bytes: number } };
+  await sleep(5000);
+  const m = (await serverMem("tw2")) as Mem & { timeWait: { count: number; bytes: number } };
+  const elapsedS = (performance.now() - t0) / 1000;
+  const records = m.timeWait.count;
+  if (!(records > 0)) throw new Error(`no TIME-WAIT record held (server: ${JSON.stringify(closed)})`);
+  const why: string[] = [];
+  if (records < n) why.push(`TIME-WAIT: asked for ${n}, the server holds ${records} records`);
+  if (elapsedS >= lunaTimeWaitMs / 1000) {
+    why.push(`TIME-WAIT: measured ${elapsedS.toFixed(0)} s after the first close`);
+  }
+  return {
+    metrics: {
+      tw_conns: records,
+      tw_heap_bytes_per_conn: (m.heap - before.heap) / records,
+      tw_heap_bytes_per_conn_at_once: (m0.heap - before.heap) / m0.timeWait.count,
+      tw_rss_bytes_per_conn: (m.rss - before.rss) / records,
+      tw_record_bytes_per_conn: m.timeWait.bytes / records,
+      // Every byte a luna-ts TIME-WAIT connection costs lives on the heap.
+      tw_mem_bytes_per_conn: (m.heap - before.heap) / records,
+    },
+    notes: {
+      asked: n,
+      records,
+      recordBytes: m.timeWait.bytes,
+      server: closed,
+      client: answered,
+      elapsedS,
+      timeWaitMs: lunaTimeWaitMs,
+      serverMem: m,
+      serverMemAtOnce: m0,
+    },
+    ...(why.length > 0 ? { why: why.join("; ") } : {}),
+  };
 }
 
 /** Sends `line` (if the process still runs), waits up to `graceMs` for it to exit, then kills it. */
@@ -465,6 +593,21 @@ export async function kernelConcurrency(ctx: Ctx, rt: Runtime): Promise<void> {
         );
       }
       if (res.closed > 0) why.push(`${res.closed} idle connections closed while held`);
+      // TIME-WAIT, once per round (the kernel's cost, whichever runtime serves): the first runtime's figure.
+      let timeWait: Record<string, unknown> | undefined;
+      const twN = Math.min(o.concTwConns ?? n, n);
+      if (twN > 0 && rt === o.concRuntimes[0]) {
+        try {
+          const tw = await kernelTimeWait(ctx, twN);
+          Object.assign(metrics, tw.metrics);
+          timeWait = tw.notes;
+          if (tw.why !== undefined) why.push(tw.why);
+        } catch (e) {
+          const error = String((e as Error)?.message ?? e).slice(0, 1000);
+          timeWait = { error };
+          why.push(`TIME-WAIT phase failed: ${error.split("\n")[0]}`);
+        }
+      }
       return {
         metrics,
         notes: {
@@ -473,6 +616,7 @@ export async function kernelConcurrency(ctx: Ctx, rt: Runtime): Promise<void> {
           nofileHard: hard,
           client: idle,
           idleOpenAfterEcho: res.open,
+          ...(timeWait !== undefined ? { timeWait } : {}),
           serverMem: { before: mb, after: ma, gc: ma.gc },
           kernel: {
             slabBytes: (k1.Slab ?? 0) - (k0.Slab ?? 0),
@@ -489,5 +633,167 @@ export async function kernelConcurrency(ctx: Ctx, rt: Runtime): Promise<void> {
   } finally {
     await leave(holder, "quit", 10_000);
     await leave(server, "quit", 10_000);
+  }
+}
+
+/** The tw_sock_TCP line of /proc/slabinfo: objects in use and the size of one, bytes. */
+function twSlab(): { activeObjs: number; objSize: number } | undefined {
+  try {
+    const m = readFileSync("/proc/slabinfo", "utf8").match(/^tw_sock_TCP\s+(\d+)\s+\d+\s+(\d+)/m);
+    return m ? { activeObjs: Number(m[1]), objSize: Number(m[2]) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** TIME-WAIT sockets on local port `port` in namespace `ns` (ss). */
+function twOnPort(ns: string, port: number): number {
+  const r = spawnSync("ip", [
+    "netns",
+    "exec",
+    ns,
+    "ss",
+    "-Htn",
+    "state",
+    "time-wait",
+    "sport",
+    "=",
+    `:${port}`,
+  ], {
+    encoding: "utf8",
+    maxBuffer: 1 << 30,
+  });
+  if (r.status !== 0) throw new Error(`ss: ${r.stderr}`);
+  return r.stdout.split("\n").filter((l) => l.trim().length > 0).length;
+}
+
+/**
+ * The kernel's TIME-WAIT cost: in a namespace of its own (so that
+ * /proc/net/sockstat's `tw` counts only these), a Bun.listen server that
+ * keeps its sockets holds `n` idle connections from the C client, ends them
+ * all first, and the client's exit answers each FIN. Per TIME-WAIT
+ * connection: the slab's tw_sock_TCP objsize (x tw count / tw count), and
+ * the slab's growth in objects x objsize (machine-wide: other work shows).
+ */
+async function kernelTimeWait(
+  ctx: Ctx,
+  n: number,
+): Promise<{ metrics: Record<string, number>; notes: Record<string, unknown>; why?: string }> {
+  const ns = `${ctx.lab.id}t`;
+  const port = 17;
+  const addNs = () => {
+    sh("ip", ["netns", "add", ns]);
+    sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    for (
+      const kv of [
+        "net.ipv4.ip_local_port_range=1024 65535",
+        "net.core.somaxconn=4096",
+        "net.ipv4.tcp_max_syn_backlog=4096",
+      ]
+    ) sh("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", kv]);
+  };
+  const delNs = () => spawnSync("ip", ["netns", "del", ns]);
+  const removeNs = onCleanup(delNs);
+  let server: Proc | undefined;
+  let holder: Proc | undefined;
+  try {
+    delNs(); // left by a run that died
+    addNs();
+    const nofile = Math.min(nofileHard(), n + 4096);
+    server = new Proc(
+      "ip",
+      nsExec(ns, serverCpu, [
+        "prlimit",
+        `--nofile=${nofile}:${nofile}`,
+        bunBin,
+        kernelServer,
+        "bun",
+        "127.0.0.1",
+        String(port),
+        "track",
+      ]),
+      { stdin: true },
+    );
+    await server.waitFor(/READY/, 0, 20_000, "stdout");
+    const timeoutS = openTimeoutS(n);
+    holder = new Proc(
+      "ip",
+      nsExec(ns, clientCpu, [
+        "prlimit",
+        `--nofile=${nofile}:${nofile}`,
+        clientBin,
+        ...["--mode", "idle", "--addr", "127.0.0.1", "--port", String(port), "--conns", String(n)],
+        ...["--src", sources("127.0.0").join(","), "--inflight", String(inFlight)],
+        ...["--timeout", String(timeoutS), "--hold", String(timeoutS + 300)],
+      ]),
+      { stdin: true },
+    );
+    const idle = JSON.parse((await holder.waitFor(/^IDLE (.*)$/m, 0, (timeoutS + 30) * 1000, "stdout"))[1]);
+    const serverAccepted = async () => {
+      const m = JSON.parse((await ask(server!, "mem", /^MEM (.*)$/m, 60_000))[1]);
+      return Number(m.accepted) - Number(m.closed);
+    };
+    for (const t = performance.now(); (await serverAccepted()) < Number(idle.established);) {
+      if (performance.now() - t > 10_000) break;
+      await sleep(100);
+    }
+    const ss0 = sockstat(server.child.pid);
+    const slab0 = twSlab();
+    const t0 = performance.now();
+    const closed = JSON.parse((await ask(server, "twclose", /^TWCLOSE (.*)$/m, 60_000))[1]);
+    // The server's FINs reach the client's sockets (CLOSE-WAIT); its exit closes them: FIN back.
+    await sleep(200);
+    const from = holder.stdout.length;
+    holder.send("quit");
+    const res = JSON.parse((await holder.waitFor(/^RESULT (.*)$/m, from, 30_000, "stdout"))[1]);
+    await holder.closed;
+    let count = twOnPort(ns, port);
+    for (
+      const deadline = performance.now() + 20_000;
+      count < closed.closed && performance.now() < deadline;
+    ) {
+      await sleep(200);
+      count = twOnPort(ns, port);
+    }
+    const ss1 = sockstat(server.child.pid);
+    const slab1 = twSlab();
+    const elapsedS = (performance.now() - t0) / 1000;
+    if (!(count > 0)) {
+      throw new Error(`no TIME-WAIT socket on port ${port} (server: ${JSON.stringify(closed)})`);
+    }
+    const tw = (ss1.tw ?? 0) - (ss0.tw ?? 0);
+    const objSize = slab1?.objSize ?? NaN;
+    const why: string[] = [];
+    if (count < n) why.push(`kernel TIME-WAIT: asked for ${n}, ${count} on the server's port`);
+    if (elapsedS >= 60) why.push(`kernel TIME-WAIT: measured ${elapsedS.toFixed(0)} s after the first close`);
+    return {
+      metrics: {
+        tw_conns: count,
+        tw_sockstat: tw,
+        tw_kernel_bytes_per_conn: tw > 0 ? (objSize * tw) / tw : objSize,
+        tw_slab_bytes_per_conn: slab0 && slab1
+          ? ((slab1.activeObjs - slab0.activeObjs) * objSize) / count
+          : NaN,
+        tw_mem_bytes_per_conn: tw > 0 ? (objSize * tw) / tw : objSize,
+      },
+      notes: {
+        asked: n,
+        namespace: "its own (sockstat's tw counts only these)",
+        client: idle,
+        clientEnd: res,
+        server: closed,
+        onPort: count,
+        sockstatBefore: ss0,
+        sockstatAfter: ss1,
+        slabBefore: slab0,
+        slabAfter: slab1,
+        elapsedS,
+      },
+      ...(why.length > 0 ? { why: why.join("; ") } : {}),
+    };
+  } finally {
+    await leave(holder, "quit", 10_000);
+    await leave(server, "quit", 10_000);
+    removeNs();
   }
 }

@@ -11,8 +11,14 @@
 //          --v8-flags=--expose-gc; node with --expose-gc), then prints
 //          `MEM {"heap":..,"rss":..,"accepted":..,"closed":..,"gc":true|false}`
 //          (connections accepted and closed on the echo port so far)
-// Usage: kernel_server.mjs bun|deno|node ADDRESS PORT
-const [kind, host, portArg] = globalThis.Deno ? Deno.args : process.argv.slice(2);
+//   twclose  (with `track`, Bun and node) ends every connection of the echo port
+//          first (FIN), so that each becomes a TIME-WAIT socket once the peer
+//          closes too; prints `TWCLOSE {"closed":N}`
+// Usage: kernel_server.mjs bun|deno|node ADDRESS PORT [track]
+//   track: keep the echo port's sockets in a set (for twclose); left out
+//          where memory per idle connection is measured
+const [kind, host, portArg, trackArg] = globalThis.Deno ? Deno.args : process.argv.slice(2);
+const tracked = trackArg === "track" ? new Set() : undefined;
 const port = Number(portArg);
 const sinkPort = port + 2;
 const storagePort = port + 4;
@@ -65,6 +71,14 @@ async function commands(onEnd) {
       const line = buf.slice(0, i).trim();
       buf = buf.slice(i + 1);
       if (line === "mem") console.log(memLine());
+      else if (line === "twclose") {
+        let n = 0;
+        for (const s of tracked ?? []) {
+          s.end();
+          n++;
+        }
+        console.log(`TWCLOSE ${JSON.stringify({ closed: n, tracked: tracked !== undefined })}`);
+      }
     }
   };
   if (globalThis.Deno) {
@@ -96,10 +110,12 @@ if (kind === "bun") {
     socket: {
       open(s) {
         accepted++;
+        tracked?.add(s);
         s.setNoDelay?.(true);
       },
-      close() {
+      close(s) {
         closed++;
+        tracked?.delete(s);
       },
       data(s, d) {
         // A closed loop never fills the send buffer with 64-byte answers; a
@@ -216,7 +232,11 @@ if (kind === "bun") {
   const net = await import("node:net");
   const echo = net.createServer({ noDelay: true }, (s) => {
     accepted++;
-    s.on("close", () => closed++);
+    tracked?.add(s);
+    s.on("close", () => {
+      closed++;
+      tracked?.delete(s);
+    });
     s.setNoDelay(true);
     s.on("data", (d) => s.write(d));
     s.on("end", () => s.end());

@@ -17,6 +17,10 @@
 //       RESULT says how many were established, and the client's heap and
 //       RSS before and after, each after two full collections)
 //   run {"workload":"idlecount"}   (how many of the idle connections are still open)
+//   run {"workload":"idleanswer","conns":20000,"timeoutS":120}
+//       (polls without pause until `conns` more idle connections have closed:
+//       the server closed them first and each FIN was answered with ours, see
+//       idleHandlers; the TIME-WAIT phase of the concurrency workload)
 //   quit
 //   abandon   exits at once, without closing the connections one by one
 // Each phase prints `RESULT {...}` (or `FAIL {...}`).
@@ -42,7 +46,7 @@ interface ClientConfig extends BenchEnd {
 }
 
 interface Phase {
-  workload: "echo" | "connrate" | "bulk" | "storage" | "idle" | "idlecount";
+  workload: "echo" | "connrate" | "bulk" | "storage" | "idle" | "idlecount" | "idleanswer";
   /** idle: server ports `from` .. `from + count - 1`. */
   ports?: { from: number; count: number };
   /** idle: handshakes in flight at most. */
@@ -470,6 +474,24 @@ async function openIdle(p: Phase): Promise<Record<string, unknown>> {
   };
 }
 
+/** Polls until `conns` more idle connections have closed (the server closing first); see the header. */
+async function answerIdle(p: Phase): Promise<Record<string, unknown>> {
+  const want = p.conns ?? 0;
+  const closed0 = idle.closed;
+  const t0 = performance.now();
+  const done = await pollFor((p.timeoutS ?? 120) * 1000, () => idle.closed - closed0 >= want);
+  return {
+    workload: "idleanswer",
+    asked: want,
+    closed: idle.closed - closed0,
+    done,
+    seconds: (performance.now() - t0) / 1000,
+    closedWithError: idle.closedWithError,
+    lastError: idle.lastError,
+    open: idle.opened - idle.closed,
+  };
+}
+
 let busy: Promise<void> = Promise.resolve();
 let quitting = false;
 async function quit(why: string): Promise<void> {
@@ -505,6 +527,8 @@ onLines((line) => {
         ? await openIdle(p)
         : p.workload === "idlecount"
         ? { workload: "idlecount", ...idle, open: idle.opened - idle.closed }
+        : p.workload === "idleanswer"
+        ? await answerIdle(p)
         : await bulk(p);
       report("RESULT", r);
     } catch (e) {

@@ -12,7 +12,12 @@
 //               a mark in the GC log), one starting with "after" ends it
 //               (a mark, then a full collection); see _control.ts
 //   mem TAG     two full collections, then prints `MEM TAG {heap, rss, idleAccepted, ...}`
-//   count TAG   prints `COUNT TAG {idleAccepted, idleClosed}` (no collection)
+//   count TAG   prints `COUNT TAG {idleAccepted, idleClosed, timeWait}` (no collection)
+//   twclose N K T  closes N of the idle connections first (at most K of its FINs
+//               unanswered at a time), so that the server holds N TIME-WAIT
+//               records once the peer answered each FIN with its own; prints
+//               `TWCLOSE {asked, closed, timeWait, seconds}` when the records
+//               are there, 5 s after the last one came, or after T s (default 120)
 //   stats       prints `STATS {...}`: the stack's counters now (port, link, TCP, zone)
 //   quit        closes the stack, prints `RESULT {...}` and exits
 //   abandon     prints `RESULT {...}` and exits without closing the connections
@@ -38,12 +43,19 @@ interface ServerConfig extends BenchEnd {
   loop?: "run" | "spin";
   /** Listen on these ports for idle connections (the concurrency workload). */
   idlePorts?: { from: number; count: number };
+  /** TIME-WAIT's length, ms (default the stack's, 60 s). */
+  timeWaitMs?: number;
 }
 
 const cfg = JSON.parse(process.argv[2]) as ServerConfig;
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
-const stack = await createStack(benchStackConfig(cfg, { noDelay: true }));
+const stack = await createStack(
+  benchStackConfig(cfg, {
+    noDelay: true,
+    ...(cfg.timeWaitMs !== undefined ? { timeWaitMs: cfg.timeWaitMs } : {}),
+  }),
+);
 
 let echoed = 0;
 let sunk = 0;
@@ -168,6 +180,44 @@ if (cfg.idlePorts !== undefined) {
   }
 }
 
+/** `twclose N K`: see the header. Resolves once done; the list of connections is dropped by then. */
+async function closeIdle(n: number, inFlight: number, timeoutS: number): Promise<void> {
+  const t0 = performance.now();
+  const tw0 = stack.tcp.timeWaitCount;
+  let list: Connection[] | undefined = [];
+  for (const t of stack.tcp.each()) {
+    if (list.length >= n) break;
+    const c = t.user as Connection | undefined;
+    if (c !== undefined && c.handlers === idleHandlers) list.push(c);
+  }
+  const asked = list.length;
+  const done = () => stack.tcp.timeWaitCount - tw0;
+  let closed = 0;
+  const deadline = t0 + timeoutS * 1000;
+  // Once all are closed, 5 s without a new record ends the wait: a record that a reset ended
+  // (the peer's answer to a retransmitted FIN, RFC 9293 3.10.7.4) does not come back.
+  let last = -1;
+  let lastAt = t0;
+  while (performance.now() < deadline && done() < asked) {
+    while (closed < asked && closed - done() < inFlight) list[closed++].close();
+    // The stack's loop runs in between (FINs out, the peer's FINs in).
+    await new Promise((r) => setTimeout(r, 1));
+    const now = performance.now();
+    if (done() !== last) {
+      last = done();
+      lastAt = now;
+    } else if (closed === asked && now - lastAt > 5000) break;
+  }
+  list = undefined;
+  report("TWCLOSE", {
+    asked,
+    closed,
+    timeWait: stack.tcp.timeWaitCount,
+    timeWaitNew: done(),
+    seconds: (performance.now() - t0) / 1000,
+  });
+}
+
 const counters = () => ({
   echoed,
   sunk,
@@ -221,6 +271,7 @@ onLines((line) => {
       currEstab: tcp.currEstab,
       open: stack.tcp.connections,
       zoneInUse: stack.device.zone.accounting().inUse,
+      timeWait: { count: stack.tcp.timeWaitCount, bytes: stack.tcp.timeWaitBytes },
     };
     // What the heap holds, by object type (JSC's count), where the runtime can say.
     if (typeof g.Bun !== "undefined") {
@@ -231,7 +282,10 @@ onLines((line) => {
       });
     } else report(`MEM ${tag}`, m);
   } else if (cmd === "count") {
-    report(`COUNT ${tag}`, { idleAccepted, idleClosed });
+    report(`COUNT ${tag}`, { idleAccepted, idleClosed, timeWait: stack.tcp.timeWaitCount });
+  } else if (cmd === "twclose") {
+    const [, n, k, t] = line.split(" ");
+    void closeIdle(Number(n), Number(k ?? 1024), Number(t ?? 120));
   } else if (cmd === "abandon") {
     report("RESULT", { why: "abandon", idleAccepted, idleClosed, closedWithError, lastError });
     process.exit(0);

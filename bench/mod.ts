@@ -23,12 +23,30 @@
  *   and RSS; kernel: the server's RSS plus half the kernel's Slab on loopback),
  *   and the 64-byte echo loop over 1 and 16 active connections with them open
  *   and, in the same processes, before they were opened (bench/concurrency.ts).
+ *   Then TIME-WAIT: the server closes first on them (--conc-tw-conns) and
+ *   holds as many TIME-WAIT connections: bytes per TIME-WAIT connection
+ *   (luna-ts, goal <= 128 B of heap: tw_heap_bytes_per_conn, tw_rss_bytes_per_conn
+ *   against the memory before any idle connection, and tw_record_bytes_per_conn,
+ *   the records' own `stats().timeWait.bytes / count`; its server's TIME-WAIT
+ *   raised to 600 s to measure within it; kernel: `tw_sock_TCP` objsize from
+ *   /proc/slabinfo x sockstat's tw count, per connection).
  *   In the first --conc-rounds rounds only.
  * - storage4k, storage64k: storage-shaped RPC, a 64-byte request answered by
  *   4 KiB / 64 KiB, 16 and 256 connections (quick: 16): operations/s, Gbit/s,
  *   p50/p99/p999 latency.
  * - luna-memif-jumbo-*: bulk and storage over memif at MTU 9000 (jumbo
  *   frames, MSS 8960), beside the 1500-byte figures.
+ * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
+ *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
+ *   directions, in a router namespace between client and server), with and
+ *   without a 200 Mbit/s tc tbf: `luna serve http` on net_af_packet sending
+ *   to curl (down), and nc sending to `luna serve discard` (up), against a
+ *   node:http / node:net server on the kernel's TCP on the same veth and
+ *   address, run one after the other in each round (order alternating):
+ *   goodput Mbit/s and the ratio luna-ts / kernel per loss rate; a transfer
+ *   past its timeout is recorded as failed with its partial bytes
+ *   (bench/lossy.ts). 40 transfers a round, about 5 minutes at 100 MB on
+ *   two cores: three rounds would take the full run past 20 minutes.
  * Each over luna-ts (memif between two processes; net_af_packet on a veth)
  * and the kernel (Bun, Deno and node:net servers on loopback and on a veth),
  * in private network namespaces that are removed afterwards.
@@ -42,12 +60,16 @@
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
- *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency (default all)
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,lossy (default all but
+ *                        lossy, which is opt-in: it would take the full run past 20 minutes)
+ *   --lossy-mb N         lossy: bytes of each transfer, MB of 10^6 (default 100; quick 10)
  *   --conc-conns N       idle connections luna-ts holds (default 1000000; quick 20000)
  *   --conc-kernel-conns N   idle connections a kernel server holds (default min(N, 100000); quick
  *                        20000), at most the descriptor limit of one process less 1000
  *   --conc-rounds N      concurrency in the first N rounds only (default 1)
  *   --conc-runtimes LIST kernel servers of the concurrency baseline (default bun,node; quick bun)
+ *   --conc-tw-conns N    concurrency, TIME-WAIT phase: connections the server closes first
+ *                        (default: all it holds idle, so the luna-ts and kernel counts; 0: none)
  *   --runtimes LIST      kernel servers: bun,deno,node (default all)
  *   --modes LIST         luna-ts loops: batch,inline (default both)
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
@@ -95,9 +117,10 @@ function usage(why: string): never {
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
-      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency]\n" +
+      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,lossy] [--lossy-mb N]\n" +
       "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]\n" +
-      "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]",
+      "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
+      "             [--conc-tw-conns N]",
   );
   process.exit(2);
 }
@@ -114,6 +137,7 @@ if (!(warmupS >= 0 && warmupS <= 10)) usage("--warmup: 0..10");
 if (!(bulkMb >= 1 && bulkMb <= 8192)) usage("--bulk-mb: 1..8192");
 if (!(bulkRounds >= 1 && Number.isInteger(bulkRounds))) usage("--bulk-rounds: 1..rounds");
 const groups = list("--only", ["forward", "kernel", "memif", "afpacket", "scale"] as const);
+// lossy is opt-in: its three rounds of 40 transfers of 100 MB would take the full run past 20 minutes.
 const workloads = list<Workload>("--workloads", [
   "echo",
   "bulk",
@@ -121,11 +145,20 @@ const workloads = list<Workload>("--workloads", [
   "storage4k",
   "storage64k",
   "concurrency",
-]);
+  "lossy",
+]).filter((w) => arg("--workloads") !== undefined || w !== "lossy");
+const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
+if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
 const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
 const concConns = Number(arg("--conc-conns") ?? (quick ? 20_000 : 1_000_000));
 const concKernelConns = Number(arg("--conc-kernel-conns") ?? Math.min(concConns, quick ? 20_000 : 100_000));
 const concRounds = Math.min(rounds, Number(arg("--conc-rounds") ?? 1));
+// TIME-WAIT phase of the concurrency workload: the server closes first on this many (default: all idle ones).
+const concTwArg = arg("--conc-tw-conns");
+const concTwConns = concTwArg === undefined ? undefined : Number(concTwArg);
+if (concTwConns !== undefined && !(concTwConns >= 0 && Number.isInteger(concTwConns))) {
+  usage("--conc-tw-conns: 0 (no TIME-WAIT phase) or more");
+}
 // Kernel servers of the concurrency baseline (each holds its own set of idle connections): Bun and
 // node:net; Deno where asked (its server as written reads into 64 KiB per connection and accepts slowly).
 const concRuntimes = (arg("--conc-runtimes") === undefined
@@ -211,6 +244,8 @@ const tcpOptions: TcpOptions = {
   concActive: [1, 16],
   concRounds,
   concRuntimes,
+  concTwConns,
+  lossyBytes: Math.round(lossyMb * 1e6),
   groups: groups.filter((g): g is Group => g !== "forward"),
   workloads,
   runtimes,
@@ -371,10 +406,12 @@ writeFileSync(
       warmupS,
       bulkBytes: tcpOptions.bulkBytes,
       bulkRounds,
+      lossyBytes: workloads.includes("lossy") ? tcpOptions.lossyBytes : undefined,
       baselines:
         "echo/connrate: bun-kernel-lo for loopback and memif, bun-kernel-veth for veth and af_packet; " +
         "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif; " +
         "storage4k/storage64k: as echo; scale: luna-memif-w1 (the ratio is 2 workers / 1 worker); " +
+        "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router); " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
         "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without them",

@@ -29,8 +29,17 @@ import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
 import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
 import { describeConcurrency, kernelConcurrency, memifConcurrency } from "./concurrency.ts";
+import { describeLossy, lossyRound } from "./lossy.ts";
 
-export type Workload = "echo" | "bulk" | "connrate" | "storage4k" | "storage64k" | "scale" | "concurrency";
+export type Workload =
+  | "echo"
+  | "bulk"
+  | "connrate"
+  | "storage4k"
+  | "storage64k"
+  | "scale"
+  | "concurrency"
+  | "lossy";
 
 /** Storage-shaped RPC: a 64-byte request answered by this many bytes. */
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
@@ -88,6 +97,13 @@ export interface TcpOptions {
   concRounds: number;
   /** Concurrency: kernel servers (a subset of `runtimes`). */
   concRuntimes: Runtime[];
+  /**
+   * Concurrency, TIME-WAIT phase: connections the server closes first after the idle figures
+   * (undefined: all the idle ones; 0: no TIME-WAIT phase).
+   */
+  concTwConns?: number;
+  /** Lossy: bytes of each transfer (bench/lossy.ts). */
+  lossyBytes: number;
   groups: Group[];
   workloads: Workload[];
   runtimes: Runtime[];
@@ -262,6 +278,10 @@ const jumboWorkloads: readonly Workload[] = ["bulk", "storage4k", "storage64k"];
 const jumboPlan = (o: TcpOptions, round: number, mode: Mode) =>
   plan(o, round, { mode }).filter((s) => jumboWorkloads.includes(s.w));
 
+/** Whether the lossy workload runs: asked for, with luna-ts on af_packet or the kernel among the groups. */
+const lossyOn = (o: TcpOptions) =>
+  o.workloads.includes("lossy") && (o.groups.includes("afpacket") || o.groups.includes("kernel"));
+
 /** How many measurements {@link tcpBench} will make (for progress). */
 export function countSteps(o: TcpOptions): number {
   let n = 0;
@@ -277,6 +297,7 @@ export function countSteps(o: TcpOptions): number {
       if (o.groups.includes("kernel")) n += 2 * o.concRuntimes.length;
       if (o.groups.includes("memif")) n += 2 * o.modes.length;
     }
+    if (lossyOn(o)) n += 2; // luna-ts and the kernel
   }
   return n;
 }
@@ -316,6 +337,7 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
         if (o.groups.includes("kernel")) { for (const rt of o.concRuntimes) await kernelConcurrency(ctx, rt); }
         if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConcurrency(ctx, mode); }
       }
+      if (lossyOn(o)) await lossyRound(ctx, id, o.lossyBytes);
     }
   } finally {
     labDown();
@@ -332,6 +354,7 @@ export interface Ctx {
 function describe(s: Sample): string {
   const m = s.metrics;
   if (s.workload === "concurrency") return describeConcurrency(s);
+  if (s.workload === "lossy") return describeLossy(s);
   if (s.workload === "echo" || s.workload === "scale") {
     const rate = `${(m.req_per_s / 1000).toFixed(1)}k req/s`;
     return `${rate}, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;

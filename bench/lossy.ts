@@ -1,0 +1,537 @@
+/**
+ * Workload "lossy" (issue 14): goodput of one transfer through random loss,
+ * luna-ts against the kernel's TCP over the same path, in the same run.
+ *
+ *   <id>x (client)  <->  <id>r (router)  <->  <id>y (server)
+ *   198.18.40.2           .40.1 | .41.1         198.18.41.2
+ *
+ * - luna-ts: `luna serve http` (download) and `luna serve discard` (upload),
+ *   src/cli, on net_af_packet on the server's veth (no kernel address there),
+ *   default gateway the router.
+ * - kernel: bench/kernel_http.mjs under node (node:http serving the same
+ *   `GET /bytes/N` body, and a node:net discard sink), with 198.18.41.2 put
+ *   on the same veth for the time it runs.
+ * The two cannot hold the address at once: in each round one runs its
+ * transfers, then the other, the order alternating across rounds.
+ *
+ * Download: `curl -s -o /dev/null -m T -w '%{size_download} %{time_total}'
+ * http://198.18.41.2/bytes/N` in the client's namespace. Upload (luna-ts
+ * receiving; http.ts has no route that only counts and discards, POST /sha256
+ * hashes): `head -c N /dev/zero | nc -N 198.18.41.2 9` against `luna serve
+ * discard` and against the node:net sink, timed in the shell from the start to
+ * nc's exit (the receiver closed after the last byte).
+ *
+ * Loss: iptables `-m statistic --mode random --probability P -j DROP` in the
+ * router's FORWARD chain, both directions (data and ACKs), at each of the loss
+ * rates, removed after each transfer. Not INPUT/OUTPUT in the client's
+ * namespace: a segment that the kernel's own OUTPUT chain (or qdisc) drops is
+ * not lost to the sending TCP (the transmit fails and the segment is sent
+ * again later), so the client's uploads would see no data loss; and
+ * net_af_packet on the server's side takes frames before netfilter and sends
+ * past the qdisc (DPDK's qdisc_bypass), so nothing in the server's namespace
+ * touches luna-ts's packets. In the router both stacks lose the same way.
+ * Rate: with and without a `tc tbf` of 200 Mbit/s on the router's veths
+ * (both directions: the bottleneck link), for the same reason placed there
+ * rather than on the server's own veth. Every veth has its checksum and
+ * segmentation offloads off (net_af_packet needs them off on its veth and
+ * its peer; the rest so that the router forwards and drops wire-sized
+ * segments, not GRO aggregates): the kernel server sends without TSO/GSO.
+ *
+ * A transfer that does not finish within its timeout is killed and recorded as
+ * failed, with the bytes it had moved (curl's size_download; the sender's
+ * bytes_acked from `ss -ti` for uploads), never hanging the bench.
+ *
+ * Figures (one sample per stack and round; metrics per direction, rate limit
+ * and loss): `down_mbit_per_s_loss1` (1% loss), `down_tbf_mbit_per_s_loss1`
+ * (with the 200 Mbit/s limit), `up_...` likewise; the ratio luna-ts / kernel
+ * per metric from the medians of the rounds (bench/_report.ts).
+ *
+ * @module
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { offloadsOffArgs } from "../src/lab/netns.ts";
+import { sh } from "./_net.ts";
+import { onCleanup, Proc, removeEalFiles, sleep } from "./_proc.ts";
+import {
+  ask,
+  type Body,
+  bunBin,
+  clientCpu,
+  type Ctx,
+  measure,
+  type Mode,
+  nodeBin,
+  type Sample,
+  serverCpu,
+} from "./tcp.ts";
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const lunaCli = here("../src/cli/main.ts");
+const kernelHttp = here("./kernel_http.mjs");
+
+/** The loss rates of the workload (fractions). */
+export const lossRates = [0, 0.001, 0.01, 0.02, 0.03];
+/** The rate limit of the "tbf" figures, Mbit/s. */
+export const tbfMbit = 200;
+const serverAddr = "198.18.41.2";
+const httpPort = 80;
+const sinkPort = 9;
+
+/** `0.001` as `0.1` (percent, as the metric names write it). */
+const pctName = (p: number) => String(Number((p * 100).toFixed(3)));
+/** The metric of one direction, rate limit and loss rate. */
+export const lossyMetric = (dir: "down" | "up", tbf: boolean, loss: number) =>
+  `${dir}${tbf ? "_tbf" : ""}_mbit_per_s_loss${pctName(loss)}`;
+
+/** Seconds allowed for one transfer of `bytes` (as if at 15 Mbit/s, 20 s at least). */
+export const lossyTimeoutS = (bytes: number) => Math.max(20, Math.ceil((bytes * 8) / 15e6));
+
+interface Net {
+  client: string;
+  router: string;
+  server: string;
+  /** The server's veth (luna-ts's device; the kernel server's address goes on it). */
+  serverIface: string;
+  /** The router's veths: toward the client, toward the server. */
+  routerIfaces: [string, string];
+  down(): void;
+}
+
+/** Builds the three namespaces; see the module documentation. */
+function buildNet(id: string): Net {
+  const client = `${id}x`;
+  const router = `${id}r`;
+  const server = `${id}y`;
+  const made: string[] = [];
+  const down = () => {
+    for (const ns of made.splice(0).reverse()) {
+      for (let i = 0; i < 20; i++) {
+        const r = spawnSync("ip", ["netns", "del", ns], { encoding: "utf8" });
+        if (r.status === 0 || /No such file|does not exist/.test(r.stderr)) break;
+        spawnSync("sleep", ["0.1"]);
+      }
+    }
+  };
+  const net: Net = {
+    client,
+    router,
+    server,
+    serverIface: `${id}y0`,
+    routerIfaces: [`${id}r0`, `${id}r1`],
+    down,
+  };
+  try {
+    for (const ns of [client, router, server]) {
+      spawnSync("ip", ["netns", "del", ns]); // left by a run that died
+      sh("ip", ["netns", "add", ns]);
+      made.push(ns);
+      sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+      for (const kv of ["net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]) {
+        sh("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", kv]);
+      }
+    }
+    sh("ip", ["netns", "exec", router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    const [r0, r1] = net.routerIfaces;
+    const c0 = `${id}x0`;
+    const y0 = net.serverIface;
+    const q = ["numrxqueues", "1", "numtxqueues", "1"];
+    sh("ip", [
+      "link",
+      "add",
+      c0,
+      "netns",
+      client,
+      ...q,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      r0,
+      "netns",
+      router,
+      ...q,
+    ]);
+    sh("ip", [
+      "link",
+      "add",
+      y0,
+      "netns",
+      server,
+      ...q,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      r1,
+      "netns",
+      router,
+      ...q,
+    ]);
+    for (const [ns, dev] of [[client, c0], [router, r0], [router, r1], [server, y0]]) {
+      sh("ip", offloadsOffArgs(ns, dev));
+      sh("ip", ["-n", ns, "link", "set", dev, "up"]);
+    }
+    sh("ip", ["-n", client, "addr", "add", "198.18.40.2/24", "dev", c0]);
+    sh("ip", ["-n", client, "route", "add", "default", "via", "198.18.40.1"]);
+    sh("ip", ["-n", router, "addr", "add", "198.18.40.1/24", "dev", r0]);
+    sh("ip", ["-n", router, "addr", "add", "198.18.41.1/24", "dev", r1]);
+  } catch (e) {
+    down();
+    throw e;
+  }
+  return net;
+}
+
+/** Sets the loss rate and the rate limit of the router (0 and false: none). */
+function shape(net: Net, loss: number, tbf: boolean): void {
+  const ipt = (args: string[]) => sh("ip", ["netns", "exec", net.router, "iptables", ...args]);
+  ipt(["-F", "FORWARD"]);
+  ipt(["-Z", "FORWARD"]);
+  if (loss > 0) {
+    ipt([
+      "-A",
+      "FORWARD",
+      "-m",
+      "statistic",
+      "--mode",
+      "random",
+      "--probability",
+      String(loss),
+      "-j",
+      "DROP",
+    ]);
+  }
+  for (const dev of net.routerIfaces) {
+    spawnSync("ip", ["netns", "exec", net.router, "tc", "qdisc", "del", "dev", dev, "root"]);
+    if (tbf) {
+      sh("ip", [
+        ...["netns", "exec", net.router, "tc", "qdisc", "add", "dev", dev, "root", "tbf"],
+        ...["rate", `${tbfMbit}mbit`, "burst", "128kb", "latency", "20ms"],
+      ]);
+    }
+  }
+}
+
+/** Packets the router forwarded and dropped since the shaping was set (iptables' counters). */
+function forwarded(net: Net): { forwarded?: number; dropped?: number } {
+  const r = spawnSync("ip", ["netns", "exec", net.router, "iptables", "-L", "FORWARD", "-v", "-x", "-n"], {
+    encoding: "utf8",
+  });
+  const policy = r.stdout?.match(/^Chain FORWARD \(policy \w+ (\d+) packets/m);
+  const drop = r.stdout?.match(/^\s*(\d+)\s+\d+\s+DROP\b/m);
+  const dropped = Number(drop?.[1] ?? 0);
+  return policy ? { forwarded: Number(policy[1]), dropped } : {};
+}
+
+/** One transfer's outcome. */
+interface Transfer {
+  dir: "down" | "up";
+  tbf: boolean;
+  loss: number;
+  ok: boolean;
+  /** Packets the router dropped and let through in the transfer (iptables' counters). */
+  dropped?: number;
+  forwarded?: number;
+  bytes: number;
+  seconds: number;
+  mbit_per_s: number;
+  error?: string;
+}
+
+/** Runs `argv` (in its own process group) to its end or `timeoutS`; on timeout `beforeKill` runs first. */
+function runBounded(
+  argv: string[],
+  timeoutS: number,
+  beforeKill?: () => void,
+): Promise<{ code: number | null; out: string; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const p = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let out = "";
+    let timedOut = false;
+    p.stdout!.setEncoding("utf8");
+    p.stderr!.setEncoding("utf8");
+    p.stdout!.on("data", (d: string) => (out += d));
+    p.stderr!.on("data", (d: string) => (out += d));
+    const kill = () => {
+      try {
+        process.kill(-p.pid!, "SIGKILL");
+      } catch {
+        // gone
+      }
+    };
+    const done = onCleanup(kill);
+    const t = setTimeout(() => {
+      timedOut = true;
+      try {
+        beforeKill?.();
+      } finally {
+        kill();
+      }
+    }, timeoutS * 1000);
+    p.on("close", (code) => {
+      clearTimeout(t);
+      done();
+      resolve({ code, out, timedOut });
+    });
+  });
+}
+
+const inNs = (
+  ns: string,
+  cpu: string,
+  argv: string[],
+) => ["ip", "netns", "exec", ns, "taskset", "-c", cpu, ...argv];
+
+async function download(
+  net: Net,
+  bytes: number,
+  timeoutS: number,
+): Promise<Omit<Transfer, "dir" | "tbf" | "loss">> {
+  const r = await runBounded(
+    inNs(net.client, clientCpu, [
+      ...[
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-m",
+        String(timeoutS),
+        "-w",
+        "%{size_download} %{time_total} %{http_code}",
+      ],
+      `http://${serverAddr}:${httpPort}/bytes/${bytes}`,
+    ]),
+    timeoutS + 10,
+  );
+  const m = r.out.trim().match(/^(\d+) ([\d.]+) (\d+)$/m);
+  const got = m ? Number(m[1]) : 0;
+  const seconds = m ? Number(m[2]) : timeoutS;
+  const ok = !r.timedOut && r.code === 0 && got === bytes && m?.[3] === "200";
+  return {
+    ok,
+    bytes: got,
+    seconds,
+    mbit_per_s: seconds > 0 ? (got * 8) / seconds / 1e6 : 0,
+    ...(ok ? {} : {
+      error: r.code === 28 || r.timedOut
+        ? `timed out after ${timeoutS} s`
+        : `curl exit ${r.code}: ${r.out.trim().slice(0, 200)}`,
+    }),
+  };
+}
+
+async function upload(
+  net: Net,
+  bytes: number,
+  timeoutS: number,
+): Promise<Omit<Transfer, "dir" | "tbf" | "loss">> {
+  // Timed in the shell: from before the first byte to nc's exit, which follows the receiver's close.
+  const script =
+    `s=$(date +%s%N); head -c ${bytes} /dev/zero | nc -N ${serverAddr} ${sinkPort} >/dev/null; ` +
+    `rc=$?; e=$(date +%s%N); echo "DONE $rc $(( (e - s) / 1000 ))"`;
+  let acked = 0;
+  const r = await runBounded(inNs(net.client, clientCpu, ["bash", "-c", script]), timeoutS, () => {
+    // The sender's view of how far it got, before it is killed.
+    const ss = spawnSync("ip", [
+      ...["netns", "exec", net.client, "ss", "-tinH", "dst", serverAddr, "dport", "=", `:${sinkPort}`],
+    ], { encoding: "utf8" });
+    acked = Number(ss.stdout?.match(/bytes_acked:(\d+)/)?.[1] ?? 0);
+  });
+  const m = r.out.match(/^DONE (\d+) (\d+)$/m);
+  if (r.timedOut || !m) {
+    return {
+      ok: false,
+      bytes: acked,
+      seconds: timeoutS,
+      mbit_per_s: (acked * 8) / timeoutS / 1e6,
+      error: r.timedOut ? `timed out after ${timeoutS} s` : `nc: ${r.out.trim().slice(0, 200)}`,
+    };
+  }
+  const seconds = Number(m[2]) / 1e6;
+  const ok = m[1] === "0";
+  return {
+    ok,
+    bytes: ok ? bytes : 0,
+    seconds,
+    mbit_per_s: ok ? (bytes * 8) / seconds / 1e6 : 0,
+    ...(ok ? {} : { error: `nc exit ${m[1]}: ${r.out.trim().slice(0, 200)}` }),
+  };
+}
+
+/**
+ * Every transfer of one direction, over the rate limits and loss rates; the
+ * shaping is removed afterwards. First an unrecorded one of a tenth of the
+ * size without loss, so that the first figure finds ARP resolved and the
+ * server's code compiled.
+ */
+async function transfers(
+  net: Net,
+  dir: "down" | "up",
+  bytes: number,
+  onTransfer: (t: Transfer) => void,
+): Promise<void> {
+  const timeoutS = lossyTimeoutS(bytes);
+  try {
+    shape(net, 0, false);
+    const warm = Math.max(1, Math.round(bytes / 10));
+    await (dir === "down" ? download(net, warm, timeoutS) : upload(net, warm, timeoutS));
+    for (const tbf of [false, true]) {
+      for (const loss of lossRates) {
+        shape(net, loss, tbf);
+        const r = dir === "down" ? await download(net, bytes, timeoutS) : await upload(net, bytes, timeoutS);
+        onTransfer({ dir, tbf, loss, ...r, ...forwarded(net) });
+      }
+    }
+  } finally {
+    shape(net, 0, false);
+  }
+}
+
+/** Starts `luna serve APP` on the server's veth; resolves once it serves. */
+async function startLunaServe(net: Net, app: "http" | "discard", mode: Mode, prefix: string): Promise<Proc> {
+  removeEalFiles(prefix);
+  const p = new Proc("ip", [
+    ...["netns", "exec", net.server, "taskset", "-c", serverCpu, bunBin, lunaCli, "serve", app],
+    ...[
+      "--device",
+      `af_packet:${net.serverIface}`,
+      "--address",
+      `${serverAddr}/24`,
+      "--gateway",
+      "198.18.41.1",
+    ],
+    ...["--port", String(app === "http" ? httpPort : sinkPort), "--mode", mode, "--prefix", prefix, "--json"],
+  ]);
+  try {
+    await p.waitFor(/^luna: serving /m, 0, 30_000, "stdout");
+  } catch (e) {
+    await p.stop("SIGKILL", 1000);
+    removeEalFiles(prefix);
+    throw e;
+  }
+  return p;
+}
+
+/** Stops a `luna serve` (SIGINT: it closes its connections and prints its stats). */
+async function stopLunaServe(p: Proc, prefix: string): Promise<Record<string, unknown> | undefined> {
+  await p.stop("SIGINT", 10_000);
+  removeEalFiles(prefix);
+  const line = p.stdout.split("\n").reverse().find((l) => l.startsWith("{"));
+  try {
+    return line ? JSON.parse(line) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The terminal's progress line of a lossy sample. */
+export function describeLossy(s: Sample): string {
+  const part = (dir: "down" | "up", tbf: boolean) =>
+    `${dir}${tbf ? ` ${tbfMbit} Mbit/s` : ""} ` +
+    lossRates.map((l) => {
+      const v = s.metrics[lossyMetric(dir, tbf, l)];
+      return `${pctName(l)}%: ${v === undefined ? "FAILED" : v.toFixed(0)}`;
+    }).join(" ");
+  return `Mbit/s by loss: ${part("down", false)}; ${part("down", true)}; ${part("up", false)}; ${
+    part("up", true)
+  }`;
+}
+
+/** One round of the lossy workload: luna-ts and the kernel, one after the other (alternating order). */
+export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<void> {
+  const mode: Mode = ctx.o.modes[0] ?? "batch";
+  let net: Net | undefined;
+  const removeNet = onCleanup(() => net?.down());
+  try {
+    net = buildNet(id);
+  } catch (e) {
+    for (const config of [`luna-afpacket-${mode}`, "node-kernel-routed"]) {
+      await measure(ctx, "lossy", config, 0, () => Promise.reject(e));
+    }
+    removeNet();
+    return;
+  }
+  const n = net;
+  const order = ctx.round % 2 === 0 ? ["luna", "kernel"] as const : ["kernel", "luna"] as const;
+  try {
+    for (const side of order) {
+      const config = side === "luna" ? `luna-afpacket-${mode}` : "node-kernel-routed";
+      await measure(ctx, "lossy", config, 0, async (): Promise<Body> => {
+        const list: Transfer[] = [];
+        const stats: Record<string, unknown> = {};
+        const failedOnes: string[] = [];
+        const onTransfer = (t: Transfer) => {
+          list.push(t);
+          if (!t.ok) {
+            const what = `${t.dir} loss ${pctName(t.loss)}%${t.tbf ? ` ${tbfMbit} Mbit/s` : ""}`;
+            const error = `${what}: ${t.error}, ${t.bytes} of ${bytes} bytes (${
+              t.mbit_per_s.toFixed(1)
+            } Mbit/s)`;
+            failedOnes.push(error);
+            ctx.o.onFailure({ workload: "lossy", config, conns: 0, round: ctx.round, error });
+          }
+        };
+        if (side === "luna") {
+          const prefix = `luna-bench-${process.pid}-lossy${ctx.round}`;
+          const clean = onCleanup(() => removeEalFiles(prefix));
+          try {
+            for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
+              const p = await startLunaServe(n, app, mode, prefix);
+              try {
+                await transfers(n, dir, bytes, onTransfer);
+              } finally {
+                stats[app] = await stopLunaServe(p, prefix);
+              }
+            }
+          } finally {
+            clean();
+          }
+        } else {
+          sh("ip", ["-n", n.server, "addr", "add", `${serverAddr}/24`, "dev", n.serverIface]);
+          sh("ip", ["-n", n.server, "route", "add", "default", "via", "198.18.41.1"]);
+          const argv = inNs(n.server, serverCpu, [nodeBin, kernelHttp, serverAddr, String(httpPort)]);
+          const p = new Proc(argv[0], argv.slice(1), { stdin: true });
+          try {
+            await p.waitFor(/^READY/m, 0, 20_000, "stdout");
+            await transfers(n, "down", bytes, onTransfer);
+            await transfers(n, "up", bytes, onTransfer);
+            stats.sink = JSON.parse((await ask(p, "count", /^COUNT (.*)$/m, 5000))[1]);
+          } finally {
+            await p.stop("SIGTERM", 5000);
+            sh("ip", ["-n", n.server, "addr", "flush", "dev", n.serverIface]);
+          }
+        }
+        const metrics: Record<string, number> = {};
+        for (const t of list) if (t.ok) metrics[lossyMetric(t.dir, t.tbf, t.loss)] = t.mbit_per_s;
+        // What the receiver counted against what the uploads say they delivered (plus the warm-up's).
+        const sent = list.filter((t) => t.dir === "up").reduce((a, t) => a + t.bytes, 0) +
+          Math.max(1, Math.round(bytes / 10));
+        const sunk = side === "luna"
+          ? (stats.discard as { appStats?: { bytesIn?: number } } | undefined)?.appStats?.bytesIn
+          : (stats.sink as { sunk?: number } | undefined)?.sunk;
+        if (sunk !== undefined && sunk < sent) {
+          failedOnes.push(`the receiver counted ${sunk} bytes of the ${sent} the uploads delivered`);
+        }
+        if (Object.keys(metrics).length === 0) {
+          throw new Error(`no transfer finished: ${failedOnes[0] ?? "?"}`);
+        }
+        return {
+          metrics,
+          notes: {
+            bytes,
+            timeoutS: lossyTimeoutS(bytes),
+            order: order.join(","),
+            transfers: list,
+            receivedBytes: sunk,
+            ...(failedOnes.length > 0 ? { why: failedOnes.join("; ") } : {}),
+            ...(side === "luna" ? { serve: stats } : {}),
+          },
+        };
+      });
+    }
+  } finally {
+    await sleep(0);
+    removeNet();
+  }
+}
