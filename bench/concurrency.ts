@@ -182,6 +182,27 @@ interface Mem {
   rss: number;
 }
 
+/**
+ * Runs a TIME-WAIT phase: its metrics join `metrics`, its reason for doubt
+ * `why`; a failure is noted, not thrown. Returns its notes.
+ */
+async function timeWaitPhase(
+  phase: () => Promise<{ metrics: Record<string, number>; notes: Record<string, unknown>; why?: string }>,
+  metrics: Record<string, number>,
+  why: string[],
+): Promise<Record<string, unknown>> {
+  try {
+    const tw = await phase();
+    Object.assign(metrics, tw.metrics);
+    if (tw.why !== undefined) why.push(tw.why);
+    return tw.notes;
+  } catch (e) {
+    const error = String((e as Error)?.message ?? e).slice(0, 1000);
+    why.push(`TIME-WAIT phase failed: ${error.split("\n")[0]}`);
+    return { error };
+  }
+}
+
 // ------------------------------------------------------------------ luna-ts
 
 /** Luna-ts to luna-ts over memif: the idle connections and the echo loop beside them. */
@@ -302,19 +323,9 @@ export async function memifConcurrency(ctx: Ctx, mode: Mode): Promise<void> {
       const closedDuringEcho = afterServer.idleClosed - ma.idleClosed;
       if (closedDuringEcho > 0) why.push(`${closedDuringEcho} idle connections closed during the echo loop`);
       // TIME-WAIT: the server closes first on twWanted of them (see the header).
-      let timeWait: Record<string, unknown> | undefined;
-      if (twWanted > 0) {
-        try {
-          const tw = await lunaTimeWait(s!, run, serverMem, mb, Math.min(twWanted, held));
-          Object.assign(metrics, tw.metrics);
-          timeWait = tw.notes;
-          if (tw.why !== undefined) why.push(tw.why);
-        } catch (e) {
-          const error = String((e as Error)?.message ?? e).slice(0, 1000);
-          timeWait = { error };
-          why.push(`TIME-WAIT phase failed: ${error.split("\n")[0]}`);
-        }
-      }
+      const timeWait = twWanted > 0
+        ? await timeWaitPhase(() => lunaTimeWait(s!, run, serverMem, mb, Math.min(twWanted, held)), metrics, why)
+        : undefined;
       return {
         metrics,
         notes: {
@@ -594,20 +605,10 @@ export async function kernelConcurrency(ctx: Ctx, rt: Runtime): Promise<void> {
       }
       if (res.closed > 0) why.push(`${res.closed} idle connections closed while held`);
       // TIME-WAIT, once per round (the kernel's cost, whichever runtime serves): the first runtime's figure.
-      let timeWait: Record<string, unknown> | undefined;
       const twN = Math.min(o.concTwConns ?? n, n);
-      if (twN > 0 && rt === o.concRuntimes[0]) {
-        try {
-          const tw = await kernelTimeWait(ctx, twN);
-          Object.assign(metrics, tw.metrics);
-          timeWait = tw.notes;
-          if (tw.why !== undefined) why.push(tw.why);
-        } catch (e) {
-          const error = String((e as Error)?.message ?? e).slice(0, 1000);
-          timeWait = { error };
-          why.push(`TIME-WAIT phase failed: ${error.split("\n")[0]}`);
-        }
-      }
+      const timeWait = twN > 0 && rt === o.concRuntimes[0]
+        ? await timeWaitPhase(() => kernelTimeWait(ctx, twN), metrics, why)
+        : undefined;
       return {
         metrics,
         notes: {

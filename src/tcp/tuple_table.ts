@@ -36,10 +36,12 @@ export function halfSipHash13(k0: number, k1: number, m0: number, m1: number): n
   let v1 = k1 | 0;
   let v2 = 0x6c796765 ^ k0;
   let v3 = 0x74656462 ^ k1;
-  // Three blocks: m0, m1, then the length (8 bytes) in the top byte; c = 1 round each.
-  for (let i = 0; i < 3; i++) {
-    const m = i === 0 ? m0 : i === 1 ? m1 : 8 << 24;
-    v3 ^= m;
+  // Rounds 0..2 take one block each: m0, m1, then the length (8 bytes) in the top byte;
+  // rounds 3..5 finish.
+  for (let r = 0; r < 6; r++) {
+    const m = r === 0 ? m0 : r === 1 ? m1 : 8 << 24;
+    if (r < 3) v3 ^= m;
+    else if (r === 3) v2 ^= 0xff;
     v0 = (v0 + v1) | 0;
     v1 = rotl(v1, 5) ^ v0;
     v0 = rotl(v0, 16);
@@ -50,20 +52,7 @@ export function halfSipHash13(k0: number, k1: number, m0: number, m1: number): n
     v2 = (v2 + v1) | 0;
     v1 = rotl(v1, 13) ^ v2;
     v2 = rotl(v2, 16);
-    v0 ^= m;
-  }
-  v2 ^= 0xff;
-  for (let i = 0; i < 3; i++) {
-    v0 = (v0 + v1) | 0;
-    v1 = rotl(v1, 5) ^ v0;
-    v0 = rotl(v0, 16);
-    v2 = (v2 + v3) | 0;
-    v3 = rotl(v3, 8) ^ v2;
-    v0 = (v0 + v3) | 0;
-    v3 = rotl(v3, 7) ^ v0;
-    v2 = (v2 + v1) | 0;
-    v1 = rotl(v1, 13) ^ v2;
-    v2 = rotl(v2, 16);
+    if (r < 3) v0 ^= m;
   }
   return (v1 ^ v3) >>> 0;
 }
