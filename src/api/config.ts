@@ -57,6 +57,7 @@ const tcpSchema = z.object({
   ephemeralPortMin: z.number().int().min(1).max(65535),
   ephemeralPortMax: z.number().int().min(1).max(65535),
   maxConnections: z.number().int().min(1).max(1 << 24),
+  userTimeoutMs: z.number().int().min(0).max(86_400_000),
 }).partial().strict();
 
 const ealSchema = z.object({

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import { State, stateName } from "../tcp/state.ts";
 import type { Tcb } from "../tcp/tcb.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
@@ -217,6 +218,20 @@ export class Connection {
     this.tcb.keepalive = on;
     if (idleMs !== undefined) this.tcb.keepaliveIdleMs = idleMs;
     this._tcp.keepaliveReset(this.tcb, this._now());
+  }
+
+  /**
+   * The user timeout (RFC 9293 3.8.3, like Linux's TCP_USER_TIMEOUT): when
+   * data waits and none of it is acknowledged for `ms` (a peer gone, or one
+   * that keeps its window shut), the connection is aborted with a RST and
+   * closes with an error. 0 turns it off; default: `tcp.userTimeoutMs`.
+   */
+  setUserTimeout(ms: number): void {
+    if (!Number.isInteger(ms) || ms < 0 || ms > 86_400_000) {
+      throw new ConfigError("userTimeoutMs", `expected an integer 0..86400000 (ms), got ${ms}`);
+    }
+    this.tcb.userTimeoutMs = ms;
+    this._tcp.userTimeoutChanged(this.tcb, this._now());
   }
 
   /** Counters and estimates. */

@@ -68,6 +68,12 @@ export interface TcpConfig {
    * beyond it a SYN is refused with a RST and an active open throws.
    */
   maxConnections: number;
+  /**
+   * The user timeout (RFC 9293 3.8.3; Linux TCP_USER_TIMEOUT), ms: a
+   * connection whose queued data sees no acknowledgment for this long (a
+   * peer gone, or one that keeps its window shut) is aborted with a RST. 0: off.
+   */
+  userTimeoutMs: number;
 }
 
 /** The defaults. */
@@ -100,4 +106,5 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   ephemeralPortMin: 49152,
   ephemeralPortMax: 65535,
   maxConnections: 1 << 22,
+  userTimeoutMs: 0,
 };

@@ -37,6 +37,8 @@ export class TcpCounters {
   /** Pure ACKs held back while the device's transmit batch was full, sent when it drained. */
   acksDeferred = 0;
   keepaliveTimeouts = 0;
+  /** Connections aborted because queued data saw no acknowledgment within the user timeout. */
+  userTimeouts = 0;
   /** Received payload dropped because the zone was nearly out of buffers (Linux TCPRcvQDrop). */
   poolPressureDrops = 0;
   /** Advertisements that held a receive window's right edge because the zone ran low (Linux TCPMemoryPressures). */

@@ -87,6 +87,7 @@ class TcbRare {
   keepaliveIdleMs: number | undefined = undefined;
   keepaliveIntervalMs: number | undefined = undefined;
   keepaliveProbes: number | undefined = undefined;
+  userTimeoutMs: number | undefined = undefined;
   prr: Prr | undefined = undefined;
 }
 
@@ -184,6 +185,11 @@ export class Tcb {
   delackAt = Infinity;
   persistAt = Infinity;
   keepaliveAt = Infinity;
+  /**
+   * The user timeout (RFC 9293 3.8.3, Linux TCP_USER_TIMEOUT): data waits and
+   * nothing of it has been acknowledged since this long before; Infinity when off.
+   */
+  stallAt = Infinity;
 
   /** The listener that accepted it, until the application hears of it. */
   listenerPort = -1;
@@ -305,6 +311,13 @@ export class Tcb {
   set keepaliveProbes(v: number | undefined) {
     if (this._rare !== undefined || v !== undefined) this._ext().keepaliveProbes = v;
   }
+  /** Per-connection user timeout (TCP_USER_TIMEOUT); undefined: the layer's. */
+  get userTimeoutMs(): number | undefined {
+    return this._rare === undefined ? undefined : this._rare.userTimeoutMs;
+  }
+  set userTimeoutMs(v: number | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().userTimeoutMs = v;
+  }
 
   /** PRR's state (RFC 6937), made by the first recovery. */
   get prr(): Prr | undefined {
@@ -355,7 +368,7 @@ export class Tcb {
 
   /** The earliest armed timer. */
   nextDeadline(): number {
-    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt);
+    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt, this.stallAt);
   }
 
   /** `198.18.0.1:80 -> 198.18.0.2:49152 ESTABLISHED`. */

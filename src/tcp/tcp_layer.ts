@@ -243,7 +243,10 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       zone.release(h);
       return true;
     }
-    c.sendq.push(h, off, len);
+    if (c.sendq.bytes === 0) {
+      c.sendq.push(h, off, len);
+      this.timers.progress(c, now);
+    } else c.sendq.push(h, off, len);
     this.pool.sendHolder(c, true);
     if (c.sendSpace === 0) c.wantWritable = true;
     this.out.output(c, now);
@@ -268,7 +271,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    */
   write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
     if (!this._canSend(c)) return 0;
+    const wasEmpty = c.sendq.bytes === 0;
     const done = copyIntoSendQueue(this, c, data, offset, length);
+    if (wasEmpty && done > 0) this.timers.progress(c, now);
     if (done < length) c.wantWritable = true;
     if (done > 0) this.out.output(c, now);
     return done;
@@ -346,6 +351,12 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   /** When {@link poll} next has work. */
   pollAt(): number {
     return Math.min(this.timers.pollAt(), this._timeWait.pollAt());
+  }
+
+  /** (Re)starts the user timeout of `c` after its setting changed (from now, if data waits). */
+  userTimeoutChanged(c: Tcb, now: number): void {
+    c.stallAt = Infinity;
+    this.timers.progress(c, now);
   }
 
   /** (Re)starts the keepalive timer of `c` after its settings changed. */

@@ -89,6 +89,19 @@ export class TcpTimers {
     }
   }
 
+  /**
+   * The user timeout restarts from `now` while data waits (on a write to an
+   * empty queue, and on each ACK of new data), and stops when none does.
+   */
+  progress(tcb: Tcb, now: number): void {
+    const ms = tcb.userTimeoutMs ?? this._x.config.userTimeoutMs;
+    const at = ms > 0 && tcb.sendq.bytes > 0 ? now + ms : Infinity;
+    if (at !== tcb.stallAt) {
+      tcb.stallAt = at;
+      this.rearm(tcb);
+    }
+  }
+
   /** Idle again: the keepalive timer restarts. */
   keepaliveReset(tcb: Tcb, now: number): void {
     const c = this._x.config;
@@ -103,6 +116,16 @@ export class TcpTimers {
     if (tcb === undefined) return;
     const now = this._now;
     const out = this._x.out;
+    if (tcb.stallAt <= now) {
+      // RFC 9293 3.8.3: the user timeout ends the connection.
+      tcb.stallAt = Infinity;
+      const ms = tcb.userTimeoutMs ?? this._x.config.userTimeoutMs;
+      this._x.counters.userTimeouts++;
+      out.sendControl(tcb, TcpFlags.rst | TcpFlags.ack, tcb.sndMax, now);
+      this._x.counters.outRsts++;
+      this._x.conns.destroy(tcb, `connection timed out: nothing acknowledged for ${ms} ms`, now);
+      return;
+    }
     if (tcb.rtxAt <= now) {
       // RFC 8985 8: the slot holds the RTO, RACK's reordering timer or the probe timeout.
       const kind = tcb.rack === undefined ? RackTimer.none : tcb.rack.timerOf(tcb.rtxAt);
