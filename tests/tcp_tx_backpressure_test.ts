@@ -46,7 +46,9 @@ class Choke implements Device {
 
 describe("tcp transmit backpressure", () => {
   test("while the device takes nothing, ACKs wait instead of being dropped; the senders never time out", () => {
-    const za = createHeapZone({ name: "a", count: 16384 });
+    // 160 writers of 100 KB each: a zone whose half, split among them (each connection's send
+    // share, pool_pressure.ts), still takes every write whole.
+    const za = createHeapZone({ name: "a", count: 32768 });
     const zb = createHeapZone({ name: "b", count: 16384 });
     const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
     const choke = new Choke(lb);

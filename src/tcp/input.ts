@@ -348,7 +348,6 @@ function newAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): number {
   const finAcked = tcb.finSeq >= 0 && seqGt(seg.ack, tcb.finSeq);
   const dataAcked = acked - (finAcked && seqLe(tcb.sndUna, tcb.finSeq) ? 1 : 0);
   tcb.sendq.consume(dataAcked);
-  if (tcb.sendq.chunks === 0) x.pool.sendHolder(tcb, false);
   if (dataAcked > 0) x.timers.progress(tcb, now); // the user timeout restarts
   tcb.stats.bytesAcked += dataAcked;
   tcb.sndUna = seg.ack;

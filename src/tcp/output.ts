@@ -64,9 +64,12 @@ export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
   if (free - current < Math.min(tcb.rcvBufBytes >>> 1, tcb.sndMss) && free < tcb.rcvBufBytes) {
     free = current;
   } else if (pool.tight && free > current) {
-    // The zone runs low: hold the right edge where it is until buffers come back.
+    // The zone runs low: hold the right edge where it is until buffers come back, but not
+    // below four segments past RCV.NXT: a connection opened now must still get its request
+    // in (a zero window here would wait for the whole zone to recover).
     pool.hold(tcb);
-    free = current;
+    const floor = 4 * tcb.sndMss;
+    free = current >= floor ? current : Math.min(free, floor);
   }
   // Round down to what the scaled field can say, but never below the edge
   // already advertised: that one rounds up (RFC 7323 2.4, RFC 9293 3.8.6.2.2).

@@ -11,11 +11,15 @@
  *
  * No connection can starve the others (as Linux bounds each socket's
  * sndbuf inside tcp_mem): the buffers a connection's unsent and
- * unacknowledged data holds are bounded by a share of the zone that shrinks
- * as more connections hold some, three quarters of the zone split among
- * them (a quarter stays for newcomers and for receiving), but never below
- * {@link sendShareMin} buffers (a 64 KiB answer's worth with room to spare).
- * A client that never reads fills its own share and waits; the others go on.
+ * unacknowledged data holds are bounded by a share of the zone: half of it
+ * split among the connections (stalled send queues alone never make the zone
+ * run low: the other half serves receiving and the ACKs that free
+ * buffers), but never below {@link sendShareMin}
+ * buffers (a 64 KiB answer's worth with room to spare). Every connection
+ * counts, not only those holding data now: the first to stall must not take
+ * what the later ones are owed. A client that never reads fills its own
+ * share and waits; the others go on. On a link as short as memif's, 48
+ * buffers in flight still carry gigabytes a second.
  *
  * @module
  */
@@ -48,8 +52,6 @@ export class PoolPressure {
   private readonly _held = new Set<Tcb>();
   /** Connections that could not write for want of buffers. */
   private readonly _starved: Tcb[] = [];
-  /** Connections whose send queue holds buffers. */
-  private _sendHolders = 0;
 
   constructor(zone: MemZone, counters: TcpCounters) {
     this._zone = zone;
@@ -86,22 +88,13 @@ export class PoolPressure {
     return undefined;
   }
 
+  /** Connections with a control block: the send share splits the zone among them. */
+  connections = 0;
+
   /** Buffers one connection's send data may hold now (see the module documentation). */
   sendShare(): number {
-    const share = Math.floor(((this._zone.capacity >>> 2) * 3) / (this._sendHolders > 0 ? this._sendHolders : 1));
+    const share = Math.floor((this._zone.capacity >>> 1) / (this.connections > 0 ? this.connections : 1));
     return share > sendShareMin ? share : sendShareMin;
-  }
-
-  /** `tcb`'s send queue took its first buffer, or (`holds` false) gave its last one back. */
-  sendHolder(tcb: Tcb, holds: boolean): void {
-    if (tcb.sendHolder === holds) return;
-    tcb.sendHolder = holds;
-    this._sendHolders += holds ? 1 : -1;
-  }
-
-  /** Connections whose send queue holds buffers. */
-  get sendHolders(): number {
-    return this._sendHolders;
   }
 
   /** output.ts held `tcb`'s receive window because the zone runs low. */

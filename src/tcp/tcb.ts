@@ -200,8 +200,6 @@ export class Tcb {
   txBlocked = false;
   /** An onWritable is owed once space frees up. */
   wantWritable = false;
-  /** Its send queue holds buffers: it counts toward the pool's send share (pool_pressure.ts). */
-  sendHolder = false;
   /** Set when it has left the table: no more events. */
   dead = false;
   /** The application was told it closed. */

@@ -247,7 +247,6 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       c.sendq.push(h, off, len);
       this.timers.progress(c, now);
     } else c.sendq.push(h, off, len);
-    this.pool.sendHolder(c, true);
     if (c.sendSpace === 0) c.wantWritable = true;
     this.out.output(c, now);
     return true;
@@ -456,6 +455,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     tcb.rcvScaleOffered = c.windowScaling ? scaleFor(c.rcvBufBytes) : 0;
     this._tcbs[id] = tcb;
     this._table.add(remoteIp, remotePort, localPort, id);
+    this.pool.connections++;
     if (!active) this._passive.set(localPort, (this._passive.get(localPort) ?? 0) + 1);
     return tcb;
   }
@@ -518,7 +518,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       else this._passive.delete(tcb.localPort);
     }
     tcb.sendq.clear();
-    this.pool.sendHolder(tcb, false);
+    this.pool.connections--;
     // A clean close keeps what was received and not yet read: our close was a half-close,
     // and the application may still read it. It is released as it is read, or by
     // releaseUnread() (Stack.close). An abort or a reset drops it.

@@ -68,6 +68,5 @@ export function copyIntoSendQueue(
     c.sendq.push(h, off, n);
     done += n;
   }
-  if (q.chunks > 0) pool.sendHolder(c, true);
   return done;
 }
