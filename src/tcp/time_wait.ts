@@ -2,7 +2,7 @@
  * TIME-WAIT without a control block. A connection that enters TIME-WAIT
  * gives up its control block, queues, timers and congestion state; what
  * RFC 9293 3.10.7.4, RFC 7323 and RFC 6191 still need of it is kept here, in
- * typed arrays (about 53 bytes a record, plus its entry in the tuple table),
+ * typed arrays (41 bytes a record, plus its entry in the tuple table),
  * as Linux keeps a small timewait socket instead of the full one: the
  * 4-tuple, SND.NXT, RCV.NXT and the window last advertised, TS.Recent, when
  * the peer was last heard and when the record expires.
@@ -33,6 +33,12 @@ import { TupleTable } from "./tuple_table.ts";
 export const oowAckIntervalMs = 500;
 
 const initialCapacity = 64;
+
+/** A time as whole milliseconds modulo 2^32. */
+const ms = (t: number): number => Math.floor(t) >>> 0;
+
+/** Milliseconds from `t` (as {@link ms} stores it) to `now`: negative when `t` is still ahead. */
+const since = (now: number, t: number): number => (ms(now) - t) | 0;
 // meta: bit 0 the slot holds a record, bit 1 timestamps were agreed, bits 4..7 our window scale.
 const alive = 1;
 const tsOkBit = 2;
@@ -57,9 +63,12 @@ export class TimeWaitTable {
   private _maxSndWnd = new Uint32Array(initialCapacity);
   private _tsRecent = new Uint32Array(initialCapacity);
   private _meta = new Uint8Array(initialCapacity);
-  private _expires = new Float64Array(initialCapacity);
-  private _lastRecvAt = new Float64Array(initialCapacity);
-  private _lastAckAt = new Float64Array(initialCapacity);
+  /** The latest time seen: stored times are whole milliseconds modulo 2^32, read back relative to it. */
+  private _now = 0;
+  // Times as whole milliseconds modulo 2^32 (see ms()), compared by their difference.
+  private _expires = new Uint32Array(initialCapacity);
+  private _lastRecvAt = new Uint32Array(initialCapacity);
+  private _lastAckAt = new Uint32Array(initialCapacity);
 
   constructor(x: TcpContext) {
     this._x = x;
@@ -72,7 +81,7 @@ export class TimeWaitTable {
 
   /** Bytes the records take: the arrays and the tuple table, as allocated. */
   get bytes(): number {
-    return this._cap * 53 + this._table.bytes;
+    return this._cap * 41 + this._table.bytes;
   }
 
   /** The record of this 4-tuple, or -1. */
@@ -82,6 +91,7 @@ export class TimeWaitTable {
 
   /** Takes over a connection that entered TIME-WAIT; the caller then lets its control block go. */
   enter(tcb: Tcb, now: number): void {
+    this._now = now;
     const wnd = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
     const i = this._slot();
     this._ip[i] = tcb.remoteIp;
@@ -92,9 +102,10 @@ export class TimeWaitTable {
     this._maxSndWnd[i] = tcb.maxSndWnd;
     this._tsRecent[i] = tcb.tsRecent;
     this._meta[i] = alive | (tcb.tsOk ? tsOkBit : 0) | (tcb.rcvScale << 4);
-    this._expires[i] = now + this._x.config.timeWaitMs;
-    this._lastRecvAt[i] = tcb.lastRecvAt;
-    this._lastAckAt[i] = tcb.lastOowAckAt;
+    this._expires[i] = ms(Math.ceil(now + this._x.config.timeWaitMs));
+    this._lastRecvAt[i] = ms(tcb.lastRecvAt);
+    // "Never" is as good as long enough ago.
+    this._lastAckAt[i] = ms(Math.max(tcb.lastOowAckAt, now - oowAckIntervalMs));
     this._table.add(tcb.remoteIp, tcb.remotePort, tcb.localPort, i);
     this._size++;
     // An ACK still owed (its transmit batch was full) leaves now.
@@ -123,15 +134,16 @@ export class TimeWaitTable {
    * for a second, the new connection's segments carry newer timestamps.
    */
   reusableForConnect(i: number, now: number): boolean {
-    return (this._meta[i] & tsOkBit) !== 0 && now - this._lastRecvAt[i] >= 1000;
+    return (this._meta[i] & tsOkBit) !== 0 && since(now, this._lastRecvAt[i]) >= 1000;
   }
 
   /** Ends the records whose 2 MSL is over. */
   expire(now: number): void {
+    this._now = now;
     while (this._used > 0) {
       const i = this._head;
       if ((this._meta[i] & alive) !== 0) {
-        if (this._expires[i] > now) return;
+        if (since(now, this._expires[i]) < 0) return;
         this.remove(i);
       }
       this._head = (i + 1) & this._mask;
@@ -142,15 +154,16 @@ export class TimeWaitTable {
   /** When the next record expires (Infinity: none). */
   pollAt(): number {
     for (let k = 0, i = this._head; k < this._used; k++, i = (i + 1) & this._mask) {
-      if ((this._meta[i] & alive) !== 0) return this._expires[i];
+      if ((this._meta[i] & alive) !== 0) return this._epochAt(this._expires[i]);
     }
     return Infinity;
   }
 
   /** RFC 9293 3.10.7.4 for a segment to record `i`, as a control block in TIME-WAIT would take it. */
   input(i: number, seg: Segment, now: number): void {
+    this._now = now;
     const x = this._x;
-    this._lastRecvAt[i] = now;
+    this._lastRecvAt[i] = ms(now);
     const o = seg.options;
     const tsOk = (this._meta[i] & tsOkBit) !== 0;
     const rst = seg.has(TcpFlags.rst);
@@ -172,8 +185,8 @@ export class TimeWaitTable {
       if (seg.has(TcpFlags.fin)) i = this._restart(i, now); // a retransmitted FIN
       // Data is always answered; a bare ACK at most once per interval, or two stacks could
       // ACK each other forever.
-      if (seg.len > 0 || now - this._lastAckAt[i] >= oowAckIntervalMs) {
-        this._lastAckAt[i] = now;
+      if (seg.len > 0 || since(now, this._lastAckAt[i]) >= oowAckIntervalMs) {
+        this._lastAckAt[i] = ms(now);
         this._sendAck(i, now);
       }
       return;
@@ -210,6 +223,11 @@ export class TimeWaitTable {
     }
   }
 
+  /** A stored time `t` as an absolute time near the latest one seen (never earlier than it was stored). */
+  private _epochAt(t: number): number {
+    return Math.floor(this._now) + ((t - ms(this._now)) | 0);
+  }
+
   /** RFC 9293 3.10.7.4, first check, against the window last advertised. */
   private _acceptable(i: number, seg: Segment): boolean {
     const rcvNxt = this._rcvNxt[i];
@@ -228,9 +246,9 @@ export class TimeWaitTable {
   /** A challenge ACK (RFC 5961 7), paced with the other answers to unacceptable segments. */
   private _challenge(i: number, now: number): void {
     const c = this._x.counters;
-    if (now - this._lastAckAt[i] >= oowAckIntervalMs) {
+    if (since(now, this._lastAckAt[i]) >= oowAckIntervalMs) {
       c.challengeAcks++;
-      this._lastAckAt[i] = now;
+      this._lastAckAt[i] = ms(now);
       this._sendAck(i, now);
     } else {
       c.challengeAcksSuppressed++;
@@ -284,7 +302,7 @@ export class TimeWaitTable {
     this._maxSndWnd[j] = maxSndWnd;
     this._tsRecent[j] = tsRecent;
     this._meta[j] = meta;
-    this._expires[j] = now + this._x.config.timeWaitMs;
+    this._expires[j] = ms(Math.ceil(now + this._x.config.timeWaitMs));
     this._lastRecvAt[j] = lastRecvAt;
     this._lastAckAt[j] = lastAckAt;
     this._table.add(ip, ports & 0xffff, ports >>> 16, j);
@@ -307,7 +325,7 @@ export class TimeWaitTable {
     for (let k = 0, i = this._head; k < this._used; k++, i = (i + 1) & this._mask) {
       if ((this._meta[i] & alive) !== 0) order.push(i);
     }
-    const move = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+    const move = <T extends Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap);
       for (let k = 0; k < order.length; k++) b[k] = a[order[k]];
       return b;
@@ -320,9 +338,9 @@ export class TimeWaitTable {
     this._maxSndWnd = move(this._maxSndWnd, (n) => new Uint32Array(n));
     this._tsRecent = move(this._tsRecent, (n) => new Uint32Array(n));
     this._meta = move(this._meta, (n) => new Uint8Array(n));
-    this._expires = move(this._expires, (n) => new Float64Array(n));
-    this._lastRecvAt = move(this._lastRecvAt, (n) => new Float64Array(n));
-    this._lastAckAt = move(this._lastAckAt, (n) => new Float64Array(n));
+    this._expires = move(this._expires, (n) => new Uint32Array(n));
+    this._lastRecvAt = move(this._lastRecvAt, (n) => new Uint32Array(n));
+    this._lastAckAt = move(this._lastAckAt, (n) => new Uint32Array(n));
     this._cap = cap;
     this._mask = cap - 1;
     this._head = 0;

@@ -128,7 +128,7 @@ export class TupleTable {
 
   /** Adds `id` under a 4-tuple that must not be in the table. */
   add(remoteIp: number, remotePort: number, localPort: number, id: number): void {
-    if (this._size + 1 > this._ids.length * this._maxLoad) this._grow();
+    if (this._size + 1 > this._ids.length * this._maxLoad) this._resize(this._ids.length * 2);
     this._place(remoteIp >>> 0, ((localPort << 16) | remotePort) >>> 0, id);
     this._size++;
   }
@@ -159,6 +159,8 @@ export class TupleTable {
     }
     ids[hole] = empty;
     this._size--;
+    // Mostly empty again (a crowd left): give the memory back, keeping room to grow.
+    if (this._size * 8 < ids.length && ids.length > initialSlots) this._resize(ids.length >>> 1);
     return gone;
   }
 
@@ -172,11 +174,10 @@ export class TupleTable {
     this._ports[i] = ports;
   }
 
-  private _grow(): void {
+  private _resize(n: number): void {
     const ids = this._ids;
     const ips = this._ips;
     const ports = this._ports;
-    const n = ids.length * 2;
     this._ids = new Int32Array(n).fill(empty);
     this._ips = new Uint32Array(n);
     this._ports = new Uint32Array(n);
