@@ -50,6 +50,8 @@ export class TcbStats {
   zeroWindowProbes = 0;
   /** Segments whose payload had to be copied into a fresh buffer to put a header before it. */
   sendCopies = 0;
+  /** Large segments sent for the device to cut (each also counted in segsOut as the segments it becomes). */
+  largeSegsOut = 0;
 }
 
 /**
