@@ -3,7 +3,8 @@
 // a NIC's TSO or the shim's GSO does. The peer must see exactly what it would
 // see without the offload: MSS-sized segments in sequence, retransmissions of
 // any part, the window and the persist timer obeyed.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
+import { ConfigError, parseStackConfig } from "../src/mod.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, established, PSH, type Seg } from "./tcp_dialogue.ts";
 
@@ -32,6 +33,26 @@ describe("TCP segmentation offload", () => {
     d.write(4 * 1460);
     for (let i = 0; i < 4; i++) d.expect({ seq: 1 + 1460 * i, len: 1460 });
     assertEquals(d.conn!.stats.largeSegsOut, 0);
+  });
+
+  test("tcp.segmentationOffload is checked: a bad value is a ConfigError naming it", () => {
+    assertEquals(
+      parseStackConfig({
+        device: "memif:/tmp/x,server",
+        address: "198.18.0.1/24",
+        tcp: { segmentationOffload: false },
+      }).tcp?.segmentationOffload,
+      false,
+    );
+    const e = assertThrows(() =>
+      parseStackConfig({
+        device: "memif:/tmp/x,server",
+        address: "198.18.0.1/24",
+        tcp: { segmentationOffload: "yes" },
+      })
+    );
+    assertInstanceOf(e, ConfigError);
+    assertEquals(e.field, "tcp.segmentationOffload");
   });
 
   test("a retransmission of part of a large segment: the RTO resends one MSS from SND.UNA, then slow start resends the rest", () => {
