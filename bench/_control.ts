@@ -153,6 +153,8 @@ export interface BenchEnd {
  * a 16,383-buffer zone, and `tcp` as the end needs it.
  */
 export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boolean>) {
+  // LUNA_BENCH_GSO=off: MSS-sized segments only (tcp.segmentationOffload false), to compare.
+  if (process.env.LUNA_BENCH_GSO === "off") tcp = { ...tcp, segmentationOffload: false };
   return {
     device: end.device,
     address: end.address,

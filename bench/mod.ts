@@ -75,6 +75,9 @@
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
  *   --from FILE.json     print the tables of an earlier run and redraw its chart
  *
+ * Environment: LUNA_BENCH_GSO=off runs luna-ts without large segments
+ * (tcp.segmentationOffload false), for comparison with the default.
+ *
  * @module
  */
 import { spawnSync } from "node:child_process";

@@ -3,6 +3,9 @@
  * between DPDK and the descriptor/handle conventions TypeScript uses.
  */
 #define _GNU_SOURCE
+/* rte_ipv4_udptcp_cksum_mbuf (checksums over a chain) is still marked
+ * experimental in DPDK 22.11; it is an inline function of rte_ip.h. */
+#define ALLOW_EXPERIMENTAL_API
 #include "luna_shim.h"
 
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_gso.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
@@ -143,6 +147,9 @@ void luna_log_echo(int32_t on)
 /* ------------------------------------------------------------------- EAL */
 
 enum { EAL_NEVER, EAL_UP, EAL_FAILED, EAL_CLEANED };
+/* The shim's own mbufs for chains (see "chain pools" below); gone with the EAL. */
+static struct rte_mempool *chain_indirect;
+static struct rte_mempool *chain_header;
 static int eal_state = EAL_NEVER;
 
 int32_t luna_eal_init(const uint8_t *args, uint32_t args_len, int32_t argc)
@@ -197,6 +204,8 @@ int32_t luna_eal_cleanup(void)
 		return fail(-EINVAL, "the EAL is not running");
 	int rc = rte_eal_cleanup();
 	eal_state = EAL_CLEANED;
+	chain_indirect = NULL;
+	chain_header = NULL;
 	if (rc < 0)
 		return fail(rc, "rte_eal_cleanup failed: %s\n", rte_strerror(-rc));
 	return 0;
@@ -456,6 +465,31 @@ int32_t luna_refcnt_update(int32_t id, const uint32_t *handles, uint32_t n, int3
 	return (int32_t)n;
 }
 
+/* ---------------------------------------------------------- chain pools */
+
+/* The shim's own mbufs for chains (see luna_shim.h): indirect ones that
+ * reference zone buffers, and direct ones that hold a copy of a packet's
+ * headers (the head of a chain, and each segment software GSO cuts). Made
+ * once per process, by the first port configured to take chains. */
+#define CHAIN_INDIRECT_COUNT 32767
+#define CHAIN_HEADER_COUNT 16383
+#define CHAIN_HEADER_ROOM 256
+static int32_t chain_pools_init(void)
+{
+	if (chain_header != NULL)
+		return 0;
+	if (chain_indirect == NULL)
+		chain_indirect = rte_pktmbuf_pool_create("luna_chain_ind", CHAIN_INDIRECT_COUNT, 256, 0,
+							 0, SOCKET_ID_ANY);
+	if (chain_indirect == NULL)
+		return fail(-rte_errno, "chain pool (indirect mbufs): %s\n", rte_strerror(rte_errno));
+	chain_header = rte_pktmbuf_pool_create("luna_chain_hdr", CHAIN_HEADER_COUNT, 256, 0,
+					       RTE_PKTMBUF_HEADROOM + CHAIN_HEADER_ROOM, SOCKET_ID_ANY);
+	if (chain_header == NULL)
+		return fail(-rte_errno, "chain pool (headers): %s\n", rte_strerror(rte_errno));
+	return 0;
+}
+
 /* ----------------------------------------------------------------- ports */
 
 static int32_t port_pool[RTE_MAX_ETHPORTS];
@@ -466,7 +500,32 @@ static uint32_t port_rx_hw[RTE_MAX_ETHPORTS];
 static uint32_t port_tx_hw[RTE_MAX_ETHPORTS];
 /* LUNA_PORT_NO_CKSUM: a link that needs no checksums; none filled or verified. */
 static uint8_t port_no_cksum[RTE_MAX_ETHPORTS];
-static uint64_t shim_stats[RTE_MAX_ETHPORTS][4];
+#define SHIM_STATS (LUNA_STAT_WORDS - LUNA_STAT_SHIM_RX_FOREIGN)
+static uint64_t shim_stats[RTE_MAX_ETHPORTS][SHIM_STATS];
+/* Segmentation of large TCP packets on the port: none, the NIC's, the shim's. */
+enum { SEG_NONE, SEG_TSO, SEG_GSO };
+static uint8_t port_seg[RTE_MAX_ETHPORTS];
+/* Per transmit queue of a port that segments: the segments of a packet the
+ * PMD took only part of, sent before anything else at the next burst. */
+struct tx_backlog {
+	uint16_t n;
+	struct rte_mbuf *m[LUNA_GSO_SEGS_MAX];
+};
+static struct tx_backlog *port_backlog[RTE_MAX_ETHPORTS];
+static uint16_t port_backlog_queues[RTE_MAX_ETHPORTS];
+
+static void port_backlog_free(int32_t port)
+{
+	struct tx_backlog *b = port_backlog[port];
+	if (b == NULL)
+		return;
+	for (uint16_t q = 0; q < port_backlog_queues[port]; q++)
+		if (b[q].n > 0)
+			rte_pktmbuf_free_bulk(b[q].m, b[q].n);
+	free(b);
+	port_backlog[port] = NULL;
+	port_backlog_queues[port] = 0;
+}
 /* The MTU luna runs the port at (0: not configured), and the longest frame
  * received that it lets through: MTU + Ethernet header (no VLAN tag). */
 static uint16_t port_mtu[RTE_MAX_ETHPORTS];
@@ -648,6 +707,29 @@ static uint64_t rss_rte(uint32_t o)
 	return hf;
 }
 
+/* Whether the PMD transmits chained mbufs whole. net_af_packet copies chains
+ * without saying so; net_af_xdp (22.11) says so and copies only the first
+ * segment's bytes in copy mode; net_ring hands them to a receiver that takes
+ * single buffers of its own pool only. */
+static int tx_chains_ok(const struct rte_eth_dev_info *info)
+{
+	const char *d = info->driver_name ? info->driver_name : "";
+	if (strcmp(d, "net_af_xdp") == 0 || strcmp(d, "net_ring") == 0)
+		return 0;
+	return (info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0 ||
+	       strcmp(d, "net_af_packet") == 0;
+}
+
+static uint32_t tx_capa_luna(const struct rte_eth_dev_info *info)
+{
+	uint32_t o = tx_offloads_luna(info->tx_offload_capa);
+	if (tx_chains_ok(info))
+		o |= LUNA_OFFLOAD_TCP_GSO;
+	else
+		o &= ~LUNA_OFFLOAD_TCP_TSO; /* a TSO packet is a chain here */
+	return o;
+}
+
 int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
 {
 	op_begin();
@@ -665,7 +747,7 @@ int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
 	out[LUNA_PORT_INFO_MAX_RXQ] = info.max_rx_queues;
 	out[LUNA_PORT_INFO_MAX_TXQ] = info.max_tx_queues;
 	out[LUNA_PORT_INFO_RX_OFFLOADS] = rx_offloads_luna(info.rx_offload_capa);
-	out[LUNA_PORT_INFO_TX_OFFLOADS] = tx_offloads_luna(info.tx_offload_capa);
+	out[LUNA_PORT_INFO_TX_OFFLOADS] = tx_capa_luna(&info);
 	out[LUNA_PORT_INFO_RSS_HASHES] = rss_luna(info.flow_type_rss_offloads);
 	out[LUNA_PORT_INFO_RETA_SIZE] = info.reta_size;
 	out[LUNA_PORT_INFO_RX_DESC_MAX] = info.rx_desc_lim.nb_max;
@@ -697,7 +779,7 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 		return fail(-EINVAL, "port %d: %u rx / %u tx queues asked, the port has %u / %u",
 			    port, nb_rxq, nb_txq, info.max_rx_queues, info.max_tx_queues);
 	uint32_t rx_capa = rx_offloads_luna(info.rx_offload_capa);
-	uint32_t tx_capa = tx_offloads_luna(info.tx_offload_capa);
+	uint32_t tx_capa = tx_capa_luna(&info);
 	if ((rx_offloads & ~rx_capa) || (tx_offloads & ~tx_capa))
 		return fail(-ENOTSUP,
 			    "port %d: offloads asked rx 0x%x tx 0x%x, offered rx 0x%x tx 0x%x", port,
@@ -737,6 +819,13 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	conf.rxmode.mtu = pmd_mtu;
 	conf.rxmode.offloads = rx_offloads_rte(rx_offloads);
 	conf.txmode.offloads = tx_offloads_rte(tx_offloads);
+	if (tx_offloads & (LUNA_OFFLOAD_TCP_GSO | LUNA_OFFLOAD_TCP_TSO)) {
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+		rc = chain_pools_init();
+		if (rc < 0)
+			return rc;
+	}
 	if (rss_hf != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = rss_hf;
@@ -773,6 +862,16 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	port_rx_hw[port] = rx_offloads;
 	port_tx_hw[port] = tx_offloads;
 	port_no_cksum[port] = (flags & LUNA_PORT_NO_CKSUM) != 0;
+	port_seg[port] = (tx_offloads & LUNA_OFFLOAD_TCP_TSO)   ? SEG_TSO
+			 : (tx_offloads & LUNA_OFFLOAD_TCP_GSO) ? SEG_GSO
+								: SEG_NONE;
+	port_backlog_free(port);
+	if (port_seg[port] == SEG_GSO) {
+		port_backlog[port] = calloc(nb_txq, sizeof(struct tx_backlog));
+		if (port_backlog[port] == NULL)
+			return fail(-ENOMEM, "port %d: out of memory", port);
+		port_backlog_queues[port] = (uint16_t)nb_txq;
+	}
 	return 0;
 }
 
@@ -812,6 +911,7 @@ int32_t luna_port_close(int32_t port)
 		return fail(rc, "port %d: close: %s\n", port, rte_strerror(-rc));
 	port_pool[port] = -1;
 	port_mtu[port] = 0;
+	port_backlog_free(port);
 	return 0;
 }
 
@@ -875,7 +975,7 @@ int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n)
 	out[LUNA_STAT_IERRORS] = s.ierrors;
 	out[LUNA_STAT_OERRORS] = s.oerrors;
 	out[LUNA_STAT_RX_NOMBUF] = s.rx_nombuf;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < SHIM_STATS; i++)
 		out[LUNA_STAT_SHIM_RX_FOREIGN + i] =
 			__atomic_load_n(&shim_stats[port][i], __ATOMIC_RELAXED);
 	return LUNA_STAT_WORDS;
@@ -889,7 +989,7 @@ int32_t luna_port_stats_reset(int32_t port)
 	int rc = rte_eth_stats_reset((uint16_t)port);
 	if (rc < 0)
 		return fail(rc, "port %d: stats reset: %s\n", port, rte_strerror(-rc));
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < SHIM_STATS; i++)
 		__atomic_store_n(&shim_stats[port][i], 0, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -1077,17 +1177,17 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 		if (i + 1 < n)
 			rte_prefetch0(m[i + 1]);
 		if (unlikely(mb->pool != p->mp)) {
-			__atomic_fetch_add(&shim_stats[port][0], 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_FOREIGN - LUNA_STAT_SHIM_RX_FOREIGN], 1, __ATOMIC_RELAXED);
 			rte_pktmbuf_free(mb);
 			continue;
 		}
 		if (unlikely(mb->nb_segs != 1)) {
-			__atomic_fetch_add(&shim_stats[port][1], 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_MULTISEG - LUNA_STAT_SHIM_RX_FOREIGN], 1, __ATOMIC_RELAXED);
 			rte_pktmbuf_free(mb);
 			continue;
 		}
 		if (unlikely(mb->data_len > frame_max)) {
-			__atomic_fetch_add(&shim_stats[port][3], 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_OVERSIZE - LUNA_STAT_SHIM_RX_FOREIGN], 1, __ATOMIC_RELAXED);
 			rte_pktmbuf_free(mb);
 			continue;
 		}
@@ -1103,6 +1203,119 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 	return (int32_t)k;
 }
 
+/* The TCP checksum of a chain. DPDK 22.11's rte_raw_cksum_mbuf (under
+ * rte_ipv4_udptcp_cksum_mbuf) truncates a segment's partial sum to 16 bits
+ * before byte-swapping it when the segment starts at an odd offset, which
+ * loses its carries: the sums are folded first here. */
+static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+				       uint32_t off)
+{
+	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
+	uint32_t done = 0;
+	for (; m != NULL; m = m->next) {
+		if (off >= m->data_len) {
+			off -= m->data_len;
+			continue;
+		}
+		uint32_t len = m->data_len - off;
+		uint32_t s = __rte_raw_cksum_reduce(
+			__rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const void *, off), len, 0));
+		if (done & 1)
+			s = rte_bswap16((uint16_t)s);
+		sum += s;
+		done += len;
+		off = 0;
+	}
+	return (uint16_t)~__rte_raw_cksum_reduce(sum);
+}
+
+/* Checksums of a chained TCP/IPv4 packet whose headers lie in its first
+ * (direct, shim-owned) mbuf: none on a link that needs none, the port's
+ * offload where it has one, else computed here over the chain. Idempotent:
+ * a chain handed back and sent again is summed afresh. */
+static inline void chain_cksum(int32_t port, struct rte_mbuf *mb, uint32_t l2, uint32_t l3,
+			       uint32_t l4)
+{
+	const uint64_t ck = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+	mb->ol_flags &= ~(ck | RTE_MBUF_F_TX_TCP_SEG);
+	if (port_no_cksum[port])
+		return;
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(mb, struct rte_ipv4_hdr *, l2);
+	struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((char *)ip + l3);
+	if ((port_tx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) ==
+	    (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) {
+		mb->l2_len = l2;
+		mb->l3_len = l3;
+		mb->l4_len = l4;
+		mb->ol_flags |= ck;
+		ip->hdr_checksum = 0;
+		tcp->cksum = rte_ipv4_phdr_cksum(ip, mb->ol_flags);
+		return;
+	}
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	tcp->cksum = 0;
+	tcp->cksum = chain_tcp_cksum(mb, ip, l2 + l3);
+}
+
+/* Builds the chain of records descs[0..k) (validated): the headers copied
+ * into a direct mbuf of the shim's, the payload referenced through indirect
+ * mbufs. The records' own references stay the caller's. NULL when the
+ * shim's mbufs ran out. */
+static struct rte_mbuf *chain_build(const struct pool *p, const uint32_t *descs, uint32_t k,
+				    uint32_t hdr)
+{
+	struct rte_mbuf *ind[LUNA_CHAIN_RECORDS_MAX];
+	struct rte_mbuf *head = rte_pktmbuf_alloc(chain_header);
+	if (unlikely(head == NULL))
+		return NULL;
+	const uint32_t first_len = descs[1] >> 16;
+	/* The first record's payload, if any, needs an indirect mbuf of its own. */
+	uint32_t skip = first_len > hdr ? 0 : 1;
+	uint32_t nind = k - skip;
+	if (nind > 0 && unlikely(rte_pktmbuf_alloc_bulk(chain_indirect, ind, nind) != 0)) {
+		rte_pktmbuf_free(head);
+		return NULL;
+	}
+	struct rte_mbuf *m0 = (struct rte_mbuf *)(p->base + descs[0]);
+	rte_memcpy(rte_pktmbuf_mtod(head, char *), (char *)m0->buf_addr + (descs[1] & 0xffff), hdr);
+	head->data_len = (uint16_t)hdr;
+	uint32_t total = hdr;
+	struct rte_mbuf *prev = head;
+	for (uint32_t j = skip; j < k; j++) {
+		const uint32_t *d = descs + j * LUNA_DESC_WORDS;
+		struct rte_mbuf *zm = (struct rte_mbuf *)(p->base + d[0]);
+		struct rte_mbuf *mi = ind[j - skip];
+		uint32_t off = d[1] & 0xffff, len = d[1] >> 16;
+		if (j == 0) {
+			off += hdr;
+			len -= hdr;
+		}
+		rte_pktmbuf_attach(mi, zm);
+		mi->ol_flags = RTE_MBUF_F_INDIRECT;
+		mi->data_off = (uint16_t)off;
+		mi->data_len = (uint16_t)len;
+		mi->pkt_len = len;
+		prev->next = mi;
+		prev = mi;
+		total += len;
+	}
+	prev->next = NULL;
+	head->nb_segs = (uint16_t)(nind + 1);
+	head->pkt_len = total;
+	return head;
+}
+
+/* One packet of a transmit burst: the records it spans and the mbufs it became. */
+struct tx_pkt {
+	uint16_t rec_first, rec_end;
+	uint16_t m_first, m_count;
+	uint8_t shim_owned; /* its mbufs are the shim's (a chain or its segments) */
+	uint8_t segmented;  /* cut by GSO: partly sent is sent */
+};
+
+#define TX_MBUFS_MAX (LUNA_BURST_MAX + 2 * LUNA_GSO_SEGS_MAX)
+
 int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs,
 		      uint32_t n)
 {
@@ -1113,24 +1326,152 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		return -ENOENT;
 	if (n > LUNA_BURST_MAX)
 		n = LUNA_BURST_MAX;
-	struct rte_mbuf *m[LUNA_BURST_MAX];
+	struct tx_backlog *bl = NULL;
+	if (port_backlog[port] != NULL && queue < port_backlog_queues[port]) {
+		bl = &port_backlog[port][queue];
+		if (bl->n > 0) {
+			uint16_t s = rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, bl->m, bl->n);
+			if (s < bl->n) {
+				memmove(bl->m, bl->m + s, (size_t)(bl->n - s) * sizeof(bl->m[0]));
+				bl->n = (uint16_t)(bl->n - s);
+				return (int32_t)LUNA_BURST_BACKLOG; /* first these, then more */
+			}
+			bl->n = 0;
+		}
+	}
+	struct rte_mbuf *m[TX_MBUFS_MAX];
+	struct tx_pkt pk[LUNA_BURST_MAX];
+	uint32_t nm = 0, np = 0;
 	uint64_t offload = 0;
 	const int no_cksum = port_no_cksum[port];
-	for (uint32_t i = 0; i < n; i++) {
+	uint64_t *stats = shim_stats[port] - LUNA_STAT_SHIM_RX_FOREIGN;
+	uint32_t i = 0;
+	while (i < n) {
 		uint32_t *d = descs + i * LUNA_DESC_WORDS;
+		uint32_t f = d[2];
+		if (f & (LUNA_TX_MORE | LUNA_TX_TCP_SEG)) {
+			/* A chain: every record of it, or none, goes in this burst. */
+			uint32_t k = 1;
+			while (k <= LUNA_CHAIN_RECORDS_MAX && i + k - 1 < n &&
+			       (descs[(i + k - 1) * LUNA_DESC_WORDS + 2] & LUNA_TX_MORE))
+				k++;
+			if (i + k > n)
+				break; /* its end is in a later burst: the caller keeps it */
+			uint32_t l2 = d[3] & 0x7f, l3 = (d[3] >> 8) & 0x1ff, l4 = (d[3] >> 20) & 0xff;
+			uint32_t hdr = l2 + l3 + l4;
+			int ok = k <= LUNA_CHAIN_RECORDS_MAX && chain_header != NULL && l4 >= 20 &&
+				 hdr <= CHAIN_HEADER_ROOM && hdr <= (d[1] >> 16);
+			for (uint32_t j = 0; ok && j < k; j++) {
+				const uint32_t *e = descs + (i + j) * LUNA_DESC_WORDS;
+				struct rte_mbuf *zm = handle_mbuf(p, e[0]);
+				ok = zm != NULL && (e[1] & 0xffff) + (e[1] >> 16) <= zm->buf_len;
+			}
+			if (unlikely(!ok)) {
+				__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_INVALID], 1, __ATOMIC_RELAXED);
+				break;
+			}
+			uint32_t mss = (f & LUNA_TX_TCP_SEG) ? f >> LUNA_SEG_MSS_SHIFT : 0;
+			int gso = mss != 0 && port_seg[port] == SEG_GSO;
+			if (nm + (gso ? LUNA_GSO_SEGS_MAX : 1) > TX_MBUFS_MAX)
+				break; /* the burst is full: the rest waits */
+			struct rte_mbuf *head = chain_build(p, d, k, hdr);
+			if (unlikely(head == NULL)) {
+				__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_NOMBUF], 1, __ATOMIC_RELAXED);
+				break;
+			}
+			head->l2_len = l2;
+			head->l3_len = l3;
+			head->l4_len = l4;
+			struct tx_pkt *t = &pk[np];
+			t->rec_first = (uint16_t)i;
+			t->rec_end = (uint16_t)(i + k);
+			t->m_first = (uint16_t)nm;
+			t->shim_owned = 1;
+			t->segmented = 0;
+			if (mss != 0 && head->pkt_len > hdr + mss) {
+				if (!gso && port_seg[port] == SEG_TSO) {
+					head->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM |
+							 RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+					head->tso_segsz = (uint16_t)mss;
+					t->segmented = 1;
+					struct rte_ipv4_hdr *ip =
+						rte_pktmbuf_mtod_offset(head, struct rte_ipv4_hdr *, l2);
+					struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((char *)ip + l3);
+					ip->hdr_checksum = 0;
+					tcp->cksum = rte_ipv4_phdr_cksum(ip, head->ol_flags);
+					offload |= head->ol_flags;
+					m[nm] = head;
+					t->m_count = 1;
+				} else if (gso) {
+					struct rte_gso_ctx ctx = {
+						.direct_pool = chain_header,
+						.indirect_pool = chain_indirect,
+						.flag = 0, /* IPv4 ids counted up from the packet's */
+						.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO,
+						.gso_size = (uint16_t)(hdr + mss),
+					};
+					head->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_SEG;
+					int r = rte_gso_segment(head, &ctx, m + nm, LUNA_GSO_SEGS_MAX);
+					if (unlikely(r == -ENOMEM)) {
+						rte_pktmbuf_free(head);
+						__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_NOMBUF], 1,
+								   __ATOMIC_RELAXED);
+						break; /* the caller keeps it, for a later burst */
+					}
+					if (unlikely(r < 0)) {
+						/* Not a packet GSO can cut: dropped, counted, never retried. */
+						rte_pktmbuf_free(head);
+						__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_INVALID], 1,
+								   __ATOMIC_RELAXED);
+						t->m_count = 0;
+						t->segmented = 1;
+						np++;
+						i += k;
+						continue;
+					}
+					if (r == 0) {
+						m[nm] = head;
+						t->m_count = 1;
+					} else {
+						/* The segments reference the payload; the input goes. */
+						rte_pktmbuf_free(head);
+						t->m_count = (uint16_t)r;
+						t->segmented = 1;
+					}
+					for (uint32_t j = 0; j < t->m_count; j++) {
+						chain_cksum(port, m[nm + j], l2, l3, l4);
+						offload |= m[nm + j]->ol_flags;
+					}
+				} else {
+					/* No segmentation on this port: not a packet it can send. */
+					rte_pktmbuf_free(head);
+					__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_INVALID], 1, __ATOMIC_RELAXED);
+					break;
+				}
+			} else {
+				m[nm] = head;
+				t->m_count = 1;
+				chain_cksum(port, head, l2, l3, l4);
+				offload |= head->ol_flags;
+			}
+			nm += t->m_count;
+			np++;
+			i += k;
+			continue;
+		}
 		struct rte_mbuf *mb = handle_mbuf(p, d[0]);
 		uint32_t off = d[1] & 0xffff, len = d[1] >> 16;
 		if (unlikely(mb == NULL || off + len > mb->buf_len)) {
 			/* Everything before the bad record goes; the caller keeps
 			 * the rest and learns of the refusal from the stats. */
-			__atomic_fetch_add(&shim_stats[port][2], 1, __ATOMIC_RELAXED);
-			n = i;
+			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_INVALID], 1, __ATOMIC_RELAXED);
 			break;
 		}
+		if (nm + 1 > TX_MBUFS_MAX)
+			break;
 		mb->data_off = (uint16_t)off;
 		mb->data_len = (uint16_t)len;
 		mb->pkt_len = len;
-		uint32_t f = d[2];
 		uint64_t ol = 0;
 		if (f & (LUNA_TX_IPV4 | LUNA_TX_IP_CKSUM | LUNA_TX_TCP_CKSUM | LUNA_TX_UDP_CKSUM)) {
 			if (f & LUNA_TX_IPV4)
@@ -1159,10 +1500,53 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		}
 		mb->ol_flags = ol;
 		offload |= ol;
-		m[i] = mb;
+		struct tx_pkt *t = &pk[np++];
+		t->rec_first = (uint16_t)i;
+		t->rec_end = (uint16_t)(i + 1);
+		t->m_first = (uint16_t)nm;
+		t->m_count = 1;
+		t->shim_owned = 0;
+		t->segmented = 0;
+		m[nm++] = mb;
+		i++;
 	}
-	uint16_t ready = (uint16_t)n;
+	uint16_t ready = (uint16_t)nm;
 	if (offload != 0)
 		ready = rte_eth_tx_prepare((uint16_t)port, (uint16_t)queue, m, ready);
-	return rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, m, ready);
+	uint32_t sent = ready > 0 ? rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, m, ready) : 0;
+	/* Packets go in order: those whose mbufs all went, and segmented ones of
+	 * which some went, are the PMD's (their records' references are dropped:
+	 * the shim's mbufs hold their own); the rest stay the caller's. */
+	uint32_t taken = 0;
+	for (uint32_t q = 0; q < np; q++) {
+		struct tx_pkt *t = &pk[q];
+		uint32_t end = (uint32_t)t->m_first + t->m_count;
+		int gone = end <= sent || (t->segmented && t->m_first < sent);
+		if (gone) {
+			if (end > sent && bl != NULL) {
+				/* Held, to go before anything else at the next burst. */
+				memcpy(bl->m, m + sent, (size_t)(end - sent) * sizeof(m[0]));
+				bl->n = (uint16_t)(end - sent);
+			} else if (end > sent) {
+				rte_pktmbuf_free_bulk(m + sent, end - sent);
+				__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_DROPPED], end - sent,
+						   __ATOMIC_RELAXED);
+			}
+			if (t->segmented && t->m_count > 0) {
+				/* Counted once taken (a packet handed back is cut again). */
+				__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_PKTS], 1, __ATOMIC_RELAXED);
+				if (port_seg[port] == SEG_GSO)
+					__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_SEGS], t->m_count,
+							   __ATOMIC_RELAXED);
+			}
+			if (t->shim_owned)
+				for (uint32_t r = t->rec_first; r < t->rec_end; r++)
+					rte_pktmbuf_free_seg(
+						(struct rte_mbuf *)(p->base + descs[r * LUNA_DESC_WORDS]));
+			taken = t->rec_end;
+		} else if (t->shim_owned) {
+			rte_pktmbuf_free_bulk(m + t->m_first, t->m_count);
+		}
+	}
+	return (int32_t)(taken | (bl != NULL && bl->n > 0 ? LUNA_BURST_BACKLOG : 0));
 }

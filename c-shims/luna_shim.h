@@ -16,13 +16,25 @@
  *      [1] data offset (low 16 bits) | data length (high 16 bits)
  *      [2] flags: LUNA_RX_* on receive, LUNA_TX_* on transmit
  *      [3] receive: RSS hash; transmit: l2_len | l3_len << 8 | l4_len << 20
+ *  - On transmit a packet may span records (a chain): LUNA_TX_MORE says that
+ *    the next record continues this packet. Its first record holds the
+ *    Ethernet, IPv4 and TCP headers (word 3 gives their lengths) and may hold
+ *    payload after them; the rest hold payload. Each record hands one
+ *    reference of its buffer to the shim, as a single record does. The shim
+ *    never rewrites a zone mbuf of a chain: it copies the headers into an
+ *    mbuf of its own and references the payload through indirect mbufs, so a
+ *    buffer may be queued in several packets at once.
+ *  - LUNA_TX_TCP_SEG on a packet's first record asks for TCP segmentation:
+ *    payload cut into segments of at most the MSS in word 2's high 16 bits,
+ *    by the port (TSO) or by the shim (DPDK's GSO library), their checksums
+ *    filled as the port needs them.
  */
 #ifndef LUNA_SHIM_H
 #define LUNA_SHIM_H
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 3
+#define LUNA_SHIM_ABI 4
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -34,6 +46,9 @@
 #define LUNA_OFFLOAD_UDP_CKSUM (1u << 2)
 #define LUNA_OFFLOAD_RSS_HASH (1u << 3)
 #define LUNA_OFFLOAD_TCP_TSO (1u << 4)
+/* Transmit only: the PMD sends chained mbufs, so the shim can cut large TCP
+ * segments in software (GSO) and send chains of records. */
+#define LUNA_OFFLOAD_TCP_GSO (1u << 5)
 
 /* luna_port_configure() flags. */
 /* The PMD carries frames of any length whatever limit it advertises (net_memif
@@ -63,6 +78,17 @@
 #define LUNA_TX_IP_CKSUM (1u << 9)
 #define LUNA_TX_TCP_CKSUM (1u << 10)
 #define LUNA_TX_UDP_CKSUM (1u << 11)
+#define LUNA_TX_MORE (1u << 12)    /* the next record continues this packet */
+#define LUNA_TX_TCP_SEG (1u << 13) /* segment the packet: MSS in bits 16..31 */
+#define LUNA_SEG_MSS_SHIFT 16
+
+/* Records one packet may span, and segments one packet may be cut into. */
+#define LUNA_CHAIN_RECORDS_MAX 128
+#define LUNA_GSO_SEGS_MAX 64
+/* Set in luna_tx_burst's result (with the records taken in the low 16 bits):
+ * the shim holds segments of a packet the PMD took only part of, and sends
+ * them first at the next call on the queue, which may move no records. */
+#define LUNA_BURST_BACKLOG (1u << 16)
 
 /* Word indexes of luna_pool_info(). */
 enum {
@@ -109,6 +135,10 @@ enum {
 	LUNA_STAT_SHIM_RX_MULTISEG, /* dropped: chained buffer */
 	LUNA_STAT_SHIM_TX_INVALID, /* refused: handle that is not a buffer of the pool */
 	LUNA_STAT_SHIM_RX_OVERSIZE, /* dropped: frame longer than MTU + Ethernet header */
+	LUNA_STAT_SHIM_TX_SEG_PKTS, /* large TCP packets cut by the shim (GSO) or the port (TSO) */
+	LUNA_STAT_SHIM_TX_SEG_SEGS, /* segments the shim cut them into (TSO: counted by the port) */
+	LUNA_STAT_SHIM_TX_SEG_DROPPED, /* segments cut that the PMD did not take: lost */
+	LUNA_STAT_SHIM_TX_NOMBUF, /* chains left to the caller: the shim's own mbufs ran out */
 	LUNA_STAT_WORDS
 };
 
@@ -162,7 +192,8 @@ int32_t luna_ring_pair(const uint8_t *name, uint32_t name_len, uint32_t ring_siz
 int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max);
 /* Where the port has no checksum offload the shim fills the checksums of
  * each record and clears its checksum flags in descs, so that records the
- * PMD did not take (and the caller sends again) are not summed twice. */
+ * PMD did not take (and the caller sends again) are not summed twice.
+ * Returns the records taken, whole packets only, with LUNA_BURST_BACKLOG. */
 int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool,
 		      uint32_t *descs, uint32_t n);
 

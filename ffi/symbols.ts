@@ -18,12 +18,23 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 3;
+export const SHIM_ABI = 4;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
 /** Most records one burst call moves (LUNA_BURST_MAX). */
 export const BURST_MAX = 512;
+/** Records one transmitted packet may span (LUNA_CHAIN_RECORDS_MAX). */
+export const CHAIN_RECORDS_MAX = 128;
+/** Segments one large TCP packet may be cut into (LUNA_GSO_SEGS_MAX). */
+export const GSO_SEGS_MAX = 64;
+/**
+ * Set in luna_tx_burst's result beside the records taken (LUNA_BURST_BACKLOG):
+ * the shim holds segments it sends first at the next call on the queue.
+ */
+export const BURST_BACKLOG = 1 << 16;
+/** Where the MSS of a segmentation request sits in word 2 (LUNA_SEG_MSS_SHIFT). */
+export const SEG_MSS_SHIFT = 16;
 
 /** Offload bits (LUNA_OFFLOAD_*), used for capabilities and requests. */
 export const Offload = {
@@ -32,6 +43,8 @@ export const Offload = {
   udpCksum: 1 << 2,
   rssHash: 1 << 3,
   tcpTso: 1 << 4,
+  /** Transmit only: the port sends chains, and the shim cuts large TCP segments in software (GSO). */
+  tcpGso: 1 << 5,
 } as const;
 
 /** Flags of luna_port_configure (LUNA_PORT_*). */
@@ -71,6 +84,10 @@ export const TxFlag = {
   ipCksum: 1 << 9,
   tcpCksum: 1 << 10,
   udpCksum: 1 << 11,
+  /** The next record continues this packet (a chain). */
+  more: 1 << 12,
+  /** Cut the packet into TCP segments of at most the MSS in bits 16..31 (first record). */
+  tcpSeg: 1 << 13,
 } as const;
 
 /** Word indexes of luna_pool_info (enum LUNA_POOL_INFO_*). */
@@ -118,7 +135,11 @@ export const PortStat = {
   rxMultisegDropped: 9,
   txInvalidRefused: 10,
   rxOversizeDropped: 11,
-  words: 12,
+  txSegPackets: 12,
+  txSegSegments: 13,
+  txSegDropped: 14,
+  txChainNoMbuf: 15,
+  words: 16,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(

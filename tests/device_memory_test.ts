@@ -61,6 +61,7 @@ describe("memory link", () => {
     assertEquals([a.name, b.name, a.mtu, a.offloads], ["mem-a", "mem-b", 1500, {
       rxChecksum: false,
       txChecksum: false,
+      txSegmentMax: 0,
     }]);
     assertEquals([...a.mac], [2, 0, 0, 0, 0, 1]);
     assertEquals([...b.mac], [2, 0, 0, 0, 0, 2]);

@@ -6,6 +6,10 @@ import {
   defaultShimPath,
   DESC_WORDS,
   BURST_MAX,
+  BURST_BACKLOG,
+  CHAIN_RECORDS_MAX,
+  GSO_SEGS_MAX,
+  SEG_MSS_SHIFT,
   Offload,
   openShim,
   PoolInfo,
@@ -61,6 +65,10 @@ describe("ffi", () => {
     assertEquals(d.get("LUNA_SHIM_ABI"), SHIM_ABI);
     assertEquals(d.get("LUNA_DESC_WORDS"), DESC_WORDS);
     assertEquals(d.get("LUNA_BURST_MAX"), BURST_MAX);
+    assertEquals(d.get("LUNA_CHAIN_RECORDS_MAX"), CHAIN_RECORDS_MAX);
+    assertEquals(d.get("LUNA_GSO_SEGS_MAX"), GSO_SEGS_MAX);
+    assertEquals(d.get("LUNA_SEG_MSS_SHIFT"), SEG_MSS_SHIFT);
+    assertEquals(d.get("LUNA_BURST_BACKLOG"), BURST_BACKLOG);
     for (
       const [group, prefix] of [
         [Offload, "LUNA_OFFLOAD_"],

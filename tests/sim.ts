@@ -55,6 +55,8 @@ export interface TwoHostsOptions {
   buffers?: number;
   /** Buffers of b's zone, when it differs from a's. */
   buffersB?: number;
+  /** Large segments the link cuts (MemoryLinkOptions.segmentation); 0 (default): none. */
+  segmentation?: number;
 }
 
 export const addrA = 0xc6120001; // 198.18.0.1
@@ -70,6 +72,7 @@ export function twoHosts(options: TwoHostsOptions = {}): { a: Host; b: Host; clo
     delayMs: options.delayMs ?? 0.05,
     bandwidthBps: options.bandwidthBps ?? 0,
     queueLimit: 4096,
+    segmentation: options.segmentation ?? 0,
   });
   const seed = options.seed ?? 1;
   const da: Device = options.faultsAtoB

@@ -129,6 +129,8 @@ export interface DialogueOptions {
   autoRead?: boolean;
   /** Listener backlog. */
   backlog?: number;
+  /** Large segments A's link cuts into MSS-sized ones (MemoryLinkOptions.segmentation); 0: none. */
+  segmentation?: number;
 }
 
 /** One host with TCP (A) and a raw peer (B); see the module documentation. */
@@ -164,7 +166,7 @@ export class Dialogue implements TcpReceiver {
   #active = false;
 
   constructor(o: DialogueOptions = {}) {
-    const { a, b, clock } = twoHosts();
+    const { a, b, clock } = twoHosts({ segmentation: o.segmentation });
     this.a = a;
     this.b = b;
     this.clock = clock;

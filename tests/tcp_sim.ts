@@ -154,6 +154,8 @@ export interface TransferOptions {
   delayMs?: number;
   tcp?: Partial<TcpConfig>;
   maxMs?: number;
+  /** Large segments the link cuts (MemoryLinkOptions.segmentation); 0: none. */
+  segmentation?: number;
 }
 
 /** Transfers data both ways at once and checks everything a finished run must satisfy. */
@@ -166,6 +168,7 @@ export function transfer(o: TransferOptions): TransferResult {
     delayMs: o.delayMs,
     buffers: 8192,
     tcp: o.tcp,
+    segmentation: o.segmentation,
   });
   const client = new Endpoint(ta, clock, o.bytesAtoB, o.seed * 2 + 1);
   const server = new Endpoint(tb, clock, o.bytesBtoA, o.seed * 2 + 2);

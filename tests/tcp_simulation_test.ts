@@ -3,6 +3,10 @@
 // bandwidth limits; each checked end to end by SHA-256 and ending with both
 // sides closed and nothing left behind. A failing seed is printed; rerun it
 // alone with LUNA_SEED=N. LUNA_SIM_SEEDS and LUNA_SIM_MAX_BYTES widen the sweep.
+// Every seed runs with the link cutting large segments (segmentation offload,
+// the default where a device offers it); the first LUNA_SIM_SEEDS_OFF (200)
+// run again with MSS-sized segments only; a fifth with RFC 6675 loss detection
+// instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both.
 import { assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
 import { scenario, tailScenario } from "./tcp_scenarios.ts";
@@ -12,33 +16,43 @@ const only = process.env.LUNA_SEED;
 const seeds = Number(process.env.LUNA_SIM_SEEDS ?? 1000);
 // RFC 6675 loss detection alone (no RACK-TLP), kept for comparison: a fifth of the sweep.
 const seedsRfc6675 = Math.ceil(seeds / 5);
+const seedsOff = Number(process.env.LUNA_SIM_SEEDS_OFF ?? 200);
+// Tail loss: short transfers at 3-10% loss, each with rack and with rfc6675.
+const seedsTail = Number(process.env.LUNA_SIM_SEEDS_TAIL ?? 500);
 const maxBytes = Number(process.env.LUNA_SIM_MAX_BYTES ?? 10 << 20);
+/** Payload bytes of a large segment the simulated link takes (as a DPDK port with GSO). */
+const segmentation = 65000;
 
 describe("tcp simulation", () => {
-  test(
-    `${only ? `seed ${only}` : `${seeds} seeded runs`}: transfers of 1 KB..${
-      maxBytes >> 20
-    } MB both ways under faults arrive intact`,
-    () => {
-      const failures: string[] = [];
-      const list = only ? [Number(only)] : Array.from({ length: seeds }, (_, i) => i + 1);
-      for (const seed of list) {
-        const r = transfer(scenario(seed, maxBytes));
-        if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
-      }
-      assertEquals(failures, []);
-    },
-    { timeoutMs: 900_000 },
-  );
+  for (const [on, count] of [[true, seeds], [false, seedsOff]] as const) {
+    const what = on ? "large segments cut by the link" : "MSS-sized segments";
+    test(
+      `${only ? `seed ${only}` : `${count} seeded runs`}, ${what}: transfers of 1 KB..${
+        maxBytes >> 20
+      } MB both ways under faults arrive intact`,
+      () => {
+        const failures: string[] = [];
+        const list = only ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
+        for (const seed of list) {
+          const r = transfer({ ...scenario(seed, maxBytes), segmentation: on ? segmentation : 0 });
+          if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
+        }
+        assertEquals(failures, []);
+      },
+      { timeoutMs: 900_000 },
+    );
+  }
 
   test(
-    `${only ? `seed ${only}` : `${seedsRfc6675} seeded runs`} with lossDetection "rfc6675" arrive intact`,
+    `${
+      only ? `seed ${only}` : `${seedsRfc6675} seeded runs`
+    } with lossDetection "rfc6675", large segments: arrive intact`,
     () => {
       const failures: string[] = [];
       const list = only ? [Number(only)] : Array.from({ length: seedsRfc6675 }, (_, i) => i + 1);
       for (const seed of list) {
         const o = scenario(seed, maxBytes);
-        const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection: "rfc6675" } });
+        const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection: "rfc6675" }, segmentation });
         if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
       }
       assertEquals(failures, []);
@@ -48,15 +62,15 @@ describe("tcp simulation", () => {
 
   test(
     `${
-      only ? `seed ${only}` : `${seeds} seeded runs`
+      only ? `seed ${only}` : `${seedsTail} seeded runs`
     } of tail loss (short transfers, 3-10% loss), rack and rfc6675`,
     () => {
       const failures: string[] = [];
-      const list = only ? [Number(only)] : Array.from({ length: seeds }, (_, i) => i + 1);
+      const list = only ? [Number(only)] : Array.from({ length: seedsTail }, (_, i) => i + 1);
       for (const seed of list) {
         const o = tailScenario(seed);
         for (const lossDetection of ["rack", "rfc6675"] as const) {
-          const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection } });
+          const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection }, segmentation });
           if (!r.ok) failures.push(`${lossDetection} ${r.detail} (rerun: LUNA_SEED=${seed})`);
         }
       }
@@ -66,8 +80,8 @@ describe("tcp simulation", () => {
   );
 
   test("the same seed replays the same run exactly", () => {
-    const a = transfer(scenario(77, 1 << 20));
-    const b = transfer(scenario(77, 1 << 20));
+    const a = transfer({ ...scenario(77, 1 << 20), segmentation });
+    const b = transfer({ ...scenario(77, 1 << 20), segmentation });
     assertEquals(a.ok, true, a.detail);
     assertEquals(a.ms, b.ms);
   });

@@ -54,6 +54,7 @@ const tcpSchema = z.object({
   backlog: z.number().int().min(1).max(1 << 20),
   synCookies: z.boolean(),
   challengeAckPerSecond: z.number().int().min(1),
+  segmentationOffload: z.boolean(),
   ephemeralPortMin: z.number().int().min(1).max(65535),
   ephemeralPortMax: z.number().int().min(1).max(65535),
   maxConnections: z.number().int().min(1).max(1 << 24),

@@ -337,6 +337,7 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
     buffers: c.buffers,
     promiscuous: c.mac !== undefined,
     checksums: c.checksums,
+    segmentation: c.tcp?.segmentationOffload ?? tcpDefaults.segmentationOffload,
     eal: c.eal,
   });
   let coexist: Coexistence | undefined;

@@ -12,7 +12,15 @@
  */
 import type { MemZone } from "../mem/zone.ts";
 
-export { BURST_MAX, DESC_WORDS, RxFlag, TxFlag } from "../../ffi/symbols.ts";
+export {
+  BURST_MAX,
+  CHAIN_RECORDS_MAX,
+  DESC_WORDS,
+  GSO_SEGS_MAX,
+  RxFlag,
+  SEG_MSS_SHIFT,
+  TxFlag,
+} from "../../ffi/symbols.ts";
 
 /**
  * A receive flag no port sets: a device wrapper that classified the frame
@@ -29,6 +37,15 @@ export interface DeviceOffloads {
   rxChecksum: boolean;
   /** The device fills IPv4 and TCP/UDP checksums of frames sent with TxFlag bits. */
   txChecksum: boolean;
+  /**
+   * Bytes of TCP payload the device takes in one large segment, which it
+   * cuts into segments of the MSS given with it (TSO, or GSO in software);
+   * 0 or absent: none. Such a packet may span records (TxFlag.more: the
+   * next record continues it), and the device fills the checksums of the
+   * segments it cuts, whatever `txChecksum` says. A device that takes
+   * chains returns from tx only at packet boundaries.
+   */
+  txSegmentMax?: number;
 }
 
 /** A link endpoint; see the module documentation. */
@@ -49,11 +66,17 @@ export interface Device {
    */
   rx(descs: Uint32Array, max: number, now: number): number;
   /**
-   * Sends the first `n` frames described by `descs`; returns how many the
-   * device took (those buffers are the device's now), in order. The rest
-   * remain the caller's.
+   * Sends the first `n` frames described by `descs`; returns how many
+   * records the device took (those buffers are the device's now), in order
+   * and never part of a chain. The rest remain the caller's.
    */
   tx(descs: Uint32Array, n: number, now: number): number;
+  /**
+   * True while the device holds frames that it sends only from inside a
+   * {@link tx} call (segments of a large one the NIC took part of): the
+   * caller then calls tx even with no record to add.
+   */
+  readonly txPending?: boolean;
   /** The earliest time at which the device will have a frame to deliver without being sent one; Infinity if none. */
   pollAt(now: number): number;
   /** Releases what the device holds. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BURST_MAX, DESC_WORDS, type Device } from "./device.ts";
+import { BURST_MAX, DESC_WORDS, type Device, TxFlag } from "./device.ts";
 
 /** A bounded batch of descriptor records for one device. */
 export class TxBatch {
@@ -60,14 +60,32 @@ export class TxBatch {
     return true;
   }
 
+  /**
+   * Makes room for `k` records (a chain that must go whole): flushes if the
+   * batch lacks it; false if the device would not take enough.
+   */
+  reserve(k: number, now: number): boolean {
+    if (this._capacity - this._count >= k) return true;
+    this.flush(now);
+    return this._capacity - this._count >= k;
+  }
+
   /** Hands the waiting frames to the device; those it does not take wait for the next flush. */
   flush(now: number): number {
     const n = this._count;
-    if (n === 0) return 0;
     const d = this._descs;
+    if (n === 0) {
+      if (this._device.txPending === true) this._device.tx(d, 0, now);
+      return 0;
+    }
     const sent = this._device.tx(d, n, now);
-    for (let k = 0; k < sent; k++) this.sentBytes += d[k * DESC_WORDS + 1] >>> 16;
-    this.sentFrames += sent;
+    let frames = 0;
+    for (let k = 0; k < sent; k++) {
+      const i = k * DESC_WORDS;
+      this.sentBytes += d[i + 1] >>> 16;
+      if ((d[i + 2] & TxFlag.more) === 0) frames++; // a chain is one packet
+    }
+    this.sentFrames += frames;
     if (sent < n) d.copyWithin(0, sent * DESC_WORDS, n * DESC_WORDS);
     this._count = n - sent;
     return sent;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { DESC_WORDS, type Device, RxFlag, rxFlowMark, TxFlag } from "../device/device.ts";
+import { DESC_WORDS, type Device, RxFlag, rxFlowMark, SEG_MSS_SHIFT, TxFlag } from "../device/device.ts";
 import { TxBatch } from "../device/tx_batch.ts";
 import {
   ArpOp,
@@ -118,6 +118,11 @@ export class IpLayer implements NeighborOwner {
     return this.device.mtu;
   }
 
+  /** TCP payload bytes the device takes in one large segment (0: none); see DeviceOffloads. */
+  get txSegmentMax(): number {
+    return this.device.offloads.txSegmentMax ?? 0;
+  }
+
   /** Frames the transmit batch can still take before it must be flushed. */
   txRoom(): number {
     return this.tx.capacity - this.tx.length;
@@ -189,6 +194,71 @@ export class IpLayer implements NeighborOwner {
     this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0);
     const lens = ethernetHeaderLen | (ipv4HeaderLen << 8) | (tcp.headerLen << 20);
     return this._route(h, ipOff - ethernetHeaderLen, ipHeadroom + tcpLen, dst, flags, lens, now);
+  }
+
+  /**
+   * Sends a large TCP segment as a chain of records, for the device to cut
+   * into segments of at most `mss` payload bytes and to checksum (see
+   * DeviceOffloads.txSegmentMax). Its first `firstLen` bytes lie at `tcpOff`
+   * of buffer `h` (the TCP header and possibly payload, with
+   * {@link ipHeadroom} free before them); the rest in `pieces`, triples of
+   * (buffer, data offset, length), `nPieces` of them; `tcpLen` bytes in
+   * all. Takes one reference of `h` and of each piece's buffer. Returns
+   * false if the chain was dropped (no route, no neighbour yet, no room).
+   */
+  sendTcpChain(
+    h: number,
+    tcpOff: number,
+    firstLen: number,
+    tcpLen: number,
+    pieces: Uint32Array,
+    nPieces: number,
+    mss: number,
+    dst: number,
+    now: number,
+  ): boolean {
+    const zone = this.device.zone;
+    const bytes = zone.bytes;
+    const tcp = this._tcpTx.attach(bytes, tcpOff, firstLen);
+    tcp.checksum = 0; // the device sums each segment it cuts
+    const ipOff = tcpOff - ipv4HeaderLen;
+    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, false);
+    const hop = this.iface.nextHop(dst);
+    const mac = hop === 0
+      ? -1
+      : this.iface.accepts(hop) && hop !== this.iface.address
+      ? macBroadcast
+      : this.neighbors.lookup(hop, now);
+    const tx = this.tx;
+    if (mac < 0 || !tx.reserve(1 + nPieces, now)) {
+      // No route or neighbour yet, or the device is behind: lost like a dropped frame.
+      if (hop === 0) this.counters.ipOutNoRoutes++;
+      else if (mac < 0) this.counters.arpUnresolvedDrops++;
+      else tx.dropped++;
+      zone.release(h);
+      for (let j = 0; j < nPieces; j++) zone.release(pieces[3 * j]);
+      return false;
+    }
+    const ethOff = ipOff - ethernetHeaderLen;
+    const eth = this._ethTx.attach(bytes, ethOff, ipHeadroom + firstLen);
+    eth.dst = mac;
+    eth.src = this.iface.mac;
+    eth.ethertype = EtherType.ipv4;
+    const lens = ethernetHeaderLen | (ipv4HeaderLen << 8) | (tcp.headerLen << 20);
+    const flags = TxFlag.ipv4 | TxFlag.ipCksum | TxFlag.tcpCksum | TxFlag.tcpSeg | (mss << SEG_MSS_SHIFT);
+    tx.push(
+      h,
+      ethOff - zone.dataStart(h),
+      ipHeadroom + firstLen,
+      flags | (nPieces > 0 ? TxFlag.more : 0),
+      lens,
+      now,
+    );
+    for (let j = 0; j < nPieces; j++) {
+      const more = j + 1 < nPieces ? TxFlag.more : 0;
+      tx.push(pieces[3 * j], pieces[3 * j + 1], pieces[3 * j + 2], more, 0, now);
+    }
+    return true;
   }
 
   /** Sends an ICMP echo request of `payloadLen` bytes (a pattern) to `dst`. */

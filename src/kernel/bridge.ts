@@ -257,6 +257,11 @@ export class KernelBridge implements Device {
     return this.nic.tx(descs, n, now);
   }
 
+  /** The NIC's, whose tx this is. */
+  get txPending(): boolean {
+    return this.nic.txPending === true;
+  }
+
   pollAt(now: number): number {
     return Math.min(this.nic.pollAt(now), this.exception.pollAt(now));
   }

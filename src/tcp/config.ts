@@ -60,6 +60,12 @@ export interface TcpConfig {
   synCookies: boolean;
   /** Challenge ACKs per second (RFC 5961 7). */
   challengeAckPerSecond: number;
+  /**
+   * Send large segments (up to 64 KB of payload behind one header) where the
+   * device cuts them into MSS-sized ones itself (TSO, or the shim's GSO):
+   * the per-segment work is done once per large segment.
+   */
+  segmentationOffload: boolean;
   /** Ephemeral ports for active opens. */
   ephemeralPortMin: number;
   ephemeralPortMax: number;
@@ -103,6 +109,7 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   backlog: 128,
   synCookies: true,
   challengeAckPerSecond: 1000,
+  segmentationOffload: true,
   ephemeralPortMin: 49152,
   ephemeralPortMax: 65535,
   maxConnections: 1 << 22,

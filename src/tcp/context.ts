@@ -31,6 +31,25 @@ export interface TcpLink {
    * takes the buffer reference.
    */
   sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number): void;
+  /** TCP payload bytes the device takes in one large segment and cuts itself; 0: none. */
+  readonly txSegmentMax: number;
+  /**
+   * Sends a large segment as a chain for the device to cut into segments of
+   * at most `mss` payload bytes: `firstLen` bytes at `tcpOff` of buffer `h`
+   * (the header, maybe payload), then `nPieces` triples (buffer, data
+   * offset, length) of `pieces`; takes a reference of each buffer.
+   */
+  sendTcpChain(
+    h: number,
+    tcpOff: number,
+    firstLen: number,
+    tcpLen: number,
+    pieces: Uint32Array,
+    nPieces: number,
+    mss: number,
+    dst: number,
+    now: number,
+  ): void;
   /** Frames the transmit batch can still take before it must be flushed. */
   txRoom(): number;
   /** Whether the transmit batch has drained to under half full. */

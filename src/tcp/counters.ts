@@ -13,6 +13,8 @@ export class TcpCounters {
   currEstab = 0;
   inSegs = 0;
   outSegs = 0;
+  /** Of the segments sent, how many left as large ones for the device to cut (counted once each). */
+  outLargeSegs = 0;
   retransSegs = 0;
   retransTimeouts = 0;
   inErrs = 0;

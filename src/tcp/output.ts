@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { CHAIN_RECORDS_MAX, GSO_SEGS_MAX } from "../device/device.ts";
 import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { seqGt, seqLt, TcpFlags, type TcpOptions, TcpPacket, TcpRepr } from "../wire/mod.ts";
@@ -93,6 +94,8 @@ export class TcpOutput {
   private readonly _config: TcpConfig;
   private readonly _counters: TcpCounters;
   private readonly _sackScratch = new Uint32Array(8);
+  /** The chain of a large segment: (buffer, data offset, length) per piece. */
+  private readonly _pieces = new Uint32Array(3 * CHAIN_RECORDS_MAX);
 
   constructor(x: TcpContext) {
     this._x = x;
@@ -229,6 +232,111 @@ export class TcpOutput {
     tcb.lastSendAt = now;
     this._counters.outSegs++;
     this._link.sendTcp(h, tcpOff, len, tcb.remoteIp, now);
+  }
+
+  /** An ACK leaves: the delayed one is no longer owed (as in {@link _emit}). */
+  private _ackLeaves(tcb: Tcb): void {
+    tcb.ackNow = false;
+    tcb.unackedSegs = 0;
+    if (tcb.delackAt !== Infinity) {
+      tcb.delackAt = Infinity;
+      this._x.timers.rearm(tcb);
+    }
+  }
+
+  /**
+   * Sends `len` bytes at `seq` (with FIN if `fin`) as one large segment that
+   * the device cuts into segments of the MSS (TSO or GSO). The payload is
+   * not copied: the chunks of the send queue are handed to the device as
+   * they are, behind the header, which goes in place in front of the first
+   * chunk when {@link sendData} would put it there, else in a buffer of its
+   * own. Returns the payload bytes sent: fewer than `len` when the chain
+   * would take more records than the transmit batch has room for (then cut
+   * at a multiple of the MSS), 0 when nothing could be sent.
+   */
+  sendLarge(tcb: Tcb, seq: number, len: number, fin: boolean, now: number): number {
+    const zone = this._zone;
+    const q = tcb.sendq;
+    const at = (seq - tcb.sndUna) >>> 0;
+    if (!q.find(at)) return 0;
+    if (len > q.bytes - at) {
+      len = q.bytes - at;
+      fin = false;
+    }
+    let hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh | (fin ? TcpFlags.fin : 0), len, now);
+    // Options take room from the payload: each segment stays within MSS + 20 (RFC 9293 3.7.1).
+    const segMss = tcb.sndMss + 20 - hdr;
+    if (len > GSO_SEGS_MAX * segMss) {
+      // SACK blocks made the segments smaller: no more of them than the device cuts.
+      len = GSO_SEGS_MAX * segMss;
+      fin = false;
+      hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+    }
+    const h0 = q.foundH;
+    const off0 = q.foundOff;
+    const inPlace = q.foundChunkStart && off0 - zone.dataStart(h0) >= hdr + ipHeadroom &&
+      zone.refcount(h0) === 1;
+    let room = this._link.txRoom() - 8; // records left for ACKs and other connections
+    if (room > CHAIN_RECORDS_MAX) room = CHAIN_RECORDS_MAX;
+    const p = this._pieces;
+    let first = 0; // payload bytes behind the header, in the first record
+    let done = 0;
+    let np = 0;
+    if (inPlace) first = done = Math.min(len, q.foundLen);
+    while (done < len && np + 1 < room) {
+      if (!q.find(at + done)) break;
+      const n = Math.min(len - done, q.foundLen);
+      p[3 * np] = q.foundH;
+      p[3 * np + 1] = q.foundOff - zone.dataStart(q.foundH);
+      p[3 * np + 2] = n;
+      np++;
+      done += n;
+    }
+    if (done < len) {
+      // Out of records: a shorter large segment, cut at a multiple of the MSS.
+      let keep = done >= segMss ? done - done % segMss : done;
+      if (keep === 0) return 0;
+      len = keep;
+      fin = false;
+      if (first > keep) first = keep;
+      keep -= first;
+      let j = 0;
+      for (; j < np && keep > 0; j++) {
+        if (p[3 * j + 2] > keep) p[3 * j + 2] = keep;
+        keep -= p[3 * j + 2];
+      }
+      np = j;
+      this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+    }
+    let h = h0;
+    let tcpOff = off0 - hdr;
+    if (!inPlace) {
+      h = zone.tryTake();
+      if (h < 0) {
+        this._counters.noBufferDrops++;
+        return 0;
+      }
+      tcpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
+    } else {
+      zone.retain(h); // the device's reference; the queue keeps its own
+    }
+    for (let j = 0; j < np; j++) zone.retain(p[3 * j]);
+    const r = this.repr;
+    if ((r.flags & TcpFlags.ack) !== 0) this._ackLeaves(tcb);
+    // The header alone is written here; the device sums each segment it cuts.
+    r.payloadLen = 0;
+    r.emit(this._view.attach(zone.bytes, tcpOff, hdr), tcb.localIp, tcb.remoteIp, false);
+    r.payloadLen = len;
+    const segs = Math.ceil(len / segMss);
+    tcb.stats.segsOut += segs;
+    tcb.stats.largeSegsOut++;
+    tcb.lastSendAt = now;
+    this._counters.outSegs += segs;
+    this._counters.outLargeSegs++;
+    this._link.sendTcpChain(h, tcpOff, hdr + first, hdr + len, p, np, segMss, tcb.remoteIp, now);
+    // RACK keeps one record per large segment, as Linux keeps one per TSO buffer.
+    this._sent(tcb, seq, len + ((r.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
+    return len;
   }
 
   /** Sends a segment with no payload (SYN, ACK, FIN, RST of a connection) in a fresh buffer. */
@@ -380,6 +488,9 @@ export class TcpOutput {
       }
     }
     const maxBefore = tcb.sndMax;
+    // Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS).
+    const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
+    const unit = segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
     for (let guard = 0; guard < 4096; guard++) {
       const dataOff = (tcb.sndNxt - tcb.sndUna) >>> 0;
       // Once the FIN is sent, SND.NXT counts it: the data ends one before.
@@ -403,7 +514,8 @@ export class TcpOutput {
           if (tcb.sndWnd === 0 && flight === 0) this._x.timers.armPersist(tcb, now);
           break;
         }
-        const len = Math.min(avail, mss, wndLeft, ccLeft);
+        let len = Math.min(avail, unit, wndLeft, ccLeft);
+        if (len > mss && len < avail) len -= len % mss; // whole segments, but for the last
         const last = len === avail;
         // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a segment the peer's window cuts short waits
         // unless it is at least half the largest window offered; the persist timer overrides.
@@ -414,7 +526,9 @@ export class TcpOutput {
         tcb.swsOverride = false;
         if (len < mss && flight > 0 && !(tcb.noDelay ?? this._config.noDelay) && !(last && finPending)) break; // Nagle
         const fin = last && finPending;
-        const sent = this.sendData(tcb, tcb.sndNxt, len, fin, now);
+        const sent = len > mss
+          ? this.sendLarge(tcb, tcb.sndNxt, len, fin, now)
+          : this.sendData(tcb, tcb.sndNxt, len, fin, now);
         if (sent === 0) break;
         const withFin = fin && sent === avail && (this.repr.flags & TcpFlags.fin) !== 0;
         if (withFin) tcb.finSeq = (tcb.sndNxt + sent) >>> 0;

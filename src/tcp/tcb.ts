@@ -64,6 +64,8 @@ export class TcbStats {
   prrLimitedSends = 0;
   /** Restarts after idle that shrank the window (RFC 5681 4.1). */
   idleRestarts = 0;
+  /** Large segments sent for the device to cut (each also counted in segsOut as the segments it becomes). */
+  largeSegsOut = 0;
 }
 
 /**

@@ -58,7 +58,7 @@ scope.onmessage = async (e: MessageEvent) => {
       const zone = new DpdkZone(shim, `w${init.index}`, { attach: init.pool });
       const port = new Port(shim, init.port);
       port.adopt(zone);
-      const device = new DpdkDevice(port, init.queue);
+      const device = new DpdkDevice(port, init.queue, init.txOffloads);
       // Each worker opens connections from its own slice of the ephemeral ports, so
       // no 4-tuple is used by two workers at once.
       const tcp = { ...(init.config.tcp as Record<string, number> | undefined) };

@@ -114,6 +114,7 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
     queuesField: "workers",
     promiscuous: c.mac !== undefined,
     checksums: c.checksums,
+    segmentation: c.tcp?.segmentationOffload ?? true,
     eal: { ...c.eal, memoryMb: c.eal?.memoryMb ?? 256 + 64 * count },
   });
   const started: Worker[] = [];

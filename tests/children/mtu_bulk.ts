@@ -19,6 +19,8 @@ const stack = await createStack({
   mode: modeArg === "inline" ? "inline" : "batch",
   coexist: false,
   buffers: 16383,
+  // LUNA_GSO=off: MSS-sized segments only, to compare with large ones.
+  ...(process.env.LUNA_GSO === "off" ? { tcp: { segmentationOffload: false } } : {}),
   eal: {
     prefix,
     memoryMb: 512,

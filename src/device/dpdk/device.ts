@@ -3,9 +3,16 @@
  *
  * @module
  */
+import { Offload } from "../../../ffi/symbols.ts";
 import type { Device, DeviceOffloads } from "../device.ts";
 import type { DpdkZone } from "./pool.ts";
 import type { Port } from "./port.ts";
+
+/**
+ * TCP payload bytes of one large segment: its IPv4 packet, with the longest
+ * TCP header, within the 16-bit total length.
+ */
+export const segmentMaxBytes = 65535 - 20 - 60;
 
 /** One queue pair of a configured, started port. */
 export class DpdkDevice implements Device {
@@ -17,8 +24,12 @@ export class DpdkDevice implements Device {
   readonly port: Port;
   readonly queue: number;
 
-  /** Wraps `queue` of `port` (configured and started). */
-  constructor(port: Port, queue = 0) {
+  /**
+   * Wraps `queue` of `port` (configured and started). `txOffloads`: the
+   * transmit offload bits the port was configured with (a Worker's port was
+   * configured by another thread).
+   */
+  constructor(port: Port, queue = 0, txOffloads = port.txOffloads) {
     const info = port.describe();
     this.port = port;
     this.queue = queue;
@@ -29,7 +40,10 @@ export class DpdkDevice implements Device {
     // The shim verifies and fills IPv4 and TCP checksums over each burst, in
     // hardware where the port offers it and in C where it does not: either
     // way the stack leaves them to the device.
-    this.offloads = { rxChecksum: true, txChecksum: true };
+    // Large TCP segments go as chains that the port (TSO) or the shim (GSO)
+    // cuts, where the port was configured for it.
+    const seg = (txOffloads & (Offload.tcpTso | Offload.tcpGso)) !== 0;
+    this.offloads = { rxChecksum: true, txChecksum: true, txSegmentMax: seg ? segmentMaxBytes : 0 };
   }
 
   rx(descs: Uint32Array, max: number, _now: number): number {
@@ -40,8 +54,15 @@ export class DpdkDevice implements Device {
     return this.port.tx(this.queue, descs, n);
   }
 
-  pollAt(_now: number): number {
-    return Infinity; // a NIC delivers when it delivers: the loop polls it
+  /** The shim holds segments of a large one for the next tx call. */
+  get txPending(): boolean {
+    return this.port.txBacklog[this.queue] !== 0;
+  }
+
+  pollAt(now: number): number {
+    // A NIC delivers when it delivers: the loop polls it. Segments the shim
+    // holds back leave at the next tx call, which should come soon.
+    return this.port.txBacklog[this.queue] !== 0 ? now : Infinity;
   }
 
   close(): void {

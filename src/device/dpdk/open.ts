@@ -52,6 +52,12 @@ export interface OpenPortOptions {
    * filled or verified; "always": the shim or the port does them everywhere.
    */
   checksums?: "auto" | "always";
+  /**
+   * Large TCP segments (default true): the port cuts them where it offers
+   * TSO, elsewhere the shim does (DPDK's GSO), where the port sends chained
+   * buffers (not net_af_xdp, net_ring).
+   */
+  segmentation?: boolean;
   /** EAL settings; `prefix` defaults to `luna-<pid>`. */
   eal?: PortEalOptions;
 }
@@ -125,7 +131,11 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
     });
     const wanted = options.offloads ?? (Offload.ipv4Cksum | Offload.tcpCksum);
     const rxOffloads = (info.rxOffloads & wanted) === wanted ? wanted : 0;
-    const txOffloads = (info.txOffloads & wanted) === wanted ? wanted : 0;
+    let txOffloads = (info.txOffloads & wanted) === wanted ? wanted : 0;
+    if (options.segmentation ?? true) {
+      if ((info.txOffloads & Offload.tcpTso) !== 0 && txOffloads !== 0) txOffloads |= Offload.tcpTso;
+      else if ((info.txOffloads & Offload.tcpGso) !== 0) txOffloads |= Offload.tcpGso;
+    }
     const rssWanted = options.rss ?? Rss.ipv4Tcp;
     const rss = queues > 1 && (info.rssHashes & rssWanted) === rssWanted ? rssWanted : 0;
     try {

@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  BURST_BACKLOG,
   BURST_MAX,
   cString,
   DESC_WORDS,
@@ -99,6 +100,14 @@ export interface PortStats {
   txInvalidRefused: number;
   /** Received frames longer than the MTU plus the Ethernet header, dropped by the shim. */
   rxOversizeDropped: number;
+  /** Large TCP packets cut into segments: by the shim (GSO) or by the port (TSO). */
+  txSegPackets: number;
+  /** Segments the shim cut them into (with TSO the port counts them). */
+  txSegSegments: number;
+  /** Segments cut that the port did not take: lost, TCP recovers them. */
+  txSegDropped: number;
+  /** Chains left to the caller because the shim's own buffers ran out. */
+  txChainNoMbuf: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
@@ -112,6 +121,13 @@ export class Port {
   private readonly _tx: Shim["symbols"]["luna_tx_burst"];
   private _zone: DpdkZone | undefined;
   private _pool = -1;
+  /** Offload bits (ffi Offload) turned on for transmit by {@link configure}. */
+  txOffloads = 0;
+  /**
+   * Per transmit queue, 1 while the shim holds segments of a packet the PMD
+   * took only part of: a {@link tx} call, of no records if need be, sends them.
+   */
+  readonly txBacklog: Uint8Array = new Uint8Array(1024);
 
   constructor(shim: Shim, id: number) {
     this._shim = shim;
@@ -186,6 +202,7 @@ export class Port {
       (config.mtuPmdUnbounded ? PortFlag.mtuPmdUnbounded : 0) | (config.noChecksums ? PortFlag.noCksum : 0),
     );
     this._check(rc, "configure");
+    this.txOffloads = config.txOffloads ?? 0;
     this._zone = config.zone;
     this._pool = config.zone.pool;
   }
@@ -284,9 +301,10 @@ export class Port {
     if (n * DESC_WORDS > descs.length || n > BURST_MAX) {
       throw new RangeError(`tx: ${n} records asked, ${descs.length / DESC_WORDS} given (at most ${BURST_MAX})`);
     }
-    const sent = this._tx(this.id, queue, this._pool, descs, n);
-    if (sent < 0) throw this._error(sent, "tx");
-    return sent;
+    const r = this._tx(this.id, queue, this._pool, descs, n);
+    if (r < 0) throw this._error(r, "tx");
+    this.txBacklog[queue] = (r & BURST_BACKLOG) !== 0 ? 1 : 0;
+    return r & 0xffff;
   }
 
   private _check(rc: number, op: string): number {

@@ -46,7 +46,8 @@
 import { ConfigError } from "../../errors.ts";
 import type { MemZone } from "../../mem/zone.ts";
 import { Random } from "../../util/random.ts";
-import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads } from "../device.ts";
+import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads, GSO_SEGS_MAX } from "../device.ts";
+import { isChain, TcpSegmenter } from "../segment.ts";
 import { type FaultConfig, faultConfig, FaultCounters, type FaultOptions, FaultPath } from "./_path.ts";
 
 export { FaultCounters, type FaultOptions };
@@ -84,6 +85,8 @@ export class FaultInjector implements Device {
   private readonly _tx: FaultPath;
   private readonly _scratch = new Uint32Array(BURST_MAX * DESC_WORDS);
   private readonly _slots = new Int32Array(BURST_MAX);
+  private readonly _segmenter: TcpSegmenter;
+  private readonly _segOut = new Uint32Array(GSO_SEGS_MAX * DESC_WORDS);
   private _closed = false;
 
   /** Wraps `inner`; `close()` closes it too. */
@@ -106,7 +109,14 @@ export class FaultInjector implements Device {
     // Frames are corrupted here, before the wrapped device would fill their
     // checksums: with transmit offload the corruption would get a valid
     // checksum and go unnoticed. The stack fills them itself instead.
-    this.offloads = { rxChecksum: inner.offloads.rxChecksum, txChecksum: false };
+    // Large segments are cut here (in TypeScript, checksums filled) before
+    // the faults, as a NIC cuts them before the wire.
+    this.offloads = {
+      rxChecksum: inner.offloads.rxChecksum,
+      txChecksum: false,
+      txSegmentMax: inner.offloads.txSegmentMax ?? 0,
+    };
+    this._segmenter = new TcpSegmenter(inner.zone);
     this.seed = seed;
     this._rx = new FaultPath(inner.zone, new Random(seed, 1), true, rx, holdLimit);
     this._tx = new FaultPath(inner.zone, new Random(seed, 2), false, tx, holdLimit);
@@ -157,10 +167,36 @@ export class FaultInjector implements Device {
       return sent;
     }
     p.expire(now);
-    const take = n < p.room ? n : p.room;
-    for (let k = 0; k < take; k++) p.admit(descs, k * DESC_WORDS, now, take - 1 - k);
+    let take = 0;
+    let chains = false;
+    for (let k = 0; k < n && !chains; k++) chains = isChain(descs, k);
+    if (!chains) {
+      take = n < p.room ? n : p.room;
+      for (let k = 0; k < take; k++) p.admit(descs, k * DESC_WORDS, now, take - 1 - k);
+    } else {
+      // Whole packets only: a chain is cut into frames when they all fit.
+      const seg = this._segmenter;
+      while (take < n) {
+        if (!isChain(descs, take)) {
+          if (p.room < 1) break;
+          p.admit(descs, take * DESC_WORDS, now, 0);
+          take++;
+          continue;
+        }
+        const f = seg.frames(descs, take, n);
+        if (f === 0 || f > p.room) break;
+        const w = seg.cut(descs, take, n, this._segOut, 0);
+        for (let j = 0; j < w; j++) p.admit(this._segOut, j * DESC_WORDS, now, w - 1 - j);
+        take += seg.records;
+      }
+    }
     this._flushTx(now);
     return take;
+  }
+
+  /** The wrapped device's, when frames pass straight to it (else it is given no large segments). */
+  get txPending(): boolean {
+    return this._tx.passthrough && this.inner.txPending === true;
   }
 
   /** The earliest of the wrapped device's time and the held frames' times. */

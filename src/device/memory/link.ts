@@ -41,6 +41,7 @@ import { BufferError, ConfigError, PoolExhaustedError } from "../../errors.ts";
 import type { MemZone } from "../../mem/zone.ts";
 import { copyBytes } from "../../util/bytes.ts";
 import { DESC_WORDS, type Device, type DeviceOffloads } from "../device.ts";
+import { isChain, TcpSegmenter } from "../segment.ts";
 
 /** Properties of one direction of the link. */
 export interface LinkDirectionOptions {
@@ -72,6 +73,13 @@ export interface MemoryLinkOptions extends LinkDirectionOptions {
   aToB?: LinkDirectionOptions;
   /** Overrides for the direction from b to a. */
   bToA?: LinkDirectionOptions;
+  /**
+   * Emulates segmentation offload: each endpoint takes large TCP segments
+   * of up to this many payload bytes (chains of records, see
+   * DeviceOffloads.txSegmentMax) and cuts them into frames of the MSS asked,
+   * with their checksums, as a NIC's TSO would. 0 (default): none.
+   */
+  segmentation?: number;
 }
 
 /** Counters of one direction of the link; the sender's `txCounters` and the receiver's `rxCounters` are this one object. */
@@ -264,7 +272,7 @@ function takeOrNone(zone: MemZone): number {
   }
 }
 
-const noOffloads: DeviceOffloads = Object.freeze({ rxChecksum: false, txChecksum: false });
+const noOffloads: DeviceOffloads = Object.freeze({ rxChecksum: false, txChecksum: false, txSegmentMax: 0 });
 
 /** One end of a memory link; see the module documentation. */
 export class MemoryEndpoint implements Device {
@@ -272,18 +280,32 @@ export class MemoryEndpoint implements Device {
   readonly zone: MemZone;
   readonly mac: Uint8Array;
   readonly mtu: number;
-  readonly offloads: DeviceOffloads = noOffloads;
+  readonly offloads: DeviceOffloads;
   /** Counters of the direction this endpoint sends on. */
   readonly txCounters: LinkCounters;
   /** Counters of the direction this endpoint receives from. */
   readonly rxCounters: LinkCounters;
   private readonly _out: Wire;
   private readonly _in: Wire;
+  private readonly _segmenter: TcpSegmenter | undefined;
+  private _segOut = new Uint32Array(0);
   private _closed = false;
 
   /** Use {@link createMemoryLink}. */
-  constructor(name: string, zone: MemZone, mac: Uint8Array, mtu: number, out: Wire, inbound: Wire) {
+  constructor(
+    name: string,
+    zone: MemZone,
+    mac: Uint8Array,
+    mtu: number,
+    out: Wire,
+    inbound: Wire,
+    segmentation = 0,
+  ) {
     this.name = name;
+    this.offloads = segmentation > 0
+      ? Object.freeze({ rxChecksum: false, txChecksum: false, txSegmentMax: segmentation })
+      : noOffloads;
+    this._segmenter = segmentation > 0 ? new TcpSegmenter(zone) : undefined;
     this.zone = zone;
     this.mac = mac;
     this.mtu = mtu;
@@ -300,12 +322,48 @@ export class MemoryEndpoint implements Device {
     return this._in.pull(descs, max, now);
   }
 
-  /** Sends every frame (tail-dropping those a full queue cannot hold); takes none once closed. */
+  /**
+   * Sends every frame (tail-dropping those a full queue cannot hold); takes
+   * none once closed. With segmentation, chains are cut into frames first.
+   */
   tx(descs: Uint32Array, n: number, now: number): number {
     checkBurst("tx", descs, n);
     if (this._closed) return 0;
-    this._out.push(descs, n, now);
-    return n;
+    const seg = this._segmenter;
+    let chains = false;
+    if (seg !== undefined) { for (let k = 0; k < n && !chains; k++) chains = isChain(descs, k); }
+    if (!chains) {
+      this._out.push(descs, n, now);
+      return n;
+    }
+    let k = 0;
+    let m = 0;
+    while (k < n) {
+      const need = isChain(descs, k) ? seg!.frames(descs, k, n) : 1;
+      if (need === 0) break; // a chain that ends in a later burst
+      if ((m + need) * DESC_WORDS > this._segOut.length) {
+        const grown = new Uint32Array(
+          Math.max(2 * this._segOut.length, (m + need) * DESC_WORDS, 256 * DESC_WORDS),
+        );
+        grown.set(this._segOut.subarray(0, m * DESC_WORDS));
+        this._segOut = grown;
+      }
+      if (need === 1 && !isChain(descs, k)) {
+        this._segOut.set(descs.subarray(k * DESC_WORDS, (k + 1) * DESC_WORDS), m * DESC_WORDS);
+        m++;
+        k++;
+      } else {
+        m += seg!.cut(descs, k, n, this._segOut, m);
+        k += seg!.records;
+      }
+    }
+    this._out.push(this._segOut, m, now);
+    return k;
+  }
+
+  /** Packets this endpoint cut into frames (segmentation), and the frames they became. */
+  get segmentation(): { packets: number; segments: number } {
+    return { packets: this._segmenter?.packets ?? 0, segments: this._segmenter?.segments ?? 0 };
   }
 
   /** Arrival time of the next frame for this endpoint (possibly already past); Infinity if none. */
@@ -357,11 +415,15 @@ export function createMemoryLink(options: MemoryLinkOptions): [MemoryEndpoint, M
   const ab = direction("aToB", options, options.aToB);
   const ba = direction("bToA", options, options.bToA);
   const maxFrame = mtu + ethernetHeaderLen;
+  const segmentation = options.segmentation ?? 0;
+  if (!Number.isInteger(segmentation) || segmentation < 0 || segmentation > 65535) {
+    throw new ConfigError("segmentation", `expected an integer 0..65535 (0: none), got ${segmentation}`);
+  }
   const wireAB = new Wire(zoneA, zoneB, ab, maxFrame);
   const wireBA = new Wire(zoneB, zoneA, ba, maxFrame);
   return [
-    new MemoryEndpoint(nameA, zoneA, macA, mtu, wireAB, wireBA),
-    new MemoryEndpoint(nameB, zoneB, macB, mtu, wireBA, wireAB),
+    new MemoryEndpoint(nameA, zoneA, macA, mtu, wireAB, wireBA, segmentation),
+    new MemoryEndpoint(nameB, zoneB, macB, mtu, wireBA, wireAB, segmentation),
   ];
 }
 

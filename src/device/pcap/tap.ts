@@ -83,7 +83,9 @@ export class PcapTap implements Device {
     this.zone = inner.zone;
     this.mac = inner.mac;
     this.mtu = inner.mtu;
-    this.offloads = inner.offloads;
+    // The file holds frames as they leave: no large segments (chains of
+    // records) pass through the tap, so TCP sends MSS-sized ones.
+    this.offloads = { ...inner.offloads, txSegmentMax: 0 };
     this._clock = options.clock ?? null;
     this._epochSec = Math.floor(epochMs / 1000);
     this._epochMs = epochMs - this._epochSec * 1000;
