@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { DESC_WORDS, Offload, RxFlag, SEG_MSS_SHIFT, TxFlag } from "../../ffi/mod.ts";
 import { Dpdk } from "../../src/device/dpdk/mod.ts";
 import { TcpFlags } from "../../src/wire/mod.ts";
+import { awaitLink, sendAck } from "./_memif.ts";
 
 const [mode, prefix, socket, streamArg, mssArg, cksumArg] = process.argv.slice(2);
 const streamLen = Number(streamArg);
@@ -34,13 +35,7 @@ port.start();
 const freeBefore = zone.accounting().free;
 console.log("READY");
 
-const linkDeadline = Date.now() + 20_000;
-while (!port.link().up && Date.now() < linkDeadline) await new Promise((r) => setTimeout(r, 5));
-if (!port.link().up) {
-  console.log("RESULT " + JSON.stringify({ error: "memif link did not come up" }));
-  dpdk.close();
-  process.exit(1);
-}
+await awaitLink(port, dpdk);
 
 /** Byte `i` of the stream. */
 const streamByte = (i: number) => ((i * 2654435761) >>> 13) & 0xff;
@@ -114,15 +109,7 @@ if (mode === "recv") {
   }
   sha256 = createHash("sha256").update(stream).digest("hex");
   stats = port.stats();
-  const h = zone.take();
-  zone.bytes.fill(0, zone.dataStart(h) + zone.headroom, zone.dataStart(h) + zone.headroom + 60);
-  zone.view.setUint32(zone.dataStart(h) + zone.headroom, ackNumber, true);
-  d[0] = h;
-  d[1] = zone.headroom | (60 << 16);
-  d[2] = 0;
-  d[3] = 0;
-  for (let tries = 0; tries < 100_000 && !acked; tries++) acked = port.tx(0, d, 1) === 1;
-  if (!acked) zone.release(h);
+  acked = sendAck(port, zone, d, ackNumber);
 } else {
   // The send queue: the stream in chunks of 700..1999 bytes, one buffer each.
   const chunkH: number[] = [];

@@ -6,6 +6,7 @@
 import { DESC_WORDS } from "../../ffi/mod.ts";
 import { Dpdk } from "../../src/device/dpdk/mod.ts";
 import { checkFrame, fillFrame, frameLength, frameNumber } from "./_frames.ts";
+import { awaitLink, sendAck } from "./_memif.ts";
 
 const [mode, prefix, socket, countArg] = process.argv.slice(2);
 const count = Number(countArg);
@@ -21,13 +22,7 @@ port.start();
 const freeBefore = zone.accounting().free;
 console.log("READY");
 
-const linkDeadline = Date.now() + 20_000;
-while (!port.link().up && Date.now() < linkDeadline) await new Promise((r) => setTimeout(r, 5));
-if (!port.link().up) {
-  console.log("RESULT " + JSON.stringify({ error: "memif link did not come up" }));
-  dpdk.close();
-  process.exit(1);
-}
+await awaitLink(port, dpdk);
 
 const burst = 32;
 const d = new Uint32Array(burst * DESC_WORDS);
@@ -55,7 +50,9 @@ if (mode === "recv") {
       const wrong = checkFrame(zone.bytes, at, done, len);
       if (wrong >= 0) {
         bad++;
-        if (firstBad === "") firstBad = `frame ${done}: got #${frameNumber(zone.bytes, at)} len ${len}, byte ${wrong}`;
+        if (firstBad === "") {
+          firstBad = `frame ${done}: got #${frameNumber(zone.bytes, at)} len ${len}, byte ${wrong}`;
+        }
       }
       bytes += len;
       done++;
@@ -66,15 +63,7 @@ if (mode === "recv") {
   }
   stats = port.stats();
   // Acknowledge: one 60-byte frame numbered 0xffffffff.
-  const h = zone.take();
-  zone.bytes.fill(0, zone.dataStart(h) + zone.headroom, zone.dataStart(h) + zone.headroom + 60);
-  zone.view.setUint32(zone.dataStart(h) + zone.headroom, ackNumber, true);
-  d[0] = h;
-  d[1] = zone.headroom | (60 << 16);
-  d[2] = 0;
-  d[3] = 0;
-  for (let tries = 0; tries < 100_000 && !acked; tries++) acked = port.tx(0, d, 1) === 1;
-  if (!acked) zone.release(h);
+  acked = sendAck(port, zone, d, ackNumber);
 } else {
   while (done < count && Date.now() < deadline) {
     const n = Math.min(burst, count - done);
@@ -97,7 +86,9 @@ if (mode === "recv") {
     const got = port.rx(0, d, burst);
     for (let k = 0; k < got; k++) {
       const h = d[k * DESC_WORDS];
-      if (frameNumber(zone.bytes, zone.dataStart(h) + (d[k * DESC_WORDS + 1] & 0xffff)) === ackNumber) acked = true;
+      if (frameNumber(zone.bytes, zone.dataStart(h) + (d[k * DESC_WORDS + 1] & 0xffff)) === ackNumber) {
+        acked = true;
+      }
       zone.release(h);
     }
     if (got === 0 && ++spins % 4096 === 0) await new Promise((r) => setTimeout(r, 0));
