@@ -31,13 +31,13 @@ async function run(conns: number, bytes: number, abortWorker: number, mtu?: numb
     );
     assertEquals(r.code, 0, explain(r));
     assert(r.result !== undefined, explain(r));
-    // The server's counters once the client is done: its latest STATS line, waiting up to 10 s
+    // The server's counters once the client is done: its latest STATS line, waiting up to 30 s
     // for one that counts every connection (the workers answer between rounds of polling, late
     // when the CPUs are busy; passive opens only grow, so an older line that counts them all
     // is as good as a new one).
     const lines = () => server.stdout.split("\n").filter((l) => l.startsWith("STATS "));
     let stats: { passiveOpens: number; rxFrames: number; rxBytes: number }[] = [];
-    for (const end = Date.now() + 10_000; Date.now() < end;) {
+    for (const end = Date.now() + 30_000; Date.now() < end;) {
       const line = lines().pop();
       if (line !== undefined) {
         stats = JSON.parse(line.slice(6));
