@@ -27,12 +27,15 @@ export class IpInterface {
   gateway: number;
   readonly mac: number;
   #mask: number;
+  /** The subnet's broadcast address, computed when the address changes (every received datagram asks). */
+  #broadcast: number;
 
   constructor(config: InterfaceConfig) {
     this.address = 0;
     this.prefixLen = 0;
     this.gateway = 0;
     this.#mask = 0;
+    this.#broadcast = 0;
     this.mac = config.mac;
     this.set(config.address, config.prefixLen, config.gateway);
   }
@@ -55,6 +58,7 @@ export class IpInterface {
     this.prefixLen = prefixLen;
     this.gateway = gw;
     this.#mask = mask;
+    this.#broadcast = (this.address | ~mask) >>> 0;
   }
 
   /** Whether `addr` is on this interface's subnet. */
@@ -64,7 +68,7 @@ export class IpInterface {
 
   /** Whether a datagram to `dst` is for this host: our address, or a broadcast of our subnet. */
   accepts(dst: number): boolean {
-    return dst === this.address || dst === 0xffffffff || dst === ((this.address | ~this.#mask) >>> 0);
+    return dst === this.address || dst === 0xffffffff || dst === this.#broadcast;
   }
 
   /**
@@ -74,7 +78,7 @@ export class IpInterface {
   martianSource(src: number): number {
     const top = src >>> 24;
     // A /31 or /32 has no broadcast address (RFC 3021): its other address is a host.
-    if (src === 0xffffffff || (this.prefixLen < 31 && src === ((this.address | ~this.#mask) >>> 0))) {
+    if (src === 0xffffffff || (this.prefixLen < 31 && src === this.#broadcast)) {
       return Martian.broadcast;
     }
     if (top >= 224 && top < 240) return Martian.multicast;
