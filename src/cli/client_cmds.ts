@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { writeSync } from "node:fs";
 import { pickStack, request } from "../control/client.ts";
 import { UsageError } from "./args.ts";
-import type { Subcommand } from "./observe.ts";
+import { type Subcommand, writeAll } from "./observe.ts";
 import { addressArg, intFlag, nameArg, numberFlag, parseOptions, stringFlag } from "./options.ts";
 
-const dirHelp = "  --dir DIR         the control sockets' directory (default $LUNA_CONTROL_DIR, else /run/luna)";
+const dirHelp =
+  "  --dir DIR         the control sockets' directory (default $LUNA_CONTROL_DIR, else /run/luna)";
 
 /** `luna ping`. */
 export const ping: Subcommand = {
@@ -30,7 +30,14 @@ ${dirHelp}`,
   async run(argv, io) {
     const p = parseOptions(
       argv,
-      { "--stack": true, "--count": true, "--interval": true, "--timeout": true, "--size": true, "--dir": true },
+      {
+        "--stack": true,
+        "--count": true,
+        "--interval": true,
+        "--timeout": true,
+        "--size": true,
+        "--dir": true,
+      },
       1,
       { "-c": "--count", "-i": "--interval", "-W": "--timeout", "-s": "--size" },
     );
@@ -104,7 +111,7 @@ ${dirHelp}`,
     const name = await pickStack(nameArg(stringFlag(p, "--stack")), dir);
     await request(name, { op: "connect", addr, port }, (f) => {
       if (f.kind === "data") {
-        for (let at = 0; at < f.bytes.length;) at += writeSync(1, f.bytes, at, f.bytes.length - at);
+        writeAll(1, f.bytes);
       }
     }, { dir, input: stdinChunks() });
     // stdin may still be open (a terminal): the connection is over.

@@ -11,13 +11,31 @@ import { stateNames } from "../control/conns.ts";
 import { UsageError } from "./args.ts";
 import { addressArg, intFlag, type Io, nameArg, numberFlag, parseOptions, stringFlag } from "./options.ts";
 
+/**
+ * Writes all of `bytes` to `fd`, waiting while a pipe is full (stdout may be
+ * a non-blocking pipe, as into tcpdump, where a write can take part or none).
+ */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let at = 0, tries = 0; at < bytes.length;) {
+    try {
+      at += writeSync(fd, bytes, at, bytes.length - at);
+      tries = 0;
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EAGAIN" || ++tries > 60_000) throw e;
+      Atomics.wait(nap, 0, 0, 1);
+    }
+  }
+}
+
 /** A subcommand: its help text and what it does. */
 export interface Subcommand {
   usage: string;
   run(argv: string[], io: Io): Promise<number>;
 }
 
-const dirHelp = "  --dir DIR         the control sockets' directory (default $LUNA_CONTROL_DIR, else /run/luna)";
+const dirHelp =
+  "  --dir DIR         the control sockets' directory (default $LUNA_CONTROL_DIR, else /run/luna)";
 
 function age(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -28,7 +46,9 @@ function age(ms: number): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd());
+  return rows.map((r) =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd()
+  );
 }
 
 /** `luna ls`. */
@@ -57,8 +77,14 @@ ${dirHelp}`,
     const rows = [["NAME", "PID", "DEVICE", "ADDRESS", "MODE", "AGE", "CONNS"]];
     for (const e of entries) {
       const i = e.info;
-      if (i === undefined) rows.push([e.name, "-", "-", "-", "-", "-", `stale: ${e.error}`]);
-      else {
+      if (i === undefined) {
+        const why = e.status === "stale"
+          ? "stale (its process is gone)"
+          : e.status === "denied"
+          ? "another user's (permission denied)"
+          : `error: ${e.error}`;
+        rows.push([e.name, "-", "-", "-", "-", "-", why]);
+      } else {
         rows.push([
           e.name,
           String(i.pid),
@@ -227,7 +253,9 @@ export function renderConn(c: ConnRow): string[] {
     `${c.state.padEnd(12)} ${String(c.recvQueue).padStart(8)} ${String(c.sendQueue).padStart(8)}  ${
       c.local.padEnd(21)
     } ${c.remote}`,
-    `\t ${c.congestion} rtt:${ms(c.rttMs)}/${ms(c.rttvarMs)} rto:${ms(c.rtoMs)} mss:${c.mss} cwnd:${c.cwnd} ` +
+    `\t ${c.congestion} rtt:${ms(c.rttMs)}/${ms(c.rttvarMs)} rto:${
+      ms(c.rtoMs)
+    } mss:${c.mss} cwnd:${c.cwnd} ` +
     `ssthresh:${ssthresh} inflight:${c.inFlight} snd_wnd:${c.sndWnd} segs_in:${c.segsIn} segs_out:${c.segsOut} ` +
     `bytes_acked:${c.bytesAcked} bytes_received:${c.bytesReceived} retrans:${c.retransSegs}/${c.retransTimeouts}`,
   ];
@@ -258,7 +286,11 @@ ${dirHelp}`,
     const dir = stringFlag(p, "--dir");
     const json = p.flags.has("--json");
     const name = await pickStack(nameArg(p.positional[0]), dir);
-    if (!json) io.out(`${"State".padEnd(12)} ${"Recv-Q".padStart(8)} ${"Send-Q".padStart(8)}  ${"Local".padEnd(21)} Peer`);
+    if (!json) {
+      io.out(
+        `${"State".padEnd(12)} ${"Recv-Q".padStart(8)} ${"Send-Q".padStart(8)}  ${"Local".padEnd(21)} Peer`,
+      );
+    }
     const end = await request(name, { op: "conns", state, port }, (f) => {
       if (f.kind !== "json") return;
       for (const c of (f.value.conns as ConnRow[] | undefined) ?? []) {
@@ -313,12 +345,22 @@ ${dirHelp}`,
     const onSigint = () => stop?.();
     process.on("SIGINT", onSigint);
     try {
-      const end = await request(name, { op: "capture", count, ms: seconds !== undefined ? seconds * 1000 : undefined, port, host }, (f) => {
+      const end = await request(name, {
+        op: "capture",
+        count,
+        ms: seconds !== undefined ? seconds * 1000 : undefined,
+        port,
+        host,
+      }, (f) => {
         if (f.kind === "data") {
-          for (let at = 0; at < f.bytes.length;) at += writeSync(fd, f.bytes, at, f.bytes.length - at);
+          writeAll(fd, f.bytes);
         }
       }, { dir, onSocket: (s) => (stop = () => s.end()) });
-      io.err(`luna: ${end.records} frames captured${Number(end.dropped) > 0 ? `, ${end.dropped} dropped (the reader fell behind)` : ""}`);
+      io.err(
+        `luna: ${end.records} frames captured${
+          Number(end.dropped) > 0 ? `, ${end.dropped} dropped (the reader fell behind)` : ""
+        }`,
+      );
     } finally {
       process.off("SIGINT", onSigint);
       if (fd !== 1) closeSync(fd);

@@ -20,6 +20,8 @@ export interface Parsed {
   flags: Map<string, string | true>;
   positional: string[];
   help: boolean;
+  /** How each flag was written (`-c` for `--count`), for messages. */
+  given: Map<string, string>;
 }
 
 /**
@@ -34,6 +36,7 @@ export function parseOptions(
 ): Parsed {
   const flags = new Map<string, string | true>();
   const positional: string[] = [];
+  const givenAs = new Map<string, string>();
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -56,6 +59,7 @@ export function parseOptions(
       throw new UsageError(given, `unknown option${known.length > 0 ? ` (known: ${known.join(", ")})` : ""}`);
     }
     if (flags.has(flag)) throw new UsageError(given, "given twice");
+    givenAs.set(flag, given);
     if (!spec[flag]) {
       if (eq > 0) throw new UsageError(given, "takes no value");
       flags.set(flag, true);
@@ -67,25 +71,37 @@ export function parseOptions(
     if (value === undefined || value === "") throw new UsageError(given, "needs a value");
     flags.set(flag, value);
   }
-  return { flags, positional, help };
+  return { flags, positional, help, given: givenAs };
 }
 
 /** The integer value of `flag` in min..max, or `fallback` when absent. */
-export function intFlag(p: Parsed, flag: string, min: number, max: number, fallback?: number): number | undefined {
+export function intFlag(
+  p: Parsed,
+  flag: string,
+  min: number,
+  max: number,
+  fallback?: number,
+): number | undefined {
   const v = p.flags.get(flag);
   if (v === undefined) return fallback;
   if (v === true || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(flag, `expected an integer ${min}..${max}, got '${v}'`);
+    throw new UsageError(p.given.get(flag) ?? flag, `expected an integer ${min}..${max}, got '${v}'`);
   }
   return Number(v);
 }
 
 /** The number value of `flag` (seconds, say) in min..max, or `fallback` when absent. */
-export function numberFlag(p: Parsed, flag: string, min: number, max: number, fallback?: number): number | undefined {
+export function numberFlag(
+  p: Parsed,
+  flag: string,
+  min: number,
+  max: number,
+  fallback?: number,
+): number | undefined {
   const v = p.flags.get(flag);
   if (v === undefined) return fallback;
   if (v === true || !/^\d+(\.\d+)?$/.test(v) || Number(v) < min || Number(v) > max) {
-    throw new UsageError(flag, `expected a number ${min}..${max}, got '${v}'`);
+    throw new UsageError(p.given.get(flag) ?? flag, `expected a number ${min}..${max}, got '${v}'`);
   }
   return Number(v);
 }

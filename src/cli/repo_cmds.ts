@@ -41,11 +41,15 @@ the commands to use them; 'down' removes both.
     if (verb === undefined) throw new UsageError("up|down", "missing: luna lab up NAME | luna lab down NAME");
     if (verb !== "up" && verb !== "down") throw new UsageError(verb, "expected up or down");
     if (name === undefined) throw new UsageError("NAME", `missing: luna lab ${verb} NAME`);
-    if (!/^[A-Za-z0-9_.-]{1,40}$/.test(name)) throw new UsageError(name, "not a lab name (1 to 40 of letters, digits, _ . -)");
+    if (!/^[A-Za-z0-9_.-]{1,40}$/.test(name)) {
+      throw new UsageError(name, "not a lab name (1 to 40 of letters, digits, _ . -)");
+    }
     if (verb === "down") {
       if (p.flags.size > 0) throw new UsageError([...p.flags.keys()][0], "only for 'luna lab up'");
       const gone = removeLab(name);
-      if (gone.length === 0) throw new UsageError(name, `no lab of that name (no namespace ${name}-luna or ${name}-kern)`);
+      if (gone.length === 0) {
+        throw new UsageError(name, `no lab of that name (no namespace ${name}-luna or ${name}-kern)`);
+      }
       io.out(`luna: removed ${gone.join(", ")}`);
       return Promise.resolve(0);
     }
@@ -67,7 +71,8 @@ remove it with: luna lab down ${name}`);
 /** Whether a directory holds the luna-ts repository. */
 function isRepo(dir: string): boolean {
   try {
-    return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string }).name === "luna-ts" &&
+    return (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string }).name ===
+        "luna-ts" &&
       existsSync(join(dir, "examples", "demo.ts"));
   } catch {
     return false;
@@ -78,7 +83,10 @@ function isRepo(dir: string): boolean {
 export function findRepo(given: string | undefined): string | undefined {
   if (given !== undefined) {
     if (!isRepo(resolve(given))) {
-      throw new UsageError("--repo", `'${given}' is not the luna-ts repository (no package.json named luna-ts with examples/)`);
+      throw new UsageError(
+        "--repo",
+        `'${given}' is not the luna-ts repository (no package.json named luna-ts with examples/)`,
+      );
     }
     return resolve(given);
   }
@@ -86,7 +94,7 @@ export function findRepo(given: string | undefined): string | undefined {
     const here = fileURLToPath(new URL("../..", import.meta.url));
     if (isRepo(here)) return here;
   }
-  for (let d = resolve(process.cwd()); ; d = dirname(d)) {
+  for (let d = resolve(process.cwd());; d = dirname(d)) {
     if (isRepo(d)) return d;
     if (dirname(d) === d) return undefined;
   }
@@ -112,7 +120,8 @@ function runIn(repo: string, cmd: string, args: string[]): Promise<number> {
   });
 }
 
-const needs = "it needs the luna-ts repository (a checkout with its node_modules: git clone, then make setup); " +
+const needs =
+  "it needs the luna-ts repository (a checkout with its node_modules: git clone, then make setup); " +
   "run it from there or give --repo DIR";
 
 /** `luna demo`. */
@@ -163,9 +172,13 @@ measured in the same run, written to bench/results/. Needs Bun and root.
     const p = parseOptions(own, { "--repo": true }, 0);
     if (p.help) return help(io, this.usage);
     const repo = findRepo(stringFlag(p, "--repo"));
-    if (repo === undefined || !existsSync(join(repo, "bench", "mod.ts"))) throw new UsageError("bench", needs);
+    if (repo === undefined || !existsSync(join(repo, "bench", "mod.ts"))) {
+      throw new UsageError("bench", needs);
+    }
     const bun = bunOf(repo);
-    if (bun === undefined) throw new UsageError("bench", `no bun found (the benchmark runs under Bun): ${needs}`);
+    if (bun === undefined) {
+      throw new UsageError("bench", `no bun found (the benchmark runs under Bun): ${needs}`);
+    }
     return await runIn(repo, bun, [join(repo, "bench", "mod.ts"), ...rest]);
   },
 };

@@ -18,7 +18,17 @@ import { bench, demo, lab } from "./repo_cmds.ts";
 const g = globalThis as any;
 
 /** The subcommands other than `serve`. */
-export const subcommands: Record<string, Subcommand> = { ls, stats, conns, capture, ping, connect, lab, demo, bench };
+export const subcommands: Record<string, Subcommand> = {
+  ls,
+  stats,
+  conns,
+  capture,
+  ping,
+  connect,
+  lab,
+  demo,
+  bench,
+};
 
 /** `luna --help`. */
 export const topUsage = `luna: a user-space TCP/IP stack (luna-ts) over DPDK, and the tool to watch it
@@ -59,7 +69,10 @@ export async function runLuna(argv: string[], io: Io = stdio): Promise<number> {
     }
     if (first !== undefined && first in subcommands) return await subcommands[first].run(rest, io);
     if (first !== undefined && first !== "serve") {
-      throw new UsageError(first, `unknown command (known: serve, ${Object.keys(subcommands).join(", ")}, --help, --version)`);
+      throw new UsageError(
+        first,
+        `unknown command (known: serve, ${Object.keys(subcommands).join(", ")}, --help, --version)`,
+      );
     }
     const cmd = parseArgs(argv);
     if (cmd.kind === "help") {

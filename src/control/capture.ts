@@ -83,8 +83,10 @@ export class CaptureSession {
     if (len < 34 || bytes[off + 12] !== 0x08 || bytes[off + 13] !== 0x00) return false; // IPv4 only
     const ip = off + 14;
     if (f.host !== undefined) {
-      const src = ((bytes[ip + 12] << 24) | (bytes[ip + 13] << 16) | (bytes[ip + 14] << 8) | bytes[ip + 15]) >>> 0;
-      const dst = ((bytes[ip + 16] << 24) | (bytes[ip + 17] << 16) | (bytes[ip + 18] << 8) | bytes[ip + 19]) >>> 0;
+      const src =
+        ((bytes[ip + 12] << 24) | (bytes[ip + 13] << 16) | (bytes[ip + 14] << 8) | bytes[ip + 15]) >>> 0;
+      const dst =
+        ((bytes[ip + 16] << 24) | (bytes[ip + 17] << 16) | (bytes[ip + 18] << 8) | bytes[ip + 19]) >>> 0;
       if (src !== f.host && dst !== f.host) return false;
     }
     if (f.port !== undefined) {
@@ -182,7 +184,9 @@ export class CaptureTap implements Device {
     const sent = this.inner.tx(descs, n, now);
     for (let k = 0; k < sent;) {
       let records = 1;
-      while (k + records - 1 < sent && (descs[(k + records - 1) * DESC_WORDS + 2] & TxFlag.more) !== 0) records++;
+      while (k + records - 1 < sent && (descs[(k + records - 1) * DESC_WORDS + 2] & TxFlag.more) !== 0) {
+        records++;
+      }
       this.#record(descs, k, records, now);
       k += records;
     }

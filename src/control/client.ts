@@ -11,9 +11,12 @@ import { controlDir, type Frame, FrameReader, socketPath } from "./protocol.ts";
 
 /** A failure to reach or use a control socket, said in one line. */
 export class ControlError extends Error {
-  constructor(message: string) {
+  /** The system's error code when the socket could not be reached (ENOENT, EACCES, ECONNREFUSED, ...). */
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
     super(message);
     this.name = "ControlError";
+    this.code = code;
   }
 }
 
@@ -31,16 +34,23 @@ export interface RequestOptions {
 function reachError(name: string, path: string, e: NodeJS.ErrnoException): ControlError {
   switch (e.code) {
     case "ENOENT":
-      return new ControlError(`no stack named '${name}' (no ${path}; 'luna ls' lists the running stacks)`);
+      return new ControlError(
+        `no stack named '${name}' (no ${path}; 'luna ls' lists the running stacks)`,
+        e.code,
+      );
     case "EACCES":
     case "EPERM":
       return new ControlError(
         `permission denied on ${path}: a control socket is for its owner only (run as the stack's user)`,
+        e.code,
       );
     case "ECONNREFUSED":
-      return new ControlError(`stack '${name}' is not running (${path} is left from a process that is gone)`);
+      return new ControlError(
+        `stack '${name}' is not running (${path} is left from a process that is gone)`,
+        e.code,
+      );
     default:
-      return new ControlError(`cannot reach stack '${name}' at ${path}: ${e.message}`);
+      return new ControlError(`cannot reach stack '${name}' at ${path}: ${e.message}`, e.code);
   }
 }
 
@@ -69,7 +79,10 @@ export function request(
       } else resolve(v!);
     };
     const timer = options.timeoutMs !== undefined
-      ? setTimeout(() => settle(new ControlError(`stack '${name}' did not answer within ${options.timeoutMs} ms`)), options.timeoutMs)
+      ? setTimeout(
+        () => settle(new ControlError(`stack '${name}' did not answer within ${options.timeoutMs} ms`)),
+        options.timeoutMs,
+      )
       : undefined;
     const s = net.connect(path);
     s.on("error", (e: NodeJS.ErrnoException) => settle(reachError(name, path, e)));
@@ -103,7 +116,10 @@ export function request(
         onFrame(f);
       }
     });
-    s.on("close", () => settle(new ControlError(`stack '${name}' closed the control socket before answering`)));
+    s.on(
+      "close",
+      () => settle(new ControlError(`stack '${name}' closed the control socket before answering`)),
+    );
   });
 }
 
@@ -115,6 +131,8 @@ export interface StackEntry {
   info?: Record<string, unknown>;
   /** Why it did not answer. */
   error?: string;
+  /** `live` (it answered), `stale` (nothing accepts: its process is gone), `denied` (another user's), `error`. */
+  status: "live" | "stale" | "denied" | "error";
 }
 
 /** The control sockets in `dir` (default: `$LUNA_CONTROL_DIR` or /run/luna), each asked for its info. */
@@ -130,9 +148,15 @@ export async function listStacks(dir: string = controlDir(), timeoutMs = 2000): 
   return await Promise.all(names.map(async (name): Promise<StackEntry> => {
     try {
       const info = await request(name, { op: "info" }, () => {}, { dir, timeoutMs });
-      return { name, path: socketPath(name, dir), info };
+      return { name, path: socketPath(name, dir), info, status: "live" };
     } catch (e) {
-      return { name, path: socketPath(name, dir), error: (e as Error).message };
+      const code = e instanceof ControlError ? e.code : undefined;
+      const status = code === "ECONNREFUSED"
+        ? "stale"
+        : code === "EACCES" || code === "EPERM"
+        ? "denied"
+        : "error";
+      return { name, path: socketPath(name, dir), error: (e as Error).message, status };
     }
   }));
 }
@@ -142,6 +166,8 @@ export async function pickStack(name: string | undefined, dir: string = controlD
   if (name !== undefined) return name;
   const live = (await listStacks(dir)).filter((e) => e.info !== undefined);
   if (live.length === 1) return live[0].name;
-  if (live.length === 0) throw new ControlError(`no running stack has a control socket in ${dir} (start one: luna serve)`);
+  if (live.length === 0) {
+    throw new ControlError(`no running stack has a control socket in ${dir} (start one: luna serve)`);
+  }
   throw new ControlError(`NAME: ${live.length} stacks run (${live.map((e) => e.name).join(", ")}): name one`);
 }

@@ -16,7 +16,16 @@
  *
  * @module
  */
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmdirSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import net from "node:net";
 import { setImmediate } from "node:timers";
 import type { Stack } from "../api/stack.ts";
@@ -122,7 +131,10 @@ export class ControlServer {
     if (st !== undefined) {
       if (!st.isSocket()) throw new ConfigError("control.name", `${path} exists and is not a socket`);
       if (await answers(path)) {
-        throw new ConfigError("control.name", `a running stack already answers on ${path}: choose another name`);
+        throw new ConfigError(
+          "control.name",
+          `a running stack already answers on ${path}: choose another name`,
+        );
       }
       unlinkSync(path); // left by a process that is gone
     }
@@ -259,10 +271,12 @@ export class ControlServer {
       if (s.destroyed || this.#closed) return;
       const rows = [];
       let looked = 0;
-      for (let r = it.next(); ; r = it.next()) {
+      for (let r = it.next();; r = it.next()) {
         if (r.done) {
           if (rows.length > 0) s.write(jsonFrame({ conns: rows }));
-          s.end(jsonFrame({ done: true, listed: total + rows.length, timeWait: this.#stack.tcp.timeWaitCount }));
+          s.end(
+            jsonFrame({ done: true, listed: total + rows.length, timeWait: this.#stack.tcp.timeWaitCount }),
+          );
           return;
         }
         if (connMatches(r.value, { state, port })) rows.push(connRow(r.value));
@@ -281,13 +295,17 @@ export class ControlServer {
     const filter: CaptureFilter = {};
     if (req.port !== undefined) {
       const p = Number(req.port);
-      if (!(Number.isInteger(p) && p >= 1 && p <= 65535)) throw new Error(`port: expected 1..65535, got ${req.port}`);
+      if (!(Number.isInteger(p) && p >= 1 && p <= 65535)) {
+        throw new Error(`port: expected 1..65535, got ${req.port}`);
+      }
       filter.port = p;
     }
     if (req.host !== undefined) filter.host = parseIpv4(String(req.host));
     if (req.count !== undefined) {
       const c = Number(req.count);
-      if (!(Number.isInteger(c) && c >= 1)) throw new Error(`count: expected an integer >= 1, got ${req.count}`);
+      if (!(Number.isInteger(c) && c >= 1)) {
+        throw new Error(`count: expected an integer >= 1, got ${req.count}`);
+      }
       filter.count = c;
     }
     const ms = req.ms === undefined ? undefined : Number(req.ms);
@@ -324,8 +342,12 @@ export class ControlServer {
     const intervalMs = Number(req.intervalMs ?? 1000);
     const waitMs = Number(req.timeoutMs ?? 1000);
     const size = Number(req.size ?? 56);
-    if (!(Number.isInteger(count) && count >= 1 && count <= 100_000)) throw new Error(`count: 1..100000, got ${count}`);
-    if (!(intervalMs >= 1 && intervalMs <= 60_000)) throw new Error(`intervalMs: 1..60000, got ${intervalMs}`);
+    if (!(Number.isInteger(count) && count >= 1 && count <= 100_000)) {
+      throw new Error(`count: 1..100000, got ${count}`);
+    }
+    if (!(intervalMs >= 1 && intervalMs <= 60_000)) {
+      throw new Error(`intervalMs: 1..60000, got ${intervalMs}`);
+    }
     if (!(waitMs >= 1 && waitMs <= 60_000)) throw new Error(`timeoutMs: 1..60000, got ${waitMs}`);
     if (!(Number.isInteger(size) && size >= 0 && size <= 1472)) throw new Error(`size: 0..1472, got ${size}`);
     let ident = 1 + Math.floor(Math.random() * 0xfffe);
@@ -383,7 +405,9 @@ export class ControlServer {
     const addr = String(req.addr ?? "");
     parseIpv4(addr);
     const port = Number(req.port);
-    if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) throw new Error(`port: 1..65535, got ${req.port}`);
+    if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      throw new Error(`port: 1..65535, got ${req.port}`);
+    }
     const pending: Uint8Array[] = rest.length > 0 ? [rest.slice()] : [];
     let open = false;
     let inputEnded = false;
@@ -431,7 +455,9 @@ export class ControlServer {
     conn = this.#stack.connect(addr, port, {
       onOpen: (c) => {
         open = true;
-        s.write(jsonFrame({ open: true, local: `${c.localAddress}:${c.localPort}`, remote: `${addr}:${port}` }));
+        s.write(
+          jsonFrame({ open: true, local: `${c.localAddress}:${c.localPort}`, remote: `${addr}:${port}` }),
+        );
         pumpOut();
       },
       onData: pumpIn,
