@@ -446,7 +446,11 @@ export class ControlServer {
       if (done) return;
       done = true;
       this.#cleanups.delete(abort);
-      if (!s.destroyed) s.end(jsonFrame({ done: true, ...(error !== undefined ? { error } : {}) }));
+      if (!s.destroyed) {
+        s.end(
+          jsonFrame({ done: true, ...(error !== undefined ? { error: `${addr}:${port}: ${error}` } : {}) }),
+        );
+      }
     };
     const abort = () => {
       if (!done) conn.abort();
