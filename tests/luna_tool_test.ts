@@ -158,7 +158,7 @@ describe("luna tool", () => {
       try {
         server = await startLuna(lab, "http", "batch", { extra: ["--name", name] });
         const sock = `/run/luna/${name}.sock`;
-      assertEquals(server.control, sock);
+        assertEquals(server.control, sock);
         assertEquals(statSync(sock).mode & 0o777, 0o600);
 
         const ls = await cli(["ls"]);

@@ -413,7 +413,6 @@ export class ControlServer {
     let inputEnded = false;
     let finSent = false;
     let done = false;
-    let conn: Connection;
     // The client's bytes into the connection, as far as its send space allows.
     const pumpOut = () => {
       if (!open || done) return;
@@ -456,7 +455,7 @@ export class ControlServer {
       if (!done) conn.abort();
       finish("the stack closed");
     };
-    conn = this.#stack.connect(addr, port, {
+    const conn: Connection = this.#stack.connect(addr, port, {
       onOpen: (c) => {
         open = true;
         s.write(
