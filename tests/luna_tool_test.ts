@@ -6,10 +6,12 @@ import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes 
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLuna, subcommands } from "../src/cli/run.ts";
 import { ControlError, listStacks, request } from "../src/control/client.ts";
+import { FrameReader } from "../src/control/protocol.ts";
 import { ConfigError, createHeapZone, createMemoryLink, createStack, type Stack } from "../src/mod.ts";
 import { explain, runChild, runtimeCommand } from "./child.ts";
 import { describe, test } from "./harness.ts";
@@ -137,6 +139,13 @@ describe("luna tool", () => {
       assertEquals(none.listed, 0);
       const bad = await assertRejects(() => request("mem", { op: "dance" }, () => {}, { dir }), ControlError);
       assertStringIncludes(bad.message, "op: unknown 'dance'");
+      // Bad input is answered with its error and counted; the stack goes on.
+      assertStringIncludes(await raw(stale, "not json\n"), "request is not a JSON object");
+      assertStringIncludes(await raw(stale, "[1, 2]\n"), "request is not a JSON object");
+      assertStringIncludes(await raw(stale, "x".repeat(5000)), "request longer than 4096 bytes");
+      assertStringIncludes(await raw(stale, '{"op":"ping","addr":"nowhere"}\n'), "nowhere");
+      const after = await request("mem", { op: "stats" }, () => {}, { dir, timeoutMs: 5000 });
+      assertEquals((after.control as { badRequests: number }).badRequests, 5);
       await a.close(0);
       a = undefined;
       assert(!existsSync(stale), "the socket is removed on close");
@@ -265,6 +274,20 @@ describe("luna tool", () => {
     { timeoutMs: 120_000 },
   );
 });
+
+/** Sends `text` to the control socket at `path` as it is; resolves with the error of its last frame. */
+function raw(path: string, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FrameReader();
+    const s = net.connect(path, () => s.write(text));
+    let error = "";
+    s.on("data", (chunk: Uint8Array) => {
+      for (const f of reader.push(chunk)) if (f.kind === "json") error = String(f.value.error);
+    });
+    s.on("error", reject);
+    s.on("close", () => resolve(error));
+  });
+}
 
 /** Sets (or, with undefined, removes) an environment variable for this process. */
 function setEnv(key: string, value: string | undefined): void {

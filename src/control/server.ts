@@ -44,6 +44,23 @@ const captureFlushMs = 20;
 /** Bytes waiting in a client's socket beyond which the server stops adding more (capture, connect). */
 const clientBacklogMax = 1 << 22;
 
+/** Clients served at once; more are answered with an error and closed. */
+export const clientsMax = 64;
+/** How long a client has to send its request line, ms. */
+const requestWaitMs = 10_000;
+
+/** What a control server counted. */
+export interface ControlCounters {
+  /** Clients that connected. */
+  connections: number;
+  /** Requests answered (or begun: capture, ping, connect). */
+  requests: number;
+  /** Requests refused as malformed, unknown, too long or too slow, each answered with its error. */
+  badRequests: number;
+  /** Clients turned away because {@link clientsMax} were connected. */
+  refused: number;
+}
+
 /** Where the socket goes. */
 export interface ControlOptions {
   name: string;
@@ -90,6 +107,8 @@ export class ControlServer {
   readonly #cleanups = new Set<() => void>();
   readonly #pings = new Map<number, (src: number, seq: number, now: number) => void>();
   #closed = false;
+  /** What this server counted (in every `stats` answer, beside the stack's). */
+  readonly counters: ControlCounters = { connections: 0, requests: 0, badRequests: 0, refused: 0 };
 
   private constructor(stack: Stack, o: ControlOptions, capture: CaptureTap | undefined, server: net.Server) {
     this.#stack = stack;
@@ -179,32 +198,54 @@ export class ControlServer {
   }
 
   #accept(s: net.Socket): void {
+    const c = this.counters;
+    c.connections++;
+    s.on("error", () => s.destroy());
+    if (this.#clients.size >= clientsMax) {
+      c.refused++;
+      this.#fail(s, `${clientsMax} clients are connected already: try again later`);
+      return;
+    }
     this.#clients.add(s);
     s.on("close", () => this.#clients.delete(s));
-    s.on("error", () => s.destroy());
     let head = new Uint8Array(0);
+    // A client that never finishes its request line does not hold a slot for long.
+    const timer = setTimeout(() => {
+      c.badRequests++;
+      s.off("data", onData);
+      this.#fail(s, `no request line within ${requestWaitMs} ms`);
+    }, requestWaitMs);
+    s.on("close", () => clearTimeout(timer));
     const onData = (chunk: Uint8Array) => {
       const joined = new Uint8Array(head.length + chunk.length);
       joined.set(head);
       joined.set(chunk, head.length);
       const nl = joined.indexOf(10);
-      if (nl < 0) {
-        if (joined.length > requestMax) this.#fail(s, `request longer than ${requestMax} bytes`);
+      if (nl < 0 && joined.length <= requestMax) {
         head = joined;
         return;
       }
       s.off("data", onData);
+      clearTimeout(timer);
+      if (nl < 0 || nl > requestMax) {
+        c.badRequests++;
+        this.#fail(s, `request longer than ${requestMax} bytes`);
+        return;
+      }
       let req: Record<string, unknown>;
       try {
         req = JSON.parse(new TextDecoder().decode(joined.subarray(0, nl)));
-        if (typeof req !== "object" || req === null) throw new Error("not an object");
+        if (typeof req !== "object" || req === null || Array.isArray(req)) throw new Error("not an object");
       } catch (e) {
+        c.badRequests++;
         this.#fail(s, `request is not a JSON object: ${errorText(e)}`);
         return;
       }
+      c.requests++;
       try {
         this.#dispatch(s, req, joined.subarray(nl + 1));
       } catch (e) {
+        c.badRequests++;
         this.#fail(s, errorText(e));
       }
     };
@@ -222,7 +263,13 @@ export class ControlServer {
         s.end(jsonFrame({ done: true, ...this.info() }));
         return;
       case "stats":
-        s.end(jsonFrame({ done: true, name: this.name, unixMs: Date.now(), stats: this.#stack.stats() }));
+        s.end(jsonFrame({
+          done: true,
+          name: this.name,
+          unixMs: Date.now(),
+          stats: this.#stack.stats(),
+          control: { ...this.counters, clients: this.#clients.size },
+        }));
         return;
       case "conns":
         this.#conns(s, req);
@@ -237,7 +284,7 @@ export class ControlServer {
         this.#connect(s, req, rest);
         return;
       default:
-        this.#fail(s, `op: unknown '${String(req.op)}' (known: ${ops.join(", ")})`);
+        throw new Error(`op: unknown '${String(req.op)}' (known: ${ops.join(", ")})`);
     }
   }
 
