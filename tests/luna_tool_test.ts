@@ -3,7 +3,7 @@
 // `luna serve http` in one namespace lab with the kernel's curl, socat and
 // tcpdump as the judges; each subcommand's --help and one bad argument.
 import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "@std/assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -188,12 +188,19 @@ describe("luna tool", () => {
         assert(snap.stats.tcp.passiveOpens >= 1, st.stdout);
         assert(snap.stats.ip.link.rxFrames > 0, st.stdout);
 
-        // A download slowed by curl: listed while it runs.
-        const slow = sh(
-          lab,
-          "kernel",
-          `curl -sf --limit-rate 400k http://${lab.luna.ip}/bytes/1000000 -o /dev/null`,
-        );
+        // A download slowed by curl (to last a minute): listed while it runs, then ended.
+        const [w, ...wargs] = lab.wrap("kernel");
+        const slow = spawn(w, [
+          ...wargs,
+          "curl",
+          "-s",
+          "--limit-rate",
+          "300k",
+          `http://${lab.luna.ip}/bytes/20000000`,
+          "-o",
+          "/dev/null",
+        ], { stdio: "ignore" });
+        const slowDone = new Promise((r) => slow.on("close", r));
         let listing = "";
         for (let i = 0; i < 40 && !listing.includes(`${lab.kernel.ip}:`); i++) {
           const r = await cli(["conns", name, "--state", "established", "--port", "80"]);
@@ -213,14 +220,15 @@ describe("luna tool", () => {
           listing,
           /cubic rtt:[\d.]+\/[\d.]+ rto:[\d.]+ mss:1460 cwnd:\d+ ssthresh:\S+ inflight:\d+/,
         );
-        await slow;
+        slow.kill("SIGKILL");
+        await slowDone;
 
         // Twenty frames of port 80, while requests come: a file tcpdump reads.
         const pcap = join(dir, "c.pcap");
         const cap = cli(["capture", name, "-w", pcap, "-c", "20", "--port", "80"]);
         let captured = false;
         void cap.then(() => (captured = true));
-        for (let i = 0; i < 60 && !captured; i++) {
+        for (const end = Date.now() + 25_000; !captured && Date.now() < end;) {
           await sh(lab, "kernel", `curl -sf http://${lab.luna.ip}/bytes/100 -o /dev/null`);
         }
         const c = await cap;
@@ -232,7 +240,7 @@ describe("luna tool", () => {
         assertEquals(lines.length, 20, read.stdout);
         for (const l of lines) assertMatch(l, /198\.18\.0\.[12]\.80[ :]/);
 
-        const ping = await cli(["ping", lab.kernel.ip, "--stack", name, "-c", "3", "-i", "0.2"]);
+        const ping = await cli(["ping", lab.kernel.ip, "--stack", name, "-c", "3", "-i", "0.2", "-W", "3"]);
         assertEquals(ping.code, 0, explain(ping));
         assertStringIncludes(ping.stdout, "3 packets transmitted, 3 received, 0% packet loss");
 
