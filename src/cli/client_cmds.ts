@@ -44,7 +44,7 @@ ${dirHelp}`,
     if (p.help) return help(io, this.usage);
     if (p.positional.length === 0) throw new UsageError("ADDR", "missing: luna ping ADDR");
     const addr = addressArg(p.positional[0], p.positional[0]);
-    const count = intFlag(p, "--count", 1, 100_000, 4)!;
+    const count = intFlag(p, "--count", 1, 65_536, 4)!;
     const interval = numberFlag(p, "--interval", 0.001, 60, 1)!;
     const wait = numberFlag(p, "--timeout", 0.001, 60, 1)!;
     const size = intFlag(p, "--size", 0, 1472, 56)!;

@@ -366,7 +366,10 @@ export class ControlServer {
       const bytes = session.take();
       if (bytes.length > 0) s.write(frame(FrameKind.data, bytes));
     };
+    let finished = false;
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearInterval(timer);
       tap.remove(session);
       this.#cleanups.delete(finish);
@@ -389,8 +392,8 @@ export class ControlServer {
     const intervalMs = Number(req.intervalMs ?? 1000);
     const waitMs = Number(req.timeoutMs ?? 1000);
     const size = Number(req.size ?? 56);
-    if (!(Number.isInteger(count) && count >= 1 && count <= 100_000)) {
-      throw new Error(`count: 1..100000, got ${count}`);
+    if (!(Number.isInteger(count) && count >= 1 && count <= 65_536)) {
+      throw new Error(`count: 1..65536 (the sequence numbers of one ping), got ${count}`);
     }
     if (!(intervalMs >= 1 && intervalMs <= 60_000)) {
       throw new Error(`intervalMs: 1..60000, got ${intervalMs}`);
@@ -416,7 +419,10 @@ export class ControlServer {
       if (!s.destroyed) s.write(jsonFrame({ seq, from: formatIpv4(src), rttMs: now - t }));
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let finished = false;
     const finish = () => {
+      if (finished) return;
+      finished = true;
       clearTimeout(timer);
       this.#pings.delete(ident);
       classifier?.echoIdents.delete(ident);
@@ -428,9 +434,9 @@ export class ControlServer {
         sent,
         received,
         failed,
-        rttMinMs: rtts.length > 0 ? Math.min(...rtts) : null,
+        rttMinMs: rtts.length > 0 ? rtts.reduce((a, b) => (a < b ? a : b)) : null,
         rttAvgMs: rtts.length > 0 ? sum / rtts.length : null,
-        rttMaxMs: rtts.length > 0 ? Math.max(...rtts) : null,
+        rttMaxMs: rtts.length > 0 ? rtts.reduce((a, b) => (a > b ? a : b)) : null,
       }));
     };
     const send = () => {
