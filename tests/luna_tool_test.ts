@@ -1,6 +1,6 @@
 // The `luna` tool: the control socket of a stack (owner-only, stale sockets
 // replaced, removed on close) and the subcommands that use it, run against
-// `luna serve http` in one namespace lab with the kernel's curl, socat and
+// `luna serve http` in one namespace lab with the kernel's curl, a Python echo server and
 // tcpdump as the judges; each subcommand's --help and one bad argument.
 import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "@std/assert";
 import { spawn, spawnSync } from "node:child_process";
@@ -244,11 +244,23 @@ describe("luna tool", () => {
         assertEquals(ping.code, 0, explain(ping));
         assertStringIncludes(ping.stdout, "3 packets transmitted, 3 received, 0% packet loss");
 
-        // nc-like: a file through socat's echo on the kernel side comes back byte-exact.
+        // nc-like: a file through an echo server on the kernel's TCP (it reads to the end, echoing, then
+        // closes its side) comes back byte-exact.
         const input = join(dir, "in.bin");
         const output = join(dir, "out.bin");
-        writeFileSync(input, randomBytes(200_000));
-        const echo = sh(lab, "kernel", "timeout 30 socat -T10 TCP-LISTEN:7000,reuseaddr PIPE", {
+        writeFileSync(input, randomBytes(1_000_000));
+        const echoServer = [
+          "import socket",
+          "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+          "s.bind(('0.0.0.0', 7000)); s.listen(1); c, _ = s.accept()",
+          "while True:",
+          "    d = c.recv(65536)",
+          "    if not d: break",
+          "    c.sendall(d)",
+          "c.shutdown(socket.SHUT_WR); c.close()",
+        ].join("\n");
+        writeFileSync(join(dir, "echo.py"), echoServer);
+        const echo = sh(lab, "kernel", `timeout 30 /usr/bin/python3 ${join(dir, "echo.py")}`, {
           timeoutMs: 40_000,
         });
         for (let i = 0; i < 100; i++) {

@@ -94,7 +94,10 @@ export function request(
         (async () => {
           for await (const chunk of input) {
             if (settled || s.destroyed) return;
-            if (!s.write(chunk)) await new Promise((r) => s.once("drain", r));
+            // Past the socket's buffer, wait until this chunk has gone (its write's callback).
+            await new Promise<void>((resolve) => {
+              if (s.write(chunk, () => resolve())) resolve();
+            });
           }
           if (!settled && !s.destroyed) s.end();
         })().catch((e) => settle(new ControlError(`reading the input: ${(e as Error).message}`)));

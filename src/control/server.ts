@@ -462,6 +462,7 @@ export class ControlServer {
       throw new Error(`port: 1..65535, got ${req.port}`);
     }
     const pending: Uint8Array[] = rest.length > 0 ? [rest.slice()] : [];
+    let retry: ReturnType<typeof setTimeout> | undefined;
     let open = false;
     let inputEnded = false;
     let finSent = false;
@@ -485,11 +486,19 @@ export class ControlServer {
         conn.close();
       }
     };
-    // The connection's bytes to the client, while the client's socket keeps up.
-    const pumpIn = () => {
+    // The connection's bytes to the client, while the client's socket keeps up; `all`: every byte
+    // received (after the peer's FIN: no more than the receive window, and nothing may be left behind).
+    const pumpIn = (all = false) => {
       if (done || s.destroyed) return;
       for (let v = conn.peek(); v.length > 0; v = conn.peek()) {
-        if (s.writableLength > clientBacklogMax) return; // resumed on 'drain'; the window closes meanwhile
+        if (!all && s.writableLength > clientBacklogMax) {
+          // Resumed on 'drain', or by this timer should a runtime not emit it; the window closes meanwhile.
+          retry ??= setTimeout(() => {
+            retry = undefined;
+            pumpIn();
+          }, 5);
+          return;
+        }
         s.write(frame(FrameKind.data, v));
         conn.consume(v.length);
       }
@@ -497,6 +506,7 @@ export class ControlServer {
     const finish = (error: string | undefined) => {
       if (done) return;
       done = true;
+      clearTimeout(retry);
       this.#cleanups.delete(abort);
       if (!s.destroyed) {
         s.end(
@@ -516,17 +526,17 @@ export class ControlServer {
         );
         pumpOut();
       },
-      onData: pumpIn,
+      onData: () => pumpIn(),
       onWritable: pumpOut,
       onEnd: () => {
-        pumpIn();
+        pumpIn(true);
         s.write(jsonFrame({ end: true }));
         // As nc does: once the peer has finished, this side finishes too (after what is queued).
         inputEnded = true;
         pumpOut();
       },
       onClose: (_c, error) => {
-        pumpIn();
+        pumpIn(true);
         finish(error);
       },
     });
@@ -539,9 +549,10 @@ export class ControlServer {
       inputEnded = true;
       pumpOut();
     });
-    s.on("drain", pumpIn);
+    s.on("drain", () => pumpIn());
     s.pause(); // until the connection is open
     s.on("close", () => {
+      clearTimeout(retry);
       if (!done) {
         done = true;
         this.#cleanups.delete(abort);
