@@ -161,12 +161,12 @@ describe("luna tool", () => {
     async () => {
       const lab = interopLab();
       const name = `lt-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
+      const sock = `/run/luna/${name}.sock`;
       let server: LunaServer | undefined;
       const dir = tempDir("tool");
       const cli = (args: string[]) => runChild(lunaScript, args, { timeoutMs: 30_000 });
       try {
         server = await startLuna(lab, "http", "batch", { extra: ["--name", name] });
-        const sock = `/run/luna/${name}.sock`;
         assertEquals(server.control, sock);
         assertEquals(statSync(sock).mode & 0o777, 0o600);
 
@@ -287,6 +287,7 @@ describe("luna tool", () => {
         assert(!existsSync(sock), "luna serve removes its socket when it stops");
       } finally {
         killLuna(server);
+        rmSync(sock, { force: true }); // left only where the test failed before the server's clean stop
         lab.close();
         rmSync(dir, { recursive: true, force: true });
       }
