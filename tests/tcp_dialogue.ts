@@ -145,6 +145,8 @@ export interface DialogueOptions {
   backlog?: number;
   /** Large segments A's link cuts into MSS-sized ones (MemoryLinkOptions.segmentation); 0: none. */
   segmentation?: number;
+  /** The link's one-way delay, ms (default 0.05). */
+  delayMs?: number;
 }
 
 /** One host with TCP (A) and a raw peer (B); see the module documentation. */
@@ -180,7 +182,7 @@ export class Dialogue implements TcpReceiver {
   #active = false;
 
   constructor(o: DialogueOptions = {}) {
-    const { a, b, clock } = twoHosts({ segmentation: o.segmentation });
+    const { a, b, clock } = twoHosts({ segmentation: o.segmentation, delayMs: o.delayMs });
     this.a = a;
     this.b = b;
     this.clock = clock;

@@ -70,7 +70,7 @@ describe("ECN negotiation (RFC 3168 6.1.1)", () => {
     assertEquals(d.tcp.counters.ecnConnections, 1);
   });
 
-  test("with ecn \"off\" an ECN-setup SYN is refused: SYN-ACK without ECE, data Not-ECT", () => {
+  test('with ecn "off" an ECN-setup SYN is refused: SYN-ACK without ECE, data Not-ECT', () => {
     const { d, synAck } = passive({ tcp: { ecn: "off" } }, true);
     assertEquals(synAck.flags, SYN | ACK);
     assertEquals(d.tcb!.ecnOk, false);
@@ -78,7 +78,7 @@ describe("ECN negotiation (RFC 3168 6.1.1)", () => {
     d.expect({ flags: ACK | PSH, seq: 1, len: 100, ecn: 0 });
   });
 
-  test("a SYN that does not ask gets no ECE, even with ecn \"on\"; data Not-ECT", () => {
+  test('a SYN that does not ask gets no ECE, even with ecn "on"; data Not-ECT', () => {
     const { d, synAck } = passive({ tcp: { ecn: "on" } }, false);
     assertEquals(synAck.flags, SYN | ACK);
     d.write(100);
@@ -91,7 +91,7 @@ describe("ECN negotiation (RFC 3168 6.1.1)", () => {
     assertEquals(d.tcb!.ecnOk, false);
   });
 
-  test("with ecn \"on\" the SYN asks (ECE|CWR); a SYN-ACK with ECE accepts: data ECT(0)", () => {
+  test('with ecn "on" the SYN asks (ECE|CWR); a SYN-ACK with ECE accepts: data ECT(0)', () => {
     const { d, syn } = active({ tcp: { ecn: "on" } }, ECE);
     assertEquals(syn.flags, SYN | ECE | CWR);
     assertEquals(d.tcb!.ecnOk, true);
@@ -111,12 +111,19 @@ describe("ECN negotiation (RFC 3168 6.1.1)", () => {
     assertEquals(d.tcb!.ecnOk, false);
   });
 
-  test("the per-connection mode overrides the stack's: a listener with ecn \"off\" refuses", () => {
+  test('the per-connection mode overrides the stack\'s: a listener with ecn "off" refuses', () => {
     const d = new Dialogue({});
-    d.tcp.listen(80, (c) => {
-      d.conn = c;
-      return d.handlers();
-    }, undefined, undefined, undefined, "off");
+    d.tcp.listen(
+      80,
+      (c) => {
+        d.conn = c;
+        return d.handlers();
+      },
+      undefined,
+      undefined,
+      undefined,
+      "off",
+    );
     d.send({ flags: SYN | ECE | CWR, seq: 0, ...d.synOptions() });
     d.expect({ flags: SYN | ACK, seq: 0, ack: 1 });
   });

@@ -61,7 +61,13 @@ export class Dctcp extends NewReno {
   }
 
   /** RFC 8257 3.3 steps 3-8: count marked bytes; at each window's end update alpha. */
-  protected override onEcnAck(ack: number, bytesAcked: number, ece: boolean, sndNxt: number, _now: number): void {
+  protected override onEcnAck(
+    ack: number,
+    bytesAcked: number,
+    ece: boolean,
+    sndNxt: number,
+    _now: number,
+  ): void {
     if (!this._windowStarted) {
       this._windowStarted = true;
       this._windowEnd = sndNxt >>> 0;
