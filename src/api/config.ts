@@ -26,6 +26,8 @@ const faultSchema = z.object({
   jitterMs: z.number().min(0).max(60_000).optional(),
   bandwidthBps: z.number().min(0).optional(),
   ceMark: probability.optional(),
+  burstLoss: probability.optional(),
+  burstMs: z.number().min(0).max(60_000).optional(),
   ceThresholdBytes: z.number().int().min(0).optional(),
   queueBytesMax: z.number().int().min(0).optional(),
 }).strict();

@@ -15,6 +15,10 @@ import { DESC_WORDS, RxFlag } from "../device.ts";
 export interface FaultOptions {
   /** Probability that a frame is dropped. */
   loss?: number;
+  /** Probability that a frame starts a burst of losses: it and every frame for `burstMs` after it are dropped. */
+  burstLoss?: number;
+  /** How long a loss burst lasts, ms (default 1). */
+  burstMs?: number;
   /** Probability that a frame is sent twice (the second copy in a fresh buffer, right after the first). */
   duplicate?: number;
   /** Probability that one random bit is flipped, past the 14-byte Ethernet header. */
@@ -53,8 +57,10 @@ export class FaultCounters {
   bytes = 0;
   /** Frames handed on: to the caller (rx) or to the wrapped device (tx); duplicates included. */
   delivered = 0;
-  /** Frames dropped by the loss fault. */
+  /** Frames dropped by the loss fault (bursts included). */
   lost = 0;
+  /** Loss bursts begun. */
+  bursts = 0;
   /** Frames duplicated. */
   duplicated = 0;
   /** Frames with a bit flipped. */
@@ -83,6 +89,8 @@ const rxChecksumGood = RxFlag.ipCksumGood | RxFlag.l4CksumGood;
 /** Validated faults of one direction. */
 export interface FaultConfig {
   loss: number;
+  burstLoss: number;
+  burstMs: number;
   duplicate: number;
   corrupt: number;
   reorder: number;
@@ -101,6 +109,8 @@ export interface FaultConfig {
 export function faultConfig(field: string, o: FaultOptions = {}): FaultConfig {
   const c: FaultConfig = {
     loss: o.loss ?? 0,
+    burstLoss: o.burstLoss ?? 0,
+    burstMs: o.burstMs ?? 1,
     duplicate: o.duplicate ?? 0,
     corrupt: o.corrupt ?? 0,
     reorder: o.reorder ?? 0,
@@ -114,12 +124,12 @@ export function faultConfig(field: string, o: FaultOptions = {}): FaultConfig {
     ceThresholdBytes: o.ceThresholdBytes ?? 0,
     queueBytesMax: o.queueBytesMax ?? 0,
   };
-  for (const k of ["loss", "duplicate", "corrupt", "reorder", "ceMark"] as const) {
+  for (const k of ["loss", "burstLoss", "duplicate", "corrupt", "reorder", "ceMark"] as const) {
     if (!(c[k] >= 0 && c[k] <= 1)) {
       throw new ConfigError(`${field}.${k}`, `expected a probability 0..1, got ${c[k]}`);
     }
   }
-  for (const k of ["reorderMs", "delayMs", "jitterMs", "bandwidthBps"] as const) {
+  for (const k of ["reorderMs", "delayMs", "jitterMs", "bandwidthBps", "burstMs"] as const) {
     if (!(c[k] >= 0 && c[k] < Infinity)) {
       throw new ConfigError(`${field}.${k}`, `expected a finite number >= 0, got ${c[k]}`);
     }
@@ -153,6 +163,9 @@ export class FaultPath {
   private readonly _rng: Random;
   private readonly _isRx: boolean;
   private readonly _loss: number;
+  private readonly _burstLoss: number;
+  private readonly _burstMs: number;
+  private _burstEnd = -Infinity;
   private readonly _duplicate: number;
   private readonly _corrupt: number;
   private readonly _reorder: number;
@@ -193,6 +206,8 @@ export class FaultPath {
     this._rng = rng;
     this._isRx = isRx;
     this._loss = c.loss;
+    this._burstLoss = c.burstLoss;
+    this._burstMs = c.burstMs;
     this._duplicate = c.duplicate;
     this._corrupt = c.corrupt;
     this._reorder = c.reorder;
@@ -205,7 +220,7 @@ export class FaultPath {
     this._ceMark = c.ceMark;
     this._ceThresholdBytes = c.ceThresholdBytes;
     this._queueBytesMax = c.queueBytesMax;
-    this.passthrough = c.loss === 0 && c.duplicate === 0 && c.corrupt === 0 && c.reorder === 0 &&
+    this.passthrough = c.loss === 0 && c.burstLoss === 0 && c.duplicate === 0 && c.corrupt === 0 && c.reorder === 0 &&
       c.delayMs === 0 && c.jitterMs === 0 && c.bandwidthBps === 0 && c.ceMark === 0;
     const n = this.passthrough ? 1 : holdLimit;
     this._handle = new Uint32Array(n);
@@ -260,7 +275,11 @@ export class FaultPath {
     c.frames++;
     c.bytes += len;
 
-    if (rng.chance(this._loss)) {
+    if (this._burstLoss > 0 && now >= this._burstEnd && rng.chance(this._burstLoss)) {
+      this._burstEnd = now + this._burstMs;
+      c.bursts++;
+    }
+    if (now < this._burstEnd || rng.chance(this._loss)) {
       zone.release(h);
       c.lost++;
       return;
