@@ -25,6 +25,11 @@ const faultSchema = z.object({
   delayMs: z.number().min(0).max(60_000).optional(),
   jitterMs: z.number().min(0).max(60_000).optional(),
   bandwidthBps: z.number().min(0).optional(),
+  ceMark: probability.optional(),
+  burstLoss: probability.optional(),
+  burstMs: z.number().min(0).max(60_000).optional(),
+  ceThresholdBytes: z.number().int().min(0).optional(),
+  queueBytesMax: z.number().int().min(0).optional(),
 }).strict();
 
 const ms = (max: number) => z.number().min(0).max(max);
@@ -35,8 +40,11 @@ const tcpSchema = z.object({
   windowScaling: z.boolean(),
   timestamps: z.boolean(),
   sack: z.boolean(),
-  congestion: z.enum(["cubic", "newreno"]),
+  congestion: z.enum(["cubic", "newreno", "dctcp"]),
   lossDetection: z.enum(["rack", "rfc6675"]),
+  ecn: z.enum(["on", "passive", "off"]),
+  hystart: z.boolean(),
+  frto: z.boolean(),
   rtoMinMs: ms(60_000).refine((v) => v > 0, "must be above 0"),
   rtoMaxMs: ms(600_000).refine((v) => v > 0, "must be above 0"),
   rtoInitialMs: ms(60_000).refine((v) => v > 0, "must be above 0"),

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { Dctcp } from "../tcp/dctcp.ts";
 import { State, stateName } from "../tcp/state.ts";
 import type { Tcb } from "../tcp/tcb.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
@@ -68,6 +69,24 @@ export interface ConnectionStats {
   prrLimitedSends: number;
   /** Restarts after idle that shrank the window (RFC 5681 4.1). */
   idleRestarts: number;
+  /** Retransmission timeouts F-RTO found spurious and undid (RFC 5682). */
+  spuriousRtos: number;
+  /** HyStart++ exits from slow start to Conservative Slow Start (RFC 9406). */
+  hystartExits: number;
+  /** Whether the handshake agreed on ECN (RFC 3168 6.1.1). */
+  ecn: boolean;
+  /** ACKs received with ECE (RFC 3168 6.1.2). */
+  eceIn: number;
+  /** Segments received marked CE (RFC 3168 6.1.3). */
+  ceMarksIn: number;
+  /** Segments sent with CWR (RFC 3168 6.1.2). */
+  cwrOut: number;
+  /** Window reductions ECN echoes caused. */
+  ecnReductions: number;
+  /** The congestion controller's name. */
+  congestion: string;
+  /** DCTCP's estimate of the fraction of bytes marked CE (RFC 8257 3.3); undefined with another controller. */
+  dctcpAlpha: number | undefined;
 }
 
 /** One TCP connection. */
@@ -264,6 +283,15 @@ export class Connection {
       rackReorderDetected: t.stats.rackReorderDetected,
       prrLimitedSends: t.stats.prrLimitedSends,
       idleRestarts: t.stats.idleRestarts,
+      spuriousRtos: t.stats.spuriousRtos,
+      hystartExits: t.cc.hystartExits,
+      ecn: t.ecnOk,
+      eceIn: t.stats.eceIn,
+      ceMarksIn: t.stats.ceMarksIn,
+      cwrOut: t.stats.cwrOut,
+      ecnReductions: t.stats.ecnReductions,
+      congestion: t.cc.name,
+      dctcpAlpha: t.cc instanceof Dctcp ? t.cc.alpha : undefined,
     };
   }
 }

@@ -30,6 +30,7 @@ import type { ControlStats } from "../kernel/control.ts";
 import { Loop, LoopEvent, type LoopMode } from "../loop/loop.ts";
 import type { ZoneAccounting } from "../mem/zone.ts";
 import type { CongestionName } from "../tcp/congestion.ts";
+import type { EcnMode } from "../tcp/config.ts";
 import { tcpDefaults } from "../tcp/config.ts";
 import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
@@ -192,6 +193,8 @@ export class Stack {
       congestion?: CongestionName;
       /** Connections to the port at most, half-open ones included; beyond, SYNs are refused with a RST. */
       maxConnections?: number;
+      /** ECN of its connections (RFC 3168): see TcpConfig.ecn; default the stack's. */
+      ecn?: EcnMode;
     } = {},
   ): void {
     this.tcp.listen(port, (tcb) => {
@@ -200,7 +203,7 @@ export class Stack {
       const h = onConnection(conn);
       if (h !== undefined) conn.handlers = h;
       return conn;
-    }, options.backlog, options.congestion, options.maxConnections);
+    }, options.backlog, options.congestion, options.maxConnections, options.ecn);
   }
 
   /** Stops accepting on `port`. */
@@ -213,11 +216,11 @@ export class Stack {
     address: string,
     port: number,
     handlers: ConnectionHandlers = {},
-    options: { localPort?: number; congestion?: CongestionName; noDelay?: boolean } = {},
+    options: { localPort?: number; congestion?: CongestionName; noDelay?: boolean; ecn?: EcnMode } = {},
   ): Connection {
     const ip = parseIpv4(address);
     const now = performance.now();
-    const tcb = this.tcp.connect(ip, port, {}, now, options.localPort ?? 0, options.congestion);
+    const tcb = this.tcp.connect(ip, port, {}, now, options.localPort ?? 0, options.congestion, options.ecn);
     if (options.noDelay !== undefined) tcb.noDelay = options.noDelay;
     const conn = new StackConnection(this.tcp, tcb, handlers, this.loop);
     tcb.user = conn;

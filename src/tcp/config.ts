@@ -6,6 +6,13 @@
 import type { CongestionName } from "./congestion.ts";
 import { rtoInitialMs, rtoMaxMs, rtoMinLinuxMs } from "./rto.ts";
 
+/**
+ * ECN (RFC 3168) on new connections: "on" asks for it in SYNs and accepts it;
+ * "passive" accepts it when the peer asks and does not ask (Linux's default,
+ * tcp_ecn=2); "off" neither asks nor accepts.
+ */
+export type EcnMode = "on" | "passive" | "off";
+
 /** Loss detection algorithms with SACK; see {@link TcpConfig.lossDetection}. */
 export type LossDetection = "rack" | "rfc6675";
 
@@ -30,6 +37,12 @@ export interface TcpConfig {
    * loss probes) or "rfc6675" (the DupThresh scoreboard alone, no probes).
    */
   lossDetection: LossDetection;
+  /** ECN (RFC 3168): see {@link EcnMode}. */
+  ecn: EcnMode;
+  /** HyStart++ (RFC 9406) in each connection's first slow start. */
+  hystart: boolean;
+  /** F-RTO (RFC 5682): detect spurious retransmission timeouts and undo their window reduction. */
+  frto: boolean;
 
   /** RTO bounds and initial value, ms (RFC 6298 2). */
   rtoMinMs: number;
@@ -92,6 +105,9 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   sack: true,
   congestion: "cubic",
   lossDetection: "rack",
+  ecn: "passive",
+  hystart: true,
+  frto: true,
   rtoMinMs: rtoMinLinuxMs,
   rtoMaxMs: rtoMaxMs,
   rtoInitialMs: rtoInitialMs,
