@@ -18,7 +18,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 4;
+export const SHIM_ABI = 6;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -181,6 +181,7 @@ export const symbols = {
   luna_port_start: fn(["i32"], "i32"),
   luna_port_stop: fn(["i32"], "i32"),
   luna_port_close: fn(["i32"], "i32"),
+  luna_port_remove: fn(["i32"], "i32"),
   luna_port_promiscuous: fn(["i32", "i32"], "i32"),
   luna_port_mac: fn(["i32", "buffer"], "i32"),
   luna_port_link: fn(["i32", "buffer"], "i32"),

@@ -34,8 +34,10 @@ export class ShimLoadError extends LunaError {
   constructor(path: string, cause: unknown) {
     super(
       "SHIM_LOAD",
-      `cannot load the luna shim library ${path}: ${errorText(cause)} ` +
-        `(are Debian's dpdk packages installed? \`make setup\` installs them)`,
+      (cause as { name?: string })?.name === "NotCapable" || /--allow-ffi/.test(errorText(cause))
+        ? `Deno was not given --allow-ffi: run it with --allow-ffi (or -A) to load the luna shim library ${path}`
+        : `cannot load the luna shim library ${path}: ${errorText(cause)} ` +
+          `(are Debian's dpdk packages installed? \`make setup\` installs them)`,
       { cause },
     );
     this.path = path;

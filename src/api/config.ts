@@ -214,6 +214,20 @@ export function parseStackConfig(input: unknown): StackConfig {
     );
   }
   if (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined") message = "required";
+  if (field === "device" && issue.code === z.ZodIssueCode.invalid_union) {
+    const got = (input as { device?: unknown } | null)?.device;
+    message =
+      `expected a device spec string (af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], ` +
+      `a PCI address, or eal:DEVARGS) or a Device object (createMemoryLink), got ${
+        got === null
+          ? "null"
+          : Array.isArray(got)
+          ? "an array"
+          : typeof got === "object"
+          ? "an object"
+          : typeof got
+      }${typeof got === "number" || typeof got === "boolean" ? ` ${got}` : ""}`;
+  }
   throw new ConfigError(field, message);
 }
 

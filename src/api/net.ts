@@ -503,12 +503,16 @@ export class LunaServer extends EventEmitter {
     return this.#listening;
   }
 
-  /** Listens on `port` (the host, when given, must be the stack's address). */
-  listen(port: number | { port: number }, ...rest: unknown[]): this {
-    const p = typeof port === "object" ? port.port : port;
-    const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+  /**
+   * Listens on `port` (the host, when given, must be the stack's address).
+   * No port, `undefined` or 0 picks a free one, as node does: `address()`
+   * reports it.
+   */
+  listen(port?: number | { port?: number } | (() => void), ...rest: unknown[]): this {
+    const p = typeof port === "object" && port !== null ? port.port ?? 0 : typeof port === "number" ? port : 0;
+    const cb = [port, ...rest].find((r) => typeof r === "function") as (() => void) | undefined;
     try {
-      this.#stack.listen(p, (conn) => {
+      this.#port = this.#stack.listen(p, (conn) => {
         const socket = new LunaSocket({ allowHalfOpen: this.#allowHalfOpen });
         const handlers = socket.attach(conn);
         this.#sockets.add(socket);
@@ -521,7 +525,6 @@ export class LunaServer extends EventEmitter {
       queueMicrotask(() => this.emit("error", e));
       return this;
     }
-    this.#port = p;
     this.#listening = true;
     if (cb) this.once("listening", cb);
     queueMicrotask(() => this.emit("listening"));

@@ -182,7 +182,9 @@ export class Stack {
 
   /**
    * Accepts connections on `port`; `onConnection` gets each one once
-   * established and returns its handlers.
+   * established and returns its handlers. Port 0 picks a free port of the
+   * ephemeral range (`tcp.ephemeralPortMin..Max`), as node's `listen(0)`
+   * does. Returns the port listened on.
    */
   listen(
     port: number,
@@ -193,14 +195,31 @@ export class Stack {
       /** Connections to the port at most, half-open ones included; beyond, SYNs are refused with a RST. */
       maxConnections?: number;
     } = {},
-  ): void {
-    this.tcp.listen(port, (tcb) => {
+  ): number {
+    const accept = (tcb: Tcb) => {
       const conn = new StackConnection(this.tcp, tcb, {}, this.loop);
       tcb.user = conn;
       const h = onConnection(conn);
       if (h !== undefined) conn.handlers = h;
       return conn;
-    }, options.backlog, options.congestion, options.maxConnections);
+    };
+    if (port !== 0) {
+      this.tcp.listen(port, accept, options.backlog, options.congestion, options.maxConnections);
+      return port;
+    }
+    const { ephemeralPortMin: min, ephemeralPortMax: max } = this.tcp.config;
+    const span = max - min + 1;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = min + (start + i) % span;
+      try {
+        this.tcp.listen(p, accept, options.backlog, options.congestion, options.maxConnections);
+        return p;
+      } catch (e) {
+        if (!(e instanceof ConfigError && e.field === "port")) throw e;
+      }
+    }
+    throw new ConfigError("port", `0 asks for a free port, and every port of ${min}..${max} is listened on`);
   }
 
   /** Stops accepting on `port`. */
