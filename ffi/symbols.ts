@@ -145,10 +145,57 @@ export const PortStat = {
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(
   parameters: P,
   result: R,
-) => ({ parameters, result });
+): Sig<P, R> => ({ parameters, result });
 
 /** Every symbol of the shim. */
-export const symbols = {
+/** A native function's signature: its parameters' types and its result's. */
+export interface Sig<P extends readonly NativeType[], R extends NativeType> {
+  readonly parameters: P;
+  readonly result: R;
+}
+
+/** Every symbol of the shim, as a type (kept equal to {@link symbols} by the compiler). */
+export type ShimSymbolTable = {
+  readonly luna_shim_abi: Sig<readonly [], "i32">;
+  readonly luna_shim_build_id: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_last_error: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_log_echo: Sig<readonly ["i32"], "void">;
+  readonly luna_eal_init: Sig<readonly ["buffer", "u32", "i32"], "i32">;
+  readonly luna_eal_cleanup: Sig<readonly [], "i32">;
+  readonly luna_thread_register: Sig<readonly [], "i32">;
+  readonly luna_thread_unregister: Sig<readonly [], "i32">;
+  readonly luna_pool_create: Sig<readonly ["buffer", "u32", "u32", "u32", "u32"], "i32">;
+  readonly luna_pool_base: Sig<readonly ["i32"], "pointer">;
+  readonly luna_pool_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_pool_avail: Sig<readonly ["i32"], "i32">;
+  readonly luna_pool_free: Sig<readonly ["i32"], "i32">;
+  readonly luna_alloc_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_free_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_refcnt_update: Sig<readonly ["i32", "buffer", "u32", "i32"], "i32">;
+  readonly luna_port_count: Sig<readonly [], "i32">;
+  readonly luna_port_find: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_port_attach: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_port_name: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_driver: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_configure: Sig<readonly ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"], "i32">;
+  readonly luna_port_start: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_stop: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_close: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_remove: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_promiscuous: Sig<readonly ["i32", "i32"], "i32">;
+  readonly luna_port_mac: Sig<readonly ["i32", "buffer"], "i32">;
+  readonly luna_port_link: Sig<readonly ["i32", "buffer"], "i32">;
+  readonly luna_port_stats: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_stats_reset: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_xstats_names: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_xstats: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_ring_pair: Sig<readonly ["buffer", "u32", "u32", "buffer"], "i32">;
+  readonly luna_rx_burst: Sig<readonly ["i32", "i32", "buffer", "u32"], "i32">;
+  readonly luna_tx_burst: Sig<readonly ["i32", "i32", "i32", "buffer", "u32"], "i32">;
+};
+
+export const symbols: ShimSymbolTable = {
   luna_shim_abi: fn([], "i32"),
   luna_shim_build_id: fn(["buffer", "u32"], "i32"),
   luna_last_error: fn(["buffer", "u32"], "i32"),
@@ -196,7 +243,7 @@ export const symbols = {
 } as const satisfies Record<string, SymbolDef>;
 
 /** The symbols needed to tell whether a library is the shim we expect. */
-export const identitySymbols = {
+export const identitySymbols: Pick<ShimSymbolTable, "luna_shim_abi" | "luna_shim_build_id"> = {
   luna_shim_abi: symbols.luna_shim_abi,
   luna_shim_build_id: symbols.luna_shim_build_id,
 } as const satisfies Record<string, SymbolDef>;
@@ -218,4 +265,4 @@ export type Bound<T extends Record<string, SymbolDef>> = {
 };
 
 /** The shim's functions as TypeScript calls them. */
-export type ShimSymbols = Bound<typeof symbols>;
+export type ShimSymbols = Bound<ShimSymbolTable>;

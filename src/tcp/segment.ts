@@ -23,7 +23,7 @@ export class Segment {
   /** Zone offset of the payload. */
   payloadOff = 0;
   payloadLen = 0;
-  readonly options = new TcpOptions();
+  readonly options: TcpOptions = new TcpOptions();
 
   /** Reads the segment; returns a drop reason for malformed options. */
   load(h: number, ip: Ipv4Packet, tcp: TcpPacket): Drop {

@@ -58,7 +58,7 @@ export interface TcpLayerOptions {
 /** The TCP layer over one IP layer; see the module documentation. */
 export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   readonly config: TcpConfig;
-  readonly counters = new TcpCounters();
+  readonly counters: TcpCounters = new TcpCounters();
   /** The packet buffers: payload is queued in them, headers written in their headroom. */
   readonly zone: MemZone;
   /** @internal The IP layer, as far as TCP uses it. */
