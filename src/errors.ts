@@ -17,14 +17,19 @@ export class LunaError extends Error {
 
 /** The compiled shim library is not where it was looked for. */
 export class ShimMissingError extends LunaError {
+  /** The first place it was looked for. */
   readonly path: string;
-  constructor(path: string) {
+  /** The command that builds it (`make shim`, `bunx luna setup`, `deno run -A npm:luna-ts/setup`, ...). */
+  readonly setup: string;
+  /** Builds the error: `searched` lists every place looked at. */
+  constructor(path: string, setup = "make shim", searched: readonly string[] = [path]) {
     super(
       "SHIM_MISSING",
-      `the luna shim library is missing at ${path}: build it with \`make shim\` ` +
+      `the luna shim library is missing (looked for ${searched.join(" and ")}): build it with \`${setup}\` ` +
         `(or point LUNA_SHIM_PATH at a built copy)`,
     );
     this.path = path;
+    this.setup = setup;
   }
 }
 
@@ -47,8 +52,8 @@ export class ShimLoadError extends LunaError {
 /** The shim library was built from other sources than the ones beside it. */
 export class ShimStaleError extends LunaError {
   readonly path: string;
-  constructor(path: string, detail: string) {
-    super("SHIM_STALE", `the luna shim library ${path} is stale: ${detail}; rebuild it with \`make shim\``);
+  constructor(path: string, detail: string, setup = "make shim") {
+    super("SHIM_STALE", `the luna shim library ${path} is stale: ${detail}; rebuild it with \`${setup}\``);
     this.path = path;
   }
 }
