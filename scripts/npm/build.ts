@@ -104,7 +104,7 @@ export function packPackage(outDir: string, destDir: string = outDir): string {
   return join(destDir, name);
 }
 
-if (import.meta.main) {
+if ((import.meta as { main?: boolean }).main) {
   const args = process.argv.slice(2);
   const outDir = args.find((a) => !a.startsWith("--")) ?? join(root, "dist", "npm");
   const files = buildPackage(outDir);
