@@ -268,7 +268,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * into buffers of the zone and queues them; returns the bytes taken (fewer
    * when the send buffer fills). The caller checks the range.
    */
-  write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
+  write(c: Tcb, data: Uint8Array, now: number, offset: number = 0, length: number = data.length - offset): number {
     if (!this._canSend(c)) return 0;
     const wasEmpty = c.sendq.bytes === 0;
     const done = copyIntoSendQueue(this, c, data, offset, length);
