@@ -27,6 +27,7 @@ import {
 } from "./symbols.ts";
 
 export * from "./symbols.ts";
+export type { Binder, Library } from "./_binder.ts";
 
 /** The loaded shim: its functions, and the two memory helpers FFI needs. */
 export interface Shim {

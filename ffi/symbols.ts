@@ -13,7 +13,9 @@ export type NativeType = "i32" | "u32" | "buffer" | "pointer" | "void";
 
 /** One native function: its parameter kinds and its result kind. */
 export interface SymbolDef {
+  /** Parameter kinds, in order. */
   readonly parameters: readonly NativeType[];
+  /** Result kind. */
   readonly result: NativeType;
 }
 
@@ -150,7 +152,9 @@ const fn = <const P extends readonly NativeType[], const R extends NativeType>(
 /** Every symbol of the shim. */
 /** A native function's signature: its parameters' types and its result's. */
 export interface Sig<P extends readonly NativeType[], R extends NativeType> {
+  /** Parameter kinds, in order. */
   readonly parameters: P;
+  /** Result kind. */
   readonly result: R;
 }
 
@@ -195,6 +199,7 @@ export type ShimSymbolTable = {
   readonly luna_tx_burst: Sig<readonly ["i32", "i32", "i32", "buffer", "u32"], "i32">;
 };
 
+/** Every symbol of the shim, by name. */
 export const symbols: ShimSymbolTable = {
   luna_shim_abi: fn([], "i32"),
   luna_shim_build_id: fn(["buffer", "u32"], "i32"),
@@ -251,13 +256,16 @@ export const identitySymbols: Pick<ShimSymbolTable, "luna_shim_abi" | "luna_shim
 /** An opaque native address, as the runtime represents it. */
 export type NativePointer = { readonly __native: unique symbol } | number | null;
 
-type ArgOf<T extends NativeType> = T extends "buffer" ? ArrayBufferView | null
+/** The TypeScript type of an argument of kind `T`. */
+export type ArgOf<T extends NativeType> = T extends "buffer" ? ArrayBufferView | null
   : T extends "pointer" ? NativePointer
   : number;
-type ResultOf<T extends NativeType> = T extends "void" ? void
+/** The TypeScript type of a result of kind `T`. */
+export type ResultOf<T extends NativeType> = T extends "void" ? void
   : T extends "pointer" ? NativePointer
   : number;
-type ArgsOf<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ArgOf<P[I]> };
+/** The TypeScript types of the arguments of kinds `P`. */
+export type ArgsOf<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ArgOf<P[I]> };
 
 /** Callable form of a symbol table. */
 export type Bound<T extends Record<string, SymbolDef>> = {

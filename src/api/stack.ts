@@ -40,11 +40,17 @@ import { Connection, type ConnectionHandlers } from "./connection.ts";
 
 /** Everything a stack counts, as one object (the `netstat -s` of luna-ts). */
 export interface StackStats {
+  /** The loop's mode. */
   mode: LoopMode;
+  /** The device's name. */
   device: string;
+  /** IPv4, ARP and ICMP counters. */
   ip: IpStats;
+  /** TCP counters, by name. */
   tcp: Record<string, number>;
+  /** The zone's buffers: free and in use. */
   zone: ZoneAccounting;
+  /** The DPDK port's counters, by name (DPDK devices only). */
   port?: Record<string, number>;
   /** Connections in the table, TIME-WAIT included. */
   connections: number;
@@ -52,6 +58,7 @@ export interface StackStats {
   timeWait: { count: number; bytes: number };
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
+  /** Loop iterations and frames received. */
   loop: { iterations: number; framesIn: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
@@ -131,10 +138,15 @@ class StackConnection extends Connection implements TcpHandlers {
 
 /** A running stack; see the module documentation. */
 export class Stack {
+  /** The checked configuration. */
   readonly config: StackConfig;
+  /** The device, with the fault injector and pcap tap wrapped around it when configured. */
   readonly device: Device;
+  /** @internal The IPv4 layer. */
   readonly ip: IpLayer;
+  /** @internal The TCP layer. */
   readonly tcp: TcpLayer;
+  /** @internal The run-to-completion loop. */
   readonly loop: Loop;
   readonly #dpdk: Dpdk | undefined;
   readonly #port: Port | undefined;

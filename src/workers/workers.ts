@@ -44,6 +44,7 @@ export interface WorkersOptions {
 
 /** Running workers. */
 export class WorkerGroup {
+  /** The Worker threads, one per queue pair. */
   readonly workers: Worker[];
   readonly #dpdk: Dpdk;
   #stopped = false;
