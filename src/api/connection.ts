@@ -37,25 +37,45 @@ export interface TxBuffer {
 
 /** Statistics of one connection (what `ss -ti` shows). */
 export interface ConnectionStats {
+  /** State, as RFC 9293 names it (`ESTABLISHED`). */
   state: string;
+  /** Local address and port, `198.18.0.2:7`. */
   local: string;
+  /** Remote address and port. */
   remote: string;
+  /** Send MSS, bytes. */
   mss: number;
+  /** Smoothed round-trip time, ms (RFC 6298). */
   rttMs: number;
+  /** Retransmission timeout, ms. */
   rtoMs: number;
+  /** Congestion window, bytes. */
   cwnd: number;
+  /** Slow-start threshold, bytes. */
   ssthresh: number;
+  /** Peer's receive window, bytes. */
   sndWnd: number;
+  /** Bytes sent and not yet acknowledged. */
   unacked: number;
+  /** Bytes queued to send (unsent and unacknowledged). */
   sendQueue: number;
+  /** Bytes received and not yet read. */
   recvQueue: number;
+  /** Segments received. */
   segsIn: number;
+  /** Segments sent. */
   segsOut: number;
+  /** Bytes the peer acknowledged. */
   bytesAcked: number;
+  /** Payload bytes received. */
   bytesReceived: number;
+  /** Segments retransmitted. */
   retransSegs: number;
+  /** Retransmission timeouts. */
   retransTimeouts: number;
+  /** Fast retransmits (loss recovery entered on duplicate ACKs or SACK). */
   fastRetrans: number;
+  /** Bytes copied into send buffers by `write` (zero-copy sends copy none). */
   sendCopies: number;
   /** Tail loss probes sent (RFC 8985 7.3). */
   tlpProbes: number;
@@ -91,8 +111,9 @@ export interface ConnectionStats {
 
 /** One TCP connection. */
 export class Connection {
-  /** The control block (for the stack's own layers and for inspection). */
+  /** @internal The control block (for the stack's own layers and for inspection). */
   readonly tcb: Tcb;
+  /** What the application is called with; replace to change them. */
   handlers: ConnectionHandlers;
   /** Free for the application. */
   data: unknown = undefined;
@@ -113,12 +134,15 @@ export class Connection {
   get remoteAddress(): string {
     return formatIpv4(this.tcb.remoteIp);
   }
+  /** The peer's port. */
   get remotePort(): number {
     return this.tcb.remotePort;
   }
+  /** Our address, dotted quad. */
   get localAddress(): string {
     return formatIpv4(this.tcb.localIp);
   }
+  /** Our port. */
   get localPort(): number {
     return this.tcb.localPort;
   }

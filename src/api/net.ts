@@ -33,14 +33,19 @@ import type { Stack } from "./stack.ts";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
+  /** The peer's port. */
   port: number;
+  /** The peer's address, dotted quad. */
   host?: string;
   /** Keep our side open after the peer's FIN (node's `allowHalfOpen`); default false. */
   allowHalfOpen?: boolean;
   /** Nagle off. */
   noDelay?: boolean;
+  /** TCP keepalive on (node's `keepAlive`). */
   keepAlive?: boolean;
+  /** Idle time before the first keepalive probe, ms. */
   keepAliveInitialDelay?: number;
+  /** Idle timeout, ms (as `socket.setTimeout`). */
   timeout?: number;
 }
 
@@ -128,10 +133,13 @@ export class LunaSocket extends Duplex {
   /** Bytes given to `_write` (node's `_bytesDispatched`), and the length of the chunk being written. */
   #dispatched = 0;
   #inFlight = 0;
+  /** Whether the connection is still opening (node's `connecting`). */
   connecting = true;
+  /** Bytes delivered to the reader so far. */
   bytesRead = 0;
   /** The idle timeout of {@link setTimeout}, as node keeps it (undefined until set). */
   timeout: number | undefined = undefined;
+  /** Always IPv4. */
   readonly remoteFamily = "IPv4";
 
   /** @internal */
@@ -191,15 +199,19 @@ export class LunaSocket extends Duplex {
     return handlers;
   }
 
+  /** The peer's address, once connected. */
   get remoteAddress(): string | undefined {
     return this.#conn?.remoteAddress;
   }
+  /** The peer's port, once connected. */
   get remotePort(): number | undefined {
     return this.#conn?.remotePort;
   }
+  /** Our address, once connected. */
   get localAddress(): string | undefined {
     return this.#conn?.localAddress;
   }
+  /** Our port, once connected. */
   get localPort(): number | undefined {
     return this.#conn?.localPort;
   }
@@ -215,6 +227,7 @@ export class LunaSocket extends Duplex {
   get connection(): Connection | undefined {
     return this.#conn;
   }
+  /** `opening`, `open`, `readOnly`, `writeOnly` or `closed`, as node reports it. */
   get readyState(): string {
     if (this.connecting) return "opening";
     if (this.readable && this.writable) return "open";
@@ -223,16 +236,19 @@ export class LunaSocket extends Duplex {
     return "closed";
   }
 
+  /** Our address, family and port (empty before the connection opens). */
   address(): { address: string; family: string; port: number } | Record<string, never> {
     if (this.#conn === undefined) return {};
     return { address: this.#conn.localAddress, family: "IPv4", port: this.#conn.localPort };
   }
 
+  /** Turns Nagle's algorithm off (true) or on. */
   setNoDelay(noDelay = true): this {
     this.#conn?.setNoDelay(noDelay);
     return this;
   }
 
+  /** Turns TCP keepalive on or off; `initialDelay`: idle ms before the first probe. */
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.#conn?.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
     return this;
@@ -276,18 +292,22 @@ export class LunaSocket extends Duplex {
     return this;
   }
 
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   ref(): this {
     return this;
   }
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   unref(): this {
     return this;
   }
 
+  /** @internal Readable's hook: resumes reading from the connection. */
   override _read(_size: number): void {
     this.#wantRead = true;
     this.#pull();
   }
 
+  /** @internal Writable's hook: writes a chunk to the connection. */
   override _write(chunk: Buffer, _encoding: string, cb: (e?: Error | null) => void): void {
     this.#send([new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)], chunk.byteLength, cb);
   }
@@ -350,6 +370,7 @@ export class LunaSocket extends Duplex {
     if (n < data.length && conn.writable) this.#backlog = data.slice(n);
   };
 
+  /** @internal Writable's hook: sends our FIN once the writes are out. */
   override _final(cb: (e?: Error | null) => void): void {
     this.#pendingFinal = cb;
     this.#flushStage();
@@ -365,6 +386,7 @@ export class LunaSocket extends Duplex {
     cb();
   }
 
+  /** @internal Destroys the socket: aborts the connection unless it ended. */
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
     this.#clearTimer();
     const conn = this.#conn;
@@ -492,6 +514,7 @@ export class LunaServer extends EventEmitter {
   readonly #sockets = new Set<LunaSocket>();
   readonly #allowHalfOpen: boolean;
 
+  /** A server on `stack`; `listener` gets each accepted socket. */
   constructor(stack: Stack, options: { allowHalfOpen?: boolean } = {}, listener?: (s: LunaSocket) => void) {
     super();
     this.#stack = stack;
@@ -499,16 +522,21 @@ export class LunaServer extends EventEmitter {
     if (listener) this.on("connection", listener);
   }
 
+  /** Whether the server listens. */
   get listening(): boolean {
     return this.#listening;
   }
 
-  /** Listens on `port` (the host, when given, must be the stack's address). */
-  listen(port: number | { port: number }, ...rest: unknown[]): this {
-    const p = typeof port === "object" ? port.port : port;
-    const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+  /**
+   * Listens on `port` (the host, when given, must be the stack's address).
+   * No port, `undefined` or 0 picks a free one, as node does: `address()`
+   * reports it.
+   */
+  listen(port?: number | { port?: number } | (() => void), ...rest: unknown[]): this {
+    const p = typeof port === "object" && port !== null ? port.port ?? 0 : typeof port === "number" ? port : 0;
+    const cb = [port, ...rest].find((r) => typeof r === "function") as (() => void) | undefined;
     try {
-      this.#stack.listen(p, (conn) => {
+      this.#port = this.#stack.listen(p, (conn) => {
         const socket = new LunaSocket({ allowHalfOpen: this.#allowHalfOpen });
         const handlers = socket.attach(conn);
         this.#sockets.add(socket);
@@ -521,13 +549,13 @@ export class LunaServer extends EventEmitter {
       queueMicrotask(() => this.emit("error", e));
       return this;
     }
-    this.#port = p;
     this.#listening = true;
     if (cb) this.once("listening", cb);
     queueMicrotask(() => this.emit("listening"));
     return this;
   }
 
+  /** Our address, family and the port listened on (the one picked for port 0); null when not listening. */
   address(): { address: string; family: string; port: number } | null {
     if (!this.#listening) return null;
     return { address: this.#stack.ip.iface.toString().split("/")[0], family: "IPv4", port: this.#port };
@@ -555,14 +583,17 @@ export class LunaServer extends EventEmitter {
     return this;
   }
 
+  /** Calls `cb` with the number of open connections. */
   getConnections(cb: (e: Error | null, n: number) => void): this {
     queueMicrotask(() => cb(null, this.#sockets.size));
     return this;
   }
 
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   ref(): this {
     return this;
   }
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   unref(): this {
     return this;
   }

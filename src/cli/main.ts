@@ -1,13 +1,13 @@
 #!/usr/bin/env bun
 /**
  * The `luna` command: `luna serve echo|http|discard --device SPEC --address
- * CIDR [options]`, `luna --help`, `luna --version`. Runs under Bun
+ * CIDR [options]`, `luna setup` (builds the shim), `luna --help`, `luna --version`. Runs under Bun
  * (`bun src/cli/main.ts`, or the `luna` bin of the package), under Deno
  * (`deno run -A src/cli/main.ts`), and compiled (`make luna` → dist/luna).
  *
  * @module
  */
-import pkg from "../../package.json" with { type: "json" };
+import { lunaVersion } from "../../ffi/_locate.ts";
 import { parseArgs, usage, UsageError } from "./args.ts";
 import { formatReport, serve } from "./serve.ts";
 
@@ -16,6 +16,18 @@ const g = globalThis as any;
 const argv: string[] = typeof g.Deno !== "undefined" ? [...g.Deno.args] : process.argv.slice(2);
 
 async function main(): Promise<number> {
+  if (argv[0] === "setup") {
+    // Builds the shim from the package's C sources (see ffi/setup.ts).
+    const { buildShim } = await import("../../ffi/setup.ts");
+    try {
+      const path = await buildShim({ log: (line) => console.log(`luna: ${line}`) });
+      console.log(`luna: the shim is ready: ${path}`);
+      return 0;
+    } catch (e) {
+      console.error(`luna: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+  }
   let cmd;
   try {
     cmd = parseArgs(argv);
@@ -30,7 +42,7 @@ async function main(): Promise<number> {
   }
   if (cmd.kind === "version") {
     console.log(
-      `luna ${pkg.version} (luna-ts; ${
+      `luna ${lunaVersion} (luna-ts; ${
         typeof g.Bun !== "undefined" ? `bun ${g.Bun.version}` : `deno ${g.Deno.version.deno}`
       })`,
     );

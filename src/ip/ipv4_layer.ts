@@ -69,7 +69,7 @@ export const ipHeadroom = ethernetHeaderLen + ipv4HeaderLen;
 export class IpLayer implements NeighborOwner {
   readonly device: Device;
   readonly iface: IpInterface;
-  readonly counters = new IpCounters();
+  readonly counters: IpCounters = new IpCounters();
   readonly neighbors: NeighborCache;
   readonly tx: TxBatch;
   /** Handler for echo replies (pings this stack sent). */

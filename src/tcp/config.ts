@@ -46,7 +46,9 @@ export interface TcpConfig {
 
   /** RTO bounds and initial value, ms (RFC 6298 2). */
   rtoMinMs: number;
+  /** Most the RTO backs off to, ms. */
   rtoMaxMs: number;
+  /** RTO before the first RTT sample, ms. */
   rtoInitialMs: number;
   /** Retransmissions of one segment before the connection is aborted (RFC 9293 3.8.3, R2). */
   maxRetransmits: number;
@@ -60,8 +62,11 @@ export interface TcpConfig {
   noDelay: boolean;
   /** Keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6). */
   keepalive: boolean;
+  /** Idle time before the first keepalive probe, ms. */
   keepaliveIdleMs: number;
+  /** Time between keepalive probes, ms. */
   keepaliveIntervalMs: number;
+  /** Unanswered probes before the connection is aborted. */
   keepaliveProbes: number;
   /** Out-of-order bytes held per connection. */
   reassemblyBytesMax: number;
@@ -81,6 +86,7 @@ export interface TcpConfig {
   segmentationOffload: boolean;
   /** Ephemeral ports for active opens. */
   ephemeralPortMin: number;
+  /** Highest ephemeral port. */
   ephemeralPortMax: number;
   /**
    * Connections the stack holds at most (TIME-WAIT records not counted):

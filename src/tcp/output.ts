@@ -87,7 +87,7 @@ export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
  */
 export class TcpOutput {
   /** The header being built; the handshake fills it for connectionless answers (see {@link sendRaw}). */
-  readonly repr = new TcpRepr();
+  readonly repr: TcpRepr = new TcpRepr();
   private readonly _view = new TcpPacket();
   private readonly _x: TcpContext;
   private readonly _zone: MemZone;

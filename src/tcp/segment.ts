@@ -25,7 +25,7 @@ export class Segment {
   payloadLen = 0;
   /** The IP header's ECN field (RFC 3168 5): 3 is CE, congestion experienced. */
   ecn = 0;
-  readonly options = new TcpOptions();
+  readonly options: TcpOptions = new TcpOptions();
 
   /** Reads the segment; returns a drop reason for malformed options. */
   load(h: number, ip: Ipv4Packet, tcp: TcpPacket): Drop {

@@ -58,7 +58,7 @@ export interface TcpLayerOptions {
 /** The TCP layer over one IP layer; see the module documentation. */
 export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   readonly config: TcpConfig;
-  readonly counters = new TcpCounters();
+  readonly counters: TcpCounters = new TcpCounters();
   /** The packet buffers: payload is queued in them, headers written in their headroom. */
   readonly zone: MemZone;
   /** @internal The IP layer, as far as TCP uses it. */
@@ -273,7 +273,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * into buffers of the zone and queues them; returns the bytes taken (fewer
    * when the send buffer fills). The caller checks the range.
    */
-  write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
+  write(c: Tcb, data: Uint8Array, now: number, offset: number = 0, length: number = data.length - offset): number {
     if (!this._canSend(c)) return 0;
     const wasEmpty = c.sendq.bytes === 0;
     const done = copyIntoSendQueue(this, c, data, offset, length);
