@@ -33,3 +33,4 @@ export {
 export { parseDeviceSpec } from "./device/spec.ts";
 export { type LoopMode } from "./loop/loop.ts";
 export { type TcpConfig, tcpDefaults } from "./tcp/config.ts";
+export { LunaHttpServer, serve, type ServeInfo, type ServeOptions, type ServeStats } from "./web/serve.ts";
