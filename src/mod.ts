@@ -19,6 +19,7 @@
 export { createStack, Stack, type StackStats } from "./api/stack.ts";
 export { parseStackConfig, type StackConfig, type StackConfigInput, stackConfigSchema } from "./api/config.ts";
 export { Connection, type ConnectionHandlers, type ConnectionStats, type TxBuffer } from "./api/connection.ts";
+export { ConnStream, connectStream, listenStreams, type NetAddr } from "./api/conn_stream.ts";
 export * from "./errors.ts";
 export { createHeapZone, MemZone, type ZoneAccounting } from "./mem/mod.ts";
 export {

@@ -129,7 +129,6 @@ class Gone extends Error {}
 /** One connection: reads requests, calls the handler, writes answers, in order. */
 class Session {
   readonly c: Connection;
-  readonly #server: LunaHttpServer;
   #waiters: (() => void)[] = [];
   /** The peer sent FIN. */
   ended = false;
@@ -149,7 +148,6 @@ class Session {
 
   constructor(c: Connection, server: LunaHttpServer, maxHeaderBytes: number) {
     this.c = c;
-    this.#server = server;
     this.head = new HeadReader(maxHeaderBytes);
     const wake = () => this.wake();
     this.handlers = {
@@ -175,7 +173,7 @@ class Session {
     const w = this.#waiters;
     this.#waiters = [];
     for (const f of w) f();
-    this.#server._yield();
+    this.c._yieldSoon();
   }
 
   /** Resolves on the connection's next event. */
@@ -290,11 +288,6 @@ export class LunaHttpServer {
   _closed(s: Session): void {
     if (this.#sessions.delete(s)) this.#stats.open--;
     this.#checkDone();
-  }
-
-  /** @internal A continuation is waiting: let the loop yield after this poll. */
-  _yield(): void {
-    this.#stack.loop.yieldSoon();
   }
 
   #checkDone(): void {
