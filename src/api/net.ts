@@ -26,6 +26,7 @@ import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";
+import { createSecureContext, type SecureContextOptions, TLSSocket } from "node:tls";
 import { ConfigError } from "../errors.ts";
 import type { Connection, ConnectionHandlers } from "./connection.ts";
 import type { Stack } from "./stack.ts";
@@ -597,17 +598,27 @@ export function connect(stack: Stack, options: ConnectOptions, onConnect?: () =>
   return socket;
 }
 
-/** A node server that takes its sockets by the 'connection' event: node:http's, node:https', node:tls', node:net's. */
+/** A node server that takes its sockets by the 'connection' event: node:http's, node:net's. */
 export interface NodeServerLike {
   emit(event: "connection", socket: unknown): boolean;
   close(cb?: (e?: Error) => void): unknown;
 }
 
+/** Options of {@link listenNode}. */
+export interface ListenNodeOptions {
+  /** Serve TLS: each socket is wrapped in a server-side `tls.TLSSocket` with these (key, cert, ...) first. */
+  tls?: SecureContextOptions;
+  /** Called once listening. */
+  onListening?: () => void;
+}
+
 /**
- * Serves a node server (`http.createServer()`, `https.createServer()`,
- * `tls.createServer()`) on `port` of a luna-ts stack: every accepted socket
- * goes to it, its `listening` and `address()` are those of the luna-ts port,
- * and its `close()` stops the port too. Returns the luna-ts server.
+ * Serves a node server that takes its sockets by the 'connection' event
+ * (`http.createServer()`; `net.createServer()`) on `port` of a luna-ts stack:
+ * every accepted socket goes to it (through TLS with `options.tls`: HTTPS is
+ * node:http with `{ tls: { key, cert } }`), its `listening` and `address()`
+ * are those of the luna-ts port, and its `close()` stops the port too.
+ * Returns the luna-ts server.
  *
  * Why `listening` matters: Deno's node:http (its port of node's
  * `resOnFinish`) destroys a socket once a response is done when its server
@@ -621,15 +632,26 @@ export interface NodeServerLike {
  * import { createServer } from "node:http";
  * import { listenNode } from "luna-ts/net";
  * listenNode(createServer((req, res) => res.end("hi\n")), stack, 80);
+ * listenNode(createServer((req, res) => res.end("hi\n")), stack, 443, { tls: { key, cert } });
  * ```
  */
 export function listenNode(
   server: NodeServerLike,
   stack: Stack,
   port: number,
-  onListening?: () => void,
+  options: ListenNodeOptions = {},
 ): LunaServer {
-  const luna = createServer(stack, (socket) => server.emit("connection", socket));
+  const secureContext = options.tls !== undefined ? createSecureContext(options.tls) : undefined;
+  const luna = createServer(stack, (socket) => {
+    if (secureContext === undefined) {
+      server.emit("connection", socket);
+      return;
+    }
+    const t = new TLSSocket(socket as never, { isServer: true, secureContext });
+    // A failed handshake ends that connection only, as in a node:https server.
+    t.on("error", () => socket.destroy());
+    server.emit("connection", t);
+  });
   const target = server as unknown as Record<string, unknown>;
   Object.defineProperty(target, "listening", { configurable: true, get: () => luna.listening });
   target.address = () => luna.address();
@@ -642,7 +664,7 @@ export function listenNode(
       cb?.(e?.code === "ERR_SERVER_NOT_RUNNING" ? undefined : e);
     });
   };
-  luna.listen(port, onListening);
+  luna.listen(port, options.onListening);
   return luna;
 }
 
