@@ -92,8 +92,12 @@ export class HeadReader {
 
   /** The collected head as text; resets the reader for the next request. */
   take(): string {
+    // Byte i becomes char code i (latin1 as JavaScript has it; TextDecoder's "latin1" is windows-1252),
+    // a few thousand bytes per call.
     let s = "";
-    for (let i = 0; i < this.#len; i++) s += String.fromCharCode(this.#buf[i]);
+    for (let i = 0; i < this.#len; i += 4096) {
+      s += String.fromCharCode.apply(null, this.#buf.subarray(i, Math.min(this.#len, i + 4096)) as unknown as number[]);
+    }
     this.#len = 0;
     this.#lfs = 0;
     return s;

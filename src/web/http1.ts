@@ -50,19 +50,22 @@ const encoder = new TextEncoder();
 export function requestUrl(head: RequestHead, fallbackHost: string): string {
   const t = head.target;
   const host = head.headers.get("host") ?? fallbackHost;
-  let url: URL;
-  try {
-    if (t.startsWith("/")) url = new URL(`http://${host}${t}`);
-    else if (/^https?:\/\//i.test(t)) url = new URL(t); // absolute-form
-    else if (t === "*" && head.method === "OPTIONS") url = new URL(`http://${host}/*`);
-    else throw new Error();
-  } catch {
-    throw new BadRequest(
-      400,
-      `request target '${t.slice(0, 80)}' with Host '${host.slice(0, 80)}' is no URL`,
-    );
-  }
-  return url.href;
+  // The text only: `new Request` parses it, and a URL it refuses is a 400 there (see {@link refusedRequest}).
+  if (t.startsWith("/")) return `http://${host}${t}`;
+  if (/^https?:\/\//i.test(t)) return t; // absolute-form
+  if (t === "*" && head.method === "OPTIONS") return `http://${host}/*`;
+  throw refusedRequest(head, fallbackHost);
+}
+
+/** The 400 for a request whose target and Host make no URL, or whose method the runtime's Request refuses. */
+export function refusedRequest(head: RequestHead, fallbackHost: string): BadRequest {
+  const host = head.headers.get("host") ?? fallbackHost;
+  return new BadRequest(
+    400,
+    `${head.method.slice(0, 20)} '${head.target.slice(0, 80)}' with Host '${
+      host.slice(0, 80)
+    }': no URL, or a method Request refuses`,
+  );
 }
 
 /** The head's fields as the runtime's `Headers`; a value `Headers` refuses is a 400. */

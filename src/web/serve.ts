@@ -50,6 +50,7 @@ import {
   type Framing,
   lastChunk,
   plainResponse,
+  refusedRequest,
   requestHeaders,
   requestUrl,
   responseHead,
@@ -406,13 +407,19 @@ export class LunaHttpServer {
         }
       },
     }, { highWaterMark: 0 });
-    const request = new Request(url, {
-      method: head.method,
-      headers,
-      body,
-      // @ts-ignore: `duplex` is in the Fetch standard, not yet in every lib's RequestInit
-      duplex: "half",
-    });
+    let request: Request;
+    try {
+      request = new Request(url, {
+        method: head.method,
+        headers,
+        body,
+        // @ts-ignore: `duplex` is in the Fetch standard, not yet in every lib's RequestInit
+        duplex: "half",
+      });
+    } catch {
+      // The URL (target and Host) or the method is one the runtime's Request refuses.
+      throw refusedRequest(head, `${c.localAddress}:${c.localPort}`);
+    }
     this.#stats.requests++;
     let res: Response;
     try {
