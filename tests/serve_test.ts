@@ -401,4 +401,83 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       assertEquals(server.stats().open, 0);
     });
   });
+
+  test("HEAD and 204 go without a body, HTTP/1.0 gets a streamed body delimited by the close, Expect: 100-continue is answered when the handler reads", async () => {
+    await withServer({
+      async fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/empty") return new Response(null, { status: 204 });
+        if (path === "/stream") {
+          let i = 0;
+          return new Response(
+            new ReadableStream<Uint8Array>({
+              async pull(ctl) {
+                if (i === 3) return ctl.close();
+                await new Promise((r) => setTimeout(r, 5));
+                ctl.enqueue(enc.encode(`part${i++};`));
+              },
+            }),
+          );
+        }
+        if (req.method === "POST") return new Response(`read ${(await req.text()).length}`);
+        return new Response("twelve bytes", { headers: { "x-kind": "text" } });
+      },
+    }, async (a) => {
+      const c = new RawClient(a, 80);
+      c.send(`HEAD / HTTP/1.1\r\nHost: x\r\n\r\n` + get("/empty") + get("/"));
+      await until(() => c.text().endsWith("twelve bytes"), "three answers");
+      const [head, empty] = c.text().split("HTTP/1.1 ").slice(1);
+      assertStringIncludes(head, "x-kind: text");
+      assert(head.endsWith("\r\n\r\n"), `HEAD: no body after the head: ${JSON.stringify(head)}`);
+      assert(empty.startsWith("204 ") && empty.endsWith("\r\n\r\n"), JSON.stringify(empty));
+
+      const old = new RawClient(a, 80);
+      old.send("GET /stream HTTP/1.0\r\n\r\n");
+      await until(() => old.ended, "the close that ends an HTTP/1.0 body");
+      const text = old.text();
+      assertStringIncludes(text, "connection: close");
+      assert(!text.includes("transfer-encoding"), text);
+      assert(text.endsWith("\r\n\r\npart0;part1;part2;"), text);
+
+      const cont = new RawClient(a, 80);
+      cont.send("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+      await until(() => cont.text().startsWith("HTTP/1.1 100 Continue\r\n\r\n"), "100 Continue");
+      cont.send("abcde");
+      await until(() => cont.text().endsWith("read 5"), "the answer after the body");
+    });
+  });
+
+  test("a handler that reads its request body slowly holds the sender back through the window", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let read = 0;
+    await withServer({
+      async fetch(req) {
+        await gate;
+        for await (const piece of req.body!) read += piece.length;
+        return new Response(`read ${read}`);
+      },
+    }, async (a, _server) => {
+      const size = 6_000_000;
+      const c = new RawClient(a, 80);
+      c.send(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+      const body = new Uint8Array(size).fill(0x61);
+      c.send(body);
+      // The sender stops: its window is shut while the handler does not read.
+      let last = -1;
+      await until(() => {
+        const acked = c.conn.stats().bytesAcked;
+        const still = acked === last;
+        last = acked;
+        return still && acked > 0;
+      }, "the sender to stop");
+      await new Promise((r) => setTimeout(r, 100));
+      const acked = c.conn.stats().bytesAcked;
+      assert(acked < size / 2, `${acked} bytes taken by a server whose handler reads none`);
+      assertEquals(read, 0);
+      release();
+      const [r] = await c.responses(1, 30_000);
+      assertEquals(r.body, `read ${size}`);
+    });
+  });
 });
