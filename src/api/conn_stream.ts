@@ -28,8 +28,11 @@ import type { Stack } from "./stack.ts";
 
 /** An address as `Deno.NetAddr` gives it. */
 export interface NetAddr {
+  /** Always TCP. */
   transport: "tcp";
+  /** The IPv4 address, dotted. */
   hostname: string;
+  /** The TCP port. */
   port: number;
 }
 

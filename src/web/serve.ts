@@ -82,24 +82,31 @@ export interface ServeOptions {
 
 /** What a server counted. */
 export interface ServeStats {
-  /** Connections accepted, and open now. */
+  /** Connections accepted. */
   connections: number;
+  /** Connections open now. */
   open: number;
   /** Requests handed to `fetch`. */
   requests: number;
-  /** Answers by class. */
+  /** Answers with a 2xx status. */
   responses2xx: number;
+  /** Answers with a 3xx status. */
   responses3xx: number;
+  /** Answers with a 4xx status (the server's own 400, 413, 431 included). */
   responses4xx: number;
+  /** Answers with a 5xx status (the server's own 500, 501, 505 included). */
   responses5xx: number;
-  /** Requests refused before the handler: malformed (400, 501, 505), head too large (431), body too large (413). */
+  /** Requests refused before the handler as malformed (400, 501, 505). */
   malformed: number;
+  /** Requests refused for a head over `maxHeaderBytes` (431). */
   headTooLarge: number;
+  /** Requests refused for a body over `maxBodyBytes` (413). */
   bodyTooLarge: number;
   /** Times `fetch` threw or returned something other than a Response. */
   handlerErrors: number;
-  /** Answers sent chunked, and with a Content-Length. */
+  /** Answers sent chunked (or, to HTTP/1.0, delimited by the close). */
   chunked: number;
+  /** Answers sent with a Content-Length (or bodyless). */
   sized: number;
 }
 
