@@ -76,13 +76,13 @@ describe("examples", () => {
         const wrap = lab.wrap("luna");
         const ip = lab.luna.ip;
         const data = join(dir, "data.bin");
-        execFileSync("sh", ["-c", `head -c 300000 /dev/urandom > ${data}`]);
+        execFileSync("sh", ["-c", `head -c 100000 /dev/urandom > ${data}`]);
         const dataSha = fileSha256(data);
 
         for (const mode of ["batch", "inline"]) {
           await withExample("echo.ts", [...dev, "--mode", mode], wrap, async () => {
             const r = await sh(lab, "kernel", `nc -N -w 10 ${ip} 7 < ${data} | sha256sum`);
-            assertEquals(r.stdout.split(" ")[0], dataSha, `echo, ${mode}: 300 KB back byte-exact`);
+            assertEquals(r.stdout.split(" ")[0], dataSha, `echo, ${mode}: 100 KB back byte-exact`);
           });
         }
 
@@ -139,7 +139,7 @@ describe("examples", () => {
               "kernel",
               `curl -sS --fail -m 10 -k --data-binary @${data} ${scheme}://${ip}/sha256`,
             );
-            assertEquals(h.stdout, dataSha + "\n", `${scheme}: a 300 KB upload`);
+            assertEquals(h.stdout, dataSha + "\n", `${scheme}: a 100 KB upload`);
           }
         });
 
