@@ -296,6 +296,7 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
         ["POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501],
         ["GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", 400],
         ["GET nothing HTTP/1.1\r\nHost: x\r\n\r\n", 400],
+        ["GET / HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n", 400], // a value Headers refuses
         ["GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 400], // GET with a body
       ];
       for (const [req, status] of cases) {

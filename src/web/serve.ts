@@ -370,7 +370,6 @@ export class LunaHttpServer {
   async #exchange(s: Session, head: RequestHead): Promise<boolean> {
     const c = s.c;
     const url = requestUrl(head, `${c.localAddress}:${c.localPort}`);
-    const headers = requestHeaders(head);
     const kind = head.body.kind;
     if (kind === "length" && (head.body as { length: number }).length > this.#maxBody) {
       throw new BadRequest(413, `request body over ${this.#maxBody} bytes`);
@@ -418,13 +417,14 @@ export class LunaHttpServer {
     try {
       request = new Request(url, {
         method: head.method,
-        headers,
+        headers: [...head.headers],
         body,
         // @ts-ignore: `duplex` is in the Fetch standard, not yet in every lib's RequestInit
         duplex: "half",
       });
     } catch {
-      // The URL (target and Host) or the method is one the runtime's Request refuses.
+      // A header value (requestHeaders names it), the URL (target and Host) or the method the runtime refuses.
+      requestHeaders(head);
       throw refusedRequest(head, `${c.localAddress}:${c.localPort}`);
     }
     this.#stats.requests++;
