@@ -25,6 +25,7 @@ export {
   type StackConfigInput,
 } from "./api/config.ts";
 export { Connection, type ConnectionHandlers, type ConnectionStats, type TxBuffer } from "./api/connection.ts";
+export { ConnStream, connectStream, listenStreams, type NetAddr } from "./api/conn_stream.ts";
 export * from "./errors.ts";
 export { createHeapZone, type HeapZoneOptions, MemZone, type ZoneAccounting } from "./mem/mod.ts";
 export {
@@ -55,3 +56,4 @@ export type { IpStats } from "./ip/counters.ts";
 export type { BridgeStats, PathCount } from "./kernel/bridge.ts";
 export type { ControlStats } from "./kernel/control.ts";
 export type { CoexistOptions } from "./kernel/coexist.ts";
+export { LunaHttpServer, serve, type ServeInfo, type ServeOptions, type ServeStats } from "./web/serve.ts";

@@ -10,6 +10,7 @@ import { State, stateName } from "../tcp/state.ts";
 import type { Tcb } from "../tcp/tcb.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 import { formatIpv4 } from "../wire/mod.ts";
+import { ConnStream } from "./conn_stream.ts";
 
 /** What a connection tells its application. Every handler is optional. */
 export interface ConnectionHandlers {
@@ -121,6 +122,7 @@ export class Connection {
   readonly _tcp: TcpLayer;
   /** @internal */
   readonly _now: () => number;
+  #stream: ConnStream | undefined;
 
   /** @internal Made by the stack. */
   constructor(tcp: TcpLayer, tcb: Tcb, handlers: ConnectionHandlers, now: () => number) {
@@ -276,6 +278,24 @@ export class Connection {
     this.tcb.userTimeoutMs = ms;
     this._tcp.userTimeoutChanged(this.tcb, this._now());
   }
+
+  /**
+   * The connection as Web Streams (`readable`, `writable`, `for await`), as
+   * `Deno.Conn` offers it; the stream takes over {@link handlers}. The same
+   * object each time.
+   */
+  stream(): ConnStream {
+    this.#stream ??= new ConnStream(this);
+    return this.#stream;
+  }
+
+  /** `for await (const bytes of connection)`: the received bytes until the peer's FIN (through {@link stream}). */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.stream()[Symbol.asyncIterator]();
+  }
+
+  /** @internal A continuation waits on this connection: the loop should yield soon. */
+  _yieldSoon(): void {}
 
   /** Counters and estimates. */
   stats(): ConnectionStats {

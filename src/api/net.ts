@@ -13,13 +13,12 @@
  * await stack.run();
  * ```
  *
- * node:http and node:tls run on these sockets unchanged: hand each one to
- * them with `httpServer.emit("connection", socket)` or
- * `tlsServer.emit("connection", socket)`, or give node's HTTP client one
- * through `createConnection`. On Deno, node:http closes a socket after each
- * response unless the http.Server's `listening` is true, which a server only
- * handed sockets never is (Deno's port of node's `resOnFinish`): keep-alive
- * there needs `Object.defineProperty(httpServer, "listening", { get: () => true })`.
+ * node:http, node:https and node:tls run on these sockets unchanged:
+ * {@link listenNode} serves a node server on a luna-ts port (or hand each
+ * socket over with `httpServer.emit("connection", socket)`), and node's HTTP
+ * client takes one through `createConnection`. A socket is also a Web
+ * stream pair ({@link LunaSocket.toWeb}) and, as every node Readable, can be
+ * read with `for await`.
  *
  * @module
  */
@@ -27,6 +26,7 @@ import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";
+import { createSecureContext, type SecureContextOptions, TLSSocket } from "node:tls";
 import { ConfigError } from "../errors.ts";
 import type { Connection, ConnectionHandlers } from "./connection.ts";
 import type { Stack } from "./stack.ts";
@@ -299,6 +299,11 @@ export class LunaSocket extends Duplex {
   /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   unref(): this {
     return this;
+  }
+
+  /** The socket as Web Streams (`readable`, `writable`), with the backpressure of both (node's `Duplex.toWeb`). */
+  toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+    return Duplex.toWeb(this) as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
   }
 
   /** @internal Readable's hook: resumes reading from the connection. */
@@ -622,6 +627,78 @@ export function connect(stack: Stack, options: ConnectOptions, onConnect?: () =>
   if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay);
   if (options.timeout) socket.setTimeout(options.timeout);
   return socket;
+}
+
+/** A node server that takes its sockets by the 'connection' event: node:http's, node:net's. */
+export interface NodeServerLike {
+  /** Hands the server one accepted socket. */
+  emit(event: "connection", socket: unknown): boolean;
+  /** Stops the server; `cb` runs once it has closed. */
+  close(cb?: (e?: Error) => void): unknown;
+}
+
+/** Options of {@link listenNode}. */
+export interface ListenNodeOptions {
+  /** Serve TLS: each socket is wrapped in a server-side `tls.TLSSocket` with these (key, cert, ...) first. */
+  tls?: SecureContextOptions;
+  /** Called once listening. */
+  onListening?: () => void;
+}
+
+/**
+ * Serves a node server that takes its sockets by the 'connection' event
+ * (`http.createServer()`; `net.createServer()`) on `port` of a luna-ts stack:
+ * every accepted socket goes to it (through TLS with `options.tls`: HTTPS is
+ * node:http with `{ tls: { key, cert } }`), its `listening` and `address()`
+ * are those of the luna-ts port, and its `close()` stops the port too.
+ * Returns the luna-ts server.
+ *
+ * Why `listening` matters: Deno's node:http (its port of node's
+ * `resOnFinish`) destroys a socket once a response is done when its server
+ * does not read as `listening` (a server that is closing), and a server that
+ * is only handed sockets never listens by itself: every response on Deno
+ * then closed its connection. Through this function keep-alive works on
+ * Deno as on Bun and node.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { listenNode } from "luna-ts/net";
+ * listenNode(createServer((req, res) => res.end("hi\n")), stack, 80);
+ * listenNode(createServer((req, res) => res.end("hi\n")), stack, 443, { tls: { key, cert } });
+ * ```
+ */
+export function listenNode(
+  server: NodeServerLike,
+  stack: Stack,
+  port: number,
+  options: ListenNodeOptions = {},
+): LunaServer {
+  const secureContext = options.tls !== undefined ? createSecureContext(options.tls) : undefined;
+  const luna = createServer(stack, (socket) => {
+    if (secureContext === undefined) {
+      server.emit("connection", socket);
+      return;
+    }
+    const t = new TLSSocket(socket as never, { isServer: true, secureContext });
+    // A failed handshake ends that connection only, as in a node:https server.
+    t.on("error", () => socket.destroy());
+    server.emit("connection", t);
+  });
+  const target = server as unknown as Record<string, unknown>;
+  Object.defineProperty(target, "listening", { configurable: true, get: () => luna.listening });
+  target.address = () => luna.address();
+  const nodeClose = server.close;
+  target.close = function (cb?: (e?: Error) => void) {
+    if (luna.listening) luna.close();
+    // node's close: closes idle connections and emits 'close' once the last one is gone.
+    return nodeClose.call(server, (e?: Error & { code?: string }) => {
+      // node's net.Server has no handle of its own here; that it "was not running" is no error.
+      cb?.(e?.code === "ERR_SERVER_NOT_RUNNING" ? undefined : e);
+    });
+  };
+  luna.listen(port, options.onListening);
+  return luna;
 }
 
 /** Alias of {@link connect}, as in node. */

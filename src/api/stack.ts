@@ -112,6 +112,10 @@ class StackConnection extends Connection implements TcpHandlers {
     if (this._loop.mode === "inline") this.handlers.onClose?.(this, error);
     else this._loop.events.push(this, LoopEvent.close, error);
   }
+  /** @internal */
+  override _yieldSoon(): void {
+    this._loop.yieldSoon();
+  }
   /** @internal Batch delivery. */
   deliver(kind: number, error: string | undefined): void {
     const h = this.handlers;
