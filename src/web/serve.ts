@@ -147,7 +147,7 @@ class Session {
   /** Waiting for the first byte of a request (shutdown closes such a connection at once). */
   idle = true;
   readonly head: HeadReader;
-  readonly body = new BodyReader();
+  readonly body: BodyReader = new BodyReader();
   /** The current request's body stream has been abandoned (the answer is out): it reads no more. */
   bodyGen = 0;
   /** Why the request body failed, if it did: the status to answer. */
