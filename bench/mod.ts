@@ -36,6 +36,10 @@
  *   p50/p99/p999 latency.
  * - luna-memif-jumbo-*: bulk and storage over memif at MTU 9000 (jumbo
  *   frames, MSS 8960), beside the 1500-byte figures.
+ * - httpget: HTTP GET of a 13-byte body with keep-alive, 16 and 256
+ *   connections: serve() (the fetch-handler server) and node:http over
+ *   luna-ts/net on luna-ts over memif against Bun.serve on the kernel's
+ *   loopback (bench/http_get.ts): requests/s, p50/p99 latency.
  * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
  *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
  *   directions, in a router namespace between client and server), with and
@@ -60,7 +64,7 @@
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
- *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,lossy (default all but
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy (default all but
  *                        lossy, which is opt-in: it would take the full run past 20 minutes)
  *   --lossy-mb N         lossy: bytes of each transfer, MB of 10^6 (default 100; quick 10)
  *   --conc-conns N       idle connections luna-ts holds (default 1000000; quick 20000)
@@ -88,6 +92,7 @@ import { cleanupAll } from "./_proc.ts";
 import { type BenchRecord, cdfs, forwardTable, records, resultsChart, tables } from "./_report.ts";
 import { spread } from "./_stats.ts";
 import { forwardBench, type ForwardResult } from "./forward.ts";
+import { httpGetBench, httpGetTable } from "./http_get.ts";
 import {
   countSteps,
   type Failure,
@@ -120,7 +125,7 @@ function usage(why: string): never {
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
-      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,lossy] [--lossy-mb N]\n" +
+      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy] [--lossy-mb N]\n" +
       "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]\n" +
       "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
       "             [--conc-tw-conns N]",
@@ -149,6 +154,7 @@ const workloads = list<Workload>("--workloads", [
   "storage64k",
   "concurrency",
   "lossy",
+  "httpget",
 ]).filter((w) => arg("--workloads") !== undefined || w !== "lossy");
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
@@ -289,6 +295,10 @@ if (groups.includes("forward")) {
   }
 }
 if (tcpOptions.groups.length > 0 && workloads.length > 0) await tcpBench(tcpOptions);
+// httpget (bench/http_get.ts): serve() and node:http on luna-ts against Bun.serve on the kernel.
+if (workloads.includes("httpget") && groups.includes("memif")) {
+  await httpGetBench({ ...tcpOptions, conns: [16, 256] });
+}
 
 // ------------------------------------------------------------------ figures
 
@@ -357,6 +367,7 @@ for (const r of recs.filter((x) => x.workload.startsWith("forward") && x.workloa
   );
 }
 console.log(tables(tcpRecs));
+console.log(httpGetTable(tcpRecs));
 if (failures.length > 0) {
   console.log(`\n${failures.length} measurement(s) failed:`);
   for (const f of failures) {

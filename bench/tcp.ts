@@ -39,7 +39,8 @@ export type Workload =
   | "storage64k"
   | "scale"
   | "concurrency"
-  | "lossy";
+  | "lossy"
+  | "httpget";
 
 /** Storage-shaped RPC: a 64-byte request answered by this many bytes. */
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;

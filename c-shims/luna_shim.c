@@ -915,6 +915,37 @@ int32_t luna_port_close(int32_t port)
 	return 0;
 }
 
+/* Stops the port (where started), closes it and removes its device from the
+ * EAL (a virtual device is unplugged; its name can be probed again), so that
+ * the EAL outlives the port and a later stack can attach the same device. */
+int32_t luna_port_remove(int32_t port)
+{
+	op_begin();
+	if (need_port(port) < 0)
+		return -ENODEV;
+	struct rte_eth_dev_info info;
+	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
+	if (rc != 0 || info.device == NULL)
+		return fail(rc != 0 ? rc : -ENODEV, "port %d: no device to remove", port);
+	struct rte_device *dev = info.device;
+	if (port_started[port]) {
+		rc = rte_eth_dev_stop((uint16_t)port);
+		if (rc < 0)
+			return fail(rc, "port %d: stop: %s\n", port, rte_strerror(-rc));
+		port_started[port] = 0;
+	}
+	rc = rte_eth_dev_close((uint16_t)port);
+	if (rc < 0)
+		return fail(rc, "port %d: close: %s\n", port, rte_strerror(-rc));
+	port_pool[port] = -1;
+	port_mtu[port] = 0;
+	port_backlog_free(port);
+	rc = rte_dev_remove(dev);
+	if (rc < 0)
+		return fail(rc, "port %d: remove its device: %s\n", port, rte_strerror(-rc));
+	return 0;
+}
+
 int32_t luna_port_promiscuous(int32_t port, int32_t on)
 {
 	op_begin();

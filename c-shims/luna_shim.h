@@ -34,7 +34,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 4
+#define LUNA_SHIM_ABI 6
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -179,6 +179,8 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq,
 int32_t luna_port_start(int32_t port);
 int32_t luna_port_stop(int32_t port);
 int32_t luna_port_close(int32_t port);
+/* Stop, close and remove the port's device: the EAL stays up, the device can be probed again. */
+int32_t luna_port_remove(int32_t port);
 int32_t luna_port_promiscuous(int32_t port, int32_t on);
 int32_t luna_port_mac(int32_t port, uint8_t *out6);
 int32_t luna_port_link(int32_t port, uint32_t *out4);

@@ -44,7 +44,8 @@ function cleanup(): void {
     },
     () => lab?.close(),
     () => rmSync(dir, { recursive: true, force: true }),
-    () => existsSync(`/var/run/dpdk/${eal}`) && rmSync(`/var/run/dpdk/${eal}`, { recursive: true, force: true }),
+    () =>
+      existsSync(`/var/run/dpdk/${eal}`) && rmSync(`/var/run/dpdk/${eal}`, { recursive: true, force: true }),
   ];
   for (const step of steps) {
     try {

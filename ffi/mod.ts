@@ -14,10 +14,10 @@
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { ShimLoadError, ShimMissingError, ShimStaleError } from "../src/errors.ts";
 import type { Binder } from "./_binder.ts";
+import { env, packageRoot, setupCommand, shimCandidates } from "./_locate.ts";
 import {
   identitySymbols,
   type NativePointer,
@@ -27,6 +27,7 @@ import {
 } from "./symbols.ts";
 
 export * from "./symbols.ts";
+export type { Binder, Library } from "./_binder.ts";
 
 /** The loaded shim: its functions, and the two memory helpers FFI needs. */
 export interface Shim {
@@ -46,7 +47,11 @@ export interface Shim {
 
 /** Options of {@link openShim}. */
 export interface OpenShimOptions {
-  /** Library path; default: $LUNA_SHIM_PATH, else the embedded library, else c-shims/build/libluna_shim.so. */
+  /**
+   * Library path; default: $LUNA_SHIM_PATH, else the embedded library, else
+   * c-shims/build/libluna_shim.so beside the sources, else the one in the
+   * per-version cache directory (see luna-ts/setup).
+   */
   path?: string;
   /** Directory holding luna_shim.c/.h to check the library against; default c-shims/. */
   sourceDir?: string;
@@ -54,10 +59,11 @@ export interface OpenShimOptions {
   trace?: boolean;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** Where `make shim` puts the library. */
-export const defaultShimPath: string = join(here, "..", "c-shims", "build", "libluna_shim.so");
-const defaultSourceDir = join(here, "..", "c-shims");
+const root = packageRoot();
+/** Where `make shim` (or the setup command, where the package can be written) puts the library. */
+export const defaultShimPath: string = shimCandidates()[0]!;
+/** The shim's C sources; undefined when the package was loaded from a URL. */
+const defaultSourceDir = root !== undefined ? join(root, "c-shims") : undefined;
 
 const opened = new Map<string, Shim>();
 
@@ -87,25 +93,13 @@ async function runtimeBinder(): Promise<Binder> {
   throw new Error("luna-ts runs on Bun or Deno: this runtime has neither bun:ffi nor Deno.dlopen");
 }
 
-/** SHA-256 of the shim's sources, as the build stamps it into the library. */
-export function shimSourceHash(sourceDir: string = defaultSourceDir): string | undefined {
+/** SHA-256 of the shim's sources, as the build stamps it into the library; undefined without local sources. */
+export function shimSourceHash(sourceDir: string | undefined = defaultSourceDir): string | undefined {
+  if (sourceDir === undefined) return undefined;
   const c = join(sourceDir, "luna_shim.c");
   const h = join(sourceDir, "luna_shim.h");
   if (!existsSync(c) || !existsSync(h)) return undefined;
   return createHash("sha256").update(readFileSync(c)).update(readFileSync(h)).digest("hex");
-}
-
-function env(name: string): string | undefined {
-  // deno-lint-ignore no-explicit-any
-  const g = globalThis as any;
-  if (typeof g.Deno !== "undefined") {
-    try {
-      return g.Deno.env.get(name);
-    } catch {
-      return undefined; // no --allow-env: treat as unset
-    }
-  }
-  return g.process?.env?.[name];
 }
 
 /**
@@ -117,12 +111,17 @@ function env(name: string): string | undefined {
  * @throws {ShimStaleError} the library's ABI or source hash differs from ours
  */
 export async function openShim(options: OpenShimOptions = {}): Promise<Shim> {
-  const path = options.path ?? env("LUNA_SHIM_PATH") ?? embedded?.path ?? defaultShimPath;
+  const searched = shimCandidates();
+  const path = options.path ?? env("LUNA_SHIM_PATH") ?? embedded?.path ?? searched.find((p) => existsSync(p)) ??
+    searched[0]!;
   const sourceDir = options.sourceDir ?? defaultSourceDir;
   const key = `${path}\0${sourceDir}\0${options.trace === true}`;
   const cached = opened.get(key);
   if (cached !== undefined) return cached;
-  if (!existsSync(path)) throw new ShimMissingError(path);
+  if (!existsSync(path)) {
+    const chosen = options.path !== undefined || env("LUNA_SHIM_PATH") !== undefined || embedded !== undefined;
+    throw new ShimMissingError(path, setupCommand(), chosen ? [path] : searched);
+  }
   const binder = embedded?.binder ?? await runtimeBinder();
 
   // Identify the library with two symbols first: a stale library may lack
@@ -132,7 +131,7 @@ export async function openShim(options: OpenShimOptions = {}): Promise<Shim> {
     id = binder.open(path, identitySymbols);
   } catch (e) {
     if (/symbol|undefined/i.test(String(e))) {
-      throw new ShimStaleError(path, "it does not export luna_shim_abi");
+      throw new ShimStaleError(path, "it does not export luna_shim_abi", setupCommand());
     }
     throw new ShimLoadError(path, e);
   }
@@ -140,7 +139,7 @@ export async function openShim(options: OpenShimOptions = {}): Promise<Shim> {
   const buildId = readString((b, n) => id.symbols.luna_shim_build_id(b, n), 128);
   id.close();
   if (abi !== SHIM_ABI) {
-    throw new ShimStaleError(path, `its ABI is ${abi}, these sources expect ${SHIM_ABI}`);
+    throw new ShimStaleError(path, `its ABI is ${abi}, these sources expect ${SHIM_ABI}`, setupCommand());
   }
   const source = shimSourceHash(sourceDir);
   if (source !== undefined && source !== buildId) {
@@ -149,6 +148,7 @@ export async function openShim(options: OpenShimOptions = {}): Promise<Shim> {
       `it was built from sources with hash ${buildId.slice(0, 12)}, the sources now hash to ${
         source.slice(0, 12)
       }`,
+      setupCommand(),
     );
   }
 
@@ -156,7 +156,7 @@ export async function openShim(options: OpenShimOptions = {}): Promise<Shim> {
   try {
     lib = binder.open(path, symbols);
   } catch (e) {
-    if (/symbol/i.test(String(e))) throw new ShimStaleError(path, errorText(e));
+    if (/symbol/i.test(String(e))) throw new ShimStaleError(path, errorText(e), setupCommand());
     throw new ShimLoadError(path, e);
   }
   const trace = options.trace ?? (env("LUNA_FFI_TRACE") !== undefined && env("LUNA_FFI_TRACE") !== "0");

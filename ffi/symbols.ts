@@ -13,12 +13,14 @@ export type NativeType = "i32" | "u32" | "buffer" | "pointer" | "void";
 
 /** One native function: its parameter kinds and its result kind. */
 export interface SymbolDef {
+  /** Parameter kinds, in order. */
   readonly parameters: readonly NativeType[];
+  /** Result kind. */
   readonly result: NativeType;
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 4;
+export const SHIM_ABI = 6;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -145,10 +147,60 @@ export const PortStat = {
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(
   parameters: P,
   result: R,
-) => ({ parameters, result });
+): Sig<P, R> => ({ parameters, result });
 
 /** Every symbol of the shim. */
-export const symbols = {
+/** A native function's signature: its parameters' types and its result's. */
+export interface Sig<P extends readonly NativeType[], R extends NativeType> {
+  /** Parameter kinds, in order. */
+  readonly parameters: P;
+  /** Result kind. */
+  readonly result: R;
+}
+
+/** Every symbol of the shim, as a type (kept equal to {@link symbols} by the compiler). */
+export type ShimSymbolTable = {
+  readonly luna_shim_abi: Sig<readonly [], "i32">;
+  readonly luna_shim_build_id: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_last_error: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_log_echo: Sig<readonly ["i32"], "void">;
+  readonly luna_eal_init: Sig<readonly ["buffer", "u32", "i32"], "i32">;
+  readonly luna_eal_cleanup: Sig<readonly [], "i32">;
+  readonly luna_thread_register: Sig<readonly [], "i32">;
+  readonly luna_thread_unregister: Sig<readonly [], "i32">;
+  readonly luna_pool_create: Sig<readonly ["buffer", "u32", "u32", "u32", "u32"], "i32">;
+  readonly luna_pool_base: Sig<readonly ["i32"], "pointer">;
+  readonly luna_pool_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_pool_avail: Sig<readonly ["i32"], "i32">;
+  readonly luna_pool_free: Sig<readonly ["i32"], "i32">;
+  readonly luna_alloc_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_free_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_refcnt_update: Sig<readonly ["i32", "buffer", "u32", "i32"], "i32">;
+  readonly luna_port_count: Sig<readonly [], "i32">;
+  readonly luna_port_find: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_port_attach: Sig<readonly ["buffer", "u32"], "i32">;
+  readonly luna_port_name: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_driver: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_configure: Sig<readonly ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"], "i32">;
+  readonly luna_port_start: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_stop: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_close: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_remove: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_promiscuous: Sig<readonly ["i32", "i32"], "i32">;
+  readonly luna_port_mac: Sig<readonly ["i32", "buffer"], "i32">;
+  readonly luna_port_link: Sig<readonly ["i32", "buffer"], "i32">;
+  readonly luna_port_stats: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_stats_reset: Sig<readonly ["i32"], "i32">;
+  readonly luna_port_xstats_names: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_port_xstats: Sig<readonly ["i32", "buffer", "u32"], "i32">;
+  readonly luna_ring_pair: Sig<readonly ["buffer", "u32", "u32", "buffer"], "i32">;
+  readonly luna_rx_burst: Sig<readonly ["i32", "i32", "buffer", "u32"], "i32">;
+  readonly luna_tx_burst: Sig<readonly ["i32", "i32", "i32", "buffer", "u32"], "i32">;
+};
+
+/** Every symbol of the shim, by name. */
+export const symbols: ShimSymbolTable = {
   luna_shim_abi: fn([], "i32"),
   luna_shim_build_id: fn(["buffer", "u32"], "i32"),
   luna_last_error: fn(["buffer", "u32"], "i32"),
@@ -181,6 +233,7 @@ export const symbols = {
   luna_port_start: fn(["i32"], "i32"),
   luna_port_stop: fn(["i32"], "i32"),
   luna_port_close: fn(["i32"], "i32"),
+  luna_port_remove: fn(["i32"], "i32"),
   luna_port_promiscuous: fn(["i32", "i32"], "i32"),
   luna_port_mac: fn(["i32", "buffer"], "i32"),
   luna_port_link: fn(["i32", "buffer"], "i32"),
@@ -195,7 +248,7 @@ export const symbols = {
 } as const satisfies Record<string, SymbolDef>;
 
 /** The symbols needed to tell whether a library is the shim we expect. */
-export const identitySymbols = {
+export const identitySymbols: Pick<ShimSymbolTable, "luna_shim_abi" | "luna_shim_build_id"> = {
   luna_shim_abi: symbols.luna_shim_abi,
   luna_shim_build_id: symbols.luna_shim_build_id,
 } as const satisfies Record<string, SymbolDef>;
@@ -203,13 +256,16 @@ export const identitySymbols = {
 /** An opaque native address, as the runtime represents it. */
 export type NativePointer = { readonly __native: unique symbol } | number | null;
 
-type ArgOf<T extends NativeType> = T extends "buffer" ? ArrayBufferView | null
+/** The TypeScript type of an argument of kind `T`. */
+export type ArgOf<T extends NativeType> = T extends "buffer" ? ArrayBufferView | null
   : T extends "pointer" ? NativePointer
   : number;
-type ResultOf<T extends NativeType> = T extends "void" ? void
+/** The TypeScript type of a result of kind `T`. */
+export type ResultOf<T extends NativeType> = T extends "void" ? void
   : T extends "pointer" ? NativePointer
   : number;
-type ArgsOf<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ArgOf<P[I]> };
+/** The TypeScript types of the arguments of kinds `P`. */
+export type ArgsOf<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ArgOf<P[I]> };
 
 /** Callable form of a symbol table. */
 export type Bound<T extends Record<string, SymbolDef>> = {
@@ -217,4 +273,4 @@ export type Bound<T extends Record<string, SymbolDef>> = {
 };
 
 /** The shim's functions as TypeScript calls them. */
-export type ShimSymbols = Bound<typeof symbols>;
+export type ShimSymbols = Bound<ShimSymbolTable>;

@@ -7,7 +7,9 @@
 
 /** Base class: `code` is stable and meant for programs, `message` for people. */
 export class LunaError extends Error {
+  /** Stable, for programs (`SHIM_MISSING`, `CONFIG`, ...). */
   readonly code: string;
+  /** Builds the error; `code` is stable, `message` for people. */
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -17,25 +19,34 @@ export class LunaError extends Error {
 
 /** The compiled shim library is not where it was looked for. */
 export class ShimMissingError extends LunaError {
+  /** The first place it was looked for. */
   readonly path: string;
-  constructor(path: string) {
+  /** The command that builds it (`make shim`, `bunx luna setup`, `deno run -A npm:luna-ts/setup`, ...). */
+  readonly setup: string;
+  /** Builds the error: `searched` lists every place looked at. */
+  constructor(path: string, setup = "make shim", searched: readonly string[] = [path]) {
     super(
       "SHIM_MISSING",
-      `the luna shim library is missing at ${path}: build it with \`make shim\` ` +
+      `the luna shim library is missing (looked for ${searched.join(" and ")}): build it with \`${setup}\` ` +
         `(or point LUNA_SHIM_PATH at a built copy)`,
     );
     this.path = path;
+    this.setup = setup;
   }
 }
 
 /** The shim library exists but cannot be loaded (for example, DPDK is not installed). */
 export class ShimLoadError extends LunaError {
+  /** The library's path. */
   readonly path: string;
+  /** Builds the error from what the runtime's loader threw. */
   constructor(path: string, cause: unknown) {
     super(
       "SHIM_LOAD",
-      `cannot load the luna shim library ${path}: ${errorText(cause)} ` +
-        `(are Debian's dpdk packages installed? \`make setup\` installs them)`,
+      (cause as { name?: string })?.name === "NotCapable" || /--allow-ffi/.test(errorText(cause))
+        ? `Deno was not given --allow-ffi: run it with --allow-ffi (or -A) to load the luna shim library ${path}`
+        : `cannot load the luna shim library ${path}: ${errorText(cause)} ` +
+          `(are Debian's dpdk packages installed? \`make setup\` installs them)`,
       { cause },
     );
     this.path = path;
@@ -44,17 +55,22 @@ export class ShimLoadError extends LunaError {
 
 /** The shim library was built from other sources than the ones beside it. */
 export class ShimStaleError extends LunaError {
+  /** The library's path. */
   readonly path: string;
-  constructor(path: string, detail: string) {
-    super("SHIM_STALE", `the luna shim library ${path} is stale: ${detail}; rebuild it with \`make shim\``);
+  /** Builds the error; `detail` says how it differs, `setup` rebuilds it. */
+  constructor(path: string, detail: string, setup = "make shim") {
+    super("SHIM_STALE", `the luna shim library ${path} is stale: ${detail}; rebuild it with \`${setup}\``);
     this.path = path;
   }
 }
 
 /** DPDK's environment abstraction layer refused to start, or was used wrongly. */
 export class EalError extends LunaError {
+  /** The errno the EAL or shim returned (negative). */
   readonly errno: number;
+  /** The EAL arguments, argv[0] first. */
   readonly args: readonly string[];
+  /** Builds the error. */
   constructor(message: string, errno: number, args: readonly string[] = []) {
     super("EAL", message);
     this.errno = errno;
@@ -64,8 +80,11 @@ export class EalError extends LunaError {
 
 /** A port operation failed, or the port does not exist. */
 export class PortError extends LunaError {
+  /** The port's id or name. */
   readonly port: number | string;
+  /** The errno (negative). */
   readonly errno: number;
+  /** Builds the error. */
   constructor(port: number | string, message: string, errno: number, code = "PORT") {
     super(code, message);
     this.port = port;
@@ -75,6 +94,7 @@ export class PortError extends LunaError {
 
 /** No port has the asked id or name. */
 export class NoSuchPortError extends PortError {
+  /** Builds the error. */
   constructor(port: number | string, message: string) {
     super(port, message, 19 /* ENODEV */, "NO_SUCH_PORT");
   }
@@ -82,9 +102,13 @@ export class NoSuchPortError extends PortError {
 
 /** A packet pool has no buffer left to give. */
 export class PoolExhaustedError extends LunaError {
+  /** The pool's name. */
   readonly pool: string;
+  /** The pool's buffers. */
   readonly capacity: number;
+  /** Buffers asked. */
   readonly asked: number;
+  /** Builds the error. */
   constructor(pool: string, capacity: number, asked: number) {
     super(
       "POOL_EXHAUSTED",
@@ -99,6 +123,7 @@ export class PoolExhaustedError extends LunaError {
 
 /** A buffer handle that is not a buffer of the zone, or is used after release. */
 export class BufferError extends LunaError {
+  /** Builds the error. */
   constructor(message: string) {
     super("BUFFER", message);
   }
@@ -106,7 +131,9 @@ export class BufferError extends LunaError {
 
 /** A configuration or argument that fails validation; `field` names it. */
 export class ConfigError extends LunaError {
+  /** The setting at fault, dotted (`tcp.mss`). */
   readonly field: string;
+  /** Builds the error; its message starts with `field`. */
   constructor(field: string, message: string) {
     super("CONFIG", `${field}: ${message}`);
     this.field = field;

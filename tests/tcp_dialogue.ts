@@ -23,7 +23,7 @@ import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { type Ipv4Packet, TcpFlags, TcpPacket, TcpRepr } from "../src/wire/mod.ts";
 import { addrA, addrB, type Clock, type Host, twoHosts } from "./sim.ts";
 
-export const { fin: FIN, syn: SYN, rst: RST, psh: PSH, ack: ACK } = TcpFlags;
+export const { fin: FIN, syn: SYN, rst: RST, psh: PSH, ack: ACK, ece: ECE, cwr: CWR } = TcpFlags;
 
 /** Port A listens on (passive fixtures) or connects to (active ones). */
 export const portA = 80;
@@ -35,7 +35,17 @@ export const portActive = 50000;
 /** `SYN|ACK`: control bits as tcpdump would name them. */
 export function flagNames(f: number): string {
   const names: string[] = [];
-  for (const [bit, name] of [[SYN, "SYN"], [FIN, "FIN"], [RST, "RST"], [PSH, "PSH"], [ACK, "ACK"]] as const) {
+  for (
+    const [bit, name] of [
+      [SYN, "SYN"],
+      [FIN, "FIN"],
+      [RST, "RST"],
+      [PSH, "PSH"],
+      [ACK, "ACK"],
+      [ECE, "ECE"],
+      [CWR, "CWR"],
+    ] as const
+  ) {
     if ((f & bit) !== 0) names.push(name);
   }
   return names.length > 0 ? names.join("|") : "none";
@@ -65,6 +75,8 @@ export interface Out {
   /** Payload, or its length (a pattern continuing the byte stream at `seq`). */
   payload?: Uint8Array | number;
   srcPort?: number;
+  /** The IP header's ECN field (RFC 3168 5: 2 ECT(0), 3 CE); default 0. */
+  ecn?: number;
 }
 
 /** A segment A sent, as B received it. */
@@ -88,6 +100,8 @@ export interface Seg {
   dstPort: number;
   rawSeq: number;
   rawAck: number;
+  /** The IP header's ECN field (RFC 3168 5). */
+  ecn: number;
   /** Virtual time B received it, ms. */
   at: number;
 }
@@ -131,6 +145,8 @@ export interface DialogueOptions {
   backlog?: number;
   /** Large segments A's link cuts into MSS-sized ones (MemoryLinkOptions.segmentation); 0: none. */
   segmentation?: number;
+  /** The link's one-way delay, ms (default 0.05). */
+  delayMs?: number;
 }
 
 /** One host with TCP (A) and a raw peer (B); see the module documentation. */
@@ -166,7 +182,7 @@ export class Dialogue implements TcpReceiver {
   #active = false;
 
   constructor(o: DialogueOptions = {}) {
-    const { a, b, clock } = twoHosts({ segmentation: o.segmentation });
+    const { a, b, clock } = twoHosts({ segmentation: o.segmentation, delayMs: o.delayMs });
     this.a = a;
     this.b = b;
     this.clock = clock;
@@ -288,7 +304,7 @@ export class Dialogue implements TcpReceiver {
     zone.bytes.set(payload, tcpOff + hdr);
     r.emit(this.#view.attach(zone.bytes, tcpOff, hdr + payload.length), addrB, addrA);
     const before = this.a.ip.counters.tcpInSegs;
-    this.b.ip.sendTcp(h, tcpOff, hdr + payload.length, addrA, this.now);
+    this.b.ip.sendTcp(h, tcpOff, hdr + payload.length, addrA, this.now, o.ecn ?? 0);
     if (!this.clock.runUntil(() => this.a.ip.counters.tcpInSegs > before, 10)) {
       throw new Error("A never got the segment");
     }
@@ -351,6 +367,7 @@ export class Dialogue implements TcpReceiver {
       dstPort: r.dstPort,
       rawSeq: r.seq,
       rawAck: r.ack,
+      ecn: ip.ecn,
       at: now,
     });
     return false;

@@ -6,10 +6,12 @@
 // Every seed runs with the link cutting large segments (segmentation offload,
 // the default where a device offers it); the first LUNA_SIM_SEEDS_OFF (200)
 // run again with MSS-sized segments only; a fifth with RFC 6675 loss detection
-// instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both.
+// instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both;
+// LUNA_SIM_SEEDS_BURST (150) burst-loss runs (everything lost for 0.1-2 ms at a time). A quarter of the main seeds and
+// a third of the burst ones ask for ECN, with CE marked at random.
 import { assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
-import { scenario, tailScenario } from "./tcp_scenarios.ts";
+import { burstScenario, scenario, tailScenario } from "./tcp_scenarios.ts";
 import { transfer } from "./tcp_sim.ts";
 
 const only = process.env.LUNA_SEED;
@@ -19,6 +21,8 @@ const seedsRfc6675 = Math.ceil(seeds / 5);
 const seedsOff = Number(process.env.LUNA_SIM_SEEDS_OFF ?? 200);
 // Tail loss: short transfers at 3-10% loss, each with rack and with rfc6675.
 const seedsTail = Number(process.env.LUNA_SIM_SEEDS_TAIL ?? 500);
+// Burst loss: every frame lost for 0.1-2 ms at a time.
+const seedsBurst = Number(process.env.LUNA_SIM_SEEDS_BURST ?? 150);
 const maxBytes = Number(process.env.LUNA_SIM_MAX_BYTES ?? 10 << 20);
 /** Payload bytes of a large segment the simulated link takes (as a DPDK port with GSO). */
 const segmentation = 65000;
@@ -73,6 +77,22 @@ describe("tcp simulation", () => {
           const r = transfer({ ...o, tcp: { ...o.tcp, lossDetection }, segmentation });
           if (!r.ok) failures.push(`${lossDetection} ${r.detail} (rerun: LUNA_SEED=${seed})`);
         }
+      }
+      assertEquals(failures, []);
+    },
+    { timeoutMs: 900_000 },
+  );
+
+  test(
+    `${
+      only ? `seed ${only}` : `${seedsBurst} seeded runs`
+    } of burst loss (all frames for 0.1-2 ms), some with ECN`,
+    () => {
+      const failures: string[] = [];
+      const list = only ? [Number(only)] : Array.from({ length: seedsBurst }, (_, i) => i + 1);
+      for (const seed of list) {
+        const r = transfer({ ...burstScenario(seed), segmentation });
+        if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
       }
       assertEquals(failures, []);
     },

@@ -16,6 +16,13 @@
 //             request carries in its first 4 bytes (little-endian) the size
 //             of the answer, --resp bytes (4 KiB, 64 KiB: a block read).
 //             Operations/s, Gbit/s of answers and latency percentiles.
+//   http      the echo loop speaking HTTP/1.1 with keep-alive: each
+//             connection sends `GET /hello HTTP/1.1` (Host: bench), waits
+//             for the whole answer, sends again. The answer's length is
+//             learned from a first exchange on the first connection (head
+//             up to the empty line, then Content-Length; status 200
+//             required) and must be the same for every answer (a server's
+//             Date field keeps its length). Requests/s and latency.
 //   idle      opens CONNS connections (at most --inflight handshakes at a
 //             time, giving up after --timeout seconds), source addresses
 //             rotating over --src, prints "IDLE {...}" (how many were
@@ -28,7 +35,7 @@
 // the measured stretch is kept and sorted. One JSON object is printed on a
 // line of its own, prefixed "RESULT ".
 //
-// Usage: echo_client --mode echo|connrate|bulk|storage|idle --addr A --port P [--conns N]
+// Usage: echo_client --mode echo|connrate|bulk|storage|http|idle --addr A --port P [--conns N]
 //          [--size B] [--resp B] [--warmup S] [--duration S] [--bytes N] [--src A,B,...]
 //          [--inflight N] [--timeout S] [--hold S]
 #define _GNU_SOURCE
@@ -64,6 +71,8 @@ static int opt_resp = 0; // storage: bytes of each answer (0: echo, the answer i
 static int opt_inflight = 256;  // idle: handshakes at a time
 static double opt_timeout = 60; // idle: seconds to open them all
 static double opt_hold = 600;   // idle: seconds to hold them at most
+static int opt_http = 0; // http: the request is http_req, the answer http_resp bytes long
+static const char http_req[] = "GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n";
 static struct in_addr src_addrs[64];
 static int n_src = 0;
 
@@ -139,6 +148,14 @@ struct conn {
 
 static void send_request(struct conn *c, char *buf) {
   c->seq++;
+  if (opt_http) {
+    c->t0 = now_ns();
+    c->got = 0;
+    ssize_t n = send(c->fd, http_req, sizeof http_req - 1, MSG_NOSIGNAL);
+    if (n != (ssize_t)(sizeof http_req - 1)) die("send (short or failed)");
+    c->sent = (int)n;
+    return;
+  }
   if (opt_resp > 0) {
     uint32_t want = (uint32_t)opt_resp; // little-endian on every machine this runs on
     memcpy(buf, &want, sizeof want);
@@ -151,6 +168,46 @@ static void send_request(struct conn *c, char *buf) {
   ssize_t n = send(c->fd, buf, (size_t)opt_size, MSG_NOSIGNAL);
   if (n != opt_size) die("send (short or failed)");
   c->sent = opt_size;
+}
+
+// http: one exchange on `c`, read whole; returns the answer's length and its last byte.
+static int http_probe(struct conn *c, char *buf, int cap, char *last) {
+  send_request(c, buf);
+  int got = 0;
+  uint64_t end = now_ns() + 5000000000ull;
+  while (now_ns() < end) {
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    if (poll(&p, 1, 100) <= 0) continue;
+    ssize_t r = recv(c->fd, buf + got, (size_t)(cap - 1 - got), 0);
+    if (r == 0) {
+      errno = ECONNRESET;
+      die("http probe: peer closed");
+    }
+    if (r < 0) {
+      if (errno == EAGAIN) continue;
+      die("http probe: recv");
+    }
+    got += (int)r;
+    buf[got] = 0;
+    char *eoh = strstr(buf, "\r\n\r\n");
+    if (eoh == NULL) {
+      if (got >= cap - 1) break;
+      continue;
+    }
+    if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0) break;
+    long cl = -1;
+    for (char *l = strstr(buf, "\r\n"); l != NULL && l < eoh; l = strstr(l + 2, "\r\n"))
+      if (strncasecmp(l + 2, "content-length:", 15) == 0) cl = strtol(l + 17, NULL, 10);
+    if (cl < 0) break;
+    int total = (int)(eoh + 4 - buf) + (int)cl;
+    if (got > total) break;
+    if (got == total) {
+      *last = buf[total - 1];
+      return total;
+    }
+  }
+  printf("FAIL {\"error\":\"http probe: no 200 answer with a Content-Length within 5 s\"}\n");
+  exit(1);
 }
 
 static int run_echo(void) {
@@ -169,12 +226,14 @@ static int run_echo(void) {
   size_t cap = 1u << 24, nlat = 0;
   uint32_t *lat = malloc(cap * sizeof *lat);
   long long done = 0, errors = 0;
+  char http_last = 0;
+  int expect = opt_resp > 0 ? opt_resp : opt_size;
+  if (opt_http) expect = http_probe(&cs[0], rbuf, 65536, &http_last);
   for (int i = 0; i < opt_conns; i++) send_request(&cs[i], req);
   uint64_t start = now_ns();
   uint64_t t0 = start + (uint64_t)(opt_warmup * 1e9);
   uint64_t t1 = t0 + (uint64_t)(opt_duration * 1e9);
   int measuring = 0;
-  const int expect = opt_resp > 0 ? opt_resp : opt_size;
   struct epoll_event evs[256];
   for (;;) {
     int n = epoll_wait(ep, evs, 256, 0);
@@ -190,7 +249,8 @@ static int run_echo(void) {
         if (errno == EAGAIN) continue;
         die("recv");
       }
-      if (opt_resp == 0 && c->got == 0 && r >= 4 && memcmp(rbuf, &c->seq, 4) != 0) errors++;
+      if (!opt_http && opt_resp == 0 && c->got == 0 && r >= 4 && memcmp(rbuf, &c->seq, 4) != 0) errors++;
+      if (opt_http && c->got + r == expect && rbuf[r - 1] != http_last) errors++;
       c->got += (int)r;
       if (c->got >= expect) {
         if (c->got > expect) errors++;
@@ -215,7 +275,7 @@ static int run_echo(void) {
   double secs = (double)(t1 - t0) / 1e9;
   printf("RESULT {\"workload\":\"%s\",\"conns\":%d,\"requests\":%lld,\"seconds\":%.6f,\"req_per_s\":%.1f,"
          "\"resp\":%d,\"gbit_per_s\":%.3f,\"errors\":%lld",
-         opt_resp > 0 ? "storage" : "echo", opt_conns, done, secs, (double)done / secs, expect,
+         opt_http ? "http" : opt_resp > 0 ? "storage" : "echo", opt_conns, done, secs, (double)done / secs, expect,
          (double)done * expect * 8 / secs / 1e9, errors);
   print_latency(lat, nlat);
   printf("}\n");
@@ -519,6 +579,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(opt_mode, "storage")) {
     if (opt_resp <= 0) opt_resp = 4096;
+    return run_echo();
+  }
+  if (!strcmp(opt_mode, "http")) {
+    opt_http = 1;
+    opt_resp = 0;
     return run_echo();
   }
   if (!strcmp(opt_mode, "connrate")) return run_connrate();

@@ -8,7 +8,11 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import type { Device } from "../device/device.ts";
+import type { FaultOptions } from "../device/fault/_path.ts";
 import { parseDeviceSpec } from "../device/spec.ts";
+import type { CoexistOptions } from "../kernel/coexist.ts";
+import type { LoopMode } from "../loop/loop.ts";
+import type { TcpConfig } from "../tcp/config.ts";
 import { ConfigError } from "../errors.ts";
 import { parseInterface } from "../ip/iface.ts";
 import { parseMac } from "../wire/mod.ts";
@@ -25,6 +29,11 @@ const faultSchema = z.object({
   delayMs: z.number().min(0).max(60_000).optional(),
   jitterMs: z.number().min(0).max(60_000).optional(),
   bandwidthBps: z.number().min(0).optional(),
+  ceMark: probability.optional(),
+  burstLoss: probability.optional(),
+  burstMs: z.number().min(0).max(60_000).optional(),
+  ceThresholdBytes: z.number().int().min(0).optional(),
+  queueBytesMax: z.number().int().min(0).optional(),
 }).strict();
 
 const ms = (max: number) => z.number().min(0).max(max);
@@ -35,8 +44,11 @@ const tcpSchema = z.object({
   windowScaling: z.boolean(),
   timestamps: z.boolean(),
   sack: z.boolean(),
-  congestion: z.enum(["cubic", "newreno"]),
+  congestion: z.enum(["cubic", "newreno", "dctcp"]),
   lossDetection: z.enum(["rack", "rfc6675"]),
+  ecn: z.enum(["on", "passive", "off"]),
+  hystart: z.boolean(),
+  frto: z.boolean(),
   rtoMinMs: ms(60_000).refine((v) => v > 0, "must be above 0"),
   rtoMaxMs: ms(600_000).refine((v) => v > 0, "must be above 0"),
   rtoInitialMs: ms(60_000).refine((v) => v > 0, "must be above 0"),
@@ -95,8 +107,84 @@ const isDevice = (v: unknown): v is Device =>
   typeof v === "object" && v !== null && typeof (v as Device).rx === "function" &&
   typeof (v as Device).tx === "function" && "zone" in (v as object);
 
+/** EAL settings of a stack on a DPDK device (they hold for the whole process: see `Dpdk.share`). */
+export interface EalSettings {
+  /** `--file-prefix`, 1 to 64 of letters, digits, `_ . -`; default `luna-<pid>`. */
+  prefix?: string;
+  /** Megabytes of memory to reserve (`-m`), 16..1048576; default 256. */
+  memoryMb?: number;
+  /** Use hugepages; by default `--no-huge`. */
+  hugepages?: boolean;
+  /** `--lcores` mapping; by default lcore 0 may run on every CPU. */
+  lcores?: string;
+  /** DPDK log level (`--log-level`); default "notice". */
+  logLevel?: string;
+  /** Arguments appended as they are. */
+  extra?: string[];
+}
+
+/** Faults a stack injects on its device, both directions (see FaultInjector): the seed is required. */
+export interface FaultSettings extends FaultOptions {
+  /** Seed of the injector's random generator: the same seed gives the same faults. */
+  seed: number;
+}
+
+/** What {@link createStack} takes: see {@link stackConfigSchema} for each field's meaning and range. */
+export interface StackConfigInput {
+  /** A DPDK device spec (`af_packet:veth0`, `memif:/run/m.sock,server`, ...) or a device object. */
+  device: string | Device;
+  /** Our address and prefix, `198.18.0.2/24`; required unless `coexist` takes it from the kernel. */
+  address?: string;
+  /** Default gateway, on the subnet. */
+  gateway?: string;
+  /** MAC address to use in place of the device's. */
+  mac?: string;
+  /** The MTU, 576..9000; default: the device's own. */
+  mtu?: number;
+  /** TCP/IP checksums on a DPDK link: "auto" (default) or "always". */
+  checksums?: "auto" | "always";
+  /** "batch" (default): events after each burst; "inline": handlers inside the receive path. */
+  mode?: LoopMode;
+  /** Packet buffers in the zone, 256..4194304; default 8191. */
+  buffers?: number;
+  /** Frames per receive burst, 1..512; default 32. */
+  burst?: number;
+  /** EAL settings (DPDK devices). */
+  eal?: EalSettings;
+  /** TCP settings. */
+  tcp?: Partial<TcpConfig>;
+  /** Faults injected on the device (both directions), seeded. */
+  faults?: FaultSettings;
+  /** Write every frame to this pcap file (its directory must exist). */
+  pcap?: string;
+  /** Share the NIC and the address with the kernel: `true`, `false`, or settings (which turn it on). */
+  coexist?: boolean | CoexistOptions;
+  /** A control socket for the `luna` command: `true`, or settings (which turn it on); default off. */
+  control?: boolean | ControlSettings;
+}
+
+/** Where a stack's control socket goes (`control` in its config): `<dir>/<name>.sock`. */
+export interface ControlSettings {
+  /** 1 to 64 of letters, digits, `_ . -`; default `luna-<pid>`. */
+  name?: string;
+  /** An absolute path; default `$LUNA_CONTROL_DIR`, else `/run/luna`. */
+  dir?: string;
+}
+
+/** A checked configuration: {@link StackConfigInput} with its defaults filled in. */
+export interface StackConfig extends StackConfigInput {
+  /** TCP/IP checksums on a DPDK link. */
+  checksums: "auto" | "always";
+  /** The loop's mode. */
+  mode: LoopMode;
+  /** Packet buffers in the zone. */
+  buffers: number;
+  /** Frames per receive burst. */
+  burst: number;
+}
+
 /** The schema of {@link StackConfig}. */
-export const stackConfigSchema = z.object({
+export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfigInput> = z.object({
   /** A DPDK device spec (`af_packet:veth0`, `memif:/run/m.sock,server`, ...) or a device object. */
   device: z.union([
     z.string().superRefine((s, ctx) => {
@@ -186,10 +274,6 @@ export const stackConfigSchema = z.object({
   control: controlSchema.optional(),
 }).strict();
 
-/** What {@link createStack} takes. */
-export type StackConfigInput = z.input<typeof stackConfigSchema>;
-/** A checked configuration. */
-export type StackConfig = z.output<typeof stackConfigSchema>;
 
 /** Checks a configuration; throws one {@link ConfigError} naming the first bad field. */
 export function parseStackConfig(input: unknown): StackConfig {
@@ -230,6 +314,20 @@ export function parseStackConfig(input: unknown): StackConfig {
     );
   }
   if (issue.code === z.ZodIssueCode.invalid_type && issue.received === "undefined") message = "required";
+  if (field === "device" && issue.code === z.ZodIssueCode.invalid_union) {
+    const got = (input as { device?: unknown } | null)?.device;
+    message =
+      `expected a device spec string (af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], ` +
+      `a PCI address, or eal:DEVARGS) or a Device object (createMemoryLink), got ${
+        got === null
+          ? "null"
+          : Array.isArray(got)
+          ? "an array"
+          : typeof got === "object"
+          ? "an object"
+          : typeof got
+      }${typeof got === "number" || typeof got === "boolean" ? ` ${got}` : ""}`;
+  }
   throw new ConfigError(field, message);
 }
 

@@ -5,10 +5,12 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { Dctcp } from "../tcp/dctcp.ts";
 import { State, stateName } from "../tcp/state.ts";
 import type { Tcb } from "../tcp/tcb.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 import { formatIpv4 } from "../wire/mod.ts";
+import { ConnStream } from "./conn_stream.ts";
 
 /** What a connection tells its application. Every handler is optional. */
 export interface ConnectionHandlers {
@@ -36,25 +38,45 @@ export interface TxBuffer {
 
 /** Statistics of one connection (what `ss -ti` shows). */
 export interface ConnectionStats {
+  /** State, as RFC 9293 names it (`ESTABLISHED`). */
   state: string;
+  /** Local address and port, `198.18.0.2:7`. */
   local: string;
+  /** Remote address and port. */
   remote: string;
+  /** Send MSS, bytes. */
   mss: number;
+  /** Smoothed round-trip time, ms (RFC 6298). */
   rttMs: number;
+  /** Retransmission timeout, ms. */
   rtoMs: number;
+  /** Congestion window, bytes. */
   cwnd: number;
+  /** Slow-start threshold, bytes. */
   ssthresh: number;
+  /** Peer's receive window, bytes. */
   sndWnd: number;
+  /** Bytes sent and not yet acknowledged. */
   unacked: number;
+  /** Bytes queued to send (unsent and unacknowledged). */
   sendQueue: number;
+  /** Bytes received and not yet read. */
   recvQueue: number;
+  /** Segments received. */
   segsIn: number;
+  /** Segments sent. */
   segsOut: number;
+  /** Bytes the peer acknowledged. */
   bytesAcked: number;
+  /** Payload bytes received. */
   bytesReceived: number;
+  /** Segments retransmitted. */
   retransSegs: number;
+  /** Retransmission timeouts. */
   retransTimeouts: number;
+  /** Fast retransmits (loss recovery entered on duplicate ACKs or SACK). */
   fastRetrans: number;
+  /** Bytes copied into send buffers by `write` (zero-copy sends copy none). */
   sendCopies: number;
   /** Tail loss probes sent (RFC 8985 7.3). */
   tlpProbes: number;
@@ -68,12 +90,31 @@ export interface ConnectionStats {
   prrLimitedSends: number;
   /** Restarts after idle that shrank the window (RFC 5681 4.1). */
   idleRestarts: number;
+  /** Retransmission timeouts F-RTO found spurious and undid (RFC 5682). */
+  spuriousRtos: number;
+  /** HyStart++ exits from slow start to Conservative Slow Start (RFC 9406). */
+  hystartExits: number;
+  /** Whether the handshake agreed on ECN (RFC 3168 6.1.1). */
+  ecn: boolean;
+  /** ACKs received with ECE (RFC 3168 6.1.2). */
+  eceIn: number;
+  /** Segments received marked CE (RFC 3168 6.1.3). */
+  ceMarksIn: number;
+  /** Segments sent with CWR (RFC 3168 6.1.2). */
+  cwrOut: number;
+  /** Window reductions ECN echoes caused. */
+  ecnReductions: number;
+  /** The congestion controller's name. */
+  congestion: string;
+  /** DCTCP's estimate of the fraction of bytes marked CE (RFC 8257 3.3); undefined with another controller. */
+  dctcpAlpha: number | undefined;
 }
 
 /** One TCP connection. */
 export class Connection {
-  /** The control block (for the stack's own layers and for inspection). */
+  /** @internal The control block (for the stack's own layers and for inspection). */
   readonly tcb: Tcb;
+  /** What the application is called with; replace to change them. */
   handlers: ConnectionHandlers;
   /** Free for the application. */
   data: unknown = undefined;
@@ -81,6 +122,7 @@ export class Connection {
   readonly _tcp: TcpLayer;
   /** @internal */
   readonly _now: () => number;
+  #stream: ConnStream | undefined;
 
   /** @internal Made by the stack. */
   constructor(tcp: TcpLayer, tcb: Tcb, handlers: ConnectionHandlers, now: () => number) {
@@ -94,12 +136,15 @@ export class Connection {
   get remoteAddress(): string {
     return formatIpv4(this.tcb.remoteIp);
   }
+  /** The peer's port. */
   get remotePort(): number {
     return this.tcb.remotePort;
   }
+  /** Our address, dotted quad. */
   get localAddress(): string {
     return formatIpv4(this.tcb.localIp);
   }
+  /** Our port. */
   get localPort(): number {
     return this.tcb.localPort;
   }
@@ -234,6 +279,24 @@ export class Connection {
     this._tcp.userTimeoutChanged(this.tcb, this._now());
   }
 
+  /**
+   * The connection as Web Streams (`readable`, `writable`, `for await`), as
+   * `Deno.Conn` offers it; the stream takes over {@link handlers}. The same
+   * object each time.
+   */
+  stream(): ConnStream {
+    this.#stream ??= new ConnStream(this);
+    return this.#stream;
+  }
+
+  /** `for await (const bytes of connection)`: the received bytes until the peer's FIN (through {@link stream}). */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.stream()[Symbol.asyncIterator]();
+  }
+
+  /** @internal A continuation waits on this connection: the loop should yield soon. */
+  _yieldSoon(): void {}
+
   /** Counters and estimates. */
   stats(): ConnectionStats {
     const t = this.tcb;
@@ -264,6 +327,15 @@ export class Connection {
       rackReorderDetected: t.stats.rackReorderDetected,
       prrLimitedSends: t.stats.prrLimitedSends,
       idleRestarts: t.stats.idleRestarts,
+      spuriousRtos: t.stats.spuriousRtos,
+      hystartExits: t.cc.hystartExits,
+      ecn: t.ecnOk,
+      eceIn: t.stats.eceIn,
+      ceMarksIn: t.stats.ceMarksIn,
+      cwrOut: t.stats.cwrOut,
+      ecnReductions: t.stats.ecnReductions,
+      congestion: t.cc.name,
+      dctcpAlpha: t.cc instanceof Dctcp ? t.cc.alpha : undefined,
     };
   }
 }

@@ -13,13 +13,12 @@
  * await stack.run();
  * ```
  *
- * node:http and node:tls run on these sockets unchanged: hand each one to
- * them with `httpServer.emit("connection", socket)` or
- * `tlsServer.emit("connection", socket)`, or give node's HTTP client one
- * through `createConnection`. On Deno, node:http closes a socket after each
- * response unless the http.Server's `listening` is true, which a server only
- * handed sockets never is (Deno's port of node's `resOnFinish`): keep-alive
- * there needs `Object.defineProperty(httpServer, "listening", { get: () => true })`.
+ * node:http, node:https and node:tls run on these sockets unchanged:
+ * {@link listenNode} serves a node server on a luna-ts port (or hand each
+ * socket over with `httpServer.emit("connection", socket)`), and node's HTTP
+ * client takes one through `createConnection`. A socket is also a Web
+ * stream pair ({@link LunaSocket.toWeb}) and, as every node Readable, can be
+ * read with `for await`.
  *
  * @module
  */
@@ -27,20 +26,26 @@ import { setImmediate } from "node:timers";
 import { Buffer } from "node:buffer";
 import { EventEmitter } from "node:events";
 import { Duplex } from "node:stream";
+import { createSecureContext, type SecureContextOptions, TLSSocket } from "node:tls";
 import { ConfigError } from "../errors.ts";
 import type { Connection, ConnectionHandlers } from "./connection.ts";
 import type { Stack } from "./stack.ts";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
+  /** The peer's port. */
   port: number;
+  /** The peer's address, dotted quad. */
   host?: string;
   /** Keep our side open after the peer's FIN (node's `allowHalfOpen`); default false. */
   allowHalfOpen?: boolean;
   /** Nagle off. */
   noDelay?: boolean;
+  /** TCP keepalive on (node's `keepAlive`). */
   keepAlive?: boolean;
+  /** Idle time before the first keepalive probe, ms. */
   keepAliveInitialDelay?: number;
+  /** Idle timeout, ms (as `socket.setTimeout`). */
   timeout?: number;
 }
 
@@ -128,10 +133,13 @@ export class LunaSocket extends Duplex {
   /** Bytes given to `_write` (node's `_bytesDispatched`), and the length of the chunk being written. */
   #dispatched = 0;
   #inFlight = 0;
+  /** Whether the connection is still opening (node's `connecting`). */
   connecting = true;
+  /** Bytes delivered to the reader so far. */
   bytesRead = 0;
   /** The idle timeout of {@link setTimeout}, as node keeps it (undefined until set). */
   timeout: number | undefined = undefined;
+  /** Always IPv4. */
   readonly remoteFamily = "IPv4";
 
   /** @internal */
@@ -191,15 +199,19 @@ export class LunaSocket extends Duplex {
     return handlers;
   }
 
+  /** The peer's address, once connected. */
   get remoteAddress(): string | undefined {
     return this.#conn?.remoteAddress;
   }
+  /** The peer's port, once connected. */
   get remotePort(): number | undefined {
     return this.#conn?.remotePort;
   }
+  /** Our address, once connected. */
   get localAddress(): string | undefined {
     return this.#conn?.localAddress;
   }
+  /** Our port, once connected. */
   get localPort(): number | undefined {
     return this.#conn?.localPort;
   }
@@ -215,6 +227,7 @@ export class LunaSocket extends Duplex {
   get connection(): Connection | undefined {
     return this.#conn;
   }
+  /** `opening`, `open`, `readOnly`, `writeOnly` or `closed`, as node reports it. */
   get readyState(): string {
     if (this.connecting) return "opening";
     if (this.readable && this.writable) return "open";
@@ -223,16 +236,19 @@ export class LunaSocket extends Duplex {
     return "closed";
   }
 
+  /** Our address, family and port (empty before the connection opens). */
   address(): { address: string; family: string; port: number } | Record<string, never> {
     if (this.#conn === undefined) return {};
     return { address: this.#conn.localAddress, family: "IPv4", port: this.#conn.localPort };
   }
 
+  /** Turns Nagle's algorithm off (true) or on. */
   setNoDelay(noDelay = true): this {
     this.#conn?.setNoDelay(noDelay);
     return this;
   }
 
+  /** Turns TCP keepalive on or off; `initialDelay`: idle ms before the first probe. */
   setKeepAlive(enable = false, initialDelay = 0): this {
     this.#conn?.setKeepAlive(enable, initialDelay > 0 ? initialDelay : undefined);
     return this;
@@ -276,18 +292,27 @@ export class LunaSocket extends Duplex {
     return this;
   }
 
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   ref(): this {
     return this;
   }
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   unref(): this {
     return this;
   }
 
+  /** The socket as Web Streams (`readable`, `writable`), with the backpressure of both (node's `Duplex.toWeb`). */
+  toWeb(): { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> } {
+    return Duplex.toWeb(this) as unknown as { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> };
+  }
+
+  /** @internal Readable's hook: resumes reading from the connection. */
   override _read(_size: number): void {
     this.#wantRead = true;
     this.#pull();
   }
 
+  /** @internal Writable's hook: writes a chunk to the connection. */
   override _write(chunk: Buffer, _encoding: string, cb: (e?: Error | null) => void): void {
     this.#send([new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)], chunk.byteLength, cb);
   }
@@ -350,6 +375,7 @@ export class LunaSocket extends Duplex {
     if (n < data.length && conn.writable) this.#backlog = data.slice(n);
   };
 
+  /** @internal Writable's hook: sends our FIN once the writes are out. */
   override _final(cb: (e?: Error | null) => void): void {
     this.#pendingFinal = cb;
     this.#flushStage();
@@ -365,6 +391,7 @@ export class LunaSocket extends Duplex {
     cb();
   }
 
+  /** @internal Destroys the socket: aborts the connection unless it ended. */
   override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
     this.#clearTimer();
     const conn = this.#conn;
@@ -492,6 +519,7 @@ export class LunaServer extends EventEmitter {
   readonly #sockets = new Set<LunaSocket>();
   readonly #allowHalfOpen: boolean;
 
+  /** A server on `stack`; `listener` gets each accepted socket. */
   constructor(stack: Stack, options: { allowHalfOpen?: boolean } = {}, listener?: (s: LunaSocket) => void) {
     super();
     this.#stack = stack;
@@ -499,16 +527,21 @@ export class LunaServer extends EventEmitter {
     if (listener) this.on("connection", listener);
   }
 
+  /** Whether the server listens. */
   get listening(): boolean {
     return this.#listening;
   }
 
-  /** Listens on `port` (the host, when given, must be the stack's address). */
-  listen(port: number | { port: number }, ...rest: unknown[]): this {
-    const p = typeof port === "object" ? port.port : port;
-    const cb = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+  /**
+   * Listens on `port` (the host, when given, must be the stack's address).
+   * No port, `undefined` or 0 picks a free one, as node does: `address()`
+   * reports it.
+   */
+  listen(port?: number | { port?: number } | (() => void), ...rest: unknown[]): this {
+    const p = typeof port === "object" && port !== null ? port.port ?? 0 : typeof port === "number" ? port : 0;
+    const cb = [port, ...rest].find((r) => typeof r === "function") as (() => void) | undefined;
     try {
-      this.#stack.listen(p, (conn) => {
+      this.#port = this.#stack.listen(p, (conn) => {
         const socket = new LunaSocket({ allowHalfOpen: this.#allowHalfOpen });
         const handlers = socket.attach(conn);
         this.#sockets.add(socket);
@@ -521,13 +554,13 @@ export class LunaServer extends EventEmitter {
       queueMicrotask(() => this.emit("error", e));
       return this;
     }
-    this.#port = p;
     this.#listening = true;
     if (cb) this.once("listening", cb);
     queueMicrotask(() => this.emit("listening"));
     return this;
   }
 
+  /** Our address, family and the port listened on (the one picked for port 0); null when not listening. */
   address(): { address: string; family: string; port: number } | null {
     if (!this.#listening) return null;
     return { address: this.#stack.ip.iface.toString().split("/")[0], family: "IPv4", port: this.#port };
@@ -555,14 +588,17 @@ export class LunaServer extends EventEmitter {
     return this;
   }
 
+  /** Calls `cb` with the number of open connections. */
   getConnections(cb: (e: Error | null, n: number) => void): this {
     queueMicrotask(() => cb(null, this.#sockets.size));
     return this;
   }
 
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   ref(): this {
     return this;
   }
+  /** No effect (the stack's loop keeps the process alive); for node compatibility. */
   unref(): this {
     return this;
   }
@@ -591,6 +627,78 @@ export function connect(stack: Stack, options: ConnectOptions, onConnect?: () =>
   if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelay);
   if (options.timeout) socket.setTimeout(options.timeout);
   return socket;
+}
+
+/** A node server that takes its sockets by the 'connection' event: node:http's, node:net's. */
+export interface NodeServerLike {
+  /** Hands the server one accepted socket. */
+  emit(event: "connection", socket: unknown): boolean;
+  /** Stops the server; `cb` runs once it has closed. */
+  close(cb?: (e?: Error) => void): unknown;
+}
+
+/** Options of {@link listenNode}. */
+export interface ListenNodeOptions {
+  /** Serve TLS: each socket is wrapped in a server-side `tls.TLSSocket` with these (key, cert, ...) first. */
+  tls?: SecureContextOptions;
+  /** Called once listening. */
+  onListening?: () => void;
+}
+
+/**
+ * Serves a node server that takes its sockets by the 'connection' event
+ * (`http.createServer()`; `net.createServer()`) on `port` of a luna-ts stack:
+ * every accepted socket goes to it (through TLS with `options.tls`: HTTPS is
+ * node:http with `{ tls: { key, cert } }`), its `listening` and `address()`
+ * are those of the luna-ts port, and its `close()` stops the port too.
+ * Returns the luna-ts server.
+ *
+ * Why `listening` matters: Deno's node:http (its port of node's
+ * `resOnFinish`) destroys a socket once a response is done when its server
+ * does not read as `listening` (a server that is closing), and a server that
+ * is only handed sockets never listens by itself: every response on Deno
+ * then closed its connection. Through this function keep-alive works on
+ * Deno as on Bun and node.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { listenNode } from "luna-ts/net";
+ * listenNode(createServer((req, res) => res.end("hi\n")), stack, 80);
+ * listenNode(createServer((req, res) => res.end("hi\n")), stack, 443, { tls: { key, cert } });
+ * ```
+ */
+export function listenNode(
+  server: NodeServerLike,
+  stack: Stack,
+  port: number,
+  options: ListenNodeOptions = {},
+): LunaServer {
+  const secureContext = options.tls !== undefined ? createSecureContext(options.tls) : undefined;
+  const luna = createServer(stack, (socket) => {
+    if (secureContext === undefined) {
+      server.emit("connection", socket);
+      return;
+    }
+    const t = new TLSSocket(socket as never, { isServer: true, secureContext });
+    // A failed handshake ends that connection only, as in a node:https server.
+    t.on("error", () => socket.destroy());
+    server.emit("connection", t);
+  });
+  const target = server as unknown as Record<string, unknown>;
+  Object.defineProperty(target, "listening", { configurable: true, get: () => luna.listening });
+  target.address = () => luna.address();
+  const nodeClose = server.close;
+  target.close = function (cb?: (e?: Error) => void) {
+    if (luna.listening) luna.close();
+    // node's close: closes idle connections and emits 'close' once the last one is gone.
+    return nodeClose.call(server, (e?: Error & { code?: string }) => {
+      // node's net.Server has no handle of its own here; that it "was not running" is no error.
+      cb?.(e?.code === "ERR_SERVER_NOT_RUNNING" ? undefined : e);
+    });
+  };
+  luna.listen(port, options.onListening);
+  return luna;
 }
 
 /** Alias of {@link connect}, as in node. */

@@ -30,6 +30,7 @@ import type { ControlStats } from "../kernel/control.ts";
 import { Loop, LoopEvent, type LoopMode } from "../loop/loop.ts";
 import type { ZoneAccounting } from "../mem/zone.ts";
 import type { CongestionName } from "../tcp/congestion.ts";
+import type { EcnMode } from "../tcp/config.ts";
 import { tcpDefaults } from "../tcp/config.ts";
 import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
@@ -41,11 +42,17 @@ import { type Capture, startControl, tapForControl } from "../control/attach.ts"
 
 /** Everything a stack counts, as one object (the `netstat -s` of luna-ts). */
 export interface StackStats {
+  /** The loop's mode. */
   mode: LoopMode;
+  /** The device's name. */
   device: string;
+  /** IPv4, ARP and ICMP counters. */
   ip: IpStats;
+  /** TCP counters, by name. */
   tcp: Record<string, number>;
+  /** The zone's buffers: free and in use. */
   zone: ZoneAccounting;
+  /** The DPDK port's counters, by name (DPDK devices only). */
   port?: Record<string, number>;
   /** Connections in the table, TIME-WAIT included. */
   connections: number;
@@ -53,6 +60,7 @@ export interface StackStats {
   timeWait: { count: number; bytes: number };
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
+  /** Loop iterations and frames received. */
   loop: { iterations: number; framesIn: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
@@ -105,6 +113,10 @@ class StackConnection extends Connection implements TcpHandlers {
     if (this._loop.mode === "inline") this.handlers.onClose?.(this, error);
     else this._loop.events.push(this, LoopEvent.close, error);
   }
+  /** @internal */
+  override _yieldSoon(): void {
+    this._loop.yieldSoon();
+  }
   /** @internal Batch delivery. */
   deliver(kind: number, error: string | undefined): void {
     const h = this.handlers;
@@ -132,10 +144,15 @@ class StackConnection extends Connection implements TcpHandlers {
 
 /** A running stack; see the module documentation. */
 export class Stack {
+  /** The checked configuration. */
   readonly config: StackConfig;
+  /** The device, with the fault injector and pcap tap wrapped around it when configured. */
   readonly device: Device;
+  /** @internal The IPv4 layer. */
   readonly ip: IpLayer;
+  /** @internal The TCP layer. */
   readonly tcp: TcpLayer;
+  /** @internal The run-to-completion loop. */
   readonly loop: Loop;
   readonly #dpdk: Dpdk | undefined;
   readonly #port: Port | undefined;
@@ -194,7 +211,9 @@ export class Stack {
 
   /**
    * Accepts connections on `port`; `onConnection` gets each one once
-   * established and returns its handlers.
+   * established and returns its handlers. Port 0 picks a free port of the
+   * ephemeral range (`tcp.ephemeralPortMin..Max`), as node's `listen(0)`
+   * does. Returns the port listened on.
    */
   listen(
     port: number,
@@ -204,15 +223,34 @@ export class Stack {
       congestion?: CongestionName;
       /** Connections to the port at most, half-open ones included; beyond, SYNs are refused with a RST. */
       maxConnections?: number;
+      /** ECN of its connections (RFC 3168): see TcpConfig.ecn; default the stack's. */
+      ecn?: EcnMode;
     } = {},
-  ): void {
-    this.tcp.listen(port, (tcb) => {
+  ): number {
+    const accept = (tcb: Tcb) => {
       const conn = new StackConnection(this.tcp, tcb, {}, this.loop);
       tcb.user = conn;
       const h = onConnection(conn);
       if (h !== undefined) conn.handlers = h;
       return conn;
-    }, options.backlog, options.congestion, options.maxConnections);
+    };
+    if (port !== 0) {
+      this.tcp.listen(port, accept, options.backlog, options.congestion, options.maxConnections, options.ecn);
+      return port;
+    }
+    const { ephemeralPortMin: min, ephemeralPortMax: max } = this.tcp.config;
+    const span = max - min + 1;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      const p = min + (start + i) % span;
+      try {
+        this.tcp.listen(p, accept, options.backlog, options.congestion, options.maxConnections, options.ecn);
+        return p;
+      } catch (e) {
+        if (!(e instanceof ConfigError && e.field === "port")) throw e;
+      }
+    }
+    throw new ConfigError("port", `0 asks for a free port, and every port of ${min}..${max} is listened on`);
   }
 
   /** Stops accepting on `port`. */
@@ -225,11 +263,11 @@ export class Stack {
     address: string,
     port: number,
     handlers: ConnectionHandlers = {},
-    options: { localPort?: number; congestion?: CongestionName; noDelay?: boolean } = {},
+    options: { localPort?: number; congestion?: CongestionName; noDelay?: boolean; ecn?: EcnMode } = {},
   ): Connection {
     const ip = parseIpv4(address);
     const now = performance.now();
-    const tcb = this.tcp.connect(ip, port, {}, now, options.localPort ?? 0, options.congestion);
+    const tcb = this.tcp.connect(ip, port, {}, now, options.localPort ?? 0, options.congestion, options.ecn);
     if (options.noDelay !== undefined) tcb.noDelay = options.noDelay;
     const conn = new StackConnection(this.tcp, tcb, handlers, this.loop);
     tcb.user = conn;

@@ -46,10 +46,17 @@ const LF = 10;
 
 /** Collects one request head, up to and including its empty line. */
 export class HeadReader {
-  #buf = new Uint8Array(512);
+  /** Largest head taken, bytes. */
+  readonly max: number;
+  #buf: Uint8Array;
   #len = 0;
   /** Line feeds seen with only a CR between them: 2 ends the head. */
   #lfs = 0;
+
+  constructor(max = headBytesMax) {
+    this.max = max;
+    this.#buf = new Uint8Array(Math.min(512, max));
+  }
 
   /** Bytes collected so far. */
   get length(): number {
@@ -59,7 +66,7 @@ export class HeadReader {
   /**
    * Takes bytes from `v` until the head is complete: `used` bytes of `v`
    * were taken, and `done` says the head is complete ({@link take} it).
-   * Throws {@link BadRequest} (431) past {@link headBytesMax}.
+   * Throws {@link BadRequest} (431) past {@link max} ({@link headBytesMax} by default).
    */
   feed(v: Uint8Array): { used: number; done: boolean } {
     let i = 0;
@@ -68,8 +75,8 @@ export class HeadReader {
       // RFC 9112 2.2: empty lines before a request line are ignored.
       if (this.#len === 0 && (b === CR || b === LF)) continue;
       if (this.#len === this.#buf.length) {
-        if (this.#len >= headBytesMax) throw new BadRequest(431, `request head over ${headBytesMax} bytes`);
-        const g = new Uint8Array(Math.min(this.#len * 2, headBytesMax));
+        if (this.#len >= this.max) throw new BadRequest(431, `request head over ${this.max} bytes`);
+        const g = new Uint8Array(Math.min(this.#len * 2, this.max));
         g.set(this.#buf);
         this.#buf = g;
       }
@@ -85,8 +92,12 @@ export class HeadReader {
 
   /** The collected head as text; resets the reader for the next request. */
   take(): string {
+    // Byte i becomes char code i (latin1 as JavaScript has it; TextDecoder's "latin1" is windows-1252),
+    // a few thousand bytes per call.
     let s = "";
-    for (let i = 0; i < this.#len; i++) s += String.fromCharCode(this.#buf[i]);
+    for (let i = 0; i < this.#len; i += 4096) {
+      s += String.fromCharCode.apply(null, this.#buf.subarray(i, Math.min(this.#len, i + 4096)) as unknown as number[]);
+    }
     this.#len = 0;
     this.#lfs = 0;
     return s;

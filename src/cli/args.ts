@@ -40,6 +40,7 @@ export const usage = `luna: a user-space TCP/IP stack (luna-ts) serving over DPD
 
 usage:
   luna serve echo|http|discard --device SPEC --address CIDR [options]
+  luna setup          build the shim from the package's C sources (once, after installing)
   luna ls | stats | conns | capture | ping | connect | lab | demo | bench   (luna --help)
 
 serve options:

@@ -82,10 +82,6 @@ function help(io: { out(l: string): void }, usage: string): number {
   return 0;
 }
 
-async function* stdinChunks(): AsyncIterable<Uint8Array> {
-  for await (const chunk of process.stdin) yield chunk as Uint8Array;
-}
-
 /** `luna connect`. */
 export const connect: Subcommand = {
   usage: `usage: luna connect ADDR:PORT [--stack NAME] [--dir DIR]
@@ -113,7 +109,7 @@ ${dirHelp}`,
       if (f.kind === "data") {
         writeAll(1, f.bytes);
       }
-    }, { dir, input: stdinChunks() });
+    }, { dir, input: process.stdin as AsyncIterable<Uint8Array> });
     // stdin may still be open (a terminal): the connection is over.
     process.stdin.destroy();
     return 0;

@@ -8,7 +8,6 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLab, removeLab } from "../lab/netns.ts";
 import { UsageError } from "./args.ts";
 import type { Subcommand } from "./observe.ts";
 import { intFlag, type Io, parseOptions, stringFlag } from "./options.ts";
@@ -34,9 +33,9 @@ the commands to use them; 'down' removes both.
 
   --subnet N        the third octet of the lab's 198.18.N.0/24 (default 0)
   --mtu N           the veth pair's MTU, 576..9000 (default 1500)`,
-  run(argv, io) {
+  async run(argv, io) {
     const p = parseOptions(argv, { "--subnet": true, "--mtu": true }, 2);
-    if (p.help) return Promise.resolve(help(io, this.usage));
+    if (p.help) return help(io, this.usage);
     const [verb, name] = p.positional;
     if (verb === undefined) throw new UsageError("up|down", "missing: luna lab up NAME | luna lab down NAME");
     if (verb !== "up" && verb !== "down") throw new UsageError(verb, "expected up or down");
@@ -44,6 +43,10 @@ the commands to use them; 'down' removes both.
     if (!/^[A-Za-z0-9_.-]{1,40}$/.test(name)) {
       throw new UsageError(name, "not a lab name (1 to 40 of letters, digits, _ . -)");
     }
+    // Loaded here: the lab is part of the repository, not of the installed package.
+    const { createLab, removeLab } = await import("../lab/netns.ts").catch(() => {
+      throw new UsageError("lab", `the namespace lab (src/lab) is not in the installed package: ${needs}`);
+    });
     if (verb === "down") {
       if (p.flags.size > 0) throw new UsageError([...p.flags.keys()][0], "only for 'luna lab up'");
       const gone = removeLab(name);
@@ -51,7 +54,7 @@ the commands to use them; 'down' removes both.
         throw new UsageError(name, `no lab of that name (no namespace ${name}-luna or ${name}-kern)`);
       }
       io.out(`luna: removed ${gone.join(", ")}`);
-      return Promise.resolve(0);
+      return 0;
     }
     const subnet = intFlag(p, "--subnet", 0, 255, 0)!;
     const mtu = intFlag(p, "--mtu", 576, 9000, 1500)!;
@@ -64,7 +67,7 @@ try:
   ip netns exec ${l.kernel.ns} curl -s http://${l.luna.ip}/bytes/1000 | wc -c
   luna stats ${name}; luna conns ${name}; luna ping --stack ${name} ${l.kernel.ip}
 remove it with: luna lab down ${name}`);
-    return Promise.resolve(0);
+    return 0;
   },
 };
 

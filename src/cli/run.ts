@@ -6,7 +6,7 @@
  *
  * @module
  */
-import pkg from "../../package.json" with { type: "json" };
+import { lunaVersion } from "../../ffi/_locate.ts";
 import { ControlError } from "../control/client.ts";
 import { parseArgs, usage as serveUsage, UsageError } from "./args.ts";
 import { connect, ping } from "./client_cmds.ts";
@@ -36,6 +36,7 @@ export const topUsage = `luna: a user-space TCP/IP stack (luna-ts) over DPDK, an
 usage:
   luna serve echo|http|discard --device SPEC --address CIDR [options]
                                     serve an app on a stack (luna serve --help)
+  luna setup                        build the shim from the package's C sources (once, after installing)
   luna ls                           the stacks running on this host
   luna stats [NAME] [--json]        a stack's counters and rates, live like top
   luna conns [NAME]                 its TCP connections, like ss -tin
@@ -52,6 +53,12 @@ Each command takes --help. A stack that 'luna serve' runs has a control socket,
 commands use; NAME may be left out when one stack runs.
 Exit status: 0 done, 1 a failure at run time, 2 a bad argument.`;
 
+/** `luna setup --help`. */
+const setupUsage = `usage: luna setup
+
+Builds the shim library from the package's C sources (once, after installing the
+package; it needs gcc and Debian's DPDK development packages).`;
+
 const stdio: Io = { out: (l) => console.log(l), err: (l) => console.error(l) };
 
 /** Runs `luna argv`; resolves with the exit status. */
@@ -64,14 +71,28 @@ export async function runLuna(argv: string[], io: Io = stdio): Promise<number> {
     }
     if (first === "--version" || first === "-V" || first === "version") {
       const rt = typeof g.Bun !== "undefined" ? `bun ${g.Bun.version}` : `deno ${g.Deno.version.deno}`;
-      io.out(`luna ${pkg.version} (luna-ts; ${rt})`);
+      io.out(`luna ${lunaVersion} (luna-ts; ${rt})`);
+      return 0;
+    }
+    if (first === "setup") {
+      if (rest.length > 0) {
+        if (rest[0] === "--help" || rest[0] === "-h") {
+          io.out(setupUsage);
+          return 0;
+        }
+        throw new UsageError(rest[0], "unexpected argument (luna setup takes none)");
+      }
+      // Builds the shim from the package's C sources (see ffi/setup.ts).
+      const { buildShim } = await import("../../ffi/setup.ts");
+      const path = await buildShim({ log: (line) => io.out(`luna: ${line}`) });
+      io.out(`luna: the shim is ready: ${path}`);
       return 0;
     }
     if (first !== undefined && first in subcommands) return await subcommands[first].run(rest, io);
     if (first !== undefined && first !== "serve") {
       throw new UsageError(
         first,
-        `unknown command (known: serve, ${Object.keys(subcommands).join(", ")}, --help, --version)`,
+        `unknown command (known: serve, setup, ${Object.keys(subcommands).join(", ")}, --help, --version)`,
       );
     }
     const cmd = parseArgs(argv);

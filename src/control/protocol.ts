@@ -19,7 +19,12 @@ export const controlDirDefault = "/run/luna";
 
 /** The directory of control sockets: `$LUNA_CONTROL_DIR`, else {@link controlDirDefault}. */
 export function controlDir(): string {
-  const env = typeof process !== "undefined" ? process.env.LUNA_CONTROL_DIR : undefined;
+  let env: string | undefined;
+  try {
+    env = process.env.LUNA_CONTROL_DIR;
+  } catch {
+    env = undefined; // Deno without --allow-env: unset
+  }
   return env !== undefined && env !== "" ? env : controlDirDefault;
 }
 

@@ -153,6 +153,7 @@ export class IpCounters {
 
 /** A snapshot of {@link IpCounters}. */
 export interface IpStats {
+  /** Frames and bytes in and out, and frames dropped at the link. */
   link: {
     rxFrames: number;
     rxBytes: number;
@@ -162,6 +163,7 @@ export interface IpStats {
     notForUs: number;
     noBufferDrops: number;
   };
+  /** ARP requests and replies, and frames dropped waiting for a neighbour. */
   arp: {
     requestsIn: number;
     repliesIn: number;
@@ -171,6 +173,7 @@ export interface IpStats {
     unresolvedDrops: number;
     queueDrops: number;
   };
+  /** IPv4 datagrams in, delivered and out (RFC 4293's names). */
   ip: {
     inReceives: number;
     inDelivers: number;
@@ -179,10 +182,15 @@ export interface IpStats {
     outRequests: number;
     outNoRoutes: number;
   };
+  /** ICMP echo requests answered, and other ICMP. */
   icmp: { inEchos: number; outEchoReps: number; inOther: number };
+  /** UDP datagrams for no one. */
   udp: { noService: number };
+  /** TCP segments handed up. */
   tcp: { inSegs: number };
+  /** Malformed frames dropped, by reason. */
   malformed: Record<string, number>;
+  /** Malformed frames dropped, all reasons. */
   malformedTotal: number;
   /** Martian datagrams dropped, by {@link Martian} reason. */
   martians: Record<string, number>;

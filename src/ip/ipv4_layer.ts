@@ -69,7 +69,7 @@ export const ipHeadroom = ethernetHeaderLen + ipv4HeaderLen;
 export class IpLayer implements NeighborOwner {
   readonly device: Device;
   readonly iface: IpInterface;
-  readonly counters = new IpCounters();
+  readonly counters: IpCounters = new IpCounters();
   readonly neighbors: NeighborCache;
   readonly tx: TxBatch;
   /** Handler for echo replies (pings this stack sent). */
@@ -177,8 +177,9 @@ export class IpLayer implements NeighborOwner {
    * bytes to `dst`. Fills the TCP checksum (or leaves it to the device), then
    * the IPv4 and Ethernet headers. Takes the caller's reference to `h`.
    * Returns false if the datagram had no route (the buffer is released).
+   * `ecn`: the IPv4 header's ECN field (RFC 3168 5: 0 Not-ECT, 2 ECT(0)).
    */
-  sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number): boolean {
+  sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number, ecn = 0): boolean {
     const zone = this.device.zone;
     const bytes = zone.bytes;
     const src = this.iface.address;
@@ -191,7 +192,7 @@ export class IpLayer implements NeighborOwner {
       tcp.fillChecksum(src, dst);
     }
     const ipOff = tcpOff - ipv4HeaderLen;
-    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0);
+    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0, ipv4HeaderLen, ecn);
     const lens = ethernetHeaderLen | (ipv4HeaderLen << 8) | (tcp.headerLen << 20);
     return this._route(h, ipOff - ethernetHeaderLen, ipHeadroom + tcpLen, dst, flags, lens, now);
   }
@@ -205,6 +206,7 @@ export class IpLayer implements NeighborOwner {
    * (buffer, data offset, length), `nPieces` of them; `tcpLen` bytes in
    * all. Takes one reference of `h` and of each piece's buffer. Returns
    * false if the chain was dropped (no route, no neighbour yet, no room).
+   * `ecn`: the ECN field of every segment cut from it (RFC 3168 5).
    */
   sendTcpChain(
     h: number,
@@ -216,13 +218,14 @@ export class IpLayer implements NeighborOwner {
     mss: number,
     dst: number,
     now: number,
+    ecn = 0,
   ): boolean {
     const zone = this.device.zone;
     const bytes = zone.bytes;
     const tcp = this._tcpTx.attach(bytes, tcpOff, firstLen);
     tcp.checksum = 0; // the device sums each segment it cuts
     const ipOff = tcpOff - ipv4HeaderLen;
-    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, false);
+    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, false, ipv4HeaderLen, ecn);
     const hop = this.iface.nextHop(dst);
     const mac = hop === 0
       ? -1
@@ -463,10 +466,11 @@ export class IpLayer implements NeighborOwner {
     dst: number,
     checksum: boolean,
     headerLen = ipv4HeaderLen,
+    ecn = 0,
   ): void {
     const ip = this._ipTx.attach(b, off, totalLen);
     b[off] = 0x40 | (headerLen >>> 2);
-    b[off + 1] = 0;
+    b[off + 1] = ecn & 0x03; // DSCP 0, the ECN field (RFC 3168 5)
     ip.totalLen = totalLen;
     ip.ident = this._ident = (this._ident + 1) & 0xffff;
     b[off + 6] = 0x40; // DF, offset 0

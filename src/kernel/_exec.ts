@@ -9,7 +9,7 @@
 import { execFile, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { LunaError } from "../errors.ts";
-import { runTool } from "../util/exec.ts";
+import { deniedDenoPermissions, runTool } from "../util/exec.ts";
 
 /** The kernel refused a change, or a tool coexistence needs is missing. */
 export class KernelError extends LunaError {
@@ -27,7 +27,17 @@ export function requireTools(tools: string[]): void {
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
     problems.push("it needs root (it changes the kernel's interfaces, firewall and sysctls)");
   }
-  const missing = tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  const denied = deniedDenoPermissions(["run", "env"]);
+  if (denied.length > 0) {
+    problems.push(
+      `Deno was not given ${denied.join(" and ")} (it runs ${tools.join(", ")}): run it with ${
+        denied.join(" ")
+      }`,
+    );
+  }
+  const missing = denied.length > 0
+    ? []
+    : tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((t) => packages[t] ?? t))];
     problems.push(`missing tools: ${missing.join(", ")} (apt-get install -y ${pkgs.join(" ")})`);

@@ -47,7 +47,9 @@ export interface KernelBridgeOptions {
 
 /** Frames and bytes of one path. */
 export interface PathCount {
+  /** Frames. */
   frames: number;
+  /** Bytes. */
   bytes: number;
 }
 

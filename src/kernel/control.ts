@@ -135,6 +135,7 @@ export interface ControlStats {
   neighborsLearned: number;
   /** Reads that failed; the last error. */
   errors: number;
+  /** The last read error's text. */
   lastError?: string;
   /** The interface as the stack uses it now. */
   current: string;

@@ -25,7 +25,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { runTool } from "../util/exec.ts";
+import { deniedDenoPermissions, runTool } from "../util/exec.ts";
 
 /** One side of the lab. */
 export interface LabSide {
@@ -94,7 +94,17 @@ export function requireLabTools(tools: string[] = ["ip", "ethtool"]): void {
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
     problems.push("root is needed (network namespaces and DPDK devices): run as root");
   }
-  const missing = tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  const denied = deniedDenoPermissions(["run", "env"]);
+  if (denied.length > 0) {
+    problems.push(
+      `Deno was not given ${denied.join(" and ")} (it runs ${tools.join(", ")}): run it with ${
+        denied.join(" ")
+      }`,
+    );
+  }
+  const missing = denied.length > 0
+    ? []
+    : tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
   if (missing.length > 0) {
     const pkgs = [...new Set(missing.map((t) => toolPackages[t] ?? t))];
     problems.push(

@@ -78,6 +78,7 @@ export class Loop {
   private readonly _burst: number;
   private readonly _descs: Uint32Array;
   private _running = false;
+  private _yield = false;
   private _stopped: Promise<void> | undefined;
   /** Iterations run, frames received. */
   iterations = 0;
@@ -103,6 +104,15 @@ export class Loop {
     this.iterations++;
     this.framesIn += n;
     return n;
+  }
+
+  /**
+   * Ends the current round of {@link run} after this poll, so that promise
+   * continuations the handlers started (an async request handler, a stream
+   * waiting for data) run before the next poll instead of a round later.
+   */
+  yieldSoon(): void {
+    this._yield = true;
   }
 
   /** When the loop next has timed work (for sleeping when idle). */
@@ -132,7 +142,9 @@ export class Loop {
         for (let i = 0, t = roundStart; i < polls && this._running && t - roundStart < roundMs; i++) {
           work += this.poll(t);
           t = performance.now();
+          if (this._yield) break;
         }
+        this._yield = false;
         const a = this.device.activity ?? 0;
         if (a !== activity) {
           work++;

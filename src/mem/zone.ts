@@ -47,6 +47,7 @@ export interface ZoneLayout {
 
 /** How a zone's buffers are accounted, as tests and stats read it. */
 export interface ZoneAccounting {
+  /** Buffers in the zone. */
   capacity: number;
   /** Buffers not held by anyone: in the backend or in the local cache. */
   free: number;
@@ -86,6 +87,7 @@ export class MemZone {
   private _cached = 0;
   private _closed = false;
 
+  /** A zone over `backend`'s buffers, laid out as `layout` says. */
   constructor(layout: ZoneLayout, backend: ZoneBackend) {
     if (layout.refcntOffset % 2 !== 0) throw new RangeError("refcntOffset must be even");
     this.name = layout.name;
@@ -218,6 +220,7 @@ export class MemZone {
     return { capacity: this.capacity, free, inUse: this.capacity - free, cached: this._cached };
   }
 
+  /** Index of handle `h` in the reference counts. */
   private _refIndex(h: number): number {
     if (!(h >= 0 && h < this._handleEnd) || (h & 63) !== 0) {
       throw new BufferError(`${this.name}: ${h} is not a buffer handle of this zone`);
@@ -225,10 +228,12 @@ export class MemZone {
     return (h >>> 1) + this._refHalf;
   }
 
+  /** The error every call after close throws. */
   private _closedError(): BufferError {
     return new BufferError(`${this.name}: the zone is closed`);
   }
 
+  /** Takes at least `need` buffers from the backend into the local cache. */
   private _refill(need: number): void {
     if (this._closed) throw this._closedError();
     const want = Math.min(this._cache.length - this._cached, Math.max(need - this._cached, refillBatch));
@@ -251,6 +256,7 @@ export class MemZone {
     this._cached += n;
   }
 
+  /** Gives `n` buffers of the local cache back to the backend. */
   private _spill(n: number): void {
     if (n === 0) return;
     const from = this._cached - n;

@@ -6,6 +6,13 @@
 import type { CongestionName } from "./congestion.ts";
 import { rtoInitialMs, rtoMaxMs, rtoMinLinuxMs } from "./rto.ts";
 
+/**
+ * ECN (RFC 3168) on new connections: "on" asks for it in SYNs and accepts it;
+ * "passive" accepts it when the peer asks and does not ask (Linux's default,
+ * tcp_ecn=2); "off" neither asks nor accepts.
+ */
+export type EcnMode = "on" | "passive" | "off";
+
 /** Loss detection algorithms with SACK; see {@link TcpConfig.lossDetection}. */
 export type LossDetection = "rack" | "rfc6675";
 
@@ -30,10 +37,18 @@ export interface TcpConfig {
    * loss probes) or "rfc6675" (the DupThresh scoreboard alone, no probes).
    */
   lossDetection: LossDetection;
+  /** ECN (RFC 3168): see {@link EcnMode}. */
+  ecn: EcnMode;
+  /** HyStart++ (RFC 9406) in each connection's first slow start. */
+  hystart: boolean;
+  /** F-RTO (RFC 5682): detect spurious retransmission timeouts and undo their window reduction. */
+  frto: boolean;
 
   /** RTO bounds and initial value, ms (RFC 6298 2). */
   rtoMinMs: number;
+  /** Most the RTO backs off to, ms. */
   rtoMaxMs: number;
+  /** RTO before the first RTT sample, ms. */
   rtoInitialMs: number;
   /** Retransmissions of one segment before the connection is aborted (RFC 9293 3.8.3, R2). */
   maxRetransmits: number;
@@ -47,8 +62,11 @@ export interface TcpConfig {
   noDelay: boolean;
   /** Keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6). */
   keepalive: boolean;
+  /** Idle time before the first keepalive probe, ms. */
   keepaliveIdleMs: number;
+  /** Time between keepalive probes, ms. */
   keepaliveIntervalMs: number;
+  /** Unanswered probes before the connection is aborted. */
   keepaliveProbes: number;
   /** Out-of-order bytes held per connection. */
   reassemblyBytesMax: number;
@@ -68,6 +86,7 @@ export interface TcpConfig {
   segmentationOffload: boolean;
   /** Ephemeral ports for active opens. */
   ephemeralPortMin: number;
+  /** Highest ephemeral port. */
   ephemeralPortMax: number;
   /**
    * Connections the stack holds at most (TIME-WAIT records not counted):
@@ -92,6 +111,9 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   sack: true,
   congestion: "cubic",
   lossDetection: "rack",
+  ecn: "passive",
+  hystart: true,
+  frto: true,
   rtoMinMs: rtoMinLinuxMs,
   rtoMaxMs: rtoMaxMs,
   rtoInitialMs: rtoInitialMs,

@@ -2,7 +2,7 @@
  * The interface every congestion controller implements, and a factory by
  * name. Controllers: {@link NewReno} (RFC 5681 with RFC 3465 byte counting,
  * RFC 6582 NewReno recovery, RFC 6675 SACK recovery) and {@link Cubic}
- * (RFC 9438). Windows are in bytes.
+ * (RFC 9438) and {@link Dctcp} (RFC 8257). Windows are in bytes.
  *
  * How the state machine drives a controller, per ACK (RFC 5681 2 defines a
  * duplicate ACK):
@@ -19,6 +19,10 @@
  *   SACK recovery).
  * - Retransmission timer expired: `cc.onRetransmitTimeout(now, flightSize, sndNxt)`.
  * - About to send after an idle time longer than the RTO: `cc.onIdleRestart(now)`.
+ * - Every RTT measurement: `cc.onRttSample(rttMs)` (HyStart++ watches them).
+ * - Every ACK on a connection that agreed on ECN: `cc.onEcnEcho(...)`;
+ *   true: the window was reduced, set CWR on the next new segment.
+ * - A timeout found spurious (F-RTO): `cc.undoTimeout(now)`.
  *
  * @example
  * ```ts
@@ -34,6 +38,7 @@
  * @module
  */
 import { Cubic, type CubicOptions } from "./cubic.ts";
+import { Dctcp } from "./dctcp.ts";
 import { NewReno } from "./newreno.ts";
 import type { InitialWindowRule } from "./_congestion_common.ts";
 
@@ -49,7 +54,7 @@ export {
 } from "./_congestion_common.ts";
 
 /** Names of the congestion controllers. */
-export type CongestionName = "newreno" | "cubic";
+export type CongestionName = "newreno" | "cubic" | "dctcp";
 
 /** Options every controller takes. */
 export interface CongestionOptions {
@@ -59,6 +64,8 @@ export interface CongestionOptions {
   initialSsthresh?: number;
   /** Use SACK-based recovery (RFC 6675) from the start; see {@link CongestionControl.sack}. */
   sack?: boolean;
+  /** HyStart++ (RFC 9406) in the first slow start (default off here; the TCP layer's config turns it on). */
+  hystart?: boolean;
 }
 
 /** A congestion controller for one connection; all sizes in bytes, all times in ms. */
@@ -116,6 +123,20 @@ export interface CongestionControl {
   canSend(flight: number, bytes: number): boolean;
   /** Bytes the window allows beyond `flight` (0 when none). */
   sendAllowance(flight: number): number;
+  /** An RTT measurement, ms. */
+  onRttSample(rttMs: number): void;
+  /**
+   * An ACK on a connection using ECN (RFC 3168 6.1.2): `ece` whether it
+   * echoed congestion, `bytesAcked` what it delivered. Returns whether the
+   * window was reduced now (then CWR goes on the next new segment).
+   */
+  onEcnEcho(ack: number, bytesAcked: number, ece: boolean, flightSize: number, sndNxt: number, now: number): boolean;
+  /** The last timeout was spurious (F-RTO, RFC 5682): cwnd and ssthresh as before it. */
+  undoTimeout(now: number): void;
+  /** HyStart++ exits from slow start to Conservative Slow Start (RFC 9406); 0 without HyStart++. */
+  readonly hystartExits: number;
+  /** HyStart++ returns to slow start after a spurious exit. */
+  readonly hystartSpuriousExits: number;
 }
 
 /** A controller by name, for sender MSS `mss`. */
@@ -129,6 +150,8 @@ export function createCongestionControl(
       return new NewReno(mss, options);
     case "cubic":
       return new Cubic(mss, options);
+    case "dctcp":
+      return new Dctcp(mss, options);
     default:
       throw new RangeError(`unknown congestion control ${JSON.stringify(name)}`);
   }

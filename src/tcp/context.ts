@@ -28,16 +28,18 @@ export interface TcpLink {
   /**
    * Sends the TCP segment at zone offset `tcpOff` of buffer `h` (`tcpLen`
    * bytes, with room for the IPv4 and Ethernet headers before it) to `dst`;
-   * takes the buffer reference.
+   * takes the buffer reference. `ecn`: the IP header's ECN field (RFC 3168
+   * 5: 2 for ECT(0) on new data of an ECN-capable connection, else 0).
    */
-  sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number): void;
+  sendTcp(h: number, tcpOff: number, tcpLen: number, dst: number, now: number, ecn?: number): void;
   /** TCP payload bytes the device takes in one large segment and cuts itself; 0: none. */
   readonly txSegmentMax: number;
   /**
    * Sends a large segment as a chain for the device to cut into segments of
    * at most `mss` payload bytes: `firstLen` bytes at `tcpOff` of buffer `h`
    * (the header, maybe payload), then `nPieces` triples (buffer, data
-   * offset, length) of `pieces`; takes a reference of each buffer.
+   * offset, length) of `pieces`; takes a reference of each buffer; `ecn`
+   * as for {@link sendTcp}, for every segment cut from it.
    */
   sendTcpChain(
     h: number,
@@ -49,6 +51,7 @@ export interface TcpLink {
     mss: number,
     dst: number,
     now: number,
+    ecn?: number,
   ): void;
   /** Frames the transmit batch can still take before it must be flushed. */
   txRoom(): number;

@@ -57,6 +57,20 @@ export class TcpCounters {
   prrLimitedSends = 0;
   /** Restarts after idle that shrank the congestion window (RFC 5681 4.1). */
   idleRestarts = 0;
+  /** Retransmission timeouts F-RTO found spurious and undid (RFC 5682; Linux TCPSpuriousRTOs). */
+  spuriousRtos = 0;
+  /** HyStart++ exits from slow start to Conservative Slow Start (RFC 9406). */
+  hystartExits = 0;
+  /** Connections that agreed on ECN in their handshake (RFC 3168 6.1.1). */
+  ecnConnections = 0;
+  /** ACKs received with ECE (RFC 3168 6.1.2). */
+  eceIn = 0;
+  /** Segments received marked CE, congestion experienced (RFC 3168 6.1.3; Linux TCPCEMarks). */
+  ceMarksIn = 0;
+  /** Segments sent with CWR (RFC 3168 6.1.2). */
+  cwrOut = 0;
+  /** Window reductions an ECN echo caused (RFC 3168 6.1.2, RFC 8257 3.3). */
+  ecnReductions = 0;
 
   /** A plain copy, for stats. */
   snapshot(): Record<string, number> {

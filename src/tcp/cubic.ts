@@ -14,8 +14,10 @@
  * Choices: t restarts (a new epoch) after idle and after each congestion
  * event; when W_max is unset or below cwnd at the epoch's start, K = 0 and
  * W_max = cwnd_epoch (4.8, 4.10); the Reno-friendly step never lowers cwnd.
- * Not implemented: HyStart++ (RFC 9406), undoing spurious reductions (4.9),
- * ECN responses.
+ * HyStart++ (RFC 9406) and the ECN response (RFC 3168, with beta_cubic as
+ * 4.6 says) come from {@link NewReno}; a spurious timeout found by F-RTO is
+ * undone with W_max and cwnd_prior as they were (4.9). Not implemented:
+ * undoing a spurious fast retransmit (4.9).
  *
  * @example
  * ```ts
@@ -71,6 +73,9 @@ export class Cubic extends NewReno {
   private _cwndEpoch = 0;
   private _epochStartMs = -1; // -1: the next ACK in congestion avoidance starts an epoch
   private _fractionBytes = 0; // sub-byte growth carried between ACKs
+  // W_max and cwnd_prior before the last timeout, for its undo (4.9).
+  private _undoWMax = 0;
+  private _undoCwndPrior = 0;
 
   /** A CUBIC controller in slow start with the initial window. */
   constructor(mss: number, options: CongestionOptions & CubicOptions = {}) {
@@ -157,6 +162,10 @@ export class Cubic extends NewReno {
   /** RFC 9438 (4.6, 4.7, 4.8): remember cwnd_prior and W_max, end the epoch. */
   protected override onCongestionEvent(_now: number, _flightSize: number, timeout: boolean): void {
     const cwnd = this.cwndBytes / this.mss;
+    if (timeout) {
+      this._undoWMax = this._wMax;
+      this._undoCwndPrior = this._cwndPrior;
+    }
     this._cwndPrior = cwnd;
     if (timeout) {
       // 4.8: the first epoch after a timeout has K = 0, W_max = cwnd at its start.
@@ -178,6 +187,13 @@ export class Cubic extends NewReno {
   /** RFC 9438 (4.8): a new epoch after slow start. */
   protected override onTimeoutReset(_now: number): void {
     this._wMax = 0;
+    this._epochStartMs = -1;
+  }
+
+  /** RFC 9438 (4.9): a spurious timeout leaves W_max and cwnd_prior as they were before it. */
+  protected override onTimeoutUndone(_now: number): void {
+    this._wMax = this._undoWMax;
+    this._cwndPrior = this._undoCwndPrior;
     this._epochStartMs = -1;
   }
 

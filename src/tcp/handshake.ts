@@ -9,7 +9,9 @@
  */
 import { TcpFlags } from "../wire/mod.ts";
 import { type CongestionName, createCongestionControl } from "./congestion.ts";
+import type { EcnMode } from "./config.ts";
 import type { TcpContext } from "./context.ts";
+import { negotiateEcn } from "./ecn.ts";
 import { segmentArrives } from "./input.ts";
 import { tsNow } from "./output.ts";
 import type { Segment } from "./segment.ts";
@@ -23,6 +25,8 @@ export interface Listener {
   readonly backlog: number;
   /** Congestion control of its connections (default: the layer's). */
   congestion?: CongestionName;
+  /** ECN mode of its connections (default: the layer's). */
+  ecn?: EcnMode;
   /** Called when a connection to the port is established; returns its handlers. */
   onAccept: (c: Tcb) => TcpHandlers | void;
   /** Connections in SYN-RECEIVED. */
@@ -58,8 +62,12 @@ export function negotiate(x: TcpContext, tcb: Tcb, seg: Segment, now: number): v
     tcb.tsRecentAge = now;
   }
   tcb.sackOk = c.sack && o.sackPermitted;
+  negotiateEcn(x, tcb, seg);
   // The controller starts once the MSS is known (its initial window counts segments).
-  tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, { sack: tcb.sackOk });
+  tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, {
+    sack: tcb.sackOk,
+    hystart: c.hystart,
+  });
   if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
 }
 
@@ -103,6 +111,7 @@ export class Handshake {
     const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
     tcb.listenerPort = l.port;
     tcb.congestion = l.congestion;
+    tcb.ecn = l.ecn;
     l.halfOpen++;
     tcb.irs = seg.seq;
     tcb.rcvNxt = (seg.seq + 1) >>> 0;
@@ -210,8 +219,10 @@ export class Handshake {
       tcb.rcvScale = tcb.rcvScaleOffered;
     }
     tcb.sackOk = got.sackPermitted;
+    // ECN is not remembered by the cookie: the connection goes without (RFC 3168 allows it).
     tcb.cc = createCongestionControl(tcb.congestion ?? l.congestion ?? c.congestion, tcb.sndMss, {
       sack: tcb.sackOk,
+      hystart: c.hystart,
     });
     tcb.sndWnd = seg.wnd << tcb.sndScale;
     tcb.maxSndWnd = tcb.sndWnd;

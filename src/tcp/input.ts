@@ -14,6 +14,8 @@
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
 import { CcAction } from "./congestion.ts";
 import type { TcpContext } from "./context.ts";
+import { ecnAck, ecnReceive } from "./ecn.ts";
+import { frtoAck } from "./frto.ts";
 import { negotiate } from "./handshake.ts";
 import { scoreboard, tsNow } from "./output.ts";
 import { Reassembly, ReassemblyResult } from "./reassembly.ts";
@@ -223,6 +225,7 @@ export function segmentArrives(x: TcpContext, tcb: Tcb, seg: Segment, now: numbe
     }
   }
   if (!processAck(x, tcb, seg, now)) return false;
+  if (tcb.ecnOk) ecnReceive(x, tcb, seg, now); // RFC 3168 6.1.3: CE and CWR, before the text is ACKed
 
   // Seventh: segment text.
   let kept = false;
@@ -271,6 +274,7 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
   if (rack !== undefined && seqGe(seg.ack, una)) {
     rack.onAck(seg.ack, o.sackBlocks, o.sackCount, sb?.dsack ? 1 : 0, o.tsEcr, tcb.tsOk && o.timestamps, now);
   }
+  const frto = tcb.frtoStage;
   if (seqGt(seg.ack, tcb.sndUna)) {
     after = newAck(x, tcb, seg, now);
     if (tcb.dead) return false;
@@ -294,6 +298,8 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
       }
     }
   }
+  // F-RTO (RFC 5682) after a timeout: was it spurious?
+  if (frto !== 0) frtoAck(x, tcb, seqGt(tcb.sndUna, una), newlySacked, now);
   // Loss detection (RACK, or RFC 6675 5 step 4) and PRR's quota for this ACK.
   if (tcb.sackOk) {
     afterAck(
@@ -308,6 +314,7 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
     sb = tcb.sb;
     if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) after &= ~afterRetransmit;
   }
+  if (tcb.ecnOk) ecnAck(x, tcb, seg, (seqGt(tcb.sndUna, una) ? (tcb.sndUna - una) >>> 0 : 0) + newlySacked, now);
   // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal
   // and SND.WL2 =< SEG.ACK), before anything is sent: the window is relative to this ACK.
   if (
@@ -357,14 +364,21 @@ function newAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): number {
   if (tcb.tsOk && o.timestamps && o.tsEcr !== 0) {
     // An echo from before the last timeout may belong to a transmission the
     // timeout superseded: it would measure the timeout, not the path.
-    if (seqGe(o.tsEcr, tcb.tsSampleFloor)) tcb.rto.sampleTimestamp(tsNow(now) - o.tsEcr);
+    if (seqGe(o.tsEcr, tcb.tsSampleFloor)) {
+      const rtt = tsNow(now) - o.tsEcr;
+      tcb.rto.sampleTimestamp(rtt);
+      tcb.cc.onRttSample(rtt);
+    }
   } else if (tcb.rttSeq >= 0 && seqGt(seg.ack, tcb.rttSeq)) {
     tcb.rto.sampleSegment(now - tcb.rttStart, false);
+    tcb.cc.onRttSample(now - tcb.rttStart);
     tcb.rttSeq = -1;
   }
   tcb.retransmits = 0;
   const srtt = tcb.rto.hasSample ? tcb.rto.srttMs : -1;
+  const hsExits = tcb.cc.hystartExits;
   const flags = tcb.cc.onAck(seg.ack, acked, tcb.flight, now, srtt);
+  if (tcb.cc.hystartExits !== hsExits) x.counters.hystartExits++;
   let after = (flags & CcAction.retransmit) !== 0 ? afterRetransmit : 0;
   // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
   if (tcb.flight === 0) tcb.rtxAt = Infinity;

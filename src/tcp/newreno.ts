@@ -9,9 +9,15 @@
  * This class is also the base of {@link Cubic}, which replaces the growth in
  * congestion avoidance and the reduction on loss (the protected hooks).
  *
+ * With the `hystart` option the first slow start is HyStart++'s (RFC 9406,
+ * hystart.ts). An ECN echo (RFC 3168 6.1.2) reduces the window as a loss
+ * would, once per window of data, without a retransmission
+ * ({@link NewReno.onEcnEcho}); a timeout found spurious (F-RTO, RFC 5682,
+ * frto.ts) is undone ({@link NewReno.undoTimeout}).
+ *
  * Not implemented: the ACK and timestamp heuristics of RFC 6582 (4), which
- * would allow a fast retransmit right after a timeout's retransmissions;
- * proportional rate reduction (RFC 6937).
+ * would allow a fast retransmit right after a timeout's retransmissions.
+ * PRR (RFC 6937) lives outside the controller (prr.ts).
  *
  * @example
  * ```ts
@@ -36,6 +42,7 @@ import {
   type InitialWindowRule,
   ssthreshInfiniteBytes,
 } from "./_congestion_common.ts";
+import { HyStart, HyStartPhase } from "./hystart.ts";
 
 /** RFC 5681 / RFC 6582 NewReno; see the module documentation. */
 export class NewReno implements CongestionControl {
@@ -61,6 +68,15 @@ export class NewReno implements CongestionControl {
   private _afterRto = false;
   // Retransmission timeouts in a row (RFC 5681 3.1: ssthresh holds after the first).
   private _rtoStreak = 0;
+  // HyStart++ (RFC 9406) of the first slow start, when on.
+  private _hystart: HyStart | undefined;
+  // cwnd and ssthresh before the first timeout of a streak, for undoTimeout().
+  private _priorCwnd = 0;
+  private _priorSsthresh = 0;
+  // RFC 3168 6.1.2: one reduction per window: ECN echoes for data sent before
+  // this sequence number belong to the reduction made already.
+  private _ecnHigh = 0;
+  private _ecnHighArmed = false;
 
   /** A controller in slow start with the initial window. */
   constructor(mss: number, options: CongestionOptions = {}) {
@@ -70,6 +86,7 @@ export class NewReno implements CongestionControl {
     this._iwRule = options.initialWindow ?? "rfc6928";
     this.cwndBytes = initialWindowBytes(mss, this._iwRule);
     this.ssthreshBytes = options.initialSsthresh ?? ssthreshInfiniteBytes;
+    if (options.hystart === true) this._hystart = new HyStart();
   }
 
   /** "newreno". */
@@ -105,6 +122,26 @@ export class NewReno implements CongestionControl {
   /** The initial window under this controller's rule, bytes. */
   get initialWindow(): number {
     return initialWindowBytes(this.mss, this._iwRule);
+  }
+
+  /** HyStart++'s exits from slow start to CSS (RFC 9406); 0 without it. */
+  get hystartExits(): number {
+    return this._hystart === undefined ? 0 : this._hystart.exits;
+  }
+
+  /** HyStart++'s returns from CSS to slow start (spurious exits); 0 without it. */
+  get hystartSpuriousExits(): number {
+    return this._hystart === undefined ? 0 : this._hystart.spuriousExits;
+  }
+
+  /** Whether HyStart++ holds the window in Conservative Slow Start now. */
+  get inCss(): boolean {
+    return this._hystart !== undefined && this._hystart.phase === HyStartPhase.css && !this._hystart.finished;
+  }
+
+  /** An RTT measurement, ms (HyStart++ watches them). */
+  onRttSample(rttMs: number): void {
+    this._hystart?.onRtt(rttMs);
   }
 
   /** Changes the sender MSS. */
@@ -144,7 +181,17 @@ export class NewReno implements CongestionControl {
     if (this.cwndBytes < this.ssthreshBytes) {
       // RFC 5681 (3.1) equation 2 with RFC 3465 (2.2, 2.3): cwnd += min(N, L).
       const limit = (this._afterRto ? 1 : abcLimitSegments) * this.mss;
-      this.cwndBytes += bytesAcked < limit ? bytesAcked : limit;
+      let inc = bytesAcked < limit ? bytesAcked : limit;
+      const hs = this._hystart;
+      if (hs !== undefined && !hs.finished) {
+        // RFC 9406 4.2: HyStart++ may slow the growth (CSS) or end slow start.
+        inc = Math.floor(hs.onAck(ack, (ack + flightSize) >>> 0, inc));
+        if (hs.phase === HyStartPhase.done) {
+          this.ssthreshBytes = this.cwndBytes;
+          return CcAction.none;
+        }
+      }
+      this.cwndBytes += inc;
       this._bytesAckedCa = 0;
       if (this.cwndBytes >= this.ssthreshBytes) this._afterRto = false;
     } else {
@@ -173,6 +220,7 @@ export class NewReno implements CongestionControl {
   /** Starts loss recovery; see {@link CongestionControl.enterRecovery}. */
   enterRecovery(now: number, flightSize: number, sndNxt: number): void {
     if (this._inRecovery) return;
+    this._hystart?.finish();
     this.onCongestionEvent(now, flightSize, false);
     this.ssthreshBytes = this.lossSsthresh(flightSize);
     // RFC 5681 (3.2 step 3): cwnd = ssthresh + 3*SMSS, for the three segments
@@ -202,7 +250,10 @@ export class NewReno implements CongestionControl {
   onRetransmitTimeout(now: number, flightSize: number, sndNxt: number): void {
     // RFC 5681 (3.1): ssthresh per equation 4, unless the segment was already
     // retransmitted by the timer, in which case ssthresh holds.
+    this._hystart?.finish();
     if (this._rtoStreak === 0) {
+      this._priorCwnd = this.cwndBytes;
+      this._priorSsthresh = this.ssthreshBytes;
       this.onCongestionEvent(now, flightSize, true);
       this.ssthreshBytes = this.lossSsthresh(flightSize);
     }
@@ -216,6 +267,48 @@ export class NewReno implements CongestionControl {
     this._bytesAckedCa = 0;
     this._afterRto = true;
     this.onTimeoutReset(now);
+  }
+
+  /**
+   * The timeout just taken was spurious (F-RTO, RFC 5682): cwnd and ssthresh
+   * go back to what they were before it (RFC 4015 3.2's response, as Linux
+   * undoes a spurious timeout), and the slow start after it ends.
+   */
+  undoTimeout(now: number): void {
+    if (this._priorCwnd === 0) return;
+    this.cwndBytes = this._priorCwnd > this.cwndBytes ? this._priorCwnd : this.cwndBytes;
+    this.ssthreshBytes = this._priorSsthresh;
+    this._priorCwnd = 0;
+    this._rtoStreak = 0;
+    this._afterRto = false;
+    this._recoverArmed = false;
+    this._bytesAckedCa = 0;
+    this.onTimeoutUndone(now);
+  }
+
+  /**
+   * An ACK while ECN is in use (RFC 3168 6.1.2): `ece` says whether it echoed
+   * congestion, `bytesAcked` what it delivered (cumulatively or by SACK).
+   * With ECE, and unless a reduction for this window (data sent before the
+   * last one) or loss recovery is under way, the window is reduced as for a
+   * loss, without a retransmission. Returns whether it was (the sender then
+   * sets CWR on its next new segment).
+   */
+  onEcnEcho(ack: number, bytesAcked: number, ece: boolean, flightSize: number, sndNxt: number, now: number): boolean {
+    this.onEcnAck(ack, bytesAcked, ece, sndNxt, now);
+    if (!ece) return false;
+    if (this._ecnHighArmed && ((ack - this._ecnHigh) | 0) < 0) return false;
+    if (this._inRecovery) return false; // the loss's reduction covers this window
+    this._hystart?.finish();
+    this._ecnHigh = sndNxt >>> 0;
+    this._ecnHighArmed = true;
+    this.onCongestionEvent(now, flightSize, false);
+    const s = this.ecnSsthresh(flightSize);
+    this.ssthreshBytes = s;
+    if (this.cwndBytes > s) this.cwndBytes = s;
+    this._bytesAckedCa = 0;
+    this.onRecoveryExit(now);
+    return true;
   }
 
   /** Restart after idle; see {@link CongestionControl.onIdleRestart}. */
@@ -264,6 +357,17 @@ export class NewReno implements CongestionControl {
     const half = Math.floor(flightSize / 2);
     return half > 2 * this.mss ? half : 2 * this.mss;
   }
+
+  /** ssthresh after an ECN echo: as after a loss (RFC 3168 6.1.2). */
+  protected ecnSsthresh(flightSize: number): number {
+    return this.lossSsthresh(flightSize);
+  }
+
+  /** Every ACK on an ECN connection, before the reduction is decided (DCTCP counts marked bytes here). */
+  protected onEcnAck(_ack: number, _bytesAcked: number, _ece: boolean, _sndNxt: number, _now: number): void {}
+
+  /** Called when a spurious timeout is undone, once cwnd and ssthresh are restored. */
+  protected onTimeoutUndone(_now: number): void {}
 
   /** Called at a loss event (fast retransmit or first timeout), before ssthresh and cwnd change. */
   protected onCongestionEvent(_now: number, _flightSize: number, _timeout: boolean): void {}

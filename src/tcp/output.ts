@@ -15,6 +15,7 @@ import type { TcpConfig } from "./config.ts";
 import type { TcpContext, TcpLink } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
 import type { PoolPressure } from "./pool_pressure.ts";
+import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Rack } from "./rack.ts";
 import { sackRecovery } from "./recovery.ts";
@@ -86,7 +87,7 @@ export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
  */
 export class TcpOutput {
   /** The header being built; the handshake fills it for connectionless answers (see {@link sendRaw}). */
-  readonly repr = new TcpRepr();
+  readonly repr: TcpRepr = new TcpRepr();
   private readonly _view = new TcpPacket();
   private readonly _x: TcpContext;
   private readonly _zone: MemZone;
@@ -179,6 +180,7 @@ export class TcpOutput {
     const o = r.options;
     o.clear();
     if ((flags & TcpFlags.syn) !== 0) {
+      r.flags = flags | synEcnFlags(this._x, tcb, flags); // RFC 3168 6.1.1
       o.mss = this._config.mss;
       if (this._config.windowScaling && (!(flags & TcpFlags.ack) || tcb.rcvScale > 0)) {
         o.windowScale = tcb.rcvScaleOffered;
@@ -198,6 +200,8 @@ export class TcpOutput {
       this._fillSackBlocks(tcb, o);
     }
     if ((flags & TcpFlags.ack) !== 0) {
+      // RFC 3168 6.1.3 (RFC 8257 3.2 with DCTCP): ECE while the receiver echoes CE.
+      if ((tcb.ecnState & EcnState.echo) !== 0 && (flags & TcpFlags.syn) === 0) r.flags = flags | TcpFlags.ece;
       r.ack = tcb.rcvNxt;
       tcb.lastAckSent = tcb.rcvNxt;
       const wnd = (flags & TcpFlags.syn) !== 0
@@ -213,8 +217,11 @@ export class TcpOutput {
     return r.headerLen();
   }
 
-  /** Writes the prepared header at zone offset `tcpOff` of buffer `h` and sends it with the payload after it. */
-  private _emit(tcb: Tcb, h: number, tcpOff: number, now: number): void {
+  /**
+   * Writes the prepared header at zone offset `tcpOff` of buffer `h` and sends it with the payload after it;
+   * `ecn`: the IP header's ECN field.
+   */
+  private _emit(tcb: Tcb, h: number, tcpOff: number, now: number, ecn = 0): void {
     const r = this.repr;
     if ((r.flags & TcpFlags.ack) !== 0) {
       // An ACK leaves: the delayed one is no longer owed.
@@ -231,7 +238,7 @@ export class TcpOutput {
     tcb.stats.segsOut++;
     tcb.lastSendAt = now;
     this._counters.outSegs++;
-    this._link.sendTcp(h, tcpOff, len, tcb.remoteIp, now);
+    this._link.sendTcp(h, tcpOff, len, tcb.remoteIp, now, ecn);
   }
 
   /** An ACK leaves: the delayed one is no longer owed (as in {@link _emit}). */
@@ -322,6 +329,8 @@ export class TcpOutput {
     }
     for (let j = 0; j < np; j++) zone.retain(p[3 * j]);
     const r = this.repr;
+    const ef = dataEcn(this._x, tcb, seq, len, r.flags); // RFC 3168 6.1.5, 6.1.2
+    r.flags = ef & 0xff;
     if ((r.flags & TcpFlags.ack) !== 0) this._ackLeaves(tcb);
     // The header alone is written here; the device sums each segment it cuts.
     r.payloadLen = 0;
@@ -333,7 +342,7 @@ export class TcpOutput {
     tcb.lastSendAt = now;
     this._counters.outSegs += segs;
     this._counters.outLargeSegs++;
-    this._link.sendTcpChain(h, tcpOff, hdr + first, hdr + len, p, np, segMss, tcb.remoteIp, now);
+    this._link.sendTcpChain(h, tcpOff, hdr + first, hdr + len, p, np, segMss, tcb.remoteIp, now, ef >>> 8);
     // RACK keeps one record per large segment, as Linux keeps one per TSO buffer.
     this._sent(tcb, seq, len + ((r.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
     return len;
@@ -417,9 +426,11 @@ export class TcpOutput {
       fin = false;
       hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
     }
+    const ef = dataEcn(this._x, tcb, seq, len, this.repr.flags); // RFC 3168 6.1.5, 6.1.2
+    this.repr.flags = ef & 0xff;
     if (inPlace) {
       zone.retain(h); // the device's reference; the queue keeps its own for retransmission
-      this._emit(tcb, h, payloadOff - hdr, now);
+      this._emit(tcb, h, payloadOff - hdr, now, ef >>> 8);
       this._sent(tcb, seq, len + (fin ? 1 : 0), now);
       return len;
     }
@@ -444,7 +455,7 @@ export class TcpOutput {
       done += n;
     }
     tcb.stats.sendCopies++;
-    this._emit(tcb, copy, tcpOff, now);
+    this._emit(tcb, copy, tcpOff, now, ef >>> 8);
     this._sent(tcb, seq, len + ((this.repr.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
     return len;
   }

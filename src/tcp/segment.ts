@@ -23,13 +23,16 @@ export class Segment {
   /** Zone offset of the payload. */
   payloadOff = 0;
   payloadLen = 0;
-  readonly options = new TcpOptions();
+  /** The IP header's ECN field (RFC 3168 5): 3 is CE, congestion experienced. */
+  ecn = 0;
+  readonly options: TcpOptions = new TcpOptions();
 
   /** Reads the segment; returns a drop reason for malformed options. */
   load(h: number, ip: Ipv4Packet, tcp: TcpPacket): Drop {
     this.h = h;
     this.srcIp = ip.src;
     this.dstIp = ip.dst;
+    this.ecn = ip.ecn;
     this.srcPort = tcp.srcPort;
     this.dstPort = tcp.dstPort;
     this.seq = tcp.seq;

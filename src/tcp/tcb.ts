@@ -10,6 +10,7 @@
 import type { MemZone } from "../mem/zone.ts";
 import { formatIpv4 } from "../wire/mod.ts";
 import type { CongestionControl, CongestionName } from "./congestion.ts";
+import type { EcnMode } from "./config.ts";
 import type { TokenBucket } from "./rate_limit.ts";
 import type { Reassembly } from "./reassembly.ts";
 import type { SackBlockBuilder, SackScoreboard } from "./sack.ts";
@@ -66,6 +67,16 @@ export class TcbStats {
   idleRestarts = 0;
   /** Large segments sent for the device to cut (each also counted in segsOut as the segments it becomes). */
   largeSegsOut = 0;
+  /** Retransmission timeouts F-RTO found spurious and undid (RFC 5682). */
+  spuriousRtos = 0;
+  /** ACKs received with ECE (RFC 3168 6.1.2). */
+  eceIn = 0;
+  /** Segments received marked CE (RFC 3168 6.1.3). */
+  ceMarksIn = 0;
+  /** Segments sent with CWR (RFC 3168 6.1.2). */
+  cwrOut = 0;
+  /** Window reductions an ECN echo caused. */
+  ecnReductions = 0;
 }
 
 /**
@@ -91,6 +102,9 @@ class TcbRare {
   keepaliveProbes: number | undefined = undefined;
   userTimeoutMs: number | undefined = undefined;
   prr: Prr | undefined = undefined;
+  ecn: EcnMode | undefined = undefined;
+  frtoStage: number = 0;
+  frtoRecover: number = 0;
 }
 
 /** One connection. Fields are the TCP layer's; applications read them, and act through the layer. */
@@ -139,6 +153,10 @@ export class Tcb {
   // Options agreed.
   tsOk = false;
   sackOk = false;
+  /** ECN agreed in the handshake (RFC 3168 6.1.1). */
+  ecnOk = false;
+  /** ECN state bits ({@link EcnState} of ecn.ts): echoing CE, a CWR owed. */
+  ecnState = 0;
   /** TS.Recent and when it was set (RFC 7323 4.3, 5.5). */
   tsRecent = 0;
   tsRecentAge = 0;
@@ -317,6 +335,28 @@ export class Tcb {
   }
   set userTimeoutMs(v: number | undefined) {
     if (this._rare !== undefined || v !== undefined) this._ext().userTimeoutMs = v;
+  }
+
+  /** Per-connection ECN mode (a socket option); undefined: the layer's. */
+  get ecn(): EcnMode | undefined {
+    return this._rare === undefined ? undefined : this._rare.ecn;
+  }
+  set ecn(v: EcnMode | undefined) {
+    if (this._rare !== undefined || v !== undefined) this._ext().ecn = v;
+  }
+  /** F-RTO's step (RFC 5682 2.1: 1 after the timeout, 2 once new data went out); 0: none under way. */
+  get frtoStage(): number {
+    return this._rare === undefined ? 0 : this._rare.frtoStage;
+  }
+  set frtoStage(v: number) {
+    if (this._rare !== undefined || v !== 0) this._ext().frtoStage = v;
+  }
+  /** F-RTO's "recover": SND.MAX when the timeout fired. */
+  get frtoRecover(): number {
+    return this._rare === undefined ? 0 : this._rare.frtoRecover;
+  }
+  set frtoRecover(v: number) {
+    if (this._rare !== undefined || v !== 0) this._ext().frtoRecover = v;
   }
 
   /** PRR's state (RFC 6937), made by the first recovery. */

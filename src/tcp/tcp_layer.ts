@@ -20,7 +20,7 @@ import type { IpLayer, TcpReceiver } from "../ip/ipv4_layer.ts";
 import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpPacket } from "../wire/mod.ts";
-import { type TcpConfig, tcpDefaults } from "./config.ts";
+import { type EcnMode, type TcpConfig, tcpDefaults } from "./config.ts";
 import { type CongestionControl, type CongestionName, createCongestionControl } from "./congestion.ts";
 import type { ConnectionOwner, TcpContext, TcpLink } from "./context.ts";
 import { TcpCounters } from "./counters.ts";
@@ -58,7 +58,7 @@ export interface TcpLayerOptions {
 /** The TCP layer over one IP layer; see the module documentation. */
 export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   readonly config: TcpConfig;
-  readonly counters = new TcpCounters();
+  readonly counters: TcpCounters = new TcpCounters();
   /** The packet buffers: payload is queued in them, headers written in their headroom. */
   readonly zone: MemZone;
   /** @internal The IP layer, as far as TCP uses it. */
@@ -170,7 +170,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     backlog = this.config.backlog,
     congestion?: CongestionName,
     maxConnections?: number,
+    ecn?: EcnMode,
   ): Listener {
+    checkEcnMode(ecn);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${port}`);
     }
@@ -178,7 +180,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       throw new ConfigError("maxConnections", `expected an integer >= 1, got ${maxConnections}`);
     }
     if (this._hs.listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
-    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion, maxConnections };
+    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion, maxConnections, ecn };
     this._hs.listeners.set(port, l);
     return l;
   }
@@ -196,7 +198,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     now: number,
     localPort = 0,
     congestion?: CongestionName,
+    ecn?: EcnMode,
   ): Tcb {
+    checkEcnMode(ecn);
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new ConfigError("port", `expected 1..65535, got ${remotePort}`);
     }
@@ -215,6 +219,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     const tcb = this.create(port, remoteIp, remotePort, true, now);
     tcb.handlers = handlers;
     tcb.congestion = congestion;
+    tcb.ecn = ecn;
     tcb.state = State.synSent;
     tcb.rttStart = now;
     this.counters.activeOpens++;
@@ -268,7 +273,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * into buffers of the zone and queues them; returns the bytes taken (fewer
    * when the send buffer fills). The caller checks the range.
    */
-  write(c: Tcb, data: Uint8Array, now: number, offset = 0, length = data.length - offset): number {
+  write(c: Tcb, data: Uint8Array, now: number, offset: number = 0, length: number = data.length - offset): number {
     if (!this._canSend(c)) return 0;
     const wasEmpty = c.sendq.bytes === 0;
     const done = copyIntoSendQueue(this, c, data, offset, length);
@@ -562,5 +567,12 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     if (c.dead || c.finQueued) return false;
     return c.state === State.established || c.state === State.closeWait || c.state === State.synSent ||
       c.state === State.synReceived;
+  }
+}
+
+/** Throws a ConfigError naming `ecn` unless it is undefined or an {@link EcnMode}. */
+function checkEcnMode(ecn: EcnMode | undefined): void {
+  if (ecn !== undefined && ecn !== "on" && ecn !== "passive" && ecn !== "off") {
+    throw new ConfigError("ecn", `expected "on", "passive" or "off", got ${JSON.stringify(ecn)}`);
   }
 }

@@ -12,6 +12,7 @@
  */
 import { TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
+import { frtoEligible, frtoStart } from "./frto.ts";
 import { scoreboard, tsNow } from "./output.ts";
 import { RackTimer } from "./rack.ts";
 import { reorderTimerFired } from "./recovery.ts";
@@ -188,9 +189,26 @@ export class TcpTimers {
     tcb.retransmits++;
     tcb.stats.retransTimeouts++;
     counters.retransTimeouts++;
+    // A timeout during F-RTO's steps ends them: the conventional recovery from here.
+    const frto = frtoEligible(this._x, tcb);
+    tcb.frtoStage = 0;
     tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
-    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
     const rack = tcb.rack;
+    if (frto) {
+      // RFC 5682 2.1 step 1: the first segment again, SND.NXT kept; RACK's and the
+      // scoreboard's timeout marking wait until the ACKs show the timeout real (frto.ts).
+      if (rack !== undefined) {
+        rack.timerKind = RackTimer.none;
+        rack.tlpActive = false;
+      }
+      tcb.rto.backoff();
+      tcb.rttSeq = -1; // Karn
+      tcb.tsSampleFloor = tsNow(now);
+      frtoStart(this._x, tcb, now);
+      if (tcb.rtxAt === Infinity) tcb.rtxAt = now + tcb.rto.rtoMs;
+      return;
+    }
+    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
     if (rack !== undefined) {
       // RFC 8985 6.3: RACK marks what the timeout shows lost; the probe episode ends.
       rack.timerKind = RackTimer.none;

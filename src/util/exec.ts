@@ -24,3 +24,20 @@ export function runTool(
     throw makeError(`${cmd} ${args.join(" ")}`, (err.stderr || err.stdout || err.message).trim(), e);
   }
 }
+
+/**
+ * Under Deno, the permission flags (`--allow-run`, `--allow-env`, ...) among
+ * `names` that this process was not given; empty elsewhere. Tools run
+ * without `--allow-run` look absent rather than refused, so callers ask first
+ * and name the flag.
+ */
+export function deniedDenoPermissions(
+  names: readonly ("run" | "env" | "read" | "write" | "ffi" | "sys")[],
+): string[] {
+  // deno-lint-ignore no-explicit-any
+  const deno = (globalThis as any).Deno;
+  if (deno?.permissions?.querySync === undefined) return [];
+  return names.filter((name) => deno.permissions.querySync({ name }).state !== "granted").map((n) =>
+    `--allow-${n}`
+  );
+}

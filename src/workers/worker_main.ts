@@ -20,8 +20,11 @@ export type WorkerApp = (stack: Stack, worker: WorkerContext) => void | Promise<
 
 /** What an app learns of its worker. */
 export interface WorkerContext {
+  /** This worker's index, 0 to count - 1. */
   index: number;
+  /** Workers in the group. */
   count: number;
+  /** What `startWorkers` was given as `args`. */
   args: unknown;
   /** Sends a message to the main thread (arrives as a `report` of the group). */
   report(data: unknown): void;

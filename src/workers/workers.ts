@@ -44,6 +44,7 @@ export interface WorkersOptions {
 
 /** Running workers. */
 export class WorkerGroup {
+  /** The Worker threads, one per queue pair. */
   readonly workers: Worker[];
   readonly #dpdk: Dpdk;
   #stopped = false;
@@ -121,7 +122,7 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
   try {
     // Buffers the main thread's cache holds go back to the pool, for the workers to take.
     zone.flush();
-    const { device: _device, eal: _eal, ...rest } = options.config as Record<string, unknown>;
+    const { device: _device, eal: _eal, ...rest } = options.config as unknown as Record<string, unknown>;
     const url = new URL("./worker_main.ts", import.meta.url).href;
     const ready: Promise<unknown>[] = [];
     for (let i = 0; i < count; i++) {

@@ -21,7 +21,9 @@ export class DpdkDevice implements Device {
   readonly mac: Uint8Array;
   readonly mtu: number;
   readonly offloads: DeviceOffloads;
+  /** The port. */
   readonly port: Port;
+  /** The queue pair of the port this device uses. */
   readonly queue: number;
 
   /**

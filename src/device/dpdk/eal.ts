@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { rmSync } from "node:fs";
-import { cString, openShim, type OpenShimOptions, type Shim } from "../../../ffi/mod.ts";
+import { readFileSync, rmSync } from "node:fs";
+import { cString, openShim, type OpenShimOptions, readString, type Shim } from "../../../ffi/mod.ts";
 import { ConfigError, EalError, errnoName, NoSuchPortError } from "../../errors.ts";
 import { DpdkZone, type DpdkZoneOptions } from "./pool.ts";
 import { findPort, Port } from "./port.ts";
@@ -33,7 +33,10 @@ export interface EalOptions {
 /** Builds the EAL argument list (argv[0] included) for `options`. */
 export function ealArgs(options: EalOptions): string[] {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(options.prefix ?? "")) {
-    throw new ConfigError("prefix", `expected 1 to 64 of [A-Za-z0-9_.-], got ${JSON.stringify(options.prefix)}`);
+    throw new ConfigError(
+      "prefix",
+      `expected 1 to 64 of [A-Za-z0-9_.-], got ${JSON.stringify(options.prefix)}`,
+    );
   }
   const mem = options.memoryMb ?? 256;
   if (!Number.isInteger(mem) || mem < 16 || mem > 1 << 20) {
@@ -56,6 +59,53 @@ function cpuCount(): number {
 }
 
 let running: Dpdk | undefined;
+/** The EAL that stacks share (see {@link Dpdk.share}), once started. */
+let shared: { shim: Shim; args: string[] } | undefined;
+
+/** `devargs` with its device renamed to the first free index of its driver (`net_memif1`, ...). */
+function uniqueDevargs(shim: Shim, devargs: string): string {
+  const m = /^([a-z_]+?)(\d+)(,.*)?$/.exec(devargs);
+  if (m === null) return devargs;
+  const taken = (name: string) => {
+    const b = cString(name);
+    return shim.symbols.luna_port_find(b, b.length) >= 0;
+  };
+  if (!taken(`${m[1]}${m[2]}`)) return devargs;
+  for (let i = 0; i < 1024; i++) if (!taken(`${m[1]}${i}`)) return `${m[1]}${i}${m[3] ?? ""}`;
+  return devargs;
+}
+
+/**
+ * Why DPDK was refused (rc EPERM or EACCES, or any failure of a process that
+ * is not root): the user, or the capabilities root lacks here. Empty when
+ * neither explains it.
+ */
+export function permissionHint(rc: number): string {
+  let status = "";
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return "";
+  }
+  const uid = Number(/^Uid:\s+(\d+)\s+(\d+)/m.exec(status)?.[2] ?? "0");
+  if (uid !== 0) {
+    return `this process runs as uid ${uid}, not root: DPDK's devices need root, or the capabilities ` +
+      `CAP_NET_RAW, CAP_NET_ADMIN, CAP_IPC_LOCK and CAP_SYS_ADMIN`;
+  }
+  if (rc !== -1 && rc !== -13) return "";
+  const eff = BigInt("0x" + (/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? "0"));
+  const missing = (Object.entries(capabilities) as [string, number][])
+    .filter(([, bit]) => (eff & (1n << BigInt(bit))) === 0n).map(([name]) => name);
+  return missing.length > 0 ? `root here lacks ${missing.join(", ")}: DPDK's devices need them` : "";
+}
+
+/** `message`, led by what {@link permissionHint} says for `rc`. */
+function withHint(message: string, rc: number): string {
+  const hint = permissionHint(rc);
+  return hint === "" ? message : `${hint}. ${message}`;
+}
+
+const capabilities = { CAP_NET_ADMIN: 12, CAP_NET_RAW: 13, CAP_IPC_LOCK: 14, CAP_SYS_ADMIN: 21 };
 
 /** The running EAL of this process. */
 export class Dpdk {
@@ -65,11 +115,81 @@ export class Dpdk {
   readonly args: readonly string[];
   readonly #ports = new Map<number, Port>();
   readonly #zones: DpdkZone[] = [];
+  readonly #attached: Port[] = [];
+  #lease = false;
   #closed = false;
 
   private constructor(shim: Shim, args: string[]) {
     this.shim = shim;
     this.args = args;
+  }
+
+  /**
+   * A share of this process's EAL for one stack, with `options.vdevs`
+   * attached to it as new devices. The first call starts the EAL (without
+   * devices, and without shared files: nothing stays in /var/run/dpdk);
+   * later ones reuse it, so stacks can be made, closed and made again in
+   * one process, and several can run at once on different devices. Each
+   * device gets a name of its own (`net_memif0`, `net_memif1`, ...; see
+   * {@link attachedPorts}). {@link close} removes the share's devices and
+   * frees its pools; the EAL stays up for the next stack.
+   *
+   * @throws {EalError} the EAL could not start, or runs with other settings
+   *   than `options` asks for (they hold for the whole process; only the
+   *   devices differ per stack)
+   * @throws {NoSuchPortError} a device could not be attached (its ports are released again)
+   */
+  static async share(options: EalOptions, shimOptions?: OpenShimOptions): Promise<Dpdk> {
+    const args = ealArgs({ ...options, vdevs: [], extra: [...(options.extra ?? []), "--no-shconf"] });
+    const shim = await openShim(shimOptions);
+    if (shared === undefined) {
+      if (running !== undefined) {
+        throw new EalError(
+          "the EAL of this process was started by Dpdk.start for its own use: a stack cannot share it",
+          -114,
+          args,
+        );
+      }
+      const encoded = cString(args.join("\0") + "\0");
+      const rc = shim.symbols.luna_eal_init(encoded, encoded.length, args.length);
+      // With --no-shconf the runtime directory stays empty: no other process attaches to this one.
+      removeRuntimeDir(args);
+      if (rc < 0) {
+        throw new EalError(
+          withHint(
+            `DPDK's EAL did not start (${errnoName(rc)}) with arguments ${
+              JSON.stringify(args.slice(1))
+            }: ${shim.lastError().trim()}`,
+            rc,
+          ),
+          rc,
+          args,
+        );
+      }
+      shared = { shim, args };
+    } else if (JSON.stringify(shared.args) !== JSON.stringify(args)) {
+      throw new EalError(
+        `the EAL of this process runs with ${JSON.stringify(shared.args.slice(1))}, this stack asks for ${
+          JSON.stringify(args.slice(1))
+        }: EAL settings (prefix, memory, lcores, extra arguments) hold for the whole process, only devices differ per stack`,
+        -114,
+        args,
+      );
+    }
+    const d = new Dpdk(shared.shim, shared.args);
+    d.#lease = true;
+    try {
+      for (const v of options.vdevs ?? []) d.#attached.push(d.attach(uniqueDevargs(d.shim, v)));
+    } catch (e) {
+      d.close();
+      throw e;
+    }
+    return d;
+  }
+
+  /** The ports of the devices {@link share} attached, in the order of `options.vdevs`. */
+  get attachedPorts(): readonly Port[] {
+    return this.#attached;
   }
 
   /**
@@ -81,17 +201,21 @@ export class Dpdk {
   static async start(options: EalOptions | string[], shimOptions?: OpenShimOptions): Promise<Dpdk> {
     const args = Array.isArray(options) ? options : ealArgs(options);
     const shim = await openShim(shimOptions);
-    if (running !== undefined) {
-      throw new EalError("the EAL is already running in this process: it starts once per process", -114, args);
+    if (running !== undefined || shared !== undefined) {
+      throw new EalError(
+        "the EAL is already running in this process: it starts once per process",
+        -114,
+        args,
+      );
     }
     const encoded = cString(args.join("\0") + "\0");
     const rc = shim.symbols.luna_eal_init(encoded, encoded.length, args.length);
     if (rc < 0) {
       removeRuntimeDir(args); // what the failed start made is left to no one else
       throw new EalError(
-        `DPDK's EAL did not start (${errnoName(rc)}) with arguments ${JSON.stringify(args.slice(1))}: ${
-          shim.lastError().trim()
-        }`,
+        `DPDK's EAL did not start (${errnoName(rc)}) with arguments ${
+          JSON.stringify(args.slice(1))
+        }: ${shim.lastError().trim()}`,
         rc,
         args,
       );
@@ -127,7 +251,7 @@ export class Dpdk {
     this.#open();
     const b = cString(devargs);
     const id = this.shim.symbols.luna_port_attach(b, b.length);
-    if (id < 0) throw new NoSuchPortError(devargs, this.shim.lastError().trim());
+    if (id < 0) throw new NoSuchPortError(devargs, withHint(this.shim.lastError().trim(), id));
     return this.#keep(new Port(this.shim, id));
   }
 
@@ -156,10 +280,17 @@ export class Dpdk {
     return rc;
   }
 
-  /** Stops and closes every port it handed out, then cleans the EAL up. */
+  /**
+   * Stops and closes every port it handed out, then cleans the EAL up. A
+   * share ({@link share}) removes its ports' devices and frees its pools
+   * instead, and leaves the EAL running.
+   *
+   * @throws {EalError} a pool of a share still had buffers in use (it stays allocated)
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#lease) return this.#release();
     for (const port of this.#ports.values()) {
       try {
         if (port.describe().started) port.stop();
@@ -172,6 +303,24 @@ export class Dpdk {
     const rc = this.shim.symbols.luna_eal_cleanup();
     removeRuntimeDir(this.args);
     if (rc < 0) throw new EalError(`EAL cleanup: ${this.shim.lastError().trim()}`, rc);
+  }
+
+  #release(): void {
+    const problems: string[] = [];
+    for (const port of this.#ports.values()) {
+      // Closed already (the id may now be another stack's port): nothing of ours to remove.
+      if (readString((b, n) => this.shim.symbols.luna_port_name(port.id, b, n), 128) !== port.name) continue;
+      const rc = this.shim.symbols.luna_port_remove(port.id);
+      if (rc < 0) problems.push(this.shim.lastError().trim());
+    }
+    for (const zone of this.#zones) {
+      zone.close();
+      const rc = this.shim.symbols.luna_pool_free(zone.pool);
+      if (rc < 0) problems.push(this.shim.lastError().trim());
+    }
+    if (problems.length > 0) {
+      throw new EalError(`releasing the stack's ports and pools: ${problems.join("; ")}`, -16);
+    }
   }
 
   #keep(port: Port): Port {

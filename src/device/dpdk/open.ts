@@ -22,6 +22,8 @@ import { Dpdk, type EalOptions } from "./eal.ts";
 import { dataRoomForMtu, type DpdkZone } from "./pool.ts";
 import type { Port } from "./port.ts";
 
+let zoneSeq = 0;
+
 /** EAL settings of {@link openDpdkPort}: the devices and PCI probing come from the spec. */
 export type PortEalOptions = Partial<Omit<EalOptions, "vdevs" | "pci">>;
 
@@ -76,9 +78,11 @@ export interface OpenedPort {
 }
 
 /**
- * Starts DPDK's EAL in this process with `options.spec`'s device, makes the
- * packet pool, and configures and starts the port with `options.queues`
- * queue pairs. On failure the EAL is closed again and the error thrown:
+ * Takes a share of this process's EAL (started by the first call, kept by
+ * later ones: see Dpdk.share) with `options.spec`'s device attached, makes
+ * the packet pool, and configures and starts the port with `options.queues`
+ * queue pairs. Closing the returned `dpdk` removes the device and frees the
+ * pool; the EAL stays up. On failure the share is closed again and the error thrown:
  * {@link ConfigError} naming `mtu` (with the PMD's limits) when the PMD
  * refuses the MTU, naming `options.queuesField` when the port has too few
  * queues; EalError, NoSuchPortError or PortError otherwise.
@@ -93,7 +97,7 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
     : spec.vdevs.map((v) => v.replace(/qpairs=1(?=,|$)/, `qpairs=${queues}`));
   let dpdk: Dpdk;
   try {
-    dpdk = await Dpdk.start({
+    dpdk = await Dpdk.share({
       ...eal,
       prefix: eal.prefix ?? `luna-${process.pid}`,
       vdevs,
@@ -116,7 +120,8 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
     throw e;
   }
   try {
-    const port = dpdk.port(spec.portName);
+    // A virtual device is attached under a name of its own (net_memif1 beside a running net_memif0).
+    const port = dpdk.attachedPorts[0] ?? dpdk.port(spec.portName);
     const info = port.describe();
     if (info.maxRxQueues < queues || info.maxTxQueues < queues) {
       throw new ConfigError(
@@ -125,7 +130,7 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
       );
     }
     // Every frame of the MTU fits one buffer: longer ones would arrive chained, and be dropped.
-    const zone = dpdk.createZone("luna", {
+    const zone = dpdk.createZone(`luna${zoneSeq++ || ""}`, {
       count: options.buffers,
       dataRoom: dataRoomForMtu(mtu ?? info.mtu),
     });

@@ -70,6 +70,7 @@ class PoolBackend implements ZoneBackend {
 export class DpdkZone extends MemZone {
   /** The shim's id of the pool. */
   readonly pool: number;
+  /** Creates a packet pool named `name` through `shim` (see {@link DpdkZoneOptions}) and maps it as a zone. */
   constructor(shim: Shim, name: string, options: DpdkZoneOptions = {}) {
     const count = options.count ?? 8191;
     const cache = options.cache ?? 256;

@@ -20,10 +20,15 @@ import type { DpdkZone } from "./pool.ts";
 
 /** What a port is and can do. */
 export interface PortDescription {
+  /** DPDK's port id. */
   id: number;
+  /** DPDK's device name (`net_memif0`). */
   name: string;
+  /** The driver's name. */
   driver: string;
+  /** Receive queues it offers, at most. */
   maxRxQueues: number;
+  /** Transmit queues it offers, at most. */
   maxTxQueues: number;
   /** Offload bits (ffi Offload) the port can do on receive. */
   rxOffloads: number;
@@ -31,12 +36,17 @@ export interface PortDescription {
   txOffloads: number;
   /** RSS hash bits (ffi Rss) the port can hash on. */
   rssHashes: number;
+  /** Entries of its RSS redirection table. */
   retaSize: number;
+  /** Receive ring size, at most. */
   rxDescMax: number;
+  /** Transmit ring size, at most. */
   txDescMax: number;
+  /** Longest frame it receives, bytes. */
   maxRxPktLen: number;
   /** The MTU: once configured, the one luna runs the port at (see {@link PortConfig.mtu}). */
   mtu: number;
+  /** Whether the port is started. */
   started: boolean;
 }
 
@@ -44,7 +54,9 @@ export interface PortDescription {
 export interface PortConfig {
   /** The zone received buffers come from and sent buffers belong to. */
   zone: DpdkZone;
+  /** Receive queues; default 1. */
   rxQueues?: number;
+  /** Transmit queues; default 1. */
   txQueues?: number;
   /** Receive ring size; the port may adjust it. Default 1024. */
   rxDesc?: number;
@@ -79,24 +91,39 @@ export interface PortConfig {
 
 /** Link state. */
 export interface LinkStatus {
+  /** Whether the link is up. */
   up: boolean;
+  /** Link speed, Mbit/s. */
   speedMbps: number;
+  /** Whether the link is full duplex. */
   fullDuplex: boolean;
+  /** Whether the speed was negotiated. */
   autoneg: boolean;
 }
 
 /** Basic counters of a port, with the shim's own drops. */
 export interface PortStats {
+  /** Packets received. */
   ipackets: number;
+  /** Packets sent. */
   opackets: number;
+  /** Bytes received. */
   ibytes: number;
+  /** Bytes sent. */
   obytes: number;
+  /** Packets the port dropped for want of room in its receive ring. */
   imissed: number;
+  /** Receive errors. */
   ierrors: number;
+  /** Transmit errors. */
   oerrors: number;
+  /** Receive buffer allocation failures. */
   rxNombuf: number;
+  /** Received frames dropped by the shim: from a buffer of another pool. */
   rxForeignDropped: number;
+  /** Received frames dropped by the shim: chained (longer than a buffer). */
   rxMultisegDropped: number;
+  /** Records refused by the shim's transmit checks. */
   txInvalidRefused: number;
   /** Received frames longer than the MTU plus the Ethernet header, dropped by the shim. */
   rxOversizeDropped: number;
@@ -129,6 +156,7 @@ export class Port {
    */
   readonly txBacklog: Uint8Array = new Uint8Array(1024);
 
+  /** @internal Wraps port `id` of the running EAL; use `Dpdk.port` or `Dpdk.attach`. */
   constructor(shim: Shim, id: number) {
     this._shim = shim;
     this.id = id;
@@ -307,11 +335,13 @@ export class Port {
     return r & 0xffff;
   }
 
+  /** Throws the port's error for a negative `rc`; returns `rc`. */
   private _check(rc: number, op: string): number {
     if (rc < 0) throw this._error(rc, op);
     return rc;
   }
 
+  /** The typed error for `rc` of `op`. */
   private _error(rc: number, op: string): PortError {
     const detail = this._shim.lastError() || errnoName(rc);
     if (rc === -19) return new NoSuchPortError(this.id, `port ${this.name}: ${detail}`);

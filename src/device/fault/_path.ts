@@ -15,6 +15,10 @@ import { DESC_WORDS, RxFlag } from "../device.ts";
 export interface FaultOptions {
   /** Probability that a frame is dropped. */
   loss?: number;
+  /** Probability that a frame starts a burst of losses: it and every frame for `burstMs` after it are dropped. */
+  burstLoss?: number;
+  /** How long a loss burst lasts, ms (default 1). */
+  burstMs?: number;
   /** Probability that a frame is sent twice (the second copy in a fresh buffer, right after the first). */
   duplicate?: number;
   /** Probability that one random bit is flipped, past the 14-byte Ethernet header. */
@@ -33,6 +37,16 @@ export interface FaultOptions {
   bandwidthBps?: number;
   /** Bytes counted per frame on top of its length when rate limiting. */
   overheadBytes?: number;
+  /** Probability that an ECN-capable IPv4 frame (ECT(0) or ECT(1)) is marked CE (RFC 3168 5), at random. */
+  ceMark?: number;
+  /**
+   * With `bandwidthBps`: an ECN-capable IPv4 frame that finds at least this
+   * many bytes queued ahead of it for the rate limit is marked CE — a
+   * switch's marking threshold K (RFC 8257 3.1). 0 (default): no such marking.
+   */
+  ceThresholdBytes?: number;
+  /** With `bandwidthBps`: a frame that finds this many bytes queued ahead of it is dropped (a bounded queue). 0: no bound. */
+  queueBytesMax?: number;
 }
 
 /** Counters of one direction of a fault injector. */
@@ -43,8 +57,10 @@ export class FaultCounters {
   bytes = 0;
   /** Frames handed on: to the caller (rx) or to the wrapped device (tx); duplicates included. */
   delivered = 0;
-  /** Frames dropped by the loss fault. */
+  /** Frames dropped by the loss fault (bursts included). */
   lost = 0;
+  /** Loss bursts begun. */
+  bursts = 0;
   /** Frames duplicated. */
   duplicated = 0;
   /** Frames with a bit flipped. */
@@ -55,6 +71,10 @@ export class FaultCounters {
   delayed = 0;
   /** Frames that queued behind others for the bandwidth limit. */
   throttled = 0;
+  /** ECN-capable frames marked CE (ceMark or ceThresholdBytes). */
+  ceMarked = 0;
+  /** Frames dropped because the queue held queueBytesMax bytes. */
+  queueDrops = 0;
   /** Duplications or corruptions skipped because the zone had no buffer for the copy. */
   skippedNoBuffer = 0;
   /** Duplications skipped because the direction held as many frames as it may. */
@@ -69,6 +89,8 @@ const rxChecksumGood = RxFlag.ipCksumGood | RxFlag.l4CksumGood;
 /** Validated faults of one direction. */
 export interface FaultConfig {
   loss: number;
+  burstLoss: number;
+  burstMs: number;
   duplicate: number;
   corrupt: number;
   reorder: number;
@@ -78,12 +100,17 @@ export interface FaultConfig {
   jitterMs: number;
   bandwidthBps: number;
   overheadBytes: number;
+  ceMark: number;
+  ceThresholdBytes: number;
+  queueBytesMax: number;
 }
 
 /** Checks `o` and fills defaults; `field` prefixes the names in errors. */
 export function faultConfig(field: string, o: FaultOptions = {}): FaultConfig {
   const c: FaultConfig = {
     loss: o.loss ?? 0,
+    burstLoss: o.burstLoss ?? 0,
+    burstMs: o.burstMs ?? 1,
     duplicate: o.duplicate ?? 0,
     corrupt: o.corrupt ?? 0,
     reorder: o.reorder ?? 0,
@@ -93,18 +120,21 @@ export function faultConfig(field: string, o: FaultOptions = {}): FaultConfig {
     jitterMs: o.jitterMs ?? 0,
     bandwidthBps: o.bandwidthBps ?? 0,
     overheadBytes: o.overheadBytes ?? 0,
+    ceMark: o.ceMark ?? 0,
+    ceThresholdBytes: o.ceThresholdBytes ?? 0,
+    queueBytesMax: o.queueBytesMax ?? 0,
   };
-  for (const k of ["loss", "duplicate", "corrupt", "reorder"] as const) {
+  for (const k of ["loss", "burstLoss", "duplicate", "corrupt", "reorder", "ceMark"] as const) {
     if (!(c[k] >= 0 && c[k] <= 1)) {
       throw new ConfigError(`${field}.${k}`, `expected a probability 0..1, got ${c[k]}`);
     }
   }
-  for (const k of ["reorderMs", "delayMs", "jitterMs", "bandwidthBps"] as const) {
+  for (const k of ["reorderMs", "delayMs", "jitterMs", "bandwidthBps", "burstMs"] as const) {
     if (!(c[k] >= 0 && c[k] < Infinity)) {
       throw new ConfigError(`${field}.${k}`, `expected a finite number >= 0, got ${c[k]}`);
     }
   }
-  for (const k of ["reorderFrames", "overheadBytes"] as const) {
+  for (const k of ["reorderFrames", "overheadBytes", "ceThresholdBytes", "queueBytesMax"] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) {
       throw new ConfigError(`${field}.${k}`, `expected an integer >= 0, got ${c[k]}`);
     }
@@ -113,6 +143,12 @@ export function faultConfig(field: string, o: FaultOptions = {}): FaultConfig {
     throw new ConfigError(
       `${field}.reorder`,
       "says how often to reorder; also give reorderFrames or reorderMs (how far)",
+    );
+  }
+  if ((c.ceThresholdBytes > 0 || c.queueBytesMax > 0) && c.bandwidthBps === 0) {
+    throw new ConfigError(
+      `${field}.${c.ceThresholdBytes > 0 ? "ceThresholdBytes" : "queueBytesMax"}`,
+      "measures the queue of the rate limit: also give bandwidthBps",
     );
   }
   return c;
@@ -127,6 +163,9 @@ export class FaultPath {
   private readonly _rng: Random;
   private readonly _isRx: boolean;
   private readonly _loss: number;
+  private readonly _burstLoss: number;
+  private readonly _burstMs: number;
+  private _burstEnd = -Infinity;
   private readonly _duplicate: number;
   private readonly _corrupt: number;
   private readonly _reorder: number;
@@ -136,6 +175,9 @@ export class FaultPath {
   private readonly _jitterMs: number;
   private readonly _msPerByte: number;
   private readonly _overhead: number;
+  private readonly _ceMark: number;
+  private readonly _ceThresholdBytes: number;
+  private readonly _queueBytesMax: number;
 
   // Slots: one per held frame.
   private readonly _handle: Uint32Array;
@@ -164,6 +206,8 @@ export class FaultPath {
     this._rng = rng;
     this._isRx = isRx;
     this._loss = c.loss;
+    this._burstLoss = c.burstLoss;
+    this._burstMs = c.burstMs;
     this._duplicate = c.duplicate;
     this._corrupt = c.corrupt;
     this._reorder = c.reorder;
@@ -173,8 +217,11 @@ export class FaultPath {
     this._jitterMs = c.jitterMs;
     this._msPerByte = c.bandwidthBps > 0 ? 8000 / c.bandwidthBps : 0;
     this._overhead = c.overheadBytes;
-    this.passthrough = c.loss === 0 && c.duplicate === 0 && c.corrupt === 0 && c.reorder === 0 &&
-      c.delayMs === 0 && c.jitterMs === 0 && c.bandwidthBps === 0;
+    this._ceMark = c.ceMark;
+    this._ceThresholdBytes = c.ceThresholdBytes;
+    this._queueBytesMax = c.queueBytesMax;
+    this.passthrough = c.loss === 0 && c.burstLoss === 0 && c.duplicate === 0 && c.corrupt === 0 && c.reorder === 0 &&
+      c.delayMs === 0 && c.jitterMs === 0 && c.bandwidthBps === 0 && c.ceMark === 0;
     const n = this.passthrough ? 1 : holdLimit;
     this._handle = new Uint32Array(n);
     this._word1 = new Uint32Array(n);
@@ -228,10 +275,34 @@ export class FaultPath {
     c.frames++;
     c.bytes += len;
 
-    if (rng.chance(this._loss)) {
+    if (this._burstLoss > 0 && now >= this._burstEnd && rng.chance(this._burstLoss)) {
+      this._burstEnd = now + this._burstMs;
+      c.bursts++;
+    }
+    if (now < this._burstEnd || rng.chance(this._loss)) {
       zone.release(h);
       c.lost++;
       return;
+    }
+    // The queue of the rate limit, in bytes, ahead of this frame.
+    const queued = this._msPerByte > 0 && this._freeAt > now ? (this._freeAt - now) / this._msPerByte : 0;
+    if (this._queueBytesMax > 0 && queued >= this._queueBytesMax) {
+      zone.release(h);
+      c.queueDrops++;
+      return;
+    }
+    if (
+      (this._ceMark > 0 && rng.chance(this._ceMark)) ||
+      (this._ceThresholdBytes > 0 && queued >= this._ceThresholdBytes)
+    ) {
+      const own = markCe(zone, h, start, len);
+      if (own >= 0) {
+        h = own;
+        if (this._isRx) word2 &= ~rxChecksumGood;
+        c.ceMarked++;
+      } else if (own === -2) {
+        c.skippedNoBuffer++;
+      }
     }
 
     let dup = -1; // the duplicate's buffer, copied before any corruption
@@ -465,4 +536,40 @@ function takeOrNone(zone: MemZone): number {
     if (e instanceof PoolExhaustedError) return -1;
     throw e;
   }
+}
+
+/**
+ * Sets CE in the IPv4 header of an ECN-capable frame (RFC 3168 5: ECT(0) or
+ * ECT(1) becomes CE) and updates the header checksum (RFC 1624). Returns the
+ * frame's handle — a private copy when someone else holds the buffer (a
+ * retransmission queue) — or -1 when the frame is no ECN-capable IPv4, -2
+ * when no buffer was free for the copy.
+ */
+function markCe(zone: MemZone, h: number, start: number, len: number): number {
+  const b = zone.bytes;
+  const f = h + start;
+  if (len < ethernetHeaderLen + 20 || b[f + 12] !== 0x08 || b[f + 13] !== 0x00) return -1;
+  const tos = b[f + ethernetHeaderLen + 1];
+  if ((tos & 3) === 0 || (tos & 3) === 3) return -1;
+  let own = h;
+  if (zone.refcount(h) > 1) {
+    own = takeOrNone(zone);
+    if (own < 0) return -2;
+    b.copyWithin(own + start, f, f + len);
+    zone.release(h);
+  }
+  const ip = own + start + ethernetHeaderLen;
+  b[ip + 1] = tos | 3;
+  const ck = (b[ip + 10] << 8) | b[ip + 11];
+  if (ck !== 0) {
+    // HC' = ~(~HC + ~m + m') over the 16-bit word holding the TOS byte.
+    const m = (b[ip] << 8) | tos;
+    let sum = (~ck & 0xffff) + (~m & 0xffff) + ((b[ip] << 8) | (tos | 3));
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const v = ~sum & 0xffff;
+    b[ip + 10] = v >>> 8;
+    b[ip + 11] = v & 0xff;
+  }
+  return own;
 }

@@ -160,11 +160,13 @@ export class PcapTap implements Device {
     }
   }
 
+  /** Notes the time of the next frame written. */
   private _stamp(now: number): void {
     if (this._clock === null) this.writer.setTime(this._epochMs + now, this._epochSec);
     else this.writer.setTime(this._clock(now));
   }
 
+  /** Flushes the file when its interval has passed. */
   private _maybeFlush(now: number): void {
     if (this._closed) return;
     if (this._lastFlush !== this._lastFlush) this._lastFlush = now;

@@ -1,0 +1,175 @@
+/**
+ * HTTP/1.1 pieces of the Web-standard server (RFC 9112): a request head as
+ * the runtime's `Request`, a `Response`'s status line and header fields as
+ * bytes, and the helpers that frame a body.
+ *
+ * The request head is read by src/apps/http_request.ts (bounded, incremental,
+ * shared with `luna serve http`); this file turns it into Web objects.
+ *
+ * @module
+ */
+import { BadRequest, type RequestHead } from "../apps/http_request.ts";
+
+/** Reason phrases for the statuses the server writes itself, and the common ones. */
+export const reasons: Record<number, string> = {
+  100: "Continue",
+  101: "Switching Protocols",
+  200: "OK",
+  201: "Created",
+  202: "Accepted",
+  204: "No Content",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  302: "Found",
+  303: "See Other",
+  304: "Not Modified",
+  307: "Temporary Redirect",
+  308: "Permanent Redirect",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  409: "Conflict",
+  411: "Length Required",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  501: "Not Implemented",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+const encoder = new TextEncoder();
+
+/** The URL of a request: origin-form targets are resolved against Host (RFC 9112 3.2, 3.3). */
+export function requestUrl(head: RequestHead, fallbackHost: string): string {
+  const t = head.target;
+  const host = head.headers.get("host") ?? fallbackHost;
+  // The text only: `new Request` parses it, and a URL it refuses is a 400 there (see {@link refusedRequest}).
+  if (t.startsWith("/")) return `http://${host}${t}`;
+  if (/^https?:\/\//i.test(t)) return t; // absolute-form
+  if (t === "*" && head.method === "OPTIONS") return `http://${host}/*`;
+  throw refusedRequest(head, fallbackHost);
+}
+
+/** The 400 for a request whose target and Host make no URL, or whose method the runtime's Request refuses. */
+export function refusedRequest(head: RequestHead, fallbackHost: string): BadRequest {
+  const host = head.headers.get("host") ?? fallbackHost;
+  return new BadRequest(
+    400,
+    `${head.method.slice(0, 20)} '${head.target.slice(0, 80)}' with Host '${
+      host.slice(0, 80)
+    }': no URL, or a method Request refuses`,
+  );
+}
+
+/** The head's fields as the runtime's `Headers`; a value `Headers` refuses is a 400. */
+export function requestHeaders(head: RequestHead): Headers {
+  const h = new Headers();
+  try {
+    for (const [name, value] of head.headers) h.append(name, value);
+  } catch {
+    throw new BadRequest(400, "a header field value the Headers class refuses");
+  }
+  return h;
+}
+
+/** Whether a response to `method` with `status` has no body (RFC 9110 6.4.1). */
+export function bodyless(method: string, status: number): boolean {
+  return method === "HEAD" || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+let dateSecond = -1;
+let dateText = "";
+
+/** The Date field (RFC 9110 6.6.1), made once a second. */
+export function httpDate(): string {
+  const now = Date.now();
+  const s = Math.floor(now / 1000);
+  if (s !== dateSecond) {
+    dateSecond = s;
+    dateText = new Date(s * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+/** How the server frames a response body. */
+export type Framing =
+  | { kind: "length"; length: number }
+  | { kind: "chunked" }
+  | { kind: "close" } // HTTP/1.0 with a length unknown: the end of the body is the end of the connection
+  | { kind: "none" };
+
+/**
+ * A response's status line and header fields. Framing fields the handler set
+ * (Content-Length, Transfer-Encoding, Connection) are replaced by the
+ * server's own, except Content-Length on a bodyless answer (HEAD, 304).
+ */
+export function responseHead(res: Response, framing: Framing, close: boolean): string {
+  const status = res.status;
+  let s = `HTTP/1.1 ${status} ${res.statusText || reasons[status] || "Status"}\r\n`;
+  let hasDate = false;
+  let hasServer = false;
+  for (const [name, value] of res.headers) {
+    if (name === "transfer-encoding" || name === "connection" || name === "keep-alive") continue;
+    if (name === "content-length" && framing.kind !== "none") continue;
+    if (name === "set-cookie") continue; // below, one field per cookie
+    if (name === "date") hasDate = true;
+    if (name === "server") hasServer = true;
+    s += `${name}: ${value}\r\n`;
+  }
+  for (const c of res.headers.getSetCookie()) s += `set-cookie: ${c}\r\n`;
+  if (!hasDate) s += `date: ${httpDate()}\r\n`;
+  if (!hasServer) s += "server: luna-ts\r\n";
+  if (framing.kind === "length") s += `content-length: ${framing.length}\r\n`;
+  else if (framing.kind === "chunked") s += "transfer-encoding: chunked\r\n";
+  if (close || framing.kind === "close") s += "connection: close\r\n";
+  return s + "\r\n";
+}
+
+/** A short text answer the server makes itself (errors): the whole message, and it closes. */
+export function plainResponse(status: number, text: string, close: boolean): Uint8Array {
+  const body = encoder.encode(text);
+  const head =
+    `HTTP/1.1 ${status} ${reasons[status] ?? "Status"}\r\ncontent-type: text/plain;charset=utf-8\r\n` +
+    `date: ${httpDate()}\r\nserver: luna-ts\r\ncontent-length: ${body.length}\r\n` +
+    (close ? "connection: close\r\n" : "") + "\r\n";
+  return concat([encoder.encode(head), body]);
+}
+
+/** One chunk of a chunked body (RFC 9112 7.1): size line, data, CRLF, in one piece. */
+export function chunk(data: Uint8Array): Uint8Array {
+  const size = encoder.encode(data.length.toString(16) + "\r\n");
+  const out = new Uint8Array(size.length + data.length + 2);
+  out.set(size);
+  out.set(data, size.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}
+
+/** The last chunk and the end of a chunked body, no trailers. */
+export const lastChunk: Uint8Array = encoder.encode("0\r\n\r\n");
+
+/** The pieces joined. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The text of a head as bytes. */
+export function encodeHead(text: string): Uint8Array {
+  return encoder.encode(text);
+}

@@ -1,0 +1,565 @@
+/**
+ * `serve()`: a Web-standard HTTP/1.1 server on a luna-ts stack, in the shape
+ * of `Bun.serve` and `Deno.serve`. The handler gets the runtime's own
+ * `Request` and returns a `Response` (or a promise of one).
+ *
+ * - Keep-alive and pipelining: requests on a connection are answered one
+ *   after the other, in order. The next request is not read until the answer
+ *   to the one before is queued, so a client that pipelines faster than the
+ *   server answers is held back by TCP's window, not by a growing buffer.
+ * - Bodies are streams both ways. A request body (Content-Length or chunked)
+ *   is a `ReadableStream` that reads from the connection only when the
+ *   handler reads it: a handler that reads slowly keeps the sender waiting on
+ *   the window. A response body is written as the handler's stream yields
+ *   it, each piece only once the connection took the one before (a slow
+ *   client holds the stream, not the server's memory). A body that is over
+ *   within a few microtask turns goes out with Content-Length, else chunked.
+ * - Limits: a head over `maxHeaderBytes` is answered 431, a body over
+ *   `maxBodyBytes` 413 (before the handler runs when Content-Length says so;
+ *   a chunked body errors the handler's stream when it passes the limit);
+ *   a malformed request 400 (505 for a version other than HTTP/1.x, 501 for a
+ *   transfer coding other than chunked). Each of these closes the
+ *   connection, since the framing of what follows is lost.
+ * - `Connection: close` from either side (and HTTP/1.0 without keep-alive)
+ *   closes after the answer.
+ * - {@link LunaHttpServer.shutdown}: stops accepting, closes idle
+ *   connections, lets requests in flight finish (their answers carry
+ *   `Connection: close`), then resolves once every connection has closed.
+ *
+ * The stack's loop must be running (`stack.run()`).
+ *
+ * @example
+ * ```ts
+ * import { createStack, serve } from "luna-ts";
+ * const stack = await createStack({ device: "af_packet:veth0", address: "198.18.0.2/24" });
+ * serve(stack, { port: 80, fetch: (req) => new Response(`hello from ${new URL(req.url).pathname}\n`) });
+ * await stack.run();
+ * ```
+ *
+ * @module
+ */
+import { BadRequest, BodyReader, HeadReader, parseHead, type RequestHead } from "../apps/http_request.ts";
+import type { Connection, ConnectionHandlers } from "../api/connection.ts";
+import type { Stack } from "../api/stack.ts";
+import { ConfigError } from "../errors.ts";
+import {
+  bodyless,
+  chunk,
+  concat,
+  encodeHead,
+  type Framing,
+  lastChunk,
+  plainResponse,
+  refusedRequest,
+  requestHeaders,
+  requestUrl,
+  responseHead,
+} from "./http1.ts";
+
+/** What the handler learns about the request's connection besides the `Request`. */
+export interface ServeInfo {
+  /** The client, as `Deno.serve` gives it. */
+  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+  /** The luna-ts connection (stats, options). */
+  connection: Connection;
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** The TCP port to listen on. */
+  port: number;
+  /** Answers a request. */
+  fetch(request: Request, info: ServeInfo): Response | Promise<Response>;
+  /** Answers when `fetch` throws or returns no `Response`; default: a 500 naming the error. */
+  onError?(error: unknown): Response | Promise<Response>;
+  /** Largest request head, bytes (431 beyond); default 16384. */
+  maxHeaderBytes?: number;
+  /** Largest request body, bytes (413 beyond); default 128 MiB (as Bun.serve). */
+  maxBodyBytes?: number;
+  /** Connections to the port at most (beyond, SYNs are refused with a RST). */
+  maxConnections?: number;
+}
+
+/** What a server counted. */
+export interface ServeStats {
+  /** Connections accepted. */
+  connections: number;
+  /** Connections open now. */
+  open: number;
+  /** Requests handed to `fetch`. */
+  requests: number;
+  /** Answers with a 2xx status. */
+  responses2xx: number;
+  /** Answers with a 3xx status. */
+  responses3xx: number;
+  /** Answers with a 4xx status (the server's own 400, 413, 431 included). */
+  responses4xx: number;
+  /** Answers with a 5xx status (the server's own 500, 501, 505 included). */
+  responses5xx: number;
+  /** Requests refused before the handler as malformed (400, 501, 505). */
+  malformed: number;
+  /** Requests refused for a head over `maxHeaderBytes` (431). */
+  headTooLarge: number;
+  /** Requests refused for a body over `maxBodyBytes` (413). */
+  bodyTooLarge: number;
+  /** Times `fetch` threw or returned something other than a Response. */
+  handlerErrors: number;
+  /** Answers sent chunked (or, to HTTP/1.0, delimited by the close). */
+  chunked: number;
+  /** Answers sent with a Content-Length (or bodyless). */
+  sized: number;
+}
+
+/** Most bytes of a response body gathered to send it with a Content-Length. */
+const gatherBytesMax = 65536;
+/** Microtask turns a response body's next piece may take and still count as there already. */
+const settleTurns = 8;
+
+const pending: unique symbol = Symbol("pending");
+
+/** `p`'s value if it settles within `turns` microtask turns, else {@link pending} (p goes on). */
+async function settled<T>(p: Promise<T>, turns: number): Promise<T | typeof pending> {
+  let out: { v: T } | { e: unknown } | undefined;
+  p.then((v) => (out = { v }), (e) => (out = { e }));
+  for (let i = 0; i <= turns; i++) {
+    await null;
+    if (out !== undefined) {
+      if ("e" in out) throw out.e;
+      return out.v;
+    }
+  }
+  return pending;
+}
+
+/** The connection closed under the server (reset, or gone before the answer was out). */
+class Gone extends Error {}
+
+/** One connection: reads requests, calls the handler, writes answers, in order. */
+class Session {
+  readonly c: Connection;
+  #waiters: (() => void)[] = [];
+  /** The peer sent FIN. */
+  ended = false;
+  /** The connection is gone (both FINs, or a reset). */
+  closed = false;
+  /** Our side closed: what arrives now is read and dropped. */
+  closing = false;
+  /** Waiting for the first byte of a request (shutdown closes such a connection at once). */
+  idle = true;
+  readonly head: HeadReader;
+  readonly body: BodyReader = new BodyReader();
+  /** The current request's body stream has been abandoned (the answer is out): it reads no more. */
+  bodyGen = 0;
+  /** Why the request body failed, if it did: the status to answer. */
+  bodyError: BadRequest | undefined;
+  readonly handlers: ConnectionHandlers;
+
+  constructor(c: Connection, server: LunaHttpServer, maxHeaderBytes: number) {
+    this.c = c;
+    this.head = new HeadReader(maxHeaderBytes);
+    const wake = () => this.wake();
+    this.handlers = {
+      onData: (c) => {
+        if (this.closing) return this.drop(c);
+        wake();
+      },
+      onWritable: wake,
+      onEnd: () => {
+        this.ended = true;
+        wake();
+      },
+      onClose: () => {
+        this.closed = true;
+        wake();
+        server._closed(this);
+      },
+    };
+  }
+
+  wake(): void {
+    if (this.#waiters.length === 0) return;
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+    this.c._yieldSoon();
+  }
+
+  /** Resolves on the connection's next event. */
+  wait(): Promise<void> {
+    return new Promise((r) => this.#waiters.push(r));
+  }
+
+  /** Reads and drops what arrives after our side closed. */
+  drop(c: Connection): void {
+    for (let n = c.pieceLength; n > 0; n = c.pieceLength) c.consume(n);
+  }
+
+  /** Closes our side after what is queued; reads and drops the rest. */
+  finish(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.drop(this.c);
+    this.c.close();
+  }
+
+  /** Writes all of `data`, waiting for send space as needed. */
+  async writeAll(data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.length) {
+      if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
+      off += this.c.write(data, off, data.length - off);
+      if (off < data.length) await this.wait();
+    }
+  }
+}
+
+/** A running {@link serve} server. */
+export class LunaHttpServer {
+  readonly #stack: Stack;
+  readonly #options: ServeOptions;
+  readonly #maxBody: number;
+  readonly #sessions = new Set<Session>();
+  #stopping = false;
+  #stopped = false;
+  #finish!: () => void;
+  readonly #stats: ServeStats = {
+    connections: 0,
+    open: 0,
+    requests: 0,
+    responses2xx: 0,
+    responses3xx: 0,
+    responses4xx: 0,
+    responses5xx: 0,
+    malformed: 0,
+    headTooLarge: 0,
+    bodyTooLarge: 0,
+    handlerErrors: 0,
+    chunked: 0,
+    sized: 0,
+  };
+  /** The port served. */
+  readonly port: number;
+  /** Resolves once the server has shut down and every connection is closed. */
+  readonly finished: Promise<void>;
+
+  /** @internal Use {@link serve}. */
+  constructor(stack: Stack, options: ServeOptions) {
+    const { port, maxHeaderBytes = 16384, maxBodyBytes = 128 * 1024 * 1024 } = options;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError("port", `expected 1..65535, got ${port}`);
+    }
+    if (typeof options.fetch !== "function") throw new ConfigError("fetch", "expected a function");
+    if (!Number.isInteger(maxHeaderBytes) || maxHeaderBytes < 64 || maxHeaderBytes > 1 << 20) {
+      throw new ConfigError("maxHeaderBytes", `expected an integer 64..1048576, got ${maxHeaderBytes}`);
+    }
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 0) {
+      throw new ConfigError("maxBodyBytes", `expected an integer >= 0, got ${maxBodyBytes}`);
+    }
+    this.#stack = stack;
+    this.#options = options;
+    this.#maxBody = maxBodyBytes;
+    this.port = port;
+    this.finished = new Promise((r) => (this.#finish = r));
+    stack.listen(port, (c) => {
+      const s = new Session(c, this, maxHeaderBytes);
+      this.#sessions.add(s);
+      this.#stats.connections++;
+      this.#stats.open++;
+      // Answers end in short segments; Nagle would hold them for the client's delayed ACK.
+      c.setNoDelay(true);
+      void this.#run(s);
+      return s.handlers;
+    }, { maxConnections: options.maxConnections });
+  }
+
+  /** A copy of the counters. */
+  stats(): ServeStats {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Stops accepting connections, closes those waiting for a request, lets the
+   * requests in flight finish (their answers close the connection), and
+   * resolves once every connection has closed.
+   */
+  shutdown(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      this.#stack.unlisten(this.port);
+      for (const s of this.#sessions) s.wake();
+      this.#checkDone();
+    }
+    return this.finished;
+  }
+
+  /** @internal A connection closed. */
+  _closed(s: Session): void {
+    if (this.#sessions.delete(s)) this.#stats.open--;
+    this.#checkDone();
+  }
+
+  #checkDone(): void {
+    if (this.#stopping && !this.#stopped && this.#sessions.size === 0) {
+      this.#stopped = true;
+      this.#finish();
+    }
+  }
+
+  #count(status: number): void {
+    if (status < 300) this.#stats.responses2xx++;
+    else if (status < 400) this.#stats.responses3xx++;
+    else if (status < 500) this.#stats.responses4xx++;
+    else this.#stats.responses5xx++;
+  }
+
+  /** Serves one connection until it closes. */
+  async #run(s: Session): Promise<void> {
+    try {
+      while (!s.closing && !s.closed) {
+        const head = await this.#readHead(s);
+        if (head === undefined) break;
+        const close = await this.#exchange(s, head);
+        if (close) break;
+      }
+    } catch (e) {
+      if (e instanceof BadRequest) {
+        this.#refuse(s, e);
+        return;
+      }
+      if (!(e instanceof Gone)) {
+        // A bug of ours, not the peer's: say so, and end the connection.
+        console.error("luna-ts serve: connection ended by an internal error:", e);
+        s.c.abort();
+        return;
+      }
+    }
+    s.finish();
+  }
+
+  /** Answers a request the server refuses before (or instead of) the handler, then closes. */
+  #refuse(s: Session, e: BadRequest): void {
+    if (e.status === 431) this.#stats.headTooLarge++;
+    else if (e.status === 413) this.#stats.bodyTooLarge++;
+    else this.#stats.malformed++;
+    this.#count(e.status);
+    if (!s.closed && s.c.writable) s.c.write(plainResponse(e.status, e.message + "\n", true));
+    s.finish();
+  }
+
+  /** The next request's head, or undefined when the connection ends before one starts. */
+  async #readHead(s: Session): Promise<RequestHead | undefined> {
+    const c = s.c;
+    s.idle = true;
+    for (;;) {
+      if (s.closed) return undefined;
+      const n = c.pieceLength;
+      if (n === 0) {
+        if (s.head.length === 0 && (s.ended || this.#stopping)) return undefined;
+        if (s.ended) throw new BadRequest(400, "connection ended inside a request head");
+        await s.wait();
+        continue;
+      }
+      s.idle = false;
+      const { used, done } = s.head.feed(c.zoneBytes.subarray(c.pieceOffset, c.pieceOffset + n));
+      c.consume(used);
+      if (done) return parseHead(s.head.take());
+    }
+  }
+
+  /** One request and its answer; returns whether the connection closes after it. */
+  async #exchange(s: Session, head: RequestHead): Promise<boolean> {
+    const c = s.c;
+    const url = requestUrl(head, `${c.localAddress}:${c.localPort}`);
+    const kind = head.body.kind;
+    if (kind === "length" && (head.body as { length: number }).length > this.#maxBody) {
+      throw new BadRequest(413, `request body over ${this.#maxBody} bytes`);
+    }
+    if (kind !== "none" && (head.method === "GET" || head.method === "HEAD")) {
+      throw new BadRequest(400, `${head.method} request with a body`);
+    }
+    s.body.start(head.body);
+    s.bodyError = undefined;
+    const gen = ++s.bodyGen;
+    let continueSent = !head.expectContinue;
+    const body = kind === "none" ? null : new ReadableStream<Uint8Array>({
+      pull: async (ctl) => {
+        for (;;) {
+          if (gen !== s.bodyGen) return ctl.error(new Error("the answer was sent: the request body is gone"));
+          if (s.body.done) return ctl.close();
+          if (!continueSent) {
+            // RFC 9110 10.1.1: the client waits for this before it sends the body.
+            continueSent = true;
+            c.write(encodeHead("HTTP/1.1 100 Continue\r\n\r\n"));
+          }
+          const n = c.pieceLength;
+          if (n === 0) {
+            if (s.ended || s.closed) return ctl.error(new Error("connection ended inside the request body"));
+            await s.wait();
+            continue;
+          }
+          let payload: Uint8Array;
+          try {
+            const r = s.body.next(c.zoneBytes.subarray(c.pieceOffset, c.pieceOffset + n));
+            if (s.body.total > this.#maxBody) {
+              throw new BadRequest(413, `request body over ${this.#maxBody} bytes`);
+            }
+            payload = r.payload.slice(); // the view dies with consume()
+            c.consume(r.used);
+          } catch (e) {
+            s.bodyError = e as BadRequest;
+            return ctl.error(e);
+          }
+          if (payload.length > 0) return ctl.enqueue(payload);
+        }
+      },
+    }, { highWaterMark: 0 });
+    let request: Request;
+    try {
+      request = new Request(url, {
+        method: head.method,
+        headers: [...head.headers],
+        body,
+        // @ts-ignore: `duplex` is in the Fetch standard, not yet in every lib's RequestInit
+        duplex: "half",
+      });
+    } catch {
+      // A header value (requestHeaders names it), the URL (target and Host) or the method the runtime refuses.
+      requestHeaders(head);
+      throw refusedRequest(head, `${c.localAddress}:${c.localPort}`);
+    }
+    this.#stats.requests++;
+    let res: Response;
+    try {
+      res = await this.#options.fetch(request, {
+        remoteAddr: { transport: "tcp", hostname: c.remoteAddress, port: c.remotePort },
+        connection: c,
+      });
+      if (!(res instanceof Response)) throw new TypeError(`fetch returned ${String(res)}, not a Response`);
+    } catch (e) {
+      if (s.bodyError !== undefined) throw s.bodyError;
+      res = await this.#errorResponse(e);
+    }
+    if (s.bodyError !== undefined) {
+      void res.body?.cancel().catch(() => {});
+      throw s.bodyError;
+    }
+    const close = !head.keepAlive || this.#stopping ||
+      (res.headers.get("connection") ?? "").toLowerCase().split(",").some((t) => t.trim() === "close");
+    await this.#respond(s, head, res, close);
+    s.bodyGen++;
+    // What the handler left of the request body is read and dropped, so that the next request starts
+    // where it should; past the body limit that is not worth it, the connection closes instead.
+    if (!close && !s.body.done) return !(await this.#drainBody(s));
+    return close;
+  }
+
+  async #errorResponse(e: unknown): Promise<Response> {
+    this.#stats.handlerErrors++;
+    if (this.#options.onError !== undefined) {
+      try {
+        const r = await this.#options.onError(e);
+        if (r instanceof Response) return r;
+      } catch (e2) {
+        console.error("luna-ts serve: onError threw:", e2);
+      }
+    } else {
+      console.error("luna-ts serve: the fetch handler failed:", e);
+    }
+    return new Response(`internal server error: ${e instanceof Error ? e.message : String(e)}\n`, {
+      status: 500,
+      headers: { "content-type": "text/plain;charset=utf-8" },
+    });
+  }
+
+  /** Writes the answer: head and body, framed by length when the body is over soon, else chunked. */
+  async #respond(s: Session, head: RequestHead, res: Response, close: boolean): Promise<void> {
+    this.#count(res.status);
+    if (bodyless(head.method, res.status) || res.body === null) {
+      void res.body?.cancel().catch(() => {});
+      const framing: Framing = bodyless(head.method, res.status)
+        ? { kind: "none" }
+        : { kind: "length", length: 0 };
+      this.#stats.sized++;
+      return s.writeAll(encodeHead(responseHead(res, framing, close)));
+    }
+    const reader = res.body.getReader();
+    try {
+      // Gather what the body yields at once: a body that ends within a few microtask turns goes out whole.
+      const parts: Uint8Array[] = [];
+      let gathered = 0;
+      let next: Promise<ReadableStreamReadResult<Uint8Array>> = reader.read();
+      let done = false;
+      while (gathered < gatherBytesMax) {
+        const r = await settled(next, settleTurns);
+        if (r === pending) break;
+        if (r.done) {
+          done = true;
+          break;
+        }
+        const v = asBytes(r.value);
+        parts.push(v);
+        gathered += v.length;
+        next = reader.read();
+      }
+      if (done) {
+        this.#stats.sized++;
+        const h = encodeHead(responseHead(res, { kind: "length", length: gathered }, close));
+        return await s.writeAll(concat([h, ...parts]));
+      }
+      this.#stats.chunked++;
+      const http10 = head.version === "HTTP/1.0";
+      const framing: Framing = http10 ? { kind: "close" } : { kind: "chunked" };
+      const frame = http10 ? (v: Uint8Array) => v : chunk;
+      const first = parts.filter((p) => p.length > 0).map(frame);
+      await s.writeAll(concat([encodeHead(responseHead(res, framing, close || http10)), ...first]));
+      for (;;) {
+        const r = await next;
+        if (r.done) break;
+        const v = asBytes(r.value);
+        if (v.length > 0) await s.writeAll(frame(v));
+        next = reader.read();
+      }
+      if (!http10) await s.writeAll(lastChunk);
+      else s.finish();
+    } catch (e) {
+      void reader.cancel(e).catch(() => {});
+      if (e instanceof Gone) throw e;
+      // The head is out: the only way left to say the body failed is to end the connection early.
+      console.error("luna-ts serve: the response body failed:", e);
+      s.c.abort();
+      throw new Gone("response body failed");
+    }
+  }
+
+  /** Reads and drops the rest of the request body; false when it cannot (too long, or the connection ended). */
+  async #drainBody(s: Session): Promise<boolean> {
+    const c = s.c;
+    while (!s.body.done) {
+      const n = c.pieceLength;
+      if (n === 0) {
+        if (s.ended || s.closed) return false;
+        await s.wait();
+        continue;
+      }
+      const r = s.body.next(c.zoneBytes.subarray(c.pieceOffset, c.pieceOffset + n));
+      c.consume(r.used);
+      if (s.body.total > this.#maxBody) return false;
+    }
+    return true;
+  }
+}
+
+function asBytes(v: unknown): Uint8Array {
+  if (v instanceof Uint8Array) return v;
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw new TypeError(`a response body yielded ${typeof v}, not bytes`);
+}
+
+/**
+ * Serves HTTP/1.1 on `stack`'s `port` with a Web-standard handler; see the
+ * module documentation.
+ */
+export function serve(stack: Stack, options: ServeOptions): LunaHttpServer {
+  return new LunaHttpServer(stack, options);
+}
