@@ -18,6 +18,7 @@
  */
 export { createStack, Stack, type StackStats } from "./api/stack.ts";
 export {
+  type ControlSettings,
   type EalSettings,
   type FaultSettings,
   parseStackConfig,

@@ -36,6 +36,8 @@ export interface LunaServer {
   port: number;
   /** The line it printed once ready. */
   ready: string;
+  /** Its control socket, when it has one. */
+  control?: string;
 }
 
 /** Starts `luna serve APP` on the lab's luna side and waits (bounded) for its ready line. */
@@ -70,7 +72,9 @@ export async function startLuna(
   });
   try {
     const ready = await child.waitFor(/^luna: serving /, 30_000);
-    return { child, prefix, port, ready };
+    // Printed before the ready line, when the server has a control socket.
+    const control = await child.waitFor(/^luna: control socket /, 0).then((l) => l.split(" ")[3], () => undefined);
+    return { child, prefix, port, ready, control };
   } catch (e) {
     child.process.kill("SIGKILL");
     removeEalFiles(prefix);
@@ -103,10 +107,11 @@ export async function stopLuna(s: LunaServer): Promise<{ run: ChildResult; repor
 /** Kills a server if it still runs and removes its EAL files. */
 export function killLuna(s: LunaServer | undefined): void {
   if (s === undefined) return;
-  if (s.child.process.exitCode === null && s.child.process.signalCode === null) {
-    s.child.process.kill("SIGKILL");
-  }
+  const running = s.child.process.exitCode === null && s.child.process.signalCode === null;
+  if (running) s.child.process.kill("SIGKILL");
   removeEalFiles(s.prefix);
+  // A killed (or failed) server leaves its control socket behind; one that stopped cleanly removed it.
+  if (s.control !== undefined && (running || s.child.process.exitCode !== 0)) rmSync(s.control, { force: true });
 }
 
 /** What a command printed. */

@@ -93,6 +93,14 @@ const coexistSchema = z.union([
   }).strict(),
 ]);
 
+const controlSchema = z.union([
+  z.boolean(),
+  z.object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "1 to 64 of letters, digits, _ . -").optional(),
+    dir: z.string().min(1).refine((d) => d.startsWith("/"), "expected an absolute path").optional(),
+  }).strict(),
+]);
+
 const mtuRange = "expected an integer 576..9000 (bytes of IP packet; 1500 is Ethernet's, 9000 jumbo frames)";
 
 const isDevice = (v: unknown): v is Device =>
@@ -151,6 +159,16 @@ export interface StackConfigInput {
   pcap?: string;
   /** Share the NIC and the address with the kernel: `true`, `false`, or settings (which turn it on). */
   coexist?: boolean | CoexistOptions;
+  /** A control socket for the `luna` command: `true`, or settings (which turn it on); default off. */
+  control?: boolean | ControlSettings;
+}
+
+/** Where a stack's control socket goes (`control` in its config): `<dir>/<name>.sock`. */
+export interface ControlSettings {
+  /** 1 to 64 of letters, digits, `_ . -`; default `luna-<pid>`. */
+  name?: string;
+  /** An absolute path; default `$LUNA_CONTROL_DIR`, else `/run/luna`. */
+  dir?: string;
 }
 
 /** A checked configuration: {@link StackConfigInput} with its defaults filled in. */
@@ -246,6 +264,14 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
    * otherwise. `true`, `false`, or settings (which turn it on).
    */
   coexist: coexistSchema.optional(),
+  /**
+   * A control socket for the `luna` command (`luna ls`, `stats`, `conns`,
+   * `capture`, `ping`, `connect`; src/control): a Unix socket, owner-only, at
+   * `<dir>/<name>.sock`. `true`, or settings (which turn it on): `name`
+   * (default `luna-<pid>`), `dir` (default `$LUNA_CONTROL_DIR`, else
+   * `/run/luna`). Default: off (`luna serve` turns it on).
+   */
+  control: controlSchema.optional(),
 }).strict();
 
 

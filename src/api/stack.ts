@@ -38,6 +38,7 @@ import { ConfigError } from "../errors.ts";
 import { ethernetHeaderLen, parseIpv4, parseMac, readMac } from "../wire/mod.ts";
 import { coexistEnabled, type StackConfig, type StackConfigInput, parseStackConfig } from "./config.ts";
 import { Connection, type ConnectionHandlers } from "./connection.ts";
+import { type Capture, startControl, tapForControl } from "../control/attach.ts";
 
 /** Everything a stack counts, as one object (the `netstat -s` of luna-ts). */
 export interface StackStats {
@@ -162,6 +163,7 @@ export class Stack {
   /** The port's and the kernel path's counters as they were when the device closed (set with #finalZone). */
   #finalPort: Record<string, number> | undefined;
   #finalKernel: ReturnType<Stack["stats"]>["kernel"];
+  #control: { readonly path: string; close(): Promise<void> } | undefined;
 
   /**
    * @internal Use {@link createStack}. A {@link KernelBridge} as the device
@@ -190,6 +192,16 @@ export class Stack {
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
     coexist?.follow(this.ip, () => performance.now());
+  }
+
+  /** The path of the control socket (config `control`), or undefined when there is none. */
+  get controlSocket(): string | undefined {
+    return this.#control?.path;
+  }
+
+  /** @internal Set by createStack when `control` is on; closed first by {@link close}. */
+  _attachControl(control: { readonly path: string; close(): Promise<void> }): void {
+    this.#control = control;
   }
 
   /** How handlers run: `batch` or `inline`. */
@@ -336,6 +348,7 @@ export class Stack {
   async close(graceMs = 2000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#control?.close();
     await this.loop.stop();
     for (const c of this.connections()) c.close();
     const open = () => [...this.tcp.each()].some((t) => t.state !== 10 /* TIME-WAIT */);
@@ -367,7 +380,12 @@ export class Stack {
  */
 export async function createStack(config: StackConfigInput): Promise<Stack> {
   const c = parseStackConfig(config);
-  if (typeof c.device !== "string") return new Stack(c, wrap(c, c.device));
+  const capture: Capture = {};
+  return startControl(await build(c, capture), capture);
+}
+
+async function build(c: StackConfig, capture: Capture): Promise<Stack> {
+  if (typeof c.device !== "string") return new Stack(c, wrap(c, c.device, capture));
   const spec = parseDeviceSpec(c.device, "device", { mtu: c.mtu });
   const { dpdk, port, zone } = await openDpdkPort({
     spec,
@@ -381,11 +399,11 @@ export async function createStack(config: StackConfigInput): Promise<Stack> {
   let coexist: Coexistence | undefined;
   try {
     const device = new DpdkDevice(port, 0);
-    if (!coexistEnabled(c)) return new Stack(c, wrap(c, device), dpdk, port);
+    if (!coexistEnabled(c)) return new Stack(c, wrap(c, device, capture), dpdk, port);
     coexist = startCoexistence({
       dpdk,
       zone,
-      nic: wrap(c, device),
+      nic: wrap(c, device, capture),
       nicIface: spec.iface,
       address: c.address,
       gateway: c.gateway,
@@ -417,8 +435,8 @@ function mssFor(device: Device): number {
   return Math.min(device.mtu, zone.dataRoomSize - zone.headroom - ethernetHeaderLen) - 40;
 }
 
-function wrap(c: StackConfig, device: Device): Device {
-  let d = device;
+function wrap(c: StackConfig, device: Device, capture: Capture): Device {
+  let d = tapForControl(c, device, capture);
   if (c.faults !== undefined) {
     const { seed, ...faults } = c.faults;
     d = new FaultInjector(d, { seed, rx: faults, tx: faults });

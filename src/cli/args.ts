@@ -41,7 +41,7 @@ export const usage = `luna: a user-space TCP/IP stack (luna-ts) serving over DPD
 usage:
   luna serve echo|http|discard --device SPEC --address CIDR [options]
   luna setup          build the shim from the package's C sources (once, after installing)
-  luna --help | --version
+  luna ls | stats | conns | capture | ping | connect | lab | demo | bench   (luna --help)
 
 serve options:
   --device SPEC       af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client],
@@ -70,6 +70,9 @@ serve options:
   --no-coexist        luna-ts owns the interface alone
   --workers K         K per-core workers, each with its own queue pair, connection table and
                       timers (the device must have K queues: memif, or a NIC with RSS)
+  --name NAME         the stack's name for luna ls/stats/conns/capture/ping/connect: its
+                      control socket is /run/luna/NAME.sock (default luna-<pid>)
+  --no-control        no control socket
   --json              on exit, print the stats as one JSON line too
 
 apps:
@@ -111,6 +114,8 @@ const serveFlags: Record<string, boolean> = {
   "--mtu": true,
   "--checksums": true,
   "--workers": true,
+  "--name": true,
+  "--no-control": false,
   "--json": false,
   "--coexist": false,
   "--no-coexist": false,
@@ -199,6 +204,18 @@ function parseServe(argv: string[]): ServeOptions {
     faultSeed = faults.seed;
   }
   const workers = values.has("--workers") ? integer("--workers", values.get("--workers")!, 1, 64) : 1;
+  if (values.has("--name")) {
+    const name = values.get("--name")!;
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new UsageError("--name", `'${name}' is not 1 to 64 of letters, digits, _ . -`);
+    }
+    if (switches.has("--no-control")) throw new UsageError("--name", "given together with --no-control");
+    if (workers > 1) throw new UsageError("--name", "not with --workers yet (per-core workers have no control socket)");
+  }
+  // The control socket (luna stats, conns, capture, ...): on unless asked otherwise; not yet with workers.
+  if (!switches.has("--no-control") && workers === 1) {
+    config.control = { name: values.get("--name") ?? `luna-${process.pid}` };
+  }
   return { app, port, config, json, faultSeed, workers };
 }
 
@@ -241,6 +258,8 @@ const fieldArgs: Record<string, string> = {
   mtu: "--mtu",
   checksums: "--checksums",
   "eal.prefix": "--prefix",
+  "control.name": "--name",
+  "control.dir": "--name",
 };
 
 const faultNames: Record<string, string> = Object.fromEntries(

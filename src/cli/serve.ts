@@ -85,6 +85,10 @@ export async function serve(
   if (o.faultSeed !== undefined) {
     log(`luna: injecting faults ${JSON.stringify(o.config.faults)} (seed ${o.faultSeed})`);
   }
+  if (stack.controlSocket !== undefined) {
+    const name = stack.controlSocket.replace(/^.*\//, "").replace(/\.sock$/, "");
+    log(`luna: control socket ${stack.controlSocket} (luna stats ${name}, luna conns ${name}, ...)`);
+  }
   log(`luna: serving ${o.app} on ${address}:${o.port} via ${o.config.device} (${stack.mode})`);
   try {
     await stack.run();

@@ -88,6 +88,12 @@ export class Classifier {
    * its connection's id plus one, or 0 (see {@link FlowOwner.claim}).
    */
   mark = 0;
+  /**
+   * Idents of the ICMP echo requests the stack has out (`luna ping` through
+   * its control socket): echo replies to our address with one of them are
+   * the stack's; every other ICMP message stays the kernel's.
+   */
+  readonly echoIdents: Set<number> = new Set();
 
   constructor(owner: FlowOwner) {
     this._owner = owner;
@@ -124,8 +130,10 @@ export class Classifier {
     }
     const proto = ip.protocol;
     if (proto !== IpProtocol.tcp) {
-      if (proto === IpProtocol.icmp) c.icmp++;
-      else if (proto === IpProtocol.udp) c.udp++;
+      if (proto === IpProtocol.icmp) {
+        c.icmp++;
+        if (this.echoIdents.size > 0 && this._echoReplyOurs(bytes, ip)) return Path.stack;
+      } else if (proto === IpProtocol.udp) c.udp++;
       else c.ipv4Other++;
       return Path.kernel;
     }
@@ -158,5 +166,13 @@ export class Classifier {
     }
     c.tcpKernel++;
     return Path.kernel;
+  }
+
+  /** Whether an ICMP datagram is an echo reply to our address for one of {@link echoIdents}. */
+  private _echoReplyOurs(bytes: Uint8Array, ip: Ipv4Packet): boolean {
+    const me = this._owner.address;
+    const o = ip.payloadOffset;
+    if (me === 0 || ip.dst !== me || ip.isFragment || ip.payloadLen < 8 || bytes[o] !== 0) return false;
+    return this.echoIdents.has((bytes[o + 4] << 8) | bytes[o + 5]);
   }
 }

@@ -61,6 +61,12 @@ export interface LabOptions {
   subnet?: number;
   /** MTU of the veth pair; default 1500. */
   mtu?: number;
+  /**
+   * The lab's exact name, in place of `<prefix>-<pid>-<random>`: namespaces
+   * `<name>-luna` and `<name>-kern`, kept after this process ends (`luna lab
+   * up NAME`; {@link removeLab} removes them).
+   */
+  name?: string;
 }
 
 /** Debian packages that hold the tools the labs and their judges use. */
@@ -154,14 +160,25 @@ export function removeStaleLabs(prefix: string): string[] {
   return removed;
 }
 
+/** Removes the namespaces of the lab named `name` (made with `name`); returns those it removed. */
+export function removeLab(name: string): string[] {
+  const have = namespaces();
+  const gone = [`${name}-luna`, `${name}-kern`].filter((n) => have.includes(n));
+  for (const ns of gone) removeNamespace(ns);
+  return gone;
+}
+
 /** Builds a lab; see the module documentation. Throws (after removing what it made) if a step fails. */
 export function createLab(options: LabOptions = {}): Lab {
   requireLabTools();
   const prefix = options.prefix ?? "luna-lab";
-  removeStaleLabs(prefix);
+  if (options.name === undefined) removeStaleLabs(prefix);
   const net = options.subnet ?? 0;
   if (!(Number.isInteger(net) && net >= 0 && net <= 255)) throw new RangeError(`subnet: 0..255, got ${net}`);
-  const id = `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const id = options.name ?? `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  if (options.name !== undefined && namespaces().some((n) => n === `${id}-luna` || n === `${id}-kern`)) {
+    throw new Error(`a lab named ${id} exists already (its namespaces ${id}-luna, ${id}-kern)`);
+  }
   const luna: LabSide = {
     ns: `${id}-luna`,
     iface: "luna0",
