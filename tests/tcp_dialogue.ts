@@ -131,6 +131,8 @@ export interface DialogueOptions {
   backlog?: number;
   /** Large segments A's link cuts into MSS-sized ones (MemoryLinkOptions.segmentation); 0: none. */
   segmentation?: number;
+  /** A's received segments coalesced within each burst (RxCoalescer), as LRO or GRO would; default off. */
+  coalescing?: boolean;
 }
 
 /** One host with TCP (A) and a raw peer (B); see the module documentation. */
@@ -166,7 +168,7 @@ export class Dialogue implements TcpReceiver {
   #active = false;
 
   constructor(o: DialogueOptions = {}) {
-    const { a, b, clock } = twoHosts({ segmentation: o.segmentation });
+    const { a, b, clock } = twoHosts({ segmentation: o.segmentation, coalescingA: o.coalescing });
     this.a = a;
     this.b = b;
     this.clock = clock;
@@ -257,6 +259,23 @@ export class Dialogue implements TcpReceiver {
 
   /** B sends a segment to A, which processes it before this returns. */
   send(o: Out): void {
+    this.sendBurst([o]);
+  }
+
+  /**
+   * B sends segments to A in one burst (they reach A's receive path in one
+   * rx call, where coalescing may merge them); A has processed them when
+   * this returns.
+   */
+  sendBurst(list: readonly Out[]): void {
+    const before = this.a.ip.counters.linkRxFrames;
+    for (const o of list) this.#queue(o);
+    if (!this.clock.runUntil(() => this.a.ip.counters.linkRxFrames > before, 10)) {
+      throw new Error("A never got the segments");
+    }
+  }
+
+  #queue(o: Out): void {
     const r = this.#repr;
     r.srcPort = o.srcPort ?? (this.#active ? portA : portB);
     r.dstPort = this.#active ? portActive : portA;
@@ -287,11 +306,7 @@ export class Dialogue implements TcpReceiver {
     const hdr = r.headerLen();
     zone.bytes.set(payload, tcpOff + hdr);
     r.emit(this.#view.attach(zone.bytes, tcpOff, hdr + payload.length), addrB, addrA);
-    const before = this.a.ip.counters.tcpInSegs;
     this.b.ip.sendTcp(h, tcpOff, hdr + payload.length, addrA, this.now);
-    if (!this.clock.runUntil(() => this.a.ip.counters.tcpInSegs > before, 10)) {
-      throw new Error("A never got the segment");
-    }
   }
 
   /** B's timestamp clock: TSval of a segment sent now. */

@@ -156,6 +156,8 @@ export interface TransferOptions {
   maxMs?: number;
   /** Large segments the link cuts (MemoryLinkOptions.segmentation); 0: none. */
   segmentation?: number;
+  /** Received segments coalesced within each burst (RxCoalescer); default off. */
+  coalescing?: boolean;
 }
 
 /** Transfers data both ways at once and checks everything a finished run must satisfy. */
@@ -169,6 +171,7 @@ export function transfer(o: TransferOptions): TransferResult {
     buffers: 8192,
     tcp: o.tcp,
     segmentation: o.segmentation,
+    coalescing: o.coalescing,
   });
   const client = new Endpoint(ta, clock, o.bytesAtoB, o.seed * 2 + 1);
   const server = new Endpoint(tb, clock, o.bytesBtoA, o.seed * 2 + 2);

@@ -6,7 +6,9 @@
 // Every seed runs with the link cutting large segments (segmentation offload,
 // the default where a device offers it); the first LUNA_SIM_SEEDS_OFF (200)
 // run again with MSS-sized segments only; a fifth with RFC 6675 loss detection
-// instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both.
+// instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both. Every
+// third seed of the first sweep runs with each host's received segments
+// coalesced (receive offload, as LRO or GRO would make them).
 import { assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
 import { scenario, tailScenario } from "./tcp_scenarios.ts";
@@ -34,7 +36,11 @@ describe("tcp simulation", () => {
         const failures: string[] = [];
         const list = only ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
         for (const seed of list) {
-          const r = transfer({ ...scenario(seed, maxBytes), segmentation: on ? segmentation : 0 });
+          const r = transfer({
+            ...scenario(seed, maxBytes),
+            segmentation: on ? segmentation : 0,
+            coalescing: on && seed % 3 === 0,
+          });
           if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
         }
         assertEquals(failures, []);
