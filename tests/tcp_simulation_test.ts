@@ -9,7 +9,7 @@
 // instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both. Every
 // third seed of the first sweep runs with each host's received segments
 // coalesced (receive offload, as LRO or GRO would make them).
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
 import { scenario, tailScenario } from "./tcp_scenarios.ts";
 import { transfer } from "./tcp_sim.ts";
@@ -35,6 +35,7 @@ describe("tcp simulation", () => {
       () => {
         const failures: string[] = [];
         const list = only ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
+        let coalesced = 0;
         for (const seed of list) {
           const r = transfer({
             ...scenario(seed, maxBytes),
@@ -42,8 +43,11 @@ describe("tcp simulation", () => {
             coalescing: on && seed % 3 === 0,
           });
           if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
+          coalesced += r.coalesced;
         }
         assertEquals(failures, []);
+        // The coalescing share did coalesce: TCP took chained segments, not only single ones.
+        if (on && list.some((s) => s % 3 === 0)) assert(coalesced > 0, "no segment was coalesced");
       },
       { timeoutMs: 900_000 },
     );
