@@ -1,17 +1,19 @@
 /**
  * Where the time of a bulk transfer goes: luna-ts to luna-ts over memif, one
  * connection, each end in its own process. Each end times its calls into
- * the shim (`luna_rx_burst`, `luna_tx_burst`: C and the FFI crossing) and
- * counts the rest of its loop as JavaScript, then divides by the segments
- * it moved: frames on the wire (MSS-sized), and TCP segments (large ones
- * the sender handed the shim; coalesced ones the receiver took).
+ * the shim (`luna_rx_burst` calls that brought frames, `luna_tx_burst`: C
+ * and the FFI crossing) and the JavaScript that runs after each receive
+ * that brought frames (TCP, the application, the loop; empty polls are idle
+ * and left out), then divides by the segments it moved: frames on the wire
+ * (MSS-sized), and TCP segments (large ones the sender handed the shim;
+ * coalesced ones the receiver took).
  *
  *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end) and one JSON line. Needs root
- * (DPDK's memif). Busy-polling ends count their idle polls as JavaScript:
- * the receiver of a sender-bound transfer waits, and that shows.
+ * (DPDK's memif). Work done after an empty poll (a timer, say) is not
+ * counted; in a bulk transfer nearly all work follows a receive.
  *
  * @module
  */
@@ -38,9 +40,11 @@ interface EndResult {
   role: string;
   seconds: number;
   bytes: number;
-  /** ms inside luna_rx_burst / luna_tx_burst (C and the FFI crossing). */
+  /** ms inside luna_rx_burst calls that brought frames, and inside luna_tx_burst (C and the FFI crossing). */
   rxMs: number;
   txMs: number;
+  /** ms of JavaScript after each receive that brought frames (tx calls taken out). */
+  jsMs: number;
   rxCalls: number;
   txCalls: number;
   wireFrames: number;
@@ -58,17 +62,33 @@ function arg(name: string, def: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
 }
 
-/** Times every rx/tx call of the stack's port. */
+/**
+ * Times the stack's port: the rx calls that brought frames and every tx call
+ * (C and the FFI crossing), and the JavaScript that ran between a receive
+ * that brought frames and the next poll (TCP, the application, the loop),
+ * less the tx calls inside it. Empty polls are idle time, counted apart.
+ */
 function instrument(stack: Stack) {
   const port = (stack.device as DpdkDevice).port;
-  const t = { rxMs: 0, txMs: 0, rxCalls: 0, txCalls: 0 };
+  const t = { rxMs: 0, txMs: 0, jsMs: 0, idleMs: 0, rxCalls: 0, txCalls: 0 };
   const rx = port.rx.bind(port);
   const tx = port.tx.bind(port);
+  let lastEnd = -1; // end of the last rx call that brought frames; -1 after an empty one
+  let txAtEnd = 0;
   port.rx = (q: number, d: Uint32Array, max: number) => {
     const t0 = performance.now();
+    if (lastEnd >= 0) t.jsMs += t0 - lastEnd - (t.txMs - txAtEnd);
     const n = rx(q, d, max);
-    t.rxMs += performance.now() - t0;
-    t.rxCalls++;
+    const t1 = performance.now();
+    if (n > 0) {
+      t.rxMs += t1 - t0;
+      t.rxCalls++;
+      lastEnd = t1;
+      txAtEnd = t.txMs;
+    } else {
+      t.idleMs += t1 - t0;
+      lastEnd = -1;
+    }
     return n;
   };
   port.tx = (q: number, d: Uint32Array, n: number) => {
@@ -158,6 +178,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     bytes: moved,
     rxMs: timing.rxMs - startRx.rxMs,
     txMs: timing.txMs - startRx.txMs,
+    jsMs: timing.jsMs - startRx.jsMs,
     rxCalls: timing.rxCalls - startRx.rxCalls,
     txCalls: timing.txCalls - startRx.txCalls,
     wireFrames: server ? port.ipackets : port.opackets,
@@ -174,7 +195,9 @@ async function runEnd(cfg: EndConfig): Promise<void> {
 }
 
 function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult> } {
-  const args = isDeno ? ["run", "-A", self, "--end", JSON.stringify(cfg)] : [self, "--end", JSON.stringify(cfg)];
+  const args = isDeno
+    ? ["run", "-A", self, "--end", JSON.stringify(cfg)]
+    : [self, "--end", JSON.stringify(cfg)];
   const p = spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] });
   let onReady: () => void = () => {};
   const ready = new Promise<void>((r) => onReady = r);
@@ -191,16 +214,16 @@ function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResul
 
 function table(s: EndResult, c: EndResult): string {
   const rows: string[] = [];
-  const f = (x: number) => x.toFixed(0).padStart(8);
-  rows.push("side      segments  ns/seg total  JS     C+FFI  | TCP segs  ns/TCP seg total  JS     C+FFI");
+  const f = (x: number) => x.toFixed(0).padStart(7);
+  rows.push("side     wire segs  ns/seg: JS    C+FFI | TCP segs  ns/TCP seg: JS    C+FFI");
   for (const e of [c, s]) {
-    const ns = e.seconds * 1e9;
+    const js = e.jsMs * 1e6;
     const cNs = (e.rxMs + e.txMs) * 1e6;
     const name = e.role === "client" ? "sender  " : "receiver";
     rows.push(
-      `${name} ${f(e.wireFrames)}  ${f(ns / e.wireFrames)} ${f((ns - cNs) / e.wireFrames)} ${
-        f(cNs / e.wireFrames)
-      }  | ${f(e.tcpSegments)}  ${f(ns / e.tcpSegments)} ${f((ns - cNs) / e.tcpSegments)} ${f(cNs / e.tcpSegments)}`,
+      `${name} ${f(e.wireFrames)}   ${f(js / e.wireFrames)} ${f(cNs / e.wireFrames)}   | ${
+        f(e.tcpSegments)
+      }   ${f(js / e.tcpSegments)} ${f(cNs / e.tcpSegments)}`,
     );
   }
   return rows.join("\n");
