@@ -4,8 +4,12 @@
 // every link queued as a zero-copy piece, an ACK at once (it stands for two
 // or more segments, RFC 5681 4.2). Coalescing never merges across a hole, a
 // PSH or a FIN, and every buffer comes back to the zone.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { receiveOffloadEnabled } from "../src/api/config.ts";
+import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { RxCoalescer } from "../src/device/coalesce.ts";
+import { ConfigError, parseStackConfig } from "../src/mod.ts";
+import { Drop } from "../src/wire/mod.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Dialogue, established, FIN, type Out, pattern, PSH } from "./tcp_dialogue.ts";
 
@@ -110,6 +114,21 @@ describe("TCP receive coalescing", () => {
     allReturned(d);
   });
 
+  test("a segment that fails its checksum is not merged: the stack drops it, the rest coalesce around it", () => {
+    const d = established({ coalescing: true, peer: { sackPermitted: true } });
+    const burst = run(1, 4, 1000);
+    burst[1].corrupt = true;
+    d.sendBurst(burst);
+    assertEquals([coalescer(d).packets, coalescer(d).segments], [1, 2], "only the two after it");
+    assertEquals(d.a.ip.counters.malformed[Drop.tcpBadChecksum], 1);
+    // The first segment alone waits for a delayed ACK; the coalesced pair beyond the hole is ACKed at once.
+    d.expect({ flags: ACK, ack: 1001, sack: [[2001, 4001]] });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 1000 });
+    d.expect({ flags: ACK, ack: 4001 });
+    assertEquals(d.received, [...pattern(4000, 1)]);
+    allReturned(d);
+  });
+
   test("a coalesced segment that would overflow the window: trimmed at the window's edge, counted, the rest resent", () => {
     const d = established({ coalescing: true, tcp: { rcvBufBytes: 2500 }, autoRead: false });
     d.sendBurst(run(1, 4, 1000));
@@ -155,5 +174,40 @@ describe("TCP receive coalescing", () => {
     assertEquals([...buf.subarray(0, n)], [...pattern(4000, 1)]);
     assert(d.tcp.counters.inChainedSegs >= 2);
     allReturned(d);
+  });
+});
+
+describe("receiveOffload", () => {
+  const address = "198.18.9.1/24";
+  test("on by default over memif, off elsewhere and where a wrapper takes single buffers", () => {
+    const on = (c: Record<string, unknown>) => receiveOffloadEnabled(parseStackConfig({ address, ...c }));
+    assertEquals(on({ device: "memif:/tmp/m.sock,server" }), true);
+    assertEquals(on({ device: "memif:/tmp/m.sock,server", receiveOffload: false }), false);
+    assertEquals(on({ device: "memif:/tmp/m.sock,server", faults: { loss: 0.01, seed: 1 } }), false);
+    assertEquals(on({ device: "af_packet:veth0" }), false, "coexistence wraps the port in the kernel bridge");
+    assertEquals(on({ device: "af_packet:veth0", coexist: false, receiveOffload: true }), true);
+  });
+
+  test("true with coexist, faults or pcap is a ConfigError naming receiveOffload; the CLI names --receive-offload", () => {
+    for (
+      const extra of [{ device: "af_packet:veth0" }, {
+        device: "memif:/m.sock",
+        faults: { loss: 0.1, seed: 1 },
+      }]
+    ) {
+      const e = assertThrows(
+        () => parseStackConfig({ address, receiveOffload: true, ...extra }),
+        ConfigError,
+      );
+      assertEquals(e.field, "receiveOffload");
+    }
+    const base = ["serve", "echo", "--device", "memif:/m.sock,server", "--address", address];
+    const cmd = parseArgs([...base, "--receive-offload", "off"]);
+    assert(cmd.kind === "serve");
+    assertEquals(cmd.options.config.receiveOffload, false);
+    assertEquals(
+      assertThrows(() => parseArgs([...base, "--receive-offload", "maybe"]), UsageError).arg,
+      "--receive-offload",
+    );
   });
 });

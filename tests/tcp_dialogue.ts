@@ -65,6 +65,8 @@ export interface Out {
   /** Payload, or its length (a pattern continuing the byte stream at `seq`). */
   payload?: Uint8Array | number;
   srcPort?: number;
+  /** Send it with a wrong TCP checksum. */
+  corrupt?: boolean;
 }
 
 /** A segment A sent, as B received it. */
@@ -307,6 +309,8 @@ export class Dialogue implements TcpReceiver {
     zone.bytes.set(payload, tcpOff + hdr);
     r.emit(this.#view.attach(zone.bytes, tcpOff, hdr + payload.length), addrB, addrA);
     this.b.ip.sendTcp(h, tcpOff, hdr + payload.length, addrA, this.now);
+    // On the wire, after B summed it: the frame waits in B's transmit batch.
+    if (o.corrupt) zone.bytes[tcpOff + 16] ^= 0x5a;
   }
 
   /** B's timestamp clock: TSval of a segment sent now. */
