@@ -210,11 +210,17 @@ describe("interop", () => {
       await inLab("gro", async (lab, dir) => {
         let srv: LunaServer | undefined;
         try {
-          srv = await startLuna(lab, "http", "inline", { extra: ["--no-coexist", "--receive-offload", "on"] });
+          srv = await startLuna(lab, "http", "inline", {
+            extra: ["--no-coexist", "--receive-offload", "on"],
+          });
           const file = randomFile(dir, "gro.bin", 8 * MB);
           const want = fileSha256(file);
           for (let i = 0; i < 2; i++) {
-            const up = await sh(lab, "kernel", `curl -sS --fail -m 30 --data-binary @${file} http://${lab.luna.ip}/sha256`);
+            const up = await sh(
+              lab,
+              "kernel",
+              `curl -sS --fail -m 30 --data-binary @${file} http://${lab.luna.ip}/sha256`,
+            );
             assertEquals(up.stdout, want + "\n", `upload ${i + 1}, hashed by luna`);
           }
           const { report } = await stopLuna(srv);

@@ -203,7 +203,8 @@ export function parseStackConfig(input: unknown): StackConfig {
     if (c.receiveOffload === true && (coexist || c.faults !== undefined || c.pcap !== undefined)) {
       throw new ConfigError(
         "receiveOffload",
-        "true with coexist, faults or pcap: the kernel bridge, the fault injector and the pcap tap take frames of one buffer",
+        "true with coexist, faults or pcap: the kernel bridge, the fault injector and the pcap tap take " +
+          "frames of one buffer",
       );
     }
     if (c.address === undefined) {
@@ -240,7 +241,8 @@ export function parseStackConfig(input: unknown): StackConfig {
 /** Whether a stack on a DPDK port coalesces received segments (see `receiveOffload`). */
 export function receiveOffloadEnabled(c: StackConfig): boolean {
   if (c.receiveOffload !== undefined) return c.receiveOffload;
-  if (typeof c.device !== "string" || coexistEnabled(c) || c.faults !== undefined || c.pcap !== undefined) return false;
+  if (typeof c.device !== "string" || coexistEnabled(c)) return false;
+  if (c.faults !== undefined || c.pcap !== undefined) return false;
   return parseDeviceSpec(c.device).kind === "memif";
 }
 

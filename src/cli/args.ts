@@ -198,7 +198,9 @@ function parseServe(argv: string[]): ServeOptions {
   }
   if (values.has("--receive-offload")) {
     const v = values.get("--receive-offload")!;
-    if (v !== "on" && v !== "off") throw new UsageError("--receive-offload", `expected on or off, got '${v}'`);
+    if (v !== "on" && v !== "off") {
+      throw new UsageError("--receive-offload", `expected on or off, got '${v}'`);
+    }
     config.receiveOffload = v === "on";
   }
   let faultSeed: number | undefined;

@@ -217,7 +217,7 @@ export class RxCoalescer implements Device {
     this._optAt = tcp.offset + 20;
   }
 
-  /** Writes the open packet (scratch frames first..end-1) to `descs` from record `out`; returns the next record. */
+  /** Writes the open packet (scratch frames first..end-1) to `descs` from record `out`; returns the next one. */
   private _emit(descs: Uint32Array, out: number, end: number): number {
     const s = this._scratch;
     const first = this._first;

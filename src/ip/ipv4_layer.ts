@@ -465,7 +465,9 @@ export class IpLayer implements NeighborOwner {
     ip.attach(this.device.zone.bytes, off, len);
     if (len < ipv4HeaderLen || ip.version !== 4) return Drop.chainMalformed;
     const hl = ip.headerLen;
-    if (hl < ipv4HeaderLen || hl + 20 > len || ip.totalLen !== len + this._chain.bytes) return Drop.chainMalformed;
+    if (hl < ipv4HeaderLen || hl + 20 > len || ip.totalLen !== len + this._chain.bytes) {
+      return Drop.chainMalformed;
+    }
     if (ip.protocol !== IpProtocol.tcp || ip.isFragment) return Drop.chainMalformed;
     if ((flags & (RxFlag.ipCksumGood | RxFlag.ipCksumBad)) === 0) return Drop.chainUnverified;
     if ((flags & (RxFlag.l4CksumGood | RxFlag.l4CksumBad)) === 0) return Drop.chainUnverified;
@@ -485,7 +487,10 @@ export class IpLayer implements NeighborOwner {
     c.tcpInSegs++;
     c.ipInDelivers++;
     const receiver = this._tcp;
-    if (receiver === undefined || !receiver.tcpInput(h, ip, tcp, now, this._flowHint, chained ? chain : undefined)) {
+    if (
+      receiver === undefined ||
+      !receiver.tcpInput(h, ip, tcp, now, this._flowHint, chained ? chain : undefined)
+    ) {
       this.device.zone.release(h);
     }
     return Drop.none;
