@@ -845,9 +845,13 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = pmd_mtu;
 	conf.rxmode.offloads = rx_offloads_rte(rx_offloads);
-	if (rx_offloads & LUNA_OFFLOAD_TCP_LRO)
+	if (rx_offloads & LUNA_OFFLOAD_TCP_LRO) {
+		/* LRO packets span buffers: scatter where the port has it to ask for. */
+		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
+			conf.rxmode.offloads &= ~RTE_ETH_RX_OFFLOAD_SCATTER;
 		conf.rxmode.max_lro_pkt_size =
 			info.max_lro_pkt_size != 0 ? info.max_lro_pkt_size : UINT16_MAX;
+	}
 	conf.txmode.offloads = tx_offloads_rte(tx_offloads);
 	if (tx_offloads & (LUNA_OFFLOAD_TCP_GSO | LUNA_OFFLOAD_TCP_TSO)) {
 		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
