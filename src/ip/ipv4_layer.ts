@@ -33,7 +33,7 @@ import type { MemZone } from "../mem/zone.ts";
 import { IpCounters, Martian } from "./counters.ts";
 import type { IpInterface } from "./iface.ts";
 import { NeighborCache, type NeighborOptions, type NeighborOwner } from "./neighbor.ts";
-import { chainLinksMax, RxChain } from "./rx_chain.ts";
+import { RxChain } from "./rx_chain.ts";
 
 /** The layer above IPv4 that takes TCP segments. */
 export interface TcpReceiver {
@@ -164,36 +164,18 @@ export class IpLayer implements NeighborOwner {
     const zone = this.device.zone;
     const chain = this._chain;
     const i = k * DESC_WORDS;
-    let j = k + 1;
-    let whole = false;
-    let sane = true;
-    for (; j < n; j++) {
-      const w = j * DESC_WORDS;
-      const h = descs[w];
-      const off = descs[w + 1] & 0xffff;
-      const len = descs[w + 1] >>> 16;
-      if (chain.count === chainLinksMax || off + len > zone.dataRoomSize) {
-        sane = false;
-        zone.release(h);
-      } else {
-        chain.add(h, zone.dataStart(h) + off, len);
-      }
-      if ((descs[w + 2] & RxFlag.more) === 0) {
-        whole = true;
-        break;
-      }
-    }
-    if (!whole || !sane) {
+    const last = chain.gather(descs, k, n, zone);
+    if (last < 0) {
       // A chain the burst cut short, or links no buffer holds: nothing of it is trusted.
       this.counters.linkRxFrames++;
       this.counters.malformed[Drop.chainMalformed]++;
       zone.release(descs[i]);
       chain.releaseUntaken(zone);
-      return j < n ? j : n - 1;
+      return -last - 1;
     }
     this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, descs[i + 2], now);
     chain.releaseUntaken(zone);
-    return j;
+    return last;
   }
 
   /** Timers of the layer (ARP retransmission and expiry). */
@@ -419,7 +401,9 @@ export class IpLayer implements NeighborOwner {
     const ip = this._ip;
     c.ipInReceives++;
     const chained = this._chain.count > 0;
-    const why = chained ? this._wrapChained(ip, off, len, flags) : ip.wrap(zone.bytes, off, len);
+    const why = chained
+      ? this._chain.wrapIpv4(ip, zone.bytes, off, len, flags)
+      : ip.wrap(zone.bytes, off, len);
     if (why !== Drop.none) return why;
     if ((flags & RxFlag.ipCksumBad) !== 0) return Drop.ipv4BadChecksum;
     if ((flags & RxFlag.ipCksumGood) === 0 && !ip.verifyChecksum()) return Drop.ipv4BadChecksum;
@@ -453,25 +437,6 @@ export class IpLayer implements NeighborOwner {
       return Drop.none;
     }
     return Drop.unknownIpProtocol;
-  }
-
-  /**
-   * Points `ip` at the IPv4 header in a chained frame's first buffer (`len`
-   * bytes from `off`): only TCP, not a fragment, headers in that buffer, the
-   * links adding up to the total length exactly, and the device's verdict on
-   * the checksums (a chain is not summed here).
-   */
-  private _wrapChained(ip: Ipv4Packet, off: number, len: number, flags: number): Drop {
-    ip.attach(this.device.zone.bytes, off, len);
-    if (len < ipv4HeaderLen || ip.version !== 4) return Drop.chainMalformed;
-    const hl = ip.headerLen;
-    if (hl < ipv4HeaderLen || hl + 20 > len || ip.totalLen !== len + this._chain.bytes) {
-      return Drop.chainMalformed;
-    }
-    if (ip.protocol !== IpProtocol.tcp || ip.isFragment) return Drop.chainMalformed;
-    if ((flags & (RxFlag.ipCksumGood | RxFlag.ipCksumBad)) === 0) return Drop.chainUnverified;
-    if ((flags & (RxFlag.l4CksumGood | RxFlag.l4CksumBad)) === 0) return Drop.chainUnverified;
-    return Drop.none;
   }
 
   private _tcpIn(h: number, ip: Ipv4Packet, flags: number, now: number): Drop {

@@ -12,7 +12,9 @@
  *
  * @module
  */
+import { DESC_WORDS, RxFlag } from "../device/device.ts";
 import type { MemZone } from "../mem/zone.ts";
+import { Drop, IpProtocol, ipv4HeaderLen, type Ipv4Packet } from "../wire/mod.ts";
 
 /** Links one chain may have beyond its first buffer (a burst's records bound it). */
 export const chainLinksMax = 511;
@@ -63,6 +65,49 @@ export class RxChain {
   /** Marks link `i` kept by the caller, who now owns its reference. */
   take(i: number): void {
     this.taken[i] = 1;
+  }
+
+  /**
+   * Takes the further links of the frame whose first record is `k` of
+   * `descs[0..n)` (RxFlag.more). Returns the index of its last record; or,
+   * when the burst cuts the chain short or a link lies outside its buffer
+   * (the links it could hold are then the chain's, the others released),
+   * `-(index of the last record looked at) - 1`.
+   */
+  gather(descs: Uint32Array, k: number, n: number, zone: MemZone): number {
+    let sane = true;
+    for (let j = k + 1; j < n; j++) {
+      const w = j * DESC_WORDS;
+      const h = descs[w];
+      const off = descs[w + 1] & 0xffff;
+      const len = descs[w + 1] >>> 16;
+      if (this.count === chainLinksMax || off + len > zone.dataRoomSize) {
+        sane = false;
+        zone.release(h);
+      } else {
+        this.add(h, zone.dataStart(h) + off, len);
+      }
+      if ((descs[w + 2] & RxFlag.more) === 0) return sane ? j : -j - 1;
+    }
+    return -(n - 1) - 1;
+  }
+
+  /**
+   * Points `ip` at the IPv4 header in the chained frame's first buffer (`len`
+   * bytes from `off` of `bytes`) and checks it: TCP, not a fragment, the IPv4
+   * and a TCP header's 20 bytes in that buffer, the links adding up to the
+   * total length exactly, and the device's verdict on both checksums (a
+   * chain is not summed in place). Returns a drop reason or `Drop.none`.
+   */
+  wrapIpv4(ip: Ipv4Packet, bytes: Uint8Array, off: number, len: number, flags: number): Drop {
+    ip.attach(bytes, off, len);
+    if (len < ipv4HeaderLen || ip.version !== 4) return Drop.chainMalformed;
+    const hl = ip.headerLen;
+    if (hl < ipv4HeaderLen || hl + 20 > len || ip.totalLen !== len + this.bytes) return Drop.chainMalformed;
+    if (ip.protocol !== IpProtocol.tcp || ip.isFragment) return Drop.chainMalformed;
+    if ((flags & (RxFlag.ipCksumGood | RxFlag.ipCksumBad)) === 0) return Drop.chainUnverified;
+    if ((flags & (RxFlag.l4CksumGood | RxFlag.l4CksumBad)) === 0) return Drop.chainUnverified;
+    return Drop.none;
   }
 
   /** Releases every link nobody took, and empties the chain. */
