@@ -155,7 +155,10 @@ export interface BenchEnd {
 export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boolean>) {
   // LUNA_BENCH_GSO=off: MSS-sized segments only (tcp.segmentationOffload false), to compare.
   if (process.env.LUNA_BENCH_GSO === "off") tcp = { ...tcp, segmentationOffload: false };
+  // LUNA_BENCH_GRO=off: no receive coalescing (receiveOffload false; on by default over memif), to compare.
+  const gro = process.env.LUNA_BENCH_GRO === "off" ? { receiveOffload: false } : {};
   return {
+    ...gro,
     device: end.device,
     address: end.address,
     mode: end.mode,

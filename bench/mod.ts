@@ -80,7 +80,11 @@
  *   --from FILE.json     print the tables of an earlier run and redraw its chart
  *
  * Environment: LUNA_BENCH_GSO=off runs luna-ts without large segments
- * (tcp.segmentationOffload false), for comparison with the default.
+ * (tcp.segmentationOffload false), for comparison with the default;
+ * LUNA_BENCH_GRO=off without receive coalescing (receiveOffload false).
+ *
+ * Where the time of a bulk transfer goes (ns per segment in JavaScript and
+ * in the shim, sender and receiver): bench/profile_bulk.ts.
  *
  * @module
  */

@@ -22,6 +22,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_gro.h>
 #include <rte_gso.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
@@ -526,6 +527,29 @@ static void port_backlog_free(int32_t port)
 	port_backlog[port] = NULL;
 	port_backlog_queues[port] = 0;
 }
+/* Per receive queue: packets checked (and coalesced) that the last burst
+ * call had no records left to describe; the next call hands them out first. */
+struct rx_stash {
+	uint16_t n, head;
+	struct rte_mbuf *m[LUNA_BURST_MAX];
+};
+static struct rx_stash *port_stash[RTE_MAX_ETHPORTS];
+static uint16_t port_stash_queues[RTE_MAX_ETHPORTS];
+/* LUNA_PORT_GRO: received TCP segments are coalesced in software. */
+static uint8_t port_gro[RTE_MAX_ETHPORTS];
+
+static void port_stash_free(int32_t port)
+{
+	struct rx_stash *st = port_stash[port];
+	if (st == NULL)
+		return;
+	for (uint16_t q = 0; q < port_stash_queues[port]; q++)
+		for (uint16_t i = st[q].head; i < st[q].n; i++)
+			rte_pktmbuf_free(st[q].m[i]);
+	free(st);
+	port_stash[port] = NULL;
+	port_stash_queues[port] = 0;
+}
 /* The MTU luna runs the port at (0: not configured), and the longest frame
  * received that it lets through: MTU + Ethernet header (no VLAN tag). */
 static uint16_t port_mtu[RTE_MAX_ETHPORTS];
@@ -638,6 +662,8 @@ static uint32_t rx_offloads_luna(uint64_t capa)
 		o |= LUNA_OFFLOAD_UDP_CKSUM;
 	if (capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
 		o |= LUNA_OFFLOAD_RSS_HASH;
+	if (capa & RTE_ETH_RX_OFFLOAD_TCP_LRO)
+		o |= LUNA_OFFLOAD_TCP_LRO;
 	return o;
 }
 
@@ -666,6 +692,8 @@ static uint64_t rx_offloads_rte(uint32_t o)
 		r |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 	if (o & LUNA_OFFLOAD_RSS_HASH)
 		r |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	if (o & LUNA_OFFLOAD_TCP_LRO)
+		r |= RTE_ETH_RX_OFFLOAD_TCP_LRO | RTE_ETH_RX_OFFLOAD_SCATTER;
 	return r;
 }
 
@@ -794,12 +822,11 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	(void)rte_eth_dev_get_mtu((uint16_t)port, &pmd_mtu);
 	uint32_t frame = (mtu != 0 ? mtu : pmd_mtu) + RTE_ETHER_HDR_LEN;
 	if (mtu != 0) {
-		uint32_t room = rte_pktmbuf_data_room_size(p->mp) - RTE_PKTMBUF_HEADROOM;
-		if (mtu < RTE_ETHER_MIN_MTU || frame > room)
-			return fail(-EINVAL,
-				    "port %d: MTU %u: expected %d.., with %u-byte frames fitting the pool's "
-				    "%u bytes of buffer after the headroom",
-				    port, mtu, RTE_ETHER_MIN_MTU, frame, room);
+		/* A frame longer than the pool's buffers arrives chained (the PMD's
+		 * scatter), which luna takes; the MTU only has a floor here. */
+		if (mtu < RTE_ETHER_MIN_MTU || mtu > UINT16_MAX - RTE_ETHER_HDR_LEN)
+			return fail(-EINVAL, "port %d: MTU %u: expected %d..%d", port, mtu,
+				    RTE_ETHER_MIN_MTU, UINT16_MAX - RTE_ETHER_HDR_LEN);
 		/* As ethdev counts a frame's overhead beyond the MTU. */
 		uint32_t overhead = info.max_mtu != UINT16_MAX && info.max_rx_pktlen > info.max_mtu
 					    ? info.max_rx_pktlen - info.max_mtu
@@ -818,6 +845,13 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	memset(&conf, 0, sizeof(conf));
 	conf.rxmode.mtu = pmd_mtu;
 	conf.rxmode.offloads = rx_offloads_rte(rx_offloads);
+	if (rx_offloads & LUNA_OFFLOAD_TCP_LRO) {
+		/* LRO packets span buffers: scatter where the port has it to ask for. */
+		if (!(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER))
+			conf.rxmode.offloads &= ~RTE_ETH_RX_OFFLOAD_SCATTER;
+		conf.rxmode.max_lro_pkt_size =
+			info.max_lro_pkt_size != 0 ? info.max_lro_pkt_size : UINT16_MAX;
+	}
 	conf.txmode.offloads = tx_offloads_rte(tx_offloads);
 	if (tx_offloads & (LUNA_OFFLOAD_TCP_GSO | LUNA_OFFLOAD_TCP_TSO)) {
 		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
@@ -862,6 +896,12 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	port_rx_hw[port] = rx_offloads;
 	port_tx_hw[port] = tx_offloads;
 	port_no_cksum[port] = (flags & LUNA_PORT_NO_CKSUM) != 0;
+	port_gro[port] = (flags & LUNA_PORT_GRO) != 0;
+	port_stash_free(port);
+	port_stash[port] = calloc(nb_rxq, sizeof(struct rx_stash));
+	if (port_stash[port] == NULL)
+		return fail(-ENOMEM, "port %d: out of memory", port);
+	port_stash_queues[port] = (uint16_t)nb_rxq;
 	port_seg[port] = (tx_offloads & LUNA_OFFLOAD_TCP_TSO)   ? SEG_TSO
 			 : (tx_offloads & LUNA_OFFLOAD_TCP_GSO) ? SEG_GSO
 								: SEG_NONE;
@@ -912,6 +952,7 @@ int32_t luna_port_close(int32_t port)
 	port_pool[port] = -1;
 	port_mtu[port] = 0;
 	port_backlog_free(port);
+	port_stash_free(port);
 	return 0;
 }
 
@@ -1133,13 +1174,17 @@ static inline uint32_t rx_flags(uint64_t ol)
 	return f;
 }
 
+static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
+				       uint32_t off);
+
 /* What a NIC's receive checksum offload would say of an IPv4 frame: IP and
- * TCP/UDP checksums verified here, in C, over the burst. Other frames get no
- * verdict (the stack checks what it reads). */
+ * TCP/UDP checksums verified here, in C, over the burst (over every link of
+ * a chained frame, whose IPv4 header must lie in its first). Other frames
+ * get no verdict (the stack checks what it reads). */
 static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 {
-	uint32_t len = mb->data_len;
-	if (len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr))
+	uint32_t len = mb->pkt_len;
+	if (mb->data_len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr))
 		return 0;
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(mb, const struct rte_ether_hdr *);
 	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
@@ -1148,7 +1193,8 @@ static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
 	uint32_t total = rte_be_to_cpu_16(ip->total_length);
 	if ((ip->version_ihl >> 4) != 4 || ihl < 20 || total < ihl ||
-	    sizeof(struct rte_ether_hdr) + total > len)
+	    sizeof(struct rte_ether_hdr) + total > len ||
+	    sizeof(struct rte_ether_hdr) + ihl > mb->data_len)
 		return 0; /* malformed: the stack counts why */
 	uint32_t f = rte_raw_cksum(ip, ihl) == 0xffff ? LUNA_RX_IP_CKSUM_GOOD : LUNA_RX_IP_CKSUM_BAD;
 	if (f == LUNA_RX_IP_CKSUM_BAD)
@@ -1158,6 +1204,16 @@ static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 	uint32_t l4len = total - ihl;
 	const void *l4 = (const char *)ip + ihl;
 	if (ip->next_proto_id == IPPROTO_TCP && l4len >= sizeof(struct rte_tcp_hdr)) {
+		if (mb->nb_segs > 1) {
+			/* Summed with the checksum field in place: zero when it verifies. Only
+			 * up to the IPv4 total length: a chain carries no Ethernet padding. */
+			if (sizeof(struct rte_ether_hdr) + total != len)
+				return f;
+			f |= chain_tcp_cksum(mb, ip, sizeof(struct rte_ether_hdr) + ihl) == 0
+				     ? LUNA_RX_L4_CKSUM_GOOD
+				     : LUNA_RX_L4_CKSUM_BAD;
+			return f;
+		}
 		uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(l4, l4len);
 		sum = (sum & 0xffff) + (sum >> 16);
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -1188,48 +1244,201 @@ static inline void sw_tx_cksum(struct rte_mbuf *mb, uint64_t ol)
 	}
 }
 
+/* A verdict in luna's bits, kept in the mbuf's offload flags while the
+ * mbuf waits (coalescing reorders the burst, the stash keeps it). */
+static inline void rx_verdict_set(struct rte_mbuf *mb, uint32_t f)
+{
+	uint64_t ol = mb->ol_flags & ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
+	if (f & LUNA_RX_IP_CKSUM_GOOD)
+		ol |= RTE_MBUF_F_RX_IP_CKSUM_GOOD;
+	else if (f & LUNA_RX_IP_CKSUM_BAD)
+		ol |= RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	if (f & LUNA_RX_L4_CKSUM_GOOD)
+		ol |= RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	else if (f & LUNA_RX_L4_CKSUM_BAD)
+		ol |= RTE_MBUF_F_RX_L4_CKSUM_BAD;
+	mb->ol_flags = ol;
+}
+
+/* Whether GRO may take the frame, and if so its packet type and header
+ * lengths set as librte_gro reads them. Taken: one buffer, checksums good,
+ * IPv4 without fragments, TCP with payload and ACK as its only flag, and no
+ * Ethernet padding (GRO counts payload from the frame length). librte_gro
+ * itself then merges only segments of one flow (addresses, ports, ACK
+ * number) whose sequence numbers follow on and whose TCP headers and
+ * options are byte for byte the same, so never across a PSH or FIN (such a
+ * segment is not taken), a SYN/RST/URG/ECE/CWR, an option change (a
+ * retransmission stamped at another millisecond carries another TSval) or
+ * a hole. What it lacks, said here: it also prepends a segment that comes
+ * just before one it holds, so two segments swapped within one burst reach
+ * TCP in order; and a retransmission that carries the same options as its
+ * neighbours and fills the sequence space right after them merges with
+ * them, as it does in Linux's GRO (the receiver cannot tell it apart). */
+static inline int gro_eligible(struct rte_mbuf *mb)
+{
+	mb->packet_type = 0;
+	if (mb->nb_segs != 1 || (mb->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD ||
+	    (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		return 0;
+	uint32_t len = mb->data_len;
+	if (len < sizeof(struct rte_ether_hdr) + 20 + 20)
+		return 0;
+	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(mb, const struct rte_ether_hdr *);
+	if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return 0;
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+	uint32_t total = rte_be_to_cpu_16(ip->total_length);
+	if (ip->next_proto_id != IPPROTO_TCP || ihl < 20 ||
+	    (rte_be_to_cpu_16(ip->fragment_offset) & 0x3fff) != 0 ||
+	    sizeof(struct rte_ether_hdr) + total != len || total < ihl + 20)
+		return 0;
+	const struct rte_tcp_hdr *tcp = (const struct rte_tcp_hdr *)((const char *)ip + ihl);
+	uint32_t thl = (uint32_t)(tcp->data_off >> 4) * 4;
+	if (thl < 20 || ihl + thl >= total || tcp->tcp_flags != RTE_TCP_ACK_FLAG)
+		return 0;
+	mb->packet_type = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP;
+	mb->l2_len = sizeof(struct rte_ether_hdr);
+	mb->l3_len = ihl;
+	mb->l4_len = thl;
+	return 1;
+}
+
+#define SHIM_STAT_ADD(port, which, v)                                                      \
+	__atomic_fetch_add(&shim_stats[port][(which) - LUNA_STAT_SHIM_RX_FOREIGN], (v),      \
+			   __ATOMIC_RELAXED)
+
+/* Coalesces m[0..n) in place (DPDK's GRO), in runs between the frames it
+ * may not take, so that no frame overtakes another of its flow; returns the
+ * packets left. */
+static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
+{
+	const struct rte_gro_param param = {
+		.gro_types = RTE_GRO_TCP_IPV4,
+		.max_flow_num = 32,
+		.max_item_per_flow = RTE_GRO_MAX_BURST_ITEM_NUM / 32,
+	};
+	uint16_t out = 0;
+	uint16_t i = 0;
+	while (i < n) {
+		uint16_t j = i;
+		while (j < n && (unsigned)(j - i) < RTE_GRO_MAX_BURST_ITEM_NUM && gro_eligible(m[j]))
+			j++;
+		if (j - i >= 2) {
+			uint16_t r = rte_gro_reassemble_burst(m + i, j - i, &param);
+			for (uint16_t q = 0; q < r; q++) {
+				struct rte_mbuf *mb = m[i + q];
+				if (mb->nb_segs > 1) {
+					SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_GRO_PKTS, 1);
+					SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_GRO_SEGS, mb->nb_segs);
+				}
+				m[out++] = mb;
+			}
+		} else {
+			for (uint16_t q = i; q < j; q++)
+				m[out++] = m[q];
+		}
+		if (j < n && j == i) /* m[j] is not GRO's: it goes as it is */
+			m[out++] = m[j++];
+		i = j;
+	}
+	return out;
+}
+
 int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max)
 {
-	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0))
+	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0 ||
+		     queue >= port_stash_queues[port]))
 		return -EINVAL;
 	struct pool *p = pool_get(port_pool[port]);
 	if (unlikely(p == NULL))
 		return -EINVAL;
-	struct rte_mbuf *m[LUNA_BURST_MAX];
-	const int sw_rx = (port_rx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
-			  (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
-	const int no_cksum = port_no_cksum[port];
-	const uint32_t frame_max = port_frame_max[port];
-	uint16_t n = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, m,
-				      (uint16_t)(max < LUNA_BURST_MAX ? max : LUNA_BURST_MAX));
+	struct rx_stash *st = &port_stash[port][queue];
+	struct rte_mbuf *fresh[LUNA_BURST_MAX];
+	struct rte_mbuf **m;
+	uint16_t n;
+	if (max > LUNA_BURST_MAX)
+		max = LUNA_BURST_MAX;
+	if (st->head < st->n) {
+		m = st->m + st->head;
+		n = (uint16_t)(st->n - st->head);
+	} else {
+		st->head = st->n = 0;
+		const int sw_rx =
+			(port_rx_hw[port] & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
+			(LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
+		const int no_cksum = port_no_cksum[port];
+		const uint32_t frame_max = port_frame_max[port];
+		uint16_t got = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, fresh, (uint16_t)max);
+		n = 0;
+		for (uint16_t i = 0; i < got; i++) {
+			struct rte_mbuf *mb = fresh[i];
+			if (i + 1 < got)
+				rte_prefetch0(fresh[i + 1]);
+			int foreign = mb->pool != p->mp;
+			for (struct rte_mbuf *s = mb->next; s != NULL && !foreign; s = s->next)
+				foreign = s->pool != p->mp || RTE_MBUF_CLONED(s) || rte_mbuf_refcnt_read(s) != 1;
+			if (unlikely(foreign)) {
+				SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_FOREIGN, 1);
+				rte_pktmbuf_free(mb);
+				continue;
+			}
+			/* A port's LRO makes packets longer than a frame: only single frames are bounded. */
+			if (unlikely(mb->pkt_len > frame_max &&
+				     !(mb->ol_flags & RTE_MBUF_F_RX_LRO))) {
+				SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_OVERSIZE, 1);
+				rte_pktmbuf_free(mb);
+				continue;
+			}
+			if (no_cksum)
+				rx_verdict_set(mb, LUNA_RX_IP_CKSUM_GOOD | LUNA_RX_L4_CKSUM_GOOD);
+			else if (sw_rx)
+				rx_verdict_set(mb, sw_rx_cksum(mb));
+			fresh[n++] = mb;
+		}
+		if (port_gro[port] && n >= 2)
+			n = rx_coalesce(port, fresh, n);
+		m = fresh;
+	}
 	uint32_t k = 0;
-	for (uint16_t i = 0; i < n; i++) {
+	uint16_t i = 0;
+	for (; i < n; i++) {
 		struct rte_mbuf *mb = m[i];
-		if (i + 1 < n)
-			rte_prefetch0(m[i + 1]);
-		if (unlikely(mb->pool != p->mp)) {
-			__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_FOREIGN - LUNA_STAT_SHIM_RX_FOREIGN], 1, __ATOMIC_RELAXED);
+		uint32_t segs = mb->nb_segs;
+		if (unlikely(segs > max - k)) {
+			if (k > 0)
+				break; /* the next call takes it */
+			SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_MULTISEG, 1);
 			rte_pktmbuf_free(mb);
 			continue;
 		}
-		if (unlikely(mb->nb_segs != 1)) {
-			__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_MULTISEG - LUNA_STAT_SHIM_RX_FOREIGN], 1, __ATOMIC_RELAXED);
-			rte_pktmbuf_free(mb);
-			continue;
+		uint32_t flags = rx_flags(mb->ol_flags);
+		uint32_t rss = mb->hash.rss;
+		if (segs > 1)
+			SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_CHAINS, 1);
+		/* Each link becomes a buffer of its own: the zone releases them one by one. */
+		for (struct rte_mbuf *s = mb; s != NULL;) {
+			struct rte_mbuf *next = s->next;
+			uint32_t *d = descs + k * LUNA_DESC_WORDS;
+			d[0] = (uint32_t)((char *)s - p->base);
+			d[1] = (uint32_t)s->data_off | ((uint32_t)s->data_len << 16);
+			d[2] = (s == mb ? flags : 0) | (next != NULL ? LUNA_RX_MORE : 0);
+			d[3] = s == mb ? rss : 0;
+			s->next = NULL;
+			s->nb_segs = 1;
+			s->pkt_len = s->data_len;
+			k++;
+			s = next;
 		}
-		if (unlikely(mb->data_len > frame_max)) {
-			__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_OVERSIZE - LUNA_STAT_SHIM_RX_FOREIGN], 1, __ATOMIC_RELAXED);
-			rte_pktmbuf_free(mb);
-			continue;
+	}
+	if (m == fresh) {
+		if (i < n) {
+			memcpy(st->m, m + i, (size_t)(n - i) * sizeof(*m));
+			st->head = 0;
+			st->n = (uint16_t)(n - i);
 		}
-		uint32_t *d = descs + k * LUNA_DESC_WORDS;
-		d[0] = (uint32_t)((char *)mb - p->base);
-		d[1] = (uint32_t)mb->data_off | ((uint32_t)mb->data_len << 16);
-		d[2] = no_cksum ? LUNA_RX_IP_CKSUM_GOOD | LUNA_RX_L4_CKSUM_GOOD
-		       : sw_rx	? sw_rx_cksum(mb)
-				: rx_flags(mb->ol_flags);
-		d[3] = mb->hash.rss;
-		k++;
+	} else {
+		st->head = (uint16_t)(st->head + i);
 	}
 	return (int32_t)k;
 }

@@ -28,13 +28,20 @@
  *    payload cut into segments of at most the MSS in word 2's high 16 bits,
  *    by the port (TSO) or by the shim (DPDK's GSO library), their checksums
  *    filled as the port needs them.
+ *  - On receive a packet may span records too: LUNA_RX_MORE says that the
+ *    next record continues it. Its first record holds the Ethernet, IPv4 and
+ *    TCP headers and the checksum verdicts (word 2) and may hold payload; the
+ *    rest hold payload only, each link a buffer of the zone that the caller
+ *    now owns (one reference each). Chains come from frames longer than one
+ *    buffer (jumbo frames over small buffers) and from receive coalescing
+ *    (the port's LRO, or DPDK's GRO library in the shim: LUNA_PORT_GRO).
  */
 #ifndef LUNA_SHIM_H
 #define LUNA_SHIM_H
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 6
+#define LUNA_SHIM_ABI 7
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -49,6 +56,8 @@
 /* Transmit only: the PMD sends chained mbufs, so the shim can cut large TCP
  * segments in software (GSO) and send chains of records. */
 #define LUNA_OFFLOAD_TCP_GSO (1u << 5)
+/* Receive only: the port coalesces in-order TCP segments of a flow (LRO). */
+#define LUNA_OFFLOAD_TCP_LRO (1u << 6)
 
 /* luna_port_configure() flags. */
 /* The PMD carries frames of any length whatever limit it advertises (net_memif
@@ -60,6 +69,12 @@
  * none): the shim neither fills nor verifies IPv4/TCP/UDP checksums, and
  * reports every received frame's as good. Both ends must agree. */
 #define LUNA_PORT_NO_CKSUM (1u << 1)
+/* Coalesce received TCP segments in software: in each receive burst, the
+ * in-order segments of one flow (same addresses, ports, ACK number, header
+ * length and options, ACK flag alone, consecutive sequence numbers) become
+ * one chained packet, with DPDK's GRO library, after their checksums are
+ * verified; the packet's checksum verdicts say good. */
+#define LUNA_PORT_GRO (1u << 2)
 
 /* RSS hash functions, in luna's own bits. */
 #define LUNA_RSS_IPV4 (1u << 0)
@@ -72,6 +87,7 @@
 #define LUNA_RX_L4_CKSUM_GOOD (1u << 2)
 #define LUNA_RX_L4_CKSUM_BAD (1u << 3)
 #define LUNA_RX_RSS_HASH (1u << 4)
+#define LUNA_RX_MORE (1u << 5) /* the next record continues this packet */
 
 /* Transmit descriptor flags. */
 #define LUNA_TX_IPV4 (1u << 8)
@@ -132,13 +148,16 @@ enum {
 	LUNA_STAT_OERRORS,
 	LUNA_STAT_RX_NOMBUF,
 	LUNA_STAT_SHIM_RX_FOREIGN, /* dropped: buffer from another pool */
-	LUNA_STAT_SHIM_RX_MULTISEG, /* dropped: chained buffer */
+	LUNA_STAT_SHIM_RX_MULTISEG, /* dropped: a chain of more links than one burst's records hold */
 	LUNA_STAT_SHIM_TX_INVALID, /* refused: handle that is not a buffer of the pool */
 	LUNA_STAT_SHIM_RX_OVERSIZE, /* dropped: frame longer than MTU + Ethernet header */
 	LUNA_STAT_SHIM_TX_SEG_PKTS, /* large TCP packets cut by the shim (GSO) or the port (TSO) */
 	LUNA_STAT_SHIM_TX_SEG_SEGS, /* segments the shim cut them into (TSO: counted by the port) */
 	LUNA_STAT_SHIM_TX_SEG_DROPPED, /* segments cut that the PMD did not take: lost */
 	LUNA_STAT_SHIM_TX_NOMBUF, /* chains left to the caller: the shim's own mbufs ran out */
+	LUNA_STAT_SHIM_RX_GRO_PKTS, /* coalesced packets the shim (GRO) delivered */
+	LUNA_STAT_SHIM_RX_GRO_SEGS, /* received segments merged into them */
+	LUNA_STAT_SHIM_RX_CHAINS, /* chained packets delivered (coalesced, or longer than a buffer) */
 	LUNA_STAT_WORDS
 };
 
@@ -191,6 +210,8 @@ int32_t luna_port_xstats(int32_t port, uint64_t *out, uint32_t n);
 int32_t luna_ring_pair(const uint8_t *name, uint32_t name_len, uint32_t ring_size,
 		       uint32_t *ports2);
 
+/* Returns the records filled, whole packets only (a chain's records are all
+ * there). Packets whose records do not fit in max wait for the next call. */
 int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max);
 /* Where the port has no checksum offload the shim fills the checksums of
  * each record and clears its checksum flags in descs, so that records the

@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 6;
+export const SHIM_ABI = 7;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -47,6 +47,8 @@ export const Offload = {
   tcpTso: 1 << 4,
   /** Transmit only: the port sends chains, and the shim cuts large TCP segments in software (GSO). */
   tcpGso: 1 << 5,
+  /** Receive only: the port coalesces in-order TCP segments of a flow (LRO). */
+  tcpLro: 1 << 6,
 } as const;
 
 /** Flags of luna_port_configure (LUNA_PORT_*). */
@@ -62,6 +64,11 @@ export const PortFlag = {
    * verifies them, and reports received ones good. Both ends must agree.
    */
   noCksum: 1 << 1,
+  /**
+   * Coalesce received TCP segments in software (DPDK's GRO library): in each
+   * receive burst, in-order segments of one flow become one chained packet.
+   */
+  gro: 1 << 2,
 } as const;
 
 /** RSS hash function bits (LUNA_RSS_*). */
@@ -78,6 +85,8 @@ export const RxFlag = {
   l4CksumGood: 1 << 2,
   l4CksumBad: 1 << 3,
   rssHash: 1 << 4,
+  /** The next record continues this packet (a received chain). */
+  more: 1 << 5,
 } as const;
 
 /** Transmit descriptor flags (LUNA_TX_*), word 2 of a record to send. */
@@ -141,7 +150,10 @@ export const PortStat = {
   txSegSegments: 13,
   txSegDropped: 14,
   txChainNoMbuf: 15,
-  words: 16,
+  rxGroPackets: 16,
+  rxGroSegments: 17,
+  rxChains: 18,
+  words: 19,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(

@@ -6,6 +6,7 @@
  * @module
  */
 import { createMemoryLink, DESC_WORDS, type Device, FaultInjector, type FaultOptions } from "../src/device/mod.ts";
+import { type CoalesceOptions, RxCoalescer } from "../src/device/coalesce.ts";
 import { IpInterface, IpLayer } from "../src/ip/mod.ts";
 import { createHeapZone, type MemZone } from "../src/mem/mod.ts";
 import { readMac } from "../src/wire/mod.ts";
@@ -57,6 +58,10 @@ export interface TwoHostsOptions {
   buffersB?: number;
   /** Large segments the link cuts (MemoryLinkOptions.segmentation); 0 (default): none. */
   segmentation?: number;
+  /** Each host's received segments coalesced within a burst (RxCoalescer), as LRO/GRO would; default off. */
+  coalescing?: boolean | CoalesceOptions;
+  /** As `coalescing`, for host a alone. */
+  coalescingA?: boolean | CoalesceOptions;
 }
 
 export const addrA = 0xc6120001; // 198.18.0.1
@@ -75,12 +80,16 @@ export function twoHosts(options: TwoHostsOptions = {}): { a: Host; b: Host; clo
     segmentation: options.segmentation ?? 0,
   });
   const seed = options.seed ?? 1;
-  const da: Device = options.faultsAtoB
+  let da: Device = options.faultsAtoB
     ? new FaultInjector(la, { seed, tx: options.faultsAtoB })
     : la;
-  const db: Device = options.faultsBtoA
+  let db: Device = options.faultsBtoA
     ? new FaultInjector(lb, { seed: seed + 1, tx: options.faultsBtoA })
     : lb;
+  const co = options.coalescing;
+  if (co !== undefined && co !== false) db = new RxCoalescer(db, co === true ? {} : co);
+  const coA = options.coalescingA ?? co;
+  if (coA !== undefined && coA !== false) da = new RxCoalescer(da, coA === true ? {} : coA);
   const a = new Host(za, da, addrA);
   const b = new Host(zb, db, addrB);
   return { a, b, clock: new Clock([a, b]) };

@@ -77,6 +77,8 @@ export interface Out {
   srcPort?: number;
   /** The IP header's ECN field (RFC 3168 5: 2 ECT(0), 3 CE); default 0. */
   ecn?: number;
+  /** Send it with a wrong TCP checksum. */
+  corrupt?: boolean;
 }
 
 /** A segment A sent, as B received it. */
@@ -147,6 +149,8 @@ export interface DialogueOptions {
   segmentation?: number;
   /** The link's one-way delay, ms (default 0.05). */
   delayMs?: number;
+  /** A's received segments coalesced within each burst (RxCoalescer), as LRO or GRO would; default off. */
+  coalescing?: boolean;
 }
 
 /** One host with TCP (A) and a raw peer (B); see the module documentation. */
@@ -182,7 +186,11 @@ export class Dialogue implements TcpReceiver {
   #active = false;
 
   constructor(o: DialogueOptions = {}) {
-    const { a, b, clock } = twoHosts({ segmentation: o.segmentation, delayMs: o.delayMs });
+    const { a, b, clock } = twoHosts({
+      segmentation: o.segmentation,
+      delayMs: o.delayMs,
+      coalescingA: o.coalescing,
+    });
     this.a = a;
     this.b = b;
     this.clock = clock;
@@ -273,6 +281,23 @@ export class Dialogue implements TcpReceiver {
 
   /** B sends a segment to A, which processes it before this returns. */
   send(o: Out): void {
+    this.sendBurst([o]);
+  }
+
+  /**
+   * B sends segments to A in one burst (they reach A's receive path in one
+   * rx call, where coalescing may merge them); A has processed them when
+   * this returns.
+   */
+  sendBurst(list: readonly Out[]): void {
+    const before = this.a.ip.counters.linkRxFrames;
+    for (const o of list) this.#queue(o);
+    if (!this.clock.runUntil(() => this.a.ip.counters.linkRxFrames > before, 10)) {
+      throw new Error("A never got the segments");
+    }
+  }
+
+  #queue(o: Out): void {
     const r = this.#repr;
     r.srcPort = o.srcPort ?? (this.#active ? portA : portB);
     r.dstPort = this.#active ? portActive : portA;
@@ -303,11 +328,9 @@ export class Dialogue implements TcpReceiver {
     const hdr = r.headerLen();
     zone.bytes.set(payload, tcpOff + hdr);
     r.emit(this.#view.attach(zone.bytes, tcpOff, hdr + payload.length), addrB, addrA);
-    const before = this.a.ip.counters.tcpInSegs;
     this.b.ip.sendTcp(h, tcpOff, hdr + payload.length, addrA, this.now, o.ecn ?? 0);
-    if (!this.clock.runUntil(() => this.a.ip.counters.tcpInSegs > before, 10)) {
-      throw new Error("A never got the segment");
-    }
+    // On the wire, after B summed it: the frame waits in B's transmit batch.
+    if (o.corrupt) zone.bytes[tcpOff + 16] ^= 0x5a;
   }
 
   /** B's timestamp clock: TSval of a segment sent now. */

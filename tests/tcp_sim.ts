@@ -5,6 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { RxCoalescer } from "../src/device/coalesce.ts";
 import type { FaultOptions } from "../src/device/mod.ts";
 import type { TcpConfig } from "../src/tcp/config.ts";
 import { State, stateName } from "../src/tcp/state.ts";
@@ -142,6 +143,8 @@ export interface TransferResult {
   ok: boolean;
   detail: string;
   ms: number;
+  /** Segments the hosts' receive coalescing merged (0 without it). */
+  coalesced: number;
 }
 
 /** Options of {@link transfer}. */
@@ -156,6 +159,8 @@ export interface TransferOptions {
   maxMs?: number;
   /** Large segments the link cuts (MemoryLinkOptions.segmentation); 0: none. */
   segmentation?: number;
+  /** Received segments coalesced within each burst (RxCoalescer); default off. */
+  coalescing?: boolean;
 }
 
 /** Transfers data both ways at once and checks everything a finished run must satisfy. */
@@ -169,6 +174,7 @@ export function transfer(o: TransferOptions): TransferResult {
     buffers: 8192,
     tcp: o.tcp,
     segmentation: o.segmentation,
+    coalescing: o.coalescing,
   });
   const client = new Endpoint(ta, clock, o.bytesAtoB, o.seed * 2 + 1);
   const server = new Endpoint(tb, clock, o.bytesBtoA, o.seed * 2 + 2);
@@ -188,6 +194,8 @@ export function transfer(o: TransferOptions): TransferResult {
   if (server.recvDigest !== client.sendDigest) problems.push("a->b data differs (SHA-256)");
   if (client.recvDigest !== server.sendDigest) problems.push("b->a data differs (SHA-256)");
   const ms = clock.now;
+  let coalesced = 0;
+  for (const h of [a, b] as Host[]) if (h.device instanceof RxCoalescer) coalesced += h.device.segments;
   // Past TIME-WAIT (2 MSL, 60 s by default): nothing may be left behind.
   clock.run(65_000);
   if (ta.connections + tb.connections !== 0) problems.push(`connections left: ${ta.connections} + ${tb.connections}`);
@@ -198,7 +206,7 @@ export function transfer(o: TransferOptions): TransferResult {
     const acc = h.zone.accounting();
     if (acc.inUse !== 0) problems.push(`${h.zone.name}: ${acc.inUse} buffers in use`);
   }
-  return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms };
+  return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms, coalesced };
 }
 
 export { State };

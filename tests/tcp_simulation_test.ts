@@ -8,8 +8,9 @@
 // run again with MSS-sized segments only; a fifth with RFC 6675 loss detection
 // instead of RACK-TLP; LUNA_SIM_SEEDS_TAIL (500) tail-loss runs in both;
 // LUNA_SIM_SEEDS_BURST (150) burst-loss runs (everything lost for 0.1-2 ms at a time). A quarter of the main seeds and
-// a third of the burst ones ask for ECN, with CE marked at random.
-import { assertEquals } from "@std/assert";
+// a third of the burst ones ask for ECN, with CE marked at random. Every third seed of the first sweep runs with
+// each host's received segments coalesced (receive offload, as LRO or GRO would make them).
+import { assert, assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
 import { burstScenario, scenario, tailScenario } from "./tcp_scenarios.ts";
 import { transfer } from "./tcp_sim.ts";
@@ -37,11 +38,19 @@ describe("tcp simulation", () => {
       () => {
         const failures: string[] = [];
         const list = only ? [Number(only)] : Array.from({ length: count }, (_, i) => i + 1);
+        let coalesced = 0;
         for (const seed of list) {
-          const r = transfer({ ...scenario(seed, maxBytes), segmentation: on ? segmentation : 0 });
+          const r = transfer({
+            ...scenario(seed, maxBytes),
+            segmentation: on ? segmentation : 0,
+            coalescing: on && seed % 3 === 0,
+          });
           if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
+          coalesced += r.coalesced;
         }
         assertEquals(failures, []);
+        // The coalescing share did coalesce: TCP took chained segments, not only single ones.
+        if (on && list.some((s) => s % 3 === 0)) assert(coalesced > 0, "no segment was coalesced");
       },
       { timeoutMs: 900_000 },
     );

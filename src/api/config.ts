@@ -143,6 +143,11 @@ export interface StackConfigInput {
   mtu?: number;
   /** TCP/IP checksums on a DPDK link: "auto" (default) or "always". */
   checksums?: "auto" | "always";
+  /**
+   * Receive coalescing on a DPDK link (LRO, else the shim's GRO): default on for net_memif
+   * when no fault injector, pcap tap or kernel bridge wraps the port.
+   */
+  receiveOffload?: boolean;
   /** "batch" (default): events after each burst; "inline": handlers inside the receive path. */
   mode?: LoopMode;
   /** Packet buffers in the zone, 256..4194304; default 8191. */
@@ -240,6 +245,15 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
    * computed and verified on every link, memif too.
    */
   checksums: z.enum(["auto", "always"]).default("auto"),
+  /**
+   * Receive coalescing on a DPDK link: in-order TCP segments of one flow
+   * that arrive in one receive burst reach TCP as one chained segment, made
+   * by the port's LRO where it offers it, elsewhere by the shim (DPDK's GRO
+   * library). Default: on where the device is net_memif and no fault
+   * injector, pcap tap or kernel bridge wraps the port (they take frames of
+   * one buffer); true there is a ConfigError.
+   */
+  receiveOffload: z.boolean().optional(),
   /** batch: events after each burst; inline: handlers run inside the receive path. */
   mode: z.enum(["batch", "inline"]).default("batch"),
   /** Packet buffers in the zone. */
@@ -291,6 +305,13 @@ export function parseStackConfig(input: unknown): StackConfig {
       // The exception port (net_tap) runs at its own MTU, 1500: the kernel's longer frames would be dropped there.
       throw new ConfigError("mtu", `${c.mtu} with coexist: the kernel's exception path runs at 1500 only`);
     }
+    if (c.receiveOffload === true && (coexist || c.faults !== undefined || c.pcap !== undefined)) {
+      throw new ConfigError(
+        "receiveOffload",
+        "true with coexist, faults or pcap: the kernel bridge, the fault injector and the pcap tap take " +
+          "frames of one buffer",
+      );
+    }
     if (c.address === undefined) {
       if (!coexist) throw new ConfigError("address", "required (or coexist: true, to take it from the kernel)");
       if (c.gateway !== undefined) throw new ConfigError("gateway", "needs an address");
@@ -336,6 +357,14 @@ export function parseStackConfig(input: unknown): StackConfig {
  * or by default where the device is a real NIC (PCI) or sits on a kernel
  * interface (af_packet, af_xdp).
  */
+/** Whether a stack on a DPDK port coalesces received segments (see `receiveOffload`). */
+export function receiveOffloadEnabled(c: StackConfig): boolean {
+  if (c.receiveOffload !== undefined) return c.receiveOffload;
+  if (typeof c.device !== "string" || coexistEnabled(c)) return false;
+  if (c.faults !== undefined || c.pcap !== undefined) return false;
+  return parseDeviceSpec(c.device).kind === "memif";
+}
+
 export function coexistEnabled(c: StackConfig): boolean {
   if (c.coexist !== undefined) return c.coexist !== false;
   if (typeof c.device !== "string") return false;

@@ -36,7 +36,13 @@ import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
 import { ConfigError } from "../errors.ts";
 import { ethernetHeaderLen, parseIpv4, parseMac, readMac } from "../wire/mod.ts";
-import { coexistEnabled, type StackConfig, type StackConfigInput, parseStackConfig } from "./config.ts";
+import {
+  coexistEnabled,
+  parseStackConfig,
+  receiveOffloadEnabled,
+  type StackConfig,
+  type StackConfigInput,
+} from "./config.ts";
 import { Connection, type ConnectionHandlers } from "./connection.ts";
 import { type Capture, startControl, tapForControl } from "../control/attach.ts";
 
@@ -394,6 +400,7 @@ async function build(c: StackConfig, capture: Capture): Promise<Stack> {
     promiscuous: c.mac !== undefined,
     checksums: c.checksums,
     segmentation: c.tcp?.segmentationOffload ?? tcpDefaults.segmentationOffload,
+    receiveOffload: receiveOffloadEnabled(c),
     eal: c.eal,
   });
   let coexist: Coexistence | undefined;

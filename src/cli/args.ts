@@ -64,6 +64,10 @@ serve options:
                       announces an MSS of N - 40
   --checksums always  compute and verify TCP/IP checksums on every link (default auto: none on
                       memif, where both processes share memory; give both ends the same)
+  --receive-offload on|off
+                      coalesce received TCP segments (the port's LRO, else DPDK's GRO in the
+                      shim; default: on over memif, off elsewhere; not with --coexist,
+                      --faults or --pcap)
   --coexist           share the interface with the kernel: luna-ts serves its TCP flows, the
                       kernel everything else, and its address comes from the kernel (the
                       default for af_packet, af_xdp and PCI devices)
@@ -113,6 +117,7 @@ const serveFlags: Record<string, boolean> = {
   "--buffers": true,
   "--mtu": true,
   "--checksums": true,
+  "--receive-offload": true,
   "--workers": true,
   "--name": true,
   "--no-control": false,
@@ -197,6 +202,13 @@ function parseServe(argv: string[]): ServeOptions {
     if (v !== "auto" && v !== "always") throw new UsageError("--checksums", `expected auto or always, got '${v}'`);
     config.checksums = v;
   }
+  if (values.has("--receive-offload")) {
+    const v = values.get("--receive-offload")!;
+    if (v !== "on" && v !== "off") {
+      throw new UsageError("--receive-offload", `expected on or off, got '${v}'`);
+    }
+    config.receiveOffload = v === "on";
+  }
   let faultSeed: number | undefined;
   if (values.has("--faults")) {
     const faults = parseFaults(values.get("--faults")!);
@@ -257,6 +269,7 @@ const fieldArgs: Record<string, string> = {
   buffers: "--buffers",
   mtu: "--mtu",
   checksums: "--checksums",
+  receiveOffload: "--receive-offload",
   "eal.prefix": "--prefix",
   "control.name": "--name",
   "control.dir": "--name",

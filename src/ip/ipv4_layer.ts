@@ -33,6 +33,7 @@ import type { MemZone } from "../mem/zone.ts";
 import { IpCounters, Martian } from "./counters.ts";
 import type { IpInterface } from "./iface.ts";
 import { NeighborCache, type NeighborOptions, type NeighborOwner } from "./neighbor.ts";
+import { RxChain } from "./rx_chain.ts";
 
 /** The layer above IPv4 that takes TCP segments. */
 export interface TcpReceiver {
@@ -42,8 +43,11 @@ export interface TcpReceiver {
    * (then it releases it later), false to let the IP layer release it now.
    * `hint`: the connection id a classifier found for the segment (the frame's
    * flow mark, see rxFlowMark), or -1; the receiver checks it still applies.
+   * `chain`: for a chained frame, its links beyond `h` (payload only; `tcp`
+   * then views the headers and the first buffer's payload): the receiver
+   * marks those it keeps, the IP layer releases the rest.
    */
-  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint: number): boolean;
+  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint: number, chain?: RxChain): boolean;
 }
 
 /** Called for each ICMP echo reply received. */
@@ -93,6 +97,8 @@ export class IpLayer implements NeighborOwner {
   private _ident = 0;
   /** The connection a classifier marked the frame being received with (rxFlowMark), or -1. */
   private _flowHint = -1;
+  /** The further links of the chained frame being received (none for a one-buffer frame). */
+  private readonly _chain = new RxChain();
 
   constructor(device: Device, iface: IpInterface, options: IpLayerOptions = {}) {
     this.device = device;
@@ -144,8 +150,32 @@ export class IpLayer implements NeighborOwner {
       const i = k * DESC_WORDS;
       const flags = descs[i + 2];
       this._flowHint = (flags & rxFlowMark) !== 0 ? descs[i + 3] : -1;
-      this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
+      if ((flags & RxFlag.more) !== 0) k = this._chained(descs, k, n, now);
+      else this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
     }
+  }
+
+  /**
+   * A frame spanning records `k..` (RxFlag.more): its links go to the chain,
+   * the frame up the path, and what no layer kept back to the zone. Returns
+   * the index of its last record.
+   */
+  private _chained(descs: Uint32Array, k: number, n: number, now: number): number {
+    const zone = this.device.zone;
+    const chain = this._chain;
+    const i = k * DESC_WORDS;
+    const last = chain.gather(descs, k, n, zone);
+    if (last < 0) {
+      // A chain the burst cut short, or links no buffer holds: nothing of it is trusted.
+      this.counters.linkRxFrames++;
+      this.counters.malformed[Drop.chainMalformed]++;
+      zone.release(descs[i]);
+      chain.releaseUntaken(zone);
+      return -last - 1;
+    }
+    this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, descs[i + 2], now);
+    chain.releaseUntaken(zone);
+    return last;
   }
 
   /** Timers of the layer (ARP retransmission and expiry). */
@@ -313,7 +343,7 @@ export class IpLayer implements NeighborOwner {
     const c = this.counters;
     const zone = this.device.zone;
     c.linkRxFrames++;
-    c.linkRxBytes += len;
+    c.linkRxBytes += len + this._chain.bytes;
     const eth = this._eth;
     const at = zone.dataStart(h) + dataOff;
     let why = dataOff + len <= zone.dataRoomSize ? eth.wrap(zone.bytes, at, len) : Drop.truncated;
@@ -373,7 +403,10 @@ export class IpLayer implements NeighborOwner {
     const zone = this.device.zone;
     const ip = this._ip;
     c.ipInReceives++;
-    const why = ip.wrap(zone.bytes, off, len);
+    const chained = this._chain.count > 0;
+    const why = chained
+      ? this._chain.wrapIpv4(ip, zone.bytes, off, len, flags)
+      : ip.wrap(zone.bytes, off, len);
     if (why !== Drop.none) return why;
     if ((flags & RxFlag.ipCksumBad) !== 0) return Drop.ipv4BadChecksum;
     if ((flags & RxFlag.ipCksumGood) === 0 && !ip.verifyChecksum()) return Drop.ipv4BadChecksum;
@@ -411,15 +444,23 @@ export class IpLayer implements NeighborOwner {
 
   private _tcpIn(h: number, ip: Ipv4Packet, flags: number, now: number): Drop {
     const tcp = this._tcpView;
-    const why = tcp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen);
-    if (why !== Drop.none) return why;
+    const chain = this._chain;
+    const chained = chain.count > 0;
+    // A chain's TCP view covers its first buffer: the headers must lie there.
+    const why = tcp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen - chain.bytes);
+    if (why !== Drop.none) return chained ? Drop.chainMalformed : why;
     if ((flags & RxFlag.l4CksumBad) !== 0) return Drop.tcpBadChecksum;
     if ((flags & RxFlag.l4CksumGood) === 0 && !tcp.verifyChecksum(ip.src, ip.dst)) return Drop.tcpBadChecksum;
     const c = this.counters;
     c.tcpInSegs++;
     c.ipInDelivers++;
     const receiver = this._tcp;
-    if (receiver === undefined || !receiver.tcpInput(h, ip, tcp, now, this._flowHint)) this.device.zone.release(h);
+    if (
+      receiver === undefined ||
+      !receiver.tcpInput(h, ip, tcp, now, this._flowHint, chained ? chain : undefined)
+    ) {
+      this.device.zone.release(h);
+    }
     return Drop.none;
   }
 

@@ -12,6 +12,12 @@ export class TcpCounters {
   estabResets = 0;
   currEstab = 0;
   inSegs = 0;
+  /** Of the segments received, how many came chained: coalesced by the device, or longer than a buffer. */
+  inChainedSegs = 0;
+  /** The buffers (links) those spanned. */
+  inChainedLinks = 0;
+  /** Received segments whose payload ran past the receive window: the rest was dropped, to be sent again. */
+  rcvWindowTrims = 0;
   outSegs = 0;
   /** Of the segments sent, how many left as large ones for the device to cut (counted once each). */
   outLargeSegs = 0;

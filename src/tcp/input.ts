@@ -18,8 +18,9 @@ import { ecnAck, ecnReceive } from "./ecn.ts";
 import { frtoAck } from "./frto.ts";
 import { negotiate } from "./handshake.ts";
 import { scoreboard, tsNow } from "./output.ts";
-import { Reassembly, ReassemblyResult } from "./reassembly.ts";
+import { Reassembly } from "./reassembly.ts";
 import { afterAck, sackRecovery, startRecovery } from "./recovery.ts";
+import { Inserted, insertPayload, queuePayload, segmentsIn } from "./rx_pieces.ts";
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
@@ -412,7 +413,6 @@ function newAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): number {
 /** Queues the segment's payload: in order to the application, out of order for reassembly. */
 function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
   let seq = seg.seq;
-  let off = seg.payloadOff;
   let len = seg.payloadLen;
   // Trim what came before RCV.NXT and what lies past the window.
   if (seqLt(seq, tcb.rcvNxt)) {
@@ -423,7 +423,6 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
       return false;
     }
     seq = tcb.rcvNxt;
-    off += cut;
     len -= cut;
   }
   if (x.pool.low && (x.pool.critical || tcb.recvq.bytes > 0 || tcb.reassemblyBytes > 0)) {
@@ -435,21 +434,21 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     return false;
   }
   const wndEnd = (tcb.rcvAdv - 0) >>> 0;
-  if (seqGt((seq + len) >>> 0, wndEnd) && seqGt(wndEnd, seq)) len = (wndEnd - seq) >>> 0;
+  if (seqGt((seq + len) >>> 0, wndEnd) && seqGt(wndEnd, seq)) {
+    len = (wndEnd - seq) >>> 0; // past the window: dropped, the sender sends it again
+    x.counters.rcvWindowTrims++;
+  }
   if (seq !== tcb.rcvNxt) {
     // Out of order (RFC 5681 4.2: ACK it at once, so the sender sees the hole).
     tcb.ackNow = true;
     tcb.stats.oooSegsIn++;
-    const r = reassemblyOf(x, tcb).insert(seq, len, seg.h, off);
-    if (r === ReassemblyResult.stored) {
-      noteArrival(tcb, seq);
-      return true;
-    }
-    if (r === ReassemblyResult.duplicate) noteDuplicate(tcb, seq, len);
-    else tcb.stats.oooDropped++;
-    return false;
+    const r = insertPayload(reassemblyOf(x, tcb), seg, seq, len);
+    if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq);
+    else if ((r & Inserted.duplicate) !== 0) noteDuplicate(tcb, seq, len);
+    if ((r & Inserted.refused) !== 0) tcb.stats.oooDropped++;
+    return (r & Inserted.headKept) !== 0;
   }
-  tcb.recvq.push(seg.h, off, len);
+  const kept = queuePayload(tcb.recvq, seg, seq, len);
   tcb.rcvNxt = (tcb.rcvNxt + len) >>> 0;
   tcb.stats.bytesReceived += len;
   // Pieces that were waiting behind the hole.
@@ -463,11 +462,14 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     // RFC 5681 4.2: a segment that fills all or part of a gap is ACKed at once.
     tcb.ackNow = true;
   }
-  // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment.
-  if (++tcb.unackedSegs >= 2) tcb.ackNow = true;
+  // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment. A
+  // coalesced segment counts the segments it was made of, so one of two or more is ACKed at once:
+  // Linux's one ACK per GRO segment, which here never delays past RFC 5681's second segment.
+  tcb.unackedSegs += segmentsIn(seg);
+  if (tcb.unackedSegs >= 2) tcb.ackNow = true;
   else x.timers.armDelayedAck(tcb, now);
   if (tcb.handlers.onData !== undefined) tcb.handlers.onData(tcb);
-  return true;
+  return kept;
 }
 
 /** The peer's FIN is in order (RFC 9293 3.10.7.4, eighth check). */

@@ -6,6 +6,7 @@
  */
 import { type Ipv4Packet, type TcpPacket, TcpFlags, TcpOptions } from "../wire/mod.ts";
 import { Drop } from "../wire/mod.ts";
+import type { RxChain } from "../ip/rx_chain.ts";
 
 /** The fields of the segment being processed. */
 export class Segment {
@@ -22,13 +23,21 @@ export class Segment {
   wnd = 0;
   /** Zone offset of the payload. */
   payloadOff = 0;
+  /** Bytes of payload: in the first buffer ({@link headLen}) and in the chain's links after it. */
   payloadLen = 0;
   /** The IP header's ECN field (RFC 3168 5): 3 is CE, congestion experienced. */
   ecn = 0;
+  /** Bytes of payload in the first buffer, from {@link payloadOff}. */
+  headLen = 0;
+  /**
+   * A chained segment's further links (payload only, in sequence after the
+   * first buffer's), or null; see RxChain for who releases what.
+   */
+  chain: RxChain | null = null;
   readonly options: TcpOptions = new TcpOptions();
 
   /** Reads the segment; returns a drop reason for malformed options. */
-  load(h: number, ip: Ipv4Packet, tcp: TcpPacket): Drop {
+  load(h: number, ip: Ipv4Packet, tcp: TcpPacket, chain?: RxChain): Drop {
     this.h = h;
     this.srcIp = ip.src;
     this.dstIp = ip.dst;
@@ -40,7 +49,14 @@ export class Segment {
     this.flags = tcp.flags;
     this.wnd = tcp.window;
     this.payloadOff = tcp.payloadOffset;
-    this.payloadLen = tcp.payloadLen;
+    this.headLen = tcp.payloadLen;
+    if (chain !== undefined && chain.count > 0) {
+      this.chain = chain;
+      this.payloadLen = tcp.payloadLen + chain.bytes;
+    } else {
+      this.chain = null;
+      this.payloadLen = tcp.payloadLen;
+    }
     this.options.clear();
     const start = tcp.offset + 20;
     const end = tcp.offset + tcp.headerLen;

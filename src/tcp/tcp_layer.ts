@@ -17,6 +17,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { IpLayer, TcpReceiver } from "../ip/ipv4_layer.ts";
+import type { RxChain } from "../ip/rx_chain.ts";
 import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpPacket } from "../wire/mod.ts";
@@ -390,10 +391,14 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * @internal From the IP layer: a TCP segment for this host. `hint`: the id
    * of the connection a classifier found for it (see {@link claim}), or -1.
    */
-  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint = -1): boolean {
+  tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint = -1, chain?: RxChain): boolean {
     const seg = this._seg;
     this.counters.inSegs++;
-    if (seg.load(h, ip, tcp) !== Drop.none) {
+    if (chain !== undefined) {
+      this.counters.inChainedSegs++;
+      this.counters.inChainedLinks += chain.count + 1;
+    }
+    if (seg.load(h, ip, tcp, chain) !== Drop.none) {
       this.counters.inErrs++;
       return false;
     }

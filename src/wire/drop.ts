@@ -46,13 +46,21 @@ export const Drop = {
   tcpBadChecksum: 13,
   /** TCP: an option's length is below 2, runs past the options, or is wrong for its kind. */
   tcpBadOptionLength: 14,
+  /**
+   * A chained frame (several buffers) that is not IPv4/TCP, whose headers do
+   * not lie in its first buffer, or whose buffers do not add up to its IPv4
+   * total length (or whose chain a burst cut short).
+   */
+  chainMalformed: 15,
+  /** A chained frame that came with no checksum verdict from the device (it cannot be summed in place). */
+  chainUnverified: 16,
 } as const;
 
 /** One drop reason, a small integer usable as an array index. */
 export type Drop = typeof Drop[keyof typeof Drop];
 
 /** Number of drop reasons: the length of a counter array indexed by {@link Drop}. */
-export const dropReasonCount = 15;
+export const dropReasonCount = 17;
 
 const names: readonly string[] = (() => {
   const out: string[] = [];

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { parseStackConfig, type StackConfigInput } from "../api/config.ts";
+import { parseStackConfig, receiveOffloadEnabled, type StackConfigInput } from "../api/config.ts";
 import type { StackStats } from "../api/stack.ts";
 import type { Dpdk } from "../device/dpdk/eal.ts";
 import { openDpdkPort } from "../device/dpdk/open.ts";
@@ -116,6 +116,7 @@ export async function startWorkers(options: WorkersOptions): Promise<WorkerGroup
     promiscuous: c.mac !== undefined,
     checksums: c.checksums,
     segmentation: c.tcp?.segmentationOffload ?? true,
+    receiveOffload: receiveOffloadEnabled(c),
     eal: { ...c.eal, memoryMb: c.eal?.memoryMb ?? 256 + 64 * count },
   });
   const started: Worker[] = [];

@@ -60,6 +60,12 @@ export interface OpenPortOptions {
    * buffers (not net_af_xdp, net_ring).
    */
   segmentation?: boolean;
+  /**
+   * Receive coalescing (default false): in-order TCP segments of one flow
+   * arrive as one chained packet, coalesced by the port where it offers LRO,
+   * elsewhere by the shim (DPDK's GRO library, within each receive burst).
+   */
+  receiveOffload?: boolean;
   /** EAL settings; `prefix` defaults to `luna-<pid>`. */
   eal?: PortEalOptions;
 }
@@ -75,6 +81,8 @@ export interface OpenedPort {
   txOffloads: number;
   /** RSS hash bits turned on. */
   rss: number;
+  /** Who coalesces received segments: the port (LRO), the shim (GRO), or nobody. */
+  rxCoalescing: "lro" | "gro" | "none";
 }
 
 /**
@@ -129,13 +137,22 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
         `${spec.portName} has ${Math.min(info.maxRxQueues, info.maxTxQueues)} queue pairs, ${queues} asked`,
       );
     }
-    // Every frame of the MTU fits one buffer: longer ones would arrive chained, and be dropped.
+    // Every frame of the MTU fits one buffer (longer ones, and coalesced segments, arrive chained).
     const zone = dpdk.createZone(`luna${zoneSeq++ || ""}`, {
       count: options.buffers,
       dataRoom: dataRoomForMtu(mtu ?? info.mtu),
     });
     const wanted = options.offloads ?? (Offload.ipv4Cksum | Offload.tcpCksum);
-    const rxOffloads = (info.rxOffloads & wanted) === wanted ? wanted : 0;
+    let rxOffloads = (info.rxOffloads & wanted) === wanted ? wanted : 0;
+    let rxCoalescing: OpenedPort["rxCoalescing"] = "none";
+    if (options.receiveOffload === true) {
+      if ((info.rxOffloads & Offload.tcpLro) !== 0 && rxOffloads !== 0) {
+        rxOffloads |= Offload.tcpLro;
+        rxCoalescing = "lro";
+      } else {
+        rxCoalescing = "gro";
+      }
+    }
     let txOffloads = (info.txOffloads & wanted) === wanted ? wanted : 0;
     if (options.segmentation ?? true) {
       if ((info.txOffloads & Offload.tcpTso) !== 0 && txOffloads !== 0) txOffloads |= Offload.tcpTso;
@@ -154,6 +171,7 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
         mtu,
         mtuPmdUnbounded: spec.mtuPmdUnbounded,
         noChecksums: spec.kind === "memif" && (options.checksums ?? "auto") === "auto",
+        softwareCoalescing: rxCoalescing === "gro",
       });
     } catch (e) {
       // The PMD's refusal of the MTU is the user's setting at fault.
@@ -163,7 +181,7 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
     }
     port.start();
     if (options.promiscuous) port.promiscuous(true);
-    return { dpdk, port, zone, rxOffloads, txOffloads, rss };
+    return { dpdk, port, zone, rxOffloads, txOffloads, rss, rxCoalescing };
   } catch (e) {
     try {
       dpdk.close();

@@ -87,6 +87,12 @@ export interface PortConfig {
    * Both ends of the link must say the same.
    */
   noChecksums?: boolean;
+  /**
+   * Coalesce received TCP segments in the shim (DPDK's GRO library): in-order
+   * segments of one flow within a receive burst reach rx as one chained
+   * packet (RxFlag.more records).
+   */
+  softwareCoalescing?: boolean;
 }
 
 /** Link state. */
@@ -135,6 +141,12 @@ export interface PortStats {
   txSegDropped: number;
   /** Chains left to the caller because the shim's own buffers ran out. */
   txChainNoMbuf: number;
+  /** Coalesced packets the shim made (software GRO). */
+  rxGroPackets: number;
+  /** Received segments merged into them. */
+  rxGroSegments: number;
+  /** Chained packets received: coalesced, or frames longer than one buffer. */
+  rxChains: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
@@ -227,7 +239,8 @@ export class Port {
       config.txOffloads ?? 0,
       config.rss ?? 0,
       mtu,
-      (config.mtuPmdUnbounded ? PortFlag.mtuPmdUnbounded : 0) | (config.noChecksums ? PortFlag.noCksum : 0),
+      (config.mtuPmdUnbounded ? PortFlag.mtuPmdUnbounded : 0) | (config.noChecksums ? PortFlag.noCksum : 0) |
+        (config.softwareCoalescing ? PortFlag.gro : 0),
     );
     this._check(rc, "configure");
     this.txOffloads = config.txOffloads ?? 0;

@@ -1,0 +1,259 @@
+/**
+ * Where the time of a bulk transfer goes: luna-ts to luna-ts over memif, one
+ * connection, each end in its own process. Each end times its calls into
+ * the shim (`luna_rx_burst` calls that brought frames, `luna_tx_burst`: C
+ * and the FFI crossing) and the JavaScript that runs after each receive
+ * that brought frames (TCP, the application, the loop; empty polls are idle
+ * and left out), then divides by the segments it moved: frames on the wire
+ * (MSS-sized), and TCP segments (large ones the sender handed the shim;
+ * coalesced ones the receiver took).
+ *
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off]
+ *   deno run -A bench/profile_bulk.ts ...
+ *
+ * Prints one table (ns per segment, each end) and one JSON line. Needs root
+ * (DPDK's memif). Work done after an empty poll (a timer, say) is not
+ * counted; in a bulk transfer nearly all work follows a receive.
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { DpdkDevice } from "../src/device/dpdk/device.ts";
+import { type Connection, createStack, type Stack } from "../src/mod.ts";
+
+interface EndConfig {
+  role: "server" | "client";
+  socket: string;
+  mtu: number;
+  bytes: number;
+  /** Receive coalescing on or off; undefined: the stack's default (and a stack older than the setting). */
+  gro?: boolean;
+  gso: boolean;
+  prefix: string;
+}
+
+interface EndResult {
+  role: string;
+  seconds: number;
+  bytes: number;
+  /** ms inside luna_rx_burst calls that brought frames, and inside luna_tx_burst (C and the FFI crossing). */
+  rxMs: number;
+  txMs: number;
+  /** ms of JavaScript after each receive that brought frames (tx calls taken out). */
+  jsMs: number;
+  rxCalls: number;
+  txCalls: number;
+  wireFrames: number;
+  tcpSegments: number;
+  coalescedPackets: number;
+  coalescedSegments: number;
+}
+
+const runtime = process.execPath;
+const self = new URL(import.meta.url).pathname;
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+
+/**
+ * Times the stack's port: the rx calls that brought frames and every tx call
+ * (C and the FFI crossing), and the JavaScript that ran between a receive
+ * that brought frames and the next poll (TCP, the application, the loop),
+ * less the tx calls inside it. Empty polls are idle time, counted apart.
+ */
+function instrument(stack: Stack) {
+  const port = (stack.device as DpdkDevice).port;
+  const t = { rxMs: 0, txMs: 0, jsMs: 0, idleMs: 0, rxCalls: 0, txCalls: 0 };
+  const rx = port.rx.bind(port);
+  const tx = port.tx.bind(port);
+  let lastEnd = -1; // end of the last rx call that brought frames; -1 after an empty one
+  let txAtEnd = 0;
+  port.rx = (q: number, d: Uint32Array, max: number) => {
+    const t0 = performance.now();
+    if (lastEnd >= 0) t.jsMs += t0 - lastEnd - (t.txMs - txAtEnd);
+    const n = rx(q, d, max);
+    const t1 = performance.now();
+    if (n > 0) {
+      t.rxMs += t1 - t0;
+      t.rxCalls++;
+      lastEnd = t1;
+      txAtEnd = t.txMs;
+    } else {
+      t.idleMs += t1 - t0;
+      lastEnd = -1;
+    }
+    return n;
+  };
+  port.tx = (q: number, d: Uint32Array, n: number) => {
+    const t0 = performance.now();
+    const k = tx(q, d, n);
+    t.txMs += performance.now() - t0;
+    t.txCalls++;
+    return k;
+  };
+  return t;
+}
+
+async function runEnd(cfg: EndConfig): Promise<void> {
+  const server = cfg.role === "server";
+  const stack = await createStack({
+    device: `memif:${cfg.socket},${cfg.role}`,
+    address: server ? "198.18.30.1/24" : "198.18.30.2/24",
+    mtu: cfg.mtu,
+    coexist: false,
+    buffers: 16383,
+    ...(cfg.gro !== undefined ? { receiveOffload: cfg.gro } : {}),
+    eal: { prefix: cfg.prefix, lcores: server ? "0@0" : "0@1", memoryMb: 512 },
+    tcp: { noDelay: true, segmentationOffload: cfg.gso },
+  });
+  const timing = instrument(stack);
+  let t0 = 0;
+  let t1 = 0;
+  let moved = 0;
+  let done = false;
+  let startRx = { ...timing };
+  const mark = () => {
+    t0 = performance.now();
+    startRx = { ...timing };
+  };
+  if (server) {
+    stack.listen(9, () => ({
+      onData(c: Connection) {
+        if (moved === 0) mark();
+        for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+          moved += n;
+          c.consume(n);
+        }
+        if (moved >= cfg.bytes && !done) {
+          done = true;
+          t1 = performance.now();
+        }
+      },
+      onEnd(c: Connection) {
+        c.close();
+      },
+    }));
+    console.log("READY");
+  }
+  const running = stack.run();
+  if (!server) {
+    const chunk = new Uint8Array(1 << 16).fill(0x42);
+    const pump = (c: Connection) => {
+      while (moved < cfg.bytes) {
+        const n = c.write(chunk, 0, Math.min(chunk.length, cfg.bytes - moved));
+        if (n === 0) return;
+        moved += n;
+      }
+      c.close();
+    };
+    stack.connect("198.18.30.1", 9, {
+      onOpen(c: Connection) {
+        mark();
+        pump(c);
+      },
+      onWritable: pump,
+      onClose() {
+        done = true;
+        t1 = performance.now();
+      },
+    });
+  }
+  const deadline = Date.now() + 300_000;
+  while (!done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const st = stack.stats();
+  // deno-lint-ignore no-explicit-any
+  const port = st.port as any;
+  // deno-lint-ignore no-explicit-any
+  const tcp = st.tcp as any;
+  const r: EndResult = {
+    role: cfg.role,
+    seconds: (t1 - t0) / 1000,
+    bytes: moved,
+    rxMs: timing.rxMs - startRx.rxMs,
+    txMs: timing.txMs - startRx.txMs,
+    jsMs: timing.jsMs - startRx.jsMs,
+    rxCalls: timing.rxCalls - startRx.rxCalls,
+    txCalls: timing.txCalls - startRx.txCalls,
+    wireFrames: server ? port.ipackets : port.opackets,
+    // The sender's TCP segments: the large ones the shim cut (GSO), and those it sent MSS-sized itself.
+    tcpSegments: server ? tcp.inSegs : tcp.outSegs - port.txSegSegments + port.txSegPackets,
+    coalescedPackets: port.rxGroPackets,
+    coalescedSegments: port.rxGroSegments,
+  };
+  console.log("RESULT " + JSON.stringify(r));
+  if (server) await new Promise((r) => setTimeout(r, 300)); // the client's last ACKs
+  await stack.stop();
+  void running;
+  process.exit(done ? 0 : 1);
+}
+
+function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult> } {
+  const args = isDeno
+    ? ["run", "-A", self, "--end", JSON.stringify(cfg)]
+    : [self, "--end", JSON.stringify(cfg)];
+  const p = spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((r) => onReady = r);
+  const result = new Promise<EndResult>((resolve, reject) => {
+    const lines = createInterface({ input: p.stdout! });
+    lines.on("line", (l) => {
+      if (l.startsWith("READY")) onReady();
+      if (l.startsWith("RESULT ")) resolve(JSON.parse(l.slice(7)));
+    });
+    p.on("exit", (code) => reject(new Error(`${cfg.role} exited with ${code} before its result`)));
+  });
+  return { ready, result };
+}
+
+function table(s: EndResult, c: EndResult): string {
+  const rows: string[] = [];
+  const f = (x: number) => x.toFixed(0).padStart(7);
+  rows.push("side     wire segs  ns/seg: JS    C+FFI | TCP segs  ns/TCP seg: JS    C+FFI");
+  for (const e of [c, s]) {
+    const js = e.jsMs * 1e6;
+    const cNs = (e.rxMs + e.txMs) * 1e6;
+    const name = e.role === "client" ? "sender  " : "receiver";
+    rows.push(
+      `${name} ${f(e.wireFrames)}   ${f(js / e.wireFrames)} ${f(cNs / e.wireFrames)}   | ${
+        f(e.tcpSegments)
+      }   ${f(js / e.tcpSegments)} ${f(cNs / e.tcpSegments)}`,
+    );
+  }
+  return rows.join("\n");
+}
+
+if (process.argv.includes("--end")) {
+  await runEnd(JSON.parse(arg("--end", "{}")));
+} else {
+  const mtu = Number(arg("--mtu", "1500"));
+  const mb = Number(arg("--mb", "512"));
+  const groArg = arg("--gro", "default");
+  const gro = groArg === "default" ? undefined : groArg === "on";
+  const gso = arg("--gso", "on") === "on";
+  const socket = join(tmpdir(), `luna-profile-${process.pid}.sock`);
+  rmSync(socket, { force: true });
+  const base: Omit<EndConfig, "role" | "prefix"> = { socket, mtu, bytes: mb << 20, gro, gso };
+  const srv = child({ ...base, role: "server", prefix: `luna-prof-s-${process.pid}` });
+  await srv.ready;
+  const cli = child({ ...base, role: "client", prefix: `luna-prof-c-${process.pid}` });
+  const [s, c] = await Promise.all([srv.result, cli.result]);
+  rmSync(socket, { force: true });
+  for (const p of [`luna-prof-s-${process.pid}`, `luna-prof-c-${process.pid}`]) {
+    rmSync(`/var/run/dpdk/${p}`, { recursive: true, force: true });
+  }
+  const gbit = (s.bytes * 8) / (s.seconds * 1e9);
+  console.log(
+    `bulk over memif, MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}: ${
+      gbit.toFixed(2)
+    } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets`,
+  );
+  console.log(table(s, c));
+  console.log("JSON " + JSON.stringify({ mtu, mb, gro, gso, gbit, server: s, client: c }));
+}
