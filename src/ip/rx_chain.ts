@@ -26,9 +26,9 @@ export class RxChain {
   /** Bytes in those links. */
   bytes = 0;
   /** Per link: buffer handle, zone offset of its first byte, length. */
-  readonly words = new Uint32Array(3 * chainLinksMax);
+  readonly words: Uint32Array = new Uint32Array(3 * chainLinksMax);
   /** Per link: 1 once a layer above kept its reference. */
-  readonly taken = new Uint8Array(chainLinksMax);
+  readonly taken: Uint8Array = new Uint8Array(chainLinksMax);
 
   /** Empties the chain (its links were released or kept). */
   reset(): void {
