@@ -380,14 +380,15 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
     lines.push(
       "",
       "concurrency: TIME-WAIT, the server closing first on the idle connections; bytes per TIME-WAIT connection, server",
-      "side (luna-ts: JS heap 5 s after the closes, and at once, and RSS, after two full collections less before any",
-      `idle connection was opened, and the records' own stats().timeWait.bytes / count; goal <= ${timeWaitGoalBytes} B of`,
-      "heap; kernel: tw_sock_TCP objsize x sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts)",
-      "against tw_sock_TCP (kernel)",
+      "side (luna-ts: JS heap 5 s after the closes, and at once, and RSS, after two full collections less before",
+      "any idle connection was opened; the records' own stats().timeWait.bytes / count; all of the TCP layer's",
+      `tables with them, tcp.footprint() / count; goal <= ${timeWaitGoalBytes} B of heap; kernel: tw_sock_TCP`,
+      "objsize x sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts) against tw_sock_TCP",
+      "(kernel)",
     );
     lines.push(
       "config".padEnd(22) + "TIME-WAIT".padStart(10) + "  heap B" + "  at once" + "   RSS B" + "  record B" +
-        "  kernel B" +
+        "  tables B" + "  kernel B" +
         "  slab B" + "  ratio" + "  baseline",
     );
     for (const c of tw) {
@@ -397,16 +398,19 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
         c.padEnd(22) + fmt(v("tw_conns"), 0).padStart(10) + fmt(v("tw_heap_bytes_per_conn"), 0).padStart(8) +
           fmt(v("tw_heap_bytes_per_conn_at_once"), 0).padStart(9) + fmt(v("tw_rss_bytes_per_conn"), 0).padStart(8) +
           fmt(v("tw_record_bytes_per_conn"), 0).padStart(10) +
+          fmt(v("tw_tables_bytes_per_conn"), 0).padStart(10) +
           fmt(v("tw_kernel_bytes_per_conn"), 0).padStart(10) +
           fmt(v("tw_slab_bytes_per_conn"), 0).padStart(8) +
           ratio(mem?.ratio ?? null).padStart(7) + "  " + (mem?.baseline ?? "-"),
       );
     }
     for (const c of tw.filter((x) => x.startsWith("luna"))) {
-      const b = find(c, true, "tw_heap_bytes_per_conn")?.value ?? NaN;
+      const v = (m: string) => find(c, true, m)?.value;
+      const b = v("tw_heap_bytes_per_conn") ?? NaN;
       lines.push(
         `goal <= ${timeWaitGoalBytes} B of heap per TIME-WAIT connection: ${c} ${fmt(b, 0)} B ` +
-          `(records alone ${fmt(find(c, true, "tw_record_bytes_per_conn")?.value, 0)} B): ` +
+          `(records alone ${fmt(v("tw_record_bytes_per_conn"), 0)} B, ` +
+          `all of the TCP layer's tables with them ${fmt(v("tw_tables_bytes_per_conn"), 0)} B): ` +
           (b <= timeWaitGoalBytes ? "met" : "not met"),
       );
     }

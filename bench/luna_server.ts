@@ -272,6 +272,8 @@ onLines((line) => {
       open: stack.tcp.connections,
       zoneInUse: stack.device.zone.accounting().inUse,
       timeWait: { count: stack.tcp.timeWaitCount, bytes: stack.tcp.timeWaitBytes },
+      // The TCP layer's own tables by table, bytes as allocated (TIME-WAIT records included).
+      tables: stack.tcp.footprint(),
     };
     // What the heap holds, by object type (JSC's count), where the runtime can say.
     if (typeof g.Bun !== "undefined") {

@@ -26,8 +26,9 @@
  *   Then TIME-WAIT: the server closes first on them (--conc-tw-conns) and
  *   holds as many TIME-WAIT connections: bytes per TIME-WAIT connection
  *   (luna-ts, goal <= 128 B of heap: tw_heap_bytes_per_conn, tw_rss_bytes_per_conn
- *   against the memory before any idle connection, and tw_record_bytes_per_conn,
- *   the records' own `stats().timeWait.bytes / count`; its server's TIME-WAIT
+ *   against the memory before any idle connection, tw_record_bytes_per_conn,
+ *   the records' own `stats().timeWait.bytes / count`, and tw_tables_bytes_per_conn,
+ *   all of the TCP layer's tables, `tcp.footprint()`; its server's TIME-WAIT
  *   raised to 600 s to measure within it; kernel: `tw_sock_TCP` objsize from
  *   /proc/slabinfo x sockstat's tw count, per connection).
  *   In the first --conc-rounds rounds only.
