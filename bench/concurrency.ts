@@ -408,7 +408,17 @@ async function lunaTimeWait(
   const records = m.timeWait.count;
   if (!(records > 0)) throw new Error(`no TIME-WAIT record held (server: ${JSON.stringify(closed)})`);
   const why: string[] = [];
-  if (records < n) why.push(`TIME-WAIT: asked for ${n}, the server holds ${records} records`);
+  if (records < n) {
+    // A record that a reset ended (the peer's answer to a FIN retransmitted under load) is not replaced.
+    const early = Number(closed.finished) - Number(closed.timeWaitNew);
+    why.push(
+      `TIME-WAIT: asked for ${n}, the server holds ${records} records` +
+        (early > 0
+          ? ` (${early} of the ${closed.finished} closed ended before the measurement; ` +
+            `${closed.retransTimeouts} retransmission timeouts in the phase)`
+          : ""),
+    );
+  }
   if (elapsedS >= lunaTimeWaitMs / 1000) {
     why.push(`TIME-WAIT: measured ${elapsedS.toFixed(0)} s after the first close`);
   }
