@@ -49,8 +49,10 @@
  *   (bench/lossy.ts). 40 transfers a round, about 5 minutes at 100 MB on
  *   two cores: three rounds would take the full run past 20 minutes.
  * Each over luna-ts (memif between two processes; net_af_packet on a veth)
- * and the kernel (Bun, Deno and node:net servers on loopback and on a veth),
- * in private network namespaces that are removed afterwards.
+ * and the kernel (Bun, Deno and node:net servers on loopback and on a veth,
+ * and the kernel at its best: a C epoll server, plain and busy-polling, the
+ * second baseline of every ratio), in private network namespaces that are
+ * removed afterwards.
  *
  * Options:
  *   --quick              one short round of everything (under 2 minutes)
@@ -71,7 +73,8 @@
  *   --conc-runtimes LIST kernel servers of the concurrency baseline (default bun,node; quick bun)
  *   --conc-tw-conns N    concurrency, TIME-WAIT phase: connections the server closes first
  *                        (default: all it holds idle, so the luna-ts and kernel counts; 0: none)
- *   --runtimes LIST      kernel servers: bun,deno,node (default all)
+ *   --runtimes LIST      kernel servers: bun,deno,node,c,c-busy (default all; c: the C epoll server
+ *                        of bench/c/epoll_server.c, c-busy: the same busy-polling)
  *   --modes LIST         luna-ts loops: batch,inline (default both)
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
  *   --from FILE.json     print the tables of an earlier run and redraw its chart
@@ -122,7 +125,7 @@ function usage(why: string): never {
       "             [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
       "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,lossy] [--lossy-mb N]\n" +
-      "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]\n" +
+      "             [--runtimes bun,deno,node,c,c-busy] [--modes batch,inline] [--forwarders bun,deno]\n" +
       "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
       "             [--conc-tw-conns N]",
   );
@@ -153,7 +156,7 @@ const workloads = list<Workload>("--workloads", [
 ]).filter((w) => arg("--workloads") !== undefined || w !== "lossy");
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
-const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
+const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node", "c", "c-busy"]);
 const concConns = Number(arg("--conc-conns") ?? (quick ? 20_000 : 1_000_000));
 const concKernelConns = Number(arg("--conc-kernel-conns") ?? Math.min(concConns, quick ? 20_000 : 100_000));
 const concRounds = Math.min(rounds, Number(arg("--conc-rounds") ?? 1));
@@ -418,7 +421,9 @@ writeFileSync(
         "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router); " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
-        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without them",
+        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without them; " +
+        "second baseline (c_baseline, c_ratio), the kernel at its best: c-busy-kernel-lo where the baseline is " +
+        "bun-kernel-lo, c-busy-kernel-veth where it is bun-kernel-veth (the busy-polling C epoll server)",
       records: recs,
       cdfs: cdfList,
       failures,

@@ -3,9 +3,10 @@
  * and with the kernel's TCP, in the same run.
  *
  * - kernel: servers in Bun (`Bun.listen`), Deno (`Deno.listen`) and node:net
- *   (bench/kernel_server.mjs), on loopback in a namespace of their own and
- *   across a veth pair between two namespaces, driven by the C epoll client
- *   (bench/c/echo_client.c).
+ *   (bench/kernel_server.mjs), and the kernel at its best: a C epoll server
+ *   (bench/c/epoll_server.c), plain (`c`) and busy-polling (`c-busy`), on
+ *   loopback in a namespace of their own and across a veth pair between two
+ *   namespaces, driven by the C epoll client (bench/c/echo_client.c).
  * - memif: luna-ts to luna-ts over net_memif between two processes
  *   (bench/luna_server.ts, bench/luna_client.ts), no kernel on the path.
  * - afpacket: luna-ts serving through net_af_packet on a veth, the C epoll
@@ -45,7 +46,8 @@ export type Workload =
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
 const isStorage = (w: Workload): w is "storage4k" | "storage64k" => w in storageResp;
 export type Group = "kernel" | "memif" | "afpacket" | "scale";
-export type Runtime = "bun" | "deno" | "node";
+/** Kernel servers: JavaScript runtimes (bench/kernel_server.mjs), and the C epoll server plain and busy-polling. */
+export type Runtime = "bun" | "deno" | "node" | "c" | "c-busy";
 export type Mode = "batch" | "inline";
 
 /** One measurement: one configuration, one workload, one round. */
@@ -123,6 +125,8 @@ export const denoBin = here("../node_modules/.bin/deno");
 export const nodeBin = "/usr/bin/node";
 const clientSrc = here("./c/echo_client.c");
 export const clientBin = here("./c/build/echo_client");
+const cServerSrc = here("./c/epoll_server.c");
+const cServerBin = here("./c/build/epoll_server");
 export const kernelServer = here("./kernel_server.mjs");
 export const lunaServer = here("./luna_server.ts");
 export const lunaClient = here("./luna_client.ts");
@@ -135,14 +139,19 @@ const sinkPort = 9;
 const storagePort = 11;
 export const requestBytes = 64;
 
-/** Compiles the C client when it is missing or older than its source (gcc -O2). */
-export function buildClient(): string {
-  if (!existsSync(clientBin) || statSync(clientBin).mtimeMs < statSync(clientSrc).mtimeMs) {
+/** Compiles `src` to `bin` (bench/c/build, not committed) when it is missing or older than its source (gcc -O2). */
+function buildC(src: string, bin: string): string {
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(here("./c/build"), { recursive: true });
-    const r = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-o", clientBin, clientSrc], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`gcc ${clientSrc}: ${r.stderr}`);
+    const r = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-o", bin, src], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`gcc ${src}: ${r.stderr}`);
   }
-  return clientBin;
+  return bin;
+}
+
+/** Compiles the C client when it is missing or stale. */
+export function buildClient(): string {
+  return buildC(clientSrc, clientBin);
 }
 
 export const nsExec = (
@@ -305,6 +314,7 @@ export function countSteps(o: TcpOptions): number {
 /** Runs every configuration `rounds` times, round by round. */
 export async function tcpBench(o: TcpOptions): Promise<void> {
   buildClient();
+  if (o.runtimes.some((rt) => rt === "c" || rt === "c-busy")) buildC(cServerSrc, cServerBin);
   const id = `lb${process.pid % 100000}`;
   const lab = new Lab(id);
   const needsLab = o.groups.includes("kernel") || o.groups.includes("afpacket");
@@ -429,12 +439,15 @@ async function runSteps<T>(
 }
 
 async function kernelConfig(ctx: Ctx, rt: Runtime, net: "lo" | "veth", path: Path): Promise<void> {
-  const argv = rt === "bun"
+  const js = rt === "bun"
     ? [bunBin, kernelServer]
     : rt === "deno"
     ? [denoBin, "run", "-A", kernelServer]
     : [nodeBin, kernelServer];
-  const cmd = nsExec(path.serverNs, serverCpu, [...argv, rt, path.serverAddr, String(echoPort)]);
+  const argv = rt === "c" || rt === "c-busy"
+    ? [cServerBin, path.serverAddr, String(echoPort), ...(rt === "c-busy" ? ["--busy"] : [])]
+    : [...js, rt, path.serverAddr, String(echoPort)];
+  const cmd = nsExec(path.serverNs, serverCpu, argv);
   await runSteps(
     ctx,
     `${rt}-kernel-${net}`,
