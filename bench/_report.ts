@@ -71,6 +71,8 @@ export function baselineOf(workload: string, config: string): string {
   if (workload === "lossy") return "node-kernel-routed";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
+  // Checksums computed on memif: what a link that needs them gets, against the kernel over a veth.
+  if (config.startsWith("luna-memif-csum")) return "bun-kernel-veth";
   return "bun-kernel-lo";
 }
 

@@ -37,6 +37,10 @@
  *   p50/p99/p999 latency.
  * - luna-memif-jumbo-*: bulk and storage over memif at MTU 9000 (jumbo
  *   frames, MSS 8960), beside the 1500-byte figures.
+ * - luna-memif-csum-*: bulk and storage64k over memif with `checksums:
+ *   "always"` (computed and verified as on a link that needs them), in the
+ *   first of --modes, against bun-kernel-veth: what the checksum-free
+ *   default buys.
  * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
  *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
  *   directions, in a router namespace between client and server), with and

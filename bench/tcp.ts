@@ -286,6 +286,15 @@ export const jumboMtu = 9000;
 const jumboWorkloads: readonly Workload[] = ["bulk", "storage4k", "storage64k"];
 const jumboPlan = (o: TcpOptions, round: number, mode: Mode) =>
   plan(o, round, { mode }).filter((s) => jumboWorkloads.includes(s.w));
+/**
+ * The memif-csum configuration (`checksums: "always"`: computed and verified
+ * on memif too, as a link that needs them would): bulk and storage 64 KiB,
+ * in the first of the modes, so that readers see what the checksum-free
+ * default buys.
+ */
+const csumWorkloads: readonly Workload[] = ["bulk", "storage64k"];
+const csumPlan = (o: TcpOptions, round: number, mode: Mode) =>
+  mode === o.modes[0] ? plan(o, round, { mode }).filter((s) => csumWorkloads.includes(s.w)) : [];
 
 /** Whether the lossy workload runs: asked for, with luna-ts on af_packet or the kernel among the groups. */
 const lossyOn = (o: TcpOptions) =>
@@ -299,7 +308,9 @@ export function countSteps(o: TcpOptions): number {
     for (const g of ["memif", "afpacket"] as const) {
       if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
     }
-    if (o.groups.includes("memif")) { for (const mode of o.modes) n += jumboPlan(o, round, mode).length; }
+    if (o.groups.includes("memif")) {
+      for (const mode of o.modes) n += jumboPlan(o, round, mode).length + csumPlan(o, round, mode).length;
+    }
     if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
     if (o.workloads.includes("concurrency") && round < o.concRounds) {
       // Two figures a configuration: without the idle connections, and with them.
@@ -339,7 +350,8 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
       }
       if (o.groups.includes("memif")) {
         for (const mode of o.modes) await memifConfig(ctx, mode);
-        for (const mode of o.modes) await memifConfig(ctx, mode, jumboMtu);
+        for (const mode of o.modes) await memifConfig(ctx, mode, "jumbo");
+        for (const mode of o.modes) await memifConfig(ctx, mode, "csum");
       }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
       if (o.groups.includes("scale")) { for (const w of o.scaleWorkers) await scaleConfig(ctx, w); }
@@ -543,11 +555,20 @@ async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ 
   return { value, heap: { before: b.heap, after: a.heap, afterGc: a.heapAfterGc, gc, work } };
 }
 
-/** luna-ts to luna-ts over memif; with `mtu`, jumbo frames on the workloads where segment size matters. */
-async function memifConfig(ctx: Ctx, mode: Mode, mtu?: number): Promise<void> {
-  const steps = mtu === undefined ? plan(ctx.o, ctx.round, { mode }) : jumboPlan(ctx.o, ctx.round, mode);
+/**
+ * luna-ts to luna-ts over memif; `jumbo`: jumbo frames on the workloads where
+ * segment size matters; `csum`: checksums computed and verified (see {@link csumPlan}).
+ */
+async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "csum"): Promise<void> {
+  const steps = variant === "jumbo"
+    ? jumboPlan(ctx.o, ctx.round, mode)
+    : variant === "csum"
+    ? csumPlan(ctx.o, ctx.round, mode)
+    : plan(ctx.o, ctx.round, { mode });
   if (steps.length === 0) return;
-  const tag = `${process.pid}-${mode}${mtu ?? ""}${ctx.round}`;
+  const mtu = variant === "jumbo" ? jumboMtu : undefined;
+  const checksums = variant === "csum" ? "always" : undefined;
+  const tag = `${process.pid}-${mode}${variant ?? ""}${ctx.round}`;
   const socket = `/tmp/luna-bench-${tag}.sock`;
   const sp = `luna-bench-${tag}-s`;
   const cp = `luna-bench-${tag}-c`;
@@ -566,18 +587,20 @@ async function memifConfig(ctx: Ctx, mode: Mode, mtu?: number): Promise<void> {
   try {
     await runSteps(
       ctx,
-      mtu === undefined ? `luna-memif-${mode}` : `luna-memif-jumbo-${mode}`,
+      `luna-memif-${variant === undefined ? "" : `${variant}-`}${mode}`,
       steps,
       async () => {
         removeFiles(); // a stale socket would be in the way
         const server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
           ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
           mtu,
+          checksums,
         });
         try {
           const client = await startLuna(lunaClient, ["taskset", "-c", clientCpu], {
             ...memifEnd("client", socket, mode, cp, clientCpu, lifetimeS),
             mtu,
+            checksums,
           });
           return { server, client };
         } catch (e) {
