@@ -85,7 +85,8 @@ export function baselineOf(workload: string, config: string): string {
 export function cBaselineOf(workload: string, config: string): string | undefined {
   if (config.startsWith("c-")) return undefined;
   const base = baselineOf(workload, config);
-  return base === "bun-kernel-lo" ? "c-busy-kernel-lo" : base === "bun-kernel-veth" ? "c-busy-kernel-veth" : undefined;
+  if (base === "bun-kernel-lo") return "c-busy-kernel-lo";
+  return base === "bun-kernel-veth" ? "c-busy-kernel-veth" : undefined;
 }
 
 const keyOf = (w: string, config: string, conns: number) => `${w}|${config}|${conns}`;
@@ -214,8 +215,9 @@ export function tables(recs: BenchRecord[]): string {
   if (recs.some((r) => r.c_baseline !== undefined)) {
     lines.push(
       "",
-      "vs C: the ratio against the kernel at its best, the busy-polling C epoll server (bench/c/epoll_server.c)",
-      "on the same network as the baseline (c-busy-kernel-lo, c-busy-kernel-veth), measured in the same run",
+      "vs C: the ratio against the kernel at its best, the busy-polling C epoll server",
+      "(bench/c/epoll_server.c) on the same network as the baseline (c-busy-kernel-lo, c-busy-kernel-veth),",
+      "measured in the same run",
     );
   }
   const echo = rows("echo");

@@ -222,7 +222,7 @@ async function closeIdle(n: number, inFlight: number, timeoutS: number): Promise
     finished: finished(),
     timeWait: stack.tcp.timeWaitCount,
     timeWaitNew: done(),
-    // Segments sent again after a timeout; a peer closed by then may answer with a reset, which ends a record.
+    // Segments sent again after a timeout; a peer closed by then may answer with a reset that ends a record.
     retransTimeouts: stack.tcp.counters.retransTimeouts - rto0,
     seconds: (performance.now() - t0) / 1000,
   });

@@ -95,6 +95,7 @@ import { fileURLToPath } from "node:url";
 import { cleanupAll } from "./_proc.ts";
 import { type BenchRecord, cdfs, forwardTable, records, resultsChart, tables } from "./_report.ts";
 import { spread } from "./_stats.ts";
+import { payloadTouches, touchesLines } from "./_touches.ts";
 import { forwardBench, type ForwardResult } from "./forward.ts";
 import {
   countSteps,
@@ -197,6 +198,7 @@ if (from !== undefined) {
   };
   console.log(forwardTable(r.records));
   console.log(tables(r.records.filter((x) => !x.workload.startsWith("forward"))));
+  console.log(touchesLines(r.records.map((x) => x.config)).join("\n"));
   const out = from.replace(/\.json$/, "") + ".svg";
   writeFileSync(out, resultsChart(r.records, r.cdfs ?? [], r.bulkBytes ?? 0));
   console.log(`\nwrote ${out}`);
@@ -365,6 +367,8 @@ for (const r of recs.filter((x) => x.workload.startsWith("forward") && x.workloa
   );
 }
 console.log(tables(tcpRecs));
+const configs = [...new Set(tcpRecs.map((r) => r.config))];
+console.log(touchesLines(configs).join("\n"));
 if (failures.length > 0) {
   console.log(`\n${failures.length} measurement(s) failed:`);
   for (const f of failures) {
@@ -425,10 +429,16 @@ writeFileSync(
         "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router); " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
-        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without them; " +
-        "second baseline (c_baseline, c_ratio), the kernel at its best: c-busy-kernel-lo where the baseline is " +
+        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without " +
+        "them; second baseline (c_baseline, c_ratio), the kernel at its best: c-busy-kernel-lo where the " +
+        "baseline is " +
         "bun-kernel-lo, c-busy-kernel-veth where it is bun-kernel-veth (the busy-polling C epoll server)",
       records: recs,
+      // Per configuration, how many times each payload byte is touched per side (bench/_touches.ts).
+      touches: Object.fromEntries(configs.flatMap((c) => {
+        const t = payloadTouches(c);
+        return t === undefined ? [] : [[c, t]];
+      })),
       cdfs: cdfList,
       failures,
       samples: samples.map(({ cdf: _cdf, ...s }) => s),

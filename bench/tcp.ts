@@ -46,7 +46,7 @@ export type Workload =
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
 const isStorage = (w: Workload): w is "storage4k" | "storage64k" => w in storageResp;
 export type Group = "kernel" | "memif" | "afpacket" | "scale";
-/** Kernel servers: JavaScript runtimes (bench/kernel_server.mjs), and the C epoll server plain and busy-polling. */
+/** Kernel servers: JS runtimes (bench/kernel_server.mjs), and the C epoll server plain and busy-polling. */
 export type Runtime = "bun" | "deno" | "node" | "c" | "c-busy";
 export type Mode = "batch" | "inline";
 
@@ -139,7 +139,7 @@ const sinkPort = 9;
 const storagePort = 11;
 export const requestBytes = 64;
 
-/** Compiles `src` to `bin` (bench/c/build, not committed) when it is missing or older than its source (gcc -O2). */
+/** Compiles `src` to `bin` (bench/c/build, not committed) when missing or older than its source (gcc -O2). */
 function buildC(src: string, bin: string): string {
   if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(here("./c/build"), { recursive: true });

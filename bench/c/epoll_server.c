@@ -136,7 +136,8 @@ static void keep(struct conn *c, const unsigned char *d, size_t n) {
 static void parse(struct conn *c, const unsigned char *d, size_t n) {
   for (size_t i = 0; i < n;) {
     size_t take = n - i < (size_t)(REQUEST_BYTES - c->have) ? n - i : (size_t)(REQUEST_BYTES - c->have);
-    for (size_t k = 0; k < take && c->have + (int)k < 4; k++) c->size |= (uint32_t)d[i + k] << (8 * (c->have + k));
+    for (size_t k = 0; k < take && c->have + (int)k < 4; k++)
+      c->size |= (uint32_t)d[i + k] << (8 * (c->have + k));
     c->have += (int)take;
     i += take;
     if (c->have == REQUEST_BYTES) {
