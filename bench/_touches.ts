@@ -96,13 +96,13 @@ export function touchesLines(configs: readonly string[]): string[] {
   const lines = [
     "",
     "payload bytes touched per side (copies + checksum passes over each byte, derived from the configuration):",
-    "config".padEnd(22) + "  send  receive  where",
+    "config".padEnd(24) + "  send  receive  where",
   ];
   for (const [c, t] of known) {
     const s = t!.send;
     const r = t!.receive;
     lines.push(
-      c.padEnd(22) + String(s.total).padStart(6) + String(r.total).padStart(9) +
+      c.padEnd(24) + String(s.total).padStart(6) + String(r.total).padStart(9) +
         `  send: ${s.how}; receive: ${r.how}` +
         (t!.peer ? `; peer (kernel) send ${t!.peer.send.total}, receive ${t!.peer.receive.total}` : ""),
     );
