@@ -59,7 +59,7 @@
  * removed afterwards.
  *
  * Options:
- *   --quick              one short round of everything (about 3 minutes on a busy machine)
+ *   --quick              one short round of everything (3.7 minutes measured on a busy 2-core machine)
  *   --rounds N           rounds of each configuration (default 3; quick 1): 437 measurements, of
  *                        which the C servers take 108 (--runtimes bun,deno,node leaves them out)
  *   --seconds S          measured seconds per figure (default 2; quick 0.5)
