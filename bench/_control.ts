@@ -145,6 +145,8 @@ export interface BenchEnd {
   lcores: string;
   /** The link's MTU (9000: jumbo frames); default the device's. */
   mtu?: number;
+  /** "always": checksums computed and verified on memif too (the stack's `checksums`); default "auto". */
+  checksums?: "auto" | "always";
 }
 
 /**
@@ -163,6 +165,7 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
     address: end.address,
     mode: end.mode,
     ...(end.mtu !== undefined ? { mtu: end.mtu } : {}),
+    ...(end.checksums !== undefined ? { checksums: end.checksums } : {}),
     coexist: false,
     buffers: 16383,
     eal: { prefix: end.prefix, lcores: end.lcores, memoryMb: 512 },

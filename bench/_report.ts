@@ -18,6 +18,14 @@ export interface BenchRecord {
   baseline_value: number | null;
   /** value / baseline_value (for latencies, lower is better). */
   ratio: number | null;
+  /**
+   * The second baseline, the kernel at its best: the busy-polling C epoll
+   * server on the network of `baseline` (see {@link cBaselineOf}), its value
+   * and value / that; absent where there is none.
+   */
+  c_baseline?: string;
+  c_baseline_value?: number;
+  c_ratio?: number | null;
   rounds: number[];
   min: number;
   max: number;
@@ -63,7 +71,22 @@ export function baselineOf(workload: string, config: string): string {
   if (workload === "lossy") return "node-kernel-routed";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
+  // Checksums computed on memif: what a link that needs them gets, against the kernel over a veth.
+  if (config.startsWith("luna-memif-csum")) return "bun-kernel-veth";
   return "bun-kernel-lo";
+}
+
+/**
+ * The second baseline of a figure whose baseline is a Bun server on the
+ * kernel: the busy-polling C epoll server on the same network (loopback or
+ * veth), so that a ratio also reads against the kernel itself. None for the
+ * C servers themselves.
+ */
+export function cBaselineOf(workload: string, config: string): string | undefined {
+  if (config.startsWith("c-")) return undefined;
+  const base = baselineOf(workload, config);
+  if (base === "bun-kernel-lo") return "c-busy-kernel-lo";
+  return base === "bun-kernel-veth" ? "c-busy-kernel-veth" : undefined;
 }
 
 const keyOf = (w: string, config: string, conns: number) => `${w}|${config}|${conns}`;
@@ -104,6 +127,7 @@ export function records(samples: Sample[]): BenchRecord[] {
     const conc = workload === "concurrency";
     const baseKey = conc ? concKey(base, conns > 0) ?? "" : keyOf(workload, base, conns);
     const noIdleKey = conc && conns > 0 ? concKey(config, false) : undefined;
+    const cBase = conc ? undefined : cBaselineOf(workload, config);
     // Metrics in the order the first sample lists them, then any a later round added.
     const list = metricsOf[workload] ?? [...new Set(g.flatMap((s) => Object.keys(s.metrics)))];
     for (const metric of list) {
@@ -127,6 +151,12 @@ export function records(samples: Sample[]): BenchRecord[] {
         spread: Number(sp.rel.toFixed(3)),
       };
       if (conc && bv !== undefined) r.baseline_conns = groups.get(baseKey)![0].conns;
+      const cv = cBase === undefined ? undefined : medianOf(keyOf(workload, cBase, conns), metric);
+      if (cv !== undefined) {
+        r.c_baseline = cBase;
+        r.c_baseline_value = round3(cv);
+        r.c_ratio = cv === 0 ? null : Number((value / cv).toFixed(3));
+      }
       const nv = noIdleKey === undefined ? undefined : medianOf(noIdleKey, metric);
       if (nv !== undefined) {
         r.no_idle_value = round3(nv);
@@ -182,6 +212,14 @@ export function tables(recs: BenchRecord[]): string {
     return out.sort((a, b) => (a.conns ?? 0) - (b.conns ?? 0));
   };
 
+  if (recs.some((r) => r.c_baseline !== undefined)) {
+    lines.push(
+      "",
+      "vs C: the ratio against the kernel at its best, the busy-polling C epoll server",
+      "(bench/c/epoll_server.c) on the same network as the baseline (c-busy-kernel-lo, c-busy-kernel-veth),",
+      "measured in the same run",
+    );
+  }
   const echo = rows("echo");
   if (echo.length > 0) {
     lines.push(
@@ -190,7 +228,7 @@ export function tables(recs: BenchRecord[]): string {
     );
     lines.push(
       "conns".padStart(5) + "  " + "config".padEnd(22) + "req/s".padStart(9) + " spread" + "  ratio" +
-        "  p50 µs" + "  ratio" + "  p99 µs" + " p999 µs" + "  baseline",
+        "   vs C" + "  p50 µs" + "  ratio" + "   vs C" + "  p99 µs" + " p999 µs" + "  baseline",
     );
     let last: number | null = -1;
     for (const { config, conns } of echo) {
@@ -203,7 +241,8 @@ export function tables(recs: BenchRecord[]): string {
       lines.push(
         String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(q.value, 0).padStart(9) +
           pct(q.spread).padStart(7) +
-          ratio(q.ratio).padStart(7) + fmt(p50?.value).padStart(8) + ratio(p50?.ratio ?? null).padStart(7) +
+          ratio(q.ratio).padStart(7) + ratio(q.c_ratio ?? null).padStart(7) + fmt(p50?.value).padStart(8) +
+          ratio(p50?.ratio ?? null).padStart(7) + ratio(p50?.c_ratio ?? null).padStart(7) +
           fmt(p99?.value, 0).padStart(8) + fmt(p999?.value, 0).padStart(8) + "  " + (q.baseline ?? "-"),
       );
     }
@@ -219,14 +258,14 @@ export function tables(recs: BenchRecord[]): string {
     lines.push("", `${title} (median of rounds)`);
     lines.push(
       "conns".padStart(5) + "  " + "config".padEnd(22) + unit.padStart(9) + " spread" + "  ratio" +
-        "  baseline",
+        "   vs C" + "  baseline",
     );
     for (const { config, conns } of rs) {
       const r = find(w, config, conns, metric)!;
       lines.push(
         String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(r.value, digits).padStart(9) +
           pct(r.spread).padStart(7) +
-          ratio(r.ratio).padStart(7) + "  " + (r.baseline ?? "-"),
+          ratio(r.ratio).padStart(7) + ratio(r.c_ratio ?? null).padStart(7) + "  " + (r.baseline ?? "-"),
       );
     }
   }
@@ -261,7 +300,7 @@ export function tables(recs: BenchRecord[]): string {
     );
     lines.push(
       "conns".padStart(5) + "  " + "config".padEnd(22) + "op/s".padStart(9) + " spread" + "  ratio" +
-        "  Gbit/s" + "  p50 µs" + "   p99 µs" + "   ratio" + "  baseline",
+        "   vs C" + "  Gbit/s" + "  p50 µs" + "   p99 µs" + "   ratio" + "   vs C" + "  baseline",
     );
     let last: number | null = -1;
     for (const { config, conns } of rs) {
@@ -273,9 +312,10 @@ export function tables(recs: BenchRecord[]): string {
       const p99 = find(w, config, conns, "p99_us");
       lines.push(
         String(conns).padStart(5) + "  " + config.padEnd(22) + fmt(q.value, 0).padStart(9) +
-          pct(q.spread).padStart(7) + ratio(q.ratio).padStart(7) + fmt(g?.value, 2).padStart(8) +
-          fmt(p50?.value).padStart(8) + fmt(p99?.value, 0).padStart(9) + ratio(p99?.ratio ?? null).padStart(8) +
-          "  " + (q.baseline ?? "-"),
+          pct(q.spread).padStart(7) + ratio(q.ratio).padStart(7) + ratio(q.c_ratio ?? null).padStart(7) +
+          fmt(g?.value, 2).padStart(8) + fmt(p50?.value).padStart(8) + fmt(p99?.value, 0).padStart(9) +
+          ratio(p99?.ratio ?? null).padStart(8) + ratio(p99?.c_ratio ?? null).padStart(7) + "  " +
+          (q.baseline ?? "-"),
       );
     }
   }
@@ -380,14 +420,15 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
     lines.push(
       "",
       "concurrency: TIME-WAIT, the server closing first on the idle connections; bytes per TIME-WAIT connection, server",
-      "side (luna-ts: JS heap 5 s after the closes, and at once, and RSS, after two full collections less before any",
-      `idle connection was opened, and the records' own stats().timeWait.bytes / count; goal <= ${timeWaitGoalBytes} B of`,
-      "heap; kernel: tw_sock_TCP objsize x sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts)",
-      "against tw_sock_TCP (kernel)",
+      "side (luna-ts: JS heap 5 s after the closes, and at once, and RSS, after two full collections less before",
+      "any idle connection was opened; the records' own stats().timeWait.bytes / count; all of the TCP layer's",
+      `tables with them, tcp.footprint() / count; goal <= ${timeWaitGoalBytes} B of heap; kernel: tw_sock_TCP`,
+      "objsize x sockstat tw / tw, and the slab's growth x objsize). ratio: heap (luna-ts) against tw_sock_TCP",
+      "(kernel)",
     );
     lines.push(
       "config".padEnd(22) + "TIME-WAIT".padStart(10) + "  heap B" + "  at once" + "   RSS B" + "  record B" +
-        "  kernel B" +
+        "  tables B" + "  kernel B" +
         "  slab B" + "  ratio" + "  baseline",
     );
     for (const c of tw) {
@@ -397,16 +438,19 @@ function concurrencyTable(recs: BenchRecord[]): string[] {
         c.padEnd(22) + fmt(v("tw_conns"), 0).padStart(10) + fmt(v("tw_heap_bytes_per_conn"), 0).padStart(8) +
           fmt(v("tw_heap_bytes_per_conn_at_once"), 0).padStart(9) + fmt(v("tw_rss_bytes_per_conn"), 0).padStart(8) +
           fmt(v("tw_record_bytes_per_conn"), 0).padStart(10) +
+          fmt(v("tw_tables_bytes_per_conn"), 0).padStart(10) +
           fmt(v("tw_kernel_bytes_per_conn"), 0).padStart(10) +
           fmt(v("tw_slab_bytes_per_conn"), 0).padStart(8) +
           ratio(mem?.ratio ?? null).padStart(7) + "  " + (mem?.baseline ?? "-"),
       );
     }
     for (const c of tw.filter((x) => x.startsWith("luna"))) {
-      const b = find(c, true, "tw_heap_bytes_per_conn")?.value ?? NaN;
+      const v = (m: string) => find(c, true, m)?.value;
+      const b = v("tw_heap_bytes_per_conn") ?? NaN;
       lines.push(
         `goal <= ${timeWaitGoalBytes} B of heap per TIME-WAIT connection: ${c} ${fmt(b, 0)} B ` +
-          `(records alone ${fmt(find(c, true, "tw_record_bytes_per_conn")?.value, 0)} B): ` +
+          `(records alone ${fmt(v("tw_record_bytes_per_conn"), 0)} B, ` +
+          `all of the TCP layer's tables with them ${fmt(v("tw_tables_bytes_per_conn"), 0)} B): ` +
           (b <= timeWaitGoalBytes ? "met" : "not met"),
       );
     }

@@ -13,11 +13,12 @@
 //               (a mark, then a full collection); see _control.ts
 //   mem TAG     two full collections, then prints `MEM TAG {heap, rss, idleAccepted, ...}`
 //   count TAG   prints `COUNT TAG {idleAccepted, idleClosed, timeWait}` (no collection)
-//   twclose N K T  closes N of the idle connections first (at most K of its FINs
-//               unanswered at a time), so that the server holds N TIME-WAIT
-//               records once the peer answered each FIN with its own; prints
-//               `TWCLOSE {asked, closed, timeWait, seconds}` when the records
-//               are there, 5 s after the last one came, or after T s (default 120)
+//   twclose N K T  closes N of the idle connections first (at most K of them not
+//               yet closed for the application at a time), so that the server
+//               holds N TIME-WAIT records once the peer answered each FIN with
+//               its own; prints `TWCLOSE {asked, closed, finished, timeWait,
+//               timeWaitNew, retransTimeouts, seconds}` when the records are there, 5 s after the
+//               last one came, or after T s (default 120)
 //   stats       prints `STATS {...}`: the stack's counters now (port, link, TCP, zone)
 //   quit        closes the stack, prints `RESULT {...}` and exits
 //   abandon     prints `RESULT {...}` and exits without closing the connections
@@ -192,14 +193,20 @@ async function closeIdle(n: number, inFlight: number, timeoutS: number): Promise
   }
   const asked = list.length;
   const done = () => stack.tcp.timeWaitCount - tw0;
+  // Connections closed for the application: in TIME-WAIT, or ended otherwise (a record that a
+  // reset ended, the peer's answer to a retransmitted FIN: RFC 9293 3.10.7.4). The window of
+  // closes in flight counts these, so that records lost that way cannot stall it.
+  const closed0 = idleClosed;
+  const rto0 = stack.tcp.counters.retransTimeouts;
+  const finished = () => idleClosed - closed0;
   let closed = 0;
   const deadline = t0 + timeoutS * 1000;
   // Once all are closed, 5 s without a new record ends the wait: a record that a reset ended
-  // (the peer's answer to a retransmitted FIN, RFC 9293 3.10.7.4) does not come back.
+  // does not come back.
   let last = -1;
   let lastAt = t0;
   while (performance.now() < deadline && done() < asked) {
-    while (closed < asked && closed - done() < inFlight) list[closed++].close();
+    while (closed < asked && closed - finished() < inFlight) list[closed++].close();
     // The stack's loop runs in between (FINs out, the peer's FINs in).
     await new Promise((r) => setTimeout(r, 1));
     const now = performance.now();
@@ -212,8 +219,11 @@ async function closeIdle(n: number, inFlight: number, timeoutS: number): Promise
   report("TWCLOSE", {
     asked,
     closed,
+    finished: finished(),
     timeWait: stack.tcp.timeWaitCount,
     timeWaitNew: done(),
+    // Segments sent again after a timeout; a peer closed by then may answer with a reset that ends a record.
+    retransTimeouts: stack.tcp.counters.retransTimeouts - rto0,
     seconds: (performance.now() - t0) / 1000,
   });
 }
@@ -272,6 +282,8 @@ onLines((line) => {
       open: stack.tcp.connections,
       zoneInUse: stack.device.zone.accounting().inUse,
       timeWait: { count: stack.tcp.timeWaitCount, bytes: stack.tcp.timeWaitBytes },
+      // The TCP layer's own tables by table, bytes as allocated (TIME-WAIT records included).
+      tables: stack.tcp.footprint(),
     };
     // What the heap holds, by object type (JSC's count), where the runtime can say.
     if (typeof g.Bun !== "undefined") {

@@ -26,8 +26,9 @@
  *   Then TIME-WAIT: the server closes first on them (--conc-tw-conns) and
  *   holds as many TIME-WAIT connections: bytes per TIME-WAIT connection
  *   (luna-ts, goal <= 128 B of heap: tw_heap_bytes_per_conn, tw_rss_bytes_per_conn
- *   against the memory before any idle connection, and tw_record_bytes_per_conn,
- *   the records' own `stats().timeWait.bytes / count`; its server's TIME-WAIT
+ *   against the memory before any idle connection, tw_record_bytes_per_conn,
+ *   the records' own `stats().timeWait.bytes / count`, and tw_tables_bytes_per_conn,
+ *   all of the TCP layer's tables, `tcp.footprint()`; its server's TIME-WAIT
  *   raised to 600 s to measure within it; kernel: `tw_sock_TCP` objsize from
  *   /proc/slabinfo x sockstat's tw count, per connection).
  *   In the first --conc-rounds rounds only.
@@ -40,6 +41,10 @@
  *   connections: serve() (the fetch-handler server) and node:http over
  *   luna-ts/net on luna-ts over memif against Bun.serve on the kernel's
  *   loopback (bench/http_get.ts): requests/s, p50/p99 latency.
+ * - luna-memif-csum-*: bulk and storage64k over memif with `checksums:
+ *   "always"` (computed and verified as on a link that needs them), in the
+ *   first of --modes, against bun-kernel-veth: what the checksum-free
+ *   default buys.
  * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
  *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
  *   directions, in a router namespace between client and server), with and
@@ -52,13 +57,15 @@
  *   (bench/lossy.ts). 40 transfers a round, about 5 minutes at 100 MB on
  *   two cores: three rounds would take the full run past 20 minutes.
  * Each over luna-ts (memif between two processes; net_af_packet on a veth)
- * and the kernel (Bun, Deno and node:net servers on loopback and on a veth),
- * in private network namespaces that are removed afterwards.
+ * and the kernel (Bun, Deno and node:net servers on loopback and on a veth,
+ * and the kernel at its best: a C epoll server, plain and busy-polling, the
+ * second baseline of every ratio), in private network namespaces that are
+ * removed afterwards.
  *
  * Options:
- *   --quick              one short round of everything (under 2 minutes)
- *   --rounds N           rounds of each configuration (default 3, which keeps the
- *                        full run under 20 minutes on two cores; quick 1)
+ *   --quick              one short round of everything (3.7 minutes measured on a busy 2-core machine)
+ *   --rounds N           rounds of each configuration (default 3; quick 1): 437 measurements, of
+ *                        which the C servers take 108 (--runtimes bun,deno,node leaves them out)
  *   --seconds S          measured seconds per figure (default 2; quick 0.5)
  *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
@@ -74,7 +81,8 @@
  *   --conc-runtimes LIST kernel servers of the concurrency baseline (default bun,node; quick bun)
  *   --conc-tw-conns N    concurrency, TIME-WAIT phase: connections the server closes first
  *                        (default: all it holds idle, so the luna-ts and kernel counts; 0: none)
- *   --runtimes LIST      kernel servers: bun,deno,node (default all)
+ *   --runtimes LIST      kernel servers: bun,deno,node,c,c-busy (default all; c: the C epoll server
+ *                        of bench/c/epoll_server.c, c-busy: the same busy-polling)
  *   --modes LIST         luna-ts loops: batch,inline (default both)
  *   --forwarders LIST    forward64: bun,deno (testpmd always runs; default both)
  *   --from FILE.json     print the tables of an earlier run and redraw its chart
@@ -95,6 +103,7 @@ import { fileURLToPath } from "node:url";
 import { cleanupAll } from "./_proc.ts";
 import { type BenchRecord, cdfs, forwardTable, records, resultsChart, tables } from "./_report.ts";
 import { spread } from "./_stats.ts";
+import { payloadTouches, touchesLines } from "./_touches.ts";
 import { forwardBench, type ForwardResult } from "./forward.ts";
 import { httpGetBench, httpGetTable } from "./http_get.ts";
 import {
@@ -130,7 +139,7 @@ function usage(why: string): never {
       "             [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
       "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy] [--lossy-mb N]\n" +
-      "             [--runtimes bun,deno,node] [--modes batch,inline] [--forwarders bun,deno]\n" +
+      "             [--runtimes bun,deno,node,c,c-busy] [--modes batch,inline] [--forwarders bun,deno]\n" +
       "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
       "             [--conc-tw-conns N]",
   );
@@ -162,7 +171,7 @@ const workloads = list<Workload>("--workloads", [
 ]).filter((w) => arg("--workloads") !== undefined || w !== "lossy");
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
-const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node"]);
+const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node", "c", "c-busy"]);
 const concConns = Number(arg("--conc-conns") ?? (quick ? 20_000 : 1_000_000));
 const concKernelConns = Number(arg("--conc-kernel-conns") ?? Math.min(concConns, quick ? 20_000 : 100_000));
 const concRounds = Math.min(rounds, Number(arg("--conc-rounds") ?? 1));
@@ -199,6 +208,7 @@ if (from !== undefined) {
   };
   console.log(forwardTable(r.records));
   console.log(tables(r.records.filter((x) => !x.workload.startsWith("forward"))));
+  console.log(touchesLines(r.records.map((x) => x.config)).join("\n"));
   const out = from.replace(/\.json$/, "") + ".svg";
   writeFileSync(out, resultsChart(r.records, r.cdfs ?? [], r.bulkBytes ?? 0));
   console.log(`\nwrote ${out}`);
@@ -372,6 +382,8 @@ for (const r of recs.filter((x) => x.workload.startsWith("forward") && x.workloa
 }
 console.log(tables(tcpRecs));
 console.log(httpGetTable(tcpRecs));
+const configs = [...new Set(tcpRecs.map((r) => r.config))];
+console.log(touchesLines(configs).join("\n"));
 if (failures.length > 0) {
   console.log(`\n${failures.length} measurement(s) failed:`);
   for (const f of failures) {
@@ -432,8 +444,16 @@ writeFileSync(
         "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router); " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
-        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without them",
+        "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without " +
+        "them; second baseline (c_baseline, c_ratio), the kernel at its best: c-busy-kernel-lo where the " +
+        "baseline is " +
+        "bun-kernel-lo, c-busy-kernel-veth where it is bun-kernel-veth (the busy-polling C epoll server)",
       records: recs,
+      // Per configuration, how many times each payload byte is touched per side (bench/_touches.ts).
+      touches: Object.fromEntries(configs.flatMap((c) => {
+        const t = payloadTouches(c);
+        return t === undefined ? [] : [[c, t]];
+      })),
       cdfs: cdfList,
       failures,
       samples: samples.map(({ cdf: _cdf, ...s }) => s),

@@ -3,9 +3,10 @@
  * and with the kernel's TCP, in the same run.
  *
  * - kernel: servers in Bun (`Bun.listen`), Deno (`Deno.listen`) and node:net
- *   (bench/kernel_server.mjs), on loopback in a namespace of their own and
- *   across a veth pair between two namespaces, driven by the C epoll client
- *   (bench/c/echo_client.c).
+ *   (bench/kernel_server.mjs), and the kernel at its best: a C epoll server
+ *   (bench/c/epoll_server.c), plain (`c`) and busy-polling (`c-busy`), on
+ *   loopback in a namespace of their own and across a veth pair between two
+ *   namespaces, driven by the C epoll client (bench/c/echo_client.c).
  * - memif: luna-ts to luna-ts over net_memif between two processes
  *   (bench/luna_server.ts, bench/luna_client.ts), no kernel on the path.
  * - afpacket: luna-ts serving through net_af_packet on a veth, the C epoll
@@ -46,7 +47,8 @@ export type Workload =
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
 const isStorage = (w: Workload): w is "storage4k" | "storage64k" => w in storageResp;
 export type Group = "kernel" | "memif" | "afpacket" | "scale";
-export type Runtime = "bun" | "deno" | "node";
+/** Kernel servers: JS runtimes (bench/kernel_server.mjs), and the C epoll server plain and busy-polling. */
+export type Runtime = "bun" | "deno" | "node" | "c" | "c-busy";
 export type Mode = "batch" | "inline";
 
 /** One measurement: one configuration, one workload, one round. */
@@ -124,6 +126,8 @@ export const denoBin = here("../node_modules/.bin/deno");
 export const nodeBin = "/usr/bin/node";
 const clientSrc = here("./c/echo_client.c");
 export const clientBin = here("./c/build/echo_client");
+const cServerSrc = here("./c/epoll_server.c");
+const cServerBin = here("./c/build/epoll_server");
 export const kernelServer = here("./kernel_server.mjs");
 export const lunaServer = here("./luna_server.ts");
 export const lunaClient = here("./luna_client.ts");
@@ -136,14 +140,19 @@ const sinkPort = 9;
 const storagePort = 11;
 export const requestBytes = 64;
 
-/** Compiles the C client when it is missing or older than its source (gcc -O2). */
-export function buildClient(): string {
-  if (!existsSync(clientBin) || statSync(clientBin).mtimeMs < statSync(clientSrc).mtimeMs) {
+/** Compiles `src` to `bin` (bench/c/build, not committed) when missing or older than its source (gcc -O2). */
+function buildC(src: string, bin: string): string {
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(here("./c/build"), { recursive: true });
-    const r = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-o", clientBin, clientSrc], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`gcc ${clientSrc}: ${r.stderr}`);
+    const r = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-o", bin, src], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`gcc ${src}: ${r.stderr}`);
   }
-  return clientBin;
+  return bin;
+}
+
+/** Compiles the C client when it is missing or stale. */
+export function buildClient(): string {
+  return buildC(clientSrc, clientBin);
 }
 
 export const nsExec = (
@@ -278,6 +287,15 @@ export const jumboMtu = 9000;
 const jumboWorkloads: readonly Workload[] = ["bulk", "storage4k", "storage64k"];
 const jumboPlan = (o: TcpOptions, round: number, mode: Mode) =>
   plan(o, round, { mode }).filter((s) => jumboWorkloads.includes(s.w));
+/**
+ * The memif-csum configuration (`checksums: "always"`: computed and verified
+ * on memif too, as a link that needs them would): bulk and storage 64 KiB,
+ * in the first of the modes, so that readers see what the checksum-free
+ * default buys.
+ */
+const csumWorkloads: readonly Workload[] = ["bulk", "storage64k"];
+const csumPlan = (o: TcpOptions, round: number, mode: Mode) =>
+  mode === o.modes[0] ? plan(o, round, { mode }).filter((s) => csumWorkloads.includes(s.w)) : [];
 
 /** Whether the lossy workload runs: asked for, with luna-ts on af_packet or the kernel among the groups. */
 const lossyOn = (o: TcpOptions) =>
@@ -291,7 +309,9 @@ export function countSteps(o: TcpOptions): number {
     for (const g of ["memif", "afpacket"] as const) {
       if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
     }
-    if (o.groups.includes("memif")) { for (const mode of o.modes) n += jumboPlan(o, round, mode).length; }
+    if (o.groups.includes("memif")) {
+      for (const mode of o.modes) n += jumboPlan(o, round, mode).length + csumPlan(o, round, mode).length;
+    }
     if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
     if (o.workloads.includes("concurrency") && round < o.concRounds) {
       // Two figures a configuration: without the idle connections, and with them.
@@ -306,6 +326,7 @@ export function countSteps(o: TcpOptions): number {
 /** Runs every configuration `rounds` times, round by round. */
 export async function tcpBench(o: TcpOptions): Promise<void> {
   buildClient();
+  if (o.runtimes.some((rt) => rt === "c" || rt === "c-busy")) buildC(cServerSrc, cServerBin);
   const id = `lb${process.pid % 100000}`;
   const lab = new Lab(id);
   const needsLab = o.groups.includes("kernel") || o.groups.includes("afpacket");
@@ -330,7 +351,8 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
       }
       if (o.groups.includes("memif")) {
         for (const mode of o.modes) await memifConfig(ctx, mode);
-        for (const mode of o.modes) await memifConfig(ctx, mode, jumboMtu);
+        for (const mode of o.modes) await memifConfig(ctx, mode, "jumbo");
+        for (const mode of o.modes) await memifConfig(ctx, mode, "csum");
       }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
       if (o.groups.includes("scale")) { for (const w of o.scaleWorkers) await scaleConfig(ctx, w); }
@@ -430,12 +452,15 @@ async function runSteps<T>(
 }
 
 async function kernelConfig(ctx: Ctx, rt: Runtime, net: "lo" | "veth", path: Path): Promise<void> {
-  const argv = rt === "bun"
+  const js = rt === "bun"
     ? [bunBin, kernelServer]
     : rt === "deno"
     ? [denoBin, "run", "-A", kernelServer]
     : [nodeBin, kernelServer];
-  const cmd = nsExec(path.serverNs, serverCpu, [...argv, rt, path.serverAddr, String(echoPort)]);
+  const argv = rt === "c" || rt === "c-busy"
+    ? [cServerBin, path.serverAddr, String(echoPort), ...(rt === "c-busy" ? ["--busy"] : [])]
+    : [...js, rt, path.serverAddr, String(echoPort)];
+  const cmd = nsExec(path.serverNs, serverCpu, argv);
   await runSteps(
     ctx,
     `${rt}-kernel-${net}`,
@@ -531,11 +556,20 @@ async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ 
   return { value, heap: { before: b.heap, after: a.heap, afterGc: a.heapAfterGc, gc, work } };
 }
 
-/** luna-ts to luna-ts over memif; with `mtu`, jumbo frames on the workloads where segment size matters. */
-async function memifConfig(ctx: Ctx, mode: Mode, mtu?: number): Promise<void> {
-  const steps = mtu === undefined ? plan(ctx.o, ctx.round, { mode }) : jumboPlan(ctx.o, ctx.round, mode);
+/**
+ * luna-ts to luna-ts over memif; `jumbo`: jumbo frames on the workloads where
+ * segment size matters; `csum`: checksums computed and verified (see {@link csumPlan}).
+ */
+async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "csum"): Promise<void> {
+  const steps = variant === "jumbo"
+    ? jumboPlan(ctx.o, ctx.round, mode)
+    : variant === "csum"
+    ? csumPlan(ctx.o, ctx.round, mode)
+    : plan(ctx.o, ctx.round, { mode });
   if (steps.length === 0) return;
-  const tag = `${process.pid}-${mode}${mtu ?? ""}${ctx.round}`;
+  const mtu = variant === "jumbo" ? jumboMtu : undefined;
+  const checksums = variant === "csum" ? "always" : undefined;
+  const tag = `${process.pid}-${mode}${variant ?? ""}${ctx.round}`;
   const socket = `/tmp/luna-bench-${tag}.sock`;
   const sp = `luna-bench-${tag}-s`;
   const cp = `luna-bench-${tag}-c`;
@@ -554,18 +588,20 @@ async function memifConfig(ctx: Ctx, mode: Mode, mtu?: number): Promise<void> {
   try {
     await runSteps(
       ctx,
-      mtu === undefined ? `luna-memif-${mode}` : `luna-memif-jumbo-${mode}`,
+      `luna-memif-${variant === undefined ? "" : `${variant}-`}${mode}`,
       steps,
       async () => {
         removeFiles(); // a stale socket would be in the way
         const server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
           ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
           mtu,
+          checksums,
         });
         try {
           const client = await startLuna(lunaClient, ["taskset", "-c", clientCpu], {
             ...memifEnd("client", socket, mode, cp, clientCpu, lifetimeS),
             mtu,
+            checksums,
           });
           return { server, client };
         } catch (e) {

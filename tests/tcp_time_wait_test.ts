@@ -95,6 +95,53 @@ describe("TIME-WAIT records", () => {
   });
 });
 
+describe("TIME-WAIT after a crowd", () => {
+  test("5000 connections closed first by the server: at most 128 bytes each in the layer's tables once the live ones are gone; the per-id arrays shrink, ids are reused smallest first", () => {
+    const { ta, tb, clock } = tcpHosts({ tcp: { ephemeralPortMin: 20000, ephemeralPortMax: 30000 } });
+    const accepted: Tcb[] = [];
+    tb.listen(80, (t) => void accepted.push(t));
+    let closed = 0;
+    const client = { onEnd: (c: Tcb) => ta.close(c, clock.now), onClose: () => closed++ };
+    const n = 5000;
+    for (let i = 0; i < n; i++) {
+      ta.connect(addrB, 80, client, clock.now);
+      if (i % 100 === 99) clock.runUntil(() => accepted.length === i + 1, 10_000);
+    }
+    assertEquals(accepted.map((t) => t.id), [...Array(n).keys()], "ids 0 .. n-1, smallest first");
+    const crowd = tb.footprint();
+    assertEquals(crowd.idCapacity, 8192);
+    // The server closes first on all of them; the client answers each FIN with its own.
+    for (const t of accepted) tb.close(t, clock.now);
+    clock.runUntil(() => closed === n && tb.timeWaitCount === n, 10_000);
+    assertEquals([...tb.each()].length, 0, "no control block left on the server");
+    assert(accepted.every((t) => tb.stateOf(t.remoteIp, t.remotePort, t.localPort) === State.timeWait));
+    const f = tb.footprint();
+    assertEquals(f.idCapacity, 256, "the per-id arrays went back to their least size");
+    assertEquals(f.tcbSlots, 0);
+    assert(
+      f.timers < crowd.timers - (8192 - 256) * 28 + 1,
+      `timer wheel: ${crowd.timers} -> ${f.timers} bytes`,
+    );
+    assertEquals(f.timeWait, tb.timeWaitBytes);
+    const perConn = f.total / tb.timeWaitCount;
+    assert(
+      perConn <= 128,
+      `bytes per TIME-WAIT connection, all tables: ${perConn.toFixed(1)} (${JSON.stringify(f)})`,
+    );
+    // With the crowd's per-id arrays kept, the same records would cost more than the goal.
+    const kept = (f.total - f.ids - f.timers - f.tcbSlots + crowd.ids + crowd.timers + crowd.tcbSlots) / n;
+    assert(kept > 128, `the crowd's arrays kept: ${kept.toFixed(1)} bytes each`);
+    // New connections take the smallest ids again.
+    const again: Tcb[] = [];
+    tb.unlisten(80);
+    tb.listen(81, (t) => void again.push(t));
+    for (let i = 0; i < 3; i++) ta.connect(addrB, 81, {}, clock.now);
+    clock.runUntil(() => again.length === 3, 10_000);
+    assertEquals(again.map((t) => t.id), [0, 1, 2]);
+    assertEquals(tb.footprint().idCapacity, 256);
+  });
+});
+
 describe("TIME-WAIT record ring", () => {
   /** A table over a context that records what it sends, and a fake connection entering TIME-WAIT. */
   function ring() {

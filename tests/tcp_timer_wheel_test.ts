@@ -145,14 +145,30 @@ describe("tcp timer wheel", () => {
     assertEquals(wheel.pollDelay(200), 0);
   });
 
-  test("grow keeps armed timers and adds ids", () => {
+  test("resize keeps armed timers and adds ids", () => {
     const wheel = new TimerWheel(2);
     wheel.arm(1, 30);
-    wheel.grow(10);
+    wheel.resize(10);
     wheel.arm(9, 20);
     const c = collector();
     wheel.advance(40, c.onExpire);
     assertEquals(c.fired, [9, 1]);
+  });
+
+  test("resize shrinks the per-id arrays, keeping the timers below; an armed id above refuses it", () => {
+    const wheel = new TimerWheel(1024);
+    const full = wheel.bytes;
+    wheel.arm(3, 30);
+    wheel.arm(700, 10);
+    assertThrows(() => wheel.resize(512), RangeError);
+    wheel.cancel(700);
+    wheel.resize(64);
+    assertEquals(full - wheel.bytes, (1024 - 64) * 28, "28 bytes per id fewer");
+    assertThrows(() => wheel.arm(64, 10), RangeError);
+    assertEquals([wheel.capacity, wheel.size, wheel.deadlineOf(3), wheel.pollAt()], [64, 1, 30, 30]);
+    const c = collector();
+    wheel.advance(40, c.onExpire);
+    assertEquals(c.fired, [3]);
   });
 
   test("ids outside the wheel are refused when armed, and never armed", () => {

@@ -26,6 +26,7 @@ import { type CongestionControl, type CongestionName, createCongestionControl } 
 import type { ConnectionOwner, TcpContext, TcpLink } from "./context.ts";
 import { TcpCounters } from "./counters.ts";
 import { Handshake, type Listener, scaleFor } from "./handshake.ts";
+import { IdPool } from "./id_pool.ts";
 import { segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
 import { TcpOutput } from "./output.ts";
@@ -79,7 +80,8 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   private readonly _hs: Handshake;
   private readonly _timeWait: TimeWaitTable;
   private readonly _tcbs: (Tcb | undefined)[] = [];
-  private readonly _freeIds: number[] = [];
+  /** Ids of the connections with a control block, smallest first (so per-id arrays shrink when they go). */
+  private readonly _ids = new IdPool();
   private readonly _table = new TupleTable();
   private readonly _unread = new Set<Tcb>();
   /** Passive connections by local port, half-open ones included: what a listener's limit counts. */
@@ -122,6 +124,19 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   /** Bytes the TIME-WAIT records take, as allocated. */
   get timeWaitBytes(): number {
     return this._timeWait.bytes;
+  }
+
+  /**
+   * Bytes of the layer's own tables, as allocated, by table (control blocks
+   * and buffers not counted): id pool, timer wheel, control-block slots by id
+   * (8 bytes each), connections by 4-tuple, TIME-WAIT records; `idCapacity`:
+   * the ids the per-id arrays hold.
+   */
+  footprint(): Record<"idCapacity" | "ids" | "timers" | "tcbSlots" | "table" | "timeWait" | "total", number> {
+    const [ids, timers, tcbSlots] = [this._ids.bytes, this.timers.bytes, this._tcbs.length * 8];
+    const [table, timeWait] = [this._table.bytes, this._timeWait.bytes];
+    const total = ids + timers + tcbSlots + table + timeWait;
+    return { idCapacity: this._ids.capacity, ids, timers, tcbSlots, table, timeWait, total };
   }
 
   /**
@@ -445,8 +460,8 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   /** @internal Makes a connection and puts it in the table. */
   create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
-    const id = this._freeIds.length > 0 ? this._freeIds.pop()! : this._tcbs.length;
-    this.timers.reserve(id);
+    const id = this._ids.take();
+    if (this._ids.capacity !== this.timers.capacity) this.timers.resize(this._ids.capacity);
     const c = this.config;
     const tcb = new Tcb(
       id,
@@ -539,7 +554,11 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     tcb.sackRx = tcb.sb = undefined;
     tcb.rack?.reset(); // its segment log goes back to the pool
     this._tcbs[tcb.id] = undefined;
-    this._freeIds.push(tcb.id);
+    if (this._ids.give(tcb.id)) {
+      // The ids in use all lie low again: the per-id arrays follow the pool down.
+      this.timers.resize(this._ids.capacity);
+      this._tcbs.length = this._ids.end;
+    }
   }
 
   private _ephemeral(remoteIp: number, remotePort: number, now: number): number {

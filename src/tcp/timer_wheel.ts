@@ -117,20 +117,37 @@ export class TimerWheel {
     return this._count;
   }
 
-  /** Makes room for ids up to `capacity`-1 (allocates; not for the hot path). */
-  grow(capacity: number): void {
-    if (capacity <= this._capacity) return;
-    const grown = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T, fill: number): T => {
+  /** Bytes of the slots and the per-id arrays, as allocated. */
+  get bytes(): number {
+    return this._heads.byteLength + this._bits.byteLength + this._next.byteLength + this._prev.byteLength +
+      this._slot.byteLength + this._deadline.byteLength + this._tick.byteLength;
+  }
+
+  /**
+   * Makes the wheel hold ids 0 .. `capacity`-1, growing or shrinking its
+   * per-id arrays (allocates; not for the hot path). Shrinking below an id
+   * whose timer is armed is refused.
+   */
+  resize(capacity: number): void {
+    if (!Number.isInteger(capacity) || capacity < 0) throw new RangeError(`bad capacity ${capacity}`);
+    if (capacity === this._capacity) return;
+    for (let id = capacity; id < this._capacity; id++) {
+      if (this._slot[id] !== none) {
+        throw new RangeError(`timer id ${id} is armed: cannot shrink to ${capacity}`);
+      }
+    }
+    const n = Math.min(capacity, this._capacity);
+    const resized = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T, fill: number): T => {
       const b = make(capacity);
-      b.fill(fill);
-      b.set(a);
+      if (capacity > n) b.fill(fill, n);
+      b.set(a.subarray(0, n));
       return b;
     };
-    this._next = grown(this._next, (n) => new Int32Array(n), none);
-    this._prev = grown(this._prev, (n) => new Int32Array(n), none);
-    this._slot = grown(this._slot, (n) => new Int32Array(n), none);
-    this._deadline = grown(this._deadline, (n) => new Float64Array(n), 0);
-    this._tick = grown(this._tick, (n) => new Float64Array(n), 0);
+    this._next = resized(this._next, (n) => new Int32Array(n), none);
+    this._prev = resized(this._prev, (n) => new Int32Array(n), none);
+    this._slot = resized(this._slot, (n) => new Int32Array(n), none);
+    this._deadline = resized(this._deadline, (n) => new Float64Array(n), 0);
+    this._tick = resized(this._tick, (n) => new Float64Array(n), 0);
     this._capacity = capacity;
   }
 

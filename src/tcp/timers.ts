@@ -18,13 +18,14 @@ import { RackTimer } from "./rack.ts";
 import { reorderTimerFired } from "./recovery.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
+import { idCapacityMinDefault } from "./id_pool.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 import { probeTimerFired } from "./tlp.ts";
 
 /** The connections' timers; see the module documentation. */
 export class TcpTimers {
   private readonly _x: TcpContext;
-  private readonly _wheel = new TimerWheel(256, { tickMs: 1 });
+  private readonly _wheel = new TimerWheel(idCapacityMinDefault, { tickMs: 1 });
   private readonly _tcbs: readonly (Tcb | undefined)[];
   private readonly _expire = (id: number) => this._onTimer(id);
   private _now = 0;
@@ -35,10 +36,19 @@ export class TcpTimers {
     this._tcbs = tcbs;
   }
 
-  /** Makes room for connection ids below `id + 1`. */
-  reserve(id: number): void {
-    const w = this._wheel;
-    if (id >= w.capacity) w.grow(Math.max(id + 1, w.capacity * 2));
+  /** Makes the wheel hold connection ids below `capacity` (the layer's id pool's). */
+  resize(capacity: number): void {
+    this._wheel.resize(capacity);
+  }
+
+  /** Connection ids the wheel holds. */
+  get capacity(): number {
+    return this._wheel.capacity;
+  }
+
+  /** Bytes of the wheel, as allocated. */
+  get bytes(): number {
+    return this._wheel.bytes;
   }
 
   /** Fires what is due at `now`. */

@@ -1,0 +1,111 @@
+/**
+ * How many times each payload byte is touched per side of a configuration:
+ * copies plus checksum passes, derived from the configuration (its device,
+ * its `checksums` setting, and the kernel's offloads on its link), so that
+ * readers see why the figures are what they are. Reading bytes in place
+ * (luna-ts's zero-copy views, a sink that drops what it gets) is no touch.
+ *
+ * The path of a payload byte, per configuration:
+ * - luna-ts over net_memif (luna-memif-*, the jumbo and scaling ones too),
+ *   luna-ts on both sides. Sending: the application's write copies into
+ *   zone buffers; TCP cuts large segments by software GSO, whose segments
+ *   point into those buffers (no copy); the memif driver copies each frame
+ *   into the shared ring (copy mode, no hugepages). Receiving: the memif
+ *   driver copies from the ring into a zone buffer; the application reads
+ *   it where it lies. Checksums: none on memif ("auto"); with
+ *   `checksums: "always"` (luna-memif-csum-*) the shim computes them over
+ *   each frame sent and verifies them over each frame received.
+ * - luna-ts on net_af_packet (luna-afpacket-*), the kernel's TCP (the C
+ *   client) as the peer, over a veth whose offloads are off. luna-ts
+ *   sending: the write's copy, the shim's checksum, the af_packet driver's
+ *   copy into the kernel's transmit ring (the kernel sends from the ring's
+ *   pages); receiving: the kernel's copy into the receive ring, the
+ *   driver's copy out of it, the shim's checksum check. The peer's kernel
+ *   copies between user memory and its socket buffers once per side and,
+ *   with the veth's checksum offload off, computes or checks each
+ *   checksum in software.
+ * - the kernel's TCP (bun-, deno-, node-, c-, c-busy-kernel-lo/-veth): one
+ *   copy per side, between user memory and the socket buffers; loopback and
+ *   the veth (offloads on) carry checksums as offloaded, so none is
+ *   computed. A runtime's own copies above the socket (Bun, Deno, node)
+ *   are not counted: the C server makes none.
+ *
+ * @module
+ */
+
+/** The touches of one side: copies and checksum passes over each payload byte. */
+export interface SideTouches {
+  copies: number;
+  checksums: number;
+  /** copies + checksums. */
+  total: number;
+  /** Where each happens. */
+  how: string;
+}
+
+/** The touches per side of one configuration: sending and receiving, for each end. */
+export interface Touches {
+  /** Who is at each end, e.g. "luna-ts both", "luna-ts / kernel (C client)". */
+  ends: string;
+  send: SideTouches;
+  receive: SideTouches;
+  /** The other end, where it differs from this one. */
+  peer?: { send: SideTouches; receive: SideTouches };
+}
+
+const side = (copies: string[], checksums: string[]): SideTouches => ({
+  copies: copies.length,
+  checksums: checksums.length,
+  total: copies.length + checksums.length,
+  how: [...copies, ...checksums.map((c) => `${c} (checksum)`)].join(", ") || "none",
+});
+
+const kernelSend = (csum: boolean) =>
+  side(["kernel: user memory -> socket buffer"], csum ? ["kernel, in software (offload off)"] : []);
+const kernelReceive = (csum: boolean) =>
+  side(["kernel: socket buffer -> user memory"], csum ? ["kernel, in software (offload off)"] : []);
+
+/** The touches of configuration `config` (see the module documentation), or undefined where not derived. */
+export function payloadTouches(config: string): Touches | undefined {
+  if (/^luna-memif-/.test(config)) {
+    const csum = config.startsWith("luna-memif-csum-");
+    return {
+      ends: "luna-ts both",
+      send: side(["write into zone buffers", "memif driver into the shared ring"], csum ? ["shim"] : []),
+      receive: side(["memif driver from the shared ring"], csum ? ["shim"] : []),
+    };
+  }
+  if (config.startsWith("luna-afpacket-")) {
+    return {
+      ends: "luna-ts / kernel (C client)",
+      send: side(["write into zone buffers", "af_packet driver into the kernel's ring"], ["shim"]),
+      receive: side(["kernel into the af_packet ring", "af_packet driver from the ring"], ["shim"]),
+      peer: { send: kernelSend(true), receive: kernelReceive(true) },
+    };
+  }
+  if (/^(bun|deno|node|c|c-busy)-kernel-(lo|veth)$/.test(config)) {
+    return { ends: "kernel both", send: kernelSend(false), receive: kernelReceive(false) };
+  }
+  return undefined;
+}
+
+/** The terminal lines: one per configuration, stated once. */
+export function touchesLines(configs: readonly string[]): string[] {
+  const known = [...new Set(configs)].map((c) => [c, payloadTouches(c)] as const).filter(([, t]) => t);
+  if (known.length === 0) return [];
+  const lines = [
+    "",
+    "payload bytes touched per side (copies + checksum passes over each byte, derived from the configuration):",
+    "config".padEnd(24) + "  send  receive  where",
+  ];
+  for (const [c, t] of known) {
+    const s = t!.send;
+    const r = t!.receive;
+    lines.push(
+      c.padEnd(24) + String(s.total).padStart(6) + String(r.total).padStart(9) +
+        `  send: ${s.how}; receive: ${r.how}` +
+        (t!.peer ? `; peer (kernel) send ${t!.peer.send.total}, receive ${t!.peer.receive.total}` : ""),
+    );
+  }
+  return lines;
+}
