@@ -240,6 +240,7 @@ const fieldArgs: Record<string, string> = {
   mtu: "--mtu",
   checksums: "--checksums",
   "eal.prefix": "--prefix",
+  workers: "--workers",
 };
 
 const faultNames: Record<string, string> = Object.fromEntries(
