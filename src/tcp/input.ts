@@ -420,6 +420,10 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     tcb.ackNow = true;
     return false;
   }
+  if (x.pool.overRecvShare(tcb)) {
+    tcb.ackNow = true; // its unread data holds its share of the zone: the sender waits for a read
+    return false;
+  }
   const wndEnd = (tcb.rcvAdv - 0) >>> 0;
   if (seqGt((seq + len) >>> 0, wndEnd) && seqGt(wndEnd, seq)) len = (wndEnd - seq) >>> 0;
   if (seq !== tcb.rcvNxt) {
