@@ -14,6 +14,7 @@
  */
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
+import type { AppLimits } from "./guard.ts";
 
 /** Counters every app keeps; apps add their own. */
 export interface AppStats {
@@ -30,6 +31,10 @@ export interface AppStats {
   bytesOut: number;
   /** Times a connection waited because the zone was low. */
   parked: number;
+  /** Timeouts (guard.ts): late request heads, idle connections closed, and those aborted after. */
+  headerTimeouts: number;
+  idleTimeouts: number;
+  idleAborts: number;
   [counter: string]: number;
 }
 
@@ -41,13 +46,28 @@ export interface App {
   accept(c: Connection): ConnectionHandlers;
   /** Resumes connections parked on a low zone; call every few milliseconds (the `luna` command does). */
   retry(): void;
+  /** The time is `now`, ms: connections past a timeout are closed (guard.ts); call with {@link retry}. */
+  tick(now: number): void;
+  /** Its timeouts and its connection cap (the listener's `maxConnections`). */
+  readonly limits: Readonly<AppLimits>;
   /** A copy of the counters. */
   stats(): AppStats;
 }
 
 /** The fresh counters of an app. */
 export function appStats(): AppStats {
-  return { accepted: 0, open: 0, closed: 0, failed: 0, bytesIn: 0, bytesOut: 0, parked: 0 };
+  return {
+    accepted: 0,
+    open: 0,
+    closed: 0,
+    failed: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    parked: 0,
+    headerTimeouts: 0,
+    idleTimeouts: 0,
+    idleAborts: 0,
+  };
 }
 
 const one = new Uint8Array(1);

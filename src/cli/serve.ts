@@ -61,17 +61,20 @@ export async function serve(
     }
     throw e;
   }
-  const app: App = createApp(o.app, stack.device.zone);
+  const app: App = createApp(o.app, stack.device.zone, o.limits);
   try {
-    stack.listen(o.port, (c) => app.accept(c));
+    stack.listen(o.port, (c) => app.accept(c), { maxConnections: o.limits.maxConnections });
   } catch (e) {
     await stack.close(0);
     if (e instanceof ConfigError) throw usageOfConfigError(e);
     throw e;
   }
   const t0 = performance.now();
-  // Connections parked on a low zone resume as ACKs free buffers.
-  const retry = setInterval(() => app.retry(), 2);
+  // Connections parked on a low zone resume as ACKs free buffers; timeouts are checked.
+  const retry = setInterval(() => {
+    app.retry();
+    app.tick(performance.now());
+  }, 2);
   let stopping: string | undefined;
   const removeSignals = onSignals((signal) => {
     if (stopping !== undefined) {
@@ -164,7 +167,7 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
       config: o.config,
       workers: o.workers,
       app: new URL("../apps/worker_app.ts", import.meta.url).href,
-      args: { app: o.app, port: o.port },
+      args: { app: o.app, port: o.port, limits: o.limits },
       onReport: (i, data) => (appStats[i] = data as AppStats),
     });
   } catch (e) {
