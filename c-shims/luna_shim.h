@@ -34,7 +34,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 4
+#define LUNA_SHIM_ABI 7
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -139,6 +139,7 @@ enum {
 	LUNA_STAT_SHIM_TX_SEG_SEGS, /* segments the shim cut them into (TSO: counted by the port) */
 	LUNA_STAT_SHIM_TX_SEG_DROPPED, /* segments cut that the PMD did not take: lost */
 	LUNA_STAT_SHIM_TX_NOMBUF, /* chains left to the caller: the shim's own mbufs ran out */
+	LUNA_STAT_SHIM_RX_RING_DROPPED, /* dropped by the kernel: an af_packet socket's ring was full */
 	LUNA_STAT_WORDS
 };
 

@@ -18,7 +18,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 4;
+export const SHIM_ABI = 7;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -139,7 +139,8 @@ export const PortStat = {
   txSegSegments: 13,
   txSegDropped: 14,
   txChainNoMbuf: 15,
-  words: 16,
+  rxRingDropped: 16,
+  words: 17,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(

@@ -142,7 +142,7 @@ export function formatReport(r: ServeReport): string {
     const p = s.port;
     lines.push(
       `  device       ${s.device}: ${p.ipackets} packets in, ${p.opackets} out, ${p.imissed} missed, ` +
-        `${p.rxNombuf} without a buffer`,
+        `${p.rxRingDropped} dropped on a full af_packet ring, ${p.rxNombuf} without a buffer`,
     );
   }
   lines.push(
