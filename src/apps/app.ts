@@ -24,8 +24,14 @@ export interface AppStats {
   open: number;
   /** Connections that ended cleanly. */
   closed: number;
-  /** Connections that ended with an error (reset, timeout, aborted). */
+  /** Connections that ended with an error (reset, timeout, aborted); by cause below. */
   failed: number;
+  /** Failed: the peer reset it. */
+  failedReset: number;
+  /** Failed: timed out (retransmissions, the user timeout, keepalive). */
+  failedTimeout: number;
+  /** Failed: aborted here (by the app, or by the stack's close when its grace ran out). */
+  failedAborted: number;
   /** Payload bytes received from and queued to peers. */
   bytesIn: number;
   bytesOut: number;
@@ -61,6 +67,9 @@ export function appStats(): AppStats {
     open: 0,
     closed: 0,
     failed: 0,
+    failedReset: 0,
+    failedTimeout: 0,
+    failedAborted: 0,
     bytesIn: 0,
     bytesOut: 0,
     parked: 0,
@@ -68,6 +77,19 @@ export function appStats(): AppStats {
     idleTimeouts: 0,
     idleAborts: 0,
   };
+}
+
+/** Counts a connection's end: cleanly, or failed by cause (so that a failure names its cause). */
+export function countClose(stats: AppStats, error: string | undefined): void {
+  stats.open--;
+  if (error === undefined) {
+    stats.closed++;
+    return;
+  }
+  stats.failed++;
+  if (/reset|refused/.test(error)) stats.failedReset++;
+  else if (/timed out/.test(error)) stats.failedTimeout++;
+  else stats.failedAborted++;
 }
 
 const one = new Uint8Array(1);

@@ -16,7 +16,7 @@
  * @module
  */
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
-import { type App, appStats } from "./app.ts";
+import { type App, appStats, countClose } from "./app.ts";
 import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 
 /** A discard server; see the module documentation. */
@@ -36,9 +36,7 @@ export function discardApp(limits: Readonly<AppLimits> = appLimitDefaults): App 
     },
     onClose(c, error) {
       guard.forget(c);
-      stats.open--;
-      if (error === undefined) stats.closed++;
-      else stats.failed++;
+      countClose(stats, error);
     },
   };
   return {

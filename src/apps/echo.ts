@@ -19,7 +19,7 @@
  */
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { type App, appStats, waitWritable, ZoneBudget } from "./app.ts";
+import { type App, appStats, countClose, waitWritable, ZoneBudget } from "./app.ts";
 import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 
 interface EchoState {
@@ -71,9 +71,7 @@ export function echoApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     onClose(c, error) {
       budget.forget(c);
       guard.forget(c);
-      stats.open--;
-      if (error === undefined) stats.closed++;
-      else stats.failed++;
+      countClose(stats, error);
     },
   };
 

@@ -37,7 +37,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { type App, appStats, waitWritable, ZoneBudget } from "./app.ts";
+import { type App, appStats, countClose, waitWritable, ZoneBudget } from "./app.ts";
 import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 import { BadRequest, BodyReader, HeadReader, parseHead, type RequestHead } from "./http_request.ts";
 import { fillPattern } from "./pattern.ts";
@@ -346,9 +346,7 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       budget.forget(c);
       guard.forget(c);
       (c.data as Exchange).phase = Phase.closed;
-      stats.open--;
-      if (error === undefined) stats.closed++;
-      else stats.failed++;
+      countClose(stats, error);
     },
   };
 

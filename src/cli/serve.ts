@@ -120,7 +120,11 @@ export function formatReport(r: ServeReport): string {
   const t = s.tcp;
   const lines = [
     `luna: ${r.app} served for ${r.seconds.toFixed(1)} s`,
-    `  connections  ${a.accepted} accepted, ${a.closed} closed cleanly, ${a.failed} failed, ${a.open} open`,
+    `  connections  ${a.accepted} accepted, ${a.closed} closed cleanly, ${a.failed} failed` +
+    (a.failed > 0
+      ? ` (${a.failedReset} reset by the peer, ${a.failedTimeout} timed out, ${a.failedAborted} aborted)`
+      : "") +
+    `, ${a.open} open`,
     `  bytes        ${mb(a.bytesIn)} received, ${mb(a.bytesOut)} sent`,
   ];
   if (r.app === "http") {
