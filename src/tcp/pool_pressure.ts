@@ -121,6 +121,19 @@ export class PoolPressure {
   }
 
   /**
+   * Whether payload arriving for `tcb` must be dropped (and is counted): the zone is nearly
+   * out and this connection already holds data its application has not taken (more would
+   * take what writes and ACKs need), or its unread data holds its share ({@link overRecvShare}).
+   */
+  dropsPayload(tcb: Tcb): boolean {
+    if (this.low && (this.critical || tcb.recvq.bytes > 0 || tcb.reassemblyBytes > 0)) {
+      this._counters.poolPressureDrops++;
+      return true;
+    }
+    return this.overRecvShare(tcb);
+  }
+
+  /**
    * Whether payload arriving for `tcb` must be dropped (and is counted) because its unread
    * data holds its whole share: its window is closing, and what still comes (tiny
    * segments, each taking a buffer) waits at the sender until the application reads.
