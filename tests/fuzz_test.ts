@@ -3,7 +3,7 @@
 // connection, then mutated; fed to a stack on the in-memory link with an echo
 // server and a live connection. Nothing may throw, every frame is counted by
 // its outcome, and afterwards a new connection's echo is byte-exact and every
-// buffer comes back. 500,000 frames per run; FUZZ_FRAMES=10000000 (and FUZZ_SEED) on demand.
+// buffer comes back. 1,000,000 frames per run; FUZZ_FRAMES=10000000 (and FUZZ_SEED) on demand.
 // Inputs that once crashed the stack live in tests/fuzz_corpus/ and are fed
 // again on every run.
 import { assert, assertEquals } from "@std/assert";
@@ -15,8 +15,8 @@ import { describe, test } from "./harness.ts";
 import { addrB, type Clock, type Host } from "./sim.ts";
 import { tcpHosts } from "./tcp_sim.ts";
 
-// 500,000 frames take about 15 s per runtime on a busy 2-core machine (1M: about 30 s).
-const frames = Number(process.env.FUZZ_FRAMES ?? 500_000);
+// 1,000,000 frames: 3-5 s per runtime on a quiet 2-core machine, up to about 30 s on a busy one.
+const frames = Number(process.env.FUZZ_FRAMES ?? 1_000_000);
 const seed = Number(process.env.FUZZ_SEED ?? 1);
 
 /** Two hosts; b runs an echo server on {@link fuzzPort}, and a holds a connection to it. */
