@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -384,13 +387,13 @@ int32_t luna_pool_avail(int32_t id)
 	return p ? (int32_t)rte_mempool_avail_count(p->mp) : -ENOENT;
 }
 
-int32_t luna_pool_free(int32_t id)
+int32_t luna_pool_free(int32_t id, int32_t driver_held)
 {
 	op_begin();
 	struct pool *p = pool_get(id);
 	if (p == NULL)
 		return fail(-ENOENT, "pool %d does not exist", id);
-	if (!rte_mempool_full(p->mp))
+	if (!driver_held && !rte_mempool_full(p->mp))
 		return fail(-EBUSY, "pool %d: %u buffers still in use", id,
 			    rte_mempool_in_use_count(p->mp));
 	rte_mempool_free(p->mp);
@@ -1028,6 +1031,46 @@ int32_t luna_port_link(int32_t port, uint32_t *out4)
 	return 4;
 }
 
+/* Frames the kernel dropped because an af_packet socket's ring was full.
+ * DPDK 22.11's net_af_packet does not ask (its imissed stays 0), so the
+ * shim does: every AF_PACKET socket of this process bound to the port's
+ * interface is the PMD's (one per queue pair). PACKET_STATISTICS zeroes
+ * the kernel's counts as it reads them: they are added up here. */
+static void packet_ring_drops(int32_t port)
+{
+	struct rte_eth_dev_info info;
+	if (rte_eth_dev_info_get((uint16_t)port, &info) != 0 || info.driver_name == NULL ||
+	    strcmp(info.driver_name, "net_af_packet") != 0 || info.if_index == 0)
+		return;
+	DIR *dir = opendir("/proc/self/fd");
+	if (dir == NULL)
+		return;
+	uint64_t drops = 0;
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || fd < 0 || fd == dirfd(dir))
+			continue;
+		int domain = 0;
+		socklen_t len = sizeof(domain);
+		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET)
+			continue;
+		struct sockaddr_ll sll;
+		len = sizeof(sll);
+		if (getsockname((int)fd, (struct sockaddr *)&sll, &len) != 0 ||
+		    (uint32_t)sll.sll_ifindex != info.if_index)
+			continue;
+		struct tpacket_stats st;
+		len = sizeof(st);
+		if (getsockopt((int)fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+			drops += st.tp_drops;
+	}
+	closedir(dir);
+	__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_RING_DROPPED - LUNA_STAT_SHIM_RX_FOREIGN],
+			   drops, __ATOMIC_RELAXED);
+}
+
 int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n)
 {
 	op_begin();
@@ -1047,6 +1090,7 @@ int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n)
 	out[LUNA_STAT_IERRORS] = s.ierrors;
 	out[LUNA_STAT_OERRORS] = s.oerrors;
 	out[LUNA_STAT_RX_NOMBUF] = s.rx_nombuf;
+	packet_ring_drops(port);
 	for (int i = 0; i < SHIM_STATS; i++)
 		out[LUNA_STAT_SHIM_RX_FOREIGN + i] =
 			__atomic_load_n(&shim_stats[port][i], __ATOMIC_RELAXED);
@@ -1061,6 +1105,7 @@ int32_t luna_port_stats_reset(int32_t port)
 	int rc = rte_eth_stats_reset((uint16_t)port);
 	if (rc < 0)
 		return fail(rc, "port %d: stats reset: %s\n", port, rte_strerror(-rc));
+	packet_ring_drops(port); /* the kernel's counts start again from 0 too */
 	for (int i = 0; i < SHIM_STATS; i++)
 		__atomic_store_n(&shim_stats[port][i], 0, __ATOMIC_RELAXED);
 	return 0;

@@ -41,7 +41,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 7
+#define LUNA_SHIM_ABI 8
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -158,6 +158,7 @@ enum {
 	LUNA_STAT_SHIM_RX_GRO_PKTS, /* coalesced packets the shim (GRO) delivered */
 	LUNA_STAT_SHIM_RX_GRO_SEGS, /* received segments merged into them */
 	LUNA_STAT_SHIM_RX_CHAINS, /* chained packets delivered (coalesced, or longer than a buffer) */
+	LUNA_STAT_SHIM_RX_RING_DROPPED, /* dropped by the kernel: an af_packet socket's ring was full */
 	LUNA_STAT_WORDS
 };
 
@@ -176,7 +177,11 @@ int32_t luna_pool_create(const uint8_t *name, uint32_t name_len, uint32_t count,
 void *luna_pool_base(int32_t pool);
 int32_t luna_pool_info(int32_t pool, uint32_t *out, uint32_t words);
 int32_t luna_pool_avail(int32_t pool);
-int32_t luna_pool_free(int32_t pool);
+/* Frees a pool. Unless `driver_held` is set, every buffer must be back
+ * (-EBUSY otherwise); with it set, the buffers still out are taken to be
+ * kept by a removed port's driver (DPDK's net_af_xdp does not give back
+ * the buffers on its fill ring when it closes) and the pool goes anyway. */
+int32_t luna_pool_free(int32_t pool, int32_t driver_held);
 int32_t luna_alloc_bulk(int32_t pool, uint32_t *handles, uint32_t n);
 int32_t luna_free_bulk(int32_t pool, const uint32_t *handles, uint32_t n);
 int32_t luna_refcnt_update(int32_t pool, const uint32_t *handles, uint32_t n,

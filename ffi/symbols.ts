@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 7;
+export const SHIM_ABI = 8;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -153,7 +153,8 @@ export const PortStat = {
   rxGroPackets: 16,
   rxGroSegments: 17,
   rxChains: 18,
-  words: 19,
+  rxRingDropped: 19,
+  words: 20,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(
@@ -184,7 +185,7 @@ export type ShimSymbolTable = {
   readonly luna_pool_base: Sig<readonly ["i32"], "pointer">;
   readonly luna_pool_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_pool_avail: Sig<readonly ["i32"], "i32">;
-  readonly luna_pool_free: Sig<readonly ["i32"], "i32">;
+  readonly luna_pool_free: Sig<readonly ["i32", "i32"], "i32">;
   readonly luna_alloc_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_free_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_refcnt_update: Sig<readonly ["i32", "buffer", "u32", "i32"], "i32">;
@@ -227,7 +228,7 @@ export const symbols: ShimSymbolTable = {
   luna_pool_base: fn(["i32"], "pointer"),
   luna_pool_info: fn(["i32", "buffer", "u32"], "i32"),
   luna_pool_avail: fn(["i32"], "i32"),
-  luna_pool_free: fn(["i32"], "i32"),
+  luna_pool_free: fn(["i32", "i32"], "i32"),
   luna_alloc_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_free_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_refcnt_update: fn(["i32", "buffer", "u32", "i32"], "i32"),

@@ -5,9 +5,9 @@ import { assert, assertEquals, assertInstanceOf, assertStringIncludes } from "@s
 import { existsSync } from "node:fs";
 import { usageOfConfigError } from "../src/cli/args.ts";
 import { ConfigError, parseStackConfig } from "../src/mod.ts";
-import { explain, runChild, uniquePrefix } from "./child.ts";
+import { explain, removeEalFiles, runChild, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
-import { lunaScript } from "./lab_peers.ts";
+import { interopLab, lunaScript } from "./lab_peers.ts";
 
 function refusal(config: Record<string, unknown>): ConfigError {
   try {
@@ -74,5 +74,31 @@ describe("command-line errors", () => {
       !existsSync(`/var/run/dpdk/${prefix}`) && !existsSync(`/run/dpdk/${prefix}`),
       "the runtime directory is gone",
     );
+  });
+
+  test("--workers above the device's queue pairs: one line naming --workers (af_packet has one)", async () => {
+    const lab = interopLab();
+    const prefix = uniquePrefix("cli-workers");
+    try {
+      const r = await runChild(lunaScript, [
+        "serve",
+        "echo",
+        "--device",
+        `af_packet:${lab.luna.iface}`,
+        "--address",
+        lab.luna.cidr,
+        "--workers",
+        "3",
+        "--prefix",
+        prefix,
+      ], { timeoutMs: 60_000, wrap: lab.wrap("luna") });
+      assert(r.code !== 0 && r.code !== null, explain(r));
+      const lines = r.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, explain(r));
+      assertStringIncludes(lines[0], "--workers: net_af_packet0 has 1 queue pair(s), 3 asked");
+    } finally {
+      lab.close();
+      removeEalFiles(prefix);
+    }
   });
 });

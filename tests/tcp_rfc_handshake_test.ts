@@ -217,6 +217,18 @@ describe("RFC 9293 handshake", () => {
     assertEquals(Math.round(r.at - t0), 1000);
   });
 
+  test("SYN-RECEIVED: the peer's SYN again moves TS.Recent to its TSval; the ACK and the SYN|ACK echo it (RFC 7323 4.3)", () => {
+    const d = synReceived({ peer: { timestamps: true } });
+    d.run(900); // the peer's SYN timer runs out before ours: its SYN comes again
+    const tsval = d.tsB();
+    d.send({ flags: SYN, seq: 0, mss: 1460, ts: [tsval, 0] });
+    const a = d.expect({ flags: ACK, seq: 1, ack: 1 });
+    assertEquals(a.ts?.[1], tsval, "the ACK echoes the second SYN");
+    // Echoing the first SYN would have the peer time 900 ms and more as its first RTT sample.
+    const s = d.expect({ flags: SYN | ACK, seq: 0, ack: 1 }, 200);
+    assertEquals(s.ts?.[1], tsval, "the SYN|ACK at the RTO echoes the second SYN");
+  });
+
   test("a SYN from another port gets a connection of its own (RFC 9293 3.10.7.2)", () => {
     const d = synReceived();
     d.send({ flags: SYN, seq: 500, mss: 1460, srcPort: portB + 1 });

@@ -14,6 +14,7 @@
  */
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
+import type { AppLimits } from "./guard.ts";
 
 /** Counters every app keeps; apps add their own. */
 export interface AppStats {
@@ -23,13 +24,23 @@ export interface AppStats {
   open: number;
   /** Connections that ended cleanly. */
   closed: number;
-  /** Connections that ended with an error (reset, timeout, aborted). */
+  /** Connections that ended with an error (reset, timeout, aborted); by cause below. */
   failed: number;
+  /** Failed: the peer reset it. */
+  failedReset: number;
+  /** Failed: timed out (retransmissions, the user timeout, keepalive). */
+  failedTimeout: number;
+  /** Failed: aborted here (by the app, or by the stack's close when its grace ran out). */
+  failedAborted: number;
   /** Payload bytes received from and queued to peers. */
   bytesIn: number;
   bytesOut: number;
   /** Times a connection waited because the zone was low. */
   parked: number;
+  /** Timeouts (guard.ts): late request heads, idle connections closed, and those aborted after. */
+  headerTimeouts: number;
+  idleTimeouts: number;
+  idleAborts: number;
   [counter: string]: number;
 }
 
@@ -41,13 +52,44 @@ export interface App {
   accept(c: Connection): ConnectionHandlers;
   /** Resumes connections parked on a low zone; call every few milliseconds (the `luna` command does). */
   retry(): void;
+  /** The time is `now`, ms: connections past a timeout are closed (guard.ts); call with {@link retry}. */
+  tick(now: number): void;
+  /** Its timeouts and its connection cap (the listener's `maxConnections`). */
+  readonly limits: Readonly<AppLimits>;
   /** A copy of the counters. */
   stats(): AppStats;
 }
 
 /** The fresh counters of an app. */
 export function appStats(): AppStats {
-  return { accepted: 0, open: 0, closed: 0, failed: 0, bytesIn: 0, bytesOut: 0, parked: 0 };
+  return {
+    accepted: 0,
+    open: 0,
+    closed: 0,
+    failed: 0,
+    failedReset: 0,
+    failedTimeout: 0,
+    failedAborted: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    parked: 0,
+    headerTimeouts: 0,
+    idleTimeouts: 0,
+    idleAborts: 0,
+  };
+}
+
+/** Counts a connection's end: cleanly, or failed by cause (so that a failure names its cause). */
+export function countClose(stats: AppStats, error: string | undefined): void {
+  stats.open--;
+  if (error === undefined) {
+    stats.closed++;
+    return;
+  }
+  stats.failed++;
+  if (/reset|refused/.test(error)) stats.failedReset++;
+  else if (/timed out/.test(error)) stats.failedTimeout++;
+  else stats.failedAborted++;
 }
 
 const one = new Uint8Array(1);

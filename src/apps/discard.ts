@@ -15,14 +15,17 @@
  *
  * @module
  */
-import type { ConnectionHandlers } from "../api/connection.ts";
-import { type App, appStats } from "./app.ts";
+import type { Connection, ConnectionHandlers } from "../api/connection.ts";
+import { type App, appStats, countClose } from "./app.ts";
+import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 
 /** A discard server; see the module documentation. */
-export function discardApp(): App {
+export function discardApp(limits: Readonly<AppLimits> = appLimitDefaults): App {
   const stats = appStats();
+  const guard = new ConnectionGuard<Connection>(limits, stats);
   const handlers: ConnectionHandlers = {
     onData(c) {
+      guard.active(c);
       for (let v = c.peek(); v.length > 0; v = c.peek()) {
         stats.bytesIn += v.length;
         c.consume(v.length);
@@ -31,20 +34,22 @@ export function discardApp(): App {
     onEnd(c) {
       c.close();
     },
-    onClose(_c, error) {
-      stats.open--;
-      if (error === undefined) stats.closed++;
-      else stats.failed++;
+    onClose(c, error) {
+      guard.forget(c);
+      countClose(stats, error);
     },
   };
   return {
     name: "discard",
-    accept() {
+    accept(c) {
       stats.accepted++;
       stats.open++;
+      guard.accept(c);
       return handlers;
     },
     retry() {},
+    tick: (now) => guard.tick(now),
+    limits,
     stats: () => ({ ...stats }),
   };
 }

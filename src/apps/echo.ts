@@ -19,19 +19,22 @@
  */
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { type App, appStats, waitWritable, ZoneBudget } from "./app.ts";
+import { type App, appStats, countClose, waitWritable, ZoneBudget } from "./app.ts";
+import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 
 interface EchoState {
   ended: boolean;
 }
 
 /** An echo server; see the module documentation. */
-export function echoApp(zone: MemZone): App {
+export function echoApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDefaults): App {
   const stats = appStats();
   const budget = new ZoneBudget(zone, stats, (c) => pump(c));
+  const guard = new ConnectionGuard<Connection>(limits, stats);
 
   function pump(c: Connection): void {
     const s = c.data as EchoState;
+    guard.active(c);
     // Each write copies at most one received segment into one or two buffers.
     // Pieces are read where they lie in the zone, without a view object per piece.
     let left = budget.available();
@@ -67,9 +70,8 @@ export function echoApp(zone: MemZone): App {
     },
     onClose(c, error) {
       budget.forget(c);
-      stats.open--;
-      if (error === undefined) stats.closed++;
-      else stats.failed++;
+      guard.forget(c);
+      countClose(stats, error);
     },
   };
 
@@ -80,9 +82,12 @@ export function echoApp(zone: MemZone): App {
       stats.open++;
       c.data = { ended: false } satisfies EchoState;
       c.setNoDelay(true);
+      guard.accept(c);
       return handlers;
     },
     retry: () => budget.retry(),
+    tick: (now) => guard.tick(now),
+    limits,
     stats: () => ({ ...stats }),
   };
 }

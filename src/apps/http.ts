@@ -37,7 +37,8 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { type App, appStats, waitWritable, ZoneBudget } from "./app.ts";
+import { type App, appStats, countClose, waitWritable, ZoneBudget } from "./app.ts";
+import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 import { BadRequest, BodyReader, HeadReader, parseHead, type RequestHead } from "./http_request.ts";
 import { fillPattern } from "./pattern.ts";
 
@@ -50,6 +51,7 @@ const reasons: Record<number, string> = {
   400: "Bad Request",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   431: "Request Header Fields Too Large",
   501: "Not Implemented",
   505: "HTTP Version Not Supported",
@@ -83,6 +85,8 @@ class Exchange {
   after = Phase.head;
   closeAfter = false;
   peerEnded = false;
+  /** Between requests of a kept-alive connection: the next head's first byte starts its header timeout. */
+  betweenRequests = false;
 }
 
 const encoder = new TextEncoder();
@@ -101,7 +105,7 @@ function responseHead(
 }
 
 /** An HTTP server; see the module documentation. */
-export function httpApp(zone: MemZone): App {
+export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDefaults): App {
   const stats = {
     ...appStats(),
     requests: 0,
@@ -113,6 +117,14 @@ export function httpApp(zone: MemZone): App {
     hashedBytes: 0,
   };
   const budget = new ZoneBudget(zone, stats, (c) => pump(c));
+  // A request head late past the header timeout is answered 408 and the connection closed.
+  const guard = new ConnectionGuard<Connection>(limits, stats, (c) => {
+    const x = c.data as Exchange;
+    if (x.phase !== Phase.head) return c.close();
+    x.req = undefined;
+    answer(x, 408, "request timeout\n", { close: true });
+    pump(c);
+  });
 
   /** Queues an answer; `after` is where the exchange goes once it is out. */
   function answer(
@@ -248,6 +260,7 @@ export function httpApp(zone: MemZone): App {
   /** Moves the exchange on as far as the received bytes and the send space allow. */
   function pump(c: Connection): void {
     const x = c.data as Exchange;
+    guard.active(c);
     let left = budget.available();
     loop: for (;;) {
       switch (x.phase) {
@@ -259,21 +272,28 @@ export function httpApp(zone: MemZone): App {
             x.phase = Phase.closed;
           } else {
             x.phase = x.after;
+            if (x.after === Phase.head) x.betweenRequests = true;
           }
           continue;
         }
         case Phase.head: {
           const v = c.peek();
           if (v.length === 0) break loop;
+          if (x.betweenRequests) {
+            x.betweenRequests = false;
+            guard.headerStarts(c);
+          }
           try {
             const { used, done } = x.head.feed(v);
             c.consume(used);
             stats.bytesIn += used;
             if (!done) continue;
+            guard.headerDone(c);
             x.req = undefined;
             x.req = parseHead(x.head.take());
             dispatch(x);
           } catch (e) {
+            guard.headerDone(c);
             refuse(x, e);
           }
           continue;
@@ -324,10 +344,9 @@ export function httpApp(zone: MemZone): App {
     },
     onClose(c, error) {
       budget.forget(c);
+      guard.forget(c);
       (c.data as Exchange).phase = Phase.closed;
-      stats.open--;
-      if (error === undefined) stats.closed++;
-      else stats.failed++;
+      countClose(stats, error);
     },
   };
 
@@ -339,9 +358,13 @@ export function httpApp(zone: MemZone): App {
       c.data = new Exchange();
       // Answers end in a short segment; Nagle would hold it for the client's delayed ACK.
       c.setNoDelay(true);
+      guard.accept(c);
+      guard.headerStarts(c);
       return handlers;
     },
     retry: () => budget.retry(),
+    tick: (now) => guard.tick(now),
+    limits,
     stats: () => ({ ...stats }),
   };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type AppName, appNames } from "../apps/mod.ts";
+import { type AppLimits, appLimitDefaults, type AppName, appNames } from "../apps/mod.ts";
 import type { StackConfigInput } from "../api/config.ts";
 import type { ConfigError } from "../errors.ts";
 
@@ -30,6 +30,8 @@ export interface ServeOptions {
   faultSeed?: number;
   /** Per-core workers, each on its own queue pair (1: the stack runs on the main thread). */
   workers: number;
+  /** The app's timeouts and connection cap (src/apps/guard.ts). */
+  limits: AppLimits;
 }
 
 /** A parsed command line. */
@@ -77,6 +79,14 @@ serve options:
   --name NAME         the stack's name for luna ls/stats/conns/capture/ping/connect: its
                       control socket is /run/luna/NAME.sock (default luna-<pid>)
   --no-control        no control socket
+  --header-timeout S  http: a request head must arrive whole within S seconds of its first byte
+                      (of the connection's start, for the first); else 408 and close
+                      (default 10; 0: none)
+  --idle-timeout S    close a connection on which nothing moves for S seconds (http: between
+                      requests), abort it if still there S seconds later, and abort one whose
+                      answer sees no acknowledgment for S seconds (default 60; 0: none)
+  --max-connections N connections the app holds at most, half-open ones included (per worker
+                      with --workers); a SYN beyond them is refused with a RST (default 16384)
   --json              on exit, print the stats as one JSON line too
 
 apps:
@@ -121,6 +131,9 @@ const serveFlags: Record<string, boolean> = {
   "--workers": true,
   "--name": true,
   "--no-control": false,
+  "--header-timeout": true,
+  "--idle-timeout": true,
+  "--max-connections": true,
   "--json": false,
   "--coexist": false,
   "--no-coexist": false,
@@ -228,7 +241,21 @@ function parseServe(argv: string[]): ServeOptions {
   if (!switches.has("--no-control") && workers === 1) {
     config.control = { name: values.get("--name") ?? `luna-${process.pid}` };
   }
-  return { app, port, config, json, faultSeed, workers };
+  const limits: AppLimits = { ...appLimitDefaults };
+  if (values.has("--header-timeout")) limits.headerTimeoutMs = seconds("--header-timeout", values.get("--header-timeout")!);
+  if (values.has("--idle-timeout")) limits.idleTimeoutMs = seconds("--idle-timeout", values.get("--idle-timeout")!);
+  if (values.has("--max-connections")) {
+    limits.maxConnections = integer("--max-connections", values.get("--max-connections")!, 1, 1 << 22);
+  }
+  return { app, port, config, json, faultSeed, workers, limits };
+}
+
+/** Seconds, 0..86400 with up to three decimals, as whole milliseconds. */
+function seconds(arg: string, s: string): number {
+  if (!/^\d+(\.\d{1,3})?$/.test(s) || Number(s) > 86_400) {
+    throw new UsageError(arg, `expected seconds 0..86400 (up to three decimals), got '${s}'`);
+  }
+  return Math.round(Number(s) * 1000);
 }
 
 function integer(arg: string, s: string, min: number, max: number): number {
@@ -273,6 +300,7 @@ const fieldArgs: Record<string, string> = {
   "eal.prefix": "--prefix",
   "control.name": "--name",
   "control.dir": "--name",
+  workers: "--workers",
 };
 
 const faultNames: Record<string, string> = Object.fromEntries(

@@ -61,17 +61,20 @@ export async function serve(
     }
     throw e;
   }
-  const app: App = createApp(o.app, stack.device.zone);
+  const app: App = createApp(o.app, stack.device.zone, o.limits);
   try {
-    stack.listen(o.port, (c) => app.accept(c));
+    stack.listen(o.port, (c) => app.accept(c), { maxConnections: o.limits.maxConnections });
   } catch (e) {
     await stack.close(0);
     if (e instanceof ConfigError) throw usageOfConfigError(e);
     throw e;
   }
   const t0 = performance.now();
-  // Connections parked on a low zone resume as ACKs free buffers.
-  const retry = setInterval(() => app.retry(), 2);
+  // Connections parked on a low zone resume as ACKs free buffers; timeouts are checked.
+  const retry = setInterval(() => {
+    app.retry();
+    app.tick(performance.now());
+  }, 2);
   let stopping: string | undefined;
   const removeSignals = onSignals((signal) => {
     if (stopping !== undefined) {
@@ -121,7 +124,11 @@ export function formatReport(r: ServeReport): string {
   const t = s.tcp;
   const lines = [
     `luna: ${r.app} served for ${r.seconds.toFixed(1)} s`,
-    `  connections  ${a.accepted} accepted, ${a.closed} closed cleanly, ${a.failed} failed, ${a.open} open`,
+    `  connections  ${a.accepted} accepted, ${a.closed} closed cleanly, ${a.failed} failed` +
+    (a.failed > 0
+      ? ` (${a.failedReset} reset by the peer, ${a.failedTimeout} timed out, ${a.failedAborted} aborted)`
+      : "") +
+    `, ${a.open} open`,
     `  bytes        ${mb(a.bytesIn)} received, ${mb(a.bytesOut)} sent`,
   ];
   if (r.app === "http") {
@@ -143,7 +150,7 @@ export function formatReport(r: ServeReport): string {
     const p = s.port;
     lines.push(
       `  device       ${s.device}: ${p.ipackets} packets in, ${p.opackets} out, ${p.imissed} missed, ` +
-        `${p.rxNombuf} without a buffer`,
+        `${p.rxRingDropped} dropped on a full af_packet ring, ${p.rxNombuf} without a buffer`,
     );
   }
   lines.push(
@@ -168,7 +175,7 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
       config: o.config,
       workers: o.workers,
       app: new URL("../apps/worker_app.ts", import.meta.url).href,
-      args: { app: o.app, port: o.port },
+      args: { app: o.app, port: o.port, limits: o.limits },
       onReport: (i, data) => (appStats[i] = data as AppStats),
     });
   } catch (e) {

@@ -49,6 +49,8 @@ export class TcpCounters {
   userTimeouts = 0;
   /** Received payload dropped because the zone was nearly out of buffers (Linux TCPRcvQDrop). */
   poolPressureDrops = 0;
+  /** Received payload dropped because its connection's unread data held its share of the zone (pool_pressure.ts). */
+  rcvShareDrops = 0;
   /** Advertisements that held a receive window's right edge because the zone ran low (Linux TCPMemoryPressures). */
   poolPressureClamps = 0;
   /** Tail loss probes sent (RFC 8985 7.3). */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TcpFlags } from "../wire/mod.ts";
+import { seqGt, TcpFlags } from "../wire/mod.ts";
 import { type CongestionName, createCongestionControl } from "./congestion.ts";
 import type { EcnMode } from "./config.ts";
 import type { TcpContext } from "./context.ts";
@@ -69,6 +69,23 @@ export function negotiate(x: TcpContext, tcb: Tcb, seg: Segment, now: number): v
     hystart: c.hystart,
   });
   if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
+}
+
+/**
+ * The peer's SYN again, in SYN-RECEIVED (our SYN|ACK was lost): it covers
+ * Last.ACK.sent, so TS.Recent takes its TSval (RFC 7323 4.3; Linux updates a
+ * request's ts_recent alike). Echoing the first SYN's TSval instead, in the
+ * ACK this SYN draws and in the SYN|ACK that follows, has the peer time its
+ * first RTT sample from that first SYN: a second or more, and an RTO of
+ * seconds for the whole connection (a lost FIN then waits that long).
+ */
+export function synAgain(tcb: Tcb, seg: Segment, now: number): void {
+  const o = seg.options;
+  if (tcb.state !== State.synReceived || seg.seq !== tcb.irs || !seg.has(TcpFlags.syn) || seg.has(TcpFlags.ack)) return;
+  if (tcb.tsOk && o.timestamps && seqGt(o.tsVal, tcb.tsRecent)) {
+    tcb.tsRecent = o.tsVal;
+    tcb.tsRecentAge = now;
+  }
 }
 
 /** The passive side of the handshake; see the module documentation. */

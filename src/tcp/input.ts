@@ -16,7 +16,7 @@ import { CcAction } from "./congestion.ts";
 import type { TcpContext } from "./context.ts";
 import { ecnAck, ecnReceive } from "./ecn.ts";
 import { frtoAck } from "./frto.ts";
-import { negotiate } from "./handshake.ts";
+import { negotiate, synAgain } from "./handshake.ts";
 import { scoreboard, tsNow } from "./output.ts";
 import { Reassembly } from "./reassembly.ts";
 import { afterAck, sackRecovery, startRecovery } from "./recovery.ts";
@@ -146,6 +146,8 @@ export function segmentArrives(x: TcpContext, tcb: Tcb, seg: Segment, now: numbe
     x.counters.noTimestampDrops++;
     return false;
   }
+
+  synAgain(tcb, seg, now); // before the check that finds it unacceptable (handshake.ts)
 
   // First: sequence number.
   if (!acceptable(tcb, seg)) {
@@ -425,11 +427,10 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     seq = tcb.rcvNxt;
     len -= cut;
   }
-  if (x.pool.low && (x.pool.critical || tcb.recvq.bytes > 0 || tcb.reassemblyBytes > 0)) {
-    // The zone is nearly out of buffers, and this connection already holds data its
-    // application has not taken: more would take what writes and ACKs need. Drop it and
-    // say where we are; the sender retransmits (Linux TCPRcvQDrop).
-    x.counters.poolPressureDrops++;
+  if (x.pool.dropsPayload(tcb)) {
+    // The zone is nearly out of buffers, or this connection's unread data holds its share
+    // of it (pool_pressure.ts): drop the payload and say where we are; the sender
+    // retransmits (Linux TCPRcvQDrop).
     tcb.ackNow = true;
     return false;
   }

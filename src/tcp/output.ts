@@ -14,7 +14,7 @@ import { seqGt, seqLt, TcpFlags, type TcpOptions, TcpPacket, TcpRepr } from "../
 import type { TcpConfig } from "./config.ts";
 import type { TcpContext, TcpLink } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
-import type { PoolPressure } from "./pool_pressure.ts";
+import { type PoolPressure, recvHeld } from "./pool_pressure.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Rack } from "./rack.ts";
@@ -60,6 +60,11 @@ export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
   if (free < 0) free = 0;
   const max = 65535 * (1 << tcb.rcvScale);
   if (free > max) free = max;
+  // No connection's unread data takes more than its share of the zone (pool_pressure.ts):
+  // the window offers at most a segment per buffer left of it.
+  const room = pool.recvShare() - recvHeld(tcb);
+  const perBuffer = effectiveMss(tcb);
+  if (free > room * perBuffer) free = room > 0 ? room * perBuffer : 0;
   let current = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
   if (current > max) current = max;
   // RFC 9293 3.8.6.2.2: move the right edge only by at least min(buffer/2, MSS).

@@ -21,6 +21,15 @@
  * share and waits; the others go on. On a link as short as memif's, 48
  * buffers in flight still carry gigabytes a second.
  *
+ * The receive side has its share too (Linux's rcvbuf inside tcp_mem): the
+ * buffers a connection's unread and out-of-order data hold are bounded by
+ * half the zone split among the connections, never below
+ * {@link recvShareMin}. A connection at its share stops widening its window
+ * (output.ts receiveWindow), so the window closes as the peer fills it, and
+ * payload past the share is dropped and counted (`rcvShareDrops`): a peer
+ * sending tiny segments into an honest window cannot take more buffers than
+ * the share either. Its application reads, and the window opens again.
+ *
  * @module
  */
 import type { MemZone } from "../mem/zone.ts";
@@ -29,6 +38,14 @@ import type { Tcb } from "./tcb.ts";
 
 /** The fewest buffers a connection's send data may hold, whatever the number of connections. */
 export const sendShareMin = 48;
+
+/** The fewest buffers a connection's received, unread data may hold: 64 KiB of full segments, with room. */
+export const recvShareMin = 48;
+
+/** Buffers `tcb`'s received data holds now: unread, and out of order. */
+export function recvHeld(tcb: Tcb): number {
+  return tcb.recvq.chunks + (tcb.reasm === undefined ? 0 : tcb.reasm.count);
+}
 
 /** The zone's level as TCP sees it; see the module documentation. */
 export class PoolPressure {
@@ -95,6 +112,38 @@ export class PoolPressure {
   sendShare(): number {
     const share = Math.floor((this._zone.capacity >>> 1) / (this.connections > 0 ? this.connections : 1));
     return share > sendShareMin ? share : sendShareMin;
+  }
+
+  /** Buffers one connection's received, unread data may hold now (see the module documentation). */
+  recvShare(): number {
+    const share = Math.floor((this._zone.capacity >>> 1) / (this.connections > 0 ? this.connections : 1));
+    return share > recvShareMin ? share : recvShareMin;
+  }
+
+  /**
+   * Whether payload arriving for `tcb` must be dropped (and is counted): the zone is nearly
+   * out and this connection already holds data its application has not taken (more would
+   * take what writes and ACKs need), or its unread data holds its share ({@link overRecvShare}).
+   */
+  dropsPayload(tcb: Tcb): boolean {
+    if (this.low && (this.critical || tcb.recvq.bytes > 0 || tcb.reassemblyBytes > 0)) {
+      this._counters.poolPressureDrops++;
+      return true;
+    }
+    return this.overRecvShare(tcb);
+  }
+
+  /**
+   * Whether payload arriving for `tcb` must be dropped (and is counted) because its unread
+   * data holds its whole share: its window is closing, and what still comes (tiny
+   * segments, each taking a buffer) waits at the sender until the application reads.
+   * With nothing unread, a segment that fills a hole is always taken (the reassembly
+   * queue has its own bounds).
+   */
+  overRecvShare(tcb: Tcb): boolean {
+    if (tcb.recvq.chunks === 0 || recvHeld(tcb) < this.recvShare()) return false;
+    this._counters.rcvShareDrops++;
+    return true;
   }
 
   /** output.ts held `tcb`'s receive window because the zone runs low. */

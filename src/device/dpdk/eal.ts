@@ -307,15 +307,19 @@ export class Dpdk {
 
   #release(): void {
     const problems: string[] = [];
+    // DPDK's net_af_xdp keeps the buffers on its fill ring when it closes: they never come
+    // back, so its pool is freed with them out. Every other driver gives back every buffer.
+    let driverHeld = 0;
     for (const port of this.#ports.values()) {
       // Closed already (the id may now be another stack's port): nothing of ours to remove.
       if (readString((b, n) => this.shim.symbols.luna_port_name(port.id, b, n), 128) !== port.name) continue;
+      if (port.name.startsWith("net_af_xdp")) driverHeld = 1;
       const rc = this.shim.symbols.luna_port_remove(port.id);
       if (rc < 0) problems.push(this.shim.lastError().trim());
     }
     for (const zone of this.#zones) {
       zone.close();
-      const rc = this.shim.symbols.luna_pool_free(zone.pool);
+      const rc = this.shim.symbols.luna_pool_free(zone.pool, driverHeld);
       if (rc < 0) problems.push(this.shim.lastError().trim());
     }
     if (problems.length > 0) {

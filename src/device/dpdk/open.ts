@@ -99,10 +99,10 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
   const { spec, mtu, eal = {} } = options;
   const queues = options.queues ?? 1;
   for (const [k, v] of Object.entries(spec.env)) process.env[k] ??= v;
-  // af_packet takes its queue count from its arguments; memif from the port configuration.
-  const vdevs = spec.kind === "memif"
-    ? spec.vdevs
-    : spec.vdevs.map((v) => v.replace(/qpairs=1(?=,|$)/, `qpairs=${queues}`));
+  // memif takes its queue count from the port configuration; af_packet and af_xdp from their
+  // arguments, as the user wrote them (one queue pair for af_packet:IF and af_xdp:IF): more
+  // workers than that are refused below, naming the option.
+  const vdevs = spec.vdevs;
   let dpdk: Dpdk;
   try {
     dpdk = await Dpdk.share({
@@ -134,7 +134,12 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
     if (info.maxRxQueues < queues || info.maxTxQueues < queues) {
       throw new ConfigError(
         options.queuesField ?? "queues",
-        `${spec.portName} has ${Math.min(info.maxRxQueues, info.maxTxQueues)} queue pairs, ${queues} asked`,
+        `${spec.portName} has ${Math.min(info.maxRxQueues, info.maxTxQueues)} queue pair(s), ${queues} asked` +
+          (spec.kind === "af_packet" || spec.kind === "af_xdp"
+            ? ` (${spec.kind}:IFACE has one; eal:${spec.vdevs[0].replace(/,qpairs=1|,queue_count=1/, "")},${
+              spec.kind === "af_packet" ? "qpairs" : "queue_count"
+            }=N configures more)`
+            : ""),
       );
     }
     // Every frame of the MTU fits one buffer (longer ones, and coalesced segments, arrive chained).

@@ -147,6 +147,12 @@ export interface PortStats {
   rxGroSegments: number;
   /** Chained packets received: coalesced, or frames longer than one buffer. */
   rxChains: number;
+  /**
+   * Frames the kernel dropped before DPDK saw them because an af_packet
+   * socket's ring was full (the loop fell behind): PACKET_STATISTICS, which
+   * DPDK 22.11's net_af_packet leaves unread (its imissed stays 0). 0 elsewhere.
+   */
+  rxRingDropped: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
