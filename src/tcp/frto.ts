@@ -27,9 +27,9 @@
  */
 import { seqGe, seqLt } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
-import { effectiveMss, scoreboard } from "./output.ts";
+import { effectiveMss } from "./window.ts";
 import { RackTimer } from "./rack.ts";
-import type { Tcb } from "./tcb.ts";
+import { scoreboard, type Tcb } from "./tcb.ts";
 
 /** F-RTO's steps, as `Tcb.frtoStage`. */
 export const FrtoStage = {

@@ -13,11 +13,10 @@ import type { EcnMode } from "./config.ts";
 import type { TcpContext } from "./context.ts";
 import { negotiateEcn } from "./ecn.ts";
 import { segmentArrives } from "./input.ts";
-import { tsNow } from "./output.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import { SynCookies } from "./syn_cookie.ts";
-import type { Tcb, TcpHandlers } from "./tcb.ts";
+import { type Tcb, type TcpHandlers, tsNow } from "./tcb.ts";
 
 /** A passive open. */
 export interface Listener {

@@ -17,14 +17,13 @@ import type { TcpContext } from "./context.ts";
 import { ecnAck, ecnReceive } from "./ecn.ts";
 import { frtoAck } from "./frto.ts";
 import { negotiate, synAgain } from "./handshake.ts";
-import { scoreboard, tsNow } from "./output.ts";
 import { Reassembly } from "./reassembly.ts";
 import { afterAck, sackRecovery, startRecovery } from "./recovery.ts";
 import { Inserted, insertPayload, queuePayload, segmentsIn } from "./rx_pieces.ts";
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
-import type { Tcb } from "./tcb.ts";
+import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;

@@ -2,8 +2,8 @@
  * The send side of TCP: segments cut from the send queue with their header
  * written in place in front of the payload (zero-copy), control segments,
  * the send policy (RFC 9293 3.8.6.2.1 sender SWS avoidance, RFC 9293 3.7.4
- * Nagle, RFC 5681 congestion window) and the window we advertise
- * (RFC 9293 3.8.6.2.2 receiver SWS avoidance).
+ * Nagle, RFC 5681 congestion window). The window we advertise is window.ts's;
+ * large segments, which the device cuts, are large_segment.ts's.
  *
  * @module
  */
@@ -14,77 +14,17 @@ import { seqGt, seqLt, TcpFlags, type TcpOptions, TcpPacket, TcpRepr } from "../
 import type { TcpConfig } from "./config.ts";
 import type { TcpContext, TcpLink } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
-import { type PoolPressure, recvHeld } from "./pool_pressure.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Rack } from "./rack.ts";
 import { sackRecovery } from "./recovery.ts";
-import { SackBlockBuilder, SackScoreboard } from "./sack.ts";
+import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
-import type { Tcb } from "./tcb.ts";
+import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
-
-/** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
-export function tsNow(now: number): number {
-  return Math.floor(now) >>> 0;
-}
-
-/**
- * The connection's SACK scoreboard, made when first needed: SACK blocks
- * arrived, a recovery begins, or the retransmission timer fired. A scoreboard
- * with nothing in it and no recovery to remember is dropped again (see
- * input.ts), so an idle connection holds none. Only for connections that
- * agreed on SACK.
- */
-export function scoreboard(tcb: Tcb): SackScoreboard {
-  let sb = tcb.sb;
-  if (sb === undefined) {
-    sb = new SackScoreboard(effectiveMss(tcb));
-    sb.reset(tcb.sndUna);
-    sb.sent(tcb.sndMax);
-    tcb.sb = sb;
-  }
-  return sb;
-}
-
-/** Payload bytes per segment with the options every segment carries (RFC 9293 3.7.1 Eff.snd.MSS). */
-export function effectiveMss(tcb: Tcb): number {
-  return tcb.sndMss - (tcb.tsOk ? 12 : 0);
-}
-
-/** The window to advertise now, bytes, with receiver SWS avoidance; never shrinks the right edge. */
-export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
-  const held = tcb.recvq.bytes + tcb.reassemblyBytes;
-  let free = tcb.rcvBufBytes - held;
-  if (free < 0) free = 0;
-  const max = 65535 * (1 << tcb.rcvScale);
-  if (free > max) free = max;
-  // No connection's unread data takes more than its share of the zone (pool_pressure.ts):
-  // the window offers at most a segment per buffer left of it.
-  const room = pool.recvShare() - recvHeld(tcb);
-  const perBuffer = effectiveMss(tcb);
-  if (free > room * perBuffer) free = room > 0 ? room * perBuffer : 0;
-  let current = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
-  if (current > max) current = max;
-  // RFC 9293 3.8.6.2.2: move the right edge only by at least min(buffer/2, MSS).
-  if (free - current < Math.min(tcb.rcvBufBytes >>> 1, tcb.sndMss) && free < tcb.rcvBufBytes) {
-    free = current;
-  } else if (pool.tight && free > current) {
-    // The zone runs low: hold the right edge where it is until buffers come back, but not
-    // below four segments past RCV.NXT: a connection opened now must still get its request
-    // in (a zero window here would wait for the whole zone to recover).
-    pool.hold(tcb);
-    const floor = 4 * tcb.sndMss;
-    free = current >= floor ? current : Math.min(free, floor);
-  }
-  // Round down to what the scaled field can say, but never below the edge
-  // already advertised: that one rounds up (RFC 7323 2.4, RFC 9293 3.8.6.2.2).
-  const unit = (1 << tcb.rcvScale) - 1;
-  free -= free & unit;
-  if (free < current) free = (current + unit) & ~unit;
-  return free;
-}
+import { effectiveMss, receiveWindow } from "./window.ts";
+import { sendLarge } from "./large_segment.ts";
 
 /**
  * The sender of one TCP layer: it builds every segment's header in one
@@ -93,15 +33,20 @@ export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
 export class TcpOutput {
   /** The header being built; the handshake fills it for connectionless answers (see {@link sendRaw}). */
   readonly repr: TcpRepr = new TcpRepr();
-  private readonly _view = new TcpPacket();
-  private readonly _x: TcpContext;
-  private readonly _zone: MemZone;
-  private readonly _link: TcpLink;
+  /** @internal */
+  readonly _view: TcpPacket = new TcpPacket();
+  /** @internal */
+  readonly _x: TcpContext;
+  /** @internal */
+  readonly _zone: MemZone;
+  /** @internal */
+  readonly _link: TcpLink;
   private readonly _config: TcpConfig;
-  private readonly _counters: TcpCounters;
+  /** @internal */
+  readonly _counters: TcpCounters;
   private readonly _sackScratch = new Uint32Array(8);
-  /** The chain of a large segment: (buffer, data offset, length) per piece. */
-  private readonly _pieces = new Uint32Array(3 * CHAIN_RECORDS_MAX);
+  /** @internal The chain of a large segment: (buffer, data offset, length) per piece. */
+  readonly _pieces: Uint32Array = new Uint32Array(3 * CHAIN_RECORDS_MAX);
 
   constructor(x: TcpContext) {
     this._x = x;
@@ -173,8 +118,10 @@ export class TcpOutput {
   /**
    * Fills the shared header representation for a segment of `tcb` and returns
    * the header's length, options included; {@link emit} then writes and sends it.
+   *
+   * @internal
    */
-  private _prepare(tcb: Tcb, seq: number, flags: number, payloadLen: number, now: number): number {
+  _prepare(tcb: Tcb, seq: number, flags: number, payloadLen: number, now: number): number {
     const r = this.repr;
     r.srcPort = tcb.localPort;
     r.dstPort = tcb.remotePort;
@@ -246,111 +193,14 @@ export class TcpOutput {
     this._link.sendTcp(h, tcpOff, len, tcb.remoteIp, now, ecn);
   }
 
-  /** An ACK leaves: the delayed one is no longer owed (as in {@link _emit}). */
-  private _ackLeaves(tcb: Tcb): void {
+  /** @internal An ACK leaves: the delayed one is no longer owed (as in {@link _emit}). */
+  _ackLeaves(tcb: Tcb): void {
     tcb.ackNow = false;
     tcb.unackedSegs = 0;
     if (tcb.delackAt !== Infinity) {
       tcb.delackAt = Infinity;
       this._x.timers.rearm(tcb);
     }
-  }
-
-  /**
-   * Sends `len` bytes at `seq` (with FIN if `fin`) as one large segment that
-   * the device cuts into segments of the MSS (TSO or GSO). The payload is
-   * not copied: the chunks of the send queue are handed to the device as
-   * they are, behind the header, which goes in place in front of the first
-   * chunk when {@link sendData} would put it there, else in a buffer of its
-   * own. Returns the payload bytes sent: fewer than `len` when the chain
-   * would take more records than the transmit batch has room for (then cut
-   * at a multiple of the MSS), 0 when nothing could be sent.
-   */
-  sendLarge(tcb: Tcb, seq: number, len: number, fin: boolean, now: number): number {
-    const zone = this._zone;
-    const q = tcb.sendq;
-    const at = (seq - tcb.sndUna) >>> 0;
-    if (!q.find(at)) return 0;
-    if (len > q.bytes - at) {
-      len = q.bytes - at;
-      fin = false;
-    }
-    let hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh | (fin ? TcpFlags.fin : 0), len, now);
-    // Options take room from the payload: each segment stays within MSS + 20 (RFC 9293 3.7.1).
-    const segMss = tcb.sndMss + 20 - hdr;
-    if (len > GSO_SEGS_MAX * segMss) {
-      // SACK blocks made the segments smaller: no more of them than the device cuts.
-      len = GSO_SEGS_MAX * segMss;
-      fin = false;
-      hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
-    }
-    const h0 = q.foundH;
-    const off0 = q.foundOff;
-    const inPlace = q.foundChunkStart && off0 - zone.dataStart(h0) >= hdr + ipHeadroom &&
-      zone.refcount(h0) === 1;
-    let room = this._link.txRoom() - 8; // records left for ACKs and other connections
-    if (room > CHAIN_RECORDS_MAX) room = CHAIN_RECORDS_MAX;
-    const p = this._pieces;
-    let first = 0; // payload bytes behind the header, in the first record
-    let done = 0;
-    let np = 0;
-    if (inPlace) first = done = Math.min(len, q.foundLen);
-    while (done < len && np + 1 < room) {
-      if (!q.find(at + done)) break;
-      const n = Math.min(len - done, q.foundLen);
-      p[3 * np] = q.foundH;
-      p[3 * np + 1] = q.foundOff - zone.dataStart(q.foundH);
-      p[3 * np + 2] = n;
-      np++;
-      done += n;
-    }
-    if (done < len) {
-      // Out of records: a shorter large segment, cut at a multiple of the MSS.
-      let keep = done >= segMss ? done - done % segMss : done;
-      if (keep === 0) return 0;
-      len = keep;
-      fin = false;
-      if (first > keep) first = keep;
-      keep -= first;
-      let j = 0;
-      for (; j < np && keep > 0; j++) {
-        if (p[3 * j + 2] > keep) p[3 * j + 2] = keep;
-        keep -= p[3 * j + 2];
-      }
-      np = j;
-      this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
-    }
-    let h = h0;
-    let tcpOff = off0 - hdr;
-    if (!inPlace) {
-      h = zone.tryTake();
-      if (h < 0) {
-        this._counters.noBufferDrops++;
-        return 0;
-      }
-      tcpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
-    } else {
-      zone.retain(h); // the device's reference; the queue keeps its own
-    }
-    for (let j = 0; j < np; j++) zone.retain(p[3 * j]);
-    const r = this.repr;
-    const ef = dataEcn(this._x, tcb, seq, len, r.flags); // RFC 3168 6.1.5, 6.1.2
-    r.flags = ef & 0xff;
-    if ((r.flags & TcpFlags.ack) !== 0) this._ackLeaves(tcb);
-    // The header alone is written here; the device sums each segment it cuts.
-    r.payloadLen = 0;
-    r.emit(this._view.attach(zone.bytes, tcpOff, hdr), tcb.localIp, tcb.remoteIp, false);
-    r.payloadLen = len;
-    const segs = Math.ceil(len / segMss);
-    tcb.stats.segsOut += segs;
-    tcb.stats.largeSegsOut++;
-    tcb.lastSendAt = now;
-    this._counters.outSegs += segs;
-    this._counters.outLargeSegs++;
-    this._link.sendTcpChain(h, tcpOff, hdr + first, hdr + len, p, np, segMss, tcb.remoteIp, now, ef >>> 8);
-    // RACK keeps one record per large segment, as Linux keeps one per TSO buffer.
-    this._sent(tcb, seq, len + ((r.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
-    return len;
   }
 
   /** Sends a segment with no payload (SYN, ACK, FIN, RST of a connection) in a fresh buffer. */
@@ -465,8 +315,8 @@ export class TcpOutput {
     return len;
   }
 
-  /** RACK's record of a data segment that left (RFC 8985 6.1: Segment.xmit_ts), when RACK-TLP is on. */
-  private _sent(tcb: Tcb, seq: number, len: number, now: number): void {
+  /** @internal RACK's record of a data segment that left (RFC 8985 6.1: Segment.xmit_ts), when RACK-TLP is on. */
+  _sent(tcb: Tcb, seq: number, len: number, now: number): void {
     let r = tcb.rack;
     if (r === undefined) {
       if (!tcb.sackOk || this._config.lossDetection !== "rack") return;
@@ -543,7 +393,7 @@ export class TcpOutput {
         if (len < mss && flight > 0 && !(tcb.noDelay ?? this._config.noDelay) && !(last && finPending)) break; // Nagle
         const fin = last && finPending;
         const sent = len > mss
-          ? this.sendLarge(tcb, tcb.sndNxt, len, fin, now)
+          ? sendLarge(this, tcb, tcb.sndNxt, len, fin, now)
           : this.sendData(tcb, tcb.sndNxt, len, fin, now);
         if (sent === 0) break;
         const withFin = fin && sent === avail && (this.repr.flags & TcpFlags.fin) !== 0;

@@ -14,7 +14,8 @@
  */
 import { seqGe, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { effectiveMss, scoreboard } from "./output.ts";
+import { effectiveMss } from "./window.ts";
+import { scoreboard } from "./tcb.ts";
 import { Prr } from "./prr.ts";
 import { RackTimer } from "./rack.ts";
 import { NextSeg } from "./sack.ts";

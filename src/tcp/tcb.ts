@@ -13,13 +13,14 @@ import type { CongestionControl, CongestionName } from "./congestion.ts";
 import type { EcnMode } from "./config.ts";
 import type { TokenBucket } from "./rate_limit.ts";
 import type { Reassembly } from "./reassembly.ts";
-import type { SackBlockBuilder, SackScoreboard } from "./sack.ts";
+import { type SackBlockBuilder, SackScoreboard } from "./sack.ts";
 import { RecvQueue } from "./recv_queue.ts";
 import type { RtoEstimator } from "./rto.ts";
 import type { Prr } from "./prr.ts";
 import type { Rack } from "./rack.ts";
 import { SendQueue } from "./send_queue.ts";
 import { State, stateName } from "./state.ts";
+import { effectiveMss } from "./window.ts";
 
 /** What a connection tells its application. Every handler is optional. */
 export interface TcpHandlers {
@@ -417,4 +418,27 @@ export class Tcb {
       formatIpv4(this.remoteIp)
     }:${this.remotePort} ${stateName(this.state)}`;
   }
+}
+
+/** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
+export function tsNow(now: number): number {
+  return Math.floor(now) >>> 0;
+}
+
+/**
+ * The connection's SACK scoreboard, made when first needed: SACK blocks
+ * arrived, a recovery begins, or the retransmission timer fired. A scoreboard
+ * with nothing in it and no recovery to remember is dropped again (see
+ * input.ts), so an idle connection holds none. Only for connections that
+ * agreed on SACK.
+ */
+export function scoreboard(tcb: Tcb): SackScoreboard {
+  let sb = tcb.sb;
+  if (sb === undefined) {
+    sb = new SackScoreboard(effectiveMss(tcb));
+    sb.reset(tcb.sndUna);
+    sb.sent(tcb.sndMax);
+    tcb.sb = sb;
+  }
+  return sb;
 }

@@ -5,7 +5,9 @@
  * holds and hands each other through a narrow context (context.ts):
  *
  * - input.ts: segment arrival for a connection (RFC 9293 3.10.7.3-4);
- * - output.ts: the sender (segments, the send policy, the advertised window);
+ * - output.ts: the sender (segments, the send policy), with large_segment.ts
+ *   (64 KB behind one header, cut by the device) and window.ts (the MSS and
+ *   the window we advertise);
  * - handshake.ts: listeners, SYN cookies, what a SYN settles;
  * - timers.ts: retransmission, delayed ACK, persist and keepalive timers;
  * - pool_pressure.ts: what TCP does when the zone runs low;

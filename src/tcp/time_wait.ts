@@ -24,9 +24,8 @@
  */
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
-import { tsNow } from "./output.ts";
 import type { Segment } from "./segment.ts";
-import type { Tcb } from "./tcb.ts";
+import { type Tcb, tsNow } from "./tcb.ts";
 import { TupleTable } from "./tuple_table.ts";
 
 /** Least time between ACKs sent for unacceptable segments without data, ms (Linux tcp_invalid_ratelimit). */

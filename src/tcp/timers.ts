@@ -13,11 +13,10 @@
 import { TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
 import { frtoEligible, frtoStart } from "./frto.ts";
-import { scoreboard, tsNow } from "./output.ts";
 import { RackTimer } from "./rack.ts";
 import { reorderTimerFired } from "./recovery.ts";
 import { State } from "./state.ts";
-import type { Tcb } from "./tcb.ts";
+import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { idCapacityMinDefault } from "./id_pool.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 import { probeTimerFired } from "./tlp.ts";

@@ -16,7 +16,7 @@
  */
 import { seqGe, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
-import { effectiveMss } from "./output.ts";
+import { effectiveMss } from "./window.ts";
 import { RackTimer } from "./rack.ts";
 import { retransmitRange } from "./recovery.ts";
 import { State } from "./state.ts";

@@ -8,7 +8,7 @@
  */
 import { copyRange } from "../util/bytes.ts";
 import type { TcpContext } from "./context.ts";
-import { effectiveMss } from "./output.ts";
+import { effectiveMss } from "./window.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
 

@@ -1,0 +1,118 @@
+/**
+ * Large segments: up to 64 KB of the send queue behind one header, handed to
+ * the device as a chain of transmit records that it cuts into segments of
+ * the MSS (the NIC's TSO, or DPDK's GSO in the shim). The payload stays where
+ * the send queue holds it.
+ *
+ * @module
+ */
+import { CHAIN_RECORDS_MAX, GSO_SEGS_MAX } from "../device/device.ts";
+import { ipHeadroom } from "../ip/ipv4_layer.ts";
+import { TcpFlags } from "../wire/mod.ts";
+import { dataEcn } from "./ecn.ts";
+import type { TcpOutput } from "./output.ts";
+import type { Tcb } from "./tcb.ts";
+
+/**
+ * Sends `len` bytes at `seq` (with FIN if `fin`) as one large segment that
+ * the device cuts into segments of the MSS (TSO or GSO). The payload is
+ * not copied: the chunks of the send queue are handed to the device as
+ * they are, behind the header, which goes in place in front of the first
+ * chunk when {@link sendData} would put it there, else in a buffer of its
+ * own. Returns the payload bytes sent: fewer than `len` when the chain
+ * would take more records than the transmit batch has room for (then cut
+ * at a multiple of the MSS), 0 when nothing could be sent.
+ */
+export function sendLarge(
+  o: TcpOutput,
+  tcb: Tcb,
+  seq: number,
+  len: number,
+  fin: boolean,
+  now: number,
+): number {
+  const zone = o._zone;
+  const q = tcb.sendq;
+  const at = (seq - tcb.sndUna) >>> 0;
+  if (!q.find(at)) return 0;
+  if (len > q.bytes - at) {
+    len = q.bytes - at;
+    fin = false;
+  }
+  let hdr = o._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh | (fin ? TcpFlags.fin : 0), len, now);
+  // Options take room from the payload: each segment stays within MSS + 20 (RFC 9293 3.7.1).
+  const segMss = tcb.sndMss + 20 - hdr;
+  if (len > GSO_SEGS_MAX * segMss) {
+    // SACK blocks made the segments smaller: no more of them than the device cuts.
+    len = GSO_SEGS_MAX * segMss;
+    fin = false;
+    hdr = o._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+  }
+  const h0 = q.foundH;
+  const off0 = q.foundOff;
+  const inPlace = q.foundChunkStart && off0 - zone.dataStart(h0) >= hdr + ipHeadroom &&
+    zone.refcount(h0) === 1;
+  let room = o._link.txRoom() - 8; // records left for ACKs and other connections
+  if (room > CHAIN_RECORDS_MAX) room = CHAIN_RECORDS_MAX;
+  const p = o._pieces;
+  let first = 0; // payload bytes behind the header, in the first record
+  let done = 0;
+  let np = 0;
+  if (inPlace) first = done = Math.min(len, q.foundLen);
+  while (done < len && np + 1 < room) {
+    if (!q.find(at + done)) break;
+    const n = Math.min(len - done, q.foundLen);
+    p[3 * np] = q.foundH;
+    p[3 * np + 1] = q.foundOff - zone.dataStart(q.foundH);
+    p[3 * np + 2] = n;
+    np++;
+    done += n;
+  }
+  if (done < len) {
+    // Out of records: a shorter large segment, cut at a multiple of the MSS.
+    let keep = done >= segMss ? done - done % segMss : done;
+    if (keep === 0) return 0;
+    len = keep;
+    fin = false;
+    if (first > keep) first = keep;
+    keep -= first;
+    let j = 0;
+    for (; j < np && keep > 0; j++) {
+      if (p[3 * j + 2] > keep) p[3 * j + 2] = keep;
+      keep -= p[3 * j + 2];
+    }
+    np = j;
+    o._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+  }
+  let h = h0;
+  let tcpOff = off0 - hdr;
+  if (!inPlace) {
+    h = zone.tryTake();
+    if (h < 0) {
+      o._counters.noBufferDrops++;
+      return 0;
+    }
+    tcpOff = zone.dataStart(h) + zone.headroom + ipHeadroom;
+  } else {
+    zone.retain(h); // the device's reference; the queue keeps its own
+  }
+  for (let j = 0; j < np; j++) zone.retain(p[3 * j]);
+  const r = o.repr;
+  const ef = dataEcn(o._x, tcb, seq, len, r.flags); // RFC 3168 6.1.5, 6.1.2
+  r.flags = ef & 0xff;
+  if ((r.flags & TcpFlags.ack) !== 0) o._ackLeaves(tcb);
+  // The header alone is written here; the device sums each segment it cuts.
+  r.payloadLen = 0;
+  r.emit(o._view.attach(zone.bytes, tcpOff, hdr), tcb.localIp, tcb.remoteIp, false);
+  r.payloadLen = len;
+  const segs = Math.ceil(len / segMss);
+  tcb.stats.segsOut += segs;
+  tcb.stats.largeSegsOut++;
+  tcb.lastSendAt = now;
+  o._counters.outSegs += segs;
+  o._counters.outLargeSegs++;
+  o._link.sendTcpChain(h, tcpOff, hdr + first, hdr + len, p, np, segMss, tcb.remoteIp, now, ef >>> 8);
+  // RACK keeps one record per large segment, as Linux keeps one per TSO buffer.
+  o._sent(tcb, seq, len + ((r.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
+  return len;
+}
