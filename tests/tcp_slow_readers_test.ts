@@ -3,7 +3,7 @@
 // so a server streaming to 16 clients that never read still streams to an
 // honest one, on the virtual clock.
 import { assert, assertEquals } from "@std/assert";
-import { effectiveMss } from "../src/tcp/output.ts";
+import { effectiveMss } from "../src/tcp/window.ts";
 import { recvHeld, recvShareMin, sendShareMin } from "../src/tcp/pool_pressure.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { describe, test } from "./harness.ts";

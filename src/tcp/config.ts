@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import type { CongestionName } from "./congestion.ts";
 import { rtoInitialMs, rtoMaxMs, rtoMinLinuxMs } from "./rto.ts";
 
@@ -137,3 +138,10 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   maxConnections: 1 << 22,
   userTimeoutMs: 0,
 };
+
+/** Throws a ConfigError naming `ecn` unless it is undefined or an {@link EcnMode}. */
+export function checkEcnMode(ecn: EcnMode | undefined): void {
+  if (ecn !== undefined && ecn !== "on" && ecn !== "passive" && ecn !== "off") {
+    throw new ConfigError("ecn", `expected "on", "passive" or "off", got ${JSON.stringify(ecn)}`);
+  }
+}

@@ -7,9 +7,10 @@
  *
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import { seqGt, TcpFlags } from "../wire/mod.ts";
 import { type CongestionName, createCongestionControl } from "./congestion.ts";
-import type { EcnMode } from "./config.ts";
+import { checkEcnMode, type EcnMode } from "./config.ts";
 import type { TcpContext } from "./context.ts";
 import { negotiateEcn } from "./ecn.ts";
 import { segmentArrives } from "./input.ts";
@@ -98,6 +99,28 @@ export class Handshake {
   constructor(x: TcpContext, key?: Uint8Array) {
     this._x = x;
     this._cookies = new SynCookies(key);
+  }
+
+  /** Listens on `port`: connections to it are handed to `onAccept` once established (TcpLayer.listen). */
+  listen(
+    port: number,
+    onAccept: Listener["onAccept"],
+    backlog: number,
+    congestion: CongestionName | undefined,
+    maxConnections: number | undefined,
+    ecn: EcnMode | undefined,
+  ): Listener {
+    checkEcnMode(ecn);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new ConfigError("port", `expected 1..65535, got ${port}`);
+    }
+    if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
+      throw new ConfigError("maxConnections", `expected an integer >= 1, got ${maxConnections}`);
+    }
+    if (this.listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
+    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion, maxConnections, ecn };
+    this.listeners.set(port, l);
+    return l;
   }
 
   /** RFC 9293 3.10.7.2: a segment for a listener. Returns whether a connection kept its buffer. */

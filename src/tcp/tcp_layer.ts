@@ -23,16 +23,17 @@ import type { RxChain } from "../ip/rx_chain.ts";
 import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpPacket } from "../wire/mod.ts";
-import { type EcnMode, type TcpConfig, tcpDefaults } from "./config.ts";
+import { checkEcnMode, type EcnMode, type TcpConfig, tcpDefaults } from "./config.ts";
 import { type CongestionControl, type CongestionName, createCongestionControl } from "./congestion.ts";
 import type { ConnectionOwner, TcpContext, TcpLink } from "./context.ts";
+import { ConnectionTable } from "./conn_table.ts";
 import { TcpCounters } from "./counters.ts";
 import { Handshake, type Listener, scaleFor } from "./handshake.ts";
-import { IdPool } from "./id_pool.ts";
 import { segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
 import { TcpOutput } from "./output.ts";
 import { PoolPressure } from "./pool_pressure.ts";
+import { EphemeralPorts } from "./ports.ts";
 import { ReassemblyBudget } from "./reassembly.ts";
 import { RtoEstimator } from "./rto.ts";
 import { Segment } from "./segment.ts";
@@ -40,7 +41,6 @@ import { State } from "./state.ts";
 import { Tcb, type TcpHandlers } from "./tcb.ts";
 import { TimeWaitTable } from "./time_wait.ts";
 import { TcpTimers } from "./timers.ts";
-import { TupleTable } from "./tuple_table.ts";
 import { copyIntoSendQueue } from "./write.ts";
 
 export type { Listener } from "./handshake.ts";
@@ -81,15 +81,10 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   private readonly _isn: IsnGenerator;
   private readonly _hs: Handshake;
   private readonly _timeWait: TimeWaitTable;
-  private readonly _tcbs: (Tcb | undefined)[] = [];
-  /** Ids of the connections with a control block, smallest first (so per-id arrays shrink when they go). */
-  private readonly _ids = new IdPool();
-  private readonly _table = new TupleTable();
+  private readonly _table = new ConnectionTable();
   private readonly _unread = new Set<Tcb>();
-  /** Passive connections by local port, half-open ones included: what a listener's limit counts. */
-  private readonly _passive = new Map<number, number>();
   private readonly _blocked: Tcb[] = [];
-  private _nextPort: number;
+  private readonly _ports: EphemeralPorts;
 
   constructor(ip: IpLayer, config: Partial<TcpConfig> = {}, options: TcpLayerOptions = {}) {
     this.config = { ...tcpDefaults, ...config };
@@ -105,11 +100,12 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     this.reassemblyBudget = new ReassemblyBudget(c.reassemblyStackBytesMax);
     this.pool = new PoolPressure(this.zone, this.counters);
     this.out = new TcpOutput(this);
-    this.timers = new TcpTimers(this, this._tcbs);
+    this.timers = new TcpTimers(this, this._table.tcbs);
+    this._table.timers = this.timers;
     this._isn = new IsnGenerator(options.key);
     this._hs = new Handshake(this, options.key);
     this._timeWait = new TimeWaitTable(this);
-    this._nextPort = c.ephemeralPortMin;
+    this._ports = new EphemeralPorts(c, this._table, this._hs.listeners, this._timeWait, this.counters);
     ip.setTcpReceiver(this);
   }
 
@@ -135,10 +131,10 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * the ids the per-id arrays hold.
    */
   footprint(): Record<"idCapacity" | "ids" | "timers" | "tcbSlots" | "table" | "timeWait" | "total", number> {
-    const [ids, timers, tcbSlots] = [this._ids.bytes, this.timers.bytes, this._tcbs.length * 8];
-    const [table, timeWait] = [this._table.bytes, this._timeWait.bytes];
+    const { idCapacity, ids, tcbSlots, table } = this._table.footprint();
+    const [timers, timeWait] = [this.timers.bytes, this._timeWait.bytes];
     const total = ids + timers + tcbSlots + table + timeWait;
-    return { idCapacity: this._ids.capacity, ids, timers, tcbSlots, table, timeWait, total };
+    return { idCapacity, ids, timers, tcbSlots, table, timeWait, total };
   }
 
   /**
@@ -147,19 +143,18 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * took more than tuple_table.ts's longProbeMin (hash flooding shows here).
    */
   tableStats(): { lookups: number; probes: number; longProbes: number } {
-    const t = this._table;
-    return { lookups: t.lookups, probes: t.probes, longProbes: t.longProbes };
+    return this._table.tableStats();
   }
 
   /** Every connection with a control block (TIME-WAIT has none). */
   *each(): IterableIterator<Tcb> {
-    for (const t of this._tcbs) if (t !== undefined) yield t;
+    yield* this._table.each();
   }
 
   /** The RFC state of the connection with this 4-tuple, or undefined when there is none. */
   stateOf(remoteIp: number, remotePort: number, localPort: number): State | undefined {
-    const id = this._table.get(remoteIp, remotePort, localPort);
-    if (id >= 0) return this._tcbs[id]!.state;
+    const id = this._table.find(remoteIp, remotePort, localPort);
+    if (id >= 0) return this._table.tcbs[id]!.state;
     return this._timeWait.find(remoteIp, remotePort, localPort) >= 0 ? State.timeWait : undefined;
   }
 
@@ -172,7 +167,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
    * TIME-WAIT.
    */
   claim(localPort: number, remoteIp: number, remotePort: number): number {
-    const id = this._table.get(remoteIp, remotePort, localPort);
+    const id = this._table.find(remoteIp, remotePort, localPort);
     if (id >= 0) return id + 1;
     return this._hs.listeners.has(localPort) || this._timeWait.find(remoteIp, remotePort, localPort) >= 0
       ? 0
@@ -190,17 +185,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     maxConnections?: number,
     ecn?: EcnMode,
   ): Listener {
-    checkEcnMode(ecn);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new ConfigError("port", `expected 1..65535, got ${port}`);
-    }
-    if (maxConnections !== undefined && !(Number.isInteger(maxConnections) && maxConnections >= 1)) {
-      throw new ConfigError("maxConnections", `expected an integer >= 1, got ${maxConnections}`);
-    }
-    if (this._hs.listeners.has(port)) throw new ConfigError("port", `port ${port} is already listened on`);
-    const l: Listener = { port, backlog, onAccept, halfOpen: 0, congestion, maxConnections, ecn };
-    this._hs.listeners.set(port, l);
-    return l;
+    return this._hs.listen(port, onAccept, backlog, congestion, maxConnections, ecn);
   }
 
   /** Stops listening; established connections stay. */
@@ -228,9 +213,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
         `the stack holds its most connections (${this.config.maxConnections})`,
       );
     }
-    const port = localPort !== 0 ? localPort : this._ephemeral(remoteIp, remotePort, now);
+    const port = localPort !== 0 ? localPort : this._ports.pick(remoteIp, remotePort, now);
     if (
-      this._table.get(remoteIp, remotePort, port) >= 0 || this._timeWait.find(remoteIp, remotePort, port) >= 0
+      this._table.find(remoteIp, remotePort, port) >= 0 || this._timeWait.find(remoteIp, remotePort, port) >= 0
     ) {
       throw new ConfigError("localPort", `${port} to this peer is in use`);
     }
@@ -420,13 +405,13 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       return false;
     }
     // The classifier's answer stands if the connection it named still has this 4-tuple.
-    let tcb = hint >= 0 ? this._tcbs[hint] : undefined;
+    let tcb = hint >= 0 ? this._table.tcbs[hint] : undefined;
     if (
       tcb === undefined || tcb.remotePort !== seg.srcPort || tcb.localPort !== seg.dstPort ||
       tcb.remoteIp !== seg.srcIp
     ) {
-      const id = this._table.get(seg.srcIp, seg.srcPort, seg.dstPort);
-      tcb = id >= 0 ? this._tcbs[id] : undefined;
+      const id = this._table.find(seg.srcIp, seg.srcPort, seg.dstPort);
+      tcb = id >= 0 ? this._table.tcbs[id] : undefined;
     }
     if (tcb !== undefined) {
       const kept = segmentArrives(this, tcb, seg, now);
@@ -457,13 +442,12 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   /** @internal Whether a new connection to `l` stays within the stack's and the listener's limits. */
   admits(l: Listener): boolean {
     if (this._table.size >= this.config.maxConnections) return false;
-    return l.maxConnections === undefined || (this._passive.get(l.port) ?? 0) < l.maxConnections;
+    return l.maxConnections === undefined || this._table.passive(l.port) < l.maxConnections;
   }
 
   /** @internal Makes a connection and puts it in the table. */
   create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
-    const id = this._ids.take();
-    if (this._ids.capacity !== this.timers.capacity) this.timers.resize(this._ids.capacity);
+    const id = this._table.takeId();
     const c = this.config;
     const tcb = new Tcb(
       id,
@@ -480,10 +464,8 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     tcb.sndNxt = tcb.iss;
     tcb.sndMax = tcb.iss;
     tcb.rcvScaleOffered = c.windowScaling ? scaleFor(c.rcvBufBytes) : 0;
-    this._tcbs[id] = tcb;
-    this._table.add(remoteIp, remotePort, localPort, id);
+    this._table.insert(tcb);
     this.pool.connections++;
-    if (!active) this._passive.set(localPort, (this._passive.get(localPort) ?? 0) + 1);
     return tcb;
   }
 
@@ -538,12 +520,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   private _release(tcb: Tcb, keepUnread: boolean): void {
     tcb.dead = true;
     this.timers.cancel(tcb);
-    this._table.delete(tcb.remoteIp, tcb.remotePort, tcb.localPort);
-    if (!tcb.active) {
-      const n = this._passive.get(tcb.localPort)! - 1;
-      if (n > 0) this._passive.set(tcb.localPort, n);
-      else this._passive.delete(tcb.localPort);
-    }
+    this._table.remove(tcb);
     tcb.sendq.clear();
     this.pool.connections--;
     // A clean close keeps what was received and not yet read: our close was a half-close,
@@ -555,50 +532,11 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     tcb.reasm = undefined;
     tcb.sackRx = tcb.sb = undefined;
     tcb.rack?.reset(); // its segment log goes back to the pool
-    this._tcbs[tcb.id] = undefined;
-    if (this._ids.give(tcb.id)) {
-      // The ids in use all lie low again: the per-id arrays follow the pool down.
-      this.timers.resize(this._ids.capacity);
-      this._tcbs.length = this._ids.end;
-    }
-  }
-
-  private _ephemeral(remoteIp: number, remotePort: number, now: number): number {
-    const { ephemeralPortMin: lo, ephemeralPortMax: hi } = this.config;
-    const span = hi - lo + 1;
-    let reusable = -1;
-    let reusablePort = 0;
-    for (let i = 0; i < span; i++) {
-      const p = this._nextPort;
-      this._nextPort = p >= hi ? lo : p + 1;
-      if (this._hs.listeners.has(p) || this._table.get(remoteIp, remotePort, p) >= 0) continue;
-      const tw = this._timeWait.find(remoteIp, remotePort, p);
-      if (tw < 0) return p;
-      // A tuple in TIME-WAIT for over a second, with timestamps, can serve a new connection:
-      // its segments carry newer timestamps than anything old (Linux tcp_tw_reuse, RFC 6191).
-      if (reusable < 0 && this._timeWait.reusableForConnect(tw, now)) {
-        reusable = tw;
-        reusablePort = p;
-      }
-    }
-    if (reusable >= 0) {
-      this.counters.timeWaitReused++;
-      this._timeWait.remove(reusable);
-      return reusablePort;
-    }
-    throw new ConfigError("localPort", "no ephemeral port is free for this peer");
   }
 
   private _canSend(c: Tcb): boolean {
     if (c.dead || c.finQueued) return false;
     return c.state === State.established || c.state === State.closeWait || c.state === State.synSent ||
       c.state === State.synReceived;
-  }
-}
-
-/** Throws a ConfigError naming `ecn` unless it is undefined or an {@link EcnMode}. */
-function checkEcnMode(ecn: EcnMode | undefined): void {
-  if (ecn !== undefined && ecn !== "on" && ecn !== "passive" && ecn !== "off") {
-    throw new ConfigError("ecn", `expected "on", "passive" or "off", got ${JSON.stringify(ecn)}`);
   }
 }
