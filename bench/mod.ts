@@ -77,6 +77,8 @@
  *
  * Environment: LUNA_BENCH_GSO=off runs luna-ts without large segments
  * (tcp.segmentationOffload false), for comparison with the default.
+ * LUNA_BENCH_LOSS=rfc6675 runs luna-ts with the RFC 6675 scoreboard alone
+ * (tcp.lossDetection; default rack, RACK-TLP), to compare the two.
  *
  * @module
  */
