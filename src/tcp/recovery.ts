@@ -63,6 +63,7 @@ export function afterAck(
   const sb = tcb.sb;
   const r = tcb.rack;
   if (r !== undefined) {
+    if (r.rtoRecovery && seqGe(tcb.sndUna, r.rtoRecoveryPoint)) r.rtoRecovery = false;
     if (r.reorderingDetected) {
       tcb.stats.rackReorderDetected++;
       x.counters.rackReorderDetected++;
@@ -154,15 +155,47 @@ export function retransmitRange(x: TcpContext, tcb: Tcb, seq: number, end: numbe
 }
 
 /**
+ * A retransmission timeout with RACK (RFC 8985 6.3): the first segment marked
+ * lost goes again now, one MSS of it, whatever the window. Returns the
+ * sequence space sent.
+ */
+export function retransmitFirstLost(x: TcpContext, tcb: Tcb, now: number): number {
+  const r = tcb.rack!;
+  if (!r.firstLost(tcb.sndUna)) return 0;
+  const mss = effectiveMss(tcb);
+  const end = ((r.segEnd - r.segSeq) >>> 0) > mss ? (r.segSeq + mss) >>> 0 : r.segEnd;
+  return retransmitRange(x, tcb, r.segSeq, end, now);
+}
+
+/**
+ * What output() sends first while a loss recovery is under way: in SACK-based
+ * fast recovery, everything (returns true); in RACK's recovery after a
+ * timeout, the segments marked lost as cwnd - pipe allows (returns false:
+ * new data and the FIN follow as usual).
+ */
+export function recoverySend(x: TcpContext, tcb: Tcb, now: number): boolean {
+  const sb = tcb.sb;
+  if (sb === undefined) return false;
+  if (sb.inRecovery && tcb.cc.inRecovery) {
+    sackRecovery(x, tcb, now);
+    return true;
+  }
+  const r = tcb.rack;
+  if (r !== undefined && r.rtoRecovery && r.lostBytes > 0) sackRecovery(x, tcb, now);
+  return false;
+}
+
+/**
  * SACK-based loss recovery (RFC 6675 5, step C): while PRR's quota (or, without
  * it, cwnd - pipe) has room for a segment, send what NextSeg() chooses: a lost
  * segment (by RACK's marks, or RFC 6675's IsLost()), new data, or (RFC 6675
- * only, rule 3) a hole not yet deemed lost.
+ * only, rule 3) a hole not yet deemed lost. After a timeout (RACK) PRR has no
+ * part: the window is cwnd - pipe.
  */
 export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
   const sb = tcb.sb!;
   const r = tcb.rack;
-  const prr = tcb.prr;
+  const prr = tcb.cc.inRecovery ? tcb.prr : undefined;
   const mss = effectiveMss(tcb);
   for (let guard = 0; guard < 1024; guard++) {
     if (prr !== undefined ? prr.sndcnt <= 0 : tcb.cc.cwnd - pipeOf(tcb) < mss) {
@@ -191,7 +224,9 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
       sb.sent(tcb.sndMax);
     } else if (r !== undefined) {
-      sent = retransmitRange(x, tcb, r.segSeq, r.segEnd, now);
+      // One MSS at a time, within the quota: a lost large segment goes again as the window allows.
+      const end = ((r.segEnd - r.segSeq) >>> 0) > mss ? (r.segSeq + mss) >>> 0 : r.segEnd;
+      sent = retransmitRange(x, tcb, r.segSeq, end, now);
       if (sent === 0) break;
     } else {
       // A hole: data (FIN included when the hole ends at it).

@@ -14,7 +14,7 @@ import { TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
 import { scoreboard, tsNow } from "./output.ts";
 import { RackTimer } from "./rack.ts";
-import { reorderTimerFired } from "./recovery.ts";
+import { reorderTimerFired, retransmitFirstLost } from "./recovery.ts";
 import { State } from "./state.ts";
 import type { Tcb } from "./tcb.ts";
 import { TimerWheel } from "./timer_wheel.ts";
@@ -56,12 +56,20 @@ export class TcpTimers {
     this._wheel.cancel(tcb.id);
   }
 
-  /** Re-arms the connection's wheel slot at its earliest deadline. */
+  /**
+   * Re-arms the connection's wheel slot for its earliest deadline. Only a
+   * deadline earlier than the slot's touches the wheel: one that moved later
+   * (the retransmission timer restarted by an ACK, a probe timeout replacing
+   * it, a timer stopped) leaves the slot where it is, and when it fires early
+   * {@link _onTimer} finds nothing due and arms it for the deadline then. A
+   * busy connection moves its deadlines on every segment; this way the wheel
+   * sees it about once per RTO instead (as Linux lets a timer fire and
+   * re-arms it rather than moving it on every ACK).
+   */
   rearm(tcb: Tcb): void {
     if (tcb.dead) return;
     const d = tcb.nextDeadline();
-    if (d === Infinity) this._wheel.cancel(tcb.id);
-    else if (this._wheel.deadlineOf(tcb.id) !== d) this._wheel.arm(tcb.id, d);
+    if (d < this._wheel.deadlineOf(tcb.id)) this._wheel.arm(tcb.id, d);
   }
 
   /** Starts the retransmission timer if it is not running (RFC 6298 (5.1)). */
@@ -158,6 +166,8 @@ export class TcpTimers {
       this._keepalive(tcb, now);
       if (tcb.dead) return;
     }
+    // Nothing in flight: RACK's segment log goes back to its pool until data leaves again.
+    if (tcb.rack !== undefined && tcb.flight === 0) tcb.rack.idle();
     this.rearm(tcb);
   }
 
@@ -189,23 +199,28 @@ export class TcpTimers {
     tcb.stats.retransTimeouts++;
     counters.retransTimeouts++;
     tcb.cc.onRetransmitTimeout(now, tcb.flight, tcb.sndNxt);
-    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
     const rack = tcb.rack;
+    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout(rack !== undefined);
+    tcb.rto.backoff();
+    tcb.rttSeq = -1; // Karn
+    tcb.tsSampleFloor = tsNow(now);
     if (rack !== undefined) {
-      // RFC 8985 6.3: RACK marks what the timeout shows lost; the probe episode ends.
+      // RFC 8985 6.3: RACK marks what the timeout shows lost (SACKed segments are not); the probe
+      // episode ends; the first lost segment goes now, the rest as the window opens (recovery.ts).
       rack.timerKind = RackTimer.none;
       rack.tlpActive = false;
       rack.markLostOnRto(now);
       const lost = rack.takeNewlyLost();
       tcb.stats.rackLosses += lost;
       counters.rackLosses += lost;
+      rack.rtoRecovery = true;
+      rack.rtoRecoveryPoint = tcb.sndMax;
+      retransmitFirstLost(this._x, tcb, now);
+    } else {
+      tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
+      tcb.stats.retransSegs++;
+      counters.retransSegs++;
     }
-    tcb.rto.backoff();
-    tcb.rttSeq = -1; // Karn
-    tcb.tsSampleFloor = tsNow(now);
-    tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
-    tcb.stats.retransSegs++;
-    counters.retransSegs++;
     out.output(tcb, now);
     if (tcb.rtxAt === Infinity && tcb.flight > 0) tcb.rtxAt = now + tcb.rto.rtoMs;
   }
