@@ -158,7 +158,9 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
   // LUNA_BENCH_LOSS=rfc6675: the RFC 6675 scoreboard alone (tcp.lossDetection), to compare with RACK-TLP.
   const loss = process.env.LUNA_BENCH_LOSS;
   if (loss !== undefined && loss !== "") {
-    if (loss !== "rack" && loss !== "rfc6675") throw new Error(`LUNA_BENCH_LOSS: rack or rfc6675, got ${loss}`);
+    if (loss !== "rack" && loss !== "rfc6675") {
+      throw new Error(`LUNA_BENCH_LOSS: rack or rfc6675, got ${loss}`);
+    }
     tcp = { ...tcp, lossDetection: loss };
   }
   return {

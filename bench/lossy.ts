@@ -82,11 +82,17 @@ export const lossyPick = pickFromEnv();
 function pickFromEnv(): { rates: number[]; tbf: boolean[]; dirs: ("down" | "up")[] } {
   const env = process.env;
   const rates = env.LUNA_LOSSY_RATES?.split(",").map((p) => Number(p) / 100) ?? lossRates;
-  if (rates.some((r) => !(r >= 0 && r < 1))) throw new Error(`LUNA_LOSSY_RATES: percents 0..99, got ${env.LUNA_LOSSY_RATES}`);
+  if (rates.some((r) => !(r >= 0 && r < 1))) {
+    throw new Error(`LUNA_LOSSY_RATES: percents 0..99, got ${env.LUNA_LOSSY_RATES}`);
+  }
   const tbfs = env.LUNA_LOSSY_TBF?.split(",") ?? ["off", "on"];
-  if (tbfs.some((t) => t !== "off" && t !== "on")) throw new Error(`LUNA_LOSSY_TBF: off,on, got ${env.LUNA_LOSSY_TBF}`);
+  if (tbfs.some((t) => t !== "off" && t !== "on")) {
+    throw new Error(`LUNA_LOSSY_TBF: off,on, got ${env.LUNA_LOSSY_TBF}`);
+  }
   const dirs = env.LUNA_LOSSY_DIRS?.split(",") ?? ["down", "up"];
-  if (dirs.some((d) => d !== "down" && d !== "up")) throw new Error(`LUNA_LOSSY_DIRS: down,up, got ${env.LUNA_LOSSY_DIRS}`);
+  if (dirs.some((d) => d !== "down" && d !== "up")) {
+    throw new Error(`LUNA_LOSSY_DIRS: down,up, got ${env.LUNA_LOSSY_DIRS}`);
+  }
   return { rates, tbf: tbfs.map((t) => t === "on"), dirs: dirs as ("down" | "up")[] };
 }
 
