@@ -91,6 +91,17 @@ class SegLog {
     this.ts = ts;
     this.flags = flags;
   }
+  /** The first entry that ends after `seq` (binary search: entries are in sequence order); head + n if none. */
+  after(seq: number): number {
+    let lo = this.head, hi = this.head + this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLe(this.end[mid], seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Splits entry `i` at `at` (inside it): both halves keep its time and marks. Returns `i`'s new index. */
   split(i: number, at: number): number {
     const head = this.head;
@@ -221,9 +232,7 @@ export class Rack {
   }
 
   private _retransmitted(log: SegLog, seq: number, end: number, now: number): void {
-    let i = log.head;
-    while (i < log.head + log.n && seqLe(log.end[i], seq)) i++;
-    for (; i < log.head + log.n && seqLt(log.seq[i], end); i++) {
+    for (let i = log.after(seq); i < log.head + log.n && seqLt(log.seq[i], end); i++) {
       if (seqLt(log.seq[i], seq)) {
         i = this._split(log, i, seq);
         continue; // the next entry starts at seq
@@ -294,9 +303,7 @@ export class Rack {
     for (let b = first; b < count; b++) {
       const s = blocks[2 * b], e = blocks[2 * b + 1];
       if (!seqLt(s, e)) continue;
-      let i = log.head;
-      while (i < log.head + log.n && seqLe(log.end[i], s)) i++;
-      for (; i < log.head + log.n && seqLt(log.seq[i], e); i++) {
+      for (let i = log.after(s); i < log.head + log.n && seqLt(log.seq[i], e); i++) {
         const f = log.flags[i];
         if ((f & SACKED) !== 0) continue;
         if (seqLt(log.seq[i], s)) {
