@@ -154,11 +154,19 @@ export interface BenchEnd {
  * interface (the figures measure luna-ts, not the kernel's exception path),
  * a 16,383-buffer zone, and `tcp` as the end needs it.
  */
-export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boolean>) {
+export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boolean | string>) {
   // LUNA_BENCH_GSO=off: MSS-sized segments only (tcp.segmentationOffload false), to compare.
   if (process.env.LUNA_BENCH_GSO === "off") tcp = { ...tcp, segmentationOffload: false };
   // LUNA_BENCH_GRO=off: no receive coalescing (receiveOffload false; on by default over memif), to compare.
   const gro = process.env.LUNA_BENCH_GRO === "off" ? { receiveOffload: false } : {};
+  // LUNA_BENCH_LOSS=rfc6675: the RFC 6675 scoreboard alone (tcp.lossDetection), to compare with RACK-TLP.
+  const loss = process.env.LUNA_BENCH_LOSS;
+  if (loss !== undefined && loss !== "") {
+    if (loss !== "rack" && loss !== "rfc6675") {
+      throw new Error(`LUNA_BENCH_LOSS: rack or rfc6675, got ${loss}`);
+    }
+    tcp = { ...tcp, lossDetection: loss };
+  }
   return {
     ...gro,
     device: end.device,

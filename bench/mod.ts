@@ -90,6 +90,11 @@
  * Environment: LUNA_BENCH_GSO=off runs luna-ts without large segments
  * (tcp.segmentationOffload false), for comparison with the default;
  * LUNA_BENCH_GRO=off without receive coalescing (receiveOffload false).
+ * LUNA_BENCH_LOSS=rfc6675 runs luna-ts with the RFC 6675 scoreboard alone
+ * (tcp.lossDetection; default rack, RACK-TLP), to compare the two.
+ * LUNA_LOSSY_RATES (percents, e.g. 1,2,3), LUNA_LOSSY_TBF (off,on) and
+ * LUNA_LOSSY_DIRS (down,up) run a part of the lossy workload, to look at one
+ * case (bench/lossy.ts).
  *
  * Where the time of a bulk transfer goes (ns per segment in JavaScript and
  * in the shim, sender and receiver): bench/profile_bulk.ts.

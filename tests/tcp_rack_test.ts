@@ -5,6 +5,7 @@
 // to complete the handshake, so SRTT starts at 20 ms and the RTO at its
 // 200 ms floor.
 import { assertAlmostEquals, assertEquals } from "@std/assert";
+import { Rack } from "../src/tcp/rack.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Dialogue, type DialogueOptions, PSH, type Seg, synReceived } from "./tcp_dialogue.ts";
 
@@ -140,6 +141,76 @@ describe("RACK-TLP (RFC 8985)", () => {
     d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(10)], [fresh.seq, fresh.seq + mss]] });
     d.expect({ seq: at(0), len: mss }, 1);
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("RACK after an RTO: only the holes go again, not what the peer SACKed (RFC 8985 6.3)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 8);
+    d.run(20);
+    // Segments 0 and 3 are lost: RACK marks both (DupThresh SACKed), and both retransmissions are lost too.
+    for (let k = 5; k <= 8; k++) {
+      d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(k)], [at(1), at(3)]] });
+    }
+    d.expect({ seq: at(0), len: mss });
+    d.expect({ seq: at(3), len: mss }, 5);
+    d.queue.length = 0;
+    // Nothing sent after them can tell: the RTO fires, and sends the first hole.
+    const r = d.expect({ seq: at(0), len: mss }, 250);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    d.recvNothing(1);
+    d.send({ flags: ACK, seq: 1, ack: at(3), sack: [[at(4), at(8)]] });
+    // Then the second hole, and nothing the peer holds: segments 4..7 are not sent again.
+    const h = d.expect({ seq: at(3), len: mss }, 1);
+    assertEquals(h.at - r.at < 5, true);
+    d.recvNothing(1);
+    d.send({ flags: ACK, seq: 1, ack: at(8) });
+    d.recvNothing(300);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
+  test("RACK after an RTO: a lost retransmission is found by RACK, not by a second RTO (RFC 8985 6.3, 6.2)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 1);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(1) }); // RACK's first RTT sample: min_RTT 20 ms
+    writeSegments(d, 4, 1); // the whole tail is lost, and the probe too
+    d.expect({ seq: at(4), len: mss }, 50);
+    const r = d.expect({ seq: at(1), len: mss }, 250); // the RTO: segment 1 again, cwnd one segment
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(2) });
+    // Slow start: two segments now, the next holes; the first of them is lost again.
+    d.expect({ seq: at(2), len: mss });
+    const s2 = d.expect({ seq: at(3), len: mss });
+    d.run(25); // (sooner than min_RTT would not count: RFC 8985 6.2 step 2)
+    d.send({ flags: ACK, seq: 1, ack: at(2), sack: [[at(3), at(4)]] });
+    // The room the SACK made goes to the last hole the RTO marked, segment 4.
+    d.expect({ seq: at(4), len: mss });
+    // Segment 2's retransmission left with segment 3's, which arrived: once reo_wnd (min_RTT / 4)
+    // passed, RACK marks it lost and it goes again, long before a second RTO would.
+    const again = d.expect({ seq: at(2), len: mss }, 10);
+    assertAlmostEquals(again.at - s2.at, 25 + 5, 1.5);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    assertEquals(again.at - r.at < 100, true);
+  });
+
+  test("RACK: of a large segment the peer SACKed in part, only the missing part is lost (RFC 8985 6.2)", () => {
+    const r = new Rack();
+    r.sent(0, 10_000, 0); // one large segment, ten of 1000 bytes on the wire
+    r.sent(10_000, 11_000, 1);
+    // The first piece was lost; the rest of the large segment and the next one arrived.
+    r.onAck(0, new Uint32Array([1000, 11_000]), 1, 0, 0, false, 20);
+    assertEquals(r.segsSacked, 2);
+    r.updateReoWnd(0, 11_000, false, false, 19); // min_RTT 19 ms: reo_wnd 4.75 ms
+    assertEquals(r.detectLoss(30), 0);
+    assertEquals(r.lostBytes, 1000);
+    assertEquals(r.firstLost(0), true);
+    assertEquals([r.segSeq, r.segEnd], [0, 1000]);
+    // Sent again, it is no longer lost; the cumulative ACK then takes every piece.
+    r.sent(0, 1000, 31);
+    assertEquals(r.lostBytes, 0);
+    r.onAck(11_000, new Uint32Array(0), 0, 0, 0, false, 50);
+    assertEquals([r.segments, r.segsSacked], [0, 0]);
   });
 
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {

@@ -28,8 +28,8 @@
 import { seqGe, seqLt } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
 import { effectiveMss } from "./window.ts";
-import { RackTimer } from "./rack.ts";
-import { scoreboard, type Tcb } from "./tcb.ts";
+import { timeoutRecovery } from "./recovery.ts";
+import type { Tcb } from "./tcb.ts";
 
 /** F-RTO's steps, as `Tcb.frtoStage`. */
 export const FrtoStage = {
@@ -102,20 +102,10 @@ export function frtoAck(x: TcpContext, tcb: Tcb, advanced: boolean, newlySacked:
   x.counters.spuriousRtos++;
 }
 
-/** The conventional recovery after a timeout (RFC 5681 3.1, RFC 6298 5.4): back to SND.UNA in slow start. */
+/** The conventional recovery after a timeout (RFC 5681 3.1, RFC 6298 5.4; recovery.ts), in slow start. */
 function conventional(x: TcpContext, tcb: Tcb, now: number): void {
   tcb.frtoStage = FrtoStage.none;
-  if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
-  const rack = tcb.rack;
-  if (rack !== undefined) {
-    rack.timerKind = RackTimer.none;
-    rack.tlpActive = false;
-    rack.markLostOnRto(now);
-    const lost = rack.takeNewlyLost();
-    tcb.stats.rackLosses += lost;
-    x.counters.rackLosses += lost;
-  }
-  tcb.sndNxt = tcb.sndUna;
+  timeoutRecovery(x, tcb, now, false);
 }
 
 /** Sends up to `segments` MSS-sized segments of new data within the peer's window; returns the bytes sent. */

@@ -17,7 +17,7 @@ import type { TcpCounters } from "./counters.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Rack } from "./rack.ts";
-import { sackRecovery } from "./recovery.ts";
+import { recoverySend } from "./recovery.ts";
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
@@ -339,8 +339,7 @@ export class TcpOutput {
       return;
     }
     const mss = effectiveMss(tcb);
-    if (tcb.sb !== undefined && tcb.sb.inRecovery && tcb.cc.inRecovery) {
-      sackRecovery(this._x, tcb, now);
+    if (recoverySend(this._x, tcb, now)) {
       if (tcb.ackNow) this.sendAck(tcb, now);
       return;
     }

@@ -11,9 +11,11 @@
  *
  * Memory: a connection makes its {@link Rack} when it first sends data (and
  * only when SACK was agreed: RFC 8985 5 requires it). The segment log's
- * arrays are lent from a per-thread pool while something is in flight and
- * given back when the log empties, so an idle connection holds only the
- * scalars. Nothing is allocated per segment.
+ * arrays are lent from a per-thread pool when data leaves and given back
+ * once the connection has had nothing in flight for a while ({@link idle},
+ * called from the connection's timer), so an idle connection holds only the
+ * scalars and a busy one keeps its log between requests. Nothing is
+ * allocated per segment.
  *
  * Choices: RACK.min_RTT is the minimum of the RTT samples RACK takes (not a
  * windowed minimum); a segment the ACKs cover only in part counts as not
@@ -48,7 +50,8 @@ export const RackTimer = { none: 0, reorder: 1, probe: 2 } as const;
 const minEntries = 16;
 const pooledEntriesMax = 4096;
 const spareLogs: SegLog[] = [];
-const spareLogsMax = 64;
+/** Logs the pool keeps (every connection busy at once may hold one; more are left to the collector). */
+const spareLogsMax = 4096;
 
 /** The segments in flight, in sequence order: entries [head, head + n) of the arrays. */
 class SegLog {
@@ -88,6 +91,17 @@ class SegLog {
     this.ts = ts;
     this.flags = flags;
   }
+  /** The first entry that ends after `seq` (binary search: entries are in sequence order); head + n if none. */
+  after(seq: number): number {
+    let lo = this.head, hi = this.head + this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLe(this.end[mid], seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Splits entry `i` at `at` (inside it): both halves keep its time and marks. Returns `i`'s new index. */
   split(i: number, at: number): number {
     const head = this.head;
@@ -148,6 +162,16 @@ export class Rack {
   /** An RTT sample was taken since the last probe (RFC 8985 7.3 condition 2). */
   rttSinceProbe = true;
 
+  /**
+   * Loss recovery after a retransmission timeout (RFC 8985 6.3) is under way
+   * until SND.UNA reaches {@link rtoRecoveryPoint} (SND.MAX at the timeout):
+   * the segments marked lost are sent again as the congestion window allows,
+   * in slow start, instead of everything from SND.UNA on.
+   */
+  rtoRecovery = false;
+  /** SND.MAX when the timeout fired. */
+  rtoRecoveryPoint = 0;
+
   /** What the connection's retransmission slot holds, when its deadline is {@link timerAt}. */
   timerKind: number = RackTimer.none;
   timerAt = Infinity;
@@ -198,15 +222,22 @@ export class Rack {
     log.n++;
   }
 
+  /** Splits entry `i` at `at`, keeping the counts of marked entries. Returns `i`'s new index. */
+  private _split(log: SegLog, i: number, at: number): number {
+    i = log.split(i, at);
+    const f = log.flags[i];
+    if ((f & RETRANS) !== 0) this._retrans++;
+    if ((f & SACKED) !== 0) this.segsSacked++;
+    return i;
+  }
+
   private _retransmitted(log: SegLog, seq: number, end: number, now: number): void {
-    let i = log.head;
-    while (i < log.head + log.n && seqLe(log.end[i], seq)) i++;
-    for (; i < log.head + log.n && seqLt(log.seq[i], end); i++) {
+    for (let i = log.after(seq); i < log.head + log.n && seqLt(log.seq[i], end); i++) {
       if (seqLt(log.seq[i], seq)) {
-        i = log.split(i, seq);
+        i = this._split(log, i, seq);
         continue; // the next entry starts at seq
       }
-      if (seqGt(log.end[i], end)) i = log.split(i, end);
+      if (seqGt(log.end[i], end)) i = this._split(log, i, end);
       const f = log.flags[i];
       if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
       if ((f & RETRANS) === 0) this._retrans++;
@@ -266,16 +297,20 @@ export class Rack {
       if ((log.flags[i] & LOST) !== 0) this.lostBytes -= (ack - log.seq[i]) >>> 0;
       log.seq[i] = ack;
     }
-    // Selectively acknowledged: entries wholly inside a block.
+    // Selectively acknowledged: the entries inside a block. An entry a block covers in part (a
+    // large segment, of which the receiver got some) is split at the block's edges, so that only
+    // what is missing is marked lost and sent again (as Linux splits its buffers when SACKed).
     for (let b = first; b < count; b++) {
       const s = blocks[2 * b], e = blocks[2 * b + 1];
       if (!seqLt(s, e)) continue;
-      let i = log.head;
-      const t = log.head + log.n;
-      while (i < t && seqLe(log.end[i], s)) i++;
-      for (; i < t && seqLe(log.end[i], e); i++) {
+      for (let i = log.after(s); i < log.head + log.n && seqLt(log.seq[i], e); i++) {
         const f = log.flags[i];
-        if ((f & SACKED) !== 0 || seqLt(log.seq[i], s)) continue;
+        if ((f & SACKED) !== 0) continue;
+        if (seqLt(log.seq[i], s)) {
+          i = this._split(log, i, s); // the next entry starts at s
+          continue;
+        }
+        if (seqGt(log.end[i], e)) i = this._split(log, i, e);
         log.flags[i] = (f | SACKED) & ~LOST;
         if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
         this.segsSacked++;
@@ -306,7 +341,6 @@ export class Rack {
       if (!this.reorderingSeen) this.reorderingDetected = true;
       this.reorderingSeen = true;
     }
-    if (log.n === 0) this._release();
   }
 
   // RFC 8985 6.2 step 2: whether a delivered segment gives a usable RTT.
@@ -375,24 +409,28 @@ export class Rack {
   }
 
   /**
-   * RACK_mark_losses_on_RTO() of RFC 8985 6.3: the segment at SND.UNA, and
-   * every one sent longer than RACK.rtt + RACK.reo_wnd ago, is lost; SACK
-   * marks are dropped with the scoreboard's (RFC 6675 5.1).
+   * RACK_mark_losses_on_RTO() of RFC 8985 6.3: of the segments not yet
+   * acknowledged (cumulatively or by SACK), the one at SND.UNA and every one
+   * sent longer than RACK.rtt + RACK.reo_wnd ago is lost. SACKed segments
+   * keep their mark and are not sent again; the segment at SND.UNA is lost
+   * even if SACKed, so that a receiver that reneged on it gets it again.
    */
   markLostOnRto(now: number): void {
     const log = this._log;
     if (log === undefined) return;
     const wait = this.rtt + this.reoWnd;
-    this.segsSacked = 0;
     for (let i = log.head, t = log.head + log.n; i < t; i++) {
-      const f = log.flags[i] & ~SACKED;
-      if ((f & LOST) === 0 && (i === log.head || log.ts[i] + wait - now <= 0)) {
-        log.flags[i] = f | LOST;
+      let f = log.flags[i];
+      if (i === log.head && (f & SACKED) !== 0) {
+        f &= ~SACKED;
+        this.segsSacked--;
+      }
+      if ((f & (LOST | SACKED)) === 0 && (i === log.head || log.ts[i] + wait - now <= 0)) {
+        f |= LOST;
         this.lostBytes += (log.end[i] - log.seq[i]) >>> 0;
         this.newlyLost++;
-      } else {
-        log.flags[i] = f;
       }
+      log.flags[i] = f;
     }
   }
 
@@ -440,6 +478,12 @@ export class Rack {
   /** Its end. */
   segEnd = 0;
 
+  /** Nothing is in flight: an empty log goes back to the pool (the next segment sent takes one again). */
+  idle(): void {
+    const log = this._log;
+    if (log !== undefined && log.n === 0) this._release();
+  }
+
   /** Forgets every segment (the connection ends): the log goes back to the pool. */
   reset(): void {
     const log = this._log;
@@ -458,7 +502,9 @@ export class Rack {
     this._retrans = 0;
     this.segsSacked = 0;
     this.lostBytes = 0;
-    if (spareLogs.length < spareLogsMax && log.seq.length <= pooledEntriesMax) {
+    // Grown logs are kept fewer: 64 of up to 4096 entries, and as many as there are busy connections of 64.
+    const n = spareLogs.length;
+    if (n < spareLogsMax && (log.seq.length <= 64 || (n < 64 && log.seq.length <= pooledEntriesMax))) {
       log.head = 0;
       spareLogs.push(log);
     }

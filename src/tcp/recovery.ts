@@ -15,12 +15,11 @@
 import { seqGe, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
 import { effectiveMss } from "./window.ts";
-import { scoreboard } from "./tcb.ts";
 import { Prr } from "./prr.ts";
 import { RackTimer } from "./rack.ts";
 import { NextSeg } from "./sack.ts";
 import type { Segment } from "./segment.ts";
-import type { Tcb } from "./tcb.ts";
+import { scoreboard, type Tcb } from "./tcb.ts";
 import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
 
 /**
@@ -64,6 +63,7 @@ export function afterAck(
   const sb = tcb.sb;
   const r = tcb.rack;
   if (r !== undefined) {
+    if (r.rtoRecovery && seqGe(tcb.sndUna, r.rtoRecoveryPoint)) r.rtoRecovery = false;
     if (r.reorderingDetected) {
       tcb.stats.rackReorderDetected++;
       x.counters.rackReorderDetected++;
@@ -155,15 +155,47 @@ export function retransmitRange(x: TcpContext, tcb: Tcb, seq: number, end: numbe
 }
 
 /**
+ * A retransmission timeout with RACK (RFC 8985 6.3): the first segment marked
+ * lost goes again now, one MSS of it, whatever the window. Returns the
+ * sequence space sent.
+ */
+export function retransmitFirstLost(x: TcpContext, tcb: Tcb, now: number): number {
+  const r = tcb.rack!;
+  if (!r.firstLost(tcb.sndUna)) return 0;
+  const mss = effectiveMss(tcb);
+  const end = ((r.segEnd - r.segSeq) >>> 0) > mss ? (r.segSeq + mss) >>> 0 : r.segEnd;
+  return retransmitRange(x, tcb, r.segSeq, end, now);
+}
+
+/**
+ * What output() sends first while a loss recovery is under way: in SACK-based
+ * fast recovery, everything (returns true); in RACK's recovery after a
+ * timeout, the segments marked lost as cwnd - pipe allows (returns false:
+ * new data and the FIN follow as usual).
+ */
+export function recoverySend(x: TcpContext, tcb: Tcb, now: number): boolean {
+  const sb = tcb.sb;
+  if (sb === undefined) return false;
+  if (sb.inRecovery && tcb.cc.inRecovery) {
+    sackRecovery(x, tcb, now);
+    return true;
+  }
+  const r = tcb.rack;
+  if (r !== undefined && r.rtoRecovery && r.lostBytes > 0) sackRecovery(x, tcb, now);
+  return false;
+}
+
+/**
  * SACK-based loss recovery (RFC 6675 5, step C): while PRR's quota (or, without
  * it, cwnd - pipe) has room for a segment, send what NextSeg() chooses: a lost
  * segment (by RACK's marks, or RFC 6675's IsLost()), new data, or (RFC 6675
- * only, rule 3) a hole not yet deemed lost.
+ * only, rule 3) a hole not yet deemed lost. After a timeout (RACK) PRR has no
+ * part: the window is cwnd - pipe.
  */
 export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
   const sb = tcb.sb!;
   const r = tcb.rack;
-  const prr = tcb.prr;
+  const prr = tcb.cc.inRecovery ? tcb.prr : undefined;
   const mss = effectiveMss(tcb);
   for (let guard = 0; guard < 1024; guard++) {
     if (prr !== undefined ? prr.sndcnt <= 0 : tcb.cc.cwnd - pipeOf(tcb) < mss) {
@@ -192,7 +224,9 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
       sb.sent(tcb.sndMax);
     } else if (r !== undefined) {
-      sent = retransmitRange(x, tcb, r.segSeq, r.segEnd, now);
+      // One MSS at a time, within the quota: a lost large segment goes again as the window allows.
+      const end = ((r.segEnd - r.segSeq) >>> 0) > mss ? (r.segSeq + mss) >>> 0 : r.segEnd;
+      sent = retransmitRange(x, tcb, r.segSeq, end, now);
       if (sent === 0) break;
     } else {
       // A hole: data (FIN included when the hole ends at it).
@@ -209,5 +243,37 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
     }
     prr?.sent(sent > 0 ? sent : 1);
     x.timers.armRetransmit(tcb, now);
+  }
+}
+
+/**
+ * The recovery after a retransmission timeout that was not (or is no longer)
+ * taken for spurious (RFC 6298 5.4, RFC 5681 3.1). With RACK (RFC 8985 6.3):
+ * the scoreboard keeps what was SACKed, RACK marks what the timeout shows
+ * lost, and those segments go again as the window opens (recoverySend);
+ * with `first`, the first of them goes now, one MSS of it. With RFC 6675
+ * alone: back to SND.UNA (the scoreboard forgets its marks), and output()
+ * resends from there. `first` is false where F-RTO already resent the first
+ * segment at the timeout and the ACKs since show the timeout real.
+ */
+export function timeoutRecovery(x: TcpContext, tcb: Tcb, now: number, first: boolean): void {
+  const rack = tcb.rack;
+  if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout(rack !== undefined);
+  if (rack !== undefined) {
+    rack.timerKind = RackTimer.none;
+    rack.tlpActive = false;
+    rack.markLostOnRto(now);
+    const lost = rack.takeNewlyLost();
+    tcb.stats.rackLosses += lost;
+    x.counters.rackLosses += lost;
+    rack.rtoRecovery = true;
+    rack.rtoRecoveryPoint = tcb.sndMax;
+    if (first) retransmitFirstLost(x, tcb, now);
+  } else {
+    tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
+    if (first) {
+      tcb.stats.retransSegs++;
+      x.counters.retransSegs++;
+    }
   }
 }

@@ -289,14 +289,17 @@ export class SackScoreboard {
   }
 
   /**
-   * The retransmission timer expired (RFC 6675 5.1): recovery ends,
-   * RecoveryPoint = HighData, and the SACK information is dropped, since the
-   * receiver may have discarded what it SACKed (RFC 2018 8).
+   * The retransmission timer expired (RFC 6675 5.1): recovery ends and
+   * RecoveryPoint = HighData. Without `keepSacked` the SACK information is
+   * dropped, since the receiver may have discarded what it SACKed (RFC 2018
+   * 8); RACK keeps it (RFC 8985 6.3: what was SACKed is not sent again) and
+   * sends the segment at SND.UNA again whatever its marks.
    */
-  onRetransmitTimeout(): void {
+  onRetransmitTimeout(keepSacked = false): void {
     this.inRecovery = false;
     this.recoveryPoint = this.highData;
     this.highRxt = this.highAck;
+    if (keepSacked) return;
     this._count = 0;
     this.sackedBytes = 0;
   }

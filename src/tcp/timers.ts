@@ -14,9 +14,9 @@ import { TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
 import { frtoEligible, frtoStart } from "./frto.ts";
 import { RackTimer } from "./rack.ts";
-import { reorderTimerFired } from "./recovery.ts";
+import { reorderTimerFired, timeoutRecovery } from "./recovery.ts";
 import { State } from "./state.ts";
-import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
+import { type Tcb, tsNow } from "./tcb.ts";
 import { idCapacityMinDefault } from "./id_pool.ts";
 import { TimerWheel } from "./timer_wheel.ts";
 import { probeTimerFired } from "./tlp.ts";
@@ -66,12 +66,20 @@ export class TcpTimers {
     this._wheel.cancel(tcb.id);
   }
 
-  /** Re-arms the connection's wheel slot at its earliest deadline. */
+  /**
+   * Re-arms the connection's wheel slot for its earliest deadline. Only a
+   * deadline earlier than the slot's touches the wheel: one that moved later
+   * (the retransmission timer restarted by an ACK, a probe timeout replacing
+   * it, a timer stopped) leaves the slot where it is, and when it fires early
+   * {@link _onTimer} finds nothing due and arms it for the deadline then. A
+   * busy connection moves its deadlines on every segment; this way the wheel
+   * sees it about once per RTO instead (as Linux lets a timer fire and
+   * re-arms it rather than moving it on every ACK).
+   */
   rearm(tcb: Tcb): void {
     if (tcb.dead) return;
     const d = tcb.nextDeadline();
-    if (d === Infinity) this._wheel.cancel(tcb.id);
-    else if (this._wheel.deadlineOf(tcb.id) !== d) this._wheel.arm(tcb.id, d);
+    if (d < this._wheel.deadlineOf(tcb.id)) this._wheel.arm(tcb.id, d);
   }
 
   /** Starts the retransmission timer if it is not running (RFC 6298 (5.1)). */
@@ -168,6 +176,8 @@ export class TcpTimers {
       this._keepalive(tcb, now);
       if (tcb.dead) return;
     }
+    // Nothing in flight: RACK's segment log goes back to its pool until data leaves again.
+    if (tcb.rack !== undefined && tcb.flight === 0) tcb.rack.idle();
     this.rearm(tcb);
   }
 
@@ -217,22 +227,10 @@ export class TcpTimers {
       if (tcb.rtxAt === Infinity) tcb.rtxAt = now + tcb.rto.rtoMs;
       return;
     }
-    if (tcb.sackOk) scoreboard(tcb).onRetransmitTimeout();
-    if (rack !== undefined) {
-      // RFC 8985 6.3: RACK marks what the timeout shows lost; the probe episode ends.
-      rack.timerKind = RackTimer.none;
-      rack.tlpActive = false;
-      rack.markLostOnRto(now);
-      const lost = rack.takeNewlyLost();
-      tcb.stats.rackLosses += lost;
-      counters.rackLosses += lost;
-    }
     tcb.rto.backoff();
     tcb.rttSeq = -1; // Karn
     tcb.tsSampleFloor = tsNow(now);
-    tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
-    tcb.stats.retransSegs++;
-    counters.retransSegs++;
+    timeoutRecovery(this._x, tcb, now, true);
     out.output(tcb, now);
     if (tcb.rtxAt === Infinity && tcb.flight > 0) tcb.rtxAt = now + tcb.rto.rtoMs;
   }

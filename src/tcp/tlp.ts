@@ -110,8 +110,9 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
       }
     }
     if (sent === 0 && r.last()) {
-      // Else the highest segment sent, again.
-      sent = retransmitRange(x, tcb, r.segSeq, r.segEnd, now);
+      // Else the highest segment sent, again: its last MSS (a large segment's tail).
+      const seq = ((r.segEnd - r.segSeq) >>> 0) > mss ? (r.segEnd - mss) >>> 0 : r.segSeq;
+      sent = retransmitRange(x, tcb, seq, r.segEnd, now);
       r.tlpIsRetrans = true;
     }
     if (sent > 0) {
