@@ -15,15 +15,25 @@ import type { TimeWaitTable } from "./time_wait.ts";
 /** The ephemeral ports of one TCP layer; see the module documentation. */
 export class EphemeralPorts {
   private _next: number;
+  private readonly _config: TcpConfig;
+  private readonly _table: ConnectionTable;
+  private readonly _listeners: ReadonlyMap<number, unknown>;
+  private readonly _timeWait: TimeWaitTable;
+  private readonly _counters: TcpCounters;
 
   constructor(
-    private readonly _config: TcpConfig,
-    private readonly _table: ConnectionTable,
-    private readonly _listeners: ReadonlyMap<number, unknown>,
-    private readonly _timeWait: TimeWaitTable,
-    private readonly _counters: TcpCounters,
+    config: TcpConfig,
+    table: ConnectionTable,
+    listeners: ReadonlyMap<number, unknown>,
+    timeWait: TimeWaitTable,
+    counters: TcpCounters,
   ) {
-    this._next = _config.ephemeralPortMin;
+    this._config = config;
+    this._table = table;
+    this._listeners = listeners;
+    this._timeWait = timeWait;
+    this._counters = counters;
+    this._next = config.ephemeralPortMin;
   }
 
   /**
