@@ -94,7 +94,8 @@ describe("SYN flood", () => {
         };
         console.log(
           `syn flood: ${sent} SYNs, ${res.port.rxRingDropped} frames dropped on a full ring; ` +
-            `${res.tcp.synCookiesSent} cookies sent, ${res.tcp.synCookiesAccepted} accepted; ` +
+            `${res.tcp.synCookiesSent} cookies sent, ${res.tcp.synsShed} SYNs shed, ` +
+            `${res.tcp.synCookiesAccepted} cookies accepted; ` +
             `at most ${res.maxConnections} connections held; download ${(bigMs / 1000).toFixed(1)} s, ` +
             `all ${(ms / 1000).toFixed(1)} s`,
         );

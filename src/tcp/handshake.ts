@@ -16,6 +16,7 @@ import { segmentArrives } from "./input.ts";
 import { tsNow } from "./output.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
+import { SynBudget } from "./syn_budget.ts";
 import { SynCookies } from "./syn_cookie.ts";
 import type { Tcb, TcpHandlers } from "./tcb.ts";
 
@@ -94,11 +95,18 @@ export class Handshake {
   readonly listeners = new Map<number, Listener>();
   private readonly _x: TcpContext;
   private readonly _cookies: SynCookies;
+  private readonly _budget: SynBudget;
 
   /** `key`: the secret of the SYN cookies (16 bytes); random when absent. */
   constructor(x: TcpContext, key?: Uint8Array) {
     this._x = x;
     this._cookies = new SynCookies(key);
+    this._budget = new SynBudget(x.config.synCookiesPerPoll);
+  }
+
+  /** A new loop iteration: the cookie budget is whole again. */
+  poll(): void {
+    this._budget.refill();
   }
 
   /** RFC 9293 3.10.7.2: a segment for a listener. Returns whether a connection kept its buffer. */
@@ -121,8 +129,9 @@ export class Handshake {
       return false;
     }
     if (l.halfOpen >= l.backlog) {
-      if (x.config.synCookies) this._cookieSynAck(seg, now);
-      else x.counters.listenDrops++;
+      if (!x.config.synCookies) x.counters.listenDrops++;
+      else if (this._budget.take()) this._cookieSynAck(seg, now);
+      else x.counters.synsShed++;
       return false;
     }
     const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
