@@ -3,7 +3,8 @@
 // with cookies and drops the rest unanswered, counted in `synsShed`; the
 // segments of established connections in the same burst are never shed, and
 // a legitimate SYN after the flood completes its handshake through a cookie.
-import { assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { ConfigError } from "../src/errors.ts";
 import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { describe, test } from "./harness.ts";
@@ -82,6 +83,22 @@ describe("SYN budget", () => {
       const { a } = twoHosts();
       const e = assertThrows(() => new TcpLayer(a.ip, { synCookiesPerPoll: bad }), ConfigError);
       assertEquals(e.message.startsWith("tcp.synCookiesPerPoll"), true, e.message);
+    }
+  });
+
+  test("the command line: --syn-budget N or off sets tcp.synCookiesPerPoll", () => {
+    const base = ["serve", "http", "--device", "memif:/tmp/x.sock,server", "--address", "198.18.9.1/24"];
+    const plain = parseArgs(base);
+    assert(plain.kind === "serve");
+    assertEquals(plain.options.config.tcp, undefined);
+    for (const [v, want] of [["16", 16], ["off", Infinity]] as const) {
+      const r = parseArgs([...base, "--syn-budget", v]);
+      assert(r.kind === "serve");
+      assertEquals(r.options.config.tcp, { synCookiesPerPoll: want });
+    }
+    for (const bad of ["0", "-3", "many"]) {
+      const e = assertThrows(() => parseArgs([...base, "--syn-budget", bad]), UsageError);
+      assertStringIncludes(e.message, "--syn-budget");
     }
   });
 });
