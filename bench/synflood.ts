@@ -15,7 +15,11 @@
  * flood and the SYNs per second reached, and writes
  * bench/results/synflood-<timestamp>.json.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0]
+ * `--syn-budget N|off` is passed to `luna serve` (default: its default);
+ * `--compare-budget` adds a third side each round, luna-ts with
+ * `--syn-budget off`, to show what shedding buys.
+ *
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--syn-budget N|off] [--compare-budget]
  *
  * @module
  */
@@ -36,6 +40,9 @@ const opt = (name: string, dflt: number) => {
 const rounds = opt("--rounds", 5);
 const mb = opt("--mb", 50);
 const rate = opt("--rate", 0);
+const budgetAt = args.indexOf("--syn-budget");
+const synBudget = budgetAt >= 0 ? ["--syn-budget", args[budgetAt + 1]] : [];
+const compareBudget = args.includes("--compare-budget");
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
 const kernelHttp = here("./kernel_http.mjs");
@@ -106,7 +113,7 @@ try {
     if (size !== bytes) throw new Error(`downloaded ${size} of ${bytes} bytes`);
     return (size * 8) / secs / 1e6;
   };
-  const startLuna = async () => {
+  const startLuna = async (budget: string[]) => {
     const p = spawn("ip", [
       "netns",
       "exec",
@@ -122,6 +129,7 @@ try {
       "--no-coexist",
       "--prefix",
       prefix,
+      ...budget,
     ], { stdio: ["ignore", "pipe", "inherit"] });
     server = p;
     await lineFrom(p, /^luna: serving /, 30_000);
@@ -175,13 +183,18 @@ try {
     const { sent, seconds } = parseSynFloodResult(await done);
     return { mbit, synPerS: sent / seconds };
   };
-  const sides = { luna: startLuna, kernel: startKernel };
-  const runs: Record<string, { base: number[]; flood: number[]; synPerS: number[] }> = {
-    luna: { base: [], flood: [], synPerS: [] },
-    kernel: { base: [], flood: [], synPerS: [] },
+  const sides: Record<string, () => Promise<() => Promise<void>>> = {
+    luna: () => startLuna(synBudget),
+    kernel: startKernel,
   };
+  if (compareBudget) sides["luna-budget-off"] = () => startLuna(["--syn-budget", "off"]);
+  const names = Object.keys(sides);
+  const runs: Record<string, { base: number[]; flood: number[]; synPerS: number[] }> = {};
+  for (const n of names) runs[n] = { base: [], flood: [], synPerS: [] };
   for (let r = 0; r < rounds; r++) {
-    for (const side of (r % 2 === 0 ? ["luna", "kernel"] : ["kernel", "luna"]) as ("luna" | "kernel")[]) {
+    // The order turns each round, so that a busy neighbour weighs on every side alike.
+    for (let k = 0; k < names.length; k++) {
+      const side = names[(r + k) % names.length];
       const close = await sides[side]();
       try {
         const out = runs[side];
@@ -213,8 +226,8 @@ try {
     mb,
     rounds,
     rate,
-    luna: summary("luna"),
-    kernel: summary("kernel"),
+    synBudget: synBudget[1] ?? "default",
+    ...Object.fromEntries(names.map((n) => [n, summary(n)])),
     runs,
   };
   console.log(JSON.stringify({ ...result, runs: undefined }));
