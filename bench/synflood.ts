@@ -15,11 +15,13 @@
  * flood and the SYNs per second reached, and writes
  * bench/results/synflood-<timestamp>.json.
  *
- * `--syn-budget N|off` is passed to `luna serve` (default: its default);
- * `--compare-budget` adds a third side each round, luna-ts with
- * `--syn-budget off`, to show what shedding buys.
+ * `--budgets 8,2,off` runs luna-ts once per value of `luna serve
+ * --syn-budget` each round, as sides `luna-budget-8`, ... (default: one
+ * side, `luna`, with the default budget), to show what shedding buys. Each
+ * luna-ts side also reports, from its final stats, the frames its receive
+ * ring dropped, the cookies sent, the SYNs shed and the retransmissions.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--syn-budget N|off] [--compare-budget]
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off]
  *
  * @module
  */
@@ -40,9 +42,8 @@ const opt = (name: string, dflt: number) => {
 const rounds = opt("--rounds", 5);
 const mb = opt("--mb", 50);
 const rate = opt("--rate", 0);
-const budgetAt = args.indexOf("--syn-budget");
-const synBudget = budgetAt >= 0 ? ["--syn-budget", args[budgetAt + 1]] : [];
-const compareBudget = args.includes("--compare-budget");
+const budgetsAt = args.indexOf("--budgets");
+const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
 const kernelHttp = here("./kernel_http.mjs");
@@ -68,6 +69,18 @@ function lineFrom(p: ChildProcess, re: RegExp, ms: number): Promise<string> {
   });
 }
 
+/** The first value under `key` anywhere in `o` (depth first), or -1. */
+function find(o: unknown, key: string): number {
+  if (typeof o !== "object" || o === null) return -1;
+  const r = o as Record<string, unknown>;
+  if (typeof r[key] === "number") return r[key] as number;
+  for (const v of Object.values(r)) {
+    const got = find(v, key);
+    if (got >= 0) return got;
+  }
+  return -1;
+}
+
 /** Stops `p` with `signal`, then SIGKILL after 10 s. */
 async function stop(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
@@ -82,6 +95,7 @@ const prefix = `luna-bench-synflood-${process.pid}`;
 const dir = join(tmpdir(), `luna-synflood-${process.pid}`);
 mkdirSync(dir, { recursive: true });
 let server: ChildProcess | undefined;
+const lunaStats: Record<string, number>[] = [];
 try {
   lab.exec("kernel", "iptables", [
     "-A",
@@ -130,11 +144,25 @@ try {
       "--prefix",
       prefix,
       ...budget,
+      "--json",
     ], { stdio: ["ignore", "pipe", "inherit"] });
     server = p;
+    let out = "";
+    p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
     await lineFrom(p, /^luna: serving /, 30_000);
     return async () => {
       await stop(p, "SIGINT");
+      // The final stats: what the round's flood cost at the ring and in TCP.
+      const last = out.split("\n").filter((l) => l.startsWith("{")).pop();
+      if (last !== undefined) {
+        const stats = JSON.parse(last);
+        lunaStats.push({
+          rxRingDropped: find(stats, "rxRingDropped"),
+          synsShed: find(stats, "synsShed"),
+          synCookiesSent: find(stats, "synCookiesSent"),
+          retransSegs: find(stats, "retransSegs"),
+        });
+      }
       for (const d of ["/var/run/dpdk", "/run/dpdk"]) {
         if (existsSync(join(d, prefix))) rmSync(join(d, prefix), { recursive: true });
       }
@@ -183,14 +211,16 @@ try {
     const { sent, seconds } = parseSynFloodResult(await done);
     return { mbit, synPerS: sent / seconds };
   };
-  const sides: Record<string, () => Promise<() => Promise<void>>> = {
-    luna: () => startLuna(synBudget),
-    kernel: startKernel,
-  };
-  if (compareBudget) sides["luna-budget-off"] = () => startLuna(["--syn-budget", "off"]);
+  const sides: Record<string, () => Promise<() => Promise<void>>> = {};
+  if (budgets.length === 0) sides.luna = () => startLuna([]);
+  for (const b of budgets) sides[`luna-budget-${b}`] = () => startLuna(["--syn-budget", b]);
+  sides.kernel = startKernel;
   const names = Object.keys(sides);
-  const runs: Record<string, { base: number[]; flood: number[]; synPerS: number[] }> = {};
-  for (const n of names) runs[n] = { base: [], flood: [], synPerS: [] };
+  const runs: Record<
+    string,
+    { base: number[]; flood: number[]; synPerS: number[]; stats: Record<string, number>[] }
+  > = {};
+  for (const n of names) runs[n] = { base: [], flood: [], synPerS: [], stats: [] };
   for (let r = 0; r < rounds; r++) {
     // The order turns each round, so that a busy neighbour weighs on every side alike.
     for (let k = 0; k < names.length; k++) {
@@ -210,6 +240,14 @@ try {
         await close();
         server = undefined;
       }
+      const st = lunaStats.pop();
+      if (st !== undefined) {
+        console.log(
+          `  ${side}: ${st.rxRingDropped} frames dropped on a full ring, ${st.synCookiesSent} cookies sent, ` +
+            `${st.synsShed} SYNs shed, ${st.retransSegs} segments retransmitted`,
+        );
+        runs[side].stats.push(st);
+      }
     }
   }
   const summary = (side: string) => {
@@ -219,6 +257,12 @@ try {
       goodput_under_flood_mbit_per_s: median(o.flood),
       ratio: median(o.flood) / median(o.base),
       syn_per_s: median(o.synPerS),
+      ...(o.stats.length === 0 ? {} : {
+        ring_dropped: median(o.stats.map((x) => x.rxRingDropped)),
+        syns_shed: median(o.stats.map((x) => x.synsShed)),
+        cookies_sent: median(o.stats.map((x) => x.synCookiesSent)),
+        retransmitted: median(o.stats.map((x) => x.retransSegs)),
+      }),
     };
   };
   const result = {
@@ -226,7 +270,7 @@ try {
     mb,
     rounds,
     rate,
-    synBudget: synBudget[1] ?? "default",
+    budgets: budgets.length === 0 ? ["default"] : budgets,
     ...Object.fromEntries(names.map((n) => [n, summary(n)])),
     runs,
   };
