@@ -1,26 +1,38 @@
 /**
  * Goodput under a SYN flood, as a ratio against the same download without
- * one, measured in the same run (issue 16: a flood at the link's rate should
+ * one, for luna-ts and for the kernel's TCP on the same veth under the same
+ * flood, measured in the same run (issue 16: a flood at the link's rate should
  * leave established connections >= 90% of their goodput).
  *
- * `luna serve http` on net_af_packet in a lab of two namespaces; from the
- * kernel's side curl downloads `--mb` MB, alternately without and with a SYN
- * flood running (src/lab/syn_flood.py: SYNs from 10,000 ports of the kernel's
- * address, whose SYN-ACKs iptables drops there, so that the listener's backlog
- * stays full and cookies answer the rest), `--rounds` rounds. Prints the
- * medians, the ratio flood / no flood, the SYNs per second the generator
- * reached, and writes bench/results/synflood-<timestamp>.json.
+ * A lab of two namespaces. Each round serves from the first namespace, in
+ * turn, `luna serve http` on net_af_packet and the kernel (bench/kernel_http.mjs
+ * under node, with the address put on the same veth); from the other side curl
+ * downloads `--mb` MB without and then with a SYN flood running
+ * (src/lab/syn_flood.c: SYNs from random ports 20000..29999 of the kernel's
+ * address at `--rate` SYN/s, 0 = as fast as it goes; iptables drops their
+ * SYN-ACKs there, so the listener's backlog stays full and cookies answer the
+ * rest). Prints per-round figures, the medians, each side's ratio flood / no
+ * flood and the SYNs per second reached, and writes
+ * bench/results/synflood-<timestamp>.json.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50]
+ * `--budgets 8,2,off` runs luna-ts once per value of `luna serve
+ * --syn-budget` each round, as sides `luna-budget-8`, ... (default: one
+ * side, `luna`, with the default budget), to show what shedding buys. Each
+ * luna-ts side also reports, from its final stats, the frames its receive
+ * ring dropped, the cookies sent, the SYNs shed and the retransmissions.
+ *
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off]
  *
  * @module
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
+import { parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
+import { nodeBin } from "./tcp.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -29,9 +41,12 @@ const opt = (name: string, dflt: number) => {
 };
 const rounds = opt("--rounds", 5);
 const mb = opt("--mb", 50);
+const rate = opt("--rate", 0);
+const budgetsAt = args.indexOf("--budgets");
+const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
-const flooder = here("../src/lab/syn_flood.py");
+const kernelHttp = here("./kernel_http.mjs");
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -54,11 +69,33 @@ function lineFrom(p: ChildProcess, re: RegExp, ms: number): Promise<string> {
   });
 }
 
+/** The first value under `key` anywhere in `o` (depth first), or -1. */
+function find(o: unknown, key: string): number {
+  if (typeof o !== "object" || o === null) return -1;
+  const r = o as Record<string, unknown>;
+  if (typeof r[key] === "number") return r[key] as number;
+  for (const v of Object.values(r)) {
+    const got = find(v, key);
+    if (got >= 0) return got;
+  }
+  return -1;
+}
+
+/** Stops `p` with `signal`, then SIGKILL after 10 s. */
+async function stop(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.on("close", r));
+  p.kill(signal);
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+}
+
 const lab = createLab({ prefix: "luna-bench-synflood", subnet: 60 });
 const prefix = `luna-bench-synflood-${process.pid}`;
 const dir = join(tmpdir(), `luna-synflood-${process.pid}`);
 mkdirSync(dir, { recursive: true });
-let luna: ChildProcess | undefined;
+let server: ChildProcess | undefined;
+const lunaStats: Record<string, number>[] = [];
 try {
   lab.exec("kernel", "iptables", [
     "-A",
@@ -72,23 +109,6 @@ try {
     "-j",
     "DROP",
   ]);
-  luna = spawn("ip", [
-    "netns",
-    "exec",
-    lab.luna.ns,
-    process.execPath,
-    lunaCli,
-    "serve",
-    "http",
-    "--device",
-    `af_packet:${lab.luna.iface}`,
-    "--address",
-    lab.luna.cidr,
-    "--no-coexist",
-    "--prefix",
-    prefix,
-  ], { stdio: ["ignore", "pipe", "inherit"] });
-  await lineFrom(luna, /^luna: serving /, 30_000);
   const mac = lab.exec("luna", "cat", [`/sys/class/net/${lab.luna.iface}/address`]).trim();
   const bytes = mb * 1_000_000;
   const download = () => {
@@ -107,25 +127,76 @@ try {
     if (size !== bytes) throw new Error(`downloaded ${size} of ${bytes} bytes`);
     return (size * 8) / secs / 1e6;
   };
-  const base: number[] = [];
-  const flood: number[] = [];
-  const synRates: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    base.push(download());
-    const stop = join(dir, `stop-${r}`);
+  const startLuna = async (budget: string[]) => {
+    const p = spawn("ip", [
+      "netns",
+      "exec",
+      lab.luna.ns,
+      process.execPath,
+      lunaCli,
+      "serve",
+      "http",
+      "--device",
+      `af_packet:${lab.luna.iface}`,
+      "--address",
+      lab.luna.cidr,
+      "--no-coexist",
+      "--prefix",
+      prefix,
+      ...budget,
+      "--json",
+    ], { stdio: ["ignore", "pipe", "inherit"] });
+    server = p;
+    let out = "";
+    p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    await lineFrom(p, /^luna: serving /, 30_000);
+    return async () => {
+      await stop(p, "SIGINT");
+      // The final stats: what the round's flood cost at the ring and in TCP.
+      const last = out.split("\n").filter((l) => l.startsWith("{")).pop();
+      if (last !== undefined) {
+        const stats = JSON.parse(last);
+        lunaStats.push({
+          rxRingDropped: find(stats, "rxRingDropped"),
+          synsShed: find(stats, "synsShed"),
+          synCookiesSent: find(stats, "synCookiesSent"),
+          retransSegs: find(stats, "retransSegs"),
+        });
+      }
+      for (const d of ["/var/run/dpdk", "/run/dpdk"]) {
+        if (existsSync(join(d, prefix))) rmSync(join(d, prefix), { recursive: true });
+      }
+    };
+  };
+  const startKernel = async () => {
+    lab.exec("luna", "ip", ["addr", "add", lab.luna.cidr, "dev", lab.luna.iface]);
+    const p = spawn("ip", ["netns", "exec", lab.luna.ns, nodeBin, kernelHttp, lab.luna.ip, "80", "9"], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    server = p;
+    await lineFrom(p, /^READY/, 20_000);
+    return async () => {
+      await stop(p, "SIGTERM");
+      lab.exec("luna", "ip", ["addr", "flush", "dev", lab.luna.iface]);
+    };
+  };
+  /** One download under a flood; returns its goodput and the SYNs per second the flood reached. */
+  const underFlood = async (r: number, side: string) => {
+    const stopFile = join(dir, `stop-${side}-${r}`);
     const [w, ...rest] = lab.wrap("kernel");
     const f = spawn(w, [
       ...rest,
-      "/usr/bin/python3",
-      flooder,
-      lab.kernel.iface,
-      mac,
-      lab.kernel.ip,
-      lab.luna.ip,
-      "80",
-      "100000000",
-      "120",
-      stop,
+      ...synFloodArgs({
+        iface: lab.kernel.iface,
+        dstMac: mac,
+        srcIp: lab.kernel.ip,
+        dstIp: lab.luna.ip,
+        dstPort: 80,
+        count: 1e9,
+        rate,
+        seconds: 120,
+        stopFile,
+      }),
     ], { stdio: ["ignore", "pipe", "inherit"] });
     const done = new Promise<string>((res) => {
       let out = "";
@@ -133,26 +204,77 @@ try {
       f.on("close", () => res(out));
     });
     await lineFrom(f, /^FLOODING$/, 30_000);
-    const t0 = performance.now();
-    flood.push(download());
-    writeFileSync(stop, "");
-    const sent = Number((await done).trim().split("\n").pop());
-    synRates.push(sent / ((performance.now() - t0) / 1000));
-    console.log(
-      `round ${r + 1}: ${base[r].toFixed(0)} Mbit/s without, ${flood[r].toFixed(0)} with ` +
-        `${(synRates[r] / 1000).toFixed(0)}k SYN/s`,
-    );
+    // Let the flood fill the backlog before the download starts.
+    await new Promise((r) => setTimeout(r, 200));
+    const mbit = download();
+    writeFileSync(stopFile, "");
+    const { sent, seconds } = parseSynFloodResult(await done);
+    return { mbit, synPerS: sent / seconds };
+  };
+  const sides: Record<string, () => Promise<() => Promise<void>>> = {};
+  if (budgets.length === 0) sides.luna = () => startLuna([]);
+  for (const b of budgets) sides[`luna-budget-${b}`] = () => startLuna(["--syn-budget", b]);
+  sides.kernel = startKernel;
+  const names = Object.keys(sides);
+  const runs: Record<
+    string,
+    { base: number[]; flood: number[]; synPerS: number[]; stats: Record<string, number>[] }
+  > = {};
+  for (const n of names) runs[n] = { base: [], flood: [], synPerS: [], stats: [] };
+  for (let r = 0; r < rounds; r++) {
+    // The order turns each round, so that a busy neighbour weighs on every side alike.
+    for (let k = 0; k < names.length; k++) {
+      const side = names[(r + k) % names.length];
+      const close = await sides[side]();
+      try {
+        const out = runs[side];
+        out.base.push(download());
+        const f = await underFlood(r, side);
+        out.flood.push(f.mbit);
+        out.synPerS.push(f.synPerS);
+        console.log(
+          `round ${r + 1} ${side}: ${out.base[r].toFixed(0)} Mbit/s without, ${f.mbit.toFixed(0)} with ` +
+            `${(f.synPerS / 1000).toFixed(0)}k SYN/s (ratio ${(f.mbit / out.base[r]).toFixed(2)})`,
+        );
+      } finally {
+        await close();
+        server = undefined;
+      }
+      const st = lunaStats.pop();
+      if (st !== undefined) {
+        console.log(
+          `  ${side}: ${st.rxRingDropped} frames dropped on a full ring, ${st.synCookiesSent} cookies sent, ` +
+            `${st.synsShed} SYNs shed, ${st.retransSegs} segments retransmitted`,
+        );
+        runs[side].stats.push(st);
+      }
+    }
   }
+  const summary = (side: string) => {
+    const o = runs[side];
+    return {
+      goodput_mbit_per_s: median(o.base),
+      goodput_under_flood_mbit_per_s: median(o.flood),
+      ratio: median(o.flood) / median(o.base),
+      syn_per_s: median(o.synPerS),
+      ...(o.stats.length === 0 ? {} : {
+        ring_dropped: median(o.stats.map((x) => x.rxRingDropped)),
+        syns_shed: median(o.stats.map((x) => x.synsShed)),
+        cookies_sent: median(o.stats.map((x) => x.synCookiesSent)),
+        retransmitted: median(o.stats.map((x) => x.retransSegs)),
+      }),
+    };
+  };
   const result = {
     workload: "synflood",
     mb,
     rounds,
-    goodput_mbit_per_s: median(base),
-    goodput_under_flood_mbit_per_s: median(flood),
-    ratio: median(flood) / median(base),
-    syn_per_s: median(synRates),
+    rate,
+    budgets: budgets.length === 0 ? ["default"] : budgets,
+    ...Object.fromEntries(names.map((n) => [n, summary(n)])),
+    runs,
   };
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify({ ...result, runs: undefined }));
   const results = here("./results");
   mkdirSync(results, { recursive: true });
   writeFileSync(
@@ -160,13 +282,7 @@ try {
     JSON.stringify(result),
   );
 } finally {
-  if (luna !== undefined && luna.exitCode === null) {
-    const l = luna;
-    const exited = new Promise((r) => l.on("close", r));
-    l.kill("SIGINT");
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-    if (l.exitCode === null) l.kill("SIGKILL");
-  }
+  if (server !== undefined) await stop(server, "SIGKILL");
   lab.close();
   for (const d of ["/var/run/dpdk", "/run/dpdk"]) {
     if (existsSync(join(d, prefix))) rmSync(join(d, prefix), { recursive: true });

@@ -160,4 +160,63 @@ describe("tcp siphash", () => {
     assertThrows(() => new SipHash(new Uint8Array(8)), RangeError);
     assertEquals(randomSipHashKey().length, 16);
   });
+  test("SipHash-1-3 (c = 1, d = 3) of words equals a BigInt reference of SipHash-c-d", () => {
+    const key = referenceKey();
+    // The reference, written from the paper with 64-bit BigInts; checked first against SipHash-2-4's vectors.
+    const mask = (1n << 64n) - 1n;
+    const rotl = (x: bigint, b: bigint) => ((x << b) | (x >> (64n - b))) & mask;
+    const sip = (c: number, d: number, msg: Uint8Array): string => {
+      const dv = new DataView(key.buffer, key.byteOffset);
+      const k0 = dv.getBigUint64(0, true), k1 = dv.getBigUint64(8, true);
+      const v = [
+        k0 ^ 0x736f6d6570736575n,
+        k1 ^ 0x646f72616e646f6dn,
+        k0 ^ 0x6c7967656e657261n,
+        k1 ^ 0x7465646279746573n,
+      ];
+      const round = () => {
+        v[0] = (v[0] + v[1]) & mask, v[1] = rotl(v[1], 13n) ^ v[0], v[0] = rotl(v[0], 32n);
+        v[2] = (v[2] + v[3]) & mask, v[3] = rotl(v[3], 16n) ^ v[2];
+        v[0] = (v[0] + v[3]) & mask, v[3] = rotl(v[3], 21n) ^ v[0];
+        v[2] = (v[2] + v[1]) & mask, v[1] = rotl(v[1], 17n) ^ v[2], v[2] = rotl(v[2], 32n);
+      };
+      const padded = new Uint8Array((msg.length >> 3) * 8 + 8);
+      padded.set(msg);
+      padded[padded.length - 1] = msg.length & 0xff;
+      const pv = new DataView(padded.buffer);
+      for (let p = 0; p < padded.length; p += 8) {
+        const m = pv.getBigUint64(p, true);
+        v[3] ^= m;
+        for (let r = 0; r < c; r++) round();
+        v[0] ^= m;
+      }
+      v[2] ^= 0xffn;
+      for (let r = 0; r < d; r++) round();
+      const out = new DataView(new ArrayBuffer(8));
+      out.setBigUint64(0, v[0] ^ v[1] ^ v[2] ^ v[3], true);
+      return [...new Uint8Array(out.buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    };
+    const bytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 37 + 11) & 0xff);
+    for (const n of [0, 7, 16, 24, 63]) {
+      assertEquals(
+        sip(2, 4, Uint8Array.from({ length: n }, (_, i) => i)),
+        vectors[n],
+        `reference, ${n} bytes`,
+      );
+    }
+    const h = new SipHash(key, 1, 3);
+    for (const n of [16, 24]) {
+      const m = bytes(n);
+      const w = new DataView(m.buffer);
+      const at = (i: number) => w.getUint32(4 * i, true);
+      if (n === 16) h.hashWords4(at(0), at(1), at(2), at(3));
+      else h.hashWords6(at(0), at(1), at(2), at(3), at(4), at(5));
+      assertEquals(outputHex(h), sip(1, 3, m), `SipHash-1-3 of ${n} bytes`);
+      const h24 = new SipHash(key);
+      if (n === 16) h24.hashWords4(at(0), at(1), at(2), at(3));
+      else h24.hashWords6(at(0), at(1), at(2), at(3), at(4), at(5));
+      assertEquals(outputHex(h24), sip(2, 4, m), `SipHash-2-4 of ${n} bytes`);
+    }
+    assertThrows(() => new SipHash(key, 0, 3), RangeError);
+  });
 });

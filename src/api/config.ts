@@ -65,6 +65,7 @@ const tcpSchema = z.object({
   reassemblyStackBytesMax: z.number().int().min(0),
   backlog: z.number().int().min(1).max(1 << 20),
   synCookies: z.boolean(),
+  synCookiesPerPoll: z.union([z.number().int().min(1).max(1 << 20), z.literal(Infinity)]),
   challengeAckPerSecond: z.number().int().min(1),
   segmentationOffload: z.boolean(),
   ephemeralPortMin: z.number().int().min(1).max(65535),

@@ -87,6 +87,8 @@ serve options:
                       answer sees no acknowledgment for S seconds (default 60; 0: none)
   --max-connections N connections the app holds at most, half-open ones included (per worker
                       with --workers); a SYN beyond them is refused with a RST (default 16384)
+  --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
+                      rest are dropped and counted as synsShed (default 8; off: answer all)
   --json              on exit, print the stats as one JSON line too
 
 apps:
@@ -134,6 +136,7 @@ const serveFlags: Record<string, boolean> = {
   "--header-timeout": true,
   "--idle-timeout": true,
   "--max-connections": true,
+  "--syn-budget": true,
   "--json": false,
   "--coexist": false,
   "--no-coexist": false,
@@ -227,6 +230,10 @@ function parseServe(argv: string[]): ServeOptions {
     const faults = parseFaults(values.get("--faults")!);
     config.faults = faults as StackConfigInput["faults"];
     faultSeed = faults.seed;
+  }
+  if (values.has("--syn-budget")) {
+    const v = values.get("--syn-budget")!;
+    config.tcp = { synCookiesPerPoll: v === "off" ? Infinity : integer("--syn-budget", v, 1, 1 << 20) };
   }
   const workers = values.has("--workers") ? integer("--workers", values.get("--workers")!, 1, 64) : 1;
   if (values.has("--name")) {

@@ -128,6 +128,7 @@ export function dropsOf(s: Stats): Record<string, number> {
       "noListener",
       "connLimitRefused",
       "listenDrops",
+      "synsShed",
       "pawsDrops",
       "noTimestampDrops",
       "noBufferDrops",

@@ -77,6 +77,12 @@ export interface TcpConfig {
   backlog: number;
   /** Answer SYNs with cookies when a backlog is full. */
   synCookies: boolean;
+  /**
+   * Cookie SYN-ACKs sent per loop iteration at most; the rest of the
+   * iteration's cookie SYNs are dropped and counted (`synsShed`), so a flood
+   * cannot starve established connections (syn_budget.ts). Infinity: no budget.
+   */
+  synCookiesPerPoll: number;
   /** Challenge ACKs per second (RFC 5961 7). */
   challengeAckPerSecond: number;
   /**
@@ -131,6 +137,7 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   reassemblyStackBytesMax: 64 << 20,
   backlog: 128,
   synCookies: true,
+  synCookiesPerPoll: 8,
   challengeAckPerSecond: 1000,
   segmentationOffload: true,
   ephemeralPortMin: 49152,

@@ -32,6 +32,8 @@ export class TcpCounters {
   /** SYNs dropped: the backlog was full and cookies are off. */
   listenDrops = 0;
   synCookiesSent = 0;
+  /** SYNs a full backlog dropped unanswered: the iteration's cookie budget was spent (syn_budget.ts). */
+  synsShed = 0;
   synCookiesAccepted = 0;
   synCookiesFailed = 0;
   challengeAcks = 0;

@@ -16,6 +16,8 @@ import { negotiateEcn } from "./ecn.ts";
 import { segmentArrives } from "./input.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
+import { SynAckTemplates } from "./syn_ack_template.ts";
+import { SynBudget } from "./syn_budget.ts";
 import { SynCookies } from "./syn_cookie.ts";
 import { type Tcb, type TcpHandlers, tsNow } from "./tcb.ts";
 
@@ -81,7 +83,9 @@ export function negotiate(x: TcpContext, tcb: Tcb, seg: Segment, now: number): v
  */
 export function synAgain(tcb: Tcb, seg: Segment, now: number): void {
   const o = seg.options;
-  if (tcb.state !== State.synReceived || seg.seq !== tcb.irs || !seg.has(TcpFlags.syn) || seg.has(TcpFlags.ack)) return;
+  if (
+    tcb.state !== State.synReceived || seg.seq !== tcb.irs || !seg.has(TcpFlags.syn) || seg.has(TcpFlags.ack)
+  ) return;
   if (tcb.tsOk && o.timestamps && seqGt(o.tsVal, tcb.tsRecent)) {
     tcb.tsRecent = o.tsVal;
     tcb.tsRecentAge = now;
@@ -94,11 +98,21 @@ export class Handshake {
   readonly listeners = new Map<number, Listener>();
   private readonly _x: TcpContext;
   private readonly _cookies: SynCookies;
+  private readonly _budget: SynBudget;
+  private readonly _synAck: SynAckTemplates;
 
   /** `key`: the secret of the SYN cookies (16 bytes); random when absent. */
   constructor(x: TcpContext, key?: Uint8Array) {
     this._x = x;
     this._cookies = new SynCookies(key);
+    this._budget = new SynBudget(x.config.synCookiesPerPoll);
+    const c = x.config;
+    this._synAck = new SynAckTemplates(c.mss, Math.min(c.rcvBufBytes, 65535), scaleFor(c.rcvBufBytes));
+  }
+
+  /** A new loop iteration: the cookie budget is whole again. */
+  poll(): void {
+    this._budget.refill();
   }
 
   /** Listens on `port`: connections to it are handed to `onAccept` once established (TcpLayer.listen). */
@@ -143,8 +157,9 @@ export class Handshake {
       return false;
     }
     if (l.halfOpen >= l.backlog) {
-      if (x.config.synCookies) this._cookieSynAck(seg, now);
-      else x.counters.listenDrops++;
+      if (!x.config.synCookies) x.counters.listenDrops++;
+      else if (this._budget.take()) this._cookieSynAck(seg, now);
+      else x.counters.synsShed++;
       return false;
     }
     const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);
@@ -177,35 +192,40 @@ export class Handshake {
     else x.out.sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
   }
 
-  /** Answers a SYN with a cookie and keeps no state (the backlog is full). */
+  /** Answers a SYN with a cookie and keeps no state (the backlog is full), from a template. */
   private _cookieSynAck(seg: Segment, now: number): void {
     const x = this._x;
     const c = x.config;
     const o = seg.options;
+    const zone = x.zone;
+    const h = zone.tryTake();
+    if (h < 0) {
+      x.counters.noBufferDrops++;
+      return;
+    }
     const mss = Math.min(o.mss > 0 ? o.mss : 536, x.link.mtu - 40);
     const isn = this._cookies.isn(seg.dstIp, seg.dstPort, seg.srcIp, seg.srcPort, seg.seq, mss, now);
-    const r = x.out.repr;
-    r.srcPort = seg.dstPort;
-    r.dstPort = seg.srcPort;
-    r.seq = isn;
-    r.ack = (seg.seq + 1) >>> 0;
-    r.flags = TcpFlags.syn | TcpFlags.ack;
-    r.window = Math.min(c.rcvBufBytes, 65535);
-    r.urgent = 0;
-    r.payloadLen = 0;
-    const opt = r.options;
-    opt.clear();
-    opt.mss = c.mss;
-    const ws = c.windowScaling && o.windowScale >= 0 ? o.windowScale : -1;
-    if (c.timestamps && o.timestamps) {
-      // Window scale and SACK ride in the TSval (RFC 4987 3.6); without timestamps they are lost.
-      opt.timestamps = true;
-      opt.tsVal = this._cookies.tsval(tsNow(now), ws, c.sack && o.sackPermitted, false);
-      opt.tsEcr = o.tsVal;
-      if (ws >= 0) opt.windowScale = scaleFor(c.rcvBufBytes);
-      if (c.sack && o.sackPermitted) opt.sackPermitted = true;
-    }
-    x.out.sendRaw(seg.srcIp, now);
+    // Window scale and SACK ride in the TSval (RFC 4987 3.6); without timestamps they are lost.
+    const ts = c.timestamps && o.timestamps;
+    const ws = ts && c.windowScaling && o.windowScale >= 0;
+    const sack = ts && c.sack && o.sackPermitted;
+    const tsVal = ts ? this._cookies.tsval(tsNow(now), ws ? o.windowScale : -1, sack, false) : 0;
+    const t = this._synAck;
+    const off = t.write(
+      zone,
+      h,
+      seg.dstPort,
+      seg.srcPort,
+      isn,
+      (seg.seq + 1) >>> 0,
+      ts,
+      tsVal,
+      o.tsVal,
+      ws,
+      sack,
+    );
+    x.counters.outSegs++;
+    x.link.sendTcp(h, off, t.length(ts, ws, sack), seg.srcIp, now);
     x.counters.synCookiesSent++;
   }
 

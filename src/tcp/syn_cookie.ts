@@ -6,7 +6,7 @@
  * the technique and its trade-offs; the ISN still passes through a keyed hash
  * (RFC 6528 3) so that cookies are neither forgeable nor predictable.
  *
- * Layout of the 32-bit ISN, before a keyed per-4-tuple offset is added:
+ * Layout of the 32-bit ISN, before a keyed offset is added:
  *
  * ```
  *  31      27 26   24 23                         0
@@ -18,8 +18,14 @@
  * - count: the time counter, `floor(now / 64 s)`; cookies of the current and
  *   the previous counter are accepted (so a cookie lives 64..128 s).
  * - mss: an index into {@link synCookieMssTable} (3 bits).
- * - MAC: SipHash-2-4 of the 4-tuple, the client's ISN, the full counter and
- *   the MSS index, cut to 24 bits. A blind forger succeeds once in 2^24 tries.
+ * - MAC and offset: one SipHash-1-3 of the 4-tuple, the client's ISN and the
+ *   full counter gives 64 bits: the upper 32 are the offset added to the
+ *   fields (so the ISN shows no structure, RFC 6528 3), the lower 24 the MAC.
+ *   Making a cookie costs one hash (Linux's takes two); checking one costs a
+ *   hash per counter accepted, and a guess must match both the counter's 5
+ *   bits and the MAC under one of them: a blind forger succeeds about once
+ *   in 2^28 tries. The MSS bits are not under the MAC: a peer that changes
+ *   them could as well have sent another MSS in its SYN.
  *
  * When the SYN carried timestamps (RFC 7323), the options the listener would
  * otherwise forget ride in the low 6 bits of our TSval, which the ACK echoes
@@ -63,9 +69,11 @@ const tsOptionMask = (1 << tsOptionBits) - 1;
 const tsSackBit = 1 << 4;
 const tsEcnBit = 1 << 5;
 const macMask = 0xff_ffff;
-// Domain-separation words, so the two hashes share nothing with each other or with ISNs.
-const offsetDomain = 0x53594330; // "SYC0"
-const macDomain = 0x53594331; // "SYC1"
+// Domain separation from the other uses of a key (ISNs hash 4 words, the table its own key).
+const cookieDomain = 0x53594332; // "SYC2"
+// SipHash-1-3 (see siphash.ts): a cookie's MAC is cut to 24 bits and lives at most 128 s.
+const cookieRoundsC = 1;
+const cookieRoundsD = 3;
 
 /** What a valid cookie gives back: the options the SYN negotiated. */
 export class SynCookieOptions {
@@ -88,7 +96,7 @@ export class SynCookies {
 
   /** Cookies keyed by `key` (16 bytes), or by a fresh random key. */
   constructor(key: Uint8Array = randomSipHashKey()) {
-    this._hash = new SipHash(key);
+    this._hash = new SipHash(key, cookieRoundsC, cookieRoundsD);
   }
 
   /**
@@ -107,9 +115,10 @@ export class SynCookies {
   ): number {
     const index = mssIndex(mss);
     const count = counterAt(now);
-    const mac = this._mac(localIp, localPort, remoteIp, remotePort, clientIsn, count, index);
-    const fields = (((count & 31) << 27) | (index << 24) | mac) >>> 0;
-    return (fields + this._offset(localIp, localPort, remoteIp, remotePort)) >>> 0;
+    const h = this._hash;
+    h.hashWords6(localIp, remoteIp, ports(localPort, remotePort), clientIsn, count, cookieDomain);
+    const fields = ((count & 31) << 27) | (index << 24) | (h.lo & macMask);
+    return (fields + h.hi) >>> 0;
   }
 
   /**
@@ -147,18 +156,19 @@ export class SynCookies {
   ): SynCookieOptions | "invalid" {
     const cookie = (ack - 1) >>> 0;
     const clientIsn = (seq - 1) >>> 0;
-    const fields = (cookie - this._offset(localIp, localPort, remoteIp, remotePort)) >>> 0;
-    const count5 = fields >>> 27;
-    const index = (fields >>> 24) & 7;
-    const mac = fields & macMask;
     const nowCount = counterAt(now);
-    let valid = false;
-    for (let age = 0; age < synCookieCountersAccepted && !valid; age++) {
+    const h = this._hash;
+    const p = ports(localPort, remotePort);
+    let index = -1;
+    for (let age = 0; age < synCookieCountersAccepted && index < 0; age++) {
       const count = (nowCount - age) >>> 0;
-      if ((count & 31) !== count5) continue;
-      valid = mac === this._mac(localIp, localPort, remoteIp, remotePort, clientIsn, count, index);
+      h.hashWords6(localIp, remoteIp, p, clientIsn, count, cookieDomain);
+      const fields = (cookie - h.hi) >>> 0;
+      if (fields >>> 27 === (count & 31) && (fields & macMask) === (h.lo & macMask)) {
+        index = (fields >>> 24) & 7;
+      }
     }
-    if (!valid) return "invalid";
+    if (index < 0) return "invalid";
     const out = this._out;
     out.mss = synCookieMssTable[index];
     out.timestamps = timestamps;
@@ -174,33 +184,6 @@ export class SynCookies {
       out.ecn = false;
     }
     return out;
-  }
-
-  private _offset(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-    const h = this._hash;
-    h.hashWords4(localIp, remoteIp, ports(localPort, remotePort), offsetDomain);
-    return (h.lo ^ h.hi) >>> 0;
-  }
-
-  private _mac(
-    localIp: number,
-    localPort: number,
-    remoteIp: number,
-    remotePort: number,
-    clientIsn: number,
-    count: number,
-    index: number,
-  ): number {
-    const h = this._hash;
-    h.hashWords6(
-      localIp,
-      remoteIp,
-      ports(localPort, remotePort),
-      clientIsn,
-      count,
-      (macDomain ^ index) >>> 0,
-    );
-    return (h.lo ^ h.hi) & macMask;
   }
 }
 

@@ -1,0 +1,67 @@
+/**
+ * The SYN flood generator (syn_flood.c), compiled on first use with gcc into
+ * src/lab/build (not committed), and the arguments it takes.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const source = fileURLToPath(new URL("./syn_flood.c", import.meta.url));
+const buildDir = fileURLToPath(new URL("./build", import.meta.url));
+const binary = `${buildDir}/syn_flood`;
+
+/** Path of the compiled generator; compiles it when missing or older than its source. */
+export function synFloodBinary(): string {
+  if (!existsSync(binary) || statSync(binary).mtimeMs < statSync(source).mtimeMs) {
+    mkdirSync(buildDir, { recursive: true });
+    const tmp = `${binary}.${process.pid}`;
+    const r = spawnSync("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", tmp, source], {
+      encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`gcc ${source} failed: ${r.stderr || r.error}`);
+    renameSync(tmp, binary);
+  }
+  return binary;
+}
+
+/** What one flood sends: from `srcIp` (ports 20000..29999) on `iface` to `dstMac`/`dstIp`:`dstPort`. */
+export interface SynFlood {
+  iface: string;
+  dstMac: string;
+  srcIp: string;
+  dstIp: string;
+  dstPort: number;
+  /** SYNs at most. */
+  count: number;
+  /** SYNs per second (0: as fast as the socket takes them). */
+  rate: number;
+  /** Seconds at most. */
+  seconds: number;
+  /** The flood stops once this file exists. */
+  stopFile: string;
+}
+
+/** The generator's command line for `f` (run it inside the sender's namespace). */
+export function synFloodArgs(f: SynFlood): string[] {
+  return [
+    synFloodBinary(),
+    f.iface,
+    f.dstMac,
+    f.srcIp,
+    f.dstIp,
+    String(f.dstPort),
+    String(f.count),
+    String(f.rate),
+    String(f.seconds),
+    f.stopFile,
+  ];
+}
+
+/** Reads the generator's last line, `sent N seconds S`. */
+export function parseSynFloodResult(stdout: string): { sent: number; seconds: number } {
+  const m = /^sent (\d+) seconds ([\d.]+)$/m.exec(stdout);
+  if (m === null) throw new Error(`the SYN flood printed no result: ${JSON.stringify(stdout)}`);
+  return { sent: Number(m[1]), seconds: Number(m[2]) };
+}

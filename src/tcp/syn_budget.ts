@@ -1,0 +1,48 @@
+/**
+ * Shedding a SYN flood before it costs more than it must: a listener whose
+ * backlog is full answers SYNs with cookies (RFC 4987 3.6), and each answer
+ * costs a keyed hash, a SYN-ACK and a transmit slot. Beyond a budget per
+ * loop iteration (one receive burst) the rest of the burst's cookie SYNs are
+ * dropped unanswered and counted (`synsShed`): established connections'
+ * segments, which arrive in the same bursts, are never shed and keep their
+ * share of the core. The budget refills at every poll, so a busy stack whose
+ * bursts come full sheds most of a flood, and an idle one, polling often
+ * with few frames a burst, answers every SYN. A legitimate client whose SYN
+ * was shed sends it again (RFC 6298 5.7: after its initial RTO), as it would
+ * after a loss.
+ *
+ * Only the stateless path is budgeted: SYNs that take a backlog slot are
+ * already bounded by the backlog, and a SYN for a connection that exists
+ * never reaches a listener.
+ *
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+
+/** Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll). */
+export class SynBudget {
+  /** What each poll restores. */
+  readonly perPoll: number;
+  private _left: number;
+
+  /** `perPoll`: an integer >= 1, or Infinity for no budget. */
+  constructor(perPoll: number) {
+    if (!(perPoll === Infinity || (Number.isInteger(perPoll) && perPoll >= 1))) {
+      throw new ConfigError("tcp.synCookiesPerPoll", `expected an integer >= 1 or Infinity, got ${perPoll}`);
+    }
+    this.perPoll = perPoll;
+    this._left = perPoll;
+  }
+
+  /** Takes one answer from this iteration's budget; false: none left, shed the SYN. */
+  take(): boolean {
+    if (this._left <= 0) return false;
+    this._left--;
+    return true;
+  }
+
+  /** A new iteration: the budget is whole again. */
+  refill(): void {
+    this._left = this.perPoll;
+  }
+}

@@ -1,0 +1,104 @@
+// A SYN flood shed before it costs more than it must (syn_budget.ts): with
+// the backlog full, a loop iteration answers at most `synCookiesPerPoll` SYNs
+// with cookies and drops the rest unanswered, counted in `synsShed`; the
+// segments of established connections in the same burst are never shed, and
+// a legitimate SYN after the flood completes its handshake through a cookie.
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { parseArgs, UsageError } from "../src/cli/args.ts";
+import { ConfigError } from "../src/errors.ts";
+import { TcpLayer } from "../src/tcp/tcp_layer.ts";
+import { describe, test } from "./harness.ts";
+import { twoHosts } from "./sim.ts";
+import { ACK, type Dialogue, established, listening, type Out, pattern, PSH, SYN } from "./tcp_dialogue.ts";
+
+const floodPort = 30_000;
+
+/** Everything A sends within `ms` of virtual time. */
+function drain(d: Dialogue, ms = 5) {
+  d.run(ms);
+  return d.queue.splice(0);
+}
+
+/** `n` SYNs from ports floodPort + 1.. (none of them answered by B). */
+function syns(n: number, from = floodPort + 1): Out[] {
+  return Array.from({ length: n }, (_, i) => ({ flags: SYN, seq: 0, srcPort: from + i, mss: 1460 }));
+}
+
+describe("SYN budget", () => {
+  test("a burst of 40 SYNs on a full backlog: 4 answered with cookies, 36 shed and counted, no state", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 4 }, backlog: 0 });
+    d.sendBurst(syns(40));
+    const sent = drain(d);
+    assertEquals(sent.filter((s) => s.flags === (SYN | ACK)).length, 4);
+    assertEquals(sent.length, 4);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [4, 36]);
+    assertEquals(d.tcp.connections, 0);
+  });
+
+  test("the established connection's segments in a flooded burst are all taken and acknowledged", () => {
+    const d = established({ tcp: { synCookiesPerPoll: 4 }, backlog: 1 });
+    // A SYN that takes the one backlog slot: from here on, SYNs are the cookie path's.
+    d.send({ flags: SYN, seq: 0, srcPort: floodPort, mss: 1460 });
+    d.expect({ flags: SYN | ACK, dstPort: floodPort });
+    // 48 SYNs, with four data segments of the established connection after the budget is spent.
+    const burst = syns(48);
+    for (let i = 0; i < 4; i++) {
+      burst.splice(12 + 10 * i, 0, { flags: ACK | PSH, seq: 1 + 100 * i, ack: 1, payload: 100 });
+    }
+    d.sendBurst(burst);
+    const sent = drain(d, 200);
+    assertEquals(sent.filter((s) => s.flags === (SYN | ACK)).length, 4, "cookie SYN-ACKs");
+    assertEquals(d.tcp.counters.synsShed, 44);
+    assertEquals(d.received, Array.from(pattern(400, 1)), "every data segment delivered");
+    const acks = sent.filter((s) => s.dstPort !== floodPort && s.flags === ACK);
+    assertEquals(acks.at(-1)?.ack, 401, "all 400 bytes acknowledged");
+    assertEquals(d.state(), "ESTABLISHED");
+  });
+
+  test("after the flood, the next iteration answers a legitimate SYN and its cookie completes", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 2 }, backlog: 0 });
+    d.sendBurst(syns(30));
+    assertEquals(drain(d).length, 2);
+    assertEquals(d.tcp.counters.synsShed, 28);
+    const port = floodPort + 100;
+    d.send({ flags: SYN, seq: 0, srcPort: port, mss: 1460 });
+    const s = d.recv();
+    assertEquals([s.flags, s.dstPort, s.ack], [SYN | ACK, port, 1]);
+    d.issA = s.rawSeq;
+    d.send({ flags: ACK, seq: 1, ack: 1, srcPort: port });
+    assertEquals(d.state(), "ESTABLISHED");
+    assertEquals(d.tcb!.remotePort, port);
+    assertEquals([d.tcp.counters.synCookiesAccepted, d.tcp.counters.synsShed], [1, 28]);
+  });
+
+  test("synCookiesPerPoll: Infinity answers every SYN", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: Infinity }, backlog: 0 });
+    d.sendBurst(syns(40));
+    assertEquals(drain(d).length, 40);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [40, 0]);
+  });
+
+  test("synCookiesPerPoll must be an integer >= 1 or Infinity", () => {
+    for (const bad of [0, -1, 2.5, NaN]) {
+      const { a } = twoHosts();
+      const e = assertThrows(() => new TcpLayer(a.ip, { synCookiesPerPoll: bad }), ConfigError);
+      assertEquals(e.message.startsWith("tcp.synCookiesPerPoll"), true, e.message);
+    }
+  });
+
+  test("the command line: --syn-budget N or off sets tcp.synCookiesPerPoll", () => {
+    const base = ["serve", "http", "--device", "memif:/tmp/x.sock,server", "--address", "198.18.9.1/24"];
+    const plain = parseArgs(base);
+    assert(plain.kind === "serve");
+    assertEquals(plain.options.config.tcp, undefined);
+    for (const [v, want] of [["16", 16], ["off", Infinity]] as const) {
+      const r = parseArgs([...base, "--syn-budget", v]);
+      assert(r.kind === "serve");
+      assertEquals(r.options.config.tcp, { synCookiesPerPoll: want });
+    }
+    for (const bad of ["0", "-3", "many"]) {
+      const e = assertThrows(() => parseArgs([...base, "--syn-budget", bad]), UsageError);
+      assertStringIncludes(e.message, "--syn-budget");
+    }
+  });
+});
