@@ -133,7 +133,9 @@ async function main(): Promise<void> {
     }
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
-  console.log(`\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}):`);
+  console.log(
+    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}):`,
+  );
   for (const [name, fs] of Object.entries(results)) {
     console.log(
       `${name.padEnd(14)} ${(med(fs.map((f) => f.reqPerS)) / 1000).toFixed(1).padStart(7)}k req/s  ${
@@ -153,7 +155,15 @@ function cpuMs(): number {
 
 /** Closed loops of pipelined GETs over `conns` luna-ts connections; CPU of this process per request. */
 // deno-lint-ignore no-explicit-any
-async function lunaRun(mod: any, a: any, port: number, path: string, conns: number, depth: number, s: number) {
+async function lunaRun(
+  mod: any,
+  a: any,
+  port: number,
+  path: string,
+  conns: number,
+  depth: number,
+  s: number,
+) {
   const one = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
   const burst = new Uint8Array(one.length * depth);
   for (let i = 0; i < depth; i++) burst.set(one, i * one.length);
@@ -165,7 +175,8 @@ async function lunaRun(mod: any, a: any, port: number, path: string, conns: numb
   // deno-lint-ignore no-explicit-any
   const flows: (Flow & { c: any })[] = [];
   for (let i = 0; i < conns; i++) {
-    const f = {
+    // deno-lint-ignore no-explicit-any
+    const f: Flow & { c: any } = {
       due: 0,
       c: undefined,
       send() {
@@ -188,7 +199,7 @@ async function lunaRun(mod: any, a: any, port: number, path: string, conns: numb
             } catch (e) {
               failure = e as Error;
             }
-            if (answerLen > 0) for (const o of flows) if (o.c.state === "ESTABLISHED") o.send();
+            if (answerLen > 0) { for (const o of flows) if (o.c.state === "ESTABLISHED") o.send(); }
             continue;
           }
           f.due -= n;

@@ -481,4 +481,42 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       assertEquals(r.body, `read ${size}`);
     });
   });
+  test("the request is built lazily and is still a Request: url, headers, body readers, clone() and signal as the runtime's", async () => {
+    const seen: string[] = [];
+    await withServer({
+      async fetch(req) {
+        const real = new Request("http://Luna.Test:80/a/../b?q=1", { method: "POST", body: "x" });
+        seen.push(String(req instanceof Request), req.method, req.url, String(req.url === real.url));
+        seen.push(req.headers.get("x-a") ?? "none", String(req.bodyUsed));
+        const copy = req.clone();
+        seen.push(String(copy instanceof Request), copy.url, String(req.signal instanceof AbortSignal));
+        const text = await req.text();
+        seen.push(text, String(req.bodyUsed), String(await copy.text()));
+        return new Response("ok");
+      },
+    }, async (a) => {
+      const c = new RawClient(a, 80);
+      c.send("post /a/../b?q=1 HTTP/1.1\r\nHost: Luna.Test:80\r\nX-A: one\r\nContent-Length: 3\r\n\r\nabc");
+      const [r] = await c.responses(1);
+      assertEquals(r.status, 200);
+      assertEquals(seen, [
+        "true",
+        "POST",
+        "http://luna.test/b?q=1",
+        "true",
+        "one",
+        "false",
+        "true",
+        "http://luna.test/b?q=1",
+        "true",
+        "abc",
+        "true",
+        "abc",
+      ]);
+      // A method the runtime's Request refuses is a 400 before the handler.
+      const t = new RawClient(a, 80);
+      t.send("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertEquals((await t.responses(1))[0].status, 400);
+    });
+  });
 });

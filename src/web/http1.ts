@@ -50,7 +50,7 @@ const encoder = new TextEncoder();
 export function requestUrl(head: RequestHead, fallbackHost: string): string {
   const t = head.target;
   const host = head.headers.get("host") ?? fallbackHost;
-  // The text only: `new Request` parses it, and a URL it refuses is a 400 there (see {@link refusedRequest}).
+  // The text only: checkRequest (./request.ts) makes sure `Request` would take it, else a 400.
   if (t.startsWith("/")) return `http://${host}${t}`;
   if (/^https?:\/\//i.test(t)) return t; // absolute-form
   if (t === "*" && head.method === "OPTIONS") return `http://${host}/*`;
@@ -66,17 +66,6 @@ export function refusedRequest(head: RequestHead, fallbackHost: string): BadRequ
       host.slice(0, 80)
     }': no URL, or a method Request refuses`,
   );
-}
-
-/** The head's fields as the runtime's `Headers`; a value `Headers` refuses is a 400. */
-export function requestHeaders(head: RequestHead): Headers {
-  const h = new Headers();
-  try {
-    for (const [name, value] of head.headers) h.append(name, value);
-  } catch {
-    throw new BadRequest(400, "a header field value the Headers class refuses");
-  }
-  return h;
 }
 
 /** Whether a response to `method` with `status` has no body (RFC 9110 6.4.1). */

@@ -1,7 +1,9 @@
 /**
  * `serve()`: a Web-standard HTTP/1.1 server on a luna-ts stack, in the shape
- * of `Bun.serve` and `Deno.serve`. The handler gets the runtime's own
- * `Request` and returns a `Response` (or a promise of one).
+ * of `Bun.serve` and `Deno.serve`. The handler gets a `Request` (an
+ * `instanceof Request` that builds the runtime's own only when the handler
+ * needs more than its method, URL and headers: see ./request.ts) and returns
+ * a `Response` (or a promise of one).
  *
  * - Keep-alive and pipelining: requests on a connection are answered one
  *   after the other, in order. The next request is not read until the answer
@@ -50,11 +52,10 @@ import {
   type Framing,
   lastChunk,
   plainResponse,
-  refusedRequest,
-  requestHeaders,
   requestUrl,
   responseHead,
 } from "./http1.ts";
+import { checkRequest, LunaRequest } from "./request.ts";
 
 /** What the handler learns about the request's connection besides the `Request`. */
 export interface ServeInfo {
@@ -381,7 +382,10 @@ export class LunaHttpServer {
     s.bodyError = undefined;
     const gen = ++s.bodyGen;
     let continueSent = !head.expectContinue;
-    const body = kind === "none" ? null : new ReadableStream<Uint8Array>({
+    const method = checkRequest(head, url);
+    // The body's stream is made only if the handler asks for the body (LunaRequest builds the
+    // runtime's Request then); it reads from the connection only as the handler reads it.
+    const body = () => kind === "none" ? null : new ReadableStream<Uint8Array>({
       pull: async (ctl) => {
         for (;;) {
           if (gen !== s.bodyGen) return ctl.error(new Error("the answer was sent: the request body is gone"));
@@ -413,20 +417,7 @@ export class LunaHttpServer {
         }
       },
     }, { highWaterMark: 0 });
-    let request: Request;
-    try {
-      request = new Request(url, {
-        method: head.method,
-        headers: [...head.headers],
-        body,
-        // @ts-ignore: `duplex` is in the Fetch standard, not yet in every lib's RequestInit
-        duplex: "half",
-      });
-    } catch {
-      // A header value (requestHeaders names it), the URL (target and Host) or the method the runtime refuses.
-      requestHeaders(head);
-      throw refusedRequest(head, `${c.localAddress}:${c.localPort}`);
-    }
+    const request = new LunaRequest(method, url, head, body) as unknown as Request;
     this.#stats.requests++;
     let res: Response;
     try {
