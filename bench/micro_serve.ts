@@ -29,7 +29,7 @@
  *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
  * two versions: run both, interleaved, in the same time window);
- * `--only luna|kernel` runs one side.
+ * `--only luna|serve|app|kernel` runs one side or one server.
  *
  * @module
  */
@@ -112,11 +112,13 @@ async function main(): Promise<void> {
 
   const results: Record<string, Figures[]> = {};
   const configs: [string, () => Promise<Figures>][] = [];
-  if (only !== "kernel") {
+  if (only === "" || only === "luna" || only === "serve") {
     configs.push(["luna serve()", () => lunaRun(mod, a, 80, "/hello", conns, depth, seconds)]);
+  }
+  if (only === "" || only === "luna" || only === "app") {
     configs.push(["luna http app", () => lunaRun(mod, a, 81, "/bytes/13", conns, depth, seconds)]);
   }
-  if (only !== "luna") {
+  if (only === "" || only === "kernel") {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
     configs.push([name, () => kernelRun(conns, depth, seconds)]);
   }
