@@ -124,6 +124,20 @@ const framedEmpty: Framing = { kind: "length", length: 0 };
 const framedChunked: Framing = { kind: "chunked" };
 const framedClose: Framing = { kind: "close" };
 
+/**
+ * `p`'s value if it settles within {@link settleTurns} microtask turns, else
+ * {@link pending} (p goes on). Under Bun the promise's state is read
+ * directly (`Bun.peek.status`), without a handler attached.
+ */
+async function settledSoon<T>(p: Promise<T>): Promise<T | typeof pending> {
+  if (peek === undefined) return await settled(p, settleTurns);
+  for (let i = 0; i < settleTurns && peek.status(p) === "pending"; i++) await null;
+  const state = peek.status(p);
+  if (state === "pending") return pending;
+  if (state === "rejected") return await p;
+  return peek(p) as T;
+}
+
 /** Bun's `Bun.peek`: a promise's value without a microtask turn when it is settled already. */
 const peek = (globalThis as {
   Bun?: { peek: ((p: Promise<unknown>) => unknown) & { status(p: Promise<unknown>): string } };
@@ -614,7 +628,7 @@ export class LunaHttpServer {
       // Gather what the body yields at once: a body that ends within a few microtask turns goes out whole.
       let done = false;
       while (gathered < gatherBytesMax) {
-        const r = await settled(next, settleTurns);
+        const r = await settledSoon(next);
         if (r === pending) break;
         if (r.done) {
           done = true;
