@@ -519,4 +519,35 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       assertEquals((await t.responses(1))[0].status, 400);
     });
   });
+  test("static response bodies (text, bytes, a text body made a stream) go out whole with their length", async () => {
+    await withServer({
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/text") return new Response("h\u00e9llo \u2713");
+        if (path === "/bytes") return new Response(new Uint8Array([104, 105]), { status: 201 });
+        const r = new Response("streamed");
+        void r.body; // the text is now a stream
+        return r;
+      },
+    }, async (a, server) => {
+      const c = new RawClient(a, 80);
+      c.send(get("/text") + get("/bytes") + get("/stream"));
+      const r = await c.responses(3);
+      assertEquals(r.map((x) => [x.status, x.headers["content-length"]]), [[200, "10"], [201, "2"], [
+        200,
+        "8",
+      ]]);
+      assertEquals(
+        new TextDecoder().decode(c.received.reduce((x, y) => {
+          const o = new Uint8Array(x.length + y.length);
+          o.set(x);
+          o.set(y, x.length);
+          return o;
+        })).includes("h\u00e9llo \u2713"),
+        true,
+      );
+      assertEquals([r[1].body, r[2].body], ["hi", "streamed"]);
+      assertEquals(server.stats().sized, 3);
+    });
+  });
 });

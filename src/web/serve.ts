@@ -138,6 +138,25 @@ async function settledSoon<T>(p: Promise<T>): Promise<T | typeof pending> {
   return peek(p) as T;
 }
 
+/** Deno's key of a `Response`'s text body while it has not been made a stream; null: none found. */
+let lazyTextKey: symbol | null | undefined;
+
+/**
+ * Under Deno, the text a `Response` was made with, if its body is still that
+ * text (not made a stream, not used): Deno keeps it aside until the body is
+ * asked for, and Deno.serve reads it there; read that way the body needs no
+ * stream. Undefined otherwise (and under other runtimes).
+ */
+function lazyText(res: Response): string | undefined {
+  if (peek !== undefined || lazyTextKey === null) return undefined;
+  if (lazyTextKey === undefined) {
+    lazyTextKey = Object.getOwnPropertySymbols(res).find((k) => k.description === "lazy static body") ?? null;
+    if (lazyTextKey === null) return undefined;
+  }
+  const v = (res as unknown as Record<symbol, unknown>)[lazyTextKey];
+  return typeof v === "string" && !res.bodyUsed ? v : undefined;
+}
+
 /** Bun's `Bun.peek`: a promise's value without a microtask turn when it is settled already. */
 const peek = (globalThis as {
   Bun?: { peek: ((p: Promise<unknown>) => unknown) & { status(p: Promise<unknown>): string } };
@@ -578,6 +597,16 @@ export class LunaHttpServer {
   #respond(s: Session, head: RequestHead, res: Response, close: boolean): Promise<void> | undefined {
     this.#count(res.status);
     const none = bodyless(head.method, res.status);
+    const text = none ? undefined : lazyText(res);
+    if (text !== undefined) {
+      this.#stats.sized++;
+      const bytes = encoder.encode(text);
+      return s.writeNow(
+        responseHead(res, { kind: "length", length: bytes.length }, close),
+        [bytes],
+        bytes.length,
+      );
+    }
     const body = res.body;
     if (none || body === null) {
       void body?.cancel().catch(() => {});
