@@ -524,7 +524,15 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       fetch(req) {
         const path = new URL(req.url).pathname;
         if (path === "/text") return new Response("h\u00e9llo \u2713");
-        if (path === "/bytes") return new Response(new Uint8Array([104, 105]), { status: 201 });
+        if (path === "/bytes") {
+          return new Response(new Uint8Array([104, 105]), {
+            status: 201,
+            headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["server", "mine"], [
+              "content-length",
+              "7",
+            ]],
+          });
+        }
         const r = new Response("streamed");
         void r.body; // the text is now a stream
         return r;
@@ -547,6 +555,11 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
         true,
       );
       assertEquals([r[1].body, r[2].body], ["hi", "streamed"]);
+      // Each cookie in its own field; the handler's Server kept, its Content-Length replaced by the server's.
+      const text = c.text();
+      assertStringIncludes(text, "set-cookie: a=1\r\nset-cookie: b=2\r\n");
+      assertEquals(text.split("server: luna-ts").length - 1, 2);
+      assertEquals(r[1].headers["server"], "mine");
       assertEquals(server.stats().sized, 3);
     });
   });

@@ -52,6 +52,8 @@ import {
   lastChunk,
   plainResponse,
   requestUrl,
+  type ResponseFields,
+  responseFields,
   responseHead,
 } from "./http1.ts";
 import { checkRequest, LunaRequest } from "./request.ts";
@@ -154,7 +156,8 @@ function lazyText(res: Response): string | undefined {
     if (lazyTextKey === null) return undefined;
   }
   const v = (res as unknown as Record<symbol, unknown>)[lazyTextKey];
-  return typeof v === "string" && !res.bodyUsed ? v : undefined;
+  // Deno clears it once the body is made a stream or read (reading `bodyUsed` would make the stream).
+  return typeof v === "string" ? v : undefined;
 }
 
 /** Bun's `Bun.peek`: a promise's value without a microtask turn when it is settled already. */
@@ -554,10 +557,10 @@ export class LunaHttpServer {
       void res.body?.cancel().catch(() => {});
       throw s.bodyError;
     }
-    const connection = res.headers.get("connection");
-    const close = !head.keepAlive || this.#stopping ||
-      (connection !== null && connection.toLowerCase().split(",").some((t) => t.trim() === "close"));
-    const sent = this.#respond(s, head, res, close);
+    const none = bodyless(head.method, res.status);
+    const fields = responseFields(res, none);
+    const close = !head.keepAlive || this.#stopping || fields.close;
+    const sent = this.#respond(s, head, res, fields, none, close);
     if (sent !== undefined) return sent.then(() => this.#afterAnswer(s, close));
     return this.#afterAnswer(s, close);
   }
@@ -594,15 +597,21 @@ export class LunaHttpServer {
    * once (a body already there: under Bun, `Bun.peek` sees a read that is
    * done without a microtask turn), else a promise of the rest.
    */
-  #respond(s: Session, head: RequestHead, res: Response, close: boolean): Promise<void> | undefined {
+  #respond(
+    s: Session,
+    head: RequestHead,
+    res: Response,
+    fields: ResponseFields,
+    none: boolean,
+    close: boolean,
+  ): Promise<void> | undefined {
     this.#count(res.status);
-    const none = bodyless(head.method, res.status);
     const text = none ? undefined : lazyText(res);
     if (text !== undefined) {
       this.#stats.sized++;
       const bytes = encoder.encode(text);
       return s.writeNow(
-        responseHead(res, { kind: "length", length: bytes.length }, close),
+        responseHead(fields, { kind: "length", length: bytes.length }, close),
         [bytes],
         bytes.length,
       );
@@ -611,7 +620,7 @@ export class LunaHttpServer {
     if (none || body === null) {
       void body?.cancel().catch(() => {});
       this.#stats.sized++;
-      return s.writeNow(responseHead(res, none ? framedNone : framedEmpty, close), noParts, 0);
+      return s.writeNow(responseHead(fields, none ? framedNone : framedEmpty, close), noParts, 0);
     }
     const reader = body.getReader();
     const parts: Uint8Array[] = [];
@@ -625,7 +634,7 @@ export class LunaHttpServer {
             this.#stats.sized++;
             reader.releaseLock();
             return s.writeNow(
-              responseHead(res, { kind: "length", length: gathered }, close),
+              responseHead(fields, { kind: "length", length: gathered }, close),
               parts,
               gathered,
             );
@@ -639,14 +648,14 @@ export class LunaHttpServer {
         this.#bodyFailed(s, reader, e);
       }
     }
-    return this.#respondLater(s, head, res, close, reader, next, parts, gathered);
+    return this.#respondLater(s, head, fields, close, reader, next, parts, gathered);
   }
 
   /** {@link #respond} once the body needs microtask turns (or more): gathers what comes soon, else streams. */
   async #respondLater(
     s: Session,
     head: RequestHead,
-    res: Response,
+    fields: ResponseFields,
     close: boolean,
     reader: ReadableStreamDefaultReader<Uint8Array>,
     next: Promise<ReadableStreamReadResult<Uint8Array>>,
@@ -671,7 +680,7 @@ export class LunaHttpServer {
       if (done) {
         this.#stats.sized++;
         return await s.writeNow(
-          responseHead(res, { kind: "length", length: gathered }, close),
+          responseHead(fields, { kind: "length", length: gathered }, close),
           parts,
           gathered,
         );
@@ -683,7 +692,7 @@ export class LunaHttpServer {
       const first = parts.filter((p) => p.length > 0).map(frame);
       let firstLen = 0;
       for (const p of first) firstLen += p.length;
-      await s.writeNow(responseHead(res, framing, close || http10), first, firstLen);
+      await s.writeNow(responseHead(fields, framing, close || http10), first, firstLen);
       for (;;) {
         const r = await next;
         if (r.done) break;
