@@ -29,7 +29,9 @@
  *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
  * two versions: run both, interleaved, in the same time window);
- * `--only luna|serve|app|kernel` runs one side or one server.
+ * `--only luna|serve|app|kernel` runs one side or one server; `--close`
+ * (luna-ts only) opens a connection per request instead, `Connection:
+ * close`, the server closing first (its TIME-WAIT included).
  *
  * @module
  */
@@ -87,6 +89,10 @@ async function main(): Promise<void> {
   const conns = Number(arg("conns", "16"));
   const depth = Number(arg("depth", "1"));
   const only = arg("only", "");
+  const close = process.argv.includes("--close");
+  if (close && only !== "serve" && only !== "app" && only !== "luna") {
+    throw new Error("--close measures the luna-ts servers only: add --only luna, serve or app");
+  }
   const tree = arg("tree", fileURLToPath(new URL("..", import.meta.url)));
   const mod = await import(pathToFileURL(`${tree}/src/mod.ts`).href);
   const { httpApp } = await import(pathToFileURL(`${tree}/src/apps/http.ts`).href);
@@ -94,7 +100,10 @@ async function main(): Promise<void> {
   const zb = mod.createHeapZone({ name: "b", count: 8192 });
   const [la, lb] = mod.createMemoryLink({ zone: za, zoneB: zb });
   const tcp = { noDelay: true };
-  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp });
+  // The client's side of a closed connection is over at once (the server closes first and holds
+  // TIME-WAIT), and its ports span the whole range, so that --close can open tens of thousands.
+  const clientTcp = { ...tcp, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 };
+  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp: clientTcp });
   const b = await mod.createStack({ device: lb, address: "198.18.0.2/24", tcp });
   // Both stacks polled by one loop here, yielding to the runtime after each pair of polls so that the
   // promise continuations of serve() run, as the stack's own loop yields between its rounds.
@@ -113,10 +122,10 @@ async function main(): Promise<void> {
   const results: Record<string, Figures[]> = {};
   const configs: [string, () => Promise<Figures>][] = [];
   if (only === "" || only === "luna" || only === "serve") {
-    configs.push(["luna serve()", () => lunaRun(mod, a, 80, "/hello", conns, depth, seconds)]);
+    configs.push(["luna serve()", () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds)]);
   }
   if (only === "" || only === "luna" || only === "app") {
-    configs.push(["luna http app", () => lunaRun(mod, a, 81, "/bytes/13", conns, depth, seconds)]);
+    configs.push(["luna http app", () => (close ? lunaCloseRun : lunaRun)(mod, a, 81, "/bytes/13", conns, depth, seconds)]);
   }
   if (only === "" || only === "kernel") {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
@@ -229,6 +238,67 @@ async function lunaRun(
   const cpu = cpuMs() - c0;
   const wall = performance.now() - t0;
   for (const f of flows) f.c.abort();
+  if (failure) throw failure;
+  if (n === 0) throw new Error("no request answered");
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+}
+
+/**
+ * `conns` closed loops of one `GET` with `Connection: close` per connection: the server answers and
+ * closes first; once the client has the answer and the server's FIN it closes too and opens the next.
+ * CPU of this process per request (so per connection: handshake, exchange, both closes).
+ */
+async function lunaCloseRun(
+  // deno-lint-ignore no-explicit-any
+  _mod: any,
+  // deno-lint-ignore no-explicit-any
+  a: any,
+  port: number,
+  path: string,
+  conns: number,
+  _depth: number,
+  s: number,
+): Promise<Figures> {
+  const req = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n`);
+  const buf = new Uint8Array(65536);
+  let answered = 0;
+  let running = true;
+  let failure: Error | undefined;
+  const open = () => {
+    let got = 0;
+    a.connect("198.18.0.2", port, {
+      // deno-lint-ignore no-explicit-any
+      onOpen: (c: any) => void c.write(req),
+      // deno-lint-ignore no-explicit-any
+      onData: (c: any) => {
+        for (let n = c.read(buf); n > 0; n = c.read(buf)) got += n;
+      },
+      // deno-lint-ignore no-explicit-any
+      onEnd: (c: any) => {
+        for (let n = c.read(buf); n > 0; n = c.read(buf)) got += n;
+        c.close();
+      },
+      onClose: (_c: unknown, e?: string) => {
+        if (e !== undefined) failure = new Error(`connection failed: ${e}`);
+        else if (got === 0) failure = new Error("a connection closed without an answer");
+        else answered++;
+        if (running && failure === undefined) open();
+      },
+    });
+  };
+  for (let i = 0; i < conns; i++) open();
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await wait(300);
+  if (failure) throw failure;
+  const n0 = answered;
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  await wait(s * 1000);
+  const n = answered - n0;
+  const cpu = cpuMs() - c0;
+  const wall = performance.now() - t0;
+  running = false;
+  await wait(300);
   if (failure) throw failure;
   if (n === 0) throw new Error("no request answered");
   return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
