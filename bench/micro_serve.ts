@@ -122,10 +122,16 @@ async function main(): Promise<void> {
   const results: Record<string, Figures[]> = {};
   const configs: [string, () => Promise<Figures>][] = [];
   if (only === "" || only === "luna" || only === "serve") {
-    configs.push(["luna serve()", () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds)]);
+    configs.push([
+      "luna serve()",
+      () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds),
+    ]);
   }
   if (only === "" || only === "luna" || only === "app") {
-    configs.push(["luna http app", () => (close ? lunaCloseRun : lunaRun)(mod, a, 81, "/bytes/13", conns, depth, seconds)]);
+    configs.push([
+      "luna http app",
+      () => (close ? lunaCloseRun : lunaRun)(mod, a, 81, "/bytes/13", conns, depth, seconds),
+    ]);
   }
   if (only === "" || only === "kernel") {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
@@ -165,9 +171,10 @@ function cpuMs(): number {
 }
 
 /** Closed loops of pipelined GETs over `conns` luna-ts connections; CPU of this process per request. */
-// deno-lint-ignore no-explicit-any
 async function lunaRun(
-  mod: any,
+  // deno-lint-ignore no-explicit-any
+  _mod: any,
+  // deno-lint-ignore no-explicit-any
   a: any,
   port: number,
   path: string,

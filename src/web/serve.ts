@@ -58,7 +58,7 @@ import {
 } from "./http1.ts";
 import { checkRequest, LunaRequest } from "./request.ts";
 
-/** What the handler learns about the request's connection besides the `Request`. */
+/** What the handler learns about the request's connection besides the `Request` (one object per connection). */
 export interface ServeInfo {
   /** The client, as `Deno.serve` gives it. */
   remoteAddr: { transport: "tcp"; hostname: string; port: number };
