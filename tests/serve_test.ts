@@ -481,4 +481,86 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       assertEquals(r.body, `read ${size}`);
     });
   });
+  test("the request is built lazily and is still a Request: url, headers, body readers, clone() and signal as the runtime's", async () => {
+    const seen: string[] = [];
+    await withServer({
+      async fetch(req) {
+        const real = new Request("http://Luna.Test:80/a/../b?q=1", { method: "POST", body: "x" });
+        seen.push(String(req instanceof Request), req.method, req.url, String(req.url === real.url));
+        seen.push(req.headers.get("x-a") ?? "none", String(req.bodyUsed));
+        const copy = req.clone();
+        seen.push(String(copy instanceof Request), copy.url, String(req.signal instanceof AbortSignal));
+        const text = await req.text();
+        seen.push(text, String(req.bodyUsed), String(await copy.text()));
+        return new Response("ok");
+      },
+    }, async (a) => {
+      const c = new RawClient(a, 80);
+      c.send("post /a/../b?q=1 HTTP/1.1\r\nHost: Luna.Test:80\r\nX-A: one\r\nContent-Length: 3\r\n\r\nabc");
+      const [r] = await c.responses(1);
+      assertEquals(r.status, 200);
+      assertEquals(seen, [
+        "true",
+        "POST",
+        "http://luna.test/b?q=1",
+        "true",
+        "one",
+        "false",
+        "true",
+        "http://luna.test/b?q=1",
+        "true",
+        "abc",
+        "true",
+        "abc",
+      ]);
+      // A method the runtime's Request refuses is a 400 before the handler.
+      const t = new RawClient(a, 80);
+      t.send("TRACE / HTTP/1.1\r\nHost: x\r\n\r\n");
+      assertEquals((await t.responses(1))[0].status, 400);
+    });
+  });
+  test("static response bodies (text, bytes, a text body made a stream) go out whole with their length", async () => {
+    await withServer({
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/text") return new Response("h\u00e9llo \u2713");
+        if (path === "/bytes") {
+          return new Response(new Uint8Array([104, 105]), {
+            status: 201,
+            headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"], ["server", "mine"], [
+              "content-length",
+              "7",
+            ]],
+          });
+        }
+        const r = new Response("streamed");
+        void r.body; // the text is now a stream
+        return r;
+      },
+    }, async (a, server) => {
+      const c = new RawClient(a, 80);
+      c.send(get("/text") + get("/bytes") + get("/stream"));
+      const r = await c.responses(3);
+      assertEquals(r.map((x) => [x.status, x.headers["content-length"]]), [[200, "10"], [201, "2"], [
+        200,
+        "8",
+      ]]);
+      assertEquals(
+        new TextDecoder().decode(c.received.reduce((x, y) => {
+          const o = new Uint8Array(x.length + y.length);
+          o.set(x);
+          o.set(y, x.length);
+          return o;
+        })).includes("h\u00e9llo \u2713"),
+        true,
+      );
+      assertEquals([r[1].body, r[2].body], ["hi", "streamed"]);
+      // Each cookie in its own field; the handler's Server kept, its Content-Length replaced by the server's.
+      const text = c.text();
+      assertStringIncludes(text, "set-cookie: a=1\r\nset-cookie: b=2\r\n");
+      assertEquals(text.split("server: luna-ts").length - 1, 2);
+      assertEquals(r[1].headers["server"], "mine");
+      assertEquals(server.stats().sized, 3);
+    });
+  });
 });

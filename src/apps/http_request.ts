@@ -106,23 +106,34 @@ export class HeadReader {
 
 const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** The line of `text` from `start` to the LF at `lf` (-1: the end), without the CR before the LF. */
+function lineOf(text: string, start: number, lf: number): string {
+  if (lf < 0) return text.slice(start);
+  return text.slice(start, lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf);
+}
+
 /** Reads a complete head; throws {@link BadRequest}. */
 export function parseHead(text: string): RequestHead {
-  const lines = text.split(/\r?\n/);
-  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP\/\d\.\d)$/.exec(lines[0]);
-  if (m === null) throw new BadRequest(400, `malformed request line '${lines[0].slice(0, 80)}'`);
+  // Lines end in CRLF or a bare LF (RFC 9112 2.2); walked with indexOf, no regular expression split.
+  let lf = text.indexOf("\n");
+  const first = lineOf(text, 0, lf);
+  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP\/\d\.\d)$/.exec(first);
+  if (m === null) throw new BadRequest(400, `malformed request line '${first.slice(0, 80)}'`);
   const [, method, target, version] = m;
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") throw new BadRequest(505, `${version} is not served`);
   const headers = new Map<string, string>();
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+  while (lf >= 0) {
+    const start = lf + 1;
+    lf = text.indexOf("\n", start);
+    const line = lineOf(text, start, lf);
     if (line === "") continue;
     const colon = line.indexOf(":");
     // RFC 9112 5.1: no whitespace between the name and the colon; obsolete line folding is refused.
-    if (colon <= 0 || !token.test(line.slice(0, colon))) {
+    const raw = colon > 0 ? line.slice(0, colon) : "";
+    if (colon <= 0 || !token.test(raw)) {
       throw new BadRequest(400, `malformed header line '${line.slice(0, 80)}'`);
     }
-    const name = line.slice(0, colon).toLowerCase();
+    const name = raw.toLowerCase();
     const value = line.slice(colon + 1).trim();
     const had = headers.get(name);
     headers.set(name, had === undefined ? value : `${had}, ${value}`);
@@ -130,8 +141,12 @@ export function parseHead(text: string): RequestHead {
   if (version === "HTTP/1.1" && !headers.has("host")) {
     throw new BadRequest(400, "HTTP/1.1 request without Host");
   }
-  const conn = (headers.get("connection") ?? "").toLowerCase().split(",").map((s) => s.trim());
-  const keepAlive = version === "HTTP/1.1" ? !conn.includes("close") : conn.includes("keep-alive");
+  const connection = headers.get("connection");
+  let keepAlive = version === "HTTP/1.1";
+  if (connection !== undefined) {
+    const conn = connection.toLowerCase().split(",").map((s) => s.trim());
+    keepAlive = version === "HTTP/1.1" ? !conn.includes("close") : conn.includes("keep-alive");
+  }
   const te = headers.get("transfer-encoding");
   const cl = headers.get("content-length");
   let body: RequestHead["body"] = { kind: "none" };

@@ -1,7 +1,9 @@
 /**
  * `serve()`: a Web-standard HTTP/1.1 server on a luna-ts stack, in the shape
- * of `Bun.serve` and `Deno.serve`. The handler gets the runtime's own
- * `Request` and returns a `Response` (or a promise of one).
+ * of `Bun.serve` and `Deno.serve`. The handler gets a `Request` (an
+ * `instanceof Request` that builds the runtime's own only when the handler
+ * needs more than its method, URL and headers: see ./request.ts) and returns
+ * a `Response` (or a promise of one).
  *
  * - Keep-alive and pipelining: requests on a connection are answered one
  *   after the other, in order. The next request is not read until the answer
@@ -45,18 +47,19 @@ import { ConfigError } from "../errors.ts";
 import {
   bodyless,
   chunk,
-  concat,
   encodeHead,
   type Framing,
   lastChunk,
   plainResponse,
-  refusedRequest,
-  requestHeaders,
   requestUrl,
+  type ResponseFields,
+  responseFields,
   responseHead,
 } from "./http1.ts";
+import { checkRequest, LunaRequest } from "./request.ts";
+import { asBytes, assemble, gatherBytesMax, lazyText, peek, pending, settledSoon } from "./response_body.ts";
 
-/** What the handler learns about the request's connection besides the `Request`. */
+/** What the handler learns about the request's connection besides the `Request` (one object per connection). */
 export interface ServeInfo {
   /** The client, as `Deno.serve` gives it. */
   remoteAddr: { transport: "tcp"; hostname: string; port: number };
@@ -110,26 +113,13 @@ export interface ServeStats {
   sized: number;
 }
 
-/** Most bytes of a response body gathered to send it with a Content-Length. */
-const gatherBytesMax = 65536;
-/** Microtask turns a response body's next piece may take and still count as there already. */
-const settleTurns = 8;
-
-const pending: unique symbol = Symbol("pending");
-
-/** `p`'s value if it settles within `turns` microtask turns, else {@link pending} (p goes on). */
-async function settled<T>(p: Promise<T>, turns: number): Promise<T | typeof pending> {
-  let out: { v: T } | { e: unknown } | undefined;
-  p.then((v) => (out = { v }), (e) => (out = { e }));
-  for (let i = 0; i <= turns; i++) {
-    await null;
-    if (out !== undefined) {
-      if ("e" in out) throw out.e;
-      return out.v;
-    }
-  }
-  return pending;
-}
+const noBody = () => null;
+const noParts: Uint8Array[] = [];
+const framedNone: Framing = { kind: "none" };
+const framedEmpty: Framing = { kind: "length", length: 0 };
+const framedChunked: Framing = { kind: "chunked" };
+const framedClose: Framing = { kind: "close" };
+const encoder = new TextEncoder();
 
 /** The connection closed under the server (reset, or gone before the answer was out). */
 class Gone extends Error {}
@@ -137,6 +127,7 @@ class Gone extends Error {}
 /** One connection: reads requests, calls the handler, writes answers, in order. */
 class Session {
   readonly c: Connection;
+  #info: ServeInfo | undefined;
   #waiters: (() => void)[] = [];
   /** The peer sent FIN. */
   ended = false;
@@ -200,6 +191,27 @@ class Session {
     this.closing = true;
     this.drop(this.c);
     this.c.close();
+  }
+
+  /**
+   * Queues `head` and `parts` (`total` bytes) with one write; undefined when
+   * all of it was taken at once, else a promise of the rest.
+   */
+  writeNow(head: string, parts: Uint8Array[], total: number): Promise<void> | undefined {
+    if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
+    const bytes = assemble(head, parts, total);
+    const n = this.c.write(bytes, 0, bytes.length);
+    if (n === bytes.length) return undefined;
+    return this.writeAll(bytes.slice(n)); // the scratch is reused: keep the rest
+  }
+
+  /** What the handler learns about the connection (one object for all its requests). */
+  info(): ServeInfo {
+    const c = this.c;
+    return this.#info ??= {
+      remoteAddr: { transport: "tcp", hostname: c.remoteAddress, port: c.remotePort },
+      connection: c,
+    };
   }
 
   /** Writes all of `data`, waiting for send space as needed. */
@@ -312,13 +324,22 @@ export class LunaHttpServer {
     else this.#stats.responses5xx++;
   }
 
-  /** Serves one connection until it closes. */
+  /**
+   * Serves one connection until it closes. What can be done at once is done
+   * at once: a head already received is read without waiting, a handler that
+   * returns a `Response` (not a promise) is answered in the same turn, and a
+   * body that is there already goes out without a microtask turn; so the
+   * requests of a pipelined burst are answered in one go and their answers
+   * leave together.
+   */
   async #run(s: Session): Promise<void> {
     try {
       while (!s.closing && !s.closed) {
-        const head = await this.#readHead(s);
+        let head = this.#headNow(s);
+        if (head === null) head = await this.#readHead(s);
         if (head === undefined) break;
-        const close = await this.#exchange(s, head);
+        let close = this.#exchange(s, head);
+        if (typeof close !== "boolean") close = await close;
         if (close) break;
       }
     } catch (e) {
@@ -346,18 +367,20 @@ export class LunaHttpServer {
     s.finish();
   }
 
-  /** The next request's head, or undefined when the connection ends before one starts. */
-  async #readHead(s: Session): Promise<RequestHead | undefined> {
+  /**
+   * The next request's head from what has arrived: the head, undefined when
+   * the connection ends before one starts, or null when more must arrive.
+   */
+  #headNow(s: Session): RequestHead | undefined | null {
     const c = s.c;
-    s.idle = true;
+    s.idle = s.head.length === 0;
     for (;;) {
       if (s.closed) return undefined;
       const n = c.pieceLength;
       if (n === 0) {
         if (s.head.length === 0 && (s.ended || this.#stopping)) return undefined;
         if (s.ended) throw new BadRequest(400, "connection ended inside a request head");
-        await s.wait();
-        continue;
+        return null;
       }
       s.idle = false;
       const { used, done } = s.head.feed(c.zoneBytes.subarray(c.pieceOffset, c.pieceOffset + n));
@@ -366,8 +389,17 @@ export class LunaHttpServer {
     }
   }
 
-  /** One request and its answer; returns whether the connection closes after it. */
-  async #exchange(s: Session, head: RequestHead): Promise<boolean> {
+  /** The next request's head, waiting for it to arrive; undefined when the connection ends first. */
+  async #readHead(s: Session): Promise<RequestHead | undefined> {
+    for (;;) {
+      await s.wait();
+      const head = this.#headNow(s);
+      if (head !== null) return head;
+    }
+  }
+
+  /** One request and its answer; returns (at once where it can) whether the connection closes after it. */
+  #exchange(s: Session, head: RequestHead): boolean | Promise<boolean> {
     const c = s.c;
     const url = requestUrl(head, `${c.localAddress}:${c.localPort}`);
     const kind = head.body.kind;
@@ -379,9 +411,26 @@ export class LunaHttpServer {
     }
     s.body.start(head.body);
     s.bodyError = undefined;
+    const method = checkRequest(head, url);
     const gen = ++s.bodyGen;
-    let continueSent = !head.expectContinue;
-    const body = kind === "none" ? null : new ReadableStream<Uint8Array>({
+    const body = kind === "none" ? noBody : () => this.#bodyStream(s, gen, head.expectContinue);
+    const request = new LunaRequest(method, url, head, body) as unknown as Request;
+    this.#stats.requests++;
+    let out: Response | Promise<Response>;
+    try {
+      out = this.#options.fetch(request, s.info());
+    } catch (e) {
+      out = Promise.reject(e);
+    }
+    if (out instanceof Response) return this.#answer(s, head, out);
+    return this.#answerLater(s, head, out);
+  }
+
+  /** The request body as a stream that reads from the connection only as the handler reads it. */
+  #bodyStream(s: Session, gen: number, expectContinue: boolean): ReadableStream<Uint8Array> {
+    const c = s.c;
+    let continueSent = !expectContinue;
+    return new ReadableStream<Uint8Array>({
       pull: async (ctl) => {
         for (;;) {
           if (gen !== s.bodyGen) return ctl.error(new Error("the answer was sent: the request body is gone"));
@@ -413,43 +462,40 @@ export class LunaHttpServer {
         }
       },
     }, { highWaterMark: 0 });
-    let request: Request;
-    try {
-      request = new Request(url, {
-        method: head.method,
-        headers: [...head.headers],
-        body,
-        // @ts-ignore: `duplex` is in the Fetch standard, not yet in every lib's RequestInit
-        duplex: "half",
-      });
-    } catch {
-      // A header value (requestHeaders names it), the URL (target and Host) or the method the runtime refuses.
-      requestHeaders(head);
-      throw refusedRequest(head, `${c.localAddress}:${c.localPort}`);
-    }
-    this.#stats.requests++;
+  }
+
+  /** The handler's answer once its promise settles (a failure becomes the error answer). */
+  async #answerLater(s: Session, head: RequestHead, out: Promise<Response>): Promise<boolean> {
     let res: Response;
     try {
-      res = await this.#options.fetch(request, {
-        remoteAddr: { transport: "tcp", hostname: c.remoteAddress, port: c.remotePort },
-        connection: c,
-      });
+      res = await out;
       if (!(res instanceof Response)) throw new TypeError(`fetch returned ${String(res)}, not a Response`);
     } catch (e) {
       if (s.bodyError !== undefined) throw s.bodyError;
       res = await this.#errorResponse(e);
     }
+    return await this.#answer(s, head, res);
+  }
+
+  /** Sends `res`; then reads what the handler left of the request body. */
+  #answer(s: Session, head: RequestHead, res: Response): boolean | Promise<boolean> {
     if (s.bodyError !== undefined) {
       void res.body?.cancel().catch(() => {});
       throw s.bodyError;
     }
-    const close = !head.keepAlive || this.#stopping ||
-      (res.headers.get("connection") ?? "").toLowerCase().split(",").some((t) => t.trim() === "close");
-    await this.#respond(s, head, res, close);
+    const none = bodyless(head.method, res.status);
+    const fields = responseFields(res, none);
+    const close = !head.keepAlive || this.#stopping || fields.close;
+    const sent = this.#respond(s, head, res, fields, none, close);
+    if (sent !== undefined) return sent.then(() => this.#afterAnswer(s, close));
+    return this.#afterAnswer(s, close);
+  }
+
+  #afterAnswer(s: Session, close: boolean): boolean | Promise<boolean> {
     s.bodyGen++;
     // What the handler left of the request body is read and dropped, so that the next request starts
     // where it should; past the body limit that is not worth it, the connection closes instead.
-    if (!close && !s.body.done) return !(await this.#drainBody(s));
+    if (!close && !s.body.done) return this.#drainBody(s).then((ok) => !ok);
     return close;
   }
 
@@ -471,26 +517,82 @@ export class LunaHttpServer {
     });
   }
 
-  /** Writes the answer: head and body, framed by length when the body is over soon, else chunked. */
-  async #respond(s: Session, head: RequestHead, res: Response, close: boolean): Promise<void> {
+  /**
+   * Writes the answer: head and body, framed by length when the body is over
+   * soon, else chunked. Returns undefined when the whole answer was queued at
+   * once (a body already there: under Bun, `Bun.peek` sees a read that is
+   * done without a microtask turn), else a promise of the rest.
+   */
+  #respond(
+    s: Session,
+    head: RequestHead,
+    res: Response,
+    fields: ResponseFields,
+    none: boolean,
+    close: boolean,
+  ): Promise<void> | undefined {
     this.#count(res.status);
-    if (bodyless(head.method, res.status) || res.body === null) {
-      void res.body?.cancel().catch(() => {});
-      const framing: Framing = bodyless(head.method, res.status)
-        ? { kind: "none" }
-        : { kind: "length", length: 0 };
+    const text = none ? undefined : lazyText(res);
+    if (text !== undefined) {
       this.#stats.sized++;
-      return s.writeAll(encodeHead(responseHead(res, framing, close)));
+      const bytes = encoder.encode(text);
+      return s.writeNow(
+        responseHead(fields, { kind: "length", length: bytes.length }, close),
+        [bytes],
+        bytes.length,
+      );
     }
-    const reader = res.body.getReader();
+    const body = res.body;
+    if (none || body === null) {
+      void body?.cancel().catch(() => {});
+      this.#stats.sized++;
+      return s.writeNow(responseHead(fields, none ? framedNone : framedEmpty, close), noParts, 0);
+    }
+    const reader = body.getReader();
+    const parts: Uint8Array[] = [];
+    let gathered = 0;
+    let next = reader.read();
+    if (peek !== undefined) {
+      try {
+        while (gathered < gatherBytesMax && peek.status(next) === "fulfilled") {
+          const r = peek(next) as ReadableStreamReadResult<Uint8Array>;
+          if (r.done) {
+            this.#stats.sized++;
+            reader.releaseLock();
+            return s.writeNow(
+              responseHead(fields, { kind: "length", length: gathered }, close),
+              parts,
+              gathered,
+            );
+          }
+          const v = asBytes(r.value);
+          parts.push(v);
+          gathered += v.length;
+          next = reader.read();
+        }
+      } catch (e) {
+        this.#bodyFailed(s, reader, e);
+      }
+    }
+    return this.#respondLater(s, head, fields, close, reader, next, parts, gathered);
+  }
+
+  /** {@link #respond} once the body needs microtask turns (or more): gathers what comes soon, else streams. */
+  async #respondLater(
+    s: Session,
+    head: RequestHead,
+    fields: ResponseFields,
+    close: boolean,
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    next: Promise<ReadableStreamReadResult<Uint8Array>>,
+    parts: Uint8Array[],
+    gathered: number,
+  ): Promise<void> {
     try {
       // Gather what the body yields at once: a body that ends within a few microtask turns goes out whole.
-      const parts: Uint8Array[] = [];
-      let gathered = 0;
-      let next: Promise<ReadableStreamReadResult<Uint8Array>> = reader.read();
       let done = false;
       while (gathered < gatherBytesMax) {
-        const r = await settled(next, settleTurns);
+        const r = await settledSoon(next);
         if (r === pending) break;
         if (r.done) {
           done = true;
@@ -503,15 +605,20 @@ export class LunaHttpServer {
       }
       if (done) {
         this.#stats.sized++;
-        const h = encodeHead(responseHead(res, { kind: "length", length: gathered }, close));
-        return await s.writeAll(concat([h, ...parts]));
+        return await s.writeNow(
+          responseHead(fields, { kind: "length", length: gathered }, close),
+          parts,
+          gathered,
+        );
       }
       this.#stats.chunked++;
       const http10 = head.version === "HTTP/1.0";
-      const framing: Framing = http10 ? { kind: "close" } : { kind: "chunked" };
+      const framing: Framing = http10 ? framedClose : framedChunked;
       const frame = http10 ? (v: Uint8Array) => v : chunk;
       const first = parts.filter((p) => p.length > 0).map(frame);
-      await s.writeAll(concat([encodeHead(responseHead(res, framing, close || http10)), ...first]));
+      let firstLen = 0;
+      for (const p of first) firstLen += p.length;
+      await s.writeNow(responseHead(fields, framing, close || http10), first, firstLen);
       for (;;) {
         const r = await next;
         if (r.done) break;
@@ -522,13 +629,18 @@ export class LunaHttpServer {
       if (!http10) await s.writeAll(lastChunk);
       else s.finish();
     } catch (e) {
-      void reader.cancel(e).catch(() => {});
-      if (e instanceof Gone) throw e;
-      // The head is out: the only way left to say the body failed is to end the connection early.
-      console.error("luna-ts serve: the response body failed:", e);
-      s.c.abort();
-      throw new Gone("response body failed");
+      this.#bodyFailed(s, reader, e);
     }
+  }
+
+  /** The response body failed (or the connection went): ends the connection; throws {@link Gone}. */
+  #bodyFailed(s: Session, reader: ReadableStreamDefaultReader<Uint8Array>, e: unknown): never {
+    void reader.cancel(e).catch(() => {});
+    if (e instanceof Gone) throw e;
+    // The head is out: the only way left to say the body failed is to end the connection early.
+    console.error("luna-ts serve: the response body failed:", e);
+    s.c.abort();
+    throw new Gone("response body failed");
   }
 
   /** Reads and drops the rest of the request body; false when it cannot (too long, or the connection ended). */
@@ -547,13 +659,6 @@ export class LunaHttpServer {
     }
     return true;
   }
-}
-
-function asBytes(v: unknown): Uint8Array {
-  if (v instanceof Uint8Array) return v;
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-  throw new TypeError(`a response body yielded ${typeof v}, not bytes`);
 }
 
 /**

@@ -1,0 +1,393 @@
+/**
+ * Micro-benchmark: the CPU time per request of the Web-standard server
+ * (src/web/serve.ts) against `luna serve http`'s app (src/apps/http.ts) on the
+ * in-memory link, and of the runtime's own server (Bun.serve, Deno.serve) on
+ * the kernel's loopback.
+ *
+ * - luna: two stacks in this process joined by the in-memory link (no
+ *   faults, real time), polled in turn by one loop that yields to the
+ *   runtime after each pair of polls; a client on one keeps `conns`
+ *   connections, each sending `depth` pipelined `GET` requests and sending
+ *   the next burst once all their answers are in. The server stack serves
+ *   `serve()` on port 80 (`new Response("Hello, World!")`) and the http app
+ *   on port 81 (`GET /bytes/13`). Everything runs on one thread that never
+ *   sleeps while requests flow, so the process's CPU time over the requests
+ *   answered is the cost of a request through both stacks, the client and
+ *   the server; the difference between the two servers is their own.
+ * - kernel: the runtime's server in a child process on 127.0.0.1, driven by
+ *   the same client logic over node:net from this process; the figure is the
+ *   child's CPU time (/proc/PID/stat) over the requests answered: the
+ *   server's cost alone, its kernel TCP included.
+ *
+ * Rounds alternate the order of the configurations; the figures are the
+ * medians of the rounds.
+ *
+ * ```sh
+ * node_modules/.bin/bun bench/micro_serve.ts [--rounds 5] [--seconds 2] [--conns 16] [--depth 1] [--tree DIR]
+ * node_modules/.bin/deno run -A bench/micro_serve.ts ...
+ * ```
+ *
+ * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
+ * two versions: run both, interleaved, in the same time window);
+ * `--only luna|serve|app|kernel` runs one side or one server; `--close`
+ * (luna-ts only) opens a connection per request instead, `Connection:
+ * close`, the server closing first (its TIME-WAIT included).
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const body = "Hello, World!";
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+if (process.argv[2] === "kernel") {
+  const port = Number(process.argv[3]);
+  const fetch = () => new Response(body);
+  if (typeof g.Bun !== "undefined") g.Bun.serve({ hostname: "127.0.0.1", port, fetch });
+  else g.Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, fetch);
+  console.log("READY");
+  process.stdin.on("data", () => {});
+  process.stdin.on("end", () => process.exit(0));
+} else {
+  await main();
+}
+
+/** Per-connection client state: bytes of answers still due for the burst in flight. */
+interface Flow {
+  due: number;
+  send(): void;
+}
+
+/** The length of the first whole answer in `text`, or -1. */
+function answerLength(text: string): number {
+  const eoh = text.indexOf("\r\n\r\n");
+  if (eoh < 0) return -1;
+  if (!text.startsWith("HTTP/1.1 200 ")) throw new Error(`answer: ${text.slice(0, 80)}`);
+  const m = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, eoh));
+  if (m === null) throw new Error("answer without Content-Length");
+  const total = eoh + 4 + Number(m[1]);
+  return text.length >= total ? total : -1;
+}
+
+interface Figures {
+  reqPerS: number;
+  cpuUsPerReq: number;
+}
+
+async function main(): Promise<void> {
+  const rounds = Number(arg("rounds", "5"));
+  const seconds = Number(arg("seconds", "2"));
+  const conns = Number(arg("conns", "16"));
+  const depth = Number(arg("depth", "1"));
+  const only = arg("only", "");
+  const close = process.argv.includes("--close");
+  if (close && only !== "serve" && only !== "app" && only !== "luna") {
+    throw new Error("--close measures the luna-ts servers only: add --only luna, serve or app");
+  }
+  const tree = arg("tree", fileURLToPath(new URL("..", import.meta.url)));
+  const mod = await import(pathToFileURL(`${tree}/src/mod.ts`).href);
+  const { httpApp } = await import(pathToFileURL(`${tree}/src/apps/http.ts`).href);
+  const za = mod.createHeapZone({ name: "a", count: 8192 });
+  const zb = mod.createHeapZone({ name: "b", count: 8192 });
+  const [la, lb] = mod.createMemoryLink({ zone: za, zoneB: zb });
+  const tcp = { noDelay: true };
+  // The client's side of a closed connection is over at once (the server closes first and holds
+  // TIME-WAIT), and its ports span the whole range, so that --close can open tens of thousands.
+  const clientTcp = { ...tcp, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 };
+  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp: clientTcp });
+  const b = await mod.createStack({ device: lb, address: "198.18.0.2/24", tcp });
+  // Both stacks polled by one loop here, yielding to the runtime after each pair of polls so that the
+  // promise continuations of serve() run, as the stack's own loop yields between its rounds.
+  let polling = true;
+  const pollLoop = (async () => {
+    while (polling) {
+      a.poll();
+      b.poll();
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  mod.serve(b, { port: 80, fetch: () => new Response(body) });
+  const app = httpApp(b.device.zone);
+  b.listen(81, (c: unknown) => app.accept(c));
+
+  const results: Record<string, Figures[]> = {};
+  const configs: [string, () => Promise<Figures>][] = [];
+  if (only === "" || only === "luna" || only === "serve") {
+    configs.push([
+      "luna serve()",
+      () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds),
+    ]);
+  }
+  if (only === "" || only === "luna" || only === "app") {
+    configs.push([
+      "luna http app",
+      () => (close ? lunaCloseRun : lunaRun)(mod, a, 81, "/bytes/13", conns, depth, seconds),
+    ]);
+  }
+  if (only === "" || only === "kernel") {
+    const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
+    configs.push([name, () => kernelRun(conns, depth, seconds)]);
+  }
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? configs : [...configs].reverse();
+    for (const [name, run] of order) {
+      const f = await run();
+      (results[name] ??= []).push(f);
+      console.log(
+        `round ${r + 1} ${name.padEnd(14)} ${(f.reqPerS / 1000).toFixed(1).padStart(7)}k req/s  ${
+          f.cpuUsPerReq.toFixed(2).padStart(6)
+        } CPU µs/req`,
+      );
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  console.log(
+    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}):`,
+  );
+  for (const [name, fs] of Object.entries(results)) {
+    console.log(
+      `${name.padEnd(14)} ${(med(fs.map((f) => f.reqPerS)) / 1000).toFixed(1).padStart(7)}k req/s  ${
+        med(fs.map((f) => f.cpuUsPerReq)).toFixed(2).padStart(6)
+      } CPU µs/req`,
+    );
+  }
+  polling = false;
+  await pollLoop;
+  process.exit(0);
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** Closed loops of pipelined GETs over `conns` luna-ts connections; CPU of this process per request. */
+async function lunaRun(
+  // deno-lint-ignore no-explicit-any
+  _mod: any,
+  // deno-lint-ignore no-explicit-any
+  a: any,
+  port: number,
+  path: string,
+  conns: number,
+  depth: number,
+  s: number,
+) {
+  const one = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+  const burst = new Uint8Array(one.length * depth);
+  for (let i = 0; i < depth; i++) burst.set(one, i * one.length);
+  let answerLen = -1;
+  let probe = "";
+  let answered = 0;
+  let failure: Error | undefined;
+  const buf = new Uint8Array(65536);
+  // deno-lint-ignore no-explicit-any
+  const flows: (Flow & { c: any })[] = [];
+  for (let i = 0; i < conns; i++) {
+    // deno-lint-ignore no-explicit-any
+    const f: Flow & { c: any } = {
+      due: 0,
+      c: undefined,
+      send() {
+        f.due = answerLen * depth;
+        if (f.c.write(burst) !== burst.length) failure = new Error("client send buffer full");
+      },
+    };
+    f.c = a.connect("198.18.0.2", port, {
+      onOpen: () => {
+        if (answerLen < 0 && i === 0) f.c.write(one);
+        else if (answerLen > 0) f.send();
+      },
+      // deno-lint-ignore no-explicit-any
+      onData: (c: any) => {
+        for (let n = c.read(buf); n > 0; n = c.read(buf)) {
+          if (answerLen < 0) {
+            probe += new TextDecoder().decode(buf.subarray(0, n));
+            try {
+              answerLen = answerLength(probe);
+            } catch (e) {
+              failure = e as Error;
+            }
+            if (answerLen > 0) { for (const o of flows) if (o.c.state === "ESTABLISHED") o.send(); }
+            continue;
+          }
+          f.due -= n;
+          if (f.due < 0) failure = new Error(`answers longer than ${answerLen} bytes`);
+          if (f.due === 0) {
+            answered += depth;
+            f.send();
+          }
+        }
+      },
+      onClose: (_c: unknown, e?: string) => {
+        if (e !== undefined) failure = new Error(`connection failed: ${e}`);
+      },
+    });
+    flows.push(f);
+  }
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await wait(300); // warm-up
+  if (failure) throw failure;
+  const n0 = answered;
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  await wait(s * 1000);
+  const n = answered - n0;
+  const cpu = cpuMs() - c0;
+  const wall = performance.now() - t0;
+  for (const f of flows) f.c.abort();
+  if (failure) throw failure;
+  if (n === 0) throw new Error("no request answered");
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+}
+
+/**
+ * `conns` closed loops of one `GET` with `Connection: close` per connection: the server answers and
+ * closes first; once the client has the answer and the server's FIN it closes too and opens the next.
+ * CPU of this process per request (so per connection: handshake, exchange, both closes).
+ */
+async function lunaCloseRun(
+  // deno-lint-ignore no-explicit-any
+  _mod: any,
+  // deno-lint-ignore no-explicit-any
+  a: any,
+  port: number,
+  path: string,
+  conns: number,
+  _depth: number,
+  s: number,
+): Promise<Figures> {
+  const req = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n`);
+  const buf = new Uint8Array(65536);
+  let answered = 0;
+  let running = true;
+  let failure: Error | undefined;
+  const open = () => {
+    let got = 0;
+    a.connect("198.18.0.2", port, {
+      // deno-lint-ignore no-explicit-any
+      onOpen: (c: any) => void c.write(req),
+      // deno-lint-ignore no-explicit-any
+      onData: (c: any) => {
+        for (let n = c.read(buf); n > 0; n = c.read(buf)) got += n;
+      },
+      // deno-lint-ignore no-explicit-any
+      onEnd: (c: any) => {
+        for (let n = c.read(buf); n > 0; n = c.read(buf)) got += n;
+        c.close();
+      },
+      onClose: (_c: unknown, e?: string) => {
+        if (e !== undefined) failure = new Error(`connection failed: ${e}`);
+        else if (got === 0) failure = new Error("a connection closed without an answer");
+        else answered++;
+        if (running && failure === undefined) open();
+      },
+    });
+  };
+  for (let i = 0; i < conns; i++) open();
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await wait(300);
+  if (failure) throw failure;
+  const n0 = answered;
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  await wait(s * 1000);
+  const n = answered - n0;
+  const cpu = cpuMs() - c0;
+  const wall = performance.now() - t0;
+  running = false;
+  await wait(300);
+  if (failure) throw failure;
+  if (n === 0) throw new Error("no request answered");
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+}
+
+function procCpuMs(pid: number): number {
+  // utime and stime are fields 14 and 15, in clock ticks (100 per second on Linux).
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** The runtime's server in a child, driven over node:net; the child's CPU per request. */
+async function kernelRun(conns: number, depth: number, s: number): Promise<Figures> {
+  const port = 20000 + (process.pid % 20000);
+  const child = spawn(process.execPath, [
+    ...(typeof g.Deno !== "undefined" ? ["run", "-A"] : []),
+    fileURLToPath(import.meta.url),
+    "kernel",
+    String(port),
+  ], { stdio: ["pipe", "pipe", "inherit"] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error("kernel server did not start in 10 s")), 10_000);
+      child.stdout!.on("data", (d) => {
+        if (String(d).includes("READY")) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`kernel server exited: ${code}`)));
+    });
+    const one = `GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n`;
+    const burst = one.repeat(depth);
+    let answerLen = -1;
+    {
+      const probe = connect(port, "127.0.0.1");
+      let text = "";
+      await new Promise<void>((resolve, reject) => {
+        probe.on("connect", () => probe.write(one));
+        probe.on("data", (d) => {
+          text += String(d);
+          if ((answerLen = answerLength(text)) > 0) resolve();
+        });
+        probe.on("error", reject);
+      });
+      probe.destroy();
+    }
+    let answered = 0;
+    const socks: Socket[] = [];
+    for (let i = 0; i < conns; i++) {
+      const sock = connect(port, "127.0.0.1");
+      sock.setNoDelay(true);
+      let due = 0;
+      const send = () => {
+        due = answerLen * depth;
+        sock.write(burst);
+      };
+      sock.on("connect", send);
+      sock.on("data", (d) => {
+        due -= d.length;
+        if (due === 0) {
+          answered += depth;
+          send();
+        }
+      });
+      sock.on("error", () => {});
+      socks.push(sock);
+    }
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await wait(300);
+    const n0 = answered;
+    const c0 = procCpuMs(child.pid!);
+    const t0 = performance.now();
+    await wait(s * 1000);
+    const n = answered - n0;
+    const cpu = procCpuMs(child.pid!) - c0;
+    const wall = performance.now() - t0;
+    for (const sock of socks) sock.destroy();
+    if (n === 0) throw new Error("no request answered");
+    return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+  } finally {
+    child.stdin!.end();
+    child.kill();
+  }
+}
