@@ -59,9 +59,10 @@ export function lazyText(res: Response): string | undefined {
 }
 
 /** Bun's `Bun.peek`: a promise's value without a microtask turn when it is settled already. */
-export const peek = (globalThis as {
-  Bun?: { peek: ((p: Promise<unknown>) => unknown) & { status(p: Promise<unknown>): string } };
-}).Bun?.peek;
+export const peek: BunPeek | undefined = (globalThis as { Bun?: { peek: BunPeek } }).Bun?.peek;
+
+/** The shape of `Bun.peek`. */
+export type BunPeek = ((p: Promise<unknown>) => unknown) & { status(p: Promise<unknown>): string };
 
 const encoder = new TextEncoder();
 /** Where an answer's head and body are put together before the one write that queues them (reused). */
