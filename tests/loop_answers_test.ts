@@ -15,6 +15,7 @@ import {
   createMemoryLink,
   createStack,
 } from "../src/mod.ts";
+import { RxCoalescer } from "../src/device/coalesce.ts";
 import { DESC_WORDS, type Device } from "../src/device/device.ts";
 import { describe, test } from "./harness.ts";
 
@@ -193,4 +194,58 @@ describe("loop answers", () => {
       assertEquals(r.bursts, 2 * r.busyPolls);
     });
   }
+
+  test("a slice never ends inside a chained frame: a coalesced segment across the eighth record arrives whole", async () => {
+    const zone = createHeapZone({ name: "a", count: 2048 });
+    const zoneB = createHeapZone({ name: "b", count: 2048 });
+    // The client's device cuts large segments (PSH on the last only), the server's coalesces them.
+    const [la, lb] = createMemoryLink({ zone, zoneB, segmentation: 65535 });
+    const rx = new RxCoalescer(la);
+    const ds = new Counting(rx);
+    const server = await createStack({ device: ds, address: "198.18.0.1/24", mode: "inline" });
+    const client = await createStack({ device: lb, address: "198.18.0.2/24", mode: "inline" });
+    const got = new Map<number, number>();
+    server.listen(9, () => ({
+      onData(c) {
+        const v = c.zoneBytes;
+        for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+          const at = c.pieceOffset;
+          for (let k = 0; k < n; k++) assertEquals(v[at + k], c.remotePort & 0xff, "every byte as sent");
+          got.set(c.remotePort, (got.get(c.remotePort) ?? 0) + n);
+          c.consume(n);
+        }
+      },
+    }));
+    const conns: Connection[] = [];
+    let open = 0;
+    for (let i = 0; i < 9; i++) conns.push(client.connect("198.18.0.1", 9, { onOpen: () => void open++ }));
+    for (let i = 0; open < 9 && i < 100_000; i++) {
+      server.poll();
+      client.poll();
+    }
+    assertEquals(open, 9);
+    server.poll(); // the handshakes' last ACKs
+    client.poll();
+    assertEquals(server.connections().length, 9);
+    // Five small segments, then four full segments of one connection (one chain of four records
+    // after coalescing: records 5 to 8 of the burst), then three small ones: twelve records, a
+    // short burst cut after the eighth record unless that would split the chain.
+    const bulk = 4 * 1448;
+    const fill = (c: Connection, n: number) =>
+      assertEquals(c.write(new Uint8Array(n).fill(c.localPort & 0xff)), n);
+    for (let i = 0; i < 5; i++) fill(conns[i], 64);
+    fill(conns[5], bulk);
+    for (let i = 6; i < 9; i++) fill(conns[i], 64);
+    client.poll();
+    const packets0 = rx.packets;
+    const bursts0 = ds.bursts;
+    assertEquals(server.poll(), 12, "the twelve records in one receive burst");
+    assertEquals(rx.packets - packets0, 1, "one coalesced segment");
+    assertEquals(ds.bursts - bursts0, 2, "two slices, each with its ACKs sent");
+    for (let i = 0; i < 9; i++) assertEquals(got.get(conns[i].localPort), i === 5 ? bulk : 64);
+    assertEquals(server.stats().ip.malformed.chainMalformed ?? 0, 0);
+    await client.close(100);
+    await server.close(100);
+    assertEquals(server.stats().zone.inUse, 0, "every buffer back");
+  });
 });
