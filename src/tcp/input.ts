@@ -467,8 +467,11 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   // Linux's one ACK per GRO segment, which here never delays past RFC 5681's second segment.
   tcb.unackedSegs += segmentsIn(seg);
   if (tcb.unackedSegs >= 2) tcb.ackNow = true;
-  else x.timers.armDelayedAck(tcb, now);
+  // The application hears first: an inline handler that answers in place sends the ACK on its
+  // answer (output.ts clears what is owed), and no delayed-ACK timer is armed only to be
+  // cancelled. Batch mode only queues the event here; its answer cancels the timer later.
   if (tcb.handlers.onData !== undefined) tcb.handlers.onData(tcb);
+  if (tcb.unackedSegs > 0 && !tcb.ackNow && !tcb.dead) x.timers.armDelayedAck(tcb, now);
   return kept;
 }
 

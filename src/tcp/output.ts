@@ -15,6 +15,7 @@ import type { TcpConfig } from "./config.ts";
 import type { TcpContext, TcpLink } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
+import { recvHeld } from "./pool_pressure.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Rack } from "./rack.ts";
 import { recoverySend } from "./recovery.ts";
@@ -444,8 +445,15 @@ export class TcpOutput {
   windowOpened(c: Tcb, now: number): void {
     // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
     const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
-    const max = Math.min(c.rcvBufBytes, 65535 * 2 ** c.rcvScale);
-    const free = Math.min(c.rcvBufBytes - c.recvq.bytes - c.reassemblyBytes, max);
+    // The window's size is what receiveWindow would offer an idle connection: the buffer, the
+    // scaled field, and the connection's share of the zone. Measured against the buffer alone,
+    // a share-bounded window (many connections) looked shrunk after every read and each read
+    // cost a pure ACK; the peer's next segment carries the update instead.
+    const perBuffer = effectiveMss(c);
+    const share = this._x.pool.recvShare();
+    const max = Math.min(c.rcvBufBytes, 65535 * 2 ** c.rcvScale, share * perBuffer);
+    const room = (share - recvHeld(c)) * perBuffer;
+    const free = Math.min(c.rcvBufBytes - c.recvq.bytes - c.reassemblyBytes, max, room);
     // Only a window that had shrunk below half its size is worth an ACK of its own; a wider
     // one rides on the next (possibly delayed) ACK, or every read would cost a segment.
     if (

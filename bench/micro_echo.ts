@@ -1,0 +1,218 @@
+/**
+ * Micro-benchmark: the 64-byte echo loop between two stacks on the in-memory
+ * link, in one process, batch-r2c against inline-r2c: CPU time per request
+ * (both stacks together, `process.cpuUsage()`: user + system), transmit
+ * bursts, frames and frames without payload (pure ACKs) per request (each side's device calls counted by a
+ * wrapping device), and the loop iterations per request.
+ *
+ * Both stacks are polled in turn by one loop here (no runtime yields, no
+ * naps): what is measured is the stack's own work per request, which a busy
+ * machine's neighbours change much less than they change requests per second.
+ * Each connection keeps one request in flight (a closed loop); the client
+ * answers every echo with the next request from inside its handler.
+ *
+ * ```sh
+ * node_modules/.bin/bun bench/micro_echo.ts
+ * node_modules/.bin/deno run -A bench/micro_echo.ts
+ * ```
+ *
+ * Options: `--conns LIST` (default 1,16,256), `--requests N` per round and
+ * configuration (default 200000), `--rounds N` (default 5), `--modes LIST`
+ * (default batch,inline). Rounds alternate between the modes, so that a busy
+ * neighbour slows both alike; figures are the medians of the rounds.
+ *
+ * @module
+ */
+import process from "node:process";
+import {
+  type Connection,
+  type ConnectionHandlers,
+  createHeapZone,
+  createMemoryLink,
+  createStack,
+} from "../src/mod.ts";
+import { DESC_WORDS, type Device } from "../src/device/device.ts";
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+const connsList = arg("conns", "1,16,256").split(",").map(Number);
+const requests = Number(arg("requests", "200000"));
+const rounds = Number(arg("rounds", "5"));
+const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
+
+/** A device that counts the calls and frames of its transmit side. */
+class Counting implements Device {
+  txCalls = 0;
+  txFrames = 0;
+  txEmpty = 0;
+  constructor(private readonly d: Device) {}
+  get name() {
+    return this.d.name;
+  }
+  get zone() {
+    return this.d.zone;
+  }
+  get mac() {
+    return this.d.mac;
+  }
+  get mtu() {
+    return this.d.mtu;
+  }
+  get offloads() {
+    return this.d.offloads;
+  }
+  rx(descs: Uint32Array, max: number, now: number): number {
+    return this.d.rx(descs, max, now);
+  }
+  tx(descs: Uint32Array, n: number, now: number): number {
+    this.txCalls++;
+    // Frames without TCP payload (Ethernet + IPv4 without options + the TCP header alone).
+    const z = this.d.zone;
+    for (let i = 0; i < n; i++) {
+      const w = descs[i * DESC_WORDS + 1];
+      const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
+      if ((w >>> 16) === 34 + (z.bytes[at + 46] >> 4) * 4) this.txEmpty++;
+    }
+    const k = this.d.tx(descs, n, now);
+    this.txFrames += k;
+    return k;
+  }
+  pollAt(now: number): number {
+    return this.d.pollAt(now);
+  }
+  close(): void {
+    this.d.close();
+  }
+}
+
+interface Figures {
+  cpuUsPerReq: number;
+  wallUsPerReq: number;
+  txBurstsPerReq: number;
+  framesPerReq: number;
+  emptyPerReq: number;
+  pollsPerReq: number;
+}
+
+async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
+  const za = createHeapZone({ name: "a", count: 4096 });
+  const zb = createHeapZone({ name: "b", count: 4096 });
+  const [la, lb] = createMemoryLink({ zone: za, zoneB: zb });
+  const da = new Counting(la);
+  const db = new Counting(lb);
+  const server = await createStack({ device: da, address: "198.18.0.1/24", mode });
+  const client = await createStack({ device: db, address: "198.18.0.2/24", mode });
+  const echo = (c: Connection) => {
+    const zone = c.zoneBytes;
+    for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+      const n = c.write(zone, c.pieceOffset, len);
+      if (n === 0) return;
+      c.consume(n);
+    }
+  };
+  server.listen(7, (c) => {
+    c.setNoDelay(true);
+    return { onData: echo, onWritable: echo };
+  });
+  const request = new Uint8Array(64).fill(7);
+  let done = 0;
+  let sent = 0;
+  let measuring = false;
+  const have = new Map<Connection, number>();
+  const clientHandlers: ConnectionHandlers = {
+    onOpen(c) {
+      c.setNoDelay(true);
+      c.write(request);
+      sent++;
+    },
+    onData(c) {
+      let got = have.get(c) ?? 0;
+      for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+        got += n;
+        c.consume(n);
+      }
+      while (got >= 64) {
+        got -= 64;
+        if (measuring) done++;
+        if (sent < requests + conns * 4) {
+          c.write(request);
+          sent++;
+        }
+      }
+      have.set(c, got);
+    },
+  };
+  for (let i = 0; i < conns; i++) client.connect("198.18.0.1", 7, clientHandlers);
+  // Warm-up: a tenth of the requests.
+  const poll = (until: () => boolean) => {
+    for (let i = 0; !until() && i < 100_000_000; i++) {
+      server.poll();
+      client.poll();
+    }
+  };
+  const warm = sent + Math.max(requests / 10, conns * 4);
+  poll(() => sent >= warm);
+  const it0 = server.loop.iterations + client.loop.iterations;
+  const tx0 = da.txCalls + db.txCalls;
+  const fr0 = da.txFrames + db.txFrames;
+  const em0 = da.txEmpty + db.txEmpty;
+  measuring = true;
+  sent = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  poll(() => done >= requests);
+  const t1 = performance.now();
+  const c1 = process.cpuUsage(c0);
+  const figures = {
+    cpuUsPerReq: (c1.user + c1.system) / done,
+    wallUsPerReq: ((t1 - t0) * 1000) / done,
+    txBurstsPerReq: (da.txCalls + db.txCalls - tx0) / done,
+    framesPerReq: (da.txFrames + db.txFrames - fr0) / done,
+    emptyPerReq: (da.txEmpty + db.txEmpty - em0) / done,
+    pollsPerReq: (server.loop.iterations + client.loop.iterations - it0) / done,
+  };
+  await client.close();
+  await server.close();
+  return figures;
+}
+
+declare const Bun: unknown;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+};
+const results = new Map<string, Figures[]>();
+// One unmeasured pass of each configuration first: the JIT's warm-up is not the stack's cost.
+for (const conns of connsList) for (const mode of modes) await once(mode, conns);
+for (let r = 0; r < rounds; r++) {
+  for (const conns of connsList) {
+    const order = r % 2 === 0 ? modes : [...modes].reverse();
+    for (const mode of order) {
+      const f = await once(mode, conns);
+      const key = `${mode} ${conns}`;
+      if (!results.has(key)) results.set(key, []);
+      results.get(key)!.push(f);
+    }
+  }
+}
+console.log(
+  `micro_echo: ${requests} requests per figure, medians of ${rounds} rounds (${
+    typeof Bun !== "undefined" ? "bun" : "deno"
+  })`,
+);
+console.log("mode    conns  cpu µs/req  wall µs/req  tx bursts/req  frames/req  no-payload/req  polls/req");
+for (const conns of connsList) {
+  for (const mode of modes) {
+    const fs = results.get(`${mode} ${conns}`)!;
+    const m = (k: keyof Figures) => median(fs.map((f) => f[k]));
+    console.log(
+      `${mode.padEnd(7)} ${String(conns).padStart(5)}  ${m("cpuUsPerReq").toFixed(2).padStart(10)}  ${
+        m("wallUsPerReq").toFixed(2).padStart(11)
+      }  ${m("txBurstsPerReq").toFixed(3).padStart(13)}  ${m("framesPerReq").toFixed(3).padStart(10)}  ${
+        m("emptyPerReq").toFixed(3).padStart(14)
+      }  ${m("pollsPerReq").toFixed(3).padStart(9)}`,
+    );
+  }
+}

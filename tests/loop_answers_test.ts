@@ -1,0 +1,251 @@
+/**
+ * What an answer costs on the wire, in both loop modes: two stacks on the
+ * in-memory link run a closed-loop echo (each connection keeps one 64-byte
+ * request in flight), and a device wrapped around each end counts its
+ * transmit bursts, its frames and its frames without payload (pure ACKs).
+ * Counts, not times: the figures do not depend on the machine's speed.
+ *
+ * @module
+ */
+import { assert, assertEquals } from "@std/assert";
+import {
+  type Connection,
+  type ConnectionHandlers,
+  createHeapZone,
+  createMemoryLink,
+  createStack,
+} from "../src/mod.ts";
+import { RxCoalescer } from "../src/device/coalesce.ts";
+import { DESC_WORDS, type Device } from "../src/device/device.ts";
+import { describe, test } from "./harness.ts";
+
+/** A device that counts what its transmit side sends. */
+class Counting implements Device {
+  bursts = 0;
+  frames = 0;
+  /** Frames with no TCP payload (Ethernet + IPv4 without options + the TCP header alone). */
+  empty = 0;
+  constructor(private readonly d: Device) {}
+  get name() {
+    return this.d.name;
+  }
+  get zone() {
+    return this.d.zone;
+  }
+  get mac() {
+    return this.d.mac;
+  }
+  get mtu() {
+    return this.d.mtu;
+  }
+  get offloads() {
+    return this.d.offloads;
+  }
+  rx(descs: Uint32Array, max: number, now: number): number {
+    return this.d.rx(descs, max, now);
+  }
+  tx(descs: Uint32Array, n: number, now: number): number {
+    if (n > 0) this.bursts++;
+    const z = this.d.zone;
+    for (let i = 0; i < n; i++) {
+      const w = descs[i * DESC_WORDS + 1];
+      const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
+      if ((w >>> 16) === 34 + (z.bytes[at + 46] >> 4) * 4) this.empty++;
+    }
+    const k = this.d.tx(descs, n, now);
+    this.frames += k;
+    return k;
+  }
+  pollAt(now: number): number {
+    return this.d.pollAt(now);
+  }
+  close(): void {
+    this.d.close();
+  }
+}
+
+interface Run {
+  /** Requests the server answered while measured, and the requests the client sent meanwhile. */
+  answers: number;
+  requests: number;
+  /** The server's transmit bursts, frames and frames without payload while measured. */
+  bursts: number;
+  frames: number;
+  empty: number;
+  /** Server polls that received frames while measured. */
+  busyPolls: number;
+  /** The client's frames and frames without payload while measured. */
+  clientFrames: number;
+  clientEmpty: number;
+}
+
+/**
+ * `conns` connections, `rounds` requests each after three unmeasured
+ * exchanges (behind them the handshake, and the window updates that open the
+ * window past the SYN's unscaled 64 KiB). `buffers`: each zone's size (a small
+ * zone bounds each connection's receive window by its share of the zone).
+ */
+async function echo(mode: "batch" | "inline", conns: number, rounds: number, buffers: number): Promise<Run> {
+  const [la, lb] = createMemoryLink({
+    zone: createHeapZone({ name: "a", count: buffers }),
+    zoneB: createHeapZone({ name: "b", count: buffers }),
+  });
+  const ds = new Counting(la);
+  const dc = new Counting(lb);
+  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
+  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode });
+  const answer = (c: Connection) => {
+    const zone = c.zoneBytes;
+    for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+      const n = c.write(zone, c.pieceOffset, len);
+      if (n === 0) return;
+      c.consume(n);
+    }
+  };
+  server.listen(7, (c) => {
+    c.setNoDelay(true);
+    return { onData: answer, onWritable: answer };
+  });
+  const request = new Uint8Array(64).fill(0x5a);
+  let answered = 0;
+  let sent = 0;
+  const warm = 3;
+  const left = new Map<Connection, number>();
+  const handlers: ConnectionHandlers = {
+    onOpen(c) {
+      c.setNoDelay(true);
+      left.set(c, rounds + warm);
+      c.write(request);
+      sent++;
+    },
+    onData(c) {
+      for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+        assertEquals(n % 64, 0, "an answer arrives whole");
+        answered += n / 64;
+        c.consume(n);
+        const k = left.get(c)! - n / 64;
+        left.set(c, k);
+        if (k > 0) {
+          assertEquals(c.write(request), 64);
+          sent++;
+        }
+      }
+    },
+  };
+  for (let i = 0; i < conns; i++) client.connect("198.18.0.1", 7, handlers);
+  const pollUntil = (done: () => boolean) => {
+    for (let i = 0; !done() && i < 1_000_000; i++) {
+      server.poll();
+      client.poll();
+    }
+    assert(done(), `${mode}, ${conns} connections: ${answered} answers, the loop ran out`);
+  };
+  pollUntil(() => answered >= conns * warm);
+  const s0 = { bursts: ds.bursts, frames: ds.frames, empty: ds.empty, cf: dc.frames, ce: dc.empty };
+  const answered0 = answered;
+  const sent0 = sent;
+  let busyPolls = 0;
+  for (let i = 0; answered < conns * (rounds + warm) && i < 1_000_000; i++) {
+    if (server.poll() > 0) busyPolls++;
+    client.poll();
+  }
+  assertEquals(answered, conns * (rounds + warm), `${mode}, ${conns} connections: every request answered`);
+  const run = {
+    answers: answered - answered0,
+    requests: sent - sent0,
+    bursts: ds.bursts - s0.bursts,
+    frames: ds.frames - s0.frames,
+    empty: ds.empty - s0.empty,
+    busyPolls,
+    clientFrames: dc.frames - s0.cf,
+    clientEmpty: dc.empty - s0.ce,
+  };
+  await client.close(100);
+  await server.close(100);
+  assertEquals(server.stats().zone.inUse, 0, "every buffer back");
+  return run;
+}
+
+describe("loop answers", () => {
+  for (const mode of ["inline", "batch"] as const) {
+    test(`${mode}: an answer leaves with its ACK, in the burst of the poll that received the request`, async () => {
+      const r = await echo(mode, 1, 200, 2048);
+      // One frame a request each way: the ACK rides on the answer, none goes alone.
+      assertEquals(r.frames, r.answers);
+      assertEquals(r.empty, 0);
+      assertEquals(r.clientFrames, r.requests);
+      assertEquals(r.clientEmpty, 0);
+      // One transmit burst for each poll that received a request.
+      assertEquals(r.bursts, r.busyPolls);
+    });
+
+    test(`${mode}: 16 requests in one short burst are answered in two slices, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
+      // 512 buffers: each connection's share is 48 buffers, a window of about 68 KiB, far
+      // below the 1 MiB receive buffer; a read must not look like a window reopened.
+      const r = await echo(mode, 16, 50, 512);
+      assertEquals(r.frames, r.answers);
+      assertEquals(r.empty, 0);
+      assertEquals(r.clientFrames, r.requests);
+      assertEquals(r.clientEmpty, 0);
+      // The 16 requests of a round arrive in one short burst (under the 32 a burst takes): the
+      // first 8 are answered and their answers leave before the next 8 are read, so that the
+      // peer starts on them meanwhile (loop.ts sliceFrames). Two bursts a poll, 8 answers each.
+      assertEquals(r.busyPolls, r.answers / 16);
+      assertEquals(r.bursts, 2 * r.busyPolls);
+    });
+  }
+
+  test("a slice never ends inside a chained frame: a coalesced segment across the eighth record arrives whole", async () => {
+    const zone = createHeapZone({ name: "a", count: 2048 });
+    const zoneB = createHeapZone({ name: "b", count: 2048 });
+    // The client's device cuts large segments (PSH on the last only), the server's coalesces them.
+    const [la, lb] = createMemoryLink({ zone, zoneB, segmentation: 65535 });
+    const rx = new RxCoalescer(la);
+    const ds = new Counting(rx);
+    const server = await createStack({ device: ds, address: "198.18.0.1/24", mode: "inline" });
+    const client = await createStack({ device: lb, address: "198.18.0.2/24", mode: "inline" });
+    const got = new Map<number, number>();
+    server.listen(9, () => ({
+      onData(c) {
+        const v = c.zoneBytes;
+        for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+          const at = c.pieceOffset;
+          for (let k = 0; k < n; k++) assertEquals(v[at + k], c.remotePort & 0xff, "every byte as sent");
+          got.set(c.remotePort, (got.get(c.remotePort) ?? 0) + n);
+          c.consume(n);
+        }
+      },
+    }));
+    const conns: Connection[] = [];
+    let open = 0;
+    for (let i = 0; i < 9; i++) conns.push(client.connect("198.18.0.1", 9, { onOpen: () => void open++ }));
+    for (let i = 0; open < 9 && i < 100_000; i++) {
+      server.poll();
+      client.poll();
+    }
+    assertEquals(open, 9);
+    server.poll(); // the handshakes' last ACKs
+    client.poll();
+    assertEquals(server.connections().length, 9);
+    // Five small segments, then four full segments of one connection (one chain of four records
+    // after coalescing: records 5 to 8 of the burst), then three small ones: twelve records, a
+    // short burst cut after the eighth record unless that would split the chain.
+    const bulk = 4 * 1448;
+    const fill = (c: Connection, n: number) =>
+      assertEquals(c.write(new Uint8Array(n).fill(c.localPort & 0xff)), n);
+    for (let i = 0; i < 5; i++) fill(conns[i], 64);
+    fill(conns[5], bulk);
+    for (let i = 6; i < 9; i++) fill(conns[i], 64);
+    client.poll();
+    const packets0 = rx.packets;
+    const bursts0 = ds.bursts;
+    assertEquals(server.poll(), 12, "the twelve records in one receive burst");
+    assertEquals(rx.packets - packets0, 1, "one coalesced segment");
+    assertEquals(ds.bursts - bursts0, 2, "two slices, each with its ACKs sent");
+    for (let i = 0; i < 9; i++) assertEquals(got.get(conns[i].localPort), i === 5 ? bulk : 64);
+    assertEquals(server.stats().ip.malformed.chainMalformed ?? 0, 0);
+    await client.close(100);
+    await server.close(100);
+    assertEquals(server.stats().zone.inUse, 0, "every buffer back");
+  });
+});
