@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { LunaError } from "../errors.ts";
-import { deniedDenoPermissions, runTool } from "../util/exec.ts";
+import { runTool, toolProblems } from "../util/exec.ts";
 
 /** The kernel refused a change, or a tool coexistence needs is missing. */
 export class KernelError extends LunaError {
@@ -23,25 +23,11 @@ const packages: Record<string, string> = { ip: "iproute2", iptables: "iptables" 
 
 /** Throws a {@link KernelError} naming what is missing: root, or one of `tools`. */
 export function requireTools(tools: string[]): void {
-  const problems: string[] = [];
-  if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    problems.push("it needs root (it changes the kernel's interfaces, firewall and sysctls)");
-  }
-  const denied = deniedDenoPermissions(["run", "env"]);
-  if (denied.length > 0) {
-    problems.push(
-      `Deno was not given ${denied.join(" and ")} (it runs ${tools.join(", ")}): run it with ${
-        denied.join(" ")
-      }`,
-    );
-  }
-  const missing = denied.length > 0
-    ? []
-    : tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
-  if (missing.length > 0) {
-    const pkgs = [...new Set(missing.map((t) => packages[t] ?? t))];
-    problems.push(`missing tools: ${missing.join(", ")} (apt-get install -y ${pkgs.join(" ")})`);
-  }
+  const problems = toolProblems(
+    tools,
+    "it needs root (it changes the kernel's interfaces, firewall and sysctls)",
+    packages,
+  );
   if (problems.length > 0) throw new KernelError(`kernel coexistence cannot start: ${problems.join("; ")}`);
 }
 

@@ -25,7 +25,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { deniedDenoPermissions, runTool } from "../util/exec.ts";
+import { runTool, toolProblems } from "../util/exec.ts";
 
 /** One side of the lab. */
 export interface LabSide {
@@ -90,27 +90,12 @@ export function offloadsOffArgs(ns: string, iface: string): string[] {
 }
 
 export function requireLabTools(tools: string[] = ["ip", "ethtool"]): void {
-  const problems: string[] = [];
-  if (typeof process.getuid === "function" && process.getuid() !== 0) {
-    problems.push("root is needed (network namespaces and DPDK devices): run as root");
-  }
-  const denied = deniedDenoPermissions(["run", "env"]);
-  if (denied.length > 0) {
-    problems.push(
-      `Deno was not given ${denied.join(" and ")} (it runs ${tools.join(", ")}): run it with ${
-        denied.join(" ")
-      }`,
-    );
-  }
-  const missing = denied.length > 0
-    ? []
-    : tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
-  if (missing.length > 0) {
-    const pkgs = [...new Set(missing.map((t) => toolPackages[t] ?? t))];
-    problems.push(
-      `missing tools: ${missing.join(", ")} (apt-get install -y ${pkgs.join(" ")}; scripts/setup.sh does)`,
-    );
-  }
+  const problems = toolProblems(
+    tools,
+    "root is needed (network namespaces and DPDK devices): run as root",
+    toolPackages,
+    "; scripts/setup.sh does",
+  );
   if (problems.length > 0) throw new Error(`the namespace lab cannot run: ${problems.join("; ")}`);
 }
 

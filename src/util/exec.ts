@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 
 /**
  * Runs `cmd args`; returns its stdout. On failure throws what `makeError`
@@ -40,4 +40,33 @@ export function deniedDenoPermissions(
   return names.filter((name) => deno.permissions.querySync({ name }).state !== "granted").map((n) =>
     `--allow-${n}`
   );
+}
+
+/**
+ * What stops this process from running `tools`: not root (`rootWhy` says
+ * why root is needed), Deno without `--allow-run`/`--allow-env`, or a tool
+ * missing (with the Debian package to install, from `packages`, and
+ * `installHint` after it). Empty when nothing does.
+ */
+export function toolProblems(
+  tools: readonly string[],
+  rootWhy: string,
+  packages: Readonly<Record<string, string>>,
+  installHint = "",
+): string[] {
+  const problems: string[] = [];
+  if (typeof process.getuid === "function" && process.getuid() !== 0) problems.push(rootWhy);
+  const denied = deniedDenoPermissions(["run", "env"]);
+  if (denied.length > 0) {
+    problems.push(
+      `Deno was not given ${denied.join(" and ")} (it runs ${tools.join(", ")}): run it with ${denied.join(" ")}`,
+    );
+    return problems;
+  }
+  const missing = tools.filter((t) => spawnSync("sh", ["-c", `command -v ${t}`]).status !== 0);
+  if (missing.length > 0) {
+    const pkgs = [...new Set(missing.map((t) => packages[t] ?? t))];
+    problems.push(`missing tools: ${missing.join(", ")} (apt-get install -y ${pkgs.join(" ")}${installHint})`);
+  }
+  return problems;
 }
