@@ -31,7 +31,7 @@ import {
   createMemoryLink,
   createStack,
 } from "../src/mod.ts";
-import { DESC_WORDS, type Device } from "../src/device/device.ts";
+import { CountingDevice } from "../tests/counting_device.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,51 +41,6 @@ const connsList = arg("conns", "1,16,256").split(",").map(Number);
 const requests = Number(arg("requests", "200000"));
 const rounds = Number(arg("rounds", "5"));
 const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
-
-/** A device that counts the calls and frames of its transmit side. */
-class Counting implements Device {
-  txCalls = 0;
-  txFrames = 0;
-  txEmpty = 0;
-  constructor(private readonly d: Device) {}
-  get name() {
-    return this.d.name;
-  }
-  get zone() {
-    return this.d.zone;
-  }
-  get mac() {
-    return this.d.mac;
-  }
-  get mtu() {
-    return this.d.mtu;
-  }
-  get offloads() {
-    return this.d.offloads;
-  }
-  rx(descs: Uint32Array, max: number, now: number): number {
-    return this.d.rx(descs, max, now);
-  }
-  tx(descs: Uint32Array, n: number, now: number): number {
-    this.txCalls++;
-    // Frames without TCP payload (Ethernet + IPv4 without options + the TCP header alone).
-    const z = this.d.zone;
-    for (let i = 0; i < n; i++) {
-      const w = descs[i * DESC_WORDS + 1];
-      const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
-      if ((w >>> 16) === 34 + (z.bytes[at + 46] >> 4) * 4) this.txEmpty++;
-    }
-    const k = this.d.tx(descs, n, now);
-    this.txFrames += k;
-    return k;
-  }
-  pollAt(now: number): number {
-    return this.d.pollAt(now);
-  }
-  close(): void {
-    this.d.close();
-  }
-}
 
 interface Figures {
   cpuUsPerReq: number;
@@ -100,8 +55,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   const za = createHeapZone({ name: "a", count: 4096 });
   const zb = createHeapZone({ name: "b", count: 4096 });
   const [la, lb] = createMemoryLink({ zone: za, zoneB: zb });
-  const da = new Counting(la);
-  const db = new Counting(lb);
+  const da = new CountingDevice(la);
+  const db = new CountingDevice(lb);
   const server = await createStack({ device: da, address: "198.18.0.1/24", mode });
   const client = await createStack({ device: db, address: "198.18.0.2/24", mode });
   const echo = (c: Connection) => {
@@ -155,9 +110,9 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   const warm = sent + Math.max(requests / 10, conns * 4);
   poll(() => sent >= warm);
   const it0 = server.loop.iterations + client.loop.iterations;
-  const tx0 = da.txCalls + db.txCalls;
-  const fr0 = da.txFrames + db.txFrames;
-  const em0 = da.txEmpty + db.txEmpty;
+  const tx0 = da.calls + db.calls;
+  const fr0 = da.frames + db.frames;
+  const em0 = da.empty + db.empty;
   measuring = true;
   sent = 0;
   const c0 = process.cpuUsage();
@@ -168,9 +123,9 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   const figures = {
     cpuUsPerReq: (c1.user + c1.system) / done,
     wallUsPerReq: ((t1 - t0) * 1000) / done,
-    txBurstsPerReq: (da.txCalls + db.txCalls - tx0) / done,
-    framesPerReq: (da.txFrames + db.txFrames - fr0) / done,
-    emptyPerReq: (da.txEmpty + db.txEmpty - em0) / done,
+    txBurstsPerReq: (da.calls + db.calls - tx0) / done,
+    framesPerReq: (da.frames + db.frames - fr0) / done,
+    emptyPerReq: (da.empty + db.empty - em0) / done,
     pollsPerReq: (server.loop.iterations + client.loop.iterations - it0) / done,
   };
   await client.close();

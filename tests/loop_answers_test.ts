@@ -16,53 +16,8 @@ import {
   createStack,
 } from "../src/mod.ts";
 import { RxCoalescer } from "../src/device/coalesce.ts";
-import { DESC_WORDS, type Device } from "../src/device/device.ts";
+import { CountingDevice } from "./counting_device.ts";
 import { describe, test } from "./harness.ts";
-
-/** A device that counts what its transmit side sends. */
-class Counting implements Device {
-  bursts = 0;
-  frames = 0;
-  /** Frames with no TCP payload (Ethernet + IPv4 without options + the TCP header alone). */
-  empty = 0;
-  constructor(private readonly d: Device) {}
-  get name() {
-    return this.d.name;
-  }
-  get zone() {
-    return this.d.zone;
-  }
-  get mac() {
-    return this.d.mac;
-  }
-  get mtu() {
-    return this.d.mtu;
-  }
-  get offloads() {
-    return this.d.offloads;
-  }
-  rx(descs: Uint32Array, max: number, now: number): number {
-    return this.d.rx(descs, max, now);
-  }
-  tx(descs: Uint32Array, n: number, now: number): number {
-    if (n > 0) this.bursts++;
-    const z = this.d.zone;
-    for (let i = 0; i < n; i++) {
-      const w = descs[i * DESC_WORDS + 1];
-      const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
-      if ((w >>> 16) === 34 + (z.bytes[at + 46] >> 4) * 4) this.empty++;
-    }
-    const k = this.d.tx(descs, n, now);
-    this.frames += k;
-    return k;
-  }
-  pollAt(now: number): number {
-    return this.d.pollAt(now);
-  }
-  close(): void {
-    this.d.close();
-  }
-}
 
 interface Run {
   /** Requests the server answered while measured, and the requests the client sent meanwhile. */
@@ -90,8 +45,8 @@ async function echo(mode: "batch" | "inline", conns: number, rounds: number, buf
     zone: createHeapZone({ name: "a", count: buffers }),
     zoneB: createHeapZone({ name: "b", count: buffers }),
   });
-  const ds = new Counting(la);
-  const dc = new Counting(lb);
+  const ds = new CountingDevice(la);
+  const dc = new CountingDevice(lb);
   const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
   const client = await createStack({ device: dc, address: "198.18.0.2/24", mode });
   const answer = (c: Connection) => {
@@ -201,7 +156,7 @@ describe("loop answers", () => {
     // The client's device cuts large segments (PSH on the last only), the server's coalesces them.
     const [la, lb] = createMemoryLink({ zone, zoneB, segmentation: 65535 });
     const rx = new RxCoalescer(la);
-    const ds = new Counting(rx);
+    const ds = new CountingDevice(rx);
     const server = await createStack({ device: ds, address: "198.18.0.1/24", mode: "inline" });
     const client = await createStack({ device: lb, address: "198.18.0.2/24", mode: "inline" });
     const got = new Map<number, number>();

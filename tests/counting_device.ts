@@ -1,0 +1,56 @@
+/**
+ * A device wrapper that counts what its transmit side sends: calls, bursts
+ * (calls with frames), frames, and frames without TCP payload (pure ACKs and
+ * other bare headers). For tests and benches on the in-memory link.
+ *
+ * @module
+ */
+import { DESC_WORDS, type Device } from "../src/device/device.ts";
+
+/** A device that counts what its transmit side sends. */
+export class CountingDevice implements Device {
+  /** Calls of tx(), frames or not. */
+  calls = 0;
+  bursts = 0;
+  frames = 0;
+  /** Frames with no TCP payload (Ethernet + IPv4 without options + the TCP header alone). */
+  empty = 0;
+  constructor(private readonly d: Device) {}
+  get name() {
+    return this.d.name;
+  }
+  get zone() {
+    return this.d.zone;
+  }
+  get mac() {
+    return this.d.mac;
+  }
+  get mtu() {
+    return this.d.mtu;
+  }
+  get offloads() {
+    return this.d.offloads;
+  }
+  rx(descs: Uint32Array, max: number, now: number): number {
+    return this.d.rx(descs, max, now);
+  }
+  tx(descs: Uint32Array, n: number, now: number): number {
+    this.calls++;
+    if (n > 0) this.bursts++;
+    const z = this.d.zone;
+    for (let i = 0; i < n; i++) {
+      const w = descs[i * DESC_WORDS + 1];
+      const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
+      if ((w >>> 16) === 34 + (z.bytes[at + 46] >> 4) * 4) this.empty++;
+    }
+    const k = this.d.tx(descs, n, now);
+    this.frames += k;
+    return k;
+  }
+  pollAt(now: number): number {
+    return this.d.pollAt(now);
+  }
+  close(): void {
+    this.d.close();
+  }
+}
