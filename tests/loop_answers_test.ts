@@ -15,7 +15,6 @@ import {
   createMemoryLink,
   createStack,
 } from "../src/mod.ts";
-import { RxCoalescer } from "../src/device/coalesce.ts";
 import { CountingDevice } from "./counting_device.ts";
 import { describe, test } from "./harness.ts";
 
@@ -134,7 +133,7 @@ describe("loop answers", () => {
       assertEquals(r.bursts, r.busyPolls);
     });
 
-    test(`${mode}: 16 requests in one short burst are answered in two slices, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
+    test(`${mode}: 16 connections answered in one burst per poll, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
       // 512 buffers: each connection's share is 48 buffers, a window of about 68 KiB, far
       // below the 1 MiB receive buffer; a read must not look like a window reopened.
       const r = await echo(mode, 16, 50, 512);
@@ -142,65 +141,9 @@ describe("loop answers", () => {
       assertEquals(r.empty, 0);
       assertEquals(r.clientFrames, r.requests);
       assertEquals(r.clientEmpty, 0);
-      // The 16 requests of a round arrive in one short burst (under the 32 a burst takes): the
-      // first 8 are answered and their answers leave before the next 8 are read, so that the
-      // peer starts on them meanwhile (loop.ts sliceFrames). Two bursts a poll, 8 answers each.
-      assertEquals(r.busyPolls, r.answers / 16);
-      assertEquals(r.bursts, 2 * r.busyPolls);
+      assertEquals(r.bursts, r.busyPolls);
+      // The 16 requests of a round arrive in one burst, so their answers leave in one.
+      assert(r.bursts <= r.answers / 8, `${r.bursts} bursts for ${r.answers} answers`);
     });
   }
-
-  test("a slice never ends inside a chained frame: a coalesced segment across the eighth record arrives whole", async () => {
-    const zone = createHeapZone({ name: "a", count: 2048 });
-    const zoneB = createHeapZone({ name: "b", count: 2048 });
-    // The client's device cuts large segments (PSH on the last only), the server's coalesces them.
-    const [la, lb] = createMemoryLink({ zone, zoneB, segmentation: 65535 });
-    const rx = new RxCoalescer(la);
-    const ds = new CountingDevice(rx);
-    const server = await createStack({ device: ds, address: "198.18.0.1/24", mode: "inline" });
-    const client = await createStack({ device: lb, address: "198.18.0.2/24", mode: "inline" });
-    const got = new Map<number, number>();
-    server.listen(9, () => ({
-      onData(c) {
-        const v = c.zoneBytes;
-        for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
-          const at = c.pieceOffset;
-          for (let k = 0; k < n; k++) assertEquals(v[at + k], c.remotePort & 0xff, "every byte as sent");
-          got.set(c.remotePort, (got.get(c.remotePort) ?? 0) + n);
-          c.consume(n);
-        }
-      },
-    }));
-    const conns: Connection[] = [];
-    let open = 0;
-    for (let i = 0; i < 9; i++) conns.push(client.connect("198.18.0.1", 9, { onOpen: () => void open++ }));
-    for (let i = 0; open < 9 && i < 100_000; i++) {
-      server.poll();
-      client.poll();
-    }
-    assertEquals(open, 9);
-    server.poll(); // the handshakes' last ACKs
-    client.poll();
-    assertEquals(server.connections().length, 9);
-    // Five small segments, then four full segments of one connection (one chain of four records
-    // after coalescing: records 5 to 8 of the burst), then three small ones: twelve records, a
-    // short burst cut after the eighth record unless that would split the chain.
-    const bulk = 4 * 1448;
-    const fill = (c: Connection, n: number) =>
-      assertEquals(c.write(new Uint8Array(n).fill(c.localPort & 0xff)), n);
-    for (let i = 0; i < 5; i++) fill(conns[i], 64);
-    fill(conns[5], bulk);
-    for (let i = 6; i < 9; i++) fill(conns[i], 64);
-    client.poll();
-    const packets0 = rx.packets;
-    const bursts0 = ds.bursts;
-    assertEquals(server.poll(), 12, "the twelve records in one receive burst");
-    assertEquals(rx.packets - packets0, 1, "one coalesced segment");
-    assertEquals(ds.bursts - bursts0, 2, "two slices, each with its ACKs sent");
-    for (let i = 0; i < 9; i++) assertEquals(got.get(conns[i].localPort), i === 5 ? bulk : 64);
-    assertEquals(server.stats().ip.malformed.chainMalformed ?? 0, 0);
-    await client.close(100);
-    await server.close(100);
-    assertEquals(server.stats().zone.inUse, 0, "every buffer back");
-  });
 });

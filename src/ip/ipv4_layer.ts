@@ -144,9 +144,9 @@ export class IpLayer implements NeighborOwner {
     this._tcp = receiver;
   }
 
-  /** Runs the receive path over the frames described by records `from..n` of `descs`. */
-  receive(descs: Uint32Array, n: number, now: number, from = 0): void {
-    for (let k = from; k < n; k++) {
+  /** Runs the receive path over `n` frames described by `descs`. */
+  receive(descs: Uint32Array, n: number, now: number): void {
+    for (let k = 0; k < n; k++) {
       const i = k * DESC_WORDS;
       const flags = descs[i + 2];
       this._flowHint = (flags & rxFlowMark) !== 0 ? descs[i + 3] : -1;

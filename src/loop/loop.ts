@@ -12,7 +12,7 @@
  * @module
  */
 import { setImmediate } from "node:timers";
-import { DESC_WORDS, type Device, RxFlag } from "../device/device.ts";
+import { DESC_WORDS, type Device } from "../device/device.ts";
 import type { IpLayer } from "../ip/ipv4_layer.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 
@@ -20,16 +20,6 @@ import type { TcpLayer } from "../tcp/tcp_layer.ts";
 const roundMs = 1;
 /** Quiet time after which the loop starts napping between rounds of polls, ms. */
 const idleNapMs = 50;
-/**
- * A receive burst that came back short (the device had nothing more waiting) goes up the
- * stack in slices of this many frames, and each slice's answers leave before the next slice
- * is read. A short burst means the peer is not keeping us busy: in a closed loop it waits for
- * these answers, and the first ones reach it while we work on the rest, so both ends work at
- * once instead of in turn (a 16-deep echo otherwise alternates: one side busy, the other idle).
- * A full burst means frames queue behind it: then the whole burst is taken in one pass and
- * one flush, the cheapest per frame.
- */
-const sliceFrames = 8;
 
 /** How handlers are run. */
 export type LoopMode = "batch" | "inline";
@@ -106,8 +96,7 @@ export class Loop {
   /** One iteration at `now`: receive a burst, run it through, run timers and events, send. Returns frames received. */
   poll(now: number): number {
     const n = this.device.rx(this._descs, this._burst, now);
-    if (n > sliceFrames && n < this._burst) this._receiveSliced(n, now);
-    else if (n > 0) this.ip.receive(this._descs, n, now);
+    if (n > 0) this.ip.receive(this._descs, n, now);
     this.tcp.poll(now);
     this.ip.poll(now);
     if (this.events.length > 0) this.events.drain();
@@ -115,22 +104,6 @@ export class Loop {
     this.iterations++;
     this.framesIn += n;
     return n;
-  }
-
-  /** Runs a short burst of `n` frames up the stack a slice at a time, flushing each slice's answers (see sliceFrames). */
-  private _receiveSliced(n: number, now: number): void {
-    const d = this._descs;
-    for (let from = 0; from < n;) {
-      let to = from + sliceFrames < n ? from + sliceFrames : n;
-      // A slice never ends inside a chained frame: its last record has no RxFlag.more.
-      while (to < n && (d[(to - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) to++;
-      this.ip.receive(d, to, now, from);
-      if (to < n) {
-        if (this.events.length > 0) this.events.drain();
-        this.ip.flush(now);
-      }
-      from = to;
-    }
   }
 
   /**
