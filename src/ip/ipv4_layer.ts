@@ -257,11 +257,7 @@ export class IpLayer implements NeighborOwner {
     const ipOff = tcpOff - ipv4HeaderLen;
     this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, false, ipv4HeaderLen, ecn);
     const hop = this.iface.nextHop(dst);
-    const mac = hop === 0
-      ? -1
-      : this.iface.accepts(hop) && hop !== this.iface.address
-      ? macBroadcast
-      : this.neighbors.lookup(hop, now);
+    const mac = hop === 0 ? -1 : this._macOf(hop, now);
     const tx = this.tx;
     if (mac < 0 || !tx.reserve(1 + nPieces, now)) {
       // No route or neighbour yet, or the device is behind: lost like a dropped frame.
@@ -525,6 +521,11 @@ export class IpLayer implements NeighborOwner {
     this.counters.ipOutRequests++;
   }
 
+  /** The MAC address of next hop `hop`: broadcast for our subnet's broadcast, else the neighbour's (-1: not resolved yet). */
+  private _macOf(hop: number, now: number): number {
+    return this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
+  }
+
   private _route(h: number, dataOffAbs: number, len: number, dst: number, flags: number, lens: number, now: number): boolean {
     const zone = this.device.zone;
     const dataOff = dataOffAbs - zone.dataStart(h);
@@ -535,7 +536,7 @@ export class IpLayer implements NeighborOwner {
       return false;
     }
     // Resolve first: a lookup may send an ARP request, which re-points the shared views.
-    const mac = this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
+    const mac = this._macOf(hop, now);
     const eth = this._ethTx.attach(zone.bytes, dataOffAbs, len);
     eth.src = this.iface.mac;
     eth.ethertype = EtherType.ipv4;

@@ -73,6 +73,7 @@ export class PoolPressure {
   constructor(zone: MemZone, counters: TcpCounters) {
     this._zone = zone;
     this._counters = counters;
+    this.connections = 0;
   }
 
   /**
@@ -105,19 +106,27 @@ export class PoolPressure {
     return undefined;
   }
 
-  /** Connections with a control block: the send share splits the zone among them. */
-  connections = 0;
+  private _connections = 0;
+  /** Half the zone split among the connections: each side's share before its floor (computed as they come and go). */
+  private _split = 0;
+
+  /** Connections with a control block: the send and receive shares split the zone among them. */
+  get connections(): number {
+    return this._connections;
+  }
+  set connections(n: number) {
+    this._connections = n;
+    this._split = Math.floor((this._zone.capacity >>> 1) / (n > 0 ? n : 1));
+  }
 
   /** Buffers one connection's send data may hold now (see the module documentation). */
   sendShare(): number {
-    const share = Math.floor((this._zone.capacity >>> 1) / (this.connections > 0 ? this.connections : 1));
-    return share > sendShareMin ? share : sendShareMin;
+    return this._split > sendShareMin ? this._split : sendShareMin;
   }
 
   /** Buffers one connection's received, unread data may hold now (see the module documentation). */
   recvShare(): number {
-    const share = Math.floor((this._zone.capacity >>> 1) / (this.connections > 0 ? this.connections : 1));
-    return share > recvShareMin ? share : recvShareMin;
+    return this._split > recvShareMin ? this._split : recvShareMin;
   }
 
   /**
