@@ -142,6 +142,16 @@ export function runChild(script: string, args: string[], options: ChildOptions =
   return new Child(script, args, options).done();
 }
 
+/** The RESULT a child printed, after asserting that it exited 0 and printed one. */
+// deno-lint-ignore no-explicit-any
+export function resultOf(r: ChildResult): Record<string, any> {
+  if (r.code !== 0 || r.result === undefined) {
+    throw new Error(`child ${r.code !== 0 ? "failed" : "printed no RESULT"}: ${explain(r)}`);
+  }
+  // deno-lint-ignore no-explicit-any
+  return r.result as Record<string, any>;
+}
+
 /** Describes a child's run for a failed assertion's message. */
 export function explain(r: ChildResult): string {
   return `exit ${r.code} signal ${r.signal}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;

@@ -2,27 +2,11 @@
 // jumbo frame over 2048-byte buffers on memif) arrives as a chain of
 // records, every link a buffer of the zone, and goes back out as a chain;
 // every byte is checked at both ends and every buffer comes back.
-import { assert, assertEquals } from "@std/assert";
+import { assertEquals } from "@std/assert";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  Child,
-  type ChildResult,
-  explain,
-  removeEalFiles,
-  runChild,
-  tempDir,
-  uniquePrefix,
-} from "./child.ts";
+import { Child, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
-
-// deno-lint-ignore no-explicit-any
-function ok(r: ChildResult): Record<string, any> {
-  assertEquals(r.code, 0, explain(r));
-  assert(r.result !== undefined, explain(r));
-  // deno-lint-ignore no-explicit-any
-  return r.result as Record<string, any>;
-}
 
 describe("dpdk chains", () => {
   test(
@@ -35,8 +19,8 @@ describe("dpdk chains", () => {
       const echo = new Child("rx_chain.ts", ["echo", ep, socket], { timeoutMs: 60_000 });
       try {
         await echo.waitFor(/^READY/, 30_000);
-        const sender = ok(await runChild("rx_chain.ts", ["send", sp, socket], { timeoutMs: 60_000 }));
-        const echoer = ok(await echo.done());
+        const sender = resultOf(await runChild("rx_chain.ts", ["send", sp, socket], { timeoutMs: 60_000 }));
+        const echoer = resultOf(await echo.done());
         // 5000 bytes over buffers of 2048: three links each way.
         assertEquals(echoer.received, [2048, 2048, 904], "the echoer's links");
         assertEquals(sender.received, [2048, 2048, 904], "the sender's links");

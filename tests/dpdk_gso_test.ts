@@ -6,22 +6,8 @@
 import { assert, assertEquals } from "@std/assert";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  Child,
-  type ChildResult,
-  explain,
-  removeEalFiles,
-  runChild,
-  tempDir,
-  uniquePrefix,
-} from "./child.ts";
+import { Child, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
-
-function ok(r: ChildResult): Record<string, any> {
-  assertEquals(r.code, 0, explain(r));
-  assert(r.result !== undefined, explain(r));
-  return r.result as Record<string, any>;
-}
 
 const stream = 3_000_000;
 const mss = 1448;
@@ -35,8 +21,8 @@ async function transfer(checksums: "on" | "off") {
   const receiver = new Child("gso_peer.ts", ["recv", rp, ...args], { timeoutMs: 120_000 });
   try {
     await receiver.waitFor(/^READY/);
-    const sender = ok(await runChild("gso_peer.ts", ["send", sp, ...args], { timeoutMs: 120_000 }));
-    return { sender, recv: ok(await receiver.done()) };
+    const sender = resultOf(await runChild("gso_peer.ts", ["send", sp, ...args], { timeoutMs: 120_000 }));
+    return { sender, recv: resultOf(await receiver.done()) };
   } finally {
     receiver.process.kill("SIGKILL");
     removeEalFiles(rp);

@@ -3,7 +3,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { Child, type ChildResult, explain, removeEalFiles, runChild, tempDir, uniquePrefix } from "./child.ts";
+import { Child, explain, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
 
 const frames = 100_000;
@@ -21,17 +21,11 @@ async function errorsCase(which: string): Promise<Record<string, any>> {
   }
 }
 
-function ok(r: ChildResult): Record<string, any> {
-  assertEquals(r.code, 0, explain(r));
-  assert(r.result !== undefined, explain(r));
-  return r.result as Record<string, any>;
-}
-
 describe("dpdk", () => {
   test(`net_ring pair: ${frames} frames of 60..1514 bytes arrive intact and every buffer comes back`, async () => {
     const prefix = uniquePrefix("ring");
     try {
-      const res = ok(await runChild("ring_transfer.ts", [prefix, String(frames)], { timeoutMs: 120_000 }));
+      const res = resultOf(await runChild("ring_transfer.ts", [prefix, String(frames)], { timeoutMs: 120_000 }));
       assertEquals(res.bad, 0, res.firstBad);
       assertEquals(res.sent, frames);
       assertEquals(res.received, frames);
@@ -56,8 +50,8 @@ describe("dpdk", () => {
     const receiver = new Child("memif_peer.ts", ["recv", rp, socket, String(frames)], { timeoutMs: 120_000 });
     try {
       await receiver.waitFor(/^READY/);
-      const sender = ok(await runChild("memif_peer.ts", ["send", sp, socket, String(frames)], { timeoutMs: 120_000 }));
-      const recv = ok(await receiver.done());
+      const sender = resultOf(await runChild("memif_peer.ts", ["send", sp, socket, String(frames)], { timeoutMs: 120_000 }));
+      const recv = resultOf(await receiver.done());
       assertEquals(recv.bad, 0, recv.firstBad);
       assertEquals(recv.done, frames);
       assertEquals(sender.done, frames);
@@ -122,7 +116,7 @@ describe("dpdk", () => {
   test("a Worker thread registers with the EAL and uses the main thread's pool", async () => {
     const prefix = uniquePrefix("worker");
     try {
-      const r = ok(await runChild("worker_register.ts", [prefix], { timeoutMs: 60_000 }));
+      const r = resultOf(await runChild("worker_register.ts", [prefix], { timeoutMs: 60_000 }));
       assertEquals(r.mainLcore, 0);
       assertEquals(r.lcore, 1);
       assertEquals(r.again, 1, "registering twice keeps the lcore");

@@ -16,15 +16,7 @@ import { ConfigError, createHeapZone, createMemoryLink, createStack, parseStackC
 import { parseArgs, UsageError, usageOfConfigError } from "../src/cli/args.ts";
 import { dataRoomForMtu } from "../src/device/dpdk/pool.ts";
 import { memifBufferSize, parseDeviceSpec } from "../src/device/spec.ts";
-import {
-  Child,
-  type ChildResult,
-  explain,
-  removeEalFiles,
-  runChild,
-  tempDir,
-  uniquePrefix,
-} from "./child.ts";
+import { Child, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
 
 const memif = "memif:/tmp/luna-mtu-test.sock,server";
@@ -40,12 +32,6 @@ function fieldOf(input: unknown): string {
   throw new Error(`the config was accepted: ${JSON.stringify(input)}`);
 }
 
-function ok(r: ChildResult): Record<string, any> {
-  assertEquals(r.code, 0, explain(r));
-  assert(r.result !== undefined, explain(r));
-  return r.result as Record<string, any>;
-}
-
 /** A bulk transfer of `bytes` from a memif client to a memif server, each at its MTU ("-": the default). */
 async function bulk(serverMtu: string, clientMtu: string, bytes: number) {
   const dir = tempDir("mtu");
@@ -57,12 +43,12 @@ async function bulk(serverMtu: string, clientMtu: string, bytes: number) {
   });
   try {
     await server.waitFor(/^READY/, 60_000);
-    const client = ok(
+    const client = resultOf(
       await runChild("mtu_bulk.ts", ["client", cp, socket, clientMtu, String(bytes), "sha256"], {
         timeoutMs: 120_000,
       }),
     );
-    return { server: ok(await server.done()), client };
+    return { server: resultOf(await server.done()), client };
   } finally {
     server.process.kill("SIGKILL");
     await server.done();
@@ -83,11 +69,11 @@ async function frames(mtu: number, lengths: number[]) {
   });
   try {
     await receiver.waitFor(/^READY/, 30_000);
-    const sender = ok(
+    const sender = resultOf(
       await runChild("mtu_frames.ts", ["send", sp, socket, "9000", lengths.join(",")], { timeoutMs: 60_000 }),
     );
     assertEquals(sender.got, [...lengths, 60], "the sender sent every frame and the end marker");
-    return ok(await receiver.done());
+    return resultOf(await receiver.done());
   } finally {
     receiver.process.kill("SIGKILL");
     await receiver.done();
@@ -172,7 +158,7 @@ describe("mtu", () => {
         mtu: 9000,
         eal: { prefix },
       };
-      const r = ok(await runChild("mtu_config.ts", [JSON.stringify(config)], { timeoutMs: 60_000 }));
+      const r = resultOf(await runChild("mtu_config.ts", [JSON.stringify(config)], { timeoutMs: 60_000 }));
       assertEquals([r.name, r.field], ["ConfigError", "mtu"], JSON.stringify(r));
       assertStringIncludes(r.message, "MTU 9000 refused");
       assertStringIncludes(r.message, "at most 1518 bytes");
