@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
-import { parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
 import { nodeBin } from "./tcp.ts";
 
 const args = process.argv.slice(2);
@@ -97,18 +97,7 @@ mkdirSync(dir, { recursive: true });
 let server: ChildProcess | undefined;
 const lunaStats: Record<string, number>[] = [];
 try {
-  lab.exec("kernel", "iptables", [
-    "-A",
-    "INPUT",
-    "-p",
-    "tcp",
-    "--sport",
-    "80",
-    "--dport",
-    "20000:29999",
-    "-j",
-    "DROP",
-  ]);
+  lab.exec("kernel", "iptables", dropFloodAnswersArgs(80));
   const mac = lab.exec("luna", "cat", [`/sys/class/net/${lab.luna.iface}/address`]).trim();
   const bytes = mb * 1_000_000;
   const download = () => {

@@ -10,7 +10,7 @@ import { assert, assertEquals } from "@std/assert";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { patternSha256 } from "../src/apps/pattern.ts";
-import { parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
 import { tcpDefaults } from "../src/tcp/config.ts";
 import { Child, explain, removeEalFiles, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
@@ -31,18 +31,7 @@ describe("SYN flood", () => {
       let child: Child | undefined;
       try {
         // The flood's SYN-ACKs go nowhere: the half-open connections stay, the backlog fills.
-        lab.exec("kernel", "iptables", [
-          "-A",
-          "INPUT",
-          "-p",
-          "tcp",
-          "--sport",
-          "80",
-          "--dport",
-          "20000:29999",
-          "-j",
-          "DROP",
-        ]);
+        lab.exec("kernel", "iptables", dropFloodAnswersArgs(80));
         child = new Child("syn_flood_server.ts", [lab.luna.iface, lab.luna.cidr, prefix, stopServer], {
           wrap: lab.wrap("luna"),
           timeoutMs: 150_000,

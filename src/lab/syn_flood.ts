@@ -26,6 +26,19 @@ export function synFloodBinary(): string {
   return binary;
 }
 
+/** The source ports the flood's SYNs come from (syn_flood.c). */
+export const synFloodPorts = "20000:29999";
+
+/**
+ * iptables arguments for the flood's own host: drop the SYN-ACKs answering
+ * the flood (from `serverPort` to {@link synFloodPorts}), so that its
+ * half-open connections stay and the server's backlog fills, as under a
+ * flood from spoofed sources.
+ */
+export function dropFloodAnswersArgs(serverPort: number): string[] {
+  return ["-A", "INPUT", "-p", "tcp", "--sport", String(serverPort), "--dport", synFloodPorts, "-j", "DROP"];
+}
+
 /** What one flood sends: from `srcIp` (ports 20000..29999) on `iface` to `dstMac`/`dstIp`:`dstPort`. */
 export interface SynFlood {
   iface: string;
