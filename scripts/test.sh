@@ -22,6 +22,13 @@ bun_fail=$(grep -Eo '^ *[0-9]+ fail$' "$out/bun.log" | tail -1 | grep -Eo '[0-9]
 deno_pass=$(grep -Eo '[0-9]+ passed' "$out/deno.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 deno_fail=$(grep -Eo '[0-9]+ failed' "$out/deno.log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 
+# Repeat the names of failed tests last, so the tail of a long log says which ones.
+if grep -q '^(fail)' "$out/bun.log" || grep -q ' \.\.\. FAILED' "$out/deno.log"; then
+  echo
+  echo "failed tests:"
+  grep '^(fail)' "$out/bun.log" | sed 's/^/  bun /'
+  grep ' \.\.\. FAILED' "$out/deno.log" | sed 's/^/  deno /'
+fi
 echo
 echo "bun: $bun_pass passed, $bun_fail failed (exit $bun_rc); deno: $deno_pass passed, $deno_fail failed (exit $deno_rc)"
 passed=$((bun_pass + deno_pass))
