@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <linux/if_packet.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -42,6 +46,160 @@
 #ifndef LUNA_SOURCE_HASH
 #define LUNA_SOURCE_HASH "unknown"
 #endif
+
+/* ------------------------------------------------------- memif departures */
+
+/*
+ * A memif peer may leave at any moment. DPDK's memif driver then disconnects
+ * on the EAL's interrupt thread: it clears its "connected" flag and unmaps
+ * the shared regions, taking no lock, while a burst on a polling thread may
+ * be reading or writing those regions; the poller then dies of SIGSEGV (seen
+ * when a peer process exits in the middle of a transfer). The driver's calls
+ * to munmap are therefore routed, through its own GOT entry, to region_unmap,
+ * which waits until no burst on a memif port is in flight. A burst that
+ * starts after that finds the flag cleared and returns without touching the
+ * regions, so holding the lock across each burst is enough.
+ */
+static pthread_rwlock_t region_lock;
+static int region_guard; /* 1: the driver's munmap is guarded; -1: memif not loaded or not patched */
+static int region_guard_errno;
+static uint8_t port_guarded[RTE_MAX_ETHPORTS];
+
+static int region_unmap(void *addr, size_t len)
+{
+	pthread_rwlock_wrlock(&region_lock);
+	int rc = munmap(addr, len);
+	pthread_rwlock_unlock(&region_lock);
+	return rc;
+}
+
+#if defined(__x86_64__)
+#define GOT_SLOT_TYPES(t) ((t) == R_X86_64_JUMP_SLOT || (t) == R_X86_64_GLOB_DAT)
+#elif defined(__aarch64__)
+#define GOT_SLOT_TYPES(t) ((t) == R_AARCH64_JUMP_SLOT || (t) == R_AARCH64_GLOB_DAT)
+#else
+#define GOT_SLOT_TYPES(t) 0
+#endif
+
+struct got_hook {
+	const char *lib;
+	const char *sym;
+	void *to;
+	int found;   /* the library is loaded */
+	int patched; /* slots rewritten */
+};
+
+/* An address from a loaded object's dynamic section: glibc rewrites most of
+ * them to absolute addresses in place, other loaders leave them relative. */
+static uintptr_t dyn_ptr(const struct dl_phdr_info *info, ElfW(Addr) v)
+{
+	return v >= info->dlpi_addr ? v : info->dlpi_addr + v;
+}
+
+static int got_hook_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	struct got_hook *h = arg;
+	if (info->dlpi_name == NULL || strstr(info->dlpi_name, h->lib) == NULL)
+		return 0;
+	h->found = 1;
+	const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	const ElfW(Dyn) *dyn = NULL;
+	uintptr_t relro_lo = 0, relro_hi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+		if (ph->p_type == PT_GNU_RELRO) {
+			/* the loader makes read-only the whole pages inside this range */
+			relro_lo = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
+			relro_hi = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz) & ~(page - 1);
+		}
+	}
+	if (dyn == NULL)
+		return 1;
+	const ElfW(Sym) *symtab = NULL;
+	const char *strtab = NULL;
+	const ElfW(Rela) *rel[2] = { NULL, NULL };
+	size_t rel_size[2] = { 0, 0 };
+	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+		if (d->d_tag == DT_SYMTAB)
+			symtab = (const ElfW(Sym) *)dyn_ptr(info, d->d_un.d_ptr);
+		else if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)dyn_ptr(info, d->d_un.d_ptr);
+		else if (d->d_tag == DT_JMPREL)
+			rel[0] = (const ElfW(Rela) *)dyn_ptr(info, d->d_un.d_ptr);
+		else if (d->d_tag == DT_PLTRELSZ)
+			rel_size[0] = d->d_un.d_val;
+		else if (d->d_tag == DT_RELA)
+			rel[1] = (const ElfW(Rela) *)dyn_ptr(info, d->d_un.d_ptr);
+		else if (d->d_tag == DT_RELASZ)
+			rel_size[1] = d->d_un.d_val;
+	}
+	if (symtab == NULL || strtab == NULL)
+		return 1;
+	for (int t = 0; t < 2; t++) {
+		for (size_t k = 0; rel[t] != NULL && k < rel_size[t] / sizeof(ElfW(Rela)); k++) {
+			const ElfW(Rela) *r = &rel[t][k];
+			if (!GOT_SLOT_TYPES(ELF64_R_TYPE(r->r_info)))
+				continue;
+			if (strcmp(strtab + symtab[ELF64_R_SYM(r->r_info)].st_name, h->sym) != 0)
+				continue;
+			void **slot = (void **)(info->dlpi_addr + r->r_offset);
+			uintptr_t pg = (uintptr_t)slot & ~(page - 1);
+			int ro = pg >= relro_lo && pg < relro_hi;
+			if (ro && mprotect((void *)pg, page, PROT_READ | PROT_WRITE) != 0) {
+				region_guard_errno = errno;
+				return 1;
+			}
+			__atomic_store_n(slot, h->to, __ATOMIC_RELEASE);
+			if (ro)
+				(void)mprotect((void *)pg, page, PROT_READ);
+			h->patched++;
+		}
+	}
+	return 1;
+}
+
+/* After rte_eal_init, which loads the drivers. */
+static void region_guard_install(void)
+{
+	if (region_guard != 0)
+		return;
+	pthread_rwlockattr_t a;
+	pthread_rwlockattr_init(&a);
+	/* The interrupt thread must not wait behind an endless stream of polls. */
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&region_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	struct got_hook h = { "librte_net_memif.so", "munmap", (void *)region_unmap, 0, 0 };
+	dl_iterate_phdr(got_hook_object, &h);
+	region_guard = h.patched > 0 ? 1 : -1;
+	if (h.found && h.patched == 0 && region_guard_errno == 0)
+		region_guard_errno = ENOENT;
+}
+
+static inline uint16_t guarded_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **m,
+					uint16_t n)
+{
+	if (likely(!port_guarded[port]))
+		return rte_eth_rx_burst(port, queue, m, n);
+	pthread_rwlock_rdlock(&region_lock);
+	uint16_t got = rte_eth_rx_burst(port, queue, m, n);
+	pthread_rwlock_unlock(&region_lock);
+	return got;
+}
+
+static inline uint16_t guarded_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **m,
+					uint16_t n)
+{
+	if (likely(!port_guarded[port]))
+		return rte_eth_tx_burst(port, queue, m, n);
+	pthread_rwlock_rdlock(&region_lock);
+	uint16_t sent = rte_eth_tx_burst(port, queue, m, n);
+	pthread_rwlock_unlock(&region_lock);
+	return sent;
+}
 
 /* ---------------------------------------------------------------- errors */
 
@@ -198,6 +356,7 @@ int32_t luna_eal_init(const uint8_t *args, uint32_t args_len, int32_t argc)
 		return fail(-err, "rte_eal_init failed: %s\n", rte_strerror(err));
 	}
 	eal_state = EAL_UP;
+	region_guard_install();
 	return rc;
 }
 
@@ -805,6 +964,14 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
 	if (rc != 0)
 		return fail(rc, "port %d: device info: %s\n", port, rte_strerror(-rc));
+	port_guarded[port] = info.driver_name != NULL && strcmp(info.driver_name, "net_memif") == 0;
+	if (port_guarded[port] && region_guard != 1) {
+		port_guarded[port] = 0;
+		RTE_LOG(WARNING, EAL,
+			"luna: port %d: memif's unmapping of its regions could not be guarded (%s); "
+			"a peer that leaves during a burst can crash this process\n",
+			port, strerror(region_guard_errno ? region_guard_errno : ENOENT));
+	}
 	if (nb_rxq < 1 || nb_rxq > info.max_rx_queues || nb_txq < 1 ||
 	    nb_txq > info.max_tx_queues)
 		return fail(-EINVAL, "port %d: %u rx / %u tx queues asked, the port has %u / %u",
@@ -1414,7 +1581,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 			(LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
 		const int no_cksum = port_no_cksum[port];
 		const uint32_t frame_max = port_frame_max[port];
-		uint16_t got = rte_eth_rx_burst((uint16_t)port, (uint16_t)queue, fresh, (uint16_t)max);
+		uint16_t got = guarded_rx_burst((uint16_t)port, (uint16_t)queue, fresh, (uint16_t)max);
 		n = 0;
 		for (uint16_t i = 0; i < got; i++) {
 			struct rte_mbuf *mb = fresh[i];
@@ -1615,7 +1782,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	if (port_backlog[port] != NULL && queue < port_backlog_queues[port]) {
 		bl = &port_backlog[port][queue];
 		if (bl->n > 0) {
-			uint16_t s = rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, bl->m, bl->n);
+			uint16_t s = guarded_tx_burst((uint16_t)port, (uint16_t)queue, bl->m, bl->n);
 			if (s < bl->n) {
 				memmove(bl->m, bl->m + s, (size_t)(bl->n - s) * sizeof(bl->m[0]));
 				bl->n = (uint16_t)(bl->n - s);
@@ -1798,7 +1965,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	uint16_t ready = (uint16_t)nm;
 	if (offload != 0)
 		ready = rte_eth_tx_prepare((uint16_t)port, (uint16_t)queue, m, ready);
-	uint32_t sent = ready > 0 ? rte_eth_tx_burst((uint16_t)port, (uint16_t)queue, m, ready) : 0;
+	uint32_t sent = ready > 0 ? guarded_tx_burst((uint16_t)port, (uint16_t)queue, m, ready) : 0;
 	/* Packets go in order: those whose mbufs all went, and segmented ones of
 	 * which some went, are the PMD's (their records' references are dropped:
 	 * the shim's mbufs hold their own); the rest stay the caller's. */
