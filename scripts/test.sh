@@ -26,7 +26,7 @@ deno_fail=$(grep -Eo '[0-9]+ failed' "$out/deno.log" | tail -1 | grep -Eo '[0-9]
 if grep -q '^(fail)' "$out/bun.log" || grep -q ' \.\.\. FAILED' "$out/deno.log"; then
   echo
   echo "failed tests:"
-  grep '^(fail)' "$out/bun.log" | sed 's/^/  bun /'
+  grep '^(fail)' "$out/bun.log" | awk '!seen[$0]++' | sed 's/^/  bun /'
   grep ' \.\.\. FAILED' "$out/deno.log" | sed 's/^/  deno /'
 fi
 echo
