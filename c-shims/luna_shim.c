@@ -179,26 +179,17 @@ static void region_guard_install(void)
 		region_guard_errno = ENOENT;
 }
 
-static inline uint16_t guarded_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **m,
-					uint16_t n)
+/* A receive (tx = 0) or transmit (tx = 1) burst, under the lock where the port is memif. */
+static inline uint16_t port_burst(int tx, uint16_t port, uint16_t queue, struct rte_mbuf **m,
+				  uint16_t n)
 {
-	if (likely(!port_guarded[port]))
-		return rte_eth_rx_burst(port, queue, m, n);
-	pthread_rwlock_rdlock(&region_lock);
-	uint16_t got = rte_eth_rx_burst(port, queue, m, n);
-	pthread_rwlock_unlock(&region_lock);
-	return got;
-}
-
-static inline uint16_t guarded_tx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **m,
-					uint16_t n)
-{
-	if (likely(!port_guarded[port]))
-		return rte_eth_tx_burst(port, queue, m, n);
-	pthread_rwlock_rdlock(&region_lock);
-	uint16_t sent = rte_eth_tx_burst(port, queue, m, n);
-	pthread_rwlock_unlock(&region_lock);
-	return sent;
+	const int guard = port_guarded[port];
+	if (unlikely(guard))
+		pthread_rwlock_rdlock(&region_lock);
+	uint16_t k = tx ? rte_eth_tx_burst(port, queue, m, n) : rte_eth_rx_burst(port, queue, m, n);
+	if (unlikely(guard))
+		pthread_rwlock_unlock(&region_lock);
+	return k;
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -1581,7 +1572,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 			(LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM);
 		const int no_cksum = port_no_cksum[port];
 		const uint32_t frame_max = port_frame_max[port];
-		uint16_t got = guarded_rx_burst((uint16_t)port, (uint16_t)queue, fresh, (uint16_t)max);
+		uint16_t got = port_burst(0, (uint16_t)port, (uint16_t)queue, fresh, (uint16_t)max);
 		n = 0;
 		for (uint16_t i = 0; i < got; i++) {
 			struct rte_mbuf *mb = fresh[i];
@@ -1782,7 +1773,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	if (port_backlog[port] != NULL && queue < port_backlog_queues[port]) {
 		bl = &port_backlog[port][queue];
 		if (bl->n > 0) {
-			uint16_t s = guarded_tx_burst((uint16_t)port, (uint16_t)queue, bl->m, bl->n);
+			uint16_t s = port_burst(1, (uint16_t)port, (uint16_t)queue, bl->m, bl->n);
 			if (s < bl->n) {
 				memmove(bl->m, bl->m + s, (size_t)(bl->n - s) * sizeof(bl->m[0]));
 				bl->n = (uint16_t)(bl->n - s);
@@ -1965,7 +1956,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	uint16_t ready = (uint16_t)nm;
 	if (offload != 0)
 		ready = rte_eth_tx_prepare((uint16_t)port, (uint16_t)queue, m, ready);
-	uint32_t sent = ready > 0 ? guarded_tx_burst((uint16_t)port, (uint16_t)queue, m, ready) : 0;
+	uint32_t sent = ready > 0 ? port_burst(1, (uint16_t)port, (uint16_t)queue, m, ready) : 0;
 	/* Packets go in order: those whose mbufs all went, and segmented ones of
 	 * which some went, are the PMD's (their records' references are dropped:
 	 * the shim's mbufs hold their own); the rest stay the caller's. */
