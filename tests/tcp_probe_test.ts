@@ -5,8 +5,9 @@
 // a flight of a small window with one ACK: that ACK and the probe's lost
 // made most of luna-ts's timeouts, 200 ms each on a path of 0.3 ms. Packet
 // dialogues on the virtual clock; the peer (B) takes 20 ms to complete the
-// handshake, so SRTT is 20 ms, the PTO 40 ms and the RTO 200 ms.
+// handshake, so SRTT is 20 ms, the PTO 42 ms and the RTO 200 ms.
 import { assertAlmostEquals, assertEquals } from "@std/assert";
+import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Dialogue, type DialogueOptions, type Seg, synReceived } from "./tcp_dialogue.ts";
 
@@ -54,7 +55,7 @@ describe("loss probes (tlp.ts)", () => {
     // The flight's ACK is lost, and so is the probe's (or the probe).
     const p1 = d.expect({ seq: at(2), len: mss }, 50);
     const p2 = d.expect({ seq: at(2), len: mss }, 100);
-    assertAlmostEquals(p2.at - p1.at, 2 * 2 * d.tcb!.rto.srttMs, 0.5);
+    assertAlmostEquals(p2.at - p1.at, 2 * (2 * d.tcb!.rto.srttMs + ptoMinMs), 0.5);
     d.run(1);
     d.send({ flags: ACK, seq: 1, ack: at(3) });
     d.recvNothing(500);
@@ -98,7 +99,11 @@ describe("loss probes (tlp.ts)", () => {
     const { lastAckAt, highest } = inRecovery(d);
     // Every later ACK is lost: the probe is the segment after the highest sent, about a PTO later.
     const p = d.expect({ seq: highest.seq + mss, len: mss }, 60);
-    assertEquals(p.at - lastAckAt <= 2 * d.tcb!.rto.srttMs + 1, true, `probe ${p.at - lastAckAt} ms after`);
+    assertEquals(
+      p.at - lastAckAt <= 2 * d.tcb!.rto.srttMs + ptoMinMs + 1,
+      true,
+      `probe ${p.at - lastAckAt} ms after`,
+    );
     // Its ACK says everything arrived: the recovery ends, without a timeout.
     d.run(20);
     d.send({ flags: ACK, seq: 1, ack: p.seq + mss });
@@ -116,7 +121,7 @@ describe("loss probes (tlp.ts)", () => {
     const r = d.expect({ seq: at(0), len: mss }); // the fast retransmit, lost
     d.queue.length = 0;
     const p = d.expect({ seq: at(0), len: mss }, 60); // not segment 9, which B holds
-    assertEquals(p.at - r.at <= 2 * d.tcb!.rto.srttMs + 1, true);
+    assertEquals(p.at - r.at <= 2 * d.tcb!.rto.srttMs + ptoMinMs + 1, true);
     d.run(20);
     d.send({ flags: ACK, seq: 1, ack: at(10) });
     d.recvNothing(300);

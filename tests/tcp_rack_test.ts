@@ -6,6 +6,7 @@
 // 200 ms floor.
 import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
+import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Dialogue, type DialogueOptions, PSH, type Seg, synReceived } from "./tcp_dialogue.ts";
 
@@ -76,12 +77,12 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertAlmostEquals(s.at - t0, 10, 1.5);
   });
 
-  test("TLP: the probe goes at PTO = 2*SRTT; a second at twice the PTO; then the RTO (RFC 8985 7.2, 7.3)", () => {
+  test("TLP: the probe goes at PTO = 2*SRTT + 2 ms; a second at twice the PTO; then the RTO (RFC 8985 7.2, 7.3)", () => {
     const d = rackEstablished();
     const segs = writeSegments(d, 3);
     // No new data: the highest segment again.
     const p = d.expect({ seq: at(2), len: mss }, 50);
-    const pto = 2 * d.tcb!.rto.srttMs;
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
     assertAlmostEquals(p.at - segs[2].at, pto, 0.5);
     assertEquals(d.tcb!.stats.tlpProbes, 1);
     // Unanswered: one more probe after twice the PTO (tlp.ts tlpProbesMax), then no more for this tail.

@@ -3,7 +3,7 @@
  * the RTO, RACK's reordering timer and the probe timeout share (section 8).
  *
  * After new data leaves, or an ACK acknowledges new data, outside recovery
- * and with nothing SACKed, the probe timeout (PTO = 2*SRTT, plus the worst
+ * and with nothing SACKed, the probe timeout (PTO = 2*SRTT + 2 ms, plus the worst
  * delayed ACK when one segment is in flight, never later than the RTO would
  * fire: 7.2) replaces the RTO. When it fires (7.3), one probe goes — new
  * data if the send queue and the peer's window have some, else the highest
@@ -33,11 +33,16 @@ import type { Tcb } from "./tcb.ts";
 export const tlpMaxAckDelayMs = 200;
 
 /**
- * Floor of the PTO, ms: on a path of a few microseconds 2*SRTT is shorter
- * than any receiver takes to ACK, and every flight would end in a probe
- * (Linux adds TCP_TIMEOUT_MIN, two ticks, for the same reason).
+ * Added to 2*SRTT in the PTO, ms: on a path of a few microseconds 2*SRTT
+ * alone is shorter than any receiver takes to ACK, and every flight would end
+ * in a probe. Linux adds TCP_TIMEOUT_MIN (two ticks, 2 ms at 1000 Hz) the
+ * same way. It was a floor of 10 ms, max(2*SRTT, 10): on a veth through 3%
+ * loss each way, where a lost ACK leaves a small window's flight waiting for
+ * the probe (some 40 to 60 of them in a 20 MB download), 8 interleaved
+ * rounds of 20 MB took 2.15 s (median) with the floor and 0.79 s with 2 ms
+ * added, every round faster.
  */
-export const ptoMinMs = 10;
+export const ptoMinMs = 2;
 
 /** PTO before any RTT sample, ms (RFC 8985 7.2: TimeoutInit, RFC 6298's 1 s). */
 export const ptoInitialMs = 1000;
@@ -91,7 +96,7 @@ function probeAllowed(tcb: Tcb): boolean {
 export function probeTimeout(tcb: Tcb, now: number, rtoAt: number): number {
   let pto = ptoInitialMs;
   if (tcb.rto.hasSample) {
-    pto = Math.max(2 * tcb.rto.srttMs, ptoMinMs);
+    pto = 2 * tcb.rto.srttMs + ptoMinMs;
     if (tcb.flight <= effectiveMss(tcb)) pto += tlpMaxAckDelayMs;
   }
   if (now + pto > rtoAt) pto = rtoAt - now;
