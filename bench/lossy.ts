@@ -37,6 +37,14 @@
  * its peer; the rest so that the router forwards and drops wire-sized
  * segments, not GRO aggregates): the kernel server sends without TSO/GSO.
  *
+ * Where the kernel's TCP sends (the kernel server's downloads, and every
+ * upload: the client's nc), each transfer records the sender's congestion
+ * control (the host's default: the bench does not set it; BBR here, which
+ * a namespace cannot change to CUBIC, so luna-ts's CUBIC is compared with
+ * the kernel's BBR) and its loss-recovery counters in the transfer (nstat
+ * in its namespace: timeouts, those in recovery, loss probes,
+ * retransmissions), beside luna-ts's own counters (notes.serve).
+ *
  * A transfer that does not finish within its timeout is killed and recorded as
  * failed, with the bytes it had moved (curl's size_download; the sender's
  * bytes_acked from `ss -ti` for uploads), never hanging the bench.
@@ -261,6 +269,42 @@ interface Transfer {
   seconds: number;
   mbit_per_s: number;
   error?: string;
+  /**
+   * When the sender is the kernel's TCP (the kernel server's downloads, every upload): its
+   * congestion control and what its loss recovery did in the transfer (nstat's counters in its
+   * namespace), to read beside luna-ts's own counters (notes.serve).
+   */
+  kernelSender?: { congestion: string } & Record<string, number | string>;
+}
+
+/** nstat's names of the kernel's loss-recovery counters, and the names luna-ts's stats give them. */
+const kernelCounterNames = [
+  ["TcpOutSegs", "outSegs"],
+  ["TcpRetransSegs", "retransSegs"],
+  ["TcpExtTCPTimeouts", "retransTimeouts"],
+  ["TcpExtTCPSackRecoveryFail", "timeoutsInRecovery"],
+  ["TcpExtTCPLossProbes", "tlpProbes"],
+  ["TcpExtTCPLossProbeRecovery", "tlpRecoveries"],
+  ["TcpExtTCPSpuriousRTOs", "spuriousRtos"],
+] as const;
+
+/** The kernel's loss-recovery counters in `ns`, absolute (nstat -as: its history file left alone). */
+function kernelCounters(ns: string): Record<string, number> {
+  const r = spawnSync("ip", ["netns", "exec", ns, "nstat", "-asz"], { encoding: "utf8" });
+  const out: Record<string, number> = {};
+  for (const [name, key] of kernelCounterNames) {
+    const m = r.stdout?.match(new RegExp(`^${name}\\s+(\\d+)`, "m"));
+    if (m) out[key] = Number(m[1]);
+  }
+  return out;
+}
+
+/** The congestion control new connections in `ns` use (the bench does not set it: the host's default). */
+function kernelCongestion(ns: string): string {
+  const r = spawnSync("ip", ["netns", "exec", ns, "sysctl", "-n", "net.ipv4.tcp_congestion_control"], {
+    encoding: "utf8",
+  });
+  return r.stdout?.trim() || `unknown (${r.stderr?.trim()})`;
 }
 
 /** Runs `argv` (in its own process group) to its end or `timeoutS`; on timeout `beforeKill` runs first. */
@@ -394,6 +438,7 @@ async function transfers(
   dir: "down" | "up",
   bytes: number,
   onTransfer: (t: Transfer) => void,
+  kernelSenderNs: string | undefined,
 ): Promise<void> {
   const timeoutS = lossyTimeoutS(bytes);
   try {
@@ -403,8 +448,15 @@ async function transfers(
     for (const tbf of lossyPick.tbf) {
       for (const loss of lossyPick.rates) {
         shape(net, loss, tbf);
+        const before = kernelSenderNs === undefined ? undefined : kernelCounters(kernelSenderNs);
         const r = dir === "down" ? await download(net, bytes, timeoutS) : await upload(net, bytes, timeoutS);
-        onTransfer({ dir, tbf, loss, ...r, ...forwarded(net) });
+        let kernelSender: Transfer["kernelSender"];
+        if (kernelSenderNs !== undefined && before !== undefined) {
+          const after = kernelCounters(kernelSenderNs);
+          kernelSender = { congestion: kernelCongestion(kernelSenderNs) };
+          for (const k of Object.keys(after)) kernelSender[k] = after[k] - (before[k] ?? 0);
+        }
+        onTransfer({ dir, tbf, loss, ...r, ...forwarded(net), ...(kernelSender ? { kernelSender } : {}) });
       }
     }
   } finally {
@@ -504,7 +556,7 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
               if (!lossyPick.dirs.includes(dir)) continue;
               const p = await startLunaServe(n, app, mode, prefix);
               try {
-                await transfers(n, dir, bytes, onTransfer);
+                await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined);
               } finally {
                 stats[app] = await stopLunaServe(p, prefix);
               }
@@ -519,7 +571,9 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
           const p = new Proc(argv[0], argv.slice(1), { stdin: true });
           try {
             await p.waitFor(/^READY/m, 0, 20_000, "stdout");
-            for (const dir of lossyPick.dirs) await transfers(n, dir, bytes, onTransfer);
+            for (const dir of lossyPick.dirs) {
+              await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : n.server);
+            }
             stats.sink = JSON.parse((await ask(p, "count", /^COUNT (.*)$/m, 5000))[1]);
           } finally {
             await p.stop("SIGTERM", 5000);

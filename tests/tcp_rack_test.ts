@@ -6,6 +6,7 @@
 // 200 ms floor.
 import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
+import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Dialogue, type DialogueOptions, PSH, type Seg, synReceived } from "./tcp_dialogue.ts";
 
@@ -76,18 +77,23 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertAlmostEquals(s.at - t0, 10, 1.5);
   });
 
-  test("TLP: the probe goes at PTO = 2*SRTT, once per tail; then the RTO (RFC 8985 7.2, 7.3)", () => {
+  test("TLP: the probe goes at PTO = 2*SRTT + 2 ms; a second at twice the PTO; then the RTO (RFC 8985 7.2, 7.3)", () => {
     const d = rackEstablished();
     const segs = writeSegments(d, 3);
     // No new data: the highest segment again.
     const p = d.expect({ seq: at(2), len: mss }, 50);
-    assertAlmostEquals(p.at - segs[2].at, 2 * d.tcb!.rto.srttMs, 0.5);
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
+    assertAlmostEquals(p.at - segs[2].at, pto, 0.5);
     assertEquals(d.tcb!.stats.tlpProbes, 1);
-    // No second probe for the same tail: the RTO, re-armed when the probe went, is next.
+    // Unanswered: one more probe after twice the PTO (tlp.ts tlpProbesMax), then no more for this tail.
+    const p2 = d.expect({ seq: at(2), len: mss }, 2 * pto + 2);
+    assertAlmostEquals(p2.at - p.at, 2 * pto, 0.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
+    // The RTO, re-armed when the second probe went, is next.
     d.recvNothing(199);
     const r = d.expect({ seq: at(0), len: mss }, 2);
-    assertAlmostEquals(r.at - p.at, 200, 1.5);
-    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertAlmostEquals(r.at - p2.at, 200, 1.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
     assertEquals(d.tcb!.stats.retransTimeouts, 1);
   });
 
@@ -154,8 +160,13 @@ describe("RACK-TLP (RFC 8985)", () => {
     d.expect({ seq: at(0), len: mss });
     d.expect({ seq: at(3), len: mss }, 5);
     d.queue.length = 0;
-    // Nothing sent after them can tell: the RTO fires, and sends the first hole.
+    // Nothing sent after them can tell. The recovery's two probes (tlp.ts) resend the segment at
+    // SND.UNA and are lost too; then the RTO fires, and sends the first hole.
+    d.expect({ seq: at(0), len: mss }, 50);
+    const p2 = d.expect({ seq: at(0), len: mss }, 100);
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
     const r = d.expect({ seq: at(0), len: mss }, 250);
+    assertAlmostEquals(r.at - p2.at, 200, 1.5);
     assertEquals(d.tcb!.stats.retransTimeouts, 1);
     d.recvNothing(1);
     d.send({ flags: ACK, seq: 1, ack: at(3), sack: [[at(4), at(8)]] });
@@ -174,8 +185,9 @@ describe("RACK-TLP (RFC 8985)", () => {
     writeSegments(d, 1);
     d.run(20);
     d.send({ flags: ACK, seq: 1, ack: at(1) }); // RACK's first RTT sample: min_RTT 20 ms
-    writeSegments(d, 4, 1); // the whole tail is lost, and the probe too
+    writeSegments(d, 4, 1); // the whole tail is lost, and both probes too
     d.expect({ seq: at(4), len: mss }, 50);
+    d.expect({ seq: at(4), len: mss }, 100);
     const r = d.expect({ seq: at(1), len: mss }, 250); // the RTO: segment 1 again, cwnd one segment
     d.run(20);
     d.send({ flags: ACK, seq: 1, ack: at(2) });

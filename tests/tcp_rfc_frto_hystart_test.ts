@@ -27,19 +27,22 @@ function established20(o: DialogueOptions = {}): Dialogue {
 
 /**
  * A writes 20 segments, 10 leave (the initial window), B stays silent until
- * the timeout's one retransmission. With SACK (RACK-TLP), a tail loss probe
- * of new data goes first, at 2*SRTT. Returns the index of the first segment
- * not yet sent.
+ * the timeout's one retransmission. With SACK (RACK-TLP), tail loss probes
+ * of new data go first, at 2*SRTT and twice that later (tlp.ts). Returns the
+ * index of the first segment not yet sent.
  */
 function timedOut(d: Dialogue, sack: boolean): number {
   d.write(20 * mss);
   for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
-  if (sack) d.expect({ seq: at(10), len: mss }, 50); // the probe (RFC 8985 7.3)
+  if (sack) {
+    d.expect({ seq: at(10), len: mss }, 50); // the probe (RFC 8985 7.3)
+    d.expect({ seq: at(11), len: mss }, 100); // the second (tlp.ts tlpProbesMax)
+  }
   d.expect({ seq: at(0), len: mss }, 250);
   d.recvNothing(5); // F-RTO step 1: the first segment only
   assertEquals(d.tcb!.cc.cwnd, mss);
   assertEquals(d.tcb!.stats.retransTimeouts, 1);
-  return sack ? 11 : 10;
+  return sack ? 12 : 10;
 }
 
 for (const sack of [false, true]) {

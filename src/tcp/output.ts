@@ -390,6 +390,16 @@ export class TcpOutput {
           break;
         }
         tcb.swsOverride = false;
+        // The congestion window counts whole segments (as Linux's counts packets), rounded to the
+        // nearest: room for half a segment or more lets a whole one go (flight stays under cwnd +
+        // MSS/2), less waits for the ACK clock. Sent to the byte, the window's runts were a third
+        // more packets under loss, each as likely lost as a whole one; always waiting instead left
+        // half a segment of a small window unused every round trip, always rounding up let the
+        // initial window (in 1460-byte MSS) carry an eleventh segment of 1448.
+        if (len < mss && len === ccLeft && len < avail && len < wndLeft && flight > 0) {
+          if (len < mss >>> 1) break;
+          len = Math.min(mss, avail, wndLeft);
+        }
         if (len < mss && flight > 0 && !(tcb.noDelay ?? this._config.noDelay) && !(last && finPending)) break; // Nagle
         const fin = last && finPending;
         const sent = len > mss

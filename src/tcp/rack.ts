@@ -161,6 +161,8 @@ export class Rack {
   tlpIsRetrans = false;
   /** An RTT sample was taken since the last probe (RFC 8985 7.3 condition 2). */
   rttSinceProbe = true;
+  /** Probes sent since the last RTT sample (tlp.ts: a second one may follow the first). */
+  probesUnanswered = 0;
 
   /**
    * Loss recovery after a retransmission timeout (RFC 8985 6.3) is under way
@@ -328,6 +330,7 @@ export class Rack {
       this.rtt = bestRtt;
       if (bestRtt < this.minRtt) this.minRtt = bestRtt;
       this.rttSinceProbe = true;
+      this.probesUnanswered = 0;
       if (sentAfter(bestTs, bestEnd, this.xmitTs, this.endSeq)) {
         this.xmitTs = bestTs;
         this.endSeq = bestEnd;

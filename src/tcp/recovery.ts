@@ -94,7 +94,8 @@ export function afterAck(
       startRecovery(x, tcb, now);
     }
     if (timeout > 0) armRackTimer(x, tcb, RackTimer.reorder, now + timeout);
-    else if (acked > 0) scheduleProbe(x, tcb, now);
+    // In fast recovery an ACK that only SACKs keeps the ACK clock running too (tlp.ts, probeAllowed).
+    else if (acked > 0 || (newlySacked > 0 && tcb.cc.inRecovery)) scheduleProbe(x, tcb, now);
     else if (r.timerOf(tcb.rtxAt) === RackTimer.reorder) armRto(x, tcb, now);
   } else if (
     sb !== undefined && !tcb.cc.inRecovery && tcb.flight > 0 && sb.recoveryAllowed() && sb.isLost(tcb.sndUna)
@@ -116,7 +117,10 @@ export function reorderTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   tcb.stats.rackLosses += lost;
   x.counters.rackLosses += lost;
   if (timeout > 0) armRackTimer(x, tcb, RackTimer.reorder, now + timeout);
-  else armRto(x, tcb, now);
+  else {
+    armRto(x, tcb, now);
+    scheduleProbe(x, tcb, now); // in fast recovery, the probe timeout in its place (tlp.ts)
+  }
   const sb = tcb.sb;
   if (
     r.lostBytes > 0 && !tcb.cc.inRecovery && tcb.sndNxt === tcb.sndMax &&
