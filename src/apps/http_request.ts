@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** A request's head, read. */
 export interface RequestHead {
@@ -49,6 +50,8 @@ export class HeadReader {
   /** Largest head taken, bytes. */
   readonly max: number;
   #buf: Uint8Array;
+  /** {@link #buf} as a Buffer, for its latin1 decoder. */
+  #text: Buffer;
   #len = 0;
   /** Line feeds seen with only a CR between them: 2 ends the head. */
   #lfs = 0;
@@ -56,6 +59,7 @@ export class HeadReader {
   constructor(max = headBytesMax) {
     this.max = max;
     this.#buf = new Uint8Array(Math.min(512, max));
+    this.#text = Buffer.from(this.#buf.buffer, 0, this.#buf.length);
   }
 
   /** Bytes collected so far. */
@@ -79,6 +83,7 @@ export class HeadReader {
         const g = new Uint8Array(Math.min(this.#len * 2, this.max));
         g.set(this.#buf);
         this.#buf = g;
+        this.#text = Buffer.from(g.buffer, 0, g.length);
       }
       this.#buf[this.#len++] = b;
       if (b === LF) {
@@ -92,12 +97,10 @@ export class HeadReader {
 
   /** The collected head as text; resets the reader for the next request. */
   take(): string {
-    // Byte i becomes char code i (latin1 as JavaScript has it; TextDecoder's "latin1" is windows-1252),
-    // a few thousand bytes per call.
-    let s = "";
-    for (let i = 0; i < this.#len; i += 4096) {
-      s += String.fromCharCode.apply(null, this.#buf.subarray(i, Math.min(this.#len, i + 4096)) as unknown as number[]);
-    }
+    // Byte i becomes char code i (latin1 as Buffer has it; TextDecoder's "latin1" is windows-1252). The
+    // string comes out in the one-byte form that the regular expressions and indexOf of parseHead walk
+    // fastest (String.fromCharCode.apply made one that cost a third more to parse under Bun).
+    const s = this.#text.toString("latin1", 0, this.#len);
     this.#len = 0;
     this.#lfs = 0;
     return s;
