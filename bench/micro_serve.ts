@@ -28,7 +28,10 @@
  * ```
  *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
- * two versions: run both, interleaved, in the same time window);
+ * two versions: run both, interleaved, in the same time window); `--ab DIR`
+ * adds `serve()` from another checkout on the same stacks, port 82, as one
+ * more configuration interleaved with the others in every round (the finest
+ * A/B on a noisy machine: same process, same stacks, rounds alternating);
  * `--only luna|serve|app|kernel` runs one side or one server; `--close`
  * (luna-ts only) opens a connection per request instead, `Connection:
  * close`, the server closing first (its TIME-WAIT included).
@@ -116,6 +119,11 @@ async function main(): Promise<void> {
     }
   })();
   mod.serve(b, { port: 80, fetch: () => new Response(body) });
+  const ab = arg("ab", "");
+  if (ab !== "") {
+    const other = await import(pathToFileURL(`${ab}/src/web/serve.ts`).href);
+    other.serve(b, { port: 82, fetch: () => new Response(body) });
+  }
   const app = httpApp(b.device.zone);
   b.listen(81, (c: unknown) => app.accept(c));
 
@@ -125,6 +133,12 @@ async function main(): Promise<void> {
     configs.push([
       "luna serve()",
       () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds),
+    ]);
+  }
+  if (ab !== "") {
+    configs.push([
+      "luna serve() B",
+      () => (close ? lunaCloseRun : lunaRun)(mod, a, 82, "/hello", conns, depth, seconds),
     ]);
   }
   if (only === "" || only === "luna" || only === "app") {
@@ -151,7 +165,9 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
   console.log(
-    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}):`,
+    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}${
+      ab !== "" ? `; B: serve() of ${ab}` : ""
+    }):`,
   );
   for (const [name, fs] of Object.entries(results)) {
     console.log(
