@@ -48,7 +48,7 @@
  * - httpwrk (opt-in: --workloads httpwrk): wrk -t1 against Bun.serve on the
  *   kernel, serve() and `luna serve http` on net_af_packet, over one veth, at
  *   1, 32 and 256 connections, keep-alive and `Connection: close`
- *   (bench/http_wrk.ts); about 40 s a round at --seconds 2.
+ *   (bench/http_wrk.ts); about a minute a round.
  * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
  *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
  *   directions, in a router namespace between client and server), with and
