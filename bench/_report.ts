@@ -69,6 +69,8 @@ export function baselineOf(workload: string, config: string): string {
   if (workload === "scale") return "luna-memif-w1";
   // Lossy: the kernel's node:http / node:net server over the same veth, address and router.
   if (workload === "lossy") return "node-kernel-routed";
+  // wrk over a veth: Bun.serve on the kernel over the same veth, with the same framing (keep-alive or close).
+  if (workload === "httpwrk") return config.endsWith("-close") ? "bun-kernel-veth-close" : "bun-kernel-veth";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
   // Checksums computed on memif: what a link that needs them gets, against the kernel over a veth.

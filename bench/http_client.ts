@@ -1,11 +1,11 @@
 // The luna-ts client of the httpget workload (bench/http_get.ts): one stack
 // on one device, polled by this process (yielding every 20 ms), keeping
-// `conns` connections each in a closed loop of `GET /hello HTTP/1.1` with
+// `conns` connections each in a closed loop of `GET PATH HTTP/1.1` with
 // keep-alive. The answer's length is learned from a first exchange (head to
 // the empty line, then Content-Length; 200 required) and every answer must
 // have it (the Date field keeps its length) and end with its last byte.
 // Commands on stdin:
-//   run {"port":80,"conns":16,"warmupS":0.5,"measureS":2}   prints RESULT {...} or FAIL {...}
+//   run {"port":80,"conns":16,"warmupS":0.5,"measureS":2[,"path":"/hello"]}   prints RESULT {...} or FAIL {...}
 //   quit
 // Usage: http_client.ts CONFIG (the JSON of bench/tcp.ts memifEnd, client side)
 import { type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
@@ -16,7 +16,6 @@ const cfg = JSON.parse(process.argv[2]) as BenchEnd & { server: string; lifetime
 const stack = await createStack(
   benchStackConfig(cfg, { noDelay: true, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 }),
 );
-const request = new TextEncoder().encode("GET /hello HTTP/1.1\r\nHost: bench\r\n\r\n");
 const yieldNow = () => new Promise((r) => setImmediate(r));
 
 async function pollFor(ms: number, done: () => boolean = () => false): Promise<boolean> {
@@ -45,8 +44,9 @@ function answerLength(text: string): number {
   return text.length >= total ? total : -1;
 }
 
-async function run(p: { port: number; conns: number; warmupS: number; measureS: number }) {
+async function run(p: { port: number; conns: number; warmupS: number; measureS: number; path?: string }) {
   const { conns, port } = p;
+  const request = new TextEncoder().encode(`GET ${p.path ?? "/hello"} HTTP/1.1\r\nHost: bench\r\n\r\n`);
   const latency = new LatencyHistogram();
   const sentAt = new Float64Array(conns);
   const got = new Int32Array(conns);

@@ -10,6 +10,8 @@
  *                            (bench/http_client.ts), MODE batch or inline
  *   luna-nodehttp-memif-MODE node:http on luna-ts/net sockets (listenNode), same
  *                            processes, port 8080
+ *   luna-app-memif-MODE      the app of `luna serve http` (src/apps/http.ts), same
+ *                            processes, port 81, GET /bytes/13 (13 bytes too)
  *
  * Servers on CPU 1, clients on CPU 0, as in the other workloads; each round
  * runs every configuration once, in an order that alternates between rounds,
@@ -157,7 +159,7 @@ async function luna(o: HttpGetOptions, mode: Mode, round: number): Promise<void>
   const socket = `/tmp/luna-bench-${tag}.sock`;
   const sp = `luna-bench-${tag}-s`;
   const cp = `luna-bench-${tag}-c`;
-  const lifetimeS = 120 + 2 * o.conns.length * (o.warmupS + o.measureS + 10);
+  const lifetimeS = 120 + 3 * o.conns.length * (o.warmupS + o.measureS + 10);
   const removeFiles = () => {
     removeEalFiles(sp);
     removeEalFiles(cp);
@@ -175,13 +177,14 @@ async function luna(o: HttpGetOptions, mode: Mode, round: number): Promise<void>
       ...memifEnd("client", socket, mode, cp, clientCpu, lifetimeS),
     }, {});
     for (
-      const [config, port] of [[`luna-serve-memif-${mode}`, 80], [
-        `luna-nodehttp-memif-${mode}`,
-        8080,
-      ]] as const
+      const [config, port, path] of [
+        [`luna-serve-memif-${mode}`, 80, "/hello"],
+        [`luna-nodehttp-memif-${mode}`, 8080, "/hello"],
+        [`luna-app-memif-${mode}`, 81, "/bytes/13"],
+      ] as const
     ) {
       for (const conns of o.conns) {
-        const phase = { port, conns, warmupS: o.warmupS, measureS: o.measureS };
+        const phase = { port, conns, warmupS: o.warmupS, measureS: o.measureS, path };
         await record(o, config, conns, round, async () => {
           const m = await ask(
             client!,

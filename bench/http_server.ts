@@ -4,13 +4,16 @@
 //   kernel ADDR PORT   Bun.serve (under Bun) or Deno.serve (under Deno) on the
 //                      kernel's TCP, as their users write them
 //   CONFIG             a luna-ts stack (the JSON of bench/tcp.ts memifEnd) with
-//                      serve() on port 80 and node:http over luna-ts/net
-//                      (listenNode) on port 8080
+//                      serve() on port 80, node:http over luna-ts/net
+//                      (listenNode) on port 8080, and the app of `luna serve
+//                      http` (src/apps/http.ts, its default limits, its timers
+//                      ticked as luna serve ticks them) on port 81: GET /bytes/13
 //
 // Prints READY once listening; exits on "quit" or the end of stdin (luna:
 // printing `RESULT {...}`, the serve() counters and the stack's).
 import { createServer } from "node:http";
 import { listenNode } from "../src/api/net.ts";
+import { createApp } from "../src/apps/mod.ts";
 import { createStack, serve } from "../src/mod.ts";
 import { type BenchEnd, benchStackConfig, onLines, report } from "./_control.ts";
 
@@ -41,11 +44,18 @@ if (kind === "kernel") {
     stack,
     8080,
   );
+  const app = createApp("http", stack.device.zone);
+  stack.listen(81, (c) => app.accept(c));
+  const tick = setInterval(() => {
+    app.retry();
+    app.tick(performance.now());
+  }, 2);
   let quitting = false;
   const quit = async (why: string) => {
     if (quitting) return;
     quitting = true;
-    const result = { why, serve: server.stats(), ...stack.stats() };
+    clearInterval(tick);
+    const result = { why, serve: server.stats(), app: app.stats(), ...stack.stats() };
     try {
       await stack.close(500);
     } finally {

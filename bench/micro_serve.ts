@@ -28,7 +28,11 @@
  * ```
  *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
- * two versions: run both, interleaved, in the same time window);
+ * two versions: run both, interleaved, in the same time window); `--ab DIR`
+ * adds `serve()` and the http app from another checkout on the same stacks,
+ * ports 82 and 83, as more configurations interleaved with the others in
+ * every round (the finest A/B on a noisy machine: same process, same stacks,
+ * rounds alternating);
  * `--only luna|serve|app|kernel` runs one side or one server; `--close`
  * (luna-ts only) opens a connection per request instead, `Connection:
  * close`, the server closing first (its TIME-WAIT included).
@@ -116,6 +120,13 @@ async function main(): Promise<void> {
     }
   })();
   mod.serve(b, { port: 80, fetch: () => new Response(body) });
+  const ab = arg("ab", "");
+  if (ab !== "") {
+    const other = await import(pathToFileURL(`${ab}/src/web/serve.ts`).href);
+    other.serve(b, { port: 82, fetch: () => new Response(body) });
+    const otherApp = (await import(pathToFileURL(`${ab}/src/apps/http.ts`).href)).httpApp(b.device.zone);
+    b.listen(83, (c: unknown) => otherApp.accept(c));
+  }
   const app = httpApp(b.device.zone);
   b.listen(81, (c: unknown) => app.accept(c));
 
@@ -127,11 +138,23 @@ async function main(): Promise<void> {
       () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds),
     ]);
   }
+  if (ab !== "") {
+    configs.push([
+      "luna serve() B",
+      () => (close ? lunaCloseRun : lunaRun)(mod, a, 82, "/hello", conns, depth, seconds),
+    ]);
+  }
   if (only === "" || only === "luna" || only === "app") {
     configs.push([
       "luna http app",
       () => (close ? lunaCloseRun : lunaRun)(mod, a, 81, "/bytes/13", conns, depth, seconds),
     ]);
+    if (ab !== "") {
+      configs.push([
+        "luna http app B",
+        () => (close ? lunaCloseRun : lunaRun)(mod, a, 83, "/bytes/13", conns, depth, seconds),
+      ]);
+    }
   }
   if (only === "" || only === "kernel") {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
@@ -143,7 +166,7 @@ async function main(): Promise<void> {
       const f = await run();
       (results[name] ??= []).push(f);
       console.log(
-        `round ${r + 1} ${name.padEnd(14)} ${(f.reqPerS / 1000).toFixed(1).padStart(7)}k req/s  ${
+        `round ${r + 1} ${name.padEnd(16)} ${(f.reqPerS / 1000).toFixed(1).padStart(7)}k req/s  ${
           f.cpuUsPerReq.toFixed(2).padStart(6)
         } CPU µs/req`,
       );
@@ -151,11 +174,13 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
   console.log(
-    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}):`,
+    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}${
+      ab !== "" ? `; B: serve() and the app of ${ab}` : ""
+    }):`,
   );
   for (const [name, fs] of Object.entries(results)) {
     console.log(
-      `${name.padEnd(14)} ${(med(fs.map((f) => f.reqPerS)) / 1000).toFixed(1).padStart(7)}k req/s  ${
+      `${name.padEnd(16)} ${(med(fs.map((f) => f.reqPerS)) / 1000).toFixed(1).padStart(7)}k req/s  ${
         med(fs.map((f) => f.cpuUsPerReq)).toFixed(2).padStart(6)
       } CPU µs/req`,
     );

@@ -45,6 +45,10 @@
  *   "always"` (computed and verified as on a link that needs them), in the
  *   first of --modes, against bun-kernel-veth: what the checksum-free
  *   default buys.
+ * - httpwrk (opt-in: --workloads httpwrk): wrk -t1 against Bun.serve on the
+ *   kernel, serve() and `luna serve http` on net_af_packet, over one veth, at
+ *   1, 32 and 256 connections, keep-alive and `Connection: close`
+ *   (bench/http_wrk.ts); about a minute a round.
  * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
  *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
  *   directions, in a router namespace between client and server), with and
@@ -71,8 +75,9 @@
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
- *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy (default all but
- *                        lossy, which is opt-in: it would take the full run past 20 minutes)
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,httpwrk
+ *                        (default all but lossy and httpwrk, which are opt-in: they would take the
+ *                        full run past 20 minutes)
  *   --lossy-mb N         lossy: bytes of each transfer, MB of 10^6 (default 100; quick 10)
  *   --conc-conns N       idle connections luna-ts holds (default 1000000; quick 20000)
  *   --conc-kernel-conns N   idle connections a kernel server holds (default min(N, 100000); quick
@@ -111,6 +116,7 @@ import { spread } from "./_stats.ts";
 import { payloadTouches, touchesLines } from "./_touches.ts";
 import { forwardBench, type ForwardResult } from "./forward.ts";
 import { httpGetBench, httpGetTable } from "./http_get.ts";
+import { httpWrkBench, httpWrkTable } from "./http_wrk.ts";
 import {
   countSteps,
   type Failure,
@@ -143,7 +149,7 @@ function usage(why: string): never {
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
-      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy] [--lossy-mb N]\n" +
+      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,httpwrk] [--lossy-mb N]\n" +
       "             [--runtimes bun,deno,node,c,c-busy] [--modes batch,inline] [--forwarders bun,deno]\n" +
       "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
       "             [--conc-tw-conns N]",
@@ -173,7 +179,8 @@ const workloads = list<Workload>("--workloads", [
   "concurrency",
   "lossy",
   "httpget",
-]).filter((w) => arg("--workloads") !== undefined || w !== "lossy");
+  "httpwrk",
+]).filter((w) => arg("--workloads") !== undefined || (w !== "lossy" && w !== "httpwrk"));
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
 const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node", "c", "c-busy"]);
@@ -318,6 +325,16 @@ if (tcpOptions.groups.length > 0 && workloads.length > 0) await tcpBench(tcpOpti
 if (workloads.includes("httpget") && groups.includes("memif")) {
   await httpGetBench({ ...tcpOptions, conns: [16, 256] });
 }
+// httpwrk (bench/http_wrk.ts, opt-in): wrk against serve(), `luna serve http` and Bun.serve over a veth.
+if (workloads.includes("httpwrk")) {
+  try {
+    await httpWrkBench({ ...tcpOptions, conns: [1, 32, 256], mode: modes[0] });
+  } catch (e) {
+    const error = String((e as Error)?.message ?? e);
+    failures.push({ workload: "httpwrk", config: "-", conns: 0, round: -1, error });
+    console.log(`  httpwrk FAILED: ${error.split("\n")[0]}`);
+  }
+}
 
 // ------------------------------------------------------------------ figures
 
@@ -387,6 +404,7 @@ for (const r of recs.filter((x) => x.workload.startsWith("forward") && x.workloa
 }
 console.log(tables(tcpRecs));
 console.log(httpGetTable(tcpRecs));
+console.log(httpWrkTable(tcpRecs));
 const configs = [...new Set(tcpRecs.map((r) => r.config))];
 console.log(touchesLines(configs).join("\n"));
 if (failures.length > 0) {

@@ -41,7 +41,8 @@ export type Workload =
   | "scale"
   | "concurrency"
   | "lossy"
-  | "httpget";
+  | "httpget"
+  | "httpwrk";
 
 /** Storage-shaped RPC: a 64-byte request answered by this many bytes. */
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;

@@ -10,7 +10,7 @@ PACKAGES=(
   gcc make pkg-config libc6-dev
   libdpdk-dev dpdk dpdk-dev
   iproute2 ethtool iptables procps
-  curl netcat-openbsd socat tcpdump tshark nodejs openssl iputils-ping python3
+  curl netcat-openbsd socat tcpdump tshark nodejs openssl iputils-ping python3 wrk
 )
 
 missing_packages() {

@@ -13,7 +13,7 @@ import { runLuna, subcommands } from "../src/cli/run.ts";
 import { ControlError, listStacks, request } from "../src/control/client.ts";
 import { FrameReader } from "../src/control/protocol.ts";
 import { ConfigError, createHeapZone, createMemoryLink, createStack, type Stack } from "../src/mod.ts";
-import { explain, runChild, runtimeCommand } from "./child.ts";
+import { Child, explain, removeEalFiles, runChild, runtimeCommand, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
 import {
   fileSha256,
@@ -152,6 +152,53 @@ describe("luna tool", () => {
     } finally {
       await a?.close(0);
       await b?.close(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("luna serve --workers: each worker has its control socket (NAME-w0, NAME-w1), answering for its own queue", async () => {
+    const dir = tempDir("ctlw");
+    const prefix = uniquePrefix("serve-workers");
+    const child = new Child(lunaScript, [
+      "serve",
+      "echo",
+      "--workers",
+      "2",
+      "--device",
+      `memif:${join(dir, "memif.sock")},server`,
+      "--address",
+      "198.18.0.2/24",
+      "--prefix",
+      prefix,
+      "--name",
+      "wk",
+      "--json",
+    ], { env: { LUNA_CONTROL_DIR: dir }, timeoutMs: 60_000 });
+    try {
+      await child.waitFor(/^luna: serving echo/, 30_000);
+      assertStringIncludes(await child.waitFor(/^luna: control sockets/, 0), "wk-w0, wk-w1");
+      const ls = (await listStacks(dir)).filter((e) => e.name.startsWith("wk"));
+      assertEquals(ls.map((e) => [e.name, e.status]), [["wk-w0", "live"], ["wk-w1", "live"]]);
+      for (const [i, name] of ["wk-w0", "wk-w1"].entries()) {
+        const r = await luna(["stats", name, "--json", "--dir", dir]);
+        assertEquals(r.code, 0, r.err);
+        assertEquals(JSON.parse(r.out).stats.device, `net_memif0/${i}`);
+        const c = await luna(["conns", name, "--dir", dir]);
+        assertEquals(c.code, 0, c.err);
+        assertStringIncludes(c.out, "0 listed");
+      }
+      process.kill(child.process.pid!, "SIGINT");
+      const run = await child.done();
+      assertEquals(run.code, 0, explain(run));
+      assertEquals(
+        (await listStacks(dir)).filter((e) => e.name.startsWith("wk")),
+        [],
+        "the sockets go with the workers",
+      );
+    } finally {
+      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
+      await child.done();
+      removeEalFiles(prefix);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 
 /** A request's head, read. */
 export interface RequestHead {
@@ -49,6 +50,8 @@ export class HeadReader {
   /** Largest head taken, bytes. */
   readonly max: number;
   #buf: Uint8Array;
+  /** {@link #buf} as a Buffer, for its latin1 decoder. */
+  #text: Buffer;
   #len = 0;
   /** Line feeds seen with only a CR between them: 2 ends the head. */
   #lfs = 0;
@@ -56,6 +59,7 @@ export class HeadReader {
   constructor(max = headBytesMax) {
     this.max = max;
     this.#buf = new Uint8Array(Math.min(512, max));
+    this.#text = Buffer.from(this.#buf.buffer, 0, this.#buf.length);
   }
 
   /** Bytes collected so far. */
@@ -79,6 +83,7 @@ export class HeadReader {
         const g = new Uint8Array(Math.min(this.#len * 2, this.max));
         g.set(this.#buf);
         this.#buf = g;
+        this.#text = Buffer.from(g.buffer, 0, g.length);
       }
       this.#buf[this.#len++] = b;
       if (b === LF) {
@@ -92,49 +97,87 @@ export class HeadReader {
 
   /** The collected head as text; resets the reader for the next request. */
   take(): string {
-    // Byte i becomes char code i (latin1 as JavaScript has it; TextDecoder's "latin1" is windows-1252),
-    // a few thousand bytes per call.
-    let s = "";
-    for (let i = 0; i < this.#len; i += 4096) {
-      s += String.fromCharCode.apply(null, this.#buf.subarray(i, Math.min(this.#len, i + 4096)) as unknown as number[]);
-    }
+    // Byte i becomes char code i (latin1 as Buffer has it; TextDecoder's "latin1" is windows-1252). The
+    // string comes out in the one-byte form that the regular expressions and indexOf of parseHead walk
+    // fastest (String.fromCharCode.apply made one that cost a third more to parse under Bun).
+    const s = this.#text.toString("latin1", 0, this.#len);
     this.#len = 0;
     this.#lfs = 0;
     return s;
   }
 }
 
-const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** tchar (RFC 9110 5.6.2), by character code: the characters of a method and a field name. */
+const tchar = new Uint8Array(128);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  tchar[ch.charCodeAt(0)] = 1;
+}
 
-/** The line of `text` from `start` to the LF at `lf` (-1: the end), without the CR before the LF. */
-function lineOf(text: string, start: number, lf: number): string {
-  if (lf < 0) return text.slice(start);
-  return text.slice(start, lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf);
+/** Whether `text[from, to)` is a token (one or more tchars). */
+function isToken(text: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || tchar[c] === 0) return false;
+  }
+  return true;
+}
+
+/** Whether `text[from, to)` holds no whitespace as a regular expression's `\s` has it in latin1 text. */
+function noSpace(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || (c >= 9 && c <= 13) || c === 0xa0) return false;
+  }
+  return true;
+}
+
+/** Whether `text[from, to)` is `HTTP/d.d`. */
+function isVersion(text: string, from: number, to: number): boolean {
+  if (to - from !== 8 || !text.startsWith("HTTP/", from)) return false;
+  const a = text.charCodeAt(from + 5);
+  const b = text.charCodeAt(from + 7);
+  return a >= 48 && a <= 57 && text.charCodeAt(from + 6) === 46 && b >= 48 && b <= 57;
+}
+
+/** Where the line ending at the LF at `lf` (-1: the end of `text`) ends, its CR left out. */
+function lineEnd(text: string, start: number, lf: number): number {
+  if (lf < 0) return text.length;
+  return lf > start && text.charCodeAt(lf - 1) === CR ? lf - 1 : lf;
 }
 
 /** Reads a complete head; throws {@link BadRequest}. */
 export function parseHead(text: string): RequestHead {
-  // Lines end in CRLF or a bare LF (RFC 9112 2.2); walked with indexOf, no regular expression split.
+  // Lines end in CRLF or a bare LF (RFC 9112 2.2); walked with indexOf and character codes (no regular
+  // expression, no split: this runs once per request).
   let lf = text.indexOf("\n");
-  const first = lineOf(text, 0, lf);
-  const m = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) (HTTP\/\d\.\d)$/.exec(first);
-  if (m === null) throw new BadRequest(400, `malformed request line '${first.slice(0, 80)}'`);
-  const [, method, target, version] = m;
+  const end = lineEnd(text, 0, lf);
+  // RFC 9112 3: method SP request-target SP HTTP-version.
+  const sp1 = text.indexOf(" ");
+  const sp2 = sp1 < 0 ? -1 : text.indexOf(" ", sp1 + 1);
+  if (
+    sp1 < 0 || sp2 < 0 || sp2 >= end || !isToken(text, 0, sp1) || sp2 === sp1 + 1 ||
+    !noSpace(text, sp1 + 1, sp2) || !isVersion(text, sp2 + 1, end)
+  ) {
+    throw new BadRequest(400, `malformed request line '${text.slice(0, Math.min(end, 80))}'`);
+  }
+  const method = text.slice(0, sp1);
+  const target = text.slice(sp1 + 1, sp2);
+  const version = text.slice(sp2 + 1, end);
   if (version !== "HTTP/1.1" && version !== "HTTP/1.0") throw new BadRequest(505, `${version} is not served`);
   const headers = new Map<string, string>();
   while (lf >= 0) {
     const start = lf + 1;
     lf = text.indexOf("\n", start);
-    const line = lineOf(text, start, lf);
-    if (line === "") continue;
-    const colon = line.indexOf(":");
+    const stop = lineEnd(text, start, lf);
+    if (stop === start) continue;
+    const colon = text.indexOf(":", start);
     // RFC 9112 5.1: no whitespace between the name and the colon; obsolete line folding is refused.
-    const raw = colon > 0 ? line.slice(0, colon) : "";
-    if (colon <= 0 || !token.test(raw)) {
-      throw new BadRequest(400, `malformed header line '${line.slice(0, 80)}'`);
+    if (colon < 0 || colon >= stop || !isToken(text, start, colon)) {
+      throw new BadRequest(400, `malformed header line '${text.slice(start, Math.min(stop, start + 80))}'`);
     }
-    const name = raw.toLowerCase();
-    const value = line.slice(colon + 1).trim();
+    const name = text.slice(start, colon).toLowerCase();
+    const value = text.slice(colon + 1, stop).trim();
     const had = headers.get(name);
     headers.set(name, had === undefined ? value : `${had}, ${value}`);
   }

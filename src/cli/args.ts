@@ -77,7 +77,8 @@ serve options:
   --workers K         K per-core workers, each with its own queue pair, connection table and
                       timers (the device must have K queues: memif, or a NIC with RSS)
   --name NAME         the stack's name for luna ls/stats/conns/capture/ping/connect: its
-                      control socket is /run/luna/NAME.sock (default luna-<pid>)
+                      control socket is /run/luna/NAME.sock (default luna-<pid>; with
+                      --workers each worker has its own, NAME-w0, NAME-w1, ...)
   --no-control        no control socket
   --header-timeout S  http: a request head must arrive whole within S seconds of its first byte
                       (of the connection's start, for the first); else 408 and close
@@ -242,10 +243,14 @@ function parseServe(argv: string[]): ServeOptions {
       throw new UsageError("--name", `'${name}' is not 1 to 64 of letters, digits, _ . -`);
     }
     if (switches.has("--no-control")) throw new UsageError("--name", "given together with --no-control");
-    if (workers > 1) throw new UsageError("--name", "not with --workers yet (per-core workers have no control socket)");
+    // With workers each has its socket, NAME-w0, NAME-w1, ...
+    if (workers > 1 && name.length > 60) {
+      throw new UsageError("--name", `'${name}' is over 60 characters (each worker's is NAME-wN)`);
+    }
   }
-  // The control socket (luna stats, conns, capture, ...): on unless asked otherwise; not yet with workers.
-  if (!switches.has("--no-control") && workers === 1) {
+  // The control socket (luna stats, conns, capture, ...): on unless asked otherwise; with --workers one per
+  // worker, named NAME-w0, NAME-w1, ... (src/workers/worker_main.ts).
+  if (!switches.has("--no-control")) {
     config.control = { name: values.get("--name") ?? `luna-${process.pid}` };
   }
   const limits: AppLimits = { ...appLimitDefaults };

@@ -184,6 +184,11 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
   }
   const t0 = performance.now();
   const address = o.config.address !== undefined ? String(o.config.address).split("/")[0] : "the kernel's address";
+  const control = o.config.control;
+  if (typeof control === "object" && control.name !== undefined) {
+    const names = Array.from({ length: o.workers }, (_, i) => `${control.name}-w${i}`);
+    log(`luna: control sockets ${names.join(", ")} (one per worker: luna stats ${names[0]}, ...)`);
+  }
   log(`luna: serving ${o.app} on ${address}:${o.port} via ${o.config.device} (${o.config.mode ?? "batch"}, ${o.workers} workers)`);
   let stopping = "stopped";
   await new Promise<void>((resolve) => {

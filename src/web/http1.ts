@@ -104,13 +104,31 @@ export interface ResponseFields {
   hasServer: boolean;
 }
 
+/** Where {@link addField} puts what it is given (one call of {@link responseFields} at a time). */
+let into: ResponseFields = { text: "", close: false, hasDate: false, hasServer: false };
+let keepLengthNow = false;
+
+/** One of the handler's fields, to {@link into} (a function made once: no closure per response). */
+function addField(value: string, name: string): void {
+  const f = into;
+  if (name === "connection") {
+    if (value.toLowerCase().split(",").some((t) => t.trim() === "close")) f.close = true;
+    return;
+  }
+  if (name === "transfer-encoding" || name === "keep-alive") return;
+  if (name === "content-length" && !keepLengthNow) return;
+  if (name === "date") f.hasDate = true;
+  else if (name === "server") f.hasServer = true;
+  f.text += `${name}: ${value}\r\n`;
+}
+
 /**
  * A response's status line and header fields. Framing fields the handler set
  * (Content-Length, Transfer-Encoding, Connection) are left for the server's
  * own, except Content-Length on a bodyless answer (`keepLength`: HEAD, 304).
  * Read with `Headers.forEach`, which costs a fraction of the iterator's
  * objects under both runtimes (each Set-Cookie comes on its own, as the
- * iterator gives them).
+ * iterator gives them), with one callback made once for all responses.
  */
 export function responseFields(res: Response, keepLength: boolean): ResponseFields {
   const status = res.status;
@@ -120,17 +138,9 @@ export function responseFields(res: Response, keepLength: boolean): ResponseFiel
     hasDate: false,
     hasServer: false,
   };
-  res.headers.forEach((value, name) => {
-    if (name === "connection") {
-      if (value.toLowerCase().split(",").some((t) => t.trim() === "close")) f.close = true;
-      return;
-    }
-    if (name === "transfer-encoding" || name === "keep-alive") return;
-    if (name === "content-length" && !keepLength) return;
-    if (name === "date") f.hasDate = true;
-    else if (name === "server") f.hasServer = true;
-    f.text += `${name}: ${value}\r\n`;
-  });
+  into = f;
+  keepLengthNow = keepLength;
+  res.headers.forEach(addField);
   return f;
 }
 

@@ -24,6 +24,11 @@
  *   connection, since the framing of what follows is lost.
  * - `Connection: close` from either side (and HTTP/1.0 without keep-alive)
  *   closes after the answer.
+ * - Header fields go out as the `Response`'s `headers` hold them. Under Bun
+ *   a `Response` made from a string holds no Content-Type there (Bun.serve
+ *   adds `text/plain;charset=utf-8` from the body's own type, which no public
+ *   API shows without reading the body), so set it in `headers` where the
+ *   client needs it; under Deno it is there.
  * - {@link LunaHttpServer.shutdown}: stops accepting, closes idle
  *   connections, lets requests in flight finish (their answers carry
  *   `Connection: close`), then resolves once every connection has closed.

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { openShim } from "../../ffi/mod.ts";
 import { Stack } from "../api/stack.ts";
 import { parseStackConfig } from "../api/config.ts";
@@ -14,6 +15,7 @@ import { DpdkDevice } from "../device/dpdk/device.ts";
 import { DpdkZone } from "../device/dpdk/pool.ts";
 import { Port } from "../device/dpdk/port.ts";
 import { tcpDefaults } from "../tcp/config.ts";
+import { type Capture, startControl, tapForControl } from "../control/attach.ts";
 
 /** What a worker's app module exports as default. */
 export type WorkerApp = (stack: Stack, worker: WorkerContext) => void | Promise<void>;
@@ -70,7 +72,16 @@ scope.onmessage = async (e: MessageEvent) => {
       const span = Math.floor((hi - lo + 1) / init.count);
       tcp.ephemeralPortMin = lo + init.index * span;
       tcp.ephemeralPortMax = lo + (init.index + 1) * span - 1;
-      stack = new Stack(parseStackConfig({ ...init.config, tcp, device }), device);
+      // A control socket per worker (config `control`): `<name>-w<index>`, each with its own capture tap.
+      const ctl = init.config.control as { name?: string; dir?: string } | boolean | undefined;
+      const control = ctl === undefined || ctl === false ? undefined : {
+        ...(ctl === true ? {} : ctl),
+        name: `${ctl === true || ctl.name === undefined ? `luna-${process.pid}` : ctl.name}-w${init.index}`,
+      };
+      const c = parseStackConfig({ ...init.config, tcp, device, control });
+      const capture: Capture = {};
+      const tapped = tapForControl(c, device, capture);
+      stack = await startControl(new Stack(c, tapped), capture);
       const mod = await import(init.app);
       const app = mod.default as WorkerApp;
       await app(stack, {

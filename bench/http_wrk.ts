@@ -1,0 +1,326 @@
+/**
+ * The httpwrk workload of `bun run bench` (opt-in: `--workloads httpwrk`):
+ * wrk, the HTTP load generator, against HTTP servers in a namespace lab, the
+ * kernel's TCP on the client side, over one veth pair whose offloads are off
+ * on both ends (as net_af_packet needs them):
+ *
+ *   bun-kernel-veth          Bun.serve on the kernel's TCP of the server's
+ *                            namespace (the veth gets the server's address for
+ *                            the run): the baseline
+ *   luna-serve-afpacket      serve() (src/web/serve.ts) on a luna-ts stack on
+ *                            net_af_packet over the same veth (bench/http_server.ts)
+ *   luna-app-afpacket        `luna serve http` (the luna command's HTTP app,
+ *                            src/apps/http.ts) on the same veth
+ *
+ * Each at 1, 32 and 256 connections, with keep-alive and with
+ * `Connection: close` (the configuration's name ends in `-close`: a
+ * connection per request, the server closing first), GET /bytes/13 (13 bytes:
+ * "Hello, World!" from the fetch servers, the pattern from the app).
+ * `wrk -t1 --latency` on CPU 0, the server started on CPU 1 (taskset); each
+ * round runs every configuration once, in an order that alternates between
+ * rounds; figures are medians of the rounds, ratios against Bun.serve's in
+ * the same run (bench/_report.ts).
+ *
+ * The luna-ts servers run with the EAL's default lcore mapping, as `luna
+ * serve` does (lcore 0 free to run on every CPU), not pinned to CPU 1 with
+ * `--lcores`: a busy-polling thread pinned to one CPU shares it with the
+ * kernel's softirq work for the veth, which then waits for the scheduler's
+ * tick; measured here at 1 connection, the same server answered in a median
+ * of 0.7-1.3 ms pinned and 22 µs unpinned.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { offloadsOffArgs } from "../src/lab/netns.ts";
+import { sh } from "./_net.ts";
+import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
+import type { BenchRecord } from "./_report.ts";
+import {
+  bunBin,
+  clientCpu,
+  type Failure,
+  type Mode,
+  nsExec,
+  quit,
+  type Sample,
+  serverCpu,
+  startLuna,
+} from "./tcp.ts";
+
+/** Options of {@link httpWrkBench}. */
+export interface HttpWrkOptions {
+  rounds: number;
+  warmupS: number;
+  measureS: number;
+  conns: number[];
+  mode: Mode;
+  onSample: (s: Sample) => void;
+  onFailure: (f: Failure) => void;
+  onProgress: (msg: string) => void;
+}
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const serverScript = here("./http_server.ts");
+const lunaCli = here("../src/cli/main.ts");
+const serverAddr = "198.18.3.1";
+const clientAddr = "198.18.3.2";
+const path = "/bytes/13";
+const kernelPort = 8000;
+
+/** wrk's figures: requests/s and latency percentiles (µs), and the errors it counted. */
+export interface WrkResult {
+  req_per_s: number;
+  p50_us: number;
+  p99_us: number;
+  requests: number;
+  socketErrors: number;
+  non2xx: number;
+}
+
+const unitUs: Record<string, number> = { us: 1, ms: 1000, s: 1e6 };
+
+/** Reads `wrk --latency`'s report; throws when it holds no figures. */
+export function parseWrk(text: string): WrkResult {
+  const num = (re: RegExp) => {
+    const m = re.exec(text);
+    if (m === null) throw new Error(`wrk: no ${re} in its report:\n${text.slice(-1500)}`);
+    return Number(m[1]);
+  };
+  const pct = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, "m").exec(text);
+    if (m === null) throw new Error(`wrk: no ${p}% latency in its report:\n${text.slice(-1500)}`);
+    return Number(m[1]) * unitUs[m[2]];
+  };
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  return {
+    req_per_s: num(/^Requests\/sec:\s+([\d.]+)/m),
+    p50_us: pct("50"),
+    p99_us: pct("99"),
+    requests: num(/^\s+(\d+) requests in /m),
+    socketErrors: errs === null ? 0 : errs.slice(1).reduce((a, b) => a + Number(b), 0),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
+  };
+}
+
+/** Runs the workload; samples and failures go to the callbacks. */
+export async function httpWrkBench(o: HttpWrkOptions): Promise<void> {
+  const wrk = spawnSync("wrk", ["--version"], { encoding: "utf8" });
+  if (wrk.error !== undefined) {
+    throw new Error("httpwrk needs wrk (Debian package wrk: scripts/setup.sh installs it)");
+  }
+  const id = `lw${process.pid % 100000}`;
+  const sNs = `${id}s`;
+  const cNs = `${id}c`;
+  const sIf = `${id}s0`;
+  const cIf = `${id}c0`;
+  const down = () => {
+    for (const ns of [sNs, cNs]) spawnSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+  };
+  down();
+  const clean = onCleanup(down);
+  try {
+    sh("ip", ["netns", "add", sNs]);
+    sh("ip", ["netns", "add", cNs]);
+    sh("ip", ["link", "add", sIf, "netns", sNs, "type", "veth", "peer", "name", cIf, "netns", cNs]);
+    for (const [ns, dev] of [[sNs, sIf], [cNs, cIf]]) {
+      sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
+      sh("ip", ["-n", ns, "link", "set", dev, "up"]);
+      sh("ip", offloadsOffArgs(ns, dev));
+    }
+    sh("ip", ["-n", cNs, "addr", "add", `${clientAddr}/24`, "dev", cIf]);
+    const lab = { sNs, cNs, sIf };
+    for (let round = 0; round < o.rounds; round++) {
+      const configs = [
+        () => kernel(o, lab, round),
+        () => lunaServe(o, lab, round),
+        () => lunaApp(o, lab, round),
+      ];
+      if (round % 2 === 1) configs.reverse();
+      for (const c of configs) await c();
+    }
+  } finally {
+    clean();
+  }
+}
+
+interface WrkLab {
+  sNs: string;
+  cNs: string;
+  sIf: string;
+}
+
+/** One wrk run from the client's namespace. */
+async function runWrk(o: HttpWrkOptions, lab: WrkLab, port: number, conns: number, close: boolean) {
+  const url = `http://${serverAddr}:${port}${path}`;
+  const args = [
+    "-t1",
+    `-c${conns}`,
+    `-d${o.measureS}s`,
+    "--latency",
+    ...(close ? ["-H", "Connection: close"] : []),
+  ];
+  if (o.warmupS > 0) {
+    const w = new Proc(
+      "ip",
+      nsExec(lab.cNs, clientCpu, ["wrk", "-t1", `-c${conns}`, `-d${o.warmupS}s`, url]),
+    );
+    await w.closed;
+  }
+  const p = new Proc("ip", nsExec(lab.cNs, clientCpu, ["wrk", ...args, url]));
+  const t = setTimeout(() => p.child.kill("SIGKILL"), (o.measureS + 30) * 1000);
+  const code = await p.closed;
+  clearTimeout(t);
+  if (code !== 0) throw new Error(`wrk exit ${code}: ${p.tail(1500)}`);
+  return parseWrk(p.out);
+}
+
+/** Every connection count, keep-alive and close, against the server on `port`. */
+async function measureAll(o: HttpWrkOptions, lab: WrkLab, base: string, port: number, round: number) {
+  for (const close of [false, true]) {
+    const config = close ? `${base}-close` : base;
+    for (const conns of o.conns) {
+      const what = `httpwrk ${config} conns=${conns} round ${round + 1}/${o.rounds}`;
+      try {
+        const r = await runWrk(o, lab, port, conns, close);
+        if (r.non2xx > 0) throw new Error(`${r.non2xx} answers not 2xx`);
+        if (!(r.requests > 0)) throw new Error("no request answered");
+        const { req_per_s, p50_us, p99_us, ...notes } = r;
+        o.onSample({
+          workload: "httpwrk",
+          config,
+          conns,
+          round,
+          metrics: { req_per_s, p50_us, p99_us },
+          notes,
+        });
+        o.onProgress(
+          `${what}: ${(req_per_s / 1000).toFixed(1)}k req/s, p50 ${p50_us.toFixed(0)} µs, p99 ${
+            p99_us.toFixed(0)
+          } µs${r.socketErrors > 0 ? `, ${r.socketErrors} socket errors` : ""}`,
+        );
+      } catch (e) {
+        const error = String((e as Error)?.message ?? e).slice(0, 2000);
+        o.onFailure({ workload: "httpwrk", config, conns, round, error });
+        o.onProgress(`${what}: FAILED ${error.split("\n")[0]}`);
+      }
+    }
+  }
+}
+
+/** Bun.serve on the kernel, the veth holding the server's address for the run. */
+async function kernel(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<void> {
+  const config = "bun-kernel-veth";
+  let server: Proc | undefined;
+  sh("ip", ["-n", lab.sNs, "addr", "add", `${serverAddr}/24`, "dev", lab.sIf]);
+  try {
+    server = new Proc(
+      "ip",
+      nsExec(lab.sNs, serverCpu, [bunBin, serverScript, "kernel", serverAddr, String(kernelPort)]),
+      { stdin: true },
+    );
+    await server.waitFor(/READY/);
+    await measureAll(o, lab, config, kernelPort, round);
+  } catch (e) {
+    o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
+    o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);
+  } finally {
+    await quit(server);
+    sh("ip", ["-n", lab.sNs, "addr", "flush", "dev", lab.sIf]);
+  }
+}
+
+/** serve() on net_af_packet (bench/http_server.ts). */
+async function lunaServe(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<void> {
+  const config = "luna-serve-afpacket";
+  const prefix = `luna-bench-${process.pid}-wrk-serve${round}`;
+  const clean = onCleanup(() => removeEalFiles(prefix));
+  let server: Proc | undefined;
+  try {
+    removeEalFiles(prefix);
+    server = await startLuna(serverScript, ["ip", ...nsExec(lab.sNs, serverCpu, [])], {
+      device: `af_packet:${lab.sIf}`,
+      address: `${serverAddr}/24`,
+      mode: o.mode,
+      prefix,
+      lifetimeS: 120 + 2 * o.conns.length * (o.warmupS + o.measureS + 5),
+    }, {});
+    await measureAll(o, lab, config, 80, round);
+  } catch (e) {
+    o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
+    o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);
+  } finally {
+    await quit(server);
+    clean();
+  }
+}
+
+/** `luna serve http` on net_af_packet, as its users start it. */
+async function lunaApp(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<void> {
+  const config = "luna-app-afpacket";
+  const prefix = `luna-bench-${process.pid}-wrk-app${round}`;
+  const clean = onCleanup(() => removeEalFiles(prefix));
+  let server: Proc | undefined;
+  try {
+    removeEalFiles(prefix);
+    server = new Proc(
+      "ip",
+      nsExec(lab.sNs, serverCpu, [
+        bunBin,
+        lunaCli,
+        "serve",
+        "http",
+        "--device",
+        `af_packet:${lab.sIf}`,
+        "--address",
+        `${serverAddr}/24`,
+        "--no-coexist",
+        "--no-control",
+        "--mode",
+        o.mode,
+        "--prefix",
+        prefix,
+      ]),
+    );
+    await server.waitFor(/^luna: serving http/m, 0, 30_000, "stdout");
+    await measureAll(o, lab, config, 80, round);
+  } catch (e) {
+    o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
+    o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);
+  } finally {
+    await server?.stop("SIGINT", 10_000);
+    clean();
+  }
+}
+
+/** The table of the workload's figures (medians; ratios to Bun.serve with the same connections and framing). */
+export function httpWrkTable(recs: BenchRecord[]): string {
+  const rs = recs.filter((r) => r.workload === "httpwrk" && r.metric === "req_per_s");
+  if (rs.length === 0) return "";
+  const find = (config: string, conns: number | null, metric: string) =>
+    recs.find((r) =>
+      r.workload === "httpwrk" && r.config === config && r.conns === conns && r.metric === metric
+    );
+  const ratio = (x: number | null | undefined) => (x == null ? "-" : x.toFixed(2));
+  const lines = [
+    "",
+    "httpwrk: wrk -t1 against GET /bytes/13 over a veth (median of rounds; ratio to Bun.serve on the kernel, same framing)",
+    "conns".padStart(5) + "  " + "config".padEnd(26) + "req/s".padStart(9) + "  ratio" + "  p50 µs" +
+    "  p99 µs" +
+    "  ratio",
+  ];
+  const sorted = [...rs].sort((a, b) =>
+    Number(a.config.endsWith("-close")) - Number(b.config.endsWith("-close")) ||
+    (a.conns ?? 0) - (b.conns ?? 0)
+  );
+  for (const r of sorted) {
+    const p50 = find(r.config, r.conns, "p50_us");
+    const p99 = find(r.config, r.conns, "p99_us");
+    lines.push(
+      String(r.conns).padStart(5) + "  " + r.config.padEnd(26) + r.value.toFixed(0).padStart(9) +
+        ratio(r.ratio).padStart(7) + (p50?.value.toFixed(0) ?? "-").padStart(8) +
+        (p99?.value.toFixed(0) ?? "-").padStart(8) + ratio(p99?.ratio).padStart(7),
+    );
+  }
+  return lines.join("\n");
+}
