@@ -8,7 +8,7 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--cpu-prof DIR]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end) and one JSON line. Needs root
@@ -56,6 +56,7 @@ interface EndResult {
 const runtime = process.execPath;
 const self = new URL(import.meta.url).pathname;
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+const cpuProfDir = process.argv.includes("--cpu-prof") ? arg("--cpu-prof", "") : undefined;
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(name);
@@ -195,9 +196,15 @@ async function runEnd(cfg: EndConfig): Promise<void> {
 }
 
 function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult> } {
+  // --cpu-prof DIR: each end writes a CPU profile of itself there (Bun: also as markdown).
+  const prof = cpuProfDir === undefined
+    ? []
+    : isDeno
+    ? [`--cpu-prof`, `--cpu-prof-dir=${cpuProfDir}`]
+    : [`--cpu-prof`, `--cpu-prof-md`, `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${cfg.role}.cpuprofile`];
   const args = isDeno
-    ? ["run", "-A", self, "--end", JSON.stringify(cfg)]
-    : [self, "--end", JSON.stringify(cfg)];
+    ? ["run", "-A", ...prof, self, "--end", JSON.stringify(cfg)]
+    : [...prof, self, "--end", JSON.stringify(cfg)];
   const p = spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] });
   let onReady: () => void = () => {};
   const ready = new Promise<void>((r) => onReady = r);
