@@ -39,8 +39,6 @@ interface EndConfig {
 interface EndResult {
   role: string;
   seconds: number;
-  /** CPU time of the process (user + system) during the transfer: what a busy machine's waits leave out. */
-  cpuMs: number;
   bytes: number;
   /** ms inside luna_rx_burst calls that brought frames, and inside luna_tx_burst (C and the FFI crossing). */
   rxMs: number;
@@ -53,9 +51,6 @@ interface EndResult {
   tcpSegments: number;
   coalescedPackets: number;
   coalescedSegments: number;
-  /** Frames this end sent and received (the receiver's sent frames are its ACKs). */
-  framesOut: number;
-  framesIn: number;
 }
 
 const runtime = process.execPath;
@@ -107,11 +102,6 @@ function instrument(stack: Stack) {
   return t;
 }
 
-function cpuSince(from: { user: number; system: number }): number {
-  const u = process.cpuUsage(from);
-  return u.user + u.system;
-}
-
 async function runEnd(cfg: EndConfig): Promise<void> {
   const server = cfg.role === "server";
   const stack = await createStack({
@@ -130,11 +120,8 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   let moved = 0;
   let done = false;
   let startRx = { ...timing };
-  let cpu0 = process.cpuUsage();
-  let cpuUs = 0;
   const mark = () => {
     t0 = performance.now();
-    cpu0 = process.cpuUsage();
     startRx = { ...timing };
   };
   if (server) {
@@ -148,7 +135,6 @@ async function runEnd(cfg: EndConfig): Promise<void> {
         if (moved >= cfg.bytes && !done) {
           done = true;
           t1 = performance.now();
-          cpuUs = cpuSince(cpu0);
         }
       },
       onEnd(c: Connection) {
@@ -177,7 +163,6 @@ async function runEnd(cfg: EndConfig): Promise<void> {
       onClose() {
         done = true;
         t1 = performance.now();
-        cpuUs = cpuSince(cpu0);
       },
     });
   }
@@ -191,7 +176,6 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   const r: EndResult = {
     role: cfg.role,
     seconds: (t1 - t0) / 1000,
-    cpuMs: cpuUs / 1000,
     bytes: moved,
     rxMs: timing.rxMs - startRx.rxMs,
     txMs: timing.txMs - startRx.txMs,
@@ -203,8 +187,6 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     tcpSegments: server ? tcp.inSegs : tcp.outSegs - port.txSegSegments + port.txSegPackets,
     coalescedPackets: port.rxGroPackets,
     coalescedSegments: port.rxGroSegments,
-    framesOut: port.opackets,
-    framesIn: port.ipackets,
   };
   console.log("RESULT " + JSON.stringify(r));
   if (server) await new Promise((r) => setTimeout(r, 300)); // the client's last ACKs
@@ -215,12 +197,11 @@ async function runEnd(cfg: EndConfig): Promise<void> {
 
 function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult> } {
   // --cpu-prof DIR: each end writes a CPU profile of itself there (Bun: also as markdown).
-  const prof = cpuProfDir === undefined ? [] : isDeno ? [`--cpu-prof`, `--cpu-prof-dir=${cpuProfDir}`] : [
-    `--cpu-prof`,
-    `--cpu-prof-md`,
-    `--cpu-prof-dir=${cpuProfDir}`,
-    `--cpu-prof-name=${cfg.role}.cpuprofile`,
-  ];
+  const prof = cpuProfDir === undefined
+    ? []
+    : isDeno
+    ? [`--cpu-prof`, `--cpu-prof-dir=${cpuProfDir}`]
+    : [`--cpu-prof`, `--cpu-prof-md`, `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${cfg.role}.cpuprofile`];
   const args = isDeno
     ? ["run", "-A", ...prof, self, "--end", JSON.stringify(cfg)]
     : [...prof, self, "--end", JSON.stringify(cfg)];
@@ -241,18 +222,15 @@ function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResul
 function table(s: EndResult, c: EndResult): string {
   const rows: string[] = [];
   const f = (x: number) => x.toFixed(0).padStart(7);
-  rows.push("side     wire segs  ns/seg: JS    C+FFI   CPU | TCP segs  ns/TCP seg: JS    C+FFI   CPU");
+  rows.push("side     wire segs  ns/seg: JS    C+FFI | TCP segs  ns/TCP seg: JS    C+FFI");
   for (const e of [c, s]) {
     const js = e.jsMs * 1e6;
     const cNs = (e.rxMs + e.txMs) * 1e6;
-    const cpu = e.cpuMs * 1e6;
     const name = e.role === "client" ? "sender  " : "receiver";
     rows.push(
-      `${name} ${f(e.wireFrames)}   ${f(js / e.wireFrames)} ${f(cNs / e.wireFrames)} ${
-        f(cpu / e.wireFrames)
-      }   | ${f(e.tcpSegments)}   ${f(js / e.tcpSegments)} ${f(cNs / e.tcpSegments)} ${
-        f(cpu / e.tcpSegments)
-      }`,
+      `${name} ${f(e.wireFrames)}   ${f(js / e.wireFrames)} ${f(cNs / e.wireFrames)}   | ${
+        f(e.tcpSegments)
+      }   ${f(js / e.tcpSegments)} ${f(cNs / e.tcpSegments)}`,
     );
   }
   return rows.join("\n");
@@ -281,11 +259,7 @@ if (process.argv.includes("--end")) {
   console.log(
     `bulk over memif, MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}: ${
       gbit.toFixed(2)
-    } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets; ${
-      (c.wireFrames / c.tcpSegments).toFixed(1)
-    } wire segments per sent TCP segment; ${s.framesOut} ACKs (${
-      (c.wireFrames / s.framesOut).toFixed(1)
-    } wire segments per ACK)`,
+    } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets`,
   );
   console.log(table(s, c));
   console.log("JSON " + JSON.stringify({ mtu, mb, gro, gso, gbit, server: s, client: c }));

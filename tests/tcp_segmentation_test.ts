@@ -82,26 +82,6 @@ describe("TCP segmentation offload", () => {
     d.recvNothing(5);
   });
 
-  test("the ACKs of one receive burst send one large segment at the burst's end, not one per ACK (send_defer.ts)", () => {
-    const d = established({ segmentation });
-    d.write(40 * 1460);
-    for (let i = 0; i < 10; i++) d.expect({ seq: 1 + 1460 * i, len: 1460 }); // the initial window
-    assertEquals(d.conn!.stats.largeSegsOut, 1);
-    // Four ACKs of two segments each in one burst: each opens about four segments of window.
-    d.sendBurst([2, 4, 6, 8].map((k) => ({ flags: ACK, seq: 1, ack: 1 + k * 1460 })));
-    d.run(1);
-    const segs = d.queue.splice(0);
-    assert(segs.length >= 8, `${segs.length} segments after the burst`);
-    segs.forEach((s, i) =>
-      assertEquals([s.seq, s.payload.length], [1 + (10 + i) * 1460, 1460], `segment ${i}`)
-    );
-    assertEquals(d.conn!.stats.largeSegsOut, 2); // one large segment for the whole burst
-    // A single ACK (a burst of one) still sends at once.
-    d.send({ flags: ACK, seq: 1, ack: 1 + 10 * 1460 });
-    d.expect({ seq: 1 + (10 + segs.length) * 1460, len: 1460 });
-    assertEquals(d.conn!.stats.largeSegsOut, 3);
-  });
-
   test("zero-window probes with the offload on: probes with backoff, then data resumes in MSS-sized segments", () => {
     const d = established({ segmentation });
     d.write(1000);

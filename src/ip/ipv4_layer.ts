@@ -48,10 +48,6 @@ export interface TcpReceiver {
    * marks those it keeps, the IP layer releases the rest.
    */
   tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint: number, chain?: RxChain): boolean;
-  /** A receive burst begins: {@link tcpInput} follows for its segments, then {@link burstEnd}. */
-  burstBegin?(): void;
-  /** The receive burst ended: what waited for it may be sent. */
-  burstEnd?(now: number): void;
 }
 
 /** Called for each ICMP echo reply received. */
@@ -150,18 +146,12 @@ export class IpLayer implements NeighborOwner {
 
   /** Runs the receive path over `n` frames described by `descs`. */
   receive(descs: Uint32Array, n: number, now: number): void {
-    const tcp = this._tcp;
-    tcp?.burstBegin?.();
-    try {
-      for (let k = 0; k < n; k++) {
-        const i = k * DESC_WORDS;
-        const flags = descs[i + 2];
-        this._flowHint = (flags & rxFlowMark) !== 0 ? descs[i + 3] : -1;
-        if ((flags & RxFlag.more) !== 0) k = this._chained(descs, k, n, now);
-        else this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
-      }
-    } finally {
-      tcp?.burstEnd?.(now);
+    for (let k = 0; k < n; k++) {
+      const i = k * DESC_WORDS;
+      const flags = descs[i + 2];
+      this._flowHint = (flags & rxFlowMark) !== 0 ? descs[i + 3] : -1;
+      if ((flags & RxFlag.more) !== 0) k = this._chained(descs, k, n, now);
+      else this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
     }
   }
 

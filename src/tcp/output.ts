@@ -26,7 +26,6 @@ import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
 import { effectiveMss, receiveWindow } from "./window.ts";
 import { pushFlag, sendLarge } from "./large_segment.ts";
-import { SendDefer } from "./send_defer.ts";
 
 /**
  * The sender of one TCP layer: it builds every segment's header in one
@@ -49,8 +48,6 @@ export class TcpOutput {
   private readonly _sackScratch = new Uint32Array(8);
   /** @internal The chain of a large segment: (buffer, data offset, length) per piece. */
   readonly _pieces: Uint32Array = new Uint32Array(3 * CHAIN_RECORDS_MAX);
-  /** Connections whose sending waits for the end of the receive burst. */
-  readonly defer: SendDefer = new SendDefer();
 
   constructor(x: TcpContext) {
     this._x = x;
@@ -359,7 +356,6 @@ export class TcpOutput {
     // Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS).
     const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
     const unit = segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
-    let deferred = false;
     for (let guard = 0; guard < 4096; guard++) {
       const dataOff = (tcb.sndNxt - tcb.sndUna) >>> 0;
       // Once the FIN is sent, SND.NXT counts it: the data ends one before.
@@ -384,13 +380,6 @@ export class TcpOutput {
           break;
         }
         let len = Math.min(avail, unit, wndLeft, ccLeft);
-        if (len < unit && len < avail && flight > 0 && unit > mss && this.defer.active) {
-          // A window or cwnd cut: the burst's later ACKs may open more; send at its end (send_defer.ts).
-          // An ACK owed waits too, to ride on that data.
-          this.defer.add(tcb);
-          deferred = true;
-          break;
-        }
         if (len > mss && len < avail) len -= len % mss; // whole segments, but for the last
         const last = len === avail;
         // Sender SWS avoidance (RFC 9293 3.8.6.2.1): a segment the peer's window cuts short waits
@@ -432,7 +421,7 @@ export class TcpOutput {
     }
     // RFC 8985 7.2: new data left: the probe timeout restarts.
     if (tcb.rack !== undefined && tcb.sndMax !== maxBefore) scheduleProbe(this._x, tcb, now);
-    if (tcb.ackNow && !deferred) this.sendAck(tcb, now);
+    if (tcb.ackNow) this.sendAck(tcb, now);
   }
 
   /** Retransmits one segment at SND.UNA (fast retransmit, a partial ACK, or a timeout's first). */

@@ -219,8 +219,6 @@ export class Tcb {
   rcvBufBytes: number;
   /** Waiting for room in the device's transmit batch (ConnectionOwner.txBlocked). */
   txBlocked = false;
-  /** Sends at the end of the receive burst (send_defer.ts). */
-  sendDeferred = false;
   /** An onWritable is owed once space frees up. */
   wantWritable = false;
   /** Set when it has left the table: no more events. */

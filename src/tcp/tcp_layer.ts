@@ -390,16 +390,6 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   // --------------------------------------------------------- receive path
 
-  /** @internal From the IP layer: a receive burst begins (send_defer.ts). */
-  burstBegin(): void {
-    this.out.defer.active = true;
-  }
-
-  /** @internal From the IP layer: the burst ended; connections that waited for it send. */
-  burstEnd(now: number): void {
-    this.out.defer.end(this.out, now);
-  }
-
   /**
    * @internal From the IP layer: a TCP segment for this host. `hint`: the id
    * of the connection a classifier found for it (see {@link claim}), or -1.
