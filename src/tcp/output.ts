@@ -264,7 +264,8 @@ export class TcpOutput {
     const h = q.foundH;
     const payloadOff = q.foundOff;
     const room = payloadOff - zone.dataStart(h);
-    let hdr = this._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len) | (fin ? TcpFlags.fin : 0), len, now);
+    const flags = TcpFlags.ack | pushFlag(q, at, len) | (fin ? TcpFlags.fin : 0);
+    let hdr = this._prepare(tcb, seq, flags, len, now);
     // Options take room from the payload: header and payload stay within MSS + 20 (RFC 9293 3.7.1).
     const payloadMax = tcb.sndMss + 20 - hdr;
     if (len > payloadMax) {
