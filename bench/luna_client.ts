@@ -196,9 +196,18 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   const t1 = performance.now();
   const heap = heapAfter(hb);
   const tcp1 = stack.stats().tcp as unknown as Record<string, number>;
-  // The client's losses in the measured stretch (retransmissions, drops for want of buffers).
+  const lossKeys = [
+    "retransSegs",
+    "retransTimeouts",
+    "noBufferDrops",
+    "poolPressureDrops",
+    "rcvShareDrops",
+    "rcvWindowTrims",
+  ];
+  // The client's losses in the measured stretch (retransmissions, drops for want of buffers), and
+  // what it dropped of what it received: the zone running low, a connection's share full.
   const lost = Object.fromEntries(
-    ["retransSegs", "retransTimeouts", "noBufferDrops"].map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
+    lossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
   );
   const requests = latency.n;
   sending = false;

@@ -25,6 +25,7 @@
 //               one by one (a million FINs would take longer than the rest)
 // Usage: luna_server.ts '{"device":"memif:/tmp/x.sock,server","address":"198.18.1.1/24",
 //                         "mode":"inline","prefix":"...","lcores":"0@1","lifetimeS":600}'
+import { appendFileSync } from "node:fs";
 import { type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
 import {
   type BenchEnd,
@@ -246,6 +247,9 @@ async function quit(why: string): Promise<void> {
   quitting = true;
   // Everything is read before close: the zone is gone after it.
   const result = { why, ...counters(), ...stack.stats() };
+  // LUNA_BENCH_SERVER_STATS=FILE: each server appends its final stats there (one JSON line), to read after a run.
+  const statsFile = process.env.LUNA_BENCH_SERVER_STATS;
+  if (statsFile) appendFileSync(statsFile, JSON.stringify(result) + "\n");
   spinning = false;
   try {
     await stack.close(500);

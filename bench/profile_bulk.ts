@@ -8,7 +8,7 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--cpu-prof DIR]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end) and one JSON line. Needs root
@@ -33,12 +33,16 @@ interface EndConfig {
   /** Receive coalescing on or off; undefined: the stack's default (and a stack older than the setting). */
   gro?: boolean;
   gso: boolean;
+  /** tcp.sndBufBytes and tcp.rcvBufBytes; undefined: the defaults. */
+  buf?: number;
   prefix: string;
 }
 
 interface EndResult {
   role: string;
   seconds: number;
+  /** CPU time of the process (user + system) during the transfer: what a busy machine's waits leave out. */
+  cpuMs: number;
   bytes: number;
   /** ms inside luna_rx_burst calls that brought frames, and inside luna_tx_burst (C and the FFI crossing). */
   rxMs: number;
@@ -51,11 +55,15 @@ interface EndResult {
   tcpSegments: number;
   coalescedPackets: number;
   coalescedSegments: number;
+  /** Frames this end sent and received (the receiver's sent frames are its ACKs). */
+  framesOut: number;
+  framesIn: number;
 }
 
 const runtime = process.execPath;
 const self = new URL(import.meta.url).pathname;
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+const cpuProfDir = process.argv.includes("--cpu-prof") ? arg("--cpu-prof", "") : undefined;
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(name);
@@ -101,6 +109,11 @@ function instrument(stack: Stack) {
   return t;
 }
 
+function cpuSince(from: { user: number; system: number }): number {
+  const u = process.cpuUsage(from);
+  return u.user + u.system;
+}
+
 async function runEnd(cfg: EndConfig): Promise<void> {
   const server = cfg.role === "server";
   const stack = await createStack({
@@ -111,7 +124,11 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     buffers: 16383,
     ...(cfg.gro !== undefined ? { receiveOffload: cfg.gro } : {}),
     eal: { prefix: cfg.prefix, lcores: server ? "0@0" : "0@1", memoryMb: 512 },
-    tcp: { noDelay: true, segmentationOffload: cfg.gso },
+    tcp: {
+      noDelay: true,
+      segmentationOffload: cfg.gso,
+      ...(cfg.buf !== undefined ? { sndBufBytes: cfg.buf, rcvBufBytes: cfg.buf } : {}),
+    },
   });
   const timing = instrument(stack);
   let t0 = 0;
@@ -119,8 +136,11 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   let moved = 0;
   let done = false;
   let startRx = { ...timing };
+  let cpu0 = process.cpuUsage();
+  let cpuUs = 0;
   const mark = () => {
     t0 = performance.now();
+    cpu0 = process.cpuUsage();
     startRx = { ...timing };
   };
   if (server) {
@@ -134,6 +154,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
         if (moved >= cfg.bytes && !done) {
           done = true;
           t1 = performance.now();
+          cpuUs = cpuSince(cpu0);
         }
       },
       onEnd(c: Connection) {
@@ -162,6 +183,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
       onClose() {
         done = true;
         t1 = performance.now();
+        cpuUs = cpuSince(cpu0);
       },
     });
   }
@@ -175,6 +197,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   const r: EndResult = {
     role: cfg.role,
     seconds: (t1 - t0) / 1000,
+    cpuMs: cpuUs / 1000,
     bytes: moved,
     rxMs: timing.rxMs - startRx.rxMs,
     txMs: timing.txMs - startRx.txMs,
@@ -186,6 +209,8 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     tcpSegments: server ? tcp.inSegs : tcp.outSegs - port.txSegSegments + port.txSegPackets,
     coalescedPackets: port.rxGroPackets,
     coalescedSegments: port.rxGroSegments,
+    framesOut: port.opackets,
+    framesIn: port.ipackets,
   };
   console.log("RESULT " + JSON.stringify(r));
   if (server) await new Promise((r) => setTimeout(r, 300)); // the client's last ACKs
@@ -195,9 +220,16 @@ async function runEnd(cfg: EndConfig): Promise<void> {
 }
 
 function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult> } {
+  // --cpu-prof DIR: each end writes a CPU profile of itself there (Bun: also as markdown).
+  const prof = cpuProfDir === undefined ? [] : isDeno ? [`--cpu-prof`, `--cpu-prof-dir=${cpuProfDir}`] : [
+    `--cpu-prof`,
+    `--cpu-prof-md`,
+    `--cpu-prof-dir=${cpuProfDir}`,
+    `--cpu-prof-name=${cfg.role}.cpuprofile`,
+  ];
   const args = isDeno
-    ? ["run", "-A", self, "--end", JSON.stringify(cfg)]
-    : [self, "--end", JSON.stringify(cfg)];
+    ? ["run", "-A", ...prof, self, "--end", JSON.stringify(cfg)]
+    : [...prof, self, "--end", JSON.stringify(cfg)];
   const p = spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] });
   let onReady: () => void = () => {};
   const ready = new Promise<void>((r) => onReady = r);
@@ -215,15 +247,18 @@ function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResul
 function table(s: EndResult, c: EndResult): string {
   const rows: string[] = [];
   const f = (x: number) => x.toFixed(0).padStart(7);
-  rows.push("side     wire segs  ns/seg: JS    C+FFI | TCP segs  ns/TCP seg: JS    C+FFI");
+  rows.push("side     wire segs  ns/seg: JS    C+FFI   CPU | TCP segs  ns/TCP seg: JS    C+FFI   CPU");
   for (const e of [c, s]) {
     const js = e.jsMs * 1e6;
     const cNs = (e.rxMs + e.txMs) * 1e6;
+    const cpu = e.cpuMs * 1e6;
     const name = e.role === "client" ? "sender  " : "receiver";
     rows.push(
-      `${name} ${f(e.wireFrames)}   ${f(js / e.wireFrames)} ${f(cNs / e.wireFrames)}   | ${
-        f(e.tcpSegments)
-      }   ${f(js / e.tcpSegments)} ${f(cNs / e.tcpSegments)}`,
+      `${name} ${f(e.wireFrames)}   ${f(js / e.wireFrames)} ${f(cNs / e.wireFrames)} ${
+        f(cpu / e.wireFrames)
+      }   | ${f(e.tcpSegments)}   ${f(js / e.tcpSegments)} ${f(cNs / e.tcpSegments)} ${
+        f(cpu / e.tcpSegments)
+      }`,
     );
   }
   return rows.join("\n");
@@ -237,9 +272,11 @@ if (process.argv.includes("--end")) {
   const groArg = arg("--gro", "default");
   const gro = groArg === "default" ? undefined : groArg === "on";
   const gso = arg("--gso", "on") === "on";
+  const bufArg = arg("--buf", "");
+  const buf = bufArg === "" ? undefined : Number(bufArg);
   const socket = join(tmpdir(), `luna-profile-${process.pid}.sock`);
   rmSync(socket, { force: true });
-  const base: Omit<EndConfig, "role" | "prefix"> = { socket, mtu, bytes: mb << 20, gro, gso };
+  const base: Omit<EndConfig, "role" | "prefix"> = { socket, mtu, bytes: mb << 20, gro, gso, buf };
   const srv = child({ ...base, role: "server", prefix: `luna-prof-s-${process.pid}` });
   await srv.ready;
   const cli = child({ ...base, role: "client", prefix: `luna-prof-c-${process.pid}` });
@@ -250,9 +287,15 @@ if (process.argv.includes("--end")) {
   }
   const gbit = (s.bytes * 8) / (s.seconds * 1e9);
   console.log(
-    `bulk over memif, MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}: ${
+    `bulk over memif, MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}, buffers ${
+      buf ?? "default"
+    }: ${
       gbit.toFixed(2)
-    } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets`,
+    } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets; ${
+      (c.wireFrames / c.tcpSegments).toFixed(1)
+    } wire segments per sent TCP segment; ${s.framesOut} ACKs (${
+      (c.wireFrames / s.framesOut).toFixed(1)
+    } wire segments per ACK)`,
   );
   console.log(table(s, c));
   console.log("JSON " + JSON.stringify({ mtu, mb, gro, gso, gbit, server: s, client: c }));

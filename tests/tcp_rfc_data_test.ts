@@ -146,10 +146,23 @@ describe("RFC 9293 data and ACKs", () => {
     d.recvNothing(5000);
   });
 
+  test("PSH: only the segment carrying the last byte queued has it (RFC 9293 3.9.1), so a receiver's GRO merges the rest", () => {
+    const d = established({ tcp: { noDelay: true } });
+    d.write(3 * 1460);
+    d.expect({ flags: ACK, seq: 1, len: 1460 });
+    d.expect({ flags: ACK, seq: 1461, len: 1460 });
+    d.expect({ flags: ACK | PSH, seq: 2921, len: 1460 });
+    d.send({ flags: ACK, seq: 1, ack: 1 + 3 * 1460 });
+    d.write(1460 + 100);
+    d.expect({ flags: ACK, seq: 4381, len: 1460 });
+    d.expect({ flags: ACK | PSH, seq: 5841, len: 100 });
+    d.recvNothing(10);
+  });
+
   test("Nagle: a small segment waits while data is unacknowledged (RFC 9293 3.7.4, RFC 1122 4.2.3.4)", () => {
     const d = established();
     d.write(1500);
-    d.expect({ flags: ACK | PSH, seq: 1, len: 1460 });
+    d.expect({ flags: ACK, seq: 1, len: 1460 }); // PSH goes on the segment that ends the queued data
     d.recvNothing(50);
     d.send({ flags: ACK, seq: 1, ack: 1461 });
     d.expect({ flags: ACK | PSH, seq: 1461, len: 40 });
@@ -185,7 +198,7 @@ describe("RFC 9293 data and ACKs", () => {
     const t0 = d.now;
     d.write(5000);
     d.recvNothing(150);
-    const s = d.expect({ flags: ACK | PSH, seq: 2921, len: 100 }, 100);
+    const s = d.expect({ flags: ACK, seq: 2921, len: 100 }, 100); // 4900 bytes follow: no PSH
     assertEquals(Math.round(s.at - t0), 200);
   });
 

@@ -11,6 +11,7 @@ import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import { TcpFlags } from "../wire/mod.ts";
 import { dataEcn } from "./ecn.ts";
 import type { TcpOutput } from "./output.ts";
+import type { SendQueue } from "./send_queue.ts";
 import type { Tcb } from "./tcb.ts";
 
 /**
@@ -39,14 +40,16 @@ export function sendLarge(
     len = q.bytes - at;
     fin = false;
   }
-  let hdr = o._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh | (fin ? TcpFlags.fin : 0), len, now);
+  // PSH only when the segment ends the queued data ({@link pushFlag}): the device's GSO
+  // leaves it on the last segment it cuts.
+  let hdr = o._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len) | (fin ? TcpFlags.fin : 0), len, now);
   // Options take room from the payload: each segment stays within MSS + 20 (RFC 9293 3.7.1).
   const segMss = tcb.sndMss + 20 - hdr;
   if (len > GSO_SEGS_MAX * segMss) {
     // SACK blocks made the segments smaller: no more of them than the device cuts.
     len = GSO_SEGS_MAX * segMss;
     fin = false;
-    hdr = o._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+    hdr = o._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len), len, now);
   }
   const h0 = q.foundH;
   const off0 = q.foundOff;
@@ -82,7 +85,7 @@ export function sendLarge(
       keep -= p[3 * j + 2];
     }
     np = j;
-    o._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+    o._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len), len, now);
   }
   let h = h0;
   let tcpOff = off0 - hdr;
@@ -115,4 +118,17 @@ export function sendLarge(
   // RACK keeps one record per large segment, as Linux keeps one per TSO buffer.
   o._sent(tcb, seq, len + ((r.flags & TcpFlags.fin) !== 0 ? 1 : 0), now);
   return len;
+}
+
+/**
+ * PSH for a segment of `len` bytes `at` bytes into the send queue: set when
+ * it carries the last byte the application has queued, as BSD does (RFC 9293
+ * 3.9.1: the sender pushes what it was given; the receiver gains nothing from
+ * a PSH on every segment). Segments inside a run of queued data go without
+ * one, which is what lets a receiver's GRO merge them: DPDK's librte_gro
+ * takes only segments whose flags are ACK alone, and Linux's ends a merge at
+ * a PSH.
+ */
+export function pushFlag(q: SendQueue, at: number, len: number): number {
+  return at + len >= q.bytes ? TcpFlags.psh : 0;
 }

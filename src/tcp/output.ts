@@ -25,7 +25,7 @@ import { State } from "./state.ts";
 import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
 import { effectiveMss, receiveWindow } from "./window.ts";
-import { sendLarge } from "./large_segment.ts";
+import { pushFlag, sendLarge } from "./large_segment.ts";
 
 /**
  * The sender of one TCP layer: it builds every segment's header in one
@@ -249,9 +249,8 @@ export class TcpOutput {
    */
   sendData(tcb: Tcb, seq: number, len: number, fin: boolean, now: number): number {
     const zone = this._zone;
-    const flags = TcpFlags.ack | (fin ? TcpFlags.fin : 0) | (len > 0 ? TcpFlags.psh : 0);
     if (len === 0) {
-      this.sendControl(tcb, flags, seq, now);
+      this.sendControl(tcb, TcpFlags.ack | (fin ? TcpFlags.fin : 0), seq, now);
       if (fin) this._sent(tcb, seq, 1, now);
       return 0;
     }
@@ -265,13 +264,14 @@ export class TcpOutput {
     const h = q.foundH;
     const payloadOff = q.foundOff;
     const room = payloadOff - zone.dataStart(h);
-    let hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh | (fin ? TcpFlags.fin : 0), len, now);
+    const flags = TcpFlags.ack | pushFlag(q, at, len) | (fin ? TcpFlags.fin : 0);
+    let hdr = this._prepare(tcb, seq, flags, len, now);
     // Options take room from the payload: header and payload stay within MSS + 20 (RFC 9293 3.7.1).
     const payloadMax = tcb.sndMss + 20 - hdr;
     if (len > payloadMax) {
       len = payloadMax;
       fin = false;
-      hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+      hdr = this._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len), len, now);
     }
     // Zero-copy when the segment starts a chunk: cut it at the chunk's end unless
     // that would leave a sliver (then gathering into a copy sends a fuller segment).
@@ -280,7 +280,7 @@ export class TcpOutput {
     if (inPlace && len > q.foundLen) {
       len = q.foundLen;
       fin = false;
-      hdr = this._prepare(tcb, seq, TcpFlags.ack | TcpFlags.psh, len, now);
+      hdr = this._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len), len, now);
     }
     const ef = dataEcn(this._x, tcb, seq, len, this.repr.flags); // RFC 3168 6.1.5, 6.1.2
     this.repr.flags = ef & 0xff;
@@ -300,7 +300,7 @@ export class TcpOutput {
     if (len > room2) {
       len = room2;
       this.repr.payloadLen = len;
-      this.repr.flags &= ~TcpFlags.fin;
+      this.repr.flags &= ~(TcpFlags.fin | TcpFlags.psh); // the queue goes on past this segment
     }
     // Gather the payload from as many chunks as it spans (a segment may cross buffers).
     let done = 0;
