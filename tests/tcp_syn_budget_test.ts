@@ -71,6 +71,31 @@ describe("SYN budget", () => {
     assertEquals([d.tcp.counters.synCookiesAccepted, d.tcp.counters.synsShed], [1, 28]);
   });
 
+  test("beyond the budget a bare SYN is shed unparsed, even one for a half-open connection; its timer goes on", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 1 }, backlog: 1 });
+    const port = floodPort;
+    d.send({ flags: SYN, seq: 0, srcPort: port, mss: 1460 });
+    const synAck = d.recv();
+    assertEquals([synAck.flags, synAck.dstPort], [SYN | ACK, port]);
+    // The backlog is full: one cookie answers the first flood SYN, then the budget is spent, and
+    // the half-open connection's own SYN again is shed with the flood (not answered, not parsed:
+    // neither an input error nor a lookup is counted).
+    const errs = d.tcp.counters.inErrs;
+    const lookups = d.tcp.tableStats().lookups;
+    d.sendBurst([...syns(2, floodPort + 1), { flags: SYN, seq: 0, srcPort: port, mss: 1460 }]);
+    const sent = drain(d, 1);
+    assertEquals(sent.map((s) => [s.flags, s.dstPort]), [[SYN | ACK, floodPort + 1]]);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [1, 2]);
+    assertEquals(d.tcp.counters.inErrs, errs);
+    assertEquals(d.tcp.tableStats().lookups, lookups + 1, "only the answered SYN was looked up");
+    assertEquals(d.tcp.connections, 1, "the half-open connection stays");
+    // Its retransmission timer resends the SYN-ACK, and the handshake completes.
+    const again = drain(d, 1500).filter((s) => s.dstPort === port);
+    assertEquals(again.map((s) => s.flags), [SYN | ACK]);
+    d.send({ flags: ACK, seq: 1, ack: 1, srcPort: port });
+    assertEquals(d.state(), "ESTABLISHED");
+  });
+
   test("synCookiesPerPoll: Infinity answers every SYN", () => {
     const d = listening({ tcp: { synCookiesPerPoll: Infinity }, backlog: 0 });
     d.sendBurst(syns(40));

@@ -21,6 +21,9 @@ import { SynBudget } from "./syn_budget.ts";
 import { SynCookies } from "./syn_cookie.ts";
 import { type Tcb, type TcpHandlers, tsNow } from "./tcb.ts";
 
+/** The control bits that make a bare SYN. */
+const bareSynMask = TcpFlags.syn | TcpFlags.ack | TcpFlags.rst | TcpFlags.fin;
+
 /** A passive open. */
 export interface Listener {
   readonly port: number;
@@ -113,6 +116,21 @@ export class Handshake {
   /** A new loop iteration: the cookie budget is whole again. */
   poll(): void {
     this._budget.refill();
+  }
+
+  /**
+   * Whether a segment with control bits `flags` to `port` is a bare SYN
+   * (neither ACK, RST nor FIN; ECE and CWR may ride along) shed before
+   * anything else is done with it: this iteration's cookie budget is spent
+   * and the port's listener has a full backlog, so it would be shed anyway
+   * once parsed and looked up (see syn_budget.ts). Counted in `synsShed`.
+   */
+  shedsEarly(flags: number, port: number): boolean {
+    if (!this._budget.spent || (flags & bareSynMask) !== TcpFlags.syn) return false;
+    const l = this.listeners.get(port);
+    if (l === undefined || l.halfOpen < l.backlog || !this._x.config.synCookies) return false;
+    this._x.counters.synsShed++;
+    return true;
   }
 
   /** Listens on `port`: connections to it are handed to `onAccept` once established (TcpLayer.listen). */

@@ -13,7 +13,14 @@
  *
  * Only the stateless path is budgeted: SYNs that take a backlog slot are
  * already bounded by the backlog, and a SYN for a connection that exists
- * never reaches a listener.
+ * never reaches a listener. Once the budget is spent, a shed SYN costs as
+ * little as it can: the receive path drops a bare SYN to a listener whose
+ * backlog is full from its fixed header alone (Handshake.shedsEarly), before
+ * its options are parsed or any table is looked up. A bare SYN for a
+ * connection that does exist (a retransmitted SYN in SYN-RECEIVED, a SYN
+ * into ESTABLISHED that would draw a challenge ACK) is then shed with the
+ * flood, as a congested link would lose it: its sender retransmits, and the
+ * connection's own timers go on.
  *
  * @module
  */
@@ -32,6 +39,11 @@ export class SynBudget {
     }
     this.perPoll = perPoll;
     this._left = perPoll;
+  }
+
+  /** Whether this iteration's budget is spent (the next cookie SYN is shed). */
+  get spent(): boolean {
+    return this._left <= 0;
   }
 
   /** Takes one answer from this iteration's budget; false: none left, shed the SYN. */
