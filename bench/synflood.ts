@@ -21,6 +21,15 @@
  * luna-ts side also reports, from its final stats, the frames its receive
  * ring dropped, the cookies sent, the SYNs shed and the retransmissions.
  *
+ * Each download is reported twice: the established connection's goodput
+ * (bytes over the time from curl's connect to the last byte: what the flood
+ * takes from a connection that exists) and the whole download's (with the
+ * handshake: a SYN the flood crowded out costs the client its initial RTO,
+ * 1 s), with the connect time under the flood beside it.
+ *
+ * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
+ * `--cpu-prof` and writes its CPU profile there.
+ *
  * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off]
  *
  * @module
@@ -100,6 +109,12 @@ try {
   lab.exec("kernel", "iptables", dropFloodAnswersArgs(80));
   const mac = lab.exec("luna", "cat", [`/sys/class/net/${lab.luna.iface}/address`]).trim();
   const bytes = mb * 1_000_000;
+  /**
+   * One download: the goodput of the established connection (bytes over the
+   * time from connect to the last byte), the whole download's goodput (the
+   * handshake included: a SYN the flood crowded out costs the client its
+   * initial RTO), and the time curl's connect took, in ms.
+   */
   const download = () => {
     const out = lab.exec("kernel", "curl", [
       "-sS",
@@ -109,12 +124,16 @@ try {
       "-o",
       "/dev/null",
       "-w",
-      "%{size_download} %{time_total}",
+      "%{size_download} %{time_total} %{time_connect}",
       `http://${lab.luna.ip}/bytes/${bytes}`,
     ], { timeoutMs: 130_000 });
-    const [size, secs] = out.trim().split(" ").map(Number);
+    const [size, secs, connect] = out.trim().split(" ").map(Number);
     if (size !== bytes) throw new Error(`downloaded ${size} of ${bytes} bytes`);
-    return (size * 8) / secs / 1e6;
+    return {
+      mbit: (size * 8) / (secs - connect) / 1e6,
+      wholeMbit: (size * 8) / secs / 1e6,
+      connectMs: connect * 1000,
+    };
   };
   const startLuna = async (budget: string[]) => {
     const p = spawn("ip", [
@@ -122,6 +141,9 @@ try {
       "exec",
       lab.luna.ns,
       process.execPath,
+      ...(process.env.SYNFLOOD_PROFILE_DIR
+        ? ["--cpu-prof", "--cpu-prof-dir", process.env.SYNFLOOD_PROFILE_DIR]
+        : []),
       lunaCli,
       "serve",
       "http",
@@ -195,10 +217,10 @@ try {
     await lineFrom(f, /^FLOODING$/, 30_000);
     // Let the flood fill the backlog before the download starts.
     await new Promise((r) => setTimeout(r, 200));
-    const mbit = download();
+    const d = download();
     writeFileSync(stopFile, "");
     const { sent, seconds } = parseSynFloodResult(await done);
-    return { mbit, synPerS: sent / seconds };
+    return { ...d, synPerS: sent / seconds };
   };
   const sides: Record<string, () => Promise<() => Promise<void>>> = {};
   if (budgets.length === 0) sides.luna = () => startLuna([]);
@@ -207,9 +229,27 @@ try {
   const names = Object.keys(sides);
   const runs: Record<
     string,
-    { base: number[]; flood: number[]; synPerS: number[]; stats: Record<string, number>[] }
+    {
+      base: number[];
+      flood: number[];
+      wholeBase: number[];
+      wholeFlood: number[];
+      connectMs: number[];
+      synPerS: number[];
+      stats: Record<string, number>[];
+    }
   > = {};
-  for (const n of names) runs[n] = { base: [], flood: [], synPerS: [], stats: [] };
+  for (const n of names) {
+    runs[n] = {
+      base: [],
+      flood: [],
+      wholeBase: [],
+      wholeFlood: [],
+      connectMs: [],
+      synPerS: [],
+      stats: [],
+    };
+  }
   for (let r = 0; r < rounds; r++) {
     // The order turns each round, so that a busy neighbour weighs on every side alike.
     for (let k = 0; k < names.length; k++) {
@@ -217,13 +257,19 @@ try {
       const close = await sides[side]();
       try {
         const out = runs[side];
-        out.base.push(download());
+        const b = download();
+        out.base.push(b.mbit);
+        out.wholeBase.push(b.wholeMbit);
         const f = await underFlood(r, side);
         out.flood.push(f.mbit);
+        out.wholeFlood.push(f.wholeMbit);
+        out.connectMs.push(f.connectMs);
         out.synPerS.push(f.synPerS);
         console.log(
-          `round ${r + 1} ${side}: ${out.base[r].toFixed(0)} Mbit/s without, ${f.mbit.toFixed(0)} with ` +
-            `${(f.synPerS / 1000).toFixed(0)}k SYN/s (ratio ${(f.mbit / out.base[r]).toFixed(2)})`,
+          `round ${r + 1} ${side}: ${b.mbit.toFixed(0)} Mbit/s without, ${f.mbit.toFixed(0)} with ` +
+            `${(f.synPerS / 1000).toFixed(0)}k SYN/s (ratio ${(f.mbit / b.mbit).toFixed(2)}); ` +
+            `connect under the flood ${f.connectMs.toFixed(1)} ms, whole download ratio ` +
+            `${(f.wholeMbit / b.wholeMbit).toFixed(2)}`,
         );
       } finally {
         await close();
@@ -245,6 +291,9 @@ try {
       goodput_mbit_per_s: median(o.base),
       goodput_under_flood_mbit_per_s: median(o.flood),
       ratio: median(o.flood) / median(o.base),
+      whole_download_ratio: median(o.wholeFlood) / median(o.wholeBase),
+      connect_under_flood_ms_median: median(o.connectMs),
+      connect_under_flood_ms_max: Math.max(...o.connectMs),
       syn_per_s: median(o.synPerS),
       ...(o.stats.length === 0 ? {} : {
         ring_dropped: median(o.stats.map((x) => x.rxRingDropped)),
