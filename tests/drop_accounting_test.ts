@@ -8,7 +8,7 @@
 // what the sender's transmit path pushed is sent (the receiver counts each)
 // or dropped and counted by the sender.
 import { assert, assertEquals } from "@std/assert";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Child, explain, removeEalFiles, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
