@@ -96,6 +96,22 @@ describe("SYN budget", () => {
     assertEquals(d.state(), "ESTABLISHED");
   });
 
+  test("the budget refills at most once a millisecond: the answers to a flood leave in batches", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 4 }, backlog: 0 });
+    const cookies = () => d.tcp.counters.synCookiesSent;
+    // Bursts within one millisecond share one budget, however many polls run between them.
+    const t0 = d.clock.now;
+    d.sendBurst(syns(6));
+    d.sendBurst(syns(6, floodPort + 100));
+    assert(d.clock.now - t0 < 1, `both bursts within 1 ms (took ${d.clock.now - t0} ms)`);
+    assertEquals([cookies(), d.tcp.counters.synsShed], [4, 8]);
+    // A millisecond on, the next poll refills it.
+    d.run(1);
+    d.sendBurst(syns(6, floodPort + 200));
+    assertEquals([cookies(), d.tcp.counters.synsShed], [8, 10]);
+    assertEquals(drain(d).filter((s) => s.flags === (SYN | ACK)).length, 8);
+  });
+
   test("synCookiesPerPoll: Infinity answers every SYN", () => {
     const d = listening({ tcp: { synCookiesPerPoll: Infinity }, backlog: 0 });
     d.sendBurst(syns(40));

@@ -113,9 +113,9 @@ export class Handshake {
     this._synAck = new SynAckTemplates(c.mss, Math.min(c.rcvBufBytes, 65535), scaleFor(c.rcvBufBytes));
   }
 
-  /** A new loop iteration: the cookie budget is whole again. */
-  poll(): void {
-    this._budget.refill();
+  /** A new loop iteration at `now`: the cookie budget is refilled when its period has passed (syn_budget.ts). */
+  poll(now: number): void {
+    this._budget.refill(now);
   }
 
   /**

@@ -1,15 +1,25 @@
 /**
  * Shedding a SYN flood before it costs more than it must: a listener whose
  * backlog is full answers SYNs with cookies (RFC 4987 3.6), and each answer
- * costs a keyed hash, a SYN-ACK and a transmit slot. Beyond a budget per
- * loop iteration (one receive burst) the rest of the burst's cookie SYNs are
- * dropped unanswered and counted (`synsShed`): established connections'
- * segments, which arrive in the same bursts, are never shed and keep their
- * share of the core. The budget refills at every poll, so a busy stack whose
- * bursts come full sheds most of a flood, and an idle one, polling often
- * with few frames a burst, answers every SYN. A legitimate client whose SYN
+ * costs a keyed hash, a SYN-ACK and a transmit slot. Beyond a budget the
+ * rest of the cookie SYNs are dropped unanswered and counted (`synsShed`):
+ * established connections' segments, which arrive in the same bursts, are
+ * never shed and keep their share of the core. A legitimate client whose SYN
  * was shed sends it again (RFC 6298 5.7: after its initial RTO), as it would
  * after a loss.
+ *
+ * The budget is `perPoll` answers, refilled at a loop iteration (a poll)
+ * when at least {@link synBudgetPeriodMs} has passed since the last refill:
+ * the answers of a flood leave in batches, at most `perPoll` per period,
+ * however often the loop polls. Refilled at every poll instead, a loop that
+ * polls often (a few frames a burst, as while it keeps up with a flood)
+ * answered a few SYNs at every poll, and each of those polls then paid a
+ * transmit burst of its own (on af_packet and af_xdp a system call that also
+ * carries the kernel's work for the frames): under a flood of ~80k SYN/s
+ * on the shared two cores, 8 answers a poll came to ~25k SYN-ACKs a second,
+ * and the receive ring dropped twice as many frames as with the batches
+ * (bench/synflood.ts, README). Light SYN rates are all answered still: 8 a
+ * millisecond is 8,000 a second.
  *
  * Only the stateless path is budgeted: SYNs that take a backlog slot are
  * already bounded by the backlog, and a SYN for a connection that exists
@@ -26,11 +36,15 @@
  */
 import { ConfigError } from "../errors.ts";
 
-/** Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll). */
+/** Least time between two refills of the budget, in ms. */
+export const synBudgetPeriodMs = 1;
+
+/** Cookie SYN-ACKs sent at most per refill (TcpConfig.synCookiesPerPoll), a refill per period at most. */
 export class SynBudget {
   /** What each poll restores. */
   readonly perPoll: number;
   private _left: number;
+  private _refilledAt = -Infinity;
 
   /** `perPoll`: an integer >= 1, or Infinity for no budget. */
   constructor(perPoll: number) {
@@ -53,8 +67,10 @@ export class SynBudget {
     return true;
   }
 
-  /** A new iteration: the budget is whole again. */
-  refill(): void {
+  /** A new iteration at `now` (ms): the budget is whole again if a period has passed since the last refill. */
+  refill(now: number): void {
+    if (now - this._refilledAt < synBudgetPeriodMs) return;
+    this._refilledAt = now;
     this._left = this.perPoll;
   }
 }

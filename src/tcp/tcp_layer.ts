@@ -347,7 +347,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   /** Runs the timers due at `now`. Call once per loop iteration. */
   poll(now: number): void {
-    this._hs.poll();
+    this._hs.poll(now);
     this.timers.advance(now);
     this._timeWait.expire(now);
     const held = this.pool.watch(now);
