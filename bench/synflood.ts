@@ -27,10 +27,14 @@
  * handshake: a SYN the flood crowded out costs the client its initial RTO,
  * 1 s), with the connect time under the flood beside it.
  *
+ * `--baseline DIR`: another checkout of luna-ts (its shim built) whose
+ * `luna serve` runs beside this one's in each round, as sides `baseline`
+ * or `baseline-budget-N`: an A/B comparison in the same time window.
+ *
  * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
  * `--cpu-prof` and writes its CPU profile there.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off]
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--baseline DIR]
  *
  * @module
  */
@@ -55,6 +59,11 @@ const budgetsAt = args.indexOf("--budgets");
 const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
+const baselineAt = args.indexOf("--baseline");
+const baselineCli = baselineAt >= 0 ? join(args[baselineAt + 1], "src", "cli", "main.ts") : undefined;
+if (baselineCli !== undefined && !existsSync(baselineCli)) {
+  throw new Error(`--baseline: no luna-ts checkout at ${args[baselineAt + 1]} (${baselineCli} is missing)`);
+}
 const kernelHttp = here("./kernel_http.mjs");
 
 function median(xs: number[]): number {
@@ -135,7 +144,7 @@ try {
       connectMs: connect * 1000,
     };
   };
-  const startLuna = async (budget: string[]) => {
+  const startLuna = async (budget: string[], cli = lunaCli) => {
     const p = spawn("ip", [
       "netns",
       "exec",
@@ -144,7 +153,7 @@ try {
       ...(process.env.SYNFLOOD_PROFILE_DIR
         ? ["--cpu-prof", "--cpu-prof-dir", process.env.SYNFLOOD_PROFILE_DIR]
         : []),
-      lunaCli,
+      cli,
       "serve",
       "http",
       "--device",
@@ -225,6 +234,12 @@ try {
   const sides: Record<string, () => Promise<() => Promise<void>>> = {};
   if (budgets.length === 0) sides.luna = () => startLuna([]);
   for (const b of budgets) sides[`luna-budget-${b}`] = () => startLuna(["--syn-budget", b]);
+  if (baselineCli !== undefined) {
+    if (budgets.length === 0) sides.baseline = () => startLuna([], baselineCli);
+    for (const b of budgets) {
+      sides[`baseline-budget-${b}`] = () => startLuna(["--syn-budget", b], baselineCli);
+    }
+  }
   sides.kernel = startKernel;
   const names = Object.keys(sides);
   const runs: Record<
@@ -291,6 +306,8 @@ try {
       goodput_mbit_per_s: median(o.base),
       goodput_under_flood_mbit_per_s: median(o.flood),
       ratio: median(o.flood) / median(o.base),
+      // Each round's own ratio, then their median: a round the neighbours slowed throughout counts as one.
+      round_ratio_median: median(o.flood.map((f, i) => f / o.base[i])),
       whole_download_ratio: median(o.wholeFlood) / median(o.wholeBase),
       connect_under_flood_ms_median: median(o.connectMs),
       connect_under_flood_ms_max: Math.max(...o.connectMs),
