@@ -44,6 +44,7 @@ export class SynBudget {
   /** What each poll restores. */
   readonly perPoll: number;
   private _left: number;
+  private _retriesLeft: number;
   private _refilledAt = -Infinity;
 
   /** `perPoll`: an integer >= 1, or Infinity for no budget. */
@@ -53,6 +54,7 @@ export class SynBudget {
     }
     this.perPoll = perPoll;
     this._left = perPoll;
+    this._retriesLeft = perPoll;
   }
 
   /** Whether this iteration's budget is spent (the next cookie SYN is shed). */
@@ -72,5 +74,18 @@ export class SynBudget {
     if (now - this._refilledAt < synBudgetPeriodMs) return;
     this._refilledAt = now;
     this._left = this.perPoll;
+    this._retriesLeft = this.perPoll;
+  }
+
+  /**
+   * Whether a retransmitted SYN may go ahead of the flood (syn_retry.ts):
+   * as many a period as the budget; one granted adds an answer to this
+   * period's budget, which the SYN then takes.
+   */
+  grantRetry(): boolean {
+    if (this._retriesLeft <= 0) return false;
+    this._retriesLeft--;
+    this._left++;
+    return true;
   }
 }

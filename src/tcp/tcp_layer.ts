@@ -398,7 +398,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     const seg = this._seg;
     this.counters.inSegs++;
     // A flood beyond this iteration's cookie budget: shed from the fixed header (syn_budget.ts).
-    if (chain === undefined && this._hs.shedsEarly(tcp.flags, tcp.dstPort)) return false;
+    if (chain === undefined && this._hs.shedsEarly(tcp, ip.src)) return false;
     if (chain !== undefined) {
       this.counters.inChainedSegs++;
       this.counters.inChainedLinks += chain.count + 1;
