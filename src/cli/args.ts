@@ -87,9 +87,9 @@ serve options:
                       answer sees no acknowledgment for S seconds (default 60; 0: none)
   --max-connections N connections the app holds at most, half-open ones included (per worker
                       with --workers); a SYN beyond them is refused with a RST (default 16384)
-  --syn-budget N|off  SYN cookies answered per loop iteration and per millisecond while the
-                      backlog is full; the rest are dropped and counted as synsShed, but a
-                      shed SYN sent again goes ahead (default 8; off: answer all)
+  --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
+                      rest are dropped and counted as synsShed, but a shed SYN sent again
+                      goes ahead (default 8; off: answer all)
   --json              on exit, print the stats as one JSON line too
 
 apps:

@@ -78,11 +78,10 @@ export interface TcpConfig {
   /** Answer SYNs with cookies when a backlog is full. */
   synCookies: boolean;
   /**
-   * Cookie SYN-ACKs sent at most per loop iteration, and per millisecond
-   * (the budget refills at a poll at most once a millisecond, so the answers
-   * leave in batches); the rest of the cookie SYNs are dropped and counted
-   * (`synsShed`), so a flood cannot starve established connections
-   * (syn_budget.ts). Infinity: no budget.
+   * Cookie SYN-ACKs sent per loop iteration at most; the rest of the
+   * iteration's cookie SYNs are dropped and counted (`synsShed`), so a flood
+   * cannot starve established connections (syn_budget.ts), but a shed SYN
+   * sent again goes ahead (syn_retry.ts). Infinity: no budget.
    */
   synCookiesPerPoll: number;
   /** Challenge ACKs per second (RFC 5961 7). */

@@ -115,9 +115,9 @@ export class Handshake {
     this._synAck = new SynAckTemplates(c.mss, Math.min(c.rcvBufBytes, 65535), scaleFor(c.rcvBufBytes));
   }
 
-  /** A new loop iteration at `now`: the cookie budget is refilled when its period has passed (syn_budget.ts). */
+  /** A new loop iteration at `now`: the cookie budget is whole again, the shed memory ages. */
   poll(now: number): void {
-    this._budget.refill(now);
+    this._budget.refill();
     this._shed.age(now);
   }
 

@@ -8,18 +8,15 @@
  * was shed sends it again (RFC 6298 5.7: after its initial RTO), as it would
  * after a loss.
  *
- * The budget is `perPoll` answers, refilled at a loop iteration (a poll)
- * when at least {@link synBudgetPeriodMs} has passed since the last refill:
- * the answers of a flood leave in batches, at most `perPoll` per period,
- * however often the loop polls. Refilled at every poll instead, a loop that
- * polls often (a few frames a burst, as while it keeps up with a flood)
- * answered a few SYNs at every poll, and each of those polls then paid a
- * transmit burst of its own (on af_packet and af_xdp a system call that also
- * carries the kernel's work for the frames): under a flood of ~80k SYN/s
- * on the shared two cores, 8 answers a poll came to ~25k SYN-ACKs a second,
- * and the receive ring dropped twice as many frames as with the batches
- * (bench/synflood.ts, README). Light SYN rates are all answered still: 8 a
- * millisecond is 8,000 a second.
+ * The budget is `perPoll` answers, refilled at every loop iteration (a
+ * poll): a busy stack whose bursts come full sheds most of a flood, and an
+ * idle one, polling often with few frames a burst, answers every SYN. (A
+ * refill at most once a millisecond, so that the answers leave in batches
+ * and fewer polls pay a transmit burst, sent about a tenth of the cookies
+ * under bench/synflood.ts's flood; but a client's first SYN was then
+ * answered that much less often, connecting took a retransmission (1 s) in
+ * most rounds, and no gain in the established connections' goodput showed
+ * above the shared machine's noise in three A/B runs: not kept.)
  *
  * Only the stateless path is budgeted: SYNs that take a backlog slot are
  * already bounded by the backlog, and a SYN for a connection that exists
@@ -36,16 +33,12 @@
  */
 import { ConfigError } from "../errors.ts";
 
-/** Least time between two refills of the budget, in ms. */
-export const synBudgetPeriodMs = 1;
-
-/** Cookie SYN-ACKs sent at most per refill (TcpConfig.synCookiesPerPoll), a refill per period at most. */
+/** Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll). */
 export class SynBudget {
   /** What each poll restores. */
   readonly perPoll: number;
   private _left: number;
   private _retriesLeft: number;
-  private _refilledAt = -Infinity;
 
   /** `perPoll`: an integer >= 1, or Infinity for no budget. */
   constructor(perPoll: number) {
@@ -69,18 +62,16 @@ export class SynBudget {
     return true;
   }
 
-  /** A new iteration at `now` (ms): the budget is whole again if a period has passed since the last refill. */
-  refill(now: number): void {
-    if (now - this._refilledAt < synBudgetPeriodMs) return;
-    this._refilledAt = now;
+  /** A new iteration: the budget is whole again. */
+  refill(): void {
     this._left = this.perPoll;
     this._retriesLeft = this.perPoll;
   }
 
   /**
    * Whether a retransmitted SYN may go ahead of the flood (syn_retry.ts):
-   * as many a period as the budget; one granted adds an answer to this
-   * period's budget, which the SYN then takes.
+   * as many an iteration as the budget; one granted adds an answer to this
+   * iteration's budget, which the SYN then takes.
    */
   grantRetry(): boolean {
     if (this._retriesLeft <= 0) return false;

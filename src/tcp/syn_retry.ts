@@ -7,20 +7,19 @@
  * sequence number. So the listener remembers each SYN it shed (a bit per
  * hash of source address, ports and sequence number, for two generations of
  * {@link shedMemoryGenerationMs}) and answers a SYN it finds there with a
- * cookie even though the budget is spent, up to as many a period as the
- * budget itself. Without this, a client's retransmission met the same odds
+ * cookie even though the budget is spent, up to as many a loop iteration as
+ * the budget itself. Without this, a client's retransmission met the same odds
  * as its first SYN, and under a flood a connection took 3 s or 7 s to open.
  *
  * What it costs: a multiply-and-xor hash and a test of two bits of one word
  * per shed SYN (one cache line), and 512 KiB for the two generations, taken
  * when a SYN is first shed. What an attacker can get from it: SYNs it
  * repeats (or that hash alike) are answered at most once each and at most as
- * many a period as the budget, so the cookies sent stay bounded by twice the
- * budget. A flood's chance hits take from that same bounded share, and they
+ * many an iteration as the budget, so the cookies sent stay bounded by twice
+ * the budget. A flood's chance hits take from that same bounded share, and they
  * must stay rare, or they spend it before a client's retransmission comes:
- * with one bit a key, ~5% of a 33k SYN/s flood hit (more than the budget's
- * refills left to retries on the shared two cores, where a connection under
- * the flood still took 2 s to open); with two bits in one word, about 1%.
+ * with one bit a key, ~5% of a 33k SYN/s flood hit; with two bits in one
+ * word, about 1%.
  *
  * @module
  */
