@@ -51,6 +51,18 @@ function median(xs: number[]): number {
   return s[(s.length - 1) >> 1];
 }
 
+/** Adds `delta` to the sequence number of the TCP header at `at`, its checksum kept (RFC 1624). */
+function patchSeq(v: DataView, at: number, delta: number): void {
+  if (delta === 0) return;
+  const old = v.getUint32(at + 4);
+  const seq = (old + delta) >>> 0;
+  v.setUint32(at + 4, seq);
+  let sum = ~v.getUint16(at + 16) & 0xffff;
+  sum += (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (seq >>> 16) + (seq & 0xffff);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  v.setUint16(at + 16, ~sum & 0xffff);
+}
+
 /** A listener host fed SYN bursts; `budget`: its tcp.synCookiesPerPoll. Returns the feeder and its TCP layer. */
 function makeFeeder(budget: number) {
   const { a, b, clock } = twoHosts({ delayMs: 0, buffers: 16_384 });
@@ -118,6 +130,7 @@ function makeFeeder(budget: number) {
   function feed(n: number): void {
     const za = a.zone;
     const bytes = za.bytes;
+    const view = za.view;
     const zb = b.zone;
     for (let done = 0; done < n; done += burst) {
       const m = Math.min(burst, n - done);
@@ -127,6 +140,9 @@ function makeFeeder(budget: number) {
         const f = frameBytes[i];
         const start = za.dataStart(h);
         bytes.set(f, start + frameOff[i]);
+        // A fresh sequence number each time round the templates, as a flood's SYNs carry: the same
+        // SYN again would be taken for a retransmission (syn_retry.ts).
+        patchSeq(view, start + frameOff[i] + 34, next >>> 12);
         const at = k * DESC_WORDS;
         rxDescs[at] = h;
         rxDescs[at + 1] = (f.length << 16) | frameOff[i];
@@ -140,22 +156,27 @@ function makeFeeder(budget: number) {
         synAcks += got;
       }
       tcp.poll(clock.now); // as the loop does after each burst: the budget is whole again
-      clock.now += 0.01;
+      clock.now += 0.5; // 64k SYN/s of virtual time: the shed memory (syn_retry.ts) ages as under a flood
     }
   }
   return { feed, tcp, answered: () => synAcks };
 }
 
-// Correctness first: one SYN-ACK per SYN without a budget, 8 of each 32 with the default one; no state.
+// Correctness first: one SYN-ACK per SYN without a budget, 8 of each 32 with the default one (and
+// the few shed SYNs whose hash the shed memory of syn_retry.ts took for a retransmission); no state.
 const all = makeFeeder(Infinity);
 const budgeted = makeFeeder(8);
-for (const [f, want, shed] of [[all, 10_016, 0], [budgeted, 2_504, 7_512]] as const) {
+for (const [f, want, slack] of [[all, 10_016, 0], [budgeted, 2_504, 32]] as const) {
   f.feed(10_016);
   const c = f.tcp.counters;
-  if (f.answered() !== want || c.synCookiesSent !== want || c.synsShed !== shed || f.tcp.connections !== 0) {
+  const n = f.answered();
+  if (
+    n < want || n > want + slack || c.synCookiesSent !== n || c.synsShed !== 10_016 - n ||
+    f.tcp.connections !== 0
+  ) {
     throw new Error(
-      `10,016 SYNs drew ${f.answered()} SYN-ACKs, ${c.synCookiesSent} cookies, ${c.synsShed} shed, ` +
-        `${f.tcp.connections} connections (expected ${want} SYN-ACKs)`,
+      `10,016 SYNs drew ${n} SYN-ACKs, ${c.synCookiesSent} cookies, ${c.synsShed} shed, ` +
+        `${f.tcp.connections} connections (expected ${want} SYN-ACKs, or up to ${slack} more)`,
     );
   }
 }

@@ -21,7 +21,20 @@
  * luna-ts side also reports, from its final stats, the frames its receive
  * ring dropped, the cookies sent, the SYNs shed and the retransmissions.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off]
+ * Each download is reported twice: the established connection's goodput
+ * (bytes over the time from curl's connect to the last byte: what the flood
+ * takes from a connection that exists) and the whole download's (with the
+ * handshake: a SYN the flood crowded out costs the client its initial RTO,
+ * 1 s), with the connect time under the flood beside it.
+ *
+ * `--baseline DIR`: another checkout of luna-ts (its shim built) whose
+ * `luna serve` runs beside this one's in each round, as sides `baseline`
+ * or `baseline-budget-N`: an A/B comparison in the same time window.
+ *
+ * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
+ * `--cpu-prof` and writes its CPU profile there.
+ *
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--baseline DIR]
  *
  * @module
  */
@@ -46,6 +59,11 @@ const budgetsAt = args.indexOf("--budgets");
 const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
+const baselineAt = args.indexOf("--baseline");
+const baselineCli = baselineAt >= 0 ? join(args[baselineAt + 1], "src", "cli", "main.ts") : undefined;
+if (baselineCli !== undefined && !existsSync(baselineCli)) {
+  throw new Error(`--baseline: no luna-ts checkout at ${args[baselineAt + 1]} (${baselineCli} is missing)`);
+}
 const kernelHttp = here("./kernel_http.mjs");
 
 function median(xs: number[]): number {
@@ -100,6 +118,12 @@ try {
   lab.exec("kernel", "iptables", dropFloodAnswersArgs(80));
   const mac = lab.exec("luna", "cat", [`/sys/class/net/${lab.luna.iface}/address`]).trim();
   const bytes = mb * 1_000_000;
+  /**
+   * One download: the goodput of the established connection (bytes over the
+   * time from connect to the last byte), the whole download's goodput (the
+   * handshake included: a SYN the flood crowded out costs the client its
+   * initial RTO), and the time curl's connect took, in ms.
+   */
   const download = () => {
     const out = lab.exec("kernel", "curl", [
       "-sS",
@@ -109,20 +133,27 @@ try {
       "-o",
       "/dev/null",
       "-w",
-      "%{size_download} %{time_total}",
+      "%{size_download} %{time_total} %{time_connect}",
       `http://${lab.luna.ip}/bytes/${bytes}`,
     ], { timeoutMs: 130_000 });
-    const [size, secs] = out.trim().split(" ").map(Number);
+    const [size, secs, connect] = out.trim().split(" ").map(Number);
     if (size !== bytes) throw new Error(`downloaded ${size} of ${bytes} bytes`);
-    return (size * 8) / secs / 1e6;
+    return {
+      mbit: (size * 8) / (secs - connect) / 1e6,
+      wholeMbit: (size * 8) / secs / 1e6,
+      connectMs: connect * 1000,
+    };
   };
-  const startLuna = async (budget: string[]) => {
+  const startLuna = async (budget: string[], cli = lunaCli) => {
     const p = spawn("ip", [
       "netns",
       "exec",
       lab.luna.ns,
       process.execPath,
-      lunaCli,
+      ...(process.env.SYNFLOOD_PROFILE_DIR
+        ? ["--cpu-prof", "--cpu-prof-dir", process.env.SYNFLOOD_PROFILE_DIR]
+        : []),
+      cli,
       "serve",
       "http",
       "--device",
@@ -195,21 +226,45 @@ try {
     await lineFrom(f, /^FLOODING$/, 30_000);
     // Let the flood fill the backlog before the download starts.
     await new Promise((r) => setTimeout(r, 200));
-    const mbit = download();
+    const d = download();
     writeFileSync(stopFile, "");
     const { sent, seconds } = parseSynFloodResult(await done);
-    return { mbit, synPerS: sent / seconds };
+    return { ...d, synPerS: sent / seconds };
   };
   const sides: Record<string, () => Promise<() => Promise<void>>> = {};
   if (budgets.length === 0) sides.luna = () => startLuna([]);
   for (const b of budgets) sides[`luna-budget-${b}`] = () => startLuna(["--syn-budget", b]);
+  if (baselineCli !== undefined) {
+    if (budgets.length === 0) sides.baseline = () => startLuna([], baselineCli);
+    for (const b of budgets) {
+      sides[`baseline-budget-${b}`] = () => startLuna(["--syn-budget", b], baselineCli);
+    }
+  }
   sides.kernel = startKernel;
   const names = Object.keys(sides);
   const runs: Record<
     string,
-    { base: number[]; flood: number[]; synPerS: number[]; stats: Record<string, number>[] }
+    {
+      base: number[];
+      flood: number[];
+      wholeBase: number[];
+      wholeFlood: number[];
+      connectMs: number[];
+      synPerS: number[];
+      stats: Record<string, number>[];
+    }
   > = {};
-  for (const n of names) runs[n] = { base: [], flood: [], synPerS: [], stats: [] };
+  for (const n of names) {
+    runs[n] = {
+      base: [],
+      flood: [],
+      wholeBase: [],
+      wholeFlood: [],
+      connectMs: [],
+      synPerS: [],
+      stats: [],
+    };
+  }
   for (let r = 0; r < rounds; r++) {
     // The order turns each round, so that a busy neighbour weighs on every side alike.
     for (let k = 0; k < names.length; k++) {
@@ -217,13 +272,19 @@ try {
       const close = await sides[side]();
       try {
         const out = runs[side];
-        out.base.push(download());
+        const b = download();
+        out.base.push(b.mbit);
+        out.wholeBase.push(b.wholeMbit);
         const f = await underFlood(r, side);
         out.flood.push(f.mbit);
+        out.wholeFlood.push(f.wholeMbit);
+        out.connectMs.push(f.connectMs);
         out.synPerS.push(f.synPerS);
         console.log(
-          `round ${r + 1} ${side}: ${out.base[r].toFixed(0)} Mbit/s without, ${f.mbit.toFixed(0)} with ` +
-            `${(f.synPerS / 1000).toFixed(0)}k SYN/s (ratio ${(f.mbit / out.base[r]).toFixed(2)})`,
+          `round ${r + 1} ${side}: ${b.mbit.toFixed(0)} Mbit/s without, ${f.mbit.toFixed(0)} with ` +
+            `${(f.synPerS / 1000).toFixed(0)}k SYN/s (ratio ${(f.mbit / b.mbit).toFixed(2)}); ` +
+            `connect under the flood ${f.connectMs.toFixed(1)} ms, whole download ratio ` +
+            `${(f.wholeMbit / b.wholeMbit).toFixed(2)}`,
         );
       } finally {
         await close();
@@ -245,6 +306,11 @@ try {
       goodput_mbit_per_s: median(o.base),
       goodput_under_flood_mbit_per_s: median(o.flood),
       ratio: median(o.flood) / median(o.base),
+      // Each round's own ratio, then their median: a round the neighbours slowed throughout counts as one.
+      round_ratio_median: median(o.flood.map((f, i) => f / o.base[i])),
+      whole_download_ratio: median(o.wholeFlood) / median(o.wholeBase),
+      connect_under_flood_ms_median: median(o.connectMs),
+      connect_under_flood_ms_max: Math.max(...o.connectMs),
       syn_per_s: median(o.synPerS),
       ...(o.stats.length === 0 ? {} : {
         ring_dropped: median(o.stats.map((x) => x.rxRingDropped)),

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <linux/if_packet.h>
+#include <linux/if_xdp.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -656,6 +657,75 @@ static uint32_t port_tx_hw[RTE_MAX_ETHPORTS];
 static uint8_t port_no_cksum[RTE_MAX_ETHPORTS];
 #define SHIM_STATS (LUNA_STAT_WORDS - LUNA_STAT_SHIM_RX_FOREIGN)
 static uint64_t shim_stats[RTE_MAX_ETHPORTS][SHIM_STATS];
+
+/* The AF_XDP sockets of each af_xdp port: the PMD makes one per receive
+ * queue while the queue is set up (luna_port_configure notes which sockets
+ * appeared then), and nothing else names them (this kernel may lack
+ * sock_diag for AF_XDP, and an AF_XDP socket has no getsockname). */
+#define XSK_FDS_MAX 16
+static int xsk_fds[RTE_MAX_ETHPORTS][XSK_FDS_MAX];
+static int xsk_nfds[RTE_MAX_ETHPORTS];
+/* What xsk_ring_drops last read per port (the kernel's counts only grow). */
+static uint64_t xsk_full_seen[RTE_MAX_ETHPORTS];
+
+/* Lists the AF_XDP sockets open in this process into out[0..max); returns how many. */
+static int xsk_open_fds(int *out, int max)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (dir == NULL)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL && n < max) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || fd < 0 || fd == dirfd(dir))
+			continue;
+		int domain = 0;
+		socklen_t len = sizeof(domain);
+		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_XDP)
+			out[n++] = (int)fd;
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Notes as `port`'s the AF_XDP sockets open now that are not in before[0..nb). */
+static void xsk_note_new(int32_t port, const int *before, int nb)
+{
+	int now[256];
+	int n = xsk_open_fds(now, 256);
+	xsk_nfds[port] = 0;
+	xsk_full_seen[port] = 0;
+	for (int i = 0; i < n && xsk_nfds[port] < XSK_FDS_MAX; i++) {
+		int old = 0;
+		for (int j = 0; j < nb && !old; j++)
+			old = before[j] == now[i];
+		if (!old)
+			xsk_fds[port][xsk_nfds[port]++] = now[i];
+	}
+}
+
+/* Frames the kernel dropped because an AF_XDP socket's rx ring was full.
+ * DPDK 22.11's net_af_xdp reports the socket's rx_dropped (as imissed) but
+ * not its rx_ring_full: those frames showed in no counter of ours (only in
+ * the veth's rx_dropped). XDP_STATISTICS does not zero the kernel's counts:
+ * what grew since the last read is added up here. */
+static void xsk_ring_drops(int32_t port)
+{
+	uint64_t full = 0;
+	for (int i = 0; i < xsk_nfds[port]; i++) {
+		struct xdp_statistics st;
+		memset(&st, 0, sizeof(st));
+		socklen_t len = sizeof(st);
+		if (getsockopt(xsk_fds[port][i], SOL_XDP, XDP_STATISTICS, &st, &len) == 0)
+			full += st.rx_ring_full;
+	}
+	if (full > xsk_full_seen[port])
+		__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_RING_DROPPED - LUNA_STAT_SHIM_RX_FOREIGN],
+				   full - xsk_full_seen[port], __ATOMIC_RELAXED);
+	xsk_full_seen[port] = full;
+}
 /* Segmentation of large TCP packets on the port: none, the NIC's, the shim's. */
 enum { SEG_NONE, SEG_TSO, SEG_GSO };
 static uint8_t port_seg[RTE_MAX_ETHPORTS];
@@ -1035,6 +1105,8 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	int socket = rte_eth_dev_socket_id((uint16_t)port);
 	if (socket < 0)
 		socket = SOCKET_ID_ANY;
+	int xsk_before[256];
+	int xsk_nb = xsk_open_fds(xsk_before, 256);
 	for (uint32_t q = 0; q < nb_rxq; q++) {
 		struct rte_eth_rxconf rxconf = info.default_rxconf;
 		rxconf.offloads = conf.rxmode.offloads;
@@ -1043,6 +1115,8 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 		if (rc < 0)
 			return fail(rc, "port %d: rx queue %u: %s\n", port, q, rte_strerror(-rc));
 	}
+	if (info.driver_name != NULL && strcmp(info.driver_name, "net_af_xdp") == 0)
+		xsk_note_new(port, xsk_before, xsk_nb);
 	for (uint32_t q = 0; q < nb_txq; q++) {
 		struct rte_eth_txconf txconf = info.default_txconf;
 		txconf.offloads = conf.txmode.offloads;
@@ -1193,12 +1267,18 @@ int32_t luna_port_link(int32_t port, uint32_t *out4)
  * DPDK 22.11's net_af_packet does not ask (its imissed stays 0), so the
  * shim does: every AF_PACKET socket of this process bound to the port's
  * interface is the PMD's (one per queue pair). PACKET_STATISTICS zeroes
- * the kernel's counts as it reads them: they are added up here. */
+ * the kernel's counts as it reads them: they are added up here. An af_xdp
+ * port's full rings are read by xsk_ring_drops into the same counter. */
 static void packet_ring_drops(int32_t port)
 {
 	struct rte_eth_dev_info info;
-	if (rte_eth_dev_info_get((uint16_t)port, &info) != 0 || info.driver_name == NULL ||
-	    strcmp(info.driver_name, "net_af_packet") != 0 || info.if_index == 0)
+	if (rte_eth_dev_info_get((uint16_t)port, &info) != 0 || info.driver_name == NULL)
+		return;
+	if (strcmp(info.driver_name, "net_af_xdp") == 0) {
+		xsk_ring_drops(port);
+		return;
+	}
+	if (strcmp(info.driver_name, "net_af_packet") != 0 || info.if_index == 0)
 		return;
 	DIR *dir = opendir("/proc/self/fd");
 	if (dir == NULL)

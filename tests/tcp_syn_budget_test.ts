@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { ConfigError } from "../src/errors.ts";
+import { ShedMemory, shedMemoryGenerationMs } from "../src/tcp/syn_retry.ts";
 import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { describe, test } from "./harness.ts";
 import { twoHosts } from "./sim.ts";
@@ -69,6 +70,74 @@ describe("SYN budget", () => {
     assertEquals(d.state(), "ESTABLISHED");
     assertEquals(d.tcb!.remotePort, port);
     assertEquals([d.tcp.counters.synCookiesAccepted, d.tcp.counters.synsShed], [1, 28]);
+  });
+
+  test("beyond the budget a bare SYN is shed unparsed, even one for a half-open connection; its timer goes on", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 1 }, backlog: 1 });
+    const port = floodPort;
+    d.send({ flags: SYN, seq: 0, srcPort: port, mss: 1460 });
+    const synAck = d.recv();
+    assertEquals([synAck.flags, synAck.dstPort], [SYN | ACK, port]);
+    // The backlog is full: one cookie answers the first flood SYN, then the budget is spent, and
+    // the half-open connection's own SYN again is shed with the flood (not answered, not parsed:
+    // neither an input error nor a lookup is counted).
+    const errs = d.tcp.counters.inErrs;
+    const lookups = d.tcp.tableStats().lookups;
+    d.sendBurst([...syns(2, floodPort + 1), { flags: SYN, seq: 0, srcPort: port, mss: 1460 }]);
+    const sent = drain(d, 1);
+    assertEquals(sent.map((s) => [s.flags, s.dstPort]), [[SYN | ACK, floodPort + 1]]);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [1, 2]);
+    assertEquals(d.tcp.counters.inErrs, errs);
+    assertEquals(d.tcp.tableStats().lookups, lookups + 1, "only the answered SYN was looked up");
+    assertEquals(d.tcp.connections, 1, "the half-open connection stays");
+    // Its retransmission timer resends the SYN-ACK, and the handshake completes.
+    const again = drain(d, 1500).filter((s) => s.dstPort === port);
+    assertEquals(again.map((s) => s.flags), [SYN | ACK]);
+    d.send({ flags: ACK, seq: 1, ack: 1, srcPort: port });
+    assertEquals(d.state(), "ESTABLISHED");
+  });
+
+  test("a shed SYN sent again (the same tuple and ISN) goes ahead of the flood; a flood SYN from that port does not", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 2 }, backlog: 0 });
+    const port = floodPort + 500;
+    const legit = { flags: SYN, seq: 77, srcPort: port, mss: 1460 };
+    // The budget goes to the first two SYNs; the client's is shed with the rest.
+    d.sendBurst([...syns(4), legit, ...syns(4, floodPort + 10)]);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [2, 7]);
+    d.run(1);
+    // An iteration on, the flood spends the new budget first; a SYN from the client's port with
+    // another ISN is shed, and the client's retransmission is answered all the same.
+    d.sendBurst([...syns(3, floodPort + 20), { ...legit, seq: 999 }, legit, ...syns(3, floodPort + 30)]);
+    const answered = drain(d).filter((s) => s.flags === (SYN | ACK));
+    assertEquals(answered.filter((s) => s.dstPort === port).map((s) => s.ack), [78]);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [5, 7 + 5]);
+    // Its cookie completes the handshake.
+    const s = answered.find((s) => s.dstPort === port)!;
+    d.issA = s.rawSeq;
+    d.issB = (d.issB + 77) >>> 0;
+    d.send({ flags: ACK, seq: 1, ack: 1, srcPort: port });
+    assertEquals(d.state(), "ESTABLISHED");
+    assertEquals(d.tcb!.remotePort, port);
+  });
+
+  test("the shed memory: a SYN goes ahead once, and is forgotten after two generations", () => {
+    const m = new ShedMemory();
+    const k = ShedMemory.key(0xc6120002, 40_000, 80, 12345);
+    assertEquals(m.take(k), false, "nothing shed yet");
+    m.age(0);
+    m.add(k);
+    assertEquals([m.take(k), m.take(k)], [true, false], "once");
+    m.add(k);
+    m.age(shedMemoryGenerationMs); // one generation on: still remembered
+    assertEquals(m.take(k), true);
+    m.add(k);
+    m.age(2 * shedMemoryGenerationMs);
+    m.age(3 * shedMemoryGenerationMs);
+    assertEquals(m.take(k), false, "two generations on: forgotten");
+    // Another sequence number or port is another SYN.
+    m.add(k);
+    assertEquals(m.take(ShedMemory.key(0xc6120002, 40_000, 80, 12346)), false);
+    assertEquals(m.take(ShedMemory.key(0xc6120002, 40_001, 80, 12345)), false);
   });
 
   test("synCookiesPerPoll: Infinity answers every SYN", () => {

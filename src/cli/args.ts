@@ -89,7 +89,8 @@ serve options:
   --max-connections N connections the app holds at most, half-open ones included (per worker
                       with --workers); a SYN beyond them is refused with a RST (default 16384)
   --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
-                      rest are dropped and counted as synsShed (default 8; off: answer all)
+                      rest are dropped and counted as synsShed, but a shed SYN sent again
+                      goes ahead (default 8; off: answer all)
   --json              on exit, print the stats as one JSON line too
 
 apps:

@@ -80,7 +80,8 @@ export interface TcpConfig {
   /**
    * Cookie SYN-ACKs sent per loop iteration at most; the rest of the
    * iteration's cookie SYNs are dropped and counted (`synsShed`), so a flood
-   * cannot starve established connections (syn_budget.ts). Infinity: no budget.
+   * cannot starve established connections (syn_budget.ts), but a shed SYN
+   * sent again goes ahead (syn_retry.ts). Infinity: no budget.
    */
   synCookiesPerPoll: number;
   /** Challenge ACKs per second (RFC 5961 7). */

@@ -8,7 +8,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
-import { seqGt, TcpFlags } from "../wire/mod.ts";
+import { seqGt, TcpFlags, type TcpPacket } from "../wire/mod.ts";
 import { type CongestionName, createCongestionControl } from "./congestion.ts";
 import { checkEcnMode, type EcnMode } from "./config.ts";
 import type { TcpContext } from "./context.ts";
@@ -19,7 +19,11 @@ import { State } from "./state.ts";
 import { SynAckTemplates } from "./syn_ack_template.ts";
 import { SynBudget } from "./syn_budget.ts";
 import { SynCookies } from "./syn_cookie.ts";
+import { ShedMemory } from "./syn_retry.ts";
 import { type Tcb, type TcpHandlers, tsNow } from "./tcb.ts";
+
+/** The control bits that make a bare SYN. */
+const bareSynMask = TcpFlags.syn | TcpFlags.ack | TcpFlags.rst | TcpFlags.fin;
 
 /** A passive open. */
 export interface Listener {
@@ -99,6 +103,7 @@ export class Handshake {
   private readonly _x: TcpContext;
   private readonly _cookies: SynCookies;
   private readonly _budget: SynBudget;
+  private readonly _shed = new ShedMemory();
   private readonly _synAck: SynAckTemplates;
 
   /** `key`: the secret of the SYN cookies (16 bytes); random when absent. */
@@ -110,9 +115,29 @@ export class Handshake {
     this._synAck = new SynAckTemplates(c.mss, Math.min(c.rcvBufBytes, 65535), scaleFor(c.rcvBufBytes));
   }
 
-  /** A new loop iteration: the cookie budget is whole again. */
-  poll(): void {
+  /** A new loop iteration at `now`: the cookie budget is whole again, the shed memory ages. */
+  poll(now: number): void {
     this._budget.refill();
+    this._shed.age(now);
+  }
+
+  /**
+   * Whether the segment `tcp` from `srcIp`, a bare SYN (neither ACK, RST nor
+   * FIN; ECE and CWR may ride along), is shed before anything else is done
+   * with it: this iteration's cookie budget is spent and the port's listener
+   * has a full backlog, so it would be shed anyway once parsed and looked up
+   * (see syn_budget.ts). Counted in `synsShed`, and remembered: the same SYN
+   * again, retransmitted, goes ahead of the flood (syn_retry.ts).
+   */
+  shedsEarly(tcp: TcpPacket, srcIp: number): boolean {
+    if (!this._budget.spent || (tcp.flags & bareSynMask) !== TcpFlags.syn) return false;
+    const l = this.listeners.get(tcp.dstPort);
+    if (l === undefined || l.halfOpen < l.backlog || !this._x.config.synCookies) return false;
+    const key = ShedMemory.key(srcIp, tcp.srcPort, tcp.dstPort, tcp.seq);
+    if (this._shed.take(key) && this._budget.grantRetry()) return false;
+    this._shed.add(key);
+    this._x.counters.synsShed++;
+    return true;
   }
 
   /** Listens on `port`: connections to it are handed to `onAccept` once established (TcpLayer.listen). */
@@ -159,7 +184,10 @@ export class Handshake {
     if (l.halfOpen >= l.backlog) {
       if (!x.config.synCookies) x.counters.listenDrops++;
       else if (this._budget.take()) this._cookieSynAck(seg, now);
-      else x.counters.synsShed++;
+      else {
+        this._shed.add(ShedMemory.key(seg.srcIp, seg.srcPort, seg.dstPort, seg.seq));
+        x.counters.synsShed++;
+      }
       return false;
     }
     const tcb = x.conns.create(seg.dstPort, seg.srcIp, seg.srcPort, false, now);

@@ -347,7 +347,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   /** Runs the timers due at `now`. Call once per loop iteration. */
   poll(now: number): void {
-    this._hs.poll();
+    this._hs.poll(now);
     this.timers.advance(now);
     this._timeWait.expire(now);
     const held = this.pool.watch(now);
@@ -397,6 +397,8 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint = -1, chain?: RxChain): boolean {
     const seg = this._seg;
     this.counters.inSegs++;
+    // A flood beyond this iteration's cookie budget: shed from the fixed header (syn_budget.ts).
+    if (chain === undefined && this._hs.shedsEarly(tcp, ip.src)) return false;
     if (chain !== undefined) {
       this.counters.inChainedSegs++;
       this.counters.inChainedLinks += chain.count + 1;

@@ -150,7 +150,9 @@ export interface PortStats {
   /**
    * Frames the kernel dropped before DPDK saw them because an af_packet
    * socket's ring was full (the loop fell behind): PACKET_STATISTICS, which
-   * DPDK 22.11's net_af_packet leaves unread (its imissed stays 0). 0 elsewhere.
+   * DPDK 22.11's net_af_packet leaves unread (its imissed stays 0); or an
+   * AF_XDP socket's rx ring (XDP_STATISTICS rx_ring_full, which its
+   * net_af_xdp leaves out of imissed). 0 elsewhere.
    */
   rxRingDropped: number;
 }
