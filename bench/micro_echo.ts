@@ -66,7 +66,7 @@ async function ends(): Promise<[Device, Device]> {
     // One zone for both ports: net_ring hands the sender's buffer to the receiver, and the shim
     // takes only buffers of the port's own pool.
     const zone = dpdk.createZone("echo", { count: 8191 });
-    ringEnds = ports.map((port) => {
+    const open = (port: (typeof ports)[number]): Device => {
       const info = port.describe();
       const csum = Offload.ipv4Cksum | Offload.tcpCksum;
       let txOffloads = (info.txOffloads & csum) === csum ? csum : 0;
@@ -74,7 +74,8 @@ async function ends(): Promise<[Device, Device]> {
       port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
       port.start();
       return new DpdkDevice(port, 0, txOffloads);
-    }) as [Device, Device];
+    };
+    ringEnds = [open(ports[0]), open(ports[1])];
   }
   return ringEnds;
 }
@@ -211,9 +212,9 @@ for (const conns of connsList) {
         m("wallUsPerReq").toFixed(2).padStart(11)
       }  ${m("txBurstsPerReq").toFixed(3).padStart(12)}  ${m("rxCallsPerReq").toFixed(3).padStart(12)}  ${
         m("rxBurstsPerReq").toFixed(3).padStart(13)
-      }  ${m("framesPerReq").toFixed(3).padStart(10)}  ${
-        m("emptyPerReq").toFixed(3).padStart(14)
-      }  ${m("pollsPerReq").toFixed(3).padStart(9)}`,
+      }  ${m("framesPerReq").toFixed(3).padStart(10)}  ${m("emptyPerReq").toFixed(3).padStart(14)}  ${
+        m("pollsPerReq").toFixed(3).padStart(9)
+      }`,
     );
   }
 }
