@@ -54,6 +54,7 @@ if (link !== "memory" && link !== "ring") throw new Error(`--link: memory or rin
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
 let ringEnds: [Device, Device] | undefined;
+let ringEal: Dpdk | undefined;
 async function ends(): Promise<[Device, Device]> {
   if (link === "memory") {
     const za = createHeapZone({ name: "a", count: 4096 });
@@ -61,7 +62,7 @@ async function ends(): Promise<[Device, Device]> {
     return createMemoryLink({ zone: za, zoneB: zb });
   }
   if (ringEnds === undefined) {
-    const dpdk = await Dpdk.start({ prefix: `micro-echo-${process.pid}`, memoryMb: 512 });
+    const dpdk = ringEal = await Dpdk.start({ prefix: `micro-echo-${process.pid}`, memoryMb: 512 });
     const ports = dpdk.ringPair("echo", 1024);
     // One zone for both ports: net_ring hands the sender's buffer to the receiver, and the shim
     // takes only buffers of the port's own pool.
@@ -218,3 +219,5 @@ for (const conns of connsList) {
     );
   }
 }
+// The ports, the zone and the EAL's run-time files go with the instance.
+ringEal?.close();
