@@ -18,7 +18,11 @@
  *
  * Options: `--conns LIST` (default 1,16,256), `--requests N` per round and
  * configuration (default 200000), `--rounds N` (default 5), `--modes LIST`
- * (default batch,inline). Rounds alternate between the modes, so that a busy
+ * (default batch,inline), `--link memory|ring` (default memory). `ring`: the two
+ * stacks talk through a DPDK net_ring pair in this process, each port set up
+ * as a memif port is (no checksums, software GRO on receive, GSO on transmit
+ * where offered), so the shim's receive and transmit bursts and the DPDK
+ * device path are measured too; receive calls and frames are counted as well. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
  *
  * @module
@@ -32,6 +36,10 @@ import {
   createStack,
 } from "../src/mod.ts";
 import { CountingDevice } from "../tests/counting_device.ts";
+import { Offload } from "../ffi/symbols.ts";
+import { Dpdk } from "../src/device/dpdk/mod.ts";
+import { DpdkDevice } from "../src/device/dpdk/device.ts";
+import type { Device } from "../src/device/device.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,24 +49,56 @@ const connsList = arg("conns", "1,16,256").split(",").map(Number);
 const requests = Number(arg("requests", "200000"));
 const rounds = Number(arg("rounds", "5"));
 const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
+const link = arg("link", "memory");
+if (link !== "memory" && link !== "ring") throw new Error(`--link: memory or ring, got ${link}`);
+
+/** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
+let ringEnds: [Device, Device] | undefined;
+let ringEal: Dpdk | undefined;
+async function ends(): Promise<[Device, Device]> {
+  if (link === "memory") {
+    const za = createHeapZone({ name: "a", count: 4096 });
+    const zb = createHeapZone({ name: "b", count: 4096 });
+    return createMemoryLink({ zone: za, zoneB: zb });
+  }
+  if (ringEnds === undefined) {
+    const dpdk = ringEal = await Dpdk.start({ prefix: `micro-echo-${process.pid}`, memoryMb: 512 });
+    const ports = dpdk.ringPair("echo", 1024);
+    // One zone for both ports: net_ring hands the sender's buffer to the receiver, and the shim
+    // takes only buffers of the port's own pool.
+    const zone = dpdk.createZone("echo", { count: 8191 });
+    const open = (port: (typeof ports)[number]): Device => {
+      const info = port.describe();
+      const csum = Offload.ipv4Cksum | Offload.tcpCksum;
+      let txOffloads = (info.txOffloads & csum) === csum ? csum : 0;
+      if ((info.txOffloads & Offload.tcpGso) !== 0) txOffloads |= Offload.tcpGso;
+      port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
+      port.start();
+      return new DpdkDevice(port, 0, txOffloads);
+    };
+    ringEnds = [open(ports[0]), open(ports[1])];
+  }
+  return ringEnds;
+}
 
 interface Figures {
   cpuUsPerReq: number;
   wallUsPerReq: number;
   txBurstsPerReq: number;
+  rxCallsPerReq: number;
+  rxBurstsPerReq: number;
   framesPerReq: number;
   emptyPerReq: number;
   pollsPerReq: number;
 }
 
 async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
-  const za = createHeapZone({ name: "a", count: 4096 });
-  const zb = createHeapZone({ name: "b", count: 4096 });
-  const [la, lb] = createMemoryLink({ zone: za, zoneB: zb });
+  const [la, lb] = await ends();
   const da = new CountingDevice(la);
   const db = new CountingDevice(lb);
-  const server = await createStack({ device: da, address: "198.18.0.1/24", mode });
-  const client = await createStack({ device: db, address: "198.18.0.2/24", mode });
+  // net_ring ports have no MAC of their own: each stack is given one.
+  const server = await createStack({ device: da, address: "198.18.0.1/24", mode, mac: "02:00:00:00:00:01" });
+  const client = await createStack({ device: db, address: "198.18.0.2/24", mode, mac: "02:00:00:00:00:02" });
   const echo = (c: Connection) => {
     const zone = c.zoneBytes;
     for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
@@ -111,6 +151,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   poll(() => sent >= warm);
   const it0 = server.loop.iterations + client.loop.iterations;
   const tx0 = da.calls + db.calls;
+  const rc0 = da.rxCalls + db.rxCalls;
+  const rb0 = da.rxBursts + db.rxBursts;
   const fr0 = da.frames + db.frames;
   const em0 = da.empty + db.empty;
   measuring = true;
@@ -124,6 +166,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
     cpuUsPerReq: (c1.user + c1.system) / done,
     wallUsPerReq: ((t1 - t0) * 1000) / done,
     txBurstsPerReq: (da.calls + db.calls - tx0) / done,
+    rxCallsPerReq: (da.rxCalls + db.rxCalls - rc0) / done,
+    rxBurstsPerReq: (da.rxBursts + db.rxBursts - rb0) / done,
     framesPerReq: (da.frames + db.frames - fr0) / done,
     emptyPerReq: (da.empty + db.empty - em0) / done,
     pollsPerReq: (server.loop.iterations + client.loop.iterations - it0) / done,
@@ -153,11 +197,13 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 console.log(
-  `micro_echo: ${requests} requests per figure, medians of ${rounds} rounds (${
+  `micro_echo: ${link} link, ${requests} requests per figure, medians of ${rounds} rounds (${
     typeof Bun !== "undefined" ? "bun" : "deno"
   })`,
 );
-console.log("mode    conns  cpu µs/req  wall µs/req  tx bursts/req  frames/req  no-payload/req  polls/req");
+console.log(
+  "mode    conns  cpu µs/req  wall µs/req  tx calls/req  rx calls/req  rx bursts/req  frames/req  no-payload/req  polls/req",
+);
 for (const conns of connsList) {
   for (const mode of modes) {
     const fs = results.get(`${mode} ${conns}`)!;
@@ -165,9 +211,13 @@ for (const conns of connsList) {
     console.log(
       `${mode.padEnd(7)} ${String(conns).padStart(5)}  ${m("cpuUsPerReq").toFixed(2).padStart(10)}  ${
         m("wallUsPerReq").toFixed(2).padStart(11)
-      }  ${m("txBurstsPerReq").toFixed(3).padStart(13)}  ${m("framesPerReq").toFixed(3).padStart(10)}  ${
-        m("emptyPerReq").toFixed(3).padStart(14)
-      }  ${m("pollsPerReq").toFixed(3).padStart(9)}`,
+      }  ${m("txBurstsPerReq").toFixed(3).padStart(12)}  ${m("rxCallsPerReq").toFixed(3).padStart(12)}  ${
+        m("rxBurstsPerReq").toFixed(3).padStart(13)
+      }  ${m("framesPerReq").toFixed(3).padStart(10)}  ${m("emptyPerReq").toFixed(3).padStart(14)}  ${
+        m("pollsPerReq").toFixed(3).padStart(9)
+      }`,
     );
   }
 }
+// The ports, the zone and the EAL's run-time files go with the instance.
+ringEal?.close();

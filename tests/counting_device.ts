@@ -15,6 +15,9 @@ export class CountingDevice implements Device {
   frames = 0;
   /** Frames with no TCP payload (Ethernet + IPv4 without options + the TCP header alone). */
   empty = 0;
+  /** Calls of rx(), and those that returned frames. */
+  rxCalls = 0;
+  rxBursts = 0;
   constructor(private readonly d: Device) {}
   get name() {
     return this.d.name;
@@ -32,7 +35,10 @@ export class CountingDevice implements Device {
     return this.d.offloads;
   }
   rx(descs: Uint32Array, max: number, now: number): number {
-    return this.d.rx(descs, max, now);
+    this.rxCalls++;
+    const n = this.d.rx(descs, max, now);
+    if (n > 0) this.rxBursts++;
+    return n;
   }
   tx(descs: Uint32Array, n: number, now: number): number {
     this.calls++;

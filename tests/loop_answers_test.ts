@@ -145,5 +145,44 @@ describe("loop answers", () => {
       // The 16 requests of a round arrive in one burst, so their answers leave in one.
       assert(r.bursts <= r.answers / 8, `${r.bursts} bursts for ${r.answers} answers`);
     });
+
+    test(`${mode}: a handler's operations take the poll's time, and outside a poll the clock's`, async () => {
+      const [la, lb] = createMemoryLink({
+        zone: createHeapZone({ name: "a", count: 256 }),
+        zoneB: createHeapZone({ name: "b", count: 256 }),
+      });
+      const server = await createStack({ device: la, address: "198.18.0.1/24", mode });
+      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      const seen: number[] = [];
+      server.listen(7, () => ({
+        onData(c) {
+          // The answer is sent at the time the write is given: the poll's.
+          c.write(new Uint8Array(1));
+          seen.push(c.tcb.lastSendAt, server.loop.clock());
+          c.consume(c.pieceLength);
+        },
+      }));
+      let open = false;
+      const c = client.connect("198.18.0.1", 7, {
+        onOpen: () => void (open = true),
+        onData: (c) => c.consume(c.pieceLength),
+      });
+      for (let i = 0; i < 1000 && !open; i++) {
+        server.poll();
+        client.poll();
+      }
+      assert(open, "connection not open after 1000 polls");
+      c.write(new Uint8Array(10));
+      // A poll at a time of its own (1 s ahead of the clock): the handler sees that time.
+      const at = performance.now() + 1000;
+      for (let i = 0; i < 1000 && seen.length === 0; i++) {
+        client.loop.poll(at);
+        server.loop.poll(at);
+      }
+      assertEquals(seen, [at, at]);
+      assert(server.loop.clock() < at, "outside a poll the clock is read");
+      await client.close();
+      await server.close();
+    });
   }
 });

@@ -72,9 +72,6 @@ export interface StackStats {
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
 
-/** The stack's clock for connections: one function for all of them. */
-const clock = () => performance.now();
-
 /**
  * A connection as the stack makes it: also what its TCP control block calls
  * (TcpHandlers), passing each event to the application's handlers inline or
@@ -85,7 +82,7 @@ class StackConnection extends Connection implements TcpHandlers {
   private _dataQueued = false;
   private _writableQueued = false;
   constructor(tcp: TcpLayer, tcb: Tcb, handlers: ConnectionHandlers, loop: Loop) {
-    super(tcp, tcb, handlers, clock);
+    super(tcp, tcb, handlers, loop.clock);
     this._loop = loop;
   }
   /** @internal */

@@ -83,6 +83,15 @@ export class Loop {
   /** Iterations run, frames received. */
   iterations = 0;
   framesIn = 0;
+  private _polling = false;
+  private _pollNow = 0;
+  /**
+   * The time for what the application does on a connection (write, consume,
+   * close): inside a poll, the poll's `now` (handlers run inside it, inline
+   * or from the event queue), so a request and its answer cost no clock
+   * reads; outside one (a promise continuation, a timer), the clock.
+   */
+  readonly clock = (): number => this._polling ? this._pollNow : performance.now();
 
   constructor(device: Device, ip: IpLayer, tcp: TcpLayer, mode: LoopMode, burst = 32) {
     this.device = device;
@@ -95,15 +104,21 @@ export class Loop {
 
   /** One iteration at `now`: receive a burst, run it through, run timers and events, send. Returns frames received. */
   poll(now: number): number {
-    const n = this.device.rx(this._descs, this._burst, now);
-    if (n > 0) this.ip.receive(this._descs, n, now);
-    this.tcp.poll(now);
-    this.ip.poll(now);
-    if (this.events.length > 0) this.events.drain();
-    this.ip.flush(now);
-    this.iterations++;
-    this.framesIn += n;
-    return n;
+    this._pollNow = now;
+    this._polling = true;
+    try {
+      const n = this.device.rx(this._descs, this._burst, now);
+      if (n > 0) this.ip.receive(this._descs, n, now);
+      this.tcp.poll(now);
+      this.ip.poll(now);
+      if (this.events.length > 0) this.events.drain();
+      this.ip.flush(now);
+      this.iterations++;
+      this.framesIn += n;
+      return n;
+    } finally {
+      this._polling = false;
+    }
   }
 
   /**
