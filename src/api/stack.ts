@@ -363,11 +363,16 @@ export class Stack {
     this.ip.neighbors.clear(performance.now());
     this.ip.tx.discard();
     this.device.zone.flush();
-    this.#finalZone = this.#zoneAccounting();
     this.#finalPort = this.#portStats();
     this.#finalKernel = this.#coexist?.stats() ?? this.#bridge?.stats();
     try {
-      this.device.close();
+      try {
+        this.device.close();
+      } finally {
+        // Counted once the device has let go of what it held (frames a fault injector
+        // delays, a link's queue): a buffer still in use now was never returned.
+        this.#finalZone = this.#zoneAccounting();
+      }
       this.#dpdk?.close();
     } finally {
       // After the ports: the exception interface is gone, the kernel's addresses go back.
