@@ -15,6 +15,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -32,6 +33,7 @@
 #include <rte_ethdev.h>
 #include <rte_gro.h>
 #include <rte_gso.h>
+#include <rte_interrupts.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
@@ -352,11 +354,62 @@ int32_t luna_eal_init(const uint8_t *args, uint32_t args_len, int32_t argc)
 	return rc;
 }
 
+/*
+ * rte_eal_cleanup unmaps DPDK's memory while the EAL's interrupt thread goes
+ * on running: a callback of its in progress (a memif control channel freed
+ * after its peer left, say) then touches unmapped memory and the process
+ * dies of SIGSEGV as it closes. Before the cleanup the interrupt thread is
+ * parked for good inside a callback of ours, which touches no DPDK memory;
+ * once it is there, no callback of DPDK's runs again.
+ */
+static pthread_mutex_t park_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
+static int parked;
+
+static void park_interrupt_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&park_mu);
+	parked = 1;
+	pthread_cond_broadcast(&park_cv);
+	for (;;)
+		pthread_cond_wait(&park_cv, &park_mu);
+}
+
+/* 0 once the interrupt thread is parked; a negative errno if it could not be. */
+static int park_interrupts(void)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0)
+		return -errno;
+	/* A private instance lives in the C heap, not in DPDK's memory. */
+	struct rte_intr_handle *h = rte_intr_instance_alloc(RTE_INTR_INSTANCE_F_PRIVATE);
+	if (h == NULL || rte_intr_fd_set(h, fds[0]) != 0 ||
+	    rte_intr_type_set(h, RTE_INTR_HANDLE_EXT) != 0 ||
+	    rte_intr_callback_register(h, park_interrupt_thread, NULL) != 0)
+		return -EIO;
+	if (write(fds[1], "p", 1) != 1)
+		return -errno;
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&park_mu);
+	int rc = 0;
+	while (!parked && rc == 0)
+		rc = pthread_cond_timedwait(&park_cv, &park_mu, &until);
+	pthread_mutex_unlock(&park_mu);
+	return parked ? 0 : -ETIMEDOUT;
+}
+
 int32_t luna_eal_cleanup(void)
 {
 	op_begin();
 	if (eal_state != EAL_UP)
 		return fail(-EINVAL, "the EAL is not running");
+	int parked_rc = park_interrupts();
+	if (parked_rc < 0)
+		RTE_LOG(WARNING, EAL, "luna: the interrupt thread could not be stopped before cleanup: %s\n",
+			strerror(-parked_rc));
 	int rc = rte_eal_cleanup();
 	eal_state = EAL_CLEANED;
 	chain_indirect = NULL;
