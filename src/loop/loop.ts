@@ -91,7 +91,7 @@ export class Loop {
    * or from the event queue), so a request and its answer cost no clock
    * reads; outside one (a promise continuation, a timer), the clock.
    */
-  readonly clock = (): number => this._polling ? this._pollNow : performance.now();
+  readonly clock: () => number = (): number => this._polling ? this._pollNow : performance.now();
 
   constructor(device: Device, ip: IpLayer, tcp: TcpLayer, mode: LoopMode, burst = 32) {
     this.device = device;
