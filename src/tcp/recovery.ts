@@ -27,10 +27,11 @@ import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
  * was sent less what is SACKed and what is marked lost and not yet sent again.
  */
 export function pipeOf(tcb: Tcb): number {
-  const sb = tcb.sb!;
+  const sb = tcb.sb;
   const r = tcb.rack;
-  if (r === undefined) return sb.pipe();
-  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - sb.sackedBytes - r.lostBytes;
+  // No scoreboard: nothing is SACKed (it is dropped when empty), so what was sent is in flight.
+  if (r === undefined) return sb !== undefined ? sb.pipe() : tcb.flight;
+  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - (sb !== undefined ? sb.sackedBytes : 0) - r.lostBytes;
   return p > 0 ? p : 0;
 }
 
@@ -129,7 +130,9 @@ export function reorderTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
     startRecovery(x, tcb, now);
   }
   // Nothing was delivered: PRR's quota allows the first retransmission only.
-  if (tcb.prr !== undefined && tcb.cc.inRecovery) tcb.prr.onAck(0, pipeOf(tcb), effectiveMss(tcb));
+  if (tcb.prr !== undefined && tcb.cc.inRecovery && tcb.sb !== undefined && tcb.sb.inRecovery) {
+    tcb.prr.onAck(0, pipeOf(tcb), effectiveMss(tcb));
+  }
   x.out.output(tcb, now);
 }
 
