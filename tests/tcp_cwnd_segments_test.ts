@@ -10,35 +10,14 @@
 // retransmissions among them), 614 and 614 Mbit/s.
 import { assertEquals, assertGreaterOrEqual, assertLessOrEqual } from "@std/assert";
 import { describe, test } from "./harness.ts";
-import { addrB } from "./sim.ts";
-import { Endpoint, tcpHosts } from "./tcp_sim.ts";
+import { oneWay } from "./tcp_sim.ts";
 
 const mssBytes = 1448; // 1500 - 20 - 20 - 12 (timestamps)
 
 /** `bytes` one way through `loss` both ways at 1 Gbit/s, 0.1 ms round trips, Nagle off: the sender's counters. */
 function bulk(loss: number, seed: number, bytes: number) {
-  const { ta, tb, clock } = tcpHosts({
-    seed,
-    faultsAtoB: { loss },
-    faultsBtoA: { loss },
-    bandwidthBps: 1e9,
-    delayMs: 0.05,
-    buffers: 16384,
-    tcp: { noDelay: true },
-  });
-  const client = new Endpoint(ta, clock, bytes, 1);
-  const server = new Endpoint(tb, clock, 0, 2);
-  tb.listen(80, () => server.handlers());
-  ta.connect(addrB, 80, client.handlers(), clock.now);
-  clock.runUntil(() => server.ended, 600_000);
-  assertEquals(server.recvDigest, client.sendDigest, `every byte arrived, in order (seed ${seed})`);
-  const s = client.conn!.stats;
-  return {
-    mbit: (bytes * 8) / (clock.now / 1000) / 1e6,
-    segsOut: s.segsOut,
-    retransSegs: s.retransSegs,
-    rtos: s.retransTimeouts,
-  };
+  const { mbit, stats: s } = oneWay({ seed, bytes, loss, tcp: { noDelay: true } });
+  return { mbit, segsOut: s.segsOut, retransSegs: s.retransSegs, rtos: s.retransTimeouts };
 }
 
 describe("congestion window in whole segments", () => {

@@ -11,7 +11,7 @@ import type { TcpConfig } from "../src/tcp/config.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { describe, test } from "./harness.ts";
 import { addrB } from "./sim.ts";
-import { Endpoint, tcpHosts } from "./tcp_sim.ts";
+import { Endpoint, oneWay, tcpHosts } from "./tcp_sim.ts";
 
 const bandwidthBps = 50e6;
 const bytes = 20 << 20;
@@ -115,29 +115,8 @@ function percentile(xs: number[], p: number): number {
  * sender's counters.
  */
 function largeSegments(loss: number, seed: number) {
-  const { ta, tb, clock } = tcpHosts({
-    seed,
-    faultsAtoB: { loss },
-    faultsBtoA: { loss },
-    bandwidthBps: 1e9,
-    delayMs: 0.05,
-    buffers: 16384,
-    segmentation: 65535,
-  });
-  const bytes = 10e6;
-  const client = new Endpoint(ta, clock, bytes, 1);
-  const server = new Endpoint(tb, clock, 0, 2);
-  tb.listen(80, () => server.handlers());
-  ta.connect(addrB, 80, client.handlers(), clock.now);
-  clock.runUntil(() => server.ended, 600_000);
-  assertEquals(server.recvDigest, client.sendDigest, `every byte arrived, in order (seed ${seed})`);
-  const s = client.conn!.stats;
-  return {
-    mbit: (bytes * 8) / (clock.now / 1000) / 1e6,
-    rtos: s.retransTimeouts,
-    lost: s.rackLosses,
-    rtx: s.retransSegs,
-  };
+  const { mbit, stats: s } = oneWay({ seed, bytes: 10e6, loss, segmentation: 65535 });
+  return { mbit, rtos: s.retransTimeouts, lost: s.rackLosses, rtx: s.retransSegs };
 }
 
 describe("tcp goodput", () => {

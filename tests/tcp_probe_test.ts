@@ -9,21 +9,8 @@
 import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
-import { ACK, type Dialogue, type DialogueOptions, type Seg, synReceived } from "./tcp_dialogue.ts";
-
-const mss = 1460;
-/** The relative sequence number of A's `i`-th full segment (0-based). */
-const at = (i: number) => 1 + mss * i;
-
-/** ESTABLISHED with SACK, SRTT 20 ms from a handshake that took 20 ms. */
-function rackEstablished(o: DialogueOptions = {}): Dialogue {
-  const d = synReceived({ ...o, peer: { sackPermitted: true, ...o.peer } });
-  d.run(20);
-  d.send({ flags: ACK, seq: 1, ack: 1 });
-  assertEquals(d.state(), "ESTABLISHED");
-  assertAlmostEquals(d.tcb!.rto.srttMs, 20, 1.5);
-  return d;
-}
+import { ACK, type Dialogue, type Seg } from "./tcp_dialogue.ts";
+import { at, mss, rackEstablished } from "./tcp_rack_dialogue.ts";
 
 /**
  * A writes 20 segments, 10 leave; the first is lost, B SACKs the other nine

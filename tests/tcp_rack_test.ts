@@ -8,29 +8,8 @@ import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
 import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
-import { ACK, type Dialogue, type DialogueOptions, type Seg, synReceived } from "./tcp_dialogue.ts";
-
-const mss = 1460;
-/** The relative sequence number of A's `i`-th full segment (0-based). */
-const at = (i: number) => 1 + mss * i;
-
-/** ESTABLISHED with SACK, SRTT 20 ms from a handshake that took 20 ms. */
-function rackEstablished(o: DialogueOptions = {}): Dialogue {
-  const d = synReceived({ ...o, peer: { sackPermitted: true, ...o.peer } });
-  d.run(20);
-  d.send({ flags: ACK, seq: 1, ack: 1 });
-  assertEquals(d.state(), "ESTABLISHED");
-  assertAlmostEquals(d.tcb!.rto.srttMs, 20, 1.5);
-  return d;
-}
-
-/** A writes `n` full segments; returns them as B received them. */
-function writeSegments(d: Dialogue, n: number, from = 0): Seg[] {
-  d.write(n * mss, at(from) - 1);
-  const segs: Seg[] = [];
-  for (let i = 0; i < n; i++) segs.push(d.expect({ seq: at(from + i), len: mss }));
-  return segs;
-}
+import { ACK, type Seg } from "./tcp_dialogue.ts";
+import { at, mss, rackEstablished, writeSegments } from "./tcp_rack_dialogue.ts";
 
 describe("RACK-TLP (RFC 8985)", () => {
   test("RACK marks a segment lost once RACK.rtt + reo_wnd passed since it was sent, not before (RFC 8985 6.2 step 5)", () => {

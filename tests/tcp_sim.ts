@@ -9,7 +9,7 @@ import { RxCoalescer } from "../src/device/coalesce.ts";
 import type { FaultOptions } from "../src/device/mod.ts";
 import type { TcpConfig } from "../src/tcp/config.ts";
 import { State, stateName } from "../src/tcp/state.ts";
-import type { Tcb } from "../src/tcp/tcb.ts";
+import type { Tcb, TcbStats } from "../src/tcp/tcb.ts";
 import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { Random } from "../src/util/random.ts";
 import { addrB, type Clock, type Host, twoHosts, type TwoHostsOptions } from "./sim.ts";
@@ -207,6 +207,41 @@ export function transfer(o: TransferOptions): TransferResult {
     if (acc.inUse !== 0) problems.push(`${h.zone.name}: ${acc.inUse} buffers in use`);
   }
   return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms, coalesced };
+}
+
+/** Options of {@link oneWay}. */
+export interface OneWayOptions {
+  seed: number;
+  bytes: number;
+  /** Loss each way. */
+  loss: number;
+  tcp?: Partial<TcpConfig>;
+  /** Large segments the link cuts (MemoryLinkOptions.segmentation). */
+  segmentation?: number;
+}
+
+/**
+ * `bytes` from A to B through `loss` each way at 1 Gbit/s and 0.1 ms round
+ * trips, every byte checked: the goodput and the sender's counters.
+ */
+export function oneWay(o: OneWayOptions): { mbit: number; stats: TcbStats } {
+  const { ta, tb, clock } = tcpHosts({
+    seed: o.seed,
+    faultsAtoB: { loss: o.loss },
+    faultsBtoA: { loss: o.loss },
+    bandwidthBps: 1e9,
+    delayMs: 0.05,
+    buffers: 16384,
+    tcp: o.tcp,
+    segmentation: o.segmentation,
+  });
+  const client = new Endpoint(ta, clock, o.bytes, 1);
+  const server = new Endpoint(tb, clock, 0, 2);
+  tb.listen(80, () => server.handlers());
+  ta.connect(addrB, 80, client.handlers(), clock.now);
+  clock.runUntil(() => server.ended, 600_000);
+  if (server.recvDigest !== client.sendDigest) throw new Error(`seed ${o.seed}: the bytes B received differ from A's`);
+  return { mbit: (o.bytes * 8) / (clock.now / 1000) / 1e6, stats: client.conn!.stats };
 }
 
 export { State };
