@@ -167,6 +167,10 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
     }
     tcp = { ...tcp, lossDetection: loss };
   }
+  // LUNA_BENCH_BUFFERS=N: the zone's buffers on each side (default 16383), to see what the pool's size buys.
+  const buffersEnv = process.env.LUNA_BENCH_BUFFERS;
+  const buffers = buffersEnv !== undefined && buffersEnv !== "" ? Number(buffersEnv) : 16383;
+  if (!Number.isInteger(buffers) || buffers < 256) throw new Error(`LUNA_BENCH_BUFFERS: an integer >= 256, got ${buffersEnv}`);
   return {
     ...gro,
     device: end.device,
@@ -175,8 +179,8 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
     ...(end.mtu !== undefined ? { mtu: end.mtu } : {}),
     ...(end.checksums !== undefined ? { checksums: end.checksums } : {}),
     coexist: false,
-    buffers: 16383,
-    eal: { prefix: end.prefix, lcores: end.lcores, memoryMb: 512 },
+    buffers,
+    eal: { prefix: end.prefix, lcores: end.lcores, memoryMb: buffers > 16383 ? 1024 : 512 },
     tcp,
   };
 }
