@@ -8,7 +8,7 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--cpu-prof DIR]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--cpu-prof DIR]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end) and one JSON line. Needs root
@@ -35,6 +35,8 @@ interface EndConfig {
   gso: boolean;
   /** tcp.sndBufBytes and tcp.rcvBufBytes; undefined: the defaults. */
   buf?: number;
+  /** The loop mode of both ends; undefined: the default (batch). */
+  mode?: "batch" | "inline";
   prefix: string;
 }
 
@@ -122,6 +124,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     mtu: cfg.mtu,
     coexist: false,
     buffers: 16383,
+    ...(cfg.mode !== undefined ? { mode: cfg.mode } : {}),
     ...(cfg.gro !== undefined ? { receiveOffload: cfg.gro } : {}),
     eal: { prefix: cfg.prefix, lcores: server ? "0@0" : "0@1", memoryMb: 512 },
     tcp: {
@@ -274,9 +277,12 @@ if (process.argv.includes("--end")) {
   const gso = arg("--gso", "on") === "on";
   const bufArg = arg("--buf", "");
   const buf = bufArg === "" ? undefined : Number(bufArg);
+  const modeArg = arg("--mode", "batch");
+  if (modeArg !== "batch" && modeArg !== "inline") throw new Error(`--mode: batch or inline, got ${modeArg}`);
+  const mode: "batch" | "inline" = modeArg;
   const socket = join(tmpdir(), `luna-profile-${process.pid}.sock`);
   rmSync(socket, { force: true });
-  const base: Omit<EndConfig, "role" | "prefix"> = { socket, mtu, bytes: mb << 20, gro, gso, buf };
+  const base: Omit<EndConfig, "role" | "prefix"> = { socket, mtu, bytes: mb << 20, gro, gso, buf, mode };
   const srv = child({ ...base, role: "server", prefix: `luna-prof-s-${process.pid}` });
   await srv.ready;
   const cli = child({ ...base, role: "client", prefix: `luna-prof-c-${process.pid}` });
@@ -287,7 +293,7 @@ if (process.argv.includes("--end")) {
   }
   const gbit = (s.bytes * 8) / (s.seconds * 1e9);
   console.log(
-    `bulk over memif, MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}, buffers ${
+    `bulk over memif (${mode}), MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}, buffers ${
       buf ?? "default"
     }: ${
       gbit.toFixed(2)
