@@ -721,8 +721,8 @@ static int xsk_nfds[RTE_MAX_ETHPORTS];
 /* What xsk_ring_drops last read per port (the kernel's counts only grow). */
 static uint64_t xsk_full_seen[RTE_MAX_ETHPORTS];
 
-/* Lists the AF_XDP sockets open in this process into out[0..max); returns how many. */
-static int xsk_open_fds(int *out, int max)
+/* Lists the sockets of `family` open in this process into out[0..max); returns how many. */
+static int open_sockets(int family, int *out, int max)
 {
 	DIR *dir = opendir("/proc/self/fd");
 	if (dir == NULL)
@@ -736,11 +736,17 @@ static int xsk_open_fds(int *out, int max)
 			continue;
 		int domain = 0;
 		socklen_t len = sizeof(domain);
-		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_XDP)
+		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == family)
 			out[n++] = (int)fd;
 	}
 	closedir(dir);
 	return n;
+}
+
+/* Lists the AF_XDP sockets open in this process into out[0..max); returns how many. */
+static int xsk_open_fds(int *out, int max)
+{
+	return open_sockets(AF_XDP, out, max);
 }
 
 /* Notes as `port`'s the AF_XDP sockets open now that are not in before[0..nb). */
@@ -1333,31 +1339,20 @@ static void packet_ring_drops(int32_t port)
 	}
 	if (strcmp(info.driver_name, "net_af_packet") != 0 || info.if_index == 0)
 		return;
-	DIR *dir = opendir("/proc/self/fd");
-	if (dir == NULL)
-		return;
+	int fds[256];
+	int n = open_sockets(AF_PACKET, fds, 256);
 	uint64_t drops = 0;
-	struct dirent *e;
-	while ((e = readdir(dir)) != NULL) {
-		char *end;
-		long fd = strtol(e->d_name, &end, 10);
-		if (*end != '\0' || fd < 0 || fd == dirfd(dir))
-			continue;
-		int domain = 0;
-		socklen_t len = sizeof(domain);
-		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_PACKET)
-			continue;
+	for (int i = 0; i < n; i++) {
 		struct sockaddr_ll sll;
-		len = sizeof(sll);
-		if (getsockname((int)fd, (struct sockaddr *)&sll, &len) != 0 ||
+		socklen_t len = sizeof(sll);
+		if (getsockname(fds[i], (struct sockaddr *)&sll, &len) != 0 ||
 		    (uint32_t)sll.sll_ifindex != info.if_index)
 			continue;
 		struct tpacket_stats st;
 		len = sizeof(st);
-		if (getsockopt((int)fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+		if (getsockopt(fds[i], SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
 			drops += st.tp_drops;
 	}
-	closedir(dir);
 	__atomic_fetch_add(&shim_stats[port][LUNA_STAT_SHIM_RX_RING_DROPPED - LUNA_STAT_SHIM_RX_FOREIGN],
 			   drops, __ATOMIC_RELAXED);
 }
