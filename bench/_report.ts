@@ -195,11 +195,23 @@ const fmt = (x: number | null | undefined, digits = 1) => {
 const ratio = (r: number | null) => (r === null ? "-" : `${r.toFixed(2)}x`);
 const pct = (s: number) => `±${Math.round(s * 100)}%`;
 
+/** The record of one figure: `metric` of `workload` in `config` at `conns` connections. */
+export function recordOf(
+  recs: readonly BenchRecord[],
+  workload: string,
+  config: string,
+  conns: number | null,
+  metric: string,
+): BenchRecord | undefined {
+  return recs.find((r) =>
+    r.workload === workload && r.config === config && r.conns === conns && r.metric === metric
+  );
+}
+
 /** The terminal tables of the TCP workloads. */
 export function tables(recs: BenchRecord[]): string {
   const lines: string[] = [];
-  const find = (w: string, c: string, n: number | null, m: string) =>
-    recs.find((r) => r.workload === w && r.config === c && r.conns === n && r.metric === m);
+  const find = (w: string, c: string, n: number | null, m: string) => recordOf(recs, w, c, n, m);
   const rows = (w: string) => {
     const seen = new Set<string>();
     const out: { config: string; conns: number | null }[] = [];

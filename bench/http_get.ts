@@ -24,7 +24,7 @@ import { execFileSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
-import type { BenchRecord } from "./_report.ts";
+import { type BenchRecord, recordOf } from "./_report.ts";
 import {
   ask,
   buildClient,
@@ -213,9 +213,7 @@ export function httpGetTable(recs: BenchRecord[]): string {
   const rs = recs.filter((r) => r.workload === "httpget" && r.metric === "req_per_s");
   if (rs.length === 0) return "";
   const find = (config: string, conns: number | null, metric: string) =>
-    recs.find((r) =>
-      r.workload === "httpget" && r.config === config && r.conns === conns && r.metric === metric
-    );
+    recordOf(recs, "httpget", config, conns, metric);
   const lines = [
     "",
     "httpget: GET of a 13-byte body, keep-alive, closed loop (median of rounds; ratio to bun-kernel-lo, Bun.serve)",

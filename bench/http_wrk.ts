@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import { offloadsOffArgs } from "../src/lab/netns.ts";
 import { sh } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
-import type { BenchRecord } from "./_report.ts";
+import { type BenchRecord, recordOf } from "./_report.ts";
 import {
   bunBin,
   clientCpu,
@@ -298,9 +298,7 @@ export function httpWrkTable(recs: BenchRecord[]): string {
   const rs = recs.filter((r) => r.workload === "httpwrk" && r.metric === "req_per_s");
   if (rs.length === 0) return "";
   const find = (config: string, conns: number | null, metric: string) =>
-    recs.find((r) =>
-      r.workload === "httpwrk" && r.config === config && r.conns === conns && r.metric === metric
-    );
+    recordOf(recs, "httpwrk", config, conns, metric);
   const ratio = (x: number | null | undefined) => (x == null ? "-" : x.toFixed(2));
   const lines = [
     "",

@@ -132,29 +132,14 @@ async function main(): Promise<void> {
 
   const results: Record<string, Figures[]> = {};
   const configs: [string, () => Promise<Figures>][] = [];
-  if (only === "" || only === "luna" || only === "serve") {
-    configs.push([
-      "luna serve()",
-      () => (close ? lunaCloseRun : lunaRun)(mod, a, 80, "/hello", conns, depth, seconds),
-    ]);
-  }
-  if (ab !== "") {
-    configs.push([
-      "luna serve() B",
-      () => (close ? lunaCloseRun : lunaRun)(mod, a, 82, "/hello", conns, depth, seconds),
-    ]);
-  }
+  // One luna-ts configuration: requests for `path` to the server on `port` of stack b.
+  const luna = (port: number, path: string) => () =>
+    (close ? lunaCloseRun : lunaRun)(mod, a, port, path, conns, depth, seconds);
+  if (only === "" || only === "luna" || only === "serve") configs.push(["luna serve()", luna(80, "/hello")]);
+  if (ab !== "") configs.push(["luna serve() B", luna(82, "/hello")]);
   if (only === "" || only === "luna" || only === "app") {
-    configs.push([
-      "luna http app",
-      () => (close ? lunaCloseRun : lunaRun)(mod, a, 81, "/bytes/13", conns, depth, seconds),
-    ]);
-    if (ab !== "") {
-      configs.push([
-        "luna http app B",
-        () => (close ? lunaCloseRun : lunaRun)(mod, a, 83, "/bytes/13", conns, depth, seconds),
-      ]);
-    }
+    configs.push(["luna http app", luna(81, "/bytes/13")]);
+    if (ab !== "") configs.push(["luna http app B", luna(83, "/bytes/13")]);
   }
   if (only === "" || only === "kernel") {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";

@@ -44,7 +44,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
-import { dropFloodAnswersArgs, parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
+import { median } from "./_stats.ts";
 import { nodeBin } from "./tcp.ts";
 
 const args = process.argv.slice(2);
@@ -65,11 +66,6 @@ if (baselineCli !== undefined && !existsSync(baselineCli)) {
   throw new Error(`--baseline: no luna-ts checkout at ${args[baselineAt + 1]} (${baselineCli} is missing)`);
 }
 const kernelHttp = here("./kernel_http.mjs");
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /** Waits until `p` prints a line matching `re` (at most `ms`). */
 function lineFrom(p: ChildProcess, re: RegExp, ms: number): Promise<string> {
@@ -203,26 +199,7 @@ try {
   /** One download under a flood; returns its goodput and the SYNs per second the flood reached. */
   const underFlood = async (r: number, side: string) => {
     const stopFile = join(dir, `stop-${side}-${r}`);
-    const [w, ...rest] = lab.wrap("kernel");
-    const f = spawn(w, [
-      ...rest,
-      ...synFloodArgs({
-        iface: lab.kernel.iface,
-        dstMac: mac,
-        srcIp: lab.kernel.ip,
-        dstIp: lab.luna.ip,
-        dstPort: 80,
-        count: 1e9,
-        rate,
-        seconds: 120,
-        stopFile,
-      }),
-    ], { stdio: ["ignore", "pipe", "inherit"] });
-    const done = new Promise<string>((res) => {
-      let out = "";
-      f.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-      f.on("close", () => res(out));
-    });
+    const { process: f, output: done } = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 120, stopFile });
     await lineFrom(f, /^FLOODING$/, 30_000);
     // Let the flood fill the backlog before the download starts.
     await new Promise((r) => setTimeout(r, 200));

@@ -21,7 +21,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
-import { dropFloodAnswersArgs, parseSynFloodResult, synFloodArgs } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
+import { median } from "./_stats.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -37,11 +38,6 @@ const clis: Record<string, string> = { luna: here("../src/cli/main.ts") };
 if (baseline !== "") {
   clis.baseline = join(baseline, "src", "cli", "main.ts");
   if (!existsSync(clis.baseline)) throw new Error(`--baseline: ${clis.baseline} is missing`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Resolves when `p` ends (or after `ms`, then kills it). */
@@ -102,26 +98,10 @@ try {
       }
       if (!/^luna: serving /m.test(out)) throw new Error(`${side}: luna serve did not start: ${out}`);
       const stopFile = join(dir, `stop-${side}-${r}`);
-      const [w, ...rest] = lab.wrap("kernel");
-      const f = spawn(w, [
-        ...rest,
-        ...synFloodArgs({
-          iface: lab.kernel.iface,
-          dstMac: mac,
-          srcIp: lab.kernel.ip,
-          dstIp: lab.luna.ip,
-          dstPort: 80,
-          count: 1e9,
-          rate: 0,
-          seconds,
-          stopFile,
-        }),
-      ], { stdio: ["ignore", "pipe", "inherit"] });
-      let fo = "";
-      f.stdout!.on("data", (d: Buffer) => (fo += d.toString()));
+      const { process: f, output } = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate: 0, seconds, stopFile });
       await ended(f, (seconds + 30) * 1000);
       writeFileSync(stopFile, "");
-      const { sent, seconds: s } = parseSynFloodResult(fo);
+      const { sent, seconds: s } = parseSynFloodResult(await output);
       p.kill("SIGINT");
       await ended(p, 20_000);
       server = undefined;

@@ -743,17 +743,11 @@ static int open_sockets(int family, int *out, int max)
 	return n;
 }
 
-/* Lists the AF_XDP sockets open in this process into out[0..max); returns how many. */
-static int xsk_open_fds(int *out, int max)
-{
-	return open_sockets(AF_XDP, out, max);
-}
-
 /* Notes as `port`'s the AF_XDP sockets open now that are not in before[0..nb). */
 static void xsk_note_new(int32_t port, const int *before, int nb)
 {
 	int now[256];
-	int n = xsk_open_fds(now, 256);
+	int n = open_sockets(AF_XDP, now, 256);
 	xsk_nfds[port] = 0;
 	xsk_full_seen[port] = 0;
 	for (int i = 0; i < n && xsk_nfds[port] < XSK_FDS_MAX; i++) {
@@ -1165,7 +1159,7 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	if (socket < 0)
 		socket = SOCKET_ID_ANY;
 	int xsk_before[256];
-	int xsk_nb = xsk_open_fds(xsk_before, 256);
+	int xsk_nb = open_sockets(AF_XDP, xsk_before, 256);
 	for (uint32_t q = 0; q < nb_rxq; q++) {
 		struct rte_eth_rxconf rxconf = info.default_rxconf;
 		rxconf.offloads = conf.rxmode.offloads;

@@ -4,9 +4,10 @@
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { Lab } from "./netns.ts";
 
 const source = fileURLToPath(new URL("./syn_flood.c", import.meta.url));
 const buildDir = fileURLToPath(new URL("./build", import.meta.url));
@@ -77,4 +78,25 @@ export function parseSynFloodResult(stdout: string): { sent: number; seconds: nu
   const m = /^sent (\d+) seconds ([\d.]+)$/m.exec(stdout);
   if (m === null) throw new Error(`the SYN flood printed no result: ${JSON.stringify(stdout)}`);
   return { sent: Number(m[1]), seconds: Number(m[2]) };
+}
+
+/**
+ * Starts a flood from `lab`'s kernel side at the luna side's address (`count`
+ * unbounded: `seconds` or `stopFile` ends it): the generator's process, and
+ * everything it printed once it has ended.
+ */
+export function startLabFlood(
+  lab: Lab,
+  f: Pick<SynFlood, "dstMac" | "dstPort" | "rate" | "seconds" | "stopFile">,
+): { process: ChildProcess; output: Promise<string> } {
+  const [w, ...rest] = lab.wrap("kernel");
+  const args = synFloodArgs({ iface: lab.kernel.iface, srcIp: lab.kernel.ip, dstIp: lab.luna.ip, count: 1e9, ...f });
+  const p = spawn(w, [...rest, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const output = new Promise<string>((resolve) => {
+    let out = "";
+    p.stdout!.setEncoding("utf8");
+    p.stdout!.on("data", (d: string) => (out += d));
+    p.on("close", () => resolve(out));
+  });
+  return { process: p, output };
 }
