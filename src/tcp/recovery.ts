@@ -19,7 +19,7 @@ import { Prr } from "./prr.ts";
 import { RackTimer } from "./rack.ts";
 import { NextSeg } from "./sack.ts";
 import type { Segment } from "./segment.ts";
-import { scoreboard, type Tcb } from "./tcb.ts";
+import { inSackRecovery, scoreboard, type Tcb } from "./tcb.ts";
 import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
 
 /**
@@ -27,11 +27,10 @@ import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
  * was sent less what is SACKed and what is marked lost and not yet sent again.
  */
 export function pipeOf(tcb: Tcb): number {
-  const sb = tcb.sb;
+  const sb = tcb.sb!;
   const r = tcb.rack;
-  // No scoreboard: nothing is SACKed (it is dropped when empty), so what was sent is in flight.
-  if (r === undefined) return sb !== undefined ? sb.pipe() : tcb.flight;
-  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - (sb !== undefined ? sb.sackedBytes : 0) - r.lostBytes;
+  if (r === undefined) return sb.pipe();
+  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - sb.sackedBytes - r.lostBytes;
   return p > 0 ? p : 0;
 }
 
@@ -105,7 +104,7 @@ export function afterAck(
     startRecovery(x, tcb, now);
   }
   const prr = tcb.prr;
-  if (prr !== undefined && tcb.cc.inRecovery && tcb.sb !== undefined && tcb.sb.inRecovery) {
+  if (prr !== undefined && inSackRecovery(tcb)) {
     prr.onAck(acked + newlySacked, pipeOf(tcb), effectiveMss(tcb));
   }
 }
@@ -130,9 +129,7 @@ export function reorderTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
     startRecovery(x, tcb, now);
   }
   // Nothing was delivered: PRR's quota allows the first retransmission only.
-  if (tcb.prr !== undefined && tcb.cc.inRecovery && tcb.sb !== undefined && tcb.sb.inRecovery) {
-    tcb.prr.onAck(0, pipeOf(tcb), effectiveMss(tcb));
-  }
+  if (tcb.prr !== undefined && inSackRecovery(tcb)) tcb.prr.onAck(0, pipeOf(tcb), effectiveMss(tcb));
   x.out.output(tcb, now);
 }
 

@@ -426,6 +426,16 @@ export function tsNow(now: number): number {
 }
 
 /**
+ * SACK-based fast recovery is under way: the congestion controller and the
+ * scoreboard are both in recovery (the two can end at different points, and
+ * an empty scoreboard is dropped).
+ */
+export function inSackRecovery(tcb: Tcb): boolean {
+  const sb = tcb.sb;
+  return tcb.cc.inRecovery && sb !== undefined && sb.inRecovery;
+}
+
+/**
  * The connection's SACK scoreboard, made when first needed: SACK blocks
  * arrived, a recovery begins, or the retransmission timer fired. A scoreboard
  * with nothing in it and no recovery to remember is dropped again (see

@@ -27,7 +27,7 @@ import { effectiveMss } from "./window.ts";
 import { RackTimer } from "./rack.ts";
 import { retransmitRange } from "./recovery.ts";
 import { State } from "./state.ts";
-import type { Tcb } from "./tcb.ts";
+import { inSackRecovery, type Tcb } from "./tcb.ts";
 
 /** TLP.max_ack_delay: the worst delayed ACK a peer is assumed to take, ms (RFC 8985 7.2: WCDelAckT, 200 ms). */
 export const tlpMaxAckDelayMs = 200;
@@ -86,7 +86,7 @@ function probeAllowed(tcb: Tcb): boolean {
   ) {
     return false;
   }
-  if (tcb.cc.inRecovery) return tcb.sb !== undefined && tcb.sb.inRecovery; // fast recovery: a recovery probe
+  if (tcb.cc.inRecovery) return inSackRecovery(tcb); // fast recovery: a recovery probe
   if (r.segsSacked > 0) return false;
   const sb = tcb.sb;
   return sb === undefined || (sb.sackedBytes === 0 && !seqLt(sb.highAck, sb.recoveryPoint));
