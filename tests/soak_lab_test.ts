@@ -2,14 +2,16 @@
 // the kernel's TCP as its peers (node:net clients, tests/children/soak_clients.mjs),
 // iptables dropping 1% of the frames each way on the kernel's side, and luna's
 // fault injector reordering, duplicating and corrupting on its side. For
-// SOAK_LAB_SECONDS of wall time (5 by default; SOAK_LAB_SECONDS=600 on demand)
+// SOAK_LAB_SECONDS of wall time (60 by default; SOAK_LAB_SECONDS=600 on demand)
 // 8 connections at a time of churn (up to 600 bytes, one in five reset by the
 // client halfway), echo (up to 64 KB) and bulk (up to 2.25 MB each way) run,
 // a new one starting as each ends. Every transfer not reset on purpose is
 // checked by SHA-256; the server ends with no connection open, none failed but
-// by the clients' resets, and every packet buffer back in the zone.
+// by the clients' resets, every packet buffer back in the zone, and the server's
+// heap (sampled through its control socket while the clients run) flat.
 import { assert, assertEquals, assertMatch } from "@std/assert";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { request } from "../src/control/client.ts";
 import { Child, explain } from "./child.ts";
 import { describe, test } from "./harness.ts";
 import {
@@ -24,7 +26,7 @@ import {
   stopLuna,
 } from "./lab_peers.ts";
 
-const seconds = Number(process.env.SOAK_LAB_SECONDS ?? 5);
+const seconds = Number(process.env.SOAK_LAB_SECONDS ?? 60);
 const seed = Number(process.env.SOAK_LAB_SEED ?? 7);
 const loss = 0.01;
 const concurrent = 8;
@@ -51,7 +53,21 @@ describe("soak through iptables loss", () => {
           String(concurrent),
           String(seed),
         ], { program: "node", wrap: lab.wrap("kernel"), timeoutMs: (seconds + 150) * 1000 });
-        const r = await clients.done();
+        // The server's heap, every half second while the clients run.
+        assert(srv.control !== undefined, "luna serve opened its control socket");
+        const control = { name: basename(srv.control, ".sock"), dir: dirname(srv.control) };
+        let running = true;
+        const finished = clients.done().finally(() => running = false);
+        const heap: number[] = [];
+        for (let i = 0; i < 4 * (seconds + 150) && running; i++) {
+          const snap = await request(control.name, { op: "stats" }, () => {}, {
+            dir: control.dir,
+            timeoutMs: 10_000,
+          });
+          heap.push((snap.memory as { heapUsed: number }).heapUsed);
+          await Promise.race([finished, new Promise((res) => setTimeout(res, 500))]);
+        }
+        const r = await finished;
         const faults = peerFaultCounters(lab);
         const c = r.result as Record<string, number> & { failures: string[] };
         assert(c !== undefined, explain(r));
@@ -79,6 +95,17 @@ describe("soak through iptables loss", () => {
           await new Promise((res) => setTimeout(res, 50));
         }
         assertEquals(left, "", "the kernel's side closed every connection");
+        // Heap flat: the smallest heap seen in the last quarter of the run (close to what is
+        // live after a collection) against the smallest in the second fifth, once warmed up.
+        assert(heap.length >= 10, `${heap.length} heap samples`);
+        const early = Math.min(...heap.slice(Math.floor(heap.length / 5), Math.floor(2 * heap.length / 5)));
+        const late = Math.min(...heap.slice(-Math.ceil(heap.length / 4)));
+        console.log(
+          `soak (lab): server heap floor ${(early / 1e6).toFixed(1)} MB early, ${
+            (late / 1e6).toFixed(1)
+          } MB late`,
+        );
+        assert(late - early < 48e6, `the server's heap grew ${((late - early) / 1e6).toFixed(1)} MB`);
         undo();
         const { report } = await stopLuna(srv);
         const a = report.appStats;

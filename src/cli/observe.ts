@@ -233,6 +233,12 @@ ${dirHelp}`,
       const s = r.stats as Stats;
       const at = Number(r.unixMs);
       const lines = renderStats(name, s, prev, (at - prevAt) / 1000);
+      const m = r.memory as { heapUsed: number; rss: number } | undefined;
+      if (m !== undefined) {
+        lines.push(
+          `memory: heap ${(m.heapUsed / 1e6).toFixed(1)} MB, resident ${(m.rss / 1e6).toFixed(1)} MB`,
+        );
+      }
       if (tty) process.stdout.write("\x1b[H\x1b[2J");
       else if (i > 0) io.out("");
       for (const l of lines) io.out(l);

@@ -269,6 +269,7 @@ export class ControlServer {
           unixMs: Date.now(),
           stats: this.#stack.stats(),
           control: { ...this.counters, clients: this.#clients.size },
+          memory: processMemory(),
         }));
         return;
       case "conns":
@@ -560,4 +561,10 @@ export class ControlServer {
       }
     });
   }
+}
+
+/** The process's memory as `luna stats` shows it, bytes: the JavaScript heap in use and the resident set. */
+function processMemory(): { heapUsed: number; rss: number } {
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, rss: m.rss };
 }
