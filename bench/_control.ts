@@ -147,6 +147,8 @@ export interface BenchEnd {
   mtu?: number;
   /** "always": checksums computed and verified on memif too (the stack's `checksums`); default "auto". */
   checksums?: "auto" | "always";
+  /** Default gateway (a routed lab); default none. */
+  gateway?: string;
 }
 
 /**
@@ -178,6 +180,7 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
     mode: end.mode,
     ...(end.mtu !== undefined ? { mtu: end.mtu } : {}),
     ...(end.checksums !== undefined ? { checksums: end.checksums } : {}),
+    ...(end.gateway !== undefined ? { gateway: end.gateway } : {}),
     coexist: false,
     buffers,
     eal: { prefix: end.prefix, lcores: end.lcores, memoryMb: buffers > 16383 ? 1024 : 512 },

@@ -69,6 +69,8 @@ export function baselineOf(workload: string, config: string): string {
   if (workload === "scale") return "luna-memif-w1";
   // Lossy: the kernel's node:http / node:net server over the same veth, address and router.
   if (workload === "lossy") return "node-kernel-routed";
+  // Lossy RPC: the C epoll server on the kernel over the same veth, address and router.
+  if (workload === "lossyrpc") return "c-kernel-routed";
   // wrk over a veth: Bun.serve on the kernel over the same veth, with the same framing (keep-alive or close).
   if (workload === "httpwrk") return config.endsWith("-close") ? "bun-kernel-veth-close" : "bun-kernel-veth";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
@@ -335,6 +337,7 @@ export function tables(recs: BenchRecord[]): string {
   }
   lines.push(...concurrencyTable(recs));
   lines.push(...lossyTable(recs));
+  lines.push(...lossyRpcTable(recs));
   const heapRows = recs.filter((r) => r.heap);
   if (heapRows.length > 0) {
     lines.push(
@@ -552,6 +555,50 @@ function lossyTable(recs: BenchRecord[]): string[] {
           (r ? pct(r.spread) : "-").padStart(7) + fmt(k?.value, 0).padStart(8) +
           ratio(r?.ratio ?? null).padStart(7) +
           "  " + (r?.rounds.map((v) => v.toFixed(0)).join(" ") ?? "-"),
+      );
+    }
+  }
+  return lines;
+}
+
+/** `rpc_tbf_p99_us_loss0.1` as its parts. */
+function lossyRpcParts(metric: string): { tbf: boolean; name: string; loss: number } | undefined {
+  const m = metric.match(/^rpc(_tbf)?_(ops_per_s|p50_us|p99_us|p999_us)_loss([\d.]+)$/);
+  return m ? { tbf: m[1] !== undefined, name: m[2], loss: Number(m[3]) } : undefined;
+}
+
+/** The lossyrpc table: storage RPC through random loss, ops/s and p99 per loss rate, luna-ts beside the kernel. */
+function lossyRpcTable(recs: BenchRecord[]): string[] {
+  const ls = recs.filter((r) => r.workload === "lossyrpc" && lossyRpcParts(r.metric));
+  if (ls.length === 0) return [];
+  const lines = [
+    "",
+    "lossyrpc: storage RPC (16 connections, 64 KiB answers) through random loss (the lossy router), median of",
+    "rounds; ratio luna-ts / the C epoll server on the kernel (for p99, below 1 is better); tbf: 200 Mbit/s",
+    "rate".padEnd(12) + "loss".padStart(6) + "  " + "config".padEnd(22) + "op/s".padStart(8) + "  kernel" +
+    "  ratio" + "  p99 ms" + "  kernel" + "  ratio",
+  ];
+  const keys = [...new Set(ls.map((r) => {
+    const p = lossyRpcParts(r.metric)!;
+    return `${p.tbf ? 1 : 0}|${p.loss}`;
+  }))].sort((a, b) => {
+    const [ta, la] = a.split("|").map(Number);
+    const [tb, lb] = b.split("|").map(Number);
+    return ta !== tb ? ta - tb : la - lb;
+  });
+  const lunas = [...new Set(ls.map((r) => r.config))].filter((c) => !isBase(c));
+  for (const key of keys) {
+    const [t, loss] = key.split("|").map(Number);
+    const metric = (name: string) => `rpc${t === 1 ? "_tbf" : ""}_${name}_loss${loss}`;
+    for (const c of lunas) {
+      const ops = ls.find((r) => r.config === c && r.metric === metric("ops_per_s"));
+      const p99 = ls.find((r) => r.config === c && r.metric === metric("p99_us"));
+      lines.push(
+        (t === 1 ? "200 Mbit/s" : "line rate").padEnd(12) + `${loss}%`.padStart(6) + "  " + c.padEnd(22) +
+          fmt(ops?.value, 0).padStart(8) + fmt(ops?.baseline_value ?? undefined, 0).padStart(8) +
+          ratio(ops?.ratio ?? null).padStart(7) + fmt(p99 ? p99.value / 1000 : undefined, 1).padStart(8) +
+          fmt(p99?.baseline_value ? p99.baseline_value / 1000 : undefined, 1).padStart(8) +
+          ratio(p99?.ratio ?? null).padStart(7),
       );
     }
   }

@@ -106,12 +106,13 @@ function pickFromEnv(): { rates: number[]; tbf: boolean[]; dirs: ("down" | "up")
 
 /** The rate limit of the "tbf" figures, Mbit/s. */
 export const tbfMbit = 200;
-const serverAddr = "198.18.41.2";
+/** The server's address in the lab (luna-ts's, or the kernel's while its server runs). */
+export const serverAddr = "198.18.41.2";
 const httpPort = 80;
 const sinkPort = 9;
 
 /** `0.001` as `0.1` (percent, as the metric names write it). */
-const pctName = (p: number) => String(Number((p * 100).toFixed(3)));
+export const pctName = (p: number) => String(Number((p * 100).toFixed(3)));
 /** The metric of one direction, rate limit and loss rate. */
 export const lossyMetric = (dir: "down" | "up", tbf: boolean, loss: number) =>
   `${dir}${tbf ? "_tbf" : ""}_mbit_per_s_loss${pctName(loss)}`;
@@ -119,7 +120,8 @@ export const lossyMetric = (dir: "down" | "up", tbf: boolean, loss: number) =>
 /** Seconds allowed for one transfer of `bytes` (as if at 15 Mbit/s, 20 s at least). */
 export const lossyTimeoutS = (bytes: number) => Math.max(20, Math.ceil((bytes * 8) / 15e6));
 
-interface Net {
+/** The three namespaces of the lossy lab (client, router, server); see the module documentation. */
+export interface Net {
   client: string;
   router: string;
   server: string;
@@ -131,7 +133,7 @@ interface Net {
 }
 
 /** Builds the three namespaces; see the module documentation. */
-function buildNet(id: string): Net {
+export function buildNet(id: string): Net {
   const client = `${id}x`;
   const router = `${id}r`;
   const server = `${id}y`;
@@ -216,7 +218,7 @@ function buildNet(id: string): Net {
 }
 
 /** Sets the loss rate and the rate limit of the router (0 and false: none). */
-function shape(net: Net, loss: number, tbf: boolean): void {
+export function shape(net: Net, loss: number, tbf: boolean): void {
   const ipt = (args: string[]) => sh("ip", ["netns", "exec", net.router, "iptables", ...args]);
   ipt(["-F", "FORWARD"]);
   ipt(["-Z", "FORWARD"]);

@@ -60,6 +60,12 @@
  *   past its timeout is recorded as failed with its partial bytes
  *   (bench/lossy.ts). 40 transfers a round, about 5 minutes at 100 MB on
  *   two cores: three rounds would take the full run past 20 minutes.
+ * - lossyrpc (opt-in: --workloads lossyrpc): storage RPC (16 connections,
+ *   64-byte requests, 64 KiB answers, the C client) through the same router
+ *   and loss rates, luna-ts (bench/luna_server.ts on net_af_packet) against
+ *   the C epoll server on the kernel on the same veth and address: ops/s and
+ *   request completion p50/p99/p999 per loss rate (bench/lossy_rpc.ts);
+ *   about 4 minutes a round.
  * Each over luna-ts (memif between two processes; net_af_packet on a veth)
  * and the kernel (Bun, Deno and node:net servers on loopback and on a veth,
  * and the kernel at its best: a C epoll server, plain and busy-polling, the
@@ -75,8 +81,8 @@
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
- *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,httpwrk
- *                        (default all but lossy and httpwrk, which are opt-in: they would take the
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,lossyrpc,
+ *                        httpwrk (default all but lossy, lossyrpc and httpwrk, which are opt-in: they would take the
  *                        full run past 20 minutes)
  *   --lossy-mb N         lossy: bytes of each transfer, MB of 10^6 (default 100; quick 10)
  *   --conc-conns N       idle connections luna-ts holds (default 1000000; quick 20000)
@@ -99,7 +105,7 @@
  * (tcp.lossDetection; default rack, RACK-TLP), to compare the two.
  * LUNA_LOSSY_RATES (percents, e.g. 1,2,3), LUNA_LOSSY_TBF (off,on) and
  * LUNA_LOSSY_DIRS (down,up) run a part of the lossy workload, to look at one
- * case (bench/lossy.ts).
+ * case (bench/lossy.ts); the rates and LUNA_LOSSY_TBF apply to lossyrpc too.
  *
  * Where the time of a bulk transfer goes (ns per segment in JavaScript and
  * in the shim, sender and receiver): bench/profile_bulk.ts.
@@ -149,7 +155,7 @@ function usage(why: string): never {
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
-      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,httpwrk] [--lossy-mb N]\n" +
+      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,lossyrpc,httpwrk] [--lossy-mb N]\n" +
       "             [--runtimes bun,deno,node,c,c-busy] [--modes batch,inline] [--forwarders bun,deno]\n" +
       "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
       "             [--conc-tw-conns N]",
@@ -178,9 +184,10 @@ const workloads = list<Workload>("--workloads", [
   "storage64k",
   "concurrency",
   "lossy",
+  "lossyrpc",
   "httpget",
   "httpwrk",
-]).filter((w) => arg("--workloads") !== undefined || (w !== "lossy" && w !== "httpwrk"));
+]).filter((w) => arg("--workloads") !== undefined || (w !== "lossy" && w !== "lossyrpc" && w !== "httpwrk"));
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
 const runtimes = list<Runtime>("--runtimes", ["bun", "deno", "node", "c", "c-busy"]);
@@ -465,6 +472,7 @@ writeFileSync(
         "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif; " +
         "storage4k/storage64k: as echo; scale: luna-memif-w1 (the ratio is 2 workers / 1 worker); " +
         "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router); " +
+        "lossyrpc: c-kernel-routed (the C epoll server on the kernel's TCP, same veth, address and router); " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
         "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without " +

@@ -31,6 +31,7 @@ import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
 import { describeConcurrency, kernelConcurrency, memifConcurrency } from "./concurrency.ts";
 import { describeLossy, lossyRound } from "./lossy.ts";
+import { describeLossyRpc, lossyRpcRound } from "./lossy_rpc.ts";
 
 export type Workload =
   | "echo"
@@ -41,6 +42,7 @@ export type Workload =
   | "scale"
   | "concurrency"
   | "lossy"
+  | "lossyrpc"
   | "httpget"
   | "httpwrk";
 
@@ -149,6 +151,11 @@ function buildC(src: string, bin: string): string {
     if (r.status !== 0) throw new Error(`gcc ${src}: ${r.stderr}`);
   }
   return bin;
+}
+
+/** Compiles the C epoll server when it is missing or stale. */
+export function buildEpollServer(): string {
+  return buildC(cServerSrc, cServerBin);
 }
 
 /** Compiles the C client when it is missing or stale. */
@@ -302,6 +309,10 @@ const csumPlan = (o: TcpOptions, round: number, mode: Mode) =>
 const lossyOn = (o: TcpOptions) =>
   o.workloads.includes("lossy") && (o.groups.includes("afpacket") || o.groups.includes("kernel"));
 
+/** Whether the lossyrpc workload runs: asked for, with luna-ts on af_packet or the kernel among the groups. */
+const lossyRpcOn = (o: TcpOptions) =>
+  o.workloads.includes("lossyrpc") && (o.groups.includes("afpacket") || o.groups.includes("kernel"));
+
 /** How many measurements {@link tcpBench} will make (for progress). */
 export function countSteps(o: TcpOptions): number {
   let n = 0;
@@ -320,6 +331,7 @@ export function countSteps(o: TcpOptions): number {
       if (o.groups.includes("memif")) n += 2 * o.modes.length;
     }
     if (lossyOn(o)) n += 2; // luna-ts and the kernel
+    if (lossyRpcOn(o)) n += 2;
   }
   return n;
 }
@@ -362,6 +374,7 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
         if (o.groups.includes("memif")) { for (const mode of o.modes) await memifConcurrency(ctx, mode); }
       }
       if (lossyOn(o)) await lossyRound(ctx, id, o.lossyBytes);
+      if (lossyRpcOn(o)) await lossyRpcRound(ctx, id);
     }
   } finally {
     labDown();
@@ -379,6 +392,7 @@ function describe(s: Sample): string {
   const m = s.metrics;
   if (s.workload === "concurrency") return describeConcurrency(s);
   if (s.workload === "lossy") return describeLossy(s);
+  if (s.workload === "lossyrpc") return describeLossyRpc(s);
   if (s.workload === "echo" || s.workload === "scale") {
     const rate = `${(m.req_per_s / 1000).toFixed(1)}k req/s`;
     return `${rate}, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;
