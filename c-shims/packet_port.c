@@ -30,6 +30,8 @@
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/virtio_net.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -129,6 +131,65 @@ static int if_ioctl(const char *iface, unsigned long req, struct ifreq *ifr)
 	return rc;
 }
 
+/* IPv4 BIG TCP's limits (Linux 6.3), newer than some uapi headers. */
+#define PKT_IFLA_GSO_IPV4_MAX_SIZE 63
+#define PKT_IFLA_GRO_IPV4_MAX_SIZE 64
+
+/*
+ * The interface's largest IPv4 GSO and GRO packets (rtnetlink): above 64 KiB
+ * (BIG TCP) a packet would not fit a receive chain, nor an IPv4 total length
+ * that luna reads. 0 with both at most 65536 (or the kernel too old to say),
+ * else -EINVAL with the message set.
+ */
+static int32_t check_gso_sizes(const char *iface, unsigned idx)
+{
+	int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return 0; /* no rtnetlink: the receive path counts what does not fit */
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	req.nh.nlmsg_type = RTM_GETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)idx;
+	static char buf[32768];
+	ssize_t n = -1;
+	struct timeval tv = {.tv_sec = 2};
+	(void)setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(s, &req, req.nh.nlmsg_len, 0) >= 0)
+		n = recv(s, buf, sizeof(buf), 0);
+	close(s);
+	uint32_t sizes[2] = {0, 0};
+	const char *names[2] = {"gso_ipv4_max_size", "gro_ipv4_max_size"};
+	for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(nh, (size_t)n);
+	     nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type != RTM_NEWLINK)
+			continue;
+		struct ifinfomsg *ifi = NLMSG_DATA(nh);
+		int len = (int)IFLA_PAYLOAD(nh);
+		for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+			if (RTA_PAYLOAD(a) < sizeof(uint32_t))
+				continue;
+			if (a->rta_type == PKT_IFLA_GSO_IPV4_MAX_SIZE)
+				memcpy(&sizes[0], RTA_DATA(a), sizeof(uint32_t));
+			else if (a->rta_type == PKT_IFLA_GRO_IPV4_MAX_SIZE)
+				memcpy(&sizes[1], RTA_DATA(a), sizeof(uint32_t));
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (sizes[i] > 65536)
+			return pkt_fail(-EINVAL,
+					"packet port: interface '%s' has %s %u (BIG TCP): a packet: port takes IPv4 "
+					"packets of at most 64 KiB (ip link set %s %s 65536)",
+					iface, names[i], sizes[i], iface, names[i]);
+	return 0;
+}
+
 int32_t pkt_attach(const char *devargs)
 {
 	/* luna_packetN,iface=IF */
@@ -160,6 +221,9 @@ int32_t pkt_attach(const char *devargs)
 		return pkt_fail(rc, "packet port: '%s': MAC address: %s", iface, strerror(-rc));
 	if (ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */)
 		return pkt_fail(-EINVAL, "packet port: '%s' is not an Ethernet interface", iface);
+	rc = check_gso_sizes(iface, idx);
+	if (rc < 0)
+		return rc;
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return pkt_fail(-errno, "packet port: AF_PACKET socket: %s", strerror(errno));
