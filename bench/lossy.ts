@@ -561,7 +561,12 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
   for (const device of lossyDevices) await lossyDeviceRound(ctx, id, bytes, device);
 }
 
-async function lossyDeviceRound(ctx: Ctx, id: string, bytes: number, device: "af_packet" | "packet"): Promise<void> {
+async function lossyDeviceRound(
+  ctx: Ctx,
+  id: string,
+  bytes: number,
+  device: "af_packet" | "packet",
+): Promise<void> {
   const mode: Mode = ctx.o.modes[0] ?? "batch";
   const configs = lossyConfigs(device, mode);
   let net: Net | undefined;

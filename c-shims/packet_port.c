@@ -350,7 +350,7 @@ int32_t pkt_start(int32_t port)
 		return pkt_fail(-EINVAL, "%s: configure it before starting it", p->name);
 	/* Frames queued before the start are old: a DPDK port starts with empty rings too. */
 	for (int k = 0; k < 4096; k++) {
-		char b[1];
+		char b[64]; /* room for the vnet header, which a shorter read is refused for */
 		if (recv(p->fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
 			break;
 	}

@@ -9,7 +9,12 @@ import { fileURLToPath } from "node:url";
 export const lunaVersion = "0.1.0";
 
 /** The shim's source files (in c-shims/), in the order their SHA-256 covers them; the .c files are compiled. */
-export const shimSources: readonly string[] = ["luna_shim.c", "luna_shim.h", "packet_port.c", "packet_port.h"];
+export const shimSources: readonly string[] = [
+  "luna_shim.c",
+  "luna_shim.h",
+  "packet_port.c",
+  "packet_port.h",
+];
 
 /** The package's root directory when this module is a file; undefined when it was loaded from a URL. */
 export function packageRoot(): string | undefined {
