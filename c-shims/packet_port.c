@@ -50,7 +50,8 @@
 #define PKT_TX_IOV 4096
 /* The longest packet a receive chain holds: IPv4's 65535 bytes behind an Ethernet header with a VLAN tag. */
 #define PKT_FRAME_MAX (65535 + RTE_ETHER_HDR_LEN + 4)
-#define PKT_RCVBUF (16 << 20)
+/* Socket buffers (the kernel doubles them): about 120 GSO packets of 64 KB each way. */
+#define PKT_RCVBUF (4 << 20)
 #define PKT_SNDBUF (4 << 20)
 
 struct pkt_port {
