@@ -150,7 +150,8 @@ describe("packet: device (AF_PACKET with PACKET_VNET_HDR)", () => {
         (x) => x as Error,
       );
       assert(c instanceof ConfigError, String(c));
-      assertStringIncludes(c.message, "coexist");
+      assertEquals(c.field, "coexist");
+      assertStringIncludes(c.message, "use af_packet:IFACE");
     } finally {
       removeEalFiles(prefix);
     }
