@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
-SHIM_SRC := c-shims/luna_shim.c c-shims/luna_shim.h
+SHIM_SRC := c-shims/luna_shim.c c-shims/luna_shim.h c-shims/packet_port.c c-shims/packet_port.h
 SHIM     := c-shims/build/libluna_shim.so
 BIN      := node_modules/.bin
 CFLAGS   ?= -O2 -g
@@ -31,7 +31,7 @@ $(SHIM): $(SHIM_SRC)
 	@echo "building $@"
 	@hash=$$(cat $(SHIM_SRC) | sha256sum | cut -c1-64); \
 	gcc $(SHIM_CFLAGS) -DLUNA_SOURCE_HASH="\"$$hash\"" $$(pkg-config --cflags libdpdk) \
-	  c-shims/luna_shim.c -o $@.tmp $$(pkg-config --libs libdpdk) -lrte_net_ring
+	  c-shims/luna_shim.c c-shims/packet_port.c -o $@.tmp $$(pkg-config --libs libdpdk) -lrte_net_ring
 	@mv $@.tmp $@
 
 # The compiled command embeds the shim library and Bun's runtime; it needs

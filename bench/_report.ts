@@ -68,9 +68,10 @@ export function baselineOf(workload: string, config: string): string {
   // Scaling: n workers a side against 1 (the ratio is the scaling).
   if (workload === "scale") return "luna-memif-w1";
   // Lossy: the kernel's node:http / node:net server over the same veth, address and router.
-  if (workload === "lossy") return "node-kernel-routed";
+  // (packet: runs where every veth keeps its offloads, against the kernel with them on.)
+  if (workload === "lossy") return config.startsWith("luna-packet") ? "node-kernel-routed-offloads" : "node-kernel-routed";
   // Lossy RPC: the C epoll server on the kernel over the same veth, address and router.
-  if (workload === "lossyrpc") return "c-kernel-routed";
+  if (workload === "lossyrpc") return config.startsWith("luna-packet") ? "c-kernel-routed-offloads" : "c-kernel-routed";
   // wrk over a veth: Bun.serve on the kernel over the same veth, with the same framing (keep-alive or close).
   if (workload === "httpwrk") return config.endsWith("-close") ? "bun-kernel-veth-close" : "bun-kernel-veth";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
@@ -549,7 +550,8 @@ function lossyTable(recs: BenchRecord[]): string[] {
     const configs = lunas.length > 0 ? lunas : [...new Set(ls.map((r) => r.config))];
     for (const c of configs) {
       const r = ls.find((x) => x.config === c && x.metric === m);
-      const k = ls.find((x) => isBase(x.config) && x.metric === m);
+      const base = isBase(c) ? c : baselineOf("lossy", c);
+      const k = ls.find((x) => x.config === base && x.metric === m);
       lines.push(
         head.padEnd(14) + `${p.loss}%`.padStart(6) + "  " + c.padEnd(22) + fmt(r?.value, 0).padStart(8) +
           (r ? pct(r.spread) : "-").padStart(7) + fmt(k?.value, 0).padStart(8) +

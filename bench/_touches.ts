@@ -24,6 +24,12 @@
  *   copies between user memory and its socket buffers once per side and,
  *   with the veth's checksum offload off, computes or checks each
  *   checksum in software.
+ * - luna-ts on its packet: device (luna-packet-*), the kernel's TCP as the
+ *   peer, over a veth whose offloads are on: sending, the write's copy and
+ *   the kernel's copy of the chain's links into its skb (sendmmsg, one per
+ *   64 KB packet); receiving, the kernel's copy of its skb into the receive
+ *   chain's buffers (recvmmsg); no checksum computed on either side (the
+ *   virtio_net_hdr leaves them to the veth's offload).
  * - the kernel's TCP (bun-, deno-, node-, c-, c-busy-kernel-lo/-veth): one
  *   copy per side, between user memory and the socket buffers; loopback and
  *   the veth (offloads on) carry checksums as offloaded, so none is
@@ -81,6 +87,16 @@ export function payloadTouches(config: string): Touches | undefined {
       send: side(["write into zone buffers", "af_packet driver into the kernel's ring"], ["shim"]),
       receive: side(["kernel into the af_packet ring", "af_packet driver from the ring"], ["shim"]),
       peer: { send: kernelSend(true), receive: kernelReceive(true) },
+    };
+  }
+  if (config.startsWith("luna-packet-")) {
+    // PACKET_VNET_HDR: the kernel copies the chain's links into its skb and out of it into the receive
+    // chains; the checksums are the veth's offload (none computed on either side of it).
+    return {
+      ends: "luna-ts / kernel",
+      send: side(["write into zone buffers", "kernel: zone buffers -> skb (sendmmsg)"], []),
+      receive: side(["kernel: skb -> zone buffers (recvmmsg)"], []),
+      peer: { send: kernelSend(false), receive: kernelReceive(false) },
     };
   }
   if (/^(bun|deno|node|c|c-busy)-kernel-(lo|veth)$/.test(config)) {

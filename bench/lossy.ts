@@ -6,13 +6,26 @@
  *   198.18.40.2           .40.1 | .41.1         198.18.41.2
  *
  * - luna-ts: `luna serve http` (download) and `luna serve discard` (upload),
- *   src/cli, on net_af_packet on the server's veth (no kernel address there),
- *   default gateway the router.
+ *   src/cli, on the server's veth (no kernel address there), default gateway
+ *   the router; on one of two devices, each in a network of its own:
+ *   - `af_packet:` (luna-afpacket-MODE): DPDK's net_af_packet, one frame per
+ *     descriptor, every veth's offloads off (see below);
+ *   - `packet:` (luna-packet-MODE): luna's own AF_PACKET socket with
+ *     PACKET_VNET_HDR (c-shims/packet_port.c): 64 KB segments cross into the
+ *     kernel and back as GSO packets, every veth's offloads on, as the
+ *     kernel sets them.
  * - kernel: bench/kernel_http.mjs under node (node:http serving the same
  *   `GET /bytes/N` body, and a node:net discard sink), with 198.18.41.2 put
- *   on the same veth for the time it runs.
+ *   on the same veth for the time it runs: node-kernel-routed in the network
+ *   of af_packet (offloads off: the kernel sends without TSO/GSO), and
+ *   node-kernel-routed-offloads in that of packet: (offloads on: the kernel
+ *   at its own settings, TSO and GRO, the fairest comparison for a device
+ *   that uses them too). Each luna-ts configuration is compared with the
+ *   kernel in its own network.
  * The two cannot hold the address at once: in each round one runs its
  * transfers, then the other, the order alternating across rounds.
+ * LUNA_LOSSY_DEVICES ("af_packet,packet", the default, or one of them)
+ * picks the networks.
  *
  * Download: `curl -s -o /dev/null -m T -w '%{size_download} %{time_total}'
  * http://198.18.41.2/bytes/N` in the client's namespace. Upload (luna-ts
@@ -32,10 +45,14 @@
  * touches luna-ts's packets. In the router both stacks lose the same way.
  * Rate: with and without a `tc tbf` of 200 Mbit/s on the router's veths
  * (both directions: the bottleneck link), for the same reason placed there
- * rather than on the server's own veth. Every veth has its checksum and
- * segmentation offloads off (net_af_packet needs them off on its veth and
- * its peer; the rest so that the router forwards and drops wire-sized
- * segments, not GRO aggregates): the kernel server sends without TSO/GSO.
+ * rather than on the server's own veth. In the network of af_packet every
+ * veth has its checksum and segmentation offloads off (net_af_packet needs
+ * them off on its veth and its peer; the rest so that the router forwards
+ * and drops wire-sized segments, not GRO aggregates): the kernel server
+ * sends without TSO/GSO. In the network of packet: they are all on: the
+ * router forwards (and its loss rule drops) GSO packets as the senders
+ * made them, up to 64 KB each, for luna-ts and the kernel alike: a loss
+ * rate there is a rate of packets, of one to 45 segments each.
  *
  * Where the kernel's TCP sends (the kernel server's downloads, and every
  * upload: the client's nc), each transfer records the sender's congestion
@@ -104,6 +121,22 @@ function pickFromEnv(): { rates: number[]; tbf: boolean[]; dirs: ("down" | "up")
   return { rates, tbf: tbfs.map((t) => t === "on"), dirs: dirs as ("down" | "up")[] };
 }
 
+/** The devices of the workload, each in a network of its own: LUNA_LOSSY_DEVICES, default both. */
+export const lossyDevices: ("af_packet" | "packet")[] = (() => {
+  const v = process.env.LUNA_LOSSY_DEVICES?.split(",") ?? ["af_packet", "packet"];
+  if (v.length === 0 || v.some((d) => d !== "af_packet" && d !== "packet")) {
+    throw new Error(`LUNA_LOSSY_DEVICES: af_packet,packet, got ${process.env.LUNA_LOSSY_DEVICES}`);
+  }
+  return v as ("af_packet" | "packet")[];
+})();
+
+/** The configurations of a device's network: luna-ts's and its kernel baseline's. */
+export function lossyConfigs(device: "af_packet" | "packet", mode: Mode): { luna: string; kernel: string } {
+  return device === "packet"
+    ? { luna: `luna-packet-${mode}`, kernel: "node-kernel-routed-offloads" }
+    : { luna: `luna-afpacket-${mode}`, kernel: "node-kernel-routed" };
+}
+
 /** The rate limit of the "tbf" figures, Mbit/s. */
 export const tbfMbit = 200;
 /** The server's address in the lab (luna-ts's, or the kernel's while its server runs). */
@@ -132,8 +165,8 @@ export interface Net {
   down(): void;
 }
 
-/** Builds the three namespaces; see the module documentation. */
-export function buildNet(id: string): Net {
+/** Builds the three namespaces, every veth's offloads on or off; see the module documentation. */
+export function buildNet(id: string, offloads: boolean): Net {
   const client = `${id}x`;
   const router = `${id}r`;
   const server = `${id}y`;
@@ -203,7 +236,7 @@ export function buildNet(id: string): Net {
       ...q,
     ]);
     for (const [ns, dev] of [[client, c0], [router, r0], [router, r1], [server, y0]]) {
-      sh("ip", offloadsOffArgs(ns, dev));
+      if (!offloads) sh("ip", offloadsOffArgs(ns, dev));
       sh("ip", ["-n", ns, "link", "set", dev, "up"]);
     }
     sh("ip", ["-n", client, "addr", "add", "198.18.40.2/24", "dev", c0]);
@@ -467,13 +500,19 @@ async function transfers(
 }
 
 /** Starts `luna serve APP` on the server's veth; resolves once it serves. */
-async function startLunaServe(net: Net, app: "http" | "discard", mode: Mode, prefix: string): Promise<Proc> {
+async function startLunaServe(
+  net: Net,
+  device: "af_packet" | "packet",
+  app: "http" | "discard",
+  mode: Mode,
+  prefix: string,
+): Promise<Proc> {
   removeEalFiles(prefix);
   const p = new Proc("ip", [
     ...["netns", "exec", net.server, "taskset", "-c", serverCpu, bunBin, lunaCli, "serve", app],
     ...[
       "--device",
-      `af_packet:${net.serverIface}`,
+      `${device}:${net.serverIface}`,
       "--address",
       `${serverAddr}/24`,
       "--gateway",
@@ -516,15 +555,28 @@ export function describeLossy(s: Sample): string {
   }`;
 }
 
-/** One round of the lossy workload: luna-ts and the kernel, one after the other (alternating order). */
+/**
+ * One round of the lossy workload: for each device (its own network),
+ * luna-ts and the kernel, one after the other (alternating order).
+ */
 export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<void> {
+  for (const device of lossyDevices) await lossyDeviceRound(ctx, id, bytes, device);
+}
+
+async function lossyDeviceRound(
+  ctx: Ctx,
+  id: string,
+  bytes: number,
+  device: "af_packet" | "packet",
+): Promise<void> {
   const mode: Mode = ctx.o.modes[0] ?? "batch";
+  const configs = lossyConfigs(device, mode);
   let net: Net | undefined;
   const removeNet = onCleanup(() => net?.down());
   try {
-    net = buildNet(id);
+    net = buildNet(id, device === "packet");
   } catch (e) {
-    for (const config of [`luna-afpacket-${mode}`, "node-kernel-routed"]) {
+    for (const config of [configs.luna, configs.kernel]) {
       await measure(ctx, "lossy", config, 0, () => Promise.reject(e));
     }
     removeNet();
@@ -534,7 +586,7 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
   const order = ctx.round % 2 === 0 ? ["luna", "kernel"] as const : ["kernel", "luna"] as const;
   try {
     for (const side of order) {
-      const config = side === "luna" ? `luna-afpacket-${mode}` : "node-kernel-routed";
+      const config = side === "luna" ? configs.luna : configs.kernel;
       await measure(ctx, "lossy", config, 0, async (): Promise<Body> => {
         const list: Transfer[] = [];
         const stats: Record<string, unknown> = {};
@@ -556,7 +608,7 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
           try {
             for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
               if (!lossyPick.dirs.includes(dir)) continue;
-              const p = await startLunaServe(n, app, mode, prefix);
+              const p = await startLunaServe(n, device, app, mode, prefix);
               try {
                 await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined);
               } finally {
@@ -602,6 +654,7 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
             bytes,
             timeoutS: lossyTimeoutS(bytes),
             order: order.join(","),
+            offloads: device === "packet" ? "on" : "off",
             transfers: list,
             receivedBytes: sunk,
             ...(failedOnes.length > 0 ? { why: failedOnes.join("; ") } : {}),

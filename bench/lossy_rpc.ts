@@ -6,10 +6,13 @@
  * bench/lossy.ts (iptables random loss in its FORWARD chain both ways, with and
  * without the 200 Mbit/s tbf; LUNA_LOSSY_RATES / LUNA_LOSSY_TBF pick a subset).
  *
- * - luna-ts: bench/luna_server.ts (its storage service, port 11) on
- *   net_af_packet on the server's veth, default gateway the router.
+ * - luna-ts: bench/luna_server.ts (its storage service, port 11) on the
+ *   server's veth, default gateway the router: on net_af_packet (every veth's
+ *   offloads off) and on `packet:` (offloads on), each in a network of its own
+ *   as in bench/lossy.ts (LUNA_LOSSY_DEVICES picks them).
  * - kernel: the C epoll server (bench/c/epoll_server.c, storage on PORT+4 =
- *   11), the kernel at its best, with the server's address on the same veth.
+ *   11), the kernel at its best, with the server's address on the same veth,
+ *   in each of the two networks (c-kernel-routed, c-kernel-routed-offloads).
  *
  * One server at a time holds the address; the order alternates by round. At
  * each loss rate the client warms up, then measures: ops/s and the completion
@@ -20,7 +23,16 @@
  *
  * @module
  */
-import { buildNet, lossyPick, type Net as LossyNet, pctName, serverAddr, shape, tbfMbit } from "./lossy.ts";
+import {
+  buildNet,
+  lossyDevices,
+  lossyPick,
+  type Net as LossyNet,
+  pctName,
+  serverAddr,
+  shape,
+  tbfMbit,
+} from "./lossy.ts";
 import { onCleanup, Proc, removeEalFiles, sleep } from "./_proc.ts";
 import {
   type Body,
@@ -101,16 +113,20 @@ async function rpcs(ctx: Ctx, net: LossyNet, failed: string[]): Promise<Record<s
   return metrics;
 }
 
-/** One round of the lossyrpc workload: luna-ts and the kernel, one after the other (alternating order). */
+/** One round of the lossyrpc workload: per device, luna-ts and the kernel, one after the other (alternating order). */
 export async function lossyRpcRound(ctx: Ctx, id: string): Promise<void> {
+  for (const device of lossyDevices) await lossyRpcDeviceRound(ctx, id, device);
+}
+
+async function lossyRpcDeviceRound(ctx: Ctx, id: string, device: "af_packet" | "packet"): Promise<void> {
   const mode: Mode = ctx.o.modes[0] ?? "batch";
-  const lunaConfig = `luna-afpacket-${mode}`;
-  const kernelConfig = "c-kernel-routed";
+  const lunaConfig = device === "packet" ? `luna-packet-${mode}` : `luna-afpacket-${mode}`;
+  const kernelConfig = device === "packet" ? "c-kernel-routed-offloads" : "c-kernel-routed";
   const epollServer = buildEpollServer();
   let net: LossyNet | undefined;
   const removeNet = onCleanup(() => net?.down());
   try {
-    net = buildNet(id);
+    net = buildNet(id, device === "packet");
   } catch (e) {
     for (const config of [lunaConfig, kernelConfig]) {
       await measure(ctx, "lossyrpc", config, conns, () => Promise.reject(e));
@@ -132,7 +148,7 @@ export async function lossyRpcRound(ctx: Ctx, id: string): Promise<void> {
           const clean = onCleanup(() => removeEalFiles(prefix));
           removeEalFiles(prefix);
           const server = await startLuna(lunaServer, ["ip", ...nsExec(n.server, serverCpu, [])], {
-            device: `af_packet:${n.serverIface}`,
+            device: `${device}:${n.serverIface}`,
             address: `${serverAddr}/24`,
             gateway: "198.18.41.1",
             mode,

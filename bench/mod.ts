@@ -471,8 +471,10 @@ writeFileSync(
         "echo/connrate: bun-kernel-lo for loopback and memif, bun-kernel-veth for veth and af_packet; " +
         "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif; " +
         "storage4k/storage64k: as echo; scale: luna-memif-w1 (the ratio is 2 workers / 1 worker); " +
-        "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router); " +
-        "lossyrpc: c-kernel-routed (the C epoll server on the kernel's TCP, same veth, address and router); " +
+        "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router) " +
+        "for af_packet, node-kernel-routed-offloads (the same with every veth's offloads on) for packet:; " +
+        "lossyrpc: c-kernel-routed (the C epoll server on the kernel's TCP, same veth, address and router) " +
+        "for af_packet, c-kernel-routed-offloads for packet:; " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
         "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without " +

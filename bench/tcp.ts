@@ -30,7 +30,7 @@ import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
 import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
 import { describeConcurrency, kernelConcurrency, memifConcurrency } from "./concurrency.ts";
-import { describeLossy, lossyRound } from "./lossy.ts";
+import { describeLossy, lossyDevices, lossyRound } from "./lossy.ts";
 import { describeLossyRpc, lossyRpcRound } from "./lossy_rpc.ts";
 
 export type Workload =
@@ -330,8 +330,8 @@ export function countSteps(o: TcpOptions): number {
       if (o.groups.includes("kernel")) n += 2 * o.concRuntimes.length;
       if (o.groups.includes("memif")) n += 2 * o.modes.length;
     }
-    if (lossyOn(o)) n += 2; // luna-ts and the kernel
-    if (lossyRpcOn(o)) n += 2;
+    if (lossyOn(o)) n += 2 * lossyDevices.length; // luna-ts and the kernel, per device
+    if (lossyRpcOn(o)) n += 2 * lossyDevices.length;
   }
   return n;
 }

@@ -7,6 +7,7 @@
  * experimental in DPDK 22.11; it is an inline function of rte_ip.h. */
 #define ALLOW_EXPERIMENTAL_API
 #include "luna_shim.h"
+#include "packet_port.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -66,7 +67,7 @@
 static pthread_rwlock_t region_lock;
 static int region_guard; /* 1: the driver's munmap is guarded; -1: memif not loaded or not patched */
 static int region_guard_errno;
-static uint8_t port_guarded[RTE_MAX_ETHPORTS];
+static uint8_t port_guarded[LUNA_PORTS_MAX];
 
 static int region_unmap(void *addr, size_t len)
 {
@@ -187,6 +188,8 @@ static inline uint16_t port_burst(int tx, uint16_t port, uint16_t queue, struct 
 				  uint16_t n)
 {
 	const int guard = port_guarded[port];
+	if (pkt_port_is(port))
+		return tx ? pkt_tx_burst(port, queue, m, n) : pkt_rx_burst(port, queue, m, n);
 	if (unlikely(guard))
 		pthread_rwlock_rdlock(&region_lock);
 	uint16_t k = tx ? rte_eth_tx_burst(port, queue, m, n) : rte_eth_rx_burst(port, queue, m, n);
@@ -700,16 +703,16 @@ static int32_t chain_pools_init(void)
 
 /* ----------------------------------------------------------------- ports */
 
-static int32_t port_pool[RTE_MAX_ETHPORTS];
-static uint8_t port_started[RTE_MAX_ETHPORTS];
+static int32_t port_pool[LUNA_PORTS_MAX];
+static uint8_t port_started[LUNA_PORTS_MAX];
 /* Checksum offloads the port does in hardware; the rest the shim does in
  * software over each burst, so that the stack can always ask for them. */
-static uint32_t port_rx_hw[RTE_MAX_ETHPORTS];
-static uint32_t port_tx_hw[RTE_MAX_ETHPORTS];
+static uint32_t port_rx_hw[LUNA_PORTS_MAX];
+static uint32_t port_tx_hw[LUNA_PORTS_MAX];
 /* LUNA_PORT_NO_CKSUM: a link that needs no checksums; none filled or verified. */
-static uint8_t port_no_cksum[RTE_MAX_ETHPORTS];
+static uint8_t port_no_cksum[LUNA_PORTS_MAX];
 #define SHIM_STATS (LUNA_STAT_WORDS - LUNA_STAT_SHIM_RX_FOREIGN)
-static uint64_t shim_stats[RTE_MAX_ETHPORTS][SHIM_STATS];
+static uint64_t shim_stats[LUNA_PORTS_MAX][SHIM_STATS];
 
 /* The AF_XDP sockets of each af_xdp port: the PMD makes one per receive
  * queue while the queue is set up (luna_port_configure notes which sockets
@@ -781,15 +784,15 @@ static void xsk_ring_drops(int32_t port)
 }
 /* Segmentation of large TCP packets on the port: none, the NIC's, the shim's. */
 enum { SEG_NONE, SEG_TSO, SEG_GSO };
-static uint8_t port_seg[RTE_MAX_ETHPORTS];
+static uint8_t port_seg[LUNA_PORTS_MAX];
 /* Per transmit queue of a port that segments: the segments of a packet the
  * PMD took only part of, sent before anything else at the next burst. */
 struct tx_backlog {
 	uint16_t n;
 	struct rte_mbuf *m[LUNA_GSO_SEGS_MAX];
 };
-static struct tx_backlog *port_backlog[RTE_MAX_ETHPORTS];
-static uint16_t port_backlog_queues[RTE_MAX_ETHPORTS];
+static struct tx_backlog *port_backlog[LUNA_PORTS_MAX];
+static uint16_t port_backlog_queues[LUNA_PORTS_MAX];
 
 static void port_backlog_free(int32_t port)
 {
@@ -809,10 +812,10 @@ struct rx_stash {
 	uint16_t n, head;
 	struct rte_mbuf *m[LUNA_BURST_MAX];
 };
-static struct rx_stash *port_stash[RTE_MAX_ETHPORTS];
-static uint16_t port_stash_queues[RTE_MAX_ETHPORTS];
+static struct rx_stash *port_stash[LUNA_PORTS_MAX];
+static uint16_t port_stash_queues[LUNA_PORTS_MAX];
 /* LUNA_PORT_GRO: received TCP segments are coalesced in software. */
-static uint8_t port_gro[RTE_MAX_ETHPORTS];
+static uint8_t port_gro[LUNA_PORTS_MAX];
 
 static void port_stash_free(int32_t port)
 {
@@ -828,15 +831,15 @@ static void port_stash_free(int32_t port)
 }
 /* The MTU luna runs the port at (0: not configured), and the longest frame
  * received that it lets through: MTU + Ethernet header (no VLAN tag). */
-static uint16_t port_mtu[RTE_MAX_ETHPORTS];
-static uint32_t port_frame_max[RTE_MAX_ETHPORTS];
+static uint16_t port_mtu[LUNA_PORTS_MAX];
+static uint32_t port_frame_max[LUNA_PORTS_MAX];
 static int port_pool_init;
 
 static void port_pools_reset(void)
 {
 	if (port_pool_init)
 		return;
-	for (int i = 0; i < RTE_MAX_ETHPORTS; i++)
+	for (int i = 0; i < LUNA_PORTS_MAX; i++)
 		port_pool[i] = -1;
 	port_pool_init = 1;
 }
@@ -845,6 +848,9 @@ static int32_t need_port(int32_t port)
 {
 	if (need_eal() < 0)
 		return -EINVAL;
+	port_pools_reset();
+	if (pkt_open(port))
+		return 0;
 	if (port < 0 || port >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port((uint16_t)port))
 		return fail(-ENODEV, "port %d does not exist (%u ports are available)", port,
 			    rte_eth_dev_count_avail());
@@ -877,6 +883,10 @@ int32_t luna_port_find(const uint8_t *name, uint32_t name_len)
 	if (copy_name(name, name_len, buf, sizeof(buf)) < 0)
 		return fail(-EINVAL, "port name: empty or longer than %d bytes",
 			    RTE_ETH_NAME_MAX_LEN - 1);
+	if (strncmp(buf, LUNA_PACKET_DRIVER, strlen(LUNA_PACKET_DRIVER)) == 0) {
+		int32_t id = pkt_find(buf);
+		return id >= 0 ? id : fail(-ENODEV, "no port named '%s'", buf);
+	}
 	uint16_t port;
 	if (rte_eth_dev_get_port_by_name(buf, &port) != 0)
 		return fail(-ENODEV, "no port named '%s'", buf);
@@ -891,6 +901,11 @@ int32_t luna_port_attach(const uint8_t *devargs, uint32_t len)
 	char buf[1024];
 	if (copy_name(devargs, len, buf, sizeof(buf)) < 0)
 		return fail(-EINVAL, "device arguments: empty or longer than 1023 bytes");
+	if (strncmp(buf, LUNA_PACKET_DRIVER, strlen(LUNA_PACKET_DRIVER)) == 0) {
+		port_pools_reset();
+		int32_t id = pkt_attach(buf);
+		return id >= 0 ? id : fail(id, "%s", pkt_error());
+	}
 	int rc = rte_dev_probe(buf);
 	if (rc < 0)
 		return fail(rc, "cannot attach device '%s': %s\n", buf, rte_strerror(-rc));
@@ -909,6 +924,8 @@ int32_t luna_port_name(int32_t port, uint8_t *out, uint32_t cap)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return copy_out(pkt_name(port), out, cap);
 	char name[RTE_ETH_NAME_MAX_LEN];
 	if (rte_eth_dev_get_name_by_port((uint16_t)port, name) != 0)
 		return fail(-ENODEV, "port %d has no name", port);
@@ -920,6 +937,8 @@ int32_t luna_port_driver(int32_t port, uint8_t *out, uint32_t cap)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return copy_out(LUNA_PACKET_DRIVER, out, cap);
 	struct rte_eth_dev_info info;
 	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
 	if (rc != 0)
@@ -1034,11 +1053,124 @@ static uint32_t tx_capa_luna(const struct rte_eth_dev_info *info)
 	return o;
 }
 
+/* ------------------------------------------------- packet ports (packet_port.c) */
+
+/* A packet port offers what a NIC with TSO, LRO and checksum offloads would. */
+#define PKT_RX_CAPA (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM | LUNA_OFFLOAD_TCP_LRO)
+#define PKT_TX_CAPA (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM | LUNA_OFFLOAD_TCP_TSO)
+
+static int32_t packet_port_info(int32_t port, uint32_t *out, uint32_t words)
+{
+	if (words < LUNA_PORT_INFO_WORDS)
+		return fail(-EINVAL, "port info: need %d words", LUNA_PORT_INFO_WORDS);
+	struct pkt_info pi;
+	if (pkt_info(port, &pi) < 0)
+		return fail(-ENODEV, "port %d does not exist", port);
+	memset(out, 0, LUNA_PORT_INFO_WORDS * sizeof(uint32_t));
+	out[LUNA_PORT_INFO_MAX_RXQ] = 1;
+	out[LUNA_PORT_INFO_MAX_TXQ] = 1;
+	out[LUNA_PORT_INFO_RX_OFFLOADS] = PKT_RX_CAPA;
+	out[LUNA_PORT_INFO_TX_OFFLOADS] = PKT_TX_CAPA;
+	out[LUNA_PORT_INFO_RX_DESC_MAX] = 4096;
+	out[LUNA_PORT_INFO_TX_DESC_MAX] = 4096;
+	out[LUNA_PORT_INFO_MAX_RX_PKTLEN] = pi.frame_max;
+	out[LUNA_PORT_INFO_MTU] = port_mtu[port] != 0 ? port_mtu[port] : pi.mtu;
+	out[LUNA_PORT_INFO_SOCKET] = UINT32_MAX;
+	out[LUNA_PORT_INFO_IF_INDEX] = pi.if_index;
+	out[LUNA_PORT_INFO_STARTED] = port_started[port];
+	out[LUNA_PORT_INFO_RX_HELD] = pi.rx_held;
+	return LUNA_PORT_INFO_WORDS;
+}
+
+static int32_t packet_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_t nb_txq,
+				     uint32_t rx_offloads, uint32_t tx_offloads, uint32_t rss_hashes,
+				     uint32_t mtu, uint32_t flags)
+{
+	struct pool *p = pool_get(pool);
+	if (p == NULL)
+		return fail(-ENOENT, "pool %d does not exist", pool);
+	if ((rx_offloads & ~PKT_RX_CAPA) || (tx_offloads & ~PKT_TX_CAPA))
+		return fail(-ENOTSUP, "port %d: offloads asked rx 0x%x tx 0x%x, offered rx 0x%x tx 0x%x", port,
+			    rx_offloads, tx_offloads, PKT_RX_CAPA, PKT_TX_CAPA);
+	if (rss_hashes != 0)
+		return fail(-ENOTSUP, "port %d: RSS on 0x%x asked, a packet port has one queue", port, rss_hashes);
+	if (flags & LUNA_PORT_NO_CKSUM)
+		return fail(-ENOTSUP, "port %d: a packet port's link is the kernel's: checksums are its offloads'",
+			    port);
+	struct pkt_info pi;
+	if (pkt_info(port, &pi) < 0)
+		return fail(-ENODEV, "port %d does not exist", port);
+	/* The kernel refuses a frame longer than the interface's MTU that is not a GSO packet. */
+	if (mtu != 0 && (mtu < RTE_ETHER_MIN_MTU || mtu > pi.mtu))
+		return fail(-EINVAL, "port %d (%s): MTU %u refused: the interface's MTU is %u (set it with ip link)",
+			    port, LUNA_PACKET_DRIVER, mtu, pi.mtu);
+	if (tx_offloads & LUNA_OFFLOAD_TCP_TSO) {
+		int32_t rc = chain_pools_init();
+		if (rc < 0)
+			return rc;
+	}
+	int32_t rc = pkt_configure(port, p->mp, nb_rxq, nb_txq);
+	if (rc < 0)
+		return fail(rc, "%s", pkt_error());
+	uint32_t frame = (mtu != 0 ? mtu : pi.mtu) + RTE_ETHER_HDR_LEN;
+	port_pool[port] = pool;
+	port_mtu[port] = (uint16_t)(frame - RTE_ETHER_HDR_LEN);
+	port_frame_max[port] = frame;
+	port_rx_hw[port] = rx_offloads;
+	port_tx_hw[port] = tx_offloads;
+	port_no_cksum[port] = 0;
+	port_gro[port] = (flags & LUNA_PORT_GRO) != 0;
+	port_stash_free(port);
+	port_stash[port] = calloc(1, sizeof(struct rx_stash));
+	if (port_stash[port] == NULL)
+		return fail(-ENOMEM, "port %d: out of memory", port);
+	port_stash_queues[port] = 1;
+	port_seg[port] = (tx_offloads & LUNA_OFFLOAD_TCP_TSO) ? SEG_TSO : SEG_NONE;
+	port_backlog_free(port);
+	memset(shim_stats[port], 0, sizeof(shim_stats[port]));
+	return 0;
+}
+
+/* Closes a packet port: its socket shut, every buffer it held given back, its id free again. */
+static int32_t packet_port_close(int32_t port)
+{
+	int32_t rc = pkt_close(port);
+	if (rc < 0)
+		return fail(rc, "%s", pkt_error());
+	port_pool[port] = -1;
+	port_mtu[port] = 0;
+	port_started[port] = 0;
+	port_backlog_free(port);
+	port_stash_free(port);
+	return 0;
+}
+
+static int32_t packet_port_stats(int32_t port, uint64_t *out)
+{
+	struct pkt_stats ps;
+	if (pkt_stats(port, &ps) < 0)
+		return fail(-ENODEV, "port %d does not exist", port);
+	memset(out, 0, LUNA_STAT_WORDS * sizeof(uint64_t));
+	out[LUNA_STAT_IPACKETS] = ps.ipackets;
+	out[LUNA_STAT_OPACKETS] = ps.opackets;
+	out[LUNA_STAT_IBYTES] = ps.ibytes;
+	out[LUNA_STAT_OBYTES] = ps.obytes;
+	out[LUNA_STAT_OERRORS] = ps.oerrors;
+	out[LUNA_STAT_RX_NOMBUF] = ps.rx_nombuf;
+	for (int i = 0; i < SHIM_STATS; i++)
+		out[LUNA_STAT_SHIM_RX_FOREIGN + i] = __atomic_load_n(&shim_stats[port][i], __ATOMIC_RELAXED);
+	out[LUNA_STAT_SHIM_RX_RING_DROPPED] += ps.kernel_drops;
+	out[LUNA_STAT_SHIM_RX_VNET_DROPPED] += ps.rx_vnet_bad;
+	return LUNA_STAT_WORDS;
+}
+
 int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
 {
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return packet_port_info(port, out, words);
 	if (words < LUNA_PORT_INFO_WORDS)
 		return fail(-EINVAL, "port info: need %d words", LUNA_PORT_INFO_WORDS);
 	struct rte_eth_dev_info info;
@@ -1061,6 +1193,7 @@ int32_t luna_port_info(int32_t port, uint32_t *out, uint32_t words)
 	out[LUNA_PORT_INFO_SOCKET] = socket < 0 ? UINT32_MAX : (uint32_t)socket;
 	out[LUNA_PORT_INFO_IF_INDEX] = info.if_index;
 	out[LUNA_PORT_INFO_STARTED] = port_started[port];
+	out[LUNA_PORT_INFO_RX_HELD] = 0; /* a DPDK PMD's receive ring is its own business */
 	return LUNA_PORT_INFO_WORDS;
 }
 
@@ -1071,6 +1204,9 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return packet_port_configure(port, pool, nb_rxq, nb_txq, rx_offloads, tx_offloads, rss_hashes,
+					     mtu, flags);
 	struct pool *p = pool_get(pool);
 	if (p == NULL)
 		return fail(-ENOENT, "pool %d does not exist", pool);
@@ -1208,6 +1344,15 @@ int32_t luna_port_start(int32_t port)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port)) {
+		if (port_pool[port] < 0)
+			return fail(-EINVAL, "port %d: configure it before starting it", port);
+		int rc = pkt_start(port);
+		if (rc < 0)
+			return fail(rc, "%s", pkt_error());
+		port_started[port] = 1;
+		return 0;
+	}
 	if (port_pool[port] < 0)
 		return fail(-EINVAL, "port %d: configure it before starting it", port);
 	int rc = rte_eth_dev_start((uint16_t)port);
@@ -1222,6 +1367,10 @@ int32_t luna_port_stop(int32_t port)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port)) {
+		port_started[port] = 0;
+		return pkt_stop(port);
+	}
 	int rc = rte_eth_dev_stop((uint16_t)port);
 	if (rc < 0)
 		return fail(rc, "port %d: stop: %s\n", port, rte_strerror(-rc));
@@ -1234,6 +1383,8 @@ int32_t luna_port_close(int32_t port)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return packet_port_close(port);
 	int rc = rte_eth_dev_close((uint16_t)port);
 	if (rc < 0)
 		return fail(rc, "port %d: close: %s\n", port, rte_strerror(-rc));
@@ -1252,6 +1403,8 @@ int32_t luna_port_remove(int32_t port)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return packet_port_close(port);
 	struct rte_eth_dev_info info;
 	int rc = rte_eth_dev_info_get((uint16_t)port, &info);
 	if (rc != 0 || info.device == NULL)
@@ -1280,6 +1433,8 @@ int32_t luna_port_promiscuous(int32_t port, int32_t on)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return 0; /* an AF_PACKET socket sees every frame of its interface */
 	int rc = on ? rte_eth_promiscuous_enable((uint16_t)port)
 		    : rte_eth_promiscuous_disable((uint16_t)port);
 	if (rc < 0)
@@ -1292,6 +1447,8 @@ int32_t luna_port_mac(int32_t port, uint8_t *out6)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return pkt_mac(port, out6);
 	struct rte_ether_addr a;
 	int rc = rte_eth_macaddr_get((uint16_t)port, &a);
 	if (rc < 0)
@@ -1305,6 +1462,10 @@ int32_t luna_port_link(int32_t port, uint32_t *out4)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port)) {
+		int rc = pkt_link(port, out4);
+		return rc < 0 ? fail(rc, "%s", pkt_error()) : rc;
+	}
 	struct rte_eth_link l;
 	int rc = rte_eth_link_get_nowait((uint16_t)port, &l);
 	if (rc < 0)
@@ -1358,6 +1519,10 @@ int32_t luna_port_stats(int32_t port, uint64_t *out, uint32_t n)
 		return -ENODEV;
 	if (n < LUNA_STAT_WORDS)
 		return fail(-EINVAL, "port stats: need %d values", LUNA_STAT_WORDS);
+	if (pkt_port_is(port))
+		return packet_port_stats(port, out);
+	if (n < LUNA_STAT_WORDS)
+		return fail(-EINVAL, "port stats: need %d values", LUNA_STAT_WORDS);
 	struct rte_eth_stats s;
 	int rc = rte_eth_stats_get((uint16_t)port, &s);
 	if (rc < 0)
@@ -1382,6 +1547,11 @@ int32_t luna_port_stats_reset(int32_t port)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port)) {
+		for (int i = 0; i < SHIM_STATS; i++)
+			__atomic_store_n(&shim_stats[port][i], 0, __ATOMIC_RELAXED);
+		return pkt_stats_reset(port);
+	}
 	int rc = rte_eth_stats_reset((uint16_t)port);
 	if (rc < 0)
 		return fail(rc, "port %d: stats reset: %s\n", port, rte_strerror(-rc));
@@ -1398,6 +1568,8 @@ int32_t luna_port_xstats_names(int32_t port, uint8_t *out, uint32_t cap)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return 0; /* no extended counters: stats() says all */
 	int n = rte_eth_xstats_get_names((uint16_t)port, NULL, 0);
 	if (n < 0)
 		return fail(n, "port %d: xstats: %s\n", port, rte_strerror(-n));
@@ -1426,6 +1598,8 @@ int32_t luna_port_xstats(int32_t port, uint64_t *out, uint32_t n)
 	op_begin();
 	if (need_port(port) < 0)
 		return -ENODEV;
+	if (pkt_port_is(port))
+		return 0;
 	int count = rte_eth_xstats_get((uint16_t)port, NULL, 0);
 	if (count < 0)
 		return fail(count, "port %d: xstats: %s\n", port, rte_strerror(-count));
@@ -1672,7 +1846,7 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 
 int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max)
 {
-	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0 ||
+	if (unlikely(port < 0 || port >= LUNA_PORTS_MAX || queue < 0 ||
 		     queue >= port_stash_queues[port]))
 		return -EINVAL;
 	struct pool *p = pool_get(port_pool[port]);
@@ -1717,8 +1891,12 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 			}
 			if (no_cksum)
 				rx_verdict_set(mb, LUNA_RX_IP_CKSUM_GOOD | LUNA_RX_L4_CKSUM_GOOD);
-			else if (sw_rx)
+			else if (sw_rx || (pkt_port_is(port) && (mb->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
+								   RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN))
+				/* A packet port's frame that the kernel vouched for neither way is checked here. */
 				rx_verdict_set(mb, sw_rx_cksum(mb));
+			if (mb->ol_flags & RTE_MBUF_F_RX_LRO)
+				SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_LRO_PKTS, 1);
 			fresh[n++] = mb;
 		}
 		if (port_gro[port] && n >= 2)
@@ -1884,7 +2062,7 @@ struct tx_pkt {
 int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs,
 		      uint32_t n)
 {
-	if (unlikely(port < 0 || port >= RTE_MAX_ETHPORTS || queue < 0))
+	if (unlikely(port < 0 || port >= LUNA_PORTS_MAX || queue < 0))
 		return -EINVAL;
 	struct pool *p = pool_get(pool);
 	if (unlikely(p == NULL))
@@ -2076,7 +2254,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		i++;
 	}
 	uint16_t ready = (uint16_t)nm;
-	if (offload != 0)
+	if (offload != 0 && !pkt_port_is(port))
 		ready = rte_eth_tx_prepare((uint16_t)port, (uint16_t)queue, m, ready);
 	uint32_t sent = ready > 0 ? port_burst(1, (uint16_t)port, (uint16_t)queue, m, ready) : 0;
 	/* Packets go in order: those whose mbufs all went, and segmented ones of

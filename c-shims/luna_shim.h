@@ -35,13 +35,19 @@
  *    now owns (one reference each). Chains come from frames longer than one
  *    buffer (jumbo frames over small buffers) and from receive coalescing
  *    (the port's LRO, or DPDK's GRO library in the shim: LUNA_PORT_GRO).
+ *  - Packet ports (c-shims/packet_port.c): luna_port_attach with devargs
+ *    `luna_packet0,iface=IF` opens an AF_PACKET socket with PACKET_VNET_HDR
+ *    on the interface and returns a port id above DPDK's; every luna_port_*
+ *    call and both bursts take it like a DPDK port's. It offers TSO, LRO
+ *    and IPv4/TCP checksum offload: the kernel's GSO and checksum offload
+ *    through the virtio_net_hdr in front of each frame.
  */
 #ifndef LUNA_SHIM_H
 #define LUNA_SHIM_H
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 8
+#define LUNA_SHIM_ABI 9
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -134,6 +140,7 @@ enum {
 	LUNA_PORT_INFO_SOCKET,         /* NUMA socket, or UINT32_MAX when unknown */
 	LUNA_PORT_INFO_IF_INDEX,
 	LUNA_PORT_INFO_STARTED,
+	LUNA_PORT_INFO_RX_HELD,        /* buffers of the pool the port holds for receiving (a packet port's chains) */
 	LUNA_PORT_INFO_WORDS
 };
 
@@ -159,6 +166,8 @@ enum {
 	LUNA_STAT_SHIM_RX_GRO_SEGS, /* received segments merged into them */
 	LUNA_STAT_SHIM_RX_CHAINS, /* chained packets delivered (coalesced, or longer than a buffer) */
 	LUNA_STAT_SHIM_RX_RING_DROPPED, /* dropped by the kernel: an af_packet socket's ring was full */
+	LUNA_STAT_SHIM_RX_LRO_PKTS, /* packets the port coalesced (LRO; a packet port: the kernel's GSO packets) */
+	LUNA_STAT_SHIM_RX_VNET_DROPPED, /* dropped: a packet port's malformed vnet header, or longer than a chain holds */
 	LUNA_STAT_WORDS
 };
 

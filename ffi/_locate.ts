@@ -8,6 +8,14 @@ import { fileURLToPath } from "node:url";
 /** luna-ts's version: it names the shim's cache directory (a test keeps it equal to package.json's). */
 export const lunaVersion = "0.1.0";
 
+/** The shim's source files (in c-shims/), in the order their SHA-256 covers them; the .c files are compiled. */
+export const shimSources: readonly string[] = [
+  "luna_shim.c",
+  "luna_shim.h",
+  "packet_port.c",
+  "packet_port.h",
+];
+
 /** The package's root directory when this module is a file; undefined when it was loaded from a URL. */
 export function packageRoot(): string | undefined {
   const url = new URL("..", import.meta.url);

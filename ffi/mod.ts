@@ -17,7 +17,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ShimLoadError, ShimMissingError, ShimStaleError } from "../src/errors.ts";
 import type { Binder } from "./_binder.ts";
-import { env, packageRoot, setupCommand, shimCandidates } from "./_locate.ts";
+import { env, packageRoot, setupCommand, shimCandidates, shimSources } from "./_locate.ts";
+export { shimSources } from "./_locate.ts";
 import {
   identitySymbols,
   type NativePointer,
@@ -96,10 +97,11 @@ async function runtimeBinder(): Promise<Binder> {
 /** SHA-256 of the shim's sources, as the build stamps it into the library; undefined without local sources. */
 export function shimSourceHash(sourceDir: string | undefined = defaultSourceDir): string | undefined {
   if (sourceDir === undefined) return undefined;
-  const c = join(sourceDir, "luna_shim.c");
-  const h = join(sourceDir, "luna_shim.h");
-  if (!existsSync(c) || !existsSync(h)) return undefined;
-  return createHash("sha256").update(readFileSync(c)).update(readFileSync(h)).digest("hex");
+  const files = shimSources.map((f) => join(sourceDir, f));
+  if (!files.every((f) => existsSync(f))) return undefined;
+  const hash = createHash("sha256");
+  for (const f of files) hash.update(readFileSync(f));
+  return hash.digest("hex");
 }
 
 /**

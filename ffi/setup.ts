@@ -35,7 +35,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { LunaError } from "../src/errors.ts";
-import { packageFileUrl, packageRoot, shimCacheDir } from "./_locate.ts";
+import { packageFileUrl, packageRoot, shimCacheDir, shimSources } from "./_locate.ts";
 
 /** The shim could not be built: a tool or package is missing, or the compiler failed. */
 export class SetupError extends LunaError {
@@ -77,14 +77,15 @@ export async function buildShim(options: BuildShimOptions = {}): Promise<string>
       "cannot build the luna shim: pkg-config has no libdpdk (apt-get install -y libdpdk-dev)",
     );
   }
-  const [c, h] = await Promise.all([source("c-shims/luna_shim.c"), source("c-shims/luna_shim.h")]);
-  const hash = createHash("sha256").update(c).update(h).digest("hex");
+  const texts = await Promise.all(shimSources.map((f) => source(`c-shims/${f}`)));
+  const hash = createHash("sha256");
+  for (const t of texts) hash.update(t);
+  const digest = hash.digest("hex");
   const outDir = options.outDir ?? defaultOutDir();
   mkdirSync(outDir, { recursive: true });
   const work = mkdtempSync(join(outDir, ".build-"));
   try {
-    writeFileSync(join(work, "luna_shim.c"), c);
-    writeFileSync(join(work, "luna_shim.h"), h);
+    shimSources.forEach((f, i) => writeFileSync(join(work, f), texts[i]));
     const flags = (args: string[]) =>
       execFileSync("pkg-config", args, { encoding: "utf8" }).trim().split(/\s+/);
     const out = join(work, "libluna_shim.so");
@@ -96,9 +97,9 @@ export async function buildShim(options: BuildShimOptions = {}): Promise<string>
       "-Werror",
       "-fPIC",
       "-shared",
-      `-DLUNA_SOURCE_HASH="${hash}"`,
+      `-DLUNA_SOURCE_HASH="${digest}"`,
       ...flags(["--cflags", "libdpdk"]),
-      join(work, "luna_shim.c"),
+      ...shimSources.filter((f) => f.endsWith(".c")).map((f) => join(work, f)),
       "-o",
       out,
       ...flags(["--libs", "libdpdk"]),

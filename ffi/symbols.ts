@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 8;
+export const SHIM_ABI = 9;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -129,7 +129,8 @@ export const PortInfo = {
   socket: 10,
   ifIndex: 11,
   started: 12,
-  words: 13,
+  rxHeld: 13,
+  words: 14,
 } as const;
 
 /** Indexes of luna_port_stats values (enum LUNA_STAT_*). */
@@ -154,7 +155,9 @@ export const PortStat = {
   rxGroSegments: 17,
   rxChains: 18,
   rxRingDropped: 19,
-  words: 20,
+  rxLroPackets: 20,
+  rxVnetDropped: 21,
+  words: 22,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(

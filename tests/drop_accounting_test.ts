@@ -50,8 +50,8 @@ function counter(
   return Number(lab.exec(side, "cat", [`/sys/class/net/${iface}/statistics/${name}`]).trim());
 }
 
-/** The af_packet and af_xdp case: `count` frames from the kernel's side into a stalled stack on `kind`. */
-async function burstFromKernel(kind: "af_packet" | "af_xdp"): Promise<void> {
+/** The af_packet, packet and af_xdp case: frames from the kernel's side into a stalled stack on `kind`. */
+async function burstFromKernel(kind: "af_packet" | "packet" | "af_xdp"): Promise<void> {
   const lab = interopLab();
   const dir = tempDir("drops");
   const prefix = uniquePrefix("drops");
@@ -71,7 +71,8 @@ async function burstFromKernel(kind: "af_packet" | "af_xdp"): Promise<void> {
     const rxBefore = counter(lab, "luna", lab.luna.iface, "rx_packets");
     const dropBefore = counter(lab, "kernel", lab.kernel.iface, "tx_dropped");
     const mac = lab.exec("luna", "cat", [`/sys/class/net/${lab.luna.iface}/address`]).trim();
-    const count = 12_000;
+    // packet: queues in its socket's receive buffer (8 MB): more frames fill it.
+    const count = kind === "packet" ? 30_000 : 12_000;
     writeFileSync(join(dir, "send.py"), sender);
     const out = lab.exec("kernel", "/usr/bin/python3", [
       join(dir, "send.py"),
@@ -116,6 +117,10 @@ async function burstFromKernel(kind: "af_packet" | "af_xdp"): Promise<void> {
 describe("drops that show", () => {
   test("a burst into a stalled af_packet loop: frames sent = frames received + ring drops", async () => {
     await burstFromKernel("af_packet");
+  }, { timeoutMs: 120_000 });
+
+  test("a burst into a stalled packet: loop: frames sent = frames received + socket drops", async () => {
+    await burstFromKernel("packet");
   }, { timeoutMs: 120_000 });
 
   test("a burst into a stalled af_xdp loop: frames sent = frames received + ring drops", async () => {

@@ -20,6 +20,7 @@ import {
   Rss,
   SHIM_ABI,
   shimSourceHash,
+  shimSources,
   symbols,
   TxFlag,
 } from "../ffi/mod.ts";
@@ -119,7 +120,7 @@ describe("ffi", () => {
 
   test("a library built from other sources is ShimStaleError", async () => {
     const dir = tempDir("ffi");
-    for (const f of ["luna_shim.c", "luna_shim.h"]) {
+    for (const f of shimSources) {
       copyFileSync(new URL(`../c-shims/${f}`, import.meta.url), join(dir, f));
     }
     assertEquals(shimSourceHash(dir), shimSourceHash());

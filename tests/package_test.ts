@@ -21,6 +21,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { shimSources } from "../ffi/_locate.ts";
 import { createLab, requireLabTools } from "../src/lab/netns.ts";
 import { Child, explain, removeEalFiles, tempDir, uniquePrefix } from "./child.ts";
 import { describe, runtime, test } from "./harness.ts";
@@ -165,7 +166,7 @@ describe("luna-ts as a package", () => {
     ) {
       assert(files.includes(f), `${f} is in the package`);
     }
-    for (const f of ["c-shims/luna_shim.c", "c-shims/luna_shim.h", "LICENSE", "README.md", "package.json"]) {
+    for (const f of [...shimSources.map((s) => `c-shims/${s}`), "LICENSE", "README.md", "package.json"]) {
       assert(files.includes(f), `${f} is in the package`);
     }
     const stray = files.filter((f) =>

@@ -17,6 +17,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { shimSources } from "../../ffi/_locate.ts";
 import { declarations, rewriteImports } from "./dts.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -67,7 +68,7 @@ export function buildPackage(outDir: string): string[] {
     write(`${base}.js`, shebang + js);
     write(`${base}.d.ts`, declarations(source, rel));
   }
-  for (const f of ["c-shims/luna_shim.c", "c-shims/luna_shim.h", "README.md", "LICENSE"]) {
+  for (const f of [...shimSources.map((s) => `c-shims/${s}`), "README.md", "LICENSE"]) {
     mkdirSync(dirname(join(outDir, f)), { recursive: true });
     copyFileSync(join(root, f), join(outDir, f));
     written.push(f);
@@ -86,7 +87,7 @@ export function buildPackage(outDir: string): string[] {
     exports,
     types: `./${entryPoints["."]}.d.ts`,
     bin: { luna: "src/cli/main.js" },
-    files: ["src", "ffi", "c-shims/luna_shim.c", "c-shims/luna_shim.h", "README.md", "LICENSE"],
+    files: ["src", "ffi", ...shimSources.map((s) => `c-shims/${s}`), "README.md", "LICENSE"],
     engines: pkg.engines,
     dependencies: pkg.dependencies,
   };

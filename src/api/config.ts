@@ -306,6 +306,25 @@ export function parseStackConfig(input: unknown): StackConfig {
       // The exception port (net_tap) runs at its own MTU, 1500: the kernel's longer frames would be dropped there.
       throw new ConfigError("mtu", `${c.mtu} with coexist: the kernel's exception path runs at 1500 only`);
     }
+    if (typeof c.device === "string" && parseDeviceSpec(c.device).kind === "packet") {
+      // The kernel hands a packet: port its GSO packets whole: they arrive coalesced, always.
+      if (coexist) {
+        throw new ConfigError(
+          "coexist",
+          "not with packet:IFACE (its 64 KB packets do not cross the kernel bridge's net_tap): use af_packet:IFACE " +
+            "to share the interface with the kernel",
+        );
+      }
+      if (c.receiveOffload === false) {
+        throw new ConfigError("receiveOffload", "false with packet:IFACE: the kernel hands it GSO packets whole");
+      }
+      if (c.faults !== undefined || c.pcap !== undefined) {
+        throw new ConfigError(
+          c.faults !== undefined ? "faults" : "pcap",
+          "not with packet:IFACE: the fault injector and the pcap tap take frames of one buffer",
+        );
+      }
+    }
     if (c.receiveOffload === true && (coexist || c.faults !== undefined || c.pcap !== undefined)) {
       throw new ConfigError(
         "receiveOffload",
@@ -363,7 +382,8 @@ export function receiveOffloadEnabled(c: StackConfig): boolean {
   if (c.receiveOffload !== undefined) return c.receiveOffload;
   if (typeof c.device !== "string" || coexistEnabled(c)) return false;
   if (c.faults !== undefined || c.pcap !== undefined) return false;
-  return parseDeviceSpec(c.device).kind === "memif";
+  const kind = parseDeviceSpec(c.device).kind;
+  return kind === "memif" || kind === "packet";
 }
 
 export function coexistEnabled(c: StackConfig): boolean {

@@ -334,12 +334,13 @@ export class Stack {
   /**
    * The zone as the stack and its application use it: while coexisting, the
    * buffers lent to the exception port's receive ring for as long as it runs
-   * are left out of `capacity` and `inUse` (`kernel.ringBuffers` counts them).
+   * are left out of `capacity` and `inUse` (`kernel.ringBuffers` counts them);
+   * so are those a `packet:` port holds to receive into (its `rxHeld`).
    */
   #zoneAccounting(): ZoneAccounting {
     if (this.device.zone.closed) return this.#finalZone!; // after close: as it was at the end
     const a = this.device.zone.accounting();
-    const ring = this.#coexist?.ringBuffers ?? 0;
+    const ring = (this.#coexist?.ringBuffers ?? 0) + (this.#port?.describe().rxHeld ?? 0);
     if (ring === 0) return a;
     return { ...a, capacity: a.capacity - ring, inUse: Math.max(0, a.inUse - ring) };
   }

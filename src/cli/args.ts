@@ -46,7 +46,7 @@ usage:
   luna ls | stats | conns | capture | ping | connect | lab | demo | bench   (luna --help)
 
 serve options:
-  --device SPEC       af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client],
+  --device SPEC       af_packet:IFACE, packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client],
                       a PCI address (0000:03:00.0), or eal:DEVARGS (eal:net_tap0,iface=tap0)
   --address CIDR      the stack's address and prefix, 198.18.0.2/24
   --port N            port to listen on (default: echo 7, discard 9, http 80)

@@ -14,7 +14,7 @@ export interface DeviceSpec {
   /** The spec as given. */
   spec: string;
   /** Kind, for messages and defaults. */
-  kind: "af_packet" | "af_xdp" | "memif" | "pci" | "raw";
+  kind: "af_packet" | "packet" | "af_xdp" | "memif" | "pci" | "raw";
   /** `--vdev` arguments. */
   vdevs: string[];
   /** Other EAL arguments (`-a PCI`). */
@@ -73,6 +73,22 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         vdevs: [`net_af_packet0,iface=${rest},qpairs=1,framecnt=4096`],
         eal: [],
         portName: "net_af_packet0",
+        pci: false,
+        env: {},
+        iface: rest,
+        mtuPmdUnbounded: false,
+      };
+    }
+    case "packet": {
+      // luna's own AF_PACKET socket with PACKET_VNET_HDR (c-shims/packet_port.c): 64 KB
+      // segments cross into the kernel and back as GSO packets; the veth keeps its offloads.
+      if (!ifacePattern.test(rest)) throw new ConfigError(field, `packet needs an interface name: packet:IFACE, got '${spec}'`);
+      return {
+        spec,
+        kind: "packet",
+        vdevs: [`luna_packet0,iface=${rest}`],
+        eal: [],
+        portName: "luna_packet0",
         pci: false,
         env: {},
         iface: rest,
@@ -150,7 +166,7 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
       }
       throw new ConfigError(
         field,
-        `'${spec}' is not a device: use af_packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], a PCI address, or eal:DEVARGS`,
+        `'${spec}' is not a device: use af_packet:IFACE, packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], a PCI address, or eal:DEVARGS`,
       );
   }
 }

@@ -67,6 +67,13 @@ export interface LabOptions {
    * up NAME`; {@link removeLab} removes them).
    */
   name?: string;
+  /**
+   * Leave the veth's offloads (checksums, TSO, GSO) on, as the kernel makes
+   * them: for a `packet:` port, which takes the kernel's GSO packets and
+   * checksum offload through PACKET_VNET_HDR. Default false: off at both
+   * ends, as a DPDK port on the veth (net_af_packet, net_af_xdp) needs.
+   */
+  offloads?: boolean;
 }
 
 /** Debian packages that hold the tools the labs and their judges use. */
@@ -213,7 +220,7 @@ export function createLab(options: LabOptions = {}): Lab {
     for (const s of [luna, kernel]) {
       run("ip", ["-n", s.ns, "link", "set", "lo", "up"]);
       // A veth leaves checksums to offload; a DPDK port on it must see them filled in.
-      run("ip", offloadsOffArgs(s.ns, s.iface));
+      if (options.offloads !== true) run("ip", offloadsOffArgs(s.ns, s.iface));
     }
     // The luna side has no kernel address: the kernel there ignores the IP traffic the stack owns.
     run("ip", ["-n", kernel.ns, "addr", "add", kernel.cidr, "dev", kernel.iface]);

@@ -112,6 +112,7 @@ export class Loop {
       this.tcp.poll(now);
       this.ip.poll(now);
       if (this.events.length > 0) this.events.drain();
+      this.tcp.flushCorked(now); // the writes of this iteration, as large segments
       this.ip.flush(now);
       this.iterations++;
       this.framesIn += n;

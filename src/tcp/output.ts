@@ -331,6 +331,12 @@ export class TcpOutput {
    * after a retransmission timeout rolled SND.NXT back), the FIN, and an ACK if
    * one is owed and nothing else carried it.
    */
+  /** Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS). */
+  segmentUnit(mss: number): number {
+    const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
+    return segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
+  }
+
   output(tcb: Tcb, now: number): void {
     const s = tcb.state;
     if (s === State.synSent || s === State.synReceived || s === State.closed || s === State.listen) {
@@ -354,9 +360,7 @@ export class TcpOutput {
       }
     }
     const maxBefore = tcb.sndMax;
-    // Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS).
-    const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
-    const unit = segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
+    const unit = this.segmentUnit(mss);
     for (let guard = 0; guard < 4096; guard++) {
       const dataOff = (tcb.sndNxt - tcb.sndUna) >>> 0;
       // Once the FIN is sent, SND.NXT counts it: the data ends one before.

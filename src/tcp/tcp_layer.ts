@@ -32,6 +32,8 @@ import { Handshake, type Listener, scaleFor } from "./handshake.ts";
 import { segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
 import { TcpOutput } from "./output.ts";
+import { Corks } from "./autocork.ts";
+import { effectiveMss } from "./window.ts";
 import { PoolPressure } from "./pool_pressure.ts";
 import { EphemeralPorts } from "./ports.ts";
 import { ReassemblyBudget } from "./reassembly.ts";
@@ -84,6 +86,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   private readonly _table = new ConnectionTable();
   private readonly _unread = new Set<Tcb>();
   private readonly _blocked: Tcb[] = [];
+  private readonly _corks = new Corks();
+  private _corkNow = 0;
+  private readonly _uncork = (c: Tcb): void => this.out.output(c, this._corkNow);
   private readonly _ports: EphemeralPorts;
 
   constructor(ip: IpLayer, config: Partial<TcpConfig> = {}, options: TcpLayerOptions = {}) {
@@ -256,8 +261,21 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       this.timers.progress(c, now);
     } else c.sendq.push(h, off, len);
     if (c.sendSpace === 0) c.wantWritable = true;
-    this.out.output(c, now);
+    this._outputOrCork(c, now);
     return true;
+  }
+
+  /** Sends now, or at the end of the loop's iteration where small writes are corked (autocork.ts). */
+  private _outputOrCork(c: Tcb, now: number): void {
+    const mss = effectiveMss(c);
+    if (Corks.corkable(c, this.out.segmentUnit(mss), mss)) this._corks.add(c);
+    else this.out.output(c, now);
+  }
+
+  /** Sends what corked writes queued (see autocork.ts). The loop calls it before flushing the device. */
+  flushCorked(now: number): void {
+    this._corkNow = now;
+    this._corks.flush(this._uncork);
   }
 
   /** Bytes needed in front of a payload for the headers: what {@link send} requires. */
@@ -282,7 +300,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     const done = copyIntoSendQueue(this, c, data, offset, length);
     if (wasEmpty && done > 0) this.timers.progress(c, now);
     if (done < length) c.wantWritable = true;
-    if (done > 0) this.out.output(c, now);
+    if (done > 0) this._outputOrCork(c, now);
     return done;
   }
 
@@ -347,6 +365,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   /** Runs the timers due at `now`. Call once per loop iteration. */
   poll(now: number): void {
+    this.flushCorked(now);
     this._hs.poll(now);
     this.timers.advance(now);
     this._timeWait.expire(now);
@@ -358,6 +377,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   /** When {@link poll} next has work. */
   pollAt(): number {
+    if (this._corks.pending) return 0;
     return Math.min(this.timers.pollAt(), this._timeWait.pollAt());
   }
 

@@ -48,6 +48,11 @@ export interface PortDescription {
   mtu: number;
   /** Whether the port is started. */
   started: boolean;
+  /**
+   * Buffers of the zone the port holds to receive into, for as long as it is
+   * open: a `packet:` port's receive chains (a DPDK driver's ring: 0, its own).
+   */
+  rxHeld: number;
 }
 
 /** Options of {@link Port.configure}. */
@@ -155,6 +160,10 @@ export interface PortStats {
    * net_af_xdp leaves out of imissed). 0 elsewhere.
    */
   rxRingDropped: number;
+  /** Coalesced packets the port delivered (its LRO; on a `packet:` port, the kernel's GSO packets). */
+  rxLroPackets: number;
+  /** Frames a `packet:` port dropped: a malformed virtio_net_hdr, or longer than a receive chain holds. */
+  rxVnetDropped: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
@@ -213,6 +222,7 @@ export class Port {
       maxRxPktLen: w[PortInfo.maxRxPktLen],
       mtu: w[PortInfo.mtu],
       started: w[PortInfo.started] !== 0,
+      rxHeld: w[PortInfo.rxHeld],
     };
   }
 
