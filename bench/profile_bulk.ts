@@ -18,7 +18,7 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -60,6 +60,25 @@ interface EndResult {
   /** Frames this end sent and received (the receiver's sent frames are its ACKs). */
   framesOut: number;
   framesIn: number;
+  /** Polls that brought no frame, and the records handed to luna_tx_burst. */
+  emptyPolls: number;
+  txRecords: number;
+  retransSegs: number;
+  /** The port's drops: ring full, allocation failures, transmit errors, cut segments not taken. */
+  drops: { imissed: number; rxNombuf: number; oerrors: number; txSegDropped: number; txChainNoMbuf: number };
+  /** Each thread of the process that used CPU during the transfer: see {@link threadsNow}. */
+  threads: ThreadSample[];
+}
+
+/** One thread's scheduling: where it may run, where it last ran, CPU ms and preemptions during the transfer. */
+interface ThreadSample {
+  tid: number;
+  name: string;
+  allowed: string;
+  lastCpu: number;
+  cpuMs: number;
+  involuntary: number;
+  voluntary: number;
 }
 
 const runtime = process.execPath;
@@ -80,7 +99,7 @@ function arg(name: string, def: string): string {
  */
 function instrument(stack: Stack) {
   const port = (stack.device as DpdkDevice).port;
-  const t = { rxMs: 0, txMs: 0, jsMs: 0, idleMs: 0, rxCalls: 0, txCalls: 0 };
+  const t = { rxMs: 0, txMs: 0, jsMs: 0, idleMs: 0, rxCalls: 0, txCalls: 0, emptyPolls: 0, txRecords: 0 };
   const rx = port.rx.bind(port);
   const tx = port.tx.bind(port);
   let lastEnd = -1; // end of the last rx call that brought frames; -1 after an empty one
@@ -97,6 +116,7 @@ function instrument(stack: Stack) {
       txAtEnd = t.txMs;
     } else {
       t.idleMs += t1 - t0;
+      t.emptyPolls++;
       lastEnd = -1;
     }
     return n;
@@ -106,9 +126,52 @@ function instrument(stack: Stack) {
     const k = tx(q, d, n);
     t.txMs += performance.now() - t0;
     t.txCalls++;
+    t.txRecords += n;
     return k;
   };
   return t;
+}
+
+/** Every thread of this process from /proc: the scheduler's view of who ran where. */
+function threadsNow(): Map<number, ThreadSample> {
+  const out = new Map<number, ThreadSample>();
+  const tick = 1000 / 100; // USER_HZ
+  for (const t of readdirSync("/proc/self/task")) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const status = readFileSync(`/proc/self/task/${t}/status`, "utf8");
+      const field = (k: string) => (status.match(new RegExp(`^${k}:\\s*(.*)$`, "m")) ?? ["", ""])[1].trim();
+      out.set(Number(t), {
+        tid: Number(t),
+        name: field("Name"),
+        allowed: field("Cpus_allowed_list"),
+        lastCpu: Number(f[36]),
+        cpuMs: (Number(f[11]) + Number(f[12])) * tick,
+        involuntary: Number(field("nonvoluntary_ctxt_switches")),
+        voluntary: Number(field("voluntary_ctxt_switches")),
+      });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** Threads that ran during the transfer: counters since `from`. */
+function threadsSince(from: Map<number, ThreadSample>): ThreadSample[] {
+  const out: ThreadSample[] = [];
+  for (const [tid, t] of threadsNow()) {
+    const a = from.get(tid);
+    const d = {
+      ...t,
+      cpuMs: t.cpuMs - (a?.cpuMs ?? 0),
+      involuntary: t.involuntary - (a?.involuntary ?? 0),
+      voluntary: t.voluntary - (a?.voluntary ?? 0),
+    };
+    if (d.cpuMs > 0 || d.involuntary > 0) out.push(d);
+  }
+  return out;
 }
 
 function cpuSince(from: { user: number; system: number }): number {
@@ -141,9 +204,12 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   let startRx = { ...timing };
   let cpu0 = process.cpuUsage();
   let cpuUs = 0;
+  let threads0 = new Map<number, ThreadSample>();
+  let threads: ThreadSample[] = [];
   const mark = () => {
     t0 = performance.now();
     cpu0 = process.cpuUsage();
+    threads0 = threadsNow();
     startRx = { ...timing };
   };
   if (server) {
@@ -158,6 +224,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
           done = true;
           t1 = performance.now();
           cpuUs = cpuSince(cpu0);
+          threads = threadsSince(threads0);
         }
       },
       onEnd(c: Connection) {
@@ -187,6 +254,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
         done = true;
         t1 = performance.now();
         cpuUs = cpuSince(cpu0);
+        threads = threadsSince(threads0);
       },
     });
   }
@@ -214,6 +282,17 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     coalescedSegments: port.rxGroSegments,
     framesOut: port.opackets,
     framesIn: port.ipackets,
+    emptyPolls: timing.emptyPolls - startRx.emptyPolls,
+    txRecords: timing.txRecords - startRx.txRecords,
+    retransSegs: tcp.retransSegs,
+    drops: {
+      imissed: port.imissed,
+      rxNombuf: port.rxNombuf,
+      oerrors: port.oerrors,
+      txSegDropped: port.txSegDropped,
+      txChainNoMbuf: port.txChainNoMbuf,
+    },
+    threads,
   };
   console.log("RESULT " + JSON.stringify(r));
   if (server) await new Promise((r) => setTimeout(r, 300)); // the client's last ACKs
@@ -267,6 +346,32 @@ function table(s: EndResult, c: EndResult): string {
   return rows.join("\n");
 }
 
+/** What tells a fast run from a slow one: bursts, ACKs, drops, retransmissions, polls and where threads ran. */
+function diagnosis(s: EndResult, c: EndResult): string {
+  const mb = s.bytes / (1 << 20);
+  const lines = [
+    `receiver: ${(s.wireFrames / s.rxCalls).toFixed(1)} frames per rx burst, ${
+      (s.coalescedSegments / Math.max(1, s.coalescedPackets)).toFixed(1)
+    } wire segments per GRO packet, ${
+      (s.framesOut / mb).toFixed(1)
+    } ACKs per MiB, ${s.emptyPolls} empty polls`,
+    `sender: ${(c.txRecords / Math.max(1, c.txCalls)).toFixed(1)} records per tx burst, ${
+      (c.framesIn / Math.max(1, c.rxCalls)).toFixed(1)
+    } ACKs per rx burst, ${c.emptyPolls} empty polls, ${c.retransSegs} retransmitted`,
+    `drops: receiver ${JSON.stringify(s.drops)}, sender ${JSON.stringify(c.drops)}`,
+  ];
+  for (const e of [c, s]) {
+    for (const t of e.threads) {
+      lines.push(
+        `  ${e.role === "client" ? "sender  " : "receiver"} thread ${t.tid} ${t.name.padEnd(15)} cpus ${
+          t.allowed.padEnd(4)
+        } last on ${t.lastCpu}: ${t.cpuMs} ms CPU, ${t.involuntary} preempted, ${t.voluntary} slept`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
 if (process.argv.includes("--end")) {
   await runEnd(JSON.parse(arg("--end", "{}")));
 } else {
@@ -304,5 +409,6 @@ if (process.argv.includes("--end")) {
     } wire segments per ACK)`,
   );
   console.log(table(s, c));
+  console.log(diagnosis(s, c));
   console.log("JSON " + JSON.stringify({ mtu, mb, gro, gso, gbit, server: s, client: c }));
 }
