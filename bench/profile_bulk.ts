@@ -8,7 +8,7 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--cpu-prof DIR]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end) and one JSON line. Needs root
@@ -37,6 +37,8 @@ interface EndConfig {
   buf?: number;
   /** The loop mode of both ends; undefined: the default (batch). */
   mode?: "batch" | "inline";
+  /** Bytes moved before the measured ones (JIT warm-up): not counted. */
+  warmBytes: number;
   prefix: string;
 }
 
@@ -206,21 +208,32 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   let cpuUs = 0;
   let threads0 = new Map<number, ThreadSample>();
   let threads: ThreadSample[] = [];
+  let marked = false;
+  let movedAtMark = 0;
+  // deno-lint-ignore no-explicit-any
+  let stats0: { port: any; tcp: any } = { port: {}, tcp: {} };
+  // The measured part starts once warmBytes have moved: counters are taken as differences from here.
   const mark = () => {
+    marked = true;
+    movedAtMark = moved;
+    // deno-lint-ignore no-explicit-any
+    const st = stack.stats() as any;
+    stats0 = { port: { ...st.port }, tcp: { ...st.tcp } };
     t0 = performance.now();
     cpu0 = process.cpuUsage();
     threads0 = threadsNow();
     startRx = { ...timing };
   };
+  const total = cfg.warmBytes + cfg.bytes;
   if (server) {
     stack.listen(9, () => ({
       onData(c: Connection) {
-        if (moved === 0) mark();
+        if (!marked && moved >= cfg.warmBytes) mark();
         for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
           moved += n;
           c.consume(n);
         }
-        if (moved >= cfg.bytes && !done) {
+        if (moved >= total && !done) {
           done = true;
           t1 = performance.now();
           cpuUs = cpuSince(cpu0);
@@ -237,8 +250,9 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   if (!server) {
     const chunk = new Uint8Array(1 << 16).fill(0x42);
     const pump = (c: Connection) => {
-      while (moved < cfg.bytes) {
-        const n = c.write(chunk, 0, Math.min(chunk.length, cfg.bytes - moved));
+      while (moved < total) {
+        if (!marked && moved >= cfg.warmBytes) mark();
+        const n = c.write(chunk, 0, Math.min(chunk.length, total - moved));
         if (n === 0) return;
         moved += n;
       }
@@ -246,7 +260,6 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     };
     stack.connect("198.18.30.1", 9, {
       onOpen(c: Connection) {
-        mark();
         pump(c);
       },
       onWritable: pump,
@@ -261,15 +274,20 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   const deadline = Date.now() + 300_000;
   while (!done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const st = stack.stats();
+  // The measured part's counts: every numeric counter less its value at the mark.
   // deno-lint-ignore no-explicit-any
-  const port = st.port as any;
-  // deno-lint-ignore no-explicit-any
-  const tcp = st.tcp as any;
+  const since = (now: any, then: any) => {
+    const out: Record<string, number> = {};
+    for (const k of Object.keys(now)) if (typeof now[k] === "number") out[k] = now[k] - (then[k] ?? 0);
+    return out;
+  };
+  const port = since(st.port, stats0.port);
+  const tcp = since(st.tcp, stats0.tcp);
   const r: EndResult = {
     role: cfg.role,
     seconds: (t1 - t0) / 1000,
     cpuMs: cpuUs / 1000,
-    bytes: moved,
+    bytes: moved - movedAtMark,
     rxMs: timing.rxMs - startRx.rxMs,
     txMs: timing.txMs - startRx.txMs,
     jsMs: timing.jsMs - startRx.jsMs,
@@ -387,7 +405,17 @@ if (process.argv.includes("--end")) {
   const mode: "batch" | "inline" = modeArg;
   const socket = join(tmpdir(), `luna-profile-${process.pid}.sock`);
   rmSync(socket, { force: true });
-  const base: Omit<EndConfig, "role" | "prefix"> = { socket, mtu, bytes: mb << 20, gro, gso, buf, mode };
+  const warmMb = Number(arg("--warm-mb", "0"));
+  const base: Omit<EndConfig, "role" | "prefix"> = {
+    socket,
+    mtu,
+    bytes: mb << 20,
+    warmBytes: warmMb << 20,
+    gro,
+    gso,
+    buf,
+    mode,
+  };
   const srv = child({ ...base, role: "server", prefix: `luna-prof-s-${process.pid}` });
   await srv.ready;
   const cli = child({ ...base, role: "client", prefix: `luna-prof-c-${process.pid}` });
@@ -398,9 +426,9 @@ if (process.argv.includes("--end")) {
   }
   const gbit = (s.bytes * 8) / (s.seconds * 1e9);
   console.log(
-    `bulk over memif (${mode}), MTU ${mtu}, ${mb} MiB, GRO ${groArg}, GSO ${gso ? "on" : "off"}, buffers ${
-      buf ?? "default"
-    }: ${
+    `bulk over memif (${mode}), MTU ${mtu}, ${mb} MiB after ${warmMb} MiB, GRO ${groArg}, GSO ${
+      gso ? "on" : "off"
+    }, buffers ${buf ?? "default"}: ${
       gbit.toFixed(2)
     } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets; ${
       (c.wireFrames / c.tcpSegments).toFixed(1)
