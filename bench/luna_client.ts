@@ -60,8 +60,10 @@ interface Phase {
   warmupS?: number;
   measureS?: number;
   bytes?: number;
-  /** bulk: bytes sent on a connection of their own before the measured one, not counted. */
+  /** bulk: bytes sent on a connection of their own before the measured one, not counted... */
   warmBytes?: number;
+  /** ...again on a new connection each time until this many seconds have passed. */
+  warmS?: number;
 }
 
 const cfg = JSON.parse(process.argv[2]) as ClientConfig;
@@ -328,14 +330,17 @@ async function connrate(p: Phase): Promise<Record<string, unknown>> {
 
 /**
  * Bulk: one connection sends `bytes` to the sink; timed from the first byte
- * to the close (all acknowledged). With `warmBytes`, a connection of its
- * own sends those first, untimed: the byte path compiled before the clock
- * starts.
+ * to the close (all acknowledged). With `warmBytes`, connections of their
+ * own send those first, untimed, one after another until `warmS` seconds
+ * have passed: the byte path compiled before the clock starts (a cold
+ * process's compiler threads take seconds of CPU over the first transfers,
+ * from the cores the polling threads run on).
  */
 async function bulk(p: Phase): Promise<Record<string, unknown>> {
-  if ((p.warmBytes ?? 0) > 0) {
+  const warmUntil = performance.now() + (p.warmS ?? 0) * 1000;
+  for (let first = true; (p.warmBytes ?? 0) > 0 && (first || performance.now() < warmUntil); first = false) {
     const w = await transfer(p.warmBytes!, false);
-    if (!w.finished) throw new Error(`bulk: the warm-up transfer did not finish (${JSON.stringify(w)})`);
+    if (!w.finished) throw new Error(`bulk: a warm-up transfer did not finish (${JSON.stringify(w)})`);
   }
   return { workload: "bulk", ...await transfer(p.bytes ?? 1 << 28, true) };
 }

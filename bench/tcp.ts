@@ -91,8 +91,11 @@ export interface TcpOptions {
    * while its JIT compiles the byte path (200-300 ms of compiler threads per
    * side, taking CPU from the polling ones on two cores), and a transfer of
    * a fraction of a second measured that compile or not, run to run.
+   * luna-ts repeats it until {@link bulkWarmS} have passed (the C client
+   * compiles nothing and sends it once).
    */
   bulkWarmBytes: number;
+  bulkWarmS: number;
   echoConns: number[];
   /** Scaling (group "scale"): the echo loop with these many connections, over 1 and 2 workers a side. */
   scaleConns: number[];
@@ -625,7 +628,7 @@ async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "csum"): Pr
       stop,
       async ({ server, client }, w, conns) => {
         const phase = w === "bulk"
-          ? { workload: w, bytes: ctx.o.bulkBytes, warmBytes: ctx.o.bulkWarmBytes }
+          ? { workload: w, bytes: ctx.o.bulkBytes, warmBytes: ctx.o.bulkWarmBytes, warmS: ctx.o.bulkWarmS }
           : isStorage(w)
           ? {
             workload: "storage",
