@@ -8,16 +8,24 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR] [--perf DIR]
  *   deno run -A bench/profile_bulk.ts ...
  *
- * Prints one table (ns per segment, each end) and one JSON line. Needs root
- * (DPDK's memif). Work done after an empty poll (a timer, say) is not
- * counted; in a bulk transfer nearly all work follows a receive.
+ * Prints one table (ns per segment, each end), what tells a fast run from a
+ * slow one (bursts, ACKs, drops, empty polls, each thread's CPU and
+ * preemptions) and one JSON line. Needs root (DPDK's memif). Work done after
+ * an empty poll (a timer, say) is not counted; in a bulk transfer nearly all
+ * work follows a receive. `--warm-mb` moves that much first, uncounted (a
+ * cold process compiles the byte path on its JIT's threads for seconds).
+ * `--perf DIR` runs each end under `perf record` and adds a table of where
+ * the CPU went over the whole run, per wire segment: JavaScript (compiled
+ * code, the runtime), each C library (memif, rte_gso, rte_gro, mempool,
+ * the shim, libc), the kernel, clock reads and the runtime's other threads
+ * (the JIT's compiler threads).
  *
  * @module
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -70,6 +78,8 @@ interface EndResult {
   drops: { imissed: number; rxNombuf: number; oerrors: number; txSegDropped: number; txChainNoMbuf: number };
   /** Each thread of the process that used CPU during the transfer: see {@link threadsNow}. */
   threads: ThreadSample[];
+  /** Wire segments of the whole run, warm-up included (what a `perf` profile of the process covers). */
+  wireFramesTotal: number;
 }
 
 /** One thread's scheduling: where it may run, where it last ran, CPU ms and preemptions during the transfer. */
@@ -311,6 +321,8 @@ async function runEnd(cfg: EndConfig): Promise<void> {
       txChainNoMbuf: port.txChainNoMbuf,
     },
     threads,
+    // deno-lint-ignore no-explicit-any
+    wireFramesTotal: server ? (st.port as any).ipackets : (st.port as any).opackets,
   };
   console.log("RESULT " + JSON.stringify(r));
   if (server) await new Promise((r) => setTimeout(r, 300)); // the client's last ACKs
@@ -319,7 +331,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
   process.exit(done ? 0 : 1);
 }
 
-function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult> } {
+function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResult>; exited: Promise<void> } {
   // --cpu-prof DIR: each end writes a CPU profile of itself there (Bun: also as markdown).
   const prof = cpuProfDir === undefined ? [] : isDeno ? [`--cpu-prof`, `--cpu-prof-dir=${cpuProfDir}`] : [
     `--cpu-prof`,
@@ -330,7 +342,23 @@ function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResul
   const args = isDeno
     ? ["run", "-A", ...prof, self, "--end", JSON.stringify(cfg)]
     : [...prof, self, "--end", JSON.stringify(cfg)];
-  const p = spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] });
+  // --perf DIR: each end runs under `perf record`, sampling every thread of the process.
+  const p = perfDir === undefined
+    ? spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] })
+    : spawn("perf", [
+      "record",
+      "-q",
+      "-F",
+      String(perfHz),
+      "-o",
+      join(perfDir, `${cfg.role}.perf`),
+      "--",
+      runtime,
+      ...args,
+    ], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+  const exited = new Promise<void>((r) => p.on("exit", () => r()));
   let onReady: () => void = () => {};
   const ready = new Promise<void>((r) => onReady = r);
   const result = new Promise<EndResult>((resolve, reject) => {
@@ -341,7 +369,79 @@ function child(cfg: EndConfig): { ready: Promise<void>; result: Promise<EndResul
     });
     p.on("exit", (code) => reject(new Error(`${cfg.role} exited with ${code} before its result`)));
   });
-  return { ready, result };
+  return { ready, result, exited };
+}
+
+const perfDir = process.argv.includes("--perf") ? arg("--perf", "") : undefined;
+const perfHz = 1999;
+
+/** What a sample's library or thread says about where the time went. */
+function perfCategory(thread: string, dso: string): string {
+  if (thread !== "bun.exe" && thread !== "deno" && thread !== "bun") {
+    return `other threads (${thread.replace(/[ #0-9]+$/, "")})`;
+  }
+  if (dso.startsWith("[JIT]")) return "JS: JIT-compiled code";
+  if (dso === "bun.exe" || dso === "deno") return "JS: runtime (interpreter, FFI, builtins, GC)";
+  if (dso === "[vdso]") return "clock reads (vdso)";
+  if (dso.includes("memif")) return "C: memif (ring, copy)";
+  if (dso.includes("rte_gso")) return "C: rte_gso";
+  if (dso.includes("rte_gro")) return "C: rte_gro";
+  if (dso.includes("mempool") || dso.includes("mbuf")) return "C: mempool, mbuf";
+  if (dso.includes("luna_shim")) return "C: shim";
+  if (dso.startsWith("libc")) return "C: libc (memcpy, locks)";
+  if (dso.includes("kernel")) return "kernel";
+  return "other";
+}
+
+/** ns per wire segment, by category, from one end's `perf` profile (the whole run, warm-up included). */
+function perfSplit(role: string, frames: number): Map<string, number> {
+  const r = spawnSync("perf", [
+    "report",
+    "-i",
+    join(perfDir!, `${role}.perf`),
+    "--no-children",
+    "--sort",
+    "comm,dso",
+    "-n",
+    "-q",
+    "--percent-limit",
+    "0",
+  ], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`perf report failed: ${r.stderr}`);
+  const out = new Map<string, number>();
+  for (const line of r.stdout.split("\n")) {
+    const m = line.match(/^\s*[\d.]+%\s+(\d+)\s+(.+?)\s{2,}(\S.*?)\s*$/);
+    if (m === null) continue;
+    const k = perfCategory(m[2].trim(), m[3]);
+    out.set(k, (out.get(k) ?? 0) + (Number(m[1]) * 1e9) / perfHz / frames);
+  }
+  return out;
+}
+
+/** The perf split of both ends as a table: ns per wire segment, and per TCP segment (sent large / coalesced). */
+function perfTable(s: EndResult, c: EndResult): string {
+  const snd = perfSplit("client", c.wireFramesTotal);
+  const rcv = perfSplit("server", s.wireFramesTotal);
+  const keys = [...new Set([...snd.keys(), ...rcv.keys()])].sort();
+  const f = (x: number | undefined) => (x ?? 0).toFixed(0).padStart(8);
+  const perSeg = (e: EndResult) => e.wireFrames / e.tcpSegments;
+  const rows = [
+    `${
+      "perf, ns per wire segment (whole run)".padEnd(48)
+    }  sender receiver | per TCP segment: sender receiver`,
+  ];
+  let ts = 0, tr = 0;
+  for (const k of keys) {
+    ts += snd.get(k) ?? 0;
+    tr += rcv.get(k) ?? 0;
+    rows.push(
+      `${k.padEnd(48)} ${f(snd.get(k))} ${f(rcv.get(k))} | ${f((snd.get(k) ?? 0) * perSeg(c))} ${
+        f((rcv.get(k) ?? 0) * perSeg(s))
+      }`,
+    );
+  }
+  rows.push(`${"total".padEnd(48)} ${f(ts)} ${f(tr)} | ${f(ts * perSeg(c))} ${f(tr * perSeg(s))}`);
+  return rows.join("\n");
 }
 
 function table(s: EndResult, c: EndResult): string {
@@ -438,5 +538,9 @@ if (process.argv.includes("--end")) {
   );
   console.log(table(s, c));
   console.log(diagnosis(s, c));
+  if (perfDir !== undefined) {
+    await Promise.all([srv.exited, cli.exited]);
+    console.log(perfTable(s, c));
+  }
   console.log("JSON " + JSON.stringify({ mtu, mb, gro, gso, gbit, server: s, client: c }));
 }
