@@ -8,7 +8,7 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR] [--perf DIR]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR] [--perf DIR] [--no-timing]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end), what tells a fast run from a
@@ -21,7 +21,8 @@
  * the CPU went over the whole run, per wire segment: JavaScript (compiled
  * code, the runtime), each C library (memif, rte_gso, rte_gro, mempool,
  * the shim, libc), the kernel, clock reads and the runtime's other threads
- * (the JIT's compiler threads).
+ * (the JIT's compiler threads). `--no-timing` leaves out the timing of the
+ * first table (two clock reads per shim call), for a profile of the stack alone.
  *
  * @module
  */
@@ -47,6 +48,8 @@ interface EndConfig {
   mode?: "batch" | "inline";
   /** Bytes moved before the measured ones (JIT warm-up): not counted. */
   warmBytes: number;
+  /** Time the shim calls and the JavaScript (the first table); false leaves the port as it is. */
+  timing: boolean;
   prefix: string;
 }
 
@@ -109,9 +112,10 @@ function arg(name: string, def: string): string {
  * that brought frames and the next poll (TCP, the application, the loop),
  * less the tx calls inside it. Empty polls are idle time, counted apart.
  */
-function instrument(stack: Stack) {
+function instrument(stack: Stack, on: boolean) {
   const port = (stack.device as DpdkDevice).port;
   const t = { rxMs: 0, txMs: 0, jsMs: 0, idleMs: 0, rxCalls: 0, txCalls: 0, emptyPolls: 0, txRecords: 0 };
+  if (!on) return t;
   const rx = port.rx.bind(port);
   const tx = port.tx.bind(port);
   let lastEnd = -1; // end of the last rx call that brought frames; -1 after an empty one
@@ -208,7 +212,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
       ...(cfg.buf !== undefined ? { sndBufBytes: cfg.buf, rcvBufBytes: cfg.buf } : {}),
     },
   });
-  const timing = instrument(stack);
+  const timing = instrument(stack, cfg.timing);
   let t0 = 0;
   let t1 = 0;
   let moved = 0;
@@ -515,6 +519,7 @@ if (process.argv.includes("--end")) {
     gso,
     buf,
     mode,
+    timing: !process.argv.includes("--no-timing"),
   };
   const srv = child({ ...base, role: "server", prefix: `luna-prof-s-${process.pid}` });
   await srv.ready;
@@ -536,7 +541,7 @@ if (process.argv.includes("--end")) {
       (c.wireFrames / s.framesOut).toFixed(1)
     } wire segments per ACK)`,
   );
-  console.log(table(s, c));
+  if (base.timing) console.log(table(s, c));
   console.log(diagnosis(s, c));
   if (perfDir !== undefined) {
     await Promise.all([srv.exited, cli.exited]);
