@@ -74,7 +74,7 @@
  *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-warm-mb N     bytes of an untimed transfer just before it, on the same processes, MiB
- *                        (default 256, at most --bulk-mb; 0: none): a cold process spends its
+ *                        (default 256, or --bulk-mb if less; 0: none): a cold process spends its
  *                        first seconds compiling the byte path
  *   --bulk-warm-s S      luna-ts repeats that transfer until S seconds have passed (default 2;
  *                        quick 1)
