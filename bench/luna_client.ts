@@ -60,6 +60,10 @@ interface Phase {
   warmupS?: number;
   measureS?: number;
   bytes?: number;
+  /** bulk: bytes sent on a connection of their own before the measured one, not counted... */
+  warmBytes?: number;
+  /** ...again on a new connection each time until this many seconds have passed. */
+  warmS?: number;
 }
 
 const cfg = JSON.parse(process.argv[2]) as ClientConfig;
@@ -324,9 +328,25 @@ async function connrate(p: Phase): Promise<Record<string, unknown>> {
   };
 }
 
-/** Bulk: one connection sends `bytes` to the sink; timed from the first byte to the close (all acknowledged). */
+/**
+ * Bulk: one connection sends `bytes` to the sink; timed from the first byte
+ * to the close (all acknowledged). With `warmBytes`, connections of their
+ * own send those first, untimed, one after another until `warmS` seconds
+ * have passed: the byte path compiled before the clock starts (a cold
+ * process's compiler threads take seconds of CPU over the first transfers,
+ * from the cores the polling threads run on).
+ */
 async function bulk(p: Phase): Promise<Record<string, unknown>> {
-  const total = p.bytes ?? 1 << 28;
+  const warmUntil = performance.now() + (p.warmS ?? 0) * 1000;
+  for (let first = true; (p.warmBytes ?? 0) > 0 && (first || performance.now() < warmUntil); first = false) {
+    const w = await transfer(p.warmBytes!, false);
+    if (!w.finished) throw new Error(`bulk: a warm-up transfer did not finish (${JSON.stringify(w)})`);
+  }
+  return { workload: "bulk", ...await transfer(p.bytes ?? 1 << 28, true) };
+}
+
+/** One connection sends `total` bytes and closes; resolves when it has closed (all acknowledged). */
+async function transfer(total: number, measure: boolean): Promise<Record<string, unknown>> {
   const chunk = new Uint8Array(1 << 16).fill(0x42);
   let sent = 0;
   let open = false;
@@ -353,15 +373,14 @@ async function bulk(p: Phase): Promise<Record<string, unknown>> {
     },
   });
   if (!await pollFor(10_000, () => open)) throw new Error("bulk: no connection in 10 s");
-  const hb = heapBefore();
+  const hb = measure ? heapBefore() : undefined;
   const t0 = performance.now();
   pump(c);
   const finished = await pollFor(120_000, () => closed);
-  const heap = heapAfter(hb);
+  const heap = hb === undefined ? undefined : heapAfter(hb);
   if (!finished) t1 = performance.now();
   const stats = c.stats();
   return {
-    workload: "bulk",
     bytes: sent,
     seconds: (t1 - t0) / 1000,
     gbit_per_s: (sent * 8) / ((t1 - t0) * 1e6),

@@ -79,6 +79,11 @@
  *   --seconds S          measured seconds per figure (default 2; quick 0.5)
  *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
+ *   --bulk-warm-mb N     bytes of an untimed transfer just before it, on the same processes, MiB
+ *                        (default 256, or --bulk-mb if less; 0: none): a cold process spends its
+ *                        first seconds compiling the byte path
+ *   --bulk-warm-s S      luna-ts repeats that transfer until S seconds have passed (default 2;
+ *                        quick 1)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
  *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,lossyrpc,
@@ -153,7 +158,7 @@ function usage(why: string): never {
   console.error(`bench: ${why}`);
   console.error(
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
-      "             [--bulk-rounds N]\n" +
+      "             [--bulk-warm-mb 0..8192] [--bulk-warm-s 0..60] [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
       "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,lossyrpc,httpwrk] [--lossy-mb N]\n" +
       "             [--runtimes bun,deno,node,c,c-busy] [--modes batch,inline] [--forwarders bun,deno]\n" +
@@ -168,11 +173,15 @@ const rounds = Number(arg("--rounds") ?? (quick ? 1 : 3));
 const measureS = Number(arg("--seconds") ?? (quick ? 0.5 : 2));
 const warmupS = Number(arg("--warmup") ?? (quick ? 0.2 : 0.5));
 const bulkMb = Number(arg("--bulk-mb") ?? (quick ? 256 : 1024));
+const bulkWarmMb = Number(arg("--bulk-warm-mb") ?? Math.min(bulkMb, 256));
 const bulkRounds = Math.min(rounds, Number(arg("--bulk-rounds") ?? 3));
 if (!(rounds >= 1 && rounds <= 20 && Number.isInteger(rounds))) usage("--rounds: 1..20");
 if (!(measureS >= 0.2 && measureS <= 60)) usage("--seconds: 0.2..60");
 if (!(warmupS >= 0 && warmupS <= 10)) usage("--warmup: 0..10");
 if (!(bulkMb >= 1 && bulkMb <= 8192)) usage("--bulk-mb: 1..8192");
+if (!(bulkWarmMb >= 0 && bulkWarmMb <= 8192)) usage("--bulk-warm-mb: 0..8192");
+const bulkWarmS = Number(arg("--bulk-warm-s") ?? (quick ? 1 : 2));
+if (!(bulkWarmS >= 0 && bulkWarmS <= 60)) usage("--bulk-warm-s: 0..60");
 if (!(bulkRounds >= 1 && Number.isInteger(bulkRounds))) usage("--bulk-rounds: 1..rounds");
 const groups = list("--only", ["forward", "kernel", "memif", "afpacket", "scale"] as const);
 // lossy is opt-in: its three rounds of 40 transfers of 100 MB would take the full run past 20 minutes.
@@ -276,6 +285,8 @@ const tcpOptions: TcpOptions = {
   warmupS,
   measureS,
   bulkBytes: Math.round(bulkMb * (1 << 20)),
+  bulkWarmBytes: Math.round(bulkWarmMb * (1 << 20)),
+  bulkWarmS,
   echoConns: [1, 16, 256],
   scaleConns: [16, 256],
   scaleWorkers: [1, 2],

@@ -87,6 +87,17 @@ export interface TcpOptions {
   warmupS: number;
   measureS: number;
   bulkBytes: number;
+  /**
+   * Bytes of a bulk transfer run just before the measured one, on the same
+   * processes, not counted: the first hundreds of MiB of a cold process run
+   * while its JIT compiles the byte path (200-300 ms of compiler threads per
+   * side, taking CPU from the polling ones on two cores), and a transfer of
+   * a fraction of a second measured that compile or not, run to run.
+   * luna-ts repeats it until {@link bulkWarmS} have passed (the C client
+   * compiles nothing and sends it once).
+   */
+  bulkWarmBytes: number;
+  bulkWarmS: number;
   echoConns: number[];
   /** Scaling (group "scale"): the echo loop with these many connections, over 1 and 2 workers a side. */
   scaleConns: number[];
@@ -271,13 +282,14 @@ function plan(o: TcpOptions, round: number, luna: { mode?: Mode } = {}): { w: Wo
 const flags = (f: Record<string, string | number>) =>
   Object.entries(f).flatMap(([k, v]) => [`--${k}`, String(v)]);
 
-function cArgs(o: TcpOptions, w: Workload, conns: number, path: Path): string[] {
+function cArgs(o: TcpOptions, w: Workload | "bulkwarm", conns: number, path: Path): string[] {
   const addr = path.serverAddr;
   const timing = { warmup: o.warmupS, duration: o.measureS };
   if (w === "echo") {
     return flags({ mode: "echo", addr, port: echoPort, size: requestBytes, conns, ...timing });
   }
   if (w === "bulk") return flags({ mode: "bulk", addr, port: sinkPort, bytes: o.bulkBytes });
+  if (w === "bulkwarm") return flags({ mode: "bulk", addr, port: sinkPort, bytes: o.bulkWarmBytes });
   if (isStorage(w)) {
     const resp = storageResp[w];
     return flags({ mode: "storage", addr, port: storagePort, size: requestBytes, resp, conns, ...timing });
@@ -493,6 +505,9 @@ async function kernelConfig(ctx: Ctx, rt: Runtime, net: "lo" | "veth", path: Pat
     (server) => quit(server),
     async (server, w, conns) => {
       if (server.child.exitCode !== null) throw new Error(`server exited: ${server.tail(1500)}`);
+      if (w === "bulk" && ctx.o.bulkWarmBytes > 0) {
+        await cClient(path.clientNs, cArgs(ctx.o, "bulkwarm", conns, path), cTimeoutS(ctx.o, w));
+      }
       const r = await cClient(path.clientNs, cArgs(ctx.o, w, conns, path), cTimeoutS(ctx.o, w));
       return { ...metricsOf(w, r), notes: notesOf(r) };
     },
@@ -627,7 +642,7 @@ async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "csum"): Pr
       stop,
       async ({ server, client }, w, conns) => {
         const phase = w === "bulk"
-          ? { workload: w, bytes: ctx.o.bulkBytes }
+          ? { workload: w, bytes: ctx.o.bulkBytes, warmBytes: ctx.o.bulkWarmBytes, warmS: ctx.o.bulkWarmS }
           : isStorage(w)
           ? {
             workload: "storage",
@@ -694,6 +709,9 @@ async function afPacketConfig(ctx: Ctx, mode: Mode): Promise<void> {
       },
       async (server, w, conns) => {
         if (server.child.exitCode !== null) throw new Error(`server exited: ${server.tail(1500)}`);
+        if (w === "bulk" && ctx.o.bulkWarmBytes > 0) {
+          await cClient(af.clientNs, cArgs(ctx.o, "bulkwarm", conns, af), cTimeoutS(ctx.o, w));
+        }
         const { value: r, heap } = await withServerHeap(
           server,
           () => cClient(af.clientNs, cArgs(ctx.o, w, conns, af), cTimeoutS(ctx.o, w)),

@@ -164,8 +164,8 @@ describe("tcp cubic", () => {
 
   test("slow start below ssthresh is Reno's (RFC 9438 4.10)", () => {
     const cc = new Cubic(mss); // IW 10 segments
-    cc.onAck(at(3000), 3000, 7000, 0, 20);
-    assertEquals(cc.cwnd, 12_000);
+    cc.onAck(at(3000), 3000, 7000, 0, 20); // every byte acknowledged, as NewReno's slow start
+    assertEquals(cc.cwnd, 13_000);
     assertEquals(cc.epochStartMs, -1);
   });
 });

@@ -25,12 +25,18 @@ function threeDupAcks(cc: NewReno, una: number, flight: number, nxt: number): nu
 }
 
 describe("tcp newreno", () => {
-  test("RFC 5681 (3.1) / RFC 3465 (2.2): slow start adds min(bytes acked, 2*SMSS) per ACK", () => {
+  test("slow start adds every byte an ACK covers (as Linux; RFC 3465 (2.3)'s L = 2*SMSS would add two)", () => {
     const cc = new NewReno(mss, { initialWindow: 4000 });
     cc.onAck(seq(1000), 1000, 3000, 0, -1);
     assertEquals(cc.cwnd, 5000);
     cc.onAck(seq(4000), 3000, 2000, 0, -1); // a stretch ACK of 3 segments
-    assertEquals(cc.cwnd, 7000);
+    assertEquals(cc.cwnd, 8000);
+  });
+
+  test("slow start grows to ssthresh at most; the ACK's rest does not carry over", () => {
+    const cc = new NewReno(mss, { initialWindow: 4000, initialSsthresh: 6000 });
+    cc.onAck(seq(4000), 4000, 0, 0, -1); // a stretch ACK of the whole window
+    assertEquals(cc.cwnd, 6000);
   });
 
   test("RFC 3465 (2.3): slow start after a retransmission timeout adds at most 1*SMSS per ACK", () => {

@@ -33,8 +33,11 @@ export const CcAction = {
 /** Duplicate ACKs that signal a loss (RFC 5681 3.2, RFC 6675 2: DupThresh). */
 export const dupThresh = 3;
 
-/** Multiplier of L, the most slow start grows per ACK, in SMSS (RFC 3465 (2.3): L = 2*SMSS). */
-export const abcLimitSegments = 2;
+/**
+ * L, the most slow start grows per ACK after a retransmission timeout, in SMSS
+ * (RFC 3465 (2.3)); otherwise slow start counts every byte acknowledged (see NewReno.onAck).
+ */
+export const abcLimitAfterRtoSegments = 1;
 
 /** Segments of the RFC 6928 (2) initial window, capped at {@link initialWindowRfc6928CapBytes}. */
 export const initialWindowRfc6928Segments = 10;

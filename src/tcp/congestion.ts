@@ -43,7 +43,7 @@ import { NewReno } from "./newreno.ts";
 import type { InitialWindowRule } from "./_congestion_common.ts";
 
 export {
-  abcLimitSegments,
+  abcLimitAfterRtoSegments,
   CcAction,
   dupThresh,
   initialWindowBytes,

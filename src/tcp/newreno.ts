@@ -1,7 +1,7 @@
 /**
  * NewReno congestion control: RFC 5681 (3.1 slow start and congestion
  * avoidance, 3.2 fast retransmit and fast recovery, 4.1 restart after idle),
- * with appropriate byte counting (RFC 3465, L = 2*SMSS), the initial window
+ * with appropriate byte counting (RFC 3465; in slow start every byte acknowledged, as Linux), the initial window
  * of RFC 6928 (10 segments up to 14600 bytes; RFC 5681's is an option),
  * limited transmit (RFC 3042), NewReno's partial-ACK handling and `recover`
  * (RFC 6582 3.2), and the window rules of SACK-based recovery (RFC 6675 5).
@@ -35,7 +35,7 @@
  */
 import type { CongestionControl, CongestionName, CongestionOptions } from "./congestion.ts";
 import {
-  abcLimitSegments,
+  abcLimitAfterRtoSegments,
   CcAction,
   dupThresh,
   initialWindowBytes,
@@ -179,9 +179,16 @@ export class NewReno implements CongestionControl {
     // concern; Linux's tcp_is_cwnd_limited test for slow start).
     if (2 * (flightSize + bytesAcked) < this.cwndBytes) return CcAction.none;
     if (this.cwndBytes < this.ssthreshBytes) {
-      // RFC 5681 (3.1) equation 2 with RFC 3465 (2.2, 2.3): cwnd += min(N, L).
-      const limit = (this._afterRto ? 1 : abcLimitSegments) * this.mss;
+      // Slow start counts every byte the ACK covers, up to ssthresh: cwnd += min(N, ssthresh - cwnd),
+      // as Linux does (tcp_slow_start). This departs on purpose from RFC 5681 (3.1) (at most
+      // SMSS per ACK) and RFC 3465 (2.3) (min(N, L) with L = 2*SMSS): a receiver that coalesces
+      // (LRO, GRO: Linux's and ours) sends one ACK per coalesced segment, 20 or more segments at
+      // 1500 bytes, and with L = 2*SMSS cwnd would grow by a tenth per round trip instead of
+      // doubling. After a timeout L stays 1*SMSS (RFC 3465 (2.3)): what a cumulative ACK covers
+      // then may be retransmissions acknowledged together, not the path's capacity.
+      const limit = this._afterRto ? abcLimitAfterRtoSegments * this.mss : bytesAcked;
       let inc = bytesAcked < limit ? bytesAcked : limit;
+      if (inc > this.ssthreshBytes - this.cwndBytes) inc = this.ssthreshBytes - this.cwndBytes;
       const hs = this._hystart;
       if (hs !== undefined && !hs.finished) {
         // RFC 9406 4.2: HyStart++ may slow the growth (CSS) or end slow start.
