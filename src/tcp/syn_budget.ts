@@ -33,50 +33,95 @@
  */
 import { ConfigError } from "../errors.ts";
 
-/** Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll). */
+/**
+ * Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll),
+ * and one second at most (TcpConfig.synCookiesPerSecond).
+ *
+ * The second bound is a token bucket: `perSecond` tokens a second, held up to
+ * {@link SynBudget.burst} (10 ms of them), one taken by each cookie SYN-ACK.
+ * The per-iteration budget alone bounds a flood's answers by the poll rate,
+ * and a stack that polls a million times a second with a frame or two a burst
+ * (it waits for work, busy-polling) answered a third or more of a 170k SYN/s
+ * flood: each answer costs a transmit and, on a veth or af_packet, a trip
+ * through the kernel (bench/synflood_where.ts measured a third of the stack's
+ * CPU in sendto(2) under a flood alone). The bucket bounds that cost by time,
+ * whatever the poll rate.
+ */
 export class SynBudget {
   /** What each poll restores. */
   readonly perPoll: number;
+  /** Tokens a second (cookie SYN-ACKs a second at most). */
+  readonly perSecond: number;
+  /** Tokens the bucket holds at most: 10 ms of {@link perSecond}, at least {@link perPoll}. */
+  readonly burst: number;
   private _left: number;
   private _retriesLeft: number;
+  private _tokens: number;
+  private _retryTokens: number;
+  private _at = -Infinity;
 
-  /** `perPoll`: an integer >= 1, or Infinity for no budget. */
-  constructor(perPoll: number) {
+  /** `perPoll` and `perSecond`: integers >= 1, or Infinity for no bound. */
+  constructor(perPoll: number, perSecond = Infinity) {
     if (!(perPoll === Infinity || (Number.isInteger(perPoll) && perPoll >= 1))) {
       throw new ConfigError("tcp.synCookiesPerPoll", `expected an integer >= 1 or Infinity, got ${perPoll}`);
     }
+    if (!(perSecond === Infinity || (Number.isInteger(perSecond) && perSecond >= 1))) {
+      throw new ConfigError(
+        "tcp.synCookiesPerSecond",
+        `expected an integer >= 1 or Infinity, got ${perSecond}`,
+      );
+    }
     this.perPoll = perPoll;
+    this.perSecond = perSecond;
+    this.burst = Math.max(Math.ceil(perSecond / 100), perPoll === Infinity ? 1 : perPoll);
     this._left = perPoll;
     this._retriesLeft = perPoll;
+    this._tokens = this.burst;
+    this._retryTokens = this.burst;
   }
 
-  /** Whether this iteration's budget is spent (the next cookie SYN is shed). */
+  /** Whether this iteration's budget or the bucket is spent (the next cookie SYN is shed). */
   get spent(): boolean {
-    return this._left <= 0;
+    return this._left <= 0 || this._tokens < 1;
   }
 
-  /** Takes one answer from this iteration's budget; false: none left, shed the SYN. */
+  /** Whether the bucket, not this iteration's budget, is what is spent. */
+  get rateLimited(): boolean {
+    return this._left > 0 && this._tokens < 1;
+  }
+
+  /** Takes one answer from this iteration's budget and the bucket; false: none left, shed the SYN. */
   take(): boolean {
-    if (this._left <= 0) return false;
+    if (this._left <= 0 || this._tokens < 1) return false;
     this._left--;
+    this._tokens--;
     return true;
   }
 
-  /** A new iteration: the budget is whole again. */
-  refill(): void {
+  /** A new iteration at `now` (ms): the budget is whole again, the bucket gains what the time since gives. */
+  refill(now: number): void {
     this._left = this.perPoll;
     this._retriesLeft = this.perPoll;
+    if (this.perSecond === Infinity) return;
+    const gain = now > this._at ? ((now - this._at) * this.perSecond) / 1000 : 0;
+    this._at = now;
+    this._tokens = Math.min(this.burst, this._tokens + gain);
+    this._retryTokens = Math.min(this.burst, this._retryTokens + gain);
   }
 
   /**
    * Whether a retransmitted SYN may go ahead of the flood (syn_retry.ts):
-   * as many an iteration as the budget; one granted adds an answer to this
-   * iteration's budget, which the SYN then takes.
+   * as many an iteration as the budget, and from a bucket of their own as
+   * large as the flood's (a flood spends its bucket first); one granted
+   * adds an answer to this iteration's budget and a token, which the SYN
+   * then takes. So the cookies sent stay under twice each bound.
    */
   grantRetry(): boolean {
-    if (this._retriesLeft <= 0) return false;
+    if (this._retriesLeft <= 0 || this._retryTokens < 1) return false;
     this._retriesLeft--;
+    this._retryTokens--;
     this._left++;
+    this._tokens++;
     return true;
   }
 }
