@@ -27,6 +27,17 @@ function syns(n: number, from = floodPort + 1): Out[] {
   return Array.from({ length: n }, (_, i) => ({ flags: SYN, seq: 0, srcPort: from + i, mss: 1460 }));
 }
 
+/**
+ * An established connection (the cookie rate protects it) and a full
+ * backlog: one half-open connection from `floodPort` takes its one slot.
+ */
+function flooded(tcp: { synCookiesPerPoll: number; synCookiesPerSecond: number }): Dialogue {
+  const d = established({ tcp, backlog: 1 });
+  d.send({ flags: SYN, seq: 0, srcPort: floodPort, mss: 1460 });
+  d.expect({ flags: SYN | ACK, dstPort: floodPort });
+  return d;
+}
+
 describe("SYN budget", () => {
   test("a burst of 40 SYNs on a full backlog: 4 answered with cookies, 36 shed and counted, no state", () => {
     const d = listening({ tcp: { synCookiesPerPoll: 4 }, backlog: 0 });
@@ -150,12 +161,13 @@ describe("SYN budget", () => {
   });
 
   test("the cookie rate: 200 SYNs in 20 bursts 5 ms apart get the bucket's 10 plus about 1 a ms; the rest are shed and counted", () => {
-    // No per-iteration budget: only the rate (1000 a second, a bucket of 10) bounds the answers.
-    const d = listening({ tcp: { synCookiesPerPoll: Infinity, synCookiesPerSecond: 1000 }, backlog: 0 });
+    // No per-iteration budget: only the rate (1000 a second, a bucket of 10) bounds the answers,
+    // since an established connection is there to protect.
+    const d = flooded({ synCookiesPerPoll: Infinity, synCookiesPerSecond: 1000 });
     const start = d.now;
     let sent = 0;
     for (let i = 0; i < 20; i++) {
-      d.sendBurst(syns(10, floodPort + 10 * i));
+      d.sendBurst(syns(10, floodPort + 1 + 10 * i));
       sent += drain(d).filter((s) => s.flags === (SYN | ACK)).length;
     }
     const ms = d.now - start;
@@ -164,7 +176,7 @@ describe("SYN budget", () => {
     assert(sent >= 10 + Math.floor(ms) - 20 && sent <= 10 + ms, `${sent} answered in ${ms} ms`);
     assertEquals(k.synCookiesSent, sent);
     assertEquals([k.synsShed, k.synsShedByRate], [200 - sent, 200 - sent]);
-    assertEquals(d.tcp.connections, 0);
+    assertEquals(d.tcp.connections, 2, "the established connection and the half-open one");
     // Once the bucket has filled again, a SYN is answered and its cookie completes the handshake.
     d.run(20);
     const port = floodPort + 1000;
@@ -173,11 +185,25 @@ describe("SYN budget", () => {
     assertEquals([s.flags, s.dstPort], [SYN | ACK, port]);
     d.issA = s.rawSeq;
     d.send({ flags: ACK, seq: 1, ack: 1, srcPort: port });
-    assertEquals(d.state(), "ESTABLISHED");
+    assertEquals(d.tcp.counters.synCookiesAccepted, 1);
+    assertEquals(d.tcp.connections, 3);
+  });
+
+  test("with no established connection to protect, the cookie rate does not bound: the per-poll budget does", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 4, synCookiesPerSecond: 100 }, backlog: 0 });
+    for (let i = 0; i < 3; i++) {
+      d.sendBurst(syns(10, floodPort + 10 * i));
+      assertEquals(drain(d, 1).filter((s) => s.flags === (SYN | ACK)).length, 4);
+    }
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed, d.tcp.counters.synsShedByRate], [
+      12,
+      18,
+      0,
+    ]);
   });
 
   test("with the rate spent, a shed SYN sent again goes ahead from the retries' own bucket", () => {
-    const d = listening({ tcp: { synCookiesPerPoll: Infinity, synCookiesPerSecond: 100 }, backlog: 0 });
+    const d = flooded({ synCookiesPerPoll: Infinity, synCookiesPerSecond: 100 });
     const port = floodPort + 500;
     const legit = { flags: SYN, seq: 77, srcPort: port, mss: 1460 };
     // The bucket holds one token (100 a second, 10 ms of them): the first flood SYN takes it.

@@ -91,8 +91,9 @@ serve options:
   --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
                       rest are dropped and counted as synsShed, but a shed SYN sent again
                       goes ahead (default 8; off: answer all)
-  --syn-rate N|off    SYN cookies answered per second at most (a token bucket; default 20000;
-                      off: no bound); the rest are shed as beyond --syn-budget
+  --syn-rate N|off    SYN cookies answered per second at most while connections are established
+                      (a token bucket; default 5000; off: no bound); the rest are shed as beyond
+                      --syn-budget
   --json              on exit, print the stats as one JSON line too
 
 apps:

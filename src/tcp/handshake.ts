@@ -117,7 +117,8 @@ export class Handshake {
 
   /** A new loop iteration at `now`: the cookie budget is whole again, its bucket fills, the shed memory ages. */
   poll(now: number): void {
-    this._budget.refill(now);
+    // The cookie rate protects established connections: with none, the per-poll budget alone bounds.
+    this._budget.refill(now, this._x.counters.currEstab > 0);
     this._shed.age(now);
   }
 

@@ -44,8 +44,16 @@ import { ConfigError } from "../errors.ts";
  * (it waits for work, busy-polling) answered a third or more of a 170k SYN/s
  * flood: each answer costs a transmit and, on a veth or af_packet, a trip
  * through the kernel (bench/synflood_where.ts measured a third of the stack's
- * CPU in sendto(2) under a flood alone). The bucket bounds that cost by time,
- * whatever the poll rate.
+ * CPU in sendto(2) under a flood alone, nearly all of it per frame: the veth
+ * and the peer's receive path, which run on the sender's CPU; the system
+ * call itself was a few percent, so batching the answers into fewer calls
+ * would save little). The bucket bounds that cost by time, whatever the
+ * poll rate.
+ *
+ * The bucket protects established connections, so it bounds the answers
+ * only while the stack holds some (Handshake.poll): a stack with none has
+ * no one to lose the CPU, and answers up to the per-iteration budget, so that
+ * the first clients under a flood connect sooner.
  */
 export class SynBudget {
   /** What each poll restores. */
@@ -59,6 +67,7 @@ export class SynBudget {
   private _tokens: number;
   private _retryTokens: number;
   private _at = -Infinity;
+  private _limited = true;
 
   /** `perPoll` and `perSecond`: integers >= 1, or Infinity for no bound. */
   constructor(perPoll: number, perSecond = Infinity) {
@@ -82,26 +91,32 @@ export class SynBudget {
 
   /** Whether this iteration's budget or the bucket is spent (the next cookie SYN is shed). */
   get spent(): boolean {
-    return this._left <= 0 || this._tokens < 1;
+    return this._left <= 0 || (this._limited && this._tokens < 1);
   }
 
   /** Whether the bucket, not this iteration's budget, is what is spent. */
   get rateLimited(): boolean {
-    return this._left > 0 && this._tokens < 1;
+    return this._left > 0 && this._limited && this._tokens < 1;
   }
 
   /** Takes one answer from this iteration's budget and the bucket; false: none left, shed the SYN. */
   take(): boolean {
-    if (this._left <= 0 || this._tokens < 1) return false;
+    if (this.spent) return false;
     this._left--;
-    this._tokens--;
+    this._tokens = Math.max(0, this._tokens - 1);
     return true;
   }
 
-  /** A new iteration at `now` (ms): the budget is whole again, the bucket gains what the time since gives. */
-  refill(now: number): void {
+  /**
+   * A new iteration at `now` (ms): the budget is whole again, the bucket
+   * gains what the time since gives. `limited`: whether the bucket bounds
+   * this iteration's answers (while established connections have the CPU to
+   * lose); when not, answers still take its tokens, as far as it has them.
+   */
+  refill(now: number, limited = true): void {
     this._left = this.perPoll;
     this._retriesLeft = this.perPoll;
+    this._limited = limited;
     if (this.perSecond === Infinity) return;
     const gain = now > this._at ? ((now - this._at) * this.perSecond) / 1000 : 0;
     this._at = now;
@@ -117,9 +132,9 @@ export class SynBudget {
    * then takes. So the cookies sent stay under twice each bound.
    */
   grantRetry(): boolean {
-    if (this._retriesLeft <= 0 || this._retryTokens < 1) return false;
+    if (this._retriesLeft <= 0 || (this._limited && this._retryTokens < 1)) return false;
     this._retriesLeft--;
-    this._retryTokens--;
+    this._retryTokens = Math.max(0, this._retryTokens - 1);
     this._left++;
     this._tokens++;
     return true;
