@@ -13,9 +13,10 @@
  *
  * `--hog` adds a download beside a process that only burns a CPU (what the
  * flooder's CPU alone costs); `--perf FILE` records the server with perf for
- * 2 s of flood alone.
+ * 2 s of flood alone; `--connects N` makes N connections one after another
+ * under the flood once the download is done, and prints their connect times.
  *
- * Usage: bun bench/synflood_where.ts [--mb 20] [--rate 0] [--budget 8] [--syn-rate N] [--kernel] [--hog] [--perf FILE] [--cli DIR]
+ * Usage: bun bench/synflood_where.ts [--mb 20] [--rate 0] [--budget 8] [--syn-rate N] [--kernel] [--hog] [--perf FILE] [--connects N] [--cli DIR]
  *
  * @module
  */
@@ -284,7 +285,8 @@ try {
       const d = (k: string) => pick(s1, k) - pick(s0, k);
       const it = d("iterations"), fr = d("framesIn");
       console.log(
-        `  luna: ${it} polls, ${(fr / it).toFixed(1)} frames a poll, ${d("rxRingDropped")} ring drops, ` +
+        `  luna: ${pick(s0, "currEstab")} connections established at the start, ${it} polls, ` +
+          `${(fr / it).toFixed(1)} frames a poll, ${d("rxRingDropped")} ring drops, ` +
           `${d("inSegs")} segs in, ${d("outSegs")} out, ${d("retransSegs")} retransmitted, ` +
           `${d("retransTimeouts")} RTOs, ${d("synCookiesSent")} cookies, ${
             d("synsShed")
@@ -367,6 +369,30 @@ try {
     );
   }
   await measured("flood", f);
+  const connects = Number(opt("--connects", "0"));
+  if (connects > 0) {
+    // New connections under the flood (no transfer running): curl's connect times, one after another.
+    const ms: number[] = [];
+    for (let i = 0; i < connects; i++) {
+      const out = lab.exec("kernel", "curl", [
+        "-sS",
+        "--fail",
+        "-m",
+        "20",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_connect}",
+        `http://${lab.luna.ip}/bytes/1`,
+      ], { timeoutMs: 30_000 });
+      ms.push(Number(out.trim()) * 1000);
+    }
+    ms.sort((a, b) => a - b);
+    console.log(
+      `connects under the flood: ${ms.filter((x) => x < 500).length} of ${connects} within 500 ms, median ` +
+        `${ms[connects >> 1].toFixed(1)} ms, max ${ms[connects - 1].toFixed(1)} ms`,
+    );
+  }
   writeFileSync(stopFile, "");
   const { sent, seconds } = parseSynFloodResult(await output);
   console.log(`flood: ${(sent / seconds / 1000).toFixed(0)}k SYN/s`);

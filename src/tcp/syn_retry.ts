@@ -12,18 +12,20 @@
  * as its first SYN, and under a flood a connection took 3 s or 7 s to open.
  *
  * What it costs: a multiply-and-xor hash and a test of two bits of one word
- * per shed SYN (one cache line), and 4 MiB for the two generations, taken
+ * per shed SYN (one cache line), and 2 MiB for the two generations, taken
  * when a SYN is first shed. What an attacker can get from it: SYNs it
  * repeats (or that hash alike) are answered at most once each, at most as
  * many an iteration as the budget and a second as the cookie rate
  * (syn_budget.ts), so the cookies sent stay under twice each bound. A
  * flood's chance hits take from that same bounded share, and they must stay
- * rare, or they spend it before a client's retransmission comes: with one
- * bit a key, ~5% of a 33k SYN/s flood hit; with two bits in one word of
- * 2^16, about 1% of it but 17% of a 290k SYN/s flood (50k a second, ten
- * times the default cookie rate: a client's SYN sent again was shed again);
- * with 2^19 words, 0.9% of the 290k (2.6k a second; simulated with random
- * keys).
+ * rare, or they spend it before a client's retransmission comes. Simulated
+ * with random keys, at 60k, 150k and 290k SYN/s: with 2^16 words (512 KiB),
+ * 1.9%, 7.4% and 17% of the flood hit (at 290k, 50k a second: ten times the
+ * default cookie rate, and a client's SYN sent again was shed again); with
+ * 2^18 words, 0.3%, 1% and 2.5% (7k a second at 290k). With 2^19 words (4
+ * MiB) 0.9% at 290k, but the test of each shed SYN missed the caches often
+ * enough to take 6% of the stack's time under a 93k SYN/s flood (a CPU
+ * profile of bench/synflood.ts); three bits a key in 2^17 words, 5.9%.
  *
  * @module
  */
@@ -31,7 +33,7 @@
 /** How long a generation of the memory lasts, in ms: longer than the 1 s initial RTO of RFC 6298 (2.1). */
 export const shedMemoryGenerationMs = 1500;
 
-const wordsLog2 = 19;
+const wordsLog2 = 18;
 
 /** Which SYNs were shed lately, by a hash of source address, ports and sequence number. */
 export class ShedMemory {
