@@ -2,21 +2,26 @@
  * Where the time goes when `luna serve http` serves a download under a SYN
  * flood (bench/synflood.ts's lab and flood): for a download without and then
  * with the flood, each CPU's user, system, softirq and idle time (/proc/stat),
- * the CPU time of the server, the flooder and curl (and on which CPUs each ran,
- * sampled every 10 ms), and the server's own counters over the download (from
- * `luna stats`): frames its receive ring dropped, loop iterations and frames a
- * burst, segments in and out, retransmissions and RTOs, cookies sent, SYNs
- * shed. `--budget N` and `--syn-rate N` pass `luna serve --syn-budget` and
- * `--syn-rate`. `--kernel` runs the same against the kernel's TCP (bench/kernel_http.mjs)
- * for the CPU figures; `--cli DIR`
- * serves from another checkout.
+ * the CPU time of the server, the flooder and curl (and on which CPUs each
+ * ran, sampled every 10 ms), and the server's own counters over the download
+ * (from `luna stats`): connections established at the start, frames its
+ * receive ring dropped, loop iterations and frames a burst, segments in and
+ * out, retransmissions and RTOs, cookies sent, SYNs shed, and the transfer's
+ * own retransmissions and RTOs (from `luna conns`, sampled).
  *
- * `--hog` adds a download beside a process that only burns a CPU (what the
- * flooder's CPU alone costs); `--perf FILE` records the server with perf for
- * 2 s of flood alone; `--connects N` makes N connections one after another
- * under the flood once the download is done, and prints their connect times.
+ * `--budget N` and `--syn-rate N` pass `luna serve --syn-budget` and
+ * `--syn-rate`; `--kernel` serves from the kernel's TCP instead
+ * (bench/kernel_http.mjs), for the CPU figures; `--cli DIR` serves from
+ * another checkout. `--hog` adds a download beside a process that only burns
+ * a CPU (what the flooder's CPU alone costs); `--perf FILE` records the
+ * server with perf for 2 s of flood alone and prints the share of its time
+ * in sendto(2); `--connects N` makes N connections one after another under
+ * the flood once the download is done; `--fresh-connects N` makes N
+ * connections, each 200 ms into a flood just begun (as bench/synflood.ts's
+ * download), before the downloads (after the first with `--fresh-after`).
  *
- * Usage: bun bench/synflood_where.ts [--mb 20] [--rate 0] [--budget 8] [--syn-rate N] [--kernel] [--hog] [--perf FILE] [--connects N] [--cli DIR]
+ * Usage: bun bench/synflood_where.ts [--mb 20] [--rate 0] [--budget 8] [--syn-rate N] [--kernel] [--hog]
+ *   [--perf FILE] [--connects N] [--fresh-connects N] [--fresh-after] [--cli DIR]
  *
  * @module
  */
@@ -296,7 +301,36 @@ try {
     }
   };
 
-  await measured("no flood", undefined);
+  const fresh = Number(opt("--fresh-connects", "0"));
+  if (args.includes("--fresh-after")) await measured("no flood", undefined);
+  if (fresh > 0) {
+    // A connection 200 ms into a flood that has just begun (as bench/synflood.ts's download), N times.
+    const ms: number[] = [];
+    for (let i = 0; i < fresh; i++) {
+      const stopFile = join(dir, `stop-fresh-${i}`);
+      const fl = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 30, stopFile });
+      await lineFrom(fl.process, /^FLOODING$/, 30_000);
+      await new Promise((r) => setTimeout(r, 200));
+      const out = lab.exec("kernel", "curl", [
+        "-sS",
+        "--fail",
+        "-m",
+        "20",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_connect}",
+        `http://${lab.luna.ip}/bytes/1`,
+      ], { timeoutMs: 30_000 });
+      ms.push(Number(out.trim()) * 1000);
+      writeFileSync(stopFile, "");
+      await fl.output;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    console.log(`fresh connects: ${ms.map((x) => x.toFixed(0)).join(" ")}`);
+    console.log(`fresh connects: ${ms.filter((x) => x < 500).length} of ${fresh} within 500 ms`);
+  }
+  if (!args.includes("--fresh-after")) await measured("no flood", undefined);
   if (args.includes("--hog")) {
     // A process that only burns a CPU, in place of the flooder: what the CPU it takes costs alone.
     const hog = spawn("ip", [
