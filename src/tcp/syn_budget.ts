@@ -32,13 +32,15 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { TokenBucket } from "./rate_limit.ts";
 
 /**
  * Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll),
  * and one second at most (TcpConfig.synCookiesPerSecond).
  *
- * The second bound is a token bucket: `perSecond` tokens a second, held up to
- * {@link SynBudget.burst} (10 ms of them), one taken by each cookie SYN-ACK.
+ * The second bound is a token bucket (rate_limit.ts): `perSecond` tokens a
+ * second, held up to {@link SynBudget.burst} (10 ms of them), one taken by
+ * each cookie SYN-ACK.
  * The per-iteration budget alone bounds a flood's answers by the poll rate,
  * and a stack that polls a million times a second with a frame or two a burst
  * (it waits for work, busy-polling) answered a third or more of a 170k SYN/s
@@ -64,10 +66,12 @@ export class SynBudget {
   readonly burst: number;
   private _left: number;
   private _retriesLeft: number;
-  private _tokens: number;
-  private _retryTokens: number;
-  private _at = -Infinity;
+  /** The flood's bucket and the retransmitted SYNs' (undefined: no rate). */
+  private readonly _bucket: TokenBucket | undefined;
+  private readonly _retryBucket: TokenBucket | undefined;
+  private _now = 0;
   private _limited = true;
+  private _granted = false;
 
   /** `perPoll` and `perSecond`: integers >= 1, or Infinity for no bound. */
   constructor(perPoll: number, perSecond = Infinity) {
@@ -85,58 +89,67 @@ export class SynBudget {
     this.burst = Math.max(Math.ceil(perSecond / 100), perPoll === Infinity ? 1 : perPoll);
     this._left = perPoll;
     this._retriesLeft = perPoll;
-    this._tokens = this.burst;
-    this._retryTokens = this.burst;
+    if (perSecond !== Infinity) {
+      this._bucket = new TokenBucket(perSecond, this.burst, -Infinity);
+      this._retryBucket = new TokenBucket(perSecond, this.burst, -Infinity);
+    }
   }
 
   /** Whether this iteration's budget or the bucket is spent (the next cookie SYN is shed). */
   get spent(): boolean {
-    return this._left <= 0 || (this._limited && this._tokens < 1);
+    return this._left <= 0 || this.rateLimited;
   }
 
-  /** Whether the bucket, not this iteration's budget, is what is spent. */
+  /** Whether the bucket bounds now and is empty. */
   get rateLimited(): boolean {
-    return this._left > 0 && this._limited && this._tokens < 1;
+    return this._limited && this._bucket !== undefined && this._bucket.available(this._now) < 1;
   }
 
-  /** Takes one answer from this iteration's budget and the bucket; false: none left, shed the SYN. */
+  /**
+   * Takes one answer from this iteration's budget and the bucket (or the
+   * answer a retransmitted SYN was granted); false: none left, shed the SYN.
+   */
   take(): boolean {
+    if (this._granted) {
+      this._granted = false;
+      return true;
+    }
     if (this.spent) return false;
     this._left--;
-    this._tokens = Math.max(0, this._tokens - 1);
+    this._bucket?.take(this._now); // unbounded (not limited): takes a token if there is one
     return true;
   }
 
   /**
-   * A new iteration at `now` (ms): the budget is whole again, the bucket
-   * gains what the time since gives. `limited`: whether the bucket bounds
-   * this iteration's answers (while established connections have the CPU to
-   * lose); when not, answers still take its tokens, as far as it has them.
+   * A new iteration at `now` (ms): the budget is whole again (the buckets
+   * fill with time). `limited`: whether the bucket bounds this iteration's
+   * answers (while established connections have the CPU to lose); when not,
+   * answers still take its tokens, as far as it has them.
    */
   refill(now: number, limited = true): void {
     this._left = this.perPoll;
     this._retriesLeft = this.perPoll;
     this._limited = limited;
-    if (this.perSecond === Infinity) return;
-    const gain = now > this._at ? ((now - this._at) * this.perSecond) / 1000 : 0;
-    this._at = now;
-    this._tokens = Math.min(this.burst, this._tokens + gain);
-    this._retryTokens = Math.min(this.burst, this._retryTokens + gain);
+    this._granted = false;
+    this._now = now;
   }
 
   /**
    * Whether a retransmitted SYN may go ahead of the flood (syn_retry.ts):
    * as many an iteration as the budget, and from a bucket of their own as
-   * large as the flood's (a flood spends its bucket first); one granted
-   * adds an answer to this iteration's budget and a token, which the SYN
-   * then takes. So the cookies sent stay under twice each bound.
+   * large as the flood's (a flood spends its bucket first); one granted is
+   * the answer the next {@link take} returns. So the cookies sent stay under
+   * twice each bound.
    */
   grantRetry(): boolean {
-    if (this._retriesLeft <= 0 || (this._limited && this._retryTokens < 1)) return false;
+    if (this._retriesLeft <= 0) return false;
+    const b = this._retryBucket;
+    if (b !== undefined) {
+      if (this._limited && b.available(this._now) < 1) return false;
+      b.take(this._now);
+    }
     this._retriesLeft--;
-    this._retryTokens = Math.max(0, this._retryTokens - 1);
-    this._left++;
-    this._tokens++;
+    this._granted = true;
     return true;
   }
 }
