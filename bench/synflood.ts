@@ -27,6 +27,10 @@
  * handshake: a SYN the flood crowded out costs the client its initial RTO,
  * 1 s), with the connect time under the flood beside it.
  *
+ * `--rates 20000,off` runs luna-ts once per value of `luna serve --syn-rate`
+ * (cookie SYN-ACKs a second at most) each round, as sides `luna-rate-20000`,
+ * ... (with the default budget).
+ *
  * `--baseline DIR`: another checkout of luna-ts (its shim built) whose
  * `luna serve` runs beside this one's in each round, as sides `baseline`
  * or `baseline-budget-N`: an A/B comparison in the same time window.
@@ -34,7 +38,7 @@
  * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
  * `--cpu-prof` and writes its CPU profile there.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--baseline DIR]
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--rates 20000,off] [--baseline DIR]
  *
  * @module
  */
@@ -58,6 +62,8 @@ const mb = opt("--mb", 50);
 const rate = opt("--rate", 0);
 const budgetsAt = args.indexOf("--budgets");
 const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
+const ratesAt = args.indexOf("--rates");
+const rates = ratesAt >= 0 ? args[ratesAt + 1].split(",") : [];
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
 const baselineAt = args.indexOf("--baseline");
@@ -209,8 +215,9 @@ try {
     return { ...d, synPerS: sent / seconds };
   };
   const sides: Record<string, () => Promise<() => Promise<void>>> = {};
-  if (budgets.length === 0) sides.luna = () => startLuna([]);
+  if (budgets.length === 0 && rates.length === 0) sides.luna = () => startLuna([]);
   for (const b of budgets) sides[`luna-budget-${b}`] = () => startLuna(["--syn-budget", b]);
+  for (const r of rates) sides[`luna-rate-${r}`] = () => startLuna(["--syn-rate", r]);
   if (baselineCli !== undefined) {
     if (budgets.length === 0) sides.baseline = () => startLuna([], baselineCli);
     for (const b of budgets) {

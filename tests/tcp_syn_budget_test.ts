@@ -3,6 +3,8 @@
 // with cookies and drops the rest unanswered, counted in `synsShed`; the
 // segments of established connections in the same burst are never shed, and
 // a legitimate SYN after the flood completes its handshake through a cookie.
+// Beside it, a token bucket bounds the cookies a second (`synCookiesPerSecond`),
+// whatever the poll rate; SYNs beyond it are counted in `synsShedByRate` too.
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { ConfigError } from "../src/errors.ts";
@@ -23,6 +25,17 @@ function drain(d: Dialogue, ms = 5) {
 /** `n` SYNs from ports floodPort + 1.. (none of them answered by B). */
 function syns(n: number, from = floodPort + 1): Out[] {
   return Array.from({ length: n }, (_, i) => ({ flags: SYN, seq: 0, srcPort: from + i, mss: 1460 }));
+}
+
+/**
+ * An established connection (the cookie rate protects it) and a full
+ * backlog: one half-open connection from `floodPort` takes its one slot.
+ */
+function flooded(tcp: { synCookiesPerPoll: number; synCookiesPerSecond: number }): Dialogue {
+  const d = established({ tcp, backlog: 1 });
+  d.send({ flags: SYN, seq: 0, srcPort: floodPort, mss: 1460 });
+  d.expect({ flags: SYN | ACK, dstPort: floodPort });
+  return d;
 }
 
 describe("SYN budget", () => {
@@ -147,11 +160,90 @@ describe("SYN budget", () => {
     assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [40, 0]);
   });
 
+  test("the cookie rate: 200 SYNs in 20 bursts 5 ms apart get the bucket's 10 plus about 1 a ms; the rest are shed and counted", () => {
+    // No per-iteration budget: only the rate (1000 a second, a bucket of 10) bounds the answers,
+    // since an established connection is there to protect.
+    const d = flooded({ synCookiesPerPoll: Infinity, synCookiesPerSecond: 1000 });
+    const start = d.now;
+    let sent = 0;
+    for (let i = 0; i < 20; i++) {
+      d.sendBurst(syns(10, floodPort + 1 + 10 * i));
+      sent += drain(d).filter((s) => s.flags === (SYN | ACK)).length;
+    }
+    const ms = d.now - start;
+    const k = d.tcp.counters;
+    // The bucket starts full (10), then gains one token a ms; a token's fraction waits for the next SYN.
+    assert(sent >= 10 + Math.floor(ms) - 20 && sent <= 10 + ms, `${sent} answered in ${ms} ms`);
+    assertEquals(k.synCookiesSent, sent);
+    assertEquals([k.synsShed, k.synsShedByRate], [200 - sent, 200 - sent]);
+    assertEquals(d.tcp.connections, 2, "the established connection and the half-open one");
+    // Once the bucket has filled again, a SYN is answered and its cookie completes the handshake.
+    d.run(20);
+    const port = floodPort + 1000;
+    d.send({ flags: SYN, seq: 0, srcPort: port, mss: 1460 });
+    const s = d.recv();
+    assertEquals([s.flags, s.dstPort], [SYN | ACK, port]);
+    d.issA = s.rawSeq;
+    d.send({ flags: ACK, seq: 1, ack: 1, srcPort: port });
+    assertEquals(d.tcp.counters.synCookiesAccepted, 1);
+    assertEquals(d.tcp.connections, 3);
+  });
+
+  test("with no established connection to protect, the cookie rate does not bound: the per-poll budget does", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 4, synCookiesPerSecond: 100 }, backlog: 0 });
+    for (let i = 0; i < 3; i++) {
+      d.sendBurst(syns(10, floodPort + 10 * i));
+      assertEquals(drain(d, 1).filter((s) => s.flags === (SYN | ACK)).length, 4);
+    }
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed, d.tcp.counters.synsShedByRate], [
+      12,
+      18,
+      0,
+    ]);
+  });
+
+  test("with the rate spent, a shed SYN sent again goes ahead from the retries' own bucket", () => {
+    const d = flooded({ synCookiesPerPoll: Infinity, synCookiesPerSecond: 100 });
+    const port = floodPort + 500;
+    const legit = { flags: SYN, seq: 77, srcPort: port, mss: 1460 };
+    // The bucket holds one token (100 a second, 10 ms of them): the first flood SYN takes it.
+    d.sendBurst([...syns(4), legit, ...syns(4, floodPort + 10)]);
+    assertEquals(drain(d, 1).filter((s) => s.flags === (SYN | ACK)).length, 1);
+    assertEquals([d.tcp.counters.synsShed, d.tcp.counters.synsShedByRate], [8, 8]);
+    // 1 ms on the bucket is still empty (a tenth of a token): the flood is shed, the client's SYN
+    // again is answered.
+    d.sendBurst([...syns(3, floodPort + 20), legit, ...syns(3, floodPort + 30)]);
+    const answered = drain(d, 1).filter((s) => s.flags === (SYN | ACK));
+    assertEquals(answered.map((s) => [s.dstPort, s.ack]), [[port, 78]]);
+    assertEquals([d.tcp.counters.synCookiesSent, d.tcp.counters.synsShedByRate], [2, 14]);
+  });
+
   test("synCookiesPerPoll must be an integer >= 1 or Infinity", () => {
     for (const bad of [0, -1, 2.5, NaN]) {
       const { a } = twoHosts();
       const e = assertThrows(() => new TcpLayer(a.ip, { synCookiesPerPoll: bad }), ConfigError);
       assertEquals(e.message.startsWith("tcp.synCookiesPerPoll"), true, e.message);
+    }
+  });
+
+  test("synCookiesPerSecond must be an integer >= 1 or Infinity", () => {
+    for (const bad of [0, -5, 0.5, NaN]) {
+      const { a } = twoHosts();
+      const e = assertThrows(() => new TcpLayer(a.ip, { synCookiesPerSecond: bad }), ConfigError);
+      assertEquals(e.message.startsWith("tcp.synCookiesPerSecond"), true, e.message);
+    }
+  });
+
+  test("the command line: --syn-rate N or off sets tcp.synCookiesPerSecond, beside --syn-budget", () => {
+    const base = ["serve", "http", "--device", "memif:/tmp/x.sock,server", "--address", "198.18.9.1/24"];
+    for (const [v, want] of [["5000", 5000], ["off", Infinity]] as const) {
+      const r = parseArgs([...base, "--syn-rate", v, "--syn-budget", "4"]);
+      assert(r.kind === "serve");
+      assertEquals(r.options.config.tcp, { synCookiesPerPoll: 4, synCookiesPerSecond: want });
+    }
+    for (const bad of ["0", "-3", "fast"]) {
+      const e = assertThrows(() => parseArgs([...base, "--syn-rate", bad]), UsageError);
+      assertStringIncludes(e.message, "--syn-rate");
     }
   });
 

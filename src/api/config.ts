@@ -66,6 +66,7 @@ const tcpSchema = z.object({
   backlog: z.number().int().min(1).max(1 << 20),
   synCookies: z.boolean(),
   synCookiesPerPoll: z.union([z.number().int().min(1).max(1 << 20), z.literal(Infinity)]),
+  synCookiesPerSecond: z.union([z.number().int().min(1).max(1e9), z.literal(Infinity)]),
   challengeAckPerSecond: z.number().int().min(1),
   segmentationOffload: z.boolean(),
   ephemeralPortMin: z.number().int().min(1).max(65535),

@@ -91,6 +91,9 @@ serve options:
   --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
                       rest are dropped and counted as synsShed, but a shed SYN sent again
                       goes ahead (default 8; off: answer all)
+  --syn-rate N|off    SYN cookies answered per second at most while connections are established
+                      (a token bucket; default 5000; off: no bound); the rest are shed as beyond
+                      --syn-budget
   --json              on exit, print the stats as one JSON line too
 
 apps:
@@ -139,6 +142,7 @@ const serveFlags: Record<string, boolean> = {
   "--idle-timeout": true,
   "--max-connections": true,
   "--syn-budget": true,
+  "--syn-rate": true,
   "--json": false,
   "--coexist": false,
   "--no-coexist": false,
@@ -236,6 +240,13 @@ function parseServe(argv: string[]): ServeOptions {
   if (values.has("--syn-budget")) {
     const v = values.get("--syn-budget")!;
     config.tcp = { synCookiesPerPoll: v === "off" ? Infinity : integer("--syn-budget", v, 1, 1 << 20) };
+  }
+  if (values.has("--syn-rate")) {
+    const v = values.get("--syn-rate")!;
+    config.tcp = {
+      ...config.tcp,
+      synCookiesPerSecond: v === "off" ? Infinity : integer("--syn-rate", v, 1, 1e9),
+    };
   }
   const workers = values.has("--workers") ? integer("--workers", values.get("--workers")!, 1, 64) : 1;
   if (values.has("--name")) {

@@ -84,6 +84,15 @@ export interface TcpConfig {
    * sent again goes ahead (syn_retry.ts). Infinity: no budget.
    */
   synCookiesPerPoll: number;
+  /**
+   * Cookie SYN-ACKs sent per second at most, a token bucket holding 10 ms of
+   * them (syn_budget.ts): what a flood costs in transmits, whatever the poll
+   * rate. SYNs beyond it are shed as beyond synCookiesPerPoll (counted in
+   * `synsShed` and `synsShedByRate`). It bounds only while the stack holds
+   * established connections (a stack with none has no one to protect).
+   * Infinity: no bound.
+   */
+  synCookiesPerSecond: number;
   /** Challenge ACKs per second (RFC 5961 7). */
   challengeAckPerSecond: number;
   /**
@@ -139,6 +148,7 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   backlog: 128,
   synCookies: true,
   synCookiesPerPoll: 8,
+  synCookiesPerSecond: 5_000,
   challengeAckPerSecond: 1000,
   segmentationOffload: true,
   ephemeralPortMin: 49152,

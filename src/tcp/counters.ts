@@ -34,6 +34,8 @@ export class TcpCounters {
   synCookiesSent = 0;
   /** SYNs a full backlog dropped unanswered: the iteration's cookie budget was spent (syn_budget.ts). */
   synsShed = 0;
+  /** Of synsShed, those shed because the cookie rate's bucket was empty (TcpConfig.synCookiesPerSecond). */
+  synsShedByRate = 0;
   synCookiesAccepted = 0;
   synCookiesFailed = 0;
   challengeAcks = 0;

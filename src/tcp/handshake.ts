@@ -110,21 +110,22 @@ export class Handshake {
   constructor(x: TcpContext, key?: Uint8Array) {
     this._x = x;
     this._cookies = new SynCookies(key);
-    this._budget = new SynBudget(x.config.synCookiesPerPoll);
+    this._budget = new SynBudget(x.config.synCookiesPerPoll, x.config.synCookiesPerSecond);
     const c = x.config;
     this._synAck = new SynAckTemplates(c.mss, Math.min(c.rcvBufBytes, 65535), scaleFor(c.rcvBufBytes));
   }
 
-  /** A new loop iteration at `now`: the cookie budget is whole again, the shed memory ages. */
+  /** A new loop iteration at `now`: the cookie budget is whole again, its bucket fills, the shed memory ages. */
   poll(now: number): void {
-    this._budget.refill();
+    // The cookie rate protects established connections: with none, the per-poll budget alone bounds.
+    this._budget.refill(now, this._x.counters.currEstab > 0);
     this._shed.age(now);
   }
 
   /**
    * Whether the segment `tcp` from `srcIp`, a bare SYN (neither ACK, RST nor
    * FIN; ECE and CWR may ride along), is shed before anything else is done
-   * with it: this iteration's cookie budget is spent and the port's listener
+   * with it: this iteration's cookie budget or the cookie rate is spent and the port's listener
    * has a full backlog, so it would be shed anyway once parsed and looked up
    * (see syn_budget.ts). Counted in `synsShed`, and remembered: the same SYN
    * again, retransmitted, goes ahead of the flood (syn_retry.ts).
@@ -136,7 +137,7 @@ export class Handshake {
     const key = ShedMemory.key(srcIp, tcp.srcPort, tcp.dstPort, tcp.seq);
     if (this._shed.take(key) && this._budget.grantRetry()) return false;
     this._shed.add(key);
-    this._x.counters.synsShed++;
+    this._countShed();
     return true;
   }
 
@@ -186,7 +187,7 @@ export class Handshake {
       else if (this._budget.take()) this._cookieSynAck(seg, now);
       else {
         this._shed.add(ShedMemory.key(seg.srcIp, seg.srcPort, seg.dstPort, seg.seq));
-        x.counters.synsShed++;
+        this._countShed();
       }
       return false;
     }
@@ -218,6 +219,12 @@ export class Handshake {
     if (seg.has(TcpFlags.rst)) return;
     if (seg.has(TcpFlags.ack)) x.out.sendRstAck(seg, seg.ack, now);
     else x.out.sendRst(seg, 0, (seg.seq + seg.len) >>> 0, now);
+  }
+
+  private _countShed(): void {
+    const k = this._x.counters;
+    k.synsShed++;
+    if (this._budget.rateLimited) k.synsShedByRate++;
   }
 
   /** Answers a SYN with a cookie and keeps no state (the backlog is full), from a template. */

@@ -32,51 +32,124 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { TokenBucket } from "./rate_limit.ts";
 
-/** Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll). */
+/**
+ * Cookie SYN-ACKs one loop iteration sends at most (TcpConfig.synCookiesPerPoll),
+ * and one second at most (TcpConfig.synCookiesPerSecond).
+ *
+ * The second bound is a token bucket (rate_limit.ts): `perSecond` tokens a
+ * second, held up to {@link SynBudget.burst} (10 ms of them), one taken by
+ * each cookie SYN-ACK.
+ * The per-iteration budget alone bounds a flood's answers by the poll rate,
+ * and a stack that polls a million times a second with a frame or two a burst
+ * (it waits for work, busy-polling) answered a third or more of a 170k SYN/s
+ * flood: each answer costs a transmit and, on a veth or af_packet, a trip
+ * through the kernel (bench/synflood_where.ts measured a third of the stack's
+ * CPU in sendto(2) under a flood alone, nearly all of it per frame: the veth
+ * and the peer's receive path, which run on the sender's CPU; the system
+ * call itself was a few percent, so batching the answers into fewer calls
+ * would save little). The bucket bounds that cost by time, whatever the
+ * poll rate.
+ *
+ * The bucket protects established connections, so it bounds the answers
+ * only while the stack holds some (Handshake.poll): a stack with none has
+ * no one to lose the CPU, and answers up to the per-iteration budget, so that
+ * the first clients under a flood connect sooner.
+ */
 export class SynBudget {
   /** What each poll restores. */
   readonly perPoll: number;
+  /** Tokens a second (cookie SYN-ACKs a second at most). */
+  readonly perSecond: number;
+  /** Tokens the bucket holds at most: 10 ms of {@link perSecond}, at least {@link perPoll}. */
+  readonly burst: number;
   private _left: number;
   private _retriesLeft: number;
+  /** The flood's bucket and the retransmitted SYNs' (undefined: no rate). */
+  private readonly _bucket: TokenBucket | undefined;
+  private readonly _retryBucket: TokenBucket | undefined;
+  private _now = 0;
+  private _limited = true;
+  private _granted = false;
 
-  /** `perPoll`: an integer >= 1, or Infinity for no budget. */
-  constructor(perPoll: number) {
+  /** `perPoll` and `perSecond`: integers >= 1, or Infinity for no bound. */
+  constructor(perPoll: number, perSecond = Infinity) {
     if (!(perPoll === Infinity || (Number.isInteger(perPoll) && perPoll >= 1))) {
       throw new ConfigError("tcp.synCookiesPerPoll", `expected an integer >= 1 or Infinity, got ${perPoll}`);
     }
+    if (!(perSecond === Infinity || (Number.isInteger(perSecond) && perSecond >= 1))) {
+      throw new ConfigError(
+        "tcp.synCookiesPerSecond",
+        `expected an integer >= 1 or Infinity, got ${perSecond}`,
+      );
+    }
     this.perPoll = perPoll;
+    this.perSecond = perSecond;
+    this.burst = Math.max(Math.ceil(perSecond / 100), perPoll === Infinity ? 1 : perPoll);
     this._left = perPoll;
     this._retriesLeft = perPoll;
+    if (perSecond !== Infinity) {
+      this._bucket = new TokenBucket(perSecond, this.burst, -Infinity);
+      this._retryBucket = new TokenBucket(perSecond, this.burst, -Infinity);
+    }
   }
 
-  /** Whether this iteration's budget is spent (the next cookie SYN is shed). */
+  /** Whether this iteration's budget or the bucket is spent (the next cookie SYN is shed). */
   get spent(): boolean {
-    return this._left <= 0;
+    return this._left <= 0 || this.rateLimited;
   }
 
-  /** Takes one answer from this iteration's budget; false: none left, shed the SYN. */
+  /** Whether the bucket bounds now and is empty. */
+  get rateLimited(): boolean {
+    return this._limited && this._bucket !== undefined && this._bucket.available(this._now) < 1;
+  }
+
+  /**
+   * Takes one answer from this iteration's budget and the bucket (or the
+   * answer a retransmitted SYN was granted); false: none left, shed the SYN.
+   */
   take(): boolean {
-    if (this._left <= 0) return false;
+    if (this._granted) {
+      this._granted = false;
+      return true;
+    }
+    if (this.spent) return false;
     this._left--;
+    this._bucket?.take(this._now); // unbounded (not limited): takes a token if there is one
     return true;
   }
 
-  /** A new iteration: the budget is whole again. */
-  refill(): void {
+  /**
+   * A new iteration at `now` (ms): the budget is whole again (the buckets
+   * fill with time). `limited`: whether the bucket bounds this iteration's
+   * answers (while established connections have the CPU to lose); when not,
+   * answers still take its tokens, as far as it has them.
+   */
+  refill(now: number, limited = true): void {
     this._left = this.perPoll;
     this._retriesLeft = this.perPoll;
+    this._limited = limited;
+    this._granted = false;
+    this._now = now;
   }
 
   /**
    * Whether a retransmitted SYN may go ahead of the flood (syn_retry.ts):
-   * as many an iteration as the budget; one granted adds an answer to this
-   * iteration's budget, which the SYN then takes.
+   * as many an iteration as the budget, and from a bucket of their own as
+   * large as the flood's (a flood spends its bucket first); one granted is
+   * the answer the next {@link take} returns. So the cookies sent stay under
+   * twice each bound.
    */
   grantRetry(): boolean {
     if (this._retriesLeft <= 0) return false;
+    const b = this._retryBucket;
+    if (b !== undefined) {
+      if (this._limited && b.available(this._now) < 1) return false;
+      b.take(this._now);
+    }
     this._retriesLeft--;
-    this._left++;
+    this._granted = true;
     return true;
   }
 }
