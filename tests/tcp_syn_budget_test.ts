@@ -6,6 +6,7 @@
 // Beside it, a token bucket bounds the cookies a second (`synCookiesPerSecond`),
 // whatever the poll rate; SYNs beyond it are counted in `synsShedByRate` too.
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { type StackConfig, synCookieRateDefault, synCookieRateKernelPath } from "../src/api/config.ts";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { ConfigError } from "../src/errors.ts";
 import { ShedMemory, shedMemoryGenerationMs } from "../src/tcp/syn_retry.ts";
@@ -261,5 +262,17 @@ describe("SYN budget", () => {
       const e = assertThrows(() => parseArgs([...base, "--syn-budget", bad]), UsageError);
       assertStringIncludes(e.message, "--syn-budget");
     }
+  });
+
+  test("the cookie rate's default: bounded where a sent frame runs the kernel's path (af_packet, af_xdp, packet:), not on memif or a NIC", () => {
+    const at = (device: string, tcp?: StackConfig["tcp"]) =>
+      synCookieRateDefault({ device, address: "198.18.9.1/24", ...(tcp ? { tcp } : {}) } as StackConfig);
+    assertEquals(at("af_packet:veth0"), synCookieRateKernelPath);
+    assertEquals(at("af_xdp:veth0"), synCookieRateKernelPath);
+    assertEquals(at("packet:lo"), synCookieRateKernelPath);
+    assertEquals(at("memif:/tmp/x.sock,server"), Infinity);
+    assertEquals(at("0000:01:00.0"), Infinity);
+    assertEquals(at("af_packet:veth0", { synCookiesPerSecond: 200 }), 200);
+    assertEquals(at("memif:/tmp/x.sock,server", { synCookiesPerSecond: 300 }), 300);
   });
 });

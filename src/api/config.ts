@@ -373,11 +373,6 @@ export function parseStackConfig(input: unknown): StackConfig {
   throw new ConfigError(field, message);
 }
 
-/**
- * Whether a configuration shares the NIC with the kernel: as `coexist` says,
- * or by default where the device is a real NIC (PCI) or sits on a kernel
- * interface (af_packet, af_xdp).
- */
 /** Whether a stack on a DPDK port coalesces received segments (see `receiveOffload`). */
 export function receiveOffloadEnabled(c: StackConfig): boolean {
   if (c.receiveOffload !== undefined) return c.receiveOffload;
@@ -387,6 +382,11 @@ export function receiveOffloadEnabled(c: StackConfig): boolean {
   return kind === "memif" || kind === "packet";
 }
 
+/**
+ * Whether a configuration shares the NIC with the kernel: as `coexist` says,
+ * or by default where the device is a real NIC (PCI) or sits on a kernel
+ * interface (af_packet, af_xdp).
+ */
 export function coexistEnabled(c: StackConfig): boolean {
   if (c.coexist !== undefined) return c.coexist !== false;
   if (typeof c.device !== "string") return false;
@@ -406,4 +406,24 @@ function shapeAt(path: (string | number)[]): Record<string, unknown> {
   };
   for (const p of path) s = unwrap(s)?.shape?.[p];
   return unwrap(s)?.shape ?? {};
+}
+
+/** SYN cookies answered per second where {@link synCookieRateDefault} bounds them. */
+export const synCookieRateKernelPath = 5000;
+
+/**
+ * `tcp.synCookiesPerSecond` where the configuration leaves it out. On a
+ * device that sits on a kernel interface (af_packet, af_xdp, packet:) every
+ * frame the stack sends runs the kernel's transmit path, and on a veth the
+ * receiving side's too, on the stack's own CPU: under a flood the cookie
+ * SYN-ACKs took about a third of it (bench/synflood_where.ts), so they are
+ * bounded there ({@link synCookieRateKernelPath} a second while connections
+ * are established). On a NIC or memif a SYN-ACK is one more descriptor, and
+ * answering every SYN, as Linux does, keeps connecting under a flood fast.
+ */
+export function synCookieRateDefault(c: StackConfig): number {
+  if (c.tcp?.synCookiesPerSecond !== undefined) return c.tcp.synCookiesPerSecond;
+  if (typeof c.device !== "string") return Infinity;
+  const kind = parseDeviceSpec(c.device).kind;
+  return kind === "af_packet" || kind === "af_xdp" || kind === "packet" ? synCookieRateKernelPath : Infinity;
 }

@@ -40,6 +40,7 @@ import {
   coexistEnabled,
   parseStackConfig,
   receiveOffloadEnabled,
+  synCookieRateDefault,
   type StackConfig,
   type StackConfigInput,
 } from "./config.ts";
@@ -190,7 +191,11 @@ export class Stack {
     this.#bridge = bridge;
     // Sharing the address with the kernel: the kernel answers ARP, the stack learns from it.
     this.ip = new IpLayer(device, iface, { answerArp: bridge === undefined });
-    this.tcp = new TcpLayer(this.ip, { ...config.tcp, mss: config.tcp?.mss ?? mssFor(device) });
+    this.tcp = new TcpLayer(this.ip, {
+      ...config.tcp,
+      mss: config.tcp?.mss ?? mssFor(device),
+      synCookiesPerSecond: synCookieRateDefault(config),
+    });
     this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst);
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());

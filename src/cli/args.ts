@@ -92,7 +92,8 @@ serve options:
                       rest are dropped and counted as synsShed, but a shed SYN sent again
                       goes ahead (default 8; off: answer all)
   --syn-rate N|off    SYN cookies answered per second at most while connections are established
-                      (a token bucket; default 5000; off: no bound); the rest are shed as beyond
+                      (a token bucket; default 5000 on af_packet, af_xdp and packet:, no bound on
+                      a NIC or memif; off: no bound); the rest are shed as beyond
                       --syn-budget
   --json              on exit, print the stats as one JSON line too
 

@@ -90,7 +90,9 @@ export interface TcpConfig {
    * rate. SYNs beyond it are shed as beyond synCookiesPerPoll (counted in
    * `synsShed` and `synsShedByRate`). It bounds only while the stack holds
    * established connections (a stack with none has no one to protect).
-   * Infinity: no bound.
+   * Infinity: no bound. Default here Infinity; createStack bounds it on the
+   * devices where a transmitted frame costs the stack's CPU the kernel's own
+   * path (see synCookieRateDefault in src/api/config.ts).
    */
   synCookiesPerSecond: number;
   /** Challenge ACKs per second (RFC 5961 7). */
@@ -148,7 +150,7 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   backlog: 128,
   synCookies: true,
   synCookiesPerPoll: 8,
-  synCookiesPerSecond: 5_000,
+  synCookiesPerSecond: Infinity,
   challengeAckPerSecond: 1000,
   segmentationOffload: true,
   ephemeralPortMin: 49152,
