@@ -468,11 +468,12 @@ export class TcpOutput {
     const free = Math.min(c.rcvBufBytes - c.recvq.bytes - c.reassemblyBytes, max, room);
     // Only a window that had shrunk below half its size is worth an ACK of its own; a wider
     // one rides on the next (possibly delayed) ACK, or every read would cost a segment. Its
-    // size is at most the widest the peer was told of: the SYN's unscaled 64 KiB has not
-    // shrunk (a request read after the handshake would cost a pure ACK before its answer).
+    // size is at most the widest the peer was told of: a window still near the SYN's unscaled
+    // 64 KiB has not shrunk (a request read after the handshake cost a pure ACK before its answer).
+    const told = Math.max(c.rcvWndAdvMax, Math.min(c.rcvBufBytes, 65535));
     if (
-      free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) &&
-      before < Math.min(max, c.rcvWndAdvMax) >>> 1 && c.state >= State.established
+      free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && before < Math.min(max, told) >>> 1 &&
+      c.state >= State.established
     ) {
       c.ackNow = true;
       this.output(c, now);

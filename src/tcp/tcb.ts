@@ -146,7 +146,10 @@ export class Tcb {
   rcvNxt = 0;
   /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then). */
   rcvAdv = 0;
-  /** Widest window advertised in a segment without SYN (0 before the first): what "shrunk" is measured against. */
+  /**
+   * Widest window advertised in a segment without SYN (0 before the first); with the SYN's
+   * (at most 64 KiB, unscaled), what a window that "shrunk" is measured against (windowOpened).
+   */
   rcvWndAdvMax = 0;
   /** Our window scale shift, 0 when not in use. */
   rcvScale = 0;
