@@ -34,7 +34,7 @@ describe("short connection", () => {
   test("cork, write, close, uncork: the answer and the FIN leave in one segment", () => {
     const d = established(scaled);
     d.onData = (c) => {
-      d.tcp.cork(c);
+      c.corked = true;
       d.write(50);
       d.close();
       d.tcp.uncork(c, d.now);
@@ -62,7 +62,7 @@ describe("short connection", () => {
   test("uncork of a connection that closed meanwhile sends nothing and throws nothing", () => {
     const d = established(scaled);
     const c = d.tcb!;
-    d.tcp.cork(c);
+    c.corked = true;
     d.write(50);
     d.tcp.abort(c, d.now);
     d.expect({ flags: RST | ACK });

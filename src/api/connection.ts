@@ -259,7 +259,7 @@ export class Connection {
    * one segment. Uncork within the same turn (no timer sends for a corked connection).
    */
   cork(): void {
-    this._tcp.cork(this.tcb);
+    this.tcb.corked = true;
   }
 
   /** Sends what was queued since {@link cork}. */

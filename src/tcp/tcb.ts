@@ -206,8 +206,8 @@ export class Tcb {
   /** An ACK must leave with the next output. */
   ackNow = false;
   /**
-   * Output held back while the application queues a write and its close (TcpLayer.cork): what
-   * they queue leaves together when it uncorks, the FIN on the answer's last segment.
+   * Output held back while the application queues a write and its close (Linux's TCP_CORK, for
+   * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
    */
   corked = false;
 

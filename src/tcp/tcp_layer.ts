@@ -311,16 +311,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     if (c.recvq.bytes === 0) this._unread.delete(c);
   }
 
-  /**
-   * Holds output of `c` back until {@link uncork}: writes and a close made in between leave as
-   * few segments as they fit in, the FIN riding on the last data segment (Linux's TCP_CORK,
-   * for one handler's turn).
-   */
-  cork(c: Tcb): void {
-    c.corked = true;
-  }
-
-  /** Sends what was queued since {@link cork}. */
+  /** Ends {@link Tcb.corked}: what was queued meanwhile leaves, a close's FIN on its last segment. */
   uncork(c: Tcb, now: number): void {
     if (!c.corked) return;
     c.corked = false;
