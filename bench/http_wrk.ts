@@ -19,7 +19,10 @@
  * `wrk -t1 --latency` on CPU 0, the server started on CPU 1 (taskset); each
  * round runs every configuration once, in an order that alternates between
  * rounds; figures are medians of the rounds, ratios against Bun.serve's in
- * the same run (bench/_report.ts).
+ * the same run (bench/_report.ts). For `luna serve http` the notes also hold
+ * the segments the server took in and sent (its TCP counters, read over its
+ * control socket around the measured run): per connection with
+ * `Connection: close`, per request with keep-alive (segsInPer, segsOutPer).
  *
  * The luna-ts servers run with the EAL's default lcore mapping, as `luna
  * serve` does (lcore 0 free to run on every CPU), not pinned to CPU 1 with
@@ -150,8 +153,37 @@ interface WrkLab {
   sIf: string;
 }
 
-/** One wrk run from the client's namespace. */
-async function runWrk(o: HttpWrkOptions, lab: WrkLab, port: number, conns: number, close: boolean) {
+/** A luna server's TCP counters, read over its control socket (`luna stats NAME --json`). */
+interface SegCounts {
+  passiveOpens: number;
+  inSegs: number;
+  outSegs: number;
+}
+
+/** Reads the TCP counters of the `luna serve` named `name`. */
+async function segCounts(name: string): Promise<SegCounts> {
+  const p = new Proc(bunBin, [lunaCli, "stats", name, "--json"]);
+  const code = await p.closed;
+  const line = p.stdout.trim().split("\n").pop() ?? "";
+  const tcp = code === 0 ? (JSON.parse(line) as { stats?: { tcp?: SegCounts } }).stats?.tcp : undefined;
+  if (tcp === undefined) throw new Error(`luna stats ${name}: exit ${code}: ${p.tail(500)}`);
+  return { passiveOpens: tcp.passiveOpens, inSegs: tcp.inSegs, outSegs: tcp.outSegs };
+}
+
+/**
+ * One wrk run from the client's namespace. With `counted` (a luna server's
+ * control socket name) it also returns the segments the server took in and
+ * sent per connection it accepted and per request, over the measured run
+ * alone (the warm-up, with keep-alive, is left out).
+ */
+async function runWrk(
+  o: HttpWrkOptions,
+  lab: WrkLab,
+  port: number,
+  conns: number,
+  close: boolean,
+  counted?: string,
+) {
   const url = `http://${serverAddr}:${port}${path}`;
   const args = [
     "-t1",
@@ -167,25 +199,49 @@ async function runWrk(o: HttpWrkOptions, lab: WrkLab, port: number, conns: numbe
     );
     await w.closed;
   }
+  const before = counted !== undefined ? await segCounts(counted) : undefined;
   const p = new Proc("ip", nsExec(lab.cNs, clientCpu, ["wrk", ...args, url]));
   const t = setTimeout(() => p.child.kill("SIGKILL"), (o.measureS + 30) * 1000);
   const code = await p.closed;
   clearTimeout(t);
   if (code !== 0) throw new Error(`wrk exit ${code}: ${p.tail(1500)}`);
-  return parseWrk(p.out);
+  const r = parseWrk(p.out);
+  if (before === undefined) return { ...r, segs: undefined };
+  const after = await segCounts(counted!);
+  const opens = after.passiveOpens - before.passiveOpens;
+  const inSegs = after.inSegs - before.inSegs;
+  const outSegs = after.outSegs - before.outSegs;
+  // Per connection with Connection: close (a connection per request), per request with keep-alive.
+  const per = close ? opens : r.requests;
+  const round2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    ...r,
+    segs: per > 0 ? { segsInPer: round2(inSegs / per), segsOutPer: round2(outSegs / per) } : undefined,
+  };
 }
 
-/** Every connection count, keep-alive and close, against the server on `port`. */
-async function measureAll(o: HttpWrkOptions, lab: WrkLab, base: string, port: number, round: number) {
+/**
+ * Every connection count, keep-alive and close, against the server on `port`;
+ * `counted`: a luna server's control socket name, for its segments per connection.
+ */
+async function measureAll(
+  o: HttpWrkOptions,
+  lab: WrkLab,
+  base: string,
+  port: number,
+  round: number,
+  counted?: string,
+) {
   for (const close of [false, true]) {
     const config = close ? `${base}-close` : base;
     for (const conns of o.conns) {
       const what = `httpwrk ${config} conns=${conns} round ${round + 1}/${o.rounds}`;
       try {
-        const r = await runWrk(o, lab, port, conns, close);
+        const r = await runWrk(o, lab, port, conns, close, counted);
         if (r.non2xx > 0) throw new Error(`${r.non2xx} answers not 2xx`);
         if (!(r.requests > 0)) throw new Error("no request answered");
-        const { req_per_s, p50_us, p99_us, ...notes } = r;
+        const { req_per_s, p50_us, p99_us, segs, ...rest } = r;
+        const notes = segs === undefined ? rest : { ...rest, ...segs };
         o.onSample({
           workload: "httpwrk",
           config,
@@ -197,7 +253,13 @@ async function measureAll(o: HttpWrkOptions, lab: WrkLab, base: string, port: nu
         o.onProgress(
           `${what}: ${(req_per_s / 1000).toFixed(1)}k req/s, p50 ${p50_us.toFixed(0)} µs, p99 ${
             p99_us.toFixed(0)
-          } µs${r.socketErrors > 0 ? `, ${r.socketErrors} socket errors` : ""}`,
+          } µs${r.socketErrors > 0 ? `, ${r.socketErrors} socket errors` : ""}${
+            segs === undefined
+              ? ""
+              : `, segments in/out per ${
+                close ? "connection" : "request"
+              } ${segs.segsInPer}/${segs.segsOutPer}`
+          }`,
         );
       } catch (e) {
         const error = String((e as Error)?.message ?? e).slice(0, 2000);
@@ -259,6 +321,7 @@ async function lunaServe(o: HttpWrkOptions, lab: WrkLab, round: number): Promise
 async function lunaApp(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<void> {
   const config = "luna-app-afpacket";
   const prefix = `luna-bench-${process.pid}-wrk-app${round}`;
+  const name = `bench-wrk-${process.pid}-${round}`; // its control socket: segments per connection
   const clean = onCleanup(() => removeEalFiles(prefix));
   let server: Proc | undefined;
   try {
@@ -275,7 +338,8 @@ async function lunaApp(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<v
         "--address",
         `${serverAddr}/24`,
         "--no-coexist",
-        "--no-control",
+        "--name",
+        name,
         "--mode",
         o.mode,
         "--prefix",
@@ -283,7 +347,7 @@ async function lunaApp(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<v
       ]),
     );
     await server.waitFor(/^luna: serving http/m, 0, 30_000, "stdout");
-    await measureAll(o, lab, config, 80, round);
+    await measureAll(o, lab, config, 80, round, name);
   } catch (e) {
     o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
     o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);

@@ -1,9 +1,9 @@
 // The first errors a user of `luna serve` meets name the option at fault, in
 // one line: unusable addresses, paths whose directory is missing, and a
 // device DPDK cannot make (issue: hardening, command line).
-import { assert, assertEquals, assertInstanceOf, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf, assertStringIncludes, assertThrows } from "@std/assert";
 import { existsSync } from "node:fs";
-import { usageOfConfigError } from "../src/cli/args.ts";
+import { parseArgs, UsageError, usageOfConfigError } from "../src/cli/args.ts";
 import { ConfigError, parseStackConfig } from "../src/mod.ts";
 import { explain, removeEalFiles, runChild, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
@@ -99,6 +99,20 @@ describe("command-line errors", () => {
     } finally {
       lab.close();
       removeEalFiles(prefix);
+    }
+  });
+
+  test("--backlog N sets the listener's backlog (1024 unless given); 0 or a word is refused naming it", () => {
+    const base = ["serve", "http", "--device", "memif:/tmp/x.sock,server", "--address", "198.18.9.1/24"];
+    const plain = parseArgs(base);
+    assert(plain.kind === "serve");
+    assertEquals(plain.options.config.tcp?.backlog, 1024);
+    const set = parseArgs([...base, "--backlog", "64"]);
+    assert(set.kind === "serve");
+    assertEquals(set.options.config.tcp?.backlog, 64);
+    for (const bad of ["0", "many"]) {
+      const e = assertThrows(() => parseArgs([...base, "--backlog", bad]), UsageError);
+      assertStringIncludes(e.message, "--backlog");
     }
   });
 });

@@ -252,11 +252,11 @@ describe("SYN budget", () => {
     const base = ["serve", "http", "--device", "memif:/tmp/x.sock,server", "--address", "198.18.9.1/24"];
     const plain = parseArgs(base);
     assert(plain.kind === "serve");
-    assertEquals(plain.options.config.tcp, undefined);
+    assertEquals(plain.options.config.tcp, { backlog: 1024 }); // luna serve's backlog (--backlog)
     for (const [v, want] of [["16", 16], ["off", Infinity]] as const) {
       const r = parseArgs([...base, "--syn-budget", v]);
       assert(r.kind === "serve");
-      assertEquals(r.options.config.tcp, { synCookiesPerPoll: want });
+      assertEquals(r.options.config.tcp, { synCookiesPerPoll: want, backlog: 1024 });
     }
     for (const bad of ["0", "-3", "many"]) {
       const e = assertThrows(() => parseArgs([...base, "--syn-budget", bad]), UsageError);

@@ -253,6 +253,20 @@ export class Connection {
     this._tcp.abort(this.tcb, this._now());
   }
 
+  /**
+   * Holds what {@link write}, {@link send} and {@link close} queue until {@link uncork}, so
+   * that an answer and the close after it leave together: a short answer and its FIN in
+   * one segment. Uncork within the same turn (no timer sends for a corked connection).
+   */
+  cork(): void {
+    this.tcb.corked = true;
+  }
+
+  /** Sends what was queued since {@link cork}. */
+  uncork(): void {
+    this._tcp.uncork(this.tcb, this._now());
+  }
+
   /** Nagle's algorithm off (true) or on. */
   setNoDelay(on = true): void {
     this.tcb.noDelay = on;

@@ -265,10 +265,18 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     loop: for (;;) {
       switch (x.phase) {
         case Phase.respond: {
+          // The last of an answer that closes, if it all fits now, leaves with the FIN: one
+          // segment for a short answer, where write-then-close sent the FIN on its own.
+          const cork = x.closeAfter && x.out.length + x.pattern - x.pos <= c.sendSpace;
+          if (cork) c.cork();
           left = produce(c, x, left);
-          if (left < 0) return;
+          if (left < 0) {
+            if (cork) c.uncork();
+            return;
+          }
           if (x.closeAfter) {
             c.close();
+            if (cork) c.uncork();
             x.phase = Phase.closed;
           } else {
             x.phase = x.after;

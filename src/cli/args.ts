@@ -88,6 +88,9 @@ serve options:
                       answer sees no acknowledgment for S seconds (default 60; 0: none)
   --max-connections N connections the app holds at most, half-open ones included (per worker
                       with --workers); a SYN beyond them is refused with a RST (default 16384)
+  --backlog N         half-open connections the listener holds before SYN cookies answer
+                      (default 1024: a few hundred clients reconnecting at once, as wrk's
+                      with Connection: close, stay under it; the library's default is 128)
   --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
                       rest are dropped and counted as synsShed, but a shed SYN sent again
                       goes ahead (default 8; off: answer all)
@@ -144,6 +147,7 @@ const serveFlags: Record<string, boolean> = {
   "--max-connections": true,
   "--syn-budget": true,
   "--syn-rate": true,
+  "--backlog": true,
   "--json": false,
   "--coexist": false,
   "--no-coexist": false,
@@ -249,6 +253,10 @@ function parseServe(argv: string[]): ServeOptions {
       synCookiesPerSecond: v === "off" ? Infinity : integer("--syn-rate", v, 1, 1e9),
     };
   }
+  // Linux lets Bun.serve's listen(fd, 512) hold 512 (somaxconn 4096): 128 sent a tenth of the
+  // connections of 256 wrk clients with Connection: close through cookies, some shed (1 s to retry).
+  const backlog = values.has("--backlog") ? integer("--backlog", values.get("--backlog")!, 1, 1 << 20) : 1024;
+  config.tcp = { ...config.tcp, backlog };
   const workers = values.has("--workers") ? integer("--workers", values.get("--workers")!, 1, 64) : 1;
   if (values.has("--name")) {
     const name = values.get("--name")!;

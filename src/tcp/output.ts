@@ -162,6 +162,7 @@ export class TcpOutput {
         : receiveWindow(this._x.pool, tcb);
       r.window = (flags & TcpFlags.syn) !== 0 ? wnd : wnd >>> tcb.rcvScale;
       tcb.rcvAdv = (tcb.rcvNxt + wnd) >>> 0;
+      if ((flags & TcpFlags.syn) === 0 && wnd > tcb.rcvWndAdvMax) tcb.rcvWndAdvMax = wnd;
     } else {
       r.ack = 0;
       // An active open's SYN offers a window too; it is never scaled (RFC 7323 2.2).
@@ -338,6 +339,7 @@ export class TcpOutput {
   }
 
   output(tcb: Tcb, now: number): void {
+    if (tcb.corked) return; // TcpLayer.uncork sends it all
     const s = tcb.state;
     if (s === State.synSent || s === State.synReceived || s === State.closed || s === State.listen) {
       if (tcb.ackNow && s === State.synReceived) {
@@ -469,9 +471,12 @@ export class TcpOutput {
     const room = (share - recvHeld(c)) * perBuffer;
     const free = Math.min(c.rcvBufBytes - c.recvq.bytes - c.reassemblyBytes, max, room);
     // Only a window that had shrunk below half its size is worth an ACK of its own; a wider
-    // one rides on the next (possibly delayed) ACK, or every read would cost a segment.
+    // one rides on the next (possibly delayed) ACK, or every read would cost a segment. Its
+    // size is at most the widest the peer was told of: a window still near the SYN's unscaled
+    // 64 KiB has not shrunk (a request read after the handshake cost a pure ACK before its answer).
+    const told = Math.max(c.rcvWndAdvMax, Math.min(c.rcvBufBytes, 65535));
     if (
-      free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && before < max >>> 1 &&
+      free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && before < Math.min(max, told) >>> 1 &&
       c.state >= State.established
     ) {
       c.ackNow = true;

@@ -146,6 +146,11 @@ export class Tcb {
   rcvNxt = 0;
   /** Right edge of the window we last advertised (RCV.NXT + RCV.WND then). */
   rcvAdv = 0;
+  /**
+   * Widest window advertised in a segment without SYN (0 before the first); with the SYN's
+   * (at most 64 KiB, unscaled), what a window that "shrunk" is measured against (windowOpened).
+   */
+  rcvWndAdvMax = 0;
   /** Our window scale shift, 0 when not in use. */
   rcvScale = 0;
   /** Window scale we offered in our SYN (used only if the peer offers one too). */
@@ -200,6 +205,11 @@ export class Tcb {
   unackedSegs = 0;
   /** An ACK must leave with the next output. */
   ackNow = false;
+  /**
+   * Output held back while the application queues a write and its close (Linux's TCP_CORK, for
+   * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
+   */
+  corked = false;
 
   // Timers (absolute ms; Infinity when not armed). The wheel holds the earliest.
   rtxAt = Infinity;

@@ -329,6 +329,13 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     if (c.recvq.bytes === 0) this._unread.delete(c);
   }
 
+  /** Ends {@link Tcb.corked}: what was queued meanwhile leaves, a close's FIN on its last segment. */
+  uncork(c: Tcb, now: number): void {
+    if (!c.corked) return;
+    c.corked = false;
+    if (!c.dead) this.out.output(c, now);
+  }
+
   /** Closes our direction: FIN after the queued data (RFC 9293 3.10.4). */
   close(c: Tcb, now: number): void {
     if (c.dead || c.finQueued) return;

@@ -1,0 +1,63 @@
+// `luna serve http` with `Connection: close`, counted in segments: the server
+// sends three per connection (SYN|ACK, the answer with the FIN on it, the ACK
+// of the client's FIN), as the kernel's TCP does with TCP_CORK, where it sent
+// five (a window update before the answer and the FIN on its own). Two stacks
+// on the in-memory link, the app on one, polled with the real clock.
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { appLimitDefaults, createApp } from "../src/apps/mod.ts";
+import { createHeapZone, createMemoryLink, createStack, type Stack } from "../src/mod.ts";
+import { describe, test } from "./harness.ts";
+
+async function pair(): Promise<[Stack, Stack]> {
+  const za = createHeapZone({ name: "a", count: 1024 });
+  const zb = createHeapZone({ name: "b", count: 1024 });
+  const [la, lb] = createMemoryLink({ zone: za, zoneB: zb });
+  const a = await createStack({ device: la, address: "198.18.0.1/24" });
+  const b = await createStack({ device: lb, address: "198.18.0.2/24" });
+  return [a, b];
+}
+
+describe("http: Connection: close", () => {
+  test("three segments from the server a connection: SYN|ACK, answer|FIN, the ACK of the client's FIN", async () => {
+    const [a, b] = await pair();
+    const app = createApp("http", b.device.zone, appLimitDefaults);
+    b.listen(80, (c) => app.accept(c));
+    const request = new TextEncoder().encode(
+      "GET /bytes/13 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    const dec = new TextDecoder();
+    const rounds = 3;
+    for (let i = 0; i < rounds; i++) {
+      let text = "";
+      let closed = false;
+      a.connect("198.18.0.2", 80, {
+        onOpen: (c) => void c.write(request),
+        onData(c) {
+          for (let v = c.peek(); v.length > 0; v = c.peek()) {
+            text += dec.decode(v);
+            c.consume(v.length);
+          }
+        },
+        onEnd: (c) => c.close(),
+        onClose: () => void (closed = true),
+      });
+      const end = performance.now() + 10_000;
+      for (let n = 0; !(closed && app.stats().open === 0) && performance.now() < end; n++) {
+        a.poll();
+        b.poll();
+        if ((n & 255) === 255) await new Promise((r) => setImmediate(r));
+      }
+      assert(closed && app.stats().open === 0, `connection ${i} closed on both sides`);
+      assertStringIncludes(text, "HTTP/1.1 200 OK\r\n");
+      assertStringIncludes(text, "Connection: close\r\n");
+    }
+    const s = b.stats().tcp;
+    assertEquals(s.passiveOpens, rounds);
+    assertEquals(s.outSegs, 3 * rounds, "SYN|ACK, answer|FIN, ACK");
+    assertEquals(s.retransSegs, 0);
+    assertEquals(app.stats().requests, rounds);
+    await a.close(100);
+    await b.close(100);
+    assertEquals(b.device.zone.accounting().inUse, 0, "every buffer back (server)");
+  });
+});
