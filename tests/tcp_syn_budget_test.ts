@@ -240,7 +240,7 @@ describe("SYN budget", () => {
     for (const [v, want] of [["5000", 5000], ["off", Infinity]] as const) {
       const r = parseArgs([...base, "--syn-rate", v, "--syn-budget", "4"]);
       assert(r.kind === "serve");
-      assertEquals(r.options.config.tcp, { synCookiesPerPoll: 4, synCookiesPerSecond: want });
+      assertEquals(r.options.config.tcp, { synCookiesPerPoll: 4, synCookiesPerSecond: want, backlog: 1024 });
     }
     for (const bad of ["0", "-3", "fast"]) {
       const e = assertThrows(() => parseArgs([...base, "--syn-rate", bad]), UsageError);
