@@ -327,17 +327,17 @@ export class TcpOutput {
     r.sent(seq, (seq + len) >>> 0, now);
   }
 
-  /**
-   * Sends what the windows and the send policy allow: new data (or data again
-   * after a retransmission timeout rolled SND.NXT back), the FIN, and an ACK if
-   * one is owed and nothing else carried it.
-   */
   /** Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS). */
   segmentUnit(mss: number): number {
     const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
     return segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
   }
 
+  /**
+   * Sends what the windows and the send policy allow: new data (or data again
+   * after a retransmission timeout rolled SND.NXT back), the FIN, and an ACK if
+   * one is owed and nothing else carried it.
+   */
   output(tcb: Tcb, now: number): void {
     if (tcb.corked) return; // TcpLayer.uncork sends it all
     const s = tcb.state;
