@@ -34,7 +34,7 @@ describe("short connection", () => {
   test("cork, write, close, uncork: the answer and the FIN leave in one segment", () => {
     const d = established(scaled);
     d.onData = (c) => {
-      c.corked = true;
+      d.tcp.cork(c);
       d.write(50);
       d.close();
       d.tcp.uncork(c, d.now);
@@ -62,11 +62,21 @@ describe("short connection", () => {
   test("uncork of a connection that closed meanwhile sends nothing and throws nothing", () => {
     const d = established(scaled);
     const c = d.tcb!;
-    c.corked = true;
+    d.tcp.cork(c);
     d.write(50);
     d.tcp.abort(c, d.now);
     d.expect({ flags: RST | ACK });
     d.tcp.uncork(c, d.now);
     d.recvNothing(10);
+  });
+
+  test("a cork never uncorked lasts the loop's iteration: its data leaves at the next poll", () => {
+    const d = established(scaled);
+    const c = d.tcb!;
+    d.tcp.cork(c);
+    d.write(50);
+    assertEquals(c.corked, true);
+    d.expect({ flags: PSH | ACK, seq: 1, ack: 1, len: 50 });
+    assertEquals(c.corked, false);
   });
 });

@@ -256,10 +256,11 @@ export class Connection {
   /**
    * Holds what {@link write}, {@link send} and {@link close} queue until {@link uncork}, so
    * that an answer and the close after it leave together: a short answer and its FIN in
-   * one segment. Uncork within the same turn (no timer sends for a corked connection).
+   * one segment. The cork lasts until {@link uncork}, or the end of the loop's iteration at
+   * the latest.
    */
   cork(): void {
-    this.tcb.corked = true;
+    this._tcp.cork(this.tcb);
   }
 
   /** Sends what was queued since {@link cork}. */

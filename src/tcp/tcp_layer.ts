@@ -88,7 +88,10 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   private readonly _blocked: Tcb[] = [];
   private readonly _corks = new Corks();
   private _corkNow = 0;
-  private readonly _uncork = (c: Tcb): void => this.out.output(c, this._corkNow);
+  private readonly _uncork = (c: Tcb): void => {
+    c.corked = false; // a cork lasts the loop's iteration at most
+    this.out.output(c, this._corkNow);
+  };
   private readonly _ports: EphemeralPorts;
 
   constructor(ip: IpLayer, config: Partial<TcpConfig> = {}, options: TcpLayerOptions = {}) {
@@ -327,6 +330,17 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   private _drained(c: Tcb): void {
     if (c.recvq.bytes === 0) this._unread.delete(c);
+  }
+
+  /**
+   * Holds `c`'s output (Tcb.corked) until {@link uncork}, or the end of the
+   * loop's iteration at the latest (an application that forgets to uncork
+   * delays its data by one iteration, never longer).
+   */
+  cork(c: Tcb): void {
+    if (c.dead) return;
+    c.corked = true;
+    this._corks.add(c);
   }
 
   /** Ends {@link Tcb.corked}: what was queued meanwhile leaves, a close's FIN on its last segment. */
