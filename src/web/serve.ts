@@ -27,8 +27,12 @@
  * - Header fields go out as the `Response`'s `headers` hold them. Under Bun
  *   a `Response` made from a string holds no Content-Type there (Bun.serve
  *   adds `text/plain;charset=utf-8` from the body's own type, which no public
- *   API shows without reading the body), so set it in `headers` where the
- *   client needs it; under Deno it is there.
+ *   API shows without reading the body); so under Bun a body that is over
+ *   within a few microtask turns (a string, bytes, a Blob, a short stream)
+ *   and has no Content-Type goes out with `text/plain;charset=utf-8`, as
+ *   Bun.serve sends a string's (it sends bytes as `application/octet-stream`
+ *   and a stream without a type: set the type where that matters).
+ *   Under Deno the `Response` holds it, as Deno.serve sends it.
  * - {@link LunaHttpServer.shutdown}: stops accepting, closes idle
  *   connections, lets requests in flight finish (their answers carry
  *   `Connection: close`), then resolves once every connection has closed.
@@ -125,6 +129,8 @@ const framedEmpty: Framing = { kind: "length", length: 0 };
 const framedChunked: Framing = { kind: "chunked" };
 const framedClose: Framing = { kind: "close" };
 const encoder = new TextEncoder();
+/** The Content-Type Bun.serve gives a string body (see the module documentation). */
+const bunTextType = "content-type: text/plain;charset=utf-8\r\n";
 
 /** The connection closed under the server (reset, or gone before the answer was out). */
 class Gone extends Error {}
@@ -564,6 +570,7 @@ export class LunaHttpServer {
           if (r.done) {
             this.#stats.sized++;
             reader.releaseLock();
+            if (!fields.hasType && gathered > 0) fields.text += bunTextType;
             return s.writeNow(
               responseHead(fields, { kind: "length", length: gathered }, close),
               parts,
@@ -610,6 +617,7 @@ export class LunaHttpServer {
       }
       if (done) {
         this.#stats.sized++;
+        if (peek !== undefined && !fields.hasType && gathered > 0) fields.text += bunTextType;
         return await s.writeNow(
           responseHead(fields, { kind: "length", length: gathered }, close),
           parts,
