@@ -188,12 +188,16 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   await pollFor((p.warmupS ?? 0.3) * 1000);
   latency.reset();
   const tcp0 = stack.stats().tcp as unknown as Record<string, number>;
+  const loop0 = stack.stats().loop;
+  const cpu0 = process.cpuUsage();
   const hb = heapBefore();
   measuring = true;
   const t0 = performance.now();
   await pollFor((p.measureS ?? 1) * 1000);
   measuring = false;
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage(cpu0);
+  const loop1 = stack.stats().loop;
   const heap = heapAfter(hb);
   const tcp1 = stack.stats().tcp as unknown as Record<string, number>;
   const lossKeys = [
@@ -210,6 +214,18 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     lossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
   );
   const requests = latency.n;
+  // The client's loop per request: polls, polls that received frames, frames received, transmit
+  // bursts, CPU µs (user + system).
+  const perReq = (k: keyof typeof loop0) => requests > 0 ? (loop1[k] - loop0[k]) / requests : 0;
+  const client = {
+    pollsPerReq: perReq("iterations"),
+    rxBurstsPerReq: perReq("rxBursts"),
+    framesPerRxBurst: loop1.rxBursts > loop0.rxBursts
+      ? (loop1.framesIn - loop0.framesIn) / (loop1.rxBursts - loop0.rxBursts)
+      : 0,
+    txBurstsPerReq: perReq("txBursts"),
+    cpuUsPerReq: requests > 0 ? (cpu1.user + cpu1.system) / requests : 0,
+  };
   sending = false;
   const drained = await pollFor(2000, () => outstanding === 0);
   for (const c of list) c.close();
@@ -228,6 +244,7 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     drained,
     allClosed,
     closeErrors,
+    client,
     heap,
   };
 }

@@ -39,15 +39,21 @@ interface Run {
  * window past the SYN's unscaled 64 KiB). `buffers`: each zone's size (a small
  * zone bounds each connection's receive window by its share of the zone).
  */
-async function echo(mode: "batch" | "inline", conns: number, rounds: number, buffers: number): Promise<Run> {
+async function echo(
+  mode: "batch" | "inline",
+  conns: number,
+  rounds: number,
+  buffers: number,
+  txFlushFrames?: number,
+): Promise<Run> {
   const [la, lb] = createMemoryLink({
     zone: createHeapZone({ name: "a", count: buffers }),
     zoneB: createHeapZone({ name: "b", count: buffers }),
   });
   const ds = new CountingDevice(la);
   const dc = new CountingDevice(lb);
-  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
-  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode });
+  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode, txFlushFrames });
+  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode, txFlushFrames });
   const answer = (c: Connection) => {
     const zone = c.zoneBytes;
     for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
@@ -133,10 +139,10 @@ describe("loop answers", () => {
       assertEquals(r.bursts, r.busyPolls);
     });
 
-    test(`${mode}: 16 connections answered in one burst per poll, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
+    test(`${mode}: with txFlushFrames 0, 16 connections answered in one burst per poll, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
       // 512 buffers: each connection's share is 48 buffers, a window of about 68 KiB, far
       // below the 1 MiB receive buffer; a read must not look like a window reopened.
-      const r = await echo(mode, 16, 50, 512);
+      const r = await echo(mode, 16, 50, 512, 0);
       assertEquals(r.frames, r.answers);
       assertEquals(r.empty, 0);
       assertEquals(r.clientFrames, r.requests);
@@ -144,6 +150,30 @@ describe("loop answers", () => {
       assertEquals(r.bursts, r.busyPolls);
       // The 16 requests of a round arrive in one burst, so their answers leave in one.
       assert(r.bursts <= r.answers / 8, `${r.bursts} bursts for ${r.answers} answers`);
+    });
+
+    test(`${mode}: the answers of a burst that did not fill leave every 8 (txFlushFrames), those of a full burst together`, async () => {
+      // 16 requests a round in a burst of up to 32: the peer gets the first 8 answers while the
+      // next 8 are made, in two transmit bursts a poll, each of whole answers with their ACKs.
+      const r = await echo(mode, 16, 50, 2048);
+      assertEquals(r.frames, r.answers);
+      assertEquals(r.empty, 0);
+      assertEquals(r.clientEmpty, 0);
+      assertEquals(r.bursts, 2 * r.busyPolls, `${r.bursts} bursts for ${r.busyPolls} polls that received`);
+      assertEquals(r.frames, 8 * r.bursts);
+      // 64 requests a round fill two bursts of 32: more is waiting, so each burst's answers go in one.
+      const full = await echo(mode, 64, 20, 4096);
+      assertEquals(full.frames, full.answers);
+      assertEquals(full.empty, 0);
+      assertEquals(
+        full.bursts,
+        full.busyPolls,
+        `${full.bursts} bursts for ${full.busyPolls} polls that received`,
+      );
+      assert(
+        full.bursts <= Math.ceil(full.frames / 32) + 1,
+        `${full.bursts} bursts for ${full.frames} frames`,
+      );
     });
 
     test(`${mode}: a handler's operations take the poll's time, and outside a poll the clock's`, async () => {

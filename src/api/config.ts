@@ -155,6 +155,12 @@ export interface StackConfigInput {
   buffers?: number;
   /** Frames per receive burst, 1..512; default 32. */
   burst?: number;
+  /**
+   * Answers sent during a receive burst that did not fill leave once this many wait, 0..512
+   * (0: at the end of the burst's poll only); default 8. Lets a peer in another process start on
+   * the first answers of a burst while the rest are processed.
+   */
+  txFlushFrames?: number;
   /** EAL settings (DPDK devices). */
   eal?: EalSettings;
   /** TCP settings. */
@@ -187,6 +193,8 @@ export interface StackConfig extends StackConfigInput {
   buffers: number;
   /** Frames per receive burst. */
   burst: number;
+  /** Answers that leave before the end of a burst's poll (0: none). */
+  txFlushFrames: number;
 }
 
 /** The schema of {@link StackConfig}. */
@@ -261,6 +269,8 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
   buffers: z.number().int().min(256).max(1 << 22).default(8191),
   /** Frames per receive burst. */
   burst: z.number().int().min(1).max(512).default(32),
+  /** Answers that leave before the end of a burst's poll (0: none). */
+  txFlushFrames: z.number().int().min(0).max(512).default(8),
   /** EAL settings (DPDK devices). */
   eal: ealSchema.optional(),
   /** TCP settings. */

@@ -66,8 +66,8 @@ export interface StackStats {
   timeWait: { count: number; bytes: number };
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
-  /** Loop iterations and frames received. */
-  loop: { iterations: number; framesIn: number };
+  /** Loop iterations, frames received, iterations that received frames, and transmit bursts. */
+  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
@@ -191,7 +191,7 @@ export class Stack {
     // Sharing the address with the kernel: the kernel answers ARP, the stack learns from it.
     this.ip = new IpLayer(device, iface, { answerArp: bridge === undefined });
     this.tcp = new TcpLayer(this.ip, { ...config.tcp, mss: config.tcp?.mss ?? mssFor(device) });
-    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst);
+    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst, config.txFlushFrames);
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
     coexist?.follow(this.ip, () => performance.now());
@@ -322,7 +322,12 @@ export class Stack {
       connections: this.tcp.connections,
       timeWait: { count: this.tcp.timeWaitCount, bytes: this.tcp.timeWaitBytes },
       table: this.tcp.tableStats(),
-      loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
+      loop: {
+        iterations: this.loop.iterations,
+        framesIn: this.loop.framesIn,
+        rxBursts: this.loop.rxBursts,
+        txBursts: this.ip.tx.bursts,
+      },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };
   }

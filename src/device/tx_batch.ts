@@ -18,6 +18,8 @@ export class TxBatch {
   sentFrames = 0;
   /** Bytes of the frames the device took. */
   sentBytes = 0;
+  /** Transmit bursts handed to the device (flushes with frames waiting). */
+  bursts = 0;
 
   constructor(device: Device, capacity = BURST_MAX) {
     this._device = device;
@@ -79,6 +81,7 @@ export class TxBatch {
       return 0;
     }
     const sent = this._device.tx(d, n, now);
+    this.bursts++;
     let frames = 0;
     for (let k = 0; k < sent; k++) {
       const i = k * DESC_WORDS;
