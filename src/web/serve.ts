@@ -139,7 +139,9 @@ class Gone extends Error {}
 class Session {
   readonly c: Connection;
   #info: ServeInfo | undefined;
+  #localHost: string | undefined;
   #waiters: (() => void)[] = [];
+  #spare: (() => void)[] = [];
   /** The peer sent FIN. */
   ended = false;
   /** The connection is gone (both FINs, or a reset). */
@@ -179,10 +181,13 @@ class Session {
   }
 
   wake(): void {
-    if (this.#waiters.length === 0) return;
     const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
+    if (w.length === 0) return;
+    // The two lists take turns: a waiter added while these are called waits for the next wake.
+    this.#waiters = this.#spare;
+    this.#spare = w;
+    for (let i = 0; i < w.length; i++) w[i]();
+    w.length = 0;
     this.c._yieldSoon();
   }
 
@@ -214,6 +219,11 @@ class Session {
     const n = this.c.write(bytes, 0, bytes.length);
     if (n === bytes.length) return undefined;
     return this.writeAll(bytes.slice(n)); // the scratch is reused: keep the rest
+  }
+
+  /** Our address and port, as a Host for requests without one (made once per connection). */
+  localHost(): string {
+    return this.#localHost ??= `${this.c.localAddress}:${this.c.localPort}`;
   }
 
   /** What the handler learns about the connection (one object for all its requests). */
@@ -347,11 +357,14 @@ export class LunaHttpServer {
     try {
       while (!s.closing && !s.closed) {
         let head = this.#headNow(s);
-        if (head === null) head = await this.#readHead(s);
+        // Waited for here rather than in a function of its own: one promise less per request.
+        while (head === null) {
+          await s.wait();
+          head = this.#headNow(s);
+        }
         if (head === undefined) break;
-        let close = this.#exchange(s, head);
-        if (typeof close !== "boolean") close = await close;
-        if (close) break;
+        const close = this.#exchange(s, head);
+        if (typeof close === "boolean" ? close : await close) break;
       }
     } catch (e) {
       if (e instanceof BadRequest) {
@@ -400,19 +413,9 @@ export class LunaHttpServer {
     }
   }
 
-  /** The next request's head, waiting for it to arrive; undefined when the connection ends first. */
-  async #readHead(s: Session): Promise<RequestHead | undefined> {
-    for (;;) {
-      await s.wait();
-      const head = this.#headNow(s);
-      if (head !== null) return head;
-    }
-  }
-
   /** One request and its answer; returns (at once where it can) whether the connection closes after it. */
   #exchange(s: Session, head: RequestHead): boolean | Promise<boolean> {
-    const c = s.c;
-    const url = requestUrl(head, `${c.localAddress}:${c.localPort}`);
+    const url = requestUrl(head, s.localHost());
     const kind = head.body.kind;
     if (kind === "length" && (head.body as { length: number }).length > this.#maxBody) {
       throw new BadRequest(413, `request body over ${this.#maxBody} bytes`);
