@@ -18,6 +18,8 @@ export class CountingDevice implements Device {
   /** Calls of rx(), and those that returned frames. */
   rxCalls = 0;
   rxBursts = 0;
+  /** While true, tx() takes no frame (a ring that is full), counting the call all the same. */
+  refuse = false;
   constructor(private readonly d: Device) {}
   get name() {
     return this.d.name;
@@ -42,6 +44,7 @@ export class CountingDevice implements Device {
   }
   tx(descs: Uint32Array, n: number, now: number): number {
     this.calls++;
+    if (this.refuse) return 0;
     if (n > 0) this.bursts++;
     const z = this.d.zone;
     for (let i = 0; i < n; i++) {

@@ -176,6 +176,70 @@ describe("loop answers", () => {
       );
     });
 
+    test(`${mode}: answers the device refuses are offered again once a poll, not after every answer, and none is lost`, async () => {
+      const [la, lb] = createMemoryLink({
+        zone: createHeapZone({ name: "a", count: 1024 }),
+        zoneB: createHeapZone({ name: "b", count: 1024 }),
+      });
+      const ds = new CountingDevice(la);
+      const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
+      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      server.listen(7, (c) => {
+        c.setNoDelay(true);
+        return {
+          onData(c) {
+            const zone = c.zoneBytes;
+            for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+              c.consume(c.write(zone, c.pieceOffset, len));
+            }
+          },
+        };
+      });
+      let opened = 0;
+      let got = 0;
+      const conns: Connection[] = [];
+      for (let i = 0; i < 16; i++) {
+        conns.push(client.connect("198.18.0.1", 7, {
+          onOpen(c) {
+            c.setNoDelay(true);
+            opened++;
+          },
+          onData(c) {
+            for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+              got += n;
+              c.consume(n);
+            }
+          },
+        }));
+      }
+      const pollBoth = (done: () => boolean) => {
+        for (let i = 0; !done() && i < 100_000; i++) {
+          server.poll();
+          client.poll();
+        }
+        assert(done(), "the loop ran out");
+      };
+      pollBoth(() => opened === 16 && server.connections().length === 16);
+      for (let i = 0; i < 8; i++) server.poll(); // the handshakes' last ACKs are in
+      ds.refuse = true;
+      const request = new Uint8Array(64).fill(1);
+      for (const c of conns) assertEquals(c.write(request), 64);
+      client.poll(); // the 16 requests leave in one burst
+      const calls0 = ds.calls;
+      assertEquals(server.poll(), 16);
+      // The first 8 answers are offered at once, the next 8 when made (the refused 8 with them),
+      // then the end of the poll: not one call per answer once the device refuses.
+      assert(ds.calls - calls0 <= 3, `${ds.calls - calls0} transmit calls for 16 answers refused`);
+      const calls1 = ds.calls;
+      assertEquals(server.poll(), 0);
+      assertEquals(ds.calls - calls1, 1, "a poll without new answers offers the waiting ones once");
+      ds.refuse = false;
+      pollBoth(() => got === 16 * 64);
+      await client.close(100);
+      await server.close(100);
+      assertEquals(server.stats().zone.inUse, 0, "every buffer back");
+    });
+
     test(`${mode}: a handler's operations take the poll's time, and outside a poll the clock's`, async () => {
       const [la, lb] = createMemoryLink({
         zone: createHeapZone({ name: "a", count: 256 }),

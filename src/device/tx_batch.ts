@@ -12,6 +12,8 @@ export class TxBatch {
   private readonly _descs: Uint32Array;
   private readonly _capacity: number;
   private _count = 0;
+  /** Frames the device did not take at the last flush. */
+  private _refused = 0;
   /** Frames dropped because the batch was full and the device would not take more. */
   dropped = 0;
   /** Frames the device took. */
@@ -35,6 +37,11 @@ export class TxBatch {
   /** Frames waiting. */
   get length(): number {
     return this._count;
+  }
+
+  /** Frames queued since the last flush (not those the device refused then). */
+  get fresh(): number {
+    return this._count - this._refused;
   }
 
   /**
@@ -90,13 +97,13 @@ export class TxBatch {
     }
     this.sentFrames += frames;
     if (sent < n) d.copyWithin(0, sent * DESC_WORDS, n * DESC_WORDS);
-    this._count = n - sent;
+    this._count = this._refused = n - sent;
     return sent;
   }
 
   /** Releases every waiting frame (on close). */
   discard(): void {
     for (let k = 0; k < this._count; k++) this._device.zone.release(this._descs[k * DESC_WORDS]);
-    this._count = 0;
+    this._count = this._refused = 0;
   }
 }

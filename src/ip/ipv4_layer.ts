@@ -162,14 +162,14 @@ export class IpLayer implements NeighborOwner {
       if ((flags & RxFlag.more) !== 0) k = this._chained(descs, k, n, now);
       else this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
       // Between frames every answer queued so far is whole (a chain is pushed at once).
-      if (every > 0 && this.tx.length >= every && k + 1 < n) this.flush(now);
+      if (every > 0 && this.tx.fresh >= every && k + 1 < n) this.flush(now);
     }
   }
 
-  /** Flushes the transmit batch if it holds {@link flushEvery} frames or more (between events, batch mode). */
+  /** Flushes the transmit batch if {@link flushEvery} frames or more came since the last flush (between events, batch mode). */
   flushIfDue(now: number): void {
     const every = this.flushEvery;
-    if (every > 0 && this.tx.length >= every) this.flush(now);
+    if (every > 0 && this.tx.fresh >= every) this.flush(now);
   }
 
   /**

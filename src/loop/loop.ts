@@ -131,8 +131,8 @@ export class Loop {
     this._polling = true;
     try {
       // What was sent since the last poll (promise continuations, timers of the runtime) leaves
-      // now, not after this poll's burst.
-      if (this.ip.tx.length > 0) this.ip.flush(now);
+      // now, not after this poll's burst; frames the device refused last time wait for the end.
+      if (this.ip.tx.fresh > 0) this.ip.flush(now);
       const n = this.device.rx(this._descs, this._burst, now);
       if (n > 0) {
         this.rxBursts++;
