@@ -127,6 +127,14 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   let closeErrors = "";
 
   if (storage) new DataView(req.buffer).setUint32(0, expect, true);
+  // LUNA_BENCH_TRACE=N: the timeline of connection 0's first N measured requests, in the RESULT as
+  // `trace`: [µs from the first, round trip µs, client polls meanwhile, of them with frames].
+  const traceMax = Number(process.env.LUNA_BENCH_TRACE ?? 0);
+  const trace: number[][] = [];
+  let traced = 0;
+  let traceT0 = 0;
+  let sentPolls = 0;
+  let sentRx = 0;
   const sendReq = (c: Connection, i: number, now: number) => {
     const s = seq[i] = (seq[i] + 1) >>> 0;
     if (!storage) {
@@ -134,6 +142,10 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
       req[1] = s >>> 8;
     }
     sentAt[i] = now;
+    if (i === 0) {
+      sentPolls = stack.loop.iterations;
+      sentRx = stack.loop.rxBursts;
+    }
     got[i] = 0;
     outstanding++;
     if (c.write(req) !== size) errors++;
@@ -166,6 +178,18 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
         const now = performance.now();
         outstanding--;
         if (measuring) latency.record((now - sentAt[i]) * 1e6);
+        if (measuring && i === 0 && traced < traceMax) {
+          // One connection's timeline: when each request left, how long its answer took, and the
+          // polls the client ran meanwhile (those that received frames, of all).
+          const l = stack.loop;
+          trace.push([
+            Math.round((sentAt[0] - traceT0) * 1000),
+            Math.round((now - sentAt[0]) * 1000),
+            l.iterations - sentPolls,
+            l.rxBursts - sentRx,
+          ]);
+          traced++;
+        }
         if (sending) sendReq(c, i, now);
       }
     },
@@ -192,7 +216,7 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   const cpu0 = process.cpuUsage();
   const hb = heapBefore();
   measuring = true;
-  const t0 = performance.now();
+  const t0 = traceT0 = performance.now();
   await pollFor((p.measureS ?? 1) * 1000);
   measuring = false;
   const t1 = performance.now();
@@ -245,6 +269,7 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     allClosed,
     closeErrors,
     client,
+    ...(traceMax > 0 ? { trace } : {}),
     heap,
   };
 }
