@@ -166,7 +166,10 @@ export class IpLayer implements NeighborOwner {
     }
   }
 
-  /** Flushes the transmit batch if {@link flushEvery} frames or more came since the last flush (between events, batch mode). */
+  /**
+   * Flushes the transmit batch if {@link flushEvery} frames or more came
+   * since the last flush (between events, batch mode).
+   */
   flushIfDue(now: number): void {
     const every = this.flushEvery;
     if (every > 0 && this.tx.fresh >= every) this.flush(now);
