@@ -12,8 +12,8 @@ export class TxBatch {
   private readonly _descs: Uint32Array;
   private readonly _capacity: number;
   private _count = 0;
-  /** Frames the device did not take at the last flush. */
-  private _refused = 0;
+  /** Frames (a chain is one) queued since the last flush. */
+  private _fresh = 0;
   /** Frames dropped because the batch was full and the device would not take more. */
   dropped = 0;
   /** Frames the device took. */
@@ -39,9 +39,12 @@ export class TxBatch {
     return this._count;
   }
 
-  /** Frames queued since the last flush (not those the device refused then). */
+  /**
+   * Frames queued since the last flush: those the device refused then are not
+   * counted, and a chain counts once (a large segment is one frame).
+   */
   get fresh(): number {
-    return this._count - this._refused;
+    return this._fresh;
   }
 
   /**
@@ -66,6 +69,7 @@ export class TxBatch {
     d[i + 2] = flags;
     d[i + 3] = lens;
     this._count++;
+    if ((flags & TxFlag.more) === 0) this._fresh++;
     return true;
   }
 
@@ -83,6 +87,7 @@ export class TxBatch {
   flush(now: number): number {
     const n = this._count;
     const d = this._descs;
+    this._fresh = 0;
     if (n === 0) {
       if (this._device.txPending === true) this._device.tx(d, 0, now);
       return 0;
@@ -97,13 +102,13 @@ export class TxBatch {
     }
     this.sentFrames += frames;
     if (sent < n) d.copyWithin(0, sent * DESC_WORDS, n * DESC_WORDS);
-    this._count = this._refused = n - sent;
+    this._count = n - sent;
     return sent;
   }
 
   /** Releases every waiting frame (on close). */
   discard(): void {
     for (let k = 0; k < this._count; k++) this._device.zone.release(this._descs[k * DESC_WORDS]);
-    this._count = this._refused = 0;
+    this._count = this._fresh = 0;
   }
 }
