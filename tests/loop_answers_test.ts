@@ -240,6 +240,62 @@ describe("loop answers", () => {
       assertEquals(server.stats().zone.inUse, 0, "every buffer back");
     });
 
+    test(`${mode}: an answer written by a promise continuation leaves at the start of the next poll, ahead of its burst`, async () => {
+      const [la, lb] = createMemoryLink({
+        zone: createHeapZone({ name: "a", count: 256 }),
+        zoneB: createHeapZone({ name: "b", count: 256 }),
+      });
+      const ds = new CountingDevice(la);
+      const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
+      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      server.listen(7, (c) => {
+        c.setNoDelay(true);
+        return {
+          onData(c) {
+            const n = c.readable;
+            for (let len = c.pieceLength; len > 0; len = c.pieceLength) c.consume(len);
+            // The answer is made later, as an async handler makes it.
+            void Promise.resolve().then(() => c.write(new Uint8Array(n)));
+          },
+        };
+      });
+      let got = 0;
+      const conn = client.connect("198.18.0.1", 7, {
+        onData(c) {
+          for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+            got += n;
+            c.consume(n);
+          }
+        },
+      });
+      conn.setNoDelay(true);
+      for (let i = 0; conn.state !== "ESTABLISHED" && i < 1000; i++) {
+        client.poll();
+        server.poll();
+      }
+      for (let i = 0; i < 4; i++) server.poll(); // the handshake's last ACK is in
+      conn.write(new Uint8Array(10));
+      client.poll();
+      assertEquals(server.poll(), 1);
+      await null; // the continuation writes the answer
+      conn.write(new Uint8Array(20));
+      client.poll();
+      ds.log = [];
+      assertEquals(server.poll(), 1);
+      // The first answer left before the second request was received, in a burst of its own.
+      assertEquals(ds.log, ["tx 1", "rx 1"]);
+      await null;
+      server.poll();
+      for (let i = 0; got < 30 && i < 1000; i++) {
+        client.poll();
+        server.poll();
+        await null;
+      }
+      assertEquals(got, 30);
+      await client.close(100);
+      await server.close(100);
+    });
+
     test(`${mode}: a handler's operations take the poll's time, and outside a poll the clock's`, async () => {
       const [la, lb] = createMemoryLink({
         zone: createHeapZone({ name: "a", count: 256 }),
