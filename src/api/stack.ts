@@ -40,6 +40,7 @@ import {
   coexistEnabled,
   parseStackConfig,
   receiveOffloadEnabled,
+  txFlushFramesOf,
   type StackConfig,
   type StackConfigInput,
 } from "./config.ts";
@@ -191,7 +192,7 @@ export class Stack {
     // Sharing the address with the kernel: the kernel answers ARP, the stack learns from it.
     this.ip = new IpLayer(device, iface, { answerArp: bridge === undefined });
     this.tcp = new TcpLayer(this.ip, { ...config.tcp, mss: config.tcp?.mss ?? mssFor(device) });
-    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst, config.txFlushFrames);
+    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst, txFlushFramesOf(config));
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
     coexist?.follow(this.ip, () => performance.now());
