@@ -173,8 +173,12 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
   const buffersEnv = process.env.LUNA_BENCH_BUFFERS;
   const buffers = buffersEnv !== undefined && buffersEnv !== "" ? Number(buffersEnv) : 16383;
   if (!Number.isInteger(buffers) || buffers < 256) throw new Error(`LUNA_BENCH_BUFFERS: an integer >= 256, got ${buffersEnv}`);
+  // LUNA_BENCH_TXFLUSH=N: txFlushFrames (answers leave once N wait during a burst; 0: at its end), to compare.
+  const txFlushEnv = process.env.LUNA_BENCH_TXFLUSH;
+  const txFlush = txFlushEnv !== undefined && txFlushEnv !== "" ? { txFlushFrames: Number(txFlushEnv) } : {};
   return {
     ...gro,
+    ...txFlush,
     device: end.device,
     address: end.address,
     mode: end.mode,

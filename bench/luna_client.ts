@@ -131,6 +131,14 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   let closeErrors = "";
 
   if (storage) new DataView(req.buffer).setUint32(0, expect, true);
+  // LUNA_BENCH_TRACE=N: the timeline of connection 0's first N measured requests, in the RESULT as
+  // `trace`: [µs from the first, round trip µs, client polls meanwhile, of them with frames].
+  const traceMax = Number(process.env.LUNA_BENCH_TRACE ?? 0);
+  const trace: number[][] = [];
+  let traced = 0;
+  let traceT0 = 0;
+  let sentPolls = 0;
+  let sentRx = 0;
   const sendReq = (c: Connection, i: number, now: number) => {
     const s = seq[i] = (seq[i] + 1) >>> 0;
     if (!storage) {
@@ -138,6 +146,10 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
       req[1] = s >>> 8;
     }
     sentAt[i] = now;
+    if (i === 0) {
+      sentPolls = stack.loop.iterations;
+      sentRx = stack.loop.rxBursts;
+    }
     got[i] = 0;
     outstanding++;
     if (c.write(req) !== size) errors++;
@@ -170,6 +182,18 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
         const now = performance.now();
         outstanding--;
         if (measuring) latency.record((now - sentAt[i]) * 1e6);
+        if (measuring && i === 0 && traced < traceMax) {
+          // One connection's timeline: when each request left, how long its answer took, and the
+          // polls the client ran meanwhile (those that received frames, of all).
+          const l = stack.loop;
+          trace.push([
+            Math.round((sentAt[0] - traceT0) * 1000),
+            Math.round((now - sentAt[0]) * 1000),
+            l.iterations - sentPolls,
+            l.rxBursts - sentRx,
+          ]);
+          traced++;
+        }
         if (sending) sendReq(c, i, now);
       }
     },
@@ -192,12 +216,16 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   await pollFor((p.warmupS ?? 0.3) * 1000);
   latency.reset();
   const tcp0 = stack.stats().tcp as unknown as Record<string, number>;
+  const loop0 = stack.stats().loop;
+  const cpu0 = process.cpuUsage();
   const hb = heapBefore();
   measuring = true;
-  const t0 = performance.now();
+  const t0 = traceT0 = performance.now();
   await pollFor((p.measureS ?? 1) * 1000);
   measuring = false;
   const t1 = performance.now();
+  const cpu1 = process.cpuUsage(cpu0);
+  const loop1 = stack.stats().loop;
   const heap = heapAfter(hb);
   const tcp1 = stack.stats().tcp as unknown as Record<string, number>;
   const lossKeys = [
@@ -214,6 +242,18 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     lossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
   );
   const requests = latency.n;
+  // The client's loop per request: polls, polls that received frames, frames received, transmit
+  // bursts, CPU µs (user + system).
+  const perReq = (k: keyof typeof loop0) => requests > 0 ? (loop1[k] - loop0[k]) / requests : 0;
+  const client = {
+    pollsPerReq: perReq("iterations"),
+    rxBurstsPerReq: perReq("rxBursts"),
+    framesPerRxBurst: loop1.rxBursts > loop0.rxBursts
+      ? (loop1.framesIn - loop0.framesIn) / (loop1.rxBursts - loop0.rxBursts)
+      : 0,
+    txBurstsPerReq: perReq("txBursts"),
+    cpuUsPerReq: requests > 0 ? (cpu1.user + cpu1.system) / requests : 0,
+  };
   sending = false;
   const drained = await pollFor(2000, () => outstanding === 0);
   for (const c of list) c.close();
@@ -232,6 +272,8 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     drained,
     allClosed,
     closeErrors,
+    client,
+    ...(traceMax > 0 ? { trace } : {}),
     heap,
   };
 }

@@ -18,6 +18,10 @@ export class CountingDevice implements Device {
   /** Calls of rx(), and those that returned frames. */
   rxCalls = 0;
   rxBursts = 0;
+  /** While true, tx() takes no frame (a ring that is full), counting the call all the same. */
+  refuse = false;
+  /** When set, each rx() and tx() call with frames appends `rx N` / `tx N` (the order of the calls). */
+  log: string[] | undefined;
   constructor(private readonly d: Device) {}
   get name() {
     return this.d.name;
@@ -38,10 +42,13 @@ export class CountingDevice implements Device {
     this.rxCalls++;
     const n = this.d.rx(descs, max, now);
     if (n > 0) this.rxBursts++;
+    if (n > 0) this.log?.push(`rx ${n}`);
     return n;
   }
   tx(descs: Uint32Array, n: number, now: number): number {
     this.calls++;
+    if (n > 0) this.log?.push(`tx ${n}`);
+    if (this.refuse) return 0;
     if (n > 0) this.bursts++;
     const z = this.d.zone;
     for (let i = 0; i < n; i++) {

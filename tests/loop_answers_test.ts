@@ -39,15 +39,21 @@ interface Run {
  * window past the SYN's unscaled 64 KiB). `buffers`: each zone's size (a small
  * zone bounds each connection's receive window by its share of the zone).
  */
-async function echo(mode: "batch" | "inline", conns: number, rounds: number, buffers: number): Promise<Run> {
+async function echo(
+  mode: "batch" | "inline",
+  conns: number,
+  rounds: number,
+  buffers: number,
+  txFlushFrames?: number,
+): Promise<Run> {
   const [la, lb] = createMemoryLink({
     zone: createHeapZone({ name: "a", count: buffers }),
     zoneB: createHeapZone({ name: "b", count: buffers }),
   });
   const ds = new CountingDevice(la);
   const dc = new CountingDevice(lb);
-  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
-  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode });
+  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode, txFlushFrames });
+  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode, txFlushFrames });
   const answer = (c: Connection) => {
     const zone = c.zoneBytes;
     for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
@@ -133,10 +139,10 @@ describe("loop answers", () => {
       assertEquals(r.bursts, r.busyPolls);
     });
 
-    test(`${mode}: 16 connections answered in one burst per poll, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
+    test(`${mode}: with txFlushFrames 0, 16 connections answered in one burst per poll, and no read costs a pure ACK when the window is bounded by the zone's share`, async () => {
       // 512 buffers: each connection's share is 48 buffers, a window of about 68 KiB, far
       // below the 1 MiB receive buffer; a read must not look like a window reopened.
-      const r = await echo(mode, 16, 50, 512);
+      const r = await echo(mode, 16, 50, 512, 0);
       assertEquals(r.frames, r.answers);
       assertEquals(r.empty, 0);
       assertEquals(r.clientFrames, r.requests);
@@ -144,6 +150,150 @@ describe("loop answers", () => {
       assertEquals(r.bursts, r.busyPolls);
       // The 16 requests of a round arrive in one burst, so their answers leave in one.
       assert(r.bursts <= r.answers / 8, `${r.bursts} bursts for ${r.answers} answers`);
+    });
+
+    test(`${mode}: the answers of a burst that did not fill leave every 8 (txFlushFrames), those of a full burst together`, async () => {
+      // 16 requests a round in a burst of up to 32: the peer gets the first 8 answers while the
+      // next 8 are made, in two transmit bursts a poll, each of whole answers with their ACKs.
+      const r = await echo(mode, 16, 50, 2048);
+      assertEquals(r.frames, r.answers);
+      assertEquals(r.empty, 0);
+      assertEquals(r.clientEmpty, 0);
+      assertEquals(r.bursts, 2 * r.busyPolls, `${r.bursts} bursts for ${r.busyPolls} polls that received`);
+      assertEquals(r.frames, 8 * r.bursts);
+      // 64 requests a round fill two bursts of 32: more is waiting, so each burst's answers go in one.
+      const full = await echo(mode, 64, 20, 4096);
+      assertEquals(full.frames, full.answers);
+      assertEquals(full.empty, 0);
+      assertEquals(
+        full.bursts,
+        full.busyPolls,
+        `${full.bursts} bursts for ${full.busyPolls} polls that received`,
+      );
+      assert(
+        full.bursts <= Math.ceil(full.frames / 32) + 1,
+        `${full.bursts} bursts for ${full.frames} frames`,
+      );
+    });
+
+    test(`${mode}: answers the device refuses are offered again once a poll, not after every answer, and none is lost`, async () => {
+      const [la, lb] = createMemoryLink({
+        zone: createHeapZone({ name: "a", count: 1024 }),
+        zoneB: createHeapZone({ name: "b", count: 1024 }),
+      });
+      const ds = new CountingDevice(la);
+      const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
+      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      server.listen(7, (c) => {
+        c.setNoDelay(true);
+        return {
+          onData(c) {
+            const zone = c.zoneBytes;
+            for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+              c.consume(c.write(zone, c.pieceOffset, len));
+            }
+          },
+        };
+      });
+      let opened = 0;
+      let got = 0;
+      const conns: Connection[] = [];
+      for (let i = 0; i < 16; i++) {
+        conns.push(client.connect("198.18.0.1", 7, {
+          onOpen(c) {
+            c.setNoDelay(true);
+            opened++;
+          },
+          onData(c) {
+            for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+              got += n;
+              c.consume(n);
+            }
+          },
+        }));
+      }
+      const pollBoth = (done: () => boolean) => {
+        for (let i = 0; !done() && i < 100_000; i++) {
+          server.poll();
+          client.poll();
+        }
+        assert(done(), "the loop ran out");
+      };
+      pollBoth(() => opened === 16 && server.connections().length === 16);
+      for (let i = 0; i < 8; i++) server.poll(); // the handshakes' last ACKs are in
+      ds.refuse = true;
+      const request = new Uint8Array(64).fill(1);
+      for (const c of conns) assertEquals(c.write(request), 64);
+      client.poll(); // the 16 requests leave in one burst
+      const calls0 = ds.calls;
+      assertEquals(server.poll(), 16);
+      // The first 8 answers are offered at once, the next 8 when made (the refused 8 with them),
+      // then the end of the poll: not one call per answer once the device refuses.
+      assert(ds.calls - calls0 <= 3, `${ds.calls - calls0} transmit calls for 16 answers refused`);
+      const calls1 = ds.calls;
+      assertEquals(server.poll(), 0);
+      assertEquals(ds.calls - calls1, 1, "a poll without new answers offers the waiting ones once");
+      ds.refuse = false;
+      pollBoth(() => got === 16 * 64);
+      await client.close(100);
+      await server.close(100);
+      assertEquals(server.stats().zone.inUse, 0, "every buffer back");
+    });
+
+    test(`${mode}: an answer written by a promise continuation leaves at the start of the next poll, ahead of its burst`, async () => {
+      const [la, lb] = createMemoryLink({
+        zone: createHeapZone({ name: "a", count: 256 }),
+        zoneB: createHeapZone({ name: "b", count: 256 }),
+      });
+      const ds = new CountingDevice(la);
+      const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
+      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      server.listen(7, (c) => {
+        c.setNoDelay(true);
+        return {
+          onData(c) {
+            const n = c.readable;
+            for (let len = c.pieceLength; len > 0; len = c.pieceLength) c.consume(len);
+            // The answer is made later, as an async handler makes it.
+            void Promise.resolve().then(() => c.write(new Uint8Array(n)));
+          },
+        };
+      });
+      let got = 0;
+      const conn = client.connect("198.18.0.1", 7, {
+        onData(c) {
+          for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+            got += n;
+            c.consume(n);
+          }
+        },
+      });
+      conn.setNoDelay(true);
+      for (let i = 0; conn.state !== "ESTABLISHED" && i < 1000; i++) {
+        client.poll();
+        server.poll();
+      }
+      for (let i = 0; i < 4; i++) server.poll(); // the handshake's last ACK is in
+      conn.write(new Uint8Array(10));
+      client.poll();
+      assertEquals(server.poll(), 1);
+      await null; // the continuation writes the answer
+      conn.write(new Uint8Array(20));
+      client.poll();
+      ds.log = [];
+      assertEquals(server.poll(), 1);
+      // The first answer left before the second request was received, in a burst of its own.
+      assertEquals(ds.log, ["tx 1", "rx 1"]);
+      await null;
+      server.poll();
+      for (let i = 0; got < 30 && i < 1000; i++) {
+        client.poll();
+        server.poll();
+        await null;
+      }
+      assertEquals(got, 30);
+      await client.close(100);
+      await server.close(100);
     });
 
     test(`${mode}: a handler's operations take the poll's time, and outside a poll the clock's`, async () => {

@@ -523,7 +523,7 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       assertEquals((await t.responses(1))[0].status, 400);
     });
   });
-  test("static response bodies (text, bytes, a text body made a stream) go out whole with their length", async () => {
+  test("static response bodies (text, bytes, a text body made a stream) go out whole with their length, a string as text/plain", async () => {
     await withServer({
       fetch(req) {
         const path = new URL(req.url).pathname;
@@ -559,6 +559,8 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
         true,
       );
       assertEquals([r[1].body, r[2].body], ["hi", "streamed"]);
+      // A string body carries the type Bun.serve and Deno.serve give it.
+      assertEquals(r[0].headers["content-type"]?.toLowerCase(), "text/plain;charset=utf-8");
       // Each cookie in its own field; the handler's Server kept, its Content-Length replaced by the server's.
       const text = c.text();
       assertStringIncludes(text, "set-cookie: a=1\r\nset-cookie: b=2\r\n");

@@ -156,6 +156,13 @@ export interface StackConfigInput {
   buffers?: number;
   /** Frames per receive burst, 1..512; default 32. */
   burst?: number;
+  /**
+   * Answers sent during a receive burst that did not fill leave once this many wait, 0..512
+   * (0: at the end of the burst's poll only). Lets a peer in another process start on the first
+   * answers of a burst while the rest are processed. Default 8, except on af_packet and af_xdp
+   * (0), where each transmit burst is a system call.
+   */
+  txFlushFrames?: number;
   /** EAL settings (DPDK devices). */
   eal?: EalSettings;
   /** TCP settings. */
@@ -262,6 +269,8 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
   buffers: z.number().int().min(256).max(1 << 22).default(8191),
   /** Frames per receive burst. */
   burst: z.number().int().min(1).max(512).default(32),
+  /** Answers that leave before the end of a burst's poll (0: none); default: see {@link txFlushFramesOf}. */
+  txFlushFrames: z.number().int().min(0).max(512).optional(),
   /** EAL settings (DPDK devices). */
   eal: ealSchema.optional(),
   /** TCP settings. */
@@ -380,6 +389,17 @@ export function receiveOffloadEnabled(c: StackConfig): boolean {
   if (c.faults !== undefined || c.pcap !== undefined) return false;
   const kind = parseDeviceSpec(c.device).kind;
   return kind === "memif" || kind === "packet";
+}
+
+/**
+ * The early transmit of `c` (`txFlushFrames`): as given, else 8, and 0 on af_packet, af_xdp and
+ * packet:, where every transmit burst costs a system call (a send to the kernel, a wake-up of its ring).
+ */
+export function txFlushFramesOf(c: StackConfig): number {
+  if (c.txFlushFrames !== undefined) return c.txFlushFrames;
+  if (typeof c.device !== "string") return 8;
+  const kind = parseDeviceSpec(c.device).kind;
+  return kind === "af_packet" || kind === "af_xdp" || kind === "packet" ? 0 : 8;
 }
 
 /**

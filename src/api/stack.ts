@@ -41,6 +41,7 @@ import {
   parseStackConfig,
   receiveOffloadEnabled,
   synCookieRateDefault,
+  txFlushFramesOf,
   type StackConfig,
   type StackConfigInput,
 } from "./config.ts";
@@ -67,8 +68,8 @@ export interface StackStats {
   timeWait: { count: number; bytes: number };
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
-  /** Loop iterations and frames received. */
-  loop: { iterations: number; framesIn: number };
+  /** Loop iterations, frames received, iterations that received frames, and transmit bursts. */
+  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
@@ -196,7 +197,7 @@ export class Stack {
       mss: config.tcp?.mss ?? mssFor(device),
       synCookiesPerSecond: synCookieRateDefault(config),
     });
-    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst);
+    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst, txFlushFramesOf(config));
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
     coexist?.follow(this.ip, () => performance.now());
@@ -327,7 +328,12 @@ export class Stack {
       connections: this.tcp.connections,
       timeWait: { count: this.tcp.timeWaitCount, bytes: this.tcp.timeWaitBytes },
       table: this.tcp.tableStats(),
-      loop: { iterations: this.loop.iterations, framesIn: this.loop.framesIn },
+      loop: {
+        iterations: this.loop.iterations,
+        framesIn: this.loop.framesIn,
+        rxBursts: this.loop.rxBursts,
+        txBursts: this.ip.tx.bursts,
+      },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };
   }

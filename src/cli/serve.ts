@@ -224,6 +224,8 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
       loop: {
         iterations: stats.reduce((n, st) => n + st.loop.iterations, 0),
         framesIn: stats.reduce((n, st) => n + st.loop.framesIn, 0),
+        rxBursts: stats.reduce((n, st) => n + st.loop.rxBursts, 0),
+        txBursts: stats.reduce((n, st) => n + st.loop.txBursts, 0),
       },
     },
     workers: stats,

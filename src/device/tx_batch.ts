@@ -12,12 +12,16 @@ export class TxBatch {
   private readonly _descs: Uint32Array;
   private readonly _capacity: number;
   private _count = 0;
+  /** Frames (a chain is one) queued since the last flush. */
+  private _fresh = 0;
   /** Frames dropped because the batch was full and the device would not take more. */
   dropped = 0;
   /** Frames the device took. */
   sentFrames = 0;
   /** Bytes of the frames the device took. */
   sentBytes = 0;
+  /** Transmit bursts handed to the device (flushes with frames waiting). */
+  bursts = 0;
 
   constructor(device: Device, capacity = BURST_MAX) {
     this._device = device;
@@ -33,6 +37,14 @@ export class TxBatch {
   /** Frames waiting. */
   get length(): number {
     return this._count;
+  }
+
+  /**
+   * Frames queued since the last flush: those the device refused then are not
+   * counted, and a chain counts once (a large segment is one frame).
+   */
+  get fresh(): number {
+    return this._fresh;
   }
 
   /**
@@ -57,6 +69,7 @@ export class TxBatch {
     d[i + 2] = flags;
     d[i + 3] = lens;
     this._count++;
+    if ((flags & TxFlag.more) === 0) this._fresh++;
     return true;
   }
 
@@ -74,11 +87,13 @@ export class TxBatch {
   flush(now: number): number {
     const n = this._count;
     const d = this._descs;
+    this._fresh = 0;
     if (n === 0) {
       if (this._device.txPending === true) this._device.tx(d, 0, now);
       return 0;
     }
     const sent = this._device.tx(d, n, now);
+    this.bursts++;
     let frames = 0;
     for (let k = 0; k < sent; k++) {
       const i = k * DESC_WORDS;
@@ -94,6 +109,6 @@ export class TxBatch {
   /** Releases every waiting frame (on close). */
   discard(): void {
     for (let k = 0; k < this._count; k++) this._device.zone.release(this._descs[k * DESC_WORDS]);
-    this._count = 0;
+    this._count = this._fresh = 0;
   }
 }

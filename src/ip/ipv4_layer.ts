@@ -78,6 +78,14 @@ export class IpLayer implements NeighborOwner {
   readonly tx: TxBatch;
   /** Handler for echo replies (pings this stack sent). */
   onEchoReply: EchoReplyHandler | undefined;
+  /**
+   * Frames the transmit batch collects during a receive burst before it is
+   * handed to the device (0: only when full and at the end of the poll).
+   * Answers then leave while the rest of the burst is still being processed,
+   * so that a peer in another process starts on them at once instead of
+   * waiting for the whole burst. The loop sets it per burst.
+   */
+  flushEvery = 0;
 
   private _tcp: TcpReceiver | undefined;
   private readonly _ttl: number;
@@ -146,13 +154,25 @@ export class IpLayer implements NeighborOwner {
 
   /** Runs the receive path over `n` frames described by `descs`. */
   receive(descs: Uint32Array, n: number, now: number): void {
+    const every = this.flushEvery;
     for (let k = 0; k < n; k++) {
       const i = k * DESC_WORDS;
       const flags = descs[i + 2];
       this._flowHint = (flags & rxFlowMark) !== 0 ? descs[i + 3] : -1;
       if ((flags & RxFlag.more) !== 0) k = this._chained(descs, k, n, now);
       else this._frame(descs[i], descs[i + 1] & 0xffff, descs[i + 1] >>> 16, flags, now);
+      // Between frames every answer queued so far is whole (a chain is pushed at once).
+      if (every > 0 && this.tx.fresh >= every && k + 1 < n) this.flush(now);
     }
+  }
+
+  /**
+   * Flushes the transmit batch if {@link flushEvery} frames or more came
+   * since the last flush (between events, batch mode).
+   */
+  flushIfDue(now: number): void {
+    const every = this.flushEvery;
+    if (every > 0 && this.tx.fresh >= every) this.flush(now);
   }
 
   /**

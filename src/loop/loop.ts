@@ -55,13 +55,18 @@ export class EventQueue {
     this._n++;
   }
 
-  /** Delivers every queued event, those queued meanwhile included. */
-  drain(): number {
+  /**
+   * Delivers every queued event, those queued meanwhile included. With `ip`,
+   * what the handlers sent leaves whenever it reaches the layer's
+   * `flushEvery` frames, as in the inline receive path.
+   */
+  drain(ip?: IpLayer, now = 0): number {
     let i = 0;
     for (; i < this._n && i < 1 << 20; i++) {
       const s = this._sinks[i]!;
       this._sinks[i] = undefined;
       s.deliver(this._kinds[i], this._errors[i]);
+      if (ip !== undefined) ip.flushIfDue(now);
     }
     this._n = 0;
     return i;
@@ -76,6 +81,7 @@ export class Loop {
   readonly mode: LoopMode;
   readonly events = new EventQueue();
   private readonly _burst: number;
+  private readonly _txFlush: number;
   private readonly _descs: Uint32Array;
   private _running = false;
   private _yield = false;
@@ -83,6 +89,8 @@ export class Loop {
   /** Iterations run, frames received. */
   iterations = 0;
   framesIn = 0;
+  /** Iterations whose receive burst brought frames (framesIn / rxBursts: frames per burst). */
+  rxBursts = 0;
   private _polling = false;
   private _pollNow = 0;
   /**
@@ -93,25 +101,47 @@ export class Loop {
    */
   readonly clock: () => number = (): number => this._polling ? this._pollNow : performance.now();
 
-  constructor(device: Device, ip: IpLayer, tcp: TcpLayer, mode: LoopMode, burst = 32) {
+  /**
+   * `txFlush`: answers of a burst leave once this many wait (0: at the end of
+   * the poll), when the burst was not full; see {@link poll}.
+   */
+  constructor(device: Device, ip: IpLayer, tcp: TcpLayer, mode: LoopMode, burst = 32, txFlush = 0) {
     this.device = device;
     this.ip = ip;
     this.tcp = tcp;
     this.mode = mode;
     this._burst = burst;
+    this._txFlush = txFlush;
     this._descs = new Uint32Array(burst * DESC_WORDS);
   }
 
-  /** One iteration at `now`: receive a burst, run it through, run timers and events, send. Returns frames received. */
+  /**
+   * One iteration at `now`: receive a burst, run it through, run timers and
+   * events, send. Returns frames received.
+   *
+   * A burst that did not fill emptied the receive ring: the peer waits on
+   * these answers, and with a few connections in a closed loop it would idle
+   * until the whole burst were done. Its answers then leave every `txFlush`
+   * frames, so that both ends work at once instead of taking turns. A full
+   * burst means more is queued and the peer has work: its answers leave
+   * together, in one transmit burst.
+   */
   poll(now: number): number {
     this._pollNow = now;
     this._polling = true;
     try {
+      // What was sent since the last poll (promise continuations, timers of the runtime) leaves
+      // now, not after this poll's burst; frames the device refused last time wait for the end.
+      if (this.ip.tx.fresh > 0) this.ip.flush(now);
       const n = this.device.rx(this._descs, this._burst, now);
-      if (n > 0) this.ip.receive(this._descs, n, now);
+      if (n > 0) {
+        this.rxBursts++;
+        this.ip.flushEvery = n < this._burst ? this._txFlush : 0;
+        this.ip.receive(this._descs, n, now);
+      }
       this.tcp.poll(now);
       this.ip.poll(now);
-      if (this.events.length > 0) this.events.drain();
+      if (this.events.length > 0) this.events.drain(this.ip, now);
       this.tcp.flushCorked(now); // the writes of this iteration, as large segments
       this.ip.flush(now);
       this.iterations++;

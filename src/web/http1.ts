@@ -102,10 +102,12 @@ export interface ResponseFields {
   close: boolean;
   hasDate: boolean;
   hasServer: boolean;
+  /** The handler's headers hold a Content-Type. */
+  hasType: boolean;
 }
 
 /** Where {@link addField} puts what it is given (one call of {@link responseFields} at a time). */
-let into: ResponseFields = { text: "", close: false, hasDate: false, hasServer: false };
+let into: ResponseFields = { text: "", close: false, hasDate: false, hasServer: false, hasType: false };
 let keepLengthNow = false;
 
 /** One of the handler's fields, to {@link into} (a function made once: no closure per response). */
@@ -119,6 +121,7 @@ function addField(value: string, name: string): void {
   if (name === "content-length" && !keepLengthNow) return;
   if (name === "date") f.hasDate = true;
   else if (name === "server") f.hasServer = true;
+  else if (name === "content-type") f.hasType = true;
   f.text += `${name}: ${value}\r\n`;
 }
 
@@ -137,6 +140,7 @@ export function responseFields(res: Response, keepLength: boolean): ResponseFiel
     close: false,
     hasDate: false,
     hasServer: false,
+    hasType: false,
   };
   into = f;
   keepLengthNow = keepLength;

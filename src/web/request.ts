@@ -33,7 +33,13 @@ const badValue = /[\0\r\n]/;
  * would take `url`, `method` and the header values; throws the 400 otherwise.
  */
 export function checkRequest(head: RequestHead, url: string): string {
-  const upper = head.method.toUpperCase();
+  // The method and Host of the last request are remembered: a connection sends the same ones again.
+  const method = head.method;
+  if (method !== lastMethod) {
+    lastMethod = method;
+    lastUpper = method.toUpperCase();
+  }
+  const upper = lastUpper;
   if (forbiddenMethods.has(upper)) {
     throw new BadRequest(400, `method ${head.method.slice(0, 20)} is not served`);
   }
@@ -41,7 +47,11 @@ export function checkRequest(head: RequestHead, url: string): string {
     if (badValue.test(v)) throw new BadRequest(400, "a header field value the Headers class refuses");
   }
   const host = head.headers.get("host");
-  if (!(head.target.startsWith("/") && (host === undefined || plainHost.test(host)))) {
+  if (host !== undefined && host !== lastHost) {
+    lastHost = host;
+    lastHostPlain = plainHost.test(host);
+  }
+  if (!(head.target.startsWith("/") && (host === undefined || lastHostPlain))) {
     let ok = false;
     try {
       ok = new URL(url).protocol.startsWith("http");
@@ -57,8 +67,13 @@ export function checkRequest(head: RequestHead, url: string): string {
       );
     }
   }
-  return normalizedMethods.has(upper) ? upper : head.method;
+  return normalizedMethods.has(upper) ? upper : method;
 }
+
+let lastMethod = "";
+let lastUpper = "";
+let lastHost = "";
+let lastHostPlain = false;
 
 /**
  * A request read from a connection, as the handler sees it; see the module

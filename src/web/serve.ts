@@ -27,8 +27,12 @@
  * - Header fields go out as the `Response`'s `headers` hold them. Under Bun
  *   a `Response` made from a string holds no Content-Type there (Bun.serve
  *   adds `text/plain;charset=utf-8` from the body's own type, which no public
- *   API shows without reading the body), so set it in `headers` where the
- *   client needs it; under Deno it is there.
+ *   API shows without reading the body); so under Bun a body that is over
+ *   within a few microtask turns (a string, bytes, a Blob, a short stream)
+ *   and has no Content-Type goes out with `text/plain;charset=utf-8`, as
+ *   Bun.serve sends a string's (it sends bytes as `application/octet-stream`
+ *   and a stream without a type: set the type where that matters).
+ *   Under Deno the `Response` holds it, as Deno.serve sends it.
  * - {@link LunaHttpServer.shutdown}: stops accepting, closes idle
  *   connections, lets requests in flight finish (their answers carry
  *   `Connection: close`), then resolves once every connection has closed.
@@ -125,6 +129,8 @@ const framedEmpty: Framing = { kind: "length", length: 0 };
 const framedChunked: Framing = { kind: "chunked" };
 const framedClose: Framing = { kind: "close" };
 const encoder = new TextEncoder();
+/** The Content-Type Bun.serve gives a string body (see the module documentation). */
+const bunTextType = "content-type: text/plain;charset=utf-8\r\n";
 
 /** The connection closed under the server (reset, or gone before the answer was out). */
 class Gone extends Error {}
@@ -133,7 +139,9 @@ class Gone extends Error {}
 class Session {
   readonly c: Connection;
   #info: ServeInfo | undefined;
+  #localHost: string | undefined;
   #waiters: (() => void)[] = [];
+  #spare: (() => void)[] = [];
   /** The peer sent FIN. */
   ended = false;
   /** The connection is gone (both FINs, or a reset). */
@@ -173,10 +181,13 @@ class Session {
   }
 
   wake(): void {
-    if (this.#waiters.length === 0) return;
     const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
+    if (w.length === 0) return;
+    // The two lists take turns: a waiter added while these are called waits for the next wake.
+    this.#waiters = this.#spare;
+    this.#spare = w;
+    for (let i = 0; i < w.length; i++) w[i]();
+    w.length = 0;
     this.c._yieldSoon();
   }
 
@@ -208,6 +219,11 @@ class Session {
     const n = this.c.write(bytes, 0, bytes.length);
     if (n === bytes.length) return undefined;
     return this.writeAll(bytes.slice(n)); // the scratch is reused: keep the rest
+  }
+
+  /** Our address and port, as a Host for requests without one (made once per connection). */
+  localHost(): string {
+    return this.#localHost ??= `${this.c.localAddress}:${this.c.localPort}`;
   }
 
   /** What the handler learns about the connection (one object for all its requests). */
@@ -341,11 +357,14 @@ export class LunaHttpServer {
     try {
       while (!s.closing && !s.closed) {
         let head = this.#headNow(s);
-        if (head === null) head = await this.#readHead(s);
+        // Waited for here rather than in a function of its own: one promise less per request.
+        while (head === null) {
+          await s.wait();
+          head = this.#headNow(s);
+        }
         if (head === undefined) break;
-        let close = this.#exchange(s, head);
-        if (typeof close !== "boolean") close = await close;
-        if (close) break;
+        const close = this.#exchange(s, head);
+        if (typeof close === "boolean" ? close : await close) break;
       }
     } catch (e) {
       if (e instanceof BadRequest) {
@@ -394,19 +413,9 @@ export class LunaHttpServer {
     }
   }
 
-  /** The next request's head, waiting for it to arrive; undefined when the connection ends first. */
-  async #readHead(s: Session): Promise<RequestHead | undefined> {
-    for (;;) {
-      await s.wait();
-      const head = this.#headNow(s);
-      if (head !== null) return head;
-    }
-  }
-
   /** One request and its answer; returns (at once where it can) whether the connection closes after it. */
   #exchange(s: Session, head: RequestHead): boolean | Promise<boolean> {
-    const c = s.c;
-    const url = requestUrl(head, `${c.localAddress}:${c.localPort}`);
+    const url = requestUrl(head, s.localHost());
     const kind = head.body.kind;
     if (kind === "length" && (head.body as { length: number }).length > this.#maxBody) {
       throw new BadRequest(413, `request body over ${this.#maxBody} bytes`);
@@ -564,6 +573,7 @@ export class LunaHttpServer {
           if (r.done) {
             this.#stats.sized++;
             reader.releaseLock();
+            if (!fields.hasType && gathered > 0) fields.text += bunTextType;
             return s.writeNow(
               responseHead(fields, { kind: "length", length: gathered }, close),
               parts,
@@ -610,6 +620,7 @@ export class LunaHttpServer {
       }
       if (done) {
         this.#stats.sized++;
+        if (peek !== undefined && !fields.hasType && gathered > 0) fields.text += bunTextType;
         return await s.writeNow(
           responseHead(fields, { kind: "length", length: gathered }, close),
           parts,
