@@ -1,11 +1,13 @@
 // `luna serve http` with `Connection: close`, counted in segments: the server
 // sends three per connection (SYN|ACK, the answer with the FIN on it, the ACK
 // of the client's FIN), as the kernel's TCP does with TCP_CORK, where it sent
-// five (a window update before the answer and the FIN on its own). Two stacks
-// on the in-memory link, the app on one, polled with the real clock.
+// five (a window update before the answer and the FIN on its own); likewise
+// serve()'s fetch handler. Two stacks on the in-memory link, the server on one,
+// polled with the real clock.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { appLimitDefaults, createApp } from "../src/apps/mod.ts";
 import { createHeapZone, createMemoryLink, createStack, type Stack } from "../src/mod.ts";
+import { serve } from "../src/web/serve.ts";
 import { describe, test } from "./harness.ts";
 
 async function pair(): Promise<[Stack, Stack]> {
@@ -17,7 +19,59 @@ async function pair(): Promise<[Stack, Stack]> {
   return [a, b];
 }
 
+/** `rounds` requests with `Connection: close`, each on a connection of its own; resolves when all closed. */
+async function closeRounds(
+  a: Stack,
+  served: () => boolean,
+  b: Stack,
+  rounds: number,
+  path: string,
+): Promise<void> {
+  const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+  const dec = new TextDecoder();
+  for (let i = 0; i < rounds; i++) {
+    let text = "";
+    let closed = false;
+    a.connect("198.18.0.2", 80, {
+      onOpen: (c) => void c.write(request),
+      onData(c) {
+        for (let v = c.peek(); v.length > 0; v = c.peek()) {
+          text += dec.decode(v);
+          c.consume(v.length);
+        }
+      },
+      onEnd: (c) => c.close(),
+      onClose: () => void (closed = true),
+    });
+    const end = performance.now() + 10_000;
+    for (let n = 0; !(closed && served()) && performance.now() < end; n++) {
+      a.poll();
+      b.poll();
+      // A turn of the event loop, as Stack.run yields: the handler's continuations run to their end.
+      if ((n & 3) === 3) await new Promise((r) => setImmediate(r));
+    }
+    assert(closed && served(), `connection ${i} closed on both sides`);
+    assertStringIncludes(text, "HTTP/1.1 200 OK\r\n");
+    assertStringIncludes(text, "onnection: close\r\n");
+  }
+}
+
 describe("http: Connection: close", () => {
+  test("serve(): three segments from the server a connection, the answer and the FIN in one", async () => {
+    const [a, b] = await pair();
+    const server = serve(b, { port: 80, fetch: () => new Response("hello, world\n") });
+    const rounds = 3;
+    await closeRounds(a, () => server.stats().open === 0, b, rounds, "/");
+    const s = b.stats().tcp;
+    assertEquals(s.passiveOpens, rounds);
+    assertEquals(s.outSegs, 3 * rounds, "SYN|ACK, answer|FIN, ACK");
+    assertEquals(s.retransSegs, 0);
+    assertEquals(server.stats().requests, rounds);
+    await a.close(100);
+    await b.close(100);
+    assertEquals(b.device.zone.accounting().inUse, 0, "every buffer back (server)");
+  });
+
   test("three segments from the server a connection: SYN|ACK, answer|FIN, the ACK of the client's FIN", async () => {
     const [a, b] = await pair();
     const app = createApp("http", b.device.zone, appLimitDefaults);

@@ -500,6 +500,9 @@ export class LunaHttpServer {
     const none = bodyless(head.method, res.status);
     const fields = responseFields(res, none);
     const close = !head.keepAlive || this.#stopping || fields.close;
+    // An answer that ends the connection leaves with the FIN on its last segment: corked until
+    // the close after it (or the end of the loop's iteration, whichever comes first).
+    if (close) s.c.cork();
     const sent = this.#respond(s, head, res, fields, none, close);
     if (sent !== undefined) return sent.then(() => this.#afterAnswer(s, close));
     return this.#afterAnswer(s, close);
