@@ -2,6 +2,7 @@
 // process, so each case runs in its own, on its own --file-prefix.
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { rmSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { Child, explain, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
@@ -22,6 +23,22 @@ async function errorsCase(which: string): Promise<Record<string, any>> {
 }
 
 describe("dpdk", () => {
+  test("the EAL's default lcore stays on the CPUs the process was given (taskset): the stack is never moved off them", async () => {
+    const n = cpus().length;
+    assert(n >= 2, `this test needs two CPUs, the machine has ${n}`);
+    const last = String(n - 1);
+    const prefix = uniquePrefix("affinity");
+    try {
+      const r = await runChild("eal_affinity.ts", [prefix], {
+        wrap: ["taskset", "-c", last],
+        timeoutMs: 60_000,
+      });
+      assertEquals(resultOf(r), { before: last, after: last });
+    } finally {
+      removeEalFiles(prefix);
+    }
+  });
+
   test(`net_ring pair: ${frames} frames of 60..1514 bytes arrive intact and every buffer comes back`, async () => {
     const prefix = uniquePrefix("ring");
     try {

@@ -45,11 +45,27 @@ export function ealArgs(options: EalOptions): string[] {
   const args = ["luna", "--file-prefix", options.prefix, "-m", String(mem), "--no-telemetry"];
   if (!options.hugepages) args.push("--no-huge");
   if (!options.pci) args.push("--no-pci");
-  args.push("--lcores", options.lcores ?? `0@(0-${Math.max(0, cpuCount() - 1)})`);
+  args.push("--lcores", options.lcores ?? `0@(${allowedCpus()})`);
   args.push(`--log-level=${options.logLevel ?? "notice"}`);
   for (const v of options.vdevs ?? []) args.push(`--vdev=${v}`);
   args.push(...(options.extra ?? []));
   return args;
+}
+
+/**
+ * The CPUs this process may run on, in the EAL's cpuset syntax ("1", "0-3,6"):
+ * its affinity as `taskset` or a cpuset cgroup left it (/proc/self/status), so
+ * that the EAL's main lcore, by default free to run on every one of them,
+ * never moves the stack onto a CPU it was kept off.
+ */
+function allowedCpus(): string {
+  let list: string | undefined;
+  try {
+    list = /^Cpus_allowed_list:\s*([\d,-]+)\s*$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  } catch {
+    list = undefined; // no /proc: every CPU the runtime counts
+  }
+  return list ?? `0-${Math.max(0, cpuCount() - 1)}`;
 }
 
 function cpuCount(): number {
