@@ -118,3 +118,28 @@ export function cleanupAll(): void {
     }
   }
 }
+
+/** Waits until `p` prints a line matching `re` (at most `ms`). */
+export function lineFrom(p: ChildProcess, re: RegExp, ms: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`no line matching ${re} in ${ms} ms: ${out}`)), ms);
+    p.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => re.test(l));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(line);
+      }
+    });
+  });
+}
+
+/** Stops `p` with `signal`, then SIGKILL after 10 s. */
+export async function stopChild(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.on("close", r));
+  p.kill(signal);
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+}

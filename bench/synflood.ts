@@ -49,6 +49,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
 import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
+import { lineFrom, stopChild as stop } from "./_proc.ts";
 import { median } from "./_stats.ts";
 import { nodeBin } from "./tcp.ts";
 
@@ -73,22 +74,6 @@ if (baselineCli !== undefined && !existsSync(baselineCli)) {
 }
 const kernelHttp = here("./kernel_http.mjs");
 
-/** Waits until `p` prints a line matching `re` (at most `ms`). */
-function lineFrom(p: ChildProcess, re: RegExp, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no line matching ${re} in ${ms} ms: ${out}`)), ms);
-    p.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => re.test(l));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-  });
-}
-
 /** The first value under `key` anywhere in `o` (depth first), or -1. */
 function find(o: unknown, key: string): number {
   if (typeof o !== "object" || o === null) return -1;
@@ -99,15 +84,6 @@ function find(o: unknown, key: string): number {
     if (got >= 0) return got;
   }
   return -1;
-}
-
-/** Stops `p` with `signal`, then SIGKILL after 10 s. */
-async function stop(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.on("close", r));
-  p.kill(signal);
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
 }
 
 const lab = createLab({ prefix: "luna-bench-synflood", subnet: 60 });

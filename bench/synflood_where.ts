@@ -33,6 +33,7 @@ import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
 import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
 import { nodeBin } from "./tcp.ts";
+import { lineFrom, stopChild as stop } from "./_proc.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -88,29 +89,6 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-}
-
-function lineFrom(p: ChildProcess, re: RegExp, ms: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`no line matching ${re} in ${ms} ms: ${out}`)), ms);
-    p.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => re.test(l));
-      if (line !== undefined) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-  });
-}
-
-async function stop(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.on("close", r));
-  p.kill(signal);
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
 }
 
 const lab = createLab({ prefix: "luna-bench-where", subnet: 61 });

@@ -76,35 +76,8 @@ describe("http: Connection: close", () => {
     const [a, b] = await pair();
     const app = createApp("http", b.device.zone, appLimitDefaults);
     b.listen(80, (c) => app.accept(c));
-    const request = new TextEncoder().encode(
-      "GET /bytes/13 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
-    );
-    const dec = new TextDecoder();
     const rounds = 3;
-    for (let i = 0; i < rounds; i++) {
-      let text = "";
-      let closed = false;
-      a.connect("198.18.0.2", 80, {
-        onOpen: (c) => void c.write(request),
-        onData(c) {
-          for (let v = c.peek(); v.length > 0; v = c.peek()) {
-            text += dec.decode(v);
-            c.consume(v.length);
-          }
-        },
-        onEnd: (c) => c.close(),
-        onClose: () => void (closed = true),
-      });
-      const end = performance.now() + 10_000;
-      for (let n = 0; !(closed && app.stats().open === 0) && performance.now() < end; n++) {
-        a.poll();
-        b.poll();
-        if ((n & 255) === 255) await new Promise((r) => setImmediate(r));
-      }
-      assert(closed && app.stats().open === 0, `connection ${i} closed on both sides`);
-      assertStringIncludes(text, "HTTP/1.1 200 OK\r\n");
-      assertStringIncludes(text, "Connection: close\r\n");
-    }
+    await closeRounds(a, () => app.stats().open === 0, b, rounds, "/bytes/13");
     const s = b.stats().tcp;
     assertEquals(s.passiveOpens, rounds);
     assertEquals(s.outSegs, 3 * rounds, "SYN|ACK, answer|FIN, ACK");
