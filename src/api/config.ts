@@ -159,8 +159,8 @@ export interface StackConfigInput {
   /**
    * Answers sent during a receive burst that did not fill leave once this many wait, 0..512
    * (0: at the end of the burst's poll only). Lets a peer in another process start on the first
-   * answers of a burst while the rest are processed. Default 8, except on af_packet and af_xdp
-   * (0), where each transmit burst is a system call.
+   * answers of a burst while the rest are processed. Default 8, except on af_packet, af_xdp and
+   * packet: (0), where each transmit burst is a system call.
    */
   txFlushFrames?: number;
   /** EAL settings (DPDK devices). */
