@@ -14,6 +14,7 @@ import {
   createHeapZone,
   createMemoryLink,
   createStack,
+  type Stack,
 } from "../src/mod.ts";
 import { CountingDevice } from "./counting_device.ts";
 import { describe, test } from "./harness.ts";
@@ -33,6 +34,23 @@ interface Run {
   clientEmpty: number;
 }
 
+/** Two stacks on the in-memory link, each behind a device that counts what it sends. */
+async function countedPair(
+  mode: "batch" | "inline",
+  buffers: number,
+  txFlushFrames?: number,
+): Promise<{ server: Stack; client: Stack; ds: CountingDevice; dc: CountingDevice }> {
+  const [la, lb] = createMemoryLink({
+    zone: createHeapZone({ name: "a", count: buffers }),
+    zoneB: createHeapZone({ name: "b", count: buffers }),
+  });
+  const ds = new CountingDevice(la);
+  const dc = new CountingDevice(lb);
+  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode, txFlushFrames });
+  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode, txFlushFrames });
+  return { server, client, ds, dc };
+}
+
 /**
  * `conns` connections, `rounds` requests each after three unmeasured
  * exchanges (behind them the handshake, and the window updates that open the
@@ -46,14 +64,7 @@ async function echo(
   buffers: number,
   txFlushFrames?: number,
 ): Promise<Run> {
-  const [la, lb] = createMemoryLink({
-    zone: createHeapZone({ name: "a", count: buffers }),
-    zoneB: createHeapZone({ name: "b", count: buffers }),
-  });
-  const ds = new CountingDevice(la);
-  const dc = new CountingDevice(lb);
-  const server = await createStack({ device: ds, address: "198.18.0.1/24", mode, txFlushFrames });
-  const client = await createStack({ device: dc, address: "198.18.0.2/24", mode, txFlushFrames });
+  const { server, client, ds, dc } = await countedPair(mode, buffers, txFlushFrames);
   const answer = (c: Connection) => {
     const zone = c.zoneBytes;
     for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
@@ -177,13 +188,7 @@ describe("loop answers", () => {
     });
 
     test(`${mode}: answers the device refuses are offered again once a poll, not after every answer, and none is lost`, async () => {
-      const [la, lb] = createMemoryLink({
-        zone: createHeapZone({ name: "a", count: 1024 }),
-        zoneB: createHeapZone({ name: "b", count: 1024 }),
-      });
-      const ds = new CountingDevice(la);
-      const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
-      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      const { server, client, ds } = await countedPair(mode, 1024);
       server.listen(7, (c) => {
         c.setNoDelay(true);
         return {
@@ -241,13 +246,7 @@ describe("loop answers", () => {
     });
 
     test(`${mode}: an answer written by a promise continuation leaves at the start of the next poll, ahead of its burst`, async () => {
-      const [la, lb] = createMemoryLink({
-        zone: createHeapZone({ name: "a", count: 256 }),
-        zoneB: createHeapZone({ name: "b", count: 256 }),
-      });
-      const ds = new CountingDevice(la);
-      const server = await createStack({ device: ds, address: "198.18.0.1/24", mode });
-      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      const { server, client, ds } = await countedPair(mode, 256);
       server.listen(7, (c) => {
         c.setNoDelay(true);
         return {
@@ -297,12 +296,7 @@ describe("loop answers", () => {
     });
 
     test(`${mode}: a handler's operations take the poll's time, and outside a poll the clock's`, async () => {
-      const [la, lb] = createMemoryLink({
-        zone: createHeapZone({ name: "a", count: 256 }),
-        zoneB: createHeapZone({ name: "b", count: 256 }),
-      });
-      const server = await createStack({ device: la, address: "198.18.0.1/24", mode });
-      const client = await createStack({ device: lb, address: "198.18.0.2/24", mode });
+      const { server, client } = await countedPair(mode, 256);
       const seen: number[] = [];
       server.listen(7, () => ({
         onData(c) {
