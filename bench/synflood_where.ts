@@ -279,6 +279,15 @@ try {
     }
   };
 
+  /** One curl from the kernel's side: its connect time, ms. */
+  const connectMs = () => {
+    const out = lab.exec("kernel", "curl", [
+      ...["-sS", "--fail", "-m", "20", "-o", "/dev/null", "-w", "%{time_connect}"],
+      `http://${lab.luna.ip}/bytes/1`,
+    ], { timeoutMs: 30_000 });
+    return Number(out.trim()) * 1000;
+  };
+
   const fresh = Number(opt("--fresh-connects", "0"));
   if (args.includes("--fresh-after")) await measured("no flood", undefined);
   if (fresh > 0) {
@@ -289,18 +298,7 @@ try {
       const fl = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 30, stopFile });
       await lineFrom(fl.process, /^FLOODING$/, 30_000);
       await new Promise((r) => setTimeout(r, 200));
-      const out = lab.exec("kernel", "curl", [
-        "-sS",
-        "--fail",
-        "-m",
-        "20",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{time_connect}",
-        `http://${lab.luna.ip}/bytes/1`,
-      ], { timeoutMs: 30_000 });
-      ms.push(Number(out.trim()) * 1000);
+      ms.push(connectMs());
       writeFileSync(stopFile, "");
       await fl.output;
       await new Promise((r) => setTimeout(r, 300));
@@ -386,18 +384,7 @@ try {
     // New connections under the flood (no transfer running): curl's connect times, one after another.
     const ms: number[] = [];
     for (let i = 0; i < connects; i++) {
-      const out = lab.exec("kernel", "curl", [
-        "-sS",
-        "--fail",
-        "-m",
-        "20",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{time_connect}",
-        `http://${lab.luna.ip}/bytes/1`,
-      ], { timeoutMs: 30_000 });
-      ms.push(Number(out.trim()) * 1000);
+      ms.push(connectMs());
     }
     ms.sort((a, b) => a - b);
     console.log(
