@@ -299,7 +299,8 @@ static void slots_release(struct pkt_port *p)
 	p->slots_full = 0;
 }
 
-/* Points slot i's iovecs at its buffers. */
+/* Points slot i's message and iovecs at its buffers (the receive path re-aims the iovecs of the
+ * buffers it takes; the message itself stays as set here, recvmmsg writes only its length and flags). */
 static void slot_aim(struct pkt_port *p, int i)
 {
 	struct iovec *v = p->rx_iov[i];
@@ -309,6 +310,10 @@ static void slot_aim(struct pkt_port *p, int i)
 		v[1 + j].iov_base = rte_pktmbuf_mtod(p->rx_m[i][j], void *);
 		v[1 + j].iov_len = p->room;
 	}
+	struct msghdr *h = &p->rx_msg[i].msg_hdr;
+	memset(h, 0, sizeof(*h));
+	h->msg_iov = v;
+	h->msg_iovlen = 1 + p->links;
 }
 
 int32_t pkt_configure(int32_t port, struct rte_mempool *mp, uint32_t nb_rxq, uint32_t nb_txq)
@@ -479,12 +484,6 @@ uint16_t pkt_rx_burst(int32_t port, uint16_t queue, struct rte_mbuf **m, uint16_
 	if (unlikely(p == NULL || queue != 0 || !p->started || !p->slots_full))
 		return 0;
 	uint32_t cnt = n < PKT_RX_MSGS ? n : PKT_RX_MSGS;
-	for (uint32_t i = 0; i < cnt; i++) {
-		struct msghdr *h = &p->rx_msg[i].msg_hdr;
-		memset(h, 0, sizeof(*h));
-		h->msg_iov = p->rx_iov[i];
-		h->msg_iovlen = 1 + p->links;
-	}
 	int r = recvmmsg(p->fd, p->rx_msg, cnt, MSG_DONTWAIT, NULL);
 	if (r <= 0)
 		return 0;
