@@ -89,6 +89,7 @@ import {
   nodeBin,
   type Sample,
   serverCpu,
+  type Workload,
 } from "./tcp.ts";
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -563,6 +564,50 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
   for (const device of lossyDevices) await lossyDeviceRound(ctx, id, bytes, device);
 }
 
+/**
+ * One round in a lossy network of its own (every veth's offloads on for
+ * `packet:`, off for af_packet): `side` measured for luna-ts and for the
+ * kernel, one after the other, the order alternating by round. A network that
+ * cannot be built fails both figures.
+ */
+export async function inLossyNet(
+  ctx: Ctx,
+  id: string,
+  device: "af_packet" | "packet",
+  workload: Workload,
+  conns: number,
+  configs: { luna: string; kernel: string },
+  side: (net: Net, side: "luna" | "kernel", order: readonly ("luna" | "kernel")[]) => Promise<Body>,
+): Promise<void> {
+  let net: Net | undefined;
+  const removeNet = onCleanup(() => net?.down());
+  try {
+    net = buildNet(id, device === "packet");
+  } catch (e) {
+    for (const config of [configs.luna, configs.kernel]) {
+      await measure(ctx, workload, config, conns, () => Promise.reject(e));
+    }
+    removeNet();
+    return;
+  }
+  const n = net;
+  const order = ctx.round % 2 === 0 ? ["luna", "kernel"] as const : ["kernel", "luna"] as const;
+  try {
+    for (const s of order) {
+      await measure(
+        ctx,
+        workload,
+        s === "luna" ? configs.luna : configs.kernel,
+        conns,
+        () => side(n, s, order),
+      );
+    }
+  } finally {
+    await sleep(0);
+    removeNet();
+  }
+}
+
 async function lossyDeviceRound(
   ctx: Ctx,
   id: string,
@@ -571,100 +616,78 @@ async function lossyDeviceRound(
 ): Promise<void> {
   const mode: Mode = ctx.o.modes[0] ?? "batch";
   const configs = lossyConfigs(device, mode);
-  let net: Net | undefined;
-  const removeNet = onCleanup(() => net?.down());
-  try {
-    net = buildNet(id, device === "packet");
-  } catch (e) {
-    for (const config of [configs.luna, configs.kernel]) {
-      await measure(ctx, "lossy", config, 0, () => Promise.reject(e));
-    }
-    removeNet();
-    return;
-  }
-  const n = net;
-  const order = ctx.round % 2 === 0 ? ["luna", "kernel"] as const : ["kernel", "luna"] as const;
-  try {
-    for (const side of order) {
-      const config = side === "luna" ? configs.luna : configs.kernel;
-      await measure(ctx, "lossy", config, 0, async (): Promise<Body> => {
-        const list: Transfer[] = [];
-        const stats: Record<string, unknown> = {};
-        const failedOnes: string[] = [];
-        const onTransfer = (t: Transfer) => {
-          list.push(t);
-          if (!t.ok) {
-            const what = `${t.dir} loss ${pctName(t.loss)}%${t.tbf ? ` ${tbfMbit} Mbit/s` : ""}`;
-            const error = `${what}: ${t.error}, ${t.bytes} of ${bytes} bytes (${
-              t.mbit_per_s.toFixed(1)
-            } Mbit/s)`;
-            failedOnes.push(error);
-            ctx.o.onFailure({ workload: "lossy", config, conns: 0, round: ctx.round, error });
-          }
-        };
-        if (side === "luna") {
-          const prefix = `luna-bench-${process.pid}-lossy${ctx.round}`;
-          const clean = onCleanup(() => removeEalFiles(prefix));
+  await inLossyNet(ctx, id, device, "lossy", 0, configs, async (n, side, order): Promise<Body> => {
+    const config = side === "luna" ? configs.luna : configs.kernel;
+    const list: Transfer[] = [];
+    const stats: Record<string, unknown> = {};
+    const failedOnes: string[] = [];
+    const onTransfer = (t: Transfer) => {
+      list.push(t);
+      if (!t.ok) {
+        const what = `${t.dir} loss ${pctName(t.loss)}%${t.tbf ? ` ${tbfMbit} Mbit/s` : ""}`;
+        const error = `${what}: ${t.error}, ${t.bytes} of ${bytes} bytes (${t.mbit_per_s.toFixed(1)} Mbit/s)`;
+        failedOnes.push(error);
+        ctx.o.onFailure({ workload: "lossy", config, conns: 0, round: ctx.round, error });
+      }
+    };
+    if (side === "luna") {
+      const prefix = `luna-bench-${process.pid}-lossy${ctx.round}`;
+      const clean = onCleanup(() => removeEalFiles(prefix));
+      try {
+        for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
+          if (!lossyPick.dirs.includes(dir)) continue;
+          const p = await startLunaServe(n, device, app, mode, prefix);
           try {
-            for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
-              if (!lossyPick.dirs.includes(dir)) continue;
-              const p = await startLunaServe(n, device, app, mode, prefix);
-              try {
-                await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined);
-              } finally {
-                stats[app] = await stopLunaServe(p, prefix);
-              }
-            }
+            await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined);
           } finally {
-            clean();
-          }
-        } else {
-          sh("ip", ["-n", n.server, "addr", "add", `${serverAddr}/24`, "dev", n.serverIface]);
-          sh("ip", ["-n", n.server, "route", "add", "default", "via", "198.18.41.1"]);
-          const argv = inNs(n.server, serverCpu, [nodeBin, kernelHttp, serverAddr, String(httpPort)]);
-          const p = new Proc(argv[0], argv.slice(1), { stdin: true });
-          try {
-            await p.waitFor(/^READY/m, 0, 20_000, "stdout");
-            for (const dir of lossyPick.dirs) {
-              await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : n.server);
-            }
-            stats.sink = JSON.parse((await ask(p, "count", /^COUNT (.*)$/m, 5000))[1]);
-          } finally {
-            await p.stop("SIGTERM", 5000);
-            sh("ip", ["-n", n.server, "addr", "flush", "dev", n.serverIface]);
+            stats[app] = await stopLunaServe(p, prefix);
           }
         }
-        const metrics: Record<string, number> = {};
-        for (const t of list) if (t.ok) metrics[lossyMetric(t.dir, t.tbf, t.loss)] = t.mbit_per_s;
-        // What the receiver counted against what the uploads say they delivered (plus the warm-up's).
-        const sent = list.filter((t) => t.dir === "up").reduce((a, t) => a + t.bytes, 0) +
-          Math.max(1, Math.round(bytes / 10));
-        const sunk = side === "luna"
-          ? (stats.discard as { appStats?: { bytesIn?: number } } | undefined)?.appStats?.bytesIn
-          : (stats.sink as { sunk?: number } | undefined)?.sunk;
-        if (lossyPick.dirs.includes("up") && sunk !== undefined && sunk < sent) {
-          failedOnes.push(`the receiver counted ${sunk} bytes of the ${sent} the uploads delivered`);
+      } finally {
+        clean();
+      }
+    } else {
+      sh("ip", ["-n", n.server, "addr", "add", `${serverAddr}/24`, "dev", n.serverIface]);
+      sh("ip", ["-n", n.server, "route", "add", "default", "via", "198.18.41.1"]);
+      const argv = inNs(n.server, serverCpu, [nodeBin, kernelHttp, serverAddr, String(httpPort)]);
+      const p = new Proc(argv[0], argv.slice(1), { stdin: true });
+      try {
+        await p.waitFor(/^READY/m, 0, 20_000, "stdout");
+        for (const dir of lossyPick.dirs) {
+          await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : n.server);
         }
-        if (Object.keys(metrics).length === 0) {
-          throw new Error(`no transfer finished: ${failedOnes[0] ?? "?"}`);
-        }
-        return {
-          metrics,
-          notes: {
-            bytes,
-            timeoutS: lossyTimeoutS(bytes),
-            order: order.join(","),
-            offloads: device === "packet" ? "on" : "off",
-            transfers: list,
-            receivedBytes: sunk,
-            ...(failedOnes.length > 0 ? { why: failedOnes.join("; ") } : {}),
-            ...(side === "luna" ? { serve: stats } : {}),
-          },
-        };
-      });
+        stats.sink = JSON.parse((await ask(p, "count", /^COUNT (.*)$/m, 5000))[1]);
+      } finally {
+        await p.stop("SIGTERM", 5000);
+        sh("ip", ["-n", n.server, "addr", "flush", "dev", n.serverIface]);
+      }
     }
-  } finally {
-    await sleep(0);
-    removeNet();
-  }
+    const metrics: Record<string, number> = {};
+    for (const t of list) if (t.ok) metrics[lossyMetric(t.dir, t.tbf, t.loss)] = t.mbit_per_s;
+    // What the receiver counted against what the uploads say they delivered (plus the warm-up's).
+    const sent = list.filter((t) => t.dir === "up").reduce((a, t) => a + t.bytes, 0) +
+      Math.max(1, Math.round(bytes / 10));
+    const sunk = side === "luna"
+      ? (stats.discard as { appStats?: { bytesIn?: number } } | undefined)?.appStats?.bytesIn
+      : (stats.sink as { sunk?: number } | undefined)?.sunk;
+    if (lossyPick.dirs.includes("up") && sunk !== undefined && sunk < sent) {
+      failedOnes.push(`the receiver counted ${sunk} bytes of the ${sent} the uploads delivered`);
+    }
+    if (Object.keys(metrics).length === 0) {
+      throw new Error(`no transfer finished: ${failedOnes[0] ?? "?"}`);
+    }
+    return {
+      metrics,
+      notes: {
+        bytes,
+        timeoutS: lossyTimeoutS(bytes),
+        order: order.join(","),
+        offloads: device === "packet" ? "on" : "off",
+        transfers: list,
+        receivedBytes: sunk,
+        ...(failedOnes.length > 0 ? { why: failedOnes.join("; ") } : {}),
+        ...(side === "luna" ? { serve: stats } : {}),
+      },
+    };
+  });
 }

@@ -24,7 +24,7 @@
  * @module
  */
 import {
-  buildNet,
+  inLossyNet,
   lossyDevices,
   lossyPick,
   type Net as LossyNet,
@@ -33,14 +33,13 @@ import {
   shape,
   tbfMbit,
 } from "./lossy.ts";
-import { onCleanup, Proc, removeEalFiles, sleep } from "./_proc.ts";
+import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
 import {
   type Body,
   buildEpollServer,
   cClient,
   type Ctx,
   lunaServer,
-  measure,
   type Mode,
   nsExec,
   quit,
@@ -123,68 +122,48 @@ async function lossyRpcDeviceRound(ctx: Ctx, id: string, device: "af_packet" | "
   const lunaConfig = device === "packet" ? `luna-packet-${mode}` : `luna-afpacket-${mode}`;
   const kernelConfig = device === "packet" ? "c-kernel-routed-offloads" : "c-kernel-routed";
   const epollServer = buildEpollServer();
-  let net: LossyNet | undefined;
-  const removeNet = onCleanup(() => net?.down());
-  try {
-    net = buildNet(id, device === "packet");
-  } catch (e) {
-    for (const config of [lunaConfig, kernelConfig]) {
-      await measure(ctx, "lossyrpc", config, conns, () => Promise.reject(e));
-    }
-    removeNet();
-    return;
-  }
-  const n = net;
-  const order = ctx.round % 2 === 0 ? ["luna", "kernel"] as const : ["kernel", "luna"] as const;
-  try {
-    for (const side of order) {
-      const config = side === "luna" ? lunaConfig : kernelConfig;
-      await measure(ctx, "lossyrpc", config, conns, async (): Promise<Body> => {
-        const failed: string[] = [];
-        const notes: Record<string, unknown> = { order: order.join(",") };
-        let metrics: Record<string, number>;
-        if (side === "luna") {
-          const prefix = `luna-bench-${process.pid}-lrpc${ctx.round}`;
-          const clean = onCleanup(() => removeEalFiles(prefix));
-          removeEalFiles(prefix);
-          const server = await startLuna(lunaServer, ["ip", ...nsExec(n.server, serverCpu, [])], {
-            device: `${device}:${n.serverIface}`,
-            address: `${serverAddr}/24`,
-            gateway: "198.18.41.1",
-            mode,
-            prefix,
-            lcores: `0@${serverCpu}`,
-            lifetimeS: 120 + lossyPick.rates.length * lossyPick.tbf.length * 60,
-          });
-          try {
-            metrics = await rpcs(ctx, n, failed);
-          } finally {
-            await quit(server, 10_000);
-            const result = server.stdout.match(/^RESULT (.*)$/m);
-            if (result) notes.server = JSON.parse(result[1]);
-            removeEalFiles(prefix);
-            clean();
-          }
-        } else {
-          sh("ip", ["-n", n.server, "addr", "add", `${serverAddr}/24`, "dev", n.serverIface]);
-          sh("ip", ["-n", n.server, "route", "add", "default", "via", "198.18.41.1"]);
-          const server = new Proc("ip", nsExec(n.server, serverCpu, [epollServer, serverAddr, "7"]), {
-            stdin: true,
-          });
-          try {
-            await server.waitFor(/READY/, 0, 20_000, "stdout");
-            metrics = await rpcs(ctx, n, failed);
-          } finally {
-            await quit(server);
-            sh("ip", ["-n", n.server, "addr", "flush", "dev", n.serverIface]);
-          }
-        }
-        if (failed.length > 0) notes.why = failed.join("; ");
-        return { metrics, notes };
+  const configs = { luna: lunaConfig, kernel: kernelConfig };
+  await inLossyNet(ctx, id, device, "lossyrpc", conns, configs, async (n, side, order): Promise<Body> => {
+    const failed: string[] = [];
+    const notes: Record<string, unknown> = { order: order.join(",") };
+    let metrics: Record<string, number>;
+    if (side === "luna") {
+      const prefix = `luna-bench-${process.pid}-lrpc${ctx.round}`;
+      const clean = onCleanup(() => removeEalFiles(prefix));
+      removeEalFiles(prefix);
+      const server = await startLuna(lunaServer, ["ip", ...nsExec(n.server, serverCpu, [])], {
+        device: `${device}:${n.serverIface}`,
+        address: `${serverAddr}/24`,
+        gateway: "198.18.41.1",
+        mode,
+        prefix,
+        lcores: `0@${serverCpu}`,
+        lifetimeS: 120 + lossyPick.rates.length * lossyPick.tbf.length * 60,
       });
+      try {
+        metrics = await rpcs(ctx, n, failed);
+      } finally {
+        await quit(server, 10_000);
+        const result = server.stdout.match(/^RESULT (.*)$/m);
+        if (result) notes.server = JSON.parse(result[1]);
+        removeEalFiles(prefix);
+        clean();
+      }
+    } else {
+      sh("ip", ["-n", n.server, "addr", "add", `${serverAddr}/24`, "dev", n.serverIface]);
+      sh("ip", ["-n", n.server, "route", "add", "default", "via", "198.18.41.1"]);
+      const server = new Proc("ip", nsExec(n.server, serverCpu, [epollServer, serverAddr, "7"]), {
+        stdin: true,
+      });
+      try {
+        await server.waitFor(/READY/, 0, 20_000, "stdout");
+        metrics = await rpcs(ctx, n, failed);
+      } finally {
+        await quit(server);
+        sh("ip", ["-n", n.server, "addr", "flush", "dev", n.serverIface]);
+      }
     }
-  } finally {
-    await sleep(0);
-    removeNet();
-  }
+    if (failed.length > 0) notes.why = failed.join("; ");
+    return { metrics, notes };
+  });
 }
