@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { cpus } from "node:os";
 import { type AppLimits, appLimitDefaults, type AppName, appNames } from "../apps/mod.ts";
 import type { StackConfigInput } from "../api/config.ts";
 import type { ConfigError } from "../errors.ts";
@@ -60,10 +61,16 @@ serve options:
                       seed is random unless given, and printed)
   --pcap FILE         write every frame to a pcap file
   --prefix NAME       DPDK EAL --file-prefix (default luna-<pid>)
+  --lcores MAP        DPDK EAL --lcores: which CPUs the EAL's lcores run on, 0@1 (lcore 0 on
+                      CPU 1) or 0@(0-3) (default: lcore 0 on every CPU the process may use,
+                      as taskset left it)
   --buffers N         packet buffers in the zone (default 8191; per worker with --workers)
   --mtu N             the MTU, 576..9000 (default: the device's, 1500): 9000 for jumbo frames
                       where both ends take them (memif: give both ends the same MTU); TCP
                       announces an MSS of N - 40
+  --tx-flush N        early transmit: answers made while a receive burst is processed leave
+                      once N wait, 0..512 (0: at the end of the burst only; default 8, and 0
+                      on af_packet, af_xdp and packet:, where each send is a system call)
   --checksums always  compute and verify TCP/IP checksums on every link (default auto: none on
                       memif, where both processes share memory; give both ends the same)
   --receive-offload on|off
@@ -135,6 +142,8 @@ const serveFlags: Record<string, boolean> = {
   "--faults": true,
   "--pcap": true,
   "--prefix": true,
+  "--lcores": true,
+  "--tx-flush": true,
   "--buffers": true,
   "--mtu": true,
   "--checksums": true,
@@ -222,6 +231,8 @@ function parseServe(argv: string[]): ServeOptions {
   if (values.has("--gateway")) config.gateway = values.get("--gateway");
   if (values.has("--pcap")) config.pcap = values.get("--pcap");
   if (values.has("--prefix")) config.eal = { prefix: values.get("--prefix") };
+  if (values.has("--lcores")) config.eal = { ...config.eal, lcores: lcoresArg(values.get("--lcores")!) };
+  if (values.has("--tx-flush")) config.txFlushFrames = integer("--tx-flush", values.get("--tx-flush")!, 0, 512);
   if (values.has("--buffers")) config.buffers = integer("--buffers", values.get("--buffers")!, 256, 1 << 22);
   if (values.has("--mtu")) config.mtu = integer("--mtu", values.get("--mtu")!, 576, 9000);
   if (values.has("--checksums")) {
@@ -298,6 +309,38 @@ function integer(arg: string, s: string, min: number, max: number): number {
   return Number(s);
 }
 
+/** A number or a range (`3`, `0-3`) of lcores or CPUs, as the EAL's --lcores writes them. */
+const idRange = String.raw`\d{1,4}(?:-\d{1,4})?`;
+/** A set of them: one, or a parenthesized list (`(0,2-3)`). */
+const idSet = String.raw`(?:${idRange}|\(${idRange}(?:,${idRange})*\))`;
+/** One element of the EAL's --lcores: `LCORES[@CPUS]` (without `@CPUS`, each lcore on the CPU of its number). */
+const lcoresElement = new RegExp(String.raw`(${idSet})(?:@(${idSet}))?`, "y");
+
+/**
+ * Checks an `--lcores` mapping (DPDK's syntax, `0@1`, `0@(0-3)`, `(0,1)@(2,3)`): its shape, and
+ * that each CPU it names exists here; the EAL itself would fail on either with lines of its own
+ * that do not say which argument.
+ */
+function lcoresArg(s: string): string {
+  const bad = () =>
+    new UsageError("--lcores", `'${s}' is not an lcore mapping (like 0@1, 0@(0-3) or (0,1)@(2,3))`);
+  // The machine's CPUs, not the process's: under taskset the mapping may name others on purpose.
+  const count = cpus().length;
+  lcoresElement.lastIndex = 0;
+  for (;;) {
+    const m = lcoresElement.exec(s);
+    if (m === null) throw bad();
+    for (const r of (m[2] ?? m[1]).replace(/[()]/g, "").split(",")) {
+      const [lo, hi = lo] = r.split("-").map(Number);
+      if (lo > hi) throw new UsageError("--lcores", `'${r}' is a range that runs backwards`);
+      if (hi >= count) throw new UsageError("--lcores", `CPU ${hi} does not exist here (CPUs 0..${count - 1})`);
+    }
+    if (lcoresElement.lastIndex === s.length) return s;
+    if (s[lcoresElement.lastIndex] !== ",") throw bad();
+    lcoresElement.lastIndex++;
+  }
+}
+
 /** `loss=0.01,seed=7` → the stack's fault settings; the seed defaults to a random one. */
 export function parseFaults(s: string): Record<string, number> & { seed: number } {
   const out: Record<string, number> = {};
@@ -331,6 +374,8 @@ const fieldArgs: Record<string, string> = {
   checksums: "--checksums",
   receiveOffload: "--receive-offload",
   "eal.prefix": "--prefix",
+  "eal.lcores": "--lcores",
+  txFlushFrames: "--tx-flush",
   "control.name": "--name",
   "control.dir": "--name",
   workers: "--workers",

@@ -28,6 +28,7 @@ import {
 } from "node:fs";
 import net from "node:net";
 import { setImmediate } from "node:timers";
+import { txFlushFramesOf } from "../api/config.ts";
 import type { Stack } from "../api/stack.ts";
 import { ConfigError } from "../errors.ts";
 import { KernelBridge } from "../kernel/bridge.ts";
@@ -298,6 +299,7 @@ export class ControlServer {
       device: typeof st.config.device === "string" ? st.config.device : st.device.name,
       address: `${formatIpv4(st.ip.iface.address)}/${st.ip.iface.prefixLen}`,
       mode: st.mode,
+      txFlushFrames: txFlushFramesOf(st.config),
       startedAtMs: this.#startedAt,
       connections: st.tcp.connections,
       runtime: typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "deno",
