@@ -245,6 +245,35 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
     });
   });
 
+  test("a streaming response with a long status text and many fields still streams: its head and first piece leave before it ends", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await withServer({
+      fetch() {
+        let sent = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(ctl) {
+            if (sent++ === 0) return ctl.enqueue(enc.encode("first"));
+            await released;
+            ctl.enqueue(enc.encode("-last"));
+            ctl.close();
+          },
+        });
+        const headers = Array.from({ length: 20 }, (_, i) => [`x-field-${i}`, "v".repeat(50)] as [string, string]);
+        return new Response(body, { statusText: "Streaming " + "x".repeat(300), headers });
+      },
+    }, async (a, server) => {
+      const c = new RawClient(a, 80);
+      c.send(get("/"));
+      await until(() => c.text().includes("first"), "the first piece before the body ends");
+      assertStringIncludes(c.text(), "transfer-encoding: chunked");
+      release();
+      const [r] = await c.responses(1);
+      assertEquals(r.body, "first-last");
+      assertEquals(server.stats().chunked, 1);
+    });
+  });
+
   test("limits: a head over maxHeaderBytes is answered 431, a body over maxBodyBytes 413 (by length and chunked), each then closed", async () => {
     let handled = 0;
     await withServer({

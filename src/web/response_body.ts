@@ -5,6 +5,9 @@
  * - Under Deno, a body made from text is kept aside by the `Response` until
  *   something asks for its stream; {@link lazyText} reads it there, as
  *   Deno.serve does, and no stream is made.
+ * - Under Bun, a body the `Response` holds as bytes (made from a string or
+ *   bytes) is read with `bytes()`, which Bun answers at once, and no stream is
+ *   made: {@link heldBytes} tells such a body from a stream.
  * - Under Bun, `Bun.peek` reads a promise's state without a turn:
  *   {@link peek} tells a read that is done already, {@link settledSoon}
  *   waits for one without attaching handlers.
@@ -63,6 +66,58 @@ export const peek: BunPeek | undefined = (globalThis as { Bun?: { peek: BunPeek 
 
 /** The shape of `Bun.peek`. */
 export type BunPeek = ((p: Promise<unknown>) => unknown) & { status(p: Promise<unknown>): string };
+
+/** Bun's memory estimate of a `Response` that holds no bytes (a stream, or no body) and no status text. */
+let estimateBare = 0;
+/** Bun's `estimateShallowMemoryUsageOf` (bun:jsc), where the checks in {@link heldProbe} hold. */
+const estimate: ((v: object) => number) | undefined = heldProbe();
+
+/**
+ * Under Bun, how to tell a `Response` that holds its body as bytes (made from
+ * a string, an ArrayBuffer or a typed array) from one with a stream, without
+ * touching its `body`: asking for the body makes a `ReadableStream` (about
+ * 3 µs, more than the rest of a small answer), and only `bytes()` reads held
+ * bytes without one, but `bytes()` would drain a stream to its end. Bun's
+ * memory estimate of a `Response` counts the bytes it holds and its status
+ * text, not a stream; that is checked here once on Responses of each kind,
+ * and where it does not hold (another Bun) the estimate is not used.
+ */
+function heldProbe(): ((v: object) => number) | undefined {
+  if (peek === undefined) return undefined;
+  let f: ((v: object) => number) | undefined;
+  try {
+    const req = (import.meta as { require?: (m: string) => unknown }).require;
+    f = (req?.("bun:jsc") as { estimateShallowMemoryUsageOf?: (v: object) => number } | undefined)
+      ?.estimateShallowMemoryUsageOf;
+  } catch {
+    return undefined;
+  }
+  if (typeof f !== "function" || typeof (Response.prototype as { bytes?: unknown }).bytes !== "function") {
+    return undefined;
+  }
+  const bare = f(new Response(null));
+  const stream = () => new ReadableStream();
+  const holds = f(new Response(new ReadableStream())) === bare &&
+    f(new Response(stream(), { statusText: "abc", headers: { "x-a": "b".repeat(100) } })) === bare + 3 &&
+    f(new Response("abc", { statusText: "abc" })) > bare + 3 &&
+    f(new Response(new Uint8Array(100))) >= bare + 100;
+  if (!holds) return undefined;
+  estimateBare = bare;
+  return f;
+}
+
+/**
+ * Under Bun, the body of `res` when `res` holds it as bytes (see
+ * {@link heldProbe}): its bytes, or a promise of them; undefined when the body
+ * is a stream, a Blob, empty, or the runtime is not Bun.
+ */
+export function heldBytes(res: Response): Uint8Array | Promise<Uint8Array> | undefined {
+  // A fetched Response (its url set) is left to the stream path, whatever it buffered.
+  if (estimate === undefined || res.url !== "" || res.bodyUsed) return undefined;
+  if (estimate(res) <= estimateBare + res.statusText.length) return undefined;
+  const p = (res as unknown as { bytes(): Promise<Uint8Array> }).bytes();
+  return peek!.status(p) === "fulfilled" ? peek!(p) as Uint8Array : p;
+}
 
 const encoder = new TextEncoder();
 /** Where an answer's head and body are put together before the one write that queues them (reused). */

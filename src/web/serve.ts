@@ -66,7 +66,16 @@ import {
   responseHead,
 } from "./http1.ts";
 import { checkRequest, LunaRequest } from "./request.ts";
-import { asBytes, assemble, gatherBytesMax, lazyText, peek, pending, settledSoon } from "./response_body.ts";
+import {
+  asBytes,
+  assemble,
+  gatherBytesMax,
+  heldBytes,
+  lazyText,
+  peek,
+  pending,
+  settledSoon,
+} from "./response_body.ts";
 
 /** What the handler learns about the request's connection besides the `Request` (one object per connection). */
 export interface ServeInfo {
@@ -559,6 +568,12 @@ export class LunaHttpServer {
         bytes.length,
       );
     }
+    const held = none ? undefined : heldBytes(res);
+    if (held !== undefined) {
+      this.#stats.sized++;
+      if (held instanceof Uint8Array) return this.#writeHeld(s, fields, held, close);
+      return held.then((bytes) => this.#writeHeld(s, fields, bytes, close));
+    }
     const body = res.body;
     if (none || body === null) {
       void body?.cancel().catch(() => {});
@@ -593,6 +608,12 @@ export class LunaHttpServer {
       }
     }
     return this.#respondLater(s, head, fields, close, reader, next, parts, gathered);
+  }
+
+  /** An answer whose body the `Response` held as bytes (under Bun: see heldBytes in ./response_body.ts). */
+  #writeHeld(s: Session, fields: ResponseFields, bytes: Uint8Array, close: boolean): Promise<void> | undefined {
+    if (!fields.hasType && bytes.length > 0) fields.text += bunTextType;
+    return s.writeNow(responseHead(fields, { kind: "length", length: bytes.length }, close), [bytes], bytes.length);
   }
 
   /** {@link #respond} once the body needs microtask turns (or more): gathers what comes soon, else streams. */
