@@ -24,6 +24,10 @@
  * control socket around the measured run): per connection with
  * `Connection: close`, per request with keep-alive (segsInPer, segsOutPer).
  *
+ * `LUNA_WRK_APP_ARGS` adds options to the `luna serve http` command line
+ * (split at spaces), to compare settings in one run: `--tx-flush 4` (early
+ * transmit, off by default on af_packet), `--lcores 0@1`.
+ *
  * The luna-ts servers run with the EAL's default lcore mapping, as `luna
  * serve` does: lcore 0 free to run on the CPUs the process was given, here
  * CPU 1 alone (taskset). Before the EAL kept to that set, its default moved
@@ -344,6 +348,7 @@ async function lunaApp(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<v
         o.mode,
         "--prefix",
         prefix,
+        ...(process.env.LUNA_WRK_APP_ARGS ?? "").split(" ").filter((a) => a !== ""),
       ]),
     );
     await server.waitFor(/^luna: serving http/m, 0, 30_000, "stdout");
