@@ -292,7 +292,7 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
             guard.headerStarts(c);
           }
           try {
-            const { used, done } = x.head.feed(v);
+            const { used, done } = x.head.feed(v, 0, v.length);
             c.consume(used);
             stats.bytesIn += used;
             if (!done) continue;

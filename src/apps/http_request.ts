@@ -68,13 +68,13 @@ export class HeadReader {
   }
 
   /**
-   * Takes bytes from `v` until the head is complete: `used` bytes of `v`
+   * Takes bytes from `v[from, to)` until the head is complete: `used` bytes
    * were taken, and `done` says the head is complete ({@link take} it).
    * Throws {@link BadRequest} (431) past {@link max} ({@link headBytesMax} by default).
    */
-  feed(v: Uint8Array): { used: number; done: boolean } {
-    let i = 0;
-    for (; i < v.length; i++) {
+  feed(v: Uint8Array, from: number, to: number): { used: number; done: boolean } {
+    let i = from;
+    for (; i < to; i++) {
       const b = v[i];
       // RFC 9112 2.2: empty lines before a request line are ignored.
       if (this.#len === 0 && (b === CR || b === LF)) continue;
@@ -87,12 +87,12 @@ export class HeadReader {
       }
       this.#buf[this.#len++] = b;
       if (b === LF) {
-        if (++this.#lfs === 2) return { used: i + 1, done: true };
+        if (++this.#lfs === 2) return { used: i + 1 - from, done: true };
       } else if (b !== CR) {
         this.#lfs = 0;
       }
     }
-    return { used: i, done: false };
+    return { used: i - from, done: false };
   }
 
   /** The collected head as text; resets the reader for the next request. */

@@ -14,7 +14,7 @@
  * - Elsewhere, {@link settled} waits a few turns with handlers attached.
  *
  * {@link assemble} puts a head and the gathered body together in one reused
- * buffer, for the one write that queues them.
+ * buffer ({@link assembly}), for the one write that queues them.
  *
  * @module
  */
@@ -123,8 +123,11 @@ const encoder = new TextEncoder();
 /** Where an answer's head and body are put together before the one write that queues them (reused). */
 let scratch = new Uint8Array(16384);
 
-/** `text` (a response head) then `parts`, in {@link scratch}: valid until the next call. */
-export function assemble(text: string, parts: Uint8Array[], total: number): Uint8Array {
+/**
+ * `text` (a response head) then `parts`, put in {@link assembly}'s buffer (valid until the next
+ * call); returns the bytes put there.
+ */
+export function assemble(text: string, parts: Uint8Array[], total: number): number {
   const most = text.length * 3 + total;
   if (most > scratch.length) scratch = new Uint8Array(Math.max(most, scratch.length * 2));
   let o = encoder.encodeInto(text, scratch).written;
@@ -132,7 +135,12 @@ export function assemble(text: string, parts: Uint8Array[], total: number): Uint
     scratch.set(p, o);
     o += p.length;
   }
-  return scratch.subarray(0, o);
+  return o;
+}
+
+/** The buffer {@link assemble} puts its bytes in, from its start (no view made per answer). */
+export function assembly(): Uint8Array {
+  return scratch;
 }
 
 /** `p`'s value if it settles within `turns` microtask turns, else {@link pending} (p goes on). */

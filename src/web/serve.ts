@@ -69,6 +69,7 @@ import { checkRequest, LunaRequest } from "./request.ts";
 import {
   asBytes,
   assemble,
+  assembly,
   gatherBytesMax,
   heldBytes,
   lazyText,
@@ -224,10 +225,11 @@ class Session {
    */
   writeNow(head: string, parts: Uint8Array[], total: number): Promise<void> | undefined {
     if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
-    const bytes = assemble(head, parts, total);
-    const n = this.c.write(bytes, 0, bytes.length);
-    if (n === bytes.length) return undefined;
-    return this.writeAll(bytes.slice(n)); // the scratch is reused: keep the rest
+    const length = assemble(head, parts, total);
+    const bytes = assembly();
+    const n = this.c.write(bytes, 0, length);
+    if (n === length) return undefined;
+    return this.writeAll(bytes.slice(n, length)); // the scratch is reused: keep the rest
   }
 
   /** Our address and port, as a Host for requests without one (made once per connection). */
@@ -416,7 +418,7 @@ export class LunaHttpServer {
         return null;
       }
       s.idle = false;
-      const { used, done } = s.head.feed(c.zoneBytes.subarray(c.pieceOffset, c.pieceOffset + n));
+      const { used, done } = s.head.feed(c.zoneBytes, c.pieceOffset, c.pieceOffset + n);
       c.consume(used);
       if (done) return parseHead(s.head.take());
     }
