@@ -78,10 +78,21 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   private readonly _timeWait: TimeWaitTable;
   private readonly _table = new ConnectionTable();
   private readonly _corks = new Corks();
+  /** @internal */
+  readonly acksHeld: Corks = new Corks();
   private _corkNow = 0;
   private readonly _uncork = (c: Tcb): void => {
     c.corked = false; // a cork lasts the loop's iteration at most
     this.out.output(c, this._corkNow);
+  };
+  private readonly _sendHeldAck = (c: Tcb): void => {
+    if (!c.ackHeld) return;
+    c.ackHeld = false;
+    // Unless an answer carried it: a second segment still owes the ACK now, a single one its delay.
+    if (c.unackedSegs >= 2) {
+      c.ackNow = true;
+      this.out.output(c, this._corkNow);
+    } else if (c.unackedSegs > 0) this.timers.armDelayedAck(c, this._corkNow);
   };
   private readonly _ports: EphemeralPorts;
 
@@ -267,10 +278,15 @@ export class TcpLayer implements TcpReceiver, TcpContext {
     else this.out.output(c, now);
   }
 
-  /** Sends what corked writes queued (see autocork.ts). The loop calls it before flushing the device. */
+  /**
+   * Sends what corked writes queued (see autocork.ts), then the ACKs held for
+   * the end of the iteration that no answer carried (input.ts). The loop
+   * calls it before flushing the device.
+   */
   flushCorked(now: number): void {
     this._corkNow = now;
     this._corks.flush(this._uncork);
+    this.acksHeld.flush(this._sendHeldAck);
   }
 
   /** Bytes needed in front of a payload for the headers: what {@link send} requires. */
@@ -385,7 +401,7 @@ export class TcpLayer implements TcpReceiver, TcpContext {
 
   /** When {@link poll} next has work. */
   pollAt(): number {
-    if (this._corks.pending) return 0;
+    if (this._corks.pending || this.acksHeld.pending) return 0;
     return Math.min(this.timers.pollAt(), this._timeWait.pollAt());
   }
 
