@@ -384,10 +384,11 @@ function newAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): number {
   const flags = tcb.cc.onAck(seg.ack, acked, tcb.flight, now, srtt);
   if (tcb.cc.hystartExits !== hsExits) x.counters.hystartExits++;
   let after = (flags & CcAction.retransmit) !== 0 ? afterRetransmit : 0;
-  // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
-  if (tcb.flight === 0) tcb.rtxAt = Infinity;
-  else tcb.rtxAt = now + tcb.rto.rtoMs;
-  x.timers.rearm(tcb);
+  // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it. Only a
+  // deadline that moved earlier (a smaller RTO) needs the wheel (TcpTimers.rearm).
+  const rtxBefore = tcb.rtxAt;
+  tcb.rtxAt = tcb.flight === 0 ? Infinity : now + tcb.rto.rtoMs;
+  if (tcb.rtxAt < rtxBefore) x.timers.rearm(tcb);
 
   if (finAcked) {
     switch (tcb.state) {
