@@ -72,7 +72,10 @@ describe("tcp transmit backpressure", () => {
     for (let i = 0; i < writers; i++) {
       conns.push(ta.connect(addrB, 80, {}, clock.now));
     }
-    clock.runUntil(() => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established), 1000);
+    clock.runUntil(
+      () => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established),
+      1000,
+    );
     const timeoutsBefore = ta.counters.retransTimeouts;
     // Choke B's transmit side, then let the data pour in: its ACKs pile up.
     choke.choked = true;

@@ -27,7 +27,7 @@ import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
-/** In-order bytes an ACK owed may wait for at the end of the loop's iteration: one coalesced segment's most. */
+/** In-order bytes an owed ACK may wait for until the iteration ends: one coalesced segment's most. */
 const ackHoldBytesMax = 65535;
 
 /** The connection is established: tell the application (accept and open). */
