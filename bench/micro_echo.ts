@@ -18,7 +18,9 @@
  *
  * Options: `--conns LIST` (default 1,16,256), `--requests N` per round and
  * configuration (default 200000), `--rounds N` (default 5), `--modes LIST`
- * (default batch,inline), `--link memory|ring` (default memory). `ring`: the two
+ * (default batch,inline), `--answer BYTES` (default 64: the echo; more: each
+ * 64-byte request is answered with this many bytes, as the bench's storage
+ * workload does), `--link memory|ring` (default memory). `ring`: the two
  * stacks talk through a DPDK net_ring pair in this process, each port set up
  * as a memif port is (no checksums, software GRO on receive, GSO on transmit
  * where offered), so the shim's receive and transmit bursts and the DPDK
@@ -50,6 +52,8 @@ const requests = Number(arg("requests", "200000"));
 const rounds = Number(arg("rounds", "5"));
 const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
 const link = arg("link", "memory");
+const answerBytes = Number(arg("answer", "64"));
+if (!Number.isInteger(answerBytes) || answerBytes < 1) throw new Error(`--answer: bytes, got ${answerBytes}`);
 if (link !== "memory" && link !== "ring") throw new Error(`--link: memory or ring, got ${link}`);
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
@@ -107,9 +111,22 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
       c.consume(n);
     }
   };
+  // --answer: each whole 64-byte request is answered with answerBytes bytes of one constant buffer.
+  const answer = new Uint8Array(answerBytes).fill(0xa5);
+  const pending = new Map<Connection, number>();
+  const store = (c: Connection) => {
+    let p = pending.get(c) ?? 0;
+    for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
+      p += len;
+      c.consume(len);
+    }
+    for (; p >= 64; p -= 64) c.write(answer);
+    pending.set(c, p);
+  };
+  const serve = answerBytes === 64 ? echo : store;
   server.listen(7, (c) => {
     c.setNoDelay(true);
-    return { onData: echo, onWritable: echo };
+    return { onData: serve, onWritable: serve };
   });
   const request = new Uint8Array(64).fill(7);
   let done = 0;
@@ -128,8 +145,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
         got += n;
         c.consume(n);
       }
-      while (got >= 64) {
-        got -= 64;
+      while (got >= answerBytes) {
+        got -= answerBytes;
         if (measuring) done++;
         if (sent < requests + conns * 4) {
           c.write(request);
@@ -172,8 +189,10 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
     emptyPerReq: (da.empty + db.empty - em0) / done,
     pollsPerReq: (server.loop.iterations + client.loop.iterations - it0) / done,
   };
-  await client.close();
-  await server.close();
+  // Both at once: each close polls its own stack until the FINs are answered, yielding every few
+  // hundred polls, so the two take turns; one after the other, the first waited out its grace
+  // time (2 s) for a peer nobody polled.
+  await Promise.all([client.close(), server.close()]);
   return figures;
 }
 
@@ -197,7 +216,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 console.log(
-  `micro_echo: ${link} link, ${requests} requests per figure, medians of ${rounds} rounds (${
+  `micro_echo: ${link} link, ${answerBytes}-byte answers, ${requests} requests per figure, medians of ${rounds} rounds (${
     typeof Bun !== "undefined" ? "bun" : "deno"
   })`,
 );

@@ -41,6 +41,34 @@ describe("RFC 9293 data and ACKs", () => {
     assertEquals(d.tcb!.recvq.bytes, 2920);
   });
 
+  test("delayed ACK: two full segments of one burst owe an ACK at the burst's end, which the answer to a third carries (RFC 5681 4.2)", () => {
+    const d = established(small);
+    // The requester writes its next request once the whole answer is in (the hook runs before
+    // the fixture reads what arrived).
+    d.onData = (c) => {
+      if (d.received.length + c.recvq.bytes === 3500) d.write(64);
+    };
+    d.sendBurst([
+      { flags: ACK, seq: 1, ack: 1, payload: 1400 },
+      { flags: ACK, seq: 1401, ack: 1, payload: 1400 },
+      { flags: ACK | PSH, seq: 2801, ack: 1, payload: 700 },
+    ]);
+    d.expect({ flags: ACK | PSH, seq: 1, ack: 3501, len: 64 });
+    d.recvNothing(100);
+    assertEquals(d.received, stream(3500));
+  });
+
+  test("delayed ACK: two full segments of one burst, no answer: one ACK, at the burst's end (RFC 5681 4.2)", () => {
+    const d = established({ ...small, autoRead: false });
+    d.sendBurst([
+      { flags: ACK, seq: 1, ack: 1, payload: 1460 },
+      { flags: ACK, seq: 1461, ack: 1, payload: 1460 },
+      { flags: ACK, seq: 2921, ack: 1, payload: 1460 },
+    ]);
+    d.expect({ flags: ACK, seq: 1, ack: 4381 });
+    d.recvNothing(100);
+  });
+
   test("delayed ACK: the ACK rides on data the application sends back (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2)", () => {
     const d = established(small);
     d.onData = () => d.write(50);

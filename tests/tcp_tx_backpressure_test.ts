@@ -46,8 +46,9 @@ class Choke implements Device {
 
 describe("tcp transmit backpressure", () => {
   test("while the device takes nothing, ACKs wait instead of being dropped; the senders never time out", () => {
-    // 160 writers of 100 KB each: a zone whose half, split among them (each connection's send
-    // share, pool_pressure.ts), still takes every write whole.
+    // 600 writers of 25 KB each: a zone whose half, split among them (each connection's send
+    // share, pool_pressure.ts), still takes every write whole. B owes an ACK per connection and
+    // receive burst (input.ts), so it takes this many connections to fill its transmit batch.
     const za = createHeapZone({ name: "a", count: 32768 });
     const zb = createHeapZone({ name: "b", count: 16384 });
     const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
@@ -64,13 +65,17 @@ describe("tcp transmit backpressure", () => {
         for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) got[0] = (got[0] ?? 0) + n;
       },
     }), 1024);
-    const bytes = 100_000;
+    const bytes = 25_000;
+    const writers = 600;
     const conns: Tcb[] = [];
     const payload = new Uint8Array(bytes).fill(9);
-    for (let i = 0; i < 160; i++) {
+    for (let i = 0; i < writers; i++) {
       conns.push(ta.connect(addrB, 80, {}, clock.now));
     }
-    clock.runUntil(() => tb.counters.currEstab === 160 && conns.every((c) => c.state === State.established), 1000);
+    clock.runUntil(
+      () => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established),
+      1000,
+    );
     const timeoutsBefore = ta.counters.retransTimeouts;
     // Choke B's transmit side, then let the data pour in: its ACKs pile up.
     choke.choked = true;
@@ -78,8 +83,11 @@ describe("tcp transmit backpressure", () => {
     clock.run(20);
     assertGreater(tb.counters.acksDeferred, 0, "ACKs were held back");
     choke.choked = false;
-    const done = clock.runUntil(() => (got[0] ?? 0) === 160 * bytes && conns.every((c) => c.flight === 0), 60_000);
-    assertEquals(done, true, `received ${got[0]} of ${160 * bytes}`);
+    const done = clock.runUntil(
+      () => (got[0] ?? 0) === writers * bytes && conns.every((c) => c.flight === 0),
+      60_000,
+    );
+    assertEquals(done, true, `received ${got[0]} of ${writers * bytes}`);
     assertEquals(b.ip.counters.linkTxDropped, 0, "B dropped no frame on the way out");
     assertEquals(ta.counters.retransTimeouts - timeoutsBefore, 0, "no sender waited for a retransmission timeout");
   });

@@ -139,9 +139,12 @@ export class Loop {
         this.ip.flushEvery = n < this._burst ? this._txFlush : 0;
         this.ip.receive(this._descs, n, now);
       }
+      // The handlers hear of the burst before the corked writes and the ACKs held for the end
+      // of the iteration leave (tcp.poll), so that their answers carry those ACKs.
+      if (this.events.length > 0) this.events.drain(this.ip, now);
       this.tcp.poll(now);
       this.ip.poll(now);
-      if (this.events.length > 0) this.events.drain(this.ip, now);
+      if (this.events.length > 0) this.events.drain(this.ip, now); // what the timers queued
       this.tcp.flushCorked(now); // the writes of this iteration, as large segments
       this.ip.flush(now);
       this.iterations++;

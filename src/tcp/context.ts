@@ -10,6 +10,7 @@
  * @module
  */
 import type { MemZone } from "../mem/zone.ts";
+import type { Corks } from "./autocork.ts";
 import type { TcpConfig } from "./config.ts";
 import type { TcpCounters } from "./counters.ts";
 import type { Listener } from "./handshake.ts";
@@ -89,4 +90,6 @@ export interface TcpContext {
   /** Out-of-order bytes all connections together may hold. */
   readonly reassemblyBudget: ReassemblyBudget;
   readonly conns: ConnectionOwner;
+  /** Connections whose owed ACK waits for the end of the loop's iteration (input.ts). */
+  readonly acksHeld: Corks;
 }

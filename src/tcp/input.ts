@@ -27,6 +27,8 @@ import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
+/** In-order bytes an owed ACK may wait for until the iteration ends: one coalesced segment's most. */
+const ackHoldBytesMax = 65535;
 
 /** The connection is established: tell the application (accept and open). */
 function established(x: TcpContext, tcb: Tcb, now: number): void {
@@ -382,10 +384,11 @@ function newAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): number {
   const flags = tcb.cc.onAck(seg.ack, acked, tcb.flight, now, srtt);
   if (tcb.cc.hystartExits !== hsExits) x.counters.hystartExits++;
   let after = (flags & CcAction.retransmit) !== 0 ? afterRetransmit : 0;
-  // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it.
-  if (tcb.flight === 0) tcb.rtxAt = Infinity;
-  else tcb.rtxAt = now + tcb.rto.rtoMs;
-  x.timers.rearm(tcb);
+  // RFC 6298 (5.2), (5.3): stop the timer when all is acknowledged, else restart it. Only a
+  // deadline that moved earlier (a smaller RTO) needs the wheel (TcpTimers.rearm).
+  const rtxBefore = tcb.rtxAt;
+  tcb.rtxAt = tcb.flight === 0 ? Infinity : now + tcb.rto.rtoMs;
+  if (tcb.rtxAt < rtxBefore) x.timers.rearm(tcb);
 
   if (finAcked) {
     switch (tcb.state) {
@@ -463,15 +466,27 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     tcb.ackNow = true;
   }
   // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment. A
-  // coalesced segment counts the segments it was made of, so one of two or more is ACKed at once:
-  // Linux's one ACK per GRO segment, which here never delays past RFC 5681's second segment.
+  // coalesced segment counts the segments it was made of. The rule followed is Linux's one ACK
+  // per GRO segment, with the receive burst as the unit of coalescing: the ACK owed leaves at the
+  // end of the loop's iteration (TcpLayer.flushCorked), or at once when 64 KB (what one coalesced
+  // segment may carry) wait for it. The segments of one burst arrived together, so an ACK sent in
+  // the middle of the burst would reach the peer no sooner than one at its end but for the
+  // burst's processing time, and an answer the application writes meanwhile (inline, or from the
+  // event queue) carries it: a 4 KiB answer (two coalesced segments, then one with PSH) cost the
+  // requester a pure ACK besides its next request.
   tcb.unackedSegs += segmentsIn(seg);
-  if (tcb.unackedSegs >= 2) tcb.ackNow = true;
+  if (tcb.unackedSegs >= 2 && !tcb.ackNow) {
+    if (((tcb.rcvNxt - tcb.lastAckSent) >>> 0) >= ackHoldBytesMax) tcb.ackNow = true;
+    else if (!tcb.ackHeld) {
+      tcb.ackHeld = true;
+      x.acksHeld.add(tcb);
+    }
+  }
   // The application hears first: an inline handler that answers in place sends the ACK on its
   // answer (output.ts clears what is owed), and no delayed-ACK timer is armed only to be
   // cancelled. Batch mode only queues the event here; its answer cancels the timer later.
   if (tcb.handlers.onData !== undefined) tcb.handlers.onData(tcb);
-  if (tcb.unackedSegs > 0 && !tcb.ackNow && !tcb.dead) x.timers.armDelayedAck(tcb, now);
+  if (tcb.unackedSegs > 0 && !tcb.ackNow && !tcb.ackHeld && !tcb.dead) x.timers.armDelayedAck(tcb, now);
   return kept;
 }
 

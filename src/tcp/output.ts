@@ -178,13 +178,11 @@ export class TcpOutput {
   private _emit(tcb: Tcb, h: number, tcpOff: number, now: number, ecn = 0): void {
     const r = this.repr;
     if ((r.flags & TcpFlags.ack) !== 0) {
-      // An ACK leaves: the delayed one is no longer owed.
+      // An ACK leaves: the delayed one is no longer owed. A deadline that moves later leaves the
+      // wheel alone (TcpTimers.rearm): its slot fires early, finds nothing due, and moves on.
       tcb.ackNow = false;
       tcb.unackedSegs = 0;
-      if (tcb.delackAt !== Infinity) {
-        tcb.delackAt = Infinity;
-        this._x.timers.rearm(tcb);
-      }
+      tcb.delackAt = Infinity;
     }
     const zone = this._zone;
     const len = r.headerLen() + r.payloadLen;
@@ -199,10 +197,7 @@ export class TcpOutput {
   _ackLeaves(tcb: Tcb): void {
     tcb.ackNow = false;
     tcb.unackedSegs = 0;
-    if (tcb.delackAt !== Infinity) {
-      tcb.delackAt = Infinity;
-      this._x.timers.rearm(tcb);
-    }
+    tcb.delackAt = Infinity;
   }
 
   /** Sends a segment with no payload (SYN, ACK, FIN, RST of a connection) in a fresh buffer. */

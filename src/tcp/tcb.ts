@@ -206,6 +206,11 @@ export class Tcb {
   /** An ACK must leave with the next output. */
   ackNow = false;
   /**
+   * An ACK is owed (RFC 5681 4.2's second full-sized segment) and waits for the end of the loop's
+   * iteration, where TcpLayer.flushCorked sends it unless an answer carried it first (input.ts).
+   */
+  ackHeld = false;
+  /**
    * Output held back while the application queues a write and its close (Linux's TCP_CORK, for
    * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
    */

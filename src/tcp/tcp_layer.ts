@@ -9,6 +9,7 @@
  *   (64 KB behind one header, cut by the device) and window.ts (the MSS and
  *   the window we advertise);
  * - handshake.ts: listeners, SYN cookies, what a SYN settles;
+ * - connections.ts: making, handing over and removing connections;
  * - timers.ts: retransmission, delayed ACK, persist and keepalive timers;
  * - pool_pressure.ts: what TCP does when the zone runs low;
  * - time_wait.ts: TIME-WAIT as a small record instead of a control block.
@@ -24,11 +25,12 @@ import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { Drop, type Ipv4Packet, TcpFlags, type TcpPacket } from "../wire/mod.ts";
 import { checkEcnMode, type EcnMode, type TcpConfig, tcpDefaults } from "./config.ts";
-import { type CongestionControl, type CongestionName, createCongestionControl } from "./congestion.ts";
-import type { ConnectionOwner, TcpContext, TcpLink } from "./context.ts";
+import type { CongestionName } from "./congestion.ts";
+import { Connections } from "./connections.ts";
+import type { TcpContext, TcpLink } from "./context.ts";
 import { ConnectionTable } from "./conn_table.ts";
 import { TcpCounters } from "./counters.ts";
-import { Handshake, type Listener, scaleFor } from "./handshake.ts";
+import { Handshake, type Listener } from "./handshake.ts";
 import { segmentArrives } from "./input.ts";
 import { IsnGenerator } from "./isn.ts";
 import { TcpOutput } from "./output.ts";
@@ -37,23 +39,14 @@ import { effectiveMss } from "./window.ts";
 import { PoolPressure } from "./pool_pressure.ts";
 import { EphemeralPorts } from "./ports.ts";
 import { ReassemblyBudget } from "./reassembly.ts";
-import { RtoEstimator } from "./rto.ts";
 import { Segment } from "./segment.ts";
 import { State } from "./state.ts";
-import { Tcb, type TcpHandlers } from "./tcb.ts";
+import type { Tcb, TcpHandlers } from "./tcb.ts";
 import { TimeWaitTable } from "./time_wait.ts";
 import { TcpTimers } from "./timers.ts";
 import { copyIntoSendQueue } from "./write.ts";
 
 export type { Listener } from "./handshake.ts";
-
-/**
- * The congestion controller of a connection whose handshake has not yet
- * settled the MSS and SACK: negotiate() (handshake.ts) makes the real one, so
- * a connection makes one controller, not two. Frozen: a controller call
- * before then throws instead of passing unnoticed.
- */
-const ccNotStarted: CongestionControl = Object.freeze(createCongestionControl("newreno", 536));
 
 /** Options of {@link TcpLayer}. */
 export interface TcpLayerOptions {
@@ -62,7 +55,7 @@ export interface TcpLayerOptions {
 }
 
 /** The TCP layer over one IP layer; see the module documentation. */
-export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
+export class TcpLayer implements TcpReceiver, TcpContext {
   readonly config: TcpConfig;
   readonly counters: TcpCounters = new TcpCounters();
   /** The packet buffers: payload is queued in them, headers written in their headroom. */
@@ -77,20 +70,29 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   readonly pool: PoolPressure;
   /** @internal */
   readonly reassemblyBudget: ReassemblyBudget;
-  /** @internal The layer owns its connections. */
-  readonly conns: ConnectionOwner = this;
+  /** @internal */
+  readonly conns: Connections;
   private readonly _seg = new Segment();
   private readonly _isn: IsnGenerator;
   private readonly _hs: Handshake;
   private readonly _timeWait: TimeWaitTable;
   private readonly _table = new ConnectionTable();
-  private readonly _unread = new Set<Tcb>();
-  private readonly _blocked: Tcb[] = [];
   private readonly _corks = new Corks();
+  /** @internal */
+  readonly acksHeld: Corks = new Corks();
   private _corkNow = 0;
   private readonly _uncork = (c: Tcb): void => {
     c.corked = false; // a cork lasts the loop's iteration at most
     this.out.output(c, this._corkNow);
+  };
+  private readonly _sendHeldAck = (c: Tcb): void => {
+    if (!c.ackHeld) return;
+    c.ackHeld = false;
+    // Unless an answer carried it: a second segment still owes the ACK now, a single one its delay.
+    if (c.unackedSegs >= 2) {
+      c.ackNow = true;
+      this.out.output(c, this._corkNow);
+    } else if (c.unackedSegs > 0) this.timers.armDelayedAck(c, this._corkNow);
   };
   private readonly _ports: EphemeralPorts;
 
@@ -113,6 +115,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     this._isn = new IsnGenerator(options.key);
     this._hs = new Handshake(this, options.key);
     this._timeWait = new TimeWaitTable(this);
+    this.conns = new Connections(this, this._table, this._hs.listeners, this._timeWait, this._isn);
     this._ports = new EphemeralPorts(c, this._table, this._hs.listeners, this._timeWait, this.counters);
     ip.setTcpReceiver(this);
   }
@@ -227,7 +230,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     ) {
       throw new ConfigError("localPort", `${port} to this peer is in use`);
     }
-    const tcb = this.create(port, remoteIp, remotePort, true, now);
+    const tcb = this.conns.create(port, remoteIp, remotePort, true, now);
     tcb.handlers = handlers;
     tcb.congestion = congestion;
     tcb.ecn = ecn;
@@ -275,10 +278,15 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     else this.out.output(c, now);
   }
 
-  /** Sends what corked writes queued (see autocork.ts). The loop calls it before flushing the device. */
+  /**
+   * Sends what corked writes queued (see autocork.ts), then the ACKs held for
+   * the end of the iteration that no answer carried (input.ts). The loop
+   * calls it before flushing the device.
+   */
   flushCorked(now: number): void {
     this._corkNow = now;
     this._corks.flush(this._uncork);
+    this.acksHeld.flush(this._sendHeldAck);
   }
 
   /** Bytes needed in front of a payload for the headers: what {@link send} requires. */
@@ -310,7 +318,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   /** Copies received bytes into `out`; returns how many (0: none waiting). */
   read(c: Tcb, out: Uint8Array, now: number): number {
     const n = c.recvq.read(out);
-    if (c.dead) this._drained(c);
+    if (c.dead) this.conns.drained(c);
     else if (n > 0) this.out.windowOpened(c, now);
     return n;
   }
@@ -318,18 +326,13 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   /** Consumes `n` bytes of {@link Tcb.recvq} the application read through views. */
   consume(c: Tcb, n: number, now: number): void {
     c.recvq.consume(n);
-    if (c.dead) this._drained(c);
+    if (c.dead) this.conns.drained(c);
     else this.out.windowOpened(c, now);
   }
 
   /** Releases what closed connections received and the application never read. */
   releaseUnread(): void {
-    for (const c of this._unread) c.recvq.clear();
-    this._unread.clear();
-  }
-
-  private _drained(c: Tcb): void {
-    if (c.recvq.bytes === 0) this._unread.delete(c);
+    this.conns.releaseUnread();
   }
 
   /**
@@ -355,7 +358,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     if (c.dead || c.finQueued) return;
     switch (c.state) {
       case State.synSent:
-        this.destroy(c, undefined, now);
+        this.conns.destroy(c, undefined, now);
         return;
       case State.synReceived:
         c.finQueued = true; // FIN-WAIT-1 once established
@@ -381,7 +384,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
       this.out.sendControl(c, TcpFlags.rst | TcpFlags.ack, c.sndMax, now);
       this.counters.outRsts++;
     }
-    this.destroy(c, "aborted", now);
+    this.conns.destroy(c, "aborted", now);
   }
 
   /** Runs the timers due at `now`. Call once per loop iteration. */
@@ -393,12 +396,12 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     const held = this.pool.watch(now);
     if (held !== undefined) { for (const c of held) if (!c.dead) this.out.windowOpened(c, now); }
     this.pool.feedStarved();
-    if (this._blocked.length > 0 && this.link.txDrained()) this._resumeBlocked(now);
+    this.conns.resumeBlocked(now);
   }
 
   /** When {@link poll} next has work. */
   pollAt(): number {
-    if (this._corks.pending) return 0;
+    if (this._corks.pending || this.acksHeld.pending) return 0;
     return Math.min(this.timers.pollAt(), this._timeWait.pollAt());
   }
 
@@ -411,22 +414,6 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
   /** (Re)starts the keepalive timer of `c` after its settings changed. */
   keepaliveReset(c: Tcb, now: number): void {
     this.timers.keepaliveReset(c, now);
-  }
-
-  /** @internal Output stopped because the device's transmit batch was full; resume it later. */
-  txBlocked(tcb: Tcb): void {
-    if (!tcb.txBlocked) {
-      tcb.txBlocked = true;
-      this._blocked.push(tcb);
-    }
-  }
-
-  private _resumeBlocked(now: number): void {
-    const list = this._blocked.splice(0);
-    for (const c of list) {
-      c.txBlocked = false;
-      if (!c.dead) this.out.output(c, now);
-    }
   }
 
   // --------------------------------------------------------- receive path
@@ -459,7 +446,7 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
     }
     if (tcb !== undefined) {
       const kept = segmentArrives(this, tcb, seg, now);
-      if (tcb.state === State.timeWait && !tcb.dead) this._enterTimeWait(tcb, now);
+      if (tcb.state === State.timeWait && !tcb.dead) this.conns.enterTimeWait(tcb, now);
       return kept;
     }
     const l = this._hs.listeners.get(seg.dstPort);
@@ -483,99 +470,9 @@ export class TcpLayer implements TcpReceiver, TcpContext, ConnectionOwner {
 
   // ------------------------------------------------------- the connections
 
-  /** @internal Whether a new connection to `l` stays within the stack's and the listener's limits. */
-  admits(l: Listener): boolean {
-    if (this._table.size >= this.config.maxConnections) return false;
-    return l.maxConnections === undefined || this._table.passive(l.port) < l.maxConnections;
-  }
-
-  /** @internal Makes a connection and puts it in the table. */
-  create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
-    const id = this._table.takeId();
-    const c = this.config;
-    const tcb = new Tcb(
-      id,
-      this.zone,
-      { ip: this.link.address, port: localPort },
-      { ip: remoteIp, port: remotePort },
-      active,
-      new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
-      ccNotStarted,
-      { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
-    );
-    tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
-    tcb.sndUna = tcb.iss;
-    tcb.sndNxt = tcb.iss;
-    tcb.sndMax = tcb.iss;
-    tcb.rcvScaleOffered = c.windowScaling ? scaleFor(c.rcvBufBytes) : 0;
-    this._table.insert(tcb);
-    this.pool.connections++;
-    return tcb;
-  }
-
-  /** @internal A passive connection is established: the listener's application takes it. */
-  accepted(tcb: Tcb): void {
-    const l = this._hs.listeners.get(tcb.listenerPort);
-    tcb.listenerPort = -1;
-    if (l === undefined) return;
-    l.halfOpen--;
-    const h = l.onAccept(tcb);
-    if (h !== undefined) tcb.handlers = h;
-  }
-
-  /** @internal The application sees the connection closed (TIME-WAIT holds the tuple a while longer). */
-  closedForApp(tcb: Tcb, _now: number): void {
-    if (tcb.closedNotified) return;
-    tcb.closedNotified = true;
-    this.counters.currEstab = Math.max(0, this.counters.currEstab - 1);
-    tcb.handlers.onClose?.(tcb, undefined);
-  }
-
-  /** @internal Removes a connection: releases its buffers and timers, tells the application. */
-  destroy(tcb: Tcb, error: string | undefined, _now: number): void {
-    if (tcb.dead) return;
-    const wasOpen = tcb.state >= State.established && !tcb.closedNotified;
-    if (tcb.listenerPort >= 0) {
-      const l = this._hs.listeners.get(tcb.listenerPort);
-      if (l !== undefined) l.halfOpen--;
-    }
-    if (error !== undefined && tcb.state === State.synSent) this.counters.attemptFails++;
-    tcb.error = error;
-    tcb.state = State.closed;
-    this._release(tcb, error === undefined);
-    if (wasOpen) this.counters.currEstab = Math.max(0, this.counters.currEstab - 1);
-    if (!tcb.closedNotified) {
-      tcb.closedNotified = true;
-      tcb.handlers.onClose?.(tcb, error);
-    }
-  }
-
-  /**
-   * A connection entered TIME-WAIT: a small record takes over its tuple
-   * (time_wait.ts), and its control block, queues and timers go. The
-   * application, told of the close already, may still read what it has not.
-   */
-  private _enterTimeWait(tcb: Tcb, now: number): void {
-    this._timeWait.enter(tcb, now);
-    this._release(tcb, true);
-  }
-
-  /** Takes `tcb` out of the table and releases what it holds; received data it keeps if `keepUnread`. */
-  private _release(tcb: Tcb, keepUnread: boolean): void {
-    tcb.dead = true;
-    this.timers.cancel(tcb);
-    this._table.remove(tcb);
-    tcb.sendq.clear();
-    this.pool.connections--;
-    // A clean close keeps what was received and not yet read: our close was a half-close,
-    // and the application may still read it. It is released as it is read, or by
-    // releaseUnread() (Stack.close). An abort or a reset drops it.
-    if (keepUnread && tcb.recvq.bytes > 0) this._unread.add(tcb);
-    else tcb.recvq.clear();
-    tcb.reasm?.clear();
-    tcb.reasm = undefined;
-    tcb.sackRx = tcb.sb = undefined;
-    tcb.rack?.reset(); // its segment log goes back to the pool
+  /** Removes a connection: releases its buffers and timers, tells the application. */
+  destroy(tcb: Tcb, error: string | undefined, now: number): void {
+    this.conns.destroy(tcb, error, now);
   }
 
   private _canSend(c: Tcb): boolean {

@@ -1,0 +1,181 @@
+/**
+ * The owner of a layer's connections (ConnectionOwner, context.ts): making a
+ * control block and putting it in the table, handing an established passive
+ * connection to its listener, telling the application of a close, and
+ * removing a connection with everything it holds (or handing its tuple to a
+ * TIME-WAIT record). Also the connections whose output waits for the
+ * transmit batch to drain, and the data closed connections received and the
+ * application has not read yet.
+ *
+ * @module
+ */
+import type { CongestionControl } from "./congestion.ts";
+import { createCongestionControl } from "./congestion.ts";
+import type { ConnectionOwner, TcpContext } from "./context.ts";
+import type { ConnectionTable } from "./conn_table.ts";
+import { type Listener, scaleFor } from "./handshake.ts";
+import type { IsnGenerator } from "./isn.ts";
+import { RtoEstimator } from "./rto.ts";
+import { State } from "./state.ts";
+import { Tcb } from "./tcb.ts";
+import type { TimeWaitTable } from "./time_wait.ts";
+
+/**
+ * The congestion controller of a connection whose handshake has not yet
+ * settled the MSS and SACK: negotiate() (handshake.ts) makes the real one, so
+ * a connection makes one controller, not two. Frozen: a controller call
+ * before then throws instead of passing unnoticed.
+ */
+const ccNotStarted: CongestionControl = Object.freeze(createCongestionControl("newreno", 536));
+
+/** The connections of one TCP layer; see the module documentation. */
+export class Connections implements ConnectionOwner {
+  private readonly _x: TcpContext;
+  private readonly _table: ConnectionTable;
+  private readonly _listeners: Map<number, Listener>;
+  private readonly _timeWait: TimeWaitTable;
+  private readonly _isn: IsnGenerator;
+  private readonly _unread = new Set<Tcb>();
+  private readonly _blocked: Tcb[] = [];
+
+  constructor(
+    x: TcpContext,
+    table: ConnectionTable,
+    listeners: Map<number, Listener>,
+    timeWait: TimeWaitTable,
+    isn: IsnGenerator,
+  ) {
+    this._x = x;
+    this._table = table;
+    this._listeners = listeners;
+    this._timeWait = timeWait;
+    this._isn = isn;
+  }
+
+  /** Whether a new connection to `l` stays within the stack's and the listener's limits. */
+  admits(l: Listener): boolean {
+    if (this._table.size >= this._x.config.maxConnections) return false;
+    return l.maxConnections === undefined || this._table.passive(l.port) < l.maxConnections;
+  }
+
+  /** Makes a connection and puts it in the table. */
+  create(localPort: number, remoteIp: number, remotePort: number, active: boolean, now: number): Tcb {
+    const x = this._x;
+    const id = this._table.takeId();
+    const c = x.config;
+    const tcb = new Tcb(
+      id,
+      x.zone,
+      { ip: x.link.address, port: localPort },
+      { ip: remoteIp, port: remotePort },
+      active,
+      new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
+      ccNotStarted,
+      { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
+    );
+    tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
+    tcb.sndUna = tcb.iss;
+    tcb.sndNxt = tcb.iss;
+    tcb.sndMax = tcb.iss;
+    tcb.rcvScaleOffered = c.windowScaling ? scaleFor(c.rcvBufBytes) : 0;
+    this._table.insert(tcb);
+    x.pool.connections++;
+    return tcb;
+  }
+
+  /** A passive connection is established: the listener's application takes it. */
+  accepted(tcb: Tcb): void {
+    const l = this._listeners.get(tcb.listenerPort);
+    tcb.listenerPort = -1;
+    if (l === undefined) return;
+    l.halfOpen--;
+    const h = l.onAccept(tcb);
+    if (h !== undefined) tcb.handlers = h;
+  }
+
+  /** The application sees the connection closed (TIME-WAIT holds the tuple a while longer). */
+  closedForApp(tcb: Tcb, _now: number): void {
+    if (tcb.closedNotified) return;
+    tcb.closedNotified = true;
+    const counters = this._x.counters;
+    counters.currEstab = Math.max(0, counters.currEstab - 1);
+    tcb.handlers.onClose?.(tcb, undefined);
+  }
+
+  /** Removes a connection: releases its buffers and timers, tells the application. */
+  destroy(tcb: Tcb, error: string | undefined, _now: number): void {
+    if (tcb.dead) return;
+    const counters = this._x.counters;
+    const wasOpen = tcb.state >= State.established && !tcb.closedNotified;
+    if (tcb.listenerPort >= 0) {
+      const l = this._listeners.get(tcb.listenerPort);
+      if (l !== undefined) l.halfOpen--;
+    }
+    if (error !== undefined && tcb.state === State.synSent) counters.attemptFails++;
+    tcb.error = error;
+    tcb.state = State.closed;
+    this._release(tcb, error === undefined);
+    if (wasOpen) counters.currEstab = Math.max(0, counters.currEstab - 1);
+    if (!tcb.closedNotified) {
+      tcb.closedNotified = true;
+      tcb.handlers.onClose?.(tcb, error);
+    }
+  }
+
+  /**
+   * A connection entered TIME-WAIT: a small record takes over its tuple
+   * (time_wait.ts), and its control block, queues and timers go. The
+   * application, told of the close already, may still read what it has not.
+   */
+  enterTimeWait(tcb: Tcb, now: number): void {
+    this._timeWait.enter(tcb, now);
+    this._release(tcb, true);
+  }
+
+  /** Output stopped because the device's transmit batch was full; resume it later. */
+  txBlocked(tcb: Tcb): void {
+    if (!tcb.txBlocked) {
+      tcb.txBlocked = true;
+      this._blocked.push(tcb);
+    }
+  }
+
+  /** Resumes the output {@link txBlocked} stopped, once the transmit batch has drained. */
+  resumeBlocked(now: number): void {
+    if (this._blocked.length === 0 || !this._x.link.txDrained()) return;
+    const list = this._blocked.splice(0);
+    for (const c of list) {
+      c.txBlocked = false;
+      if (!c.dead) this._x.out.output(c, now);
+    }
+  }
+
+  /** The application read from `c`: a closed connection whose unread data is all read is forgotten. */
+  drained(c: Tcb): void {
+    if (c.recvq.bytes === 0) this._unread.delete(c);
+  }
+
+  /** Releases what closed connections received and the application never read. */
+  releaseUnread(): void {
+    for (const c of this._unread) c.recvq.clear();
+    this._unread.clear();
+  }
+
+  /** Takes `tcb` out of the table and releases what it holds; received data it keeps if `keepUnread`. */
+  private _release(tcb: Tcb, keepUnread: boolean): void {
+    tcb.dead = true;
+    this._x.timers.cancel(tcb);
+    this._table.remove(tcb);
+    tcb.sendq.clear();
+    this._x.pool.connections--;
+    // A clean close keeps what was received and not yet read: our close was a half-close,
+    // and the application may still read it. It is released as it is read, or by
+    // releaseUnread() (Stack.close). An abort or a reset drops it.
+    if (keepUnread && tcb.recvq.bytes > 0) this._unread.add(tcb);
+    else tcb.recvq.clear();
+    tcb.reasm?.clear();
+    tcb.reasm = undefined;
+    tcb.sackRx = tcb.sb = undefined;
+    tcb.rack?.reset(); // its segment log goes back to the pool
+  }
+}
