@@ -1,0 +1,60 @@
+/**
+ * Pacing: a connection whose controller sets a pacing rate (BBR) sends no
+ * faster than it, in the run-to-completion loop, without a timer per
+ * segment. Each connection keeps a release time ({@link Tcb.paceNext}):
+ * a segment may leave when the release time has come, and moves it on by
+ * the segment's length over the rate. A connection held back arms its
+ * timer slot for the release time ({@link Tcb.paceAt}); the loop fires it
+ * from its poll like any timer, and the connection sends again
+ * (timers.ts). ACKs that arrive in between may send too, if the release
+ * time has come.
+ *
+ * Granularity: a segment is the unit, and a large segment (TSO/GSO) is
+ * released whole; {@link pacedUnit} caps its size at the controller's send
+ * quantum (about 1 ms of data at the rate, as Linux sizes its TSO bursts
+ * for pacing), so bursts on the wire last about a millisecond at most. The
+ * timer wheel fires exact deadlines at the loop's next poll: on a polling
+ * loop that is microseconds late; a sender held up longer (a busy loop, a
+ * poll that slept) may catch up by at most {@link paceSlackMs} at once,
+ * which bounds both the burst and the rate lost to late wake-ups.
+ *
+ * Nothing is allocated: two numbers per connection.
+ *
+ * @module
+ */
+import type { TcpContext } from "./context.ts";
+import type { Tcb } from "./tcb.ts";
+
+/** How far behind its schedule a paced sender may fall and catch up at once, ms. */
+export const paceSlackMs = 1;
+
+/**
+ * Whether pacing holds `tcb` back at `now`; if so its timer is armed for the
+ * release time (a paced connection sends again from the loop's poll).
+ */
+export function paceHeld(x: TcpContext, tcb: Tcb, now: number): boolean {
+  if (tcb.cc.pacingRate <= 0 || tcb.paceNext <= now) return false;
+  if (tcb.paceAt !== tcb.paceNext) {
+    tcb.paceAt = tcb.paceNext;
+    x.timers.rearm(tcb);
+  }
+  return true;
+}
+
+/** `bytes` left at `now`: the release time moves on by their time at the pacing rate. */
+export function paced(tcb: Tcb, bytes: number, now: number): void {
+  const rate = tcb.cc.pacingRate;
+  if (rate <= 0) return;
+  const from = tcb.paceNext > now - paceSlackMs ? tcb.paceNext : now - paceSlackMs;
+  tcb.paceNext = from + bytes / rate;
+}
+
+/** The largest segment to send at once: `unit` (whole MSS), capped by the pacing send quantum. */
+export function pacedUnit(tcb: Tcb, unit: number, mss: number): number {
+  const rate = tcb.cc.pacingRate;
+  if (rate <= 0 || unit <= mss) return unit;
+  let q = Math.floor(rate); // 1 ms at the rate
+  if (q < 2 * mss) q = 2 * mss;
+  q -= q % mss;
+  return q < unit ? q : unit;
+}
