@@ -69,6 +69,20 @@ export const BbrState = { startup: 0, drain: 1, probeBw: 2, probeRtt: 3 } as con
 /** The names of {@link BbrState}'s values, as the draft writes them. */
 export const bbrStateNames: readonly string[] = ["Startup", "Drain", "ProbeBW", "ProbeRTT"];
 
+/** BBR's model as `c.stats()` and `luna conns` show it (as `ss -ti` shows Linux's `bbr:(...)`). */
+export interface BbrInfo {
+  /** The state's name: "Startup", "Drain", "ProbeBW" or "ProbeRTT". */
+  state: string;
+  /** The bottleneck bandwidth estimate, bits per second (0 before a sample). */
+  bwBitsPerSecond: number;
+  /** The min-RTT estimate, ms (null before a sample). */
+  minRttMs: number | null;
+  /** The pacing rate, bits per second (0: no pacing). */
+  pacingRateBitsPerSecond: number;
+  /** The current pacing gain. */
+  pacingGain: number;
+}
+
 /** Options of {@link Bbr} beside {@link CongestionOptions}. */
 export interface BbrOptions {
   /**
@@ -163,6 +177,17 @@ export class Bbr extends NewReno {
   /** With a model the window is BBR's in recovery too: PRR does not apply. */
   override get usesPrr(): boolean {
     return !this._model;
+  }
+
+  /** The model as {@link BbrInfo} (a fresh object: for stats, not the data path). */
+  info(): BbrInfo {
+    return {
+      state: this.stateName,
+      bwBitsPerSecond: Math.round(this._bwV[0] * 8000),
+      minRttMs: this._minRtt === Infinity ? null : this._minRtt,
+      pacingRateBitsPerSecond: Math.round(this.pacingRate * 8000),
+      pacingGain: this._pacingGain,
+    };
   }
 
   /** BBR.pacing_gain now. */
