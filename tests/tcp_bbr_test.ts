@@ -97,6 +97,15 @@ describe("BBR", () => {
     assertEquals([rs.priorDelivered, rs.sendElapsed, rs.ackElapsed, rs.rate], [4000, 0, 12, 1000 / 12]);
   });
 
+  test("delivery rate: a large segment ACKed in part is sampled part by part", () => {
+    const r = new Rack();
+    r.sent(0, 4000, 0); // one segment the device cuts
+    r.onAck(2000, none, 0, 0, 0, false, 10);
+    assertEquals([r.rate.sampleDelivered, r.rate.rate], [2000, 200]);
+    r.onAck(4000, none, 0, 0, 0, false, 12);
+    assertEquals([r.rate.sampleDelivered, r.rate.interval], [4000, 12]);
+  });
+
   test("delivery rate: samples taken while the application limits the sender are marked so (draft-cheng 3.4)", () => {
     const r = new Rack();
     r.sent(0, 1000, 0);

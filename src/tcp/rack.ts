@@ -264,10 +264,10 @@ export class Rack {
     else log.flags[i] &= ~APP_LIMITED;
   }
 
-  // A log entry is delivered now (ACKed or SACKed for the first time): the rate sampler counts it.
-  private _delivered(log: SegLog, i: number, now: number): void {
+  // `bytes` of log entry `i` are delivered now (ACKed or SACKed for the first time): the rate sampler counts them.
+  private _delivered(log: SegLog, i: number, bytes: number, now: number): void {
     this.rate.onDelivered(
-      (log.end[i] - log.seq[i]) >>> 0,
+      bytes,
       log.dlv[i],
       log.dlvTs[i],
       log.firstTs[i],
@@ -333,7 +333,7 @@ export class Rack {
       const i = log.head;
       const f = log.flags[i];
       if ((f & SACKED) === 0) {
-        this._delivered(log, i, now);
+        this._delivered(log, i, (log.end[i] - log.seq[i]) >>> 0, now);
         const ts = log.ts[i], e = log.end[i];
         if (this._valid(f, ts, tsEcr, tsOk, now) && sentAfter(ts, e, bestTs, bestEnd)) {
           bestTs = ts;
@@ -354,9 +354,9 @@ export class Rack {
       const i = log.head;
       if ((log.flags[i] & LOST) !== 0) this.lostBytes -= (ack - log.seq[i]) >>> 0;
       if ((log.flags[i] & SACKED) === 0) {
-        // Delivered in part: counted, not sampled (the rest is, when it is delivered).
-        this.rate.delivered += (ack - log.seq[i]) >>> 0;
-        this.rate.newlyDelivered += (ack - log.seq[i]) >>> 0;
+        // A large segment delivered in part: its front is sampled as a segment of its own (the
+        // rest keeps the snapshot of the send), or the rate would be sampled once per 64 KB.
+        this._delivered(log, i, (ack - log.seq[i]) >>> 0, now);
       }
       log.seq[i] = ack;
     }
@@ -374,7 +374,7 @@ export class Rack {
           continue;
         }
         if (seqGt(log.end[i], e)) i = this._split(log, i, e);
-        this._delivered(log, i, now);
+        this._delivered(log, i, (log.end[i] - log.seq[i]) >>> 0, now);
         log.flags[i] = (f | SACKED) & ~LOST;
         if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
         this.segsSacked++;
