@@ -21,7 +21,8 @@ import { NextSeg } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { inSackRecovery, scoreboard, type Tcb } from "./tcb.ts";
 import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
-import { paced, paceHeld } from "./pacer.ts";
+import { sendLarge } from "./large_segment.ts";
+import { paced, paceHeld, pacedUnit } from "./pacer.ts";
 
 /**
  * The bytes in flight during recovery (RFC 6675 SetPipe()): with RACK, what
@@ -225,8 +226,16 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
     if (kind === NextSeg.none) break;
     let sent: number;
     if (kind === NextSeg.newData) {
-      const len = Math.min(mss, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
-      sent = x.out.sendData(tcb, tcb.sndMax, len, false, now);
+      // New data in whole segments, as many as the quota allows, in one large segment where the
+      // device cuts them (per-segment work once per 64 KB in recovery too: under random loss a
+      // connection spends much of its time there).
+      const quota = prr !== undefined ? prr.sndcnt : tcb.cc.cwnd - pipeOf(tcb);
+      let room = Math.min(quota, pacedUnit(tcb, x.out.segmentUnit(mss), mss));
+      room = room > mss ? room - room % mss : mss;
+      const len = Math.min(room, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
+      sent = len > mss
+        ? sendLarge(x.out, tcb, tcb.sndMax, len, false, now)
+        : x.out.sendData(tcb, tcb.sndMax, len, false, now);
       if (sent === 0) break;
       tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
       sb.sent(tcb.sndMax);
