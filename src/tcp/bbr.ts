@@ -41,6 +41,7 @@
  */
 import type { CongestionName, CongestionOptions } from "./congestion.ts";
 import { NewReno } from "./newreno.ts";
+import { sendQuantum } from "./pacer.ts";
 import type { RateSampler } from "./rate_sample.ts";
 
 /** BBRHighGain (draft 4.3.2.1): 2/ln(2), the smallest gain that doubles the sending rate each round trip. */
@@ -61,8 +62,6 @@ export const bbrProbeBwCwndGain = 2;
 export const bbrFullBwThresh = 1.25;
 /** ... in this many round trips in a row. */
 export const bbrFullBwRounds = 3;
-/** The longest send quantum, bytes (draft 4.2.2: 64 KBytes). */
-export const bbrSendQuantumMaxBytes = 65_536;
 
 /** BBR's states (draft 4.3). */
 export const BbrState = { startup: 0, drain: 1, probeBw: 2, probeRtt: 3 } as const;
@@ -197,9 +196,7 @@ export class Bbr extends NewReno {
 
   /** The send quantum (draft 4.2.2): 1 ms at the pacing rate, at least 2 segments, at most 64 KB. */
   get sendQuantum(): number {
-    const q = Math.floor(this._pacingRate);
-    const floor = 2 * this.mss;
-    return q < floor ? floor : q > bbrSendQuantumMaxBytes ? bbrSendQuantumMaxBytes : q;
+    return sendQuantum(this._pacingRate, this.mss);
   }
 
   /** BBRInflight(gain) (draft 4.2.3.2): gain × BDP, or the initial window before an RTT is known. */
@@ -440,7 +437,10 @@ export class Bbr extends NewReno {
     this._restoreCwnd();
   }
 
-  /** A timeout: the window before it is kept for later (cwnd drops to one segment as NewReno's). */
+  /**
+   * A timeout: the window before it is saved (BBRSaveCwnd; restored when a later recovery or
+   * ProbeRTT ends); cwnd drops to one segment as NewReno's and grows back by what each ACK delivers.
+   */
   protected override onCongestionEvent(_now: number, _flightSize: number, timeout: boolean): void {
     if (this._model && timeout) this._saveCwnd();
   }

@@ -49,12 +49,23 @@ export function paced(tcb: Tcb, bytes: number, now: number): void {
   tcb.paceNext = from + bytes / rate;
 }
 
+/** The longest send quantum, bytes (64 KB: a large segment's most). */
+export const sendQuantumMaxBytes = 65_536;
+
+/**
+ * The send quantum at `rate` bytes per ms (BBR draft 4.2.2, as Linux sizes
+ * its TSO bursts): 1 ms of data, at least 2 segments, at most 64 KB.
+ */
+export function sendQuantum(rate: number, mss: number): number {
+  const q = Math.floor(rate);
+  return q < 2 * mss ? 2 * mss : q > sendQuantumMaxBytes ? sendQuantumMaxBytes : q;
+}
+
 /** The largest segment to send at once: `unit` (whole MSS), capped by the pacing send quantum. */
 export function pacedUnit(tcb: Tcb, unit: number, mss: number): number {
   const rate = tcb.cc.pacingRate;
   if (rate <= 0 || unit <= mss) return unit;
-  let q = Math.floor(rate); // 1 ms at the rate
-  if (q < 2 * mss) q = 2 * mss;
+  let q = sendQuantum(rate, mss);
   q -= q % mss;
   return q < unit ? q : unit;
 }
