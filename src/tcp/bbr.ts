@@ -63,6 +63,63 @@ export const bbrFullBwThresh = 1.25;
 /** ... in this many round trips in a row. */
 export const bbrFullBwRounds = 3;
 
+/** Round trips of the ACK aggregation filter's window (Linux's bbr_extra_acked_win_rtts: 5; the v2 draft: 10). */
+export const bbrExtraAckedFilterRounds = 10;
+/** The most the ACK aggregation allowance may add to cwnd, in ms at the bandwidth estimate (Linux: 100 ms). */
+export const bbrExtraAckedMaxMs = 100;
+
+/**
+ * A windowed maximum over "time" (round trips here): the best, second and
+ * third best of their sub-windows (Kathleen Nichols' algorithm, as Linux's
+ * lib/win_minmax). A sample at least the best restarts the window; others
+ * replace the second or third best, and the best ages out one sub-window (a
+ * quarter, then half) at a time.
+ */
+class WindowedMax {
+  private readonly _v = new Float64Array(3);
+  private readonly _t = new Float64Array(3);
+  private readonly _win: number;
+  constructor(win: number) {
+    this._win = win;
+  }
+  /** The maximum over the window. */
+  get value(): number {
+    return this._v[0];
+  }
+  /** Takes sample `v` at time `t`. */
+  update(v: number, t: number): void {
+    const V = this._v, T = this._t, win = this._win;
+    if (v >= V[0] || t - T[2] > win) {
+      V[0] = V[1] = V[2] = v;
+      T[0] = T[1] = T[2] = t;
+      return;
+    }
+    if (v >= V[1]) {
+      V[1] = V[2] = v;
+      T[1] = T[2] = t;
+    } else if (v >= V[2]) {
+      V[2] = v;
+      T[2] = t;
+    }
+    const dt = t - T[0];
+    if (dt > win) {
+      V[0] = V[1], T[0] = T[1];
+      V[1] = V[2], T[1] = T[2];
+      V[2] = v, T[2] = t;
+      if (t - T[0] > win) {
+        V[0] = V[1], T[0] = T[1];
+        V[1] = V[2], T[1] = T[2];
+      }
+    } else if (T[1] === T[0] && dt > win / 4) {
+      V[1] = V[2] = v;
+      T[1] = T[2] = t;
+    } else if (T[2] === T[1] && dt > win / 2) {
+      V[2] = v;
+      T[2] = t;
+    }
+  }
+}
+
 /** BBR's states (draft 4.3). */
 export const BbrState = { startup: 0, drain: 1, probeBw: 2, probeRtt: 3 } as const;
 /** The names of {@link BbrState}'s values, as the draft writes them. */
@@ -98,10 +155,12 @@ export class Bbr extends NewReno {
   private _pacingGain = bbrHighGain;
   private _cwndGain = bbrHighGain;
   private _pacingRate = 0;
-  // BtlBw: a windowed maximum over rounds, kept as the best, second and third best of their
-  // sub-windows (Kathleen Nichols' algorithm, as Linux's lib/win_minmax).
-  private readonly _bwV = new Float64Array(3);
-  private readonly _bwT = new Float64Array(3);
+  // BtlBw: the windowed maximum of the delivery rate over rounds.
+  private readonly _bw = new WindowedMax(bbrBtlBwFilterRounds);
+  // ACK aggregation: the windowed maximum of bytes ACKed beyond what the bandwidth explains.
+  private readonly _extraAcked = new WindowedMax(bbrExtraAckedFilterRounds);
+  private _extraAckedStart = 0;
+  private _extraAckedDelivered = 0;
   private _minRtt = Infinity;
   private _minRttStamp = 0;
   private _rtpropExpired = false;
@@ -150,7 +209,7 @@ export class Bbr extends NewReno {
 
   /** BBR.BtlBw: the bottleneck bandwidth estimate, bytes per ms (0 before a sample). */
   get btlBw(): number {
-    return this._bwV[0];
+    return this._bw.value;
   }
 
   /** BBR.RTprop: the min-RTT estimate, ms (Infinity before a sample). */
@@ -182,7 +241,7 @@ export class Bbr extends NewReno {
   info(): BbrInfo {
     return {
       state: this.stateName,
-      bwBitsPerSecond: Math.round(this._bwV[0] * 8000),
+      bwBitsPerSecond: Math.round(this._bw.value * 8000),
       minRttMs: this._minRtt === Infinity ? null : this._minRtt,
       pacingRateBitsPerSecond: Math.round(this.pacingRate * 8000),
       pacingGain: this._pacingGain,
@@ -201,8 +260,8 @@ export class Bbr extends NewReno {
 
   /** BBRInflight(gain) (draft 4.2.3.2): gain × BDP, or the initial window before an RTT is known. */
   inflight(gain: number): number {
-    if (this._minRtt === Infinity || this._bwV[0] === 0) return this.initialWindow;
-    return Math.floor(gain * this._bwV[0] * this._minRtt);
+    if (this._minRtt === Infinity || this._bw.value === 0) return this.initialWindow;
+    return Math.floor(gain * this._bw.value * this._minRtt);
   }
 
   /**
@@ -215,6 +274,7 @@ export class Bbr extends NewReno {
     const priorInFlight = inFlight + rs.newlyDelivered;
     this._updateRound(rs);
     this._updateBtlBw(rs);
+    this._updateAckAggregation(rs, now);
     this._checkCyclePhase(rs, priorInFlight, now);
     this._checkFullPipe(rs);
     this._checkDrain(inFlight, now);
@@ -237,43 +297,37 @@ export class Bbr extends NewReno {
 
   private _updateBtlBw(rs: RateSampler): void {
     // draft 4.1.1.5: application-limited samples count only when they raise the estimate.
-    if (rs.rate > 0 && (!rs.sampleAppLimited || rs.rate >= this._bwV[0])) {
-      this._bwMax(rs.rate, this._roundCount);
+    if (rs.rate > 0 && (!rs.sampleAppLimited || rs.rate >= this._bw.value)) {
+      this._bw.update(rs.rate, this._roundCount);
     }
   }
 
-  // The windowed maximum: a sample at least the best restarts the window; others replace the
-  // second or third best, and the best ages out one sub-window (a quarter, then half) at a time.
-  private _bwMax(v: number, t: number): void {
-    const V = this._bwV, T = this._bwT, win = bbrBtlBwFilterRounds;
-    if (v >= V[0] || t - T[2] > win) {
-      V[0] = V[1] = V[2] = v;
-      T[0] = T[1] = T[2] = t;
-      return;
+  /**
+   * The ACK aggregation estimate (BBRUpdateACKAggregation of the BBR v2 draft, in Linux's BBR v1
+   * since 2019): bytes ACKed beyond what the bandwidth estimate explains since the ACK rate last
+   * fell to it. ACKs that arrive in bursts (a receiver that coalesces, a peer or a loop the
+   * machine schedules late) would otherwise find cwnd full at 2 BDP and idle the sender.
+   */
+  private _updateAckAggregation(rs: RateSampler, now: number): void {
+    if (rs.newlyDelivered <= 0) return;
+    let expected = this._bw.value * (now - this._extraAckedStart);
+    if (this._extraAckedDelivered <= expected) {
+      this._extraAckedDelivered = 0;
+      this._extraAckedStart = now;
+      expected = 0;
     }
-    if (v >= V[1]) {
-      V[1] = V[2] = v;
-      T[1] = T[2] = t;
-    } else if (v >= V[2]) {
-      V[2] = v;
-      T[2] = t;
-    }
-    const dt = t - T[0];
-    if (dt > win) {
-      V[0] = V[1], T[0] = T[1];
-      V[1] = V[2], T[1] = T[2];
-      V[2] = v, T[2] = t;
-      if (t - T[0] > win) {
-        V[0] = V[1], T[0] = T[1];
-        V[1] = V[2], T[1] = T[2];
-      }
-    } else if (T[1] === T[0] && dt > win / 4) {
-      V[1] = V[2] = v;
-      T[1] = T[2] = t;
-    } else if (T[2] === T[1] && dt > win / 2) {
-      V[2] = v;
-      T[2] = t;
-    }
+    this._extraAckedDelivered += rs.newlyDelivered;
+    let extra = this._extraAckedDelivered - expected;
+    if (extra > this.cwndBytes) extra = this.cwndBytes;
+    this._extraAcked.update(extra, this._roundCount);
+  }
+
+  /** The ACK aggregation allowance cwnd gets once the pipe is full, bytes (at most 100 ms at the bandwidth). */
+  get extraAcked(): number {
+    if (!this._filledPipe) return 0;
+    const cap = this._bw.value * bbrExtraAckedMaxMs;
+    const e = this._extraAcked.value;
+    return e < cap ? e : cap;
   }
 
   private _checkCyclePhase(rs: RateSampler, priorInFlight: number, now: number): void {
@@ -296,7 +350,7 @@ export class Bbr extends NewReno {
   private _checkFullPipe(rs: RateSampler): void {
     // draft 4.3.2.2: three round trips without 25% growth.
     if (this._filledPipe || !this._roundStart || rs.sampleAppLimited) return;
-    const bw = this._bwV[0];
+    const bw = this._bw.value;
     if (bw >= this._fullBw * bbrFullBwThresh) {
       this._fullBw = bw;
       this._fullBwCount = 0;
@@ -367,7 +421,7 @@ export class Bbr extends NewReno {
 
   private _setPacingRate(): void {
     // draft 4.2.1: never lower before the pipe is full.
-    const bw = this._bwV[0];
+    const bw = this._bw.value;
     if (bw === 0) {
       // BBRInitPacingRate: the initial window over the RTT (1 ms until one is known), at the high gain.
       const rtt = this._minRtt > 0 && this._minRtt !== Infinity ? this._minRtt : 1;
@@ -394,7 +448,7 @@ export class Bbr extends NewReno {
       if (this._packetConservation && cwnd < inFlight + delivered) cwnd = inFlight + delivered;
     }
     if (!this._packetConservation) {
-      const target = this.inflight(this._cwndGain) + 3 * this.sendQuantum;
+      const target = this.inflight(this._cwndGain) + 3 * this.sendQuantum + this.extraAcked;
       if (this._filledPipe) cwnd = cwnd + delivered < target ? cwnd + delivered : target;
       else if (cwnd < target || rs.delivered < this.initialWindow) cwnd += delivered;
       const floor = bbrMinPipeCwndSegments * mss;
@@ -466,7 +520,7 @@ export class Bbr extends NewReno {
       return;
     }
     this._idleRestart = true;
-    if (this._state === BbrState.probeBw) this._pacingRate = this._bwV[0];
+    if (this._state === BbrState.probeBw) this._pacingRate = this._bw.value;
   }
 
   /** v1 ignores ECN echoes (with a model); otherwise NewReno's reduction. */

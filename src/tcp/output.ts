@@ -408,7 +408,7 @@ export class TcpOutput {
           len = Math.min(mss, avail, wndLeft);
         }
         if (len < mss && flight > 0 && !(tcb.noDelay ?? this._config.noDelay) && !(last && finPending)) break; // Nagle
-        if (paceHeld(this._x, tcb, now)) break;
+        if (paceHeld(this._x, tcb, unit, now)) break;
         const fin = last && finPending;
         const sent = len > mss
           ? sendLarge(this, tcb, tcb.sndNxt, len, fin, now)

@@ -9,10 +9,12 @@
  * (timers.ts). ACKs that arrive in between may send too, if the release
  * time has come.
  *
- * Granularity: a segment is the unit, and a large segment (TSO/GSO) is
- * released whole; {@link pacedUnit} caps its size at the controller's send
- * quantum (about 1 ms of data at the rate, as Linux sizes its TSO bursts
- * for pacing), so bursts on the wire last about a millisecond at most. The
+ * Granularity: the send quantum, about 1 ms of data at the rate (as Linux
+ * sizes its TSO bursts for pacing). A large segment (TSO/GSO) is released
+ * whole, and {@link pacedUnit} caps its size at the quantum; segments of
+ * one MSS (a device without segmentation offload, retransmissions) leave in
+ * bursts of up to a quantum, so that the timer fires once per quantum, not
+ * per segment. Bursts on the wire last about a millisecond at most. The
  * timer wheel fires exact deadlines at the loop's next poll: on a polling
  * loop that is microseconds late; a sender held up longer (a busy loop, a
  * poll that slept) may catch up by at most {@link paceSlackMs} at once,
@@ -29,13 +31,20 @@ import type { Tcb } from "./tcb.ts";
 export const paceSlackMs = 1;
 
 /**
- * Whether pacing holds `tcb` back at `now`; if so its timer is armed for the
- * release time (a paced connection sends again from the loop's poll).
+ * Whether pacing holds `tcb` back at `now`, about to send segments of up to
+ * `unit` bytes; if so its timer is armed for when it may send (a paced
+ * connection sends again from the loop's poll). Segments smaller than the
+ * send quantum may leave up to a quantum ahead of the release time, so that
+ * they go in bursts of about a quantum, one timer per burst, not per segment.
  */
-export function paceHeld(x: TcpContext, tcb: Tcb, now: number): boolean {
-  if (tcb.cc.pacingRate <= 0 || tcb.paceNext <= now) return false;
-  if (tcb.paceAt !== tcb.paceNext) {
-    tcb.paceAt = tcb.paceNext;
+export function paceHeld(x: TcpContext, tcb: Tcb, unit: number, now: number): boolean {
+  const rate = tcb.cc.pacingRate;
+  if (rate <= 0) return false;
+  const q = sendQuantum(rate, tcb.sndMss);
+  const at = q > unit ? tcb.paceNext - (q - unit) / rate : tcb.paceNext;
+  if (at <= now) return false;
+  if (tcb.paceAt !== at) {
+    tcb.paceAt = at;
     x.timers.rearm(tcb);
   }
   return true;

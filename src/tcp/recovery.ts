@@ -212,7 +212,7 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       }
       break;
     }
-    if (paceHeld(x, tcb, now)) break;
+    if (paceHeld(x, tcb, mss, now)) break;
     const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
     const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
     const canSendNew = tcb.sndNxt === tcb.sndMax && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge) &&
