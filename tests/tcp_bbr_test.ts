@@ -140,6 +140,25 @@ describe("BBR", () => {
     assertEquals(cc.stateName, "ProbeBW");
   });
 
+  test("ACK aggregation: bytes ACKed beyond the bandwidth's share of the time widen cwnd's target", () => {
+    const mss = 1000;
+    const cc = new Bbr(mss, { sack: true, rateSamples: true });
+    const rs = new RateSampler();
+    let now = 0;
+    // ACKs of 1000 bytes every ms at 1000 bytes/ms, 10 ms min RTT: BDP 10 KB; Startup's plateau fills the pipe.
+    for (let i = 0; i < 12; i++) cc.onRateSample(sample(rs, 1000, 1000, 10), 10_000, now += 1);
+    assert(cc.filledPipe);
+    assertEquals(cc.extraAcked, 1000, "ACKs at the bandwidth's pace: one ACK's bytes, no more");
+    const target = cc.inflight(2) + 3 * cc.sendQuantum;
+    // 20 ms of silence, then 15 KB ACKed at once: beyond the pace by all of it (the episode restarts).
+    now += 20;
+    cc.onRateSample(sample(rs, 15_000, 1000, 10), 0, now);
+    assertEquals(cc.extraAcked, 15_000);
+    for (let i = 0; i < 40; i++) cc.onRateSample(sample(rs, 1000, 1000, 10), 10_000, now += 1);
+    assertEquals(cc.cwnd, target + cc.extraAcked, "cwnd grows to the target plus the aggregation allowance");
+    assert(cc.cwnd > target);
+  });
+
   test("ProbeRTT: after 10 s without a new min RTT, 4 segments for 200 ms and a round trip (draft 4.3.5)", () => {
     const mss = 1000;
     const cc = new Bbr(mss, { sack: true, rateSamples: true });
