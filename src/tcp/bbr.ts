@@ -4,7 +4,10 @@
  * of delivery-rate samples over 10 round trips) and the round-trip
  * propagation time (RTprop, a windowed minimum of RTT samples over 10 s) —
  * and a sending rate and window set from it: pacing at `pacing_gain ×
- * BtlBw`, cwnd = `cwnd_gain × BDP` (plus room for three send quanta). Loss
+ * BtlBw`, cwnd = `cwnd_gain × BDP` (plus room for three send quanta, and
+ * once Startup is over for the ACK aggregation the path shows: the bytes
+ * ACKs deliver in bursts beyond what the bandwidth explains, as Linux's v1
+ * adds them). Loss
  * is not a signal of congestion here: random loss of a few percent leaves
  * the model, and so the rate, where it was, where CUBIC and NewReno halve.
  *
