@@ -317,7 +317,10 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
     if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) after &= ~afterRetransmit;
   }
   // The ACK's delivery-rate sample, once loss detection marked what it shows lost (BBR's model).
-  if (rack !== undefined) tcb.cc.onRateSample(rack.rate, pipeOf(tcb), now);
+  if (rack !== undefined) {
+    tcb.cc.onRateSample(rack.rate, pipeOf(tcb), now);
+    rack.rate.newlyLost = 0;
+  }
   if (tcb.ecnOk) ecnAck(x, tcb, seg, (seqGt(tcb.sndUna, una) ? (tcb.sndUna - una) >>> 0 : 0) + newlySacked, now);
   // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal
   // and SND.WL2 =< SEG.ACK), before anything is sent: the window is relative to this ACK.

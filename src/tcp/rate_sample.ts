@@ -61,7 +61,10 @@ export class RateSampler {
   rate = 0;
   /** Bytes this ACK delivered first (ACKed or SACKed, not before). */
   newlyDelivered = 0;
-  /** Bytes marked lost since the last {@link begin} (RACK's marks). */
+  /**
+   * Bytes RACK marked lost since the controller last took a sample (by an
+   * ACK, or by the reordering timer in between); the taker clears it.
+   */
   newlyLost = 0;
   /** The RTT of the most recently sent segment this ACK delivered (RACK.rtt's sample), ms; -1: none. */
   rtt = -1;
@@ -100,7 +103,6 @@ export class RateSampler {
   begin(): void {
     this.priorDelivered = -1;
     this.newlyDelivered = 0;
-    this.newlyLost = 0;
     this.rate = 0;
     this.rtt = -1;
   }
