@@ -7,7 +7,11 @@
  *
  * - luna-ts: `luna serve http` (download) and `luna serve discard` (upload),
  *   src/cli, on the server's veth (no kernel address there), default gateway
- *   the router; on one of two devices, each in a network of its own:
+ *   the router, twice: with CUBIC, the default (luna-packet-MODE,
+ *   luna-afpacket-MODE), and with BBR (`--congestion bbr`: luna-packet-bbr-MODE,
+ *   luna-afpacket-bbr-MODE), each its own figure against the same kernel
+ *   baseline (LUNA_LOSSY_CC: "cubic,bbr", the default, or one of them); on
+ *   one of two devices, each in a network of its own:
  *   - `af_packet:` (luna-afpacket-MODE): DPDK's net_af_packet, one frame per
  *     descriptor, every veth's offloads off (see below);
  *   - `packet:` (luna-packet-MODE): luna's own AF_PACKET socket with
@@ -131,11 +135,38 @@ export const lossyDevices: ("af_packet" | "packet")[] = (() => {
   return v as ("af_packet" | "packet")[];
 })();
 
-/** The configurations of a device's network: luna-ts's and its kernel baseline's. */
-export function lossyConfigs(device: "af_packet" | "packet", mode: Mode): { luna: string; kernel: string } {
-  return device === "packet"
-    ? { luna: `luna-packet-${mode}`, kernel: "node-kernel-routed-offloads" }
-    : { luna: `luna-afpacket-${mode}`, kernel: "node-kernel-routed" };
+/** The controllers luna-ts sends with in the lossy workload: LUNA_LOSSY_CC, default both. */
+export const lossyControllers: ("cubic" | "bbr")[] = (() => {
+  const v = process.env.LUNA_LOSSY_CC?.split(",") ?? ["cubic", "bbr"];
+  if (v.length === 0 || v.some((c) => c !== "cubic" && c !== "bbr")) {
+    throw new Error(`LUNA_LOSSY_CC: cubic,bbr, got ${process.env.LUNA_LOSSY_CC}`);
+  }
+  return v as ("cubic" | "bbr")[];
+})();
+
+/** The sides of a lossy network's round: luna-ts with CUBIC, with BBR, and the kernel. */
+export type LossySide = "luna" | "luna-bbr" | "kernel";
+
+/**
+ * The configurations of a device's network: luna-ts's (with CUBIC, and with
+ * BBR as `lunaBbr` when `bbr`) and its kernel baseline's.
+ */
+export function lossyConfigs(
+  device: "af_packet" | "packet",
+  mode: Mode,
+  bbr = false,
+): { luna: string; kernel: string; lunaBbr?: string } {
+  const d = device === "packet" ? "packet" : "afpacket";
+  return {
+    luna: `luna-${d}-${mode}`,
+    kernel: device === "packet" ? "node-kernel-routed-offloads" : "node-kernel-routed",
+    ...(bbr ? { lunaBbr: `luna-${d}-bbr-${mode}` } : {}),
+  };
+}
+
+/** The configuration name of `side` in `configs`. */
+export function sideConfig(configs: { luna: string; kernel: string; lunaBbr?: string }, side: LossySide): string {
+  return side === "kernel" ? configs.kernel : side === "luna-bbr" ? configs.lunaBbr! : configs.luna;
 }
 
 /** The rate limit of the "tbf" figures, Mbit/s. */
@@ -507,6 +538,7 @@ async function startLunaServe(
   app: "http" | "discard",
   mode: Mode,
   prefix: string,
+  congestion: "cubic" | "bbr",
 ): Promise<Proc> {
   removeEalFiles(prefix);
   const p = new Proc("ip", [
@@ -520,6 +552,7 @@ async function startLunaServe(
       "198.18.41.1",
     ],
     ...["--port", String(app === "http" ? httpPort : sinkPort), "--mode", mode, "--prefix", prefix, "--json"],
+    ...["--congestion", congestion],
   ]);
   try {
     await p.waitFor(/^luna: serving /m, 0, 30_000, "stdout");
@@ -566,9 +599,10 @@ export async function lossyRound(ctx: Ctx, id: string, bytes: number): Promise<v
 
 /**
  * One round in a lossy network of its own (every veth's offloads on for
- * `packet:`, off for af_packet): `side` measured for luna-ts and for the
- * kernel, one after the other, the order alternating by round. A network that
- * cannot be built fails both figures.
+ * `packet:`, off for af_packet): `side` measured for luna-ts (with BBR too
+ * when `configs.lunaBbr` names it; without `configs.luna`'s figure when
+ * `lunaCubic` is false) and for the kernel, one after the other, the order
+ * reversed every other round. A network that cannot be built fails every figure.
  */
 export async function inLossyNet(
   ctx: Ctx,
@@ -576,31 +610,29 @@ export async function inLossyNet(
   device: "af_packet" | "packet",
   workload: Workload,
   conns: number,
-  configs: { luna: string; kernel: string },
-  side: (net: Net, side: "luna" | "kernel", order: readonly ("luna" | "kernel")[]) => Promise<Body>,
+  configs: { luna: string; kernel: string; lunaBbr?: string },
+  side: (net: Net, side: LossySide, order: readonly LossySide[]) => Promise<Body>,
+  lunaCubic = true,
 ): Promise<void> {
+  const sides: LossySide[] = [
+    ...(lunaCubic ? ["luna" as const] : []),
+    ...(configs.lunaBbr !== undefined ? ["luna-bbr" as const] : []),
+    "kernel",
+  ];
+  const order = ctx.round % 2 === 0 ? sides : sides.reverse();
   let net: Net | undefined;
   const removeNet = onCleanup(() => net?.down());
   try {
     net = buildNet(id, device === "packet");
   } catch (e) {
-    for (const config of [configs.luna, configs.kernel]) {
-      await measure(ctx, workload, config, conns, () => Promise.reject(e));
-    }
+    for (const s of order) await measure(ctx, workload, sideConfig(configs, s), conns, () => Promise.reject(e));
     removeNet();
     return;
   }
   const n = net;
-  const order = ctx.round % 2 === 0 ? ["luna", "kernel"] as const : ["kernel", "luna"] as const;
   try {
     for (const s of order) {
-      await measure(
-        ctx,
-        workload,
-        s === "luna" ? configs.luna : configs.kernel,
-        conns,
-        () => side(n, s, order),
-      );
+      await measure(ctx, workload, sideConfig(configs, s), conns, () => side(n, s, order));
     }
   } finally {
     await sleep(0);
@@ -615,9 +647,10 @@ async function lossyDeviceRound(
   device: "af_packet" | "packet",
 ): Promise<void> {
   const mode: Mode = ctx.o.modes[0] ?? "batch";
-  const configs = lossyConfigs(device, mode);
+  const configs = lossyConfigs(device, mode, lossyControllers.includes("bbr"));
+  const lunaCubic = lossyControllers.includes("cubic");
   await inLossyNet(ctx, id, device, "lossy", 0, configs, async (n, side, order): Promise<Body> => {
-    const config = side === "luna" ? configs.luna : configs.kernel;
+    const config = sideConfig(configs, side);
     const list: Transfer[] = [];
     const stats: Record<string, unknown> = {};
     const failedOnes: string[] = [];
@@ -630,13 +663,13 @@ async function lossyDeviceRound(
         ctx.o.onFailure({ workload: "lossy", config, conns: 0, round: ctx.round, error });
       }
     };
-    if (side === "luna") {
+    if (side !== "kernel") {
       const prefix = `luna-bench-${process.pid}-lossy${ctx.round}`;
       const clean = onCleanup(() => removeEalFiles(prefix));
       try {
         for (const [app, dir] of [["http", "down"], ["discard", "up"]] as const) {
           if (!lossyPick.dirs.includes(dir)) continue;
-          const p = await startLunaServe(n, device, app, mode, prefix);
+          const p = await startLunaServe(n, device, app, mode, prefix, side === "luna-bbr" ? "bbr" : "cubic");
           try {
             await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined);
           } finally {
@@ -667,7 +700,7 @@ async function lossyDeviceRound(
     // What the receiver counted against what the uploads say they delivered (plus the warm-up's).
     const sent = list.filter((t) => t.dir === "up").reduce((a, t) => a + t.bytes, 0) +
       Math.max(1, Math.round(bytes / 10));
-    const sunk = side === "luna"
+    const sunk = side !== "kernel"
       ? (stats.discard as { appStats?: { bytesIn?: number } } | undefined)?.appStats?.bytesIn
       : (stats.sink as { sunk?: number } | undefined)?.sunk;
     if (lossyPick.dirs.includes("up") && sunk !== undefined && sunk < sent) {
@@ -686,8 +719,8 @@ async function lossyDeviceRound(
         transfers: list,
         receivedBytes: sunk,
         ...(failedOnes.length > 0 ? { why: failedOnes.join("; ") } : {}),
-        ...(side === "luna" ? { serve: stats } : {}),
+        ...(side !== "kernel" ? { serve: stats } : {}),
       },
     };
-  });
+  }, lunaCubic);
 }

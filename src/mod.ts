@@ -52,6 +52,7 @@ export { type DeviceSpec, type DeviceSpecOptions, parseDeviceSpec } from "./devi
 export { type LoopMode } from "./loop/loop.ts";
 export { type LossDetection, type TcpConfig, tcpDefaults } from "./tcp/config.ts";
 export type { CongestionName } from "./tcp/congestion.ts";
+export type { BbrInfo } from "./tcp/bbr.ts";
 export type { EcnMode } from "./tcp/config.ts";
 export type { IpStats } from "./ip/counters.ts";
 export type { BridgeStats, PathCount } from "./kernel/bridge.ts";

@@ -115,4 +115,16 @@ describe("command-line errors", () => {
       assertStringIncludes(e.message, "--backlog");
     }
   });
+
+  test("--congestion picks the controller (the library's default unless given); an unknown name is refused", () => {
+    const base = ["serve", "http", "--device", "memif:/tmp/x.sock,server", "--address", "198.18.9.1/24"];
+    const plain = parseArgs(base);
+    assert(plain.kind === "serve");
+    assertEquals(plain.options.config.tcp?.congestion, undefined);
+    const set = parseArgs([...base, "--congestion", "bbr"]);
+    assert(set.kind === "serve");
+    assertEquals(set.options.config.tcp?.congestion, "bbr");
+    const e = assertThrows(() => parseArgs([...base, "--congestion", "vegas"]), UsageError);
+    assertStringIncludes(e.message, "--congestion");
+  });
 });

@@ -108,6 +108,26 @@ describe("tcp simulation", () => {
     { timeoutMs: 900_000 },
   );
 
+  test(
+    `${only ? `seed ${only}` : `${seedsRfc6675} seeded runs`} with congestion "bbr" (paced), large segments: arrive intact`,
+    () => {
+      const failures: string[] = [];
+      const list = only ? [Number(only)] : Array.from({ length: seedsRfc6675 }, (_, i) => i + 1);
+      for (const seed of list) {
+        const o = scenario(seed, maxBytes);
+        const r = transfer({ ...o, tcp: { ...o.tcp, congestion: "bbr" }, segmentation });
+        if (!r.ok) failures.push(`${r.detail} (rerun: LUNA_SEED=${seed})`);
+      }
+      for (const seed of only ? [] : Array.from({ length: Math.ceil(seedsBurst / 3) }, (_, i) => i + 1)) {
+        const o = burstScenario(seed);
+        const r = transfer({ ...o, tcp: { ...o.tcp, congestion: "bbr" }, segmentation });
+        if (!r.ok) failures.push(`burst ${r.detail} (rerun: LUNA_SEED=${seed})`);
+      }
+      assertEquals(failures, []);
+    },
+    { timeoutMs: 900_000 },
+  );
+
   test("the same seed replays the same run exactly", () => {
     const a = transfer({ ...scenario(77, 1 << 20), segmentation });
     const b = transfer({ ...scenario(77, 1 << 20), segmentation });

@@ -44,7 +44,7 @@ const tcpSchema = z.object({
   windowScaling: z.boolean(),
   timestamps: z.boolean(),
   sack: z.boolean(),
-  congestion: z.enum(["cubic", "newreno", "dctcp"]),
+  congestion: z.enum(["cubic", "newreno", "dctcp", "bbr"]),
   lossDetection: z.enum(["rack", "rfc6675"]),
   ecn: z.enum(["on", "passive", "off"]),
   hystart: z.boolean(),

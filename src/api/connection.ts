@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from "../errors.ts";
+import { Bbr, type BbrInfo } from "../tcp/bbr.ts";
 import { Dctcp } from "../tcp/dctcp.ts";
 import { State, stateName } from "../tcp/state.ts";
 import type { Tcb } from "../tcp/tcb.ts";
@@ -108,6 +109,8 @@ export interface ConnectionStats {
   congestion: string;
   /** DCTCP's estimate of the fraction of bytes marked CE (RFC 8257 3.3); undefined with another controller. */
   dctcpAlpha: number | undefined;
+  /** BBR's state, bandwidth and min-RTT estimates and pacing rate; undefined with another controller. */
+  bbr: BbrInfo | undefined;
 }
 
 /** One TCP connection. */
@@ -351,6 +354,7 @@ export class Connection {
       ecnReductions: t.stats.ecnReductions,
       congestion: t.cc.name,
       dctcpAlpha: t.cc instanceof Dctcp ? t.cc.alpha : undefined,
+      bbr: t.cc instanceof Bbr ? t.cc.info() : undefined,
     };
   }
 }

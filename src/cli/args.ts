@@ -98,6 +98,7 @@ serve options:
   --backlog N         half-open connections the listener holds before SYN cookies answer
                       (default 1024: a few hundred clients reconnecting at once, as wrk's
                       with Connection: close, stay under it; the library's default is 128)
+  --congestion CC     congestion control: cubic (default), newreno, dctcp or bbr (docs/tuning.md)
   --syn-budget N|off  SYN cookies answered per loop iteration while the backlog is full; the
                       rest are dropped and counted as synsShed, but a shed SYN sent again
                       goes ahead (default 8; off: answer all)
@@ -157,6 +158,7 @@ const serveFlags: Record<string, boolean> = {
   "--syn-budget": true,
   "--syn-rate": true,
   "--backlog": true,
+  "--congestion": true,
   "--json": false,
   "--coexist": false,
   "--no-coexist": false,
@@ -268,6 +270,13 @@ function parseServe(argv: string[]): ServeOptions {
   // connections of 256 wrk clients with Connection: close through cookies, some shed (1 s to retry).
   const backlog = values.has("--backlog") ? integer("--backlog", values.get("--backlog")!, 1, 1 << 20) : 1024;
   config.tcp = { ...config.tcp, backlog };
+  if (values.has("--congestion")) {
+    const v = values.get("--congestion")!;
+    if (v !== "cubic" && v !== "newreno" && v !== "dctcp" && v !== "bbr") {
+      throw new UsageError("--congestion", `expected cubic, newreno, dctcp or bbr, got '${v}'`);
+    }
+    config.tcp = { ...config.tcp, congestion: v };
+  }
   const workers = values.has("--workers") ? integer("--workers", values.get("--workers")!, 1, 64) : 1;
   if (values.has("--name")) {
     const name = values.get("--name")!;

@@ -253,6 +253,11 @@ function ms(n: number | null): string {
   return n === null ? "-" : n < 10 ? n.toFixed(2) : n.toFixed(1);
 }
 
+// Bits per second as `ss` prints rates: Mbps with one decimal.
+function mbps(bits: number): string {
+  return `${(bits / 1e6).toFixed(1)}Mbps`;
+}
+
 /** One connection as `ss -tin` prints it: the 4-tuple and queues, then the details. */
 export function renderConn(c: ConnRow): string[] {
   const ssthresh = c.ssthresh === null || !Number.isFinite(c.ssthresh) ? "-" : String(c.ssthresh);
@@ -264,7 +269,10 @@ export function renderConn(c: ConnRow): string[] {
       ms(c.rtoMs)
     } mss:${c.mss} cwnd:${c.cwnd} ` +
     `ssthresh:${ssthresh} inflight:${c.inFlight} snd_wnd:${c.sndWnd} segs_in:${c.segsIn} segs_out:${c.segsOut} ` +
-    `bytes_acked:${c.bytesAcked} bytes_received:${c.bytesReceived} retrans:${c.retransSegs}/${c.retransTimeouts}`,
+    `bytes_acked:${c.bytesAcked} bytes_received:${c.bytesReceived} retrans:${c.retransSegs}/${c.retransTimeouts}` +
+    (c.bbr === undefined ? "" : ` bbr:(${c.bbr.state},bw:${mbps(c.bbr.bwBitsPerSecond)},mrtt:${
+      c.bbr.minRttMs === null ? "-" : ms(c.bbr.minRttMs)
+    },pacing_rate:${mbps(c.bbr.pacingRateBitsPerSecond)})`),
   ];
 }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Bbr, type BbrInfo } from "../tcp/bbr.ts";
 import { stateName } from "../tcp/state.ts";
 import type { Tcb } from "../tcp/tcb.ts";
 import { formatIpv4 } from "../wire/mod.ts";
@@ -35,6 +36,8 @@ export interface ConnRow {
   retransSegs: number;
   retransTimeouts: number;
   congestion: string;
+  /** BBR's model, with BBR. */
+  bbr?: BbrInfo;
 }
 
 /** The state names a `--state` filter may use, lowercase (`established`, `syn-received`, ...). */
@@ -76,5 +79,6 @@ export function connRow(t: Tcb): ConnRow {
     retransSegs: t.stats.retransSegs,
     retransTimeouts: t.stats.retransTimeouts,
     congestion: t.cc.name,
+    ...(t.cc instanceof Bbr ? { bbr: t.cc.info() } : {}),
   };
 }

@@ -2,7 +2,9 @@
  * The interface every congestion controller implements, and a factory by
  * name. Controllers: {@link NewReno} (RFC 5681 with RFC 3465 byte counting,
  * RFC 6582 NewReno recovery, RFC 6675 SACK recovery) and {@link Cubic}
- * (RFC 9438) and {@link Dctcp} (RFC 8257). Windows are in bytes.
+ * (RFC 9438) and {@link Dctcp} (RFC 8257), and {@link Bbr}
+ * (draft-cardwell-iccrg-bbr-congestion-control, v1: a model of the path's
+ * bandwidth and RTT, with pacing). Windows are in bytes.
  *
  * How the state machine drives a controller, per ACK (RFC 5681 2 defines a
  * duplicate ACK):
@@ -23,6 +25,10 @@
  * - Every ACK on a connection that agreed on ECN: `cc.onEcnEcho(...)`;
  *   true: the window was reduced, set CWR on the next new segment.
  * - A timeout found spurious (F-RTO): `cc.undoTimeout(now)`.
+ * - Every ACK on a connection with RACK's segment log, once loss detection
+ *   ran: `cc.onRateSample(rate, pipe, now)` (BBR's model).
+ * - Before each send: no earlier than the pacer allows when `cc.pacingRate`
+ *   is not 0 (pacer.ts); in recovery, PRR's quota only if `cc.usesPrr`.
  *
  * @example
  * ```ts
@@ -37,10 +43,12 @@
  *
  * @module
  */
+import { Bbr, type BbrOptions } from "./bbr.ts";
 import { Cubic, type CubicOptions } from "./cubic.ts";
 import { Dctcp } from "./dctcp.ts";
 import { NewReno } from "./newreno.ts";
 import type { InitialWindowRule } from "./_congestion_common.ts";
+import type { RateSampler } from "./rate_sample.ts";
 
 export {
   abcLimitAfterRtoSegments,
@@ -54,7 +62,7 @@ export {
 } from "./_congestion_common.ts";
 
 /** Names of the congestion controllers. */
-export type CongestionName = "newreno" | "cubic" | "dctcp";
+export type CongestionName = "newreno" | "cubic" | "dctcp" | "bbr";
 
 /** Options every controller takes. */
 export interface CongestionOptions {
@@ -126,6 +134,15 @@ export interface CongestionControl {
   /** An RTT measurement, ms. */
   onRttSample(rttMs: number): void;
   /**
+   * The delivery-rate sample of an ACK (rate_sample.ts), after loss
+   * detection; `inFlight`: bytes in flight after it (the pipe).
+   */
+  onRateSample(rs: RateSampler, inFlight: number, now: number): void;
+  /** Pacing rate, bytes per ms; 0: no pacing. */
+  readonly pacingRate: number;
+  /** Whether PRR (RFC 6937) sets what is sent during recovery (false: the controller's cwnd does). */
+  readonly usesPrr: boolean;
+  /**
    * An ACK on a connection using ECN (RFC 3168 6.1.2): `ece` whether it
    * echoed congestion, `bytesAcked` what it delivered. Returns whether the
    * window was reduced now (then CWR goes on the next new segment).
@@ -143,7 +160,7 @@ export interface CongestionControl {
 export function createCongestionControl(
   name: CongestionName,
   mss: number,
-  options: CongestionOptions & CubicOptions = {},
+  options: CongestionOptions & CubicOptions & BbrOptions = {},
 ): CongestionControl {
   switch (name) {
     case "newreno":
@@ -152,6 +169,8 @@ export function createCongestionControl(
       return new Cubic(mss, options);
     case "dctcp":
       return new Dctcp(mss, options);
+    case "bbr":
+      return new Bbr(mss, options);
     default:
       throw new RangeError(`unknown congestion control ${JSON.stringify(name)}`);
   }

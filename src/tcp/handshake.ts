@@ -73,6 +73,7 @@ export function negotiate(x: TcpContext, tcb: Tcb, seg: Segment, now: number): v
   tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, {
     sack: tcb.sackOk,
     hystart: c.hystart,
+    rateSamples: tcb.sackOk && c.lossDetection === "rack", // RACK's log (BBR's model)
   });
   if (tcb.retransmits > 0) tcb.cc.onSynRetransmitted(); // RFC 5681 3.1, RFC 6928 2
 }
@@ -317,6 +318,7 @@ export class Handshake {
     tcb.cc = createCongestionControl(tcb.congestion ?? l.congestion ?? c.congestion, tcb.sndMss, {
       sack: tcb.sackOk,
       hystart: c.hystart,
+      rateSamples: tcb.sackOk && c.lossDetection === "rack",
     });
     tcb.sndWnd = seg.wnd << tcb.sndScale;
     tcb.maxSndWnd = tcb.sndWnd;

@@ -18,7 +18,7 @@ import { ecnAck, ecnReceive } from "./ecn.ts";
 import { frtoAck } from "./frto.ts";
 import { negotiate, synAgain } from "./handshake.ts";
 import { Reassembly } from "./reassembly.ts";
-import { afterAck, sackRecovery, startRecovery } from "./recovery.ts";
+import { afterAck, pipeOf, sackRecovery, startRecovery } from "./recovery.ts";
 import { Inserted, insertPayload, queuePayload, segmentsIn } from "./rx_pieces.ts";
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
@@ -317,6 +317,11 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
     );
     sb = tcb.sb;
     if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) after &= ~afterRetransmit;
+  }
+  // The ACK's delivery-rate sample, once loss detection marked what it shows lost (BBR's model).
+  if (rack !== undefined) {
+    tcb.cc.onRateSample(rack.rate, pipeOf(tcb), now);
+    rack.rate.newlyLost = 0;
   }
   if (tcb.ecnOk) ecnAck(x, tcb, seg, (seqGt(tcb.sndUna, una) ? (tcb.sndUna - una) >>> 0 : 0) + newlySacked, now);
   // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal

@@ -43,6 +43,7 @@ import {
   ssthreshInfiniteBytes,
 } from "./_congestion_common.ts";
 import { HyStart, HyStartPhase } from "./hystart.ts";
+import type { RateSampler } from "./rate_sample.ts";
 
 /** RFC 5681 / RFC 6582 NewReno; see the module documentation. */
 export class NewReno implements CongestionControl {
@@ -138,6 +139,19 @@ export class NewReno implements CongestionControl {
   get inCss(): boolean {
     return this._hystart !== undefined && this._hystart.phase === HyStartPhase.css && !this._hystart.finished;
   }
+
+  /** No pacing: segments leave as the window opens. */
+  get pacingRate(): number {
+    return 0;
+  }
+
+  /** PRR (RFC 6937) sets what is sent during recovery. */
+  get usesPrr(): boolean {
+    return true;
+  }
+
+  /** Delivery-rate samples are not used here (BBR's model takes them). */
+  onRateSample(_rs: RateSampler, _inFlight: number, _now: number): void {}
 
   /** An RTT measurement, ms (HyStart++ watches them). */
   onRttSample(rttMs: number): void {

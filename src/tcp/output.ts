@@ -24,6 +24,7 @@ import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
+import { paced, paceHeld, pacedUnit } from "./pacer.ts";
 import { effectiveMss, receiveWindow } from "./window.ts";
 import { pushFlag, sendLarge } from "./large_segment.ts";
 
@@ -357,7 +358,7 @@ export class TcpOutput {
       }
     }
     const maxBefore = tcb.sndMax;
-    const unit = this.segmentUnit(mss);
+    const unit = pacedUnit(tcb, this.segmentUnit(mss), mss);
     for (let guard = 0; guard < 4096; guard++) {
       const dataOff = (tcb.sndNxt - tcb.sndUna) >>> 0;
       // Once the FIN is sent, SND.NXT counts it: the data ends one before.
@@ -402,11 +403,13 @@ export class TcpOutput {
           len = Math.min(mss, avail, wndLeft);
         }
         if (len < mss && flight > 0 && !(tcb.noDelay ?? this._config.noDelay) && !(last && finPending)) break; // Nagle
+        if (paceHeld(this._x, tcb, unit, now)) break;
         const fin = last && finPending;
         const sent = len > mss
           ? sendLarge(this, tcb, tcb.sndNxt, len, fin, now)
           : this.sendData(tcb, tcb.sndNxt, len, fin, now);
         if (sent === 0) break;
+        paced(tcb, sent, now);
         const withFin = fin && sent === avail && (this.repr.flags & TcpFlags.fin) !== 0;
         if (withFin) tcb.finSeq = (tcb.sndNxt + sent) >>> 0;
         if (tcb.rttSeq < 0 && !tcb.tsOk && !seqLt(tcb.sndNxt, tcb.sndMax)) {
@@ -431,8 +434,16 @@ export class TcpOutput {
       }
       break;
     }
-    // RFC 8985 7.2: new data left: the probe timeout restarts.
-    if (tcb.rack !== undefined && tcb.sndMax !== maxBefore) scheduleProbe(this._x, tcb, now);
+    const r = tcb.rack;
+    if (r !== undefined) {
+      // RFC 8985 7.2: new data left: the probe timeout restarts.
+      if (tcb.sndMax !== maxBefore) scheduleProbe(this._x, tcb, now);
+      // Everything queued is sent and the window has room: the application limits the rate
+      // (draft-cheng-iccrg-delivery-rate-estimation 3.4).
+      if (tcb.sendq.bytes <= ((tcb.sndMax - tcb.sndUna) >>> 0) && tcb.flight < tcb.cc.cwnd) {
+        r.rate.markAppLimited(tcb.flight);
+      }
+    }
     if (tcb.ackNow) this.sendAck(tcb, now);
   }
 

@@ -34,6 +34,7 @@
  * @module
  */
 import { seqGe, seqGt, seqLe, seqLt } from "../wire/seq.ts";
+import { RateSampler } from "./rate_sample.ts";
 
 /** DupThresh (RFC 8985 6.2 step 4 uses RFC 6675's). */
 const dupThresh = 3;
@@ -41,8 +42,8 @@ const dupThresh = 3;
 /** Recoveries a widened reordering window persists for (RFC 8985 6.2 step 4). */
 export const reoWndPersistRecoveries = 16;
 
-/** Marks of a segment in the log. */
-const SACKED = 1, LOST = 2, RETRANS = 4;
+/** Marks of a segment in the log (APP_LIMITED: P.is_app_limited of rate_sample.ts). */
+const SACKED = 1, LOST = 2, RETRANS = 4, APP_LIMITED = 8;
 
 /** Which timer the connection's retransmission slot holds (RFC 8985 8: one timer, a kind beside it). */
 export const RackTimer = { none: 0, reorder: 1, probe: 2 } as const;
@@ -53,12 +54,20 @@ const spareLogs: SegLog[] = [];
 /** Logs the pool keeps (every connection busy at once may hold one; more are left to the collector). */
 const spareLogsMax = 4096;
 
-/** The segments in flight, in sequence order: entries [head, head + n) of the arrays. */
+/**
+ * The segments in flight, in sequence order: entries [head, head + n) of the
+ * arrays. `dlv`, `dlvTs` and `firstTs` are the delivery-rate snapshot taken
+ * when the entry was last sent (P.delivered, P.delivered_time,
+ * P.first_sent_time of rate_sample.ts).
+ */
 class SegLog {
   seq: Uint32Array;
   end: Uint32Array;
   ts: Float64Array;
   flags: Uint8Array;
+  dlv: Float64Array;
+  dlvTs: Float64Array;
+  firstTs: Float64Array;
   head = 0;
   n = 0;
   constructor(cap: number) {
@@ -66,6 +75,9 @@ class SegLog {
     this.end = new Uint32Array(cap);
     this.ts = new Float64Array(cap);
     this.flags = new Uint8Array(cap);
+    this.dlv = new Float64Array(cap);
+    this.dlvTs = new Float64Array(cap);
+    this.firstTs = new Float64Array(cap);
   }
   /** Room for one more entry at the end. */
   room(): void {
@@ -76,20 +88,30 @@ class SegLog {
       this.end.copyWithin(0, h, t);
       this.ts.copyWithin(0, h, t);
       this.flags.copyWithin(0, h, t);
+      this.dlv.copyWithin(0, h, t);
+      this.dlvTs.copyWithin(0, h, t);
+      this.firstTs.copyWithin(0, h, t);
       this.head = 0;
       return;
     }
     const cap = this.seq.length * 2;
     const seq = new Uint32Array(cap), end = new Uint32Array(cap);
     const ts = new Float64Array(cap), flags = new Uint8Array(cap);
+    const dlv = new Float64Array(cap), dlvTs = new Float64Array(cap), firstTs = new Float64Array(cap);
     seq.set(this.seq);
     end.set(this.end);
     ts.set(this.ts);
     flags.set(this.flags);
+    dlv.set(this.dlv);
+    dlvTs.set(this.dlvTs);
+    firstTs.set(this.firstTs);
     this.seq = seq;
     this.end = end;
     this.ts = ts;
     this.flags = flags;
+    this.dlv = dlv;
+    this.dlvTs = dlvTs;
+    this.firstTs = firstTs;
   }
   /** The first entry that ends after `seq` (binary search: entries are in sequence order); head + n if none. */
   after(seq: number): number {
@@ -112,6 +134,9 @@ class SegLog {
     this.end.copyWithin(i + 1, i, t);
     this.ts.copyWithin(i + 1, i, t);
     this.flags.copyWithin(i + 1, i, t);
+    this.dlv.copyWithin(i + 1, i, t);
+    this.dlvTs.copyWithin(i + 1, i, t);
+    this.firstTs.copyWithin(i + 1, i, t);
     this.end[i] = at;
     this.seq[i + 1] = at;
     this.n++;
@@ -178,6 +203,9 @@ export class Rack {
   timerKind: number = RackTimer.none;
   timerAt = Infinity;
 
+  /** The delivery-rate counters and the last ACK's rate sample (rate_sample.ts), fed by the log. */
+  readonly rate: RateSampler = new RateSampler();
+
   private _log: SegLog | undefined = undefined;
   private _retrans = 0;
 
@@ -198,6 +226,7 @@ export class Rack {
    */
   sent(seq: number, end: number, now: number): void {
     let log = this._log;
+    this.rate.onSend(log === undefined || log.n === 0, now);
     if (log === undefined || log.n === 0) {
       if (log === undefined) log = this._log = spareLogs.pop() ?? new SegLog(minEntries);
       log.head = 0;
@@ -221,7 +250,31 @@ export class Rack {
     log.end[i] = end;
     log.ts[i] = now;
     log.flags[i] = 0;
+    this._snapshot(log, i);
     log.n++;
+  }
+
+  // draft-cheng-iccrg-delivery-rate-estimation 3.2: what a segment carries from its transmission.
+  private _snapshot(log: SegLog, i: number): void {
+    const rs = this.rate;
+    log.dlv[i] = rs.delivered;
+    log.dlvTs[i] = rs.deliveredTime;
+    log.firstTs[i] = rs.firstSentTime;
+    if (rs.appLimited !== 0) log.flags[i] |= APP_LIMITED;
+    else log.flags[i] &= ~APP_LIMITED;
+  }
+
+  // `bytes` of log entry `i` are delivered now (ACKed or SACKed for the first time): the rate sampler counts them.
+  private _delivered(log: SegLog, i: number, bytes: number, now: number): void {
+    this.rate.onDelivered(
+      bytes,
+      log.dlv[i],
+      log.dlvTs[i],
+      log.firstTs[i],
+      (log.flags[i] & APP_LIMITED) !== 0,
+      log.ts[i],
+      now,
+    );
   }
 
   /** Splits entry `i` at `at`, keeping the counts of marked entries. Returns `i`'s new index. */
@@ -245,6 +298,7 @@ export class Rack {
       if ((f & RETRANS) === 0) this._retrans++;
       log.flags[i] = (f & ~LOST) | RETRANS;
       log.ts[i] = now;
+      this._snapshot(log, i);
     }
   }
 
@@ -268,6 +322,7 @@ export class Rack {
   ): void {
     this.reorderingDetected = false;
     const log = this._log;
+    this.rate.begin();
     if (log === undefined || log.n === 0) return;
     let bestTs = -Infinity, bestEnd = 0, bestRtt = -1;
     let maxEnd = 0, maxEndSet = false;
@@ -278,6 +333,7 @@ export class Rack {
       const i = log.head;
       const f = log.flags[i];
       if ((f & SACKED) === 0) {
+        this._delivered(log, i, (log.end[i] - log.seq[i]) >>> 0, now);
         const ts = log.ts[i], e = log.end[i];
         if (this._valid(f, ts, tsEcr, tsOk, now) && sentAfter(ts, e, bestTs, bestEnd)) {
           bestTs = ts;
@@ -297,6 +353,11 @@ export class Rack {
     if (log.n > 0 && seqLt(log.seq[log.head], ack)) {
       const i = log.head;
       if ((log.flags[i] & LOST) !== 0) this.lostBytes -= (ack - log.seq[i]) >>> 0;
+      if ((log.flags[i] & SACKED) === 0) {
+        // A large segment delivered in part: its front is sampled as a segment of its own (the
+        // rest keeps the snapshot of the send), or the rate would be sampled once per 64 KB.
+        this._delivered(log, i, (ack - log.seq[i]) >>> 0, now);
+      }
       log.seq[i] = ack;
     }
     // Selectively acknowledged: the entries inside a block. An entry a block covers in part (a
@@ -313,6 +374,7 @@ export class Rack {
           continue;
         }
         if (seqGt(log.end[i], e)) i = this._split(log, i, e);
+        this._delivered(log, i, (log.end[i] - log.seq[i]) >>> 0, now);
         log.flags[i] = (f | SACKED) & ~LOST;
         if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
         this.segsSacked++;
@@ -344,6 +406,7 @@ export class Rack {
       if (!this.reorderingSeen) this.reorderingDetected = true;
       this.reorderingSeen = true;
     }
+    this.rate.finish(this.minRtt === Infinity ? 0 : this.minRtt, bestRtt);
   }
 
   // RFC 8985 6.2 step 2: whether a delivered segment gives a usable RTT.
@@ -402,7 +465,9 @@ export class Rack {
       const remaining = ts + wait - now;
       if (remaining <= 0) {
         log.flags[i] = f | LOST;
-        this.lostBytes += (log.end[i] - log.seq[i]) >>> 0;
+        const len = (log.end[i] - log.seq[i]) >>> 0;
+        this.lostBytes += len;
+        this.rate.newlyLost += len;
         this.newlyLost++;
       } else if (remaining > timeout) {
         timeout = remaining;

@@ -21,16 +21,19 @@ import { NextSeg } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { inSackRecovery, scoreboard, type Tcb } from "./tcb.ts";
 import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
+import { sendLarge } from "./large_segment.ts";
+import { paced, paceHeld, pacedUnit } from "./pacer.ts";
 
 /**
  * The bytes in flight during recovery (RFC 6675 SetPipe()): with RACK, what
  * was sent less what is SACKed and what is marked lost and not yet sent again.
+ * Needs the scoreboard, or RACK (then without a scoreboard nothing is SACKed).
  */
 export function pipeOf(tcb: Tcb): number {
-  const sb = tcb.sb!;
+  const sb = tcb.sb;
   const r = tcb.rack;
-  if (r === undefined) return sb.pipe();
-  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - sb.sackedBytes - r.lostBytes;
+  if (r === undefined) return sb!.pipe();
+  const p = ((tcb.sndMax - tcb.sndUna) >>> 0) - (sb === undefined ? 0 : sb.sackedBytes) - r.lostBytes;
   return p > 0 ? p : 0;
 }
 
@@ -199,7 +202,7 @@ export function recoverySend(x: TcpContext, tcb: Tcb, now: number): boolean {
 export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
   const sb = tcb.sb!;
   const r = tcb.rack;
-  const prr = tcb.cc.inRecovery ? tcb.prr : undefined;
+  const prr = tcb.cc.inRecovery && tcb.cc.usesPrr ? tcb.prr : undefined;
   const mss = effectiveMss(tcb);
   for (let guard = 0; guard < 1024; guard++) {
     if (prr !== undefined ? prr.sndcnt <= 0 : tcb.cc.cwnd - pipeOf(tcb) < mss) {
@@ -209,6 +212,7 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       }
       break;
     }
+    if (paceHeld(x, tcb, mss, now)) break;
     const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
     const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
     const canSendNew = tcb.sndNxt === tcb.sndMax && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge) &&
@@ -222,8 +226,16 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
     if (kind === NextSeg.none) break;
     let sent: number;
     if (kind === NextSeg.newData) {
-      const len = Math.min(mss, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
-      sent = x.out.sendData(tcb, tcb.sndMax, len, false, now);
+      // New data in whole segments, as many as the quota allows, in one large segment where the
+      // device cuts them (per-segment work once per 64 KB in recovery too: under random loss a
+      // connection spends much of its time there).
+      const quota = prr !== undefined ? prr.sndcnt : tcb.cc.cwnd - pipeOf(tcb);
+      let room = Math.min(quota, pacedUnit(tcb, x.out.segmentUnit(mss), mss));
+      room = room > mss ? room - room % mss : mss;
+      const len = Math.min(room, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
+      sent = len > mss
+        ? sendLarge(x.out, tcb, tcb.sndMax, len, false, now)
+        : x.out.sendData(tcb, tcb.sndMax, len, false, now);
       if (sent === 0) break;
       tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
       sb.sent(tcb.sndMax);
@@ -246,6 +258,7 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       x.counters.retransSegs++;
     }
     prr?.sent(sent > 0 ? sent : 1);
+    paced(tcb, sent, now);
     x.timers.armRetransmit(tcb, now);
   }
 }

@@ -226,6 +226,10 @@ export class Tcb {
    * nothing of it has been acknowledged since this long before; Infinity when off.
    */
   stallAt = Infinity;
+  /** The pacer's timer: held back by pacing until then (pacer.ts); Infinity when not armed. */
+  paceAt = Infinity;
+  /** The pacer's release time: the next segment may leave from then on (pacer.ts). */
+  paceNext = 0;
 
   /** The listener that accepted it, until the application hears of it. */
   listenerPort = -1;
@@ -424,7 +428,7 @@ export class Tcb {
 
   /** The earliest armed timer. */
   nextDeadline(): number {
-    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt, this.stallAt);
+    return Math.min(this.rtxAt, this.delackAt, this.persistAt, this.keepaliveAt, this.stallAt, this.paceAt);
   }
 
   /** `198.18.0.1:80 -> 198.18.0.2:49152 ESTABLISHED`. */

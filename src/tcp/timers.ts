@@ -176,6 +176,10 @@ export class TcpTimers {
       this._keepalive(tcb, now);
       if (tcb.dead) return;
     }
+    if (tcb.paceAt <= now) {
+      tcb.paceAt = Infinity; // the pacer's release time came (pacer.ts)
+      out.output(tcb, now);
+    }
     // Nothing in flight: RACK's segment log goes back to its pool until data leaves again.
     if (tcb.rack !== undefined && tcb.flight === 0) tcb.rack.idle();
     this.rearm(tcb);
