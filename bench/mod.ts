@@ -196,6 +196,7 @@ const workloads = list<Workload>("--workloads", [
   "lossyrpc",
   "httpget",
   "httpwrk",
+  "ecn",
 ]).filter((w) => arg("--workloads") !== undefined || (w !== "lossy" && w !== "lossyrpc" && w !== "httpwrk"));
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
