@@ -626,7 +626,7 @@ function ecnTable(recs: BenchRecord[]): string[] {
       (q ? ` (${q.bandwidthBps / 1e6} Mbit/s, K ${q.ceThresholdBytes / 1000} KB, ${q.queueBytesMax / 1000} KB)` : ""),
     "2 bulk connections and a 64-byte ping-pong; median of rounds; ratio against cubic (no ECN) in the same run",
     "config".padEnd(12) + "Mbit/s".padStart(8) + " spread" + "  ratio" + "  RTT p50 µs" + "  p99 µs" + "  ratio" +
-      "  p999 µs" + "  queue p50 KB" + "  p99 KB" + "  CE marks" + "  drops",
+      "  p999 µs" + "  queue p50 KB" + "  p99 KB" + "  CE marks" + "  drops" + "  stalled",
   ];
   const configs = [...new Set(es.map((r) => r.config))];
   const mid = (xs: unknown[]) => {
@@ -636,7 +636,7 @@ function ecnTable(recs: BenchRecord[]): string[] {
   for (const c of configs) {
     const g = find(c, "goodput_mbit_per_s");
     const p99 = find(c, "rtt_p99_us");
-    const notes = (g?.notes ?? []) as { ce_marked?: number; queue_drops?: number }[];
+    const notes = (g?.notes ?? []) as { ce_marked?: number; queue_drops?: number; stalled?: number }[];
     lines.push(
       c.padEnd(12) + fmt(g?.value, 0).padStart(8) + (g ? pct(g.spread) : "-").padStart(7) +
         ratio(g?.ratio ?? null).padStart(7) + fmt(find(c, "rtt_p50_us")?.value, 0).padStart(12) +
@@ -644,9 +644,15 @@ function ecnTable(recs: BenchRecord[]): string[] {
         fmt(find(c, "rtt_p999_us")?.value, 0).padStart(9) +
         fmt((find(c, "queue_p50_bytes")?.value ?? NaN) / 1000, 1).padStart(14) +
         fmt((find(c, "queue_p99_bytes")?.value ?? NaN) / 1000, 1).padStart(8) +
-        fmt(mid(notes.map((n) => n.ce_marked)), 0).padStart(10) + fmt(mid(notes.map((n) => n.queue_drops)), 0).padStart(7),
+        fmt(mid(notes.map((n) => n.ce_marked)), 0).padStart(10) + fmt(mid(notes.map((n) => n.queue_drops)), 0).padStart(7) +
+        `${fmt(100 * mid(notes.map((n) => n.stalled)), 0)}%`.padStart(9),
     );
   }
+  lines.push(
+    "stalled: the share of the measured time the sender spent in gaps of over 1 ms between polls (off the CPU,",
+    "or collecting): its queue keeps draining meanwhile, so a short queue leaves the link idle. Figures with",
+    "much of it measure the machine's load more than the controllers.",
+  );
   const g = find("dctcp", "goodput_mbit_per_s")?.ratio ?? null;
   const p = find("dctcp", "rtt_p99_us")?.ratio ?? null;
   if (g !== null && p !== null) {

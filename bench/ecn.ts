@@ -93,7 +93,8 @@ export function describeEcn(s: Sample): string {
   const n = s.notes ?? {};
   return `${m.goodput_mbit_per_s.toFixed(0)} Mbit/s, RTT p50 ${m.rtt_p50_us.toFixed(0)} µs p99 ${
     m.rtt_p99_us.toFixed(0)
-  } µs, queue p99 ${(m.queue_p99_bytes / 1000).toFixed(0)} KB, ${n.ce_marked} CE marks, ${n.queue_drops} drops`;
+  } µs, queue p99 ${(m.queue_p99_bytes / 1000).toFixed(0)} KB, ${n.ce_marked} CE marks, ${n.queue_drops} drops, ` +
+    `stalled ${(100 * Number(n.stalled)).toFixed(0)}%`;
 }
 
 /** How many measurements a round makes. */

@@ -209,7 +209,7 @@ async function runSender(): Promise<void> {
     const tx0 = { ...fi.txCounters };
     const ping0 = pinger.stats();
     let nextSample = 0;
-    // Gaps between polls longer than 1 ms (the process descheduled, or a collection): their sum and the longest.
+    // Gaps between polls longer than 1 ms (the process off the CPU, or a collection): their share and the longest.
     let last = performance.now();
     let stallMs = 0;
     let gapMaxMs = 0;
@@ -223,10 +223,12 @@ async function runSender(): Promise<void> {
       queue.record(fi.queuedBytes("tx", now));
     };
     measuring = true;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await pollFor(p.measureS * 1000, () => false, sampleQueue);
     measuring = false;
     const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     const flowStats = flows.map((c) => c.stats());
     const pingStats = pinger.stats();
     const tx1 = fi.txCounters;
@@ -255,7 +257,9 @@ async function runSender(): Promise<void> {
       queue_p50_bytes: q.p50_ns,
       queue_p99_bytes: q.p99_ns,
       queue_samples: q.samples,
-      stall_ms: stallMs,
+      stalled: stallMs / (t1 - t0),
+      // The sender's CPU time over the stretch's length: about 1 - stalled when only the scheduler stalls it.
+      cpu: (cpu.user + cpu.system) / 1000 / (t1 - t0),
       gap_max_ms: gapMaxMs,
       // The injector's transmit side in the measured stretch.
       frames: d("frames"),
