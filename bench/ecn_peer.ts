@@ -258,7 +258,7 @@ async function runSender(): Promise<void> {
       queue_p99_bytes: q.p99_ns,
       queue_samples: q.samples,
       stalled: stallMs / (t1 - t0),
-      // The sender's CPU time over the stretch's length: about 1 - stalled when only the scheduler stalls it.
+      // The sender's CPU time (all its threads: the compiler's and collector's too) over the stretch's length.
       cpu: (cpu.user + cpu.system) / 1000 / (t1 - t0),
       gap_max_ms: gapMaxMs,
       // The injector's transmit side in the measured stretch.
