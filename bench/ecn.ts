@@ -24,11 +24,19 @@
  * 64 KB segments into frames and queues each in TypeScript) and the receiver
  * sustain steadily on a busy 2-core machine, so that the queue is the
  * injector's and not a process's backlog; K = 30 KB, 20 full-size frames, the
- * DCTCP paper's choice at 1 Gbit/s (RFC 8257 3.1's marking threshold; it
- * needs K > C x RTT / 7, 1.8 KB at a 100 µs RTT, so the 64 KB bursts of
- * segmentation offload decide it here: K about half a burst marks bursts
- * that sit on a standing queue, not every one); 400 KB of queue (3.2 ms at
- * the rate), a shallow switch buffer that CUBIC fills. LUNA_ECN_RATE_MBIT,
+ * DCTCP paper's choice at 1 Gbit/s (RFC 8257 3.1's marking threshold; the
+ * paper asks K > C x RTT / 7, 4.5 KB at the 250 µs this pair's ping takes
+ * through an empty queue, so the 64 KB bursts of segmentation offload decide
+ * it here: K about half a burst marks the bursts that land on a standing
+ * queue, not every one); 400 KB of queue (3.2 ms at the rate), a shallow
+ * switch buffer that CUBIC fills.
+ *
+ * The queue lives in the sender's process and keeps draining while that
+ * process is off the CPU: a short queue (DCTCP's) then leaves the link idle
+ * where a full one covers the gap. Each figure's notes say what share of the
+ * measured stretch the sender spent in gaps of over 1 ms between polls
+ * (`stalled`, in the table too); on a loaded machine that, not the
+ * controllers, decides the goodput. LUNA_ECN_RATE_MBIT,
  * LUNA_ECN_K and LUNA_ECN_QUEUE change them, to look at one case.
  *
  * @module
