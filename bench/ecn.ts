@@ -25,9 +25,9 @@
  * sustain steadily on a busy 2-core machine, so that the queue is the
  * injector's and not a process's backlog; K = 30 KB, 20 full-size frames, the
  * DCTCP paper's choice at 1 Gbit/s (RFC 8257 3.1's marking threshold; the
- * paper asks K > C x RTT / 7, 4.5 KB at the 250 µs this pair's ping takes
- * through an empty queue, so the 64 KB bursts of segmentation offload decide
- * it here: K about half a burst marks the bursts that land on a standing
+ * paper asks K > C x RTT / 7, under 1 KB at the 22 µs (p50) this pair's ping
+ * takes with no other traffic, so the 64 KB bursts of segmentation offload
+ * decide it here: K about half a burst marks the bursts that land on a standing
  * queue, not every one); 400 KB of queue (3.2 ms at the rate), a shallow
  * switch buffer that CUBIC fills.
  *
