@@ -1840,9 +1840,8 @@ static inline void rx_verdict_set(struct rte_mbuf *mb, uint32_t f)
  * length). A CE mark goes on alone: librte_gro's flow key leaves out the TOS
  * byte, and a merged packet keeps its first segment's, so a mark would be
  * lost or given to unmarked bytes (Linux's GRO never merges across a change
- * of TOS; a receiver counts marks per segment, RFC 3168 6.1.3, RFC 8257
- * 3.2). librte_gro
- * itself then merges only segments of one flow (addresses, ports, ACK
+ * of TOS; a receiver counts marks per segment, RFC 3168 6.1.3, RFC 8257 3.2).
+ * librte_gro itself then merges only segments of one flow (addresses, ports, ACK
  * number) whose sequence numbers follow on and whose TCP headers and
  * options are byte for byte the same, so never across a PSH or FIN (such a
  * segment is not taken), a SYN/RST/URG/ECE/CWR, an option change (a
