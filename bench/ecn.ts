@@ -65,7 +65,7 @@ interface EcnConfig {
   ecn: EcnMode;
 }
 
-/** The configurations, and the one the others are compared with. */
+/** The configurations (the report compares each with cubic, bench/_report.ts). */
 export const ecnConfigs: readonly EcnConfig[] = [
   { name: "dctcp", congestion: "dctcp", ecn: "on" },
   { name: "cubic", congestion: "cubic", ecn: "off" },
@@ -101,7 +101,9 @@ export function describeEcn(s: Sample): string {
   const n = s.notes ?? {};
   return `${m.goodput_mbit_per_s.toFixed(0)} Mbit/s, RTT p50 ${m.rtt_p50_us.toFixed(0)} µs p99 ${
     m.rtt_p99_us.toFixed(0)
-  } µs, queue p99 ${(m.queue_p99_bytes / 1000).toFixed(0)} KB, ${n.ce_marked} CE marks, ${n.queue_drops} drops, ` +
+  } µs, queue p99 ${
+    (m.queue_p99_bytes / 1000).toFixed(0)
+  } KB, ${n.ce_marked} CE marks, ${n.queue_drops} drops, ` +
     `stalled ${(100 * Number(n.stalled)).toFixed(0)}%`;
 }
 
@@ -156,16 +158,35 @@ export async function ecnRound(ctx: Ctx): Promise<void> {
           bulk: bulkConns,
           ...t,
         };
-        const m = await ask(sender, `run ${JSON.stringify(phase)}`, /^(RESULT|FAIL) (.*)$/m, (t.warmupS + t.measureS + 40) * 1000);
+        const m = await ask(
+          sender,
+          `run ${JSON.stringify(phase)}`,
+          /^(RESULT|FAIL) (.*)$/m,
+          (t.warmupS + t.measureS + 40) * 1000,
+        );
         const r = JSON.parse(m[2]);
         if (m[1] === "FAIL") throw new Error(`sender: ${r.error}`);
         if (r.errors > 0) throw new Error(`${r.errors} ping answers of the wrong length`);
         if (!(r.pings > 0)) throw new Error("no ping answered in the measured stretch");
         if (c.ecn === "on" && r.ecn !== true) throw new Error("the bulk connections did not agree on ECN");
-        const { goodput_mbit_per_s, rtt_p50_us, rtt_p99_us, rtt_p999_us, queue_p50_bytes, queue_p99_bytes, ...notes } =
-          r;
+        const {
+          goodput_mbit_per_s,
+          rtt_p50_us,
+          rtt_p99_us,
+          rtt_p999_us,
+          queue_p50_bytes,
+          queue_p99_bytes,
+          ...notes
+        } = r;
         return {
-          metrics: { goodput_mbit_per_s, rtt_p50_us, rtt_p99_us, rtt_p999_us, queue_p50_bytes, queue_p99_bytes },
+          metrics: {
+            goodput_mbit_per_s,
+            rtt_p50_us,
+            rtt_p99_us,
+            rtt_p999_us,
+            queue_p50_bytes,
+            queue_p99_bytes,
+          },
           notes: { ...notes, order: order.map((x) => x.name).join(","), queue: ecnQueue() },
         };
       });

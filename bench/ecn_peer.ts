@@ -50,7 +50,10 @@ interface Phase {
 }
 
 /** The sink and echo ports of the i-th controller. */
-export const ecnPorts = (i: number): { sink: number; echo: number } => ({ sink: 9000 + 2 * i, echo: 9001 + 2 * i });
+export const ecnPorts = (i: number): { sink: number; echo: number } => ({
+  sink: 9000 + 2 * i,
+  echo: 9001 + 2 * i,
+});
 
 const pingBytes = 64;
 const queueSampleMs = 0.05;
@@ -240,8 +243,9 @@ async function runSender(): Promise<void> {
     const allClosed = await pollFor(15_000, () => closed === conns);
     const lat = rtt.summary();
     const q = queue.summary();
-    const sum = (k: "retransSegs" | "retransTimeouts" | "eceIn" | "ecnReductions" | "cwrOut" | "idleRestarts") =>
-      flowStats.reduce((a, s) => a + s[k], 0);
+    const sum = (
+      k: "retransSegs" | "retransTimeouts" | "eceIn" | "ecnReductions" | "cwrOut" | "idleRestarts",
+    ) => flowStats.reduce((a, s) => a + s[k], 0);
     const d = (k: keyof typeof tx0) => tx1[k] - tx0[k];
     return {
       config: p.config,
