@@ -50,7 +50,7 @@ interface Phase {
 }
 
 /** The sink and echo ports of the i-th controller. */
-export const ecnPorts = (i: number): { sink: number; echo: number } => ({
+const ecnPorts = (i: number): { sink: number; echo: number } => ({
   sink: 9000 + 2 * i,
   echo: 9001 + 2 * i,
 });
