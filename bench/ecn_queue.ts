@@ -18,7 +18,7 @@
  * the queue model, not of the machine (the run is as fast as the CPU allows
  * and does not change them). The same experiment in real time, luna-ts to
  * luna-ts over memif, is the workload ecn of `bun run bench` (bench/ecn.ts);
- * set `--delay` to the base RTT a real pair shows to compare the two.
+ * `--delay` (one way, ms) set to half a real pair's base RTT compares the two.
  *
  *   bun bench/ecn_queue.ts [--mb 20] [--rounds 3] [--rate 1e9] [--k 30000] [--queue 1000000] [--delay 0.05]
  *
