@@ -234,7 +234,7 @@ async function runSender(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     const flowStats = flows.map((c) => c.stats());
     const pingStats = pinger.stats();
-    const tx1 = fi.txCounters;
+    const tx1 = { ...fi.txCounters };
     const ackedBytes = flowStats.reduce((a, s, i) => a + s.bytesAcked - acked0[i], 0);
 
     sending = false;
