@@ -17,27 +17,28 @@
  * Figures per configuration: the ping's round trip p50/p99/p999, the bulk
  * goodput (bytes the receiver acknowledged in the measured stretch), and the
  * queue's occupancy p50/p99 (sampled every 50 µs); the ratio of each is
- * against cubic measured in the same round (the goal: DCTCP's p99 RTT
- * <= 0.5x CUBIC's at >= 0.95x its goodput).
+ * against cubic measured in the same run, medians of rounds (the goal:
+ * DCTCP's p99 RTT <= 0.5x CUBIC's at >= 0.95x its goodput).
  *
  * The queue: 1 Gbit/s, a rate the sender (the fault injector cuts the stack's
  * 64 KB segments into frames and queues each in TypeScript) and the receiver
- * sustain steadily on a busy 2-core machine, so that the queue is the
- * injector's and not a process's backlog; K = 30 KB, 20 full-size frames, the
+ * sustain while they have their cores (about 880 Mbit/s of goodput, 92% of
+ * what the wire carries, in rounds where neither was stalled), so that the
+ * queue is the injector's and not a process's backlog; K = 30 KB, 20 full-size frames, the
  * DCTCP paper's choice at 1 Gbit/s (RFC 8257 3.1's marking threshold; the
  * paper asks K > C x RTT / 7, under 1 KB at the 22 µs (p50) this pair's ping
  * takes with no other traffic, so the 64 KB bursts of segmentation offload
  * decide it here: K about half a burst marks the bursts that land on a standing
  * queue, not every one); 400 KB of queue (3.2 ms at the rate), a shallow
- * switch buffer that CUBIC fills.
+ * switch buffer that CUBIC fills. LUNA_ECN_RATE_MBIT, LUNA_ECN_K and
+ * LUNA_ECN_QUEUE change them, to look at one case.
  *
  * The queue lives in the sender's process and keeps draining while that
  * process is off the CPU: a short queue (DCTCP's) then leaves the link idle
  * where a full one covers the gap. Each figure's notes say what share of the
  * measured stretch the sender spent in gaps of over 1 ms between polls
  * (`stalled`, in the table too); on a loaded machine that, not the
- * controllers, decides the goodput. LUNA_ECN_RATE_MBIT,
- * LUNA_ECN_K and LUNA_ECN_QUEUE change them, to look at one case.
+ * controllers, decides the goodput.
  *
  * @module
  */
