@@ -54,6 +54,14 @@ export const metricsOf: Record<string, string[]> = {
   storage4k: ["ops_per_s", "gbit_per_s", "p50_us", "p99_us", "p999_us"],
   storage64k: ["ops_per_s", "gbit_per_s", "p50_us", "p99_us", "p999_us"],
   scale: ["req_per_s", "p50_us", "p99_us", "p999_us"],
+  ecn: [
+    "goodput_mbit_per_s",
+    "rtt_p50_us",
+    "rtt_p99_us",
+    "rtt_p999_us",
+    "queue_p50_bytes",
+    "queue_p99_bytes",
+  ],
   // concurrency: the metrics in the order the samples list them (bench/concurrency.ts).
   forward1500: ["pps", "pps_max", "gbit_per_s"],
 };
@@ -72,6 +80,8 @@ export function baselineOf(workload: string, config: string): string {
   if (workload === "lossy") return config.startsWith("luna-packet") ? "node-kernel-routed-offloads" : "node-kernel-routed";
   // Lossy RPC: the C epoll server on the kernel over the same veth, address and router.
   if (workload === "lossyrpc") return config.startsWith("luna-packet") ? "c-kernel-routed-offloads" : "c-kernel-routed";
+  // ECN: every configuration against CUBIC without ECN through the same marking queue (bench/ecn.ts).
+  if (workload === "ecn") return "cubic";
   // wrk over a veth: Bun.serve on the kernel over the same veth, with the same framing (keep-alive or close).
   if (workload === "httpwrk") return config.endsWith("-close") ? "bun-kernel-veth-close" : "bun-kernel-veth";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
@@ -339,6 +349,7 @@ export function tables(recs: BenchRecord[]): string {
   lines.push(...concurrencyTable(recs));
   lines.push(...lossyTable(recs));
   lines.push(...lossyRpcTable(recs));
+  lines.push(...ecnTable(recs));
   const heapRows = recs.filter((r) => r.heap);
   if (heapRows.length > 0) {
     lines.push(
@@ -607,6 +618,65 @@ function lossyRpcTable(recs: BenchRecord[]): string[] {
   return lines;
 }
 
+/** The ecn workload's goal (issue 14): DCTCP's p99 RTT at most `p99` x CUBIC's, at `goodput` x its goodput. */
+const ecnGoal = { p99: 0.5, goodput: 0.95 };
+
+/** The ecn table: per configuration, goodput and the ping's RTT through the marking queue, against CUBIC. */
+function ecnTable(recs: BenchRecord[]): string[] {
+  const es = recs.filter((r) => r.workload === "ecn");
+  if (es.length === 0) return [];
+  const find = (c: string, m: string) => es.find((r) => r.config === c && r.metric === m);
+  const q = (es[0].notes?.[0] as { queue?: Record<string, number> } | undefined)?.queue;
+  const lines = [
+    "",
+    "ecn: luna-ts to luna-ts over memif through a marking queue on the sender's transmit side" +
+      (q ? ` (${q.bandwidthBps / 1e6} Mbit/s, K ${q.ceThresholdBytes / 1000} KB, ${q.queueBytesMax / 1000} KB)` : ""),
+    "2 bulk connections and a 64-byte ping-pong; median of rounds; ratio against cubic (no ECN) in the same run",
+    "config".padEnd(12) + "Mbit/s".padStart(8) + " spread" + "  ratio" + "  RTT p50 µs" + "  p99 µs" + "  ratio" +
+      "  p999 µs" + "  queue p50 KB" + "  p99 KB" + "  CE marks" + "  drops" + "  stalled",
+  ];
+  const configs = [...new Set(es.map((r) => r.config))];
+  const mid = (xs: unknown[]) => {
+    const ns = xs.map(Number).filter((x) => Number.isFinite(x));
+    return ns.length > 0 ? median(ns) : NaN;
+  };
+  type Notes = { ce_marked?: number; queue_drops?: number; stalled?: number };
+  const notesOf = (c: string) => (find(c, "goodput_mbit_per_s")?.notes ?? []) as Notes[];
+  const stalled = (c: string) => mid(notesOf(c).map((n) => n.stalled));
+  for (const c of configs) {
+    const g = find(c, "goodput_mbit_per_s");
+    const p99 = find(c, "rtt_p99_us");
+    const notes = notesOf(c);
+    lines.push(
+      c.padEnd(12) + fmt(g?.value, 0).padStart(8) + (g ? pct(g.spread) : "-").padStart(7) +
+        ratio(g?.ratio ?? null).padStart(7) + fmt(find(c, "rtt_p50_us")?.value, 0).padStart(12) +
+        fmt(p99?.value, 0).padStart(8) + ratio(p99?.ratio ?? null).padStart(7) +
+        fmt(find(c, "rtt_p999_us")?.value, 0).padStart(9) +
+        fmt((find(c, "queue_p50_bytes")?.value ?? NaN) / 1000, 1).padStart(14) +
+        fmt((find(c, "queue_p99_bytes")?.value ?? NaN) / 1000, 1).padStart(8) +
+        fmt(mid(notes.map((n) => n.ce_marked)), 0).padStart(10) +
+        fmt(mid(notes.map((n) => n.queue_drops)), 0).padStart(7) +
+        `${fmt(100 * stalled(c), 0)}%`.padStart(9),
+    );
+  }
+  lines.push(
+    "stalled: the share of the measured time the sender spent in gaps of over 1 ms between polls (off the CPU,",
+    "or collecting): its queue keeps draining meanwhile, so a short queue leaves the link idle. Figures with",
+    "much of it measure the machine's load more than the controllers.",
+  );
+  const g = find("dctcp", "goodput_mbit_per_s")?.ratio ?? null;
+  const p = find("dctcp", "rtt_p99_us")?.ratio ?? null;
+  if (g !== null && p !== null) {
+    const busy = Math.max(stalled("dctcp"), stalled("cubic"));
+    lines.push(
+      `goal: dctcp p99 RTT <= ${ecnGoal.p99}x cubic's at >= ${ecnGoal.goodput}x its goodput: p99 ${ratio(p)}, ` +
+        `goodput ${ratio(g)}: ${p <= ecnGoal.p99 && g >= ecnGoal.goodput ? "met" : "not met"}` +
+        (busy > 0.1 ? ` (the sender stalled ${fmt(100 * busy, 0)}% of the time: a loaded machine)` : ""),
+    );
+  }
+  return lines;
+}
+
 /** The forwarding table, from its records. */
 export function forwardTable(recs: BenchRecord[]): string {
   const fw = recs.filter((r) => r.workload === "forward64" && r.metric === "pps");
@@ -783,6 +853,16 @@ export function resultsChart(
         );
       }
     }
+  }
+  // ECN: goodput and p99 RTT per configuration, with the ratio against cubic.
+  for (
+    const [metric, title, scale] of [
+      ["goodput_mbit_per_s", "ecn: bulk goodput through the marking queue, Mbit/s (median)", 1],
+      ["rtt_p99_us", "ecn: ping p99 RTT through the marking queue, ms (median)", 1000],
+    ] as const
+  ) {
+    const bars = barsOf("ecn", metric, null, scale).map((b) => ({ ...b, baseline: b.label === "cubic" }));
+    if (bars.length > 0) charts.push(barChart({ title, bars }));
   }
   for (const n of [...new Set(cdfList.map((c) => c.conns))].sort((a, b) => a - b)) {
     const curves = cdfList.filter((c) => c.conns === n).map((c) => ({

@@ -16,9 +16,11 @@
  * Virtual time, not memif: the marking queue lives in the fault injector,
  * which wraps the in-memory link here; the figures are of the TCP logic and
  * the queue model, not of the machine (the run is as fast as the CPU allows
- * and does not change them).
+ * and does not change them). The same experiment in real time, luna-ts to
+ * luna-ts over memif, is the workload ecn of `bun run bench` (bench/ecn.ts);
+ * `--delay` (one way, ms) set to half a real pair's base RTT compares the two.
  *
- *   bun bench/ecn_queue.ts [--mb 20] [--rounds 3] [--rate 1e9] [--k 30000] [--queue 1000000]
+ *   bun bench/ecn_queue.ts [--mb 20] [--rounds 3] [--rate 1e9] [--k 30000] [--queue 1000000] [--delay 0.05]
  *
  * @module
  */
@@ -38,7 +40,7 @@ const rounds = arg("rounds", 3);
 const rate = arg("rate", 1e9);
 const k = arg("k", 30_000);
 const queueMax = arg("queue", 1_000_000);
-const delayMs = 0.05; // one way: a data-centre hop
+const delayMs = arg("delay", 0.05); // one way, ms: a data-centre hop
 
 interface Result {
   p50: number;

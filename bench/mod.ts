@@ -49,6 +49,12 @@
  *   kernel, serve() and `luna serve http` on net_af_packet, over one veth, at
  *   1, 32 and 256 connections, keep-alive and `Connection: close`
  *   (bench/http_wrk.ts); about a minute a round.
+ * - ecn: DCTCP against CUBIC through a marking queue (the fault injector on
+ *   the sender's transmit side: 1 Gbit/s, K 30 KB, 400 KB), luna-ts to luna-ts
+ *   over memif: two bulk connections and a 64-byte ping-pong, configurations
+ *   dctcp, cubic (no ECN) and cubic-ecn: goodput, the ping's RTT p50/p99/p999
+ *   and the queue's occupancy, ratios against cubic (bench/ecn.ts); about 12 s
+ *   a round.
  * - lossy (opt-in: --workloads lossy): one transfer of 100 MB (--lossy-mb)
  *   through random loss of 0, 0.1, 1, 2 and 3% (iptables statistic, both
  *   directions, in a router namespace between client and server), with and
@@ -86,7 +92,7 @@
  *                        quick 1)
  *   --bulk-rounds N      bulk in the first N rounds only (default 3)
  *   --only LIST          groups: forward,kernel,memif,afpacket,scale (default all)
- *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,lossyrpc,
+ *   --workloads LIST     echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,ecn,lossy,lossyrpc,
  *                        httpwrk (default all but lossy, lossyrpc and httpwrk, which are opt-in: they would take the
  *                        full run past 20 minutes)
  *   --lossy-mb N         lossy: bytes of each transfer, MB of 10^6 (default 100; quick 10)
@@ -111,6 +117,8 @@
  * LUNA_LOSSY_RATES (percents, e.g. 1,2,3), LUNA_LOSSY_TBF (off,on) and
  * LUNA_LOSSY_DIRS (down,up) run a part of the lossy workload, to look at one
  * case (bench/lossy.ts); the rates and LUNA_LOSSY_TBF apply to lossyrpc too.
+ * LUNA_ECN_RATE_MBIT, LUNA_ECN_K and LUNA_ECN_QUEUE change the ecn workload's
+ * marking queue (bench/ecn.ts).
  *
  * Where the time of a bulk transfer goes (ns per segment in JavaScript and
  * in the shim, sender and receiver): bench/profile_bulk.ts.
@@ -160,7 +168,7 @@ function usage(why: string): never {
     "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
       "             [--bulk-warm-mb 0..8192] [--bulk-warm-s 0..60] [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
-      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,lossy,lossyrpc,httpwrk] [--lossy-mb N]\n" +
+      "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,ecn,lossy,lossyrpc,httpwrk] [--lossy-mb N]\n" +
       "             [--runtimes bun,deno,node,c,c-busy] [--modes batch,inline] [--forwarders bun,deno]\n" +
       "             [--conc-conns N] [--conc-kernel-conns N] [--conc-rounds N] [--conc-runtimes bun,deno,node]\n" +
       "             [--conc-tw-conns N]",
@@ -196,6 +204,7 @@ const workloads = list<Workload>("--workloads", [
   "lossyrpc",
   "httpget",
   "httpwrk",
+  "ecn",
 ]).filter((w) => arg("--workloads") !== undefined || (w !== "lossy" && w !== "lossyrpc" && w !== "httpwrk"));
 const lossyMb = Number(arg("--lossy-mb") ?? (quick ? 10 : 100));
 if (!(lossyMb >= 1 && lossyMb <= 8192)) usage("--lossy-mb: 1..8192");
@@ -487,6 +496,7 @@ writeFileSync(
         "lossyrpc: c-kernel-routed (the C epoll server on the kernel's TCP, same veth, address and router) " +
         "for af_packet, c-kernel-routed-offloads for packet:; " +
         "forward1500: none (testpmd alone, the link's limit at full-size frames); " +
+        "ecn: cubic (CUBIC without ECN through the same marking queue, same round and processes); " +
         "concurrency: bun-kernel-lo, idle connections against idle connections (each side's own count, " +
         "baseline_conns), without against without (conns 0); no_idle_value: the same configuration without " +
         "them; second baseline (c_baseline, c_ratio), the kernel at its best: c-busy-kernel-lo where the " +

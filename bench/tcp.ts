@@ -30,6 +30,7 @@ import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
 import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
 import { describeConcurrency, kernelConcurrency, memifConcurrency } from "./concurrency.ts";
+import { describeEcn, ecnRound, ecnSteps } from "./ecn.ts";
 import { describeLossy, lossyDevices, lossyRound } from "./lossy.ts";
 import { describeLossyRpc, lossyRpcRound } from "./lossy_rpc.ts";
 
@@ -44,7 +45,8 @@ export type Workload =
   | "lossy"
   | "lossyrpc"
   | "httpget"
-  | "httpwrk";
+  | "httpwrk"
+  | "ecn";
 
 /** Storage-shaped RPC: a 64-byte request answered by this many bytes. */
 export const storageResp = { storage4k: 4096, storage64k: 65536 } as const;
@@ -325,6 +327,9 @@ const lossyOn = (o: TcpOptions) =>
 const lossyRpcOn = (o: TcpOptions) =>
   o.workloads.includes("lossyrpc") && (o.groups.includes("afpacket") || o.groups.includes("kernel"));
 
+/** Whether the ecn workload runs: asked for, with the memif group (luna-ts to luna-ts over memif). */
+const ecnOn = (o: TcpOptions) => o.workloads.includes("ecn") && o.groups.includes("memif");
+
 /** How many measurements {@link tcpBench} will make (for progress). */
 export function countSteps(o: TcpOptions): number {
   let n = 0;
@@ -344,6 +349,7 @@ export function countSteps(o: TcpOptions): number {
     }
     if (lossyOn(o)) n += 2 * lossyDevices.length; // luna-ts and the kernel, per device
     if (lossyRpcOn(o)) n += 2 * lossyDevices.length;
+    if (ecnOn(o)) n += ecnSteps;
   }
   return n;
 }
@@ -387,6 +393,7 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
       }
       if (lossyOn(o)) await lossyRound(ctx, id, o.lossyBytes);
       if (lossyRpcOn(o)) await lossyRpcRound(ctx, id);
+      if (ecnOn(o)) await ecnRound(ctx);
     }
   } finally {
     labDown();
@@ -405,6 +412,7 @@ function describe(s: Sample): string {
   if (s.workload === "concurrency") return describeConcurrency(s);
   if (s.workload === "lossy") return describeLossy(s);
   if (s.workload === "lossyrpc") return describeLossyRpc(s);
+  if (s.workload === "ecn") return describeEcn(s);
   if (s.workload === "echo" || s.workload === "scale") {
     const rate = `${(m.req_per_s / 1000).toFixed(1)}k req/s`;
     return `${rate}, p50 ${m.p50_us.toFixed(1)} µs, p99 ${m.p99_us.toFixed(0)} µs`;

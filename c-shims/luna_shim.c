@@ -1835,9 +1835,13 @@ static inline void rx_verdict_set(struct rte_mbuf *mb, uint32_t f)
 
 /* Whether GRO may take the frame, and if so its packet type and header
  * lengths set as librte_gro reads them. Taken: one buffer, checksums good,
- * IPv4 without fragments, TCP with payload and ACK as its only flag, and no
- * Ethernet padding (GRO counts payload from the frame length). librte_gro
- * itself then merges only segments of one flow (addresses, ports, ACK
+ * IPv4 without fragments and not marked CE, TCP with payload and ACK as its
+ * only flag, and no Ethernet padding (GRO counts payload from the frame
+ * length). A CE mark goes on alone: librte_gro's flow key leaves out the TOS
+ * byte, and a merged packet keeps its first segment's, so a mark would be
+ * lost or given to unmarked bytes (Linux's GRO never merges across a change
+ * of TOS; a receiver counts marks per segment, RFC 3168 6.1.3, RFC 8257 3.2).
+ * librte_gro itself then merges only segments of one flow (addresses, ports, ACK
  * number) whose sequence numbers follow on and whose TCP headers and
  * options are byte for byte the same, so never across a PSH or FIN (such a
  * segment is not taken), a SYN/RST/URG/ECE/CWR, an option change (a
@@ -1862,7 +1866,7 @@ static inline int gro_eligible(struct rte_mbuf *mb)
 	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
 	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
 	uint32_t total = rte_be_to_cpu_16(ip->total_length);
-	if (ip->next_proto_id != IPPROTO_TCP || ihl < 20 ||
+	if (ip->next_proto_id != IPPROTO_TCP || ihl < 20 || (ip->type_of_service & 3) == 3 ||
 	    (rte_be_to_cpu_16(ip->fragment_offset) & 0x3fff) != 0 ||
 	    sizeof(struct rte_ether_hdr) + total != len || total < ihl + 20)
 		return 0;

@@ -5,6 +5,7 @@ import {
   createHeapZone,
   createMemoryLink,
   createStack,
+  type FaultInjector,
   parseStackConfig,
   type Stack,
 } from "../src/mod.ts";
@@ -155,6 +156,50 @@ describe("createStack", () => {
     await b.close(100);
     assertEquals(za.accounting().inUse, 0);
   }, { timeoutMs: 60_000 });
+
+  test("faults take one direction when asked: tx marks what the stack sends, rx what it receives", async () => {
+    assertEquals(
+      fieldOf({ device: "af_packet:veth0", address: "198.18.0.1/24", faults: { seed: 1, direction: "up" } }),
+      "faults.direction",
+    );
+    for (const direction of ["tx", "rx", "both"] as const) {
+      const za = createHeapZone({ name: "a", count: 2048 });
+      const zb = createHeapZone({ name: "b", count: 2048 });
+      const [la, lb] = createMemoryLink({ zone: za, zoneB: zb });
+      // CE on every ECN-capable frame: data both ways is ECT(0) once the handshake agreed on ECN.
+      const a = await createStack({
+        device: la,
+        address: "198.18.0.1/24",
+        tcp: { ecn: "on" },
+        faults: { seed: 3, direction, ceMark: 1 },
+      });
+      const b = await createStack({ device: lb, address: "198.18.0.2/24", tcp: { ecn: "on" } });
+      b.listen(7, () => ({
+        onData(c) {
+          for (let v = c.peek(); v.length > 0; v = c.peek()) {
+            const n = c.write(v);
+            c.consume(n);
+            if (n < v.length) return;
+          }
+        },
+      }));
+      let got = 0;
+      a.connect("198.18.0.2", 7, {
+        onOpen: (c) => c.write(new Uint8Array(1000)),
+        onData(c) {
+          got += c.readable;
+          c.consume(c.readable);
+        },
+      });
+      assert(await both(a, b, () => got === 1000), `${direction}: echoed ${got} of 1000`);
+      const fi = a.device as FaultInjector;
+      const marked = { tx: fi.txCounters.ceMarked > 0, rx: fi.rxCounters.ceMarked > 0 };
+      assertEquals(marked, { tx: direction !== "rx", rx: direction !== "tx" }, direction);
+      assertEquals([b.stats().tcp.ceMarksIn > 0, a.stats().tcp.ceMarksIn > 0], [marked.tx, marked.rx]);
+      await a.close(100);
+      await b.close(100);
+    }
+  });
 
   test("data received before a clean close can still be read after it, then its buffers go back", async () => {
     const [a, b] = await pair("batch");

@@ -293,6 +293,22 @@ describe("fault injector", () => {
     assertEquals(injector.txCounters.throttled, 9);
   });
 
+  test("queuedBytes: what the rate limit holds ahead of a frame entering now, draining at the rate", () => {
+    const zone = createHeapZone({ count: 64 });
+    const [a] = createMemoryLink({ zone });
+    const injector = new FaultInjector(a, { seed: 12, tx: { bandwidthBps: 1e6 } });
+    // Ten 125-byte frames at 0 at 1 Mbit/s: 1250 bytes queued, one frame's worth less every ms.
+    for (let i = 0; i < 10; i++) descs.set([frame(zone, i, 125), zone.headroom | (125 << 16), 0, 0], i * DESC_WORDS);
+    assertEquals(injector.tx(descs, 10, 0), 10);
+    assertEquals(injector.queuedBytes("tx", 0), 1250);
+    assertEquals(injector.queuedBytes("tx", 4), 750);
+    assertEquals(injector.queuedBytes("tx", 10), 0);
+    assertEquals(injector.queuedBytes("tx", 20), 0);
+    assertEquals(injector.queuedBytes("rx", 0), 0, "no rate limit on the receiving side");
+    injector.close();
+    assertEquals(zone.accounting().inUse, 0);
+  });
+
   test("at 0.1, about a tenth of 10,000 frames is lost, duplicated or corrupted", () => {
     for (const fault of ["loss", "duplicate", "corrupt"] as const) {
       const { injector } = run({ seed: 12, tx: { [fault]: 0.1 } }, 10_000, { burst: 32 });

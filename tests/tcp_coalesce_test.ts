@@ -96,6 +96,18 @@ describe("TCP receive coalescing", () => {
     allReturned(d);
   });
 
+  test("a change of the IP header's TOS ends coalescing: a CE mark never merges with unmarked segments", () => {
+    const d = established({ coalescing: true });
+    // ECT(0), ECT(0), CE, CE, ECT(0): three packets, the marked pair one of them (RFC 3168 5).
+    const burst = run(1, 5, 1000).map((o, i) => ({ ...o, ecn: i === 2 || i === 3 ? 3 : 2 }));
+    d.sendBurst(burst);
+    assertEquals([coalescer(d).packets, coalescer(d).segments], [2, 4]);
+    assertEquals(d.tcp.counters.inChainedSegs, 2);
+    assertEquals(d.tcb!.stats.segsIn, 4, "the handshake's ACK, two coalesced segments and the last alone");
+    assertEquals(d.received, [...pattern(5000, 1)]);
+    allReturned(d);
+  });
+
   test("a FIN ends coalescing: the coalesced segment carries it, A takes data and FIN at once", () => {
     const d = established({ coalescing: true });
     d.sendBurst([...run(1, 3, 1000, ACK | FIN), ...run(3002, 1, 10)]);

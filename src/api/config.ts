@@ -34,6 +34,7 @@ const faultSchema = z.object({
   burstMs: z.number().min(0).max(60_000).optional(),
   ceThresholdBytes: z.number().int().min(0).optional(),
   queueBytesMax: z.number().int().min(0).optional(),
+  direction: z.enum(["both", "rx", "tx"]).optional(),
 }).strict();
 
 const ms = (max: number) => z.number().min(0).max(max);
@@ -129,6 +130,11 @@ export interface EalSettings {
 export interface FaultSettings extends FaultOptions {
   /** Seed of the injector's random generator: the same seed gives the same faults. */
   seed: number;
+  /**
+   * The frames that take the faults: "both" (default), "tx" (sent: a queue on
+   * the way out, as a switch port's) or "rx" (received).
+   */
+  direction?: "both" | "rx" | "tx";
 }
 
 /** What {@link createStack} takes: see {@link stackConfigSchema} for each field's meaning and range. */
@@ -167,7 +173,7 @@ export interface StackConfigInput {
   eal?: EalSettings;
   /** TCP settings. */
   tcp?: Partial<TcpConfig>;
-  /** Faults injected on the device (both directions), seeded. */
+  /** Faults injected on the device (both directions unless `direction` says one), seeded. */
   faults?: FaultSettings;
   /** Write every frame to this pcap file (its directory must exist). */
   pcap?: string;

@@ -459,8 +459,12 @@ function mssFor(device: Device): number {
 function wrap(c: StackConfig, device: Device, capture: Capture): Device {
   let d = tapForControl(c, device, capture);
   if (c.faults !== undefined) {
-    const { seed, ...faults } = c.faults;
-    d = new FaultInjector(d, { seed, rx: faults, tx: faults });
+    const { seed, direction = "both", ...faults } = c.faults;
+    d = new FaultInjector(d, {
+      seed,
+      rx: direction !== "tx" ? faults : undefined,
+      tx: direction !== "rx" ? faults : undefined,
+    });
   }
   // Frames are stamped with wall-clock time: the loop's clock counts from process start.
   if (c.pcap !== undefined) d = new PcapTap(d, { path: c.pcap, epochMs: Date.now() - performance.now() });

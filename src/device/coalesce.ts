@@ -13,7 +13,9 @@
  *
  * A segment joins the packet before it only when it follows on exactly
  * (its sequence number is the packet's next: never across a hole or a
- * retransmission of earlier bytes), carries the same addresses, ports, ACK
+ * retransmission of earlier bytes), carries the same addresses, IPv4 TOS
+ * byte (never a CE mark with unmarked segments: the packet has one ECN
+ * field, and a receiver counts marks per segment), ports, ACK
  * number, window, TCP header length and option bytes (never across an
  * option change: a retransmission stamped at another millisecond carries
  * another TSval), and has no flag but ACK, PSH or FIN. A PSH or FIN ends the
@@ -74,6 +76,7 @@ export class RxCoalescer implements Device {
   private _closed = false;
   private _src = 0;
   private _dst = 0;
+  private _tos = 0;
   private _ports = 0;
   private _next = 0;
   private _ack = 0;
@@ -189,6 +192,8 @@ export class RxCoalescer implements Device {
     const ip = this._ip;
     const tcp = this._tcp;
     if (ip.src !== this._src || ip.dst !== this._dst) return false;
+    // The TOS byte as it came, as Linux's GRO: never a CE mark merged with unmarked segments (RFC 3168 6.1.3).
+    if (((ip.dscp << 2) | ip.ecn) !== this._tos) return false;
     if (((tcp.srcPort << 16) | tcp.dstPort) >>> 0 !== this._ports) return false;
     if (tcp.seq !== this._next || tcp.ack !== this._ack || tcp.window !== this._wnd) return false;
     const thl = tcp.headerLen;
@@ -209,6 +214,7 @@ export class RxCoalescer implements Device {
     this._closed = ends;
     this._src = ip.src;
     this._dst = ip.dst;
+    this._tos = (ip.dscp << 2) | ip.ecn;
     this._ports = ((tcp.srcPort << 16) | tcp.dstPort) >>> 0;
     this._next = (tcp.seq + tcp.payloadLen) >>> 0;
     this._ack = tcp.ack;

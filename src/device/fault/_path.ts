@@ -248,6 +248,11 @@ export class FaultPath {
     return this._handle.length - this._freeTop;
   }
 
+  /** Bytes queued for the rate limit at `now` (what a frame entering now would find ahead of it); 0 without one. */
+  queuedBytes(now: number): number {
+    return this._msPerByte > 0 && this._freeAt > now ? (this._freeAt - now) / this._msPerByte : 0;
+  }
+
   /** Counts frames passed straight through (passthrough mode). */
   countPassed(descs: Uint32Array, n: number): void {
     const c = this.counters;
@@ -284,8 +289,7 @@ export class FaultPath {
       c.lost++;
       return;
     }
-    // The queue of the rate limit, in bytes, ahead of this frame.
-    const queued = this._msPerByte > 0 && this._freeAt > now ? (this._freeAt - now) / this._msPerByte : 0;
+    const queued = this.queuedBytes(now);
     if (this._queueBytesMax > 0 && queued >= this._queueBytesMax) {
       zone.release(h);
       c.queueDrops++;

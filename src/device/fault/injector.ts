@@ -215,6 +215,15 @@ export class FaultInjector implements Device {
     return { rx: this._rx.held, tx: this._tx.held };
   }
 
+  /**
+   * Bytes queued for the rate limit (`bandwidthBps`) of `direction` at `now`:
+   * the occupancy of the bounded queue that `queueBytesMax` and
+   * `ceThresholdBytes` measure; 0 in a direction without a rate limit.
+   */
+  queuedBytes(direction: "rx" | "tx", now: number): number {
+    return (direction === "rx" ? this._rx : this._tx).queuedBytes(now);
+  }
+
   /** Releases every held frame, then closes the wrapped device. */
   close(): void {
     if (this._closed) return;
