@@ -2355,6 +2355,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		/* Packets go in order: those whose mbufs all went, and segmented ones of
 		 * which some went, are the PMD's (their records' references are dropped:
 		 * the shim's mbufs hold their own); the rest stay the caller's. */
+		uint32_t refused = 0;
 		for (uint32_t q = 0; q < np; q++) {
 			struct tx_pkt *t = &pk[q];
 			uint32_t end = (uint32_t)t->m_first + t->m_count;
@@ -2381,10 +2382,14 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 						rte_pktmbuf_free_seg(
 							(struct rte_mbuf *)(p->base + descs[r * LUNA_DESC_WORDS]));
 				taken = t->rec_end;
-			} else if (t->shim_owned) {
-				rte_pktmbuf_free_bulk(m + t->m_first, t->m_count);
+			} else {
+				refused += t->m_count;
+				if (t->shim_owned)
+					rte_pktmbuf_free_bulk(m + t->m_first, t->m_count);
 			}
 		}
+		if (refused > 0)
+			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_REFUSED], refused, __ATOMIC_RELAXED);
 		/* Another step while the PMD takes all it is given. */
 		if (stop || i >= n || sent < nm || (bl != NULL && bl->n > 0))
 			break;

@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 9;
+export const SHIM_ABI = 10;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -157,7 +157,8 @@ export const PortStat = {
   rxRingDropped: 19,
   rxLroPackets: 20,
   rxVnetDropped: 21,
-  words: 22,
+  txRefused: 22,
+  words: 23,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(
