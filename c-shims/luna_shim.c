@@ -750,6 +750,31 @@ int32_t luna_refcnt_update(int32_t id, const uint32_t *handles, uint32_t n, int3
 	return (int32_t)n;
 }
 
+int32_t luna_copy_in(int32_t id, const uint8_t *src, uint32_t src_len, uint32_t src_off,
+		     const uint32_t *dst, uint32_t n)
+{
+	struct pool *p = pool_get(id);
+	if (unlikely(p == NULL))
+		return -ENOENT;
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint32_t *d = dst + 3 * i;
+		const struct rte_mbuf *m = handle_mbuf(p, d[0]);
+		uint64_t room = m == NULL ? 0 : (uint64_t)((char *)m->buf_addr - p->base);
+		if (unlikely(m == NULL || d[1] < room || (uint64_t)d[1] + d[2] > room + m->buf_len))
+			return -EINVAL;
+		total += d[2];
+	}
+	if (unlikely((uint64_t)src_off + total > src_len))
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint32_t *d = dst + 3 * i;
+		rte_memcpy(p->base + d[1], src + src_off, d[2]);
+		src_off += d[2];
+	}
+	return (int32_t)n;
+}
+
 /* ---------------------------------------------------------- chain pools */
 
 /* The shim's own mbufs for chains (see luna_shim.h): indirect ones that

@@ -193,6 +193,7 @@ export type ShimSymbolTable = {
   readonly luna_alloc_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_free_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_refcnt_update: Sig<readonly ["i32", "buffer", "u32", "i32"], "i32">;
+  readonly luna_copy_in: Sig<readonly ["i32", "buffer", "u32", "u32", "buffer", "u32"], "i32">;
   readonly luna_port_count: Sig<readonly [], "i32">;
   readonly luna_port_find: Sig<readonly ["buffer", "u32"], "i32">;
   readonly luna_port_attach: Sig<readonly ["buffer", "u32"], "i32">;
@@ -236,6 +237,7 @@ export const symbols: ShimSymbolTable = {
   luna_alloc_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_free_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_refcnt_update: fn(["i32", "buffer", "u32", "i32"], "i32"),
+  luna_copy_in: fn(["i32", "buffer", "u32", "u32", "buffer", "u32"], "i32"),
 
   luna_port_count: fn([], "i32"),
   luna_port_find: fn(["buffer", "u32"], "i32"),

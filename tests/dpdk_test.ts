@@ -59,6 +59,19 @@ describe("dpdk", () => {
     }
   }, { timeoutMs: 150_000 });
 
+  test("zone.copyIn fills buffers from a source view in one native call; a range outside a data room, a non-buffer or a short source is refused, nothing copied", async () => {
+    const prefix = uniquePrefix("zonecopy");
+    try {
+      const res = resultOf(await runChild("zone_copy.ts", [prefix], { timeoutMs: 60_000 }));
+      assert(res.total > 100_000, `bytes copied: ${res.total}`);
+      assertEquals(res.bad, 0, "every byte where it belongs");
+      assertEquals(res.refusals, []);
+      assertEquals([res.freeAfter, res.freeBefore], [res.capacity, res.capacity]);
+    } finally {
+      removeEalFiles(prefix);
+    }
+  });
+
   test("a burst into a full ring: the shim makes at most a step's worth (64) of mbufs the ring refuses, and every frame still arrives in order", async () => {
     const prefix = uniquePrefix("ringfull");
     try {
