@@ -1775,6 +1775,58 @@ static inline uint32_t rx_flags(uint64_t ol)
 static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
 				       uint32_t off);
 
+/* The ones' complement sum of buf[0..len) folded to 16 bits: what
+ * __rte_raw_cksum_reduce(__rte_raw_cksum(buf, len, 0)) gives (16-bit words
+ * in host order, an odd last byte as the first byte of a word; 0 only for
+ * a sum of zeros), 8 bytes a step where DPDK 22.11's loop takes 2: that loop
+ * was most of what a checksummed frame cost (its two passes, summing on
+ * transmit and verifying on receive, a quarter of the CPU of two stacks
+ * answering 64 KiB over net_ring). Each 32-bit half of a 64-bit word is
+ * the sum of its two 16-bit words modulo 0xffff (2^16 is 1 there), and a
+ * 64-bit total of halves cannot overflow below 2^32 of them. */
+static inline uint16_t cksum16(const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t s0 = 0, s1 = 0;
+	for (; len >= 16; p += 16, len -= 16) {
+		uint64_t a, b;
+		memcpy(&a, p, 8);
+		memcpy(&b, p + 8, 8);
+		s0 += (a & 0xffffffff) + (a >> 32);
+		s1 += (b & 0xffffffff) + (b >> 32);
+	}
+	uint64_t s = s0 + s1;
+	for (; len >= 2; p += 2, len -= 2) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		s += w;
+	}
+	if (len == 1) {
+		uint16_t left = 0;
+		*(uint8_t *)&left = *p;
+		s += left;
+	}
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)s;
+}
+
+/* The TCP or UDP checksum of an unchained IPv4 packet, as
+ * rte_ipv4_udptcp_cksum computes it (over its total length), with cksum16. */
+static inline uint16_t ipv4_l4_cksum(const struct rte_ipv4_hdr *ip, const void *l4)
+{
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+	uint32_t l3 = rte_be_to_cpu_16(ip->total_length);
+	if (l3 < ihl)
+		return 0;
+	uint32_t sum = (uint32_t)rte_ipv4_phdr_cksum(ip, 0) + cksum16(l4, l3 - ihl);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (~sum) & 0xffff;
+	if (sum == 0 && ip->next_proto_id == IPPROTO_UDP)
+		sum = 0xffff;
+	return (uint16_t)sum;
+}
+
 /* What a NIC's receive checksum offload would say of an IPv4 frame: IP and
  * TCP/UDP checksums verified here, in C, over the burst (over every link of
  * a chained frame, whose IPv4 header must lie in its first). Other frames
@@ -1794,7 +1846,7 @@ static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 	    sizeof(struct rte_ether_hdr) + total > len ||
 	    sizeof(struct rte_ether_hdr) + ihl > mb->data_len)
 		return 0; /* malformed: the stack counts why */
-	uint32_t f = rte_raw_cksum(ip, ihl) == 0xffff ? LUNA_RX_IP_CKSUM_GOOD : LUNA_RX_IP_CKSUM_BAD;
+	uint32_t f = cksum16(ip, ihl) == 0xffff ? LUNA_RX_IP_CKSUM_GOOD : LUNA_RX_IP_CKSUM_BAD;
 	if (f == LUNA_RX_IP_CKSUM_BAD)
 		return f;
 	if ((rte_be_to_cpu_16(ip->fragment_offset) & 0x3fff) != 0)
@@ -1812,7 +1864,7 @@ static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 				     : LUNA_RX_L4_CKSUM_BAD;
 			return f;
 		}
-		uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(l4, l4len);
+		uint32_t sum = rte_ipv4_phdr_cksum(ip, 0) + cksum16(l4, l4len);
 		sum = (sum & 0xffff) + (sum >> 16);
 		sum = (sum & 0xffff) + (sum >> 16);
 		f |= sum == 0xffff ? LUNA_RX_L4_CKSUM_GOOD : LUNA_RX_L4_CKSUM_BAD;
@@ -1834,11 +1886,11 @@ static inline void sw_tx_cksum(struct rte_mbuf *mb, uint64_t ol)
 	if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM) {
 		struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((char *)ip + mb->l3_len);
 		tcp->cksum = 0;
-		tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+		tcp->cksum = ipv4_l4_cksum(ip, tcp);
 	} else if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) {
 		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((char *)ip + mb->l3_len);
 		udp->dgram_cksum = 0;
-		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+		udp->dgram_cksum = ipv4_l4_cksum(ip, udp);
 	}
 }
 
@@ -2060,8 +2112,7 @@ static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rt
 			continue;
 		}
 		uint32_t len = m->data_len - off;
-		uint32_t s = __rte_raw_cksum_reduce(
-			__rte_raw_cksum(rte_pktmbuf_mtod_offset(m, const void *, off), len, 0));
+		uint32_t s = cksum16(rte_pktmbuf_mtod_offset(m, const void *, off), len);
 		if (done & 1)
 			s = rte_bswap16((uint16_t)s);
 		sum += s;
