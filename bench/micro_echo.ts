@@ -18,9 +18,11 @@
  *
  * Options: `--conns LIST` (default 1,16,256), `--requests N` per round and
  * configuration (default 200000), `--rounds N` (default 5), `--modes LIST`
- * (default batch,inline), `--answer BYTES` (default 64: the echo; more: each
- * 64-byte request is answered with this many bytes, as the bench's storage
- * workload does), `--link memory|ring` (default memory). `ring`: the two
+ * (default batch,inline), `--answer BYTES` (default 0: the echo; else each
+ * 64-byte request is answered by that many bytes, as the bench's storage
+ * RPC: `--answer 65536` is storage64k), `--buffers N` (the ring link's zone,
+ * default 8191; 256 connections with 64 KiB answers in flight need more),
+ * `--link memory|ring` (default memory). `ring`: the two
  * stacks talk through a DPDK net_ring pair in this process, each port set up
  * as a memif port is (no checksums, software GRO on receive, GSO on transmit
  * where offered), so the shim's receive and transmit bursts and the DPDK
@@ -52,8 +54,8 @@ const requests = Number(arg("requests", "200000"));
 const rounds = Number(arg("rounds", "5"));
 const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
 const link = arg("link", "memory");
-const answerBytes = Number(arg("answer", "64"));
-if (!Number.isInteger(answerBytes) || answerBytes < 1) throw new Error(`--answer: bytes, got ${answerBytes}`);
+const answerBytes = Number(arg("answer", "0"));
+const ringBuffers = Number(arg("buffers", "8191"));
 if (link !== "memory" && link !== "ring") throw new Error(`--link: memory or ring, got ${link}`);
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
@@ -70,7 +72,7 @@ async function ends(): Promise<[Device, Device]> {
     const ports = dpdk.ringPair("echo", 1024);
     // One zone for both ports: net_ring hands the sender's buffer to the receiver, and the shim
     // takes only buffers of the port's own pool.
-    const zone = dpdk.createZone("echo", { count: 8191 });
+    const zone = dpdk.createZone("echo", { count: ringBuffers });
     const open = (port: (typeof ports)[number]): Device => {
       const info = port.describe();
       const csum = Offload.ipv4Cksum | Offload.tcpCksum;
@@ -111,22 +113,24 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
       c.consume(n);
     }
   };
-  // --answer: each whole 64-byte request is answered with answerBytes bytes of one constant buffer.
+  // --answer: each 64-byte request is answered by answerBytes cut from one constant buffer.
   const answer = new Uint8Array(answerBytes).fill(0xa5);
-  const pending = new Map<Connection, number>();
-  const store = (c: Connection) => {
-    let p = pending.get(c) ?? 0;
-    for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
-      p += len;
+  const owed = new Map<Connection, number>();
+  // One request is in flight per connection (a closed loop): a piece is one whole request.
+  const storage = (c: Connection) => {
+    let left = owed.get(c) ?? 0;
+    for (;;) {
+      for (let n = 1; left > 0 && n > 0; left -= n) n = c.write(answer, answerBytes - left, left);
+      const len = c.pieceLength;
+      if (left > 0 || len === 0) break;
       c.consume(len);
+      left = answerBytes;
     }
-    for (; p >= 64; p -= 64) c.write(answer);
-    pending.set(c, p);
+    owed.set(c, left);
   };
-  const serve = answerBytes === 64 ? echo : store;
   server.listen(7, (c) => {
     c.setNoDelay(true);
-    return { onData: serve, onWritable: serve };
+    return answerBytes > 0 ? { onData: storage, onWritable: storage } : { onData: echo, onWritable: echo };
   });
   const request = new Uint8Array(64).fill(7);
   let done = 0;
@@ -145,8 +149,9 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
         got += n;
         c.consume(n);
       }
-      while (got >= answerBytes) {
-        got -= answerBytes;
+      const expect = answerBytes > 0 ? answerBytes : 64;
+      while (got >= expect) {
+        got -= expect;
         if (measuring) done++;
         if (sent < requests + conns * 4) {
           c.write(request);
@@ -216,7 +221,9 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 console.log(
-  `micro_echo: ${link} link, ${answerBytes}-byte answers, ${requests} requests per figure, medians of ${rounds} rounds (${
+  `micro_echo: ${link} link, ${
+    answerBytes > 0 ? `${answerBytes}-byte answers, ` : ""
+  }${requests} requests per figure, medians of ${rounds} rounds (${
     typeof Bun !== "undefined" ? "bun" : "deno"
   })`,
 );

@@ -47,7 +47,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 9
+#define LUNA_SHIM_ABI 10
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -168,6 +168,7 @@ enum {
 	LUNA_STAT_SHIM_RX_RING_DROPPED, /* dropped by the kernel: an af_packet socket's ring was full */
 	LUNA_STAT_SHIM_RX_LRO_PKTS, /* packets the port coalesced (LRO; a packet port: the kernel's GSO packets) */
 	LUNA_STAT_SHIM_RX_VNET_DROPPED, /* dropped: a packet port's malformed vnet header, or longer than a chain holds */
+	LUNA_STAT_SHIM_TX_REFUSED, /* mbufs made for the PMD that it did not take (a full ring): made again later */
 	LUNA_STAT_WORDS
 };
 
@@ -195,6 +196,13 @@ int32_t luna_alloc_bulk(int32_t pool, uint32_t *handles, uint32_t n);
 int32_t luna_free_bulk(int32_t pool, const uint32_t *handles, uint32_t n);
 int32_t luna_refcnt_update(int32_t pool, const uint32_t *handles, uint32_t n,
 			   int32_t delta);
+/* Copies bytes from `src` (src_len bytes long), from src_off on, into the
+ * pool's buffers: `n` records of 3 words (handle, zone offset, length), each
+ * within its buffer's data room, filled in order. Returns n, or -EINVAL
+ * (nothing copied) if a record or the source is out of bounds. One call for
+ * a write that fills dozens of buffers. */
+int32_t luna_copy_in(int32_t pool, const uint8_t *src, uint32_t src_len, uint32_t src_off,
+		     const uint32_t *dst, uint32_t n);
 
 int32_t luna_port_count(void);
 int32_t luna_port_find(const uint8_t *name, uint32_t name_len);

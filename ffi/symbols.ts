@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 9;
+export const SHIM_ABI = 10;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -157,7 +157,8 @@ export const PortStat = {
   rxRingDropped: 19,
   rxLroPackets: 20,
   rxVnetDropped: 21,
-  words: 22,
+  txRefused: 22,
+  words: 23,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(
@@ -192,6 +193,7 @@ export type ShimSymbolTable = {
   readonly luna_alloc_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_free_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_refcnt_update: Sig<readonly ["i32", "buffer", "u32", "i32"], "i32">;
+  readonly luna_copy_in: Sig<readonly ["i32", "buffer", "u32", "u32", "buffer", "u32"], "i32">;
   readonly luna_port_count: Sig<readonly [], "i32">;
   readonly luna_port_find: Sig<readonly ["buffer", "u32"], "i32">;
   readonly luna_port_attach: Sig<readonly ["buffer", "u32"], "i32">;
@@ -235,6 +237,7 @@ export const symbols: ShimSymbolTable = {
   luna_alloc_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_free_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_refcnt_update: fn(["i32", "buffer", "u32", "i32"], "i32"),
+  luna_copy_in: fn(["i32", "buffer", "u32", "u32", "buffer", "u32"], "i32"),
 
   luna_port_count: fn([], "i32"),
   luna_port_find: fn(["buffer", "u32"], "i32"),

@@ -14,6 +14,7 @@
  * @module
  */
 import { BufferError, PoolExhaustedError } from "../errors.ts";
+import { copyRange } from "../util/bytes.ts";
 
 /** Where buffers come from when the local cache is empty, and go when it is full. */
 export interface ZoneBackend {
@@ -23,6 +24,12 @@ export interface ZoneBackend {
   giveBulk(handles: Uint32Array, n: number): void;
   /** Buffers the backend holds free now. */
   available(): number;
+  /**
+   * Copies `src` from `srcOff` on into buffers, as {@link MemZone.copyIn}
+   * does, in one native call; a backend without it is copied to in
+   * TypeScript, a range at a time.
+   */
+  copyIn?(src: Uint8Array, srcOff: number, dst: Uint32Array, n: number): void;
 }
 
 /** Shape of a zone's buffers, as its backend lays them out. */
@@ -185,6 +192,26 @@ export class MemZone {
       );
     }
     return this.bytes.subarray(h + this.dataRoomOffset + dataOff, h + this.dataRoomOffset + dataOff + len);
+  }
+
+  /**
+   * Copies bytes of `src`, from `srcOff` on, into the zone: `n` records of
+   * three words in `dst` (buffer handle, offset in {@link bytes}, length),
+   * each range within its buffer's data room, filled in order. What a write
+   * that fills dozens of buffers copies: one native call where the backend
+   * has one (no view made per buffer).
+   */
+  copyIn(src: Uint8Array, srcOff: number, dst: Uint32Array, n: number): void {
+    if (this._backend.copyIn !== undefined) {
+      this._backend.copyIn(src, srcOff, dst, n);
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const off = dst[3 * i + 1];
+      const len = dst[3 * i + 2];
+      copyRange(this.bytes, off, src, srcOff, len);
+      srcOff += len;
+    }
   }
 
   /** Returns every cached buffer to the backend. */

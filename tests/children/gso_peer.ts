@@ -16,6 +16,7 @@ import { createHash } from "node:crypto";
 import { DESC_WORDS, Offload, RxFlag, SEG_MSS_SHIFT, TxFlag } from "../../ffi/mod.ts";
 import { Dpdk } from "../../src/device/dpdk/mod.ts";
 import { TcpFlags } from "../../src/wire/mod.ts";
+import { internetChecksum, pseudoHeaderSum } from "../../src/wire/checksum.ts";
 import { awaitLink, sendAck } from "./_memif.ts";
 
 const [mode, prefix, socket, streamArg, mssArg, cksumArg] = process.argv.slice(2);
@@ -90,6 +91,19 @@ if (mode === "recv") {
         (flags & (RxFlag.ipCksumGood | RxFlag.l4CksumGood)) !== (RxFlag.ipCksumGood | RxFlag.l4CksumGood)
       ) {
         wrong(`frame ${frames} (seq ${off}): checksum flags 0x${flags.toString(16)}`);
+      } else if (
+        checksums &&
+        (internetChecksum(zone.bytes, at + 14, at + 34) !== 0 ||
+          internetChecksum(
+              zone.bytes,
+              at + 34,
+              at + len,
+              pseudoHeaderSum(v.getUint32(at + 26), v.getUint32(at + 30), 6, len - 34),
+            ) !== 0)
+      ) {
+        // The shim's verdict checked against TypeScript's own sums: the shim both cut and
+        // summed these segments and verified them, so one bug could agree with itself.
+        wrong(`frame ${frames} (seq ${off}): a checksum TypeScript does not verify`);
       } else if (((tcpFlags & TcpFlags.psh) !== 0) !== endOfPacket(off + payload)) {
         wrong(`frame ${frames} (seq ${off}): flags 0x${tcpFlags.toString(16)}`);
       } else {

@@ -64,6 +64,11 @@ class PoolBackend implements ZoneBackend {
   available(): number {
     return this._shim.symbols.luna_pool_avail(this._pool);
   }
+  copyIn(src: Uint8Array, srcOff: number, dst: Uint32Array, n: number): void {
+    if (n === 0) return;
+    const rc = this._shim.symbols.luna_copy_in(this._pool, src, src.length, srcOff, dst, n);
+    if (rc < 0) throw new RangeError(`${this._name}: a copy into the zone out of bounds (${errnoName(rc)})`);
+  }
 }
 
 /** A {@link MemZone} whose buffers are DPDK mbufs; `pool` is the shim's pool id. */

@@ -164,6 +164,13 @@ export interface PortStats {
   rxLroPackets: number;
   /** Frames a `packet:` port dropped: a malformed virtio_net_hdr, or longer than a receive chain holds. */
   rxVnetDropped: number;
+  /**
+   * Transmit mbufs made for the port that it did not take (its ring was
+   * full): the records stay the caller's and are made again at a later
+   * burst. The shim hands them over in steps, so a call makes at most a
+   * step's worth the ring refuses.
+   */
+  txRefused: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
