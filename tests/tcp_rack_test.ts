@@ -224,6 +224,16 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 
+  test("RACK: DupThresh counts SACKed segments of the MSS, not large segments: one SACK of six in one large segment marks the hole lost at once (RFC 8985 6.2 step 4)", () => {
+    const d = rackEstablished({ segmentation: 65000 });
+    writeSegments(d, 10); // one large segment
+    d.run(20);
+    // Six segments of the large one SACKed in one ACK: the hole is lost now, not after reo_wnd (5 ms).
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(10)]] });
+    d.expect({ seq: at(0), len: mss }, 0.5);
+    assertEquals(d.tcb!.rack!.reoWnd, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);

@@ -83,7 +83,8 @@ export function afterAck(
       now,
     );
     const srtt = tcb.rto.hasSample ? tcb.rto.srttMs : 0;
-    r.updateReoWnd(tcb.sndUna, tcb.sndNxt, dsack, tcb.cc.inRecovery, srtt);
+    const sackedSegs = sb === undefined ? 0 : Math.floor(sb.sackedBytes / effectiveMss(tcb));
+    r.updateReoWnd(tcb.sndUna, tcb.sndNxt, dsack, tcb.cc.inRecovery, srtt, sackedSegs);
     const timeout = r.detectLoss(now);
     const lost = r.takeNewlyLost();
     if (lost > 0) {
