@@ -556,8 +556,8 @@ async function transfers(
   try {
     // Untimed warm-up on the same processes, through each loss rate to be measured in turn (so that
     // recovery's code is compiled too), until lossyWarmS have passed: a fresh luna-ts's JIT compiles
-    // for about that long on threads pinned to the polling one's core (200-400 ms of its CPU in a
-    // 30 MB transfer after a single 3 MB warm-up), which the kernel's TCP does not pay.
+    // for about that long (75-190 ms of CPU in a 30 MB transfer after a single 3 MB warm-up, then on
+    // the poller's core), which the kernel's TCP does not pay.
     const warm = Math.max(1, Math.round(bytes / 10));
     const warmEnd = performance.now() + lossyWarmS * 1000;
     for (let i = 0; i < lossyWarmMax && (i === 0 || performance.now() < warmEnd); i++) {
@@ -638,7 +638,7 @@ async function startLunaServe(
  * Pins the polling thread of process `pid` (its main thread) to serverCpu, and its other threads
  * (the runtime's JIT compilers and GC, DPDK's interrupt thread) to every CPU but that one, as a
  * deployment pins a poller: under `taskset` the whole process shared the one core, and a fresh
- * process's compiler threads took 30-400 ms of it from the poller in each 30 MB transfer. The
+ * process's compiler threads took 30-190 ms of it from the poller in each 30 MB transfer. The
  * kernel server stays under `taskset` whole: its TCP sends from softirq, not from its threads.
  */
 function pinPoller(pid: number): void {
