@@ -191,7 +191,6 @@ export const pctName = (p: number) => String(Number((p * 100).toFixed(3)));
 export const lossyMetric = (dir: "down" | "up", tbf: boolean, loss: number) =>
   `${dir}${tbf ? "_tbf" : ""}_mbit_per_s_loss${pctName(loss)}`;
 
-/** Seconds allowed for one transfer of `bytes` (as if at 15 Mbit/s, 20 s at least). */
 /** Seconds of untimed warm-up transfers before each direction's measured ones (LUNA_LOSSY_WARM_S, 0..60). */
 export const lossyWarmS: number = (() => {
   const v = Number(process.env.LUNA_LOSSY_WARM_S ?? 2);
@@ -199,6 +198,7 @@ export const lossyWarmS: number = (() => {
 })();
 /** The most warm-up transfers, however short they are. */
 const lossyWarmMax = 50;
+/** Seconds allowed for one transfer of `bytes` (as if at 15 Mbit/s, 20 s at least). */
 export const lossyTimeoutS = (bytes: number) => Math.max(20, Math.ceil((bytes * 8) / 15e6));
 
 /** The three namespaces of the lossy lab (client, router, server); see the module documentation. */
@@ -359,17 +359,17 @@ interface Transfer {
    */
   kernelSender?: { congestion: string } & Record<string, number | string>;
   /**
-   * The server's main thread in the transfer (/proc/PID/schedstat): ms it ran and ms it waited,
-   * runnable, for a CPU, and the ms its other threads ran. luna-ts sends only while its loop runs; the kernel's TCP sends from softirq
-   * on whichever CPU an ACK arrives, so a loop that waits for its core is luna-ts's loss alone.
+   * The server's main thread in the transfer (/proc/PID/task/TID/schedstat): ms it ran and ms it
+   * waited, runnable, for a CPU, and the ms its other threads ran. luna-ts sends only while its
+   * loop runs; the kernel's TCP sends from softirq on whichever CPU an ACK arrives, so a loop that
+   * waits for its core is luna-ts's loss alone.
    */
   serverSched?: { runMs: number; waitMs: number; otherThreadsMs: number };
 }
 
 /**
  * The server's main thread's time on a CPU and waiting for one, and its other threads' time on a
- * CPU (a runtime's JIT and GC helpers, pinned to the same core), ns (/proc/PID/task/TID/schedstat);
- * undefined when unreadable.
+ * CPU (a runtime's JIT and GC helpers), ns (/proc/PID/task/TID/schedstat); undefined when unreadable.
  */
 function schedstat(pid: number | undefined): [number, number, number] | undefined {
   if (pid === undefined) return undefined;
