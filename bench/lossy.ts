@@ -36,7 +36,14 @@
  * receiving; http.ts has no route that only counts and discards, POST /sha256
  * hashes): `head -c N /dev/zero | nc -N 198.18.41.2 9` against `luna serve
  * discard` and against the node:net sink, timed in the shell from the start to
- * nc's exit (the receiver closed after the last byte).
+ * nc's exit (the receiver closed after the last byte). Before each direction's
+ * measured transfers, untimed ones of a tenth of the size, through each loss
+ * rate in turn, for LUNA_LOSSY_WARM_S seconds (default 2): a fresh luna-ts's
+ * JIT compiles its paths (recovery's too) meanwhile. luna-ts's polling thread
+ * is pinned to the server's CPU, its other threads (JIT, GC) to the others;
+ * the kernel server runs on the server's CPU whole. Each transfer records the
+ * server's main thread's time on its CPU and waiting for it (serverSched):
+ * luna-ts sends only while its loop runs, the kernel's TCP from softirq.
  *
  * Loss: iptables `-m statistic --mode random --probability P -j DROP` in the
  * router's FORWARD chain, both directions (data and ACKs), at each of the loss
@@ -78,6 +85,8 @@
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { offloadsOffArgs } from "../src/lab/netns.ts";
 import { sh } from "./_net.ts";
@@ -182,6 +191,13 @@ export const pctName = (p: number) => String(Number((p * 100).toFixed(3)));
 export const lossyMetric = (dir: "down" | "up", tbf: boolean, loss: number) =>
   `${dir}${tbf ? "_tbf" : ""}_mbit_per_s_loss${pctName(loss)}`;
 
+/** Seconds of untimed warm-up transfers before each direction's measured ones (LUNA_LOSSY_WARM_S, 0..60). */
+export const lossyWarmS: number = (() => {
+  const v = Number(process.env.LUNA_LOSSY_WARM_S ?? 2);
+  return Number.isFinite(v) && v >= 0 && v <= 60 ? v : 2;
+})();
+/** The most warm-up transfers, however short they are. */
+const lossyWarmMax = 50;
 /** Seconds allowed for one transfer of `bytes` (as if at 15 Mbit/s, 20 s at least). */
 export const lossyTimeoutS = (bytes: number) => Math.max(20, Math.ceil((bytes * 8) / 15e6));
 
@@ -342,6 +358,34 @@ interface Transfer {
    * namespace), to read beside luna-ts's own counters (notes.serve).
    */
   kernelSender?: { congestion: string } & Record<string, number | string>;
+  /**
+   * The server's main thread in the transfer (/proc/PID/task/TID/schedstat): ms it ran and ms it
+   * waited, runnable, for a CPU, and the ms its other threads ran. luna-ts sends only while its
+   * loop runs; the kernel's TCP sends from softirq on whichever CPU an ACK arrives, so a loop that
+   * waits for its core is luna-ts's loss alone.
+   */
+  serverSched?: { runMs: number; waitMs: number; otherThreadsMs: number };
+}
+
+/**
+ * The server's main thread's time on a CPU and waiting for one, and its other threads' time on a
+ * CPU (a runtime's JIT and GC helpers), ns (/proc/PID/task/TID/schedstat); undefined when unreadable.
+ */
+function schedstat(pid: number | undefined): [number, number, number] | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const r: [number, number, number] = [0, 0, 0];
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
+      if (tid === String(pid)) {
+        r[0] = Number(f[0]);
+        r[1] = Number(f[1]);
+      } else r[2] += Number(f[0]);
+    }
+    return r;
+  } catch {
+    return undefined;
+  }
 }
 
 /** nstat's names of the kernel's loss-recovery counters, and the names luna-ts's stats give them. */
@@ -506,16 +550,25 @@ async function transfers(
   bytes: number,
   onTransfer: (t: Transfer) => void,
   kernelSenderNs: string | undefined,
+  serverPid: number | undefined,
 ): Promise<void> {
   const timeoutS = lossyTimeoutS(bytes);
   try {
-    shape(net, 0, false);
+    // Untimed warm-up on the same processes, through each loss rate to be measured in turn (so that
+    // recovery's code is compiled too), until lossyWarmS have passed: a fresh luna-ts's JIT compiles
+    // for about that long (75-190 ms of CPU in a 30 MB transfer after a single 3 MB warm-up, then on
+    // the poller's core), which the kernel's TCP does not pay.
     const warm = Math.max(1, Math.round(bytes / 10));
-    await (dir === "down" ? download(net, warm, timeoutS) : upload(net, warm, timeoutS));
+    const warmEnd = performance.now() + lossyWarmS * 1000;
+    for (let i = 0; i < lossyWarmMax && (i === 0 || performance.now() < warmEnd); i++) {
+      shape(net, lossyPick.rates[i % lossyPick.rates.length], false);
+      await (dir === "down" ? download(net, warm, timeoutS) : upload(net, warm, timeoutS));
+    }
     for (const tbf of lossyPick.tbf) {
       for (const loss of lossyPick.rates) {
         shape(net, loss, tbf);
         const before = kernelSenderNs === undefined ? undefined : kernelCounters(kernelSenderNs);
+        const schedBefore = schedstat(serverPid);
         const r = dir === "down" ? await download(net, bytes, timeoutS) : await upload(net, bytes, timeoutS);
         let kernelSender: Transfer["kernelSender"];
         if (kernelSenderNs !== undefined && before !== undefined) {
@@ -523,7 +576,23 @@ async function transfers(
           kernelSender = { congestion: kernelCongestion(kernelSenderNs) };
           for (const k of Object.keys(after)) kernelSender[k] = after[k] - (before[k] ?? 0);
         }
-        onTransfer({ dir, tbf, loss, ...r, ...forwarded(net), ...(kernelSender ? { kernelSender } : {}) });
+        const schedAfter = schedstat(serverPid);
+        const serverSched = schedBefore && schedAfter
+          ? {
+            runMs: (schedAfter[0] - schedBefore[0]) / 1e6,
+            waitMs: (schedAfter[1] - schedBefore[1]) / 1e6,
+            otherThreadsMs: (schedAfter[2] - schedBefore[2]) / 1e6,
+          }
+          : undefined;
+        onTransfer({
+          dir,
+          tbf,
+          loss,
+          ...r,
+          ...forwarded(net),
+          ...(kernelSender ? { kernelSender } : {}),
+          ...(serverSched ? { serverSched } : {}),
+        });
       }
     }
   } finally {
@@ -542,7 +611,7 @@ async function startLunaServe(
 ): Promise<Proc> {
   removeEalFiles(prefix);
   const p = new Proc("ip", [
-    ...["netns", "exec", net.server, "taskset", "-c", serverCpu, bunBin, lunaCli, "serve", app],
+    ...["netns", "exec", net.server, bunBin, lunaCli, "serve", app],
     ...[
       "--device",
       `${device}:${net.serverIface}`,
@@ -556,12 +625,39 @@ async function startLunaServe(
   ]);
   try {
     await p.waitFor(/^luna: serving /m, 0, 30_000, "stdout");
+    pinPoller(p.child.pid!);
   } catch (e) {
     await p.stop("SIGKILL", 1000);
     removeEalFiles(prefix);
     throw e;
   }
   return p;
+}
+
+/**
+ * Pins the polling thread of process `pid` (its main thread) to serverCpu, and its other threads
+ * (the runtime's JIT compilers and GC, DPDK's interrupt thread) to every CPU but that one, as a
+ * deployment pins a poller: under `taskset` the whole process shared the one core, and a fresh
+ * process's compiler threads took 30-190 ms of it from the poller in each 30 MB transfer. The
+ * kernel server stays under `taskset` whole: its TCP sends from softirq, not from its threads.
+ */
+function pinPoller(pid: number): void {
+  const others = cpusBut(serverCpu);
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const main = tid === String(pid);
+    try {
+      sh("taskset", ["-p", "-c", main ? serverCpu : others, tid]);
+    } catch (e) {
+      if (main) throw e; // a helper thread may have ended since the listing
+    }
+  }
+}
+
+/** The CPUs this process may run on, but `cpu` (all of them when it is the only one), as a taskset list. */
+function cpusBut(cpu: string): string {
+  const n = availableParallelism();
+  const rest = Array.from({ length: n }, (_, i) => String(i)).filter((c) => c !== cpu);
+  return (rest.length > 0 ? rest : [cpu]).join(",");
 }
 
 /** Stops a `luna serve` (SIGINT: it closes its connections and prints its stats). */
@@ -671,7 +767,7 @@ async function lossyDeviceRound(
           if (!lossyPick.dirs.includes(dir)) continue;
           const p = await startLunaServe(n, device, app, mode, prefix, side === "luna-bbr" ? "bbr" : "cubic");
           try {
-            await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined);
+            await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : undefined, p.child.pid);
           } finally {
             stats[app] = await stopLunaServe(p, prefix);
           }
@@ -687,7 +783,7 @@ async function lossyDeviceRound(
       try {
         await p.waitFor(/^READY/m, 0, 20_000, "stdout");
         for (const dir of lossyPick.dirs) {
-          await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : n.server);
+          await transfers(n, dir, bytes, onTransfer, dir === "up" ? n.client : n.server, p.child.pid);
         }
         stats.sink = JSON.parse((await ask(p, "count", /^COUNT (.*)$/m, 5000))[1]);
       } finally {

@@ -204,6 +204,36 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals([r.segments, r.segsSacked], [0, 0]);
   });
 
+  test("RACK: the lost part of a large segment goes again as one large segment where the link cuts them (RFC 8985 6.2, as Linux resends a TSO buffer)", () => {
+    const d = rackEstablished({ segmentation: 65000 });
+    writeSegments(d, 10); // the initial window, as one large segment
+    assertEquals(d.tcb!.stats.largeSegsOut, 1);
+    d.run(20);
+    // The first four were lost (one burst, as a router drops a GSO packet): the rest arrive.
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(5)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(6)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(10)]] });
+    // DupThresh segments SACKed: the four are lost at once, and PRR's quota has room for them.
+    for (let i = 0; i < 4; i++) d.expect({ seq: at(i), len: mss }, 0.5);
+    d.recvNothing(1);
+    // One record of four segments for the link to cut, not four turns of the recovery loop.
+    assertEquals(d.tcb!.stats.largeSegsOut, 2);
+    assertEquals(d.tcb!.stats.retransSegs, 4);
+    d.send({ flags: ACK, seq: 1, ack: at(10) });
+    assertEquals(d.tcb!.rack!.lostBytes, 0);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("RACK: DupThresh counts SACKed segments of the MSS, not large segments: one SACK of six in one large segment marks the hole lost at once (RFC 8985 6.2 step 4)", () => {
+    const d = rackEstablished({ segmentation: 65000 });
+    writeSegments(d, 10); // one large segment
+    d.run(20);
+    // Six segments of the large one SACKed in one ACK: the hole is lost now, not after reo_wnd (5 ms).
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(10)]] });
+    d.expect({ seq: at(0), len: mss }, 0.5);
+    assertEquals(d.tcb!.rack!.reoWnd, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);

@@ -420,9 +420,19 @@ export class Rack {
    * RACK_update_reo_wnd() of RFC 8985 6.2 step 4: D-SACK widens the window
    * once per round trip (`dsack`: the last ACK carried one), for 16
    * recoveries; without reordering seen it is 0 in recovery, or when
-   * DupThresh segments are SACKed. `srttMs` bounds it.
+   * DupThresh segments are SACKed. `srttMs` bounds it. `sackedSegs`: the
+   * segments of the MSS that SACKed bytes make, where the log keeps a large
+   * segment as one entry (a SACKed 64 KB segment is 45 of them to the RFC,
+   * as Linux counts its buffers' packets, not 1).
    */
-  updateReoWnd(sndUna: number, sndNxt: number, dsack: boolean, inRecovery: boolean, srttMs: number): number {
+  updateReoWnd(
+    sndUna: number,
+    sndNxt: number,
+    dsack: boolean,
+    inRecovery: boolean,
+    srttMs: number,
+    sackedSegs: number = 0,
+  ): number {
     if (this.dsackRoundSet && seqGe(sndUna, this.dsackRound)) this.dsackRoundSet = false;
     if (!this.dsackRoundSet && dsack) {
       this.dsackRoundSet = true;
@@ -430,7 +440,9 @@ export class Rack {
       this.reoWndMult++;
       this.reoWndPersist = reoWndPersistRecoveries;
     }
-    if (!this.reorderingSeen && (inRecovery || this.segsSacked >= dupThresh)) return this.reoWnd = 0;
+    if (!this.reorderingSeen && (inRecovery || this.segsSacked >= dupThresh || sackedSegs >= dupThresh)) {
+      return this.reoWnd = 0;
+    }
     const base = this.minRtt === Infinity ? srttMs : this.minRtt;
     const w = (this.reoWndMult * base) / 4;
     return this.reoWnd = w < srttMs ? w : srttMs;

@@ -83,7 +83,8 @@ export function afterAck(
       now,
     );
     const srtt = tcb.rto.hasSample ? tcb.rto.srttMs : 0;
-    r.updateReoWnd(tcb.sndUna, tcb.sndNxt, dsack, tcb.cc.inRecovery, srtt);
+    const sackedSegs = sb === undefined ? 0 : Math.floor(sb.sackedBytes / effectiveMss(tcb));
+    r.updateReoWnd(tcb.sndUna, tcb.sndNxt, dsack, tcb.cc.inRecovery, srtt, sackedSegs);
     const timeout = r.detectLoss(now);
     const lost = r.takeNewlyLost();
     if (lost > 0) {
@@ -162,6 +163,45 @@ export function retransmitRange(x: TcpContext, tcb: Tcb, seq: number, end: numbe
 }
 
 /**
+ * How much one send in recovery may carry with `quota` bytes allowed (PRR's,
+ * or cwnd - pipe): whole segments up to a large segment's size (capped by the
+ * pacer's send quantum), never less than one segment.
+ */
+function recoveryRoom(x: TcpContext, tcb: Tcb, quota: number, mss: number): number {
+  const room = Math.min(quota, pacedUnit(tcb, x.out.segmentUnit(mss), mss));
+  return room > mss ? room - room % mss : mss;
+}
+
+/**
+ * Sends the lost `[seq, end)` again, up to `room` bytes of it: where the
+ * device cuts large segments, as one of them (as Linux resends a lost TSO
+ * buffer whole, within cwnd: a lost GSO packet of 45 segments goes again as
+ * one packet, not 45 turns of the recovery loop), else, or with the FIN in
+ * it, one MSS. Returns the sequence space sent.
+ */
+function retransmitLost(
+  x: TcpContext,
+  tcb: Tcb,
+  seq: number,
+  end: number,
+  room: number,
+  mss: number,
+  now: number,
+): number {
+  let len = (end - seq) >>> 0;
+  if (len > room) len = room;
+  const fin = tcb.finSeq >= 0 && seqLt(tcb.finSeq, (seq + len) >>> 0);
+  if (len <= mss || fin) return retransmitRange(x, tcb, seq, (seq + (len < mss ? len : mss)) >>> 0, now);
+  const sent = sendLarge(x.out, tcb, seq, len, false, now);
+  if (sent === 0) return 0;
+  const segs = Math.ceil(sent / mss);
+  tcb.stats.retransSegs += segs;
+  x.counters.retransSegs += segs;
+  tcb.sb?.retransmitted(seq, sent);
+  return sent;
+}
+
+/**
  * A retransmission timeout with RACK (RFC 8985 6.3): the first segment marked
  * lost goes again now, one MSS of it, whatever the window. Returns the
  * sequence space sent.
@@ -229,9 +269,7 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       // New data in whole segments, as many as the quota allows, in one large segment where the
       // device cuts them (per-segment work once per 64 KB in recovery too: under random loss a
       // connection spends much of its time there).
-      const quota = prr !== undefined ? prr.sndcnt : tcb.cc.cwnd - pipeOf(tcb);
-      let room = Math.min(quota, pacedUnit(tcb, x.out.segmentUnit(mss), mss));
-      room = room > mss ? room - room % mss : mss;
+      const room = recoveryRoom(x, tcb, prr !== undefined ? prr.sndcnt : tcb.cc.cwnd - pipeOf(tcb), mss);
       const len = Math.min(room, (dataEnd - tcb.sndMax) >>> 0, (edge - tcb.sndMax) >>> 0);
       sent = len > mss
         ? sendLarge(x.out, tcb, tcb.sndMax, len, false, now)
@@ -240,9 +278,8 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       tcb.sndNxt = tcb.sndMax = (tcb.sndMax + sent) >>> 0;
       sb.sent(tcb.sndMax);
     } else if (r !== undefined) {
-      // One MSS at a time, within the quota: a lost large segment goes again as the window allows.
-      const end = ((r.segEnd - r.segSeq) >>> 0) > mss ? (r.segSeq + mss) >>> 0 : r.segEnd;
-      sent = retransmitRange(x, tcb, r.segSeq, end, now);
+      const room = recoveryRoom(x, tcb, prr !== undefined ? prr.sndcnt : tcb.cc.cwnd - pipeOf(tcb), mss);
+      sent = retransmitLost(x, tcb, r.segSeq, r.segEnd, room, mss, now);
       if (sent === 0) break;
     } else {
       // A hole: data (FIN included when the hole ends at it).
