@@ -577,9 +577,10 @@ export class LunaHttpServer {
 
   /**
    * Writes the answer: head and body, framed by length when the body is over
-   * soon, else chunked; `text`: the body as {@link lazyText} read it. Returns undefined when the whole answer was queued at
-   * once (a body already there: under Bun, `Bun.peek` sees a read that is
-   * done without a microtask turn), else a promise of the rest.
+   * soon, else chunked; `text` is the body as {@link lazyText} read it.
+   * Returns undefined when the whole answer was queued at once (a body
+   * already there: under Bun, `Bun.peek` sees a read that is done without a
+   * microtask turn), else a promise of the rest.
    */
   #respond(
     s: Session,
