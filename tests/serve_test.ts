@@ -182,6 +182,40 @@ async function withServer(
 const get = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: luna.test\r\n${extra}\r\n`;
 
 describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
+  test("an answer leaves in the poll that brought its request, in both loop modes: the handler runs inside the poll, not after a promise turn", async () => {
+    for (const mode of ["batch", "inline"] as const) {
+      const [la, lb] = createMemoryLink({
+        zone: createHeapZone({ name: "a", count: 1024 }),
+        zoneB: createHeapZone({ name: "b", count: 1024 }),
+      });
+      // Neither loop runs: the test polls each stack by hand, with no await (no promise turn) in between.
+      const a = await createStack({ device: la, address: "198.18.0.1/24", mode });
+      const b = await createStack({ device: lb, address: `${serverIp}/24`, mode });
+      try {
+        serve(b, { port: 80, fetch: (req) => new Response(`to ${new URL(req.url).pathname}`) });
+        const c = new RawClient(a, 80);
+        for (let i = 0; i < 20 && c.conn.state !== "ESTABLISHED"; i++) {
+          a.poll();
+          b.poll();
+        }
+        assertEquals(c.conn.state, "ESTABLISHED", mode);
+        b.poll(); // the handshake's last ACK
+        for (let i = 1; i <= 3; i++) {
+          c.send(get(`/${i}`));
+          a.poll(); // the request leaves
+          b.poll(); // it arrives, is answered, and the answer leaves
+          a.poll(); // the answer arrives
+          const r = parseResponses(c.text());
+          assertEquals(r.length, i, `${mode}: answer ${i} in the poll of its request`);
+          assertEquals(r[i - 1].body, `to /${i}`);
+        }
+      } finally {
+        await a.close(200);
+        await b.close(200);
+      }
+    }
+  });
+
   test("keep-alive and pipelining: three requests in one write get three answers, in order, on one connection", async () => {
     await withServer({
       fetch: async (req) => {

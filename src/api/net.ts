@@ -353,6 +353,8 @@ export class LunaSocket extends Duplex {
       if (!this.#flushQueued) {
         this.#flushQueued = true;
         setImmediate(this.#flushStage);
+        // That runs after the loop's next round starts: the round ends after its first poll.
+        conn._yieldSoon();
       }
       cb();
       return;
@@ -481,6 +483,9 @@ export class LunaSocket extends Duplex {
       const n = conn.read(buf);
       this.bytesRead += n;
       this.#wantRead = this.push(n === buf.length ? buf : buf.subarray(0, n));
+      // The stream's readers run after this turn (node:http's parser, its handler): the loop ends its
+      // round of polls after this poll rather than polling on while their answer waits.
+      conn._yieldSoon();
     }
     if (this.#peerEnded && conn.readable === 0) {
       this.#pushedEnd = true;

@@ -160,6 +160,8 @@ class Session {
   closing = false;
   /** Waiting for the first byte of a request (shutdown closes such a connection at once). */
   idle = true;
+  /** Waiting for more of a request head: what arrives next is served at once ({@link LunaHttpServer._serve}). */
+  awaitingHead = false;
   readonly head: HeadReader;
   readonly body: BodyReader = new BodyReader();
   /** The current request's body stream has been abandoned (the answer is out): it reads no more. */
@@ -167,27 +169,39 @@ class Session {
   /** Why the request body failed, if it did: the status to answer. */
   bodyError: BadRequest | undefined;
   readonly handlers: ConnectionHandlers;
+  readonly #server: LunaHttpServer;
 
   constructor(c: Connection, server: LunaHttpServer, maxHeaderBytes: number) {
     this.c = c;
+    this.#server = server;
     this.head = new HeadReader(maxHeaderBytes);
-    const wake = () => this.wake();
     this.handlers = {
       onData: (c) => {
         if (this.closing) return this.drop(c);
-        wake();
+        this.ready();
       },
-      onWritable: wake,
+      onWritable: () => this.wake(),
       onEnd: () => {
         this.ended = true;
-        wake();
+        this.ready();
       },
       onClose: () => {
         this.closed = true;
-        wake();
+        this.ready();
         server._closed(this);
       },
     };
+  }
+
+  /**
+   * Something happened on the connection: a server waiting for a request head
+   * reads it now, inside the loop's poll (a handler that returns a Response
+   * answers in the poll that brought the request, and the answer leaves with
+   * that poll's transmit); whoever else waits (a body stream, a write) wakes.
+   */
+  ready(): void {
+    this.wake();
+    if (this.awaitingHead) this.#server._serve(this);
   }
 
   wake(): void {
@@ -311,7 +325,7 @@ export class LunaHttpServer {
       this.#stats.open++;
       // Answers end in short segments; Nagle would hold them for the client's delayed ACK.
       c.setNoDelay(true);
-      void this.#run(s);
+      this._serve(s);
       return s.handlers;
     }, { maxConnections: options.maxConnections });
   }
@@ -330,7 +344,7 @@ export class LunaHttpServer {
     if (!this.#stopping) {
       this.#stopping = true;
       this.#stack.unlisten(this.port);
-      for (const s of this.#sessions) s.wake();
+      for (const s of this.#sessions) s.ready();
       this.#checkDone();
     }
     return this.finished;
@@ -357,37 +371,51 @@ export class LunaHttpServer {
   }
 
   /**
-   * Serves one connection until it closes. What can be done at once is done
-   * at once: a head already received is read without waiting, a handler that
-   * returns a `Response` (not a promise) is answered in the same turn, and a
-   * body that is there already goes out without a microtask turn; so the
-   * requests of a pipelined burst are answered in one go and their answers
-   * leave together.
+   * @internal Serves the requests that have arrived on `s`, until one needs
+   * more bytes (then `s` waits for a head, and its next data calls this
+   * again) or the connection closes. What can be done at once is done at
+   * once, without a promise turn: a handler that returns a `Response` (not a
+   * promise) is answered in the same call, and a body that is there already
+   * goes out with it; so the requests of a pipelined burst are answered in one
+   * go, inside the poll that received them, and their answers leave with that
+   * poll's transmit. An answer that needs promise turns calls this again once
+   * it is out.
    */
-  async #run(s: Session): Promise<void> {
+  _serve(s: Session): void {
+    s.awaitingHead = false;
     try {
       while (!s.closing && !s.closed) {
-        let head = this.#headNow(s);
-        // Waited for here rather than in a function of its own: one promise less per request.
-        while (head === null) {
-          await s.wait();
-          head = this.#headNow(s);
+        const head = this.#headNow(s);
+        if (head === null) {
+          s.awaitingHead = true;
+          return;
         }
         if (head === undefined) break;
         const close = this.#exchange(s, head);
-        if (typeof close === "boolean" ? close : await close) break;
+        if (typeof close !== "boolean") {
+          // Its continuations run once the loop yields: it ends its round of polls after this one,
+          // instead of polling on while the answer waits (up to a millisecond).
+          s.c._yieldSoon();
+          close.then((c) => c ? s.finish() : this._serve(s), (e) => this.#failed(s, e));
+          return;
+        }
+        if (close) break;
       }
     } catch (e) {
-      if (e instanceof BadRequest) {
-        this.#refuse(s, e);
-        return;
-      }
-      if (!(e instanceof Gone)) {
-        // A bug of ours, not the peer's: say so, and end the connection.
-        console.error("luna-ts serve: connection ended by an internal error:", e);
-        s.c.abort();
-        return;
-      }
+      this.#failed(s, e);
+      return;
+    }
+    s.finish();
+  }
+
+  /** Ends `s` after a failure: the peer's (answered, then closed), the connection's, or ours. */
+  #failed(s: Session, e: unknown): void {
+    if (e instanceof BadRequest) return this.#refuse(s, e);
+    if (!(e instanceof Gone)) {
+      // A bug of ours, not the peer's: say so, and end the connection.
+      console.error("luna-ts serve: connection ended by an internal error:", e);
+      s.c.abort();
+      return;
     }
     s.finish();
   }
@@ -509,12 +537,14 @@ export class LunaHttpServer {
       throw s.bodyError;
     }
     const none = bodyless(head.method, res.status);
+    // Before the headers: under Deno, reading them makes the body a stream and drops its text.
+    const text = none ? undefined : lazyText(res);
     const fields = responseFields(res, none);
     const close = !head.keepAlive || this.#stopping || fields.close;
     // An answer that ends the connection leaves with the FIN on its last segment: corked until
     // the close after it (or the end of the loop's iteration, whichever comes first).
     if (close) s.c.cork();
-    const sent = this.#respond(s, head, res, fields, none, close);
+    const sent = this.#respond(s, head, res, fields, text, none, close);
     if (sent !== undefined) return sent.then(() => this.#afterAnswer(s, close));
     return this.#afterAnswer(s, close);
   }
@@ -547,20 +577,21 @@ export class LunaHttpServer {
 
   /**
    * Writes the answer: head and body, framed by length when the body is over
-   * soon, else chunked. Returns undefined when the whole answer was queued at
-   * once (a body already there: under Bun, `Bun.peek` sees a read that is
-   * done without a microtask turn), else a promise of the rest.
+   * soon, else chunked; `text` is the body as {@link lazyText} read it.
+   * Returns undefined when the whole answer was queued at once (a body
+   * already there: under Bun, `Bun.peek` sees a read that is done without a
+   * microtask turn), else a promise of the rest.
    */
   #respond(
     s: Session,
     head: RequestHead,
     res: Response,
     fields: ResponseFields,
+    text: string | undefined,
     none: boolean,
     close: boolean,
   ): Promise<void> | undefined {
     this.#count(res.status);
-    const text = none ? undefined : lazyText(res);
     if (text !== undefined) {
       this.#stats.sized++;
       const bytes = encoder.encode(text);
