@@ -158,8 +158,6 @@ class Session {
   closed = false;
   /** Our side closed: what arrives now is read and dropped. */
   closing = false;
-  /** Waiting for the first byte of a request (shutdown closes such a connection at once). */
-  idle = true;
   /** Waiting for more of a request head: what arrives next is served at once ({@link LunaHttpServer._serve}). */
   awaitingHead = false;
   readonly head: HeadReader;
@@ -436,7 +434,6 @@ export class LunaHttpServer {
    */
   #headNow(s: Session): RequestHead | undefined | null {
     const c = s.c;
-    s.idle = s.head.length === 0;
     for (;;) {
       if (s.closed) return undefined;
       const n = c.pieceLength;
@@ -445,7 +442,6 @@ export class LunaHttpServer {
         if (s.ended) throw new BadRequest(400, "connection ended inside a request head");
         return null;
       }
-      s.idle = false;
       const { used, done } = s.head.feed(c.zoneBytes, c.pieceOffset, c.pieceOffset + n);
       c.consume(used);
       if (done) return parseHead(s.head.take());
