@@ -32,7 +32,9 @@
  * process: in one process the mode that runs first shapes what the JIT
  * compiles for the code the two modes share, and the figures depend on the
  * order (at 16 connections over the ring, inline-r2c took 12-47% more CPU per
- * request than batch when batch ran first, 0-20% when inline did).
+ * request than batch when batch ran first, 0-20% when inline did; in
+ * processes of their own, 5-17% more at 16 and 256 connections, and the
+ * same at 1).
  * `--one-process` runs every configuration in this process instead, as
  * before; `--modes` with one mode and `--one-process` is the cheapest clean
  * A/B of one mode.
