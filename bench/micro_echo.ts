@@ -32,7 +32,8 @@
  * process: in one process the mode that runs first shapes what the JIT
  * compiles for the code the two modes share, and the figures depend on the
  * order (at 16 connections over the ring, inline-r2c took 12-47% more CPU per
- * request than batch when batch ran first, 0-20% when inline did; in
+ * request than batch in 9 of 11 runs where batch ran first, 0-20% when
+ * inline did; in
  * processes of their own, 5-17% more at 16 and 256 connections, and the
  * same at 1).
  * `--one-process` runs every configuration in this process instead, as
