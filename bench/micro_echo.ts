@@ -33,12 +33,10 @@
  * compiles for the code the two modes share, and the figures depend on the
  * order (at 16 connections over the ring, inline-r2c took 12-47% more CPU per
  * request than batch in 9 of 11 runs where batch ran first, 0-20% when
- * inline did; in
- * processes of their own, 5-17% more at 16 and 256 connections, and the
- * same at 1).
- * `--one-process` runs every configuration in this process instead, as
- * before; `--modes` with one mode and `--one-process` is the cheapest clean
- * A/B of one mode.
+ * inline did; in processes of their own, 5-17% more at 16 and 256
+ * connections, and the same at 1). `--one-process` runs every configuration
+ * in this process instead, as before; `--one-process` with one mode in
+ * `--modes` is the cheapest clean A/B of one mode.
  *
  * `--profile N` (Bun only) samples the measured run with JavaScriptCore's
  * sampling profiler (`bun:jsc` `profile`, every 50 µs; the sampling adds to
@@ -292,7 +290,8 @@ function inChild(mode: string, conns: number): Figures {
 
 if (child !== "") {
   const [mode, conns] = child.split(":");
-  // Unmeasured passes until the JIT's compiler threads are done: their CPU time would count too.
+  // Unmeasured passes first: the JIT's compiler threads' CPU time would count too (after one
+  // pass, the measured runs took about 30% more CPU per request than in one process).
   for (let i = 0; i < childWarmPasses; i++) await once(mode as "batch" | "inline", Number(conns));
   if (profileTop > 0) await enableProfile();
   console.log(`FIGURES ${JSON.stringify(await once(mode as "batch" | "inline", Number(conns)))}`);
