@@ -29,9 +29,28 @@
  * device path are measured too; receive calls and frames are counted as well. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
  *
+ * Each configuration of each round runs in a process of its own (after
+ * unmeasured passes that warm the JIT), as a deployed stack runs one mode per
+ * process: in one process the mode that runs first shapes what the JIT
+ * compiles for the code the two modes share, and the figures depend on the
+ * order (at 16 connections over the ring, inline-r2c took 12-47% more CPU per
+ * request than batch in 9 of 11 runs where batch ran first, 0-20% when
+ * inline did; in processes of their own, 5-17% more at 16 and 256
+ * connections, and the same at 1). `--one-process` runs every configuration
+ * in this process instead, as before; `--one-process` with one mode in
+ * `--modes` is the cheapest clean A/B of one mode.
+ *
+ * `--profile N` (Bun only) samples the measured run with JavaScriptCore's
+ * sampling profiler (`bun:jsc` `profile`, every 50 µs; the sampling adds to
+ * the CPU figure) and prints the N functions most often at the top of the
+ * stack, with their file and the tier they ran in (`FTL` is the optimizing
+ * tier; a function named on its own was not inlined into its caller).
+ *
  * @module
  */
+import { spawnSync } from "node:child_process";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import {
   type Connection,
   type ConnectionHandlers,
@@ -56,7 +75,13 @@ const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
 const link = arg("link", "memory");
 const answerBytes = Number(arg("answer", "0"));
 const ringBuffers = Number(arg("buffers", "8191"));
+const onePass = process.argv.includes("--one-process");
+const profileTop = Number(arg("profile", "0"));
+/** In a child: the one configuration it measures, `MODE:CONNS`. */
+const child = arg("child", "");
+if (!Number.isInteger(answerBytes) || answerBytes < 0) throw new Error(`--answer: bytes, got ${answerBytes}`);
 if (link !== "memory" && link !== "ring") throw new Error(`--link: memory or ring, got ${link}`);
+if (!Number.isInteger(profileTop) || profileTop < 0) throw new Error(`--profile: a count, got ${profileTop}`);
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
 let ringEnds: [Device, Device] | undefined;
@@ -96,6 +121,37 @@ interface Figures {
   framesPerReq: number;
   emptyPerReq: number;
   pollsPerReq: number;
+}
+
+/**
+ * The sampling profiler of Bun's JavaScriptCore (`bun:jsc`), as far as it is
+ * used here: the samples' stacks, innermost frame first.
+ */
+interface Samples {
+  stackTraces: {
+    traces: { frames: { name: string; sourceID: number; category: string }[] }[];
+    sources: { sourceID: number; url?: string }[];
+  };
+}
+/** Set while a measured run is to be profiled (`--profile`). */
+let profiling: ((f: () => void) => Samples) | undefined;
+
+/** Prints the `profileTop` functions most often at the top of the stack: share, name, file, tier. */
+function printProfile(title: string, p: Samples): void {
+  const files = new Map<number, string>();
+  for (const s of p.stackTraces.sources) files.set(s.sourceID, (s.url ?? "?").split("/").slice(-2).join("/"));
+  const self = new Map<string, number>();
+  let total = 0;
+  for (const t of p.stackTraces.traces) {
+    const f = t.frames[0];
+    if (f === undefined) continue;
+    total++;
+    const k = `${f.name} ${files.get(f.sourceID) ?? ""} ${f.category}`;
+    self.set(k, (self.get(k) ?? 0) + 1);
+  }
+  console.log(`profile ${title}: ${total} samples, self time`);
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, profileTop);
+  for (const [k, n] of top) console.log(`${((100 * n) / total).toFixed(1).padStart(6)}%  ${k}`);
 }
 
 async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
@@ -181,7 +237,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   sent = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  poll(() => done >= requests);
+  if (profiling) printProfile(`${mode} ${conns}`, profiling(() => poll(() => done >= requests)));
+  else poll(() => done >= requests);
   const t1 = performance.now();
   const c1 = process.cpuUsage(c0);
   const figures = {
@@ -207,17 +264,58 @@ const median = (xs: number[]) => {
   return s[s.length >> 1];
 };
 const results = new Map<string, Figures[]>();
-// One unmeasured pass of each configuration first: the JIT's warm-up is not the stack's cost.
-for (const conns of connsList) for (const mode of modes) await once(mode, conns);
+const record = (mode: string, conns: number, f: Figures) => {
+  const key = `${mode} ${conns}`;
+  if (!results.has(key)) results.set(key, []);
+  results.get(key)!.push(f);
+};
+const enableProfile = async () => {
+  if (typeof Bun === "undefined") throw new Error("--profile: Bun only (bun:jsc)");
+  const jsc = "bun:jsc"; // a specifier Deno's type check leaves alone
+  const { profile } = await import(jsc);
+  profiling = (f) => profile(f, 50) as Samples;
+};
+
+/** Unmeasured runs of a child before its measured one. */
+const childWarmPasses = 3;
+
+/** Runs `mode` at `conns` in a child process: {@link childWarmPasses} times to warm the JIT, once measured. */
+function inChild(mode: string, conns: number): Figures {
+  const script = fileURLToPath(import.meta.url);
+  const passed = [
+    ...["--requests", String(requests), "--link", link, "--answer", String(answerBytes)],
+    ...["--buffers", String(ringBuffers)],
+  ];
+  if (profileTop > 0) passed.push("--profile", String(profileTop));
+  const args = [...(typeof Bun !== "undefined" ? [] : ["run", "-A"]), script, ...passed, "--child", `${mode}:${conns}`];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 600_000 });
+  const line = r.stdout?.split("\n").find((l) => l.startsWith("FIGURES "));
+  if (r.status !== 0 || line === undefined) {
+    throw new Error(`${mode} ${conns} in a child: exit ${r.status}\n${r.stdout ?? ""}${r.stderr ?? ""}`);
+  }
+  for (const l of r.stdout.split("\n")) if (l !== "" && l !== line) console.log(l); // the profile
+  return JSON.parse(line.slice("FIGURES ".length)) as Figures;
+}
+
+if (child !== "") {
+  const [mode, conns] = child.split(":");
+  // Unmeasured passes first: the JIT's compiler threads' CPU time would count too (after one
+  // pass, the measured runs took about 30% more CPU per request than in one process).
+  for (let i = 0; i < childWarmPasses; i++) await once(mode as "batch" | "inline", Number(conns));
+  if (profileTop > 0) await enableProfile();
+  console.log(`FIGURES ${JSON.stringify(await once(mode as "batch" | "inline", Number(conns)))}`);
+  ringEal?.close();
+  process.exit(0);
+}
+if (onePass) {
+  // One unmeasured pass of each configuration first: the JIT's warm-up is not the stack's cost.
+  for (const conns of connsList) for (const mode of modes) await once(mode, conns);
+  if (profileTop > 0) await enableProfile();
+}
 for (let r = 0; r < rounds; r++) {
   for (const conns of connsList) {
     const order = r % 2 === 0 ? modes : [...modes].reverse();
-    for (const mode of order) {
-      const f = await once(mode, conns);
-      const key = `${mode} ${conns}`;
-      if (!results.has(key)) results.set(key, []);
-      results.get(key)!.push(f);
-    }
+    for (const mode of order) record(mode, conns, onePass ? await once(mode, conns) : inChild(mode, conns));
   }
 }
 console.log(
@@ -225,7 +323,7 @@ console.log(
     answerBytes > 0 ? `${answerBytes}-byte answers, ` : ""
   }${requests} requests per figure, medians of ${rounds} rounds (${
     typeof Bun !== "undefined" ? "bun" : "deno"
-  })`,
+  }, ${onePass ? "every configuration in one process" : "a process per configuration and round"})`,
 );
 console.log(
   "mode    conns  cpu µs/req  wall µs/req  tx calls/req  rx calls/req  rx bursts/req  frames/req  no-payload/req  polls/req",
