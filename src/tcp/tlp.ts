@@ -135,7 +135,10 @@ export const tlpProbesMax = 2;
 /** TLP_send_probe() of RFC 8985 7.3: the probe timeout fired. */
 export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   const r = tcb.rack!;
-  const first = !r.tlpActive && r.rttSinceProbe;
+  // In fast recovery an episode ends only once SND.UNA passes TLP.end_seq, after every hole is
+  // repaired: an RTT sample since the probe (its ACK, or a later one) lets the next probe go, or a
+  // retransmission lost whole after it (a large one, dropped as one packet) waits out the RTO.
+  const first = (!r.tlpActive || tcb.cc.inRecovery) && r.rttSinceProbe;
   const again = r.tlpActive && !r.rttSinceProbe && r.probesUnanswered > 0 &&
     r.probesUnanswered < tlpProbesMax;
   if ((first || again) && probeAllowed(tcb)) {
