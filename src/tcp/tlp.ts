@@ -16,8 +16,10 @@
  * probe is followed by a second after twice the PTO ({@link tlpProbesMax}),
  * and in fast recovery the PTO is armed too, after each ACK that delivered
  * data, so that a recovery whose later ACKs are all lost probes (new data,
- * else the segment at SND.UNA) instead of waiting out the RTO. Both keep the
- * RTO behind them. Why: {@link tlpProbesMax} and probeAllowed.
+ * else the segment at SND.UNA) instead of waiting out the RTO. There a
+ * probe's episode stays open until SND.UNA passes its end, so an RTT sample
+ * since the last probe is what lets the next one go. All keep the RTO behind
+ * them. Why: {@link tlpProbesMax} and probeAllowed.
  *
  * @module
  */
