@@ -234,6 +234,70 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.rack!.reoWnd, 0);
   });
 
+  test("TLP in fast recovery: a large retransmission lost whole after a probe's ACK gets the next probe, not the RTO (RFC 8985 7.3, 6.2 step 5)", () => {
+    const d = rackEstablished({ segmentation: 65000 });
+    writeSegments(d, 10);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(5)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(6)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(10)]] });
+    for (let i = 0; i < 4; i++) d.expect({ seq: at(i), len: mss }, 0.5); // one large segment: lost whole
+    // Nothing more arrives and nothing is left to send: the probe, the segment at SND.UNA.
+    const p = d.expect({ seq: at(0), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20 - (d.now - p.at));
+    // Its ACK: the three behind it, sent before it, are lost (6.2 step 5); PRR's quota lets two go
+    // again, as one large segment.
+    d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(4), at(10)]] });
+    for (let i = 1; i < 3; i++) d.expect({ seq: at(i), len: mss }, 0.5);
+    assertEquals(d.tcb!.stats.largeSegsOut, 3);
+    // Lost whole again, with nothing sent after it: the probe episode of the first probe is not over
+    // (SND.UNA is below its end), yet an RTT sample came since, so a probe goes at the PTO.
+    const p2 = d.expect({ seq: at(1), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20 - (d.now - p2.at));
+    d.send({ flags: ACK, seq: 1, ack: at(2), sack: [[at(4), at(10)]] });
+    for (let i = 2; i < 4; i++) d.expect({ seq: at(i), len: mss }, 0.5);
+    d.recvNothing(19);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(10) });
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+    assertEquals(d.tcb!.flight, 0);
+  });
+
+  test("TLP in fast recovery: with new data to send, a retransmission lost whole after a probe's ACK gets a probe of new data, whose SACK shows it lost (RFC 8985 7.3, 6.2 step 5)", () => {
+    const d = rackEstablished({ segmentation: 65000 });
+    writeSegments(d, 10);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(5)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(6)]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(10)]] });
+    for (let i = 0; i < 4; i++) d.expect({ seq: at(i), len: mss }, 0.5); // lost whole
+    d.write(10 * mss, at(10) - 1);
+    d.expect({ seq: at(10), len: mss }, 0.5); // PRR's room
+    // Nothing arrives: the probe, new data.
+    const p = d.expect({ seq: at(11), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20 - (d.now - p.at));
+    // The new data arrived, the retransmission not: RACK marks it lost, and three go again as one
+    // large segment (PRR's quota).
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(12)]] });
+    for (let i = 0; i < 3; i++) d.expect({ seq: at(i), len: mss }, 0.5);
+    assertEquals(d.tcb!.stats.largeSegsOut, 3);
+    // Lost whole too, with nothing sent after it: the first probe's episode is open (SND.UNA is
+    // below its end), yet an RTT sample came since, so a probe of new data goes at the PTO...
+    const p2 = d.expect({ seq: at(12), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20 - (d.now - p2.at));
+    // ...and its SACK shows the retransmission lost (sent before it).
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(4), at(13)]] });
+    for (let i = 0; i < 2; i++) d.expect({ seq: at(i), len: mss }, 0.5);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(2), sack: [[at(4), at(13)]] });
+    for (let i = 2; i < 4; i++) d.expect({ seq: at(i), len: mss }, 0.5);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(13) });
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);

@@ -16,8 +16,10 @@
  * probe is followed by a second after twice the PTO ({@link tlpProbesMax}),
  * and in fast recovery the PTO is armed too, after each ACK that delivered
  * data, so that a recovery whose later ACKs are all lost probes (new data,
- * else the segment at SND.UNA) instead of waiting out the RTO. Both keep the
- * RTO behind them. Why: {@link tlpProbesMax} and probeAllowed.
+ * else the segment at SND.UNA) instead of waiting out the RTO. There a
+ * probe's episode stays open until SND.UNA passes its end, so an RTT sample
+ * since the last probe is what lets the next one go. All keep the RTO behind
+ * them. Why: {@link tlpProbesMax} and probeAllowed.
  *
  * @module
  */
@@ -135,7 +137,10 @@ export const tlpProbesMax = 2;
 /** TLP_send_probe() of RFC 8985 7.3: the probe timeout fired. */
 export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   const r = tcb.rack!;
-  const first = !r.tlpActive && r.rttSinceProbe;
+  // In fast recovery an episode ends only once SND.UNA passes TLP.end_seq, after every hole is
+  // repaired: an RTT sample since the probe (its ACK, or a later one) lets the next probe go, or a
+  // retransmission lost whole after it (a large one, dropped as one packet) waits out the RTO.
+  const first = (!r.tlpActive || tcb.cc.inRecovery) && r.rttSinceProbe;
   const again = r.tlpActive && !r.rttSinceProbe && r.probesUnanswered > 0 &&
     r.probesUnanswered < tlpProbesMax;
   if ((first || again) && probeAllowed(tcb)) {
