@@ -69,6 +69,17 @@ describe("RFC 9293 data and ACKs", () => {
     d.recvNothing(100);
   });
 
+  test("delayed ACK: bulk in one burst is ACKed as it arrives once more than a small answer's worth waits (RFC 5681 4.2)", () => {
+    const d = established({ ...small, autoRead: false });
+    const segs = [];
+    for (let i = 0; i < 8; i++) segs.push({ flags: ACK, seq: 1 + i * 1460, ack: 1, payload: 1460 });
+    d.sendBurst(segs);
+    // 8760 bytes (six segments) pass the hold's 8192: ACKed at once; the last two wait for the burst's end.
+    d.expect({ flags: ACK, seq: 1, ack: 8761 });
+    d.expect({ flags: ACK, seq: 1, ack: 11681 });
+    d.recvNothing(100);
+  });
+
   test("delayed ACK: the ACK rides on data the application sends back (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2)", () => {
     const d = established(small);
     d.onData = () => d.write(50);

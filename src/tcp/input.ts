@@ -27,8 +27,14 @@ import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
-/** In-order bytes an owed ACK may wait for until the iteration ends: one coalesced segment's most. */
-const ackHoldBytesMax = 65535;
+/**
+ * In-order bytes an owed ACK may wait for until the iteration ends: a small answer's worth (a 4 KiB
+ * answer is two coalesced full-sized segments and a short one with PSH, whose answer carries the
+ * ACK). More is bulk, and its sender waits on the ACK clock: held to the iteration's end, a 64 KiB
+ * answer's ACKs cut storage RPC in inline mode to a third over memif (18k against 35-63k op/s at
+ * 16 connections), so such data is ACKed at once, as RFC 5681 4.2 asks.
+ */
+const ackHoldBytesMax = 8192;
 
 /** The connection is established: tell the application (accept and open). */
 function established(x: TcpContext, tcb: Tcb, now: number): void {
@@ -472,9 +478,9 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   }
   // RFC 9293 3.8.6.3 / RFC 5681 4.2: an ACK for at least every second full-sized segment. A
   // coalesced segment counts the segments it was made of. The rule followed is Linux's one ACK
-  // per GRO segment, with the receive burst as the unit of coalescing: the ACK owed leaves at the
-  // end of the loop's iteration (TcpLayer.flushCorked), or at once when 64 KB (what one coalesced
-  // segment may carry) wait for it. The segments of one burst arrived together, so an ACK sent in
+  // per GRO segment, with the receive burst as the unit of coalescing for small exchanges: the ACK
+  // owed leaves at the end of the loop's iteration (TcpLayer.flushCorked), or at once when
+  // ackHoldBytesMax wait for it. The segments of one burst arrived together, so an ACK sent in
   // the middle of the burst would reach the peer no sooner than one at its end but for the
   // burst's processing time, and an answer the application writes meanwhile (inline, or from the
   // event queue) carries it: a 4 KiB answer (two coalesced segments, then one with PSH) cost the
