@@ -120,6 +120,32 @@ async function waitLine(p: { stdout: string }, tag: string, ms: number): Promise
   }
 }
 
+/**
+ * The RSTs in luna's flows (port 8080) of tcpdump's `lines` that TCP does not explain. One is explained:
+ * luna closes first, so it ends in TIME-WAIT; when the client's FIN waited longer than the client's RTO
+ * for its ACK (luna's process not scheduled, on a busy machine), the client resent it, and luna ACKs each
+ * copy as RFC 9293 §3.10.7.4 says. The first ACK closes the client's socket; the second finds no socket,
+ * and the client's kernel answers it with a RST whose sequence number is that ACK's (FIN + 1).
+ */
+function unexplainedResets(lines: string[]): string[] {
+  const flow = /IP (\S+)\.(\d+) > (\S+)\.8080: Flags \[([^\]]*)\], seq (\d+)/;
+  const fins = new Map<string, number[]>();
+  for (const line of lines) {
+    const m = flow.exec(line);
+    if (m === null || !m[4].includes("F")) continue;
+    const key = `${m[1]}:${m[2]}>${m[3]}`;
+    fins.set(key, [...(fins.get(key) ?? []), Number(m[5].split(":")[0])]);
+  }
+  return lines.filter((line) => {
+    if (!/Flags \[R/.test(line) || !(line.includes(".8080 >") || line.includes(".8080:"))) return false;
+    const m = flow.exec(line);
+    if (m === null || m[4] !== "R") return true;
+    const sent = fins.get(`${m[1]}:${m[2]}>${m[3]}`) ?? [];
+    const finSeq = sent[0];
+    return !(sent.length >= 2 && sent.every((seq) => seq === finSeq) && Number(m[5]) === ((finSeq + 1) >>> 0));
+  });
+}
+
 /** Spawns something long-running in a namespace and collects its output. */
 function background(lab: KernelLab, ns: string, cmd: string, args: string[]) {
   const p = lab.spawn(ns, cmd, args);
@@ -146,7 +172,7 @@ describe("kernel coexistence (namespace lab)", () => {
         const pingDirect = await ping(lab, lab.lunaIp);
         const tputDirect = await sink(lab, lab.lunaIp, 32 << 20);
 
-        // Only RSTs and ARP are kept: the capture stays small under load.
+        // ARP and luna's HTTP flows (200 short connections): the kernel's own flows stay out of it.
         const cap = background(lab, lab.b, "tcpdump", [
           "-i",
           lab.peerIf,
@@ -155,7 +181,7 @@ describe("kernel coexistence (namespace lab)", () => {
           "--immediate-mode",
           "-w",
           pcap,
-          "arp or tcp[tcpflags] & tcp-rst != 0",
+          "arp or tcp port 8080",
         ]);
         const end = Date.now() + 10_000;
         while (!cap.stderr.includes("listening on") && Date.now() < end) {
@@ -221,12 +247,9 @@ describe("kernel coexistence (namespace lab)", () => {
         // The capture ends while luna still runs: what it holds is luna's lifetime.
         cap.process.kill("SIGINT");
         await new Promise((r) => setTimeout(r, 300));
-        const text = lab.exec(lab.b, "tcpdump", ["-n", "-r", pcap], 10_000);
+        const text = lab.exec(lab.b, "tcpdump", ["-n", "-S", "-r", pcap], 10_000);
         const lines = text.split("\n");
-        const rsts = lines.filter((l) =>
-          /Flags \[R/.test(l) && (l.includes(".8080 >") || l.includes(".8080:"))
-        );
-        assertEquals(rsts, [], "no RST in luna's flows");
+        assertEquals(unexplainedResets(lines), [], "no RST in luna's flows");
         for (const ip of [lab.lunaIp, newIp]) {
           const requests = lines.filter((l) => l.includes(`Request who-has ${ip} `)).length;
           const replies = lines.filter((l) => l.includes(`Reply ${ip} is-at`)).length;
