@@ -32,7 +32,7 @@
  * own, GSO on transmit and GRO on receive, as the bench's two processes run
  * it: the shared ring's two copies and the large segments are measured too.
  * `--burst N` sets both stacks' frames per receive burst (default the stack's
- * own). Rounds alternate between the modes, so that a busy
+ * own); `--counters` prints each side's TCP counters that moved, per request. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
  *
  * Beside the CPU time per request the table gives the wall time spent inside
@@ -92,6 +92,10 @@ const answerBytes = Number(arg("answer", "0"));
 const ringBuffers = Number(arg("buffers", "8191"));
 const onePass = process.argv.includes("--one-process");
 const profileTop = Number(arg("profile", "0"));
+/** `--counters`: print each side's TCP counters that moved in the measured run, per request. */
+const showCounters = process.argv.includes("--counters");
+/** Set once the unmeasured warm-up passes are over: counters are printed for measured runs only. */
+let warmedUp = false;
 /** Frames per receive burst of both stacks (the stack's `burst`; default its own, 32). */
 const burst = Number(arg("burst", "0"));
 /** In a child: the one configuration it measures, `MODE:CONNS`. */
@@ -325,6 +329,14 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
     tlpPerReq: (server.tcp.counters.tlpProbes - sc0.tlpProbes + client.tcp.counters.tlpProbes - cc0.tlpProbes) /
       done,
   };
+  if (showCounters && warmedUp) {
+    for (const [side, st, c0] of [["server", server, sc0], ["client", client, cc0]] as const) {
+      const now = st.tcp.counters as unknown as Record<string, number>;
+      const was = c0 as unknown as Record<string, number>;
+      const moved = Object.keys(was).filter((k) => typeof was[k] === "number" && now[k] !== was[k]);
+      console.log(`counters ${mode} ${conns} ${side}, per request: ${moved.map((k) => `${k} ${((now[k] - was[k]) / done).toFixed(3)}`).join(", ")}`);
+    }
+  }
   // Both at once: each close polls its own stack until the FINs are answered, yielding every few
   // hundred polls, so the two take turns; one after the other, the first waited out its grace
   // time (2 s) for a peer nobody polled.
@@ -361,6 +373,7 @@ function inChild(mode: string, conns: number): Figures {
     ...["--buffers", String(ringBuffers), "--burst", String(burst)],
   ];
   if (profileTop > 0) passed.push("--profile", String(profileTop));
+  if (showCounters) passed.push("--counters");
   const args = [...(typeof Bun !== "undefined" ? [] : ["run", "-A"]), script, ...passed, "--child", `${mode}:${conns}`];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 600_000 });
   const line = r.stdout?.split("\n").find((l) => l.startsWith("FIGURES "));
@@ -377,6 +390,7 @@ if (child !== "") {
   // pass, the measured runs took about 30% more CPU per request than in one process).
   for (let i = 0; i < childWarmPasses; i++) await once(mode as "batch" | "inline", Number(conns));
   if (profileTop > 0) await enableProfile();
+  warmedUp = true;
   console.log(`FIGURES ${JSON.stringify(await once(mode as "batch" | "inline", Number(conns)))}`);
   ringEal?.close();
   process.exit(0);
@@ -386,6 +400,7 @@ if (onePass) {
   for (const conns of connsList) for (const mode of modes) await once(mode, conns);
   if (profileTop > 0) await enableProfile();
 }
+warmedUp = true; // the one-process passes above were the warm-up
 for (let r = 0; r < rounds; r++) {
   for (const conns of connsList) {
     const order = r % 2 === 0 ? modes : [...modes].reverse();
