@@ -22,12 +22,26 @@
  * 64-byte request is answered by that many bytes, as the bench's storage
  * RPC: `--answer 65536` is storage64k), `--buffers N` (the ring link's zone,
  * default 8191; 256 connections with 64 KiB answers in flight need more),
- * `--link memory|ring` (default memory). `ring`: the two
+ * `--link memory|ring|memif` (default memory). `ring`: the two
  * stacks talk through a DPDK net_ring pair in this process, each port set up
- * as a memif port is (no checksums, software GRO on receive, GSO on transmit
- * where offered), so the shim's receive and transmit bursts and the DPDK
- * device path are measured too; receive calls and frames are counted as well. Rounds alternate between the modes, so that a busy
+ * as a memif port is (no checksums, software GRO on receive), so the shim's
+ * receive and transmit bursts and the DPDK device path are measured too;
+ * receive calls and frames are counted as well. net_ring takes no chains, so
+ * it offers no GSO: every wire segment is built in TypeScript. `memif`: both
+ * roles of one net_memif socket in this process, each port with a zone of its
+ * own, GSO on transmit and GRO on receive, as the bench's two processes run
+ * it: the shared ring's two copies and the large segments are measured too.
+ * `--burst N` sets both stacks' frames per receive burst (default the stack's
+ * own); `--counters` prints each side's TCP counters that moved, per request. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
+ *
+ * Beside the CPU time per request the table gives the wall time spent inside
+ * each stack's poll per request (both run on this one thread, so this splits
+ * the work between server and client; it includes time the process was off
+ * the CPU, so it is the CPU figure's split only on an idle machine), the TCP
+ * segments each side sent per request (as on the wire: a large segment counts
+ * the segments it is cut into; in brackets, how many large ones), and
+ * retransmissions and tail loss probes per request.
  *
  * Each configuration of each round runs in a process of its own (after
  * unmeasured passes that warm the JIT), as a deployed stack runs one mode per
@@ -49,6 +63,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import {
@@ -77,10 +92,18 @@ const answerBytes = Number(arg("answer", "0"));
 const ringBuffers = Number(arg("buffers", "8191"));
 const onePass = process.argv.includes("--one-process");
 const profileTop = Number(arg("profile", "0"));
+/** `--counters`: print each side's TCP counters that moved in the measured run, per request. */
+const showCounters = process.argv.includes("--counters");
+/** Set once the unmeasured warm-up passes are over: counters are printed for measured runs only. */
+let warmedUp = false;
+/** Frames per receive burst of both stacks (the stack's `burst`; default its own, 32). */
+const burst = Number(arg("burst", "0"));
 /** In a child: the one configuration it measures, `MODE:CONNS`. */
 const child = arg("child", "");
 if (!Number.isInteger(answerBytes) || answerBytes < 0) throw new Error(`--answer: bytes, got ${answerBytes}`);
-if (link !== "memory" && link !== "ring") throw new Error(`--link: memory or ring, got ${link}`);
+if (link !== "memory" && link !== "ring" && link !== "memif") {
+  throw new Error(`--link: memory, ring or memif, got ${link}`);
+}
 if (!Number.isInteger(profileTop) || profileTop < 0) throw new Error(`--profile: a count, got ${profileTop}`);
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
@@ -91,6 +114,32 @@ async function ends(): Promise<[Device, Device]> {
     const za = createHeapZone({ name: "a", count: 4096 });
     const zb = createHeapZone({ name: "b", count: 4096 });
     return createMemoryLink({ zone: za, zoneB: zb });
+  }
+  if (ringEnds === undefined && link === "memif") {
+    // Both roles of one memif socket in this process: each port copies into and out of the shared
+    // ring, as between two processes, and has a zone of its own.
+    const socket = `/tmp/micro-echo-${process.pid}.sock`;
+    rmSync(socket, { force: true });
+    const memif = `socket=${socket},socket-abstract=no`;
+    const dpdk = ringEal = await Dpdk.start({
+      prefix: `micro-echo-${process.pid}`,
+      memoryMb: 1024,
+      vdevs: [`net_memif0,role=server,${memif}`, `net_memif1,role=client,${memif}`],
+    });
+    const open = (name: string): Device => {
+      const port = dpdk.port(name);
+      const info = port.describe();
+      const zone = dpdk.createZone(name, { count: ringBuffers });
+      const txOffloads = info.txOffloads & Offload.tcpGso;
+      port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
+      port.start();
+      return new DpdkDevice(port, 0, txOffloads);
+    };
+    ringEnds = [open("net_memif0"), open("net_memif1")];
+    const [pa, pb] = [dpdk.port("net_memif0"), dpdk.port("net_memif1")];
+    for (let i = 0; i < 500 && !(pa.link().up && pb.link().up); i++) await new Promise((r) => setTimeout(r, 10));
+    if (!(pa.link().up && pb.link().up)) throw new Error("memif: the link did not come up in 5 s");
+    rmSync(socket, { force: true });
   }
   if (ringEnds === undefined) {
     const dpdk = ringEal = await Dpdk.start({ prefix: `micro-echo-${process.pid}`, memoryMb: 512 });
@@ -121,6 +170,16 @@ interface Figures {
   framesPerReq: number;
   emptyPerReq: number;
   pollsPerReq: number;
+  /** Wall time inside each stack's poll() per request (one thread runs both: roughly each side's CPU). */
+  serverUsPerReq: number;
+  clientUsPerReq: number;
+  /** TCP segments each side sent per request (as on the wire), and large segments the server sent. */
+  serverSegsPerReq: number;
+  serverLargePerReq: number;
+  clientSegsPerReq: number;
+  /** Retransmitted segments and tail loss probes per request, both sides. */
+  retransPerReq: number;
+  tlpPerReq: number;
 }
 
 /**
@@ -159,8 +218,9 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   const da = new CountingDevice(la);
   const db = new CountingDevice(lb);
   // net_ring ports have no MAC of their own: each stack is given one.
-  const server = await createStack({ device: da, address: "198.18.0.1/24", mode, mac: "02:00:00:00:00:01" });
-  const client = await createStack({ device: db, address: "198.18.0.2/24", mode, mac: "02:00:00:00:00:02" });
+  const b = burst > 0 ? { burst } : {};
+  const server = await createStack({ device: da, address: "198.18.0.1/24", mode, mac: "02:00:00:00:00:01", ...b });
+  const client = await createStack({ device: db, address: "198.18.0.2/24", mode, mac: "02:00:00:00:00:02", ...b });
   const echo = (c: Connection) => {
     const zone = c.zoneBytes;
     for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
@@ -219,10 +279,16 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   };
   for (let i = 0; i < conns; i++) client.connect("198.18.0.1", 7, clientHandlers);
   // Warm-up: a tenth of the requests.
+  let serverMs = 0;
+  let clientMs = 0;
   const poll = (until: () => boolean) => {
     for (let i = 0; !until() && i < 100_000_000; i++) {
+      const t0 = performance.now();
       server.poll();
+      const t1 = performance.now();
       client.poll();
+      serverMs += t1 - t0;
+      clientMs += performance.now() - t1;
     }
   };
   const warm = sent + Math.max(requests / 10, conns * 4);
@@ -233,6 +299,9 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   const rb0 = da.rxBursts + db.rxBursts;
   const fr0 = da.frames + db.frames;
   const em0 = da.empty + db.empty;
+  const sc0 = { ...server.tcp.counters };
+  const cc0 = { ...client.tcp.counters };
+  serverMs = clientMs = 0;
   measuring = true;
   sent = 0;
   const c0 = process.cpuUsage();
@@ -250,7 +319,24 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
     framesPerReq: (da.frames + db.frames - fr0) / done,
     emptyPerReq: (da.empty + db.empty - em0) / done,
     pollsPerReq: (server.loop.iterations + client.loop.iterations - it0) / done,
+    serverUsPerReq: (serverMs * 1000) / done,
+    clientUsPerReq: (clientMs * 1000) / done,
+    serverSegsPerReq: (server.tcp.counters.outSegs - sc0.outSegs) / done,
+    serverLargePerReq: (server.tcp.counters.outLargeSegs - sc0.outLargeSegs) / done,
+    clientSegsPerReq: (client.tcp.counters.outSegs - cc0.outSegs) / done,
+    retransPerReq: (server.tcp.counters.retransSegs - sc0.retransSegs + client.tcp.counters.retransSegs -
+      cc0.retransSegs) / done,
+    tlpPerReq: (server.tcp.counters.tlpProbes - sc0.tlpProbes + client.tcp.counters.tlpProbes - cc0.tlpProbes) /
+      done,
   };
+  if (showCounters && warmedUp) {
+    for (const [side, st, c0] of [["server", server, sc0], ["client", client, cc0]] as const) {
+      const now = st.tcp.counters as unknown as Record<string, number>;
+      const was = c0 as unknown as Record<string, number>;
+      const moved = Object.keys(was).filter((k) => typeof was[k] === "number" && now[k] !== was[k]);
+      console.log(`counters ${mode} ${conns} ${side}, per request: ${moved.map((k) => `${k} ${((now[k] - was[k]) / done).toFixed(3)}`).join(", ")}`);
+    }
+  }
   // Both at once: each close polls its own stack until the FINs are answered, yielding every few
   // hundred polls, so the two take turns; one after the other, the first waited out its grace
   // time (2 s) for a peer nobody polled.
@@ -284,9 +370,10 @@ function inChild(mode: string, conns: number): Figures {
   const script = fileURLToPath(import.meta.url);
   const passed = [
     ...["--requests", String(requests), "--link", link, "--answer", String(answerBytes)],
-    ...["--buffers", String(ringBuffers)],
+    ...["--buffers", String(ringBuffers), "--burst", String(burst)],
   ];
   if (profileTop > 0) passed.push("--profile", String(profileTop));
+  if (showCounters) passed.push("--counters");
   const args = [...(typeof Bun !== "undefined" ? [] : ["run", "-A"]), script, ...passed, "--child", `${mode}:${conns}`];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 600_000 });
   const line = r.stdout?.split("\n").find((l) => l.startsWith("FIGURES "));
@@ -303,6 +390,7 @@ if (child !== "") {
   // pass, the measured runs took about 30% more CPU per request than in one process).
   for (let i = 0; i < childWarmPasses; i++) await once(mode as "batch" | "inline", Number(conns));
   if (profileTop > 0) await enableProfile();
+  warmedUp = true;
   console.log(`FIGURES ${JSON.stringify(await once(mode as "batch" | "inline", Number(conns)))}`);
   ringEal?.close();
   process.exit(0);
@@ -312,6 +400,7 @@ if (onePass) {
   for (const conns of connsList) for (const mode of modes) await once(mode, conns);
   if (profileTop > 0) await enableProfile();
 }
+warmedUp = true; // the one-process passes above were the warm-up
 for (let r = 0; r < rounds; r++) {
   for (const conns of connsList) {
     const order = r % 2 === 0 ? modes : [...modes].reverse();
@@ -326,7 +415,8 @@ console.log(
   }, ${onePass ? "every configuration in one process" : "a process per configuration and round"})`,
 );
 console.log(
-  "mode    conns  cpu µs/req  wall µs/req  tx calls/req  rx calls/req  rx bursts/req  frames/req  no-payload/req  polls/req",
+  "mode    conns  cpu µs/req  wall µs/req  tx calls/req  rx calls/req  rx bursts/req  frames/req  no-payload/req  polls/req" +
+    "  server µs  client µs  server segs (large)  client segs  retrans  tlp",
 );
 for (const conns of connsList) {
   for (const mode of modes) {
@@ -339,7 +429,11 @@ for (const conns of connsList) {
         m("rxBurstsPerReq").toFixed(3).padStart(13)
       }  ${m("framesPerReq").toFixed(3).padStart(10)}  ${m("emptyPerReq").toFixed(3).padStart(14)}  ${
         m("pollsPerReq").toFixed(3).padStart(9)
-      }`,
+      }  ${m("serverUsPerReq").toFixed(2).padStart(9)}  ${m("clientUsPerReq").toFixed(2).padStart(9)}  ${
+        m("serverSegsPerReq").toFixed(2).padStart(11)
+      } (${m("serverLargePerReq").toFixed(2)})  ${m("clientSegsPerReq").toFixed(2).padStart(11)}  ${
+        m("retransPerReq").toFixed(3).padStart(7)
+      }  ${m("tlpPerReq").toFixed(3).padStart(4)}`,
     );
   }
 }

@@ -379,6 +379,31 @@ void luna_log_echo(int32_t on)
 
 /* ------------------------------------------------------------------- EAL */
 
+/* The lcores whose pool caches may hold buffers: the EAL's (noted once it
+ * is up) and every one a thread registered through luna_thread_register,
+ * kept after it unregisters (DPDK does not flush its caches then). Only a
+ * thread with an lcore id puts buffers in a cache. Appended under the lock,
+ * read without it: an entry is written before the count that covers it. */
+static uint16_t cache_lcores[RTE_MAX_LCORE];
+static uint32_t cache_lcores_n;
+static pthread_mutex_t cache_lcores_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void note_cache_lcore(unsigned int l)
+{
+	if (l >= RTE_MAX_LCORE)
+		return;
+	pthread_mutex_lock(&cache_lcores_lock);
+	uint32_t n = __atomic_load_n(&cache_lcores_n, __ATOMIC_RELAXED);
+	uint32_t i = 0;
+	while (i < n && cache_lcores[i] != l)
+		i++;
+	if (i == n) {
+		cache_lcores[n] = (uint16_t)l;
+		__atomic_store_n(&cache_lcores_n, n + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&cache_lcores_lock);
+}
+
 enum { EAL_NEVER, EAL_UP, EAL_FAILED, EAL_CLEANED };
 /* The shim's own mbufs for chains (see "chain pools" below); gone with the EAL. */
 static struct rte_mempool *chain_indirect;
@@ -427,6 +452,9 @@ int32_t luna_eal_init(const uint8_t *args, uint32_t args_len, int32_t argc)
 		return fail(-err, "rte_eal_init failed: %s\n", rte_strerror(err));
 	}
 	eal_state = EAL_UP;
+	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++)
+		if (rte_eal_lcore_role(l) != ROLE_OFF)
+			note_cache_lcore(l);
 	region_guard_install();
 	return rc;
 }
@@ -503,6 +531,7 @@ static int32_t need_eal(void)
 	return 0;
 }
 
+
 int32_t luna_thread_register(void)
 {
 	op_begin();
@@ -513,6 +542,7 @@ int32_t luna_thread_register(void)
 	if (rte_thread_register() < 0)
 		return fail(-rte_errno, "rte_thread_register failed: %s\n",
 			    rte_strerror(rte_errno));
+	note_cache_lcore(rte_lcore_id());
 	return (int32_t)rte_lcore_id();
 }
 
@@ -662,10 +692,28 @@ int32_t luna_pool_info(int32_t id, uint32_t *out, uint32_t words)
 	return LUNA_POOL_INFO_WORDS;
 }
 
+/* The pool's free buffers: what rte_mempool_avail_count() says, without
+ * reading the cache of every possible lcore. That walk reads RTE_MAX_LCORE
+ * (128) caches, each on lines of its own that nothing else touches: about
+ * 5 us a call when they are cold, as they are between two counts (1.25% of
+ * the CPU of 64 KiB answers over memif). Only the caches of cache_lcores
+ * are read here. */
 int32_t luna_pool_avail(int32_t id)
 {
 	struct pool *p = pool_get(id);
-	return p ? (int32_t)rte_mempool_avail_count(p->mp) : -ENOENT;
+	if (p == NULL)
+		return -ENOENT;
+	const struct rte_mempool *mp = p->mp;
+	uint32_t n = __atomic_load_n(&cache_lcores_n, __ATOMIC_ACQUIRE);
+	if (n == 0)
+		return (int32_t)rte_mempool_avail_count(mp);
+	/* The common pool's own count (what rte_mempool_ops_get_count() returns; that wrapper
+	 * is internal to librte_mempool). */
+	unsigned int count = rte_mempool_get_ops(mp->ops_index)->get_count(mp);
+	if (mp->cache_size != 0)
+		for (uint32_t i = 0; i < n; i++)
+			count += mp->local_cache[cache_lcores[i]].len;
+	return (int32_t)(count > mp->size ? mp->size : count);
 }
 
 int32_t luna_pool_free(int32_t id, int32_t driver_held)

@@ -124,9 +124,9 @@ export class MemZone {
   tryTake(): number {
     if (this._cached === 0) {
       if (this._closed) throw this._closedError();
-      const dst = this._cache.subarray(0);
-      if (this._backend.takeBulk(dst, refillBatch)) this._admit(dst, refillBatch);
-      else if (this._backend.takeBulk(dst, 1)) this._admit(dst, 1);
+      const dst = this._cache;
+      if (this._backend.takeBulk(dst, refillBatch)) this._admit(refillBatch);
+      else if (this._backend.takeBulk(dst, 1)) this._admit(1);
       else return -1;
     }
     const h = this._cache[--this._cached];
@@ -260,36 +260,50 @@ export class MemZone {
     return new BufferError(`${this.name}: the zone is closed`);
   }
 
-  /** Takes at least `need` buffers from the backend into the local cache. */
+  /**
+   * Takes at least `need` buffers from the backend into the local cache. The
+   * backend fills the cache's first entries (the cached ones move up first):
+   * no view of the cache is made, so refilling allocates nothing.
+   */
   private _refill(need: number): void {
     if (this._closed) throw this._closedError();
-    const want = Math.min(this._cache.length - this._cached, Math.max(need - this._cached, refillBatch));
-    const dst = this._cache.subarray(this._cached);
-    if (this._backend.takeBulk(dst, want)) {
-      this._admit(dst, want);
+    const c = this._cache;
+    const cached = this._cached;
+    const want = Math.min(c.length - cached, Math.max(need - cached, refillBatch));
+    if (cached > 0) c.copyWithin(want, 0, cached);
+    if (this._backend.takeBulk(c, want)) {
+      this._admit(want);
       return;
     }
-    const short = need - this._cached;
-    if (short > 0 && short < want && this._backend.takeBulk(dst, short)) {
-      this._admit(dst, short);
-      return;
-    }
+    const short = need - cached;
+    if (short > 0 && short < want) {
+      if (cached > 0) c.copyWithin(short, want, want + cached);
+      if (this._backend.takeBulk(c, short)) {
+        this._admit(short);
+        return;
+      }
+      if (cached > 0) c.copyWithin(0, short, short + cached);
+    } else if (cached > 0) c.copyWithin(0, want, want + cached);
     throw new PoolExhaustedError(this.name, this.capacity, need);
   }
 
-  /** Buffers in the cache are free: count 0, so a stray release of one is caught. */
-  private _admit(got: Uint32Array, n: number): void {
-    for (let i = 0; i < n; i++) this._refs[(got[i] >>> 1) + this._refHalf] = 0;
+  /** The cache's first `n` entries came from the backend: free, count 0, so a stray release of one is caught. */
+  private _admit(n: number): void {
+    const c = this._cache;
+    for (let i = 0; i < n; i++) this._refs[(c[i] >>> 1) + this._refHalf] = 0;
     this._cached += n;
   }
 
-  /** Gives `n` buffers of the local cache back to the backend. */
+  /**
+   * Gives `n` buffers of the local cache back to the backend: the first `n`
+   * (the longest cached, the coldest), the rest moving down; no view made.
+   */
   private _spill(n: number): void {
     if (n === 0) return;
-    const from = this._cached - n;
-    const out = this._cache.subarray(from, this._cached);
-    for (let i = 0; i < n; i++) this._refs[(out[i] >>> 1) + this._refHalf] = 1;
-    this._backend.giveBulk(out, n);
-    this._cached = from;
+    const c = this._cache;
+    for (let i = 0; i < n; i++) this._refs[(c[i] >>> 1) + this._refHalf] = 1;
+    this._backend.giveBulk(c, n);
+    c.copyWithin(0, n, this._cached);
+    this._cached -= n;
   }
 }

@@ -66,7 +66,7 @@ export class ChunkRing {
       this.zone.release(h);
       return;
     }
-    if (this.count === this.mask + 1) this._grow();
+    if (this.count === this.mask + 1) this._grow(this.mask === -1 ? minChunks : (this.mask + 1) * 2);
     const i = ((this.head + this.count) & this.mask) * W;
     const r = this.ring;
     r[i + H] = h;
@@ -74,6 +74,19 @@ export class ChunkRing {
     r[i + LEN] = len;
     this.count++;
     this.bytes += len;
+  }
+
+  /**
+   * Makes room for `chunks` chunks in all, so that pushing up to that many
+   * grows the ring once at most: a 64 KiB write is 45 chunks, which would
+   * otherwise grow an emptied queue's ring from 8 chunks three times.
+   */
+  reserve(chunks: number): void {
+    const n = this.mask + 1;
+    if (chunks <= n) return;
+    let want = n === 0 ? minChunks : n * 2;
+    while (want < chunks) want *= 2;
+    this._grow(want);
   }
 
   /** Drops the first `n` bytes, releasing the buffers of chunks wholly gone. */
@@ -109,9 +122,9 @@ export class ChunkRing {
     this.consume(this.bytes);
   }
 
-  private _grow(): void {
-    const n = this.mask + 1;
-    const ring = takeRing(n === 0 ? minChunks : n * 2);
+  /** Moves the chunks to a ring of `chunks` (a power of two, at least twice the current one). */
+  private _grow(chunks: number): void {
+    const ring = takeRing(chunks);
     const old = this.ring;
     for (let k = 0; k < this.count; k++) {
       const from = ((this.head + k) & this.mask) * W;

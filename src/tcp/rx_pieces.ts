@@ -22,6 +22,8 @@ import type { Segment } from "./segment.ts";
 export function queuePayload(q: RecvQueue, seg: Segment, seq: number, len: number): boolean {
   let rel = (seq - seg.seq) >>> 0;
   let kept = false;
+  // A coalesced segment is up to 45 links: room for all of them at once, not in doublings.
+  if (seg.chain !== null) q.reserve(q.chunks + seg.chain.count + 1);
   if (rel < seg.headLen || seg.chain === null) {
     const k = len < seg.headLen - rel ? len : seg.headLen - rel;
     q.push(seg.h, seg.payloadOff + rel, k);

@@ -53,6 +53,7 @@ export function copyIntoSendQueue(
   // And no connection holds more than its share of the zone (pool_pressure.ts): one that
   // is never read from fills its own and waits, the others go on.
   const share = pool.sendShare();
+  if (done < length && q.chunks < share) q.reserve(Math.min(q.chunks + Math.ceil((length - done) / chunk), share));
   // The buffers are filled together, a batch of them at a time (zone.copyIn: one native
   // call on a DPDK zone), from `copied` on.
   const list = copyList;

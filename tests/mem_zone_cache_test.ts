@@ -1,0 +1,60 @@
+// The zone's local cache exchanges buffers with its backend at the front of
+// the cache (no view of it is made): refills, spills and a refill the
+// backend cannot serve keep every buffer accounted for, and no buffer is
+// handed out twice.
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { PoolExhaustedError } from "../src/errors.ts";
+import { createHeapZone } from "../src/mem/heap.ts";
+import { describe, test } from "./harness.ts";
+
+describe("mem zone cache", () => {
+  test("refills and spills across the cache's size hand out each buffer once and take every one back", () => {
+    const zone = createHeapZone({ name: "cache", count: 1000 });
+    const held = new Set<number>();
+    const take = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const h = i % 3 === 0 ? zone.tryTake() : zone.take();
+        assert(h >= 0 && !held.has(h), `buffer ${h} handed out twice`);
+        held.add(h);
+      }
+    };
+    const release = (n: number) => {
+      const list = [...held].slice(0, n);
+      for (const h of list) {
+        zone.release(h);
+        held.delete(h);
+      }
+    };
+    take(700); // refills of 64 and more
+    release(650); // past the cache's 512: a spill of half of it
+    take(300);
+    const bulk = new Uint32Array(200);
+    zone.takeBulk(bulk, 200);
+    for (const h of bulk) {
+      assert(!held.has(h), `buffer ${h} handed out twice`);
+      held.add(h);
+    }
+    assertEquals(zone.accounting().inUse, held.size);
+    release(held.size);
+    assertEquals(zone.accounting().inUse, 0);
+    assertEquals(zone.freeCount(), 1000);
+  });
+
+  test("a refill the backend cannot serve keeps the buffers cached; what is left is still handed out", () => {
+    const zone = createHeapZone({ name: "cache", count: 600 });
+    const held: number[] = [];
+    for (let i = 0; i < 599; i++) held.push(zone.take());
+    for (let i = 0; i < 5; i++) zone.release(held.pop()!); // five cached, one in the backend
+    const out = new Uint32Array(10);
+    assertThrows(() => zone.takeBulk(out, 10), PoolExhaustedError);
+    assertEquals(zone.freeCount(), 6);
+    const got = new Set<number>();
+    for (let i = 0; i < 6; i++) got.add(zone.take());
+    assertEquals(got.size, 6);
+    for (const h of got) assert(!held.includes(h), `buffer ${h} handed out twice`);
+    assertThrows(() => zone.take(), PoolExhaustedError);
+    assertEquals(zone.tryTake(), -1);
+    for (const h of [...held, ...got]) zone.release(h);
+    assertEquals(zone.accounting().inUse, 0);
+  });
+});
