@@ -45,6 +45,9 @@ const workloads = arg("workloads", "echo,storage4k,connrate").split(",");
 const connsList = arg("conns", "1,16,256").split(",").map(Number);
 const seconds = Number(arg("seconds", "1"));
 const rounds = Number(arg("rounds", "3"));
+// `--warm S`: before the measured phases, each workload once for S seconds, not shown (the
+// runtime's compiler threads share the server's core with the loop while it compiles).
+const warmS = Number(arg("warm", "0"));
 // `--trace N`: the client's timeline of connection 0's first N measured requests (LUNA_BENCH_TRACE).
 const traceN = Number(arg("trace", "0"));
 const traceEnv = traceN > 0
@@ -68,8 +71,11 @@ function delta(a: Stalls, b: Stalls): Stalls {
  * thread was runnable and another took its core), the main thread apart from the runtime's
  * helpers (JIT compilers, collector), which share the process's one core with it.
  */
-function threads(pid: number): { mainMs: number; mainPreempted: number; helpersMs: number } {
+function threads(
+  pid: number,
+): { mainMs: number; mainPreempted: number; helpersMs: number; byName: Map<string, number> } {
   let mainMs = 0, mainPreempted = 0, helpersMs = 0;
+  const byName = new Map<string, number>();
   const tick = 1000 / 100; // USER_HZ
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string, status: string;
@@ -84,9 +90,13 @@ function threads(pid: number): { mainMs: number; mainPreempted: number; helpersM
     if (Number(tid) === pid) {
       mainMs = ms;
       mainPreempted = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    } else helpersMs += ms;
+    } else {
+      helpersMs += ms;
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+    }
   }
-  return { mainMs, mainPreempted, helpersMs };
+  return { mainMs, mainPreempted, helpersMs, byName };
 }
 
 const rows: string[] = [];
@@ -111,11 +121,26 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
     client = await startLuna(lunaClient, ["taskset", "-c", clientCpu], {
       ...memifEnd("client", socket, clientMode, cp, clientCpu, 300),
     }, traceEnv);
+    for (const w of warmS > 0 ? workloads : []) {
+      const phase = w === "storage4k"
+        ? { workload: "storage", resp: 4096, conns: 16, size: 64, warmupS: 0, measureS: warmS }
+        : { workload: w, conns: 16, size: 64, warmupS: 0, measureS: warmS };
+      const m = await ask(
+        client,
+        `run ${JSON.stringify(phase)}`,
+        /^(RESULT|FAIL) (.*)$/m,
+        (warmS + 30) * 1000,
+      );
+      if (m[1] === "FAIL") throw new Error(`client: ${m[2]}`);
+    }
     for (const w of workloads) {
       for (const conns of w === "connrate" ? [16] : connsList) {
+        // Warm processes (--warm) need no warm-up of their own: the phase is then nearly all
+        // measured, and the server's CPU over the phase is nearly all spent on measured requests.
+        const warmupS = warmS > 0 ? 0.05 : 0.3;
         const phase = w === "storage4k"
-          ? { workload: "storage", resp: 4096, conns, size: 64, warmupS: 0.3, measureS: seconds }
-          : { workload: w, conns, size: 64, warmupS: 0.3, measureS: seconds };
+          ? { workload: "storage", resp: 4096, conns, size: 64, warmupS, measureS: seconds }
+          : { workload: w, conns, size: 64, warmupS, measureS: seconds };
         // The server's stalls cover the whole phase (connect, warm-up, measured stretch, close).
         const s0 = await serverStalls(server);
         const t0 = threads(server.child.pid!);
@@ -127,9 +152,14 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
         );
         const s1 = await serverStalls(server);
         const t1 = threads(server.child.pid!);
+        const t1Main = t1.mainMs;
         const r = JSON.parse(m[2]);
         if (m[1] === "FAIL") throw new Error(`client: ${r.error}`);
         const rate = r.req_per_s ?? r.conn_per_s;
+        const done = r.requests ?? r.connections;
+        // The server's main thread's CPU per request (or connection) measured: an upper bound, the
+        // phase's connects, warm-up and closes counted in.
+        const serverUs = done > 0 ? ((t1Main - t0.mainMs) * 1000) / done : 0;
         const lat = r.p50_ns !== undefined
           ? `p50 ${(r.p50_ns / 1000).toFixed(1)} p99 ${(r.p99_ns / 1000).toFixed(0)} p999 ${
             (r.p999_ns / 1000).toFixed(0)
@@ -139,9 +169,16 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
         rows.push(
           `${round} ${serverMode}/${clientMode} ${w} ${conns}: ${Math.round(rate)}/s ${lat}\n` +
             `    server ${JSON.stringify(delta(s0, s1))}\n` +
-            `    server threads: main ${t1.mainMs - t0.mainMs} ms, preempted ${
-              t1.mainPreempted - t0.mainPreempted
-            } times; helpers ${t1.helpersMs - t0.helpersMs} ms\n` +
+            `    server threads: main ${t1.mainMs - t0.mainMs} ms (${
+              serverUs.toFixed(2)
+            } µs/req), preempted ${t1.mainPreempted - t0.mainPreempted} times; helpers ${
+              t1.helpersMs - t0.helpersMs
+            } ms (${
+              [...t1.byName].map(([k, v]) => [k, v - (t0.byName.get(k) ?? 0)] as const).filter(([, v]) =>
+                v > 0
+              )
+                .map(([k, v]) => `${k} ${v}`).join(", ")
+            })\n` +
             (c !== undefined
               ? `    client ${JSON.stringify(c)} cpu ${r.client.cpuUsPerReq.toFixed(2)} µs/req, polls ${
                 r.client.pollsPerReq.toFixed(1)
