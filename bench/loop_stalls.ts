@@ -144,6 +144,8 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
         // The server's stalls cover the whole phase (connect, warm-up, measured stretch, close).
         const s0 = await serverStalls(server);
         const t0 = threads(server.child.pid!);
+        const c0 = threads(client.child.pid!).mainMs;
+        const wall0 = performance.now();
         const m = await ask(
           client,
           `run ${JSON.stringify(phase)}`,
@@ -152,6 +154,10 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
         );
         const s1 = await serverStalls(server);
         const t1 = threads(server.child.pid!);
+        // The share of the phase the server's main thread ran: under 1, the core went elsewhere.
+        const wall = performance.now() - wall0;
+        const share = (t1.mainMs - t0.mainMs) / wall;
+        const clientShare = (threads(client.child.pid!).mainMs - c0) / wall;
         const t1Main = t1.mainMs;
         const r = JSON.parse(m[2]);
         if (m[1] === "FAIL") throw new Error(`client: ${r.error}`);
@@ -169,7 +175,7 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
         rows.push(
           `${round} ${serverMode}/${clientMode} ${w} ${conns}: ${Math.round(rate)}/s ${lat}\n` +
             `    server ${JSON.stringify(delta(s0, s1))}\n` +
-            `    server threads: main ${t1.mainMs - t0.mainMs} ms (${
+            `    server threads: main ${t1.mainMs - t0.mainMs} ms (${share.toFixed(2)} of the phase, ${
               serverUs.toFixed(2)
             } µs/req), preempted ${t1.mainPreempted - t0.mainPreempted} times; helpers ${
               t1.helpersMs - t0.helpersMs
@@ -180,9 +186,9 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
                 .map(([k, v]) => `${k} ${v}`).join(", ")
             })\n` +
             (c !== undefined
-              ? `    client ${JSON.stringify(c)} cpu ${r.client.cpuUsPerReq.toFixed(2)} µs/req, polls ${
-                r.client.pollsPerReq.toFixed(1)
-              }/req`
+              ? `    client ${JSON.stringify(c)} main ${clientShare.toFixed(2)} of the phase, cpu ${
+                r.client.cpuUsPerReq.toFixed(2)
+              } µs/req, polls ${r.client.pollsPerReq.toFixed(1)}/req`
               : ""),
         );
         console.log(rows[rows.length - 1]);
