@@ -27,6 +27,7 @@
 // Usage: luna_client.ts '{"device":"memif:/tmp/x.sock,client","address":"198.18.1.2/24",
 //                         "server":"198.18.1.1","mode":"inline","prefix":"...","lcores":"0@0","lifetimeS":600}'
 import { ConfigError, type Connection, type ConnectionHandlers, createStack } from "../src/mod.ts";
+import type { LoopStalls } from "../src/loop/loop.ts";
 import {
   type BenchEnd,
   benchStackConfig,
@@ -244,7 +245,8 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   const requests = latency.n;
   // The client's loop per request: polls, polls that received frames, frames received, transmit
   // bursts, CPU µs (user + system).
-  const perReq = (k: keyof typeof loop0) => requests > 0 ? (loop1[k] - loop0[k]) / requests : 0;
+  const perReq = (k: Exclude<keyof typeof loop0, "stalls">) =>
+    requests > 0 ? (loop1[k] - loop0[k]) / requests : 0;
   const client = {
     pollsPerReq: perReq("iterations"),
     rxBurstsPerReq: perReq("rxBursts"),
@@ -253,6 +255,9 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
       : 0,
     txBurstsPerReq: perReq("txBursts"),
     cpuUsPerReq: requests > 0 ? (cpu1.user + cpu1.system) / requests : 0,
+    // Gaps of over 100 µs / 1 ms / 10 ms between polls while frames waited, their ms in all, and
+    // the longest gap: where the loop was away (see LoopStalls).
+    stalls: stallsOf(loop0.stalls, loop1.stalls),
   };
   sending = false;
   const drained = await pollFor(2000, () => outstanding === 0);
@@ -275,6 +280,17 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
     client,
     ...(traceMax > 0 ? { trace } : {}),
     heap,
+  };
+}
+
+/** The stalls of a stretch, from the loop's counts at its start and end (the longest over all). */
+function stallsOf(a: LoopStalls, b: LoopStalls): Record<string, number> {
+  return {
+    over100us: b.over100us - a.over100us,
+    over1ms: b.over1ms - a.over1ms,
+    over10ms: b.over10ms - a.over10ms,
+    ms: Math.round((b.ms - a.ms) * 1000) / 1000,
+    msMax: Math.round(b.msMax * 1000) / 1000,
   };
 }
 

@@ -27,7 +27,7 @@ import { IpLayer } from "../ip/ipv4_layer.ts";
 import { type BridgeStats, KernelBridge } from "../kernel/bridge.ts";
 import { type CoexistOptions, type Coexistence, startCoexistence } from "../kernel/coexist.ts";
 import type { ControlStats } from "../kernel/control.ts";
-import { Loop, LoopEvent, type LoopMode } from "../loop/loop.ts";
+import { Loop, LoopEvent, type LoopMode, type LoopStalls } from "../loop/loop.ts";
 import type { ZoneAccounting } from "../mem/zone.ts";
 import type { CongestionName } from "../tcp/congestion.ts";
 import type { EcnMode } from "../tcp/config.ts";
@@ -68,8 +68,11 @@ export interface StackStats {
   timeWait: { count: number; bytes: number };
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
-  /** Loop iterations, frames received, iterations that received frames, and transmit bursts. */
-  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number };
+  /**
+   * Loop iterations, frames received, iterations that received frames, transmit bursts, and the
+   * stalls (time the loop was away while frames waited, and its yields and naps).
+   */
+  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number; stalls: LoopStalls };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
@@ -333,6 +336,7 @@ export class Stack {
         framesIn: this.loop.framesIn,
         rxBursts: this.loop.rxBursts,
         txBursts: this.ip.tx.bursts,
+        stalls: { ...this.loop.stalls },
       },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };

@@ -5,6 +5,7 @@
  * @module
  */
 import { createStack, type Stack, type StackStats } from "../api/stack.ts";
+import { sumStalls } from "../loop/loop.ts";
 import { type App, type AppStats, createApp } from "../apps/mod.ts";
 import { ConfigError, NoSuchPortError } from "../errors.ts";
 import { formatIpv4 } from "../wire/mod.ts";
@@ -226,6 +227,7 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
         framesIn: stats.reduce((n, st) => n + st.loop.framesIn, 0),
         rxBursts: stats.reduce((n, st) => n + st.loop.rxBursts, 0),
         txBursts: stats.reduce((n, st) => n + st.loop.txBursts, 0),
+        stalls: sumStalls(stats.map((st) => st.loop.stalls)),
       },
     },
     workers: stats,

@@ -73,6 +73,53 @@ export class EventQueue {
   }
 }
 
+/**
+ * What kept a loop from polling while frames waited. A gap is the time from
+ * one poll's start to the next's; it counts as a stall when the later poll
+ * brought frames and it passed 100 µs (a round trip over memif takes a few
+ * µs). Whatever the cause: the loop yielding or napping, a long handler or
+ * collection inside the earlier poll, or the thread off its core. The loop's
+ * own time away ({@link Loop.run}'s yields and naps) is counted beside, so
+ * that the rest can be told apart.
+ */
+export interface LoopStalls {
+  /** Stalls by length, counted in every bucket they pass. */
+  over100us: number;
+  over1ms: number;
+  over10ms: number;
+  /** Their total and the longest, ms. */
+  ms: number;
+  msMax: number;
+  /** Rounds of {@link Loop.run} that ended by yielding to the runtime (setImmediate), and the time until the next round, ms. */
+  yields: number;
+  yieldMs: number;
+  /** Rounds that ended in a nap (a timer, when idle), and the time napped, ms. */
+  naps: number;
+  napMs: number;
+}
+
+/** Stall counts at zero. */
+export function noStalls(): LoopStalls {
+  return { over100us: 0, over1ms: 0, over10ms: 0, ms: 0, msMax: 0, yields: 0, yieldMs: 0, naps: 0, napMs: 0 };
+}
+
+/** The stalls of several loops (workers) together: counts and times added, the longest of all. */
+export function sumStalls(list: readonly LoopStalls[]): LoopStalls {
+  const t = noStalls();
+  for (const s of list) {
+    t.over100us += s.over100us;
+    t.over1ms += s.over1ms;
+    t.over10ms += s.over10ms;
+    t.ms += s.ms;
+    t.msMax = Math.max(t.msMax, s.msMax);
+    t.yields += s.yields;
+    t.yieldMs += s.yieldMs;
+    t.naps += s.naps;
+    t.napMs += s.napMs;
+  }
+  return t;
+}
+
 /** One loop over one device. */
 export class Loop {
   readonly device: Device;
@@ -91,6 +138,10 @@ export class Loop {
   framesIn = 0;
   /** Iterations whose receive burst brought frames (framesIn / rxBursts: frames per burst). */
   rxBursts = 0;
+  /** Where the loop was away while frames waited; see {@link LoopStalls}. */
+  readonly stalls: LoopStalls = noStalls();
+  /** The `now` of the last poll, to measure the gap before the next. */
+  private _lastPoll = NaN; // no gap before the first poll
   private _polling = false;
   private _pollNow = 0;
   /**
@@ -134,7 +185,10 @@ export class Loop {
       // now, not after this poll's burst; frames the device refused last time wait for the end.
       if (this.ip.tx.fresh > 0) this.ip.flush(now);
       const n = this.device.rx(this._descs, this._burst, now);
+      const gap = now - this._lastPoll;
+      this._lastPoll = now;
       if (n > 0) {
+        if (gap > 0.1) this._stall(gap);
         this.rxBursts++;
         this.ip.flushEvery = n < this._burst ? this._txFlush : 0;
         this.ip.receive(this._descs, n, now);
@@ -153,6 +207,15 @@ export class Loop {
     } finally {
       this._polling = false;
     }
+  }
+
+  private _stall(gap: number): void {
+    const s = this.stalls;
+    s.over100us++;
+    if (gap > 1) s.over1ms++;
+    if (gap > 10) s.over10ms++;
+    s.ms += gap;
+    if (gap > s.msMax) s.msMax = gap;
   }
 
   /**
@@ -204,8 +267,16 @@ export class Loop {
         // Poll mode while traffic flows (a nap costs 1 to 2 ms, more than most round trips);
         // after idleNapMs without a frame, nap between rounds so an idle stack leaves the CPU.
         napping = now - lastWork > idleNapMs;
-        if (napping) await new Promise((r) => setTimeout(r, 1));
-        else await new Promise((r) => setImmediate(r));
+        const st = this.stalls;
+        if (napping) {
+          await new Promise((r) => setTimeout(r, 1));
+          st.naps++;
+          st.napMs += performance.now() - now;
+        } else {
+          await new Promise((r) => setImmediate(r));
+          st.yields++;
+          st.yieldMs += performance.now() - now;
+        }
       }
     })();
     return this._stopped;
