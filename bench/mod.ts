@@ -84,6 +84,8 @@
  *                        which the C servers take 108 (--runtimes bun,deno,node leaves them out)
  *   --seconds S          measured seconds per figure (default 2; quick 0.5)
  *   --warmup S           warm-up seconds before each (default 0.5; quick 0.2)
+ *   --start-warm S       seconds a fresh server/client pair runs its first workload unmeasured
+ *                        (default 2; quick 0): a new process compiles its hot path first
  *   --bulk-mb N          bytes of the bulk transfer, MiB (default 1024; quick 256)
  *   --bulk-warm-mb N     bytes of an untimed transfer just before it, on the same processes, MiB
  *                        (default 256, or --bulk-mb if less; 0: none): a cold process spends its
@@ -165,7 +167,7 @@ function list<T extends string>(name: string, all: readonly T[]): T[] {
 function usage(why: string): never {
   console.error(`bench: ${why}`);
   console.error(
-    "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--bulk-mb 1..8192]\n" +
+    "usage: bench [--quick] [--rounds 1..20] [--seconds 0.2..60] [--warmup 0..10] [--start-warm 0..30] [--bulk-mb 1..8192]\n" +
       "             [--bulk-warm-mb 0..8192] [--bulk-warm-s 0..60] [--bulk-rounds N]\n" +
       "             [--only forward,kernel,memif,afpacket,scale]\n" +
       "             [--workloads echo,bulk,connrate,storage4k,storage64k,concurrency,httpget,ecn,lossy,lossyrpc,httpwrk] [--lossy-mb N]\n" +
@@ -180,12 +182,14 @@ const quick = process.argv.includes("--quick");
 const rounds = Number(arg("--rounds") ?? (quick ? 1 : 3));
 const measureS = Number(arg("--seconds") ?? (quick ? 0.5 : 2));
 const warmupS = Number(arg("--warmup") ?? (quick ? 0.2 : 0.5));
+const startWarmS = Number(arg("--start-warm") ?? (quick ? 0 : 2));
 const bulkMb = Number(arg("--bulk-mb") ?? (quick ? 256 : 1024));
 const bulkWarmMb = Number(arg("--bulk-warm-mb") ?? Math.min(bulkMb, 256));
 const bulkRounds = Math.min(rounds, Number(arg("--bulk-rounds") ?? 3));
 if (!(rounds >= 1 && rounds <= 20 && Number.isInteger(rounds))) usage("--rounds: 1..20");
 if (!(measureS >= 0.2 && measureS <= 60)) usage("--seconds: 0.2..60");
 if (!(warmupS >= 0 && warmupS <= 10)) usage("--warmup: 0..10");
+if (!(startWarmS >= 0 && startWarmS <= 30)) usage("--start-warm: 0..30");
 if (!(bulkMb >= 1 && bulkMb <= 8192)) usage("--bulk-mb: 1..8192");
 if (!(bulkWarmMb >= 0 && bulkWarmMb <= 8192)) usage("--bulk-warm-mb: 0..8192");
 const bulkWarmS = Number(arg("--bulk-warm-s") ?? (quick ? 1 : 2));
@@ -292,6 +296,7 @@ const load0 = loadavg();
 const tcpOptions: TcpOptions = {
   rounds,
   warmupS,
+  startWarmS,
   measureS,
   bulkBytes: Math.round(bulkMb * (1 << 20)),
   bulkWarmBytes: Math.round(bulkWarmMb * (1 << 20)),
@@ -321,7 +326,8 @@ const tcpOptions: TcpOptions = {
 const samples: Sample[] = [];
 const failures: Failure[] = [];
 console.log(
-  `luna-ts bench: ${rounds} round(s), ${measureS} s measured after ${warmupS} s warm-up, bulk ${bulkMb} MiB` +
+  `luna-ts bench: ${rounds} round(s), ${measureS} s measured after ${warmupS} s warm-up ` +
+    `(a fresh process pair: ${startWarmS} s more), bulk ${bulkMb} MiB` +
     `${quick ? " (quick)" : ""}; ${countSteps(tcpOptions)} TCP measurements` +
     `${groups.includes("forward") ? ` + ${(2 + forwarders.length) * rounds} forwarding` : ""}`,
 );
@@ -484,6 +490,7 @@ writeFileSync(
       rounds,
       measureS,
       warmupS,
+      startWarmS,
       bulkBytes: tcpOptions.bulkBytes,
       bulkRounds,
       lossyBytes: workloads.includes("lossy") ? tcpOptions.lossyBytes : undefined,
