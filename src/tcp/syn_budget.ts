@@ -72,9 +72,11 @@ export class SynBudget {
   private _now = 0;
   private _limited = true;
   private _granted = false;
-  // What spent and rateLimited answer, kept from the last refill or take: within an iteration
-  // the bucket gains nothing (its time is the iteration's), so the answers change only when a
-  // token is taken, and the flood's shed SYNs ask them without refilling the bucket each time.
+  // What spent and rateLimited answer, worked out at the first question after a refill or a
+  // take: within an iteration the bucket gains nothing (its time is the iteration's), so the
+  // answers change only when a token is taken, and the flood's shed SYNs ask them without
+  // refilling the bucket each time (nor does an iteration with no SYN).
+  private _settled = false;
   private _spent = false;
   private _rateLimited = false;
 
@@ -102,17 +104,20 @@ export class SynBudget {
 
   /** Whether this iteration's budget or the bucket is spent (the next cookie SYN is shed). */
   get spent(): boolean {
+    if (!this._settled) this._settle();
     return this._spent;
   }
 
   /** Whether the bucket bounds now and is empty. */
   get rateLimited(): boolean {
+    if (!this._settled) this._settle();
     return this._rateLimited;
   }
 
   private _settle(): void {
     this._rateLimited = this._limited && this._bucket !== undefined && this._bucket.available(this._now) < 1;
     this._spent = this._left <= 0 || this._rateLimited;
+    this._settled = true;
   }
 
   /**
@@ -124,10 +129,10 @@ export class SynBudget {
       this._granted = false;
       return true;
     }
-    if (this._spent) return false;
+    if (this.spent) return false;
     this._left--;
     this._bucket?.take(this._now); // unbounded (not limited): takes a token if there is one
-    this._settle();
+    this._settled = false;
     return true;
   }
 
@@ -143,7 +148,7 @@ export class SynBudget {
     this._limited = limited;
     this._granted = false;
     this._now = now;
-    this._settle();
+    this._settled = false;
   }
 
   /**
