@@ -12,8 +12,10 @@
  * Reported, each the median of the rounds: `path` (the whole per-SYN cost as
  * above, every SYN answered: tcp.synCookiesPerPoll Infinity), `budget8` (the
  * same with the default budget of 8 answers per poll, the loop's poll after
- * each burst of 32: 24 of 32 shed), `cookie` (SynCookies.isn + tsval alone) and `siphash` (one
- * SipHash of 6 words, for scale). Before timing, every SYN must have drawn one
+ * each burst of 32: 24 of 32 shed), `flood` (a budget of 1: 31 of 32 shed, as under a
+ * flood well beyond the budget, where bench/synflood.ts sheds about 97% of the SYNs), `cookie`
+ * (SynCookies.isn + tsval alone) and `siphash` (one SipHash of 6 words, for scale). The figures
+ * include the feeder's own work per SYN (a buffer taken and a frame copied into it, as a NIC would). Before timing, every SYN must have drawn one
  * SYN-ACK and left no connection behind.
  *
  * ```sh
@@ -23,15 +25,22 @@
  *
  * Options: `--rounds N` (default 7), `--syns N` per round (default 200,000).
  *
+ * `--baseline DIR`: another checkout of luna-ts; then only the `flood` figure
+ * is taken, for its tree and this one in the same process, the two sides
+ * alternating round by round (their order turning), each round's CPU time
+ * (process.cpuUsage) over `--syns` SYNs: an A/B comparison that a busy
+ * machine disturbs less than two runs one after the other. Prints each
+ * side's median and quartiles and the ratio of the medians.
+ *
  * @module
  */
-import { DESC_WORDS } from "../src/device/mod.ts";
+import { pathToFileURL } from "node:url";
+import process from "node:process";
 import { SipHash } from "../src/tcp/siphash.ts";
 import { SynCookies } from "../src/tcp/syn_cookie.ts";
-import { TcpLayer } from "../src/tcp/tcp_layer.ts";
-import { TcpFlags, TcpPacket, TcpRepr } from "../src/wire/mod.ts";
-import { ipHeadroom } from "../src/ip/mod.ts";
-import { addrA, addrB, twoHosts } from "../tests/sim.ts";
+import type { TcpLayer } from "../src/tcp/tcp_layer.ts";
+import type { TcpFlags, TcpPacket, TcpRepr } from "../src/wire/mod.ts";
+import type { twoHosts } from "../tests/sim.ts";
 
 declare const Deno: { args: string[]; version: { deno: string } } | undefined;
 declare const Bun: { version: string } | undefined;
@@ -42,6 +51,8 @@ const opt = (name: string, dflt: number) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const rounds = opt("--rounds", 7);
+const baselineAt = args.indexOf("--baseline");
+const baselineDir = baselineAt >= 0 ? args[baselineAt + 1] : undefined;
 const syns = opt("--syns", 200_000);
 const burst = 32;
 const templates = 4096;
@@ -63,8 +74,47 @@ function patchSeq(v: DataView, at: number, delta: number): void {
   v.setUint16(at + 16, ~sum & 0xffff);
 }
 
-/** A listener host fed SYN bursts; `budget`: its tcp.synCookiesPerPoll. Returns the feeder and its TCP layer. */
-function makeFeeder(budget: number) {
+/** What a feeder is built from: the modules of one checkout (this one, or --baseline's). */
+interface Modules {
+  DESC_WORDS: number;
+  TcpLayer: typeof TcpLayer;
+  TcpFlags: typeof TcpFlags;
+  TcpPacket: typeof TcpPacket;
+  TcpRepr: typeof TcpRepr;
+  ipHeadroom: number;
+  addrA: number;
+  addrB: number;
+  twoHosts: typeof twoHosts;
+}
+
+/** The modules of the checkout at `root` (a file URL ending in a slash). */
+async function modulesOf(root: string): Promise<Modules> {
+  const [device, tcp, wire, ip, sim] = await Promise.all([
+    import(`${root}src/device/mod.ts`),
+    import(`${root}src/tcp/tcp_layer.ts`),
+    import(`${root}src/wire/mod.ts`),
+    import(`${root}src/ip/mod.ts`),
+    import(`${root}tests/sim.ts`),
+  ]);
+  return {
+    DESC_WORDS: device.DESC_WORDS,
+    TcpLayer: tcp.TcpLayer,
+    TcpFlags: wire.TcpFlags,
+    TcpPacket: wire.TcpPacket,
+    TcpRepr: wire.TcpRepr,
+    ipHeadroom: ip.ipHeadroom,
+    addrA: sim.addrA,
+    addrB: sim.addrB,
+    twoHosts: sim.twoHosts,
+  };
+}
+
+/**
+ * A listener host of checkout `m` fed SYN bursts; `budget`: its
+ * tcp.synCookiesPerPoll. Returns the feeder and its TCP layer.
+ */
+function makeFeeder(m: Modules, budget: number) {
+  const { DESC_WORDS, TcpLayer, TcpFlags, TcpPacket, TcpRepr, ipHeadroom, addrA, addrB, twoHosts } = m;
   const { a, b, clock } = twoHosts({ delayMs: 0, buffers: 16_384 });
   clock.now = 1000;
   const tcp = new TcpLayer(a.ip, { synCookiesPerPoll: budget }, { key: new Uint8Array(16).fill(7) });
@@ -162,11 +212,23 @@ function makeFeeder(budget: number) {
   return { feed, tcp, answered: () => synAcks };
 }
 
-// Correctness first: one SYN-ACK per SYN without a budget, 8 of each 32 with the default one (and
+// Correctness first: one SYN-ACK per SYN without a budget, 8 of each 32 with the default one, 1 with a budget of 1 (and
 // the few shed SYNs whose hash the shed memory of syn_retry.ts took for a retransmission); no state.
-const all = makeFeeder(Infinity);
-const budgeted = makeFeeder(8);
-for (const [f, want, slack] of [[all, 10_016, 0], [budgeted, 2_504, 32]] as const) {
+const here = await modulesOf(new URL("../", import.meta.url).href);
+const { addrA, addrB } = here;
+const all = makeFeeder(here, Infinity);
+const budgeted = makeFeeder(here, 8);
+const flood = makeFeeder(here, 1);
+const feeders: [ReturnType<typeof makeFeeder>, number, number][] = [[all, 10_016, 0], [budgeted, 2_504, 32], [
+  flood,
+  313,
+  32,
+]];
+const baselineFlood = baselineDir === undefined
+  ? undefined
+  : makeFeeder(await modulesOf(pathToFileURL(baselineDir).href.replace(/\/?$/, "/")), 1);
+if (baselineFlood !== undefined) feeders.push([baselineFlood, 313, 32]);
+for (const [f, want, slack] of feeders) {
   f.feed(10_016);
   const c = f.tcp.counters;
   const n = f.answered();
@@ -181,10 +243,45 @@ for (const [f, want, slack] of [[all, 10_016, 0], [budgeted, 2_504, 32]] as cons
   }
 }
 
+const runtime = typeof Bun !== "undefined" ? `bun ${Bun.version}` : `deno ${Deno!.version.deno}`;
+if (baselineFlood !== undefined) {
+  // A/B: CPU time per SYN of the flood path, the two trees alternating.
+  const sides = { this: flood, baseline: baselineFlood };
+  const ns: Record<string, number[]> = { this: [], baseline: [] };
+  for (let r = 0; r < rounds; r++) {
+    for (const k of (r % 2 === 0 ? ["this", "baseline"] : ["baseline", "this"]) as ("this" | "baseline")[]) {
+      const c0 = process.cpuUsage();
+      sides[k].feed(syns);
+      const c = process.cpuUsage(c0);
+      ns[k].push(((c.user + c.system) * 1000) / syns);
+    }
+  }
+  const q = (v: number[], f: number) => [...v].sort((a, b) => a - b)[Math.round((v.length - 1) * f)];
+  for (const k of ["this", "baseline"]) {
+    console.log(
+      `${runtime} ${k}: flood ${median(ns[k]).toFixed(0)} ns/SYN of CPU (quartiles ${
+        q(ns[k], 0.25).toFixed(0)
+      }-${q(ns[k], 0.75).toFixed(0)}, ${rounds} rounds of ${syns} SYNs)`,
+    );
+  }
+  console.log(`this / baseline: ${(median(ns.this) / median(ns.baseline)).toFixed(3)}`);
+  console.log(JSON.stringify({
+    workload: "micro_syn",
+    runtime,
+    rounds,
+    syns,
+    baseline: baselineDir,
+    flood_cpu_ns_per_syn: median(ns.this),
+    baseline_flood_cpu_ns_per_syn: median(ns.baseline),
+    ratio: median(ns.this) / median(ns.baseline),
+  }));
+  process.exit(0);
+}
+
 const cookies = new SynCookies(new Uint8Array(16).fill(7));
 const hash = new SipHash(new Uint8Array(16).fill(7));
 let sink = 0;
-const results: Record<string, number[]> = { path: [], budget8: [], cookie: [], siphash: [] };
+const results: Record<string, number[]> = { path: [], budget8: [], flood: [], cookie: [], siphash: [] };
 for (let r = 0; r < rounds; r++) {
   let t0 = performance.now();
   all.feed(syns);
@@ -192,6 +289,9 @@ for (let r = 0; r < rounds; r++) {
   t0 = performance.now();
   budgeted.feed(syns);
   results.budget8.push(((performance.now() - t0) * 1e6) / syns);
+  t0 = performance.now();
+  flood.feed(syns);
+  results.flood.push(((performance.now() - t0) * 1e6) / syns);
   t0 = performance.now();
   for (let i = 0; i < syns; i++) {
     sink ^= cookies.isn(addrA, 80, addrB, 20_000 + (i & 4095), i, 1460, 1000 + i);
@@ -205,7 +305,6 @@ for (let r = 0; r < rounds; r++) {
   }
   results.siphash.push(((performance.now() - t0) * 1e6) / syns);
 }
-const runtime = typeof Bun !== "undefined" ? `bun ${Bun.version}` : `deno ${Deno!.version.deno}`;
 const line = Object.entries(results).map(([k, v]) => `${k} ${median(v).toFixed(0)} ns/SYN`).join(", ");
 console.log(`${runtime}: ${line} (median of ${rounds} rounds of ${syns} SYNs; ${sink & 1})`);
 console.log(JSON.stringify({

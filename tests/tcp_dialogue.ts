@@ -364,6 +364,11 @@ export class Dialogue implements TcpReceiver {
     this.clock.run(ms);
   }
 
+  /** @internal B's TCP receiver sheds nothing. */
+  shedsEarly(): boolean {
+    return false;
+  }
+
   /** @internal B's TCP receiver: records each segment A sends. */
   tcpInput(_h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number): boolean {
     const r = this.#rx;

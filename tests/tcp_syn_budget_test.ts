@@ -9,6 +9,7 @@ import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/a
 import { type StackConfig, synCookieRateDefault, synCookieRateKernelPath } from "../src/api/config.ts";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { ConfigError } from "../src/errors.ts";
+import { Drop } from "../src/wire/mod.ts";
 import { ShedMemory, shedMemoryGenerationMs } from "../src/tcp/syn_retry.ts";
 import { TcpLayer } from "../src/tcp/tcp_layer.ts";
 import { describe, test } from "./harness.ts";
@@ -152,6 +153,31 @@ describe("SYN budget", () => {
     m.add(k);
     assertEquals(m.take(ShedMemory.key(0xc6120002, 40_000, 80, 12346)), false);
     assertEquals(m.take(ShedMemory.key(0xc6120002, 40_001, 80, 12345)), false);
+  });
+
+  test("takeOrAdd: a SYN shed for the first time is remembered, its retransmission found once", () => {
+    const m = new ShedMemory();
+    const k = ShedMemory.key(0xc6120002, 40_000, 80, 12345);
+    m.age(0);
+    assertEquals([m.takeOrAdd(k), m.takeOrAdd(k), m.takeOrAdd(k)], [false, true, false]);
+    assertEquals(m.take(k), true, "the third pass remembered it again");
+    m.add(k);
+    m.age(shedMemoryGenerationMs); // found in the older generation too
+    assertEquals(m.takeOrAdd(k), true);
+  });
+
+  test("beyond the budget a SYN is shed before its checksum is summed; within it a bad checksum drops it", () => {
+    const d = listening({ tcp: { synCookiesPerPoll: 4 }, backlog: 0 });
+    const bad = () => d.a.ip.counters.malformed[Drop.tcpBadChecksum];
+    const bad0 = bad();
+    const burst = syns(8);
+    burst[0] = { ...burst[0], corrupt: true }; // within the budget: summed, dropped, not answered
+    for (let i = 5; i < 8; i++) burst[i] = { ...burst[i], corrupt: true }; // beyond it: shed unsummed
+    d.sendBurst(burst);
+    const sent = drain(d);
+    assertEquals(sent.map((s) => [s.flags, s.dstPort]), [2, 3, 4, 5].map((i) => [SYN | ACK, floodPort + i]));
+    assertEquals([bad() - bad0, d.tcp.counters.synCookiesSent, d.tcp.counters.synsShed], [1, 4, 3]);
+    assertEquals(d.tcp.connections, 0);
   });
 
   test("synCookiesPerPoll: Infinity answers every SYN", () => {

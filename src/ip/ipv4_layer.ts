@@ -48,6 +48,14 @@ export interface TcpReceiver {
    * marks those it keeps, the IP layer releases the rest.
    */
   tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint: number, chain?: RxChain): boolean;
+  /**
+   * Asked of a one-buffer TCP segment for this host before its checksum is
+   * summed: whether it is dropped at once (a SYN flood beyond the receiver's
+   * budget, see tcp/syn_budget.ts), counted by the receiver. A flood's SYN
+   * is then spent in as few instructions as possible; one whose checksum
+   * was bad would have been dropped too.
+   */
+  shedsEarly(ip: Ipv4Packet, tcp: TcpPacket): boolean;
 }
 
 /** Called for each ICMP echo reply received. */
@@ -466,11 +474,17 @@ export class IpLayer implements NeighborOwner {
     const why = tcp.wrap(ip.bytes, ip.payloadOffset, ip.payloadLen - chain.bytes);
     if (why !== Drop.none) return chained ? Drop.chainMalformed : why;
     if ((flags & RxFlag.l4CksumBad) !== 0) return Drop.tcpBadChecksum;
-    if ((flags & RxFlag.l4CksumGood) === 0 && !tcp.verifyChecksum(ip.src, ip.dst)) return Drop.tcpBadChecksum;
+    const receiver = this._tcp;
     const c = this.counters;
+    if (!chained && receiver !== undefined && receiver.shedsEarly(ip, tcp)) {
+      c.tcpInSegs++;
+      c.ipInDelivers++;
+      this.device.zone.release(h);
+      return Drop.none;
+    }
+    if ((flags & RxFlag.l4CksumGood) === 0 && !tcp.verifyChecksum(ip.src, ip.dst)) return Drop.tcpBadChecksum;
     c.tcpInSegs++;
     c.ipInDelivers++;
-    const receiver = this._tcp;
     if (
       receiver === undefined ||
       !receiver.tcpInput(h, ip, tcp, now, this._flowHint, chained ? chain : undefined)

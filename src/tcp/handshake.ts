@@ -136,8 +136,10 @@ export class Handshake {
     const l = this.listeners.get(tcp.dstPort);
     if (l === undefined || l.halfOpen < l.backlog || !this._x.config.synCookies) return false;
     const key = ShedMemory.key(srcIp, tcp.srcPort, tcp.dstPort, tcp.seq);
-    if (this._shed.take(key) && this._budget.grantRetry()) return false;
-    this._shed.add(key);
+    if (this._shed.takeOrAdd(key)) {
+      if (this._budget.grantRetry()) return false;
+      this._shed.add(key); // no retry granted now: shed again, and still remembered
+    }
     this._countShed();
     return true;
   }

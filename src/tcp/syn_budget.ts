@@ -72,6 +72,13 @@ export class SynBudget {
   private _now = 0;
   private _limited = true;
   private _granted = false;
+  // What spent and rateLimited answer, worked out at the first question after a refill or a
+  // take: within an iteration the bucket gains nothing (its time is the iteration's), so the
+  // answers change only when a token is taken, and the flood's shed SYNs ask them without
+  // refilling the bucket each time (nor does an iteration with no SYN).
+  private _settled = false;
+  private _spent = false;
+  private _rateLimited = false;
 
   /** `perPoll` and `perSecond`: integers >= 1, or Infinity for no bound. */
   constructor(perPoll: number, perSecond = Infinity) {
@@ -97,12 +104,20 @@ export class SynBudget {
 
   /** Whether this iteration's budget or the bucket is spent (the next cookie SYN is shed). */
   get spent(): boolean {
-    return this._left <= 0 || this.rateLimited;
+    if (!this._settled) this._settle();
+    return this._spent;
   }
 
   /** Whether the bucket bounds now and is empty. */
   get rateLimited(): boolean {
-    return this._limited && this._bucket !== undefined && this._bucket.available(this._now) < 1;
+    if (!this._settled) this._settle();
+    return this._rateLimited;
+  }
+
+  private _settle(): void {
+    this._rateLimited = this._limited && this._bucket !== undefined && this._bucket.available(this._now) < 1;
+    this._spent = this._left <= 0 || this._rateLimited;
+    this._settled = true;
   }
 
   /**
@@ -117,6 +132,7 @@ export class SynBudget {
     if (this.spent) return false;
     this._left--;
     this._bucket?.take(this._now); // unbounded (not limited): takes a token if there is one
+    this._settled = false;
     return true;
   }
 
@@ -132,6 +148,7 @@ export class SynBudget {
     this._limited = limited;
     this._granted = false;
     this._now = now;
+    this._settled = false;
   }
 
   /**

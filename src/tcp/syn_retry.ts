@@ -72,6 +72,26 @@ export class ShedMemory {
       (1 << ((key >>> 5) & 31));
   }
 
+  /**
+   * A SYN being shed, in one pass over its two words: true if its key was
+   * shed lately (then it is forgotten, as by {@link take}), else false and
+   * the key is remembered (as by {@link add}).
+   */
+  takeOrAdd(key: number): boolean {
+    let bits = this._bits;
+    if (bits.length === 0) bits = this._bits = new Uint32Array(2 << wordsLog2);
+    const w = key >>> (32 - wordsLog2);
+    const w1 = w | (1 << wordsLog2);
+    const b = (1 << (key & 31)) | (1 << ((key >>> 5) & 31));
+    if (((bits[w] | bits[w1]) & b) === b) {
+      bits[w] &= ~b;
+      bits[w1] &= ~b;
+      return true;
+    }
+    bits[(this._gen << wordsLog2) | w] |= b;
+    return false;
+  }
+
   /** Whether the key was shed lately; it is forgotten (a SYN goes ahead once). */
   take(key: number): boolean {
     const bits = this._bits;

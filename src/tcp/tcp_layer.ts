@@ -419,14 +419,23 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   // --------------------------------------------------------- receive path
 
   /**
+   * @internal From the IP layer, before the segment's checksum is summed: a
+   * flood beyond this iteration's cookie budget is shed from the fixed
+   * header (syn_budget.ts), counted among the segments received.
+   */
+  shedsEarly(ip: Ipv4Packet, tcp: TcpPacket): boolean {
+    if (!this._hs.shedsEarly(tcp, ip.src)) return false;
+    this.counters.inSegs++;
+    return true;
+  }
+
+  /**
    * @internal From the IP layer: a TCP segment for this host. `hint`: the id
    * of the connection a classifier found for it (see {@link claim}), or -1.
    */
   tcpInput(h: number, ip: Ipv4Packet, tcp: TcpPacket, now: number, hint = -1, chain?: RxChain): boolean {
     const seg = this._seg;
     this.counters.inSegs++;
-    // A flood beyond this iteration's cookie budget: shed from the fixed header (syn_budget.ts).
-    if (chain === undefined && this._hs.shedsEarly(tcp, ip.src)) return false;
     if (chain !== undefined) {
       this.counters.inChainedSegs++;
       this.counters.inChainedLinks += chain.count + 1;
