@@ -201,6 +201,23 @@ describe("createStack", () => {
     }
   });
 
+  test("close() does not wait its grace for a handshake that never completes", async () => {
+    const [a, b] = await pair("batch");
+    b.listen(7, () => ({}));
+    a.connect("198.18.0.2", 7, {});
+    // Until b holds the SYN (ARP first, then a's SYN); a polls no more after that, so b's SYN-ACK
+    // is never answered.
+    assert(await both(a, b, () => [...b.tcp.each()].some((t) => t.state === 3 /* SYN-RECEIVED */)));
+    // 60 s of grace: a close that waited for the half-open connection would outlast the bound.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<string>((r) => (timer = setTimeout(() => r("still closing after 30 s"), 30_000)));
+    assertEquals(await Promise.race([b.close(60_000).then(() => "closed"), bound]), "closed");
+    clearTimeout(timer);
+    assertEquals([...b.tcp.each()].length, 0, "the half-open connection is gone");
+    await a.close(100); // takes what b sent last (its SYN-ACK, a buffer of b's zone) off the link
+    assertEquals(b.stats().zone.inUse, 0, "every buffer is back");
+  });
+
   test("data received before a clean close can still be read after it, then its buffers go back", async () => {
     const [a, b] = await pair("batch");
     let server: Connection | undefined;

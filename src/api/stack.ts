@@ -32,6 +32,7 @@ import type { ZoneAccounting } from "../mem/zone.ts";
 import type { CongestionName } from "../tcp/congestion.ts";
 import type { EcnMode } from "../tcp/config.ts";
 import { tcpDefaults } from "../tcp/config.ts";
+import { State } from "../tcp/state.ts";
 import type { Tcb, TcpHandlers } from "../tcp/tcb.ts";
 import { TcpLayer } from "../tcp/tcp_layer.ts";
 import { ConfigError } from "../errors.ts";
@@ -370,9 +371,16 @@ export class Stack {
     await this.#control?.close();
     await this.loop.stop();
     for (const c of this.connections()) c.close();
-    const open = () => [...this.tcp.each()].some((t) => t.state !== 10 /* TIME-WAIT */);
-    await this.runUntil(() => !open(), graceMs);
-    for (const c of this.connections()) if (c.tcb.state !== 10) c.abort();
+    // Waited for: connections that were open and are closing. Not TIME-WAIT (nothing left to
+    // say), and not a handshake the application never saw: a SYN-RECEIVED one a flood left
+    // (its peer never answers) would hold the whole grace. Walked in place: under a flood the
+    // table is large, and this runs at every poll of the grace.
+    const closing = () => {
+      for (const t of this.tcp.each()) if (t.state >= State.established && t.state !== State.timeWait) return true;
+      return false;
+    };
+    await this.runUntil(() => !closing(), graceMs);
+    for (const c of this.connections()) if (c.tcb.state !== State.timeWait) c.abort();
     for (const t of [...this.tcp.each()]) this.tcp.destroy(t, undefined, performance.now());
     this.tcp.releaseUnread();
     this.poll();
