@@ -543,6 +543,20 @@ export class Rack {
     return false;
   }
 
+  /**
+   * Whether a retransmission is in flight: a segment sent again and neither
+   * SACKed nor marked lost since. Only RACK's own timers or a probe show such
+   * a segment lost when nothing sent after it is delivered.
+   */
+  retransInFlight(): boolean {
+    const log = this._log;
+    if (log === undefined || this._retrans === 0) return false;
+    for (let i = log.head, t = log.head + log.n; i < t; i++) {
+      if ((log.flags[i] & (RETRANS | SACKED | LOST)) === RETRANS) return true;
+    }
+    return false;
+  }
+
   /** The highest segment sent (for a probe that retransmits it): sets {@link segSeq} and {@link segEnd}. */
   last(): boolean {
     const log = this._log;

@@ -18,8 +18,11 @@
  * data, so that a recovery whose later ACKs are all lost probes (new data,
  * else the segment at SND.UNA) instead of waiting out the RTO. There a
  * probe's episode stays open until SND.UNA passes its end, so an RTT sample
- * since the last probe is what lets the next one go. All keep the RTO behind
- * them. Why: {@link tlpProbesMax} and probeAllowed.
+ * since the last probe is what lets the next one go. The same recovery probe
+ * follows a retransmission still in flight after its recovery ended, with
+ * SACKed data above it (RFC 8985 allows no TLP there, and nothing else would
+ * show it lost). All keep the RTO behind them. Why: {@link tlpProbesMax} and
+ * probeAllowed.
  *
  * @module
  */
@@ -89,7 +92,11 @@ function probeAllowed(tcb: Tcb): boolean {
     return false;
   }
   if (tcb.cc.inRecovery) return inSackRecovery(tcb); // fast recovery: a recovery probe
-  if (r.segsSacked > 0) return false;
+  // SACKed data above a retransmission still in flight, recovery over (SND.UNA passed its
+  // RecoveryPoint while a hole beyond it was being repaired): when that retransmission is lost
+  // too, nothing sent after it is left to be delivered, so RACK cannot mark it and RFC 8985's
+  // TLP (not with SACKed data) would leave it to the RTO. A recovery probe, as in recovery.
+  if (r.segsSacked > 0) return r.retransInFlight();
   const sb = tcb.sb;
   return sb === undefined || (sb.sackedBytes === 0 && !seqLt(sb.highAck, sb.recoveryPoint));
 }
@@ -158,9 +165,10 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
         tcb.sb?.sent(tcb.sndMax);
       }
     }
-    if (sent === 0 && tcb.cc.inRecovery) {
-      // In recovery the highest segment is likely SACKed: the one at SND.UNA again (its
-      // retransmission may be what was lost; if not, the ACK of the copy ends the recovery).
+    if (sent === 0 && (tcb.cc.inRecovery || r.segsSacked > 0)) {
+      // In recovery (or with SACKed data after it, see probeAllowed) the highest segment is
+      // likely SACKed: the one at SND.UNA again (its retransmission may be what was lost; if
+      // not, the ACK of the copy ends the recovery).
       const end = ((tcb.sndMax - tcb.sndUna) >>> 0) > mss ? (tcb.sndUna + mss) >>> 0 : tcb.sndMax;
       sent = retransmitRange(x, tcb, tcb.sndUna, end, now);
       retrans = true;
