@@ -298,6 +298,43 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 
+  test("TLP after recovery: a retransmission past the recovery point, lost again once SND.UNA passed that point, gets a probe though data above it is SACKed, not the RTO (RFC 8985 7.3, beyond 7.2)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    d.write(13 * mss);
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
+    d.run(20);
+    // Segment 1 is lost: DupThresh SACKed segments start a recovery up to the end of segment 9.
+    // As the SACKs come, PRR lets its retransmission and segments 10 to 12 go.
+    const sent: number[] = [];
+    const drain = () => {
+      while (d.queue.length > 0) sent.push((d.recv().seq - 1) / mss);
+    };
+    for (let k = 5; k <= 10; k++) {
+      d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(2), at(k)]] });
+      drain();
+    }
+    assertEquals(sent, [1, 10, 11, 12]);
+    d.run(5);
+    // Segment 10 is lost too: 11 and 12, sent after it, arrive, and RACK marks it. The
+    // retransmissions of 1 and 10 go while the recovery is still open.
+    d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(2), at(10)], [at(11), at(12)]] });
+    d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(2), at(10)], [at(11), at(13)]] });
+    d.expect({ seq: at(1), len: mss }, 2);
+    d.expect({ seq: at(10), len: mss }, 2);
+    d.run(15);
+    // Segment 1's retransmission arrives: SND.UNA passes the recovery point, the recovery ends,
+    // with 10's retransmission in flight and 11 and 12 SACKed. That retransmission is lost: nothing
+    // sent after it is left to arrive, so only a probe (the segment at SND.UNA) or the RTO can find it.
+    d.send({ flags: ACK, seq: 1, ack: at(10), sack: [[at(11), at(13)]] });
+    assertEquals(d.tcb!.cc.inRecovery, false);
+    d.expect({ seq: at(10), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(13) });
+    assertEquals(d.tcb!.flight, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);
