@@ -335,6 +335,25 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 
+  test("TLP in fast recovery begun by the reordering timer: a lost retransmission of the hole gets a probe, not the RTO (RFC 8985 6.2 step 5, 7.3)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 3);
+    d.run(20);
+    // Segments 1 and 2 arrive, 0 not: fewer than DupThresh SACKed, so the reordering timer marks
+    // it lost (reo_wnd = min_RTT / 4 = 5 ms), the recovery begins, and 0 goes again.
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(3)]] });
+    d.recvNothing(4.5);
+    d.expect({ seq: at(0), len: mss }, 1);
+    assertEquals(d.tcb!.cc.inRecovery, true);
+    // That retransmission is lost too, and nothing follows it: the recovery probe at the PTO.
+    d.expect({ seq: at(0), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(3) });
+    assertEquals(d.tcb!.flight, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);
