@@ -8,7 +8,7 @@ import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
 import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
-import { ACK, type Seg } from "./tcp_dialogue.ts";
+import { ACK, type Seg, synReceived } from "./tcp_dialogue.ts";
 import { at, mss, rackEstablished, writeSegments } from "./tcp_rack_dialogue.ts";
 
 describe("RACK-TLP (RFC 8985)", () => {
@@ -64,7 +64,8 @@ describe("RACK-TLP (RFC 8985)", () => {
     const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
     assertAlmostEquals(p.at - segs[2].at, pto, 0.5);
     assertEquals(d.tcb!.stats.tlpProbes, 1);
-    // Unanswered: one more probe after twice the PTO (tlp.ts tlpProbesMax), then no more for this tail.
+    // Unanswered: one more probe after twice the PTO (tlp.ts tlpProbesMax); a third, 4 PTOs later,
+    // would go more than an RTO after the first: no more for this tail.
     const p2 = d.expect({ seq: at(2), len: mss }, 2 * pto + 2);
     assertAlmostEquals(p2.at - p.at, 2 * pto, 0.5);
     assertEquals(d.tcb!.stats.tlpProbes, 2);
@@ -73,6 +74,25 @@ describe("RACK-TLP (RFC 8985)", () => {
     const r = d.expect({ seq: at(0), len: mss }, 2);
     assertAlmostEquals(r.at - p2.at, 200, 1.5);
     assertEquals(d.tcb!.stats.tlpProbes, 2);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+  });
+
+  test("TLP: on a path of 2 ms, four probes, each after twice the wait before, all within an RTO of the first; then the RTO (beyond RFC 8985 7.3)", () => {
+    const d = synReceived({ peer: { sackPermitted: true } });
+    d.run(2);
+    d.send({ flags: ACK, seq: 1, ack: 1 });
+    const segs = writeSegments(d, 3);
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
+    let last = segs[2].at;
+    for (let k = 0; k < 4; k++) {
+      const p = d.expect({ seq: at(2), len: mss }, (1 << k) * pto + 1);
+      assertAlmostEquals(p.at - last, (1 << k) * pto, 0.5);
+      last = p.at;
+    }
+    assertEquals(d.tcb!.stats.tlpProbes, 4);
+    d.recvNothing(199);
+    d.expect({ seq: at(0), len: mss }, 2);
+    assertEquals(d.tcb!.stats.tlpProbes, 4);
     assertEquals(d.tcb!.stats.retransTimeouts, 1);
   });
 

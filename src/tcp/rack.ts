@@ -186,8 +186,10 @@ export class Rack {
   tlpIsRetrans = false;
   /** An RTT sample was taken since the last probe (RFC 8985 7.3 condition 2). */
   rttSinceProbe = true;
-  /** Probes sent since the last RTT sample (tlp.ts: a second one may follow the first). */
+  /** Probes sent since the last RTT sample (tlp.ts: more may follow the first). */
   probesUnanswered = 0;
+  /** When the first of {@link probesUnanswered} went, ms. */
+  firstProbeAt = 0;
 
   /**
    * Loss recovery after a retransmission timeout (RFC 8985 6.3) is under way

@@ -13,7 +13,7 @@
  * window is reduced) or both copies arrived (a D-SACK, or a pure duplicate).
  *
  * Beyond RFC 8985, as QUIC's probe timeout (RFC 9002 6.2): an unanswered
- * probe is followed by a second after twice the PTO ({@link tlpProbesMax}),
+ * probe is followed by more, each after twice the wait before ({@link tlpProbesMax}),
  * and in fast recovery the PTO is armed too, after each ACK that delivered
  * data, so that a recovery whose later ACKs are all lost probes (new data,
  * else the segment at SND.UNA) instead of waiting out the RTO. There a
@@ -135,11 +135,17 @@ export function scheduleProbe(x: TcpContext, tcb: Tcb, now: number): void {
  * window's flight with one ACK, and the probe with one more: measured on a
  * veth through 3% loss each way, the probe's ACK lost too was what most of
  * luna-ts's timeouts were (a probe of new data outstanding, nothing SACKed,
- * 200 ms of silence on a path of 0.3 ms). A second probe follows the first
- * after twice the PTO, as QUIC's probe timeout backs off and probes again
- * (RFC 9002 6.2.1, 6.2.4), before the RTO, which stays armed behind it.
+ * 200 ms of silence on a path of 0.3 ms). Unanswered probes are followed by
+ * more, each after twice the wait before it (2, 4, 8 PTOs), as QUIC's probe
+ * timeout backs off and probes again (RFC 9002 6.2.1, 6.2.4), as long as one
+ * goes within an RTO of the first (so on a path of 20 ms, two; on one of a
+ * millisecond, four); the RTO stays armed behind the last.
+ * Two were not enough: captured on both veths of the lossy lab at 3% loss,
+ * the timeouts left were tails whose flight's ACK and the one ACK Linux
+ * sent for both probes (it delays the ACK of the first, a lone segment,
+ * until the second comes) were both dropped, the data all delivered.
  */
-export const tlpProbesMax = 2;
+export const tlpProbesMax = 4;
 
 /** TLP_send_probe() of RFC 8985 7.3: the probe timeout fired. */
 export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
@@ -179,18 +185,18 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
       retrans = true;
     }
     if (sent > 0) {
-      // One episode (7.4) for both probes: a retransmission in it may have repaired a loss.
+      // One episode (7.4) for all its probes: a retransmission in it may have repaired a loss.
       r.tlpIsRetrans = first ? retrans : r.tlpIsRetrans || retrans;
       r.tlpActive = true;
       r.tlpEndSeq = tcb.sndNxt;
       r.rttSinceProbe = false;
-      r.probesUnanswered++;
+      if (r.probesUnanswered++ === 0) r.firstProbeAt = now;
       tcb.stats.tlpProbes++;
       x.counters.tlpProbes++;
       if (r.probesUnanswered < tlpProbesMax) {
         const rtoAt = now + tcb.rto.rtoMs;
-        const at = now + 2 * probeTimeout(tcb, now, rtoAt);
-        if (at < rtoAt) {
+        const at = now + (1 << r.probesUnanswered) * probeTimeout(tcb, now, rtoAt);
+        if (at < r.firstProbeAt + tcb.rto.rtoMs) {
           armRackTimer(x, tcb, RackTimer.probe, at);
           return;
         }
