@@ -1,5 +1,5 @@
-// Loss probes where RFC 8985 would leave the flight to the RTO (tlp.ts): a
-// second probe after an unanswered first, and a probe in fast recovery when
+// Loss probes where RFC 8985 would leave the flight to the RTO (tlp.ts): more
+// probes after an unanswered first, and a probe in fast recovery when
 // no ACK follows the last one. Both come from a veth through 3% loss each
 // way, where Linux's receiver (curl reading each flight at once) acknowledged
 // a flight of a small window with one ACK: that ACK and the probe's lost
@@ -51,7 +51,7 @@ describe("loss probes (tlp.ts)", () => {
     assertEquals(d.tcb!.sendq.bytes, 0);
   });
 
-  test("no third probe: after the second, the RTO (RFC 6298 stays the last resort)", () => {
+  test("no third probe where it would go more than an RTO after the first (SRTT 20 ms): after the second, the RTO (RFC 6298 stays the last resort)", () => {
     const d = rackEstablished();
     d.write(3 * mss);
     for (let i = 0; i < 3; i++) d.expect({ seq: at(i), len: mss });

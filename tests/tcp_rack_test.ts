@@ -8,7 +8,7 @@ import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
 import { ptoMinMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
-import { ACK, type Seg } from "./tcp_dialogue.ts";
+import { ACK, type Seg, synReceived } from "./tcp_dialogue.ts";
 import { at, mss, rackEstablished, writeSegments } from "./tcp_rack_dialogue.ts";
 
 describe("RACK-TLP (RFC 8985)", () => {
@@ -64,7 +64,8 @@ describe("RACK-TLP (RFC 8985)", () => {
     const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
     assertAlmostEquals(p.at - segs[2].at, pto, 0.5);
     assertEquals(d.tcb!.stats.tlpProbes, 1);
-    // Unanswered: one more probe after twice the PTO (tlp.ts tlpProbesMax), then no more for this tail.
+    // Unanswered: one more probe after twice the PTO (tlp.ts tlpProbesMax); a third, 4 PTOs later,
+    // would go more than an RTO after the first: no more for this tail.
     const p2 = d.expect({ seq: at(2), len: mss }, 2 * pto + 2);
     assertAlmostEquals(p2.at - p.at, 2 * pto, 0.5);
     assertEquals(d.tcb!.stats.tlpProbes, 2);
@@ -73,6 +74,25 @@ describe("RACK-TLP (RFC 8985)", () => {
     const r = d.expect({ seq: at(0), len: mss }, 2);
     assertAlmostEquals(r.at - p2.at, 200, 1.5);
     assertEquals(d.tcb!.stats.tlpProbes, 2);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+  });
+
+  test("TLP: on a path of 2 ms, four probes, each after twice the wait before, all within an RTO of the first; then the RTO (beyond RFC 8985 7.3)", () => {
+    const d = synReceived({ peer: { sackPermitted: true } });
+    d.run(2);
+    d.send({ flags: ACK, seq: 1, ack: 1 });
+    const segs = writeSegments(d, 3);
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
+    let last = segs[2].at;
+    for (let k = 0; k < 4; k++) {
+      const p = d.expect({ seq: at(2), len: mss }, (1 << k) * pto + 1);
+      assertAlmostEquals(p.at - last, (1 << k) * pto, 0.5);
+      last = p.at;
+    }
+    assertEquals(d.tcb!.stats.tlpProbes, 4);
+    d.recvNothing(199);
+    d.expect({ seq: at(0), len: mss }, 2);
+    assertEquals(d.tcb!.stats.tlpProbes, 4);
     assertEquals(d.tcb!.stats.retransTimeouts, 1);
   });
 
@@ -295,6 +315,62 @@ describe("RACK-TLP (RFC 8985)", () => {
     d.run(20);
     d.send({ flags: ACK, seq: 1, ack: at(13) });
     assertEquals(d.tcb!.stats.tlpProbes, 2);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("TLP after recovery: a retransmission past the recovery point, lost again once SND.UNA passed that point, gets a probe though data above it is SACKed, not the RTO (RFC 8985 7.3, beyond 7.2)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    d.write(13 * mss);
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
+    d.run(20);
+    // Segment 1 is lost: DupThresh SACKed segments start a recovery up to the end of segment 9.
+    // As the SACKs come, PRR lets its retransmission and segments 10 to 12 go.
+    const sent: number[] = [];
+    const drain = () => {
+      while (d.queue.length > 0) sent.push((d.recv().seq - 1) / mss);
+    };
+    for (let k = 5; k <= 10; k++) {
+      d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(2), at(k)]] });
+      drain();
+    }
+    assertEquals(sent, [1, 10, 11, 12]);
+    d.run(5);
+    // Segment 10 is lost too: 11 and 12, sent after it, arrive, and RACK marks it. The
+    // retransmissions of 1 and 10 go while the recovery is still open.
+    d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(2), at(10)], [at(11), at(12)]] });
+    d.send({ flags: ACK, seq: 1, ack: at(1), sack: [[at(2), at(10)], [at(11), at(13)]] });
+    d.expect({ seq: at(1), len: mss }, 2);
+    d.expect({ seq: at(10), len: mss }, 2);
+    d.run(15);
+    // Segment 1's retransmission arrives: SND.UNA passes the recovery point, the recovery ends,
+    // with 10's retransmission in flight and 11 and 12 SACKed. That retransmission is lost: nothing
+    // sent after it is left to arrive, so only a probe (the segment at SND.UNA) or the RTO can find it.
+    d.send({ flags: ACK, seq: 1, ack: at(10), sack: [[at(11), at(13)]] });
+    assertEquals(d.tcb!.cc.inRecovery, false);
+    d.expect({ seq: at(10), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(13) });
+    assertEquals(d.tcb!.flight, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("TLP in fast recovery begun by the reordering timer: a lost retransmission of the hole gets a probe, not the RTO (RFC 8985 6.2 step 5, 7.3)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 3);
+    d.run(20);
+    // Segments 1 and 2 arrive, 0 not: fewer than DupThresh SACKed, so the reordering timer marks
+    // it lost (reo_wnd = min_RTT / 4 = 5 ms), the recovery begins, and 0 goes again.
+    d.send({ flags: ACK, seq: 1, ack: 1, sack: [[at(1), at(3)]] });
+    d.recvNothing(4.5);
+    d.expect({ seq: at(0), len: mss }, 1);
+    assertEquals(d.tcb!.cc.inRecovery, true);
+    // That retransmission is lost too, and nothing follows it: the recovery probe at the PTO.
+    d.expect({ seq: at(0), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + 1);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(3) });
+    assertEquals(d.tcb!.flight, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 

@@ -42,6 +42,7 @@ const tcpSchema = z.object({
   mss: z.number().int().min(88).max(65495),
   rcvBufBytes: z.number().int().min(4096).max(1 << 30),
   sndBufBytes: z.number().int().min(4096).max(1 << 30),
+  sndBufBytesMax: z.number().int().min(4096).max(1 << 30),
   windowScaling: z.boolean(),
   timestamps: z.boolean(),
   sack: z.boolean(),

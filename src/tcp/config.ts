@@ -25,6 +25,12 @@ export interface TcpConfig {
   rcvBufBytes: number;
   /** Send buffer per connection, bytes: how much unacknowledged and unsent data a connection holds. */
   sndBufBytes: number;
+  /**
+   * The most the send buffer grows to, bytes: a connection's send buffer is at least twice its
+   * congestion window, up to this (Linux's tcp_sndbuf_expand up to tcp_wmem[2]); at or under
+   * {@link sndBufBytes}, it does not grow.
+   */
+  sndBufBytesMax: number;
   /** Offer window scaling (RFC 7323 2). */
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323 3). */
@@ -125,6 +131,7 @@ export const tcpDefaults: Readonly<TcpConfig> = {
   mss: 1460,
   rcvBufBytes: 1 << 20,
   sndBufBytes: 1 << 20,
+  sndBufBytesMax: 4 << 20, // Linux's tcp_wmem[2]
   windowScaling: true,
   timestamps: true,
   sack: true,

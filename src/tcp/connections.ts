@@ -71,7 +71,7 @@ export class Connections implements ConnectionOwner {
       active,
       new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
       ccNotStarted,
-      { snd: c.sndBufBytes, rcv: c.rcvBufBytes },
+      { snd: c.sndBufBytes, sndMax: c.sndBufBytesMax, rcv: c.rcvBufBytes },
     );
     tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
     tcb.sndUna = tcb.iss;

@@ -186,8 +186,10 @@ export class Rack {
   tlpIsRetrans = false;
   /** An RTT sample was taken since the last probe (RFC 8985 7.3 condition 2). */
   rttSinceProbe = true;
-  /** Probes sent since the last RTT sample (tlp.ts: a second one may follow the first). */
+  /** Probes sent since the last RTT sample (tlp.ts: more may follow the first). */
   probesUnanswered = 0;
+  /** When the first of {@link probesUnanswered} went, ms. */
+  firstProbeAt = 0;
 
   /**
    * Loss recovery after a retransmission timeout (RFC 8985 6.3) is under way
@@ -539,6 +541,20 @@ export class Rack {
         this.segEnd = log.end[i];
         return true;
       }
+    }
+    return false;
+  }
+
+  /**
+   * Whether a retransmission is in flight: a segment sent again and neither
+   * SACKed nor marked lost since. Only RACK's own timers or a probe show such
+   * a segment lost when nothing sent after it is delivered.
+   */
+  retransInFlight(): boolean {
+    const log = this._log;
+    if (log === undefined || this._retrans === 0) return false;
+    for (let i = log.head, t = log.head + log.n; i < t; i++) {
+      if ((log.flags[i] & (RETRANS | SACKED | LOST)) === RETRANS) return true;
     }
     return false;
   }

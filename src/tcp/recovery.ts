@@ -120,17 +120,19 @@ export function reorderTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   const lost = r.takeNewlyLost();
   tcb.stats.rackLosses += lost;
   x.counters.rackLosses += lost;
-  if (timeout > 0) armRackTimer(x, tcb, RackTimer.reorder, now + timeout);
-  else {
-    armRto(x, tcb, now);
-    scheduleProbe(x, tcb, now); // in fast recovery, the probe timeout in its place (tlp.ts)
-  }
+  // The recovery first, then the timer: a recovery this marking begins has its probe timeout
+  // (tlp.ts), or a lost retransmission of the hole, with nothing sent after it, waits for the RTO.
   const sb = tcb.sb;
   if (
     r.lostBytes > 0 && !tcb.cc.inRecovery && tcb.sndNxt === tcb.sndMax &&
     (sb === undefined || sb.recoveryAllowed())
   ) {
     startRecovery(x, tcb, now);
+  }
+  if (timeout > 0) armRackTimer(x, tcb, RackTimer.reorder, now + timeout);
+  else {
+    armRto(x, tcb, now);
+    scheduleProbe(x, tcb, now); // in fast recovery, the probe timeout in its place (tlp.ts)
   }
   // Nothing was delivered: PRR's quota allows the first retransmission only.
   if (tcb.prr !== undefined && inSackRecovery(tcb)) tcb.prr.onAck(0, pipeOf(tcb), effectiveMss(tcb));

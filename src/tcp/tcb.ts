@@ -233,8 +233,10 @@ export class Tcb {
 
   /** The listener that accepted it, until the application hears of it. */
   listenerPort = -1;
-  /** Bytes the application may still queue before the send buffer is full. */
+  /** The send buffer's size at the start, bytes (config.sndBufBytes). */
   sndBufBytes: number;
+  /** The most the send buffer grows to with the congestion window, bytes (config.sndBufBytesMax). */
+  sndBufBytesMax: number;
   rcvBufBytes: number;
   /** Waiting for room in the device's transmit batch (ConnectionOwner.txBlocked). */
   txBlocked = false;
@@ -395,7 +397,7 @@ export class Tcb {
     active: boolean,
     rto: RtoEstimator,
     cc: CongestionControl,
-    bufs: { snd: number; rcv: number },
+    bufs: { snd: number; sndMax: number; rcv: number },
   ) {
     this.id = id;
     this.localIp = local.ip;
@@ -408,6 +410,7 @@ export class Tcb {
     this.rto = rto;
     this.cc = cc;
     this.sndBufBytes = bufs.snd;
+    this.sndBufBytesMax = bufs.sndMax;
     this.rcvBufBytes = bufs.rcv;
   }
 
@@ -421,9 +424,22 @@ export class Tcb {
     return this.reasm === undefined ? 0 : this.reasm.bytes;
   }
 
+  /**
+   * The send buffer's size now, bytes: twice the congestion window where that is more than
+   * sndBufBytes, up to sndBufBytesMax (Linux's tcp_sndbuf_expand: room for a window in
+   * flight and the next one queued behind it). A sender whose ACKs come in bursts (a
+   * poller that the machine schedules in slices) keeps the path full only with a window's
+   * worth queued beyond what is in flight.
+   */
+  get sndBufLimit(): number {
+    const grown = 2 * this.cc.cwnd;
+    if (grown <= this.sndBufBytes) return this.sndBufBytes;
+    return grown < this.sndBufBytesMax ? Math.floor(grown) : Math.max(this.sndBufBytes, this.sndBufBytesMax);
+  }
+
   /** Bytes the application can still queue for sending. */
   get sendSpace(): number {
-    return Math.max(0, this.sndBufBytes - this.sendq.bytes);
+    return Math.max(0, this.sndBufLimit - this.sendq.bytes);
   }
 
   /** The earliest armed timer. */
