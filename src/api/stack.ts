@@ -41,6 +41,7 @@ import {
   parseStackConfig,
   receiveOffloadEnabled,
   synCookieRateDefault,
+  idleSleepUsOf,
   txFlushFramesOf,
   type StackConfig,
   type StackConfigInput,
@@ -69,7 +70,7 @@ export interface StackStats {
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
   /** Loop iterations, frames received, iterations that received frames, and transmit bursts. */
-  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number };
+  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number; idleSleeps: number };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
@@ -197,7 +198,15 @@ export class Stack {
       mss: config.tcp?.mss ?? mssFor(device),
       synCookiesPerSecond: synCookieRateDefault(config),
     });
-    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst, txFlushFramesOf(config));
+    this.loop = new Loop(
+      device,
+      this.ip,
+      this.tcp,
+      config.mode,
+      config.burst,
+      txFlushFramesOf(config),
+      idleSleepUsOf(config),
+    );
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
     coexist?.follow(this.ip, () => performance.now());
@@ -333,6 +342,7 @@ export class Stack {
         framesIn: this.loop.framesIn,
         rxBursts: this.loop.rxBursts,
         txBursts: this.ip.tx.bursts,
+        idleSleeps: this.loop.idleSleeps,
       },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };

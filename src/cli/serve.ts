@@ -226,6 +226,7 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
         framesIn: stats.reduce((n, st) => n + st.loop.framesIn, 0),
         rxBursts: stats.reduce((n, st) => n + st.loop.rxBursts, 0),
         txBursts: stats.reduce((n, st) => n + st.loop.txBursts, 0),
+        idleSleeps: stats.reduce((n, st) => n + st.loop.idleSleeps, 0),
       },
     },
     workers: stats,
