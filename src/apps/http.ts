@@ -78,7 +78,7 @@ class Exchange {
   /** What to answer once the body is read. */
   route: { status: number; text?: string; pattern?: number; allow?: string } = { status: 404 };
   /** The answer: `out` (head, or a whole small answer), then `pattern` bytes of the pattern. */
-  out = new Uint8Array(0);
+  out: Uint8Array = new Uint8Array(0);
   pattern = 0;
   pos = 0;
   /** Where to go once the answer is queued. */
