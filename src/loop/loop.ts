@@ -228,7 +228,11 @@ export class Loop {
           t = performance.now();
           if (this._yield) break;
           if (n > 0) heardAt = t;
-          else if (this._idleSleepMs > 0 && t - heardAt >= this._idleSleepMs) t = this._idleSleep(t);
+          else if (this._idleSleepMs > 0 && t - heardAt >= this._idleSleepMs) {
+            t = this._idleSleep(t);
+            // Napping, one sleep a round: the nap after it gives the CPU away for longer.
+            if (napping) break;
+          }
         }
         this._yield = false;
         const a = this.device.activity ?? 0;
