@@ -23,6 +23,12 @@
  * the segments the server took in and sent (its TCP counters, read over its
  * control socket around the measured run): per connection with
  * `Connection: close`, per request with keep-alive (segsInPer, segsOutPer).
+ * For every server the notes hold what the measured run cost it: its CPU
+ * time per request, all threads, user and system (`cpuUsPerReq`, from
+ * /proc/PID/stat), and the share of the run its main thread ran and waited
+ * for a CPU (`runPct`, `runqWaitPct`, from /proc/PID/schedstat). On a loaded
+ * machine requests/s swing with the neighbours; these say whether a server
+ * was short of work or short of CPU.
  *
  * `LUNA_WRK_APP_ARGS` adds options to the `luna serve http` command line
  * (split at spaces), to compare settings in one run: `--tx-flush 4` (early
@@ -38,6 +44,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { offloadsOffArgs } from "../src/lab/netns.ts";
 import { sh } from "./_net.ts";
@@ -157,6 +164,41 @@ interface WrkLab {
   sIf: string;
 }
 
+/** A process's CPU time (all threads, user and system) and its main thread's time on and waiting for a CPU, s. */
+interface CpuSample {
+  at: number;
+  cpuS: number;
+  runS: number;
+  waitS: number;
+}
+
+/** Reads {@link CpuSample} of `pid`; undefined when /proc does not have it. */
+function cpuSample(pid: number | undefined): CpuSample | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The fields after the command's name: utime and stime are fields 14 and 15 (proc(5)), in USER_HZ (100).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(f[11]) + Number(f[12]);
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(" ").map(Number);
+    return { at: performance.now(), cpuS: ticks / 100, runS: run / 1e9, waitS: wait / 1e9 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the measured run cost the server (see the module documentation), or undefined. */
+function cpuCost(a: CpuSample | undefined, b: CpuSample | undefined, requests: number) {
+  if (a === undefined || b === undefined || !(requests > 0)) return undefined;
+  const wallS = (b.at - a.at) / 1000;
+  const round1 = (x: number) => Math.round(x * 10) / 10;
+  return {
+    cpuUsPerReq: round1(((b.cpuS - a.cpuS) * 1e6) / requests),
+    runPct: round1((100 * (b.runS - a.runS)) / wallS),
+    runqWaitPct: round1((100 * (b.waitS - a.waitS)) / wallS),
+  };
+}
+
 /** A luna server's TCP counters, read over its control socket (`luna stats NAME --json`). */
 interface SegCounts {
   passiveOpens: number;
@@ -178,7 +220,8 @@ async function segCounts(name: string): Promise<SegCounts> {
  * One wrk run from the client's namespace. With `counted` (a luna server's
  * control socket name) it also returns the segments the server took in and
  * sent per connection it accepted and per request, over the measured run
- * alone (the warm-up, with keep-alive, is left out).
+ * alone (the warm-up, with keep-alive, is left out). With `pid` (the
+ * server's), what the run cost it ({@link cpuCost}).
  */
 async function runWrk(
   o: HttpWrkOptions,
@@ -187,6 +230,7 @@ async function runWrk(
   conns: number,
   close: boolean,
   counted?: string,
+  pid?: number,
 ) {
   const url = `http://${serverAddr}:${port}${path}`;
   const args = [
@@ -204,12 +248,15 @@ async function runWrk(
     await w.closed;
   }
   const before = counted !== undefined ? await segCounts(counted) : undefined;
+  const cpu0 = cpuSample(pid);
   const p = new Proc("ip", nsExec(lab.cNs, clientCpu, ["wrk", ...args, url]));
   const t = setTimeout(() => p.child.kill("SIGKILL"), (o.measureS + 30) * 1000);
   const code = await p.closed;
   clearTimeout(t);
+  const cpu1 = cpuSample(pid);
   if (code !== 0) throw new Error(`wrk exit ${code}: ${p.tail(1500)}`);
-  const r = parseWrk(p.out);
+  const r0 = parseWrk(p.out);
+  const r = { ...r0, ...cpuCost(cpu0, cpu1, r0.requests) };
   if (before === undefined) return { ...r, segs: undefined };
   const after = await segCounts(counted!);
   const opens = after.passiveOpens - before.passiveOpens;
@@ -235,13 +282,14 @@ async function measureAll(
   port: number,
   round: number,
   counted?: string,
+  pid?: number,
 ) {
   for (const close of [false, true]) {
     const config = close ? `${base}-close` : base;
     for (const conns of o.conns) {
       const what = `httpwrk ${config} conns=${conns} round ${round + 1}/${o.rounds}`;
       try {
-        const r = await runWrk(o, lab, port, conns, close, counted);
+        const r = await runWrk(o, lab, port, conns, close, counted, pid);
         if (r.non2xx > 0) throw new Error(`${r.non2xx} answers not 2xx`);
         if (!(r.requests > 0)) throw new Error("no request answered");
         const { req_per_s, p50_us, p99_us, segs, ...rest } = r;
@@ -257,7 +305,11 @@ async function measureAll(
         o.onProgress(
           `${what}: ${(req_per_s / 1000).toFixed(1)}k req/s, p50 ${p50_us.toFixed(0)} µs, p99 ${
             p99_us.toFixed(0)
-          } µs${r.socketErrors > 0 ? `, ${r.socketErrors} socket errors` : ""}${
+          } µs${
+            r.cpuUsPerReq === undefined
+              ? ""
+              : `, ${r.cpuUsPerReq} CPU µs/req, ran ${r.runPct}%, waited ${r.runqWaitPct}%`
+          }${r.socketErrors > 0 ? `, ${r.socketErrors} socket errors` : ""}${
             segs === undefined
               ? ""
               : `, segments in/out per ${
@@ -286,7 +338,7 @@ async function kernel(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<vo
       { stdin: true },
     );
     await server.waitFor(/READY/);
-    await measureAll(o, lab, config, kernelPort, round);
+    await measureAll(o, lab, config, kernelPort, round, undefined, server.child.pid);
   } catch (e) {
     o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
     o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);
@@ -311,7 +363,7 @@ async function lunaServe(o: HttpWrkOptions, lab: WrkLab, round: number): Promise
       prefix,
       lifetimeS: 120 + 2 * o.conns.length * (o.warmupS + o.measureS + 5),
     }, {});
-    await measureAll(o, lab, config, 80, round);
+    await measureAll(o, lab, config, 80, round, undefined, server.child.pid);
   } catch (e) {
     o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
     o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);
@@ -352,7 +404,7 @@ async function lunaApp(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<v
       ]),
     );
     await server.waitFor(/^luna: serving http/m, 0, 30_000, "stdout");
-    await measureAll(o, lab, config, 80, round, name);
+    await measureAll(o, lab, config, 80, round, name, server.child.pid);
   } catch (e) {
     o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
     o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);

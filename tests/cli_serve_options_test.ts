@@ -29,6 +29,8 @@ describe("luna serve --lcores, --tx-flush", () => {
       ["--lcores", "0@4096", "does not exist here"],
       ["--tx-flush", "513", "expected an integer 0..512"],
       ["--tx-flush", "many", "expected an integer 0..512"],
+      ["--idle-sleep", "100001", "expected an integer 0..100000"],
+      ["--idle-sleep", "-1", "expected an integer 0..100000"],
     ];
     for (const [flag, value, why] of bad) {
       const e = assertThrows(() => parseArgs([...base, flag, value]), UsageError);
@@ -44,6 +46,9 @@ describe("luna serve --lcores, --tx-flush", () => {
     const c = parseArgs([...base, "--tx-flush", "0"]);
     assert(c.kind === "serve");
     assertEquals(c.options.config.txFlushFrames, 0);
+    const idle = parseArgs([...base, "--idle-sleep", "0"]);
+    assert(idle.kind === "serve");
+    assertEquals(idle.options.config.idleSleepUs, 0);
   });
 
   test("a bad --lcores stops luna serve with one line naming it, before the EAL starts", async () => {
@@ -56,7 +61,7 @@ describe("luna serve --lcores, --tx-flush", () => {
     assertStringIncludes(lines[0], "--lcores: CPU 9999 does not exist here");
   });
 
-  test("luna serve: --lcores puts the EAL's main thread on its CPU; --tx-flush is the loop's early transmit", async () => {
+  test("luna serve: --lcores puts the EAL's main thread on its CPU; --tx-flush is the loop's early transmit, --idle-sleep its idle sleeps", async () => {
     const dir = tempDir("opts");
     chmodSync(dir, 0o755);
     const prefix = uniquePrefix("serve-opts");
@@ -79,6 +84,8 @@ describe("luna serve --lcores, --tx-flush", () => {
       `0@${cpu}`,
       "--tx-flush",
       "3",
+      "--idle-sleep",
+      "200",
     ], { env: { LUNA_CONTROL_DIR: dir }, timeoutMs: 60_000 });
     try {
       await child.waitFor(/^luna: serving echo/, 30_000);
@@ -86,6 +93,7 @@ describe("luna serve --lcores, --tx-flush", () => {
       assertEquals(entry?.status, "live", JSON.stringify(entry));
       const info = entry!.info!;
       assertEquals(info.txFlushFrames, 3);
+      assertEquals(info.idleSleepUs, 200);
       // The stack runs on the process's main thread, which the EAL pinned to its main lcore's CPUs.
       assertEquals(cpusAllowed(Number(info.pid)), String(cpu), `allowed before: ${allowed}`);
       process.kill(child.process.pid!, "SIGINT");

@@ -170,6 +170,13 @@ export interface StackConfigInput {
    * packet: (0), where each transmit burst is a system call.
    */
   txFlushFrames?: number;
+  /**
+   * After this many µs without a received frame the loop sleeps about 0.1 ms between polls
+   * (never past its next timer), giving the CPU to other tasks, until frames come again;
+   * 0..100000, 0: it polls without a break (until its 50 ms idle naps). Default 50 on af_packet,
+   * af_xdp and packet:, where the peers are the kernel's and share the machine's CPUs; 0 elsewhere.
+   */
+  idleSleepUs?: number;
   /** EAL settings (DPDK devices). */
   eal?: EalSettings;
   /** TCP settings. */
@@ -278,6 +285,8 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
   burst: z.number().int().min(1).max(512).default(32),
   /** Answers that leave before the end of a burst's poll (0: none); default: see {@link txFlushFramesOf}. */
   txFlushFrames: z.number().int().min(0).max(512).optional(),
+  /** Idle time after which the loop sleeps between polls, µs (0: never); default: see {@link idleSleepUsOf}. */
+  idleSleepUs: z.number().int().min(0).max(100_000).optional(),
   /** EAL settings (DPDK devices). */
   eal: ealSchema.optional(),
   /** TCP settings. */
@@ -407,6 +416,20 @@ export function txFlushFramesOf(c: StackConfig): number {
   if (typeof c.device !== "string") return 8;
   const kind = parseDeviceSpec(c.device).kind;
   return kind === "af_packet" || kind === "af_xdp" || kind === "packet" ? 0 : 8;
+}
+
+/**
+ * The idle time after which the loop of `c` sleeps between polls (`idleSleepUs`), µs: as given,
+ * else 50 on af_packet, af_xdp and packet: and 0 (never) elsewhere. Over those the peers are the
+ * kernel's, on the machine's own CPUs: a loop that polls without a break while it waits for
+ * them spends its share of the CPU on empty polls, and then waits behind the CPU's other tasks
+ * when their frames come (see Loop.run).
+ */
+export function idleSleepUsOf(c: StackConfig): number {
+  if (c.idleSleepUs !== undefined) return c.idleSleepUs;
+  if (typeof c.device !== "string") return 0;
+  const kind = parseDeviceSpec(c.device).kind;
+  return kind === "af_packet" || kind === "af_xdp" || kind === "packet" ? 50 : 0;
 }
 
 /**

@@ -42,6 +42,7 @@ import {
   parseStackConfig,
   receiveOffloadEnabled,
   synCookieRateDefault,
+  idleSleepUsOf,
   txFlushFramesOf,
   type StackConfig,
   type StackConfigInput,
@@ -70,10 +71,18 @@ export interface StackStats {
   /** The connection table's lookups, the slots they looked at, and those that took long (hash flooding). */
   table: { lookups: number; probes: number; longProbes: number };
   /**
-   * Loop iterations, frames received, iterations that received frames, transmit bursts, and the
-   * stalls (time the loop was away while frames waited, and its yields and naps).
+   * Loop iterations, frames received, iterations that received frames, transmit bursts, the
+   * stalls (time the loop was away while frames waited, and its yields and naps), and the idle
+   * sleeps between polls (`idleSleepUs`).
    */
-  loop: { iterations: number; framesIn: number; rxBursts: number; txBursts: number; stalls: LoopStalls };
+  loop: {
+    iterations: number;
+    framesIn: number;
+    rxBursts: number;
+    txBursts: number;
+    stalls: LoopStalls;
+    idleSleeps: number;
+  };
   /** With a kernel bridge: frames and bytes per path, drops by reason (and, coexisting, the control plane's counts). */
   kernel?: BridgeStats & { tap?: string; control?: ControlStats; recovered?: string[]; ringBuffers?: number };
 }
@@ -201,7 +210,15 @@ export class Stack {
       mss: config.tcp?.mss ?? mssFor(device),
       synCookiesPerSecond: synCookieRateDefault(config),
     });
-    this.loop = new Loop(device, this.ip, this.tcp, config.mode, config.burst, txFlushFramesOf(config));
+    this.loop = new Loop(
+      device,
+      this.ip,
+      this.tcp,
+      config.mode,
+      config.burst,
+      txFlushFramesOf(config),
+      idleSleepUsOf(config),
+    );
     if (bridge !== undefined) bridge.serve(this.ip.iface, this.tcp);
     else this.ip.announce(performance.now());
     coexist?.follow(this.ip, () => performance.now());
@@ -338,6 +355,7 @@ export class Stack {
         rxBursts: this.loop.rxBursts,
         txBursts: this.ip.tx.bursts,
         stalls: { ...this.loop.stalls },
+        idleSleeps: this.loop.idleSleeps,
       },
       kernel: this.#finalZone !== undefined ? this.#finalKernel : this.#coexist?.stats() ?? this.#bridge?.stats(),
     };

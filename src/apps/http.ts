@@ -78,7 +78,7 @@ class Exchange {
   /** What to answer once the body is read. */
   route: { status: number; text?: string; pattern?: number; allow?: string } = { status: 404 };
   /** The answer: `out` (head, or a whole small answer), then `pattern` bytes of the pattern. */
-  out = new Uint8Array(0);
+  out: Uint8Array = new Uint8Array(0);
   pattern = 0;
   pos = 0;
   /** Where to go once the answer is queued. */
@@ -102,6 +102,33 @@ function responseHead(
     `Content-Length: ${bodyLen}\r\n${
       close ? "Connection: close\r\n" : keepAlive10 ? "Connection: keep-alive\r\n" : ""
     }\r\n`;
+}
+
+/** Heads of `/bytes/N` answers, by N and framing: the same few are sent over and over. */
+const patternHeads = new Map<number, Uint8Array>();
+const patternHeadsMax = 256;
+
+/** The head of a 200 answer of `n` pattern bytes (made once per `n` and framing, then reused). */
+function patternHead(n: number, close: boolean, keep10: boolean): Uint8Array {
+  const key = n * 4 + (close ? 1 : 0) + (keep10 ? 2 : 0);
+  let h = patternHeads.get(key);
+  if (h === undefined) {
+    if (patternHeads.size >= patternHeadsMax) patternHeads.clear();
+    h = encoder.encode(responseHead(200, n, close, "Content-Type: application/octet-stream\r\n", keep10));
+    patternHeads.set(key, h);
+  }
+  return h;
+}
+
+/** N of a `/bytes/N` path (1 to 15 digits), or -1. */
+function bytesN(path: string): number {
+  const digits = path.length - 7;
+  if (digits < 1 || digits > 15 || !path.startsWith("/bytes/")) return -1;
+  for (let i = 7; i < path.length; i++) {
+    const c = path.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+  }
+  return Number(path.slice(7));
 }
 
 /** An HTTP server; see the module documentation. */
@@ -136,12 +163,16 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     const head = x.req?.method === "HEAD";
     const close = opts.close === true || x.req === undefined || !x.req.keepAlive;
     const len = opts.pattern ?? body.length;
-    const type = opts.pattern !== undefined ? "application/octet-stream" : "text/plain";
-    const extra = `Content-Type: ${type}\r\n${opts.allow !== undefined ? `Allow: ${opts.allow}\r\n` : ""}`;
     const keep10 = !close && x.req?.version === "HTTP/1.0";
-    let text = responseHead(status, len, close, extra, keep10);
-    if (!head && opts.pattern === undefined) text += body;
-    x.out = encoder.encode(text);
+    if (status === 200 && opts.pattern !== undefined) {
+      x.out = patternHead(len, close, keep10);
+    } else {
+      const type = opts.pattern !== undefined ? "application/octet-stream" : "text/plain";
+      const extra = `Content-Type: ${type}\r\n${opts.allow !== undefined ? `Allow: ${opts.allow}\r\n` : ""}`;
+      let text = responseHead(status, len, close, extra, keep10);
+      if (!head && opts.pattern === undefined) text += body;
+      x.out = encoder.encode(text);
+    }
     x.pattern = head ? 0 : opts.pattern ?? 0;
     x.pos = 0;
     x.closeAfter = close;
@@ -156,11 +187,11 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
   function dispatch(x: Exchange): void {
     const r = x.req!;
     stats.requests++;
-    const path = r.target.split("?")[0];
-    const m = /^\/bytes\/(\d{1,15})$/.exec(path);
+    const q = r.target.indexOf("?");
+    const path = q < 0 ? r.target : r.target.slice(0, q);
+    const n = bytesN(path);
     const get = r.method === "GET" || r.method === "HEAD";
-    if (m !== null) {
-      const n = Number(m[1]);
+    if (n >= 0) {
       if (!get) x.route = { status: 405, allow: "GET, HEAD" };
       else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
       else x.route = { status: 200, pattern: n };
@@ -236,7 +267,9 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       let k = 0;
       if (x.pos < x.out.length) {
         k = Math.min(len, x.out.length - x.pos);
-        buf.bytes.set(x.out.subarray(x.pos, x.pos + k));
+        // The whole head (the usual case) without a view of it.
+        if (k === x.out.length) buf.bytes.set(x.out);
+        else buf.bytes.set(x.out.subarray(x.pos, x.pos + k));
       }
       if (k < len) fillPattern(buf.bytes.subarray(k, len), x.pos + k - x.out.length);
       if (!c.send(buf, len)) {

@@ -45,21 +45,30 @@ export const headBytesMax = 16384;
 const CR = 13;
 const LF = 10;
 
+/**
+ * Where heads are collected while they arrive whole (most do, in one segment): one buffer for all
+ * readers, so that a connection costs no buffer of its own. A head still incomplete when its
+ * {@link HeadReader.feed} returns moves to a buffer of its reader's, as does one that another
+ * reader's head would overwrite before it is taken.
+ */
+let shared = new Uint8Array(2048);
+/** {@link shared} as a Buffer, for its latin1 decoder. */
+let sharedText = Buffer.from(shared.buffer, 0, shared.length);
+/** The reader whose bytes {@link shared} holds, if any. */
+let sharedOwner: HeadReader | undefined;
+
 /** Collects one request head, up to and including its empty line. */
 export class HeadReader {
   /** Largest head taken, bytes. */
   readonly max: number;
-  #buf: Uint8Array;
-  /** {@link #buf} as a Buffer, for its latin1 decoder. */
-  #text: Buffer;
+  /** This reader's own buffer, while its bytes are not in {@link shared}. */
+  #own: Uint8Array | undefined = undefined;
   #len = 0;
   /** Line feeds seen with only a CR between them: 2 ends the head. */
   #lfs = 0;
 
   constructor(max = headBytesMax) {
     this.max = max;
-    this.#buf = new Uint8Array(Math.min(512, max));
-    this.#text = Buffer.from(this.#buf.buffer, 0, this.#buf.length);
   }
 
   /** Bytes collected so far. */
@@ -73,25 +82,28 @@ export class HeadReader {
    * Throws {@link BadRequest} (431) past {@link max} ({@link headBytesMax} by default).
    */
   feed(v: Uint8Array, from: number, to: number): { used: number; done: boolean } {
+    let buf = this.#own;
+    if (buf === undefined) {
+      if (sharedOwner !== undefined && sharedOwner !== this && sharedOwner.#len > 0) sharedOwner.#moveOut();
+      sharedOwner = this;
+      buf = shared;
+    }
     let i = from;
     for (; i < to; i++) {
       const b = v[i];
       // RFC 9112 2.2: empty lines before a request line are ignored.
       if (this.#len === 0 && (b === CR || b === LF)) continue;
-      if (this.#len === this.#buf.length) {
-        if (this.#len >= this.max) throw new BadRequest(431, `request head over ${this.max} bytes`);
-        const g = new Uint8Array(Math.min(this.#len * 2, this.max));
-        g.set(this.#buf);
-        this.#buf = g;
-        this.#text = Buffer.from(g.buffer, 0, g.length);
-      }
-      this.#buf[this.#len++] = b;
+      if (this.#len >= this.max) throw new BadRequest(431, `request head over ${this.max} bytes`);
+      if (this.#len === buf.length) buf = this.#grow(buf);
+      buf[this.#len++] = b;
       if (b === LF) {
         if (++this.#lfs === 2) return { used: i + 1 - from, done: true };
       } else if (b !== CR) {
         this.#lfs = 0;
       }
     }
+    // Incomplete: the rest comes with a later segment, after other connections' heads.
+    if (this.#own === undefined && this.#len > 0) this.#moveOut();
     return { used: i - from, done: false };
   }
 
@@ -100,10 +112,36 @@ export class HeadReader {
     // Byte i becomes char code i (latin1 as Buffer has it; TextDecoder's "latin1" is windows-1252). The
     // string comes out in the one-byte form that the regular expressions and indexOf of parseHead walk
     // fastest (String.fromCharCode.apply made one that cost a third more to parse under Bun).
-    const s = this.#text.toString("latin1", 0, this.#len);
+    const own = this.#own;
+    const s = own === undefined
+      ? sharedText.toString("latin1", 0, this.#len)
+      : Buffer.from(own.buffer, own.byteOffset, this.#len).toString("latin1");
+    if (sharedOwner === this) sharedOwner = undefined;
+    this.#own = undefined;
     this.#len = 0;
     this.#lfs = 0;
     return s;
+  }
+
+  /** A buffer twice as large (at most {@link max}) holding what `buf` holds, in place of it. */
+  #grow(buf: Uint8Array): Uint8Array {
+    const g = new Uint8Array(Math.min(Math.max(this.#len * 2, 512), this.max));
+    g.set(buf.subarray(0, this.#len));
+    if (buf === shared) {
+      shared = g;
+      sharedText = Buffer.from(g.buffer, 0, g.length);
+    } else {
+      this.#own = g;
+    }
+    return g;
+  }
+
+  /** Moves this reader's bytes out of {@link shared} into a buffer of its own. */
+  #moveOut(): void {
+    const own = new Uint8Array(Math.min(Math.max(this.#len * 2, 512), this.max));
+    own.set(shared.subarray(0, this.#len));
+    this.#own = own;
+    if (sharedOwner === this) sharedOwner = undefined;
   }
 }
 

@@ -20,6 +20,11 @@ const table = new Uint8Array(256 + 65536).map((_, i) => i & 255);
 
 /** Fills `out` with the pattern as it runs from body offset `pos` (a copy from a table: a memcpy per 64 KiB). */
 export function fillPattern(out: Uint8Array, pos: number): void {
+  if (out.length <= 64) {
+    // A short body: a loop costs less than the view a copy needs.
+    for (let i = 0; i < out.length; i++) out[i] = (pos + i) & 255;
+    return;
+  }
   let done = 0;
   while (done < out.length) {
     const n = Math.min(out.length - done, 65536);

@@ -71,6 +71,9 @@ serve options:
   --tx-flush N        early transmit: answers made while a receive burst is processed leave
                       once N wait, 0..512 (0: at the end of the burst only; default 8, and 0
                       on af_packet, af_xdp and packet:, where each send is a system call)
+  --idle-sleep US     after US µs without a received frame, sleep ~0.1 ms between polls until
+                      frames come, 0..100000 (0: poll without a break; default 50 on af_packet,
+                      af_xdp and packet:, whose peers share the machine's CPUs, 0 elsewhere)
   --checksums always  compute and verify TCP/IP checksums on every link (default auto: none on
                       memif, where both processes share memory; give both ends the same)
   --receive-offload on|off
@@ -145,6 +148,7 @@ const serveFlags: Record<string, boolean> = {
   "--prefix": true,
   "--lcores": true,
   "--tx-flush": true,
+  "--idle-sleep": true,
   "--buffers": true,
   "--mtu": true,
   "--checksums": true,
@@ -235,6 +239,9 @@ function parseServe(argv: string[]): ServeOptions {
   if (values.has("--prefix")) config.eal = { prefix: values.get("--prefix") };
   if (values.has("--lcores")) config.eal = { ...config.eal, lcores: lcoresArg(values.get("--lcores")!) };
   if (values.has("--tx-flush")) config.txFlushFrames = integer("--tx-flush", values.get("--tx-flush")!, 0, 512);
+  if (values.has("--idle-sleep")) {
+    config.idleSleepUs = integer("--idle-sleep", values.get("--idle-sleep")!, 0, 100_000);
+  }
   if (values.has("--buffers")) config.buffers = integer("--buffers", values.get("--buffers")!, 256, 1 << 22);
   if (values.has("--mtu")) config.mtu = integer("--mtu", values.get("--mtu")!, 576, 9000);
   if (values.has("--checksums")) {
@@ -385,6 +392,7 @@ const fieldArgs: Record<string, string> = {
   "eal.prefix": "--prefix",
   "eal.lcores": "--lcores",
   txFlushFrames: "--tx-flush",
+  idleSleepUs: "--idle-sleep",
   "control.name": "--name",
   "control.dir": "--name",
   workers: "--workers",

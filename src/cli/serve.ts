@@ -228,6 +228,7 @@ async function serveWorkers(o: ServeOptions, log: (line: string) => void): Promi
         rxBursts: stats.reduce((n, st) => n + st.loop.rxBursts, 0),
         txBursts: stats.reduce((n, st) => n + st.loop.txBursts, 0),
         stalls: sumStalls(stats.map((st) => st.loop.stalls)),
+        idleSleeps: stats.reduce((n, st) => n + st.loop.idleSleeps, 0),
       },
     },
     workers: stats,

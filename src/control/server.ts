@@ -28,7 +28,7 @@ import {
 } from "node:fs";
 import net from "node:net";
 import { setImmediate } from "node:timers";
-import { txFlushFramesOf } from "../api/config.ts";
+import { idleSleepUsOf, txFlushFramesOf } from "../api/config.ts";
 import type { Stack } from "../api/stack.ts";
 import { ConfigError } from "../errors.ts";
 import { KernelBridge } from "../kernel/bridge.ts";
@@ -300,6 +300,7 @@ export class ControlServer {
       address: `${formatIpv4(st.ip.iface.address)}/${st.ip.iface.prefixLen}`,
       mode: st.mode,
       txFlushFrames: txFlushFramesOf(st.config),
+      idleSleepUs: idleSleepUsOf(st.config),
       startedAtMs: this.#startedAt,
       connections: st.tcp.connections,
       runtime: typeof (globalThis as { Bun?: unknown }).Bun !== "undefined" ? "bun" : "deno",
