@@ -49,7 +49,7 @@ export {
 export type { DpdkZoneOptions, LinkStatus, PortConfig, PortDescription, PortStats } from "./device/dpdk/mod.ts";
 export type { LinkDirectionOptions } from "./device/memory/link.ts";
 export { type DeviceSpec, type DeviceSpecOptions, parseDeviceSpec } from "./device/spec.ts";
-export { type LoopMode } from "./loop/loop.ts";
+export { type LoopMode, type LoopStalls } from "./loop/loop.ts";
 export { type LossDetection, type TcpConfig, tcpDefaults } from "./tcp/config.ts";
 export type { CongestionName } from "./tcp/congestion.ts";
 export type { BbrInfo } from "./tcp/bbr.ts";

@@ -78,13 +78,19 @@ if (mode === "sink") {
     console.log("RESULT " + JSON.stringify({ error: "memif link did not come up" }));
     process.exit(1);
   }
-  // Frames both ways for a moment, then gone with the rings full.
+  // Frames both ways for a moment, then gone with the rings full. The moment lasts until the
+  // sink has sent enough to have looked at its link three times while it was up (it looks every
+  // 64 bursts of at most 32 frames): a sink kept off its CPU for the whole 100 ms on a busy
+  // machine would otherwise miss this peer's visit altogether and wait for a departure forever.
   const until = Date.now() + 100;
+  const need = 3 * 64 * burst;
   let sent = 0;
-  while (Date.now() < until) {
+  let got = 0;
+  while ((Date.now() < until || got < need) && Date.now() < deadline) {
     sent += send();
-    receive();
+    got += receive();
   }
-  console.log("RESULT " + JSON.stringify({ sent }));
+  const short = got < need ? `only ${got} of ${need} frames from the sink within 20 s` : undefined;
+  console.log("RESULT " + JSON.stringify({ sent, got, error: short }));
 }
 process.exit(error === undefined ? 0 : 1);
