@@ -88,18 +88,23 @@ export class EventQueue {
  * that the rest can be told apart.
  */
 export interface LoopStalls {
-  /** Stalls by length, counted in every bucket they pass. */
+  /** Stalls over 100 µs (every stall counts in each bucket it passes). */
   over100us: number;
+  /** Stalls over 1 ms. */
   over1ms: number;
+  /** Stalls over 10 ms. */
   over10ms: number;
-  /** Their total and the longest, ms. */
+  /** The stalls' total, ms. */
   ms: number;
+  /** The longest stall, ms. */
   msMax: number;
-  /** Rounds of {@link Loop.run} that ended by yielding to the runtime (setImmediate), and the time until the next round, ms. */
+  /** Rounds of {@link Loop.run} that ended by yielding to the runtime (setImmediate). */
   yields: number;
+  /** The time from those yields to the next round, ms. */
   yieldMs: number;
-  /** Rounds that ended in a nap (a timer, when idle), and the time napped, ms. */
+  /** Rounds that ended in a nap (a timer, when idle). */
   naps: number;
+  /** The time napped, ms. */
   napMs: number;
 }
 
