@@ -2,6 +2,7 @@
 // a connection may queue twice its cwnd, at least tcp.sndBufBytes and at most
 // tcp.sndBufBytesMax, so that a window's worth waits behind the window in flight.
 import { assertEquals } from "@std/assert";
+import { createHeapZone, createMemoryLink, createStack } from "../src/mod.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Dialogue, established } from "./tcp_dialogue.ts";
 
@@ -40,5 +41,23 @@ describe("send buffer", () => {
     for (let i = 0; i < 4 && d.tcb!.sendq.bytes > 0; i++) ackAll(d);
     assertEquals(d.tcb!.sendq.bytes, 0);
     assertEquals(d.write(1_000_000), 8192);
+  });
+
+  test("a stack config that sizes the send buffer and gives no maximum keeps it fixed (as SO_SNDBUF)", async () => {
+    const maxOf = async (tcp: Record<string, number> | undefined): Promise<number> => {
+      const [la, lb] = createMemoryLink({ zone: createHeapZone({ name: "a", count: 256 }) });
+      const a = await createStack({ device: la, address: "198.18.0.1/24", tcp });
+      const b = await createStack({ device: lb, address: "198.18.0.2/24" });
+      b.listen(7, () => ({}));
+      const c = a.connect("198.18.0.2", 7, {});
+      const most = c.tcb.sndBufBytesMax;
+      await a.close(100);
+      await b.close(100);
+      return most;
+    };
+    assertEquals(await maxOf(undefined), 4 << 20);
+    assertEquals(await maxOf({ sndBufBytes: 65536 }), 65536);
+    assertEquals(await maxOf({ sndBufBytes: 65536, sndBufBytesMax: 1 << 20 }), 1 << 20);
+    assertEquals(await maxOf({ sndBufBytesMax: 2 << 20 }), 2 << 20);
   });
 });

@@ -207,6 +207,11 @@ export class Stack {
     this.ip = new IpLayer(device, iface, { answerArp: bridge === undefined });
     this.tcp = new TcpLayer(this.ip, {
       ...config.tcp,
+      // A send buffer sized by hand stays that size unless a maximum is given too (as Linux's
+      // SO_SNDBUF turns its autotuning off).
+      ...(config.tcp?.sndBufBytes !== undefined && config.tcp.sndBufBytesMax === undefined
+        ? { sndBufBytesMax: config.tcp.sndBufBytes }
+        : {}),
       mss: config.tcp?.mss ?? mssFor(device),
       synCookiesPerSecond: synCookieRateDefault(config),
     });

@@ -28,7 +28,8 @@ export interface TcpConfig {
   /**
    * The most the send buffer grows to, bytes: a connection's send buffer is at least twice its
    * congestion window, up to this (Linux's tcp_sndbuf_expand up to tcp_wmem[2]); at or under
-   * {@link sndBufBytes}, it does not grow.
+   * {@link sndBufBytes}, it does not grow. Where a stack's config sets sndBufBytes and not
+   * this, the buffer keeps the size set (as Linux's SO_SNDBUF turns autotuning off).
    */
   sndBufBytesMax: number;
   /** Offer window scaling (RFC 7323 2). */
