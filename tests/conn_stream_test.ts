@@ -16,6 +16,7 @@ import {
   type Stack,
 } from "../src/mod.ts";
 import { describe, test } from "./harness.ts";
+import { until } from "./helpers.ts";
 
 async function pair(): Promise<[Stack, Stack]> {
   const za = createHeapZone({ name: "a", count: 4096 });
@@ -36,18 +37,6 @@ async function withPair(body: (a: Stack, b: Stack) => Promise<void>): Promise<vo
     await a.close(200);
     await b.close(200);
   }
-}
-
-function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + ms;
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
 }
 
 const data = new Uint8Array(2_000_000).map((_, i) => (i * 7 + (i >> 11)) & 0xff);

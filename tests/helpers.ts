@@ -1,5 +1,5 @@
-// Helpers tests share: hex vectors, and seeded random data whose
-// seed a failing test prints (rerun with LUNA_SEED=N).
+// Helpers tests share: hex vectors, seeded random data whose seed a failing
+// test prints (rerun with LUNA_SEED=N), and waiting for a condition.
 
 export function hex(text: string): Uint8Array {
   const clean = text.replace(/\s+/g, "");
@@ -24,4 +24,17 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
   };
+}
+
+/** Resolves once `cond` holds, checked every `stepMs` on the runtime's timers; rejects after `ms`. */
+export function until(cond: () => boolean, what: string, ms = 10_000, stepMs = 2): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const end = Date.now() + ms;
+    const tick = () => {
+      if (cond()) resolve();
+      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
+      else setTimeout(tick, stepMs);
+    };
+    tick();
+  });
 }

@@ -10,19 +10,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { type Connection, createHeapZone, createMemoryLink, createStack, type Stack } from "../src/mod.ts";
 import { describe, test } from "./harness.ts";
-
-/** Resolves once `cond` holds; rejects after `ms`. */
-function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + ms;
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
-}
+import { until } from "./helpers.ts";
 
 describe("loop idle sleeps", () => {
   test("an idle loop sleeps between polls, still answers each request, and one without idleSleepUs never sleeps", async () => {

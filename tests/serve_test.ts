@@ -14,7 +14,7 @@ import {
 } from "../src/mod.ts";
 import type { Connection } from "../src/api/connection.ts";
 import { describe, test } from "./harness.ts";
-import { prng, seedFromEnv } from "./helpers.ts";
+import { prng, seedFromEnv, until } from "./helpers.ts";
 
 const serverIp = "198.18.0.2";
 
@@ -27,18 +27,6 @@ async function pair(): Promise<[Stack, Stack]> {
   void a.run();
   void b.run();
   return [a, b];
-}
-
-function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + ms;
-    const tick = () => {
-      if (cond()) resolve();
-      else if (Date.now() > end) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
 }
 
 const enc = new TextEncoder();
