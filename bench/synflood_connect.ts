@@ -12,17 +12,21 @@
  * (an established connection: the cookie rate binds only while one exists,
  * src/tcp/syn_budget.ts), and makes `--connects` connections one after
  * another, each timed by curl (`time_connect`). Prints, per side, how many
- * connected within 500 ms and within 100 ms, the median and the slowest, and
- * for luna-ts sides the cookies sent and the SYNs shed; writes
+ * connected within 500 ms and within 100 ms, the median and the slowest, the
+ * SYNs the clients sent again (TcpExt TCPSynRetrans in the peer's namespace),
+ * and for luna-ts sides the cookies sent, the SYNs shed, the frames dropped on
+ * the full ring and the shed SYNs that went ahead when sent again
+ * (`synRetriesAhead`: a client's retransmission, or a flood SYN the shed
+ * memory took for one, src/tcp/syn_retry.ts); writes
  * bench/results/synflood-connect-<timestamp>.json.
  *
  * `--variants NAME=FLAGS;...` adds luna-ts sides run with other serve flags,
  * e.g. `--variants "linux=--syn-budget off --syn-rate off"`; a variant that
  * names `--device` replaces the default one (`{iface}` stands for the lab's
- * interface), e.g. a larger af_packet ring:
- * `"ring16k=--device eal:net_af_packet0,iface={iface},qpairs=1,framecnt=16384 --syn-rate 5000"`.
- * `--baseline DIR`
- * runs another checkout's `luna serve` as side `baseline`.
+ * interface), e.g. a larger af_packet ring (a raw `eal:` device gets none of
+ * af_packet's defaults, so they are given):
+ * `"ring16k=--device eal:net_af_packet0,iface={iface},qpairs=1,framecnt=16384 --tx-flush 0 --syn-rate 5000"`.
+ * `--baseline DIR` runs another checkout's `luna serve` as side `baseline`.
  *
  * Usage: bun bench/synflood_connect.ts [--rounds 2] [--connects 16] [--rate 0] [--baseline DIR] [--variants ...]
  *
