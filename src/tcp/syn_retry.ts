@@ -21,11 +21,12 @@
  * bytes: one cache line read a shed SYN), each bucket overwritten in turn,
  * oldest first: 2^17 buckets, 2 MiB, allocated when the first SYN is shed,
  * hold the last ~900k SYNs shed, so a retransmission after 1 s is still
- * there under floods up to ~400k SYN/s. A flood's SYN finds a fingerprint
- * of its own by chance once in ~9000 (7 in 2^16). Simulated with random
- * keys shed at 60k, 150k, 300k and 450k SYN/s: 0.009%, 0.013%, 0.022% and
- * 0.018% of the flood hit, and 100%, 100%, 99.7% and 94% of the SYNs sent
- * again 1 s later were found. The blocked Bloom filter this replaces (two
+ * there under floods up to ~400k SYN/s. A flood's SYN finds its fingerprint
+ * by chance about once in 9000 (7 in 2^16), or its whole 32-bit key among the
+ * ~900k held (once in ~5000). Simulated with random ports and ISNs shed at
+ * 60k, 150k, 300k and 450k SYN/s: 0.007%, 0.015%, 0.024% and 0.023% of the
+ * flood hit, and 100%, 100%, 99% and 95% of the SYNs sent again 1 s later
+ * were found. The blocked Bloom filter this replaces (two
  * bits a key in one word of 2^18, two generations of 1.5 s) hit 0.25%,
  * 0.8%, 2.1% and 3.7% alike, and under bench/synflood_connect.ts's floods
  * of 160-450k SYN/s 5-78k SYNs a run went ahead as retransmissions, nearly
@@ -59,7 +60,7 @@ export class ShedMemory {
   /** Remembers a shed SYN's key (in its bucket, in place of the oldest). */
   add(key: number): void {
     if (this._t.length === 0) this._t = new Uint16Array(bucketWords << bucketsLog2);
-    this._put(this._t, (key >>> (32 - bucketsLog2)) * bucketWords, (key & 0xffff) || 1);
+    this._put(this._t, (key >>> (32 - bucketsLog2)) * bucketWords, fingerprint(key));
   }
 
   /**
@@ -71,7 +72,7 @@ export class ShedMemory {
     let t = this._t;
     if (t.length === 0) t = this._t = new Uint16Array(bucketWords << bucketsLog2);
     const base = (key >>> (32 - bucketsLog2)) * bucketWords;
-    const fp = (key & 0xffff) || 1;
+    const fp = fingerprint(key);
     if (this._find(t, base, fp)) return true;
     this._put(t, base, fp);
     return false;
@@ -81,7 +82,7 @@ export class ShedMemory {
   take(key: number): boolean {
     const t = this._t;
     if (t.length === 0) return false;
-    return this._find(t, (key >>> (32 - bucketsLog2)) * bucketWords, (key & 0xffff) || 1);
+    return this._find(t, (key >>> (32 - bucketsLog2)) * bucketWords, fingerprint(key));
   }
 
   private _find(t: Uint16Array, base: number, fp: number): boolean {
@@ -99,4 +100,13 @@ export class ShedMemory {
     t[base] = c;
     t[base + c] = fp;
   }
+}
+
+/**
+ * The 16 bits of a key kept in its bucket, never 0 (an empty slot): from a
+ * multiplicative hash of the whole key, so that they do not repeat the bits
+ * that chose the bucket.
+ */
+function fingerprint(key: number): number {
+  return (Math.imul(key, 0x9e3779b1) >>> 16) || 1;
 }
