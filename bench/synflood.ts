@@ -31,6 +31,10 @@
  * (cookie SYN-ACKs a second at most) each round, as sides `luna-rate-20000`,
  * ... (with the default budget).
  *
+ * `--variants NAME=FLAGS;...` adds luna-ts sides run with other serve flags,
+ * as sides `luna-NAME`, e.g. `--variants "linux=--syn-budget off --syn-rate off"`
+ * (every SYN answered with a cookie, as Linux does).
+ *
  * `--baseline DIR`: another checkout of luna-ts (its shim built) whose
  * `luna serve` runs beside this one's in each round, as sides `baseline`
  * or `baseline-budget-N`: an A/B comparison in the same time window.
@@ -38,7 +42,7 @@
  * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
  * `--cpu-prof` and writes its CPU profile there.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--rates 20000,off] [--baseline DIR]
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--rates 20000,off] [--variants ...] [--baseline DIR]
  *
  * @module
  */
@@ -65,6 +69,14 @@ const budgetsAt = args.indexOf("--budgets");
 const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const ratesAt = args.indexOf("--rates");
 const rates = ratesAt >= 0 ? args[ratesAt + 1].split(",") : [];
+const variantsAt = args.indexOf("--variants");
+const variants = variantsAt >= 0
+  ? args[variantsAt + 1].split(";").filter((v) => v !== "").map((v) => {
+    const eq = v.indexOf("=");
+    const name = eq < 0 ? v : v.slice(0, eq);
+    return { name, flags: (eq < 0 ? "" : v.slice(eq + 1)).split(" ").filter((f) => f !== "") };
+  })
+  : [];
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
 const baselineAt = args.indexOf("--baseline");
@@ -194,6 +206,7 @@ try {
   if (budgets.length === 0 && rates.length === 0) sides.luna = () => startLuna([]);
   for (const b of budgets) sides[`luna-budget-${b}`] = () => startLuna(["--syn-budget", b]);
   for (const r of rates) sides[`luna-rate-${r}`] = () => startLuna(["--syn-rate", r]);
+  for (const v of variants) sides[`luna-${v.name}`] = () => startLuna(v.flags);
   if (baselineCli !== undefined) {
     if (budgets.length === 0) sides.baseline = () => startLuna([], baselineCli);
     for (const b of budgets) {

@@ -36,6 +36,8 @@ export class TcpCounters {
   synsShed = 0;
   /** Of synsShed, those shed because the cookie rate's bucket was empty (TcpConfig.synCookiesPerSecond). */
   synsShedByRate = 0;
+  /** Shed SYNs whose retransmission went ahead of the flood and was answered (syn_retry.ts). */
+  synRetriesAhead = 0;
   synCookiesAccepted = 0;
   synCookiesFailed = 0;
   challengeAcks = 0;

@@ -116,11 +116,10 @@ export class Handshake {
     this._synAck = new SynAckTemplates(c.mss, Math.min(c.rcvBufBytes, 65535), scaleFor(c.rcvBufBytes));
   }
 
-  /** A new loop iteration at `now`: the cookie budget is whole again, its bucket fills, the shed memory ages. */
+  /** A new loop iteration at `now`: the cookie budget is whole again, its bucket fills. */
   poll(now: number): void {
     // The cookie rate protects established connections: with none, the per-poll budget alone bounds.
     this._budget.refill(now, this._x.counters.currEstab > 0);
-    this._shed.age(now);
   }
 
   /**
@@ -137,7 +136,10 @@ export class Handshake {
     if (l === undefined || l.halfOpen < l.backlog || !this._x.config.synCookies) return false;
     const key = ShedMemory.key(srcIp, tcp.srcPort, tcp.dstPort, tcp.seq);
     if (this._shed.takeOrAdd(key)) {
-      if (this._budget.grantRetry()) return false;
+      if (this._budget.grantRetry()) {
+        this._x.counters.synRetriesAhead++;
+        return false;
+      }
       this._shed.add(key); // no retry granted now: shed again, and still remembered
     }
     this._countShed();

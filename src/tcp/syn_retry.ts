@@ -4,49 +4,50 @@
  * among them, and it sends the same SYN again after its initial RTO (RFC
  * 6298 5.7: 1 s; the same 4-tuple and the same ISN). A flood's SYNs seldom
  * repeat one: a spoofed source has no reason to, and each carries a fresh
- * sequence number. So the listener remembers each SYN it shed (a bit per
- * hash of source address, ports and sequence number, for two generations of
- * {@link shedMemoryGenerationMs}) and answers a SYN it finds there with a
+ * sequence number. So the listener remembers each SYN it shed (a fingerprint
+ * of a hash of source address, ports and sequence number) and answers a SYN it finds there with a
  * cookie even though the budget is spent, up to as many a loop iteration as
  * the budget itself. Without this, a client's retransmission met the same odds
  * as its first SYN, and under a flood a connection took 3 s or 7 s to open.
  *
- * What it costs: a multiply-and-xor hash and a test of two bits of one word
- * of each generation per shed SYN (two cache lines), and 2 MiB for the two generations, taken
- * when a SYN is first shed. What an attacker can get from it: SYNs it
- * repeats (or that hash alike) are answered at most once each, at most as
- * many an iteration as the budget and a second as the cookie rate
- * (syn_budget.ts), so the cookies sent stay under twice each bound. A
- * flood's chance hits take from that same bounded share, and they must stay
- * rare, or they spend it before a client's retransmission comes. Simulated
- * with random keys, at 60k, 150k and 290k SYN/s: with 2^16 words (512 KiB),
- * 1.9%, 7.4% and 17% of the flood hit (at 290k, 50k a second: ten times the
- * default cookie rate, and a client's SYN sent again was shed again); with
- * 2^18 words, 0.3%, 1% and 2.5% (7k a second at 290k). With 2^19 words (4
- * MiB) 0.9% at 290k, but the test of each shed SYN missed the caches often
- * enough to take 6% of the stack's time under a 93k SYN/s flood (a CPU
- * profile of bench/synflood.ts); three bits a key in 2^17 words, 5.9%.
+ * A flood's SYN that the memory takes for a retransmission by chance goes
+ * ahead too, and takes from the same bounded share (at most as many an
+ * iteration as the budget, and a second as the cookie rate, syn_budget.ts:
+ * the cookies sent stay under twice each bound), so such chance hits must
+ * stay rare, or they spend the share before a client's retransmission comes.
+ *
+ * The memory is a table of 16-bit fingerprints of the keys, in buckets of
+ * eight 16-bit words (one word the bucket's cursor, seven fingerprints, 16
+ * bytes: one cache line read a shed SYN), each bucket overwritten in turn,
+ * oldest first: 2^17 buckets, 2 MiB, allocated when the first SYN is shed,
+ * hold the last ~900k SYNs shed, so a retransmission after 1 s is still
+ * there under floods up to ~400k SYN/s. A flood's SYN finds its fingerprint
+ * by chance about once in 9000 (7 in 2^16), or its whole 32-bit key among the
+ * ~900k held (once in ~5000). Simulated with random ports and ISNs shed at
+ * 60k, 150k, 300k and 450k SYN/s: 0.007%, 0.015%, 0.024% and 0.023% of the
+ * flood hit, and 100%, 100%, 99% and 95% of the SYNs sent again 1 s later
+ * were found. The blocked Bloom filter this replaces (two
+ * bits a key in one word of 2^18, two generations of 1.5 s) hit 0.25%,
+ * 0.8%, 2.1% and 3.7% alike, and under bench/synflood_connect.ts's floods
+ * of 160-450k SYN/s 5-78k SYNs a run went ahead as retransmissions, nearly
+ * all of them chance hits (the clients sent 0-20 SYNs again): up to several
+ * thousand a second, as many as the retries' bucket holds (5000 a second
+ * while connections are established), and a client's SYN sent again could
+ * be shed again (connects of 3 s and 7 s showed in those runs).
  *
  * @module
  */
 
-/** How long a generation of the memory lasts, in ms: longer than the 1 s initial RTO of RFC 6298 (2.1). */
-export const shedMemoryGenerationMs = 1500;
+/** Buckets of the table, log2. */
+const bucketsLog2 = 17;
+/** 16-bit words a bucket takes: its cursor, then the fingerprints. */
+const bucketWords = 8;
 
-const wordsLog2 = 18;
-
-/** Which SYNs were shed lately, by a hash of source address, ports and sequence number. */
+/** Which SYNs were shed lately, by a fingerprint of a hash of source address, ports and sequence number. */
 export class ShedMemory {
-  // Two generations of 2^wordsLog2 words, one after the other (generation g of word w at
-  // g * 2^wordsLog2 + w): a test reads two cache lines, and forgetting a generation is one fill
-  // (interleaved word by word, a test read one line, but the loop that cleared every other word
-  // took 7 to 30 ms the first times it ran, before the JIT compiled it: a stall that fills the
-  // receive ring under a flood). A key sets two bits of one word (a blocked Bloom filter): a
-  // flood's SYN that finds both set by chance is much rarer than one finding a single bit.
-  // Allocated when the first SYN is shed: a stack never flooded pays nothing.
-  private _bits = new Uint32Array(0);
-  private _gen = 0;
-  private _since = -Infinity;
+  // Bucket b is words b * bucketWords ..: word 0 the slot written last (1..7), then seven
+  // fingerprints, 0 for none. Allocated when the first SYN is shed: a stack never flooded pays nothing.
+  private _t = new Uint16Array(0);
 
   /** A 32-bit hash of the SYN's source address and port, destination port and sequence number. */
   static key(srcIp: number, srcPort: number, dstPort: number, seq: number): number {
@@ -56,52 +57,56 @@ export class ShedMemory {
     return (h ^ (h >>> 16)) >>> 0;
   }
 
-  /** At `now` (ms): the older generation is forgotten once the current one is a generation old. */
-  age(now: number): void {
-    if (now - this._since < shedMemoryGenerationMs || this._bits.length === 0) return;
-    const old = this._gen ^ 1;
-    this._bits.fill(0, old << wordsLog2, (old + 1) << wordsLog2);
-    this._gen = old;
-    this._since = now;
-  }
-
-  /** Remembers a shed SYN's key. */
+  /** Remembers a shed SYN's key (in its bucket, in place of the oldest). */
   add(key: number): void {
-    if (this._bits.length === 0) this._bits = new Uint32Array(2 << wordsLog2);
-    this._bits[(this._gen << wordsLog2) | (key >>> (32 - wordsLog2))] |= (1 << (key & 31)) |
-      (1 << ((key >>> 5) & 31));
+    if (this._t.length === 0) this._t = new Uint16Array(bucketWords << bucketsLog2);
+    this._put(this._t, (key >>> (32 - bucketsLog2)) * bucketWords, fingerprint(key));
   }
 
   /**
-   * A SYN being shed, in one pass over its two words: true if its key was
-   * shed lately (then it is forgotten, as by {@link take}), else false and
-   * the key is remembered (as by {@link add}).
+   * A SYN being shed, in one pass over its bucket: true if its key was shed
+   * lately (then it is forgotten, as by {@link take}), else false and the
+   * key is remembered (as by {@link add}).
    */
   takeOrAdd(key: number): boolean {
-    let bits = this._bits;
-    if (bits.length === 0) bits = this._bits = new Uint32Array(2 << wordsLog2);
-    const w = key >>> (32 - wordsLog2);
-    const w1 = w | (1 << wordsLog2);
-    const b = (1 << (key & 31)) | (1 << ((key >>> 5) & 31));
-    if (((bits[w] | bits[w1]) & b) === b) {
-      bits[w] &= ~b;
-      bits[w1] &= ~b;
-      return true;
-    }
-    bits[(this._gen << wordsLog2) | w] |= b;
+    let t = this._t;
+    if (t.length === 0) t = this._t = new Uint16Array(bucketWords << bucketsLog2);
+    const base = (key >>> (32 - bucketsLog2)) * bucketWords;
+    const fp = fingerprint(key);
+    if (this._find(t, base, fp)) return true;
+    this._put(t, base, fp);
     return false;
   }
 
   /** Whether the key was shed lately; it is forgotten (a SYN goes ahead once). */
   take(key: number): boolean {
-    const bits = this._bits;
-    if (bits.length === 0) return false;
-    const w = key >>> (32 - wordsLog2);
-    const w1 = w | (1 << wordsLog2);
-    const b = (1 << (key & 31)) | (1 << ((key >>> 5) & 31));
-    if (((bits[w] | bits[w1]) & b) !== b) return false;
-    bits[w] &= ~b;
-    bits[w1] &= ~b;
-    return true;
+    const t = this._t;
+    if (t.length === 0) return false;
+    return this._find(t, (key >>> (32 - bucketsLog2)) * bucketWords, fingerprint(key));
   }
+
+  private _find(t: Uint16Array, base: number, fp: number): boolean {
+    for (let j = 1; j < bucketWords; j++) {
+      if (t[base + j] === fp) {
+        t[base + j] = 0;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private _put(t: Uint16Array, base: number, fp: number): void {
+    const c = t[base] >= bucketWords - 1 ? 1 : t[base] + 1;
+    t[base] = c;
+    t[base + c] = fp;
+  }
+}
+
+/**
+ * The 16 bits of a key kept in its bucket, never 0 (an empty slot): from a
+ * multiplicative hash of the whole key, so that they do not repeat the bits
+ * that chose the bucket.
+ */
+function fingerprint(key: number): number {
+  return (Math.imul(key, 0x9e3779b1) >>> 16) || 1;
 }
