@@ -374,6 +374,28 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 
+  test("TLP: a probe's SACK echoing an older timestamp still lets RACK mark the hole before it lost, not the RTO (RFC 8985 6.2 step 2, RFC 7323 4.3)", () => {
+    const d = rackEstablished({ peer: { timestamps: true } });
+    const m = mss - 12; // the timestamp option's room
+    const t = (i: number) => 1 + m * i;
+    d.write(4 * m);
+    const segs: Seg[] = [];
+    for (let i = 0; i < 4; i++) segs.push(d.expect({ seq: t(i), len: m }));
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: t(2) }); // the last two were lost
+    d.expect({ seq: t(3), len: m }, 50); // the probe: the last segment again
+    d.run(20);
+    // The probe arrived out of order: the receiver's TS.Recent is still segment 1's, and its SACK echoes
+    // that (RFC 7323 4.3), older than the probe. The probe was sent after segment 2: segment 2 is lost.
+    d.send({ flags: ACK, seq: 1, ack: t(2), sack: [[t(3), t(4)]], ts: [d.tsB(), segs[1].ts![0]] });
+    d.expect({ seq: t(2), len: m }, 10);
+    d.send({ flags: ACK, seq: 1, ack: t(4) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);
