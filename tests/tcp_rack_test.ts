@@ -396,6 +396,30 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.sendq.bytes, 0);
   });
 
+  test("TLP after an RTO: a lost retransmission of the timeout gets a probe at PTO, not the backed-off RTO (RFC 8985 6.3, beyond 7.2)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 4);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(2) }); // the last two are lost, and both probes too
+    d.expect({ seq: at(3), len: mss }, 50);
+    d.expect({ seq: at(3), len: mss }, 100);
+    const r = d.expect({ seq: at(2), len: mss }, 250); // the RTO: segment 2 again, cwnd one segment
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    // Its retransmission is lost too: the probe resends it 2*SRTT + 2 ms later, before the RTO of 400 ms.
+    const p = d.expect({ seq: at(2), len: mss }, 50);
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
+    assertAlmostEquals(p.at - r.at, pto, 0.5);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(3) });
+    d.expect({ seq: at(3), len: mss }, 1); // the last hole the timeout marked
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(4) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    assertEquals(d.tcb!.stats.tlpRecoveries, 0); // the timeout reduced the window; the probe did not again
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);

@@ -21,7 +21,8 @@
  * since the last probe is what lets the next one go. The same recovery probe
  * follows a retransmission still in flight after its recovery ended, with
  * SACKed data above it (RFC 8985 allows no TLP there, and nothing else would
- * show it lost). All keep the RTO behind them. Why: {@link tlpProbesMax} and
+ * show it lost), and the retransmissions of the recovery after a timeout
+ * (RFC 8985 6.3), from the timeout's own on. All keep the RTO behind them. Why: {@link tlpProbesMax} and
  * probeAllowed.
  *
  * @module
@@ -92,6 +93,11 @@ function probeAllowed(tcb: Tcb): boolean {
     return false;
   }
   if (tcb.cc.inRecovery) return inSackRecovery(tcb); // fast recovery: a recovery probe
+  // The recovery after a timeout (RFC 8985 6.3): when the timeout's retransmission is lost too,
+  // or the last of those sent as the window opens, nothing sent after it is left to be delivered
+  // for RACK to mark it, and it waited for the backed-off RTO (400 ms after a first of 200). A
+  // recovery probe, as in fast recovery; the backed-off RTO stays behind it.
+  if (r.rtoRecovery) return true;
   // SACKed data above a retransmission still in flight, recovery over (SND.UNA passed its
   // RecoveryPoint while a hole beyond it was being repaired): when that retransmission is lost
   // too, nothing sent after it is left to be delivered, so RACK cannot mark it and RFC 8985's
@@ -153,7 +159,8 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   // In fast recovery an episode ends only once SND.UNA passes TLP.end_seq, after every hole is
   // repaired: an RTT sample since the probe (its ACK, or a later one) lets the next probe go, or a
   // retransmission lost whole after it (a large one, dropped as one packet) waits out the RTO.
-  const first = (!r.tlpActive || tcb.cc.inRecovery) && r.rttSinceProbe;
+  const recovering = tcb.cc.inRecovery || r.rtoRecovery;
+  const first = (!r.tlpActive || recovering) && r.rttSinceProbe;
   const again = r.tlpActive && !r.rttSinceProbe && r.probesUnanswered > 0 &&
     r.probesUnanswered < tlpProbesMax;
   if ((first || again) && probeAllowed(tcb)) {
@@ -171,7 +178,7 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
         tcb.sb?.sent(tcb.sndMax);
       }
     }
-    if (sent === 0 && (tcb.cc.inRecovery || r.segsSacked > 0)) {
+    if (sent === 0 && (recovering || r.segsSacked > 0)) {
       // In recovery (or with SACKed data after it, see probeAllowed) the highest segment is
       // likely SACKed: the one at SND.UNA again (its retransmission may be what was lost; if
       // not, the ACK of the copy ends the recovery).
@@ -185,7 +192,9 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
       retrans = true;
     }
     if (sent > 0) {
-      // One episode (7.4) for all its probes: a retransmission in it may have repaired a loss.
+      // One episode (7.4) for all its probes: a retransmission in it may have repaired a loss. Not
+      // after a timeout: the window was reduced then, and a repair is no loss of its own.
+      if (r.rtoRecovery) retrans = false;
       r.tlpIsRetrans = first ? retrans : r.tlpIsRetrans || retrans;
       r.tlpActive = true;
       r.tlpEndSeq = tcb.sndNxt;
