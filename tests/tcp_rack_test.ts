@@ -6,7 +6,7 @@
 // 200 ms floor.
 import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
-import { ptoMinMs } from "../src/tcp/tlp.ts";
+import { ptoMinMs, tlpMaxAckDelayMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Seg, synReceived } from "./tcp_dialogue.ts";
 import { at, mss, rackEstablished, writeSegments } from "./tcp_rack_dialogue.ts";
@@ -418,6 +418,16 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.stats.retransTimeouts, 1);
     assertEquals(d.tcb!.stats.tlpRecoveries, 0); // the timeout reduced the window; the probe did not again
     assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
+  test("TLP: one segment in flight waits for a delayed ACK of at most 50 ms, not 200 (RFC 8985 7.2, WCDelAckT)", () => {
+    const d = rackEstablished();
+    const segs = writeSegments(d, 1); // a lone tail: the peer may hold its ACK
+    const p = d.expect({ seq: at(0), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + tlpMaxAckDelayMs + 1);
+    assertEquals(tlpMaxAckDelayMs, 50);
+    assertAlmostEquals(p.at - segs[0].at, 2 * d.tcb!.rto.srttMs + ptoMinMs + tlpMaxAckDelayMs, 0.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {

@@ -35,8 +35,19 @@ import { retransmitRange } from "./recovery.ts";
 import { State } from "./state.ts";
 import { inSackRecovery, type Tcb } from "./tcb.ts";
 
-/** TLP.max_ack_delay: the worst delayed ACK a peer is assumed to take, ms (RFC 8985 7.2: WCDelAckT, 200 ms). */
-export const tlpMaxAckDelayMs = 200;
+/**
+ * WCDelAckT of RFC 8985 7.2: the worst delayed ACK a peer is assumed to take
+ * when one segment is in flight, ms. The RFC recommends 200 ms; this stack
+ * takes 50. Linux bounds its delayed ACK by the larger of its SRTT and
+ * TCP_DELACK_MIN (40 ms) once it has an RTT estimate (tcp_send_delayed_ack),
+ * and luna-ts delays 40 ms (`tcp.delayedAckMs`); 10 ms more covers a timer
+ * tick. With 200 the PTO of a lone tail (the last, short segment of an
+ * answer, alone in flight once the ACK of the rest came) was capped at the
+ * RTO: in lossyrpc most of the tails that waited 200 ms and more were such
+ * a segment, lost with or without its probe. A receiver that holds its ACK
+ * longer (200 ms) gets a probe it did not need: one segment, and a D-SACK.
+ */
+export const tlpMaxAckDelayMs = 50;
 
 /**
  * Added to 2*SRTT in the PTO, ms: on a path of a few microseconds 2*SRTT
