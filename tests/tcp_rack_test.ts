@@ -430,6 +430,23 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
   });
 
+  test("TLP: a probe of new data that is lost gets another probe after the next RTT sample, not the RTO (RFC 8985 7.3, beyond 7.4)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    d.write(11 * mss); // ten go (the initial window), one waits for the window
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
+    d.expect({ seq: at(10), len: mss }, 50); // the probe: new data; it is lost
+    d.send({ flags: ACK, seq: 1, ack: at(10) }); // the first ten arrived: an RTT sample
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs + tlpMaxAckDelayMs; // one segment in flight
+    const t0 = d.now;
+    const p = d.expect({ seq: at(10), len: mss }, pto + 1); // the tail again, not 200 ms later
+    assertAlmostEquals(p.at - t0, pto, 0.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
+    d.send({ flags: ACK, seq: 1, ack: at(11) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {
     const d = rackEstablished({ tcp: { lossDetection: "rfc6675" } });
     const segs = writeSegments(d, 3);

@@ -171,7 +171,10 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   // repaired: an RTT sample since the probe (its ACK, or a later one) lets the next probe go, or a
   // retransmission lost whole after it (a large one, dropped as one packet) waits out the RTO.
   const recovering = tcb.cc.inRecovery || r.rtoRecovery;
-  const first = (!r.tlpActive || recovering) && r.rttSinceProbe;
+  // An episode whose probes were all new data (7.4 has nothing to judge) gives way to a new one
+  // after an RTT sample: a probe of new data lost whole, when only data before it was ACKed
+  // after, is no segment RACK can mark (nothing after it delivered), and it waited for the RTO.
+  const first = (!r.tlpActive || recovering || !r.tlpIsRetrans) && r.rttSinceProbe;
   const again = r.tlpActive && !r.rttSinceProbe && r.probesUnanswered > 0 &&
     r.probesUnanswered < tlpProbesMax;
   if ((first || again) && probeAllowed(tcb)) {
