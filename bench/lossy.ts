@@ -400,7 +400,7 @@ const kernelCounterNames = [
 ] as const;
 
 /** The kernel's loss-recovery counters in `ns`, absolute (nstat -as: its history file left alone). */
-function kernelCounters(ns: string): Record<string, number> {
+export function kernelCounters(ns: string): Record<string, number> {
   const r = spawnSync("ip", ["netns", "exec", ns, "nstat", "-asz"], { encoding: "utf8" });
   const out: Record<string, number> = {};
   for (const [name, key] of kernelCounterNames) {

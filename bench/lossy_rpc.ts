@@ -19,12 +19,17 @@
  * time of each request (request sent to the answer's last byte read): p50,
  * p99, p999. Metrics `rpc_ops_per_s_loss1`, `rpc_p99_us_loss1` (`_tbf_` with
  * the rate limit), ...; the ratio luna-ts / kernel of a latency is better
- * below 1 (the goal: p99 at most the kernel's).
+ * below 1 (the goal: p99 at most the kernel's). The notes keep the client's
+ * kernel loss-recovery counters at each rate (`client`: probes and timeouts
+ * of its requests): a lost request is the client's to repair, and Linux's
+ * probe of one segment in flight waits its 200 ms minimum RTO, so at 1% loss
+ * and more both servers' p99 sits near 200 ms whatever the server does.
  *
  * @module
  */
 import {
   inLossyNet,
+  kernelCounters,
   lossyDevices,
   lossyPick,
   type Net as LossyNet,
@@ -79,7 +84,12 @@ export function describeLossyRpc(s: Sample): string {
 }
 
 /** The client at every loss rate against the server now holding the address. */
-async function rpcs(ctx: Ctx, net: LossyNet, failed: string[]): Promise<Record<string, number>> {
+async function rpcs(
+  ctx: Ctx,
+  net: LossyNet,
+  failed: string[],
+  client: Record<string, Record<string, number>>,
+): Promise<Record<string, number>> {
   const metrics: Record<string, number> = {};
   const timing = { warmup: Math.max(0.5, ctx.o.warmupS), duration: Math.max(2, ctx.o.measureS) };
   const args = [
@@ -92,8 +102,13 @@ async function rpcs(ctx: Ctx, net: LossyNet, failed: string[]): Promise<Record<s
       for (const loss of lossyPick.rates) {
         shape(net, loss, tbf);
         const what = `loss ${pctName(loss)}%${tbf ? ` ${tbfMbit} Mbit/s` : ""}`;
+        const before = kernelCounters(net.client);
         try {
           const r = await cClient(net.client, args, timing.warmup + timing.duration + 30);
+          const after = kernelCounters(net.client);
+          const d: Record<string, number> = { requests: Number(r.requests) };
+          for (const k of Object.keys(after)) d[k] = after[k] - (before[k] ?? 0);
+          client[`${tbf ? "tbf_" : ""}loss${pctName(loss)}`] = d;
           if (Number(r.errors) > 0) throw new Error(`${r.errors} answers with wrong bytes or lengths`);
           if (!(Number(r.requests) > 0)) throw new Error("no request answered in the measured stretch");
           metrics[lossyRpcMetric("ops_per_s", tbf, loss)] = Number(r.req_per_s);
@@ -125,7 +140,8 @@ async function lossyRpcDeviceRound(ctx: Ctx, id: string, device: "af_packet" | "
   const configs = { luna: lunaConfig, kernel: kernelConfig };
   await inLossyNet(ctx, id, device, "lossyrpc", conns, configs, async (n, side, order): Promise<Body> => {
     const failed: string[] = [];
-    const notes: Record<string, unknown> = { order: order.join(",") };
+    const client: Record<string, Record<string, number>> = {};
+    const notes: Record<string, unknown> = { order: order.join(","), client };
     let metrics: Record<string, number>;
     if (side === "luna") {
       const prefix = `luna-bench-${process.pid}-lrpc${ctx.round}`;
@@ -141,7 +157,7 @@ async function lossyRpcDeviceRound(ctx: Ctx, id: string, device: "af_packet" | "
         lifetimeS: 120 + lossyPick.rates.length * lossyPick.tbf.length * 60,
       });
       try {
-        metrics = await rpcs(ctx, n, failed);
+        metrics = await rpcs(ctx, n, failed, client);
       } finally {
         await quit(server, 10_000);
         const result = server.stdout.match(/^RESULT (.*)$/m);
@@ -157,7 +173,7 @@ async function lossyRpcDeviceRound(ctx: Ctx, id: string, device: "af_packet" | "
       });
       try {
         await server.waitFor(/READY/, 0, 20_000, "stdout");
-        metrics = await rpcs(ctx, n, failed);
+        metrics = await rpcs(ctx, n, failed, client);
       } finally {
         await quit(server);
         sh("ip", ["-n", n.server, "addr", "flush", "dev", n.serverIface]);

@@ -6,7 +6,7 @@
 // 200 ms floor.
 import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { Rack } from "../src/tcp/rack.ts";
-import { ptoMinMs } from "../src/tcp/tlp.ts";
+import { ptoMinMs, tlpMaxAckDelayMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Seg, synReceived } from "./tcp_dialogue.ts";
 import { at, mss, rackEstablished, writeSegments } from "./tcp_rack_dialogue.ts";
@@ -372,6 +372,79 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(d.tcb!.flight, 0);
     assertEquals(d.tcb!.stats.tlpProbes, 1);
     assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("TLP: a probe's SACK echoing an older timestamp still lets RACK mark the hole before it lost, not the RTO (RFC 8985 6.2 step 2, RFC 7323 4.3)", () => {
+    const d = rackEstablished({ peer: { timestamps: true } });
+    const m = mss - 12; // the timestamp option's room
+    const t = (i: number) => 1 + m * i;
+    d.write(4 * m);
+    const segs: Seg[] = [];
+    for (let i = 0; i < 4; i++) segs.push(d.expect({ seq: t(i), len: m }));
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: t(2) }); // the last two were lost
+    d.expect({ seq: t(3), len: m }, 50); // the probe: the last segment again
+    d.run(20);
+    // The probe arrived out of order: the receiver's TS.Recent is still segment 1's, and its SACK echoes
+    // that (RFC 7323 4.3), older than the probe. The probe was sent after segment 2: segment 2 is lost.
+    d.send({ flags: ACK, seq: 1, ack: t(2), sack: [[t(3), t(4)]], ts: [d.tsB(), segs[1].ts![0]] });
+    d.expect({ seq: t(2), len: m }, 10);
+    d.send({ flags: ACK, seq: 1, ack: t(4) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
+  test("TLP after an RTO: a lost retransmission of the timeout gets a probe at PTO, not the backed-off RTO (RFC 8985 6.3, beyond 7.2)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    writeSegments(d, 4);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(2) }); // the last two are lost, and both probes too
+    d.expect({ seq: at(3), len: mss }, 50);
+    d.expect({ seq: at(3), len: mss }, 100);
+    const r = d.expect({ seq: at(2), len: mss }, 250); // the RTO: segment 2 again, cwnd one segment
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    // Its retransmission is lost too: the probe resends it 2*SRTT + 2 ms later, before the RTO of 400 ms.
+    const p = d.expect({ seq: at(2), len: mss }, 50);
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs;
+    assertAlmostEquals(p.at - r.at, pto, 0.5);
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(3) });
+    d.expect({ seq: at(3), len: mss }, 1); // the last hole the timeout marked
+    d.run(20);
+    d.send({ flags: ACK, seq: 1, ack: at(4) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 1);
+    assertEquals(d.tcb!.stats.tlpRecoveries, 0); // the timeout reduced the window; the probe did not again
+    assertEquals(d.tcb!.sendq.bytes, 0);
+  });
+
+  test("TLP: one segment in flight waits for a delayed ACK of at most 50 ms, not 200 (RFC 8985 7.2, WCDelAckT)", () => {
+    const d = rackEstablished();
+    const segs = writeSegments(d, 1); // a lone tail: the peer may hold its ACK
+    const p = d.expect({ seq: at(0), len: mss }, 2 * d.tcb!.rto.srttMs + ptoMinMs + tlpMaxAckDelayMs + 1);
+    assertEquals(tlpMaxAckDelayMs, 50);
+    assertAlmostEquals(p.at - segs[0].at, 2 * d.tcb!.rto.srttMs + ptoMinMs + tlpMaxAckDelayMs, 0.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 1);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+  });
+
+  test("TLP: a probe of new data that is lost gets another probe after the next RTT sample, not the RTO (RFC 8985 7.3, beyond 7.4)", () => {
+    const d = rackEstablished({ tcp: { congestion: "newreno" } });
+    d.write(11 * mss); // ten go (the initial window), one waits for the window
+    for (let i = 0; i < 10; i++) d.expect({ seq: at(i), len: mss });
+    d.expect({ seq: at(10), len: mss }, 50); // the probe: new data; it is lost
+    d.send({ flags: ACK, seq: 1, ack: at(10) }); // the first ten arrived: an RTT sample
+    const pto = 2 * d.tcb!.rto.srttMs + ptoMinMs + tlpMaxAckDelayMs; // one segment in flight
+    const t0 = d.now;
+    const p = d.expect({ seq: at(10), len: mss }, pto + 1); // the tail again, not 200 ms later
+    assertAlmostEquals(p.at - t0, pto, 0.5);
+    assertEquals(d.tcb!.stats.tlpProbes, 2);
+    d.send({ flags: ACK, seq: 1, ack: at(11) });
+    d.recvNothing(1000);
+    assertEquals(d.tcb!.stats.retransTimeouts, 0);
+    assertEquals(d.tcb!.sendq.bytes, 0);
   });
 
   test("lossDetection rfc6675: no probe; the tail waits for the RTO", () => {

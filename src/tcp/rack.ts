@@ -309,9 +309,16 @@ export class Rack {
    * (cumulatively up to `ack`, or SACKed by `blocks` from index `first`:
    * a D-SACK block is not a delivery) update RACK.xmit_ts, RACK.end_seq,
    * RACK.rtt and RACK.min_RTT, and reordering is noted. A retransmitted
-   * segment gives no RTT when the ACK's echo (`tsEcr`, with `tsOk`) is older
-   * than its last transmission, or the RTT is below RACK.min_RTT (it would
-   * be the original's ACK).
+   * segment gives no RTT when the RTT is below RACK.min_RTT (it would be the
+   * original's ACK), or, when the ACK covers it cumulatively, the ACK's echo
+   * (`tsEcr`, with `tsOk`) is older than its last transmission. A SACKed one
+   * is judged by RACK.min_RTT alone (as Linux's tcp_rack_advance does): a
+   * segment that arrives out of order leaves TS.Recent as it was, so the echo
+   * of its SACK is the timestamp of the segment that last advanced the left
+   * edge (RFC 7323 4.3), older than any retransmission after it. Taken as the
+   * original's ACK, a tail probe's SACK let nothing sent before the probe be
+   * marked lost, and no further probe went (SACKed data): the hole waited out
+   * the RTO (seen in the lossy lab, Linux the receiver).
    */
   onAck(
     ack: number,
@@ -381,7 +388,7 @@ export class Rack {
         if ((f & LOST) !== 0) this.lostBytes -= (log.end[i] - log.seq[i]) >>> 0;
         this.segsSacked++;
         const ts = log.ts[i], en = log.end[i];
-        if (this._valid(f, ts, tsEcr, tsOk, now) && sentAfter(ts, en, bestTs, bestEnd)) {
+        if (this._valid(f, ts, tsEcr, false, now) && sentAfter(ts, en, bestTs, bestEnd)) {
           bestTs = ts;
           bestEnd = en;
           bestRtt = now - ts;

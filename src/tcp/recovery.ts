@@ -324,7 +324,14 @@ export function timeoutRecovery(x: TcpContext, tcb: Tcb, now: number, first: boo
     x.counters.rackLosses += lost;
     rack.rtoRecovery = true;
     rack.rtoRecoveryPoint = tcb.sndMax;
-    if (first) retransmitFirstLost(x, tcb, now);
+    // A new episode: the probes before the timeout went unanswered, and the timeout's
+    // retransmission gets its own probe timeout (tlp.ts), the backed-off RTO behind it.
+    rack.rttSinceProbe = true;
+    rack.probesUnanswered = 0;
+    if (first && retransmitFirstLost(x, tcb, now) > 0) {
+      armRto(x, tcb, now);
+      scheduleProbe(x, tcb, now);
+    }
   } else {
     tcb.sndNxt = tcb.sndUna; // go back: resend from the first unacknowledged byte
     if (first) {

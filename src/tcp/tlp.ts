@@ -21,7 +21,8 @@
  * since the last probe is what lets the next one go. The same recovery probe
  * follows a retransmission still in flight after its recovery ended, with
  * SACKed data above it (RFC 8985 allows no TLP there, and nothing else would
- * show it lost). All keep the RTO behind them. Why: {@link tlpProbesMax} and
+ * show it lost), and the retransmissions of the recovery after a timeout
+ * (RFC 8985 6.3), from the timeout's own on. All keep the RTO behind them. Why: {@link tlpProbesMax} and
  * probeAllowed.
  *
  * @module
@@ -34,8 +35,19 @@ import { retransmitRange } from "./recovery.ts";
 import { State } from "./state.ts";
 import { inSackRecovery, type Tcb } from "./tcb.ts";
 
-/** TLP.max_ack_delay: the worst delayed ACK a peer is assumed to take, ms (RFC 8985 7.2: WCDelAckT, 200 ms). */
-export const tlpMaxAckDelayMs = 200;
+/**
+ * WCDelAckT of RFC 8985 7.2: the worst delayed ACK a peer is assumed to take
+ * when one segment is in flight, ms. The RFC recommends 200 ms; this stack
+ * takes 50. Linux bounds its delayed ACK by the larger of its SRTT and
+ * TCP_DELACK_MIN (40 ms) once it has an RTT estimate (tcp_send_delayed_ack),
+ * and luna-ts delays 40 ms (`tcp.delayedAckMs`); 10 ms more covers a timer
+ * tick. With 200 the PTO of a lone tail (the last, short segment of an
+ * answer, alone in flight once the ACK of the rest came) was capped at the
+ * RTO: in lossyrpc most of the tails that waited 200 ms and more were such
+ * a segment, lost with or without its probe. A receiver that holds its ACK
+ * longer (200 ms) gets a probe it did not need: one segment, and a D-SACK.
+ */
+export const tlpMaxAckDelayMs = 50;
 
 /**
  * Added to 2*SRTT in the PTO, ms: on a path of a few microseconds 2*SRTT
@@ -92,6 +104,11 @@ function probeAllowed(tcb: Tcb): boolean {
     return false;
   }
   if (tcb.cc.inRecovery) return inSackRecovery(tcb); // fast recovery: a recovery probe
+  // The recovery after a timeout (RFC 8985 6.3): when the timeout's retransmission is lost too,
+  // or the last of those sent as the window opens, nothing sent after it is left to be delivered
+  // for RACK to mark it, and it waited for the backed-off RTO (400 ms after a first of 200). A
+  // recovery probe, as in fast recovery; the backed-off RTO stays behind it.
+  if (r.rtoRecovery) return true;
   // SACKed data above a retransmission still in flight, recovery over (SND.UNA passed its
   // RecoveryPoint while a hole beyond it was being repaired): when that retransmission is lost
   // too, nothing sent after it is left to be delivered, so RACK cannot mark it and RFC 8985's
@@ -153,7 +170,11 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   // In fast recovery an episode ends only once SND.UNA passes TLP.end_seq, after every hole is
   // repaired: an RTT sample since the probe (its ACK, or a later one) lets the next probe go, or a
   // retransmission lost whole after it (a large one, dropped as one packet) waits out the RTO.
-  const first = (!r.tlpActive || tcb.cc.inRecovery) && r.rttSinceProbe;
+  const recovering = tcb.cc.inRecovery || r.rtoRecovery;
+  // An episode whose probes were all new data (7.4 has nothing to judge) gives way to a new one
+  // after an RTT sample: a probe of new data lost whole, when only data before it was ACKed
+  // after, is no segment RACK can mark (nothing after it delivered), and it waited for the RTO.
+  const first = (!r.tlpActive || recovering || !r.tlpIsRetrans) && r.rttSinceProbe;
   const again = r.tlpActive && !r.rttSinceProbe && r.probesUnanswered > 0 &&
     r.probesUnanswered < tlpProbesMax;
   if ((first || again) && probeAllowed(tcb)) {
@@ -171,7 +192,7 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
         tcb.sb?.sent(tcb.sndMax);
       }
     }
-    if (sent === 0 && (tcb.cc.inRecovery || r.segsSacked > 0)) {
+    if (sent === 0 && (recovering || r.segsSacked > 0)) {
       // In recovery (or with SACKed data after it, see probeAllowed) the highest segment is
       // likely SACKed: the one at SND.UNA again (its retransmission may be what was lost; if
       // not, the ACK of the copy ends the recovery).
@@ -185,7 +206,9 @@ export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
       retrans = true;
     }
     if (sent > 0) {
-      // One episode (7.4) for all its probes: a retransmission in it may have repaired a loss.
+      // One episode (7.4) for all its probes: a retransmission in it may have repaired a loss. Not
+      // after a timeout: the window was reduced then, and a repair is no loss of its own.
+      if (r.rtoRecovery) retrans = false;
       r.tlpIsRetrans = first ? retrans : r.tlpIsRetrans || retrans;
       r.tlpActive = true;
       r.tlpEndSeq = tcb.sndNxt;
