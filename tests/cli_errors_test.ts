@@ -76,6 +76,28 @@ describe("command-line errors", () => {
     );
   });
 
+  test("raw device arguments with a key and no value: one line naming --device, before DPDK sees them", async () => {
+    // DPDK's af_packet driver reads such a key's value as a string: it was a crash (strlen of null).
+    for (const device of ["eal:net_af_packet0,iface", "eal:net_tap0,iface=x,remote"]) {
+      const prefix = uniquePrefix("cli-novalue");
+      const r = await runChild(lunaScript, [
+        "serve",
+        "echo",
+        "--device",
+        device,
+        "--address",
+        "198.18.0.1/24",
+        "--prefix",
+        prefix,
+      ], { timeoutMs: 60_000 });
+      assertEquals(r.code, 2, explain(r)); // a usage error
+      const lines = r.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, explain(r));
+      assertStringIncludes(lines[0], "--device: raw device arguments after the name are KEY=VALUE");
+      assert(!existsSync(`/var/run/dpdk/${prefix}`), "DPDK was never started");
+    }
+  });
+
   test("--workers above the device's queue pairs: one line naming --workers (af_packet has one)", async () => {
     const lab = interopLab();
     const prefix = uniquePrefix("cli-workers");

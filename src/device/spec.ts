@@ -139,6 +139,15 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
       if (!/^net_[a-z_]+[0-9]+$/.test(name)) {
         throw new ConfigError(field, `raw device arguments start with a DPDK device name (net_tap0,...), got '${rest}'`);
       }
+      // Every argument after the name is KEY=VALUE. DPDK hands a driver a key without a value as
+      // a null value, and some drivers read it as a string: `net_af_packet0,iface` crashed the
+      // process inside DPDK's af_packet driver (strlen of a null pointer).
+      // Commas inside brackets belong to a list value (representor=[0,1]).
+      for (const kv of rest.split(/,(?![^[]*\])/).slice(1)) {
+        if (!/^[A-Za-z0-9_.-]+=.+$/.test(kv)) {
+          throw new ConfigError(field, `raw device arguments after the name are KEY=VALUE, got '${kv}' in '${rest}'`);
+        }
+      }
       return {
         spec,
         kind: "raw",
