@@ -85,6 +85,8 @@ function answerLength(text: string): number {
 interface Figures {
   reqPerS: number;
   cpuUsPerReq: number;
+  /** Segments the server's stack sent per request (luna-ts only). */
+  segsOutPer?: number;
 }
 
 async function main(): Promise<void> {
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
   const configs: [string, () => Promise<Figures>][] = [];
   // One luna-ts configuration: requests for `path` to the server on `port` of stack b.
   const luna = (port: number, path: string) => () =>
-    (close ? lunaCloseRun : lunaRun)(mod, a, port, path, conns, depth, seconds);
+    (close ? lunaCloseRun : lunaRun)(b, a, port, path, conns, depth, seconds);
   if (only === "" || only === "luna" || only === "serve") configs.push(["luna serve()", luna(80, "/hello")]);
   if (ab !== "") configs.push(["luna serve() B", luna(82, "/hello")]);
   if (only === "" || only === "luna" || only === "app") {
@@ -153,7 +155,7 @@ async function main(): Promise<void> {
       console.log(
         `round ${r + 1} ${name.padEnd(16)} ${(f.reqPerS / 1000).toFixed(1).padStart(7)}k req/s  ${
           f.cpuUsPerReq.toFixed(2).padStart(6)
-        } CPU µs/req`,
+        } CPU µs/req${segs(f)}`,
       );
     }
   }
@@ -167,12 +169,17 @@ async function main(): Promise<void> {
     console.log(
       `${name.padEnd(16)} ${(med(fs.map((f) => f.reqPerS)) / 1000).toFixed(1).padStart(7)}k req/s  ${
         med(fs.map((f) => f.cpuUsPerReq)).toFixed(2).padStart(6)
-      } CPU µs/req`,
+      } CPU µs/req${segs(fs[fs.length >> 1])}`,
     );
   }
   polling = false;
   await pollLoop;
   process.exit(0);
+}
+
+/** The server's segments per request, where measured. */
+function segs(f: Figures): string {
+  return f.segsOutPer === undefined ? "" : `  ${f.segsOutPer.toFixed(2)} server segs/req`;
 }
 
 function cpuMs(): number {
@@ -183,7 +190,7 @@ function cpuMs(): number {
 /** Closed loops of pipelined GETs over `conns` luna-ts connections; CPU of this process per request. */
 async function lunaRun(
   // deno-lint-ignore no-explicit-any
-  _mod: any,
+  b: any,
   // deno-lint-ignore no-explicit-any
   a: any,
   port: number,
@@ -249,15 +256,17 @@ async function lunaRun(
   if (failure) throw failure;
   const n0 = answered;
   const c0 = cpuMs();
+  const o0 = b.stats().tcp.outSegs;
   const t0 = performance.now();
   await wait(s * 1000);
   const n = answered - n0;
   const cpu = cpuMs() - c0;
+  const segsOutPer = (b.stats().tcp.outSegs - o0) / n;
   const wall = performance.now() - t0;
   for (const f of flows) f.c.abort();
   if (failure) throw failure;
   if (n === 0) throw new Error("no request answered");
-  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n, segsOutPer };
 }
 
 /**
@@ -267,7 +276,7 @@ async function lunaRun(
  */
 async function lunaCloseRun(
   // deno-lint-ignore no-explicit-any
-  _mod: any,
+  b: any,
   // deno-lint-ignore no-explicit-any
   a: any,
   port: number,
@@ -309,16 +318,18 @@ async function lunaCloseRun(
   if (failure) throw failure;
   const n0 = answered;
   const c0 = cpuMs();
+  const o0 = b.stats().tcp.outSegs;
   const t0 = performance.now();
   await wait(s * 1000);
   const n = answered - n0;
   const cpu = cpuMs() - c0;
+  const segsOutPer = (b.stats().tcp.outSegs - o0) / n;
   const wall = performance.now() - t0;
   running = false;
   await wait(300);
   if (failure) throw failure;
   if (n === 0) throw new Error("no request answered");
-  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n, segsOutPer };
 }
 
 function procCpuMs(pid: number): number {
