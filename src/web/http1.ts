@@ -104,10 +104,22 @@ export interface ResponseFields {
   hasServer: boolean;
   /** The handler's headers hold a Content-Type. */
   hasType: boolean;
+  /** The head gets the Content-Type Bun.serve gives a string body ({@link bunTextType}); set by the server. */
+  textType: boolean;
 }
 
+/** The Content-Type Bun.serve gives a string body (see ./serve.ts's module documentation). */
+const bunTextType = "content-type: text/plain;charset=utf-8\r\n";
+
 /** Where {@link addField} puts what it is given (one call of {@link responseFields} at a time). */
-let into: ResponseFields = { text: "", close: false, hasDate: false, hasServer: false, hasType: false };
+let into: ResponseFields = {
+  text: "",
+  close: false,
+  hasDate: false,
+  hasServer: false,
+  hasType: false,
+  textType: false,
+};
 let keepLengthNow = false;
 
 /** One of the handler's fields, to {@link into} (a function made once: no closure per response). */
@@ -125,6 +137,15 @@ function addField(value: string, name: string): void {
   f.text += `${name}: ${value}\r\n`;
 }
 
+/** Status lines with the standard reason phrase, by status, each made once. */
+const statusLines: (string | undefined)[] = [];
+
+/** The status line of `status` with `statusText` (the reason phrase in {@link reasons} when empty). */
+function statusLine(status: number, statusText: string): string {
+  if (statusText !== "") return `HTTP/1.1 ${status} ${statusText}\r\n`;
+  return statusLines[status] ??= `HTTP/1.1 ${status} ${reasons[status] || "Status"}\r\n`;
+}
+
 /**
  * A response's status line and header fields. Framing fields the handler set
  * (Content-Length, Transfer-Encoding, Connection) are left for the server's
@@ -134,13 +155,13 @@ function addField(value: string, name: string): void {
  * iterator gives them), with one callback made once for all responses.
  */
 export function responseFields(res: Response, keepLength: boolean): ResponseFields {
-  const status = res.status;
   const f: ResponseFields = {
-    text: `HTTP/1.1 ${status} ${res.statusText || reasons[status] || "Status"}\r\n`,
+    text: statusLine(res.status, res.statusText),
     close: false,
     hasDate: false,
     hasServer: false,
     hasType: false,
+    textType: false,
   };
   into = f;
   keepLengthNow = keepLength;
@@ -149,14 +170,46 @@ export function responseFields(res: Response, keepLength: boolean): ResponseFiel
 }
 
 /** The whole head: {@link responseFields}, Date and Server unless the handler set them, and the framing. */
-export function responseHead(f: ResponseFields, framing: Framing, close: boolean): string {
+function responseHead(f: ResponseFields, date: string, framing: Framing, close: boolean): string {
   let s = f.text;
-  if (!f.hasDate) s += `date: ${httpDate()}\r\n`;
+  if (f.textType) s += bunTextType;
+  if (!f.hasDate) s += `date: ${date}\r\n`;
   if (!f.hasServer) s += "server: luna-ts\r\n";
   if (framing.kind === "length") s += `content-length: ${framing.length}\r\n`;
   else if (framing.kind === "chunked") s += "transfer-encoding: chunked\r\n";
   if (close || framing.kind === "close") s += "connection: close\r\n";
   return s + "\r\n";
+}
+
+/** The last head {@link responseHeadBytes} made, and what it was made of. */
+let lastHead = new Uint8Array(0);
+let lastText = "";
+let lastDate = "";
+let lastShape = -1;
+let lastLength = -1;
+
+/**
+ * {@link responseHead} as bytes. Answers in a row mostly have the same head
+ * (the same status line and fields, length and date): the last one made is
+ * given again where nothing it was made of changed (its text, the date's
+ * second, the framing and its length, whether it closes), without making or
+ * encoding its text again. The bytes are shared: read them, never change them.
+ */
+export function responseHeadBytes(f: ResponseFields, framing: Framing, close: boolean): Uint8Array {
+  const date = f.hasDate ? "" : httpDate();
+  const length = framing.kind === "length" ? framing.length : -1;
+  const shape = (close ? 1 : 0) | (f.textType ? 2 : 0) | (f.hasDate ? 4 : 0) | (f.hasServer ? 8 : 0) |
+    (framing.kind === "length" ? 16 : framing.kind === "chunked" ? 32 : framing.kind === "close" ? 64 : 0);
+  // The date's text is one string per second (httpDate), and a status line without fields one per status:
+  // both compare as the same string, without reading their characters.
+  if (f.text !== lastText || date !== lastDate || shape !== lastShape || length !== lastLength) {
+    lastHead = encoder.encode(responseHead(f, date, framing, close));
+    lastText = f.text;
+    lastDate = date;
+    lastShape = shape;
+    lastLength = length;
+  }
+  return lastHead;
 }
 
 /** A short text answer the server makes itself (errors): the whole message, and it closes. */

@@ -97,7 +97,8 @@ function heldProbe(): ((v: object) => number) | undefined {
   }
   const bare = f(new Response(null));
   const holds = f(new Response(new ReadableStream())) === bare &&
-    f(new Response(new ReadableStream(), { statusText: "abc", headers: { "x-a": "b".repeat(100) } })) === bare + 3 &&
+    f(new Response(new ReadableStream(), { statusText: "abc", headers: { "x-a": "b".repeat(100) } })) ===
+      bare + 3 &&
     f(new Response("abc", { statusText: "abc" })) > bare + 3 &&
     f(new Response(new Uint8Array(100))) >= bare + 100;
   if (!holds) return undefined;
@@ -118,18 +119,18 @@ export function heldBytes(res: Response): Uint8Array | Promise<Uint8Array> | und
   return peek!.status(p) === "fulfilled" ? peek!(p) as Uint8Array : p;
 }
 
-const encoder = new TextEncoder();
 /** Where an answer's head and body are put together before the one write that queues them (reused). */
 let scratch = new Uint8Array(16384);
 
 /**
- * `text` (a response head) then `parts`, put in {@link assembly}'s buffer (valid until the next
- * call); returns the bytes put there.
+ * `head` then `parts` (`total` bytes), put in {@link assembly}'s buffer (valid until the next call);
+ * returns the bytes put there.
  */
-export function assemble(text: string, parts: Uint8Array[], total: number): number {
-  const most = text.length * 3 + total;
+export function assemble(head: Uint8Array, parts: Uint8Array[], total: number): number {
+  const most = head.length + total;
   if (most > scratch.length) scratch = new Uint8Array(Math.max(most, scratch.length * 2));
-  let o = encoder.encodeInto(text, scratch).written;
+  scratch.set(head);
+  let o = head.length;
   for (const p of parts) {
     scratch.set(p, o);
     o += p.length;
