@@ -23,9 +23,13 @@
  * medians of the rounds.
  *
  * ```sh
- * node_modules/.bin/bun bench/micro_serve.ts [--rounds 5] [--seconds 2] [--conns 16] [--depth 1] [--tree DIR]
+ * node_modules/.bin/bun bench/micro_serve.ts [--rounds 5] [--seconds 2] [--conns 16] [--depth 1] [--link memory|ring] [--tree DIR]
  * node_modules/.bin/deno run -A bench/micro_serve.ts ...
  * ```
+ *
+ * `--link ring` joins the stacks by a DPDK net_ring pair instead (one zone
+ * of DPDK buffers, the shim's bursts and copies, as on af_packet; the EAL
+ * runs in this process: run as root).
  *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
  * two versions: run both, interleaved, in the same time window); `--ab DIR`
@@ -47,6 +51,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const body = "Hello, World!";
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
+/** The EAL of --link ring, closed at the end (its files go with it). */
+let ringEal: { close(): void } | undefined;
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -102,15 +108,16 @@ async function main(): Promise<void> {
   const tree = arg("tree", fileURLToPath(new URL("..", import.meta.url)));
   const mod = await import(pathToFileURL(`${tree}/src/mod.ts`).href);
   const { httpApp } = await import(pathToFileURL(`${tree}/src/apps/http.ts`).href);
-  const za = mod.createHeapZone({ name: "a", count: 8192 });
-  const zb = mod.createHeapZone({ name: "b", count: 8192 });
-  const [la, lb] = mod.createMemoryLink({ zone: za, zoneB: zb });
+  const link = arg("link", "memory");
+  const [la, lb] = link === "ring" ? await ringPair(tree) : memoryPair(mod);
+  // net_ring ports have no MAC of their own: each stack is given one (the memory link's ends have theirs).
+  const mac = (n: number) => link === "ring" ? { mac: `02:00:00:00:00:0${n}` } : {};
   const tcp = { noDelay: true };
   // The client's side of a closed connection is over at once (the server closes first and holds
   // TIME-WAIT), and its ports span the whole range, so that --close can open tens of thousands.
   const clientTcp = { ...tcp, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 };
-  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp: clientTcp });
-  const b = await mod.createStack({ device: lb, address: "198.18.0.2/24", tcp });
+  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp: clientTcp, ...mac(1) });
+  const b = await mod.createStack({ device: lb, address: "198.18.0.2/24", tcp, ...mac(2) });
   // Both stacks polled by one loop here, yielding to the runtime after each pair of polls so that the
   // promise continuations of serve() run, as the stack's own loop yields between its rounds.
   let polling = true;
@@ -174,12 +181,43 @@ async function main(): Promise<void> {
   }
   polling = false;
   await pollLoop;
+  ringEal?.close();
   process.exit(0);
 }
 
 /** The server's segments per request, where measured. */
 function segs(f: Figures): string {
   return f.segsOutPer === undefined ? "" : `  ${f.segsOutPer.toFixed(2)} server segs/req`;
+}
+
+// deno-lint-ignore no-explicit-any
+function memoryPair(mod: any): unknown[] {
+  const za = mod.createHeapZone({ name: "a", count: 8192 });
+  const zb = mod.createHeapZone({ name: "b", count: 8192 });
+  return mod.createMemoryLink({ zone: za, zoneB: zb });
+}
+
+/**
+ * Two devices on a DPDK net_ring pair in this process, over one zone (net_ring hands the sender's
+ * buffer to the receiver), set up as bench/micro_echo.ts sets them up: the zone's copies and the
+ * shim's bursts are measured too, as on af_packet.
+ */
+async function ringPair(tree: string): Promise<unknown[]> {
+  const { Dpdk } = await import(pathToFileURL(`${tree}/src/device/dpdk/mod.ts`).href);
+  const { DpdkDevice } = await import(pathToFileURL(`${tree}/src/device/dpdk/device.ts`).href);
+  const { Offload } = await import(pathToFileURL(`${tree}/ffi/symbols.ts`).href);
+  const dpdk = ringEal = await Dpdk.start({ prefix: `micro-serve-${process.pid}`, memoryMb: 512 });
+  const ports = dpdk.ringPair("serve", 1024);
+  const zone = dpdk.createZone("serve", { count: 8191 });
+  // deno-lint-ignore no-explicit-any
+  return ports.map((port: any) => {
+    const info = port.describe();
+    const csum = Offload.ipv4Cksum | Offload.tcpCksum;
+    const txOffloads = (info.txOffloads & csum) === csum ? csum : 0;
+    port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
+    port.start();
+    return new DpdkDevice(port, 0, txOffloads);
+  });
 }
 
 function cpuMs(): number {
