@@ -31,6 +31,11 @@
  * of DPDK buffers, the shim's bursts and copies, as on af_packet; the EAL
  * runs in this process: run as root).
  *
+ * `--bare` measures each server's own work instead: the same request again
+ * and again on a stand-in connection that takes every answer at once (no
+ * TCP, no client), the CPU of this process per request: what the server
+ * costs beyond the stack's part.
+ *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
  * two versions: run both, interleaved, in the same time window); `--ab DIR`
  * adds `serve()` and the http app from another checkout on the same stacks,
@@ -144,13 +149,39 @@ async function main(): Promise<void> {
   // One luna-ts configuration: requests for `path` to the server on `port` of stack b.
   const luna = (port: number, path: string) => () =>
     (close ? lunaCloseRun : lunaRun)(b, a, port, path, conns, depth, seconds);
-  if (only === "" || only === "luna" || only === "serve") configs.push(["luna serve()", luna(80, "/hello")]);
-  if (ab !== "") configs.push(["luna serve() B", luna(82, "/hello")]);
-  if (only === "" || only === "luna" || only === "app") {
+  const bare = process.argv.includes("--bare");
+  if (bare) {
+    // The servers alone, over stand-in connections: made here, each once.
+    const { serve: serveB } = ab !== "" ? await import(pathToFileURL(`${ab}/src/web/serve.ts`).href) : {};
+    const { httpApp: appB } = ab !== "" ? await import(pathToFileURL(`${ab}/src/apps/http.ts`).href) : {};
+    const fetch = () => new Response(body);
+    // deno-lint-ignore no-explicit-any
+    const viaServe = (f: any) => (c: unknown) => {
+      // deno-lint-ignore no-explicit-any
+      let accept: any;
+      f({ listen: (_port: number, a: unknown) => (accept = a), unlisten: () => {} }, { port: 80, fetch });
+      return accept(c);
+    };
+    // deno-lint-ignore no-explicit-any
+    const viaApp = (f: any) => (c: unknown) => f(b.device.zone).accept(c);
+    if (only !== "app") configs.push(["bare serve()", bareRun(viaServe(mod.serve), "/hello", seconds)]);
+    if (only !== "app" && ab !== "") {
+      configs.push(["bare serve() B", bareRun(viaServe(serveB), "/hello", seconds)]);
+    }
+    if (only !== "serve") configs.push(["bare http app", bareRun(viaApp(httpApp), "/bytes/13", seconds)]);
+    if (only !== "serve" && ab !== "") {
+      configs.push(["bare http app B", bareRun(viaApp(appB), "/bytes/13", seconds)]);
+    }
+  }
+  if (!bare && (only === "" || only === "luna" || only === "serve")) {
+    configs.push(["luna serve()", luna(80, "/hello")]);
+  }
+  if (!bare && ab !== "") configs.push(["luna serve() B", luna(82, "/hello")]);
+  if (!bare && (only === "" || only === "luna" || only === "app")) {
     configs.push(["luna http app", luna(81, "/bytes/13")]);
     if (ab !== "") configs.push(["luna http app B", luna(83, "/bytes/13")]);
   }
-  if (only === "" || only === "kernel") {
+  if (!bare && (only === "" || only === "kernel")) {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
     configs.push([name, () => kernelRun(conns, depth, seconds)]);
   }
@@ -168,9 +199,9 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
   console.log(
-    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}${
-      ab !== "" ? `; B: serve() and the app of ${ab}` : ""
-    }):`,
+    `\nmedians of ${rounds} rounds (${
+      bare ? "bare" : `${conns} connections, depth ${depth}`
+    }, ${seconds} s; tree ${tree}${ab !== "" ? `; B: serve() and the app of ${ab}` : ""}):`,
   );
   for (const [name, fs] of Object.entries(results)) {
     console.log(
@@ -368,6 +399,74 @@ async function lunaCloseRun(
   if (failure) throw failure;
   if (n === 0) throw new Error("no request answered");
   return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n, segsOutPer };
+}
+
+/**
+ * A server's own CPU per request (--bare): `accept` takes a stand-in connection on which the
+ * same request arrives again and again, whole, and to which every answer is written at once (no
+ * TCP, no client); the CPU of this process over the requests answered in `s` seconds.
+ */
+function bareRun(accept: (c: unknown) => { onData(c: unknown): void }, path: string, s: number) {
+  const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+  const bytes = new Uint8Array(4096);
+  bytes.set(request, 64);
+  const out = { handle: 0, offset: 0, bytes: new Uint8Array(2048) };
+  let written = 0;
+  const c = {
+    zoneBytes: bytes,
+    pieceOffset: 64,
+    pieceLength: request.length,
+    writable: true,
+    sendSpace: 1 << 20,
+    data: undefined,
+    localAddress: "198.18.0.2",
+    localPort: 80,
+    remoteAddress: "198.18.0.1",
+    remotePort: 40000,
+    peek: () => bytes.subarray(c.pieceOffset, c.pieceOffset + c.pieceLength),
+    consume(n: number) {
+      c.pieceOffset += n;
+      c.pieceLength -= n;
+    },
+    write(data: Uint8Array, offset = 0, length = data.length - offset) {
+      written += length;
+      return length;
+    },
+    alloc: () => out,
+    send(_buf: unknown, length: number) {
+      written += length;
+      return true;
+    },
+    free() {},
+    cork() {},
+    uncork() {},
+    close() {},
+    abort() {},
+    setNoDelay() {},
+    setUserTimeout() {},
+    _yieldSoon() {},
+  };
+  const handlers = accept(c);
+  const one = () => {
+    c.pieceOffset = 64;
+    c.pieceLength = request.length;
+    handlers.onData(c);
+  };
+  return (): Promise<Figures> => {
+    for (let i = 0; i < 20_000; i++) one(); // warm-up
+    let n = 0;
+    written = 0;
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    while (performance.now() - t0 < s * 1000) {
+      for (let i = 0; i < 1000; i++) one();
+      n += 1000;
+    }
+    const cpu = cpuMs() - c0;
+    const wall = performance.now() - t0;
+    if (written < n * 100) throw new Error(`${written / n} bytes written per request: not answered`);
+    return Promise.resolve({ reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n });
+  };
 }
 
 function procCpuMs(pid: number): number {
