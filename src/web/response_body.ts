@@ -14,7 +14,8 @@
  * - Elsewhere, {@link settled} waits a few turns with handlers attached.
  *
  * {@link assemble} puts a head and the gathered body together in one reused
- * buffer ({@link assembly}), for the one write that queues them.
+ * buffer ({@link assembly}), for the one write that queues them; an ASCII
+ * text body goes there by its character codes ({@link assembleAscii}).
  *
  * @module
  */
@@ -135,6 +136,33 @@ export function assemble(head: Uint8Array, parts: Uint8Array[], total: number): 
     scratch.set(p, o);
     o += p.length;
   }
+  return o;
+}
+
+/** Longest text body {@link asciiLength} reads through; a longer one is encoded. */
+const asciiScanMax = 4096;
+
+/**
+ * The length in UTF-8 of `text` when it is all ASCII (a byte per character) and not over
+ * {@link asciiScanMax}, else -1. Such a text goes into the assembly by its character codes
+ * ({@link assembleAscii}): under Deno a TextEncoder call costs more than the rest of a small
+ * answer's body.
+ */
+export function asciiLength(text: string): number {
+  const n = text.length;
+  if (n > asciiScanMax) return -1;
+  for (let i = 0; i < n; i++) if (text.charCodeAt(i) >= 0x80) return -1;
+  return n;
+}
+
+/** `head` then the ASCII `text` (see {@link asciiLength}) in {@link assembly}'s buffer; returns the bytes put there. */
+export function assembleAscii(head: Uint8Array, text: string): number {
+  const most = head.length + text.length;
+  if (most > scratch.length) scratch = new Uint8Array(Math.max(most, scratch.length * 2));
+  const b = scratch;
+  b.set(head);
+  let o = head.length;
+  for (let i = 0; i < text.length; i++) b[o++] = text.charCodeAt(i);
   return o;
 }
 

@@ -68,7 +68,9 @@ import {
 import { checkRequest, LunaRequest } from "./request.ts";
 import {
   asBytes,
+  asciiLength,
   assemble,
+  assembleAscii,
   assembly,
   gatherBytesMax,
   heldBytes,
@@ -235,7 +237,17 @@ class Session {
    */
   writeNow(head: Uint8Array, parts: Uint8Array[], total: number): Promise<void> | undefined {
     if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
-    const length = assemble(head, parts, total);
+    return this.#writeAssembly(assemble(head, parts, total));
+  }
+
+  /** {@link writeNow} of `head` and an ASCII text (see asciiLength in ./response_body.ts). */
+  writeAsciiNow(head: Uint8Array, text: string): Promise<void> | undefined {
+    if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
+    return this.#writeAssembly(assembleAscii(head, text));
+  }
+
+  /** Queues the first `length` bytes of the assembly with one write; as {@link writeNow}. */
+  #writeAssembly(length: number): Promise<void> | undefined {
     const bytes = assembly();
     const n = this.c.write(bytes, 0, length);
     if (n === length) return undefined;
@@ -591,6 +603,10 @@ export class LunaHttpServer {
     this.#count(res.status);
     if (text !== undefined) {
       this.#stats.sized++;
+      const ascii = asciiLength(text);
+      if (ascii >= 0) {
+        return s.writeAsciiNow(responseHeadBytes(fields, { kind: "length", length: ascii }, close), text);
+      }
       const bytes = encoder.encode(text);
       return s.writeNow(
         responseHeadBytes(fields, { kind: "length", length: bytes.length }, close),
