@@ -228,7 +228,8 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
         [200, "/p got 5"],
         [200, "GET /fast host=luna.test"],
       ]);
-      assertEquals(r[0].headers["x-path"], "/slow");
+      // Each answer with its own fields (a head is made again where they differ from the one before).
+      assertEquals(r.map((x) => x.headers["x-path"]), ["/slow", undefined, "/fast"]);
       assertEquals(r[0].headers["content-length"], "24");
       assert(r[0].headers["date"] !== undefined);
       assertEquals(c.ended, false, "the connection stays open");

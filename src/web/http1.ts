@@ -134,8 +134,15 @@ function addField(value: string, name: string): void {
   if (name === "date") f.hasDate = true;
   else if (name === "server") f.hasServer = true;
   else if (name === "content-type") f.hasType = true;
-  f.text += `${name}: ${value}\r\n`;
+  pairs.push(name, value);
 }
+
+/** The fields {@link addField} kept of the response being read, name then value, and of the one before. */
+let pairs: string[] = [];
+let lastPairs: string[] = [];
+/** The text of the response before: its status line, and that line with its fields. */
+let lastStatusLine = "";
+let lastFieldsText = "";
 
 /** Status lines with the standard reason phrase, by status, each made once. */
 const statusLines: (string | undefined)[] = [];
@@ -165,8 +172,32 @@ export function responseFields(res: Response, keepLength: boolean): ResponseFiel
   };
   into = f;
   keepLengthNow = keepLength;
+  pairs.length = 0;
   res.headers.forEach(addField);
+  if (pairs.length > 0) f.text = fieldsText(f.text);
   return f;
+}
+
+/**
+ * `line` and the fields in {@link pairs} as text: the text made for the
+ * response before when its status line and fields were the same (responses
+ * in a row mostly are alike), so that the head made from it is found again
+ * (responseHeadBytes compares it as the same string) and no text is built.
+ */
+function fieldsText(line: string): string {
+  const p = pairs;
+  const q = lastPairs;
+  let same = line === lastStatusLine && p.length === q.length;
+  for (let i = 0; same && i < p.length; i++) same = p[i] === q[i];
+  if (same) return lastFieldsText;
+  let text = line;
+  for (let i = 0; i < p.length; i += 2) text += `${p[i]}: ${p[i + 1]}\r\n`;
+  // The lists take turns: this one is the response before's for the next call.
+  pairs = q;
+  lastPairs = p;
+  lastStatusLine = line;
+  lastFieldsText = text;
+  return text;
 }
 
 /** The whole head: {@link responseFields}, Date and Server unless the handler set them, and the framing. */
