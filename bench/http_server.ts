@@ -30,8 +30,10 @@ if (kind === "kernel") {
   console.log("READY");
   onLines((line) => line === "quit" && process.exit(0));
 } else if (kind?.startsWith("{")) {
-  const cfg = JSON.parse(kind) as BenchEnd & { lifetimeS: number };
-  const stack = await createStack(benchStackConfig(cfg, { noDelay: true }));
+  const cfg = JSON.parse(kind) as BenchEnd & { lifetimeS: number; name?: string };
+  // With a name, a control socket of that name (luna stats NAME: the bench reads the segments counted).
+  const control = cfg.name !== undefined ? { control: { name: cfg.name } } : {};
+  const stack = await createStack({ ...benchStackConfig(cfg, { noDelay: true }), ...control });
   const server = serve(stack, { port: 80, fetch: () => new Response(body) });
   listenNode(
     createServer((_req, res) => {

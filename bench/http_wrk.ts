@@ -19,7 +19,7 @@
  * `wrk -t1 --latency` on CPU 0, the server started on CPU 1 (taskset); each
  * round runs every configuration once, in an order that alternates between
  * rounds; figures are medians of the rounds, ratios against Bun.serve's in
- * the same run (bench/_report.ts). For `luna serve http` the notes also hold
+ * the same run (bench/_report.ts). For the luna-ts servers the notes also hold
  * the segments the server took in and sent (its TCP counters, read over its
  * control socket around the measured run): per connection with
  * `Connection: close`, per request with keep-alive (segsInPer, segsOutPer).
@@ -352,6 +352,7 @@ async function kernel(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<vo
 async function lunaServe(o: HttpWrkOptions, lab: WrkLab, round: number): Promise<void> {
   const config = "luna-serve-afpacket";
   const prefix = `luna-bench-${process.pid}-wrk-serve${round}`;
+  const name = `bench-wrk-serve-${process.pid}-${round}`; // its control socket: segments per connection
   const clean = onCleanup(() => removeEalFiles(prefix));
   let server: Proc | undefined;
   try {
@@ -361,9 +362,10 @@ async function lunaServe(o: HttpWrkOptions, lab: WrkLab, round: number): Promise
       address: `${serverAddr}/24`,
       mode: o.mode,
       prefix,
+      name,
       lifetimeS: 120 + 2 * o.conns.length * (o.warmupS + o.measureS + 5),
     }, {});
-    await measureAll(o, lab, config, 80, round, undefined, server.child.pid);
+    await measureAll(o, lab, config, 80, round, name, server.child.pid);
   } catch (e) {
     o.onFailure({ workload: "httpwrk", config, conns: 0, round, error: String(e) });
     o.onProgress(`httpwrk ${config}: FAILED to start: ${String(e).split("\n")[0]}`);

@@ -23,9 +23,18 @@
  * medians of the rounds.
  *
  * ```sh
- * node_modules/.bin/bun bench/micro_serve.ts [--rounds 5] [--seconds 2] [--conns 16] [--depth 1] [--tree DIR]
+ * node_modules/.bin/bun bench/micro_serve.ts [--rounds 5] [--seconds 2] [--conns 16] [--depth 1] [--link memory|ring] [--tree DIR]
  * node_modules/.bin/deno run -A bench/micro_serve.ts ...
  * ```
+ *
+ * `--link ring` joins the stacks by a DPDK net_ring pair instead (one zone
+ * of DPDK buffers, the shim's bursts and copies, as on af_packet; the EAL
+ * runs in this process: run as root).
+ *
+ * `--bare` measures each server's own work instead: the same request again
+ * and again on a stand-in connection that takes every answer at once (no
+ * TCP, no client), the CPU of this process per request: what the server
+ * costs beyond the stack's part.
  *
  * `--tree DIR` loads the stack and `serve()` from another checkout (to compare
  * two versions: run both, interleaved, in the same time window); `--ab DIR`
@@ -47,6 +56,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const body = "Hello, World!";
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
+/** The EAL of --link ring, closed at the end (its files go with it). */
+let ringEal: { close(): void } | undefined;
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -85,6 +96,8 @@ function answerLength(text: string): number {
 interface Figures {
   reqPerS: number;
   cpuUsPerReq: number;
+  /** Segments the server's stack sent per request (luna-ts only). */
+  segsOutPer?: number;
 }
 
 async function main(): Promise<void> {
@@ -100,15 +113,16 @@ async function main(): Promise<void> {
   const tree = arg("tree", fileURLToPath(new URL("..", import.meta.url)));
   const mod = await import(pathToFileURL(`${tree}/src/mod.ts`).href);
   const { httpApp } = await import(pathToFileURL(`${tree}/src/apps/http.ts`).href);
-  const za = mod.createHeapZone({ name: "a", count: 8192 });
-  const zb = mod.createHeapZone({ name: "b", count: 8192 });
-  const [la, lb] = mod.createMemoryLink({ zone: za, zoneB: zb });
+  const link = arg("link", "memory");
+  const [la, lb] = link === "ring" ? await ringPair(tree) : memoryPair(mod);
+  // net_ring ports have no MAC of their own: each stack is given one (the memory link's ends have theirs).
+  const mac = (n: number) => link === "ring" ? { mac: `02:00:00:00:00:0${n}` } : {};
   const tcp = { noDelay: true };
   // The client's side of a closed connection is over at once (the server closes first and holds
   // TIME-WAIT), and its ports span the whole range, so that --close can open tens of thousands.
   const clientTcp = { ...tcp, timeWaitMs: 200, ephemeralPortMin: 1024, ephemeralPortMax: 65535 };
-  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp: clientTcp });
-  const b = await mod.createStack({ device: lb, address: "198.18.0.2/24", tcp });
+  const a = await mod.createStack({ device: la, address: "198.18.0.1/24", tcp: clientTcp, ...mac(1) });
+  const b = await mod.createStack({ device: lb, address: "198.18.0.2/24", tcp, ...mac(2) });
   // Both stacks polled by one loop here, yielding to the runtime after each pair of polls so that the
   // promise continuations of serve() run, as the stack's own loop yields between its rounds.
   let polling = true;
@@ -134,14 +148,40 @@ async function main(): Promise<void> {
   const configs: [string, () => Promise<Figures>][] = [];
   // One luna-ts configuration: requests for `path` to the server on `port` of stack b.
   const luna = (port: number, path: string) => () =>
-    (close ? lunaCloseRun : lunaRun)(mod, a, port, path, conns, depth, seconds);
-  if (only === "" || only === "luna" || only === "serve") configs.push(["luna serve()", luna(80, "/hello")]);
-  if (ab !== "") configs.push(["luna serve() B", luna(82, "/hello")]);
-  if (only === "" || only === "luna" || only === "app") {
+    (close ? lunaCloseRun : lunaRun)(b, a, port, path, conns, depth, seconds);
+  const bare = process.argv.includes("--bare");
+  if (bare) {
+    // The servers alone, over stand-in connections: made here, each once.
+    const { serve: serveB } = ab !== "" ? await import(pathToFileURL(`${ab}/src/web/serve.ts`).href) : {};
+    const { httpApp: appB } = ab !== "" ? await import(pathToFileURL(`${ab}/src/apps/http.ts`).href) : {};
+    const fetch = () => new Response(body);
+    // deno-lint-ignore no-explicit-any
+    const viaServe = (f: any) => (c: unknown) => {
+      // deno-lint-ignore no-explicit-any
+      let accept: any;
+      f({ listen: (_port: number, a: unknown) => (accept = a), unlisten: () => {} }, { port: 80, fetch });
+      return accept(c);
+    };
+    // deno-lint-ignore no-explicit-any
+    const viaApp = (f: any) => (c: unknown) => f(b.device.zone).accept(c);
+    if (only !== "app") configs.push(["bare serve()", bareRun(viaServe(mod.serve), "/hello", seconds)]);
+    if (only !== "app" && ab !== "") {
+      configs.push(["bare serve() B", bareRun(viaServe(serveB), "/hello", seconds)]);
+    }
+    if (only !== "serve") configs.push(["bare http app", bareRun(viaApp(httpApp), "/bytes/13", seconds)]);
+    if (only !== "serve" && ab !== "") {
+      configs.push(["bare http app B", bareRun(viaApp(appB), "/bytes/13", seconds)]);
+    }
+  }
+  if (!bare && (only === "" || only === "luna" || only === "serve")) {
+    configs.push(["luna serve()", luna(80, "/hello")]);
+  }
+  if (!bare && ab !== "") configs.push(["luna serve() B", luna(82, "/hello")]);
+  if (!bare && (only === "" || only === "luna" || only === "app")) {
     configs.push(["luna http app", luna(81, "/bytes/13")]);
     if (ab !== "") configs.push(["luna http app B", luna(83, "/bytes/13")]);
   }
-  if (only === "" || only === "kernel") {
+  if (!bare && (only === "" || only === "kernel")) {
     const name = typeof g.Bun !== "undefined" ? "Bun.serve lo" : "Deno.serve lo";
     configs.push([name, () => kernelRun(conns, depth, seconds)]);
   }
@@ -153,26 +193,62 @@ async function main(): Promise<void> {
       console.log(
         `round ${r + 1} ${name.padEnd(16)} ${(f.reqPerS / 1000).toFixed(1).padStart(7)}k req/s  ${
           f.cpuUsPerReq.toFixed(2).padStart(6)
-        } CPU µs/req`,
+        } CPU µs/req${segs(f)}`,
       );
     }
   }
   const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
   console.log(
-    `\nmedians of ${rounds} rounds (${conns} connections, depth ${depth}, ${seconds} s; tree ${tree}${
-      ab !== "" ? `; B: serve() and the app of ${ab}` : ""
-    }):`,
+    `\nmedians of ${rounds} rounds (${
+      bare ? "bare" : `${conns} connections, depth ${depth}`
+    }, ${seconds} s; tree ${tree}${ab !== "" ? `; B: serve() and the app of ${ab}` : ""}):`,
   );
   for (const [name, fs] of Object.entries(results)) {
     console.log(
       `${name.padEnd(16)} ${(med(fs.map((f) => f.reqPerS)) / 1000).toFixed(1).padStart(7)}k req/s  ${
         med(fs.map((f) => f.cpuUsPerReq)).toFixed(2).padStart(6)
-      } CPU µs/req`,
+      } CPU µs/req${segs(fs[fs.length >> 1])}`,
     );
   }
   polling = false;
   await pollLoop;
+  ringEal?.close();
   process.exit(0);
+}
+
+/** The server's segments per request, where measured. */
+function segs(f: Figures): string {
+  return f.segsOutPer === undefined ? "" : `  ${f.segsOutPer.toFixed(2)} server segs/req`;
+}
+
+// deno-lint-ignore no-explicit-any
+function memoryPair(mod: any): unknown[] {
+  const za = mod.createHeapZone({ name: "a", count: 8192 });
+  const zb = mod.createHeapZone({ name: "b", count: 8192 });
+  return mod.createMemoryLink({ zone: za, zoneB: zb });
+}
+
+/**
+ * Two devices on a DPDK net_ring pair in this process, over one zone (net_ring hands the sender's
+ * buffer to the receiver), set up as bench/micro_echo.ts sets them up: the zone's copies and the
+ * shim's bursts are measured too, as on af_packet.
+ */
+async function ringPair(tree: string): Promise<unknown[]> {
+  const { Dpdk } = await import(pathToFileURL(`${tree}/src/device/dpdk/mod.ts`).href);
+  const { DpdkDevice } = await import(pathToFileURL(`${tree}/src/device/dpdk/device.ts`).href);
+  const { Offload } = await import(pathToFileURL(`${tree}/ffi/symbols.ts`).href);
+  const dpdk = ringEal = await Dpdk.start({ prefix: `micro-serve-${process.pid}`, memoryMb: 512 });
+  const ports = dpdk.ringPair("serve", 1024);
+  const zone = dpdk.createZone("serve", { count: 8191 });
+  // deno-lint-ignore no-explicit-any
+  return ports.map((port: any) => {
+    const info = port.describe();
+    const csum = Offload.ipv4Cksum | Offload.tcpCksum;
+    const txOffloads = (info.txOffloads & csum) === csum ? csum : 0;
+    port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
+    port.start();
+    return new DpdkDevice(port, 0, txOffloads);
+  });
 }
 
 function cpuMs(): number {
@@ -183,7 +259,7 @@ function cpuMs(): number {
 /** Closed loops of pipelined GETs over `conns` luna-ts connections; CPU of this process per request. */
 async function lunaRun(
   // deno-lint-ignore no-explicit-any
-  _mod: any,
+  b: any,
   // deno-lint-ignore no-explicit-any
   a: any,
   port: number,
@@ -249,15 +325,17 @@ async function lunaRun(
   if (failure) throw failure;
   const n0 = answered;
   const c0 = cpuMs();
+  const o0 = b.stats().tcp.outSegs;
   const t0 = performance.now();
   await wait(s * 1000);
   const n = answered - n0;
   const cpu = cpuMs() - c0;
+  const segsOutPer = (b.stats().tcp.outSegs - o0) / n;
   const wall = performance.now() - t0;
   for (const f of flows) f.c.abort();
   if (failure) throw failure;
   if (n === 0) throw new Error("no request answered");
-  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n, segsOutPer };
 }
 
 /**
@@ -267,7 +345,7 @@ async function lunaRun(
  */
 async function lunaCloseRun(
   // deno-lint-ignore no-explicit-any
-  _mod: any,
+  b: any,
   // deno-lint-ignore no-explicit-any
   a: any,
   port: number,
@@ -309,16 +387,86 @@ async function lunaCloseRun(
   if (failure) throw failure;
   const n0 = answered;
   const c0 = cpuMs();
+  const o0 = b.stats().tcp.outSegs;
   const t0 = performance.now();
   await wait(s * 1000);
   const n = answered - n0;
   const cpu = cpuMs() - c0;
+  const segsOutPer = (b.stats().tcp.outSegs - o0) / n;
   const wall = performance.now() - t0;
   running = false;
   await wait(300);
   if (failure) throw failure;
   if (n === 0) throw new Error("no request answered");
-  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n };
+  return { reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n, segsOutPer };
+}
+
+/**
+ * A server's own CPU per request (--bare): `accept` takes a stand-in connection on which the
+ * same request arrives again and again, whole, and to which every answer is written at once (no
+ * TCP, no client); the CPU of this process over the requests answered in `s` seconds.
+ */
+function bareRun(accept: (c: unknown) => { onData(c: unknown): void }, path: string, s: number) {
+  const request = new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: bench\r\n\r\n`);
+  const bytes = new Uint8Array(4096);
+  bytes.set(request, 64);
+  const out = { handle: 0, offset: 0, bytes: new Uint8Array(2048) };
+  let written = 0;
+  const c = {
+    zoneBytes: bytes,
+    pieceOffset: 64,
+    pieceLength: request.length,
+    writable: true,
+    sendSpace: 1 << 20,
+    data: undefined,
+    localAddress: "198.18.0.2",
+    localPort: 80,
+    remoteAddress: "198.18.0.1",
+    remotePort: 40000,
+    peek: () => bytes.subarray(c.pieceOffset, c.pieceOffset + c.pieceLength),
+    consume(n: number) {
+      c.pieceOffset += n;
+      c.pieceLength -= n;
+    },
+    write(data: Uint8Array, offset = 0, length = data.length - offset) {
+      written += length;
+      return length;
+    },
+    alloc: () => out,
+    send(_buf: unknown, length: number) {
+      written += length;
+      return true;
+    },
+    free() {},
+    cork() {},
+    uncork() {},
+    close() {},
+    abort() {},
+    setNoDelay() {},
+    setUserTimeout() {},
+    _yieldSoon() {},
+  };
+  const handlers = accept(c);
+  const one = () => {
+    c.pieceOffset = 64;
+    c.pieceLength = request.length;
+    handlers.onData(c);
+  };
+  return (): Promise<Figures> => {
+    for (let i = 0; i < 20_000; i++) one(); // warm-up
+    let n = 0;
+    written = 0;
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    while (performance.now() - t0 < s * 1000) {
+      for (let i = 0; i < 1000; i++) one();
+      n += 1000;
+    }
+    const cpu = cpuMs() - c0;
+    const wall = performance.now() - t0;
+    if (written < n * 100) throw new Error(`${written / n} bytes written per request: not answered`);
+    return Promise.resolve({ reqPerS: n / (wall / 1000), cpuUsPerReq: cpu * 1000 / n });
+  };
 }
 
 function procCpuMs(pid: number): number {

@@ -2,12 +2,13 @@
  * HeadReader, which collects a request head over as many segments as it
  * takes: heads of many connections collected side by side (partly in one
  * buffer that all readers share while a head arrives whole) each come out
- * whole and unmixed, and the size limit holds.
+ * whole and unmixed, and the size limit holds; parseHead reads what it
+ * collected.
  *
  * @module
  */
 import { assertEquals, assertThrows } from "@std/assert";
-import { BadRequest, HeadReader } from "../src/apps/http_request.ts";
+import { BadRequest, HeadReader, parseHead } from "../src/apps/http_request.ts";
 import { describe, test } from "./harness.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -67,5 +68,58 @@ describe("HeadReader", () => {
     const over = new HeadReader(64);
     const e = assertThrows(() => feed(over, head.replace("X: ", "X: a")), BadRequest);
     assertEquals(e.status, 431);
+  });
+});
+
+describe("parseHead", () => {
+  test("names are lowercase however spelled, values lose the whitespace around them, repeated fields join", () => {
+    const h = parseHead(
+      "GET /a?b HTTP/1.1\r\nHOST: x\r\nhost-name:\t y z \r\nX-A: 1\r\nx-a:2\r\nAccept: \xa0*/*\v\r\n" +
+        "Content-Length: 0\r\n\r\n",
+    );
+    assertEquals(h.method, "GET");
+    assertEquals(h.target, "/a?b");
+    assertEquals(h.version, "HTTP/1.1");
+    assertEquals([...h.headers], [
+      ["host", "x"],
+      ["host-name", "y z"],
+      ["x-a", "1, 2"],
+      ["accept", "*/*"],
+      ["content-length", "0"],
+    ]);
+    assertEquals(h.body, { kind: "none" });
+    assertEquals(h.keepAlive, true);
+    assertEquals(h.expectContinue, false);
+  });
+
+  test("methods other than the common ones, HTTP/1.0 and its keep-alive, Connection as a list, bodies and Expect", () => {
+    const a = parseHead("PROPFIND / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    assertEquals([a.method, a.version, a.keepAlive], ["PROPFIND", "HTTP/1.0", true]);
+    assertEquals(parseHead("get / HTTP/1.0\n\n").method, "get");
+    assertEquals(parseHead("GET / HTTP/1.0\r\n\r\n").keepAlive, false);
+    assertEquals(parseHead("GET / HTTP/1.1\r\nHost: x\r\nConnection: CLOSE\r\n\r\n").keepAlive, false);
+    assertEquals(parseHead("GET / HTTP/1.1\r\nHost: x\r\nConnection: te, close\r\n\r\n").keepAlive, false);
+    assertEquals(parseHead("GET / HTTP/1.1\r\nHost: x\r\nConnection: te, upgrade\r\n\r\n").keepAlive, true);
+    const p = parseHead("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-Continue\r\n\r\n");
+    assertEquals([p.body, p.expectContinue], [{ kind: "length", length: 5 }, true]);
+    assertEquals(parseHead("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n").body, {
+      kind: "chunked",
+    });
+  });
+
+  test("refused: a malformed request line (400), another version (505), no Host in HTTP/1.1 (400)", () => {
+    for (
+      const [head, status] of [
+        ["GET /a HTTP/1.1 \r\nHost: x\r\n\r\n", 400],
+        ["GET /a HTTQ/1.1\r\nHost: x\r\n\r\n", 400],
+        ["GET /a HTTP/2.0\r\nHost: x\r\n\r\n", 505],
+        ["GET /a HTTP/1.2\r\nHost: x\r\n\r\n", 505],
+        ["GET /a HTTP/1.1\r\n\r\n", 400],
+        ["GET /a HTTP/1.1\r\nHost : x\r\n\r\n", 400],
+      ] as const
+    ) {
+      const e = assertThrows(() => parseHead(head), BadRequest, undefined, head);
+      assertEquals(e.status, status, head);
+    }
   });
 });

@@ -168,6 +168,9 @@ async function withServer(
 }
 
 const get = (path: string, extra = "") => `GET ${path} HTTP/1.1\r\nHost: luna.test\r\n${extra}\r\n`;
+/** `n` printable ASCII characters, all of them in turn. */
+const asciiText = (n: number) =>
+  Array.from({ length: n }, (_, i) => String.fromCharCode(32 + i % 95)).join("");
 
 describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
   test("an answer leaves in the poll that brought its request, in both loop modes: the handler runs inside the poll, not after a promise turn", async () => {
@@ -225,7 +228,8 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
         [200, "/p got 5"],
         [200, "GET /fast host=luna.test"],
       ]);
-      assertEquals(r[0].headers["x-path"], "/slow");
+      // Each answer with its own fields (a head is made again where they differ from the one before).
+      assertEquals(r.map((x) => x.headers["x-path"]), ["/slow", undefined, "/fast"]);
       assertEquals(r[0].headers["content-length"], "24");
       assert(r[0].headers["date"] !== undefined);
       assertEquals(c.ended, false, "the connection stays open");
@@ -281,7 +285,10 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
             ctl.close();
           },
         });
-        const headers = Array.from({ length: 20 }, (_, i) => [`x-field-${i}`, "v".repeat(50)] as [string, string]);
+        const headers = Array.from(
+          { length: 20 },
+          (_, i) => [`x-field-${i}`, "v".repeat(50)] as [string, string],
+        );
         return new Response(body, { statusText: "Streaming " + "x".repeat(300), headers });
       },
     }, async (a, server) => {
@@ -579,6 +586,9 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       fetch(req) {
         const path = new URL(req.url).pathname;
         if (path === "/text") return new Response("h\u00e9llo \u2713");
+        // ASCII text (put in the answer by its character codes) up to 4096 characters, encoded beyond.
+        if (path === "/ascii") return new Response(asciiText(4096));
+        if (path === "/long") return new Response(asciiText(4097));
         if (path === "/bytes") {
           return new Response(new Uint8Array([104, 105]), {
             status: 201,
@@ -594,12 +604,19 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       },
     }, async (a, server) => {
       const c = new RawClient(a, 80);
-      c.send(get("/text") + get("/bytes") + get("/stream"));
-      const r = await c.responses(3);
-      assertEquals(r.map((x) => [x.status, x.headers["content-length"]]), [[200, "10"], [201, "2"], [
-        200,
-        "8",
-      ]]);
+      c.send(get("/text") + get("/bytes") + get("/stream") + get("/ascii") + get("/long"));
+      const r = await c.responses(5);
+      assertEquals(r.map((x) => [x.status, x.headers["content-length"]]), [
+        [200, "10"],
+        [201, "2"],
+        [
+          200,
+          "8",
+        ],
+        [200, "4096"],
+        [200, "4097"],
+      ]);
+      assertEquals([r[3].body, r[4].body], [asciiText(4096), asciiText(4097)]);
       assertEquals(
         new TextDecoder().decode(c.received.reduce((x, y) => {
           const o = new Uint8Array(x.length + y.length);
@@ -615,9 +632,9 @@ describe("serve(): a Web-standard HTTP/1.1 server on luna-ts", () => {
       // Each cookie in its own field; the handler's Server kept, its Content-Length replaced by the server's.
       const text = c.text();
       assertStringIncludes(text, "set-cookie: a=1\r\nset-cookie: b=2\r\n");
-      assertEquals(text.split("server: luna-ts").length - 1, 2);
+      assertEquals(text.split("server: luna-ts").length - 1, 4);
       assertEquals(r[1].headers["server"], "mine");
-      assertEquals(server.stats().sized, 3);
+      assertEquals(server.stats().sized, 5);
     });
   });
 });

@@ -104,10 +104,22 @@ export interface ResponseFields {
   hasServer: boolean;
   /** The handler's headers hold a Content-Type. */
   hasType: boolean;
+  /** The head gets the Content-Type Bun.serve gives a string body ({@link bunTextType}); set by the server. */
+  textType: boolean;
 }
 
+/** The Content-Type Bun.serve gives a string body (see ./serve.ts's module documentation). */
+const bunTextType = "content-type: text/plain;charset=utf-8\r\n";
+
 /** Where {@link addField} puts what it is given (one call of {@link responseFields} at a time). */
-let into: ResponseFields = { text: "", close: false, hasDate: false, hasServer: false, hasType: false };
+let into: ResponseFields = {
+  text: "",
+  close: false,
+  hasDate: false,
+  hasServer: false,
+  hasType: false,
+  textType: false,
+};
 let keepLengthNow = false;
 
 /** One of the handler's fields, to {@link into} (a function made once: no closure per response). */
@@ -122,7 +134,23 @@ function addField(value: string, name: string): void {
   if (name === "date") f.hasDate = true;
   else if (name === "server") f.hasServer = true;
   else if (name === "content-type") f.hasType = true;
-  f.text += `${name}: ${value}\r\n`;
+  pairs.push(name, value);
+}
+
+/** The fields {@link addField} kept of the response being read, name then value, and of the one before. */
+let pairs: string[] = [];
+let lastPairs: string[] = [];
+/** The text of the response before: its status line, and that line with its fields. */
+let lastStatusLine = "";
+let lastFieldsText = "";
+
+/** Status lines with the standard reason phrase, by status, each made once. */
+const statusLines: (string | undefined)[] = [];
+
+/** The status line of `status` with `statusText` (the reason phrase in {@link reasons} when empty). */
+function statusLine(status: number, statusText: string): string {
+  if (statusText !== "") return `HTTP/1.1 ${status} ${statusText}\r\n`;
+  return statusLines[status] ??= `HTTP/1.1 ${status} ${reasons[status] || "Status"}\r\n`;
 }
 
 /**
@@ -134,29 +162,85 @@ function addField(value: string, name: string): void {
  * iterator gives them), with one callback made once for all responses.
  */
 export function responseFields(res: Response, keepLength: boolean): ResponseFields {
-  const status = res.status;
   const f: ResponseFields = {
-    text: `HTTP/1.1 ${status} ${res.statusText || reasons[status] || "Status"}\r\n`,
+    text: statusLine(res.status, res.statusText),
     close: false,
     hasDate: false,
     hasServer: false,
     hasType: false,
+    textType: false,
   };
   into = f;
   keepLengthNow = keepLength;
+  pairs.length = 0;
   res.headers.forEach(addField);
+  if (pairs.length > 0) f.text = fieldsText(f.text);
   return f;
 }
 
+/**
+ * `line` and the fields in {@link pairs} as text: the text made for the
+ * response before when its status line and fields were the same (responses
+ * in a row mostly are alike), so that the head made from it is found again
+ * (responseHeadBytes compares it as the same string) and no text is built.
+ */
+function fieldsText(line: string): string {
+  const p = pairs;
+  const q = lastPairs;
+  let same = line === lastStatusLine && p.length === q.length;
+  for (let i = 0; same && i < p.length; i++) same = p[i] === q[i];
+  if (same) return lastFieldsText;
+  let text = line;
+  for (let i = 0; i < p.length; i += 2) text += `${p[i]}: ${p[i + 1]}\r\n`;
+  // The lists take turns: this one is the response before's for the next call.
+  pairs = q;
+  lastPairs = p;
+  lastStatusLine = line;
+  lastFieldsText = text;
+  return text;
+}
+
 /** The whole head: {@link responseFields}, Date and Server unless the handler set them, and the framing. */
-export function responseHead(f: ResponseFields, framing: Framing, close: boolean): string {
+function responseHead(f: ResponseFields, date: string, framing: Framing, close: boolean): string {
   let s = f.text;
-  if (!f.hasDate) s += `date: ${httpDate()}\r\n`;
+  if (f.textType) s += bunTextType;
+  if (!f.hasDate) s += `date: ${date}\r\n`;
   if (!f.hasServer) s += "server: luna-ts\r\n";
   if (framing.kind === "length") s += `content-length: ${framing.length}\r\n`;
   else if (framing.kind === "chunked") s += "transfer-encoding: chunked\r\n";
   if (close || framing.kind === "close") s += "connection: close\r\n";
   return s + "\r\n";
+}
+
+/** The last head {@link responseHeadBytes} made, and what it was made of. */
+let lastHead = new Uint8Array(0);
+let lastText = "";
+let lastDate = "";
+let lastShape = -1;
+let lastLength = -1;
+
+/**
+ * {@link responseHead} as bytes. Answers in a row mostly have the same head
+ * (the same status line and fields, length and date): the last one made is
+ * given again where nothing it was made of changed (its text, the date's
+ * second, the framing and its length, whether it closes), without making or
+ * encoding its text again. The bytes are shared: read them, never change them.
+ */
+export function responseHeadBytes(f: ResponseFields, framing: Framing, close: boolean): Uint8Array {
+  const date = f.hasDate ? "" : httpDate();
+  const length = framing.kind === "length" ? framing.length : -1;
+  const shape = (close ? 1 : 0) | (f.textType ? 2 : 0) | (f.hasDate ? 4 : 0) | (f.hasServer ? 8 : 0) |
+    (framing.kind === "length" ? 16 : framing.kind === "chunked" ? 32 : framing.kind === "close" ? 64 : 0);
+  // The date's text is one string per second (httpDate), and a status line without fields one per status:
+  // both compare as the same string, without reading their characters.
+  if (f.text !== lastText || date !== lastDate || shape !== lastShape || length !== lastLength) {
+    lastHead = encoder.encode(responseHead(f, date, framing, close));
+    lastText = f.text;
+    lastDate = date;
+    lastShape = shape;
+    lastLength = length;
+  }
+  return lastHead;
 }
 
 /** A short text answer the server makes itself (errors): the whole message, and it closes. */

@@ -18,6 +18,7 @@
  * @module
  */
 import { BadRequest, type RequestHead } from "../apps/http_request.ts";
+import { requestUrl } from "./http1.ts";
 
 /** Methods the Fetch standard forbids (`new Request` throws). */
 const forbiddenMethods = new Set(["CONNECT", "TRACE", "TRACK"]);
@@ -30,9 +31,11 @@ const badValue = /[\0\r\n]/;
 
 /**
  * The method as `Request` has it, after checking that the runtime's `Request`
- * would take `url`, `method` and the header values; throws the 400 otherwise.
+ * would take the request's URL (`url`, made by requestUrl in ./http1.ts, or
+ * undefined for an origin-form target, whose URL is made here if it needs a
+ * check), its method and its header values; throws the 400 otherwise.
  */
-export function checkRequest(head: RequestHead, url: string): string {
+export function checkRequest(head: RequestHead, url: string | undefined, fallbackHost: string): string {
   // The method and Host of the last request are remembered: a connection sends the same ones again.
   const method = head.method;
   if (method !== lastMethod) {
@@ -43,9 +46,9 @@ export function checkRequest(head: RequestHead, url: string): string {
   if (forbiddenMethods.has(upper)) {
     throw new BadRequest(400, `method ${head.method.slice(0, 20)} is not served`);
   }
-  for (const v of head.headers.values()) {
-    if (badValue.test(v)) throw new BadRequest(400, "a header field value the Headers class refuses");
-  }
+  badValueSeen = false;
+  head.headers.forEach(checkValue);
+  if (badValueSeen) throw new BadRequest(400, "a header field value the Headers class refuses");
   const host = head.headers.get("host");
   if (host !== undefined && host !== lastHost) {
     lastHost = host;
@@ -54,7 +57,7 @@ export function checkRequest(head: RequestHead, url: string): string {
   if (!(head.target.startsWith("/") && (host === undefined || lastHostPlain))) {
     let ok = false;
     try {
-      ok = new URL(url).protocol.startsWith("http");
+      ok = new URL(url ?? requestUrl(head, fallbackHost)).protocol.startsWith("http");
     } catch {
       // below
     }
@@ -70,6 +73,13 @@ export function checkRequest(head: RequestHead, url: string): string {
   return normalizedMethods.has(upper) ? upper : method;
 }
 
+/** Whether {@link checkValue} saw a value that Headers refuses (forEach with a function made once: no iterator). */
+let badValueSeen = false;
+
+function checkValue(v: string): void {
+  if (badValue.test(v)) badValueSeen = true;
+}
+
 let lastMethod = "";
 let lastUpper = "";
 let lastHost = "";
@@ -81,17 +91,30 @@ let lastHostPlain = false;
  */
 export class LunaRequest {
   readonly #method: string;
-  readonly #url: string;
+  /** The URL's text, made on first use. */
+  #url: string | undefined;
+  readonly #fallbackHost: string;
   readonly #head: RequestHead;
   readonly #body: () => ReadableStream<Uint8Array> | null;
   #href: string | undefined;
   #headers: Headers | undefined;
   #real: Request | undefined;
 
-  /** @internal Made by the server: `body` makes the body's stream (called at most once). */
-  constructor(method: string, url: string, head: RequestHead, body: () => ReadableStream<Uint8Array> | null) {
+  /**
+   * @internal Made by the server: `url` as requestUrl (./http1.ts) makes it, or undefined to make it on
+   * first use (with `fallbackHost` as Host where the head has none); `body` makes the body's stream
+   * (called at most once).
+   */
+  constructor(
+    method: string,
+    head: RequestHead,
+    url: string | undefined,
+    fallbackHost: string,
+    body: () => ReadableStream<Uint8Array> | null,
+  ) {
     this.#method = method;
     this.#url = url;
+    this.#fallbackHost = fallbackHost;
     this.#head = head;
     this.#body = body;
   }
@@ -104,7 +127,7 @@ export class LunaRequest {
   /** The URL, serialized as `Request.url`. */
   get url(): string {
     if (this.#real !== undefined) return this.#real.url;
-    return this.#href ??= new URL(this.#url).href;
+    return this.#href ??= new URL(this.#urlText()).href;
   }
 
   /** The header fields, as `Request.headers`. */
@@ -130,10 +153,14 @@ export class LunaRequest {
     return this.#real.bodyUsed;
   }
 
+  #urlText(): string {
+    return this.#url ??= requestUrl(this.#head, this.#fallbackHost);
+  }
+
   /** The runtime's `Request` for `r`, built on first use. */
   static real(r: LunaRequest): Request {
     if (r.#real === undefined) {
-      r.#real = new Request(r.#url, {
+      r.#real = new Request(r.#urlText(), {
         method: r.#method,
         headers: r.headers,
         body: r.#body(),

@@ -14,7 +14,8 @@
  * - Elsewhere, {@link settled} waits a few turns with handlers attached.
  *
  * {@link assemble} puts a head and the gathered body together in one reused
- * buffer ({@link assembly}), for the one write that queues them.
+ * buffer ({@link assembly}), for the one write that queues them; an ASCII
+ * text body goes there by its character codes ({@link assembleAscii}).
  *
  * @module
  */
@@ -97,7 +98,8 @@ function heldProbe(): ((v: object) => number) | undefined {
   }
   const bare = f(new Response(null));
   const holds = f(new Response(new ReadableStream())) === bare &&
-    f(new Response(new ReadableStream(), { statusText: "abc", headers: { "x-a": "b".repeat(100) } })) === bare + 3 &&
+    f(new Response(new ReadableStream(), { statusText: "abc", headers: { "x-a": "b".repeat(100) } })) ===
+      bare + 3 &&
     f(new Response("abc", { statusText: "abc" })) > bare + 3 &&
     f(new Response(new Uint8Array(100))) >= bare + 100;
   if (!holds) return undefined;
@@ -118,22 +120,49 @@ export function heldBytes(res: Response): Uint8Array | Promise<Uint8Array> | und
   return peek!.status(p) === "fulfilled" ? peek!(p) as Uint8Array : p;
 }
 
-const encoder = new TextEncoder();
 /** Where an answer's head and body are put together before the one write that queues them (reused). */
 let scratch = new Uint8Array(16384);
 
 /**
- * `text` (a response head) then `parts`, put in {@link assembly}'s buffer (valid until the next
- * call); returns the bytes put there.
+ * `head` then `parts` (`total` bytes), put in {@link assembly}'s buffer (valid until the next call);
+ * returns the bytes put there.
  */
-export function assemble(text: string, parts: Uint8Array[], total: number): number {
-  const most = text.length * 3 + total;
+export function assemble(head: Uint8Array, parts: Uint8Array[], total: number): number {
+  const most = head.length + total;
   if (most > scratch.length) scratch = new Uint8Array(Math.max(most, scratch.length * 2));
-  let o = encoder.encodeInto(text, scratch).written;
+  scratch.set(head);
+  let o = head.length;
   for (const p of parts) {
     scratch.set(p, o);
     o += p.length;
   }
+  return o;
+}
+
+/** Longest text body {@link asciiLength} reads through; a longer one is encoded. */
+const asciiScanMax = 4096;
+
+/**
+ * The length in UTF-8 of `text` when it is all ASCII (a byte per character) and not over
+ * {@link asciiScanMax}, else -1. Such a text goes into the assembly by its character codes
+ * ({@link assembleAscii}): under Deno a TextEncoder call costs more than the rest of a small
+ * answer's body.
+ */
+export function asciiLength(text: string): number {
+  const n = text.length;
+  if (n > asciiScanMax) return -1;
+  for (let i = 0; i < n; i++) if (text.charCodeAt(i) >= 0x80) return -1;
+  return n;
+}
+
+/** `head` then the ASCII `text` (see {@link asciiLength}) in {@link assembly}'s buffer; returns the bytes put there. */
+export function assembleAscii(head: Uint8Array, text: string): number {
+  const most = head.length + text.length;
+  if (most > scratch.length) scratch = new Uint8Array(Math.max(most, scratch.length * 2));
+  const b = scratch;
+  b.set(head);
+  let o = head.length;
+  for (let i = 0; i < text.length; i++) b[o++] = text.charCodeAt(i);
   return o;
 }
 

@@ -63,12 +63,14 @@ import {
   requestUrl,
   type ResponseFields,
   responseFields,
-  responseHead,
+  responseHeadBytes,
 } from "./http1.ts";
 import { checkRequest, LunaRequest } from "./request.ts";
 import {
   asBytes,
+  asciiLength,
   assemble,
+  assembleAscii,
   assembly,
   gatherBytesMax,
   heldBytes,
@@ -139,8 +141,6 @@ const framedEmpty: Framing = { kind: "length", length: 0 };
 const framedChunked: Framing = { kind: "chunked" };
 const framedClose: Framing = { kind: "close" };
 const encoder = new TextEncoder();
-/** The Content-Type Bun.serve gives a string body (see the module documentation). */
-const bunTextType = "content-type: text/plain;charset=utf-8\r\n";
 
 /** The connection closed under the server (reset, or gone before the answer was out). */
 class Gone extends Error {}
@@ -235,9 +235,19 @@ class Session {
    * Queues `head` and `parts` (`total` bytes) with one write; undefined when
    * all of it was taken at once, else a promise of the rest.
    */
-  writeNow(head: string, parts: Uint8Array[], total: number): Promise<void> | undefined {
+  writeNow(head: Uint8Array, parts: Uint8Array[], total: number): Promise<void> | undefined {
     if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
-    const length = assemble(head, parts, total);
+    return this.#writeAssembly(assemble(head, parts, total));
+  }
+
+  /** {@link writeNow} of `head` and an ASCII text (see asciiLength in ./response_body.ts). */
+  writeAsciiNow(head: Uint8Array, text: string): Promise<void> | undefined {
+    if (this.closed || !this.c.writable) throw new Gone("connection closed before the answer was out");
+    return this.#writeAssembly(assembleAscii(head, text));
+  }
+
+  /** Queues the first `length` bytes of the assembly with one write; as {@link writeNow}. */
+  #writeAssembly(length: number): Promise<void> | undefined {
     const bytes = assembly();
     const n = this.c.write(bytes, 0, length);
     if (n === length) return undefined;
@@ -450,7 +460,10 @@ export class LunaHttpServer {
 
   /** One request and its answer; returns (at once where it can) whether the connection closes after it. */
   #exchange(s: Session, head: RequestHead): boolean | Promise<boolean> {
-    const url = requestUrl(head, s.localHost());
+    const localHost = s.localHost();
+    // An origin-form target's URL (the usual one) is made only if the handler reads it; any other is made
+    // (and refused with a 400 where it makes none) now.
+    const url = head.target.startsWith("/") ? undefined : requestUrl(head, localHost);
     const kind = head.body.kind;
     if (kind === "length" && (head.body as { length: number }).length > this.#maxBody) {
       throw new BadRequest(413, `request body over ${this.#maxBody} bytes`);
@@ -460,10 +473,10 @@ export class LunaHttpServer {
     }
     s.body.start(head.body);
     s.bodyError = undefined;
-    const method = checkRequest(head, url);
+    const method = checkRequest(head, url, localHost);
     const gen = ++s.bodyGen;
     const body = kind === "none" ? noBody : () => this.#bodyStream(s, gen, head.expectContinue);
-    const request = new LunaRequest(method, url, head, body) as unknown as Request;
+    const request = new LunaRequest(method, head, url, localHost, body) as unknown as Request;
     this.#stats.requests++;
     let out: Response | Promise<Response>;
     try {
@@ -590,9 +603,13 @@ export class LunaHttpServer {
     this.#count(res.status);
     if (text !== undefined) {
       this.#stats.sized++;
+      const ascii = asciiLength(text);
+      if (ascii >= 0) {
+        return s.writeAsciiNow(responseHeadBytes(fields, { kind: "length", length: ascii }, close), text);
+      }
       const bytes = encoder.encode(text);
       return s.writeNow(
-        responseHead(fields, { kind: "length", length: bytes.length }, close),
+        responseHeadBytes(fields, { kind: "length", length: bytes.length }, close),
         [bytes],
         bytes.length,
       );
@@ -607,7 +624,7 @@ export class LunaHttpServer {
     if (none || body === null) {
       void body?.cancel().catch(() => {});
       this.#stats.sized++;
-      return s.writeNow(responseHead(fields, none ? framedNone : framedEmpty, close), noParts, 0);
+      return s.writeNow(responseHeadBytes(fields, none ? framedNone : framedEmpty, close), noParts, 0);
     }
     const reader = body.getReader();
     const parts: Uint8Array[] = [];
@@ -620,9 +637,9 @@ export class LunaHttpServer {
           if (r.done) {
             this.#stats.sized++;
             reader.releaseLock();
-            if (!fields.hasType && gathered > 0) fields.text += bunTextType;
+            if (!fields.hasType && gathered > 0) fields.textType = true;
             return s.writeNow(
-              responseHead(fields, { kind: "length", length: gathered }, close),
+              responseHeadBytes(fields, { kind: "length", length: gathered }, close),
               parts,
               gathered,
             );
@@ -640,9 +657,18 @@ export class LunaHttpServer {
   }
 
   /** An answer whose body the `Response` held as bytes (under Bun: see heldBytes in ./response_body.ts). */
-  #writeHeld(s: Session, fields: ResponseFields, bytes: Uint8Array, close: boolean): Promise<void> | undefined {
-    if (!fields.hasType && bytes.length > 0) fields.text += bunTextType;
-    return s.writeNow(responseHead(fields, { kind: "length", length: bytes.length }, close), [bytes], bytes.length);
+  #writeHeld(
+    s: Session,
+    fields: ResponseFields,
+    bytes: Uint8Array,
+    close: boolean,
+  ): Promise<void> | undefined {
+    if (!fields.hasType && bytes.length > 0) fields.textType = true;
+    return s.writeNow(
+      responseHeadBytes(fields, { kind: "length", length: bytes.length }, close),
+      [bytes],
+      bytes.length,
+    );
   }
 
   /** {@link #respond} once the body needs microtask turns (or more): gathers what comes soon, else streams. */
@@ -673,9 +699,9 @@ export class LunaHttpServer {
       }
       if (done) {
         this.#stats.sized++;
-        if (peek !== undefined && !fields.hasType && gathered > 0) fields.text += bunTextType;
+        if (peek !== undefined && !fields.hasType && gathered > 0) fields.textType = true;
         return await s.writeNow(
-          responseHead(fields, { kind: "length", length: gathered }, close),
+          responseHeadBytes(fields, { kind: "length", length: gathered }, close),
           parts,
           gathered,
         );
@@ -687,7 +713,7 @@ export class LunaHttpServer {
       const first = parts.filter((p) => p.length > 0).map(frame);
       let firstLen = 0;
       for (const p of first) firstLen += p.length;
-      await s.writeNow(responseHead(fields, framing, close || http10), first, firstLen);
+      await s.writeNow(responseHeadBytes(fields, framing, close || http10), first, firstLen);
       for (;;) {
         const r = await next;
         if (r.done) break;
