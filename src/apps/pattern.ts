@@ -18,6 +18,16 @@ import { createHash } from "node:crypto";
 /** 256 + 64 KiB of the pattern from offset 0: any stretch of it up to 64 KiB starts at `pos & 255`. */
 const table = new Uint8Array(256 + 65536).map((_, i) => i & 255);
 
+/** The longest stretch of {@link patternRun} to take at once. */
+export const patternRunMax = 65536;
+
+/**
+ * The pattern as a table to copy from: the `n` bytes (`n` at most
+ * {@link patternRunMax}) of the body from offset `pos` are those of
+ * `patternRun` from `pos & 255`. Not to be written.
+ */
+export const patternRun: Uint8Array = table;
+
 /** Fills `out` with the pattern as it runs from body offset `pos` (a copy from a table: a memcpy per 64 KiB). */
 export function fillPattern(out: Uint8Array, pos: number): void {
   if (out.length <= 64) {
