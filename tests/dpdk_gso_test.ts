@@ -55,4 +55,36 @@ describe("dpdk gso", () => {
       { timeoutMs: 150_000 },
     );
   }
+
+  test(
+    "a buffer sent on its own and in a chain of the same burst, and a chain naming one buffer twice, leave as described",
+    async () => {
+      const dir = tempDir("gso-alias");
+      const prefix = uniquePrefix("gso-alias");
+      try {
+        const r = resultOf(
+          await runChild("gso_alias.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 }),
+        );
+        // The GSO input is linked from the zone's own buffers: the single frame keeps its own offset and length.
+        assertEquals(r.singleThenChain, {
+          frames: 4,
+          single: true,
+          segments: [[1000, 500], [1500, 500], [2000, 500]],
+          bytes: true,
+        });
+        assertEquals(r.bufferTwice, {
+          frames: 3,
+          segments: [[5000, 500], [5500, 500], [6000, 200]],
+          bytes: true,
+        });
+        assertEquals(r.stats, { txInvalidRefused: 0, txSegDropped: 0 });
+        assertEquals(r.freeAfter, r.freeBefore, "every buffer back, on both ports");
+        assertEquals(r.freeBefore, r.capacity);
+      } finally {
+        removeEalFiles(prefix);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { timeoutMs: 90_000 },
+  );
 });

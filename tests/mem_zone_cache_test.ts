@@ -1,10 +1,12 @@
-// The zone's local cache exchanges buffers with its backend at the front of
-// the cache (no view of it is made): refills, spills and a refill the
-// backend cannot serve keep every buffer accounted for, and no buffer is
-// handed out twice.
+// The zone's local cache exchanges buffers with its backend without making a
+// view of itself: refills enter at its front, spills leave from its back
+// (the buffers released last). Refills, spills and a refill the backend
+// cannot serve keep every buffer accounted for, and no buffer is handed out
+// twice.
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { PoolExhaustedError } from "../src/errors.ts";
 import { createHeapZone } from "../src/mem/heap.ts";
+import { MemZone, type ZoneBackend } from "../src/mem/zone.ts";
 import { describe, test } from "./harness.ts";
 
 describe("mem zone cache", () => {
@@ -38,6 +40,41 @@ describe("mem zone cache", () => {
     release(held.size);
     assertEquals(zone.accounting().inUse, 0);
     assertEquals(zone.freeCount(), 1000);
+  });
+
+  test("a full cache gives back the buffers released last (still in the CPU's cache) and keeps the older ones", () => {
+    const count = 300;
+    const stride = 64;
+    const free = Array.from({ length: count }, (_, i) => (count - 1 - i) * stride);
+    const given: number[] = [];
+    const backend: ZoneBackend = {
+      takeBulk(out, n) {
+        if (free.length < n) return false;
+        for (let i = 0; i < n; i++) out[i] = free.pop()!;
+        return true;
+      },
+      giveBulk(handles, n) {
+        for (let i = 0; i < n; i++) given.push(handles[i]);
+        free.push(...given.slice(-n));
+      },
+      available: () => free.length,
+    };
+    const layout = { dataRoomOffset: 16, dataRoomSize: 48, headroom: 0, refcntOffset: 2, cacheSize: 128 };
+    const zone = new MemZone(
+      { name: "order", buffer: new ArrayBuffer(count * stride), capacity: count, ...layout },
+      backend,
+    );
+    const held: number[] = [];
+    for (let i = 0; i < 192; i++) held.push(zone.take()); // three refills of 64: the cache is empty
+    for (const h of held.slice(0, 129)) zone.release(h); // the 129th finds the cache full
+    assertEquals(given, held.slice(64, 128), "the 64 released last before the spill");
+    assertEquals(zone.accounting(), { capacity: count, free: count - 63, inUse: 63, cached: 65 });
+    assertEquals(zone.take(), held[128], "the newest still cached is taken first");
+    assertEquals(zone.take(), held[63]);
+    for (const h of [...held.slice(129), held[128], held[63]]) zone.release(h);
+    zone.flush();
+    assertEquals(free.length, count);
+    assertEquals(new Set(free).size, count, "every buffer back once");
   });
 
   test("a refill the backend cannot serve keeps the buffers cached; what is left is still handed out", () => {

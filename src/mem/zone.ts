@@ -91,6 +91,8 @@ export class MemZone {
   /** One past the largest valid handle (read once: an ArrayBuffer's length is dear to ask on every call). */
   private readonly _handleEnd: number;
   private readonly _cache: Uint32Array;
+  /** What {@link _spill} gives back, copied out of the cache (no view made). */
+  private readonly _spilled: Uint32Array;
   private _cached = 0;
   private _closed = false;
 
@@ -110,6 +112,7 @@ export class MemZone {
     this._refHalf = layout.refcntOffset >>> 1;
     this._handleEnd = layout.buffer.byteLength - layout.dataRoomOffset + 1;
     this._cache = new Uint32Array(Math.max(refillBatch * 2, layout.cacheSize ?? 512));
+    this._spilled = new Uint32Array(this._cache.length);
   }
 
   /** Takes one buffer, with reference count 1. Throws {@link PoolExhaustedError} if none is left. */
@@ -295,15 +298,24 @@ export class MemZone {
   }
 
   /**
-   * Gives `n` buffers of the local cache back to the backend: the first `n`
-   * (the longest cached, the coldest), the rest moving down; no view made.
+   * Gives `n` buffers of the local cache back to the backend: the last `n`,
+   * the most recently released. Their headers are still in the CPU's cache
+   * for the backend's free, which touches each; and a DPDK pool hands its
+   * newest buffers out first, to the next receive burst, whose copy then
+   * writes into memory still cached. (A receiver releases far more than it
+   * takes: its spills are most of what its buffers do after being read.)
    */
   private _spill(n: number): void {
     if (n === 0) return;
     const c = this._cache;
-    for (let i = 0; i < n; i++) this._refs[(c[i] >>> 1) + this._refHalf] = 1;
-    this._backend.giveBulk(c, n);
-    c.copyWithin(0, n, this._cached);
-    this._cached -= n;
+    const out = this._spilled;
+    const from = this._cached - n;
+    for (let i = 0; i < n; i++) {
+      const h = c[from + i];
+      this._refs[(h >>> 1) + this._refHalf] = 1;
+      out[i] = h;
+    }
+    this._backend.giveBulk(out, n);
+    this._cached = from;
   }
 }
