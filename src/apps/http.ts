@@ -37,7 +37,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { type App, appStats, countClose, waitWritable, ZoneBudget } from "./app.ts";
+import { type App, appStats, countClose, ZoneBudget } from "./app.ts";
 import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
 import { BadRequest, BodyReader, HeadReader, parseHead, type RequestHead } from "./http_request.ts";
 import { patternRun, patternRunMax } from "./pattern.ts";
@@ -251,7 +251,8 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     }
     // The head, then the body copied from the pattern's table by the stack's write: one native
     // copy fills a batch of packet buffers (write.ts), where a buffer taken and filled here per
-    // segment cost two views, an object and a send each (0.6 ms of CPU per MB sent).
+    // segment cost two views, an object and a send each (0.6 ms of CPU per MB sent). pump()
+    // corks the connection meanwhile: a small answer's head and body leave in one segment.
     while (x.pos < total) {
       if (!c.writable) return -1;
       if (left <= 0) {
@@ -287,8 +288,10 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       switch (x.phase) {
         case Phase.respond: {
           // The last of an answer that closes, if it all fits now, leaves with the FIN: one
-          // segment for a short answer, where write-then-close sent the FIN on its own.
-          const cork = x.closeAfter && x.out.length + x.pattern - x.pos <= c.sendSpace;
+          // segment for a short answer, where write-then-close sent the FIN on its own. A
+          // pattern body is a write of its own after the head's: corked, a short one leaves
+          // with the head in one segment, not in a second.
+          const cork = x.pattern > 0 || (x.closeAfter && x.out.length + x.pattern - x.pos <= c.sendSpace);
           if (cork) c.cork();
           left = produce(c, x, left);
           if (left < 0) {
