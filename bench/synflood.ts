@@ -46,7 +46,7 @@
  *
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,7 +55,12 @@ import { createLab } from "../src/lab/netns.ts";
 import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
 import { lineFrom, stopChild as stop } from "./_proc.ts";
 import { median } from "./_stats.ts";
-import { nodeBin } from "./tcp.ts";
+import {
+  baselineCli as parseBaseline,
+  parseVariants,
+  startKernelHttp,
+  startLunaHttp,
+} from "./_synflood_lab.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -69,34 +74,10 @@ const budgetsAt = args.indexOf("--budgets");
 const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const ratesAt = args.indexOf("--rates");
 const rates = ratesAt >= 0 ? args[ratesAt + 1].split(",") : [];
-const variantsAt = args.indexOf("--variants");
-const variants = variantsAt >= 0
-  ? args[variantsAt + 1].split(";").filter((v) => v !== "").map((v) => {
-    const eq = v.indexOf("=");
-    const name = eq < 0 ? v : v.slice(0, eq);
-    return { name, flags: (eq < 0 ? "" : v.slice(eq + 1)).split(" ").filter((f) => f !== "") };
-  })
-  : [];
+const variants = parseVariants(args);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
-const baselineAt = args.indexOf("--baseline");
-const baselineCli = baselineAt >= 0 ? join(args[baselineAt + 1], "src", "cli", "main.ts") : undefined;
-if (baselineCli !== undefined && !existsSync(baselineCli)) {
-  throw new Error(`--baseline: no luna-ts checkout at ${args[baselineAt + 1]} (${baselineCli} is missing)`);
-}
-const kernelHttp = here("./kernel_http.mjs");
-
-/** The first value under `key` anywhere in `o` (depth first), or -1. */
-function find(o: unknown, key: string): number {
-  if (typeof o !== "object" || o === null) return -1;
-  const r = o as Record<string, unknown>;
-  if (typeof r[key] === "number") return r[key] as number;
-  for (const v of Object.values(r)) {
-    const got = find(v, key);
-    if (got >= 0) return got;
-  }
-  return -1;
-}
+const baselineCli = parseBaseline(args);
 
 const lab = createLab({ prefix: "luna-bench-synflood", subnet: 60 });
 const prefix = `luna-bench-synflood-${process.pid}`;
@@ -134,66 +115,27 @@ try {
       connectMs: connect * 1000,
     };
   };
-  const startLuna = async (budget: string[], cli = lunaCli) => {
-    const p = spawn("ip", [
-      "netns",
-      "exec",
-      lab.luna.ns,
-      process.execPath,
-      ...(process.env.SYNFLOOD_PROFILE_DIR
-        ? ["--cpu-prof", "--cpu-prof-dir", process.env.SYNFLOOD_PROFILE_DIR]
-        : []),
+  const startLuna = (budget: string[], cli = lunaCli) =>
+    startLunaHttp(lab, {
       cli,
-      "serve",
-      "http",
-      "--device",
-      `af_packet:${lab.luna.iface}`,
-      "--address",
-      lab.luna.cidr,
-      "--no-coexist",
-      "--prefix",
       prefix,
-      ...budget,
-      "--json",
-    ], { stdio: ["ignore", "pipe", "inherit"] });
-    server = p;
-    let out = "";
-    p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    await lineFrom(p, /^luna: serving /, 30_000);
-    return async () => {
-      await stop(p, "SIGINT");
-      // The final stats: what the round's flood cost at the ring and in TCP.
-      const last = out.split("\n").filter((l) => l.startsWith("{")).pop();
-      if (last !== undefined) {
-        const stats = JSON.parse(last);
-        lunaStats.push({
-          rxRingDropped: find(stats, "rxRingDropped"),
-          synsShed: find(stats, "synsShed"),
-          synCookiesSent: find(stats, "synCookiesSent"),
-          retransSegs: find(stats, "retransSegs"),
-        });
-      }
-      for (const d of ["/var/run/dpdk", "/run/dpdk"]) {
-        if (existsSync(join(d, prefix))) rmSync(join(d, prefix), { recursive: true });
-      }
-    };
-  };
-  const startKernel = async () => {
-    lab.exec("luna", "ip", ["addr", "add", lab.luna.cidr, "dev", lab.luna.iface]);
-    const p = spawn("ip", ["netns", "exec", lab.luna.ns, nodeBin, kernelHttp, lab.luna.ip, "80", "9"], {
-      stdio: ["pipe", "pipe", "inherit"],
+      flags: budget,
+      profileDir: process.env.SYNFLOOD_PROFILE_DIR,
+      statKeys: ["rxRingDropped", "synsShed", "synCookiesSent", "retransSegs"],
+      stats: lunaStats,
+      started: (p) => void (server = p),
     });
-    server = p;
-    await lineFrom(p, /^READY/, 20_000);
-    return async () => {
-      await stop(p, "SIGTERM");
-      lab.exec("luna", "ip", ["addr", "flush", "dev", lab.luna.iface]);
-    };
-  };
+  const startKernel = () => startKernelHttp(lab, (p) => void (server = p));
   /** One download under a flood; returns its goodput and the SYNs per second the flood reached. */
   const underFlood = async (r: number, side: string) => {
     const stopFile = join(dir, `stop-${side}-${r}`);
-    const { process: f, output: done } = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 120, stopFile });
+    const { process: f, output: done } = startLabFlood(lab, {
+      dstMac: mac,
+      dstPort: 80,
+      rate,
+      seconds: 120,
+      stopFile,
+    });
     await lineFrom(f, /^FLOODING$/, 30_000);
     // Let the flood fill the backlog before the download starts.
     await new Promise((r) => setTimeout(r, 200));

@@ -41,7 +41,12 @@ import { createLab } from "../src/lab/netns.ts";
 import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
 import { lineFrom, stopChild as stop } from "./_proc.ts";
 import { median } from "./_stats.ts";
-import { nodeBin } from "./tcp.ts";
+import {
+  baselineCli as parseBaseline,
+  parseVariants,
+  startKernelHttp,
+  startLunaHttp,
+} from "./_synflood_lab.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -53,20 +58,8 @@ const connects = opt("--connects", 16);
 const rate = opt("--rate", 0);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const lunaCli = here("../src/cli/main.ts");
-const baselineAt = args.indexOf("--baseline");
-const baselineCli = baselineAt >= 0 ? join(args[baselineAt + 1], "src", "cli", "main.ts") : undefined;
-if (baselineCli !== undefined && !existsSync(baselineCli)) {
-  throw new Error(`--baseline: no luna-ts checkout at ${args[baselineAt + 1]} (${baselineCli} is missing)`);
-}
-const variantsAt = args.indexOf("--variants");
-const variants = variantsAt >= 0
-  ? args[variantsAt + 1].split(";").filter((v) => v !== "").map((v) => {
-    const eq = v.indexOf("=");
-    const name = eq < 0 ? v : v.slice(0, eq);
-    return { name, flags: (eq < 0 ? "" : v.slice(eq + 1)).split(" ").filter((f) => f !== "") };
-  })
-  : [];
-const kernelHttp = here("./kernel_http.mjs");
+const baselineCli = parseBaseline(args);
+const variants = parseVariants(args);
 
 /** The clients' SYN retransmissions so far (TcpExt TCPSynRetrans in the peer's namespace). */
 function synRetrans(): number {
@@ -76,18 +69,6 @@ function synRetrans(): number {
   const names = lines[0].split(/\s+/);
   const values = lines[1].split(/\s+/);
   return Number(values[names.indexOf("TCPSynRetrans")]);
-}
-
-/** The first value under `key` anywhere in `o` (depth first), or -1. */
-function find(o: unknown, key: string): number {
-  if (typeof o !== "object" || o === null) return -1;
-  const r = o as Record<string, unknown>;
-  if (typeof r[key] === "number") return r[key] as number;
-  for (const v of Object.values(r)) {
-    const got = find(v, key);
-    if (got >= 0) return got;
-  }
-  return -1;
 }
 
 const lab = createLab({ prefix: "luna-bench-synconn", subnet: 63 });
@@ -100,59 +81,16 @@ const lunaStats: Record<string, number>[] = [];
 try {
   lab.exec("kernel", "iptables", dropFloodAnswersArgs(80));
   const mac = lab.exec("luna", "cat", [`/sys/class/net/${lab.luna.iface}/address`]).trim();
-  const startLuna = async (flags: string[], cli = lunaCli) => {
-    const p = spawn("ip", [
-      "netns",
-      "exec",
-      lab.luna.ns,
-      process.execPath,
+  const startLuna = (flags: string[], cli = lunaCli) =>
+    startLunaHttp(lab, {
       cli,
-      "serve",
-      "http",
-      // A variant may name its own device (`{iface}`: the lab's interface).
-      ...(flags.includes("--device") ? [] : ["--device", `af_packet:${lab.luna.iface}`]),
-      "--address",
-      lab.luna.cidr,
-      "--no-coexist",
-      "--prefix",
       prefix,
-      ...flags.map((f) => f.replaceAll("{iface}", lab.luna.iface)),
-      "--json",
-    ], { stdio: ["ignore", "pipe", "inherit"] });
-    server = p;
-    let out = "";
-    p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    await lineFrom(p, /^luna: serving /, 30_000);
-    return async () => {
-      await stop(p, "SIGINT");
-      const last = out.split("\n").filter((l) => l.startsWith("{")).pop();
-      if (last !== undefined) {
-        const stats = JSON.parse(last);
-        lunaStats.push({
-          rxRingDropped: find(stats, "rxRingDropped"),
-          synsShed: find(stats, "synsShed"),
-          synCookiesSent: find(stats, "synCookiesSent"),
-          synCookiesAccepted: find(stats, "synCookiesAccepted"),
-          synRetriesAhead: find(stats, "synRetriesAhead"),
-        });
-      }
-      for (const d of ["/var/run/dpdk", "/run/dpdk"]) {
-        if (existsSync(join(d, prefix))) rmSync(join(d, prefix), { recursive: true });
-      }
-    };
-  };
-  const startKernel = async () => {
-    lab.exec("luna", "ip", ["addr", "add", lab.luna.cidr, "dev", lab.luna.iface]);
-    const p = spawn("ip", ["netns", "exec", lab.luna.ns, nodeBin, kernelHttp, lab.luna.ip, "80", "9"], {
-      stdio: ["pipe", "pipe", "inherit"],
+      flags: flags,
+      statKeys: ["rxRingDropped", "synsShed", "synCookiesSent", "synCookiesAccepted", "synRetriesAhead"],
+      stats: lunaStats,
+      started: (p) => void (server = p),
     });
-    server = p;
-    await lineFrom(p, /^READY/, 20_000);
-    return async () => {
-      await stop(p, "SIGTERM");
-      lab.exec("luna", "ip", ["addr", "flush", "dev", lab.luna.iface]);
-    };
-  };
+  const startKernel = () => startKernelHttp(lab, (p) => void (server = p));
   /** The connect times (ms) of `connects` connections made one after another under a flood. */
   const underFlood = async (r: number, side: string) => {
     const stopFile = join(dir, `stop-${side}-${r}`);
