@@ -49,11 +49,12 @@ export function copyIntoSendQueue(
   // Payload waiting to be sent must not take the buffers that receiving needs (the ACKs
   // that would free it): a sixteenth of the zone stays in reserve (pool_pressure.ts).
   const pool = x.pool;
-  let budget = done < length ? pool.writeBudget(Math.ceil((length - done) / chunk)) : 0;
+  const need = Math.ceil((length - done) / chunk);
+  let budget = need > 0 ? pool.writeBudget(need) : 0;
   // And no connection holds more than its share of the zone (pool_pressure.ts): one that
   // is never read from fills its own and waits, the others go on.
   const share = pool.sendShare();
-  if (done < length && q.chunks < share) q.reserve(Math.min(q.chunks + Math.ceil((length - done) / chunk), share));
+  if (need > 0 && q.chunks < share) q.reserve(Math.min(q.chunks + need, share));
   // The buffers are filled together, a batch of them at a time (zone.copyIn: one native
   // call on a DPDK zone), from `copied` on.
   const list = copyList;
