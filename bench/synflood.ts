@@ -44,7 +44,9 @@
  * flood's paths and the transfer's before either download is timed (a fresh
  * luna-ts process otherwise spends a third of its CPU time in the flood's
  * download on its JIT compiler's thread: perf, `bench/synflood_where.ts
- * --perf-download`). `--warm 0` measures fresh servers, as before.
+ * --perf-download`). `--warm 0` measures fresh servers, as before. A
+ * luna-ts side's counters (ring drops, cookies, SYNs shed) include the
+ * warm-up's flood.
  *
  * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
  * `--cpu-prof` and writes its CPU profile there.
