@@ -39,10 +39,19 @@
  * `luna serve` runs beside this one's in each round, as sides `baseline`
  * or `baseline-budget-N`: an A/B comparison in the same time window.
  *
+ * `--warm MB` (default 50): each server, once started, first serves a download
+ * of MB MB under the flood, unmeasured, so that the runtime has compiled the
+ * flood's paths and the transfer's before either download is timed (a fresh
+ * luna-ts process otherwise spends a third of its CPU time in the flood's
+ * download on its JIT compiler's thread: perf, `bench/synflood_where.ts
+ * --perf-download`). `--warm 0` measures fresh servers, as before. A
+ * luna-ts side's counters (ring drops, cookies, SYNs shed) include the
+ * warm-up's flood.
+ *
  * `SYNFLOOD_PROFILE_DIR=DIR` (run under Bun): each luna-ts side runs with
  * `--cpu-prof` and writes its CPU profile there.
  *
- * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--rates 20000,off] [--variants ...] [--baseline DIR]
+ * Usage: bun bench/synflood.ts [--rounds 5] [--mb 50] [--rate 0] [--budgets 8,off] [--rates 20000,off] [--variants ...] [--baseline DIR] [--warm 50]
  *
  * @module
  */
@@ -70,6 +79,7 @@ const opt = (name: string, dflt: number) => {
 const rounds = opt("--rounds", 5);
 const mb = opt("--mb", 50);
 const rate = opt("--rate", 0);
+const warmMb = opt("--warm", 50);
 const budgetsAt = args.indexOf("--budgets");
 const budgets = budgetsAt >= 0 ? args[budgetsAt + 1].split(",") : [];
 const ratesAt = args.indexOf("--rates");
@@ -95,7 +105,7 @@ try {
    * handshake included: a SYN the flood crowded out costs the client its
    * initial RTO), and the time curl's connect took, in ms.
    */
-  const download = () => {
+  const download = (size = bytes) => {
     const out = lab.exec("kernel", "curl", [
       "-sS",
       "--fail",
@@ -105,13 +115,13 @@ try {
       "/dev/null",
       "-w",
       "%{size_download} %{time_total} %{time_connect}",
-      `http://${lab.luna.ip}/bytes/${bytes}`,
+      `http://${lab.luna.ip}/bytes/${size}`,
     ], { timeoutMs: 130_000 });
-    const [size, secs, connect] = out.trim().split(" ").map(Number);
-    if (size !== bytes) throw new Error(`downloaded ${size} of ${bytes} bytes`);
+    const [got, secs, connect] = out.trim().split(" ").map(Number);
+    if (got !== size) throw new Error(`downloaded ${got} of ${size} bytes`);
     return {
-      mbit: (size * 8) / (secs - connect) / 1e6,
-      wholeMbit: (size * 8) / secs / 1e6,
+      mbit: (got * 8) / (secs - connect) / 1e6,
+      wholeMbit: (got * 8) / secs / 1e6,
       connectMs: connect * 1000,
     };
   };
@@ -127,8 +137,9 @@ try {
     });
   const startKernel = () => startKernelHttp(lab, (p) => void (server = p));
   /** One download under a flood; returns its goodput and the SYNs per second the flood reached. */
-  const underFlood = async (r: number, side: string) => {
-    const stopFile = join(dir, `stop-${side}-${r}`);
+  let floods = 0;
+  const underFlood = async (size = bytes) => {
+    const stopFile = join(dir, `stop-${floods++}`);
     const { process: f, output: done } = startLabFlood(lab, {
       dstMac: mac,
       dstPort: 80,
@@ -139,7 +150,7 @@ try {
     await lineFrom(f, /^FLOODING$/, 30_000);
     // Let the flood fill the backlog before the download starts.
     await new Promise((r) => setTimeout(r, 200));
-    const d = download();
+    const d = download(size);
     writeFileSync(stopFile, "");
     const { sent, seconds } = parseSynFloodResult(await done);
     return { ...d, synPerS: sent / seconds };
@@ -187,10 +198,11 @@ try {
       const close = await sides[side]();
       try {
         const out = runs[side];
+        if (warmMb > 0) await underFlood(warmMb * 1_000_000);
         const b = download();
         out.base.push(b.mbit);
         out.wholeBase.push(b.wholeMbit);
-        const f = await underFlood(r, side);
+        const f = await underFlood();
         out.flood.push(f.mbit);
         out.wholeFlood.push(f.wholeMbit);
         out.connectMs.push(f.connectMs);

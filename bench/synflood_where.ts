@@ -19,9 +19,14 @@
  * the flood once the download is done; `--fresh-connects N` makes N
  * connections, each 200 ms into a flood just begun (as bench/synflood.ts's
  * download), before the downloads (after the first with `--fresh-after`).
+ * `--warm MB` first serves a download of MB MB under the flood, unmeasured (as
+ * bench/synflood.ts's `--warm`). `--perf-download FILE` records the server
+ * with perf over each download, to FILE-noflood and FILE-flood (`perf report
+ * -i`), for what the flood adds to the transfer's own cost.
  *
  * Usage: bun bench/synflood_where.ts [--mb 20] [--rate 0] [--budget 8] [--syn-rate N] [--kernel] [--hog]
  *   [--perf FILE] [--connects N] [--fresh-connects N] [--fresh-after] [--cli DIR]
+ *   [--warm MB] [--perf-download FILE]
  *
  * @module
  */
@@ -164,6 +169,11 @@ try {
     const c0 = cpuTimes();
     const sv0 = procTimes(server!.pid!)!;
     const f0 = flooder === undefined ? undefined : procTimes(flooder.pid!);
+    const perfDownload = opt("--perf-download", "");
+    const recorder = perfDownload === "" || kernel ? undefined : spawn("perf", [
+      ...["record", "-q", "-g", "-o", `${perfDownload}-${flooder === undefined ? "noflood" : "flood"}`],
+      ...["-p", String(server!.pid)],
+    ], { stdio: "ignore" });
     const t0 = performance.now();
     const curl = spawn("ip", [
       "netns",
@@ -191,12 +201,14 @@ try {
     const seen: Record<string, Record<number, number>> = { server: {}, flooder: {}, curl: {} };
     let finished = false;
     done.then(() => (finished = true));
-    // The transfer's own retransmissions, from `luna conns` (one query at a time).
+    // The transfer's own retransmissions, from `luna conns` (one query at a time, a second apart:
+    // each is a runtime started on the same two cores, about 50 ms of CPU; five a second took
+    // 15% of a CPU from the download they watch).
     const conn = { retransSegs: 0, retransTimeouts: 0, rtoMs: 0 };
     let querying = false;
     let lastQuery = 0;
     while (!finished) {
-      if (!kernel && !querying && performance.now() - lastQuery > 200) {
+      if (!kernel && !querying && performance.now() - lastQuery > 1000) {
         querying = true;
         lastQuery = performance.now();
         const q = spawn(process.execPath, [lunaCli, "conns", name, "--state", "established", "--json"], {
@@ -230,6 +242,11 @@ try {
     const sv1 = procTimes(server!.pid!)!;
     const f1 = flooder === undefined ? undefined : procTimes(flooder.pid!);
     const s1 = stats();
+    if (recorder !== undefined) {
+      const recorded = new Promise((r) => recorder.on("close", r));
+      recorder.kill("SIGINT");
+      await recorded;
+    }
     const cm = /CURL (\d+) ([\d.]+) ([\d.]+)/.exec(out);
     const tm = /TIME ([\d.]+) ([\d.]+)/.exec(err);
     if (cm === null || tm === null) throw new Error(`curl: ${out} ${err}`);
@@ -269,7 +286,9 @@ try {
       const it = d("iterations"), fr = d("framesIn");
       console.log(
         `  luna: ${pick(s0, "currEstab")} connections established at the start, ${it} polls, ` +
-          `${(fr / it).toFixed(1)} frames a poll, ${d("rxRingDropped")} ring drops, ` +
+          `${(fr / it).toFixed(1)} frames a poll, ${d("idleSleeps")} idle sleeps, ${
+            d("rxRingDropped")
+          } ring drops, ` +
           `${d("inSegs")} segs in, ${d("outSegs")} out, ${d("retransSegs")} retransmitted, ` +
           `${d("retransTimeouts")} RTOs, ${d("synCookiesSent")} cookies, ${
             d("synsShed")
@@ -288,6 +307,20 @@ try {
     return Number(out.trim()) * 1000;
   };
 
+  const warmMb = Number(opt("--warm", "0"));
+  if (warmMb > 0 && !kernel) {
+    // As bench/synflood.ts's --warm: a download under the flood, unmeasured, so that the figures
+    // below are of a server whose runtime has compiled both paths.
+    const stopFile = join(dir, "stop-warm");
+    const fl = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 120, stopFile });
+    await lineFrom(fl.process, /^FLOODING$/, 30_000);
+    lab.exec("kernel", "curl", [
+      ...["-sS", "--fail", "-m", "120", "-o", "/dev/null"],
+      `http://${lab.luna.ip}/bytes/${warmMb * 1_000_000}`,
+    ], { timeoutMs: 130_000 });
+    writeFileSync(stopFile, "");
+    await fl.output;
+  }
   const fresh = Number(opt("--fresh-connects", "0"));
   if (args.includes("--fresh-after")) await measured("no flood", undefined);
   if (fresh > 0) {
