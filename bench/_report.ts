@@ -85,6 +85,8 @@ export function baselineOf(workload: string, config: string): string {
   // wrk over a veth: Bun.serve on the kernel over the same veth, with the same framing (keep-alive or close).
   if (workload === "httpwrk") return config.endsWith("-close") ? "bun-kernel-veth-close" : "bun-kernel-veth";
   if (config.endsWith("-veth") || config.startsWith("luna-afpacket")) return "bun-kernel-veth";
+  // memif at a loopback-class MTU: against loopback (64 KB segments both), bulk too.
+  if (config.startsWith("luna-memif-mtu64k")) return "bun-kernel-lo";
   if (workload === "bulk" && config.startsWith("luna-memif")) return "bun-kernel-veth";
   // Checksums computed on memif: what a link that needs them gets, against the kernel over a veth.
   if (config.startsWith("luna-memif-csum")) return "bun-kernel-veth";

@@ -6,10 +6,12 @@
  * (luna-ts's zero-copy views, a sink that drops what it gets) is no touch.
  *
  * The path of a payload byte, per configuration:
- * - luna-ts over net_memif (luna-memif-*, the jumbo and scaling ones too),
- *   luna-ts on both sides. Sending: the application's write copies into
- *   zone buffers; TCP cuts large segments by software GSO, whose segments
- *   point into those buffers (no copy); the memif driver copies each frame
+ * - luna-ts over net_memif (luna-memif-*, the jumbo, loopback-MTU and
+ *   scaling ones too), luna-ts on both sides. Sending: the application's
+ *   write copies into zone buffers; TCP cuts large segments by software GSO,
+ *   whose segments point into those buffers (no copy), or at the loopback
+ *   MTU (luna-memif-mtu64k-*) sends a segment of up to 64 KiB whole, a chain
+ *   of those buffers; the memif driver copies each frame
  *   into the shared ring (copy mode, no hugepages). Receiving: the memif
  *   driver copies from the ring into a zone buffer; the application reads
  *   it where it lies. Checksums: none on memif ("auto"); with

@@ -31,7 +31,10 @@
  * roles of one net_memif socket in this process, each port with a zone of its
  * own, GSO on transmit and GRO on receive, as the bench's two processes run
  * it: the shared ring's two copies and the large segments are measured too.
- * `--burst N` sets both stacks' frames per receive burst (default the stack's
+ * `--mtu N` (memif only) runs both ports at that MTU, as `mtu` in a stack's
+ * configuration does (memif's buffers and the zones' sized from it; above
+ * 9000 frames are chains of buffers and a 64 KiB answer leaves in two
+ * segments). `--burst N` sets both stacks' frames per receive burst (default the stack's
  * own); `--counters` prints each side's TCP counters that moved, per request. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
  *
@@ -77,6 +80,8 @@ import { CountingDevice } from "../tests/counting_device.ts";
 import { Offload } from "../ffi/symbols.ts";
 import { Dpdk } from "../src/device/dpdk/mod.ts";
 import { DpdkDevice } from "../src/device/dpdk/device.ts";
+import { dataRoomForChainedMtu } from "../src/device/dpdk/pool.ts";
+import { memifBufferSize } from "../src/device/spec.ts";
 import type { Device } from "../src/device/device.ts";
 
 function arg(name: string, dflt: string): string {
@@ -98,6 +103,8 @@ const showCounters = process.argv.includes("--counters");
 let warmedUp = false;
 /** Frames per receive burst of both stacks (the stack's `burst`; default its own, 32). */
 const burst = Number(arg("burst", "0"));
+/** `--mtu N` (memif): both ports' MTU; 0, the default: the port's own (1500). */
+const mtu = Number(arg("mtu", "0"));
 /** In a child: the one configuration it measures, `MODE:CONNS`. */
 const child = arg("child", "");
 if (!Number.isInteger(answerBytes) || answerBytes < 0) throw new Error(`--answer: bytes, got ${answerBytes}`);
@@ -105,6 +112,10 @@ if (link !== "memory" && link !== "ring" && link !== "memif") {
   throw new Error(`--link: memory, ring or memif, got ${link}`);
 }
 if (!Number.isInteger(profileTop) || profileTop < 0) throw new Error(`--profile: a count, got ${profileTop}`);
+if (!Number.isInteger(mtu) || (mtu !== 0 && (mtu < 576 || mtu > 65521))) {
+  throw new Error(`--mtu: 576..65521, got ${mtu}`);
+}
+if (mtu !== 0 && link !== "memif") throw new Error("--mtu: with --link memif only");
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
 let ringEnds: [Device, Device] | undefined;
@@ -120,7 +131,8 @@ async function ends(): Promise<[Device, Device]> {
     // ring, as between two processes, and has a zone of its own.
     const socket = `/tmp/micro-echo-${process.pid}.sock`;
     rmSync(socket, { force: true });
-    const memif = `socket=${socket},socket-abstract=no`;
+    const bsize = memifBufferSize(mtu || 1500);
+    const memif = `socket=${socket},socket-abstract=no${bsize !== 2048 ? `,bsize=${bsize}` : ""}`;
     const dpdk = ringEal = await Dpdk.start({
       prefix: `micro-echo-${process.pid}`,
       memoryMb: 1024,
@@ -129,9 +141,16 @@ async function ends(): Promise<[Device, Device]> {
     const open = (name: string): Device => {
       const port = dpdk.port(name);
       const info = port.describe();
-      const zone = dpdk.createZone(name, { count: ringBuffers });
+      const dataRoom = dataRoomForChainedMtu(mtu || 1500);
+      const zone = dpdk.createZone(name, { count: ringBuffers, dataRoom });
       const txOffloads = info.txOffloads & Offload.tcpGso;
-      port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
+      port.configure({
+        zone,
+        txOffloads,
+        noChecksums: true,
+        softwareCoalescing: true,
+        ...(mtu !== 0 ? { mtu, mtuPmdUnbounded: true } : {}),
+      });
       port.start();
       return new DpdkDevice(port, 0, txOffloads);
     };
@@ -370,7 +389,7 @@ function inChild(mode: string, conns: number): Figures {
   const script = fileURLToPath(import.meta.url);
   const passed = [
     ...["--requests", String(requests), "--link", link, "--answer", String(answerBytes)],
-    ...["--buffers", String(ringBuffers), "--burst", String(burst)],
+    ...["--buffers", String(ringBuffers), "--burst", String(burst), "--mtu", String(mtu)],
   ];
   if (profileTop > 0) passed.push("--profile", String(profileTop));
   if (showCounters) passed.push("--counters");

@@ -37,6 +37,11 @@
  *   p50/p99/p999 latency.
  * - luna-memif-jumbo-*: bulk and storage over memif at MTU 9000 (jumbo
  *   frames, MSS 8960), beside the 1500-byte figures.
+ * - luna-memif-mtu64k-*: the same at a loopback-class MTU, 65521 (MSS
+ *   65481; the kernel's loopback runs at 65536), which a same-host memif
+ *   user can choose: segments of up to 64 KiB go whole, as chains of 9 KiB
+ *   buffers. Its bulk figure is compared with Bun over loopback, the like
+ *   MTU, not over a veth.
  * - httpget: HTTP GET of a 13-byte body with keep-alive, 16 and 256
  *   connections: serve() (the fetch-handler server) and node:http over
  *   luna-ts/net on luna-ts over memif against Bun.serve on the kernel's
@@ -496,7 +501,8 @@ writeFileSync(
       lossyBytes: workloads.includes("lossy") ? tcpOptions.lossyBytes : undefined,
       baselines:
         "echo/connrate: bun-kernel-lo for loopback and memif, bun-kernel-veth for veth and af_packet; " +
-        "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback; forward64: testpmd-memif; " +
+        "bulk: bun-kernel-veth for memif and veth, bun-kernel-lo for loopback and memif at the loopback MTU " +
+        "(luna-memif-mtu64k); forward64: testpmd-memif; " +
         "storage4k/storage64k: as echo; scale: luna-memif-w1 (the ratio is 2 workers / 1 worker); " +
         "lossy: node-kernel-routed (node:http and node:net on the kernel's TCP, same veth, address and router) " +
         "for af_packet, node-kernel-routed-offloads (the same with every veth's offloads on) for packet:; " +

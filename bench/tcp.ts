@@ -315,6 +315,14 @@ function cTimeoutS(o: TcpOptions, w: Workload): number {
 
 /** The MTU of the memif-jumbo configurations, and the workloads they run (where segment size matters). */
 export const jumboMtu = 9000;
+/**
+ * The MTU of the memif-mtu64k configurations ("loopback MTU"): a frame of
+ * 65535 bytes, memif's longest, as the kernel's loopback runs at 65536. TCP
+ * sends segments of up to 65469 bytes whole (no GSO cut, no GRO merge): a
+ * 64 KiB answer is two frames, each a chain of the zone's 9 KiB buffers.
+ * Same workloads as the jumbo ones.
+ */
+export const loopbackMtu = 65521;
 const jumboWorkloads: readonly Workload[] = ["bulk", "storage4k", "storage64k"];
 const jumboPlan = (o: TcpOptions, round: number, mode: Mode) =>
   plan(o, round, { mode }).filter((s) => jumboWorkloads.includes(s.w));
@@ -348,7 +356,7 @@ export function countSteps(o: TcpOptions): number {
       if (o.groups.includes(g)) { for (const mode of o.modes) n += plan(o, round, { mode }).length; }
     }
     if (o.groups.includes("memif")) {
-      for (const mode of o.modes) n += jumboPlan(o, round, mode).length + csumPlan(o, round, mode).length;
+      for (const mode of o.modes) n += 2 * jumboPlan(o, round, mode).length + csumPlan(o, round, mode).length;
     }
     if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
     if (o.workloads.includes("concurrency") && round < o.concRounds) {
@@ -392,6 +400,7 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
       if (o.groups.includes("memif")) {
         for (const mode of o.modes) await memifConfig(ctx, mode);
         for (const mode of o.modes) await memifConfig(ctx, mode, "jumbo");
+        for (const mode of o.modes) await memifConfig(ctx, mode, "mtu64k");
         for (const mode of o.modes) await memifConfig(ctx, mode, "csum");
       }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
@@ -622,16 +631,17 @@ async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ 
 
 /**
  * luna-ts to luna-ts over memif; `jumbo`: jumbo frames on the workloads where
- * segment size matters; `csum`: checksums computed and verified (see {@link csumPlan}).
+ * segment size matters; `mtu64k`: the same at the loopback-class MTU
+ * ({@link loopbackMtu}); `csum`: checksums computed and verified (see {@link csumPlan}).
  */
-async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "csum"): Promise<void> {
-  const steps = variant === "jumbo"
+async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "mtu64k" | "csum"): Promise<void> {
+  const steps = variant === "jumbo" || variant === "mtu64k"
     ? jumboPlan(ctx.o, ctx.round, mode)
     : variant === "csum"
     ? csumPlan(ctx.o, ctx.round, mode)
     : plan(ctx.o, ctx.round, { mode });
   if (steps.length === 0) return;
-  const mtu = variant === "jumbo" ? jumboMtu : undefined;
+  const mtu = variant === "jumbo" ? jumboMtu : variant === "mtu64k" ? loopbackMtu : undefined;
   const checksums = variant === "csum" ? "always" : undefined;
   const tag = `${process.pid}-${mode}${variant ?? ""}${ctx.round}`;
   const socket = `/tmp/luna-bench-${tag}.sock`;

@@ -14,7 +14,8 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, createHeapZone, createMemoryLink, createStack, parseStackConfig } from "../src/mod.ts";
 import { parseArgs, UsageError, usageOfConfigError } from "../src/cli/args.ts";
-import { dataRoomForMtu } from "../src/device/dpdk/pool.ts";
+import { serve } from "../src/cli/serve.ts";
+import { dataRoomForChainedMtu, dataRoomForMtu } from "../src/device/dpdk/pool.ts";
 import { memifBufferSize, parseDeviceSpec } from "../src/device/spec.ts";
 import { Child, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
@@ -58,8 +59,11 @@ async function bulk(serverMtu: string, clientMtu: string, bytes: number) {
   }
 }
 
-/** Sends frames of `lengths` over memif to a port at `mtu`; returns what it received and counted. */
-async function frames(mtu: number, lengths: number[]) {
+/**
+ * Sends frames of `lengths` over memif (the sender's port at `senderMtu`, which sizes the ring's
+ * slots) to a port at `mtu`; returns what it received and counted.
+ */
+async function frames(mtu: number, lengths: number[], senderMtu = "9000") {
   const dir = tempDir("mtu-frames");
   const socket = join(dir, "memif.sock");
   const rp = uniquePrefix("mtu-rx");
@@ -70,7 +74,9 @@ async function frames(mtu: number, lengths: number[]) {
   try {
     await receiver.waitFor(/^READY/, 30_000);
     const sender = resultOf(
-      await runChild("mtu_frames.ts", ["send", sp, socket, "9000", lengths.join(",")], { timeoutMs: 60_000 }),
+      await runChild("mtu_frames.ts", ["send", sp, socket, senderMtu, lengths.join(",")], {
+        timeoutMs: 60_000,
+      }),
     );
     assertEquals(sender.got, [...lengths, 60], "the sender sent every frame and the end marker");
     return resultOf(await receiver.done());
@@ -85,17 +91,35 @@ async function frames(mtu: number, lengths: number[]) {
 
 describe("mtu", () => {
   test("a bad mtu is one ConfigError naming mtu", async () => {
-    for (const mtu of [575, 9001, 1500.5, "9000", 0, -1]) {
+    for (const mtu of [575, 65522, 65535, 1500.5, "9000", 0, -1]) {
       assertEquals(fieldOf({ device: memif, address, mtu }), "mtu", `mtu ${JSON.stringify(mtu)}`);
     }
-    const e = await assertRejects(() => createStack({ device: memif, address, mtu: 20_000 }), ConfigError);
+    const e = await assertRejects(() => createStack({ device: memif, address, mtu: 70_000 }), ConfigError);
     assertEquals(e.field, "mtu");
-    assertStringIncludes(e.message, "576..9000");
+    assertStringIncludes(e.message, "576..65521");
     // An MSS that does not fit the MTU names tcp.mss.
     assertEquals(fieldOf({ device: memif, address, mtu: 1500, tcp: { mss: 1461 } }), "tcp.mss");
     // Sharing the NIC with the kernel: the exception path runs at 1500 only.
     assertEquals(fieldOf({ device: "af_packet:veth0", mtu: 9000 }), "mtu");
-    for (const mtu of [576, 1500, 9000]) parseStackConfig({ device: memif, address, mtu });
+    for (const mtu of [576, 1500, 9000, 9001, 65521]) parseStackConfig({ device: memif, address, mtu });
+  });
+
+  test("an mtu above 9000 is refused, naming mtu, where frames go in one buffer each", () => {
+    // Kernel interfaces take frames of one buffer; memif chains buffers for longer ones.
+    for (const device of ["af_packet:veth0", "af_xdp:veth0", "packet:veth0"]) {
+      const config = { device, address, coexist: false, mtu: 65521 };
+      const e = assertThrows(() => parseStackConfig(config), ConfigError);
+      assertEquals(e.field, "mtu", device);
+      assertStringIncludes(e.message, "at most 9000");
+      assertStringIncludes(e.message, "memif");
+      assert(!e.message.includes("\n"), "one line");
+      parseStackConfig({ ...config, mtu: 9000 });
+    }
+    // The fault injector and the pcap tap take frames of one buffer too.
+    const faults = { seed: 1, loss: 0.01 };
+    assertEquals(fieldOf({ device: memif, address, mtu: 9001, faults }), "mtu");
+    assertEquals(fieldOf({ device: memif, address, mtu: 65521, pcap: "/tmp/luna-mtu-test.pcap" }), "mtu");
+    parseStackConfig({ device: memif, address, mtu: 9000, faults });
   });
 
   test("a device object at another MTU than the one asked is a ConfigError naming mtu", async () => {
@@ -125,6 +149,16 @@ describe("mtu", () => {
     assertEquals([dataRoomForMtu(576), dataRoomForMtu(1500), dataRoomForMtu(2034)], [2176, 2176, 2176]);
     assertEquals(dataRoomForMtu(9000), 9152, "128 of headroom and a 9014-byte frame, in whole cache lines");
     assertEquals([memifBufferSize(1500), memifBufferSize(9000)], [2048, 9216]);
+    // Above 9000 a frame is a chain of jumbo frames' buffers; memif's slot still holds it whole.
+    assertEquals([dataRoomForChainedMtu(1500), dataRoomForChainedMtu(9000), dataRoomForChainedMtu(65521)], [
+      2176,
+      9152,
+      9152,
+    ]);
+    assertEquals([memifBufferSize(30000), memifBufferSize(65521)], [30720, 65535]);
+    assertEquals(parseDeviceSpec("memif:/m.sock,client", "device", { mtu: 65521 }).vdevs, [
+      "net_memif0,role=client,socket=/m.sock,socket-abstract=no,bsize=65535",
+    ]);
     assertEquals(parseDeviceSpec("memif:/m.sock,server").vdevs, [
       "net_memif0,role=server,socket=/m.sock,socket-abstract=no",
     ]);
@@ -141,10 +175,28 @@ describe("mtu", () => {
     const plain = parseArgs(base);
     assert(plain.kind === "serve");
     assertEquals(plain.options.config.mtu, undefined);
-    for (const bad of ["100", "9001", "jumbo"]) {
+    for (const bad of ["100", "65522", "jumbo"]) {
       assertEquals(assertThrows(() => parseArgs([...base, "--mtu", bad]), UsageError).arg, "--mtu");
     }
     assertEquals(usageOfConfigError(new ConfigError("mtu", "refused")).arg, "--mtu");
+  });
+
+  test("luna serve --mtu 65521: accepted on memif, a usage error naming --mtu on af_packet", async () => {
+    const onMemif = parseArgs(
+      ["serve", "echo", "--device", "memif:/m.sock,server", "--address", address, "--mtu", "65521"],
+    );
+    assert(onMemif.kind === "serve");
+    assertEquals(parseStackConfig(onMemif.options.config).mtu, 65521);
+    const onAfPacket = parseArgs(
+      ["serve", "echo", "--device", "af_packet:veth0", "--address", address, "--no-coexist"].concat(
+        ["--mtu", "65521"],
+      ),
+    );
+    assert(onAfPacket.kind === "serve");
+    // Refused while the configuration is checked, before any port opens.
+    const e = await assertRejects(() => serve(onAfPacket.options, () => {}), UsageError);
+    assertEquals(e.arg, "--mtu");
+    assertStringIncludes(e.message, "at most 9000");
   });
 
   test("a PMD that refuses the MTU is a ConfigError naming mtu, with the PMD's limits", async () => {
@@ -202,6 +254,25 @@ describe("mtu", () => {
     { timeoutMs: 150_000 },
   );
 
+  test("memif at MTU 65521: 50 MB intact in 64 KiB segments of chained buffers, every buffer back", async () => {
+    const bytes = 50_000_000;
+    const { server, client } = await bulk("65521", "65521", bytes);
+    assertEquals([client.error, server.error], [undefined, undefined]);
+    assertEquals([client.closeError, server.closeError], [undefined, undefined]);
+    assertEquals([client.bytes, server.bytes], [bytes, bytes]);
+    assertEquals(server.sha256, client.sha256, "the bytes received are the bytes sent");
+    assertEquals([client.mtu, server.mtu], [65521, 65521]);
+    assertEquals([client.sndMss, server.sndMss], [65481, 65481], "each side announced mtu - 40");
+    const p = server.port;
+    // Frames of up to 65535 bytes, each a chain of the zone's 9 KiB buffers: a few hundred for 50 MB.
+    assert(p.ipackets < bytes / 60_000, `${p.ipackets} frames for ${bytes} bytes`);
+    assert(p.rxChains > bytes / 70_000, `${p.rxChains} chains`);
+    assertEquals([p.rxOversizeDropped, p.rxMultisegDropped], [0, 0]);
+    // Sent whole: nothing for the shim's GSO to cut.
+    assertEquals(client.port.txSegSegments, 0);
+    assertEquals([client.zoneInUse, server.zoneInUse], [0, 0], "every buffer back in each zone");
+  }, { timeoutMs: 150_000 });
+
   const lengths = [1514, 1515, 2000, 3000, 9014, 9015, 9100, 60000];
   test("a port at MTU 1500 takes frames up to 1514 bytes; longer ones are counted and dropped", async () => {
     const r = await frames(1500, lengths);
@@ -218,5 +289,17 @@ describe("mtu", () => {
     assertEquals(r.mtu, 9000);
     assertEquals(r.got, [1514, 1515, 2000, 3000, 9014]);
     assertEquals([r.stats.rxOversizeDropped, r.stats.rxMultisegDropped], [3, 0]);
+  }, { timeoutMs: 90_000 });
+
+  test("a port at MTU 65521 takes long frames as chains of its buffers, each in one memif slot", async () => {
+    // After a frame longer than a jumbo frame, more small frames than the ring has slots (1024): a
+    // slot a long frame once spanned from must not glue the small frame that reuses it to the next.
+    const long = [1514, 9014, 9025, 30000, 65000, 65344];
+    const r = await frames(65521, [...long, ...Array(1100).fill(100)], "65521");
+    assertEquals(r.error, undefined);
+    assertEquals(r.mtu, 65521);
+    assertEquals(r.got, [...long, ...Array(1100).fill(100)]);
+    assertEquals([r.stats.rxOversizeDropped, r.stats.rxMultisegDropped], [0, 0]);
+    assertEquals(r.stats.rxChains, 4, "the frames longer than a 9 KiB buffer");
   }, { timeoutMs: 90_000 });
 });

@@ -9,7 +9,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import type { Device } from "../device/device.ts";
 import type { FaultOptions } from "../device/fault/_path.ts";
-import { parseDeviceSpec } from "../device/spec.ts";
+import { memifBufferMax, mtuOneBufferMax, parseDeviceSpec } from "../device/spec.ts";
 import type { CoexistOptions } from "../kernel/coexist.ts";
 import type { LoopMode } from "../loop/loop.ts";
 import type { TcpConfig } from "../tcp/config.ts";
@@ -105,7 +105,12 @@ const controlSchema = z.union([
   }).strict(),
 ]);
 
-const mtuRange = "expected an integer 576..9000 (bytes of IP packet; 1500 is Ethernet's, 9000 jumbo frames)";
+/** The longest MTU: a frame of 65535 bytes (memif's longest; an IPv4 packet may be 14 bytes longer). */
+const mtuMax = memifBufferMax - 14;
+
+const mtuRange = "expected an integer 576..65521 (bytes of IP packet; 1500 is Ethernet's, 9000 jumbo " +
+  "frames, 65521 a 65535-byte frame)";
+
 
 const isDevice = (v: unknown): v is Device =>
   typeof v === "object" && v !== null && typeof (v as Device).rx === "function" &&
@@ -249,14 +254,19 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
   }, "expected a MAC address like 02:00:00:00:00:01").optional(),
   /**
    * The MTU, bytes of IP packet: 576 (the least every IPv4 host takes) to
-   * 9000 (jumbo frames). Default: the device's own (1500 for DPDK ports).
-   * With a DPDK device the port runs at it (the PMD must accept it; net_memif
-   * always does, and both ends of a memif must use the same value), the
-   * packet buffers are sized to hold a whole frame, received frames longer
-   * than the MTU are dropped and counted (`port.rxOversizeDropped`), and
-   * TCP announces an MSS of `mtu - 40` unless `tcp.mss` says otherwise.
+   * 65521 (a frame of 65535 bytes, the longest a memif slot holds). Default: the device's own (1500 for DPDK
+   * ports). With a DPDK device the port runs at it (the PMD must accept it;
+   * net_memif always does, and both ends of a memif must use the same
+   * value), received frames longer than the MTU are dropped and counted
+   * (`port.rxOversizeDropped`), and TCP announces an MSS of `mtu - 40` unless
+   * `tcp.mss` says otherwise. Up to 9000 (jumbo frames) the packet buffers
+   * are sized to hold a whole frame. Above 9000 only on net_memif, a link
+   * with no wire like the kernel's loopback (whose MTU is 65536): its frames
+   * go and come as chains of 9 KiB buffers, so that a 64 KiB write leaves
+   * in two segments instead of 46 (or 8 at 9000); not with `faults` or `pcap`,
+   * whose wrappers take frames of one buffer.
    */
-  mtu: z.number({ invalid_type_error: mtuRange }).int(mtuRange).min(576, mtuRange).max(9000, mtuRange)
+  mtu: z.number({ invalid_type_error: mtuRange }).int(mtuRange).min(576, mtuRange).max(mtuMax, mtuRange)
     .optional(),
   /**
    * TCP/IP checksums on a DPDK link. "auto": none are computed or verified
@@ -324,6 +334,24 @@ export function parseStackConfig(input: unknown): StackConfig {
     const coexist = coexistEnabled(c);
     if (coexist && typeof c.device !== "string" && c.coexist !== undefined) {
       throw new ConfigError("coexist", "needs a DPDK device spec (af_packet:IFACE, af_xdp:IFACE, a PCI address, ...)");
+    }
+    if (c.mtu !== undefined && c.mtu > mtuOneBufferMax) {
+      // Frames longer than a jumbo frame are chains of buffers: memif's PMD makes and takes them.
+      const kind = typeof c.device === "string" ? parseDeviceSpec(c.device).kind : undefined;
+      if (kind === "af_packet" || kind === "af_xdp" || kind === "packet") {
+        throw new ConfigError(
+          "mtu",
+          `${c.mtu} on ${kind}:IFACE: its frames go in one buffer each, at most ${mtuOneBufferMax}; ` +
+            "MTUs above that are for memif",
+        );
+      }
+      if (c.faults !== undefined || c.pcap !== undefined) {
+        throw new ConfigError(
+          "mtu",
+          `${c.mtu} with ${c.faults !== undefined ? "faults" : "pcap"}: the fault injector and the pcap ` +
+            `tap take frames of one buffer, at most ${mtuOneBufferMax}`,
+        );
+      }
     }
     if (c.mtu !== undefined && c.tcp?.mss !== undefined && c.tcp.mss > c.mtu - 40) {
       throw new ConfigError("tcp.mss", `${c.tcp.mss} does not fit the MTU: at most mtu - 40 = ${c.mtu - 40}`);

@@ -484,10 +484,12 @@ async function build(c: StackConfig, capture: Capture): Promise<Stack> {
 
 /**
  * The MSS to announce on `device` (RFC 9293 3.7.1: the MTU less 40 bytes of
- * IPv4 and TCP header), no more than a frame in one of its buffers allows.
+ * IPv4 and TCP header), no more than a frame in one of its buffers allows
+ * unless the device chains buffers for longer frames.
  */
 function mssFor(device: Device): number {
   const zone = device.zone;
+  if (device.offloads.frameChains) return device.mtu - 40;
   return Math.min(device.mtu, zone.dataRoomSize - zone.headroom - ethernetHeaderLen) - 40;
 }
 

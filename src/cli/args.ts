@@ -65,9 +65,10 @@ serve options:
                       CPU 1) or 0@(0-3) (default: lcore 0 on every CPU the process may use,
                       as taskset left it)
   --buffers N         packet buffers in the zone (default 8191; per worker with --workers)
-  --mtu N             the MTU, 576..9000 (default: the device's, 1500): 9000 for jumbo frames
-                      where both ends take them (memif: give both ends the same MTU); TCP
-                      announces an MSS of N - 40
+  --mtu N             the MTU, 576..65521 (default: the device's, 1500): 9000 for jumbo frames
+                      where both ends take them; above 9000 on memif only (a link with no wire,
+                      like loopback at 65536: segments of up to 64 KiB on the link; give both
+                      ends the same MTU); TCP announces an MSS of N - 40
   --tx-flush N        early transmit: answers made while a receive burst is processed leave
                       once N wait, 0..512 (0: at the end of the burst only; default 8, and 0
                       on af_packet, af_xdp and packet:, where each send is a system call)
@@ -243,7 +244,7 @@ function parseServe(argv: string[]): ServeOptions {
     config.idleSleepUs = integer("--idle-sleep", values.get("--idle-sleep")!, 0, 100_000);
   }
   if (values.has("--buffers")) config.buffers = integer("--buffers", values.get("--buffers")!, 256, 1 << 22);
-  if (values.has("--mtu")) config.mtu = integer("--mtu", values.get("--mtu")!, 576, 9000);
+  if (values.has("--mtu")) config.mtu = integer("--mtu", values.get("--mtu")!, 576, 65521);
   if (values.has("--checksums")) {
     const v = values.get("--checksums")!;
     if (v !== "auto" && v !== "always") throw new UsageError("--checksums", `expected auto or always, got '${v}'`);

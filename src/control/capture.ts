@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { DESC_WORDS, type Device, type DeviceOffloads, TxFlag } from "../device/device.ts";
+import { DESC_WORDS, type Device, type DeviceOffloads, RxFlag, TxFlag } from "../device/device.ts";
 import type { MemZone } from "../mem/zone.ts";
 
 /** Bytes kept of a frame at most (tcpdump's default snap length). */
@@ -172,7 +172,13 @@ export class CaptureTap implements Device {
   rx(descs: Uint32Array, max: number, now: number): number {
     const n = this.inner.rx(descs, max, now);
     if (n > 0 && this.#sessions.length > 0) {
-      for (let k = 0; k < n; k++) this.#record(descs, k, 1, now);
+      // A chained frame (longer than a buffer, or coalesced) is one packet of its records.
+      for (let k = 0; k < n;) {
+        let records = 1;
+        while (k + records < n && (descs[(k + records - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) records++;
+        this.#record(descs, k, records, now);
+        k += records;
+      }
     }
     return n;
   }

@@ -46,6 +46,13 @@ export interface DeviceOffloads {
    * chains returns from tx only at packet boundaries.
    */
   txSegmentMax?: number;
+  /**
+   * Frames longer than one of the zone's buffers, up to the MTU, go out as
+   * chains of records (a TxFlag.tcpSeg chain whose payload fits the MSS it
+   * gives is sent whole, not cut) and arrive as chains (RxFlag.more): the
+   * MTU, not a buffer, bounds a segment. Absent: every frame is one buffer.
+   */
+  frameChains?: boolean;
 }
 
 /** A link endpoint; see the module documentation. */

@@ -31,7 +31,8 @@ export interface DeviceSpec {
    * The PMD carries frames of any length whatever limit it advertises, so an
    * MTU above that limit is luna's to keep (see PortConfig.mtuPmdUnbounded).
    * net_memif: DPDK 22.11 advertises 1518-byte frames but chains its packet
-   * buffers (`bsize`) for longer ones, and luna sizes `bsize` to the MTU.
+   * buffers (`bsize`) for longer ones, and luna sizes `bsize` to the MTU;
+   * it also chains the pool's buffers for a frame longer than one, both ways.
    */
   mtuPmdUnbounded: boolean;
 }
@@ -42,16 +43,32 @@ export interface DeviceSpecOptions {
   mtu?: number;
 }
 
+/**
+ * The longest MTU whose frames go and come in one buffer each: jumbo
+ * frames. Above it frames are chains of buffers, which memif carries.
+ */
+export const mtuOneBufferMax = 9000;
+
 /** memif's default packet buffer size (`bsize`), bytes. */
 const memifBufferDefault = 2048;
 
 /**
- * memif's packet buffer size for `mtu`: one buffer per frame (a longer frame
- * would take a chain of ring slots), in whole KiB.
+ * memif's largest packet buffer (`bsize`, 16 bits), bytes: the longest
+ * frame a memif carries. Each frame goes in one ring slot: DPDK 22.11's
+ * copy-mode transmit never clears MEMIF_DESC_FLAG_NEXT on a packet's first
+ * slot, so a frame that spanned slots leaves its flag behind, and the frame
+ * that next starts at that slot a lap later arrives glued to the one after it.
+ */
+export const memifBufferMax = 65535;
+
+/**
+ * memif's packet buffer size for `mtu`: one buffer per frame, in whole KiB
+ * up to {@link memifBufferMax}.
  */
 export function memifBufferSize(mtu: number): number {
   const frame = mtu + 14;
-  return frame <= memifBufferDefault ? memifBufferDefault : Math.ceil(frame / 1024) * 1024;
+  if (frame <= memifBufferDefault) return memifBufferDefault;
+  return Math.min(Math.ceil(frame / 1024) * 1024, memifBufferMax);
 }
 
 const ifacePattern = /^[A-Za-z0-9_.:-]{1,15}$/;

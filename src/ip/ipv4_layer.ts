@@ -145,6 +145,11 @@ export class IpLayer implements NeighborOwner {
     return this.device.offloads.txSegmentMax ?? 0;
   }
 
+  /** Whether frames longer than one buffer go and come as chains; see DeviceOffloads. */
+  get frameChains(): boolean {
+    return this.device.offloads.frameChains ?? false;
+  }
+
   /** Frames the transmit batch can still take before it must be flushed. */
   txRoom(): number {
     return this.tx.capacity - this.tx.length;

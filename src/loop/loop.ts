@@ -15,6 +15,7 @@ import { setImmediate } from "node:timers";
 import { DESC_WORDS, type Device } from "../device/device.ts";
 import type { IpLayer } from "../ip/ipv4_layer.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
+import { ethernetHeaderLen } from "../wire/mod.ts";
 
 /** How long {@link Loop.run} polls before it yields to the runtime, ms. */
 const roundMs = 1;
@@ -137,6 +138,7 @@ export class Loop {
   readonly tcp: TcpLayer;
   readonly mode: LoopMode;
   readonly events = new EventQueue();
+  /** Records a receive burst takes at most: the burst, or one whole frame where frames span buffers. */
   private readonly _burst: number;
   private readonly _txFlush: number;
   private readonly _idleSleepMs: number;
@@ -186,10 +188,15 @@ export class Loop {
     this.ip = ip;
     this.tcp = tcp;
     this.mode = mode;
-    this._burst = burst;
+    // A burst's records hold at least one whole frame of the MTU where frames span buffers.
+    const zone = device.zone;
+    const links = device.offloads.frameChains
+      ? Math.ceil((device.mtu + ethernetHeaderLen) / (zone.dataRoomSize - zone.headroom))
+      : 1;
+    this._burst = Math.max(burst, links);
     this._txFlush = txFlush;
     this._idleSleepMs = idleSleepUs / 1000;
-    this._descs = new Uint32Array(burst * DESC_WORDS);
+    this._descs = new Uint32Array(this._burst * DESC_WORDS);
   }
 
   /**

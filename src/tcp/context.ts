@@ -36,6 +36,11 @@ export interface TcpLink {
   /** TCP payload bytes the device takes in one large segment and cuts itself; 0: none. */
   readonly txSegmentMax: number;
   /**
+   * Whether a frame longer than one buffer goes as a chain (DeviceOffloads.frameChains):
+   * then a segment of the MSS spans buffers and leaves through {@link sendTcpChain}, whole.
+   */
+  readonly frameChains: boolean;
+  /**
    * Sends a large segment as a chain for the device to cut into segments of
    * at most `mss` payload bytes: `firstLen` bytes at `tcpOff` of buffer `h`
    * (the header, maybe payload), then `nPieces` triples (buffer, data

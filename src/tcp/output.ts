@@ -25,7 +25,7 @@ import { State } from "./state.ts";
 import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
 import { paced, paceHeld, pacedUnit } from "./pacer.ts";
-import { effectiveMss, receiveWindow } from "./window.ts";
+import { bytesPerBuffer, effectiveMss, receiveWindow } from "./window.ts";
 import { pushFlag, sendLarge } from "./large_segment.ts";
 
 /**
@@ -270,6 +270,9 @@ export class TcpOutput {
       fin = false;
       hdr = this._prepare(tcb, seq, TcpFlags.ack | pushFlag(q, at, len), len, now);
     }
+    // A link that chains buffers for frames longer than one (memif at a loopback-class MTU):
+    // a segment that spans chunks goes as a chain of them, whole, without a copy.
+    if (len > q.foundLen && this._link.frameChains) return sendLarge(this, tcb, seq, len, fin, now);
     // Zero-copy when the segment starts a chunk: cut it at the chunk's end unless
     // that would leave a sliver (then gathering into a copy sends a fuller segment).
     const inPlace = q.foundChunkStart && room >= hdr + ipHeadroom && zone.refcount(h) === 1 &&
@@ -471,7 +474,7 @@ export class TcpOutput {
     // scaled field, and the connection's share of the zone. Measured against the buffer alone,
     // a share-bounded window (many connections) looked shrunk after every read and each read
     // cost a pure ACK; the peer's next segment carries the update instead.
-    const perBuffer = effectiveMss(c);
+    const perBuffer = bytesPerBuffer(this._x.pool, c);
     const share = this._x.pool.recvShare();
     const max = Math.min(c.rcvBufBytes, 65535 * 2 ** c.rcvScale, share * perBuffer);
     const room = (share - recvHeld(c)) * perBuffer;

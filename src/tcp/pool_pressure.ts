@@ -70,9 +70,16 @@ export class PoolPressure {
   /** Connections that could not write for want of buffers. */
   private readonly _starved: Tcb[] = [];
 
+  /**
+   * Payload bytes one received buffer holds at most: a segment longer than
+   * that (on a link that chains buffers for long frames) takes several.
+   */
+  readonly bufferBytes: number;
+
   constructor(zone: MemZone, counters: TcpCounters) {
     this._zone = zone;
     this._counters = counters;
+    this.bufferBytes = zone.dataRoomSize - zone.headroom;
     this.connections = 0;
   }
 

@@ -15,6 +15,12 @@ export function effectiveMss(tcb: Tcb): number {
   return tcb.sndMss - (tcb.tsOk ? 12 : 0);
 }
 
+/** Received payload bytes one buffer of the zone holds: a segment, or a buffer's worth of a longer one. */
+export function bytesPerBuffer(pool: PoolPressure, tcb: Tcb): number {
+  const mss = effectiveMss(tcb);
+  return mss < pool.bufferBytes ? mss : pool.bufferBytes;
+}
+
 /** The window to advertise now, bytes, with receiver SWS avoidance; never shrinks the right edge. */
 export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
   const held = tcb.recvq.bytes + tcb.reassemblyBytes;
@@ -23,9 +29,10 @@ export function receiveWindow(pool: PoolPressure, tcb: Tcb): number {
   const max = 65535 * (1 << tcb.rcvScale);
   if (free > max) free = max;
   // No connection's unread data takes more than its share of the zone (pool_pressure.ts):
-  // the window offers at most a segment per buffer left of it.
+  // the window offers at most a segment per buffer left of it (what a buffer holds, where a
+  // segment spans several).
   const room = pool.recvShare() - recvHeld(tcb);
-  const perBuffer = effectiveMss(tcb);
+  const perBuffer = bytesPerBuffer(pool, tcb);
   if (free > room * perBuffer) free = room > 0 ? room * perBuffer : 0;
   let current = seqGt(tcb.rcvAdv, tcb.rcvNxt) ? (tcb.rcvAdv - tcb.rcvNxt) >>> 0 : 0;
   if (current > max) current = max;

@@ -3,7 +3,8 @@
 // discard port and closes; the server reads it through zero-copy views and
 // closes when the client has. Both sides print `RESULT {...}` with the bytes,
 // their SHA-256 (CHECK sha256; "none" leaves it out, for measuring), the MSS
-// each side sends with, and the port's and stack's counters.
+// each side sends with, the port's and stack's counters, and the buffers of
+// its zone still in use once the stack closed (0: every one came back).
 // Usage: mtu_bulk.ts server|client PREFIX SOCKET MTU|- BYTES CHECK [LCORES|-] [batch|inline]
 import { createHash } from "node:crypto";
 import { type Connection, createStack } from "../../src/mod.ts";
@@ -47,6 +48,8 @@ function finish(): void {
       seconds: (t1 - t0) / 1000,
       gbps: (bytes * 8) / ((t1 - t0) / 1000) / 1e9,
       mtu: stack.device.mtu,
+      closeError,
+      zoneInUse: s.zone.inUse,
       port: s.port,
       tcp: { inSegs: s.tcp.inSegs, outSegs: s.tcp.outSegs, retransSegs: s.tcp.retransSegs },
     }),
@@ -128,6 +131,12 @@ if (server) {
   await stack.run();
 }
 if (!done && error === undefined) error = "stopped before the connection closed";
+// Closed first: the zone's count at the end (every buffer back) is part of the result.
+let closeError: string | undefined;
+try {
+  await stack.close(500);
+} catch (e) {
+  closeError = (e as Error).message;
+}
 finish();
-await stack.close(500);
-process.exit(error === undefined ? 0 : 1);
+process.exit(error === undefined && closeError === undefined ? 0 : 1);

@@ -1,10 +1,13 @@
 // Frames of chosen lengths over memif to a port running at a given MTU: the
 // receiver (memif server) reports the lengths that reached it and the port's
 // counters; the sender (memif client) sends each length once, then a 60-byte
-// end marker.
+// end marker. A frame longer than one of the receiver's buffers arrives as a
+// chain of them (its length is the chain's).
 // Usage: mtu_frames.ts recv|send PREFIX SOCKET MTU LEN,LEN,...
 import { DESC_WORDS } from "../../ffi/mod.ts";
+import { RxFlag } from "../../ffi/symbols.ts";
 import { dataRoomForMtu, Dpdk } from "../../src/device/dpdk/mod.ts";
+import { dataRoomForChainedMtu, dataRoomMax } from "../../src/device/dpdk/pool.ts";
 import { parseDeviceSpec } from "../../src/device/spec.ts";
 
 const [mode, prefix, socket, mtuArg, lengthsArg] = process.argv.slice(2);
@@ -14,8 +17,12 @@ const marker = 60;
 const spec = parseDeviceSpec(`memif:${socket},${mode === "recv" ? "server" : "client"}`, "device", { mtu });
 const dpdk = await Dpdk.start({ prefix, vdevs: spec.vdevs });
 // The sender's buffers hold its longest frame, whatever its MTU: the shim bounds only what is received.
-const longest = mode === "recv" ? mtu : Math.max(mtu, ...lengths.map((n) => n - 14));
-const zone = dpdk.createZone("frames", { count: 1023, dataRoom: dataRoomForMtu(longest) });
+// The receiver's are a memif port's at its MTU (longer frames chained).
+const longest = Math.max(mtu, ...lengths.map((n) => n - 14));
+const dataRoom = mode === "recv"
+  ? dataRoomForChainedMtu(mtu)
+  : Math.min(dataRoomForMtu(longest), dataRoomMax & ~63);
+const zone = dpdk.createZone("frames", { count: 1023, dataRoom });
 const port = dpdk.port(spec.portName);
 port.configure({ zone, mtu, mtuPmdUnbounded: spec.mtuPmdUnbounded });
 port.start();
@@ -30,13 +37,16 @@ if (!port.link().up) error = "memif link did not come up";
 else if (mode === "recv") {
   const deadline = Date.now() + 20_000;
   let end = false;
+  let chain = 0; // bytes of the frame being gathered
   while (!end && Date.now() < deadline) {
     const n = port.rx(0, d, 32);
     for (let k = 0; k < n; k++) {
-      const len = d[k * DESC_WORDS + 1] >>> 16;
-      if (len === marker) end = true;
-      else got.push(len);
+      chain += d[k * DESC_WORDS + 1] >>> 16;
       zone.release(d[k * DESC_WORDS]);
+      if ((d[k * DESC_WORDS + 2] & RxFlag.more) !== 0) continue;
+      if (chain === marker) end = true;
+      else got.push(chain);
+      chain = 0;
     }
     if (n === 0) await new Promise((r) => setTimeout(r, 1));
   }

@@ -13,6 +13,7 @@ import type { Port } from "./port.ts";
  * TCP header, within the 16-bit total length.
  */
 export const segmentMaxBytes = 65535 - 20 - 60;
+const ethernetHeaderBytes = 14;
 
 /** One queue pair of a configured, started port. */
 export class DpdkDevice implements Device {
@@ -45,7 +46,15 @@ export class DpdkDevice implements Device {
     // Large TCP segments go as chains that the port (TSO) or the shim (GSO)
     // cuts, where the port was configured for it.
     const seg = (txOffloads & (Offload.tcpTso | Offload.tcpGso)) !== 0;
-    this.offloads = { rxChecksum: true, txChecksum: true, txSegmentMax: seg ? segmentMaxBytes : 0 };
+    // A port whose frames are longer than a buffer (memif above jumbo frames: open.ts) chains
+    // buffers both ways; the shim sends a chain whole where it need not cut it.
+    const frameChains = seg && info.mtu + ethernetHeaderBytes > this.zone.dataRoomSize - this.zone.headroom;
+    this.offloads = {
+      rxChecksum: true,
+      txChecksum: true,
+      txSegmentMax: seg ? segmentMaxBytes : 0,
+      frameChains,
+    };
   }
 
   rx(descs: Uint32Array, max: number, _now: number): number {

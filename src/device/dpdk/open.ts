@@ -19,7 +19,7 @@ import { Offload, Rss } from "../../../ffi/symbols.ts";
 import { ConfigError } from "../../errors.ts";
 import type { DeviceSpec } from "../spec.ts";
 import { Dpdk, type EalOptions } from "./eal.ts";
-import { dataRoomForMtu, type DpdkZone } from "./pool.ts";
+import { dataRoomForChainedMtu, dataRoomForMtu, dataRoomMax, type DpdkZone, mbufHeadroom } from "./pool.ts";
 import type { Port } from "./port.ts";
 
 let zoneSeq = 0;
@@ -142,11 +142,18 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
             : ""),
       );
     }
-    // Every frame of the MTU fits one buffer (longer ones, and coalesced segments, arrive chained).
-    const zone = dpdk.createZone(`luna${zoneSeq++ || ""}`, {
-      count: options.buffers,
-      dataRoom: dataRoomForMtu(mtu ?? info.mtu),
-    });
+    // Every frame of the MTU fits one buffer (longer ones, and coalesced segments, arrive chained),
+    // but on a port whose PMD chains buffers for frames longer than a jumbo frame's.
+    const frameMtu = mtu ?? info.mtu;
+    const dataRoom = spec.mtuPmdUnbounded ? dataRoomForChainedMtu(frameMtu) : dataRoomForMtu(frameMtu);
+    if (dataRoom > dataRoomMax) {
+      throw new ConfigError(
+        "mtu",
+        `${spec.portName}: MTU ${frameMtu} refused: a frame goes in one buffer on this port, ` +
+          `at most ${(dataRoomMax & ~63) - mbufHeadroom - 14} bytes of IP packet`,
+      );
+    }
+    const zone = dpdk.createZone(`luna${zoneSeq++ || ""}`, { count: options.buffers, dataRoom });
     const wanted = options.offloads ?? (Offload.ipv4Cksum | Offload.tcpCksum);
     let rxOffloads = (info.rxOffloads & wanted) === wanted ? wanted : 0;
     let rxCoalescing: OpenedPort["rxCoalescing"] = "none";

@@ -9,9 +9,12 @@ import { type Shim, PoolInfo } from "../../../ffi/mod.ts";
 import { cString } from "../../../ffi/mod.ts";
 import { BufferError, ConfigError, EalError, errnoName } from "../../errors.ts";
 import { MemZone, type ZoneBackend } from "../../mem/zone.ts";
+import { mtuOneBufferMax } from "../spec.ts";
 
 /** Headroom of a DPDK buffer before a received frame (RTE_PKTMBUF_HEADROOM of this DPDK build). */
 export const mbufHeadroom = 128;
+/** The most data room a buffer has (DPDK's data_room_size is 16 bits). */
+export const dataRoomMax = 65535;
 /** The default data room: 128 of headroom and a 2048-byte frame. */
 export const dataRoomDefault = 2176;
 
@@ -25,6 +28,17 @@ export function dataRoomForMtu(mtu: number): number {
   return need <= dataRoomDefault ? dataRoomDefault : (need + 63) & ~63;
 }
 const ethernetHeaderBytes = 14;
+
+/**
+ * Bytes of data room for a port at `mtu` whose PMD chains the pool's buffers
+ * for a frame longer than one, both ways (net_memif): a whole frame up to
+ * {@link mtuOneBufferMax}, a jumbo frame's room above it. A 64 KiB frame is
+ * then a chain of 8 buffers, while the pool's other buffers (an ACK, a
+ * request) do not each take 64 KiB.
+ */
+export function dataRoomForChainedMtu(mtu: number): number {
+  return dataRoomForMtu(Math.min(mtu, mtuOneBufferMax));
+}
 
 /** Options of a DPDK pool. */
 export interface DpdkZoneOptions {
@@ -83,7 +97,7 @@ export class DpdkZone extends MemZone {
     for (const [field, v, lo, hi] of [
       ["count", count, 2, 1 << 24],
       ["cache", cache, 0, 512],
-      ["dataRoom", dataRoom, 192, 65535],
+      ["dataRoom", dataRoom, 192, dataRoomMax],
     ] as const) {
       if (!Number.isInteger(v) || v < lo || v > hi) {
         throw new ConfigError(field, `expected an integer ${lo}..${hi}, got ${v}`);

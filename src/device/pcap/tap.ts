@@ -85,7 +85,7 @@ export class PcapTap implements Device {
     this.mtu = inner.mtu;
     // The file holds frames as they leave: no large segments (chains of
     // records) pass through the tap, so TCP sends MSS-sized ones.
-    this.offloads = { ...inner.offloads, txSegmentMax: 0 };
+    this.offloads = { ...inner.offloads, txSegmentMax: 0, frameChains: false };
     this._clock = options.clock ?? null;
     this._epochSec = Math.floor(epochMs / 1000);
     this._epochMs = epochMs - this._epochSec * 1000;
