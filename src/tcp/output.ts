@@ -424,6 +424,7 @@ export class TcpOutput {
           tcb.sndMax = tcb.sndNxt;
           tcb.sb?.sent(tcb.sndMax);
         }
+        tcb.flightAtSend = tcb.flight;
         this._x.timers.armRetransmit(tcb, now);
         continue;
       }
