@@ -148,7 +148,8 @@ export function deferLarge(tcb: Tcb, room: number, now: number): boolean {
   if (r === undefined || tcb.cc.inRecovery || r.rtoRecovery || !tcb.rto.hasSample) return false;
   const wnd = tcb.cc.cwnd < tcb.sndWnd ? tcb.cc.cwnd : tcb.sndWnd;
   if (room * deferWindowDivisor >= wnd) return false;
-  return now - r.headSentAt >= tcb.rto.srttMs / 2;
+  const head = r.headSentAt;
+  return head !== -Infinity && now - head >= tcb.rto.srttMs / 2;
 }
 
 /**
