@@ -71,6 +71,22 @@ describe("TCP large segments wait for the window", () => {
     assertEquals(t.stats.largeSegsOut - large0, 1);
   });
 
+  test("an ACK more than a millisecond before the oldest segment's is due: the room goes at once", () => {
+    const { d, from } = eightyInFlight(10);
+    const t = d.tcb!;
+    // The first of the 80 is the round's loss probe, sent before the ACK that let the rest go:
+    // acknowledged, it leaves the oldest segment one that left with the rest.
+    d.send({ flags: ACK, seq: 1, ack: from + mss });
+    sent(d, 0.1);
+    // SRTT about 4 ms: the oldest segment's ACK is due within half an SRTT, not within 1 ms.
+    const due = t.rack!.headSentAt + t.rto.srttMs - d.now;
+    assertEquals(due > 1 && due <= t.rto.srttMs / 2, true, `due in ${due} ms, SRTT ${t.rto.srttMs}`);
+    const out0 = t.sndNxt;
+    d.send({ flags: ACK, seq: 1, ack: from + 3 * mss });
+    assertEquals(sent(d, 0.2).length, 4);
+    assertEquals(((t.sndNxt - out0) >>> 0) / mss, 4);
+  });
+
   test("the last of the queued data does not wait", () => {
     // 150 segments sent in four rounds, 2 left queued behind them.
     const { d, from } = eightyInFlight(10, 152 * mss);
