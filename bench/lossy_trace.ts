@@ -1,8 +1,9 @@
 /**
  * A look inside one lossy transfer (not a figure of the bench): `luna serve
- * http` over af_packet in the lab of bench/lossy.ts, curl downloading through
+ * http` over af_packet (or `packet:`, its network's offloads on, as
+ * bench/lossy.ts builds it) in the lab of bench/lossy.ts, curl downloading through
  * the router's random loss, and the connection as `luna conns` shows it
- * sampled every few milliseconds through the control socket: cwnd, bytes in
+ * sampled every few milliseconds through the control socket: cwnd, ssthresh, bytes in
  * flight, the send queue, the peer's window, SRTT and, with BBR, the state,
  * pacing rate and bandwidth estimate. After each transfer, what the server's
  * poller and the kernel's softirq thread of its CPU (ksoftirqd, which carries
@@ -10,7 +11,7 @@
  * that CPU (schedstat); at the end, the server's loss-recovery counters.
  *
  *   bun bench/lossy_trace.ts [--congestion cubic|bbr] [--loss 0,0.1,3] [--mb 50]
- *                            [--reps 2] [--sample-ms 20]
+ *                            [--reps 2] [--sample-ms 20] [--device af_packet|packet]
  *
  * Loss rates are in percent. Which way to read it: `inflight` equal to
  * `sendq` for long stretches means nothing is queued behind what is in
@@ -38,6 +39,10 @@ function arg(name: string, dflt: string): string {
 const congestion = arg("--congestion", "cubic");
 if (congestion !== "cubic" && congestion !== "bbr") {
   throw new Error(`--congestion: cubic or bbr, got ${congestion}`);
+}
+const device = arg("--device", "af_packet");
+if (device !== "af_packet" && device !== "packet") {
+  throw new Error(`--device: af_packet or packet, got ${device}`);
 }
 const losses = arg("--loss", "0,0.1,3").split(",").map(Number);
 if (losses.some((l) => !(l >= 0 && l < 100))) throw new Error("--loss: percents 0..99");
@@ -87,14 +92,14 @@ function curl(client: string, n: number): Promise<string> {
 }
 
 const id = `lt${process.pid % 10000}`;
-const net = buildNet(id, false);
+const net = buildNet(id, device === "packet");
 const removeNet = onCleanup(() => net.down());
 const prefix = `luna-trace-${process.pid}`;
 const name = `lossy-trace-${process.pid}`;
 removeEalFiles(prefix);
 const server = new Proc("ip", [
   ...["netns", "exec", net.server, bunBin, fileURLToPath(new URL("../src/cli/main.ts", import.meta.url))],
-  ...["serve", "http", "--device", `af_packet:${net.serverIface}`, "--address", `${serverAddr}/24`],
+  ...["serve", "http", "--device", `${device}:${net.serverIface}`, "--address", `${serverAddr}/24`],
   ...["--gateway", "198.18.41.1", "--port", "80", "--prefix", prefix, "--name", name, "--json"],
   ...["--congestion", congestion],
 ]);
@@ -152,6 +157,7 @@ try {
       const kb = (k: keyof ConnRow) => rows.map((x) => Math.round((x[k] as number) / 1024)).join(" ");
       console.log(`  t ms      ${rows.map((x) => x.t).join(" ")}`);
       console.log(`  cwnd KB   ${kb("cwnd")}`);
+      console.log(`  ssthr KB  ${kb("ssthresh")}`);
       console.log(`  flight KB ${kb("inFlight")}`);
       console.log(`  sendq KB  ${kb("sendQueue")}`);
       console.log(`  wnd KB    ${kb("sndWnd")}`);

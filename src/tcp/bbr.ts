@@ -475,14 +475,14 @@ export class Bbr extends NewReno {
   }
 
   /** Loss recovery starts: the window is set by the next rate sample (conservation); see the module documentation. */
-  override enterRecovery(now: number, flightSize: number, sndNxt: number): void {
+  override enterRecovery(now: number, flightSize: number, sndNxt: number, lossFlight?: number): void {
     if (!this._model || this.inRecovery) {
-      super.enterRecovery(now, flightSize, sndNxt);
+      super.enterRecovery(now, flightSize, sndNxt, lossFlight);
       return;
     }
     this._saveCwnd();
     const mss = this.mss;
-    super.enterRecovery(now, flightSize, sndNxt); // recover and the recovery state; cwnd set below
+    super.enterRecovery(now, flightSize, sndNxt, lossFlight); // recover and the recovery state; cwnd set below
     this.cwndBytes = flightSize + mss;
     this._recoveryStarting = true;
   }

@@ -117,8 +117,13 @@ export interface CongestionControl {
    * RFC 6582 (3.2 step 2) forbids it. Returns {@link CcAction} flags.
    */
   onDupAck(ack: number, flightSize: number, sndNxt: number, now: number): number;
-  /** Starts loss recovery now (called by onDupAck, or by SACK loss detection): ssthresh and cwnd drop. */
-  enterRecovery(now: number, flightSize: number, sndNxt: number): void;
+  /**
+   * Starts loss recovery now (called by onDupAck, or by SACK loss detection): ssthresh and cwnd
+   * drop. `lossFlight`, at least `flightSize`: what the reduction is a fraction of, where it
+   * differs from the flight now (recovery.ts lossFlightSize); a controller that sets cwnd to
+   * the flight (BBR's packet conservation) takes `flightSize`.
+   */
+  enterRecovery(now: number, flightSize: number, sndNxt: number, lossFlight?: number): void;
   /** Ends loss recovery (called by onAck on a full ACK). */
   exitRecovery(now: number, flightSize: number): void;
   /** The retransmission timer expired (RFC 5681 (3.1) equation 4, cwnd = 1 segment). */

@@ -120,6 +120,47 @@ export function sendLarge(
   return len;
 }
 
+/** A large segment waits while the windows have room for less than this fraction of the smaller window (Linux's tcp_tso_win_divisor). */
+export const deferWindowDivisor = 3;
+
+/** A large segment waits only for an ACK due within this long, ms, and within half an SRTT. */
+export const deferAckWithinMs = 1;
+
+/**
+ * Whether new data that the windows cut to `room` bytes, less than a large
+ * segment's `unit` with more queued behind it, should wait for the next ACK
+ * to go as a larger segment (Linux's tcp_tso_should_defer). Sent at once,
+ * each ACK of a packet lets one more packet of the same size go; once a
+ * recovery has sent its quota in pieces, a window is cut into many small
+ * packets for good, and under a loss rate per packet (a router's random
+ * drop, a queue that drops whole packets) each of them is as likely lost as
+ * a 64 KB one: a bulk sender over GSO sent twice the packets of its
+ * loss-free runs, with as many more losses, and twice the ACKs to process.
+ * It waits only where the next ACK is near and the wait cheap: outside loss
+ * recovery, the room under a {@link deferWindowDivisor}th of the smaller of
+ * cwnd and the peer's window, and the ACK of the oldest segment in flight
+ * (expected an SRTT after it left; RACK's log knows when, so without RACK
+ * nothing waits) due within half an SRTT and within {@link deferAckWithinMs}
+ * (as Linux since "tcp: fix tcp_tso_should_defer() vs large RTT": a longer
+ * wait costs the ACK clock more than a larger segment saves). Unlike Linux
+ * it waits also when the last send is more than a millisecond old: a poller
+ * that the machine schedules in slices finds its ACKs late as a rule, and
+ * sending on the first of them cut the windows up again. An ACK that does
+ * not come is a loss the probe and retransmission timers handle as they
+ * would anyway.
+ */
+export function deferLarge(tcb: Tcb, room: number, now: number): boolean {
+  const r = tcb.rack;
+  if (r === undefined || tcb.cc.inRecovery || r.rtoRecovery || !tcb.rto.hasSample) return false;
+  const wnd = tcb.cc.cwnd < tcb.sndWnd ? tcb.cc.cwnd : tcb.sndWnd;
+  if (room * deferWindowDivisor >= wnd) return false;
+  const head = r.headSentAt;
+  if (head === -Infinity) return false;
+  const srtt = tcb.rto.srttMs;
+  const wait = srtt / 2 < deferAckWithinMs ? srtt / 2 : deferAckWithinMs;
+  return head + srtt - now <= wait;
+}
+
 /**
  * PSH for a segment of `len` bytes `at` bytes into the send queue: set when
  * it carries the last byte the application has queued, as BSD does (RFC 9293

@@ -239,11 +239,12 @@ export class NewReno implements CongestionControl {
   }
 
   /** Starts loss recovery; see {@link CongestionControl.enterRecovery}. */
-  enterRecovery(now: number, flightSize: number, sndNxt: number): void {
+  enterRecovery(now: number, flightSize: number, sndNxt: number, lossFlight: number = flightSize): void {
     if (this._inRecovery) return;
     this._hystart?.finish();
-    this.onCongestionEvent(now, flightSize, false);
-    this.ssthreshBytes = this.lossSsthresh(flightSize);
+    const f = lossFlight > flightSize ? lossFlight : flightSize;
+    this.onCongestionEvent(now, f, false);
+    this.ssthreshBytes = this.lossSsthresh(f);
     // RFC 5681 (3.2 step 3): cwnd = ssthresh + 3*SMSS, for the three segments
     // that left the network; RFC 6675 (5 step 4.2): cwnd = ssthresh.
     this.cwndBytes = this.sack ? this.ssthreshBytes : this.ssthreshBytes + dupThresh * this.mss;

@@ -26,7 +26,7 @@ import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
 import { paced, paceHeld, pacedUnit } from "./pacer.ts";
 import { bytesPerBuffer, effectiveMss, receiveWindow } from "./window.ts";
-import { pushFlag, sendLarge } from "./large_segment.ts";
+import { deferLarge, pushFlag, sendLarge } from "./large_segment.ts";
 
 /**
  * The sender of one TCP layer: it builds every segment's header in one
@@ -406,6 +406,8 @@ export class TcpOutput {
           len = Math.min(mss, avail, wndLeft);
         }
         if (len < mss && flight > 0 && !(tcb.noDelay ?? this._config.noDelay) && !(last && finPending)) break; // Nagle
+        // A large segment the windows cut short waits for the ACK that lets it go whole.
+        if (len < unit && len < avail && flight > 0 && unit > mss && deferLarge(tcb, len, now)) break;
         if (paceHeld(this._x, tcb, unit, now)) break;
         const fin = last && finPending;
         const sent = len > mss
@@ -424,6 +426,7 @@ export class TcpOutput {
           tcb.sndMax = tcb.sndNxt;
           tcb.sb?.sent(tcb.sndMax);
         }
+        tcb.flightAtSend = tcb.flight;
         this._x.timers.armRetransmit(tcb, now);
         continue;
       }

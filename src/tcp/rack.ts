@@ -216,6 +216,12 @@ export class Rack {
     return this._log === undefined ? 0 : this._log.n;
   }
 
+  /** When the oldest segment not cumulatively acknowledged was last sent, ms (-Infinity: none in flight). */
+  get headSentAt(): number {
+    const log = this._log;
+    return log === undefined || log.n === 0 ? -Infinity : log.ts[log.head];
+  }
+
   /** The timer kind of a deadline `at` of the connection's retransmission slot. */
   timerOf(at: number): number {
     return at === this.timerAt ? this.timerKind : RackTimer.none;

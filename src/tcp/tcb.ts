@@ -198,6 +198,8 @@ export class Tcb {
   rttStart = 0;
   /** When a segment of it last left (RFC 5681 4.1 measures idle time from it). */
   lastSendAt = 0;
+  /** Bytes in flight just after new data last left: the window in use (see recovery.ts lossFlightSize). */
+  flightAtSend = 0;
   lastRecvAt = 0;
 
   // ACK policy.

@@ -31,7 +31,7 @@ import { seqGe, seqGt, seqLt } from "../wire/seq.ts";
 import type { TcpContext } from "./context.ts";
 import { effectiveMss } from "./window.ts";
 import { RackTimer } from "./rack.ts";
-import { retransmitRange } from "./recovery.ts";
+import { lossFlightSize, retransmitRange } from "./recovery.ts";
 import { State } from "./state.ts";
 import { inSackRecovery, type Tcb } from "./tcb.ts";
 
@@ -254,7 +254,7 @@ export function probeAcked(
     // The probe repaired a loss (RFC 8985 7.4.2): reduce the window as a recovery would.
     r.tlpActive = false;
     if (!tcb.cc.inRecovery) {
-      tcb.cc.enterRecovery(now, tcb.flight, tcb.sndNxt);
+      tcb.cc.enterRecovery(now, tcb.flight, tcb.sndNxt, lossFlightSize(tcb));
       tcb.cc.exitRecovery(now, tcb.flight);
     }
     tcb.stats.tlpRecoveries++;
