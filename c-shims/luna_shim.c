@@ -1961,15 +1961,20 @@ static inline void rx_verdict_set(struct rte_mbuf *mb, uint32_t f)
 /* Whether GRO may take the frame, and if so its packet type and header
  * lengths set as librte_gro reads them. Taken: one buffer, checksums good,
  * IPv4 without fragments and not marked CE, TCP with payload and ACK as its
- * only flag, and no Ethernet padding (GRO counts payload from the frame
- * length). A CE mark goes on alone: librte_gro's flow key leaves out the TOS
+ * only flag or ACK and PSH, and no Ethernet padding (GRO counts payload from
+ * the frame length). Returns 2 for a PSH segment, whose PSH it clears:
+ * librte_gro (22.11) takes no segment with a flag but ACK, and Linux's GRO
+ * merges a PSH segment last and then flushes its packet (tcp_gro_receive), so
+ * rx_coalesce ends the run there and puts the PSH back on whichever packet
+ * holds the segment. A 4 KiB answer (two full-sized segments and a short one
+ * with PSH) then reaches TCP as one segment, not two. A CE mark goes on alone: librte_gro's flow key leaves out the TOS
  * byte, and a merged packet keeps its first segment's, so a mark would be
  * lost or given to unmarked bytes (Linux's GRO never merges across a change
  * of TOS; a receiver counts marks per segment, RFC 3168 6.1.3, RFC 8257 3.2).
  * librte_gro itself then merges only segments of one flow (addresses, ports, ACK
  * number) whose sequence numbers follow on and whose TCP headers and
- * options are byte for byte the same, so never across a PSH or FIN (such a
- * segment is not taken), a SYN/RST/URG/ECE/CWR, an option change (a
+ * options are byte for byte the same, so never across a PSH (it ends the run)
+ * or a FIN (such a segment is not taken), a SYN/RST/URG/ECE/CWR, an option change (a
  * retransmission stamped at another millisecond carries another TSval) or
  * a hole. What it lacks, said here: it also prepends a segment that comes
  * just before one it holds, so two segments swapped within one burst reach
@@ -1997,13 +2002,31 @@ static inline int gro_eligible(struct rte_mbuf *mb)
 		return 0;
 	const struct rte_tcp_hdr *tcp = (const struct rte_tcp_hdr *)((const char *)ip + ihl);
 	uint32_t thl = (uint32_t)(tcp->data_off >> 4) * 4;
-	if (thl < 20 || ihl + thl >= total || tcp->tcp_flags != RTE_TCP_ACK_FLAG)
+	if (thl < 20 || ihl + thl >= total ||
+	    (tcp->tcp_flags != RTE_TCP_ACK_FLAG && tcp->tcp_flags != (RTE_TCP_ACK_FLAG | RTE_TCP_PSH_FLAG)))
 		return 0;
 	mb->packet_type = RTE_PTYPE_L2_ETHER | RTE_PTYPE_L3_IPV4 | RTE_PTYPE_L4_TCP;
 	mb->l2_len = sizeof(struct rte_ether_hdr);
 	mb->l3_len = ihl;
 	mb->l4_len = thl;
-	return 1;
+	if (tcp->tcp_flags == RTE_TCP_ACK_FLAG)
+		return 1;
+	((struct rte_tcp_hdr *)tcp)->tcp_flags = RTE_TCP_ACK_FLAG;
+	return 2;
+}
+
+/* Puts back the PSH that gro_eligible cleared from `pushed` on the TCP header
+ * of whichever of m[0..n) holds it, as its head or as a link. */
+static void gro_restore_psh(struct rte_mbuf **m, uint16_t n, const struct rte_mbuf *pushed)
+{
+	for (uint16_t q = 0; q < n; q++)
+		for (const struct rte_mbuf *s = m[q]; s != NULL; s = s->next)
+			if (s == pushed) {
+				struct rte_tcp_hdr *tcp = rte_pktmbuf_mtod_offset(
+					m[q], struct rte_tcp_hdr *, m[q]->l2_len + m[q]->l3_len);
+				tcp->tcp_flags |= RTE_TCP_PSH_FLAG;
+				return;
+			}
 }
 
 #define SHIM_STAT_ADD(port, which, v)                                                      \
@@ -2024,10 +2047,21 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 	uint16_t i = 0;
 	while (i < n) {
 		uint16_t j = i;
-		while (j < n && (unsigned)(j - i) < RTE_GRO_MAX_BURST_ITEM_NUM && gro_eligible(m[j]))
+		const struct rte_mbuf *pushed = NULL; /* a PSH segment ends the run */
+		while (j < n && (unsigned)(j - i) < RTE_GRO_MAX_BURST_ITEM_NUM) {
+			int e = gro_eligible(m[j]);
+			if (e == 0)
+				break;
 			j++;
+			if (e == 2) {
+				pushed = m[j - 1];
+				break;
+			}
+		}
 		if (j - i >= 2) {
 			uint16_t r = rte_gro_reassemble_burst(m + i, j - i, &param);
+			if (pushed != NULL)
+				gro_restore_psh(m + i, r, pushed);
 			for (uint16_t q = 0; q < r; q++) {
 				struct rte_mbuf *mb = m[i + q];
 				if (mb->nb_segs > 1) {
@@ -2037,6 +2071,8 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 				m[out++] = mb;
 			}
 		} else {
+			if (pushed != NULL)
+				gro_restore_psh(m + i, j - i, pushed);
 			for (uint16_t q = i; q < j; q++)
 				m[out++] = m[q];
 		}

@@ -20,8 +20,9 @@
  * option change: a retransmission stamped at another millisecond carries
  * another TSval), and has no flag but ACK, PSH or FIN. A PSH or FIN ends the
  * packet, as in Linux's GRO: the segment that carries it is merged last and
- * nothing after it joins (the shim's GRO, DPDK's, merges no PSH or FIN
- * segment at all: both are ways of never merging across one).
+ * nothing after it joins (the shim's GRO, DPDK's, does the same with a PSH
+ * and merges no FIN segment at all: both are ways of never merging across
+ * one).
  *
  * @example
  * ```ts

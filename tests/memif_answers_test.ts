@@ -1,0 +1,37 @@
+// Storage-RPC answers over memif, as the bench runs them: the sender's GSO
+// cuts each 4 KiB answer into two full-sized segments and a short one with
+// PSH, and the receiver's GRO (the shim's, DPDK's) gives TCP the three as one
+// packet of three links, with the PSH on it: Linux's GRO merges a PSH
+// segment last. The DPDK case runs in a child process on its own
+// --file-prefix.
+import { assert, assertEquals } from "@std/assert";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
+import { describe, test } from "./harness.ts";
+
+describe("memif answers", () => {
+  test("a 4 KiB answer reaches TCP as one coalesced segment of three links, PSH kept", async () => {
+    const answers = 300;
+    const dir = tempDir("answers");
+    const prefix = uniquePrefix("answers");
+    try {
+      const r = resultOf(
+        await runChild("memif_answers.ts", [prefix, join(dir, "memif.sock"), String(answers), "4096"], {
+          timeoutMs: 60_000,
+        }),
+      );
+      assertEquals([r.answers, r.bytesOk], [answers, true], "every answer, every byte");
+      // A retransmission a loaded machine may provoke (a loss probe) arrives as a packet of its
+      // own; every other answer is one packet of 1448 + 1448 + 1200 bytes.
+      assert(r.byLinks[3] >= answers - 5, JSON.stringify(r));
+      assertEquals(r.tcp.inChainedLinks, 3 * r.tcp.inChainedSegs, JSON.stringify(r));
+      // PSH on every packet that ends an answer, and on no other.
+      assertEquals([r.noPshAtEnd, r.pshInside], [0, 0], JSON.stringify(r));
+      assert(r.pshAtEnd >= answers, JSON.stringify(r));
+    } finally {
+      removeEalFiles(prefix);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, { timeoutMs: 90_000 });
+});
