@@ -145,6 +145,8 @@ export interface TransferResult {
   ms: number;
   /** Segments the hosts' receive coalescing merged (0 without it). */
   coalesced: number;
+  /** Segments the hosts received as chains of buffers (frameChains). */
+  chained: number;
 }
 
 /** Options of {@link transfer}. */
@@ -161,6 +163,10 @@ export interface TransferOptions {
   segmentation?: number;
   /** Received segments coalesced within each burst (RxCoalescer); default off. */
   coalescing?: boolean;
+  /** The link's MTU, chains of buffers for longer frames, and the buffers' data room (TwoHostsOptions). */
+  mtu?: number;
+  frameChains?: boolean;
+  dataRoom?: number;
 }
 
 /** Transfers data both ways at once and checks everything a finished run must satisfy. */
@@ -175,6 +181,9 @@ export function transfer(o: TransferOptions): TransferResult {
     tcp: o.tcp,
     segmentation: o.segmentation,
     coalescing: o.coalescing,
+    mtu: o.mtu,
+    frameChains: o.frameChains,
+    dataRoom: o.dataRoom,
   });
   const client = new Endpoint(ta, clock, o.bytesAtoB, o.seed * 2 + 1);
   const server = new Endpoint(tb, clock, o.bytesBtoA, o.seed * 2 + 2);
@@ -194,6 +203,7 @@ export function transfer(o: TransferOptions): TransferResult {
   if (server.recvDigest !== client.sendDigest) problems.push("a->b data differs (SHA-256)");
   if (client.recvDigest !== server.sendDigest) problems.push("b->a data differs (SHA-256)");
   const ms = clock.now;
+  const chained = ta.counters.inChainedSegs + tb.counters.inChainedSegs;
   let coalesced = 0;
   for (const h of [a, b] as Host[]) if (h.device instanceof RxCoalescer) coalesced += h.device.segments;
   // Past TIME-WAIT (2 MSL, 60 s by default): nothing may be left behind.
@@ -206,7 +216,7 @@ export function transfer(o: TransferOptions): TransferResult {
     const acc = h.zone.accounting();
     if (acc.inUse !== 0) problems.push(`${h.zone.name}: ${acc.inUse} buffers in use`);
   }
-  return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms, coalesced };
+  return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms, coalesced, chained };
 }
 
 /** Options of {@link oneWay}. */
