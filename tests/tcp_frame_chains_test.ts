@@ -2,11 +2,13 @@
 // frame chains: every segment longer than a 9 KiB buffer travels as a chain
 // of buffers, as over memif. On the virtual clock, with seeded faults and a
 // tap that drops chosen segments, the transfer is byte-exact, a lost segment
-// goes again as exactly its range, the SACK blocks hold whole segments, and
-// a window smaller than a segment is obeyed.
+// goes again as exactly its range, the SACK blocks hold whole segments, a
+// window smaller than a segment is obeyed, and the receive window keeps many
+// connections within the receiver's buffers.
 import { assert, assertEquals } from "@std/assert";
 import { createHash } from "node:crypto";
 import { DESC_WORDS, type Device, TxFlag } from "../src/device/mod.ts";
+import type { MemoryEndpoint } from "../src/device/memory/link.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { describe, test } from "./harness.ts";
 import { addrB } from "./sim.ts";
@@ -278,5 +280,62 @@ describe("TCP over frame chains (MTU 65521)", () => {
     const segs = tap!.seen.filter((x) => x.len > 0);
     for (const x of segs) assert(x.len <= rcvBuf, `a segment of ${x.len} bytes in a window of ${rcvBuf}`);
     assert(segs.some((x) => x.records > 1), "no segment went as a chain");
+  });
+
+  test("many connections that fill their windows: each counts what a buffer holds, and b's zone holds them all", () => {
+    // 16 connections with 4 MiB receive buffers send 2 MiB each to b, whose application reads
+    // nothing until they all stall. b's 4096 jumbo buffers give each a share of 128: a window
+    // of 128 x 9024 bytes. Counted at the MSS per buffer, each would offer its whole 4 MiB
+    // (465 buffers): 16 of them are 7440 buffers, and b's zone runs out.
+    const conns = 16;
+    const bytes = 2 << 20;
+    const { a, b, ta, tb, clock } = tcpHosts({
+      ...link,
+      buffers: 8192,
+      buffersB: 4096,
+      tcp: { mss },
+      tcpB: { mss, rcvBufBytes: 4 << 20 },
+    });
+    const servers: Endpoint[] = [];
+    tb.listen(80, () => {
+      const e = new Endpoint(tb, clock, 0, 1000 + servers.length);
+      e.reading = false;
+      servers.push(e);
+      return e.handlers();
+    });
+    const clients: Endpoint[] = [];
+    for (let i = 0; i < conns; i++) {
+      const e = new Endpoint(ta, clock, bytes, 100 + i);
+      clients.push(e);
+      ta.connect(addrB, 80, e.handlers(), clock.now);
+    }
+    const stalled = () =>
+      servers.length === conns && clients.every((c) => c.conn !== undefined && c.conn.sndWnd === 0);
+    // Where the window promised more than the share holds, b drops what fills it, again and
+    // again: the window never closes and the senders retransmit until the application reads.
+    assert(clock.runUntil(stalled, 5_000), `the windows did not close; b dropped ${tb.counters.rcvShareDrops} segments`);
+    const held = b.zone.accounting().inUse;
+    assert(held <= b.zone.capacity * 0.6, `b holds ${held} of ${b.zone.capacity} buffers`);
+    for (const s of servers) {
+      s.reading = true;
+      s.drain(s.conn!);
+    }
+    const done = clock.runUntil(() => clients.every((c) => c.closed) && servers.every((s) => s.closed), 600_000);
+    assert(done, `finished: ${servers.filter((s) => s.ended).length} of ${conns}`);
+    const sent = new Set(clients.map((c) => c.sendDigest));
+    for (const s of servers) assert(sent.has(s.recvDigest), "a connection's bytes differ");
+    const c = tb.counters;
+    const wire = (b.device as MemoryEndpoint).rxCounters;
+    assertEquals(
+      { poolPressureDrops: c.poolPressureDrops, rcvShareDrops: c.rcvShareDrops, noBuffer: wire.droppedNoBuffer },
+      { poolPressureDrops: 0, rcvShareDrops: 0, noBuffer: 0 },
+    );
+    assert(c.inChainedSegs > 0, "no segment came as a chain");
+    clock.run(65_000); // past TIME-WAIT
+    for (const h of [a, b]) {
+      h.device.close();
+      h.zone.flush();
+      assertEquals(h.zone.accounting().inUse, 0, `${h.zone.name}: buffers in use`);
+    }
   });
 });

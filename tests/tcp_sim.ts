@@ -90,6 +90,8 @@ export class Endpoint {
   conn: Tcb | undefined;
   sendDigest = "";
   recvDigest = "";
+  /** Whether received data is read as it comes; while false it waits until {@link drain}. */
+  reading = true;
   readonly #buf = new Uint8Array(65536);
 
   constructor(tcp: TcpLayer, clock: Clock, bytes: number, seed: number) {
@@ -110,12 +112,7 @@ export class Endpoint {
       },
       onWritable: (c: Tcb) => this.#pump(c),
       onData: (c: Tcb) => {
-        for (;;) {
-          const n = this.tcp.read(c, this.#buf, this.clock.now);
-          if (n === 0) break;
-          this.#recvHash.update(this.#buf.subarray(0, n));
-          this.received += n;
-        }
+        if (this.reading) this.drain(c);
       },
       onEnd: (_c: Tcb) => {
         this.ended = true;
@@ -126,6 +123,16 @@ export class Endpoint {
         this.error = error;
       },
     };
+  }
+
+  /** Reads every byte waiting on `c`. */
+  drain(c: Tcb): void {
+    for (;;) {
+      const n = this.tcp.read(c, this.#buf, this.clock.now);
+      if (n === 0) break;
+      this.#recvHash.update(this.#buf.subarray(0, n));
+      this.received += n;
+    }
   }
 
   #pump(c: Tcb): void {
