@@ -22,6 +22,8 @@ const stack = await createStack({
   buffers: 16383,
   // LUNA_GSO=off: MSS-sized segments only, to compare with large ones.
   ...(process.env.LUNA_GSO === "off" ? { tcp: { segmentationOffload: false } } : {}),
+  // LUNA_FAULTS: the fault injector's settings (StackConfig.faults), as JSON.
+  ...(process.env.LUNA_FAULTS !== undefined ? { faults: JSON.parse(process.env.LUNA_FAULTS) } : {}),
   eal: {
     prefix,
     memoryMb: 512,
