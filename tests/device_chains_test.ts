@@ -20,7 +20,28 @@ function tcpFrame(len: number, tag: number): Uint8Array {
   const f = new Uint8Array(len);
   f.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00], 0);
   const ip = 14;
-  f.set([0x45, 0, (len - 14) >>> 8, (len - 14) & 0xff, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2], ip);
+  f.set([
+    0x45,
+    0,
+    (len - 14) >>> 8,
+    (len - 14) & 0xff,
+    0,
+    1,
+    0x40,
+    0,
+    64,
+    6,
+    0,
+    0,
+    198,
+    18,
+    0,
+    1,
+    198,
+    18,
+    0,
+    2,
+  ], ip);
   const tcp = ip + 20;
   f.set([0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0], tcp);
   for (let i = tcp + 20; i < len; i++) f[i] = (tag + i) & 0xff;
@@ -39,7 +60,8 @@ function chain(zone: MemZone, descs: Uint32Array, frame: Uint8Array, cuts: numbe
     const h = zone.take();
     zone.data(h, zone.headroom, n).set(frame.subarray(at, at + n));
     at += n;
-    const flags = (r === 0 ? TxFlag.ipv4 | TxFlag.ipCksum | TxFlag.tcpCksum : 0) | (at < frame.length ? TxFlag.more : 0);
+    const flags = (r === 0 ? TxFlag.ipv4 | TxFlag.ipCksum | TxFlag.tcpCksum : 0) |
+      (at < frame.length ? TxFlag.more : 0);
     descs.set([h, zone.headroom | (n << 16), flags, r === 0 ? lens : 0], r * DESC_WORDS);
   }
   return r;
@@ -130,7 +152,12 @@ describe("frame chains", () => {
 
   test("rx with room for fewer records than a chain holds takes none of it, then all", () => {
     const zone = createHeapZone({ count: 32, dataRoom });
-    const [a, b] = createMemoryLink({ zone, zoneB: createHeapZone({ count: 32, dataRoom }), frameChains: true, mtu: 65521 });
+    const [a, b] = createMemoryLink({
+      zone,
+      zoneB: createHeapZone({ count: 32, dataRoom }),
+      frameChains: true,
+      mtu: 65521,
+    });
     const descs = new Uint32Array(16 * DESC_WORDS);
     const f = tcpFrame(30_000, 1);
     a.tx(descs, chain(zone, descs, f, [9000, 9000, 9000]), 0);
@@ -162,11 +189,13 @@ describe("frame chains", () => {
   });
 
   test("faults: loss takes a chain whole, duplication copies it whole, corruption is caught by the verdict", () => {
-    for (const [faults, expect] of [
-      [{ loss: 1 }, 0],
-      [{ duplicate: 1 }, 2],
-      [{ corrupt: 1 }, 1],
-    ] as const) {
+    for (
+      const [faults, expect] of [
+        [{ loss: 1 }, 0],
+        [{ duplicate: 1 }, 2],
+        [{ corrupt: 1 }, 1],
+      ] as const
+    ) {
       const za = createHeapZone({ name: "a", count: 64, dataRoom });
       const zb = createHeapZone({ name: "b", count: 64, dataRoom });
       const [la, b] = createMemoryLink({ zone: za, zoneB: zb, mtu: 65521, frameChains: true });
@@ -196,7 +225,12 @@ describe("frame chains", () => {
 
   test("faults on receive: a chain is held and reordered whole, and close releases every buffer of it", () => {
     const zone = createHeapZone({ count: 64, dataRoom });
-    const [a, lb] = createMemoryLink({ zone, zoneB: createHeapZone({ count: 64, dataRoom }), mtu: 65521, frameChains: true });
+    const [a, lb] = createMemoryLink({
+      zone,
+      zoneB: createHeapZone({ count: 64, dataRoom }),
+      mtu: 65521,
+      frameChains: true,
+    });
     const b = new FaultInjector(lb, { seed: 3, rx: { reorder: 1, reorderFrames: 1 } });
     const descs = new Uint32Array(16 * DESC_WORDS);
     const f1 = tcpFrame(30_000, 1);

@@ -112,7 +112,7 @@ class Tap implements Device {
         o++;
         continue;
       }
-      if (kind === 5) for (let e = o + 2; e < o + b[o + 1]; e += 4) sack.push(u32(b, e));
+      if (kind === 5) { for (let e = o + 2; e < o + b[o + 1]; e += 4) sack.push(u32(b, e)); }
       o += b[o + 1];
     }
     return { seq: u32(b, tcp + 4), len: total - ihl - doff, flags: b[tcp + 13], records, sack };
@@ -121,11 +121,6 @@ class Tap implements Device {
 
 function u32(b: Uint8Array, at: number): number {
   return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
-}
-
-/** Whether `[seq, seq + len)` and `[from, to)` share a byte (sequence numbers well within 2^31 here). */
-function overlaps(seq: number, len: number, from: number, to: number): boolean {
-  return seq < to && from < seq + len;
 }
 
 describe("TCP over frame chains (MTU 65521)", () => {
@@ -162,7 +157,10 @@ describe("TCP over frame chains (MTU 65521)", () => {
       tb.listen(80, () => server.handlers());
       let clientClosed = false;
       const conn = ta.connect(addrB, 80, { onClose: () => (clientClosed = true) }, clock.now);
-      assert(clock.runUntil(() => server.conn !== undefined && conn.state === State.established, 1000), "not established");
+      assert(
+        clock.runUntil(() => server.conn !== undefined && conn.state === State.established, 1000),
+        "not established",
+      );
       // Two small segments, then the bulk in full segments: lose the first small one and the
       // second full one, which each sit between segments that arrive.
       const data = new Uint8Array(20_000 + 20_000 + (1 << 20));
@@ -209,7 +207,10 @@ describe("TCP over frame chains (MTU 65521)", () => {
       const blocks = tapB!.seen.flatMap((s) => s.sack);
       assert(blocks.length > 0, "b sent no SACK block");
       for (let i = 0; i < blocks.length; i += 2) {
-        assert(edges.has(blocks[i]) && edges.has(blocks[i + 1]), `block ${blocks[i] - isn}..${blocks[i + 1] - isn}`);
+        assert(
+          edges.has(blocks[i]) && edges.has(blocks[i + 1]),
+          `block ${blocks[i] - isn}..${blocks[i + 1] - isn}`,
+        );
       }
       assertEquals(server.recvDigest, createHash("sha256").update(data).digest("hex"));
       assert(clock.runUntil(() => clientClosed && server.closed, 60_000), "not closed");
@@ -313,21 +314,31 @@ describe("TCP over frame chains (MTU 65521)", () => {
       servers.length === conns && clients.every((c) => c.conn !== undefined && c.conn.sndWnd === 0);
     // Where the window promised more than the share holds, b drops what fills it, again and
     // again: the window never closes and the senders retransmit until the application reads.
-    assert(clock.runUntil(stalled, 5_000), `the windows did not close; b dropped ${tb.counters.rcvShareDrops} segments`);
+    assert(
+      clock.runUntil(stalled, 5_000),
+      `the windows did not close; b dropped ${tb.counters.rcvShareDrops} segments`,
+    );
     const held = b.zone.accounting().inUse;
     assert(held <= b.zone.capacity * 0.6, `b holds ${held} of ${b.zone.capacity} buffers`);
     for (const s of servers) {
       s.reading = true;
       s.drain(s.conn!);
     }
-    const done = clock.runUntil(() => clients.every((c) => c.closed) && servers.every((s) => s.closed), 600_000);
+    const done = clock.runUntil(
+      () => clients.every((c) => c.closed) && servers.every((s) => s.closed),
+      600_000,
+    );
     assert(done, `finished: ${servers.filter((s) => s.ended).length} of ${conns}`);
     const sent = new Set(clients.map((c) => c.sendDigest));
     for (const s of servers) assert(sent.has(s.recvDigest), "a connection's bytes differ");
     const c = tb.counters;
     const wire = (b.device as MemoryEndpoint).rxCounters;
     assertEquals(
-      { poolPressureDrops: c.poolPressureDrops, rcvShareDrops: c.rcvShareDrops, noBuffer: wire.droppedNoBuffer },
+      {
+        poolPressureDrops: c.poolPressureDrops,
+        rcvShareDrops: c.rcvShareDrops,
+        noBuffer: wire.droppedNoBuffer,
+      },
       { poolPressureDrops: 0, rcvShareDrops: 0, noBuffer: 0 },
     );
     assert(c.inChainedSegs > 0, "no segment came as a chain");

@@ -43,7 +43,14 @@ const ethernetHeaderLen = 14;
  * A record that follows an odd number of bytes is summed byte-swapped
  * (RFC 1071 2(B)).
  */
-function chainSum(zone: MemZone, descs: Uint32Array, k: number, records: number, from: number, initial: number): number {
+function chainSum(
+  zone: MemZone,
+  descs: Uint32Array,
+  k: number,
+  records: number,
+  from: number,
+  initial: number,
+): number {
   const bytes = zone.bytes;
   let sum = initial;
   let odd = false; // the bytes summed so far are odd in number
@@ -121,7 +128,10 @@ export function chainVerdict(zone: MemZone, descs: Uint32Array, k: number, recor
   if (first < ethernetHeaderLen + 20 || bytes[f + 12] !== 0x08 || bytes[f + 13] !== 0x00) return 0;
   const ip = f + ethernetHeaderLen;
   const l3 = (bytes[ip] & 0x0f) * 4;
-  if (bytes[ip] >>> 4 !== 4 || l3 < 20 || ethernetHeaderLen + l3 + 20 > first || bytes[ip + 9] !== IpProtocol.tcp) {
+  if (
+    bytes[ip] >>> 4 !== 4 || l3 < 20 || ethernetHeaderLen + l3 + 20 > first ||
+    bytes[ip + 9] !== IpProtocol.tcp
+  ) {
     return 0;
   }
   const ipGood = onesSum(bytes, ip, ip + l3) === 0xffff;
@@ -131,7 +141,8 @@ export function chainVerdict(zone: MemZone, descs: Uint32Array, k: number, recor
   }
   const pseudo = pseudoHeaderSum(readU32(bytes, ip + 12), readU32(bytes, ip + 16), IpProtocol.tcp, tcpLen);
   const tcpGood = chainSum(zone, descs, k, records, ip + l3, pseudo) === 0xffff;
-  return (ipGood ? RxFlag.ipCksumGood : RxFlag.ipCksumBad) | (tcpGood ? RxFlag.l4CksumGood : RxFlag.l4CksumBad);
+  return (ipGood ? RxFlag.ipCksumGood : RxFlag.ipCksumBad) |
+    (tcpGood ? RxFlag.l4CksumGood : RxFlag.l4CksumBad);
 }
 
 /** Cuts chained records into frames; see the module documentation. */

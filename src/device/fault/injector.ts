@@ -150,7 +150,9 @@ export class FaultInjector implements Device {
       const got = this.inner.rx(this._scratch, room, now);
       for (let k = 0; k < got;) {
         let records = 1;
-        while (k + records < got && (this._scratch[(k + records - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) records++;
+        while (k + records < got && (this._scratch[(k + records - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) {
+          records++;
+        }
         p.admit(this._scratch, k * DESC_WORDS, now, got - k - records, records);
         k += records;
       }

@@ -142,7 +142,13 @@ class Wire {
   private _lastArrival = 0;
   private _closed = false;
 
-  constructor(src: MemZone, dst: MemZone, o: Required<LinkDirectionOptions>, maxFrame: number, chains: boolean) {
+  constructor(
+    src: MemZone,
+    dst: MemZone,
+    o: Required<LinkDirectionOptions>,
+    maxFrame: number,
+    chains: boolean,
+  ) {
     this._src = src;
     this._dst = dst;
     this._cap = o.queueLimit;
@@ -178,13 +184,7 @@ class Wire {
       }
       c.sentFrames++;
       c.sentBytes += len;
-      const drop = this._closed
-        ? 1
-        : len > this._maxFrame
-        ? 2
-        : this._count + records > this._cap
-        ? 3
-        : 0;
+      const drop = this._closed ? 1 : len > this._maxFrame ? 2 : this._count + records > this._cap ? 3 : 0;
       if (drop !== 0) {
         for (let r = k; r < k + records; r++) src.release(descs[r * DESC_WORDS]);
         if (drop === 1) c.droppedClosed++;
@@ -259,14 +259,16 @@ class Wire {
           descs[at + 2] = r + 1 < records ? RxFlag.more : 0;
           descs[at + 3] = 0;
         }
-      } else if (!this._copy(i, records, len, out, descs, n)) {
+      } else if (!this._copy(i, len, out, descs, n)) {
         for (let r = 0, j = i; r < records; r++, j = j + 1 === cap ? 0 : j + 1) src.release(this._handles[j]);
         c.droppedNoBuffer++;
         continue;
       } else {
         c.copiedFrames++;
       }
-      for (let r = 0, j = i; r < records && !move; r++, j = j + 1 === cap ? 0 : j + 1) src.release(this._handles[j]);
+      for (let r = 0, j = i; r < records && !move; r++, j = j + 1 === cap ? 0 : j + 1) {
+        src.release(this._handles[j]);
+      }
       // A chain is not summed in place by the stack: the receiving end gives its verdict, as memif's does.
       if (out > 1) descs[n * DESC_WORDS + 2] |= chainVerdict(dst, descs, n, out);
       c.deliveredFrames++;
@@ -277,11 +279,11 @@ class Wire {
   }
 
   /**
-   * Copies the frame of `records` records from ring slot `i` (`len` bytes)
-   * into `out` fresh buffers of the receiver's zone, written to `descs` from
+   * Copies the frame from ring slot `i` on (`len` bytes, its records linked
+   * by the ring's `more` marks) into `out` fresh buffers of the receiver's zone, written to `descs` from
    * record `at`. False when the zone had too few buffers (none is kept).
    */
-  private _copy(i: number, records: number, len: number, out: number, descs: Uint32Array, at: number): boolean {
+  private _copy(i: number, len: number, out: number, descs: Uint32Array, at: number): boolean {
     const src = this._src;
     const dst = this._dst;
     for (let r = 0; r < out; r++) {
@@ -312,7 +314,15 @@ class Wire {
         }
         const piece = m < rlen - pos ? m : rlen - pos;
         const h = this._handles[j];
-        copyBytes(dst.bytes, dst.view, o, src.bytes, src.view, h + src.dataRoomOffset + (w & 0xffff) + pos, piece);
+        copyBytes(
+          dst.bytes,
+          dst.view,
+          o,
+          src.bytes,
+          src.view,
+          h + src.dataRoomOffset + (w & 0xffff) + pos,
+          piece,
+        );
         o += piece;
         pos += piece;
         m -= piece;
