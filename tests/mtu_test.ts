@@ -33,20 +33,26 @@ function fieldOf(input: unknown): string {
   throw new Error(`the config was accepted: ${JSON.stringify(input)}`);
 }
 
-/** A bulk transfer of `bytes` from a memif client to a memif server, each at its MTU ("-": the default). */
-async function bulk(serverMtu: string, clientMtu: string, bytes: number) {
+/**
+ * A bulk transfer of `bytes` from a memif client to a memif server, each at its MTU ("-": the default),
+ * through `faults` (StackConfig.faults, on both stacks) where given.
+ */
+async function bulk(serverMtu: string, clientMtu: string, bytes: number, faults?: object) {
+  const env = faults !== undefined ? { LUNA_FAULTS: JSON.stringify(faults) } : undefined;
   const dir = tempDir("mtu");
   const socket = join(dir, "memif.sock");
   const sp = uniquePrefix("mtu-srv");
   const cp = uniquePrefix("mtu-cli");
   const server = new Child("mtu_bulk.ts", ["server", sp, socket, serverMtu, String(bytes), "sha256"], {
     timeoutMs: 120_000,
+    env,
   });
   try {
     await server.waitFor(/^READY/, 60_000);
     const client = resultOf(
       await runChild("mtu_bulk.ts", ["client", cp, socket, clientMtu, String(bytes), "sha256"], {
         timeoutMs: 120_000,
+        env,
       }),
     );
     return { server: resultOf(await server.done()), client };
@@ -115,11 +121,11 @@ describe("mtu", () => {
       assert(!e.message.includes("\n"), "one line");
       parseStackConfig({ ...config, mtu: 9000 });
     }
-    // The fault injector and the pcap tap take frames of one buffer too.
+    // The pcap tap takes frames of one buffer too; the fault injector takes a chain as one frame.
     const faults = { seed: 1, loss: 0.01 };
-    assertEquals(fieldOf({ device: memif, address, mtu: 9001, faults }), "mtu");
     assertEquals(fieldOf({ device: memif, address, mtu: 65521, pcap: "/tmp/luna-mtu-test.pcap" }), "mtu");
     parseStackConfig({ device: memif, address, mtu: 9000, faults });
+    assertEquals(parseStackConfig({ device: memif, address, mtu: 65521, faults }).mtu, 65521);
   });
 
   test("a device object at another MTU than the one asked is a ConfigError naming mtu", async () => {
@@ -270,6 +276,20 @@ describe("mtu", () => {
     assertEquals([p.rxOversizeDropped, p.rxMultisegDropped], [0, 0]);
     // Sent whole: nothing for the shim's GSO to cut.
     assertEquals(client.port.txSegSegments, 0);
+    assertEquals([client.zoneInUse, server.zoneInUse], [0, 0], "every buffer back in each zone");
+  }, { timeoutMs: 150_000 });
+
+  test("memif at MTU 65521 through faults: 20 MB intact, chains lost, reordered and duplicated whole", async () => {
+    const bytes = 20_000_000;
+    const faults = { seed: 7, loss: 0.01, reorder: 0.02, reorderFrames: 2, duplicate: 0.01 };
+    const { server, client } = await bulk("65521", "65521", bytes, faults);
+    assertEquals([client.error, server.error], [undefined, undefined]);
+    assertEquals([client.closeError, server.closeError], [undefined, undefined]);
+    assertEquals([client.bytes, server.bytes], [bytes, bytes]);
+    assertEquals(server.sha256, client.sha256, "the bytes received are the bytes sent");
+    assertEquals([client.sndMss, server.sndMss], [65481, 65481], "each side announced mtu - 40");
+    assert(server.port.rxChains > bytes / 70_000, `${server.port.rxChains} chains`);
+    assert(client.tcp.retransSegs > 0, "nothing was lost");
     assertEquals([client.zoneInUse, server.zoneInUse], [0, 0], "every buffer back in each zone");
   }, { timeoutMs: 150_000 });
 

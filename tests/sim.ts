@@ -58,6 +58,16 @@ export interface TwoHostsOptions {
   buffersB?: number;
   /** Large segments the link cuts (MemoryLinkOptions.segmentation); 0 (default): none. */
   segmentation?: number;
+  /** The link's MTU; default 1500. */
+  mtu?: number;
+  /** Frames longer than a buffer go as chains (MemoryLinkOptions.frameChains); default off. */
+  frameChains?: boolean;
+  /** Bytes of data room of each host's buffers (HeapZoneOptions.dataRoom); default the heap zone's. */
+  dataRoom?: number;
+  /** Wraps a's device, outermost (a test's own tap or dropper). */
+  wrapA?: (device: Device) => Device;
+  /** Wraps b's device, outermost. */
+  wrapB?: (device: Device) => Device;
   /** Each host's received segments coalesced within a burst (RxCoalescer), as LRO/GRO would; default off. */
   coalescing?: boolean | CoalesceOptions;
   /** As `coalescing`, for host a alone. */
@@ -69,8 +79,9 @@ export const addrB = 0xc6120002; // 198.18.0.2
 
 /** Two hosts, 198.18.0.1 and 198.18.0.2, each with its own zone, joined by the in-memory link. */
 export function twoHosts(options: TwoHostsOptions = {}): { a: Host; b: Host; clock: Clock } {
-  const za = createHeapZone({ name: "host-a", count: options.buffers ?? 4096 });
-  const zb = createHeapZone({ name: "host-b", count: options.buffersB ?? options.buffers ?? 4096 });
+  const dataRoom = options.dataRoom;
+  const za = createHeapZone({ name: "host-a", count: options.buffers ?? 4096, dataRoom });
+  const zb = createHeapZone({ name: "host-b", count: options.buffersB ?? options.buffers ?? 4096, dataRoom });
   const [la, lb] = createMemoryLink({
     zone: za,
     zoneB: zb,
@@ -78,6 +89,8 @@ export function twoHosts(options: TwoHostsOptions = {}): { a: Host; b: Host; clo
     bandwidthBps: options.bandwidthBps ?? 0,
     queueLimit: 4096,
     segmentation: options.segmentation ?? 0,
+    mtu: options.mtu,
+    frameChains: options.frameChains,
   });
   const seed = options.seed ?? 1;
   let da: Device = options.faultsAtoB
@@ -90,6 +103,8 @@ export function twoHosts(options: TwoHostsOptions = {}): { a: Host; b: Host; clo
   if (co !== undefined && co !== false) db = new RxCoalescer(db, co === true ? {} : co);
   const coA = options.coalescingA ?? co;
   if (coA !== undefined && coA !== false) da = new RxCoalescer(da, coA === true ? {} : coA);
+  if (options.wrapA !== undefined) da = options.wrapA(da);
+  if (options.wrapB !== undefined) db = options.wrapB(db);
   const a = new Host(za, da, addrA);
   const b = new Host(zb, db, addrB);
   return { a, b, clock: new Clock([a, b]) };

@@ -90,6 +90,8 @@ export class Endpoint {
   conn: Tcb | undefined;
   sendDigest = "";
   recvDigest = "";
+  /** Whether received data is read as it comes; while false it waits until {@link drain}. */
+  reading = true;
   readonly #buf = new Uint8Array(65536);
 
   constructor(tcp: TcpLayer, clock: Clock, bytes: number, seed: number) {
@@ -110,12 +112,7 @@ export class Endpoint {
       },
       onWritable: (c: Tcb) => this.#pump(c),
       onData: (c: Tcb) => {
-        for (;;) {
-          const n = this.tcp.read(c, this.#buf, this.clock.now);
-          if (n === 0) break;
-          this.#recvHash.update(this.#buf.subarray(0, n));
-          this.received += n;
-        }
+        if (this.reading) this.drain(c);
       },
       onEnd: (_c: Tcb) => {
         this.ended = true;
@@ -126,6 +123,16 @@ export class Endpoint {
         this.error = error;
       },
     };
+  }
+
+  /** Reads every byte waiting on `c`. */
+  drain(c: Tcb): void {
+    for (;;) {
+      const n = this.tcp.read(c, this.#buf, this.clock.now);
+      if (n === 0) break;
+      this.#recvHash.update(this.#buf.subarray(0, n));
+      this.received += n;
+    }
   }
 
   #pump(c: Tcb): void {
@@ -145,6 +152,8 @@ export interface TransferResult {
   ms: number;
   /** Segments the hosts' receive coalescing merged (0 without it). */
   coalesced: number;
+  /** Segments the hosts received as chains of buffers (frameChains). */
+  chained: number;
 }
 
 /** Options of {@link transfer}. */
@@ -161,6 +170,10 @@ export interface TransferOptions {
   segmentation?: number;
   /** Received segments coalesced within each burst (RxCoalescer); default off. */
   coalescing?: boolean;
+  /** The link's MTU, chains of buffers for longer frames, and the buffers' data room (TwoHostsOptions). */
+  mtu?: number;
+  frameChains?: boolean;
+  dataRoom?: number;
 }
 
 /** Transfers data both ways at once and checks everything a finished run must satisfy. */
@@ -175,6 +188,9 @@ export function transfer(o: TransferOptions): TransferResult {
     tcp: o.tcp,
     segmentation: o.segmentation,
     coalescing: o.coalescing,
+    mtu: o.mtu,
+    frameChains: o.frameChains,
+    dataRoom: o.dataRoom,
   });
   const client = new Endpoint(ta, clock, o.bytesAtoB, o.seed * 2 + 1);
   const server = new Endpoint(tb, clock, o.bytesBtoA, o.seed * 2 + 2);
@@ -194,6 +210,7 @@ export function transfer(o: TransferOptions): TransferResult {
   if (server.recvDigest !== client.sendDigest) problems.push("a->b data differs (SHA-256)");
   if (client.recvDigest !== server.sendDigest) problems.push("b->a data differs (SHA-256)");
   const ms = clock.now;
+  const chained = ta.counters.inChainedSegs + tb.counters.inChainedSegs;
   let coalesced = 0;
   for (const h of [a, b] as Host[]) if (h.device instanceof RxCoalescer) coalesced += h.device.segments;
   // Past TIME-WAIT (2 MSL, 60 s by default): nothing may be left behind.
@@ -206,7 +223,7 @@ export function transfer(o: TransferOptions): TransferResult {
     const acc = h.zone.accounting();
     if (acc.inUse !== 0) problems.push(`${h.zone.name}: ${acc.inUse} buffers in use`);
   }
-  return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms, coalesced };
+  return { ok: problems.length === 0, detail: `seed=${o.seed}: ${problems.join("; ")}`, ms, coalesced, chained };
 }
 
 /** Options of {@link oneWay}. */

@@ -263,8 +263,8 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
    * are sized to hold a whole frame. Above 9000 only on net_memif, a link
    * with no wire like the kernel's loopback (whose MTU is 65536): its frames
    * go and come as chains of 9 KiB buffers, so that a 64 KiB write leaves
-   * in two segments instead of 46 (or 8 at 9000); not with `faults` or `pcap`,
-   * whose wrappers take frames of one buffer.
+   * in two segments instead of 46 (or 8 at 9000); not with `pcap`, whose tap
+   * takes frames of one buffer (the fault injector takes a chain as one frame).
    */
   mtu: z.number({ invalid_type_error: mtuRange }).int(mtuRange).min(576, mtuRange).max(mtuMax, mtuRange)
     .optional(),
@@ -345,11 +345,10 @@ export function parseStackConfig(input: unknown): StackConfig {
             "MTUs above that are for memif",
         );
       }
-      if (c.faults !== undefined || c.pcap !== undefined) {
+      if (c.pcap !== undefined) {
         throw new ConfigError(
           "mtu",
-          `${c.mtu} with ${c.faults !== undefined ? "faults" : "pcap"}: the fault injector and the pcap ` +
-            `tap take frames of one buffer, at most ${mtuOneBufferMax}`,
+          `${c.mtu} with pcap: the pcap tap takes frames of one buffer, at most ${mtuOneBufferMax}`,
         );
       }
     }

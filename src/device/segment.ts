@@ -15,12 +15,134 @@
  */
 import { SEG_MSS_SHIFT } from "../../ffi/symbols.ts";
 import type { MemZone } from "../mem/zone.ts";
-import { Ipv4Packet, TcpFlags, TcpPacket } from "../wire/mod.ts";
-import { DESC_WORDS, TxFlag } from "./device.ts";
+import { onesFold, onesSum, pseudoHeaderSum } from "../wire/checksum.ts";
+import { IpProtocol, Ipv4Packet, TcpFlags, TcpPacket } from "../wire/mod.ts";
+import { DESC_WORDS, RxFlag, TxFlag } from "./device.ts";
 
 /** Whether record `k` of `descs` begins a packet that spans records or asks for segmentation. */
 export function isChain(descs: Uint32Array, k: number): boolean {
   return (descs[k * DESC_WORDS + 2] & (TxFlag.more | TxFlag.tcpSeg)) !== 0;
+}
+
+/**
+ * Records of the packet starting at record `k` of `descs[0..n)`: up to the
+ * first without TxFlag.more. 0 when its chain does not end by `n`.
+ */
+export function chainRecords(descs: Uint32Array, k: number, n: number): number {
+  for (let r = k; r < n; r++) if ((descs[r * DESC_WORDS + 2] & TxFlag.more) === 0) return r - k + 1;
+  return 0;
+}
+
+const ipChecksumAt = 10;
+const tcpChecksumAt = 16;
+const ethernetHeaderLen = 14;
+
+/**
+ * One's-complement sum of the chain of `records` records from record `k`,
+ * from zone offset `from` of the first record's bytes to the chain's end.
+ * A record that follows an odd number of bytes is summed byte-swapped
+ * (RFC 1071 2(B)).
+ */
+function chainSum(
+  zone: MemZone,
+  descs: Uint32Array,
+  k: number,
+  records: number,
+  from: number,
+  initial: number,
+): number {
+  const bytes = zone.bytes;
+  let sum = initial;
+  let odd = false; // the bytes summed so far are odd in number
+  for (let r = 0; r < records; r++) {
+    const d = (k + r) * DESC_WORDS;
+    const start = zone.dataStart(descs[d]) + (descs[d + 1] & 0xffff);
+    const end = start + (descs[d + 1] >>> 16);
+    const at = r === 0 ? from : start;
+    if (end <= at) continue;
+    let part = onesSum(bytes, at, end);
+    if (odd) part = ((part & 0xff) << 8) | (part >>> 8);
+    sum = onesFold(sum + part);
+    if (((end - at) & 1) !== 0) odd = !odd;
+  }
+  return sum;
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
+
+function chainBytes(descs: Uint32Array, k: number, records: number): number {
+  let len = 0;
+  for (let r = 0; r < records; r++) len += descs[(k + r) * DESC_WORDS + 1] >>> 16;
+  return len;
+}
+
+/**
+ * Fills the checksums a chain of `records` records from record `k` asks for
+ * (TxFlag.ipCksum, TxFlag.tcpCksum on its first record), as a device that
+ * sends the chain whole fills them: the IPv4 header's, in the first record,
+ * and the TCP checksum over every record's bytes. Clears the request bits,
+ * so that a device below does not sum again.
+ */
+export function fillChainChecksums(zone: MemZone, descs: Uint32Array, k: number, records: number): void {
+  const i0 = k * DESC_WORDS;
+  const w2 = descs[i0 + 2];
+  if ((w2 & (TxFlag.ipCksum | TxFlag.tcpCksum)) === 0) return;
+  const bytes = zone.bytes;
+  const w3 = descs[i0 + 3];
+  const l2 = w3 & 0x7f;
+  const l3 = (w3 >>> 8) & 0x1ff;
+  const ip = zone.dataStart(descs[i0]) + (descs[i0 + 1] & 0xffff) + l2;
+  if ((w2 & TxFlag.ipCksum) !== 0) {
+    bytes[ip + ipChecksumAt] = 0;
+    bytes[ip + ipChecksumAt + 1] = 0;
+    const ck = ~onesSum(bytes, ip, ip + l3) & 0xffff;
+    bytes[ip + ipChecksumAt] = ck >>> 8;
+    bytes[ip + ipChecksumAt + 1] = ck & 0xff;
+  }
+  if ((w2 & TxFlag.tcpCksum) !== 0) {
+    const tcp = ip + l3;
+    const tcpLen = chainBytes(descs, k, records) - l2 - l3;
+    bytes[tcp + tcpChecksumAt] = 0;
+    bytes[tcp + tcpChecksumAt + 1] = 0;
+    const pseudo = pseudoHeaderSum(readU32(bytes, ip + 12), readU32(bytes, ip + 16), IpProtocol.tcp, tcpLen);
+    const ck = ~chainSum(zone, descs, k, records, tcp, pseudo) & 0xffff;
+    bytes[tcp + tcpChecksumAt] = ck >>> 8;
+    bytes[tcp + tcpChecksumAt + 1] = ck & 0xff;
+  }
+  descs[i0 + 2] = w2 & ~(TxFlag.ipCksum | TxFlag.tcpCksum);
+}
+
+/**
+ * The checksum verdict (RxFlag bits) a receiving device gives the IPv4/TCP
+ * frame chained over `records` records from record `k`, as a NIC verifies
+ * what it cannot hand up for the stack to sum in place; 0 (no verdict) for
+ * any other frame, or one whose headers are not in its first record.
+ */
+export function chainVerdict(zone: MemZone, descs: Uint32Array, k: number, records: number): number {
+  const i0 = k * DESC_WORDS;
+  const bytes = zone.bytes;
+  const f = zone.dataStart(descs[i0]) + (descs[i0 + 1] & 0xffff);
+  const first = descs[i0 + 1] >>> 16;
+  if (first < ethernetHeaderLen + 20 || bytes[f + 12] !== 0x08 || bytes[f + 13] !== 0x00) return 0;
+  const ip = f + ethernetHeaderLen;
+  const l3 = (bytes[ip] & 0x0f) * 4;
+  if (
+    bytes[ip] >>> 4 !== 4 || l3 < 20 || ethernetHeaderLen + l3 + 20 > first ||
+    bytes[ip + 9] !== IpProtocol.tcp
+  ) {
+    return 0;
+  }
+  const ipGood = onesSum(bytes, ip, ip + l3) === 0xffff;
+  const tcpLen = ((bytes[ip + 2] << 8) | bytes[ip + 3]) - l3;
+  if (tcpLen !== chainBytes(descs, k, records) - ethernetHeaderLen - l3) {
+    return RxFlag.ipCksumBad | RxFlag.l4CksumBad; // the IP layer drops it as malformed
+  }
+  const pseudo = pseudoHeaderSum(readU32(bytes, ip + 12), readU32(bytes, ip + 16), IpProtocol.tcp, tcpLen);
+  const tcpGood = chainSum(zone, descs, k, records, ip + l3, pseudo) === 0xffff;
+  return (ipGood ? RxFlag.ipCksumGood : RxFlag.ipCksumBad) |
+    (tcpGood ? RxFlag.l4CksumGood : RxFlag.l4CksumBad);
 }
 
 /** Cuts chained records into frames; see the module documentation. */

@@ -440,7 +440,7 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     seq = tcb.rcvNxt;
     len -= cut;
   }
-  if (x.pool.dropsPayload(tcb)) {
+  if (x.pool.dropsPayload(tcb, !seqGt((seq + len) >>> 0, tcb.rcvAdv))) {
     // The zone is nearly out of buffers, or this connection's unread data holds its share
     // of it (pool_pressure.ts): drop the payload and say where we are; the sender
     // retransmits (Linux TCPRcvQDrop).

@@ -29,6 +29,12 @@
  * payload past the share is dropped and counted (`rcvShareDrops`): a peer
  * sending tiny segments into an honest window cannot take more buffers than
  * the share either. Its application reads, and the window opens again.
+ * Where a segment spans buffers, the window counts a buffer at what it holds
+ * of a full segment; a segment that does not fill its last buffer leaves
+ * the window a little past the share, so payload inside the advertised
+ * window is taken up to one full segment's buffers past it (the window then
+ * closes, and the peer probes it) rather than dropped again and again
+ * until the sender's retransmissions run out.
  *
  * @module
  */
@@ -41,6 +47,17 @@ export const sendShareMin = 48;
 
 /** The fewest buffers a connection's received, unread data may hold: 64 KiB of full segments, with room. */
 export const recvShareMin = 48;
+
+/**
+ * Buffers a full segment from the peer takes where each holds `bufferBytes`:
+ * its frame (Ethernet, IPv4 and TCP headers, and the MSS, which the options
+ * take their room from; the one we send taken as the peer's) over the
+ * buffers of a chain; 1 where a frame fits a buffer.
+ */
+export function segmentBuffers(bufferBytes: number, tcb: Tcb): number {
+  // 14 + 20 + 20 bytes of headers; options (timestamps) take their room from the MSS.
+  return Math.ceil((tcb.sndMss + 54) / bufferBytes);
+}
 
 /** Buffers `tcb`'s received data holds now: unread, and out of order. */
 export function recvHeld(tcb: Tcb): number {
@@ -140,13 +157,14 @@ export class PoolPressure {
    * Whether payload arriving for `tcb` must be dropped (and is counted): the zone is nearly
    * out and this connection already holds data its application has not taken (more would
    * take what writes and ACKs need), or its unread data holds its share ({@link overRecvShare}).
+   * `inWindow`: the payload ends within the window advertised.
    */
-  dropsPayload(tcb: Tcb): boolean {
+  dropsPayload(tcb: Tcb, inWindow: boolean): boolean {
     if (this.low && (this.critical || tcb.recvq.bytes > 0 || tcb.reassemblyBytes > 0)) {
       this._counters.poolPressureDrops++;
       return true;
     }
-    return this.overRecvShare(tcb);
+    return this.overRecvShare(tcb, inWindow);
   }
 
   /**
@@ -154,10 +172,14 @@ export class PoolPressure {
    * data holds its whole share: its window is closing, and what still comes (tiny
    * segments, each taking a buffer) waits at the sender until the application reads.
    * With nothing unread, a segment that fills a hole is always taken (the reassembly
-   * queue has its own bounds).
+   * queue has its own bounds). Payload inside the advertised window (`inWindow`) may take
+   * a full segment's buffers past the share: what the window promised where segments do
+   * not fill their last buffer (see the module documentation).
    */
-  overRecvShare(tcb: Tcb): boolean {
-    if (tcb.recvq.chunks === 0 || recvHeld(tcb) < this.recvShare()) return false;
+  overRecvShare(tcb: Tcb, inWindow: boolean): boolean {
+    if (tcb.recvq.chunks === 0) return false;
+    const share = this.recvShare() + (inWindow ? segmentBuffers(this.bufferBytes, tcb) : 0);
+    if (recvHeld(tcb) < share) return false;
     this._counters.rcvShareDrops++;
     return true;
   }

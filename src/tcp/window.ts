@@ -7,7 +7,7 @@
  * @module
  */
 import { seqGt } from "../wire/mod.ts";
-import { type PoolPressure, recvHeld } from "./pool_pressure.ts";
+import { type PoolPressure, recvHeld, segmentBuffers } from "./pool_pressure.ts";
 import type { Tcb } from "./tcb.ts";
 
 /** Payload bytes per segment with the options every segment carries (RFC 9293 3.7.1 Eff.snd.MSS). */
@@ -15,10 +15,15 @@ export function effectiveMss(tcb: Tcb): number {
   return tcb.sndMss - (tcb.tsOk ? 12 : 0);
 }
 
-/** Received payload bytes one buffer of the zone holds: a segment, or a buffer's worth of a longer one. */
+/**
+ * Received payload bytes one buffer of the zone holds, at full segments: a
+ * segment whose frame fits a buffer, or a segment's share of the buffers
+ * its frame spans (a loopback-class MTU in chains of jumbo buffers: the
+ * headers take room in the first, and the last is partly filled; 65469
+ * bytes of payload in 8 buffers of 9024 is 8183 a buffer, not 9024).
+ */
 export function bytesPerBuffer(pool: PoolPressure, tcb: Tcb): number {
-  const mss = effectiveMss(tcb);
-  return mss < pool.bufferBytes ? mss : pool.bufferBytes;
+  return Math.floor(effectiveMss(tcb) / segmentBuffers(pool.bufferBytes, tcb));
 }
 
 /** The window to advertise now, bytes, with receiver SWS avoidance; never shrinks the right edge. */

@@ -22,6 +22,8 @@ const stack = await createStack({
   buffers: 16383,
   // LUNA_GSO=off: MSS-sized segments only, to compare with large ones.
   ...(process.env.LUNA_GSO === "off" ? { tcp: { segmentationOffload: false } } : {}),
+  // LUNA_FAULTS: the fault injector's settings (StackConfig.faults), as JSON.
+  ...(process.env.LUNA_FAULTS !== undefined ? { faults: JSON.parse(process.env.LUNA_FAULTS) } : {}),
   eal: {
     prefix,
     memoryMb: 512,
@@ -32,6 +34,9 @@ const stack = await createStack({
 let bytes = 0;
 let sndMss = 0;
 let error: string | undefined;
+/** Through faults (LUNA_FAULTS): how the server's connection ended after every byte had arrived. */
+let teardownError: string | undefined;
+const faulty = process.env.LUNA_FAULTS !== undefined;
 let done = false;
 let t0 = 0;
 let t1 = 0;
@@ -49,6 +54,7 @@ function finish(): void {
       gbps: (bytes * 8) / ((t1 - t0) / 1000) / 1e9,
       mtu: stack.device.mtu,
       closeError,
+      teardownError,
       zoneInUse: s.zone.inUse,
       port: s.port,
       tcp: { inSegs: s.tcp.inSegs, outSegs: s.tcp.outSegs, retransSegs: s.tcp.retransSegs },
@@ -76,7 +82,10 @@ if (server) {
         setTimeout(() => void stack.stop(), 2000);
       },
       onClose(_c: Connection, e: string | undefined) {
-        error = e;
+        // Through faults the last FIN or ACK may be lost after the client has gone: the stop
+        // aborts a connection whose bytes all arrived.
+        if (faulty && done) teardownError = e;
+        else error = e;
         void stack.stop();
       },
     };
@@ -124,8 +133,9 @@ if (server) {
       error = e;
       done = true;
       clearTimeout(deadline);
-      // A moment for the server to read our last ACK before our memif goes away.
-      setTimeout(() => void stack.stop(), 200);
+      // A moment for the server to read our last ACK before our memif goes away (through
+      // faults, for a retransmitted FIN to get its ACK too).
+      setTimeout(() => void stack.stop(), faulty ? 1000 : 200);
     },
   });
   await stack.run();

@@ -4,12 +4,16 @@
  * in a binary min-heap on (release time, arrival order) over preallocated
  * typed arrays. Nothing here allocates per frame.
  *
+ * A frame chained over several records (a frame longer than a buffer) takes
+ * a slot per record, linked from its first, which alone is in the heap: the
+ * faults take or spare the frame whole, and it is handed on whole.
+ *
  * @module
  */
 import { ConfigError, PoolExhaustedError } from "../../errors.ts";
 import type { MemZone } from "../../mem/zone.ts";
 import type { Random } from "../../util/random.ts";
-import { DESC_WORDS, RxFlag } from "../device.ts";
+import { DESC_WORDS, RxFlag, TxFlag } from "../device.ts";
 
 /** Faults of one direction (rx or tx). Probabilities are per frame, 0..1; every field defaults to 0 (off). */
 export interface FaultOptions {
@@ -179,8 +183,10 @@ export class FaultPath {
   private readonly _ceThresholdBytes: number;
   private readonly _queueBytesMax: number;
 
-  // Slots: one per held frame.
+  // Slots: one per held record; a chain's further records are linked from its first.
   private readonly _handle: Uint32Array;
+  private readonly _next: Int32Array; // the chain's next record's slot; -1: none
+  private readonly _records: Int32Array; // of a frame's first slot: the frame's records
   private readonly _word1: Uint32Array;
   private readonly _word2: Uint32Array;
   private readonly _word3: Uint32Array;
@@ -224,6 +230,8 @@ export class FaultPath {
       c.delayMs === 0 && c.jitterMs === 0 && c.bandwidthBps === 0 && c.ceMark === 0;
     const n = this.passthrough ? 1 : holdLimit;
     this._handle = new Uint32Array(n);
+    this._next = new Int32Array(n);
+    this._records = new Int32Array(n);
     this._word1 = new Uint32Array(n);
     this._word2 = new Uint32Array(n);
     this._word3 = new Uint32Array(n);
@@ -238,12 +246,12 @@ export class FaultPath {
     this._heldDeadline = new Float64Array(n);
   }
 
-  /** Slots free now: frames that can be admitted, if none is duplicated. */
+  /** Slots free now: records that can be admitted, if none is duplicated. */
   get room(): number {
     return this._freeTop;
   }
 
-  /** Frames held now. */
+  /** Records held now (a frame's, where it is a chain). */
   get held(): number {
     return this._handle.length - this._freeTop;
   }
@@ -256,17 +264,23 @@ export class FaultPath {
   /** Counts frames passed straight through (passthrough mode). */
   countPassed(descs: Uint32Array, n: number): void {
     const c = this.counters;
-    for (let k = 0; k < n; k++) c.bytes += descs[k * DESC_WORDS + 1] >>> 16;
-    c.frames += n;
-    c.delivered += n;
+    const more = this._isRx ? RxFlag.more : TxFlag.more;
+    let frames = 0;
+    for (let k = 0; k < n; k++) {
+      c.bytes += descs[k * DESC_WORDS + 1] >>> 16;
+      if ((descs[k * DESC_WORDS + 2] & more) === 0) frames++;
+    }
+    c.frames += frames;
+    c.delivered += frames;
   }
 
   /**
-   * Applies the faults to the frame at record `at` of `descs`, seen at `now`,
-   * and holds what remains of it. Needs a free slot; `reserve` more slots are
-   * kept free for frames of the same burst still to come.
+   * Applies the faults to the frame at record `at` of `descs` (`records`
+   * records from there, a chain), seen at `now`, and holds what remains of
+   * it. Needs `records` free slots; `reserve` more slots are kept free for
+   * records of the same burst still to come.
    */
-  admit(descs: Uint32Array, at: number, now: number, reserve: number): void {
+  admit(descs: Uint32Array, at: number, now: number, reserve: number, records = 1): void {
     const c = this.counters;
     const zone = this._zone;
     const rng = this._rng;
@@ -275,7 +289,9 @@ export class FaultPath {
     const flags = descs[at + 2];
     let word2 = flags;
     const word3 = descs[at + 3];
-    const len = word1 >>> 16;
+    const first = word1 >>> 16;
+    let len = first;
+    for (let r = 1; r < records; r++) len += descs[at + r * DESC_WORDS + 1] >>> 16;
     const start = zone.dataRoomOffset + (word1 & 0xffff); // from the handle to the frame
     c.frames++;
     c.bytes += len;
@@ -285,13 +301,13 @@ export class FaultPath {
       c.bursts++;
     }
     if (now < this._burstEnd || rng.chance(this._loss)) {
-      zone.release(h);
+      for (let r = 0; r < records; r++) zone.release(descs[at + r * DESC_WORDS]);
       c.lost++;
       return;
     }
     const queued = this.queuedBytes(now);
     if (this._queueBytesMax > 0 && queued >= this._queueBytesMax) {
-      zone.release(h);
+      for (let r = 0; r < records; r++) zone.release(descs[at + r * DESC_WORDS]);
       c.queueDrops++;
       return;
     }
@@ -299,7 +315,7 @@ export class FaultPath {
       (this._ceMark > 0 && rng.chance(this._ceMark)) ||
       (this._ceThresholdBytes > 0 && queued >= this._ceThresholdBytes)
     ) {
-      const own = markCe(zone, h, start, len);
+      const own = markCe(zone, h, start, first);
       if (own >= 0) {
         h = own;
         if (this._isRx) word2 &= ~rxChecksumGood;
@@ -309,6 +325,10 @@ export class FaultPath {
       }
     }
 
+    if (records > 1) {
+      this._admitChain(descs, at, now, reserve, records, h, word2, len);
+      return;
+    }
     let dup = -1; // the duplicate's buffer, copied before any corruption
     if (rng.chance(this._duplicate)) {
       if (this._freeTop - 1 - reserve < 1) {
@@ -325,37 +345,153 @@ export class FaultPath {
     }
 
     if (len > 0 && rng.chance(this._corrupt)) {
-      const from = len > ethernetHeaderLen ? ethernetHeaderLen : 0;
-      const byte = from + rng.int(len - from);
-      const bit = rng.int(8);
-      let own = h;
-      if (zone.refcount(h) > 1) {
-        // Someone else holds this buffer (a retransmission queue): flip the bit in a private copy.
-        own = takeOrNone(zone);
-        if (own >= 0) {
-          zone.bytes.copyWithin(own + start, h + start, h + start + len);
-          zone.release(h);
-        }
-      }
-      if (own < 0) {
-        c.skippedNoBuffer++;
-      } else {
+      const own = this._flipBit(h, start, len);
+      if (own >= 0) {
         h = own;
-        zone.bytes[h + start + byte] ^= 1 << bit;
         // A verdict the NIC gave before the flip no longer holds: let the stack check.
         if (this._isRx) word2 &= ~rxChecksumGood;
-        c.corrupted++;
       }
     }
 
+    const slot = this._store(h, word1, word2, word3);
+    this._hold(slot, now, len);
+    if (dup >= 0) {
+      const td = this._departure(len, now);
+      this._push(this._store(dup, word1, flags, word3), td); // the intact copy keeps the NIC's verdict
+      this._passed(td);
+    }
+  }
+
+  /**
+   * {@link admit} for a chain of `records` records (`len` bytes), its first
+   * record's handle `h` and flags `word2` as the CE fault left them: the
+   * frame is duplicated and corrupted whole, the copy and the flipped bit in
+   * fresh buffers of the zone where a buffer is shared.
+   */
+  private _admitChain(
+    descs: Uint32Array,
+    at: number,
+    now: number,
+    reserve: number,
+    records: number,
+    h: number,
+    word2: number,
+    len: number,
+  ): void {
+    const c = this.counters;
+    const zone = this._zone;
+    const rng = this._rng;
+    const head = this._store(h, descs[at + 1], word2, descs[at + 3]);
+    let prev = head;
+    for (let r = 1; r < records; r++) {
+      const d = at + r * DESC_WORDS;
+      const s = this._store(descs[d], descs[d + 1], descs[d + 2], descs[d + 3]);
+      this._next[prev] = s;
+      prev = s;
+    }
+    this._records[head] = records;
+
+    let dup = -1; // the duplicate's first slot, copied before any corruption
+    if (rng.chance(this._duplicate)) {
+      if (this._freeTop - records - reserve < records) c.skippedFull++;
+      else if ((dup = this._copyChain(head, descs[at + 2])) < 0) c.skippedNoBuffer++;
+      else c.duplicated++;
+    }
+
+    if (rng.chance(this._corrupt)) {
+      // The bit's record, and its byte there.
+      const from = len > ethernetHeaderLen ? ethernetHeaderLen : 0;
+      let byte = from + rng.int(len - from);
+      const bit = rng.int(8);
+      let s = head;
+      while (byte >= this._word1[s] >>> 16) {
+        byte -= this._word1[s] >>> 16;
+        s = this._next[s];
+      }
+      const start = zone.dataRoomOffset + (this._word1[s] & 0xffff);
+      const own = this._flipBit(this._handle[s], start, this._word1[s] >>> 16, byte, bit);
+      if (own >= 0) {
+        this._handle[s] = own;
+        if (this._isRx) this._word2[head] &= ~rxChecksumGood;
+      }
+    }
+
+    this._hold(head, now, len);
+    if (dup >= 0) {
+      const td = this._departure(len, now);
+      this._push(dup, td);
+      this._passed(td);
+    }
+  }
+
+  /**
+   * A copy of the chain at slot `head` in fresh buffers and slots, its first
+   * record's flags `flags` (the NIC's verdict, before any fault); returns its
+   * first slot, or -1 when the zone had too few buffers (none is kept).
+   */
+  private _copyChain(head: number, flags: number): number {
+    const zone = this._zone;
+    let first = -1;
+    let prev = -1;
+    for (let s = head; s >= 0; s = this._next[s]) {
+      const b = takeOrNone(zone);
+      if (b < 0) {
+        for (let q = first; q >= 0; q = this._next[q]) this._free[this._freeTop++] = q;
+        for (let q = first; q >= 0; q = this._next[q]) zone.release(this._handle[q]);
+        return -1;
+      }
+      const start = zone.dataRoomOffset + (this._word1[s] & 0xffff);
+      zone.bytes.copyWithin(b + start, this._handle[s] + start, this._handle[s] + start + (this._word1[s] >>> 16));
+      const q = this._store(b, this._word1[s], s === head ? flags : this._word2[s], this._word3[s]);
+      if (prev >= 0) this._next[prev] = q;
+      else first = q;
+      prev = q;
+    }
+    this._records[first] = this._records[head];
+    return first;
+  }
+
+  /**
+   * Flips one bit of the `len` bytes at `start` of buffer `h`, drawn unless
+   * given, past the Ethernet header; in a private copy when someone else
+   * holds the buffer (a retransmission queue). Returns the buffer now
+   * holding the frame, or -1 when no buffer was free for the copy.
+   */
+  private _flipBit(h: number, start: number, len: number, byte = -1, bit = -1): number {
+    const c = this.counters;
+    const zone = this._zone;
+    if (byte < 0) {
+      const from = len > ethernetHeaderLen ? ethernetHeaderLen : 0;
+      byte = from + this._rng.int(len - from);
+      bit = this._rng.int(8);
+    }
+    let own = h;
+    if (zone.refcount(h) > 1) {
+      own = takeOrNone(zone);
+      if (own >= 0) {
+        zone.bytes.copyWithin(own + start, h + start, h + start + len);
+        zone.release(h);
+      }
+    }
+    if (own < 0) {
+      c.skippedNoBuffer++;
+      return -1;
+    }
+    zone.bytes[own + start + byte] ^= 1 << bit;
+    c.corrupted++;
+    return own;
+  }
+
+  /** Times the frame at `slot` (`len` bytes, seen at `now`), reorders it or not, and holds it. */
+  private _hold(slot: number, now: number, len: number): void {
+    const c = this.counters;
     let t = this._departure(len, now);
     let countHold = false;
-    if (rng.chance(this._reorder)) {
+    if (this._rng.chance(this._reorder)) {
       c.reordered++;
       if (this._reorderFrames > 0) countHold = true;
       else t += this._reorderMs; // later frames, timed as usual, overtake it
     }
-    const slot = this._store(h, word1, word2, word3);
     if (countHold) {
       this._passed(t); // a held frame still counts as passing those held before it
       const i = this._heldCount++;
@@ -365,11 +501,6 @@ export class FaultPath {
     } else {
       this._push(slot, t);
       this._passed(t);
-    }
-    if (dup >= 0) {
-      const td = this._departure(len, now);
-      this._push(this._store(dup, word1, flags, word3), td); // the intact copy keeps the NIC's verdict
-      this._passed(td);
     }
   }
 
@@ -397,28 +528,49 @@ export class FaultPath {
     return t;
   }
 
-  /** Takes up to `max` frames due by `now` off the heap, in order, into `slots`; returns how many. */
+  /**
+   * Takes frames due by `now` off the heap, in order, into `slots`, as many
+   * as fit in `max` records; returns how many frames.
+   */
   popDue(now: number, slots: Int32Array, max: number): number {
     let k = 0;
-    while (k < max && this._heapSize > 0 && this._release[this._heap[0]] <= now) slots[k++] = this._pop();
+    let records = 0;
+    while (this._heapSize > 0 && this._release[this._heap[0]] <= now) {
+      const r = this._records[this._heap[0]];
+      if (records + r > max) break;
+      records += r;
+      slots[k++] = this._pop();
+    }
     return k;
   }
 
-  /** Writes the records of `slots[0..k)` into `descs`, from record `first` on. */
-  write(slots: Int32Array, k: number, descs: Uint32Array, first: number): void {
+  /** Writes the records of the frames `slots[0..k)` into `descs`, from record `first` on; returns how many. */
+  write(slots: Int32Array, k: number, descs: Uint32Array, first: number): number {
+    let at = first * DESC_WORDS;
     for (let i = 0; i < k; i++) {
-      const s = slots[i];
-      const at = (first + i) * DESC_WORDS;
-      descs[at] = this._handle[s];
-      descs[at + 1] = this._word1[s];
-      descs[at + 2] = this._word2[s];
-      descs[at + 3] = this._word3[s];
+      for (let s = slots[i]; s >= 0; s = this._next[s]) {
+        descs[at] = this._handle[s];
+        descs[at + 1] = this._word1[s];
+        descs[at + 2] = this._word2[s];
+        descs[at + 3] = this._word3[s];
+        at += DESC_WORDS;
+      }
     }
+    return at / DESC_WORDS - first;
+  }
+
+  /** How many of the frames `slots[0..k)` the first `records` records hold whole. */
+  framesIn(slots: Int32Array, k: number, records: number): number {
+    let i = 0;
+    for (; i < k && this._records[slots[i]] <= records; i++) records -= this._records[slots[i]];
+    return i;
   }
 
   /** The frames of `slots[0..k)` were handed on: their slots are free. */
   handedOn(slots: Int32Array, k: number): void {
-    for (let i = 0; i < k; i++) this._free[this._freeTop++] = slots[i];
+    for (let i = 0; i < k; i++) {
+      for (let s = slots[i]; s >= 0; s = this._next[s]) this._free[this._freeTop++] = s;
+    }
     this.counters.delivered += k;
   }
 
@@ -435,8 +587,10 @@ export class FaultPath {
   }
 
   private _drop(slot: number): void {
-    this._zone.release(this._handle[slot]);
-    this._free[this._freeTop++] = slot;
+    for (let s = slot; s >= 0; s = this._next[s]) {
+      this._zone.release(this._handle[s]);
+      this._free[this._freeTop++] = s;
+    }
     this.counters.releasedOnClose++;
   }
 
@@ -486,6 +640,8 @@ export class FaultPath {
     this._word1[slot] = word1;
     this._word2[slot] = word2;
     this._word3[slot] = word3;
+    this._next[slot] = -1;
+    this._records[slot] = 1;
     return slot;
   }
 

@@ -28,6 +28,11 @@
  * `close()` releases it. A buffer someone else also holds (reference count
  * above 1) is never written: corruption flips a bit in a private copy.
  *
+ * A frame chained over several records (frameChains: longer than a buffer)
+ * is one frame to every fault: lost, duplicated, delayed or reordered
+ * whole, a bit flipped in any of its records. Chains go to the wrapped
+ * device whole, their checksums filled before the faults.
+ *
  * On a device with transmit checksum offload, a frame corrupted on the tx
  * side gets fresh checksums from the NIC, so the corruption goes undetected,
  * as memory corruption before a NIC would.
@@ -46,8 +51,8 @@
 import { ConfigError } from "../../errors.ts";
 import type { MemZone } from "../../mem/zone.ts";
 import { Random } from "../../util/random.ts";
-import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads, GSO_SEGS_MAX } from "../device.ts";
-import { isChain, TcpSegmenter } from "../segment.ts";
+import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads, GSO_SEGS_MAX, RxFlag } from "../device.ts";
+import { fillChainChecksums, isChain, TcpSegmenter } from "../segment.ts";
 import { type FaultConfig, faultConfig, FaultCounters, type FaultOptions, FaultPath } from "./_path.ts";
 
 export { FaultCounters, type FaultOptions };
@@ -111,10 +116,12 @@ export class FaultInjector implements Device {
     // checksum and go unnoticed. The stack fills them itself instead.
     // Large segments are cut here (in TypeScript, checksums filled) before
     // the faults, as a NIC cuts them before the wire.
+    // Chains sent whole get their checksums here too, for the same reason.
     this.offloads = {
       rxChecksum: inner.offloads.rxChecksum,
       txChecksum: false,
       txSegmentMax: inner.offloads.txSegmentMax ?? 0,
+      frameChains: inner.offloads.frameChains ?? false,
     };
     this._segmenter = new TcpSegmenter(inner.zone);
     this.seed = seed;
@@ -141,7 +148,14 @@ export class FaultInjector implements Device {
     if (room > BURST_MAX) room = BURST_MAX;
     if (room > 0) {
       const got = this.inner.rx(this._scratch, room, now);
-      for (let k = 0; k < got; k++) p.admit(this._scratch, k * DESC_WORDS, now, got - 1 - k);
+      for (let k = 0; k < got;) {
+        let records = 1;
+        while (k + records < got && (this._scratch[(k + records - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) {
+          records++;
+        }
+        p.admit(this._scratch, k * DESC_WORDS, now, got - k - records, records);
+        k += records;
+      }
     }
     const slots = this._slots;
     let n = 0;
@@ -149,9 +163,8 @@ export class FaultInjector implements Device {
       const want = max - n < BURST_MAX ? max - n : BURST_MAX;
       const k = p.popDue(now, slots, want);
       if (k === 0) break;
-      p.write(slots, k, descs, n);
+      n += p.write(slots, k, descs, n);
       p.handedOn(slots, k);
-      n += k;
     }
     return n;
   }
@@ -185,6 +198,15 @@ export class FaultInjector implements Device {
         }
         const f = seg.frames(descs, take, n);
         if (f === 0 || f > p.room) break;
+        if (f === 1 && this.offloads.frameChains) {
+          // Whole, as the device below would send it: summed here, before the faults.
+          const records = seg.records;
+          if (records > p.room) break;
+          fillChainChecksums(this.zone, descs, take, records);
+          p.admit(descs, take * DESC_WORDS, now, 0, records);
+          take += records;
+          continue;
+        }
         const w = seg.cut(descs, take, n, this._segOut, 0);
         for (let j = 0; j < w; j++) p.admit(this._segOut, j * DESC_WORDS, now, w - 1 - j);
         take += seg.records;
@@ -242,8 +264,8 @@ export class FaultInjector implements Device {
     for (;;) {
       const k = p.popDue(now, slots, BURST_MAX);
       if (k === 0) return;
-      p.write(slots, k, this._scratch, 0);
-      const sent = this.inner.tx(this._scratch, k, now);
+      const records = p.write(slots, k, this._scratch, 0);
+      const sent = p.framesIn(slots, k, this.inner.tx(this._scratch, records, now));
       p.handedOn(slots, sent);
       if (sent < k) {
         p.refused(slots, sent, k);

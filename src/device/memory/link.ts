@@ -16,11 +16,20 @@
  * taken when the frame is received, and the sender's reference is released
  * then, as a NIC releases a transmitted buffer once it is done with it.
  *
- * Queue limit: a direction holds at most `queueLimit` frames that were sent
+ * Queue limit: a direction holds at most `queueLimit` records that were sent
  * and not yet received by the far end (on the wire, or arrived and waiting).
  * A frame sent to a full direction is tail-dropped, as a router queue drops:
  * tx still takes it (its buffer is released) and `droppedQueueFull` counts it.
  * tx never pushes back.
+ *
+ * Frame chains (`frameChains`): a frame longer than one buffer, up to the
+ * MTU, goes as a chain of records (TxFlag.more) and arrives as one
+ * (RxFlag.more), whole within one rx burst, as memif carries them at a
+ * loopback-class MTU. A chain with a segmentation request whose payload
+ * fits the MSS it gives goes whole, its checksums filled, as DPDK's shim
+ * sends it; a copy into the receiver's zone fills as many buffers as the
+ * frame needs. The receiving end verifies a chain's IPv4 and TCP checksums
+ * and gives its verdict (RxFlag), since the stack does not sum a chain.
  *
  * @example
  * ```ts
@@ -40,8 +49,8 @@
 import { BufferError, ConfigError, PoolExhaustedError } from "../../errors.ts";
 import type { MemZone } from "../../mem/zone.ts";
 import { copyBytes } from "../../util/bytes.ts";
-import { DESC_WORDS, type Device, type DeviceOffloads } from "../device.ts";
-import { isChain, TcpSegmenter } from "../segment.ts";
+import { DESC_WORDS, type Device, type DeviceOffloads, RxFlag } from "../device.ts";
+import { chainRecords, chainVerdict, fillChainChecksums, isChain, TcpSegmenter } from "../segment.ts";
 
 /** Properties of one direction of the link. */
 export interface LinkDirectionOptions {
@@ -69,6 +78,12 @@ export interface MemoryLinkOptions extends LinkDirectionOptions {
   macB?: Uint8Array | string;
   /** Largest IP packet, bytes; frames longer than mtu + 14 are dropped. Default 1500. */
   mtu?: number;
+  /**
+   * Frames longer than one buffer go and come as chains of records
+   * (DeviceOffloads.frameChains; see the module documentation). Default off:
+   * a frame is one buffer, and one longer than the receiver's is dropped.
+   */
+  frameChains?: boolean;
   /** Overrides for the direction from a to b. */
   aToB?: LinkDirectionOptions;
   /** Overrides for the direction from b to a. */
@@ -96,7 +111,7 @@ export class LinkCounters {
   copiedFrames = 0;
   /** Frames tail-dropped because the direction held `queueLimit` frames. */
   droppedQueueFull = 0;
-  /** Frames dropped for being longer than mtu + 14 or than the receiver's data room. */
+  /** Frames dropped for being longer than mtu + 14 or (without frame chains) than the receiver's data room. */
   droppedOversize = 0;
   /** Frames dropped because the receiver's zone had no buffer to copy them into. */
   droppedNoBuffer = 0;
@@ -106,7 +121,7 @@ export class LinkCounters {
 
 const ethernetHeaderLen = 14;
 
-/** One direction: a FIFO ring of frames with their arrival times. */
+/** One direction: a FIFO ring of records with their frames' arrival times. */
 class Wire {
   readonly counters = new LinkCounters();
   private readonly _src: MemZone;
@@ -114,6 +129,8 @@ class Wire {
   private readonly _handles: Uint32Array;
   private readonly _words: Uint32Array; // dataOff | len << 16
   private readonly _arrival: Float64Array;
+  private readonly _more: Uint8Array; // 1: the next record continues the frame
+  private readonly _chains: boolean;
   private readonly _cap: number;
   private readonly _delayMs: number;
   private readonly _msPerByte: number; // 0: unlimited
@@ -125,48 +142,58 @@ class Wire {
   private _lastArrival = 0;
   private _closed = false;
 
-  constructor(src: MemZone, dst: MemZone, o: Required<LinkDirectionOptions>, maxFrame: number) {
+  constructor(
+    src: MemZone,
+    dst: MemZone,
+    o: Required<LinkDirectionOptions>,
+    maxFrame: number,
+    chains: boolean,
+  ) {
     this._src = src;
     this._dst = dst;
     this._cap = o.queueLimit;
     this._handles = new Uint32Array(o.queueLimit);
     this._words = new Uint32Array(o.queueLimit);
     this._arrival = new Float64Array(o.queueLimit);
+    this._more = new Uint8Array(o.queueLimit);
+    this._chains = chains;
     this._delayMs = o.delayMs;
     this._msPerByte = o.bandwidthBps > 0 ? 8000 / o.bandwidthBps : 0;
     this._overhead = o.overheadBytes;
     this._maxFrame = maxFrame;
   }
 
-  /** Takes frames `descs[0..n)` sent at `now`. */
-  push(descs: Uint32Array, n: number, now: number): void {
+  /**
+   * Takes the frames of records `descs[0..n)` sent at `now`; returns the
+   * records taken: all but a chain that does not end by `n`.
+   */
+  push(descs: Uint32Array, n: number, now: number): number {
     const c = this.counters;
     const src = this._src;
-    for (let k = 0; k < n; k++) {
-      const at = k * DESC_WORDS;
-      const h = descs[at];
-      const word = descs[at + 1];
-      const len = word >>> 16;
-      if (src.refcount(h) === 0) {
-        throw new BufferError(`${src.name}: frame ${k} of the burst sends released buffer ${h}`);
+    let k = 0;
+    while (k < n) {
+      const records = this._chains ? chainRecords(descs, k, n) : 1;
+      if (records === 0) break;
+      let len = 0;
+      for (let r = k; r < k + records; r++) {
+        const h = descs[r * DESC_WORDS];
+        if (src.refcount(h) === 0) {
+          throw new BufferError(`${src.name}: record ${r} of the burst sends released buffer ${h}`);
+        }
+        len += descs[r * DESC_WORDS + 1] >>> 16;
       }
       c.sentFrames++;
       c.sentBytes += len;
-      if (this._closed) {
-        src.release(h);
-        c.droppedClosed++;
+      const drop = this._closed ? 1 : len > this._maxFrame ? 2 : this._count + records > this._cap ? 3 : 0;
+      if (drop !== 0) {
+        for (let r = k; r < k + records; r++) src.release(descs[r * DESC_WORDS]);
+        if (drop === 1) c.droppedClosed++;
+        else if (drop === 2) c.droppedOversize++;
+        else c.droppedQueueFull++;
+        k += records;
         continue;
       }
-      if (len > this._maxFrame) {
-        src.release(h);
-        c.droppedOversize++;
-        continue;
-      }
-      if (this._count === this._cap) {
-        src.release(h);
-        c.droppedQueueFull++;
-        continue;
-      }
+      if (this._chains) fillChainChecksums(src, descs, k, records);
       let t = now;
       if (this._msPerByte > 0) {
         const start = this._freeAt > now ? this._freeAt : now;
@@ -176,68 +203,136 @@ class Wire {
       t += this._delayMs;
       if (t < this._lastArrival) t = this._lastArrival; // a clock that steps back must not reorder
       this._lastArrival = t;
-      let tail = this._head + this._count;
-      if (tail >= this._cap) tail -= this._cap;
-      this._handles[tail] = h;
-      this._words[tail] = word;
-      this._arrival[tail] = t;
-      this._count++;
+      for (let r = 0; r < records; r++, k++) {
+        let tail = this._head + this._count;
+        if (tail >= this._cap) tail -= this._cap;
+        this._handles[tail] = descs[k * DESC_WORDS];
+        this._words[tail] = descs[k * DESC_WORDS + 1];
+        this._arrival[tail] = t;
+        this._more[tail] = r + 1 < records ? 1 : 0;
+        this._count++;
+      }
     }
+    return k;
   }
 
-  /** Moves up to `max` frames that have arrived by `now` into `descs`; returns how many. */
+  /**
+   * Moves the frames that have arrived by `now` into `descs`, as many as fit
+   * in `max` records (a chain whole or not at all); returns the records.
+   */
   pull(descs: Uint32Array, max: number, now: number): number {
     const c = this.counters;
     const src = this._src;
     const dst = this._dst;
+    const cap = this._cap;
     let n = 0;
     while (n < max && this._count > 0) {
       const i = this._head;
       if (this._arrival[i] > now) break;
-      this._head = i + 1 === this._cap ? 0 : i + 1;
-      this._count--;
-      const h = this._handles[i];
-      const word = this._words[i];
-      const len = word >>> 16;
-      const at = n * DESC_WORDS;
-      if (src === dst && src.refcount(h) === 1) {
-        descs[at] = h;
-        descs[at + 1] = word;
+      let records = 1;
+      let len = this._words[i] >>> 16;
+      let own = src.refcount(this._handles[i]) === 1;
+      for (let j = i; this._more[j] === 1; records++) {
+        j = j + 1 === cap ? 0 : j + 1;
+        len += this._words[j] >>> 16;
+        if (src.refcount(this._handles[j]) !== 1) own = false;
+      }
+      const move = src === dst && own;
+      const room = dst.dataRoomSize - dst.headroom;
+      const out = move ? records : len <= dst.dataRoomSize ? 1 : this._chains ? Math.ceil(len / room) : 0;
+      if (out === 0) {
+        // Longer than the receiver's buffers, which it does not chain.
+        this._head = i + 1 === cap ? 0 : i + 1;
+        this._count--;
+        src.release(this._handles[i]);
+        c.droppedOversize++;
+        continue;
+      }
+      if (n + out > max) break; // the next burst takes it (the loop's bursts hold a frame of the MTU)
+      this._head = (i + records) % cap;
+      this._count -= records;
+      if (move) {
+        for (let r = 0, j = i; r < records; r++, j = j + 1 === cap ? 0 : j + 1) {
+          const at = (n + r) * DESC_WORDS;
+          descs[at] = this._handles[j];
+          descs[at + 1] = this._words[j];
+          descs[at + 2] = r + 1 < records ? RxFlag.more : 0;
+          descs[at + 3] = 0;
+        }
+      } else if (!this._copy(i, len, out, descs, n)) {
+        for (let r = 0, j = i; r < records; r++, j = j + 1 === cap ? 0 : j + 1) src.release(this._handles[j]);
+        c.droppedNoBuffer++;
+        continue;
       } else {
-        let dataOff = dst.headroom;
-        if (dataOff + len > dst.dataRoomSize) dataOff = dst.dataRoomSize - len;
-        if (dataOff < 0) {
-          src.release(h);
-          c.droppedOversize++;
+        c.copiedFrames++;
+      }
+      for (let r = 0, j = i; r < records && !move; r++, j = j + 1 === cap ? 0 : j + 1) {
+        src.release(this._handles[j]);
+      }
+      // A chain is not summed in place by the stack: the receiving end gives its verdict, as memif's does.
+      if (out > 1) descs[n * DESC_WORDS + 2] |= chainVerdict(dst, descs, n, out);
+      c.deliveredFrames++;
+      c.deliveredBytes += len;
+      n += out;
+    }
+    return n;
+  }
+
+  /**
+   * Copies the frame from ring slot `i` on (`len` bytes, its records linked
+   * by the ring's `more` marks) into `out` fresh buffers of the receiver's zone, written to `descs` from
+   * record `at`. False when the zone had too few buffers (none is kept).
+   */
+  private _copy(i: number, len: number, out: number, descs: Uint32Array, at: number): boolean {
+    const src = this._src;
+    const dst = this._dst;
+    for (let r = 0; r < out; r++) {
+      const h = takeOrNone(dst);
+      if (h < 0) {
+        for (let q = 0; q < r; q++) dst.release(descs[(at + q) * DESC_WORDS]);
+        return false;
+      }
+      descs[(at + r) * DESC_WORDS] = h;
+    }
+    // One buffer: at the headroom, or as far in as the frame fits. Several: each filled from the headroom.
+    let dataOff = dst.headroom;
+    if (out === 1 && dataOff + len > dst.dataRoomSize) dataOff = dst.dataRoomSize - len;
+    const room = dst.dataRoomSize - dataOff;
+    let j = i;
+    let pos = 0; // bytes of slot j's record copied
+    for (let r = 0, left = len; r < out; r++) {
+      const d = (at + r) * DESC_WORDS;
+      const take = left < room ? left : room;
+      let o = dst.dataStart(descs[d]) + dataOff;
+      for (let m = take; m > 0;) {
+        const w = this._words[j];
+        const rlen = w >>> 16;
+        if (pos === rlen) {
+          j = j + 1 === this._cap ? 0 : j + 1;
+          pos = 0;
           continue;
         }
-        const copy = takeOrNone(dst);
-        if (copy < 0) {
-          src.release(h);
-          c.droppedNoBuffer++;
-          continue;
-        }
+        const piece = m < rlen - pos ? m : rlen - pos;
+        const h = this._handles[j];
         copyBytes(
           dst.bytes,
           dst.view,
-          copy + dst.dataRoomOffset + dataOff,
+          o,
           src.bytes,
           src.view,
-          h + src.dataRoomOffset + (word & 0xffff),
-          len,
+          h + src.dataRoomOffset + (w & 0xffff) + pos,
+          piece,
         );
-        src.release(h);
-        descs[at] = copy;
-        descs[at + 1] = dataOff | (len << 16);
-        c.copiedFrames++;
+        o += piece;
+        pos += piece;
+        m -= piece;
       }
-      descs[at + 2] = 0;
-      descs[at + 3] = 0;
-      c.deliveredFrames++;
-      c.deliveredBytes += len;
-      n++;
+      descs[d + 1] = dataOff | (take << 16);
+      descs[d + 2] = r + 1 < out ? RxFlag.more : 0;
+      descs[d + 3] = 0;
+      left -= take;
     }
-    return n;
+    return true;
   }
 
   /** Arrival time of the next frame; Infinity if none. */
@@ -288,6 +383,7 @@ export class MemoryEndpoint implements Device {
   private readonly _out: Wire;
   private readonly _in: Wire;
   private readonly _segmenter: TcpSegmenter | undefined;
+  private readonly _chains: boolean;
   private _segOut = new Uint32Array(0);
   private _closed = false;
 
@@ -300,11 +396,13 @@ export class MemoryEndpoint implements Device {
     out: Wire,
     inbound: Wire,
     segmentation = 0,
+    frameChains = false,
   ) {
     this.name = name;
-    this.offloads = segmentation > 0
-      ? Object.freeze({ rxChecksum: false, txChecksum: false, txSegmentMax: segmentation })
+    this.offloads = segmentation > 0 || frameChains
+      ? Object.freeze({ rxChecksum: false, txChecksum: false, txSegmentMax: segmentation, frameChains })
       : noOffloads;
+    this._chains = frameChains;
     this._segmenter = segmentation > 0 ? new TcpSegmenter(zone) : undefined;
     this.zone = zone;
     this.mac = mac;
@@ -324,7 +422,10 @@ export class MemoryEndpoint implements Device {
 
   /**
    * Sends every frame (tail-dropping those a full queue cannot hold); takes
-   * none once closed. With segmentation, chains are cut into frames first.
+   * none once closed. With segmentation, chains are cut into frames first,
+   * but for those that go whole as chains (frameChains: no cut asked, or
+   * their payload fits the MSS). A chain that does not end by `n` stays the
+   * caller's.
    */
   tx(descs: Uint32Array, n: number, now: number): number {
     checkBurst("tx", descs, n);
@@ -332,10 +433,7 @@ export class MemoryEndpoint implements Device {
     const seg = this._segmenter;
     let chains = false;
     if (seg !== undefined) { for (let k = 0; k < n && !chains; k++) chains = isChain(descs, k); }
-    if (!chains) {
-      this._out.push(descs, n, now);
-      return n;
-    }
+    if (!chains) return this._out.push(descs, n, now);
     let k = 0;
     let m = 0;
     while (k < n) {
@@ -352,6 +450,16 @@ export class MemoryEndpoint implements Device {
         this._segOut.set(descs.subarray(k * DESC_WORDS, (k + 1) * DESC_WORDS), m * DESC_WORDS);
         m++;
         k++;
+      } else if (need === 1 && this._chains) {
+        const r = seg!.records;
+        if ((m + r) * DESC_WORDS > this._segOut.length) {
+          const grown = new Uint32Array(Math.max(2 * this._segOut.length, (m + r) * DESC_WORDS));
+          grown.set(this._segOut.subarray(0, m * DESC_WORDS));
+          this._segOut = grown;
+        }
+        this._segOut.set(descs.subarray(k * DESC_WORDS, (k + r) * DESC_WORDS), m * DESC_WORDS);
+        m += r;
+        k += r;
       } else {
         m += seg!.cut(descs, k, n, this._segOut, m);
         k += seg!.records;
@@ -419,11 +527,12 @@ export function createMemoryLink(options: MemoryLinkOptions): [MemoryEndpoint, M
   if (!Number.isInteger(segmentation) || segmentation < 0 || segmentation > 65535) {
     throw new ConfigError("segmentation", `expected an integer 0..65535 (0: none), got ${segmentation}`);
   }
-  const wireAB = new Wire(zoneA, zoneB, ab, maxFrame);
-  const wireBA = new Wire(zoneB, zoneA, ba, maxFrame);
+  const chains = options.frameChains ?? false;
+  const wireAB = new Wire(zoneA, zoneB, ab, maxFrame, chains);
+  const wireBA = new Wire(zoneB, zoneA, ba, maxFrame, chains);
   return [
-    new MemoryEndpoint(nameA, zoneA, macA, mtu, wireAB, wireBA, segmentation),
-    new MemoryEndpoint(nameB, zoneB, macB, mtu, wireBA, wireAB, segmentation),
+    new MemoryEndpoint(nameA, zoneA, macA, mtu, wireAB, wireBA, segmentation, chains),
+    new MemoryEndpoint(nameB, zoneB, macB, mtu, wireBA, wireAB, segmentation, chains),
   ];
 }
 
