@@ -6,9 +6,10 @@
  * @module
  */
 import { DESC_WORDS, type Device } from "../src/device/device.ts";
+import { WrappedDevice } from "./wrapped_device.ts";
 
 /** A device that counts what its transmit side sends. */
-export class CountingDevice implements Device {
+export class CountingDevice extends WrappedDevice {
   /** Calls of tx(), frames or not. */
   calls = 0;
   bursts = 0;
@@ -22,48 +23,29 @@ export class CountingDevice implements Device {
   refuse = false;
   /** When set, each rx() and tx() call with frames appends `rx N` / `tx N` (the order of the calls). */
   log: string[] | undefined;
-  constructor(private readonly d: Device) {}
-  get name() {
-    return this.d.name;
+  constructor(d: Device) {
+    super(d);
   }
-  get zone() {
-    return this.d.zone;
-  }
-  get mac() {
-    return this.d.mac;
-  }
-  get mtu() {
-    return this.d.mtu;
-  }
-  get offloads() {
-    return this.d.offloads;
-  }
-  rx(descs: Uint32Array, max: number, now: number): number {
+  override rx(descs: Uint32Array, max: number, now: number): number {
     this.rxCalls++;
-    const n = this.d.rx(descs, max, now);
+    const n = this.inner.rx(descs, max, now);
     if (n > 0) this.rxBursts++;
     if (n > 0) this.log?.push(`rx ${n}`);
     return n;
   }
-  tx(descs: Uint32Array, n: number, now: number): number {
+  override tx(descs: Uint32Array, n: number, now: number): number {
     this.calls++;
     if (n > 0) this.log?.push(`tx ${n}`);
     if (this.refuse) return 0;
     if (n > 0) this.bursts++;
-    const z = this.d.zone;
+    const z = this.inner.zone;
     for (let i = 0; i < n; i++) {
       const w = descs[i * DESC_WORDS + 1];
       const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
       if ((w >>> 16) === 34 + (z.bytes[at + 46] >> 4) * 4) this.empty++;
     }
-    const k = this.d.tx(descs, n, now);
+    const k = this.inner.tx(descs, n, now);
     this.frames += k;
     return k;
-  }
-  pollAt(now: number): number {
-    return this.d.pollAt(now);
-  }
-  close(): void {
-    this.d.close();
   }
 }

@@ -262,7 +262,9 @@ export class Dialogue implements TcpReceiver {
     const t = this.tcb;
     if (t === undefined) return "CLOSED";
     if (!t.dead) return stateName(t.state);
-    return this.tcp.stateOf(t.remoteIp, t.remotePort, t.localPort) === State.timeWait ? "TIME-WAIT" : "CLOSED";
+    return this.tcp.stateOf(t.remoteIp, t.remotePort, t.localPort) === State.timeWait
+      ? "TIME-WAIT"
+      : "CLOSED";
   }
 
   /** A's application writes bytes (a pattern of `n` bytes if a number). Returns what was taken. */
@@ -362,6 +364,12 @@ export class Dialogue implements TcpReceiver {
   /** Runs `ms` of virtual time, keeping what A sends for {@link recv}. */
   run(ms: number): void {
     this.clock.run(ms);
+  }
+
+  /** Runs `ms` of virtual time and takes everything A sent by then. */
+  recvAll(ms = 0.5): Seg[] {
+    this.clock.run(ms);
+    return this.queue.splice(0);
   }
 
   /** @internal B's TCP receiver sheds nothing. */

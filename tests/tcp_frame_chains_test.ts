@@ -7,12 +7,13 @@
 // connections within the receiver's buffers.
 import { assert, assertEquals } from "@std/assert";
 import { createHash } from "node:crypto";
-import { DESC_WORDS, type Device, TxFlag } from "../src/device/mod.ts";
+import { DESC_WORDS, TxFlag } from "../src/device/mod.ts";
 import type { MemoryEndpoint } from "../src/device/memory/link.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { describe, test } from "./harness.ts";
 import { addrB } from "./sim.ts";
 import { Endpoint, State, tcpHosts, transfer } from "./tcp_sim.ts";
+import { WrappedDevice } from "./wrapped_device.ts";
 
 const mtu = 65521;
 const mss = mtu - 40;
@@ -37,34 +38,12 @@ const SYN = 0x02;
 const FIN = 0x01;
 
 /** Wraps a device and logs the TCP segments it sends; `drop` picks the ones lost on the way. */
-class Tap implements Device {
-  readonly inner: Device;
+class Tap extends WrappedDevice {
   readonly seen: Seen[] = [];
   drop: (s: Seen, index: number) => boolean = () => false;
   #out = new Uint32Array(1024 * DESC_WORDS);
 
-  constructor(inner: Device) {
-    this.inner = inner;
-  }
-  get name(): string {
-    return this.inner.name;
-  }
-  get zone() {
-    return this.inner.zone;
-  }
-  get mac(): Uint8Array {
-    return this.inner.mac;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get offloads() {
-    return this.inner.offloads;
-  }
-  rx(descs: Uint32Array, max: number, now: number): number {
-    return this.inner.rx(descs, max, now);
-  }
-  tx(descs: Uint32Array, n: number, now: number): number {
+  override tx(descs: Uint32Array, n: number, now: number): number {
     if (n * DESC_WORDS > this.#out.length) this.#out = new Uint32Array(2 * n * DESC_WORDS);
     let m = 0;
     for (let k = 0; k < n;) {
@@ -86,12 +65,6 @@ class Tap implements Device {
     const took = this.inner.tx(this.#out, m, now);
     if (took !== m) throw new Error(`the tap's device took ${took} of ${m} records`);
     return n;
-  }
-  pollAt(now: number): number {
-    return this.inner.pollAt(now);
-  }
-  close(): void {
-    this.inner.close();
   }
 
   #parse(descs: Uint32Array, k: number, records: number): Seen | undefined {

@@ -4,18 +4,10 @@
 // segment, so that ACK-clocked sending keeps its packets large.
 import { assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
-import { ACK, type Dialogue, established, type Seg } from "./tcp_dialogue.ts";
+import { ACK, type Dialogue, established } from "./tcp_dialogue.ts";
 
 const segmentation = 65000;
 const mss = 1460;
-
-/** Everything A sent within `ms` of virtual time. */
-function sent(d: Dialogue, ms = 0.5): Seg[] {
-  d.run(ms);
-  const out: Seg[] = [];
-  while (d.queue.length > 0) out.push(d.recv());
-  return out;
-}
 
 /**
  * A connection in slow start (NewReno, no HyStart++) with 80 segments in
@@ -29,13 +21,13 @@ function eightyInFlight(rttMs: number, write = 1_000_000): { d: Dialogue; from: 
     tcp: { congestion: "newreno", hystart: false },
   });
   assertEquals(d.write(write), write);
-  let segs = sent(d);
+  let segs = d.recvAll();
   for (let round = 0; round < 3; round++) {
     assertEquals(segs.length, 10 << round);
     const last = segs[segs.length - 1];
     d.run(rttMs);
     d.send({ flags: ACK, seq: 1, ack: last.seq + last.payload.length });
-    segs = sent(d);
+    segs = d.recvAll();
   }
   assertEquals(segs.length, 80);
   return { d, from: segs[0].seq };
@@ -51,11 +43,11 @@ describe("TCP large segments wait for the window", () => {
     // Each ACK of 2 segments grows cwnd by 2 in slow start: 4 segments of room per ACK.
     for (let k = 1; k <= 7; k++) {
       d.send({ flags: ACK, seq: 1, ack: from + 2 * k * mss });
-      assertEquals(sent(d, 0.2).length, 0, `ACK ${k}: ${4 * k} segments of room, cwnd ${t.cc.cwnd / mss}`);
+      assertEquals(d.recvAll(0.2).length, 0, `ACK ${k}: ${4 * k} segments of room, cwnd ${t.cc.cwnd / mss}`);
     }
     // The 8th: 32 segments of room, cwnd 96: a third of it.
     d.send({ flags: ACK, seq: 1, ack: from + 16 * mss });
-    const segs = sent(d, 0.2);
+    const segs = d.recvAll(0.2);
     assertEquals(segs.length, 32);
     assertEquals(segs[0].seq, from + 80 * mss);
     assertEquals(t.stats.largeSegsOut - large0, 1);
@@ -66,7 +58,7 @@ describe("TCP large segments wait for the window", () => {
     const t = d.tcb!;
     const large0 = t.stats.largeSegsOut;
     d.send({ flags: ACK, seq: 1, ack: from + 2 * mss }); // 0.5 ms after the flight left, SRTT several ms
-    const segs = sent(d, 0.2);
+    const segs = d.recvAll(0.2);
     assertEquals(segs.length, 4);
     assertEquals(t.stats.largeSegsOut - large0, 1);
   });
@@ -77,13 +69,13 @@ describe("TCP large segments wait for the window", () => {
     // The first of the 80 is the round's loss probe, sent before the ACK that let the rest go:
     // acknowledged, it leaves the oldest segment one that left with the rest.
     d.send({ flags: ACK, seq: 1, ack: from + mss });
-    sent(d, 0.1);
+    d.recvAll(0.1);
     // SRTT about 4 ms: the oldest segment's ACK is due within half an SRTT, not within 1 ms.
     const due = t.rack!.headSentAt + t.rto.srttMs - d.now;
     assertEquals(due > 1 && due <= t.rto.srttMs / 2, true, `due in ${due} ms, SRTT ${t.rto.srttMs}`);
     const out0 = t.sndNxt;
     d.send({ flags: ACK, seq: 1, ack: from + 3 * mss });
-    assertEquals(sent(d, 0.2).length, 4);
+    assertEquals(d.recvAll(0.2).length, 4);
     assertEquals(((t.sndNxt - out0) >>> 0) / mss, 4);
   });
 
@@ -93,7 +85,7 @@ describe("TCP large segments wait for the window", () => {
     d.run(4);
     // An ACK of 1 segment: 2 segments of room, under a third of the window, and all that is left.
     d.send({ flags: ACK, seq: 1, ack: from + mss });
-    const segs = sent(d, 0.2);
+    const segs = d.recvAll(0.2);
     assertEquals(segs.length, 2);
     assertEquals(segs[1].seq + segs[1].payload.length, 1 + 152 * mss);
   });

@@ -6,17 +6,9 @@
 import { assertEquals } from "@std/assert";
 import type { CongestionName } from "../src/tcp/congestion.ts";
 import { describe, test } from "./harness.ts";
-import { ACK, type Dialogue, established, type Seg } from "./tcp_dialogue.ts";
+import { ACK, type Dialogue, established } from "./tcp_dialogue.ts";
 
 const mss = 1460;
-
-/** Everything A sent within `ms` of virtual time. */
-function sent(d: Dialogue, ms = 0.5): Seg[] {
-  d.run(ms);
-  const out: Seg[] = [];
-  while (d.queue.length > 0) out.push(d.recv());
-  return out;
-}
 
 /**
  * A connection (SACK, RACK) that has sent all of its 150 segments, the last
@@ -26,12 +18,12 @@ function sent(d: Dialogue, ms = 0.5): Seg[] {
 function allSent(congestion: CongestionName): { d: Dialogue; from: number } {
   const d = established({ peer: { ws: 7, sackPermitted: true }, tcp: { congestion, hystart: false } });
   assertEquals(d.write(150 * mss), 150 * mss);
-  let segs = sent(d);
+  let segs = d.recvAll();
   for (let round = 0; round < 3; round++) {
     const last = segs[segs.length - 1];
     d.run(10);
     d.send({ flags: ACK, seq: 1, ack: last.seq + last.payload.length });
-    segs = sent(d);
+    segs = d.recvAll();
   }
   assertEquals(segs.length, 80);
   return { d, from: segs[0].seq };

@@ -3,44 +3,20 @@
 // hold its ACKs back rather than push frames that would be dropped; once the
 // device takes frames again every ACK's news arrives and nothing was lost.
 import { assertEquals, assertGreater } from "@std/assert";
-import { createMemoryLink, type Device } from "../src/device/mod.ts";
+import { createMemoryLink } from "../src/device/mod.ts";
 import { createHeapZone } from "../src/mem/mod.ts";
 import type { Tcb } from "../src/tcp/tcb.ts";
 import { State } from "../src/tcp/state.ts";
 import { describe, test } from "./harness.ts";
 import { addrA, addrB, Clock, Host } from "./sim.ts";
 import { attachTcp } from "./tcp_sim.ts";
+import { WrappedDevice } from "./wrapped_device.ts";
 
 /** Passes everything through, except that while `choked` its tx takes nothing. */
-class Choke implements Device {
+class Choke extends WrappedDevice {
   choked = false;
-  constructor(readonly inner: Device) {}
-  get name() {
-    return this.inner.name;
-  }
-  get zone() {
-    return this.inner.zone;
-  }
-  get mac() {
-    return this.inner.mac;
-  }
-  get mtu() {
-    return this.inner.mtu;
-  }
-  get offloads() {
-    return this.inner.offloads;
-  }
-  rx(descs: Uint32Array, max: number, now: number): number {
-    return this.inner.rx(descs, max, now);
-  }
-  tx(descs: Uint32Array, n: number, now: number): number {
+  override tx(descs: Uint32Array, n: number, now: number): number {
     return this.choked ? 0 : this.inner.tx(descs, n, now);
-  }
-  pollAt(now: number): number {
-    return this.inner.pollAt(now);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 
@@ -62,7 +38,9 @@ describe("tcp transmit backpressure", () => {
     const buf = new Uint8Array(65536);
     tb.listen(80, () => ({
       onData(c: Tcb) {
-        for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) got[0] = (got[0] ?? 0) + n;
+        for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) {
+          got[0] = (got[0] ?? 0) + n;
+        }
       },
     }), 1024);
     const bytes = 25_000;
@@ -89,6 +67,10 @@ describe("tcp transmit backpressure", () => {
     );
     assertEquals(done, true, `received ${got[0]} of ${writers * bytes}`);
     assertEquals(b.ip.counters.linkTxDropped, 0, "B dropped no frame on the way out");
-    assertEquals(ta.counters.retransTimeouts - timeoutsBefore, 0, "no sender waited for a retransmission timeout");
+    assertEquals(
+      ta.counters.retransTimeouts - timeoutsBefore,
+      0,
+      "no sender waited for a retransmission timeout",
+    );
   });
 });

@@ -13,8 +13,9 @@ import { Offload } from "../../ffi/symbols.ts";
 import { type Connection, createStack } from "../../src/mod.ts";
 import { Dpdk } from "../../src/device/dpdk/mod.ts";
 import { DpdkDevice } from "../../src/device/dpdk/device.ts";
-import { DESC_WORDS, type Device, RxFlag } from "../../src/device/device.ts";
+import { DESC_WORDS, RxFlag } from "../../src/device/device.ts";
 import { TcpFlags } from "../../src/wire/mod.ts";
+import { WrappedDevice } from "../wrapped_device.ts";
 
 const [prefix, socket, answersArg, bytesArg] = process.argv.slice(2);
 const answers = Number(answersArg);
@@ -24,7 +25,7 @@ const answerBytes = Number(bytesArg);
 const answerByte = (k: number, i: number) => (k * 31 + i * 7 + (i >> 8)) & 0xff;
 
 /** A device that notes, for each received packet with TCP payload, its links and its PSH. */
-class Watch implements Device {
+class Watch extends WrappedDevice {
   /** Packets with payload, by their number of links. */
   readonly byLinks: Record<number, number> = {};
   /** Packets whose payload ends an answer, with and without PSH; packets that end none, with PSH. */
@@ -33,25 +34,9 @@ class Watch implements Device {
   pshInside = 0;
   /** The sequence number of the first payload byte seen: answers follow on from it. */
   #base = -1;
-  constructor(private readonly d: Device) {}
-  get name() {
-    return this.d.name;
-  }
-  get zone() {
-    return this.d.zone;
-  }
-  get mac() {
-    return this.d.mac;
-  }
-  get mtu() {
-    return this.d.mtu;
-  }
-  get offloads() {
-    return this.d.offloads;
-  }
-  rx(descs: Uint32Array, max: number, now: number): number {
-    const n = this.d.rx(descs, max, now);
-    const z = this.d.zone;
+  override rx(descs: Uint32Array, max: number, now: number): number {
+    const n = this.inner.rx(descs, max, now);
+    const z = this.inner.zone;
     for (let i = 0; i < n;) {
       const w = descs[i * DESC_WORDS + 1];
       const at = z.dataStart(descs[i * DESC_WORDS]) + (w & 0xffff);
@@ -73,15 +58,6 @@ class Watch implements Device {
       else if (psh) this.pshInside++;
     }
     return n;
-  }
-  tx(descs: Uint32Array, n: number, now: number): number {
-    return this.d.tx(descs, n, now);
-  }
-  pollAt(now: number): number {
-    return this.d.pollAt(now);
-  }
-  close(): void {
-    this.d.close();
   }
 }
 
