@@ -1,7 +1,8 @@
 /**
- * What the SYN-flood benches (synflood.ts, synflood_connect.ts) share: their
- * command line's `--variants` and `--baseline`, and the two HTTP servers they
- * flood in the lab's first namespace, `luna serve http` and the kernel's.
+ * What the SYN-flood benches (synflood.ts, synflood_connect.ts, and
+ * synflood_where.ts's flood) share: their command line's `--variants` and
+ * `--baseline`, the two HTTP servers they flood in the lab's first namespace,
+ * `luna serve http` and the kernel's, and the flood at them.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Lab } from "../src/lab/netns.ts";
+import { startLabFlood } from "../src/lab/syn_flood.ts";
 import { lineFrom, removeEalFiles, stopChild as stop } from "./_proc.ts";
 import { nodeBin } from "./tcp.ts";
 
@@ -122,4 +124,19 @@ export async function startKernelHttp(
     await stop(p, "SIGTERM");
     lab.exec("luna", "ip", ["addr", "flush", "dev", lab.luna.iface]);
   };
+}
+
+/**
+ * Starts the lab's SYN flood at the HTTP server (port 80 of `mac`), `rate`
+ * SYNs a second (0: as fast as it goes), for at most `seconds`; it stops
+ * early once `stopFile` exists. It prints FLOODING once it floods.
+ */
+export function floodHttp(
+  lab: Lab,
+  mac: string,
+  rate: number,
+  stopFile: string,
+  seconds = 120,
+): ReturnType<typeof startLabFlood> {
+  return startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds, stopFile });
 }

@@ -61,11 +61,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
-import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult } from "../src/lab/syn_flood.ts";
 import { lineFrom, stopChild as stop } from "./_proc.ts";
 import { median } from "./_stats.ts";
 import {
   baselineCli as parseBaseline,
+  floodHttp,
   parseVariants,
   startKernelHttp,
   startLunaHttp,
@@ -140,13 +141,7 @@ try {
   let floods = 0;
   const underFlood = async (size = bytes) => {
     const stopFile = join(dir, `stop-${floods++}`);
-    const { process: f, output: done } = startLabFlood(lab, {
-      dstMac: mac,
-      dstPort: 80,
-      rate,
-      seconds: 120,
-      stopFile,
-    });
+    const { process: f, output: done } = floodHttp(lab, mac, rate, stopFile);
     await lineFrom(f, /^FLOODING$/, 30_000);
     // Let the flood fill the backlog before the download starts.
     await new Promise((r) => setTimeout(r, 200));

@@ -38,11 +38,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
-import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult } from "../src/lab/syn_flood.ts";
 import { lineFrom, stopChild as stop } from "./_proc.ts";
 import { median } from "./_stats.ts";
 import {
   baselineCli as parseBaseline,
+  floodHttp,
   parseVariants,
   startKernelHttp,
   startLunaHttp,
@@ -94,13 +95,7 @@ try {
   /** The connect times (ms) of `connects` connections made one after another under a flood. */
   const underFlood = async (r: number, side: string) => {
     const stopFile = join(dir, `stop-${side}-${r}`);
-    const { process: f, output: done } = startLabFlood(lab, {
-      dstMac: mac,
-      dstPort: 80,
-      rate,
-      seconds: 120,
-      stopFile,
-    });
+    const { process: f, output: done } = floodHttp(lab, mac, rate, stopFile);
     const ms: number[] = [];
     const retrans0 = synRetrans();
     try {

@@ -36,9 +36,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLab } from "../src/lab/netns.ts";
-import { dropFloodAnswersArgs, parseSynFloodResult, startLabFlood } from "../src/lab/syn_flood.ts";
+import { dropFloodAnswersArgs, parseSynFloodResult } from "../src/lab/syn_flood.ts";
 import { nodeBin } from "./tcp.ts";
 import { lineFrom, stopChild as stop } from "./_proc.ts";
+import { floodHttp } from "./_synflood_lab.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -312,7 +313,7 @@ try {
     // As bench/synflood.ts's --warm: a download under the flood, unmeasured, so that the figures
     // below are of a server whose runtime has compiled both paths.
     const stopFile = join(dir, "stop-warm");
-    const fl = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 120, stopFile });
+    const fl = floodHttp(lab, mac, rate, stopFile);
     await lineFrom(fl.process, /^FLOODING$/, 30_000);
     lab.exec("kernel", "curl", [
       ...["-sS", "--fail", "-m", "120", "-o", "/dev/null"],
@@ -328,7 +329,7 @@ try {
     const ms: number[] = [];
     for (let i = 0; i < fresh; i++) {
       const stopFile = join(dir, `stop-fresh-${i}`);
-      const fl = startLabFlood(lab, { dstMac: mac, dstPort: 80, rate, seconds: 30, stopFile });
+      const fl = floodHttp(lab, mac, rate, stopFile, 30);
       await lineFrom(fl.process, /^FLOODING$/, 30_000);
       await new Promise((r) => setTimeout(r, 200));
       ms.push(connectMs());
@@ -360,13 +361,7 @@ try {
     hog.kill("SIGTERM"); // timeout(1) passes it on to the loop
   }
   const stopFile = join(dir, "stop");
-  const { process: f, output } = startLabFlood(lab, {
-    dstMac: mac,
-    dstPort: 80,
-    rate,
-    seconds: 120,
-    stopFile,
-  });
+  const { process: f, output } = floodHttp(lab, mac, rate, stopFile);
   await lineFrom(f, /^FLOODING$/, 30_000);
   await new Promise((r) => setTimeout(r, 200));
   const perfOut = opt("--perf", "");

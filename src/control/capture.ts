@@ -16,7 +16,8 @@
  *
  * @module
  */
-import { DESC_WORDS, type Device, type DeviceOffloads, RxFlag, TxFlag } from "../device/device.ts";
+import { DESC_WORDS, type Device, type DeviceOffloads, TxFlag } from "../device/device.ts";
+import { receivedRecords } from "../device/segment.ts";
 import type { MemZone } from "../mem/zone.ts";
 
 /** Bytes kept of a frame at most (tcpdump's default snap length). */
@@ -174,8 +175,7 @@ export class CaptureTap implements Device {
     if (n > 0 && this.#sessions.length > 0) {
       // A chained frame (longer than a buffer, or coalesced) is one packet of its records.
       for (let k = 0; k < n;) {
-        let records = 1;
-        while (k + records < n && (descs[(k + records - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) records++;
+        const records = receivedRecords(descs, k, n);
         this.#record(descs, k, records, now);
         k += records;
       }

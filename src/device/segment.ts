@@ -33,7 +33,16 @@ export function chainRecords(descs: Uint32Array, k: number, n: number): number {
   return 0;
 }
 
-const ipChecksumAt = 10;
+/**
+ * Records of the received frame starting at record `k` of `descs[0..n)`: up
+ * to the first without RxFlag.more, or to the burst's end.
+ */
+export function receivedRecords(descs: Uint32Array, k: number, n: number): number {
+  let r = k;
+  while (r + 1 < n && (descs[r * DESC_WORDS + 2] & RxFlag.more) !== 0) r++;
+  return r - k + 1;
+}
+
 const tcpChecksumAt = 16;
 const ethernetHeaderLen = 14;
 
@@ -68,9 +77,8 @@ function chainSum(
   return sum;
 }
 
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
-}
+/** The IPv4 header view the two functions below attach to a chain's first record (held by neither). */
+const chainIp = new Ipv4Packet();
 
 function chainBytes(descs: Uint32Array, k: number, records: number): number {
   let len = 0;
@@ -93,20 +101,14 @@ export function fillChainChecksums(zone: MemZone, descs: Uint32Array, k: number,
   const w3 = descs[i0 + 3];
   const l2 = w3 & 0x7f;
   const l3 = (w3 >>> 8) & 0x1ff;
-  const ip = zone.dataStart(descs[i0]) + (descs[i0 + 1] & 0xffff) + l2;
-  if ((w2 & TxFlag.ipCksum) !== 0) {
-    bytes[ip + ipChecksumAt] = 0;
-    bytes[ip + ipChecksumAt + 1] = 0;
-    const ck = ~onesSum(bytes, ip, ip + l3) & 0xffff;
-    bytes[ip + ipChecksumAt] = ck >>> 8;
-    bytes[ip + ipChecksumAt + 1] = ck & 0xff;
-  }
+  const ip = chainIp.attach(bytes, zone.dataStart(descs[i0]) + (descs[i0 + 1] & 0xffff) + l2, l3);
+  if ((w2 & TxFlag.ipCksum) !== 0) ip.fillChecksum();
   if ((w2 & TxFlag.tcpCksum) !== 0) {
-    const tcp = ip + l3;
+    const tcp = ip.offset + l3;
     const tcpLen = chainBytes(descs, k, records) - l2 - l3;
     bytes[tcp + tcpChecksumAt] = 0;
     bytes[tcp + tcpChecksumAt + 1] = 0;
-    const pseudo = pseudoHeaderSum(readU32(bytes, ip + 12), readU32(bytes, ip + 16), IpProtocol.tcp, tcpLen);
+    const pseudo = pseudoHeaderSum(ip.src, ip.dst, IpProtocol.tcp, tcpLen);
     const ck = ~chainSum(zone, descs, k, records, tcp, pseudo) & 0xffff;
     bytes[tcp + tcpChecksumAt] = ck >>> 8;
     bytes[tcp + tcpChecksumAt + 1] = ck & 0xff;
@@ -126,21 +128,18 @@ export function chainVerdict(zone: MemZone, descs: Uint32Array, k: number, recor
   const f = zone.dataStart(descs[i0]) + (descs[i0 + 1] & 0xffff);
   const first = descs[i0 + 1] >>> 16;
   if (first < ethernetHeaderLen + 20 || bytes[f + 12] !== 0x08 || bytes[f + 13] !== 0x00) return 0;
-  const ip = f + ethernetHeaderLen;
-  const l3 = (bytes[ip] & 0x0f) * 4;
-  if (
-    bytes[ip] >>> 4 !== 4 || l3 < 20 || ethernetHeaderLen + l3 + 20 > first ||
-    bytes[ip + 9] !== IpProtocol.tcp
-  ) {
+  const ip = chainIp.attach(bytes, f + ethernetHeaderLen, first - ethernetHeaderLen);
+  const l3 = ip.headerLen;
+  if (ip.version !== 4 || l3 < 20 || ethernetHeaderLen + l3 + 20 > first || ip.protocol !== IpProtocol.tcp) {
     return 0;
   }
-  const ipGood = onesSum(bytes, ip, ip + l3) === 0xffff;
-  const tcpLen = ((bytes[ip + 2] << 8) | bytes[ip + 3]) - l3;
+  const ipGood = ip.verifyChecksum();
+  const tcpLen = ip.totalLen - l3;
   if (tcpLen !== chainBytes(descs, k, records) - ethernetHeaderLen - l3) {
     return RxFlag.ipCksumBad | RxFlag.l4CksumBad; // the IP layer drops it as malformed
   }
-  const pseudo = pseudoHeaderSum(readU32(bytes, ip + 12), readU32(bytes, ip + 16), IpProtocol.tcp, tcpLen);
-  const tcpGood = chainSum(zone, descs, k, records, ip + l3, pseudo) === 0xffff;
+  const pseudo = pseudoHeaderSum(ip.src, ip.dst, IpProtocol.tcp, tcpLen);
+  const tcpGood = chainSum(zone, descs, k, records, ip.offset + l3, pseudo) === 0xffff;
   return (ipGood ? RxFlag.ipCksumGood : RxFlag.ipCksumBad) |
     (tcpGood ? RxFlag.l4CksumGood : RxFlag.l4CksumBad);
 }

@@ -51,8 +51,8 @@
 import { ConfigError } from "../../errors.ts";
 import type { MemZone } from "../../mem/zone.ts";
 import { Random } from "../../util/random.ts";
-import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads, GSO_SEGS_MAX, RxFlag } from "../device.ts";
-import { fillChainChecksums, isChain, TcpSegmenter } from "../segment.ts";
+import { BURST_MAX, DESC_WORDS, type Device, type DeviceOffloads, GSO_SEGS_MAX } from "../device.ts";
+import { fillChainChecksums, isChain, receivedRecords, TcpSegmenter } from "../segment.ts";
 import { type FaultConfig, faultConfig, FaultCounters, type FaultOptions, FaultPath } from "./_path.ts";
 
 export { FaultCounters, type FaultOptions };
@@ -149,10 +149,7 @@ export class FaultInjector implements Device {
     if (room > 0) {
       const got = this.inner.rx(this._scratch, room, now);
       for (let k = 0; k < got;) {
-        let records = 1;
-        while (k + records < got && (this._scratch[(k + records - 1) * DESC_WORDS + 2] & RxFlag.more) !== 0) {
-          records++;
-        }
+        const records = receivedRecords(this._scratch, k, got);
         p.admit(this._scratch, k * DESC_WORDS, now, got - k - records, records);
         k += records;
       }

@@ -265,9 +265,7 @@ class Wire {
         continue;
       } else {
         c.copiedFrames++;
-      }
-      for (let r = 0, j = i; r < records && !move; r++, j = j + 1 === cap ? 0 : j + 1) {
-        src.release(this._handles[j]);
+        for (let r = 0, j = i; r < records; r++, j = j + 1 === cap ? 0 : j + 1) src.release(this._handles[j]);
       }
       // A chain is not summed in place by the stack: the receiving end gives its verdict, as memif's does.
       if (out > 1) descs[n * DESC_WORDS + 2] |= chainVerdict(dst, descs, n, out);
@@ -439,24 +437,14 @@ export class MemoryEndpoint implements Device {
     while (k < n) {
       const need = isChain(descs, k) ? seg!.frames(descs, k, n) : 1;
       if (need === 0) break; // a chain that ends in a later burst
-      if ((m + need) * DESC_WORDS > this._segOut.length) {
-        const grown = new Uint32Array(
-          Math.max(2 * this._segOut.length, (m + need) * DESC_WORDS, 256 * DESC_WORDS),
-        );
-        grown.set(this._segOut.subarray(0, m * DESC_WORDS));
-        this._segOut = grown;
-      }
+      this._segRoom(m, need);
       if (need === 1 && !isChain(descs, k)) {
         this._segOut.set(descs.subarray(k * DESC_WORDS, (k + 1) * DESC_WORDS), m * DESC_WORDS);
         m++;
         k++;
       } else if (need === 1 && this._chains) {
         const r = seg!.records;
-        if ((m + r) * DESC_WORDS > this._segOut.length) {
-          const grown = new Uint32Array(Math.max(2 * this._segOut.length, (m + r) * DESC_WORDS));
-          grown.set(this._segOut.subarray(0, m * DESC_WORDS));
-          this._segOut = grown;
-        }
+        this._segRoom(m, r);
         this._segOut.set(descs.subarray(k * DESC_WORDS, (k + r) * DESC_WORDS), m * DESC_WORDS);
         m += r;
         k += r;
@@ -467,6 +455,16 @@ export class MemoryEndpoint implements Device {
     }
     this._out.push(this._segOut, m, now);
     return k;
+  }
+
+  /** Grows the segmentation output, keeping its first `m` records, to hold `more` after them. */
+  private _segRoom(m: number, more: number): void {
+    if ((m + more) * DESC_WORDS <= this._segOut.length) return;
+    const grown = new Uint32Array(
+      Math.max(2 * this._segOut.length, (m + more) * DESC_WORDS, 256 * DESC_WORDS),
+    );
+    grown.set(this._segOut.subarray(0, m * DESC_WORDS));
+    this._segOut = grown;
   }
 
   /** Packets this endpoint cut into frames (segmentation), and the frames they became. */
