@@ -13,9 +13,17 @@
  * ```
  *
  * Options: `--configs LIST` of SERVER/CLIENT modes (default
- * batch/batch,inline/inline), `--workloads LIST` of echo, storage4k and
- * connrate (default all), `--conns LIST` (default 1,16,256; connrate uses
- * 16), `--seconds S` measured (default 1), `--rounds N` (default 3).
+ * batch/batch,inline/inline), `--workloads LIST` of echo, storage4k,
+ * storage64k and connrate (default echo,storage4k,connrate), `--conns LIST`
+ * (default 1,16,256; connrate uses 16), `--seconds S` measured (default 1),
+ * `--rounds N` (default 3), `--counters`: also the server's TCP, port and
+ * loop counters that moved over the phase, per request (segments each way,
+ * large segments, retransmissions and probes, transmit bursts and mbufs the
+ * ring refused), and what the client lost in the measured stretch:
+ *
+ * ```sh
+ * node_modules/.bin/bun bench/loop_stalls.ts --configs batch/batch --workloads storage64k --conns 16,256 --rounds 1 --seconds 2 --counters
+ * ```
  *
  * @module
  */
@@ -50,16 +58,36 @@ const rounds = Number(arg("rounds", "3"));
 const warmS = Number(arg("warm", "0"));
 // `--trace N`: the client's timeline of connection 0's first N measured requests (LUNA_BENCH_TRACE).
 const traceN = Number(arg("trace", "0"));
+// `--counters`: the server's TCP, port and loop counters that moved, per request, and the client's losses.
+const counters = process.argv.includes("--counters");
 const traceEnv = traceN > 0
   ? { ...process.env, LUNA_BENCH_TRACE: String(traceN) } as Record<string, string>
   : undefined;
 
 type Stalls = Record<string, number>;
+/** The answer's bytes of a storage workload: storage4k, storage64k. */
+const storageResp = (w: string) => w === "storage64k" ? 65536 : 4096;
 const stallKeys = ["over100us", "over1ms", "over10ms", "ms", "yields", "yieldMs", "naps", "napMs"];
 
+// deno-lint-ignore no-explicit-any
+type AnyStats = any;
+let lastServerStats: AnyStats;
 async function serverStalls(server: Proc): Promise<Stalls> {
   const m = await ask(server, "stats", /^STATS (.*)$/m, 10_000);
-  return JSON.parse(m[1]).loop.stalls as Stalls;
+  lastServerStats = JSON.parse(m[1]);
+  return lastServerStats.loop.stalls as Stalls;
+}
+
+/** The numeric counters of `group` (tcp, port, loop) that moved between two stats, per request. */
+function movedPerReq(a: AnyStats, b: AnyStats, group: string, done: number): string {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(b?.[group] ?? {})) {
+    const v0 = a?.[group]?.[k];
+    if (typeof v !== "number" || typeof v0 !== "number" || v === v0 || done === 0) continue;
+    const d = (v - v0) / done;
+    out.push(`${k} ${Math.abs(d) >= 100 ? d.toFixed(0) : d.toPrecision(3)}`);
+  }
+  return out.join(", ");
 }
 
 function delta(a: Stalls, b: Stalls): Stalls {
@@ -122,8 +150,8 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
       ...memifEnd("client", socket, clientMode, cp, clientCpu, 300),
     }, traceEnv);
     for (const w of warmS > 0 ? workloads : []) {
-      const phase = w === "storage4k"
-        ? { workload: "storage", resp: 4096, conns: 16, size: 64, warmupS: 0, measureS: warmS }
+      const phase = w.startsWith("storage")
+        ? { workload: "storage", resp: storageResp(w), conns: 16, size: 64, warmupS: 0, measureS: warmS }
         : { workload: w, conns: 16, size: 64, warmupS: 0, measureS: warmS };
       const m = await ask(
         client,
@@ -138,8 +166,8 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
         // Warm processes (--warm) need no warm-up of their own: the phase is then nearly all
         // measured, and the server's CPU over the phase is nearly all spent on measured requests.
         const warmupS = warmS > 0 ? 0.05 : 0.3;
-        const phase = w === "storage4k"
-          ? { workload: "storage", resp: 4096, conns, size: 64, warmupS, measureS: seconds }
+        const phase = w.startsWith("storage")
+          ? { workload: "storage", resp: storageResp(w), conns, size: 64, warmupS, measureS: seconds }
           : { workload: w, conns, size: 64, warmupS, measureS: seconds };
         // The server's stalls cover the whole phase (connect, warm-up, measured stretch, close).
         const s0 = await serverStalls(server);
@@ -152,7 +180,9 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
           /^(RESULT|FAIL) (.*)$/m,
           (seconds + 30) * 1000,
         );
+        const st0 = lastServerStats;
         const s1 = await serverStalls(server);
+        const st1 = lastServerStats;
         const t1 = threads(server.child.pid!);
         // The share of the phase the server's main thread ran: under 1, the core went elsewhere.
         const wall = performance.now() - wall0;
@@ -191,6 +221,23 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
               } µs/req, polls ${r.client.pollsPerReq.toFixed(1)}/req`
               : ""),
         );
+        if (counters) {
+          rows[rows.length - 1] +=
+            `\n    server per req (whole phase): tcp: ${movedPerReq(st0, st1, "tcp", done)}\n      port: ${
+              movedPerReq(st0, st1, "port", done)
+            }\n      loop: ${movedPerReq(st0, st1, "loop", done)}` +
+            `\n    client lost in the measured stretch: ${
+              [
+                "retransSegs",
+                "retransTimeouts",
+                "noBufferDrops",
+                "poolPressureDrops",
+                "rcvShareDrops",
+                "rcvWindowTrims",
+              ]
+                .map((k) => `${k} ${r[k]}`).join(", ")
+            }`;
+        }
         console.log(rows[rows.length - 1]);
         if (r.trace !== undefined) console.log(`    trace ${JSON.stringify(r.trace)}`);
       }

@@ -2378,7 +2378,9 @@ struct tx_pkt {
  * a chain's mbufs) or made again at the next call (each record's mbuf fields,
  * on cache lines long cold): the steps bound that waste by a step's worth,
  * not by the records waiting (hundreds, with many connections answering at
- * once into a ring the peer drains a burst at a time). */
+ * once into a ring the peer drains a burst at a time). A packet GSO cuts
+ * starts a step of its own, and one the PMD refused whole waits, cut, in the
+ * port's backlog: no cut is made twice. */
 #define TX_STEP_MBUFS 64
 
 int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs,
@@ -2446,6 +2448,12 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 					stop = 1; /* the burst is full: the rest waits */
 					break;
 				}
+				/* A packet to cut is a step of its own: cut only once what
+				 * went before it was taken, so that a ring that fills
+				 * wastes no cut (the one refused whole waits in the
+				 * backlog: below). */
+				if (gso && nm > 0)
+					break;
 				/* A packet GSO cuts is read from the zone's buffers linked in place;
 				 * any other (sent whole, or cut by the port's TSO) is a chain the PMD
 				 * holds, of the shim's own mbufs. */
@@ -2617,6 +2625,15 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 			struct tx_pkt *t = &pk[q];
 			uint32_t end = (uint32_t)t->m_first + t->m_count;
 			int gone = end <= sent || (t->segmented && t->m_first < sent);
+			/* The first packet the PMD refused whole, when it was cut (GSO) and
+			 * nothing before it is left: held too, rather than freed and cut
+			 * again on every retry while the peer's ring stays full (with many
+			 * connections answering 64 KiB at once, over one cut in three was
+			 * thrown away). One packet at most waits; the records behind it
+			 * stay the caller's. */
+			if (!gone && t->segmented && t->m_count > 0 && t->m_first == sent && bl != NULL &&
+			    bl->n == 0)
+				gone = 1;
 			if (gone) {
 				if (end > sent && bl != NULL) {
 					/* Held, to go before anything else at the next burst. */

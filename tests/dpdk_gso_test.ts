@@ -87,4 +87,27 @@ describe("dpdk gso", () => {
     },
     { timeoutMs: 90_000 },
   );
+
+  test(
+    "a ring the peer does not drain: a packet cut and refused whole waits in the backlog, no packet is cut twice, every frame arrives once and in order",
+    async () => {
+      const dir = tempDir("gso-full");
+      const prefix = uniquePrefix("gso-full");
+      try {
+        const r = resultOf(
+          await runChild("gso_ring_full.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 }),
+        );
+        assert(r.full.smalls > 0, "single frames filled the ring");
+        // The first large packet fit the room the peer made; the second was cut, refused whole, and held.
+        assertEquals(r.full, { smalls: r.full.smalls, packetsTaken: 2, cut: 2, refused: 0, backlog: 1 });
+        assertEquals([r.got, r.bad], [r.frames, 0], "every frame once, in order, its bytes");
+        assertEquals([r.cut, r.segments, r.dropped], [r.packets, r.packets * 15, 0], "each packet cut once");
+        assertEquals(r.freeAfter, r.freeBefore, "every buffer back, on both ports");
+      } finally {
+        removeEalFiles(prefix);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { timeoutMs: 90_000 },
+  );
 });

@@ -162,6 +162,32 @@ describe("RFC 9293 data and ACKs", () => {
     d.expect({ flags: ACK, seq: 1, ack: 2001, window: 2000 });
   });
 
+  test("window update: reads in pieces then a write: the write carries the window, no pure ACK before it (RFC 9293 3.8.6.2.2)", () => {
+    const d = established({ tcp: { rcvBufBytes: 2000 }, autoRead: false });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1000 });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 1000 });
+    d.expect({ ack: 2001, window: 0 });
+    // As a storage client reads a 64 KiB answer one received piece at a time, then asks again:
+    // the update owed by the first piece waits for the end of the loop's iteration.
+    d.tcp.read(d.tcb!, new Uint8Array(1000), d.now);
+    d.tcp.read(d.tcb!, new Uint8Array(1000), d.now);
+    d.write(64);
+    d.expect({ flags: ACK | PSH, seq: 1, ack: 2001, len: 64, window: 2000 });
+    d.recvNothing(100);
+  });
+
+  test("window update: one owed and not carried leaves at the loop's next iteration (RFC 9293 3.8.6.2.2)", () => {
+    const d = established({ tcp: { rcvBufBytes: 2000 }, autoRead: false });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1000 });
+    d.send({ flags: ACK, seq: 1001, ack: 1, payload: 1000 });
+    d.expect({ ack: 2001, window: 0 });
+    const t0 = d.now;
+    d.tcp.read(d.tcb!, new Uint8Array(2000), d.now);
+    const s = d.expect({ flags: ACK, seq: 1, ack: 2001, len: 0, window: 2000 }, 50);
+    assert(s.at - t0 < 1, `at the next poll, not after a delayed ACK's wait: ${s.at - t0} ms`);
+    d.recvNothing(100);
+  });
+
   test("zero receive window: the ACK field of a probe A cannot take is still processed (RFC 9293 3.10.7.4 first)", () => {
     // "If the RCV.WND is zero, no segments will be acceptable, but special
     // allowance should be made to accept valid ACKs, URGs, and RSTs."

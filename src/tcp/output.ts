@@ -24,7 +24,7 @@ import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
-import { paced, paceHeld, pacedUnit } from "./pacer.ts";
+import { paced, pacedUnit, paceHeld } from "./pacer.ts";
 import { bytesPerBuffer, effectiveMss, receiveWindow } from "./window.ts";
 import { deferLarge, pushFlag, sendLarge } from "./large_segment.ts";
 
@@ -155,7 +155,9 @@ export class TcpOutput {
     }
     if ((flags & TcpFlags.ack) !== 0) {
       // RFC 3168 6.1.3 (RFC 8257 3.2 with DCTCP): ECE while the receiver echoes CE.
-      if ((tcb.ecnState & EcnState.echo) !== 0 && (flags & TcpFlags.syn) === 0) r.flags = flags | TcpFlags.ece;
+      if ((tcb.ecnState & EcnState.echo) !== 0 && (flags & TcpFlags.syn) === 0) {
+        r.flags = flags | TcpFlags.ece;
+      }
       r.ack = tcb.rcvNxt;
       tcb.lastAckSent = tcb.rcvNxt;
       const wnd = (flags & TcpFlags.syn) !== 0
@@ -184,6 +186,7 @@ export class TcpOutput {
       tcb.ackNow = false;
       tcb.unackedSegs = 0;
       tcb.delackAt = Infinity;
+      tcb.windowUpdateHeld = false; // the segment carries the window
     }
     const zone = this._zone;
     const len = r.headerLen() + r.payloadLen;
@@ -199,6 +202,7 @@ export class TcpOutput {
     tcb.ackNow = false;
     tcb.unackedSegs = 0;
     tcb.delackAt = Infinity;
+    tcb.windowUpdateHeld = false;
   }
 
   /** Sends a segment with no payload (SYN, ACK, FIN, RST of a connection) in a fresh buffer. */
@@ -469,10 +473,23 @@ export class TcpOutput {
     this._counters.retransSegs++;
   }
 
-  /** The application read: tell the peer if its window grew enough to be worth an ACK of its own. */
-  windowOpened(c: Tcb, now: number): void {
+  /**
+   * The application read: tell the peer if its window grew enough to be worth an ACK of its own.
+   * `hold` (default): the update waits for the end of the loop's iteration (TcpLayer.flushCorked)
+   * and leaves only if no segment carried the window meanwhile: an application that reads a
+   * piece at a time (each GRO link of a 64 KiB answer) and then writes its next request sent
+   * the peer pure ACKs for the pieces besides the request (at 256 connections, where a share of
+   * the zone bounds each window, four of them for each 64 KiB answer).
+   */
+  windowOpened(c: Tcb, now: number, hold = true): void {
     // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
     const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
+    // Called for every piece read (46 for a 64 KiB answer): the cheap answers first. An update
+    // owed already leaves at the iteration's end; a window still at half of the widest the peer
+    // was told of (`told` below) has not shrunk.
+    if (hold && c.windowUpdateHeld) return;
+    const told = Math.max(c.rcvWndAdvMax, Math.min(c.rcvBufBytes, 65535));
+    if (before >= told >>> 1) return;
     // The window's size is what receiveWindow would offer an idle connection: the buffer, the
     // scaled field, and the connection's share of the zone. Measured against the buffer alone,
     // a share-bounded window (many connections) looked shrunk after every read and each read
@@ -486,13 +503,20 @@ export class TcpOutput {
     // one rides on the next (possibly delayed) ACK, or every read would cost a segment. Its
     // size is at most the widest the peer was told of: a window still near the SYN's unscaled
     // 64 KiB has not shrunk (a request read after the handshake cost a pure ACK before its answer).
-    const told = Math.max(c.rcvWndAdvMax, Math.min(c.rcvBufBytes, 65535));
     if (
       free - before >= Math.min(c.rcvBufBytes >>> 1, c.sndMss) && before < Math.min(max, told) >>> 1 &&
       c.state >= State.established
     ) {
-      c.ackNow = true;
-      this.output(c, now);
+      if (!hold) {
+        c.ackNow = true;
+        this.output(c, now);
+        return;
+      }
+      c.windowUpdateHeld = true;
+      if (!c.ackHeld) {
+        c.ackHeld = true;
+        this._x.acksHeld.add(c);
+      }
     }
   }
 }

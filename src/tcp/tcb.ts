@@ -213,6 +213,12 @@ export class Tcb {
    */
   ackHeld = false;
   /**
+   * A window update is owed (the application read: output.ts windowOpened) and waits with the
+   * held ACKs for the end of the loop's iteration, unless a segment (the application's next
+   * request, an ACK for data) carried the window first.
+   */
+  windowUpdateHeld = false;
+  /**
    * Output held back while the application queues a write and its close (Linux's TCP_CORK, for
    * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
    */
