@@ -1,8 +1,8 @@
 // The shim's software checksum (c-shims/luna_cksum.h: RFC 1071 sums, AVX2
 // where the CPU has it, a scalar loop where not) against a plain 16-bit
 // loop, in C: c-shims/test/cksum_test.c, compiled here with the shim's
-// warnings and optimisation, checks every length 0..2048 at every start
-// offset 0..63, the extremes, long buffers and chains cut at random points.
+// flags, checks every length 0..2048 at every start offset 0..63, the
+// extremes, long buffers and chains cut at random points.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -25,7 +25,11 @@ describe("shim checksum", () => {
     const dir = tempDir("cksum-c");
     try {
       const bin = join(dir, "cksum_test");
-      const cc = run("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", source, "-o", bin]);
+      // The shim's flags: DPDK's (-march among them) under its warnings.
+      const dpdk = run("pkg-config", ["--cflags", "libdpdk"]);
+      assertEquals(dpdk.status, 0, `pkg-config libdpdk failed (DPDK's headers missing?):\n${dpdk.out}`);
+      const flags = dpdk.out.trim().split(/\s+/).filter((f) => f !== "");
+      const cc = run("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", ...flags, source, "-o", bin]);
       assertEquals(cc.status, 0, `gcc failed:\n${cc.out}`);
       // Two seeds: the fixed default and one from this run (printed on a mismatch).
       for (const seed of ["", String(Math.floor(Math.random() * 2 ** 32))]) {

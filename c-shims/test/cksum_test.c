@@ -7,7 +7,7 @@
  * buffer cut into random pieces summed piece by piece and combined as the
  * shim combines an mbuf chain's links (luna_cksum_combine).
  *
- *   gcc -O2 -Wall -Wextra -Werror c-shims/test/cksum_test.c -o cksum_test && ./cksum_test
+ *   gcc -O2 -Wall -Wextra -Werror $(pkg-config --cflags libdpdk) c-shims/test/cksum_test.c -o cksum_test && ./cksum_test
  *
  * Prints what it checked and "ok", and exits 0; on a mismatch it prints
  * the case (path, length, offset, seed) and exits 1.
