@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := demo
 
-SHIM_SRC := c-shims/luna_shim.c c-shims/luna_shim.h c-shims/packet_port.c c-shims/packet_port.h
+SHIM_SRC := c-shims/luna_shim.c c-shims/luna_shim.h c-shims/packet_port.c c-shims/packet_port.h c-shims/luna_cksum.h
 SHIM     := c-shims/build/libluna_shim.so
 BIN      := node_modules/.bin
 CFLAGS   ?= -O2 -g

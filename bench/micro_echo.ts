@@ -34,7 +34,9 @@
  * `--mtu N` (memif only) runs both ports at that MTU, as `mtu` in a stack's
  * configuration does (memif's buffers and the zones' sized from it; above
  * 9000 frames are chains of buffers and a 64 KiB answer leaves in two
- * segments). `--burst N` sets both stacks' frames per receive burst (default the stack's
+ * segments). `--checksums always` (ring, memif) has the shim compute and
+ * verify the TCP/IP checksums, as a stack's `checksums: "always"` does (by
+ * default neither port sums anything). `--burst N` sets both stacks' frames per receive burst (default the stack's
  * own); `--counters` prints each side's TCP counters that moved, per request. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
  *
@@ -105,6 +107,15 @@ let warmedUp = false;
 const burst = Number(arg("burst", "0"));
 /** `--mtu N` (memif): both ports' MTU; 0, the default: the port's own (1500). */
 const mtu = Number(arg("mtu", "0"));
+/** `--checksums always` (ring, memif): the shim computes and verifies TCP/IP checksums, as `checksums: "always"`. */
+const checksums = arg("checksums", "auto");
+if (checksums !== "auto" && checksums !== "always") {
+  throw new Error(`--checksums: auto or always, got ${checksums}`);
+}
+if (checksums === "always" && link === "memory") {
+  throw new Error("--checksums always: with --link ring or memif");
+}
+const noChecksums = checksums === "auto";
 /** In a child: the one configuration it measures, `MODE:CONNS`. */
 const child = arg("child", "");
 if (!Number.isInteger(answerBytes) || answerBytes < 0) throw new Error(`--answer: bytes, got ${answerBytes}`);
@@ -147,7 +158,7 @@ async function ends(): Promise<[Device, Device]> {
       port.configure({
         zone,
         txOffloads,
-        noChecksums: true,
+        noChecksums,
         softwareCoalescing: true,
         ...(mtu !== 0 ? { mtu, mtuPmdUnbounded: true } : {}),
       });
@@ -156,7 +167,9 @@ async function ends(): Promise<[Device, Device]> {
     };
     ringEnds = [open("net_memif0"), open("net_memif1")];
     const [pa, pb] = [dpdk.port("net_memif0"), dpdk.port("net_memif1")];
-    for (let i = 0; i < 500 && !(pa.link().up && pb.link().up); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && !(pa.link().up && pb.link().up); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     if (!(pa.link().up && pb.link().up)) throw new Error("memif: the link did not come up in 5 s");
     rmSync(socket, { force: true });
   }
@@ -171,7 +184,7 @@ async function ends(): Promise<[Device, Device]> {
       const csum = Offload.ipv4Cksum | Offload.tcpCksum;
       let txOffloads = (info.txOffloads & csum) === csum ? csum : 0;
       if ((info.txOffloads & Offload.tcpGso) !== 0) txOffloads |= Offload.tcpGso;
-      port.configure({ zone, txOffloads, noChecksums: true, softwareCoalescing: true });
+      port.configure({ zone, txOffloads, noChecksums, softwareCoalescing: true });
       port.start();
       return new DpdkDevice(port, 0, txOffloads);
     };
@@ -238,8 +251,20 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   const db = new CountingDevice(lb);
   // net_ring ports have no MAC of their own: each stack is given one.
   const b = burst > 0 ? { burst } : {};
-  const server = await createStack({ device: da, address: "198.18.0.1/24", mode, mac: "02:00:00:00:00:01", ...b });
-  const client = await createStack({ device: db, address: "198.18.0.2/24", mode, mac: "02:00:00:00:00:02", ...b });
+  const server = await createStack({
+    device: da,
+    address: "198.18.0.1/24",
+    mode,
+    mac: "02:00:00:00:00:01",
+    ...b,
+  });
+  const client = await createStack({
+    device: db,
+    address: "198.18.0.2/24",
+    mode,
+    mac: "02:00:00:00:00:02",
+    ...b,
+  });
   const echo = (c: Connection) => {
     const zone = c.zoneBytes;
     for (let len = c.pieceLength; len > 0; len = c.pieceLength) {
@@ -345,7 +370,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
     clientSegsPerReq: (client.tcp.counters.outSegs - cc0.outSegs) / done,
     retransPerReq: (server.tcp.counters.retransSegs - sc0.retransSegs + client.tcp.counters.retransSegs -
       cc0.retransSegs) / done,
-    tlpPerReq: (server.tcp.counters.tlpProbes - sc0.tlpProbes + client.tcp.counters.tlpProbes - cc0.tlpProbes) /
+    tlpPerReq:
+      (server.tcp.counters.tlpProbes - sc0.tlpProbes + client.tcp.counters.tlpProbes - cc0.tlpProbes) /
       done,
   };
   if (showCounters && warmedUp) {
@@ -353,7 +379,11 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
       const now = st.tcp.counters as unknown as Record<string, number>;
       const was = c0 as unknown as Record<string, number>;
       const moved = Object.keys(was).filter((k) => typeof was[k] === "number" && now[k] !== was[k]);
-      console.log(`counters ${mode} ${conns} ${side}, per request: ${moved.map((k) => `${k} ${((now[k] - was[k]) / done).toFixed(3)}`).join(", ")}`);
+      console.log(
+        `counters ${mode} ${conns} ${side}, per request: ${
+          moved.map((k) => `${k} ${((now[k] - was[k]) / done).toFixed(3)}`).join(", ")
+        }`,
+      );
     }
   }
   // Both at once: each close polls its own stack until the FINs are answered, yielding every few
@@ -390,10 +420,17 @@ function inChild(mode: string, conns: number): Figures {
   const passed = [
     ...["--requests", String(requests), "--link", link, "--answer", String(answerBytes)],
     ...["--buffers", String(ringBuffers), "--burst", String(burst), "--mtu", String(mtu)],
+    ...["--checksums", checksums],
   ];
   if (profileTop > 0) passed.push("--profile", String(profileTop));
   if (showCounters) passed.push("--counters");
-  const args = [...(typeof Bun !== "undefined" ? [] : ["run", "-A"]), script, ...passed, "--child", `${mode}:${conns}`];
+  const args = [
+    ...(typeof Bun !== "undefined" ? [] : ["run", "-A"]),
+    script,
+    ...passed,
+    "--child",
+    `${mode}:${conns}`,
+  ];
   const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 600_000 });
   const line = r.stdout?.split("\n").find((l) => l.startsWith("FIGURES "));
   if (r.status !== 0 || line === undefined) {

@@ -8,7 +8,7 @@
  * (MSS-sized), and TCP segments (large ones the sender handed the shim;
  * coalesced ones the receiver took).
  *
- *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR] [--perf DIR] [--no-timing]
+ *   bun bench/profile_bulk.ts [--mtu 1500] [--mb 512] [--gro on|off] [--gso on|off] [--checksums auto|always] [--buf BYTES] [--mode batch|inline] [--warm-mb MB] [--cpu-prof DIR] [--perf DIR] [--no-timing]
  *   deno run -A bench/profile_bulk.ts ...
  *
  * Prints one table (ns per segment, each end), what tells a fast run from a
@@ -42,6 +42,8 @@ interface EndConfig {
   /** Receive coalescing on or off; undefined: the stack's default (and a stack older than the setting). */
   gro?: boolean;
   gso: boolean;
+  /** The stack's `checksums` setting; undefined: the default (none on memif). */
+  checksums?: "auto" | "always";
   /** tcp.sndBufBytes and tcp.rcvBufBytes; undefined: the defaults. */
   buf?: number;
   /** The loop mode of both ends; undefined: the default (batch). */
@@ -205,6 +207,7 @@ async function runEnd(cfg: EndConfig): Promise<void> {
     buffers: 16383,
     ...(cfg.mode !== undefined ? { mode: cfg.mode } : {}),
     ...(cfg.gro !== undefined ? { receiveOffload: cfg.gro } : {}),
+    ...(cfg.checksums !== undefined ? { checksums: cfg.checksums } : {}),
     eal: { prefix: cfg.prefix, lcores: server ? "0@0" : "0@1", memoryMb: 512 },
     tcp: {
       noDelay: true,
@@ -502,6 +505,11 @@ if (process.argv.includes("--end")) {
   const groArg = arg("--gro", "default");
   const gro = groArg === "default" ? undefined : groArg === "on";
   const gso = arg("--gso", "on") === "on";
+  const checksumsArg = arg("--checksums", "auto");
+  if (checksumsArg !== "auto" && checksumsArg !== "always") {
+    throw new Error(`--checksums: auto or always, got ${checksumsArg}`);
+  }
+  const checksums: "auto" | "always" = checksumsArg;
   const bufArg = arg("--buf", "");
   const buf = bufArg === "" ? undefined : Number(bufArg);
   const modeArg = arg("--mode", "batch");
@@ -517,6 +525,7 @@ if (process.argv.includes("--end")) {
     warmBytes: warmMb << 20,
     gro,
     gso,
+    checksums,
     buf,
     mode,
     timing: !process.argv.includes("--no-timing"),
@@ -533,7 +542,7 @@ if (process.argv.includes("--end")) {
   console.log(
     `bulk over memif (${mode}), MTU ${mtu}, ${mb} MiB after ${warmMb} MiB, GRO ${groArg}, GSO ${
       gso ? "on" : "off"
-    }, buffers ${buf ?? "default"}: ${
+    }, checksums ${checksums}, buffers ${buf ?? "default"}: ${
       gbit.toFixed(2)
     } Gbit/s; coalesced ${s.coalescedSegments} segments into ${s.coalescedPackets} packets; ${
       (c.wireFrames / c.tcpSegments).toFixed(1)

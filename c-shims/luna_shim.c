@@ -7,6 +7,7 @@
  * experimental in DPDK 22.11; it is an inline function of rte_ip.h. */
 #define ALLOW_EXPERIMENTAL_API
 #include "luna_shim.h"
+#include "luna_cksum.h"
 #include "packet_port.h"
 
 #include <errno.h>
@@ -1823,42 +1824,6 @@ static inline uint32_t rx_flags(uint64_t ol)
 static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
 				       uint32_t off);
 
-/* The ones' complement sum of buf[0..len) folded to 16 bits: what
- * __rte_raw_cksum_reduce(__rte_raw_cksum(buf, len, 0)) gives (16-bit words
- * in host order, an odd last byte as the first byte of a word; 0 only for
- * a sum of zeros), 8 bytes a step where DPDK 22.11's loop takes 2: that loop
- * was most of what a checksummed frame cost (its two passes, summing on
- * transmit and verifying on receive, a quarter of the CPU of two stacks
- * answering 64 KiB over net_ring). Each 32-bit half of a 64-bit word is
- * the sum of its two 16-bit words modulo 0xffff (2^16 is 1 there), and a
- * 64-bit total of halves cannot overflow below 2^32 of them. */
-static inline uint16_t cksum16(const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint64_t s0 = 0, s1 = 0;
-	for (; len >= 16; p += 16, len -= 16) {
-		uint64_t a, b;
-		memcpy(&a, p, 8);
-		memcpy(&b, p + 8, 8);
-		s0 += (a & 0xffffffff) + (a >> 32);
-		s1 += (b & 0xffffffff) + (b >> 32);
-	}
-	uint64_t s = s0 + s1;
-	for (; len >= 2; p += 2, len -= 2) {
-		uint16_t w;
-		memcpy(&w, p, 2);
-		s += w;
-	}
-	if (len == 1) {
-		uint16_t left = 0;
-		*(uint8_t *)&left = *p;
-		s += left;
-	}
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
 /* The TCP or UDP checksum of an unchained IPv4 packet, as
  * rte_ipv4_udptcp_cksum computes it (over its total length), with cksum16. */
 static inline uint16_t ipv4_l4_cksum(const struct rte_ipv4_hdr *ip, const void *l4)
@@ -2192,7 +2157,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
 				       uint32_t off)
 {
-	uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
+	uint64_t sum = rte_ipv4_phdr_cksum(ip, 0);
 	uint32_t done = 0;
 	for (; m != NULL; m = m->next) {
 		if (off >= m->data_len) {
@@ -2200,14 +2165,11 @@ static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rt
 			continue;
 		}
 		uint32_t len = m->data_len - off;
-		uint32_t s = cksum16(rte_pktmbuf_mtod_offset(m, const void *, off), len);
-		if (done & 1)
-			s = rte_bswap16((uint16_t)s);
-		sum += s;
+		sum = luna_cksum_combine(sum, cksum16(rte_pktmbuf_mtod_offset(m, const void *, off), len), done);
 		done += len;
 		off = 0;
 	}
-	return (uint16_t)~__rte_raw_cksum_reduce(sum);
+	return (uint16_t)~luna_cksum_fold(sum);
 }
 
 /* Checksums of a chained TCP/IPv4 packet whose headers lie in its first

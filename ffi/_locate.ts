@@ -14,6 +14,7 @@ export const shimSources: readonly string[] = [
   "luna_shim.h",
   "packet_port.c",
   "packet_port.h",
+  "luna_cksum.h",
 ];
 
 /** The package's root directory when this module is a file; undefined when it was loaded from a URL. */
