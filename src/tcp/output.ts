@@ -24,7 +24,7 @@ import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import { type Tcb, tsNow } from "./tcb.ts";
 import { scheduleProbe } from "./tlp.ts";
-import { paced, paceHeld, pacedUnit } from "./pacer.ts";
+import { paced, pacedUnit, paceHeld } from "./pacer.ts";
 import { bytesPerBuffer, effectiveMss, receiveWindow } from "./window.ts";
 import { deferLarge, pushFlag, sendLarge } from "./large_segment.ts";
 
@@ -113,7 +113,7 @@ export class TcpOutput {
     if (q === undefined || q.count === 0) return;
     const b = tcb.sackRx ??= new SackBlockBuilder();
     const s = this._sackScratch;
-    const n = b.build(tcb.rcvNxt, q, s, tcb.tsOk ? 3 : 4);
+    const n = b.build(tcb.rcvNxt, q.runs, s, tcb.tsOk ? 3 : 4);
     for (let i = 0; i < n; i++) o.addSackBlock(s[2 * i], s[2 * i + 1]);
   }
 
@@ -155,7 +155,9 @@ export class TcpOutput {
     }
     if ((flags & TcpFlags.ack) !== 0) {
       // RFC 3168 6.1.3 (RFC 8257 3.2 with DCTCP): ECE while the receiver echoes CE.
-      if ((tcb.ecnState & EcnState.echo) !== 0 && (flags & TcpFlags.syn) === 0) r.flags = flags | TcpFlags.ece;
+      if ((tcb.ecnState & EcnState.echo) !== 0 && (flags & TcpFlags.syn) === 0) {
+        r.flags = flags | TcpFlags.ece;
+      }
       r.ack = tcb.rcvNxt;
       tcb.lastAckSent = tcb.rcvNxt;
       const wnd = (flags & TcpFlags.syn) !== 0
