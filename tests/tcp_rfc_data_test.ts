@@ -111,6 +111,46 @@ describe("RFC 9293 data and ACKs", () => {
     assertEquals(d.received, stream(2500));
   });
 
+  test("RFC 2883 4: a duplicate wholly below RCV.NXT is ACKed at once with a D-SACK block, nothing being out of order", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101, sack: [] }, 50);
+    // The sender retransmits (or probes with) what arrived already: the ACK says so.
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ flags: ACK, seq: 1, ack: 101, sack: [[1, 101]] });
+    // Reported once: the next ACK carries no block.
+    d.send({ flags: ACK, seq: 101, ack: 1, payload: 100 });
+    d.expect({ ack: 201, sack: [] }, 50);
+    assertEquals(d.received, stream(200));
+  });
+
+  test("RFC 2883 4: a segment partly below RCV.NXT is ACKed at once, its old bytes in a D-SACK block", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 200 });
+    d.expect({ flags: ACK, seq: 1, ack: 201, sack: [[1, 101]] });
+    assertEquals(d.received, stream(200));
+  });
+
+  test("RFC 2883 4: a duplicate below RCV.NXT comes first, then the blocks of what is held out of order", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 201, ack: 1, payload: 100 });
+    d.expect({ ack: 101, sack: [[201, 301]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101, sack: [[1, 101], [201, 301]] });
+  });
+
+  test("RFC 2883 4: without SACK-permitted a duplicate is ACKed with no block", () => {
+    const d = established();
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ flags: ACK, seq: 1, ack: 101, sack: [] });
+  });
+
   test("ESTABLISHED: without SACK-permitted, ACKs carry no SACK blocks (RFC 2018 2)", () => {
     const d = established();
     d.send({ flags: ACK, seq: 1001, ack: 1, payload: 500 });

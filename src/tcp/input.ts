@@ -168,6 +168,10 @@ export function segmentArrives(x: TcpContext, tcb: Tcb, seg: Segment, now: numbe
       if (tcb.dead) return false;
     }
     if (!seg.has(rst)) {
+      // Data wholly below RCV.NXT arrived twice: the ACK reports it as a D-SACK (RFC 2883 4),
+      // which tells the sender its retransmission (or loss probe) was spurious.
+      const payloadEnd = (seg.seq + seg.payloadLen) >>> 0;
+      if (seg.payloadLen > 0 && seqLe(payloadEnd, tcb.rcvNxt)) noteDuplicate(tcb, seg.seq, seg.payloadLen);
       // Data is always answered (the sender needs the ACK to recover); a bare
       // ACK at most once per interval, or two stacks could ACK each other forever.
       if (seg.len > 0 || now - tcb.lastOowAckAt >= oowAckIntervalMs) {
@@ -437,6 +441,9 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
       noteDuplicate(tcb, seq, len);
       return false;
     }
+    // The bytes before RCV.NXT arrived twice: a D-SACK for them, at once (RFC 2883 4).
+    noteDuplicate(tcb, seq, cut);
+    tcb.ackNow = true;
     seq = tcb.rcvNxt;
     len -= cut;
   }

@@ -423,6 +423,11 @@ export class SackBlockBuilder {
     this._dsackEnd = (seq + len) >>> 0;
   }
 
+  /** Whether a duplicate waits to be reported as a D-SACK in the next ACK. */
+  get dsackPending(): boolean {
+    return this._dsackPending;
+  }
+
   /** Forgets recent arrivals and any pending D-SACK. */
   clear(): void {
     this._recentCount = 0;
