@@ -15,6 +15,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sh } from "./_net.ts";
 import { onCleanup, Proc, sleep } from "./_proc.ts";
@@ -44,6 +45,11 @@ const blocks = Math.min(10, Math.max(1, Number(arg("--blocks", "2")) | 0));
 const bytes = Math.round(Number(arg("--mb", "30")) * 1e6);
 if (!(bytes >= 1e5 && bytes <= 1e9)) throw new Error("--mb: 0.1..1000");
 const only = arg("--only", "");
+/** Where to write a capture (headers only) of the first measured transfer, on the sender's veth. */
+const pcap = arg("--pcap", "");
+let captured = false;
+/** Where to write `perf record` of luna-ts's poller over its first block's measured transfers. */
+const perfOut = arg("--perf", "");
 const timeoutS = 30;
 const kernelHttp = fileURLToPath(new URL("./kernel_http.mjs", import.meta.url));
 
@@ -107,8 +113,31 @@ function nstatDiff(a: Map<string, number>, b: Map<string, number>): string {
   return out.join(" ");
 }
 
+/** The pid whose main thread's schedstat each transfer records (luna-ts's poller), if any. */
+let pollerPid: number | undefined;
+
+/** [ns on the CPU, ns runnable waiting for it] of `pid`'s main thread. */
+function sched(pid: number | undefined): number[] {
+  if (pid === undefined) return [0, 0];
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ").map(Number);
+  } catch {
+    return [0, 0];
+  }
+}
+
 async function measured(net: Net): Promise<{ mbit: number; ss: string }> {
+  const s0 = sched(pollerPid);
   const before = nstat(net);
+  let dump: Proc | undefined;
+  if (pcap !== "" && !captured) {
+    captured = true;
+    dump = new Proc("ip", [
+      ...["netns", "exec", net.client, "tcpdump", "-i", `${net.client}0`, "-s", "128", "-w", pcap],
+      ...["-U", "tcp", "port", "9"],
+    ]);
+    await dump.waitFor(/listening on/m, 0, 5000, "stderr");
+  }
   let last = "";
   let done = false;
   const sampler = (async () => {
@@ -121,7 +150,17 @@ async function measured(net: Net): Promise<{ mbit: number; ss: string }> {
   const r = await upload(net, bytes, timeoutS);
   done = true;
   await sampler;
-  return { mbit: r.ok ? r.mbit_per_s : 0, ss: `${ssFields(last)} | ${nstatDiff(before, nstat(net))}` };
+  await dump?.stop("SIGINT", 5000);
+  const s1 = sched(pollerPid);
+  const poller = pollerPid === undefined
+    ? ""
+    : ` | poller ran ${((s1[0] - s0[0]) / 1e6).toFixed(0)} ms, waited ${
+      ((s1[1] - s0[1]) / 1e6).toFixed(0)
+    } ms`;
+  return {
+    mbit: r.ok ? r.mbit_per_s : 0,
+    ss: `${ssFields(last)} | ${nstatDiff(before, nstat(net))}${poller}`,
+  };
 }
 
 const results = new Map<string, number[]>();
@@ -137,11 +176,15 @@ const record = (who: string, loss: number, mbit: number) => {
 async function lunaBlock(net: Net, block: number): Promise<void> {
   const prefix = `lossup-${process.pid}-${block}`;
   const p = await startLunaServe(net, device as "packet", "discard", "batch", prefix, "cubic");
+  pollerPid = p.child.pid;
   try {
     for (let i = 0; i < 4; i++) {
       shape(net, losses[i % losses.length], false);
       await upload(net, Math.round(bytes / 10), timeoutS); // warm-up
     }
+    const perf = perfOut !== "" && block === 0
+      ? new Proc("perf", ["record", "-F", "2999", "-g", "-t", String(p.child.pid), "-o", perfOut])
+      : undefined;
     for (const loss of losses) {
       for (let r = 0; r < reps; r++) {
         shape(net, loss, false);
@@ -150,6 +193,7 @@ async function lunaBlock(net: Net, block: number): Promise<void> {
         console.log(`luna   ${(loss * 100).toFixed(1)}% ${m.mbit.toFixed(0).padStart(5)} Mbit/s  ${m.ss}`);
       }
     }
+    await perf?.stop("SIGINT", 10_000);
   } finally {
     shape(net, 0, false);
     const stats = await stopLunaServe(p, prefix) as { stack?: { tcp?: Record<string, number> } } | undefined;

@@ -98,6 +98,28 @@ describe("RFC 9293 data and ACKs", () => {
     assertEquals(d.received, []);
   });
 
+  test("ESTABLISHED: with SACK, the out-of-order segments of one burst are ACKed once, at its end, the last arrival's block first (RFC 5681 4.2, RFC 2018 4)", () => {
+    const d = established({ peer: { sackPermitted: true }, autoRead: false });
+    const segs = [];
+    for (let i = 1; i <= 6; i++) segs.push({ flags: ACK, seq: 1 + i * 1460, ack: 1, payload: 1460 });
+    segs.push({ flags: ACK, seq: 1 + 9 * 1460, ack: 1, payload: 1460 }); // past a second hole
+    d.sendBurst(segs);
+    d.expect({ flags: ACK, seq: 1, ack: 1, sack: [[1 + 9 * 1460, 1 + 10 * 1460], [1461, 1 + 7 * 1460]] });
+    d.recvNothing(100);
+    // The hole before them fills: ACKed at once, up to the next hole.
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1460 });
+    d.expect({ flags: ACK, seq: 1, ack: 1 + 7 * 1460, sack: [[1 + 9 * 1460, 1 + 10 * 1460]] });
+  });
+
+  test("ESTABLISHED: without SACK, each out-of-order segment of a burst is a duplicate ACK of its own (RFC 5681 4.2, 3.2)", () => {
+    const d = established({ autoRead: false });
+    const segs = [];
+    for (let i = 1; i <= 3; i++) segs.push({ flags: ACK, seq: 1 + i * 1460, ack: 1, payload: 1460 });
+    d.sendBurst(segs);
+    for (let i = 0; i < 3; i++) d.expect({ flags: ACK, seq: 1, ack: 1, sack: [] });
+    d.recvNothing(100);
+  });
+
   test("ESTABLISHED: a segment filling a hole is ACKed at once, up to the next hole (RFC 5681 4.2, RFC 2018 4)", () => {
     const d = established({ peer: { sackPermitted: true } });
     d.send({ flags: ACK, seq: 1001, ack: 1, payload: 500 });

@@ -28,7 +28,6 @@ import { paced, pacedUnit, paceHeld } from "./pacer.ts";
 import { bytesPerBuffer, effectiveMss, receiveWindow } from "./window.ts";
 import { deferLarge, pushFlag, sendLarge } from "./large_segment.ts";
 
-
 /** Nothing held out of order (a connection that never had a reassembly queue). */
 const noRanges: OutOfOrderRanges = { count: 0, seqAt: () => 0, endAt: () => 0 };
 /**
@@ -194,6 +193,7 @@ export class TcpOutput {
       // An ACK leaves: the delayed one is no longer owed. A deadline that moves later leaves the
       // wheel alone (TcpTimers.rearm): its slot fires early, finds nothing due, and moves on.
       tcb.ackNow = false;
+      tcb.ackBurstEnd = false;
       tcb.unackedSegs = 0;
       tcb.delackAt = Infinity;
     }
@@ -209,6 +209,7 @@ export class TcpOutput {
   /** @internal An ACK leaves: the delayed one is no longer owed (as in {@link _emit}). */
   _ackLeaves(tcb: Tcb): void {
     tcb.ackNow = false;
+    tcb.ackBurstEnd = false;
     tcb.unackedSegs = 0;
     tcb.delackAt = Infinity;
   }

@@ -471,7 +471,13 @@ export class SackBlockBuilder {
   }
 
   // Emits the contiguous queued block holding `seq`, unless reported already.
-  private _emitHolding(seq: number, rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, n: number): number {
+  private _emitHolding(
+    seq: number,
+    rcvNxt: number,
+    queue: OutOfOrderRanges,
+    out: Uint32Array,
+    n: number,
+  ): number {
     if (seqLt(seq, rcvNxt)) return n;
     const count = queue.count;
     let i = 0;

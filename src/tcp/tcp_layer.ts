@@ -88,8 +88,10 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   private readonly _sendHeldAck = (c: Tcb): void => {
     if (!c.ackHeld) return;
     c.ackHeld = false;
-    // Unless an answer carried it: a second segment still owes the ACK now, a single one its delay.
-    if (c.unackedSegs >= 2) {
+    // Unless an answer carried it: a second segment (or an out-of-order one) still owes the ACK
+    // now, a single one its delay.
+    if (c.unackedSegs >= 2 || c.ackBurstEnd) {
+      c.ackBurstEnd = false;
       c.ackNow = true;
       this.out.output(c, this._corkNow);
     } else if (c.unackedSegs > 0) this.timers.armDelayedAck(c, this._corkNow);
@@ -226,7 +228,8 @@ export class TcpLayer implements TcpReceiver, TcpContext {
     }
     const port = localPort !== 0 ? localPort : this._ports.pick(remoteIp, remotePort, now);
     if (
-      this._table.find(remoteIp, remotePort, port) >= 0 || this._timeWait.find(remoteIp, remotePort, port) >= 0
+      this._table.find(remoteIp, remotePort, port) >= 0 ||
+      this._timeWait.find(remoteIp, remotePort, port) >= 0
     ) {
       throw new ConfigError("localPort", `${port} to this peer is in use`);
     }
@@ -305,7 +308,13 @@ export class TcpLayer implements TcpReceiver, TcpContext {
    * into buffers of the zone and queues them; returns the bytes taken (fewer
    * when the send buffer fills). The caller checks the range.
    */
-  write(c: Tcb, data: Uint8Array, now: number, offset: number = 0, length: number = data.length - offset): number {
+  write(
+    c: Tcb,
+    data: Uint8Array,
+    now: number,
+    offset: number = 0,
+    length: number = data.length - offset,
+  ): number {
     if (!this._canSend(c)) return 0;
     const wasEmpty = c.sendq.bytes === 0;
     const done = copyIntoSendQueue(this, c, data, offset, length);
