@@ -7,10 +7,17 @@
  * each transfer and, per receiver and loss rate, the median. While a
  * transfer runs, the sender's `ss -tin` is sampled: the last sample before
  * the end shows its cwnd, retransmissions, SACKed and lost segments, RTT, and
- * the time it spent limited by the receive window (rwnd_limited).
+ * the time it spent limited by the receive window (rwnd_limited); its nstat
+ * counters that moved (timeouts, loss probes, D-SACKs received, ...); and
+ * for luna-ts, the ms its poller ran and waited, runnable, for its CPU.
  *
  *   bun bench/lossy_up.ts [--device packet|af_packet] [--loss 2,3] [--reps 5]
  *                         [--blocks 2] [--mb 30] [--only luna|kernel]
+ *                         [--pcap FILE] [--perf FILE]
+ *
+ * `--pcap`: a capture (headers) of the first measured transfer on the
+ * sender's veth; `--perf`: `perf record -g` of luna-ts's poller over its
+ * first block's measured transfers. LOSSUP_DUMP=1 prints luna-ts's stats.
  *
  * @module
  */
