@@ -174,7 +174,10 @@ export function lossyConfigs(
 }
 
 /** The configuration name of `side` in `configs`. */
-export function sideConfig(configs: { luna: string; kernel: string; lunaBbr?: string }, side: LossySide): string {
+export function sideConfig(
+  configs: { luna: string; kernel: string; lunaBbr?: string },
+  side: LossySide,
+): string {
   return side === "kernel" ? configs.kernel : side === "luna-bbr" ? configs.lunaBbr! : configs.luna;
 }
 
@@ -456,7 +459,7 @@ function runBounded(
   });
 }
 
-const inNs = (
+export const inNs = (
   ns: string,
   cpu: string,
   argv: string[],
@@ -500,7 +503,7 @@ async function download(
   };
 }
 
-async function upload(
+export async function upload(
   net: Net,
   bytes: number,
   timeoutS: number,
@@ -601,7 +604,7 @@ async function transfers(
 }
 
 /** Starts `luna serve APP` on the server's veth; resolves once it serves. */
-async function startLunaServe(
+export async function startLunaServe(
   net: Net,
   device: "af_packet" | "packet",
   app: "http" | "discard",
@@ -661,7 +664,7 @@ function cpusBut(cpu: string): string {
 }
 
 /** Stops a `luna serve` (SIGINT: it closes its connections and prints its stats). */
-async function stopLunaServe(p: Proc, prefix: string): Promise<Record<string, unknown> | undefined> {
+export async function stopLunaServe(p: Proc, prefix: string): Promise<Record<string, unknown> | undefined> {
   await p.stop("SIGINT", 10_000);
   removeEalFiles(prefix);
   const line = p.stdout.split("\n").reverse().find((l) => l.startsWith("{"));
@@ -721,7 +724,9 @@ export async function inLossyNet(
   try {
     net = buildNet(id, device === "packet");
   } catch (e) {
-    for (const s of order) await measure(ctx, workload, sideConfig(configs, s), conns, () => Promise.reject(e));
+    for (const s of order) {
+      await measure(ctx, workload, sideConfig(configs, s), conns, () => Promise.reject(e));
+    }
     removeNet();
     return;
   }

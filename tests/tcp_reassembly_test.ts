@@ -7,7 +7,12 @@
 import { describe, test } from "./harness.ts";
 import { prng, seedFromEnv } from "./helpers.ts";
 import { assertEquals, assertThrows } from "@std/assert";
-import { Reassembly, ReassemblyBudget, ReassemblyResult } from "../src/tcp/reassembly.ts";
+import {
+  Reassembly,
+  ReassemblyBudget,
+  ReassemblyResult,
+  type ReassemblyRuns,
+} from "../src/tcp/reassembly.ts";
 
 const base = 0xffff_fe00; // 512 below the wrap
 
@@ -40,7 +45,23 @@ function drain(q: Reassembly, rcvNxt: number): number[][] {
   return r;
 }
 
+/** The queue's runs, relative to `base`. */
+function runsOf(r: ReassemblyRuns): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < r.count; i++) out.push([r.seqAt(i), r.endAt(i)]);
+  return out;
+}
 
+/** The entries merged where adjacent: what the runs must be. */
+function mergedEntries(q: Reassembly): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < q.count; i++) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last[1] === q.seqAt(i)) last[1] = q.endAt(i);
+    else out.push([q.seqAt(i), q.endAt(i)]);
+  }
+  return out;
+}
 
 describe("tcp reassembly", () => {
   test("RFC 9293 (3.10.7.4): segments beyond RCV.NXT wait and come out in order once the gap fills", () => {
@@ -147,6 +168,44 @@ describe("tcp reassembly", () => {
     assertEquals([released, q.count, q.bytes], [[7, 8], 0, 0]);
   });
 
+  test("runs: the held bytes as maximal ranges, merged as holes fill and cut as pops take entries", () => {
+    const { q } = make();
+    const rel = () => runsOf(q.runs).map(([s, e]) => [(s - base) >>> 0, (e - base) >>> 0]);
+    q.insert(at(300), 100, 1, 0);
+    q.insert(at(100), 100, 2, 0);
+    q.insert(at(500), 100, 3, 0);
+    assertEquals(rel(), [[100, 200], [300, 400], [500, 600]]);
+    q.insert(at(400), 100, 4, 0); // bridges two runs
+    assertEquals(rel(), [[100, 200], [300, 600]]);
+    q.insert(at(150), 200, 5, 0); // trimmed to [200, 300): one run
+    assertEquals(rel(), [[100, 600]]);
+    assertEquals(drain(q, at(100)).length, 5);
+    assertEquals(rel(), []);
+  });
+
+  test("a queue kept near its entry limit, one entry out and one in, stays in order (its head index moves on and comes back)", () => {
+    const { q, released } = make(1 << 30, undefined, 4);
+    // Entries of 100 bytes with a hole of 100 before each: [100, 200), [300, 400), ...
+    let next = 100;
+    let rcvNxt = 0;
+    for (let round = 0; round < 50; round++) {
+      while (q.count < 4) {
+        assertEquals(q.insert(at(next), 100, next, 0), ReassemblyResult.stored);
+        next += 200;
+      }
+      assertEquals(q.insert(at(next), 100, next, 0), ReassemblyResult.refused);
+      // The hole before the first entry fills in order: that entry, and only it, comes out.
+      rcvNxt += 100;
+      assertEquals(drain(q, at(rcvNxt)), [[rcvNxt, 100, rcvNxt, 0]]);
+      rcvNxt += 100;
+      assertEquals(q.count, 3);
+      const want = [0, 1, 2].map((k) => [at(rcvNxt + 100 + 200 * k), at(rcvNxt + 200 + 200 * k)]);
+      assertEquals(runsOf(q.runs), want);
+      assertEquals(entries(q).map((e) => e[0]), [0, 1, 2].map((k) => rcvNxt + 100 + 200 * k));
+    }
+    assertEquals(released, []);
+  });
+
   test("segmentsMax must be at least 1", () => {
     assertThrows(() => new Reassembly({ bytesMax: 1, segmentsMax: 0, release: () => {} }), RangeError);
   });
@@ -174,7 +233,7 @@ describe("tcp reassembly", () => {
       const segEnd: number[] = [];
       const held = new Uint8Array(window); // which offsets the queue holds
       let rcvNxt = 0;
-      for (let step = 0; step < 60; step++) {
+      for (let step = 0; step < 90; step++) {
         if (rand() < 0.75) {
           const s = rcvNxt + Math.floor(rand() * (window - rcvNxt));
           const len = Math.min(window - s, 1 + Math.floor(rand() * 300));
@@ -223,6 +282,7 @@ describe("tcp reassembly", () => {
           bytes += e - s;
         }
         for (let x = rcvNxt; x < window; x++) assertEquals(map[x], held[x], `${why}: byte ${x}`);
+        assertEquals(runsOf(q.runs), mergedEntries(q), `${why}: runs`);
         assertEquals(q.bytes, bytes, why);
         assertEquals(budget.bytesUsed, bytes, why);
         if (q.bytes > 1500 || q.count > 16) throw new Error(`${why}: over its bounds`);

@@ -98,6 +98,28 @@ describe("RFC 9293 data and ACKs", () => {
     assertEquals(d.received, []);
   });
 
+  test("ESTABLISHED: with SACK, the out-of-order segments of one burst are ACKed once, at its end, the last arrival's block first (RFC 5681 4.2, RFC 2018 4)", () => {
+    const d = established({ peer: { sackPermitted: true }, autoRead: false });
+    const segs = [];
+    for (let i = 1; i <= 6; i++) segs.push({ flags: ACK, seq: 1 + i * 1460, ack: 1, payload: 1460 });
+    segs.push({ flags: ACK, seq: 1 + 9 * 1460, ack: 1, payload: 1460 }); // past a second hole
+    d.sendBurst(segs);
+    d.expect({ flags: ACK, seq: 1, ack: 1, sack: [[1 + 9 * 1460, 1 + 10 * 1460], [1461, 1 + 7 * 1460]] });
+    d.recvNothing(100);
+    // The hole before them fills: ACKed at once, up to the next hole.
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 1460 });
+    d.expect({ flags: ACK, seq: 1, ack: 1 + 7 * 1460, sack: [[1 + 9 * 1460, 1 + 10 * 1460]] });
+  });
+
+  test("ESTABLISHED: without SACK, each out-of-order segment of a burst is a duplicate ACK of its own (RFC 5681 4.2, 3.2)", () => {
+    const d = established({ autoRead: false });
+    const segs = [];
+    for (let i = 1; i <= 3; i++) segs.push({ flags: ACK, seq: 1 + i * 1460, ack: 1, payload: 1460 });
+    d.sendBurst(segs);
+    for (let i = 0; i < 3; i++) d.expect({ flags: ACK, seq: 1, ack: 1, sack: [] });
+    d.recvNothing(100);
+  });
+
   test("ESTABLISHED: a segment filling a hole is ACKed at once, up to the next hole (RFC 5681 4.2, RFC 2018 4)", () => {
     const d = established({ peer: { sackPermitted: true } });
     d.send({ flags: ACK, seq: 1001, ack: 1, payload: 500 });
@@ -109,6 +131,46 @@ describe("RFC 9293 data and ACKs", () => {
     d.send({ flags: ACK, seq: 1501, ack: 1, payload: 500 });
     d.expect({ flags: ACK, seq: 1, ack: 2501, sack: [] });
     assertEquals(d.received, stream(2500));
+  });
+
+  test("RFC 2883 4: a duplicate wholly below RCV.NXT is ACKed at once with a D-SACK block, nothing being out of order", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101, sack: [] }, 50);
+    // The sender retransmits (or probes with) what arrived already: the ACK says so.
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ flags: ACK, seq: 1, ack: 101, sack: [[1, 101]] });
+    // Reported once: the next ACK carries no block.
+    d.send({ flags: ACK, seq: 101, ack: 1, payload: 100 });
+    d.expect({ ack: 201, sack: [] }, 50);
+    assertEquals(d.received, stream(200));
+  });
+
+  test("RFC 2883 4: a segment partly below RCV.NXT is ACKed at once, its old bytes in a D-SACK block", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 200 });
+    d.expect({ flags: ACK, seq: 1, ack: 201, sack: [[1, 101]] });
+    assertEquals(d.received, stream(200));
+  });
+
+  test("RFC 2883 4: a duplicate below RCV.NXT comes first, then the blocks of what is held out of order", () => {
+    const d = established({ peer: { sackPermitted: true } });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 201, ack: 1, payload: 100 });
+    d.expect({ ack: 101, sack: [[201, 301]] });
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101, sack: [[1, 101], [201, 301]] });
+  });
+
+  test("RFC 2883 4: without SACK-permitted a duplicate is ACKed with no block", () => {
+    const d = established();
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ ack: 101 }, 50);
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.expect({ flags: ACK, seq: 1, ack: 101, sack: [] });
   });
 
   test("ESTABLISHED: without SACK-permitted, ACKs carry no SACK blocks (RFC 2018 2)", () => {

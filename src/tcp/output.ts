@@ -19,7 +19,7 @@ import { recvHeld } from "./pool_pressure.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import { Rack } from "./rack.ts";
 import { recoverySend } from "./recovery.ts";
-import { SackBlockBuilder } from "./sack.ts";
+import { type OutOfOrderRanges, SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
 import { type Tcb, tsNow } from "./tcb.ts";
@@ -28,6 +28,8 @@ import { paced, pacedUnit, paceHeld } from "./pacer.ts";
 import { bytesPerBuffer, effectiveMss, receiveWindow } from "./window.ts";
 import { deferLarge, pushFlag, sendLarge } from "./large_segment.ts";
 
+/** Nothing held out of order (a connection that never had a reassembly queue). */
+const noRanges: OutOfOrderRanges = { count: 0, seqAt: () => 0, endAt: () => 0 };
 /**
  * The sender of one TCP layer: it builds every segment's header in one
  * shared representation and hands the segment to the link.
@@ -110,10 +112,17 @@ export class TcpOutput {
   /** Puts the SACK blocks of what `tcb` holds out of order into outgoing options (RFC 2018 4). */
   private _fillSackBlocks(tcb: Tcb, o: TcpOptions): void {
     const q = tcb.reasm;
-    if (q === undefined || q.count === 0) return;
-    const b = tcb.sackRx ??= new SackBlockBuilder();
+    const b = tcb.sackRx;
+    // Blocks for what is held out of order, or a D-SACK alone (RFC 2883 4: a duplicate below
+    // RCV.NXT with nothing held beyond it).
+    if ((q === undefined || q.count === 0) && (b === undefined || !b.dsackPending)) return;
     const s = this._sackScratch;
-    const n = b.build(tcb.rcvNxt, q, s, tcb.tsOk ? 3 : 4);
+    const n = (tcb.sackRx ??= new SackBlockBuilder()).build(
+      tcb.rcvNxt,
+      q === undefined ? noRanges : q.runs,
+      s,
+      tcb.tsOk ? 3 : 4,
+    );
     for (let i = 0; i < n; i++) o.addSackBlock(s[2 * i], s[2 * i + 1]);
   }
 
@@ -184,6 +193,7 @@ export class TcpOutput {
       // An ACK leaves: the delayed one is no longer owed. A deadline that moves later leaves the
       // wheel alone (TcpTimers.rearm): its slot fires early, finds nothing due, and moves on.
       tcb.ackNow = false;
+      tcb.ackBurstEnd = false;
       tcb.unackedSegs = 0;
       tcb.delackAt = Infinity;
       tcb.windowUpdateHeld = false; // the segment carries the window
@@ -200,6 +210,7 @@ export class TcpOutput {
   /** @internal An ACK leaves: the delayed one is no longer owed (as in {@link _emit}). */
   _ackLeaves(tcb: Tcb): void {
     tcb.ackNow = false;
+    tcb.ackBurstEnd = false;
     tcb.unackedSegs = 0;
     tcb.delackAt = Infinity;
     tcb.windowUpdateHeld = false;

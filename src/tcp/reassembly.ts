@@ -22,6 +22,15 @@
  * segment beyond them is refused; the caller drops it (the sender will
  * retransmit). Nothing is ever buffered without bound.
  *
+ * Cost: a receiver without coalescing holds a segment per entry, up to a
+ * window's worth (hundreds) while a hole waits for its retransmission, and
+ * every arrival is ACKed with SACK blocks at once. So no operation walks the
+ * entries: an insert finds its place by binary search and moves only the
+ * entries after it (most arrivals land at the end), a pop takes the first
+ * entry by moving a head index, and the contiguous runs of entries — what
+ * SACK blocks report — are kept beside them ({@link Reassembly.runs}), as
+ * few as there are holes.
+ *
  * Sequence numbers are uint32, compared with src/wire/seq.ts arithmetic.
  *
  * @example
@@ -105,12 +114,22 @@ export class Reassembly {
   outHandle = 0;
   /** Its offset (the inserted offset, plus what was trimmed from the front). */
   outOffset = 0;
+  /**
+   * The held bytes as maximal contiguous ranges (sorted, disjoint, never
+   * adjacent): what SACK blocks report (RFC 2018 4), one range per run of
+   * entries with no gap between them.
+   */
+  readonly runs: ReassemblyRuns;
   private _release: (handle: number) => void;
-  // Entries sorted by sequence number, disjoint (adjacent allowed).
+  private readonly _max: number;
+  // Entries sorted by sequence number, disjoint (adjacent allowed), at [_head, _head + _count) of
+  // arrays twice the entry limit: a pop moves _head, and the live entries move back to the start
+  // only when an insert would run past the end (at most once per _max operations).
   private _seq: Uint32Array;
   private _len: Uint32Array;
   private _handle: Float64Array;
   private _offset: Float64Array;
+  private _head = 0;
   private _count = 0;
 
   /** An empty queue. */
@@ -120,10 +139,12 @@ export class Reassembly {
     this.bytesMax = options.bytesMax;
     this.budget = options.budget ?? new ReassemblyBudget(options.bytesMax);
     this._release = options.release;
-    this._seq = new Uint32Array(max);
-    this._len = new Uint32Array(max);
-    this._handle = new Float64Array(max);
-    this._offset = new Float64Array(max);
+    this._max = max;
+    this._seq = new Uint32Array(2 * max);
+    this._len = new Uint32Array(2 * max);
+    this._handle = new Float64Array(2 * max);
+    this._offset = new Float64Array(2 * max);
+    this.runs = new ReassemblyRuns(max);
   }
 
   /** Entries held. */
@@ -133,22 +154,23 @@ export class Reassembly {
 
   /** First sequence number of entry `i` (ascending). */
   seqAt(i: number): number {
-    return this._seq[i];
+    return this._seq[this._head + i];
   }
 
   /** One past the last sequence number of entry `i`. */
   endAt(i: number): number {
-    return (this._seq[i] + this._len[i]) >>> 0;
+    const k = this._head + i;
+    return (this._seq[k] + this._len[k]) >>> 0;
   }
 
   /** Buffer handle of entry `i`. */
   handleAt(i: number): number {
-    return this._handle[i];
+    return this._handle[this._head + i];
   }
 
   /** Offset of entry `i`. */
   offsetAt(i: number): number {
-    return this._offset[i];
+    return this._offset[this._head + i];
   }
 
   /**
@@ -160,14 +182,20 @@ export class Reassembly {
     if (len <= 0) return ReassemblyResult.duplicate;
     seq >>>= 0;
     const seqs = this._seq, lens = this._len;
+    const h = this._head;
     const n = this._count;
     let s = seq;
     let e = (seq + len) >>> 0;
-    // i: first entry starting at or after s; the one before may overlap s.
-    let i = 0;
-    while (i < n && seqLt(seqs[i], s)) i++;
+    // i: first entry starting at or after s (binary search); the one before may overlap s.
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqLt(seqs[h + mid], s)) lo = mid + 1;
+      else hi = mid;
+    }
+    const i = lo;
     if (i > 0) {
-      const prevEnd = (seqs[i - 1] + lens[i - 1]) >>> 0;
+      const prevEnd = (seqs[h + i - 1] + lens[h + i - 1]) >>> 0;
       if (seqGt(prevEnd, s)) s = prevEnd; // keep the earlier data
       if (seqGe(s, e)) return ReassemblyResult.duplicate;
     }
@@ -175,13 +203,13 @@ export class Reassembly {
     // starts inside and ends beyond trims e.
     let j = i;
     let replacedBytes = 0;
-    while (j < n && seqLt(seqs[j], e)) {
-      const end = (seqs[j] + lens[j]) >>> 0;
+    while (j < n && seqLt(seqs[h + j], e)) {
+      const end = (seqs[h + j] + lens[h + j]) >>> 0;
       if (seqGt(end, e)) {
-        e = seqs[j];
+        e = seqs[h + j];
         break;
       }
-      replacedBytes += lens[j];
+      replacedBytes += lens[h + j];
       j++;
     }
     const newLen = (e - s) >>> 0;
@@ -191,19 +219,29 @@ export class Reassembly {
     if (
       this.bytes + delta > this.bytesMax ||
       this.budget.bytesUsed + delta > this.budget.bytesMax ||
-      n - replaced + 1 > seqs.length
+      n - replaced + 1 > this._max
     ) {
       return ReassemblyResult.refused;
     }
-    for (let k = i; k < j; k++) this._release(this._handle[k]);
-    if (replaced !== 1) this._shift(j, n, i + 1);
+    for (let k = i; k < j; k++) this._release(this._handle[h + k]);
+    let at = h + i;
+    if (replaced !== 1) {
+      if (h + n - replaced + 1 > seqs.length) {
+        // No room past the end: the live entries back to the start first.
+        this._shift(h, h + n, 0);
+        this._head = 0;
+        at = i;
+      }
+      this._shift(this._head + j, this._head + n, at + 1);
+    }
     this._count = n - replaced + 1;
-    seqs[i] = s;
-    lens[i] = newLen;
-    this._handle[i] = handle;
-    this._offset[i] = offset + ((s - seq) >>> 0);
+    seqs[at] = s;
+    lens[at] = newLen;
+    this._handle[at] = handle;
+    this._offset[at] = offset + ((s - seq) >>> 0);
     this.bytes += delta;
     this.budget.bytesUsed += delta;
+    this.runs.add(s, e);
     return ReassemblyResult.stored;
   }
 
@@ -216,13 +254,18 @@ export class Reassembly {
   pop(rcvNxt: number): boolean {
     rcvNxt >>>= 0;
     while (this._count > 0) {
-      const s = this._seq[0];
-      const len = this._len[0];
+      const h = this._head;
+      const s = this._seq[h];
+      const len = this._len[h];
       if (seqGt(s, rcvNxt)) return false;
       const end = (s + len) >>> 0;
-      const handle = this._handle[0];
-      const offset = this._offset[0];
-      this._removeFirst(len);
+      const handle = this._handle[h];
+      const offset = this._offset[h];
+      this._head = this._count === 1 ? 0 : h + 1;
+      this._count--;
+      this.bytes -= len;
+      this.budget.bytesUsed -= len;
+      this.runs.removeBefore(end);
       if (seqLe(end, rcvNxt)) {
         this._release(handle); // delivered already by another path
         continue;
@@ -239,17 +282,12 @@ export class Reassembly {
 
   /** Releases every entry (connection closed or reset). */
   clear(): void {
-    for (let k = 0; k < this._count; k++) this._release(this._handle[k]);
+    for (let k = 0; k < this._count; k++) this._release(this._handle[this._head + k]);
     this.budget.bytesUsed -= this.bytes;
     this.bytes = 0;
     this._count = 0;
-  }
-
-  private _removeFirst(len: number): void {
-    this._shift(1, this._count, 0);
-    this._count--;
-    this.bytes -= len;
-    this.budget.bytesUsed -= len;
+    this._head = 0;
+    this.runs.clear();
   }
 
   // Moves entries [from, to) to start at `at`.
@@ -258,5 +296,77 @@ export class Reassembly {
     this._len.copyWithin(at, from, to);
     this._handle.copyWithin(at, from, to);
     this._offset.copyWithin(at, from, to);
+  }
+}
+
+/**
+ * The maximal contiguous ranges of a {@link Reassembly} queue, kept as
+ * entries come and go; read with `count`, `seqAt(i)` and `endAt(i)` (the
+ * shape src/tcp/sack.ts builds SACK blocks from).
+ */
+export class ReassemblyRuns {
+  private _start: Uint32Array;
+  private _end: Uint32Array;
+  private _count = 0;
+
+  /** Room for `max` runs (no more than the queue has entries). */
+  constructor(max: number) {
+    this._start = new Uint32Array(max);
+    this._end = new Uint32Array(max);
+  }
+
+  /** Runs held. */
+  get count(): number {
+    return this._count;
+  }
+
+  /** First sequence number of run `i` (ascending). */
+  seqAt(i: number): number {
+    return this._start[i];
+  }
+
+  /** One past the last sequence number of run `i`. */
+  endAt(i: number): number {
+    return this._end[i];
+  }
+
+  /** `[s, e)` is now held: merged with every run it overlaps or touches. */
+  add(s: number, e: number): void {
+    const st = this._start, en = this._end;
+    const n = this._count;
+    // i: the first run ending at or after s (from the end: most arrivals extend the last run).
+    let i = n;
+    while (i > 0 && seqGe(en[i - 1], s)) i--;
+    let j = i;
+    while (j < n && seqLe(st[j], e)) j++;
+    if (j > i) {
+      if (seqLt(st[i], s)) s = st[i];
+      if (seqGt(en[j - 1], e)) e = en[j - 1];
+    }
+    // Runs i..j-1 become one (or, with none, one is inserted at i).
+    if (j - i !== 1) {
+      st.copyWithin(i + 1, j, n);
+      en.copyWithin(i + 1, j, n);
+      this._count = n - (j - i) + 1;
+    }
+    st[i] = s;
+    en[i] = e;
+  }
+
+  /** The bytes before `seq` are no longer held (the queue's first entry, popped, ended there). */
+  removeBefore(seq: number): void {
+    if (this._count === 0) return;
+    if (seqGt(this._end[0], seq)) {
+      if (seqLt(this._start[0], seq)) this._start[0] = seq;
+      return;
+    }
+    this._start.copyWithin(0, 1, this._count);
+    this._end.copyWithin(0, 1, this._count);
+    this._count--;
+  }
+
+  /** Forgets every run. */
+  clear(): void {
+    this._count = 0;
   }
 }

@@ -423,6 +423,11 @@ export class SackBlockBuilder {
     this._dsackEnd = (seq + len) >>> 0;
   }
 
+  /** Whether a duplicate waits to be reported as a D-SACK in the next ACK. */
+  get dsackPending(): boolean {
+    return this._dsackPending;
+  }
+
   /** Forgets recent arrivals and any pending D-SACK. */
   clear(): void {
     this._recentCount = 0;
@@ -466,7 +471,13 @@ export class SackBlockBuilder {
   }
 
   // Emits the contiguous queued block holding `seq`, unless reported already.
-  private _emitHolding(seq: number, rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, n: number): number {
+  private _emitHolding(
+    seq: number,
+    rcvNxt: number,
+    queue: OutOfOrderRanges,
+    out: Uint32Array,
+    n: number,
+  ): number {
     if (seqLt(seq, rcvNxt)) return n;
     const count = queue.count;
     let i = 0;

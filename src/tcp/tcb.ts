@@ -219,6 +219,11 @@ export class Tcb {
    */
   windowUpdateHeld = false;
   /**
+   * The held ACK is owed at once, not after a delay: an out-of-order segment arrived (RFC 5681
+   * 4.2) with SACK agreed, and the SACK blocks of the whole burst leave in one ACK (input.ts).
+   */
+  ackBurstEnd = false;
+  /**
    * Output held back while the application queues a write and its close (Linux's TCP_CORK, for
    * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
    */

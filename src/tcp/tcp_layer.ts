@@ -88,9 +88,10 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   private readonly _sendHeldAck = (c: Tcb): void => {
     if (!c.ackHeld) return;
     c.ackHeld = false;
-    // Unless an answer carried it: a second segment still owes the ACK now, a single one its delay;
-    // a window update still owed goes now.
-    if (c.unackedSegs >= 2 || c.windowUpdateHeld) {
+    // Unless an answer carried it: a second segment (or an out-of-order one) still owes the ACK
+    // now, a single one its delay; a window update still owed goes now.
+    if (c.unackedSegs >= 2 || c.ackBurstEnd || c.windowUpdateHeld) {
+      c.ackBurstEnd = false;
       c.ackNow = true;
       this.out.output(c, this._corkNow);
     } else if (c.unackedSegs > 0) this.timers.armDelayedAck(c, this._corkNow);
