@@ -93,7 +93,7 @@ export class HeadReader {
       while (i < to && (v[i] === CR || v[i] === LF)) i++;
       const end = wholeHeadEnd(v, i, to);
       if (end >= 0 && end - i <= this.max) {
-        this.#text = latin1Of(v).toString("latin1", i, end);
+        this.#text = wholeHeadText(v, i, end);
         return { used: end - from, done: true };
       }
     }
@@ -180,6 +180,34 @@ function wholeHeadEnd(v: Uint8Array, from: number, to: number): number {
     i = j;
   }
   return -1;
+}
+
+/** The bytes of the last head {@link wholeHeadText} made text, and that text. */
+let lastWhole = new Uint8Array(256);
+let lastWholeLen = -1;
+let lastWholeText = "";
+
+/**
+ * `v[from, to)` as text: the text made last when the bytes are the same (a
+ * client sends the same head again and again), else a new one. Comparing the
+ * bytes costs less than decoding them, and the same string lets parseHead
+ * find its head again at once.
+ */
+function wholeHeadText(v: Uint8Array, from: number, to: number): string {
+  const n = to - from;
+  if (n === lastWholeLen) {
+    const last = lastWhole;
+    let k = 0;
+    while (k < n && v[from + k] === last[k]) k++;
+    if (k === n) return lastWholeText;
+  }
+  const text = latin1Of(v).toString("latin1", from, to);
+  if (n > lastWhole.length) lastWhole = new Uint8Array(Math.max(n, lastWhole.length * 2));
+  const last = lastWhole;
+  for (let k = 0; k < n; k++) last[k] = v[from + k];
+  lastWholeLen = n;
+  lastWholeText = text;
+  return text;
 }
 
 /** The array last given to {@link latin1Of}, and a Buffer over the same bytes. */
