@@ -102,6 +102,18 @@ describe("HeadReader", () => {
       assertEquals(text, h);
       assertEquals(parseHead(text).target, path);
     }
+    // The same head again, whole with what follows it, cut short, and past a smaller reader's limit.
+    const again = "GET /again HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (let k = 0; k < 2; k++) {
+      const r = new HeadReader();
+      assertEquals(feed(r, "\r\n" + again + "GET /next"), { used: again.length + 2, done: true });
+      assertEquals(r.take(), again);
+    }
+    const short = new HeadReader();
+    assertEquals(feed(short, again.slice(0, -1)), { used: again.length - 1, done: false });
+    assertEquals(feed(short, "\n"), { used: 1, done: true });
+    assertEquals(short.take(), again);
+    assertThrows(() => feed(new HeadReader(again.length - 1), again), BadRequest);
     // The limit holds for a head that arrives whole, too: max bytes taken, one more refused.
     const head = "GET / HTTP/1.1\r\nX: " + "a".repeat(64 - 23) + "\r\n\r\n";
     assertEquals(feed(new HeadReader(64), "\r\n" + head + "GET").used, head.length + 2);

@@ -91,6 +91,12 @@ export class HeadReader {
       // it is made text straight from `v`.
       let i = from;
       while (i < to && (v[i] === CR || v[i] === LF)) i++;
+      // The same bytes as the last whole head end where it ended (the end depends on nothing after it).
+      const n = lastWholeLen;
+      if (n > 0 && n <= this.max && to - i >= n && sameAsLastWhole(v, i)) {
+        this.#text = lastWholeText;
+        return { used: i + n - from, done: true };
+      }
       const end = wholeHeadEnd(v, i, to);
       if (end >= 0 && end - i <= this.max) {
         this.#text = wholeHeadText(v, i, end);
@@ -188,19 +194,22 @@ let lastWholeLen = -1;
 let lastWholeText = "";
 
 /**
- * `v[from, to)` as text: the text made last when the bytes are the same (a
- * client sends the same head again and again), else a new one. Comparing the
- * bytes costs less than decoding them, and the same string lets parseHead
- * find its head again at once.
+ * Whether `v` holds the bytes of the last whole head at `from` (there are
+ * enough bytes). A client sends the same head again and again: comparing the
+ * bytes costs less than finding the head's end and decoding it, and the same
+ * string lets parseHead find its head again at once.
  */
+function sameAsLastWhole(v: Uint8Array, from: number): boolean {
+  const n = lastWholeLen;
+  const last = lastWhole;
+  let k = 0;
+  while (k < n && v[from + k] === last[k]) k++;
+  return k === n;
+}
+
+/** `v[from, to)` as text, remembered as the last whole head. */
 function wholeHeadText(v: Uint8Array, from: number, to: number): string {
   const n = to - from;
-  if (n === lastWholeLen) {
-    const last = lastWhole;
-    let k = 0;
-    while (k < n && v[from + k] === last[k]) k++;
-    if (k === n) return lastWholeText;
-  }
   const text = latin1Of(v).toString("latin1", from, to);
   if (n > lastWhole.length) lastWhole = new Uint8Array(Math.max(n, lastWhole.length * 2));
   const last = lastWhole;
