@@ -108,6 +108,42 @@ describe("app guard", () => {
     await closeAll(a, b);
   });
 
+  test("http: a second head on a kept-alive connection, dribbled past the header timeout, gets 408 too", async () => {
+    const [a, b] = await pair();
+    const app = createApp("http", b.device.zone, {
+      headerTimeoutMs: 300,
+      idleTimeoutMs: 5000,
+      maxConnections: 8,
+    });
+    b.listen(80, (c) => app.accept(c), { maxConnections: app.limits.maxConnections });
+    const first = enc.encode("GET /bytes/10 HTTP/1.1\r\nHost: luna\r\n\r\n");
+    const second = enc.encode("GET /bytes/10 HTTP/1.1\r\nHost: luna\r\nX-Slow: ".padEnd(400, "x"));
+    const s = client(a, 80, (c) => c.write(first));
+    assert(await until(a, b, app, () => app.stats().responses2xx === 1), "the first request answered");
+    let sent = 0;
+    let lastAt = 0;
+    const t0 = performance.now();
+    const dribble = () => {
+      const now = performance.now();
+      if (s.conn.state === "ESTABLISHED" && sent < second.length && now - lastAt >= 20) {
+        sent += s.conn.write(second, sent, 1);
+        lastAt = now;
+      }
+    };
+    assert(
+      await until(a, b, app, () => s.ended, 10_000, dribble),
+      `ended (${s.conn.state}, ${sent} bytes sent)`,
+    );
+    assert(performance.now() - t0 >= 300, "not before the header timeout");
+    assert(sent < second.length, "the head never completed");
+    assertStringIncludes(s.text, "HTTP/1.1 408 Request Timeout\r\n");
+    const st = app.stats();
+    assertEquals([st.headerTimeouts, st.idleTimeouts, st.requests], [1, 0, 1]);
+    s.conn.close();
+    assert(await until(a, b, app, () => s.closed && app.stats().open === 0), "both sides closed");
+    await closeAll(a, b);
+  });
+
   test("http: a kept-alive connection idle past the idle timeout is closed; one that then lingers is aborted", async () => {
     const [a, b] = await pair();
     const app = createApp("http", b.device.zone, {

@@ -69,9 +69,70 @@ describe("HeadReader", () => {
     const e = assertThrows(() => feed(over, head.replace("X: ", "X: a")), BadRequest);
     assertEquals(e.status, 431);
   });
+
+  test("a head that arrives whole in one range ends where it ends when fed a byte at a time", () => {
+    const streams = [
+      "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n",
+      "\r\n\r\nGET / HTTP/1.0\n\nrest",
+      "GET / HTTP/1.0\n\r\r\nX",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: \r b\r\n\r\r\n\r\nGET",
+      "GET / HTTP/1.1\r\nHost: a\r\n\r",
+      "\r\n\r\n",
+    ];
+    for (const text of streams) {
+      const whole = new HeadReader();
+      const got = feed(whole, text);
+      const bytewise = new HeadReader();
+      let used = 0;
+      let done = false;
+      for (let k = 0; k < text.length && !done; k++) {
+        const r = feed(bytewise, text[k]);
+        used += r.used;
+        done = r.done;
+      }
+      assertEquals(got, { used, done }, JSON.stringify(text));
+      if (done) assertEquals(whole.take(), bytewise.take(), JSON.stringify(text));
+    }
+    // Heads of the same length that differ in one byte come out each as sent.
+    for (const path of ["/aaaa", "/aaab", "/aaab", "/baab"]) {
+      const r = new HeadReader();
+      const h = `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+      assertEquals(feed(r, h).done, true);
+      const text = r.take();
+      assertEquals(text, h);
+      assertEquals(parseHead(text).target, path);
+    }
+    // The same head again, whole with what follows it, cut short, and past a smaller reader's limit.
+    const again = "GET /again HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (let k = 0; k < 2; k++) {
+      const r = new HeadReader();
+      assertEquals(feed(r, "\r\n" + again + "GET /next"), { used: again.length + 2, done: true });
+      assertEquals(r.take(), again);
+    }
+    const short = new HeadReader();
+    assertEquals(feed(short, again.slice(0, -1)), { used: again.length - 1, done: false });
+    assertEquals(feed(short, "\n"), { used: 1, done: true });
+    assertEquals(short.take(), again);
+    assertThrows(() => feed(new HeadReader(again.length - 1), again), BadRequest);
+    // The limit holds for a head that arrives whole, too: max bytes taken, one more refused.
+    const head = "GET / HTTP/1.1\r\nX: " + "a".repeat(64 - 23) + "\r\n\r\n";
+    assertEquals(feed(new HeadReader(64), "\r\n" + head + "GET").used, head.length + 2);
+    assertThrows(() => feed(new HeadReader(63), head), BadRequest);
+  });
 });
 
 describe("parseHead", () => {
+  test("the same text read again gives the same head; another text its own", () => {
+    const text = "GET /same HTTP/1.1\r\nHost: x\r\n\r\n";
+    const a = parseHead(text);
+    const b = parseHead(text.slice(0, 5) + text.slice(5));
+    assertEquals(a === b, true);
+    const c = parseHead(text.replace("/same", "/other"));
+    assertEquals([c.target, a.target], ["/other", "/same"]);
+    assertEquals(parseHead(text) === c, false);
+    assertEquals(parseHead(text), a);
+  });
+
   test("names are lowercase however spelled, values lose the whitespace around them, repeated fields join", () => {
     const h = parseHead(
       "GET /a?b HTTP/1.1\r\nHOST: x\r\nhost-name:\t y z \r\nX-A: 1\r\nx-a:2\r\nAccept: \xa0*/*\v\r\n" +

@@ -38,7 +38,7 @@ import { createHash, type Hash } from "node:crypto";
 import type { Connection, ConnectionHandlers } from "../api/connection.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { type App, appStats, countClose, ZoneBudget } from "./app.ts";
-import { type AppLimits, appLimitDefaults, ConnectionGuard } from "./guard.ts";
+import { appLimitDefaults, type AppLimits, ConnectionGuard } from "./guard.ts";
 import { BadRequest, BodyReader, HeadReader, parseHead, type RequestHead } from "./http_request.ts";
 import { patternRun, patternRunMax } from "./pattern.ts";
 
@@ -244,7 +244,7 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     const total = x.out.length + x.pattern;
     if (x.pattern === 0) {
       // A small answer: one copying write.
-      const n = c.write(x.out.subarray(x.pos));
+      const n = c.write(x.out, x.pos, x.out.length - x.pos);
       x.pos += n;
       stats.bytesOut += n;
       return x.pos < total ? -1 : left - 2;
@@ -309,18 +309,23 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
           continue;
         }
         case Phase.head: {
-          const v = c.peek();
-          if (v.length === 0) break loop;
-          if (x.betweenRequests) {
-            x.betweenRequests = false;
-            guard.headerStarts(c);
-          }
+          // Read in place, by offsets: no view made per request.
+          const n = c.pieceLength;
+          if (n === 0) break loop;
+          // The header timeout runs from the head's first byte; a head that is whole at once (the
+          // usual case) needs none armed, where arming and disarming cost two map writes a request.
+          const starts = x.betweenRequests;
+          x.betweenRequests = false;
           try {
-            const { used, done } = x.head.feed(v, 0, v.length);
+            const from = c.pieceOffset;
+            const { used, done } = x.head.feed(c.zoneBytes, from, from + n);
             c.consume(used);
             stats.bytesIn += used;
-            if (!done) continue;
-            guard.headerDone(c);
+            if (!done) {
+              if (starts) guard.headerStarts(c);
+              continue;
+            }
+            if (!starts) guard.headerDone(c);
             x.req = undefined;
             x.req = parseHead(x.head.take());
             dispatch(x);

@@ -13,21 +13,23 @@
  */
 import { Buffer } from "node:buffer";
 
-/** A request's head, read. */
+/** A request's head, read (shared between requests with the same head: see {@link parseHead}). */
 export interface RequestHead {
-  method: string;
+  readonly method: string;
   /** The request target as sent: `/bytes/100`. */
-  target: string;
+  readonly target: string;
   /** `HTTP/1.1`. */
-  version: string;
+  readonly version: string;
   /** Header fields by lowercase name; repeated fields joined with `, `. */
-  headers: Map<string, string>;
+  readonly headers: ReadonlyMap<string, string>;
   /** How the body is framed (RFC 9112 6.3). */
-  body: { kind: "none" } | { kind: "length"; length: number } | { kind: "chunked" };
+  readonly body: { readonly kind: "none" } | { readonly kind: "length"; readonly length: number } | {
+    readonly kind: "chunked";
+  };
   /** Whether the connection stays open after the response (RFC 9112 9.3). */
-  keepAlive: boolean;
+  readonly keepAlive: boolean;
   /** `Expect: 100-continue` (RFC 9110 10.1.1). */
-  expectContinue: boolean;
+  readonly expectContinue: boolean;
 }
 
 /** Why a head is refused: the status to answer, and a reason. */
@@ -66,6 +68,8 @@ export class HeadReader {
   #len = 0;
   /** Line feeds seen with only a CR between them: 2 ends the head. */
   #lfs = 0;
+  /** A head that arrived whole in one range, as text, until {@link take}. */
+  #text: string | undefined = undefined;
 
   constructor(max = headBytesMax) {
     this.max = max;
@@ -82,6 +86,23 @@ export class HeadReader {
    * Throws {@link BadRequest} (431) past {@link max} ({@link headBytesMax} by default).
    */
   feed(v: Uint8Array, from: number, to: number): { used: number; done: boolean } {
+    if (this.#len === 0 && this.#own === undefined) {
+      // The usual case: the whole head in this range. Found where it ends without copying its bytes,
+      // it is made text straight from `v`.
+      let i = from;
+      while (i < to && (v[i] === CR || v[i] === LF)) i++;
+      // The same bytes as the last whole head end where it ended (the end depends on nothing after it).
+      const n = lastWholeLen;
+      if (n > 0 && n <= this.max && to - i >= n && sameAsLastWhole(v, i)) {
+        this.#text = lastWholeText;
+        return { used: i + n - from, done: true };
+      }
+      const end = wholeHeadEnd(v, i, to);
+      if (end >= 0 && end - i <= this.max) {
+        this.#text = wholeHeadText(v, i, end);
+        return { used: end - from, done: true };
+      }
+    }
     let buf = this.#own;
     if (buf === undefined) {
       if (sharedOwner !== undefined && sharedOwner !== this && sharedOwner.#len > 0) sharedOwner.#moveOut();
@@ -112,6 +133,11 @@ export class HeadReader {
     // Byte i becomes char code i (latin1 as Buffer has it; TextDecoder's "latin1" is windows-1252). The
     // string comes out in the one-byte form that the regular expressions and indexOf of parseHead walk
     // fastest (String.fromCharCode.apply made one that cost a third more to parse under Bun).
+    const whole = this.#text;
+    if (whole !== undefined) {
+      this.#text = undefined;
+      return whole;
+    }
     const own = this.#own;
     const s = own === undefined
       ? sharedText.toString("latin1", 0, this.#len)
@@ -143,6 +169,67 @@ export class HeadReader {
     this.#own = own;
     if (sharedOwner === this) sharedOwner = undefined;
   }
+}
+
+/**
+ * Where the head starting at `v[from]` ends (the index after the LF of its empty line) when it ends
+ * before `to`, else -1: the end {@link HeadReader.feed}'s byte loop finds (two LFs with only CRs
+ * between them).
+ */
+function wholeHeadEnd(v: Uint8Array, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    if (v[i] !== LF) continue;
+    let j = i + 1;
+    while (j < to && v[j] === CR) j++;
+    if (j === to) return -1;
+    if (v[j] === LF) return j + 1;
+    i = j;
+  }
+  return -1;
+}
+
+/** The bytes of the last head {@link wholeHeadText} made text, and that text. */
+let lastWhole = new Uint8Array(256);
+let lastWholeLen = -1;
+let lastWholeText = "";
+
+/**
+ * Whether `v` holds the bytes of the last whole head at `from` (there are
+ * enough bytes). A client sends the same head again and again: comparing the
+ * bytes costs less than finding the head's end and decoding it, and the same
+ * string lets parseHead find its head again at once.
+ */
+function sameAsLastWhole(v: Uint8Array, from: number): boolean {
+  const n = lastWholeLen;
+  const last = lastWhole;
+  let k = 0;
+  while (k < n && v[from + k] === last[k]) k++;
+  return k === n;
+}
+
+/** `v[from, to)` as text, remembered as the last whole head. */
+function wholeHeadText(v: Uint8Array, from: number, to: number): string {
+  const n = to - from;
+  const text = latin1Of(v).toString("latin1", from, to);
+  if (n > lastWhole.length) lastWhole = new Uint8Array(Math.max(n, lastWhole.length * 2));
+  const last = lastWhole;
+  for (let k = 0; k < n; k++) last[k] = v[from + k];
+  lastWholeLen = n;
+  lastWholeText = text;
+  return text;
+}
+
+/** The array last given to {@link latin1Of}, and a Buffer over the same bytes. */
+let latin1Array: Uint8Array | undefined;
+let latin1Buffer: Buffer | undefined;
+
+/** A Buffer over `v`'s bytes, for its latin1 decoder (made once per array: a connection's is its zone). */
+function latin1Of(v: Uint8Array): Buffer {
+  if (v !== latin1Array) {
+    latin1Buffer = Buffer.from(v.buffer, v.byteOffset, v.length);
+    latin1Array = v;
+  }
+  return latin1Buffer!;
 }
 
 /** tchar (RFC 9110 5.6.2), by character code: the characters of a method and a field name. */
@@ -234,8 +321,25 @@ function trimmed(c: number): boolean {
 /** The body of a request without one (shared: nothing writes a head's body). */
 const noBody: RequestHead["body"] = Object.freeze({ kind: "none" });
 
-/** Reads a complete head; throws {@link BadRequest}. */
+/** The text {@link parseHead} read last, and what it read there. */
+let lastText = "";
+let lastHead: RequestHead | undefined;
+
+/**
+ * Reads a complete head; throws {@link BadRequest}. The head read last is
+ * given again for the same text (a client sends the same head request after
+ * request, and clients alike send alike heads): a head is shared, read it and
+ * never change it.
+ */
 export function parseHead(text: string): RequestHead {
+  if (text === lastText && lastHead !== undefined) return lastHead;
+  const head = readHead(text);
+  lastText = text;
+  lastHead = head;
+  return head;
+}
+
+function readHead(text: string): RequestHead {
   // Lines end in CRLF or a bare LF (RFC 9112 2.2); walked with indexOf and character codes (no regular
   // expression, no split: this runs once per request).
   let lf = text.indexOf("\n");

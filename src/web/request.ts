@@ -36,6 +36,9 @@ const badValue = /[\0\r\n]/;
  * check), its method and its header values; throws the 400 otherwise.
  */
 export function checkRequest(head: RequestHead, url: string | undefined, fallbackHost: string): string {
+  // A head read again (parseHead gives the same one for the same text) passed already, where its URL
+  // needed no check (which would depend on `url` and `fallbackHost`).
+  if (head === checkedHead) return checkedMethod;
   // The method and Host of the last request are remembered: a connection sends the same ones again.
   const method = head.method;
   if (method !== lastMethod) {
@@ -54,7 +57,8 @@ export function checkRequest(head: RequestHead, url: string | undefined, fallbac
     lastHost = host;
     lastHostPlain = plainHost.test(host);
   }
-  if (!(head.target.startsWith("/") && (host === undefined || lastHostPlain))) {
+  const plain = head.target.startsWith("/") && (host === undefined || lastHostPlain);
+  if (!plain) {
     let ok = false;
     try {
       ok = new URL(url ?? requestUrl(head, fallbackHost)).protocol.startsWith("http");
@@ -70,8 +74,17 @@ export function checkRequest(head: RequestHead, url: string | undefined, fallbac
       );
     }
   }
-  return normalizedMethods.has(upper) ? upper : method;
+  const checked = normalizedMethods.has(upper) ? upper : method;
+  if (plain) {
+    checkedHead = head;
+    checkedMethod = checked;
+  }
+  return checked;
 }
+
+/** The last head {@link checkRequest} passed without a URL check, and the method it gave. */
+let checkedHead: RequestHead | undefined;
+let checkedMethod = "";
 
 /** Whether {@link checkValue} saw a value that Headers refuses (forEach with a function made once: no iterator). */
 let badValueSeen = false;

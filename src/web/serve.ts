@@ -145,8 +145,12 @@ const encoder = new TextEncoder();
 /** The connection closed under the server (reset, or gone before the answer was out). */
 class Gone extends Error {}
 
-/** One connection: reads requests, calls the handler, writes answers, in order. */
-class Session {
+/**
+ * One connection: reads requests, calls the handler, writes answers, in
+ * order. It is the connection's handlers, too (methods: no closures made per
+ * connection).
+ */
+class Session implements ConnectionHandlers {
   readonly c: Connection;
   #info: ServeInfo | undefined;
   #localHost: string | undefined;
@@ -166,29 +170,32 @@ class Session {
   bodyGen = 0;
   /** Why the request body failed, if it did: the status to answer. */
   bodyError: BadRequest | undefined;
-  readonly handlers: ConnectionHandlers;
   readonly #server: LunaHttpServer;
 
   constructor(c: Connection, server: LunaHttpServer, maxHeaderBytes: number) {
     this.c = c;
     this.#server = server;
     this.head = new HeadReader(maxHeaderBytes);
-    this.handlers = {
-      onData: (c) => {
-        if (this.closing) return this.drop(c);
-        this.ready();
-      },
-      onWritable: () => this.wake(),
-      onEnd: () => {
-        this.ended = true;
-        this.ready();
-      },
-      onClose: () => {
-        this.closed = true;
-        this.ready();
-        server._closed(this);
-      },
-    };
+  }
+
+  onData(c: Connection): void {
+    if (this.closing) return this.drop(c);
+    this.ready();
+  }
+
+  onWritable(): void {
+    this.wake();
+  }
+
+  onEnd(): void {
+    this.ended = true;
+    this.ready();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    this.ready();
+    this.#server._closed(this);
   }
 
   /**
@@ -334,7 +341,7 @@ export class LunaHttpServer {
       // Answers end in short segments; Nagle would hold them for the client's delayed ACK.
       c.setNoDelay(true);
       this._serve(s);
-      return s.handlers;
+      return s;
     }, { maxConnections: options.maxConnections });
   }
 
