@@ -149,6 +149,19 @@ describe("RFC 9293 3.10.7.4: the ACK unacceptable segments draw", () => {
     assertEquals(d.received.length, 300);
   });
 
+  test("with SACK, duplicates apart in one burst each have their D-SACK reported (RFC 2883 4)", () => {
+    const d = established({ peer: { timestamps: true, sackPermitted: true }, tcp: small });
+    const ts = d.tsB() + 100;
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 300, ts: [ts, d.lastTsA] });
+    d.expect({ ack: 301 }, 50);
+    d.sendBurst(
+      [1, 201].map((seq) => ({ flags: ACK, seq, ack: 1, payload: 100, ts: [ts + 1, d.lastTsA] as const })),
+    );
+    d.expect({ flags: ACK, ack: 301, sack: [[1, 101]] });
+    d.expect({ flags: ACK, ack: 301, sack: [[201, 301]] });
+    d.recvNothing(10);
+  });
+
   test("without SACK, each duplicate is answered at once", () => {
     const d = established({ peer: { timestamps: true }, tcp: small });
     const ts = d.tsB() + 100;

@@ -445,12 +445,12 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   if (seqLt(seq, tcb.rcvNxt)) {
     const cut = (tcb.rcvNxt - seq) >>> 0;
     if (cut >= len) {
+      noteDuplicate(x, tcb, seq, len, now);
       tcb.ackNow = true; // all of it is old: say where we are
-      noteDuplicate(tcb, seq, len);
       return false;
     }
     // The bytes before RCV.NXT arrived twice: a D-SACK for them, at once (RFC 2883 4).
-    noteDuplicate(tcb, seq, cut);
+    noteDuplicate(x, tcb, seq, cut, now);
     tcb.ackNow = true;
     seq = tcb.rcvNxt;
     len -= cut;
@@ -473,7 +473,7 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     tcb.stats.oooSegsIn++;
     const r = insertPayload(reassemblyOf(x, tcb), seg, seq, len);
     if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq);
-    else if ((r & Inserted.duplicate) !== 0) noteDuplicate(tcb, seq, len);
+    else if ((r & Inserted.duplicate) !== 0) noteDuplicate(x, tcb, seq, len, now);
     if ((r & Inserted.refused) !== 0) tcb.stats.oooDropped++;
     return (r & Inserted.headKept) !== 0;
   }
@@ -532,7 +532,7 @@ function ackUnacceptable(x: TcpContext, tcb: Tcb, seg: Segment, now: number): vo
   const len = seg.payloadLen;
   if (len > 0 && seqLt(seg.seq, tcb.rcvNxt)) {
     const end = (seg.seq + len) >>> 0;
-    noteDuplicate(tcb, seg.seq, seqLe(end, tcb.rcvNxt) ? len : (tcb.rcvNxt - seg.seq) >>> 0);
+    noteDuplicate(x, tcb, seg.seq, seqLe(end, tcb.rcvNxt) ? len : (tcb.rcvNxt - seg.seq) >>> 0, now);
   }
   if (seg.len === 0 && now - tcb.lastOowAckAt < oowAckIntervalMs) return;
   tcb.lastOowAckAt = now;
@@ -610,6 +610,15 @@ function noteArrival(tcb: Tcb, seq: number): void {
 }
 
 /** A duplicate segment: reported first in the next SACK option (RFC 2883). */
-function noteDuplicate(tcb: Tcb, seq: number, len: number): void {
-  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteDuplicate(seq, len);
+function noteDuplicate(x: TcpContext, tcb: Tcb, seq: number, len: number, now: number): void {
+  if (!tcb.sackOk) return;
+  const b = (tcb.sackRx ??= new SackBlockBuilder());
+  if (b.dsackApart(seq, len)) {
+    // The D-SACK waiting for the burst's ACK covers other bytes, and an ACK has room for one:
+    // it leaves now, so that the sender hears of every duplicate (it undoes a reduction by
+    // counting the retransmissions D-SACKed, RFC 3708), and the burst still owes its ACK.
+    x.out.sendAck(tcb, now);
+    ackOutOfOrder(x, tcb);
+  }
+  b.noteDuplicate(seq, len);
 }

@@ -433,6 +433,12 @@ export class SackBlockBuilder {
     this._dsackEnd = (seq + len) >>> 0;
   }
 
+  /** Whether a D-SACK waits for the next ACK that a duplicate `[seq, seq + len)` would replace, not widen. */
+  dsackApart(seq: number, len: number): boolean {
+    return this._dsackPending &&
+      (seqGt(seq, this._dsackEnd) || seqLt((seq + len) >>> 0, this._dsackStart));
+  }
+
   /** Whether a duplicate waits to be reported as a D-SACK in the next ACK. */
   get dsackPending(): boolean {
     return this._dsackPending;
