@@ -87,7 +87,8 @@ describe("RFC 7323, RFC 2018 and MSS options", () => {
     const ts = d.tsB() + 100;
     d.send({ flags: ACK, seq: 1, ack: 1, payload: 100, ts: [ts, d.lastTsA] });
     d.expect({ ack: 101 }, 50);
-    d.send({ flags: ACK, seq: 101, ack: 1, payload: 100, ts: [ts - 1, d.lastTsA] });
+    // Older by two ticks: one tick of lag passes (input.ts pawsWindowTicks, tcp_rfc_paws_test.ts).
+    d.send({ flags: ACK, seq: 101, ack: 1, payload: 100, ts: [ts - 2, d.lastTsA] });
     const s = d.expect({ flags: ACK, seq: 1, ack: 101 });
     assertEquals(s.ts?.[1], ts);
     assertEquals(d.received.length, 100, "the old segment's data was not taken");

@@ -36,6 +36,20 @@ const { syn, ack, rst, fin } = TcpFlags;
  */
 const ackHoldBytesMax = 8192;
 
+/**
+ * How many ticks of the peer's timestamp clock a segment's TSval may lag TS.Recent and still pass
+ * PAWS (RFC 7323 5.3 R1 says none; Linux's TCP_PAWS_WINDOW is 1). A retransmission that fills a
+ * hole sets TS.Recent (RFC 7323 4.3), and a path that reorders can deliver after it data the
+ * sender sent beyond the hole a moment before it: with a millisecond clock such data carries a
+ * TSval one tick older, and dropping it costs a retransmission. PAWS guards against segments of
+ * an earlier wrap of the sequence space, which are older by far more than a tick at any rate a
+ * sequence space of 2^32 bytes allows (RFC 7323 5.7).
+ */
+const pawsWindowTicks = 1;
+
+/** RFC 7323 5.5: TS.Recent is valid for 24 days of idleness (the peer's clock may have wrapped since). */
+const tsRecentIdleMsMax = 24 * 24 * 3600 * 1000;
+
 /** The connection is established: tell the application (accept and open). */
 function established(x: TcpContext, tcb: Tcb, now: number): void {
   tcb.state = State.established;
@@ -137,13 +151,16 @@ export function segmentArrives(x: TcpContext, tcb: Tcb, seg: Segment, now: numbe
   if (tcb.state === State.synSent) return synSent(x, tcb, seg, now);
   const o = seg.options;
 
-  // RFC 7323 5.3: PAWS, before the sequence number check.
-  if (tcb.tsOk && o.timestamps && !seg.has(rst) && seqLt(o.tsVal, tcb.tsRecent)) {
-    if (now - tcb.tsRecentAge > 24 * 24 * 3600 * 1000) {
+  // RFC 7323 5.3 R1: PAWS, before the sequence number check; a RST is exempt.
+  if (
+    tcb.tsOk && o.timestamps && !seg.has(rst) && seqLt((o.tsVal + pawsWindowTicks) >>> 0, tcb.tsRecent)
+  ) {
+    if (now - tcb.tsRecentAge > tsRecentIdleMsMax) {
       tcb.tsRecent = o.tsVal; // RFC 7323 5.5: TS.Recent is too old to judge by
     } else {
+      // R1: not acceptable, answered as an unacceptable segment is (RFC 9293 3.10.7.4).
       x.counters.pawsDrops++;
-      if (!seg.has(rst)) x.out.sendAck(tcb, now);
+      ackUnacceptable(x, tcb, seg, now);
       return false;
     }
   }
@@ -167,18 +184,7 @@ export function segmentArrives(x: TcpContext, tcb: Tcb, seg: Segment, now: numbe
       processAck(x, tcb, seg, now);
       if (tcb.dead) return false;
     }
-    if (!seg.has(rst)) {
-      // Data wholly below RCV.NXT arrived twice: the ACK reports it as a D-SACK (RFC 2883 4),
-      // which tells the sender its retransmission (or loss probe) was spurious.
-      const payloadEnd = (seg.seq + seg.payloadLen) >>> 0;
-      if (seg.payloadLen > 0 && seqLe(payloadEnd, tcb.rcvNxt)) noteDuplicate(tcb, seg.seq, seg.payloadLen);
-      // Data is always answered (the sender needs the ACK to recover); a bare
-      // ACK at most once per interval, or two stacks could ACK each other forever.
-      if (seg.len > 0 || now - tcb.lastOowAckAt >= oowAckIntervalMs) {
-        tcb.lastOowAckAt = now;
-        x.out.sendAck(tcb, now);
-      }
-    }
+    if (!seg.has(rst)) ackUnacceptable(x, tcb, seg, now);
     return false;
   }
 
@@ -439,12 +445,12 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   if (seqLt(seq, tcb.rcvNxt)) {
     const cut = (tcb.rcvNxt - seq) >>> 0;
     if (cut >= len) {
+      noteDuplicate(x, tcb, seq, len, now);
       tcb.ackNow = true; // all of it is old: say where we are
-      noteDuplicate(tcb, seq, len);
       return false;
     }
     // The bytes before RCV.NXT arrived twice: a D-SACK for them, at once (RFC 2883 4).
-    noteDuplicate(tcb, seq, cut);
+    noteDuplicate(x, tcb, seq, cut, now);
     tcb.ackNow = true;
     seq = tcb.rcvNxt;
     len -= cut;
@@ -467,7 +473,7 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     tcb.stats.oooSegsIn++;
     const r = insertPayload(reassemblyOf(x, tcb), seg, seq, len);
     if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq);
-    else if ((r & Inserted.duplicate) !== 0) noteDuplicate(tcb, seq, len);
+    else if ((r & Inserted.duplicate) !== 0) noteDuplicate(x, tcb, seq, len, now);
     if ((r & Inserted.refused) !== 0) tcb.stats.oooDropped++;
     return (r & Inserted.headKept) !== 0;
   }
@@ -508,6 +514,30 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   if (tcb.handlers.onData !== undefined) tcb.handlers.onData(tcb);
   if (tcb.unackedSegs > 0 && !tcb.ackNow && !tcb.ackHeld && !tcb.dead) x.timers.armDelayedAck(tcb, now);
   return kept;
+}
+
+/**
+ * The ACK a segment that failed the sequence number check or PAWS draws (RFC 9293 3.10.7.4, RFC
+ * 7323 5.3 R1). Data is always answered (the sender needs the ACK to recover); a bare ACK at most
+ * once per interval, or two stacks could ACK each other forever (throttled as RFC 5961 7 does
+ * challenge ACKs; Linux's tcp_invalid_ratelimit). Data below RCV.NXT arrived twice: the ACK
+ * reports it as a D-SACK (RFC 2883 4), which tells the sender its retransmission (or loss probe)
+ * was spurious; a segment PAWS rejects is often such a duplicate, overtaken by its own
+ * retransmission. With SACK
+ * the ACK leaves at the end of the receive burst, one for all the burst's unacceptable and
+ * out-of-order segments (ackOutOfOrder): the RFC asks for an ACK in reply, not for one per
+ * segment, and a sender that repeats a window's worth of data gets one per burst.
+ */
+function ackUnacceptable(x: TcpContext, tcb: Tcb, seg: Segment, now: number): void {
+  const len = seg.payloadLen;
+  if (len > 0 && seqLt(seg.seq, tcb.rcvNxt)) {
+    const end = (seg.seq + len) >>> 0;
+    noteDuplicate(x, tcb, seg.seq, seqLe(end, tcb.rcvNxt) ? len : (tcb.rcvNxt - seg.seq) >>> 0, now);
+  }
+  if (seg.len === 0 && now - tcb.lastOowAckAt < oowAckIntervalMs) return;
+  tcb.lastOowAckAt = now;
+  if (tcb.sackOk) ackOutOfOrder(x, tcb);
+  else x.out.sendAck(tcb, now);
 }
 
 /**
@@ -580,6 +610,15 @@ function noteArrival(tcb: Tcb, seq: number): void {
 }
 
 /** A duplicate segment: reported first in the next SACK option (RFC 2883). */
-function noteDuplicate(tcb: Tcb, seq: number, len: number): void {
-  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteDuplicate(seq, len);
+function noteDuplicate(x: TcpContext, tcb: Tcb, seq: number, len: number, now: number): void {
+  if (!tcb.sackOk) return;
+  const b = (tcb.sackRx ??= new SackBlockBuilder());
+  if (b.dsackApart(seq, len)) {
+    // The D-SACK waiting for the burst's ACK covers other bytes, and an ACK has room for one:
+    // it leaves now, so that the sender hears of every duplicate (it undoes a reduction by
+    // counting the retransmissions D-SACKed, RFC 3708), and the burst still owes its ACK.
+    x.out.sendAck(tcb, now);
+    ackOutOfOrder(x, tcb);
+  }
+  b.noteDuplicate(seq, len);
 }

@@ -416,11 +416,27 @@ export class SackBlockBuilder {
     if (this._recentCount < cap) this._recentCount++;
   }
 
-  /** A duplicate `[seq, seq + len)` arrived: the next ACK reports it first, as a D-SACK (RFC 2883 4). */
+  /**
+   * A duplicate `[seq, seq + len)` arrived: the next ACK reports it first, as a D-SACK (RFC 2883 4).
+   * One that touches the duplicate still waiting for that ACK widens its block (the duplicates of
+   * one receive burst share its ACK); another replaces it.
+   */
   noteDuplicate(seq: number, len: number): void {
+    const end = (seq + len) >>> 0;
+    if (this._dsackPending && seqLe(seq, this._dsackEnd) && seqGe(end, this._dsackStart)) {
+      if (seqLt(seq, this._dsackStart)) this._dsackStart = seq >>> 0;
+      if (seqGt(end, this._dsackEnd)) this._dsackEnd = end;
+      return;
+    }
     this._dsackPending = true;
     this._dsackStart = seq >>> 0;
     this._dsackEnd = (seq + len) >>> 0;
+  }
+
+  /** Whether a D-SACK waits for the next ACK that a duplicate `[seq, seq + len)` would replace, not widen. */
+  dsackApart(seq: number, len: number): boolean {
+    return this._dsackPending &&
+      (seqGt(seq, this._dsackEnd) || seqLt((seq + len) >>> 0, this._dsackStart));
   }
 
   /** Whether a duplicate waits to be reported as a D-SACK in the next ACK. */
