@@ -25,6 +25,8 @@ import {
 } from "../src/kernel/control.ts";
 import { parseIpv4, parseMac } from "../src/wire/mod.ts";
 import { describe, test } from "./harness.ts";
+import { WrappedDevice } from "./wrapped_device.ts";
+import { DESC_WORDS } from "../src/device/device.ts";
 
 const me = parseIpv4("198.18.0.2");
 const peer = parseIpv4("198.18.0.1");
@@ -80,7 +82,8 @@ const owner: FlowOwner = {
   address: me,
   mac: myMac,
   // Listens on 8080; one connection from peer:40001 to our 50000.
-  claim: (local, ip, remote) => local === 8080 ? 0 : local === 50000 && ip === peer && remote === 40001 ? 1 : -1,
+  claim: (local, ip, remote) =>
+    local === 8080 ? 0 : local === 50000 && ip === peer && remote === 40001 ? 1 : -1,
 };
 
 function classify(f: Uint8Array): number {
@@ -255,8 +258,27 @@ async function pollAll(stacks: Stack[], done: () => boolean, ms = 5000): Promise
   return done();
 }
 
+/** The "kernel" end of the exception path, noting the TCP destination port of every frame it receives. */
+class PortWatch extends WrappedDevice {
+  readonly tcpPorts = new Set<number>();
+  override rx(descs: Uint32Array, max: number, now: number): number {
+    const n = this.inner.rx(descs, max, now);
+    const z = this.inner.zone;
+    for (let i = 0; i < n; i++) {
+      const at = z.dataStart(descs[i * DESC_WORDS]) + (descs[i * DESC_WORDS + 1] & 0xffff);
+      const b = z.bytes;
+      if (b[at + 12] !== 0x08 || b[at + 13] !== 0x00 || b[at + 23] !== 6) continue;
+      const tcp = at + 14 + (b[at + 14] & 0x0f) * 4;
+      this.tcpPorts.add((b[tcp + 2] << 8) | b[tcp + 3]);
+    }
+    return n;
+  }
+}
+
 /** The NIC and the exception path share luna's zone; the peer and the "kernel" have their own. */
-async function coexistingHosts(): Promise<{ luna: Stack; kernel: Stack; peer: Stack; bridge: KernelBridge }> {
+async function coexistingHosts(): Promise<
+  { luna: Stack; kernel: Stack; peer: Stack; bridge: KernelBridge; kernelPorts: Set<number> }
+> {
   const zone = createHeapZone({ name: "luna", count: 4096 });
   const [nic, wire] = createMemoryLink({
     zone,
@@ -273,9 +295,10 @@ async function coexistingHosts(): Promise<{ luna: Stack; kernel: Stack; peer: St
   });
   const bridge = new KernelBridge(nic, tap, { exceptionPollEvery: 2 });
   const luna = await createStack({ device: bridge, address: "198.18.0.2/24" });
-  const kernel = await createStack({ device: kernelEnd, address: "198.18.0.2/24" });
+  const kernelSide = new PortWatch(kernelEnd);
+  const kernel = await createStack({ device: kernelSide, address: "198.18.0.2/24" });
   const peerStack = await createStack({ device: wire, address: "198.18.0.1/24" });
-  return { luna, kernel, peer: peerStack, bridge };
+  return { luna, kernel, peer: peerStack, bridge, kernelPorts: kernelSide.tcpPorts };
 }
 
 function echoServer(s: Stack, port: number): void {
@@ -313,7 +336,7 @@ async function exchange(hosts: Stack[], from: Stack, port: number, bytes: number
 
 describe("kernel bridge on the in-memory link", () => {
   test("one address, two owners: the stack serves its port, the 'kernel' serves the rest and answers ARP and ping", async () => {
-    const { luna, kernel, peer: p, bridge } = await coexistingHosts();
+    const { luna, kernel, peer: p, bridge, kernelPorts } = await coexistingHosts();
     const hosts = [luna, kernel, p];
     echoServer(luna, 8080);
     echoServer(kernel, 9000);
@@ -333,7 +356,10 @@ describe("kernel bridge on the in-memory link", () => {
     assert(l.ip.arp.requestsIn >= 1, "the stack heard the ARP request too");
     assertEquals(l.ip.icmp.inEchos, 0);
     assertEquals(k.ip.icmp.inEchos, 1);
-    assertEquals(k.tcp.outRsts ?? 0, 0, "the kernel never saw luna's flow");
+    // Not a count of the kernel's resets: on a busy machine its FIN may be sent again after an
+    // RTO, and the peer's second ACK of it reaches a closed port there and is answered with a RST.
+    assert(!kernelPorts.has(8080), `the kernel never saw luna's flow: ports ${[...kernelPorts]}`);
+    assert(kernelPorts.has(9000), "the kernel saw its own flow");
     const b = bridge.stats();
     assert(b.toStack.frames > 0 && b.toKernel.frames > 0 && b.fromKernel.frames > 0, JSON.stringify(b));
     assertEquals(b.fromKernelSent.frames, b.fromKernel.frames);
@@ -374,7 +400,11 @@ describe("kernel bridge on the in-memory link", () => {
     // The classifier's answer travels with the frame: one table lookup per segment, not two.
     const inSegs = luna.tcp.counters.inSegs;
     assert(inSegs >= 10, `segments received: ${inSegs}`);
-    assertEquals(luna.tcp.tableStats().lookups - lookupsAtOpen, inSegs, "connection-table lookups, one per segment received");
+    assertEquals(
+      luna.tcp.tableStats().lookups - lookupsAtOpen,
+      inSegs,
+      "connection-table lookups, one per segment received",
+    );
     for (const s of hosts) await s.close(100);
   });
 });
