@@ -96,7 +96,6 @@ class TcbRare {
   keepaliveProbesSent: number = 0;
   error: string | undefined = undefined;
   congestion: CongestionName | undefined = undefined;
-  noDelay: boolean | undefined = undefined;
   keepalive: boolean | undefined = undefined;
   keepaliveIdleMs: number | undefined = undefined;
   keepaliveIntervalMs: number | undefined = undefined;
@@ -259,6 +258,11 @@ export class Tcb {
   dead = false;
   /** The application was told it closed. */
   closedNotified = false;
+  /**
+   * Per-connection Nagle switch; undefined: the layer's. A field of its own, not rare state:
+   * clients and node:http set it on every connection.
+   */
+  noDelay: boolean | undefined = undefined;
 
   // Rarely set state (see TcbRare): reading gives the default until something is written,
   // and writing the default while none is set costs nothing.
@@ -328,13 +332,6 @@ export class Tcb {
   }
   set congestion(v: CongestionName | undefined) {
     if (this._rare !== undefined || v !== undefined) this._ext().congestion = v;
-  }
-  /** Per-connection Nagle switch; undefined: the layer's. */
-  get noDelay(): boolean | undefined {
-    return this._rare === undefined ? undefined : this._rare.noDelay;
-  }
-  set noDelay(v: boolean | undefined) {
-    if (this._rare !== undefined || v !== undefined) this._ext().noDelay = v;
   }
   /** Per-connection keepalive switch; undefined: the layer's. */
   get keepalive(): boolean | undefined {
