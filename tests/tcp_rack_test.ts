@@ -4,8 +4,8 @@
 // timeout; and restart after idle (RFC 5681 4.1). The peer (B) takes 20 ms
 // to complete the handshake, so SRTT starts at 20 ms and the RTO at its
 // 200 ms floor.
-import { assertAlmostEquals, assertEquals } from "@std/assert";
-import { Rack } from "../src/tcp/rack.ts";
+import { assertAlmostEquals, assertEquals, assertNotEquals, assertStrictEquals } from "@std/assert";
+import { Rack, recycleRack, takeRack } from "../src/tcp/rack.ts";
 import { ptoMinMs, tlpMaxAckDelayMs } from "../src/tcp/tlp.ts";
 import { describe, test } from "./harness.ts";
 import { ACK, type Seg, synReceived } from "./tcp_dialogue.ts";
@@ -222,6 +222,26 @@ describe("RACK-TLP (RFC 8985)", () => {
     assertEquals(r.lostBytes, 0);
     r.onAck(11_000, new Uint32Array(0), 0, 0, 0, false, 50);
     assertEquals([r.segments, r.segsSacked], [0, 0]);
+  });
+
+  test("RACK: a Rack given back by an ended connection is taken again exactly as new, every field and its rate sampler", () => {
+    const r = new Rack();
+    r.sent(0, 10_000, 0);
+    r.sent(10_000, 11_000, 1);
+    r.onAck(0, new Uint32Array([1000, 11_000]), 1, 0, 0, false, 20);
+    r.updateReoWnd(0, 11_000, true, true, 19);
+    r.detectLoss(30);
+    r.tlpActive = true;
+    r.timerAt = 42;
+    r.rate.markAppLimited(5000);
+    const fresh = new Rack();
+    const fields = (x: Rack) => ({ ...x, rate: { ...x.rate } });
+    assertNotEquals(fields(r), fields(fresh));
+    recycleRack(r);
+    const again = takeRack();
+    assertStrictEquals(again, r);
+    assertEquals(fields(again), fields(fresh));
+    assertEquals([again.segments, again.headSentAt], [0, -Infinity]);
   });
 
   test("RACK: the lost part of a large segment goes again as one large segment where the link cuts them (RFC 8985 6.2, as Linux resends a TSO buffer)", () => {

@@ -15,6 +15,7 @@ import type { ConnectionOwner, TcpContext } from "./context.ts";
 import type { ConnectionTable } from "./conn_table.ts";
 import { type Listener, scaleFor } from "./handshake.ts";
 import type { IsnGenerator } from "./isn.ts";
+import { recycleRack } from "./rack.ts";
 import { RtoEstimator } from "./rto.ts";
 import { State } from "./state.ts";
 import { Tcb } from "./tcb.ts";
@@ -176,6 +177,12 @@ export class Connections implements ConnectionOwner {
     tcb.reasm?.clear();
     tcb.reasm = undefined;
     tcb.sackRx = tcb.sb = undefined;
-    tcb.rack?.reset(); // its segment log goes back to the pool
+    // Its Rack (and the Rack's segment log) goes to the next connection; the dead control block
+    // keeps no way to it.
+    const rack = tcb.rack;
+    if (rack !== undefined) {
+      tcb.rack = undefined;
+      recycleRack(rack);
+    }
   }
 }

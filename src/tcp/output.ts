@@ -17,7 +17,7 @@ import type { TcpCounters } from "./counters.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { recvHeld } from "./pool_pressure.ts";
 import { TokenBucket } from "./rate_limit.ts";
-import { Rack } from "./rack.ts";
+import { takeRack } from "./rack.ts";
 import { recoverySend } from "./recovery.ts";
 import { type OutOfOrderRanges, SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
@@ -336,7 +336,7 @@ export class TcpOutput {
     let r = tcb.rack;
     if (r === undefined) {
       if (!tcb.sackOk || this._config.lossDetection !== "rack") return;
-      r = tcb.rack = new Rack();
+      r = tcb.rack = takeRack();
     }
     r.sent(seq, (seq + len) >>> 0, now);
   }

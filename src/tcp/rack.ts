@@ -605,6 +605,39 @@ export class Rack {
     this._retrans = 0;
   }
 
+  /**
+   * Puts every field back to what a new Rack holds (its log, if any, back to the pool): a
+   * connection that ended hands its Rack to the next one ({@link takeRack}).
+   */
+  clear(): void {
+    this.reset();
+    this.xmitTs = -Infinity;
+    this.endSeq = 0;
+    this.rtt = 0;
+    this.minRtt = Infinity;
+    this.fack = 0;
+    this.fackSet = false;
+    this.reorderingSeen = false;
+    this.reoWnd = 0;
+    this.dsackRound = 0;
+    this.dsackRoundSet = false;
+    this.reoWndMult = 1;
+    this.reoWndPersist = 0;
+    this.newlyLost = 0;
+    this.reorderingDetected = false;
+    this.tlpActive = false;
+    this.tlpEndSeq = 0;
+    this.tlpIsRetrans = false;
+    this.rttSinceProbe = true;
+    this.probesUnanswered = 0;
+    this.firstProbeAt = 0;
+    this.rtoRecovery = false;
+    this.rtoRecoveryPoint = 0;
+    this.timerKind = RackTimer.none;
+    this.timerAt = Infinity;
+    this.rate.clear();
+  }
+
   private _release(): void {
     const log = this._log!;
     this._log = undefined;
@@ -618,6 +651,25 @@ export class Rack {
       spareLogs.push(log);
     }
   }
+}
+
+// The Racks of connections that ended, taken again by new ones: a connection per request
+// (`Connection: close`) would otherwise make a Rack and its RateSampler each time.
+const spareRacks: Rack[] = [];
+const spareRacksMax = 1024;
+
+/** A Rack as new: one a connection that ended gave back ({@link recycleRack}), or a new one. */
+export function takeRack(): Rack {
+  return spareRacks.pop() ?? new Rack();
+}
+
+/**
+ * The connection that held `r` ended and nothing reaches `r` through it any more: cleared
+ * ({@link Rack.clear}) and kept for {@link takeRack}.
+ */
+export function recycleRack(r: Rack): void {
+  r.clear();
+  if (spareRacks.length < spareRacksMax) spareRacks.push(r);
 }
 
 /** RACK_sent_after() of RFC 8985 6.2: whether (t1, seq1) was sent after (t2, seq2). */

@@ -71,6 +71,26 @@ export class RateSampler {
   // The send time of the newest segment sampled by this ACK.
   private _sentTime = 0;
 
+  /** Puts every field back to what a new sampler holds (its Rack is reused: rack.ts takeRack). */
+  clear(): void {
+    this.delivered = 0;
+    this.deliveredTime = 0;
+    this.firstSentTime = 0;
+    this.appLimited = 0;
+    this.priorDelivered = -1;
+    this.priorTime = 0;
+    this.sendElapsed = 0;
+    this.ackElapsed = 0;
+    this.sampleAppLimited = false;
+    this.sampleDelivered = 0;
+    this.interval = 0;
+    this.rate = 0;
+    this.newlyDelivered = 0;
+    this.newlyLost = 0;
+    this.rtt = -1;
+    this._sentTime = 0;
+  }
+
   /** Whether the connection is application-limited now (draft 3.2: P.is_app_limited of what is sent now). */
   get isAppLimited(): boolean {
     return this.appLimited !== 0;

@@ -91,17 +91,14 @@ class TcbRare {
   tsSampleFloor: number = 0;
   challenge: TokenBucket | undefined = undefined;
   lastOowAckAt: number = -Infinity;
-  swsOverride: boolean = false;
   persistBackoff: number = 0;
   keepaliveProbesSent: number = 0;
   error: string | undefined = undefined;
   congestion: CongestionName | undefined = undefined;
-  noDelay: boolean | undefined = undefined;
   keepalive: boolean | undefined = undefined;
   keepaliveIdleMs: number | undefined = undefined;
   keepaliveIntervalMs: number | undefined = undefined;
   keepaliveProbes: number | undefined = undefined;
-  userTimeoutMs: number | undefined = undefined;
   prr: Prr | undefined = undefined;
   ecn: EcnMode | undefined = undefined;
   frtoStage: number = 0;
@@ -259,6 +256,16 @@ export class Tcb {
   dead = false;
   /** The application was told it closed. */
   closedNotified = false;
+  // Fields of their own, not rare state (TcbRare): set on a great many connections.
+  /** Per-connection Nagle switch; undefined: the layer's (clients and node:http set it on each connection). */
+  noDelay: boolean | undefined = undefined;
+  /**
+   * Per-connection user timeout (TCP_USER_TIMEOUT); undefined: the layer's (`luna serve`'s apps
+   * set it on each connection).
+   */
+  userTimeoutMs: number | undefined = undefined;
+  /** The persist timer expired with a small window open: send despite sender SWS avoidance once. */
+  swsOverride = false;
 
   // Rarely set state (see TcbRare): reading gives the default until something is written,
   // and writing the default while none is set costs nothing.
@@ -294,13 +301,6 @@ export class Tcb {
   set lastOowAckAt(v: number) {
     if (this._rare !== undefined || v !== -Infinity) this._ext().lastOowAckAt = v;
   }
-  /** The persist timer expired with a small window open: send despite sender SWS avoidance once. */
-  get swsOverride(): boolean {
-    return this._rare === undefined ? false : this._rare.swsOverride;
-  }
-  set swsOverride(v: boolean) {
-    if (this._rare !== undefined || v !== false) this._ext().swsOverride = v;
-  }
   /** Persist timer backoff count. */
   get persistBackoff(): number {
     return this._rare === undefined ? 0 : this._rare.persistBackoff;
@@ -329,13 +329,6 @@ export class Tcb {
   set congestion(v: CongestionName | undefined) {
     if (this._rare !== undefined || v !== undefined) this._ext().congestion = v;
   }
-  /** Per-connection Nagle switch; undefined: the layer's. */
-  get noDelay(): boolean | undefined {
-    return this._rare === undefined ? undefined : this._rare.noDelay;
-  }
-  set noDelay(v: boolean | undefined) {
-    if (this._rare !== undefined || v !== undefined) this._ext().noDelay = v;
-  }
   /** Per-connection keepalive switch; undefined: the layer's. */
   get keepalive(): boolean | undefined {
     return this._rare === undefined ? undefined : this._rare.keepalive;
@@ -363,13 +356,6 @@ export class Tcb {
   }
   set keepaliveProbes(v: number | undefined) {
     if (this._rare !== undefined || v !== undefined) this._ext().keepaliveProbes = v;
-  }
-  /** Per-connection user timeout (TCP_USER_TIMEOUT); undefined: the layer's. */
-  get userTimeoutMs(): number | undefined {
-    return this._rare === undefined ? undefined : this._rare.userTimeoutMs;
-  }
-  set userTimeoutMs(v: number | undefined) {
-    if (this._rare !== undefined || v !== undefined) this._ext().userTimeoutMs = v;
   }
 
   /** Per-connection ECN mode (a socket option); undefined: the layer's. */
