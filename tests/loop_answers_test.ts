@@ -245,6 +245,53 @@ describe("loop answers", () => {
       assertEquals(server.stats().zone.inUse, 0, "every buffer back");
     });
 
+    test(`${mode}: the handshake's last ACK rides on the request written on open, and goes alone at the poll's end when none is`, async () => {
+      const { server, client } = await countedPair(mode, 256);
+      const sent = () => client.tcp.counters.outSegs; // TCP segments: the ARP exchange aside
+      let got = 0;
+      server.listen(7, () => ({
+        onData(c) {
+          for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+            got += n;
+            c.consume(n);
+          }
+        },
+      }));
+      const request = new Uint8Array(64).fill(3);
+      let opened = 0;
+      client.connect("198.18.0.1", 7, {
+        onOpen(c) {
+          opened++;
+          assertEquals(c.write(request), 64);
+        },
+      });
+      for (let i = 0; got < 64 && i < 1000; i++) {
+        server.poll();
+        client.poll();
+      }
+      assertEquals(got, 64, "the request arrived");
+      // The SYN and the request, which carries the ACK of the SYN|ACK: no pure ACK between them.
+      assertEquals(sent(), 2);
+      // A connection that writes nothing on open: its ACK leaves alone, in the same poll.
+      const s0 = sent();
+      client.connect("198.18.0.1", 7, {
+        onOpen() {
+          opened++;
+        },
+      });
+      for (let i = 0; opened < 2 && i < 1000; i++) {
+        server.poll();
+        client.poll();
+      }
+      assertEquals(opened, 2);
+      assertEquals(sent() - s0, 2, "SYN and the ACK of the SYN|ACK");
+      for (let i = 0; server.connections().length < 2 && i < 4; i++) server.poll();
+      assertEquals(server.connections().length, 2, "the server's end is established");
+      await client.close(100);
+      await server.close(100);
+      assertEquals(server.stats().zone.inUse, 0, "every buffer back");
+    });
+
     test(`${mode}: an answer written by a promise continuation leaves at the start of the next poll, ahead of its burst`, async () => {
       const { server, client, ds } = await countedPair(mode, 256);
       server.listen(7, (c) => {

@@ -104,9 +104,18 @@ function synSent(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
     handshakeRtt(tcb, seg, now);
     tcb.rtxAt = Infinity;
     x.timers.rearm(tcb);
+    // The handshake's ACK (RFC 9293 3.10.7.3) is owed at the end of the receive burst, not at
+    // once: what the application writes on open (inline, from onOpen here; batch, from the event
+    // queue before TcpLayer.flushCorked) carries it, as RFC 9293 3.5 lets the third segment carry
+    // data. Sent at once, it cost a pure ACK before the first request; in inline mode onOpen's
+    // request left first and the ACK after it, a segment that acknowledged nothing new.
+    tcb.ackBurstEnd = true;
+    if (!tcb.ackHeld) {
+      tcb.ackHeld = true;
+      x.acksHeld.add(tcb);
+    }
     established(x, tcb, now);
     if (tcb.dead) return false;
-    tcb.ackNow = true;
     // RFC 9293 3.10.7.3: text (and a FIN) on the SYN|ACK continue at the sixth step.
     let kept = false;
     if (seg.payloadLen > 0) {
