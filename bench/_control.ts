@@ -172,7 +172,9 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
   // LUNA_BENCH_BUFFERS=N: the zone's buffers on each side (default 16383), to see what the pool's size buys.
   const buffersEnv = process.env.LUNA_BENCH_BUFFERS;
   const buffers = buffersEnv !== undefined && buffersEnv !== "" ? Number(buffersEnv) : 16383;
-  if (!Number.isInteger(buffers) || buffers < 256) throw new Error(`LUNA_BENCH_BUFFERS: an integer >= 256, got ${buffersEnv}`);
+  if (!Number.isInteger(buffers) || buffers < 256) {
+    throw new Error(`LUNA_BENCH_BUFFERS: an integer >= 256, got ${buffersEnv}`);
+  }
   // LUNA_BENCH_TXFLUSH=N: txFlushFrames (answers leave once N wait during a burst; 0: at its end), to compare.
   const txFlushEnv = process.env.LUNA_BENCH_TXFLUSH;
   const txFlush = txFlushEnv !== undefined && txFlushEnv !== "" ? { txFlushFrames: Number(txFlushEnv) } : {};
@@ -191,3 +193,16 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
     tcp,
   };
 }
+
+/**
+ * The client's TCP counters that say it lost something in a stretch: retransmissions, and what it
+ * dropped of what it received (the zone running low, a connection's share full).
+ */
+export const clientLossKeys: readonly string[] = [
+  "retransSegs",
+  "retransTimeouts",
+  "noBufferDrops",
+  "poolPressureDrops",
+  "rcvShareDrops",
+  "rcvWindowTrims",
+];

@@ -29,6 +29,7 @@
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
+import { clientLossKeys } from "./_control.ts";
 import { onCleanup, type Proc, removeEalFiles } from "./_proc.ts";
 import {
   ask,
@@ -227,15 +228,7 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
               movedPerReq(st0, st1, "port", done)
             }\n      loop: ${movedPerReq(st0, st1, "loop", done)}` +
             `\n    client lost in the measured stretch: ${
-              [
-                "retransSegs",
-                "retransTimeouts",
-                "noBufferDrops",
-                "poolPressureDrops",
-                "rcvShareDrops",
-                "rcvWindowTrims",
-              ]
-                .map((k) => `${k} ${r[k]}`).join(", ")
+              clientLossKeys.map((k) => `${k} ${r[k]}`).join(", ")
             }`;
         }
         console.log(rows[rows.length - 1]);

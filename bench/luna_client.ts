@@ -31,6 +31,7 @@ import type { LoopStalls } from "../src/loop/loop.ts";
 import {
   type BenchEnd,
   benchStackConfig,
+  clientLossKeys,
   fullGc,
   type HeapMarks,
   heapUsed,
@@ -229,18 +230,10 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   const loop1 = stack.stats().loop;
   const heap = heapAfter(hb);
   const tcp1 = stack.stats().tcp as unknown as Record<string, number>;
-  const lossKeys = [
-    "retransSegs",
-    "retransTimeouts",
-    "noBufferDrops",
-    "poolPressureDrops",
-    "rcvShareDrops",
-    "rcvWindowTrims",
-  ];
   // The client's losses in the measured stretch (retransmissions, drops for want of buffers), and
   // what it dropped of what it received: the zone running low, a connection's share full.
   const lost = Object.fromEntries(
-    lossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
+    clientLossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
   );
   const requests = latency.n;
   // The client's loop per request: polls, polls that received frames, frames received, transmit

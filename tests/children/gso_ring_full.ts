@@ -9,29 +9,12 @@
 // ring was full, what arrived, and both zones' buffers before and after.
 // Usage: gso_ring_full.ts PREFIX SOCKET
 import { rmSync } from "node:fs";
-import { DESC_WORDS, Offload, SEG_MSS_SHIFT, TxFlag } from "../../ffi/mod.ts";
-import { Dpdk, type DpdkZone, type Port } from "../../src/device/dpdk/mod.ts";
+import { DESC_WORDS, SEG_MSS_SHIFT, TxFlag } from "../../ffi/mod.ts";
 import { TcpFlags } from "../../src/wire/mod.ts";
+import { memifGsoPair } from "./_memif_gso_pair.ts";
 
 const [prefix, socket] = process.argv.slice(2);
-rmSync(socket, { force: true });
-const memif = `socket=${socket},socket-abstract=no`;
-const dpdk = await Dpdk.start({
-  prefix,
-  vdevs: [`net_memif0,role=server,${memif}`, `net_memif1,role=client,${memif}`],
-});
-const open = (name: string, txOffloads: number): [Port, DpdkZone] => {
-  const port = dpdk.port(name);
-  const zone = dpdk.createZone(name, { count: 4095 });
-  port.configure({ zone, txOffloads, noChecksums: true });
-  port.start();
-  return [port, zone];
-};
-const [rx, rz] = open("net_memif0", 0);
-const [tx, tz] = open("net_memif1", Offload.tcpGso);
-for (let i = 0; i < 2000 && !(tx.link().up && rx.link().up); i++) await new Promise((r) => setTimeout(r, 5));
-if (!(tx.link().up && rx.link().up)) throw new Error("memif: the link did not come up in 10 s");
-const freeBefore = [tz.accounting().free, rz.accounting().free];
+const { dpdk, rx, rz, tx, tz, freeBefore } = await memifGsoPair(prefix, socket, 4095);
 
 const mss = 1000;
 const hdrLen = 14 + 20 + 20;
