@@ -98,3 +98,16 @@ export interface TcpContext {
   /** Connections whose owed ACK waits for the end of the loop's iteration (input.ts). */
   readonly acksHeld: Corks;
 }
+
+/**
+ * Owes `tcb` an ACK at the end of the loop's iteration (TcpLayer.flushCorked), where it leaves
+ * unless a segment carried it first. `atOnce`: it leaves then (Tcb.ackBurstEnd); otherwise a
+ * single segment's ACK may wait on the delayed-ACK timer from there.
+ */
+export function holdAck(x: TcpContext, tcb: Tcb, atOnce: boolean): void {
+  if (atOnce) tcb.ackBurstEnd = true;
+  if (!tcb.ackHeld) {
+    tcb.ackHeld = true;
+    x.acksHeld.add(tcb);
+  }
+}

@@ -13,7 +13,7 @@
  */
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
 import { CcAction } from "./congestion.ts";
-import type { TcpContext } from "./context.ts";
+import { holdAck, type TcpContext } from "./context.ts";
 import { ecnAck, ecnReceive } from "./ecn.ts";
 import { frtoAck } from "./frto.ts";
 import { negotiate, synAgain } from "./handshake.ts";
@@ -109,11 +109,7 @@ function synSent(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
     // queue before TcpLayer.flushCorked) carries it, as RFC 9293 3.5 lets the third segment carry
     // data. Sent at once, it cost a pure ACK before the first request; in inline mode onOpen's
     // request left first and the ACK after it, a segment that acknowledged nothing new.
-    tcb.ackBurstEnd = true;
-    if (!tcb.ackHeld) {
-      tcb.ackHeld = true;
-      x.acksHeld.add(tcb);
-    }
+    holdAck(x, tcb, true);
     established(x, tcb, now);
     if (tcb.dead) return false;
     // RFC 9293 3.10.7.3: text (and a FIN) on the SYN|ACK continue at the sixth step.
@@ -512,10 +508,7 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   tcb.unackedSegs += segmentsIn(seg);
   if (tcb.unackedSegs >= 2 && !tcb.ackNow) {
     if (((tcb.rcvNxt - tcb.lastAckSent) >>> 0) >= ackHoldBytesMax) tcb.ackNow = true;
-    else if (!tcb.ackHeld) {
-      tcb.ackHeld = true;
-      x.acksHeld.add(tcb);
-    }
+    else holdAck(x, tcb, false);
   }
   // The application hears first: an inline handler that answers in place sends the ACK on its
   // answer (output.ts clears what is owed), and no delayed-ACK timer is armed only to be
@@ -564,11 +557,7 @@ function ackOutOfOrder(x: TcpContext, tcb: Tcb): void {
     tcb.ackNow = true;
     return;
   }
-  tcb.ackBurstEnd = true;
-  if (!tcb.ackHeld) {
-    tcb.ackHeld = true;
-    x.acksHeld.add(tcb);
-  }
+  holdAck(x, tcb, true);
 }
 
 /** The peer's FIN is in order (RFC 9293 3.10.7.4, eighth check). */

@@ -12,7 +12,7 @@ import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { seqGt, seqLt, TcpFlags, type TcpOptions, TcpPacket, TcpRepr } from "../wire/mod.ts";
 import type { TcpConfig } from "./config.ts";
-import type { TcpContext, TcpLink } from "./context.ts";
+import { holdAck, type TcpContext, type TcpLink } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { recvHeld } from "./pool_pressure.ts";
@@ -196,7 +196,6 @@ export class TcpOutput {
       tcb.ackBurstEnd = false;
       tcb.unackedSegs = 0;
       tcb.delackAt = Infinity;
-      tcb.windowUpdateHeld = false; // the segment carries the window
     }
     const zone = this._zone;
     const len = r.headerLen() + r.payloadLen;
@@ -213,7 +212,6 @@ export class TcpOutput {
     tcb.ackBurstEnd = false;
     tcb.unackedSegs = 0;
     tcb.delackAt = Infinity;
-    tcb.windowUpdateHeld = false;
   }
 
   /** Sends a segment with no payload (SYN, ACK, FIN, RST of a connection) in a fresh buffer. */
@@ -495,10 +493,10 @@ export class TcpOutput {
   windowOpened(c: Tcb, now: number, hold = true): void {
     // RFC 9293 3.8.6.2.2: tell the peer once the window grew by min(buffer/2, MSS).
     const before = seqGt(c.rcvAdv, c.rcvNxt) ? (c.rcvAdv - c.rcvNxt) >>> 0 : 0;
-    // Called for every piece read (46 for a 64 KiB answer): the cheap answers first. An update
-    // owed already leaves at the iteration's end; a window still at half of the widest the peer
-    // was told of (`told` below) has not shrunk.
-    if (hold && c.windowUpdateHeld) return;
+    // Called for every piece read (46 for a 64 KiB answer): the cheap answers first. An ACK owed
+    // at the iteration's end carries the window then; a window still at half of the widest the
+    // peer was told of (`told` below) has not shrunk.
+    if (hold && c.ackBurstEnd) return;
     const told = Math.max(c.rcvWndAdvMax, Math.min(c.rcvBufBytes, 65535));
     if (before >= told >>> 1) return;
     // The window's size is what receiveWindow would offer an idle connection: the buffer, the
@@ -523,11 +521,7 @@ export class TcpOutput {
         this.output(c, now);
         return;
       }
-      c.windowUpdateHeld = true;
-      if (!c.ackHeld) {
-        c.ackHeld = true;
-        this._x.acksHeld.add(c);
-      }
+      holdAck(this._x, c, true);
     }
   }
 }

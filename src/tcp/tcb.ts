@@ -210,14 +210,11 @@ export class Tcb {
    */
   ackHeld = false;
   /**
-   * A window update is owed (the application read: output.ts windowOpened) and waits with the
-   * held ACKs for the end of the loop's iteration, unless a segment (the application's next
-   * request, an ACK for data) carried the window first.
-   */
-  windowUpdateHeld = false;
-  /**
-   * The held ACK is owed at once, not after a delay: an out-of-order segment arrived (RFC 5681
-   * 4.2) with SACK agreed, and the SACK blocks of the whole burst leave in one ACK (input.ts).
+   * The held ACK leaves at the end of the iteration, not after a delay (context.ts holdAck): an
+   * out-of-order or unacceptable segment arrived with SACK agreed (the SACK blocks of the whole
+   * burst leave in one ACK, input.ts), the handshake completed (what the application writes on
+   * open carries the ACK), or a read opened the window (output.ts windowOpened: the application's
+   * next request carries the update, or it leaves alone).
    */
   ackBurstEnd = false;
   /**

@@ -88,9 +88,9 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   private readonly _sendHeldAck = (c: Tcb): void => {
     if (!c.ackHeld) return;
     c.ackHeld = false;
-    // Unless an answer carried it: a second segment (or an out-of-order one) still owes the ACK
-    // now, a single one its delay; a window update still owed goes now.
-    if (c.unackedSegs >= 2 || c.ackBurstEnd || c.windowUpdateHeld) {
+    // Unless an answer carried it: a second segment (or one owed at once: Tcb.ackBurstEnd) still
+    // owes the ACK now, a single one its delay.
+    if (c.unackedSegs >= 2 || c.ackBurstEnd) {
       c.ackBurstEnd = false;
       c.ackNow = true;
       this.out.output(c, this._corkNow);
