@@ -2355,10 +2355,12 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		return -ENOENT;
 	if (n > LUNA_BURST_MAX)
 		n = LUNA_BURST_MAX;
+	uint64_t *stats = shim_stats[port] - LUNA_STAT_SHIM_RX_FOREIGN;
 	struct tx_backlog *bl = NULL;
 	if (port_backlog[port] != NULL && queue < port_backlog_queues[port]) {
 		bl = &port_backlog[port][queue];
 		if (bl->n > 0) {
+			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_PMD_CALLS], 1, __ATOMIC_RELAXED);
 			uint16_t s = port_burst(1, (uint16_t)port, (uint16_t)queue, bl->m, bl->n);
 			if (s < bl->n) {
 				memmove(bl->m, bl->m + s, (size_t)(bl->n - s) * sizeof(bl->m[0]));
@@ -2371,7 +2373,6 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	struct rte_mbuf *m[TX_MBUFS_MAX];
 	struct tx_pkt pk[LUNA_BURST_MAX];
 	const int no_cksum = port_no_cksum[port];
-	uint64_t *stats = shim_stats[port] - LUNA_STAT_SHIM_RX_FOREIGN;
 	uint32_t i = 0, taken = 0;
 	for (;;) {
 		uint32_t nm = 0, np = 0;
@@ -2578,7 +2579,11 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		uint16_t ready = (uint16_t)nm;
 		if (offload != 0 && !pkt_port_is(port))
 			ready = rte_eth_tx_prepare((uint16_t)port, (uint16_t)queue, m, ready);
-		uint32_t sent = ready > 0 ? port_burst(1, (uint16_t)port, (uint16_t)queue, m, ready) : 0;
+		uint32_t sent = 0;
+		if (ready > 0) {
+			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_PMD_CALLS], 1, __ATOMIC_RELAXED);
+			sent = port_burst(1, (uint16_t)port, (uint16_t)queue, m, ready);
+		}
 		/* Packets go in order: those whose mbufs all went, and segmented ones of
 		 * which some went, are the PMD's (their records' references are dropped:
 		 * the shim's mbufs hold their own); the rest stay the caller's. */
