@@ -933,11 +933,26 @@ static void xsk_ring_drops(int32_t port)
 /* Segmentation of large TCP packets on the port: none, the NIC's, the shim's. */
 enum { SEG_NONE, SEG_TSO, SEG_GSO };
 static uint8_t port_seg[LUNA_PORTS_MAX];
-/* Per transmit queue of a port that segments: the segments of a packet the
- * PMD took only part of, sent before anything else at the next burst. */
+/* The mbufs one step of a transmit burst makes before it hands them to the
+ * PMD; the next step only if the PMD took them all. A ring that is full
+ * takes none, and what the call made for it is thrown away (GSO's segments,
+ * a chain's mbufs) or made again at the next call (each record's mbuf fields,
+ * on cache lines long cold): the steps bound that waste by a step's worth,
+ * not by the records waiting (hundreds, with many connections answering at
+ * once into a ring the peer drains a burst at a time). A step ends at the
+ * first packet that begins past this count, so it holds up to one packet's
+ * segments more. */
+#define TX_STEP_MBUFS 64
+#define TX_STEP_MBUFS_MAX (TX_STEP_MBUFS + LUNA_GSO_SEGS_MAX)
+/* Per transmit queue of a port that segments: what the PMD did not take of
+ * the last step that cut packets (GSO) or handed it a packet to cut (TSO),
+ * up to the end of the last such packet, sent before anything else at the
+ * next burst, so that no packet is cut twice; and whether the ring refused
+ * something since the last call the PMD took whole. */
 struct tx_backlog {
 	uint16_t n;
-	struct rte_mbuf *m[LUNA_GSO_SEGS_MAX];
+	uint8_t refusing;
+	struct rte_mbuf *m[TX_STEP_MBUFS_MAX];
 };
 static struct tx_backlog *port_backlog[LUNA_PORTS_MAX];
 static uint16_t port_backlog_queues[LUNA_PORTS_MAX];
@@ -2334,16 +2349,14 @@ struct tx_pkt {
 };
 
 #define TX_MBUFS_MAX (LUNA_BURST_MAX + 2 * LUNA_GSO_SEGS_MAX)
-/* The mbufs one step of a transmit burst makes before it hands them to the
- * PMD; the next step only if the PMD took them all. A ring that is full
- * takes none, and what the call made for it is thrown away (GSO's segments,
- * a chain's mbufs) or made again at the next call (each record's mbuf fields,
- * on cache lines long cold): the steps bound that waste by a step's worth,
- * not by the records waiting (hundreds, with many connections answering at
- * once into a ring the peer drains a burst at a time). A packet GSO cuts
- * starts a step of its own, and one the PMD refused whole waits, cut, in the
- * port's backlog: no cut is made twice. */
-#define TX_STEP_MBUFS 64
+/* The packets GSO cuts share a step, so that a burst of small answers
+ * (a 4 KiB one is three frames, one large segment) is one PMD call, not one
+ * each. What the PMD refuses of a step, up to the end of its last packet
+ * cut, waits in the queue's backlog and goes first at the next call: no
+ * packet is cut twice. While the ring is refusing (since a refusal, until a
+ * call the PMD takes whole), a packet to cut starts a step of its own
+ * instead, so that the peer's ring, full, makes the shim cut and hold one
+ * packet, not a step's worth. */
 
 int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs,
 		      uint32_t n)
@@ -2373,6 +2386,8 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	struct rte_mbuf *m[TX_MBUFS_MAX];
 	struct tx_pkt pk[LUNA_BURST_MAX];
 	const int no_cksum = port_no_cksum[port];
+	const int refusing = bl != NULL && bl->refusing;
+	int refused_any = 0; /* a step of this call the PMD did not take whole */
 	uint32_t i = 0, taken = 0;
 	for (;;) {
 		uint32_t nm = 0, np = 0;
@@ -2411,11 +2426,9 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 					stop = 1; /* the burst is full: the rest waits */
 					break;
 				}
-				/* A packet to cut is a step of its own: cut only once what
-				 * went before it was taken, so that a ring that fills
-				 * wastes no cut (the one refused whole waits in the
-				 * backlog: below). */
-				if (gso && nm > 0)
+				/* While the ring refuses, a packet to cut is a step of its
+				 * own: cut only once what went before it was taken. */
+				if (gso && nm > 0 && refusing)
 					break;
 				/* A packet GSO cuts is read from the zone's buffers linked in place;
 				 * any other (sent whole, or cut by the port's TSO) is a chain the PMD
@@ -2584,33 +2597,44 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_PMD_CALLS], 1, __ATOMIC_RELAXED);
 			sent = port_burst(1, (uint16_t)port, (uint16_t)queue, m, ready);
 		}
-		/* Packets go in order: those whose mbufs all went, and segmented ones of
-		 * which some went, are the PMD's (their records' references are dropped:
-		 * the shim's mbufs hold their own); the rest stay the caller's. */
+		/* What the PMD refused, up to the end of the last packet cut (by GSO) or
+		 * handed to the port to cut (TSO), waits in the backlog (bl->n is 0
+		 * here: a call that could not empty it returned above), rather than
+		 * being freed and cut again on every retry while the peer's ring stays
+		 * full (with many connections answering 64 KiB at once, over one cut in
+		 * three was thrown away). */
+		uint32_t hold_end = sent;
+		if (sent < nm)
+			for (uint32_t q = np; q-- > 0;) {
+				const struct tx_pkt *t = &pk[q];
+				if (t->segmented && t->m_count > 0) {
+					if ((uint32_t)t->m_first + t->m_count > sent)
+						hold_end = (uint32_t)t->m_first + t->m_count;
+					break;
+				}
+			}
+		if (bl == NULL) {
+			/* No backlog (not a queue the port set up): the rest of a packet
+			 * partly sent is lost, counted; TCP sends it again. */
+			if (hold_end > sent) {
+				rte_pktmbuf_free_bulk(m + sent, hold_end - sent);
+				__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_DROPPED], hold_end - sent,
+						   __ATOMIC_RELAXED);
+			}
+		} else if (hold_end > sent) {
+			memcpy(bl->m, m + sent, (size_t)(hold_end - sent) * sizeof(m[0]));
+			bl->n = (uint16_t)(hold_end - sent);
+		}
+		/* Packets go in order: those whose mbufs all went, segmented ones of
+		 * which some went, and those held, are the PMD's (their records'
+		 * references are dropped: the shim's mbufs hold their own); the rest
+		 * stay the caller's. */
 		uint32_t refused = 0;
 		for (uint32_t q = 0; q < np; q++) {
 			struct tx_pkt *t = &pk[q];
 			uint32_t end = (uint32_t)t->m_first + t->m_count;
-			int gone = end <= sent || (t->segmented && t->m_first < sent);
-			/* The first packet the PMD refused whole, when it was cut (GSO) and
-			 * nothing before it is left: held too, rather than freed and cut
-			 * again on every retry while the peer's ring stays full (with many
-			 * connections answering 64 KiB at once, over one cut in three was
-			 * thrown away). One packet at most waits; the records behind it
-			 * stay the caller's. */
-			if (!gone && t->segmented && t->m_count > 0 && t->m_first == sent && bl != NULL &&
-			    bl->n == 0)
-				gone = 1;
+			int gone = end <= sent || t->m_first < hold_end;
 			if (gone) {
-				if (end > sent && bl != NULL) {
-					/* Held, to go before anything else at the next burst. */
-					memcpy(bl->m, m + sent, (size_t)(end - sent) * sizeof(m[0]));
-					bl->n = (uint16_t)(end - sent);
-				} else if (end > sent) {
-					rte_pktmbuf_free_bulk(m + sent, end - sent);
-					__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_DROPPED], end - sent,
-							   __ATOMIC_RELAXED);
-				}
 				if (t->segmented && t->m_count > 0) {
 					/* Counted once taken (a packet handed back is cut again). */
 					__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_PKTS], 1, __ATOMIC_RELAXED);
@@ -2631,9 +2655,13 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 		}
 		if (refused > 0)
 			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_REFUSED], refused, __ATOMIC_RELAXED);
+		if (sent < nm)
+			refused_any = 1;
 		/* Another step while the PMD takes all it is given. */
-		if (stop || i >= n || sent < nm || (bl != NULL && bl->n > 0))
+		if (stop || i >= n || sent < nm)
 			break;
 	}
+	if (bl != NULL)
+		bl->refusing = refused_any;
 	return (int32_t)(taken | (bl != NULL && bl->n > 0 ? LUNA_BURST_BACKLOG : 0));
 }
