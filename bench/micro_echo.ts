@@ -105,7 +105,7 @@ const profileTop = Number(arg("profile", "0"));
 const showCounters = process.argv.includes("--counters");
 /** Set once the unmeasured warm-up passes are over: counters are printed for measured runs only. */
 let warmedUp = false;
-/** Frames per receive burst of both stacks (the stack's `burst`; default its own, 32). */
+/** Frames per receive burst of both stacks (the stack's `burst`; default its own, 64). */
 const burst = Number(arg("burst", "0"));
 /** `--mtu N` (memif): both ports' MTU; 0, the default: the port's own (1500). */
 const mtu = Number(arg("mtu", "0"));
