@@ -1945,8 +1945,8 @@ static inline void rx_verdict_set(struct rte_mbuf *mb, uint32_t f)
  * the frame length). Returns 2 for a PSH segment, whose PSH it clears:
  * librte_gro (22.11) takes no segment with a flag but ACK, and Linux's GRO
  * merges a PSH segment last and then flushes its packet (tcp_gro_receive), so
- * rx_coalesce ends the run there and puts the PSH back on whichever packet
- * holds the segment. A 4 KiB answer (two full-sized segments and a short one
+ * rx_coalesce ends the flow's run there and puts the PSH back on whichever
+ * packet holds the segment. A 4 KiB answer (two full-sized segments and a short one
  * with PSH) then reaches TCP as one segment, not two. A CE mark goes on alone: librte_gro's flow key leaves out the TOS
  * byte, and a merged packet keeps its first segment's, so a mark would be
  * lost or given to unmarked bytes (Linux's GRO never merges across a change
@@ -1995,18 +1995,52 @@ static inline int gro_eligible(struct rte_mbuf *mb)
 	return 2;
 }
 
-/* Puts back the PSH that gro_eligible cleared from `pushed` on the TCP header
- * of whichever of m[0..n) holds it, as its head or as a link. */
-static void gro_restore_psh(struct rte_mbuf **m, uint16_t n, const struct rte_mbuf *pushed)
+/* The flow of a packet checked by gro_eligible: its addresses and its ports. */
+struct gro_flow {
+	uint64_t addrs;
+	uint32_t ports;
+};
+static inline struct gro_flow gro_flow_of(const struct rte_mbuf *mb)
 {
-	for (uint16_t q = 0; q < n; q++)
-		for (const struct rte_mbuf *s = m[q]; s != NULL; s = s->next)
-			if (s == pushed) {
-				struct rte_tcp_hdr *tcp = rte_pktmbuf_mtod_offset(
-					m[q], struct rte_tcp_hdr *, m[q]->l2_len + m[q]->l3_len);
-				tcp->tcp_flags |= RTE_TCP_PSH_FLAG;
-				return;
-			}
+	const char *ip = rte_pktmbuf_mtod_offset(mb, const char *, mb->l2_len);
+	struct gro_flow f;
+	memcpy(&f.addrs, ip + 12, 8);
+	memcpy(&f.ports, ip + mb->l3_len, 4);
+	return f;
+}
+/* A bit of 64 for a flow, and for an mbuf: membership tests that are
+ * almost always answered by one mask. */
+static inline uint64_t gro_flow_bit(struct gro_flow f)
+{
+	uint64_t h = (f.addrs ^ (f.addrs >> 29) ^ f.ports) * 0x9e3779b97f4a7c15ull;
+	return 1ull << (h >> 58);
+}
+static inline uint64_t gro_mbuf_bit(const struct rte_mbuf *mb)
+{
+	uint64_t h = (uint64_t)(uintptr_t)mb * 0x9e3779b97f4a7c15ull;
+	return 1ull << (h >> 58);
+}
+
+/* Puts back the PSH that gro_eligible cleared from pushed[0..np) on the TCP
+ * header of whichever of m[0..n) holds each, as its head or as a link; `mask`
+ * has the gro_mbuf_bit() of each. One walk over the links. */
+static void gro_restore_psh(struct rte_mbuf **m, uint16_t n, const struct rte_mbuf *const *pushed,
+			    uint32_t np, uint64_t mask)
+{
+	for (uint16_t q = 0; q < n && np > 0; q++)
+		for (const struct rte_mbuf *s = m[q]; s != NULL; s = s->next) {
+			if (!(mask & gro_mbuf_bit(s)))
+				continue;
+			uint32_t k = 0;
+			while (k < np && pushed[k] != s)
+				k++;
+			if (k == np)
+				continue;
+			struct rte_tcp_hdr *tcp = rte_pktmbuf_mtod_offset(m[q], struct rte_tcp_hdr *,
+									  m[q]->l2_len + m[q]->l3_len);
+			tcp->tcp_flags |= RTE_TCP_PSH_FLAG;
+			break;
+		}
 }
 
 #define SHIM_STAT_ADD(port, which, v)                                                      \
@@ -2015,7 +2049,10 @@ static void gro_restore_psh(struct rte_mbuf **m, uint16_t n, const struct rte_mb
 
 /* Coalesces m[0..n) in place (DPDK's GRO), in runs between the frames it
  * may not take, so that no frame overtakes another of its flow; returns the
- * packets left. */
+ * packets left. A PSH segment ends its flow's part of the run: the run goes
+ * on over other flows' segments (one GRO call for a burst of answers, each
+ * ending with a PSH, not one each: a call clears GRO's tables, kilobytes)
+ * and ends before the next segment of a flow pushed in it. */
 static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 {
 	const struct rte_gro_param param = {
@@ -2023,25 +2060,45 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 		.max_flow_num = 32,
 		.max_item_per_flow = RTE_GRO_MAX_BURST_ITEM_NUM / 32,
 	};
+	const struct rte_mbuf *pushed[RTE_GRO_MAX_BURST_ITEM_NUM];
+	struct gro_flow pushed_flow[RTE_GRO_MAX_BURST_ITEM_NUM];
 	uint16_t out = 0;
 	uint16_t i = 0;
 	while (i < n) {
 		uint16_t j = i;
-		const struct rte_mbuf *pushed = NULL; /* a PSH segment ends the run */
+		uint32_t npushed = 0;
+		uint64_t flows = 0, mbufs = 0; /* gro_flow_bit()s and gro_mbuf_bit()s of the pushed */
 		while (j < n && (unsigned)(j - i) < RTE_GRO_MAX_BURST_ITEM_NUM) {
 			int e = gro_eligible(m[j]);
 			if (e == 0)
 				break;
-			j++;
-			if (e == 2) {
-				pushed = m[j - 1];
+			struct gro_flow f = gro_flow_of(m[j]);
+			uint64_t fb = gro_flow_bit(f);
+			uint32_t q = npushed;
+			if (flows & fb)
+				for (q = 0; q < npushed; q++)
+					if (pushed_flow[q].addrs == f.addrs && pushed_flow[q].ports == f.ports)
+						break;
+			if (q < npushed) {
+				/* Its flow was pushed in this run: it starts the next one, PSH and all. */
+				if (e == 2)
+					rte_pktmbuf_mtod_offset(m[j], struct rte_tcp_hdr *,
+								m[j]->l2_len + m[j]->l3_len)
+						->tcp_flags |= RTE_TCP_PSH_FLAG;
 				break;
 			}
+			if (e == 2) {
+				pushed[npushed] = m[j];
+				pushed_flow[npushed++] = f;
+				flows |= fb;
+				mbufs |= gro_mbuf_bit(m[j]);
+			}
+			j++;
 		}
 		if (j - i >= 2) {
+			SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_GRO_CALLS, 1);
 			uint16_t r = rte_gro_reassemble_burst(m + i, j - i, &param);
-			if (pushed != NULL)
-				gro_restore_psh(m + i, r, pushed);
+			gro_restore_psh(m + i, r, pushed, npushed, mbufs);
 			for (uint16_t q = 0; q < r; q++) {
 				struct rte_mbuf *mb = m[i + q];
 				if (mb->nb_segs > 1) {
@@ -2051,8 +2108,7 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 				m[out++] = mb;
 			}
 		} else {
-			if (pushed != NULL)
-				gro_restore_psh(m + i, j - i, pushed);
+			gro_restore_psh(m + i, j - i, pushed, npushed, mbufs);
 			for (uint16_t q = i; q < j; q++)
 				m[out++] = m[q];
 		}

@@ -170,6 +170,7 @@ enum {
 	LUNA_STAT_SHIM_RX_VNET_DROPPED, /* dropped: a packet port's malformed vnet header, or longer than a chain holds */
 	LUNA_STAT_SHIM_TX_REFUSED, /* mbufs made for the PMD that it did not take (a full ring): made again later */
 	LUNA_STAT_SHIM_TX_PMD_CALLS, /* transmit bursts the shim handed the PMD (rte_eth_tx_burst calls) */
+	LUNA_STAT_SHIM_RX_GRO_CALLS, /* runs of received segments handed to GRO (rte_gro_reassemble_burst calls) */
 	LUNA_STAT_WORDS
 };
 

@@ -159,7 +159,8 @@ export const PortStat = {
   rxVnetDropped: 21,
   txRefused: 22,
   txPmdCalls: 23,
-  words: 24,
+  rxGroCalls: 24,
+  words: 25,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(

@@ -34,4 +34,28 @@ describe("memif answers", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, { timeoutMs: 90_000 });
+
+  test(
+    "the answers of sixteen connections in one burst: one GRO call, each answer one packet of three links with its PSH; a flow pushed twice is not merged across its PSH",
+    async () => {
+      const dir = tempDir("gro-flows");
+      const prefix = uniquePrefix("gro-flows");
+      try {
+        const r = resultOf(
+          await runChild("gro_flows.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 }),
+        );
+        const whole = (port: number, seq: number) => ({ port, seq, links: 3, psh: true, bytes: true });
+        assertEquals(r.sixteen.packets, Array.from({ length: 16 }, (_, k) => whole(5000 + k, 0)));
+        assertEquals(r.sixteen.groCalls, 1);
+        // The first connection's second answer starts a run of its own, after its first.
+        assertEquals(r.again.packets, [whole(5000, 4096), whole(5001, 4096), whole(5000, 8192)]);
+        assertEquals(r.again.groCalls, 2);
+        assertEquals(r.freeAfter, r.freeBefore, "every buffer back, on both ports");
+      } finally {
+        removeEalFiles(prefix);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { timeoutMs: 90_000 },
+  );
 });

@@ -177,6 +177,8 @@ export interface PortStats {
    * held from the last call.
    */
   txPmdCalls: number;
+  /** Runs of received segments the shim handed GRO (`rte_gro_reassemble_burst` calls). */
+  rxGroCalls: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
