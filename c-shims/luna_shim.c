@@ -2008,13 +2008,14 @@ static inline struct gro_flow gro_flow_of(const struct rte_mbuf *mb)
 	memcpy(&f.ports, ip + mb->l3_len, 4);
 	return f;
 }
-/* A bit of 64 for a flow, and for an mbuf: membership tests that are
- * almost always answered by one mask. */
-static inline uint64_t gro_flow_bit(struct gro_flow f)
+/* A slot of 256 for a flow: rx_coalesce's table of the flows pushed in a
+ * run (at most RTE_GRO_MAX_BURST_ITEM_NUM, 128: never more than half full). */
+static inline uint32_t gro_flow_slot(struct gro_flow f)
 {
 	uint64_t h = (f.addrs ^ (f.addrs >> 29) ^ f.ports) * 0x9e3779b97f4a7c15ull;
-	return 1ull << (h >> 58);
+	return (uint32_t)(h >> 56);
 }
+/* A bit of 64 for an mbuf: a membership test almost always answered by one mask. */
 static inline uint64_t gro_mbuf_bit(const struct rte_mbuf *mb)
 {
 	uint64_t h = (uint64_t)(uintptr_t)mb * 0x9e3779b97f4a7c15ull;
@@ -2062,24 +2063,29 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 	};
 	const struct rte_mbuf *pushed[RTE_GRO_MAX_BURST_ITEM_NUM];
 	struct gro_flow pushed_flow[RTE_GRO_MAX_BURST_ITEM_NUM];
+	uint8_t table[256]; /* 1 + the index in pushed of a flow, by gro_flow_slot(), probed on */
 	uint16_t out = 0;
 	uint16_t i = 0;
 	while (i < n) {
 		uint16_t j = i;
-		uint32_t npushed = 0;
-		uint64_t flows = 0, mbufs = 0; /* gro_flow_bit()s and gro_mbuf_bit()s of the pushed */
+		uint32_t npushed = 0, unpushed = 0;
+		uint64_t mbufs = 0; /* gro_mbuf_bit()s of the pushed */
+		memset(table, 0, sizeof(table));
 		while (j < n && (unsigned)(j - i) < RTE_GRO_MAX_BURST_ITEM_NUM) {
 			int e = gro_eligible(m[j]);
 			if (e == 0)
 				break;
 			struct gro_flow f = gro_flow_of(m[j]);
-			uint64_t fb = gro_flow_bit(f);
-			uint32_t q = npushed;
-			if (flows & fb)
-				for (q = 0; q < npushed; q++)
-					if (pushed_flow[q].addrs == f.addrs && pushed_flow[q].ports == f.ports)
-						break;
-			if (q < npushed) {
+			uint32_t slot = gro_flow_slot(f);
+			int seen = 0;
+			for (; table[slot] != 0; slot = (slot + 1) & 255) {
+				const struct gro_flow *g = &pushed_flow[table[slot] - 1];
+				if (g->addrs == f.addrs && g->ports == f.ports) {
+					seen = 1;
+					break;
+				}
+			}
+			if (seen) {
 				/* Its flow was pushed in this run: it starts the next one, PSH and all. */
 				if (e == 2)
 					rte_pktmbuf_mtod_offset(m[j], struct rte_tcp_hdr *,
@@ -2090,12 +2096,16 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 			if (e == 2) {
 				pushed[npushed] = m[j];
 				pushed_flow[npushed++] = f;
-				flows |= fb;
+				table[slot] = (uint8_t)npushed; /* the empty slot the probe ended on */
 				mbufs |= gro_mbuf_bit(m[j]);
+			} else {
+				unpushed++;
 			}
 			j++;
 		}
-		if (j - i >= 2) {
+		/* A run of PSH segments only (a burst of requests) has one segment of each
+		 * flow: nothing to merge, no GRO call. */
+		if (j - i >= 2 && unpushed > 0) {
 			SHIM_STAT_ADD(port, LUNA_STAT_SHIM_RX_GRO_CALLS, 1);
 			uint16_t r = rte_gro_reassemble_burst(m + i, j - i, &param);
 			gro_restore_psh(m + i, r, pushed, npushed, mbufs);
@@ -2108,7 +2118,12 @@ static uint16_t rx_coalesce(int32_t port, struct rte_mbuf **m, uint16_t n)
 				m[out++] = mb;
 			}
 		} else {
-			gro_restore_psh(m + i, j - i, pushed, npushed, mbufs);
+			/* No GRO call: each pushed segment is a packet of its own. */
+			for (uint32_t q = 0; q < npushed; q++) {
+				const struct rte_mbuf *pm = pushed[q];
+				rte_pktmbuf_mtod_offset(pm, struct rte_tcp_hdr *, pm->l2_len + pm->l3_len)->tcp_flags |=
+					RTE_TCP_PSH_FLAG;
+			}
 			for (uint16_t q = i; q < j; q++)
 				m[out++] = m[q];
 		}

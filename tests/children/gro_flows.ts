@@ -38,8 +38,11 @@ const hdrLen = 14 + 20 + 20;
 const answer = 4096;
 const byteAt = (port: number, pos: number) => (port * 13 + pos * 7 + (pos >>> 8)) & 0xff;
 
-/** Records of one answer of the flow from source port `port`, its payload at sequence number `seq`. */
-function answerRecords(d: Uint32Array, r: number, port: number, seq: number): number {
+/**
+ * Records of one answer (`size` bytes, in two buffers) of the flow from source port `port`, its
+ * payload at sequence number `seq`; one longer than the MSS is marked for segmentation.
+ */
+function answerRecords(d: Uint32Array, r: number, port: number, seq: number, size: number): number {
   const h = tz.take();
   const o = tz.dataStart(h) + tz.headroom;
   const b = tz.bytes;
@@ -48,7 +51,7 @@ function answerRecords(d: Uint32Array, r: number, port: number, seq: number): nu
   b.fill(0xaa, o, o + 12);
   v.setUint16(o + 12, 0x0800);
   b[o + 14] = 0x45;
-  v.setUint16(o + 16, 40 + answer);
+  v.setUint16(o + 16, 40 + size);
   b[o + 22] = 64;
   b[o + 23] = 6;
   v.setUint32(o + 26, 0xc6120901);
@@ -60,30 +63,26 @@ function answerRecords(d: Uint32Array, r: number, port: number, seq: number): nu
   b[o + 46] = 5 << 4;
   b[o + 47] = TcpFlags.ack | TcpFlags.psh;
   v.setUint16(o + 48, 65535);
-  d.set([
-    h,
-    tz.headroom | (hdrLen << 16),
-    TxFlag.ipv4 | TxFlag.more | TxFlag.tcpSeg | (mss << SEG_MSS_SHIFT),
-    14 | (20 << 8) | (20 << 20),
-  ], r);
+  const seg = size > mss ? TxFlag.tcpSeg | (mss << SEG_MSS_SHIFT) : 0;
+  d.set([h, tz.headroom | (hdrLen << 16), TxFlag.ipv4 | TxFlag.more | seg, 14 | (20 << 8) | (20 << 20)], r);
   r += DESC_WORDS;
   for (let j = 0; j < 2; j++, r += DESC_WORDS) {
     const pb = tz.take();
     const po = tz.dataStart(pb) + tz.headroom;
-    for (let i = 0; i < answer / 2; i++) tz.bytes[po + i] = byteAt(port, seq + j * (answer / 2) + i);
-    d.set([pb, tz.headroom | ((answer / 2) << 16), j === 0 ? TxFlag.more : 0, 0], r);
+    for (let i = 0; i < size / 2; i++) tz.bytes[po + i] = byteAt(port, seq + j * (size / 2) + i);
+    d.set([pb, tz.headroom | ((size / 2) << 16), j === 0 ? TxFlag.more : 0, 0], r);
   }
   return r;
 }
 
-/** Sends the answers of `flows` (source ports, in order; a port named twice sends its next answer) in one call. */
-function send(flows: number[], seqOf: Map<number, number>): void {
+/** Sends `size`-byte answers of `flows` (source ports, in order; a port named twice sends its next one) in one call. */
+function send(flows: number[], seqOf: Map<number, number>, size = answer): void {
   const d = new Uint32Array(flows.length * 3 * DESC_WORDS);
   let r = 0;
   for (const port of flows) {
     const seq = seqOf.get(port) ?? 0;
-    r = answerRecords(d, r, port, seq);
-    seqOf.set(port, seq + answer);
+    r = answerRecords(d, r, port, seq, size);
+    seqOf.set(port, seq + size);
   }
   const n = tx.tx(0, d, r / DESC_WORDS);
   if (n !== r / DESC_WORDS) throw new Error(`memif: ${n} of ${r / DESC_WORDS} records taken`);
@@ -142,6 +141,9 @@ const sixteen = burst(16 * 3);
 // Three answers, the first connection's twice: its second starts a GRO run of its own.
 send([5000, 5001, 5000], seqs);
 const again = burst(3 * 3);
+// Sixteen 64-byte requests, each with PSH: one segment a flow, nothing to merge, no GRO call.
+send(flows16, seqs, 64);
+const requests = burst(16);
 
 tz.flush();
 rz.flush();
@@ -149,6 +151,7 @@ console.log(
   "RESULT " + JSON.stringify({
     sixteen,
     again,
+    requests,
     freeBefore,
     freeAfter: [tz.accounting().free, rz.accounting().free],
   }),
