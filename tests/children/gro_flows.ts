@@ -1,8 +1,8 @@
 // Answers of several connections in one receive burst over a net_memif pair
 // (the two roles of one socket in this process): the sender's GSO cuts each
 // 4 KiB answer into two full-sized segments and a short one with PSH, and
-// the receiver's GRO coalesces the burst in one call, each answer into one
-// packet of three links with its PSH. A second answer of a flow whose first
+// the receiver's GRO coalesces the burst in two calls (eight connections'
+// answers each), each answer into one packet of three links with its PSH. A second answer of a flow whose first
 // was pushed in the same burst is not merged into it: it starts the next GRO
 // run. Prints `RESULT {...}`: for each burst, the packets received (flow,
 // sequence number, links, PSH, whether every byte is as sent), GRO's calls
