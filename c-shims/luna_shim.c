@@ -944,11 +944,11 @@ static uint8_t port_seg[LUNA_PORTS_MAX];
  * segments more. */
 #define TX_STEP_MBUFS 64
 #define TX_STEP_MBUFS_MAX (TX_STEP_MBUFS + LUNA_GSO_SEGS_MAX)
-/* Per transmit queue of a port that segments: what the PMD did not take of
- * the last step that cut packets (GSO) or handed it a packet to cut (TSO),
- * up to the end of the last such packet, sent before anything else at the
- * next burst, so that no packet is cut twice; and whether the ring refused
- * something since the last call the PMD took whole. */
+/* Per transmit queue of a port the shim segments for (GSO): what the PMD did
+ * not take of the last step that cut packets, up to the end of the last
+ * packet cut, sent before anything else at the next burst, so that no packet
+ * is cut twice; and whether the ring refused something since the last call
+ * the PMD took whole. */
 struct tx_backlog {
 	uint16_t n;
 	uint8_t refusing;
@@ -2677,25 +2677,29 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 			__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_PMD_CALLS], 1, __ATOMIC_RELAXED);
 			sent = port_burst(1, (uint16_t)port, (uint16_t)queue, m, ready);
 		}
-		/* What the PMD refused, up to the end of the last packet cut (by GSO) or
-		 * handed to the port to cut (TSO), waits in the backlog (bl->n is 0
+		/* What the PMD refused, up to the end of the last packet cut (GSO),
+		 * waits in the backlog (bl->n is 0
 		 * here: a call that could not empty it returned above), rather than
 		 * being freed and cut again on every retry while the peer's ring stays
 		 * full (with many connections answering 64 KiB at once, over one cut in
 		 * three was thrown away). */
 		uint32_t hold_end = sent;
-		if (sent < nm)
-			for (uint32_t q = np; q-- > 0;) {
-				const struct tx_pkt *t = &pk[q];
-				if (t->segmented && t->m_count > 0) {
-					if ((uint32_t)t->m_first + t->m_count > sent)
-						hold_end = (uint32_t)t->m_first + t->m_count;
-					break;
-				}
+		for (uint32_t q = np; sent < nm && q-- > 0;) {
+			const struct tx_pkt *t = &pk[q];
+			uint32_t end = (uint32_t)t->m_first + t->m_count;
+			if (!t->segmented || t->m_count == 0 || end <= sent)
+				continue;
+			/* With a backlog, the last packet cut; without (a port that
+			 * cuts with TSO, whose packets are one mbuf each), a packet
+			 * partly sent only. */
+			if (bl != NULL || t->m_first < sent) {
+				hold_end = end;
+				break;
 			}
+		}
 		if (bl == NULL) {
-			/* No backlog (not a queue the port set up): the rest of a packet
-			 * partly sent is lost, counted; TCP sends it again. */
+			/* No backlog: the rest of a packet partly sent is lost, counted;
+			 * TCP sends it again. */
 			if (hold_end > sent) {
 				rte_pktmbuf_free_bulk(m + sent, hold_end - sent);
 				__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_SEG_DROPPED], hold_end - sent,
