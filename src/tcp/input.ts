@@ -477,7 +477,7 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
     ackOutOfOrder(x, tcb);
     tcb.stats.oooSegsIn++;
     const r = insertPayload(reassemblyOf(x, tcb), seg, seq, len);
-    if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq);
+    if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq, len);
     else if ((r & Inserted.duplicate) !== 0) noteDuplicate(x, tcb, seq, len, now);
     if ((r & Inserted.refused) !== 0) tcb.stats.oooDropped++;
     return (r & Inserted.headKept) !== 0;
@@ -602,9 +602,9 @@ function reassemblyOf(x: TcpContext, tcb: Tcb): Reassembly {
   return q;
 }
 
-/** An out-of-order segment starting at `seq` was queued: SACK blocks report the most recent first (RFC 2018 4). */
-function noteArrival(tcb: Tcb, seq: number): void {
-  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteArrival(seq);
+/** An out-of-order segment `[seq, seq + len)` was queued: SACK blocks report the most recent first (RFC 2018 4). */
+function noteArrival(tcb: Tcb, seq: number, len: number): void {
+  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteArrival(seq, len);
 }
 
 /** A duplicate segment: reported first in the next SACK option (RFC 2883). */
