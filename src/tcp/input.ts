@@ -23,7 +23,7 @@ import { Inserted, insertPayload, queuePayload, segmentsIn } from "./rx_pieces.t
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
-import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
+import { pawsWindowTicks, scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
@@ -35,17 +35,6 @@ const { syn, ack, rst, fin } = TcpFlags;
  * 16 connections), so such data is ACKed at once, as RFC 5681 4.2 asks.
  */
 const ackHoldBytesMax = 8192;
-
-/**
- * How many ticks of the peer's timestamp clock a segment's TSval may lag TS.Recent and still pass
- * PAWS (RFC 7323 5.3 R1 says none; Linux's TCP_PAWS_WINDOW is 1). A retransmission that fills a
- * hole sets TS.Recent (RFC 7323 4.3), and a path that reorders can deliver after it data the
- * sender sent beyond the hole a moment before it: with a millisecond clock such data carries a
- * TSval one tick older, and dropping it costs a retransmission. PAWS guards against segments of
- * an earlier wrap of the sequence space, which are older by far more than a tick at any rate a
- * sequence space of 2^32 bytes allows (RFC 7323 5.7).
- */
-const pawsWindowTicks = 1;
 
 /** RFC 7323 5.5: TS.Recent is valid for 24 days of idleness (the peer's clock may have wrapped since). */
 const tsRecentIdleMsMax = 24 * 24 * 3600 * 1000;
