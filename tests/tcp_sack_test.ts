@@ -314,6 +314,30 @@ describe("tcp sack blocks (receiver)", () => {
     assertEquals(built(out, b.build(at(0), q2, out, 3)), [[100, 1600], [60, 80], [10, 50]]);
   });
 
+  test("an ACK reports at most `max` grown ranges: a burst growing one more is told to ACK first", () => {
+    const b = new SackBlockBuilder();
+    const out = new Uint32Array(8);
+    b.noteArrival(at(100), 100);
+    b.noteArrival(at(300), 100);
+    assertEquals(
+      b.wouldOverflow(at(200), 100, 3),
+      false,
+      "it fills the hole between two ranges grown already",
+    );
+    b.noteArrival(at(500), 100);
+    assertEquals(b.wouldOverflow(at(600), 100, 3), false, "it grows one of the three");
+    assertEquals(b.wouldOverflow(at(700), 100, 3), true, "a fourth range");
+    b.build(at(0), queue([100, 200], [300, 400], [500, 600]), out, 3);
+    assertEquals(b.wouldOverflow(at(700), 100, 3), false, "the ACK went: none grown since");
+    b.noteDuplicate(at(50), 10);
+    b.noteArrival(at(700), 100);
+    assertEquals(
+      b.wouldOverflow(at(900), 100, 3),
+      true,
+      "a D-SACK and the block holding it take two of the three",
+    );
+  });
+
   test("RFC 2018 (4): adjacent queued segments form one block; blocks are distinct", () => {
     const b = new SackBlockBuilder();
     const q = queue([100, 200], [200, 300], [500, 600]);

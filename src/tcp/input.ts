@@ -463,6 +463,11 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   }
   if (seq !== tcb.rcvNxt) {
     // Out of order (RFC 5681 4.2: ACK it at once, so the sender sees the hole).
+    const b = tcb.sackRx;
+    if (tcb.sackOk && b !== undefined && b.wouldOverflow(seq, len, tcb.tsOk ? 3 : 4)) {
+      x.counters.sackAcksEarly++;
+      x.out.sendAck(tcb, now);
+    }
     ackOutOfOrder(x, tcb);
     tcb.stats.oooSegsIn++;
     const r = insertPayload(reassemblyOf(x, tcb), seg, seq, len);

@@ -402,6 +402,8 @@ export class SackBlockBuilder {
   private _recentStart: Uint32Array;
   private _recentEnd: Uint32Array;
   private _recentCount = 0;
+  // How many of the recent ranges, from the front, grew since the last build(): what the next ACK owes.
+  private _touched = 0;
   private _dsackPending = false;
   private _dsackStart = 0;
   private _dsackEnd = 0;
@@ -426,23 +428,48 @@ export class SackBlockBuilder {
     const rs = this._recentStart, re = this._recentEnd;
     let s = seq >>> 0;
     let e = (seq + len) >>> 0;
-    let k = 0;
+    const k = this._touching(s, e);
     const count = this._recentCount;
-    while (k < count && !(seqLe(rs[k], e) && seqGe(re[k], s))) k++;
+    if (k >= this._touched && this._touched < rs.length) this._touched++;
     if (k < count) {
       if (seqLt(rs[k], s)) s = rs[k];
       if (seqGt(re[k], e)) e = re[k];
-    } else if (count < rs.length) {
-      this._recentCount = count + 1;
-    } else {
-      k = count - 1; // the oldest gives way
     }
-    for (let i = k; i > 0; i--) {
+    let at = k;
+    if (k === count) {
+      if (count < rs.length) this._recentCount = count + 1;
+      else at = count - 1; // the oldest gives way
+    }
+    for (let i = at; i > 0; i--) {
       rs[i] = rs[i - 1];
       re[i] = re[i - 1];
     }
     rs[0] = s;
     re[0] = e;
+  }
+
+  /**
+   * Whether an out-of-order segment `[seq, seq + len)` would grow a range beyond what the next ACK
+   * can report: the ranges grown since the last ACK already fill its `max` blocks (two fewer with a
+   * D-SACK waiting: it and the block holding it come first). The caller then sends that ACK first. After a stall the poller takes a long
+   * burst in one iteration, with several holes in it; its one ACK carried the three newest ranges,
+   * the older ones grown in the burst were never reported with their new right edges, and the
+   * sender's RACK took the segments there for lost (a capture at 3% loss: 600 of 970 spuriously
+   * retransmitted segments had reached luna-ts ms before, unreported). RFC 2018 4 asks for the
+   * most recent blocks to be reported, and an ACK for each out-of-order segment (RFC 5681 4.2).
+   */
+  wouldOverflow(seq: number, len: number, max: number): boolean {
+    const room = this._dsackPending ? max - 2 : max;
+    return this._touched >= room && this._touching(seq >>> 0, (seq + len) >>> 0) >= this._touched;
+  }
+
+  // Index of the first recent range that [s, e) touches, or the number of ranges.
+  private _touching(s: number, e: number): number {
+    const rs = this._recentStart, re = this._recentEnd;
+    let k = 0;
+    const count = this._recentCount;
+    while (k < count && !(seqLe(rs[k], e) && seqGe(re[k], s))) k++;
+    return k;
   }
 
   /**
@@ -476,6 +503,7 @@ export class SackBlockBuilder {
   /** Forgets recent arrivals and any pending D-SACK. */
   clear(): void {
     this._recentCount = 0;
+    this._touched = 0;
     this._dsackPending = false;
   }
 
@@ -489,6 +517,7 @@ export class SackBlockBuilder {
    */
   build(rcvNxt: number, queue: OutOfOrderRanges, out: Uint32Array, max = sackBlocksPerOptionMax): number {
     let n = 0;
+    this._touched = 0;
     if (max <= 0) return 0;
     if (this._dsackPending) {
       this._dsackPending = false;
