@@ -451,6 +451,18 @@ export class Tcb {
   }
 }
 
+/**
+ * How many ticks of the peer's timestamp clock a segment's TSval may lag TS.Recent and still pass
+ * PAWS (RFC 7323 5.3 R1 says none; Linux's TCP_PAWS_WINDOW is 1). A retransmission that fills a
+ * hole sets TS.Recent (RFC 7323 4.3), and a path that reorders can deliver after it data the
+ * sender sent beyond the hole a moment before it: with a millisecond clock such data carries a
+ * TSval one tick older, and dropping it costs a retransmission. PAWS guards against segments of
+ * an earlier wrap of the sequence space, which are older by far more than a tick at any rate a
+ * sequence space of 2^32 bytes allows (RFC 7323 5.7). The established path (input.ts) and TIME-WAIT
+ * (time_wait.ts) both allow it.
+ */
+export const pawsWindowTicks = 1;
+
 /** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
 export function tsNow(now: number): number {
   return Math.floor(now) >>> 0;

@@ -25,7 +25,7 @@
 import { seqGe, seqGt, seqLe, seqLt, TcpFlags } from "../wire/mod.ts";
 import type { TcpContext } from "./context.ts";
 import type { Segment } from "./segment.ts";
-import { type Tcb, tsNow } from "./tcb.ts";
+import { pawsWindowTicks, type Tcb, tsNow } from "./tcb.ts";
 import { TupleTable } from "./tuple_table.ts";
 
 /** Least time between ACKs sent for unacceptable segments without data, ms (Linux tcp_invalid_ratelimit). */
@@ -167,8 +167,9 @@ export class TimeWaitTable {
     const tsOk = (this._meta[i] & tsOkBit) !== 0;
     const rst = seg.has(TcpFlags.rst);
     const rcvNxt = this._rcvNxt[i];
-    // RFC 7323 5.3: PAWS.
-    if (tsOk && o.timestamps && !rst && seqLt(o.tsVal, this._tsRecent[i])) {
+    // RFC 7323 5.3: PAWS, with the established path's one-tick allowance (tcb.ts pawsWindowTicks):
+    // the peer's last data and FIN, reordered around a retransmission, arrive here as well.
+    if (tsOk && o.timestamps && !rst && seqLt((o.tsVal + pawsWindowTicks) >>> 0, this._tsRecent[i])) {
       x.counters.pawsDrops++;
       this._sendAck(i, now);
       return;
