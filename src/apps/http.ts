@@ -415,6 +415,8 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       guard.forget(c);
       (c.data as Exchange).phase = Phase.closed;
       countClose(stats, error);
+      // Nothing here holds the connection any more: its control block may serve the next one.
+      c._recycle();
     },
   };
 

@@ -290,6 +290,21 @@ export class TcpLayer implements TcpReceiver, TcpContext {
     this._corkNow = now;
     this._corks.flush(this._uncork);
     this.acksHeld.flush(this._sendHeldAck);
+    this.conns.endIteration();
+  }
+
+  /**
+   * @internal The application is done with `c` and holds no reference to it
+   * (the api's Connection then holds {@link gone}): once released, its
+   * control block may serve a new connection (connections.ts recycle).
+   */
+  recycle(c: Tcb): void {
+    this.conns.recycle(c);
+  }
+
+  /** @internal What a connection whose control block was given back ({@link recycle}) holds instead: closed. */
+  get gone(): Tcb {
+    return this.conns.gone;
   }
 
   /** Bytes needed in front of a payload for the headers: what {@link send} requires. */
