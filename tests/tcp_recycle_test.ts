@@ -3,7 +3,8 @@
 // that gave it back reads as closed, never as the connection that took it over.
 import { assert, assertEquals } from "@std/assert";
 import { type Connection, createHeapZone, createMemoryLink, createStack } from "../src/mod.ts";
-import { createCongestionControl } from "../src/tcp/congestion.ts";
+import { type CongestionName, createCongestionControl } from "../src/tcp/congestion.ts";
+import type { NewReno } from "../src/tcp/newreno.ts";
 import { RtoEstimator } from "../src/tcp/rto.ts";
 import { Tcb } from "../src/tcp/tcb.ts";
 import { describe, test } from "./harness.ts";
@@ -17,7 +18,7 @@ function differences(a: object, b: object, path = "tcb"): string[] {
   for (const k of ka) {
     const va = (a as Record<string, unknown>)[k];
     const vb = (b as Record<string, unknown>)[k];
-    if (k === "stats" || k === "sendq" || k === "recvq" || k === "rto") {
+    if (k === "stats" || k === "sendq" || k === "recvq" || k === "rto" || (k === "_hystart" && va && vb)) {
       out.push(...differences(va as object, vb as object, `${path}.${k}`));
     } else if (!Object.is(va, vb)) out.push(`${path}.${k}: ${String(va)} against ${String(vb)}`);
   }
@@ -65,6 +66,21 @@ describe("tcp control block recycling", () => {
     const fresh = new Tcb(7, zone, { ip: 5, port: 81 }, { ip: 6, port: 40001 }, true, rtoOf(), cc, bufs2);
     assertEquals(differences(used, fresh), []);
     assertEquals(zone.freeCount(), zone.capacity, "the queues hold no buffer");
+  });
+
+  test("a reset congestion controller (NewReno, CUBIC, HyStart++ on and off) equals a new one in every field", () => {
+    for (const name of ["newreno", "cubic"] as CongestionName[]) {
+      for (const [before, after] of [[true, true], [false, true], [true, false], [false, false]]) {
+        const used = createCongestionControl(name, 1460, { sack: true, hystart: before }) as NewReno;
+        const fields = used as unknown as Record<string, unknown>;
+        scribble(fields, ["_hystart", "_iwRule"]);
+        if (fields._hystart !== undefined) scribble(fields._hystart as Record<string, unknown>, []);
+        const options = { sack: false, hystart: after, initialWindow: "rfc5681" as const };
+        used.reset(1000, options);
+        const fresh = createCongestionControl(name, 1000, options);
+        assertEquals(differences(used, fresh, `${name} ${before}/${after}`), []);
+      }
+    }
   });
 
   test("connections whose app gives them back: later ones take their control blocks; the old handle reads as closed", async () => {

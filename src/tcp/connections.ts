@@ -10,7 +10,10 @@
  * @module
  */
 import type { CongestionControl } from "./congestion.ts";
-import { createCongestionControl } from "./congestion.ts";
+import { type CongestionName, type CongestionOptions, createCongestionControl } from "./congestion.ts";
+import { Cubic, type CubicOptions } from "./cubic.ts";
+import type { BbrOptions } from "./bbr.ts";
+import { NewReno } from "./newreno.ts";
 import type { ConnectionOwner, TcpContext } from "./context.ts";
 import type { ConnectionTable } from "./conn_table.ts";
 import { type Listener, scaleFor } from "./handshake.ts";
@@ -45,6 +48,9 @@ export class Connections implements ConnectionOwner {
   private readonly _recycled: Tcb[] = [];
   /** Control blocks free for new connections. */
   private readonly _free: Tcb[] = [];
+  /** The congestion controllers of the free control blocks, by kind (NewReno and CUBIC are kept). */
+  private readonly _spareNewReno: NewReno[] = [];
+  private readonly _spareCubic: Cubic[] = [];
   /**
    * What a connection whose application gave its control block back
    * ({@link recycle}) holds instead: closed, out of every table, its own
@@ -139,8 +145,28 @@ export class Connections implements ConnectionOwner {
         this._free.length >= freeMax
       ) continue;
       this._free.push(t);
+      const cc = t.cc;
+      t.cc = ccNotStarted;
+      if (cc.constructor === Cubic) this._spareCubic.push(cc as Cubic);
+      else if (cc.constructor === NewReno) this._spareNewReno.push(cc as NewReno);
     }
     list.length = 0;
+  }
+
+  /** A congestion controller as createCongestionControl makes one: a free control block's, reset, where there is one. */
+  congestionControl(
+    name: CongestionName,
+    mss: number,
+    options: CongestionOptions & CubicOptions & BbrOptions,
+  ): CongestionControl {
+    const spare = name === "cubic"
+      ? this._spareCubic.pop()
+      : name === "newreno"
+      ? this._spareNewReno.pop()
+      : undefined;
+    if (spare === undefined) return createCongestionControl(name, mss, options);
+    spare.reset(mss, options);
+    return spare;
   }
 
   /** A passive connection is established: the listener's application takes it. */
