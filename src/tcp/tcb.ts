@@ -253,6 +253,8 @@ export class Tcb {
    * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
    */
   corked = false;
+  /** Which of the layer's end-of-iteration lists (autocork.ts Corks) hold it, a bit each. */
+  waitBits = 0;
 
   // Timers (absolute ms; Infinity when not armed). The wheel holds the earliest.
   rtxAt = Infinity;
@@ -518,6 +520,7 @@ export class Tcb {
     this.ackHeld = false;
     this.ackBurstEnd = false;
     this.corked = false;
+    this.waitBits = 0;
     this.rtxAt = Infinity;
     this.delackAt = Infinity;
     this.persistAt = Infinity;

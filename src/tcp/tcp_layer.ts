@@ -77,9 +77,9 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   private readonly _hs: Handshake;
   private readonly _timeWait: TimeWaitTable;
   private readonly _table = new ConnectionTable();
-  private readonly _corks = new Corks();
+  private readonly _corks = new Corks(1);
   /** @internal */
-  readonly acksHeld: Corks = new Corks();
+  readonly acksHeld: Corks = new Corks(2);
   private _corkNow = 0;
   private readonly _uncork = (c: Tcb): void => {
     c.corked = false; // a cork lasts the loop's iteration at most
