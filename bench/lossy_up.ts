@@ -101,7 +101,7 @@ function nstat(net: Net): Map<string, number> {
 }
 
 const nstatKeys =
-  /Timeouts|LossProbe|SACKReorder|DSACK|SackRecovery$|LostRetransmit|Spurious|LossFailures|FastRetrans|SlowStartRetrans|RetransSegs|SackShifted|SackMerged/;
+  /Timeouts|LossProbe|SACKReorder|DSACK|SackRecovery$|LostRetransmit|Spurious|LossFailures|FastRetrans|SlowStartRetrans|RetransSegs|SackShifted|SackMerged|^TcpInSegs$|^TcpOutSegs$/;
 
 /** The sender's counters that moved in a transfer, by short name. */
 let lastDiff = new Map<string, number>();
@@ -122,6 +122,9 @@ function nstatDiff(a: Map<string, number>, b: Map<string, number>): string {
 
 /** The pid whose main thread's schedstat each transfer records (luna-ts's poller), if any. */
 let pollerPid: number | undefined;
+
+/** The ms luna-ts's poller ran in the last measured transfer. */
+let lastPollerMs = 0;
 
 /** [ns on the CPU, ns runnable waiting for it] of `pid`'s main thread. */
 function sched(pid: number | undefined): number[] {
@@ -159,6 +162,7 @@ async function measured(net: Net): Promise<{ mbit: number; ss: string }> {
   await sampler;
   await dump?.stop("SIGINT", 5000);
   const s1 = sched(pollerPid);
+  lastPollerMs = (s1[0] - s0[0]) / 1e6;
   const poller = pollerPid === undefined
     ? ""
     : ` | poller ran ${((s1[0] - s0[0]) / 1e6).toFixed(0)} ms, waited ${
@@ -177,6 +181,7 @@ const record = (who: string, loss: number, mbit: number) => {
   results.set(k, [...(results.get(k) ?? []), mbit]);
   const sum = sums.get(k) ?? new Map<string, number>();
   for (const [n, d] of lastDiff) sum.set(n, (sum.get(n) ?? 0) + d);
+  if (who === "luna") sum.set("pollerMs", (sum.get("pollerMs") ?? 0) + lastPollerMs);
   sums.set(k, sum);
 };
 
@@ -270,6 +275,7 @@ for (const [k, v] of [...results].sort()) {
     "RetransSegs",
     "SackRecovery",
     "DSACKRecv",
+    "DSACKRecvSegs",
     "SpuriousRTOs",
   ];
   console.log(
@@ -277,4 +283,12 @@ for (const [k, v] of [...results].sort()) {
       keys.map((n) => `${n} ${((sum.get(n) ?? 0) / v.length).toFixed(1)}`).join(", ")
     }`,
   );
+  // The receiver's ACKs per 100 data segments the sender sent (load-independent), and luna-ts's
+  // poller CPU per MB received.
+  const out = sum.get("OutSegs") ?? 0;
+  const acks = out > 0 ? ((sum.get("InSegs") ?? 0) / out * 100).toFixed(1) : "?";
+  const cpu = sum.has("pollerMs")
+    ? `, poller ${((sum.get("pollerMs") ?? 0) / v.length / (bytes / 1e6)).toFixed(2)} ms/MB`
+    : "";
+  console.log(`${"".padEnd(14)} ACKs per 100 data segments ${acks}${cpu}`);
 }

@@ -8,7 +8,7 @@
  * depend on the machine's load; the CPU figure does, somewhat.
  *
  * ```sh
- * node_modules/.bin/bun bench/micro_connrate.ts [--conns 16] [--connections 8000] [--rounds 3] [--modes batch,inline]
+ * node_modules/.bin/bun bench/micro_connrate.ts [--conns 16] [--connections 8000] [--rounds 3] [--modes batch,inline] [--recycle]
  * node_modules/.bin/deno run -A bench/micro_connrate.ts ...
  * ```
  *
@@ -19,7 +19,9 @@
  * of its own in this process; figures are the medians of the rounds. In one
  * process the mode that runs first shapes what the JIT compiles for the code
  * the two share (see bench/micro_echo.ts): `--modes` with one mode, a
- * process per mode, is the cleaner comparison.
+ * process per mode, is the cleaner comparison. `--recycle`: both sides give
+ * each connection back from onClose (Connection._recycle, as `luna serve`'s
+ * http app does), so that its control block serves a later connection.
  *
  * @module
  */
@@ -41,6 +43,7 @@ const conns = Number(arg("conns", "16"));
 const connections = Number(arg("connections", "8000"));
 const rounds = Number(arg("rounds", "3"));
 const modes = arg("modes", "batch,inline").split(",") as ("batch" | "inline")[];
+const recycle = process.argv.includes("--recycle");
 const warm = 2000;
 for (const m of modes) {
   if (m !== "batch" && m !== "inline") throw new Error(`--modes: batch or inline, got ${m}`);
@@ -76,6 +79,9 @@ async function once(mode: "batch" | "inline"): Promise<Figures> {
       }
     },
     onEnd: (c: Connection) => c.close(),
+    onClose: (c: Connection) => {
+      if (recycle) c._recycle();
+    },
   }));
   const request = new Uint8Array(64).fill(0x5a);
   let done = 0;
@@ -101,8 +107,9 @@ async function once(mode: "batch" | "inline"): Promise<Figures> {
         start();
       }
     },
-    onClose(_c, error) {
+    onClose(c, error) {
       if (error !== undefined) failed++;
+      if (recycle) c._recycle();
     },
   };
   const start = () => {
@@ -154,7 +161,9 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 console.log(
-  `micro_connrate: memory link, ${conns} connections at a time, ${connections} per figure, medians of ${rounds} rounds`,
+  `micro_connrate: memory link, ${conns} connections at a time, ${connections} per figure, medians of ${rounds} rounds${
+    recycle ? ", connections given back (--recycle)" : ""
+  }`,
 );
 console.log("mode    cpu µs/conn  server tx  frames  no-payload  client tx  frames  no-payload  polls/conn");
 for (const mode of modes) {

@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import type { App } from "../src/apps/mod.ts";
 import { appLimitDefaults, createApp } from "../src/apps/mod.ts";
+import { Deadlines } from "../src/apps/guard.ts";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { type Connection, createHeapZone, createMemoryLink, createStack, type Stack } from "../src/mod.ts";
 import { describe, test } from "./harness.ts";
@@ -220,5 +221,37 @@ describe("app guard", () => {
       const e = assertThrows(() => parseArgs([...base, flag, bad]), UsageError);
       assertStringIncludes(e.message, flag);
     }
+  });
+
+  test("deadlines kept at slots the connections hold expire as those in a map do: rearmed, disarmed, expiring while others are moved", () => {
+    type K = { name: string; slot: number };
+    const run = (withSlots: boolean) => {
+      const expired: string[] = [];
+      const ks = Array.from({ length: 40 }, (_, i): K => ({ name: `c${i}`, slot: -1 }));
+      const d: Deadlines<K> = new Deadlines<K>((k) => {
+        expired.push(k.name);
+        // An expiry that moves the others (one far off is disarmed) and rearms itself, as the guard's do.
+        d.disarm(ks[36 + (Number(k.name.slice(1)) & 3)]);
+        if (k.name === "c3") d.arm(k, 500);
+      }, withSlots ? { get: (k) => k.slot, set: (k, i) => void (k.slot = i) } : undefined);
+      d.tick(0);
+      ks.forEach((k, i) => d.arm(k, i < 36 ? 100 + (i % 5) * 100 : 10_000));
+      for (let i = 0; i < ks.length; i += 3) d.arm(ks[i], 1000); // rearmed later
+      for (let i = 1; i < ks.length; i += 4) d.disarm(ks[i]);
+      d.arm(ks[2], 0); // 0: off
+      const log: string[][] = [];
+      for (let t = 50; t <= 1600; t += 50) {
+        d.tick(t);
+        log.push(expired.splice(0).sort());
+      }
+      d.tick(10_000);
+      log.push(expired.splice(0).sort());
+      return { log, size: d.size };
+    };
+    const map = run(false);
+    const slots = run(true);
+    assertEquals(slots, map);
+    assertEquals(slots.size, 1, "every deadline went but c3's, which rearms itself as it expires");
+    assert(slots.log.flat().length > 10);
   });
 });

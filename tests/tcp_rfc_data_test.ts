@@ -111,6 +111,26 @@ describe("RFC 9293 data and ACKs", () => {
     d.expect({ flags: ACK, seq: 1, ack: 1 + 7 * 1460, sack: [[1 + 9 * 1460, 1 + 10 * 1460]] });
   });
 
+  test("ESTABLISHED: a burst that grows more out-of-order ranges than an ACK reports is ACKed before the one that does not fit (RFC 2018 4, RFC 5681 4.2)", () => {
+    // Timestamps leave room for 3 blocks. Four ranges grow in one burst (the first one twice, so
+    // its right edge moved after any earlier report): the burst's one ACK would have left the
+    // oldest out, and the sender would have retransmitted it.
+    const d = established({ peer: { sackPermitted: true, timestamps: true }, autoRead: false });
+    const ts = d.tsB() + 10;
+    const seg = (seq: number) => ({
+      flags: ACK,
+      seq,
+      ack: 1,
+      payload: 1000,
+      ts: [ts, d.lastTsA] as [number, number],
+    });
+    d.sendBurst([seg(1001), seg(2001), seg(4001), seg(6001), seg(8001)]);
+    d.expect({ flags: ACK, ack: 1, sack: [[6001, 7001], [4001, 5001], [1001, 3001]] });
+    d.expect({ flags: ACK, ack: 1, sack: [[8001, 9001], [6001, 7001], [4001, 5001]] });
+    d.recvNothing(100);
+    assertEquals(d.tcp.counters.sackAcksEarly, 1);
+  });
+
   test("ESTABLISHED: without SACK, each out-of-order segment of a burst is a duplicate ACK of its own (RFC 5681 4.2, 3.2)", () => {
     const d = established({ autoRead: false });
     const segs = [];

@@ -3,7 +3,7 @@
 // unacceptable segments draw (RFC 9293 3.10.7.4, RFC 2883 4).
 import { assertEquals } from "@std/assert";
 import { describe, test } from "./harness.ts";
-import { ACK, established, RST } from "./tcp_dialogue.ts";
+import { ACK, established, FIN, RST, timeWait } from "./tcp_dialogue.ts";
 
 const small = { rcvBufBytes: 65535 };
 
@@ -67,6 +67,23 @@ describe("RFC 7323 timestamps and PAWS under reordering", () => {
     assertEquals(d.received.length, 100, "the old segment's data was not taken");
     assertEquals(d.tcp.counters.pawsDrops, 1);
     d.recvNothing(100);
+  });
+
+  test("TIME-WAIT: a TSval one tick older than TS.Recent passes PAWS as in ESTABLISHED, two ticks do not (RFC 7323 5.3)", () => {
+    const d = timeWait({ peer: { timestamps: true }, tcp: small });
+    const ts = d.tsB() + 100;
+    d.send({ flags: ACK, seq: 2, ack: 2, ts: [ts, d.lastTsA] }); // sets TS.Recent (RFC 7323 4.3)
+    d.recvNothing(10);
+    // The peer's FIN again (our ACK of it was lost), reordered behind that ACK by a tick: taken,
+    // it restarts the 2 MSL and is ACKed (RFC 9293 3.10.7.4).
+    d.send({ flags: FIN | ACK, seq: 1, ack: 2, ts: [ts - 1, d.lastTsA] });
+    assertEquals(d.expect({ flags: ACK, seq: 2, ack: 2 }).ts?.[1], ts);
+    assertEquals(d.tcp.counters.pawsDrops, 0);
+    // Two ticks older: dropped by PAWS, and answered with an ACK (R1).
+    d.send({ flags: FIN | ACK, seq: 1, ack: 2, ts: [ts - 2, d.lastTsA] });
+    assertEquals(d.expect({ flags: ACK, seq: 2, ack: 2 }).ts?.[1], ts);
+    assertEquals(d.tcp.counters.pawsDrops, 1);
+    assertEquals(d.state(), "TIME-WAIT");
   });
 
   test("PAWS: an equal TSval is not old (RFC 7323 5.3 R1: only SEG.TSval < TS.Recent fails)", () => {

@@ -37,8 +37,6 @@ function ranges(sb: SackScoreboard): number[][] {
   return out;
 }
 
-
-
 /** An out-of-order queue given as [start, end) offsets from `base`. */
 function queue(...list: Array<[number, number]>): OutOfOrderRanges {
   return { count: list.length, seqAt: (i) => at(list[i][0]), endAt: (i) => at(list[i][1]) };
@@ -288,19 +286,63 @@ describe("tcp sack blocks (receiver)", () => {
   test("RFC 2018 (4): the block holding the latest segment comes first, then the other recent ones", () => {
     const b = new SackBlockBuilder();
     const q = queue([100, 200], [300, 400], [500, 600]);
-    b.noteArrival(at(300));
-    b.noteArrival(at(500));
-    b.noteArrival(at(100));
+    b.noteArrival(at(300), 100);
+    b.noteArrival(at(500), 100);
+    b.noteArrival(at(100), 100);
     const out = new Uint32Array(8);
     const n = b.build(at(0), q, out);
     assertEquals(built(out, n), [[100, 200], [500, 600], [300, 400]]);
   });
 
+  test("RFC 2018 (4): a block that grew until a new hole stays second, with its last right edge", () => {
+    // One receive burst: [100, 200) had been reported, then grows to 500 (three arrivals), a
+    // segment is lost, and the burst's last ten arrivals build [600, 1600) beyond the hole. Its ACK must
+    // carry [100, 500), not only the newest block and the oldest ones: the sender would take
+    // [200, 500) for lost and send it again.
+    const b = new SackBlockBuilder();
+    const q = queue([10, 50], [60, 80], [100, 500], [600, 1600]);
+    b.noteArrival(at(10), 40);
+    b.noteArrival(at(60), 20);
+    b.noteArrival(at(100), 100);
+    const out = new Uint32Array(8);
+    for (const s of [200, 300, 400]) b.noteArrival(at(s), 100);
+    for (let s = 600; s < 1600; s += 100) b.noteArrival(at(s), 100);
+    assertEquals(built(out, b.build(at(0), q, out, 3)), [[600, 1600], [100, 500], [60, 80]]);
+    // An arrival that fills the hole joins the two: their block comes first, once.
+    b.noteArrival(at(500), 100);
+    const q2 = queue([10, 50], [60, 80], [100, 1600]);
+    assertEquals(built(out, b.build(at(0), q2, out, 3)), [[100, 1600], [60, 80], [10, 50]]);
+  });
+
+  test("an ACK reports at most `max` grown ranges: a burst growing one more is told to ACK first", () => {
+    const b = new SackBlockBuilder();
+    const out = new Uint32Array(8);
+    b.noteArrival(at(100), 100);
+    b.noteArrival(at(300), 100);
+    assertEquals(
+      b.wouldOverflow(at(200), 100, 3),
+      false,
+      "it fills the hole between two ranges grown already",
+    );
+    b.noteArrival(at(500), 100);
+    assertEquals(b.wouldOverflow(at(600), 100, 3), false, "it grows one of the three");
+    assertEquals(b.wouldOverflow(at(700), 100, 3), true, "a fourth range");
+    b.build(at(0), queue([100, 200], [300, 400], [500, 600]), out, 3);
+    assertEquals(b.wouldOverflow(at(700), 100, 3), false, "the ACK went: none grown since");
+    b.noteDuplicate(at(50), 10);
+    b.noteArrival(at(700), 100);
+    assertEquals(
+      b.wouldOverflow(at(900), 100, 3),
+      true,
+      "a D-SACK and the block holding it take two of the three",
+    );
+  });
+
   test("RFC 2018 (4): adjacent queued segments form one block; blocks are distinct", () => {
     const b = new SackBlockBuilder();
     const q = queue([100, 200], [200, 300], [500, 600]);
-    b.noteArrival(at(100));
-    b.noteArrival(at(200));
+    b.noteArrival(at(100), 100);
+    b.noteArrival(at(200), 100);
     const out = new Uint32Array(8);
     assertEquals(built(out, b.build(at(0), q, out)), [[100, 300], [500, 600]]);
   });
@@ -308,7 +350,7 @@ describe("tcp sack blocks (receiver)", () => {
   test("RFC 2018 (4): at most as many blocks as fit (3 beside timestamps); none at or below RCV.NXT", () => {
     const b = new SackBlockBuilder();
     const q = queue([100, 200], [300, 400], [500, 600], [700, 800], [900, 1000]);
-    for (const s of [100, 300, 500, 700, 900]) b.noteArrival(at(s));
+    for (const s of [100, 300, 500, 700, 900]) b.noteArrival(at(s), 100);
     const out = new Uint32Array(8);
     assertEquals(built(out, b.build(at(0), q, out, 3)), [[900, 1000], [700, 800], [500, 600]]);
     // RCV.NXT moved past the first two blocks (the queue still lists them until popped).
@@ -318,7 +360,7 @@ describe("tcp sack blocks (receiver)", () => {
   test("RFC 2883 (4): a duplicate is reported first as a D-SACK, once, then the block holding it", () => {
     const b = new SackBlockBuilder();
     const q = queue([300, 600], [800, 900]);
-    b.noteArrival(at(800));
+    b.noteArrival(at(800), 100);
     b.noteDuplicate(at(400), 100);
     const out = new Uint32Array(8);
     assertEquals(built(out, b.build(at(0), q, out)), [[400, 500], [300, 600], [800, 900]]);
@@ -332,7 +374,7 @@ describe("tcp sack blocks (receiver)", () => {
     const b = new SackBlockBuilder();
     for (const [s, len] of [[500, 100], [100, 100], [200, 50]]) {
       q.insert(at(s), len, s, 0);
-      b.noteArrival(at(s));
+      b.noteArrival(at(s), len);
     }
     const out = new Uint32Array(8);
     assertEquals(built(out, b.build(at(0), q, out)), [[100, 250], [500, 600]]);
@@ -342,7 +384,7 @@ describe("tcp sack blocks (receiver)", () => {
     const b = new SackBlockBuilder();
     const out = new Uint32Array(8);
     assertEquals(b.build(at(0), queue(), out), 0);
-    b.noteArrival(at(100));
+    b.noteArrival(at(100), 100);
     b.clear();
     assertEquals(b.build(at(0), queue(), out), 0);
   });

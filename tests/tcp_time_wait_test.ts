@@ -206,4 +206,39 @@ describe("TIME-WAIT record ring", () => {
     assertEquals(tw.size, 0);
     assertEquals(tw.pollAt(), Infinity);
   });
+
+  test("records ended early leave holes: a full ring closes up in place instead of growing, and every live record keeps its tuple and numbers", () => {
+    const { tw, enter, fin, sent } = ring();
+    const bytes0 = tw.bytes;
+    // A tuple-reusing connection rate: each record ends (its tuple reopened) soon after it came.
+    let next = 1;
+    const live: number[] = [];
+    for (let round = 0; round < 20; round++) {
+      for (let k = 0; k < 40; k++) {
+        enter(20000 + next, 1000);
+        live.push(20000 + next++);
+      }
+      while (live.length > 24) tw.remove(tw.find(0xc6120001, live.shift()!, 80));
+    }
+    assertEquals(tw.size, 24);
+    assert(tw.bytes <= 2 * bytes0, `the ring stayed small: ${tw.bytes} bytes against ${bytes0} at the start`);
+    for (const p of live) assert(tw.find(0xc6120001, p, 80) >= 0, `record ${p}`);
+    // A retransmitted FIN restarting a record while the ring closes up: it keeps its numbers.
+    while (tw.size < 40) {
+      enter(20000 + next, 1000);
+      live.push(20000 + next++);
+    }
+    for (const p of live) tw.input(tw.find(0xc6120001, p, 80), fin(p), 2000);
+    assertEquals(
+      sent.map((s) => s.ack),
+      live.map((p) => 5000 + p),
+      "each record answers with its own numbers",
+    );
+    assertEquals(sent.map((s) => s.seq), live.map((p) => 1000 + p));
+    assertEquals(tw.size, live.length);
+    tw.expire(61_000);
+    assertEquals(tw.size, live.length, "restarted at 2000: they last until 62000");
+    tw.expire(62_000);
+    assertEquals(tw.size, 0);
+  });
 });

@@ -7,7 +7,7 @@ import { describe, test } from "./harness.ts";
 import { Random } from "../src/util/random.ts";
 
 describe("tcp tuple table", () => {
-  test("adds, finds and deletes as a Map does, through growth and backward-shift deletion", () => {
+  test("adds, finds, renumbers and deletes as a Map does, through growth and backward-shift deletion", () => {
     const rnd = new Random(7);
     const t = new TupleTable({ key: [1, 2] });
     const model = new Map<string, number>();
@@ -19,10 +19,15 @@ describe("tcp tuple table", () => {
     for (let op = 0; op < 20_000; op++) {
       const [ip, rp, lp] = tuples[rnd.next() % tuples.length];
       const k = `${ip}:${rp}:${lp}`;
-      if (model.has(k) && (rnd.next() & 1) === 0) {
+      if (model.has(k) && (rnd.next() & 3) === 0) {
+        // A new id for an entry in place (the TIME-WAIT ring moving a record).
+        assert(t.set(ip, rp, lp, id));
+        model.set(k, id++);
+      } else if (model.has(k) && (rnd.next() & 1) === 0) {
         assertEquals(t.delete(ip, rp, lp), model.get(k));
         model.delete(k);
       } else if (!model.has(k)) {
+        assert(!t.set(ip, rp, lp, id), "set finds no entry that is not there");
         t.add(ip, rp, lp, id);
         model.set(k, id++);
       }

@@ -115,8 +115,11 @@ export interface ConnectionStats {
 
 /** One TCP connection. */
 export class Connection {
-  /** @internal The control block (for the stack's own layers and for inspection). */
-  readonly tcb: Tcb;
+  /**
+   * @internal The control block (for the stack's own layers and for
+   * inspection); after {@link _recycle}, a closed one of no connection.
+   */
+  tcb: Tcb;
   /** What the application is called with; replace to change them. */
   handlers: ConnectionHandlers;
   /** Free for the application. */
@@ -222,7 +225,9 @@ export class Connection {
    * when the send buffer is full.
    */
   send(buf: TxBuffer, len: number): boolean {
-    if (!(len >= 0 && len <= buf.bytes.length)) throw new RangeError(`send: length ${len} outside 0..${buf.bytes.length}`);
+    if (!(len >= 0 && len <= buf.bytes.length)) {
+      throw new RangeError(`send: length ${len} outside 0..${buf.bytes.length}`);
+    }
     return this._tcp.send(this.tcb, buf.handle, buf.offset, len, this._now());
   }
 
@@ -310,6 +315,20 @@ export class Connection {
   /** `for await (const bytes of connection)`: the received bytes until the peer's FIN (through {@link stream}). */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return this.stream()[Symbol.asyncIterator]();
+  }
+
+  /**
+   * @internal The application is done with this closed connection (call it
+   * from onClose, and use the connection no more): its control block may
+   * serve a later connection, and this one reads as closed from then on.
+   * For apps that keep no reference past the close (`luna serve`'s).
+   */
+  _recycle(): void {
+    const t = this.tcb;
+    const gone = this._tcp.gone;
+    if (t === gone) return;
+    this.tcb = gone;
+    this._tcp.recycle(t);
   }
 
   /** @internal A continuation waits on this connection: the loop should yield soon. */

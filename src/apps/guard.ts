@@ -52,20 +52,40 @@ export const appLimitDefaults: Readonly<AppLimits> = {
 export const sweepIntervalMs = 50;
 
 /**
+ * Where a connection's deadline sits in one {@link Deadlines}, kept by the
+ * caller on its own per-connection state: -1 when none is armed (the
+ * caller's starting value), else what {@link set} was last given.
+ */
+export interface DeadlineSlot<C> {
+  get(c: C): number;
+  set(c: C, i: number): void;
+}
+
+/**
  * One deadline per connection, on the time {@link tick} gives. Arming is a
- * map write (no timer object per connection); expired ones are found by a
+ * map write (no timer object per connection), or with a {@link DeadlineSlot}
+ * an array write at the index the connection keeps (no hashing, nothing
+ * added or taken from a map per connection); expired ones are found by a
  * sweep at most every {@link sweepIntervalMs}, which is cheap next to the
  * timeouts it serves (seconds).
  */
 export class Deadlines<C> {
   readonly #at = new Map<C, number>();
   readonly #expire: (c: C) => void;
+  readonly #slot: DeadlineSlot<C> | undefined;
+  // With a slot: the armed connections and their deadlines, side by side, in no order.
+  readonly #items: C[] = [];
+  readonly #times: number[] = [];
   #now = 0;
   #sweptAt = -Infinity;
 
-  /** `expire` is called once for each connection whose deadline passes (it is disarmed first). */
-  constructor(expire: (c: C) => void) {
+  /**
+   * `expire` is called once for each connection whose deadline passes (it is
+   * disarmed first); `slot`, where each connection keeps its place here.
+   */
+  constructor(expire: (c: C) => void, slot?: DeadlineSlot<C>) {
     this.#expire = expire;
+    this.#slot = slot;
   }
 
   /** The time of the last {@link tick}, ms. */
@@ -75,18 +95,48 @@ export class Deadlines<C> {
 
   /** Connections with a deadline now. */
   get size(): number {
-    return this.#at.size;
+    return this.#slot === undefined ? this.#at.size : this.#items.length;
   }
 
   /** `c` expires `ms` from now; `ms` 0 disarms it (that timeout is off). */
   arm(c: C, ms: number): void {
-    if (ms > 0) this.#at.set(c, this.#now + ms);
-    else this.#at.delete(c);
+    if (!(ms > 0)) return this.disarm(c);
+    const s = this.#slot;
+    if (s === undefined) {
+      this.#at.set(c, this.#now + ms);
+      return;
+    }
+    const i = s.get(c);
+    if (i >= 0) {
+      this.#times[i] = this.#now + ms;
+      return;
+    }
+    s.set(c, this.#items.length);
+    this.#items.push(c);
+    this.#times.push(this.#now + ms);
   }
 
   /** `c` has no deadline. */
   disarm(c: C): void {
-    this.#at.delete(c);
+    const s = this.#slot;
+    if (s === undefined) {
+      this.#at.delete(c);
+      return;
+    }
+    const i = s.get(c);
+    if (i < 0) return;
+    s.set(c, -1);
+    // The last one takes its place.
+    const items = this.#items;
+    const last = items.length - 1;
+    if (i !== last) {
+      const m = items[last];
+      items[i] = m;
+      this.#times[i] = this.#times[last];
+      s.set(m, i);
+    }
+    items.pop();
+    this.#times.pop();
   }
 
   /** The time is `now`, ms: connections past their deadline expire. */
@@ -94,9 +144,20 @@ export class Deadlines<C> {
     this.#now = now;
     if (now - this.#sweptAt < sweepIntervalMs) return;
     this.#sweptAt = now;
-    for (const [c, at] of this.#at) {
-      if (at > now) continue;
-      this.#at.delete(c);
+    if (this.#slot === undefined) {
+      for (const [c, at] of this.#at) {
+        if (at > now) continue;
+        this.#at.delete(c);
+        this.#expire(c);
+      }
+      return;
+    }
+    // From the end: a connection disarmed here is replaced by one from further on, already
+    // looked at; one armed by an expiry goes at the end, after now.
+    for (let i = this.#items.length - 1; i >= 0; i--) {
+      if (i >= this.#items.length || this.#times[i] > now) continue;
+      const c = this.#items[i];
+      this.disarm(c);
       this.#expire(c);
     }
   }
@@ -131,11 +192,17 @@ export class ConnectionGuard<C extends Guarded> {
   readonly #header: Deadlines<C>;
   readonly #closing = new Set<C>();
 
-  /** `onHeaderTimeout` answers a request whose head is late (HTTP: 408, then close). */
+  /**
+   * `onHeaderTimeout` answers a request whose head is late (HTTP: 408, then
+   * close); `slots`, where each connection keeps its place among the idle
+   * and the header deadlines (see {@link DeadlineSlot}), where the app has
+   * state of its own per connection.
+   */
   constructor(
     limits: Readonly<AppLimits>,
     stats: GuardStats,
     onHeaderTimeout: (c: C) => void = (c) => c.close(),
+    slots?: { idle: DeadlineSlot<C>; header: DeadlineSlot<C> },
   ) {
     this.limits = limits;
     this.#idle = new Deadlines<C>((c) => {
@@ -148,7 +215,7 @@ export class ConnectionGuard<C extends Guarded> {
       this.#closing.add(c);
       c.close();
       this.#idle.arm(c, limits.idleTimeoutMs);
-    });
+    }, slots?.idle);
     this.#header = new Deadlines<C>((c) => {
       stats.headerTimeouts++;
       onHeaderTimeout(c);
@@ -157,7 +224,7 @@ export class ConnectionGuard<C extends Guarded> {
         this.#closing.add(c);
         this.#idle.arm(c, limits.idleTimeoutMs > 0 ? limits.idleTimeoutMs : limits.headerTimeoutMs);
       }
-    });
+    }, slots?.header);
   }
 
   /** A new connection: its idle timeout runs, and its queued answers get the user timeout. */

@@ -68,6 +68,18 @@ const enum Phase {
   closed,
 }
 
+/** What to answer once a request's body is read (Exchange.route). */
+interface Route {
+  status: number;
+  text?: string;
+  allow?: string;
+}
+
+/** The route of `/bytes/N` (N in Exchange.routePattern): one object for every such request. */
+const bytesRoute: Route = Object.freeze({ status: 200 });
+const notFound: Route = Object.freeze({ status: 404 });
+const noBytes = new Uint8Array(0);
+
 /** One connection's exchange: the request being read, the answer being sent. */
 class Exchange {
   phase = Phase.head;
@@ -76,9 +88,11 @@ class Exchange {
   req: RequestHead | undefined = undefined;
   hash: Hash | undefined = undefined;
   /** What to answer once the body is read. */
-  route: { status: number; text?: string; pattern?: number; allow?: string } = { status: 404 };
+  route: Route = notFound;
+  /** N of a `/bytes/N` request ({@link bytesRoute}). */
+  routePattern = 0;
   /** The answer: `out` (head, or a whole small answer), then `pattern` bytes of the pattern. */
-  out: Uint8Array = new Uint8Array(0);
+  out: Uint8Array = noBytes;
   pattern = 0;
   pos = 0;
   /** Where to go once the answer is queued. */
@@ -87,7 +101,22 @@ class Exchange {
   peerEnded = false;
   /** Between requests of a kept-alive connection: the next head's first byte starts its header timeout. */
   betweenRequests = false;
+  /** Its places among the guard's idle and header deadlines, -1 when not armed (guard.ts DeadlineSlot). */
+  idleSlot = -1;
+  headerSlot = -1;
 }
+
+/** Where a connection's exchange keeps its places among the guard's deadlines. */
+const guardSlots = {
+  idle: {
+    get: (c: Connection) => (c.data as Exchange).idleSlot,
+    set: (c: Connection, i: number) => void ((c.data as Exchange).idleSlot = i),
+  },
+  header: {
+    get: (c: Connection) => (c.data as Exchange).headerSlot,
+    set: (c: Connection, i: number) => void ((c.data as Exchange).headerSlot = i),
+  },
+};
 
 const encoder = new TextEncoder();
 
@@ -149,31 +178,30 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     const x = c.data as Exchange;
     if (x.phase !== Phase.head) return c.close();
     x.req = undefined;
-    answer(x, 408, "request timeout\n", { close: true });
+    answer(x, 408, "request timeout\n", -1, undefined, true);
     pump(c);
-  });
+  }, guardSlots);
 
-  /** Queues an answer; `after` is where the exchange goes once it is out. */
-  function answer(
-    x: Exchange,
-    status: number,
-    body: string,
-    opts: { pattern?: number; allow?: string; close?: boolean } = {},
-  ) {
+  /**
+   * Queues an answer: `body`, or `pattern` bytes of the pattern when that is
+   * 0 or more; `close` closes after it. Positional, so that an answer makes
+   * no options object.
+   */
+  function answer(x: Exchange, status: number, body: string, pattern = -1, allow?: string, close = false) {
     const head = x.req?.method === "HEAD";
-    const close = opts.close === true || x.req === undefined || !x.req.keepAlive;
-    const len = opts.pattern ?? body.length;
+    close = close || x.req === undefined || !x.req.keepAlive;
+    const len = pattern >= 0 ? pattern : body.length;
     const keep10 = !close && x.req?.version === "HTTP/1.0";
-    if (status === 200 && opts.pattern !== undefined) {
+    if (status === 200 && pattern >= 0) {
       x.out = patternHead(len, close, keep10);
     } else {
-      const type = opts.pattern !== undefined ? "application/octet-stream" : "text/plain";
-      const extra = `Content-Type: ${type}\r\n${opts.allow !== undefined ? `Allow: ${opts.allow}\r\n` : ""}`;
+      const type = pattern >= 0 ? "application/octet-stream" : "text/plain";
+      const extra = `Content-Type: ${type}\r\n${allow !== undefined ? `Allow: ${allow}\r\n` : ""}`;
       let text = responseHead(status, len, close, extra, keep10);
-      if (!head && opts.pattern === undefined) text += body;
+      if (!head && pattern < 0) text += body;
       x.out = encoder.encode(text);
     }
-    x.pattern = head ? 0 : opts.pattern ?? 0;
+    x.pattern = head || pattern < 0 ? 0 : pattern;
     x.pos = 0;
     x.closeAfter = close;
     x.after = Phase.head;
@@ -194,13 +222,16 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     if (n >= 0) {
       if (!get) x.route = { status: 405, allow: "GET, HEAD" };
       else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
-      else x.route = { status: 200, pattern: n };
+      else {
+        x.route = bytesRoute;
+        x.routePattern = n;
+      }
     } else if (path === "/sha256") {
       x.route = r.method === "POST" ? { status: 200 } : { status: 405, allow: "POST" };
     } else if (path === "/") {
       x.route = get ? { status: 200, text: index } : { status: 405, allow: "GET, HEAD" };
     } else {
-      x.route = { status: 404 };
+      x.route = notFound;
     }
     x.hash = path === "/sha256" && r.method === "POST" ? createHash("sha256") : undefined;
     x.body.start(r.body);
@@ -226,12 +257,12 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       x.hash = undefined;
       return answer(x, 200, hex + "\n");
     }
-    if (r.status === 200 && r.pattern !== undefined) {
-      stats.patternBytes += x.req!.method === "HEAD" ? 0 : r.pattern;
-      return answer(x, 200, "", { pattern: r.pattern });
+    if (r === bytesRoute) {
+      stats.patternBytes += x.req!.method === "HEAD" ? 0 : x.routePattern;
+      return answer(x, 200, "", x.routePattern);
     }
     if (r.status === 200) return answer(x, 200, r.text ?? "");
-    if (r.status === 405) return answer(x, 405, "method not allowed\n", { allow: r.allow });
+    if (r.status === 405) return answer(x, 405, "method not allowed\n", -1, r.allow);
     if (r.status === 400) return answer(x, 400, r.text ?? "bad request\n");
     return answer(x, 404, "not found\n");
   }
@@ -276,7 +307,7 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
   function refuse(x: Exchange, e: unknown): void {
     if (!(e instanceof BadRequest)) throw e;
     x.hash = undefined;
-    answer(x, e.status, e.message + "\n", { close: true });
+    answer(x, e.status, e.message + "\n", -1, undefined, true);
   }
 
   /** Moves the exchange on as far as the received bytes and the send space allow. */
@@ -384,6 +415,8 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       guard.forget(c);
       (c.data as Exchange).phase = Phase.closed;
       countClose(stats, error);
+      // Nothing here holds the connection any more: its control block may serve the next one.
+      c._recycle();
     },
   };
 

@@ -122,6 +122,13 @@ export class ChunkRing {
     this.consume(this.bytes);
   }
 
+  /** Empty, as made: its counts from 0 again (a recycled control block's queue). */
+  reset(): void {
+    this.clear();
+    this.released = 0;
+    this.consumedTotal = 0;
+  }
+
   /** Moves the chunks to a ring of `chunks` (a power of two, at least twice the current one). */
   private _grow(chunks: number): void {
     const ring = takeRing(chunks);

@@ -13,9 +13,19 @@
  */
 import type { Tcb } from "./tcb.ts";
 
-/** The connections whose output waits for the end of the iteration. */
+/**
+ * The connections whose output waits for the end of the iteration: a list,
+ * each connection in it once, which its bit in Tcb.waitBits says (no set
+ * hashed into and out of for each request).
+ */
 export class Corks {
-  readonly #waiting = new Set<Tcb>();
+  readonly #waiting: Tcb[] = [];
+  readonly #bit: number;
+
+  /** `bit`: the bit of Tcb.waitBits that says a connection is in this list (one per list). */
+  constructor(bit: number) {
+    this.#bit = bit;
+  }
 
   /**
    * Whether `c`'s output may wait: the device cuts large segments of `unit`
@@ -29,20 +39,31 @@ export class Corks {
 
   /** Holds `c`'s output until {@link flush}. */
   add(c: Tcb): void {
-    this.#waiting.add(c);
+    if ((c.waitBits & this.#bit) !== 0) return;
+    c.waitBits |= this.#bit;
+    this.#waiting.push(c);
   }
 
   /** Whether any output waits. */
   get pending(): boolean {
-    return this.#waiting.size > 0;
+    return this.#waiting.length > 0;
   }
 
-  /** Runs `output` for every connection that waits, once each. */
+  /** Runs `output` for every connection that waits, once each (those added meanwhile included). */
   flush(output: (c: Tcb) => void): void {
-    if (this.#waiting.size === 0) return;
-    for (const c of this.#waiting) {
-      this.#waiting.delete(c);
-      if (!c.dead) output(c);
+    const w = this.#waiting;
+    if (w.length === 0) return;
+    let i = 0;
+    try {
+      for (; i < w.length; i++) {
+        const c = w[i];
+        c.waitBits &= ~this.#bit;
+        if (!c.dead) output(c);
+      }
+    } catch (e) {
+      w.splice(0, i + 1); // the ones not reached still wait
+      throw e;
     }
+    w.length = 0;
   }
 }

@@ -10,7 +10,10 @@
  * @module
  */
 import type { CongestionControl } from "./congestion.ts";
-import { createCongestionControl } from "./congestion.ts";
+import { type CongestionName, type CongestionOptions, createCongestionControl } from "./congestion.ts";
+import { Cubic, type CubicOptions } from "./cubic.ts";
+import type { BbrOptions } from "./bbr.ts";
+import { NewReno } from "./newreno.ts";
 import type { ConnectionOwner, TcpContext } from "./context.ts";
 import type { ConnectionTable } from "./conn_table.ts";
 import { type Listener, scaleFor } from "./handshake.ts";
@@ -18,7 +21,7 @@ import type { IsnGenerator } from "./isn.ts";
 import { recycleRack } from "./rack.ts";
 import { RtoEstimator } from "./rto.ts";
 import { State } from "./state.ts";
-import { Tcb } from "./tcb.ts";
+import { noHandlers, Tcb } from "./tcb.ts";
 import type { TimeWaitTable } from "./time_wait.ts";
 
 /**
@@ -29,6 +32,9 @@ import type { TimeWaitTable } from "./time_wait.ts";
  */
 const ccNotStarted: CongestionControl = Object.freeze(createCongestionControl("newreno", 536));
 
+/** Control blocks kept free for new connections at most (see Connections.recycle). */
+const freeMax = 1024;
+
 /** The connections of one TCP layer; see the module documentation. */
 export class Connections implements ConnectionOwner {
   private readonly _x: TcpContext;
@@ -38,6 +44,20 @@ export class Connections implements ConnectionOwner {
   private readonly _isn: IsnGenerator;
   private readonly _unread = new Set<Tcb>();
   private readonly _blocked: Tcb[] = [];
+  /** Control blocks given back ({@link recycle}), released, waiting for the end of the iteration. */
+  private readonly _recycled: Tcb[] = [];
+  /** Control blocks free for new connections. */
+  private readonly _free: Tcb[] = [];
+  /** The congestion controllers of the free control blocks, by kind (NewReno and CUBIC are kept). */
+  private readonly _spareNewReno: NewReno[] = [];
+  private readonly _spareCubic: Cubic[] = [];
+  /**
+   * What a connection whose application gave its control block back
+   * ({@link recycle}) holds instead: closed, out of every table, its own
+   * fields only (`Connection.tcb` reads as closed rather than as another
+   * connection's).
+   */
+  readonly gone: Tcb;
 
   constructor(
     x: TcpContext,
@@ -51,6 +71,9 @@ export class Connections implements ConnectionOwner {
     this._listeners = listeners;
     this._timeWait = timeWait;
     this._isn = isn;
+    this.gone = this._make(-1, 0, 0, 0, false);
+    this.gone.dead = true;
+    this.gone.closedNotified = true;
   }
 
   /** Whether a new connection to `l` stays within the stack's and the listener's limits. */
@@ -64,16 +87,7 @@ export class Connections implements ConnectionOwner {
     const x = this._x;
     const id = this._table.takeId();
     const c = x.config;
-    const tcb = new Tcb(
-      id,
-      x.zone,
-      { ip: x.link.address, port: localPort },
-      { ip: remoteIp, port: remotePort },
-      active,
-      new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs }),
-      ccNotStarted,
-      { snd: c.sndBufBytes, sndMax: c.sndBufBytesMax, rcv: c.rcvBufBytes },
-    );
+    const tcb = this._make(id, localPort, remoteIp, remotePort, active);
     tcb.iss = this._isn.isn(tcb.localIp, localPort, remoteIp, remotePort, now);
     tcb.sndUna = tcb.iss;
     tcb.sndNxt = tcb.iss;
@@ -82,6 +96,77 @@ export class Connections implements ConnectionOwner {
     this._table.insert(tcb);
     x.pool.connections++;
     return tcb;
+  }
+
+  /** A control block for a new connection: a recycled one when there is one (see {@link recycle}), else new. */
+  private _make(id: number, localPort: number, remoteIp: number, remotePort: number, active: boolean): Tcb {
+    const x = this._x;
+    const c = x.config;
+    const local = { ip: x.link.address, port: localPort };
+    const remote = { ip: remoteIp, port: remotePort };
+    const bufs = { snd: c.sndBufBytes, sndMax: c.sndBufBytesMax, rcv: c.rcvBufBytes };
+    const old = this._free.pop();
+    if (old !== undefined && old.rto.minMs === c.rtoMinMs && old.rto.maxMs === c.rtoMaxMs) {
+      old.reset(id, local, remote, active, c.rtoInitialMs, ccNotStarted, bufs);
+      return old;
+    }
+    const rto = new RtoEstimator({ minMs: c.rtoMinMs, maxMs: c.rtoMaxMs, initialMs: c.rtoInitialMs });
+    return new Tcb(id, x.zone, local, remote, active, rto, ccNotStarted, bufs);
+  }
+
+  /**
+   * The application is done with `tcb` (its Connection holds {@link gone}
+   * from now on): once released, the control block may serve a new
+   * connection. It waits for the end of the loop's iteration (the corked
+   * writes and held ACKs of the iteration may still name it), and is kept
+   * only when nothing else can: no data left unread, not waiting for the
+   * transmit batch or for buffers. What it received and was not read is
+   * released: nobody will read it now.
+   */
+  recycle(tcb: Tcb): void {
+    if (tcb === this.gone || tcb.recycling) return;
+    tcb.recycling = true;
+    tcb.handlers = noHandlers;
+    tcb.user = undefined;
+    if (!tcb.dead) return; // released later (_release)
+    // What it received and nobody will read now goes.
+    if (this._unread.delete(tcb)) tcb.recvq.clear();
+    this._recycled.push(tcb);
+  }
+
+  /** The end of the loop's iteration: control blocks given back and released are free. */
+  endIteration(): void {
+    const list = this._recycled;
+    if (list.length === 0) return;
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i];
+      if (
+        t.recvq.bytes > 0 || t.sendq.bytes > 0 || t.txBlocked || this._x.pool.holds(t) ||
+        this._free.length >= freeMax
+      ) continue;
+      this._free.push(t);
+      const cc = t.cc;
+      t.cc = ccNotStarted;
+      if (cc.constructor === Cubic) this._spareCubic.push(cc as Cubic);
+      else if (cc.constructor === NewReno) this._spareNewReno.push(cc as NewReno);
+    }
+    list.length = 0;
+  }
+
+  /** A congestion controller as createCongestionControl makes one: a free control block's, reset, where there is one. */
+  congestionControl(
+    name: CongestionName,
+    mss: number,
+    options: CongestionOptions & CubicOptions & BbrOptions,
+  ): CongestionControl {
+    const spare = name === "cubic"
+      ? this._spareCubic.pop()
+      : name === "newreno"
+      ? this._spareNewReno.pop()
+      : undefined;
+    if (spare === undefined) return createCongestionControl(name, mss, options);
+    spare.reset(mss, options);
+    return spare;
   }
 
   /** A passive connection is established: the listener's application takes it. */
@@ -172,7 +257,7 @@ export class Connections implements ConnectionOwner {
     // A clean close keeps what was received and not yet read: our close was a half-close,
     // and the application may still read it. It is released as it is read, or by
     // releaseUnread() (Stack.close). An abort or a reset drops it.
-    if (keepUnread && tcb.recvq.bytes > 0) this._unread.add(tcb);
+    if (keepUnread && tcb.recvq.bytes > 0 && !tcb.recycling) this._unread.add(tcb);
     else tcb.recvq.clear();
     tcb.reasm?.clear();
     tcb.reasm = undefined;
@@ -184,5 +269,6 @@ export class Connections implements ConnectionOwner {
       tcb.rack = undefined;
       recycleRack(rack);
     }
+    if (tcb.recycling) this._recycled.push(tcb);
   }
 }

@@ -12,6 +12,9 @@
 import type { MemZone } from "../mem/zone.ts";
 import type { Corks } from "./autocork.ts";
 import type { TcpConfig } from "./config.ts";
+import type { BbrOptions } from "./bbr.ts";
+import type { CongestionControl, CongestionName, CongestionOptions } from "./congestion.ts";
+import type { CubicOptions } from "./cubic.ts";
 import type { TcpCounters } from "./counters.ts";
 import type { Listener } from "./handshake.ts";
 import type { TcpOutput } from "./output.ts";
@@ -81,6 +84,12 @@ export interface ConnectionOwner {
   closedForApp(tcb: Tcb, now: number): void;
   /** Output stopped because the transmit batch was full: resume it when it drains. */
   txBlocked(tcb: Tcb): void;
+  /** A congestion controller, as congestion.ts createCongestionControl makes one (or a recycled one, reset). */
+  congestionControl(
+    name: CongestionName,
+    mss: number,
+    options: CongestionOptions & CubicOptions & BbrOptions,
+  ): CongestionControl;
 }
 
 /** The parts of one TCP layer; see the module documentation. */

@@ -18,6 +18,8 @@ export class TcpCounters {
   inChainedLinks = 0;
   /** Received segments whose payload ran past the receive window: the rest was dropped, to be sent again. */
   rcvWindowTrims = 0;
+  /** ACKs sent in the middle of a receive burst so that every out-of-order range grown in it is SACKed (sack.ts wouldOverflow). */
+  sackAcksEarly = 0;
   outSegs = 0;
   /** Of the segments sent, how many left as large ones for the device to cut (counted once each). */
   outLargeSegs = 0;

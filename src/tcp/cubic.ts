@@ -83,6 +83,21 @@ export class Cubic extends NewReno {
     this.fastConvergence = options.fastConvergence ?? true;
   }
 
+  /** As `new Cubic(mss, options)` makes it (see NewReno.reset). */
+  override reset(mss: number, options: CongestionOptions & CubicOptions = {}): void {
+    super.reset(mss, options);
+    (this as { fastConvergence: boolean }).fastConvergence = options.fastConvergence ?? true;
+    this._wMax = 0;
+    this._cwndPrior = 0;
+    this._k = 0;
+    this._wEst = 0;
+    this._cwndEpoch = 0;
+    this._epochStartMs = -1;
+    this._fractionBytes = 0;
+    this._undoWMax = 0;
+    this._undoCwndPrior = 0;
+  }
+
   /** "cubic". */
   override get name(): CongestionName {
     return "cubic";

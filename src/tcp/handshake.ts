@@ -9,7 +9,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import { seqGt, TcpFlags, type TcpPacket } from "../wire/mod.ts";
-import { type CongestionName, createCongestionControl } from "./congestion.ts";
+import type { CongestionName } from "./congestion.ts";
 import { checkEcnMode, type EcnMode } from "./config.ts";
 import type { TcpContext } from "./context.ts";
 import { negotiateEcn } from "./ecn.ts";
@@ -70,7 +70,7 @@ export function negotiate(x: TcpContext, tcb: Tcb, seg: Segment, now: number): v
   tcb.sackOk = c.sack && o.sackPermitted;
   negotiateEcn(x, tcb, seg);
   // The controller starts once the MSS is known (its initial window counts segments).
-  tcb.cc = createCongestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, {
+  tcb.cc = x.conns.congestionControl(tcb.congestion ?? c.congestion, tcb.sndMss, {
     sack: tcb.sackOk,
     hystart: c.hystart,
     rateSamples: tcb.sackOk && c.lossDetection === "rack", // RACK's log (BBR's model)
@@ -319,7 +319,7 @@ export class Handshake {
     }
     tcb.sackOk = got.sackPermitted;
     // ECN is not remembered by the cookie: the connection goes without (RFC 3168 allows it).
-    tcb.cc = createCongestionControl(tcb.congestion ?? l.congestion ?? c.congestion, tcb.sndMss, {
+    tcb.cc = x.conns.congestionControl(tcb.congestion ?? l.congestion ?? c.congestion, tcb.sndMss, {
       sack: tcb.sackOk,
       hystart: c.hystart,
       rateSamples: tcb.sackOk && c.lossDetection === "rack",

@@ -64,6 +64,22 @@ export class HyStart {
   private _cssRounds = 0;
   private _pendingRtt = -1;
 
+  /** As made: a new slow start (a recycled controller's). */
+  reset(): void {
+    this.exits = 0;
+    this.spuriousExits = 0;
+    this.phase = HyStartPhase.slowStart;
+    this.finished = false;
+    this._windowEnd = 0;
+    this._started = false;
+    this._lastRoundMinRtt = Infinity;
+    this._currentRoundMinRtt = Infinity;
+    this._samples = 0;
+    this._cssBaselineMinRtt = Infinity;
+    this._cssRounds = 0;
+    this._pendingRtt = -1;
+  }
+
   /** An RTT sample, ms; it counts toward the round of the next ACK. */
   onRtt(rttMs: number): void {
     if (rttMs >= 0) this._pendingRtt = rttMs;

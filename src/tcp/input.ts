@@ -23,7 +23,7 @@ import { Inserted, insertPayload, queuePayload, segmentsIn } from "./rx_pieces.t
 import { SackBlockBuilder } from "./sack.ts";
 import type { Segment } from "./segment.ts";
 import { State } from "./state.ts";
-import { scoreboard, type Tcb, tsNow } from "./tcb.ts";
+import { pawsWindowTicks, scoreboard, type Tcb, tsNow } from "./tcb.ts";
 import { oowAckIntervalMs } from "./time_wait.ts";
 
 const { syn, ack, rst, fin } = TcpFlags;
@@ -35,17 +35,6 @@ const { syn, ack, rst, fin } = TcpFlags;
  * 16 connections), so such data is ACKed at once, as RFC 5681 4.2 asks.
  */
 const ackHoldBytesMax = 8192;
-
-/**
- * How many ticks of the peer's timestamp clock a segment's TSval may lag TS.Recent and still pass
- * PAWS (RFC 7323 5.3 R1 says none; Linux's TCP_PAWS_WINDOW is 1). A retransmission that fills a
- * hole sets TS.Recent (RFC 7323 4.3), and a path that reorders can deliver after it data the
- * sender sent beyond the hole a moment before it: with a millisecond clock such data carries a
- * TSval one tick older, and dropping it costs a retransmission. PAWS guards against segments of
- * an earlier wrap of the sequence space, which are older by far more than a tick at any rate a
- * sequence space of 2^32 bytes allows (RFC 7323 5.7).
- */
-const pawsWindowTicks = 1;
 
 /** RFC 7323 5.5: TS.Recent is valid for 24 days of idleness (the peer's clock may have wrapped since). */
 const tsRecentIdleMsMax = 24 * 24 * 3600 * 1000;
@@ -474,10 +463,15 @@ function receiveText(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolea
   }
   if (seq !== tcb.rcvNxt) {
     // Out of order (RFC 5681 4.2: ACK it at once, so the sender sees the hole).
+    const b = tcb.sackRx;
+    if (tcb.sackOk && b !== undefined && b.wouldOverflow(seq, len, tcb.tsOk ? 3 : 4)) {
+      x.counters.sackAcksEarly++;
+      x.out.sendAck(tcb, now);
+    }
     ackOutOfOrder(x, tcb);
     tcb.stats.oooSegsIn++;
     const r = insertPayload(reassemblyOf(x, tcb), seg, seq, len);
-    if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq);
+    if ((r & Inserted.stored) !== 0) noteArrival(tcb, seq, len);
     else if ((r & Inserted.duplicate) !== 0) noteDuplicate(x, tcb, seq, len, now);
     if ((r & Inserted.refused) !== 0) tcb.stats.oooDropped++;
     return (r & Inserted.headKept) !== 0;
@@ -602,9 +596,9 @@ function reassemblyOf(x: TcpContext, tcb: Tcb): Reassembly {
   return q;
 }
 
-/** An out-of-order segment starting at `seq` was queued: SACK blocks report the most recent first (RFC 2018 4). */
-function noteArrival(tcb: Tcb, seq: number): void {
-  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteArrival(seq);
+/** An out-of-order segment `[seq, seq + len)` was queued: SACK blocks report the most recent first (RFC 2018 4). */
+function noteArrival(tcb: Tcb, seq: number, len: number): void {
+  if (tcb.sackOk) (tcb.sackRx ??= new SackBlockBuilder()).noteArrival(seq, len);
 }
 
 /** A duplicate segment: reported first in the next SACK option (RFC 2883). */

@@ -90,6 +90,35 @@ export class NewReno implements CongestionControl {
     if (options.hystart === true) this._hystart = new HyStart();
   }
 
+  /**
+   * As `new NewReno(mss, options)` makes it, its HyStart kept and restarted:
+   * a controller of a connection that is gone serves the next one
+   * (connections.ts).
+   */
+  reset(mss: number, options: CongestionOptions = {}): void {
+    if (!(mss > 0)) throw new RangeError(`mss must be > 0, got ${mss}`);
+    this.mss = mss;
+    this.sack = options.sack ?? false;
+    this._iwRule = options.initialWindow ?? "rfc6928";
+    this.cwndBytes = initialWindowBytes(mss, this._iwRule);
+    this.ssthreshBytes = options.initialSsthresh ?? ssthreshInfiniteBytes;
+    this._inRecovery = false;
+    this._recover = 0;
+    this._recoverArmed = false;
+    this._dupAcks = 0;
+    this._partialAckSeen = false;
+    this._bytesAckedCa = 0;
+    this._afterRto = false;
+    this._rtoStreak = 0;
+    if (options.hystart !== true) this._hystart = undefined;
+    else if (this._hystart === undefined) this._hystart = new HyStart();
+    else this._hystart.reset();
+    this._priorCwnd = 0;
+    this._priorSsthresh = 0;
+    this._ecnHigh = 0;
+    this._ecnHighArmed = false;
+  }
+
   /** "newreno". */
   get name(): CongestionName {
     return "newreno";
@@ -316,7 +345,14 @@ export class NewReno implements CongestionControl {
    * loss, without a retransmission. Returns whether it was (the sender then
    * sets CWR on its next new segment).
    */
-  onEcnEcho(ack: number, bytesAcked: number, ece: boolean, flightSize: number, sndNxt: number, now: number): boolean {
+  onEcnEcho(
+    ack: number,
+    bytesAcked: number,
+    ece: boolean,
+    flightSize: number,
+    sndNxt: number,
+    now: number,
+  ): boolean {
     this.onEcnAck(ack, bytesAcked, ece, sndNxt, now);
     if (!ece) return false;
     if (this._ecnHighArmed && ((ack - this._ecnHigh) | 0) < 0) return false;

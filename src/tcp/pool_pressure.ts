@@ -100,6 +100,11 @@ export class PoolPressure {
     this.connections = 0;
   }
 
+  /** Whether `tcb` waits here: its window held, or a write waiting for buffers. */
+  holds(tcb: Tcb): boolean {
+    return this._held.has(tcb) || (this._starved.length > 0 && this._starved.includes(tcb));
+  }
+
   /**
    * Counts the zone now and then and sets the levels. Returns the connections
    * whose windows were held, when the zone has recovered (their windows may

@@ -140,6 +140,14 @@ export class RtoEstimator {
     this.rtoMs = this._baseMs;
   }
 
+  /** As made with `initialMs`: no sample, no backoff (a recycled control block's). */
+  restart(initialMs: number): void {
+    this.clearEstimate();
+    this.backoffCount = 0;
+    this._baseMs = this._bound(initialMs);
+    this.rtoMs = this._baseMs;
+  }
+
   /**
    * Forgets SRTT and RTTVAR (RFC 6298 (5.7) allows it after repeated
    * backoff, when they are likely bogus); the RTO keeps its value, and the

@@ -56,6 +56,17 @@ export class SendQueue extends ChunkRing {
   private _cacheSerial = -1;
   private _cacheStart = 0;
 
+  /** Empty, as made (a recycled control block's queue). */
+  override reset(): void {
+    super.reset();
+    this.foundH = 0;
+    this.foundOff = 0;
+    this.foundLen = 0;
+    this.foundChunkStart = false;
+    this._cacheSerial = -1;
+    this._cacheStart = 0;
+  }
+
   /** Length of the last chunk (0 when empty). */
   tailLen(): number {
     return this.count === 0 ? 0 : this.ring[this._tail() + LEN];

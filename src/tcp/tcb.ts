@@ -36,6 +36,9 @@ export interface TcpHandlers {
   onClose?(c: Tcb, error: string | undefined): void;
 }
 
+/** `T` with its readonly fields writable (for {@link Tcb.reset}). */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /** The handlers of a connection nobody listens to yet: one shared, frozen object. */
 export const noHandlers: TcpHandlers = Object.freeze({});
 
@@ -78,6 +81,34 @@ export class TcbStats {
   cwrOut = 0;
   /** Window reductions an ECN echo caused. */
   ecnReductions = 0;
+
+  /** Every counter back to 0 (a recycled control block's). */
+  reset(): void {
+    this.segsIn = 0;
+    this.segsOut = 0;
+    this.bytesAcked = 0;
+    this.bytesReceived = 0;
+    this.retransSegs = 0;
+    this.retransTimeouts = 0;
+    this.fastRetrans = 0;
+    this.dupAcksIn = 0;
+    this.oooSegsIn = 0;
+    this.oooDropped = 0;
+    this.zeroWindowProbes = 0;
+    this.sendCopies = 0;
+    this.tlpProbes = 0;
+    this.tlpRecoveries = 0;
+    this.rackLosses = 0;
+    this.rackReorderDetected = 0;
+    this.prrLimitedSends = 0;
+    this.idleRestarts = 0;
+    this.largeSegsOut = 0;
+    this.spuriousRtos = 0;
+    this.eceIn = 0;
+    this.ceMarksIn = 0;
+    this.cwrOut = 0;
+    this.ecnReductions = 0;
+  }
 }
 
 /**
@@ -222,6 +253,8 @@ export class Tcb {
    * one handler's turn): TcpLayer.uncork sends what they queued together, the FIN on the last segment.
    */
   corked = false;
+  /** Which of the layer's end-of-iteration lists (autocork.ts Corks) hold it, a bit each. */
+  waitBits = 0;
 
   // Timers (absolute ms; Infinity when not armed). The wheel holds the earliest.
   rtxAt = Infinity;
@@ -253,6 +286,8 @@ export class Tcb {
   dead = false;
   /** The application was told it closed. */
   closedNotified = false;
+  /** The application gave it back (Connections.recycle): once released it may serve another connection. */
+  recycling = false;
   // Fields of their own, not rare state (TcbRare): set on a great many connections.
   /** Per-connection Nagle switch; undefined: the layer's (clients and node:http set it on each connection). */
   noDelay: boolean | undefined = undefined;
@@ -410,6 +445,100 @@ export class Tcb {
     this.rcvBufBytes = bufs.rcv;
   }
 
+  /**
+   * Makes this control block, closed and released (Connections.recycle), a
+   * new connection's: every field as the constructor leaves it, the queues
+   * (empty) and the RTO estimator kept and restarted. Nothing of the old
+   * connection may still refer to it (see Connections.recycle).
+   */
+  reset(
+    id: number,
+    local: { ip: number; port: number },
+    remote: { ip: number; port: number },
+    active: boolean,
+    rtoInitialMs: number,
+    cc: CongestionControl,
+    bufs: { snd: number; sndMax: number; rcv: number },
+  ): void {
+    const w = this as Mutable<Tcb>;
+    w.id = id;
+    w.localIp = local.ip;
+    w.localPort = local.port;
+    w.remoteIp = remote.ip;
+    w.remotePort = remote.port;
+    w.active = active;
+    this.stats.reset();
+    this.sendq.reset();
+    this.recvq.reset();
+    this.rto.restart(rtoInitialMs);
+    this.cc = cc;
+    this.sndBufBytes = bufs.snd;
+    this.sndBufBytesMax = bufs.sndMax;
+    this.rcvBufBytes = bufs.rcv;
+    this._rare = undefined;
+    this.state = State.closed;
+    this.handlers = noHandlers;
+    this.user = undefined;
+    this.iss = 0;
+    this.sndUna = 0;
+    this.sndNxt = 0;
+    this.sndMax = 0;
+    this.sndWnd = 0;
+    this.sndWl1 = 0;
+    this.sndWl2 = 0;
+    this.maxSndWnd = 0;
+    this.sndScale = 0;
+    this.sndMss = 536;
+    this.irs = 0;
+    this.rcvNxt = 0;
+    this.rcvAdv = 0;
+    this.rcvWndAdvMax = 0;
+    this.rcvScale = 0;
+    this.rcvScaleOffered = 0;
+    this.tsOk = false;
+    this.sackOk = false;
+    this.ecnOk = false;
+    this.ecnState = 0;
+    this.tsRecent = 0;
+    this.tsRecentAge = 0;
+    this.lastAckSent = 0;
+    this.finQueued = false;
+    this.finSeq = -1;
+    this.finReceived = false;
+    this.reasm = undefined;
+    this.sackRx = undefined;
+    this.sb = undefined;
+    this.rack = undefined;
+    this.retransmits = 0;
+    this.rttSeq = -1;
+    this.rttStart = 0;
+    this.lastSendAt = 0;
+    this.flightAtSend = 0;
+    this.lastRecvAt = 0;
+    this.unackedSegs = 0;
+    this.ackNow = false;
+    this.ackHeld = false;
+    this.ackBurstEnd = false;
+    this.corked = false;
+    this.waitBits = 0;
+    this.rtxAt = Infinity;
+    this.delackAt = Infinity;
+    this.persistAt = Infinity;
+    this.keepaliveAt = Infinity;
+    this.stallAt = Infinity;
+    this.paceAt = Infinity;
+    this.paceNext = 0;
+    this.listenerPort = -1;
+    this.txBlocked = false;
+    this.wantWritable = false;
+    this.dead = false;
+    this.closedNotified = false;
+    this.recycling = false;
+    this.noDelay = undefined;
+    this.userTimeoutMs = undefined;
+    this.swsOverride = false;
+  }
+
   /** Bytes sent and not yet acknowledged, SYN and FIN counted (FlightSize of RFC 5681). */
   get flight(): number {
     return (this.sndNxt - this.sndUna) >>> 0;
@@ -450,6 +579,18 @@ export class Tcb {
     }:${this.remotePort} ${stateName(this.state)}`;
   }
 }
+
+/**
+ * How many ticks of the peer's timestamp clock a segment's TSval may lag TS.Recent and still pass
+ * PAWS (RFC 7323 5.3 R1 says none; Linux's TCP_PAWS_WINDOW is 1). A retransmission that fills a
+ * hole sets TS.Recent (RFC 7323 4.3), and a path that reorders can deliver after it data the
+ * sender sent beyond the hole a moment before it: with a millisecond clock such data carries a
+ * TSval one tick older, and dropping it costs a retransmission. PAWS guards against segments of
+ * an earlier wrap of the sequence space, which are older by far more than a tick at any rate a
+ * sequence space of 2^32 bytes allows (RFC 7323 5.7). The established path (input.ts) and TIME-WAIT
+ * (time_wait.ts) both allow it.
+ */
+export const pawsWindowTicks = 1;
 
 /** TSval of our clock: milliseconds, modulo 2^32 (RFC 7323 5.4: 1 ms to 1 s per tick). */
 export function tsNow(now: number): number {

@@ -77,9 +77,9 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   private readonly _hs: Handshake;
   private readonly _timeWait: TimeWaitTable;
   private readonly _table = new ConnectionTable();
-  private readonly _corks = new Corks();
+  private readonly _corks = new Corks(1);
   /** @internal */
-  readonly acksHeld: Corks = new Corks();
+  readonly acksHeld: Corks = new Corks(2);
   private _corkNow = 0;
   private readonly _uncork = (c: Tcb): void => {
     c.corked = false; // a cork lasts the loop's iteration at most
@@ -290,6 +290,21 @@ export class TcpLayer implements TcpReceiver, TcpContext {
     this._corkNow = now;
     this._corks.flush(this._uncork);
     this.acksHeld.flush(this._sendHeldAck);
+    this.conns.endIteration();
+  }
+
+  /**
+   * @internal The application is done with `c` and holds no reference to it
+   * (the api's Connection then holds {@link gone}): once released, its
+   * control block may serve a new connection (connections.ts recycle).
+   */
+  recycle(c: Tcb): void {
+    this.conns.recycle(c);
+  }
+
+  /** @internal What a connection whose control block was given back ({@link recycle}) holds instead: closed. */
+  get gone(): Tcb {
+    return this.conns.gone;
   }
 
   /** Bytes needed in front of a payload for the headers: what {@link send} requires. */

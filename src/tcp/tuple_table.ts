@@ -133,6 +133,21 @@ export class TupleTable {
     this._size++;
   }
 
+  /** Gives the entry with this 4-tuple the id `id` (it keeps its slot); false if there is none. */
+  set(remoteIp: number, remotePort: number, localPort: number, id: number): boolean {
+    const ports = ((localPort << 16) | remotePort) >>> 0;
+    const ip = remoteIp >>> 0;
+    const ids = this._ids;
+    const mask = this._mask;
+    for (let i = this._hash(ip, ports) & mask;; i = (i + 1) & mask) {
+      if (ids[i] === empty) return false;
+      if (this._ports[i] === ports && this._ips[i] === ip) {
+        ids[i] = id;
+        return true;
+      }
+    }
+  }
+
   /** Removes the entry with this 4-tuple; returns its id, or -1 if there was none. */
   delete(remoteIp: number, remotePort: number, localPort: number): number {
     const ports = ((localPort << 16) | remotePort) >>> 0;
