@@ -27,7 +27,9 @@
  * as a memif port is (no checksums, software GRO on receive), so the shim's
  * receive and transmit bursts and the DPDK device path are measured too;
  * receive calls and frames are counted as well. net_ring takes no chains, so
- * it offers no GSO: every wire segment is built in TypeScript. `memif`: both
+ * it offers no GSO: every wire segment is built in TypeScript. On ring and
+ * memif the table also gives the driver's transmit calls per request
+ * (`rte_eth_tx_burst`, as the shim counts them: `pmd tx/req`). `memif`: both
  * roles of one net_memif socket in this process, each port with a zone of its
  * own, GSO on transmit and GRO on receive, as the bench's two processes run
  * it: the shared ring's two copies and the large segments are measured too.
@@ -80,7 +82,7 @@ import {
 } from "../src/mod.ts";
 import { CountingDevice } from "../tests/counting_device.ts";
 import { Offload } from "../ffi/symbols.ts";
-import { Dpdk } from "../src/device/dpdk/mod.ts";
+import { Dpdk, type Port } from "../src/device/dpdk/mod.ts";
 import { DpdkDevice } from "../src/device/dpdk/device.ts";
 import { dataRoomForChainedMtu } from "../src/device/dpdk/pool.ts";
 import { memifBufferSize } from "../src/device/spec.ts";
@@ -103,7 +105,7 @@ const profileTop = Number(arg("profile", "0"));
 const showCounters = process.argv.includes("--counters");
 /** Set once the unmeasured warm-up passes are over: counters are printed for measured runs only. */
 let warmedUp = false;
-/** Frames per receive burst of both stacks (the stack's `burst`; default its own, 32). */
+/** Frames per receive burst of both stacks (the stack's `burst`; default its own, 64). */
 const burst = Number(arg("burst", "0"));
 /** `--mtu N` (memif): both ports' MTU; 0, the default: the port's own (1500). */
 const mtu = Number(arg("mtu", "0"));
@@ -130,6 +132,8 @@ if (mtu !== 0 && link !== "memif") throw new Error("--mtu: with --link memif onl
 
 /** The two ends: the in-memory link, or a net_ring pair made once and reused by every run. */
 let ringEnds: [Device, Device] | undefined;
+/** The two DPDK ports (ring, memif): their shim counters give the PMD's transmit calls. */
+let ringPorts: Port[] = [];
 let ringEal: Dpdk | undefined;
 async function ends(): Promise<[Device, Device]> {
   if (link === "memory") {
@@ -166,7 +170,7 @@ async function ends(): Promise<[Device, Device]> {
       return new DpdkDevice(port, 0, txOffloads);
     };
     ringEnds = [open("net_memif0"), open("net_memif1")];
-    const [pa, pb] = [dpdk.port("net_memif0"), dpdk.port("net_memif1")];
+    const [pa, pb] = ringPorts = [dpdk.port("net_memif0"), dpdk.port("net_memif1")];
     for (let i = 0; i < 500 && !(pa.link().up && pb.link().up); i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -189,6 +193,7 @@ async function ends(): Promise<[Device, Device]> {
       return new DpdkDevice(port, 0, txOffloads);
     };
     ringEnds = [open(ports[0]), open(ports[1])];
+    ringPorts = [...ports];
   }
   return ringEnds;
 }
@@ -197,6 +202,8 @@ interface Figures {
   cpuUsPerReq: number;
   wallUsPerReq: number;
   txBurstsPerReq: number;
+  /** The PMD's transmit calls (rte_eth_tx_burst) per request, both ports (ring, memif; 0 on memory). */
+  pmdTxPerReq: number;
   rxCallsPerReq: number;
   rxBurstsPerReq: number;
   framesPerReq: number;
@@ -339,6 +346,8 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
   poll(() => sent >= warm);
   const it0 = server.loop.iterations + client.loop.iterations;
   const tx0 = da.calls + db.calls;
+  const pmdTx = () => ringPorts.reduce((n, p) => n + p.stats().txPmdCalls, 0);
+  const pmd0 = pmdTx();
   const rc0 = da.rxCalls + db.rxCalls;
   const rb0 = da.rxBursts + db.rxBursts;
   const fr0 = da.frames + db.frames;
@@ -358,6 +367,7 @@ async function once(mode: "batch" | "inline", conns: number): Promise<Figures> {
     cpuUsPerReq: (c1.user + c1.system) / done,
     wallUsPerReq: ((t1 - t0) * 1000) / done,
     txBurstsPerReq: (da.calls + db.calls - tx0) / done,
+    pmdTxPerReq: (pmdTx() - pmd0) / done,
     rxCallsPerReq: (da.rxCalls + db.rxCalls - rc0) / done,
     rxBurstsPerReq: (da.rxBursts + db.rxBursts - rb0) / done,
     framesPerReq: (da.frames + db.frames - fr0) / done,
@@ -471,7 +481,7 @@ console.log(
   }, ${onePass ? "every configuration in one process" : "a process per configuration and round"})`,
 );
 console.log(
-  "mode    conns  cpu µs/req  wall µs/req  tx calls/req  rx calls/req  rx bursts/req  frames/req  no-payload/req  polls/req" +
+  "mode    conns  cpu µs/req  wall µs/req  tx calls/req  pmd tx/req  rx calls/req  rx bursts/req  frames/req  no-payload/req  polls/req" +
     "  server µs  client µs  server segs (large)  client segs  retrans  tlp",
 );
 for (const conns of connsList) {
@@ -481,15 +491,15 @@ for (const conns of connsList) {
     console.log(
       `${mode.padEnd(7)} ${String(conns).padStart(5)}  ${m("cpuUsPerReq").toFixed(2).padStart(10)}  ${
         m("wallUsPerReq").toFixed(2).padStart(11)
-      }  ${m("txBurstsPerReq").toFixed(3).padStart(12)}  ${m("rxCallsPerReq").toFixed(3).padStart(12)}  ${
-        m("rxBurstsPerReq").toFixed(3).padStart(13)
-      }  ${m("framesPerReq").toFixed(3).padStart(10)}  ${m("emptyPerReq").toFixed(3).padStart(14)}  ${
-        m("pollsPerReq").toFixed(3).padStart(9)
-      }  ${m("serverUsPerReq").toFixed(2).padStart(9)}  ${m("clientUsPerReq").toFixed(2).padStart(9)}  ${
-        m("serverSegsPerReq").toFixed(2).padStart(11)
-      } (${m("serverLargePerReq").toFixed(2)})  ${m("clientSegsPerReq").toFixed(2).padStart(11)}  ${
-        m("retransPerReq").toFixed(3).padStart(7)
-      }  ${m("tlpPerReq").toFixed(3).padStart(4)}`,
+      }  ${m("txBurstsPerReq").toFixed(3).padStart(12)}  ${m("pmdTxPerReq").toFixed(3).padStart(10)}  ${
+        m("rxCallsPerReq").toFixed(3).padStart(12)
+      }  ${m("rxBurstsPerReq").toFixed(3).padStart(13)}  ${m("framesPerReq").toFixed(3).padStart(10)}  ${
+        m("emptyPerReq").toFixed(3).padStart(14)
+      }  ${m("pollsPerReq").toFixed(3).padStart(9)}  ${m("serverUsPerReq").toFixed(2).padStart(9)}  ${
+        m("clientUsPerReq").toFixed(2).padStart(9)
+      }  ${m("serverSegsPerReq").toFixed(2).padStart(11)} (${m("serverLargePerReq").toFixed(2)})  ${
+        m("clientSegsPerReq").toFixed(2).padStart(11)
+      }  ${m("retransPerReq").toFixed(3).padStart(7)}  ${m("tlpPerReq").toFixed(3).padStart(4)}`,
     );
   }
 }

@@ -47,7 +47,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 10
+#define LUNA_SHIM_ABI 11
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -169,6 +169,8 @@ enum {
 	LUNA_STAT_SHIM_RX_LRO_PKTS, /* packets the port coalesced (LRO; a packet port: the kernel's GSO packets) */
 	LUNA_STAT_SHIM_RX_VNET_DROPPED, /* dropped: a packet port's malformed vnet header, or longer than a chain holds */
 	LUNA_STAT_SHIM_TX_REFUSED, /* mbufs made for the PMD that it did not take (a full ring): made again later */
+	LUNA_STAT_SHIM_TX_PMD_CALLS, /* transmit bursts the shim handed the PMD (rte_eth_tx_burst calls) */
+	LUNA_STAT_SHIM_RX_GRO_CALLS, /* runs of received segments handed to GRO (rte_gro_reassemble_burst calls) */
 	LUNA_STAT_WORDS
 };
 

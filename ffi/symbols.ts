@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 10;
+export const SHIM_ABI = 11;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -158,7 +158,9 @@ export const PortStat = {
   rxLroPackets: 20,
   rxVnetDropped: 21,
   txRefused: 22,
-  words: 23,
+  txPmdCalls: 23,
+  rxGroCalls: 24,
+  words: 25,
 } as const;
 
 const fn = <const P extends readonly NativeType[], const R extends NativeType>(

@@ -110,4 +110,38 @@ describe("dpdk gso", () => {
     },
     { timeoutMs: 90_000 },
   );
+
+  test(
+    "packets cut in one transmit call go to the driver in one burst; what a ring with little room refuses of the step waits in the backlog, nothing cut twice or lost",
+    async () => {
+      const dir = tempDir("gso-batch");
+      const prefix = uniquePrefix("gso-batch");
+      try {
+        const r = resultOf(
+          await runChild("gso_batch.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 }),
+        );
+        // Sixteen 4 KiB answers (three segments each): one call of the driver, not sixteen.
+        const none = { refused: 0, dropped: 0 };
+        assertEquals(r.roomy, {
+          records: 48,
+          taken: 48,
+          backlog: 0,
+          pmdCalls: 1,
+          cut: 16,
+          segments: 48,
+          ...none,
+        });
+        // Room for 20 frames, four packets of 15 segments in one step: the driver takes 20, the other
+        // 40 segments wait cut, and all four packets are taken.
+        assertEquals(r.partial, { packetsTaken: 4, backlog: 1, pmdCalls: 1, cut: 4, segments: 60, ...none });
+        assertEquals(r.after, { cut: 4, segments: 60, ...none }, "each packet cut once");
+        assertEquals([r.frames, r.bad], [r.framesSent, 0], "every frame once, in order, its bytes");
+        assertEquals(r.freeAfter, r.freeBefore, "every buffer back, on both ports");
+      } finally {
+        removeEalFiles(prefix);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { timeoutMs: 90_000 },
+  );
 });

@@ -34,4 +34,42 @@ describe("memif answers", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, { timeoutMs: 90_000 });
+
+  test(
+    "the answers of sixteen connections in one burst: two GRO calls, each answer one packet of three links with its PSH; a flow pushed twice is not merged across its PSH; requests cost no GRO call",
+    async () => {
+      const dir = tempDir("gro-flows");
+      const prefix = uniquePrefix("gro-flows");
+      try {
+        const r = resultOf(
+          await runChild("gro_flows.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 }),
+        );
+        const whole = (port: number, seq: number) => ({ port, seq, links: 3, psh: true, bytes: true });
+        const flows = Array.from({ length: 16 }, (_, k) => 5000 + k);
+        assertEquals(r.sixteen.packets, flows.map((port) => whole(port, 0)));
+        // GRO takes the answers of 8 connections a call (GRO_RUN_PUSHED_MAX), not one each.
+        assertEquals(r.sixteen.groCalls, 2);
+        // The first connection's second answer starts a run of its own, after its first.
+        assertEquals(r.again.packets, [whole(5000, 4096), whole(5001, 4096), whole(5000, 8192)]);
+        assertEquals(r.again.groCalls, 2);
+        // Sixteen requests (one segment each, with PSH): GRO has nothing to merge and is not called.
+        assertEquals(
+          r.requests.packets,
+          flows.map((port) => ({
+            port,
+            seq: port === 5000 ? 12288 : port === 5001 ? 8192 : 4096,
+            links: 1,
+            psh: true,
+            bytes: true,
+          })),
+        );
+        assertEquals(r.requests.groCalls, 0);
+        assertEquals(r.freeAfter, r.freeBefore, "every buffer back, on both ports");
+      } finally {
+        removeEalFiles(prefix);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { timeoutMs: 90_000 },
+  );
 });

@@ -166,7 +166,7 @@ export interface StackConfigInput {
   mode?: LoopMode;
   /** Packet buffers in the zone, 256..4194304; default 8191. */
   buffers?: number;
-  /** Frames per receive burst, 1..512; default 32. */
+  /** Frames per receive burst, 1..512; default 64. */
   burst?: number;
   /**
    * Answers sent during a receive burst that did not fill leave once this many wait, 0..512
@@ -292,7 +292,7 @@ export const stackConfigSchema: z.ZodType<StackConfig, z.ZodTypeDef, StackConfig
   /** Packet buffers in the zone. */
   buffers: z.number().int().min(256).max(1 << 22).default(8191),
   /** Frames per receive burst. */
-  burst: z.number().int().min(1).max(512).default(32),
+  burst: z.number().int().min(1).max(512).default(64),
   /** Answers that leave before the end of a burst's poll (0: none); default: see {@link txFlushFramesOf}. */
   txFlushFrames: z.number().int().min(0).max(512).optional(),
   /** Idle time after which the loop sleeps between polls, µs (0: never); default: see {@link idleSleepUsOf}. */

@@ -180,7 +180,7 @@ export class Loop {
     ip: IpLayer,
     tcp: TcpLayer,
     mode: LoopMode,
-    burst = 32,
+    burst = 64,
     txFlush = 0,
     idleSleepUs = 0,
   ) {

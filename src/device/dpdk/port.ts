@@ -171,6 +171,14 @@ export interface PortStats {
    * step's worth the ring refuses.
    */
   txRefused: number;
+  /**
+   * Transmit bursts the shim handed the port's driver (`rte_eth_tx_burst`
+   * calls): a transmit call makes one per step, and one more for segments
+   * held from the last call.
+   */
+  txPmdCalls: number;
+  /** Runs of received segments the shim handed GRO (`rte_gro_reassemble_burst` calls). */
+  rxGroCalls: number;
 }
 
 /** A port of the running EAL. Obtain one from {@link Dpdk}. */
