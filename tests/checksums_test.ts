@@ -23,6 +23,9 @@ async function exchange(
     timeoutMs: 60_000,
   });
   let client: Child | undefined;
+  let ended: { server: string; client: string } | undefined;
+  // A child that exited with an error (not by our kill) is the failure to report.
+  let failed: string | undefined;
   try {
     await server.waitFor(/^READY/, 30_000);
     client = new Child("memif_checksums.ts", ["client", cp, socket, clientSetting], { timeoutMs: 60_000 });
@@ -33,18 +36,20 @@ async function exchange(
     ]);
     const other = c.who === "client" ? server : client;
     const otherLine = other.stdout.split("\n").find((l) => ending.test(l)) ?? "";
-    return c.who === "client" ? { client: c.l, server: otherLine } : { server: c.l, client: otherLine };
+    ended = c.who === "client" ? { client: c.l, server: otherLine } : { server: c.l, client: otherLine };
   } finally {
     for (const ch of [server, client]) {
       if (ch === undefined) continue;
       ch.process.kill("SIGKILL");
       const r = await ch.done();
-      if (r.signal === null && r.code !== 0) throw new Error(explain(r));
+      if (r.signal === null && r.code !== 0) failed ??= explain(r);
     }
     removeEalFiles(sp);
     removeEalFiles(cp);
     rmSync(dir, { recursive: true, force: true });
   }
+  if (failed !== undefined) throw new Error(failed);
+  return ended;
 }
 
 describe("checksums", () => {

@@ -1,6 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
 import { DESC_WORDS } from "../src/device/mod.ts";
-import { ipHeadroom } from "../src/ip/mod.ts";
 import { Random } from "../src/util/random.ts";
 import {
   arpHardwareEthernet,
@@ -13,7 +12,6 @@ import {
   IpProtocol,
   Ipv4Packet,
   macBroadcast,
-  readMac,
   TcpFlags,
   TcpPacket,
   TcpRepr,

@@ -23,7 +23,7 @@ describe("loop idle sleeps", () => {
     void server.run();
     void client.run();
     try {
-      server.listen(7, (c) => ({
+      server.listen(7, () => ({
         onData(c: Connection) {
           for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
             c.write(c.zoneBytes, c.pieceOffset, n);
@@ -49,7 +49,10 @@ describe("loop idle sleeps", () => {
       // Requests one at a time, each after the server has slept since the last answer.
       for (let i = 1; i <= 20; i++) {
         const sleeps = server.stats().loop.idleSleeps;
-        await until(() => server.stats().loop.idleSleeps >= sleeps + 3, `the server's sleeps before request ${i}`);
+        await until(
+          () => server.stats().loop.idleSleeps >= sleeps + 3,
+          `the server's sleeps before request ${i}`,
+        );
         assertEquals(conn!.write(request), 64);
         await until(() => echoed === 64 * i, `the answer to request ${i}`);
       }

@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { receiveOffloadEnabled } from "../src/api/config.ts";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
-import { RxCoalescer } from "../src/device/coalesce.ts";
+import type { RxCoalescer } from "../src/device/coalesce.ts";
 import { ConfigError, parseStackConfig } from "../src/mod.ts";
 import { Drop } from "../src/wire/mod.ts";
 import { describe, test } from "./harness.ts";

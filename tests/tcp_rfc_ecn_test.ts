@@ -54,14 +54,6 @@ function ecnEstablished(o: DialogueOptions = {}): Dialogue {
   return d;
 }
 
-/** A writes `n` full segments; returns them as B received them. */
-function writeSegments(d: Dialogue, n: number, from = 0): Seg[] {
-  d.write(n * mss, at(from) - 1);
-  const segs: Seg[] = [];
-  for (let i = 0; i < n; i++) segs.push(d.expect({ seq: at(from + i), len: mss }));
-  return segs;
-}
-
 describe("ECN negotiation (RFC 3168 6.1.1)", () => {
   test("an ECN-setup SYN (ECE|CWR) is accepted by default: the SYN-ACK carries ECE alone, data leaves ECT(0)", () => {
     const d = ecnEstablished();

@@ -391,7 +391,6 @@ class Emitter {
 
   /** The parameters between `from` and `to`, with initializers turned into optional parameters. */
   #params(from: number, to: number): string {
-    const s = this.#s;
     const out: string[] = [];
     let i = this.#skipSpace(from);
     let n = 0;
