@@ -1,6 +1,7 @@
 /**
  * Device specifications as users write them (`af_packet:veth0`,
- * `memif:/run/m.sock,server`, a PCI address, or raw EAL device arguments),
+ * `memif:/run/m.sock,server`, `memif:/run/m.sock,client,zero-copy`, a PCI
+ * address, or raw EAL device arguments),
  * turned into what DPDK's EAL takes.
  *
  * @module
@@ -35,6 +36,14 @@ export interface DeviceSpec {
    * it also chains the pool's buffers for a frame longer than one, both ways.
    */
   mtuPmdUnbounded: boolean;
+  /**
+   * The device shares the packet pool's own memory with its peer (memif's
+   * zero-copy client, `memif:PATH,client,zero-copy`): frames go out and come
+   * in where they lie in the pool, and the peer (the memif server) copies
+   * into and out of them. The pool must then lie in memory another process
+   * can map: hugepages, one file per segment list (see openDpdkPort).
+   */
+  sharesPool?: boolean;
 }
 
 /** Options of {@link parseDeviceSpec}. */
@@ -128,8 +137,20 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
     }
     case "memif": {
       const [path, role = "client", ...extra] = rest.split(",");
-      if (!path || !path.startsWith("/") || extra.length > 0 || (role !== "server" && role !== "client")) {
-        throw new ConfigError(field, `memif needs an absolute socket path and a role: memif:/path.sock[,server|client], got '${spec}'`);
+      const zeroCopy = extra.length === 1 && extra[0] === "zero-copy";
+      if (
+        !path || !path.startsWith("/") || (extra.length > 0 && !zeroCopy) ||
+        (role !== "server" && role !== "client")
+      ) {
+        throw new ConfigError(
+          field,
+          `memif needs an absolute socket path and a role: memif:/path.sock[,server|client[,zero-copy]], got '${spec}'`,
+        );
+      }
+      if (zeroCopy && role !== "client") {
+        // DPDK's memif driver shares its own buffers with the peer in the client role only: the
+        // server maps the client's memory and copies into and out of the client's buffers.
+        throw new ConfigError(field, `memif zero-copy is for the client role only (DPDK's memif), got '${spec}'`);
       }
       const dir = dirname(path);
       if (!existsSync(dir)) {
@@ -141,13 +162,14 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         kind: "memif",
         vdevs: [
           `net_memif0,role=${role},socket=${path},socket-abstract=no` +
-          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : ""),
+          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : "") + (zeroCopy ? ",zero-copy=yes" : ""),
         ],
         eal: [],
         portName: "net_memif0",
         pci: false,
         env: {},
         mtuPmdUnbounded: true,
+        ...(zeroCopy ? { sharesPool: true } : {}),
       };
     }
     case "eal": {
@@ -192,7 +214,7 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
       }
       throw new ConfigError(
         field,
-        `'${spec}' is not a device: use af_packet:IFACE, packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], a PCI address, or eal:DEVARGS`,
+        `'${spec}' is not a device: use af_packet:IFACE, packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client[,zero-copy]], a PCI address, or eal:DEVARGS`,
       );
   }
 }
