@@ -795,8 +795,8 @@ int32_t luna_mem_shareable(void)
 	rte_memseg_walk(shareable_seg, &w); /* holds the memory lock around the callbacks */
 	if (w.msl == NULL || w.fd < 0)
 		return fail(-ENOTSUP,
-			    "the EAL's memory has no file to share (hugepages are needed: --no-huge "
-			    "memory is anonymous)");
+			    "the EAL's memory has no file to share (anonymous memory: --no-huge without "
+			    "a memfd, or hugepages without --single-file-segments)");
 	if (w.lists > 1)
 		return fail(-ENOTSUP,
 			    "the EAL's memory spans %d segment lists (pages of more than one size, or "

@@ -203,8 +203,8 @@ int32_t luna_pool_free(int32_t pool, int32_t driver_held);
  * process the way DPDK 22.11's memif zero-copy client shares it: the
  * driver hands its peer one file descriptor per segment list and names
  * every buffer as lying in the first list that has segments, so all of
- * them must lie in that one list, its pages one file (hugepages with
- * --single-file-segments), one after another from the list's start.
+ * them must lie in that one list, its pages one file (--single-file-segments;
+ * --no-huge memory is one memfd), one after another from the list's start.
  * Negative with the reason in luna_last_error otherwise. */
 int32_t luna_mem_shareable(void);
 int32_t luna_alloc_bulk(int32_t pool, uint32_t *handles, uint32_t n);

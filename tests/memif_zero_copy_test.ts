@@ -2,9 +2,10 @@
 // leave from, and arrive in, its own pool's buffers, which the server maps
 // (hugepages, one file per segment list). Two stacks in child processes, each
 // on its own --file-prefix, echo every byte intact over it, and the zero-copy
-// side gets its buffers back; without hugepages, or in the server role, the
-// spec is refused with a ConfigError, never run in copy mode instead.
-// The test reserves the hugepages it needs (root) and gives them back.
+// side gets its buffers back, on hugepages (which the test reserves, as root,
+// and gives back) and on --no-huge memory (one memfd). In the server role the
+// spec is refused with a ConfigError, and memory another process cannot map
+// is refused by a check before the port starts: never copy mode instead.
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
@@ -26,19 +27,23 @@ describe("memif zero-copy", () => {
       "client role only",
     );
     assertThrows(() => parseDeviceSpec("memif:/tmp/zc.sock,client,zerocopy"), ConfigError, "zero-copy");
-    // --no-huge memory is anonymous: another process cannot map it.
-    const e = assertThrows(
-      () => parseStackConfig({ device: "memif:/tmp/zc.sock,client,zero-copy", address: "198.18.7.2/24" }),
-      ConfigError,
-      "hugepages",
-    );
-    assertEquals(e.field, "eal.hugepages");
-    parseStackConfig({
-      device: "memif:/tmp/zc.sock,client,zero-copy",
-      address: "198.18.7.2/24",
-      eal: { hugepages: true },
-    });
+    // Either memory luna-ts starts the EAL with is shareable: no setting needed.
+    parseStackConfig({ device: "memif:/tmp/zc.sock,client,zero-copy", address: "198.18.7.2/24" });
   });
+
+  test("memory that is not one file per segment list is refused by the shim's check", async () => {
+    const pages = reserveHugepages(32); // 64 MiB of EAL memory
+    const prefix = uniquePrefix("zc-unshared");
+    try {
+      const z = await runChild("zc_unshareable.ts", [prefix], { timeoutMs: 60_000 });
+      const r = z.result;
+      assert(r !== undefined && z.code === 0, explain(z));
+      assert((r.rc as number) < 0 && /not one file/.test(r.error as string), JSON.stringify(r));
+    } finally {
+      removeEalFiles(prefix);
+      pages.release();
+    }
+  }, { timeoutMs: 90_000 });
 
   test(
     "two stacks echo every byte over a zero-copy memif, and the zero-copy side gets its buffers back",
@@ -92,14 +97,13 @@ describe("memif zero-copy", () => {
   );
 
   test("a burst that mixes cut packets and single frames never overruns the zero-copy ring", async () => {
-    const pages = reserveHugepages(64); // 128 MiB of EAL memory
     const dir = tempDir("zc-full");
     const prefix = uniquePrefix("zc-full");
     try {
       const z = await runChild("zc_ring_full.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 });
       const r = z.result;
       assert(r !== undefined && z.code === 0, explain(z));
-      assertEquals(r.shareable, 0, "the EAL's memory is one shareable file");
+      assertEquals(r.shareable, 0, "--no-huge memory is one shareable file");
       assert((r.smalls as number) > 0, "single frames filled the ring");
       // 5 free slots: the cut packet's segments (a header buffer and payload links each) fill
       // them; the single frames behind it wait. Handed all 6 at once, DPDK's transmit took
@@ -111,7 +115,6 @@ describe("memif zero-copy", () => {
     } finally {
       removeEalFiles(prefix);
       rmSync(dir, { recursive: true, force: true });
-      pages.release();
     }
   }, { timeoutMs: 90_000 });
 });

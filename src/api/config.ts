@@ -123,8 +123,9 @@ export interface EalSettings {
   /** Megabytes of memory to reserve (`-m`), 16..1048576; default 256. */
   memoryMb?: number;
   /**
-   * Use hugepages, in memory and one file per segment list (shareable: what
-   * `memif:PATH,client,zero-copy` needs); by default `--no-huge`.
+   * Use hugepages (taken in memory, one file per segment list); by default
+   * `--no-huge` (one memfd). Either is shareable, as
+   * `memif:PATH,client,zero-copy` needs.
    */
   hugepages?: boolean;
   /** `--lcores` mapping; by default lcore 0 may run on every CPU. */
@@ -354,13 +355,6 @@ export function parseStackConfig(input: unknown): StackConfig {
           `${c.mtu} with pcap: the pcap tap takes frames of one buffer, at most ${mtuOneBufferMax}`,
         );
       }
-    }
-    if (typeof c.device === "string" && parseDeviceSpec(c.device).sharesPool && c.eal?.hugepages !== true) {
-      throw new ConfigError(
-        "eal.hugepages",
-        `${c.device}: memif zero-copy shares the packet pool's memory with the server, which only ` +
-          "hugepages allow: set eal.hugepages (and reserve them, /proc/sys/vm/nr_hugepages), or drop zero-copy",
-      );
     }
     if (c.mtu !== undefined && c.tcp?.mss !== undefined && c.tcp.mss > c.mtu - 40) {
       throw new ConfigError("tcp.mss", `${c.tcp.mss} does not fit the MTU: at most mtu - 40 = ${c.mtu - 40}`);

@@ -41,7 +41,8 @@ export interface DeviceSpec {
    * zero-copy client, `memif:PATH,client,zero-copy`): frames go out and come
    * in where they lie in the pool, and the peer (the memif server) copies
    * into and out of them. The pool must then lie in memory another process
-   * can map: hugepages, one file per segment list (see openDpdkPort).
+   * can map, one file per segment list (see EalOptions.hugepages; openDpdkPort
+   * checks it).
    */
   sharesPool?: boolean;
 }

@@ -1,7 +1,7 @@
 // A zero-copy memif ring with five free slots, offered one burst that mixes a
 // packet GSO cuts in two (each segment a chain: a header buffer and payload
 // links, a slot each) with single frames: the two roles of one socket in this process,
-// the client (the sender) in zero-copy on hugepages. DPDK's zero-copy
+// the client (the sender) in zero-copy on --no-huge memory (one memfd). DPDK's zero-copy
 // transmit checks its free slots once per 4 packets of a longer burst, so a
 // burst of 6 would fill the 5 slots and then write single frames over slots
 // the server has not read; the port hands it 4 packets a call (txQuads), and
@@ -20,7 +20,6 @@ rmSync(socket, { force: true });
 const memif = `socket=${socket},socket-abstract=no`;
 const dpdk = await Dpdk.start({
   prefix,
-  hugepages: true,
   memoryMb: 128,
   vdevs: [`net_memif0,role=server,${memif}`, `net_memif1,role=client,${memif},zero-copy=yes`],
 });

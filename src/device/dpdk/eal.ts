@@ -19,10 +19,11 @@ export interface EalOptions {
   /** Megabytes of memory to reserve (`-m`). Default 256. */
   memoryMb?: number;
   /**
-   * Use hugepages; by default `--no-huge`. They are taken in memory
-   * (`--in-memory`: no files left in hugetlbfs) with one file per segment
-   * list (`--single-file-segments`), so that a device can share the pools'
-   * memory with another process (memif's zero-copy client).
+   * Use hugepages, taken in memory (`--in-memory`: no files left in
+   * hugetlbfs); by default `--no-huge`. Either way the memory is one file
+   * per segment list (`--single-file-segments`; under `--no-huge`, one
+   * memfd), so that a device can share the pools' memory with another
+   * process (memif's zero-copy client).
    */
   hugepages?: boolean;
   /** Probe PCI devices; by default `--no-pci`. */
@@ -48,11 +49,11 @@ export function ealArgs(options: EalOptions): string[] {
     throw new ConfigError("memoryMb", `expected an integer 16..1048576, got ${mem}`);
   }
   const args = ["luna", "--file-prefix", options.prefix, "-m", String(mem), "--no-telemetry"];
-  // Hugepage memory another process can map: a device that shares it (memif's zero-copy client)
-  // hands its peer one descriptor for each segment list, which covers the list's pages only when they
-  // are one file; --no-huge memory is anonymous and cannot be shared at all.
+  // Memory another process can map: a device that shares it (memif's zero-copy client) hands its
+  // peer one descriptor for each segment list, which covers the list's pages only when they are one
+  // file. --no-huge memory is one memfd already, but memif refuses zero-copy unless the flag is given.
   if (options.hugepages) args.push("--in-memory", "--single-file-segments");
-  else args.push("--no-huge");
+  else args.push("--no-huge", "--single-file-segments");
   if (!options.pci) args.push("--no-pci");
   args.push("--lcores", options.lcores ?? `0@(${allowedCpus()})`);
   args.push(`--log-level=${options.logLevel ?? "notice"}`);

@@ -103,14 +103,6 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
   // arguments, as the user wrote them (one queue pair for af_packet:IF and af_xdp:IF): more
   // workers than that are refused below, naming the option.
   const vdevs = spec.vdevs;
-  if (spec.sharesPool && !eal.hugepages) {
-    throw new ConfigError(
-      "eal.hugepages",
-      `${spec.spec}: memif zero-copy shares the packet pool's memory with the server, which only ` +
-        "hugepages allow (--no-huge memory is anonymous): set eal.hugepages (and reserve them, " +
-        "/proc/sys/vm/nr_hugepages), or drop zero-copy",
-    );
-  }
   let dpdk: Dpdk;
   try {
     dpdk = await Dpdk.share({
