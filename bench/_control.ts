@@ -149,7 +149,7 @@ export interface BenchEnd {
   checksums?: "auto" | "always";
   /** Default gateway (a routed lab); default none. */
   gateway?: string;
-  /** EAL memory on hugepages (what memif zero-copy needs); default `--no-huge`. */
+  /** EAL memory on hugepages (the zero-copy memif configuration's server); default `--no-huge`. */
   hugepages?: boolean;
 }
 

@@ -20,6 +20,9 @@ describe("memif zero-copy", () => {
     assertEquals(spec.sharesPool, true);
     assert(spec.vdevs[0].endsWith(",zero-copy=yes"), spec.vdevs[0]);
     assertEquals(parseDeviceSpec("memif:/tmp/zc.sock,client").sharesPool, undefined);
+    // Written out as raw device arguments, the same.
+    assertEquals(parseDeviceSpec("eal:net_memif0,role=client,zero-copy=yes").sharesPool, true);
+    assertEquals(parseDeviceSpec("eal:net_memif0,role=client,zero-copy=no").sharesPool, undefined);
     // DPDK's memif shares its buffers in the client role only.
     assertThrows(
       () => parseDeviceSpec("memif:/tmp/zc.sock,server,zero-copy"),

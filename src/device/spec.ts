@@ -197,6 +197,8 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         pci: false,
         env: {},
         mtuPmdUnbounded: false,
+        // memif's zero-copy client written out: its buffers and transmit bursts as memif:...,zero-copy.
+        ...(/^net_memif\d+$/.test(name) && /,zero-copy=[^,]*yes/.test(rest) ? { sharesPool: true } : {}),
       };
     }
     default:

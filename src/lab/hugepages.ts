@@ -1,7 +1,8 @@
 /**
- * Hugepages for a test or a benchmark that needs them (memif's zero-copy
- * client: see EalOptions.hugepages): reserves the default-sized pages that
- * are missing, and gives back what it reserved. Needs root.
+ * Hugepages for a test or a benchmark that runs a stack on them
+ * (EalOptions.hugepages; the zero-copy memif test and bench configuration):
+ * reserves the default-sized pages that are missing, and gives back what it
+ * reserved. Needs root.
  *
  * @example
  * ```ts

@@ -208,7 +208,7 @@ export class Dpdk {
     d.#lease = true;
     try {
       for (const v of options.vdevs ?? []) {
-        d.#driverHeld ||= /^net_memif\d*,.*zero-copy=yes/.test(v);
+        d.#driverHeld ||= /^net_memif\d*,.*zero-copy=[^,]*yes/.test(v);
         d.#attached.push(d.attach(uniqueDevargs(d.shim, v)));
       }
     } catch (e) {
