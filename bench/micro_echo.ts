@@ -160,7 +160,7 @@ async function ends(): Promise<[Device, Device]> {
       memoryMb: 1024,
       hugepages,
       vdevs: zeroCopy
-        ? [`net_memif1,role=server,${memif}`, `net_memif0,role=client,${memif},zero-copy=yes`]
+        ? [`net_memif1,role=server,${memif}`, `net_memif0,role=client,${memif},zero-copy=yes,rsize=11`]
         : [`net_memif0,role=server,${memif}`, `net_memif1,role=client,${memif}`],
     });
     const open = (name: string): Device => {

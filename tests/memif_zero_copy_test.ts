@@ -18,7 +18,7 @@ describe("memif zero-copy", () => {
   test("the spec asks DPDK for the zero-copy client, and is refused where it cannot be one", () => {
     const spec = parseDeviceSpec("memif:/tmp/zc.sock,client,zero-copy");
     assertEquals(spec.sharesPool, true);
-    assert(spec.vdevs[0].endsWith(",zero-copy=yes"), spec.vdevs[0]);
+    assert(spec.vdevs[0].endsWith(",zero-copy=yes,rsize=11"), spec.vdevs[0]);
     assertEquals(parseDeviceSpec("memif:/tmp/zc.sock,client").sharesPool, undefined);
     // Written out as raw device arguments, the same.
     assertEquals(parseDeviceSpec("eal:net_memif0,role=client,zero-copy=yes").sharesPool, true);

@@ -81,6 +81,9 @@ export function memifBufferSize(mtu: number): number {
   return Math.min(Math.ceil(frame / 1024) * 1024, memifBufferMax);
 }
 
+/** log2 of a zero-copy memif's ring size (memif's `rsize`; DPDK's default is 10). */
+const memifZeroCopyRingLog2 = 11;
+
 const ifacePattern = /^[A-Za-z0-9_.:-]{1,15}$/;
 const pciPattern = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 
@@ -163,7 +166,11 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         kind: "memif",
         vdevs: [
           `net_memif0,role=${role},socket=${path},socket-abstract=no` +
-          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : "") + (zeroCopy ? ",zero-copy=yes" : ""),
+          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : "") +
+            // Zero-copy: a slot per buffer of a chain, so a GSO segment (header, payload link)
+            // takes two; 2048 slots hold the 1024 frames a copy-mode ring does (the receive
+            // ring lends 2048 of the pool's buffers to the server, for good).
+            (zeroCopy ? `,zero-copy=yes,rsize=${memifZeroCopyRingLog2}` : ""),
         ],
         eal: [],
         portName: "net_memif0",
