@@ -154,7 +154,10 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
       if (zeroCopy && role !== "client") {
         // DPDK's memif driver shares its own buffers with the peer in the client role only: the
         // server maps the client's memory and copies into and out of the client's buffers.
-        throw new ConfigError(field, `memif zero-copy is for the client role only (DPDK's memif), got '${spec}'`);
+        throw new ConfigError(
+          field,
+          `memif zero-copy is for the client role only (DPDK's memif), got '${spec}'`,
+        );
       }
       const dir = dirname(path);
       if (!existsSync(dir)) {
@@ -167,10 +170,10 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         vdevs: [
           `net_memif0,role=${role},socket=${path},socket-abstract=no` +
           (bsize !== memifBufferDefault ? `,bsize=${bsize}` : "") +
-            // Zero-copy: a slot per buffer of a chain, so a GSO segment (header, payload link)
-            // takes two; 2048 slots hold the 1024 frames a copy-mode ring does (the receive
-            // ring lends 2048 of the pool's buffers to the server, for good).
-            (zeroCopy ? `,zero-copy=yes,rsize=${memifZeroCopyRingLog2}` : ""),
+          // Zero-copy: a slot per buffer of a chain, so a GSO segment (header, payload link)
+          // takes two; 2048 slots hold the 1024 frames a copy-mode ring does (the receive
+          // ring lends 2048 of the pool's buffers to the server, for good).
+          (zeroCopy ? `,zero-copy=yes,rsize=${memifZeroCopyRingLog2}` : ""),
         ],
         eal: [],
         portName: "net_memif0",
