@@ -149,6 +149,8 @@ export interface BenchEnd {
   checksums?: "auto" | "always";
   /** Default gateway (a routed lab); default none. */
   gateway?: string;
+  /** EAL memory on hugepages (the zero-copy memif configuration's server); default `--no-huge`. */
+  hugepages?: boolean;
 }
 
 /**
@@ -189,7 +191,12 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
     ...(end.gateway !== undefined ? { gateway: end.gateway } : {}),
     coexist: false,
     buffers,
-    eal: { prefix: end.prefix, lcores: end.lcores, memoryMb: buffers > 16383 ? 1024 : 512 },
+    eal: {
+      prefix: end.prefix,
+      lcores: end.lcores,
+      memoryMb: buffers > 16383 ? 1024 : 512,
+      ...(end.hugepages ? { hugepages: true } : {}),
+    },
     tcp,
   };
 }

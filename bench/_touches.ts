@@ -17,6 +17,14 @@
  *   it where it lies. Checksums: none on memif ("auto"); with
  *   `checksums: "always"` (luna-memif-csum-*) the shim computes them over
  *   each frame sent and verifies them over each frame received.
+ * - luna-ts over net_memif in zero-copy (luna-memif-zc-*): the bench's
+ *   server is memif's client with `zero-copy` on hugepages, so its pool's
+ *   buffers are the ring's. Sending: the application's write into zone
+ *   buffers, and nothing more (the frames leave where they lie, GSO's too);
+ *   receiving: none (the memif server copied each frame into one of our
+ *   buffers, which is its send's copy). The peer (the bench's client, the
+ *   memif server in copy mode): sending, the write and its driver's copy
+ *   into the client's buffers; receiving, its driver's copy out of them.
  * - luna-ts on net_af_packet (luna-afpacket-*), the kernel's TCP (the C
  *   client) as the peer, over a veth whose offloads are off. luna-ts
  *   sending: the write's copy, the shim's checksum, the af_packet driver's
@@ -59,6 +67,8 @@ export interface Touches {
   receive: SideTouches;
   /** The other end, where it differs from this one. */
   peer?: { send: SideTouches; receive: SideTouches };
+  /** Who the peer is, where it differs (default "kernel"). */
+  peerIs?: string;
 }
 
 const side = (copies: string[], checksums: string[]): SideTouches => ({
@@ -75,6 +85,18 @@ const kernelReceive = (csum: boolean) =>
 
 /** The touches of configuration `config` (see the module documentation), or undefined where not derived. */
 export function payloadTouches(config: string): Touches | undefined {
+  if (config.startsWith("luna-memif-zc-")) {
+    return {
+      ends: "luna-ts both (the server memif's zero-copy client)",
+      send: side(["write into zone buffers"], []),
+      receive: side([], []),
+      peer: {
+        send: side(["write into zone buffers", "memif driver into the zero-copy side's buffers"], []),
+        receive: side(["memif driver from the zero-copy side's buffers"], []),
+      },
+      peerIs: "luna-ts, memif server",
+    };
+  }
   if (/^luna-memif-/.test(config)) {
     const csum = config.startsWith("luna-memif-csum-");
     return {
@@ -122,7 +144,9 @@ export function touchesLines(configs: readonly string[]): string[] {
     lines.push(
       c.padEnd(24) + String(s.total).padStart(6) + String(r.total).padStart(9) +
         `  send: ${s.how}; receive: ${r.how}` +
-        (t!.peer ? `; peer (kernel) send ${t!.peer.send.total}, receive ${t!.peer.receive.total}` : ""),
+        (t!.peer
+          ? `; peer (${t!.peerIs ?? "kernel"}) send ${t!.peer.send.total}, receive ${t!.peer.receive.total}`
+          : ""),
     );
   }
   return lines;

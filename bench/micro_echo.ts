@@ -38,7 +38,12 @@
  * 9000 frames are chains of buffers and a 64 KiB answer leaves in two
  * segments). `--checksums always` (ring, memif) has the shim compute and
  * verify the TCP/IP checksums, as a stack's `checksums: "always"` does (by
- * default neither port sums anything). `--burst N` sets both stacks' frames per receive burst (default the stack's
+ * default neither port sums anything). `--zero-copy` (memif only): the
+ * server's port (the end that sends the answers) is memif's zero-copy
+ * client, whose frames leave from and arrive in its own zone's buffers (the
+ * client's port, memif's server, copies into and out of them), as
+ * `memif:PATH,client,zero-copy` runs; `--hugepages`: the EAL's memory on
+ * hugepages (reserve them first), not `--no-huge`. `--burst N` sets both stacks' frames per receive burst (default the stack's
  * own); `--counters` prints each side's TCP counters that moved, per request. Rounds alternate between the modes, so that a busy
  * neighbour slows both alike; figures are the medians of the rounds.
  *
@@ -84,7 +89,7 @@ import { CountingDevice } from "../tests/counting_device.ts";
 import { Offload } from "../ffi/symbols.ts";
 import { Dpdk, type Port } from "../src/device/dpdk/mod.ts";
 import { DpdkDevice } from "../src/device/dpdk/device.ts";
-import { dataRoomForChainedMtu } from "../src/device/dpdk/pool.ts";
+import { dataRoomForChainedMtu, dataRoomForMtu } from "../src/device/dpdk/pool.ts";
 import { memifBufferSize } from "../src/device/spec.ts";
 import type { Device } from "../src/device/device.ts";
 
@@ -118,6 +123,11 @@ if (checksums === "always" && link === "memory") {
   throw new Error("--checksums always: with --link ring or memif");
 }
 const noChecksums = checksums === "auto";
+/** `--zero-copy` (memif): the server's port is memif's zero-copy client. */
+const zeroCopy = process.argv.includes("--zero-copy");
+/** `--hugepages`: the EAL on hugepages. */
+const hugepages = process.argv.includes("--hugepages");
+if (zeroCopy && link !== "memif") throw new Error("--zero-copy: with --link memif only");
 /** In a child: the one configuration it measures, `MODE:CONNS`. */
 const child = arg("child", "");
 if (!Number.isInteger(answerBytes) || answerBytes < 0) throw new Error(`--answer: bytes, got ${answerBytes}`);
@@ -148,15 +158,21 @@ async function ends(): Promise<[Device, Device]> {
     rmSync(socket, { force: true });
     const bsize = memifBufferSize(mtu || 1500);
     const memif = `socket=${socket},socket-abstract=no${bsize !== 2048 ? `,bsize=${bsize}` : ""}`;
+    // The server's port (net_memif0) is memif's server, or with --zero-copy its zero-copy client.
     const dpdk = ringEal = await Dpdk.start({
       prefix: `micro-echo-${process.pid}`,
       memoryMb: 1024,
-      vdevs: [`net_memif0,role=server,${memif}`, `net_memif1,role=client,${memif}`],
+      hugepages,
+      vdevs: zeroCopy
+        ? [`net_memif1,role=server,${memif}`, `net_memif0,role=client,${memif},zero-copy=yes,rsize=11`]
+        : [`net_memif0,role=server,${memif}`, `net_memif1,role=client,${memif}`],
     });
     const open = (name: string): Device => {
       const port = dpdk.port(name);
       const info = port.describe();
-      const dataRoom = dataRoomForChainedMtu(mtu || 1500);
+      const zc = zeroCopy && name === "net_memif0";
+      // A zero-copy client's buffers take whole frames from the server's ring (see openDpdkPort).
+      const dataRoom = zc ? dataRoomForMtu(mtu || 1500) : dataRoomForChainedMtu(mtu || 1500);
       const zone = dpdk.createZone(name, { count: ringBuffers, dataRoom });
       const txOffloads = info.txOffloads & Offload.tcpGso;
       port.configure({
@@ -164,11 +180,14 @@ async function ends(): Promise<[Device, Device]> {
         txOffloads,
         noChecksums,
         softwareCoalescing: true,
+        txQuads: zc,
         ...(mtu !== 0 ? { mtu, mtuPmdUnbounded: true } : {}),
       });
+      if (zc && dpdk.shim.symbols.luna_mem_shareable() < 0) throw new Error(dpdk.shim.lastError());
       port.start();
       return new DpdkDevice(port, 0, txOffloads);
     };
+    // memif's server is made and started first: it listens on the socket.
     ringEnds = [open("net_memif0"), open("net_memif1")];
     const [pa, pb] = ringPorts = [dpdk.port("net_memif0"), dpdk.port("net_memif1")];
     for (let i = 0; i < 500 && !(pa.link().up && pb.link().up); i++) {
@@ -431,6 +450,8 @@ function inChild(mode: string, conns: number): Figures {
     ...["--requests", String(requests), "--link", link, "--answer", String(answerBytes)],
     ...["--buffers", String(ringBuffers), "--burst", String(burst), "--mtu", String(mtu)],
     ...["--checksums", checksums],
+    ...(zeroCopy ? ["--zero-copy"] : []),
+    ...(hugepages ? ["--hugepages"] : []),
   ];
   if (profileTop > 0) passed.push("--profile", String(profileTop));
   if (showCounters) passed.push("--counters");

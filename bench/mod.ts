@@ -50,6 +50,11 @@
  *   "always"` (computed and verified as on a link that needs them), in the
  *   first of --modes, against bun-kernel-veth: what the checksum-free
  *   default buys.
+ * - luna-memif-zc-*: bulk, storage4k and storage64k over memif in the
+ *   first of --modes with the server (the end that sends the storage
+ *   answers and receives the bulk) as memif's zero-copy client on hugepages
+ *   (the bench reserves 512 MiB of them for the while, as root): one copy
+ *   fewer per byte the server sends or receives.
  * - httpwrk (opt-in: --workloads httpwrk): wrk -t1 against Bun.serve on the
  *   kernel, serve() and `luna serve http` on net_af_packet, over one veth, at
  *   1, 32 and 256 connections, keep-alive and `Connection: close`

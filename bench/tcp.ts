@@ -29,6 +29,7 @@ import { fileURLToPath } from "node:url";
 import { gcActivity, gcLogEnv, type HeapMarks } from "./_control.ts";
 import { Lab, type Path } from "./_net.ts";
 import { onCleanup, Proc, removeEalFiles } from "./_proc.ts";
+import { hugepagesFree, reserveHugepages } from "../src/lab/hugepages.ts";
 import { describeConcurrency, kernelConcurrency, memifConcurrency } from "./concurrency.ts";
 import { describeEcn, ecnRound, ecnSteps } from "./ecn.ts";
 import { describeLossy, lossyDevices, lossyRound } from "./lossy.ts";
@@ -336,6 +337,15 @@ const csumWorkloads: readonly Workload[] = ["bulk", "storage64k"];
 const csumPlan = (o: TcpOptions, round: number, mode: Mode) =>
   mode === o.modes[0] ? plan(o, round, { mode }).filter((s) => csumWorkloads.includes(s.w)) : [];
 
+/**
+ * The workloads of the zero-copy memif configurations (luna-memif-zc-*), in
+ * the first mode only: those that move large answers or bulk, where the copy
+ * it saves shows, beside the copy-mode figures of the same round.
+ */
+const zcWorkloads: readonly Workload[] = ["bulk", "storage4k", "storage64k"];
+const zcPlan = (o: TcpOptions, round: number, mode: Mode) =>
+  mode === o.modes[0] ? plan(o, round, { mode }).filter((s) => zcWorkloads.includes(s.w)) : [];
+
 /** Whether the lossy workload runs: asked for, with luna-ts on af_packet or the kernel among the groups. */
 const lossyOn = (o: TcpOptions) =>
   o.workloads.includes("lossy") && (o.groups.includes("afpacket") || o.groups.includes("kernel"));
@@ -357,6 +367,7 @@ export function countSteps(o: TcpOptions): number {
     }
     if (o.groups.includes("memif")) {
       for (const mode of o.modes) n += 2 * jumboPlan(o, round, mode).length + csumPlan(o, round, mode).length;
+      for (const mode of o.modes) n += zcPlan(o, round, mode).length;
     }
     if (o.groups.includes("scale")) n += o.scaleWorkers.length * o.scaleConns.length;
     if (o.workloads.includes("concurrency") && round < o.concRounds) {
@@ -402,6 +413,7 @@ export async function tcpBench(o: TcpOptions): Promise<void> {
         for (const mode of o.modes) await memifConfig(ctx, mode, "jumbo");
         for (const mode of o.modes) await memifConfig(ctx, mode, "mtu64k");
         for (const mode of o.modes) await memifConfig(ctx, mode, "csum");
+        for (const mode of o.modes) await memifConfig(ctx, mode, "zc");
       }
       if (o.groups.includes("afpacket")) { for (const mode of o.modes) await afPacketConfig(ctx, mode); }
       if (o.groups.includes("scale")) { for (const w of o.scaleWorkers) await scaleConfig(ctx, w); }
@@ -632,13 +644,21 @@ async function withServerHeap<T>(server: Proc, fn: () => Promise<T>): Promise<{ 
 /**
  * luna-ts to luna-ts over memif; `jumbo`: jumbo frames on the workloads where
  * segment size matters; `mtu64k`: the same at the loopback-class MTU
- * ({@link loopbackMtu}); `csum`: checksums computed and verified (see {@link csumPlan}).
+ * ({@link loopbackMtu}); `csum`: checksums computed and verified (see {@link csumPlan});
+ * `zc`: the server (the end that sends the large answers) is memif's client
+ * in zero-copy, on hugepages this reserves for the while (see {@link zcPlan}).
  */
-async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "mtu64k" | "csum"): Promise<void> {
+async function memifConfig(
+  ctx: Ctx,
+  mode: Mode,
+  variant?: "jumbo" | "mtu64k" | "csum" | "zc",
+): Promise<void> {
   const steps = variant === "jumbo" || variant === "mtu64k"
     ? jumboPlan(ctx.o, ctx.round, mode)
     : variant === "csum"
     ? csumPlan(ctx.o, ctx.round, mode)
+    : variant === "zc"
+    ? zcPlan(ctx.o, ctx.round, mode)
     : plan(ctx.o, ctx.round, { mode });
   if (steps.length === 0) return;
   const mtu = variant === "jumbo" ? jumboMtu : variant === "mtu64k" ? loopbackMtu : undefined;
@@ -653,8 +673,15 @@ async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "mtu64k" | 
     removeEalFiles(cp);
     rmSync(socket, { force: true });
   };
-  const clean = onCleanup(removeFiles);
-  const stop = async ({ server, client }: { server: Proc; client?: Proc }) => {
+  // Zero-copy: the server's EAL memory (benchStackConfig's memoryMb) on hugepages, reserved here.
+  const pages = variant === "zc"
+    ? reserveHugepages(Math.ceil((512 * 1024) / hugepagesFree().sizeKb))
+    : undefined;
+  const clean = onCleanup(() => {
+    removeFiles();
+    pages?.release();
+  });
+  const stop = async ({ server, client }: { server?: Proc; client?: Proc }) => {
     await quit(client);
     await quit(server);
     removeFiles();
@@ -666,6 +693,25 @@ async function memifConfig(ctx: Ctx, mode: Mode, variant?: "jumbo" | "mtu64k" | 
       steps,
       async () => {
         removeFiles(); // a stale socket would be in the way
+        if (variant === "zc") {
+          // Roles swapped: the storage server is memif's (zero-copy) client, so the bench's client,
+          // memif's server, listens on the socket first.
+          const client = await startLuna(lunaClient, ["taskset", "-c", clientCpu], {
+            ...memifEnd("client", socket, mode, cp, clientCpu, lifetimeS),
+            device: `memif:${socket},server`,
+          });
+          try {
+            const server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
+              ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
+              device: `memif:${socket},client,zero-copy`,
+              hugepages: true,
+            });
+            return { server, client };
+          } catch (e) {
+            await stop({ client });
+            throw e;
+          }
+        }
         const server = await startLuna(lunaServer, ["taskset", "-c", serverCpu], {
           ...memifEnd("server", socket, mode, sp, serverCpu, lifetimeS),
           mtu,

@@ -258,12 +258,39 @@ static void region_guard_install(void)
 		region_guard_errno = ENOENT;
 }
 
+/* LUNA_PORT_TX_QUADS: transmit bursts of at most 4 packets (see luna_shim.h). */
+static uint8_t port_tx_quads[LUNA_PORTS_MAX];
+
+/* rte_eth_tx_burst() over m[0..n) in calls of at most 4 packets, until one
+ * takes fewer than it was given. */
+static uint16_t tx_burst_quads(uint16_t port, uint16_t queue, struct rte_mbuf **m, uint16_t n)
+{
+	uint16_t done = 0;
+	while (done < n) {
+		uint16_t k = n - done < 4 ? (uint16_t)(n - done) : 4;
+		uint16_t s = rte_eth_tx_burst(port, queue, m + done, k);
+		done = (uint16_t)(done + s);
+		if (s < k)
+			break;
+	}
+	return done;
+}
+
 /* A receive (tx = 0) or transmit (tx = 1) burst, marked in flight where the port is memif. */
 static inline uint16_t port_burst(int tx, uint16_t port, uint16_t queue, struct rte_mbuf **m,
 				  uint16_t n)
 {
 	if (pkt_port_is(port))
 		return tx ? pkt_tx_burst(port, queue, m, n) : pkt_rx_burst(port, queue, m, n);
+	if (tx && unlikely(port_tx_quads[port])) {
+		if (likely(!port_guarded[port]))
+			return tx_burst_quads(port, queue, m, n);
+		uint32_t *seq = guard_slot(port, queue, 1);
+		guard_enter(seq);
+		uint16_t k = tx_burst_quads(port, queue, m, n);
+		guard_leave(seq);
+		return k;
+	}
 	if (likely(!port_guarded[port]))
 		return tx ? rte_eth_tx_burst(port, queue, m, n) : rte_eth_rx_burst(port, queue, m, n);
 	uint32_t *seq = guard_slot(port, queue, tx);
@@ -729,6 +756,56 @@ int32_t luna_pool_free(int32_t id, int32_t driver_held)
 	rte_mempool_free(p->mp);
 	rte_memzone_free(p->mz);
 	memset(p, 0, sizeof(*p));
+	return 0;
+}
+
+struct shareable_walk {
+	const struct rte_memseg_list *msl; /* the first list with segments */
+	int lists;			   /* lists with segments */
+	int fd;				   /* the first list's file */
+	size_t len;			   /* its segments' bytes, one after another */
+	int gap;			   /* a segment of it not at base + len, or of another file */
+};
+
+static int shareable_seg(const struct rte_memseg_list *msl, const struct rte_memseg *ms, void *arg)
+{
+	struct shareable_walk *w = arg;
+	if (w->msl != msl) {
+		w->lists++;
+		if (w->msl != NULL)
+			return 0;
+		w->msl = msl;
+		w->fd = rte_memseg_get_fd_thread_unsafe(ms);
+	}
+	if (w->lists > 1)
+		return 0;
+	if ((char *)ms->addr != (char *)msl->base_va + w->len ||
+	    rte_memseg_get_fd_thread_unsafe(ms) != w->fd)
+		w->gap = 1;
+	w->len += ms->len;
+	return 0;
+}
+
+int32_t luna_mem_shareable(void)
+{
+	op_begin();
+	if (need_eal() < 0)
+		return -EINVAL;
+	struct shareable_walk w = { .msl = NULL, .lists = 0, .fd = -1, .len = 0, .gap = 0 };
+	rte_memseg_walk(shareable_seg, &w); /* holds the memory lock around the callbacks */
+	if (w.msl == NULL || w.fd < 0)
+		return fail(-ENOTSUP,
+			    "the EAL's memory has no file to share (anonymous memory: --no-huge without "
+			    "a memfd, or hugepages without --single-file-segments)");
+	if (w.lists > 1)
+		return fail(-ENOTSUP,
+			    "the EAL's memory spans %d segment lists (pages of more than one size, or "
+			    "more than one NUMA socket): memif zero-copy shares the first one only",
+			    w.lists);
+	if (w.gap)
+		return fail(-ENOTSUP,
+			    "the EAL's memory is not one file, page after page, from its segment "
+			    "list's start (hugepages without --single-file-segments?)");
 	return 0;
 }
 
@@ -1283,6 +1360,7 @@ static int32_t packet_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq
 	port_tx_hw[port] = tx_offloads;
 	port_no_cksum[port] = 0;
 	port_gro[port] = (flags & LUNA_PORT_GRO) != 0;
+	port_tx_quads[port] = (flags & LUNA_PORT_TX_QUADS) != 0;
 	port_stash_free(port);
 	port_stash[port] = calloc(1, sizeof(struct rx_stash));
 	if (port_stash[port] == NULL)
@@ -1484,6 +1562,7 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	port_tx_hw[port] = tx_offloads;
 	port_no_cksum[port] = (flags & LUNA_PORT_NO_CKSUM) != 0;
 	port_gro[port] = (flags & LUNA_PORT_GRO) != 0;
+	port_tx_quads[port] = (flags & LUNA_PORT_TX_QUADS) != 0;
 	port_stash_free(port);
 	port_stash[port] = calloc(nb_rxq, sizeof(struct rx_stash));
 	if (port_stash[port] == NULL)

@@ -81,6 +81,13 @@
  * one chained packet, with DPDK's GRO library, after their checksums are
  * verified; the packet's checksum verdicts say good. */
 #define LUNA_PORT_GRO (1u << 2)
+/* The PMD's transmit is handed at most 4 packets a call. DPDK's memif in
+ * zero-copy (22.11 to at least 25.11) checks its ring's free slots once per
+ * 4 packets of a larger burst, and a packet of one segment that meets no
+ * free slot there overwrites one the server has not yet read: the frames
+ * are lost, and their mbufs freed twice or never. With 4 at most it checks
+ * before each packet (and before each segment of a chain). */
+#define LUNA_PORT_TX_QUADS (1u << 3)
 
 /* RSS hash functions, in luna's own bits. */
 #define LUNA_RSS_IPV4 (1u << 0)
@@ -194,6 +201,14 @@ int32_t luna_pool_avail(int32_t pool);
  * kept by a removed port's driver (DPDK's net_af_xdp does not give back
  * the buffers on its fill ring when it closes) and the pool goes anyway. */
 int32_t luna_pool_free(int32_t pool, int32_t driver_held);
+/* 0 when every buffer the EAL has allocated can be shared with another
+ * process the way DPDK 22.11's memif zero-copy client shares it: the
+ * driver hands its peer one file descriptor per segment list and names
+ * every buffer as lying in the first list that has segments, so all of
+ * them must lie in that one list, its pages one file (--single-file-segments;
+ * --no-huge memory is one memfd), one after another from the list's start.
+ * Negative with the reason in luna_last_error otherwise. */
+int32_t luna_mem_shareable(void);
 int32_t luna_alloc_bulk(int32_t pool, uint32_t *handles, uint32_t n);
 int32_t luna_free_bulk(int32_t pool, const uint32_t *handles, uint32_t n);
 int32_t luna_refcnt_update(int32_t pool, const uint32_t *handles, uint32_t n,

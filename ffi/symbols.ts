@@ -69,6 +69,12 @@ export const PortFlag = {
    * receive burst, in-order segments of one flow become one chained packet.
    */
   gro: 1 << 2,
+  /**
+   * The PMD's transmit is handed at most 4 packets a call: DPDK's memif in
+   * zero-copy overruns its ring when a larger burst mixes chained packets
+   * with single ones (see luna_shim.h).
+   */
+  txQuads: 1 << 3,
 } as const;
 
 /** RSS hash function bits (LUNA_RSS_*). */
@@ -192,6 +198,7 @@ export type ShimSymbolTable = {
   readonly luna_pool_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_pool_avail: Sig<readonly ["i32"], "i32">;
   readonly luna_pool_free: Sig<readonly ["i32", "i32"], "i32">;
+  readonly luna_mem_shareable: Sig<readonly [], "i32">;
   readonly luna_alloc_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_free_bulk: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_refcnt_update: Sig<readonly ["i32", "buffer", "u32", "i32"], "i32">;
@@ -236,6 +243,7 @@ export const symbols: ShimSymbolTable = {
   luna_pool_info: fn(["i32", "buffer", "u32"], "i32"),
   luna_pool_avail: fn(["i32"], "i32"),
   luna_pool_free: fn(["i32", "i32"], "i32"),
+  luna_mem_shareable: fn([], "i32"),
   luna_alloc_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_free_bulk: fn(["i32", "buffer", "u32"], "i32"),
   luna_refcnt_update: fn(["i32", "buffer", "u32", "i32"], "i32"),

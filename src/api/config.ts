@@ -122,7 +122,11 @@ export interface EalSettings {
   prefix?: string;
   /** Megabytes of memory to reserve (`-m`), 16..1048576; default 256. */
   memoryMb?: number;
-  /** Use hugepages; by default `--no-huge`. */
+  /**
+   * Use hugepages (taken in memory, one file per segment list); by default
+   * `--no-huge` (one memfd). Either is shareable, as
+   * `memif:PATH,client,zero-copy` needs.
+   */
   hugepages?: boolean;
   /** `--lcores` mapping; by default lcore 0 may run on every CPU. */
   lcores?: string;

@@ -1,6 +1,7 @@
 /**
  * Device specifications as users write them (`af_packet:veth0`,
- * `memif:/run/m.sock,server`, a PCI address, or raw EAL device arguments),
+ * `memif:/run/m.sock,server`, `memif:/run/m.sock,client,zero-copy`, a PCI
+ * address, or raw EAL device arguments),
  * turned into what DPDK's EAL takes.
  *
  * @module
@@ -35,6 +36,15 @@ export interface DeviceSpec {
    * it also chains the pool's buffers for a frame longer than one, both ways.
    */
   mtuPmdUnbounded: boolean;
+  /**
+   * The device shares the packet pool's own memory with its peer (memif's
+   * zero-copy client, `memif:PATH,client,zero-copy`): frames go out and come
+   * in where they lie in the pool, and the peer (the memif server) copies
+   * into and out of them. The pool must then lie in memory another process
+   * can map, one file per segment list (see EalOptions.hugepages; openDpdkPort
+   * checks it).
+   */
+  sharesPool?: boolean;
 }
 
 /** Options of {@link parseDeviceSpec}. */
@@ -70,6 +80,9 @@ export function memifBufferSize(mtu: number): number {
   if (frame <= memifBufferDefault) return memifBufferDefault;
   return Math.min(Math.ceil(frame / 1024) * 1024, memifBufferMax);
 }
+
+/** log2 of a zero-copy memif's ring size (memif's `rsize`; DPDK's default is 10). */
+const memifZeroCopyRingLog2 = 11;
 
 const ifacePattern = /^[A-Za-z0-9_.:-]{1,15}$/;
 const pciPattern = /^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
@@ -128,8 +141,23 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
     }
     case "memif": {
       const [path, role = "client", ...extra] = rest.split(",");
-      if (!path || !path.startsWith("/") || extra.length > 0 || (role !== "server" && role !== "client")) {
-        throw new ConfigError(field, `memif needs an absolute socket path and a role: memif:/path.sock[,server|client], got '${spec}'`);
+      const zeroCopy = extra.length === 1 && extra[0] === "zero-copy";
+      if (
+        !path || !path.startsWith("/") || (extra.length > 0 && !zeroCopy) ||
+        (role !== "server" && role !== "client")
+      ) {
+        throw new ConfigError(
+          field,
+          `memif needs an absolute socket path and a role: memif:/path.sock[,server|client[,zero-copy]], got '${spec}'`,
+        );
+      }
+      if (zeroCopy && role !== "client") {
+        // DPDK's memif driver shares its own buffers with the peer in the client role only: the
+        // server maps the client's memory and copies into and out of the client's buffers.
+        throw new ConfigError(
+          field,
+          `memif zero-copy is for the client role only (DPDK's memif), got '${spec}'`,
+        );
       }
       const dir = dirname(path);
       if (!existsSync(dir)) {
@@ -141,13 +169,18 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         kind: "memif",
         vdevs: [
           `net_memif0,role=${role},socket=${path},socket-abstract=no` +
-          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : ""),
+          (bsize !== memifBufferDefault ? `,bsize=${bsize}` : "") +
+          // Zero-copy: a slot per buffer of a chain, so a GSO segment (header, payload link)
+          // takes two; 2048 slots hold the 1024 frames a copy-mode ring does (the receive
+          // ring lends 2048 of the pool's buffers to the server, for good).
+          (zeroCopy ? `,zero-copy=yes,rsize=${memifZeroCopyRingLog2}` : ""),
         ],
         eal: [],
         portName: "net_memif0",
         pci: false,
         env: {},
         mtuPmdUnbounded: true,
+        ...(zeroCopy ? { sharesPool: true } : {}),
       };
     }
     case "eal": {
@@ -174,6 +207,8 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
         pci: false,
         env: {},
         mtuPmdUnbounded: false,
+        // memif's zero-copy client written out: its buffers and transmit bursts as memif:...,zero-copy.
+        ...(/^net_memif\d+$/.test(name) && /,zero-copy=[^,]*yes/.test(rest) ? { sharesPool: true } : {}),
       };
     }
     default:
@@ -192,7 +227,7 @@ export function parseDeviceSpec(spec: string, field = "device", options: DeviceS
       }
       throw new ConfigError(
         field,
-        `'${spec}' is not a device: use af_packet:IFACE, packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client], a PCI address, or eal:DEVARGS`,
+        `'${spec}' is not a device: use af_packet:IFACE, packet:IFACE, af_xdp:IFACE, memif:/path.sock[,server|client[,zero-copy]], a PCI address, or eal:DEVARGS`,
       );
   }
 }

@@ -18,7 +18,13 @@ export interface EalOptions {
   vdevs?: string[];
   /** Megabytes of memory to reserve (`-m`). Default 256. */
   memoryMb?: number;
-  /** Use hugepages; by default `--no-huge`. */
+  /**
+   * Use hugepages, taken in memory (`--in-memory`: no files left in
+   * hugetlbfs); by default `--no-huge`. Either way the memory is one file
+   * per segment list (`--single-file-segments`; under `--no-huge`, one
+   * memfd), so that a device can share the pools' memory with another
+   * process (memif's zero-copy client).
+   */
   hugepages?: boolean;
   /** Probe PCI devices; by default `--no-pci`. */
   pci?: boolean;
@@ -43,7 +49,11 @@ export function ealArgs(options: EalOptions): string[] {
     throw new ConfigError("memoryMb", `expected an integer 16..1048576, got ${mem}`);
   }
   const args = ["luna", "--file-prefix", options.prefix, "-m", String(mem), "--no-telemetry"];
-  if (!options.hugepages) args.push("--no-huge");
+  // Memory another process can map: a device that shares it (memif's zero-copy client) hands its
+  // peer one descriptor for each segment list, which covers the list's pages only when they are one
+  // file. --no-huge memory is one memfd already, but memif refuses zero-copy unless the flag is given.
+  if (options.hugepages) args.push("--in-memory", "--single-file-segments");
+  else args.push("--no-huge", "--single-file-segments");
   if (!options.pci) args.push("--no-pci");
   args.push("--lcores", options.lcores ?? `0@(${allowedCpus()})`);
   args.push(`--log-level=${options.logLevel ?? "notice"}`);
@@ -132,6 +142,8 @@ export class Dpdk {
   readonly #ports = new Map<number, Port>();
   readonly #zones: DpdkZone[] = [];
   readonly #attached: Port[] = [];
+  /** A device of the share keeps pool buffers when it is removed (see #release). */
+  #driverHeld = false;
   #lease = false;
   #closed = false;
 
@@ -195,7 +207,10 @@ export class Dpdk {
     const d = new Dpdk(shared.shim, shared.args);
     d.#lease = true;
     try {
-      for (const v of options.vdevs ?? []) d.#attached.push(d.attach(uniqueDevargs(d.shim, v)));
+      for (const v of options.vdevs ?? []) {
+        d.#driverHeld ||= /^net_memif\d*,.*zero-copy=[^,]*yes/.test(v);
+        d.#attached.push(d.attach(uniqueDevargs(d.shim, v)));
+      }
     } catch (e) {
       d.close();
       throw e;
@@ -323,9 +338,10 @@ export class Dpdk {
 
   #release(): void {
     const problems: string[] = [];
-    // DPDK's net_af_xdp keeps the buffers on its fill ring when it closes: they never come
-    // back, so its pool is freed with them out. Every other driver gives back every buffer.
-    let driverHeld = 0;
+    // DPDK's net_af_xdp keeps the buffers on its fill ring when it closes, and memif's zero-copy
+    // client those it lent the server's ring and those the server had not yet taken: they never
+    // come back, so their pool is freed with them out. Every other driver gives back every buffer.
+    let driverHeld = this.#driverHeld ? 1 : 0;
     for (const port of this.#ports.values()) {
       // Closed already (the id may now be another stack's port): nothing of ours to remove.
       if (readString((b, n) => this.shim.symbols.luna_port_name(port.id, b, n), 128) !== port.name) continue;

@@ -144,8 +144,14 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
     }
     // Every frame of the MTU fits one buffer (longer ones, and coalesced segments, arrive chained),
     // but on a port whose PMD chains buffers for frames longer than a jumbo frame's.
+    // memif's zero-copy client lends its pool's buffers to the server's transmit ring, one frame to
+    // each: a frame the server spreads over two keeps the first one's chain flag (DPDK 22.11's copy
+    // transmit never clears it; the zero-copy refill does not either), which glues frames together
+    // a lap later. So a whole frame fits one buffer there, whatever the MTU.
     const frameMtu = mtu ?? info.mtu;
-    const dataRoom = spec.mtuPmdUnbounded ? dataRoomForChainedMtu(frameMtu) : dataRoomForMtu(frameMtu);
+    const dataRoom = spec.mtuPmdUnbounded && !spec.sharesPool
+      ? dataRoomForChainedMtu(frameMtu)
+      : dataRoomForMtu(frameMtu);
     if (dataRoom > dataRoomMax) {
       throw new ConfigError(
         "mtu",
@@ -184,12 +190,23 @@ export async function openDpdkPort(options: OpenPortOptions): Promise<OpenedPort
         mtuPmdUnbounded: spec.mtuPmdUnbounded,
         noChecksums: spec.kind === "memif" && (options.checksums ?? "auto") === "auto",
         softwareCoalescing: rxCoalescing === "gro",
+        txQuads: spec.sharesPool === true,
       });
     } catch (e) {
       // The PMD's refusal of the MTU is the user's setting at fault.
       const refusal = mtu !== undefined ? /MTU \d+.*/s.exec((e as Error).message) : null;
       if (refusal !== null) throw new ConfigError("mtu", `${spec.portName}: ${refusal[0].trim()}`);
       throw e;
+    }
+    if (spec.sharesPool) {
+      // After configure: the shim's chain pools (GSO) are made there, and go out zero-copy too.
+      const rc = dpdk.shim.symbols.luna_mem_shareable();
+      if (rc < 0) {
+        throw new ConfigError(
+          "device",
+          `${spec.spec}: memif zero-copy cannot share this process's memory: ${dpdk.shim.lastError().trim()}`,
+        );
+      }
     }
     port.start();
     if (options.promiscuous) port.promiscuous(true);

@@ -98,6 +98,11 @@ export interface PortConfig {
    * packet (RxFlag.more records).
    */
   softwareCoalescing?: boolean;
+  /**
+   * Hand the PMD's transmit at most 4 packets a call (PortFlag.txQuads):
+   * memif's zero-copy client needs it.
+   */
+  txQuads?: boolean;
 }
 
 /** Link state. */
@@ -273,7 +278,7 @@ export class Port {
       config.rss ?? 0,
       mtu,
       (config.mtuPmdUnbounded ? PortFlag.mtuPmdUnbounded : 0) | (config.noChecksums ? PortFlag.noCksum : 0) |
-        (config.softwareCoalescing ? PortFlag.gro : 0),
+        (config.softwareCoalescing ? PortFlag.gro : 0) | (config.txQuads ? PortFlag.txQuads : 0),
     );
     this._check(rc, "configure");
     this.txOffloads = config.txOffloads ?? 0;
