@@ -75,6 +75,63 @@ describe("loop stalls", () => {
     });
   }
 
+  test("after a stall past the probe timeout, ACKs beyond a full burst are read before the timers run: no probe", async () => {
+    // The stack under test sends (bursts of 4 frames); the peer echoes, its answers carrying the
+    // ACKs. Time is the clock's (writes outside a poll read it), but for the stall.
+    const [la, lb] = createMemoryLink({ zone: createHeapZone({ name: "a", count: 1024 }) });
+    const a = await createStack({ device: la, address: "198.18.0.1/24", burst: 4 });
+    const b = await createStack({ device: lb, address: "198.18.0.2/24" });
+    b.listen(7, () => ({
+      onData(c) {
+        for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+          c.write(c.zoneBytes, c.pieceOffset, n);
+          c.consume(n);
+        }
+      },
+    }));
+    const conns = 12; // three bursts of 4
+    let opened = 0;
+    let echoed = 0;
+    const cs: Connection[] = [];
+    for (let i = 0; i < conns; i++) {
+      cs.push(a.connect("198.18.0.2", 7, {
+        onOpen: () => opened++,
+        onData(c) {
+          for (let n = c.pieceLength; n > 0; n = c.pieceLength) {
+            echoed += n;
+            c.consume(n);
+          }
+        },
+      }));
+    }
+    const both = (until: () => boolean) => {
+      for (let i = 0; i < 200 && !until(); i++) {
+        a.loop.poll(performance.now());
+        b.loop.poll(performance.now());
+      }
+      assert(until(), `the exchange finished in 200 rounds (opened ${opened}, echoed ${echoed})`);
+    };
+    both(() => opened === conns);
+    // A first round trip on every connection gives each an RTT sample, so a probe timeout.
+    for (const c of cs) assertEquals(c.write(new Uint8Array(8)), 8);
+    both(() => echoed === 8 * conns);
+    const probes0 = a.stats().tcp.tlpProbes;
+    const retrans0 = a.stats().tcp.retransSegs;
+    for (const c of cs) assertEquals(c.write(new Uint8Array(8)), 8);
+    a.loop.poll(performance.now()); // the requests leave
+    b.loop.poll(performance.now()); // the echoes, with the ACKs, wait in a's receive queue
+    // a is away 150 ms: past every connection's probe timeout (2 SRTT + 52 ms), short of its RTO.
+    const after = performance.now() + 150;
+    let frames = 0;
+    for (let i = 0; i < 10 && echoed < 16 * conns; i++) frames += a.loop.poll(after);
+    assertEquals(echoed, 16 * conns, "every echo read in the polls after the stall");
+    assertEquals(frames, conns, "one frame a connection");
+    assertEquals(a.stats().tcp.tlpProbes - probes0, 0, "no probe sent");
+    assertEquals(a.stats().tcp.retransSegs - retrans0, 0, "nothing sent again");
+    await a.close(100);
+    await b.close(100);
+  });
+
   test("run() counts the rounds that yield to the runtime, and the time away", async () => {
     const { server, client } = await pair("inline");
     const run = server.run();

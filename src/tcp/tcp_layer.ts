@@ -411,12 +411,18 @@ export class TcpLayer implements TcpReceiver, TcpContext {
     this.conns.destroy(c, "aborted", now);
   }
 
-  /** Runs the timers due at `now`. Call once per loop iteration. */
-  poll(now: number): void {
+  /**
+   * Sends the corked writes and runs the timers due at `now`. Call once per
+   * loop iteration; `timers` false leaves the timers for a later call (the
+   * loop does while frames wait in the receive ring).
+   */
+  poll(now: number, timers = true): void {
     this.flushCorked(now);
-    this._hs.poll(now);
-    this.timers.advance(now);
-    this._timeWait.expire(now);
+    if (timers) {
+      this._hs.poll(now);
+      this.timers.advance(now);
+      this._timeWait.expire(now);
+    }
     const held = this.pool.watch(now);
     if (held !== undefined) { for (const c of held) if (!c.dead) this.out.windowOpened(c, now, false); }
     this.pool.feedStarved();
