@@ -131,7 +131,6 @@ export function sumStalls(list: readonly LoopStalls[]): LoopStalls {
   return t;
 }
 
-/** One loop over one device. */
 /**
  * Full receive bursts in a row after which the timers run anyway (see
  * {@link Loop.poll}): at the default burst of 64, 1024 frames, four per
@@ -140,6 +139,7 @@ export function sumStalls(list: readonly LoopStalls[]): LoopStalls {
  */
 export const timersDeferredMax = 16;
 
+/** One loop over one device. */
 export class Loop {
   readonly device: Device;
   readonly ip: IpLayer;
