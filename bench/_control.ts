@@ -208,6 +208,7 @@ export function benchStackConfig(end: BenchEnd, tcp: Record<string, number | boo
 export const clientLossKeys: readonly string[] = [
   "retransSegs",
   "retransTimeouts",
+  "tlpProbes",
   "noBufferDrops",
   "poolPressureDrops",
   "rcvShareDrops",

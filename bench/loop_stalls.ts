@@ -79,11 +79,12 @@ async function serverStalls(server: Proc): Promise<Stalls> {
   return lastServerStats.loop.stalls as Stalls;
 }
 
-/** The numeric counters of `group` (tcp, port, loop) that moved between two stats, per request. */
+/** The numeric counters of `group` (tcp, port, loop, ip.link) that moved between two stats, per request. */
 function movedPerReq(a: AnyStats, b: AnyStats, group: string, done: number): string {
   const out: string[] = [];
-  for (const [k, v] of Object.entries(b?.[group] ?? {})) {
-    const v0 = a?.[group]?.[k];
+  const at = (s: AnyStats) => group.split(".").reduce((o, k) => o?.[k], s);
+  for (const [k, v] of Object.entries(at(b) ?? {})) {
+    const v0 = at(a)?.[k];
     if (typeof v !== "number" || typeof v0 !== "number" || v === v0 || done === 0) continue;
     const d = (v - v0) / done;
     out.push(`${k} ${Math.abs(d) >= 100 ? d.toFixed(0) : d.toPrecision(3)}`);
@@ -226,9 +227,11 @@ async function oneConfig(round: number, [serverMode, clientMode]: [Mode, Mode]):
           rows[rows.length - 1] +=
             `\n    server per req (whole phase): tcp: ${movedPerReq(st0, st1, "tcp", done)}\n      port: ${
               movedPerReq(st0, st1, "port", done)
-            }\n      loop: ${movedPerReq(st0, st1, "loop", done)}` +
+            }\n      loop: ${movedPerReq(st0, st1, "loop", done)}, link: ${
+              movedPerReq(st0, st1, "ip.link", done)
+            }` +
             `\n    client lost in the measured stretch: ${
-              clientLossKeys.map((k) => `${k} ${r[k]}`).join(", ")
+              [...clientLossKeys, "txDropped"].map((k) => `${k} ${r[k]}`).join(", ")
             }`;
         }
         console.log(rows[rows.length - 1]);

@@ -218,6 +218,7 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   await pollFor((p.warmupS ?? 0.3) * 1000);
   latency.reset();
   const tcp0 = stack.stats().tcp as unknown as Record<string, number>;
+  const txDropped0 = stack.stats().ip.link.txDropped;
   const loop0 = stack.stats().loop;
   const cpu0 = process.cpuUsage();
   const hb = heapBefore();
@@ -232,9 +233,11 @@ async function echo(p: Phase): Promise<Record<string, unknown>> {
   const tcp1 = stack.stats().tcp as unknown as Record<string, number>;
   // The client's losses in the measured stretch (retransmissions, drops for want of buffers), and
   // what it dropped of what it received: the zone running low, a connection's share full.
-  const lost = Object.fromEntries(
-    clientLossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
-  );
+  // Frames the client's transmit batch dropped (the device behind): each is a segment to resend.
+  const lost = Object.fromEntries([
+    ...clientLossKeys.map((k) => [k, (tcp1[k] ?? 0) - (tcp0[k] ?? 0)]),
+    ["txDropped", stack.stats().ip.link.txDropped - txDropped0],
+  ]);
   const requests = latency.n;
   // The client's loop per request: polls, polls that received frames, frames received, transmit
   // bursts, CPU µs (user + system).

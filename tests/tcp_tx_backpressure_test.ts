@@ -74,3 +74,60 @@ describe("tcp transmit backpressure", () => {
     );
   });
 });
+
+describe("tcp transmit backpressure: data", () => {
+  test("while the device takes nothing, data and loss probes wait instead of being dropped; all of it arrives", () => {
+    // 256 connections each answer 64 KiB at once (the bench's storage64k at 256 connections)
+    // while A's device refuses frames, as a full ring does while the peer is slow: A's transmit
+    // batch fills, and the probe timeouts of the flights in it fire. Nothing may be dropped.
+    const za = createHeapZone({ name: "a", count: 32768 });
+    const zb = createHeapZone({ name: "b", count: 32768 });
+    const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
+    const choke = new Choke(la);
+    const a = new Host(za, choke, addrA);
+    const b = new Host(zb, lb, addrB);
+    const clock = new Clock([a, b]);
+    const ta = attachTcp(a);
+    const tb = attachTcp(b);
+    const got: number[] = [];
+    const buf = new Uint8Array(65536);
+    tb.listen(80, () => ({
+      onData(c: Tcb) {
+        for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) {
+          got[0] = (got[0] ?? 0) + n;
+        }
+      },
+    }), 1024);
+    const bytes = 65536;
+    const writers = 256;
+    const conns: Tcb[] = [];
+    for (let i = 0; i < writers; i++) conns.push(ta.connect(addrB, 80, {}, clock.now));
+    clock.runUntil(
+      () => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established),
+      1000,
+    );
+    // A round trip or two first, so that the probe timeouts are short (2 SRTT + 2 ms).
+    const small = new Uint8Array(100).fill(1);
+    for (const c of conns) assertEquals(ta.write(c, small, clock.now), small.length);
+    clock.runUntil(() => conns.every((c) => c.flight === 0), 1000);
+    const timeoutsBefore = ta.counters.retransTimeouts;
+    const payload = new Uint8Array(bytes).fill(9);
+    for (const c of conns) assertEquals(ta.write(c, payload, clock.now), bytes);
+    // The device refuses frames for 30 ms at a time (several probe timeouts: the round trips of
+    // the start made SRTT a few ms), taking them again for 0.5 ms between.
+    for (let k = 0; k < 20 && !conns.every((c) => c.flight === 0 && c.sendq.bytes === 0); k++) {
+      choke.choked = true;
+      clock.run(30);
+      choke.choked = false;
+      clock.run(0.5);
+    }
+    const done = clock.runUntil(
+      () => (got[0] ?? 0) === writers * (bytes + small.length) && conns.every((c) => c.flight === 0),
+      60_000,
+    );
+    assertEquals(done, true, `received ${got[0]} of ${writers * (bytes + small.length)}`);
+    assertEquals(a.ip.counters.linkTxDropped, 0, "A dropped no frame on the way out");
+    assertGreater(ta.counters.probesHeld, 0, "probe timeouts fired while the device was behind");
+    assertEquals(ta.counters.retransTimeouts - timeoutsBefore, 0, "no retransmission timeout");
+  });
+});

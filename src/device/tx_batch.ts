@@ -22,6 +22,8 @@ export class TxBatch {
   sentBytes = 0;
   /** Transmit bursts handed to the device (flushes with frames waiting). */
   bursts = 0;
+  /** Records the device refused at the last flush (they wait in the batch). */
+  private _refused = 0;
 
   constructor(device: Device, capacity = BURST_MAX) {
     this._device = device;
@@ -45,6 +47,14 @@ export class TxBatch {
    */
   get fresh(): number {
     return this._fresh;
+  }
+
+  /**
+   * Whether the device is behind: it refused frames at the last flush, or holds
+   * some it took in part ({@link Device.txPending}). Frames pushed now wait.
+   */
+  get behind(): boolean {
+    return this._refused > 0 || this._device.txPending === true;
   }
 
   /**
@@ -88,6 +98,7 @@ export class TxBatch {
     const n = this._count;
     const d = this._descs;
     this._fresh = 0;
+    this._refused = 0;
     if (n === 0) {
       if (this._device.txPending === true) this._device.tx(d, 0, now);
       return 0;
@@ -102,13 +113,13 @@ export class TxBatch {
     }
     this.sentFrames += frames;
     if (sent < n) d.copyWithin(0, sent * DESC_WORDS, n * DESC_WORDS);
-    this._count = n - sent;
+    this._count = this._refused = n - sent;
     return sent;
   }
 
   /** Releases every waiting frame (on close). */
   discard(): void {
     for (let k = 0; k < this._count; k++) this._device.zone.release(this._descs[k * DESC_WORDS]);
-    this._count = this._fresh = 0;
+    this._count = this._fresh = this._refused = 0;
   }
 }

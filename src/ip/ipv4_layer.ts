@@ -155,6 +155,11 @@ export class IpLayer implements NeighborOwner {
     return this.tx.capacity - this.tx.length;
   }
 
+  /** Whether the device is behind: it refused frames at the last flush (see TxBatch.behind). */
+  txBehind(): boolean {
+    return this.tx.behind;
+  }
+
   /** Whether the transmit batch has drained to under half full. */
   txDrained(): boolean {
     return this.tx.length < this.tx.capacity >>> 1;
@@ -255,7 +260,16 @@ export class IpLayer implements NeighborOwner {
       tcp.fillChecksum(src, dst);
     }
     const ipOff = tcpOff - ipv4HeaderLen;
-    this._writeIpv4(bytes, ipOff, ipv4HeaderLen + tcpLen, IpProtocol.tcp, dst, flags === 0, ipv4HeaderLen, ecn);
+    this._writeIpv4(
+      bytes,
+      ipOff,
+      ipv4HeaderLen + tcpLen,
+      IpProtocol.tcp,
+      dst,
+      flags === 0,
+      ipv4HeaderLen,
+      ecn,
+    );
     const lens = ethernetHeaderLen | (ipv4HeaderLen << 8) | (tcp.headerLen << 20);
     return this._route(h, ipOff - ethernetHeaderLen, ipHeadroom + tcpLen, dst, flags, lens, now);
   }
@@ -353,7 +367,15 @@ export class IpLayer implements NeighborOwner {
   }
 
   /** @internal */
-  release(mac: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
+  release(
+    mac: number,
+    h: number,
+    dataOff: number,
+    len: number,
+    flags: number,
+    lens: number,
+    now: number,
+  ): void {
     const zone = this.device.zone;
     this._ethTx.attach(zone.bytes, zone.dataStart(h) + dataOff, len).dst = mac;
     this.tx.push(h, dataOff, len, flags, lens, now);
@@ -562,10 +584,20 @@ export class IpLayer implements NeighborOwner {
 
   /** The MAC address of next hop `hop`: broadcast for our subnet's broadcast, else the neighbour's (-1: not resolved yet). */
   private _macOf(hop: number, now: number): number {
-    return this.iface.accepts(hop) && hop !== this.iface.address ? macBroadcast : this.neighbors.lookup(hop, now);
+    return this.iface.accepts(hop) && hop !== this.iface.address
+      ? macBroadcast
+      : this.neighbors.lookup(hop, now);
   }
 
-  private _route(h: number, dataOffAbs: number, len: number, dst: number, flags: number, lens: number, now: number): boolean {
+  private _route(
+    h: number,
+    dataOffAbs: number,
+    len: number,
+    dst: number,
+    flags: number,
+    lens: number,
+    now: number,
+  ): boolean {
     const zone = this.device.zone;
     const dataOff = dataOffAbs - zone.dataStart(h);
     const hop = this.iface.nextHop(dst);
@@ -588,7 +620,14 @@ export class IpLayer implements NeighborOwner {
     return true;
   }
 
-  private _sendArp(op: number, ethDst: number, senderIp: number, targetMac: number, targetIp: number, now: number): void {
+  private _sendArp(
+    op: number,
+    ethDst: number,
+    senderIp: number,
+    targetMac: number,
+    targetIp: number,
+    now: number,
+  ): void {
     const zone = this.device.zone;
     const h = zone.tryTake();
     if (h < 0) {

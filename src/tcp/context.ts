@@ -66,6 +66,8 @@ export interface TcpLink {
   txRoom(): number;
   /** Whether the transmit batch has drained to under half full. */
   txDrained(): boolean;
+  /** Whether the device refused frames at the last flush: what was sent may not have left this host. */
+  txBehind(): boolean;
   /** Hands the transmit batch to the device now. */
   flush(now: number): void;
 }
@@ -119,4 +121,25 @@ export function holdAck(x: TcpContext, tcb: Tcb, atOnce: boolean): void {
     tcb.ackHeld = true;
     x.acksHeld.add(tcb);
   }
+}
+
+/**
+ * Records of the transmit batch kept for ACKs and control segments: with this
+ * many or fewer left the device is behind (a full ring: the peer drains it
+ * slower than we fill it), and data, new or sent again, waits.
+ */
+export const txRoomForData = 16;
+
+/**
+ * Whether the device is too far behind for `tcb` to send data now; if so the
+ * connection waits (ConnectionOwner.txBlocked) and output() runs for it again
+ * once the batch drains. On a lossless link a full ring is backpressure, not
+ * loss: a segment pushed into a full batch would be dropped, and waited for
+ * by a timer (like Linux's TSQ, which holds a socket's packets back while
+ * earlier ones sit in the host's queues).
+ */
+export function txHeld(x: TcpContext, tcb: Tcb): boolean {
+  if (x.link.txRoom() > txRoomForData) return false;
+  x.conns.txBlocked(tcb);
+  return true;
 }

@@ -52,6 +52,8 @@ export class TcpCounters {
   noBufferDrops = 0;
   /** Pure ACKs held back while the device's transmit batch was full, sent when it drained. */
   acksDeferred = 0;
+  /** Loss probes that waited another PTO because the device's transmit batch was nearly full (tlp.ts). */
+  probesHeld = 0;
   keepaliveTimeouts = 0;
   /** Connections aborted because queued data saw no acknowledgment within the user timeout. */
   userTimeouts = 0;

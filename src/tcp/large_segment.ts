@@ -56,6 +56,11 @@ export function sendLarge(
   const inPlace = q.foundChunkStart && off0 - zone.dataStart(h0) >= hdr + ipHeadroom &&
     zone.refcount(h0) === 1;
   let room = o._link.txRoom() - 8; // records left for ACKs and other connections
+  if (room < 2) {
+    // Not even the header's record: pushed now, the chain would be dropped whole. It waits.
+    o._x.conns.txBlocked(tcb);
+    return 0;
+  }
   if (room > CHAIN_RECORDS_MAX) room = CHAIN_RECORDS_MAX;
   const p = o._pieces;
   let first = 0; // payload bytes behind the header, in the first record

@@ -12,7 +12,7 @@ import { ipHeadroom } from "../ip/ipv4_layer.ts";
 import type { MemZone } from "../mem/zone.ts";
 import { seqGt, seqLt, TcpFlags, type TcpOptions, TcpPacket, TcpRepr } from "../wire/mod.ts";
 import type { TcpConfig } from "./config.ts";
-import { holdAck, type TcpContext, type TcpLink } from "./context.ts";
+import { holdAck, type TcpContext, type TcpLink, txHeld } from "./context.ts";
 import type { TcpCounters } from "./counters.ts";
 import { dataEcn, EcnState, synEcnFlags } from "./ecn.ts";
 import { recvHeld } from "./pool_pressure.ts";
@@ -264,6 +264,15 @@ export class TcpOutput {
       if (fin) this._sent(tcb, seq, 1, now);
       return 0;
     }
+    // No room for the frame even after a flush: it would be dropped. Nothing goes; the
+    // connection resumes when the batch drains (callers' own checks keep room for ACKs).
+    if (this._link.txRoom() < 1) {
+      this._link.flush(now);
+      if (this._link.txRoom() < 1) {
+        this._x.conns.txBlocked(tcb);
+        return 0;
+      }
+    }
     const q = tcb.sendq;
     const at = (seq - tcb.sndUna) >>> 0;
     if (!q.find(at)) return 0;
@@ -390,10 +399,7 @@ export class TcpOutput {
       if (avail > 0) {
         // The device is behind (its transmit batch nearly full): new data waits in the send
         // queue rather than being dropped on the way out; poll() resumes it (like Linux's TSQ).
-        if (this._link.txRoom() <= 16) {
-          this._x.conns.txBlocked(tcb);
-          break;
-        }
+        if (txHeld(this._x, tcb)) break;
         if (wndLeft <= 0 || ccLeft <= 0) {
           if (tcb.sndWnd === 0 && flight === 0) this._x.timers.armPersist(tcb, now);
           break;

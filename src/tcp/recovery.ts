@@ -13,7 +13,7 @@
  * @module
  */
 import { seqGe, seqLt } from "../wire/seq.ts";
-import type { TcpContext } from "./context.ts";
+import { type TcpContext, txHeld } from "./context.ts";
 import { effectiveMss } from "./window.ts";
 import { Prr } from "./prr.ts";
 import { RackTimer } from "./rack.ts";
@@ -22,7 +22,7 @@ import type { Segment } from "./segment.ts";
 import { inSackRecovery, scoreboard, type Tcb } from "./tcb.ts";
 import { armRackTimer, armRto, probeAcked, scheduleProbe } from "./tlp.ts";
 import { sendLarge } from "./large_segment.ts";
-import { paced, paceHeld, pacedUnit } from "./pacer.ts";
+import { paced, pacedUnit, paceHeld } from "./pacer.ts";
 
 /**
  * The bytes in flight during recovery (RFC 6675 SetPipe()): with RACK, what
@@ -274,6 +274,8 @@ export function sackRecovery(x: TcpContext, tcb: Tcb, now: number): void {
       break;
     }
     if (paceHeld(x, tcb, mss, now)) break;
+    // The device is behind: what would go now waits for the batch to drain (output() resumes).
+    if (txHeld(x, tcb)) break;
     const dataEnd = (tcb.sndUna + tcb.sendq.bytes) >>> 0;
     const edge = (tcb.sndWl2 + tcb.sndWnd) >>> 0;
     const canSendNew = tcb.sndNxt === tcb.sndMax && seqLt(tcb.sndMax, dataEnd) && seqLt(tcb.sndMax, edge) &&

@@ -28,7 +28,7 @@
  * @module
  */
 import { seqGe, seqGt, seqLt } from "../wire/seq.ts";
-import type { TcpContext } from "./context.ts";
+import { type TcpContext, txRoomForData } from "./context.ts";
 import { effectiveMss } from "./window.ts";
 import { RackTimer } from "./rack.ts";
 import { lossFlightSize, retransmitRange } from "./recovery.ts";
@@ -167,6 +167,17 @@ export const tlpProbesMax = 4;
 /** TLP_send_probe() of RFC 8985 7.3: the probe timeout fired. */
 export function probeTimerFired(x: TcpContext, tcb: Tcb, now: number): void {
   const r = tcb.rack!;
+  if (x.link.txBehind() || x.link.txRoom() <= txRoomForData) {
+    // The device is behind (it refused frames: the peer drains a full ring slower than we fill
+    // it). What is in flight may not have left this host, so no ACK is overdue; a probe would
+    // only queue behind it, and with the batch nearly full be dropped on the way out, as most of
+    // the frames dropped at 256 storage connections over memif were. Linux sends no
+    // retransmission while the packet is still in a host queue (TCPSpuriousRtxHostQueues). The
+    // probe waits another PTO.
+    x.counters.probesHeld++;
+    armRackTimer(x, tcb, RackTimer.probe, now + Math.max(1, probeTimeout(tcb, now, now + tcb.rto.rtoMs)));
+    return;
+  }
   // In fast recovery an episode ends only once SND.UNA passes TLP.end_seq, after every hole is
   // repaired: an RTT sample since the probe (its ACK, or a later one) lets the next probe go, or a
   // retransmission lost whole after it (a large one, dropped as one packet) waits out the RTO.
