@@ -12,6 +12,7 @@ import { rmSync } from "node:fs";
 import { DESC_WORDS, Offload, RxFlag, SEG_MSS_SHIFT, TxFlag } from "../../ffi/mod.ts";
 import { Dpdk, type DpdkZone, type Port } from "../../src/device/dpdk/mod.ts";
 import { TcpFlags } from "../../src/wire/mod.ts";
+import { tcpHeaderLen, writeTcpHeader } from "./_tcp_header.ts";
 
 const [prefix, socket] = process.argv.slice(2);
 rmSync(socket, { force: true });
@@ -34,7 +35,7 @@ if (!(tx.link().up && rx.link().up)) throw new Error("memif: the link did not co
 const freeBefore = [tz.accounting().free, rz.accounting().free];
 
 const mss = 1448;
-const hdrLen = 14 + 20 + 20;
+const hdrLen = tcpHeaderLen;
 const answer = 4096;
 const byteAt = (port: number, pos: number) => (port * 13 + pos * 7 + (pos >>> 8)) & 0xff;
 
@@ -45,24 +46,15 @@ const byteAt = (port: number, pos: number) => (port * 13 + pos * 7 + (pos >>> 8)
 function answerRecords(d: Uint32Array, r: number, port: number, seq: number, size: number): number {
   const h = tz.take();
   const o = tz.dataStart(h) + tz.headroom;
-  const b = tz.bytes;
-  const v = tz.view;
-  b.fill(0, o, o + hdrLen);
-  b.fill(0xaa, o, o + 12);
-  v.setUint16(o + 12, 0x0800);
-  b[o + 14] = 0x45;
-  v.setUint16(o + 16, 40 + size);
-  b[o + 22] = 64;
-  b[o + 23] = 6;
-  v.setUint32(o + 26, 0xc6120901);
-  v.setUint32(o + 30, 0xc6120902);
-  v.setUint16(o + 34, port);
-  v.setUint16(o + 36, 7000);
-  v.setUint32(o + 38, seq);
-  v.setUint32(o + 42, 1);
-  b[o + 46] = 5 << 4;
-  b[o + 47] = TcpFlags.ack | TcpFlags.psh;
-  v.setUint16(o + 48, 65535);
+  writeTcpHeader(tz.bytes, tz.view, o, size, seq, {
+    src: 0xc6120901,
+    dst: 0xc6120902,
+    srcPort: port,
+    dstPort: 7000,
+    ack: 1,
+    flags: TcpFlags.ack | TcpFlags.psh,
+    window: 65535,
+  });
   const seg = size > mss ? TxFlag.tcpSeg | (mss << SEG_MSS_SHIFT) : 0;
   d.set([h, tz.headroom | (hdrLen << 16), TxFlag.ipv4 | TxFlag.more | seg, 14 | (20 << 8) | (20 << 20)], r);
   r += DESC_WORDS;

@@ -9,7 +9,7 @@
 // after. Usage: gso_alias.ts PREFIX SOCKET
 import { rmSync } from "node:fs";
 import { DESC_WORDS, SEG_MSS_SHIFT, TxFlag } from "../../ffi/mod.ts";
-import { TcpFlags } from "../../src/wire/mod.ts";
+import { tcpHeaderLen, writeTcpHeader } from "./_tcp_header.ts";
 import { memifGsoPair } from "./_memif_gso_pair.ts";
 
 const [prefix, socket] = process.argv.slice(2);
@@ -17,7 +17,7 @@ const [prefix, socket] = process.argv.slice(2);
 const { dpdk, rx, rz, tx, tz, freeBefore } = await memifGsoPair(prefix, socket, 2047);
 
 const mss = 500;
-const hdrLen = 14 + 20 + 20;
+const hdrLen = tcpHeaderLen;
 const d = new Uint32Array(64 * DESC_WORDS);
 let n = 0;
 /** Byte `i` of the pattern buffers are filled with, offset by `seed`. */
@@ -33,20 +33,7 @@ function filled(seed: number): number {
 
 /** Writes a TCP/IPv4 header at zone offset `o` for `payload` bytes at sequence number `seq`. */
 function header(o: number, payload: number, seq: number): void {
-  const b = tz.bytes;
-  const v = tz.view;
-  b.fill(0, o, o + hdrLen);
-  b.fill(0xaa, o, o + 12);
-  v.setUint16(o + 12, 0x0800);
-  b[o + 14] = 0x45;
-  v.setUint16(o + 16, 40 + payload);
-  b[o + 22] = 64;
-  b[o + 23] = 6;
-  v.setUint32(o + 26, 0xc6120902);
-  v.setUint32(o + 30, 0xc6120901);
-  v.setUint32(o + 38, seq);
-  b[o + 46] = 5 << 4;
-  b[o + 47] = TcpFlags.ack;
+  writeTcpHeader(tz.bytes, tz.view, o, payload, seq);
 }
 
 function record(h: number, off: number, len: number, flags: number, lens = 0): void {
