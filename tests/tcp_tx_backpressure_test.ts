@@ -20,40 +20,45 @@ class Choke extends WrappedDevice {
   }
 }
 
+/**
+ * Hosts A and B on the in-memory link, B listening on port 80 and counting what it reads, A
+ * connecting `writers` times; `choked` says whose device is wrapped in the {@link Choke}.
+ */
+function connected(choked: "a" | "b", countA: number, countB: number, writers: number) {
+  const za = createHeapZone({ name: "a", count: countA });
+  const zb = createHeapZone({ name: "b", count: countB });
+  const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
+  const choke = new Choke(choked === "a" ? la : lb);
+  const a = new Host(za, choked === "a" ? choke : la, addrA);
+  const b = new Host(zb, choked === "b" ? choke : lb, addrB);
+  const clock = new Clock([a, b]);
+  const ta = attachTcp(a);
+  const tb = attachTcp(b);
+  const got = { bytes: 0 };
+  const buf = new Uint8Array(65536);
+  tb.listen(80, () => ({
+    onData(c: Tcb) {
+      for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) got.bytes += n;
+    },
+  }), 1024);
+  const conns: Tcb[] = [];
+  for (let i = 0; i < writers; i++) conns.push(ta.connect(addrB, 80, {}, clock.now));
+  clock.runUntil(
+    () => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established),
+    1000,
+  );
+  return { a, b, clock, ta, tb, choke, got, conns };
+}
+
 describe("tcp transmit backpressure", () => {
   test("while the device takes nothing, ACKs wait instead of being dropped; the senders never time out", () => {
     // 600 writers of 25 KB each: a zone whose half, split among them (each connection's send
     // share, pool_pressure.ts), still takes every write whole. B owes an ACK per connection and
     // receive burst (input.ts), so it takes this many connections to fill its transmit batch.
-    const za = createHeapZone({ name: "a", count: 32768 });
-    const zb = createHeapZone({ name: "b", count: 16384 });
-    const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
-    const choke = new Choke(lb);
-    const a = new Host(za, la, addrA);
-    const b = new Host(zb, choke, addrB);
-    const clock = new Clock([a, b]);
-    const ta = attachTcp(a);
-    const tb = attachTcp(b);
-    const got: number[] = [];
-    const buf = new Uint8Array(65536);
-    tb.listen(80, () => ({
-      onData(c: Tcb) {
-        for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) {
-          got[0] = (got[0] ?? 0) + n;
-        }
-      },
-    }), 1024);
     const bytes = 25_000;
     const writers = 600;
-    const conns: Tcb[] = [];
+    const { b, clock, ta, tb, choke, got, conns } = connected("b", 32768, 16384, writers);
     const payload = new Uint8Array(bytes).fill(9);
-    for (let i = 0; i < writers; i++) {
-      conns.push(ta.connect(addrB, 80, {}, clock.now));
-    }
-    clock.runUntil(
-      () => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established),
-      1000,
-    );
     const timeoutsBefore = ta.counters.retransTimeouts;
     // Choke B's transmit side, then let the data pour in: its ACKs pile up.
     choke.choked = true;
@@ -62,10 +67,10 @@ describe("tcp transmit backpressure", () => {
     assertGreater(tb.counters.acksDeferred, 0, "ACKs were held back");
     choke.choked = false;
     const done = clock.runUntil(
-      () => (got[0] ?? 0) === writers * bytes && conns.every((c) => c.flight === 0),
+      () => got.bytes === writers * bytes && conns.every((c) => c.flight === 0),
       60_000,
     );
-    assertEquals(done, true, `received ${got[0]} of ${writers * bytes}`);
+    assertEquals(done, true, `received ${got.bytes} of ${writers * bytes}`);
     assertEquals(b.ip.counters.linkTxDropped, 0, "B dropped no frame on the way out");
     assertEquals(
       ta.counters.retransTimeouts - timeoutsBefore,
@@ -80,32 +85,9 @@ describe("tcp transmit backpressure: data", () => {
     // 256 connections each answer 64 KiB at once (the bench's storage64k at 256 connections)
     // while A's device refuses frames, as a full ring does while the peer is slow: A's transmit
     // batch fills, and the probe timeouts of the flights in it fire. Nothing may be dropped.
-    const za = createHeapZone({ name: "a", count: 32768 });
-    const zb = createHeapZone({ name: "b", count: 32768 });
-    const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
-    const choke = new Choke(la);
-    const a = new Host(za, choke, addrA);
-    const b = new Host(zb, lb, addrB);
-    const clock = new Clock([a, b]);
-    const ta = attachTcp(a);
-    const tb = attachTcp(b);
-    const got: number[] = [];
-    const buf = new Uint8Array(65536);
-    tb.listen(80, () => ({
-      onData(c: Tcb) {
-        for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) {
-          got[0] = (got[0] ?? 0) + n;
-        }
-      },
-    }), 1024);
     const bytes = 65536;
     const writers = 256;
-    const conns: Tcb[] = [];
-    for (let i = 0; i < writers; i++) conns.push(ta.connect(addrB, 80, {}, clock.now));
-    clock.runUntil(
-      () => tb.counters.currEstab === writers && conns.every((c) => c.state === State.established),
-      1000,
-    );
+    const { a, clock, ta, choke, got, conns } = connected("a", 32768, 32768, writers);
     // A round trip or two first, so that the probe timeouts are short (2 SRTT + 2 ms).
     const small = new Uint8Array(100).fill(1);
     for (const c of conns) assertEquals(ta.write(c, small, clock.now), small.length);
@@ -122,10 +104,10 @@ describe("tcp transmit backpressure: data", () => {
       clock.run(0.5);
     }
     const done = clock.runUntil(
-      () => (got[0] ?? 0) === writers * (bytes + small.length) && conns.every((c) => c.flight === 0),
+      () => got.bytes === writers * (bytes + small.length) && conns.every((c) => c.flight === 0),
       60_000,
     );
-    assertEquals(done, true, `received ${got[0]} of ${writers * (bytes + small.length)}`);
+    assertEquals(done, true, `received ${got.bytes} of ${writers * (bytes + small.length)}`);
     assertEquals(a.ip.counters.linkTxDropped, 0, "A dropped no frame on the way out");
     assertGreater(ta.counters.probesHeld, 0, "probe timeouts fired while the device was behind");
     assertEquals(ta.counters.retransTimeouts - timeoutsBefore, 0, "no retransmission timeout");
