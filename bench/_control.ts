@@ -17,6 +17,7 @@ export function onLines(handler: (line: string) => void): void {
 }
 
 import { writeSync } from "node:fs";
+import process from "node:process";
 
 // deno-lint-ignore no-explicit-any
 const g = globalThis as any;
@@ -214,3 +215,9 @@ export const clientLossKeys: readonly string[] = [
   "rcvShareDrops",
   "rcvWindowTrims",
 ];
+
+/** The value after `--NAME` on the command line, or `dflt`. */
+export function flagValue(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}

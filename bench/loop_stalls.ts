@@ -29,7 +29,7 @@
  */
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import process from "node:process";
-import { clientLossKeys } from "./_control.ts";
+import { clientLossKeys, flagValue as arg } from "./_control.ts";
 import { onCleanup, type Proc, removeEalFiles } from "./_proc.ts";
 import {
   ask,
@@ -43,10 +43,6 @@ import {
   startLuna,
 } from "./tcp.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 const configs = arg("configs", "batch/batch,inline/inline").split(",").map((c) =>
   c.split("/") as [Mode, Mode]
 );

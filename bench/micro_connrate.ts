@@ -34,11 +34,8 @@ import {
   createStack,
 } from "../src/mod.ts";
 import { CountingDevice } from "../tests/counting_device.ts";
+import { flagValue as arg } from "./_control.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 const conns = Number(arg("conns", "16"));
 const connections = Number(arg("connections", "8000"));
 const rounds = Number(arg("rounds", "3"));

@@ -92,11 +92,8 @@ import { DpdkDevice } from "../src/device/dpdk/device.ts";
 import { dataRoomForChainedMtu, dataRoomForMtu } from "../src/device/dpdk/pool.ts";
 import { memifBufferSize } from "../src/device/spec.ts";
 import type { Device } from "../src/device/device.ts";
+import { flagValue as arg } from "./_control.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 const connsList = arg("conns", "1,16,256").split(",").map(Number);
 const requests = Number(arg("requests", "200000"));
 const rounds = Number(arg("rounds", "5"));

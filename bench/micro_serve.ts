@@ -52,6 +52,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { flagValue as arg } from "./_control.ts";
 
 const body = "Hello, World!";
 // deno-lint-ignore no-explicit-any
@@ -59,10 +60,6 @@ const g = globalThis as any;
 /** The EAL of --link ring, closed at the end (its files go with it). */
 let ringEal: { close(): void } | undefined;
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 
 if (process.argv[2] === "kernel") {
   const port = Number(process.argv[3]);
