@@ -12,11 +12,25 @@ import { addrA, addrB, Clock, Host } from "./sim.ts";
 import { attachTcp } from "./tcp_sim.ts";
 import { WrappedDevice } from "./wrapped_device.ts";
 
-/** Passes everything through, except that while `choked` its tx takes nothing. */
+/**
+ * Passes everything through, except that while `choked` its tx takes nothing, and that it takes
+ * at most `perTick` frames (records) at each moment of the virtual clock: a ring that the peer
+ * drains at a fixed rate, slower than the sender fills it.
+ */
 class Choke extends WrappedDevice {
   choked = false;
+  perTick = Infinity;
+  #tick = -1;
+  #left = 0;
   override tx(descs: Uint32Array, n: number, now: number): number {
-    return this.choked ? 0 : this.inner.tx(descs, n, now);
+    if (this.choked) return 0;
+    if (now !== this.#tick) {
+      this.#tick = now;
+      this.#left = this.perTick;
+    }
+    const k = this.inner.tx(descs, Math.min(n, this.#left), now);
+    this.#left -= k;
+    return k;
   }
 }
 
@@ -24,7 +38,13 @@ class Choke extends WrappedDevice {
  * Hosts A and B on the in-memory link, B listening on port 80 and counting what it reads, A
  * connecting `writers` times; `choked` says whose device is wrapped in the {@link Choke}.
  */
-function connected(choked: "a" | "b", countA: number, countB: number, writers: number) {
+function connected(
+  choked: "a" | "b",
+  countA: number,
+  countB: number,
+  writers: number,
+  onRead?: (c: Tcb, n: number) => void,
+) {
   const za = createHeapZone({ name: "a", count: countA });
   const zb = createHeapZone({ name: "b", count: countB });
   const [la, lb] = createMemoryLink({ zone: za, zoneB: zb, delayMs: 0.05, queueLimit: 8192 });
@@ -38,7 +58,10 @@ function connected(choked: "a" | "b", countA: number, countB: number, writers: n
   const buf = new Uint8Array(65536);
   tb.listen(80, () => ({
     onData(c: Tcb) {
-      for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) got.bytes += n;
+      for (let n = tb.read(c, buf, clock.now); n > 0; n = tb.read(c, buf, clock.now)) {
+        got.bytes += n;
+        onRead?.(c, n);
+      }
     },
   }), 1024);
   const conns: Tcb[] = [];
@@ -111,5 +134,54 @@ describe("tcp transmit backpressure: data", () => {
     assertEquals(a.ip.counters.linkTxDropped, 0, "A dropped no frame on the way out");
     assertGreater(ta.counters.probesHeld, 0, "probe timeouts fired while the device was behind");
     assertEquals(ta.counters.retransTimeouts - timeoutsBefore, 0, "no retransmission timeout");
+  });
+});
+
+describe("tcp transmit backpressure: fairness", () => {
+  test("connections waiting for a slow device take turns: in a closed loop of 64 KiB answers none starves", () => {
+    // The bench's storage RPC at a smaller scale: 64 connections, each answering 64 KiB again as
+    // soon as the peer has read the last answer whole, through a device that takes 64 frames per
+    // moment of the clock (under a tenth of what is owed at once), so that it is behind nearly
+    // all the time. The room it makes must go round the waiting connections in turn: taken by
+    // whichever connection an ACK or a new answer woke, it went to a few, over and over.
+    const bytes = 65536;
+    const writers = 64;
+    const rounds = 8;
+    const done = new Map<number, number>(); // answers read whole, by A's port
+    const have = new Map<number, number>();
+    const owed: number[] = []; // A's ports whose next answer is to be written
+    const { a, clock, ta, choke, conns } = connected("a", 32768, 32768, writers, (c, n) => {
+      const got = (have.get(c.remotePort) ?? 0) + n;
+      have.set(c.remotePort, got % bytes);
+      if (got >= bytes) {
+        done.set(c.remotePort, (done.get(c.remotePort) ?? 0) + 1);
+        owed.push(c.remotePort);
+      }
+    });
+    choke.perTick = 64;
+    for (const c of conns) c.noDelay = true; // as the bench's server: no answer's tail waits for an ACK
+    const byPort = new Map(conns.map((c) => [c.localPort, c]));
+    const payload = new Uint8Array(bytes).fill(9);
+    for (const c of conns) assertEquals(ta.write(c, payload, clock.now), bytes);
+    let total = 0;
+    const finished = clock.runUntil(() => {
+      // The answers owed are written between the hosts' steps, as a server's handler would.
+      for (const port of owed.splice(0)) {
+        total++;
+        assertEquals(ta.write(byPort.get(port)!, payload, clock.now), bytes);
+      }
+      return total >= writers * rounds;
+    }, 60_000);
+    assertEquals(finished, true, `${total} answers of ${writers * rounds} in 60 s`);
+    const counts = conns.map((c) => done.get(c.localPort) ?? 0);
+    const least = Math.min(...counts);
+    const most = Math.max(...counts);
+    // In turn, each connection's answers complete about once a round: a few apart at most (taken
+    // by whoever was woken, from 1 to 25 answers per connection).
+    const spread = `answers per connection from ${least} to ${most}: ${counts.join(" ")}`;
+    assertGreater(least + 3, most, spread);
+    assertGreater(least, rounds - 3, spread);
+    assertGreater(ta.counters.txWaits, 0, "connections waited for the device");
+    assertEquals(a.ip.counters.linkTxDropped, 0, "A dropped no frame on the way out");
   });
 });

@@ -218,22 +218,40 @@ export class Connections implements ConnectionOwner {
     this._release(tcb, true);
   }
 
-  /** Output stopped because the device's transmit batch was full; resume it later. */
+  /**
+   * Output stopped because the device's transmit batch was full, or others
+   * wait for it (context.ts txHeld): `tcb` joins the end of the queue.
+   */
   txBlocked(tcb: Tcb): void {
     if (!tcb.txBlocked) {
       tcb.txBlocked = true;
       this._blocked.push(tcb);
+      this._x.counters.txWaits++;
     }
   }
 
-  /** Resumes the output {@link txBlocked} stopped, once the transmit batch has drained. */
+  /** Whether connections wait for their turn at the transmit batch. */
+  txWaiting(): boolean {
+    return this._blocked.length > 0;
+  }
+
+  /**
+   * Resumes the output {@link txBlocked} stopped, once the transmit batch has
+   * drained, in the order the connections came: each sends what its windows
+   * allow until the batch is nearly full again; the one that finds it so goes
+   * back to the head of the queue (it was first), the rest keep their places
+   * behind it.
+   */
   resumeBlocked(now: number): void {
     if (this._blocked.length === 0 || !this._x.link.txDrained()) return;
     const list = this._blocked.splice(0);
-    for (const c of list) {
+    let i = 0;
+    while (i < list.length && this._blocked.length === 0) {
+      const c = list[i++];
       c.txBlocked = false;
       if (!c.dead) this._x.out.output(c, now);
     }
+    for (; i < list.length; i++) this._blocked.push(list[i]);
   }
 
   /** The application read from `c`: a closed connection whose unread data is all read is forgotten. */

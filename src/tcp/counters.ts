@@ -54,6 +54,11 @@ export class TcpCounters {
   acksDeferred = 0;
   /** Loss probes that waited another PTO because the device's transmit batch was nearly full (tlp.ts). */
   probesHeld = 0;
+  /**
+   * Times a connection's data joined the queue for the transmit batch (context.ts txHeld): the
+   * device was behind, or other connections already waited for it.
+   */
+  txWaits = 0;
   keepaliveTimeouts = 0;
   /** Connections aborted because queued data saw no acknowledgment within the user timeout. */
   userTimeouts = 0;
