@@ -215,25 +215,14 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
   function dispatch(x: Exchange): void {
     const r = x.req!;
     stats.requests++;
-    const q = r.target.indexOf("?");
-    const path = q < 0 ? r.target : r.target.slice(0, q);
-    const n = bytesN(path);
-    const get = r.method === "GET" || r.method === "HEAD";
-    if (n >= 0) {
-      if (!get) x.route = { status: 405, allow: "GET, HEAD" };
-      else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
-      else {
-        x.route = bytesRoute;
-        x.routePattern = n;
-      }
-    } else if (path === "/sha256") {
-      x.route = r.method === "POST" ? { status: 200 } : { status: 405, allow: "POST" };
-    } else if (path === "/") {
-      x.route = get ? { status: 200, text: index } : { status: 405, allow: "GET, HEAD" };
+    if (r === bytesHead) {
+      // The same head as the last /bytes/N request (parseHead gives one object for the same bytes).
+      x.route = bytesRoute;
+      x.routePattern = bytesHeadN;
+      x.hash = undefined;
     } else {
-      x.route = notFound;
+      route(x, r);
     }
-    x.hash = path === "/sha256" && r.method === "POST" ? createHash("sha256") : undefined;
     x.body.start(r.body);
     if (r.body.kind === "none") return finish(x);
     if (r.expectContinue) {
@@ -247,6 +236,35 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       return;
     }
     x.phase = Phase.body;
+  }
+
+  /** The last head routed to `/bytes/N`, and its N: a client that repeats its request is routed at once. */
+  let bytesHead: RequestHead | undefined = undefined;
+  let bytesHeadN = 0;
+
+  /** Routes the request by its path and method (x.route, x.routePattern, x.hash). */
+  function route(x: Exchange, r: RequestHead): void {
+    const q = r.target.indexOf("?");
+    const path = q < 0 ? r.target : r.target.slice(0, q);
+    const n = bytesN(path);
+    const get = r.method === "GET" || r.method === "HEAD";
+    if (n >= 0) {
+      if (!get) x.route = { status: 405, allow: "GET, HEAD" };
+      else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
+      else {
+        x.route = bytesRoute;
+        x.routePattern = n;
+        bytesHead = r;
+        bytesHeadN = n;
+      }
+    } else if (path === "/sha256") {
+      x.route = r.method === "POST" ? { status: 200 } : { status: 405, allow: "POST" };
+    } else if (path === "/") {
+      x.route = get ? { status: 200, text: index } : { status: 405, allow: "GET, HEAD" };
+    } else {
+      x.route = notFound;
+    }
+    x.hash = path === "/sha256" && r.method === "POST" ? createHash("sha256") : undefined;
   }
 
   /** The request is complete: queue its answer. */
@@ -349,10 +367,10 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
           x.betweenRequests = false;
           try {
             const from = c.pieceOffset;
-            const { used, done } = x.head.feed(c.zoneBytes, from, from + n);
+            const used = x.head.feed(c.zoneBytes, from, from + n);
             c.consume(used);
             stats.bytesIn += used;
-            if (!done) {
+            if (!x.head.done) {
               if (starts) guard.headerStarts(c);
               continue;
             }
