@@ -160,6 +160,16 @@ export class HeadReader {
     return s;
   }
 
+  /** Forgets the head it was collecting, if any: ready for another connection's. */
+  reset(): void {
+    if (sharedOwner === this) sharedOwner = undefined;
+    this.#own = undefined;
+    this.#len = 0;
+    this.#lfs = 0;
+    this.#text = undefined;
+    this.done = false;
+  }
+
   /** A buffer twice as large (at most {@link max}) holding what `buf` holds, in place of it. */
   #grow(buf: Uint8Array): Uint8Array {
     const g = new Uint8Array(Math.min(Math.max(this.#len * 2, 512), this.max));
@@ -467,6 +477,7 @@ export class BodyReader {
     this.#state = body.kind === "chunked" ? Chunk.size : Chunk.done;
     this.#size = 0;
     this.#digits = 0;
+    this.#trailerLen = 0;
   }
 
   /** Whether the body is complete. */
