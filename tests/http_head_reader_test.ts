@@ -16,7 +16,8 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 /** Feeds all of `s`; returns whether the head completed and the bytes used. */
 function feed(r: HeadReader, s: string): { used: number; done: boolean } {
   const b = bytes(s);
-  return r.feed(b, 0, b.length);
+  const used = r.feed(b, 0, b.length);
+  return { used, done: r.done };
 }
 
 describe("HeadReader", () => {

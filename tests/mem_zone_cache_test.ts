@@ -2,7 +2,8 @@
 // view of itself: refills enter at its front, spills leave from its back
 // (the buffers released last). Refills, spills and a refill the backend
 // cannot serve keep every buffer accounted for, and no buffer is handed out
-// twice.
+// twice. The count of a poll (freeCountThisPoll) agrees with a fresh count
+// wherever only the zone itself moved buffers.
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { PoolExhaustedError } from "../src/errors.ts";
 import { createHeapZone } from "../src/mem/heap.ts";
@@ -93,5 +94,54 @@ describe("mem zone cache", () => {
     assertEquals(zone.tryTake(), -1);
     for (const h of [...held, ...got]) zone.release(h);
     assertEquals(zone.accounting().inUse, 0);
+  });
+
+  test("the count of a poll asks the backend once per poll and follows this zone's own takes, releases, refills and spills", () => {
+    const count = 300;
+    const stride = 64;
+    const free = Array.from({ length: count }, (_, i) => (count - 1 - i) * stride);
+    let asked = 0;
+    const backend: ZoneBackend = {
+      takeBulk(out, n) {
+        if (free.length < n) return false;
+        for (let i = 0; i < n; i++) out[i] = free.pop()!;
+        return true;
+      },
+      giveBulk(handles, n) {
+        for (let i = 0; i < n; i++) free.push(handles[i]);
+      },
+      available: () => (asked++, free.length),
+    };
+    const layout = { dataRoomOffset: 16, dataRoomSize: 48, headroom: 0, refcntOffset: 2, cacheSize: 128 };
+    const zone = new MemZone(
+      { name: "poll", buffer: new ArrayBuffer(count * stride), capacity: count, ...layout },
+      backend,
+    );
+    const agrees = () => assertEquals(zone.freeCountThisPoll(), zone.freeCount());
+    zone.newPoll();
+    assertEquals(zone.freeCountThisPoll(), count);
+    assertEquals(zone.freeCountThisPoll(), count);
+    assertEquals(asked, 1, "counted once in the poll");
+    const held: number[] = [];
+    for (let i = 0; i < 70; i++) held.push(zone.take()); // two refills of 64
+    agrees();
+    for (let i = 0; i < 10; i++) zone.release(held.pop()!); // into the cache
+    agrees();
+    const before = asked;
+    assertEquals(zone.freeCountThisPoll(), count - 60);
+    assertEquals(asked, before, "the cache is read live: no count");
+    for (const h of held.splice(0)) zone.release(h);
+    for (let i = 0; i < 129; i++) held.push(zone.take());
+    for (const h of held.splice(0)) zone.release(h); // past the cache's 128: a spill
+    agrees();
+    // The device takes buffers outside the zone (a receive burst): seen at the next poll.
+    const burst = new Uint32Array(8);
+    assert(backend.takeBulk(burst, 8));
+    assertEquals(zone.freeCountThisPoll(), count, "not before the next poll");
+    zone.newPoll();
+    assertEquals(zone.freeCountThisPoll(), count - 8);
+    backend.giveBulk(burst, 8);
+    zone.newPoll();
+    agrees();
   });
 });

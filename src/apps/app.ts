@@ -118,8 +118,16 @@ export class ZoneBudget {
     this.#resume = resume;
   }
 
-  /** Buffers the app may take now. */
+  /**
+   * Buffers the app may take now, the pool counted once per loop iteration
+   * (MemZone.freeCountThisPoll): what an app asks before each answer.
+   */
   available(): number {
+    return this.zone.freeCountThisPoll() - this.reserve;
+  }
+
+  /** {@link available} with the pool counted now: for {@link retry}, which runs between polls. */
+  availableNow(): number {
     return this.zone.freeCount() - this.reserve;
   }
 
@@ -136,7 +144,10 @@ export class ZoneBudget {
 
   /** Resumes the parked connections while buffers are free. */
   retry(): void {
-    if (this.#parked.size === 0 || this.available() <= 0) return;
+    if (this.#parked.size === 0 || this.availableNow() <= 0) return;
+    // Between polls the count of the last one may be low (the device freed buffers since):
+    // the connections resumed count afresh.
+    this.zone.newPoll();
     const list = [...this.#parked];
     this.#parked.clear();
     for (const c of list) this.#resume(c);

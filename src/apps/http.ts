@@ -79,6 +79,7 @@ interface Route {
 const bytesRoute: Route = Object.freeze({ status: 200 });
 const notFound: Route = Object.freeze({ status: 404 });
 const noBytes = new Uint8Array(0);
+const noBody = Object.freeze({ kind: "none" as const });
 
 /** One connection's exchange: the request being read, the answer being sent. */
 class Exchange {
@@ -104,7 +105,33 @@ class Exchange {
   /** Its places among the guard's idle and header deadlines, -1 when not armed (guard.ts DeadlineSlot). */
   idleSlot = -1;
   headerSlot = -1;
+
+  /** As new, for another connection (the app keeps closed connections' exchanges: see {@link spareMax}). */
+  reset(): void {
+    this.phase = Phase.head;
+    this.head.reset();
+    this.body.start(noBody);
+    this.req = undefined;
+    this.hash = undefined;
+    this.route = notFound;
+    this.routePattern = 0;
+    this.out = noBytes;
+    this.pattern = 0;
+    this.pos = 0;
+    this.after = Phase.head;
+    this.closeAfter = false;
+    this.peerEnded = false;
+    this.betweenRequests = false;
+    this.idleSlot = -1;
+    this.headerSlot = -1;
+  }
 }
+
+/**
+ * Exchanges of closed connections kept for new ones, at most: with `Connection: close`, an
+ * exchange and its readers made per connection were a tenth of the app's CPU a connection.
+ */
+const spareMax = 1024;
 
 /** Where a connection's exchange keeps its places among the guard's deadlines. */
 const guardSlots = {
@@ -215,25 +242,14 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
   function dispatch(x: Exchange): void {
     const r = x.req!;
     stats.requests++;
-    const q = r.target.indexOf("?");
-    const path = q < 0 ? r.target : r.target.slice(0, q);
-    const n = bytesN(path);
-    const get = r.method === "GET" || r.method === "HEAD";
-    if (n >= 0) {
-      if (!get) x.route = { status: 405, allow: "GET, HEAD" };
-      else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
-      else {
-        x.route = bytesRoute;
-        x.routePattern = n;
-      }
-    } else if (path === "/sha256") {
-      x.route = r.method === "POST" ? { status: 200 } : { status: 405, allow: "POST" };
-    } else if (path === "/") {
-      x.route = get ? { status: 200, text: index } : { status: 405, allow: "GET, HEAD" };
+    if (r === bytesHead) {
+      // The same head as the last /bytes/N request (parseHead gives one object for the same bytes).
+      x.route = bytesRoute;
+      x.routePattern = bytesHeadN;
+      x.hash = undefined;
     } else {
-      x.route = notFound;
+      route(x, r);
     }
-    x.hash = path === "/sha256" && r.method === "POST" ? createHash("sha256") : undefined;
     x.body.start(r.body);
     if (r.body.kind === "none") return finish(x);
     if (r.expectContinue) {
@@ -247,6 +263,35 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
       return;
     }
     x.phase = Phase.body;
+  }
+
+  /** The last head routed to `/bytes/N`, and its N: a client that repeats its request is routed at once. */
+  let bytesHead: RequestHead | undefined = undefined;
+  let bytesHeadN = 0;
+
+  /** Routes the request by its path and method (x.route, x.routePattern, x.hash). */
+  function route(x: Exchange, r: RequestHead): void {
+    const q = r.target.indexOf("?");
+    const path = q < 0 ? r.target : r.target.slice(0, q);
+    const n = bytesN(path);
+    const get = r.method === "GET" || r.method === "HEAD";
+    if (n >= 0) {
+      if (!get) x.route = { status: 405, allow: "GET, HEAD" };
+      else if (n > patternBytesMax) x.route = { status: 400, text: `N is at most ${patternBytesMax}\n` };
+      else {
+        x.route = bytesRoute;
+        x.routePattern = n;
+        bytesHead = r;
+        bytesHeadN = n;
+      }
+    } else if (path === "/sha256") {
+      x.route = r.method === "POST" ? { status: 200 } : { status: 405, allow: "POST" };
+    } else if (path === "/") {
+      x.route = get ? { status: 200, text: index } : { status: 405, allow: "GET, HEAD" };
+    } else {
+      x.route = notFound;
+    }
+    x.hash = path === "/sha256" && r.method === "POST" ? createHash("sha256") : undefined;
   }
 
   /** The request is complete: queue its answer. */
@@ -349,10 +394,10 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
           x.betweenRequests = false;
           try {
             const from = c.pieceOffset;
-            const { used, done } = x.head.feed(c.zoneBytes, from, from + n);
+            const used = x.head.feed(c.zoneBytes, from, from + n);
             c.consume(used);
             stats.bytesIn += used;
-            if (!done) {
+            if (!x.head.done) {
               if (starts) guard.headerStarts(c);
               continue;
             }
@@ -413,19 +458,26 @@ export function httpApp(zone: MemZone, limits: Readonly<AppLimits> = appLimitDef
     onClose(c, error) {
       budget.forget(c);
       guard.forget(c);
-      (c.data as Exchange).phase = Phase.closed;
+      const x = c.data as Exchange;
+      x.phase = Phase.closed;
       countClose(stats, error);
-      // Nothing here holds the connection any more: its control block may serve the next one.
+      // Nothing here holds the connection any more: its control block may serve the next one,
+      // and its exchange (no event reaches a connection after its close).
+      c.data = undefined;
+      if (spare.length < spareMax) spare.push(x);
       c._recycle();
     },
   };
+  const spare: Exchange[] = [];
 
   return {
     name: "http",
     accept(c) {
       stats.accepted++;
       stats.open++;
-      c.data = new Exchange();
+      const x = spare.pop();
+      if (x !== undefined) x.reset();
+      c.data = x ?? new Exchange();
       // Answers end in a short segment; Nagle would hold it for the client's delayed ACK.
       c.setNoDelay(true);
       guard.accept(c);

@@ -80,12 +80,16 @@ export class HeadReader {
     return this.#len;
   }
 
+  /** Whether the head is complete: the last {@link feed} ended it, and it waits to be {@link take}n. */
+  done = false;
+
   /**
-   * Takes bytes from `v[from, to)` until the head is complete: `used` bytes
-   * were taken, and `done` says the head is complete ({@link take} it).
+   * Takes bytes from `v[from, to)` until the head is complete; returns how
+   * many it took, and {@link done} says whether the head is complete
+   * ({@link take} it). A number, not an object: this runs once per request.
    * Throws {@link BadRequest} (431) past {@link max} ({@link headBytesMax} by default).
    */
-  feed(v: Uint8Array, from: number, to: number): { used: number; done: boolean } {
+  feed(v: Uint8Array, from: number, to: number): number {
     if (this.#len === 0 && this.#own === undefined) {
       // The usual case: the whole head in this range. Found where it ends without copying its bytes,
       // it is made text straight from `v`.
@@ -95,12 +99,14 @@ export class HeadReader {
       const n = lastWholeLen;
       if (n > 0 && n <= this.max && to - i >= n && sameAsLastWhole(v, i)) {
         this.#text = lastWholeText;
-        return { used: i + n - from, done: true };
+        this.done = true;
+        return i + n - from;
       }
       const end = wholeHeadEnd(v, i, to);
       if (end >= 0 && end - i <= this.max) {
         this.#text = wholeHeadText(v, i, end);
-        return { used: end - from, done: true };
+        this.done = true;
+        return end - from;
       }
     }
     let buf = this.#own;
@@ -118,18 +124,23 @@ export class HeadReader {
       if (this.#len === buf.length) buf = this.#grow(buf);
       buf[this.#len++] = b;
       if (b === LF) {
-        if (++this.#lfs === 2) return { used: i + 1 - from, done: true };
+        if (++this.#lfs === 2) {
+          this.done = true;
+          return i + 1 - from;
+        }
       } else if (b !== CR) {
         this.#lfs = 0;
       }
     }
     // Incomplete: the rest comes with a later segment, after other connections' heads.
     if (this.#own === undefined && this.#len > 0) this.#moveOut();
-    return { used: i - from, done: false };
+    this.done = false;
+    return i - from;
   }
 
   /** The collected head as text; resets the reader for the next request. */
   take(): string {
+    this.done = false;
     // Byte i becomes char code i (latin1 as Buffer has it; TextDecoder's "latin1" is windows-1252). The
     // string comes out in the one-byte form that the regular expressions and indexOf of parseHead walk
     // fastest (String.fromCharCode.apply made one that cost a third more to parse under Bun).
@@ -147,6 +158,16 @@ export class HeadReader {
     this.#len = 0;
     this.#lfs = 0;
     return s;
+  }
+
+  /** Forgets the head it was collecting, if any: ready for another connection's. */
+  reset(): void {
+    if (sharedOwner === this) sharedOwner = undefined;
+    this.#own = undefined;
+    this.#len = 0;
+    this.#lfs = 0;
+    this.#text = undefined;
+    this.done = false;
   }
 
   /** A buffer twice as large (at most {@link max}) holding what `buf` holds, in place of it. */
@@ -456,6 +477,7 @@ export class BodyReader {
     this.#state = body.kind === "chunked" ? Chunk.size : Chunk.done;
     this.#size = 0;
     this.#digits = 0;
+    this.#trailerLen = 0;
   }
 
   /** Whether the body is complete. */

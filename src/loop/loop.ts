@@ -14,6 +14,7 @@
 import { setImmediate } from "node:timers";
 import { DESC_WORDS, type Device } from "../device/device.ts";
 import type { IpLayer } from "../ip/ipv4_layer.ts";
+import type { MemZone } from "../mem/zone.ts";
 import type { TcpLayer } from "../tcp/tcp_layer.ts";
 import { ethernetHeaderLen } from "../wire/mod.ts";
 
@@ -171,6 +172,7 @@ export class Loop {
   private _timersDeferred = 0;
   private _polling = false;
   private _pollNow = 0;
+  private readonly _zone: MemZone;
   /**
    * The time for what the application does on a connection (write, consume,
    * close): inside a poll, the poll's `now` (handlers run inside it, inline
@@ -200,6 +202,7 @@ export class Loop {
     this.mode = mode;
     // A burst's records hold at least one whole frame of the MTU where frames span buffers.
     const zone = device.zone;
+    this._zone = zone;
     const links = device.offloads.frameChains
       ? Math.ceil((device.mtu + ethernetHeaderLen) / (zone.dataRoomSize - zone.headroom))
       : 1;
@@ -223,6 +226,7 @@ export class Loop {
   poll(now: number): number {
     this._pollNow = now;
     this._polling = true;
+    this._zone.newPoll(); // the device's bursts below take and free buffers
     try {
       // What was sent since the last poll (promise continuations, timers of the runtime) leaves
       // now, not after this poll's burst; frames the device refused last time wait for the end.

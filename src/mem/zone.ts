@@ -95,6 +95,8 @@ export class MemZone {
   private readonly _spilled: Uint32Array;
   private _cached = 0;
   private _closed = false;
+  /** The backend's free buffers as last counted for {@link freeCountThisPoll}; -1: count afresh. */
+  private _backendFree = -1;
 
   /** A zone over `backend`'s buffers, laid out as `layout` says. */
   constructor(layout: ZoneLayout, backend: ZoneBackend) {
@@ -127,6 +129,7 @@ export class MemZone {
   tryTake(): number {
     if (this._cached === 0) {
       if (this._closed) throw this._closedError();
+      this._backendFree = -1;
       const dst = this._cache;
       if (this._backend.takeBulk(dst, refillBatch)) this._admit(refillBatch);
       else if (this._backend.takeBulk(dst, 1)) this._admit(1);
@@ -244,6 +247,31 @@ export class MemZone {
     return this._backend.available() + this._cached;
   }
 
+  /**
+   * {@link freeCount} with the backend counted once per loop iteration: the
+   * device's bursts take and free buffers outside TypeScript, and the loop
+   * says when one may have ({@link newPoll}); in between, the backend changes
+   * only through this zone's own refills and spills, which say so too. The
+   * local cache is read live. Counting a DPDK pool is a native call that
+   * reads the pool's ring and per-core caches: an application that asks
+   * before every answer (apps/app.ts ZoneBudget) asks this instead. Another
+   * thread taking from the same pool (workers) is seen at the next iteration.
+   */
+  freeCountThisPoll(): number {
+    if (this._closed) throw this._closedError();
+    let b = this._backendFree;
+    if (b < 0) b = this._backendFree = this._backend.available();
+    return b + this._cached;
+  }
+
+  /**
+   * A loop iteration begins, or something else may have moved buffers outside this zone: the
+   * next {@link freeCountThisPoll} counts the backend afresh.
+   */
+  newPoll(): void {
+    this._backendFree = -1;
+  }
+
   /** Buffers free and in use, counted now. */
   accounting(): ZoneAccounting {
     const free = this.freeCount();
@@ -270,6 +298,7 @@ export class MemZone {
    */
   private _refill(need: number): void {
     if (this._closed) throw this._closedError();
+    this._backendFree = -1;
     const c = this._cache;
     const cached = this._cached;
     const want = Math.min(c.length - cached, Math.max(need - cached, refillBatch));
@@ -315,6 +344,7 @@ export class MemZone {
       this._refs[(h >>> 1) + this._refHalf] = 1;
       out[i] = h;
     }
+    this._backendFree = -1;
     this._backend.giveBulk(out, n);
     this._cached = from;
   }

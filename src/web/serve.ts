@@ -459,9 +459,8 @@ export class LunaHttpServer {
         if (s.ended) throw new BadRequest(400, "connection ended inside a request head");
         return null;
       }
-      const { used, done } = s.head.feed(c.zoneBytes, c.pieceOffset, c.pieceOffset + n);
-      c.consume(used);
-      if (done) return parseHead(s.head.take());
+      c.consume(s.head.feed(c.zoneBytes, c.pieceOffset, c.pieceOffset + n));
+      if (s.head.done) return parseHead(s.head.take());
     }
   }
 
