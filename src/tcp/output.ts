@@ -49,6 +49,12 @@ export class TcpOutput {
   /** @internal */
   readonly _counters: TcpCounters;
   private readonly _sackScratch = new Uint32Array(8);
+  /** The header length {@link _prepare} last computed (options included). */
+  private _hdrLen = 20;
+  /** {@link segmentUnit}'s last answer, and the MSS and device maximum it was for. */
+  private _unit = 0;
+  private _unitMss = -1;
+  private _unitSegMax = -1;
   /** @internal The chain of a large segment: (buffer, data offset, length) per piece. */
   readonly _pieces: Uint32Array = new Uint32Array(3 * CHAIN_RECORDS_MAX);
 
@@ -180,7 +186,7 @@ export class TcpOutput {
       // An active open's SYN offers a window too; it is never scaled (RFC 7323 2.2).
       r.window = (flags & TcpFlags.syn) !== 0 ? Math.min(tcb.rcvBufBytes, 65535) : 0;
     }
-    return r.headerLen();
+    return this._hdrLen = r.headerLen();
   }
 
   /**
@@ -198,7 +204,7 @@ export class TcpOutput {
       tcb.delackAt = Infinity;
     }
     const zone = this._zone;
-    const len = r.headerLen() + r.payloadLen;
+    const len = this._hdrLen + r.payloadLen;
     r.emit(this._view.attach(zone.bytes, tcpOff, len), tcb.localIp, tcb.remoteIp, false);
     tcb.stats.segsOut++;
     tcb.lastSendAt = now;
@@ -351,7 +357,11 @@ export class TcpOutput {
   /** Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS). */
   segmentUnit(mss: number): number {
     const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
-    return segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
+    // Asked on every write and send, for a few MSS values: the last answer is kept (no modulo).
+    if (mss === this._unitMss && segMax === this._unitSegMax) return this._unit;
+    this._unitMss = mss;
+    this._unitSegMax = segMax;
+    return this._unit = segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
   }
 
   /**
