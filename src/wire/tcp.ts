@@ -52,6 +52,24 @@ export const tcpHeaderLen = 20;
 
 /** A view over a TCP segment in place; reusable, see {@link TcpPacket.wrap}. */
 export class TcpPacket extends WireView {
+  // attach and wrap again here, not only in WireView: one copy per class keeps the field stores
+  // and the call to check() monomorphic on the per-frame path (one shared copy saw every view class).
+  /** Points the view without checks (for building a header). */
+  override attach(bytes: Uint8Array, offset: number, length: number): this {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this;
+  }
+
+  /** Points the view at a received header and checks it: `Drop.none` if every accessor is safe. */
+  override wrap(bytes: Uint8Array, offset: number, length: number): Drop {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this.check();
+  }
+
   /** Validates the length and the data offset once; options and checksum are checked by {@link TcpRepr.parse}. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < tcpHeaderLen) return Drop.truncated;
