@@ -378,6 +378,18 @@ export class TcpOutput {
       }
       return;
     }
+    // Nothing to send: every queued byte is out, no FIN, no ACK owed, no SACK recovery (called
+    // after every segment that arrives, most often so). Of the full path below only the
+    // application-limited mark would be done.
+    const flight = tcb.flight;
+    if (
+      tcb.sendq.bytes <= flight && !tcb.ackNow && !tcb.finQueued && tcb.sb === undefined &&
+      tcb.sndNxt === tcb.sndMax
+    ) {
+      const r = tcb.rack;
+      if (r !== undefined && flight < tcb.cc.cwnd) r.rate.markAppLimited(flight);
+      return;
+    }
     const mss = effectiveMss(tcb);
     if (recoverySend(this._x, tcb, now)) {
       if (tcb.ackNow) this.sendAck(tcb, now);
@@ -400,13 +412,13 @@ export class TcpOutput {
       const dataSent = tcb.finSeq >= 0 && !seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0) ? dataOff - 1 : dataOff;
       const avail = tcb.sendq.bytes - dataSent;
       const flight = tcb.flight;
-      // The window's right edge is SND.WL2 + SND.WND: the window was offered
-      // relative to the ACK that carried it, which can be older than SND.UNA.
-      const wndLeft = (tcb.sndWl2 + tcb.sndWnd - tcb.sndNxt) | 0;
-      let ccLeft = tcb.cc.sendAllowance(flight);
-      if (flight === 0 && ccLeft < mss) ccLeft = mss; // never less than one segment with nothing in flight
       const finPending = finAllowed(tcb) && (tcb.finSeq < 0 || seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0));
       if (avail > 0) {
+        // The window's right edge is SND.WL2 + SND.WND: the window was offered
+        // relative to the ACK that carried it, which can be older than SND.UNA.
+        const wndLeft = (tcb.sndWl2 + tcb.sndWnd - tcb.sndNxt) | 0;
+        let ccLeft = tcb.cc.sendAllowance(flight);
+        if (flight === 0 && ccLeft < mss) ccLeft = mss; // never less than one segment with nothing in flight
         // The device is behind (its transmit batch nearly full): new data waits in the send
         // queue rather than being dropped on the way out; poll() resumes it (like Linux's TSQ).
         if (txHeld(this._x, tcb)) break;
