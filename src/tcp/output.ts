@@ -469,6 +469,8 @@ export class TcpOutput {
         }
         tcb.flightAtSend = tcb.flight;
         this._x.timers.armRetransmit(tcb, now);
+        // All of it went, and no FIN is left to send alone: the next turn would find nothing.
+        if (sent === avail && (withFin || !finPending)) break;
         continue;
       }
       if (finPending) {
