@@ -27,9 +27,14 @@ const wordPathBytesMin = 64;
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // One Uint32Array over the last ArrayBuffer summed: packets live in one zone
-// buffer, so this is created once per zone, not per packet.
+// buffer, so this is created once per zone, not per packet. The one before it
+// is kept too: two stacks in one thread (the in-memory link's two ends, a
+// test's or a benchmark's) sum packets of their two zones in turn, and with
+// one view it was made again on nearly every call.
 let wordsOf: ArrayBufferLike | null = null;
 let words: Uint32Array = new Uint32Array(0);
+let wordsOfPrev: ArrayBufferLike | null = null;
+let wordsPrev: Uint32Array = new Uint32Array(0);
 
 /** Folds a non-negative integer sum (below 2^53) into a 16-bit one's-complement sum. */
 export function onesFold(sum: number): number {
@@ -117,8 +122,16 @@ function sumByWords(b: Uint8Array, start: number, end: number): number {
   const wend = wi + wordCount;
   const buffer = b.buffer;
   if (buffer !== wordsOf || wend > words.length) {
-    wordsOf = buffer;
-    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    const lastOf = wordsOf, last = words;
+    if (buffer === wordsOfPrev && wend <= wordsPrev.length) {
+      wordsOf = buffer;
+      words = wordsPrev;
+    } else {
+      wordsOf = buffer;
+      words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    }
+    wordsOfPrev = lastOf;
+    wordsPrev = last;
   }
   const w = words;
   let sl = 0;
