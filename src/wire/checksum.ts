@@ -40,7 +40,10 @@ let wordsPrev: Int32Array = new Int32Array(0);
 
 /** Folds a non-negative integer sum (below 2^53) into a 16-bit one's-complement sum. */
 export function onesFold(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
+  // A packet's sum is below 2^31: folded with integer operations; only larger ones as doubles.
+  while (sum > 0xffff) {
+    sum = sum <= 0x7fffffff ? (sum & 0xffff) + (sum >>> 16) : (sum % 0x10000) + Math.floor(sum / 0x10000);
+  }
   return sum;
 }
 
