@@ -254,12 +254,13 @@ export class TcpRepr {
   emit(packet: TcpPacket, src: number, dst: number, fillChecksum = true): void {
     const b = packet.bytes;
     const o = packet.offset;
-    needRoom("TCP", b, o, packet.length, this.bufferLen());
+    const headerLen = this.headerLen(); // counted once: options.emit writes as many bytes
+    needRoom("TCP", b, o, packet.length, headerLen + this.payloadLen);
     wr16(b, o, this.srcPort);
     wr16(b, o + 2, this.dstPort);
     wr32(b, o + 4, this.seq);
     wr32(b, o + 8, this.ack);
-    const headerLen = tcpHeaderLen + this.options.emit(b, o + tcpHeaderLen);
+    this.options.emit(b, o + tcpHeaderLen);
     b[o + 12] = (headerLen >>> 2) << 4;
     b[o + 13] = this.flags;
     wr16(b, o + 14, this.window);
