@@ -44,7 +44,15 @@ export interface NeighborOwner {
   /** Send an ARP request for `ip` (to `mac`, or broadcast when 0). */
   sendRequest(ip: number, mac: number, now: number): void;
   /** A waiting frame can go: its Ethernet destination must be set to `mac`. */
-  release(mac: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void;
+  release(
+    mac: number,
+    h: number,
+    dataOff: number,
+    len: number,
+    flags: number,
+    lens: number,
+    now: number,
+  ): void;
   /** A waiting frame cannot go (never resolved, or the queue was full): drop it, counted under `why`. */
   drop(h: number, why: "unresolved" | "queue", now: number): void;
 }
@@ -60,6 +68,8 @@ export class NeighborCache {
   private readonly _queueLen: number;
   /** Earliest time {@link poll} has work; Infinity when none. */
   private _nextAt = Infinity;
+  /** The entry {@link lookup} found last (a stack mostly talks to one next hop): no map lookup per frame. */
+  private _last: Entry | undefined = undefined;
 
   constructor(owner: NeighborOwner, options: NeighborOptions = {}) {
     this._owner = owner;
@@ -80,8 +90,13 @@ export class NeighborCache {
    * else -1: the caller then {@link enqueue}s its frame.
    */
   lookup(ip: number, now: number): number {
-    const e = this._entries.get(ip);
-    if (e === undefined || e.state === stateIncomplete) return -1;
+    let e = this._last;
+    if (e === undefined || e.ip !== ip) {
+      e = this._entries.get(ip);
+      if (e === undefined) return -1;
+      this._last = e;
+    }
+    if (e.state === stateIncomplete) return -1;
     if (e.state === stateReachable && now >= e.at) {
       // RFC 1122 2.3.2.1: confirm an old entry, keep using it meanwhile.
       e.state = stateStale;
@@ -94,7 +109,15 @@ export class NeighborCache {
   }
 
   /** Parks a frame until `ip` resolves, asking for it if nobody has yet. */
-  enqueue(ip: number, h: number, dataOff: number, len: number, flags: number, lens: number, now: number): void {
+  enqueue(
+    ip: number,
+    h: number,
+    dataOff: number,
+    len: number,
+    flags: number,
+    lens: number,
+    now: number,
+  ): void {
     let e = this._entries.get(ip);
     if (e === undefined) {
       e = this._add(ip, now);
@@ -128,7 +151,9 @@ export class NeighborCache {
     e.at = now + this._reachableMs;
     e.probes = 0;
     const w = e.waiting;
-    for (let i = 0; i < w.length; i += 5) this._owner.release(mac, w[i], w[i + 1], w[i + 2], w[i + 3], w[i + 4], now);
+    for (let i = 0; i < w.length; i += 5) {
+      this._owner.release(mac, w[i], w[i + 1], w[i + 2], w[i + 3], w[i + 4], now);
+    }
     w.length = 0;
   }
 
@@ -185,6 +210,7 @@ export class NeighborCache {
     const w = e.waiting;
     for (let i = 0; i < w.length; i += 5) this._owner.drop(w[i], "unresolved", now);
     w.length = 0;
+    if (this._last === e) this._last = undefined;
     this._entries.delete(e.ip);
   }
 }

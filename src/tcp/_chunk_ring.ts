@@ -27,8 +27,8 @@ function takeRing(chunks: number): Uint32Array {
   return new Uint32Array(chunks * W);
 }
 
-function giveRing(ring: Uint32Array): void {
-  const chunks = ring.length / W;
+/** Gives back `ring`, of `chunks` chunks (its length / W, passed in: no division per give). */
+function giveRing(ring: Uint32Array, chunks: number): void {
   if (chunks > maxPooledChunks) return;
   const k = sizeIndex(chunks);
   const list = spares[k] ?? (spares[k] = []);
@@ -110,7 +110,7 @@ export class ChunkRing {
       this.released++;
     }
     if (this.count === 0 && this.ring !== none) {
-      giveRing(this.ring);
+      giveRing(this.ring, this.mask + 1);
       this.ring = none;
       this.mask = -1;
       this.head = 0;
@@ -139,9 +139,9 @@ export class ChunkRing {
       ring[k * W + OFF] = old[from + OFF];
       ring[k * W + LEN] = old[from + LEN];
     }
-    if (old !== none) giveRing(old);
+    if (old !== none) giveRing(old, this.mask + 1);
     this.ring = ring;
-    this.mask = ring.length / W - 1;
+    this.mask = chunks - 1;
     this.head = 0;
   }
 }

@@ -49,6 +49,12 @@ export class TcpOutput {
   /** @internal */
   readonly _counters: TcpCounters;
   private readonly _sackScratch = new Uint32Array(8);
+  /** The header length {@link _prepare} last computed (options included). */
+  private _hdrLen = 20;
+  /** {@link segmentUnit}'s last answer, and the MSS and device maximum it was for. */
+  private _unit = 0;
+  private _unitMss = -1;
+  private _unitSegMax = -1;
   /** @internal The chain of a large segment: (buffer, data offset, length) per piece. */
   readonly _pieces: Uint32Array = new Uint32Array(3 * CHAIN_RECORDS_MAX);
 
@@ -180,7 +186,7 @@ export class TcpOutput {
       // An active open's SYN offers a window too; it is never scaled (RFC 7323 2.2).
       r.window = (flags & TcpFlags.syn) !== 0 ? Math.min(tcb.rcvBufBytes, 65535) : 0;
     }
-    return r.headerLen();
+    return this._hdrLen = r.headerLen();
   }
 
   /**
@@ -198,7 +204,7 @@ export class TcpOutput {
       tcb.delackAt = Infinity;
     }
     const zone = this._zone;
-    const len = r.headerLen() + r.payloadLen;
+    const len = this._hdrLen + r.payloadLen;
     r.emit(this._view.attach(zone.bytes, tcpOff, len), tcb.localIp, tcb.remoteIp, false);
     tcb.stats.segsOut++;
     tcb.lastSendAt = now;
@@ -351,7 +357,11 @@ export class TcpOutput {
   /** Bytes per segment: one MSS, or a large segment the device cuts (a multiple of the MSS). */
   segmentUnit(mss: number): number {
     const segMax = this._config.segmentationOffload ? this._link.txSegmentMax : 0;
-    return segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
+    // Asked on every write and send, for a few MSS values: the last answer is kept (no modulo).
+    if (mss === this._unitMss && segMax === this._unitSegMax) return this._unit;
+    this._unitMss = mss;
+    this._unitSegMax = segMax;
+    return this._unit = segMax >= 2 * mss ? Math.min(segMax - segMax % mss, GSO_SEGS_MAX * mss) : mss;
   }
 
   /**
@@ -366,6 +376,18 @@ export class TcpOutput {
       if (tcb.ackNow && s === State.synReceived) {
         this.sendControl(tcb, TcpFlags.syn | TcpFlags.ack, tcb.iss, now);
       }
+      return;
+    }
+    // Nothing to send: every queued byte is out, no FIN, no ACK owed, no SACK recovery (called
+    // after every segment that arrives, most often so). Of the full path below only the
+    // application-limited mark would be done.
+    const flight = tcb.flight;
+    if (
+      tcb.sendq.bytes <= flight && !tcb.ackNow && !tcb.finQueued && tcb.sb === undefined &&
+      tcb.sndNxt === tcb.sndMax
+    ) {
+      const r = tcb.rack;
+      if (r !== undefined && flight < tcb.cc.cwnd) r.rate.markAppLimited(flight);
       return;
     }
     const mss = effectiveMss(tcb);
@@ -390,13 +412,13 @@ export class TcpOutput {
       const dataSent = tcb.finSeq >= 0 && !seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0) ? dataOff - 1 : dataOff;
       const avail = tcb.sendq.bytes - dataSent;
       const flight = tcb.flight;
-      // The window's right edge is SND.WL2 + SND.WND: the window was offered
-      // relative to the ACK that carried it, which can be older than SND.UNA.
-      const wndLeft = (tcb.sndWl2 + tcb.sndWnd - tcb.sndNxt) | 0;
-      let ccLeft = tcb.cc.sendAllowance(flight);
-      if (flight === 0 && ccLeft < mss) ccLeft = mss; // never less than one segment with nothing in flight
       const finPending = finAllowed(tcb) && (tcb.finSeq < 0 || seqLt(tcb.sndNxt, (tcb.finSeq + 1) >>> 0));
       if (avail > 0) {
+        // The window's right edge is SND.WL2 + SND.WND: the window was offered
+        // relative to the ACK that carried it, which can be older than SND.UNA.
+        const wndLeft = (tcb.sndWl2 + tcb.sndWnd - tcb.sndNxt) | 0;
+        let ccLeft = tcb.cc.sendAllowance(flight);
+        if (flight === 0 && ccLeft < mss) ccLeft = mss; // never less than one segment with nothing in flight
         // The device is behind (its transmit batch nearly full): new data waits in the send
         // queue rather than being dropped on the way out; poll() resumes it (like Linux's TSQ).
         if (txHeld(this._x, tcb)) break;
@@ -447,6 +469,8 @@ export class TcpOutput {
         }
         tcb.flightAtSend = tcb.flight;
         this._x.timers.armRetransmit(tcb, now);
+        // All of it went, and no FIN is left to send alone: the next turn would find nothing.
+        if (sent === avail && (withFin || !finPending)) break;
         continue;
       }
       if (finPending) {

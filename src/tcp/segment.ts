@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Ipv4Packet, type TcpPacket, TcpFlags, TcpOptions } from "../wire/mod.ts";
+import { type Ipv4Packet, TcpFlags, TcpOptions, type TcpPacket } from "../wire/mod.ts";
 import { Drop } from "../wire/mod.ts";
 import type { RxChain } from "../ip/rx_chain.ts";
 
@@ -48,19 +48,22 @@ export class Segment {
     this.ack = tcp.ack;
     this.flags = tcp.flags;
     this.wnd = tcp.window;
-    this.payloadOff = tcp.payloadOffset;
-    this.headLen = tcp.payloadLen;
+    const headerLen = tcp.headerLen;
+    const start = tcp.offset + 20;
+    const end = tcp.offset + headerLen;
+    const headLen = tcp.length - headerLen;
+    this.payloadOff = end;
+    this.headLen = headLen;
     if (chain !== undefined && chain.count > 0) {
       this.chain = chain;
-      this.payloadLen = tcp.payloadLen + chain.bytes;
+      this.payloadLen = headLen + chain.bytes;
     } else {
       this.chain = null;
-      this.payloadLen = tcp.payloadLen;
+      this.payloadLen = headLen;
     }
+    if (end > start) return this.options.parse(tcp.bytes, start, end); // parse clears first
     this.options.clear();
-    const start = tcp.offset + 20;
-    const end = tcp.offset + tcp.headerLen;
-    return end > start ? this.options.parse(tcp.bytes, start, end) : Drop.none;
+    return Drop.none;
   }
 
   /** SEG.LEN: payload plus one for SYN and one for FIN (RFC 9293 3.4). */

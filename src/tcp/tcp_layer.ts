@@ -48,6 +48,8 @@ import { copyIntoSendQueue } from "./write.ts";
 
 export type { Listener } from "./handshake.ts";
 
+/** Slots of TcpLayer's recent connection ids (a power of two). */
+const recentIdSlots = 256;
 /** Options of {@link TcpLayer}. */
 export interface TcpLayerOptions {
   /** Secret key of ISNs and SYN cookies (16 bytes); random by default. */
@@ -73,6 +75,13 @@ export class TcpLayer implements TcpReceiver, TcpContext {
   /** @internal */
   readonly conns: Connections;
   private readonly _seg = new Segment();
+  /**
+   * The connection ids segments last found, by a few bits of their ports and address: most
+   * segments find theirs here, checked against its 4-tuple, without the table's keyed hash.
+   * A wrong or stale guess (an id reused, a crafted segment) fails the check and costs the
+   * table's lookup, as before.
+   */
+  private readonly _recentIds = new Int32Array(recentIdSlots);
   private readonly _isn: IsnGenerator;
   private readonly _hs: Handshake;
   private readonly _timeWait: TimeWaitTable;
@@ -480,8 +489,16 @@ export class TcpLayer implements TcpReceiver, TcpContext {
       tcb === undefined || tcb.remotePort !== seg.srcPort || tcb.localPort !== seg.dstPort ||
       tcb.remoteIp !== seg.srcIp
     ) {
-      const id = this._table.find(seg.srcIp, seg.srcPort, seg.dstPort);
-      tcb = id >= 0 ? this._table.tcbs[id] : undefined;
+      const slot = (seg.srcPort ^ seg.dstPort ^ seg.srcIp) & (recentIdSlots - 1);
+      tcb = this._table.tcbs[this._recentIds[slot]];
+      if (
+        tcb === undefined || tcb.remotePort !== seg.srcPort || tcb.localPort !== seg.dstPort ||
+        tcb.remoteIp !== seg.srcIp
+      ) {
+        const id = this._table.find(seg.srcIp, seg.srcPort, seg.dstPort);
+        tcb = id >= 0 ? this._table.tcbs[id] : undefined;
+        if (id >= 0) this._recentIds[slot] = id;
+      }
     }
     if (tcb !== undefined) {
       const kept = segmentArrives(this, tcb, seg, now);

@@ -23,7 +23,8 @@ export function effectiveMss(tcb: Tcb): number {
  * bytes of payload in 8 buffers of 9024 is 8183 a buffer, not 9024).
  */
 export function bytesPerBuffer(pool: PoolPressure, tcb: Tcb): number {
-  return Math.floor(effectiveMss(tcb) / segmentBuffers(pool.bufferBytes, tcb));
+  const n = segmentBuffers(pool.bufferBytes, tcb);
+  return n === 1 ? effectiveMss(tcb) : Math.floor(effectiveMss(tcb) / n);
 }
 
 /** The window to advertise now, bytes, with receiver SWS avoidance; never shrinks the right edge. */

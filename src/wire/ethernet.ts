@@ -84,6 +84,24 @@ export function parseMac(text: string): number {
 
 /** A view over an Ethernet II header in place; reusable, see {@link EthernetFrame.wrap}. */
 export class EthernetFrame extends WireView {
+  // attach and wrap again here, not only in WireView: one copy per class keeps the field stores
+  // and the call to check() monomorphic on the per-frame path (one shared copy saw every view class).
+  /** Points the view without checks (for building a header). */
+  override attach(bytes: Uint8Array, offset: number, length: number): this {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this;
+  }
+
+  /** Points the view at a received header and checks it: `Drop.none` if every accessor is safe. */
+  override wrap(bytes: Uint8Array, offset: number, length: number): Drop {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this.check();
+  }
+
   /** Validates the lengths once; after {@link Drop.none} no accessor reads past the frame. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < ethernetHeaderLen) {

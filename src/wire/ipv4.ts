@@ -61,6 +61,24 @@ export function parseIpv4(text: string): number {
 
 /** A view over an IPv4 header in place; reusable, see {@link Ipv4Packet.wrap}. */
 export class Ipv4Packet extends WireView {
+  // attach and wrap again here, not only in WireView: one copy per class keeps the field stores
+  // and the call to check() monomorphic on the per-frame path (one shared copy saw every view class).
+  /** Points the view without checks (for building a header). */
+  override attach(bytes: Uint8Array, offset: number, length: number): this {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this;
+  }
+
+  /** Points the view at a received header and checks it: `Drop.none` if every accessor is safe. */
+  override wrap(bytes: Uint8Array, offset: number, length: number): Drop {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this.check();
+  }
+
   /**
    * Validates version, IHL and total length against the buffer, once; the
    * checksum is left to {@link verifyChecksum} (a NIC may have checked it).

@@ -52,6 +52,24 @@ export const tcpHeaderLen = 20;
 
 /** A view over a TCP segment in place; reusable, see {@link TcpPacket.wrap}. */
 export class TcpPacket extends WireView {
+  // attach and wrap again here, not only in WireView: one copy per class keeps the field stores
+  // and the call to check() monomorphic on the per-frame path (one shared copy saw every view class).
+  /** Points the view without checks (for building a header). */
+  override attach(bytes: Uint8Array, offset: number, length: number): this {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this;
+  }
+
+  /** Points the view at a received header and checks it: `Drop.none` if every accessor is safe. */
+  override wrap(bytes: Uint8Array, offset: number, length: number): Drop {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.length = length;
+    return this.check();
+  }
+
   /** Validates the length and the data offset once; options and checksum are checked by {@link TcpRepr.parse}. */
   check(): Drop {
     if (!inBounds(this.bytes, this.offset, this.length) || this.length < tcpHeaderLen) return Drop.truncated;
@@ -236,12 +254,13 @@ export class TcpRepr {
   emit(packet: TcpPacket, src: number, dst: number, fillChecksum = true): void {
     const b = packet.bytes;
     const o = packet.offset;
-    needRoom("TCP", b, o, packet.length, this.bufferLen());
+    const headerLen = this.headerLen(); // counted once: options.emit writes as many bytes
+    needRoom("TCP", b, o, packet.length, headerLen + this.payloadLen);
     wr16(b, o, this.srcPort);
     wr16(b, o + 2, this.dstPort);
     wr32(b, o + 4, this.seq);
     wr32(b, o + 8, this.ack);
-    const headerLen = tcpHeaderLen + this.options.emit(b, o + tcpHeaderLen);
+    this.options.emit(b, o + tcpHeaderLen);
     b[o + 12] = (headerLen >>> 2) << 4;
     b[o + 13] = this.flags;
     wr16(b, o + 14, this.window);

@@ -180,6 +180,17 @@ export class TcpOptions {
    */
   parse(bytes: Uint8Array, start: number, end: number): Drop {
     this.clear();
+    // The layout nearly every segment after the handshake carries (Linux's, and ours): NOP NOP
+    // and timestamps, read without the walk.
+    if (
+      end - start === 12 && bytes[start] === TcpOptionKind.nop && bytes[start + 1] === TcpOptionKind.nop &&
+      bytes[start + 2] === TcpOptionKind.timestamps && bytes[start + 3] === timestampsLen
+    ) {
+      this.timestamps = true;
+      this.tsVal = rd32(bytes, start + 4);
+      this.tsEcr = rd32(bytes, start + 8);
+      return Drop.none;
+    }
     const c = this.#cursor.reset(bytes, start, end);
     while (c.next()) {
       const at = c.dataOffset;
@@ -229,15 +240,17 @@ export class TcpOptions {
    */
   sackCountEmitted(): number {
     if (this.sackCount === 0) return 0;
-    const room = tcpOptionsLenMax - this.#lenWithoutSack() - 4;
+    const room = tcpOptionsLenMax - lenWithoutSack(this) - 4;
     const fit = room < 8 ? 0 : room >>> 3;
     return this.sackCount < fit ? this.sackCount : fit;
   }
 
   /** Bytes {@link emit} writes: a multiple of 4, at most 40. */
   emitLen(): number {
+    const base = lenWithoutSack(this);
+    if (this.sackCount === 0) return base; // the usual segment: no call for the blocks
     const n = this.sackCountEmitted();
-    return this.#lenWithoutSack() + (n === 0 ? 0 : 4 + 8 * n);
+    return base + (n === 0 ? 0 : 4 + 8 * n);
   }
 
   /**
@@ -247,7 +260,8 @@ export class TcpOptions {
    * a RangeError if `bytes` has no room for them.
    */
   emit(bytes: Uint8Array, at: number): number {
-    needRoom("TCP options", bytes, at, bytes.length - at, this.emitLen());
+    const n = this.sackCount === 0 ? 0 : this.sackCountEmitted();
+    needRoom("TCP options", bytes, at, bytes.length - at, lenWithoutSack(this) + (n === 0 ? 0 : 4 + 8 * n));
     let p = at;
     if (this.mss >= 0) {
       bytes[p] = TcpOptionKind.mss;
@@ -282,7 +296,6 @@ export class TcpOptions {
       bytes[p + 3] = this.windowScale;
       p += 4;
     }
-    const n = this.sackCountEmitted();
     if (n > 0) {
       bytes[p] = TcpOptionKind.nop;
       bytes[p + 1] = TcpOptionKind.nop;
@@ -297,9 +310,9 @@ export class TcpOptions {
     }
     return p - at;
   }
+}
 
-  #lenWithoutSack(): number {
-    return (this.mss >= 0 ? 4 : 0) + (this.timestamps ? 12 : this.sackPermitted ? 4 : 0) +
-      (this.windowScale >= 0 ? 4 : 0);
-  }
+// Bytes of the options but the SACK blocks (a function, not a #private method: it inlines).
+function lenWithoutSack(o: TcpOptions): number {
+  return (o.mss >= 0 ? 4 : 0) + (o.timestamps ? 12 : o.sackPermitted ? 4 : 0) + (o.windowScale >= 0 ? 4 : 0);
 }
