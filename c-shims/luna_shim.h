@@ -226,7 +226,9 @@ int32_t luna_refcnt_update(int32_t pool, const uint32_t *handles, uint32_t n,
  * a write that fills dozens of buffers. While a port using the pool sums
  * checksums in software, it sums each buffer's payload as it copies it and
  * marks the buffer (see luna_pool_marks): the port's transmit path takes
- * those sums instead of reading the bytes again. */
+ * those sums instead of reading the bytes again. Bytes copied right after
+ * those of a marked buffer (a write that tops up the last buffer) are summed
+ * in with them. */
 int32_t luna_copy_in(int32_t pool, const uint8_t *src, uint32_t src_len, uint32_t src_off,
 		     const uint32_t *dst, uint32_t n);
 

@@ -111,6 +111,7 @@ describe("checksums", () => {
       assertEquals(r.cut1447, { frames: 4, badSums: 0, bytes: true });
       assertEquals(r.cut500, { frames: 11, badSums: 0, bytes: true });
       assertEquals(r.toppedUp, { frames: 1, badSums: 0, bytes: true });
+      assertEquals(r.toppedUpByCopy, { frames: 4, badSums: 0, bytes: true });
       // The cache hands out its last buffer in first: the case is the one it means to be.
       assertEquals(r.retaken, { same: true, frames: 1, badSums: 0, bytes: true });
       assertEquals(r.stats, { txInvalidRefused: 0, txSegDropped: 0 });

@@ -6,7 +6,7 @@
 // a checksum that verifies and the bytes it was sent with: payload copied in
 // and sent whole; cut by GSO at odd offsets and an odd MSS, from ranges that
 // start inside a buffer; topped up in place after the copy (bytes the sums
-// do not cover); and a buffer copied into, released, taken again and
+// do not cover) or by another copy (summed in); and a buffer copied into, released, taken again and
 // rewritten in place (its sums must no longer count). Prints `RESULT {...}`.
 // Usage: hot_sums.ts PREFIX SOCKET
 import { rmSync } from "node:fs";
@@ -134,6 +134,17 @@ for (const mss of [1447, 500]) {
   tz.bytes.set(source(31, 447), tz.dataStart(h) + tz.headroom + 1001);
   single(h, tz.headroom, 1448, 1);
   result.toppedUp = await exchange(1, [...range(30, 0, 1001), ...range(31, 0, 447)]);
+}
+
+// Topped up by a copy: 377 bytes copied in, then 1071 right after them (summed in with them),
+// sent as one, and cut at 500 from a range that starts inside the first copy.
+{
+  const h = copied(32, 377);
+  tz.copyIn(source(33, 1071), 0, Uint32Array.of(h, tz.dataStart(h) + tz.headroom + 377, 1071), 1);
+  single(h, tz.headroom, 1448, 3); // takes the take's reference; the chain takes one of its own
+  chain(9, 500, [[h, tz.headroom + 5, 1443]]);
+  const bytes = [...range(32, 0, 377), ...range(33, 0, 1071)];
+  result.toppedUpByCopy = await exchange(1 + 3, [...bytes, ...bytes.slice(5)]);
 }
 
 // Retaken: a buffer copied into and released is the next one taken (the cache's last in);
