@@ -15,8 +15,9 @@
  *   into the shared ring (copy mode, no hugepages). Receiving: the memif
  *   driver copies from the ring into a zone buffer; the application reads
  *   it where it lies. Checksums: none on memif ("auto"); with
- *   `checksums: "always"` (luna-memif-csum-*) the shim computes them over
- *   each frame sent and verifies them over each frame received.
+ *   `checksums: "always"` (luna-memif-csum-*) the shim computes them for
+ *   each frame sent from the sums the write's copy took (no pass of its
+ *   own) and verifies them over each frame received.
  * - luna-ts over net_memif in zero-copy (luna-memif-zc-*): the bench's
  *   server is memif's client with `zero-copy` on hugepages, so its pool's
  *   buffers are the ring's. Sending: the application's write into zone
@@ -101,7 +102,11 @@ export function payloadTouches(config: string): Touches | undefined {
     const csum = config.startsWith("luna-memif-csum-");
     return {
       ends: "luna-ts both",
-      send: side(["write into zone buffers", "memif driver into the shared ring"], csum ? ["shim"] : []),
+      // With checksums, the write's copy sums each block it copies (hot sums): no pass of its own.
+      send: side([
+        csum ? "write into zone buffers, summed as copied" : "write into zone buffers",
+        "memif driver into the shared ring",
+      ], []),
       receive: side(["memif driver from the shared ring"], csum ? ["shim"] : []),
     };
   }

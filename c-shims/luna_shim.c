@@ -590,6 +590,26 @@ struct pool {
 	char *base;
 	size_t len;
 	uint32_t data_room_off;
+	/* Hot sums (luna_cksum.h): while a port using the pool sums in software
+	 * (hot_on), luna_copy_in keeps each buffer's block sums in hot[], one
+	 * entry per buffer (at its handle / obj_size, naming its handle), and
+	 * sets its mark, marks[handle >> 6], which says the entry holds for the
+	 * bytes it names. A buffer taken (by the zone, in TypeScript, which maps
+	 * marks) or received is unmarked; the transmit path sums from the entry
+	 * only a marked buffer's. */
+	uint8_t *marks;
+	uint8_t *hot;
+	uint32_t hot_stride; /* bytes per entry */
+	uint32_t obj_size;   /* from one buffer's handle to the next */
+	uint8_t hot_on;
+};
+
+/* A buffer's hot sums: its payload's bytes [lo, hi) of the data room, as
+ * luna_copy_sum() summed them, a slot per block of the data room. */
+struct hot_entry {
+	uint32_t h;
+	uint16_t lo, hi;
+	uint16_t sums[];
 };
 static struct pool pools[LUNA_POOLS_MAX];
 static int pool_count;
@@ -692,6 +712,14 @@ int32_t luna_pool_create(const uint8_t *name, uint32_t name_len, uint32_t count,
 	p->base = mz->addr;
 	p->len = mz->len;
 	p->data_room_off = (uint32_t)(sizeof(struct rte_mbuf) + rte_pktmbuf_priv_size(mp));
+	p->obj_size = sz.total_size;
+	p->marks = calloc((mz->len >> 6) + 1, 1);
+	if (p->marks == NULL) {
+		rte_mempool_free(mp);
+		rte_memzone_free(mz);
+		memset(p, 0, sizeof(*p));
+		return fail(-ENOMEM, "pool: out of memory\n");
+	}
 	return pool_count++;
 }
 
@@ -699,6 +727,67 @@ void *luna_pool_base(int32_t id)
 {
 	struct pool *p = pool_get(id);
 	return p ? p->base : NULL;
+}
+
+void *luna_pool_marks(int32_t id)
+{
+	struct pool *p = pool_get(id);
+	return p ? p->marks : NULL;
+}
+
+/* The entry of the buffer at handle h, if the table has one for it. */
+static inline struct hot_entry *hot_entry_of(const struct pool *p, uint32_t h)
+{
+	size_t i = h / p->obj_size;
+	if (unlikely(i >= p->mp->size))
+		return NULL;
+	return (struct hot_entry *)(p->hot + i * p->hot_stride);
+}
+
+/* Starts loading what hot_or_cksum16 reads of the buffer at handle h. */
+static inline void hot_prefetch(const struct pool *p, uint32_t h)
+{
+	rte_prefetch0(&p->marks[h >> 6]);
+	size_t i = h / p->obj_size;
+	if (i < p->mp->size)
+		rte_prefetch0(p->hot + i * p->hot_stride);
+}
+
+/* The table of hot sums, made on first use; 0, or -ENOMEM (then none kept). */
+static int hot_table(struct pool *p)
+{
+	if (p->hot != NULL)
+		return 0;
+	uint32_t room = rte_pktmbuf_data_room_size(p->mp);
+	uint32_t blocks = (room + LUNA_HOT_BLOCK - 1) / LUNA_HOT_BLOCK;
+	/* An entry a cache line (two from 3585 bytes of data room on), each on its own. */
+	p->hot_stride = (uint32_t)RTE_ALIGN_CEIL(sizeof(struct hot_entry) + 2 * blocks, RTE_CACHE_LINE_SIZE);
+	p->hot = aligned_alloc(RTE_CACHE_LINE_SIZE, (size_t)p->mp->size * p->hot_stride);
+	if (p->hot != NULL)
+		memset(p->hot, 0, (size_t)p->mp->size * p->hot_stride);
+	if (p->hot == NULL) {
+		p->hot_on = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The folded sum of the n bytes at d, which lie in the data room of the
+ * buffer at buf_addr (a zone buffer's or not): from the buffer's hot sums
+ * where it has them. */
+static inline uint16_t hot_or_cksum16(const struct pool *p, const char *buf_addr, const char *d, uint32_t n)
+{
+	if (p != NULL && p->hot != NULL && buf_addr >= p->base + p->data_room_off &&
+	    buf_addr < p->base + p->len) {
+		uint32_t h = (uint32_t)(buf_addr - p->base - p->data_room_off);
+		if ((h & 63) == 0 && p->marks[h >> 6]) {
+			const struct hot_entry *en = hot_entry_of(p, h);
+			if (en != NULL && en->h == h)
+				return luna_hot_sum((const uint8_t *)buf_addr, en->lo, en->hi, en->sums,
+						    (uint32_t)(d - buf_addr), (uint32_t)(d - buf_addr) + n);
+		}
+	}
+	return cksum16(d, n);
 }
 
 int32_t luna_pool_info(int32_t id, uint32_t *out, uint32_t words)
@@ -755,6 +844,8 @@ int32_t luna_pool_free(int32_t id, int32_t driver_held)
 			    rte_mempool_in_use_count(p->mp));
 	rte_mempool_free(p->mp);
 	rte_memzone_free(p->mz);
+	free(p->marks);
+	free(p->hot);
 	memset(p, 0, sizeof(*p));
 	return 0;
 }
@@ -893,6 +984,29 @@ int32_t luna_copy_in(int32_t id, const uint8_t *src, uint32_t src_len, uint32_t 
 	}
 	if (unlikely((uint64_t)src_off + total > src_len))
 		return -EINVAL;
+	if (p->hot_on && hot_table(p) == 0) {
+		for (uint32_t i = 0; i < n; i++) {
+			const uint32_t *d = dst + 3 * i;
+			struct rte_mbuf *m = (struct rte_mbuf *)(p->base + d[0]);
+			struct hot_entry *en = hot_entry_of(p, d[0]);
+			uint32_t lo = (uint32_t)(p->base + d[1] - (char *)m->buf_addr);
+			if (en == NULL || d[2] == 0) {
+				rte_memcpy(p->base + d[1], src + src_off, d[2]);
+			} else if (p->marks[d[0] >> 6] && en->h == d[0] && en->hi == lo) {
+				/* Right after the bytes summed (a write topping up the last one): summed in. */
+				luna_copy_sum_more(m->buf_addr, en->lo, lo, src + src_off, d[2], en->sums);
+				en->hi = (uint16_t)(lo + d[2]);
+			} else {
+				luna_copy_sum(m->buf_addr, lo, src + src_off, d[2], en->sums);
+				en->h = d[0];
+				en->lo = (uint16_t)lo;
+				en->hi = (uint16_t)(lo + d[2]);
+				p->marks[d[0] >> 6] = 1;
+			}
+			src_off += d[2];
+		}
+		return (int32_t)n;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const uint32_t *d = dst + 3 * i;
 		rte_memcpy(p->base + d[1], src + src_off, d[2]);
@@ -1561,6 +1675,10 @@ int32_t luna_port_configure(int32_t port, int32_t pool, uint32_t nb_rxq, uint32_
 	port_rx_hw[port] = rx_offloads;
 	port_tx_hw[port] = tx_offloads;
 	port_no_cksum[port] = (flags & LUNA_PORT_NO_CKSUM) != 0;
+	/* A port that sums in software: payload copied into the pool keeps its sums. */
+	if (!port_no_cksum[port] && (tx_offloads & (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) !=
+					    (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM))
+		p->hot_on = 1;
 	port_gro[port] = (flags & LUNA_PORT_GRO) != 0;
 	port_tx_quads[port] = (flags & LUNA_PORT_TX_QUADS) != 0;
 	port_stash_free(port);
@@ -1979,8 +2097,25 @@ static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 	return f;
 }
 
-/* Fills the checksums a transmit offload would, for a port without it. */
-static inline void sw_tx_cksum(struct rte_mbuf *mb, uint64_t ol)
+/* ipv4_l4_cksum of a TCP segment on transmit, from pool p's buffer mb: its
+ * payload's sum from the buffer's hot sums where it has them. */
+static inline uint16_t tx_tcp_cksum(const struct pool *p, const struct rte_mbuf *mb,
+				    const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *tcp)
+{
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+	uint32_t l3 = rte_be_to_cpu_16(ip->total_length);
+	uint32_t th = (uint32_t)(tcp->data_off >> 4) * 4;
+	if (l3 < ihl || th < sizeof(struct rte_tcp_hdr) || th >= l3 - ihl)
+		return ipv4_l4_cksum(ip, tcp);
+	/* The header's length is a multiple of 4: the payload's words align with the segment's. */
+	uint64_t sum = (uint64_t)rte_ipv4_phdr_cksum(ip, 0) + cksum16(tcp, th) +
+		       hot_or_cksum16(p, mb->buf_addr, (const char *)tcp + th, l3 - ihl - th);
+	return (uint16_t)~luna_cksum_fold(sum);
+}
+
+/* Fills the checksums a transmit offload would, for a port without it; p:
+ * the pool of mb, whose hot sums the TCP checksum takes. */
+static inline void sw_tx_cksum(const struct pool *p, struct rte_mbuf *mb, uint64_t ol)
 {
 	char *base = rte_pktmbuf_mtod(mb, char *);
 	if (mb->l2_len + mb->l3_len + (uint32_t)sizeof(struct rte_tcp_hdr) > mb->data_len)
@@ -1993,7 +2128,7 @@ static inline void sw_tx_cksum(struct rte_mbuf *mb, uint64_t ol)
 	if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM) {
 		struct rte_tcp_hdr *tcp = (struct rte_tcp_hdr *)((char *)ip + mb->l3_len);
 		tcp->cksum = 0;
-		tcp->cksum = ipv4_l4_cksum(ip, tcp);
+		tcp->cksum = tx_tcp_cksum(p, mb, ip, tcp);
 	} else if ((ol & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_UDP_CKSUM) {
 		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((char *)ip + mb->l3_len);
 		udp->dgram_cksum = 0;
@@ -2303,6 +2438,7 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 			uint32_t *d = descs + k * LUNA_DESC_WORDS;
 			d[0] = (uint32_t)((char *)s - p->base);
 			d[1] = (uint32_t)s->data_off | ((uint32_t)s->data_len << 16);
+			p->marks[d[0] >> 6] = 0; /* written by the port: its hot sums are gone */
 			d[2] = (s == mb ? flags : 0) | (next != NULL ? LUNA_RX_MORE : 0);
 			d[3] = s == mb ? rss : 0;
 			s->next = NULL;
@@ -2346,12 +2482,35 @@ static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rt
 	return (uint16_t)~luna_cksum_fold(sum);
 }
 
+/* chain_tcp_cksum on transmit: each link's bytes from the hot sums of the
+ * zone buffer they lie in where it has them (pool p's). */
+static inline uint16_t tx_chain_tcp_cksum(const struct pool *p, const struct rte_mbuf *m,
+					  const struct rte_ipv4_hdr *ip, uint32_t off)
+{
+	uint64_t sum = rte_ipv4_phdr_cksum(ip, 0);
+	uint32_t done = 0;
+	for (; m != NULL; m = m->next) {
+		if (off >= m->data_len) {
+			off -= m->data_len;
+			continue;
+		}
+		uint32_t len = m->data_len - off;
+		sum = luna_cksum_combine(
+			sum, hot_or_cksum16(p, m->buf_addr, rte_pktmbuf_mtod_offset(m, const char *, off), len),
+			done);
+		done += len;
+		off = 0;
+	}
+	return (uint16_t)~luna_cksum_fold(sum);
+}
+
 /* Checksums of a chained TCP/IPv4 packet whose headers lie in its first
  * (direct, shim-owned) mbuf: none on a link that needs none, the port's
- * offload where it has one, else computed here over the chain. Idempotent:
- * a chain handed back and sent again is summed afresh. */
-static inline void chain_cksum(int32_t port, struct rte_mbuf *mb, uint32_t l2, uint32_t l3,
-			       uint32_t l4)
+ * offload where it has one, else computed here over the chain (from the
+ * hot sums of pool p's buffers). Idempotent: a chain handed back and sent
+ * again is summed afresh. */
+static inline void chain_cksum(int32_t port, const struct pool *p, struct rte_mbuf *mb, uint32_t l2,
+			       uint32_t l3, uint32_t l4)
 {
 	const uint64_t ck = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
 	mb->ol_flags &= ~(ck | RTE_MBUF_F_TX_TCP_SEG);
@@ -2372,7 +2531,7 @@ static inline void chain_cksum(int32_t port, struct rte_mbuf *mb, uint32_t l2, u
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	tcp->cksum = 0;
-	tcp->cksum = chain_tcp_cksum(mb, ip, l2 + l3);
+	tcp->cksum = tx_chain_tcp_cksum(p, mb, ip, l2 + l3);
 }
 
 /* Builds the chain of records descs[0..k) (validated): the headers copied
@@ -2545,6 +2704,8 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 	struct rte_mbuf *m[TX_MBUFS_MAX];
 	struct tx_pkt pk[LUNA_BURST_MAX];
 	const int no_cksum = port_no_cksum[port];
+	/* Hot sums the chains' checksums will read: fetched while the chain is cut. */
+	const int hot = p->hot != NULL && !no_cksum;
 	const int refusing = bl != NULL && bl->refusing;
 	int refused_any = 0; /* a step of this call the PMD did not take whole */
 	uint32_t i = 0, taken = 0;
@@ -2573,6 +2734,8 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 					const uint32_t *e = descs + (i + j) * LUNA_DESC_WORDS;
 					struct rte_mbuf *zm = handle_mbuf(p, e[0]);
 					ok = zm != NULL && (e[1] & 0xffff) + (e[1] >> 16) <= zm->buf_len;
+					if (hot)
+						hot_prefetch(p, e[0]);
 				}
 				if (unlikely(!ok)) {
 					__atomic_fetch_add(&stats[LUNA_STAT_SHIM_TX_INVALID], 1, __ATOMIC_RELAXED);
@@ -2673,7 +2836,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 							t->segmented = 1;
 						}
 						for (uint32_t j = 0; j < t->m_count; j++) {
-							chain_cksum(port, m[nm + j], l2, l3, l4);
+							chain_cksum(port, p, m[nm + j], l2, l3, l4);
 							offload |= m[nm + j]->ol_flags;
 						}
 					} else {
@@ -2686,7 +2849,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 				} else {
 					m[nm] = head;
 					t->m_count = 1;
-					chain_cksum(port, head, l2, l3, l4);
+					chain_cksum(port, p, head, l2, l3, l4);
 					offload |= head->ol_flags;
 				}
 				nm += t->m_count;
@@ -2732,7 +2895,7 @@ int32_t luna_tx_burst(int32_t port, int32_t queue, int32_t pool, uint32_t *descs
 					       (LUNA_OFFLOAD_IPV4_CKSUM | LUNA_OFFLOAD_TCP_CKSUM)) {
 				/* No hardware offload: the shim fills the checksums, in C, here,
 				 * once: a record the PMD refuses comes back without the flags. */
-				sw_tx_cksum(mb, ol);
+				sw_tx_cksum(p, mb, ol);
 				ol = 0;
 				d[2] = f & ~(uint32_t)(LUNA_TX_IP_CKSUM | LUNA_TX_TCP_CKSUM | LUNA_TX_UDP_CKSUM);
 			}

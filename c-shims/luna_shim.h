@@ -47,7 +47,7 @@
 
 #include <stdint.h>
 
-#define LUNA_SHIM_ABI 11
+#define LUNA_SHIM_ABI 12
 
 #define LUNA_DESC_WORDS 4
 #define LUNA_BURST_MAX 512
@@ -194,6 +194,12 @@ int32_t luna_thread_unregister(void);
 int32_t luna_pool_create(const uint8_t *name, uint32_t name_len, uint32_t count,
 			 uint32_t cache, uint32_t data_room);
 void *luna_pool_base(int32_t pool);
+/* The pool's marks of hot sums: one byte per 64 bytes of the zone, the
+ * byte at (handle >> 6) of each buffer; nonzero while luna_copy_in's sums
+ * of the buffer's payload hold. Whoever takes a buffer to write into it
+ * (the zone, when it hands one out) zeroes its byte; ((len >> 6) + 1)
+ * bytes, len the zone's. */
+void *luna_pool_marks(int32_t pool);
 int32_t luna_pool_info(int32_t pool, uint32_t *out, uint32_t words);
 int32_t luna_pool_avail(int32_t pool);
 /* Frees a pool. Unless `driver_held` is set, every buffer must be back
@@ -217,7 +223,12 @@ int32_t luna_refcnt_update(int32_t pool, const uint32_t *handles, uint32_t n,
  * pool's buffers: `n` records of 3 words (handle, zone offset, length), each
  * within its buffer's data room, filled in order. Returns n, or -EINVAL
  * (nothing copied) if a record or the source is out of bounds. One call for
- * a write that fills dozens of buffers. */
+ * a write that fills dozens of buffers. While a port using the pool sums
+ * checksums in software, it sums each buffer's payload as it copies it and
+ * marks the buffer (see luna_pool_marks): the port's transmit path takes
+ * those sums instead of reading the bytes again. Bytes copied right after
+ * those of a marked buffer (a write that tops up the last buffer) are summed
+ * in with them. */
 int32_t luna_copy_in(int32_t pool, const uint8_t *src, uint32_t src_len, uint32_t src_off,
 		     const uint32_t *dst, uint32_t n);
 

@@ -20,7 +20,7 @@ export interface SymbolDef {
 }
 
 /** ABI version the TypeScript side expects (LUNA_SHIM_ABI in luna_shim.h). */
-export const SHIM_ABI = 11;
+export const SHIM_ABI = 12;
 
 /** Words per descriptor record (LUNA_DESC_WORDS). */
 export const DESC_WORDS = 4;
@@ -195,6 +195,7 @@ export type ShimSymbolTable = {
   readonly luna_thread_unregister: Sig<readonly [], "i32">;
   readonly luna_pool_create: Sig<readonly ["buffer", "u32", "u32", "u32", "u32"], "i32">;
   readonly luna_pool_base: Sig<readonly ["i32"], "pointer">;
+  readonly luna_pool_marks: Sig<readonly ["i32"], "pointer">;
   readonly luna_pool_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_pool_avail: Sig<readonly ["i32"], "i32">;
   readonly luna_pool_free: Sig<readonly ["i32", "i32"], "i32">;
@@ -209,7 +210,10 @@ export type ShimSymbolTable = {
   readonly luna_port_name: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_port_driver: Sig<readonly ["i32", "buffer", "u32"], "i32">;
   readonly luna_port_info: Sig<readonly ["i32", "buffer", "u32"], "i32">;
-  readonly luna_port_configure: Sig<readonly ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"], "i32">;
+  readonly luna_port_configure: Sig<
+    readonly ["i32", "i32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32", "u32"],
+    "i32"
+  >;
   readonly luna_port_start: Sig<readonly ["i32"], "i32">;
   readonly luna_port_stop: Sig<readonly ["i32"], "i32">;
   readonly luna_port_close: Sig<readonly ["i32"], "i32">;
@@ -240,6 +244,7 @@ export const symbols: ShimSymbolTable = {
 
   luna_pool_create: fn(["buffer", "u32", "u32", "u32", "u32"], "i32"),
   luna_pool_base: fn(["i32"], "pointer"),
+  luna_pool_marks: fn(["i32"], "pointer"),
   luna_pool_info: fn(["i32", "buffer", "u32"], "i32"),
   luna_pool_avail: fn(["i32"], "i32"),
   luna_pool_free: fn(["i32", "i32"], "i32"),

@@ -7,13 +7,14 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { ConfigError, parseStackConfig } from "../src/mod.ts";
-import { Child, explain, removeEalFiles, tempDir, uniquePrefix } from "./child.ts";
+import { Child, explain, removeEalFiles, resultOf, runChild, tempDir, uniquePrefix } from "./child.ts";
 import { describe, test } from "./harness.ts";
 
 /** Runs an echo server and a client over memif with these settings; returns the lines they ended on. */
 async function exchange(
   serverSetting: string,
   clientSetting: string,
+  bytes?: number,
 ): Promise<{ server: string; client: string }> {
   const dir = tempDir("cksum");
   const socket = join(dir, "memif.sock");
@@ -28,8 +29,9 @@ async function exchange(
   let failed: string | undefined;
   try {
     await server.waitFor(/^READY/, 30_000);
-    client = new Child("memif_checksums.ts", ["client", cp, socket, clientSetting], { timeoutMs: 60_000 });
-    const ending = /^(ECHOED|BADCKSUM|TIMEOUT) /;
+    const args = ["client", cp, socket, clientSetting, ...(bytes === undefined ? [] : [String(bytes)])];
+    client = new Child("memif_checksums.ts", args, { timeoutMs: 60_000 });
+    const ending = /^(ECHOED|BADCKSUM|TIMEOUT|MISMATCH) /;
     const c = await Promise.race([
       client.waitFor(ending, 40_000).then((l) => ({ who: "client", l })),
       server.waitFor(/^(BADCKSUM|TIMEOUT) /, 40_000).then((l) => ({ who: "server", l })),
@@ -87,6 +89,38 @@ describe("checksums", () => {
     const r = await exchange("always", "always");
     assert(r.client.startsWith("ECHOED "), JSON.stringify(r));
     assertEquals(JSON.parse(r.client.slice(7)).badChecksums, 0);
+  });
+
+  test("memif, always at both ends: 4 MiB in writes of every size echo intact, every checksum verified", async () => {
+    // The sender sums the payload as the writes copy it in (hot sums) and the segments cut
+    // from it, whole or in part, topped up or not, must carry the checksum the bytes have.
+    const bytes = 4 << 20;
+    const r = await exchange("always", "always", bytes);
+    assert(r.client.startsWith("ECHOED "), JSON.stringify(r));
+    assertEquals(JSON.parse(r.client.slice(7)), { bytes, badChecksums: 0 });
+  });
+
+  test("payload summed as it was copied in: segments cut anywhere from it, topped up or retaken, verify", async () => {
+    const dir = tempDir("hot-sums");
+    const prefix = uniquePrefix("hot-sums");
+    try {
+      const r = resultOf(
+        await runChild("hot_sums.ts", [prefix, join(dir, "memif.sock")], { timeoutMs: 60_000 }),
+      );
+      assertEquals(r.whole, { frames: 4, badSums: 0, bytes: true });
+      assertEquals(r.cut1447, { frames: 4, badSums: 0, bytes: true });
+      assertEquals(r.cut500, { frames: 11, badSums: 0, bytes: true });
+      assertEquals(r.toppedUp, { frames: 1, badSums: 0, bytes: true });
+      assertEquals(r.toppedUpByCopy, { frames: 4, badSums: 0, bytes: true });
+      // The cache hands out its last buffer in first: the case is the one it means to be.
+      assertEquals(r.retaken, { same: true, frames: 1, badSums: 0, bytes: true });
+      assertEquals(r.stats, { txInvalidRefused: 0, txSegDropped: 0 });
+      assertEquals(r.freeAfter, r.freeBefore);
+      assertEquals(r.freeBefore, r.capacity);
+    } finally {
+      removeEalFiles(prefix);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("memif: an end that verifies drops what an auto end sends, which carries no checksum", async () => {

@@ -124,6 +124,23 @@ describe("TCP timers", () => {
     d.expect({ flags: ACK | PSH, seq: 1001, len: 500 });
   });
 
+  test("a window used up at SND.NXT with nothing in flight (its update lost): the persist timer probes it (RFC 9293 3.8.6.1)", () => {
+    const d = established();
+    d.write(1000);
+    d.expect({ seq: 1, len: 1000 });
+    d.send({ flags: ACK, seq: 1, ack: 1001, window: 65535 });
+    // As after an ACK that moved SND.UNA but whose window was not taken (an older segment's
+    // SEG.SEQ, RFC 9293 3.10.7.4): 1000 bytes offered by the ACK of 1, all of them sent.
+    const tcb = d.tcb!;
+    tcb.sndWnd = 1000;
+    tcb.sndWl2 = (tcb.sndUna - 1000) >>> 0;
+    d.write(500);
+    d.recvNothing(150); // no window, and no ACK to come: only a probe asks for one
+    d.expect({ flags: ACK, seq: 1000, ack: 1, len: 0 }, 100);
+    d.send({ flags: ACK, seq: 1, ack: 1001, window: 65535 });
+    d.expect({ flags: ACK | PSH, seq: 1001, len: 500 });
+  });
+
   test("keepalive probes after idle, connection aborted after N unanswered (RFC 9293 3.8.4, RFC 1122 4.2.3.6)", () => {
     const tcp = { keepalive: true, keepaliveIdleMs: 10_000, keepaliveIntervalMs: 1000, keepaliveProbes: 3 };
     const d = established({ tcp });

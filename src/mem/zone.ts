@@ -50,6 +50,12 @@ export interface ZoneLayout {
   refcntOffset: number;
   /** Buffers kept in the local cache at most; default 512. */
   cacheSize?: number;
+  /**
+   * The backend's marks of payload summed as it was copied in (one byte per
+   * 64 bytes of the zone, at handle >> 6, at least that many): a buffer
+   * handed out is unmarked, for whoever writes into it next. Absent: none.
+   */
+  sumMarks?: Uint8Array;
 }
 
 /** How a zone's buffers are accounted, as tests and stats read it. */
@@ -88,6 +94,8 @@ export class MemZone {
   private readonly _backend: ZoneBackend;
   private readonly _refs: Uint16Array;
   private readonly _refHalf: number;
+  /** See {@link ZoneLayout.sumMarks}: one of this zone's own where the backend keeps none. */
+  private readonly _marks: Uint8Array;
   /** One past the largest valid handle (read once: an ArrayBuffer's length is dear to ask on every call). */
   private readonly _handleEnd: number;
   private readonly _cache: Uint32Array;
@@ -112,6 +120,13 @@ export class MemZone {
     this._backend = backend;
     this._refs = new Uint16Array(layout.buffer, 0, layout.buffer.byteLength >>> 1);
     this._refHalf = layout.refcntOffset >>> 1;
+    const marksLen = Math.floor(layout.buffer.byteLength / 64) + 1;
+    if (layout.sumMarks !== undefined && layout.sumMarks.length < marksLen) {
+      throw new RangeError(
+        `${layout.name}: ${layout.sumMarks.length} sum marks for ${marksLen} 64-byte lines`,
+      );
+    }
+    this._marks = layout.sumMarks ?? new Uint8Array(marksLen);
     this._handleEnd = layout.buffer.byteLength - layout.dataRoomOffset + 1;
     this._cache = new Uint32Array(Math.max(refillBatch * 2, layout.cacheSize ?? 512));
     this._spilled = new Uint32Array(this._cache.length);
@@ -122,6 +137,7 @@ export class MemZone {
     if (this._cached === 0) this._refill(1);
     const h = this._cache[--this._cached];
     this._refs[(h >>> 1) + this._refHalf] = 1;
+    this._marks[h >>> 6] = 0;
     return h;
   }
 
@@ -137,6 +153,7 @@ export class MemZone {
     }
     const h = this._cache[--this._cached];
     this._refs[(h >>> 1) + this._refHalf] = 1;
+    this._marks[h >>> 6] = 0;
     return h;
   }
 
@@ -147,6 +164,7 @@ export class MemZone {
     for (let i = 0; i < n; i++) {
       const h = this._cache[--this._cached];
       this._refs[(h >>> 1) + this._refHalf] = 1;
+      this._marks[h >>> 6] = 0;
       out[i] = h;
     }
   }

@@ -423,7 +423,9 @@ export class TcpOutput {
         // queue rather than being dropped on the way out; poll() resumes it (like Linux's TSQ).
         if (txHeld(this._x, tcb)) break;
         if (wndLeft <= 0 || ccLeft <= 0) {
-          if (tcb.sndWnd === 0 && flight === 0) this._x.timers.armPersist(tcb, now);
+          // Nothing in flight to bring an ACK: probe the window, zero or used up at SND.NXT
+          // (its last update lost), as Linux arms its probe timer (tcp_check_probe_timer).
+          if (wndLeft <= 0 && flight === 0) this._x.timers.armPersist(tcb, now);
           break;
         }
         let len = Math.min(avail, unit, wndLeft, ccLeft);

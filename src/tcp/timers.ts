@@ -159,7 +159,7 @@ export class TcpTimers {
     }
     if (tcb.persistAt <= now) {
       tcb.persistAt = Infinity;
-      if (tcb.sndWnd === 0 && tcb.sendq.bytes > 0) {
+      if (((tcb.sndWl2 + tcb.sndWnd - tcb.sndNxt) | 0) <= 0 && tcb.flight === 0 && tcb.sendq.bytes > 0) {
         // A window probe: an old sequence number elicits an ACK with the window.
         out.sendControl(tcb, TcpFlags.ack, (tcb.sndUna - 1) >>> 0, now);
         tcb.stats.zeroWindowProbes++;

@@ -1,6 +1,7 @@
 /**
  * Two memif ports of one process joined through SOCKET, for the GSO children: the client role
- * sends with software segmentation, the server role receives; no checksums (memif's default).
+ * sends with software segmentation, the server role receives; no checksums (memif's default)
+ * unless `checksums` (then both ends compute and verify them in software).
  *
  * @module
  */
@@ -19,7 +20,12 @@ export interface MemifGsoPair {
 }
 
 /** Starts the EAL on `prefix`, opens both ends with zones of `count` buffers and waits (10 s at most) for the link. */
-export async function memifGsoPair(prefix: string, socket: string, count: number): Promise<MemifGsoPair> {
+export async function memifGsoPair(
+  prefix: string,
+  socket: string,
+  count: number,
+  checksums = false,
+): Promise<MemifGsoPair> {
   rmSync(socket, { force: true });
   const memif = `socket=${socket},socket-abstract=no`;
   const dpdk = await Dpdk.start({
@@ -29,7 +35,7 @@ export async function memifGsoPair(prefix: string, socket: string, count: number
   const open = (name: string, txOffloads: number): [Port, DpdkZone] => {
     const port = dpdk.port(name);
     const zone = dpdk.createZone(name, { count });
-    port.configure({ zone, txOffloads, noChecksums: true });
+    port.configure({ zone, txOffloads, noChecksums: !checksums });
     port.start();
     return [port, zone];
   };

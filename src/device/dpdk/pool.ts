@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Shim, PoolInfo } from "../../../ffi/mod.ts";
+import { PoolInfo, type Shim } from "../../../ffi/mod.ts";
 import { cString } from "../../../ffi/mod.ts";
 import { BufferError, ConfigError, EalError, errnoName } from "../../errors.ts";
 import { MemZone, type ZoneBackend } from "../../mem/zone.ts";
@@ -73,7 +73,9 @@ class PoolBackend implements ZoneBackend {
   }
   giveBulk(handles: Uint32Array, n: number): void {
     const rc = this._shim.symbols.luna_free_bulk(this._pool, handles, n);
-    if (rc < 0) throw new BufferError(`${this._name}: the pool refused buffers it does not own (${errnoName(rc)})`);
+    if (rc < 0) {
+      throw new BufferError(`${this._name}: the pool refused buffers it does not own (${errnoName(rc)})`);
+    }
   }
   available(): number {
     return this._shim.symbols.luna_pool_avail(this._pool);
@@ -94,11 +96,13 @@ export class DpdkZone extends MemZone {
     const count = options.count ?? 8191;
     const cache = options.cache ?? 256;
     const dataRoom = options.dataRoom ?? dataRoomDefault;
-    for (const [field, v, lo, hi] of [
-      ["count", count, 2, 1 << 24],
-      ["cache", cache, 0, 512],
-      ["dataRoom", dataRoom, 192, dataRoomMax],
-    ] as const) {
+    for (
+      const [field, v, lo, hi] of [
+        ["count", count, 2, 1 << 24],
+        ["cache", cache, 0, 512],
+        ["dataRoom", dataRoom, 192, dataRoomMax],
+      ] as const
+    ) {
       if (!Number.isInteger(v) || v < lo || v > hi) {
         throw new ConfigError(field, `expected an integer ${lo}..${hi}, got ${v}`);
       }
@@ -114,6 +118,8 @@ export class DpdkZone extends MemZone {
     const len = info[PoolInfo.lenLo] + info[PoolInfo.lenHi] * 2 ** 32;
     const base = s.luna_pool_base(pool);
     if (shim.isNull(base)) throw new EalError(`pool '${name}' has no base address`, -22);
+    const marks = s.luna_pool_marks(pool);
+    if (shim.isNull(marks)) throw new EalError(`pool '${name}' has no marks of hot sums`, -22);
     super(
       {
         name,
@@ -123,6 +129,7 @@ export class DpdkZone extends MemZone {
         dataRoomSize: info[PoolInfo.dataRoom],
         headroom: info[PoolInfo.headroom],
         refcntOffset: info[PoolInfo.refcntOffset],
+        sumMarks: new Uint8Array(shim.mapMemory(marks, Math.floor(len / 64) + 1)),
         cacheSize: options.localCache,
       },
       new PoolBackend(shim, pool, name),
