@@ -336,6 +336,28 @@ describe("RFC 9293 data and ACKs", () => {
     d.expect({ seq: 2001, len: 1000 });
   });
 
+  test("send window: B's retransmission of older data carrying a new ACK and a larger window opens it at once (RFC 9293 3.10.7.4 fifth, as Linux's tcp_may_update_window)", () => {
+    const d = established({ ...small, window: 1000 });
+    d.write(1000);
+    d.expect({ seq: 1, len: 1000 });
+    d.write(500); // the right edge is at SND.NXT: they wait
+    d.send({ flags: ACK, seq: 1, ack: 1, payload: 100 });
+    d.send({ flags: ACK, seq: 201, ack: 1, payload: 100 }); // 101..200 lost: SND.WL1 = 201
+    d.expect({ flags: ACK, seq: 1001, ack: 101, len: 0 });
+    d.recvNothing(50);
+    // B retransmits 101..200 after A's data reached it: SEG.SEQ < SND.WL1, SEG.ACK > SND.UNA.
+    d.send({ flags: ACK, seq: 101, ack: 1001, payload: 100, window: 65535 });
+    d.expect({ seq: 1001, ack: 301, len: 500 }, 1); // not a persist probe's time later
+    assertEquals(d.tcb!.sndWnd, 65535);
+    assertEquals(d.received, stream(300));
+    // An older SEG.SEQ whose ACK moves nothing still gives no window (RFC 9293's check): a copy
+    // of 101..400 that left B before its window opened, reordered behind the update.
+    d.send({ flags: ACK, seq: 101, ack: 1001, payload: 300, window: 0 });
+    d.recvAll(50);
+    assertEquals(d.tcb!.sndWnd, 65535);
+    assertEquals(d.received, stream(400));
+  });
+
   test("sender SWS avoidance: a sliver of window waits for the override timeout (RFC 9293 3.8.6.2.1)", () => {
     const d = established();
     d.write(2920);

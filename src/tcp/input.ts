@@ -336,14 +336,20 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
   if (tcb.ecnOk) {
     ecnAck(x, tcb, seg, (seqGt(tcb.sndUna, una) ? (tcb.sndUna - una) >>> 0 : 0) + newlySacked, now);
   }
-  // Window update (RFC 9293 3.10.7.4: with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal
-  // and SND.WL2 =< SEG.ACK), before anything is sent: the window is relative to this ACK.
+  // Window update, before anything is sent: the window is relative to this ACK. RFC 9293
+  // 3.10.7.4 takes it with SND.UNA =< SEG.ACK, and SND.WL1 < SEG.SEQ, or equal and SND.WL2 =<
+  // SEG.ACK. As Linux (tcp_may_update_window), an ACK that moves SND.UNA takes it too whatever
+  // its SEG.SEQ: the peer's retransmission of older data carries its current ACK and window, and
+  // missing it leaves the right edge where the last update put it (at SND.NXT: until a persist
+  // probe). An ACK older than SND.UNA never gives a window, nor does an older SEG.SEQ with an ACK
+  // that moves nothing (a reordered copy of an earlier segment); SND.WL1 never goes back.
   if (
     seqGe(seg.ack, tcb.sndUna) &&
-    (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack)))
+    (seqGt(seg.ack, una) || seqLt(tcb.sndWl1, seg.seq) ||
+      (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack)))
   ) {
     tcb.sndWnd = wndRaw << tcb.sndScale;
-    tcb.sndWl1 = seg.seq;
+    if (seqGt(seg.seq, tcb.sndWl1)) tcb.sndWl1 = seg.seq;
     tcb.sndWl2 = seg.ack;
     if (tcb.sndWnd > tcb.maxSndWnd) tcb.maxSndWnd = tcb.sndWnd;
     if (tcb.sndWnd > 0 && tcb.persistAt !== Infinity) {
