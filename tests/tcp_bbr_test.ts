@@ -199,6 +199,8 @@ describe("BBR", () => {
     assertLessOrEqual(bbr.srttMax, 30);
     assertGreaterOrEqual(cubic.srttMax, 100);
     assertGreaterOrEqual(bbr.share, 0.85);
+    // Only BBR's connections have RACK's log feed the rate sampler; its model is made of them.
+    assertEquals([bbr.cc.usesRateSamples, cubic.cc.usesRateSamples], [true, false]);
     const info = (bbr.cc as Bbr).info();
     assertEquals(info.state, "ProbeBW");
     assertAlmostEquals(info.bwBitsPerSecond, bandwidthBps, bandwidthBps * 0.1, "the bandwidth estimate");

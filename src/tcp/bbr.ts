@@ -272,6 +272,11 @@ export class Bbr extends NewReno {
    * sample, then the pacing rate and cwnd. `inFlight`: bytes in flight after
    * the ACK (the pipe).
    */
+  /** The model reads the delivery-rate samples (without it, none come). */
+  override get usesRateSamples(): boolean {
+    return this._model;
+  }
+
   override onRateSample(rs: RateSampler, inFlight: number, now: number): void {
     if (!this._model) return;
     const priorInFlight = inFlight + rs.newlyDelivered;

@@ -143,6 +143,8 @@ export interface CongestionControl {
    * detection; `inFlight`: bytes in flight after it (the pipe).
    */
   onRateSample(rs: RateSampler, inFlight: number, now: number): void;
+  /** Whether {@link onRateSample} reads its samples (false: RACK's log need not make them). */
+  readonly usesRateSamples: boolean;
   /** Pacing rate, bytes per ms; 0: no pacing. */
   readonly pacingRate: number;
   /** Whether PRR (RFC 6937) sets what is sent during recovery (false: the controller's cwnd does). */
@@ -152,7 +154,14 @@ export interface CongestionControl {
    * echoed congestion, `bytesAcked` what it delivered. Returns whether the
    * window was reduced now (then CWR goes on the next new segment).
    */
-  onEcnEcho(ack: number, bytesAcked: number, ece: boolean, flightSize: number, sndNxt: number, now: number): boolean;
+  onEcnEcho(
+    ack: number,
+    bytesAcked: number,
+    ece: boolean,
+    flightSize: number,
+    sndNxt: number,
+    now: number,
+  ): boolean;
   /** The last timeout was spurious (F-RTO, RFC 5682): cwnd and ssthresh as before it. */
   undoTimeout(now: number): void;
   /** HyStart++ exits from slow start to Conservative Slow Start (RFC 9406); 0 without HyStart++. */

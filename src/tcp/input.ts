@@ -329,7 +329,7 @@ function processAck(x: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean
     if (sb !== undefined && sb.inRecovery && tcb.cc.inRecovery) after &= ~afterRetransmit;
   }
   // The ACK's delivery-rate sample, once loss detection marked what it shows lost (BBR's model).
-  if (rack !== undefined) {
+  if (rack !== undefined && rack.sampling) {
     tcb.cc.onRateSample(rack.rate, pipeOf(tcb), now);
     rack.rate.newlyLost = 0;
   }

@@ -182,6 +182,11 @@ export class NewReno implements CongestionControl {
   /** Delivery-rate samples are not used here (BBR's model takes them). */
   onRateSample(_rs: RateSampler, _inFlight: number, _now: number): void {}
 
+  /** No delivery-rate samples are read (BBR's model reads them). */
+  get usesRateSamples(): boolean {
+    return false;
+  }
+
   /** An RTT measurement, ms (HyStart++ watches them). */
   onRttSample(rttMs: number): void {
     this._hystart?.onRtt(rttMs);

@@ -350,6 +350,7 @@ export class TcpOutput {
     if (r === undefined) {
       if (!tcb.sackOk || this._config.lossDetection !== "rack") return;
       r = tcb.rack = takeRack();
+      r.sampling = tcb.cc.usesRateSamples;
     }
     r.sent(seq, (seq + len) >>> 0, now);
   }

@@ -207,6 +207,11 @@ export class Rack {
 
   /** The delivery-rate counters and the last ACK's rate sample (rate_sample.ts), fed by the log. */
   readonly rate: RateSampler = new RateSampler();
+  /**
+   * Whether the log feeds {@link rate} (the congestion controller reads its samples: BBR). Set
+   * when the connection takes the Rack, before anything is sent; false, the sampler stays idle.
+   */
+  sampling = true;
 
   private _log: SegLog | undefined = undefined;
   private _retrans = 0;
@@ -234,7 +239,7 @@ export class Rack {
    */
   sent(seq: number, end: number, now: number): void {
     let log = this._log;
-    this.rate.onSend(log === undefined || log.n === 0, now);
+    if (this.sampling) this.rate.onSend(log === undefined || log.n === 0, now);
     if (log === undefined || log.n === 0) {
       if (log === undefined) log = this._log = spareLogs.pop() ?? new SegLog(minEntries);
       log.head = 0;
@@ -258,7 +263,7 @@ export class Rack {
     log.end[i] = end;
     log.ts[i] = now;
     log.flags[i] = 0;
-    this._snapshot(log, i);
+    if (this.sampling) this._snapshot(log, i);
     log.n++;
   }
 
@@ -274,6 +279,7 @@ export class Rack {
 
   // `bytes` of log entry `i` are delivered now (ACKed or SACKed for the first time): the rate sampler counts them.
   private _delivered(log: SegLog, i: number, bytes: number, now: number): void {
+    if (!this.sampling) return;
     this.rate.onDelivered(
       bytes,
       log.dlv[i],
@@ -306,7 +312,7 @@ export class Rack {
       if ((f & RETRANS) === 0) this._retrans++;
       log.flags[i] = (f & ~LOST) | RETRANS;
       log.ts[i] = now;
-      this._snapshot(log, i);
+      if (this.sampling) this._snapshot(log, i);
     }
   }
 
@@ -337,7 +343,8 @@ export class Rack {
   ): void {
     this.reorderingDetected = false;
     const log = this._log;
-    this.rate.begin();
+    const sampling = this.sampling;
+    if (sampling) this.rate.begin();
     if (log === undefined || log.n === 0) return;
     let bestTs = -Infinity, bestEnd = 0, bestRtt = -1;
     let maxEnd = 0, maxEndSet = false;
@@ -421,7 +428,7 @@ export class Rack {
       if (!this.reorderingSeen) this.reorderingDetected = true;
       this.reorderingSeen = true;
     }
-    this.rate.finish(this.minRtt === Infinity ? 0 : this.minRtt, bestRtt);
+    if (sampling) this.rate.finish(this.minRtt === Infinity ? 0 : this.minRtt, bestRtt);
   }
 
   // RFC 8985 6.2 step 2: whether a delivered segment gives a usable RTT.
@@ -636,6 +643,7 @@ export class Rack {
     this.timerKind = RackTimer.none;
     this.timerAt = Infinity;
     this.rate.clear();
+    this.sampling = true;
   }
 
   private _release(): void {
