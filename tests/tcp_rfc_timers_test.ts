@@ -129,8 +129,8 @@ describe("TCP timers", () => {
     d.write(1000);
     d.expect({ seq: 1, len: 1000 });
     d.send({ flags: ACK, seq: 1, ack: 1001, window: 65535 });
-    // As after an ACK that moved SND.UNA but whose window was not taken (an older segment's
-    // SEG.SEQ, RFC 9293 3.10.7.4): 1000 bytes offered by the ACK of 1, all of them sent.
+    // As after a window update A did not take (lost, or a pure ACK with an older SEG.SEQ that
+    // moved nothing, RFC 9293 3.10.7.4): 1000 bytes offered by the ACK of 1, all of them sent.
     const tcb = d.tcb!;
     tcb.sndWnd = 1000;
     tcb.sndWl2 = (tcb.sndUna - 1000) >>> 0;
