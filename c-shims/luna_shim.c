@@ -2033,8 +2033,8 @@ static inline uint32_t rx_flags(uint64_t ol)
 	return f;
 }
 
-static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
-				       uint32_t off);
+static inline uint16_t chain_tcp_cksum(const struct pool *p, const struct rte_mbuf *m,
+				       const struct rte_ipv4_hdr *ip, uint32_t off);
 
 /* The TCP or UDP checksum of an unchained IPv4 packet, as
  * rte_ipv4_udptcp_cksum computes it (over its total length), with cksum16. */
@@ -2084,7 +2084,7 @@ static inline uint32_t sw_rx_cksum(struct rte_mbuf *mb)
 			 * up to the IPv4 total length: a chain carries no Ethernet padding. */
 			if (sizeof(struct rte_ether_hdr) + total != len)
 				return f;
-			f |= chain_tcp_cksum(mb, ip, sizeof(struct rte_ether_hdr) + ihl) == 0
+			f |= chain_tcp_cksum(NULL, mb, ip, sizeof(struct rte_ether_hdr) + ihl) == 0
 				     ? LUNA_RX_L4_CKSUM_GOOD
 				     : LUNA_RX_L4_CKSUM_BAD;
 			return f;
@@ -2463,29 +2463,11 @@ int32_t luna_rx_burst(int32_t port, int32_t queue, uint32_t *descs, uint32_t max
 /* The TCP checksum of a chain. DPDK 22.11's rte_raw_cksum_mbuf (under
  * rte_ipv4_udptcp_cksum_mbuf) truncates a segment's partial sum to 16 bits
  * before byte-swapping it when the segment starts at an odd offset, which
- * loses its carries: the sums are folded first here. */
-static inline uint16_t chain_tcp_cksum(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
-				       uint32_t off)
-{
-	uint64_t sum = rte_ipv4_phdr_cksum(ip, 0);
-	uint32_t done = 0;
-	for (; m != NULL; m = m->next) {
-		if (off >= m->data_len) {
-			off -= m->data_len;
-			continue;
-		}
-		uint32_t len = m->data_len - off;
-		sum = luna_cksum_combine(sum, cksum16(rte_pktmbuf_mtod_offset(m, const void *, off), len), done);
-		done += len;
-		off = 0;
-	}
-	return (uint16_t)~luna_cksum_fold(sum);
-}
-
-/* chain_tcp_cksum on transmit: each link's bytes from the hot sums of the
- * zone buffer they lie in where it has them (pool p's). */
-static inline uint16_t tx_chain_tcp_cksum(const struct pool *p, const struct rte_mbuf *m,
-					  const struct rte_ipv4_hdr *ip, uint32_t off)
+ * loses its carries: the sums are folded first here. On transmit each link's
+ * bytes come from the hot sums of the zone buffer they lie in where pool p
+ * has them (p NULL: every byte summed). */
+static inline uint16_t chain_tcp_cksum(const struct pool *p, const struct rte_mbuf *m,
+				       const struct rte_ipv4_hdr *ip, uint32_t off)
 {
 	uint64_t sum = rte_ipv4_phdr_cksum(ip, 0);
 	uint32_t done = 0;
@@ -2531,7 +2513,7 @@ static inline void chain_cksum(int32_t port, const struct pool *p, struct rte_mb
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	tcp->cksum = 0;
-	tcp->cksum = tx_chain_tcp_cksum(p, mb, ip, l2 + l3);
+	tcp->cksum = chain_tcp_cksum(p, mb, ip, l2 + l3);
 }
 
 /* Builds the chain of records descs[0..k) (validated): the headers copied
